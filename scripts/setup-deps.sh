@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages govreport needs to build, test and run.
+# Idempotent and quiet when everything is already there.
+#   scripts/setup-deps.sh            build + test dependencies
+#   scripts/setup-deps.sh --bench    also the peers the benchmarks compare with
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev libhiredis-dev libssl-dev libzip-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  redis-server redis-tools
+)
+for arg in "$@"; do
+  case "$arg" in
+    --bench) packages+=(libmstch-dev python3-jinja2) ;;
+    --docs) packages+=(libreoffice-writer-nogui poppler-utils fonts-noto-cjk) ;;
+    --fuzz) packages+=(clang libclang-rt-14-dev) ;;
+    *) echo "unknown option $arg (known: --bench --docs --fuzz)" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing: ${missing[*]}"
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The packaged redis-server starts a system instance where it can; the
+# project starts its own on free ports and does not need that one.

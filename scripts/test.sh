@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, builds, runs every test.
+# Tests start their own redis-server on free ports and their own services.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup-deps.sh "$@"
+scripts/build.sh
+cd build
+ctest --output-on-failure -j2 --timeout 600

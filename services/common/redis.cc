@@ -1,0 +1,336 @@
+#include "common/redis.h"
+
+#include <sys/time.h>
+
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/crypto.h"
+#include "common/status.h"
+
+namespace govreport::redis {
+namespace {
+
+// hiredis wants parallel arrays of pointers and lengths.
+struct Argv {
+  explicit Argv(const Args& args) {
+    ptrs.reserve(args.size());
+    lens.reserve(args.size());
+    for (const auto& a : args) {
+      ptrs.push_back(a.data());
+      lens.push_back(a.size());
+    }
+  }
+  std::vector<const char*> ptrs;
+  std::vector<size_t> lens;
+};
+
+}  // namespace
+
+absl::StatusOr<Options> ParseUrl(absl::string_view url) {
+  Options o;
+  if (absl::StartsWith(url, "unix://")) {
+    o.unix_socket = std::string(url.substr(7));
+    if (o.unix_socket.empty()) {
+      return absl::InvalidArgumentError("redis url: unix:// needs a path");
+    }
+    return o;
+  }
+  if (!absl::StartsWith(url, "redis://")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "redis url '", url, "': expected redis://host:port[/db] or unix://"));
+  }
+  absl::string_view rest = url.substr(8);
+  if (auto at = rest.rfind('@'); at != absl::string_view::npos) {
+    absl::string_view cred = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    if (auto colon = cred.find(':'); colon != absl::string_view::npos) {
+      o.username = std::string(cred.substr(0, colon));
+      o.password = std::string(cred.substr(colon + 1));
+    } else {
+      o.password = std::string(cred);
+    }
+  }
+  if (auto slash = rest.find('/'); slash != absl::string_view::npos) {
+    if (!absl::SimpleAtoi(rest.substr(slash + 1), &o.db)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("redis url '", url, "': db must be a number"));
+    }
+    rest = rest.substr(0, slash);
+  }
+  if (auto colon = rest.rfind(':'); colon != absl::string_view::npos) {
+    if (!absl::SimpleAtoi(rest.substr(colon + 1), &o.port)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("redis url '", url, "': port must be a number"));
+    }
+    rest = rest.substr(0, colon);
+  }
+  if (!rest.empty()) o.host = std::string(rest);
+  return o;
+}
+
+absl::StatusOr<int64_t> ReplyView::AsInt() const {
+  if (IsNil()) return 0;
+  if (IsInteger()) return Int();
+  int64_t v = 0;
+  if (IsString() && absl::SimpleAtoi(Str(), &v)) return v;
+  return absl::InternalError("redis: expected an integer reply");
+}
+
+absl::Status Reply::ErrorStatus() const {
+  if (!IsError()) return absl::OkStatus();
+  return absl::InternalError(absl::StrCat("redis: ", Str()));
+}
+
+// ------------------------------------------------------------ Connection
+
+absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(
+    const Options& options) {
+  timeval tv = absl::ToTimeval(options.connect_timeout);
+  redisContext* ctx =
+      options.unix_socket.empty()
+          ? redisConnectWithTimeout(options.host.c_str(), options.port, tv)
+          : redisConnectUnixWithTimeout(options.unix_socket.c_str(), tv);
+  if (ctx == nullptr) {
+    return absl::UnavailableError("redis: cannot allocate a context");
+  }
+  std::unique_ptr<Connection> conn(new Connection(ctx));
+  if (ctx->err) {
+    return absl::UnavailableError(absl::StrCat(
+        "redis: connect to ",
+        options.unix_socket.empty()
+            ? absl::StrCat(options.host, ":", options.port)
+            : options.unix_socket,
+        ": ", ctx->errstr));
+  }
+  GR_RETURN_IF_ERROR(conn->SetTimeout(options.command_timeout));
+  if (!options.password.empty()) {
+    Args auth = options.username.empty()
+                    ? Args{"AUTH", options.password}
+                    : Args{"AUTH", options.username, options.password};
+    GR_RETURN_IF_ERROR(conn->Command(auth).status());
+  }
+  if (options.db != 0) {
+    GR_RETURN_IF_ERROR(
+        conn->Command({"SELECT", absl::StrCat(options.db)}).status());
+  }
+  return conn;
+}
+
+Connection::~Connection() {
+  if (ctx_) redisFree(ctx_);
+}
+
+absl::Status Connection::IoError(absl::string_view what) {
+  broken_ = true;
+  return absl::UnavailableError(
+      absl::StrCat("redis: ", what, ": ", ctx_->errstr[0] ? ctx_->errstr
+                                                           : "connection lost"));
+}
+
+absl::Status Connection::SetTimeout(absl::Duration timeout) {
+  if (redisSetTimeout(ctx_, absl::ToTimeval(timeout)) != REDIS_OK) {
+    return IoError("set timeout");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Reply> Connection::Command(const Args& args) {
+  if (broken_) return absl::UnavailableError("redis: connection is broken");
+  Argv argv(args);
+  auto* raw = static_cast<redisReply*>(redisCommandArgv(
+      ctx_, static_cast<int>(args.size()), argv.ptrs.data(), argv.lens.data()));
+  if (raw == nullptr) return IoError(args.empty() ? "command" : args[0]);
+  Reply reply(raw);
+  GR_RETURN_IF_ERROR(reply.ErrorStatus());
+  return reply;
+}
+
+absl::StatusOr<std::vector<Reply>> Connection::Pipeline(
+    const std::vector<Args>& cmds) {
+  if (broken_) return absl::UnavailableError("redis: connection is broken");
+  for (const auto& cmd : cmds) {
+    Argv argv(cmd);
+    if (redisAppendCommandArgv(ctx_, static_cast<int>(cmd.size()),
+                               argv.ptrs.data(),
+                               argv.lens.data()) != REDIS_OK) {
+      return IoError("pipeline append");
+    }
+  }
+  std::vector<Reply> replies;
+  replies.reserve(cmds.size());
+  for (size_t i = 0; i < cmds.size(); ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) {
+      return IoError("pipeline read");
+    }
+    replies.emplace_back(static_cast<redisReply*>(raw));
+  }
+  return replies;
+}
+
+// ---------------------------------------------------------------- Script
+
+Script::Script(std::string source)
+    : source_(std::move(source)), sha1_(Sha1Hex(source_)) {}
+
+// ---------------------------------------------------------------- Client
+
+Client::Client(Options options) : options_(std::move(options)) {}
+
+Client::~Client() = default;
+
+Client::Lease::~Lease() {
+  if (owner_ && conn_) owner_->Release(std::move(conn_));
+}
+
+absl::StatusOr<Options> Client::ResolveMaster() const {
+  if (options_.sentinels.empty()) return options_;
+  absl::Status last = absl::UnavailableError("redis: no sentinel configured");
+  for (absl::string_view addr : absl::StrSplit(options_.sentinels, ',')) {
+    Options s;
+    s.connect_timeout = options_.connect_timeout;
+    s.command_timeout = options_.command_timeout;
+    auto colon = addr.rfind(':');
+    s.host = std::string(addr.substr(0, colon));
+    if (colon == absl::string_view::npos ||
+        !absl::SimpleAtoi(addr.substr(colon + 1), &s.port)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("redis: sentinel address '", addr, "' needs host:port"));
+    }
+    auto conn = Connection::Open(s);
+    if (!conn.ok()) {
+      last = conn.status();
+      continue;
+    }
+    auto reply = (*conn)->Command(
+        {"SENTINEL", "get-master-addr-by-name", options_.sentinel_master});
+    if (!reply.ok() || reply->Size() != 2) {
+      last = reply.ok() ? absl::UnavailableError(absl::StrCat(
+                              "redis: sentinel ", addr, " does not know '",
+                              options_.sentinel_master, "'"))
+                        : reply.status();
+      continue;
+    }
+    Options master = options_;
+    master.host = (*reply)[0].AsString();
+    if (!absl::SimpleAtoi((*reply)[1].Str(), &master.port)) continue;
+    return master;
+  }
+  return last;
+}
+
+absl::StatusOr<std::unique_ptr<Connection>> Client::OpenDedicated() {
+  GR_ASSIGN_OR_RETURN(Options target, ResolveMaster());
+  return Connection::Open(target);
+}
+
+absl::StatusOr<Client::Lease> Client::Acquire() {
+  std::unique_lock<std::mutex> lock(mu_);
+  auto deadline = std::chrono::steady_clock::now() +
+                  absl::ToChronoNanoseconds(options_.command_timeout);
+  while (true) {
+    while (!idle_.empty()) {
+      std::unique_ptr<Connection> conn = std::move(idle_.back());
+      idle_.pop_back();
+      if (conn->generation == generation_.load()) return Lease(this, std::move(conn));
+      --open_;  // From before the last I/O error: drop it.
+    }
+    if (open_ < options_.pool_size) {
+      ++open_;
+      lock.unlock();
+      auto conn = OpenDedicated();
+      if (!conn.ok()) {
+        std::lock_guard<std::mutex> relock(mu_);
+        --open_;
+        cv_.notify_one();
+        return conn.status();
+      }
+      (*conn)->generation = generation_.load();
+      return Lease(this, std::move(*conn));
+    }
+    if (cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
+      return absl::UnavailableError("redis: connection pool exhausted");
+    }
+  }
+}
+
+void Client::Release(std::unique_ptr<Connection> conn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (conn->broken()) {
+    generation_.fetch_add(1);
+    --open_;
+  } else {
+    idle_.push_back(std::move(conn));
+  }
+  cv_.notify_one();
+}
+
+absl::StatusOr<Reply> Client::Command(const Args& args) {
+  GR_ASSIGN_OR_RETURN(Lease conn, Acquire());
+  return conn->Command(args);
+}
+
+absl::StatusOr<std::vector<Reply>> Client::Pipeline(
+    const std::vector<Args>& cmds) {
+  GR_ASSIGN_OR_RETURN(Lease conn, Acquire());
+  return conn->Pipeline(cmds);
+}
+
+namespace {
+
+Args EvalShaArgs(const Script& script, const Args& keys, const Args& args) {
+  Args cmd;
+  cmd.reserve(3 + keys.size() + args.size());
+  cmd.push_back("EVALSHA");
+  cmd.push_back(script.sha1());
+  cmd.push_back(absl::StrCat(keys.size()));
+  cmd.insert(cmd.end(), keys.begin(), keys.end());
+  cmd.insert(cmd.end(), args.begin(), args.end());
+  return cmd;
+}
+
+bool IsNoScript(const Reply& r) {
+  return r.IsError() && absl::StartsWith(r.Str(), "NOSCRIPT");
+}
+
+}  // namespace
+
+absl::StatusOr<Reply> Client::Eval(const Script& script, const Args& keys,
+                                   const Args& args) {
+  GR_ASSIGN_OR_RETURN(auto replies,
+                      EvalPipeline(script, {ScriptCall{keys, args}}));
+  GR_RETURN_IF_ERROR(replies[0].ErrorStatus());
+  return std::move(replies[0]);
+}
+
+absl::StatusOr<std::vector<Reply>> Client::EvalPipeline(
+    const Script& script, const std::vector<ScriptCall>& calls) {
+  GR_ASSIGN_OR_RETURN(Lease conn, Acquire());
+  std::vector<Args> cmds;
+  cmds.reserve(calls.size());
+  for (const auto& c : calls) cmds.push_back(EvalShaArgs(script, c.keys, c.args));
+  GR_ASSIGN_OR_RETURN(std::vector<Reply> replies, conn->Pipeline(cmds));
+  // A script cache flushed by a restart or SCRIPT FLUSH: load once, then
+  // rerun only the calls that did not execute.
+  std::vector<size_t> retry;
+  for (size_t i = 0; i < replies.size(); ++i) {
+    if (IsNoScript(replies[i])) retry.push_back(i);
+  }
+  if (retry.empty()) return replies;
+  GR_RETURN_IF_ERROR(conn->Command({"SCRIPT", "LOAD", script.source()}).status());
+  std::vector<Args> again;
+  again.reserve(retry.size());
+  for (size_t i : retry) again.push_back(std::move(cmds[i]));
+  GR_ASSIGN_OR_RETURN(std::vector<Reply> second, conn->Pipeline(again));
+  for (size_t k = 0; k < retry.size(); ++k) replies[retry[k]] = std::move(second[k]);
+  return replies;
+}
+
+absl::Status Client::Ping() { return Command({"PING"}).status(); }
+
+}  // namespace govreport::redis

@@ -1,0 +1,76 @@
+// Server bootstrap shared by every binary: listening address, gRPC health
+// checking driven by a readiness probe (NOT_SERVING while Redis is away),
+// server reflection, message size limits, and graceful shutdown on SIGTERM.
+#ifndef GOVREPORT_COMMON_SERVER_H_
+#define GOVREPORT_COMMON_SERVER_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/config.h"
+
+namespace govreport {
+
+struct ServerOptions {
+  // host:port; port 0 picks a free one (see RunningServer::port()).
+  std::string address = "127.0.0.1:0";
+  std::vector<grpc::Service*> services;
+  // Called every probe_interval; health is SERVING while it returns OK.
+  std::function<absl::Status()> readiness;
+  absl::Duration probe_interval = absl::Seconds(1);
+  int max_message_bytes = 16 << 20;
+};
+
+class RunningServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<RunningServer>> Start(
+      ServerOptions options);
+  ~RunningServer();
+
+  int port() const { return port_; }
+  grpc::Server* server() { return server_.get(); }
+  // Stops accepting calls, lets in-flight ones finish within `grace`, then
+  // cancels the rest.
+  void Shutdown(absl::Duration grace = absl::Seconds(10));
+  bool serving() const { return serving_.load(); }
+
+ private:
+  RunningServer() = default;
+  void ProbeLoop();
+  void SetServing(bool serving);
+
+  ServerOptions options_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::atomic<bool> serving_{false};
+  std::atomic<bool> stopping_{false};
+  std::thread prober_;
+};
+
+// Call first thing in main(), before any thread exists, so that SIGTERM and
+// SIGINT are delivered to WaitForTerminationSignal and nowhere else.
+void BlockTerminationSignals();
+// Blocks until SIGTERM or SIGINT; returns the signal number.
+int WaitForTerminationSignal();
+
+// --listen and --admin-token, shared by the servers.
+void DefineServerFlags(Flags& flags, std::string default_listen);
+
+// Parses flags; prints usage and exits on --help or a bad flag.
+void ParseFlagsOrExit(Flags& flags, int argc, char** argv);
+
+// Timestamped line on stderr: "<time> <service> <message>".
+void LogLine(absl::string_view service, absl::string_view message);
+
+}  // namespace govreport
+
+#endif  // GOVREPORT_COMMON_SERVER_H_

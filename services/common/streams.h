@@ -1,0 +1,117 @@
+// Work queues on Redis Streams with consumer groups. A consumer reads with
+// XREADGROUP BLOCK on its own connection, acknowledges only after the
+// handler has durably finished, reclaims entries of dead consumers with
+// XAUTOCLAIM, and moves an entry that keeps failing to "<stream>:dead".
+// Streams are never trimmed here, so no pending entry can be lost.
+#ifndef GOVREPORT_COMMON_STREAMS_H_
+#define GOVREPORT_COMMON_STREAMS_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/redis.h"
+
+namespace govreport::streams {
+
+using Fields = std::vector<std::pair<std::string, std::string>>;
+
+struct Entry {
+  std::string id;
+  Fields fields;
+  // How many times the group has handed this entry out (1 on first read).
+  int64_t deliveries = 1;
+  // The value of a field, or "" when absent.
+  std::string Get(absl::string_view name) const;
+};
+
+// XADD; returns the entry id.
+absl::StatusOr<std::string> Add(redis::Client& client, const std::string& stream,
+                                const Fields& fields);
+
+struct ConsumerOptions {
+  std::string stream;
+  std::string group;
+  std::string consumer;  // Unique per process: host-pid-random.
+  absl::Duration block = absl::Seconds(1);
+  int batch = 16;
+  // An entry pending longer than this with another consumer is presumed
+  // abandoned (its consumer died) and is claimed.
+  absl::Duration claim_idle = absl::Seconds(30);
+  // Deliveries after which the entry goes to the dead-letter stream.
+  int max_deliveries = 5;
+  // In-process retries of a failing handler, with doubling delays.
+  int attempts = 3;
+  absl::Duration first_backoff = absl::Milliseconds(50);
+};
+
+// What a handler says about one entry.
+enum class Outcome {
+  kDone,     // Acknowledge.
+  kRetry,    // Leave pending: another delivery will come.
+  kReject,   // Permanently bad: to the dead-letter stream at once.
+};
+
+struct HandlerResult {
+  Outcome outcome = Outcome::kDone;
+  absl::Status error;  // Why, for kRetry / kReject.
+  static HandlerResult Done() { return {}; }
+  static HandlerResult Retry(absl::Status e) { return {Outcome::kRetry, std::move(e)}; }
+  static HandlerResult Reject(absl::Status e) { return {Outcome::kReject, std::move(e)}; }
+};
+
+using Handler = std::function<HandlerResult(const Entry&)>;
+// Called when an entry is dead-lettered (e.g. to mark the report failed).
+using DeadLetterHook = std::function<void(const Entry&, const absl::Status&)>;
+
+class Consumer {
+ public:
+  Consumer(redis::Client* client, ConsumerOptions options);
+
+  // XGROUP CREATE ... MKSTREAM from the start of the stream; an existing
+  // group is fine.
+  absl::Status EnsureGroup();
+  // New entries for this consumer (blocks up to options.block).
+  absl::StatusOr<std::vector<Entry>> ReadNew();
+  // Entries idle past claim_idle, taken over from any consumer, with their
+  // delivery counts.
+  absl::StatusOr<std::vector<Entry>> ClaimAbandoned();
+  absl::Status Ack(const std::string& id);
+  // XADD to "<stream>:dead" with the reason, then XACK, in one MULTI.
+  absl::Status DeadLetter(const Entry& entry, const absl::Status& reason);
+
+  // Runs until *stop: claims abandoned entries, reads new ones, handles
+  // each. Redis errors are retried after a pause; they never end the loop.
+  void Run(const Handler& handler, const std::atomic<bool>& stop,
+           const DeadLetterHook& on_dead = nullptr);
+  // Handles one batch (for tests and the loop): returns entries handled.
+  absl::StatusOr<int> Poll(const Handler& handler,
+                           const DeadLetterHook& on_dead = nullptr);
+
+  const ConsumerOptions& options() const { return options_; }
+  std::string dead_stream() const { return options_.stream + ":dead"; }
+
+ private:
+  absl::Status EnsureBlockingConnection();
+  void Handle(const Entry& entry, const Handler& handler,
+              const DeadLetterHook& on_dead);
+
+  redis::Client* client_;
+  ConsumerOptions options_;
+  std::unique_ptr<redis::Connection> blocking_;
+  absl::Time last_claim_ = absl::InfinitePast();
+};
+
+// host-pid-random, for ConsumerOptions::consumer.
+std::string DefaultConsumerName(absl::string_view role);
+
+}  // namespace govreport::streams
+
+#endif  // GOVREPORT_COMMON_STREAMS_H_

@@ -1,0 +1,326 @@
+#include "records/grpc_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/resource.h"
+#include "common/status.h"
+
+namespace govreport::records {
+namespace apb = ::govreport::auth::v1;
+namespace {
+
+using auth::kAdmin;
+using auth::kAuditor;
+using auth::kDrafter;
+using auth::kRecorder;
+using auth::kService;
+
+// Every reader role: anyone of the org may read its figures.
+#define GR_READERS {kRecorder, kDrafter, auth::kApprover, kAuditor, kService}
+
+// Resolves the org of a request and checks the caller, before anything of
+// that org is read.
+#define GR_AUTHORIZE(principal, org_expr, ...)                             \
+  auto gr_org_ = (org_expr);                                               \
+  if (!gr_org_.ok()) return ToGrpcStatus(gr_org_.status());                \
+  const std::string& org = *gr_org_;                                       \
+  auto principal = auth_->Authorize(*ctx, org, __VA_ARGS__);               \
+  if (!principal.ok()) return ToGrpcStatus(principal.status())
+
+absl::StatusOr<std::string> OrgOfName(const std::string& name, absl::string_view pattern,
+                                      absl::string_view field) {
+  GR_ASSIGN_OR_RETURN(auto parts, ParseName(name, pattern, field));
+  return parts[0];
+}
+
+struct IndicatorName {
+  std::string org;
+  std::string key;
+};
+
+// Indicator keys are lower_snake_case, which resource ids do not allow, so
+// the last part is checked apart.
+absl::StatusOr<IndicatorName> ParseIndicatorName(const std::string& name) {
+  auto slash = name.rfind('/');
+  std::string key = slash == std::string::npos ? "" : name.substr(slash + 1);
+  if (slash == std::string::npos || key.empty() ||
+      name.compare(0, slash + 1, absl::StrCat(name.substr(0, slash), "/")) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "name: '", name, "' is not of the form orgs/*/indicators/{key}"));
+  }
+  GR_ASSIGN_OR_RETURN(auto parts,
+                      ParseName(absl::StrCat(name.substr(0, slash), "/x"),
+                                "orgs/*/indicators/*", "name"));
+  return IndicatorName{parts[0], key};
+}
+
+absl::StatusOr<std::string> OrgOfIndicator(const std::string& name) {
+  GR_ASSIGN_OR_RETURN(IndicatorName n, ParseIndicatorName(name));
+  return n.org;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ orgs
+
+grpc::Status OrgGrpc::CreateOrg(grpc::ServerContext* ctx, const pb::CreateOrgRequest* req,
+                                pb::Org* out) {
+  // Only the platform operator registers orgs.
+  auto p = auth_->Authenticate(*ctx);
+  if (!p.ok()) return ToGrpcStatus(p.status());
+  if (!p->IsOperator()) {
+    return ToGrpcStatus(absl::PermissionDeniedError(
+        "only the platform operator registers orgs"));
+  }
+  return ToGrpc(records_->CreateOrg(req->org_id(), req->org(), req->request_id()), out);
+}
+
+grpc::Status OrgGrpc::GetOrg(grpc::ServerContext* ctx, const pb::GetOrgRequest* req,
+                             pb::Org* out) {
+  GR_AUTHORIZE(p, ParseOrgName(req->name(), "name"), GR_READERS);
+  return ToGrpc(records_->GetOrg(org), out);
+}
+
+grpc::Status OrgGrpc::ListOrgs(grpc::ServerContext* ctx, const pb::ListOrgsRequest* req,
+                               pb::ListOrgsResponse* out) {
+  auto p = auth_->Authenticate(*ctx);
+  if (!p.ok()) return ToGrpcStatus(p.status());
+  return ToGrpc(records_->ListOrgs(p->IsOperator() ? "" : p->org, req->page_size(),
+                                   req->page_token()),
+                out);
+}
+
+grpc::Status OrgGrpc::UpdateOrg(grpc::ServerContext* ctx, const pb::UpdateOrgRequest* req,
+                                pb::Org* out) {
+  GR_AUTHORIZE(p, ParseOrgName(req->org().name(), "org.name"), {kAdmin});
+  return ToGrpc(records_->UpdateOrg(*req), out);
+}
+
+// ------------------------------------------------------------ indicators
+
+grpc::Status IndicatorGrpc::LoadProfile(grpc::ServerContext* ctx,
+                                        const pb::LoadProfileRequest* req,
+                                        pb::LoadProfileResponse* out) {
+  GR_AUTHORIZE(p, ParseOrgName(req->parent()), {kAdmin});
+  return ToGrpc(records_->LoadProfile(org, req->profile(), req->request_id()), out);
+}
+
+grpc::Status IndicatorGrpc::GetProfile(grpc::ServerContext* ctx,
+                                       const pb::GetProfileRequest* req, pb::Profile* out) {
+  GR_AUTHORIZE(p, ParseOrgName(req->parent()), GR_READERS);
+  auto profile = records_->GetProfile(org);
+  if (!profile.ok()) return ToGrpcStatus(profile.status());
+  *out = (*profile)->proto();
+  return grpc::Status::OK;
+}
+
+grpc::Status IndicatorGrpc::ListIndicators(grpc::ServerContext* ctx,
+                                           const pb::ListIndicatorsRequest* req,
+                                           pb::ListIndicatorsResponse* out) {
+  GR_AUTHORIZE(p, ParseOrgName(req->parent()), GR_READERS);
+  auto profile = records_->GetProfile(org);
+  if (!profile.ok()) return ToGrpcStatus(profile.status());
+  auto size = PageSize(req->page_size(), 100, 1000);
+  if (!size.ok()) return ToGrpcStatus(size.status());
+  auto offset = DecodePageToken("indicators", req->page_token());
+  if (!offset.ok()) return ToGrpcStatus(offset.status());
+  const auto& all = (*profile)->proto().indicators();
+  for (int i = static_cast<int>(*offset); i < all.size() && out->indicators_size() < *size;
+       ++i) {
+    pb::Indicator* ind = out->add_indicators();
+    *ind = all[i];
+    ind->set_name(absl::StrCat("orgs/", org, "/indicators/", ind->key()));
+  }
+  if (*offset + *size < all.size()) {
+    out->set_next_page_token(EncodePageToken("indicators", *offset + *size));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status IndicatorGrpc::GetIndicator(grpc::ServerContext* ctx,
+                                         const pb::GetIndicatorRequest* req,
+                                         pb::Indicator* out) {
+  GR_AUTHORIZE(p, OrgOfIndicator(req->name()), GR_READERS);
+  auto profile = records_->GetProfile(org);
+  if (!profile.ok()) return ToGrpcStatus(profile.status());
+  std::string key = req->name().substr(req->name().rfind('/') + 1);
+  const pb::Indicator* ind = (*profile)->FindIndicator(key);
+  if (ind == nullptr) {
+    return ToGrpcStatus(absl::NotFoundError(absl::StrCat(req->name(), " not found")));
+  }
+  *out = *ind;
+  out->set_name(req->name());
+  return grpc::Status::OK;
+}
+
+grpc::Status IndicatorGrpc::GetIndicatorValues(grpc::ServerContext* ctx,
+                                               const pb::GetIndicatorValuesRequest* req,
+                                               pb::GetIndicatorValuesResponse* out) {
+  GR_AUTHORIZE(p, ParseOrgName(req->parent()), GR_READERS);
+  return ToGrpc(records_->GetIndicatorValues(org, req->period()), out);
+}
+
+grpc::Status IndicatorGrpc::GetIndicatorProvenance(
+    grpc::ServerContext* ctx, const pb::GetIndicatorProvenanceRequest* req,
+    pb::GetIndicatorProvenanceResponse* out) {
+  GR_AUTHORIZE(p, OrgOfIndicator(req->name()), GR_READERS);
+  std::string key = req->name().substr(req->name().rfind('/') + 1);
+  return ToGrpc(records_->GetIndicatorProvenance(org, key, req->period(), req->page_size(),
+                                                 req->page_token()),
+                out);
+}
+
+// ------------------------------------------------------------ activities
+
+grpc::Status ActivityGrpc::CreateActivity(grpc::ServerContext* ctx,
+                                          const pb::CreateActivityRequest* req,
+                                          pb::ActivityRecord* out) {
+  GR_AUTHORIZE(p, ParseOrgName(req->parent()), {kRecorder, kService});
+  return ToGrpc(records_->CreateActivity(org, p->subject, req->activity(), req->request_id()),
+                out);
+}
+
+grpc::Status ActivityGrpc::BatchCreateActivities(grpc::ServerContext* ctx,
+                                                 const pb::BatchCreateActivitiesRequest* req,
+                                                 pb::BatchCreateActivitiesResponse* out) {
+  GR_AUTHORIZE(p, ParseOrgName(req->parent()), {kRecorder, kService});
+  return ToGrpc(records_->BatchCreateActivities(org, p->subject, *req), out);
+}
+
+grpc::Status ActivityGrpc::GetActivity(grpc::ServerContext* ctx,
+                                       const pb::GetActivityRequest* req,
+                                       pb::ActivityRecord* out) {
+  auto parts = ParseName(req->name(), "orgs/*/activities/*", "name");
+  GR_AUTHORIZE(p, OrgOfName(req->name(), "orgs/*/activities/*", "name"), GR_READERS);
+  return ToGrpc(records_->GetActivity(org, (*parts)[1]), out);
+}
+
+grpc::Status ActivityGrpc::ListActivities(grpc::ServerContext* ctx,
+                                          const pb::ListActivitiesRequest* req,
+                                          pb::ListActivitiesResponse* out) {
+  GR_AUTHORIZE(p, ParseOrgName(req->parent()), GR_READERS);
+  return ToGrpc(records_->ListActivities(org, *req), out);
+}
+
+grpc::Status ActivityGrpc::AmendActivity(grpc::ServerContext* ctx,
+                                         const pb::AmendActivityRequest* req,
+                                         pb::ActivityRecord* out) {
+  GR_AUTHORIZE(p, OrgOfName(req->activity().name(), "orgs/*/activities/*", "activity.name"),
+               {kRecorder, kService});
+  return ToGrpc(records_->AmendActivity(org, p->subject, *req), out);
+}
+
+grpc::Status ActivityGrpc::VoidActivity(grpc::ServerContext* ctx,
+                                        const pb::VoidActivityRequest* req,
+                                        pb::ActivityRecord* out) {
+  GR_AUTHORIZE(p, OrgOfName(req->name(), "orgs/*/activities/*", "name"),
+               {kRecorder, kService});
+  return ToGrpc(records_->VoidActivity(org, p->subject, *req), out);
+}
+
+grpc::Status ActivityGrpc::ListActivityRevisions(
+    grpc::ServerContext* ctx, const pb::ListActivityRevisionsRequest* req,
+    pb::ListActivityRevisionsResponse* out) {
+  auto parts = ParseName(req->name(), "orgs/*/activities/*", "name");
+  GR_AUTHORIZE(p, OrgOfName(req->name(), "orgs/*/activities/*", "name"), GR_READERS);
+  auto revs = records_->ListRevisions(org, (*parts)[1]);
+  if (!revs.ok()) return ToGrpcStatus(revs.status());
+  for (auto& r : *revs) *out->add_revisions() = std::move(r);
+  return grpc::Status::OK;
+}
+
+// ------------------------------------------------------------------ auth
+
+grpc::Status AuthGrpc::IssueToken(grpc::ServerContext* ctx, const apb::IssueTokenRequest* req,
+                                  apb::IssueTokenResponse* out) {
+  const apb::Principal& want = req->principal();
+  auto p = auth_->Authorize(*ctx, want.org(), {kAdmin});
+  if (!p.ok()) return ToGrpcStatus(p.status());
+  if (want.subject().empty()) {
+    return ToGrpcStatus(absl::InvalidArgumentError("principal.subject: must be set"));
+  }
+  if (want.org() != auth::kAnyOrg && !IsValidId(want.org())) {
+    return ToGrpcStatus(absl::InvalidArgumentError("principal.org: not an org id"));
+  }
+  if (want.org() == auth::kAnyOrg && !p->IsOperator()) {
+    return ToGrpcStatus(absl::PermissionDeniedError("only the operator issues '*' tokens"));
+  }
+  auth::Principal np;
+  np.subject = want.subject();
+  np.org = want.org();
+  np.display_name = want.display_name();
+  np.kind = want.kind() == apb::SERVICE ? "service" : "user";
+  for (const auto& r : want.roles()) {
+    if (!auth::IsKnownRole(r)) {
+      return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+          "principal.roles: unknown role '", r,
+          "' (recorder, drafter, approver, admin, auditor, service)")));
+    }
+    np.roles.push_back(r);
+  }
+  if (req->ttl_seconds() < 0) {
+    return ToGrpcStatus(absl::InvalidArgumentError("ttl_seconds: must not be negative"));
+  }
+  auto issued = auth_->tokens().Issue(np, absl::Seconds(req->ttl_seconds()));
+  if (!issued.ok()) return ToGrpcStatus(issued.status());
+  out->set_token_id(issued->token_id);
+  out->set_token(issued->secret);
+  out->set_expire_unix(issued->expire_unix);
+  *out->mutable_principal() = want;
+  return grpc::Status::OK;
+}
+
+grpc::Status AuthGrpc::RevokeToken(grpc::ServerContext* ctx,
+                                   const apb::RevokeTokenRequest* req,
+                                   apb::RevokeTokenResponse*) {
+  auto p = auth_->Authenticate(*ctx);
+  if (!p.ok()) return ToGrpcStatus(p.status());
+  if (auto st = auth::Authenticator::Check(*p, p->org, {kAdmin}); !st.ok()) {
+    return ToGrpcStatus(st);
+  }
+  return ToGrpcStatus(auth_->tokens().Revoke(req->token_id(), p->org));
+}
+
+grpc::Status AuthGrpc::ListTokens(grpc::ServerContext* ctx, const apb::ListTokensRequest* req,
+                                  apb::ListTokensResponse* out) {
+  auto p = auth_->Authenticate(*ctx);
+  if (!p.ok()) return ToGrpcStatus(p.status());
+  std::string org = req->org().empty() ? p->org : req->org();
+  if (auto st = auth::Authenticator::Check(*p, org, {kAdmin, kAuditor}); !st.ok()) {
+    return ToGrpcStatus(st);
+  }
+  auto size = PageSize(req->page_size(), 100, 1000);
+  if (!size.ok()) return ToGrpcStatus(size.status());
+  auto offset = DecodePageToken(absl::StrCat("tokens:", org), req->page_token());
+  if (!offset.ok()) return ToGrpcStatus(offset.status());
+  auto list = auth_->tokens().List(org, *offset, *size);
+  if (!list.ok()) return ToGrpcStatus(list.status());
+  for (const auto& t : *list) {
+    apb::TokenInfo* info = out->add_tokens();
+    info->set_token_id(t.token_id);
+    info->set_issue_unix(t.issue_unix);
+    info->set_expire_unix(t.expire_unix);
+    apb::Principal* pr = info->mutable_principal();
+    pr->set_subject(t.principal.subject);
+    pr->set_org(t.principal.org);
+    pr->set_display_name(t.principal.display_name);
+    for (const auto& r : t.principal.roles) pr->add_roles(r);
+  }
+  if (static_cast<int>(list->size()) == *size) {
+    out->set_next_page_token(EncodePageToken(absl::StrCat("tokens:", org), *offset + *size));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AuthGrpc::WhoAmI(grpc::ServerContext* ctx, const apb::WhoAmIRequest*,
+                              apb::Principal* out) {
+  auto p = auth_->Authenticate(*ctx);
+  if (!p.ok()) return ToGrpcStatus(p.status());
+  out->set_subject(p->subject);
+  out->set_org(p->org);
+  out->set_display_name(p->display_name);
+  out->set_kind(p->kind == "service" ? apb::SERVICE : apb::USER);
+  for (const auto& r : p->roles) out->add_roles(r);
+  return grpc::Status::OK;
+}
+
+}  // namespace govreport::records

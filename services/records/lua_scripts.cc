@@ -1,0 +1,172 @@
+#include "records/lua_scripts.h"
+
+namespace govreport::records {
+
+const redis::Script& WriteActivityScript() {
+  static const redis::Script script(R"lua(
+-- ARGV: op, id, request_id, ext_field, content_hash, expected_rev,
+--       record_blob, contribution_json, request_ttl_seconds
+local P = string.sub(KEYS[1], 1, -3)
+local op, id, rid, ext, chash = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local expected, blob, contrib, ttl = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+
+if rid ~= '' then
+  local prev = redis.call('GET', P .. 'req:' .. rid)
+  if prev then return {'DUP_REQ', prev} end
+end
+
+local function buckets(d)
+  local y = string.sub(d, 1, 4)
+  local m = tonumber(string.sub(d, 6, 7))
+  local h = (m <= 6) and 1 or 2
+  local q = math.floor((m - 1) / 3) + 1
+  return {y, y .. '-H' .. h, y .. '-Q' .. q, string.sub(d, 1, 7)}
+end
+
+-- Adds (sign 1) or removes (sign -1) one record's contribution.
+local function apply(c, sign)
+  if c.v == 1 then return end
+  for _, b in ipairs(buckets(c.d)) do
+    local k = P .. 'agg:' .. b
+    redis.call('HINCRBY', k, 'n|' .. c.t, sign)
+    for q, v in pairs(c.q) do
+      if v ~= '0' then
+        redis.call('HINCRBY', k, 'q|' .. c.t .. '|' .. q, (sign < 0) and ('-' .. v) or v)
+      end
+    end
+    local dk = P .. 'dp:' .. b .. ':' .. c.t
+    for _, person in ipairs(c.p) do
+      if redis.call('HINCRBY', dk, person, sign) <= 0 then
+        redis.call('HDEL', dk, person)
+      end
+    end
+  end
+  local month = string.sub(c.d, 1, 7)
+  local score = tonumber((string.gsub(c.d, '-', '')))
+  if sign > 0 then
+    redis.call('ZADD', P .. 'lt:' .. month .. ':' .. c.t, score, id)
+    redis.call('SADD', P .. 'pv:' .. month .. ':' .. c.t, id)
+  else
+    redis.call('ZREM', P .. 'lt:' .. month .. ':' .. c.t, id)
+    redis.call('SREM', P .. 'pv:' .. month .. ':' .. c.t, id)
+  end
+end
+
+local rkey = P .. 'a:' .. id
+local new = cjson.decode(contrib)
+local rev
+if op == 'create' then
+  if ext ~= '' then
+    local prev = redis.call('HGET', P .. 'ext', ext)
+    if prev then
+      local sep = string.find(prev, '|', 1, true)
+      local pid = string.sub(prev, 1, sep - 1)
+      if string.sub(prev, sep + 1) == chash then return {'DUP_EXT', pid} end
+      return {'CONFLICT_EXT', pid}
+    end
+  end
+  if redis.call('EXISTS', rkey) == 1 then return {'EXISTS', id} end
+  rev = 1
+  if ext ~= '' then redis.call('HSET', P .. 'ext', ext, id .. '|' .. chash) end
+else
+  local cur = redis.call('HGET', rkey, 'r')
+  if not cur then return {'NOTFOUND', id} end
+  if cur ~= expected then return {'STALE', cur} end
+  local old = cjson.decode(redis.call('HGET', rkey, 'c'))
+  if old.v == 1 then return {'VOIDED', id} end
+  apply(old, -1)
+  redis.call('ZREM', P .. 'acts:t:' .. old.t, id)
+  rev = tonumber(cur) + 1
+end
+apply(new, 1)
+local score = tonumber((string.gsub(new.d, '-', '')))
+redis.call('ZADD', P .. 'acts', score, id)
+redis.call('ZADD', P .. 'acts:t:' .. new.t, score, id)
+redis.call('HSET', rkey, 'd', blob, 'r', rev, 'c', contrib)
+redis.call('RPUSH', rkey .. ':h', blob)
+local dv = redis.call('INCR', KEYS[1])
+if rid ~= '' then redis.call('SET', P .. 'req:' .. rid, id, 'EX', ttl) end
+return {'OK', id, rev, dv}
+)lua");
+  return script;
+}
+
+const redis::Script& ReadFiguresScript() {
+  static const redis::Script script(R"lua(
+-- ARGV[1]: JSON {f: [[bucket, field]...], d: [[[buckets], [types]]...],
+--                l: [[[months newest first], [types], quantity]...]}
+-- Returns {data_version, {field values}, {distinct counts},
+--          {latest value, latest id, ...}}
+local P = string.sub(KEYS[1], 1, -3)
+local spec = cjson.decode(ARGV[1])
+local fields = {}
+for i, f in ipairs(spec.f) do
+  fields[i] = redis.call('HGET', P .. 'agg:' .. f[1], f[2]) or '0'
+end
+local distinct = {}
+for i, d in ipairs(spec.d) do
+  local seen, n = {}, 0
+  for _, b in ipairs(d[1]) do
+    for _, t in ipairs(d[2]) do
+      for _, person in ipairs(redis.call('HKEYS', P .. 'dp:' .. b .. ':' .. t)) do
+        if not seen[person] then seen[person] = true; n = n + 1 end
+      end
+    end
+  end
+  distinct[i] = n
+end
+local latest = {}
+for i, l in ipairs(spec.l) do
+  local best_id, best_score = nil, -1
+  for _, m in ipairs(l[1]) do
+    for _, t in ipairs(l[2]) do
+      local top = redis.call('ZREVRANGE', P .. 'lt:' .. m .. ':' .. t, 0, 0, 'WITHSCORES')
+      if top[1] then
+        local s = tonumber(top[2])
+        if s > best_score or (s == best_score and top[1] > best_id) then
+          best_id, best_score = top[1], s
+        end
+      end
+    end
+    if best_id then break end
+  end
+  if best_id then
+    local c = cjson.decode(redis.call('HGET', P .. 'a:' .. best_id, 'c'))
+    latest[2 * i - 1] = c.q[l[3]] or ''
+    latest[2 * i] = best_id
+  else
+    latest[2 * i - 1] = ''
+    latest[2 * i] = ''
+  end
+end
+return {redis.call('GET', KEYS[1]) or '0', fields, distinct, latest}
+)lua");
+  return script;
+}
+
+const redis::Script& VersionedSetScript() {
+  static const redis::Script script(R"lua(
+-- KEYS[1]: the {d, r} hash. ARGV: mode (create|update), expected revision
+-- ('0' = any), blob, request key ('' = none, same slot), request ttl.
+-- Returns {'OK', revision} | {'DUP_REQ', revision} | {'EXISTS'} |
+--         {'NOTFOUND'} | {'STALE', revision}
+local mode, expected, blob, rkey, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+if rkey ~= '' then
+  local prev = redis.call('GET', rkey)
+  if prev then return {'DUP_REQ', prev} end
+end
+local cur = redis.call('HGET', KEYS[1], 'r')
+if mode == 'create' and cur then return {'EXISTS', cur} end
+if mode == 'update' then
+  if not cur then return {'NOTFOUND'} end
+  if expected ~= '0' and expected ~= cur then return {'STALE', cur} end
+end
+local rev = (cur and tonumber(cur) or 0) + 1
+redis.call('HSET', KEYS[1], 'd', blob, 'r', rev)
+if rkey ~= '' then redis.call('SET', rkey, rev, 'EX', ttl) end
+return {'OK', rev}
+)lua");
+  return script;
+}
+
+}  // namespace govreport::records

@@ -1,0 +1,27 @@
+// The Lua scripts that make every write atomic with the aggregates it
+// changes. KEYS[1] is always the org's data-version key "gr:{org}:dv"; the
+// script derives the org's other keys from its prefix. They all carry the
+// same hash tag, so under Redis Cluster they share one slot.
+#ifndef GOVREPORT_RECORDS_LUA_SCRIPTS_H_
+#define GOVREPORT_RECORDS_LUA_SCRIPTS_H_
+
+#include "common/redis.h"
+
+namespace govreport::records {
+
+// Create, amend or void one activity record: the record, its revision
+// list, the year/half/quarter/month aggregates, the distinct-person
+// counts, the latest-value index, the provenance sets, the listing indexes,
+// the idempotency keys and the data version, all or nothing.
+const redis::Script& WriteActivityScript();
+
+// Reads counts, sums, distinct persons and latest values for a set of
+// buckets in one atomic step, with the data version they belong to.
+const redis::Script& ReadFiguresScript();
+
+// Compare-and-set of a {d: blob, r: revision} hash, with request-id replay.
+const redis::Script& VersionedSetScript();
+
+}  // namespace govreport::records
+
+#endif  // GOVREPORT_RECORDS_LUA_SCRIPTS_H_

@@ -1,0 +1,56 @@
+// records: orgs, the indicator catalogue and activity records.
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "common/auth.h"
+#include "common/config.h"
+#include "common/server.h"
+#include "records/grpc_service.h"
+#include "records/records.h"
+
+int main(int argc, char** argv) {
+  using namespace govreport;
+  BlockTerminationSignals();
+  Flags flags("records",
+              "Serves OrgService, IndicatorService, ActivityService and "
+              "AuthService; all state is in Redis.");
+  DefineServerFlags(flags, "127.0.0.1:7101");
+  DefineRedisFlags(flags);
+  ParseFlagsOrExit(flags, argc, argv);
+  auto redis_options = RedisOptionsFromFlags(flags);
+  if (!redis_options.ok()) {
+    std::cerr << redis_options.status().message() << "\n";
+    return 2;
+  }
+  auto grace = flags.GetInt("shutdown-grace-ms");
+  if (!grace.ok()) {
+    std::cerr << grace.status().message() << "\n";
+    return 2;
+  }
+  redis::Client redis(*redis_options);
+  auth::Authenticator authenticator(&redis, flags.Get("admin-token"));
+  records::Records records(&redis);
+  records::OrgGrpc orgs(&records, &authenticator);
+  records::IndicatorGrpc indicators(&records, &authenticator);
+  records::ActivityGrpc activities(&records, &authenticator);
+  records::AuthGrpc auth_service(&authenticator);
+
+  ServerOptions options;
+  options.address = flags.Get("listen");
+  options.services = {&orgs, &indicators, &activities, &auth_service};
+  options.readiness = [&redis] { return redis.Ping(); };
+  auto server = RunningServer::Start(options);
+  if (!server.ok()) {
+    std::cerr << server.status().message() << "\n";
+    return 1;
+  }
+  // The port line is read by scripts that start the service on port 0.
+  std::cout << "records listening on port " << (*server)->port() << std::endl;
+  LogLine("records", absl::StrCat("serving on ", options.address, " (port ",
+                                  (*server)->port(), ")"));
+  int sig = WaitForTerminationSignal();
+  LogLine("records", absl::StrCat("signal ", sig, ": draining"));
+  (*server)->Shutdown(absl::Milliseconds(*grace));
+  LogLine("records", "stopped");
+  return 0;
+}

@@ -1,0 +1,329 @@
+#include "records/profile.h"
+
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace govreport::records {
+namespace {
+
+bool IsIdentifier(const std::string& s) {
+  if (s.empty() || s.size() > 64 || !(s[0] >= 'a' && s[0] <= 'z')) return false;
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool Declares(const pb::ActivityType& type, const std::string& quantity) {
+  for (const auto& q : type.required_quantities()) {
+    if (q == quantity) return true;
+  }
+  for (const auto& q : type.optional_quantities()) {
+    if (q == quantity) return true;
+  }
+  return false;
+}
+
+int64_t Pow10(int n) {
+  int64_t p = 1;
+  while (n-- > 0) p *= 10;
+  return p;
+}
+
+// value / divisor rounded half up, printed with at most `precision`
+// decimals and no trailing zeros.
+std::string Decimal(int64_t value, int64_t divisor, int precision) {
+  int64_t scale = Pow10(precision);
+  // Widen: fen sums can be large and scale multiplies them.
+  __int128 scaled = (static_cast<__int128>(value) * scale * 2 + divisor) /
+                    (static_cast<__int128>(divisor) * 2);
+  int64_t whole = static_cast<int64_t>(scaled / scale);
+  int64_t frac = static_cast<int64_t>(scaled % scale);
+  std::string out = absl::StrCat(whole);
+  if (frac == 0) return out;
+  std::string digits = absl::StrCat(frac + scale).substr(1);
+  while (!digits.empty() && digits.back() == '0') digits.pop_back();
+  return absl::StrCat(out, ".", digits);
+}
+
+}  // namespace
+
+pb::ValueKind KindOf(const pb::Indicator& ind) {
+  if (ind.measure().kind() == pb::RATIO) return pb::PERCENT;
+  if (ind.unit() == "万元" || ind.unit() == "元") return pb::MONEY_FEN;
+  return pb::INTEGER;
+}
+
+std::string FormatValue(pb::ValueKind kind, const std::string& unit,
+                        int64_t value, int precision) {
+  switch (kind) {
+    case pb::MONEY_FEN:
+      return Decimal(value, unit == "万元" ? 1000000 : 100,
+                     precision > 0 ? precision : 2);
+    case pb::PERCENT:
+      return Decimal(value, Pow10(precision), precision);
+    default:
+      return absl::StrCat(value);
+  }
+}
+
+absl::Status ValidateProfile(const pb::Profile& p) {
+  std::vector<std::string> errors;
+  if (p.id().empty()) errors.push_back("profile.id: must be set");
+  std::map<std::string, const pb::ActivityType*> types;
+  for (int i = 0; i < p.activity_types_size(); ++i) {
+    const auto& t = p.activity_types(i);
+    std::string at = absl::StrCat("activity_types[", i, "]");
+    if (!IsIdentifier(t.key())) {
+      errors.push_back(absl::StrCat(at, ".key: '", t.key(),
+                                    "' must be lower_snake_case"));
+    } else if (!types.emplace(t.key(), &t).second) {
+      errors.push_back(absl::StrCat(at, ".key: '", t.key(), "' is repeated"));
+    }
+    for (const auto& q : t.required_quantities()) {
+      if (!IsIdentifier(q)) {
+        errors.push_back(absl::StrCat(at, ".required_quantities: '", q,
+                                      "' must be lower_snake_case"));
+      }
+    }
+    for (const auto& q : t.optional_quantities()) {
+      if (!IsIdentifier(q)) {
+        errors.push_back(absl::StrCat(at, ".optional_quantities: '", q,
+                                      "' must be lower_snake_case"));
+      }
+    }
+  }
+  std::map<std::string, const pb::Indicator*> inds;
+  for (const auto& ind : p.indicators()) inds.emplace(ind.key(), &ind);
+  std::set<std::string> seen;
+  for (int i = 0; i < p.indicators_size(); ++i) {
+    const auto& ind = p.indicators(i);
+    std::string at = absl::StrCat("indicators[", i, "] (", ind.key(), ")");
+    if (!IsIdentifier(ind.key())) {
+      errors.push_back(absl::StrCat(at, ".key: must be lower_snake_case"));
+    } else if (!seen.insert(ind.key()).second) {
+      errors.push_back(absl::StrCat(at, ".key: is repeated"));
+    }
+    if (ind.unit().empty()) errors.push_back(absl::StrCat(at, ".unit: must be set"));
+    if (ind.precision() < 0 || ind.precision() > 6) {
+      errors.push_back(absl::StrCat(at, ".precision: must be within 0..6"));
+    }
+    const auto& m = ind.measure();
+    if (m.kind() == pb::MEASURE_KIND_UNSPECIFIED) {
+      errors.push_back(absl::StrCat(at, ".measure.kind: must be set"));
+      continue;
+    }
+    if (m.kind() == pb::RATIO) {
+      for (const auto& ref : {m.numerator(), m.denominator()}) {
+        auto it = inds.find(ref);
+        if (it == inds.end()) {
+          errors.push_back(absl::StrCat(at, ".measure: no indicator '", ref, "'"));
+        } else if (it->second->measure().kind() == pb::RATIO) {
+          errors.push_back(absl::StrCat(at, ".measure: '", ref,
+                                        "' is itself a ratio"));
+        }
+      }
+      continue;
+    }
+    if (m.activity_types().empty()) {
+      errors.push_back(absl::StrCat(at, ".measure.activity_types: must name at "
+                                        "least one activity type"));
+    }
+    bool needs_quantity = m.kind() == pb::SUM || m.kind() == pb::LATEST;
+    if (needs_quantity && m.quantity().empty()) {
+      errors.push_back(absl::StrCat(at, ".measure.quantity: must be set"));
+    }
+    for (const auto& tk : m.activity_types()) {
+      auto it = types.find(tk);
+      if (it == types.end()) {
+        errors.push_back(absl::StrCat(at, ".measure.activity_types: no activity "
+                                          "type '", tk, "'"));
+      } else if (needs_quantity && !m.quantity().empty() &&
+                 !Declares(*it->second, m.quantity())) {
+        errors.push_back(absl::StrCat(at, ".measure.quantity: activity type '",
+                                      tk, "' has no quantity '", m.quantity(), "'"));
+      }
+    }
+    if (KindOf(ind) == pb::MONEY_FEN &&
+        (m.kind() != pb::SUM || !absl::EndsWith(m.quantity(), "_fen"))) {
+      errors.push_back(absl::StrCat(at, ": money (", ind.unit(),
+                                    ") must be the SUM of a *_fen quantity"));
+    }
+  }
+  if (p.indicators_size() > 1000) errors.push_back("indicators: at most 1000");
+  if (errors.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "profile '", p.id(), "' has ", errors.size(), " problem(s):\n",
+      absl::StrJoin(errors, "\n")));
+}
+
+absl::StatusOr<std::shared_ptr<const CompiledProfile>> CompiledProfile::Compile(
+    pb::Profile profile) {
+  if (auto st = ValidateProfile(profile); !st.ok()) return st;
+  std::shared_ptr<CompiledProfile> c(new CompiledProfile());
+  c->profile_ = std::move(profile);
+  for (int i = 0; i < c->profile_.activity_types_size(); ++i) {
+    c->types_[c->profile_.activity_types(i).key()] = i;
+  }
+  for (int i = 0; i < c->profile_.indicators_size(); ++i) {
+    c->indicators_[c->profile_.indicators(i).key()] = i;
+  }
+  return std::shared_ptr<const CompiledProfile>(std::move(c));
+}
+
+const pb::ActivityType* CompiledProfile::FindType(const std::string& key) const {
+  auto it = types_.find(key);
+  return it == types_.end() ? nullptr : &profile_.activity_types(it->second);
+}
+
+const pb::Indicator* CompiledProfile::FindIndicator(const std::string& key) const {
+  auto it = indicators_.find(key);
+  return it == indicators_.end() ? nullptr : &profile_.indicators(it->second);
+}
+
+std::string CompiledProfile::KnownTypes() const {
+  std::vector<std::string> keys;
+  for (const auto& [k, i] : types_) keys.push_back(k);
+  return absl::StrJoin(keys, ", ");
+}
+
+namespace {
+
+std::string JsonList(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i) {
+    // Keys are identifiers and bucket labels: nothing to escape.
+    absl::StrAppend(&out, i ? "," : "", "\"", items[i], "\"");
+  }
+  return out + "]";
+}
+
+std::vector<std::string> Types(const pb::Measure& m) {
+  return {m.activity_types().begin(), m.activity_types().end()};
+}
+
+}  // namespace
+
+// Field order is the order Evaluate consumes them: for each non-ratio
+// indicator, per bucket and type, the record count then (SUM) the sum.
+std::string CompiledProfile::ReadSpec(const Period& period) const {
+  std::vector<std::string> buckets = period.Buckets();
+  std::vector<std::string> months = period.Months();
+  std::vector<std::string> newest_first(months.rbegin(), months.rend());
+  std::string f, d, l;
+  for (const auto& ind : profile_.indicators()) {
+    const auto& m = ind.measure();
+    if (m.kind() == pb::RATIO) continue;
+    for (const auto& b : buckets) {
+      for (const auto& t : m.activity_types()) {
+        absl::StrAppend(&f, f.empty() ? "" : ",", "[\"", b, "\",\"n|", t, "\"]");
+        if (m.kind() == pb::SUM) {
+          absl::StrAppend(&f, ",[\"", b, "\",\"q|", t, "|", m.quantity(), "\"]");
+        }
+      }
+    }
+    if (m.kind() == pb::DISTINCT) {
+      absl::StrAppend(&d, d.empty() ? "" : ",", "[", JsonList(buckets), ",",
+                      JsonList(Types(m)), "]");
+    } else if (m.kind() == pb::LATEST) {
+      absl::StrAppend(&l, l.empty() ? "" : ",", "[", JsonList(newest_first), ",",
+                      JsonList(Types(m)), ",\"", m.quantity(), "\"]");
+    }
+  }
+  // cjson reads [] as an empty table either way.
+  return absl::StrCat("{\"f\":[", f, "],\"d\":[", d, "],\"l\":[", l, "]}");
+}
+
+CompiledProfile::Figures CompiledProfile::Evaluate(
+    const Period& period, int64_t data_version,
+    const std::vector<std::string>& fields, const std::vector<int64_t>& distinct,
+    const std::vector<std::string>& latest) const {
+  Figures out;
+  out.data_version = data_version;
+  size_t fi = 0, di = 0, li = 0;
+  auto next_field = [&]() -> int64_t {
+    int64_t v = 0;
+    if (fi < fields.size()) (void)absl::SimpleAtoi(fields[fi], &v);
+    ++fi;
+    return v;
+  };
+  size_t buckets = period.Buckets().size();
+  std::map<std::string, const pb::IndicatorValue*> by_key;
+  out.values.reserve(profile_.indicators_size());
+  for (const auto& ind : profile_.indicators()) {
+    pb::IndicatorValue v;
+    v.set_key(ind.key());
+    v.set_label(ind.label());
+    v.set_unit(ind.unit());
+    v.set_kind(KindOf(ind));
+    v.set_precision(v.kind() == pb::MONEY_FEN && ind.precision() == 0
+                        ? 2
+                        : ind.precision());
+    const auto& m = ind.measure();
+    if (m.kind() != pb::RATIO) {
+      int64_t records = 0, sum = 0;
+      for (size_t b = 0; b < buckets; ++b) {
+        for (int t = 0; t < m.activity_types_size(); ++t) {
+          records += next_field();
+          if (m.kind() == pb::SUM) sum += next_field();
+        }
+      }
+      v.set_record_count(records);
+      switch (m.kind()) {
+        case pb::COUNT: v.set_value(records); break;
+        case pb::SUM: v.set_value(sum); break;
+        case pb::DISTINCT:
+          v.set_value(di < distinct.size() ? distinct[di] : 0);
+          ++di;
+          break;
+        case pb::LATEST: {
+          const std::string& raw = li * 2 < latest.size() ? latest[li * 2] : "";
+          const std::string& id = li * 2 + 1 < latest.size() ? latest[li * 2 + 1] : "";
+          int64_t x = 0;
+          if (!raw.empty() && absl::SimpleAtoi(raw, &x)) {
+            v.set_value(x);
+            v.set_record_count(1);
+            out.latest_ids[ind.key()] = id;
+          } else {
+            v.set_record_count(0);
+          }
+          ++li;
+          break;
+        }
+        default: break;
+      }
+      v.set_missing(v.record_count() == 0);
+    }
+    out.values.push_back(std::move(v));
+  }
+  for (const auto& v : out.values) by_key[v.key()] = &v;
+  for (int i = 0; i < profile_.indicators_size(); ++i) {
+    const auto& m = profile_.indicators(i).measure();
+    pb::IndicatorValue& v = out.values[i];
+    if (m.kind() == pb::RATIO) {
+      const auto* num = by_key[m.numerator()];
+      const auto* den = by_key[m.denominator()];
+      v.set_record_count(num->record_count() + den->record_count());
+      if (num->missing() || den->missing() || den->value() == 0) {
+        v.set_missing(true);
+      } else {
+        __int128 scaled = static_cast<__int128>(num->value()) * 100 *
+                          Pow10(v.precision());
+        v.set_value(static_cast<int64_t>((scaled * 2 + den->value()) /
+                                         (2 * den->value())));
+      }
+    }
+    if (!v.missing()) {
+      v.set_display(FormatValue(v.kind(), v.unit(), v.value(), v.precision()));
+    }
+  }
+  return out;
+}
+
+}  // namespace govreport::records

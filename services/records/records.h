@@ -1,0 +1,120 @@
+// The records service's logic: orgs, the indicator catalogue, activity
+// records and their aggregates, all kept in Redis. No gRPC here: callers
+// have already been authorized for the org they name.
+#ifndef GOVREPORT_RECORDS_RECORDS_H_
+#define GOVREPORT_RECORDS_RECORDS_H_
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/redis.h"
+#include "govreport/records/v1/records.pb.h"
+#include "records/period.h"
+#include "records/profile.h"
+
+namespace govreport::records {
+
+inline constexpr int kMaxBatch = 1000;
+
+struct RecordsOptions {
+  // How long a request_id is remembered for replay.
+  absl::Duration request_ttl = absl::Hours(24 * 7);
+  // Other replicas see a newly loaded profile within this time.
+  absl::Duration profile_cache_ttl = absl::Seconds(1);
+};
+
+class Records {
+ public:
+  explicit Records(redis::Client* redis, RecordsOptions options = {});
+
+  // ---- orgs
+  absl::StatusOr<pb::Org> CreateOrg(const std::string& org_id, pb::Org org,
+                                    const std::string& request_id);
+  absl::StatusOr<pb::Org> GetOrg(const std::string& org_id);
+  // Every org when `only` is empty, else just that one.
+  absl::StatusOr<pb::ListOrgsResponse> ListOrgs(const std::string& only,
+                                                int page_size,
+                                                const std::string& page_token);
+  absl::StatusOr<pb::Org> UpdateOrg(const pb::UpdateOrgRequest& request);
+
+  // ---- catalogue
+  absl::StatusOr<pb::LoadProfileResponse> LoadProfile(
+      const std::string& org_id, const pb::Profile& profile,
+      const std::string& request_id);
+  absl::StatusOr<std::shared_ptr<const CompiledProfile>> GetProfile(
+      const std::string& org_id);
+  absl::StatusOr<pb::GetIndicatorValuesResponse> GetIndicatorValues(
+      const std::string& org_id, const std::string& period);
+  absl::StatusOr<pb::GetIndicatorProvenanceResponse> GetIndicatorProvenance(
+      const std::string& org_id, const std::string& key,
+      const std::string& period, int page_size, const std::string& page_token);
+
+  // ---- activities
+  absl::StatusOr<pb::ActivityRecord> CreateActivity(
+      const std::string& org_id, const std::string& recorded_by,
+      const pb::ActivityRecord& record, const std::string& request_id);
+  absl::StatusOr<pb::BatchCreateActivitiesResponse> BatchCreateActivities(
+      const std::string& org_id, const std::string& recorded_by,
+      const pb::BatchCreateActivitiesRequest& request);
+  absl::StatusOr<pb::ActivityRecord> GetActivity(const std::string& org_id,
+                                                 const std::string& id);
+  absl::StatusOr<pb::ListActivitiesResponse> ListActivities(
+      const std::string& org_id, const pb::ListActivitiesRequest& request);
+  absl::StatusOr<pb::ActivityRecord> AmendActivity(
+      const std::string& org_id, const std::string& recorded_by,
+      const pb::AmendActivityRequest& request);
+  absl::StatusOr<pb::ActivityRecord> VoidActivity(
+      const std::string& org_id, const std::string& recorded_by,
+      const pb::VoidActivityRequest& request);
+  absl::StatusOr<std::vector<pb::ActivityRecord>> ListRevisions(
+      const std::string& org_id, const std::string& id);
+
+  // Validates a record's content against the org's activity types.
+  static absl::Status ValidateActivity(const CompiledProfile& profile,
+                                       const pb::ActivityRecord& record);
+
+ private:
+  struct PreparedWrite {
+    std::string id;
+    pb::ActivityRecord record;
+    redis::ScriptCall call;
+  };
+  absl::StatusOr<PreparedWrite> PrepareCreate(const std::string& org_id,
+                                              const CompiledProfile& profile,
+                                              const std::string& recorded_by,
+                                              const pb::ActivityRecord& in,
+                                              const std::string& request_id);
+  absl::StatusOr<pb::ActivityRecord> FinishWrite(const std::string& org_id,
+                                                 const PreparedWrite& write,
+                                                 const redis::Reply& reply);
+  absl::StatusOr<pb::ActivityRecord> ChangeActivity(
+      const std::string& org_id, const std::string& recorded_by,
+      const std::string& id, int64_t expected_revision,
+      const std::string& request_id, bool void_it, const std::string& reason,
+      const pb::ActivityRecord* amended);
+  absl::StatusOr<std::vector<pb::ActivityRecord>> FetchActivities(
+      const std::string& org_id, const std::vector<std::string>& ids);
+  absl::Status RequireOrg(const std::string& org_id);
+  absl::StatusOr<CompiledProfile::Figures> ReadFigures(
+      const std::string& org_id, const CompiledProfile& profile,
+      const Period& period);
+  std::string ActivityName(const std::string& org_id, const std::string& id) const;
+
+  redis::Client* redis_;
+  RecordsOptions options_;
+  std::mutex mu_;
+  struct CachedProfile {
+    std::shared_ptr<const CompiledProfile> profile;
+    absl::Time until;
+  };
+  std::map<std::string, CachedProfile> profiles_;
+};
+
+}  // namespace govreport::records
+
+#endif  // GOVREPORT_RECORDS_RECORDS_H_

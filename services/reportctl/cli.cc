@@ -1,0 +1,104 @@
+#include "reportctl/cli.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "common/auth.h"
+#include "common/crypto.h"
+#include "common/status.h"
+
+namespace govreport::cli {
+
+std::shared_ptr<grpc::Channel> Context::Channel(const std::string& service) {
+  auto it = channels_.find(service);
+  if (it != channels_.end()) return it->second;
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  auto channel = grpc::CreateCustomChannel(flags_->Get(service),
+                                           grpc::InsecureChannelCredentials(), args);
+  channels_[service] = channel;
+  return channel;
+}
+
+void Context::Prepare(grpc::ClientContext& ctx) {
+  auth::AttachToken(ctx, flags_->Get("token"));
+  int64_t ms = flags_->GetInt("timeout-ms").value_or(30000);
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(ms));
+}
+
+int Fail(const grpc::Status& status) {
+  static const char* kNames[] = {
+      "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
+      "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+      "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL",
+      "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+  int code = status.error_code();
+  std::cerr << "error: " << (code >= 0 && code <= 16 ? kNames[code] : "?") << ": "
+            << status.error_message() << "\n";
+  if (code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    return kUnavailable;
+  }
+  return code == grpc::StatusCode::INVALID_ARGUMENT ? kUsage : kRpcError;
+}
+
+int Fail(const absl::Status& status) { return Fail(ToGrpcStatus(status)); }
+
+int UsageError(const Command& command, const std::string& why) {
+  std::cerr << "error: " << why << "\nusage: reportctl " << command.path << " "
+            << command.usage << "\n";
+  return kUsage;
+}
+
+std::string ToJson(const google::protobuf::Message& message) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
+  return out;
+}
+
+void PrintJson(const google::protobuf::Message& message) { std::cout << ToJson(message); }
+
+int DisplayWidth(const std::string& s) {
+  int width = 0;
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = s[i];
+    int len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    width += len >= 3 ? 2 : 1;  // CJK and full-width punctuation.
+    i += len;
+  }
+  return width;
+}
+
+void Table::Print() const {
+  std::vector<int> widths(headers_.size(), 0);
+  auto measure = [&](const std::vector<std::string>& row) {
+    for (size_t i = 0; i < row.size() && i < widths.size(); ++i) {
+      widths[i] = std::max(widths[i], DisplayWidth(row[i]));
+    }
+  };
+  measure(headers_);
+  for (const auto& r : rows_) measure(r);
+  auto print = [&](const std::vector<std::string>& row) {
+    std::string line;
+    for (size_t i = 0; i < row.size() && i < widths.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - DisplayWidth(row[i]) + 2, ' ');
+    }
+    std::cout << line << "\n";
+  };
+  print(headers_);
+  for (const auto& r : rows_) print(r);
+}
+
+std::string OrgName(const std::string& org) {
+  return org.rfind("orgs/", 0) == 0 ? org : absl::StrCat("orgs/", org);
+}
+
+std::string NewRequestId() { return absl::StrCat("cli-", RandomHex(12)); }
+
+}  // namespace govreport::cli

@@ -1,0 +1,45 @@
+// Reads activity records from CSV or JSON files for `reportctl activity
+// import`. Every problem is reported with its line, and a file with any
+// broken row is rejected whole, so an import never half-happens.
+#ifndef GOVREPORT_REPORTCTL_IMPORT_H_
+#define GOVREPORT_REPORTCTL_IMPORT_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "govreport/records/v1/records.pb.h"
+
+namespace govreport::cli {
+
+struct ImportedRow {
+  int line = 0;  // 1-based line of the file where the row starts.
+  records::v1::ActivityRecord record;
+};
+
+struct ImportResult {
+  std::vector<ImportedRow> rows;
+  // "line 7: column 'participants': 'x' is not a whole number", ...
+  std::vector<std::string> errors;
+};
+
+// CSV with a header row. Known columns: type, occurred_on, title,
+// department, source_system, external_id, persons (';'-separated), note,
+// amount_yuan (converted exactly to amount_fen; more than two decimals is
+// an error). Every other column is an integer quantity; empty cells are
+// left out. Quoted fields follow RFC 4180.
+ImportResult ParseCsv(const std::string& text);
+
+// A JSON array of ActivityRecord objects, or one object per line.
+ImportResult ParseJson(const std::string& text);
+
+// By extension: .csv or .json/.jsonl/.ndjson.
+absl::StatusOr<ImportResult> ParseFile(const std::string& path,
+                                       const std::string& content);
+
+// Yuan text ("1234.56") to fen, exactly.
+absl::StatusOr<int64_t> YuanToFen(const std::string& text);
+
+}  // namespace govreport::cli
+
+#endif  // GOVREPORT_REPORTCTL_IMPORT_H_

@@ -1,0 +1,158 @@
+// The Redis client and the stream queue against a real redis-server.
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/redis.h"
+#include "common/streams.h"
+#include "gtest/gtest.h"
+#include "redis_server.h"
+
+namespace govreport {
+namespace {
+
+using testing::RedisServer;
+
+class RedisClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(server_.ok()); }
+  RedisServer server_;
+};
+
+TEST(RedisUrlTest, ParsesForms) {
+  auto o = redis::ParseUrl("redis://app:secret@10.0.0.5:6380/3");
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->username, "app");
+  EXPECT_EQ(o->password, "secret");
+  EXPECT_EQ(o->host, "10.0.0.5");
+  EXPECT_EQ(o->port, 6380);
+  EXPECT_EQ(o->db, 3);
+  EXPECT_EQ(redis::ParseUrl("unix:///run/redis.sock")->unix_socket, "/run/redis.sock");
+  EXPECT_FALSE(redis::ParseUrl("http://x").ok());
+  EXPECT_FALSE(redis::ParseUrl("redis://h:port").ok());
+}
+
+TEST_F(RedisClientTest, CommandsAndPipeline) {
+  redis::Client client(server_.options());
+  ASSERT_TRUE(client.Command({"SET", "k", "v"}).ok());
+  auto r = client.Command({"GET", "k"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->Str(), "v");
+  auto replies = client.Pipeline({{"INCR", "n"}, {"INCR", "n"}, {"LPUSH", "k", "x"}});
+  ASSERT_TRUE(replies.ok());
+  EXPECT_EQ((*replies)[1].Int(), 2);
+  EXPECT_TRUE((*replies)[2].IsError());  // WRONGTYPE stays in the vector.
+  auto err = client.Command({"LPUSH", "k", "x"});
+  EXPECT_FALSE(err.ok());
+}
+
+TEST_F(RedisClientTest, ScriptSurvivesScriptFlush) {
+  redis::Client client(server_.options());
+  redis::Script script("return tonumber(ARGV[1]) * 2");
+  auto r = client.Eval(script, {}, {"21"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->Int(), 42);
+  ASSERT_TRUE(client.Command({"SCRIPT", "FLUSH"}).ok());
+  auto many = client.EvalPipeline(script, {{{}, {"1"}}, {{}, {"2"}}});
+  ASSERT_TRUE(many.ok());
+  EXPECT_EQ((*many)[0].Int(), 2);
+  EXPECT_EQ((*many)[1].Int(), 4);
+}
+
+TEST_F(RedisClientTest, RecoversAfterRedisRestart) {
+  redis::Client client(server_.options());
+  ASSERT_TRUE(client.Ping().ok());
+  server_.Kill();
+  EXPECT_FALSE(client.Ping().ok());  // Fails fast, does not hang.
+  ASSERT_TRUE(server_.Start());
+  // The broken connection was dropped; the next call opens a new one.
+  absl::Status st;
+  for (int i = 0; i < 3 && !(st = client.Ping()).ok(); ++i) {
+  }
+  EXPECT_TRUE(st.ok()) << st;
+}
+
+TEST_F(RedisClientTest, PoolServesManyThreads) {
+  redis::Options o = server_.options();
+  o.pool_size = 4;
+  redis::Client client(o);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 200; ++i) ASSERT_TRUE(client.Command({"INCR", "c"}).ok());
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(client.Command({"GET", "c"})->Str(), "1600");
+}
+
+streams::ConsumerOptions Opts(const std::string& consumer) {
+  streams::ConsumerOptions o;
+  o.stream = "jobs";
+  o.group = "workers";
+  o.consumer = consumer;
+  o.block = absl::Milliseconds(50);
+  o.claim_idle = absl::Milliseconds(100);
+  o.max_deliveries = 3;
+  o.attempts = 1;
+  return o;
+}
+
+TEST_F(RedisClientTest, StreamDeliversAcksAndReclaims) {
+  redis::Client client(server_.options());
+  streams::Consumer a(&client, Opts("a"));
+  ASSERT_TRUE(a.EnsureGroup().ok());
+  ASSERT_TRUE(a.EnsureGroup().ok());  // Idempotent.
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(streams::Add(client, "jobs", {{"n", absl::StrCat(i)}}).ok());
+  }
+  // Consumer a takes everything and "dies" without acking.
+  auto taken = a.ReadNew();
+  ASSERT_TRUE(taken.ok());
+  ASSERT_EQ(taken->size(), 5u);
+  // Consumer b reclaims them after claim_idle and finishes them.
+  absl::SleepFor(absl::Milliseconds(150));
+  streams::Consumer b(&client, Opts("b"));
+  std::set<std::string> done;
+  auto handled = b.Poll([&](const streams::Entry& e) {
+    EXPECT_EQ(e.deliveries, 2);
+    done.insert(e.Get("n"));
+    return streams::HandlerResult::Done();
+  });
+  ASSERT_TRUE(handled.ok()) << handled.status();
+  EXPECT_EQ(done.size(), 5u);
+  auto pending = client.Command({"XPENDING", "jobs", "workers"});
+  EXPECT_EQ((*pending)[0].Int(), 0);
+}
+
+TEST_F(RedisClientTest, StreamDeadLettersAfterMaxDeliveries) {
+  redis::Client client(server_.options());
+  streams::Consumer c(&client, Opts("c"));
+  ASSERT_TRUE(c.EnsureGroup().ok());
+  ASSERT_TRUE(streams::Add(client, "jobs", {{"n", "poison"}}).ok());
+  int calls = 0, dead = 0;
+  auto handler = [&](const streams::Entry&) {
+    ++calls;
+    return streams::HandlerResult::Retry(absl::InternalError("boom"));
+  };
+  for (int round = 0; round < 10 && dead == 0; ++round) {
+    (void)c.Poll(handler, [&](const streams::Entry&, const absl::Status&) { ++dead; });
+    absl::SleepFor(absl::Milliseconds(120));
+  }
+  EXPECT_EQ(dead, 1);
+  EXPECT_EQ(calls, 3);
+  auto len = client.Command({"XLEN", "jobs:dead"});
+  EXPECT_EQ(len->Int(), 1);
+  auto pending = client.Command({"XPENDING", "jobs", "workers"});
+  EXPECT_EQ((*pending)[0].Int(), 0);
+  // A permanently bad entry goes at once.
+  ASSERT_TRUE(streams::Add(client, "jobs", {{"n", "bad"}}).ok());
+  (void)c.Poll([](const streams::Entry&) {
+    return streams::HandlerResult::Reject(absl::InvalidArgumentError("bad"));
+  });
+  EXPECT_EQ(client.Command({"XLEN", "jobs:dead"})->Int(), 2);
+}
+
+}  // namespace
+}  // namespace govreport

@@ -1,0 +1,166 @@
+// Period arithmetic, value formatting, profile validation and the shipped
+// strict-governance profile.
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/message_differencer.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "gtest/gtest.h"
+#include "records/period.h"
+#include "records/profile.h"
+#include "records/sample.h"
+
+namespace govreport::records {
+namespace {
+
+TEST(PeriodTest, ParsesEveryForm) {
+  EXPECT_EQ(ParsePeriod("2023")->Buckets(), std::vector<std::string>{"2023"});
+  EXPECT_EQ(ParsePeriod("2023-H2")->Buckets(), std::vector<std::string>{"2023-H2"});
+  EXPECT_EQ(ParsePeriod("2023-Q2")->Buckets(), std::vector<std::string>{"2023-Q2"});
+  EXPECT_EQ(ParsePeriod("2023-05")->Buckets(), std::vector<std::string>{"2023-05"});
+  EXPECT_EQ(ParsePeriod("2022-11..2023-10")->Buckets(),
+            (std::vector<std::string>{"2022-11", "2022-12", "2023-H1", "2023-Q3", "2023-10"}));
+  EXPECT_EQ(ParsePeriod("2022..2023")->Buckets(), (std::vector<std::string>{"2022", "2023"}));
+  EXPECT_EQ(ParsePeriod("2023-Q2..2023-Q3")->Buckets(),
+            (std::vector<std::string>{"2023-Q2", "2023-Q3"}));
+  auto p = ParsePeriod("2024-02");
+  EXPECT_EQ(p->FirstDay(), "2024-02-01");
+  EXPECT_EQ(p->LastDay(), "2024-02-29");
+  EXPECT_EQ(ParsePeriod("2022-11..2023-10")->Months().size(), 12u);
+}
+
+TEST(PeriodTest, RejectsNonsenseWithReasons) {
+  for (const char* bad : {"", "23", "2023-13", "2023-Q5", "2023-H3", "2023/05", "2023-05..2022-01",
+                          "2000..2015", "abcd", "2023-05..", "2023..2024..2025"}) {
+    auto p = ParsePeriod(bad);
+    EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
+TEST(PeriodTest, Dates) {
+  EXPECT_TRUE(ParseDate("2024-02-29").ok());
+  EXPECT_FALSE(ParseDate("2023-02-29").ok());
+  EXPECT_FALSE(ParseDate("2023-2-1").ok());
+  EXPECT_FALSE(ParseDate("yesterday").ok());
+  EXPECT_EQ(ParseDate("2023-05-08")->Ordinal(), 20230508);
+}
+
+TEST(FormatTest, Units) {
+  EXPECT_EQ(FormatValue(v1::INTEGER, "次", 12, 0), "12");
+  EXPECT_EQ(FormatValue(v1::MONEY_FEN, "万元", 32000000, 2), "32");
+  EXPECT_EQ(FormatValue(v1::MONEY_FEN, "万元", 56700000, 2), "56.7");
+  EXPECT_EQ(FormatValue(v1::MONEY_FEN, "万元", 56745000, 2), "56.75");  // Half up.
+  EXPECT_EQ(FormatValue(v1::MONEY_FEN, "元", 123456, 2), "1234.56");
+  EXPECT_EQ(FormatValue(v1::PERCENT, "%", 975, 1), "97.5");
+  EXPECT_EQ(FormatValue(v1::PERCENT, "%", 1000, 1), "100");
+  // No floating point anywhere: a sum past 2^53 fen stays exact.
+  EXPECT_EQ(FormatValue(v1::MONEY_FEN, "元", 9007199254740993, 2), "90071992547409.93");
+}
+
+v1::Profile Tiny() {
+  v1::Profile p;
+  p.set_id("tiny");
+  auto* t = p.add_activity_types();
+  t->set_key("talk");
+  t->add_required_quantities("participants");
+  auto* i = p.add_indicators();
+  i->set_key("talks");
+  i->set_unit("次");
+  i->mutable_measure()->set_kind(v1::COUNT);
+  i->mutable_measure()->add_activity_types("talk");
+  return p;
+}
+
+TEST(ProfileTest, ValidatesEveryProblemAtOnce) {
+  EXPECT_TRUE(ValidateProfile(Tiny()).ok());
+  v1::Profile p = Tiny();
+  auto* bad = p.add_indicators();
+  bad->set_key("Bad Key");
+  auto* sum = p.add_indicators();
+  sum->set_key("sum_x");
+  sum->set_unit("人次");
+  sum->mutable_measure()->set_kind(v1::SUM);
+  sum->mutable_measure()->add_activity_types("talk");
+  sum->mutable_measure()->set_quantity("nonexistent");
+  auto* ratio = p.add_indicators();
+  ratio->set_key("r");
+  ratio->set_unit("%");
+  ratio->mutable_measure()->set_kind(v1::RATIO);
+  ratio->mutable_measure()->set_numerator("talks");
+  ratio->mutable_measure()->set_denominator("missing_one");
+  auto st = ValidateProfile(p);
+  ASSERT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  std::string msg(st.message());
+  EXPECT_NE(msg.find("Bad Key"), std::string::npos);
+  EXPECT_NE(msg.find("has no quantity 'nonexistent'"), std::string::npos);
+  EXPECT_NE(msg.find("no indicator 'missing_one'"), std::string::npos);
+}
+
+TEST(ProfileTest, EvaluateMissingAndRatio) {
+  v1::Profile p = Tiny();
+  for (const char* key : {"done", "all"}) {
+    auto* i = p.add_indicators();
+    i->set_key(key);
+    i->set_unit("名");
+    i->mutable_measure()->set_kind(v1::SUM);
+    i->mutable_measure()->add_activity_types("talk");
+    i->mutable_measure()->set_quantity("participants");
+  }
+  auto* r = p.add_indicators();
+  r->set_key("rate");
+  r->set_unit("%");
+  r->set_precision(1);
+  r->mutable_measure()->set_kind(v1::RATIO);
+  r->mutable_measure()->set_numerator("talks");
+  r->mutable_measure()->set_denominator("all");
+  auto c = CompiledProfile::Compile(p);
+  ASSERT_TRUE(c.ok()) << c.status();
+  Period year = *ParsePeriod("2023");
+  // Per indicator: count; count, sum; count, sum.
+  auto f = (*c)->Evaluate(year, 7, {"3", "3", "40", "3", "30"}, {}, {});
+  EXPECT_EQ(f.values[0].value(), 3);
+  EXPECT_EQ(f.values[1].value(), 40);
+  EXPECT_EQ(f.values[3].display(), "10");  // 3 / 30 = 10.0 %.
+  auto empty = (*c)->Evaluate(year, 7, {"0", "0", "0", "0", "0"}, {}, {});
+  EXPECT_TRUE(empty.values[0].missing());
+  EXPECT_TRUE(empty.values[3].missing());
+}
+
+v1::Profile ShippedProfile() {
+  std::ifstream in(std::string(GOVREPORT_SOURCE_DIR) +
+                   "/deploy/profiles/strict-governance/profile.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  v1::Profile p;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(ss.str(), &p).ok());
+  return p;
+}
+
+TEST(ShippedProfileTest, IsValidAndCoversTheSeedUnits) {
+  v1::Profile p = ShippedProfile();
+  ASSERT_TRUE(ValidateProfile(p).ok()) << ValidateProfile(p);
+  std::set<std::string> units;
+  for (const auto& i : p.indicators()) units.insert(i.unit());
+  for (const char* u : {"次", "人次", "份", "名", "件", "条", "篇", "%", "万元", "家"}) {
+    EXPECT_TRUE(units.count(u)) << u;
+  }
+}
+
+TEST(SampleTest, DeterministicAndValid) {
+  v1::Profile p = ShippedProfile();
+  SampleYear a = GenerateSampleYear(p, 2023), b = GenerateSampleYear(p, 2023);
+  ASSERT_EQ(a.records.size(), b.records.size());
+  EXPECT_GT(a.records.size(), 200u);
+  for (size_t i = 0; i < a.records.size(); ++i) {
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(a.records[i], b.records[i]));
+  }
+  EXPECT_FALSE(a.amends.empty());
+  EXPECT_FALSE(a.voids.empty());
+  std::set<std::string> types;
+  for (const auto& r : a.records) types.insert(r.type());
+  EXPECT_EQ(static_cast<int>(types.size()), p.activity_types_size());
+}
+
+}  // namespace
+}  // namespace govreport::records

@@ -1,0 +1,209 @@
+// The records binary's gRPC surface in-process: tokens, roles, tenant
+// isolation and health.
+#include <grpcpp/grpcpp.h>
+#include "grpc/health/v1/health.grpc.pb.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "common/auth.h"
+#include "common/server.h"
+#include "govreport/auth/v1/auth.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "records/grpc_service.h"
+#include "redis_server.h"
+
+namespace govreport::records {
+namespace {
+
+namespace apb = ::govreport::auth::v1;
+
+class RecordsGrpcTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(redis_server_.ok());
+    client_ = std::make_unique<redis::Client>(redis_server_.options());
+    authn_ = std::make_unique<auth::Authenticator>(client_.get(), "op-secret", absl::ZeroDuration());
+    records_ = std::make_unique<Records>(client_.get());
+    orgs_ = std::make_unique<OrgGrpc>(records_.get(), authn_.get());
+    indicators_ = std::make_unique<IndicatorGrpc>(records_.get(), authn_.get());
+    activities_ = std::make_unique<ActivityGrpc>(records_.get(), authn_.get());
+    auth_service_ = std::make_unique<AuthGrpc>(authn_.get());
+    ServerOptions o;
+    o.services = {orgs_.get(), indicators_.get(), activities_.get(), auth_service_.get()};
+    o.readiness = [this] { return client_->Ping(); };
+    o.probe_interval = absl::Milliseconds(50);
+    auto s = RunningServer::Start(o);
+    ASSERT_TRUE(s.ok());
+    server_ = std::move(*s);
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                   grpc::InsecureChannelCredentials());
+    for (const char* org : {"kjj", "jyj"}) {
+      v1::CreateOrgRequest req;
+      req.set_org_id(org);
+      req.mutable_org()->set_display_name(org);
+      v1::Org out;
+      ASSERT_TRUE(Call("op-secret", [&](auto& ctx) {
+        return v1::OrgService::Stub(channel_).CreateOrg(&ctx, req, &out);
+      }).ok());
+      std::ifstream in(std::string(GOVREPORT_SOURCE_DIR) +
+                       "/deploy/profiles/strict-governance/profile.json");
+      std::stringstream ss;
+      ss << in.rdbuf();
+      v1::LoadProfileRequest load;
+      load.set_parent(absl::StrCat("orgs/", org));
+      ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(ss.str(), load.mutable_profile()).ok());
+      v1::LoadProfileResponse lr;
+      ASSERT_TRUE(Call("op-secret", [&](auto& ctx) {
+        return v1::IndicatorService::Stub(channel_).LoadProfile(&ctx, load, &lr);
+      }).ok());
+    }
+  }
+
+  template <typename F>
+  grpc::Status Call(const std::string& token, F f) {
+    grpc::ClientContext ctx;
+    auth::AttachToken(ctx, token);
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    return f(ctx);
+  }
+
+  std::string Issue(const std::string& issuer, const std::string& org,
+                    std::vector<std::string> roles) {
+    apb::IssueTokenRequest req;
+    req.mutable_principal()->set_subject(absl::StrCat(org, "-user"));
+    req.mutable_principal()->set_org(org);
+    for (auto& r : roles) req.mutable_principal()->add_roles(r);
+    apb::IssueTokenResponse resp;
+    auto st = Call(issuer, [&](auto& ctx) {
+      return apb::AuthService::Stub(channel_).IssueToken(&ctx, req, &resp);
+    });
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return resp.token();
+  }
+
+  grpc::Status Create(const std::string& token, const std::string& org) {
+    v1::CreateActivityRequest req;
+    req.set_parent(absl::StrCat("orgs/", org));
+    req.mutable_activity()->set_type("theme_party_day");
+    req.mutable_activity()->set_occurred_on("2023-05-04");
+    v1::ActivityRecord out;
+    return Call(token, [&](auto& ctx) {
+      return v1::ActivityService::Stub(channel_).CreateActivity(&ctx, req, &out);
+    });
+  }
+
+  testing::RedisServer redis_server_;
+  std::unique_ptr<redis::Client> client_;
+  std::unique_ptr<auth::Authenticator> authn_;
+  std::unique_ptr<Records> records_;
+  std::unique_ptr<OrgGrpc> orgs_;
+  std::unique_ptr<IndicatorGrpc> indicators_;
+  std::unique_ptr<ActivityGrpc> activities_;
+  std::unique_ptr<AuthGrpc> auth_service_;
+  std::unique_ptr<RunningServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+TEST_F(RecordsGrpcTest, NoTokenIsUnauthenticated) {
+  EXPECT_EQ(Create("", "kjj").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Create("grt_forged", "kjj").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(RecordsGrpcTest, RolesAndOrgsAreEnforced) {
+  std::string admin = Issue("op-secret", "kjj", {"admin"});
+  std::string recorder = Issue(admin, "kjj", {"recorder"});
+  std::string auditor = Issue(admin, "kjj", {"auditor"});
+  std::string other = Issue("op-secret", "jyj", {"recorder"});
+  EXPECT_TRUE(Create(recorder, "kjj").ok());
+  EXPECT_EQ(Create(auditor, "kjj").error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  // Another org's token is refused the same way whether or not the
+  // resource exists.
+  grpc::Status cross = Create(other, "kjj");
+  grpc::Status ghost = Create(other, "ghost-org");
+  EXPECT_EQ(cross.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(ghost.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  v1::GetActivityRequest get;
+  get.set_name("orgs/kjj/activities/0000000000000000001");
+  v1::ActivityRecord rec;
+  auto st = Call(other, [&](auto& ctx) {
+    return v1::ActivityService::Stub(channel_).GetActivity(&ctx, get, &rec);
+  });
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  // An org admin cannot mint tokens for another org.
+  apb::IssueTokenRequest req;
+  req.mutable_principal()->set_subject("x");
+  req.mutable_principal()->set_org("jyj");
+  apb::IssueTokenResponse resp;
+  st = Call(admin, [&](auto& ctx) {
+    return apb::AuthService::Stub(channel_).IssueToken(&ctx, req, &resp);
+  });
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  // Figures for the reader roles.
+  v1::GetIndicatorValuesRequest vr;
+  vr.set_parent("orgs/kjj");
+  vr.set_period("2023");
+  v1::GetIndicatorValuesResponse values;
+  st = Call(auditor, [&](auto& ctx) {
+    return v1::IndicatorService::Stub(channel_).GetIndicatorValues(&ctx, vr, &values);
+  });
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  bool found = false;
+  for (const auto& v : values.values()) {
+    if (v.key() == "theme_party_days") {
+      found = true;
+      EXPECT_EQ(v.value(), 1);
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST_F(RecordsGrpcTest, RevokedTokenStopsWorking) {
+  apb::IssueTokenRequest req;
+  req.mutable_principal()->set_subject("svc");
+  req.mutable_principal()->set_org("kjj");
+  req.mutable_principal()->add_roles("recorder");
+  apb::IssueTokenResponse issued;
+  ASSERT_TRUE(Call("op-secret", [&](auto& ctx) {
+    return apb::AuthService::Stub(channel_).IssueToken(&ctx, req, &issued);
+  }).ok());
+  EXPECT_TRUE(Create(issued.token(), "kjj").ok());
+  apb::RevokeTokenRequest rv;
+  rv.set_token_id(issued.token_id());
+  apb::RevokeTokenResponse out;
+  ASSERT_TRUE(Call("op-secret", [&](auto& ctx) {
+    return apb::AuthService::Stub(channel_).RevokeToken(&ctx, rv, &out);
+  }).ok());
+  EXPECT_EQ(Create(issued.token(), "kjj").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(RecordsGrpcTest, HealthFollowsRedis) {
+  auto stub = grpc::health::v1::Health::NewStub(channel_);
+  auto check = [&] {
+    grpc::health::v1::HealthCheckRequest req;
+    grpc::health::v1::HealthCheckResponse resp;
+    grpc::ClientContext ctx;
+    stub->Check(&ctx, req, &resp);
+    return resp.status();
+  };
+  EXPECT_EQ(check(), grpc::health::v1::HealthCheckResponse::SERVING);
+  redis_server_.Kill();
+  absl::Time until = absl::Now() + absl::Seconds(10);
+  while (check() == grpc::health::v1::HealthCheckResponse::SERVING && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(check(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  // Calls fail fast and cleanly while Redis is away.
+  EXPECT_EQ(Create("op-secret", "kjj").error_code(), grpc::StatusCode::UNAVAILABLE);
+  ASSERT_TRUE(redis_server_.Start());
+  until = absl::Now() + absl::Seconds(10);
+  while (check() != grpc::health::v1::HealthCheckResponse::SERVING && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(check(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+}  // namespace
+}  // namespace govreport::records

@@ -1,0 +1,349 @@
+// The records logic against a real redis-server: writes, idempotency,
+// corrections, figures, provenance, and aggregates equal to a recomputation
+// from the raw records after a random history.
+#include <google/protobuf/util/json_util.h>
+
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "gtest/gtest.h"
+#include "records/records.h"
+#include "records/sample.h"
+#include "redis_server.h"
+
+namespace govreport::records {
+namespace {
+
+v1::Profile ShippedProfile() {
+  std::ifstream in(std::string(GOVREPORT_SOURCE_DIR) +
+                   "/deploy/profiles/strict-governance/profile.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  v1::Profile p;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(ss.str(), &p).ok());
+  return p;
+}
+
+class RecordsStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(server_.ok());
+    client_ = std::make_unique<redis::Client>(server_.options());
+    RecordsOptions o;
+    o.profile_cache_ttl = absl::ZeroDuration();
+    records_ = std::make_unique<Records>(client_.get(), o);
+    v1::Org org;
+    org.set_display_name("中共某市科学技术局党组");
+    org.set_short_name("市科技局");
+    ASSERT_TRUE(records_->CreateOrg("kjj", org, "").ok());
+    ASSERT_TRUE(records_->LoadProfile("kjj", ShippedProfile(), "").ok());
+  }
+
+  v1::ActivityRecord Talk(const std::string& date, int64_t participants) {
+    v1::ActivityRecord r;
+    r.set_type("heart_to_heart_talk");
+    r.set_occurred_on(date);
+    r.set_title("谈心谈话");
+    (*r.mutable_quantities())["participants"] = participants;
+    return r;
+  }
+
+  const v1::IndicatorValue& Value(const v1::GetIndicatorValuesResponse& resp,
+                                  const std::string& key) {
+    for (const auto& v : resp.values()) {
+      if (v.key() == key) return v;
+    }
+    static v1::IndicatorValue none;
+    ADD_FAILURE() << "no indicator " << key;
+    return none;
+  }
+
+  testing::RedisServer server_;
+  std::unique_ptr<redis::Client> client_;
+  std::unique_ptr<Records> records_;
+};
+
+TEST_F(RecordsStoreTest, OrgsCreateGetUpdateWithRevisions) {
+  v1::Org dup;
+  dup.set_display_name("x");
+  EXPECT_EQ(records_->CreateOrg("kjj", dup, "").status().code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(records_->CreateOrg("Bad_Id", dup, "").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(records_->GetOrg("nope").status().code(), absl::StatusCode::kNotFound);
+  v1::UpdateOrgRequest up;
+  up.mutable_org()->set_name("orgs/kjj");
+  up.mutable_org()->set_city("重庆");
+  up.add_update_mask("city");
+  up.set_expected_revision(1);
+  auto updated = records_->UpdateOrg(up);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->city(), "重庆");
+  EXPECT_EQ(updated->short_name(), "市科技局");  // Outside the mask: kept.
+  EXPECT_EQ(updated->revision(), 2);
+  EXPECT_EQ(records_->UpdateOrg(up).status().code(), absl::StatusCode::kAborted);
+  auto list = records_->ListOrgs("", 0, "");
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(list->orgs_size(), 1);
+}
+
+TEST_F(RecordsStoreTest, CreateIsIdempotentOnRequestIdAndExternalId) {
+  auto a = records_->CreateActivity("kjj", "li", Talk("2023-03-01", 5), "req-1");
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto again = records_->CreateActivity("kjj", "li", Talk("2023-03-01", 5), "req-1");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->name(), a->name());
+
+  v1::ActivityRecord ext = Talk("2023-03-02", 4);
+  ext.set_source_system("oa");
+  ext.set_external_id("OA-77");
+  auto b = records_->CreateActivity("kjj", "li", ext, "");
+  ASSERT_TRUE(b.ok());
+  auto same = records_->CreateActivity("kjj", "li", ext, "");
+  EXPECT_EQ(same->name(), b->name());
+  ext.mutable_quantities()->at("participants") = 9;
+  auto conflict = records_->CreateActivity("kjj", "li", ext, "");
+  EXPECT_EQ(conflict.status().code(), absl::StatusCode::kAlreadyExists);
+
+  auto figures = records_->GetIndicatorValues("kjj", "2023");
+  ASSERT_TRUE(figures.ok());
+  EXPECT_EQ(Value(*figures, "heart_to_heart_talks").value(), 9);  // 5 + 4, once each.
+  EXPECT_EQ(Value(*figures, "heart_to_heart_talks").record_count(), 2);
+}
+
+TEST_F(RecordsStoreTest, BadInputNamesTheFieldAndWritesNothing) {
+  struct Case {
+    std::function<void(v1::ActivityRecord&)> edit;
+    absl::StatusCode code;
+    std::string field;
+  };
+  std::vector<Case> cases = {
+      {[](auto& r) { r.set_type("no_such_type"); }, absl::StatusCode::kInvalidArgument, "activity.type"},
+      {[](auto& r) { r.set_occurred_on("2023-02-30"); }, absl::StatusCode::kInvalidArgument, "occurred_on"},
+      {[](auto& r) { r.set_occurred_on("May 8"); }, absl::StatusCode::kInvalidArgument, "occurred_on"},
+      {[](auto& r) { r.mutable_quantities()->at("participants") = -3; }, absl::StatusCode::kInvalidArgument, "negative"},
+      {[](auto& r) { r.mutable_quantities()->clear(); }, absl::StatusCode::kInvalidArgument, "quantities[participants]"},
+      {[](auto& r) { (*r.mutable_quantities())["weight"] = 1; }, absl::StatusCode::kInvalidArgument, "quantities[weight]"},
+      {[](auto& r) { r.set_external_id("x"); }, absl::StatusCode::kInvalidArgument, "external_id"},
+  };
+  for (const auto& c : cases) {
+    v1::ActivityRecord r = Talk("2023-03-01", 5);
+    c.edit(r);
+    auto st = records_->CreateActivity("kjj", "li", r, "").status();
+    EXPECT_EQ(st.code(), c.code) << st;
+    EXPECT_NE(std::string(st.message()).find(c.field), std::string::npos) << st;
+  }
+  EXPECT_EQ(records_->CreateActivity("nope", "li", Talk("2023-03-01", 1), "").status().code(),
+            absl::StatusCode::kNotFound);
+  auto dv = client_->Command({"GET", "gr:{kjj}:dv"});
+  EXPECT_TRUE(dv->IsNil());  // Nothing was written.
+}
+
+TEST_F(RecordsStoreTest, BatchIsPerRecordAndBounded) {
+  v1::BatchCreateActivitiesRequest req;
+  *req.add_requests()->mutable_activity() = Talk("2023-01-05", 3);
+  v1::ActivityRecord bad = Talk("2023-01-06", 3);
+  bad.set_type("nope");
+  *req.add_requests()->mutable_activity() = bad;
+  *req.add_requests()->mutable_activity() = Talk("2023-01-07", 4);
+  auto resp = records_->BatchCreateActivities("kjj", "li", req);
+  ASSERT_TRUE(resp.ok());
+  EXPECT_EQ(resp->created(), 2);
+  EXPECT_EQ(resp->failed(), 1);
+  EXPECT_EQ(resp->results(1).code(), static_cast<int>(absl::StatusCode::kInvalidArgument));
+  EXPECT_NE(resp->results(1).message().find("requests[1]"), std::string::npos);
+
+  v1::BatchCreateActivitiesRequest huge;
+  for (int i = 0; i <= kMaxBatch; ++i) *huge.add_requests()->mutable_activity() = Talk("2023-01-05", 1);
+  EXPECT_EQ(records_->BatchCreateActivities("kjj", "li", huge).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(RecordsStoreTest, AmendAndVoidMoveTheFiguresAndKeepHistory) {
+  auto a = records_->CreateActivity("kjj", "li", Talk("2023-02-10", 5), "");
+  ASSERT_TRUE(a.ok());
+  v1::AmendActivityRequest amend;
+  *amend.mutable_activity() = Talk("2023-07-10", 8);  // Moves to H2 too.
+  amend.mutable_activity()->set_name(a->name());
+  amend.set_expected_revision(1);
+  auto b = records_->AmendActivity("kjj", "wang", amend);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->revision(), 2);
+  EXPECT_EQ(records_->AmendActivity("kjj", "wang", amend).status().code(),
+            absl::StatusCode::kAborted);  // Stale expected revision.
+  auto h1 = records_->GetIndicatorValues("kjj", "2023-H1");
+  auto h2 = records_->GetIndicatorValues("kjj", "2023-H2");
+  EXPECT_TRUE(Value(*h1, "heart_to_heart_talks").missing());
+  EXPECT_EQ(Value(*h2, "heart_to_heart_talks").value(), 8);
+
+  v1::VoidActivityRequest v;
+  v.set_name(a->name());
+  v.set_reason("重复录入");
+  auto voided = records_->VoidActivity("kjj", "wang", v);
+  ASSERT_TRUE(voided.ok());
+  EXPECT_TRUE(voided->voided());
+  EXPECT_TRUE(Value(*records_->GetIndicatorValues("kjj", "2023"), "heart_to_heart_talks").missing());
+  EXPECT_EQ(records_->VoidActivity("kjj", "wang", v).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  auto history = records_->ListRevisions("kjj", a->name().substr(a->name().rfind('/') + 1));
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->size(), 3u);
+  EXPECT_EQ((*history)[0].quantities().at("participants"), 5);
+  EXPECT_EQ((*history)[1].quantities().at("participants"), 8);
+  EXPECT_TRUE((*history)[2].voided());
+}
+
+TEST_F(RecordsStoreTest, ZeroIsAValueAndNoDataIsMissing) {
+  v1::ActivityRecord check;
+  check.set_type("online_opinion_monitoring");
+  check.set_occurred_on("2023-04-25");
+  (*check.mutable_quantities())["incidents"] = 0;
+  ASSERT_TRUE(records_->CreateActivity("kjj", "li", check, "").ok());
+  auto f = records_->GetIndicatorValues("kjj", "2023");
+  const auto& v = Value(*f, "online_opinion_incidents");
+  EXPECT_FALSE(v.missing());
+  EXPECT_EQ(v.value(), 0);
+  EXPECT_EQ(v.display(), "0");
+  EXPECT_TRUE(Value(*f, "ideology_negative_incidents").missing());
+}
+
+TEST_F(RecordsStoreTest, ListFiltersAndPages) {
+  for (int m = 1; m <= 12; ++m) {
+    v1::ActivityRecord r = Talk(absl::StrFormat("2023-%02d-15", m), m);
+    r.set_department(m % 2 ? "办公室" : "人事处");
+    ASSERT_TRUE(records_->CreateActivity("kjj", "li", r, "").ok());
+  }
+  v1::ListActivitiesRequest req;
+  req.set_from("2023-03-01");
+  req.set_to("2023-08-31");
+  req.set_page_size(4);
+  std::vector<std::string> dates;
+  do {
+    auto page = records_->ListActivities("kjj", req);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const auto& a : page->activities()) dates.push_back(a.occurred_on());
+    req.set_page_token(page->next_page_token());
+  } while (!req.page_token().empty());
+  EXPECT_EQ(dates.size(), 6u);
+  EXPECT_EQ(dates.front(), "2023-03-15");
+  v1::ListActivitiesRequest dept;
+  dept.set_department("人事处");
+  EXPECT_EQ(records_->ListActivities("kjj", dept)->activities_size(), 6);
+  v1::ListActivitiesRequest bad;
+  bad.set_page_token("forged");
+  EXPECT_EQ(records_->ListActivities("kjj", bad).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(RecordsStoreTest, ProvenanceListsTheRecordsBehindANumber) {
+  auto a = records_->CreateActivity("kjj", "li", Talk("2023-02-10", 5), "");
+  auto b = records_->CreateActivity("kjj", "li", Talk("2023-05-10", 6), "");
+  ASSERT_TRUE(records_->CreateActivity("kjj", "li", Talk("2022-05-10", 7), "").ok());
+  auto prov = records_->GetIndicatorProvenance("kjj", "heart_to_heart_talks", "2023", 0, "");
+  ASSERT_TRUE(prov.ok()) << prov.status();
+  EXPECT_EQ(prov->value().value(), 11);
+  std::set<std::string> names;
+  for (const auto& r : prov->records()) names.insert(r.name());
+  EXPECT_EQ(names, (std::set<std::string>{a->name(), b->name()}));
+  EXPECT_EQ(records_->GetIndicatorProvenance("kjj", "nope", "2023", 0, "").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+// Independent arithmetic over the raw records, to hold the aggregates to.
+std::map<std::string, std::pair<int64_t, bool>> Recompute(const v1::Profile& profile,
+                                                          const std::vector<v1::ActivityRecord>& all,
+                                                          const std::string& first,
+                                                          const std::string& last) {
+  std::map<std::string, std::pair<int64_t, bool>> out;  // key → (value, missing)
+  for (const auto& ind : profile.indicators()) {
+    const auto& m = ind.measure();
+    if (m.kind() == v1::RATIO) continue;
+    std::set<std::string> types(m.activity_types().begin(), m.activity_types().end());
+    int64_t count = 0, sum = 0;
+    std::set<std::string> persons;
+    std::string latest_date, latest_name;
+    int64_t latest = 0;
+    for (const auto& r : all) {
+      if (r.voided() || !types.count(r.type())) continue;
+      if (r.occurred_on() < first || r.occurred_on() > last) continue;
+      ++count;
+      auto q = r.quantities().find(m.quantity());
+      if (q != r.quantities().end()) sum += q->second;
+      persons.insert(r.persons().begin(), r.persons().end());
+      if (std::tie(r.occurred_on(), r.name()) > std::tie(latest_date, latest_name)) {
+        latest_date = r.occurred_on();
+        latest_name = r.name();
+        latest = q == r.quantities().end() ? 0 : q->second;
+      }
+    }
+    int64_t value = m.kind() == v1::COUNT ? count
+                    : m.kind() == v1::SUM ? sum
+                    : m.kind() == v1::DISTINCT ? static_cast<int64_t>(persons.size())
+                                               : latest;
+    out[ind.key()] = {value, count == 0};
+  }
+  return out;
+}
+
+TEST_F(RecordsStoreTest, AggregatesEqualARecomputationAfterRandomHistory) {
+  v1::Profile profile = ShippedProfile();
+  SampleYear sample = GenerateSampleYear(profile, 2023, 99);
+  SplitMix rng(7);
+  std::vector<std::string> names;
+  for (const auto& r : sample.records) {
+    auto created = records_->CreateActivity("kjj", "li", r, "");
+    ASSERT_TRUE(created.ok()) << created.status();
+    names.push_back(created->name());
+  }
+  // Random corrections: change dates across months and years, quantities,
+  // persons; void some.
+  for (int step = 0; step < 150; ++step) {
+    const std::string& name = names[rng.Range(0, names.size() - 1)];
+    std::string id = name.substr(name.rfind('/') + 1);
+    auto cur = records_->GetActivity("kjj", id);
+    ASSERT_TRUE(cur.ok());
+    if (cur->voided()) continue;
+    if (rng.Range(0, 5) == 0) {
+      v1::VoidActivityRequest v;
+      v.set_name(name);
+      v.set_reason("test");
+      ASSERT_TRUE(records_->VoidActivity("kjj", "t", v).ok());
+      continue;
+    }
+    v1::AmendActivityRequest a;
+    *a.mutable_activity() = *cur;
+    a.mutable_activity()->set_occurred_on(
+        absl::StrFormat("%d-%02d-%02d", rng.Range(2022, 2023), rng.Range(1, 12), rng.Range(1, 28)));
+    for (auto& [k, v] : *a.mutable_activity()->mutable_quantities()) v = rng.Range(0, 50);
+    if (a.activity().persons_size() > 0) {
+      a.mutable_activity()->clear_persons();
+      for (int k = 0; k < rng.Range(1, 4); ++k) {
+        a.mutable_activity()->add_persons(absl::StrCat("staff-", rng.Range(1, 10)));
+      }
+    }
+    ASSERT_TRUE(records_->AmendActivity("kjj", "t", a).ok());
+  }
+  std::vector<v1::ActivityRecord> all;
+  for (const auto& name : names) {
+    all.push_back(*records_->GetActivity("kjj", name.substr(name.rfind('/') + 1)));
+  }
+  for (const std::string period : {"2023", "2022", "2023-Q2", "2023-H2", "2023-07",
+                                   "2022-11..2023-10", "2022..2023"}) {
+    auto resp = records_->GetIndicatorValues("kjj", period);
+    ASSERT_TRUE(resp.ok());
+    auto expected = Recompute(profile, all, resp->first_day(), resp->last_day());
+    for (const auto& v : resp->values()) {
+      auto it = expected.find(v.key());
+      if (it == expected.end()) continue;  // Ratios: checked through their terms.
+      EXPECT_EQ(v.missing(), it->second.second) << period << " " << v.key();
+      if (!v.missing()) EXPECT_EQ(v.value(), it->second.first) << period << " " << v.key();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace govreport::records

@@ -1,0 +1,88 @@
+#include "redis_server.h"
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace govreport::testing {
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  int port = ntohs(addr.sin_port);
+  close(fd);
+  return port;
+}
+
+RedisServer::RedisServer(bool aof) : aof_(aof) {
+  char tmpl[] = "/tmp/gr-redis-XXXXXX";
+  dir_ = mkdtemp(tmpl);
+  port_ = FreePort();
+  Start();
+}
+
+RedisServer::~RedisServer() {
+  if (pid_ > 0) {
+    kill(pid_, SIGTERM);
+    waitpid(pid_, nullptr, 0);
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+std::string RedisServer::url() const { return absl::StrCat("redis://127.0.0.1:", port_); }
+
+redis::Options RedisServer::options() const {
+  redis::Options o;
+  o.port = port_;
+  return o;
+}
+
+bool RedisServer::Start() {
+  std::string port = absl::StrCat(port_);
+  pid_ = fork();
+  if (pid_ == 0) {
+    // Quiet, local, and persistent only when asked.
+    freopen("/dev/null", "w", stdout);
+    execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1",
+           "--dir", dir_.c_str(), "--save", "", "--appendonly", aof_ ? "yes" : "no",
+           "--appendfsync", "always", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  redis::Options o = options();
+  o.connect_timeout = absl::Milliseconds(200);
+  for (int i = 0; i < 100; ++i) {
+    auto conn = redis::Connection::Open(o);
+    if (conn.ok() && (*conn)->Command({"PING"}).ok()) return true;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  std::fprintf(stderr, "redis-server did not start on port %d\n", port_);
+  pid_ = -1;
+  return false;
+}
+
+void RedisServer::Kill() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+}
+
+}  // namespace govreport::testing
