@@ -28,6 +28,8 @@ struct ServerOptions {
   std::function<absl::Status()> readiness;
   absl::Duration probe_interval = absl::Seconds(1);
   int max_message_bytes = 16 << 20;
+  // Idle handler threads kept alive (see server.cc).
+  int max_pollers = 32;
 };
 
 class RunningServer {

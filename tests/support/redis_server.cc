@@ -46,6 +46,8 @@ RedisServer::~RedisServer() {
   std::filesystem::remove_all(dir_, ec);
 }
 
+std::string RedisServer::socket_path() const { return dir_ + "/redis.sock"; }
+
 std::string RedisServer::url() const { return absl::StrCat("redis://127.0.0.1:", port_); }
 
 redis::Options RedisServer::options() const {
@@ -60,8 +62,9 @@ bool RedisServer::Start() {
   if (pid_ == 0) {
     // Quiet, local, and persistent only when asked.
     freopen("/dev/null", "w", stdout);
+    std::string sock = dir_ + "/redis.sock";
     execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1",
-           "--dir", dir_.c_str(), "--save", "", "--appendonly", aof_ ? "yes" : "no",
+           "--unixsocket", sock.c_str(), "--dir", dir_.c_str(), "--save", "", "--appendonly", aof_ ? "yes" : "no",
            "--appendfsync", "always", static_cast<char*>(nullptr));
     _exit(127);
   }

@@ -22,6 +22,8 @@ class RedisServer {
   bool ok() const { return pid_ > 0; }
   int port() const { return port_; }
   std::string url() const;
+  // The same server on a Unix socket (unix://...).
+  std::string socket_path() const;
   redis::Options options() const;
   // SIGKILL, then start again on the same port and directory.
   void Kill();

@@ -1,0 +1,268 @@
+// Load figures of the records service, each measured side by side with its
+// peer in the same run (these machines are noisy; ratios are what count):
+//   ingest.batch.*  BatchCreateActivities through gRPC vs. the same write
+//                   script sent straight to Redis with pipelining
+//   ingest.unary.*  CreateActivity through gRPC vs. a bare gRPC server that
+//                   echoes the same message, same client
+//   aggregate.*     GetIndicatorValues with 1 thousand vs. 1 million records
+// Prints one flat JSON object.
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "common/auth.h"
+#include "common/crypto.h"
+#include "common/resource.h"
+#include "common/server.h"
+#include "govreport/bench/v1/echo.grpc.pb.h"
+#include "records/grpc_service.h"
+#include "records/lua_scripts.h"
+#include "records/records.h"
+#include "records/sample.h"
+#include "redis_server.h"
+
+namespace govreport::bench {
+namespace {
+
+namespace pb = ::govreport::records::v1;
+
+class EchoServer final : public v1::EchoService::Service {
+  grpc::Status CreateActivity(grpc::ServerContext*, const pb::CreateActivityRequest* req,
+                              pb::ActivityRecord* out) override {
+    *out = req->activity();
+    return grpc::Status::OK;
+  }
+};
+
+pb::Profile LoadProfile() {
+  std::ifstream in(std::string(GOVREPORT_SOURCE_DIR) +
+                   "/deploy/profiles/strict-governance/profile.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  pb::Profile p;
+  (void)google::protobuf::util::JsonStringToMessage(ss.str(), &p);
+  return p;
+}
+
+pb::ActivityRecord Talk(records::SplitMix& rng) {
+  pb::ActivityRecord r;
+  r.set_type("heart_to_heart_talk");
+  r.set_occurred_on(absl::StrFormat("2023-%02d-%02d", rng.Range(1, 12), rng.Range(1, 28)));
+  r.set_title("谈心谈话");
+  r.set_department("办公室");
+  (*r.mutable_quantities())["participants"] = rng.Range(1, 20);
+  return r;
+}
+
+// Runs `per_thread` calls of f on `threads` threads; returns calls per second.
+double Throughput(int threads, int per_thread, const std::function<void(int, int)>& f) {
+  absl::Time start = absl::Now();
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      for (int i = 0; i < per_thread; ++i) f(t, i);
+    });
+  }
+  for (auto& th : pool) th.join();
+  return threads * per_thread / absl::ToDoubleSeconds(absl::Now() - start);
+}
+
+double MedianMicros(int runs, const std::function<void()>& f) {
+  std::vector<double> us;
+  for (int i = 0; i < runs; ++i) {
+    absl::Time t = absl::Now();
+    f();
+    us.push_back(absl::ToDoubleMicroseconds(absl::Now() - t));
+  }
+  std::sort(us.begin(), us.end());
+  return us[us.size() / 2];
+}
+
+// Fills an org with n records straight through the write script.
+void Fill(redis::Client& client, records::Records& recs, const std::string& org, int64_t n,
+          records::SplitMix& rng) {
+  auto profile = recs.GetProfile(org);
+  const int chunk = 1000;
+  for (int64_t done = 0; done < n; done += chunk) {
+    std::vector<redis::ScriptCall> calls;
+    for (int i = 0; i < chunk && done + i < n; ++i) {
+      pb::ActivityRecord r = Talk(rng);
+      std::string id = NewId();
+      r.set_name(absl::StrCat("orgs/", org, "/activities/", id));
+      r.set_revision(1);
+      std::string contrib = absl::StrCat(
+          "{\"t\":\"", r.type(), "\",\"d\":\"", r.occurred_on(), "\",\"v\":0,\"q\":{\"participants\":\"",
+          r.quantities().at("participants"), "\"},\"p\":[]}");
+      calls.push_back({{OrgPrefix(org) + "dv"},
+                       {"create", id, "", "", "", "0", r.SerializeAsString(), contrib, "60"}});
+    }
+    auto st = client.EvalPipeline(records::WriteActivityScript(), calls);
+    if (!st.ok()) {
+      std::cerr << "fill failed: " << st.status() << "\n";
+      std::exit(1);
+    }
+    if ((done / chunk) % 100 == 0) {
+      std::cerr << "\rfilling " << org << ": " << done << "/" << n << std::flush;
+    }
+  }
+  std::cerr << "\rfilling " << org << ": " << n << "/" << n << "\n";
+}
+
+int Main(int argc, char** argv) {
+  int64_t big = 1000000;
+  int unary_calls = 4000, batches = 40, threads = 16;
+  bool unary_only = false, unix_socket = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.rfind("--big=", 0) == 0) big = std::stoll(a.substr(6));
+    if (a == "--unary-only") unary_only = true;
+    if (a == "--unix-socket") unix_socket = true;
+    if (a.rfind("--threads=", 0) == 0) threads = std::stoi(a.substr(10));
+    if (a == "--quick") {
+      big = 20000;
+      unary_calls = 800;
+      batches = 8;
+    }
+  }
+  testing::RedisServer server;
+  if (!server.ok()) return 1;
+  redis::Options ro = server.options();
+  if (unix_socket) ro.unix_socket = server.socket_path();
+  ro.pool_size = 32;
+  redis::Client client(ro);
+  auth::Authenticator authn(&client, "bench-operator");
+  records::Records recs(&client);
+  records::OrgGrpc orgs(&recs, &authn);
+  records::IndicatorGrpc inds(&recs, &authn);
+  records::ActivityGrpc acts(&recs, &authn);
+  EchoServer echo;
+  ServerOptions so;
+  so.services = {&orgs, &inds, &acts};
+  auto rs = RunningServer::Start(so);
+  ServerOptions eo;
+  eo.services = {&echo};
+  auto es = RunningServer::Start(eo);
+  if (!rs.ok() || !es.ok()) return 1;
+  pb::Profile profile = LoadProfile();
+  for (const char* org : {"ingest", "raw", "small", "big"}) {
+    pb::Org o;
+    o.set_display_name(org);
+    (void)recs.CreateOrg(org, o, "");
+    (void)recs.LoadProfile(org, profile, "");
+  }
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*rs)->port()),
+                                     grpc::InsecureChannelCredentials());
+  auto echo_channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*es)->port()),
+                                          grpc::InsecureChannelCredentials());
+  auto records_stub = pb::ActivityService::NewStub(channel);
+  auto echo_stub = v1::EchoService::NewStub(echo_channel);
+  records::SplitMix rng(1);
+
+  // Unary: the same request message to both servers.
+  std::vector<pb::CreateActivityRequest> reqs(threads * unary_calls / threads);
+  for (auto& r : reqs) {
+    r.set_parent("orgs/ingest");
+    *r.mutable_activity() = Talk(rng);
+    r.set_request_id(RandomHex(8));
+  }
+  std::atomic<int> errors{0};
+  auto call = [&](auto& stub, int t, int i) {
+    grpc::ClientContext ctx;
+    auth::AttachToken(ctx, "bench-operator");
+    pb::ActivityRecord out;
+    if (!stub->CreateActivity(&ctx, reqs[t * (unary_calls / threads) + i], &out).ok()) ++errors;
+  };
+  // Warm both.
+  Throughput(threads, 20, [&](int t, int i) { call(echo_stub, t, i); });
+  double echo_rps = Throughput(threads, unary_calls / threads, [&](int t, int i) { call(echo_stub, t, i); });
+  double unary_rps = Throughput(threads, unary_calls / threads, [&](int t, int i) { call(records_stub, t, i); });
+  if (unary_only) {
+    std::cout << absl::StrFormat("{\"ingest.unary.rps\": %.0f, \"ingest.unary.echo_rps\": %.0f}\n",
+                                 unary_rps, echo_rps);
+    return 0;
+  }
+
+  // Batch: 500 records per call through gRPC vs the same scripts pipelined.
+  const int batch = 500;
+  std::vector<pb::BatchCreateActivitiesRequest> batch_reqs(batches);
+  for (auto& b : batch_reqs) {
+    b.set_parent("orgs/ingest");
+    for (int i = 0; i < batch; ++i) {
+      auto* one = b.add_requests();
+      *one->mutable_activity() = Talk(rng);
+      one->set_request_id(RandomHex(8));
+    }
+  }
+  const int batch_threads = 2;
+  double batch_rps = batch * Throughput(batch_threads, batches / batch_threads, [&](int t, int i) {
+    grpc::ClientContext ctx;
+    auth::AttachToken(ctx, "bench-operator");
+    pb::BatchCreateActivitiesResponse out;
+    auto st = records_stub->BatchCreateActivities(&ctx, batch_reqs[t * (batches / batch_threads) + i], &out);
+    if (!st.ok() || out.failed()) ++errors;
+  });
+  // The floor: the identical script calls (same arguments the service
+  // builds), pipelined straight to Redis.
+  auto compiled = recs.GetProfile("raw");
+  std::vector<std::vector<redis::ScriptCall>> raw_batches(batches);
+  for (int b = 0; b < batches; ++b) {
+    for (const auto& one : batch_reqs[b].requests()) {
+      pb::ActivityRecord r = one.activity();
+      std::string id = NewId();
+      r.set_name(absl::StrCat("orgs/raw/activities/", id));
+      r.set_revision(1);
+      std::string contrib = absl::StrCat(
+          "{\"t\":\"", r.type(), "\",\"d\":\"", r.occurred_on(), "\",\"v\":0,\"q\":{\"participants\":\"",
+          r.quantities().at("participants"), "\"},\"p\":[]}");
+      raw_batches[b].push_back({{OrgPrefix("raw") + "dv"},
+                                {"create", id, one.request_id(), "", "", "0", r.SerializeAsString(),
+                                 contrib, "604800"}});
+    }
+  }
+  double raw_rps = batch * Throughput(batch_threads, batches / batch_threads, [&](int t, int i) {
+    if (!client.EvalPipeline(records::WriteActivityScript(), raw_batches[t * (batches / batch_threads) + i]).ok()) {
+      ++errors;
+    }
+  });
+
+  // Aggregate queries: the same question over 1k and over `big` records.
+  records::SplitMix fill_rng(2);
+  Fill(client, recs, "small", 1000, fill_rng);
+  Fill(client, recs, "big", big, fill_rng);
+  auto query = [&](const std::string& org) {
+    return [&recs, org] {
+      auto v = recs.GetIndicatorValues(org, "2023");
+      if (!v.ok()) std::exit(1);
+    };
+  };
+  for (int i = 0; i < 50; ++i) {
+    query("small")();
+    query("big")();
+  }
+  double small_us = MedianMicros(301, query("small"));
+  double big_us = MedianMicros(301, query("big"));
+
+  std::cout << absl::StrFormat(
+      "{\"ingest.batch.records_per_s\": %.0f, \"ingest.batch.redis_raw_per_s\": %.0f, "
+      "\"ingest.batch.ratio_to_redis\": %.3f, \"ingest.unary.rps\": %.0f, "
+      "\"ingest.unary.echo_rps\": %.0f, \"ingest.unary.ratio_to_echo\": %.3f, "
+      "\"aggregate.query_us_1k\": %.1f, \"aggregate.query_us_1m\": %.1f, "
+      "\"aggregate.flatness\": %.3f, \"aggregate.big_records\": %d, \"bench.errors\": %d}\n",
+      batch_rps, raw_rps, batch_rps / raw_rps, unary_rps, echo_rps, unary_rps / echo_rps,
+      small_us, big_us, big_us / small_us, static_cast<int>(big), errors.load());
+  return errors.load() ? 1 : 0;
+}
+
+}  // namespace
+}  // namespace govreport::bench
+
+int main(int argc, char** argv) { return govreport::bench::Main(argc, argv); }
