@@ -3,7 +3,8 @@
 # Tests start their own redis-server on free ports and their own services.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup-deps.sh "$@"
+# LibreOffice and poppler: the DOCX test opens documents with a real reader.
+scripts/setup-deps.sh --docs "$@"
 scripts/build.sh
 cd build
 ctest --output-on-failure -j2 --timeout 600

@@ -121,6 +121,11 @@ void ParseFlagsOrExit(Flags& flags, int argc, char** argv) {
   }
 }
 
+void AnnounceListening(absl::string_view service, int port) {
+  std::cout << service << " listening on port " << port << std::endl;
+  LogLine(service, absl::StrCat("serving on port ", port));
+}
+
 void LogLine(absl::string_view service, absl::string_view message) {
   std::string line = absl::StrCat(
       absl::FormatTime("%Y-%m-%dT%H:%M:%E3S", absl::Now(), absl::UTCTimeZone()),

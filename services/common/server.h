@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/config.h"
@@ -69,6 +70,10 @@ void DefineServerFlags(Flags& flags, std::string default_listen);
 
 // Parses flags; prints usage and exits on --help or a bad flag.
 void ParseFlagsOrExit(Flags& flags, int argc, char** argv);
+
+// "<service> listening on port N" on stdout (scripts that start a service
+// on port 0 read it) and a log line.
+void AnnounceListening(absl::string_view service, int port);
 
 // Timestamped line on stderr: "<time> <service> <message>".
 void LogLine(absl::string_view service, absl::string_view message);

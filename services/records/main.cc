@@ -44,10 +44,7 @@ int main(int argc, char** argv) {
     std::cerr << server.status().message() << "\n";
     return 1;
   }
-  // The port line is read by scripts that start the service on port 0.
-  std::cout << "records listening on port " << (*server)->port() << std::endl;
-  LogLine("records", absl::StrCat("serving on ", options.address, " (port ",
-                                  (*server)->port(), ")"));
+  AnnounceListening("records", (*server)->port());
   int sig = WaitForTerminationSignal();
   LogLine("records", absl::StrCat("signal ", sig, ": draining"));
   (*server)->Shutdown(absl::Milliseconds(*grace));

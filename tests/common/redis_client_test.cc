@@ -65,7 +65,7 @@ TEST_F(RedisClientTest, RecoversAfterRedisRestart) {
   ASSERT_TRUE(client.Ping().ok());
   server_.Kill();
   EXPECT_FALSE(client.Ping().ok());  // Fails fast, does not hang.
-  ASSERT_TRUE(server_.Start());
+  ASSERT_TRUE(server_.Restart());
   // The broken connection was dropped; the next call opens a new one.
   absl::Status st;
   for (int i = 0; i < 3 && !(st = client.Ping()).ok(); ++i) {

@@ -197,7 +197,7 @@ TEST_F(RecordsGrpcTest, HealthFollowsRedis) {
   EXPECT_EQ(check(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
   // Calls fail fast and cleanly while Redis is away.
   EXPECT_EQ(Create("op-secret", "kjj").error_code(), grpc::StatusCode::UNAVAILABLE);
-  ASSERT_TRUE(redis_server_.Start());
+  ASSERT_TRUE(redis_server_.Restart());
   until = absl::Now() + absl::Seconds(10);
   while (check() != grpc::health::v1::HealthCheckResponse::SERVING && absl::Now() < until) {
     absl::SleepFor(absl::Milliseconds(50));

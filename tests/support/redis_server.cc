@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,8 +34,11 @@ int FreePort() {
 RedisServer::RedisServer(bool aof) : aof_(aof) {
   char tmpl[] = "/tmp/gr-redis-XXXXXX";
   dir_ = mkdtemp(tmpl);
-  port_ = FreePort();
-  Start();
+  // A free port can be taken between probing and binding: try others.
+  for (int attempt = 0; attempt < 5 && pid_ <= 0; ++attempt) {
+    port_ = FreePort();
+    Launch();
+  }
 }
 
 RedisServer::~RedisServer() {
@@ -56,12 +60,16 @@ redis::Options RedisServer::options() const {
   return o;
 }
 
-bool RedisServer::Start() {
+bool RedisServer::Restart() { return Launch(); }
+
+bool RedisServer::Launch() {
   std::string port = absl::StrCat(port_);
   pid_ = fork();
   if (pid_ == 0) {
-    // Quiet, local, and persistent only when asked.
-    freopen("/dev/null", "w", stdout);
+    // Quiet, local, persistent only when asked, and gone with the test
+    // even when the test crashes.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (freopen("/dev/null", "w", stdout) == nullptr) _exit(127);
     std::string sock = dir_ + "/redis.sock";
     execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1",
            "--unixsocket", sock.c_str(), "--dir", dir_.c_str(), "--save", "", "--appendonly", aof_ ? "yes" : "no",
@@ -71,11 +79,15 @@ bool RedisServer::Start() {
   redis::Options o = options();
   o.connect_timeout = absl::Milliseconds(200);
   for (int i = 0; i < 100; ++i) {
+    int wstatus = 0;
+    if (waitpid(pid_, &wstatus, WNOHANG) == pid_) break;  // Exited: port taken?
     auto conn = redis::Connection::Open(o);
     if (conn.ok() && (*conn)->Command({"PING"}).ok()) return true;
     absl::SleepFor(absl::Milliseconds(50));
   }
   std::fprintf(stderr, "redis-server did not start on port %d\n", port_);
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
   pid_ = -1;
   return false;
 }

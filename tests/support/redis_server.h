@@ -5,16 +5,24 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "common/redis.h"
 
 namespace govreport::testing {
 
 class RedisServer {
  public:
-  // appendfsync "always" when aof is true (for crash tests).
+  // appendfsync "always" when aof is true (for crash tests). Check ok().
   explicit RedisServer(bool aof = false);
+  // The same, as a status for callers that want one.
+  static absl::StatusOr<std::unique_ptr<RedisServer>> Start(bool aof = false) {
+    auto server = std::make_unique<RedisServer>(aof);
+    if (!server->ok()) return absl::UnavailableError("redis-server did not start");
+    return server;
+  }
   ~RedisServer();
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
@@ -25,11 +33,12 @@ class RedisServer {
   // The same server on a Unix socket (unix://...).
   std::string socket_path() const;
   redis::Options options() const;
-  // SIGKILL, then start again on the same port and directory.
+  // SIGKILL; Restart() starts it again on the same port and directory.
   void Kill();
-  bool Start();
+  bool Restart();
 
  private:
+  bool Launch();
   bool aof_;
   int port_ = 0;
   pid_t pid_ = -1;

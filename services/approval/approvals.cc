@@ -1,0 +1,681 @@
+#include "approval/approvals.h"
+
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "approval/convert.h"
+#include "common/crypto.h"
+#include "common/server.h"
+#include "common/status.h"
+
+namespace govreport::approval {
+namespace {
+
+using auth::Authenticator;
+using auth::Principal;
+
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 500;
+// ListApprovals examines at most this many approvals per call, so a filter
+// that matches little cannot make one call scan the whole org.
+constexpr int kMaxScan = 1000;
+constexpr size_t kMaxRoleMembers = 1000;
+
+absl::StatusOr<int> PageSize(int requested, int default_size = kDefaultPageSize,
+                             int max_size = kMaxPageSize) {
+  if (requested < 0) {
+    return absl::InvalidArgumentError("page_size: must not be negative");
+  }
+  if (requested == 0) return default_size;
+  return std::min(requested, max_size);
+}
+
+absl::Status ValidateRequestId(absl::string_view id) {
+  if (id.size() > 128) {
+    return absl::InvalidArgumentError("request_id: longer than 128 bytes");
+  }
+  for (unsigned char c : id) {
+    if (c <= 0x20 || c == 0x7f) {
+      return absl::InvalidArgumentError(
+          "request_id: spaces and control characters are not allowed");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateCursor(absl::string_view token) {
+  if (token.empty()) return absl::OkStatus();
+  if (!ValidateUserId("page_token", token).ok()) {
+    return absl::InvalidArgumentError("page_token: not a token this API issued");
+  }
+  return absl::OkStatus();
+}
+
+bool IsService(const Principal& p) { return p.kind == "service" || p.HasRole(auth::kService); }
+
+// Who acts: the caller, or the user a trusted service acts for (the
+// assembler relays its drafters' actions).
+absl::StatusOr<Actor> ActorFor(const Principal& p, absl::string_view on_behalf_of) {
+  if (!on_behalf_of.empty() && on_behalf_of != p.subject) {
+    if (!IsService(p)) {
+      return absl::PermissionDeniedError(
+          "on_behalf_of: only service principals may act for another user");
+    }
+    if (absl::Status s = ValidateUserId("on_behalf_of", on_behalf_of); !s.ok()) {
+      return s;
+    }
+    return Actor{std::string(on_behalf_of), /*approver=*/true, /*admin=*/false};
+  }
+  return Actor{p.subject, p.HasRole(auth::kApprover), p.HasRole(auth::kAdmin) || p.IsOperator()};
+}
+
+std::string Fingerprint(absl::string_view method, absl::string_view target,
+                        absl::string_view actor) {
+  return absl::StrCat(method, "|", target, "|", actor);
+}
+
+absl::Status RequestReused(absl::string_view request_id) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "request_id '", request_id, "' was already used for a different call; use a new one"));
+}
+
+absl::StatusOr<ApprovalState> ApprovalFromBlob(absl::string_view blob) {
+  pb::Approval proto;
+  if (!proto.ParseFromArray(blob.data(), static_cast<int>(blob.size()))) {
+    return absl::DataLossError("stored result of the request is unreadable");
+  }
+  return FromProto(proto);
+}
+
+absl::StatusOr<ApprovalState> FromPrior(const PriorRequest& prior, absl::string_view fingerprint,
+                                        absl::string_view request_id) {
+  if (prior.fingerprint != fingerprint) return RequestReused(request_id);
+  return ApprovalFromBlob(prior.result);
+}
+
+absl::StatusOr<WorkflowDef> WorkflowFromBlob(absl::string_view blob) {
+  pb::Workflow proto;
+  if (!proto.ParseFromArray(blob.data(), static_cast<int>(blob.size()))) {
+    return absl::DataLossError("stored result of the request is unreadable");
+  }
+  return FromProto(proto);
+}
+
+absl::Status Conflict(absl::string_view what, int64_t expected, absl::string_view current) {
+  return absl::AbortedError(absl::StrCat(what, " changed: expected version ", expected, ", now ",
+                                         current.empty() ? "unknown" : current,
+                                         "; read it again and retry"));
+}
+
+}  // namespace
+
+ApprovalCore::ApprovalCore(Store* store, CoreOptions options)
+    : store_(store), options_(std::move(options)) {}
+
+// ------------------------------------------------------------- workflows
+
+absl::Status ApprovalCore::CheckRolesHaveMembers(const WorkflowDef& wf) {
+  std::vector<std::string> roles = ReferencedRoles(wf);
+  GR_ASSIGN_OR_RETURN(RoleDirectory dir, store_->ReadRoles(wf.org, roles));
+  for (const StepDef& st : wf.steps) {
+    for (const std::string& r : st.roles) {
+      if (dir[r].empty()) {
+        return absl::FailedPreconditionError(absl::StrCat("role '", r, "' of step '", st.name,
+                                                          "' has no members in org '", wf.org,
+                                                          "': set them with SetRoleMembers first"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<WorkflowDef> ApprovalCore::CreateWorkflow(const Principal& p,
+                                                         absl::string_view parent,
+                                                         absl::string_view workflow_id,
+                                                         WorkflowDef wf,
+                                                         absl::string_view request_id) {
+  GR_ASSIGN_OR_RETURN(std::string org, ParseOrgName(parent));
+  GR_RETURN_IF_ERROR(Authenticator::Check(p, org, {auth::kAdmin}));
+  GR_RETURN_IF_ERROR(ValidateRequestId(request_id));
+  std::string fp = Fingerprint("CreateWorkflow", absl::StrCat(parent, "/", workflow_id), p.subject);
+  GR_ASSIGN_OR_RETURN(auto prior, store_->ReadRequest(org, request_id));
+  if (prior) {
+    if (prior->fingerprint != fp) return RequestReused(request_id);
+    return WorkflowFromBlob(prior->result);
+  }
+  wf.org = org;
+  wf.id = workflow_id.empty() ? NewId() : std::string(workflow_id);
+  GR_RETURN_IF_ERROR(ValidateResourceId("workflow_id", wf.id));
+  GR_RETURN_IF_ERROR(ValidateWorkflow(wf));
+  GR_RETURN_IF_ERROR(CheckRolesHaveMembers(wf));
+  wf.revision = 1;
+  wf.create_unix = wf.update_unix = NowUnix();
+  wf.updated_by = p.subject;
+  GR_ASSIGN_OR_RETURN(WriteResult w, store_->WriteWorkflow(wf, 0, request_id, fp));
+  switch (w.outcome) {
+    case WriteOutcome::kOk:
+      return wf;
+    case WriteOutcome::kDuplicate:
+      return WorkflowFromBlob(w.result);
+    case WriteOutcome::kRequestMismatch:
+      return RequestReused(request_id);
+    case WriteOutcome::kExists:
+      return absl::AlreadyExistsError(
+          absl::StrCat("workflow ", WorkflowResourceName(org, wf.id),
+                       " already exists; use UpdateWorkflow to revise it"));
+    default:
+      return absl::InternalError("unexpected outcome creating a workflow");
+  }
+}
+
+absl::StatusOr<WorkflowDef> ApprovalCore::GetWorkflow(const Principal& p, absl::string_view name) {
+  GR_ASSIGN_OR_RETURN(WorkflowName wn, ParseWorkflowName(name));
+  GR_RETURN_IF_ERROR(Authenticator::Check(p, wn.org, {}));
+  GR_ASSIGN_OR_RETURN(auto wf, store_->ReadWorkflow(wn.org, wn.id, wn.revision));
+  if (!wf) return absl::NotFoundError(absl::StrCat("workflow ", name, " not found"));
+  return *wf;
+}
+
+absl::StatusOr<Listing<WorkflowDef>> ApprovalCore::ListWorkflows(const Principal& p,
+                                                                 absl::string_view parent,
+                                                                 int page_size,
+                                                                 absl::string_view page_token) {
+  GR_ASSIGN_OR_RETURN(std::string org, ParseOrgName(parent));
+  GR_RETURN_IF_ERROR(Authenticator::Check(p, org, {}));
+  GR_ASSIGN_OR_RETURN(int size, PageSize(page_size));
+  GR_RETURN_IF_ERROR(ValidateCursor(page_token));
+  GR_ASSIGN_OR_RETURN(std::vector<WorkflowDef> wfs,
+                      store_->ListWorkflows(org, page_token, size + 1));
+  Listing<WorkflowDef> out;
+  if (static_cast<int>(wfs.size()) > size) {
+    wfs.resize(size);
+    out.next_page_token = wfs.back().id;
+  }
+  out.items = std::move(wfs);
+  return out;
+}
+
+absl::StatusOr<WorkflowDef> ApprovalCore::UpdateWorkflow(const Principal& p, absl::string_view name,
+                                                         WorkflowDef wf, int64_t expected_revision,
+                                                         absl::string_view request_id) {
+  GR_ASSIGN_OR_RETURN(WorkflowName wn, ParseWorkflowName(name));
+  if (wn.revision != 0) {
+    return absl::InvalidArgumentError(
+        "workflow.name: name the workflow without '@revision' to update it");
+  }
+  GR_RETURN_IF_ERROR(Authenticator::Check(p, wn.org, {auth::kAdmin}));
+  GR_RETURN_IF_ERROR(ValidateRequestId(request_id));
+  if (expected_revision < 0) {
+    return absl::InvalidArgumentError("expected_revision: must not be negative");
+  }
+  std::string fp = Fingerprint("UpdateWorkflow", name, p.subject);
+  GR_ASSIGN_OR_RETURN(auto prior, store_->ReadRequest(wn.org, request_id));
+  if (prior) {
+    if (prior->fingerprint != fp) return RequestReused(request_id);
+    return WorkflowFromBlob(prior->result);
+  }
+  wf.org = wn.org;
+  wf.id = wn.id;
+  GR_RETURN_IF_ERROR(ValidateWorkflow(wf));
+  GR_RETURN_IF_ERROR(CheckRolesHaveMembers(wf));
+  for (int attempt = 0; attempt <= options_.max_retries; ++attempt) {
+    GR_ASSIGN_OR_RETURN(auto cur, store_->ReadWorkflow(wn.org, wn.id));
+    if (!cur) return absl::NotFoundError(absl::StrCat("workflow ", name, " not found"));
+    if (expected_revision != 0 && cur->revision != expected_revision) {
+      return absl::AbortedError(absl::StrCat("workflow ", name, " is at revision ", cur->revision,
+                                             ", not the expected ", expected_revision,
+                                             "; read it again"));
+    }
+    wf.revision = cur->revision + 1;
+    wf.create_unix = cur->create_unix;
+    wf.update_unix = NowUnix();
+    wf.updated_by = p.subject;
+    GR_ASSIGN_OR_RETURN(WriteResult w, store_->WriteWorkflow(wf, cur->revision, request_id, fp));
+    switch (w.outcome) {
+      case WriteOutcome::kOk:
+        return wf;
+      case WriteOutcome::kDuplicate:
+        return WorkflowFromBlob(w.result);
+      case WriteOutcome::kRequestMismatch:
+        return RequestReused(request_id);
+      case WriteOutcome::kConflict:
+        if (expected_revision != 0) {
+          return absl::AbortedError(
+              absl::StrCat("workflow ", name, " was revised concurrently; read it again"));
+        }
+        continue;
+      default:
+        return absl::InternalError("unexpected outcome updating a workflow");
+    }
+  }
+  return absl::AbortedError(absl::StrCat("workflow ", name, " keeps changing; try again"));
+}
+
+// ----------------------------------------------------------------- roles
+
+absl::StatusOr<RoleView> ApprovalCore::SetRoleMembers(const Principal& p, absl::string_view name,
+                                                      std::vector<std::string> members,
+                                                      absl::string_view request_id) {
+  GR_ASSIGN_OR_RETURN(ChildName rn, ParseRoleName(name));
+  GR_RETURN_IF_ERROR(Authenticator::Check(p, rn.org, {auth::kAdmin}));
+  GR_RETURN_IF_ERROR(ValidateRequestId(request_id));
+  for (size_t i = 0; i < members.size(); ++i) {
+    GR_RETURN_IF_ERROR(ValidateUserId(absl::StrCat("members[", i, "]"), members[i]));
+  }
+  std::sort(members.begin(), members.end());
+  members.erase(std::unique(members.begin(), members.end()), members.end());
+  if (members.size() > kMaxRoleMembers) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("members: at most ", kMaxRoleMembers, " per role"));
+  }
+  pb::Role result;
+  result.set_name(RoleResourceName(rn.org, rn.id));
+  for (const auto& m : members) result.add_members(m);
+  GR_ASSIGN_OR_RETURN(WriteResult w, store_->SetRole(rn.org, rn.id, members, request_id,
+                                                     Fingerprint("SetRoleMembers", name, p.subject),
+                                                     result.SerializeAsString()));
+  if (w.outcome == WriteOutcome::kRequestMismatch) return RequestReused(request_id);
+  if (w.outcome == WriteOutcome::kDuplicate) {
+    pb::Role stored;
+    if (!stored.ParseFromString(w.result)) {
+      return absl::DataLossError("stored result of the request is unreadable");
+    }
+    members.assign(stored.members().begin(), stored.members().end());
+  }
+  return RoleView{rn.org, rn.id, std::move(members)};
+}
+
+absl::StatusOr<RoleView> ApprovalCore::ListRoleMembers(const Principal& p, absl::string_view name) {
+  GR_ASSIGN_OR_RETURN(ChildName rn, ParseRoleName(name));
+  GR_RETURN_IF_ERROR(Authenticator::Check(p, rn.org, {}));
+  GR_ASSIGN_OR_RETURN(RoleDirectory dir, store_->ReadRoles(rn.org, {rn.id}));
+  return RoleView{rn.org, rn.id, dir[rn.id]};
+}
+
+absl::StatusOr<Listing<RoleView>> ApprovalCore::ListRoles(const Principal& p,
+                                                          absl::string_view parent, int page_size,
+                                                          absl::string_view page_token) {
+  GR_ASSIGN_OR_RETURN(std::string org, ParseOrgName(parent));
+  GR_RETURN_IF_ERROR(Authenticator::Check(p, org, {}));
+  GR_ASSIGN_OR_RETURN(int size, PageSize(page_size));
+  GR_RETURN_IF_ERROR(ValidateCursor(page_token));
+  GR_ASSIGN_OR_RETURN(std::vector<std::string> names,
+                      store_->ListRoleNames(org, page_token, size + 1));
+  Listing<RoleView> out;
+  if (static_cast<int>(names.size()) > size) {
+    names.resize(size);
+    out.next_page_token = names.back();
+  }
+  GR_ASSIGN_OR_RETURN(RoleDirectory dir, store_->ReadRoles(org, names));
+  for (const auto& n : names) out.items.push_back(RoleView{org, n, dir[n]});
+  return out;
+}
+
+// ------------------------------------------------------------- approvals
+
+absl::StatusOr<ApprovalCore::Committed> ApprovalCore::CommitTransition(
+    const ApprovalState* before, Transition& t, absl::string_view request_id,
+    absl::string_view fingerprint, absl::string_view required_timer) {
+  int64_t length = before ? before->history_length : 0;
+  Seal(t.entry, length + 1, before ? before->history_head : "");
+  t.next.history_length = length + 1;
+  t.next.history_head = t.entry.hash;
+  CommitInput in;
+  in.before = before;
+  in.transition = &t;
+  in.request_id = std::string(request_id);
+  in.fingerprint = std::string(fingerprint);
+  if (!request_id.empty()) in.result = ToProto(t.next).SerializeAsString();
+  in.required_timer = std::string(required_timer);
+  GR_ASSIGN_OR_RETURN(WriteResult w, store_->Commit(in));
+  return Committed{std::move(w), t.next};
+}
+
+absl::StatusOr<ApprovalState> ApprovalCore::StartApproval(const Principal& p,
+                                                          const StartRequest& req) {
+  GR_ASSIGN_OR_RETURN(std::string org, ParseOrgName(req.parent));
+  GR_RETURN_IF_ERROR(Authenticator::Check(p, org, {auth::kDrafter, auth::kService}));
+  GR_RETURN_IF_ERROR(ValidateRequestId(req.request_id));
+  auto wn = ParseWorkflowName(req.workflow);
+  if (!wn.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("workflow: ", wn.status().message()));
+  }
+  if (wn->org != org) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("workflow: ", req.workflow, " is not a workflow of ", req.parent));
+  }
+  GR_ASSIGN_OR_RETURN(Actor initiator, ActorFor(p, req.initiator));
+  std::string fp =
+      Fingerprint("StartApproval", absl::StrCat(req.workflow, "|", req.subject), initiator.subject);
+  GR_ASSIGN_OR_RETURN(auto prior, store_->ReadRequest(org, req.request_id));
+  if (prior) return FromPrior(*prior, fp, req.request_id);
+
+  GR_ASSIGN_OR_RETURN(auto wf, store_->ReadWorkflow(org, wn->id, wn->revision));
+  if (!wf) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("workflow: ", req.workflow, " does not exist; see ListWorkflows"));
+  }
+  GR_ASSIGN_OR_RETURN(RoleDirectory roles, store_->ReadRoles(org, ReferencedRoles(*wf)));
+  StartInput in;
+  in.org = org;
+  in.workflow = std::move(*wf);
+  in.subject = req.subject;
+  in.title = req.title;
+  in.initiator = initiator.subject;
+  in.comment = req.comment;
+  for (int attempt = 0; attempt <= options_.max_retries; ++attempt) {
+    in.id = NewId();
+    GR_ASSIGN_OR_RETURN(Transition t, Start(in, roles, NowUnix()));
+    GR_ASSIGN_OR_RETURN(Committed c, CommitTransition(nullptr, t, req.request_id, fp, ""));
+    switch (c.write.outcome) {
+      case WriteOutcome::kOk:
+        return c.state;
+      case WriteOutcome::kDuplicate:
+        return ApprovalFromBlob(c.write.result);
+      case WriteOutcome::kRequestMismatch:
+        return RequestReused(req.request_id);
+      case WriteOutcome::kSubjectBusy:
+        return absl::FailedPreconditionError(absl::StrCat(
+            "subject '", req.subject, "' is already under approval in ",
+            ApprovalResourceName(org, c.write.result), "; withdraw or finish that one first"));
+      case WriteOutcome::kExists:
+        continue;  // Id collision: draw another.
+      default:
+        return absl::InternalError("unexpected outcome starting an approval");
+    }
+  }
+  return absl::UnavailableError("could not allocate an approval id; try again");
+}
+
+absl::StatusOr<ApprovalState> ApprovalCore::Act(const Principal& p, ActionType type,
+                                                const ActionRequest& req) {
+  GR_ASSIGN_OR_RETURN(ChildName an, ParseApprovalName(req.name));
+  GR_RETURN_IF_ERROR(Authenticator::Check(p, an.org, {}));
+  GR_RETURN_IF_ERROR(ValidateRequestId(req.request_id));
+  if (type == ActionType::kRemind || type == ActionType::kEscalate) {
+    return absl::InvalidArgumentError("reminders come from the timer loop");
+  }
+  // Comments and urging leave the state alone, so a stale view is harmless
+  // there; every decision must say which version it was made on.
+  bool versioned = type != ActionType::kUrge && type != ActionType::kComment;
+  if (req.expected_version < 0 || (versioned && req.expected_version == 0)) {
+    return absl::InvalidArgumentError(
+        "expected_version: required; use the version from GetApproval");
+  }
+  GR_ASSIGN_OR_RETURN(Actor actor, ActorFor(p, req.on_behalf_of));
+  Action action;
+  action.type = type;
+  action.actor = actor;
+  action.comment = req.comment;
+  action.target_user = req.target_user;
+  action.return_to_step = req.return_to_step;
+  std::string fp = Fingerprint(ActionName(type), req.name, actor.subject);
+
+  for (int attempt = 0; attempt <= options_.max_retries; ++attempt) {
+    GR_ASSIGN_OR_RETURN(LoadedApproval loaded, store_->LoadApproval(an.org, an.id, req.request_id));
+    if (loaded.prior) return FromPrior(*loaded.prior, fp, req.request_id);
+    if (!loaded.state) {
+      return absl::NotFoundError(absl::StrCat("approval ", req.name, " not found"));
+    }
+    const ApprovalState& cur = *loaded.state;
+    if (req.expected_version != 0 && cur.version != req.expected_version) {
+      return Conflict(absl::StrCat("approval ", req.name), req.expected_version,
+                      absl::StrCat(cur.version));
+    }
+    RoleDirectory roles;
+    if (type == ActionType::kApprove || type == ActionType::kReject) {
+      // Only these activate a step, which resolves its roles.
+      GR_ASSIGN_OR_RETURN(roles, store_->ReadRoles(an.org, ReferencedRoles(cur.steps)));
+    }
+    GR_ASSIGN_OR_RETURN(Transition t, Apply(cur, action, roles, NowUnix()));
+    GR_ASSIGN_OR_RETURN(Committed c, CommitTransition(&cur, t, req.request_id, fp, ""));
+    switch (c.write.outcome) {
+      case WriteOutcome::kOk:
+        return c.state;
+      case WriteOutcome::kDuplicate:
+        return FromPrior({fp, c.write.result}, fp, req.request_id);
+      case WriteOutcome::kRequestMismatch:
+        return RequestReused(req.request_id);
+      case WriteOutcome::kConflict:
+        // Someone else's decision landed between our read and our write.
+        if (req.expected_version != 0) {
+          return Conflict(absl::StrCat("approval ", req.name), req.expected_version,
+                          c.write.current);
+        }
+        continue;
+      case WriteOutcome::kStale:
+        continue;  // Only the history grew: decide again on the new head.
+      default:
+        return absl::InternalError("unexpected outcome of an approval action");
+    }
+  }
+  return absl::AbortedError(
+      absl::StrCat("approval ", req.name, " is too busy right now; try again"));
+}
+
+absl::StatusOr<ApprovalState> ApprovalCore::GetApproval(const Principal& p,
+                                                        absl::string_view name) {
+  GR_ASSIGN_OR_RETURN(ChildName an, ParseApprovalName(name));
+  GR_RETURN_IF_ERROR(Authenticator::Check(p, an.org, {}));
+  GR_ASSIGN_OR_RETURN(LoadedApproval loaded, store_->LoadApproval(an.org, an.id, ""));
+  if (!loaded.state) {
+    return absl::NotFoundError(absl::StrCat("approval ", name, " not found"));
+  }
+  return std::move(*loaded.state);
+}
+
+absl::StatusOr<Listing<ApprovalState>> ApprovalCore::ListApprovals(const Principal& p,
+                                                                   const ListFilter& f) {
+  GR_ASSIGN_OR_RETURN(std::string org, ParseOrgName(f.parent));
+  GR_RETURN_IF_ERROR(Authenticator::Check(p, org, {}));
+  GR_ASSIGN_OR_RETURN(int size, PageSize(f.page_size));
+  GR_RETURN_IF_ERROR(ValidateCursor(f.page_token));
+  std::string workflow_id;
+  if (!f.workflow.empty()) {
+    GR_ASSIGN_OR_RETURN(WorkflowName wn, ParseWorkflowName(f.workflow));
+    workflow_id = wn.id;
+  }
+  Listing<ApprovalState> out;
+  std::string cursor = f.page_token;
+  int scanned = 0;
+  while (static_cast<int>(out.items.size()) < size) {
+    if (scanned >= kMaxScan) {
+      out.next_page_token = cursor;  // Stop scanning; the client goes on.
+      return out;
+    }
+    int batch = std::min(100, kMaxScan - scanned);
+    GR_ASSIGN_OR_RETURN(std::vector<std::string> ids, store_->ListApprovalIds(org, cursor, batch));
+    if (ids.empty()) return out;
+    GR_ASSIGN_OR_RETURN(std::vector<ApprovalState> states, store_->LoadApprovals(org, ids));
+    size_t k = 0;
+    for (const std::string& id : ids) {
+      ++scanned;
+      cursor = id;
+      // LoadApprovals skips vanished ids; keep the two lists aligned.
+      if (k >= states.size() || states[k].id != id) continue;
+      ApprovalState& s = states[k++];
+      bool match = (!f.state || s.status == *f.state) &&
+                   (f.subject.empty() || s.subject == f.subject) &&
+                   (workflow_id.empty() || s.workflow_id == workflow_id) &&
+                   (f.initiator.empty() || s.initiator == f.initiator);
+      if (!match) continue;
+      out.items.push_back(std::move(s));
+      if (static_cast<int>(out.items.size()) == size) {
+        out.next_page_token = cursor;
+        return out;
+      }
+    }
+    if (static_cast<int>(ids.size()) < batch) return out;  // The end.
+  }
+  return out;
+}
+
+absl::StatusOr<Listing<TaskView>> ApprovalCore::ListMyTasks(const Principal& p,
+                                                            absl::string_view parent, int page_size,
+                                                            absl::string_view page_token) {
+  GR_ASSIGN_OR_RETURN(std::string org, ParseOrgName(parent));
+  GR_RETURN_IF_ERROR(Authenticator::Check(p, org, {}));
+  GR_ASSIGN_OR_RETURN(int size, PageSize(page_size));
+  GR_RETURN_IF_ERROR(ValidateCursor(page_token));
+  GR_ASSIGN_OR_RETURN(std::vector<std::string> ids,
+                      store_->ListInbox(org, p.subject, page_token, size + 1));
+  Listing<TaskView> out;
+  if (static_cast<int>(ids.size()) > size) {
+    ids.resize(size);
+    out.next_page_token = ids.back();
+  }
+  GR_ASSIGN_OR_RETURN(std::vector<ApprovalState> states, store_->LoadApprovals(org, ids));
+  for (ApprovalState& s : states) {
+    const Task* task = s.finished() ? nullptr : s.FindTask(p.subject);
+    if (task == nullptr || task->state != TaskState::kPending) continue;
+    Task copy = *task;
+    out.items.push_back(TaskView{std::move(s), std::move(copy)});
+  }
+  return out;
+}
+
+absl::StatusOr<Listing<HistoryRecord>> ApprovalCore::GetHistory(const Principal& p,
+                                                                absl::string_view name,
+                                                                int page_size,
+                                                                absl::string_view page_token) {
+  GR_ASSIGN_OR_RETURN(ChildName an, ParseApprovalName(name));
+  GR_RETURN_IF_ERROR(Authenticator::Check(p, an.org, {}));
+  GR_ASSIGN_OR_RETURN(int size, PageSize(page_size, 100, 1000));
+  int64_t offset = 0;
+  if (!page_token.empty() && (!absl::SimpleAtoi(page_token, &offset) || offset < 0)) {
+    return absl::InvalidArgumentError("page_token: not a token this API issued");
+  }
+  GR_ASSIGN_OR_RETURN(LoadedApproval loaded, store_->LoadApproval(an.org, an.id, ""));
+  if (!loaded.state) {
+    return absl::NotFoundError(absl::StrCat("approval ", name, " not found"));
+  }
+  // Auditors read every history; otherwise only those taking part.
+  if (!Authenticator::Check(p, an.org, {auth::kAuditor, auth::kService}).ok()) {
+    const ApprovalState& s = *loaded.state;
+    bool participant = s.initiator == p.subject || s.FindTask(p.subject) != nullptr;
+    for (const Task& t : s.tasks) participant |= t.user == p.subject;
+    for (const StepProgress& sp : s.steps) {
+      participant |=
+          std::find(sp.approvers.begin(), sp.approvers.end(), p.subject) != sp.approvers.end();
+    }
+    if (!participant) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("'", p.subject, "' takes no part in ", name,
+                       " and needs the auditor role to read its history"));
+    }
+  }
+  GR_ASSIGN_OR_RETURN(std::vector<StoredEntry> entries,
+                      store_->ReadHistory(an.org, an.id, offset, size));
+  Listing<HistoryRecord> out;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (!entries[i].parsed) {
+      // Show the hole rather than hide it; VerifyHistory explains.
+      HistoryRecord bad;
+      bad.sequence = offset + static_cast<int64_t>(i) + 1;
+      bad.action = "unreadable";
+      out.items.push_back(std::move(bad));
+    } else {
+      out.items.push_back(std::move(entries[i].record));
+    }
+  }
+  if (static_cast<int>(entries.size()) == size && offset + size < loaded.state->history_length) {
+    out.next_page_token = absl::StrCat(offset + size);
+  }
+  return out;
+}
+
+absl::StatusOr<ChainCheck> ApprovalCore::VerifyHistory(const Principal& p, absl::string_view name) {
+  GR_ASSIGN_OR_RETURN(ChildName an, ParseApprovalName(name));
+  GR_RETURN_IF_ERROR(Authenticator::Check(p, an.org, {auth::kAuditor, auth::kService}));
+  GR_ASSIGN_OR_RETURN(Store::HistorySnapshot snap, store_->ReadFullHistory(an.org, an.id));
+  if (!snap.found) {
+    return absl::NotFoundError(absl::StrCat("approval ", name, " not found"));
+  }
+  return VerifyChain(snap.entries, snap.length, snap.head);
+}
+
+// ---------------------------------------------------------------- timers
+
+absl::StatusOr<int> ApprovalCore::FireDueTimers(int64_t now, absl::Duration lease, int limit) {
+  GR_ASSIGN_OR_RETURN(std::vector<std::string> due, store_->ClaimDueTimers(now, lease, limit));
+  int fired = 0;
+  absl::Status first_error;
+  for (const std::string& member : due) {
+    auto ref = ParseTimerMember(member);
+    if (!ref.ok()) {
+      (void)store_->DropTimer(member);  // Nothing could ever fire it.
+      continue;
+    }
+    Action action;
+    action.type = ref->kind == TimerKind::kRemind ? ActionType::kRemind : ActionType::kEscalate;
+    action.actor = Actor{std::string(kSystemActor), false, false, /*system=*/true};
+    action.activation = ref->activation;
+    for (int attempt = 0; attempt <= options_.max_retries; ++attempt) {
+      auto loaded = store_->LoadApproval(ref->org, ref->id, "");
+      if (!loaded.ok()) {
+        // Left leased: another pass fires it after the lease.
+        if (first_error.ok()) first_error = loaded.status();
+        break;
+      }
+      if (!loaded->state || !TimerApplies(*loaded->state, ref->activation)) {
+        (void)store_->DropTimer(member);  // Step done meanwhile.
+        break;
+      }
+      auto t = Apply(*loaded->state, action, {}, now);
+      if (!t.ok()) {
+        (void)store_->DropTimer(member);
+        break;
+      }
+      auto c = CommitTransition(&*loaded->state, *t, "", "", member);
+      if (!c.ok()) {
+        if (first_error.ok()) first_error = c.status();
+        break;
+      }
+      if (c->write.outcome == WriteOutcome::kOk) ++fired;
+      if (c->write.outcome != WriteOutcome::kConflict && c->write.outcome != WriteOutcome::kStale) {
+        break;  // Fired here, or by another replica (kTimerGone).
+      }
+    }
+  }
+  if (fired == 0 && !first_error.ok()) return first_error;
+  return fired;
+}
+
+TimerLoop::TimerLoop(ApprovalCore* core, absl::Duration interval, absl::Duration lease, int batch)
+    : core_(core), interval_(interval), lease_(lease), batch_(batch) {}
+
+TimerLoop::~TimerLoop() { Stop(); }
+
+void TimerLoop::Start() {
+  if (thread_.joinable()) return;
+  stop_.store(false);
+  thread_ = std::thread([this] { Run(); });
+}
+
+void TimerLoop::Stop() {
+  stop_.store(true);
+  if (thread_.joinable()) thread_.join();
+}
+
+void TimerLoop::Run() {
+  absl::Time last_error = absl::InfinitePast();
+  while (!stop_.load()) {
+    auto fired = core_->FireDueTimers(core_->NowUnix(), lease_, batch_);
+    if (fired.ok()) {
+      fired_.fetch_add(*fired);
+      // A full batch means more may be due: go again at once.
+      if (*fired >= batch_) continue;
+    } else if (absl::Now() - last_error > absl::Minutes(1)) {
+      last_error = absl::Now();  // Redis away: say so, not once a second.
+      LogLine("approval", absl::StrCat("timer loop: ", fired.status().ToString()));
+    }
+    absl::Time until = absl::Now() + interval_;
+    while (!stop_.load() && absl::Now() < until) {
+      absl::SleepFor(std::min(interval_, absl::Milliseconds(50)));
+    }
+  }
+}
+
+}  // namespace govreport::approval

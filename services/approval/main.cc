@@ -1,0 +1,84 @@
+// approval: workflow definitions, approval runs, deadlines and the audit
+// trail, all state in Redis. Any number of replicas may run; each also runs
+// the deadline timer loop, and every timer fires once across them.
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "approval/approvals.h"
+#include "approval/grpc_service.h"
+#include "approval/store.h"
+#include "common/auth.h"
+#include "common/config.h"
+#include "common/redis.h"
+#include "common/server.h"
+
+namespace {
+
+constexpr char kService[] = "approval";
+
+int Fail(const absl::Status& status) {
+  govreport::LogLine(kService, absl::StrCat("fatal: ", status.ToString()));
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace govreport;  // NOLINT: a short main.
+  BlockTerminationSignals();
+  Flags flags("approval", "Approval chains (拟稿 -> 审核 -> 签发) over report revisions.");
+  DefineServerFlags(flags, "127.0.0.1:7103");
+  DefineRedisFlags(flags);
+  flags.Define("timers", "true",
+               "Run the deadline timer loop in this replica (reminders, "
+               "escalations)");
+  flags.Define("timer-interval-ms", "1000", "How often due timers are polled");
+  flags.Define("timer-lease-ms", "30000",
+               "How long a claimed timer is reserved for this replica before "
+               "another may fire it");
+  flags.Define("request-ttl-s", "86400", "How long a request_id is remembered for retries");
+  ParseFlagsOrExit(flags, argc, argv);
+
+  auto redis_options = RedisOptionsFromFlags(flags);
+  if (!redis_options.ok()) return Fail(redis_options.status());
+  auto interval_ms = flags.GetInt("timer-interval-ms");
+  if (!interval_ms.ok()) return Fail(interval_ms.status());
+  auto lease_ms = flags.GetInt("timer-lease-ms");
+  if (!lease_ms.ok()) return Fail(lease_ms.status());
+  auto ttl_s = flags.GetInt("request-ttl-s");
+  if (!ttl_s.ok()) return Fail(ttl_s.status());
+  auto grace_ms = flags.GetInt("shutdown-grace-ms");
+  if (!grace_ms.ok()) return Fail(grace_ms.status());
+  if (*interval_ms < 10 || *lease_ms < 1000 || *ttl_s < 60) {
+    return Fail(
+        absl::InvalidArgumentError("--timer-interval-ms >= 10, --timer-lease-ms >= 1000 and "
+                                   "--request-ttl-s >= 60 are required"));
+  }
+
+  redis::Client redis(*redis_options);
+  auth::Authenticator authenticator(&redis, flags.Get("admin-token"));
+  approval::Store store(&redis, absl::Seconds(*ttl_s));
+  approval::ApprovalCore core(&store);
+  approval::ApprovalGrpcService service(&core, &authenticator);
+
+  ServerOptions server_options;
+  server_options.address = flags.Get("listen");
+  server_options.services = {&service};
+  server_options.readiness = [&redis] { return redis.Ping(); };
+  auto server = RunningServer::Start(std::move(server_options));
+  if (!server.ok()) return Fail(server.status());
+  AnnounceListening(kService, (*server)->port());
+
+  std::unique_ptr<approval::TimerLoop> timers;
+  if (flags.GetBool("timers")) {
+    timers = std::make_unique<approval::TimerLoop>(&core, absl::Milliseconds(*interval_ms),
+                                                   absl::Milliseconds(*lease_ms));
+    timers->Start();
+  }
+
+  int sig = WaitForTerminationSignal();
+  LogLine(kService, absl::StrCat("signal ", sig, ": shutting down"));
+  if (timers) timers->Stop();
+  (*server)->Shutdown(absl::Milliseconds(*grace_ms));
+  return 0;
+}

@@ -1,0 +1,552 @@
+#include "approval/store.h"
+
+#include <algorithm>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "approval/convert.h"
+#include "common/status.h"
+
+namespace govreport::approval {
+namespace {
+
+std::string OrgPrefix(absl::string_view org) { return absl::StrCat("gr:{", org, "}:"); }
+std::string RequestKey(absl::string_view org, absl::string_view request_id) {
+  return absl::StrCat(OrgPrefix(org), "apv:req:", request_id);
+}
+std::string WorkflowKey(absl::string_view org, absl::string_view id) {
+  return absl::StrCat(OrgPrefix(org), "wf:", id);
+}
+std::string WorkflowIndexKey(absl::string_view org) {
+  return absl::StrCat(OrgPrefix(org), "wf:ids");
+}
+std::string RoleKey(absl::string_view org, absl::string_view role) {
+  return absl::StrCat(OrgPrefix(org), "role:", role);
+}
+std::string RoleIndexKey(absl::string_view org) { return absl::StrCat(OrgPrefix(org), "roles"); }
+std::string ApprovalIndexKey(absl::string_view org) {
+  return absl::StrCat(OrgPrefix(org), "apv:idx");
+}
+std::string ActiveSubjectsKey(absl::string_view org) {
+  return absl::StrCat(OrgPrefix(org), "apv:active");
+}
+
+// Scripts without a request_id still need a key in that slot.
+std::string RequestKeyOrPlaceholder(absl::string_view org, absl::string_view request_id) {
+  return RequestKey(org, request_id.empty() ? "-" : request_id);
+}
+
+// Shared head of every write script: a request_id seen before answers
+// with the first result (or refuses a different call) and writes nothing.
+constexpr char kRequestCheck[] = R"lua(
+local function prior(key, fp)
+  if fp == '' then return nil end
+  local p = redis.call('HMGET', key, 'fp', 'result')
+  if not p[1] then return nil end
+  if p[1] ~= fp then return {'MISMATCH'} end
+  return {'DUP', p[2]}
+end
+local function remember(key, fp, result, ttl)
+  if fp == '' then return end
+  redis.call('HSET', key, 'fp', fp, 'result', result)
+  redis.call('EXPIRE', key, ttl)
+end
+)lua";
+
+// KEYS: 1 workflow hash, 2 workflow index, 3 request record.
+// ARGV: 1 fingerprint ('' = no request_id), 2 revision read ('0' = create),
+//       3 new revision, 4 workflow blob, 5 request ttl, 6 workflow id.
+const redis::Script& WorkflowScript() {
+  static const redis::Script* s = new redis::Script(absl::StrCat(kRequestCheck, R"lua(
+local p = prior(KEYS[3], ARGV[1])
+if p then return p end
+local cur = redis.call('HGET', KEYS[1], 'rev')
+if ARGV[2] == '0' then
+  if cur then return {'EXISTS'} end
+elseif cur ~= ARGV[2] then
+  return {'CONFLICT', cur or ''}
+end
+redis.call('HSET', KEYS[1], 'rev', ARGV[3], 'cur', ARGV[4], 'r' .. ARGV[3], ARGV[4])
+redis.call('ZADD', KEYS[2], 0, ARGV[6])
+remember(KEYS[3], ARGV[1], ARGV[4], ARGV[5])
+return {'OK'}
+)lua"));
+  return *s;
+}
+
+// KEYS: 1 role set, 2 role index, 3 request record.
+// ARGV: 1 fingerprint, 2 request ttl, 3 role, 4 result, 5.. members.
+const redis::Script& RoleScript() {
+  static const redis::Script* s = new redis::Script(absl::StrCat(kRequestCheck, R"lua(
+local p = prior(KEYS[3], ARGV[1])
+if p then return p end
+redis.call('DEL', KEYS[1])
+if #ARGV >= 5 then
+  redis.call('SADD', KEYS[1], unpack(ARGV, 5))
+  redis.call('ZADD', KEYS[2], 0, ARGV[3])
+else
+  redis.call('ZREM', KEYS[2], ARGV[3])
+end
+remember(KEYS[3], ARGV[1], ARGV[4], ARGV[2])
+return {'OK'}
+)lua"));
+  return *s;
+}
+
+// One approval transition, all or nothing: every check comes before the
+// first write.
+//
+// The event stream and the timer set are global keys, outside the org's
+// hash slot. That is fine on one Redis or under Sentinel; under Redis
+// Cluster the XADD and the timer ZADD/ZREM must move out of this script
+// (e.g. to an org-local outbox stream relayed to gr:ev:approval), because a
+// script may only touch keys of one slot.
+//
+// KEYS: 1 approval hash, 2 history list, 3 request record, 4 event stream,
+//       5 timers, 6 approval index, 7 active subjects, 8.. inboxes (first
+//       the ARGV[14] that gain the approval, then the ARGV[15] that lose it).
+// ARGV: 1 version read ('0' = create), 2 history head read,
+//       3 new version ('' = history only), 4 new state, 5 history entry,
+//       6 its hash, 7 fingerprint, 8 result, 9 request ttl,
+//       10 timer that must still be pending (''), 11 approval id,
+//       12 subject op ('set' | 'clear' | ''), 13 subject,
+//       14 #inbox add, 15 #inbox remove, 16 #timer add, 17 #timer remove,
+//       18 #event words, 19.. timer adds (score, member), timer removes,
+//       event field/value words.
+const redis::Script& CommitScript() {
+  static const redis::Script* s = new redis::Script(absl::StrCat(kRequestCheck, R"lua(
+local p = prior(KEYS[3], ARGV[7])
+if p then return p end
+local cur = redis.call('HMGET', KEYS[1], 'v', 'hh')
+if ARGV[1] == '0' then
+  if cur[1] then return {'EXISTS'} end
+elseif cur[1] ~= ARGV[1] then
+  return {'CONFLICT', cur[1] or ''}
+end
+if (cur[2] or '') ~= ARGV[2] then return {'STALE'} end
+if ARGV[10] ~= '' and not redis.call('ZSCORE', KEYS[5], ARGV[10]) then
+  return {'GONE'}
+end
+local id = ARGV[11]
+if ARGV[12] == 'set' then
+  local other = redis.call('HGET', KEYS[7], ARGV[13])
+  if other then return {'BUSY', other} end
+end
+if ARGV[3] ~= '' then
+  redis.call('HSET', KEYS[1], 'v', ARGV[3], 'data', ARGV[4])
+end
+local n = redis.call('RPUSH', KEYS[2], ARGV[5])
+redis.call('HSET', KEYS[1], 'hn', n, 'hh', ARGV[6])
+if ARGV[1] == '0' then redis.call('ZADD', KEYS[6], 0, id) end
+if ARGV[12] == 'set' then
+  redis.call('HSET', KEYS[7], ARGV[13], id)
+elseif ARGV[12] == 'clear' and redis.call('HGET', KEYS[7], ARGV[13]) == id then
+  redis.call('HDEL', KEYS[7], ARGV[13])
+end
+local nadd, nrem = tonumber(ARGV[14]), tonumber(ARGV[15])
+for i = 1, nadd do redis.call('ZADD', KEYS[7 + i], 0, id) end
+for i = 1, nrem do redis.call('ZREM', KEYS[7 + nadd + i], id) end
+local a = 19
+for i = 1, tonumber(ARGV[16]) do
+  redis.call('ZADD', KEYS[5], ARGV[a], ARGV[a + 1])
+  a = a + 2
+end
+for i = 1, tonumber(ARGV[17]) do
+  redis.call('ZREM', KEYS[5], ARGV[a])
+  a = a + 1
+end
+if ARGV[10] ~= '' then redis.call('ZREM', KEYS[5], ARGV[10]) end
+local fields = {}
+for i = 1, tonumber(ARGV[18]) do
+  fields[i] = ARGV[a]
+  a = a + 1
+end
+local eid = redis.call('XADD', KEYS[4], '*', unpack(fields))
+remember(KEYS[3], ARGV[7], ARGV[8], ARGV[9])
+return {'OK', n, eid}
+)lua"));
+  return *s;
+}
+
+// KEYS: 1 timers. ARGV: 1 now, 2 lease seconds, 3 limit.
+const redis::Script& ClaimScript() {
+  static const redis::Script* s = new redis::Script(R"lua(
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
+local lease_end = tonumber(ARGV[1]) + tonumber(ARGV[2])
+for _, m in ipairs(due) do redis.call('ZADD', KEYS[1], 'XX', lease_end, m) end
+return due
+)lua");
+  return *s;
+}
+
+absl::StatusOr<WriteResult> Outcome(const redis::Reply& reply) {
+  WriteResult r;
+  absl::string_view tag = reply[0].Str();
+  if (tag == "OK") {
+    r.outcome = WriteOutcome::kOk;
+  } else if (tag == "DUP") {
+    r.outcome = WriteOutcome::kDuplicate;
+    r.result = reply[1].AsString();
+  } else if (tag == "MISMATCH") {
+    r.outcome = WriteOutcome::kRequestMismatch;
+  } else if (tag == "CONFLICT") {
+    r.outcome = WriteOutcome::kConflict;
+    r.current = reply[1].AsString();
+  } else if (tag == "STALE") {
+    r.outcome = WriteOutcome::kStale;
+  } else if (tag == "EXISTS") {
+    r.outcome = WriteOutcome::kExists;
+  } else if (tag == "GONE") {
+    r.outcome = WriteOutcome::kTimerGone;
+  } else if (tag == "BUSY") {
+    r.outcome = WriteOutcome::kSubjectBusy;
+    r.result = reply[1].AsString();
+  } else {
+    return absl::InternalError(absl::StrCat("approval store: unexpected script reply '", tag, "'"));
+  }
+  return r;
+}
+
+absl::StatusOr<ApprovalState> ParseApproval(redis::ReplyView version, redis::ReplyView data,
+                                            redis::ReplyView hist_len, redis::ReplyView head) {
+  pb::Approval proto;
+  if (!proto.ParseFromArray(data.Str().data(), static_cast<int>(data.Str().size()))) {
+    return absl::DataLossError("stored approval is unreadable");
+  }
+  auto state = FromProto(proto);
+  if (!state.ok()) return state.status();
+  auto v = version.AsInt();
+  auto n = hist_len.AsInt();
+  if (!v.ok() || !n.ok()) return absl::DataLossError("stored approval is unreadable");
+  state->version = *v;
+  state->history_length = *n;
+  state->history_head = head.AsString();
+  return state;
+}
+
+// The stored state leaves out what changes without a version bump.
+std::string StateBlob(const ApprovalState& s) {
+  pb::Approval p = ToProto(s);
+  p.clear_history_length();
+  p.clear_history_head();
+  return p.SerializeAsString();
+}
+
+}  // namespace
+
+Store::Store(redis::Client* redis, absl::Duration request_ttl)
+    : redis_(redis),
+      request_ttl_seconds_(std::max<int64_t>(1, absl::ToInt64Seconds(request_ttl))) {}
+
+std::string Store::ApprovalKey(absl::string_view org, absl::string_view id) {
+  return absl::StrCat(OrgPrefix(org), "apv:", id);
+}
+std::string Store::HistoryKey(absl::string_view org, absl::string_view id) {
+  return absl::StrCat(OrgPrefix(org), "apv:", id, ":hist");
+}
+std::string Store::InboxKey(absl::string_view org, absl::string_view user) {
+  return absl::StrCat(OrgPrefix(org), "inbox:", user);
+}
+
+absl::StatusOr<std::optional<PriorRequest>> Store::ReadRequest(absl::string_view org,
+                                                               absl::string_view request_id) {
+  if (request_id.empty()) return std::nullopt;
+  GR_ASSIGN_OR_RETURN(redis::Reply r,
+                      redis_->Command({"HMGET", RequestKey(org, request_id), "fp", "result"}));
+  if (r[0].IsNil()) return std::nullopt;
+  return PriorRequest{r[0].AsString(), r[1].AsString()};
+}
+
+// ------------------------------------------------------------- workflows
+
+absl::StatusOr<std::optional<WorkflowDef>> Store::ReadWorkflow(absl::string_view org,
+                                                               absl::string_view id,
+                                                               int64_t revision) {
+  std::string field = revision > 0 ? absl::StrCat("r", revision) : "cur";
+  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"HGET", WorkflowKey(org, id), field}));
+  if (r.IsNil()) return std::nullopt;
+  pb::Workflow proto;
+  if (!proto.ParseFromArray(r.Str().data(), static_cast<int>(r.Str().size()))) {
+    return absl::DataLossError(absl::StrCat("stored workflow ", id, " is unreadable"));
+  }
+  return FromProto(proto);
+}
+
+absl::StatusOr<WriteResult> Store::WriteWorkflow(const WorkflowDef& wf, int64_t read_revision,
+                                                 absl::string_view request_id,
+                                                 absl::string_view fingerprint) {
+  GR_ASSIGN_OR_RETURN(
+      redis::Reply r,
+      redis_->Eval(WorkflowScript(),
+                   {WorkflowKey(wf.org, wf.id), WorkflowIndexKey(wf.org),
+                    RequestKeyOrPlaceholder(wf.org, request_id)},
+                   {request_id.empty() ? "" : std::string(fingerprint), absl::StrCat(read_revision),
+                    absl::StrCat(wf.revision), ToProto(wf).SerializeAsString(),
+                    absl::StrCat(request_ttl_seconds_), wf.id}));
+  return Outcome(r);
+}
+
+absl::StatusOr<std::vector<WorkflowDef>> Store::ListWorkflows(absl::string_view org,
+                                                              absl::string_view after, int limit) {
+  std::string start = after.empty() ? "-" : absl::StrCat("(", after);
+  GR_ASSIGN_OR_RETURN(redis::Reply ids,
+                      redis_->Command({"ZRANGEBYLEX", WorkflowIndexKey(org), start, "+", "LIMIT",
+                                       "0", absl::StrCat(limit)}));
+  std::vector<redis::Args> cmds;
+  for (size_t i = 0; i < ids.Size(); ++i) {
+    cmds.push_back({"HGET", WorkflowKey(org, ids[i].Str()), "cur"});
+  }
+  std::vector<WorkflowDef> out;
+  if (cmds.empty()) return out;
+  GR_ASSIGN_OR_RETURN(std::vector<redis::Reply> blobs, redis_->Pipeline(cmds));
+  for (const redis::Reply& b : blobs) {
+    GR_RETURN_IF_ERROR(b.ErrorStatus());
+    pb::Workflow proto;
+    if (b.IsNil() || !proto.ParseFromArray(b.Str().data(), static_cast<int>(b.Str().size()))) {
+      continue;
+    }
+    out.push_back(FromProto(proto));
+  }
+  return out;
+}
+
+// ----------------------------------------------------------------- roles
+
+absl::StatusOr<RoleDirectory> Store::ReadRoles(absl::string_view org,
+                                               const std::vector<std::string>& roles) {
+  RoleDirectory dir;
+  if (roles.empty()) return dir;
+  std::vector<redis::Args> cmds;
+  for (const auto& r : roles) cmds.push_back({"SMEMBERS", RoleKey(org, r)});
+  GR_ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_->Pipeline(cmds));
+  for (size_t i = 0; i < roles.size(); ++i) {
+    GR_RETURN_IF_ERROR(replies[i].ErrorStatus());
+    std::vector<std::string> members;
+    for (size_t j = 0; j < replies[i].Size(); ++j) {
+      members.push_back(replies[i][j].AsString());
+    }
+    // Sorted, so that assignment order does not depend on set iteration.
+    std::sort(members.begin(), members.end());
+    dir[roles[i]] = std::move(members);
+  }
+  return dir;
+}
+
+absl::StatusOr<WriteResult> Store::SetRole(absl::string_view org, absl::string_view role,
+                                           const std::vector<std::string>& members,
+                                           absl::string_view request_id,
+                                           absl::string_view fingerprint,
+                                           absl::string_view result) {
+  redis::Args args{request_id.empty() ? "" : std::string(fingerprint),
+                   absl::StrCat(request_ttl_seconds_), std::string(role), std::string(result)};
+  args.insert(args.end(), members.begin(), members.end());
+  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Eval(RoleScript(),
+                                                   {RoleKey(org, role), RoleIndexKey(org),
+                                                    RequestKeyOrPlaceholder(org, request_id)},
+                                                   args));
+  return Outcome(r);
+}
+
+absl::StatusOr<std::vector<std::string>> Store::ListRoleNames(absl::string_view org,
+                                                              absl::string_view after, int limit) {
+  std::string start = after.empty() ? "-" : absl::StrCat("(", after);
+  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"ZRANGEBYLEX", RoleIndexKey(org), start, "+",
+                                                       "LIMIT", "0", absl::StrCat(limit)}));
+  std::vector<std::string> out;
+  for (size_t i = 0; i < r.Size(); ++i) out.push_back(r[i].AsString());
+  return out;
+}
+
+// ------------------------------------------------------------- approvals
+
+absl::StatusOr<LoadedApproval> Store::LoadApproval(absl::string_view org, absl::string_view id,
+                                                   absl::string_view request_id) {
+  std::vector<redis::Args> cmds = {{"HMGET", ApprovalKey(org, id), "v", "data", "hn", "hh"}};
+  if (!request_id.empty()) {
+    cmds.push_back({"HMGET", RequestKey(org, request_id), "fp", "result"});
+  }
+  GR_ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_->Pipeline(cmds));
+  for (const auto& r : replies) GR_RETURN_IF_ERROR(r.ErrorStatus());
+  LoadedApproval out;
+  if (replies.size() > 1 && !replies[1][0].IsNil()) {
+    out.prior = PriorRequest{replies[1][0].AsString(), replies[1][1].AsString()};
+  }
+  const redis::Reply& a = replies[0];
+  if (!a[0].IsNil()) {
+    GR_ASSIGN_OR_RETURN(ApprovalState s, ParseApproval(a[0], a[1], a[2], a[3]));
+    out.state = std::move(s);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<ApprovalState>> Store::LoadApprovals(
+    absl::string_view org, const std::vector<std::string>& ids) {
+  std::vector<ApprovalState> out;
+  if (ids.empty()) return out;
+  std::vector<redis::Args> cmds;
+  for (const auto& id : ids) {
+    cmds.push_back({"HMGET", ApprovalKey(org, id), "v", "data", "hn", "hh"});
+  }
+  GR_ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_->Pipeline(cmds));
+  for (const redis::Reply& a : replies) {
+    GR_RETURN_IF_ERROR(a.ErrorStatus());
+    if (a[0].IsNil()) continue;
+    GR_ASSIGN_OR_RETURN(ApprovalState s, ParseApproval(a[0], a[1], a[2], a[3]));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+absl::StatusOr<WriteResult> Store::Commit(const CommitInput& in) {
+  const Transition& t = *in.transition;
+  const ApprovalState& next = t.next;
+  const ApprovalState* before = in.before;
+  const std::string& org = next.org;
+
+  InboxChange inbox = InboxDiff(before, next);
+  TimerChange timers = TimerDiff(before, next);
+  std::string subject_op;
+  if (before == nullptr) {
+    subject_op = "set";
+  } else if (!before->finished() && next.finished()) {
+    subject_op = "clear";
+  }
+
+  redis::Args keys = {ApprovalKey(org, next.id),
+                      HistoryKey(org, next.id),
+                      RequestKeyOrPlaceholder(org, in.request_id),
+                      std::string(kEventStream),
+                      std::string(kTimersKey),
+                      ApprovalIndexKey(org),
+                      ActiveSubjectsKey(org)};
+  for (const auto& u : inbox.add) keys.push_back(InboxKey(org, u));
+  for (const auto& u : inbox.remove) keys.push_back(InboxKey(org, u));
+
+  EventFields event = FullEventFields(t);
+  redis::Args args = {before ? absl::StrCat(before->version) : "0",
+                      before ? before->history_head : "",
+                      t.state_changed ? absl::StrCat(next.version) : "",
+                      t.state_changed ? StateBlob(next) : "",
+                      ToProto(t.entry).SerializeAsString(),
+                      t.entry.hash,
+                      in.request_id.empty() ? "" : in.fingerprint,
+                      in.result,
+                      absl::StrCat(request_ttl_seconds_),
+                      in.required_timer,
+                      next.id,
+                      subject_op,
+                      next.subject,
+                      absl::StrCat(inbox.add.size()),
+                      absl::StrCat(inbox.remove.size()),
+                      absl::StrCat(timers.add.size()),
+                      absl::StrCat(timers.remove.size()),
+                      absl::StrCat(event.size() * 2)};
+  for (const auto& [member, due] : timers.add) {
+    args.push_back(absl::StrCat(due));
+    args.push_back(member);
+  }
+  for (const auto& member : timers.remove) args.push_back(member);
+  for (const auto& [k, v] : event) {
+    args.push_back(k);
+    args.push_back(v);
+  }
+  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Eval(CommitScript(), keys, args));
+  return Outcome(r);
+}
+
+absl::StatusOr<std::vector<std::string>> Store::ListApprovalIds(absl::string_view org,
+                                                                absl::string_view before,
+                                                                int limit) {
+  std::string start = before.empty() ? "+" : absl::StrCat("(", before);
+  GR_ASSIGN_OR_RETURN(redis::Reply r,
+                      redis_->Command({"ZREVRANGEBYLEX", ApprovalIndexKey(org), start, "-", "LIMIT",
+                                       "0", absl::StrCat(limit)}));
+  std::vector<std::string> out;
+  for (size_t i = 0; i < r.Size(); ++i) out.push_back(r[i].AsString());
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> Store::ListInbox(absl::string_view org,
+                                                          absl::string_view user,
+                                                          absl::string_view after, int limit) {
+  std::string start = after.empty() ? "-" : absl::StrCat("(", after);
+  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"ZRANGEBYLEX", InboxKey(org, user), start,
+                                                       "+", "LIMIT", "0", absl::StrCat(limit)}));
+  std::vector<std::string> out;
+  for (size_t i = 0; i < r.Size(); ++i) out.push_back(r[i].AsString());
+  return out;
+}
+
+absl::StatusOr<std::vector<StoredEntry>> Store::ReadHistory(absl::string_view org,
+                                                            absl::string_view id, int64_t offset,
+                                                            int64_t limit) {
+  int64_t stop = limit < 0 ? -1 : offset + limit - 1;
+  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"LRANGE", HistoryKey(org, id),
+                                                       absl::StrCat(offset), absl::StrCat(stop)}));
+  std::vector<StoredEntry> out;
+  out.reserve(r.Size());
+  for (size_t i = 0; i < r.Size(); ++i) {
+    StoredEntry e;
+    pb::HistoryEntry proto;
+    absl::string_view raw = r[i].Str();
+    if (proto.ParseFromArray(raw.data(), static_cast<int>(raw.size()))) {
+      e.parsed = true;
+      e.record = FromProto(proto);
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+absl::StatusOr<Store::HistorySnapshot> Store::ReadFullHistory(absl::string_view org,
+                                                              absl::string_view id) {
+  GR_ASSIGN_OR_RETURN(std::vector<redis::Reply> replies,
+                      redis_->Pipeline({{"MULTI"},
+                                        {"HMGET", ApprovalKey(org, id), "v", "hn", "hh"},
+                                        {"LRANGE", HistoryKey(org, id), "0", "-1"},
+                                        {"EXEC"}}));
+  for (const auto& r : replies) GR_RETURN_IF_ERROR(r.ErrorStatus());
+  const redis::Reply& exec = replies.back();
+  if (exec.Size() != 2) {
+    return absl::UnavailableError("approval store: history read was aborted");
+  }
+  HistorySnapshot snap;
+  redis::ReplyView meta = exec[0];
+  if (meta[0].IsNil()) return snap;
+  snap.found = true;
+  GR_ASSIGN_OR_RETURN(snap.length, meta[1].AsInt());
+  snap.head = meta[2].AsString();
+  redis::ReplyView list = exec[1];
+  snap.entries.reserve(list.Size());
+  for (size_t i = 0; i < list.Size(); ++i) {
+    StoredEntry e;
+    pb::HistoryEntry proto;
+    absl::string_view raw = list[i].Str();
+    if (proto.ParseFromArray(raw.data(), static_cast<int>(raw.size()))) {
+      e.parsed = true;
+      e.record = FromProto(proto);
+    }
+    snap.entries.push_back(std::move(e));
+  }
+  return snap;
+}
+
+// ---------------------------------------------------------------- timers
+
+absl::StatusOr<std::vector<std::string>> Store::ClaimDueTimers(int64_t now, absl::Duration lease,
+                                                               int limit) {
+  GR_ASSIGN_OR_RETURN(redis::Reply r,
+                      redis_->Eval(ClaimScript(), {std::string(kTimersKey)},
+                                   {absl::StrCat(now),
+                                    absl::StrCat(std::max<int64_t>(1, absl::ToInt64Seconds(lease))),
+                                    absl::StrCat(limit)}));
+  std::vector<std::string> out;
+  for (size_t i = 0; i < r.Size(); ++i) out.push_back(r[i].AsString());
+  return out;
+}
+
+absl::Status Store::DropTimer(absl::string_view member) {
+  return redis_->Command({"ZREM", std::string(kTimersKey), std::string(member)}).status();
+}
+
+}  // namespace govreport::approval

@@ -1,0 +1,170 @@
+// Redis persistence of the approval service. Every write is one Lua script,
+// so a reader never sees half of a transition, and each script first looks
+// up the request_id (a repeat returns the first result) and then the
+// revision / version the caller computed from (a lost race changes nothing).
+//
+// Keys (the org in a hash tag so one script can touch all of an org's keys):
+//   gr:{org}:wf:{id}            hash  rev, cur, r{n} -> Workflow (proto)
+//   gr:{org}:wf:ids             zset  workflow ids (lex order)
+//   gr:{org}:role:{role}        set   member user ids
+//   gr:{org}:roles              zset  role names (lex order)
+//   gr:{org}:apv:{id}           hash  v (version), data (Approval proto
+//                                     without history fields), hn, hh
+//                                     (history length and head hash)
+//   gr:{org}:apv:{id}:hist      list  HistoryEntry protos, oldest first
+//   gr:{org}:apv:idx            zset  approval ids (lex = creation order)
+//   gr:{org}:apv:active         hash  subject -> id of its running approval
+//   gr:{org}:inbox:{user}       zset  ids of approvals with a pending task
+//   gr:{org}:apv:req:{rid}      hash  fp (call fingerprint), result; TTL
+// Global:
+//   gr:ev:approval              stream of transition events
+//   gr:timers:approval          zset  "{org}|{id}|{activation}|{kind}" by
+//                                     due unix second
+#ifndef GOVREPORT_APPROVAL_STORE_H_
+#define GOVREPORT_APPROVAL_STORE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "approval/domain.h"
+#include "approval/history.h"
+#include "approval/state_machine.h"
+#include "common/redis.h"
+
+namespace govreport::approval {
+
+inline constexpr absl::string_view kEventStream = "gr:ev:approval";
+inline constexpr absl::string_view kTimersKey = "gr:timers:approval";
+
+// A request_id seen before: its call fingerprint and stored result.
+struct PriorRequest {
+  std::string fingerprint;
+  std::string result;
+};
+
+struct Page {
+  std::vector<std::string> items;
+  std::string next_token;
+};
+
+enum class WriteOutcome {
+  kOk,
+  kDuplicate,        // request_id seen; `result` is the first result.
+  kRequestMismatch,  // request_id seen with another call.
+  kConflict,         // revision / version moved since it was read.
+  kStale,            // history head moved (the version did not).
+  kExists,           // created twice.
+  kTimerGone,        // the timer was fired by another replica.
+  kSubjectBusy,      // the subject already has a running approval.
+};
+
+struct WriteResult {
+  WriteOutcome outcome = WriteOutcome::kOk;
+  std::string result;   // kDuplicate: stored result; kSubjectBusy: other id.
+  std::string current;  // kConflict: the stored version / revision.
+};
+
+struct LoadedApproval {
+  std::optional<ApprovalState> state;  // nullopt: not found.
+  std::optional<PriorRequest> prior;   // Set when the request_id was seen.
+};
+
+// What one approval transition writes.
+struct CommitInput {
+  const ApprovalState* before = nullptr;   // Null when it creates the approval.
+  const Transition* transition = nullptr;  // Entry sealed.
+  std::string request_id;
+  std::string fingerprint;
+  std::string result;  // Stored for repeats of request_id.
+  // For timer firings: the member that must still be pending.
+  std::string required_timer;
+};
+
+class Store {
+ public:
+  explicit Store(redis::Client* redis, absl::Duration request_ttl = absl::Hours(24));
+
+  redis::Client* redis() { return redis_; }
+
+  // ------------------------------------------------------------ requests
+  absl::StatusOr<std::optional<PriorRequest>> ReadRequest(absl::string_view org,
+                                                          absl::string_view request_id);
+
+  // ----------------------------------------------------------- workflows
+  // revision 0: the current one. nullopt when there is none.
+  absl::StatusOr<std::optional<WorkflowDef>> ReadWorkflow(absl::string_view org,
+                                                          absl::string_view id,
+                                                          int64_t revision = 0);
+  // read_revision 0: create (kExists when it exists).
+  absl::StatusOr<WriteResult> WriteWorkflow(const WorkflowDef& wf, int64_t read_revision,
+                                            absl::string_view request_id,
+                                            absl::string_view fingerprint);
+  // Ids after `after` (exclusive), at most `limit`.
+  absl::StatusOr<std::vector<WorkflowDef>> ListWorkflows(absl::string_view org,
+                                                         absl::string_view after, int limit);
+
+  // --------------------------------------------------------------- roles
+  absl::StatusOr<RoleDirectory> ReadRoles(absl::string_view org,
+                                          const std::vector<std::string>& roles);
+  absl::StatusOr<WriteResult> SetRole(absl::string_view org, absl::string_view role,
+                                      const std::vector<std::string>& members,
+                                      absl::string_view request_id, absl::string_view fingerprint,
+                                      absl::string_view result);
+  // Role names after `after`, at most `limit`.
+  absl::StatusOr<std::vector<std::string>> ListRoleNames(absl::string_view org,
+                                                         absl::string_view after, int limit);
+
+  // ----------------------------------------------------------- approvals
+  absl::StatusOr<LoadedApproval> LoadApproval(absl::string_view org, absl::string_view id,
+                                              absl::string_view request_id);
+  // Many at once (missing ones are skipped).
+  absl::StatusOr<std::vector<ApprovalState>> LoadApprovals(absl::string_view org,
+                                                           const std::vector<std::string>& ids);
+  absl::StatusOr<WriteResult> Commit(const CommitInput& in);
+
+  // Ids before `before` (exclusive; "" = newest), newest first.
+  absl::StatusOr<std::vector<std::string>> ListApprovalIds(absl::string_view org,
+                                                           absl::string_view before, int limit);
+  // Inbox ids after `after` (exclusive), oldest first.
+  absl::StatusOr<std::vector<std::string>> ListInbox(absl::string_view org, absl::string_view user,
+                                                     absl::string_view after, int limit);
+  // Entries [offset, offset + limit); limit < 0: to the end.
+  absl::StatusOr<std::vector<StoredEntry>> ReadHistory(absl::string_view org, absl::string_view id,
+                                                       int64_t offset, int64_t limit);
+
+  struct HistorySnapshot {
+    bool found = false;
+    int64_t length = 0;  // As the approval recorded it.
+    std::string head;
+    std::vector<StoredEntry> entries;
+  };
+  // The recorded length and head together with every entry, read in one
+  // MULTI so a concurrent append cannot look like tampering.
+  absl::StatusOr<HistorySnapshot> ReadFullHistory(absl::string_view org, absl::string_view id);
+
+  // -------------------------------------------------------------- timers
+  // Due timers (score <= now), leased to the caller until now + lease so
+  // other replicas skip them; a replica that dies leaves them to be claimed
+  // again when the lease ends.
+  absl::StatusOr<std::vector<std::string>> ClaimDueTimers(int64_t now, absl::Duration lease,
+                                                          int limit);
+  absl::Status DropTimer(absl::string_view member);
+
+  // Key helpers (tests poke at Redis directly).
+  static std::string ApprovalKey(absl::string_view org, absl::string_view id);
+  static std::string HistoryKey(absl::string_view org, absl::string_view id);
+  static std::string InboxKey(absl::string_view org, absl::string_view user);
+
+ private:
+  redis::Client* redis_;
+  int64_t request_ttl_seconds_;
+};
+
+}  // namespace govreport::approval
+
+#endif  // GOVREPORT_APPROVAL_STORE_H_

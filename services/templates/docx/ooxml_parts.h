@@ -1,0 +1,62 @@
+// The fixed parts of the package (styles, settings, fonts, footers,
+// relationships, properties). Internal to gr_docx; docx_writer.cc writes
+// word/document.xml and assembles the zip.
+#ifndef GOVREPORT_TEMPLATES_DOCX_OOXML_PARTS_H_
+#define GOVREPORT_TEMPLATES_DOCX_OOXML_PARTS_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/strings/string_view.h"
+#include "templates/docx/docx_writer.h"
+
+namespace govreport::docx::internal {
+
+inline constexpr absl::string_view kXmlDeclaration =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n";
+inline constexpr absl::string_view kWordNamespaces =
+    " xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\""
+    " xmlns:r=\"http://schemas.openxmlformats.org/officeDocument/2006/"
+    "relationships\"";
+
+// absl::string_view (not std::) because this Abseil build keeps its own
+// string_view and StrCat takes only that.
+
+// Style ids used by document.xml; defined in StylesXml().
+inline constexpr absl::string_view kStyleTitle = "Title";
+inline constexpr absl::string_view kStyleHeading[] = {"Heading1", "Heading2",
+                                                      "Heading3", "Heading4"};
+inline constexpr absl::string_view kStyleIssuer = "Signature";
+inline constexpr absl::string_view kStyleDate = "Date";
+// Character style for body text that follows a heading in the same paragraph.
+inline constexpr absl::string_view kStyleRunInBody = "RunInBody";
+
+// Relationship ids of word/_rels/document.xml.rels.
+inline constexpr absl::string_view kRelFooterOdd = "rIdFooterOdd";
+inline constexpr absl::string_view kRelFooterEven = "rIdFooterEven";
+
+// Chinese font names as Word/WPS on a Chinese system list them.
+inline constexpr absl::string_view kFontFangSong = "仿宋_GB2312";
+inline constexpr absl::string_view kFontKaiTi = "楷体_GB2312";
+inline constexpr absl::string_view kFontHeiTi = "黑体";
+inline constexpr absl::string_view kFontXiaoBiaoSong = "方正小标宋简体";
+inline constexpr absl::string_view kFontSongTi = "宋体";
+inline constexpr absl::string_view kFontLatin = "Times New Roman";
+
+std::string ContentTypesXml();
+std::string PackageRelsXml();
+std::string DocumentRelsXml();
+std::string StylesXml(CharacterGrid grid);
+std::string SettingsXml();
+std::string FontTableXml();
+// The footer of odd pages (right-aligned) or even pages (left-aligned).
+std::string FooterXml(bool odd_pages);
+// `w3cdtf` is the timestamp as 2023-05-08T09:30:00Z; title and author are
+// escaped here.
+std::string CorePropertiesXml(std::string_view title, std::string_view author,
+                              const std::string& w3cdtf);
+std::string AppPropertiesXml();
+
+}  // namespace govreport::docx::internal
+
+#endif  // GOVREPORT_TEMPLATES_DOCX_OOXML_PARTS_H_

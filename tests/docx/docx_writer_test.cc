@@ -1,0 +1,540 @@
+#include "templates/docx/docx_writer.h"
+
+#include <zip.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace govreport::docx {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::string SeedText() {
+  std::ifstream in(GR_DOCX_TESTDATA "/seed_report.txt", std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+struct ZipDiscard {
+  void operator()(zip_t* archive) const { zip_discard(archive); }
+};
+struct ZipFileClose {
+  void operator()(zip_file_t* file) const { zip_fclose(file); }
+};
+
+struct Entry {
+  std::string name;
+  std::string data;
+  std::tm mtime_local{};
+};
+
+// Reads every entry back with libzip, in archive order.
+std::vector<Entry> Unzip(const std::string& bytes) {
+  std::vector<Entry> entries;
+  zip_error_t error;
+  zip_error_init(&error);
+  zip_source_t* source =
+      zip_source_buffer_create(bytes.data(), bytes.size(), 0, &error);
+  EXPECT_NE(source, nullptr);
+  if (source == nullptr) return entries;
+  std::unique_ptr<zip_t, ZipDiscard> archive(
+      zip_open_from_source(source, ZIP_RDONLY | ZIP_CHECKCONS, &error));
+  EXPECT_NE(archive, nullptr) << zip_error_strerror(&error);
+  zip_error_fini(&error);
+  if (archive == nullptr) {
+    zip_source_free(source);
+    return entries;
+  }
+  const zip_int64_t n = zip_get_num_entries(archive.get(), 0);
+  for (zip_int64_t i = 0; i < n; ++i) {
+    zip_stat_t stat;
+    if (zip_stat_index(archive.get(), i, 0, &stat) < 0) {
+      ADD_FAILURE() << zip_strerror(archive.get());
+      continue;
+    }
+    Entry& entry = entries.emplace_back();
+    entry.name = stat.name;
+    localtime_r(&stat.mtime, &entry.mtime_local);
+    entry.data.resize(stat.size);
+    std::unique_ptr<zip_file_t, ZipFileClose> file(
+        zip_fopen_index(archive.get(), i, 0));
+    if (file == nullptr ||
+        zip_fread(file.get(), entry.data.data(), entry.data.size()) !=
+            static_cast<zip_int64_t>(stat.size)) {
+      ADD_FAILURE() << "cannot read " << entry.name;
+    }
+  }
+  return entries;
+}
+
+std::map<std::string, std::string> Parts(const std::string& docx) {
+  std::map<std::string, std::string> parts;
+  for (Entry& e : Unzip(docx)) parts[e.name] = std::move(e.data);
+  return parts;
+}
+
+std::string WriteOrDie(std::string_view text, const DocxOptions& options = {}) {
+  absl::StatusOr<std::string> docx = WriteOfficialDocx(text, options);
+  EXPECT_TRUE(docx.ok()) << docx.status();
+  return docx.ok() ? *docx : std::string();
+}
+
+// --- classification ------------------------------------------------------
+
+TEST(ClassifyLineTest, Headings) {
+  const LineContext mid;
+  EXPECT_EQ(ClassifyLine("一、主要工作成效", mid), LineKind::kHeading1);
+  EXPECT_EQ(ClassifyLine("十二、其他", mid), LineKind::kHeading1);
+  EXPECT_EQ(ClassifyLine("（一）坚决做到“两个维护”", mid), LineKind::kHeading2);
+  EXPECT_EQ(ClassifyLine("(十)半角括号", mid), LineKind::kHeading2);
+  EXPECT_EQ(ClassifyLine("1.加强支部建设", mid), LineKind::kHeading3);
+  EXPECT_EQ(ClassifyLine("12．全角句点", mid), LineKind::kHeading3);
+  EXPECT_EQ(ClassifyLine("（1）细项", mid), LineKind::kHeading4);
+  EXPECT_EQ(ClassifyLine("(３)全角数字", mid), LineKind::kHeading4);
+}
+
+TEST(ClassifyLineTest, BodyLinesThatResembleHeadings) {
+  const LineContext mid;
+  EXPECT_EQ(ClassifyLine("一是提高政治站位。局党组……", mid), LineKind::kBody);
+  EXPECT_EQ(ClassifyLine("2022年市科技局未发生网络舆情事件。", mid),
+            LineKind::kBody);
+  EXPECT_EQ(ClassifyLine("1.5万元用于帮扶。", mid), LineKind::kBody);
+  EXPECT_EQ(ClassifyLine("一年来，局党组……", mid), LineKind::kBody);
+  EXPECT_EQ(ClassifyLine("（注）说明", mid), LineKind::kBody);
+  EXPECT_EQ(ClassifyLine("今年，科技局……", mid), LineKind::kBody);
+}
+
+TEST(ClassifyLineTest, PositionalKinds) {
+  EXPECT_EQ(ClassifyLine("  ", {.first = true}), LineKind::kBlank);
+  EXPECT_EQ(ClassifyLine("\u3000\u00A0", {}), LineKind::kBlank);
+  EXPECT_EQ(ClassifyLine("一、也是标题", {.first = true}), LineKind::kTitle);
+  EXPECT_EQ(ClassifyLine("2023年5月8日", {.last = true}), LineKind::kDate);
+  EXPECT_EQ(ClassifyLine("2023年*月*日 ", {.last = true}), LineKind::kDate);
+  EXPECT_EQ(ClassifyLine("二〇二三年五月八日", {.last = true}),
+            LineKind::kDate);
+  EXPECT_EQ(ClassifyLine("２０２３年１２月３１日", {.last = true}),
+            LineKind::kDate);
+  // Only the last line can be the date, and only if it is nothing else.
+  EXPECT_EQ(ClassifyLine("2023年5月8日", {}), LineKind::kBody);
+  EXPECT_EQ(ClassifyLine("2023年5月8日召开会议。", {.last = true}),
+            LineKind::kBody);
+  EXPECT_EQ(ClassifyLine("中共*市科学技术局党组", {.before_date = true}),
+            LineKind::kIssuer);
+}
+
+TEST(ClassifyTextTest, EveryLineOfTheSeed) {
+  const std::string seed = SeedText();
+  ASSERT_FALSE(seed.empty());
+  absl::StatusOr<std::vector<ClassifiedLine>> lines = ClassifyText(seed);
+  ASSERT_TRUE(lines.ok()) << lines.status();
+  std::vector<std::string_view> kinds;
+  for (const ClassifiedLine& line : *lines) {
+    kinds.push_back(LineKindName(line.kind));
+  }
+  EXPECT_THAT(kinds, ElementsAre("title", "blank", "body",                // 1-3
+                                 "heading1", "heading2", "body", "body",  // 4-7
+                                 "heading2", "body", "body", "body",  // 8-11
+                                 "heading2", "body", "body", "body",  // 12-15
+                                 "heading2", "body", "body",          // 16-18
+                                 "heading1", "body", "heading1",      // 19-21
+                                 "heading2", "heading2", "heading2",  // 22-24
+                                 "issuer", "date", "blank"));         // 25-27
+
+  const auto& l = *lines;
+  EXPECT_EQ(l[0].text, "市科技局党组落实全面从严治党责任工作报告");
+  EXPECT_EQ(l[2].line_number, 3);
+  EXPECT_TRUE(l[2].text.starts_with("今年以来"));  // leading space gone
+  EXPECT_EQ(l[24].text, "中共*市科学技术局党组");
+  EXPECT_EQ(l[25].text, "2023年*月*日");  // trailing space and NBSP gone
+  EXPECT_EQ(l[0].heading_size, 0u);
+
+  // A heading line without body text is all heading.
+  EXPECT_EQ(l[4].heading_size, l[4].text.size());
+  EXPECT_EQ(l[3].heading_size, l[3].text.size());
+  // "（一）强化理论武装，增强履职尽责能力。深入学习……": heading, then body.
+  EXPECT_EQ(l[21].text.substr(0, l[21].heading_size),
+            "（一）强化理论武装，增强履职尽责能力。");
+  EXPECT_TRUE(l[21]
+                  .text.substr(l[21].heading_size)
+                  .starts_with("深入学习习近平新时代"));
+  EXPECT_EQ(l[23].text.substr(0, l[23].heading_size),
+            "（三）加强党风廉政建设，涵养良好政治生态。");
+}
+
+TEST(ClassifyTextTest, HeadingEndIgnoresPunctuationInsideQuotes) {
+  absl::StatusOr<std::vector<ClassifiedLine>> lines = ClassifyText(
+      "标题\n（一）落实“三会一课。”制度。随后正文。\n一、只有标题。\n");
+  ASSERT_TRUE(lines.ok()) << lines.status();
+  ASSERT_EQ(lines->size(), 3u);
+  const ClassifiedLine& h = (*lines)[1];
+  EXPECT_EQ(h.kind, LineKind::kHeading2);
+  EXPECT_EQ(h.text.substr(0, h.heading_size), "（一）落实“三会一课。”制度。");
+  // A trailing 。 with nothing after it does not split.
+  EXPECT_EQ((*lines)[2].heading_size, (*lines)[2].text.size());
+}
+
+TEST(ClassifyTextTest, NoDateMeansNoSignatureBlock) {
+  absl::StatusOr<std::vector<ClassifiedLine>> lines =
+      ClassifyText("标题\r\n正文一。\r\n正文二。\r\n");
+  ASSERT_TRUE(lines.ok()) << lines.status();
+  ASSERT_EQ(lines->size(), 3u);
+  EXPECT_EQ((*lines)[1].kind, LineKind::kBody);
+  EXPECT_EQ((*lines)[2].kind, LineKind::kBody);
+  EXPECT_EQ((*lines)[2].text, "正文二。");  // \r trimmed
+}
+
+TEST(ClassifyTextTest, ByteOrderMarkAndWideSpacesAreNotContent) {
+  absl::StatusOr<std::vector<ClassifiedLine>> lines =
+      ClassifyText("\uFEFF标题\n\u3000\u3000正文。\n某局\n2023年5月8日");
+  ASSERT_TRUE(lines.ok()) << lines.status();
+  ASSERT_EQ(lines->size(), 4u);
+  EXPECT_EQ((*lines)[0].kind, LineKind::kTitle);
+  EXPECT_EQ((*lines)[0].text, "标题");
+  EXPECT_EQ((*lines)[1].text, "正文。");
+  EXPECT_EQ((*lines)[2].kind, LineKind::kIssuer);
+  EXPECT_EQ((*lines)[3].kind, LineKind::kDate);
+}
+
+// --- the package -----------------------------------------------------------
+
+TEST(WriteOfficialDocxTest, ZipOpensAndHasEveryPart) {
+  const std::vector<Entry> entries = Unzip(WriteOrDie(SeedText()));
+  std::vector<std::string> names;
+  for (const Entry& e : entries) names.push_back(e.name);
+  EXPECT_THAT(names, ElementsAre("[Content_Types].xml", "_rels/.rels",
+                                 "word/document.xml", "word/styles.xml",
+                                 "word/settings.xml", "word/fontTable.xml",
+                                 "word/footer1.xml", "word/footer2.xml",
+                                 "word/_rels/document.xml.rels",
+                                 "docProps/core.xml", "docProps/app.xml"));
+  for (const Entry& e : entries) {
+    EXPECT_TRUE(absl::StartsWith(e.data, "<?xml version=\"1.0\"")) << e.name;
+  }
+}
+
+TEST(WriteOfficialDocxTest, ContentTypesAndRelationshipsNameEveryPart) {
+  auto parts = Parts(WriteOrDie(SeedText()));
+  const std::string& types = parts["[Content_Types].xml"];
+  for (const char* part :
+       {"/word/document.xml", "/word/styles.xml", "/word/settings.xml",
+        "/word/fontTable.xml", "/word/footer1.xml", "/word/footer2.xml",
+        "/docProps/core.xml", "/docProps/app.xml"}) {
+    EXPECT_THAT(types, HasSubstr(absl::StrCat("PartName=\"", part, "\"")));
+  }
+  EXPECT_THAT(parts["_rels/.rels"], HasSubstr("Target=\"word/document.xml\""));
+  const std::string& rels = parts["word/_rels/document.xml.rels"];
+  for (const char* target : {"styles.xml", "settings.xml", "fontTable.xml",
+                             "footer1.xml", "footer2.xml"}) {
+    EXPECT_THAT(rels, HasSubstr(absl::StrCat("Target=\"", target, "\"")));
+  }
+}
+
+TEST(WriteOfficialDocxTest, PageGeometryAndGrid) {
+  const std::string doc = Parts(WriteOrDie(SeedText()))["word/document.xml"];
+  EXPECT_THAT(doc, HasSubstr("<w:pgSz w:w=\"11906\" w:h=\"16838\"/>"));
+  // 37 mm top, 26 mm right, 35 mm bottom, 28 mm left.
+  EXPECT_THAT(doc, HasSubstr("<w:pgMar w:top=\"2098\" w:right=\"1474\" "
+                             "w:bottom=\"1984\" w:left=\"1587\""));
+  EXPECT_THAT(doc, HasSubstr("w:footer=\"1447\""));
+  EXPECT_THAT(doc, HasSubstr("<w:docGrid w:type=\"linesAndChars\" "
+                             "w:linePitch=\"579\" w:charSpace=\"-842\"/>"));
+  EXPECT_THAT(doc, HasSubstr("<w:footerReference w:type=\"default\" "
+                             "r:id=\"rIdFooterOdd\"/>"));
+  EXPECT_THAT(doc, HasSubstr("<w:footerReference w:type=\"even\" "
+                             "r:id=\"rIdFooterEven\"/>"));
+}
+
+TEST(WriteOfficialDocxTest, ParagraphsMapToStyles) {
+  const std::string doc = Parts(WriteOrDie(SeedText()))["word/document.xml"];
+  // Title, then the blank line under it.
+  EXPECT_THAT(doc, HasSubstr("<w:pStyle w:val=\"Title\"/></w:pPr><w:r><w:t "
+                             "xml:space=\"preserve\">市科技局党组落实全面从严治"
+                             "党责任工作报告</w:t></w:r></w:p><w:p/>"));
+  EXPECT_THAT(doc, HasSubstr("<w:pStyle w:val=\"Heading1\"/></w:pPr><w:r><w:t "
+                             "xml:space=\"preserve\">一、主要工作成效</w:t>"));
+  EXPECT_THAT(doc, HasSubstr("<w:pStyle w:val=\"Heading2\"/></w:pPr><w:r><w:t "
+                             "xml:space=\"preserve\">（二）强化理论学习，厚植初"
+                             "心使命思想根基</w:t></w:r></w:p>"));
+  // Heading and the body text after it share one paragraph.
+  EXPECT_THAT(doc,
+              HasSubstr("（一）强化理论武装，增强履职尽责能力。</w:t></w:r>"
+                        "<w:r><w:rPr><w:rStyle w:val=\"RunInBody\"/>"
+                        "</w:rPr><w:t xml:space=\"preserve\">深入学习"));
+  // Body paragraphs use Normal; 一是 paragraphs are body.
+  EXPECT_THAT(doc, HasSubstr("<w:p><w:r><w:t xml:space=\"preserve\">一是提高"
+                             "政治站位。"));
+  // A blank line, then issuer centred over the date (both right-aligned).
+  EXPECT_THAT(doc, HasSubstr("<w:p><w:pPr><w:keepNext/></w:pPr></w:p><w:p>"
+                             "<w:pPr><w:pStyle w:val=\"Signature\"/>"));
+  EXPECT_THAT(doc, HasSubstr("<w:pStyle w:val=\"Date\"/></w:pPr><w:r><w:t "
+                             "xml:space=\"preserve\">2023年*月*日</w:t>"));
+  // Blank input lines are not carried over, leading spaces are trimmed.
+  EXPECT_THAT(doc, Not(HasSubstr("<w:t xml:space=\"preserve\"> ")));
+}
+
+TEST(WriteOfficialDocxTest, KeepsTheSignatureWithTheTextAboveIt) {
+  const std::string doc = Parts(WriteOrDie(SeedText()))["word/document.xml"];
+  // The last paragraph before the signature keeps with it and may give up its
+  // last lines; run-in headings are not kept with the next paragraph.
+  EXPECT_THAT(doc, HasSubstr("<w:pStyle w:val=\"Heading2\"/><w:keepNext/>"
+                             "<w:widowControl/></w:pPr><w:r><w:t "
+                             "xml:space=\"preserve\">（三）加强党风廉政建设"));
+  EXPECT_THAT(doc, HasSubstr("<w:pStyle w:val=\"Heading2\"/><w:keepNext "
+                             "w:val=\"0\"/></w:pPr><w:r><w:t "
+                             "xml:space=\"preserve\">（一）强化理论武装"));
+  // A heading standing alone keeps with its text through the style.
+  EXPECT_THAT(doc, HasSubstr("<w:pStyle w:val=\"Heading1\"/></w:pPr>"));
+  // No signature, nothing kept.
+  EXPECT_THAT(Parts(WriteOrDie("标题\n正文。"))["word/document.xml"],
+              Not(HasSubstr("keepNext")));
+}
+
+TEST(WriteOfficialDocxTest, CondensedSpacingVariant) {
+  DocxOptions options;
+  options.character_grid = CharacterGrid::kCondensedSpacing;
+  auto parts = Parts(WriteOrDie(SeedText(), options));
+  EXPECT_THAT(parts["word/document.xml"],
+              HasSubstr("<w:docGrid w:type=\"lines\" w:linePitch=\"579\"/>"));
+  const std::string& styles = parts["word/styles.xml"];
+  // Normal condenses by 5 twips; title and footer reset it.
+  EXPECT_THAT(styles,
+              HasSubstr("<w:spacing w:val=\"-5\"/><w:sz w:val=\"32\"/>"));
+  EXPECT_THAT(styles,
+              HasSubstr("<w:spacing w:val=\"0\"/><w:sz w:val=\"44\"/>"));
+  EXPECT_THAT(styles,
+              HasSubstr("<w:spacing w:val=\"0\"/><w:sz w:val=\"28\"/>"));
+  // The default has no condensing.
+  EXPECT_THAT(Parts(WriteOrDie(SeedText()))["word/styles.xml"],
+              Not(HasSubstr("<w:spacing w:val=")));
+}
+
+TEST(WriteOfficialDocxTest, IssuerIsCentredOverTheDate) {
+  const std::string doc = Parts(
+      WriteOrDie("标题\n正文。\n中共重庆市科学技术局党组\n2023年5月8日\n"))
+      ["word/document.xml"];
+  // Issuer 12 characters, date 6 (digits are half width): right indent
+  // 4 + (6 − 12) / 2 = 1 character; the date's 4 characters are in its style.
+  EXPECT_THAT(doc, HasSubstr("<w:pStyle w:val=\"Signature\"/><w:ind "
+                             "w:right=\"316\" w:rightChars=\"100\""));
+  const std::string styles =
+      Parts(WriteOrDie("标题\n正文。"))["word/styles.xml"];
+  EXPECT_THAT(styles, HasSubstr("w:right=\"1264\" w:rightChars=\"400\""));
+}
+
+TEST(WriteOfficialDocxTest, FontsAndStyles) {
+  auto parts = Parts(WriteOrDie(SeedText()));
+  const std::string& styles = parts["word/styles.xml"];
+  for (const char* east_asia :
+       {"仿宋_GB2312", "楷体_GB2312", "黑体", "方正小标宋简体", "宋体"}) {
+    EXPECT_THAT(styles,
+                HasSubstr(absl::StrCat("w:eastAsia=\"", east_asia, "\"")));
+  }
+  EXPECT_THAT(styles, HasSubstr("w:ascii=\"Times New Roman\" "
+                                "w:hAnsi=\"Times New Roman\""));
+  for (const char* id :
+       {"Normal", "Title", "Heading1", "Heading2", "Heading3", "Heading4",
+        "Signature", "Date", "Footer", "RunInBody"}) {
+    EXPECT_THAT(styles, HasSubstr(absl::StrCat("w:styleId=\"", id, "\"")));
+  }
+  // Body: 3号, two-character first-line indent, justified.
+  EXPECT_THAT(styles,
+              HasSubstr("<w:ind w:firstLine=\"632\" "
+                        "w:firstLineChars=\"200\"/><w:jc w:val=\"both\"/>"));
+  EXPECT_THAT(styles, HasSubstr("<w:sz w:val=\"32\"/>"));
+  // Title: 2号 centred; heading 3 bold; page numbers 4号.
+  EXPECT_THAT(styles, HasSubstr("<w:jc w:val=\"center\"/>"));
+  EXPECT_THAT(styles, HasSubstr("<w:sz w:val=\"44\"/>"));
+  EXPECT_THAT(styles,
+              HasSubstr("w:eastAsia=\"仿宋_GB2312\" w:cs=\"Times New "
+                        "Roman\" w:hint=\"eastAsia\"/><w:b w:val=\"1\"/>"));
+  EXPECT_THAT(styles, HasSubstr("<w:sz w:val=\"28\"/>"));
+
+  const std::string& fonts = parts["word/fontTable.xml"];
+  EXPECT_THAT(fonts, HasSubstr("<w:font w:name=\"仿宋_GB2312\"><w:altName "
+                               "w:val=\"FangSong\"/>"));
+  EXPECT_THAT(fonts, HasSubstr("<w:font w:name=\"楷体_GB2312\"><w:altName "
+                               "w:val=\"KaiTi\"/>"));
+  EXPECT_THAT(fonts, HasSubstr("<w:font w:name=\"黑体\"><w:altName "
+                               "w:val=\"SimHei\"/>"));
+  EXPECT_THAT(fonts, HasSubstr("<w:font w:name=\"方正小标宋简体\"><w:altName "
+                               "w:val=\"华文中宋\"/>"));
+  EXPECT_THAT(fonts, HasSubstr("<w:font w:name=\"宋体\"><w:altName "
+                               "w:val=\"SimSun\"/>"));
+}
+
+TEST(WriteOfficialDocxTest, OddAndEvenFooters) {
+  auto parts = Parts(WriteOrDie(SeedText()));
+  EXPECT_THAT(parts["word/settings.xml"], HasSubstr("<w:evenAndOddHeaders/>"));
+  const std::string& odd = parts["word/footer1.xml"];
+  const std::string& even = parts["word/footer2.xml"];
+  for (const std::string* footer : {&odd, &even}) {
+    EXPECT_THAT(*footer, HasSubstr("<w:t xml:space=\"preserve\">— </w:t>"));
+    EXPECT_THAT(*footer, HasSubstr("<w:instrText xml:space=\"preserve\"> PAGE "
+                                   "</w:instrText>"));
+    EXPECT_THAT(*footer, HasSubstr("<w:t xml:space=\"preserve\"> —</w:t>"));
+  }
+  EXPECT_THAT(odd, HasSubstr("<w:ind w:right=\"280\""));
+  EXPECT_THAT(odd, HasSubstr("<w:jc w:val=\"right\"/>"));
+  EXPECT_THAT(even, HasSubstr("<w:ind w:left=\"280\""));
+  EXPECT_THAT(even, HasSubstr("<w:jc w:val=\"left\"/>"));
+}
+
+TEST(WriteOfficialDocxTest, CorePropertiesDefaultToTitleAndIssuer) {
+  DocxOptions options;
+  options.timestamp = std::chrono::sys_days{std::chrono::year{2023} / 5 / 8} +
+                      std::chrono::hours{9} + std::chrono::minutes{30};
+  auto core = Parts(WriteOrDie(SeedText(), options))["docProps/core.xml"];
+  EXPECT_THAT(core, HasSubstr("<dc:title>市科技局党组落实全面从严治党责任工作"
+                              "报告</dc:title>"));
+  EXPECT_THAT(core,
+              HasSubstr("<dc:creator>中共*市科学技术局党组</dc:creator>"));
+  EXPECT_THAT(core, HasSubstr(">2023-05-08T09:30:00Z</dcterms:created>"));
+  EXPECT_THAT(core, HasSubstr(">2023-05-08T09:30:00Z</dcterms:modified>"));
+
+  options.title = "另一个标题";
+  options.author = "市科技局";
+  core = Parts(WriteOrDie(SeedText(), options))["docProps/core.xml"];
+  EXPECT_THAT(core, HasSubstr("<dc:title>另一个标题</dc:title>"));
+  EXPECT_THAT(core, HasSubstr("<dc:creator>市科技局</dc:creator>"));
+}
+
+TEST(WriteOfficialDocxTest, SameInputSameBytes) {
+  const std::string seed = SeedText();
+  DocxOptions options;
+  options.timestamp = std::chrono::sys_days{std::chrono::year{2023} / 5 / 8};
+  const std::string a = WriteOrDie(seed, options);
+  const std::string b = WriteOrDie(seed, options);
+  ASSERT_FALSE(a.empty());
+  EXPECT_EQ(a, b);
+
+  options.timestamp += std::chrono::seconds{2};
+  EXPECT_NE(WriteOrDie(seed, options), a);
+}
+
+TEST(WriteOfficialDocxTest, BytesDoNotDependOnTheTimeZone) {
+  const char* saved = std::getenv("TZ");
+  const std::string saved_tz = saved ? saved : "";
+  DocxOptions options;
+  options.timestamp = std::chrono::sys_days{std::chrono::year{2023} / 5 / 8} +
+                      std::chrono::hours{23} + std::chrono::minutes{59};
+  setenv("TZ", "UTC0", 1);
+  tzset();
+  const std::string utc = WriteOrDie(SeedText(), options);
+  setenv("TZ", "CST-8", 1);  // Beijing, no tzdata needed
+  tzset();
+  const std::string beijing = WriteOrDie(SeedText(), options);
+  if (saved) {
+    setenv("TZ", saved_tz.c_str(), 1);
+  } else {
+    unsetenv("TZ");
+  }
+  tzset();
+  EXPECT_EQ(utc, beijing);
+}
+
+TEST(WriteOfficialDocxTest, ZipEntriesCarryTheTimestamp) {
+  DocxOptions options;
+  options.timestamp = std::chrono::sys_days{std::chrono::year{2023} / 5 / 8} +
+                      std::chrono::hours{9} + std::chrono::minutes{30} +
+                      std::chrono::seconds{10};
+  for (const Entry& e : Unzip(WriteOrDie("标题", options))) {
+    // libzip reads the DOS fields back as local time, which are the UTC
+    // fields of the option.
+    EXPECT_EQ(e.mtime_local.tm_year, 123) << e.name;
+    EXPECT_EQ(e.mtime_local.tm_mon, 4) << e.name;
+    EXPECT_EQ(e.mtime_local.tm_mday, 8) << e.name;
+    EXPECT_EQ(e.mtime_local.tm_hour, 9) << e.name;
+    EXPECT_EQ(e.mtime_local.tm_min, 30) << e.name;
+    EXPECT_EQ(e.mtime_local.tm_sec, 10) << e.name;
+  }
+}
+
+TEST(WriteOfficialDocxTest, TimestampOutOfRange) {
+  DocxOptions options;
+  options.timestamp = std::chrono::sys_days{std::chrono::year{-5} / 1 / 1};
+  EXPECT_EQ(WriteOfficialDocx("标题", options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // Before 1980 is fine in core.xml; the zip clamps it.
+  options.timestamp = std::chrono::sys_days{std::chrono::year{1970} / 1 / 1};
+  const std::string core =
+      Parts(WriteOrDie("标题", options))["docProps/core.xml"];
+  EXPECT_THAT(core, HasSubstr(">1970-01-01T00:00:00Z</dcterms:created>"));
+}
+
+TEST(WriteOfficialDocxTest, EscapesXml) {
+  DocxOptions options;
+  options.title = "R&D <\"x\"> 'y'";
+  options.author = "A&B";
+  const std::string text =
+      "关于<script>&“引号”的报告\n正文 a < b && c > d \"q\" "
+      "'a'\n一、A&B\t制表\n";
+  auto parts = Parts(WriteOrDie(text, options));
+  const std::string& doc = parts["word/document.xml"];
+  EXPECT_THAT(doc, HasSubstr("关于&lt;script&gt;&amp;“引号”的报告"));
+  EXPECT_THAT(doc, HasSubstr("正文 a &lt; b &amp;&amp; c &gt; d &quot;q&quot; "
+                             "&apos;a&apos;"));
+  EXPECT_THAT(doc, HasSubstr("一、A&amp;B</w:t><w:tab/><w:t "
+                             "xml:space=\"preserve\">制表"));
+  EXPECT_THAT(doc, Not(HasSubstr("<script>")));
+  const std::string& core = parts["docProps/core.xml"];
+  EXPECT_THAT(core, HasSubstr("<dc:title>R&amp;D &lt;&quot;x&quot;&gt; "
+                              "&apos;y&apos;</dc:title>"));
+  EXPECT_THAT(core, HasSubstr("<dc:creator>A&amp;B</dc:creator>"));
+}
+
+TEST(WriteOfficialDocxTest, RejectsInvalidUtf8) {
+  for (std::string_view bad : {
+           std::string_view("标题\n正文\xFF"),
+           std::string_view("标题\n\xC0\xAF"),          // overlong '/'
+           std::string_view("标题\n\xED\xA0\x80"),      // surrogate
+           std::string_view("标题\n\xE4\xB8"),          // truncated
+           std::string_view("标题\n\xF4\x90\x80\x80"),  // above U+10FFFF
+           std::string_view("标题\n\x80"),              // lone continuation
+       }) {
+    absl::StatusOr<std::string> docx = WriteOfficialDocx(bad, {});
+    EXPECT_EQ(docx.status().code(), absl::StatusCode::kInvalidArgument)
+        << docx.status();
+    EXPECT_THAT(docx.status().message(), HasSubstr("line 2"));
+  }
+  DocxOptions options;
+  options.author = "\xFF";
+  EXPECT_EQ(WriteOfficialDocx("标题", options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(WriteOfficialDocxTest, RejectsCharactersXmlCannotCarry) {
+  absl::StatusOr<std::string> docx = WriteOfficialDocx("标题\n正\x01文", {});
+  EXPECT_EQ(docx.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(docx.status().message(), HasSubstr("line 2, column 2"));
+  EXPECT_EQ(WriteOfficialDocx("标题\n\xEF\xBF\xBF", {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(WriteOfficialDocx("标题\r正文", {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(WriteOfficialDocxTest, RejectsTextWithoutTitle) {
+  EXPECT_EQ(WriteOfficialDocx("", {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(WriteOfficialDocx(" \n\u3000\n", {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace govreport::docx
