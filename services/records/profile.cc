@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/numerals.h"
 
 namespace govreport::records {
 namespace {
@@ -36,22 +37,6 @@ int64_t Pow10(int n) {
   return p;
 }
 
-// value / divisor rounded half up, printed with at most `precision`
-// decimals and no trailing zeros.
-std::string Decimal(int64_t value, int64_t divisor, int precision) {
-  int64_t scale = Pow10(precision);
-  // Widen: fen sums can be large and scale multiplies them.
-  __int128 scaled = (static_cast<__int128>(value) * scale * 2 + divisor) /
-                    (static_cast<__int128>(divisor) * 2);
-  int64_t whole = static_cast<int64_t>(scaled / scale);
-  int64_t frac = static_cast<int64_t>(scaled % scale);
-  std::string out = absl::StrCat(whole);
-  if (frac == 0) return out;
-  std::string digits = absl::StrCat(frac + scale).substr(1);
-  while (!digits.empty() && digits.back() == '0') digits.pop_back();
-  return absl::StrCat(out, ".", digits);
-}
-
 }  // namespace
 
 pb::ValueKind KindOf(const pb::Indicator& ind) {
@@ -64,10 +49,9 @@ std::string FormatValue(pb::ValueKind kind, const std::string& unit,
                         int64_t value, int precision) {
   switch (kind) {
     case pb::MONEY_FEN:
-      return Decimal(value, unit == "万元" ? 1000000 : 100,
-                     precision > 0 ? precision : 2);
+      return unit == "万元" ? FormatFenAsWan(value) : FormatFenAsYuan(value);
     case pb::PERCENT:
-      return Decimal(value, Pow10(precision), precision);
+      return FormatScaled(value, precision, /*trim_zeros=*/true);
     default:
       return absl::StrCat(value);
   }

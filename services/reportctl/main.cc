@@ -23,7 +23,7 @@ void DefineFlags(Flags& f) {
                            "short-name", "city", "district", "parent", "fact",
                            "expected-revision", "type", "date", "title", "department", "source",
                            "external-id", "note", "person", "quantity", "reason", "from", "to",
-                           "limit", "batch-size", "year"}) {
+                           "limit", "batch-size", "year", "description", "format", "out"}) {
     f.Define(name, "", "see the command's help");
   }
   for (const char* name : {"quiet", "include-voided", "dry-run"}) {
@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
   using namespace govreport::cli;
   std::vector<Command> commands;
   RegisterRecordsCommands(commands);
+  RegisterTemplateCommands(commands);
   Flags flags("reportctl", "");
   DefineFlags(flags);
   absl::Status parsed = flags.Parse(argc, argv);

@@ -1,0 +1,473 @@
+// Rendering: an explicit stack of frames walks the flat node vectors of the
+// template and of the partials it pulls in, so neither deep nesting nor deep
+// partial recursion touches the C++ stack.
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "templates/engine/ast.h"
+#include "templates/engine/mustache.h"
+#include "templates/engine/value.h"
+
+namespace govreport::templates {
+
+using internal::Node;
+using internal::NodeType;
+
+void AppendHtmlEscaped(std::string_view text, std::string* out) {
+  size_t run = 0;  // start of the pending unescaped run
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char* entity = nullptr;
+    switch (text[i]) {
+      case '&':
+        entity = "&amp;";
+        break;
+      case '<':
+        entity = "&lt;";
+        break;
+      case '>':
+        entity = "&gt;";
+        break;
+      case '"':
+        entity = "&quot;";
+        break;
+      default:
+        continue;
+    }
+    out->append(text.data() + run, i - run);
+    out->append(entity);
+    run = i + 1;
+  }
+  out->append(text.data() + run, text.size() - run);
+}
+
+namespace {
+
+// RenderResult::missing keeps at most this many names.
+constexpr size_t kMaxMissing = 1000;
+
+class Renderer {
+ public:
+  Renderer(const RenderOptions& options, RenderResult* result)
+      : options_(options),
+        out_(result->text),
+        missing_(result->missing),
+        missing_partials_(result->missing_partials),
+        start_size_(result->text.size()) {
+    missing_seen_.insert(missing_.begin(), missing_.end());
+  }
+
+  absl::Status Run(const CompiledTemplate& root, const Value& context) {
+    context_.push_back(Context{&context, -1, nullptr, 0});
+    PushFrame(&root, nullptr, 0, static_cast<uint32_t>(root.nodes().size()),
+              /*include=*/false);
+    while (!frames_.empty()) {
+      if (++steps_ > options_.max_steps) {
+        const Frame& f = frames_.back();
+        return Exhausted(*f.tmpl, f.pc < f.end ? f.pc : 0,
+                         "rendering takes more than " + std::to_string(options_.max_steps) +
+                             " steps (RenderOptions.max_steps); is a section "
+                             "nested over long lists?");
+      }
+      Frame& f = frames_.back();
+      if (f.pc >= f.end) {
+        if (f.list != nullptr && f.next < f.list->size()) {
+          context_.back().value = &(*f.list)[f.next++];
+          f.pc = f.body;
+          continue;
+        }
+        PopFrame();
+        continue;
+      }
+      const CompiledTemplate& t = *f.tmpl;
+      const uint32_t index = f.pc;
+      const Node& node = t.nodes()[index];
+      f.pc = node.end;  // `f` may dangle once a frame is pushed below
+      absl::Status status;
+      switch (node.type) {
+        case NodeType::kText:
+          EmitText(t.NameOf(node));
+          break;
+        case NodeType::kVariable:
+          Interpolate(t, node);
+          break;
+        case NodeType::kSection:
+        case NodeType::kInverted:
+          Section(t, index, node);
+          break;
+        case NodeType::kPartial:
+          status = Partial(t, node);
+          break;
+        case NodeType::kParent:
+          status = Parent(t, index, node);
+          break;
+        case NodeType::kBlock:
+          status = Block(t, index, node);
+          break;
+      }
+      if (!status.ok()) return status;
+      if (out_.size() - start_size_ > options_.max_output_bytes) {
+        return Exhausted(t, index,
+                         "output is larger than " + std::to_string(options_.max_output_bytes) +
+                             " bytes (RenderOptions.max_output_bytes)");
+      }
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  struct Frame {
+    const CompiledTemplate* tmpl;
+    std::shared_ptr<const CompiledTemplate> hold;  // keeps a partial alive
+    uint32_t pc;
+    uint32_t end;
+    uint32_t body;
+    const std::vector<Value>* list;  // a section iterating over a list
+    size_t next;
+    size_t context_size;
+    size_t indent_size;
+    size_t scope_size;
+    size_t arena_size;
+    bool include;
+  };
+
+  // An active parent expansion: its argument blocks override blocks of the
+  // same name anywhere below it; the outermost one wins.
+  struct Scope {
+    const CompiledTemplate* tmpl;
+    uint32_t parent;
+  };
+
+  // Records the sizes to restore when the frame ends; callers then push
+  // context, indentation or scope.
+  void PushFrame(const CompiledTemplate* tmpl, std::shared_ptr<const CompiledTemplate> hold,
+                 uint32_t begin, uint32_t end, bool include) {
+    frames_.push_back(Frame{tmpl, std::move(hold), begin, end, begin, nullptr, 0, context_.size(),
+                            indent_.size(), scopes_.size(), arena_.size(), include});
+    if (include) ++include_depth_;
+  }
+
+  void PopFrame() {
+    const Frame& f = frames_.back();
+    context_.resize(f.context_size);
+    indent_.resize(f.indent_size);
+    scopes_.resize(f.scope_size);
+    while (arena_.size() > f.arena_size) arena_.pop_back();
+    if (f.include) --include_depth_;
+    frames_.pop_back();
+  }
+
+  absl::Status Exhausted(const CompiledTemplate& t, uint32_t index, const std::string& what) const {
+    const size_t offset = index < t.nodes().size() ? t.nodes()[index].tag : 0;
+    return absl::ResourceExhaustedError(t.Location(offset) + ": " + what);
+  }
+
+  // ---- output --------------------------------------------------------------
+
+  void EmitIndentIfLineStart() {
+    if (at_line_start_) {
+      out_.append(indent_);
+      at_line_start_ = false;
+    }
+  }
+
+  // Template text: every line it starts gets the current indentation.
+  void EmitText(std::string_view text) {
+    if (text.empty()) return;
+    if (indent_.empty()) {
+      out_.append(text);
+      at_line_start_ = text.back() == '\n';
+      return;
+    }
+    size_t begin = 0;
+    while (begin < text.size()) {
+      size_t end = text.find('\n', begin);
+      end = end == std::string_view::npos ? text.size() : end + 1;
+      EmitIndentIfLineStart();
+      out_.append(text.data() + begin, end - begin);
+      at_line_start_ = text[end - 1] == '\n';
+      begin = end;
+    }
+  }
+
+  // A value: indented if it starts a line, but its own newlines are data
+  // and get no indentation (spec: "Standalone Indentation").
+  void EmitValue(std::string_view text, bool escape) {
+    if (text.empty()) return;
+    EmitIndentIfLineStart();
+    if (escape) {
+      AppendHtmlEscaped(text, &out_);
+    } else {
+      out_.append(text);
+    }
+  }
+
+  // ---- name resolution -----------------------------------------------------
+
+  // A child of `v` by key: a map entry, a list item by index, or a derived
+  // name computed into *scratch.
+  static const Value* Child(const Value& v, std::string_view key, Value* scratch) {
+    if (v.is_map()) return v.Find(key);
+    if (v.is_list()) {
+      size_t index = 0;
+      if (key.empty() || key.size() > 9) return nullptr;
+      for (char c : key) {
+        if (c < '0' || c > '9') return nullptr;
+        index = index * 10 + static_cast<size_t>(c - '0');
+      }
+      return index < v.items().size() ? &v.items()[index] : nullptr;
+    }
+    return v.Derived(key, scratch) ? scratch : nullptr;
+  }
+
+  // Spec resolution: the first part of a dotted name is looked up through
+  // the context stack from the top; the rest strictly inside what it found.
+  // The result may point into scratch[0..1]. *found_at is the stack entry
+  // where the first part was found (the top for "."), -1 if nowhere.
+  const Value* Resolve(const CompiledTemplate& t, const Node& node, Value scratch[2],
+                       int* found_at) const {
+    *found_at = static_cast<int>(context_.size()) - 1;
+    if (node.seg_count == 0) return context_.back().value;
+    const auto& segments = t.segments();
+    const internal::Segment& head = segments[node.seg_begin];
+    const std::string_view first = t.Slice(head.begin, head.size);
+    // Only maps have names at the first step: a number on the stack must
+    // not answer {{value}} with its derived value.
+    const Value* v = nullptr;
+    for (size_t i = context_.size(); i-- > 0;) {
+      v = context_[i].value->Find(first);
+      if (v != nullptr) {
+        *found_at = static_cast<int>(i);
+        break;
+      }
+    }
+    if (v == nullptr) {
+      *found_at = -1;
+      return nullptr;
+    }
+    int k = 0;
+    for (uint32_t s = 1; s < node.seg_count; ++s) {
+      const internal::Segment& seg = segments[node.seg_begin + s];
+      const Value* child = Child(*v, t.Slice(seg.begin, seg.size), &scratch[k]);
+      if (child == nullptr) return nullptr;
+      if (child == &scratch[k]) k ^= 1;
+      v = child;
+    }
+    return v;
+  }
+
+  // ---- nodes ---------------------------------------------------------------
+
+  // The dotted path of a context entry: the names of the sections that
+  // entered it, each from where its own first part was found. List items
+  // share their list's path ("items.title", as a Schema declares them).
+  std::string PathOf(int entry) const {
+    std::vector<int> chain;
+    for (int e = entry; e > 0; e = context_[static_cast<size_t>(e)].base) {
+      chain.push_back(e);
+    }
+    steps_ += chain.size();  // deep nesting makes this walk count
+    std::string path;
+    for (size_t k = chain.size(); k-- > 0;) {
+      const Context& c = context_[static_cast<size_t>(chain[k])];
+      const std::string_view name = c.tmpl->NameOf(c.tmpl->nodes()[c.node]);
+      if (name == ".") continue;
+      if (!path.empty()) path.push_back('.');
+      path.append(name);
+    }
+    return path;
+  }
+
+  void Interpolate(const CompiledTemplate& t, const Node& node) {
+    Value scratch[2];
+    int found_at = -1;
+    const Value* v = Resolve(t, node, scratch, &found_at);
+    if (v == nullptr || v->is_null()) {
+      // Reported under its full name: {{district}} inside {{#org}} is
+      // org.district; a name found nowhere belongs to the innermost scope.
+      const int scope = found_at >= 0 ? found_at : static_cast<int>(context_.size()) - 1;
+      std::string name = PathOf(scope);
+      if (t.NameOf(node) != ".") {
+        if (!name.empty()) name.push_back('.');
+        name.append(t.NameOf(node));
+      } else if (name.empty()) {
+        name = ".";
+      }
+      if (missing_.size() < kMaxMissing && missing_seen_.insert(name).second) {
+        missing_.push_back(name);
+      }
+      return;
+    }
+    const bool escape = node.escape && options_.escape == Escape::kHtml;
+    if (v->kind() == Value::Kind::kText) {
+      EmitValue(v->text(), escape);
+      return;
+    }
+    scratch_text_.clear();
+    v->AppendText(&scratch_text_);
+    EmitValue(scratch_text_, escape);
+  }
+
+  void Section(const CompiledTemplate& t, uint32_t index, const Node& node) {
+    Value scratch[2];
+    int found_at = -1;
+    const Value* v = Resolve(t, node, scratch, &found_at);
+    const bool truthy = v != nullptr && v->Truthy();
+    if (node.type == NodeType::kInverted) {
+      if (!truthy) PushFrame(&t, nullptr, index + 1, node.end, false);
+      return;
+    }
+    if (!truthy) return;
+    if (v->is_list()) {
+      PushFrame(&t, nullptr, index + 1, node.end, false);
+      Frame& f = frames_.back();
+      f.list = &v->items();
+      f.next = 1;
+      context_.push_back(Context{&v->items()[0], found_at, &t, index});
+      return;
+    }
+    PushFrame(&t, nullptr, index + 1, node.end, false);
+    if (v->kind() == Value::Kind::kBool) return;  // nothing to look into
+    if (v == &scratch[0] || v == &scratch[1]) {
+      arena_.push_back(std::move(*const_cast<Value*>(v)));
+      v = &arena_.back();
+    }
+    context_.push_back(Context{v, found_at, &t, index});
+  }
+
+  std::shared_ptr<const CompiledTemplate> FindPartial(const CompiledTemplate& t, const Node& node) {
+    std::string name;
+    if (node.dynamic) {
+      Value scratch[2];
+      int found_at = -1;
+      const Value* v = Resolve(t, node, scratch, &found_at);
+      if (v == nullptr) return nullptr;  // spec: nothing, silently
+      name = v->ToText();
+      if (name.empty()) return nullptr;
+    } else {
+      name = std::string(t.NameOf(node));
+    }
+    std::shared_ptr<const CompiledTemplate> found =
+        options_.partials != nullptr ? options_.partials->Find(name) : nullptr;
+    if (found == nullptr) {
+      bool seen = false;
+      for (const std::string& m : missing_partials_) seen = seen || m == name;
+      if (!seen && missing_partials_.size() < 100) {
+        missing_partials_.push_back(name);
+      }
+    }
+    return found;
+  }
+
+  absl::Status CheckDepth(const CompiledTemplate& t, const Node& node) const {
+    if (include_depth_ < options_.max_include_depth) return absl::OkStatus();
+    return absl::InvalidArgumentError(
+        t.Location(node.tag) + ": partials, parents and blocks are expanded " +
+        "inside each other more than " + std::to_string(options_.max_include_depth) +
+        " levels deep at " + std::string(t.NameOf(node)) + " (does a partial include itself?)");
+  }
+
+  void PushIndent(const CompiledTemplate& t, const Node& node) {
+    indent_.append(t.Slice(node.indent_begin, node.indent_size));
+  }
+
+  absl::Status Partial(const CompiledTemplate& t, const Node& node) {
+    std::shared_ptr<const CompiledTemplate> partial = FindPartial(t, node);
+    if (partial == nullptr) return absl::OkStatus();
+    absl::Status depth = CheckDepth(t, node);
+    if (!depth.ok()) return depth;
+    const CompiledTemplate* raw = partial.get();
+    PushFrame(raw, std::move(partial), 0, static_cast<uint32_t>(raw->nodes().size()), true);
+    PushIndent(t, node);
+    return absl::OkStatus();
+  }
+
+  absl::Status Parent(const CompiledTemplate& t, uint32_t index, const Node& node) {
+    std::shared_ptr<const CompiledTemplate> parent = FindPartial(t, node);
+    if (parent == nullptr) return absl::OkStatus();
+    absl::Status depth = CheckDepth(t, node);
+    if (!depth.ok()) return depth;
+    const CompiledTemplate* raw = parent.get();
+    PushFrame(raw, std::move(parent), 0, static_cast<uint32_t>(raw->nodes().size()), true);
+    PushIndent(t, node);
+    scopes_.push_back(Scope{&t, index});
+    return absl::OkStatus();
+  }
+
+  absl::Status Block(const CompiledTemplate& t, uint32_t index, const Node& node) {
+    const std::string_view name = t.NameOf(node);
+    for (const Scope& scope : scopes_) {  // outermost first: it wins
+      const auto& nodes = scope.tmpl->nodes();
+      const Node& parent = nodes[scope.parent];
+      for (uint32_t c = scope.parent + 1; c < parent.end; c = nodes[c].end) {
+        if (++steps_ > options_.max_steps) {
+          return Exhausted(t, index,
+                           "too many blocks to match "
+                           "(RenderOptions.max_steps)");
+        }
+        const Node& arg = nodes[c];
+        if (arg.type != NodeType::kBlock || scope.tmpl->NameOf(arg) != name) {
+          continue;
+        }
+        absl::Status depth = CheckDepth(t, node);
+        if (!depth.ok()) return depth;
+        PushFrame(scope.tmpl, nullptr, c + 1, arg.end, true);
+        PushIndent(t, node);
+        return absl::OkStatus();
+      }
+    }
+    PushFrame(&t, nullptr, index + 1, node.end, false);
+    PushIndent(t, node);
+    return absl::OkStatus();
+  }
+
+  const RenderOptions& options_;
+  std::string& out_;
+  std::vector<std::string>& missing_;
+  std::vector<std::string>& missing_partials_;
+  const size_t start_size_;
+  std::unordered_set<std::string> missing_seen_;
+
+  std::vector<Frame> frames_;
+  // A context stack entry, with what is needed to name it (PathOf).
+  struct Context {
+    const Value* value;
+    int base;  // the entry its section's first name part was found in
+    const CompiledTemplate* tmpl;
+    uint32_t node;  // the section that entered it
+  };
+  std::vector<Context> context_;
+  std::deque<Value> arena_;  // derived values pushed as section context
+  std::vector<Scope> scopes_;
+  std::string indent_;
+  std::string scratch_text_;
+  bool at_line_start_ = true;
+  int include_depth_ = 0;
+  mutable uint64_t steps_ = 0;  // PathOf counts its walk
+};
+
+}  // namespace
+
+absl::Status CompiledTemplate::RenderTo(const Value& context, const RenderOptions& options,
+                                        RenderResult* result) const {
+  return Renderer(options, result).Run(*this, context);
+}
+
+absl::StatusOr<RenderResult> CompiledTemplate::Render(const Value& context,
+                                                      const RenderOptions& options) const {
+  RenderResult result;
+  // Most of a report is template text; values rarely double it.
+  result.text.reserve(source_.size() + source_.size() / 2);
+  absl::Status status = RenderTo(context, options, &result);
+  if (!status.ok()) return status;
+  return result;
+}
+
+}  // namespace govreport::templates
