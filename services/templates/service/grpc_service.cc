@@ -1,0 +1,215 @@
+#include "templates/service/grpc_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/resource.h"
+#include "common/status.h"
+
+namespace govreport::templates {
+namespace {
+
+using auth::kAdmin;
+
+#define GR_TEMPLATE_READERS \
+  {auth::kDrafter, auth::kApprover, auth::kAuditor, auth::kService, auth::kRecorder}
+
+// A template's org must be the caller's; shared templates ("templates/x")
+// are readable by everyone authenticated.
+absl::StatusOr<auth::Principal> AuthorizeRef(auth::Authenticator* auth,
+                                             const grpc::ServerContext& ctx,
+                                             const TemplateRef& ref, bool write) {
+  if (ref.org.empty()) {
+    GR_ASSIGN_OR_RETURN(auth::Principal p, auth->Authenticate(ctx));
+    if (write && !p.IsOperator()) {
+      return absl::PermissionDeniedError("only the platform operator changes shared templates");
+    }
+    return p;
+  }
+  if (write) return auth->Authorize(ctx, ref.org, {kAdmin});
+  return auth->Authorize(ctx, ref.org, GR_TEMPLATE_READERS);
+}
+
+}  // namespace
+
+std::string CallerToken(const grpc::ServerContext& ctx) {
+  auto it = ctx.client_metadata().find("authorization");
+  if (it == ctx.client_metadata().end()) return "";
+  std::string value(it->second.data(), it->second.size());
+  return value.rfind("Bearer ", 0) == 0 ? value.substr(7) : "";
+}
+
+RecordsFigures::RecordsFigures(std::shared_ptr<grpc::Channel> channel, absl::Duration deadline)
+    : indicators_(records::v1::IndicatorService::NewStub(channel)),
+      orgs_(records::v1::OrgService::NewStub(channel)),
+      deadline_(deadline) {}
+
+void RecordsFigures::Prepare(grpc::ClientContext& ctx, const std::string& token) const {
+  auth::AttachToken(ctx, token);
+  ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(deadline_));
+}
+
+absl::StatusOr<records::v1::Profile> RecordsFigures::GetProfile(const std::string& org,
+                                                                const std::string& token) {
+  grpc::ClientContext ctx;
+  Prepare(ctx, token);
+  records::v1::GetProfileRequest req;
+  req.set_parent(absl::StrCat("orgs/", org));
+  records::v1::Profile out;
+  GR_RETURN_IF_ERROR(FromGrpcStatus(indicators_->GetProfile(&ctx, req, &out)));
+  return out;
+}
+
+absl::StatusOr<records::v1::Org> RecordsFigures::GetOrg(const std::string& org,
+                                                        const std::string& token) {
+  grpc::ClientContext ctx;
+  Prepare(ctx, token);
+  records::v1::GetOrgRequest req;
+  req.set_name(absl::StrCat("orgs/", org));
+  records::v1::Org out;
+  GR_RETURN_IF_ERROR(FromGrpcStatus(orgs_->GetOrg(&ctx, req, &out)));
+  return out;
+}
+
+absl::StatusOr<records::v1::GetIndicatorValuesResponse> RecordsFigures::GetFigures(
+    const std::string& org, const std::string& period, const std::string& token) {
+  grpc::ClientContext ctx;
+  Prepare(ctx, token);
+  records::v1::GetIndicatorValuesRequest req;
+  req.set_parent(absl::StrCat("orgs/", org));
+  req.set_period(period);
+  records::v1::GetIndicatorValuesResponse out;
+  GR_RETURN_IF_ERROR(FromGrpcStatus(indicators_->GetIndicatorValues(&ctx, req, &out)));
+  return out;
+}
+
+grpc::Status TemplateGrpc::CreateTemplate(grpc::ServerContext* ctx,
+                                          const v1::CreateTemplateRequest* req,
+                                          v1::Template* out) {
+  std::string org;
+  if (!req->parent().empty()) {
+    auto o = ParseOrgName(req->parent());
+    if (!o.ok()) return ToGrpcStatus(o.status());
+    org = *o;
+  }
+  auto p = AuthorizeRef(auth_, *ctx, {org, req->template_id(), 0}, true);
+  if (!p.ok()) return ToGrpcStatus(p.status());
+  return ToGrpc(templates_->Create(org, req->template_id(), req->text(), req->description(),
+                                   p->subject, CallerToken(*ctx), req->request_id()),
+                out);
+}
+
+grpc::Status TemplateGrpc::GetTemplate(grpc::ServerContext* ctx,
+                                       const v1::GetTemplateRequest* req, v1::Template* out) {
+  auto ref = ParseTemplateName(req->name());
+  if (!ref.ok()) return ToGrpcStatus(ref.status());
+  auto p = AuthorizeRef(auth_, *ctx, *ref, false);
+  if (!p.ok()) return ToGrpcStatus(p.status());
+  return ToGrpc(templates_->Get(*ref), out);
+}
+
+grpc::Status TemplateGrpc::ListTemplates(grpc::ServerContext* ctx,
+                                         const v1::ListTemplatesRequest* req,
+                                         v1::ListTemplatesResponse* out) {
+  std::string org;
+  if (!req->parent().empty()) {
+    auto o = ParseOrgName(req->parent());
+    if (!o.ok()) return ToGrpcStatus(o.status());
+    org = *o;
+  }
+  auto p = AuthorizeRef(auth_, *ctx, {org, "x", 0}, false);
+  if (!p.ok()) return ToGrpcStatus(p.status());
+  return ToGrpc(templates_->List(org, req->page_size(), req->page_token()), out);
+}
+
+grpc::Status TemplateGrpc::UpdateTemplate(grpc::ServerContext* ctx,
+                                          const v1::UpdateTemplateRequest* req,
+                                          v1::Template* out) {
+  auto ref = ParseTemplateName(req->name());
+  if (!ref.ok()) return ToGrpcStatus(ref.status());
+  auto p = AuthorizeRef(auth_, *ctx, *ref, true);
+  if (!p.ok()) return ToGrpcStatus(p.status());
+  return ToGrpc(templates_->Update(*ref, req->text(), req->description(),
+                                   req->expected_revision(), p->subject, CallerToken(*ctx),
+                                   req->request_id()),
+                out);
+}
+
+grpc::Status TemplateGrpc::ListTemplateRevisions(grpc::ServerContext* ctx,
+                                                 const v1::ListTemplateRevisionsRequest* req,
+                                                 v1::ListTemplateRevisionsResponse* out) {
+  auto ref = ParseTemplateName(req->name());
+  if (!ref.ok()) return ToGrpcStatus(ref.status());
+  auto p = AuthorizeRef(auth_, *ctx, *ref, false);
+  if (!p.ok()) return ToGrpcStatus(p.status());
+  auto revs = templates_->Revisions(*ref);
+  if (!revs.ok()) return ToGrpcStatus(revs.status());
+  for (auto& t : *revs) *out->add_revisions() = std::move(t);
+  return grpc::Status::OK;
+}
+
+grpc::Status TemplateGrpc::ValidateTemplate(grpc::ServerContext* ctx,
+                                            const v1::ValidateTemplateRequest* req,
+                                            v1::ValidateTemplateResponse* out) {
+  auto org = ParseOrgName(req->parent());
+  if (!org.ok()) return ToGrpcStatus(org.status());
+  auto p = auth_->Authorize(*ctx, *org, GR_TEMPLATE_READERS);
+  if (!p.ok()) return ToGrpcStatus(p.status());
+  auto problems = templates_->Validate(*org, req->text(), CallerToken(*ctx));
+  if (!problems.ok()) return ToGrpcStatus(problems.status());
+  out->set_valid(problems->empty());
+  for (const auto& pr : *problems) {
+    v1::Problem* x = out->add_problems();
+    x->set_line(pr.line);
+    x->set_column(pr.column);
+    x->set_message(pr.partial.empty() ? pr.message : absl::StrCat("in ", pr.partial, ": ", pr.message));
+    x->set_suggestion(pr.suggestion);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status TemplateGrpc::Render(grpc::ServerContext* ctx, const v1::RenderRequest* req,
+                                  v1::RenderResponse* out) {
+  auto org = ParseOrgName(req->parent());
+  if (!org.ok()) return ToGrpcStatus(org.status());
+  auto p = auth_->Authorize(*ctx, *org, GR_TEMPLATE_READERS);
+  if (!p.ok()) return ToGrpcStatus(p.status());
+  Templates::RenderInput in;
+  in.org = *org;
+  if (req->source_case() == v1::RenderRequest::kTemplate) {
+    auto ref = ParseTemplateName(req->template_());
+    if (!ref.ok()) return ToGrpcStatus(ref.status());
+    // A template of another org is never rendered for this one.
+    if (!ref->org.empty() && ref->org != *org) {
+      return ToGrpcStatus(absl::PermissionDeniedError(
+          "template: a template of another org cannot be rendered here"));
+    }
+    in.ref = *ref;
+  } else {
+    in.text = req->text();
+  }
+  auto context = ToEngineContext(req->context());
+  if (!context.ok()) return ToGrpcStatus(context.status());
+  in.context = std::move(*context);
+  in.format = req->format() == v1::FORMAT_UNSPECIFIED ? v1::TEXT : req->format();
+  in.docx_layout = req->docx_layout();
+  in.title = req->title();
+  in.author = req->author();
+  in.timestamp_unix = req->timestamp_unix();
+  return ToGrpc(templates_->Render(in), out);
+}
+
+grpc::Status TemplateGrpc::Preview(grpc::ServerContext* ctx, const v1::PreviewRequest* req,
+                                   v1::RenderResponse* out) {
+  auto org = ParseOrgName(req->parent());
+  if (!org.ok()) return ToGrpcStatus(org.status());
+  auto p = auth_->Authorize(*ctx, *org, GR_TEMPLATE_READERS);
+  if (!p.ok()) return ToGrpcStatus(p.status());
+  auto ref = ParseTemplateName(req->template_());
+  if (!ref.ok()) return ToGrpcStatus(ref.status());
+  if (!ref->org.empty() && ref->org != *org) {
+    return ToGrpcStatus(absl::PermissionDeniedError(
+        "template: a template of another org cannot be rendered here"));
+  }
+  return ToGrpc(templates_->Preview(*req, *org, CallerToken(*ctx)), out);
+}
+
+}  // namespace govreport::templates

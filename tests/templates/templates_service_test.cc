@@ -1,0 +1,280 @@
+// The templates service's logic against a real redis-server, with the real
+// records logic behind the figures: revisions, validation, the shipped
+// strict-governance template, inheritance, formats and escaping.
+#include <google/protobuf/util/json_util.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "gtest/gtest.h"
+#include "records/records.h"
+#include "records/sample.h"
+#include "redis_server.h"
+#include "templates/context/report_context.h"
+#include "templates/service/templates.h"
+
+namespace govreport::templates {
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string Source(const std::string& rel) {
+  return ReadFile(std::string(GOVREPORT_SOURCE_DIR) + "/" + rel);
+}
+
+// The records logic itself, without a network.
+class LocalFigures final : public FiguresSource {
+ public:
+  explicit LocalFigures(records::Records* r) : r_(r) {}
+  absl::StatusOr<records::v1::Profile> GetProfile(const std::string& org,
+                                                  const std::string&) override {
+    auto p = r_->GetProfile(org);
+    if (!p.ok()) return p.status();
+    return (*p)->proto();
+  }
+  absl::StatusOr<records::v1::Org> GetOrg(const std::string& org, const std::string&) override {
+    return r_->GetOrg(org);
+  }
+  absl::StatusOr<records::v1::GetIndicatorValuesResponse> GetFigures(
+      const std::string& org, const std::string& period, const std::string&) override {
+    return r_->GetIndicatorValues(org, period);
+  }
+
+ private:
+  records::Records* r_;
+};
+
+class TemplatesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(server_.ok());
+    client_ = std::make_unique<redis::Client>(server_.options());
+    records_ = std::make_unique<records::Records>(client_.get());
+    figures_ = std::make_unique<LocalFigures>(records_.get());
+    templates_ = std::make_unique<Templates>(client_.get(), figures_.get());
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
+                    Source("deploy/profiles/strict-governance/profile.json"), &profile_)
+                    .ok());
+    records::v1::Org org;
+    org.set_display_name("中共重庆市科学技术局党组");
+    org.set_short_name("市科技局");
+    org.set_city("重庆");
+    org.set_district("渝北");
+    (*org.mutable_facts())["purged_influence"] = "孙政才";
+    (*org.mutable_facts())["case_lessons"] = "蔡家福";
+    (*org.mutable_facts())["municipal_inspection_target"] = "市科技局";
+    ASSERT_TRUE(records_->CreateOrg("kjj", org, "").ok());
+    ASSERT_TRUE(records_->LoadProfile("kjj", profile_, "").ok());
+    base_ = Source("deploy/profiles/strict-governance/base.mustache");
+  }
+
+  testing::RedisServer server_;
+  std::unique_ptr<redis::Client> client_;
+  std::unique_ptr<records::Records> records_;
+  std::unique_ptr<LocalFigures> figures_;
+  std::unique_ptr<Templates> templates_;
+  records::v1::Profile profile_;
+  std::string base_;
+};
+
+TEST_F(TemplatesTest, RevisionsAreImmutableAndAddressable) {
+  auto t1 = templates_->Create("kjj", "note", "{{org.name}}", "", "wang", "", "r1");
+  ASSERT_TRUE(t1.ok()) << t1.status();
+  EXPECT_EQ(t1->revision(), 1);
+  auto again = templates_->Create("kjj", "note", "{{org.name}}", "", "wang", "", "r1");
+  EXPECT_EQ(again->revision(), 1);  // Replayed, not a second template.
+  EXPECT_EQ(templates_->Create("kjj", "note", "x", "", "wang", "", "").status().code(),
+            absl::StatusCode::kAlreadyExists);
+  auto t2 = templates_->Update({"kjj", "note", 0}, "{{org.short_name}}", "", 1, "wang", "", "");
+  ASSERT_TRUE(t2.ok()) << t2.status();
+  EXPECT_EQ(t2->revision(), 2);
+  EXPECT_EQ(templates_->Update({"kjj", "note", 0}, "x", "", 1, "wang", "", "").status().code(),
+            absl::StatusCode::kAborted);
+  EXPECT_EQ(templates_->Get({"kjj", "note", 1})->text(), "{{org.name}}");
+  EXPECT_EQ(templates_->Get(*ParseTemplateName("orgs/kjj/templates/note"))->revision(), 2);
+  EXPECT_EQ(templates_->Get(*ParseTemplateName("orgs/kjj/templates/note@1"))->text(),
+            "{{org.name}}");
+  EXPECT_EQ(templates_->Revisions({"kjj", "note", 0})->size(), 2u);
+  EXPECT_FALSE(ParseTemplateName("orgs/kjj/templates/note@x").ok());
+  EXPECT_FALSE(ParseTemplateName("orgs/KJJ/templates/note").ok());
+}
+
+TEST_F(TemplatesTest, ValidationNamesLineColumnAndSuggestion) {
+  auto problems = templates_->Validate("kjj", "第一行\n开展谈心谈话{{ind.heart_to_heart_talk}}人次\n{{#org.name}}", "");
+  ASSERT_TRUE(problems.ok());
+  ASSERT_GE(problems->size(), 2u);
+  const Problem& p = (*problems)[0];
+  EXPECT_EQ(p.line, 2);
+  EXPECT_EQ(p.column, 7);
+  EXPECT_EQ(p.suggestion, "ind.heart_to_heart_talks");
+  // Saving refuses it, with every problem.
+  auto st = templates_->Create("kjj", "bad", "{{ind.nope}}{{#x}}", "", "wang", "", "").status();
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(st.message()).find("1:1: unknown name 'ind.nope'"), std::string::npos) << st;
+}
+
+TEST_F(TemplatesTest, ShippedTemplateIsValidForTheShippedProfile) {
+  auto problems = templates_->Validate("kjj", base_, "");
+  ASSERT_TRUE(problems.ok());
+  for (const auto& p : *problems) ADD_FAILURE() << p.ToString();
+}
+
+// Every slot of the seed filled with "*" again reproduces the seed: the
+// template's wording equals the seed's everywhere outside the slots.
+TEST_F(TemplatesTest, ShippedTemplateIsTheSeedWithSlots) {
+  std::string seed_path = std::string(GOVREPORT_SOURCE_DIR) +
+                          "/../shared/seed/000_4ee805bd7a2c2789.txt";
+  std::string seed = ReadFile(seed_path);
+  if (seed.empty()) GTEST_SKIP() << "no seed at " << seed_path;
+  Value ctx = Value::Map();
+  ctx.SetPath("org.name", Value::Text("中共*市科学技术局党组"));
+  ctx.SetPath("org.short_name", Value::Text("市科技局"));
+  ctx.SetPath("org.city", Value::Text("*"));
+  ctx.SetPath("org.district", Value::Text("*"));
+  ctx.SetPath("facts.purged_influence", Value::Text("**"));
+  ctx.SetPath("facts.case_lessons", Value::Text("*"));
+  ctx.SetPath("facts.municipal_inspection_target", Value::Text("*"));
+  ctx.SetPath("period.year", Value::Text("2022"));
+  ctx.SetPath("issue.date", Value::Text("2023年*月*日"));
+  for (const auto& ind : profile_.indicators()) {
+    ctx.SetPath(absl::StrCat("ind.", ind.key()), Value::Text("*"));
+  }
+  // The conditional sentences as the seed has them: nothing happened.
+  for (const char* zero : {"ideology_negative_incidents", "online_opinion_incidents",
+                           "eight_point_violation_reports"}) {
+    ctx.SetPath(absl::StrCat("ind.", zero), Value::Quantity(0, 0, "起"));
+  }
+  ctx.SetPath("ind.project_info_entries", Value::Map());
+  ctx.SetPath("ind.project_info_entries.approx", Value::Text("*"));
+  ctx.SetPath("ind.community_funds_raised", Value::Map());
+  ctx.SetPath("ind.community_funds_raised.wan", Value::Text("*"));
+  // The narrative sections as the seed's drafter wrote them.
+  size_t problems = seed.find("二、存在问题\n") + std::string("二、存在问题\n").size();
+  size_t next = seed.find("三、下一步打算\n");
+  size_t steps = next + std::string("三、下一步打算\n").size();
+  size_t sig = seed.find("中共*市科学技术局党组\n2023");
+  ctx.SetPath("narrative.problems", Value::Text(seed.substr(problems, next - problems - 1)));
+  ctx.SetPath("narrative.next_steps", Value::Text(seed.substr(steps, sig - steps - 1)));
+  Templates::RenderInput in;
+  in.org = "kjj";
+  in.text = base_;
+  in.context = ctx;
+  auto r = templates_->Render(in);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->content(), seed);
+  EXPECT_EQ(r->missing_size(), 0);
+}
+
+TEST_F(TemplatesTest, SampleYearFillsEverySlot) {
+  records::SampleYear sample = records::GenerateSampleYear(profile_, 2023);
+  for (const auto& rec : sample.records) ASSERT_TRUE(records_->CreateActivity("kjj", "t", rec, "").ok());
+  ReportContextInput input;
+  input.org = *records_->GetOrg("kjj");
+  input.figures = *records_->GetIndicatorValues("kjj", "2023");
+  input.narrative = {{"problems", "一是理论学习成果转化不够到位。"},
+                     {"next_steps", "（一）强化理论武装，增强履职尽责能力。深入学习。"}};
+  input.issue_date = IssueDate{2024, 1, 8};
+  Templates::RenderInput in;
+  in.org = "kjj";
+  in.text = base_;
+  in.context = *ToEngineContext(BuildReportContext(input));
+  auto r = templates_->Render(in);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->content().find('*'), std::string::npos) << r->content();
+  EXPECT_EQ(r->missing_size(), 0) << r->missing(0);
+  EXPECT_NE(r->content().find("2024年1月8日"), std::string::npos);
+  EXPECT_NE(r->content().find("2023年市科技局未发生网络舆情事件"), std::string::npos);
+  EXPECT_NE(r->content().find("帮助筹集资金5.67万元"), std::string::npos) << r->content();
+  EXPECT_NE(r->content().find("录入项目信息1400余条"), std::string::npos);
+  EXPECT_NE(r->content().find("均达到100%"), std::string::npos);
+}
+
+TEST_F(TemplatesTest, AMissingFigureIsListedNotZero) {
+  ReportContextInput input;
+  input.org = *records_->GetOrg("kjj");
+  input.figures = *records_->GetIndicatorValues("kjj", "2023");  // No records at all.
+  Templates::RenderInput in;
+  in.org = "kjj";
+  in.text = "谈心谈话{{ind.heart_to_heart_talks}}人次";
+  in.context = *ToEngineContext(BuildReportContext(input));
+  auto r = templates_->Render(in);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->missing_size(), 1);
+  EXPECT_EQ(r->missing(0), "ind.heart_to_heart_talks");
+}
+
+TEST_F(TemplatesTest, DepartmentOverridesOneBlockOfTheSharedBase) {
+  ASSERT_TRUE(templates_->Create("", "strict-governance-base", base_, "city-wide", "op", "", "").ok());
+  std::string child =
+      "{{<strict-governance-base}}{{$problems}}本局自查问题：{{narrative.problems}}\n{{/problems}}"
+      "{{/strict-governance-base}}";
+  auto created = templates_->Create("kjj", "report", child, "", "wang", "", "");
+  ASSERT_TRUE(created.ok()) << created.status();
+  Value ctx = Value::Map();
+  ctx.SetPath("org.short_name", Value::Text("市科技局"));
+  ctx.SetPath("narrative.problems", Value::Text("学习不够深入。"));
+  Templates::RenderInput in;
+  in.org = "kjj";
+  in.ref = TemplateRef{"kjj", "report", 0};
+  in.context = ctx;
+  auto r = templates_->Render(in);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_NE(r->content().find("二、存在问题\n本局自查问题：学习不够深入。\n三、下一步打算"),
+            std::string::npos)
+      << r->content();
+  EXPECT_NE(r->content().find("市科技局党组落实全面从严治党责任工作报告"), std::string::npos);
+}
+
+TEST_F(TemplatesTest, NarrativeIsDataInEveryFormat) {
+  Value ctx = Value::Map();
+  ctx.SetPath("narrative.problems", Value::Text("<b>不足</b> & {{org.name}} *强调*"));
+  Templates::RenderInput in;
+  in.org = "kjj";
+  in.text = "标题\n{{narrative.problems}}\n";
+  in.context = ctx;
+  in.format = v1::TEXT;
+  EXPECT_EQ(templates_->Render(in)->content(), "标题\n<b>不足</b> & {{org.name}} *强调*\n");
+  in.format = v1::HTML;
+  std::string html = templates_->Render(in)->content();
+  EXPECT_NE(html.find("&lt;b&gt;不足&lt;/b&gt; &amp; {{org.name}}"), std::string::npos) << html;
+  EXPECT_EQ(html.find("&amp;amp;"), std::string::npos);  // Escaped once.
+  in.format = v1::MARKDOWN;
+  std::string md = templates_->Render(in)->content();
+  EXPECT_NE(md.find("\\*强调\\*"), std::string::npos) << md;
+  in.format = v1::DOCX;
+  auto docx = templates_->Render(in);
+  ASSERT_TRUE(docx.ok()) << docx.status();
+  EXPECT_EQ(docx->content().substr(0, 2), "PK");
+}
+
+TEST_F(TemplatesTest, HostileTemplatesFailCleanly) {
+  Templates::RenderInput in;
+  in.org = "kjj";
+  in.context = Value::Map();
+  in.text = std::string(20000, '{');
+  EXPECT_EQ(templates_->Render(in).status().code(), absl::StatusCode::kInvalidArgument);
+  in.text = "{{#a}}" + std::string(3, 'x');
+  EXPECT_EQ(templates_->Render(in).status().code(), absl::StatusCode::kInvalidArgument);
+  // A partial that includes itself (possible only through a later revision,
+  // since saving checks that partials exist) is cut off, not followed.
+  ASSERT_TRUE(templates_->Create("kjj", "loop", "x", "", "w", "", "").ok());
+  ASSERT_TRUE(templates_->Update({"kjj", "loop", 0}, "{{>loop}}", "", 0, "w", "", "").ok());
+  in.text = "{{>loop}}";
+  EXPECT_EQ(templates_->Render(in).status().code(), absl::StatusCode::kInvalidArgument);
+  std::string deep;
+  for (int i = 0; i < 10000; ++i) deep += "{{#a}}";
+  in.text = deep;
+  EXPECT_EQ(templates_->Render(in).status().code(), absl::StatusCode::kInvalidArgument);
+  in.text = std::string(2 << 20, 'x');
+  EXPECT_EQ(templates_->Render(in).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace govreport::templates
