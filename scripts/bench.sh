@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 quick=""
 [ "${1:-}" = "--quick" ] && quick="--quick"
 scripts/setup-deps.sh --bench
-scripts/build.sh records_bench
+scripts/build.sh records_bench render_bench
 mkdir -p build/bench
 parts=()
 run() {
@@ -21,11 +21,33 @@ run() {
   parts+=("$out")
 }
 run records build/tests/bench/records_bench $quick
+# Rendering: govreport vs mstch (same template and data, outputs checked
+# equal first) and the DOCX writer, by Google Benchmark; then Jinja2.
+min_time=2
+[ -n "$quick" ] && min_time=0.2
+echo "== render" >&2
+GOVREPORT_BENCH_DIR=build/bench build/tests/bench/render_bench \
+  --benchmark_min_time=$min_time --benchmark_format=json --benchmark_out=build/bench/render.json \
+  --benchmark_out_format=json >/dev/null
+parts+=("$(python3 - <<'PY'
+import json
+runs = {b["name"]: b["real_time"] for b in json.load(open("build/bench/render.json"))["benchmarks"]}
+ours, mstch = runs["BM_RenderSeed"], runs["BM_RenderSeedMstch"]
+print(json.dumps({"render.seed.ns_per_op": round(ours), "render.seed.mstch_ns_per_op": round(mstch),
+                  "render.seed.speedup_vs_mstch": round(mstch / ours, 2),
+                  "render.docx.us_per_op": round(runs["BM_RenderDocx"] / 1000, 1)}))
+PY
+)")
+echo "== jinja2" >&2
+parts+=("$(python3 scripts/jinja_bench.py build/bench)")
 python3 - "${parts[@]}" > build/bench/results.json <<'PY'
 import json, sys
 merged = {}
 for part in sys.argv[1:]:
     merged.update(json.loads(part))
+if "render.seed.jinja2_ns_per_op" in merged and "render.seed.ns_per_op" in merged:
+    merged["render.seed.speedup_vs_jinja2"] = round(
+        merged["render.seed.jinja2_ns_per_op"] / merged["render.seed.ns_per_op"], 2)
 print(json.dumps(merged, indent=2, sort_keys=True))
 PY
 cat build/bench/results.json

@@ -145,7 +145,7 @@ class Value {
   int64_t int_ = 0;                // bool, scaled number, fen, yyyymmdd date
   double double_ = 0;              // is_double_ numbers
   std::string text_;               // text, or a quantity's unit
-  std::vector<std::string> keys_;  // map keys, sorted; parallel to items_
+  std::vector<std::string> keys_;  // map keys, shortest first; parallel to items_
   std::vector<Value> items_;       // list items or map values
 };
 

@@ -1,0 +1,231 @@
+// Rendering the shipped report template, side by side with mstch (Debian's
+// libmstch) on the same template and data; and writing the DOCX. Before
+// timing, checks that both engines print the same text, and leaves the
+// flattened template, the data (JSON) and the expected text in the output
+// folder for the Jinja2 comparison (scripts/jinja_bench.py).
+#include <benchmark/benchmark.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <fstream>
+#include <iostream>
+#include <regex>
+#include <sstream>
+
+#include <mstch/mstch.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "common/numerals.h"
+#include "govreport/records/v1/records.pb.h"
+#include "records/profile.h"
+#include "templates/context/report_context.h"
+#include "templates/docx/docx_writer.h"
+#include "templates/engine/mustache.h"
+#include "templates/service/templates.h"
+
+namespace govreport::bench {
+namespace {
+
+namespace rpb = ::govreport::records::v1;
+using templates::CompiledTemplate;
+using templates::Value;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+struct Fixture {
+  std::string base;       // The shipped template (with blocks).
+  std::string flat;       // The same without block and comment lines.
+  Value context;
+  mstch::map mstch_context;
+  std::string json_context;
+  std::string expected;
+  std::shared_ptr<const CompiledTemplate> compiled;
+};
+
+// The shipped template with its inheritance-only tags removed: what a plain
+// Mustache engine (and a Jinja2 translation) can render.
+std::string Flatten(const std::string& base) {
+  std::string out;
+  std::istringstream in(base);
+  std::string line;
+  bool in_comment = false;
+  bool first = true;
+  while (std::getline(in, line)) {
+    if (in_comment) {
+      if (line.find("}}") != std::string::npos) in_comment = false;
+      continue;
+    }
+    if (line.rfind("{{!", 0) == 0) {
+      in_comment = line.find("}}") == std::string::npos;
+      continue;
+    }
+    if (std::regex_match(line, std::regex(R"(\{\{[$/][a-z_]+\}\})"))) continue;
+    if (!first) out += "\n";
+    out += line;
+    first = false;
+  }
+  return out + "\n";
+}
+
+Fixture& Get() {
+  static Fixture* f = [] {
+    auto* f = new Fixture;
+    std::string root = GOVREPORT_SOURCE_DIR;
+    f->base = ReadFile(root + "/deploy/profiles/strict-governance/base.mustache");
+    f->flat = Flatten(f->base);
+    rpb::Profile profile;
+    (void)google::protobuf::util::JsonStringToMessage(
+        ReadFile(root + "/deploy/profiles/strict-governance/profile.json"), &profile);
+    // A deterministic year of figures; the three incident counts are zero.
+    templates::ReportContextInput in;
+    in.org.set_display_name("中共重庆市科学技术局党组");
+    in.org.set_short_name("市科技局");
+    in.org.set_city("重庆");
+    in.org.set_district("渝北");
+    (*in.org.mutable_facts())["purged_influence"] = "孙政才";
+    (*in.org.mutable_facts())["case_lessons"] = "蔡家福";
+    (*in.org.mutable_facts())["municipal_inspection_target"] = "市科技局";
+    in.figures.set_period("2023");
+    in.figures.set_last_day("2023-12-31");
+    int i = 0;
+    mstch::map ind;
+    for (const auto& def : profile.indicators()) {
+      rpb::IndicatorValue* v = in.figures.add_values();
+      v->set_key(def.key());
+      v->set_unit(def.unit());
+      v->set_kind(records::KindOf(def));
+      v->set_precision(def.precision());
+      bool zero = def.key().find("incidents") != std::string::npos ||
+                  def.key() == "eight_point_violation_reports";
+      int64_t value = zero ? 0
+                      : v->kind() == rpb::MONEY_FEN ? 56700000
+                      : v->kind() == rpb::PERCENT   ? 975
+                                                    : 3 + 7 * (i++ % 11) + (def.key() == "project_info_entries" ? 1400 : 0);
+      v->set_value(value);
+      // The same value as the engine prints it, for mstch.
+      if (zero) {
+        ind[def.key()] = mstch::map{{"zero", true}};
+      } else if (def.key() == "project_info_entries") {
+        ind[def.key()] = mstch::map{{"approx", std::to_string(ApproximateDown(value))}};
+      } else if (v->kind() == rpb::MONEY_FEN) {
+        ind[def.key()] = mstch::map{{"wan", FormatFenAsWan(value)}};
+      } else {
+        ind[def.key()] = records::FormatValue(v->kind(), def.unit(), value, def.precision());
+      }
+    }
+    in.narrative = {{"problems", "今年，局党组全面从严治党工作虽取得了一定成效，但仍然存在一些差距。"},
+                    {"next_steps", "（一）强化理论武装，增强履职尽责能力。深入学习，持续巩固。\n"
+                                   "（二）突出党建引领，推动党建与业务融合发展。创新党建载体平台。"}};
+    in.issue_date = templates::IssueDate{2024, 1, 8};
+    templates::v1::ValueMap ctx = templates::BuildReportContext(in);
+    f->context = *templates::ToEngineContext(ctx);
+    f->mstch_context = mstch::map{
+        {"org", mstch::map{{"name", in.org.display_name()}, {"short_name", in.org.short_name()},
+                           {"city", in.org.city()}, {"district", in.org.district()}}},
+        {"facts", mstch::map{{"purged_influence", std::string("孙政才")},
+                             {"case_lessons", std::string("蔡家福")},
+                             {"municipal_inspection_target", std::string("市科技局")}}},
+        {"period", mstch::map{{"year", std::string("2023")}}},
+        {"issue", mstch::map{{"date", std::string("2024年1月8日")}}},
+        {"narrative", mstch::map{{"problems", in.narrative["problems"]},
+                                 {"next_steps", in.narrative["next_steps"]}}},
+        {"ind", ind}};
+    // The JSON twin of the mstch data, for Jinja2.
+    std::string json = "{\"ind\":{";
+    bool first = true;
+    for (const auto& [k, node] : ind) {
+      json += first ? "" : ",";
+      first = false;
+      if (const auto* s = boost::get<std::string>(&node)) {
+        absl::StrAppend(&json, "\"", k, "\":\"", *s, "\"");
+      } else {
+        const auto& m = boost::get<mstch::map>(node);
+        auto it = m.begin();
+        if (const auto* b = boost::get<bool>(&it->second)) {
+          absl::StrAppend(&json, "\"", k, "\":{\"", it->first, "\":", *b ? "true" : "false", "}");
+        } else {
+          absl::StrAppend(&json, "\"", k, "\":{\"", it->first, "\":\"",
+                          boost::get<std::string>(it->second), "\"}");
+        }
+      }
+    }
+    absl::StrAppend(&json, "},\"org\":{\"name\":\"", in.org.display_name(),
+                    "\",\"short_name\":\"市科技局\",\"city\":\"重庆\",\"district\":\"渝北\"},"
+                    "\"facts\":{\"purged_influence\":\"孙政才\",\"case_lessons\":\"蔡家福\","
+                    "\"municipal_inspection_target\":\"市科技局\"},\"period\":{\"year\":\"2023\"},"
+                    "\"issue\":{\"date\":\"2024年1月8日\"},\"narrative\":{\"problems\":\"",
+                    in.narrative["problems"], "\",\"next_steps\":\"",
+                    absl::StrReplaceAll(in.narrative["next_steps"], {{"\n", "\\n"}}), "\"}}");
+    f->json_context = json;
+    auto compiled = CompiledTemplate::Compile(f->base);
+    if (!compiled.ok()) {
+      std::cerr << compiled.status() << "\n";
+      std::exit(1);
+    }
+    f->compiled = std::make_shared<const CompiledTemplate>(std::move(*compiled));
+    templates::RenderOptions options;
+    options.escape = templates::Escape::kNone;
+    f->expected = f->compiled->Render(f->context, options)->text;
+    return f;
+  }();
+  return *f;
+}
+
+void BM_RenderSeed(benchmark::State& state) {
+  Fixture& f = Get();
+  templates::RenderOptions options;
+  options.escape = templates::Escape::kNone;
+  for (auto _ : state) {
+    auto r = f.compiled->Render(f.context, options);
+    benchmark::DoNotOptimize(r);
+  }
+}
+BENCHMARK(BM_RenderSeed);
+
+void BM_RenderSeedMstch(benchmark::State& state) {
+  Fixture& f = Get();
+  for (auto _ : state) {
+    std::string out = mstch::render(f.flat, f.mstch_context);
+    benchmark::DoNotOptimize(out);
+  }
+}
+BENCHMARK(BM_RenderSeedMstch);
+
+void BM_RenderDocx(benchmark::State& state) {
+  Fixture& f = Get();
+  for (auto _ : state) {
+    auto bytes = docx::WriteOfficialDocx(f.expected, {});
+    benchmark::DoNotOptimize(bytes);
+  }
+}
+BENCHMARK(BM_RenderDocx);
+
+}  // namespace
+}  // namespace govreport::bench
+
+int main(int argc, char** argv) {
+  using govreport::bench::Get;
+  auto& f = Get();
+  // The comparison is only fair if both engines print the same report.
+  std::string theirs = mstch::render(f.flat, f.mstch_context);
+  if (theirs != f.expected) {
+    std::cerr << "mstch and govreport disagree; not comparing.\n--- govreport\n"
+              << f.expected << "\n--- mstch\n" << theirs << "\n";
+    return 1;
+  }
+  const char* out_dir = std::getenv("GOVREPORT_BENCH_DIR");
+  if (out_dir) {
+    std::ofstream(std::string(out_dir) + "/render_flat.mustache") << f.flat;
+    std::ofstream(std::string(out_dir) + "/render_context.json") << f.json_context;
+    std::ofstream(std::string(out_dir) + "/render_expected.txt") << f.expected;
+  }
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
