@@ -1,5 +1,7 @@
 #include "templates/docx/text_util.h"
 
+#include "common/markup.h"
+
 #include <cstdint>
 
 #include "absl/strings/str_format.h"
@@ -144,33 +146,7 @@ int HalfWidthUnits(std::string_view s) {
 }
 
 void AppendXmlEscaped(std::string* out, std::string_view s) {
-  size_t plain_start = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    std::string_view entity;
-    switch (s[i]) {
-      case '&':
-        entity = "&amp;";
-        break;
-      case '<':
-        entity = "&lt;";
-        break;
-      case '>':
-        entity = "&gt;";
-        break;
-      case '"':
-        entity = "&quot;";
-        break;
-      case '\'':
-        entity = "&apos;";
-        break;
-      default:
-        continue;
-    }
-    out->append(s.substr(plain_start, i - plain_start));
-    out->append(entity);
-    plain_start = i + 1;
-  }
-  out->append(s.substr(plain_start));
+  AppendMarkupEscaped(s, MarkupEscape::kXml, out);
 }
 
 }  // namespace govreport::docx::internal

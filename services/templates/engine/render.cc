@@ -14,6 +14,8 @@
 #include "absl/status/statusor.h"
 #include "templates/engine/ast.h"
 #include "templates/engine/mustache.h"
+
+#include "common/markup.h"
 #include "templates/engine/value.h"
 
 namespace govreport::templates {
@@ -22,30 +24,7 @@ using internal::Node;
 using internal::NodeType;
 
 void AppendHtmlEscaped(std::string_view text, std::string* out) {
-  size_t run = 0;  // start of the pending unescaped run
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char* entity = nullptr;
-    switch (text[i]) {
-      case '&':
-        entity = "&amp;";
-        break;
-      case '<':
-        entity = "&lt;";
-        break;
-      case '>':
-        entity = "&gt;";
-        break;
-      case '"':
-        entity = "&quot;";
-        break;
-      default:
-        continue;
-    }
-    out->append(text.data() + run, i - run);
-    out->append(entity);
-    run = i + 1;
-  }
-  out->append(text.data() + run, text.size() - run);
+  AppendMarkupEscaped(text, MarkupEscape::kHtml, out);
 }
 
 namespace {
