@@ -51,6 +51,8 @@ struct Command {
 
 void RegisterRecordsCommands(std::vector<Command>& commands);
 void RegisterTemplateCommands(std::vector<Command>& commands);
+void RegisterReportCommands(std::vector<Command>& commands);
+void RegisterApprovalCommands(std::vector<Command>& commands);
 
 // Prints "error: CODE: message" and returns the exit code for it.
 int Fail(const grpc::Status& status);

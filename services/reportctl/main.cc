@@ -23,10 +23,12 @@ void DefineFlags(Flags& f) {
                            "short-name", "city", "district", "parent", "fact",
                            "expected-revision", "type", "date", "title", "department", "source",
                            "external-id", "note", "person", "quantity", "reason", "from", "to",
-                           "limit", "batch-size", "year", "description", "format", "out"}) {
+                           "limit", "batch-size", "year", "description", "format", "out", "template",
+                           "workflow", "id", "narrative", "revision", "state", "accept-gap",
+                           "comment", "expected-version", "return-to", "members", "seed"}) {
     f.Define(name, "", "see the command's help");
   }
-  for (const char* name : {"quiet", "include-voided", "dry-run"}) {
+  for (const char* name : {"quiet", "include-voided", "dry-run", "wait", "correction"}) {
     f.Define(name, "false", "see the command's help");
   }
 }
@@ -70,6 +72,8 @@ int main(int argc, char** argv) {
   std::vector<Command> commands;
   RegisterRecordsCommands(commands);
   RegisterTemplateCommands(commands);
+  RegisterReportCommands(commands);
+  RegisterApprovalCommands(commands);
   Flags flags("reportctl", "");
   DefineFlags(flags);
   absl::Status parsed = flags.Parse(argc, argv);

@@ -1,0 +1,696 @@
+#include "assembler/domain.h"
+
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
+#include "common/crypto.h"
+#include "common/resource.h"
+#include "common/status.h"
+#include "templates/context/report_context.h"
+
+namespace govreport::assembler {
+namespace {
+
+constexpr absl::string_view kFullWidthSpace = "\xE3\x80\x80";
+
+const char* StateName(pb::ReportState s) {
+  switch (s) {
+    case pb::DRAFT:
+      return "DRAFT";
+    case pb::IN_REVIEW:
+      return "IN_REVIEW";
+    case pb::APPROVED:
+      return "APPROVED";
+    case pb::PUBLISHED:
+      return "PUBLISHED";
+    case pb::FAILED:
+      return "FAILED";
+    default:
+      return "UNSPECIFIED";
+  }
+}
+
+void Touch(pb::Report& r, int64_t now_unix) {
+  r.set_version(r.version() + 1);
+  r.set_update_unix(now_unix);
+}
+
+std::string Shown(const rpb::IndicatorValue* v) {
+  if (v == nullptr || v->missing()) return "no data";
+  return absl::StrCat(v->display(), v->unit());
+}
+
+std::string Trim(absl::string_view line) {
+  absl::string_view s = absl::StripAsciiWhitespace(line);
+  while (absl::ConsumePrefix(&s, kFullWidthSpace)) s = absl::StripLeadingAsciiWhitespace(s);
+  while (absl::ConsumeSuffix(&s, kFullWidthSpace)) s = absl::StripTrailingAsciiWhitespace(s);
+  return std::string(s);
+}
+
+const rpb::IndicatorValue* FindFigure(const pb::Revision& rev, absl::string_view key) {
+  for (const auto& v : rev.figures()) {
+    if (v.key() == key) return &v;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ names
+
+std::string ReportRef::Name() const { return absl::StrCat("orgs/", org, "/reports/", id); }
+
+std::string RevisionRef::Name() const {
+  return absl::StrCat("orgs/", org, "/reports/", id, "/revisions/", number);
+}
+
+absl::StatusOr<ReportRef> ParseReportName(absl::string_view name, absl::string_view field) {
+  GR_ASSIGN_OR_RETURN(auto parts, ParseName(name, "orgs/*/reports/*", field));
+  return ReportRef{parts[0], parts[1]};
+}
+
+absl::StatusOr<RevisionRef> ParseRevisionName(absl::string_view name, absl::string_view field) {
+  GR_ASSIGN_OR_RETURN(auto parts, ParseName(name, "orgs/*/reports/*/revisions/*", field));
+  int64_t n = 0;
+  if (!absl::SimpleAtoi(parts[2], &n) || n < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": '", name, "': the revision is a number from 1 (orgs/*/reports/*/revisions/N)"));
+  }
+  return RevisionRef{parts[0], parts[1], n};
+}
+
+absl::Status CheckTemplateRef(absl::string_view org, absl::string_view ref) {
+  absl::string_view base = ref;
+  size_t at = ref.rfind('@');
+  if (at != absl::string_view::npos) {
+    int64_t rev = 0;
+    if (!absl::SimpleAtoi(ref.substr(at + 1), &rev) || rev < 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("template: '", ref, "': after '@' comes a revision number from 1"));
+    }
+    base = ref.substr(0, at);
+  }
+  std::string own = absl::StrCat("orgs/", org, "/templates/");
+  absl::string_view id = base;
+  if (!absl::ConsumePrefix(&id, own) && !absl::ConsumePrefix(&id, "templates/")) {
+    return absl::InvalidArgumentError(absl::StrCat("template: '", ref,
+                                                   "' is neither a template of orgs/", org, " (",
+                                                   own, "{id}) nor a shared one (templates/{id})"));
+  }
+  if (id.empty() || id.size() > 200 || std::any_of(id.begin(), id.end(), [](char c) {
+        return static_cast<unsigned char>(c) <= 0x20 || c == '@';
+      })) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("template: '", ref, "' does not name a template"));
+  }
+  return absl::OkStatus();
+}
+
+std::string PinnedTemplate(absl::string_view ref, int64_t revision) {
+  absl::string_view base = ref.substr(0, std::min(ref.size(), ref.rfind('@')));
+  if (revision <= 0) return std::string(ref);
+  return absl::StrCat(base, "@", revision);
+}
+
+absl::Status CheckWorkflowRef(absl::string_view org, absl::string_view ref) {
+  GR_ASSIGN_OR_RETURN(auto parts, ParseName(ref, "orgs/*/workflows/*", "workflow"));
+  if (parts[0] != org) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("workflow: ", ref, " belongs to another org; use a workflow of orgs/", org));
+  }
+  return absl::OkStatus();
+}
+
+// --------------------------------------------------------- assembly jobs
+
+std::string AssembleJob::JobId() const { return absl::StrCat(id, "#", seq); }
+
+streams::Fields JobFields(const AssembleJob& job) {
+  return {{"report", ReportRef{job.org, job.id}.Name()},
+          {"org", job.org},
+          {"job", job.JobId()},
+          {"seq", absl::StrCat(job.seq)},
+          {"requested_by", job.requested_by}};
+}
+
+absl::StatusOr<AssembleJob> ParseJob(const streams::Entry& entry) {
+  GR_ASSIGN_OR_RETURN(ReportRef ref, ParseReportName(entry.Get("report"), "report"));
+  AssembleJob job;
+  job.org = ref.org;
+  job.id = ref.id;
+  job.requested_by = entry.Get("requested_by");
+  if (!absl::SimpleAtoi(entry.Get("seq"), &job.seq) || job.seq < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("job ", entry.id, ": no valid seq field"));
+  }
+  if (!entry.Get("org").empty() && entry.Get("org") != ref.org) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("job ", entry.id, ": org field does not match the report"));
+  }
+  return job;
+}
+
+std::string JobIdempotencyKey(const AssembleJob& job) {
+  return absl::StrCat(OrgPrefix(job.org), "rpt:", job.id, ":job:", job.seq);
+}
+
+JobVerdict ClassifyJob(const pb::Report& report, int64_t seq) {
+  if (seq <= report.applied_job()) return JobVerdict::kApplied;
+  if (seq < report.pending_job()) return JobVerdict::kSuperseded;
+  if (report.state() != pb::DRAFT || seq != report.pending_job()) return JobVerdict::kWrongState;
+  return JobVerdict::kRun;
+}
+
+// ----------------------------------------------------------- transitions
+
+pb::Report NewReport(const ReportRef& ref, const pb::CreateReportRequest& req,
+                     absl::string_view period_label, absl::string_view by, int64_t now_unix) {
+  pb::Report r;
+  r.set_name(ref.Name());
+  r.set_title(req.title());
+  r.set_period(std::string(period_label));
+  r.set_template_(req.template_());
+  r.set_workflow(req.workflow());
+  r.set_state(pb::DRAFT);
+  r.set_assembling(true);
+  *r.mutable_narrative() = req.narrative();
+  r.set_pending_job(1);
+  r.set_version(1);
+  r.set_created_by(std::string(by));
+  r.set_create_unix(now_unix);
+  r.set_update_unix(now_unix);
+  return r;
+}
+
+absl::Status CheckCanChangeDraft(const pb::Report& report, bool correction,
+                                 absl::string_view what) {
+  switch (report.state()) {
+    case pb::DRAFT:
+    case pb::FAILED:
+      return absl::OkStatus();
+    case pb::IN_REVIEW:
+      return absl::FailedPreconditionError(
+          absl::StrCat(report.name(), " is in review (",
+                       report.approval().empty() ? "approval starting" : report.approval(),
+                       "); withdraw the approval or have it rejected before you ", what));
+    case pb::APPROVED:
+      return absl::FailedPreconditionError(
+          absl::StrCat(report.name(),
+                       " is approved and its documents are being published; once it is "
+                       "PUBLISHED a correction can start (correction=true)"));
+    case pb::PUBLISHED:
+      if (correction) return absl::OkStatus();
+      return absl::FailedPreconditionError(
+          absl::StrCat(report.name(), "/revisions/", report.published_revision(),
+                       " is published and frozen; to ", what,
+                       " start a correction (correction=true): it makes a new revision that needs "
+                       "approval again, and the published one stays as it is"));
+    default:
+      return absl::InternalError(absl::StrCat(report.name(), ": unknown state"));
+  }
+}
+
+AssembleJob StartAssembly(pb::Report& report, absl::string_view by, int64_t now_unix) {
+  report.set_state(pb::DRAFT);
+  report.set_assembling(true);
+  report.clear_error();
+  report.set_pending_job(report.pending_job() + 1);
+  Touch(report, now_unix);
+  auto ref = ParseReportName(report.name());
+  AssembleJob job;
+  if (ref.ok()) {
+    job.org = ref->org;
+    job.id = ref->id;
+  }
+  job.seq = report.pending_job();
+  job.requested_by = std::string(by);
+  return job;
+}
+
+void ApplyRevision(pb::Report& report, const pb::Revision& revision, int64_t seq,
+                   int64_t now_unix) {
+  report.set_current_revision(revision.number());
+  report.set_applied_job(seq);
+  report.set_assembling(report.pending_job() > seq);
+  *report.mutable_missing_figures() = revision.missing_figures();
+  report.clear_error();
+  Touch(report, now_unix);
+}
+
+void MarkFailed(pb::Report& report, absl::string_view error, int64_t now_unix) {
+  report.set_state(pb::FAILED);
+  report.set_assembling(false);
+  report.set_error(std::string(error));
+  Touch(report, now_unix);
+}
+
+absl::StatusOr<int64_t> CheckCanSubmit(const pb::Report& report, int64_t revision) {
+  switch (report.state()) {
+    case pb::DRAFT:
+      break;
+    case pb::FAILED:
+      return absl::FailedPreconditionError(
+          absl::StrCat(report.name(), ": the last assembly failed (", report.error(),
+                       "); fix the cause and Reassemble"));
+    case pb::IN_REVIEW:
+      return absl::FailedPreconditionError(
+          absl::StrCat(report.name(), " is already in review (", report.approval(), ")"));
+    default:
+      return absl::FailedPreconditionError(
+          absl::StrCat(report.name(), " is ", StateName(report.state()),
+                       "; a correction starts with Reassemble (correction=true)"));
+  }
+  if (report.assembling() || report.current_revision() == 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(report.name(), " is being assembled (job ", report.pending_job(),
+                     "); wait for the new revision (WatchReport), review it, then submit it"));
+  }
+  if (revision != 0 && revision != report.current_revision()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("revision ", revision, " of ", report.name(), " is not the current one (",
+                     report.current_revision(), "); review revision ", report.current_revision(),
+                     " and submit that"));
+  }
+  return report.current_revision();
+}
+
+void MarkInReview(pb::Report& report, int64_t revision,
+                  const std::vector<std::string>& accepted_gaps, int64_t now_unix) {
+  report.set_state(pb::IN_REVIEW);
+  report.set_submitted_revision(revision);
+  report.clear_approval();
+  report.clear_accepted_gaps();
+  for (const auto& g : accepted_gaps) report.add_accepted_gaps(g);
+  report.clear_last_decision();
+  report.clear_last_decision_by();
+  report.clear_last_comment();
+  Touch(report, now_unix);
+}
+
+void SetApproval(pb::Report& report, absl::string_view approval, int64_t now_unix) {
+  report.set_approval(std::string(approval));
+  Touch(report, now_unix);
+}
+
+void ReturnToDraft(pb::Report& report, absl::string_view decision, absl::string_view by,
+                   absl::string_view comment, int64_t now_unix) {
+  report.set_state(pb::DRAFT);
+  report.set_last_decision(std::string(decision));
+  report.set_last_decision_by(std::string(by));
+  report.set_last_comment(std::string(comment));
+  Touch(report, now_unix);
+}
+
+void MarkApproved(pb::Report& report, const SignOff& s, int64_t now_unix) {
+  report.set_state(pb::APPROVED);
+  report.set_approval(s.approval);
+  report.set_signer(s.signer);
+  report.set_sign_off_unix(s.sign_off_unix);
+  report.set_issue_date(FormatIssueDate(IssueDateOf(s.sign_off_unix)));
+  report.clear_error();
+  Touch(report, now_unix);
+}
+
+void MarkPublished(pb::Report& report, const pb::Revision& revision, int64_t now_unix) {
+  report.set_state(pb::PUBLISHED);
+  report.set_published_revision(revision.number());
+  report.set_digest(revision.digest());
+  report.clear_formats();
+  for (const auto& d : revision.documents()) report.add_formats(d.format());
+  report.clear_error();
+  Touch(report, now_unix);
+}
+
+// -------------------------------------------------------------- contents
+
+absl::Status ValidateNarrative(const google::protobuf::Map<std::string, std::string>& narrative,
+                               const std::vector<std::string>& known_slots,
+                               absl::string_view field) {
+  for (const auto& [slot, text] : narrative) {
+    if (slot.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": empty slot name"));
+    if (!known_slots.empty() &&
+        std::find(known_slots.begin(), known_slots.end(), slot) == known_slots.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, "[", slot, "]: not a narrative slot of the org's profile (slots: ",
+                       absl::StrJoin(known_slots, ", "), ")"));
+    }
+    if (text.size() > kMaxNarrativeBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(field, "[", slot, "]: ", text.size(),
+                                                     " bytes, at most ", kMaxNarrativeBytes));
+    }
+    int line = 1;
+    for (size_t i = 0; i < text.size(); ++i) {
+      unsigned char c = text[i];
+      if (c == '\n') ++line;
+      if ((c < 0x20 && c != '\n' && c != '\t' && c != '\r') || c == 0x7f) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(field, "[", slot, "]: line ", line, ": control character 0x",
+                         absl::Hex(c, absl::kZeroPad2), " is not allowed in a document"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+void SetMissing(const std::vector<std::string>& render_missing, pb::Revision* revision) {
+  std::set<std::string> figures;
+  for (const auto& name : render_missing) {
+    if (name == "issue" || absl::StartsWith(name, "issue.")) continue;
+    revision->add_missing(name);
+    absl::string_view rest = name;
+    if (absl::ConsumePrefix(&rest, "ind.") && !rest.empty()) {
+      std::string key(rest.substr(0, rest.find('.')));
+      if (figures.insert(key).second) revision->add_missing_figures(key);
+    }
+  }
+}
+
+absl::Status CheckGaps(const pb::Revision& revision, const std::vector<std::string>& accepted,
+                       std::vector<std::string>* normalized) {
+  std::set<std::string> gaps(revision.missing_figures().begin(), revision.missing_figures().end());
+  std::set<std::string> ok;
+  for (const auto& a : accepted) {
+    absl::string_view key = a;
+    absl::ConsumePrefix(&key, "ind.");
+    if (!gaps.count(std::string(key))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("accepted_gaps: '", a, "' is not a gap of revision ", revision.number(),
+                       " (gaps: ", gaps.empty() ? "none" : absl::StrJoin(gaps, ", "), ")"));
+    }
+    ok.insert(std::string(key));
+  }
+  std::vector<std::string> open;
+  for (const auto& key : revision.missing_figures()) {
+    if (ok.count(key)) continue;
+    const rpb::IndicatorValue* v = FindFigure(revision, key);
+    open.push_back(v && !v->label().empty() ? absl::StrCat(key, " (", v->label(), ")") : key);
+  }
+  if (!open.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("revision ", revision.number(), " has no data for ", open.size(),
+                     " figure(s): ", absl::StrJoin(open, ", "),
+                     ". Record the activities and Reassemble, or accept these gaps explicitly "
+                     "(accepted_gaps)"));
+  }
+  normalized->assign(ok.begin(), ok.end());
+  return absl::OkStatus();
+}
+
+std::vector<pb::FigureChange> DiffFigures(
+    const google::protobuf::RepeatedPtrField<rpb::IndicatorValue>& from,
+    const google::protobuf::RepeatedPtrField<rpb::IndicatorValue>& to) {
+  std::map<std::string, const rpb::IndicatorValue*> before;
+  for (const auto& v : from) before[v.key()] = &v;
+  std::vector<pb::FigureChange> out;
+  auto add = [&out](const rpb::IndicatorValue* a, const rpb::IndicatorValue* b) {
+    const rpb::IndicatorValue& any = b ? *b : *a;
+    pb::FigureChange c;
+    c.set_key(any.key());
+    c.set_label(any.label());
+    c.set_unit(any.unit());
+    c.set_from_missing(a == nullptr || a->missing());
+    c.set_to_missing(b == nullptr || b->missing());
+    if (a && !a->missing()) {
+      c.set_from_value(a->value());
+      c.set_from_display(a->display());
+    }
+    if (b && !b->missing()) {
+      c.set_to_value(b->value());
+      c.set_to_display(b->display());
+    }
+    out.push_back(std::move(c));
+  };
+  for (const auto& b : to) {
+    auto it = before.find(b.key());
+    const rpb::IndicatorValue* a = it == before.end() ? nullptr : it->second;
+    if (it != before.end()) before.erase(it);
+    bool a_missing = a == nullptr || a->missing();
+    bool same = a_missing == b.missing() &&
+                (b.missing() || (a->value() == b.value() && a->display() == b.display()));
+    if (!same) add(a, &b);
+  }
+  for (const auto& v : from) {
+    if (before.count(v.key())) add(&v, nullptr);
+  }
+  return out;
+}
+
+std::vector<std::string> DiffOrgFields(const rpb::Org& a, const rpb::Org& b) {
+  std::vector<std::string> out;
+  if (a.display_name() != b.display_name()) out.push_back("org.name");
+  if (a.short_name() != b.short_name()) out.push_back("org.short_name");
+  if (a.city() != b.city()) out.push_back("org.city");
+  if (a.district() != b.district()) out.push_back("org.district");
+  std::map<std::string, std::string> fa(a.facts().begin(), a.facts().end());
+  std::map<std::string, std::string> fb(b.facts().begin(), b.facts().end());
+  std::set<std::string> keys;
+  for (const auto& [k, v] : fa) keys.insert(k);
+  for (const auto& [k, v] : fb) keys.insert(k);
+  for (const auto& k : keys) {
+    auto ia = fa.find(k), ib = fb.find(k);
+    if (ia == fa.end() || ib == fb.end() || ia->second != ib->second) {
+      out.push_back(absl::StrCat("facts.", k));
+    }
+  }
+  return out;
+}
+
+pb::Staleness CompareWithCurrent(const pb::Revision& revision,
+                                 const rpb::GetIndicatorValuesResponse& now,
+                                 const rpb::Org& org_now) {
+  pb::Staleness s;
+  s.set_checked(true);
+  s.set_revision_data_version(revision.data_version());
+  s.set_current_data_version(now.data_version());
+  // A write to another period moves the data version without changing
+  // this report's figures: only a changed figure makes it stale.
+  for (auto& c : DiffFigures(revision.figures(), now.values())) {
+    *s.add_changed_figures() = std::move(c);
+  }
+  for (auto& f : DiffOrgFields(revision.org(), org_now)) s.add_changed_org_fields(f);
+  s.set_stale(s.changed_figures_size() > 0 || s.changed_org_fields_size() > 0);
+  return s;
+}
+
+std::string DescribeStaleness(const pb::Staleness& s, int64_t revision) {
+  std::vector<std::string> parts;
+  for (const auto& c : s.changed_figures()) {
+    parts.push_back(
+        absl::StrCat(c.key(), c.label().empty() ? "" : absl::StrCat(" (", c.label(), ")"), ": ",
+                     c.from_missing() ? "no data" : absl::StrCat(c.from_display(), c.unit()), " → ",
+                     c.to_missing() ? "no data" : absl::StrCat(c.to_display(), c.unit())));
+  }
+  std::string out = absl::StrCat("revision ", revision,
+                                 " is stale: the records changed since it "
+                                 "was assembled (data version ",
+                                 s.revision_data_version(), " → ", s.current_data_version(), ")");
+  if (!parts.empty()) absl::StrAppend(&out, "; figures: ", absl::StrJoin(parts, "; "));
+  if (s.changed_org_fields_size() > 0) {
+    absl::StrAppend(&out, "; org fields: ", absl::StrJoin(s.changed_org_fields(), ", "));
+  }
+  absl::StrAppend(&out, ". Reassemble the report and submit the new revision");
+  return out;
+}
+
+pb::DiffRevisionsResponse DiffRevisions(const pb::Revision& from, const pb::Revision& to) {
+  pb::DiffRevisionsResponse d;
+  d.set_from(from.name());
+  d.set_to(to.name());
+  d.set_from_data_version(from.data_version());
+  d.set_to_data_version(to.data_version());
+  for (auto& c : DiffFigures(from.figures(), to.figures())) *d.add_figures() = std::move(c);
+  std::map<std::string, std::string> na(from.narrative().begin(), from.narrative().end());
+  std::map<std::string, std::string> nb(to.narrative().begin(), to.narrative().end());
+  std::set<std::string> slots;
+  for (const auto& [k, v] : na) slots.insert(k);
+  for (const auto& [k, v] : nb) slots.insert(k);
+  for (const auto& slot : slots) {
+    auto ia = na.find(slot), ib = nb.find(slot);
+    pb::NarrativeChange c;
+    c.set_slot(slot);
+    if (ia == na.end()) {
+      c.set_change("added");
+    } else if (ib == nb.end()) {
+      c.set_change("removed");
+    } else if (ia->second != ib->second) {
+      c.set_change("modified");
+    } else {
+      continue;
+    }
+    if (ia != na.end()) c.set_from_text(ia->second);
+    if (ib != nb.end()) c.set_to_text(ib->second);
+    *d.add_narrative() = std::move(c);
+  }
+  for (auto& f : DiffOrgFields(from.org(), to.org())) d.add_org_fields(f);
+  d.set_template_changed(from.template_() != to.template_() ||
+                         from.template_revision() != to.template_revision());
+  d.set_text_changed(from.text() != to.text());
+  std::set<std::string> ga(from.missing_figures().begin(), from.missing_figures().end());
+  std::set<std::string> gb(to.missing_figures().begin(), to.missing_figures().end());
+  for (const auto& g : ga) {
+    if (!gb.count(g)) d.add_gaps_filled(g);
+  }
+  for (const auto& g : gb) {
+    if (!ga.count(g)) d.add_gaps_opened(g);
+  }
+  return d;
+}
+
+rpb::GetIndicatorValuesResponse SnapshotFigures(const pb::Revision& revision) {
+  rpb::GetIndicatorValuesResponse f;
+  *f.mutable_values() = revision.figures();
+  f.set_period(revision.period());
+  f.set_first_day(revision.first_day());
+  f.set_last_day(revision.last_day());
+  f.set_data_version(revision.data_version());
+  return f;
+}
+
+std::string TitleFromText(absl::string_view text) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    std::string t = Trim(line);
+    if (!t.empty()) return t.size() > kMaxTitleBytes ? t.substr(0, kMaxTitleBytes) : t;
+  }
+  return "";
+}
+
+pb::Revision MakeRevision(const pb::Report& report, const AssembleJob& job, int64_t number,
+                          const rpb::Org& org, const rpb::GetIndicatorValuesResponse& figures,
+                          const tpb::RenderResponse& rendered, int64_t now_unix) {
+  pb::Revision rev;
+  rev.set_name(RevisionRef{job.org, job.id, number}.Name());
+  rev.set_number(number);
+  rev.set_period(figures.period().empty() ? report.period() : figures.period());
+  rev.set_first_day(figures.first_day());
+  rev.set_last_day(figures.last_day());
+  rev.set_data_version(figures.data_version());
+  *rev.mutable_figures() = figures.values();
+  *rev.mutable_narrative() = report.narrative();
+  *rev.mutable_org() = org;
+  rev.set_template_(report.template_());
+  rev.set_template_revision(rendered.template_revision());
+  rev.set_text(rendered.content());
+  rev.set_title(report.title().empty() ? TitleFromText(rev.text()) : report.title());
+  SetMissing(std::vector<std::string>(rendered.missing().begin(), rendered.missing().end()), &rev);
+  rev.set_job(job.JobId());
+  rev.set_requested_by(job.requested_by);
+  rev.set_create_unix(now_unix);
+  return rev;
+}
+
+// ------------------------------------------------------------- documents
+
+CalendarDate IssueDateOf(int64_t sign_off_unix) {
+  absl::CivilDay day =
+      absl::ToCivilDay(absl::FromUnixSeconds(sign_off_unix), absl::FixedTimeZone(8 * 3600));
+  return CalendarDate{static_cast<int>(day.year()), day.month(), day.day()};
+}
+
+std::string FormatIssueDate(const CalendarDate& d) {
+  return absl::StrCat(d.year, "年", d.month, "月", d.day, "日");
+}
+
+const std::vector<pb::DocumentFormat>& AllFormats() {
+  static const std::vector<pb::DocumentFormat> kAll = {pb::TXT, pb::MD, pb::HTML, pb::DOCX};
+  return kAll;
+}
+
+absl::string_view FormatName(pb::DocumentFormat format) {
+  switch (format) {
+    case pb::TXT:
+      return "TXT";
+    case pb::MD:
+      return "MD";
+    case pb::HTML:
+      return "HTML";
+    case pb::DOCX:
+      return "DOCX";
+    default:
+      return "UNSPECIFIED";
+  }
+}
+
+tpb::Format RenderFormat(pb::DocumentFormat format) {
+  switch (format) {
+    case pb::MD:
+      return tpb::MARKDOWN;
+    case pb::HTML:
+      return tpb::HTML;
+    case pb::DOCX:
+      return tpb::DOCX;
+    default:
+      return tpb::TEXT;
+  }
+}
+
+std::string DefaultContentType(pb::DocumentFormat format) {
+  switch (format) {
+    case pb::MD:
+      return "text/markdown; charset=utf-8";
+    case pb::HTML:
+      return "text/html; charset=utf-8";
+    case pb::DOCX:
+      return "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+    default:
+      return "text/plain; charset=utf-8";
+  }
+}
+
+tpb::RenderRequest RenderRequestFor(const pb::Revision& revision, pb::DocumentFormat format,
+                                    const CalendarDate* issue, int64_t timestamp_unix) {
+  templates::ReportContextInput in;
+  in.org = revision.org();
+  in.figures = SnapshotFigures(revision);
+  in.narrative =
+      std::map<std::string, std::string>(revision.narrative().begin(), revision.narrative().end());
+  if (issue != nullptr) in.issue_date = templates::IssueDate{issue->year, issue->month, issue->day};
+  tpb::RenderRequest req;
+  auto ref = ParseRevisionName(revision.name());
+  req.set_parent(absl::StrCat("orgs/", ref.ok() ? ref->org : ""));
+  req.set_template_(PinnedTemplate(revision.template_(), revision.template_revision()));
+  *req.mutable_context() = templates::BuildReportContext(in);
+  req.set_format(RenderFormat(format));
+  req.set_title(revision.title());
+  req.set_author(revision.org().display_name());
+  req.set_timestamp_unix(timestamp_unix);
+  return req;
+}
+
+std::string ManifestDigest(const google::protobuf::RepeatedPtrField<pb::RenderedDocument>& docs) {
+  std::vector<const pb::RenderedDocument*> sorted;
+  for (const auto& d : docs) sorted.push_back(&d);
+  std::sort(sorted.begin(), sorted.end(),
+            [](const auto* a, const auto* b) { return a->format() < b->format(); });
+  std::string manifest;
+  for (const auto* d : sorted)
+    absl::StrAppend(&manifest, FormatName(d->format()), " ", d->sha256(), "\n");
+  return Sha256Hex(manifest);
+}
+
+// ----------------------------------------------------------------- errors
+
+bool IsPermanent(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kUnauthenticated:
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kUnimplemented:
+    case absl::StatusCode::kDataLoss:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace govreport::assembler

@@ -1,0 +1,218 @@
+// The assembler's rules without Redis or the network: resource names, the
+// report state machine, assembly jobs and their idempotency keys, numeric
+// gaps, staleness and revision diffs, issue dates and document digests.
+// Everything here is a pure function, so it is unit-tested directly.
+#ifndef GOVREPORT_ASSEMBLER_DOMAIN_H_
+#define GOVREPORT_ASSEMBLER_DOMAIN_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/streams.h"
+#include "govreport/assembler/v1/reports.pb.h"
+#include "govreport/records/v1/records.pb.h"
+#include "govreport/templates/v1/templates.pb.h"
+
+namespace govreport::assembler {
+
+namespace pb = ::govreport::assembler::v1;
+namespace rpb = ::govreport::records::v1;
+namespace tpb = ::govreport::templates::v1;
+
+// Streams shared with the other services.
+inline constexpr absl::string_view kAssembleQueue = "gr:q:assemble";
+inline constexpr absl::string_view kApprovalEvents = "gr:ev:approval";
+inline constexpr absl::string_view kPublishedEvents = "gr:ev:published";
+inline constexpr absl::string_view kConsumerGroup = "assembler";
+
+// Limits on what a drafter may send.
+inline constexpr size_t kMaxNarrativeBytes = 64 * 1024;
+inline constexpr size_t kMaxTitleBytes = 512;
+inline constexpr size_t kMaxCommentBytes = 4096;
+
+// ------------------------------------------------------------------ names
+
+struct ReportRef {
+  std::string org;
+  std::string id;
+  std::string Name() const;
+};
+
+struct RevisionRef {
+  std::string org;
+  std::string id;
+  int64_t number = 0;
+  ReportRef report() const { return {org, id}; }
+  std::string Name() const;
+};
+
+absl::StatusOr<ReportRef> ParseReportName(absl::string_view name, absl::string_view field = "name");
+// "orgs/{org}/reports/{id}/revisions/{n}" with n >= 1.
+absl::StatusOr<RevisionRef> ParseRevisionName(absl::string_view name,
+                                              absl::string_view field = "name");
+
+// The template a report may use: one of its own org or a shared one,
+// optionally pinned "@{revision}". INVALID_ARGUMENT otherwise.
+absl::Status CheckTemplateRef(absl::string_view org, absl::string_view ref);
+// The template name pinned to the revision that was rendered.
+std::string PinnedTemplate(absl::string_view ref, int64_t revision);
+// "orgs/{org}/workflows/{id}" of the same org (no "@revision": the approval
+// pins the workflow's revision when it starts).
+absl::Status CheckWorkflowRef(absl::string_view org, absl::string_view ref);
+
+// --------------------------------------------------------- assembly jobs
+
+// One queued assembly: the report and the sequence number of the job, which
+// the report counts (pending_job). "{id}#{seq}" identifies it everywhere.
+struct AssembleJob {
+  std::string org;
+  std::string id;
+  int64_t seq = 0;
+  std::string requested_by;
+  std::string JobId() const;
+};
+
+streams::Fields JobFields(const AssembleJob& job);
+absl::StatusOr<AssembleJob> ParseJob(const streams::Entry& entry);
+
+// Redis key that records which revision a job made; the revision script
+// refuses to make a second one for the same key, so a redelivered job
+// never creates a second revision.
+std::string JobIdempotencyKey(const AssembleJob& job);
+
+enum class JobVerdict {
+  kRun,         // The newest job of a draft: assemble.
+  kApplied,     // This job (or a newer one) already made a revision.
+  kSuperseded,  // A newer job is queued; it will assemble.
+  kWrongState,  // The report is no longer a draft (submitted, failed...).
+};
+JobVerdict ClassifyJob(const pb::Report& report, int64_t seq);
+
+// ----------------------------------------------------------- transitions
+//
+// Each takes the stored report and returns the next one (version + 1,
+// update time set), or FAILED_PRECONDITION naming what to do instead.
+
+// New report: DRAFT, assembling, job 1 queued.
+pb::Report NewReport(const ReportRef& ref, const pb::CreateReportRequest& req,
+                     absl::string_view period_label, absl::string_view by, int64_t now_unix);
+
+absl::Status CheckCanChangeDraft(const pb::Report& report, bool correction, absl::string_view what);
+// Queues a new assembly: the report returns to DRAFT (also from FAILED and,
+// for a correction, PUBLISHED) and pending_job increases. Returns the job.
+AssembleJob StartAssembly(pb::Report& report, absl::string_view by, int64_t now_unix);
+
+// A revision was stored for job `seq`.
+void ApplyRevision(pb::Report& report, const pb::Revision& revision, int64_t seq, int64_t now_unix);
+// The newest job was dead-lettered.
+void MarkFailed(pb::Report& report, absl::string_view error, int64_t now_unix);
+
+// Whether `revision` (0: the current one) can be submitted at all (state,
+// assembly finished, current). Returns the revision number.
+absl::StatusOr<int64_t> CheckCanSubmit(const pb::Report& report, int64_t revision);
+void MarkInReview(pb::Report& report, int64_t revision,
+                  const std::vector<std::string>& accepted_gaps, int64_t now_unix);
+void SetApproval(pb::Report& report, absl::string_view approval, int64_t now_unix);
+// rejected / withdrawn: back to DRAFT with the decision visible.
+void ReturnToDraft(pb::Report& report, absl::string_view decision, absl::string_view by,
+                   absl::string_view comment, int64_t now_unix);
+
+struct SignOff {
+  std::string approval;
+  std::string signer;
+  int64_t sign_off_unix = 0;
+};
+void MarkApproved(pb::Report& report, const SignOff& sign_off, int64_t now_unix);
+void MarkPublished(pb::Report& report, const pb::Revision& revision, int64_t now_unix);
+
+// -------------------------------------------------------------- contents
+
+// Checks narrative slots and text: known slots (when `known_slots` is not
+// empty), size, no control characters other than newline and tab. Text is
+// never parsed: "{{x}}" is allowed and prints as written.
+absl::Status ValidateNarrative(const google::protobuf::Map<std::string, std::string>& narrative,
+                               const std::vector<std::string>& known_slots,
+                               absl::string_view field);
+
+// Splits the renderer's missing names into the revision's lists: issue.*
+// is left out (filled at sign-off); ind.<key>... names give numeric gaps.
+void SetMissing(const std::vector<std::string>& render_missing, pb::Revision* revision);
+
+// Numeric gaps not accepted: FAILED_PRECONDITION listing them with labels.
+// An accepted name that is not a gap is INVALID_ARGUMENT (a typo would
+// otherwise accept nothing). On success *normalized holds the keys.
+absl::Status CheckGaps(const pb::Revision& revision, const std::vector<std::string>& accepted,
+                       std::vector<std::string>* normalized);
+
+// Figures that differ between two snapshots, in the order of `to` (then
+// those only in `from`).
+std::vector<pb::FigureChange> DiffFigures(
+    const google::protobuf::RepeatedPtrField<rpb::IndicatorValue>& from,
+    const google::protobuf::RepeatedPtrField<rpb::IndicatorValue>& to);
+// org.name, org.short_name, org.city, org.district and facts.<key> that differ.
+std::vector<std::string> DiffOrgFields(const rpb::Org& from, const rpb::Org& to);
+
+// Compares a revision's snapshot with the records as they are now.
+pb::Staleness CompareWithCurrent(const pb::Revision& revision,
+                                 const rpb::GetIndicatorValuesResponse& now,
+                                 const rpb::Org& org_now);
+// "figures changed since revision 3 was assembled: a (label) 12 → 13; ..."
+std::string DescribeStaleness(const pb::Staleness& staleness, int64_t revision);
+
+pb::DiffRevisionsResponse DiffRevisions(const pb::Revision& from, const pb::Revision& to);
+
+// The figures a revision used, in the shape BuildReportContext takes.
+rpb::GetIndicatorValuesResponse SnapshotFigures(const pb::Revision& revision);
+
+// First non-blank line of a rendered text, for a report without a title.
+std::string TitleFromText(absl::string_view text);
+
+// The revision an assembly job makes from what it gathered and rendered.
+pb::Revision MakeRevision(const pb::Report& report, const AssembleJob& job, int64_t number,
+                          const rpb::Org& org, const rpb::GetIndicatorValuesResponse& figures,
+                          const tpb::RenderResponse& rendered, int64_t now_unix);
+
+// ------------------------------------------------------------- documents
+
+struct CalendarDate {
+  int year = 0;
+  int month = 0;
+  int day = 0;
+};
+// 成文日期 of a sign-off: the date in China Standard Time (UTC+8, no DST
+// since 1991), where the document is signed.
+CalendarDate IssueDateOf(int64_t sign_off_unix);
+// 2024年1月5日 (GB/T 9704: Arabic numerals, no zero padding).
+std::string FormatIssueDate(const CalendarDate& date);
+
+// Formats in publication order.
+const std::vector<pb::DocumentFormat>& AllFormats();
+absl::string_view FormatName(pb::DocumentFormat format);
+tpb::Format RenderFormat(pb::DocumentFormat format);
+std::string DefaultContentType(pb::DocumentFormat format);
+
+// A render of a revision's snapshot (never the live records): the template
+// pinned to the revision rendered at assembly, the narrative as data, and
+// 成文日期 when `issue` is set. timestamp_unix fixes the DOCX metadata so the
+// same revision gives the same bytes.
+tpb::RenderRequest RenderRequestFor(const pb::Revision& revision, pb::DocumentFormat format,
+                                    const CalendarDate* issue, int64_t timestamp_unix);
+
+// SHA-256 over "FORMAT sha256\n" of every document in format order: one
+// value that changes if any document does.
+std::string ManifestDigest(const google::protobuf::RepeatedPtrField<pb::RenderedDocument>& docs);
+
+// ----------------------------------------------------------------- errors
+
+// Whether a failure will fail again however often it is retried (bad
+// template, unknown org...), as opposed to a service being away.
+bool IsPermanent(const absl::Status& status);
+
+}  // namespace govreport::assembler
+
+#endif  // GOVREPORT_ASSEMBLER_DOMAIN_H_

@@ -1,0 +1,133 @@
+#include "assembler/grpc_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/resource.h"
+#include "common/status.h"
+
+namespace govreport::assembler {
+namespace {
+
+using auth::kApprover;
+using auth::kAuditor;
+using auth::kDrafter;
+using auth::kService;
+
+// Who reads reports: drafters, the approvers who decide on them, auditors
+// and services. Who changes them: drafters (and services acting for them).
+#define GR_READERS \
+  { kDrafter, kApprover, kAuditor, kService }
+#define GR_WRITERS \
+  { kDrafter, kService }
+
+// Parses the name, then checks the caller against its org before anything
+// of that org is read.
+#define GR_AUTHORIZE(principal, ref, parsed_expr, ...)           \
+  auto gr_ref_ = (parsed_expr);                                  \
+  if (!gr_ref_.ok()) return ToGrpcStatus(gr_ref_.status());      \
+  const auto& ref = *gr_ref_;                                    \
+  auto principal = auth_->Authorize(*ctx, ref.org, __VA_ARGS__); \
+  if (!principal.ok()) return ToGrpcStatus(principal.status())
+
+struct OrgOnly {
+  std::string org;
+};
+
+absl::StatusOr<OrgOnly> ParseParent(const std::string& parent) {
+  GR_ASSIGN_OR_RETURN(std::string org, ParseOrgName(parent, "parent"));
+  return OrgOnly{org};
+}
+
+bool Terminal(const pb::Report& r) { return r.state() == pb::PUBLISHED || r.state() == pb::FAILED; }
+
+}  // namespace
+
+grpc::Status ReportGrpc::CreateReport(grpc::ServerContext* ctx, const pb::CreateReportRequest* req,
+                                      pb::Report* out) {
+  GR_AUTHORIZE(p, parent, ParseParent(req->parent()), GR_WRITERS);
+  return ToGrpc(core_->CreateReport(*p, CallAs::Forward(*ctx), parent.org, *req), out);
+}
+
+grpc::Status ReportGrpc::GetReport(grpc::ServerContext* ctx, const pb::GetReportRequest* req,
+                                   pb::Report* out) {
+  GR_AUTHORIZE(p, ref, ParseReportName(req->name()), GR_READERS);
+  return ToGrpc(core_->GetReport(CallAs::Forward(*ctx), ref, !req->skip_staleness()), out);
+}
+
+grpc::Status ReportGrpc::ListReports(grpc::ServerContext* ctx, const pb::ListReportsRequest* req,
+                                     pb::ListReportsResponse* out) {
+  GR_AUTHORIZE(p, parent, ParseParent(req->parent()), GR_READERS);
+  return ToGrpc(core_->ListReports(parent.org, *req), out);
+}
+
+grpc::Status ReportGrpc::WatchReport(grpc::ServerContext* ctx, const pb::WatchReportRequest* req,
+                                     grpc::ServerWriter<pb::Report>* writer) {
+  GR_AUTHORIZE(p, ref, ParseReportName(req->name()), GR_READERS);
+  absl::Time until = absl::Now() + options_.watch_max;
+  int64_t sent = -1;
+  while (!ctx->IsCancelled() && !stopping_.load() && absl::Now() < until) {
+    // One HGET per poll; the whole report only when it changed.
+    auto version = core_->Version(ref);
+    if (!version.ok()) return ToGrpcStatus(version.status());
+    if (*version == 0) {
+      return ToGrpcStatus(absl::NotFoundError(absl::StrCat(ref.Name(), " not found")));
+    }
+    if (*version != sent) {
+      auto report = core_->GetReport(CallAs::Forward(*ctx), ref, /*check_staleness=*/false);
+      if (!report.ok()) return ToGrpcStatus(report.status());
+      if (!writer->Write(*report)) return grpc::Status::OK;  // The client left.
+      sent = report->version();
+      if (Terminal(*report)) return grpc::Status::OK;
+    }
+    absl::SleepFor(options_.watch_poll);
+  }
+  if (stopping_.load()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down");
+  return grpc::Status::OK;
+}
+
+grpc::Status ReportGrpc::UpdateNarrative(grpc::ServerContext* ctx,
+                                         const pb::UpdateNarrativeRequest* req, pb::Report* out) {
+  GR_AUTHORIZE(p, ref, ParseReportName(req->name()), GR_WRITERS);
+  return ToGrpc(core_->UpdateNarrative(*p, CallAs::Forward(*ctx), ref, *req), out);
+}
+
+grpc::Status ReportGrpc::Reassemble(grpc::ServerContext* ctx, const pb::ReassembleRequest* req,
+                                    pb::Report* out) {
+  GR_AUTHORIZE(p, ref, ParseReportName(req->name()), GR_WRITERS);
+  return ToGrpc(core_->Reassemble(*p, ref, *req), out);
+}
+
+grpc::Status ReportGrpc::SubmitReport(grpc::ServerContext* ctx, const pb::SubmitReportRequest* req,
+                                      pb::Report* out) {
+  GR_AUTHORIZE(p, ref, ParseReportName(req->name()), GR_WRITERS);
+  return ToGrpc(core_->SubmitReport(*p, CallAs::Forward(*ctx), ref, *req), out);
+}
+
+grpc::Status ReportGrpc::GetRevision(grpc::ServerContext* ctx, const pb::GetRevisionRequest* req,
+                                     pb::Revision* out) {
+  GR_AUTHORIZE(p, ref, ParseRevisionName(req->name()), GR_READERS);
+  return ToGrpc(core_->GetRevision(ref), out);
+}
+
+grpc::Status ReportGrpc::DiffRevisions(grpc::ServerContext* ctx,
+                                       const pb::DiffRevisionsRequest* req,
+                                       pb::DiffRevisionsResponse* out) {
+  auto to = ParseRevisionName(req->to(), "to");
+  if (!to.ok()) return ToGrpcStatus(to.status());
+  GR_AUTHORIZE(p, from, ParseRevisionName(req->from(), "from"), GR_READERS);
+  return ToGrpc(core_->DiffRevisions(from, *to), out);
+}
+
+grpc::Status ReportGrpc::GetDocument(grpc::ServerContext* ctx, const pb::GetDocumentRequest* req,
+                                     pb::Document* out) {
+  GR_AUTHORIZE(p, ref, ParseRevisionName(req->name()), GR_READERS);
+  return ToGrpc(core_->GetDocument(CallAs::Forward(*ctx), ref, req->format()), out);
+}
+
+grpc::Status ReportGrpc::GetFigureProvenance(grpc::ServerContext* ctx,
+                                             const pb::GetFigureProvenanceRequest* req,
+                                             pb::GetFigureProvenanceResponse* out) {
+  GR_AUTHORIZE(p, ref, ParseRevisionName(req->name()), GR_READERS);
+  return ToGrpc(core_->GetFigureProvenance(CallAs::Forward(*ctx), ref, *req), out);
+}
+
+}  // namespace govreport::assembler

@@ -1,0 +1,62 @@
+// gRPC edge of the assembler: authenticates, authorizes the caller for the
+// org the request names (before anything of that org is read), forwards
+// the caller's token to the services the call needs, and translates to
+// ReportCore. No logic lives here.
+#ifndef GOVREPORT_ASSEMBLER_GRPC_SERVICE_H_
+#define GOVREPORT_ASSEMBLER_GRPC_SERVICE_H_
+
+#include <atomic>
+
+#include "absl/time/time.h"
+#include "assembler/reports.h"
+#include "common/auth.h"
+#include "govreport/assembler/v1/reports.grpc.pb.h"
+
+namespace govreport::assembler {
+
+struct GrpcOptions {
+  // How often a watcher looks at the report's version (one HGET).
+  absl::Duration watch_poll = absl::Milliseconds(100);
+  // A watch without a deadline still ends after this long.
+  absl::Duration watch_max = absl::Hours(1);
+};
+
+class ReportGrpc final : public pb::ReportService::Service {
+ public:
+  ReportGrpc(ReportCore* core, auth::Authenticator* auth, GrpcOptions options = {})
+      : core_(core), auth_(auth), options_(options) {}
+
+  grpc::Status CreateReport(grpc::ServerContext*, const pb::CreateReportRequest*,
+                            pb::Report*) override;
+  grpc::Status GetReport(grpc::ServerContext*, const pb::GetReportRequest*, pb::Report*) override;
+  grpc::Status ListReports(grpc::ServerContext*, const pb::ListReportsRequest*,
+                           pb::ListReportsResponse*) override;
+  grpc::Status WatchReport(grpc::ServerContext*, const pb::WatchReportRequest*,
+                           grpc::ServerWriter<pb::Report>*) override;
+  grpc::Status UpdateNarrative(grpc::ServerContext*, const pb::UpdateNarrativeRequest*,
+                               pb::Report*) override;
+  grpc::Status Reassemble(grpc::ServerContext*, const pb::ReassembleRequest*, pb::Report*) override;
+  grpc::Status SubmitReport(grpc::ServerContext*, const pb::SubmitReportRequest*,
+                            pb::Report*) override;
+  grpc::Status GetRevision(grpc::ServerContext*, const pb::GetRevisionRequest*,
+                           pb::Revision*) override;
+  grpc::Status DiffRevisions(grpc::ServerContext*, const pb::DiffRevisionsRequest*,
+                             pb::DiffRevisionsResponse*) override;
+  grpc::Status GetDocument(grpc::ServerContext*, const pb::GetDocumentRequest*,
+                           pb::Document*) override;
+  grpc::Status GetFigureProvenance(grpc::ServerContext*, const pb::GetFigureProvenanceRequest*,
+                                   pb::GetFigureProvenanceResponse*) override;
+
+  // Ends running watches (on shutdown, before the server drains).
+  void StopWatches() { stopping_.store(true); }
+
+ private:
+  ReportCore* core_;
+  auth::Authenticator* auth_;
+  GrpcOptions options_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace govreport::assembler
+
+#endif  // GOVREPORT_ASSEMBLER_GRPC_SERVICE_H_

@@ -1,0 +1,62 @@
+#include "assembler/lua_scripts.h"
+
+namespace govreport::assembler {
+
+const redis::Script& CommitReportScript() {
+  static const redis::Script script(R"lua(
+local expected, blob, version, guard = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+if guard > 0 then
+  local prev = redis.call('GET', KEYS[guard])
+  if prev then return {'DUP', prev} end
+end
+local cur = redis.call('HGET', KEYS[1], 'v')
+if expected == '0' then
+  if cur then return {'EXISTS', cur} end
+else
+  if not cur then return {'NOTFOUND'} end
+  if cur ~= expected then return {'STALE', cur} end
+end
+-- Every operation is checked before the first write: Redis does not roll
+-- a script back, so an error halfway would leave half a commit.
+local ops, i = {}, 5
+while i <= #ARGV do
+  local op, k = ARGV[i], KEYS[tonumber(ARGV[i + 1]) or 0]
+  if not k then return redis.error_reply('commit: bad key index at ' .. i) end
+  if op == 'SET' or op == 'ZADD' then
+    ops[#ops + 1] = {op, k, ARGV[i + 2], ARGV[i + 3]}
+    i = i + 4
+  elseif op == 'SETNX' then
+    ops[#ops + 1] = {op, k, ARGV[i + 2]}
+    i = i + 3
+  elseif op == 'XADD' then
+    local n = tonumber(ARGV[i + 2])
+    local args = {'XADD', k, '*'}
+    for j = 1, 2 * n do args[#args + 1] = ARGV[i + 2 + j] end
+    ops[#ops + 1] = {op, args}
+    i = i + 3 + 2 * n
+  else
+    return redis.error_reply('commit: unknown operation ' .. tostring(op))
+  end
+end
+redis.call('HSET', KEYS[1], 'd', blob, 'v', version)
+for _, o in ipairs(ops) do
+  if o[1] == 'SET' then
+    if o[4] ~= '0' then
+      redis.call('SET', o[2], o[3], 'EX', o[4])
+    else
+      redis.call('SET', o[2], o[3])
+    end
+  elseif o[1] == 'SETNX' then
+    redis.call('SETNX', o[2], o[3])
+  elseif o[1] == 'ZADD' then
+    redis.call('ZADD', o[2], o[3], o[4])
+  else
+    redis.call(unpack(o[2]))
+  end
+end
+return {'OK', version}
+)lua");
+  return script;
+}
+
+}  // namespace govreport::assembler

@@ -1,0 +1,26 @@
+// The one Lua script every report write goes through. C++ reads the report,
+// decides the next state (domain.h) and hands the script the new blob with
+// the version it was computed from; the script checks the replay guard and
+// the version before its first write, so a refused commit changes nothing.
+#ifndef GOVREPORT_ASSEMBLER_LUA_SCRIPTS_H_
+#define GOVREPORT_ASSEMBLER_LUA_SCRIPTS_H_
+
+#include "common/redis.h"
+
+namespace govreport::assembler {
+
+// KEYS[1]: the report hash {d: blob, v: version}; KEYS[2..]: keys the
+// operations name by index.
+// ARGV: expected version ('0': the report must not exist), new blob, new
+//       version, guard key index ('0': none), then operations:
+//         SET   idx value ttl      (ttl '0': keep forever)
+//         SETNX idx value          (frozen documents are never overwritten)
+//         ZADD  idx score member
+//         XADD  idx n f1 v1 ... fn vn
+// Returns {'OK', version} | {'DUP', guard value} | {'EXISTS', version} |
+//         {'NOTFOUND'} | {'STALE', version}.
+const redis::Script& CommitReportScript();
+
+}  // namespace govreport::assembler
+
+#endif  // GOVREPORT_ASSEMBLER_LUA_SCRIPTS_H_

@@ -1,0 +1,128 @@
+// assembler: reports, their revisions and narrative, the assemble and
+// finalize workers, published documents. All state is in Redis; any number
+// of replicas share the work through consumer groups.
+#include <grpcpp/grpcpp.h>
+
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "assembler/grpc_service.h"
+#include "assembler/reports.h"
+#include "assembler/store.h"
+#include "assembler/upstream.h"
+#include "assembler/workers.h"
+#include "common/auth.h"
+#include "common/config.h"
+#include "common/server.h"
+
+namespace {
+
+constexpr char kService[] = "assembler";
+
+int Fail(const absl::Status& status) {
+  govreport::LogLine(kService, absl::StrCat("fatal: ", status.ToString()));
+  return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+std::shared_ptr<grpc::Channel> Dial(const std::string& address) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace govreport;  // NOLINT: a short main.
+  BlockTerminationSignals();
+  Flags flags("assembler", "Serves ReportService and runs the assemble and publish workers.");
+  DefineServerFlags(flags, "127.0.0.1:7104");
+  DefineRedisFlags(flags);
+  flags.Define("records", "127.0.0.1:7101", "Address of the records service");
+  flags.Define("templates", "127.0.0.1:7102", "Address of the templates service");
+  flags.Define("approval", "127.0.0.1:7103", "Address of the approval service");
+  flags.Define("service-token", "",
+               "Token the workers call the other services with (org '*', role "
+               "'service'); prefer the environment variable");
+  flags.Define("workers", "2", "Threads per replica taking assemble jobs");
+  flags.Define("event-workers", "1", "Threads per replica taking approval events");
+  flags.Define("call-timeout-ms", "10000", "Deadline of each call to another service");
+  flags.Define("render-timeout-ms", "30000", "Deadline of each render call");
+  flags.Define("claim-idle-ms", "30000",
+               "A job pending this long with a dead consumer is taken over");
+  flags.Define("max-deliveries", "5", "Deliveries before a job goes to the dead-letter stream");
+  flags.Define("watch-poll-ms", "100", "How often WatchReport looks for changes");
+  flags.Define("request-ttl-s", "86400", "How long a request_id is remembered for retries");
+  ParseFlagsOrExit(flags, argc, argv);
+
+  auto redis_options = RedisOptionsFromFlags(flags);
+  if (!redis_options.ok()) return Fail(redis_options.status());
+  int64_t ints[8];
+  const char* names[8] = {"workers",       "event-workers",  "call-timeout-ms", "render-timeout-ms",
+                          "claim-idle-ms", "max-deliveries", "watch-poll-ms",   "request-ttl-s"};
+  for (int i = 0; i < 8; ++i) {
+    auto v = flags.GetInt(names[i]);
+    if (!v.ok()) return Fail(v.status());
+    ints[i] = *v;
+  }
+  auto grace = flags.GetInt("shutdown-grace-ms");
+  if (!grace.ok()) return Fail(grace.status());
+  if (ints[0] < 0 || ints[1] < 0 || ints[2] < 100 || ints[3] < 100 || ints[4] < 1000 ||
+      ints[5] < 1 || ints[6] < 10 || ints[7] < 60) {
+    return Fail(absl::InvalidArgumentError(
+        "need --workers >= 0, --event-workers >= 0, --call-timeout-ms and "
+        "--render-timeout-ms >= 100, --claim-idle-ms >= 1000, --max-deliveries >= 1, "
+        "--watch-poll-ms >= 10, --request-ttl-s >= 60"));
+  }
+  std::string service_token = flags.Get("service-token");
+  if (service_token.empty() && (ints[0] > 0 || ints[1] > 0)) {
+    LogLine(kService,
+            "warning: no --service-token (GOVREPORT_SERVICE_TOKEN): the workers' calls "
+            "to records and templates will be refused");
+  }
+
+  redis::Client redis(*redis_options);
+  auth::Authenticator authenticator(&redis, flags.Get("admin-token"));
+  assembler::Peers peers;
+  peers.records = Dial(flags.Get("records"));
+  peers.templates = Dial(flags.Get("templates"));
+  peers.approval = Dial(flags.Get("approval"));
+  peers.deadline = absl::Milliseconds(ints[2]);
+  peers.render_deadline = absl::Milliseconds(ints[3]);
+  assembler::Upstream upstream(peers);
+  assembler::Store store(&redis, assembler::StoreOptions{absl::Seconds(ints[7])});
+  assembler::ReportCore core(&store, &upstream);
+  assembler::GrpcOptions grpc_options;
+  grpc_options.watch_poll = absl::Milliseconds(ints[6]);
+  assembler::ReportGrpc service(&core, &authenticator, grpc_options);
+
+  ServerOptions server_options;
+  server_options.address = flags.Get("listen");
+  server_options.services = {&service};
+  server_options.readiness = [&redis] { return redis.Ping(); };
+  auto server = RunningServer::Start(std::move(server_options));
+  if (!server.ok()) return Fail(server.status());
+
+  assembler::Workers workers(&store, &upstream, assembler::CallAs::Token(service_token));
+  assembler::WorkerOptions worker_options;
+  worker_options.assemble_workers = static_cast<int>(ints[0]);
+  worker_options.event_workers = static_cast<int>(ints[1]);
+  worker_options.claim_idle = absl::Milliseconds(ints[4]);
+  worker_options.max_deliveries = static_cast<int>(ints[5]);
+  assembler::WorkerPool pool(&redis, &workers, worker_options);
+  // Redis may come up after us: the workers' loops wait for it, but the
+  // groups must exist first.
+  for (absl::Status st = pool.Start(); !st.ok(); st = pool.Start()) {
+    LogLine(kService, absl::StrCat("waiting for Redis: ", st.message()));
+    absl::SleepFor(absl::Seconds(1));
+  }
+  AnnounceListening(kService, (*server)->port());
+
+  int sig = WaitForTerminationSignal();
+  LogLine(kService, absl::StrCat("signal ", sig, ": draining"));
+  service.StopWatches();
+  pool.Stop();
+  (*server)->Shutdown(absl::Milliseconds(*grace));
+  LogLine(kService, "stopped");
+  return 0;
+}

@@ -1,0 +1,450 @@
+#include "assembler/reports.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/crypto.h"
+#include "common/resource.h"
+#include "common/status.h"
+
+namespace govreport::assembler {
+namespace {
+
+absl::Status LostRace(const ReportRef& ref, int64_t stored, int64_t expected) {
+  return absl::AbortedError(absl::StrCat(ref.Name(), " is at version ", stored, ", not ", expected,
+                                         "; reread it and try again"));
+}
+
+// The period is checked by records itself; a period without a single
+// record is refused here so that nobody drafts an empty report.
+absl::Status RequireData(const std::string& org, const rpb::GetIndicatorValuesResponse& f) {
+  for (const auto& v : f.values()) {
+    if (!v.missing()) return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("period: orgs/", org, " has no activity records in ", f.period(), " (",
+                   f.first_day(), " .. ", f.last_day(), "); record the activities first"));
+}
+
+// "records: NOT_FOUND ..." on a referenced resource is the request's fault.
+absl::Status AsFieldError(absl::string_view field, const absl::Status& s) {
+  if (s.code() == absl::StatusCode::kNotFound || s.code() == absl::StatusCode::kInvalidArgument) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", s.message()));
+  }
+  return s;
+}
+
+}  // namespace
+
+absl::Status ValidateRequestId(absl::string_view request_id) {
+  if (request_id.size() > 128) {
+    return absl::InvalidArgumentError("request_id: at most 128 characters");
+  }
+  for (char c : request_id) {
+    if (c <= 0x20 || c == 0x7f) {
+      return absl::InvalidArgumentError(
+          "request_id: spaces and control characters are not allowed");
+    }
+  }
+  return absl::OkStatus();
+}
+
+ReportCore::ReportCore(Store* store, Upstream* upstream, CoreOptions options)
+    : store_(store), upstream_(upstream), options_(std::move(options)) {}
+
+absl::StatusOr<std::optional<pb::Report>> ReportCore::Replayed(const ReportRef& ref,
+                                                               const std::string& request_id) {
+  GR_ASSIGN_OR_RETURN(auto prior, store_->ReadRequest(ref.org, request_id));
+  if (!prior) return std::optional<pb::Report>();
+  if (*prior != ref.id) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request_id: '", request_id, "' was already used for orgs/", ref.org,
+                     "/reports/", *prior, "; use a new request_id for a new request"));
+  }
+  GR_ASSIGN_OR_RETURN(pb::Report r, store_->ReadReport(ref));
+  return std::optional<pb::Report>(std::move(r));
+}
+
+absl::StatusOr<pb::Report> ReportCore::Mutate(const ReportRef& ref, int64_t expected_version,
+                                              const std::string& request_id,
+                                              const ChangeFn& change) {
+  GR_RETURN_IF_ERROR(ValidateRequestId(request_id));
+  for (int attempt = 0; attempt <= options_.max_retries; ++attempt) {
+    GR_ASSIGN_OR_RETURN(auto replay, Replayed(ref, request_id));
+    if (replay) return *replay;
+    GR_ASSIGN_OR_RETURN(pb::Report cur, store_->ReadReport(ref));
+    if (expected_version != 0 && cur.version() != expected_version) {
+      return LostRace(ref, cur.version(), expected_version);
+    }
+    pb::Report next = cur;
+    GR_ASSIGN_OR_RETURN(Change c, change(next));
+    if (!c.write) return cur;
+    CommitBuilder commit(ref, cur.version(), next);
+    if (!request_id.empty()) {
+      std::string key = Store::RequestKey(ref.org, request_id);
+      commit.Guard(key);
+      commit.Set(key, ref.id, store_->request_ttl());
+    }
+    if (c.job) commit.XAdd(std::string(kAssembleQueue), JobFields(*c.job));
+    GR_ASSIGN_OR_RETURN(CommitResult r, store_->Commit(commit));
+    switch (r.outcome) {
+      case CommitOutcome::kOk:
+        return next;
+      case CommitOutcome::kDuplicate:
+        continue;  // Replayed() answers on the next pass.
+      case CommitOutcome::kNotFound:
+        return absl::NotFoundError(absl::StrCat(ref.Name(), " not found"));
+      case CommitOutcome::kExists:
+      case CommitOutcome::kStale:
+        if (expected_version != 0) return LostRace(ref, r.version, expected_version);
+        continue;
+    }
+  }
+  return absl::AbortedError(absl::StrCat(ref.Name(), " kept changing; try again"));
+}
+
+absl::StatusOr<std::vector<std::string>> ReportCore::NarrativeSlots(const CallAs& as,
+                                                                    const std::string& org) {
+  GR_ASSIGN_OR_RETURN(rpb::Profile profile, upstream_->GetProfile(as, org));
+  return std::vector<std::string>(profile.narrative_slots().begin(),
+                                  profile.narrative_slots().end());
+}
+
+// ---------------------------------------------------------------- create
+
+absl::StatusOr<pb::Report> ReportCore::CreateReport(const auth::Principal& p, const CallAs& as,
+                                                    const std::string& org,
+                                                    const pb::CreateReportRequest& req) {
+  GR_RETURN_IF_ERROR(ValidateRequestId(req.request_id()));
+  if (!req.report_id().empty() && !IsValidId(req.report_id())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "report_id: '", req.report_id(), "' must be 1-63 lower-case letters, digits or '-'"));
+  }
+  if (req.period().empty()) return absl::InvalidArgumentError("period: must be set (e.g. 2023)");
+  if (req.template_().empty()) return absl::InvalidArgumentError("template: must be set");
+  if (req.workflow().empty()) return absl::InvalidArgumentError("workflow: must be set");
+  if (req.title().size() > kMaxTitleBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("title: at most ", kMaxTitleBytes, " bytes"));
+  }
+  GR_RETURN_IF_ERROR(CheckTemplateRef(org, req.template_()));
+  GR_RETURN_IF_ERROR(CheckWorkflowRef(org, req.workflow()));
+  GR_RETURN_IF_ERROR(ValidateNarrative(req.narrative(), {}, "narrative"));
+
+  if (!req.request_id().empty()) {
+    GR_ASSIGN_OR_RETURN(auto prior, store_->ReadRequest(org, req.request_id()));
+    if (prior) return store_->ReadReport(ReportRef{org, *prior});
+  }
+
+  // Everything that can be known now is checked now, so a report that is
+  // created can be assembled.
+  auto tmpl = upstream_->GetTemplate(as, req.template_());
+  if (!tmpl.ok()) return AsFieldError("template", tmpl.status());
+  auto wf = upstream_->GetWorkflow(as, req.workflow());
+  if (!wf.ok()) return AsFieldError("workflow", wf.status());
+  auto figures = upstream_->GetIndicatorValues(as, org, req.period());
+  if (!figures.ok()) return AsFieldError("period", figures.status());
+  GR_RETURN_IF_ERROR(RequireData(org, *figures));
+  if (!req.narrative().empty()) {
+    GR_ASSIGN_OR_RETURN(auto slots, NarrativeSlots(as, org));
+    GR_RETURN_IF_ERROR(ValidateNarrative(req.narrative(), slots, "narrative"));
+  }
+
+  ReportRef ref{org, req.report_id().empty() ? NewId() : req.report_id()};
+  int64_t now = Now();
+  pb::Report report = NewReport(ref, req, figures->period(), p.subject, now);
+  AssembleJob job{org, ref.id, report.pending_job(), p.subject};
+  CommitBuilder commit(ref, 0, report);
+  if (!req.request_id().empty()) {
+    std::string key = Store::RequestKey(org, req.request_id());
+    commit.Guard(key);
+    commit.Set(key, ref.id, store_->request_ttl());
+  }
+  commit.ZAdd(Store::IndexKey(org), absl::ToUnixMillis(options_.clock()), ref.id);
+  commit.XAdd(std::string(kAssembleQueue), JobFields(job));
+  GR_ASSIGN_OR_RETURN(CommitResult r, store_->Commit(commit));
+  switch (r.outcome) {
+    case CommitOutcome::kOk:
+      return report;
+    case CommitOutcome::kDuplicate:
+      return store_->ReadReport(ReportRef{org, r.guard_value});
+    case CommitOutcome::kExists:
+      return absl::AlreadyExistsError(absl::StrCat(ref.Name(), " already exists"));
+    default:
+      return absl::InternalError("unexpected commit outcome for a new report");
+  }
+}
+
+// ------------------------------------------------------------------ read
+
+absl::StatusOr<pb::Report> ReportCore::GetReport(const CallAs& as, const ReportRef& ref,
+                                                 bool check_staleness) {
+  GR_ASSIGN_OR_RETURN(pb::Report report, store_->ReadReport(ref));
+  bool applicable = report.current_revision() > 0 &&
+                    (report.state() == pb::DRAFT || report.state() == pb::IN_REVIEW);
+  if (!check_staleness || !applicable) return report;
+  int64_t n =
+      report.state() == pb::IN_REVIEW ? report.submitted_revision() : report.current_revision();
+  GR_ASSIGN_OR_RETURN(pb::Revision rev, store_->ReadRevision(RevisionRef{ref.org, ref.id, n}));
+  auto now = upstream_->GetIndicatorValues(as, ref.org, rev.period());
+  auto org = now.ok() ? upstream_->GetOrg(as, ref.org) : absl::StatusOr<rpb::Org>(now.status());
+  if (!org.ok()) {
+    // The report is still worth showing; say why freshness is unknown.
+    report.mutable_staleness()->set_checked(false);
+    report.mutable_staleness()->set_revision_data_version(rev.data_version());
+    report.mutable_staleness()->set_check_error(std::string(org.status().message()));
+    return report;
+  }
+  *report.mutable_staleness() = CompareWithCurrent(rev, *now, *org);
+  return report;
+}
+
+absl::StatusOr<pb::ListReportsResponse> ReportCore::ListReports(const std::string& org,
+                                                                const pb::ListReportsRequest& req) {
+  GR_ASSIGN_OR_RETURN(int size, PageSize(req.page_size(), 50, 500));
+  std::string list = absl::StrCat("reports:", static_cast<int>(req.state()));
+  GR_ASSIGN_OR_RETURN(int64_t offset, DecodePageToken(list, req.page_token()));
+  GR_ASSIGN_OR_RETURN(Store::Page page, store_->ListReports(org, offset, size, req.state()));
+  pb::ListReportsResponse out;
+  for (auto& r : page.reports) *out.add_reports() = std::move(r);
+  if (page.next_offset >= 0) out.set_next_page_token(EncodePageToken(list, page.next_offset));
+  return out;
+}
+
+absl::StatusOr<int64_t> ReportCore::Version(const ReportRef& ref) {
+  return store_->ReadVersion(ref);
+}
+
+absl::StatusOr<pb::Revision> ReportCore::GetRevision(const RevisionRef& ref) {
+  return store_->ReadRevision(ref);
+}
+
+absl::StatusOr<pb::DiffRevisionsResponse> ReportCore::DiffRevisions(const RevisionRef& from,
+                                                                    const RevisionRef& to) {
+  if (from.org != to.org) {
+    return absl::InvalidArgumentError("to: both revisions must belong to the same org");
+  }
+  GR_ASSIGN_OR_RETURN(pb::Revision a, store_->ReadRevision(from));
+  GR_ASSIGN_OR_RETURN(pb::Revision b, store_->ReadRevision(to));
+  return assembler::DiffRevisions(a, b);
+}
+
+absl::StatusOr<pb::Document> ReportCore::GetDocument(const CallAs& as, const RevisionRef& ref,
+                                                     pb::DocumentFormat format) {
+  if (format == pb::DOCUMENT_FORMAT_UNSPECIFIED || !pb::DocumentFormat_IsValid(format)) {
+    return absl::InvalidArgumentError("format: one of TXT, MD, HTML, DOCX");
+  }
+  GR_ASSIGN_OR_RETURN(pb::Revision rev, store_->ReadRevision(ref));
+  pb::Document doc;
+  doc.set_name(rev.name());
+  doc.set_format(format);
+  if (rev.frozen()) {
+    // Published: the stored bytes, never a new rendering.
+    const pb::RenderedDocument* meta = nullptr;
+    for (const auto& d : rev.documents()) {
+      if (d.format() == format) meta = &d;
+    }
+    if (meta == nullptr) {
+      return absl::NotFoundError(
+          absl::StrCat(rev.name(), " was published without a ", FormatName(format), " document"));
+    }
+    GR_ASSIGN_OR_RETURN(std::string bytes, store_->ReadDocument(ref, format));
+    doc.set_content(std::move(bytes));
+    doc.set_content_type(meta->content_type());
+    doc.set_sha256(meta->sha256());
+    doc.set_final(true);
+    doc.set_revision_digest(rev.digest());
+    return doc;
+  }
+  // A preview of the draft from its snapshot, as the approvers will see it
+  // (without 成文日期, which the sign-off sets).
+  GR_ASSIGN_OR_RETURN(
+      tpb::RenderResponse r,
+      upstream_->Render(as, RenderRequestFor(rev, format, nullptr, rev.create_unix())));
+  doc.set_content_type(r.content_type().empty() ? DefaultContentType(format) : r.content_type());
+  doc.set_sha256(Sha256Hex(r.content()));
+  doc.set_content(std::move(*r.mutable_content()));
+  doc.set_final(false);
+  return doc;
+}
+
+absl::StatusOr<pb::GetFigureProvenanceResponse> ReportCore::GetFigureProvenance(
+    const CallAs& as, const RevisionRef& ref, const pb::GetFigureProvenanceRequest& req) {
+  if (req.key().empty()) return absl::InvalidArgumentError("key: must be set");
+  GR_ASSIGN_OR_RETURN(pb::Revision rev, store_->ReadRevision(ref));
+  pb::GetFigureProvenanceResponse out;
+  bool found = false;
+  for (const auto& v : rev.figures()) {
+    if (v.key() == req.key()) {
+      *out.mutable_value() = v;
+      found = true;
+    }
+  }
+  if (!found) {
+    return absl::NotFoundError(absl::StrCat(rev.name(), " has no figure '", req.key(), "'"));
+  }
+  rpb::GetIndicatorProvenanceRequest pr;
+  pr.set_name(absl::StrCat("orgs/", ref.org, "/indicators/", req.key()));
+  pr.set_period(rev.period());
+  pr.set_page_size(req.page_size());
+  pr.set_page_token(req.page_token());
+  GR_ASSIGN_OR_RETURN(rpb::GetIndicatorProvenanceResponse prov,
+                      upstream_->GetIndicatorProvenance(as, pr));
+  *out.mutable_current() = prov.value();
+  google::protobuf::RepeatedPtrField<rpb::IndicatorValue> a, b;
+  *a.Add() = out.value();
+  *b.Add() = prov.value();
+  out.set_changed(!DiffFigures(a, b).empty());
+  out.set_period(rev.period());
+  *out.mutable_records() = std::move(*prov.mutable_records());
+  out.set_total_records(prov.total_records());
+  out.set_next_page_token(prov.next_page_token());
+  return out;
+}
+
+// ------------------------------------------------------------- drafting
+
+absl::StatusOr<pb::Report> ReportCore::UpdateNarrative(const auth::Principal& p, const CallAs& as,
+                                                       const ReportRef& ref,
+                                                       const pb::UpdateNarrativeRequest& req) {
+  if (req.narrative().empty()) {
+    return absl::InvalidArgumentError("narrative: give at least one slot");
+  }
+  GR_RETURN_IF_ERROR(ValidateRequestId(req.request_id()));
+  GR_ASSIGN_OR_RETURN(auto replay, Replayed(ref, req.request_id()));
+  if (replay) return *replay;
+  GR_ASSIGN_OR_RETURN(auto slots, NarrativeSlots(as, ref.org));
+  GR_RETURN_IF_ERROR(ValidateNarrative(req.narrative(), slots, "narrative"));
+  int64_t now = Now();
+  return Mutate(
+      ref, req.expected_version(), req.request_id(),
+      [&](pb::Report& next) -> absl::StatusOr<Change> {
+        GR_RETURN_IF_ERROR(CheckCanChangeDraft(next, req.correction(), "change the narrative"));
+        auto* stored = next.mutable_narrative();
+        bool changed = false;
+        for (const auto& [slot, text] : req.narrative()) {
+          auto it = stored->find(slot);
+          if (text.empty()) {
+            if (it != stored->end()) {
+              stored->erase(it);
+              changed = true;
+            }
+          } else if (it == stored->end() || it->second != text) {
+            (*stored)[slot] = text;
+            changed = true;
+          }
+        }
+        // The same text again needs no new revision, unless it
+        // starts a correction of a published report.
+        if (!changed && next.state() == pb::DRAFT) return Change{false, std::nullopt};
+        return Change{true, StartAssembly(next, p.subject, now)};
+      });
+}
+
+absl::StatusOr<pb::Report> ReportCore::Reassemble(const auth::Principal& p, const ReportRef& ref,
+                                                  const pb::ReassembleRequest& req) {
+  int64_t now = Now();
+  return Mutate(ref, req.expected_version(), req.request_id(),
+                [&](pb::Report& next) -> absl::StatusOr<Change> {
+                  GR_RETURN_IF_ERROR(CheckCanChangeDraft(next, req.correction(), "reassemble"));
+                  return Change{true, StartAssembly(next, p.subject, now)};
+                });
+}
+
+// ------------------------------------------------------------ submitting
+
+absl::StatusOr<pb::Report> ReportCore::SubmitReport(const auth::Principal& p, const CallAs& as,
+                                                    const ReportRef& ref,
+                                                    const pb::SubmitReportRequest& req) {
+  GR_RETURN_IF_ERROR(ValidateRequestId(req.request_id()));
+  if (req.comment().size() > kMaxCommentBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("comment: at most ", kMaxCommentBytes, " bytes"));
+  }
+  GR_ASSIGN_OR_RETURN(auto replay, Replayed(ref, req.request_id()));
+  if (replay) return *replay;
+  GR_ASSIGN_OR_RETURN(pb::Report cur, store_->ReadReport(ref));
+  // A submit that stopped between marking the report IN_REVIEW and
+  // starting its approval is finished by the next one.
+  if (cur.state() == pb::IN_REVIEW && cur.approval().empty()) {
+    return StartApprovalFor(as, ref, cur, req.comment(), req.request_id());
+  }
+  if (req.expected_version() != 0 && cur.version() != req.expected_version()) {
+    return LostRace(ref, cur.version(), req.expected_version());
+  }
+  GR_ASSIGN_OR_RETURN(int64_t n, CheckCanSubmit(cur, req.revision()));
+  GR_ASSIGN_OR_RETURN(pb::Revision rev, store_->ReadRevision(RevisionRef{ref.org, ref.id, n}));
+  std::vector<std::string> accepted;
+  GR_RETURN_IF_ERROR(CheckGaps(
+      rev, std::vector<std::string>(req.accepted_gaps().begin(), req.accepted_gaps().end()),
+      &accepted));
+  GR_ASSIGN_OR_RETURN(auto now_figures, upstream_->GetIndicatorValues(as, ref.org, rev.period()));
+  GR_ASSIGN_OR_RETURN(rpb::Org org_now, upstream_->GetOrg(as, ref.org));
+  pb::Staleness staleness = CompareWithCurrent(rev, now_figures, org_now);
+  if (staleness.stale()) {
+    return absl::FailedPreconditionError(DescribeStaleness(staleness, n));
+  }
+  pb::Report next = cur;
+  MarkInReview(next, n, accepted, Now());
+  CommitBuilder commit(ref, cur.version(), next);
+  GR_ASSIGN_OR_RETURN(CommitResult r, store_->Commit(commit));
+  if (r.outcome != CommitOutcome::kOk) {
+    return absl::AbortedError(absl::StrCat(
+        ref.Name(), " changed while it was being submitted; reread it and submit again"));
+  }
+  return StartApprovalFor(as, ref, next, req.comment(), req.request_id());
+}
+
+absl::StatusOr<pb::Report> ReportCore::StartApprovalFor(const CallAs& as, const ReportRef& ref,
+                                                        const pb::Report& in_review,
+                                                        const std::string& comment,
+                                                        const std::string& request_id) {
+  RevisionRef rev_ref{ref.org, ref.id, in_review.submitted_revision()};
+  GR_ASSIGN_OR_RETURN(pb::Revision rev, store_->ReadRevision(rev_ref));
+  approval::v1::StartApprovalRequest start;
+  start.set_parent(absl::StrCat("orgs/", ref.org));
+  start.set_workflow(in_review.workflow());
+  start.set_subject(rev_ref.Name());
+  start.set_title(rev.title());
+  start.set_comment(comment);
+  // Derived from the IN_REVIEW commit, so a resumed submit starts the
+  // same approval instead of a second one.
+  start.set_request_id(
+      absl::StrCat("assembler-", ref.id, "-r", rev_ref.number, "-v", in_review.version()));
+  auto started = upstream_->StartApproval(as, start);
+  if (!started.ok() && !IsPermanent(started.status())) {
+    // The approval may or may not have started; the same request id will
+    // tell when the drafter submits again, so the report stays IN_REVIEW.
+    return absl::Status(
+        started.status().code(),
+        absl::StrCat(started.status().message(), "; submit again to finish starting the approval"));
+  }
+  if (!started.ok()) {
+    // Refused for good: nothing half-done, the report is the draft it was.
+    auto undo = Mutate(ref, 0, "", [&](pb::Report& next) -> absl::StatusOr<Change> {
+      if (next.state() != pb::IN_REVIEW || !next.approval().empty() ||
+          next.submitted_revision() != rev_ref.number) {
+        return Change{false, std::nullopt};
+      }
+      next.set_state(pb::DRAFT);
+      next.set_submitted_revision(0);
+      next.clear_accepted_gaps();
+      next.set_version(next.version() + 1);
+      next.set_update_unix(Now());
+      return Change{true, std::nullopt};
+    });
+    (void)undo;
+    return started.status();
+  }
+  std::string approval = started->name();
+  return Mutate(ref, 0, request_id, [&](pb::Report& next) -> absl::StatusOr<Change> {
+    if (next.state() != pb::IN_REVIEW || next.submitted_revision() != rev_ref.number) {
+      // The approval already finished (its event came first): nothing to add.
+      return Change{false, std::nullopt};
+    }
+    if (next.approval() == approval) return Change{false, std::nullopt};
+    SetApproval(next, approval, Now());
+    return Change{true, std::nullopt};
+  });
+}
+
+}  // namespace govreport::assembler

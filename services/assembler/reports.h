@@ -1,0 +1,92 @@
+// The assembler's request logic without gRPC: what each ReportService call
+// checks, asks the other services and commits. The caller (the gRPC edge)
+// has already authorized the principal for the org named in the request;
+// outbound calls carry `as`, the caller's own token.
+#ifndef GOVREPORT_ASSEMBLER_REPORTS_H_
+#define GOVREPORT_ASSEMBLER_REPORTS_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "assembler/domain.h"
+#include "assembler/store.h"
+#include "assembler/upstream.h"
+#include "common/auth.h"
+
+namespace govreport::assembler {
+
+struct CoreOptions {
+  // Injected so tests can fix time.
+  std::function<absl::Time()> clock = [] { return absl::Now(); };
+  // Commits lost to a concurrent change of the same report are redone
+  // this often (only when the caller sent no expected_version).
+  int max_retries = 8;
+};
+
+class ReportCore {
+ public:
+  ReportCore(Store* store, Upstream* upstream, CoreOptions options = {});
+
+  absl::StatusOr<pb::Report> CreateReport(const auth::Principal& p, const CallAs& as,
+                                          const std::string& org,
+                                          const pb::CreateReportRequest& req);
+  // check_staleness: ask records whether the current revision's figures
+  // still hold (DRAFT and IN_REVIEW reports).
+  absl::StatusOr<pb::Report> GetReport(const CallAs& as, const ReportRef& ref,
+                                       bool check_staleness);
+  absl::StatusOr<pb::ListReportsResponse> ListReports(const std::string& org,
+                                                      const pb::ListReportsRequest& req);
+  absl::StatusOr<pb::Report> UpdateNarrative(const auth::Principal& p, const CallAs& as,
+                                             const ReportRef& ref,
+                                             const pb::UpdateNarrativeRequest& req);
+  absl::StatusOr<pb::Report> Reassemble(const auth::Principal& p, const ReportRef& ref,
+                                        const pb::ReassembleRequest& req);
+  absl::StatusOr<pb::Report> SubmitReport(const auth::Principal& p, const CallAs& as,
+                                          const ReportRef& ref, const pb::SubmitReportRequest& req);
+  absl::StatusOr<pb::Revision> GetRevision(const RevisionRef& ref);
+  // Both revisions must belong to the same org (the one authorized).
+  absl::StatusOr<pb::DiffRevisionsResponse> DiffRevisions(const RevisionRef& from,
+                                                          const RevisionRef& to);
+  absl::StatusOr<pb::Document> GetDocument(const CallAs& as, const RevisionRef& ref,
+                                           pb::DocumentFormat format);
+  absl::StatusOr<pb::GetFigureProvenanceResponse> GetFigureProvenance(
+      const CallAs& as, const RevisionRef& ref, const pb::GetFigureProvenanceRequest& req);
+  // One cheap read for watchers: 0 when the report does not exist.
+  absl::StatusOr<int64_t> Version(const ReportRef& ref);
+
+ private:
+  // Read → change → commit with the version read, redone when another
+  // writer got there first. `change` edits the next report and may return a
+  // job to queue in the same commit; returning std::nullopt from `changed`
+  // means nothing to write. A repeated request_id returns the report.
+  struct Change {
+    bool write = true;
+    std::optional<AssembleJob> job;
+  };
+  using ChangeFn = std::function<absl::StatusOr<Change>(pb::Report& next)>;
+  absl::StatusOr<pb::Report> Mutate(const ReportRef& ref, int64_t expected_version,
+                                    const std::string& request_id, const ChangeFn& change);
+  absl::StatusOr<std::optional<pb::Report>> Replayed(const ReportRef& ref,
+                                                     const std::string& request_id);
+  absl::StatusOr<pb::Report> StartApprovalFor(const CallAs& as, const ReportRef& ref,
+                                              const pb::Report& in_review,
+                                              const std::string& comment,
+                                              const std::string& request_id);
+  absl::StatusOr<std::vector<std::string>> NarrativeSlots(const CallAs& as, const std::string& org);
+  int64_t Now() const { return absl::ToUnixSeconds(options_.clock()); }
+
+  Store* store_;
+  Upstream* upstream_;
+  CoreOptions options_;
+};
+
+// 128 printable ASCII characters at most (AIP-155).
+absl::Status ValidateRequestId(absl::string_view request_id);
+
+}  // namespace govreport::assembler
+
+#endif  // GOVREPORT_ASSEMBLER_REPORTS_H_

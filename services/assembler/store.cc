@@ -1,0 +1,188 @@
+#include "assembler/store.h"
+
+#include "absl/strings/str_cat.h"
+#include "assembler/lua_scripts.h"
+#include "common/resource.h"
+#include "common/status.h"
+
+namespace govreport::assembler {
+namespace {
+
+template <typename Proto>
+absl::StatusOr<Proto> Parse(absl::string_view blob, absl::string_view what) {
+  Proto p;
+  if (!p.ParseFromArray(blob.data(), static_cast<int>(blob.size()))) {
+    return absl::DataLossError(absl::StrCat("stored ", what, " is corrupt"));
+  }
+  return p;
+}
+
+std::string ReportPrefix(const ReportRef& ref) {
+  return absl::StrCat(OrgPrefix(ref.org), "rpt:", ref.id);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- commit
+
+CommitBuilder::CommitBuilder(const ReportRef& ref, int64_t expected_version,
+                             const pb::Report& next) {
+  keys_.push_back(Store::ReportKey(ref));
+  head_ = {absl::StrCat(expected_version), next.SerializeAsString(), absl::StrCat(next.version()),
+           "0"};
+}
+
+int CommitBuilder::KeyIndex(const std::string& key) {
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    if (keys_[i] == key) return static_cast<int>(i) + 1;
+  }
+  keys_.push_back(key);
+  return static_cast<int>(keys_.size());
+}
+
+void CommitBuilder::Guard(const std::string& key) { head_[3] = absl::StrCat(KeyIndex(key)); }
+
+void CommitBuilder::Set(const std::string& key, std::string value, absl::Duration ttl) {
+  int idx = KeyIndex(key);
+  ops_.insert(ops_.end(), {"SET", absl::StrCat(idx), std::move(value),
+                           absl::StrCat(absl::ToInt64Seconds(ttl))});
+}
+
+void CommitBuilder::SetNx(const std::string& key, std::string value) {
+  int idx = KeyIndex(key);
+  ops_.insert(ops_.end(), {"SETNX", absl::StrCat(idx), std::move(value)});
+}
+
+void CommitBuilder::ZAdd(const std::string& key, int64_t score, const std::string& member) {
+  int idx = KeyIndex(key);
+  ops_.insert(ops_.end(), {"ZADD", absl::StrCat(idx), absl::StrCat(score), member});
+}
+
+void CommitBuilder::XAdd(const std::string& stream, const streams::Fields& fields) {
+  int idx = KeyIndex(stream);
+  ops_.insert(ops_.end(), {"XADD", absl::StrCat(idx), absl::StrCat(fields.size())});
+  for (const auto& [k, v] : fields) ops_.insert(ops_.end(), {k, v});
+}
+
+redis::ScriptCall CommitBuilder::Build() const {
+  redis::ScriptCall call;
+  call.keys = keys_;
+  call.args = head_;
+  call.args.insert(call.args.end(), ops_.begin(), ops_.end());
+  return call;
+}
+
+// ----------------------------------------------------------------- store
+
+Store::Store(redis::Client* redis, StoreOptions options) : redis_(redis), options_(options) {}
+
+std::string Store::ReportKey(const ReportRef& ref) { return ReportPrefix(ref); }
+
+std::string Store::RevisionKey(const RevisionRef& ref) {
+  return absl::StrCat(ReportPrefix(ref.report()), ":rev:", ref.number);
+}
+
+std::string Store::DocumentKey(const RevisionRef& ref, pb::DocumentFormat format) {
+  return absl::StrCat(ReportPrefix(ref.report()), ":doc:", ref.number, ":", FormatName(format));
+}
+
+std::string Store::IndexKey(absl::string_view org) { return absl::StrCat(OrgPrefix(org), "rpts"); }
+
+std::string Store::RequestKey(absl::string_view org, absl::string_view request_id) {
+  return absl::StrCat(OrgPrefix(org), "rptreq:", request_id);
+}
+
+absl::StatusOr<pb::Report> Store::ReadReport(const ReportRef& ref) {
+  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"HGET", ReportKey(ref), "d"}));
+  if (r.IsNil()) return absl::NotFoundError(absl::StrCat(ref.Name(), " not found"));
+  return Parse<pb::Report>(r.Str(), "report");
+}
+
+absl::StatusOr<int64_t> Store::ReadVersion(const ReportRef& ref) {
+  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"HGET", ReportKey(ref), "v"}));
+  return r.AsInt();
+}
+
+absl::StatusOr<std::optional<std::string>> Store::ReadRequest(absl::string_view org,
+                                                              absl::string_view request_id) {
+  if (request_id.empty()) return std::optional<std::string>();
+  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"GET", RequestKey(org, request_id)}));
+  if (r.IsNil()) return std::optional<std::string>();
+  return std::optional<std::string>(std::string(r.Str()));
+}
+
+absl::StatusOr<pb::Revision> Store::ReadRevision(const RevisionRef& ref) {
+  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"GET", RevisionKey(ref)}));
+  if (r.IsNil()) return absl::NotFoundError(absl::StrCat(ref.Name(), " not found"));
+  return Parse<pb::Revision>(r.Str(), "revision");
+}
+
+absl::StatusOr<std::string> Store::ReadDocument(const RevisionRef& ref, pb::DocumentFormat format) {
+  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"GET", DocumentKey(ref, format)}));
+  if (r.IsNil()) {
+    return absl::NotFoundError(
+        absl::StrCat(ref.Name(), " has no stored ", FormatName(format), " document"));
+  }
+  return std::string(r.Str());
+}
+
+absl::StatusOr<Store::Page> Store::ListReports(absl::string_view org, int64_t offset, int size,
+                                               pb::ReportState state) {
+  Page page;
+  const bool filtered = state != pb::REPORT_STATE_UNSPECIFIED;
+  const int chunk = filtered ? std::max(size * 2, 100) : size;
+  int64_t pos = offset;
+  for (int round = 0; round < (filtered ? 10 : 1); ++round) {
+    GR_ASSIGN_OR_RETURN(redis::Reply ids,
+                        redis_->Command({"ZREVRANGE", IndexKey(org), absl::StrCat(pos),
+                                         absl::StrCat(pos + chunk - 1)}));
+    if (ids.Size() == 0) return page;
+    std::vector<redis::Args> cmds;
+    for (size_t i = 0; i < ids.Size(); ++i) {
+      cmds.push_back({"HGET", ReportKey(ReportRef{std::string(org), ids[i].AsString()}), "d"});
+    }
+    GR_ASSIGN_OR_RETURN(auto blobs, redis_->Pipeline(cmds));
+    size_t used = 0;
+    for (const auto& b : blobs) {
+      if (static_cast<int>(page.reports.size()) >= size) break;
+      ++used;
+      if (b.IsNil()) continue;
+      GR_ASSIGN_OR_RETURN(pb::Report r, Parse<pb::Report>(b.Str(), "report"));
+      if (filtered && r.state() != state) continue;
+      page.reports.push_back(std::move(r));
+    }
+    pos += static_cast<int64_t>(used);
+    if (static_cast<int>(ids.Size()) < chunk && used == ids.Size()) return page;
+    if (static_cast<int>(page.reports.size()) >= size) break;
+  }
+  page.next_offset = pos;
+  return page;
+}
+
+absl::StatusOr<CommitResult> Store::Commit(const CommitBuilder& commit) {
+  redis::ScriptCall call = commit.Build();
+  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Eval(CommitReportScript(), call.keys, call.args));
+  GR_RETURN_IF_ERROR(r.ErrorStatus());
+  CommitResult out;
+  absl::string_view code = r[0].Str();
+  if (code == "OK") {
+    out.outcome = CommitOutcome::kOk;
+  } else if (code == "DUP") {
+    out.outcome = CommitOutcome::kDuplicate;
+    out.guard_value = r[1].AsString();
+    return out;
+  } else if (code == "EXISTS") {
+    out.outcome = CommitOutcome::kExists;
+  } else if (code == "NOTFOUND") {
+    out.outcome = CommitOutcome::kNotFound;
+    return out;
+  } else if (code == "STALE") {
+    out.outcome = CommitOutcome::kStale;
+  } else {
+    return absl::InternalError(absl::StrCat("commit script answered ", code));
+  }
+  GR_ASSIGN_OR_RETURN(out.version, r[1].AsInt());
+  return out;
+}
+
+}  // namespace govreport::assembler

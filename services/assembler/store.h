@@ -1,0 +1,108 @@
+// Redis layout of the assembler and its reads and commits. Every key of a
+// report carries the org's hash tag:
+//   gr:{org}:rpt:{id}                hash {d: Report blob, v: version}
+//   gr:{org}:rpt:{id}:rev:{n}        Revision blob
+//   gr:{org}:rpt:{id}:doc:{n}:{FMT}  published document bytes
+//   gr:{org}:rpt:{id}:job:{seq}      revision made by assembly job seq
+//   gr:{org}:rpts                    sorted set of report ids by creation
+//   gr:{org}:rptreq:{request_id}     report id, for request replay
+// plus the global streams gr:q:assemble and gr:ev:published, which the
+// commit script appends to (see lua_scripts.h and docs/assembler.md for
+// the Redis Cluster caveat).
+#ifndef GOVREPORT_ASSEMBLER_STORE_H_
+#define GOVREPORT_ASSEMBLER_STORE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "assembler/domain.h"
+#include "common/redis.h"
+#include "common/streams.h"
+
+namespace govreport::assembler {
+
+struct StoreOptions {
+  // How long a request_id is remembered for replay.
+  absl::Duration request_ttl = absl::Hours(24);
+};
+
+// One atomic write of a report and what goes with it.
+class CommitBuilder {
+ public:
+  // expected_version 0: the report must not exist yet.
+  CommitBuilder(const ReportRef& ref, int64_t expected_version, const pb::Report& next);
+
+  // When `key` exists the commit is a repeat: nothing is written and its
+  // value is returned (request replay, job idempotency).
+  void Guard(const std::string& key);
+  void Set(const std::string& key, std::string value, absl::Duration ttl = absl::ZeroDuration());
+  void SetNx(const std::string& key, std::string value);
+  void ZAdd(const std::string& key, int64_t score, const std::string& member);
+  void XAdd(const std::string& stream, const streams::Fields& fields);
+
+  redis::ScriptCall Build() const;
+
+ private:
+  int KeyIndex(const std::string& key);
+  std::vector<std::string> keys_;
+  std::vector<std::string> head_;
+  std::vector<std::string> ops_;
+};
+
+enum class CommitOutcome { kOk, kDuplicate, kExists, kNotFound, kStale };
+
+struct CommitResult {
+  CommitOutcome outcome = CommitOutcome::kOk;
+  // kDuplicate: the guard key's value.
+  std::string guard_value;
+  // kOk: the new version; kStale / kExists: the stored one.
+  int64_t version = 0;
+};
+
+class Store {
+ public:
+  explicit Store(redis::Client* redis, StoreOptions options = {});
+
+  static std::string ReportKey(const ReportRef& ref);
+  static std::string RevisionKey(const RevisionRef& ref);
+  static std::string DocumentKey(const RevisionRef& ref, pb::DocumentFormat format);
+  static std::string IndexKey(absl::string_view org);
+  static std::string RequestKey(absl::string_view org, absl::string_view request_id);
+
+  // NOT_FOUND naming the report.
+  absl::StatusOr<pb::Report> ReadReport(const ReportRef& ref);
+  // 0 when there is no such report; one HGET, for watchers.
+  absl::StatusOr<int64_t> ReadVersion(const ReportRef& ref);
+  // The report id a request_id created or changed, if remembered.
+  absl::StatusOr<std::optional<std::string>> ReadRequest(absl::string_view org,
+                                                         absl::string_view request_id);
+  absl::StatusOr<pb::Revision> ReadRevision(const RevisionRef& ref);
+  absl::StatusOr<std::string> ReadDocument(const RevisionRef& ref, pb::DocumentFormat format);
+
+  struct Page {
+    std::vector<pb::Report> reports;
+    // -1: the list is exhausted.
+    int64_t next_offset = -1;
+  };
+  // Newest first from `offset`; a state filter scans a bounded number of
+  // entries per call, so a page may be short while next_offset is set.
+  absl::StatusOr<Page> ListReports(absl::string_view org, int64_t offset, int size,
+                                   pb::ReportState state);
+
+  absl::StatusOr<CommitResult> Commit(const CommitBuilder& commit);
+
+  absl::Duration request_ttl() const { return options_.request_ttl; }
+  redis::Client& redis() { return *redis_; }
+
+ private:
+  redis::Client* redis_;
+  StoreOptions options_;
+};
+
+}  // namespace govreport::assembler
+
+#endif  // GOVREPORT_ASSEMBLER_STORE_H_

@@ -1,0 +1,390 @@
+#include "assembler/workers.h"
+
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/crypto.h"
+#include "common/server.h"
+#include "templates/context/report_context.h"
+
+namespace govreport::assembler {
+namespace {
+
+using streams::HandlerResult;
+
+constexpr absl::string_view kLog = "assembler";
+// Commits lost to a concurrent change of the same report are redone this
+// often before the entry is left for redelivery.
+constexpr int kCommitAttempts = 8;
+
+// A failure that will not go away is dead-lettered at once; anything else
+// is retried with backoff and then redelivered.
+HandlerResult Failure(const absl::Status& s) {
+  return IsPermanent(s) ? HandlerResult::Reject(s) : HandlerResult::Retry(s);
+}
+
+bool SameSubmission(const pb::Report& r, int64_t revision, absl::string_view approval) {
+  return r.submitted_revision() == revision && (r.approval().empty() || r.approval() == approval);
+}
+
+}  // namespace
+
+Workers::Workers(Store* store, Upstream* upstream, CallAs service,
+                 std::function<absl::Time()> clock)
+    : store_(store), upstream_(upstream), service_(std::move(service)), clock_(std::move(clock)) {}
+
+// -------------------------------------------------------------- assemble
+
+HandlerResult Workers::HandleAssemble(const streams::Entry& entry) {
+  auto job = ParseJob(entry);
+  if (!job.ok()) {
+    LogLine(kLog, absl::StrCat("malformed assemble job ", entry.id, ": ", job.status().message()));
+    return HandlerResult::Reject(job.status());
+  }
+  ReportRef ref{job->org, job->id};
+  auto report = store_->ReadReport(ref);
+  if (!report.ok()) {
+    if (absl::IsNotFound(report.status())) {
+      LogLine(kLog, absl::StrCat("job ", job->JobId(), ": ", ref.Name(),
+                                 " does not exist; acknowledged"));
+      return HandlerResult::Done();
+    }
+    return HandlerResult::Retry(report.status());
+  }
+  // Only the newest job of a draft assembles; a redelivered or superseded
+  // one finds its work done.
+  if (ClassifyJob(*report, job->seq) != JobVerdict::kRun) return HandlerResult::Done();
+
+  auto org = upstream_->GetOrg(service_, job->org);
+  if (!org.ok()) return Failure(org.status());
+  auto figures = upstream_->GetIndicatorValues(service_, job->org, report->period());
+  if (!figures.ok()) return Failure(figures.status());
+  templates::ReportContextInput in;
+  in.org = *org;
+  in.figures = *figures;
+  // Narrative goes in as data: the renderer prints it, never parses it.
+  in.narrative =
+      std::map<std::string, std::string>(report->narrative().begin(), report->narrative().end());
+  tpb::RenderRequest rr;
+  rr.set_parent(absl::StrCat("orgs/", job->org));
+  rr.set_template_(report->template_());
+  *rr.mutable_context() = templates::BuildReportContext(in);
+  rr.set_format(tpb::TEXT);
+  rr.set_title(report->title());
+  rr.set_author(org->display_name());
+  auto rendered = upstream_->Render(service_, rr);
+  if (!rendered.ok()) return Failure(rendered.status());
+
+  for (int attempt = 0; attempt < kCommitAttempts; ++attempt) {
+    int64_t now = Now();
+    int64_t n = report->current_revision() + 1;
+    pb::Revision rev = MakeRevision(*report, *job, n, *org, *figures, *rendered, now);
+    pb::Report next = *report;
+    ApplyRevision(next, rev, job->seq, now);
+    CommitBuilder commit(ref, report->version(), next);
+    std::string job_key = JobIdempotencyKey(*job);
+    commit.Guard(job_key);
+    commit.Set(Store::RevisionKey(RevisionRef{ref.org, ref.id, n}), rev.SerializeAsString());
+    commit.Set(job_key, absl::StrCat(n));
+    auto result = store_->Commit(commit);
+    if (!result.ok()) return HandlerResult::Retry(result.status());
+    if (result->outcome != CommitOutcome::kStale) return HandlerResult::Done();
+    // Another write came first (a newer job, a watcher's...): reread and
+    // decide again.
+    report = store_->ReadReport(ref);
+    if (!report.ok()) {
+      return absl::IsNotFound(report.status()) ? HandlerResult::Done()
+                                               : HandlerResult::Retry(report.status());
+    }
+    if (ClassifyJob(*report, job->seq) != JobVerdict::kRun) return HandlerResult::Done();
+  }
+  return HandlerResult::Retry(absl::AbortedError(absl::StrCat(ref.Name(), " kept changing")));
+}
+
+void Workers::OnAssembleDead(const streams::Entry& entry, const absl::Status& why) {
+  auto job = ParseJob(entry);
+  if (!job.ok()) return;
+  ReportRef ref{job->org, job->id};
+  std::string error = absl::StrCat("assembly job ", job->JobId(), " failed: ", why.message());
+  LogLine(kLog, absl::StrCat(ref.Name(), ": ", error, " (dead-lettered)"));
+  for (int attempt = 0; attempt < kCommitAttempts; ++attempt) {
+    auto report = store_->ReadReport(ref);
+    if (!report.ok() || ClassifyJob(*report, job->seq) != JobVerdict::kRun) return;
+    pb::Report next = *report;
+    MarkFailed(next, error, Now());
+    auto result = store_->Commit(CommitBuilder(ref, report->version(), next));
+    if (!result.ok() || result->outcome != CommitOutcome::kStale) return;
+  }
+}
+
+// -------------------------------------------------------- approval events
+
+HandlerResult Workers::HandleApprovalEvent(const streams::Entry& entry) {
+  std::string type = entry.Get("type");
+  if (type != "approved" && type != "rejected" && type != "withdrawn" && type != "started") {
+    return HandlerResult::Done();
+  }
+  std::string subject = entry.Get("subject");
+  auto ref = ParseRevisionName(subject, "subject");
+  if (!ref.ok()) {
+    // Approvals of things other than report revisions are not ours.
+    if (absl::StrContains(subject, "/reports/")) {
+      LogLine(kLog, absl::StrCat("approval event ", entry.id, " (", type,
+                                 "): ", ref.status().message(), "; acknowledged"));
+    }
+    return HandlerResult::Done();
+  }
+  if (!entry.Get("org").empty() && entry.Get("org") != ref->org) {
+    LogLine(kLog, absl::StrCat("approval event ", entry.id, ": org ", entry.Get("org"),
+                               " does not own ", subject, "; acknowledged"));
+    return HandlerResult::Done();
+  }
+  if (type == "approved") return Publish(*ref, entry);
+  return Decide(*ref, entry);
+}
+
+HandlerResult Workers::Decide(const RevisionRef& ref, const streams::Entry& entry) {
+  const std::string type = entry.Get("type");
+  const std::string approval = entry.Get("approval");
+  std::string comment = entry.Get("comment");
+  if (type == "withdrawn" && comment.empty() && !approval.empty()) {
+    // The withdrawn event carries no comment; the approval keeps it.
+    auto a = upstream_->GetApproval(service_, approval);
+    if (a.ok()) comment = a->last_comment();
+  }
+  for (int attempt = 0; attempt < kCommitAttempts; ++attempt) {
+    auto report = store_->ReadReport(ref.report());
+    if (!report.ok()) {
+      if (!absl::IsNotFound(report.status())) return HandlerResult::Retry(report.status());
+      LogLine(kLog, absl::StrCat("approval event ", entry.id, " (", type, ") for ", ref.Name(),
+                                 ": no such report; acknowledged"));
+      return HandlerResult::Done();
+    }
+    if (report->state() != pb::IN_REVIEW || !SameSubmission(*report, ref.number, approval)) {
+      if (type != "started") {
+        LogLine(kLog, absl::StrCat("approval event ", entry.id, " (", type, ") of ", approval,
+                                   " does not match the current submission of ",
+                                   ref.report().Name(), "; acknowledged"));
+      }
+      return HandlerResult::Done();
+    }
+    pb::Report next = *report;
+    if (type == "started") {
+      if (!report->approval().empty()) return HandlerResult::Done();
+      SetApproval(next, approval, Now());
+    } else {
+      next.set_approval(approval);
+      ReturnToDraft(next, type, entry.Get("actor"), comment, Now());
+    }
+    auto result = store_->Commit(CommitBuilder(ref.report(), report->version(), next));
+    if (!result.ok()) return HandlerResult::Retry(result.status());
+    if (result->outcome != CommitOutcome::kStale) return HandlerResult::Done();
+  }
+  return HandlerResult::Retry(absl::AbortedError(absl::StrCat(ref.Name(), " kept changing")));
+}
+
+HandlerResult Workers::Publish(const RevisionRef& ref, const streams::Entry& entry) {
+  const std::string approval = entry.Get("approval");
+  SignOff sign_off{approval, entry.Get("signer"), 0};
+  if (!absl::SimpleAtoi(entry.Get("sign_off_unix"), &sign_off.sign_off_unix) ||
+      sign_off.sign_off_unix <= 0) {
+    (void)absl::SimpleAtoi(entry.Get("time_unix"), &sign_off.sign_off_unix);
+  }
+  if (sign_off.sign_off_unix <= 0) {
+    return HandlerResult::Reject(absl::InvalidArgumentError(
+        absl::StrCat("approved event ", entry.id, " has no sign_off_unix")));
+  }
+
+  // 1. The report records the approval (APPROVED) before the slow part, so
+  //    a redelivery after a crash goes straight to rendering.
+  absl::StatusOr<pb::Report> report;
+  for (int attempt = 0;; ++attempt) {
+    if (attempt == kCommitAttempts) {
+      return HandlerResult::Retry(absl::AbortedError(absl::StrCat(ref.Name(), " kept changing")));
+    }
+    report = store_->ReadReport(ref.report());
+    if (!report.ok()) {
+      if (!absl::IsNotFound(report.status())) return HandlerResult::Retry(report.status());
+      LogLine(kLog, absl::StrCat("approved event ", entry.id, " for ", ref.Name(),
+                                 ": no such report; acknowledged"));
+      return HandlerResult::Done();
+    }
+    if (report->state() == pb::PUBLISHED && report->published_revision() == ref.number) {
+      return HandlerResult::Done();  // Redelivered after publishing.
+    }
+    bool ours = (report->state() == pb::IN_REVIEW || report->state() == pb::APPROVED) &&
+                SameSubmission(*report, ref.number, approval);
+    if (!ours) {
+      LogLine(kLog, absl::StrCat("approved event ", entry.id, " of ", approval,
+                                 " does not match the current submission of ", ref.report().Name(),
+                                 "; acknowledged"));
+      return HandlerResult::Done();
+    }
+    if (report->state() == pb::APPROVED) break;
+    pb::Report next = *report;
+    MarkApproved(next, sign_off, Now());
+    auto result = store_->Commit(CommitBuilder(ref.report(), report->version(), next));
+    if (!result.ok()) return HandlerResult::Retry(result.status());
+    if (result->outcome == CommitOutcome::kOk) {
+      report = next;
+      break;
+    }
+  }
+
+  // 2. Final documents from the approved snapshot, dated by the sign-off.
+  auto rev = store_->ReadRevision(ref);
+  if (!rev.ok()) return Failure(rev.status());
+  if (rev->frozen()) return HandlerResult::Done();
+  CalendarDate issue = IssueDateOf(report->sign_off_unix());
+  std::vector<std::string> contents;
+  pb::Revision frozen = *rev;
+  for (pb::DocumentFormat format : AllFormats()) {
+    // The sign-off time fixes the DOCX metadata, so a re-render gives the
+    // same bytes and the same digest.
+    auto r = upstream_->Render(service_,
+                               RenderRequestFor(*rev, format, &issue, report->sign_off_unix()));
+    if (!r.ok()) return Failure(r.status());
+    pb::RenderedDocument* d = frozen.add_documents();
+    d->set_format(format);
+    d->set_content_type(r->content_type().empty() ? DefaultContentType(format) : r->content_type());
+    d->set_sha256(Sha256Hex(r->content()));
+    d->set_size(static_cast<int64_t>(r->content().size()));
+    contents.push_back(std::move(*r->mutable_content()));
+  }
+  frozen.set_frozen(true);
+  frozen.set_approval(report->approval());
+  frozen.set_signer(report->signer());
+  frozen.set_sign_off_unix(report->sign_off_unix());
+  frozen.set_issue_date(report->issue_date());
+  frozen.set_digest(ManifestDigest(frozen.documents()));
+
+  // 3. Freeze, store the documents and announce, in one commit.
+  std::vector<std::string> formats;
+  for (const auto& d : frozen.documents()) formats.emplace_back(FormatName(d.format()));
+  for (int attempt = 0; attempt < kCommitAttempts; ++attempt) {
+    int64_t now = Now();
+    frozen.set_publish_unix(now);
+    pb::Report next = *report;
+    MarkPublished(next, frozen, now);
+    CommitBuilder commit(ref.report(), report->version(), next);
+    commit.Set(Store::RevisionKey(ref), frozen.SerializeAsString());
+    for (int i = 0; i < frozen.documents_size(); ++i) {
+      commit.SetNx(Store::DocumentKey(ref, frozen.documents(i).format()), contents[i]);
+    }
+    commit.XAdd(std::string(kPublishedEvents),
+                {{"type", "published"},
+                 {"report", ref.report().Name()},
+                 {"revision", ref.Name()},
+                 {"revision_number", absl::StrCat(ref.number)},
+                 {"org", ref.org},
+                 {"digest", frozen.digest()},
+                 {"formats", absl::StrJoin(formats, ",")},
+                 {"approval", frozen.approval()},
+                 {"signer", frozen.signer()},
+                 {"sign_off_unix", absl::StrCat(frozen.sign_off_unix())},
+                 {"issue_date", frozen.issue_date()},
+                 {"time_unix", absl::StrCat(now)}});
+    auto result = store_->Commit(commit);
+    if (!result.ok()) return HandlerResult::Retry(result.status());
+    if (result->outcome == CommitOutcome::kOk) {
+      LogLine(kLog, absl::StrCat(ref.Name(), " published, digest ", frozen.digest()));
+      return HandlerResult::Done();
+    }
+    if (result->outcome != CommitOutcome::kStale) return HandlerResult::Done();
+    report = store_->ReadReport(ref.report());
+    if (!report.ok()) return HandlerResult::Retry(report.status());
+    if (report->state() != pb::APPROVED || report->approval() != frozen.approval()) {
+      return HandlerResult::Done();  // Another worker published it.
+    }
+  }
+  return HandlerResult::Retry(absl::AbortedError(absl::StrCat(ref.Name(), " kept changing")));
+}
+
+void Workers::OnApprovalEventDead(const streams::Entry& entry, const absl::Status& why) {
+  LogLine(kLog, absl::StrCat("approval event ", entry.id, " (", entry.Get("type"), ", ",
+                             entry.Get("subject"), ") dead-lettered: ", why.message()));
+  if (entry.Get("type") != "approved") return;
+  auto ref = ParseRevisionName(entry.Get("subject"));
+  if (!ref.ok()) return;
+  for (int attempt = 0; attempt < kCommitAttempts; ++attempt) {
+    auto report = store_->ReadReport(ref->report());
+    if (!report.ok() || report->state() != pb::APPROVED ||
+        report->approval() != entry.Get("approval")) {
+      return;
+    }
+    pb::Report next = *report;
+    next.set_error(absl::StrCat("publishing ", ref->Name(), " failed: ", why.message(),
+                                " (the event is in ", kApprovalEvents, ":dead)"));
+    next.set_version(next.version() + 1);
+    next.set_update_unix(Now());
+    auto result = store_->Commit(CommitBuilder(ref->report(), report->version(), next));
+    if (!result.ok() || result->outcome != CommitOutcome::kStale) return;
+  }
+}
+
+// ------------------------------------------------------------------ pool
+
+WorkerPool::WorkerPool(redis::Client* redis, Workers* workers, WorkerOptions options)
+    : redis_(redis), workers_(workers), options_(std::move(options)) {
+  if (options_.consumer_prefix.empty()) {
+    options_.consumer_prefix = streams::DefaultConsumerName("assembler");
+  }
+}
+
+WorkerPool::~WorkerPool() { Stop(); }
+
+streams::ConsumerOptions WorkerPool::ConsumerFor(absl::string_view stream, int index) const {
+  streams::ConsumerOptions o;
+  o.stream = std::string(stream);
+  o.group = std::string(kConsumerGroup);
+  o.consumer =
+      absl::StrCat(options_.consumer_prefix, stream == kAssembleQueue ? "-a" : "-e", index);
+  o.block = options_.block;
+  o.claim_idle = options_.claim_idle;
+  o.max_deliveries = options_.max_deliveries;
+  o.attempts = options_.attempts;
+  o.first_backoff = options_.first_backoff;
+  return o;
+}
+
+absl::Status WorkerPool::Start() {
+  for (absl::string_view stream : {kAssembleQueue, kApprovalEvents}) {
+    streams::Consumer setup(redis_, ConsumerFor(stream, 0));
+    absl::Status st = setup.EnsureGroup();
+    if (!st.ok()) return st;
+  }
+  stop_.store(false);
+  for (int i = 0; i < options_.assemble_workers; ++i) {
+    threads_.emplace_back([this, opts = ConsumerFor(kAssembleQueue, i)] {
+      streams::Consumer consumer(redis_, opts);
+      consumer.Run([this](const streams::Entry& e) { return workers_->HandleAssemble(e); }, stop_,
+                   [this](const streams::Entry& e, const absl::Status& why) {
+                     workers_->OnAssembleDead(e, why);
+                   });
+    });
+  }
+  for (int i = 0; i < options_.event_workers; ++i) {
+    threads_.emplace_back([this, opts = ConsumerFor(kApprovalEvents, i)] {
+      streams::Consumer consumer(redis_, opts);
+      consumer.Run([this](const streams::Entry& e) { return workers_->HandleApprovalEvent(e); },
+                   stop_,
+                   [this](const streams::Entry& e, const absl::Status& why) {
+                     workers_->OnApprovalEventDead(e, why);
+                   });
+    });
+  }
+  return absl::OkStatus();
+}
+
+void WorkerPool::Stop() {
+  stop_.store(true);
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+}
+
+}  // namespace govreport::assembler

@@ -1,0 +1,323 @@
+// The assembler's rules without Redis or the network: names, the state
+// machine, job idempotency, gaps, staleness, diffs, issue dates, digests.
+#include "absl/strings/match.h"
+#include "assembler/domain.h"
+#include "common/crypto.h"
+#include "gtest/gtest.h"
+
+namespace govreport::assembler {
+namespace {
+
+rpb::IndicatorValue Figure(const std::string& key, int64_t value, bool missing = false,
+                           const std::string& label = "") {
+  rpb::IndicatorValue v;
+  v.set_key(key);
+  v.set_label(label.empty() ? key + "-label" : label);
+  v.set_unit("次");
+  v.set_value(value);
+  v.set_display(missing ? "" : std::to_string(value));
+  v.set_missing(missing);
+  return v;
+}
+
+pb::Report Draft() {
+  pb::CreateReportRequest req;
+  req.set_template_("orgs/kjj/templates/annual");
+  req.set_workflow("orgs/kjj/workflows/annual");
+  return NewReport({"kjj", "r1"}, req, "2023", "drafter", 100);
+}
+
+pb::Revision RevisionWith(std::vector<rpb::IndicatorValue> figures,
+                          std::vector<std::string> render_missing) {
+  pb::Revision rev;
+  rev.set_name("orgs/kjj/reports/r1/revisions/1");
+  rev.set_number(1);
+  rev.set_period("2023");
+  for (auto& f : figures) *rev.add_figures() = f;
+  SetMissing(render_missing, &rev);
+  return rev;
+}
+
+TEST(Names, ParseAndFormat) {
+  auto r = ParseRevisionName("orgs/kjj/reports/r1/revisions/12");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->org, "kjj");
+  EXPECT_EQ(r->id, "r1");
+  EXPECT_EQ(r->number, 12);
+  EXPECT_EQ(r->Name(), "orgs/kjj/reports/r1/revisions/12");
+  EXPECT_EQ(r->report().Name(), "orgs/kjj/reports/r1");
+  EXPECT_FALSE(ParseRevisionName("orgs/kjj/reports/r1/revisions/0").ok());
+  EXPECT_FALSE(ParseRevisionName("orgs/kjj/reports/r1").ok());
+  EXPECT_FALSE(ParseReportName("orgs/KJJ/reports/r1").ok());
+}
+
+TEST(Names, TemplateAndWorkflowRefs) {
+  EXPECT_TRUE(CheckTemplateRef("kjj", "orgs/kjj/templates/annual").ok());
+  EXPECT_TRUE(CheckTemplateRef("kjj", "orgs/kjj/templates/annual@3").ok());
+  EXPECT_TRUE(CheckTemplateRef("kjj", "templates/strict-governance").ok());
+  EXPECT_EQ(CheckTemplateRef("kjj", "orgs/jyj/templates/annual").code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CheckTemplateRef("kjj", "orgs/kjj/templates/a@x").code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(PinnedTemplate("orgs/kjj/templates/a", 4), "orgs/kjj/templates/a@4");
+  EXPECT_EQ(PinnedTemplate("orgs/kjj/templates/a@2", 2), "orgs/kjj/templates/a@2");
+  EXPECT_TRUE(CheckWorkflowRef("kjj", "orgs/kjj/workflows/annual").ok());
+  EXPECT_EQ(CheckWorkflowRef("kjj", "orgs/jyj/workflows/annual").code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(Jobs, FieldsRoundTripAndIdempotencyKeyIsPerJob) {
+  AssembleJob job{"kjj", "r1", 3, "drafter"};
+  streams::Entry e;
+  e.id = "1-0";
+  e.fields = JobFields(job);
+  auto parsed = ParseJob(e);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->JobId(), "r1#3");
+  EXPECT_EQ(parsed->requested_by, "drafter");
+  // Same job, same key (a redelivery finds it); another job, another key;
+  // always inside the org's hash-tag slot.
+  EXPECT_EQ(JobIdempotencyKey(*parsed), JobIdempotencyKey(job));
+  EXPECT_EQ(JobIdempotencyKey(job), "gr:{kjj}:rpt:r1:job:3");
+  EXPECT_NE(JobIdempotencyKey(job), JobIdempotencyKey({"kjj", "r1", 4, "drafter"}));
+  EXPECT_NE(JobIdempotencyKey(job), JobIdempotencyKey({"jyj", "r1", 3, "drafter"}));
+  e.fields = {{"report", "orgs/kjj/reports/r1"}, {"seq", "x"}};
+  EXPECT_FALSE(ParseJob(e).ok());
+  e.fields = {{"report", "orgs/kjj/reports/r1"}, {"seq", "1"}, {"org", "jyj"}};
+  EXPECT_FALSE(ParseJob(e).ok());
+}
+
+TEST(Jobs, OnlyTheNewestJobOfADraftRuns) {
+  pb::Report r = Draft();
+  EXPECT_EQ(ClassifyJob(r, 1), JobVerdict::kRun);
+  AssembleJob second = StartAssembly(r, "drafter", 101);
+  EXPECT_EQ(second.seq, 2);
+  EXPECT_EQ(ClassifyJob(r, 1), JobVerdict::kSuperseded);
+  EXPECT_EQ(ClassifyJob(r, 2), JobVerdict::kRun);
+  pb::Revision rev = RevisionWith({Figure("a", 1)}, {});
+  ApplyRevision(r, rev, 2, 102);
+  EXPECT_FALSE(r.assembling());
+  EXPECT_EQ(ClassifyJob(r, 2), JobVerdict::kApplied);
+  EXPECT_EQ(ClassifyJob(r, 1), JobVerdict::kApplied);
+  StartAssembly(r, "drafter", 103);
+  r.set_state(pb::IN_REVIEW);
+  EXPECT_EQ(ClassifyJob(r, 3), JobVerdict::kWrongState);
+}
+
+TEST(States, DraftEditsAndTheirRefusals) {
+  pb::Report r = Draft();
+  int64_t v = r.version();
+  EXPECT_TRUE(CheckCanChangeDraft(r, false, "x").ok());
+  r.set_state(pb::IN_REVIEW);
+  EXPECT_EQ(CheckCanChangeDraft(r, false, "x").code(), absl::StatusCode::kFailedPrecondition);
+  r.set_state(pb::APPROVED);
+  EXPECT_EQ(CheckCanChangeDraft(r, true, "x").code(), absl::StatusCode::kFailedPrecondition);
+  r.set_state(pb::PUBLISHED);
+  auto frozen = CheckCanChangeDraft(r, false, "reassemble");
+  EXPECT_EQ(frozen.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(frozen.message(), "correction")) << frozen;
+  EXPECT_TRUE(CheckCanChangeDraft(r, true, "x").ok());
+  r.set_state(pb::FAILED);
+  EXPECT_TRUE(CheckCanChangeDraft(r, false, "x").ok());
+  StartAssembly(r, "d", 200);
+  EXPECT_EQ(r.state(), pb::DRAFT);
+  EXPECT_TRUE(r.assembling());
+  EXPECT_GT(r.version(), v);
+}
+
+TEST(States, SubmitNeedsAFinishedCurrentRevision) {
+  pb::Report r = Draft();
+  EXPECT_EQ(CheckCanSubmit(r, 0).status().code(), absl::StatusCode::kFailedPrecondition);
+  ApplyRevision(r, RevisionWith({}, {}), 1, 101);
+  auto n = CheckCanSubmit(r, 0);
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 1);
+  EXPECT_EQ(CheckCanSubmit(r, 2).status().code(), absl::StatusCode::kFailedPrecondition);
+  MarkInReview(r, 1, {"x"}, 102);
+  EXPECT_EQ(r.state(), pb::IN_REVIEW);
+  EXPECT_EQ(CheckCanSubmit(r, 1).status().code(), absl::StatusCode::kFailedPrecondition);
+  SetApproval(r, "orgs/kjj/approvals/a1", 103);
+  ReturnToDraft(r, "rejected", "director", "数字有误", 104);
+  EXPECT_EQ(r.state(), pb::DRAFT);
+  EXPECT_EQ(r.last_comment(), "数字有误");
+  EXPECT_EQ(r.last_decision_by(), "director");
+  MarkInReview(r, 1, {}, 105);
+  EXPECT_TRUE(r.last_comment().empty());
+  MarkApproved(r, {"orgs/kjj/approvals/a2", "secretary", 1704038400}, 106);
+  EXPECT_EQ(r.state(), pb::APPROVED);
+  EXPECT_EQ(r.issue_date(), "2024年1月1日");
+  pb::Revision pub = RevisionWith({}, {});
+  pub.set_digest("abc");
+  pub.add_documents()->set_format(pb::TXT);
+  MarkPublished(r, pub, 107);
+  EXPECT_EQ(r.state(), pb::PUBLISHED);
+  EXPECT_EQ(r.digest(), "abc");
+  EXPECT_EQ(r.published_revision(), 1);
+  MarkFailed(r, "boom", 108);
+  EXPECT_EQ(r.state(), pb::FAILED);
+  EXPECT_EQ(CheckCanSubmit(r, 0).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(Gaps, MissingNamesSplitIntoFiguresAndTheRest) {
+  pb::Revision rev = RevisionWith(
+      {Figure("a", 1), Figure("b", 0, true, "谈心谈话")},
+      {"ind.b", "ind.b.cn", "narrative.problems", "issue.date", "issue.date_cn", "ind.c.wan"});
+  EXPECT_EQ(std::vector<std::string>(rev.missing().begin(), rev.missing().end()),
+            (std::vector<std::string>{"ind.b", "ind.b.cn", "narrative.problems", "ind.c.wan"}));
+  EXPECT_EQ(std::vector<std::string>(rev.missing_figures().begin(), rev.missing_figures().end()),
+            (std::vector<std::string>{"b", "c"}));
+
+  std::vector<std::string> ok;
+  absl::Status refused = CheckGaps(rev, {}, &ok);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(refused.message(), "b (谈心谈话)")) << refused;
+  EXPECT_TRUE(absl::StrContains(refused.message(), "c")) << refused;
+  EXPECT_EQ(CheckGaps(rev, {"b"}, &ok).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(CheckGaps(rev, {"b", "zz"}, &ok).code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(CheckGaps(rev, {"ind.b", "c"}, &ok).ok());
+  EXPECT_EQ(ok, (std::vector<std::string>{"b", "c"}));
+  pb::Revision full = RevisionWith({Figure("a", 1)}, {"narrative.problems"});
+  EXPECT_TRUE(CheckGaps(full, {}, &ok).ok());
+}
+
+TEST(Diffs, StalenessNamesChangedFiguresOnly) {
+  pb::Revision rev = RevisionWith({Figure("a", 1), Figure("b", 2), Figure("c", 0, true)}, {});
+  rev.set_data_version(10);
+  rev.mutable_org()->set_short_name("市科技局");
+  rpb::GetIndicatorValuesResponse now;
+  *now.add_values() = Figure("a", 1);
+  *now.add_values() = Figure("b", 2);
+  *now.add_values() = Figure("c", 0, true);
+  now.set_data_version(12);
+  rpb::Org org = rev.org();
+  // Another period's write moved the data version; nothing here changed.
+  pb::Staleness s = CompareWithCurrent(rev, now, org);
+  EXPECT_TRUE(s.checked());
+  EXPECT_FALSE(s.stale());
+  EXPECT_EQ(s.current_data_version(), 12);
+
+  *now.mutable_values(1) = Figure("b", 3);
+  *now.mutable_values(2) = Figure("c", 4);
+  (*org.mutable_facts())["case_lessons"] = "某案";
+  s = CompareWithCurrent(rev, now, org);
+  EXPECT_TRUE(s.stale());
+  ASSERT_EQ(s.changed_figures_size(), 2);
+  EXPECT_EQ(s.changed_figures(0).key(), "b");
+  EXPECT_EQ(s.changed_figures(0).from_value(), 2);
+  EXPECT_EQ(s.changed_figures(0).to_value(), 3);
+  EXPECT_TRUE(s.changed_figures(1).from_missing());
+  EXPECT_FALSE(s.changed_figures(1).to_missing());
+  EXPECT_EQ(std::vector<std::string>(s.changed_org_fields().begin(), s.changed_org_fields().end()),
+            std::vector<std::string>{"facts.case_lessons"});
+  std::string why = DescribeStaleness(s, 1);
+  EXPECT_TRUE(absl::StrContains(why, "b (b-label): 2次 → 3次")) << why;
+  EXPECT_TRUE(absl::StrContains(why, "no data → 4次")) << why;
+  EXPECT_TRUE(absl::StrContains(why, "Reassemble")) << why;
+}
+
+TEST(Diffs, RevisionsDiffFiguresNarrativeAndGaps) {
+  pb::Revision a = RevisionWith({Figure("x", 1), Figure("y", 0, true)}, {"ind.y"});
+  pb::Revision b = RevisionWith({Figure("x", 2), Figure("y", 5)}, {});
+  b.set_name("orgs/kjj/reports/r1/revisions/2");
+  (*a.mutable_narrative())["problems"] = "旧";
+  (*a.mutable_narrative())["gone"] = "删";
+  (*b.mutable_narrative())["problems"] = "新";
+  (*b.mutable_narrative())["next_steps"] = "加";
+  a.set_text("t1");
+  b.set_text("t2");
+  pb::DiffRevisionsResponse d = DiffRevisions(a, b);
+  ASSERT_EQ(d.figures_size(), 2);
+  EXPECT_EQ(d.figures(0).key(), "x");
+  EXPECT_EQ(d.figures(1).key(), "y");
+  ASSERT_EQ(d.narrative_size(), 3);
+  EXPECT_EQ(d.narrative(0).slot(), "gone");
+  EXPECT_EQ(d.narrative(0).change(), "removed");
+  EXPECT_EQ(d.narrative(1).slot(), "next_steps");
+  EXPECT_EQ(d.narrative(1).change(), "added");
+  EXPECT_EQ(d.narrative(2).change(), "modified");
+  EXPECT_EQ(d.narrative(2).to_text(), "新");
+  EXPECT_TRUE(d.text_changed());
+  EXPECT_FALSE(d.template_changed());
+  EXPECT_EQ(std::vector<std::string>(d.gaps_filled().begin(), d.gaps_filled().end()),
+            std::vector<std::string>{"y"});
+  EXPECT_EQ(DiffRevisions(a, a).figures_size(), 0);
+}
+
+TEST(Narrative, TemplateSyntaxIsAllowedControlCharactersAreNot) {
+  google::protobuf::Map<std::string, std::string> n;
+  n["problems"] = "存在{{org.name}}与{{{x}}}问题\n\t第二行";
+  EXPECT_TRUE(ValidateNarrative(n, {"problems", "next_steps"}, "narrative").ok());
+  n["unknown"] = "x";
+  auto st = ValidateNarrative(n, {"problems", "next_steps"}, "narrative");
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(st.message(), "narrative[unknown]")) << st;
+  n.erase("unknown");
+  n["problems"] = std::string("a\x01", 2);
+  EXPECT_EQ(ValidateNarrative(n, {}, "narrative").code(), absl::StatusCode::kInvalidArgument);
+  n["problems"] = std::string(kMaxNarrativeBytes + 1, 'a');
+  EXPECT_EQ(ValidateNarrative(n, {}, "narrative").code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(Documents, IssueDateIsChinaStandardTime) {
+  // 2023-12-31T16:30:00Z is 2024-01-01 00:30 in Beijing.
+  CalendarDate d = IssueDateOf(1704040200);
+  EXPECT_EQ(FormatIssueDate(d), "2024年1月1日");
+  // 2023-05-08T15:59:59Z is still 5月8日 23:59:59 in Beijing.
+  EXPECT_EQ(FormatIssueDate(IssueDateOf(1683561599)), "2023年5月8日");
+}
+
+TEST(Documents, ManifestDigestIsOrderIndependentAndCoversEveryDocument) {
+  google::protobuf::RepeatedPtrField<pb::RenderedDocument> docs;
+  auto add = [&](pb::DocumentFormat f, const std::string& bytes) {
+    pb::RenderedDocument* d = docs.Add();
+    d->set_format(f);
+    d->set_sha256(Sha256Hex(bytes));
+  };
+  add(pb::DOCX, "docx");
+  add(pb::TXT, "txt");
+  std::string digest = ManifestDigest(docs);
+  EXPECT_EQ(digest, Sha256Hex("TXT " + Sha256Hex("txt") + "\nDOCX " + Sha256Hex("docx") + "\n"));
+  docs.SwapElements(0, 1);
+  EXPECT_EQ(ManifestDigest(docs), digest);
+  docs.Mutable(0)->set_sha256(Sha256Hex("changed"));
+  EXPECT_NE(ManifestDigest(docs), digest);
+}
+
+TEST(Documents, RenderRequestUsesTheSnapshotAndPinnedTemplate) {
+  pb::Revision rev = RevisionWith({Figure("a", 7), Figure("b", 0, true)}, {});
+  rev.set_template_("orgs/kjj/templates/annual");
+  rev.set_template_revision(3);
+  rev.set_title("标题");
+  rev.mutable_org()->set_display_name("中共某市科学技术局党组");
+  (*rev.mutable_narrative())["problems"] = "{{x}}";
+  CalendarDate issue{2024, 1, 5};
+  tpb::RenderRequest r = RenderRequestFor(rev, pb::DOCX, &issue, 1704400000);
+  EXPECT_EQ(r.parent(), "orgs/kjj");
+  EXPECT_EQ(r.template_(), "orgs/kjj/templates/annual@3");
+  EXPECT_EQ(r.format(), tpb::DOCX);
+  EXPECT_EQ(r.timestamp_unix(), 1704400000);
+  EXPECT_EQ(r.author(), "中共某市科学技术局党组");
+  const auto& f = r.context().fields();
+  EXPECT_EQ(f.at("narrative").map().fields().at("problems").text(), "{{x}}");
+  EXPECT_TRUE(f.at("ind").map().fields().contains("a"));
+  EXPECT_FALSE(f.at("ind").map().fields().contains("b"));
+  EXPECT_EQ(f.at("issue").map().fields().at("date").date().day(), 5);
+  EXPECT_FALSE(RenderRequestFor(rev, pb::TXT, nullptr, 0).context().fields().contains("issue"));
+}
+
+TEST(Errors, PermanentVersusRetryable) {
+  EXPECT_TRUE(IsPermanent(absl::InvalidArgumentError("")));
+  EXPECT_TRUE(IsPermanent(absl::NotFoundError("")));
+  EXPECT_TRUE(IsPermanent(absl::UnauthenticatedError("")));
+  EXPECT_FALSE(IsPermanent(absl::UnavailableError("")));
+  EXPECT_FALSE(IsPermanent(absl::DeadlineExceededError("")));
+  EXPECT_FALSE(IsPermanent(absl::AbortedError("")));
+}
+
+TEST(Text, TitleIsTheFirstNonBlankLine) {
+  EXPECT_EQ(TitleFromText("\n  \n\xE3\x80\x80市科技局党组工作报告 \n正文"), "市科技局党组工作报告");
+  EXPECT_EQ(TitleFromText(""), "");
+}
+
+}  // namespace
+}  // namespace govreport::assembler

@@ -1,0 +1,800 @@
+// The assembler through gRPC with the real records, templates and approval
+// services in-process, real tokens and a real redis-server: assembly,
+// redelivery, staleness, submit refusals, approval → publication, rejection,
+// stray events, narrative as data, tenant isolation and bad input.
+#include <grpcpp/grpcpp.h>
+
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "assembler/domain.h"
+#include "common/crypto.h"
+#include "common/streams.h"
+#include "gtest/gtest.h"
+#include "tests/assembler/assembler_stack.h"
+
+namespace govreport::assembler {
+namespace {
+
+namespace apb = ::govreport::approval::v1;
+using grpc::StatusCode;
+using testing::Stack;
+using testing::StackOptions;
+
+constexpr char kWorkflow[] = "orgs/kjj/workflows/annual";
+constexpr char kTemplate[] = "orgs/kjj/templates/annual";
+constexpr char kGap[] = "warning_film_screenings";
+
+std::vector<std::map<std::string, std::string>> ReadStream(redis::Client& redis,
+                                                           const std::string& stream) {
+  std::vector<std::map<std::string, std::string>> out;
+  auto r = redis.Command({"XRANGE", stream, "-", "+"});
+  if (!r.ok()) return out;
+  for (size_t i = 0; i < r->Size(); ++i) {
+    std::map<std::string, std::string> e;
+    e["_id"] = (*r)[i][0].AsString();
+    redis::ReplyView kv = (*r)[i][1];
+    for (size_t j = 0; j + 1 < kv.Size(); j += 2) e[kv[j].AsString()] = kv[j + 1].AsString();
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+class AssemblerTest : public ::testing::Test {
+ protected:
+  virtual StackOptions Options() { return {}; }
+
+  void SetUp() override {
+    auto s = Stack::Start(Options());
+    ASSERT_TRUE(s.ok()) << s.status();
+    stack_ = std::move(*s);
+    auto t = stack_->SetUpOrg("kjj");
+    ASSERT_TRUE(t.ok()) << t.status();
+    kjj_ = *t;
+    ASSERT_TRUE(stack_->AddBaseYear("kjj").ok());
+  }
+
+  grpc::Status CreateReport(const std::string& token, const std::string& id, v1::Report* out,
+                            const std::string& request_id = "", const std::string& period = "2023",
+                            const std::string& tmpl = kTemplate,
+                            const std::string& workflow = kWorkflow,
+                            const std::string& parent = "orgs/kjj") {
+    v1::CreateReportRequest req;
+    req.set_parent(parent);
+    req.set_report_id(id);
+    req.set_period(period);
+    req.set_template_(tmpl);
+    req.set_workflow(workflow);
+    req.set_request_id(request_id);
+    return stack_->reports().CreateReport(Stack::Ctx(token).get(), req, out);
+  }
+
+  // Creates orgs/kjj/reports/{id} and waits for its first revision.
+  v1::Report Ready(const std::string& id) {
+    v1::Report r;
+    grpc::Status st = CreateReport(kjj_.drafter, id, &r);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return WaitRevision(r.name(), 1);
+  }
+
+  v1::Report WaitRevision(const std::string& name, int64_t n) {
+    auto r = stack_->WaitFor(kjj_.drafter, name, [n](const v1::Report& r) {
+      return r.current_revision() >= n && !r.assembling();
+    });
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : v1::Report();
+  }
+
+  v1::Report WaitState(const std::string& name, v1::ReportState state) {
+    auto r = stack_->WaitFor(kjj_.drafter, name,
+                             [state](const v1::Report& r) { return r.state() == state; });
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : v1::Report();
+  }
+
+  v1::Revision Revision(const std::string& name, int64_t n, const std::string& token = "") {
+    v1::GetRevisionRequest req;
+    req.set_name(absl::StrCat(name, "/revisions/", n));
+    v1::Revision out;
+    grpc::Status st = stack_->reports().GetRevision(
+        Stack::Ctx(token.empty() ? kjj_.drafter : token).get(), req, &out);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return out;
+  }
+
+  grpc::Status Submit(const v1::Report& r, std::vector<std::string> gaps, v1::Report* out) {
+    v1::SubmitReportRequest req;
+    req.set_name(r.name());
+    req.set_revision(r.current_revision());
+    for (auto& g : gaps) req.add_accepted_gaps(g);
+    req.set_comment("请审核");
+    return stack_->reports().SubmitReport(Stack::Ctx(kjj_.drafter).get(), req, out);
+  }
+
+  v1::Report GetWithStaleness(const std::string& name) {
+    v1::GetReportRequest req;
+    req.set_name(name);
+    v1::Report out;
+    grpc::Status st = stack_->reports().GetReport(Stack::Ctx(kjj_.drafter).get(), req, &out);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return out;
+  }
+
+  grpc::Status Decide(const std::string& token, const std::string& approval, bool approve,
+                      const std::string& comment = "") {
+    apb::GetApprovalRequest get;
+    get.set_name(approval);
+    apb::Approval a;
+    grpc::Status st = stack_->approvals().GetApproval(Stack::Ctx(token).get(), get, &a);
+    if (!st.ok()) return st;
+    if (approve) {
+      apb::ApproveRequest req;
+      req.set_name(approval);
+      req.set_expected_version(a.version());
+      req.set_comment(comment);
+      return stack_->approvals().Approve(Stack::Ctx(token).get(), req, &a);
+    }
+    apb::RejectRequest req;
+    req.set_name(approval);
+    req.set_expected_version(a.version());
+    req.set_comment(comment);
+    return stack_->approvals().Reject(Stack::Ctx(token).get(), req, &a);
+  }
+
+  grpc::Status UpdateNarrative(const std::string& name,
+                               std::map<std::string, std::string> narrative, v1::Report* out,
+                               bool correction = false, int64_t expected_version = 0) {
+    v1::UpdateNarrativeRequest req;
+    req.set_name(name);
+    for (auto& [k, v] : narrative) (*req.mutable_narrative())[k] = v;
+    req.set_correction(correction);
+    req.set_expected_version(expected_version);
+    return stack_->reports().UpdateNarrative(Stack::Ctx(kjj_.drafter).get(), req, out);
+  }
+
+  std::unique_ptr<Stack> stack_;
+  testing::OrgTokens kjj_;
+};
+
+TEST_F(AssemblerTest, CreateAssemblesADraftRevisionWithItsSnapshot) {
+  v1::Report created;
+  grpc::Status st = CreateReport(kjj_.drafter, "annual-2023", &created);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(created.name(), "orgs/kjj/reports/annual-2023");
+  EXPECT_EQ(created.state(), v1::DRAFT);
+  EXPECT_TRUE(created.assembling());
+  EXPECT_EQ(created.created_by(), "kjj-drafter");
+
+  v1::Report ready = WaitRevision(created.name(), 1);
+  EXPECT_EQ(ready.state(), v1::DRAFT);
+  EXPECT_EQ(ready.current_revision(), 1);
+  EXPECT_EQ(
+      std::vector<std::string>(ready.missing_figures().begin(), ready.missing_figures().end()),
+      std::vector<std::string>{kGap});
+
+  v1::Revision rev = Revision(created.name(), 1);
+  EXPECT_EQ(rev.name(), "orgs/kjj/reports/annual-2023/revisions/1");
+  EXPECT_EQ(rev.period(), "2023");
+  EXPECT_EQ(rev.first_day(), "2023-01-01");
+  EXPECT_GT(rev.data_version(), 0);
+  EXPECT_EQ(rev.template_revision(), 1);
+  EXPECT_EQ(rev.org().short_name(), "市kjj局");
+  EXPECT_GT(rev.figures_size(), 40);  // Every indicator of the catalogue.
+  EXPECT_TRUE(absl::StrContains(rev.text(), "市kjj局党组2023年度落实全面从严治党责任工作报告"))
+      << rev.text();
+  EXPECT_TRUE(absl::StrContains(rev.text(), "谈心谈话12人次")) << rev.text();
+  EXPECT_EQ(rev.title(), "市kjj局党组2023年度落实全面从严治党责任工作报告");
+  // issue.date is filled at sign-off, so it is not a gap of the draft.
+  for (const auto& m : rev.missing()) EXPECT_FALSE(absl::StartsWith(m, "issue")) << m;
+  EXPECT_TRUE(std::find(rev.missing().begin(), rev.missing().end(), "narrative.problems") !=
+              rev.missing().end());
+  EXPECT_FALSE(rev.frozen());
+
+  // The draft preview renders from the snapshot.
+  v1::GetDocumentRequest dr;
+  dr.set_name(rev.name());
+  dr.set_format(v1::TXT);
+  v1::Document doc;
+  st = stack_->reports().GetDocument(Stack::Ctx(kjj_.auditor).get(), dr, &doc);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_FALSE(doc.final());
+  EXPECT_EQ(doc.content(), rev.text());
+  EXPECT_EQ(doc.sha256(), Sha256Hex(doc.content()));
+
+  v1::ListReportsRequest lr;
+  lr.set_parent("orgs/kjj");
+  v1::ListReportsResponse list;
+  ASSERT_TRUE(stack_->reports().ListReports(Stack::Ctx(kjj_.director).get(), lr, &list).ok());
+  ASSERT_EQ(list.reports_size(), 1);
+  EXPECT_EQ(list.reports(0).name(), created.name());
+}
+
+TEST_F(AssemblerTest, RepeatedRequestIdReturnsTheFirstReport) {
+  v1::Report a, b;
+  ASSERT_TRUE(CreateReport(kjj_.drafter, "", &a, "req-create-1").ok());
+  ASSERT_TRUE(CreateReport(kjj_.drafter, "", &b, "req-create-1").ok());
+  EXPECT_EQ(a.name(), b.name());
+  v1::Report c;
+  EXPECT_EQ(CreateReport(kjj_.drafter, "annual-x", &c).error_code(), StatusCode::OK);
+  EXPECT_EQ(CreateReport(kjj_.drafter, "annual-x", &c).error_code(), StatusCode::ALREADY_EXISTS);
+  auto jobs = ReadStream(stack_->redis(), std::string(kAssembleQueue));
+  EXPECT_EQ(jobs.size(), 2u);
+}
+
+TEST_F(AssemblerTest, StaleDraftIsReportedAndRefusedUntilReassembled) {
+  v1::Report r = Ready("stale");
+  // A record of another period moves the data version but no figure.
+  ASSERT_TRUE(stack_->AddActivity("kjj", "theme_party_day", "2022-07-01").ok());
+  v1::Report fresh = GetWithStaleness(r.name());
+  EXPECT_TRUE(fresh.staleness().checked());
+  EXPECT_FALSE(fresh.staleness().stale());
+  EXPECT_GT(fresh.staleness().current_data_version(), fresh.staleness().revision_data_version());
+
+  ASSERT_TRUE(stack_->AddActivity("kjj", "theme_party_day", "2023-08-01").ok());
+  v1::Report stale = GetWithStaleness(r.name());
+  ASSERT_TRUE(stale.staleness().stale());
+  ASSERT_EQ(stale.staleness().changed_figures_size(), 1);
+  EXPECT_EQ(stale.staleness().changed_figures(0).key(), "theme_party_days");
+  EXPECT_EQ(stale.staleness().changed_figures(0).from_value(), 1);
+  EXPECT_EQ(stale.staleness().changed_figures(0).to_value(), 2);
+
+  v1::Report out;
+  grpc::Status st = Submit(r, {kGap}, &out);
+  EXPECT_EQ(st.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "theme_party_days")) << st.error_message();
+  EXPECT_EQ(WaitState(r.name(), v1::DRAFT).state(), v1::DRAFT);
+
+  v1::ReassembleRequest rr;
+  rr.set_name(r.name());
+  ASSERT_TRUE(stack_->reports().Reassemble(Stack::Ctx(kjj_.drafter).get(), rr, &out).ok());
+  WaitRevision(r.name(), 2);
+  EXPECT_FALSE(GetWithStaleness(r.name()).staleness().stale());
+
+  v1::DiffRevisionsRequest dq;
+  dq.set_from(absl::StrCat(r.name(), "/revisions/1"));
+  dq.set_to(absl::StrCat(r.name(), "/revisions/2"));
+  v1::DiffRevisionsResponse diff;
+  ASSERT_TRUE(stack_->reports().DiffRevisions(Stack::Ctx(kjj_.drafter).get(), dq, &diff).ok());
+  ASSERT_EQ(diff.figures_size(), 1);
+  EXPECT_EQ(diff.figures(0).key(), "theme_party_days");
+  EXPECT_EQ(diff.figures(0).to_display(), "2");
+  EXPECT_TRUE(diff.text_changed());
+  EXPECT_EQ(diff.narrative_size(), 0);
+
+  // The records behind a figure of a revision.
+  v1::GetFigureProvenanceRequest pq;
+  pq.set_name(absl::StrCat(r.name(), "/revisions/1"));
+  pq.set_key("theme_party_days");
+  v1::GetFigureProvenanceResponse prov;
+  ASSERT_TRUE(
+      stack_->reports().GetFigureProvenance(Stack::Ctx(kjj_.auditor).get(), pq, &prov).ok());
+  EXPECT_EQ(prov.value().value(), 1);
+  EXPECT_EQ(prov.current().value(), 2);
+  EXPECT_TRUE(prov.changed());
+  EXPECT_EQ(prov.total_records(), 2);
+}
+
+TEST_F(AssemblerTest, SubmitRefusesNumericGapsUnlessAccepted) {
+  v1::Report r = Ready("gaps");
+  v1::Report out;
+  grpc::Status st = Submit(r, {}, &out);
+  EXPECT_EQ(st.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(absl::StrContains(st.error_message(), kGap)) << st.error_message();
+  st = Submit(r, {"ind.no_such_figure"}, &out);
+  EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_EQ(WaitState(r.name(), v1::DRAFT).approval(), "");  // Nothing half-done.
+
+  st = Submit(r, {absl::StrCat("ind.", kGap)}, &out);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(out.state(), v1::IN_REVIEW);
+  EXPECT_EQ(out.submitted_revision(), 1);
+  EXPECT_FALSE(out.approval().empty());
+  EXPECT_EQ(std::vector<std::string>(out.accepted_gaps().begin(), out.accepted_gaps().end()),
+            std::vector<std::string>{kGap});
+  apb::GetApprovalRequest get;
+  get.set_name(out.approval());
+  apb::Approval a;
+  ASSERT_TRUE(stack_->approvals().GetApproval(Stack::Ctx(kjj_.drafter).get(), get, &a).ok());
+  EXPECT_EQ(a.subject(), absl::StrCat(r.name(), "/revisions/1"));
+  EXPECT_EQ(a.initiator(), "kjj-drafter");
+
+  // In review: the draft is locked.
+  st = UpdateNarrative(r.name(), {{"problems", "x"}}, &out);
+  EXPECT_EQ(st.error_code(), StatusCode::FAILED_PRECONDITION);
+  st = Submit(out, {kGap}, &out);
+  EXPECT_EQ(st.error_code(), StatusCode::FAILED_PRECONDITION);
+}
+
+TEST_F(AssemblerTest, ApprovalPublishesFrozenDocumentsWithDigests) {
+  v1::Report r = Ready("publish");
+  v1::Report submitted;
+  ASSERT_TRUE(Submit(r, {kGap}, &submitted).ok());
+  ASSERT_TRUE(Decide(kjj_.director, submitted.approval(), true).ok());
+  grpc::Status st = Decide(kjj_.secretary, submitted.approval(), true, "同意");
+  ASSERT_TRUE(st.ok()) << st.error_message();
+
+  v1::Report pub = WaitState(r.name(), v1::PUBLISHED);
+  EXPECT_EQ(pub.published_revision(), 1);
+  EXPECT_EQ(pub.signer(), "kjj-secretary");
+  EXPECT_EQ(pub.formats_size(), 4);
+  ASSERT_FALSE(pub.digest().empty());
+  std::string date = FormatIssueDate(IssueDateOf(pub.sign_off_unix()));
+  EXPECT_EQ(pub.issue_date(), date);
+
+  v1::Revision rev = Revision(r.name(), 1);
+  EXPECT_TRUE(rev.frozen());
+  EXPECT_EQ(rev.digest(), pub.digest());
+  google::protobuf::RepeatedPtrField<v1::RenderedDocument> seen;
+  std::map<v1::DocumentFormat, std::string> bytes;
+  for (v1::DocumentFormat f : AllFormats()) {
+    v1::GetDocumentRequest dr;
+    dr.set_name(rev.name());
+    dr.set_format(f);
+    v1::Document doc;
+    st = stack_->reports().GetDocument(Stack::Ctx(kjj_.auditor).get(), dr, &doc);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    EXPECT_TRUE(doc.final());
+    EXPECT_FALSE(doc.content().empty());
+    EXPECT_EQ(doc.sha256(), Sha256Hex(doc.content())) << FormatName(f);
+    EXPECT_EQ(doc.revision_digest(), pub.digest());
+    v1::RenderedDocument* d = seen.Add();
+    d->set_format(f);
+    d->set_sha256(Sha256Hex(doc.content()));
+    bytes[f] = doc.content();
+  }
+  EXPECT_EQ(ManifestDigest(seen), pub.digest());
+  EXPECT_TRUE(absl::StrContains(bytes[v1::TXT], date)) << bytes[v1::TXT];
+  EXPECT_EQ(bytes[v1::DOCX].substr(0, 2), "PK");
+
+  auto published = ReadStream(stack_->redis(), std::string(kPublishedEvents));
+  ASSERT_EQ(published.size(), 1u);
+  EXPECT_EQ(published[0]["report"], r.name());
+  EXPECT_EQ(published[0]["revision"], rev.name());
+  EXPECT_EQ(published[0]["digest"], pub.digest());
+  EXPECT_EQ(published[0]["formats"], "TXT,MD,HTML,DOCX");
+
+  // A redelivered approval event changes nothing and announces nothing.
+  auto events = ReadStream(stack_->redis(), "gr:ev:approval");
+  streams::Entry again;
+  again.id = "redelivered";
+  for (const auto& e : events) {
+    if (e.at("type") != "approved") continue;
+    for (const auto& [k, v] : e) {
+      if (k != "_id") again.fields.emplace_back(k, v);
+    }
+  }
+  ASSERT_FALSE(again.fields.empty());
+  EXPECT_EQ(stack_->workers().HandleApprovalEvent(again).outcome, streams::Outcome::kDone);
+  EXPECT_EQ(ReadStream(stack_->redis(), std::string(kPublishedEvents)).size(), 1u);
+  EXPECT_EQ(Revision(r.name(), 1).digest(), pub.digest());
+
+  // Published means frozen; a correction is a new revision and approval.
+  v1::Report out;
+  st = UpdateNarrative(r.name(), {{"problems", "补充"}}, &out);
+  EXPECT_EQ(st.error_code(), StatusCode::FAILED_PRECONDITION);
+  v1::ReassembleRequest rr;
+  rr.set_name(r.name());
+  EXPECT_EQ(stack_->reports().Reassemble(Stack::Ctx(kjj_.drafter).get(), rr, &out).error_code(),
+            StatusCode::FAILED_PRECONDITION);
+  ASSERT_TRUE(UpdateNarrative(r.name(), {{"problems", "补充"}}, &out, /*correction=*/true).ok());
+  v1::Report corrected = WaitRevision(r.name(), 2);
+  EXPECT_EQ(corrected.state(), v1::DRAFT);
+  EXPECT_EQ(corrected.published_revision(), 1);
+  EXPECT_EQ(corrected.digest(), pub.digest());
+  v1::GetDocumentRequest dr;
+  dr.set_name(rev.name());
+  dr.set_format(v1::DOCX);
+  v1::Document doc;
+  ASSERT_TRUE(stack_->reports().GetDocument(Stack::Ctx(kjj_.drafter).get(), dr, &doc).ok());
+  EXPECT_EQ(doc.content(), bytes[v1::DOCX]);
+  EXPECT_FALSE(Revision(r.name(), 2).frozen());
+}
+
+TEST_F(AssemblerTest, RejectionAndWithdrawalReturnToDraftWithTheComment) {
+  v1::Report r = Ready("reject");
+  v1::Report submitted;
+  ASSERT_TRUE(Submit(r, {kGap}, &submitted).ok());
+  ASSERT_TRUE(Decide(kjj_.director, submitted.approval(), false, "请补充存在的问题").ok());
+  v1::Report back = WaitState(r.name(), v1::DRAFT);
+  EXPECT_EQ(back.last_decision(), "rejected");
+  EXPECT_EQ(back.last_decision_by(), "kjj-director");
+  EXPECT_EQ(back.last_comment(), "请补充存在的问题");
+
+  ASSERT_TRUE(Submit(back, {kGap}, &submitted).ok());
+  apb::WithdrawRequest wr;
+  wr.set_name(submitted.approval());
+  wr.set_expected_version(0);
+  apb::GetApprovalRequest get;
+  get.set_name(submitted.approval());
+  apb::Approval a;
+  ASSERT_TRUE(stack_->approvals().GetApproval(Stack::Ctx(kjj_.drafter).get(), get, &a).ok());
+  wr.set_expected_version(a.version());
+  wr.set_comment("先撤回修改");
+  grpc::Status st = stack_->approvals().Withdraw(Stack::Ctx(kjj_.drafter).get(), wr, &a);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  back = stack_
+             ->WaitFor(kjj_.drafter, r.name(),
+                       [](const v1::Report& r) {
+                         return r.state() == v1::DRAFT && r.last_decision() == "withdrawn";
+                       })
+             .value_or(v1::Report());
+  EXPECT_EQ(back.last_comment(), "先撤回修改");
+  // Editable again.
+  v1::Report out;
+  EXPECT_TRUE(UpdateNarrative(r.name(), {{"problems", "已补充"}}, &out).ok());
+}
+
+TEST_F(AssemblerTest, EventsForUnknownReportsAreAcknowledged) {
+  int64_t now = absl::ToUnixSeconds(absl::Now());
+  streams::Fields ghost = {{"type", "approved"}, {"approval", "orgs/kjj/approvals/nope"},
+                           {"org", "kjj"},       {"subject", "orgs/kjj/reports/ghost/revisions/1"},
+                           {"signer", "x"},      {"sign_off_unix", absl::StrCat(now)}};
+  streams::Entry e;
+  e.id = "direct";
+  e.fields = ghost;
+  EXPECT_EQ(stack_->workers().HandleApprovalEvent(e).outcome, streams::Outcome::kDone);
+  e.fields[3].second = "orgs/kjj/reports/BAD!/revisions/x";
+  EXPECT_EQ(stack_->workers().HandleApprovalEvent(e).outcome, streams::Outcome::kDone);
+  e.fields[3].second = "orgs/jyj/reports/r/revisions/1";  // Org mismatch.
+  EXPECT_EQ(stack_->workers().HandleApprovalEvent(e).outcome, streams::Outcome::kDone);
+
+  // Through the running workers: acknowledged, nothing dead-lettered, and
+  // the worker goes on to serve real work.
+  ASSERT_TRUE(streams::Add(stack_->redis(), "gr:ev:approval", ghost).ok());
+  v1::Report r = Ready("after-ghost");
+  EXPECT_EQ(r.current_revision(), 1);
+  absl::Time until = absl::Now() + absl::Seconds(10);
+  int64_t pending = -1;
+  while (absl::Now() < until) {
+    auto p = stack_->redis().Command({"XPENDING", "gr:ev:approval", "assembler"});
+    ASSERT_TRUE(p.ok()) << p.status();
+    auto info = stack_->redis().Command({"XINFO", "GROUPS", "gr:ev:approval"});
+    ASSERT_TRUE(info.ok());
+    int64_t lag = -1;
+    for (size_t i = 0; i + 1 < (*info)[0].Size(); i += 2) {
+      if ((*info)[0][i].Str() == "lag") lag = (*info)[0][i + 1].Int();
+    }
+    pending = (*p)[0].Int();
+    if (pending == 0 && lag == 0) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_EQ(pending, 0);
+  auto dead = stack_->redis().Command({"XLEN", "gr:ev:approval:dead"});
+  ASSERT_TRUE(dead.ok());
+  EXPECT_EQ(dead->Int(), 0);
+}
+
+TEST_F(AssemblerTest, NarrativeIsDataNeverTemplateSyntax) {
+  v1::Report r = Ready("narrative");
+  const std::string tricky = "存在{{org.name}}与{{#ind}}x{{/ind}}{{> evil}}<b>问题</b>";
+  v1::Report out;
+  grpc::Status st = UpdateNarrative(r.name(), {{"problems", tricky}, {"next_steps", "继续"}}, &out);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_TRUE(out.assembling());
+  WaitRevision(r.name(), 2);
+  v1::Revision rev = Revision(r.name(), 2);
+  EXPECT_TRUE(absl::StrContains(rev.text(), tricky)) << rev.text();
+  EXPECT_EQ(rev.narrative().at("problems"), tricky);
+  v1::GetDocumentRequest dr;
+  dr.set_name(rev.name());
+  dr.set_format(v1::HTML);
+  v1::Document html;
+  ASSERT_TRUE(stack_->reports().GetDocument(Stack::Ctx(kjj_.drafter).get(), dr, &html).ok());
+  EXPECT_TRUE(absl::StrContains(html.content(), "{{org.name}}")) << html.content();
+  EXPECT_FALSE(absl::StrContains(html.content(), "<b>问题")) << html.content();
+
+  // Unknown slots and control characters are refused; the same text again
+  // makes no new revision; a stale expected_version loses.
+  st = UpdateNarrative(r.name(), {{"no_such_slot", "x"}}, &out);
+  EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT) << st.error_message();
+  st = UpdateNarrative(r.name(), {{"problems", std::string("a\x07", 2)}}, &out);
+  EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT);
+  v1::Report same;
+  ASSERT_TRUE(UpdateNarrative(r.name(), {{"problems", tricky}}, &same).ok());
+  EXPECT_FALSE(same.assembling());
+  EXPECT_EQ(same.current_revision(), 2);
+  st = UpdateNarrative(r.name(), {{"problems", "y"}}, &out, false, same.version() - 1);
+  EXPECT_EQ(st.error_code(), StatusCode::ABORTED);
+
+  v1::DiffRevisionsRequest dq;
+  dq.set_from(absl::StrCat(r.name(), "/revisions/1"));
+  dq.set_to(absl::StrCat(r.name(), "/revisions/2"));
+  v1::DiffRevisionsResponse diff;
+  ASSERT_TRUE(stack_->reports().DiffRevisions(Stack::Ctx(kjj_.drafter).get(), dq, &diff).ok());
+  EXPECT_EQ(diff.figures_size(), 0);
+  ASSERT_EQ(diff.narrative_size(), 2);
+  EXPECT_EQ(diff.narrative(0).slot(), "next_steps");
+  EXPECT_EQ(diff.narrative(1).change(), "added");
+}
+
+TEST_F(AssemblerTest, OrgsCannotSeeEachOther) {
+  auto jyj = stack_->SetUpOrg("jyj");
+  ASSERT_TRUE(jyj.ok()) << jyj.status();
+  v1::Report r = Ready("secret");
+  v1::GetReportRequest get;
+  get.set_name(r.name());
+  v1::Report out;
+  EXPECT_EQ(stack_->reports().GetReport(Stack::Ctx(jyj->drafter).get(), get, &out).error_code(),
+            StatusCode::PERMISSION_DENIED);
+  get.set_name("orgs/kjj/reports/does-not-exist");
+  EXPECT_EQ(stack_->reports().GetReport(Stack::Ctx(jyj->drafter).get(), get, &out).error_code(),
+            StatusCode::PERMISSION_DENIED);
+  v1::ListReportsRequest lr;
+  lr.set_parent("orgs/kjj");
+  v1::ListReportsResponse list;
+  EXPECT_EQ(stack_->reports().ListReports(Stack::Ctx(jyj->admin).get(), lr, &list).error_code(),
+            StatusCode::PERMISSION_DENIED);
+  v1::GetRevisionRequest rq;
+  rq.set_name(absl::StrCat(r.name(), "/revisions/1"));
+  v1::Revision rev;
+  EXPECT_EQ(stack_->reports().GetRevision(Stack::Ctx(jyj->auditor).get(), rq, &rev).error_code(),
+            StatusCode::PERMISSION_DENIED);
+  v1::GetDocumentRequest dq;
+  dq.set_name(rq.name());
+  dq.set_format(v1::TXT);
+  v1::Document doc;
+  EXPECT_EQ(stack_->reports().GetDocument(Stack::Ctx(jyj->drafter).get(), dq, &doc).error_code(),
+            StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(CreateReport(jyj->drafter, "x", &out).error_code(), StatusCode::PERMISSION_DENIED);
+  // A report of kjj cannot use jyj's workflow or template either.
+  EXPECT_EQ(
+      CreateReport(kjj_.drafter, "x", &out, "", "2023", kTemplate, "orgs/jyj/workflows/annual")
+          .error_code(),
+      StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(
+      CreateReport(kjj_.drafter, "x", &out, "", "2023", "orgs/jyj/templates/annual").error_code(),
+      StatusCode::INVALID_ARGUMENT);
+  // Each org lists only its own reports; roles still apply inside an org.
+  ASSERT_TRUE(stack_->AddBaseYear("jyj").ok());
+  v1::Report theirs;
+  ASSERT_TRUE(CreateReport(jyj->drafter, "mine", &theirs, "", "2023", "orgs/jyj/templates/annual",
+                           "orgs/jyj/workflows/annual", "orgs/jyj")
+                  .ok());
+  lr.set_parent("orgs/jyj");
+  ASSERT_TRUE(stack_->reports().ListReports(Stack::Ctx(jyj->auditor).get(), lr, &list).ok());
+  ASSERT_EQ(list.reports_size(), 1);
+  EXPECT_EQ(list.reports(0).name(), "orgs/jyj/reports/mine");
+  EXPECT_EQ(CreateReport(kjj_.recorder, "y", &out).error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(CreateReport("", "y", &out).error_code(), StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(AssemblerTest, BadInputIsRefusedAndNothingIsHalfDone) {
+  v1::Report out;
+  grpc::Status st = CreateReport(kjj_.drafter, "a", &out, "", "2023", "orgs/kjj/templates/nope");
+  EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "template")) << st.error_message();
+  st = CreateReport(kjj_.drafter, "a", &out, "", "2023", kTemplate, "orgs/kjj/workflows/nope");
+  EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "workflow")) << st.error_message();
+  st = CreateReport(kjj_.drafter, "a", &out, "", "2019");
+  EXPECT_EQ(st.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "no activity records")) << st.error_message();
+  st = CreateReport(kjj_.drafter, "a", &out, "", "2023-13");
+  EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "period")) << st.error_message();
+  st = CreateReport(kjj_.drafter, "Bad Id", &out);
+  EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT);
+  v1::SubmitReportRequest sr;
+  sr.set_name("orgs/kjj/reports/absent");
+  EXPECT_EQ(stack_->reports().SubmitReport(Stack::Ctx(kjj_.drafter).get(), sr, &out).error_code(),
+            StatusCode::NOT_FOUND);
+  v1::ListReportsRequest lr;
+  lr.set_parent("orgs/kjj");
+  v1::ListReportsResponse list;
+  ASSERT_TRUE(stack_->reports().ListReports(Stack::Ctx(kjj_.drafter).get(), lr, &list).ok());
+  EXPECT_EQ(list.reports_size(), 0);
+  EXPECT_TRUE(ReadStream(stack_->redis(), std::string(kAssembleQueue)).empty());
+}
+
+TEST_F(AssemblerTest, WatchStreamsChangesUntilCancelled) {
+  v1::Report r = Ready("watched");
+  grpc::ClientContext ctx;
+  auth::AttachToken(ctx, kjj_.drafter);
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  v1::WatchReportRequest req;
+  req.set_name(r.name());
+  auto reader = stack_->reports().WatchReport(&ctx, req);
+  v1::Report first;
+  ASSERT_TRUE(reader->Read(&first));
+  EXPECT_EQ(first.current_revision(), 1);
+  v1::Report out;
+  ASSERT_TRUE(UpdateNarrative(r.name(), {{"problems", "新的问题"}}, &out).ok());
+  std::vector<v1::Report> seen;
+  v1::Report msg;
+  while (reader->Read(&msg)) {
+    seen.push_back(msg);
+    if (msg.current_revision() == 2 && !msg.assembling()) break;
+  }
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.back().current_revision(), 2);
+  for (size_t i = 1; i < seen.size(); ++i) EXPECT_GT(seen[i].version(), seen[i - 1].version());
+  ctx.TryCancel();
+  while (reader->Read(&msg)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), StatusCode::CANCELLED);
+}
+
+// ------------------------------------------------ without running workers
+
+class AssemblerManualTest : public AssemblerTest {
+ protected:
+  StackOptions Options() override {
+    StackOptions o;
+    o.workers = 0;
+    return o;
+  }
+
+  streams::ConsumerOptions ConsumerOptions(const std::string& name) {
+    streams::ConsumerOptions o;
+    o.stream = std::string(kAssembleQueue);
+    o.group = std::string(kConsumerGroup);
+    o.consumer = name;
+    o.block = absl::Milliseconds(20);
+    o.claim_idle = absl::Milliseconds(100);
+    return o;
+  }
+
+  // Handles everything the queue holds.
+  void Drain(streams::Consumer& c) {
+    for (int i = 0; i < 10; ++i) {
+      auto n =
+          c.Poll([this](const streams::Entry& e) { return stack_->workers().HandleAssemble(e); },
+                 [this](const streams::Entry& e, const absl::Status& s) {
+                   stack_->workers().OnAssembleDead(e, s);
+                 });
+      ASSERT_TRUE(n.ok()) << n.status();
+    }
+  }
+
+  int64_t Exists(const std::string& key) {
+    auto r = stack_->redis().Command({"EXISTS", key});
+    return r.ok() ? r->Int() : -1;
+  }
+};
+
+TEST_F(AssemblerManualTest, RedeliveredJobNeverMakesASecondRevision) {
+  v1::Report r;
+  ASSERT_TRUE(CreateReport(kjj_.drafter, "once", &r).ok());
+  auto jobs = ReadStream(stack_->redis(), std::string(kAssembleQueue));
+  ASSERT_EQ(jobs.size(), 1u);
+  streams::Fields fields;
+  for (const auto& [k, v] : jobs[0]) {
+    if (k != "_id") fields.emplace_back(k, v);
+  }
+  // The same job twice more, as a producer retry or a replay would.
+  ASSERT_TRUE(streams::Add(stack_->redis(), std::string(kAssembleQueue), fields).ok());
+  ASSERT_TRUE(streams::Add(stack_->redis(), std::string(kAssembleQueue), fields).ok());
+
+  // A worker that dies after storing the revision, before its XACK.
+  streams::Consumer crashed(&stack_->redis(), ConsumerOptions("crashed"));
+  ASSERT_TRUE(crashed.EnsureGroup().ok());
+  auto got = crashed.ReadNew();
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 3u);
+  EXPECT_EQ(stack_->workers().HandleAssemble((*got)[0]).outcome, streams::Outcome::kDone);
+  EXPECT_EQ(stack_->workers().HandleAssemble((*got)[0]).outcome, streams::Outcome::kDone);
+
+  // Another worker takes over the abandoned entries.
+  absl::SleepFor(absl::Milliseconds(150));
+  streams::Consumer rescuer(&stack_->redis(), ConsumerOptions("rescuer"));
+  Drain(rescuer);
+
+  v1::Report now = WaitRevision(r.name(), 1);
+  EXPECT_EQ(now.current_revision(), 1);
+  EXPECT_EQ(now.applied_job(), 1);
+  EXPECT_EQ(Exists(Store::RevisionKey(RevisionRef{"kjj", "once", 1})), 1);
+  EXPECT_EQ(Exists(Store::RevisionKey(RevisionRef{"kjj", "once", 2})), 0);
+  auto pending = stack_->redis().Command({"XPENDING", std::string(kAssembleQueue), "assembler"});
+  ASSERT_TRUE(pending.ok());
+  EXPECT_EQ((*pending)[0].Int(), 0);
+  auto job_rev = stack_->redis().Command({"GET", JobIdempotencyKey({"kjj", "once", 1, ""})});
+  ASSERT_TRUE(job_rev.ok());
+  EXPECT_EQ(job_rev->Str(), "1");
+}
+
+TEST_F(AssemblerManualTest, OnlyTheNewestOfQueuedJobsAssembles) {
+  v1::Report r, out;
+  ASSERT_TRUE(CreateReport(kjj_.drafter, "burst", &r).ok());
+  ASSERT_TRUE(UpdateNarrative(r.name(), {{"problems", "一"}}, &out).ok());
+  ASSERT_TRUE(UpdateNarrative(r.name(), {{"problems", "二"}}, &out).ok());
+  EXPECT_EQ(out.pending_job(), 3);
+  streams::Consumer c(&stack_->redis(), ConsumerOptions("solo"));
+  ASSERT_TRUE(c.EnsureGroup().ok());
+  Drain(c);
+  v1::Report now = WaitRevision(r.name(), 1);
+  EXPECT_EQ(now.current_revision(), 1);
+  EXPECT_EQ(now.applied_job(), 3);
+  EXPECT_EQ(Revision(r.name(), 1).narrative().at("problems"), "二");
+}
+
+// --------------------------------------------- permanent assembly failure
+
+class AssemblerFailureTest : public AssemblerTest {
+ protected:
+  StackOptions Options() override {
+    StackOptions o;
+    o.worker_token = "not-a-token";  // The records service refuses it for good.
+    return o;
+  }
+};
+
+TEST_F(AssemblerFailureTest, DeadLetteredJobShowsTheErrorAndReassembleRecovers) {
+  v1::Report r;
+  ASSERT_TRUE(CreateReport(kjj_.drafter, "doomed", &r).ok());
+  v1::Report failed = WaitState(r.name(), v1::FAILED);
+  EXPECT_FALSE(failed.assembling());
+  EXPECT_TRUE(absl::StrContains(failed.error(), "records")) << failed.error();
+  EXPECT_TRUE(absl::StrContains(failed.error(), "doomed#1")) << failed.error();
+  auto dead = ReadStream(stack_->redis(), absl::StrCat(kAssembleQueue, ":dead"));
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0]["report"], r.name());
+  v1::Report out;
+  v1::SubmitReportRequest sr;
+  sr.set_name(r.name());
+  EXPECT_EQ(stack_->reports().SubmitReport(Stack::Ctx(kjj_.drafter).get(), sr, &out).error_code(),
+            StatusCode::FAILED_PRECONDITION);
+
+  // With the workers fixed, Reassemble brings it back.
+  stack_->StopWorkers();
+  v1::ReassembleRequest rr;
+  rr.set_name(r.name());
+  ASSERT_TRUE(stack_->reports().Reassemble(Stack::Ctx(kjj_.drafter).get(), rr, &out).ok());
+  EXPECT_EQ(out.state(), v1::DRAFT);
+  EXPECT_TRUE(out.error().empty());
+  Workers fixed(&stack_->store(), &stack_->upstream(), CallAs::Token(stack_->service_token()));
+  streams::ConsumerOptions o;
+  o.stream = std::string(kAssembleQueue);
+  o.group = std::string(kConsumerGroup);
+  o.consumer = "fixed";
+  o.block = absl::Milliseconds(20);
+  streams::Consumer c(&stack_->redis(), o);
+  for (int i = 0; i < 5; ++i) {
+    auto n =
+        c.Poll([&](const streams::Entry& e) { return fixed.HandleAssemble(e); },
+               [&](const streams::Entry& e, const absl::Status& s) { fixed.OnAssembleDead(e, s); });
+    ASSERT_TRUE(n.ok()) << n.status();
+  }
+  v1::Report back = WaitRevision(r.name(), 1);
+  EXPECT_EQ(back.state(), v1::DRAFT);
+  EXPECT_EQ(back.current_revision(), 1);
+  EXPECT_EQ(back.applied_job(), 2);
+}
+
+// ------------------------------------------------------ several replicas
+
+class AssemblerReplicasTest : public AssemblerTest {
+ protected:
+  StackOptions Options() override {
+    StackOptions o;
+    o.replicas = 2;
+    return o;
+  }
+};
+
+TEST_F(AssemblerReplicasTest, ReplicasShareTheQueueAndEachJobAssemblesOnce) {
+  std::vector<std::string> names;
+  for (int i = 0; i < 12; ++i) {
+    v1::Report r;
+    v1::CreateReportRequest req;
+    req.set_parent("orgs/kjj");
+    req.set_report_id(absl::StrCat("r", i));
+    req.set_period("2023");
+    req.set_template_(kTemplate);
+    req.set_workflow(kWorkflow);
+    ASSERT_TRUE(stack_->reports(i % 2).CreateReport(Stack::Ctx(kjj_.drafter).get(), req, &r).ok());
+    names.push_back(r.name());
+  }
+  for (const auto& name : names) {
+    v1::Report r = WaitRevision(name, 1);
+    EXPECT_EQ(r.current_revision(), 1);
+    EXPECT_EQ(r.applied_job(), 1);
+  }
+  auto consumers = stack_->redis().Command(
+      {"XINFO", "CONSUMERS", std::string(kAssembleQueue), std::string(kConsumerGroup)});
+  ASSERT_TRUE(consumers.ok());
+  EXPECT_EQ(consumers->Size(), 4u);  // 2 replicas × 2 worker threads.
+}
+
+}  // namespace
+}  // namespace govreport::assembler

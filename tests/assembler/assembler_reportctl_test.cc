@@ -1,0 +1,217 @@
+// reportctl's report, workflow, role, approval and inbox commands against
+// the suite in-process: output, --json and exit codes.
+#include <google/protobuf/util/json_util.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/crypto.h"
+#include "gtest/gtest.h"
+#include "reportctl/cli.h"
+#include "tests/assembler/assembler_stack.h"
+
+namespace govreport::cli {
+// Defined in services/reportctl/report_commands.cc.
+void RegisterReportCommands(std::vector<Command>& commands);
+void RegisterApprovalCommands(std::vector<Command>& commands);
+}  // namespace govreport::cli
+
+namespace govreport::assembler {
+namespace {
+
+using testing::Stack;
+
+struct Result {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+class ReportctlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = Stack::Start();
+    ASSERT_TRUE(s.ok()) << s.status();
+    stack_ = std::move(*s);
+    auto t = stack_->SetUpOrg("kjj");
+    ASSERT_TRUE(t.ok()) << t.status();
+    kjj_ = *t;
+    ASSERT_TRUE(stack_->AddBaseYear("kjj").ok());
+    cli::RegisterReportCommands(commands_);
+    cli::RegisterApprovalCommands(commands_);
+  }
+
+  // What reportctl's main does, with the command table of these files.
+  Result Run(const std::string& token, std::vector<std::string> words,
+             const std::string& assembler = "") {
+    Flags flags("reportctl", "");
+    for (const char* name :
+         {"records",    "templates",  "approval",   "assembler", "token",
+          "timeout-ms", "request-id", "org",        "title",     "format",
+          "out",        "template",   "workflow",   "id",        "narrative",
+          "revision",   "state",      "accept-gap", "comment",   "expected-version",
+          "return-to",  "members"}) {
+      flags.Define(name, "", "");
+    }
+    for (const char* name : {"json", "wait", "correction"}) flags.Define(name, "false", "");
+    std::vector<std::string> argv = {
+        "reportctl",
+        "--assembler",
+        assembler.empty() ? absl::StrCat("127.0.0.1:", stack_->assembler_port()) : assembler,
+        "--approval",
+        absl::StrCat("127.0.0.1:", stack_->approval_port()),
+        "--token",
+        token,
+        "--timeout-ms",
+        "5000"};
+    argv.insert(argv.end(), words.begin(), words.end());
+    std::vector<char*> raw;
+    for (auto& a : argv) raw.push_back(a.data());
+    Result r;
+    absl::Status parsed = flags.Parse(static_cast<int>(raw.size()), raw.data());
+    if (!parsed.ok()) {
+      r.code = cli::kUsage;
+      r.err = std::string(parsed.message());
+      return r;
+    }
+    std::vector<std::string> pos = flags.positional();
+    const cli::Command* best = nullptr;
+    size_t used = 0;
+    for (const auto& c : commands_) {
+      std::vector<std::string> path = absl::StrSplit(c.path, ' ');
+      if (path.size() <= pos.size() && std::equal(path.begin(), path.end(), pos.begin()) &&
+          path.size() > used) {
+        best = &c;
+        used = path.size();
+      }
+    }
+    if (best == nullptr) {
+      ADD_FAILURE() << "no command for " << absl::StrJoin(pos, " ");
+      return r;
+    }
+    cli::Context ctx(&flags);
+    ctx.args.assign(pos.begin() + used, pos.end());
+    ::testing::internal::CaptureStdout();
+    ::testing::internal::CaptureStderr();
+    r.code = best->run(ctx);
+    r.out = ::testing::internal::GetCapturedStdout();
+    r.err = ::testing::internal::GetCapturedStderr();
+    return r;
+  }
+
+  std::unique_ptr<Stack> stack_;
+  testing::OrgTokens kjj_;
+  std::vector<cli::Command> commands_;
+};
+
+TEST_F(ReportctlTest, DraftSubmitApprovePublishDownload) {
+  Result r = Run(kjj_.drafter,
+                 {"report", "create", "kjj", "2023", "--template", "annual", "--workflow", "annual",
+                  "--id", "cli", "--narrative", "problems=学习不够深入{{x}}", "--wait"});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "DRAFT (ready)")) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "warning_film_screenings")) << r.out;
+
+  r = Run(kjj_.drafter, {"report", "show", "kjj/cli", "--json"});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+  v1::Report shown;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &shown).ok()) << r.out;
+  EXPECT_EQ(shown.current_revision(), 1);
+  EXPECT_TRUE(shown.staleness().checked());
+
+  r = Run(kjj_.drafter, {"report", "show", "kjj/cli", "--revision", "1"});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "heart_to_heart_talks")) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "学习不够深入{{x}}")) << r.out;
+
+  // Refused with a gap: exit 1 and the reason on stderr.
+  r = Run(kjj_.drafter, {"report", "submit", "kjj/cli"});
+  EXPECT_EQ(r.code, cli::kRpcError);
+  EXPECT_TRUE(absl::StrContains(r.err, "FAILED_PRECONDITION")) << r.err;
+  r = Run(kjj_.drafter, {"report", "submit", "kjj/cli", "--accept-gap", "warning_film_screenings",
+                         "--comment", "请审核"});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "IN_REVIEW")) << r.out;
+
+  r = Run(kjj_.director, {"inbox", "kjj"});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "orgs/kjj/reports/cli/revisions/1")) << r.out;
+  r = Run(kjj_.director, {"report", "approve", "kjj/cli"});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+  r = Run(kjj_.secretary, {"report", "approve", "kjj/cli", "--comment", "同意"});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+
+  r = Run(kjj_.drafter, {"report", "watch", "kjj/cli"});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "PUBLISHED")) << r.out;
+
+  std::string path = ::testing::TempDir() + "/cli.docx";
+  r = Run(kjj_.auditor, {"report", "download", "kjj/cli", "--format", "docx", "--out", path});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, "final")) << r.err;
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  r = Run(kjj_.auditor, {"report", "show", "kjj/cli", "--revision", "1", "--json"});
+  v1::Revision rev;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &rev).ok()) << r.out;
+  bool found = false;
+  for (const auto& d : rev.documents()) {
+    if (d.format() == v1::DOCX) {
+      EXPECT_EQ(d.sha256(), Sha256Hex(bytes.str()));
+      found = true;
+    }
+  }
+  EXPECT_TRUE(found);
+  r = Run(kjj_.drafter, {"report", "download", "kjj/cli", "--format", "txt"});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, rev.issue_date())) << r.out;
+
+  r = Run(kjj_.auditor, {"approval", "verify", "kjj/cli"});
+  EXPECT_EQ(r.code, cli::kOk) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "intact")) << r.out;
+  r = Run(kjj_.auditor, {"approval", "history", "kjj/cli"});
+  EXPECT_EQ(r.code, cli::kOk) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "kjj-secretary")) << r.out;
+  r = Run(kjj_.drafter, {"report", "list", "kjj", "--state", "published"});
+  EXPECT_EQ(r.code, cli::kOk) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "orgs/kjj/reports/cli")) << r.out;
+}
+
+TEST_F(ReportctlTest, WorkflowsRolesAndExitCodes) {
+  std::string file = ::testing::TempDir() + "/wf.json";
+  {
+    std::ofstream out(file);
+    out << R"({"display_name": "季度报告", "steps": [
+      {"name": "office", "roles": ["office"]},
+      {"name": "sign", "kind": "SIGN_OFF", "users": ["kjj-secretary"]}]})";
+  }
+  Result r = Run(kjj_.admin, {"role", "set", "kjj", "office", "--members", "kjj-director"});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+  r = Run(kjj_.admin, {"workflow", "create", "kjj", "quarterly", file});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "orgs/kjj/workflows/quarterly")) << r.out;
+  r = Run(kjj_.drafter, {"workflow", "show", "orgs/kjj/workflows/quarterly"});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "签发")) << r.out;
+
+  // 2: bad usage or input; 1: refused; 4: unreachable.
+  EXPECT_EQ(Run(kjj_.drafter, {"report", "create", "kjj"}).code, cli::kUsage);
+  EXPECT_EQ(Run(kjj_.drafter,
+                {"report", "create", "kjj", "2023", "--template", "nope", "--workflow", "annual"})
+                .code,
+            cli::kUsage);  // INVALID_ARGUMENT
+  EXPECT_EQ(Run(kjj_.drafter, {"report", "show", "kjj/absent"}).code, cli::kRpcError);
+  EXPECT_EQ(Run(kjj_.drafter, {"report", "download", "kjj/x", "--format", "pdf"}).code,
+            cli::kUsage);
+  EXPECT_EQ(Run(kjj_.drafter, {"report", "show", "kjj/absent"}, "127.0.0.1:1").code,
+            cli::kUnavailable);
+}
+
+}  // namespace
+}  // namespace govreport::assembler

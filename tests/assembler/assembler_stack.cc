@@ -1,0 +1,312 @@
+#include "tests/assembler/assembler_stack.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+#include "records/sample.h"
+
+namespace govreport::assembler::testing {
+
+const char kTemplateText[] =
+    "{{org.short_name}}党组{{period.year}}年度落实全面从严治党责任工作报告\n"
+    "\n"
+    "一、主要工作成效\n"
+    "党组专题研究部署党建和党风廉政建设工作{{ind.party_group_governance_meetings}}次，"
+    "开展谈心谈话{{ind.heart_to_heart_talks}}人次，开展主题党日活动{{ind.theme_party_days}}次，"
+    "组织观看警示教育片{{ind.warning_film_screenings}}次。\n"
+    "二、存在的问题\n"
+    "{{narrative.problems}}\n"
+    "三、下一步工作打算\n"
+    "{{narrative.next_steps}}\n"
+    "\n"
+    "{{org.name}}\n"
+    "{{issue.date}}\n";
+
+namespace {
+
+std::unique_ptr<grpc::ClientContext> MakeCtx(const std::string& token) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  auth::AttachToken(*ctx, token);
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  return ctx;
+}
+
+absl::Status Check(const grpc::Status& st, absl::string_view what) {
+  if (st.ok()) return absl::OkStatus();
+  absl::Status s = FromGrpcStatus(st);
+  return absl::Status(s.code(), absl::StrCat(what, ": ", s.message()));
+}
+
+absl::StatusOr<std::unique_ptr<RunningServer>> Serve(std::vector<grpc::Service*> services) {
+  ServerOptions o;
+  o.services = std::move(services);
+  return RunningServer::Start(std::move(o));
+}
+
+std::shared_ptr<grpc::Channel> Dial(int port) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
+                                   grpc::InsecureChannelCredentials(), args);
+}
+
+}  // namespace
+
+std::unique_ptr<grpc::ClientContext> Stack::Ctx(const std::string& token) { return MakeCtx(token); }
+
+absl::StatusOr<std::unique_ptr<Stack>> Stack::Start(StackOptions options) {
+  std::unique_ptr<Stack> s(new Stack());
+  GR_RETURN_IF_ERROR(s->StartServices(options));
+  return s;
+}
+
+Stack::~Stack() {
+  StopWorkers();
+  for (auto& r : replicas_) {
+    if (r->grpc) r->grpc->StopWatches();
+    if (r->server) r->server->Shutdown(absl::ZeroDuration());
+  }
+  for (auto* server : {approval_server_.get(), templates_server_.get(), records_server_.get()}) {
+    if (server) server->Shutdown(absl::ZeroDuration());
+  }
+}
+
+void Stack::StopWorkers() {
+  for (auto& r : replicas_) {
+    if (r->pool) r->pool->Stop();
+  }
+}
+
+absl::Status Stack::StartServices(const StackOptions& options) {
+  GR_ASSIGN_OR_RETURN(redis_server_, govreport::testing::RedisServer::Start(options.aof));
+  redis::Options ro = redis_server_->options();
+  ro.pool_size = 64;
+  redis_ = std::make_unique<redis::Client>(ro);
+  auth_ = std::make_unique<auth::Authenticator>(redis_.get(), kOperator);
+
+  std::ifstream in(std::string(GOVREPORT_SOURCE_DIR) +
+                   "/deploy/profiles/strict-governance/profile.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (!google::protobuf::util::JsonStringToMessage(ss.str(), &profile_).ok()) {
+    return absl::InternalError("deploy/profiles/strict-governance/profile.json does not parse");
+  }
+
+  records_ = std::make_unique<records::Records>(redis_.get());
+  orgs_ = std::make_unique<records::OrgGrpc>(records_.get(), auth_.get());
+  indicators_ = std::make_unique<records::IndicatorGrpc>(records_.get(), auth_.get());
+  activities_ = std::make_unique<records::ActivityGrpc>(records_.get(), auth_.get());
+  auth_grpc_ = std::make_unique<records::AuthGrpc>(auth_.get());
+  GR_ASSIGN_OR_RETURN(records_server_,
+                      Serve({orgs_.get(), indicators_.get(), activities_.get(), auth_grpc_.get()}));
+  records_channel_ = Dial(records_server_->port());
+
+  figures_ = std::make_unique<templates::RecordsFigures>(records_channel_, absl::Seconds(10));
+  templates_ = std::make_unique<templates::Templates>(redis_.get(), figures_.get());
+  templates_grpc_ = std::make_unique<templates::TemplateGrpc>(templates_.get(), auth_.get());
+  GR_ASSIGN_OR_RETURN(templates_server_, Serve({templates_grpc_.get()}));
+  templates_channel_ = Dial(templates_server_->port());
+
+  approval_store_ = std::make_unique<approval::Store>(redis_.get());
+  approval_core_ = std::make_unique<approval::ApprovalCore>(approval_store_.get());
+  approval_grpc_ =
+      std::make_unique<approval::ApprovalGrpcService>(approval_core_.get(), auth_.get());
+  GR_ASSIGN_OR_RETURN(approval_server_, Serve({approval_grpc_.get()}));
+  approval_channel_ = Dial(approval_server_->port());
+
+  org_stub_ = records::v1::OrgService::NewStub(records_channel_);
+  indicator_stub_ = records::v1::IndicatorService::NewStub(records_channel_);
+  activity_stub_ = records::v1::ActivityService::NewStub(records_channel_);
+  template_stub_ = templates::v1::TemplateService::NewStub(templates_channel_);
+  approval_stub_ = approval::v1::ApprovalService::NewStub(approval_channel_);
+
+  service_token_ = Issue("assembler", std::string(auth::kAnyOrg), {"service"}, "service");
+  std::string worker_token = options.worker_token.empty() ? service_token_ : options.worker_token;
+
+  for (int i = 0; i < options.replicas; ++i) {
+    auto r = std::make_unique<Replica>();
+    r->redis = std::make_unique<redis::Client>(ro);
+    r->auth = std::make_unique<auth::Authenticator>(r->redis.get(), kOperator);
+    r->store = std::make_unique<Store>(r->redis.get());
+    Peers peers;
+    peers.records = records_channel_;
+    peers.templates = templates_channel_;
+    peers.approval = approval_channel_;
+    r->upstream = std::make_unique<Upstream>(peers);
+    r->core = std::make_unique<ReportCore>(r->store.get(), r->upstream.get());
+    GrpcOptions go;
+    go.watch_poll = absl::Milliseconds(20);
+    r->grpc = std::make_unique<ReportGrpc>(r->core.get(), r->auth.get(), go);
+    GR_ASSIGN_OR_RETURN(r->server, Serve({r->grpc.get()}));
+    r->stub = v1::ReportService::NewStub(Dial(r->server->port()));
+    r->workers =
+        std::make_unique<Workers>(r->store.get(), r->upstream.get(), CallAs::Token(worker_token));
+    WorkerOptions wo;
+    wo.assemble_workers = options.workers;
+    wo.event_workers = options.workers > 0 ? options.event_workers : 0;
+    wo.consumer_prefix = absl::StrCat("test-replica", i);
+    wo.claim_idle = options.claim_idle;
+    wo.max_deliveries = options.max_deliveries;
+    wo.block = options.block;
+    wo.first_backoff = absl::Milliseconds(20);
+    r->pool = std::make_unique<WorkerPool>(r->redis.get(), r->workers.get(), wo);
+    if (options.workers > 0) GR_RETURN_IF_ERROR(r->pool->Start());
+    replicas_.push_back(std::move(r));
+  }
+  return absl::OkStatus();
+}
+
+std::string Stack::Issue(const std::string& subject, const std::string& org,
+                         std::vector<std::string> roles, const std::string& kind) {
+  auth::Principal p;
+  p.subject = subject;
+  p.org = org;
+  p.roles = std::move(roles);
+  p.kind = kind;
+  auto t = auth_->tokens().Issue(p, absl::ZeroDuration());
+  return t.ok() ? t->secret : "";
+}
+
+absl::StatusOr<OrgTokens> Stack::SetUpOrg(const std::string& org) {
+  records::v1::CreateOrgRequest create;
+  create.set_org_id(org);
+  records::v1::Org* o = create.mutable_org();
+  o->set_display_name(absl::StrCat("中共某市", org, "局党组"));
+  o->set_short_name(absl::StrCat("市", org, "局"));
+  o->set_city("某市");
+  (*o->mutable_facts())["purged_influence"] = "某某";
+  (*o->mutable_facts())["case_lessons"] = "某案";
+  (*o->mutable_facts())["municipal_inspection_target"] = "市委巡察";
+  records::v1::Org created;
+  GR_RETURN_IF_ERROR(
+      Check(org_stub_->CreateOrg(MakeCtx(kOperator).get(), create, &created), "CreateOrg"));
+
+  records::v1::LoadProfileRequest load;
+  load.set_parent(absl::StrCat("orgs/", org));
+  *load.mutable_profile() = profile_;
+  records::v1::LoadProfileResponse loaded;
+  GR_RETURN_IF_ERROR(
+      Check(indicator_stub_->LoadProfile(MakeCtx(kOperator).get(), load, &loaded), "LoadProfile"));
+
+  templates::v1::CreateTemplateRequest tr;
+  tr.set_parent(absl::StrCat("orgs/", org));
+  tr.set_template_id("annual");
+  tr.set_text(kTemplateText);
+  templates::v1::Template tmpl;
+  GR_RETURN_IF_ERROR(
+      Check(template_stub_->CreateTemplate(MakeCtx(kOperator).get(), tr, &tmpl), "CreateTemplate"));
+
+  OrgTokens t;
+  t.admin = Issue(absl::StrCat(org, "-admin"), org, {"admin"});
+  t.drafter = Issue(absl::StrCat(org, "-drafter"), org, {"drafter"});
+  t.recorder = Issue(absl::StrCat(org, "-recorder"), org, {"recorder"});
+  t.director = Issue(absl::StrCat(org, "-director"), org, {"approver"});
+  t.secretary = Issue(absl::StrCat(org, "-secretary"), org, {"approver"});
+  t.auditor = Issue(absl::StrCat(org, "-auditor"), org, {"auditor"});
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    recorder_tokens_[org] = t.recorder;
+  }
+
+  approval::v1::CreateWorkflowRequest wr;
+  wr.set_parent(absl::StrCat("orgs/", org));
+  wr.set_workflow_id("annual");
+  approval::v1::Workflow* wf = wr.mutable_workflow();
+  wf->set_display_name("年度报告审批");
+  approval::v1::Step* office = wf->add_steps();
+  office->set_name("office");
+  office->set_kind(approval::v1::REVIEW);
+  office->add_users(absl::StrCat(org, "-director"));
+  approval::v1::Step* sign = wf->add_steps();
+  sign->set_name("sign");
+  sign->set_kind(approval::v1::SIGN_OFF);
+  sign->add_users(absl::StrCat(org, "-secretary"));
+  approval::v1::Workflow out;
+  GR_RETURN_IF_ERROR(
+      Check(approval_stub_->CreateWorkflow(MakeCtx(t.admin).get(), wr, &out), "CreateWorkflow"));
+  return t;
+}
+
+absl::Status Stack::AddActivity(const std::string& org, const std::string& type,
+                                const std::string& date,
+                                std::map<std::string, int64_t> quantities) {
+  records::v1::CreateActivityRequest req;
+  req.set_parent(absl::StrCat("orgs/", org));
+  req.mutable_activity()->set_type(type);
+  req.mutable_activity()->set_occurred_on(date);
+  req.mutable_activity()->set_title(absl::StrCat(type, " ", date));
+  for (const auto& [k, v] : quantities) (*req.mutable_activity()->mutable_quantities())[k] = v;
+  std::string token;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    token = recorder_tokens_[org];
+  }
+  records::v1::ActivityRecord out;
+  return Check(activity_stub_->CreateActivity(MakeCtx(token).get(), req, &out), "CreateActivity");
+}
+
+absl::Status Stack::AddBaseYear(const std::string& org) {
+  GR_RETURN_IF_ERROR(AddActivity(org, "party_group_governance_meeting", "2023-03-02"));
+  GR_RETURN_IF_ERROR(AddActivity(org, "party_group_governance_meeting", "2023-09-14"));
+  GR_RETURN_IF_ERROR(AddActivity(org, "heart_to_heart_talk", "2023-04-20", {{"participants", 12}}));
+  return AddActivity(org, "theme_party_day", "2023-07-01");
+}
+
+absl::Status Stack::AddSampleYear(const std::string& org) {
+  records::SampleYear sample = records::GenerateSampleYear(profile_, 2023);
+  std::string token;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    token = recorder_tokens_[org];
+  }
+  for (size_t at = 0; at < sample.records.size(); at += records::kMaxBatch) {
+    records::v1::BatchCreateActivitiesRequest batch;
+    batch.set_parent(absl::StrCat("orgs/", org));
+    for (size_t i = at; i < sample.records.size() && i < at + records::kMaxBatch; ++i) {
+      *batch.add_requests()->mutable_activity() = sample.records[i];
+    }
+    records::v1::BatchCreateActivitiesResponse out;
+    GR_RETURN_IF_ERROR(Check(
+        activity_stub_->BatchCreateActivities(MakeCtx(token).get(), batch, &out), "BatchCreate"));
+    if (out.failed() > 0) {
+      return absl::InternalError(absl::StrCat("sample year: ", out.failed(), " records refused"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Stack::CreateSharedTemplate(const std::string& id, const std::string& text) {
+  templates::v1::CreateTemplateRequest tr;
+  tr.set_template_id(id);
+  tr.set_text(text);
+  tr.set_request_id(absl::StrCat("shared-", id));
+  templates::v1::Template tmpl;
+  return Check(template_stub_->CreateTemplate(MakeCtx(kOperator).get(), tr, &tmpl),
+               "CreateTemplate (shared)");
+}
+
+absl::StatusOr<v1::Report> Stack::WaitFor(const std::string& token, const std::string& name,
+                                          const std::function<bool(const v1::Report&)>& done,
+                                          absl::Duration timeout, int replica) {
+  absl::Time until = absl::Now() + timeout;
+  v1::Report last;
+  while (true) {
+    v1::GetReportRequest req;
+    req.set_name(name);
+    req.set_skip_staleness(true);
+    grpc::Status st = reports(replica).GetReport(MakeCtx(token).get(), req, &last);
+    if (!st.ok()) return Check(st, "GetReport");
+    if (done(last)) return last;
+    if (absl::Now() > until) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("waited in vain; last seen: ", last.ShortDebugString()));
+    }
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+}
+
+}  // namespace govreport::assembler::testing
