@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 quick=""
 [ "${1:-}" = "--quick" ] && quick="--quick"
 scripts/setup-deps.sh --bench
-scripts/build.sh records_bench render_bench
+scripts/build.sh records_bench render_bench approval_bench
 mkdir -p build/bench
 parts=()
 run() {
@@ -38,6 +38,11 @@ print(json.dumps({"render.seed.ns_per_op": round(ours), "render.seed.mstch_ns_pe
                   "render.docx.us_per_op": round(runs["BM_RenderDocx"] / 1000, 1)}))
 PY
 )")
+echo "== approval" >&2
+approval_seconds=10
+[ -n "$quick" ] && approval_seconds=2
+parts+=("$(build/tests/approval/approval_bench --clients=8 --seconds=$approval_seconds --aof |
+  awk '$1 == "approval.actions_per_s" { printf "{\"approval.actions_per_s\": %s}", $2 }')")
 echo "== jinja2" >&2
 parts+=("$(python3 scripts/jinja_bench.py build/bench)")
 python3 - "${parts[@]}" > build/bench/results.json <<'PY'

@@ -1,42 +1,175 @@
 #!/usr/bin/env bash
 # The main job, end to end on this machine: installs what is missing, builds,
-# starts a private Redis (AOF on) and the services on free ports, registers
-# the reference bureau with the strict-governance profile, loads a year of
-# sample records, and prints the bureau's 2023 figures with the number of
-# records behind each.
+# starts a private Redis (AOF, fsync on every write) and the four services on
+# free ports, registers two bureaus of one city with the strict-governance
+# profile, a city-wide template and a three-step approval chain, loads a year
+# of sample records for each, assembles the reports, lets the drafter write
+# the narrative, submits, walks the chain (one leader first returns it with a
+# comment; it is revised and resubmitted), signs it off, and writes the
+# signed report to out/ as .txt, .md, .html and .docx. Prints how long each
+# step took and every figure of the report with the records behind it.
+#   scripts/demo.sh [--keep] [--no-build] [--out DIR]
+#     --keep       leave the services running until Enter
+#     --no-build   use the binaries in build/ as they are (the end-to-end test)
+#     --out DIR    where the signed report goes (default out/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-scripts/setup-deps.sh
-scripts/build.sh records reportctl
+keep="" build=1 out="$root/out"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --keep) keep=1 ;;
+    --no-build) build="" ;;
+    --out) out="$2"; shift ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ -n "$build" ]; then
+  scripts/setup-deps.sh
+  scripts/build.sh records templates approval assembler reportctl
+fi
 
-GR_RUN_DIR="$root/build/demo"
+GR_RUN_DIR="$out/run"
 rm -rf "$GR_RUN_DIR"; mkdir -p "$GR_RUN_DIR"
 source scripts/lib.sh
 trap gr_cleanup EXIT
 
 t0=$(date +%s%N)
-step() { local now; now=$(date +%s%N); gr_log "$* ($(( (now - t0) / 1000000 )) ms)"; t0=$now; }
+step() {
+  local now; now=$(date +%s%N)
+  printf '  %-62s %6d ms\n' "$*" $(( (now - t0) / 1000000 ))
+  t0=$now
+}
+bin=build/services
+ctl() { "$bin/reportctl/reportctl" "$@"; }
+as() { local token="$1"; shift; GOVREPORT_TOKEN="$token" ctl "$@"; }
+token() {  # token ISSUER ORG SUBJECT ROLES [KIND]
+  as "$1" token issue --org "$2" --subject "$3" --roles "$4" --kind "${5:-user}" --quiet
+}
 
+echo "== services"
 gr_start_redis "$GR_RUN_DIR/redis"
 export GOVREPORT_REDIS_URL="$GR_REDIS_URL"
 export GOVREPORT_ADMIN_TOKEN="demo-operator-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-records_port=$(gr_start_service records build/services/records/records)
-export GOVREPORT_RECORDS="127.0.0.1:$records_port"
-step "redis on $GR_REDIS_PORT, records on $records_port"
+op="$GOVREPORT_ADMIN_TOKEN"
+# A failed start stops the demo (a plain assignment keeps set -e's exit).
+port=$(gr_start_service records $bin/records/records); export GOVREPORT_RECORDS="127.0.0.1:$port"
+# The assembler's workers act for every org with a service token.
+svc=$(token "$op" '*' assembler-worker service service); export GOVREPORT_SERVICE_TOKEN="$svc"
+port=$(gr_start_service templates $bin/templates/templates); export GOVREPORT_TEMPLATES="127.0.0.1:$port"
+port=$(gr_start_service approval $bin/approval/approval); export GOVREPORT_APPROVAL="127.0.0.1:$port"
+port=$(gr_start_service assembler $bin/assembler/assembler); export GOVREPORT_ASSEMBLER="127.0.0.1:$port"
+step "redis :$GR_REDIS_PORT, records $GOVREPORT_RECORDS, templates, approval, assembler"
 
-ctl() { build/services/reportctl/reportctl "$@"; }
-export GOVREPORT_TOKEN="$GOVREPORT_ADMIN_TOKEN"
-ctl org create kjj --display-name "中共重庆市科学技术局党组" --short-name "市科技局" \
-  --city "重庆" --district "渝北" >/dev/null
-ctl profile load kjj deploy/profiles/strict-governance/profile.json
-# The bureau's own people get their own tokens: a recorder loads the data.
-recorder=$(ctl token issue --org kjj --subject oa-connector --kind service --roles recorder --quiet)
-step "registered orgs/kjj with its profile"
-GOVREPORT_TOKEN="$recorder" ctl sample load kjj --year 2023
-step "loaded the 2023 sample records"
-GOVREPORT_TOKEN="$recorder" ctl figures kjj 2023
-step "computed the 2023 figures"
-GOVREPORT_TOKEN="$recorder" ctl provenance kjj online_academy_completion_rate 2023
+echo "== the city and its two bureaus"
+as "$op" template create shared strict-governance-base deploy/profiles/strict-governance/base.mustache \
+  --description "党组落实全面从严治党责任工作报告（市级通用模板）" >/dev/null
+declare -A admin drafter office deputy1 deputy2 secretary recorder
+setup_org() {  # org display short seed
+  local org="$1"
+  as "$op" org create "$org" --display-name "$2" --short-name "$3" --city 重庆 --district 渝北 \
+    --fact purged_influence=孙政才 --fact case_lessons=蔡家福 \
+    --fact "municipal_inspection_target=$3" >/dev/null
+  as "$op" profile load "$org" deploy/profiles/strict-governance/profile.json >/dev/null
+  admin[$org]=$(token "$op" "$org" "$org-admin" admin)
+  recorder[$org]=$(token "${admin[$org]}" "$org" "$org-oa" recorder service)
+  drafter[$org]=$(token "${admin[$org]}" "$org" "$org-zhang" drafter)
+  office[$org]=$(token "${admin[$org]}" "$org" "$org-li" approver)
+  deputy1[$org]=$(token "${admin[$org]}" "$org" "$org-wang" approver)
+  deputy2[$org]=$(token "${admin[$org]}" "$org" "$org-zhao" approver)
+  secretary[$org]=$(token "${admin[$org]}" "$org" "$org-chen" approver)
+  as "${admin[$org]}" role set "$org" office-director --members "$org-li" >/dev/null
+  as "${admin[$org]}" role set "$org" deputy-leader --members "$org-wang,$org-zhao" >/dev/null
+  as "${admin[$org]}" role set "$org" party-secretary --members "$org-chen" >/dev/null
+  as "${admin[$org]}" workflow create "$org" annual-report deploy/demo/workflow.json >/dev/null
+  as "${recorder[$org]}" sample load "$org" --year 2023 --seed "$4" >/dev/null
+}
+setup_org kjj "中共重庆市科学技术局党组" "市科技局" 2023
+step "市科技局 (kjj): profile, tokens, roles, workflow, a year of records"
+setup_org jyj "中共重庆市教育委员会党组" "市教委" 7
+step "市教委 (jyj): the same, its own records and approvers"
+
+echo "== 市科技局 drafts its 2023 report"
+report=orgs/kjj/reports/annual-2023
+as "${drafter[kjj]}" report create kjj 2023 --id annual-2023 \
+  --template templates/strict-governance-base --workflow orgs/kjj/workflows/annual-report \
+  --title "市科技局党组落实全面从严治党责任工作报告" \
+  --narrative problems=@deploy/demo/problems.txt --narrative next_steps=@deploy/demo/next_steps.txt \
+  --wait >/dev/null
+step "assembled the draft (figures from records, rendered by templates)"
+as "${drafter[kjj]}" report submit "$report" >/dev/null
+step "submitted: 拟稿 → 办公室主任审核"
+as "${office[kjj]}" report approve "$report" --comment "同意，报分管领导" >/dev/null
+step "办公室主任 approved"
+as "${deputy1[kjj]}" report approve "$report" --comment "同意" >/dev/null
+as "${deputy2[kjj]}" report reject "$report" \
+  --comment "存在问题部分请补充“以案促改”落实不够的情况" >/dev/null
+step "分管领导会签: one approved, the other returned it with a comment"
+as "${drafter[kjj]}" report show "$report" | grep -E "state|comment" | head -4 || true
+# The drafter revises the narrative; the report is reassembled.
+sed 's/三是警示教育方式方法还不够丰富/三是警示教育方式方法还不够丰富，“以案促改”落实还不够到位/' \
+  deploy/demo/problems.txt > "$GR_RUN_DIR/problems-v2.txt"
+as "${drafter[kjj]}" report narrative "$report" --narrative "problems=@$GR_RUN_DIR/problems-v2.txt" \
+  --wait >/dev/null
+step "drafter revised 存在问题; reassembled"
+as "${drafter[kjj]}" report submit "$report" >/dev/null
+as "${office[kjj]}" report approve "$report" >/dev/null
+as "${deputy1[kjj]}" report approve "$report" >/dev/null
+as "${deputy2[kjj]}" report approve "$report" >/dev/null
+step "resubmitted; 办公室主任 and both 分管领导 approved"
+as "${secretary[kjj]}" report approve "$report" --comment "签发" >/dev/null
+as "${drafter[kjj]}" report watch "$report" --timeout-ms 60000 >/dev/null
+step "党组书记签发; published (成文日期 from the sign-off, digests)"
+
+for f in txt md html docx; do
+  as "${drafter[kjj]}" report download "$report" --format "$f" --out "$out/kjj-2023.$f" \
+    >/dev/null 2>"$GR_RUN_DIR/download.txt"
+  # The published digest must be the digest of the bytes served.
+  served=$(sed -n 's/.*sha256 \([0-9a-f]*\).*/\1/p' "$GR_RUN_DIR/download.txt")
+  actual=$(sha256sum "$out/kjj-2023.$f" | cut -d' ' -f1)
+  [ -n "$served" ] && [ "$served" = "$actual" ] || { echo "digest mismatch for $f" >&2; exit 1; }
+done
+step "downloaded kjj-2023.{txt,md,html,docx}; each digest matches its bytes"
+
+echo "== 市教委 runs its own report beside it, on the same city-wide template"
+as "${drafter[jyj]}" report create jyj 2023 --id annual-2023 \
+  --template templates/strict-governance-base --workflow orgs/jyj/workflows/annual-report \
+  --narrative problems=@deploy/demo/problems.txt --narrative next_steps=@deploy/demo/next_steps.txt \
+  --wait >/dev/null
+as "${drafter[jyj]}" report submit orgs/jyj/reports/annual-2023 >/dev/null
+for who in office deputy1 deputy2 secretary; do
+  eval "t=\${$who[jyj]}"
+  as "$t" report approve orgs/jyj/reports/annual-2023 >/dev/null
+done
+as "${drafter[jyj]}" report watch orgs/jyj/reports/annual-2023 --timeout-ms 60000 >/dev/null
+as "${drafter[jyj]}" report download orgs/jyj/reports/annual-2023 --format txt --out "$out/jyj-2023.txt" >/dev/null
+step "市教委's report published: jyj-2023.txt"
+echo "  isolation: 市教委's drafter asks for 市科技局's report and records:"
+if as "${drafter[jyj]}" report show "$report" >/dev/null 2>"$GR_RUN_DIR/denied.txt"; then
+  echo "  LEAK: jyj read kjj's report" >&2; exit 1
+fi
+echo "    $(cat "$GR_RUN_DIR/denied.txt")"
+if as "${drafter[jyj]}" figures kjj 2023 >/dev/null 2>"$GR_RUN_DIR/denied.txt"; then
+  echo "  LEAK: jyj read kjj's figures" >&2; exit 1
+fi
+echo "    $(cat "$GR_RUN_DIR/denied.txt")"
+
+echo "== the published report"
+as "${drafter[kjj]}" report show "$report" | head -20
 echo
-echo "Logs and the Redis data of this run are in $GR_RUN_DIR"
+echo "Figures of 市科技局's 2023 report, and the records behind each:"
+as "${drafter[kjj]}" figures kjj 2023
+seed=../shared/seed/000_4ee805bd7a2c2789.txt
+if [ -f "$seed" ]; then
+  python3 tests/e2e/check_report.py "$seed" "$out/kjj-2023.txt"
+else
+  grep -q '\*' "$out/kjj-2023.txt" && { echo "a '*' is left in the report" >&2; exit 1; }
+  echo "check: every slot filled (no reference report here to compare the wording with)"
+fi
+echo
+echo "Signed report: $out/kjj-2023.{txt,md,html,docx}; logs and Redis data: $GR_RUN_DIR"
+if [ -n "$keep" ]; then
+  echo "Services keep running (records $GOVREPORT_RECORDS, assembler $GOVREPORT_ASSEMBLER); Enter stops them."
+  read -r _
+fi

@@ -83,6 +83,14 @@ absl::StatusOr<int64_t> ReplyView::AsInt() const {
 
 absl::Status Reply::ErrorStatus() const {
   if (!IsError()) return absl::OkStatus();
+  // Redis is loading its data after a restart, busy with a script, or in
+  // a failover: the command did not run and will succeed later, so the
+  // caller must see UNAVAILABLE (retry), not INTERNAL.
+  absl::string_view code = Str().substr(0, Str().find(' '));
+  for (absl::string_view transient :
+       {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "READONLY"}) {
+    if (code == transient) return absl::UnavailableError(absl::StrCat("redis: ", Str()));
+  }
   return absl::InternalError(absl::StrCat("redis: ", Str()));
 }
 

@@ -229,6 +229,7 @@ absl::StatusOr<pb::ListOrgsResponse> Records::ListOrgs(
   if (cmds.empty()) return out;
   GR_ASSIGN_OR_RETURN(auto replies, redis_->Pipeline(cmds));
   for (const auto& r : replies) {
+    GR_RETURN_IF_ERROR(r.ErrorStatus());
     if (r.IsNil()) continue;
     GR_ASSIGN_OR_RETURN(*out.add_orgs(), Parse<pb::Org>(r.Str(), "org"));
   }
@@ -320,6 +321,9 @@ absl::StatusOr<std::shared_ptr<const CompiledProfile>> Records::GetProfile(
   GR_ASSIGN_OR_RETURN(auto replies,
                       redis_->Pipeline({{"HGET", Key(org_id, "profile"), "d"},
                                         {"EXISTS", Key(org_id, "org")}}));
+  // Error replies stay in a pipeline's vector: an error read as 0 would
+  // say "not found" for an org that exists.
+  for (const auto& r : replies) GR_RETURN_IF_ERROR(r.ErrorStatus());
   if (replies[1].Int() == 0) {
     return absl::NotFoundError(absl::StrCat("orgs/", org_id, " not found"));
   }
@@ -612,6 +616,7 @@ absl::StatusOr<std::vector<pb::ActivityRecord>> Records::FetchActivities(
   GR_ASSIGN_OR_RETURN(auto replies, redis_->Pipeline(cmds));
   out.reserve(ids.size());
   for (const auto& r : replies) {
+    GR_RETURN_IF_ERROR(r.ErrorStatus());
     if (r.IsNil()) continue;
     GR_ASSIGN_OR_RETURN(pb::ActivityRecord rec, Parse<pb::ActivityRecord>(r.Str(), "record"));
     out.push_back(std::move(rec));

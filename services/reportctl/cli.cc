@@ -3,6 +3,8 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
@@ -97,6 +99,19 @@ void Table::Print() const {
 
 std::string OrgName(const std::string& org) {
   return org.rfind("orgs/", 0) == 0 ? org : absl::StrCat("orgs/", org);
+}
+
+bool ReadInput(const std::string& path, std::string* out) {
+  std::ostringstream ss;
+  if (path == "-") {
+    ss << std::cin.rdbuf();
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return false;
+    ss << in.rdbuf();
+  }
+  *out = ss.str();
+  return true;
 }
 
 std::string NewRequestId() { return absl::StrCat("cli-", RandomHex(12)); }

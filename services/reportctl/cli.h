@@ -81,6 +81,9 @@ int DisplayWidth(const std::string& utf8);
 // "orgs/x" from "x" or "orgs/x".
 std::string OrgName(const std::string& org);
 
+// The bytes of a file, or of standard input for "-".
+bool ReadInput(const std::string& path, std::string* out);
+
 // Random request id, so that a retried command is not applied twice.
 std::string NewRequestId();
 

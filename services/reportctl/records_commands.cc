@@ -28,18 +28,9 @@ namespace {
 namespace pb = ::govreport::records::v1;
 namespace apb = ::govreport::auth::v1;
 
-bool ReadFile(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
-  return true;
-}
-
 absl::StatusOr<pb::Profile> ParseProfileFile(const std::string& path) {
   std::string text;
-  if (!ReadFile(path, &text)) return absl::NotFoundError(absl::StrCat(path, ": cannot read"));
+  if (!ReadInput(path, &text)) return absl::NotFoundError(absl::StrCat(path, ": cannot read"));
   pb::Profile profile;
   if (absl::EndsWith(path, ".json")) {
     auto st = google::protobuf::util::JsonStringToMessage(text, &profile);
@@ -678,7 +669,7 @@ absl::StatusOr<SendResult> SendBatches(Context& c, const std::string& org,
 int ActivityImport(Context& c, const Command& cmd) {
   if (c.args.size() != 2) return UsageError(cmd, "give the org and the file");
   std::string content;
-  if (!ReadFile(c.args[1], &content)) return UsageError(cmd, absl::StrCat("cannot read ", c.args[1]));
+  if (!ReadInput(c.args[1], &content)) return UsageError(cmd, absl::StrCat("cannot read ", c.args[1]));
   auto parsed = ParseFile(c.args[1], content);
   if (!parsed.ok()) return UsageError(cmd, std::string(parsed.status().message()));
   // Check every row against the org's catalogue before sending any, so a
@@ -726,11 +717,12 @@ int SampleLoad(Context& c, const Command& cmd) {
   auto profile = FetchProfile(c, c.args[0]);
   if (!profile.ok()) return Fail(profile.status());
   int year = static_cast<int>(c.flags().GetInt("year").value_or(2023));
-  records::SampleYear sample = records::GenerateSampleYear(*profile, year);
+  uint64_t seed = static_cast<uint64_t>(c.flags().GetInt("seed").value_or(2023));
+  records::SampleYear sample = records::GenerateSampleYear(*profile, year, seed);
   std::vector<std::string> rids;
   std::vector<int> lines;
   for (size_t i = 0; i < sample.records.size(); ++i) {
-    rids.push_back(absl::StrCat("sample-", sample.records[i].external_id()));
+    rids.push_back(absl::StrCat("sample-", seed, "-", sample.records[i].external_id()));
     lines.push_back(static_cast<int>(i + 1));
   }
   auto sent = SendBatches(c, c.args[0], sample.records, rids, lines, false);
@@ -852,8 +844,10 @@ void RegisterRecordsCommands(std::vector<Command>& commands) {
       "Correct a record; the flags given replace those fields.", ActivityAmend);
   add("activity void", "NAME --reason TEXT [--expected-revision N]",
       "Void a record: it stops counting, and its history stays.", ActivityVoid);
-  add("sample load", "ORG [--year 2023]",
-      "Load the deterministic sample year of the org's profile (idempotent).", SampleLoad);
+  add("sample load", "ORG [--year 2023] [--seed N]",
+      "Load the deterministic sample year of the org's profile (idempotent); another seed "
+      "gives another department's year.",
+      SampleLoad);
   add("sample csv", "PROFILE_FILE [--year 2023]",
       "Print the sample year as an import CSV.", SampleCsv);
 }

@@ -35,21 +35,6 @@ apv::ApprovalService::Stub Approvals(Context& c) {
   return apv::ApprovalService::Stub(c.Channel("approval"));
 }
 
-bool ReadAll(const std::string& path, std::string* out) {
-  if (path == "-") {
-    std::ostringstream ss;
-    ss << std::cin.rdbuf();
-    *out = ss.str();
-    return true;
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
-  return true;
-}
-
 std::string RequestId(Context& c) {
   std::string rid = c.flags().Get("request-id");
   return rid.empty() ? NewRequestId() : rid;
@@ -96,10 +81,12 @@ bool NarrativeFromFlags(Context& c, google::protobuf::Map<std::string, std::stri
     std::string value = item.substr(eq + 1);
     if (absl::StartsWith(value, "@")) {
       std::string text;
-      if (!ReadAll(value.substr(1), &text)) {
+      if (!ReadInput(value.substr(1), &text)) {
         *bad = absl::StrCat("cannot read ", value.substr(1));
         return false;
       }
+      // A file's final newline ends the file, not the paragraph.
+      while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
       value = text;
     }
     (*out)[item.substr(0, eq)] = value;
@@ -627,7 +614,7 @@ int ReportProvenance(Context& c, const Command& cmd) {
 int WorkflowCreate(Context& c, const Command& cmd) {
   if (c.args.size() != 3) return UsageError(cmd, "give the org, the workflow id and the file");
   std::string text;
-  if (!ReadAll(c.args[2], &text)) return UsageError(cmd, "cannot read " + c.args[2]);
+  if (!ReadInput(c.args[2], &text)) return UsageError(cmd, "cannot read " + c.args[2]);
   apv::CreateWorkflowRequest req;
   req.set_parent(OrgName(c.args[0]));
   req.set_workflow_id(c.args[1]);

@@ -17,15 +17,6 @@ tpb::TemplateService::Stub Templates(Context& c) {
   return tpb::TemplateService::Stub(c.Channel("templates"));
 }
 
-bool ReadAll(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
-  return true;
-}
-
 // "kjj" → orgs/kjj; "-" or "shared" → "" (a shared template).
 std::string Parent(const std::string& org) {
   return org == "-" || org == "shared" ? "" : OrgName(org);
@@ -54,7 +45,7 @@ int TemplateCreate(Context& c, const Command& cmd) {
   tpb::CreateTemplateRequest req;
   req.set_parent(Parent(c.args[0]));
   req.set_template_id(c.args[1]);
-  if (!ReadAll(c.args[2], req.mutable_text())) return UsageError(cmd, "cannot read " + c.args[2]);
+  if (!ReadInput(c.args[2], req.mutable_text())) return UsageError(cmd, "cannot read " + c.args[2]);
   req.set_description(c.flags().Get("description"));
   req.set_request_id(c.flags().Get("request-id").empty() ? NewRequestId() : c.flags().Get("request-id"));
   tpb::Template resp;
@@ -70,7 +61,7 @@ int TemplateUpdate(Context& c, const Command& cmd) {
   if (c.args.size() != 2) return UsageError(cmd, "give the template name and the file");
   tpb::UpdateTemplateRequest req;
   req.set_name(c.args[0]);
-  if (!ReadAll(c.args[1], req.mutable_text())) return UsageError(cmd, "cannot read " + c.args[1]);
+  if (!ReadInput(c.args[1], req.mutable_text())) return UsageError(cmd, "cannot read " + c.args[1]);
   req.set_description(c.flags().Get("description"));
   req.set_expected_revision(c.flags().GetInt("expected-revision").value_or(0));
   req.set_request_id(c.flags().Get("request-id").empty() ? NewRequestId() : c.flags().Get("request-id"));
@@ -126,7 +117,7 @@ int TemplateValidate(Context& c, const Command& cmd) {
   if (c.args.size() != 2) return UsageError(cmd, "give the org and the template file");
   tpb::ValidateTemplateRequest req;
   req.set_parent(OrgName(c.args[0]));
-  if (!ReadAll(c.args[1], req.mutable_text())) return UsageError(cmd, "cannot read " + c.args[1]);
+  if (!ReadInput(c.args[1], req.mutable_text())) return UsageError(cmd, "cannot read " + c.args[1]);
   tpb::ValidateTemplateResponse resp;
   grpc::ClientContext ctx;
   c.Prepare(ctx);

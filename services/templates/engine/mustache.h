@@ -14,7 +14,7 @@
 //   absl::StatusOr<RenderResult> r = t->Render(context, options);
 //   // r->text, and r->missing: the slots that had no value.
 //
-// Beyond the spec (decisions recorded in README.md in this folder):
+// Beyond the spec (decisions recorded in docs/templates.md):
 //   - Values are typed (value.h); numbers, quantities, money and dates are
 //     formatted by the engine and offer derived names (x.cn, x.wan, ...).
 //   - Every number is truthy, 0 included: templates test x.zero.

@@ -390,8 +390,11 @@ absl::StatusOr<v1::RenderResponse> Templates::Render(const RenderInput& in) {
       d.title = in.title;
       d.author = in.author;
       if (in.timestamp_unix > 0) d.timestamp = std::chrono::sys_seconds{std::chrono::seconds{in.timestamp_unix}};
-      d.character_grid = in.docx_layout == v1::CONDENSED ? docx::CharacterGrid::kCondensedSpacing
-                                                         : docx::CharacterGrid::kDocumentGrid;
+      // Condensed unless asked: it keeps 28 characters a line in Word, WPS
+      // and LibreOffice alike (docs/documents.md).
+      d.character_grid = in.docx_layout == v1::DOCUMENT_GRID
+                             ? docx::CharacterGrid::kDocumentGrid
+                             : docx::CharacterGrid::kCondensedSpacing;
       auto bytes = docx::WriteOfficialDocx(r.text, d);
       if (!bytes.ok()) return absl::Status(bytes.status().code(), std::string(bytes.status().message()));
       *out.mutable_content() = std::move(*bytes);
