@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 quick=""
 [ "${1:-}" = "--quick" ] && quick="--quick"
 scripts/setup-deps.sh --bench
-scripts/build.sh records_bench render_bench approval_bench
+scripts/build.sh records_bench render_bench approval_bench assemble_bench
 mkdir -p build/bench
 parts=()
 run() {
@@ -38,6 +38,9 @@ print(json.dumps({"render.seed.ns_per_op": round(ours), "render.seed.mstch_ns_pe
                   "render.docx.us_per_op": round(runs["BM_RenderDocx"] / 1000, 1)}))
 PY
 )")
+# CreateReport → draft revision, one at a time (p50/p99), and 200 orgs at
+# once with two assembler replicas.
+run assemble build/tests/assembler/assemble_bench $quick --aof
 echo "== approval" >&2
 approval_seconds=10
 [ -n "$quick" ] && approval_seconds=2
