@@ -1,5 +1,6 @@
 #include "assembler/reports.h"
 
+#include <future>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -137,11 +138,16 @@ absl::StatusOr<pb::Report> ReportCore::CreateReport(const auth::Principal& p, co
 
   // Everything that can be known now is checked now, so a report that is
   // created can be assembled.
-  auto tmpl = upstream_->GetTemplate(as, req.template_());
-  if (!tmpl.ok()) return AsFieldError("template", tmpl.status());
-  auto wf = upstream_->GetWorkflow(as, req.workflow());
-  if (!wf.ok()) return AsFieldError("workflow", wf.status());
+  // Three independent questions to three services: asked at once.
+  auto pending_tmpl = std::async(std::launch::async,
+                                 [&] { return upstream_->GetTemplate(as, req.template_()); });
+  auto pending_wf = std::async(std::launch::async,
+                               [&] { return upstream_->GetWorkflow(as, req.workflow()); });
   auto figures = upstream_->GetIndicatorValues(as, org, req.period());
+  auto tmpl = pending_tmpl.get();
+  auto wf = pending_wf.get();
+  if (!tmpl.ok()) return AsFieldError("template", tmpl.status());
+  if (!wf.ok()) return AsFieldError("workflow", wf.status());
   if (!figures.ok()) return AsFieldError("period", figures.status());
   GR_RETURN_IF_ERROR(RequireData(org, *figures));
   if (!req.narrative().empty()) {
@@ -185,8 +191,10 @@ absl::StatusOr<pb::Report> ReportCore::GetReport(const CallAs& as, const ReportR
   int64_t n =
       report.state() == pb::IN_REVIEW ? report.submitted_revision() : report.current_revision();
   GR_ASSIGN_OR_RETURN(pb::Revision rev, store_->ReadRevision(RevisionRef{ref.org, ref.id, n}));
+  auto pending_org = std::async(std::launch::async, [&] { return upstream_->GetOrg(as, ref.org); });
   auto now = upstream_->GetIndicatorValues(as, ref.org, rev.period());
-  auto org = now.ok() ? upstream_->GetOrg(as, ref.org) : absl::StatusOr<rpb::Org>(now.status());
+  auto org = pending_org.get();
+  if (!now.ok()) org = now.status();
   if (!org.ok()) {
     // The report is still worth showing; say why freshness is unknown.
     report.mutable_staleness()->set_checked(false);

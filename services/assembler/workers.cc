@@ -1,5 +1,6 @@
 #include "assembler/workers.h"
 
+#include <future>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -58,9 +59,12 @@ HandlerResult Workers::HandleAssemble(const streams::Entry& entry) {
   // one finds its work done.
   if (ClassifyJob(*report, job->seq) != JobVerdict::kRun) return HandlerResult::Done();
 
-  auto org = upstream_->GetOrg(service_, job->org);
-  if (!org.ok()) return Failure(org.status());
+  // The two questions to records are independent: ask them at once.
+  auto pending_org = std::async(std::launch::async,
+                                [&] { return upstream_->GetOrg(service_, job->org); });
   auto figures = upstream_->GetIndicatorValues(service_, job->org, report->period());
+  auto org = pending_org.get();
+  if (!org.ok()) return Failure(org.status());
   if (!figures.ok()) return Failure(figures.status());
   templates::ReportContextInput in;
   in.org = *org;
