@@ -43,6 +43,7 @@ struct Node {
 struct Segment {
   uint32_t begin = 0;
   uint32_t size = 0;
+  uint32_t hash = 0;  // Value::HashKey of the name, computed once at compile
 };
 
 struct ParseIssue {

@@ -484,7 +484,7 @@ class Parser {
       const uint32_t e = node.begin + node.size;
       for (uint32_t i = b; i <= e; ++i) {
         if (i == e || src_[i] == '.') {
-          segments_.push_back({b, i - b});
+          segments_.push_back({b, i - b, Value::HashKey(src_.substr(b, i - b))});
           b = i + 1;
         }
       }

@@ -192,8 +192,8 @@ class Renderer {
 
   // A child of `v` by key: a map entry, a list item by index, or a derived
   // name computed into *scratch.
-  static const Value* Child(const Value& v, std::string_view key, Value* scratch) {
-    if (v.is_map()) return v.Find(key);
+  static const Value* Child(const Value& v, std::string_view key, uint32_t hash, Value* scratch) {
+    if (v.is_map()) return v.Find(key, hash);
     if (v.is_list()) {
       size_t index = 0;
       if (key.empty() || key.size() > 9) return nullptr;
@@ -221,7 +221,7 @@ class Renderer {
     // not answer {{value}} with its derived value.
     const Value* v = nullptr;
     for (size_t i = context_.size(); i-- > 0;) {
-      v = context_[i].value->Find(first);
+      v = context_[i].value->Find(first, head.hash);
       if (v != nullptr) {
         *found_at = static_cast<int>(i);
         break;
@@ -234,7 +234,7 @@ class Renderer {
     int k = 0;
     for (uint32_t s = 1; s < node.seg_count; ++s) {
       const internal::Segment& seg = segments[node.seg_begin + s];
-      const Value* child = Child(*v, t.Slice(seg.begin, seg.size), &scratch[k]);
+      const Value* child = Child(*v, t.Slice(seg.begin, seg.size), seg.hash, &scratch[k]);
       if (child == nullptr) return nullptr;
       if (child == &scratch[k]) k ^= 1;
       v = child;

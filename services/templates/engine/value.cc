@@ -160,13 +160,48 @@ struct ShortFirst {
   }
 };
 
+constexpr size_t kHashFrom = 9;  // keys; below, a linear scan is cheaper
+
 }  // namespace
+
+uint32_t Value::HashKey(std::string_view key) {
+  uint32_t h = 2166136261u;  // FNV-1a
+  for (unsigned char c : key) h = (h ^ c) * 16777619u;
+  return h;
+}
+
+void Value::IndexKeys() {
+  slots_.clear();
+  if (keys_.size() < kHashFrom) return;
+  size_t n = 16;
+  while (n < keys_.size() * 2) n *= 2;
+  slots_.assign(n, 0);
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    size_t slot = HashKey(keys_[i]) & (n - 1);
+    while (slots_[slot] != 0) slot = (slot + 1) & (n - 1);
+    slots_[slot] = static_cast<uint32_t>(i + 1);
+  }
+}
 
 const Value* Value::Find(std::string_view key) const {
   if (kind_ != Kind::kMap) return nullptr;
-  auto it = std::lower_bound(keys_.begin(), keys_.end(), key, ShortFirst());
-  if (it == keys_.end() || *it != key) return nullptr;
-  return &items_[static_cast<size_t>(it - keys_.begin())];
+  return Find(key, slots_.empty() ? 0 : HashKey(key));
+}
+
+const Value* Value::Find(std::string_view key, uint32_t hash) const {
+  if (kind_ != Kind::kMap) return nullptr;
+  if (slots_.empty()) {
+    for (size_t i = 0; i < keys_.size(); ++i) {
+      if (keys_[i].size() == key.size() && keys_[i] == key) return &items_[i];
+    }
+    return nullptr;
+  }
+  const size_t mask = slots_.size() - 1;
+  for (size_t slot = hash & mask; slots_[slot] != 0; slot = (slot + 1) & mask) {
+    const size_t i = slots_[slot] - 1;
+    if (keys_[i] == key) return &items_[i];
+  }
+  return nullptr;
 }
 
 Value* Value::FindMutable(std::string_view key) {
@@ -182,6 +217,7 @@ Value& Value::Set(std::string_view key, Value value) {
   } else {
     keys_.insert(it, std::string(key));
     items_.insert(items_.begin() + static_cast<std::ptrdiff_t>(index), std::move(value));
+    IndexKeys();
   }
   return items_[index];
 }

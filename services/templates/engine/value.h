@@ -116,6 +116,10 @@ class Value {
   const std::string& map_key(size_t i) const { return keys_[i]; }
   const Value& map_value(size_t i) const { return items_[i]; }
   const Value* Find(std::string_view key) const;
+  // The same with the key's HashKey already known (the renderer computes
+  // it once per name at compile time).
+  const Value* Find(std::string_view key, uint32_t hash) const;
+  static uint32_t HashKey(std::string_view key);
   Value* FindMutable(std::string_view key);
   Value& Set(std::string_view key, Value value);
   // Set("ind.talks", v) creates the maps on the way; a non-map on the way
@@ -147,6 +151,11 @@ class Value {
   std::string text_;               // text, or a quantity's unit
   std::vector<std::string> keys_;  // map keys, shortest first; parallel to items_
   std::vector<Value> items_;       // list items or map values
+  // Larger maps (the report's 40-odd indicators) are also hashed: lookups
+  // are the hot path of rendering. Open addressing; a slot holds the item
+  // index + 1, 0 when empty; empty for small maps.
+  std::vector<uint32_t> slots_;
+  void IndexKeys();
 };
 
 // "2023-05-08" → a date value; INVALID_ARGUMENT for anything that is not a
