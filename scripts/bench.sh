@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 quick=""
 [ "${1:-}" = "--quick" ] && quick="--quick"
 scripts/setup-deps.sh --bench
-scripts/build.sh records_bench render_bench approval_bench assemble_bench
+scripts/build.sh records_bench render_bench approval_bench assemble_bench fault_runner \
+  records templates approval assembler
 mkdir -p build/bench
 parts=()
 run() {
@@ -46,6 +47,10 @@ approval_seconds=10
 [ -n "$quick" ] && approval_seconds=2
 parts+=("$(build/tests/approval/approval_bench --clients=8 --seconds=$approval_seconds --aof |
   awk '$1 == "approval.actions_per_s" { printf "{\"approval.actions_per_s\": %s}", $2 }')")
+# Ingest, assembly and approvals at once against the real binaries, with
+# the resident memory of each service at the end.
+echo "== mixed load" >&2
+parts+=("$(build/tests/fault/fault_runner --mixed $quick)")
 echo "== jinja2" >&2
 parts+=("$(python3 scripts/jinja_bench.py build/bench)")
 python3 - "${parts[@]}" > build/bench/results.json <<'PY'

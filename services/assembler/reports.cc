@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/crypto.h"
+#include "common/markup.h"
 #include "common/resource.h"
 #include "common/status.h"
 
@@ -79,7 +80,11 @@ absl::StatusOr<pb::Report> ReportCore::Mutate(const ReportRef& ref, int64_t expe
     }
     pb::Report next = cur;
     GR_ASSIGN_OR_RETURN(Change c, change(next));
-    if (!c.write) return cur;
+    // Nothing to change, and no request to remember: done. With a request
+    // id the unchanged report is committed anyway, so that a retry of this
+    // call is recognised instead of refused as a repeat.
+    if (!c.write && request_id.empty()) return cur;
+    if (!c.write) next = cur;
     CommitBuilder commit(ref, cur.version(), next);
     if (!request_id.empty()) {
       std::string key = Store::RequestKey(ref.org, request_id);
@@ -127,6 +132,7 @@ absl::StatusOr<pb::Report> ReportCore::CreateReport(const auth::Principal& p, co
   if (req.title().size() > kMaxTitleBytes) {
     return absl::InvalidArgumentError(absl::StrCat("title: at most ", kMaxTitleBytes, " bytes"));
   }
+  GR_RETURN_IF_ERROR(CheckDocumentText("title", req.title()));
   GR_RETURN_IF_ERROR(CheckTemplateRef(org, req.template_()));
   GR_RETURN_IF_ERROR(CheckWorkflowRef(org, req.workflow()));
   GR_RETURN_IF_ERROR(ValidateNarrative(req.narrative(), {}, "narrative"));
@@ -375,6 +381,14 @@ absl::StatusOr<pb::Report> ReportCore::SubmitReport(const auth::Principal& p, co
   // starting its approval is finished by the next one.
   if (cur.state() == pb::IN_REVIEW && cur.approval().empty()) {
     return StartApprovalFor(as, ref, cur, req.comment(), req.request_id());
+  }
+  // A retried submit whose first attempt got as far as the approval (the
+  // answer was lost, e.g. the replica died) finds its revision in review:
+  // that is the outcome it asked for. Remember its request id and say so.
+  if (cur.state() == pb::IN_REVIEW && !req.request_id().empty() &&
+      cur.submitted_revision() == (req.revision() ? req.revision() : cur.current_revision())) {
+    return Mutate(ref, 0, req.request_id(),
+                  [](pb::Report&) -> absl::StatusOr<Change> { return Change{false, std::nullopt}; });
   }
   if (req.expected_version() != 0 && cur.version() != req.expected_version()) {
     return LostRace(ref, cur.version(), req.expected_version());

@@ -146,6 +146,7 @@ absl::StatusOr<Store::Page> Store::ListReports(absl::string_view org, int64_t of
     for (const auto& b : blobs) {
       if (static_cast<int>(page.reports.size()) >= size) break;
       ++used;
+      GR_RETURN_IF_ERROR(b.ErrorStatus());
       if (b.IsNil()) continue;
       GR_ASSIGN_OR_RETURN(pb::Report r, Parse<pb::Report>(b.Str(), "report"));
       if (filtered && r.state() != state) continue;

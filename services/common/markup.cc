@@ -1,5 +1,7 @@
 #include "common/markup.h"
 
+#include "absl/strings/str_cat.h"
+
 namespace govreport {
 
 void AppendMarkupEscaped(std::string_view text, MarkupEscape mode, std::string* out) {
@@ -22,6 +24,18 @@ void AppendMarkupEscaped(std::string_view text, MarkupEscape mode, std::string* 
     run = i + 1;
   }
   out->append(text.data() + run, text.size() - run);
+}
+
+absl::Status CheckDocumentText(absl::string_view field, absl::string_view text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+      return absl::InvalidArgumentError(absl::StrCat(field, ": control character U+00",
+                                                     absl::Hex(c, absl::kZeroPad2), " at byte ", i,
+                                                     " is not allowed"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace govreport

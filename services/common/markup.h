@@ -6,6 +6,9 @@
 #include <string>
 #include <string_view>
 
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
 namespace govreport {
 
 enum class MarkupEscape {
@@ -14,6 +17,12 @@ enum class MarkupEscape {
 };
 
 void AppendMarkupEscaped(std::string_view text, MarkupEscape mode, std::string* out);
+
+// Text that ends up in a document: XML allows no C0 control character but
+// tab and line breaks, so such text is refused where it enters (org fields,
+// templates, titles), not when a signed report fails to publish.
+// INVALID_ARGUMENT naming `field` and the byte.
+absl::Status CheckDocumentText(absl::string_view field, absl::string_view text);
 
 }  // namespace govreport
 

@@ -257,8 +257,12 @@ grpc::Status AuthGrpc::IssueToken(grpc::ServerContext* ctx, const apb::IssueToke
     }
     np.roles.push_back(r);
   }
-  if (req->ttl_seconds() < 0) {
-    return ToGrpcStatus(absl::InvalidArgumentError("ttl_seconds: must not be negative"));
+  // Bounded so that issue time + ttl cannot overflow; 0 still means the
+  // token does not expire.
+  constexpr int64_t kMaxTtlSeconds = int64_t{10} * 366 * 24 * 3600;
+  if (req->ttl_seconds() < 0 || req->ttl_seconds() > kMaxTtlSeconds) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("ttl_seconds: between 0 (no expiry) and ", kMaxTtlSeconds, " (ten years)")));
   }
   auto issued = auth_->tokens().Issue(np, absl::Seconds(req->ttl_seconds()));
   if (!issued.ok()) return ToGrpcStatus(issued.status());

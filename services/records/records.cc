@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "common/crypto.h"
 #include "common/json.h"
+#include "common/markup.h"
 #include "common/resource.h"
 #include "common/status.h"
 #include "records/lua_scripts.h"
@@ -41,6 +42,25 @@ absl::Status TextField(absl::string_view field, const std::string& value) {
   if (value.size() > kMaxText) {
     return absl::InvalidArgumentError(absl::StrCat(
         field, ": ", value.size(), " bytes, at most ", kMaxText));
+  }
+  return absl::OkStatus();
+}
+
+// Org fields are printed into the report and its DOCX, where XML allows no
+// C0 control character but tab and line breaks: refuse them here, at the
+// edge, rather than let a signed report fail to publish later.
+absl::Status OrgText(absl::string_view field, const std::string& value) {
+  GR_RETURN_IF_ERROR(TextField(field, value));
+  return CheckDocumentText(field, value);
+}
+
+absl::Status ValidateOrgText(const pb::Org& org) {
+  GR_RETURN_IF_ERROR(OrgText("org.display_name", org.display_name()));
+  GR_RETURN_IF_ERROR(OrgText("org.short_name", org.short_name()));
+  GR_RETURN_IF_ERROR(OrgText("org.city", org.city()));
+  GR_RETURN_IF_ERROR(OrgText("org.district", org.district()));
+  for (const auto& [k, v] : org.facts()) {
+    GR_RETURN_IF_ERROR(OrgText(absl::StrCat("org.facts[", k, "]"), v));
   }
   return absl::OkStatus();
 }
@@ -170,9 +190,7 @@ absl::StatusOr<pb::Org> Records::CreateOrg(const std::string& org_id,
   if (org.display_name().empty()) {
     return absl::InvalidArgumentError("org.display_name: must be set");
   }
-  for (const auto& [k, v] : org.facts()) {
-    GR_RETURN_IF_ERROR(TextField(absl::StrCat("org.facts[", k, "]"), v));
-  }
+  GR_RETURN_IF_ERROR(ValidateOrgText(org));
   if (!org.parent().empty()) {
     GR_ASSIGN_OR_RETURN(std::string parent, ParseOrgName(org.parent(), "org.parent"));
     (void)parent;
@@ -264,8 +282,11 @@ absl::StatusOr<pb::Org> Records::UpdateOrg(const pb::UpdateOrgRequest& req) {
   if (want("district")) next.set_district(in.district());
   if (want("parent")) next.set_parent(in.parent());
   if (want("facts")) *next.mutable_facts() = in.facts();
-  for (const auto& [k, v] : next.facts()) {
-    GR_RETURN_IF_ERROR(TextField(absl::StrCat("org.facts[", k, "]"), v));
+  GR_RETURN_IF_ERROR(ValidateOrgText(next));
+  // As on create: a parent is an org name.
+  if (!next.parent().empty()) {
+    GR_ASSIGN_OR_RETURN(std::string parent, ParseOrgName(next.parent(), "org.parent"));
+    (void)parent;
   }
   int64_t expected = req.expected_revision() ? req.expected_revision() : cur.revision();
   next.set_revision(expected + 1);

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/crypto.h"
+#include "common/markup.h"
 #include "common/resource.h"
 #include "common/status.h"
 #include "templates/context/report_context.h"
@@ -247,6 +248,7 @@ absl::StatusOr<std::vector<Problem>> Templates::Validate(const std::string& org,
 
 absl::Status Templates::CheckSyntaxAndNames(const std::string& org, const std::string& text,
                                             const std::string& token) {
+  GR_RETURN_IF_ERROR(CheckDocumentText("text", text));
   GR_ASSIGN_OR_RETURN(std::vector<Problem> problems, Validate(org, text, token));
   if (problems.empty()) return absl::OkStatus();
   std::vector<std::string> lines;
