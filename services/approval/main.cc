@@ -47,8 +47,6 @@ int main(int argc, char** argv) {
   if (!lease_ms.ok()) return Fail(lease_ms.status());
   auto ttl_s = flags.GetInt("request-ttl-s");
   if (!ttl_s.ok()) return Fail(ttl_s.status());
-  auto grace_ms = flags.GetInt("shutdown-grace-ms");
-  if (!grace_ms.ok()) return Fail(grace_ms.status());
   if (*interval_ms < 10 || *lease_ms < 1000 || *ttl_s < 60) {
     return Fail(
         absl::InvalidArgumentError("--timer-interval-ms >= 10, --timer-lease-ms >= 1000 and "
@@ -61,11 +59,7 @@ int main(int argc, char** argv) {
   approval::ApprovalCore core(&store);
   approval::ApprovalGrpcService service(&core, &authenticator);
 
-  ServerOptions server_options;
-  server_options.address = flags.Get("listen");
-  server_options.services = {&service};
-  server_options.readiness = [&redis] { return redis.Ping(); };
-  auto server = RunningServer::Start(std::move(server_options));
+  auto server = RunningServer::Start(ServerOptionsFromFlags(flags, {&service}, &redis));
   if (!server.ok()) return Fail(server.status());
   AnnounceListening(kService, (*server)->port());
 
@@ -76,9 +70,8 @@ int main(int argc, char** argv) {
     timers->Start();
   }
 
-  int sig = WaitForTerminationSignal();
-  LogLine(kService, absl::StrCat("signal ", sig, ": shutting down"));
-  if (timers) timers->Stop();
-  (*server)->Shutdown(absl::Milliseconds(*grace_ms));
+  ServeUntilSignal(kService, **server, flags, [&] {
+    if (timers) timers->Stop();
+  });
   return 0;
 }

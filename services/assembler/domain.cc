@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/markup.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
@@ -345,16 +346,7 @@ absl::Status ValidateNarrative(const google::protobuf::Map<std::string, std::str
       return absl::InvalidArgumentError(absl::StrCat(field, "[", slot, "]: ", text.size(),
                                                      " bytes, at most ", kMaxNarrativeBytes));
     }
-    int line = 1;
-    for (size_t i = 0; i < text.size(); ++i) {
-      unsigned char c = text[i];
-      if (c == '\n') ++line;
-      if ((c < 0x20 && c != '\n' && c != '\t' && c != '\r') || c == 0x7f) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(field, "[", slot, "]: line ", line, ": control character 0x",
-                         absl::Hex(c, absl::kZeroPad2), " is not allowed in a document"));
-      }
-    }
+    GR_RETURN_IF_ERROR(CheckDocumentText(absl::StrCat(field, "[", slot, "]"), text));
   }
   return absl::OkStatus();
 }

@@ -65,8 +65,6 @@ int main(int argc, char** argv) {
     if (!v.ok()) return Fail(v.status());
     ints[i] = *v;
   }
-  auto grace = flags.GetInt("shutdown-grace-ms");
-  if (!grace.ok()) return Fail(grace.status());
   if (ints[0] < 0 || ints[1] < 0 || ints[2] < 100 || ints[3] < 100 || ints[4] < 1000 ||
       ints[5] < 1 || ints[6] < 10 || ints[7] < 60) {
     return Fail(absl::InvalidArgumentError(
@@ -96,11 +94,7 @@ int main(int argc, char** argv) {
   grpc_options.watch_poll = absl::Milliseconds(ints[6]);
   assembler::ReportGrpc service(&core, &authenticator, grpc_options);
 
-  ServerOptions server_options;
-  server_options.address = flags.Get("listen");
-  server_options.services = {&service};
-  server_options.readiness = [&redis] { return redis.Ping(); };
-  auto server = RunningServer::Start(std::move(server_options));
+  auto server = RunningServer::Start(ServerOptionsFromFlags(flags, {&service}, &redis));
   if (!server.ok()) return Fail(server.status());
 
   assembler::Workers workers(&store, &upstream, assembler::CallAs::Token(service_token));
@@ -118,11 +112,9 @@ int main(int argc, char** argv) {
   }
   AnnounceListening(kService, (*server)->port());
 
-  int sig = WaitForTerminationSignal();
-  LogLine(kService, absl::StrCat("signal ", sig, ": draining"));
-  service.StopWatches();
-  pool.Stop();
-  (*server)->Shutdown(absl::Milliseconds(*grace));
-  LogLine(kService, "stopped");
+  ServeUntilSignal(kService, **server, flags, [&] {
+    service.StopWatches();
+    pool.Stop();
+  });
   return 0;
 }

@@ -27,12 +27,15 @@ void AppendMarkupEscaped(std::string_view text, MarkupEscape mode, std::string* 
 }
 
 absl::Status CheckDocumentText(absl::string_view field, absl::string_view text) {
+  int line = 1;
   for (size_t i = 0; i < text.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c == '\n') ++line;
     if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
-      return absl::InvalidArgumentError(absl::StrCat(field, ": control character U+00",
-                                                     absl::Hex(c, absl::kZeroPad2), " at byte ", i,
-                                                     " is not allowed"));
+      return absl::InvalidArgumentError(absl::StrCat(field, ": line ", line,
+                                                     ": control character U+00",
+                                                     absl::Hex(c, absl::kZeroPad2),
+                                                     " is not allowed in a document"));
     }
   }
   return absl::OkStatus();

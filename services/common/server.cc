@@ -109,12 +109,32 @@ void DefineServerFlags(Flags& flags, std::string default_listen) {
                "How long in-flight calls may run after SIGTERM");
 }
 
+ServerOptions ServerOptionsFromFlags(const Flags& flags, std::vector<grpc::Service*> services,
+                                     redis::Client* redis) {
+  ServerOptions options;
+  options.address = flags.Get("listen");
+  options.services = std::move(services);
+  options.readiness = [redis] { return redis->Ping(); };
+  return options;
+}
+
+void ServeUntilSignal(absl::string_view service, RunningServer& server, const Flags& flags,
+                      const std::function<void()>& before_drain) {
+  int sig = WaitForTerminationSignal();
+  LogLine(service, absl::StrCat("signal ", sig, ": draining"));
+  if (before_drain) before_drain();
+  server.Shutdown(absl::Milliseconds(flags.GetInt("shutdown-grace-ms").value_or(10000)));
+  LogLine(service, "stopped");
+}
+
 void ParseFlagsOrExit(Flags& flags, int argc, char** argv) {
   absl::Status st = flags.Parse(argc, argv);
   if (flags.help_requested()) {
     std::cout << flags.Usage();
     std::exit(0);
   }
+  // The server flags (DefineServerFlags) are checked here once for all.
+  if (st.ok() && flags.IsSet("shutdown-grace-ms")) st = flags.GetInt("shutdown-grace-ms").status();
   if (!st.ok()) {
     std::cerr << st.message() << "\n";
     std::exit(2);

@@ -68,6 +68,17 @@ int WaitForTerminationSignal();
 // --listen and --admin-token, shared by the servers.
 void DefineServerFlags(Flags& flags, std::string default_listen);
 
+// What every binary serves with: --listen, its services, and SERVING on
+// health while `redis` answers PING.
+ServerOptions ServerOptionsFromFlags(const Flags& flags, std::vector<grpc::Service*> services,
+                                     redis::Client* redis);
+
+// The end of every main(): blocks until SIGTERM or SIGINT, runs
+// `before_drain` (stop workers and timers first, so nothing new starts),
+// then lets in-flight calls finish for --shutdown-grace-ms.
+void ServeUntilSignal(absl::string_view service, RunningServer& server, const Flags& flags,
+                      const std::function<void()>& before_drain = nullptr);
+
 // Parses flags; prints usage and exits on --help or a bad flag.
 void ParseFlagsOrExit(Flags& flags, int argc, char** argv);
 

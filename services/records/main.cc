@@ -22,11 +22,6 @@ int main(int argc, char** argv) {
     std::cerr << redis_options.status().message() << "\n";
     return 2;
   }
-  auto grace = flags.GetInt("shutdown-grace-ms");
-  if (!grace.ok()) {
-    std::cerr << grace.status().message() << "\n";
-    return 2;
-  }
   redis::Client redis(*redis_options);
   auth::Authenticator authenticator(&redis, flags.Get("admin-token"));
   records::Records records(&redis);
@@ -35,19 +30,13 @@ int main(int argc, char** argv) {
   records::ActivityGrpc activities(&records, &authenticator);
   records::AuthGrpc auth_service(&authenticator);
 
-  ServerOptions options;
-  options.address = flags.Get("listen");
-  options.services = {&orgs, &indicators, &activities, &auth_service};
-  options.readiness = [&redis] { return redis.Ping(); };
-  auto server = RunningServer::Start(options);
+  auto server = RunningServer::Start(
+      ServerOptionsFromFlags(flags, {&orgs, &indicators, &activities, &auth_service}, &redis));
   if (!server.ok()) {
     std::cerr << server.status().message() << "\n";
     return 1;
   }
   AnnounceListening("records", (*server)->port());
-  int sig = WaitForTerminationSignal();
-  LogLine("records", absl::StrCat("signal ", sig, ": draining"));
-  (*server)->Shutdown(absl::Milliseconds(*grace));
-  LogLine("records", "stopped");
+  ServeUntilSignal("records", **server, flags);
   return 0;
 }

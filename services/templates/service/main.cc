@@ -20,9 +20,8 @@ int main(int argc, char** argv) {
   flags.Define("records-deadline-ms", "5000", "Deadline of each call to the records service");
   ParseFlagsOrExit(flags, argc, argv);
   auto redis_options = RedisOptionsFromFlags(flags);
-  auto grace = flags.GetInt("shutdown-grace-ms");
   auto deadline = flags.GetInt("records-deadline-ms");
-  for (const absl::Status& st : {redis_options.status(), grace.status(), deadline.status()}) {
+  for (const absl::Status& st : {redis_options.status(), deadline.status()}) {
     if (!st.ok()) {
       std::cerr << st.message() << "\n";
       return 2;
@@ -35,18 +34,12 @@ int main(int argc, char** argv) {
       absl::Milliseconds(*deadline));
   templates::Templates logic(&redis, &figures);
   templates::TemplateGrpc service(&logic, &authenticator);
-  ServerOptions options;
-  options.address = flags.Get("listen");
-  options.services = {&service};
-  options.readiness = [&redis] { return redis.Ping(); };
-  auto server = RunningServer::Start(options);
+  auto server = RunningServer::Start(ServerOptionsFromFlags(flags, {&service}, &redis));
   if (!server.ok()) {
     std::cerr << server.status().message() << "\n";
     return 1;
   }
   AnnounceListening("templates", (*server)->port());
-  int sig = WaitForTerminationSignal();
-  LogLine("templates", absl::StrCat("signal ", sig, ": draining"));
-  (*server)->Shutdown(absl::Milliseconds(*grace));
+  ServeUntilSignal("templates", **server, flags);
   return 0;
 }
