@@ -53,6 +53,9 @@ gr_start_redis "$GR_RUN_DIR/redis"
 export GOVREPORT_REDIS_URL="$GR_REDIS_URL"
 export GOVREPORT_ADMIN_TOKEN="demo-operator-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 op="$GOVREPORT_ADMIN_TOKEN"
+# The deployment's secret (page tokens, the audit chain): a file, never Redis.
+head -c 32 /dev/urandom | base64 > "$GR_RUN_DIR/secret.key"
+export GOVREPORT_SECRET_KEY_FILE="$GR_RUN_DIR/secret.key"
 # A failed start stops the demo (a plain assignment keeps set -e's exit).
 port=$(gr_start_service records $bin/records/records); export GOVREPORT_RECORDS="127.0.0.1:$port"
 # The assembler's workers act for every org with a service token.

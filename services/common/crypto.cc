@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <chrono>
@@ -26,6 +27,18 @@ std::string Sha1Hex(absl::string_view data) { return DigestHex(EVP_sha1(), data)
 
 std::string Sha256Hex(absl::string_view data) {
   return DigestHex(EVP_sha256(), data);
+}
+
+std::string HmacSha256(absl::string_view key, absl::string_view data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
+  return std::string(reinterpret_cast<const char*>(out), len);
+}
+
+std::string HmacSha256Hex(absl::string_view key, absl::string_view data) {
+  return absl::BytesToHexString(HmacSha256(key, data));
 }
 
 std::string RandomHex(size_t bytes) {

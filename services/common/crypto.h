@@ -10,6 +10,9 @@ namespace govreport {
 
 std::string Sha1Hex(absl::string_view data);
 std::string Sha256Hex(absl::string_view data);
+// HMAC-SHA-256 of `data` under `key`: 32 raw bytes, or 64 hex characters.
+std::string HmacSha256(absl::string_view key, absl::string_view data);
+std::string HmacSha256Hex(absl::string_view key, absl::string_view data);
 // Cryptographically random bytes, hex encoded (2 * bytes characters).
 std::string RandomHex(size_t bytes);
 // Time-ordered, collision-resistant id: 11 chars of milliseconds then 8 of

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/secret.h"
 
 namespace govreport {
 
@@ -107,6 +108,7 @@ void DefineServerFlags(Flags& flags, std::string default_listen) {
                "prefer the environment variable to the flag");
   flags.Define("shutdown-grace-ms", "10000",
                "How long in-flight calls may run after SIGTERM");
+  DefineSecretFlags(flags);
 }
 
 ServerOptions ServerOptionsFromFlags(const Flags& flags, std::vector<grpc::Service*> services,

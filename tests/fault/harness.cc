@@ -434,7 +434,7 @@ std::unique_ptr<Process> Cluster::MakeService(const std::string& name, const std
                absl::StrCat(options_.grace_ms)};
   spec.args.insert(spec.args.end(), extra.begin(), extra.end());
   // Secrets through the environment, as docs/operations.md asks.
-  spec.env = {{"GOVREPORT_ADMIN_TOKEN", operator_token_}};
+  spec.env = {{"GOVREPORT_ADMIN_TOKEN", operator_token_}, {"GOVREPORT_SECRET_KEY", secret_key_}};
   if (!service_token_.empty()) spec.env.push_back({"GOVREPORT_SERVICE_TOKEN", service_token_});
   return std::make_unique<Process>(std::move(spec), env_.run_dir);
 }
@@ -448,6 +448,7 @@ absl::Status Cluster::Launch(ClusterOptions options) {
   ro.pool_size = 4;
   redis_ = std::make_unique<redis::Client>(ro);
   operator_token_ = absl::StrCat("op-", RandomHex(16));
+  secret_key_ = RandomHex(32);
 
   records_ = MakeService("records", env_.records_bin, {});
   if (auto st = records_->Start(); !st.ok()) return st;

@@ -267,7 +267,7 @@ class Cluster {
   std::unique_ptr<Process> records_, templates_, approval_;
   std::mutex mu_;
   std::vector<std::unique_ptr<Process>> assemblers_;
-  std::string operator_token_, service_token_;
+  std::string operator_token_, service_token_, secret_key_;
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels_;
   int next_assembler_ = 0;
 };
