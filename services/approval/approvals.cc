@@ -5,6 +5,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "approval/convert.h"
 #include "common/crypto.h"
 #include "common/server.h"
@@ -53,22 +54,43 @@ absl::Status ValidateCursor(absl::string_view token) {
   return absl::OkStatus();
 }
 
-bool IsService(const Principal& p) { return p.kind == "service" || p.HasRole(auth::kService); }
-
-// Who acts: the caller, or the user a trusted service acts for (the
-// assembler relays its drafters' actions).
-absl::StatusOr<Actor> ActorFor(const Principal& p, absl::string_view on_behalf_of) {
-  if (!on_behalf_of.empty() && on_behalf_of != p.subject) {
-    if (!IsService(p)) {
-      return absl::PermissionDeniedError(
-          "on_behalf_of: only service principals may act for another user");
-    }
-    if (absl::Status s = ValidateUserId("on_behalf_of", on_behalf_of); !s.ok()) {
-      return s;
-    }
-    return Actor{std::string(on_behalf_of), /*approver=*/true, /*admin=*/false};
+// The roles each action needs, beside being the task's assignee (admins
+// hold every role of their org). A recorder or a system's token can never
+// decide anything.
+absl::Status CheckActionRoles(const Principal& p, absl::string_view org, ActionType type) {
+  switch (type) {
+    case ActionType::kApprove:
+    case ActionType::kReject:
+    case ActionType::kTransfer:
+    case ActionType::kAddSigner:
+      return Authenticator::Check(p, org, {auth::kApprover});
+    case ActionType::kWithdraw:
+    case ActionType::kUrge:
+      return Authenticator::Check(p, org, {auth::kDrafter});
+    case ActionType::kComment:
+      return Authenticator::Check(p, org, {auth::kDrafter, auth::kApprover, auth::kAuditor});
+    default:
+      return Authenticator::Check(p, org, {auth::kAdmin});
   }
-  return Actor{p.subject, p.HasRole(auth::kApprover), p.HasRole(auth::kAdmin) || p.IsOperator()};
+}
+
+bool TakesPart(const ApprovalState& s, absl::string_view user) {
+  if (s.initiator == user) return true;
+  for (const Task& t : s.tasks) {
+    if (t.user == user) return true;
+  }
+  for (const StepProgress& sp : s.steps) {
+    if (std::find(sp.approvers.begin(), sp.approvers.end(), user) != sp.approvers.end()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// What a member of the org who takes no part sees: no comments.
+void RedactComments(ApprovalState& s) {
+  s.last_comment.clear();
+  for (Task& t : s.tasks) t.comment.clear();
 }
 
 std::string Fingerprint(absl::string_view method, absl::string_view target,
@@ -113,6 +135,62 @@ absl::Status Conflict(absl::string_view what, int64_t expected, absl::string_vie
 
 ApprovalCore::ApprovalCore(Store* store, CoreOptions options)
     : store_(store), options_(std::move(options)) {}
+
+absl::StatusOr<Actor> ApprovalCore::ActorFor(const Principal& p,
+                                             absl::string_view on_behalf_of) const {
+  Actor self{p.subject, p.HasRole(auth::kApprover), p.HasRole(auth::kAdmin) || p.IsOperator()};
+  if (on_behalf_of.empty() || on_behalf_of == p.subject) return self;
+  // Trust comes from the operator's list, never from the token's kind or a
+  // role: an org admin can mint both.
+  bool delegate = p.IsOperator() && p.kind == "service" &&
+                  std::find(options_.delegates.begin(), options_.delegates.end(), p.subject) !=
+                      options_.delegates.end();
+  if (!delegate) {
+    return absl::PermissionDeniedError(
+        "on_behalf_of: only a platform service the operator lists in --delegates may act for "
+        "another user; call with that user's own token");
+  }
+  GR_RETURN_IF_ERROR(ValidateUserId("on_behalf_of", on_behalf_of));
+  Actor a{std::string(on_behalf_of), /*approver=*/true, /*admin=*/false};
+  a.via = p.subject;
+  return a;
+}
+
+absl::Status ApprovalCore::CheckKnownUser(const ApprovalState& s, absl::string_view user) {
+  GR_RETURN_IF_ERROR(ValidateUserId("to_user", user));
+  for (const StepProgress& sp : s.steps) {
+    const auto& named = sp.step.users;
+    if (std::find(named.begin(), named.end(), user) != named.end()) return absl::OkStatus();
+  }
+  GR_ASSIGN_OR_RETURN(bool member, store_->IsRoleMember(s.org, user));
+  if (member) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "'", user, "' is not a member of any role of org '", s.org,
+      "' nor named by this workflow: a task given to them could never be completed (add them "
+      "to a role with SetRoleMembers first)"));
+}
+
+absl::Status ApprovalCore::CheckFloodLimits(const ApprovalState& s, const Actor& actor) {
+  if (s.history_length >= options_.max_history_entries) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        ApprovalResourceName(s.org, s.id), " has ", s.history_length,
+        " history entries, the most that take comments and urgings; decisions are still "
+        "accepted"));
+  }
+  int64_t minute = NowUnix() / 60;
+  GR_ASSIGN_OR_RETURN(int64_t n, store_->CountInMinute(s.org, "comments", actor.subject, minute));
+  if (n > options_.comments_per_minute) {
+    return absl::ResourceExhaustedError(absl::StrCat("'", actor.subject, "' sent more than ",
+                                                     options_.comments_per_minute,
+                                                     " comments or urgings this minute; wait"));
+  }
+  return absl::OkStatus();
+}
+
+bool ApprovalCore::MaySeeComments(const Principal& p, const ApprovalState& s) const {
+  return Authenticator::Check(p, s.org, {auth::kAuditor, auth::kAdmin}).ok() ||
+         TakesPart(s, p.subject);
+}
 
 // ------------------------------------------------------------- workflows
 
@@ -319,7 +397,9 @@ absl::StatusOr<ApprovalCore::Committed> ApprovalCore::CommitTransition(
     const ApprovalState* before, Transition& t, absl::string_view request_id,
     absl::string_view fingerprint, absl::string_view required_timer) {
   int64_t length = before ? before->history_length : 0;
-  Seal(t.entry, length + 1, before ? before->history_head : "");
+  // History-only entries leave the stored state as it was.
+  t.entry.state_digest = StateDigest(t.state_changed || before == nullptr ? t.next : *before);
+  Seal(t.entry, length + 1, before ? before->history_head : "", options_.audit_key);
   t.next.history_length = length + 1;
   t.next.history_head = t.entry.hash;
   CommitInput in;
@@ -347,8 +427,10 @@ absl::StatusOr<ApprovalState> ApprovalCore::StartApproval(const Principal& p,
         absl::StrCat("workflow: ", req.workflow, " is not a workflow of ", req.parent));
   }
   GR_ASSIGN_OR_RETURN(Actor initiator, ActorFor(p, req.initiator));
-  std::string fp =
-      Fingerprint("StartApproval", absl::StrCat(req.workflow, "|", req.subject), initiator.subject);
+  std::string fp = Fingerprint(
+      "StartApproval",
+      absl::StrCat(req.workflow, "|", req.subject, "|", absl::StrJoin(req.excluded_approvers, ",")),
+      initiator.subject);
   GR_ASSIGN_OR_RETURN(auto prior, store_->ReadRequest(org, req.request_id));
   if (prior) return FromPrior(*prior, fp, req.request_id);
 
@@ -365,6 +447,8 @@ absl::StatusOr<ApprovalState> ApprovalCore::StartApproval(const Principal& p,
   in.title = req.title;
   in.initiator = initiator.subject;
   in.comment = req.comment;
+  in.excluded = req.excluded_approvers;
+  in.via = initiator.via;
   for (int attempt = 0; attempt <= options_.max_retries; ++attempt) {
     in.id = NewId();
     GR_ASSIGN_OR_RETURN(Transition t, Start(in, roles, NowUnix()));
@@ -380,6 +464,11 @@ absl::StatusOr<ApprovalState> ApprovalCore::StartApproval(const Principal& p,
         return absl::FailedPreconditionError(absl::StrCat(
             "subject '", req.subject, "' is already under approval in ",
             ApprovalResourceName(org, c.write.result), "; withdraw or finish that one first"));
+      case WriteOutcome::kSubjectApproved:
+        return absl::FailedPreconditionError(
+            absl::StrCat("subject '", req.subject, "' was approved already in ",
+                         ApprovalResourceName(org, c.write.result),
+                         "; a new revision needs an approval of its own"));
       case WriteOutcome::kExists:
         continue;  // Id collision: draw another.
       default:
@@ -392,11 +481,11 @@ absl::StatusOr<ApprovalState> ApprovalCore::StartApproval(const Principal& p,
 absl::StatusOr<ApprovalState> ApprovalCore::Act(const Principal& p, ActionType type,
                                                 const ActionRequest& req) {
   GR_ASSIGN_OR_RETURN(ChildName an, ParseApprovalName(req.name));
-  GR_RETURN_IF_ERROR(Authenticator::Check(p, an.org, {}));
-  GR_RETURN_IF_ERROR(ValidateRequestId(req.request_id));
   if (type == ActionType::kRemind || type == ActionType::kEscalate) {
     return absl::InvalidArgumentError("reminders come from the timer loop");
   }
+  GR_RETURN_IF_ERROR(CheckActionRoles(p, an.org, type));
+  GR_RETURN_IF_ERROR(ValidateRequestId(req.request_id));
   // Comments and urging leave the state alone, so a stale view is harmless
   // there; every decision must say which version it was made on.
   bool versioned = type != ActionType::kUrge && type != ActionType::kComment;
@@ -411,7 +500,10 @@ absl::StatusOr<ApprovalState> ApprovalCore::Act(const Principal& p, ActionType t
   action.comment = req.comment;
   action.target_user = req.target_user;
   action.return_to_step = req.return_to_step;
-  std::string fp = Fingerprint(ActionName(type), req.name, actor.subject);
+  action.from_user = req.from_user;
+  std::string fp =
+      Fingerprint(ActionName(type),
+                  absl::StrCat(req.name, "|", req.from_user, "|", req.target_user), actor.subject);
 
   for (int attempt = 0; attempt <= options_.max_retries; ++attempt) {
     GR_ASSIGN_OR_RETURN(LoadedApproval loaded, store_->LoadApproval(an.org, an.id, req.request_id));
@@ -429,7 +521,15 @@ absl::StatusOr<ApprovalState> ApprovalCore::Act(const Principal& p, ActionType t
       // Only these activate a step, which resolves its roles.
       GR_ASSIGN_OR_RETURN(roles, store_->ReadRoles(an.org, ReferencedRoles(cur.steps)));
     }
+    if (!cur.finished() && (type == ActionType::kTransfer || type == ActionType::kAddSigner ||
+                            type == ActionType::kReassign)) {
+      GR_RETURN_IF_ERROR(CheckKnownUser(cur, req.target_user));
+    }
     GR_ASSIGN_OR_RETURN(Transition t, Apply(cur, action, roles, NowUnix()));
+    // Counted once per call, and only for a comment that would be written.
+    if ((type == ActionType::kComment || type == ActionType::kUrge) && attempt == 0) {
+      GR_RETURN_IF_ERROR(CheckFloodLimits(cur, actor));
+    }
     GR_ASSIGN_OR_RETURN(Committed c, CommitTransition(&cur, t, req.request_id, fp, ""));
     switch (c.write.outcome) {
       case WriteOutcome::kOk:
@@ -463,6 +563,7 @@ absl::StatusOr<ApprovalState> ApprovalCore::GetApproval(const Principal& p,
   if (!loaded.state) {
     return absl::NotFoundError(absl::StrCat("approval ", name, " not found"));
   }
+  if (!MaySeeComments(p, *loaded.state)) RedactComments(*loaded.state);
   return std::move(*loaded.state);
 }
 
@@ -501,6 +602,7 @@ absl::StatusOr<Listing<ApprovalState>> ApprovalCore::ListApprovals(const Princip
                    (workflow_id.empty() || s.workflow_id == workflow_id) &&
                    (f.initiator.empty() || s.initiator == f.initiator);
       if (!match) continue;
+      if (!MaySeeComments(p, s)) RedactComments(s);
       out.items.push_back(std::move(s));
       if (static_cast<int>(out.items.size()) == size) {
         out.next_page_token = cursor;
@@ -553,14 +655,7 @@ absl::StatusOr<Listing<HistoryRecord>> ApprovalCore::GetHistory(const Principal&
   }
   // Auditors read every history; otherwise only those taking part.
   if (!Authenticator::Check(p, an.org, {auth::kAuditor, auth::kService}).ok()) {
-    const ApprovalState& s = *loaded.state;
-    bool participant = s.initiator == p.subject || s.FindTask(p.subject) != nullptr;
-    for (const Task& t : s.tasks) participant |= t.user == p.subject;
-    for (const StepProgress& sp : s.steps) {
-      participant |=
-          std::find(sp.approvers.begin(), sp.approvers.end(), p.subject) != sp.approvers.end();
-    }
-    if (!participant) {
+    if (!TakesPart(*loaded.state, p.subject)) {
       return absl::PermissionDeniedError(
           absl::StrCat("'", p.subject, "' takes no part in ", name,
                        " and needs the auditor role to read its history"));
@@ -593,7 +688,8 @@ absl::StatusOr<ChainCheck> ApprovalCore::VerifyHistory(const Principal& p, absl:
   if (!snap.found) {
     return absl::NotFoundError(absl::StrCat("approval ", name, " not found"));
   }
-  return VerifyChain(snap.entries, snap.length, snap.head);
+  return VerifyChain(snap.entries, snap.length, snap.head, options_.audit_key,
+                     snap.state ? StateDigest(*snap.state) : "unreadable");
 }
 
 // ---------------------------------------------------------------- timers

@@ -30,6 +30,17 @@ struct CoreOptions {
   // Retries of a transition whose read went stale through no fault of the
   // caller (a comment or reminder appended meanwhile).
   int max_retries = 8;
+  // Keys the history chain (DeriveKey(secret, "audit-chain")); must be the
+  // same on every replica and is never stored in Redis.
+  std::string audit_key;
+  // Subjects of operator-issued (org "*") service principals that may act
+  // on behalf of a user (on_behalf_of, initiator). Nobody else may, whatever
+  // the token's kind or roles.
+  std::vector<std::string> delegates;
+  // Flood limits: comments and urgings per user per minute, and history
+  // entries per approval past which only decisions are accepted.
+  int comments_per_minute = 10;
+  int64_t max_history_entries = 300;
 };
 
 struct StartRequest {
@@ -40,6 +51,7 @@ struct StartRequest {
   std::string initiator;
   std::string comment;
   std::string request_id;
+  std::vector<std::string> excluded_approvers;
 };
 
 struct ActionRequest {
@@ -48,8 +60,9 @@ struct ActionRequest {
   std::string comment;
   std::string request_id;
   std::string on_behalf_of;
-  std::string target_user;     // Transfer, AddSigner.
+  std::string target_user;     // Transfer, AddSigner, Reassign.
   std::string return_to_step;  // Reject.
+  std::string from_user;       // Reassign.
 };
 
 struct ListFilter {
@@ -136,6 +149,15 @@ class ApprovalCore {
                                              absl::string_view fingerprint,
                                              absl::string_view required_timer);
   absl::Status CheckRolesHaveMembers(const WorkflowDef& wf);
+  // Who acts: the caller, or the user an allow-listed platform service
+  // names (and the service as `via`).
+  absl::StatusOr<Actor> ActorFor(const auth::Principal& p, absl::string_view on_behalf_of) const;
+  // A Transfer/AddSigner/Reassign target must be someone the org knows: a
+  // member of one of its roles or a user this approval's workflow names.
+  absl::Status CheckKnownUser(const ApprovalState& s, absl::string_view user);
+  // RESOURCE_EXHAUSTED past the flood limits (comments, urgings).
+  absl::Status CheckFloodLimits(const ApprovalState& s, const Actor& actor);
+  bool MaySeeComments(const auth::Principal& p, const ApprovalState& s) const;
 
   Store* store_;
   CoreOptions options_;

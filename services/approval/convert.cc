@@ -164,6 +164,7 @@ pb::Approval ToProto(const ApprovalState& s) {
   p.set_last_comment(s.last_comment);
   p.set_history_length(s.history_length);
   p.set_history_head(s.history_head);
+  for (const auto& u : s.excluded) p.add_excluded_approvers(u);
   return p;
 }
 
@@ -222,6 +223,7 @@ absl::StatusOr<ApprovalState> FromProto(const pb::Approval& p) {
   s.last_comment = p.last_comment();
   s.history_length = p.history_length();
   s.history_head = p.history_head();
+  s.excluded.assign(p.excluded_approvers().begin(), p.excluded_approvers().end());
   return s;
 }
 
@@ -236,6 +238,8 @@ pb::HistoryEntry ToProto(const HistoryRecord& e) {
   for (const auto& [k, v] : e.details) (*p.mutable_details())[k] = v;
   p.set_version(e.version);
   p.set_prev_hash(e.prev_hash);
+  p.set_via(e.via);
+  p.set_state_digest(e.state_digest);
   p.set_hash(e.hash);
   return p;
 }
@@ -251,6 +255,8 @@ HistoryRecord FromProto(const pb::HistoryEntry& p) {
   for (const auto& [k, v] : p.details()) e.details[k] = v;
   e.version = p.version();
   e.prev_hash = p.prev_hash();
+  e.via = p.via();
+  e.state_digest = p.state_digest();
   e.hash = p.hash();
   return e;
 }

@@ -51,6 +51,7 @@ inline constexpr int64_t kMaxDeadlineSeconds = 365LL * 24 * 3600;
 inline constexpr int kMaxSteps = 20;
 inline constexpr int kMaxTasksPerStep = 50;
 inline constexpr size_t kMaxCommentBytes = 4000;
+inline constexpr size_t kMaxExcludedApprovers = 50;
 
 // INVALID_ARGUMENT naming the first problem (field path included). Role
 // membership is not checked here: it lives in Redis.
@@ -105,6 +106,8 @@ struct ApprovalState {
   std::string signer;
   int64_t sign_off_unix = 0;
   std::string last_comment;
+  // May decide no step: the authors of what is approved.
+  std::vector<std::string> excluded;
   // Kept beside the state in Redis (not bumped by the version).
   int64_t history_length = 0;
   std::string history_head;
@@ -126,6 +129,10 @@ struct HistoryRecord {
   std::string comment;
   std::map<std::string, std::string> details;
   int64_t version = 0;
+  // The platform service that relayed the action, if any.
+  std::string via;
+  // StateDigest of the approval after this entry.
+  std::string state_digest;
   std::string prev_hash;
   std::string hash;
 };

@@ -113,6 +113,7 @@ grpc::Status ApprovalGrpcService::StartApproval(grpc::ServerContext* ctx,
   in.initiator = req->initiator();
   in.comment = req->comment();
   in.request_id = req->request_id();
+  in.excluded_approvers.assign(req->excluded_approvers().begin(), req->excluded_approvers().end());
   auto s = core_->StartApproval(p, in);
   if (!s.ok()) return ToGrpcStatus(s.status());
   *resp = ToProto(*s);
@@ -182,6 +183,24 @@ grpc::Status ApprovalGrpcService::Comment(grpc::ServerContext* ctx, const v1::Co
              {req->name(), req->expected_version(), req->comment(), req->request_id(),
               req->on_behalf_of(), "", ""},
              resp);
+}
+
+grpc::Status ApprovalGrpcService::CancelApproval(grpc::ServerContext* ctx,
+                                                 const v1::CancelApprovalRequest* req,
+                                                 v1::Approval* resp) {
+  ActionRequest in{req->name(), req->expected_version(), req->comment(), req->request_id(), "", "",
+                   ""};
+  return Act(ctx, ActionType::kCancel, in, resp);
+}
+
+grpc::Status ApprovalGrpcService::ReassignTask(grpc::ServerContext* ctx,
+                                               const v1::ReassignTaskRequest* req,
+                                               v1::Approval* resp) {
+  ActionRequest in{
+      req->name(), req->expected_version(), req->comment(), req->request_id(), "", req->to_user(),
+      ""};
+  in.from_user = req->from_user();
+  return Act(ctx, ActionType::kReassign, in, resp);
 }
 
 grpc::Status ApprovalGrpcService::GetApproval(grpc::ServerContext* ctx,

@@ -46,6 +46,10 @@ class ApprovalGrpcService final : public v1::ApprovalService::Service {
                     v1::Approval* resp) override;
   grpc::Status Comment(grpc::ServerContext* ctx, const v1::CommentRequest* req,
                        v1::Approval* resp) override;
+  grpc::Status CancelApproval(grpc::ServerContext* ctx, const v1::CancelApprovalRequest* req,
+                              v1::Approval* resp) override;
+  grpc::Status ReassignTask(grpc::ServerContext* ctx, const v1::ReassignTaskRequest* req,
+                            v1::Approval* resp) override;
   grpc::Status GetApproval(grpc::ServerContext* ctx, const v1::GetApprovalRequest* req,
                            v1::Approval* resp) override;
   grpc::Status ListApprovals(grpc::ServerContext* ctx, const v1::ListApprovalsRequest* req,

@@ -13,7 +13,7 @@ void Field(std::string& out, absl::string_view name, absl::string_view value) {
 }  // namespace
 
 std::string CanonicalEntry(const HistoryRecord& e) {
-  std::string out = "govreport.approval.history.v1\n";
+  std::string out = "govreport.approval.history.v2\n";
   Field(out, "sequence", absl::StrCat(e.sequence));
   Field(out, "time_unix", absl::StrCat(e.time_unix));
   Field(out, "action", e.action);
@@ -26,20 +26,64 @@ std::string CanonicalEntry(const HistoryRecord& e) {
     Field(out, "value", v);
   }
   Field(out, "version", absl::StrCat(e.version));
+  Field(out, "via", e.via);
+  Field(out, "state_digest", e.state_digest);
   Field(out, "prev_hash", e.prev_hash);
   return out;
 }
 
-std::string EntryHash(const HistoryRecord& e) { return Sha256Hex(CanonicalEntry(e)); }
+std::string EntryHash(const HistoryRecord& e, absl::string_view key) {
+  return HmacSha256Hex(key, CanonicalEntry(e));
+}
 
-void Seal(HistoryRecord& e, int64_t sequence, absl::string_view head) {
+std::string StateDigest(const ApprovalState& s) {
+  std::string out = "govreport.approval.state.v1\n";
+  Field(out, "org", s.org);
+  Field(out, "id", s.id);
+  Field(out, "subject", s.subject);
+  Field(out, "title", s.title);
+  Field(out, "workflow", absl::StrCat(s.workflow_id, "@", s.workflow_revision));
+  Field(out, "initiator", s.initiator);
+  Field(out, "status", StatusName(s.status));
+  Field(out, "current_step", absl::StrCat(s.current_step));
+  Field(out, "activation", absl::StrCat(s.activation));
+  Field(out, "decisions", absl::StrCat(s.decisions));
+  Field(out, "version", absl::StrCat(s.version));
+  Field(out, "signer", s.signer);
+  Field(out, "sign_off_unix", absl::StrCat(s.sign_off_unix));
+  Field(out, "finish_unix", absl::StrCat(s.finish_unix));
+  Field(out, "excluded", absl::StrCat(s.excluded.size()));
+  for (const std::string& u : s.excluded) Field(out, "user", u);
+  Field(out, "steps", absl::StrCat(s.steps.size()));
+  for (const StepProgress& p : s.steps) {
+    Field(out, "step", p.step.name);
+    Field(out, "kind", p.step.kind == StepKind::kSignOff ? "sign_off" : "review");
+    Field(out, "mode", p.step.mode == StepMode::kAll ? "all" : "any");
+    Field(out, "complete_unix", absl::StrCat(p.complete_unix));
+    Field(out, "approvers", absl::StrCat(p.approvers.size()));
+    for (const std::string& u : p.approvers) Field(out, "user", u);
+  }
+  Field(out, "tasks", absl::StrCat(s.tasks.size()));
+  for (const Task& t : s.tasks) {
+    Field(out, "user", t.user);
+    Field(out, "state", absl::StrCat(static_cast<int>(t.state)));
+    Field(out, "required", t.required ? "1" : "0");
+    Field(out, "added", t.added ? "1" : "0");
+    Field(out, "via_role", t.via_role);
+    Field(out, "handed_to", t.handed_to);
+  }
+  return Sha256Hex(out);
+}
+
+void Seal(HistoryRecord& e, int64_t sequence, absl::string_view head, absl::string_view key) {
   e.sequence = sequence;
   e.prev_hash = std::string(head);
-  e.hash = EntryHash(e);
+  e.hash = EntryHash(e, key);
 }
 
 ChainCheck VerifyChain(const std::vector<StoredEntry>& entries, int64_t expected_length,
-                       absl::string_view expected_head) {
+                       absl::string_view expected_head, absl::string_view key,
+                       absl::string_view state_digest) {
   ChainCheck c;
   auto fail = [&c](int64_t seq, std::string problem) {
     c.ok = false;
@@ -64,7 +108,7 @@ ChainCheck VerifyChain(const std::vector<StoredEntry>& entries, int64_t expected
                                     " does not link to the entry before it: "
                                     "one of them was altered or replaced"));
     }
-    if (EntryHash(r) != r.hash) {
+    if (!ConstantTimeEquals(EntryHash(r, key), r.hash)) {
       return fail(seq, absl::StrCat("entry ", seq, " does not match its hash: it was altered"));
     }
     prev = r.hash;
@@ -83,6 +127,10 @@ ChainCheck VerifyChain(const std::vector<StoredEntry>& entries, int64_t expected
     return fail(n, absl::StrCat("entry ", n,
                                 " does not match the head hash the approval "
                                 "recorded: it was altered"));
+  }
+  if (n > 0 && entries.back().record.state_digest != state_digest) {
+    return fail(n, absl::StrCat("the stored state (status, steps, signer) is not the one entry ", n,
+                                " sealed: it was altered outside the service"));
   }
   return c;
 }

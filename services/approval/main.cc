@@ -4,12 +4,14 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "approval/approvals.h"
 #include "approval/grpc_service.h"
 #include "approval/store.h"
 #include "common/auth.h"
 #include "common/config.h"
 #include "common/redis.h"
+#include "common/secret.h"
 #include "common/server.h"
 
 namespace {
@@ -37,6 +39,12 @@ int main(int argc, char** argv) {
                "How long a claimed timer is reserved for this replica before "
                "another may fire it");
   flags.Define("request-ttl-s", "86400", "How long a request_id is remembered for retries");
+  flags.Define("delegates", "",
+               "Comma-separated subjects of operator-issued (org '*') service tokens that may "
+               "act on behalf of a user (on_behalf_of, initiator); empty: nobody");
+  flags.Define("comments-per-minute", "10", "Comments and urgings a user may send per minute");
+  flags.Define("max-history-entries", "300",
+               "History entries of one approval past which comments and urgings are refused");
   ParseFlagsOrExit(flags, argc, argv);
 
   auto redis_options = RedisOptionsFromFlags(flags);
@@ -53,10 +61,24 @@ int main(int argc, char** argv) {
                                    "--request-ttl-s >= 60 are required"));
   }
 
+  // The audit chain is keyed: without the deployment's secret it could be
+  // rewritten by whoever can write Redis, so there is no default.
+  auto secret = SecretFromFlags(flags);
+  if (!secret.ok()) return Fail(secret.status());
+  auto per_minute = flags.GetInt("comments-per-minute");
+  if (!per_minute.ok()) return Fail(per_minute.status());
+  auto max_history = flags.GetInt("max-history-entries");
+  if (!max_history.ok()) return Fail(max_history.status());
+  approval::CoreOptions core_options;
+  core_options.audit_key = DeriveKey(*secret, "audit-chain");
+  core_options.delegates = absl::StrSplit(flags.Get("delegates"), ',', absl::SkipEmpty());
+  core_options.comments_per_minute = static_cast<int>(*per_minute);
+  core_options.max_history_entries = *max_history;
+
   redis::Client redis(*redis_options);
   auth::Authenticator authenticator(&redis, flags.Get("admin-token"));
   approval::Store store(&redis, absl::Seconds(*ttl_s));
-  approval::ApprovalCore core(&store);
+  approval::ApprovalCore core(&store, std::move(core_options));
   approval::ApprovalGrpcService service(&core, &authenticator);
 
   auto server = RunningServer::Start(ServerOptionsFromFlags(flags, {&service}, &redis));

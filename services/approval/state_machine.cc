@@ -48,6 +48,10 @@ absl::Status Activate(ApprovalState& s, int index, const RoleDirectory& roles, i
       excluded.push_back(absl::StrCat(user, " (approved the previous step)"));
       return;
     }
+    if (Contains(s.excluded, user)) {
+      excluded.push_back(absl::StrCat(user, " (an author of what is approved)"));
+      return;
+    }
     Task t;
     t.user = user;
     t.via_role = std::string(via_role);
@@ -87,6 +91,12 @@ absl::StatusOr<Task*> RequireAssignee(ApprovalState& s, const Actor& actor) {
     return absl::PermissionDeniedError(absl::StrCat(
         "'", actor.subject, "' started this approval and cannot decide on their own draft"));
   }
+  if (Contains(s.excluded, actor.subject)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("'", actor.subject,
+                     "' is an author of what is approved and cannot decide on it "
+                     "(separation of duties)"));
+  }
   Task* task = nullptr;
   for (Task& t : s.tasks) {
     if (t.user == actor.subject && t.state != TaskState::kTransferred) task = &t;
@@ -113,6 +123,10 @@ absl::Status CheckEligible(const ApprovalState& s, absl::string_view user) {
   if (user == s.initiator) {
     return absl::FailedPreconditionError(
         absl::StrCat("'", user, "' started this approval and cannot approve it"));
+  }
+  if (Contains(s.excluded, user)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("'", user, "' is an author of what is approved and cannot approve it"));
   }
   if (s.FindTask(user) != nullptr) {
     return absl::FailedPreconditionError(
@@ -198,6 +212,10 @@ absl::string_view ActionName(ActionType type) {
       return "remind";
     case ActionType::kEscalate:
       return "escalate";
+    case ActionType::kCancel:
+      return "cancel";
+    case ActionType::kReassign:
+      return "reassign";
   }
   return "unknown";
 }
@@ -226,6 +244,13 @@ absl::StatusOr<Transition> Start(const StartInput& in, const RoleDirectory& role
   }
   if (absl::Status s = CheckComment(in.comment, false, ""); !s.ok()) return s;
   if (absl::Status s = ValidateWorkflow(in.workflow); !s.ok()) return s;
+  if (in.excluded.size() > kMaxExcludedApprovers) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("excluded_approvers: at most ", kMaxExcludedApprovers));
+  }
+  for (const std::string& u : in.excluded) {
+    if (absl::Status s = ValidateUserId("excluded_approvers", u); !s.ok()) return s;
+  }
 
   Transition t;
   ApprovalState& s = t.next;
@@ -236,6 +261,9 @@ absl::StatusOr<Transition> Start(const StartInput& in, const RoleDirectory& role
   s.workflow_id = in.workflow.id;
   s.workflow_revision = in.workflow.revision;
   s.initiator = in.initiator;
+  s.excluded = in.excluded;
+  std::sort(s.excluded.begin(), s.excluded.end());
+  s.excluded.erase(std::unique(s.excluded.begin(), s.excluded.end()), s.excluded.end());
   s.allow_consecutive_steps = in.workflow.allow_consecutive_steps;
   for (const StepDef& st : in.workflow.steps) s.steps.push_back({st, {}, 0});
   s.create_unix = now;
@@ -247,7 +275,10 @@ absl::StatusOr<Transition> Start(const StartInput& in, const RoleDirectory& role
   // step is resolved again when it becomes active.)
   for (const StepDef& st : in.workflow.steps) {
     bool someone = false;
-    for (const std::string& u : st.users) someone |= u != in.initiator;
+    auto eligible = [&](const std::string& u) {
+      return u != in.initiator && !Contains(s.excluded, u);
+    };
+    for (const std::string& u : st.users) someone |= eligible(u);
     for (const std::string& r : st.roles) {
       auto it = roles.find(r);
       if (it == roles.end() || it->second.empty()) {
@@ -255,12 +286,12 @@ absl::StatusOr<Transition> Start(const StartInput& in, const RoleDirectory& role
                                                           "' has no members in org '", in.org,
                                                           "': set them with SetRoleMembers"));
       }
-      for (const std::string& m : it->second) someone |= m != in.initiator;
+      for (const std::string& m : it->second) someone |= eligible(m);
     }
     if (!someone) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("step '", st.name, "' has no assignee other than the initiator '",
-                       in.initiator, "', who cannot approve their own draft"));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "step '", st.name, "' has no assignee other than the initiator '", in.initiator,
+          "' and the authors of the report, who cannot approve their own draft"));
     }
   }
   if (absl::Status st = Activate(s, 0, roles, now); !st.ok()) return st;
@@ -269,6 +300,7 @@ absl::StatusOr<Transition> Start(const StartInput& in, const RoleDirectory& role
   t.entry.time_unix = now;
   t.entry.action = "started";
   t.entry.actor = in.initiator;
+  t.entry.via = in.via;
   t.entry.step = s.current().name;
   t.entry.comment = in.comment;
   t.entry.details = {{"subject", in.subject},
@@ -294,6 +326,7 @@ absl::StatusOr<Transition> Apply(const ApprovalState& state, const Action& a,
   HistoryRecord& e = t.entry;
   e.time_unix = now;
   e.actor = a.actor.subject;
+  e.via = a.actor.via;
   e.step = state.current().name;
   e.comment = a.comment;
   e.version = s.version;
@@ -519,6 +552,55 @@ absl::StatusOr<Transition> Apply(const ApprovalState& state, const Action& a,
       }
       return t;  // History only.
     }
+
+    case ActionType::kCancel: {
+      if (absl::Status st = CheckComment(a.comment, true, "cancelling"); !st.ok()) return st;
+      if (!a.actor.admin) {
+        return absl::PermissionDeniedError("only an org admin can cancel an approval");
+      }
+      Finish(s, ApprovalStatus::kWithdrawn, now);
+      s.last_comment = a.comment;
+      e.action = "cancelled";
+      // Consumers treat it as a withdrawal: the report returns to draft.
+      t.event_type = "withdrawn";
+      t.event_fields = {
+          {"initiator", s.initiator}, {"cancelled_by", a.actor.subject}, {"comment", a.comment}};
+      break;
+    }
+
+    case ActionType::kReassign: {
+      if (absl::Status st = CheckComment(a.comment, false, ""); !st.ok()) return st;
+      if (!a.actor.admin) {
+        return absl::PermissionDeniedError("only an org admin can reassign a task");
+      }
+      if (absl::Status st = ValidateUserId("to_user", a.target_user); !st.ok()) return st;
+      Task* from = nullptr;
+      for (Task& task : s.tasks) {
+        if (task.user == a.from_user && task.state == TaskState::kPending) from = &task;
+      }
+      if (from == nullptr) {
+        return absl::FailedPreconditionError(absl::StrCat("from_user: '", a.from_user,
+                                                          "' holds no pending task of step '",
+                                                          s.current().name, "'"));
+      }
+      if (absl::Status st = CheckEligible(s, a.target_user); !st.ok()) return st;
+      Task moved;
+      moved.user = a.target_user;
+      moved.required = from->required;
+      moved.added = from->added;
+      moved.assigned_by = a.actor.subject;
+      moved.assign_unix = now;
+      from->state = TaskState::kTransferred;
+      from->handed_to = a.target_user;
+      from->act_unix = now;
+      from->comment = a.comment;
+      s.tasks.push_back(std::move(moved));
+      e.action = "reassigned";
+      e.details = {{"from", a.from_user}, {"to", a.target_user}};
+      t.event_type = "transferred";
+      t.event_fields = {{"from", a.from_user}, {"to", a.target_user}, {"by", a.actor.subject}};
+      break;
+    }
   }
 
   t.state_changed = true;
@@ -609,6 +691,7 @@ EventFields FullEventFields(const Transition& t) {
       {"history_hash", e.hash},
   };
   if (!s.title.empty()) f.push_back({"title", s.title});
+  if (!e.via.empty()) f.push_back({"via", e.via});
   f.insert(f.end(), t.event_fields.begin(), t.event_fields.end());
   return f;
 }

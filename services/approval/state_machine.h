@@ -27,6 +27,8 @@ enum class ActionType {
   kComment,
   kRemind,    // Timer: the step is overdue.
   kEscalate,  // Timer: past the second limit.
+  kCancel,    // Org admin ends it (withdrawn).
+  kReassign,  // Org admin moves a pending task to another user.
 };
 
 absl::string_view ActionName(ActionType type);
@@ -39,6 +41,8 @@ struct Actor {
   bool admin = false;
   // The timer loop; the only actor allowed to remind and escalate.
   bool system = false;
+  // The platform service that relays the action, if any (history "via").
+  std::string via;
 };
 
 inline constexpr absl::string_view kSystemActor = "system";
@@ -47,8 +51,10 @@ struct Action {
   ActionType type = ActionType::kComment;
   Actor actor;
   std::string comment;
-  // Transfer and AddSigner.
+  // Transfer, AddSigner and Reassign.
   std::string target_user;
+  // Reassign: whose task moves.
+  std::string from_user;
   // Reject: empty returns to the drafter.
   std::string return_to_step;
   // Remind and Escalate: the step activation the timer was set for.
@@ -63,6 +69,10 @@ struct StartInput {
   std::string title;
   std::string initiator;
   std::string comment;
+  // Separation of duties: may decide no step.
+  std::vector<std::string> excluded;
+  // The platform service that started it for the initiator, if any.
+  std::string via;
 };
 
 using EventFields = std::vector<std::pair<std::string, std::string>>;

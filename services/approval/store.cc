@@ -109,7 +109,7 @@ return {'OK'}
 //       3 new version ('' = history only), 4 new state, 5 history entry,
 //       6 its hash, 7 fingerprint, 8 result, 9 request ttl,
 //       10 timer that must still be pending (''), 11 approval id,
-//       12 subject op ('set' | 'clear' | ''), 13 subject,
+//       12 subject op ('set' | 'clear' | 'approved' | ''), 13 subject,
 //       14 #inbox add, 15 #inbox remove, 16 #timer add, 17 #timer remove,
 //       18 #event words, 19.. timer adds (score, member), timer removes,
 //       event field/value words.
@@ -130,7 +130,10 @@ end
 local id = ARGV[11]
 if ARGV[12] == 'set' then
   local other = redis.call('HGET', KEYS[7], ARGV[13])
-  if other then return {'BUSY', other} end
+  if other then
+    if string.sub(other, 1, 1) == '=' then return {'APPROVED', string.sub(other, 2)} end
+    return {'BUSY', other}
+  end
 end
 if ARGV[3] ~= '' then
   redis.call('HSET', KEYS[1], 'v', ARGV[3], 'data', ARGV[4])
@@ -140,8 +143,13 @@ redis.call('HSET', KEYS[1], 'hn', n, 'hh', ARGV[6])
 if ARGV[1] == '0' then redis.call('ZADD', KEYS[6], 0, id) end
 if ARGV[12] == 'set' then
   redis.call('HSET', KEYS[7], ARGV[13], id)
-elseif ARGV[12] == 'clear' and redis.call('HGET', KEYS[7], ARGV[13]) == id then
-  redis.call('HDEL', KEYS[7], ARGV[13])
+elseif ARGV[12] ~= '' and redis.call('HGET', KEYS[7], ARGV[13]) == id then
+  -- An approved subject stays taken for good ('=' + the approval id).
+  if ARGV[12] == 'approved' then
+    redis.call('HSET', KEYS[7], ARGV[13], '=' .. id)
+  else
+    redis.call('HDEL', KEYS[7], ARGV[13])
+  end
 end
 local nadd, nrem = tonumber(ARGV[14]), tonumber(ARGV[15])
 for i = 1, nadd do redis.call('ZADD', KEYS[7 + i], 0, id) end
@@ -200,6 +208,9 @@ absl::StatusOr<WriteResult> Outcome(const redis::Reply& reply) {
     r.outcome = WriteOutcome::kTimerGone;
   } else if (tag == "BUSY") {
     r.outcome = WriteOutcome::kSubjectBusy;
+    r.result = reply[1].AsString();
+  } else if (tag == "APPROVED") {
+    r.outcome = WriteOutcome::kSubjectApproved;
     r.result = reply[1].AsString();
   } else {
     return absl::InternalError(absl::StrCat("approval store: unexpected script reply '", tag, "'"));
@@ -357,6 +368,30 @@ absl::StatusOr<std::vector<std::string>> Store::ListRoleNames(absl::string_view 
   return out;
 }
 
+absl::StatusOr<bool> Store::IsRoleMember(absl::string_view org, absl::string_view user) {
+  // Roles per org are few (an org chart, not a user directory).
+  constexpr int kMaxRoles = 1000;
+  GR_ASSIGN_OR_RETURN(std::vector<std::string> roles, ListRoleNames(org, "", kMaxRoles));
+  if (roles.empty()) return false;
+  std::vector<redis::Args> cmds;
+  for (const auto& r : roles) cmds.push_back({"SISMEMBER", RoleKey(org, r), std::string(user)});
+  GR_ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_->Pipeline(cmds));
+  for (const auto& r : replies) {
+    GR_RETURN_IF_ERROR(r.ErrorStatus());
+    if (r.Int() == 1) return true;
+  }
+  return false;
+}
+
+absl::StatusOr<int64_t> Store::CountInMinute(absl::string_view org, absl::string_view what,
+                                             absl::string_view user, int64_t minute) {
+  std::string key = absl::StrCat(OrgPrefix(org), "rate:", what, ":", minute, ":", user);
+  GR_ASSIGN_OR_RETURN(std::vector<redis::Reply> replies,
+                      redis_->Pipeline({{"INCR", key}, {"EXPIRE", key, "120"}}));
+  for (const auto& r : replies) GR_RETURN_IF_ERROR(r.ErrorStatus());
+  return replies[0].Int();
+}
+
 // ------------------------------------------------------------- approvals
 
 absl::StatusOr<LoadedApproval> Store::LoadApproval(absl::string_view org, absl::string_view id,
@@ -409,7 +444,7 @@ absl::StatusOr<WriteResult> Store::Commit(const CommitInput& in) {
   if (before == nullptr) {
     subject_op = "set";
   } else if (!before->finished() && next.finished()) {
-    subject_op = "clear";
+    subject_op = next.status == ApprovalStatus::kApproved ? "approved" : "clear";
   }
 
   redis::Args keys = {ApprovalKey(org, next.id),
@@ -502,7 +537,7 @@ absl::StatusOr<Store::HistorySnapshot> Store::ReadFullHistory(absl::string_view 
                                                               absl::string_view id) {
   GR_ASSIGN_OR_RETURN(std::vector<redis::Reply> replies,
                       redis_->Pipeline({{"MULTI"},
-                                        {"HMGET", ApprovalKey(org, id), "v", "hn", "hh"},
+                                        {"HMGET", ApprovalKey(org, id), "v", "hn", "hh", "data"},
                                         {"LRANGE", HistoryKey(org, id), "0", "-1"},
                                         {"EXEC"}}));
   for (const auto& r : replies) GR_RETURN_IF_ERROR(r.ErrorStatus());
@@ -516,6 +551,9 @@ absl::StatusOr<Store::HistorySnapshot> Store::ReadFullHistory(absl::string_view 
   snap.found = true;
   GR_ASSIGN_OR_RETURN(snap.length, meta[1].AsInt());
   snap.head = meta[2].AsString();
+  // An unreadable state is tampering too: VerifyChain then finds no match.
+  auto state = ParseApproval(meta[0], meta[3], meta[1], meta[2]);
+  if (state.ok()) snap.state = std::move(*state);
   redis::ReplyView list = exec[1];
   snap.entries.reserve(list.Size());
   for (size_t i = 0; i < list.Size(); ++i) {

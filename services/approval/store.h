@@ -61,11 +61,12 @@ enum class WriteOutcome {
   kExists,           // created twice.
   kTimerGone,        // the timer was fired by another replica.
   kSubjectBusy,      // the subject already has a running approval.
+  kSubjectApproved,  // the subject was approved already (`result`: by which).
 };
 
 struct WriteResult {
   WriteOutcome outcome = WriteOutcome::kOk;
-  std::string result;   // kDuplicate: stored result; kSubjectBusy: other id.
+  std::string result;   // kDuplicate: stored result; kSubject*: other id.
   std::string current;  // kConflict: the stored version / revision.
 };
 
@@ -118,6 +119,13 @@ class Store {
   // Role names after `after`, at most `limit`.
   absl::StatusOr<std::vector<std::string>> ListRoleNames(absl::string_view org,
                                                          absl::string_view after, int limit);
+  // Whether `user` is a member of any role of the org.
+  absl::StatusOr<bool> IsRoleMember(absl::string_view org, absl::string_view user);
+
+  // Counts one more `what` by `user` in the given minute and returns the
+  // count so far (the counter expires after two minutes).
+  absl::StatusOr<int64_t> CountInMinute(absl::string_view org, absl::string_view what,
+                                        absl::string_view user, int64_t minute);
 
   // ----------------------------------------------------------- approvals
   absl::StatusOr<LoadedApproval> LoadApproval(absl::string_view org, absl::string_view id,
@@ -142,6 +150,8 @@ class Store {
     int64_t length = 0;  // As the approval recorded it.
     std::string head;
     std::vector<StoredEntry> entries;
+    // The stored state read in the same MULTI; unset when unreadable.
+    std::optional<ApprovalState> state;
   };
   // The recorded length and head together with every entry, read in one
   // MULTI so a concurrent append cannot look like tampering.

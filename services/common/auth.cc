@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -15,24 +16,31 @@ namespace {
 
 constexpr absl::string_view kBearer = "Bearer ";
 
-std::string TokenKey(absl::string_view hash) {
-  return absl::StrCat("gr:auth:tok:", hash);
-}
+std::string TokenKey(absl::string_view hash) { return absl::StrCat("gr:auth:tok:", hash); }
 std::string IdKey(absl::string_view id) { return absl::StrCat("gr:auth:id:", id); }
-std::string OrgKey(absl::string_view org) {
-  return absl::StrCat("gr:auth:org:", org);
-}
+std::string OrgKey(absl::string_view org) { return absl::StrCat("gr:auth:org:", org); }
 
 Principal FromHash(const redis::Reply& reply) {
   Principal p;
   for (size_t i = 0; i + 1 < reply.Size(); i += 2) {
     absl::string_view k = reply[i].Str();
     std::string v = reply[i + 1].AsString();
-    if (k == "subject") p.subject = v;
-    else if (k == "org") p.org = v;
-    else if (k == "kind") p.kind = v;
-    else if (k == "display") p.display_name = v;
-    else if (k == "roles" && !v.empty()) p.roles = absl::StrSplit(v, ',');
+    if (k == "subject")
+      p.subject = v;
+    else if (k == "org")
+      p.org = v;
+    else if (k == "kind")
+      p.kind = v;
+    else if (k == "display")
+      p.display_name = v;
+    else if (k == "roles" && !v.empty())
+      p.roles = absl::StrSplit(v, ',');
+    else if (k == "expires")
+      (void)absl::SimpleAtoi(v, &p.expire_unix);
+  }
+  if (!p.IsOperator()) {
+    // The platform's role means nothing on an org's token.
+    p.roles.erase(std::remove(p.roles.begin(), p.roles.end(), kService), p.roles.end());
   }
   return p;
 }
@@ -44,26 +52,23 @@ bool Principal::HasRole(absl::string_view role) const {
 }
 
 bool IsKnownRole(absl::string_view role) {
-  return role == kRecorder || role == kDrafter || role == kApprover ||
-         role == kAdmin || role == kAuditor || role == kService;
+  // kService is known, but IssueToken grants it only for org "*".
+  return role == kRecorder || role == kDrafter || role == kApprover || role == kAdmin ||
+         role == kAuditor || role == kService;
 }
 
-absl::StatusOr<IssuedToken> TokenStore::Issue(const Principal& p,
-                                              absl::Duration ttl) {
+absl::StatusOr<IssuedToken> TokenStore::Issue(const Principal& p, absl::Duration ttl) {
   IssuedToken t;
   t.token_id = NewId();
   t.secret = absl::StrCat("grt_", RandomHex(24));
   t.issue_unix = absl::ToUnixSeconds(absl::Now());
-  t.expire_unix = ttl > absl::ZeroDuration()
-                      ? t.issue_unix + absl::ToInt64Seconds(ttl)
-                      : 0;
+  t.expire_unix = ttl > absl::ZeroDuration() ? t.issue_unix + absl::ToInt64Seconds(ttl) : 0;
   std::string hash = Sha256Hex(t.secret);
   std::vector<redis::Args> cmds = {
       {"MULTI"},
-      {"HSET", TokenKey(hash), "id", t.token_id, "subject", p.subject, "org",
-       p.org, "roles", absl::StrJoin(p.roles, ","), "kind", p.kind, "display",
-       p.display_name, "issued", absl::StrCat(t.issue_unix), "expires",
-       absl::StrCat(t.expire_unix)},
+      {"HSET", TokenKey(hash), "id", t.token_id, "subject", p.subject, "org", p.org, "roles",
+       absl::StrJoin(p.roles, ","), "kind", p.kind, "display", p.display_name, "issued",
+       absl::StrCat(t.issue_unix), "expires", absl::StrCat(t.expire_unix)},
       {"SET", IdKey(t.token_id), hash},
       {"ZADD", OrgKey(p.org), absl::StrCat(t.issue_unix), t.token_id}};
   if (t.expire_unix) {
@@ -76,40 +81,34 @@ absl::StatusOr<IssuedToken> TokenStore::Issue(const Principal& p,
   return t;
 }
 
-absl::Status TokenStore::Revoke(absl::string_view token_id,
-                                absl::string_view org_scope) {
+absl::Status TokenStore::Revoke(absl::string_view token_id, absl::string_view org_scope) {
   GR_ASSIGN_OR_RETURN(redis::Reply hash, redis_->Command({"GET", IdKey(token_id)}));
   if (hash.IsNil()) {
     return absl::NotFoundError(absl::StrCat("token ", token_id, " not found"));
   }
-  GR_ASSIGN_OR_RETURN(redis::Reply org,
-                      redis_->Command({"HGET", TokenKey(hash.Str()), "org"}));
+  GR_ASSIGN_OR_RETURN(redis::Reply org, redis_->Command({"HGET", TokenKey(hash.Str()), "org"}));
   if (org_scope != kAnyOrg && org.Str() != org_scope) {
     // Same answer as an unknown id: nothing leaks across orgs.
     return absl::NotFoundError(absl::StrCat("token ", token_id, " not found"));
   }
-  GR_ASSIGN_OR_RETURN(
-      auto replies,
-      redis_->Pipeline({{"DEL", TokenKey(hash.Str()), IdKey(token_id)},
-                        {"ZREM", OrgKey(org.Str()), std::string(token_id)}}));
+  GR_ASSIGN_OR_RETURN(auto replies,
+                      redis_->Pipeline({{"DEL", TokenKey(hash.Str()), IdKey(token_id)},
+                                        {"ZREM", OrgKey(org.Str()), std::string(token_id)}}));
   for (const auto& r : replies) GR_RETURN_IF_ERROR(r.ErrorStatus());
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<TokenInfo>> TokenStore::List(absl::string_view org,
-                                                        int64_t offset,
+absl::StatusOr<std::vector<TokenInfo>> TokenStore::List(absl::string_view org, int64_t offset,
                                                         int64_t limit) {
-  GR_ASSIGN_OR_RETURN(
-      redis::Reply ids,
-      redis_->Command({"ZRANGE", OrgKey(org), absl::StrCat(offset),
-                       absl::StrCat(offset + limit - 1)}));
+  GR_ASSIGN_OR_RETURN(redis::Reply ids,
+                      redis_->Command({"ZRANGE", OrgKey(org), absl::StrCat(offset),
+                                       absl::StrCat(offset + limit - 1)}));
   std::vector<TokenInfo> out;
   for (size_t i = 0; i < ids.Size(); ++i) {
     std::string id = ids[i].AsString();
     GR_ASSIGN_OR_RETURN(redis::Reply hash, redis_->Command({"GET", IdKey(id)}));
     if (hash.IsNil()) continue;  // Expired.
-    GR_ASSIGN_OR_RETURN(redis::Reply fields,
-                        redis_->Command({"HGETALL", TokenKey(hash.Str())}));
+    GR_ASSIGN_OR_RETURN(redis::Reply fields, redis_->Command({"HGETALL", TokenKey(hash.Str())}));
     TokenInfo info;
     info.token_id = id;
     info.principal = FromHash(fields);
@@ -130,35 +129,46 @@ absl::StatusOr<Principal> TokenStore::Lookup(absl::string_view secret) {
 }
 
 Authenticator::Authenticator(redis::Client* redis, std::string operator_token,
-                             absl::Duration cache_ttl)
+                             absl::Duration cache_ttl, std::function<absl::Time()> clock)
     : store_(redis),
       operator_hash_(operator_token.empty() ? "" : Sha256Hex(operator_token)),
-      cache_ttl_(cache_ttl) {}
+      cache_ttl_(cache_ttl),
+      clock_(std::move(clock)) {}
 
-absl::StatusOr<Principal> Authenticator::AuthenticateToken(
-    absl::string_view secret) {
+absl::StatusOr<Principal> Authenticator::AuthenticateToken(absl::string_view secret) {
   if (secret.empty()) {
     return absl::UnauthenticatedError(
         "missing bearer token: send metadata 'authorization: Bearer <token>'");
   }
   std::string hash = Sha256Hex(secret);
   if (!operator_hash_.empty() && ConstantTimeEquals(hash, operator_hash_)) {
-    return Principal{"operator", std::string(kAnyOrg),
-                     {std::string(kAdmin)}, "user", "platform operator"};
+    return Principal{
+        "operator", std::string(kAnyOrg), {std::string(kAdmin)}, "user", "platform operator"};
   }
-  absl::Time now = absl::Now();
+  absl::Time now = clock_();
+  // Checked on every use, cached or not: Redis expires the key only to the
+  // second, and a cached entry may outlive the token.
+  auto expired = [now](const Principal& p) {
+    return p.expire_unix != 0 && absl::ToUnixSeconds(now) >= p.expire_unix;
+  };
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = cache_.find(hash);
-    if (it != cache_.end() && it->second.until > now) return it->second.principal;
+    if (it != cache_.end() && it->second.until > now) {
+      if (expired(it->second.principal)) {
+        cache_.erase(it);
+        return absl::UnauthenticatedError("invalid, expired or revoked token");
+      }
+      return it->second.principal;
+    }
   }
   auto principal = store_.Lookup(secret);
-  if (absl::IsNotFound(principal.status())) {
+  if (absl::IsNotFound(principal.status()) || (principal.ok() && expired(*principal))) {
     return absl::UnauthenticatedError("invalid, expired or revoked token");
   }
   if (!principal.ok()) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot check the token now: ", principal.status().message()));
+    return absl::UnavailableError(
+        absl::StrCat("cannot check the token now: ", principal.status().message()));
   }
   std::lock_guard<std::mutex> lock(mu_);
   if (cache_.size() > 10000) cache_.clear();  // Bound memory under abuse.
@@ -166,15 +176,17 @@ absl::StatusOr<Principal> Authenticator::AuthenticateToken(
   return *principal;
 }
 
-absl::StatusOr<Principal> Authenticator::Authenticate(
-    const grpc::ServerContext& ctx) {
+absl::StatusOr<Principal> Authenticator::Authenticate(const grpc::ServerContext& ctx) {
   const auto& md = ctx.client_metadata();
   auto it = md.find("authorization");
   if (it == md.end()) return AuthenticateToken("");
+  if (md.count("authorization") > 1) {
+    // Which one would a proxy or another service read? Refuse to guess.
+    return absl::UnauthenticatedError("send exactly one authorization header");
+  }
   absl::string_view value(it->second.data(), it->second.size());
   if (value.substr(0, kBearer.size()) != kBearer) {
-    return absl::UnauthenticatedError(
-        "authorization metadata must be 'Bearer <token>'");
+    return absl::UnauthenticatedError("authorization metadata must be 'Bearer <token>'");
   }
   return AuthenticateToken(value.substr(kBearer.size()));
 }
@@ -182,9 +194,8 @@ absl::StatusOr<Principal> Authenticator::Authenticate(
 absl::Status Authenticator::Check(const Principal& p, absl::string_view org,
                                   std::initializer_list<absl::string_view> roles) {
   if (!p.CanActOn(org)) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "principal '", p.subject, "' of org '", p.org,
-        "' may not act on org '", org, "'"));
+    return absl::PermissionDeniedError(absl::StrCat("principal '", p.subject, "' of org '", p.org,
+                                                    "' may not act on org '", org, "'"));
   }
   if (p.IsOperator() || p.HasRole(kAdmin) || roles.size() == 0) {
     return absl::OkStatus();
@@ -193,13 +204,12 @@ absl::Status Authenticator::Check(const Principal& p, absl::string_view org,
     if (p.HasRole(r)) return absl::OkStatus();
   }
   return absl::PermissionDeniedError(absl::StrCat(
-      "principal '", p.subject, "' needs one of the roles: ",
-      absl::StrJoin(roles, ", ")));
+      "principal '", p.subject, "' needs one of the roles: ", absl::StrJoin(roles, ", ")));
 }
 
-absl::StatusOr<Principal> Authenticator::Authorize(
-    const grpc::ServerContext& ctx, absl::string_view org,
-    std::initializer_list<absl::string_view> roles) {
+absl::StatusOr<Principal> Authenticator::Authorize(const grpc::ServerContext& ctx,
+                                                   absl::string_view org,
+                                                   std::initializer_list<absl::string_view> roles) {
   GR_ASSIGN_OR_RETURN(Principal p, Authenticate(ctx));
   GR_RETURN_IF_ERROR(Check(p, org, roles));
   return p;

@@ -24,8 +24,7 @@ absl::StatusOr<std::string> SecretFromFlags(const Flags& flags) {
   if (!file.empty()) {
     std::ifstream in(file, std::ios::binary);
     if (!in) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--secret-key-file: cannot read ", file));
+      return absl::InvalidArgumentError(absl::StrCat("--secret-key-file: cannot read ", file));
     }
     std::ostringstream buf;
     buf << in.rdbuf();
@@ -40,8 +39,7 @@ absl::StatusOr<std::string> SecretFromFlags(const Flags& flags) {
   }
   if (key.size() < kMinSecretBytes) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "the secret key has ", key.size(), " bytes; at least ", kMinSecretBytes,
-        " are needed"));
+        "the secret key has ", key.size(), " bytes; at least ", kMinSecretBytes, " are needed"));
   }
   return key;
 }

@@ -707,18 +707,24 @@ absl::StatusOr<std::string> ApprovalName(Context& c, const std::string& arg) {
   return r->approval();
 }
 
-int ApprovalShow(Context& c, const Command& cmd) {
-  if (c.args.size() != 1) return UsageError(cmd, "give the approval or the report");
-  auto name = ApprovalName(c, c.args[0]);
-  if (!name.ok()) return Fail(name.status());
+absl::StatusOr<apv::Approval> FetchApproval(Context& c, const std::string& name) {
   apv::GetApprovalRequest req;
-  req.set_name(*name);
+  req.set_name(name);
   apv::Approval a;
   grpc::ClientContext ctx;
   c.Prepare(ctx);
   auto st = Approvals(c).GetApproval(&ctx, req, &a);
-  if (!st.ok()) return Fail(st);
-  PrintApproval(c, a);
+  if (!st.ok()) return FromGrpcStatus(st);
+  return a;
+}
+
+int ApprovalShow(Context& c, const Command& cmd) {
+  if (c.args.size() != 1) return UsageError(cmd, "give the approval or the report");
+  auto name = ApprovalName(c, c.args[0]);
+  if (!name.ok()) return Fail(name.status());
+  auto a = FetchApproval(c, *name);
+  if (!a.ok()) return Fail(a.status());
+  PrintApproval(c, *a);
   return kOk;
 }
 
@@ -744,10 +750,58 @@ int ApprovalHistory(Context& c, const Command& cmd) {
   }
   Table t({"#", "time", "action", "actor", "step", "comment", "hash"});
   for (const auto& e : all.entries()) {
-    t.Add({absl::StrCat(e.sequence()), Time(e.time_unix()), e.action(), e.actor(), e.step(),
+    std::string actor = e.via().empty() ? e.actor() : absl::StrCat(e.actor(), " via ", e.via());
+    t.Add({absl::StrCat(e.sequence()), Time(e.time_unix()), e.action(), actor, e.step(),
            Clip(e.comment(), 40), e.hash().substr(0, 12)});
   }
   t.Print();
+  return kOk;
+}
+
+// The org admin's way out of an approval nobody can finish.
+int ApprovalCancel(Context& c, const Command& cmd) {
+  if (c.args.size() != 1) return UsageError(cmd, "give the approval or the report");
+  if (c.flags().Get("comment").empty()) return UsageError(cmd, "say why with --comment");
+  auto name = ApprovalName(c, c.args[0]);
+  if (!name.ok()) return Fail(name.status());
+  auto a = FetchApproval(c, *name);
+  if (!a.ok()) return Fail(a.status());
+  apv::CancelApprovalRequest req;
+  req.set_name(*name);
+  req.set_expected_version(a->version());
+  req.set_comment(c.flags().Get("comment"));
+  req.set_request_id(RequestId(c));
+  apv::Approval resp;
+  grpc::ClientContext ctx;
+  c.Prepare(ctx);
+  auto st = Approvals(c).CancelApproval(&ctx, req, &resp);
+  if (!st.ok()) return Fail(st);
+  PrintApproval(c, resp);
+  return kOk;
+}
+
+int ApprovalReassign(Context& c, const Command& cmd) {
+  if (c.args.size() != 1) return UsageError(cmd, "give the approval or the report");
+  if (c.flags().Get("from").empty() || c.flags().Get("to").empty()) {
+    return UsageError(cmd, "name both --from USER and --to USER");
+  }
+  auto name = ApprovalName(c, c.args[0]);
+  if (!name.ok()) return Fail(name.status());
+  auto a = FetchApproval(c, *name);
+  if (!a.ok()) return Fail(a.status());
+  apv::ReassignTaskRequest req;
+  req.set_name(*name);
+  req.set_expected_version(a->version());
+  req.set_from_user(c.flags().Get("from"));
+  req.set_to_user(c.flags().Get("to"));
+  req.set_comment(c.flags().Get("comment"));
+  req.set_request_id(RequestId(c));
+  apv::Approval resp;
+  grpc::ClientContext ctx;
+  c.Prepare(ctx);
+  auto st = Approvals(c).ReassignTask(&ctx, req, &resp);
+  if (!st.ok()) return Fail(st);
+  PrintApproval(c, resp);
   return kOk;
 }
 
@@ -877,6 +931,10 @@ void RegisterApprovalCommands(std::vector<Command>& commands) {
       ApprovalHistory);
   Add(commands, "approval verify", "APPROVAL|REPORT",
       "Recompute the audit trail's hash chain; exit 1 when it was tampered with.", ApprovalVerify);
+  Add(commands, "approval cancel", "APPROVAL|REPORT --comment TEXT",
+      "Org admin: end an approval nobody can finish; the report returns to draft.", ApprovalCancel);
+  Add(commands, "approval reassign", "APPROVAL|REPORT --from USER --to USER [--comment TEXT]",
+      "Org admin: hand a pending task to another member of the org.", ApprovalReassign);
   Add(commands, "inbox", "ORG", "Your pending approval tasks in the org.", Inbox);
 }
 

@@ -21,6 +21,11 @@ namespace {
 namespace v1 = ::govreport::approval::v1;
 using grpc::StatusCode;
 
+auth::Principal ServiceKind(auth::Principal p) {
+  p.kind = "service";
+  return p;
+}
+
 class ApprovalGrpcTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -37,7 +42,13 @@ class ApprovalGrpcTest : public ::testing::Test {
          {testenv::Admin(), testenv::Drafter(), testenv::Approver("director"),
           testenv::Approver("lead1"), testenv::Approver("lead2"), testenv::Approver("secretary"),
           testenv::Auditor(), testenv::User("eve", {"admin", "approver"}, "other"),
-          testenv::User("assembler", {"service"})}) {
+          // The demo's recorder system: a service-kind token an org admin issues.
+          ServiceKind(testenv::User("oa-recorder", {"recorder"})),
+          // A legacy token of the org carrying the platform's role.
+          ServiceKind(testenv::User("minted", {"service", "approver"})),
+          // Platform services: one the approval servers list in --delegates.
+          ServiceKind(testenv::User("platform", {"service"}, "*")),
+          ServiceKind(testenv::User("rogue", {"service"}, "*"))}) {
       auto t = auth_->tokens().Issue(p, absl::ZeroDuration());
       ASSERT_TRUE(t.ok()) << t.status();
       tokens_[p.subject] = t->secret;
@@ -236,7 +247,72 @@ TEST_F(ApprovalGrpcTest, ErrorsAtTheEdge) {
   EXPECT_NE(st.error_message().find("leaders"), std::string::npos);
 }
 
-TEST_F(ApprovalGrpcTest, ServiceActsForTheDrafter) {
+// The attack: a service-kind token (any org admin can mint one) named each
+// approver in turn with on_behalf_of and took a report to 签发.
+TEST_F(ApprovalGrpcTest, NoTokenOfAnOrgCanActForAnotherUser) {
+  CreateChain();
+  v1::Approval a = Start("orgs/acme/reports/r1/revisions/1");
+  for (const char* attacker : {"oa-recorder", "minted", "rogue", "drafter", "boss"}) {
+    for (const char* victim : {"director", "lead1", "lead2", "secretary"}) {
+      v1::ApproveRequest req;
+      req.set_name(a.name());
+      req.set_expected_version(a.version());
+      req.set_on_behalf_of(victim);
+      v1::Approval out;
+      EXPECT_EQ(stub_->Approve(Ctx(attacker).get(), req, &out).error_code(),
+                StatusCode::PERMISSION_DENIED)
+          << attacker << " as " << victim;
+    }
+    v1::StartApprovalRequest start;
+    start.set_parent("orgs/acme");
+    start.set_workflow("orgs/acme/workflows/annual");
+    start.set_subject(absl::StrCat("orgs/acme/reports/", attacker, "/revisions/1"));
+    start.set_initiator("lead1");
+    v1::Approval out;
+    EXPECT_EQ(stub_->StartApproval(Ctx(attacker).get(), start, &out).error_code(),
+              StatusCode::PERMISSION_DENIED)
+        << attacker;
+  }
+  v1::GetApprovalRequest get;
+  get.set_name(a.name());
+  v1::Approval now;
+  ASSERT_TRUE(stub_->GetApproval(Ctx("boss").get(), get, &now).ok());
+  EXPECT_EQ(now.version(), a.version());
+  EXPECT_EQ(now.current_step_name(), "office");
+  EXPECT_EQ(now.history_length(), 1);
+}
+
+TEST_F(ApprovalGrpcTest, TwoAuthorizationHeadersAreRefused) {
+  v1::GetApprovalRequest req;
+  req.set_name("orgs/acme/approvals/x");
+  v1::Approval out;
+  grpc::ClientContext ctx;
+  auth::AttachToken(ctx, tokens_.at("boss"));
+  auth::AttachToken(ctx, tokens_.at("oa-recorder"));
+  EXPECT_EQ(stub_->GetApproval(&ctx, req, &out).error_code(), StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(ApprovalGrpcTest, ARecorderTokenNeverDecides) {
+  // Even named as the assignee itself, a token without the approver role
+  // cannot decide: Act checks the role of every decision.
+  auto t = auth_->tokens().Issue(ServiceKind(testenv::User("director", {"recorder"})),
+                                 absl::ZeroDuration());
+  ASSERT_TRUE(t.ok());
+  tokens_["director-as-recorder"] = t->secret;
+  CreateChain();
+  v1::Approval a = Start("orgs/acme/reports/r1/revisions/1");
+  v1::Approval out;
+  EXPECT_EQ(Approve("director-as-recorder", a, &out).error_code(), StatusCode::PERMISSION_DENIED);
+  v1::RejectRequest reject;
+  reject.set_name(a.name());
+  reject.set_expected_version(a.version());
+  reject.set_comment("不同意");
+  EXPECT_EQ(stub_->Reject(Ctx("director-as-recorder").get(), reject, &out).error_code(),
+            StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(Approve("director", a, &out).ok());
+}
+
+TEST_F(ApprovalGrpcTest, AListedPlatformServiceActsForAUserAndTheHistorySaysVia) {
   CreateChain();
   v1::StartApprovalRequest req;
   req.set_parent("orgs/acme");
@@ -244,21 +320,25 @@ TEST_F(ApprovalGrpcTest, ServiceActsForTheDrafter) {
   req.set_subject("orgs/acme/reports/r1/revisions/1");
   req.set_initiator("drafter");
   v1::Approval a;
-  ASSERT_TRUE(stub_->StartApproval(Ctx("assembler").get(), req, &a).ok());
+  ASSERT_TRUE(stub_->StartApproval(Ctx("platform").get(), req, &a).ok());
   EXPECT_EQ(a.initiator(), "drafter");
-  // Only services may name someone else.
-  req.set_subject("orgs/acme/reports/r2/revisions/1");
-  req.set_initiator("lead1");
-  v1::Approval b;
-  EXPECT_EQ(stub_->StartApproval(Ctx("drafter").get(), req, &b).error_code(),
-            StatusCode::PERMISSION_DENIED);
 
   v1::WithdrawRequest withdraw;
   withdraw.set_name(a.name());
   withdraw.set_expected_version(a.version());
   withdraw.set_on_behalf_of("drafter");
-  ASSERT_TRUE(stub_->Withdraw(Ctx("assembler").get(), withdraw, &a).ok());
+  ASSERT_TRUE(stub_->Withdraw(Ctx("platform").get(), withdraw, &a).ok());
   EXPECT_EQ(a.state(), v1::WITHDRAWN);
+
+  v1::GetHistoryRequest hreq;
+  hreq.set_name(a.name());
+  v1::GetHistoryResponse history;
+  ASSERT_TRUE(stub_->GetHistory(Ctx("audit").get(), hreq, &history).ok());
+  ASSERT_EQ(history.entries_size(), 2);
+  for (const auto& e : history.entries()) {
+    EXPECT_EQ(e.actor(), "drafter");
+    EXPECT_EQ(e.via(), "platform");
+  }
 }
 
 TEST_F(ApprovalGrpcTest, ConcurrentClientsExactlyOneWinsEachStep) {

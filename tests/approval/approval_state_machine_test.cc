@@ -12,6 +12,7 @@
 #include "approval/domain.h"
 #include "approval/history.h"
 #include "approval/state_machine.h"
+#include "common/crypto.h"
 #include "gtest/gtest.h"
 
 namespace govreport::approval {
@@ -574,6 +575,8 @@ TEST(Convert, ApprovalRoundTrips) {
 
 // ---------------------------------------------------------- hash chain
 
+constexpr char kKey[] = "the-servers-audit-key";
+
 std::vector<StoredEntry> Chain5() {
   std::vector<StoredEntry> out;
   std::string head;
@@ -586,7 +589,8 @@ std::vector<StoredEntry> Chain5() {
     r.comment = absl::StrCat("意见", i);
     r.details = {{"k", absl::StrCat(i)}, {"a", "b"}};
     r.version = i;
-    Seal(r, i, head);
+    r.state_digest = absl::StrCat("state", i);
+    Seal(r, i, head, kKey);
     head = r.hash;
     out.push_back({true, r});
   }
@@ -595,11 +599,11 @@ std::vector<StoredEntry> Chain5() {
 
 TEST(HistoryChain, IntactChainVerifies) {
   auto c = Chain5();
-  ChainCheck check = VerifyChain(c, 5, c.back().record.hash);
+  ChainCheck check = VerifyChain(c, 5, c.back().record.hash, kKey, "state5");
   EXPECT_TRUE(check.ok) << check.problem;
   EXPECT_EQ(check.checked, 5);
   EXPECT_EQ(check.head, c.back().record.hash);
-  EXPECT_TRUE(VerifyChain({}, 0, "").ok);
+  EXPECT_TRUE(VerifyChain({}, 0, "", kKey, "").ok);
 }
 
 TEST(HistoryChain, DetectsEveryKindOfTampering) {
@@ -612,16 +616,33 @@ TEST(HistoryChain, DetectsEveryKindOfTampering) {
       {"edited comment", [](auto& c) { c[2].record.comment = "改过"; }, 3},
       {"edited detail", [](auto& c) { c[1].record.details["k"] = "9"; }, 2},
       {"edited actor", [](auto& c) { c[0].record.actor = "mallory"; }, 1},
-      {"edited and rehashed",
+      // Whoever lacks the key cannot rehash: the edited entry itself fails.
+      {"edited and rehashed without the key",
        [](auto& c) {
          c[2].record.comment = "改过";
-         c[2].record.hash = EntryHash(c[2].record);
+         c[2].record.hash = EntryHash(c[2].record, "a-guessed-key");
        },
-       4},
-      {"last edited and rehashed",
+       3},
+      {"last edited and rehashed with plain SHA-256",
        [](auto& c) {
          c[4].record.comment = "改过";
-         c[4].record.hash = EntryHash(c[4].record);
+         c[4].record.hash = Sha256Hex(CanonicalEntry(c[4].record));
+       },
+       5},
+      {"whole chain recomputed without the key",
+       [](auto& c) {
+         std::string head;
+         for (size_t i = 0; i < c.size(); ++i) {
+           c[i].record.actor = "mallory";
+           Seal(c[i].record, static_cast<int64_t>(i) + 1, head, "");
+           head = c[i].record.hash;
+         }
+       },
+       1},
+      {"state digest of the head replaced",
+       [](auto& c) {
+         c[4].record.state_digest = "forged";
+         c[4].record.hash = EntryHash(c[4].record, "a-guessed-key");
        },
        5},
       {"deleted middle", [](auto& c) { c.erase(c.begin() + 1); }, 2},
@@ -631,7 +652,7 @@ TEST(HistoryChain, DetectsEveryKindOfTampering) {
       {"appended",
        [](auto& c) {
          HistoryRecord r = c.back().record;
-         Seal(r, 6, r.hash);
+         Seal(r, 6, r.hash, "a-guessed-key");
          c.push_back({true, r});
        },
        6},
@@ -640,11 +661,43 @@ TEST(HistoryChain, DetectsEveryKindOfTampering) {
     auto c = Chain5();
     std::string head = c.back().record.hash;
     t.edit(c);
-    ChainCheck check = VerifyChain(c, 5, head);
+    ChainCheck check = VerifyChain(c, 5, head, kKey, "state5");
     EXPECT_FALSE(check.ok) << t.what;
     EXPECT_EQ(check.first_bad_sequence, t.first_bad) << t.what << ": " << check.problem;
     EXPECT_FALSE(check.problem.empty()) << t.what;
   }
+}
+
+TEST(HistoryChain, StateChangedBehindTheChainIsCaught) {
+  auto c = Chain5();
+  // The stored state (e.g. its signer) no longer matches what entry 5 sealed.
+  ChainCheck check = VerifyChain(c, 5, c.back().record.hash, kKey, "state-with-another-signer");
+  EXPECT_FALSE(check.ok);
+  EXPECT_EQ(check.first_bad_sequence, 5) << check.problem;
+}
+
+TEST(HistoryChain, StateDigestCoversSignerAndDecidedSteps) {
+  ApprovalState s;
+  s.org = "acme";
+  s.id = "a1";
+  s.steps.push_back({MakeStep("office", StepKind::kReview, StepMode::kAny, {"u"}, {}), {}, 0});
+  std::string base = StateDigest(s);
+  ApprovalState signer = s;
+  signer.signer = "mallory";
+  ApprovalState signed_at = s;
+  signed_at.sign_off_unix = 1;
+  ApprovalState decided = s;
+  decided.steps[0].approvers = {"mallory"};
+  ApprovalState status = s;
+  status.status = ApprovalStatus::kApproved;
+  for (const ApprovalState* changed : {&signer, &signed_at, &decided, &status}) {
+    EXPECT_NE(StateDigest(*changed), base);
+  }
+  // What only changes beside the version is not covered.
+  ApprovalState head = s;
+  head.history_head = "x";
+  head.history_length = 9;
+  EXPECT_EQ(StateDigest(head), base);
 }
 
 TEST(HistoryChain, CanonicalFormIgnoresDetailOrderButNotContent) {
@@ -652,7 +705,7 @@ TEST(HistoryChain, CanonicalFormIgnoresDetailOrderButNotContent) {
   a.details = {{"x", "1"}, {"y", "2"}};
   HistoryRecord b;
   b.details = {{"y", "2"}, {"x", "1"}};
-  EXPECT_EQ(EntryHash(a), EntryHash(b));
+  EXPECT_EQ(EntryHash(a, kKey), EntryHash(b, kKey));
   // Length prefixes keep field boundaries: "ab"+"c" differs from "a"+"bc".
   HistoryRecord c;
   c.actor = "ab";
@@ -660,8 +713,9 @@ TEST(HistoryChain, CanonicalFormIgnoresDetailOrderButNotContent) {
   HistoryRecord d;
   d.actor = "a";
   d.step = "bc";
-  EXPECT_NE(EntryHash(c), EntryHash(d));
-  EXPECT_EQ(EntryHash(a).size(), 64u);
+  EXPECT_NE(EntryHash(c, kKey), EntryHash(d, kKey));
+  EXPECT_EQ(EntryHash(a, kKey).size(), 64u);
+  EXPECT_NE(EntryHash(a, kKey), EntryHash(a, "another-key"));
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "approval/convert.h"
+#include "common/crypto.h"
 #include "gtest/gtest.h"
 #include "tests/approval/approval_test_env.h"
 
@@ -118,11 +119,11 @@ TEST_F(ApprovalRedisTest, RolesAreAdminManaged) {
   EXPECT_EQ(r->members, (std::vector<std::string>{"a", "z"}));
   auto roles = core().ListRoles(Admin(), kParent, 0, "");
   ASSERT_TRUE(roles.ok());
-  ASSERT_EQ(roles->items.size(), 2u);
+  ASSERT_EQ(roles->items.size(), 3u);  // leaders, office, staff.
   EXPECT_EQ(roles->items[0].role, "leaders");
   // Emptying a role removes it.
   ASSERT_TRUE(core().SetRoleMembers(Admin(), "orgs/acme/roles/office", {}, "").ok());
-  EXPECT_EQ(core().ListRoles(Admin(), kParent, 0, "")->items.size(), 1u);
+  EXPECT_EQ(core().ListRoles(Admin(), kParent, 0, "")->items.size(), 2u);
 }
 
 // -------------------------------------------------------------- a chain
@@ -193,8 +194,11 @@ TEST_F(ApprovalRedisTest, WholeChainToSignOff) {
   EXPECT_TRUE(check->ok) << check->problem;
   EXPECT_EQ(check->checked, 5);
 
-  // Finished: the subject may go through approval again (a new revision).
-  EXPECT_TRUE(env_->StartOn("orgs/acme/reports/r1/revisions/1").ok());
+  // Approved: that revision is done for good; a new revision goes through
+  // approval of its own.
+  auto again = env_->StartOn("orgs/acme/reports/r1/revisions/1");
+  EXPECT_EQ(again.status().code(), C::kFailedPrecondition) << again.status();
+  EXPECT_TRUE(env_->StartOn("orgs/acme/reports/r1/revisions/2").ok());
   EXPECT_EQ(env_->Count({"ZCARD", std::string(kTimersKey)}), 2);  // Only the new one's.
 }
 
@@ -261,7 +265,8 @@ TEST_F(ApprovalRedisTest, BadInputNeverChangesState) {
   EXPECT_EQ(w->status, ApprovalStatus::kWithdrawn);
   for (T type : {T::kApprove, T::kReject, T::kWithdraw, T::kTransfer, T::kAddSigner, T::kUrge,
                  T::kComment}) {
-    auto r = env_->Do(Approver("director"), type, *w, "x", "deputy");
+    bool drafts = type == T::kWithdraw || type == T::kUrge;
+    auto r = env_->Do(drafts ? Drafter() : Approver("director"), type, *w, "x", "deputy");
     EXPECT_EQ(r.status().code(), C::kFailedPrecondition) << ActionName(type);
   }
   EXPECT_TRUE(core().ListMyTasks(Approver("director"), kParent, 0, "")->items.empty());
@@ -461,6 +466,7 @@ class TamperTest : public ApprovalRedisTest {
     s = env_->Do(Approver("lead2"), T::kApprove, *s, "同意");
     ASSERT_TRUE(s.ok());
     name_ = ApprovalResourceName("acme", s->id);
+    id_ = s->id;
     key_ = Store::HistoryKey("acme", s->id);
     auto check = core().VerifyHistory(Auditor(), name_);
     ASSERT_TRUE(check.ok() && check->ok);
@@ -484,7 +490,10 @@ class TamperTest : public ApprovalRedisTest {
     return check.ok() ? *check : ChainCheck{};
   }
 
+  const std::string& Id() const { return id_; }
+
   std::string name_;
+  std::string id_;
   std::string key_;
 };
 
@@ -498,14 +507,54 @@ TEST_F(TamperTest, EditedCommentIsCaught) {
   EXPECT_EQ(c.checked, 2);
 }
 
-TEST_F(TamperTest, EditedAndRehashedIsCaughtAtTheNextLink) {
+TEST_F(TamperTest, EditedAndRehashedWithTheKeyIsCaughtAtTheNextLink) {
+  // Even an insider holding the key cannot edit an entry unseen: the next
+  // entry links to the old hash.
   pb::HistoryEntry e = Read(1);
   e.set_actor("mallory");
-  e.set_hash(EntryHash(FromProto(e)));
+  e.set_hash(EntryHash(FromProto(e), testenv::kAuditKey));
   Write(1, e);
   ChainCheck c = Verify();
   EXPECT_FALSE(c.ok);
   EXPECT_EQ(c.first_bad_sequence, 3) << c.problem;
+}
+
+TEST_F(TamperTest, WholeChainRecomputedWithPlainSha256IsCaught) {
+  // The attack on the unkeyed chain: rewrite an entry, recompute every
+  // hash after it and the head. Without the servers' key it fails.
+  std::string prev;
+  int64_t n = 0;
+  auto len = env_->redis().Command({"LLEN", key_});
+  ASSERT_TRUE(len.ok());
+  for (int64_t i = 0; i < len->Int(); ++i) {
+    pb::HistoryEntry e = Read(i);
+    if (i == 1) e.set_actor("mallory");
+    e.set_prev_hash(prev);
+    e.set_hash(Sha256Hex(CanonicalEntry(FromProto(e))));
+    Write(i, e);
+    prev = e.hash();
+    n = i + 1;
+  }
+  ASSERT_TRUE(
+      env_->redis()
+          .Command({"HSET", Store::ApprovalKey("acme", Id()), "hh", prev, "hn", absl::StrCat(n)})
+          .ok());
+  ChainCheck c = Verify();
+  EXPECT_FALSE(c.ok);
+  EXPECT_EQ(c.first_bad_sequence, 1) << c.problem;
+}
+
+TEST_F(TamperTest, SignerChangedInTheStoredStateIsCaught) {
+  std::string key = Store::ApprovalKey("acme", Id());
+  auto data = env_->redis().Command({"HGET", key, "data"});
+  ASSERT_TRUE(data.ok());
+  pb::Approval a;
+  ASSERT_TRUE(a.ParseFromString(std::string(data->Str())));
+  a.set_signer("mallory");
+  ASSERT_TRUE(env_->redis().Command({"HSET", key, "data", a.SerializeAsString()}).ok());
+  ChainCheck c = Verify();
+  EXPECT_FALSE(c.ok);
+  EXPECT_NE(c.problem.find("state"), std::string::npos) << c.problem;
 }
 
 TEST_F(TamperTest, DeletedEntryIsCaught) {

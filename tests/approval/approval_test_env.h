@@ -23,6 +23,8 @@ inline constexpr int64_t kT0 = 1700000000;
 inline constexpr char kOrg[] = "acme";
 inline constexpr char kParent[] = "orgs/acme";
 inline constexpr char kWorkflow[] = "orgs/acme/workflows/annual";
+// Keys the history chain in tests; servers derive theirs from the secret.
+inline constexpr char kAuditKey[] = "test-audit-key-0123456789abcdef0123456789";
 
 inline auth::Principal User(std::string subject, std::vector<std::string> roles,
                             std::string org = kOrg) {
@@ -83,6 +85,8 @@ class Env {
   CoreOptions Options() {
     CoreOptions o;
     o.clock = [this] { return absl::FromUnixSeconds(now_.load()); };
+    o.audit_key = kAuditKey;
+    o.delegates = {"platform"};
     return o;
   }
 
@@ -109,6 +113,9 @@ class Env {
   // The roles and the workflow every test starts from.
   void SetUpChain() {
     auto role = core_->SetRoleMembers(Admin(), "orgs/acme/roles/leaders", {"lead2", "lead1"}, "");
+    ASSERT_TRUE(role.ok()) << role.status();
+    // Colleagues a task may be transferred to or a signer added from.
+    role = core_->SetRoleMembers(Admin(), "orgs/acme/roles/staff", {"deputy", "legal"}, "");
     ASSERT_TRUE(role.ok()) << role.status();
     auto wf = core_->CreateWorkflow(Admin(), kParent, "annual", ChainDef(), "");
     ASSERT_TRUE(wf.ok()) << wf.status();

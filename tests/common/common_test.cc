@@ -49,8 +49,7 @@ TEST(ResourceTest, NamesAndTokens) {
 }
 
 TEST(CryptoTest, DigestsAndIds) {
-  EXPECT_EQ(Sha256Hex("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(Sha1Hex("abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
   std::string a = NewId(), b = NewId();
   EXPECT_EQ(a.size(), 19u);
@@ -68,8 +67,7 @@ TEST(AuthTest, TokensRolesAndOrgs) {
   ASSERT_TRUE(op.ok());
   EXPECT_TRUE(op->IsOperator());
   EXPECT_EQ(authn.AuthenticateToken("").status().code(), absl::StatusCode::kUnauthenticated);
-  EXPECT_EQ(authn.AuthenticateToken("forged").status().code(),
-            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(authn.AuthenticateToken("forged").status().code(), absl::StatusCode::kUnauthenticated);
 
   auth::Principal clerk{"li", "kjj", {"recorder"}, "user", "Li"};
   auto issued = authn.tokens().Issue(clerk, absl::ZeroDuration());
@@ -88,11 +86,52 @@ TEST(AuthTest, TokensRolesAndOrgs) {
   EXPECT_EQ(auth::Authenticator::Check(*p, "other", {"recorder"}).code(),
             absl::StatusCode::kPermissionDenied);
   // Another org cannot revoke it, and learns nothing.
-  EXPECT_EQ(authn.tokens().Revoke(issued->token_id, "other").code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(authn.tokens().Revoke(issued->token_id, "other").code(), absl::StatusCode::kNotFound);
   ASSERT_TRUE(authn.tokens().Revoke(issued->token_id, "kjj").ok());
   EXPECT_EQ(authn.AuthenticateToken(issued->secret).status().code(),
             absl::StatusCode::kUnauthenticated);
+}
+
+// A 2 s token worked at 2.8 s because the cache did not look at its expiry.
+TEST(AuthTest, ExpiryIsCheckedOnEveryUseEvenWhenCached) {
+  testing::RedisServer server;
+  ASSERT_TRUE(server.ok());
+  redis::Client client(server.options());
+  absl::Time now = absl::Now();
+  auth::Authenticator authn(&client, "", absl::Hours(1), [&now] { return now; });
+  auth::Principal clerk{"li", "kjj", {"recorder"}, "user", "Li"};
+  auto issued = authn.tokens().Issue(clerk, absl::Seconds(2));
+  ASSERT_TRUE(issued.ok());
+  ASSERT_TRUE(authn.AuthenticateToken(issued->secret).ok());  // Now cached.
+  now = absl::FromUnixSeconds(issued->expire_unix) - absl::Milliseconds(200);
+  EXPECT_TRUE(authn.AuthenticateToken(issued->secret).ok());
+  now = absl::FromUnixSeconds(issued->expire_unix) + absl::Milliseconds(800);
+  EXPECT_EQ(authn.AuthenticateToken(issued->secret).status().code(),
+            absl::StatusCode::kUnauthenticated);
+}
+
+// An org admin could mint the platform's role; a token of an org that
+// carries it gains nothing from it.
+TEST(AuthTest, ThePlatformRoleMeansNothingOnAnOrgsToken) {
+  testing::RedisServer server;
+  ASSERT_TRUE(server.ok());
+  redis::Client client(server.options());
+  auth::Authenticator authn(&client, "", absl::ZeroDuration());
+  auth::Principal minted{"oa", "kjj", {"service", "recorder"}, "service", ""};
+  auto issued = authn.tokens().Issue(minted, absl::ZeroDuration());
+  ASSERT_TRUE(issued.ok());
+  auto p = authn.AuthenticateToken(issued->secret);
+  ASSERT_TRUE(p.ok());
+  EXPECT_FALSE(p->HasRole(auth::kService));
+  EXPECT_TRUE(p->HasRole(auth::kRecorder));
+  EXPECT_EQ(auth::Authenticator::Check(*p, "kjj", {auth::kService}).code(),
+            absl::StatusCode::kPermissionDenied);
+  auth::Principal platform{"assembler", "*", {"service"}, "service", ""};
+  issued = authn.tokens().Issue(platform, absl::ZeroDuration());
+  ASSERT_TRUE(issued.ok());
+  p = authn.AuthenticateToken(issued->secret);
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE(p->HasRole(auth::kService));
 }
 
 }  // namespace

@@ -120,8 +120,10 @@ void Commenter(Cluster& c, const OrgFixture& org, const std::vector<std::string>
     if (st.ok()) {
       std::lock_guard<std::mutex> lock(shared.mu);
       ++shared.comments[req.name()];
-    } else if (st.error_code() != grpc::StatusCode::FAILED_PRECONDITION) {
-      // Commenting on a finished approval may be refused; nothing else.
+    } else if (st.error_code() != grpc::StatusCode::FAILED_PRECONDITION &&
+               st.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      // Commenting on a finished approval may be refused, and this loop
+      // comments faster than the flood limit allows; nothing else.
       problems.Add(absl::StrCat("Comment ", req.name(), ": ", Describe(st)));
     }
     absl::SleepFor(absl::Milliseconds(rng.Uniform(2, 15)));

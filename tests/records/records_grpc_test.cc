@@ -1,9 +1,7 @@
 // The records binary's gRPC surface in-process: tokens, roles, tenant
 // isolation and health.
-#include <grpcpp/grpcpp.h>
-#include "grpc/health/v1/health.grpc.pb.h"
-
 #include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
 
 #include <fstream>
 #include <sstream>
@@ -11,6 +9,7 @@
 #include "common/auth.h"
 #include "common/server.h"
 #include "govreport/auth/v1/auth.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "records/grpc_service.h"
 #include "redis_server.h"
@@ -25,7 +24,8 @@ class RecordsGrpcTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(redis_server_.ok());
     client_ = std::make_unique<redis::Client>(redis_server_.options());
-    authn_ = std::make_unique<auth::Authenticator>(client_.get(), "op-secret", absl::ZeroDuration());
+    authn_ =
+        std::make_unique<auth::Authenticator>(client_.get(), "op-secret", absl::ZeroDuration());
     records_ = std::make_unique<Records>(client_.get());
     orgs_ = std::make_unique<OrgGrpc>(records_.get(), authn_.get());
     indicators_ = std::make_unique<IndicatorGrpc>(records_.get(), authn_.get());
@@ -46,19 +46,20 @@ class RecordsGrpcTest : public ::testing::Test {
       req.mutable_org()->set_display_name(org);
       v1::Org out;
       ASSERT_TRUE(Call("op-secret", [&](auto& ctx) {
-        return v1::OrgService::Stub(channel_).CreateOrg(&ctx, req, &out);
-      }).ok());
+                    return v1::OrgService::Stub(channel_).CreateOrg(&ctx, req, &out);
+                  }).ok());
       std::ifstream in(std::string(GOVREPORT_SOURCE_DIR) +
                        "/deploy/profiles/strict-governance/profile.json");
       std::stringstream ss;
       ss << in.rdbuf();
       v1::LoadProfileRequest load;
       load.set_parent(absl::StrCat("orgs/", org));
-      ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(ss.str(), load.mutable_profile()).ok());
+      ASSERT_TRUE(
+          google::protobuf::util::JsonStringToMessage(ss.str(), load.mutable_profile()).ok());
       v1::LoadProfileResponse lr;
       ASSERT_TRUE(Call("op-secret", [&](auto& ctx) {
-        return v1::IndicatorService::Stub(channel_).LoadProfile(&ctx, load, &lr);
-      }).ok());
+                    return v1::IndicatorService::Stub(channel_).LoadProfile(&ctx, load, &lr);
+                  }).ok());
     }
   }
 
@@ -141,6 +142,15 @@ TEST_F(RecordsGrpcTest, RolesAndOrgsAreEnforced) {
     return apb::AuthService::Stub(channel_).IssueToken(&ctx, req, &resp);
   });
   EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  // Nor the platform's own role, which once let any service token act
+  // for anyone in approval.
+  req.mutable_principal()->set_org("kjj");
+  req.mutable_principal()->add_roles("service");
+  req.mutable_principal()->set_kind(apb::SERVICE);
+  st = Call(admin, [&](auto& ctx) {
+    return apb::AuthService::Stub(channel_).IssueToken(&ctx, req, &resp);
+  });
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   // Figures for the reader roles.
   v1::GetIndicatorValuesRequest vr;
   vr.set_parent("orgs/kjj");
@@ -167,15 +177,15 @@ TEST_F(RecordsGrpcTest, RevokedTokenStopsWorking) {
   req.mutable_principal()->add_roles("recorder");
   apb::IssueTokenResponse issued;
   ASSERT_TRUE(Call("op-secret", [&](auto& ctx) {
-    return apb::AuthService::Stub(channel_).IssueToken(&ctx, req, &issued);
-  }).ok());
+                return apb::AuthService::Stub(channel_).IssueToken(&ctx, req, &issued);
+              }).ok());
   EXPECT_TRUE(Create(issued.token(), "kjj").ok());
   apb::RevokeTokenRequest rv;
   rv.set_token_id(issued.token_id());
   apb::RevokeTokenResponse out;
   ASSERT_TRUE(Call("op-secret", [&](auto& ctx) {
-    return apb::AuthService::Stub(channel_).RevokeToken(&ctx, rv, &out);
-  }).ok());
+                return apb::AuthService::Stub(channel_).RevokeToken(&ctx, rv, &out);
+              }).ok());
   EXPECT_EQ(Create(issued.token(), "kjj").error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
