@@ -50,19 +50,23 @@ token() {  # token ISSUER ORG SUBJECT ROLES [KIND]
 
 echo "== services"
 gr_start_redis "$GR_RUN_DIR/redis"
-export GOVREPORT_REDIS_URL="$GR_REDIS_URL"
 export GOVREPORT_ADMIN_TOKEN="demo-operator-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 op="$GOVREPORT_ADMIN_TOKEN"
 # The deployment's secret (page tokens, the audit chain): a file, never Redis.
 head -c 32 /dev/urandom | base64 > "$GR_RUN_DIR/secret.key"
 export GOVREPORT_SECRET_KEY_FILE="$GR_RUN_DIR/secret.key"
+# Each service connects to Redis as its own ACL user (deploy/redis/users.acl.template),
+# the password in its environment, never on a command line.
 # A failed start stops the demo (a plain assignment keeps set -e's exit).
-port=$(gr_start_service records $bin/records/records); export GOVREPORT_RECORDS="127.0.0.1:$port"
+start() {  # start NAME BINARY
+  GOVREPORT_REDIS_URL="$(gr_redis_url "$1")" gr_start_service "$1" "$2"
+}
+port=$(start records $bin/records/records); export GOVREPORT_RECORDS="127.0.0.1:$port"
 # The assembler's workers act for every org with a service token.
 svc=$(token "$op" '*' assembler-worker service service); export GOVREPORT_SERVICE_TOKEN="$svc"
-port=$(gr_start_service templates $bin/templates/templates); export GOVREPORT_TEMPLATES="127.0.0.1:$port"
-port=$(gr_start_service approval $bin/approval/approval); export GOVREPORT_APPROVAL="127.0.0.1:$port"
-port=$(gr_start_service assembler $bin/assembler/assembler); export GOVREPORT_ASSEMBLER="127.0.0.1:$port"
+port=$(start templates $bin/templates/templates); export GOVREPORT_TEMPLATES="127.0.0.1:$port"
+port=$(start approval $bin/approval/approval); export GOVREPORT_APPROVAL="127.0.0.1:$port"
+port=$(start assembler $bin/assembler/assembler); export GOVREPORT_ASSEMBLER="127.0.0.1:$port"
 step "redis :$GR_REDIS_PORT, records $GOVREPORT_RECORDS, templates, approval, assembler"
 
 echo "== the city and its two bureaus"
@@ -157,6 +161,30 @@ if as "${drafter[jyj]}" figures kjj 2023 >/dev/null 2>"$GR_RUN_DIR/denied.txt"; 
   echo "  LEAK: jyj read kjj's figures" >&2; exit 1
 fi
 echo "    $(cat "$GR_RUN_DIR/denied.txt")"
+
+echo "  Redis: no service was refused a command all along (ACL LOG is empty);"
+denied=$(gr_redis_cli admin ACL LOG)
+[ -z "$denied" ] || { echo "  REDIS ACL refused a service's command: $denied" >&2; exit 1; }
+echo "  and a service's user may not wipe or list the database:"
+for user in records templates approval assembler; do
+  for cmd in FLUSHALL KEYS CONFIG; do
+    case "$cmd" in
+      KEYS) answer=$(gr_redis_cli "$user" KEYS '*' 2>&1 || true) ;;
+      CONFIG) answer=$(gr_redis_cli "$user" CONFIG GET requirepass 2>&1 || true) ;;
+      *) answer=$(gr_redis_cli "$user" "$cmd" 2>&1 || true) ;;
+    esac
+    case "$answer" in
+      NOPERM*) ;;
+      *) echo "  REDIS ACL: $user ran $cmd: $answer" >&2; exit 1 ;;
+    esac
+  done
+done
+answer=$(redis-cli -p "$GR_REDIS_PORT" GET gr:orgs 2>&1 || true)
+case "$answer" in
+  NOAUTH*) ;;
+  *) echo "  REDIS ACL: a connection without AUTH read gr:orgs: $answer" >&2; exit 1 ;;
+esac
+echo "    FLUSHALL, KEYS *, CONFIG GET: NOPERM for records, templates, approval, assembler; no AUTH: NOAUTH"
 
 echo "== the published report"
 as "${drafter[kjj]}" report show "$report" | head -20

@@ -27,20 +27,52 @@ gr_cleanup() {
   GR_PIDS=()
 }
 
-# gr_start_redis DIR → sets GR_REDIS_PORT and GR_REDIS_URL. AOF with fsync
-# every write: what the project recommends for production (docs/operations.md).
+# gr_render_redis_acl TEMPLATE OUT: the ACL file Redis loads, from
+# deploy/redis/users.acl.template with its comments stripped and each
+# @NAME_PASSWORD@ replaced by a fresh random password, kept for gr_redis_url
+# in GR_REDIS_PASSWORDS[name] (lower case). OUT is readable by its owner only.
+declare -A GR_REDIS_PASSWORDS=()
+gr_render_redis_acl() {
+  local template="$1" out="$2" name pass script=""
+  for name in $(grep -o '@[A-Z]*_PASSWORD@' "$template" | sort -u | sed 's/@\([A-Z]*\)_PASSWORD@/\1/'); do
+    pass=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    GR_REDIS_PASSWORDS[${name,,}]="$pass"
+    script+="s/@${name}_PASSWORD@/$pass/g;"
+  done
+  (umask 077; grep -v '^#' "$template" | sed "$script" > "$out")
+}
+
+# gr_redis_url USER → redis://USER:PASSWORD@127.0.0.1:PORT of the Redis that
+# gr_start_redis started.
+gr_redis_url() {
+  echo "redis://$1:${GR_REDIS_PASSWORDS[$1]}@127.0.0.1:$GR_REDIS_PORT"
+}
+
+# gr_redis_cli USER ARGS...: redis-cli as USER (the password from the
+# environment, not the command line).
+gr_redis_cli() {
+  local user="$1"; shift
+  REDISCLI_AUTH="${GR_REDIS_PASSWORDS[$user]}" redis-cli -p "$GR_REDIS_PORT" --user "$user" "$@"
+}
+
+# gr_start_redis DIR → sets GR_REDIS_PORT. Loopback only, AOF with fsync
+# every write (what the project recommends for production,
+# docs/operations.md), and the ACL of deploy/redis/users.acl.template with
+# generated passwords: each service connects with its own user
+# (gr_redis_url records), and a connection without AUTH can do nothing.
 gr_start_redis() {
   local dir="$1"
   mkdir -p "$dir"
+  gr_render_redis_acl "$(dirname "${BASH_SOURCE[0]}")/../deploy/redis/users.acl.template" \
+    "$dir/users.acl"
   GR_REDIS_PORT=$(gr_free_port)
-  redis-server --port "$GR_REDIS_PORT" --bind 127.0.0.1 --dir "$dir" \
-    --appendonly yes --appendfsync always --save "" \
+  redis-server --port "$GR_REDIS_PORT" --bind 127.0.0.1 --protected-mode yes --dir "$dir" \
+    --aclfile "$dir/users.acl" --appendonly yes --appendfsync always --save "" \
     --logfile "$dir/redis.log" &
   GR_PIDS+=($!)
-  GR_REDIS_URL="redis://127.0.0.1:$GR_REDIS_PORT"
   local i
   for i in $(seq 1 100); do
-    redis-cli -p "$GR_REDIS_PORT" ping >/dev/null 2>&1 && return 0
+    [ "$(gr_redis_cli admin ping 2>/dev/null)" = PONG ] && return 0
     sleep 0.05
   done
   gr_log "redis-server did not start (see $dir/redis.log)"

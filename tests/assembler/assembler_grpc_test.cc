@@ -11,7 +11,9 @@
 #include "assembler/domain.h"
 #include "common/crypto.h"
 #include "common/streams.h"
+#include "govreport/records/v1/records.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "markup_checks.h"
 #include "tests/assembler/assembler_stack.h"
 
 namespace govreport::assembler {
@@ -506,6 +508,90 @@ TEST_F(AssemblerTest, NarrativeIsDataNeverTemplateSyntax) {
   ASSERT_EQ(diff.narrative_size(), 2);
   EXPECT_EQ(diff.narrative(0).slot(), "next_steps");
   EXPECT_EQ(diff.narrative(1).change(), "added");
+}
+
+// A drafter's title and an admin's org names with markup in them, through
+// assembly, approval (comments too) and publication: the signed HTML has no
+// element from them (its <title> is the title as text), the DOCX parts are
+// well-formed and hold them literally, the Markdown turns none into markup.
+TEST_F(AssemblerTest, MarkupInUserStringsStaysTextInThePublishedDocuments) {
+  namespace checks = ::govreport::testing;
+  const std::string evil =
+      "</title><script>alert(1)</script><img src=x onerror=alert(1)>]]>&amp;"
+      "*bold* _x_ [a](javascript:x) <b>\"'";
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", stack_->records_port()),
+                                     grpc::InsecureChannelCredentials());
+  auto orgs = records::v1::OrgService::NewStub(channel);
+  records::v1::UpdateOrgRequest update;
+  update.mutable_org()->set_name("orgs/kjj");
+  update.mutable_org()->set_display_name("中共" + evil + "党组");
+  update.mutable_org()->set_short_name("局" + evil);
+  update.mutable_org()->set_city("市" + evil);
+  update.mutable_org()->set_district("区" + evil);
+  for (const char* fact : {"purged_influence", "case_lessons", "municipal_inspection_target"}) {
+    (*update.mutable_org()->mutable_facts())[fact] = "事" + evil;
+  }
+  records::v1::Org org;
+  grpc::Status st = orgs->UpdateOrg(Stack::Ctx(kjj_.admin).get(), update, &org);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+
+  v1::CreateReportRequest create;
+  create.set_parent("orgs/kjj");
+  create.set_report_id("markup");
+  create.set_period("2023");
+  create.set_template_(kTemplate);
+  create.set_workflow(kWorkflow);
+  create.set_title("题" + evil);
+  (*create.mutable_narrative())["problems"] = "一是" + evil;
+  (*create.mutable_narrative())["next_steps"] = "- " + evil;
+  v1::Report r;
+  st = stack_->reports().CreateReport(Stack::Ctx(kjj_.drafter).get(), create, &r);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  r = WaitRevision(r.name(), 1);
+  v1::Report submitted;
+  ASSERT_TRUE(Submit(r, {kGap}, &submitted).ok());
+  ASSERT_TRUE(Decide(kjj_.director, submitted.approval(), true, evil).ok());
+  ASSERT_TRUE(Decide(kjj_.secretary, submitted.approval(), true, evil).ok());
+  WaitState(r.name(), v1::PUBLISHED);
+
+  std::map<v1::DocumentFormat, std::string> bytes;
+  for (v1::DocumentFormat f : {v1::TXT, v1::HTML, v1::MD, v1::DOCX}) {
+    v1::GetDocumentRequest dr;
+    dr.set_name(absl::StrCat(r.name(), "/revisions/1"));
+    dr.set_format(f);
+    v1::Document doc;
+    st = stack_->reports().GetDocument(Stack::Ctx(kjj_.drafter).get(), dr, &doc);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    ASSERT_TRUE(doc.final());
+    bytes[f] = doc.content();
+  }
+  EXPECT_TRUE(absl::StrContains(bytes[v1::TXT], "局" + evil)) << bytes[v1::TXT];
+
+  auto html = checks::ParseHtml(bytes[v1::HTML]);
+  ASSERT_TRUE(html.ok());
+  for (const char* element : {"script", "img", "b", "a"}) {
+    EXPECT_EQ(html->elements.count(element), 0u) << element << "\n" << bytes[v1::HTML];
+  }
+  EXPECT_EQ(html->title, "题" + evil);
+  EXPECT_TRUE(absl::StrContains(html->body_text, "局" + evil)) << html->body_text;
+  EXPECT_TRUE(absl::StrContains(html->body_text, "一是" + evil)) << html->body_text;
+  EXPECT_FALSE(absl::StrContains(bytes[v1::HTML], "<script"));
+
+  auto parts = checks::Unzip(bytes[v1::DOCX]);
+  ASSERT_TRUE(parts.ok()) << parts.status();
+  for (const auto& [name, xml] : *parts) {
+    EXPECT_TRUE(checks::XmlText(xml).ok()) << name << " is not well-formed:\n" << xml;
+  }
+  auto body = checks::XmlText(parts->at("word/document.xml"), "t");
+  ASSERT_TRUE(body.ok());
+  EXPECT_TRUE(absl::StrContains(*body, "局" + evil)) << *body;
+  EXPECT_TRUE(absl::StrContains(*body, "中共" + evil + "党组")) << *body;
+  EXPECT_EQ(*checks::XmlText(parts->at("docProps/core.xml"), "title"), "题" + evil);
+  EXPECT_EQ(*checks::XmlText(parts->at("docProps/core.xml"), "creator"), "中共" + evil + "党组");
+
+  for (const std::string& problem : checks::MarkdownMarkup(bytes[v1::MD])) {
+    ADD_FAILURE() << problem << "\n" << bytes[v1::MD];
+  }
 }
 
 TEST_F(AssemblerTest, OrgsCannotSeeEachOther) {

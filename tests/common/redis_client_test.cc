@@ -1,9 +1,15 @@
 // The Redis client and the stream queue against a real redis-server.
 #include <atomic>
+#include <fstream>
 #include <set>
+#include <sstream>
 #include <thread>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "common/redis.h"
 #include "common/streams.h"
 #include "gtest/gtest.h"
@@ -152,6 +158,48 @@ TEST_F(RedisClientTest, StreamDeadLettersAfterMaxDeliveries) {
     return streams::HandlerResult::Reject(absl::InvalidArgumentError("bad"));
   });
   EXPECT_EQ(client.Command({"XLEN", "jobs:dead"})->Int(), 2);
+}
+
+// redis://user:password@host:port logs in as that ACL user (AUTH user
+// password), with the ACL the deployment uses (deploy/redis/users.acl.template,
+// loaded here with ACL SETUSER): a service's user is refused FLUSHALL and KEYS.
+TEST_F(RedisClientTest, UrlCredentialsLogInAsTheAclUser) {
+  std::ifstream in(std::string(GOVREPORT_SOURCE_DIR) + "/deploy/redis/users.acl.template");
+  std::stringstream acl;
+  acl << in.rdbuf();
+  redis::Client admin(server_.options());
+  std::vector<std::string> users;
+  for (absl::string_view line : absl::StrSplit(acl.str(), '\n', absl::SkipEmpty())) {
+    if (!absl::StartsWith(line, "user ") || absl::StartsWith(line, "user default ")) continue;
+    redis::Args args = {"ACL", "SETUSER"};
+    for (absl::string_view word : absl::StrSplit(line.substr(5), ' ', absl::SkipEmpty())) {
+      args.push_back(absl::StrReplaceAll(word, {{"_PASSWORD@", ""}, {">@", ">pw-"}}));
+    }
+    users.push_back(args[2]);
+    auto r = admin.Command(args);
+    ASSERT_TRUE(r.ok()) << line << ": " << r.status();
+  }
+  ASSERT_EQ(users.size(), 5u);  // admin and the four services.
+  for (const std::string& user : {"records", "templates", "approval", "assembler"}) {
+    auto o = redis::ParseUrl(absl::StrCat("redis://", user, ":pw-", absl::AsciiStrToUpper(user),
+                                          "@127.0.0.1:", server_.port()));
+    ASSERT_TRUE(o.ok());
+    redis::Client client(*o);
+    EXPECT_TRUE(client.Ping().ok()) << user;
+    EXPECT_TRUE(client.Command({"HGET", "gr:{kjj}:org", "d"}).ok()) << user;
+    // Were this the password-only AUTH of the default user, FLUSHALL would run.
+    for (const redis::Args& cmd : std::vector<redis::Args>{
+             {"FLUSHALL"}, {"KEYS", "*"}, {"CONFIG", "GET", "*"}, {"HGET", "other", "d"}}) {
+      auto r = client.Command(cmd);
+      EXPECT_FALSE(r.ok()) << user << " ran " << cmd[0];
+      if (!r.ok()) EXPECT_TRUE(absl::StrContains(r.status().message(), "NOPERM")) << r.status();
+    }
+    o->password = "wrong";
+    redis::Client wrong(*o);
+    absl::Status st = wrong.Ping();
+    EXPECT_FALSE(st.ok());
+    EXPECT_TRUE(absl::StrContains(st.message(), "WRONGPASS")) << st;
+  }
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "gtest/gtest.h"
+#include "markup_checks.h"
 #include "records/records.h"
 #include "records/sample.h"
 #include "redis_server.h"
@@ -252,6 +253,84 @@ TEST_F(TemplatesTest, NarrativeIsDataInEveryFormat) {
   auto docx = templates_->Render(in);
   ASSERT_TRUE(docx.ok()) << docx.status();
   EXPECT_EQ(docx->content().substr(0, 2), "PK");
+}
+
+// Markup in every string a user sets (the report title, the org's names,
+// city, district and facts, the narrative) stays text in every format: no
+// element of it in the HTML (title included), well-formed DOCX parts holding
+// it literally, no Markdown or HTML markup from it in the Markdown.
+TEST_F(TemplatesTest, MarkupInEveryUserStringStaysText) {
+  const std::string evil =
+      "</title><script>alert(1)</script><img src=x onerror=alert(1)>]]>&amp;"
+      "*bold* _x_ [a](javascript:x) <b>\"'`~~s~~|";
+  records::v1::Org org;
+  org.set_display_name("中共" + evil + "党组");
+  org.set_short_name("局" + evil);
+  org.set_city("市" + evil);
+  org.set_district("区" + evil);
+  for (const char* fact : {"purged_influence", "case_lessons", "municipal_inspection_target"}) {
+    (*org.mutable_facts())[fact] = "事" + evil;
+  }
+  ReportContextInput input;
+  input.org = org;
+  input.figures = *records_->GetIndicatorValues("kjj", "2023");
+  // Line starts too: a list, a quote, a heading underline, an ordered list.
+  input.narrative = {{"problems", "一是" + evil + "\n- 列表\n> 引用\n===\n1. 有序"},
+                     {"next_steps", "- " + evil}};
+  input.issue_date = IssueDate{2024, 1, 8};
+  Templates::RenderInput in;
+  in.org = "kjj";
+  // The shipped template, and one that asks for no escaping at all.
+  for (const std::string& text :
+       {base_, std::string("{{{org.short_name}}}\n{{&narrative.problems}}\n{{{org.name}}}\n")}) {
+    in.text = text;
+    in.context = *ToEngineContext(BuildReportContext(input));
+    in.title = "题" + evil;
+    in.author = org.display_name();
+    in.format = v1::TEXT;
+    auto plain = templates_->Render(in);
+    ASSERT_TRUE(plain.ok()) << plain.status();
+    EXPECT_NE(plain->content().find(evil), std::string::npos);  // Text is as rendered.
+
+    in.format = v1::HTML;
+    auto html = templates_->Render(in);
+    ASSERT_TRUE(html.ok()) << html.status();
+    auto parsed = testing::ParseHtml(html->content());
+    ASSERT_TRUE(parsed.ok());
+    for (const char* element : {"script", "img", "b", "a"}) {
+      EXPECT_EQ(parsed->elements.count(element), 0u) << element << "\n" << html->content();
+    }
+    EXPECT_EQ(parsed->title, in.title);
+    EXPECT_NE(parsed->body_text.find("局" + evil), std::string::npos) << parsed->body_text;
+    EXPECT_NE(parsed->body_text.find("一是" + evil), std::string::npos) << parsed->body_text;
+    EXPECT_EQ(html->content().find("<script"), std::string::npos);
+    EXPECT_EQ(html->content().find("<img"), std::string::npos);
+    EXPECT_NE(html->content().find("&amp;amp;"), std::string::npos);      // The value's "&amp;".
+    EXPECT_EQ(html->content().find("&amp;amp;amp;"), std::string::npos);  // Escaped once.
+
+    in.format = v1::DOCX;
+    auto docx = templates_->Render(in);
+    ASSERT_TRUE(docx.ok()) << docx.status();
+    auto parts = testing::Unzip(docx->content());
+    ASSERT_TRUE(parts.ok()) << parts.status();
+    for (const auto& [name, xml] : *parts) {
+      EXPECT_TRUE(testing::XmlText(xml).ok()) << name << " is not well-formed:\n" << xml;
+    }
+    auto body = testing::XmlText(parts->at("word/document.xml"), "t");
+    ASSERT_TRUE(body.ok());
+    EXPECT_NE(body->find("局" + evil), std::string::npos) << *body;
+    EXPECT_NE(body->find("一是" + evil), std::string::npos) << *body;
+    EXPECT_EQ(*testing::XmlText(parts->at("docProps/core.xml"), "title"), in.title);
+    EXPECT_EQ(*testing::XmlText(parts->at("docProps/core.xml"), "creator"), org.display_name());
+
+    in.format = v1::MARKDOWN;
+    auto md = templates_->Render(in);
+    ASSERT_TRUE(md.ok()) << md.status();
+    for (const std::string& problem : testing::MarkdownMarkup(md->content())) {
+      ADD_FAILURE() << problem;
+    }
+    EXPECT_NE(md->content().find("\\[a\\](javascript:x)"), std::string::npos) << md->content();
+  }
 }
 
 TEST_F(TemplatesTest, HostileTemplatesFailCleanly) {

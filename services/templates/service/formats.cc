@@ -1,6 +1,7 @@
 #include "templates/service/formats.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/markup.h"
 #include "govreport/templates/v1/templates.pb.h"
 #include "templates/docx/docx_writer.h"
 
@@ -9,17 +10,69 @@ namespace {
 
 using docx::LineKind;
 
-std::string EscapeMarkdown(absl::string_view text) {
+// Markdown is rendered to HTML by whoever reads it, so no character of the
+// text may act as Markdown or HTML there: what opens emphasis, code, links
+// and images ([ is enough: ]( and ![ need it), raw HTML and autolinks (<),
+// entities (&), quotes (>), headings (#) and GFM tables and strikethrough
+// (| ~) is backslash-escaped, and so are the characters that
+// open a block only at the start of a line (- + = and "1." / "1)" lists). A
+// CR inside a line starts a new line for CommonMark, so what follows it counts
+// as a line start too.
+std::string EscapeMarkdown(absl::string_view text, bool line_start = true) {
   std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    if (c == '\\' || c == '*' || c == '_' || c == '[' || c == ']' || c == '<' || c == '>' ||
-        c == '#' || c == '`' || c == '|') {
-      out += '\\';
+  out.reserve(text.size() + text.size() / 8);
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    switch (c) {
+      case '\\':
+      case '`':
+      case '*':
+      case '_':
+      case '[':
+      case ']':
+      case '<':
+      case '>':
+      case '#':
+      case '&':
+      case '|':
+      case '~':
+        out += '\\';
+        break;
+      case '-':
+      case '+':
+      case '=':
+        if (line_start) out += '\\';
+        break;
+      default:
+        if (line_start && c >= '0' && c <= '9') {
+          // Escape the dot or parenthesis after a leading number.
+          size_t j = i;
+          while (j < text.size() && j - i < 10 && text[j] >= '0' && text[j] <= '9') ++j;
+          if (j < text.size() && (text[j] == '.' || text[j] == ')')) {
+            out.append(text.data() + i, j - i);
+            out += '\\';
+            i = j - 1;
+            line_start = false;
+            continue;
+          }
+        }
+        break;
     }
     out += c;
+    if (c == '\r') {
+      line_start = true;
+    } else if (c != ' ' && c != '\t') {
+      line_start = false;
+    }
   }
   return out;
+}
+
+// Every byte of the rendered text is text in HTML: the template's words and
+// the values alike (the engine renders HTML unescaped, like the other formats,
+// so {{{x}}} cannot smuggle markup in and nothing is escaped twice).
+void AppendHtml(absl::string_view text, std::string* out) {
+  AppendMarkupEscaped(std::string_view(text.data(), text.size()), MarkupEscape::kHtml, out);
 }
 
 }  // namespace
@@ -45,7 +98,7 @@ absl::StatusOr<std::string> ToMarkdown(absl::string_view text) {
         // The heading sentence in bold, the rest of the line as body.
         size_t n = l.heading_size ? l.heading_size : t.size();
         absl::StrAppend(&out, "**", EscapeMarkdown(t.substr(0, n)), "**",
-                        EscapeMarkdown(t.substr(n)), "\n\n");
+                        EscapeMarkdown(t.substr(n), /*line_start=*/false), "\n\n");
         break;
       }
       case LineKind::kIssuer:
@@ -62,9 +115,11 @@ absl::StatusOr<std::string> ToMarkdown(absl::string_view text) {
 absl::StatusOr<std::string> ToHtml(absl::string_view text, absl::string_view title) {
   auto lines = docx::ClassifyText(std::string_view(text.data(), text.size()));
   if (!lines.ok()) return lines.status();
-  std::string out = absl::StrCat(
-      "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n<title>",
-      title,
+  std::string out =
+      "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n<title>";
+  AppendHtml(title, &out);
+  absl::StrAppend(
+      &out,
       "</title>\n<style>\n"
       "body{max-width:156mm;margin:37mm auto;font:16pt/1.6 \"FangSong_GB2312\",\"FangSong\","
       "\"仿宋\",serif}\n"
@@ -82,27 +137,41 @@ absl::StatusOr<std::string> ToHtml(absl::string_view text, absl::string_view tit
       case LineKind::kBlank:
         continue;
       case LineKind::kTitle:
-        absl::StrAppend(&out, "<h1>", t, "</h1>\n");
+        out += "<h1>";
+        AppendHtml(t, &out);
+        out += "</h1>\n";
         break;
       case LineKind::kHeading1:
-        absl::StrAppend(&out, "<h2>", t, "</h2>\n");
+        out += "<h2>";
+        AppendHtml(t, &out);
+        out += "</h2>\n";
         break;
       case LineKind::kHeading2:
       case LineKind::kHeading3:
       case LineKind::kHeading4: {
         size_t n = l.heading_size ? l.heading_size : t.size();
         absl::StrAppend(&out, "<p><span class=\"", l.kind == LineKind::kHeading2 ? "h2" : "h3",
-                        "\">", t.substr(0, n), "</span>", t.substr(n), "</p>\n");
+                        "\">");
+        AppendHtml(t.substr(0, n), &out);
+        out += "</span>";
+        AppendHtml(t.substr(n), &out);
+        out += "</p>\n";
         break;
       }
       case LineKind::kIssuer:
-        absl::StrAppend(&out, "<p class=\"issuer\">", t, "</p>\n");
+        out += "<p class=\"issuer\">";
+        AppendHtml(t, &out);
+        out += "</p>\n";
         break;
       case LineKind::kDate:
-        absl::StrAppend(&out, "<p class=\"date\">", t, "</p>\n");
+        out += "<p class=\"date\">";
+        AppendHtml(t, &out);
+        out += "</p>\n";
         break;
       default:
-        absl::StrAppend(&out, "<p>", t, "</p>\n");
+        out += "<p>";
+        AppendHtml(t, &out);
+        out += "</p>\n";
     }
   }
   out += "</body>\n</html>\n";
@@ -111,11 +180,14 @@ absl::StatusOr<std::string> ToHtml(absl::string_view text, absl::string_view tit
 
 std::string ContentType(int format) {
   switch (format) {
-    case v1::MARKDOWN: return "text/markdown; charset=utf-8";
-    case v1::HTML: return "text/html; charset=utf-8";
+    case v1::MARKDOWN:
+      return "text/markdown; charset=utf-8";
+    case v1::HTML:
+      return "text/html; charset=utf-8";
     case v1::DOCX:
       return "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
-    default: return "text/plain; charset=utf-8";
+    default:
+      return "text/plain; charset=utf-8";
   }
 }
 

@@ -15,8 +15,9 @@ namespace govreport::templates {
 // escaped so that data never turns into markup.
 absl::StatusOr<std::string> ToMarkdown(absl::string_view text);
 
-// `text` was rendered with HTML escaping of every value; the result is a
-// whole UTF-8 document.
+// `text` was rendered without escaping, as for every format; all of it (the
+// template's words and the values) and `title` are HTML-escaped here, once.
+// The result is a whole UTF-8 document.
 absl::StatusOr<std::string> ToHtml(absl::string_view text, absl::string_view title);
 
 std::string ContentType(int format);

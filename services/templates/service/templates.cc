@@ -374,7 +374,9 @@ absl::StatusOr<v1::RenderResponse> Templates::Render(const RenderInput& in) {
   ScopedResolver resolver(this, in.org);
   RenderOptions options;
   options.partials = &resolver;
-  options.escape = in.format == v1::HTML ? Escape::kHtml : Escape::kNone;
+  // Plain text for every format: each format escapes the whole text when it
+  // lays it out (formats.h), so a {{{x}}} in a template cannot write markup.
+  options.escape = Escape::kNone;
   GR_ASSIGN_OR_RETURN(RenderResult r, compiled->Render(in.context, options));
   for (auto& m : r.missing) out.add_missing(std::move(m));
   for (auto& m : r.missing_partials) out.add_missing(absl::StrCat("partial:", m));
