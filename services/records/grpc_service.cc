@@ -15,15 +15,16 @@ using auth::kRecorder;
 using auth::kService;
 
 // Every reader role: anyone of the org may read its figures.
-#define GR_READERS {kRecorder, kDrafter, auth::kApprover, kAuditor, kService}
+#define GR_READERS \
+  { kRecorder, kDrafter, auth::kApprover, kAuditor, kService }
 
 // Resolves the org of a request and checks the caller, before anything of
 // that org is read.
-#define GR_AUTHORIZE(principal, org_expr, ...)                             \
-  auto gr_org_ = (org_expr);                                               \
-  if (!gr_org_.ok()) return ToGrpcStatus(gr_org_.status());                \
-  const std::string& org = *gr_org_;                                       \
-  auto principal = auth_->Authorize(*ctx, org, __VA_ARGS__);               \
+#define GR_AUTHORIZE(principal, org_expr, ...)               \
+  auto gr_org_ = (org_expr);                                 \
+  if (!gr_org_.ok()) return ToGrpcStatus(gr_org_.status());  \
+  const std::string& org = *gr_org_;                         \
+  auto principal = auth_->Authorize(*ctx, org, __VA_ARGS__); \
   if (!principal.ok()) return ToGrpcStatus(principal.status())
 
 absl::StatusOr<std::string> OrgOfName(const std::string& name, absl::string_view pattern,
@@ -44,12 +45,11 @@ absl::StatusOr<IndicatorName> ParseIndicatorName(const std::string& name) {
   std::string key = slash == std::string::npos ? "" : name.substr(slash + 1);
   if (slash == std::string::npos || key.empty() ||
       name.compare(0, slash + 1, absl::StrCat(name.substr(0, slash), "/")) != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "name: '", name, "' is not of the form orgs/*/indicators/{key}"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("name: '", name, "' is not of the form orgs/*/indicators/{key}"));
   }
-  GR_ASSIGN_OR_RETURN(auto parts,
-                      ParseName(absl::StrCat(name.substr(0, slash), "/x"),
-                                "orgs/*/indicators/*", "name"));
+  GR_ASSIGN_OR_RETURN(auto parts, ParseName(absl::StrCat(name.substr(0, slash), "/x"),
+                                            "orgs/*/indicators/*", "name"));
   return IndicatorName{parts[0], key};
 }
 
@@ -68,14 +68,12 @@ grpc::Status OrgGrpc::CreateOrg(grpc::ServerContext* ctx, const pb::CreateOrgReq
   auto p = auth_->Authenticate(*ctx);
   if (!p.ok()) return ToGrpcStatus(p.status());
   if (!p->IsOperator()) {
-    return ToGrpcStatus(absl::PermissionDeniedError(
-        "only the platform operator registers orgs"));
+    return ToGrpcStatus(absl::PermissionDeniedError("only the platform operator registers orgs"));
   }
   return ToGrpc(records_->CreateOrg(req->org_id(), req->org(), req->request_id()), out);
 }
 
-grpc::Status OrgGrpc::GetOrg(grpc::ServerContext* ctx, const pb::GetOrgRequest* req,
-                             pb::Org* out) {
+grpc::Status OrgGrpc::GetOrg(grpc::ServerContext* ctx, const pb::GetOrgRequest* req, pb::Org* out) {
   GR_AUTHORIZE(p, ParseOrgName(req->name(), "name"), GR_READERS);
   return ToGrpc(records_->GetOrg(org), out);
 }
@@ -84,9 +82,8 @@ grpc::Status OrgGrpc::ListOrgs(grpc::ServerContext* ctx, const pb::ListOrgsReque
                                pb::ListOrgsResponse* out) {
   auto p = auth_->Authenticate(*ctx);
   if (!p.ok()) return ToGrpcStatus(p.status());
-  return ToGrpc(records_->ListOrgs(p->IsOperator() ? "" : p->org, req->page_size(),
-                                   req->page_token()),
-                out);
+  return ToGrpc(
+      records_->ListOrgs(p->IsOperator() ? "" : p->org, req->page_size(), req->page_token()), out);
 }
 
 grpc::Status OrgGrpc::UpdateOrg(grpc::ServerContext* ctx, const pb::UpdateOrgRequest* req,
@@ -97,15 +94,14 @@ grpc::Status OrgGrpc::UpdateOrg(grpc::ServerContext* ctx, const pb::UpdateOrgReq
 
 // ------------------------------------------------------------ indicators
 
-grpc::Status IndicatorGrpc::LoadProfile(grpc::ServerContext* ctx,
-                                        const pb::LoadProfileRequest* req,
+grpc::Status IndicatorGrpc::LoadProfile(grpc::ServerContext* ctx, const pb::LoadProfileRequest* req,
                                         pb::LoadProfileResponse* out) {
   GR_AUTHORIZE(p, ParseOrgName(req->parent()), {kAdmin});
   return ToGrpc(records_->LoadProfile(org, req->profile(), req->request_id()), out);
 }
 
-grpc::Status IndicatorGrpc::GetProfile(grpc::ServerContext* ctx,
-                                       const pb::GetProfileRequest* req, pb::Profile* out) {
+grpc::Status IndicatorGrpc::GetProfile(grpc::ServerContext* ctx, const pb::GetProfileRequest* req,
+                                       pb::Profile* out) {
   GR_AUTHORIZE(p, ParseOrgName(req->parent()), GR_READERS);
   auto profile = records_->GetProfile(org);
   if (!profile.ok()) return ToGrpcStatus(profile.status());
@@ -124,8 +120,7 @@ grpc::Status IndicatorGrpc::ListIndicators(grpc::ServerContext* ctx,
   auto offset = DecodePageToken("indicators", req->page_token());
   if (!offset.ok()) return ToGrpcStatus(offset.status());
   const auto& all = (*profile)->proto().indicators();
-  for (int i = static_cast<int>(*offset); i < all.size() && out->indicators_size() < *size;
-       ++i) {
+  for (int i = static_cast<int>(*offset); i < all.size() && out->indicators_size() < *size; ++i) {
     pb::Indicator* ind = out->add_indicators();
     *ind = all[i];
     ind->set_name(absl::StrCat("orgs/", org, "/indicators/", ind->key()));
@@ -137,8 +132,7 @@ grpc::Status IndicatorGrpc::ListIndicators(grpc::ServerContext* ctx,
 }
 
 grpc::Status IndicatorGrpc::GetIndicator(grpc::ServerContext* ctx,
-                                         const pb::GetIndicatorRequest* req,
-                                         pb::Indicator* out) {
+                                         const pb::GetIndicatorRequest* req, pb::Indicator* out) {
   GR_AUTHORIZE(p, OrgOfIndicator(req->name()), GR_READERS);
   auto profile = records_->GetProfile(org);
   if (!profile.ok()) return ToGrpcStatus(profile.status());
@@ -159,9 +153,9 @@ grpc::Status IndicatorGrpc::GetIndicatorValues(grpc::ServerContext* ctx,
   return ToGrpc(records_->GetIndicatorValues(org, req->period()), out);
 }
 
-grpc::Status IndicatorGrpc::GetIndicatorProvenance(
-    grpc::ServerContext* ctx, const pb::GetIndicatorProvenanceRequest* req,
-    pb::GetIndicatorProvenanceResponse* out) {
+grpc::Status IndicatorGrpc::GetIndicatorProvenance(grpc::ServerContext* ctx,
+                                                   const pb::GetIndicatorProvenanceRequest* req,
+                                                   pb::GetIndicatorProvenanceResponse* out) {
   GR_AUTHORIZE(p, OrgOfIndicator(req->name()), GR_READERS);
   std::string key = req->name().substr(req->name().rfind('/') + 1);
   return ToGrpc(records_->GetIndicatorProvenance(org, key, req->period(), req->page_size(),
@@ -175,8 +169,7 @@ grpc::Status ActivityGrpc::CreateActivity(grpc::ServerContext* ctx,
                                           const pb::CreateActivityRequest* req,
                                           pb::ActivityRecord* out) {
   GR_AUTHORIZE(p, ParseOrgName(req->parent()), {kRecorder, kService});
-  return ToGrpc(records_->CreateActivity(org, p->subject, req->activity(), req->request_id()),
-                out);
+  return ToGrpc(records_->CreateActivity(org, p->subject, req->activity(), req->request_id()), out);
 }
 
 grpc::Status ActivityGrpc::BatchCreateActivities(grpc::ServerContext* ctx,
@@ -186,8 +179,7 @@ grpc::Status ActivityGrpc::BatchCreateActivities(grpc::ServerContext* ctx,
   return ToGrpc(records_->BatchCreateActivities(org, p->subject, *req), out);
 }
 
-grpc::Status ActivityGrpc::GetActivity(grpc::ServerContext* ctx,
-                                       const pb::GetActivityRequest* req,
+grpc::Status ActivityGrpc::GetActivity(grpc::ServerContext* ctx, const pb::GetActivityRequest* req,
                                        pb::ActivityRecord* out) {
   auto parts = ParseName(req->name(), "orgs/*/activities/*", "name");
   GR_AUTHORIZE(p, OrgOfName(req->name(), "orgs/*/activities/*", "name"), GR_READERS);
@@ -212,14 +204,13 @@ grpc::Status ActivityGrpc::AmendActivity(grpc::ServerContext* ctx,
 grpc::Status ActivityGrpc::VoidActivity(grpc::ServerContext* ctx,
                                         const pb::VoidActivityRequest* req,
                                         pb::ActivityRecord* out) {
-  GR_AUTHORIZE(p, OrgOfName(req->name(), "orgs/*/activities/*", "name"),
-               {kRecorder, kService});
+  GR_AUTHORIZE(p, OrgOfName(req->name(), "orgs/*/activities/*", "name"), {kRecorder, kService});
   return ToGrpc(records_->VoidActivity(org, p->subject, *req), out);
 }
 
-grpc::Status ActivityGrpc::ListActivityRevisions(
-    grpc::ServerContext* ctx, const pb::ListActivityRevisionsRequest* req,
-    pb::ListActivityRevisionsResponse* out) {
+grpc::Status ActivityGrpc::ListActivityRevisions(grpc::ServerContext* ctx,
+                                                 const pb::ListActivityRevisionsRequest* req,
+                                                 pb::ListActivityRevisionsResponse* out) {
   auto parts = ParseName(req->name(), "orgs/*/activities/*", "name");
   GR_AUTHORIZE(p, OrgOfName(req->name(), "orgs/*/activities/*", "name"), GR_READERS);
   auto revs = records_->ListRevisions(org, (*parts)[1]);
@@ -251,9 +242,9 @@ grpc::Status AuthGrpc::IssueToken(grpc::ServerContext* ctx, const apb::IssueToke
   np.kind = want.kind() == apb::SERVICE ? "service" : "user";
   for (const auto& r : want.roles()) {
     if (!auth::IsKnownRole(r)) {
-      return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
-          "principal.roles: unknown role '", r,
-          "' (recorder, drafter, approver, admin, auditor, service)")));
+      return ToGrpcStatus(absl::InvalidArgumentError(
+          absl::StrCat("principal.roles: unknown role '", r,
+                       "' (recorder, drafter, approver, admin, auditor, service)")));
     }
     np.roles.push_back(r);
   }
@@ -273,8 +264,7 @@ grpc::Status AuthGrpc::IssueToken(grpc::ServerContext* ctx, const apb::IssueToke
   return grpc::Status::OK;
 }
 
-grpc::Status AuthGrpc::RevokeToken(grpc::ServerContext* ctx,
-                                   const apb::RevokeTokenRequest* req,
+grpc::Status AuthGrpc::RevokeToken(grpc::ServerContext* ctx, const apb::RevokeTokenRequest* req,
                                    apb::RevokeTokenResponse*) {
   auto p = auth_->Authenticate(*ctx);
   if (!p.ok()) return ToGrpcStatus(p.status());

@@ -37,42 +37,40 @@ class Records {
                                     const std::string& request_id);
   absl::StatusOr<pb::Org> GetOrg(const std::string& org_id);
   // Every org when `only` is empty, else just that one.
-  absl::StatusOr<pb::ListOrgsResponse> ListOrgs(const std::string& only,
-                                                int page_size,
+  absl::StatusOr<pb::ListOrgsResponse> ListOrgs(const std::string& only, int page_size,
                                                 const std::string& page_token);
   absl::StatusOr<pb::Org> UpdateOrg(const pb::UpdateOrgRequest& request);
 
   // ---- catalogue
-  absl::StatusOr<pb::LoadProfileResponse> LoadProfile(
-      const std::string& org_id, const pb::Profile& profile,
-      const std::string& request_id);
-  absl::StatusOr<std::shared_ptr<const CompiledProfile>> GetProfile(
-      const std::string& org_id);
-  absl::StatusOr<pb::GetIndicatorValuesResponse> GetIndicatorValues(
-      const std::string& org_id, const std::string& period);
+  absl::StatusOr<pb::LoadProfileResponse> LoadProfile(const std::string& org_id,
+                                                      const pb::Profile& profile,
+                                                      const std::string& request_id);
+  absl::StatusOr<std::shared_ptr<const CompiledProfile>> GetProfile(const std::string& org_id);
+  absl::StatusOr<pb::GetIndicatorValuesResponse> GetIndicatorValues(const std::string& org_id,
+                                                                    const std::string& period);
   absl::StatusOr<pb::GetIndicatorProvenanceResponse> GetIndicatorProvenance(
-      const std::string& org_id, const std::string& key,
-      const std::string& period, int page_size, const std::string& page_token);
+      const std::string& org_id, const std::string& key, const std::string& period, int page_size,
+      const std::string& page_token);
 
   // ---- activities
-  absl::StatusOr<pb::ActivityRecord> CreateActivity(
-      const std::string& org_id, const std::string& recorded_by,
-      const pb::ActivityRecord& record, const std::string& request_id);
+  absl::StatusOr<pb::ActivityRecord> CreateActivity(const std::string& org_id,
+                                                    const std::string& recorded_by,
+                                                    const pb::ActivityRecord& record,
+                                                    const std::string& request_id);
   absl::StatusOr<pb::BatchCreateActivitiesResponse> BatchCreateActivities(
       const std::string& org_id, const std::string& recorded_by,
       const pb::BatchCreateActivitiesRequest& request);
-  absl::StatusOr<pb::ActivityRecord> GetActivity(const std::string& org_id,
-                                                 const std::string& id);
+  absl::StatusOr<pb::ActivityRecord> GetActivity(const std::string& org_id, const std::string& id);
   absl::StatusOr<pb::ListActivitiesResponse> ListActivities(
       const std::string& org_id, const pb::ListActivitiesRequest& request);
-  absl::StatusOr<pb::ActivityRecord> AmendActivity(
-      const std::string& org_id, const std::string& recorded_by,
-      const pb::AmendActivityRequest& request);
-  absl::StatusOr<pb::ActivityRecord> VoidActivity(
-      const std::string& org_id, const std::string& recorded_by,
-      const pb::VoidActivityRequest& request);
-  absl::StatusOr<std::vector<pb::ActivityRecord>> ListRevisions(
-      const std::string& org_id, const std::string& id);
+  absl::StatusOr<pb::ActivityRecord> AmendActivity(const std::string& org_id,
+                                                   const std::string& recorded_by,
+                                                   const pb::AmendActivityRequest& request);
+  absl::StatusOr<pb::ActivityRecord> VoidActivity(const std::string& org_id,
+                                                  const std::string& recorded_by,
+                                                  const pb::VoidActivityRequest& request);
+  absl::StatusOr<std::vector<pb::ActivityRecord>> ListRevisions(const std::string& org_id,
+                                                                const std::string& id);
 
   // Validates a record's content against the org's activity types.
   static absl::Status ValidateActivity(const CompiledProfile& profile,
@@ -93,16 +91,15 @@ class Records {
                                                  const PreparedWrite& write,
                                                  const redis::Reply& reply);
   absl::StatusOr<pb::ActivityRecord> ChangeActivity(
-      const std::string& org_id, const std::string& recorded_by,
-      const std::string& id, int64_t expected_revision,
-      const std::string& request_id, bool void_it, const std::string& reason,
-      const pb::ActivityRecord* amended);
+      const std::string& org_id, const std::string& recorded_by, const std::string& id,
+      int64_t expected_revision, const std::string& request_id, bool void_it,
+      const std::string& reason, const pb::ActivityRecord* amended);
   absl::StatusOr<std::vector<pb::ActivityRecord>> FetchActivities(
       const std::string& org_id, const std::vector<std::string>& ids);
   absl::Status RequireOrg(const std::string& org_id);
-  absl::StatusOr<CompiledProfile::Figures> ReadFigures(
-      const std::string& org_id, const CompiledProfile& profile,
-      const Period& period);
+  absl::StatusOr<CompiledProfile::Figures> ReadFigures(const std::string& org_id,
+                                                       const CompiledProfile& profile,
+                                                       const Period& period);
   std::string ActivityName(const std::string& org_id, const std::string& id) const;
 
   redis::Client* redis_;
