@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "common/crypto.h"
 #include "common/json.h"
 #include "common/markup.h"
@@ -17,7 +18,6 @@ namespace govreport::records {
 namespace {
 
 constexpr size_t kMaxText = 4096;
-constexpr int kMaxPersons = 10000;
 
 int64_t NowUnix() { return absl::ToUnixSeconds(absl::Now()); }
 
@@ -157,6 +157,37 @@ absl::Status MapWriteError(const std::string& code, const std::string& detail,
 }  // namespace
 
 Records::Records(redis::Client* redis, RecordsOptions options) : redis_(redis), options_(options) {}
+
+std::vector<std::string> Records::LimitArgs(bool quota_exempt) const {
+  std::string day;
+  if (!quota_exempt) {
+    absl::Time now = options_.clock ? options_.clock() : absl::Now();
+    day = absl::FormatTime("%Y%m%d", now, absl::UTCTimeZone());
+  }
+  return {day, absl::StrCat(std::max<int64_t>(0, options_.quota_records_per_day)),
+          absl::StrCat(std::max<int64_t>(0, options_.quota_bytes_per_day)),
+          absl::StrCat(std::max<int64_t>(0, options_.max_persons_per_year))};
+}
+
+absl::Status Records::MapLimitError(const std::string& org_id, const redis::Reply& r) const {
+  std::string code(r[0].Str());
+  if (code == "PERSONS") {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("orgs/", org_id, ": activity.persons: ", r[3].Int(),
+                     " distinct persons per activity type and year is the limit, and ",
+                     r[1].AsString(), " '", r[2].AsString(), "' has ", r[4].Int(),
+                     "; this record names new ones (--max-persons-per-year)"));
+  }
+  absl::Time now = options_.clock ? options_.clock() : absl::Now();
+  absl::CivilDay today = absl::ToCivilDay(now, absl::UTCTimeZone());
+  std::string quota = r[1].AsString();
+  std::string unit = quota == "records_per_day" ? "record writes" : "bytes";
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "orgs/", org_id, ": quota ", quota, " is used up: ", r[3].Int(), " of ", r[2].Int(), " ",
+      unit, " on ", absl::FormatCivilTime(today), " (UTC); it resets at ",
+      absl::FormatCivilTime(today + 1), "T00:00:00Z (--quota-",
+      quota == "records_per_day" ? "records" : "bytes", "-per-day)"));
+}
 
 std::string Records::ActivityName(const std::string& org, const std::string& id) const {
   return absl::StrCat("orgs/", org, "/activities/", id);
@@ -345,19 +376,77 @@ absl::StatusOr<std::shared_ptr<const CompiledProfile>> Records::GetProfile(
   return compiled;
 }
 
+absl::StatusOr<int64_t> Records::ScanDistinct(const std::string& org_id,
+                                              const std::vector<std::string>& buckets,
+                                              const std::vector<std::string>& types) {
+  std::set<std::string> seen;
+  // (key, cursor) of every hash still being scanned; one pipelined HSCAN
+  // per hash and round, each reading about distinct_scan_count entries.
+  std::vector<std::pair<std::string, std::string>> open;
+  for (const auto& b : buckets) {
+    for (const auto& t : types) open.emplace_back(Key(org_id, absl::StrCat("dp:", b, ":", t)), "0");
+  }
+  std::string count = absl::StrCat(std::max(1, options_.distinct_scan_count));
+  while (!open.empty()) {
+    std::vector<redis::Args> cmds;
+    for (const auto& [key, cursor] : open) cmds.push_back({"HSCAN", key, cursor, "COUNT", count});
+    GR_ASSIGN_OR_RETURN(auto replies, redis_->Pipeline(cmds));
+    std::vector<std::pair<std::string, std::string>> next;
+    for (size_t i = 0; i < replies.size(); ++i) {
+      GR_RETURN_IF_ERROR(replies[i].ErrorStatus());
+      auto entries = replies[i][1];
+      for (size_t k = 0; k + 1 < entries.Size(); k += 2) seen.insert(entries[k].AsString());
+      std::string cursor = replies[i][0].AsString();
+      if (cursor != "0") next.emplace_back(open[i].first, cursor);
+    }
+    open = std::move(next);
+  }
+  return static_cast<int64_t>(seen.size());
+}
+
 absl::StatusOr<CompiledProfile::Figures> Records::ReadFigures(const std::string& org_id,
                                                               const CompiledProfile& profile,
                                                               const Period& period) {
-  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Eval(ReadFiguresScript(), {DvKey(org_id)},
-                                                   {profile.ReadSpec(period)}));
-  std::vector<std::string> fields;
-  for (size_t i = 0; i < r[1].Size(); ++i) fields.push_back(r[1][i].AsString());
-  std::vector<int64_t> distinct;
-  for (size_t i = 0; i < r[2].Size(); ++i) distinct.push_back(r[2][i].Int());
-  std::vector<std::string> latest;
-  for (size_t i = 0; i < r[3].Size(); ++i) latest.push_back(r[3][i].AsString());
-  GR_ASSIGN_OR_RETURN(int64_t dv, r[0].AsInt());
-  return profile.Evaluate(period, dv, fields, distinct, latest);
+  std::string spec = profile.ReadSpec(period);
+  std::string budget = absl::StrCat(std::max(0, options_.distinct_inline_budget));
+  // A union too big for the read script is scanned outside Lua; it is
+  // exact for the data version the script saw when no write of this org
+  // came in between, which the version read after the scan proves.
+  constexpr int kAttempts = 4;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    GR_ASSIGN_OR_RETURN(redis::Reply r,
+                        redis_->Eval(ReadFiguresScript(), {DvKey(org_id)}, {spec, budget}));
+    std::vector<std::string> fields;
+    for (size_t i = 0; i < r[1].Size(); ++i) fields.push_back(r[1][i].AsString());
+    std::vector<int64_t> distinct;
+    for (size_t i = 0; i < r[2].Size(); ++i) distinct.push_back(r[2][i].Int());
+    std::vector<std::string> latest;
+    for (size_t i = 0; i < r[3].Size(); ++i) latest.push_back(r[3][i].AsString());
+    GR_ASSIGN_OR_RETURN(int64_t dv, r[0].AsInt());
+    bool scanned = false;
+    size_t di = 0;
+    for (const auto& ind : profile.proto().indicators()) {
+      if (ind.measure().kind() != pb::DISTINCT) continue;
+      if (di < distinct.size() && distinct[di] < 0) {
+        std::vector<std::string> types(ind.measure().activity_types().begin(),
+                                       ind.measure().activity_types().end());
+        GR_ASSIGN_OR_RETURN(distinct[di], ScanDistinct(org_id, period.Buckets(), types));
+        scanned = true;
+      }
+      ++di;
+    }
+    if (scanned) {
+      GR_ASSIGN_OR_RETURN(redis::Reply now, redis_->Command({"GET", DvKey(org_id)}));
+      int64_t after = 0;
+      if (!now.IsNil()) {
+        GR_ASSIGN_OR_RETURN(after, now.AsInt());
+      }
+      if (after != dv) continue;
+    }
+    return profile.Evaluate(period, dv, fields, distinct, latest);
+  }
+  return absl::AbortedError(absl::StrCat("orgs/", org_id, ": its records changed during each of ",
+                                         kAttempts, " reads of its distinct persons; retry"));
 }
 
 absl::StatusOr<pb::GetIndicatorValuesResponse> Records::GetIndicatorValues(
@@ -433,8 +522,8 @@ absl::StatusOr<pb::GetIndicatorProvenanceResponse> Records::GetIndicatorProvenan
 
 // ------------------------------------------------------------ activities
 
-absl::Status Records::ValidateActivity(const CompiledProfile& profile,
-                                       const pb::ActivityRecord& r) {
+absl::Status Records::ValidateActivity(const CompiledProfile& profile, const pb::ActivityRecord& r,
+                                       int max_persons) {
   const pb::ActivityType* type = profile.FindType(r.type());
   if (r.type().empty()) return absl::InvalidArgumentError("activity.type: must be set");
   if (type == nullptr) {
@@ -472,8 +561,9 @@ absl::Status Records::ValidateActivity(const CompiledProfile& profile,
     return absl::InvalidArgumentError(
         absl::StrCat("activity.persons: type '", r.type(), "' must name the persons"));
   }
-  if (r.persons_size() > kMaxPersons) {
-    return absl::InvalidArgumentError(absl::StrCat("activity.persons: at most ", kMaxPersons));
+  if (max_persons > 0 && r.persons_size() > max_persons) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "activity.persons: ", r.persons_size(), " persons, at most ", max_persons, " per record"));
   }
   for (const auto& p : r.persons()) {
     if (p.empty() || p.size() > 128) {
@@ -499,13 +589,11 @@ absl::Status Records::ValidateActivity(const CompiledProfile& profile,
   return absl::OkStatus();
 }
 
-absl::StatusOr<Records::PreparedWrite> Records::PrepareCreate(const std::string& org_id,
-                                                              const CompiledProfile& profile,
-                                                              const std::string& recorded_by,
-                                                              const pb::ActivityRecord& in,
-                                                              const std::string& request_id) {
+absl::StatusOr<Records::PreparedWrite> Records::PrepareCreate(
+    const std::string& org_id, const CompiledProfile& profile, const std::string& recorded_by,
+    const pb::ActivityRecord& in, const std::string& request_id, bool quota_exempt) {
   GR_RETURN_IF_ERROR(ValidateRequestId(request_id));
-  GR_RETURN_IF_ERROR(ValidateActivity(profile, in));
+  GR_RETURN_IF_ERROR(ValidateActivity(profile, in, options_.max_persons_per_record));
   PreparedWrite w;
   w.id = NewId();
   w.record = in;
@@ -528,6 +616,7 @@ absl::StatusOr<Records::PreparedWrite> Records::PrepareCreate(const std::string&
                  Serialize(w.record),
                  Contribution(w.record),
                  absl::StrCat(absl::ToInt64Seconds(options_.request_ttl))};
+  for (auto& a : LimitArgs(quota_exempt)) w.call.args.push_back(std::move(a));
   return w;
 }
 
@@ -538,16 +627,18 @@ absl::StatusOr<pb::ActivityRecord> Records::FinishWrite(const std::string& org_i
   std::string code(r[0].Str());
   if (code == "OK") return w.record;
   if (code == "DUP_REQ" || code == "DUP_EXT") return GetActivity(org_id, r[1].AsString());
+  if (code == "QUOTA" || code == "PERSONS") return MapLimitError(org_id, r);
   return MapWriteError(code, r[1].AsString(), org_id, w.id);
 }
 
 absl::StatusOr<pb::ActivityRecord> Records::CreateActivity(const std::string& org_id,
                                                            const std::string& recorded_by,
                                                            const pb::ActivityRecord& record,
-                                                           const std::string& request_id) {
+                                                           const std::string& request_id,
+                                                           bool quota_exempt) {
   GR_ASSIGN_OR_RETURN(auto profile, GetProfile(org_id));
-  GR_ASSIGN_OR_RETURN(PreparedWrite w,
-                      PrepareCreate(org_id, *profile, recorded_by, record, request_id));
+  GR_ASSIGN_OR_RETURN(PreparedWrite w, PrepareCreate(org_id, *profile, recorded_by, record,
+                                                     request_id, quota_exempt));
   GR_ASSIGN_OR_RETURN(redis::Reply r,
                       redis_->Eval(WriteActivityScript(), w.call.keys, w.call.args));
   return FinishWrite(org_id, w, r);
@@ -555,11 +646,18 @@ absl::StatusOr<pb::ActivityRecord> Records::CreateActivity(const std::string& or
 
 absl::StatusOr<pb::BatchCreateActivitiesResponse> Records::BatchCreateActivities(
     const std::string& org_id, const std::string& recorded_by,
-    const pb::BatchCreateActivitiesRequest& req) {
+    const pb::BatchCreateActivitiesRequest& req, bool quota_exempt) {
   if (req.requests_size() > kMaxBatch) {
     return absl::InvalidArgumentError(absl::StrCat("requests: ", req.requests_size(),
                                                    " records, at most ", kMaxBatch,
                                                    " per batch; split it"));
+  }
+  int64_t persons = 0;
+  for (const auto& one : req.requests()) persons += one.activity().persons_size();
+  if (options_.max_persons_per_batch > 0 && persons > options_.max_persons_per_batch) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("requests[].activity.persons: ", persons, " persons in the batch, at most ",
+                     options_.max_persons_per_batch, " per batch; split it"));
   }
   GR_ASSIGN_OR_RETURN(auto profile, GetProfile(org_id));
   pb::BatchCreateActivitiesResponse out;
@@ -574,7 +672,8 @@ absl::StatusOr<pb::BatchCreateActivitiesResponse> Records::BatchCreateActivities
       result->set_message(absl::StrCat("requests[", i, "].parent: must be empty or ", parent));
       continue;
     }
-    auto w = PrepareCreate(org_id, *profile, recorded_by, one.activity(), one.request_id());
+    auto w = PrepareCreate(org_id, *profile, recorded_by, one.activity(), one.request_id(),
+                           quota_exempt);
     if (!w.ok()) {
       result->set_code(static_cast<int>(w.status().code()));
       result->set_message(absl::StrCat("requests[", i, "]: ", w.status().message()));
@@ -694,7 +793,7 @@ absl::StatusOr<pb::ListActivitiesResponse> Records::ListActivities(
 absl::StatusOr<pb::ActivityRecord> Records::ChangeActivity(
     const std::string& org_id, const std::string& recorded_by, const std::string& id,
     int64_t expected_revision, const std::string& request_id, bool void_it,
-    const std::string& reason, const pb::ActivityRecord* amended) {
+    const std::string& reason, const pb::ActivityRecord* amended, bool quota_exempt) {
   GR_RETURN_IF_ERROR(ValidateRequestId(request_id));
   GR_RETURN_IF_ERROR(TextField("reason", reason));
   GR_ASSIGN_OR_RETURN(auto profile, GetProfile(org_id));
@@ -714,7 +813,7 @@ absl::StatusOr<pb::ActivityRecord> Records::ChangeActivity(
     *next.mutable_persons() = amended->persons();
     *next.mutable_attachments() = amended->attachments();
     next.set_note(amended->note());
-    GR_RETURN_IF_ERROR(ValidateActivity(*profile, next));
+    GR_RETURN_IF_ERROR(ValidateActivity(*profile, next, options_.max_persons_per_record));
   }
   if (void_it) {
     next.set_voided(true);
@@ -724,37 +823,46 @@ absl::StatusOr<pb::ActivityRecord> Records::ChangeActivity(
   next.set_revision(expected + 1);
   next.set_recorded_by(recorded_by);
   next.set_update_unix(NowUnix());
-  GR_ASSIGN_OR_RETURN(redis::Reply r,
-                      redis_->Eval(WriteActivityScript(), {DvKey(org_id)},
-                                   {void_it ? "void" : "amend", id, request_id, "", "",
-                                    absl::StrCat(expected), Serialize(next), Contribution(next),
-                                    absl::StrCat(absl::ToInt64Seconds(options_.request_ttl))}));
+  redis::Args args = {void_it ? "void" : "amend",
+                      id,
+                      request_id,
+                      "",
+                      "",
+                      absl::StrCat(expected),
+                      Serialize(next),
+                      Contribution(next),
+                      absl::StrCat(absl::ToInt64Seconds(options_.request_ttl))};
+  for (auto& a : LimitArgs(quota_exempt)) args.push_back(std::move(a));
+  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Eval(WriteActivityScript(), {DvKey(org_id)}, args));
   std::string code(r[0].Str());
   if (code == "OK") return next;
   if (code == "DUP_REQ") return GetActivity(org_id, id);
+  if (code == "QUOTA" || code == "PERSONS") return MapLimitError(org_id, r);
   return MapWriteError(code, r[1].AsString(), org_id, id);
 }
 
 absl::StatusOr<pb::ActivityRecord> Records::AmendActivity(const std::string& org_id,
                                                           const std::string& recorded_by,
-                                                          const pb::AmendActivityRequest& req) {
+                                                          const pb::AmendActivityRequest& req,
+                                                          bool quota_exempt) {
   GR_ASSIGN_OR_RETURN(auto parts,
                       ParseName(req.activity().name(), "orgs/*/activities/*", "activity.name"));
   if (parts[0] != org_id) return absl::InvalidArgumentError("activity.name: wrong org");
   return ChangeActivity(org_id, recorded_by, parts[1], req.expected_revision(), req.request_id(),
-                        false, req.reason(), &req.activity());
+                        false, req.reason(), &req.activity(), quota_exempt);
 }
 
 absl::StatusOr<pb::ActivityRecord> Records::VoidActivity(const std::string& org_id,
                                                          const std::string& recorded_by,
-                                                         const pb::VoidActivityRequest& req) {
+                                                         const pb::VoidActivityRequest& req,
+                                                         bool quota_exempt) {
   GR_ASSIGN_OR_RETURN(auto parts, ParseName(req.name(), "orgs/*/activities/*", "name"));
   if (parts[0] != org_id) return absl::InvalidArgumentError("name: wrong org");
   if (req.reason().empty()) {
     return absl::InvalidArgumentError("reason: say why the record is voided");
   }
   return ChangeActivity(org_id, recorded_by, parts[1], req.expected_revision(), req.request_id(),
-                        true, req.reason(), nullptr);
+                        true, req.reason(), nullptr, quota_exempt);
 }
 
 absl::StatusOr<std::vector<pb::ActivityRecord>> Records::ListRevisions(const std::string& org_id,

@@ -630,8 +630,16 @@ absl::StatusOr<SendResult> SendBatches(Context& c, const std::string& org,
       std::clamp<int64_t>(c.flags().GetInt("batch-size").value_or(500), 1, records::kMaxBatch);
   SendResult out;
   out.names.resize(records.size());
-  for (size_t start = 0; start < records.size(); start += batch) {
-    size_t end = std::min(records.size(), start + static_cast<size_t>(batch));
+  for (size_t start = 0, end = 0; start < records.size(); start = end) {
+    // At most `batch` records and the server's default persons per batch.
+    end = start;
+    int64_t persons = 0;
+    while (end < records.size() && end - start < static_cast<size_t>(batch) &&
+           (end == start ||
+            persons + records[end].persons_size() <= records::kDefaultMaxPersonsPerBatch)) {
+      persons += records[end].persons_size();
+      ++end;
+    }
     pb::BatchCreateActivitiesRequest req;
     req.set_parent(OrgName(org));
     for (size_t i = start; i < end; ++i) {
