@@ -1,9 +1,7 @@
 // The records binary's gRPC surface in-process: tokens, roles, tenant
 // isolation and health.
-#include <grpcpp/grpcpp.h>
-#include "grpc/health/v1/health.grpc.pb.h"
-
 #include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
 
 #include <fstream>
 #include <sstream>
@@ -11,6 +9,7 @@
 #include "common/auth.h"
 #include "common/server.h"
 #include "govreport/auth/v1/auth.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "records/grpc_service.h"
 #include "redis_server.h"
@@ -25,8 +24,12 @@ class RecordsGrpcTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(redis_server_.ok());
     client_ = std::make_unique<redis::Client>(redis_server_.options());
-    authn_ = std::make_unique<auth::Authenticator>(client_.get(), "op-secret", absl::ZeroDuration());
-    records_ = std::make_unique<Records>(client_.get());
+    authn_ =
+        std::make_unique<auth::Authenticator>(client_.get(), "op-secret", absl::ZeroDuration());
+    // A small daily quota, so that a test can use it up.
+    RecordsOptions options;
+    options.quota_records_per_day = 3;
+    records_ = std::make_unique<Records>(client_.get(), options);
     orgs_ = std::make_unique<OrgGrpc>(records_.get(), authn_.get());
     indicators_ = std::make_unique<IndicatorGrpc>(records_.get(), authn_.get());
     activities_ = std::make_unique<ActivityGrpc>(records_.get(), authn_.get());
@@ -46,19 +49,20 @@ class RecordsGrpcTest : public ::testing::Test {
       req.mutable_org()->set_display_name(org);
       v1::Org out;
       ASSERT_TRUE(Call("op-secret", [&](auto& ctx) {
-        return v1::OrgService::Stub(channel_).CreateOrg(&ctx, req, &out);
-      }).ok());
+                    return v1::OrgService::Stub(channel_).CreateOrg(&ctx, req, &out);
+                  }).ok());
       std::ifstream in(std::string(GOVREPORT_SOURCE_DIR) +
                        "/deploy/profiles/strict-governance/profile.json");
       std::stringstream ss;
       ss << in.rdbuf();
       v1::LoadProfileRequest load;
       load.set_parent(absl::StrCat("orgs/", org));
-      ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(ss.str(), load.mutable_profile()).ok());
+      ASSERT_TRUE(
+          google::protobuf::util::JsonStringToMessage(ss.str(), load.mutable_profile()).ok());
       v1::LoadProfileResponse lr;
       ASSERT_TRUE(Call("op-secret", [&](auto& ctx) {
-        return v1::IndicatorService::Stub(channel_).LoadProfile(&ctx, load, &lr);
-      }).ok());
+                    return v1::IndicatorService::Stub(channel_).LoadProfile(&ctx, load, &lr);
+                  }).ok());
     }
   }
 
@@ -167,16 +171,45 @@ TEST_F(RecordsGrpcTest, RevokedTokenStopsWorking) {
   req.mutable_principal()->add_roles("recorder");
   apb::IssueTokenResponse issued;
   ASSERT_TRUE(Call("op-secret", [&](auto& ctx) {
-    return apb::AuthService::Stub(channel_).IssueToken(&ctx, req, &issued);
-  }).ok());
+                return apb::AuthService::Stub(channel_).IssueToken(&ctx, req, &issued);
+              }).ok());
   EXPECT_TRUE(Create(issued.token(), "kjj").ok());
   apb::RevokeTokenRequest rv;
   rv.set_token_id(issued.token_id());
   apb::RevokeTokenResponse out;
   ASSERT_TRUE(Call("op-secret", [&](auto& ctx) {
-    return apb::AuthService::Stub(channel_).RevokeToken(&ctx, rv, &out);
-  }).ok());
+                return apb::AuthService::Stub(channel_).RevokeToken(&ctx, rv, &out);
+              }).ok());
   EXPECT_EQ(Create(issued.token(), "kjj").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+// Issue 9: 10 000 persons per record in a batch; then a recorder past the
+// org's daily quota, while the operator loading history is exempt.
+TEST_F(RecordsGrpcTest, PersonsCapsAndDailyQuotaAtTheEdge) {
+  std::string admin = Issue("op-secret", "kjj", {"admin"});
+  std::string recorder = Issue(admin, "kjj", {"recorder"});
+  v1::BatchCreateActivitiesRequest attack;
+  attack.set_parent("orgs/kjj");
+  for (int i = 0; i < 20; ++i) {
+    auto* a = attack.add_requests()->mutable_activity();
+    a->set_type("epidemic_volunteer_service");
+    a->set_occurred_on("2023-05-04");
+    for (int k = 0; k < 10000; ++k) a->add_persons(absl::StrCat("p", i, "-", k));
+  }
+  v1::BatchCreateActivitiesResponse resp;
+  grpc::Status st = Call(recorder, [&](auto& ctx) {
+    return v1::ActivityService::Stub(channel_).BatchCreateActivities(&ctx, attack, &resp);
+  });
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("persons"), std::string::npos) << st.error_message();
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(Create(recorder, "kjj").ok());
+  st = Create(recorder, "kjj");
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(st.error_message().find("records_per_day"), std::string::npos) << st.error_message();
+  EXPECT_NE(st.error_message().find("resets at"), std::string::npos) << st.error_message();
+  EXPECT_TRUE(Create("op-secret", "kjj").ok());
+  // Another org's allowance is its own.
+  EXPECT_TRUE(Create(Issue("op-secret", "jyj", {"recorder"}), "jyj").ok());
 }
 
 TEST_F(RecordsGrpcTest, HealthFollowsRedis) {
