@@ -165,18 +165,22 @@ grpc::Status IndicatorGrpc::GetIndicatorProvenance(grpc::ServerContext* ctx,
 
 // ------------------------------------------------------------ activities
 
+// The platform operator's writes (loading an org's history) are exempt from
+// the org's daily quotas, not from the caps on persons.
 grpc::Status ActivityGrpc::CreateActivity(grpc::ServerContext* ctx,
                                           const pb::CreateActivityRequest* req,
                                           pb::ActivityRecord* out) {
   GR_AUTHORIZE(p, ParseOrgName(req->parent()), {kRecorder, kService});
-  return ToGrpc(records_->CreateActivity(org, p->subject, req->activity(), req->request_id()), out);
+  return ToGrpc(records_->CreateActivity(org, p->subject, req->activity(), req->request_id(),
+                                         p->IsOperator()),
+                out);
 }
 
 grpc::Status ActivityGrpc::BatchCreateActivities(grpc::ServerContext* ctx,
                                                  const pb::BatchCreateActivitiesRequest* req,
                                                  pb::BatchCreateActivitiesResponse* out) {
   GR_AUTHORIZE(p, ParseOrgName(req->parent()), {kRecorder, kService});
-  return ToGrpc(records_->BatchCreateActivities(org, p->subject, *req), out);
+  return ToGrpc(records_->BatchCreateActivities(org, p->subject, *req, p->IsOperator()), out);
 }
 
 grpc::Status ActivityGrpc::GetActivity(grpc::ServerContext* ctx, const pb::GetActivityRequest* req,
@@ -198,14 +202,14 @@ grpc::Status ActivityGrpc::AmendActivity(grpc::ServerContext* ctx,
                                          pb::ActivityRecord* out) {
   GR_AUTHORIZE(p, OrgOfName(req->activity().name(), "orgs/*/activities/*", "activity.name"),
                {kRecorder, kService});
-  return ToGrpc(records_->AmendActivity(org, p->subject, *req), out);
+  return ToGrpc(records_->AmendActivity(org, p->subject, *req, p->IsOperator()), out);
 }
 
 grpc::Status ActivityGrpc::VoidActivity(grpc::ServerContext* ctx,
                                         const pb::VoidActivityRequest* req,
                                         pb::ActivityRecord* out) {
   GR_AUTHORIZE(p, OrgOfName(req->name(), "orgs/*/activities/*", "name"), {kRecorder, kService});
-  return ToGrpc(records_->VoidActivity(org, p->subject, *req), out);
+  return ToGrpc(records_->VoidActivity(org, p->subject, *req, p->IsOperator()), out);
 }
 
 grpc::Status ActivityGrpc::ListActivityRevisions(grpc::ServerContext* ctx,

@@ -5,10 +5,16 @@ namespace govreport::records {
 const redis::Script& WriteActivityScript() {
   static const redis::Script script(R"lua(
 -- ARGV: op, id, request_id, ext_field, content_hash, expected_rev,
---       record_blob, contribution_json, request_ttl_seconds
+--       record_blob, contribution_json, request_ttl_seconds,
+--       quota_day (YYYYMMDD, '' = not counted), quota_records, quota_bytes
+--       (0 = no limit), max_persons_per_year (0 = no limit)
+-- The quota and the persons cap are checked before anything is written, so
+-- a refused write changes nothing; replays are answered before either.
 local P = string.sub(KEYS[1], 1, -3)
 local op, id, rid, ext, chash = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local expected, blob, contrib, ttl = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local qday, qrecords, qbytes = ARGV[10] or '', tonumber(ARGV[11] or '0'), tonumber(ARGV[12] or '0')
+local max_persons = tonumber(ARGV[13] or '0')
 
 if rid ~= '' then
   local prev = redis.call('GET', P .. 'req:' .. rid)
@@ -54,6 +60,7 @@ end
 
 local rkey = P .. 'a:' .. id
 local new = cjson.decode(contrib)
+local old = nil
 local rev
 if op == 'create' then
   if ext ~= '' then
@@ -67,16 +74,54 @@ if op == 'create' then
   end
   if redis.call('EXISTS', rkey) == 1 then return {'EXISTS', id} end
   rev = 1
-  if ext ~= '' then redis.call('HSET', P .. 'ext', ext, id .. '|' .. chash) end
 else
   local cur = redis.call('HGET', rkey, 'r')
   if not cur then return {'NOTFOUND', id} end
   if cur ~= expected then return {'STALE', cur} end
-  local old = cjson.decode(redis.call('HGET', rkey, 'c'))
+  old = cjson.decode(redis.call('HGET', rkey, 'c'))
   if old.v == 1 then return {'VOIDED', id} end
+  rev = tonumber(cur) + 1
+end
+
+-- The org's daily allowance: every write (create, amend, void) counts one
+-- record and its stored bytes.
+local qkey = P .. 'quota:' .. qday
+local nbytes = #blob + #contrib
+if qday ~= '' then
+  local used = redis.call('HMGET', qkey, 'n', 'b')
+  local n, b = tonumber(used[1] or '0'), tonumber(used[2] or '0')
+  if qrecords > 0 and n + 1 > qrecords then return {'QUOTA', 'records_per_day', qrecords, n} end
+  if qbytes > 0 and b + nbytes > qbytes then return {'QUOTA', 'bytes_per_day', qbytes, b} end
+end
+
+-- Distinct persons per activity type and calendar year: exact, counting
+-- the persons the old revision frees in the same year and type. At most
+-- 2 x persons-per-record lookups.
+if max_persons > 0 and new.v ~= 1 and #new.p > 0 then
+  local year = string.sub(new.d, 1, 4)
+  local yk = P .. 'dp:' .. year .. ':' .. new.t
+  local added, freed = 0, 0
+  local in_new = {}
+  for _, person in ipairs(new.p) do
+    in_new[person] = true
+    if redis.call('HEXISTS', yk, person) == 0 then added = added + 1 end
+  end
+  if old and old.v ~= 1 and old.t == new.t and string.sub(old.d, 1, 4) == year then
+    for _, person in ipairs(old.p) do
+      if not in_new[person] and redis.call('HGET', yk, person) == '1' then freed = freed + 1 end
+    end
+  end
+  local have = redis.call('HLEN', yk)
+  if added > 0 and have - freed + added > max_persons then
+    return {'PERSONS', year, new.t, max_persons, have}
+  end
+end
+
+if op == 'create' then
+  if ext ~= '' then redis.call('HSET', P .. 'ext', ext, id .. '|' .. chash) end
+else
   apply(old, -1)
   redis.call('ZREM', P .. 'acts:t:' .. old.t, id)
-  rev = tonumber(cur) + 1
 end
 apply(new, 1)
 local score = tonumber((string.gsub(new.d, '-', '')))
@@ -86,6 +131,11 @@ redis.call('HSET', rkey, 'd', blob, 'r', rev, 'c', contrib)
 redis.call('RPUSH', rkey .. ':h', blob)
 local dv = redis.call('INCR', KEYS[1])
 if rid ~= '' then redis.call('SET', P .. 'req:' .. rid, id, 'EX', ttl) end
+if qday ~= '' then
+  redis.call('HINCRBY', qkey, 'n', 1)
+  redis.call('HINCRBY', qkey, 'b', nbytes)
+  redis.call('EXPIRE', qkey, 172800)
+end
 return {'OK', id, rev, dv}
 )lua");
   return script;
@@ -95,25 +145,48 @@ const redis::Script& ReadFiguresScript() {
   static const redis::Script script(R"lua(
 -- ARGV[1]: JSON {f: [[bucket, field]...], d: [[[buckets], [types]]...],
 --                l: [[[months newest first], [types], quantity]...]}
+-- ARGV[2]: how many person entries the unions below may read in all.
 -- Returns {data_version, {field values}, {distinct counts},
---          {latest value, latest id, ...}}
+--          {latest value, latest id, ...}, person entries read}
+-- A distinct count over one bucket and one type is the HLEN of its
+-- reference-counted hash: O(1). A union (several buckets or types) is done
+-- here only while it fits the budget; otherwise its count is -1 and the
+-- caller unions the hashes outside Lua in bounded HSCAN steps.
 local P = string.sub(KEYS[1], 1, -3)
 local spec = cjson.decode(ARGV[1])
+local budget = tonumber(ARGV[2] or '0')
+local read = 0
 local fields = {}
 for i, f in ipairs(spec.f) do
   fields[i] = redis.call('HGET', P .. 'agg:' .. f[1], f[2]) or '0'
 end
 local distinct = {}
 for i, d in ipairs(spec.d) do
-  local seen, n = {}, 0
-  for _, b in ipairs(d[1]) do
-    for _, t in ipairs(d[2]) do
-      for _, person in ipairs(redis.call('HKEYS', P .. 'dp:' .. b .. ':' .. t)) do
-        if not seen[person] then seen[person] = true; n = n + 1 end
+  if #d[1] == 1 and #d[2] == 1 then
+    distinct[i] = redis.call('HLEN', P .. 'dp:' .. d[1][1] .. ':' .. d[2][1])
+  else
+    local total = 0
+    for _, b in ipairs(d[1]) do
+      for _, t in ipairs(d[2]) do
+        total = total + redis.call('HLEN', P .. 'dp:' .. b .. ':' .. t)
       end
     end
+    if total > budget then
+      distinct[i] = -1
+    else
+      budget = budget - total
+      read = read + total
+      local seen, n = {}, 0
+      for _, b in ipairs(d[1]) do
+        for _, t in ipairs(d[2]) do
+          for _, person in ipairs(redis.call('HKEYS', P .. 'dp:' .. b .. ':' .. t)) do
+            if not seen[person] then seen[person] = true; n = n + 1 end
+          end
+        end
+      end
+      distinct[i] = n
+    end
   end
-  distinct[i] = n
 end
 local latest = {}
 for i, l in ipairs(spec.l) do
@@ -139,7 +212,7 @@ for i, l in ipairs(spec.l) do
     latest[2 * i] = ''
   end
 end
-return {redis.call('GET', KEYS[1]) or '0', fields, distinct, latest}
+return {redis.call('GET', KEYS[1]) or '0', fields, distinct, latest, read}
 )lua");
   return script;
 }

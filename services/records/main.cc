@@ -16,7 +16,40 @@ int main(int argc, char** argv) {
               "AuthService; all state is in Redis.");
   DefineServerFlags(flags, "127.0.0.1:7101");
   DefineRedisFlags(flags);
+  records::RecordsOptions defaults;
+  flags.Define("max-persons-per-record", absl::StrCat(defaults.max_persons_per_record),
+               "persons one activity record may name (0 = no limit)");
+  flags.Define("max-persons-per-batch", absl::StrCat(defaults.max_persons_per_batch),
+               "persons all records of one BatchCreateActivities may name (0 = no limit)");
+  flags.Define("max-persons-per-year", absl::StrCat(defaults.max_persons_per_year),
+               "distinct persons per org, activity type and calendar year (0 = no limit)");
+  flags.Define("quota-records-per-day", absl::StrCat(defaults.quota_records_per_day),
+               "record writes (create, amend, void) per org and UTC day (0 = no limit)");
+  flags.Define("quota-bytes-per-day", absl::StrCat(defaults.quota_bytes_per_day),
+               "bytes of record data written per org and UTC day (0 = no limit)");
   ParseFlagsOrExit(flags, argc, argv);
+  records::RecordsOptions options;
+  for (auto [name, field] : std::initializer_list<std::pair<const char*, int64_t*>>{
+           {"max-persons-per-year", &options.max_persons_per_year},
+           {"quota-records-per-day", &options.quota_records_per_day},
+           {"quota-bytes-per-day", &options.quota_bytes_per_day}}) {
+    auto v = flags.GetInt(name);
+    if (!v.ok() || *v < 0) {
+      std::cerr << "--" << name << ": a number >= 0\n";
+      return 2;
+    }
+    *field = *v;
+  }
+  for (auto [name, field] : std::initializer_list<std::pair<const char*, int*>>{
+           {"max-persons-per-record", &options.max_persons_per_record},
+           {"max-persons-per-batch", &options.max_persons_per_batch}}) {
+    auto v = flags.GetInt(name);
+    if (!v.ok() || *v < 0 || *v > 1000000) {
+      std::cerr << "--" << name << ": a number within 0..1000000\n";
+      return 2;
+    }
+    *field = static_cast<int>(*v);
+  }
   auto redis_options = RedisOptionsFromFlags(flags);
   if (!redis_options.ok()) {
     std::cerr << redis_options.status().message() << "\n";
@@ -24,7 +57,7 @@ int main(int argc, char** argv) {
   }
   redis::Client redis(*redis_options);
   auth::Authenticator authenticator(&redis, flags.Get("admin-token"));
-  records::Records records(&redis);
+  records::Records records(&redis, options);
   records::OrgGrpc orgs(&records, &authenticator);
   records::IndicatorGrpc indicators(&records, &authenticator);
   records::ActivityGrpc activities(&records, &authenticator);

@@ -4,6 +4,7 @@
 #ifndef GOVREPORT_RECORDS_RECORDS_H_
 #define GOVREPORT_RECORDS_RECORDS_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -20,12 +21,29 @@
 namespace govreport::records {
 
 inline constexpr int kMaxBatch = 1000;
+inline constexpr int kDefaultMaxPersonsPerRecord = 500;
+inline constexpr int kDefaultMaxPersonsPerBatch = 5000;
 
+// Limits that keep one org's data, and so the work its reads and writes do
+// inside Redis, bounded (docs/records.md, "Limits and quotas"). 0 = none.
 struct RecordsOptions {
   // How long a request_id is remembered for replay.
   absl::Duration request_ttl = absl::Hours(24 * 7);
   // Other replicas see a newly loaded profile within this time.
   absl::Duration profile_cache_ttl = absl::Seconds(1);
+  int max_persons_per_record = kDefaultMaxPersonsPerRecord;
+  int max_persons_per_batch = kDefaultMaxPersonsPerBatch;
+  // Distinct person ids per org, activity type and calendar year.
+  int64_t max_persons_per_year = 20000;
+  // Per org and UTC day, counted by every create, amend and void.
+  int64_t quota_records_per_day = 100000;
+  int64_t quota_bytes_per_day = int64_t{64} << 20;
+  // Person entries one read script may union inline; bigger unions are
+  // done outside Lua in HSCAN steps of distinct_scan_count.
+  int distinct_inline_budget = 4096;
+  int distinct_scan_count = 1000;
+  // The time quotas are counted by; absl::Now when empty (tests inject).
+  std::function<absl::Time()> clock;
 };
 
 class Records {
@@ -37,46 +55,48 @@ class Records {
                                     const std::string& request_id);
   absl::StatusOr<pb::Org> GetOrg(const std::string& org_id);
   // Every org when `only` is empty, else just that one.
-  absl::StatusOr<pb::ListOrgsResponse> ListOrgs(const std::string& only,
-                                                int page_size,
+  absl::StatusOr<pb::ListOrgsResponse> ListOrgs(const std::string& only, int page_size,
                                                 const std::string& page_token);
   absl::StatusOr<pb::Org> UpdateOrg(const pb::UpdateOrgRequest& request);
 
   // ---- catalogue
-  absl::StatusOr<pb::LoadProfileResponse> LoadProfile(
-      const std::string& org_id, const pb::Profile& profile,
-      const std::string& request_id);
-  absl::StatusOr<std::shared_ptr<const CompiledProfile>> GetProfile(
-      const std::string& org_id);
-  absl::StatusOr<pb::GetIndicatorValuesResponse> GetIndicatorValues(
-      const std::string& org_id, const std::string& period);
+  absl::StatusOr<pb::LoadProfileResponse> LoadProfile(const std::string& org_id,
+                                                      const pb::Profile& profile,
+                                                      const std::string& request_id);
+  absl::StatusOr<std::shared_ptr<const CompiledProfile>> GetProfile(const std::string& org_id);
+  absl::StatusOr<pb::GetIndicatorValuesResponse> GetIndicatorValues(const std::string& org_id,
+                                                                    const std::string& period);
   absl::StatusOr<pb::GetIndicatorProvenanceResponse> GetIndicatorProvenance(
-      const std::string& org_id, const std::string& key,
-      const std::string& period, int page_size, const std::string& page_token);
+      const std::string& org_id, const std::string& key, const std::string& period, int page_size,
+      const std::string& page_token);
 
   // ---- activities
-  absl::StatusOr<pb::ActivityRecord> CreateActivity(
-      const std::string& org_id, const std::string& recorded_by,
-      const pb::ActivityRecord& record, const std::string& request_id);
+  absl::StatusOr<pb::ActivityRecord> CreateActivity(const std::string& org_id,
+                                                    const std::string& recorded_by,
+                                                    const pb::ActivityRecord& record,
+                                                    const std::string& request_id,
+                                                    bool quota_exempt = false);
   absl::StatusOr<pb::BatchCreateActivitiesResponse> BatchCreateActivities(
       const std::string& org_id, const std::string& recorded_by,
-      const pb::BatchCreateActivitiesRequest& request);
-  absl::StatusOr<pb::ActivityRecord> GetActivity(const std::string& org_id,
-                                                 const std::string& id);
+      const pb::BatchCreateActivitiesRequest& request, bool quota_exempt = false);
+  absl::StatusOr<pb::ActivityRecord> GetActivity(const std::string& org_id, const std::string& id);
   absl::StatusOr<pb::ListActivitiesResponse> ListActivities(
       const std::string& org_id, const pb::ListActivitiesRequest& request);
-  absl::StatusOr<pb::ActivityRecord> AmendActivity(
-      const std::string& org_id, const std::string& recorded_by,
-      const pb::AmendActivityRequest& request);
-  absl::StatusOr<pb::ActivityRecord> VoidActivity(
-      const std::string& org_id, const std::string& recorded_by,
-      const pb::VoidActivityRequest& request);
-  absl::StatusOr<std::vector<pb::ActivityRecord>> ListRevisions(
-      const std::string& org_id, const std::string& id);
+  absl::StatusOr<pb::ActivityRecord> AmendActivity(const std::string& org_id,
+                                                   const std::string& recorded_by,
+                                                   const pb::AmendActivityRequest& request,
+                                                   bool quota_exempt = false);
+  absl::StatusOr<pb::ActivityRecord> VoidActivity(const std::string& org_id,
+                                                  const std::string& recorded_by,
+                                                  const pb::VoidActivityRequest& request,
+                                                  bool quota_exempt = false);
+  absl::StatusOr<std::vector<pb::ActivityRecord>> ListRevisions(const std::string& org_id,
+                                                                const std::string& id);
 
   // Validates a record's content against the org's activity types.
   static absl::Status ValidateActivity(const CompiledProfile& profile,
-                                       const pb::ActivityRecord& record);
+                                       const pb::ActivityRecord& record,
+                                       int max_persons = kDefaultMaxPersonsPerRecord);
 
  private:
   struct PreparedWrite {
@@ -88,21 +108,28 @@ class Records {
                                               const CompiledProfile& profile,
                                               const std::string& recorded_by,
                                               const pb::ActivityRecord& in,
-                                              const std::string& request_id);
+                                              const std::string& request_id, bool quota_exempt);
+  // The write script's quota and cap arguments (ARGV[10..13]).
+  std::vector<std::string> LimitArgs(bool quota_exempt) const;
+  absl::Status MapLimitError(const std::string& org_id, const redis::Reply& reply) const;
+  // The exact union of the person hashes of `buckets` x `types`, in
+  // bounded HSCAN steps.
+  absl::StatusOr<int64_t> ScanDistinct(const std::string& org_id,
+                                       const std::vector<std::string>& buckets,
+                                       const std::vector<std::string>& types);
   absl::StatusOr<pb::ActivityRecord> FinishWrite(const std::string& org_id,
                                                  const PreparedWrite& write,
                                                  const redis::Reply& reply);
   absl::StatusOr<pb::ActivityRecord> ChangeActivity(
-      const std::string& org_id, const std::string& recorded_by,
-      const std::string& id, int64_t expected_revision,
-      const std::string& request_id, bool void_it, const std::string& reason,
-      const pb::ActivityRecord* amended);
+      const std::string& org_id, const std::string& recorded_by, const std::string& id,
+      int64_t expected_revision, const std::string& request_id, bool void_it,
+      const std::string& reason, const pb::ActivityRecord* amended, bool quota_exempt);
   absl::StatusOr<std::vector<pb::ActivityRecord>> FetchActivities(
       const std::string& org_id, const std::vector<std::string>& ids);
   absl::Status RequireOrg(const std::string& org_id);
-  absl::StatusOr<CompiledProfile::Figures> ReadFigures(
-      const std::string& org_id, const CompiledProfile& profile,
-      const Period& period);
+  absl::StatusOr<CompiledProfile::Figures> ReadFigures(const std::string& org_id,
+                                                       const CompiledProfile& profile,
+                                                       const Period& period);
   std::string ActivityName(const std::string& org_id, const std::string& id) const;
 
   redis::Client* redis_;

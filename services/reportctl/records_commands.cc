@@ -72,8 +72,12 @@ bool AsText(const std::string& s, std::string* v) {
   return true;
 }
 
-pb::ActivityService::Stub Activities(Context& c) { return pb::ActivityService::Stub(c.Channel("records")); }
-pb::IndicatorService::Stub Indicators(Context& c) { return pb::IndicatorService::Stub(c.Channel("records")); }
+pb::ActivityService::Stub Activities(Context& c) {
+  return pb::ActivityService::Stub(c.Channel("records"));
+}
+pb::IndicatorService::Stub Indicators(Context& c) {
+  return pb::IndicatorService::Stub(c.Channel("records"));
+}
 pb::OrgService::Stub Orgs(Context& c) { return pb::OrgService::Stub(c.Channel("records")); }
 apb::AuthService::Stub Tokens(Context& c) { return apb::AuthService::Stub(c.Channel("records")); }
 
@@ -99,7 +103,8 @@ std::string Quantities(const pb::ActivityRecord& r) {
   return absl::StrJoin(parts, ",");
 }
 
-void PrintActivities(Context& c, const google::protobuf::RepeatedPtrField<pb::ActivityRecord>& recs) {
+void PrintActivities(Context& c,
+                     const google::protobuf::RepeatedPtrField<pb::ActivityRecord>& recs) {
   Table t({"name", "type", "occurred_on", "rev", "state", "quantities", "title"});
   for (const auto& r : recs) {
     t.Add({r.name(), r.type(), r.occurred_on(), absl::StrCat(r.revision()),
@@ -401,9 +406,8 @@ int IndicatorList(Context& c, const Command& cmd) {
   Table t({"key", "unit", "measure", "activity types", "label"});
   for (const auto& i : resp.indicators()) {
     const auto& m = i.measure();
-    std::string feed = m.kind() == pb::RATIO
-                           ? absl::StrCat(m.numerator(), " / ", m.denominator())
-                           : absl::StrJoin(m.activity_types(), ",");
+    std::string feed = m.kind() == pb::RATIO ? absl::StrCat(m.numerator(), " / ", m.denominator())
+                                             : absl::StrJoin(m.activity_types(), ",");
     if (!m.quantity().empty()) feed += absl::StrCat(" (", m.quantity(), ")");
     t.Add({i.key(), i.unit(), pb::MeasureKind_Name(m.kind()), feed, i.label()});
   }
@@ -606,7 +610,8 @@ absl::StatusOr<pb::Profile> FetchProfile(Context& c, const std::string& org) {
   grpc::ClientContext ctx;
   c.Prepare(ctx);
   auto st = Indicators(c).GetProfile(&ctx, req, &resp);
-  if (!st.ok()) return absl::Status(static_cast<absl::StatusCode>(st.error_code()), st.error_message());
+  if (!st.ok())
+    return absl::Status(static_cast<absl::StatusCode>(st.error_code()), st.error_message());
   return resp;
 }
 
@@ -621,12 +626,20 @@ absl::StatusOr<SendResult> SendBatches(Context& c, const std::string& org,
                                        const std::vector<pb::ActivityRecord>& records,
                                        const std::vector<std::string>& request_ids,
                                        const std::vector<int>& lines, bool progress) {
-  int64_t batch = std::clamp<int64_t>(c.flags().GetInt("batch-size").value_or(500), 1,
-                                      records::kMaxBatch);
+  int64_t batch =
+      std::clamp<int64_t>(c.flags().GetInt("batch-size").value_or(500), 1, records::kMaxBatch);
   SendResult out;
   out.names.resize(records.size());
-  for (size_t start = 0; start < records.size(); start += batch) {
-    size_t end = std::min(records.size(), start + static_cast<size_t>(batch));
+  for (size_t start = 0, end = 0; start < records.size(); start = end) {
+    // At most `batch` records and the server's default persons per batch.
+    end = start;
+    int64_t persons = 0;
+    while (end < records.size() && end - start < static_cast<size_t>(batch) &&
+           (end == start ||
+            persons + records[end].persons_size() <= records::kDefaultMaxPersonsPerBatch)) {
+      persons += records[end].persons_size();
+      ++end;
+    }
     pb::BatchCreateActivitiesRequest req;
     req.set_parent(OrgName(org));
     for (size_t i = start; i < end; ++i) {
@@ -669,7 +682,8 @@ absl::StatusOr<SendResult> SendBatches(Context& c, const std::string& org,
 int ActivityImport(Context& c, const Command& cmd) {
   if (c.args.size() != 2) return UsageError(cmd, "give the org and the file");
   std::string content;
-  if (!ReadInput(c.args[1], &content)) return UsageError(cmd, absl::StrCat("cannot read ", c.args[1]));
+  if (!ReadInput(c.args[1], &content))
+    return UsageError(cmd, absl::StrCat("cannot read ", c.args[1]));
   auto parsed = ParseFile(c.args[1], content);
   if (!parsed.ok()) return UsageError(cmd, std::string(parsed.status().message()));
   // Check every row against the org's catalogue before sending any, so a
@@ -759,9 +773,9 @@ int SampleLoad(Context& c, const Command& cmd) {
     if (!st.ok() && st.error_code() != grpc::StatusCode::FAILED_PRECONDITION) return Fail(st);
     voided += st.ok();
   }
-  std::cout << "sample " << year << " for " << OrgName(c.args[0]) << ": "
-            << sample.records.size() << " records, " << sample.amends.size() << " amended, "
-            << sample.voids.size() << " voided\n";
+  std::cout << "sample " << year << " for " << OrgName(c.args[0]) << ": " << sample.records.size()
+            << " records, " << sample.amends.size() << " amended, " << sample.voids.size()
+            << " voided\n";
   return kOk;
 }
 
@@ -806,21 +820,26 @@ void RegisterRecordsCommands(std::vector<Command>& commands) {
     cmd.run = [fn, cmd](Context& c) { return fn(c, cmd); };
     commands.push_back(std::move(cmd));
   };
-  add("token issue", "--org ORG --subject NAME --roles r1,r2 [--kind service] [--ttl-seconds N] [--quiet]",
+  add("token issue",
+      "--org ORG --subject NAME --roles r1,r2 [--kind service] [--ttl-seconds N] [--quiet]",
       "Issue a bearer token (admin of ORG, or the operator). Roles: recorder, drafter, approver, "
       "admin, auditor, service. --org '*' makes an operator token. --quiet prints only the secret.",
       TokenIssue);
   add("token list", "[--org ORG]", "List the tokens of an org (never their secrets).", TokenList);
   add("token revoke", "TOKEN_ID", "Revoke a token; it stops working within seconds.", TokenRevoke);
   add("whoami", "", "Show the principal the token names.", WhoAmI);
-  add("org create", "ORG --display-name TEXT [--short-name] [--city] [--district] [--parent orgs/P] [--fact key=value]...",
+  add("org create",
+      "ORG --display-name TEXT [--short-name] [--city] [--district] [--parent orgs/P] [--fact "
+      "key=value]...",
       "Register an org (platform operator only).", OrgCreate);
   add("org get", "ORG", "Show an org.", OrgGet);
   add("org list", "", "List the orgs the token may see.", OrgList);
-  add("org update", "ORG [--display-name] [--short-name] [--city] [--district] [--parent] [--fact k=v]... [--expected-revision N]",
+  add("org update",
+      "ORG [--display-name] [--short-name] [--city] [--district] [--parent] [--fact k=v]... "
+      "[--expected-revision N]",
       "Change the fields given; --fact replaces all facts.", OrgUpdate);
-  add("profile load", "ORG FILE", "Install an indicator profile (JSON or protobuf text) into an org.",
-      ProfileLoad);
+  add("profile load", "ORG FILE",
+      "Install an indicator profile (JSON or protobuf text) into an org.", ProfileLoad);
   add("profile show", "ORG", "Show the org's activity types.", ProfileShow);
   add("indicator list", "ORG", "Show the org's indicators and what feeds them.", IndicatorList);
   add("figures", "ORG PERIOD",
@@ -828,7 +847,9 @@ void RegisterRecordsCommands(std::vector<Command>& commands) {
       "Indicators without any record are shown as missing, not as zero.",
       Figures);
   add("provenance", "ORG INDICATOR PERIOD", "The records behind one figure.", Provenance);
-  add("activity create", "ORG --type T --date YYYY-MM-DD [--title] [--department] [--quantity k=v]... [--person id]... [--source S --external-id X]",
+  add("activity create",
+      "ORG --type T --date YYYY-MM-DD [--title] [--department] [--quantity k=v]... [--person "
+      "id]... [--source S --external-id X]",
       "Record one activity.", ActivityCreate);
   add("activity import", "ORG FILE [--batch-size N] [--dry-run]",
       "Import records from CSV (header: type,occurred_on,title,department,source_system,"
@@ -836,11 +857,13 @@ void RegisterRecordsCommands(std::vector<Command>& commands) {
       "one ActivityRecord per line). Every row is checked first; a file with any bad row "
       "imports nothing. Rerunning the same file creates nothing twice.",
       ActivityImport);
-  add("activity list", "ORG [--type] [--from] [--to] [--department] [--source] [--include-voided] [--limit N]",
+  add("activity list",
+      "ORG [--type] [--from] [--to] [--department] [--source] [--include-voided] [--limit N]",
       "List records, oldest first.", ActivityList);
   add("activity get", "NAME", "Show one record (orgs/ORG/activities/ID).", ActivityGet);
   add("activity history", "NAME", "Every revision of a record.", ActivityHistory);
-  add("activity amend", "NAME [--type] [--date] [--quantity k=v]... [--reason TEXT] [--expected-revision N]",
+  add("activity amend",
+      "NAME [--type] [--date] [--quantity k=v]... [--reason TEXT] [--expected-revision N]",
       "Correct a record; the flags given replace those fields.", ActivityAmend);
   add("activity void", "NAME --reason TEXT [--expected-revision N]",
       "Void a record: it stops counting, and its history stays.", ActivityVoid);
@@ -848,8 +871,8 @@ void RegisterRecordsCommands(std::vector<Command>& commands) {
       "Load the deterministic sample year of the org's profile (idempotent); another seed "
       "gives another department's year.",
       SampleLoad);
-  add("sample csv", "PROFILE_FILE [--year 2023]",
-      "Print the sample year as an import CSV.", SampleCsv);
+  add("sample csv", "PROFILE_FILE [--year 2023]", "Print the sample year as an import CSV.",
+      SampleCsv);
 }
 
 }  // namespace govreport::cli

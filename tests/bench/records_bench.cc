@@ -5,6 +5,10 @@
 //   ingest.unary.*  CreateActivity through gRPC vs. a bare gRPC server that
 //                   echoes the same message, same client
 //   aggregate.*     GetIndicatorValues with 1 thousand vs. 1 million records
+//   records.distinct.*  another org's GetIndicatorValues while one org at
+//                   its persons caps reads its widest unions, vs. idle, vs.
+//                   the old HKEYS-in-Lua union over the issue-9 data
+//                   (10 000 persons per record, no caps)
 // Prints one flat JSON object.
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
@@ -99,9 +103,9 @@ void Fill(redis::Client& client, records::Records& recs, const std::string& org,
       std::string id = NewId();
       r.set_name(absl::StrCat("orgs/", org, "/activities/", id));
       r.set_revision(1);
-      std::string contrib = absl::StrCat(
-          "{\"t\":\"", r.type(), "\",\"d\":\"", r.occurred_on(), "\",\"v\":0,\"q\":{\"participants\":\"",
-          r.quantities().at("participants"), "\"},\"p\":[]}");
+      std::string contrib = absl::StrCat("{\"t\":\"", r.type(), "\",\"d\":\"", r.occurred_on(),
+                                         "\",\"v\":0,\"q\":{\"participants\":\"",
+                                         r.quantities().at("participants"), "\"},\"p\":[]}");
       calls.push_back({{OrgPrefix(org) + "dv"},
                        {"create", id, "", "", "", "0", r.SerializeAsString(), contrib, "60"}});
     }
@@ -117,14 +121,155 @@ void Fill(redis::Client& client, records::Records& recs, const std::string& org,
   std::cerr << "\rfilling " << org << ": " << n << "/" << n << "\n";
 }
 
+pb::ActivityRecord Volunteers(const std::string& date, int first, int n) {
+  pb::ActivityRecord r;
+  r.set_type("epidemic_volunteer_service");
+  r.set_occurred_on(date);
+  r.set_title("疫情防控志愿服务");
+  for (int i = 0; i < n; ++i) r.add_persons(absl::StrFormat("person-%06d", first + i));
+  return r;
+}
+
+// The read of distinct persons before issue 9: every hash of the union
+// read with HKEYS inside one script.
+const redis::Script& LegacyUnionScript() {
+  static const redis::Script script(R"lua(
+local seen, n = {}, 0
+for _, k in ipairs(ARGV) do
+  for _, person in ipairs(redis.call('HKEYS', k)) do
+    if not seen[person] then seen[person] = true; n = n + 1 end
+  end
+end
+return n
+)lua");
+  return script;
+}
+
+// Victim latency with an attacker reading on two threads.
+std::string DistinctFigures(redis::Client& client, records::Records& recs,
+                            const pb::Profile& profile) {
+  for (const char* org : {"victim", "attacker", "legacy"}) {
+    pb::Org o;
+    o.set_display_name(org);
+    (void)recs.CreateOrg(org, o, "");
+    (void)recs.LoadProfile(org, profile, "");
+  }
+  for (int i = 0; i < 20; ++i) {
+    (void)recs.CreateActivity("victim", "v", Volunteers("2023-05-01", i * 3, 3), "");
+  }
+  // The attacker at its caps: --max-persons-per-year distinct persons in
+  // 2022 and in 2023, 500 per record (the per-record cap).
+  int64_t cap = records::RecordsOptions().max_persons_per_year;
+  int64_t persons = 0;
+  for (int year : {2022, 2023}) {
+    for (int64_t first = 0; first + 500 <= cap; first += 500) {
+      pb::BatchCreateActivitiesRequest req;
+      *req.add_requests()->mutable_activity() =
+          Volunteers(absl::StrFormat("%d-%02d-10", year, static_cast<int>(first / 500) % 12 + 1),
+                     static_cast<int>(first), 500);
+      auto resp = recs.BatchCreateActivities("attacker", "a", req);
+      if (!resp.ok() || resp->created() != 1) {
+        std::cerr << "attacker load failed: " << resp.status() << "\n";
+        std::exit(1);
+      }
+      persons += 500;
+    }
+  }
+  // The issue's data, as the old code took it: 20 records of 10 000
+  // persons, written with the script and no caps.
+  std::vector<redis::ScriptCall> calls;
+  for (int i = 0; i < 20; ++i) {
+    pb::ActivityRecord r = Volunteers(i % 2 ? "2023-03-10" : "2023-08-10", i * 10000, 10000);
+    std::string id = NewId();
+    std::string contrib = absl::StrCat("{\"t\":\"", r.type(), "\",\"d\":\"", r.occurred_on(),
+                                       "\",\"v\":0,\"q\":{},\"p\":[");
+    for (int k = 0; k < r.persons_size(); ++k) {
+      absl::StrAppend(&contrib, k ? "," : "", "\"", r.persons(k), "\"");
+    }
+    contrib += "]}";
+    calls.push_back({{OrgPrefix("legacy") + "dv"},
+                     {"create", id, "", "", "", "0", r.SerializeAsString(), contrib, "60"}});
+  }
+  auto legacy = client.EvalPipeline(records::WriteActivityScript(), calls);
+  if (!legacy.ok() || (*legacy)[0].IsError()) {
+    std::cerr << "legacy load failed: "
+              << (legacy.ok() ? (*legacy)[0].ErrorStatus() : legacy.status()) << "\n";
+    std::exit(1);
+  }
+  std::vector<std::string> legacy_keys;
+  for (const char* b : {"2022-11", "2022-12", "2023-H1", "2023-Q3", "2023-10"}) {
+    legacy_keys.push_back(
+        absl::StrCat(OrgPrefix("legacy"), "dp:", b, ":epidemic_volunteer_service"));
+  }
+  auto victim = [&recs] {
+    auto v = recs.GetIndicatorValues("victim", "2023");
+    if (!v.ok()) {
+      std::cerr << "victim read failed: " << v.status() << "\n";
+      std::exit(1);
+    }
+  };
+  for (int i = 0; i < 50; ++i) victim();
+  double idle_us = MedianMicros(301, victim);
+  // The longest single command Redis ran during a phase (SLOWLOG logs all).
+  auto slowest_us = [&client]() -> int64_t {
+    auto log = client.Command({"SLOWLOG", "GET", "-1"});
+    int64_t most = 0;
+    if (log.ok()) {
+      for (size_t i = 0; i < log->Size(); ++i) most = std::max<int64_t>(most, (*log)[i][2].Int());
+    }
+    return most;
+  };
+  (void)client.Command({"CONFIG", "SET", "slowlog-log-slower-than", "0"});
+  (void)client.Command({"CONFIG", "SET", "slowlog-max-len", "1000000"});
+  std::vector<int64_t> slowest;
+  auto under = [&](const std::function<void()>& attack, int runs) {
+    (void)client.Command({"SLOWLOG", "RESET"});
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> pool;
+    for (int t = 0; t < 2; ++t) {
+      pool.emplace_back([&] {
+        while (!stop) attack();
+      });
+    }
+    absl::SleepFor(absl::Milliseconds(200));
+    double us = MedianMicros(runs, victim);
+    stop = true;
+    for (auto& th : pool) th.join();
+    slowest.push_back(slowest_us());
+    return us;
+  };
+  double after_us = under(
+      [&] {
+        for (const char* period : {"2022-11..2023-10", "2022-02..2023-11", "2022..2023"}) {
+          auto v = recs.GetIndicatorValues("attacker", period);
+          if (!v.ok()) {
+            std::cerr << "attacker read failed: " << v.status() << "\n";
+            std::exit(1);
+          }
+        }
+      },
+      301);
+  double before_us = under(
+      [&] { (void)client.Eval(LegacyUnionScript(), {OrgPrefix("legacy") + "dv"}, legacy_keys); },
+      21);
+  return absl::StrFormat(
+      "\"records.distinct.victim_query_us\": %.1f, \"records.distinct.victim_query_us_idle\": "
+      "%.1f, \"records.distinct.victim_query_us_before\": %.1f, "
+      "\"records.distinct.attacker_persons\": %d, \"records.distinct.slowest_command_us\": %d, "
+      "\"records.distinct.slowest_command_us_before\": %d",
+      after_us, idle_us, before_us, static_cast<int>(persons), static_cast<int>(slowest[0]),
+      static_cast<int>(slowest[1]));
+}
+
 int Main(int argc, char** argv) {
   int64_t big = 1000000;
   int unary_calls = 4000, batches = 40, threads = 16;
-  bool unary_only = false, unix_socket = false;
+  bool unary_only = false, unix_socket = false, distinct_only = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a.rfind("--big=", 0) == 0) big = std::stoll(a.substr(6));
     if (a == "--unary-only") unary_only = true;
+    if (a == "--distinct-only") distinct_only = true;
     if (a == "--unix-socket") unix_socket = true;
     if (a.rfind("--threads=", 0) == 0) threads = std::stoi(a.substr(10));
     if (a == "--quick") {
@@ -138,6 +283,8 @@ int Main(int argc, char** argv) {
   redis::Options ro = server.options();
   if (unix_socket) ro.unix_socket = server.socket_path();
   ro.pool_size = 32;
+  // The "before" figure waits seconds behind the old unions.
+  ro.command_timeout = absl::Seconds(60);
   redis::Client client(ro);
   auth::Authenticator authn(&client, "bench-operator");
   records::Records recs(&client);
@@ -158,6 +305,10 @@ int Main(int argc, char** argv) {
     o.set_display_name(org);
     (void)recs.CreateOrg(org, o, "");
     (void)recs.LoadProfile(org, profile, "");
+  }
+  if (distinct_only) {
+    std::cout << "{" << DistinctFigures(client, recs, profile) << "}\n";
+    return 0;
   }
   auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*rs)->port()),
                                      grpc::InsecureChannelCredentials());
@@ -183,8 +334,10 @@ int Main(int argc, char** argv) {
   };
   // Warm both.
   Throughput(threads, 20, [&](int t, int i) { call(echo_stub, t, i); });
-  double echo_rps = Throughput(threads, unary_calls / threads, [&](int t, int i) { call(echo_stub, t, i); });
-  double unary_rps = Throughput(threads, unary_calls / threads, [&](int t, int i) { call(records_stub, t, i); });
+  double echo_rps =
+      Throughput(threads, unary_calls / threads, [&](int t, int i) { call(echo_stub, t, i); });
+  double unary_rps =
+      Throughput(threads, unary_calls / threads, [&](int t, int i) { call(records_stub, t, i); });
   if (unary_only) {
     std::cout << absl::StrFormat("{\"ingest.unary.rps\": %.0f, \"ingest.unary.echo_rps\": %.0f}\n",
                                  unary_rps, echo_rps);
@@ -204,12 +357,13 @@ int Main(int argc, char** argv) {
   }
   const int batch_threads = 2;
   double batch_rps = batch * Throughput(batch_threads, batches / batch_threads, [&](int t, int i) {
-    grpc::ClientContext ctx;
-    auth::AttachToken(ctx, "bench-operator");
-    pb::BatchCreateActivitiesResponse out;
-    auto st = records_stub->BatchCreateActivities(&ctx, batch_reqs[t * (batches / batch_threads) + i], &out);
-    if (!st.ok() || out.failed()) ++errors;
-  });
+                       grpc::ClientContext ctx;
+                       auth::AttachToken(ctx, "bench-operator");
+                       pb::BatchCreateActivitiesResponse out;
+                       auto st = records_stub->BatchCreateActivities(
+                           &ctx, batch_reqs[t * (batches / batch_threads) + i], &out);
+                       if (!st.ok() || out.failed()) ++errors;
+                     });
   // The floor: the identical script calls (same arguments the service
   // builds), pipelined straight to Redis.
   auto compiled = recs.GetProfile("raw");
@@ -220,19 +374,22 @@ int Main(int argc, char** argv) {
       std::string id = NewId();
       r.set_name(absl::StrCat("orgs/raw/activities/", id));
       r.set_revision(1);
-      std::string contrib = absl::StrCat(
-          "{\"t\":\"", r.type(), "\",\"d\":\"", r.occurred_on(), "\",\"v\":0,\"q\":{\"participants\":\"",
-          r.quantities().at("participants"), "\"},\"p\":[]}");
+      std::string contrib = absl::StrCat("{\"t\":\"", r.type(), "\",\"d\":\"", r.occurred_on(),
+                                         "\",\"v\":0,\"q\":{\"participants\":\"",
+                                         r.quantities().at("participants"), "\"},\"p\":[]}");
       raw_batches[b].push_back({{OrgPrefix("raw") + "dv"},
                                 {"create", id, one.request_id(), "", "", "0", r.SerializeAsString(),
                                  contrib, "604800"}});
     }
   }
   double raw_rps = batch * Throughput(batch_threads, batches / batch_threads, [&](int t, int i) {
-    if (!client.EvalPipeline(records::WriteActivityScript(), raw_batches[t * (batches / batch_threads) + i]).ok()) {
-      ++errors;
-    }
-  });
+                     if (!client
+                              .EvalPipeline(records::WriteActivityScript(),
+                                            raw_batches[t * (batches / batch_threads) + i])
+                              .ok()) {
+                       ++errors;
+                     }
+                   });
 
   // Aggregate queries: the same question over 1k and over `big` records.
   records::SplitMix fill_rng(2);
@@ -250,15 +407,16 @@ int Main(int argc, char** argv) {
   }
   double small_us = MedianMicros(301, query("small"));
   double big_us = MedianMicros(301, query("big"));
+  std::string distinct = DistinctFigures(client, recs, profile);
 
   std::cout << absl::StrFormat(
       "{\"ingest.batch.records_per_s\": %.0f, \"ingest.batch.redis_raw_per_s\": %.0f, "
       "\"ingest.batch.ratio_to_redis\": %.3f, \"ingest.unary.rps\": %.0f, "
       "\"ingest.unary.echo_rps\": %.0f, \"ingest.unary.ratio_to_echo\": %.3f, "
       "\"aggregate.query_us_1k\": %.1f, \"aggregate.query_us_1m\": %.1f, "
-      "\"aggregate.flatness\": %.3f, \"aggregate.big_records\": %d, \"bench.errors\": %d}\n",
-      batch_rps, raw_rps, batch_rps / raw_rps, unary_rps, echo_rps, unary_rps / echo_rps,
-      small_us, big_us, big_us / small_us, static_cast<int>(big), errors.load());
+      "\"aggregate.flatness\": %.3f, \"aggregate.big_records\": %d, %s, \"bench.errors\": %d}\n",
+      batch_rps, raw_rps, batch_rps / raw_rps, unary_rps, echo_rps, unary_rps / echo_rps, small_us,
+      big_us, big_us / small_us, static_cast<int>(big), distinct, errors.load());
   return errors.load() ? 1 : 0;
 }
 

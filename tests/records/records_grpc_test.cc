@@ -26,7 +26,10 @@ class RecordsGrpcTest : public ::testing::Test {
     client_ = std::make_unique<redis::Client>(redis_server_.options());
     authn_ =
         std::make_unique<auth::Authenticator>(client_.get(), "op-secret", absl::ZeroDuration());
-    records_ = std::make_unique<Records>(client_.get());
+    // A small daily quota, so that a test can use it up.
+    RecordsOptions options;
+    options.quota_records_per_day = 3;
+    records_ = std::make_unique<Records>(client_.get(), options);
     orgs_ = std::make_unique<OrgGrpc>(records_.get(), authn_.get());
     indicators_ = std::make_unique<IndicatorGrpc>(records_.get(), authn_.get());
     activities_ = std::make_unique<ActivityGrpc>(records_.get(), authn_.get());
@@ -187,6 +190,35 @@ TEST_F(RecordsGrpcTest, RevokedTokenStopsWorking) {
                 return apb::AuthService::Stub(channel_).RevokeToken(&ctx, rv, &out);
               }).ok());
   EXPECT_EQ(Create(issued.token(), "kjj").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+// Issue 9: 10 000 persons per record in a batch; then a recorder past the
+// org's daily quota, while the operator loading history is exempt.
+TEST_F(RecordsGrpcTest, PersonsCapsAndDailyQuotaAtTheEdge) {
+  std::string admin = Issue("op-secret", "kjj", {"admin"});
+  std::string recorder = Issue(admin, "kjj", {"recorder"});
+  v1::BatchCreateActivitiesRequest attack;
+  attack.set_parent("orgs/kjj");
+  for (int i = 0; i < 20; ++i) {
+    auto* a = attack.add_requests()->mutable_activity();
+    a->set_type("epidemic_volunteer_service");
+    a->set_occurred_on("2023-05-04");
+    for (int k = 0; k < 10000; ++k) a->add_persons(absl::StrCat("p", i, "-", k));
+  }
+  v1::BatchCreateActivitiesResponse resp;
+  grpc::Status st = Call(recorder, [&](auto& ctx) {
+    return v1::ActivityService::Stub(channel_).BatchCreateActivities(&ctx, attack, &resp);
+  });
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("persons"), std::string::npos) << st.error_message();
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(Create(recorder, "kjj").ok());
+  st = Create(recorder, "kjj");
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(st.error_message().find("records_per_day"), std::string::npos) << st.error_message();
+  EXPECT_NE(st.error_message().find("resets at"), std::string::npos) << st.error_message();
+  EXPECT_TRUE(Create("op-secret", "kjj").ok());
+  // Another org's allowance is its own.
+  EXPECT_TRUE(Create(Issue("op-secret", "jyj", {"recorder"}), "jyj").ok());
 }
 
 TEST_F(RecordsGrpcTest, HealthFollowsRedis) {

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
+#include "records/lua_scripts.h"
 #include "records/records.h"
 #include "records/sample.h"
 #include "redis_server.h"
@@ -70,8 +71,7 @@ class RecordsStoreTest : public ::testing::Test {
 TEST_F(RecordsStoreTest, OrgsCreateGetUpdateWithRevisions) {
   v1::Org dup;
   dup.set_display_name("x");
-  EXPECT_EQ(records_->CreateOrg("kjj", dup, "").status().code(),
-            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(records_->CreateOrg("kjj", dup, "").status().code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(records_->CreateOrg("Bad_Id", dup, "").status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(records_->GetOrg("nope").status().code(), absl::StatusCode::kNotFound);
@@ -122,12 +122,18 @@ TEST_F(RecordsStoreTest, BadInputNamesTheFieldAndWritesNothing) {
     std::string field;
   };
   std::vector<Case> cases = {
-      {[](auto& r) { r.set_type("no_such_type"); }, absl::StatusCode::kInvalidArgument, "activity.type"},
-      {[](auto& r) { r.set_occurred_on("2023-02-30"); }, absl::StatusCode::kInvalidArgument, "occurred_on"},
-      {[](auto& r) { r.set_occurred_on("May 8"); }, absl::StatusCode::kInvalidArgument, "occurred_on"},
-      {[](auto& r) { r.mutable_quantities()->at("participants") = -3; }, absl::StatusCode::kInvalidArgument, "negative"},
-      {[](auto& r) { r.mutable_quantities()->clear(); }, absl::StatusCode::kInvalidArgument, "quantities[participants]"},
-      {[](auto& r) { (*r.mutable_quantities())["weight"] = 1; }, absl::StatusCode::kInvalidArgument, "quantities[weight]"},
+      {[](auto& r) { r.set_type("no_such_type"); }, absl::StatusCode::kInvalidArgument,
+       "activity.type"},
+      {[](auto& r) { r.set_occurred_on("2023-02-30"); }, absl::StatusCode::kInvalidArgument,
+       "occurred_on"},
+      {[](auto& r) { r.set_occurred_on("May 8"); }, absl::StatusCode::kInvalidArgument,
+       "occurred_on"},
+      {[](auto& r) { r.mutable_quantities()->at("participants") = -3; },
+       absl::StatusCode::kInvalidArgument, "negative"},
+      {[](auto& r) { r.mutable_quantities()->clear(); }, absl::StatusCode::kInvalidArgument,
+       "quantities[participants]"},
+      {[](auto& r) { (*r.mutable_quantities())["weight"] = 1; }, absl::StatusCode::kInvalidArgument,
+       "quantities[weight]"},
       {[](auto& r) { r.set_external_id("x"); }, absl::StatusCode::kInvalidArgument, "external_id"},
   };
   for (const auto& c : cases) {
@@ -158,7 +164,8 @@ TEST_F(RecordsStoreTest, BatchIsPerRecordAndBounded) {
   EXPECT_NE(resp->results(1).message().find("requests[1]"), std::string::npos);
 
   v1::BatchCreateActivitiesRequest huge;
-  for (int i = 0; i <= kMaxBatch; ++i) *huge.add_requests()->mutable_activity() = Talk("2023-01-05", 1);
+  for (int i = 0; i <= kMaxBatch; ++i)
+    *huge.add_requests()->mutable_activity() = Talk("2023-01-05", 1);
   EXPECT_EQ(records_->BatchCreateActivities("kjj", "li", huge).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
@@ -186,7 +193,8 @@ TEST_F(RecordsStoreTest, AmendAndVoidMoveTheFiguresAndKeepHistory) {
   auto voided = records_->VoidActivity("kjj", "wang", v);
   ASSERT_TRUE(voided.ok());
   EXPECT_TRUE(voided->voided());
-  EXPECT_TRUE(Value(*records_->GetIndicatorValues("kjj", "2023"), "heart_to_heart_talks").missing());
+  EXPECT_TRUE(
+      Value(*records_->GetIndicatorValues("kjj", "2023"), "heart_to_heart_talks").missing());
   EXPECT_EQ(records_->VoidActivity("kjj", "wang", v).status().code(),
             absl::StatusCode::kFailedPrecondition);
   auto history = records_->ListRevisions("kjj", a->name().substr(a->name().rfind('/') + 1));
@@ -254,10 +262,9 @@ TEST_F(RecordsStoreTest, ProvenanceListsTheRecordsBehindANumber) {
 }
 
 // Independent arithmetic over the raw records, to hold the aggregates to.
-std::map<std::string, std::pair<int64_t, bool>> Recompute(const v1::Profile& profile,
-                                                          const std::vector<v1::ActivityRecord>& all,
-                                                          const std::string& first,
-                                                          const std::string& last) {
+std::map<std::string, std::pair<int64_t, bool>> Recompute(
+    const v1::Profile& profile, const std::vector<v1::ActivityRecord>& all,
+    const std::string& first, const std::string& last) {
   std::map<std::string, std::pair<int64_t, bool>> out;  // key → (value, missing)
   for (const auto& ind : profile.indicators()) {
     const auto& m = ind.measure();
@@ -280,8 +287,8 @@ std::map<std::string, std::pair<int64_t, bool>> Recompute(const v1::Profile& pro
         latest = q == r.quantities().end() ? 0 : q->second;
       }
     }
-    int64_t value = m.kind() == v1::COUNT ? count
-                    : m.kind() == v1::SUM ? sum
+    int64_t value = m.kind() == v1::COUNT      ? count
+                    : m.kind() == v1::SUM      ? sum
                     : m.kind() == v1::DISTINCT ? static_cast<int64_t>(persons.size())
                                                : latest;
     out[ind.key()] = {value, count == 0};
@@ -291,6 +298,15 @@ std::map<std::string, std::pair<int64_t, bool>> Recompute(const v1::Profile& pro
 
 TEST_F(RecordsStoreTest, AggregatesEqualARecomputationAfterRandomHistory) {
   v1::Profile profile = ShippedProfile();
+  // A DISTINCT over two activity types: always a union.
+  v1::Indicator* both = profile.add_indicators();
+  both->set_key("persons_served");
+  both->set_label("志愿服务或走访慰问的人员");
+  both->set_unit("名");
+  both->mutable_measure()->set_kind(v1::DISTINCT);
+  both->mutable_measure()->add_activity_types("epidemic_volunteer_service");
+  both->mutable_measure()->add_activity_types("needy_member_visit");
+  ASSERT_TRUE(records_->LoadProfile("kjj", profile, "").ok());
   SampleYear sample = GenerateSampleYear(profile, 2023, 99);
   SplitMix rng(7);
   std::vector<std::string> names;
@@ -331,18 +347,223 @@ TEST_F(RecordsStoreTest, AggregatesEqualARecomputationAfterRandomHistory) {
   for (const auto& name : names) {
     all.push_back(*records_->GetActivity("kjj", name.substr(name.rfind('/') + 1)));
   }
-  for (const std::string period : {"2023", "2022", "2023-Q2", "2023-H2", "2023-07",
-                                   "2022-11..2023-10", "2022..2023"}) {
-    auto resp = records_->GetIndicatorValues("kjj", period);
-    ASSERT_TRUE(resp.ok());
-    auto expected = Recompute(profile, all, resp->first_day(), resp->last_day());
-    for (const auto& v : resp->values()) {
-      auto it = expected.find(v.key());
-      if (it == expected.end()) continue;  // Ratios: checked through their terms.
-      EXPECT_EQ(v.missing(), it->second.second) << period << " " << v.key();
-      if (!v.missing()) EXPECT_EQ(v.value(), it->second.first) << period << " " << v.key();
+  // The same store read with no inline budget: every union is scanned
+  // outside Lua, in steps of 2 entries.
+  RecordsOptions scan_options;
+  scan_options.profile_cache_ttl = absl::ZeroDuration();
+  scan_options.distinct_inline_budget = 0;
+  scan_options.distinct_scan_count = 2;
+  Records scanned(client_.get(), scan_options);
+  for (const std::string period :
+       {"2023", "2022", "2023-Q2", "2023-H2", "2023-07", "2022-11..2023-10", "2022..2023",
+        "2023-02..2023-11", "2022-03..2023-05", "2022-12..2023-01", "2023-05..2023-06"}) {
+    for (Records* store : {records_.get(), &scanned}) {
+      auto resp = store->GetIndicatorValues("kjj", period);
+      ASSERT_TRUE(resp.ok()) << resp.status();
+      auto expected = Recompute(profile, all, resp->first_day(), resp->last_day());
+      for (const auto& v : resp->values()) {
+        auto it = expected.find(v.key());
+        if (it == expected.end()) continue;  // Ratios: checked through their terms.
+        EXPECT_EQ(v.missing(), it->second.second) << period << " " << v.key();
+        if (!v.missing()) EXPECT_EQ(v.value(), it->second.first) << period << " " << v.key();
+      }
     }
   }
+}
+
+v1::ActivityRecord Volunteers(const std::string& date, int first, int n) {
+  v1::ActivityRecord r;
+  r.set_type("epidemic_volunteer_service");
+  r.set_occurred_on(date);
+  r.set_title("疫情防控志愿服务");
+  for (int i = 0; i < n; ++i) r.add_persons(absl::StrFormat("person-%06d", first + i));
+  return r;
+}
+
+// The attack of issue 9: a batch naming 10 000 persons per record.
+TEST_F(RecordsStoreTest, PersonsPerRecordAndPerBatchAreCapped) {
+  auto one = records_->CreateActivity("kjj", "li", Volunteers("2023-03-01", 0, 10000), "");
+  EXPECT_EQ(one.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(
+      std::string(one.status().message()).find("activity.persons: 10000 persons, at most 500"),
+      std::string::npos)
+      << one.status();
+  v1::BatchCreateActivitiesRequest attack;
+  for (int i = 0; i < 20; ++i) {
+    *attack.add_requests()->mutable_activity() = Volunteers("2023-03-01", i * 10000, 10000);
+  }
+  auto batch = records_->BatchCreateActivities("kjj", "li", attack);
+  EXPECT_EQ(batch.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(batch.status().message()).find("persons in the batch, at most 5000"),
+            std::string::npos)
+      << batch.status();
+  // Under the per-record cap, over the per-batch one: refused whole.
+  v1::BatchCreateActivitiesRequest wide;
+  for (int i = 0; i < 11; ++i) {
+    *wide.add_requests()->mutable_activity() = Volunteers("2023-03-01", i * 500, 500);
+  }
+  EXPECT_EQ(records_->BatchCreateActivities("kjj", "li", wide).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(client_->Command({"GET", "gr:{kjj}:dv"})->IsNil());  // Nothing was written.
+  wide.mutable_requests()->RemoveLast();
+  auto ok = records_->BatchCreateActivities("kjj", "li", wide);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->created(), 10);
+}
+
+TEST_F(RecordsStoreTest, DistinctPersonsPerTypeAndYearAreCapped) {
+  RecordsOptions o;
+  o.max_persons_per_year = 5;
+  Records capped(client_.get(), o);
+  auto a = capped.CreateActivity("kjj", "li", Volunteers("2023-03-01", 0, 5), "");
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto more = capped.CreateActivity("kjj", "li", Volunteers("2023-09-01", 4, 2), "");
+  EXPECT_EQ(more.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(std::string(more.status().message()).find("--max-persons-per-year"), std::string::npos)
+      << more.status();
+  // The same persons again, another year, another type: all fine.
+  ASSERT_TRUE(capped.CreateActivity("kjj", "li", Volunteers("2023-09-01", 1, 4), "").ok());
+  ASSERT_TRUE(capped.CreateActivity("kjj", "li", Volunteers("2022-09-01", 10, 5), "").ok());
+  v1::ActivityRecord visit = Volunteers("2023-09-01", 20, 5);
+  visit.set_type("needy_member_visit");
+  ASSERT_TRUE(capped.CreateActivity("kjj", "li", visit, "").ok());
+  // At the cap, an amend that frees person 0 may name person 9 instead.
+  v1::AmendActivityRequest swap;
+  *swap.mutable_activity() = Volunteers("2023-03-01", 1, 4);
+  swap.mutable_activity()->add_persons("person-000009");
+  swap.mutable_activity()->set_name(a->name());
+  auto swapped = capped.AmendActivity("kjj", "li", swap);
+  ASSERT_TRUE(swapped.ok()) << swapped.status();
+  auto f = capped.GetIndicatorValues("kjj", "2023");
+  EXPECT_EQ(Value(*f, "epidemic_volunteers").value(), 5);
+}
+
+TEST_F(RecordsStoreTest, DailyQuotasAreResourceExhaustedUntilTheNextUtcDay) {
+  absl::Time now = absl::FromCivil(absl::CivilSecond(2026, 12, 1, 23, 59, 0), absl::UTCTimeZone());
+  RecordsOptions o;
+  o.quota_records_per_day = 3;
+  o.quota_bytes_per_day = 20000;
+  o.clock = [&now] { return now; };
+  Records quota(client_.get(), o);
+  std::vector<std::string> names;
+  for (int i = 0; i < 3; ++i) {
+    auto r = quota.CreateActivity("kjj", "li", Talk("2023-03-01", i), absl::StrCat("q-", i));
+    ASSERT_TRUE(r.ok()) << r.status();
+    names.push_back(r->name());
+  }
+  // A replay is answered, not counted.
+  ASSERT_TRUE(quota.CreateActivity("kjj", "li", Talk("2023-03-01", 0), "q-0").ok());
+  auto refused = quota.CreateActivity("kjj", "li", Talk("2023-03-01", 9), "");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  std::string msg(refused.status().message());
+  EXPECT_NE(msg.find("quota records_per_day is used up: 3 of 3 record writes on 2026-12-01"),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("resets at 2026-12-02T00:00:00Z"), std::string::npos) << msg;
+  v1::VoidActivityRequest v;
+  v.set_name(names[0]);
+  v.set_reason("重复");
+  EXPECT_EQ(quota.VoidActivity("kjj", "li", v).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  // The platform operator is exempt.
+  ASSERT_TRUE(quota.CreateActivity("kjj", "op", Talk("2023-03-01", 9), "", true).ok());
+  EXPECT_EQ(Value(*quota.GetIndicatorValues("kjj", "2023"), "heart_to_heart_talks").record_count(),
+            4);
+  now += absl::Minutes(1);  // 2026-12-02, UTC.
+  ASSERT_TRUE(quota.VoidActivity("kjj", "li", v).ok());
+  // Bytes: a 4 KiB note five times is more than 20 000 bytes.
+  absl::Status last;
+  int written = 0;
+  for (int i = 0; i < 5 && last.ok(); ++i) {
+    v1::ActivityRecord big = Talk("2023-04-01", 1);
+    big.set_note(std::string(4000, 'x'));
+    last = quota.CreateActivity("kjj", "li", big, "").status();
+    if (last.ok()) ++written;
+  }
+  EXPECT_EQ(written, 2);  // With the void, the records quota ends it at 3 writes.
+  EXPECT_EQ(last.code(), absl::StatusCode::kResourceExhausted);
+}
+
+TEST_F(RecordsStoreTest, BytesQuotaIsResourceExhausted) {
+  RecordsOptions o;
+  o.quota_bytes_per_day = 10000;
+  Records quota(client_.get(), o);
+  absl::Status last;
+  int written = 0;
+  for (int i = 0; i < 5 && last.ok(); ++i) {
+    v1::ActivityRecord big = Talk("2023-04-01", 1);
+    big.set_note(std::string(4000, 'x'));
+    last = quota.CreateActivity("kjj", "li", big, "").status();
+    if (last.ok()) ++written;
+  }
+  EXPECT_EQ(written, 2);
+  EXPECT_EQ(last.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(std::string(last.message()).find("quota bytes_per_day is used up"), std::string::npos)
+      << last;
+}
+
+// One org holds the most persons the caps allow; neither its own reads
+// nor another org's do more than the inline budget of work in one script:
+// the big unions are scanned outside Lua, in bounded steps.
+TEST_F(RecordsStoreTest, ReadScriptsDoBoundedWorkWhileAnOrgHoldsItsMaximum) {
+  v1::Org org;
+  org.set_display_name("attacker");
+  ASSERT_TRUE(records_->CreateOrg("att", org, "").ok());
+  ASSERT_TRUE(records_->LoadProfile("att", ShippedProfile(), "").ok());
+  RecordsOptions o;
+  o.max_persons_per_year = 6000;
+  Records att(client_.get(), o);
+  // 6 000 distinct persons a year in 2022 and 2023, 500 per record, a
+  // different month each.
+  for (int year : {2022, 2023}) {
+    for (int b = 0; b < 12; ++b) {
+      v1::BatchCreateActivitiesRequest req;
+      *req.add_requests()->mutable_activity() =
+          Volunteers(absl::StrFormat("%d-%02d-10", year, b + 1), b * 500, 500);
+      auto resp = att.BatchCreateActivities("att", "x", req);
+      ASSERT_TRUE(resp.ok() && resp->created() == 1) << resp.status();
+    }
+  }
+  // Over the cap: refused.
+  EXPECT_EQ(att.CreateActivity("att", "x", Volunteers("2023-05-01", 6000, 1), "").status().code(),
+            absl::StatusCode::kResourceExhausted);
+  ASSERT_TRUE(records_->CreateActivity("kjj", "li", Volunteers("2023-05-01", 0, 3), "").ok());
+
+  auto script_work = [&](const std::string& org_id, const std::string& period) -> int64_t {
+    auto profile = records_->GetProfile(org_id);
+    auto p = ParsePeriod(period);
+    auto r = client_->Eval(ReadFiguresScript(), {absl::StrCat("gr:{", org_id, "}:dv")},
+                           {(*profile)->ReadSpec(*p), "4096"});
+    EXPECT_TRUE(r.ok());
+    return r->Size() > 4 ? (*r)[4].Int() : -1;
+  };
+  ASSERT_TRUE(client_->Command({"CONFIG", "RESETSTAT"}).ok());
+  for (const std::string period :
+       {"2023", "2023-Q2", "2023-05", "2022-11..2023-10", "2022..2023", "2022-02..2023-11"}) {
+    // In one script, at most the budget, however many persons the org has.
+    int64_t work = script_work("att", period);
+    EXPECT_GE(work, 0) << period;
+    EXPECT_LE(work, 4096) << period;
+    EXPECT_LE(script_work("kjj", period), 3) << period;
+    // And the figures stay exact.
+    auto values = records_->GetIndicatorValues("att", period);
+    ASSERT_TRUE(values.ok()) << values.status();
+    auto p = ParsePeriod(period);
+    // Both years name the same 500 persons in the same month of the year.
+    std::set<int> months_of_year;
+    for (int m = p->first_month; m <= p->last_month; ++m) months_of_year.insert(m % 12);
+    int64_t expected = 500 * static_cast<int64_t>(months_of_year.size());
+    EXPECT_EQ(Value(*values, "epidemic_volunteers").value(), expected) << period;
+    auto victim = records_->GetIndicatorValues("kjj", period);
+    ASSERT_TRUE(victim.ok());
+    EXPECT_EQ(Value(*victim, "epidemic_volunteers").value(),
+              p->first_month <= 2023 * 12 + 4 && p->last_month >= 2023 * 12 + 4 ? 3 : 0)
+        << period;
+  }
+  // The big unions went through HSCAN, outside Lua.
+  auto stats = client_->Command({"INFO", "commandstats"});
+  ASSERT_TRUE(stats.ok());
+  EXPECT_NE(std::string(stats->Str()).find("cmdstat_hscan:"), std::string::npos);
 }
 
 }  // namespace
