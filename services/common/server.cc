@@ -26,7 +26,9 @@ absl::StatusOr<std::unique_ptr<RunningServer>> RunningServer::Start(
   grpc::ServerBuilder builder;
   builder.AddListeningPort(rs->options_.address,
                            grpc::InsecureServerCredentials(), &rs->port_);
-  builder.SetMaxReceiveMessageSize(rs->options_.max_message_bytes);
+  builder.SetMaxReceiveMessageSize(rs->options_.max_receive_message_bytes > 0
+                                       ? rs->options_.max_receive_message_bytes
+                                       : rs->options_.max_message_bytes);
   builder.SetMaxSendMessageSize(rs->options_.max_message_bytes);
   // Handlers block on Redis. With gRPC's default of at most two idle
   // pollers, every burst creates and then destroys threads; keeping more

@@ -29,6 +29,9 @@ struct ServerOptions {
   std::function<absl::Status()> readiness;
   absl::Duration probe_interval = absl::Seconds(1);
   int max_message_bytes = 16 << 20;
+  // Requests bigger than this are refused (RESOURCE_EXHAUSTED) before they
+  // are parsed; 0: max_message_bytes.
+  int max_receive_message_bytes = 0;
   // Idle handler threads kept alive (see server.cc).
   int max_pollers = 32;
 };

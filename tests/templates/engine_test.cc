@@ -446,6 +446,161 @@ TEST(Hostile, OutputAndStepLimits) {
   EXPECT_THAT(r.status().message(), HasSubstr("max_steps"));
 }
 
+// Counts what the renderer asks of it, hits and misses.
+class CountingResolver final : public PartialResolver {
+ public:
+  explicit CountingResolver(const PartialResolver* inner) : inner_(inner) {}
+  std::shared_ptr<const CompiledTemplate> Find(std::string_view name) const override {
+    ++finds;
+    return inner_->Find(name);
+  }
+  mutable int finds = 0;
+
+ private:
+  const PartialResolver* inner_;
+};
+
+Value ListContext(int n) {
+  Value list = Value::List();
+  for (int i = 0; i < n; ++i) list.Append(Value::Int(i));
+  Value v = Value::Map();
+  v.Set("l", list);
+  return v;
+}
+
+// The bomb: n^2 lookups of a partial that does not exist were n^2
+// resolver calls (each two Redis commands in the service).
+TEST(Budget, EachPartialNameIsResolvedOncePerRender) {
+  MapPartialResolver partials;
+  ASSERT_TRUE(partials.Add("p", "x").ok());
+  CountingResolver counting(&partials);
+  absl::StatusOr<CompiledTemplate> t =
+      CompiledTemplate::Compile("{{#l}}{{#l}}{{> nope}}{{>p}}{{/l}}{{/l}}");
+  ASSERT_TRUE(t.ok());
+  RenderOptions options;
+  options.partials = &counting;
+  absl::StatusOr<RenderResult> r = t->Render(ListContext(300), options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(counting.finds, 2);
+  EXPECT_EQ(r->partial_lookups, 2u);
+  EXPECT_EQ(r->partial_expansions, 90000u);
+  EXPECT_EQ(r->text.size(), 90000u);
+  EXPECT_THAT(r->missing_partials, ElementsAre("nope"));
+  // A second render resolves again: nothing is kept between renders.
+  r = t->Render(ListContext(2), options);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(counting.finds, 4);
+}
+
+// a includes b twice, b includes c twice, ...: 2^30 expansions, 30 deep.
+TEST(Budget, ADoublingChainOfPartialsEndsAtTheExpansionBudget) {
+  MapPartialResolver partials;
+  for (int i = 0; i < 30; ++i) {
+    std::string next = "p" + std::to_string(i + 1);
+    ASSERT_TRUE(partials.Add("p" + std::to_string(i), "{{>" + next + "}}{{>" + next + "}}").ok());
+  }
+  ASSERT_TRUE(partials.Add("p30", "").ok());
+  CountingResolver counting(&partials);
+  absl::StatusOr<CompiledTemplate> t = CompiledTemplate::Compile("{{>p0}}");
+  ASSERT_TRUE(t.ok());
+  RenderOptions options;
+  options.partials = &counting;
+  RenderResult result;
+  absl::Status st = t->RenderTo(Value::Map(), options, &result);
+  EXPECT_EQ(st.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(st.message(), HasSubstr("more than 100000 partials"));
+  EXPECT_THAT(st.message(), HasSubstr("max_partial_expansions"));
+  EXPECT_EQ(result.partial_expansions, 100001u);
+  EXPECT_LE(counting.finds, 31);
+
+  options.max_partial_expansions = 10;
+  st = t->RenderTo(Value::Map(), options, &result);
+  EXPECT_EQ(st.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(st.message(), HasSubstr("more than 10 partials"));
+  // A short chain within the budget renders.
+  t = CompiledTemplate::Compile("{{>p28}}");  // 1 + 2 + 4
+  ASSERT_TRUE(t.ok());
+  options.max_partial_expansions = 7;
+  EXPECT_TRUE(t->Render(Value::Map(), options).ok());
+  options.max_partial_expansions = 6;
+  EXPECT_EQ(t->Render(Value::Map(), options).status().code(), absl::StatusCode::kResourceExhausted);
+}
+
+// Dynamic names come from the context: a list of distinct names is not a
+// lookup each without bound.
+TEST(Budget, DifferentPartialNamesAreBounded) {
+  Value list = Value::List();
+  for (int i = 0; i < 5000; ++i) {
+    Value item = Value::Map();
+    item.Set("n", Value::Text("name" + std::to_string(i)));
+    list.Append(std::move(item));
+  }
+  Value v = Value::Map();
+  v.Set("l", list);
+  MapPartialResolver partials;
+  CountingResolver counting(&partials);
+  absl::StatusOr<CompiledTemplate> t = CompiledTemplate::Compile("{{#l}}{{>*n}}{{/l}}");
+  ASSERT_TRUE(t.ok());
+  RenderOptions options;
+  options.partials = &counting;
+  absl::StatusOr<RenderResult> r = t->Render(v, options);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(r.status().message(), HasSubstr("more than 1000 different partial names"));
+  EXPECT_EQ(counting.finds, 1000);
+  options.max_partial_names = 5000;
+  EXPECT_TRUE(t->Render(v, options).ok());
+}
+
+TEST(Budget, StepsCountSectionIterations) {
+  absl::StatusOr<CompiledTemplate> t = CompiledTemplate::Compile("{{#l}}{{#l}}{{/l}}{{/l}}");
+  ASSERT_TRUE(t.ok());
+  RenderOptions options;
+  options.max_steps = 1'000'000;
+  RenderResult result;
+  ASSERT_TRUE(t->RenderTo(ListContext(300), options, &result).ok());
+  EXPECT_GE(result.steps, 90000u);
+  options.max_steps = 90000;
+  absl::Status st = t->RenderTo(ListContext(300), options, &result);
+  EXPECT_EQ(st.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(st.message(), HasSubstr("more than 90000 steps"));
+}
+
+TEST(Budget, APastDeadlineStopsTheRender) {
+  absl::StatusOr<CompiledTemplate> t =
+      CompiledTemplate::Compile("{{#l}}{{#l}}{{#l}}{{#l}}{{/l}}{{/l}}{{/l}}{{/l}}");
+  ASSERT_TRUE(t.ok());
+  RenderOptions options;
+  options.max_steps = ~uint64_t{0};
+  options.deadline = absl::Now() - absl::Seconds(1);
+  options.check_every = 1000;
+  RenderResult result;
+  absl::Status st = t->RenderTo(ListContext(1000), options, &result);  // 10^12 iterations
+  EXPECT_EQ(st.code(), absl::StatusCode::kDeadlineExceeded) << st;
+  EXPECT_LE(result.steps, 1000u);
+  // A deadline ahead changes nothing.
+  options.deadline = absl::InfiniteFuture();
+  options.max_steps = 1000;
+  EXPECT_EQ(t->Render(ListContext(1000), options).status().code(),
+            absl::StatusCode::kResourceExhausted);
+}
+
+TEST(Budget, CancellationStopsTheRender) {
+  absl::StatusOr<CompiledTemplate> t =
+      CompiledTemplate::Compile("{{#l}}{{#l}}{{#l}}{{#l}}x{{/l}}{{/l}}{{/l}}{{/l}}");
+  ASSERT_TRUE(t.ok());
+  RenderOptions options;
+  options.max_steps = ~uint64_t{0};
+  options.max_output_bytes = ~size_t{0};
+  options.check_every = 100;
+  int asked = 0;
+  options.cancelled = [&asked] { return ++asked == 50; };
+  RenderResult result;
+  absl::Status st = t->RenderTo(ListContext(1000), options, &result);
+  EXPECT_EQ(st.code(), absl::StatusCode::kCancelled) << st;
+  EXPECT_EQ(asked, 50);
+  EXPECT_LE(result.steps, 5100u);
+}
+
 TEST(Hostile, ContextOfTheWrongType) {
   absl::StatusOr<CompiledTemplate> t =
       CompiledTemplate::Compile("{{org.name}}{{#ind}}{{x}}{{/ind}}{{.}}");

@@ -1,19 +1,29 @@
 // The templates service's logic against a real redis-server, with the real
 // records logic behind the figures: revisions, validation, the shipped
-// strict-governance template, inheritance, formats and escaping.
+// strict-governance template, inheritance, formats and escaping; and its
+// gRPC edge under the render attacks of issue 9 (budgets, deadlines,
+// cancellation, request size, concurrent renders).
 #include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "common/auth.h"
+#include "common/server.h"
 #include "gtest/gtest.h"
 #include "markup_checks.h"
 #include "records/records.h"
 #include "records/sample.h"
 #include "redis_server.h"
 #include "templates/context/report_context.h"
+#include "templates/service/grpc_service.h"
 #include "templates/service/templates.h"
 
 namespace govreport::templates {
@@ -353,6 +363,315 @@ TEST_F(TemplatesTest, HostileTemplatesFailCleanly) {
   EXPECT_EQ(templates_->Render(in).status().code(), absl::StatusCode::kInvalidArgument);
   in.text = std::string(2 << 20, 'x');
   EXPECT_EQ(templates_->Render(in).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// ---- the render attacks of issue 9, through the gRPC edge -----------------
+
+// Every command Redis has run so far (INFO commandstats).
+int64_t RedisCommands(redis::Client* client) {
+  auto info = client->Command({"INFO", "commandstats"});
+  if (!info.ok()) return -1;
+  int64_t total = 0;
+  for (absl::string_view line : absl::StrSplit(info->Str(), '\n')) {
+    size_t at = line.find("calls=");
+    if (!absl::StartsWith(line, "cmdstat_") || at == absl::string_view::npos) continue;
+    int64_t calls = 0;
+    absl::string_view rest = line.substr(at + 6);
+    if (absl::SimpleAtoi(rest.substr(0, rest.find(',')), &calls)) total += calls;
+  }
+  return total;
+}
+
+// Polls (a bound on waiting, not a measurement): true once `done` holds.
+bool Eventually(const std::function<bool()>& done) {
+  for (int i = 0; i < 6000; ++i) {
+    if (done()) return true;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return done();
+}
+
+v1::Value ListOf(int n) {
+  v1::Value list;
+  for (int i = 0; i < n; ++i) list.mutable_list()->add_items()->set_text("x");
+  return list;
+}
+
+// Sections nested four deep over a list of 1000: 10^12 iterations, far
+// past any deadline a test waits for.
+constexpr char kRunsForever[] = "{{#l}}{{#l}}{{#l}}{{#l}}{{/l}}{{/l}}{{/l}}{{/l}}";
+
+class RenderAttackTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(server_.ok()); }
+
+  void Start(RenderLimits limits) {
+    client_ = std::make_unique<redis::Client>(server_.options());
+    records_ = std::make_unique<records::Records>(client_.get());
+    figures_ = std::make_unique<LocalFigures>(records_.get());
+    templates_ = std::make_unique<Templates>(client_.get(), figures_.get(), limits);
+    authn_ = std::make_unique<auth::Authenticator>(client_.get(), "op-secret", absl::Hours(1));
+    service_ = std::make_unique<TemplateGrpc>(templates_.get(), authn_.get());
+    records::v1::Profile profile;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
+                    Source("deploy/profiles/strict-governance/profile.json"), &profile)
+                    .ok());
+    records::v1::Org org;
+    org.set_display_name("中共重庆市科学技术局党组");
+    ASSERT_TRUE(records_->CreateOrg("kjj", org, "").ok());
+    ASSERT_TRUE(records_->LoadProfile("kjj", profile, "").ok());
+    ServerOptions o;
+    o.services = {service_.get()};
+    // As the templates binary sets it: context and template, no more.
+    o.max_receive_message_bytes = static_cast<int>(limits.max_context_bytes + (size_t{2} << 20));
+    auto s = RunningServer::Start(o);
+    ASSERT_TRUE(s.ok()) << s.status();
+    grpc_server_ = std::move(*s);
+    grpc::ChannelArguments args;
+    args.SetMaxSendMessageSize(64 << 20);
+    channel_ = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", grpc_server_->port()),
+                                         grpc::InsecureChannelCredentials(), args);
+    stub_ = v1::TemplateService::NewStub(channel_);
+    auto issued = authn_->tokens().Issue(
+        auth::Principal{"kjj-recorder", "kjj", {std::string(auth::kRecorder)}, "user", ""},
+        absl::Hours(1));
+    ASSERT_TRUE(issued.ok()) << issued.status();
+    recorder_ = issued->secret;
+  }
+
+  void TearDown() override {
+    if (grpc_server_) grpc_server_->Shutdown(absl::Seconds(5));
+  }
+
+  v1::RenderRequest InlineRequest(const std::string& text, int list_size) {
+    v1::RenderRequest req;
+    req.set_parent("orgs/kjj");
+    req.set_text(text);
+    if (list_size > 0) (*req.mutable_context()->mutable_fields())["l"] = ListOf(list_size);
+    return req;
+  }
+
+  // As the recorder, with a deadline; `ctx` lets another thread cancel.
+  grpc::Status Render(const v1::RenderRequest& req, absl::Duration deadline,
+                      v1::RenderResponse* out = nullptr, grpc::ClientContext* ctx = nullptr) {
+    grpc::ClientContext local;
+    if (ctx == nullptr) ctx = &local;
+    auth::AttachToken(*ctx, recorder_);
+    ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(deadline));
+    v1::RenderResponse ignored;
+    return stub_->Render(ctx, req, out != nullptr ? out : &ignored);
+  }
+
+  testing::RedisServer server_;
+  std::unique_ptr<redis::Client> client_;
+  std::unique_ptr<records::Records> records_;
+  std::unique_ptr<LocalFigures> figures_;
+  std::unique_ptr<Templates> templates_;
+  std::unique_ptr<auth::Authenticator> authn_;
+  std::unique_ptr<TemplateGrpc> service_;
+  std::unique_ptr<RunningServer> grpc_server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::TemplateService::Stub> stub_;
+  std::string recorder_;
+};
+
+// The defaults leave the shipped report far inside its budget: a whole
+// year of records renders within a hundredth of it.
+TEST_F(RenderAttackTest, TheShippedTemplateRendersWellWithinTheBudget) {
+  RenderLimits limits;
+  limits.max_steps = RenderLimits().max_steps / 100;
+  limits.max_output_bytes = RenderLimits().max_output_bytes / 100;
+  limits.max_partial_expansions = 10;
+  limits.max_partial_names = 10;
+  Start(limits);
+  auto loaded = records_->GetProfile("kjj");
+  ASSERT_TRUE(loaded.ok());
+  const records::v1::Profile profile = (*loaded)->proto();
+  records::SampleYear sample = records::GenerateSampleYear(profile, 2023);
+  for (const auto& rec : sample.records) {
+    ASSERT_TRUE(records_->CreateActivity("kjj", "t", rec, "").ok());
+  }
+  ReportContextInput input;
+  input.org = *records_->GetOrg("kjj");
+  input.figures = *records_->GetIndicatorValues("kjj", "2023");
+  input.narrative = {{"problems", "一是理论学习成果转化不够到位。"}};
+  ASSERT_TRUE(templates_
+                  ->Create("", "strict-governance-base",
+                           Source("deploy/profiles/strict-governance/base.mustache"), "", "op", "",
+                           "")
+                  .ok());
+  auto child = templates_->Create("kjj", "report",
+                                  "{{<strict-governance-base}}{{$problems}}{{narrative.problems}}\n"
+                                  "{{/problems}}{{/strict-governance-base}}",
+                                  "", "admin", "", "");
+  ASSERT_TRUE(child.ok()) << child.status();
+  v1::RenderRequest req;
+  req.set_parent("orgs/kjj");
+  req.set_template_("orgs/kjj/templates/report");
+  *req.mutable_context() = BuildReportContext(input);
+  for (v1::Format format : {v1::TEXT, v1::HTML, v1::DOCX}) {
+    req.set_format(format);
+    v1::RenderResponse out;
+    grpc::Status st = Render(req, absl::Seconds(30), &out);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+}
+
+// {{#l}}{{#l}}{{> nope}}{{/l}}{{/l}} was n^2 lookups of "nope", two Redis
+// commands each: 180 000 commands at n = 300, minutes at n = 1000.
+TEST_F(RenderAttackTest, NestedSectionPartialBombAsInlineTextByARecorder) {
+  Start({});
+  for (int n : {300, 1000}) {
+    const int64_t before = RedisCommands(client_.get());
+    v1::RenderResponse out;
+    grpc::Status st =
+        Render(InlineRequest("{{#l}}{{#l}}{{> nope}}{{/l}}{{/l}}", n), absl::Seconds(60), &out);
+    const int64_t commands = RedisCommands(client_.get()) - before;
+    // Within the default budget it finishes; a smaller one would end it
+    // with RESOURCE_EXHAUSTED. Either way Redis hears of "nope" once.
+    ASSERT_TRUE(st.ok() || st.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED)
+        << st.error_message();
+    EXPECT_LE(commands, 20) << "n=" << n;  // was 2 n^2
+    if (st.ok()) {
+      ASSERT_EQ(out.missing_size(), 1);
+      EXPECT_EQ(out.missing(0), "partial:nope");
+    }
+  }
+  EXPECT_EQ(templates_->stats().in_progress, 0);
+}
+
+// p0 includes p1 twice, p1 includes p2 twice, ... p29: 2^30 expansions,
+// which ran past a 120 s deadline at 72k Redis commands a second.
+TEST_F(RenderAttackTest, DoublingChainOfStoredPartialsEndsAtTheExpansionBudget) {
+  Start({});
+  ASSERT_TRUE(templates_->Create("kjj", "p29", "x", "", "admin", "", "").ok());
+  for (int i = 28; i >= 0; --i) {
+    const std::string next = absl::StrCat("p", i + 1);
+    auto created =
+        templates_->Create("kjj", absl::StrCat("p", i),
+                           absl::StrCat("{{>", next, "}}{{>", next, "}}"), "", "admin", "", "");
+    ASSERT_TRUE(created.ok()) << created.status();
+  }
+  const int64_t before = RedisCommands(client_.get());
+  v1::RenderRequest req;
+  req.set_parent("orgs/kjj");
+  req.set_template_("orgs/kjj/templates/p0");
+  grpc::Status st = Render(req, absl::Seconds(60));
+  const int64_t commands = RedisCommands(client_.get()) - before;
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << st.error_message();
+  EXPECT_NE(st.error_message().find("max_partial_expansions"), std::string::npos)
+      << st.error_message();
+  // Each of the 30 names: its latest revision in the org and shared
+  // scopes, and at most its text; pipelined level by level.
+  EXPECT_LE(commands, 4 * 30 + 10);
+  EXPECT_EQ(templates_->stats().exhausted, 1);
+
+  // Inline, by the recorder, the same.
+  st = Render(InlineRequest("{{>p0}}", 0), absl::Seconds(60));
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << st.error_message();
+}
+
+// Validation asks for each partial name once, however often it is used.
+TEST_F(RenderAttackTest, ValidationLooksUpEachPartialOnce) {
+  Start({});
+  std::string text;
+  for (int i = 0; i < 20000; ++i) text += "{{>nope}}";
+  const int64_t before = RedisCommands(client_.get());
+  auto problems = templates_->Validate("kjj", text, "");
+  ASSERT_TRUE(problems.ok()) << problems.status();
+  EXPECT_FALSE(problems->empty());
+  EXPECT_LE(RedisCommands(client_.get()) - before, 20);  // was 40 000
+}
+
+// The client's 2 s deadline passed and the render ran on for minutes.
+TEST_F(RenderAttackTest, ADeadlineStopsTheRenderOnTheServer) {
+  RenderLimits limits;
+  limits.max_steps = ~uint64_t{0};
+  limits.max_concurrent = 1;
+  limits.queue_wait = absl::ZeroDuration();
+  Start(limits);
+  grpc::Status st = Render(InlineRequest(kRunsForever, 1000), absl::Seconds(1));
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << st.error_message();
+  // The server's work stops too: no render left in progress ...
+  ASSERT_TRUE(Eventually([&] { return templates_->stats().in_progress == 0; }));
+  const RenderStats stats = templates_->stats();
+  EXPECT_EQ(stats.stopped_deadline + stats.stopped_cancelled, 1);
+  // ... and the one slot serves the next call.
+  v1::RenderResponse out;
+  st = Render(InlineRequest("{{#l}}a{{/l}}", 3), absl::Seconds(30), &out);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(out.content(), "aaa");
+}
+
+TEST_F(RenderAttackTest, ACancelledCallStopsTheRender) {
+  RenderLimits limits;
+  limits.max_steps = ~uint64_t{0};
+  Start(limits);
+  grpc::ClientContext ctx;
+  grpc::Status st;
+  std::thread call(
+      [&] { st = Render(InlineRequest(kRunsForever, 1000), absl::Seconds(600), nullptr, &ctx); });
+  ASSERT_TRUE(Eventually([&] { return templates_->stats().in_progress == 1; }));
+  ctx.TryCancel();
+  call.join();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::CANCELLED) << st.error_message();
+  ASSERT_TRUE(Eventually([&] { return templates_->stats().in_progress == 0; }));
+  EXPECT_EQ(templates_->stats().stopped_cancelled, 1);
+}
+
+// 15 MB contexts took the replica to 758 MB; a context over the limit is
+// refused before it is converted, one far over it before it is parsed.
+TEST_F(RenderAttackTest, AnOversizedContextIsRefused) {
+  RenderLimits limits;
+  limits.max_context_bytes = 1 << 20;
+  Start(limits);
+  v1::RenderRequest req = InlineRequest("{{big}}", 0);
+  (*req.mutable_context()->mutable_fields())["big"].set_text(std::string(1 << 20, 'x'));
+  grpc::Status st = Render(req, absl::Seconds(30));
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_NE(st.error_message().find("context:"), std::string::npos) << st.error_message();
+  (*req.mutable_context()->mutable_fields())["big"].set_text(std::string(15 << 20, 'x'));
+  st = Render(req, absl::Seconds(30));
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << st.error_message();
+  EXPECT_EQ(templates_->stats().finished, 0);
+  // A preview's narrative is bounded alike.
+  v1::PreviewRequest preview;
+  preview.set_template_("templates/x");
+  (*preview.mutable_narrative())["problems"] = std::string((1 << 20) + 1, 'x');
+  EXPECT_EQ(templates_->Preview(preview, "kjj", "").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // Within the limit it renders.
+  (*req.mutable_context()->mutable_fields())["big"].set_text("ok");
+  v1::RenderResponse out;
+  st = Render(req, absl::Seconds(30), &out);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(out.content(), "ok");
+}
+
+TEST_F(RenderAttackTest, RendersBeyondTheConcurrencyLimitAreRefused) {
+  RenderLimits limits;
+  limits.max_steps = ~uint64_t{0};
+  limits.max_concurrent = 2;
+  limits.queue_wait = absl::ZeroDuration();
+  Start(limits);
+  grpc::ClientContext ctx[2];
+  grpc::Status st[2];
+  std::vector<std::thread> calls;
+  for (int i = 0; i < 2; ++i) {
+    calls.emplace_back([&, i] {
+      st[i] = Render(InlineRequest(kRunsForever, 1000), absl::Seconds(600), nullptr, &ctx[i]);
+    });
+  }
+  ASSERT_TRUE(Eventually([&] { return templates_->stats().in_progress == 2; }));
+  grpc::Status extra = Render(InlineRequest("a", 0), absl::Seconds(30));
+  EXPECT_EQ(extra.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << extra.error_message();
+  EXPECT_NE(extra.error_message().find("too many renders in progress"), std::string::npos);
+  EXPECT_EQ(templates_->stats().refused_busy, 1);
+  for (auto& c : ctx) c.TryCancel();
+  for (auto& t : calls) t.join();
+  for (auto& s : st) EXPECT_EQ(s.error_code(), grpc::StatusCode::CANCELLED);
+  ASSERT_TRUE(Eventually([&] { return templates_->stats().in_progress == 0; }));
+  EXPECT_TRUE(Render(InlineRequest("a", 0), absl::Seconds(30)).ok());
 }
 
 }  // namespace

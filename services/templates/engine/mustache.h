@@ -24,7 +24,10 @@
 //   - Errors are absl::Status, never exceptions: INVALID_ARGUMENT with
 //     "name:line:column: message" (line and column 1-based, the column in
 //     Unicode code points) for bad templates, RESOURCE_EXHAUSTED when a
-//     render passes a limit of RenderOptions.
+//     render passes a limit of RenderOptions, DEADLINE_EXCEEDED and
+//     CANCELLED when its deadline passes or its caller cancels.
+//   - Each partial name is asked of the PartialResolver at most once per
+//     render; misses are remembered too.
 #ifndef GOVREPORT_TEMPLATES_ENGINE_MUSTACHE_H_
 #define GOVREPORT_TEMPLATES_ENGINE_MUSTACHE_H_
 
@@ -40,6 +43,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "templates/engine/ast.h"
 #include "templates/engine/value.h"
 
@@ -64,9 +68,9 @@ struct CompileOptions {
 class CompiledTemplate;
 
 // Where partials and parents ({{>name}}, {{<name}}) come from, already
-// compiled. Called while rendering (dynamic names are only known then) and
-// by Validate; must be safe to call from several threads at once when
-// templates are rendered concurrently.
+// compiled. Called while rendering (dynamic names are only known then; each
+// name once per render) and by Validate (each name once); must be safe to call from several threads
+// at once when templates are rendered concurrently.
 class PartialResolver {
  public:
   virtual ~PartialResolver() = default;
@@ -95,14 +99,33 @@ class MapPartialResolver final : public PartialResolver {
 struct RenderOptions {
   Escape escape = Escape::kHtml;
   const PartialResolver* partials = nullptr;  // none: partials render empty
-  // Limits against hostile templates and contexts; passing one fails the
-  // render with RESOURCE_EXHAUSTED (output) or INVALID_ARGUMENT (depth).
+
+  // The render's budget, against hostile templates and contexts (an
+  // inline template comes from any reader of an org). Passing a limit ends
+  // the render with RESOURCE_EXHAUSTED naming the limit; the defaults are
+  // far above what a report needs (docs/templates.md).
   size_t max_output_bytes = size_t{16} << 20;
-  // Partials, parents and overridden blocks expanded inside each other; a
-  // partial that includes itself stops here.
-  int max_include_depth = 64;
-  // Nodes visited, against sections over long lists nested in each other.
+  // Nodes visited and section iterations, against sections nested over
+  // long lists.
   uint64_t max_steps = 20'000'000;
+  // Partials and parents expanded, counted over the whole render: a chain
+  // of partials that each include the next twice doubles at every link and
+  // stays within any depth limit.
+  uint64_t max_partial_expansions = 100'000;
+  // Different partial and parent names looked up. Each name is resolved
+  // once per render, misses included, so this bounds what one render asks
+  // of the resolver (dynamic names {{>*x}} come from the context).
+  size_t max_partial_names = 1'000;
+  // Partials, parents and overridden blocks expanded inside each other; a
+  // partial that includes itself stops here (INVALID_ARGUMENT).
+  int max_include_depth = 64;
+
+  // Checked every `check_every` steps: past the deadline the render ends
+  // with DEADLINE_EXCEEDED, and with CANCELLED once `cancelled` returns true
+  // (the caller went away). `cancelled` may be empty.
+  absl::Time deadline = absl::InfiniteFuture();
+  std::function<bool()> cancelled;
+  uint32_t check_every = 4096;
 };
 
 struct RenderResult {
@@ -116,6 +139,11 @@ struct RenderResult {
   std::vector<std::string> missing;
   // Partial and parent names that no resolver knew, each once.
   std::vector<std::string> missing_partials;
+  // The work done, also when the render failed (RenderTo): steps, partial
+  // and parent expansions, and names asked of the resolver.
+  uint64_t steps = 0;
+  uint64_t partial_expansions = 0;
+  uint64_t partial_lookups = 0;
 };
 
 class CompiledTemplate {

@@ -1,6 +1,7 @@
 // Rendering: an explicit stack of frames walks the flat node vectors of the
 // template and of the partials it pulls in, so neither deep nesting nor deep
 // partial recursion touches the C++ stack.
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -10,12 +11,14 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/markup.h"
 #include "templates/engine/ast.h"
 #include "templates/engine/mustache.h"
-
-#include "common/markup.h"
 #include "templates/engine/value.h"
 
 namespace govreport::templates {
@@ -39,8 +42,16 @@ class Renderer {
         out_(result->text),
         missing_(result->missing),
         missing_partials_(result->missing_partials),
-        start_size_(result->text.size()) {
+        start_size_(result->text.size()),
+        result_(*result) {
     missing_seen_.insert(missing_.begin(), missing_.end());
+    next_check_ = options_.check_every;
+  }
+
+  ~Renderer() {
+    result_.steps += steps_;
+    result_.partial_expansions += expansions_;
+    result_.partial_lookups += resolved_.size();
   }
 
   absl::Status Run(const CompiledTemplate& root, const Value& context) {
@@ -54,6 +65,12 @@ class Renderer {
                          "rendering takes more than " + std::to_string(options_.max_steps) +
                              " steps (RenderOptions.max_steps); is a section "
                              "nested over long lists?");
+      }
+      if (steps_ >= next_check_) {
+        next_check_ = steps_ + std::max<uint32_t>(options_.check_every, 1);
+        const Frame& f = frames_.back();
+        absl::Status stop = CheckStop(*f.tmpl, f.pc < f.end ? f.pc : 0);
+        if (!stop.ok()) return stop;
       }
       Frame& f = frames_.back();
       if (f.pc >= f.end) {
@@ -146,6 +163,22 @@ class Renderer {
   absl::Status Exhausted(const CompiledTemplate& t, uint32_t index, const std::string& what) const {
     const size_t offset = index < t.nodes().size() ? t.nodes()[index].tag : 0;
     return absl::ResourceExhaustedError(t.Location(offset) + ": " + what);
+  }
+
+  // The caller's deadline and cancellation, looked at every check_every
+  // steps so that a render nobody waits for stops doing work.
+  absl::Status CheckStop(const CompiledTemplate& t, uint32_t index) const {
+    const size_t offset = index < t.nodes().size() ? t.nodes()[index].tag : 0;
+    if (options_.deadline != absl::InfiniteFuture() && absl::Now() >= options_.deadline) {
+      return absl::DeadlineExceededError(t.Location(offset) +
+                                         ": rendering passed the deadline after " +
+                                         std::to_string(steps_) + " steps");
+    }
+    if (options_.cancelled && options_.cancelled()) {
+      return absl::CancelledError(t.Location(offset) + ": rendering cancelled after " +
+                                  std::to_string(steps_) + " steps");
+    }
+    return absl::OkStatus();
   }
 
   // ---- output --------------------------------------------------------------
@@ -321,28 +354,57 @@ class Renderer {
     context_.push_back(Context{v, found_at, &t, index});
   }
 
-  std::shared_ptr<const CompiledTemplate> FindPartial(const CompiledTemplate& t, const Node& node) {
-    std::string name;
+  // Each name is asked of the resolver once per render, misses included:
+  // a partial inside sections over long lists is otherwise looked up (in
+  // the service: in Redis) at every iteration.
+  absl::Status FindPartial(const CompiledTemplate& t, const Node& node,
+                           std::shared_ptr<const CompiledTemplate>* found) {
+    *found = nullptr;
+    std::string dynamic_name;
+    std::string_view name;
     if (node.dynamic) {
       Value scratch[2];
       int found_at = -1;
       const Value* v = Resolve(t, node, scratch, &found_at);
-      if (v == nullptr) return nullptr;  // spec: nothing, silently
-      name = v->ToText();
-      if (name.empty()) return nullptr;
+      if (v == nullptr) return absl::OkStatus();  // spec: nothing, silently
+      dynamic_name = v->ToText();
+      if (dynamic_name.empty()) return absl::OkStatus();
+      name = dynamic_name;
     } else {
-      name = std::string(t.NameOf(node));
+      name = t.NameOf(node);
     }
-    std::shared_ptr<const CompiledTemplate> found =
-        options_.partials != nullptr ? options_.partials->Find(name) : nullptr;
-    if (found == nullptr) {
+    if (auto it = resolved_.find(absl::string_view(name.data(), name.size()));
+        it != resolved_.end()) {
+      *found = it->second;
+      return absl::OkStatus();
+    }
+    if (resolved_.size() >= options_.max_partial_names) {
+      return Exhausted(t, static_cast<uint32_t>(&node - t.nodes().data()),
+                       "rendering looks up more than " +
+                           std::to_string(options_.max_partial_names) +
+                           " different partial names (RenderOptions.max_partial_names)");
+    }
+    *found = options_.partials != nullptr ? options_.partials->Find(name) : nullptr;
+    resolved_.emplace(name, *found);
+    if (*found == nullptr) {
       bool seen = false;
       for (const std::string& m : missing_partials_) seen = seen || m == name;
       if (!seen && missing_partials_.size() < 100) {
-        missing_partials_.push_back(name);
+        missing_partials_.emplace_back(name);
       }
     }
-    return found;
+    return absl::OkStatus();
+  }
+
+  // Every expansion counts, not only nesting: a chain of partials that
+  // each include the next twice is 2^n expansions at depth n.
+  absl::Status CountExpansion(const CompiledTemplate& t, const Node& node) {
+    if (++expansions_ <= options_.max_partial_expansions) return absl::OkStatus();
+    return Exhausted(t, static_cast<uint32_t>(&node - t.nodes().data()),
+                     "rendering expands more than " +
+                         std::to_string(options_.max_partial_expansions) +
+                         " partials and parents (RenderOptions.max_partial_expansions); does "
+                         "a chain of partials include each other several times?");
   }
 
   absl::Status CheckDepth(const CompiledTemplate& t, const Node& node) const {
@@ -358,10 +420,13 @@ class Renderer {
   }
 
   absl::Status Partial(const CompiledTemplate& t, const Node& node) {
-    std::shared_ptr<const CompiledTemplate> partial = FindPartial(t, node);
-    if (partial == nullptr) return absl::OkStatus();
+    std::shared_ptr<const CompiledTemplate> partial;
+    absl::Status status = FindPartial(t, node, &partial);
+    if (!status.ok() || partial == nullptr) return status;
     absl::Status depth = CheckDepth(t, node);
     if (!depth.ok()) return depth;
+    status = CountExpansion(t, node);
+    if (!status.ok()) return status;
     const CompiledTemplate* raw = partial.get();
     PushFrame(raw, std::move(partial), 0, static_cast<uint32_t>(raw->nodes().size()), true);
     PushIndent(t, node);
@@ -369,10 +434,13 @@ class Renderer {
   }
 
   absl::Status Parent(const CompiledTemplate& t, uint32_t index, const Node& node) {
-    std::shared_ptr<const CompiledTemplate> parent = FindPartial(t, node);
-    if (parent == nullptr) return absl::OkStatus();
+    std::shared_ptr<const CompiledTemplate> parent;
+    absl::Status status = FindPartial(t, node, &parent);
+    if (!status.ok() || parent == nullptr) return status;
     absl::Status depth = CheckDepth(t, node);
     if (!depth.ok()) return depth;
+    status = CountExpansion(t, node);
+    if (!status.ok()) return status;
     const CompiledTemplate* raw = parent.get();
     PushFrame(raw, std::move(parent), 0, static_cast<uint32_t>(raw->nodes().size()), true);
     PushIndent(t, node);
@@ -412,7 +480,12 @@ class Renderer {
   std::vector<std::string>& missing_;
   std::vector<std::string>& missing_partials_;
   const size_t start_size_;
+  RenderResult& result_;
   std::unordered_set<std::string> missing_seen_;
+  // Partial names resolved in this render, misses as nullptr.
+  absl::flat_hash_map<std::string, std::shared_ptr<const CompiledTemplate>> resolved_;
+  uint64_t expansions_ = 0;
+  uint64_t next_check_ = 0;
 
   std::vector<Frame> frames_;
   // A context stack entry, with what is needed to name it (PathOf).

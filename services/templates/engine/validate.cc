@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "templates/engine/ast.h"
 #include "templates/engine/mustache.h"
 
@@ -252,8 +253,7 @@ class Validator {
         case NodeType::kBlock:
           break;
         case NodeType::kVariable:
-          CheckVariable(t, partial, node, i + 1 < nodes.size() ? &nodes[i + 1] : nullptr,
-                        scopes);
+          CheckVariable(t, partial, node, i + 1 < nodes.size() ? &nodes[i + 1] : nullptr, scopes);
           break;
         case NodeType::kSection:
         case NodeType::kInverted: {
@@ -446,12 +446,9 @@ class Validator {
       Resolve(t, partial, node, scopes, name);
       return;
     }
-    std::shared_ptr<const CompiledTemplate> found =
-        partials_ != nullptr ? partials_->Find(name) : nullptr;
+    std::shared_ptr<const CompiledTemplate> found = FindPartial(name);
     if (found == nullptr) {
-      std::vector<std::string> known;
-      if (partials_ != nullptr) known = partials_->Names();
-      const std::string suggestion = ClosestName(name, known);
+      const std::string suggestion = ClosestName(name, KnownPartials());
       Add(t, partial, node.tag,
           std::string(parent ? "parent" : "partial") + " '" + std::string(name) +
               "' does not exist" +
@@ -510,7 +507,7 @@ class Validator {
         blocks.emplace(t.NameOf(node));
       } else if ((node.type == NodeType::kPartial || node.type == NodeType::kParent) &&
                  !node.dynamic && partials_ != nullptr && depth < options_.max_partial_depth) {
-        std::shared_ptr<const CompiledTemplate> inner = partials_->Find(t.NameOf(node));
+        std::shared_ptr<const CompiledTemplate> inner = FindPartial(t.NameOf(node));
         if (inner != nullptr) {
           const std::set<std::string>& more = BlocksOf(*inner, depth + 1);
           blocks.insert(more.begin(), more.end());
@@ -522,8 +519,27 @@ class Validator {
     return blocks_[&t] = std::move(blocks);
   }
 
+  // Each name is asked of the resolver once (misses too): a template may
+  // name one partial in thousands of tags.
+  std::shared_ptr<const CompiledTemplate> FindPartial(std::string_view name) {
+    if (partials_ == nullptr) return nullptr;
+    const absl::string_view key(name.data(), name.size());
+    if (auto it = resolved_.find(key); it != resolved_.end()) return it->second;
+    std::shared_ptr<const CompiledTemplate> found = partials_->Find(name);
+    resolved_.emplace(name, found);
+    return found;
+  }
+
+  const std::vector<std::string>& KnownPartials() {
+    if (!known_partials_ && partials_ != nullptr) known_partials_ = partials_->Names();
+    if (!known_partials_) known_partials_.emplace();
+    return *known_partials_;
+  }
+
   const Schema& schema_;
   const PartialResolver* partials_;
+  absl::flat_hash_map<std::string, std::shared_ptr<const CompiledTemplate>> resolved_;
+  std::optional<std::vector<std::string>> known_partials_;
   const ValidateOptions& options_;
   std::vector<Problem>& problems_;
   std::vector<std::string> names_;  // schema names, computed on first need

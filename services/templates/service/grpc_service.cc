@@ -30,6 +30,18 @@ absl::StatusOr<auth::Principal> AuthorizeRef(auth::Authenticator* auth,
 
 }  // namespace
 
+CallControl CallControlOf(const grpc::ServerContext* ctx) {
+  CallControl call;
+  const auto deadline = ctx->deadline();
+  if (deadline != std::chrono::system_clock::time_point::max()) {
+    call.deadline = absl::FromChrono(deadline);
+  }
+  // A client that gave up (or a deadline gRPC already enforced) cancels the
+  // call; the render stops at its next check instead of running on.
+  call.cancelled = [ctx] { return ctx->IsCancelled(); };
+  return call;
+}
+
 std::string CallerToken(const grpc::ServerContext& ctx) {
   auto it = ctx.client_metadata().find("authorization");
   if (it == ctx.client_metadata().end()) return "";
@@ -186,9 +198,11 @@ grpc::Status TemplateGrpc::Render(grpc::ServerContext* ctx, const v1::RenderRequ
   } else {
     in.text = req->text();
   }
-  auto context = ToEngineContext(req->context());
+  auto context = templates_->ContextFromRequest(req->context());
   if (!context.ok()) return ToGrpcStatus(context.status());
   in.context = std::move(*context);
+  in.context_bytes = req->context().ByteSizeLong();
+  in.call = CallControlOf(ctx);
   in.format = req->format() == v1::FORMAT_UNSPECIFIED ? v1::TEXT : req->format();
   in.docx_layout = req->docx_layout();
   in.title = req->title();
@@ -209,7 +223,7 @@ grpc::Status TemplateGrpc::Preview(grpc::ServerContext* ctx, const v1::PreviewRe
     return ToGrpcStatus(absl::PermissionDeniedError(
         "template: a template of another org cannot be rendered here"));
   }
-  return ToGrpc(templates_->Preview(*req, *org, CallerToken(*ctx)), out);
+  return ToGrpc(templates_->Preview(*req, *org, CallerToken(*ctx), CallControlOf(ctx)), out);
 }
 
 }  // namespace govreport::templates

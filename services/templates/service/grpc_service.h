@@ -59,6 +59,9 @@ class TemplateGrpc final : public v1::TemplateService::Service {
   auth::Authenticator* auth_;
 };
 
+// The call's deadline and cancellation, for the render.
+CallControl CallControlOf(const grpc::ServerContext* ctx);
+
 // The bearer secret of the call, to act on the caller's behalf downstream.
 std::string CallerToken(const grpc::ServerContext& ctx);
 

@@ -1,5 +1,9 @@
 // templates: versioned report templates, validation and rendering.
+#include <algorithm>
+#include <cstdint>
 #include <iostream>
+#include <type_traits>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/auth.h"
@@ -18,10 +22,44 @@ int main(int argc, char** argv) {
   DefineRedisFlags(flags);
   flags.Define("records", "127.0.0.1:7101", "Address of the records service");
   flags.Define("records-deadline-ms", "5000", "Deadline of each call to the records service");
+  // The render budget (docs/templates.md); a render past one ends with
+  // RESOURCE_EXHAUSTED, past the call's deadline with DEADLINE_EXCEEDED.
+  const templates::RenderLimits defaults;
+  flags.Define("render-max-steps", absl::StrCat(defaults.max_steps),
+               "Steps (nodes visited, section iterations) one render may take");
+  flags.Define("render-max-output-bytes", absl::StrCat(defaults.max_output_bytes),
+               "Bytes one render may write");
+  flags.Define("render-max-partial-expansions", absl::StrCat(defaults.max_partial_expansions),
+               "Partials and parents one render may expand, in all");
+  flags.Define("render-max-partial-names", absl::StrCat(defaults.max_partial_names),
+               "Different partial names one render may look up");
+  flags.Define("render-max-concurrent", absl::StrCat(defaults.max_concurrent),
+               "Renders in progress at once; more are refused with RESOURCE_EXHAUSTED");
+  flags.Define("render-queue-wait-ms", absl::StrCat(absl::ToInt64Milliseconds(defaults.queue_wait)),
+               "How long a render waits for a free slot before it is refused");
+  flags.Define("render-max-context-bytes", absl::StrCat(defaults.max_context_bytes),
+               "Bytes of a request's context (or a preview's narrative)");
   ParseFlagsOrExit(flags, argc, argv);
   auto redis_options = RedisOptionsFromFlags(flags);
   auto deadline = flags.GetInt("records-deadline-ms");
-  for (const absl::Status& st : {redis_options.status(), deadline.status()}) {
+  templates::RenderLimits limits;
+  std::vector<absl::Status> checks = {redis_options.status(), deadline.status()};
+  auto positive = [&](const char* name, auto* field) {
+    auto v = flags.GetInt(name);
+    if (v.ok() && *v < 1) v = absl::InvalidArgumentError(absl::StrCat("--", name, " must be >= 1"));
+    checks.push_back(v.status());
+    if (v.ok()) *field = static_cast<std::remove_pointer_t<decltype(field)>>(*v);
+  };
+  positive("render-max-steps", &limits.max_steps);
+  positive("render-max-output-bytes", &limits.max_output_bytes);
+  positive("render-max-partial-expansions", &limits.max_partial_expansions);
+  positive("render-max-partial-names", &limits.max_partial_names);
+  positive("render-max-concurrent", &limits.max_concurrent);
+  positive("render-max-context-bytes", &limits.max_context_bytes);
+  auto queue_wait = flags.GetInt("render-queue-wait-ms");
+  checks.push_back(queue_wait.status());
+  if (queue_wait.ok()) limits.queue_wait = absl::Milliseconds(*queue_wait);
+  for (const absl::Status& st : checks) {
     if (!st.ok()) {
       std::cerr << st.message() << "\n";
       return 2;
@@ -32,9 +70,14 @@ int main(int argc, char** argv) {
   templates::RecordsFigures figures(
       grpc::CreateChannel(flags.Get("records"), grpc::InsecureChannelCredentials()),
       absl::Milliseconds(*deadline));
-  templates::Templates logic(&redis, &figures);
+  templates::Templates logic(&redis, &figures, limits);
   templates::TemplateGrpc service(&logic, &authenticator);
-  auto server = RunningServer::Start(ServerOptionsFromFlags(flags, {&service}, &redis));
+  ServerOptions server_options = ServerOptionsFromFlags(flags, {&service}, &redis);
+  // A request is at most a context and a template (1 MiB): gRPC refuses
+  // bigger ones before they are parsed. Responses (DOCX, HTML) may be larger.
+  server_options.max_receive_message_bytes =
+      static_cast<int>(std::min<size_t>(limits.max_context_bytes + (size_t{2} << 20), INT32_MAX));
+  auto server = RunningServer::Start(std::move(server_options));
   if (!server.ok()) {
     std::cerr << server.status().message() << "\n";
     return 1;

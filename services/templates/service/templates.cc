@@ -1,8 +1,15 @@
 #include "templates/service/templates.h"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <algorithm>
 #include <chrono>
 
+#include "absl/cleanup/cleanup.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -22,6 +29,17 @@ namespace {
 constexpr size_t kMaxTemplateBytes = 1 << 20;
 constexpr int64_t kRequestTtl = 7 * 24 * 3600;
 constexpr size_t kCacheSize = 512;
+// Compiled revisions kept, in bytes (source and nodes): stored templates
+// are up to 1 MiB each.
+constexpr size_t kCacheBytes = size_t{64} << 20;
+// Memory handled by renders after which it is given back to the system
+// once no render runs (glibc keeps freed memory in its arenas otherwise).
+constexpr size_t kTrimAfterBytes = size_t{4} << 20;
+
+size_t CompiledBytes(const CompiledTemplate& t) {
+  return t.source().size() + t.nodes().size() * sizeof(internal::Node) +
+         t.segments().size() * sizeof(internal::Segment) + 256;
+}
 
 std::string Scope(const std::string& org) {
   // '_' is not allowed in org ids, so the shared scope cannot collide.
@@ -49,31 +67,73 @@ return {'OK', rev}
   return script;
 }
 
-// Partials and parents by template id: the org's own first, then shared.
-class ScopedResolver final : public PartialResolver {
+// Partials and parents for one call, by template id: the org's own first,
+// then the shared one. Prefetch loads every name the template reaches
+// without a dynamic name before rendering, level by level, each level in
+// at most two pipelined round trips; names only known while rendering
+// ({{>*x}}) are looked up when asked, and the engine asks once per name.
+// Hits and misses live as long as the call.
+class CallResolver final : public PartialResolver {
  public:
-  ScopedResolver(Templates* templates, std::string org)
+  CallResolver(Templates* templates, std::string org)
       : templates_(templates), org_(std::move(org)) {}
+
+  void Prefetch(const CompiledTemplate& root, size_t max_names, int max_depth) {
+    std::vector<const CompiledTemplate*> level{&root};
+    for (int depth = 0; depth < max_depth && !level.empty(); ++depth) {
+      std::vector<std::string> names;
+      absl::flat_hash_set<std::string> asked;
+      for (const CompiledTemplate* t : level) {
+        for (const internal::Node& node : t->nodes()) {
+          if ((node.type != internal::NodeType::kPartial &&
+               node.type != internal::NodeType::kParent) ||
+              node.dynamic) {
+            continue;
+          }
+          std::string name(t->NameOf(node));
+          if (found_.contains(name) || !asked.insert(name).second) continue;
+          if (found_.size() + names.size() >= max_names) break;
+          names.push_back(std::move(name));
+        }
+      }
+      if (names.empty()) return;
+      auto got = templates_->ResolvePartials(org_, names);
+      if (!got.ok()) return;  // Find asks again, and reports the error
+      level.clear();
+      for (size_t i = 0; i < names.size(); ++i) {
+        if ((*got)[i] != nullptr) level.push_back((*got)[i].get());
+        found_.emplace(std::move(names[i]), std::move((*got)[i]));
+      }
+    }
+  }
+
   std::shared_ptr<const CompiledTemplate> Find(std::string_view name) const override {
-    std::string n(name);
-    int64_t rev = 0;
-    if (auto at = n.find('@'); at != std::string::npos) {
-      if (!absl::SimpleAtoi(n.substr(at + 1), &rev)) return nullptr;
-      n = n.substr(0, at);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = found_.find(absl::string_view(name.data(), name.size())); it != found_.end())
+      return it->second;
+    auto got = templates_->ResolvePartials(org_, {std::string(name)});
+    if (!got.ok()) {
+      // Not a missing partial: the render must fail, not print a gap.
+      if (error_.ok()) error_ = got.status();
+      return nullptr;
     }
-    if (!IsValidId(n)) return nullptr;
-    int64_t got = 0;
-    if (!org_.empty()) {
-      auto c = templates_->Compiled({org_, n, rev}, &got);
-      if (c.ok()) return *c;
-    }
-    auto c = templates_->Compiled({"", n, rev}, &got);
-    return c.ok() ? *c : nullptr;
+    found_.emplace(name, (*got)[0]);
+    return (*got)[0];
+  }
+
+  // The first error of a lookup (Redis away), which made a partial look
+  // missing.
+  absl::Status error() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return error_;
   }
 
  private:
   Templates* templates_;
   std::string org_;
+  mutable std::mutex mu_;
+  mutable absl::flat_hash_map<std::string, std::shared_ptr<const CompiledTemplate>> found_;
+  mutable absl::Status error_;
 };
 
 }  // namespace
@@ -148,9 +208,14 @@ absl::StatusOr<Value> ToEngineValue(const v1::Value& v, int depth) {
 }
 
 absl::StatusOr<Value> ToEngineContext(const v1::ValueMap& map) {
-  v1::Value root;
-  *root.mutable_map() = map;
-  return ToEngineValue(root);
+  // Field by field: copying the map into a root Value first doubled the
+  // memory a big context costs.
+  Value m = Value::Map();
+  for (const auto& [k, item] : map.fields()) {
+    GR_ASSIGN_OR_RETURN(Value x, ToEngineValue(item, 1));
+    m.Set(k, std::move(x));
+  }
+  return m;
 }
 
 Schema SchemaForProfile(const records::v1::Profile& profile) {
@@ -164,8 +229,193 @@ Schema SchemaForProfile(const records::v1::Profile& profile) {
   return MakeReportSchema(spec);
 }
 
-Templates::Templates(redis::Client* redis, FiguresSource* figures)
-    : redis_(redis), figures_(figures) {}
+Templates::Templates(redis::Client* redis, FiguresSource* figures, RenderLimits limits)
+    : redis_(redis), figures_(figures), limits_(limits) {
+  trimmer_ = std::thread([this] { TrimLoop(); });
+}
+
+Templates::~Templates() {
+  {
+    std::lock_guard<std::mutex> lock(slots_mu_);
+    stopping_ = true;
+  }
+  slots_cv_.notify_all();
+  trimmer_.join();
+}
+
+RenderStats Templates::stats() const {
+  RenderStats s;
+  {
+    std::lock_guard<std::mutex> lock(slots_mu_);
+    s.in_progress = in_progress_;
+  }
+  s.finished = finished_.load();
+  s.refused_busy = refused_busy_.load();
+  s.stopped_deadline = stopped_deadline_.load();
+  s.stopped_cancelled = stopped_cancelled_.load();
+  s.exhausted = exhausted_.load();
+  s.steps = steps_.load();
+  return s;
+}
+
+absl::Status Templates::AcquireSlot(absl::Time deadline) {
+  std::unique_lock<std::mutex> lock(slots_mu_);
+  if (limits_.max_concurrent > 0 && in_progress_ >= limits_.max_concurrent) {
+    const absl::Time until = std::min(deadline, absl::Now() + limits_.queue_wait);
+    const auto chrono_until =
+        std::chrono::system_clock::now() + absl::ToChronoNanoseconds(until - absl::Now());
+    if (!slots_cv_.wait_until(
+            lock, chrono_until,
+            [this] { return stopping_ || in_progress_ < limits_.max_concurrent; }) ||
+        stopping_) {
+      ++refused_busy_;
+      return absl::ResourceExhaustedError(absl::StrCat("too many renders in progress (",
+                                                       limits_.max_concurrent,
+                                                       ", --render-max-concurrent); retry"));
+    }
+  }
+  ++in_progress_;
+  return absl::OkStatus();
+}
+
+void Templates::ReleaseSlot(size_t bytes) {
+  {
+    std::lock_guard<std::mutex> lock(slots_mu_);
+    --in_progress_;
+    untrimmed_bytes_ += bytes;
+  }
+  slots_cv_.notify_all();
+}
+
+void Templates::TrimLoop() {
+  std::unique_lock<std::mutex> lock(slots_mu_);
+  while (true) {
+    slots_cv_.wait(lock, [this] {
+      return stopping_ || (untrimmed_bytes_ >= kTrimAfterBytes && in_progress_ == 0);
+    });
+    if (stopping_) return;
+    // The finished call's request and response are freed by gRPC after
+    // the handler returns: give them a moment.
+    if (slots_cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_; })) {
+      return;
+    }
+    if (in_progress_ > 0) continue;
+    untrimmed_bytes_ = 0;
+    lock.unlock();
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
+    lock.lock();
+  }
+}
+
+std::shared_ptr<const CompiledTemplate> Templates::CacheLookup(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = cache_.find(key);
+  return it == cache_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<const CompiledTemplate> Templates::CacheInsert(
+    const std::string& key, std::shared_ptr<const CompiledTemplate> compiled) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [it, inserted] = cache_.emplace(key, compiled);
+  if (!inserted) return it->second;
+  cache_order_.push_back(key);
+  cache_bytes_ += CompiledBytes(*compiled);
+  while (cache_order_.size() > 1 &&
+         (cache_order_.size() > kCacheSize || cache_bytes_ > kCacheBytes)) {
+    auto old = cache_.find(cache_order_.front());
+    cache_bytes_ -= CompiledBytes(*old->second);
+    cache_.erase(old);
+    cache_order_.pop_front();
+  }
+  return compiled;
+}
+
+absl::StatusOr<std::vector<std::shared_ptr<const CompiledTemplate>>> Templates::ResolvePartials(
+    const std::string& org, const std::vector<std::string>& names) {
+  struct Candidate {
+    size_t name;
+    std::string org;
+    std::string id;
+    int64_t rev;
+    std::shared_ptr<const CompiledTemplate> compiled;
+  };
+  std::vector<Candidate> candidates;
+  for (size_t i = 0; i < names.size(); ++i) {
+    std::string id = names[i];
+    int64_t rev = 0;
+    if (auto at = id.find('@'); at != std::string::npos) {
+      if (!absl::SimpleAtoi(id.substr(at + 1), &rev) || rev < 1) continue;
+      id = id.substr(0, at);
+    }
+    if (!IsValidId(id)) continue;
+    if (!org.empty()) candidates.push_back({i, org, id, rev, nullptr});
+    candidates.push_back({i, "", id, rev, nullptr});
+  }
+  // One round trip for the latest revisions, one for the texts that are
+  // not compiled yet.
+  std::vector<redis::Args> cmds;
+  std::vector<Candidate*> asked;
+  for (Candidate& c : candidates) {
+    if (c.rev != 0) continue;
+    cmds.push_back({"HGET", absl::StrCat(Scope(c.org), "tpl:", c.id), "latest"});
+    asked.push_back(&c);
+  }
+  if (!cmds.empty()) {
+    GR_ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_->Pipeline(cmds));
+    for (size_t k = 0; k < asked.size(); ++k) {
+      GR_RETURN_IF_ERROR(replies[k].ErrorStatus());
+      if (replies[k].IsNil()) {
+        asked[k]->rev = -1;  // no such template in this scope
+        continue;
+      }
+      GR_ASSIGN_OR_RETURN(asked[k]->rev, replies[k].AsInt());
+    }
+  }
+  cmds.clear();
+  asked.clear();
+  for (Candidate& c : candidates) {
+    if (c.rev < 1) continue;
+    c.compiled = CacheLookup(TemplateRef{c.org, c.id, c.rev}.Name());
+    if (c.compiled != nullptr) continue;
+    cmds.push_back({"HGET", absl::StrCat(Scope(c.org), "tpl:", c.id), absl::StrCat("r", c.rev)});
+    asked.push_back(&c);
+  }
+  if (!cmds.empty()) {
+    GR_ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_->Pipeline(cmds));
+    for (size_t k = 0; k < asked.size(); ++k) {
+      GR_RETURN_IF_ERROR(replies[k].ErrorStatus());
+      if (replies[k].IsNil()) continue;
+      v1::Template t;
+      if (!t.ParseFromArray(replies[k].Str().data(), static_cast<int>(replies[k].Str().size()))) {
+        return absl::DataLossError("stored template is corrupt");
+      }
+      CompileOptions options;
+      options.name = asked[k]->id;
+      absl::StatusOr<CompiledTemplate> compiled = CompiledTemplate::Compile(t.text(), options);
+      if (!compiled.ok()) continue;  // a stored revision that no longer compiles: missing
+      asked[k]->compiled =
+          CacheInsert(TemplateRef{asked[k]->org, asked[k]->id, asked[k]->rev}.Name(),
+                      std::make_shared<const CompiledTemplate>(std::move(*compiled)));
+    }
+  }
+  std::vector<std::shared_ptr<const CompiledTemplate>> out(names.size());
+  for (Candidate& c : candidates) {  // the org's own comes first
+    if (out[c.name] == nullptr) out[c.name] = std::move(c.compiled);
+  }
+  return out;
+}
+
+absl::StatusOr<Value> Templates::ContextFromRequest(const v1::ValueMap& context) const {
+  const size_t bytes = context.ByteSizeLong();
+  if (bytes > limits_.max_context_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("context: ", bytes, " bytes, at most ",
+                                                   limits_.max_context_bytes,
+                                                   " (--render-max-context-bytes)"));
+  }
+  return ToEngineContext(context);
+}
 
 absl::StatusOr<int64_t> Templates::LatestRevision(const std::string& org, const std::string& id) {
   GR_ASSIGN_OR_RETURN(redis::Reply r,
@@ -202,25 +452,12 @@ absl::StatusOr<std::shared_ptr<const CompiledTemplate>> Templates::Compiled(cons
   }
   *revision = rev;
   std::string key = TemplateRef{ref.org, ref.id, rev}.Name();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = cache_.find(key);
-    if (it != cache_.end()) return it->second;
-  }
+  if (auto cached = CacheLookup(key)) return cached;
   GR_ASSIGN_OR_RETURN(v1::Template t, Get({ref.org, ref.id, rev}));
   CompileOptions options;
   options.name = ref.id;
   GR_ASSIGN_OR_RETURN(CompiledTemplate compiled, CompiledTemplate::Compile(t.text(), options));
-  auto shared = std::make_shared<const CompiledTemplate>(std::move(compiled));
-  std::lock_guard<std::mutex> lock(mu_);
-  if (cache_.emplace(key, shared).second) {
-    cache_order_.push_back(key);
-    if (cache_order_.size() > kCacheSize) {
-      cache_.erase(cache_order_.front());
-      cache_order_.pop_front();
-    }
-  }
-  return shared;
+  return CacheInsert(key, std::make_shared<const CompiledTemplate>(std::move(compiled)));
 }
 
 absl::StatusOr<std::vector<Problem>> Templates::Validate(const std::string& org,
@@ -242,8 +479,13 @@ absl::StatusOr<std::vector<Problem>> Templates::Validate(const std::string& org,
     GR_ASSIGN_OR_RETURN(records::v1::Profile profile, figures_->GetProfile(org, token));
     schema = SchemaForProfile(profile);
   }
-  ScopedResolver resolver(this, org);
-  return templates::Validate(text, schema, &resolver);
+  CallResolver resolver(this, org);
+  if (auto compiled = CompiledTemplate::Compile(text); compiled.ok()) {
+    resolver.Prefetch(*compiled, limits_.max_partial_names, ValidateOptions().max_partial_depth);
+  }
+  std::vector<Problem> problems = templates::Validate(text, schema, &resolver);
+  GR_RETURN_IF_ERROR(resolver.error());
+  return problems;
 }
 
 absl::Status Templates::CheckSyntaxAndNames(const std::string& org, const std::string& text,
@@ -356,6 +598,9 @@ absl::StatusOr<std::vector<v1::Template>> Templates::Revisions(const TemplateRef
 }
 
 absl::StatusOr<v1::RenderResponse> Templates::Render(const RenderInput& in) {
+  GR_RETURN_IF_ERROR(AcquireSlot(in.call.deadline));
+  size_t handled = in.context_bytes + in.text.size();
+  absl::Cleanup release = [this, &handled] { ReleaseSlot(handled); };
   v1::RenderResponse out;
   std::shared_ptr<const CompiledTemplate> compiled;
   if (in.ref) {
@@ -371,13 +616,41 @@ absl::StatusOr<v1::RenderResponse> Templates::Render(const RenderInput& in) {
     GR_ASSIGN_OR_RETURN(CompiledTemplate c, CompiledTemplate::Compile(in.text));
     compiled = std::make_shared<const CompiledTemplate>(std::move(c));
   }
-  ScopedResolver resolver(this, in.org);
+  CallResolver resolver(this, in.org);
   RenderOptions options;
+  resolver.Prefetch(*compiled, limits_.max_partial_names, options.max_include_depth);
   options.partials = &resolver;
   // Plain text for every format: each format escapes the whole text when it
   // lays it out (formats.h), so a {{{x}}} in a template cannot write markup.
   options.escape = Escape::kNone;
-  GR_ASSIGN_OR_RETURN(RenderResult r, compiled->Render(in.context, options));
+  options.max_steps = limits_.max_steps;
+  options.max_output_bytes = limits_.max_output_bytes;
+  options.max_partial_expansions = limits_.max_partial_expansions;
+  options.max_partial_names = limits_.max_partial_names;
+  options.deadline = in.call.deadline;
+  options.cancelled = in.call.cancelled;
+  RenderResult r;
+  absl::Status rendered = compiled->RenderTo(in.context, options, &r);
+  steps_ += static_cast<int64_t>(r.steps);
+  handled += r.text.capacity();
+  if (rendered.ok()) rendered = resolver.error();
+  switch (rendered.code()) {
+    case absl::StatusCode::kOk:
+      ++finished_;
+      break;
+    case absl::StatusCode::kDeadlineExceeded:
+      ++stopped_deadline_;
+      break;
+    case absl::StatusCode::kCancelled:
+      ++stopped_cancelled_;
+      break;
+    case absl::StatusCode::kResourceExhausted:
+      ++exhausted_;
+      break;
+    default:
+      break;
+  }
+  GR_RETURN_IF_ERROR(rendered);
   for (auto& m : r.missing) out.add_missing(std::move(m));
   for (auto& m : r.missing_partials) out.add_missing(absl::StrCat("partial:", m));
   switch (in.format) {
@@ -413,8 +686,16 @@ absl::StatusOr<v1::RenderResponse> Templates::Render(const RenderInput& in) {
 
 absl::StatusOr<v1::RenderResponse> Templates::Preview(const v1::PreviewRequest& req,
                                                       const std::string& org,
-                                                      const std::string& token) {
+                                                      const std::string& token,
+                                                      const CallControl& call) {
   GR_ASSIGN_OR_RETURN(TemplateRef ref, ParseTemplateName(req.template_()));
+  size_t narrative_bytes = 0;
+  for (const auto& [k, v] : req.narrative()) narrative_bytes += k.size() + v.size();
+  if (narrative_bytes > limits_.max_context_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("narrative: ", narrative_bytes,
+                                                   " bytes, at most ", limits_.max_context_bytes,
+                                                   " (--render-max-context-bytes)"));
+  }
   ReportContextInput input;
   GR_ASSIGN_OR_RETURN(input.org, figures_->GetOrg(org, token));
   GR_ASSIGN_OR_RETURN(input.figures, figures_->GetFigures(org, req.period(), token));
@@ -426,6 +707,8 @@ absl::StatusOr<v1::RenderResponse> Templates::Preview(const v1::PreviewRequest& 
   in.context = std::move(context);
   in.format = req.format() == v1::FORMAT_UNSPECIFIED ? v1::TEXT : req.format();
   in.docx_layout = v1::CONDENSED;
+  in.call = call;
+  in.context_bytes = narrative_bytes;
   return Render(in);
 }
 

@@ -4,15 +4,21 @@
 #ifndef GOVREPORT_TEMPLATES_SERVICE_TEMPLATES_H_
 #define GOVREPORT_TEMPLATES_SERVICE_TEMPLATES_H_
 
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/redis.h"
 #include "govreport/records/v1/records.pb.h"
 #include "govreport/templates/v1/templates.pb.h"
@@ -52,9 +58,43 @@ absl::StatusOr<Value> ToEngineContext(const v1::ValueMap& map);
 // The names a report template of this profile may use.
 Schema SchemaForProfile(const records::v1::Profile& profile);
 
+// What one render may cost and how many run at once; the templates binary
+// sets them from its --render-* flags (docs/templates.md).
+struct RenderLimits {
+  uint64_t max_steps = 20'000'000;
+  size_t max_output_bytes = size_t{16} << 20;
+  uint64_t max_partial_expansions = 100'000;
+  size_t max_partial_names = 1'000;
+  // Renders in progress at once; more wait up to queue_wait (never past
+  // their deadline) and are then refused with RESOURCE_EXHAUSTED.
+  int max_concurrent = 8;
+  absl::Duration queue_wait = absl::Milliseconds(250);
+  // Bytes of a request's context (RenderRequest.context, the narrative of
+  // a PreviewRequest); more is INVALID_ARGUMENT before it is converted.
+  size_t max_context_bytes = size_t{2} << 20;
+};
+
+// The caller's deadline and cancellation, from the gRPC edge.
+struct CallControl {
+  absl::Time deadline = absl::InfiniteFuture();
+  std::function<bool()> cancelled;  // may be empty
+};
+
+// Counters of the renders this replica ran (for tests and operators).
+struct RenderStats {
+  int64_t in_progress = 0;
+  int64_t finished = 0;
+  int64_t refused_busy = 0;       // over max_concurrent
+  int64_t stopped_deadline = 0;   // DEADLINE_EXCEEDED
+  int64_t stopped_cancelled = 0;  // CANCELLED
+  int64_t exhausted = 0;          // RESOURCE_EXHAUSTED: a budget
+  int64_t steps = 0;              // engine steps, all renders
+};
+
 class Templates {
  public:
-  Templates(redis::Client* redis, FiguresSource* figures);
+  Templates(redis::Client* redis, FiguresSource* figures, RenderLimits limits = {});
+  ~Templates();
 
   absl::StatusOr<v1::Template> Create(const std::string& org, const std::string& id,
                                       const std::string& text, const std::string& description,
@@ -84,28 +124,67 @@ class Templates {
     std::string title;
     std::string author;
     int64_t timestamp_unix = 0;
+    CallControl call;
+    size_t context_bytes = 0;  // what the context weighed on the wire
   };
   absl::StatusOr<v1::RenderResponse> Render(const RenderInput& input);
   absl::StatusOr<v1::RenderResponse> Preview(const v1::PreviewRequest& request,
-                                             const std::string& org, const std::string& token);
+                                             const std::string& org, const std::string& token,
+                                             const CallControl& call = {});
+
+  // A request's context for the engine; INVALID_ARGUMENT over
+  // max_context_bytes, checked before anything is converted.
+  absl::StatusOr<Value> ContextFromRequest(const v1::ValueMap& context) const;
+
+  const RenderLimits& limits() const { return limits_; }
+  RenderStats stats() const;
 
   // Compiled templates by name@revision (revisions never change, so the
   // cache needs no invalidation, only a bound).
   absl::StatusOr<std::shared_ptr<const CompiledTemplate>> Compiled(const TemplateRef& ref,
-                                                                    int64_t* revision);
+                                                                   int64_t* revision);
+
+  // Partials by name ("id" or "id@rev") for `org`: the org's own template
+  // first, then the shared one; nullptr where neither exists. All names in
+  // at most two pipelined round trips to Redis.
+  absl::StatusOr<std::vector<std::shared_ptr<const CompiledTemplate>>> ResolvePartials(
+      const std::string& org, const std::vector<std::string>& names);
 
  private:
   absl::StatusOr<int64_t> LatestRevision(const std::string& org, const std::string& id);
   absl::Status CheckSyntaxAndNames(const std::string& org, const std::string& text,
                                    const std::string& token);
   absl::StatusOr<v1::Template> Store(const std::string& mode, const TemplateRef& ref,
-                                     v1::Template t, int64_t expected, const std::string& request_id);
+                                     v1::Template t, int64_t expected,
+                                     const std::string& request_id);
+
+  std::shared_ptr<const CompiledTemplate> CacheLookup(const std::string& key);
+  std::shared_ptr<const CompiledTemplate> CacheInsert(const std::string& key,
+                                                      std::shared_ptr<const CompiledTemplate> c);
+  // A render slot (max_concurrent); RESOURCE_EXHAUSTED when none frees up
+  // in time.
+  absl::Status AcquireSlot(absl::Time deadline);
+  void ReleaseSlot(size_t bytes);
+  void TrimLoop();
 
   redis::Client* redis_;
   FiguresSource* figures_;
+  const RenderLimits limits_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<const CompiledTemplate>> cache_;
   std::list<std::string> cache_order_;
+  size_t cache_bytes_ = 0;
+
+  mutable std::mutex slots_mu_;
+  std::condition_variable slots_cv_;
+  int in_progress_ = 0;
+  // Bytes handled by renders since memory was last given back to the
+  // system; the trimmer returns it once the replica is idle.
+  size_t untrimmed_bytes_ = 0;
+  bool stopping_ = false;
+  std::thread trimmer_;
+  std::atomic<int64_t> finished_{0}, refused_busy_{0}, stopped_deadline_{0}, stopped_cancelled_{0},
+      exhausted_{0}, steps_{0};
 };
 
 }  // namespace govreport::templates
