@@ -10,6 +10,7 @@
 #include "common/auth.h"
 #include "common/config.h"
 #include "common/redis.h"
+#include "common/secret.h"
 #include "common/server.h"
 
 namespace {
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
                "another may fire it");
   flags.Define("request-ttl-s", "86400", "How long a request_id is remembered for retries");
   ParseFlagsOrExit(flags, argc, argv);
+  if (absl::Status st = ConfigurePageTokens(flags, kService); !st.ok()) return Fail(st);
 
   auto redis_options = RedisOptionsFromFlags(flags);
   if (!redis_options.ok()) return Fail(redis_options.status());

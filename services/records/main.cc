@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/auth.h"
 #include "common/config.h"
+#include "common/secret.h"
 #include "common/server.h"
 #include "records/grpc_service.h"
 #include "records/records.h"
@@ -17,6 +18,10 @@ int main(int argc, char** argv) {
   DefineServerFlags(flags, "127.0.0.1:7101");
   DefineRedisFlags(flags);
   ParseFlagsOrExit(flags, argc, argv);
+  if (absl::Status st = ConfigurePageTokens(flags, "records"); !st.ok()) {
+    std::cerr << st.message() << "\n";
+    return 2;
+  }
   auto redis_options = RedisOptionsFromFlags(flags);
   if (!redis_options.ok()) {
     std::cerr << redis_options.status().message() << "\n";

@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/auth.h"
 #include "common/config.h"
+#include "common/secret.h"
 #include "common/server.h"
 #include "templates/service/grpc_service.h"
 #include "templates/service/templates.h"
@@ -19,6 +20,10 @@ int main(int argc, char** argv) {
   flags.Define("records", "127.0.0.1:7101", "Address of the records service");
   flags.Define("records-deadline-ms", "5000", "Deadline of each call to the records service");
   ParseFlagsOrExit(flags, argc, argv);
+  if (absl::Status st = ConfigurePageTokens(flags, "templates"); !st.ok()) {
+    std::cerr << st.message() << "\n";
+    return 2;
+  }
   auto redis_options = RedisOptionsFromFlags(flags);
   auto deadline = flags.GetInt("records-deadline-ms");
   for (const absl::Status& st : {redis_options.status(), deadline.status()}) {
