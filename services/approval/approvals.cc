@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "approval/convert.h"
 #include "common/crypto.h"
+#include "common/resource.h"
 #include "common/server.h"
 #include "common/status.h"
 
@@ -46,12 +47,14 @@ absl::Status ValidateRequestId(absl::string_view id) {
   return absl::OkStatus();
 }
 
-absl::Status ValidateCursor(absl::string_view token) {
-  if (token.empty()) return absl::OkStatus();
-  if (!ValidateUserId("page_token", token).ok()) {
+// The cursor (the last id of the previous page) of a token of `list`, in
+// the form ids have; "" for the first page.
+absl::StatusOr<std::string> ReadCursor(absl::string_view list, absl::string_view token) {
+  GR_ASSIGN_OR_RETURN(std::string cursor, DecodeCursorToken(list, token));
+  if (!cursor.empty() && !ValidateUserId("page_token", cursor).ok()) {
     return absl::InvalidArgumentError("page_token: not a token this API issued");
   }
-  return absl::OkStatus();
+  return cursor;
 }
 
 // The roles each action needs, beside being the task's assignee (admins
@@ -263,13 +266,13 @@ absl::StatusOr<Listing<WorkflowDef>> ApprovalCore::ListWorkflows(const Principal
   GR_ASSIGN_OR_RETURN(std::string org, ParseOrgName(parent));
   GR_RETURN_IF_ERROR(Authenticator::Check(p, org, {}));
   GR_ASSIGN_OR_RETURN(int size, PageSize(page_size));
-  GR_RETURN_IF_ERROR(ValidateCursor(page_token));
-  GR_ASSIGN_OR_RETURN(std::vector<WorkflowDef> wfs,
-                      store_->ListWorkflows(org, page_token, size + 1));
+  const std::string list = PageList({"workflows", org});
+  GR_ASSIGN_OR_RETURN(std::string cursor, ReadCursor(list, page_token));
+  GR_ASSIGN_OR_RETURN(std::vector<WorkflowDef> wfs, store_->ListWorkflows(org, cursor, size + 1));
   Listing<WorkflowDef> out;
   if (static_cast<int>(wfs.size()) > size) {
     wfs.resize(size);
-    out.next_page_token = wfs.back().id;
+    out.next_page_token = EncodeCursorToken(list, wfs.back().id);
   }
   out.items = std::move(wfs);
   return out;
@@ -378,13 +381,13 @@ absl::StatusOr<Listing<RoleView>> ApprovalCore::ListRoles(const Principal& p,
   GR_ASSIGN_OR_RETURN(std::string org, ParseOrgName(parent));
   GR_RETURN_IF_ERROR(Authenticator::Check(p, org, {}));
   GR_ASSIGN_OR_RETURN(int size, PageSize(page_size));
-  GR_RETURN_IF_ERROR(ValidateCursor(page_token));
-  GR_ASSIGN_OR_RETURN(std::vector<std::string> names,
-                      store_->ListRoleNames(org, page_token, size + 1));
+  const std::string list = PageList({"roles", org});
+  GR_ASSIGN_OR_RETURN(std::string cursor, ReadCursor(list, page_token));
+  GR_ASSIGN_OR_RETURN(std::vector<std::string> names, store_->ListRoleNames(org, cursor, size + 1));
   Listing<RoleView> out;
   if (static_cast<int>(names.size()) > size) {
     names.resize(size);
-    out.next_page_token = names.back();
+    out.next_page_token = EncodeCursorToken(list, names.back());
   }
   GR_ASSIGN_OR_RETURN(RoleDirectory dir, store_->ReadRoles(org, names));
   for (const auto& n : names) out.items.push_back(RoleView{org, n, dir[n]});
@@ -572,18 +575,21 @@ absl::StatusOr<Listing<ApprovalState>> ApprovalCore::ListApprovals(const Princip
   GR_ASSIGN_OR_RETURN(std::string org, ParseOrgName(f.parent));
   GR_RETURN_IF_ERROR(Authenticator::Check(p, org, {}));
   GR_ASSIGN_OR_RETURN(int size, PageSize(f.page_size));
-  GR_RETURN_IF_ERROR(ValidateCursor(f.page_token));
+  // Bound to the filters too: a cursor is a position in what they select.
+  const std::string list =
+      PageList({"approvals", org, f.state ? absl::StrCat(static_cast<int>(*f.state)) : "",
+                f.subject, f.workflow, f.initiator});
+  GR_ASSIGN_OR_RETURN(std::string cursor, ReadCursor(list, f.page_token));
   std::string workflow_id;
   if (!f.workflow.empty()) {
     GR_ASSIGN_OR_RETURN(WorkflowName wn, ParseWorkflowName(f.workflow));
     workflow_id = wn.id;
   }
   Listing<ApprovalState> out;
-  std::string cursor = f.page_token;
   int scanned = 0;
   while (static_cast<int>(out.items.size()) < size) {
     if (scanned >= kMaxScan) {
-      out.next_page_token = cursor;  // Stop scanning; the client goes on.
+      out.next_page_token = EncodeCursorToken(list, cursor);  // Stop; the client goes on.
       return out;
     }
     int batch = std::min(100, kMaxScan - scanned);
@@ -605,7 +611,7 @@ absl::StatusOr<Listing<ApprovalState>> ApprovalCore::ListApprovals(const Princip
       if (!MaySeeComments(p, s)) RedactComments(s);
       out.items.push_back(std::move(s));
       if (static_cast<int>(out.items.size()) == size) {
-        out.next_page_token = cursor;
+        out.next_page_token = EncodeCursorToken(list, cursor);
         return out;
       }
     }
@@ -620,13 +626,15 @@ absl::StatusOr<Listing<TaskView>> ApprovalCore::ListMyTasks(const Principal& p,
   GR_ASSIGN_OR_RETURN(std::string org, ParseOrgName(parent));
   GR_RETURN_IF_ERROR(Authenticator::Check(p, org, {}));
   GR_ASSIGN_OR_RETURN(int size, PageSize(page_size));
-  GR_RETURN_IF_ERROR(ValidateCursor(page_token));
+  // Each user's inbox is a list of its own.
+  const std::string list = PageList({"tasks", org, p.subject});
+  GR_ASSIGN_OR_RETURN(std::string cursor, ReadCursor(list, page_token));
   GR_ASSIGN_OR_RETURN(std::vector<std::string> ids,
-                      store_->ListInbox(org, p.subject, page_token, size + 1));
+                      store_->ListInbox(org, p.subject, cursor, size + 1));
   Listing<TaskView> out;
   if (static_cast<int>(ids.size()) > size) {
     ids.resize(size);
-    out.next_page_token = ids.back();
+    out.next_page_token = EncodeCursorToken(list, ids.back());
   }
   GR_ASSIGN_OR_RETURN(std::vector<ApprovalState> states, store_->LoadApprovals(org, ids));
   for (ApprovalState& s : states) {
@@ -645,10 +653,8 @@ absl::StatusOr<Listing<HistoryRecord>> ApprovalCore::GetHistory(const Principal&
   GR_ASSIGN_OR_RETURN(ChildName an, ParseApprovalName(name));
   GR_RETURN_IF_ERROR(Authenticator::Check(p, an.org, {}));
   GR_ASSIGN_OR_RETURN(int size, PageSize(page_size, 100, 1000));
-  int64_t offset = 0;
-  if (!page_token.empty() && (!absl::SimpleAtoi(page_token, &offset) || offset < 0)) {
-    return absl::InvalidArgumentError("page_token: not a token this API issued");
-  }
+  const std::string list = PageList({"history", an.org, an.id});
+  GR_ASSIGN_OR_RETURN(int64_t offset, DecodePageToken(list, page_token));
   GR_ASSIGN_OR_RETURN(LoadedApproval loaded, store_->LoadApproval(an.org, an.id, ""));
   if (!loaded.state) {
     return absl::NotFoundError(absl::StrCat("approval ", name, " not found"));
@@ -676,7 +682,7 @@ absl::StatusOr<Listing<HistoryRecord>> ApprovalCore::GetHistory(const Principal&
     }
   }
   if (static_cast<int>(entries.size()) == size && offset + size < loaded.state->history_length) {
-    out.next_page_token = absl::StrCat(offset + size);
+    out.next_page_token = EncodePageToken(list, offset + size);
   }
   return out;
 }

@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   flags.Define("max-history-entries", "300",
                "History entries of one approval past which comments and urgings are refused");
   ParseFlagsOrExit(flags, argc, argv);
+  if (absl::Status st = ConfigurePageTokens(flags, kService); !st.ok()) return Fail(st);
 
   auto redis_options = RedisOptionsFromFlags(flags);
   if (!redis_options.ok()) return Fail(redis_options.status());

@@ -13,6 +13,7 @@
 #include "assembler/workers.h"
 #include "common/auth.h"
 #include "common/config.h"
+#include "common/secret.h"
 #include "common/server.h"
 
 namespace {
@@ -54,6 +55,7 @@ int main(int argc, char** argv) {
   flags.Define("watch-poll-ms", "100", "How often WatchReport looks for changes");
   flags.Define("request-ttl-s", "86400", "How long a request_id is remembered for retries");
   ParseFlagsOrExit(flags, argc, argv);
+  if (absl::Status st = ConfigurePageTokens(flags, kService); !st.ok()) return Fail(st);
 
   auto redis_options = RedisOptionsFromFlags(flags);
   if (!redis_options.ok()) return Fail(redis_options.status());

@@ -215,7 +215,7 @@ absl::StatusOr<pb::Report> ReportCore::GetReport(const CallAs& as, const ReportR
 absl::StatusOr<pb::ListReportsResponse> ReportCore::ListReports(const std::string& org,
                                                                 const pb::ListReportsRequest& req) {
   GR_ASSIGN_OR_RETURN(int size, PageSize(req.page_size(), 50, 500));
-  std::string list = absl::StrCat("reports:", static_cast<int>(req.state()));
+  std::string list = PageList({"reports", org, absl::StrCat(static_cast<int>(req.state()))});
   GR_ASSIGN_OR_RETURN(int64_t offset, DecodePageToken(list, req.page_token()));
   GR_ASSIGN_OR_RETURN(Store::Page page, store_->ListReports(org, offset, size, req.state()));
   pb::ListReportsResponse out;

@@ -4,6 +4,7 @@
 #define GOVREPORT_COMMON_RESOURCE_H_
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -30,11 +31,36 @@ absl::StatusOr<std::string> ParseOrgName(absl::string_view name,
 // "gr:{org}:" — every key of one org carries the org as its hash tag.
 std::string OrgPrefix(absl::string_view org);
 
-// Opaque page tokens over an offset; a token from another list or a forged
-// one is INVALID_ARGUMENT.
+// Page tokens. Clients treat them as opaque; each is MAC'd with
+// HMAC-SHA-256 under the process's page-token key (SetPageTokenKey,
+// ConfigurePageTokens in common/secret.h) over a format version, the list it
+// belongs to and its cursor (an offset or a string). `list` names everything
+// that defines the list: build it with PageList from the kind of list, the
+// org, the parent and every filter. A token of another list, org, filter or
+// key, a forged, truncated or altered one, or one over kMaxPageTokenBytes is
+// INVALID_ARGUMENT "page_token: ..." before its cursor is looked at. An empty
+// token is the first page (offset 0, cursor "").
+inline constexpr size_t kMaxPageTokenBytes = 512;
+inline constexpr size_t kMaxPageCursorBytes = 256;
+// Decoded offsets are within [0, kMaxPageOffset], so offset + page size
+// never overflows an int64; an offset past a list's end is an empty page.
+inline constexpr int64_t kMaxPageOffset = int64_t{1} << 48;
+
+// An unambiguous list id from its parts (each length-prefixed, so that no
+// two different part lists give the same id).
+std::string PageList(std::initializer_list<absl::string_view> parts);
+
 std::string EncodePageToken(absl::string_view list, int64_t offset);
-absl::StatusOr<int64_t> DecodePageToken(absl::string_view list,
-                                        absl::string_view token);
+absl::StatusOr<int64_t> DecodePageToken(absl::string_view list, absl::string_view token);
+// A string cursor (the last id of the page, say). The decoded cursor is at
+// most kMaxPageCursorBytes; the caller still checks its form.
+std::string EncodeCursorToken(absl::string_view list, absl::string_view cursor);
+absl::StatusOr<std::string> DecodeCursorToken(absl::string_view list, absl::string_view token);
+
+// The key page tokens are MAC'd with. Until set, a random key of this
+// process (tokens then do not survive a restart or work across replicas).
+// Set once at start, before serving; safe to call while serving.
+void SetPageTokenKey(absl::string_view key);
 // 0 → default; above max → max; negative → INVALID_ARGUMENT.
 absl::StatusOr<int> PageSize(int requested, int default_size, int max_size);
 

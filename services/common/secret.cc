@@ -6,6 +6,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/crypto.h"
+#include "common/resource.h"
+#include "common/server.h"
 
 namespace govreport {
 
@@ -46,6 +48,20 @@ absl::StatusOr<std::string> SecretFromFlags(const Flags& flags) {
 
 std::string DeriveKey(absl::string_view secret, absl::string_view purpose) {
   return HmacSha256(secret, absl::StrCat("govreport/", purpose));
+}
+
+absl::Status ConfigurePageTokens(const Flags& flags, absl::string_view service) {
+  absl::StatusOr<std::string> secret = SecretFromFlags(flags);
+  if (secret.ok()) {
+    SetPageTokenKey(DeriveKey(*secret, "page-token"));
+    return absl::OkStatus();
+  }
+  if (!absl::IsNotFound(secret.status())) return secret.status();
+  LogLine(service,
+          "warning: no --secret-key-file (GOVREPORT_SECRET_KEY_FILE): page tokens are signed "
+          "with a random key of this process, so they do not survive a restart and do not work "
+          "across replicas");
+  return absl::OkStatus();
 }
 
 }  // namespace govreport

@@ -28,6 +28,13 @@ absl::StatusOr<std::string> SecretFromFlags(const Flags& flags);
 // leaks from one use opens no other.
 std::string DeriveKey(absl::string_view secret, absl::string_view purpose);
 
+// Called once by every server at start: page tokens are MAC'd under
+// DeriveKey(secret, "page-token"), the same on every replica and across
+// restarts. Without a secret, under a random key of this process, with one
+// warning line (`service` names the logger). INVALID_ARGUMENT when the
+// secret is set but unusable.
+absl::Status ConfigurePageTokens(const Flags& flags, absl::string_view service);
+
 }  // namespace govreport
 
 #endif  // GOVREPORT_COMMON_SECRET_H_

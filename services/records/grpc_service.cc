@@ -117,16 +117,19 @@ grpc::Status IndicatorGrpc::ListIndicators(grpc::ServerContext* ctx,
   if (!profile.ok()) return ToGrpcStatus(profile.status());
   auto size = PageSize(req->page_size(), 100, 1000);
   if (!size.ok()) return ToGrpcStatus(size.status());
-  auto offset = DecodePageToken("indicators", req->page_token());
+  const std::string list = PageList({"indicators", org});
+  auto offset = DecodePageToken(list, req->page_token());
   if (!offset.ok()) return ToGrpcStatus(offset.status());
+  // Compared as int64: an offset past the end is an empty page.
   const auto& all = (*profile)->proto().indicators();
-  for (int i = static_cast<int>(*offset); i < all.size() && out->indicators_size() < *size; ++i) {
+  const int64_t total = all.size();
+  for (int64_t i = *offset; i < total && out->indicators_size() < *size; ++i) {
     pb::Indicator* ind = out->add_indicators();
-    *ind = all[i];
+    *ind = all[static_cast<int>(i)];
     ind->set_name(absl::StrCat("orgs/", org, "/indicators/", ind->key()));
   }
-  if (*offset + *size < all.size()) {
-    out->set_next_page_token(EncodePageToken("indicators", *offset + *size));
+  if (*offset + *size < total) {
+    out->set_next_page_token(EncodePageToken(list, *offset + *size));
   }
   return grpc::Status::OK;
 }
@@ -293,7 +296,8 @@ grpc::Status AuthGrpc::ListTokens(grpc::ServerContext* ctx, const apb::ListToken
   }
   auto size = PageSize(req->page_size(), 100, 1000);
   if (!size.ok()) return ToGrpcStatus(size.status());
-  auto offset = DecodePageToken(absl::StrCat("tokens:", org), req->page_token());
+  const std::string page_list = PageList({"tokens", org});
+  auto offset = DecodePageToken(page_list, req->page_token());
   if (!offset.ok()) return ToGrpcStatus(offset.status());
   auto list = auth_->tokens().List(org, *offset, *size);
   if (!list.ok()) return ToGrpcStatus(list.status());
@@ -309,7 +313,7 @@ grpc::Status AuthGrpc::ListTokens(grpc::ServerContext* ctx, const apb::ListToken
     for (const auto& r : t.principal.roles) pr->add_roles(r);
   }
   if (static_cast<int>(list->size()) == *size) {
-    out->set_next_page_token(EncodePageToken(absl::StrCat("tokens:", org), *offset + *size));
+    out->set_next_page_token(EncodePageToken(page_list, *offset + *size));
   }
   return grpc::Status::OK;
 }

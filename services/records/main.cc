@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/auth.h"
 #include "common/config.h"
+#include "common/secret.h"
 #include "common/server.h"
 #include "records/grpc_service.h"
 #include "records/records.h"
@@ -49,6 +50,9 @@ int main(int argc, char** argv) {
       return 2;
     }
     *field = static_cast<int>(*v);
+  if (absl::Status st = ConfigurePageTokens(flags, "records"); !st.ok()) {
+    std::cerr << st.message() << "\n";
+    return 2;
   }
   auto redis_options = RedisOptionsFromFlags(flags);
   if (!redis_options.ok()) {

@@ -248,7 +248,9 @@ absl::StatusOr<pb::Org> Records::GetOrg(const std::string& org_id) {
 absl::StatusOr<pb::ListOrgsResponse> Records::ListOrgs(const std::string& only, int page_size,
                                                        const std::string& page_token) {
   GR_ASSIGN_OR_RETURN(int size, PageSize(page_size, 50, 500));
-  GR_ASSIGN_OR_RETURN(int64_t offset, DecodePageToken("orgs", page_token));
+  // The operator's list of every org and an org's list of itself differ.
+  const std::string list = PageList({"orgs", only});
+  GR_ASSIGN_OR_RETURN(int64_t offset, DecodePageToken(list, page_token));
   pb::ListOrgsResponse out;
   std::vector<std::string> ids;
   if (!only.empty()) {
@@ -259,7 +261,7 @@ absl::StatusOr<pb::ListOrgsResponse> Records::ListOrgs(const std::string& only, 
     for (size_t i = 0; i < r.Size(); ++i) ids.push_back(r[i].AsString());
     if (static_cast<int>(ids.size()) > size) {
       ids.pop_back();
-      out.set_next_page_token(EncodePageToken("orgs", offset + size));
+      out.set_next_page_token(EncodePageToken(list, offset + size));
     }
   }
   std::vector<redis::Args> cmds;
@@ -468,7 +470,7 @@ absl::StatusOr<pb::GetIndicatorProvenanceResponse> Records::GetIndicatorProvenan
     int page_size, const std::string& page_token) {
   GR_ASSIGN_OR_RETURN(Period period, ParsePeriod(period_text));
   GR_ASSIGN_OR_RETURN(int size, PageSize(page_size, 100, 1000));
-  std::string list_id = absl::StrCat("prov:", key, ":", period.label);
+  std::string list_id = PageList({"provenance", org_id, key, period.label});
   GR_ASSIGN_OR_RETURN(int64_t offset, DecodePageToken(list_id, page_token));
   GR_ASSIGN_OR_RETURN(auto profile, GetProfile(org_id));
   const pb::Indicator* ind = profile->FindIndicator(key);
@@ -738,12 +740,11 @@ absl::StatusOr<pb::ActivityRecord> Records::GetActivity(const std::string& org_i
 absl::StatusOr<pb::ListActivitiesResponse> Records::ListActivities(
     const std::string& org_id, const pb::ListActivitiesRequest& req) {
   GR_ASSIGN_OR_RETURN(int size, PageSize(req.page_size(), 100, 1000));
-  // The token is bound to the filters, so it cannot be replayed on another
-  // list.
-  std::string list_id = Sha256Hex(absl::StrCat(req.type(), "\x1f", req.from(), "\x1f", req.to(),
-                                               "\x1f", req.department(), "\x1f",
-                                               req.source_system(), "\x1f", req.include_voided()))
-                            .substr(0, 12);
+  // The token is bound to the org and the filters, so it cannot be replayed
+  // on another list.
+  std::string list_id =
+      PageList({"activities", org_id, req.type(), req.from(), req.to(), req.department(),
+                req.source_system(), req.include_voided() ? "voided" : ""});
   GR_ASSIGN_OR_RETURN(int64_t offset, DecodePageToken(list_id, req.page_token()));
   std::string min = "-inf", max = "+inf";
   if (!req.from().empty()) {

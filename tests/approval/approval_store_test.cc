@@ -183,8 +183,14 @@ TEST_F(ApprovalRedisTest, WholeChainToSignOff) {
   auto history = core().GetHistory(Auditor(), ApprovalResourceName("acme", s->id), 2, "");
   ASSERT_TRUE(history.ok()) << history.status();
   EXPECT_EQ(history->items.size(), 2u);
-  EXPECT_EQ(history->next_page_token, "2");
-  auto rest = core().GetHistory(Auditor(), ApprovalResourceName("acme", s->id), 10, "2");
+  ASSERT_FALSE(history->next_page_token.empty());
+  // Raw offsets (the old tokens) are refused; only the MAC'd token pages.
+  EXPECT_EQ(core().GetHistory(Auditor(), ApprovalResourceName("acme", s->id), 10, "2")
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  auto rest = core().GetHistory(Auditor(), ApprovalResourceName("acme", s->id), 10,
+                                history->next_page_token);
   ASSERT_TRUE(rest.ok());
   EXPECT_EQ(rest->items.size(), 3u);
   EXPECT_EQ(rest->items.back().action, "approved");

@@ -4,9 +4,14 @@
 #include <grpcpp/grpcpp.h>
 
 #include <fstream>
+#include <limits>
+#include <set>
 #include <sstream>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "common/auth.h"
+#include "common/resource.h"
 #include "common/server.h"
 #include "govreport/auth/v1/auth.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -219,6 +224,70 @@ TEST_F(RecordsGrpcTest, PersonsCapsAndDailyQuotaAtTheEdge) {
   EXPECT_TRUE(Create("op-secret", "kjj").ok());
   // Another org's allowance is its own.
   EXPECT_TRUE(Create(Issue("op-secret", "jyj", {"recorder"}), "jyj").ok());
+}
+
+// Issue 9: ListIndicators with base64url("indicators|4294967295") cast the
+// offset to int and read all[-1], a segfault for any reader. Tokens are now
+// MAC'd, and offsets are compared as int64 whatever the token says.
+TEST_F(RecordsGrpcTest, ForgedIndicatorPageTokenIsRefusedAndTheServerKeepsServing) {
+  std::string admin = Issue("op-secret", "kjj", {"admin"});
+  std::string recorder = Issue(admin, "kjj", {"recorder"});
+  auto list = [&](const std::string& token, int page_size, v1::ListIndicatorsResponse* out,
+                  const std::string& org = "kjj") {
+    v1::ListIndicatorsRequest req;
+    req.set_parent(absl::StrCat("orgs/", org));
+    req.set_page_size(page_size);
+    req.set_page_token(token);
+    out->Clear();
+    return Call(recorder, [&](auto& ctx) {
+      return v1::IndicatorService::Stub(channel_).ListIndicators(&ctx, req, out);
+    });
+  };
+  v1::ListIndicatorsResponse page;
+  // The attack, and its neighbours, in the old unauthenticated format.
+  for (const char* offset : {"4294967295", "2147483648", "9223372036854775807", "-1"}) {
+    grpc::Status st =
+        list(absl::WebSafeBase64Escape(absl::StrCat("indicators|", offset)), 10, &page);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << offset;
+    EXPECT_TRUE(absl::StartsWith(st.error_message(), "page_token: ")) << st.error_message();
+  }
+  // The same offsets in tokens with a valid MAC (the server's own key: it
+  // runs in this process): past the end is an empty page, never a read out
+  // of bounds; out of range is INVALID_ARGUMENT.
+  const std::string list_id = PageList({"indicators", "kjj"});
+  for (int64_t offset : {int64_t{4294967295}, int64_t{2147483648}, kMaxPageOffset}) {
+    grpc::Status st = list(EncodePageToken(list_id, offset), 10, &page);
+    ASSERT_TRUE(st.ok()) << offset << ": " << st.error_message();
+    EXPECT_EQ(page.indicators_size(), 0);
+    EXPECT_TRUE(page.next_page_token().empty());
+  }
+  for (int64_t offset : {std::numeric_limits<int64_t>::max(), int64_t{-1}}) {
+    EXPECT_EQ(list(EncodePageToken(list_id, offset), 10, &page).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT)
+        << offset;
+  }
+  // Still serving: paging through gives every indicator once, and a page
+  // token of kjj's list is not one of jyj's.
+  std::set<std::string> seen;
+  std::string token;
+  int pages = 0;
+  do {
+    grpc::Status st = list(token, 7, &page);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    for (const auto& ind : page.indicators()) EXPECT_TRUE(seen.insert(ind.key()).second);
+    token = page.next_page_token();
+    ++pages;
+  } while (!token.empty() && pages < 100);
+  auto profile = records_->GetProfile("kjj");
+  ASSERT_TRUE(profile.ok());
+  EXPECT_EQ(static_cast<int>(seen.size()), (*profile)->proto().indicators_size());
+  ASSERT_TRUE(list("", 7, &page).ok());
+  ASSERT_FALSE(page.next_page_token().empty());
+  std::string jyj_admin = Issue("op-secret", "jyj", {"admin"});
+  recorder = Issue(jyj_admin, "jyj", {"recorder"});
+  v1::ListIndicatorsResponse other;
+  EXPECT_EQ(list(page.next_page_token(), 7, &other, "jyj").error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(RecordsGrpcTest, HealthFollowsRedis) {

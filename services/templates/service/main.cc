@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/auth.h"
 #include "common/config.h"
+#include "common/secret.h"
 #include "common/server.h"
 #include "templates/service/grpc_service.h"
 #include "templates/service/templates.h"
@@ -40,6 +41,10 @@ int main(int argc, char** argv) {
   flags.Define("render-max-context-bytes", absl::StrCat(defaults.max_context_bytes),
                "Bytes of a request's context (or a preview's narrative)");
   ParseFlagsOrExit(flags, argc, argv);
+  if (absl::Status st = ConfigurePageTokens(flags, "templates"); !st.ok()) {
+    std::cerr << st.message() << "\n";
+    return 2;
+  }
   auto redis_options = RedisOptionsFromFlags(flags);
   auto deadline = flags.GetInt("records-deadline-ms");
   templates::RenderLimits limits;

@@ -572,7 +572,8 @@ absl::StatusOr<v1::Template> Templates::Update(const TemplateRef& in, const std:
 absl::StatusOr<v1::ListTemplatesResponse> Templates::List(const std::string& org, int page_size,
                                                           const std::string& page_token) {
   GR_ASSIGN_OR_RETURN(int size, PageSize(page_size, 50, 200));
-  GR_ASSIGN_OR_RETURN(int64_t offset, DecodePageToken("templates", page_token));
+  const std::string list = PageList({"templates", org});
+  GR_ASSIGN_OR_RETURN(int64_t offset, DecodePageToken(list, page_token));
   GR_ASSIGN_OR_RETURN(redis::Reply ids,
                       redis_->Command({"ZRANGE", absl::StrCat(Scope(org), "tpls"),
                                        absl::StrCat(offset), absl::StrCat(offset + size)}));
@@ -582,7 +583,7 @@ absl::StatusOr<v1::ListTemplatesResponse> Templates::List(const std::string& org
     out.mutable_templates()->rbegin()->clear_text();
   }
   if (static_cast<int>(ids.Size()) > size) {
-    out.set_next_page_token(EncodePageToken("templates", offset + size));
+    out.set_next_page_token(EncodePageToken(list, offset + size));
   }
   return out;
 }
