@@ -90,10 +90,13 @@ setup_org() {  # org display short seed
   as "${admin[$org]}" role set "$org" deputy-leader --members "$org-wang,$org-zhao" >/dev/null
   as "${admin[$org]}" role set "$org" party-secretary --members "$org-chen" >/dev/null
   as "${admin[$org]}" workflow create "$org" annual-report deploy/demo/workflow.json >/dev/null
+  # Only the admin decides which approval path the annual report takes.
+  as "${admin[$org]}" report bind-workflows "$org" templates/strict-governance-base \
+    annual-report >/dev/null
   as "${recorder[$org]}" sample load "$org" --year 2023 --seed "$4" >/dev/null
 }
 setup_org kjj "中共重庆市科学技术局党组" "市科技局" 2023
-step "市科技局 (kjj): profile, tokens, roles, workflow, a year of records"
+step "市科技局 (kjj): profile, tokens, roles, workflow bound to the template, a year of records"
 setup_org jyj "中共重庆市教育委员会党组" "市教委" 7
 step "市教委 (jyj): the same, its own records and approvers"
 

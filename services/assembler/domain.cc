@@ -8,11 +8,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/markup.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "common/crypto.h"
+#include "common/markup.h"
 #include "common/resource.h"
 #include "common/status.h"
 #include "templates/context/report_context.h"
@@ -121,6 +121,11 @@ std::string PinnedTemplate(absl::string_view ref, int64_t revision) {
   return absl::StrCat(base, "@", revision);
 }
 
+std::string TemplateBase(absl::string_view ref) {
+  size_t at = ref.rfind('@');
+  return std::string(at == absl::string_view::npos ? ref : ref.substr(0, at));
+}
+
 absl::Status CheckWorkflowRef(absl::string_view org, absl::string_view ref) {
   GR_ASSIGN_OR_RETURN(auto parts, ParseName(ref, "orgs/*/workflows/*", "workflow"));
   if (parts[0] != org) {
@@ -182,6 +187,9 @@ pb::Report NewReport(const ReportRef& ref, const pb::CreateReportRequest& req,
   r.set_state(pb::DRAFT);
   r.set_assembling(true);
   *r.mutable_narrative() = req.narrative();
+  for (const auto& [slot, text] : req.narrative()) {
+    if (!text.empty()) (*r.mutable_narrative_authors())[slot].add_users(std::string(by));
+  }
   r.set_pending_job(1);
   r.set_version(1);
   r.set_created_by(std::string(by));
@@ -323,6 +331,7 @@ void MarkPublished(pb::Report& report, const pb::Revision& revision, int64_t now
   report.set_state(pb::PUBLISHED);
   report.set_published_revision(revision.number());
   report.set_digest(revision.digest());
+  report.set_approval_history_head(revision.approval_history_head());
   report.clear_formats();
   for (const auto& d : revision.documents()) report.add_formats(d.format());
   report.clear_error();
@@ -330,6 +339,68 @@ void MarkPublished(pb::Report& report, const pb::Revision& revision, int64_t now
 }
 
 // -------------------------------------------------------------- contents
+
+absl::Status RecordNarrativeAuthor(pb::Report& report, absl::string_view slot, bool removed,
+                                   absl::string_view user) {
+  auto* authors = report.mutable_narrative_authors();
+  if (removed) {
+    // Its text is gone from the report, and with it its authorship.
+    authors->erase(std::string(slot));
+    return absl::OkStatus();
+  }
+  auto& users = *(*authors)[std::string(slot)].mutable_users();
+  if (std::find(users.begin(), users.end(), user) != users.end()) return absl::OkStatus();
+  std::vector<std::string> all = NarrativeAuthorsOf(report.narrative_authors());
+  if (std::find(all.begin(), all.end(), user) == all.end() && all.size() >= kMaxNarrativeAuthors) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("narrative: at most ", kMaxNarrativeAuthors,
+                     " people may write a report's narrative, and it has that many"));
+  }
+  users.Add(std::string(user));
+  return absl::OkStatus();
+}
+
+std::vector<std::string> NarrativeAuthorsOf(
+    const google::protobuf::Map<std::string, pb::NarrativeAuthors>& authors) {
+  std::vector<std::string> out;
+  for (const auto& [slot, a] : authors) out.insert(out.end(), a.users().begin(), a.users().end());
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::vector<std::string> ExcludedApprovers(const pb::Revision& revision,
+                                           absl::string_view fallback_author) {
+  std::vector<std::string> out = NarrativeAuthorsOf(revision.narrative_authors());
+  for (const auto& [slot, text] : revision.narrative()) {
+    // Text stored before authors were recorded: its author is unknown, so
+    // the report's creator answers for it.
+    if (!text.empty() && revision.narrative_authors().count(slot) == 0 &&
+        !fallback_author.empty()) {
+      out.emplace_back(fallback_author);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+absl::Status CheckBoundWorkflow(const pb::TemplateWorkflows* binding, absl::string_view org,
+                                absl::string_view template_ref, absl::string_view workflow) {
+  std::string base = TemplateBase(template_ref);
+  if (binding == nullptr || binding->workflows().empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "workflow: no workflow is bound to ", base, " in orgs/", org,
+        "; an org admin binds the workflows its reports may use (SetTemplateWorkflows, "
+        "reportctl report bind-workflows)"));
+  }
+  for (const auto& w : binding->workflows()) {
+    if (w == workflow) return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(absl::StrCat("workflow: reports of ", base, " may use only ",
+                                                    absl::StrJoin(binding->workflows(), ", "),
+                                                    " (bound by the org admin), not ", workflow));
+}
 
 absl::Status ValidateNarrative(const google::protobuf::Map<std::string, std::string>& narrative,
                                const std::vector<std::string>& known_slots,
@@ -565,6 +636,7 @@ pb::Revision MakeRevision(const pb::Report& report, const AssembleJob& job, int6
   rev.set_data_version(figures.data_version());
   *rev.mutable_figures() = figures.values();
   *rev.mutable_narrative() = report.narrative();
+  *rev.mutable_narrative_authors() = report.narrative_authors();
   *rev.mutable_org() = org;
   rev.set_template_(report.template_());
   rev.set_template_revision(rendered.template_revision());

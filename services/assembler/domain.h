@@ -34,6 +34,10 @@ inline constexpr absl::string_view kConsumerGroup = "assembler";
 inline constexpr size_t kMaxNarrativeBytes = 64 * 1024;
 inline constexpr size_t kMaxTitleBytes = 512;
 inline constexpr size_t kMaxCommentBytes = 4096;
+// The approval service takes at most 50 excluded approvers.
+inline constexpr size_t kMaxNarrativeAuthors = 50;
+// Workflows one template may be bound to.
+inline constexpr int kMaxBoundWorkflows = 20;
 
 // ------------------------------------------------------------------ names
 
@@ -61,6 +65,8 @@ absl::StatusOr<RevisionRef> ParseRevisionName(absl::string_view name,
 absl::Status CheckTemplateRef(absl::string_view org, absl::string_view ref);
 // The template name pinned to the revision that was rendered.
 std::string PinnedTemplate(absl::string_view ref, int64_t revision);
+// The template name without "@{revision}": what workflow bindings key on.
+std::string TemplateBase(absl::string_view ref);
 // "orgs/{org}/workflows/{id}" of the same org (no "@revision": the approval
 // pins the workflow's revision when it starts).
 absl::Status CheckWorkflowRef(absl::string_view org, absl::string_view ref);
@@ -138,6 +144,26 @@ void MarkPublished(pb::Report& report, const pb::Revision& revision, int64_t now
 absl::Status ValidateNarrative(const google::protobuf::Map<std::string, std::string>& narrative,
                                const std::vector<std::string>& known_slots,
                                absl::string_view field);
+
+// Records `user` as an author of the narrative slot (removed: the slot's
+// text is gone, so are its authors). FAILED_PRECONDITION when a new author
+// would exceed kMaxNarrativeAuthors.
+absl::Status RecordNarrativeAuthor(pb::Report& report, absl::string_view slot, bool removed,
+                                   absl::string_view user);
+// Everyone in the map, sorted, once each.
+std::vector<std::string> NarrativeAuthorsOf(
+    const google::protobuf::Map<std::string, pb::NarrativeAuthors>& authors);
+// Who may not approve a revision (separation of duties): every author of
+// its narrative; text without recorded authors counts as fallback_author's
+// (the report's creator).
+std::vector<std::string> ExcludedApprovers(const pb::Revision& revision,
+                                           absl::string_view fallback_author);
+
+// Whether the org admin's binding of the template lets a report use the
+// workflow. No binding (nullptr or empty): refused, since the safe default
+// is that nobody picks an approval path the admin has not approved.
+absl::Status CheckBoundWorkflow(const pb::TemplateWorkflows* binding, absl::string_view org,
+                                absl::string_view template_ref, absl::string_view workflow);
 
 // Splits the renderer's missing names into the revision's lists: issue.*
 // is left out (filled at sign-off); ind.<key>... names give numeric gaps.

@@ -7,6 +7,7 @@
 namespace govreport::assembler {
 namespace {
 
+using auth::kAdmin;
 using auth::kApprover;
 using auth::kAuditor;
 using auth::kDrafter;
@@ -62,6 +63,13 @@ grpc::Status ReportGrpc::ListReports(grpc::ServerContext* ctx, const pb::ListRep
 grpc::Status ReportGrpc::WatchReport(grpc::ServerContext* ctx, const pb::WatchReportRequest* req,
                                      grpc::ServerWriter<pb::Report>* writer) {
   GR_AUTHORIZE(p, ref, ParseReportName(req->name()), GR_READERS);
+  const std::string who = absl::StrCat(p->org, "/", p->subject);
+  if (grpc::Status st = AcquireWatch(who); !st.ok()) return st;
+  struct Release {
+    ReportGrpc* self;
+    const std::string& who;
+    ~Release() { self->ReleaseWatch(who); }
+  } release{this, who};
   absl::Time until = absl::Now() + options_.watch_max;
   int64_t sent = -1;
   while (!ctx->IsCancelled() && !stopping_.load() && absl::Now() < until) {
@@ -82,6 +90,32 @@ grpc::Status ReportGrpc::WatchReport(grpc::ServerContext* ctx, const pb::WatchRe
   }
   if (stopping_.load()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down");
   return grpc::Status::OK;
+}
+
+grpc::Status ReportGrpc::AcquireWatch(const std::string& who) {
+  std::lock_guard<std::mutex> lock(watch_mu_);
+  if (watches_ >= options_.max_watches) {
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        absl::StrCat("this server already runs ", watches_,
+                                     " watches (its limit); retry later or poll GetReport"));
+  }
+  int& mine = watches_by_[who];
+  if (mine >= options_.max_watches_per_principal) {
+    if (mine == 0) watches_by_.erase(who);
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        absl::StrCat(who, " already has ", options_.max_watches_per_principal,
+                                     " watches open (the limit per caller); end one first"));
+  }
+  ++mine;
+  ++watches_;
+  return grpc::Status::OK;
+}
+
+void ReportGrpc::ReleaseWatch(const std::string& who) {
+  std::lock_guard<std::mutex> lock(watch_mu_);
+  --watches_;
+  auto it = watches_by_.find(who);
+  if (it != watches_by_.end() && --it->second <= 0) watches_by_.erase(it);
 }
 
 grpc::Status ReportGrpc::UpdateNarrative(grpc::ServerContext* ctx,
@@ -128,6 +162,21 @@ grpc::Status ReportGrpc::GetFigureProvenance(grpc::ServerContext* ctx,
                                              pb::GetFigureProvenanceResponse* out) {
   GR_AUTHORIZE(p, ref, ParseRevisionName(req->name()), GR_READERS);
   return ToGrpc(core_->GetFigureProvenance(CallAs::Forward(*ctx), ref, *req), out);
+}
+
+grpc::Status ReportGrpc::SetTemplateWorkflows(grpc::ServerContext* ctx,
+                                              const pb::SetTemplateWorkflowsRequest* req,
+                                              pb::TemplateWorkflows* out) {
+  GR_AUTHORIZE(p, parent, ParseParent(req->parent()), {kAdmin});
+  return ToGrpc(core_->SetTemplateWorkflows(*p, CallAs::Forward(*ctx), parent.org, *req), out);
+}
+
+grpc::Status ReportGrpc::GetTemplateWorkflows(grpc::ServerContext* ctx,
+                                              const pb::GetTemplateWorkflowsRequest* req,
+                                              pb::TemplateWorkflows* out) {
+  GR_AUTHORIZE(p, parent, ParseParent(req->parent()),
+               {kDrafter, kApprover, kAuditor, kAdmin, kService});
+  return ToGrpc(core_->GetTemplateWorkflows(parent.org, *req), out);
 }
 
 }  // namespace govreport::assembler

@@ -6,7 +6,10 @@
 #define GOVREPORT_ASSEMBLER_GRPC_SERVICE_H_
 
 #include <atomic>
+#include <mutex>
+#include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "assembler/reports.h"
 #include "common/auth.h"
@@ -19,6 +22,11 @@ struct GrpcOptions {
   absl::Duration watch_poll = absl::Milliseconds(100);
   // A watch without a deadline still ends after this long.
   absl::Duration watch_max = absl::Hours(1);
+  // Each watch holds a server thread for its whole life: at most this many
+  // at once per principal (org + subject) and per server; the next one
+  // gets RESOURCE_EXHAUSTED.
+  int max_watches_per_principal = 4;
+  int max_watches = 256;
 };
 
 class ReportGrpc final : public pb::ReportService::Service {
@@ -46,15 +54,27 @@ class ReportGrpc final : public pb::ReportService::Service {
                            pb::Document*) override;
   grpc::Status GetFigureProvenance(grpc::ServerContext*, const pb::GetFigureProvenanceRequest*,
                                    pb::GetFigureProvenanceResponse*) override;
+  grpc::Status SetTemplateWorkflows(grpc::ServerContext*, const pb::SetTemplateWorkflowsRequest*,
+                                    pb::TemplateWorkflows*) override;
+  grpc::Status GetTemplateWorkflows(grpc::ServerContext*, const pb::GetTemplateWorkflowsRequest*,
+                                    pb::TemplateWorkflows*) override;
 
   // Ends running watches (on shutdown, before the server drains).
   void StopWatches() { stopping_.store(true); }
 
  private:
+  // Takes a watch slot for `who`, or says why not; ReleaseWatch gives it
+  // back.
+  grpc::Status AcquireWatch(const std::string& who);
+  void ReleaseWatch(const std::string& who);
+
   ReportCore* core_;
   auth::Authenticator* auth_;
   GrpcOptions options_;
   std::atomic<bool> stopping_{false};
+  std::mutex watch_mu_;
+  int watches_ = 0;                                   // Guarded by watch_mu_.
+  absl::flat_hash_map<std::string, int> watches_by_;  // Guarded by watch_mu_.
 };
 
 }  // namespace govreport::assembler

@@ -1,5 +1,6 @@
 #include "assembler/reports.h"
 
+#include <algorithm>
 #include <future>
 #include <utility>
 
@@ -116,6 +117,59 @@ absl::StatusOr<std::vector<std::string>> ReportCore::NarrativeSlots(const CallAs
                                   profile.narrative_slots().end());
 }
 
+absl::Status ReportCore::CheckWorkflowBound(const std::string& org, const std::string& template_ref,
+                                            const std::string& workflow) {
+  GR_ASSIGN_OR_RETURN(auto binding, store_->ReadTemplateWorkflows(org, TemplateBase(template_ref)));
+  return CheckBoundWorkflow(binding ? &*binding : nullptr, org, template_ref, workflow);
+}
+
+// ------------------------------------------------------ workflow bindings
+
+absl::StatusOr<pb::TemplateWorkflows> ReportCore::SetTemplateWorkflows(
+    const auth::Principal& p, const CallAs& as, const std::string& org,
+    const pb::SetTemplateWorkflowsRequest& req) {
+  if (req.template_().empty()) return absl::InvalidArgumentError("template: must be set");
+  GR_RETURN_IF_ERROR(CheckTemplateRef(org, req.template_()));
+  if (req.workflows_size() > kMaxBoundWorkflows) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("workflows: at most ", kMaxBoundWorkflows, " per template"));
+  }
+  pb::TemplateWorkflows binding;
+  binding.set_parent(absl::StrCat("orgs/", org));
+  binding.set_template_(TemplateBase(req.template_()));
+  for (const auto& w : req.workflows()) {
+    GR_RETURN_IF_ERROR(CheckWorkflowRef(org, w));
+    if (std::find(binding.workflows().begin(), binding.workflows().end(), w) ==
+        binding.workflows().end()) {
+      binding.add_workflows(w);
+    }
+  }
+  // A typo would bind nothing usable: the workflows must exist (asked with
+  // the admin's own token). The template is only checked by name: admins
+  // do not read templates, and a binding of a template that does not
+  // exist yet lets nothing through.
+  for (const auto& w : binding.workflows()) {
+    auto wf = upstream_->GetWorkflow(as, w);
+    if (!wf.ok()) return AsFieldError("workflows", wf.status());
+  }
+  binding.set_updated_by(p.subject);
+  binding.set_update_unix(Now());
+  GR_RETURN_IF_ERROR(store_->WriteTemplateWorkflows(org, binding));
+  return binding;
+}
+
+absl::StatusOr<pb::TemplateWorkflows> ReportCore::GetTemplateWorkflows(
+    const std::string& org, const pb::GetTemplateWorkflowsRequest& req) {
+  if (req.template_().empty()) return absl::InvalidArgumentError("template: must be set");
+  GR_RETURN_IF_ERROR(CheckTemplateRef(org, req.template_()));
+  std::string base = TemplateBase(req.template_());
+  GR_ASSIGN_OR_RETURN(auto binding, store_->ReadTemplateWorkflows(org, base));
+  if (!binding) {
+    return absl::NotFoundError(absl::StrCat("no workflow is bound to ", base, " in orgs/", org));
+  }
+  return *binding;
+}
+
 // ---------------------------------------------------------------- create
 
 absl::StatusOr<pb::Report> ReportCore::CreateReport(const auth::Principal& p, const CallAs& as,
@@ -145,15 +199,18 @@ absl::StatusOr<pb::Report> ReportCore::CreateReport(const auth::Principal& p, co
   // Everything that can be known now is checked now, so a report that is
   // created can be assembled.
   // Three independent questions to three services: asked at once.
-  auto pending_tmpl = std::async(std::launch::async,
-                                 [&] { return upstream_->GetTemplate(as, req.template_()); });
-  auto pending_wf = std::async(std::launch::async,
-                               [&] { return upstream_->GetWorkflow(as, req.workflow()); });
+  auto pending_tmpl =
+      std::async(std::launch::async, [&] { return upstream_->GetTemplate(as, req.template_()); });
+  auto pending_wf =
+      std::async(std::launch::async, [&] { return upstream_->GetWorkflow(as, req.workflow()); });
   auto figures = upstream_->GetIndicatorValues(as, org, req.period());
   auto tmpl = pending_tmpl.get();
   auto wf = pending_wf.get();
   if (!tmpl.ok()) return AsFieldError("template", tmpl.status());
   if (!wf.ok()) return AsFieldError("workflow", wf.status());
+  // Both exist; whether this report may take this approval path is the org
+  // admin's binding.
+  GR_RETURN_IF_ERROR(CheckWorkflowBound(org, req.template_(), req.workflow()));
   if (!figures.ok()) return AsFieldError("period", figures.status());
   GR_RETURN_IF_ERROR(RequireData(org, *figures));
   if (!req.narrative().empty()) {
@@ -262,6 +319,14 @@ absl::StatusOr<pb::Document> ReportCore::GetDocument(const CallAs& as, const Rev
           absl::StrCat(rev.name(), " was published without a ", FormatName(format), " document"));
     }
     GR_ASSIGN_OR_RETURN(std::string bytes, store_->ReadDocument(ref, format));
+    // Whoever can write Redis could swap the bytes: never serve a published
+    // document that is not the one its digest names.
+    if (Sha256Hex(bytes) != meta->sha256()) {
+      return absl::DataLossError(absl::StrCat("the stored ", FormatName(format), " document of ",
+                                              rev.name(),
+                                              " does not match its recorded SHA-256; it was "
+                                              "altered after publication"));
+    }
     doc.set_content(std::move(bytes));
     doc.set_content_type(meta->content_type());
     doc.set_sha256(meta->sha256());
@@ -340,10 +405,12 @@ absl::StatusOr<pb::Report> ReportCore::UpdateNarrative(const auth::Principal& p,
           if (text.empty()) {
             if (it != stored->end()) {
               stored->erase(it);
+              GR_RETURN_IF_ERROR(RecordNarrativeAuthor(next, slot, /*removed=*/true, p.subject));
               changed = true;
             }
           } else if (it == stored->end() || it->second != text) {
             (*stored)[slot] = text;
+            GR_RETURN_IF_ERROR(RecordNarrativeAuthor(next, slot, /*removed=*/false, p.subject));
             changed = true;
           }
         }
@@ -387,13 +454,16 @@ absl::StatusOr<pb::Report> ReportCore::SubmitReport(const auth::Principal& p, co
   // that is the outcome it asked for. Remember its request id and say so.
   if (cur.state() == pb::IN_REVIEW && !req.request_id().empty() &&
       cur.submitted_revision() == (req.revision() ? req.revision() : cur.current_revision())) {
-    return Mutate(ref, 0, req.request_id(),
-                  [](pb::Report&) -> absl::StatusOr<Change> { return Change{false, std::nullopt}; });
+    return Mutate(ref, 0, req.request_id(), [](pb::Report&) -> absl::StatusOr<Change> {
+      return Change{false, std::nullopt};
+    });
   }
   if (req.expected_version() != 0 && cur.version() != req.expected_version()) {
     return LostRace(ref, cur.version(), req.expected_version());
   }
   GR_ASSIGN_OR_RETURN(int64_t n, CheckCanSubmit(cur, req.revision()));
+  // The binding may have changed since the report was created.
+  GR_RETURN_IF_ERROR(CheckWorkflowBound(ref.org, cur.template_(), cur.workflow()));
   GR_ASSIGN_OR_RETURN(pb::Revision rev, store_->ReadRevision(RevisionRef{ref.org, ref.id, n}));
   std::vector<std::string> accepted;
   GR_RETURN_IF_ERROR(CheckGaps(
@@ -428,6 +498,10 @@ absl::StatusOr<pb::Report> ReportCore::StartApprovalFor(const CallAs& as, const 
   start.set_subject(rev_ref.Name());
   start.set_title(rev.title());
   start.set_comment(comment);
+  // Separation of duties: nobody who wrote the narrative approves it.
+  for (const auto& u : ExcludedApprovers(rev, in_review.created_by())) {
+    start.add_excluded_approvers(u);
+  }
   // Derived from the IN_REVIEW commit, so a resumed submit starts the
   // same approval instead of a second one.
   start.set_request_id(

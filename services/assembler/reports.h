@@ -55,6 +55,12 @@ class ReportCore {
                                            pb::DocumentFormat format);
   absl::StatusOr<pb::GetFigureProvenanceResponse> GetFigureProvenance(
       const CallAs& as, const RevisionRef& ref, const pb::GetFigureProvenanceRequest& req);
+  // The org admin binds a template to the workflows its reports may use.
+  absl::StatusOr<pb::TemplateWorkflows> SetTemplateWorkflows(
+      const auth::Principal& p, const CallAs& as, const std::string& org,
+      const pb::SetTemplateWorkflowsRequest& req);
+  absl::StatusOr<pb::TemplateWorkflows> GetTemplateWorkflows(
+      const std::string& org, const pb::GetTemplateWorkflowsRequest& req);
   // One cheap read for watchers: 0 when the report does not exist.
   absl::StatusOr<int64_t> Version(const ReportRef& ref);
 
@@ -76,6 +82,9 @@ class ReportCore {
                                               const pb::Report& in_review,
                                               const std::string& comment,
                                               const std::string& request_id);
+  // FAILED_PRECONDITION unless the org admin bound the template to it.
+  absl::Status CheckWorkflowBound(const std::string& org, const std::string& template_ref,
+                                  const std::string& workflow);
   absl::StatusOr<std::vector<std::string>> NarrativeSlots(const CallAs& as, const std::string& org);
   int64_t Now() const { return absl::ToUnixSeconds(options_.clock()); }
 

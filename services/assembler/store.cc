@@ -92,6 +92,29 @@ std::string Store::RequestKey(absl::string_view org, absl::string_view request_i
   return absl::StrCat(OrgPrefix(org), "rptreq:", request_id);
 }
 
+std::string Store::TemplateWorkflowsKey(absl::string_view org) {
+  return absl::StrCat(OrgPrefix(org), "tplwf");
+}
+
+absl::StatusOr<std::optional<pb::TemplateWorkflows>> Store::ReadTemplateWorkflows(
+    absl::string_view org, absl::string_view template_base) {
+  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"HGET", TemplateWorkflowsKey(org),
+                                                       std::string(template_base)}));
+  if (r.IsNil()) return std::optional<pb::TemplateWorkflows>();
+  GR_ASSIGN_OR_RETURN(auto b, Parse<pb::TemplateWorkflows>(r.Str(), "template workflows"));
+  return std::optional<pb::TemplateWorkflows>(std::move(b));
+}
+
+absl::Status Store::WriteTemplateWorkflows(absl::string_view org,
+                                           const pb::TemplateWorkflows& binding) {
+  redis::Args cmd = binding.workflows().empty()
+                        ? redis::Args{"HDEL", TemplateWorkflowsKey(org), binding.template_()}
+                        : redis::Args{"HSET", TemplateWorkflowsKey(org), binding.template_(),
+                                      binding.SerializeAsString()};
+  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command(cmd));
+  return r.ErrorStatus();
+}
+
 absl::StatusOr<pb::Report> Store::ReadReport(const ReportRef& ref) {
   GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"HGET", ReportKey(ref), "d"}));
   if (r.IsNil()) return absl::NotFoundError(absl::StrCat(ref.Name(), " not found"));

@@ -6,6 +6,7 @@
 //   gr:{org}:rpt:{id}:job:{seq}      revision made by assembly job seq
 //   gr:{org}:rpts                    sorted set of report ids by creation
 //   gr:{org}:rptreq:{request_id}     report id, for request replay
+//   gr:{org}:tplwf                   hash template → TemplateWorkflows blob
 // plus the global streams gr:q:assemble and gr:ev:published, which the
 // commit script appends to (see lua_scripts.h and docs/assembler.md for
 // the Redis Cluster caveat).
@@ -72,6 +73,7 @@ class Store {
   static std::string DocumentKey(const RevisionRef& ref, pb::DocumentFormat format);
   static std::string IndexKey(absl::string_view org);
   static std::string RequestKey(absl::string_view org, absl::string_view request_id);
+  static std::string TemplateWorkflowsKey(absl::string_view org);
 
   // NOT_FOUND naming the report.
   absl::StatusOr<pb::Report> ReadReport(const ReportRef& ref);
@@ -94,6 +96,12 @@ class Store {
                                    pb::ReportState state);
 
   absl::StatusOr<CommitResult> Commit(const CommitBuilder& commit);
+
+  // The org admin's binding of a template (by TemplateBase) to workflows.
+  absl::StatusOr<std::optional<pb::TemplateWorkflows>> ReadTemplateWorkflows(
+      absl::string_view org, absl::string_view template_base);
+  // No workflows: removes the binding.
+  absl::Status WriteTemplateWorkflows(absl::string_view org, const pb::TemplateWorkflows& binding);
 
   absl::Duration request_ttl() const { return options_.request_ttl; }
   redis::Client& redis() { return *redis_; }

@@ -27,8 +27,18 @@ HandlerResult Failure(const absl::Status& s) {
   return IsPermanent(s) ? HandlerResult::Reject(s) : HandlerResult::Retry(s);
 }
 
+// Only the approval the assembler itself started for the report's current
+// submission (recorded by SubmitReport) decides on it: an approval anyone
+// started directly at the approval service on the same revision publishes,
+// rejects and republishes nothing.
 bool SameSubmission(const pb::Report& r, int64_t revision, absl::string_view approval) {
-  return r.submitted_revision() == revision && (r.approval().empty() || r.approval() == approval);
+  return r.submitted_revision() == revision && !approval.empty() && r.approval() == approval;
+}
+
+// The submit that started an approval has not recorded it yet: an event of
+// that approval may be early, so it is retried rather than dropped.
+bool AwaitingApproval(const pb::Report& r, int64_t revision) {
+  return r.state() == pb::IN_REVIEW && r.submitted_revision() == revision && r.approval().empty();
 }
 
 }  // namespace
@@ -60,8 +70,8 @@ HandlerResult Workers::HandleAssemble(const streams::Entry& entry) {
   if (ClassifyJob(*report, job->seq) != JobVerdict::kRun) return HandlerResult::Done();
 
   // The two questions to records are independent: ask them at once.
-  auto pending_org = std::async(std::launch::async,
-                                [&] { return upstream_->GetOrg(service_, job->org); });
+  auto pending_org =
+      std::async(std::launch::async, [&] { return upstream_->GetOrg(service_, job->org); });
   auto figures = upstream_->GetIndicatorValues(service_, job->org, report->period());
   auto org = pending_org.get();
   if (!org.ok()) return Failure(org.status());
@@ -128,7 +138,9 @@ void Workers::OnAssembleDead(const streams::Entry& entry, const absl::Status& wh
 
 HandlerResult Workers::HandleApprovalEvent(const streams::Entry& entry) {
   std::string type = entry.Get("type");
-  if (type != "approved" && type != "rejected" && type != "withdrawn" && type != "started") {
+  // "started" is not among them: which approval is the report's is what
+  // SubmitReport recorded, never whoever started one on its revision.
+  if (type != "approved" && type != "rejected" && type != "withdrawn") {
     return HandlerResult::Done();
   }
   std::string subject = entry.Get("subject");
@@ -167,22 +179,18 @@ HandlerResult Workers::Decide(const RevisionRef& ref, const streams::Entry& entr
                                  ": no such report; acknowledged"));
       return HandlerResult::Done();
     }
+    if (AwaitingApproval(*report, ref.number)) {
+      return HandlerResult::Retry(absl::UnavailableError(absl::StrCat(
+          ref.report().Name(), " has not recorded its approval yet; ", approval, " waits")));
+    }
     if (report->state() != pb::IN_REVIEW || !SameSubmission(*report, ref.number, approval)) {
-      if (type != "started") {
-        LogLine(kLog, absl::StrCat("approval event ", entry.id, " (", type, ") of ", approval,
-                                   " does not match the current submission of ",
-                                   ref.report().Name(), "; acknowledged"));
-      }
+      LogLine(kLog, absl::StrCat("approval event ", entry.id, " (", type, ") of ", approval,
+                                 " does not match the current submission of ", ref.report().Name(),
+                                 "; acknowledged"));
       return HandlerResult::Done();
     }
     pb::Report next = *report;
-    if (type == "started") {
-      if (!report->approval().empty()) return HandlerResult::Done();
-      SetApproval(next, approval, Now());
-    } else {
-      next.set_approval(approval);
-      ReturnToDraft(next, type, entry.Get("actor"), comment, Now());
-    }
+    ReturnToDraft(next, type, entry.Get("actor"), comment, Now());
     auto result = store_->Commit(CommitBuilder(ref.report(), report->version(), next));
     if (!result.ok()) return HandlerResult::Retry(result.status());
     if (result->outcome != CommitOutcome::kStale) return HandlerResult::Done();
@@ -219,6 +227,10 @@ HandlerResult Workers::Publish(const RevisionRef& ref, const streams::Entry& ent
     if (report->state() == pb::PUBLISHED && report->published_revision() == ref.number) {
       return HandlerResult::Done();  // Redelivered after publishing.
     }
+    if (AwaitingApproval(*report, ref.number)) {
+      return HandlerResult::Retry(absl::UnavailableError(absl::StrCat(
+          ref.report().Name(), " has not recorded its approval yet; ", approval, " waits")));
+    }
     bool ours = (report->state() == pb::IN_REVIEW || report->state() == pb::APPROVED) &&
                 SameSubmission(*report, ref.number, approval);
     if (!ours) {
@@ -242,6 +254,15 @@ HandlerResult Workers::Publish(const RevisionRef& ref, const streams::Entry& ent
   auto rev = store_->ReadRevision(ref);
   if (!rev.ok()) return Failure(rev.status());
   if (rev->frozen()) return HandlerResult::Done();
+  // The approval's history head goes into the published revision and the
+  // event: an auditor who keeps it elsewhere can later tell whether the
+  // approval's history was rewritten.
+  auto signed_approval = upstream_->GetApproval(service_, report->approval());
+  if (!signed_approval.ok()) return Failure(signed_approval.status());
+  if (signed_approval->history_head().empty()) {
+    return HandlerResult::Retry(absl::UnavailableError(
+        absl::StrCat(report->approval(), " has no history head to anchor the publication")));
+  }
   CalendarDate issue = IssueDateOf(report->sign_off_unix());
   std::vector<std::string> contents;
   pb::Revision frozen = *rev;
@@ -263,6 +284,7 @@ HandlerResult Workers::Publish(const RevisionRef& ref, const streams::Entry& ent
   frozen.set_signer(report->signer());
   frozen.set_sign_off_unix(report->sign_off_unix());
   frozen.set_issue_date(report->issue_date());
+  frozen.set_approval_history_head(signed_approval->history_head());
   frozen.set_digest(ManifestDigest(frozen.documents()));
 
   // 3. Freeze, store the documents and announce, in one commit.
@@ -287,6 +309,7 @@ HandlerResult Workers::Publish(const RevisionRef& ref, const streams::Entry& ent
                  {"digest", frozen.digest()},
                  {"formats", absl::StrJoin(formats, ",")},
                  {"approval", frozen.approval()},
+                 {"approval_history_head", frozen.approval_history_head()},
                  {"signer", frozen.signer()},
                  {"sign_off_unix", absl::StrCat(frozen.sign_off_unix())},
                  {"issue_date", frozen.issue_date()},

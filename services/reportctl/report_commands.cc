@@ -48,6 +48,11 @@ std::string ReportName(const std::string& arg) {
   return arg;
 }
 
+// Short forms: "annual" → orgs/{org}/{kind}/annual.
+std::string Qualify(const std::string& org, const std::string& kind, const std::string& ref) {
+  return ref.find('/') == std::string::npos ? absl::StrCat("orgs/", org, "/", kind, "/", ref) : ref;
+}
+
 std::string Time(int64_t unix) {
   if (unix == 0) return "";
   return absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixSeconds(unix), absl::LocalTimeZone());
@@ -248,13 +253,8 @@ int ReportCreate(Context& c, const Command& cmd) {
   req.set_report_id(f.Get("id"));
   req.set_title(f.Get("title"));
   std::string org = req.parent().substr(5);
-  auto qualify = [&](const std::string& kind, const std::string& ref) {
-    // Short forms: "annual" → orgs/{org}/{kind}/annual.
-    return ref.find('/') == std::string::npos ? absl::StrCat("orgs/", org, "/", kind, "/", ref)
-                                              : ref;
-  };
-  req.set_template_(qualify("templates", f.Get("template")));
-  req.set_workflow(qualify("workflows", f.Get("workflow")));
+  req.set_template_(Qualify(org, "templates", f.Get("template")));
+  req.set_workflow(Qualify(org, "workflows", f.Get("workflow")));
   std::string bad;
   if (!NarrativeFromFlags(c, req.mutable_narrative(), &bad)) return UsageError(cmd, bad);
   req.set_request_id(RequestId(c));
@@ -277,6 +277,52 @@ int ReportCreate(Context& c, const Command& cmd) {
     }
   }
   PrintReport(c, resp);
+  return kOk;
+}
+
+void PrintBinding(Context& c, const rpt::TemplateWorkflows& b) {
+  if (c.json()) {
+    std::cout << ToJson(b);
+    return;
+  }
+  std::cout << b.template_() << " may use: " << absl::StrJoin(b.workflows(), ", ") << "\n"
+            << "bound by " << b.updated_by() << " at " << Time(b.update_unix()) << "\n";
+}
+
+int ReportBindWorkflows(Context& c, const Command& cmd) {
+  if (c.args.size() < 2) return UsageError(cmd, "give the org, the template and its workflows");
+  rpt::SetTemplateWorkflowsRequest req;
+  req.set_parent(OrgName(c.args[0]));
+  std::string org = req.parent().substr(5);
+  req.set_template_(Qualify(org, "templates", c.args[1]));
+  for (size_t i = 2; i < c.args.size(); ++i) {
+    req.add_workflows(Qualify(org, "workflows", c.args[i]));
+  }
+  rpt::TemplateWorkflows resp;
+  grpc::ClientContext ctx;
+  c.Prepare(ctx);
+  auto st = Reports(c).SetTemplateWorkflows(&ctx, req, &resp);
+  if (!st.ok()) return Fail(st);
+  if (resp.workflows().empty()) {
+    std::cout << resp.template_() << " is bound to no workflow: its reports cannot be created "
+              << "or submitted\n";
+    return kOk;
+  }
+  PrintBinding(c, resp);
+  return kOk;
+}
+
+int ReportWorkflows(Context& c, const Command& cmd) {
+  if (c.args.size() != 2) return UsageError(cmd, "give the org and the template");
+  rpt::GetTemplateWorkflowsRequest req;
+  req.set_parent(OrgName(c.args[0]));
+  req.set_template_(Qualify(req.parent().substr(5), "templates", c.args[1]));
+  rpt::TemplateWorkflows resp;
+  grpc::ClientContext ctx;
+  c.Prepare(ctx);
+  auto st = Reports(c).GetTemplateWorkflows(&ctx, req, &resp);
+  if (!st.ok()) return Fail(st);
+  PrintBinding(c, resp);
   return kOk;
 }
 
@@ -875,6 +921,13 @@ void RegisterReportCommands(std::vector<Command>& commands) {
       "orgs/ORG/templates/annual). The template, the workflow and the period are checked now; "
       "--wait follows the report until its first revision is ready.",
       ReportCreate);
+  Add(commands, "report bind-workflows", "ORG TEMPLATE [WORKFLOW]...",
+      "Org admins: let reports of TEMPLATE use only these workflows (replacing the previous "
+      "binding; none removes it). A template without a binding can be neither created nor "
+      "submitted. Short names as for report create.",
+      ReportBindWorkflows);
+  Add(commands, "report workflows", "ORG TEMPLATE", "Which workflows reports of TEMPLATE may use.",
+      ReportWorkflows);
   Add(commands, "report show", "REPORT [--revision N]",
       "Show a report (orgs/ORG/reports/ID or ORG/ID): state, gaps, whether the records changed "
       "since its revision was assembled (and which figures), the last decision. With "

@@ -140,6 +140,10 @@ int main(int argc, char** argv) {
           absl::Status st = !tok.ok() ? tok.status()
                             : shipped ? (*stack)->AddSampleYear(org_ids[i])
                                       : (*stack)->AddBaseYear(org_ids[i]);
+          if (st.ok() && shipped) {
+            st = (*stack)->BindWorkflows(org_ids[i], tok->admin, g_template,
+                                         {absl::StrCat("orgs/", org_ids[i], "/workflows/annual")});
+          }
           if (!st.ok()) {
             Fail(org_ids[i], st);
             failed = true;

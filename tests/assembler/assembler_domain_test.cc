@@ -1,6 +1,7 @@
 // The assembler's rules without Redis or the network: names, the state
 // machine, job idempotency, gaps, staleness, diffs, issue dates, digests.
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "assembler/domain.h"
 #include "common/crypto.h"
 #include "gtest/gtest.h"
@@ -317,6 +318,66 @@ TEST(Errors, PermanentVersusRetryable) {
 TEST(Text, TitleIsTheFirstNonBlankLine) {
   EXPECT_EQ(TitleFromText("\n  \n\xE3\x80\x80市科技局党组工作报告 \n正文"), "市科技局党组工作报告");
   EXPECT_EQ(TitleFromText(""), "");
+}
+
+}  // namespace
+}  // namespace govreport::assembler
+
+namespace govreport::assembler {
+namespace {
+
+// Separation of duties: every writer of a section counts, a removed
+// section's writers no longer do, and the count of authors is bounded.
+TEST(NarrativeAuthors, EveryWriterOfTheSubmittedNarrativeIsExcluded) {
+  pb::Report r;
+  ASSERT_TRUE(RecordNarrativeAuthor(r, "problems", false, "director").ok());
+  ASSERT_TRUE(RecordNarrativeAuthor(r, "problems", false, "drafter").ok());
+  ASSERT_TRUE(RecordNarrativeAuthor(r, "problems", false, "director").ok());
+  ASSERT_TRUE(RecordNarrativeAuthor(r, "next_steps", false, "writer").ok());
+  EXPECT_EQ(r.narrative_authors().at("problems").users_size(), 2);
+  EXPECT_EQ(NarrativeAuthorsOf(r.narrative_authors()),
+            (std::vector<std::string>{"director", "drafter", "writer"}));
+  ASSERT_TRUE(RecordNarrativeAuthor(r, "next_steps", true, "drafter").ok());
+  EXPECT_EQ(NarrativeAuthorsOf(r.narrative_authors()),
+            (std::vector<std::string>{"director", "drafter"}));
+
+  pb::Revision rev;
+  *rev.mutable_narrative_authors() = r.narrative_authors();
+  (*rev.mutable_narrative())["problems"] = "x";
+  // Text from before authors were recorded answers to the creator.
+  (*rev.mutable_narrative())["legacy"] = "y";
+  EXPECT_EQ(ExcludedApprovers(rev, "creator"),
+            (std::vector<std::string>{"creator", "director", "drafter"}));
+
+  pb::Report many;
+  for (size_t i = 0; i < kMaxNarrativeAuthors; ++i) {
+    ASSERT_TRUE(RecordNarrativeAuthor(many, "problems", false, absl::StrCat("u", i)).ok());
+  }
+  EXPECT_EQ(RecordNarrativeAuthor(many, "next_steps", false, "one-more").code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(RecordNarrativeAuthor(many, "next_steps", false, "u3").ok());
+}
+
+TEST(WorkflowBinding, UnboundTemplatesAndOtherWorkflowsAreRefused) {
+  EXPECT_EQ(
+      CheckBoundWorkflow(nullptr, "kjj", "orgs/kjj/templates/annual@2", "orgs/kjj/workflows/annual")
+          .code(),
+      absl::StatusCode::kFailedPrecondition);
+  pb::TemplateWorkflows b;
+  b.set_template_("orgs/kjj/templates/annual");
+  EXPECT_EQ(
+      CheckBoundWorkflow(&b, "kjj", "orgs/kjj/templates/annual", "orgs/kjj/workflows/a").code(),
+      absl::StatusCode::kFailedPrecondition);
+  b.add_workflows("orgs/kjj/workflows/annual");
+  absl::Status s =
+      CheckBoundWorkflow(&b, "kjj", "orgs/kjj/templates/annual", "orgs/kjj/workflows/quick");
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(s.message(), "orgs/kjj/workflows/annual")) << s.message();
+  EXPECT_TRUE(
+      CheckBoundWorkflow(&b, "kjj", "orgs/kjj/templates/annual@3", "orgs/kjj/workflows/annual")
+          .ok());
+  EXPECT_EQ(TemplateBase("templates/base@4"), "templates/base");
+  EXPECT_EQ(TemplateBase("templates/base"), "templates/base");
 }
 
 }  // namespace

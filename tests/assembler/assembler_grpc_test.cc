@@ -155,6 +155,75 @@ class AssemblerTest : public ::testing::Test {
     return stack_->reports().UpdateNarrative(Stack::Ctx(kjj_.drafter).get(), req, out);
   }
 
+  // Submits, then has the director and the secretary approve: PUBLISHED.
+  v1::Report Publish(const std::string& id) {
+    v1::Report r = Ready(id);
+    v1::Report submitted;
+    grpc::Status st = Submit(r, {kGap}, &submitted);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    EXPECT_TRUE(Decide(kjj_.director, submitted.approval(), true).ok());
+    st = Decide(kjj_.secretary, submitted.approval(), true, "同意");
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return WaitState(r.name(), v1::PUBLISHED);
+  }
+
+  // Waits until the workers have taken every approval event and none is
+  // pending (handled, acknowledged or dead-lettered).
+  void WaitEventsHandled() {
+    absl::Time until = absl::Now() + absl::Seconds(20);
+    while (absl::Now() < until) {
+      auto p = stack_->redis().Command({"XPENDING", "gr:ev:approval", "assembler"});
+      auto info = stack_->redis().Command({"XINFO", "GROUPS", "gr:ev:approval"});
+      ASSERT_TRUE(p.ok() && info.ok());
+      int64_t lag = -1;
+      for (size_t i = 0; i + 1 < (*info)[0].Size(); i += 2) {
+        if ((*info)[0][i].Str() == "lag") lag = (*info)[0][i + 1].Int();
+      }
+      if ((*p)[0].Int() == 0 && lag == 0) return;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    ADD_FAILURE() << "approval events still pending";
+  }
+
+  // Starts an approval directly at the approval service, as any drafter
+  // can, bypassing the assembler.
+  grpc::Status StartDirectly(const std::string& token, const std::string& subject,
+                             const std::string& workflow, apb::Approval* out) {
+    apb::StartApprovalRequest req;
+    req.set_parent("orgs/kjj");
+    req.set_workflow(workflow);
+    req.set_subject(subject);
+    req.set_title("直接发起");
+    return stack_->approvals().StartApproval(Stack::Ctx(token).get(), req, out);
+  }
+
+  grpc::Status Bind(const std::string& token, const std::string& tmpl,
+                    std::vector<std::string> workflows, v1::TemplateWorkflows* out) {
+    v1::SetTemplateWorkflowsRequest req;
+    req.set_parent("orgs/kjj");
+    req.set_template_(tmpl);
+    for (auto& w : workflows) req.add_workflows(w);
+    return stack_->reports().SetTemplateWorkflows(Stack::Ctx(token).get(), req, out);
+  }
+
+  // A one-step workflow (only the sign-off), as an org might keep for
+  // routine notices.
+  std::string QuickWorkflow() {
+    apb::CreateWorkflowRequest wr;
+    wr.set_parent("orgs/kjj");
+    wr.set_workflow_id("quick");
+    apb::Workflow* wf = wr.mutable_workflow();
+    wf->set_display_name("简易审批");
+    apb::Step* sign = wf->add_steps();
+    sign->set_name("sign");
+    sign->set_kind(apb::SIGN_OFF);
+    sign->add_users("kjj-secretary");
+    apb::Workflow out;
+    grpc::Status st = stack_->approvals().CreateWorkflow(Stack::Ctx(kjj_.admin).get(), wr, &out);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return out.name();
+  }
+
   std::unique_ptr<Stack> stack_;
   testing::OrgTokens kjj_;
 };
@@ -699,6 +768,319 @@ TEST_F(AssemblerTest, WatchStreamsChangesUntilCancelled) {
   while (reader->Read(&msg)) {
   }
   EXPECT_EQ(reader->Finish().error_code(), StatusCode::CANCELLED);
+}
+
+// ------------------------------------------------------ issue 9: security
+
+// Floods: each watch holds a server thread, so one caller may hold only a
+// few at once; the next is refused, other callers are not affected, and a
+// watch that ends gives its slot back.
+TEST_F(AssemblerTest, WatchesPerCallerAreCapped) {
+  v1::Report r = Ready("watch-flood");
+  struct Watch {
+    std::unique_ptr<grpc::ClientContext> ctx;
+    std::unique_ptr<grpc::ClientReader<v1::Report>> reader;
+  };
+  auto open = [&](const std::string& token) {
+    Watch w;
+    w.ctx = std::make_unique<grpc::ClientContext>();
+    auth::AttachToken(*w.ctx, token);
+    w.ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::WatchReportRequest req;
+    req.set_name(r.name());
+    w.reader = stack_->reports().WatchReport(w.ctx.get(), req);
+    return w;
+  };
+  std::vector<Watch> mine;
+  for (int i = 0; i < 4; ++i) {
+    mine.push_back(open(kjj_.drafter));
+    v1::Report first;
+    ASSERT_TRUE(mine.back().reader->Read(&first)) << "watch " << i;
+  }
+  // The attack: one more, and then many more, from the same caller.
+  for (int i = 0; i < 20; ++i) {
+    Watch extra = open(kjj_.drafter);
+    v1::Report msg;
+    EXPECT_FALSE(extra.reader->Read(&msg));
+    EXPECT_EQ(extra.reader->Finish().error_code(), StatusCode::RESOURCE_EXHAUSTED);
+  }
+  // Another caller still watches.
+  Watch auditor = open(kjj_.auditor);
+  v1::Report msg;
+  ASSERT_TRUE(auditor.reader->Read(&msg));
+  // Ending a watch frees its slot (the server notices at its next poll).
+  mine[0].ctx->TryCancel();
+  while (mine[0].reader->Read(&msg)) {
+  }
+  (void)mine[0].reader->Finish();
+  bool reopened = false;
+  for (int attempt = 0; attempt < 200 && !reopened; ++attempt) {
+    Watch again = open(kjj_.drafter);
+    if (again.reader->Read(&msg)) {
+      reopened = true;
+      again.ctx->TryCancel();
+      while (again.reader->Read(&msg)) {
+      }
+      (void)again.reader->Finish();
+    } else {
+      EXPECT_EQ(again.reader->Finish().error_code(), StatusCode::RESOURCE_EXHAUSTED);
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  }
+  EXPECT_TRUE(reopened);
+  auditor.ctx->TryCancel();
+  for (size_t i = 1; i < mine.size(); ++i) {  // mine[0] is finished already.
+    mine[i].ctx->TryCancel();
+    while (mine[i].reader->Read(&msg)) {
+    }
+    (void)mine[i].reader->Finish();
+  }
+  while (auditor.reader->Read(&msg)) {
+  }
+  (void)auditor.reader->Finish();
+}
+
+class AssemblerWatchServerCapTest : public AssemblerTest {
+ protected:
+  StackOptions Options() override {
+    StackOptions o;
+    o.max_watches = 3;
+    return o;
+  }
+};
+
+// Many principals together are bounded by the server's limit.
+TEST_F(AssemblerWatchServerCapTest, WatchesPerServerAreCapped) {
+  v1::Report r = Ready("watch-server");
+  std::vector<std::unique_ptr<grpc::ClientContext>> ctxs;
+  std::vector<std::unique_ptr<grpc::ClientReader<v1::Report>>> readers;
+  int refused = 0, open = 0;
+  for (const std::string& token :
+       {kjj_.drafter, kjj_.auditor, kjj_.director, kjj_.secretary, kjj_.drafter}) {
+    ctxs.push_back(std::make_unique<grpc::ClientContext>());
+    auth::AttachToken(*ctxs.back(), token);
+    ctxs.back()->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::WatchReportRequest req;
+    req.set_name(r.name());
+    readers.push_back(stack_->reports().WatchReport(ctxs.back().get(), req));
+    v1::Report msg;
+    if (readers.back()->Read(&msg)) {
+      ++open;
+    } else {
+      EXPECT_EQ(readers.back()->Finish().error_code(), StatusCode::RESOURCE_EXHAUSTED);
+      readers.back().reset();
+      ++refused;
+    }
+  }
+  EXPECT_EQ(open, 3);
+  EXPECT_EQ(refused, 2);
+  for (auto& c : ctxs) c->TryCancel();
+  for (auto& rd : readers) {
+    if (!rd) continue;
+    v1::Report msg;
+    while (rd->Read(&msg)) {
+    }
+    (void)rd->Finish();
+  }
+}
+
+// Whoever can write Redis swaps a published document's bytes: GetDocument
+// refuses to serve them.
+TEST_F(AssemblerTest, TamperedPublishedDocumentIsDataLoss) {
+  v1::Report pub = Publish("tampered");
+  ASSERT_EQ(pub.state(), v1::PUBLISHED);
+  RevisionRef ref{"kjj", "tampered", 1};
+  auto w = stack_->redis().Command(
+      {"SET", Store::DocumentKey(ref, v1::HTML), "<html><body>伪造的报告</body></html>"});
+  ASSERT_TRUE(w.ok()) << w.status();
+  v1::GetDocumentRequest dr;
+  dr.set_name(ref.Name());
+  dr.set_format(v1::HTML);
+  v1::Document doc;
+  grpc::Status st = stack_->reports().GetDocument(Stack::Ctx(kjj_.auditor).get(), dr, &doc);
+  EXPECT_EQ(st.error_code(), StatusCode::DATA_LOSS) << st.error_message();
+  EXPECT_TRUE(doc.content().empty());
+  // The untouched documents are still served.
+  dr.set_format(v1::TXT);
+  st = stack_->reports().GetDocument(Stack::Ctx(kjj_.auditor).get(), dr, &doc);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+}
+
+// Separation of duties: a director who also drafts writes a narrative
+// section, the drafter rewrites it and submits. Everyone who wrote the
+// narrative is sent as excluded from approving, not only the submitter.
+TEST_F(AssemblerTest, NarrativeAuthorsAreExcludedFromApproving) {
+  const std::string director_drafting =
+      stack_->Issue("kjj-director", "kjj", {"approver", "drafter"});
+  const std::string writer = stack_->Issue("kjj-writer", "kjj", {"drafter"});
+  v1::Report r = Ready("sod");
+  v1::UpdateNarrativeRequest ur;
+  ur.set_name(r.name());
+  (*ur.mutable_narrative())["problems"] = "主任写的问题";
+  v1::Report out;
+  grpc::Status st =
+      stack_->reports().UpdateNarrative(Stack::Ctx(director_drafting).get(), ur, &out);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  (*ur.mutable_narrative())["problems"] = "起草人改过的问题";
+  ASSERT_TRUE(stack_->reports().UpdateNarrative(Stack::Ctx(kjj_.drafter).get(), ur, &out).ok());
+  ur.clear_narrative();
+  (*ur.mutable_narrative())["next_steps"] = "写作者的打算";
+  ASSERT_TRUE(stack_->reports().UpdateNarrative(Stack::Ctx(writer).get(), ur, &out).ok());
+  // Queued jobs that a newer one supersedes are dropped: wait for the last.
+  auto settled = stack_->WaitFor(kjj_.drafter, r.name(), [](const v1::Report& x) {
+    return !x.assembling() && x.applied_job() == x.pending_job();
+  });
+  ASSERT_TRUE(settled.ok()) << settled.status();
+  v1::Report ready = *settled;
+  ASSERT_EQ(ready.narrative_authors().at("problems").users_size(), 2);
+  EXPECT_EQ(ready.narrative_authors().at("problems").users(0), "kjj-director");
+  EXPECT_EQ(
+      Revision(r.name(), ready.current_revision()).narrative_authors().at("next_steps").users(0),
+      "kjj-writer");
+
+  v1::Report submitted;
+  (void)Submit(ready, {kGap}, &submitted);  // The approval service may refuse: nobody left.
+  auto sent = stack_->started_approvals();
+  ASSERT_FALSE(sent.empty());
+  const auto& start = sent.back();
+  EXPECT_EQ(start.subject(), absl::StrCat(r.name(), "/revisions/", ready.current_revision()));
+  EXPECT_EQ(std::vector<std::string>(start.excluded_approvers().begin(),
+                                     start.excluded_approvers().end()),
+            (std::vector<std::string>{"kjj-director", "kjj-drafter", "kjj-writer"}));
+}
+
+// A drafter may not pick a one-step workflow for the annual report: the org
+// admin binds the template to the workflows its reports may use.
+TEST_F(AssemblerTest, WorkflowsAreBoundToTheTemplateByTheAdmin) {
+  const std::string quick = QuickWorkflow();
+  v1::Report r;
+  grpc::Status st = CreateReport(kjj_.drafter, "shortcut", &r, "", "2023", kTemplate, quick);
+  EXPECT_EQ(st.error_code(), StatusCode::FAILED_PRECONDITION) << st.error_message();
+  EXPECT_TRUE(absl::StrContains(st.error_message(), kWorkflow)) << st.error_message();
+
+  // Only the admin binds.
+  v1::TemplateWorkflows bound;
+  st = Bind(kjj_.drafter, kTemplate, {kWorkflow, quick}, &bound);
+  EXPECT_EQ(st.error_code(), StatusCode::PERMISSION_DENIED) << st.error_message();
+  st = Bind(kjj_.admin, kTemplate, {"orgs/kjj/workflows/typo"}, &bound);
+  EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT) << st.error_message();
+  st = Bind(kjj_.admin, kTemplate, {"orgs/jyj/workflows/annual"}, &bound);
+  EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT) << st.error_message();
+
+  // A template nobody bound: nothing goes.
+  ASSERT_TRUE(stack_->CreateSharedTemplate("unbound", testing::kTemplateText).ok());
+  st = CreateReport(kjj_.drafter, "unbound", &r, "", "2023", "templates/unbound", kWorkflow);
+  EXPECT_EQ(st.error_code(), StatusCode::FAILED_PRECONDITION) << st.error_message();
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "no workflow is bound")) << st.error_message();
+
+  // Bound to both: the quick one is allowed, pinned revisions too.
+  ASSERT_TRUE(Bind(kjj_.admin, absl::StrCat(kTemplate, "@1"), {kWorkflow, quick}, &bound).ok());
+  EXPECT_EQ(bound.template_(), kTemplate);
+  EXPECT_EQ(bound.updated_by(), "kjj-admin");
+  st = CreateReport(kjj_.drafter, "quick", &r, "", "2023", kTemplate, quick);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  v1::Report ready = WaitRevision(r.name(), 1);
+
+  // The admin narrows it again: the report made under the old binding
+  // cannot be submitted on the quick workflow.
+  ASSERT_TRUE(Bind(kjj_.admin, kTemplate, {kWorkflow}, &bound).ok());
+  v1::GetTemplateWorkflowsRequest gr;
+  gr.set_parent("orgs/kjj");
+  gr.set_template_(kTemplate);
+  ASSERT_TRUE(
+      stack_->reports().GetTemplateWorkflows(Stack::Ctx(kjj_.drafter).get(), gr, &bound).ok());
+  EXPECT_EQ(bound.workflows_size(), 1);
+  v1::Report submitted;
+  st = Submit(ready, {kGap}, &submitted);
+  EXPECT_EQ(st.error_code(), StatusCode::FAILED_PRECONDITION) << st.error_message();
+  EXPECT_TRUE(absl::StrContains(st.error_message(), kWorkflow)) << st.error_message();
+  EXPECT_EQ(GetWithStaleness(r.name()).state(), v1::DRAFT);
+  EXPECT_TRUE(stack_->started_approvals().empty());
+
+  // Removing the binding stops everything of the template.
+  ASSERT_TRUE(Bind(kjj_.admin, kTemplate, {}, &bound).ok());
+  st = CreateReport(kjj_.drafter, "after-unbind", &r);
+  EXPECT_EQ(st.error_code(), StatusCode::FAILED_PRECONDITION) << st.error_message();
+  st = stack_->reports().GetTemplateWorkflows(Stack::Ctx(kjj_.drafter).get(), gr, &bound);
+  EXPECT_EQ(st.error_code(), StatusCode::NOT_FOUND);
+}
+
+// A drafter starts a second approval directly at the approval service on
+// the revision in review (before the assembler recorded its own), and
+// later one on the published revision: neither publishes or republishes.
+TEST_F(AssemblerTest, OnlyTheApprovalTheAssemblerStartedPublishes) {
+  v1::Report r = Ready("second-approval");
+  const std::string subject = absl::StrCat(r.name(), "/revisions/1");
+  // The window between SubmitReport marking the report IN_REVIEW and
+  // recording its approval (kept open, as a submit that stopped there).
+  ReportRef ref{"kjj", "second-approval"};
+  auto cur = stack_->store().ReadReport(ref);
+  ASSERT_TRUE(cur.ok()) << cur.status();
+  v1::Report next = *cur;
+  MarkInReview(next, 1, {kGap}, absl::ToUnixSeconds(absl::Now()));
+  auto c = stack_->store().Commit(CommitBuilder(ref, cur->version(), next));
+  ASSERT_TRUE(c.ok() && c->outcome == CommitOutcome::kOk);
+
+  apb::Approval rogue;
+  grpc::Status st = StartDirectly(kjj_.drafter, subject, kWorkflow, &rogue);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_TRUE(Decide(kjj_.director, rogue.name(), true).ok());
+  ASSERT_TRUE(Decide(kjj_.secretary, rogue.name(), true).ok());
+
+  // The drafter's submit finishes starting the assembler's own approval.
+  v1::SubmitReportRequest sr;
+  sr.set_name(r.name());
+  v1::Report resumed;
+  st = stack_->reports().SubmitReport(Stack::Ctx(kjj_.drafter).get(), sr, &resumed);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_FALSE(resumed.approval().empty());
+  EXPECT_NE(resumed.approval(), rogue.name());
+  WaitEventsHandled();
+  v1::Report now = GetWithStaleness(r.name());
+  EXPECT_EQ(now.state(), v1::IN_REVIEW);
+  EXPECT_EQ(now.approval(), resumed.approval());
+  EXPECT_TRUE(ReadStream(stack_->redis(), std::string(kPublishedEvents)).empty());
+
+  // The real approval publishes.
+  ASSERT_TRUE(Decide(kjj_.director, resumed.approval(), true).ok());
+  ASSERT_TRUE(Decide(kjj_.secretary, resumed.approval(), true).ok());
+  v1::Report pub = WaitState(r.name(), v1::PUBLISHED);
+  ASSERT_EQ(ReadStream(stack_->redis(), std::string(kPublishedEvents)).size(), 1u);
+
+  // Another one on the published revision republishes nothing.
+  apb::Approval again;
+  st = StartDirectly(kjj_.drafter, subject, kWorkflow, &again);
+  if (st.ok()) {  // The approval service may refuse it outright.
+    ASSERT_TRUE(Decide(kjj_.director, again.name(), true).ok());
+    ASSERT_TRUE(Decide(kjj_.secretary, again.name(), true).ok());
+    WaitEventsHandled();
+  }
+  EXPECT_EQ(ReadStream(stack_->redis(), std::string(kPublishedEvents)).size(), 1u);
+  v1::Revision rev = Revision(r.name(), 1);
+  EXPECT_EQ(rev.approval(), resumed.approval());
+  EXPECT_EQ(rev.digest(), pub.digest());
+  EXPECT_EQ(GetWithStaleness(r.name()).approval(), resumed.approval());
+}
+
+// The audit anchor: the published revision, the report and the published
+// event carry the approval's history head, the hash VerifyHistory reports.
+TEST_F(AssemblerTest, PublicationAnchorsTheApprovalHistoryHead) {
+  v1::Report pub = Publish("anchored");
+  ASSERT_EQ(pub.state(), v1::PUBLISHED);
+  apb::VerifyHistoryRequest vr;
+  vr.set_name(pub.approval());
+  apb::VerifyHistoryResponse verified;
+  grpc::Status st =
+      stack_->approvals().VerifyHistory(Stack::Ctx(kjj_.auditor).get(), vr, &verified);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_TRUE(verified.ok()) << verified.problem();
+  ASSERT_FALSE(verified.head_hash().empty());
+  EXPECT_EQ(pub.approval_history_head(), verified.head_hash());
+  EXPECT_EQ(Revision(pub.name(), 1).approval_history_head(), verified.head_hash());
+  auto published = ReadStream(stack_->redis(), std::string(kPublishedEvents));
+  ASSERT_EQ(published.size(), 1u);
+  EXPECT_EQ(published[0]["approval_history_head"], verified.head_hash());
+  EXPECT_EQ(published[0]["approval"], pub.approval());
 }
 
 // ------------------------------------------------ without running workers

@@ -213,5 +213,33 @@ TEST_F(ReportctlTest, WorkflowsRolesAndExitCodes) {
             cli::kUnavailable);
 }
 
+TEST_F(ReportctlTest, AdminBindsTheWorkflowsOfATemplate) {
+  std::string file = ::testing::TempDir() + "/quick.json";
+  {
+    std::ofstream out(file);
+    out << R"({"display_name": "简易", "steps": [
+      {"name": "sign", "kind": "SIGN_OFF", "users": ["kjj-secretary"]}]})";
+  }
+  ASSERT_EQ(Run(kjj_.admin, {"workflow", "create", "kjj", "quick", file}).code, cli::kOk);
+  // Not bound: refused, naming the allowed workflow.
+  Result r = Run(kjj_.drafter, {"report", "create", "kjj", "2023", "--template", "annual",
+                                "--workflow", "quick", "--id", "q"});
+  EXPECT_EQ(r.code, cli::kRpcError);
+  EXPECT_TRUE(absl::StrContains(r.err, "orgs/kjj/workflows/annual")) << r.err;
+  // Only the admin binds.
+  EXPECT_EQ(Run(kjj_.drafter, {"report", "bind-workflows", "kjj", "annual", "quick"}).code,
+            cli::kRpcError);
+  r = Run(kjj_.admin, {"report", "bind-workflows", "kjj", "annual", "annual", "quick"});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "orgs/kjj/workflows/quick")) << r.out;
+  r = Run(kjj_.drafter, {"report", "workflows", "kjj", "annual"});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "orgs/kjj/workflows/annual, orgs/kjj/workflows/quick"))
+      << r.out;
+  r = Run(kjj_.drafter, {"report", "create", "kjj", "2023", "--template", "annual", "--workflow",
+                         "quick", "--id", "q"});
+  EXPECT_EQ(r.code, cli::kOk) << r.err;
+}
+
 }  // namespace
 }  // namespace govreport::assembler

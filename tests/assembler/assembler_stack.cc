@@ -1,6 +1,7 @@
 #include "tests/assembler/assembler_stack.h"
 
 #include <google/protobuf/util/json_util.h>
+#include <grpcpp/support/client_interceptor.h>
 
 #include <fstream>
 #include <sstream>
@@ -54,7 +55,50 @@ std::shared_ptr<grpc::Channel> Dial(int port) {
                                    grpc::InsecureChannelCredentials(), args);
 }
 
+// Keeps a copy of every StartApprovalRequest the assembler sends, so tests
+// can check what it asks of the approval service.
+class StartApprovalTap : public grpc::experimental::Interceptor {
+ public:
+  StartApprovalTap(grpc::experimental::ClientRpcInfo* info,
+                   std::function<void(const approval::v1::StartApprovalRequest&)> sink)
+      : start_(absl::string_view(info->method()) ==
+               "/govreport.approval.v1.ApprovalService/StartApproval"),
+        sink_(std::move(sink)) {}
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (start_ && methods->QueryInterceptionHookPoint(
+                      grpc::experimental::InterceptionHookPoints::PRE_SEND_MESSAGE)) {
+      const void* m = methods->GetSendMessage();
+      if (m != nullptr) sink_(*static_cast<const approval::v1::StartApprovalRequest*>(m));
+    }
+    methods->Proceed();
+  }
+
+ private:
+  bool start_;
+  std::function<void(const approval::v1::StartApprovalRequest&)> sink_;
+};
+
+class StartApprovalTapFactory : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  explicit StartApprovalTapFactory(
+      std::function<void(const approval::v1::StartApprovalRequest&)> sink)
+      : sink_(std::move(sink)) {}
+  grpc::experimental::Interceptor* CreateClientInterceptor(
+      grpc::experimental::ClientRpcInfo* info) override {
+    return new StartApprovalTap(info, sink_);
+  }
+
+ private:
+  std::function<void(const approval::v1::StartApprovalRequest&)> sink_;
+};
+
 }  // namespace
+
+std::vector<approval::v1::StartApprovalRequest> Stack::started_approvals() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return started_approvals_;
+}
 
 std::unique_ptr<grpc::ClientContext> Stack::Ctx(const std::string& token) { return MakeCtx(token); }
 
@@ -117,6 +161,19 @@ absl::Status Stack::StartServices(const StackOptions& options) {
       std::make_unique<approval::ApprovalGrpcService>(approval_core_.get(), auth_.get());
   GR_ASSIGN_OR_RETURN(approval_server_, Serve({approval_grpc_.get()}));
   approval_channel_ = Dial(approval_server_->port());
+  {
+    std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> taps;
+    taps.push_back(std::make_unique<StartApprovalTapFactory>(
+        [this](const approval::v1::StartApprovalRequest& r) {
+          std::lock_guard<std::mutex> lock(mu_);
+          started_approvals_.push_back(r);
+        }));
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(64 << 20);
+    assembler_approval_channel_ = grpc::experimental::CreateCustomChannelWithInterceptors(
+        absl::StrCat("127.0.0.1:", approval_server_->port()), grpc::InsecureChannelCredentials(),
+        args, std::move(taps));
+  }
 
   org_stub_ = records::v1::OrgService::NewStub(records_channel_);
   indicator_stub_ = records::v1::IndicatorService::NewStub(records_channel_);
@@ -135,11 +192,13 @@ absl::Status Stack::StartServices(const StackOptions& options) {
     Peers peers;
     peers.records = records_channel_;
     peers.templates = templates_channel_;
-    peers.approval = approval_channel_;
+    peers.approval = assembler_approval_channel_;
     r->upstream = std::make_unique<Upstream>(peers);
     r->core = std::make_unique<ReportCore>(r->store.get(), r->upstream.get());
     GrpcOptions go;
     go.watch_poll = absl::Milliseconds(20);
+    go.max_watches_per_principal = options.max_watches_per_principal;
+    go.max_watches = options.max_watches;
     r->grpc = std::make_unique<ReportGrpc>(r->core.get(), r->auth.get(), go);
     GR_ASSIGN_OR_RETURN(r->server, Serve({r->grpc.get()}));
     r->stub = v1::ReportService::NewStub(Dial(r->server->port()));
@@ -228,7 +287,24 @@ absl::StatusOr<OrgTokens> Stack::SetUpOrg(const std::string& org) {
   approval::v1::Workflow out;
   GR_RETURN_IF_ERROR(
       Check(approval_stub_->CreateWorkflow(MakeCtx(t.admin).get(), wr, &out), "CreateWorkflow"));
+
+  // The org admin lets reports of the annual template use the annual
+  // workflow (and only it).
+  GR_RETURN_IF_ERROR(
+      BindWorkflows(org, t.admin, absl::StrCat("orgs/", org, "/templates/annual"), {out.name()}));
   return t;
+}
+
+absl::Status Stack::BindWorkflows(const std::string& org, const std::string& admin_token,
+                                  const std::string& tmpl,
+                                  const std::vector<std::string>& workflows) {
+  v1::SetTemplateWorkflowsRequest bind;
+  bind.set_parent(absl::StrCat("orgs/", org));
+  bind.set_template_(tmpl);
+  for (const auto& w : workflows) bind.add_workflows(w);
+  v1::TemplateWorkflows bound;
+  return Check(replicas_[0]->stub->SetTemplateWorkflows(MakeCtx(admin_token).get(), bind, &bound),
+               "SetTemplateWorkflows");
 }
 
 absl::Status Stack::AddActivity(const std::string& org, const std::string& type,

@@ -59,6 +59,9 @@ struct StackOptions {
   bool aof = false;
   // Token the workers use; empty: a valid service token.
   std::string worker_token;
+  // WatchReport limits of each replica.
+  int max_watches_per_principal = 4;
+  int max_watches = 256;
 };
 
 struct OrgTokens {
@@ -77,8 +80,12 @@ class Stack {
 
   // Creates the org with the strict-governance profile, the template
   // orgs/{org}/templates/annual, the workflow orgs/{org}/workflows/annual
-  // (office: {org}-director, sign: {org}-secretary) and tokens.
+  // (office: {org}-director, sign: {org}-secretary), binds the template to
+  // that workflow (as the org admin) and issues tokens.
   absl::StatusOr<OrgTokens> SetUpOrg(const std::string& org);
+  // As the org admin: reports of `tmpl` may use `workflows`.
+  absl::Status BindWorkflows(const std::string& org, const std::string& admin_token,
+                             const std::string& tmpl, const std::vector<std::string>& workflows);
   absl::Status AddActivity(const std::string& org, const std::string& type, const std::string& date,
                            std::map<std::string, int64_t> quantities = {});
   // Two governance meetings, one talk with 12 participants and one theme
@@ -93,6 +100,8 @@ class Stack {
   std::string Issue(const std::string& subject, const std::string& org,
                     std::vector<std::string> roles, const std::string& kind = "user");
   const std::string& service_token() const { return service_token_; }
+  // Every StartApprovalRequest the assembler replicas sent, in order.
+  std::vector<approval::v1::StartApprovalRequest> started_approvals();
 
   // Stubs (replica 0 for reports).
   v1::ReportService::Stub& reports(int replica = 0) { return *replicas_[replica]->stub; }
@@ -159,6 +168,9 @@ class Stack {
   std::vector<std::unique_ptr<Replica>> replicas_;
   std::string service_token_;
   std::shared_ptr<grpc::Channel> records_channel_, templates_channel_, approval_channel_;
+  // The assembler's own channel to approval, with the StartApproval tap.
+  std::shared_ptr<grpc::Channel> assembler_approval_channel_;
+  std::vector<approval::v1::StartApprovalRequest> started_approvals_;  // Guarded by mu_.
   std::unique_ptr<records::v1::OrgService::Stub> org_stub_;
   std::unique_ptr<records::v1::IndicatorService::Stub> indicator_stub_;
   std::unique_ptr<records::v1::ActivityService::Stub> activity_stub_;

@@ -716,6 +716,20 @@ absl::StatusOr<OrgFixture> Cluster::SetUpOrg(const std::string& org, FixtureOpti
       f.approval_id = a.name().substr(a.name().rfind('/') + 1);
     }
   }
+  if (approval_ && !assemblers().empty() && options.template_and_workflow) {
+    // The org admin binds the fixture template to its workflow; reports of
+    // an unbound template are refused.
+    auto stub = Reports();
+    asmpb::SetTemplateWorkflowsRequest bind;
+    bind.set_parent(parent);
+    bind.set_template_(absl::StrCat(parent, "/templates/", f.template_id));
+    bind.add_workflows(absl::StrCat(parent, "/workflows/", f.workflow_id));
+    asmpb::TemplateWorkflows bound;
+    grpc::Status st = Retry(f.admin, [&](grpc::ClientContext* ctx) {
+      return stub->SetTemplateWorkflows(ctx, bind, &bound);
+    });
+    if (!st.ok()) return fail("SetTemplateWorkflows", st);
+  }
   if (options.report && !assemblers().empty() && options.template_and_workflow) {
     auto stub = Reports();
     asmpb::CreateReportRequest req;

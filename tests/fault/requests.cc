@@ -133,6 +133,10 @@ const std::map<std::string, std::string>& BaseRequests() {
        R"(name: "orgs/{ORG}/reports/{REP}/revisions/{REV}" format: TXT)"},
       {"ReportService/GetFigureProvenance",
        R"(name: "orgs/{ORG}/reports/{REP}/revisions/{REV}" key: "{IND}" page_size: 5)"},
+      {"ReportService/SetTemplateWorkflows",
+       R"(parent: "orgs/{ORG}" template: "orgs/{ORG}/templates/{TPL}" workflows: "orgs/{ORG}/workflows/{WF}")"},
+      {"ReportService/GetTemplateWorkflows",
+       R"(parent: "orgs/{ORG}" template: "orgs/{ORG}/templates/{TPL}")"},
   };
   return *base;
 }

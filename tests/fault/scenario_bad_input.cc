@@ -464,6 +464,15 @@ int64_t PoisonCheck(Cluster& c, Problems& problems) {
       return templates->CreateTemplate(ctx, req, &t);
     });
     if (st.ok()) {
+      // Bound by the admin, so that the report gets as far as it can.
+      asmpb::SetTemplateWorkflowsRequest bind;
+      bind.set_parent("orgs/poison");
+      bind.set_template_("orgs/poison/templates/poisoned");
+      bind.add_workflows(absl::StrCat("orgs/poison/workflows/", org->workflow_id));
+      asmpb::TemplateWorkflows bound;
+      (void)CallReports(c, org->admin, [&](auto& stub, auto* ctx) {
+        return stub.SetTemplateWorkflows(ctx, bind, &bound);
+      });
       poisoned +=
           ThroughToPublication(c, *org, "template-text", "poisoned", "", "template text", problems);
     }
