@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     *field = static_cast<int>(*v);
+  }
   if (absl::Status st = ConfigurePageTokens(flags, "records"); !st.ok()) {
     std::cerr << st.message() << "\n";
     return 2;

@@ -23,6 +23,9 @@ ScenarioResult RunRedisUnavailable(const Env& env, Results& results);
 ScenarioResult RunBadInput(const Env& env, Results& results);
 // 7. Org B's admin on org A's resources, for every RPC.
 ScenarioResult RunIsolationMatrix(const Env& env, Results& results);
+// 8. One tenant's denial-of-service inputs while another's figures are
+//    read (faults.abuse.*).
+ScenarioResult RunAbuse(const Env& env, Results& results);
 
 // Mixed load (scripts/bench.sh): ingest, assemble and approve at once for
 // a fixed number of operations; load.mixed.* and rss.<service>_mb.
