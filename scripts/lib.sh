@@ -18,11 +18,19 @@ gr_free_port() {
 
 gr_cleanup() {
   local pid
+  # Services are started inside $(...) to hand back their port, so their
+  # pids come from the file they wrote, not from GR_PIDS.
+  if [ -n "$GR_RUN_DIR" ] && [ -f "$GR_RUN_DIR/service.pids" ]; then
+    while read -r pid; do GR_PIDS+=("$pid"); done <"$GR_RUN_DIR/service.pids"
+    rm -f "$GR_RUN_DIR/service.pids"
+  fi
   for pid in "${GR_PIDS[@]:-}"; do
     [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || true
   done
   for pid in "${GR_PIDS[@]:-}"; do
-    [ -n "$pid" ] && wait "$pid" 2>/dev/null || true
+    # Not a child of this shell when it came from the file: poll instead.
+    [ -n "$pid" ] || continue
+    wait "$pid" 2>/dev/null || while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
   done
   GR_PIDS=()
 }
@@ -86,6 +94,7 @@ gr_start_service() {
   local log="$GR_RUN_DIR/$name.log"
   "$bin" --listen 127.0.0.1:0 "$@" >"$log.out" 2>"$log" &
   GR_PIDS+=($!)
+  echo $! >>"$GR_RUN_DIR/service.pids"
   local i port
   for i in $(seq 1 200); do
     port=$(sed -n 's/.*listening on port \([0-9]*\).*/\1/p' "$log.out" 2>/dev/null | head -n1)
