@@ -4,7 +4,8 @@
 # ports, broken on purpose — Redis SIGKILLed under ingestion, assembler
 # replicas SIGKILLed mid-job, every service restarted under load, approval
 # races, Redis away, malformed requests to every RPC, the tenant isolation
-# matrix — plus the template engine under libFuzzer (scripts/fuzz.sh).
+# matrix, one tenant's denial-of-service inputs while another works — plus
+# the template engine and page tokens under libFuzzer (scripts/fuzz.sh).
 # Prints per scenario what was done and what was lost, writes
 # build/fault/results.json (one flat JSON object, faults.*), and exits
 # non-zero when anything acknowledged was lost or duplicated, a history
