@@ -10,6 +10,10 @@ cd "$(dirname "$0")/.."
 quick=""
 [ "${1:-}" = "--quick" ] && quick="--quick"
 scripts/setup-deps.sh --bench
+# A build/ configured by demo.sh or test.sh before the bench peers (mstch)
+# were installed has no render_bench target: configure it again, which finds
+# them now.
+[ -f build/build.ninja ] && cmake -S . -B build >/dev/null
 scripts/build.sh records_bench render_bench approval_bench assemble_bench fault_runner \
   records templates approval assembler
 mkdir -p build/bench
