@@ -46,7 +46,6 @@ int main(int argc, char** argv) {
   flags.Define("max-history-entries", "300",
                "History entries of one approval past which comments and urgings are refused");
   ParseFlagsOrExit(flags, argc, argv);
-  if (absl::Status st = ConfigurePageTokens(flags, kService); !st.ok()) return Fail(st);
 
   auto redis_options = RedisOptionsFromFlags(flags);
   if (!redis_options.ok()) return Fail(redis_options.status());
@@ -66,6 +65,7 @@ int main(int argc, char** argv) {
   // rewritten by whoever can write Redis, so there is no default.
   auto secret = SecretFromFlags(flags);
   if (!secret.ok()) return Fail(secret.status());
+  if (absl::Status st = ConfigurePageTokens(flags, kService); !st.ok()) return Fail(st);
   auto per_minute = flags.GetInt("comments-per-minute");
   if (!per_minute.ok()) return Fail(per_minute.status());
   auto max_history = flags.GetInt("max-history-entries");
