@@ -142,6 +142,10 @@ ApprovalCore::ApprovalCore(Store* store, CoreOptions options)
 absl::StatusOr<Actor> ApprovalCore::ActorFor(const Principal& p,
                                              absl::string_view on_behalf_of) const {
   Actor self{p.subject, p.HasRole(auth::kApprover), p.HasRole(auth::kAdmin) || p.IsOperator()};
+  if (!p.token_id.empty()) {
+    self.token =
+        p.issued_by.empty() ? p.token_id : absl::StrCat(p.token_id, " issued by ", p.issued_by);
+  }
   if (on_behalf_of.empty() || on_behalf_of == p.subject) return self;
   // Trust comes from the operator's list, never from the token's kind or a
   // role: an org admin can mint both.
@@ -156,6 +160,7 @@ absl::StatusOr<Actor> ApprovalCore::ActorFor(const Principal& p,
   GR_RETURN_IF_ERROR(ValidateUserId("on_behalf_of", on_behalf_of));
   Actor a{std::string(on_behalf_of), /*approver=*/true, /*admin=*/false};
   a.via = p.subject;
+  a.token = self.token;
   return a;
 }
 
@@ -452,6 +457,7 @@ absl::StatusOr<ApprovalState> ApprovalCore::StartApproval(const Principal& p,
   in.comment = req.comment;
   in.excluded = req.excluded_approvers;
   in.via = initiator.via;
+  in.token = initiator.token;
   for (int attempt = 0; attempt <= options_.max_retries; ++attempt) {
     in.id = NewId();
     GR_ASSIGN_OR_RETURN(Transition t, Start(in, roles, NowUnix()));
@@ -497,6 +503,14 @@ absl::StatusOr<ApprovalState> ApprovalCore::Act(const Principal& p, ActionType t
         "expected_version: required; use the version from GetApproval");
   }
   GR_ASSIGN_OR_RETURN(Actor actor, ActorFor(p, req.on_behalf_of));
+  // A delegate relays what a drafter does; a decision is made by the
+  // approver's own token, never relayed.
+  if (!actor.via.empty() && type != ActionType::kWithdraw && type != ActionType::kUrge &&
+      type != ActionType::kComment) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("on_behalf_of: a delegate may withdraw, urge and comment for a user, not ",
+                     ActionName(type), "; the approver calls with their own token"));
+  }
   Action action;
   action.type = type;
   action.actor = actor;

@@ -239,6 +239,7 @@ pb::HistoryEntry ToProto(const HistoryRecord& e) {
   p.set_version(e.version);
   p.set_prev_hash(e.prev_hash);
   p.set_via(e.via);
+  p.set_token(e.token);
   p.set_state_digest(e.state_digest);
   p.set_hash(e.hash);
   return p;
@@ -256,6 +257,7 @@ HistoryRecord FromProto(const pb::HistoryEntry& p) {
   e.version = p.version();
   e.prev_hash = p.prev_hash();
   e.via = p.via();
+  e.token = p.token();
   e.state_digest = p.state_digest();
   e.hash = p.hash();
   return e;

@@ -131,6 +131,8 @@ struct HistoryRecord {
   int64_t version = 0;
   // The platform service that relayed the action, if any.
   std::string via;
+  // "TOKEN_ID issued by ORG/SUBJECT" of the call's token.
+  std::string token;
   // StateDigest of the approval after this entry.
   std::string state_digest;
   std::string prev_hash;

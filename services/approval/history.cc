@@ -27,6 +27,7 @@ std::string CanonicalEntry(const HistoryRecord& e) {
   }
   Field(out, "version", absl::StrCat(e.version));
   Field(out, "via", e.via);
+  Field(out, "token", e.token);
   Field(out, "state_digest", e.state_digest);
   Field(out, "prev_hash", e.prev_hash);
   return out;

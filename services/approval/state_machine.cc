@@ -301,6 +301,7 @@ absl::StatusOr<Transition> Start(const StartInput& in, const RoleDirectory& role
   t.entry.action = "started";
   t.entry.actor = in.initiator;
   t.entry.via = in.via;
+  t.entry.token = in.token;
   t.entry.step = s.current().name;
   t.entry.comment = in.comment;
   t.entry.details = {{"subject", in.subject},
@@ -327,6 +328,7 @@ absl::StatusOr<Transition> Apply(const ApprovalState& state, const Action& a,
   e.time_unix = now;
   e.actor = a.actor.subject;
   e.via = a.actor.via;
+  e.token = a.actor.token;
   e.step = state.current().name;
   e.comment = a.comment;
   e.version = s.version;

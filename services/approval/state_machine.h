@@ -43,6 +43,8 @@ struct Actor {
   bool system = false;
   // The platform service that relays the action, if any (history "via").
   std::string via;
+  // The token the call came with, and who issued it (history "token").
+  std::string token;
 };
 
 inline constexpr absl::string_view kSystemActor = "system";
@@ -73,6 +75,7 @@ struct StartInput {
   std::vector<std::string> excluded;
   // The platform service that started it for the initiator, if any.
   std::string via;
+  std::string token;  // As Actor::token.
 };
 
 using EventFields = std::vector<std::pair<std::string, std::string>>;

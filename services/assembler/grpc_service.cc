@@ -64,12 +64,13 @@ grpc::Status ReportGrpc::WatchReport(grpc::ServerContext* ctx, const pb::WatchRe
                                      grpc::ServerWriter<pb::Report>* writer) {
   GR_AUTHORIZE(p, ref, ParseReportName(req->name()), GR_READERS);
   const std::string who = absl::StrCat(p->org, "/", p->subject);
-  if (grpc::Status st = AcquireWatch(who); !st.ok()) return st;
+  if (grpc::Status st = AcquireWatch(p->org, who); !st.ok()) return st;
   struct Release {
     ReportGrpc* self;
+    const std::string& org;
     const std::string& who;
-    ~Release() { self->ReleaseWatch(who); }
-  } release{this, who};
+    ~Release() { self->ReleaseWatch(org, who); }
+  } release{this, p->org, who};
   absl::Time until = absl::Now() + options_.watch_max;
   int64_t sent = -1;
   while (!ctx->IsCancelled() && !stopping_.load() && absl::Now() < until) {
@@ -92,7 +93,7 @@ grpc::Status ReportGrpc::WatchReport(grpc::ServerContext* ctx, const pb::WatchRe
   return grpc::Status::OK;
 }
 
-grpc::Status ReportGrpc::AcquireWatch(const std::string& who) {
+grpc::Status ReportGrpc::AcquireWatch(const std::string& org, const std::string& who) {
   std::lock_guard<std::mutex> lock(watch_mu_);
   if (watches_ >= options_.max_watches) {
     return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
@@ -106,14 +107,24 @@ grpc::Status ReportGrpc::AcquireWatch(const std::string& who) {
                         absl::StrCat(who, " already has ", options_.max_watches_per_principal,
                                      " watches open (the limit per caller); end one first"));
   }
+  int& ours = watches_by_org_[org];
+  if (ours >= options_.max_watches_per_org) {
+    if (mine == 0) watches_by_.erase(who);
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        absl::StrCat("org ", org, " already has ", options_.max_watches_per_org,
+                                     " watches open (the limit per org); end one first"));
+  }
   ++mine;
+  ++ours;
   ++watches_;
   return grpc::Status::OK;
 }
 
-void ReportGrpc::ReleaseWatch(const std::string& who) {
+void ReportGrpc::ReleaseWatch(const std::string& org, const std::string& who) {
   std::lock_guard<std::mutex> lock(watch_mu_);
   --watches_;
+  auto by_org = watches_by_org_.find(org);
+  if (by_org != watches_by_org_.end() && --by_org->second <= 0) watches_by_org_.erase(by_org);
   auto it = watches_by_.find(who);
   if (it != watches_by_.end() && --it->second <= 0) watches_by_.erase(it);
 }

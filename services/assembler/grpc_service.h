@@ -26,6 +26,9 @@ struct GrpcOptions {
   // at once per principal (org + subject) and per server; the next one
   // gets RESOURCE_EXHAUSTED.
   int max_watches_per_principal = 4;
+  // And per org, so that one tenant minting subjects cannot fill the
+  // server's share of everyone else.
+  int max_watches_per_org = 32;
   int max_watches = 256;
 };
 
@@ -65,16 +68,17 @@ class ReportGrpc final : public pb::ReportService::Service {
  private:
   // Takes a watch slot for `who`, or says why not; ReleaseWatch gives it
   // back.
-  grpc::Status AcquireWatch(const std::string& who);
-  void ReleaseWatch(const std::string& who);
+  grpc::Status AcquireWatch(const std::string& org, const std::string& who);
+  void ReleaseWatch(const std::string& org, const std::string& who);
 
   ReportCore* core_;
   auth::Authenticator* auth_;
   GrpcOptions options_;
   std::atomic<bool> stopping_{false};
   std::mutex watch_mu_;
-  int watches_ = 0;                                   // Guarded by watch_mu_.
-  absl::flat_hash_map<std::string, int> watches_by_;  // Guarded by watch_mu_.
+  int watches_ = 0;                                       // Guarded by watch_mu_.
+  absl::flat_hash_map<std::string, int> watches_by_;      // Guarded by watch_mu_.
+  absl::flat_hash_map<std::string, int> watches_by_org_;  // Guarded by watch_mu_.
 };
 
 }  // namespace govreport::assembler

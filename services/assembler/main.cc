@@ -56,30 +56,32 @@ int main(int argc, char** argv) {
   flags.Define("request-ttl-s", "86400", "How long a request_id is remembered for retries");
   flags.Define("max-watches-per-caller", "4",
                "WatchReport streams one principal may have open at once (each holds a thread)");
+  flags.Define("max-watches-per-org", "32",
+               "WatchReport streams the principals of one org may have open at once");
   flags.Define("max-watches", "256", "WatchReport streams this server runs at once");
   ParseFlagsOrExit(flags, argc, argv);
   if (absl::Status st = ConfigurePageTokens(flags, kService); !st.ok()) return Fail(st);
 
   auto redis_options = RedisOptionsFromFlags(flags);
   if (!redis_options.ok()) return Fail(redis_options.status());
-  int64_t ints[10];
-  const char* names[10] = {"workers",           "event-workers", "call-timeout-ms",
-                           "render-timeout-ms", "claim-idle-ms", "max-deliveries",
-                           "watch-poll-ms",     "request-ttl-s", "max-watches-per-caller",
-                           "max-watches"};
-  for (int i = 0; i < 10; ++i) {
+  int64_t ints[11];
+  const char* names[11] = {"workers",           "event-workers",      "call-timeout-ms",
+                           "render-timeout-ms", "claim-idle-ms",      "max-deliveries",
+                           "watch-poll-ms",     "request-ttl-s",      "max-watches-per-caller",
+                           "max-watches",       "max-watches-per-org"};
+  for (int i = 0; i < 11; ++i) {
     auto v = flags.GetInt(names[i]);
     if (!v.ok()) return Fail(v.status());
     ints[i] = *v;
   }
   if (ints[0] < 0 || ints[1] < 0 || ints[2] < 100 || ints[3] < 100 || ints[4] < 1000 ||
       ints[5] < 1 || ints[6] < 10 || ints[7] < 60 || ints[8] < 1 || ints[9] < 1 ||
-      ints[9] > 100000) {
+      ints[9] > 100000 || ints[10] < 1) {
     return Fail(absl::InvalidArgumentError(
         "need --workers >= 0, --event-workers >= 0, --call-timeout-ms and "
         "--render-timeout-ms >= 100, --claim-idle-ms >= 1000, --max-deliveries >= 1, "
         "--watch-poll-ms >= 10, --request-ttl-s >= 60, --max-watches-per-caller >= 1, "
-        "--max-watches 1..100000"));
+        "--max-watches 1..100000, --max-watches-per-org >= 1"));
   }
   std::string service_token = flags.Get("service-token");
   if (service_token.empty() && (ints[0] > 0 || ints[1] > 0)) {
@@ -103,6 +105,7 @@ int main(int argc, char** argv) {
   grpc_options.watch_poll = absl::Milliseconds(ints[6]);
   grpc_options.max_watches_per_principal = static_cast<int>(ints[8]);
   grpc_options.max_watches = static_cast<int>(ints[9]);
+  grpc_options.max_watches_per_org = static_cast<int>(ints[10]);
   assembler::ReportGrpc service(&core, &authenticator, grpc_options);
 
   auto server = RunningServer::Start(ServerOptionsFromFlags(flags, {&service}, &redis));

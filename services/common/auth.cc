@@ -37,6 +37,10 @@ Principal FromHash(const redis::Reply& reply) {
       p.roles = absl::StrSplit(v, ',');
     else if (k == "expires")
       (void)absl::SimpleAtoi(v, &p.expire_unix);
+    else if (k == "id")
+      p.token_id = v;
+    else if (k == "by")
+      p.issued_by = v;
   }
   if (!p.IsOperator()) {
     // The platform's role means nothing on an org's token.
@@ -57,20 +61,27 @@ bool IsKnownRole(absl::string_view role) {
          role == kAuditor || role == kService;
 }
 
-absl::StatusOr<IssuedToken> TokenStore::Issue(const Principal& p, absl::Duration ttl) {
+absl::StatusOr<IssuedToken> TokenStore::Issue(const Principal& p, absl::Duration ttl,
+                                              absl::string_view issued_by) {
   IssuedToken t;
   t.token_id = NewId();
   t.secret = absl::StrCat("grt_", RandomHex(24));
   t.issue_unix = absl::ToUnixSeconds(absl::Now());
   t.expire_unix = ttl > absl::ZeroDuration() ? t.issue_unix + absl::ToInt64Seconds(ttl) : 0;
   std::string hash = Sha256Hex(t.secret);
-  std::vector<redis::Args> cmds = {
-      {"MULTI"},
-      {"HSET", TokenKey(hash), "id", t.token_id, "subject", p.subject, "org", p.org, "roles",
-       absl::StrJoin(p.roles, ","), "kind", p.kind, "display", p.display_name, "issued",
-       absl::StrCat(t.issue_unix), "expires", absl::StrCat(t.expire_unix)},
-      {"SET", IdKey(t.token_id), hash},
-      {"ZADD", OrgKey(p.org), absl::StrCat(t.issue_unix), t.token_id}};
+  std::vector<redis::Args> cmds = {{"MULTI"},
+                                   {"HSET",    TokenKey(hash),
+                                    "id",      t.token_id,
+                                    "subject", p.subject,
+                                    "org",     p.org,
+                                    "roles",   absl::StrJoin(p.roles, ","),
+                                    "kind",    p.kind,
+                                    "display", p.display_name,
+                                    "by",      std::string(issued_by),
+                                    "issued",  absl::StrCat(t.issue_unix),
+                                    "expires", absl::StrCat(t.expire_unix)},
+                                   {"SET", IdKey(t.token_id), hash},
+                                   {"ZADD", OrgKey(p.org), absl::StrCat(t.issue_unix), t.token_id}};
   if (t.expire_unix) {
     cmds.push_back({"EXPIREAT", TokenKey(hash), absl::StrCat(t.expire_unix)});
     cmds.push_back({"EXPIREAT", IdKey(t.token_id), absl::StrCat(t.expire_unix)});

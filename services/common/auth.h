@@ -43,6 +43,10 @@ struct Principal {
   std::string display_name;
   // When the token stops working (unix seconds); 0: never.
   int64_t expire_unix = 0;
+  // Which token this is and who issued it ("org/subject"), so that what an
+  // admin does with a token minted in someone else's name is attributable.
+  std::string token_id;
+  std::string issued_by;
 
   bool HasRole(absl::string_view role) const;
   bool IsOperator() const { return org == kAnyOrg; }
@@ -68,7 +72,9 @@ struct TokenInfo {
 class TokenStore {
  public:
   explicit TokenStore(redis::Client* redis) : redis_(redis) {}
-  absl::StatusOr<IssuedToken> Issue(const Principal& principal, absl::Duration ttl);
+  // `issued_by`: "org/subject" of the issuer, kept with the token.
+  absl::StatusOr<IssuedToken> Issue(const Principal& principal, absl::Duration ttl,
+                                    absl::string_view issued_by = "");
   absl::Status Revoke(absl::string_view token_id, absl::string_view org_scope);
   absl::StatusOr<std::vector<TokenInfo>> List(absl::string_view org, int64_t offset, int64_t limit);
   // NOT_FOUND when no live token has this secret.

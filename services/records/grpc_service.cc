@@ -267,7 +267,8 @@ grpc::Status AuthGrpc::IssueToken(grpc::ServerContext* ctx, const apb::IssueToke
     return ToGrpcStatus(absl::InvalidArgumentError(
         absl::StrCat("ttl_seconds: between 0 (no expiry) and ", kMaxTtlSeconds, " (ten years)")));
   }
-  auto issued = auth_->tokens().Issue(np, absl::Seconds(req->ttl_seconds()));
+  auto issued = auth_->tokens().Issue(np, absl::Seconds(req->ttl_seconds()),
+                                      absl::StrCat(p->org, "/", p->subject));
   if (!issued.ok()) return ToGrpcStatus(issued.status());
   out->set_token_id(issued->token_id);
   out->set_token(issued->secret);

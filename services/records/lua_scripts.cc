@@ -84,9 +84,10 @@ else
 end
 
 -- The org's daily allowance: every write (create, amend, void) counts one
--- record and its stored bytes.
+-- record and its stored bytes: the record, its copy in the history list,
+-- and its aggregate data.
 local qkey = P .. 'quota:' .. qday
-local nbytes = #blob + #contrib
+local nbytes = 2 * #blob + #contrib
 if qday ~= '' then
   local used = redis.call('HMGET', qkey, 'n', 'b')
   local n, b = tonumber(used[1] or '0'), tonumber(used[2] or '0')

@@ -282,6 +282,31 @@ TEST_F(ApprovalGrpcTest, NoTokenOfAnOrgCanActForAnotherUser) {
   EXPECT_EQ(now.history_length(), 1);
 }
 
+// An org admin issues its people's tokens and so can mint one in an
+// approver's name: what is decided with it names the token and its issuer.
+TEST_F(ApprovalGrpcTest, ADecisionNamesTheTokenAndWhoIssuedIt) {
+  auto minted =
+      auth_->tokens().Issue(testenv::Approver("director"), absl::ZeroDuration(), "acme/boss");
+  ASSERT_TRUE(minted.ok());
+  tokens_["director-by-boss"] = minted->secret;
+  CreateChain();
+  v1::Approval a = Start("orgs/acme/reports/r1/revisions/1");
+  v1::Approval out;
+  ASSERT_TRUE(Approve("director-by-boss", a, &out).ok());
+  v1::GetHistoryRequest hreq;
+  hreq.set_name(a.name());
+  v1::GetHistoryResponse history;
+  ASSERT_TRUE(stub_->GetHistory(Ctx("audit").get(), hreq, &history).ok());
+  ASSERT_EQ(history.entries_size(), 2);
+  EXPECT_EQ(history.entries(1).actor(), "director");
+  EXPECT_EQ(history.entries(1).token(), absl::StrCat(minted->token_id, " issued by acme/boss"));
+  v1::VerifyHistoryRequest vreq;
+  vreq.set_name(a.name());
+  v1::VerifyHistoryResponse verified;
+  ASSERT_TRUE(stub_->VerifyHistory(Ctx("audit").get(), vreq, &verified).ok());
+  EXPECT_TRUE(verified.ok()) << verified.problem();
+}
+
 TEST_F(ApprovalGrpcTest, TwoAuthorizationHeadersAreRefused) {
   v1::GetApprovalRequest req;
   req.set_name("orgs/acme/approvals/x");
@@ -322,6 +347,15 @@ TEST_F(ApprovalGrpcTest, AListedPlatformServiceActsForAUserAndTheHistorySaysVia)
   v1::Approval a;
   ASSERT_TRUE(stub_->StartApproval(Ctx("platform").get(), req, &a).ok());
   EXPECT_EQ(a.initiator(), "drafter");
+
+  // It relays a drafter's actions, never a decision.
+  v1::ApproveRequest approve;
+  approve.set_name(a.name());
+  approve.set_expected_version(a.version());
+  approve.set_on_behalf_of("director");
+  v1::Approval refused;
+  EXPECT_EQ(stub_->Approve(Ctx("platform").get(), approve, &refused).error_code(),
+            StatusCode::PERMISSION_DENIED);
 
   v1::WithdrawRequest withdraw;
   withdraw.set_name(a.name());

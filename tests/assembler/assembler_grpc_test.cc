@@ -884,6 +884,52 @@ TEST_F(AssemblerWatchServerCapTest, WatchesPerServerAreCapped) {
   }
 }
 
+class AssemblerWatchOrgCapTest : public AssemblerTest {
+ protected:
+  StackOptions Options() override {
+    StackOptions o;
+    o.max_watches_per_org = 3;
+    return o;
+  }
+};
+
+// An admin can mint subjects at will: one org's principals together are
+// bounded, so that they cannot fill the server's slots for other orgs.
+TEST_F(AssemblerWatchOrgCapTest, WatchesPerOrgAreCapped) {
+  v1::Report r = Ready("watch-org");
+  std::vector<std::unique_ptr<grpc::ClientContext>> ctxs;
+  std::vector<std::unique_ptr<grpc::ClientReader<v1::Report>>> readers;
+  int refused = 0, open = 0;
+  for (const std::string& token : {kjj_.drafter, kjj_.auditor, kjj_.director, kjj_.secretary}) {
+    ctxs.push_back(std::make_unique<grpc::ClientContext>());
+    auth::AttachToken(*ctxs.back(), token);
+    ctxs.back()->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::WatchReportRequest req;
+    req.set_name(r.name());
+    readers.push_back(stack_->reports().WatchReport(ctxs.back().get(), req));
+    v1::Report msg;
+    if (readers.back()->Read(&msg)) {
+      ++open;
+    } else {
+      grpc::Status st = readers.back()->Finish();
+      EXPECT_EQ(st.error_code(), StatusCode::RESOURCE_EXHAUSTED);
+      EXPECT_TRUE(absl::StrContains(st.error_message(), "per org")) << st.error_message();
+      readers.back().reset();
+      ++refused;
+    }
+  }
+  EXPECT_EQ(open, 3);
+  EXPECT_EQ(refused, 1);
+  for (auto& c : ctxs) c->TryCancel();
+  for (auto& rd : readers) {
+    if (!rd) continue;
+    v1::Report msg;
+    while (rd->Read(&msg)) {
+    }
+    (void)rd->Finish();
+  }
+}
+
 // Whoever can write Redis swaps a published document's bytes: GetDocument
 // refuses to serve them.
 TEST_F(AssemblerTest, TamperedPublishedDocumentIsDataLoss) {

@@ -199,6 +199,7 @@ absl::Status Stack::StartServices(const StackOptions& options) {
     go.watch_poll = absl::Milliseconds(20);
     go.max_watches_per_principal = options.max_watches_per_principal;
     go.max_watches = options.max_watches;
+    go.max_watches_per_org = options.max_watches_per_org;
     r->grpc = std::make_unique<ReportGrpc>(r->core.get(), r->auth.get(), go);
     GR_ASSIGN_OR_RETURN(r->server, Serve({r->grpc.get()}));
     r->stub = v1::ReportService::NewStub(Dial(r->server->port()));

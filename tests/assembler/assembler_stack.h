@@ -62,6 +62,7 @@ struct StackOptions {
   // WatchReport limits of each replica.
   int max_watches_per_principal = 4;
   int max_watches = 256;
+  int max_watches_per_org = 32;
 };
 
 struct OrgTokens {

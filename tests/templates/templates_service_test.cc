@@ -53,8 +53,9 @@ class LocalFigures final : public FiguresSource {
   absl::StatusOr<records::v1::Org> GetOrg(const std::string& org, const std::string&) override {
     return r_->GetOrg(org);
   }
-  absl::StatusOr<records::v1::GetIndicatorValuesResponse> GetFigures(
-      const std::string& org, const std::string& period, const std::string&) override {
+  absl::StatusOr<records::v1::GetIndicatorValuesResponse> GetFigures(const std::string& org,
+                                                                     const std::string& period,
+                                                                     const std::string&) override {
     return r_->GetIndicatorValues(org, period);
   }
 
@@ -118,7 +119,8 @@ TEST_F(TemplatesTest, RevisionsAreImmutableAndAddressable) {
 }
 
 TEST_F(TemplatesTest, ValidationNamesLineColumnAndSuggestion) {
-  auto problems = templates_->Validate("kjj", "第一行\n开展谈心谈话{{ind.heart_to_heart_talk}}人次\n{{#org.name}}", "");
+  auto problems = templates_->Validate(
+      "kjj", "第一行\n开展谈心谈话{{ind.heart_to_heart_talk}}人次\n{{#org.name}}", "");
   ASSERT_TRUE(problems.ok());
   ASSERT_GE(problems->size(), 2u);
   const Problem& p = (*problems)[0];
@@ -128,7 +130,8 @@ TEST_F(TemplatesTest, ValidationNamesLineColumnAndSuggestion) {
   // Saving refuses it, with every problem.
   auto st = templates_->Create("kjj", "bad", "{{ind.nope}}{{#x}}", "", "wang", "", "").status();
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(std::string(st.message()).find("1:1: unknown name 'ind.nope'"), std::string::npos) << st;
+  EXPECT_NE(std::string(st.message()).find("1:1: unknown name 'ind.nope'"), std::string::npos)
+      << st;
 }
 
 TEST_F(TemplatesTest, ShippedTemplateIsValidForTheShippedProfile) {
@@ -140,8 +143,8 @@ TEST_F(TemplatesTest, ShippedTemplateIsValidForTheShippedProfile) {
 // Every slot of the seed filled with "*" again reproduces the seed: the
 // template's wording equals the seed's everywhere outside the slots.
 TEST_F(TemplatesTest, ShippedTemplateIsTheSeedWithSlots) {
-  std::string seed_path = std::string(GOVREPORT_SOURCE_DIR) +
-                          "/../shared/seed/000_4ee805bd7a2c2789.txt";
+  std::string seed_path =
+      std::string(GOVREPORT_SOURCE_DIR) + "/../shared/seed/000_4ee805bd7a2c2789.txt";
   std::string seed = ReadFile(seed_path);
   if (seed.empty()) GTEST_SKIP() << "no seed at " << seed_path;
   Value ctx = Value::Map();
@@ -185,7 +188,8 @@ TEST_F(TemplatesTest, ShippedTemplateIsTheSeedWithSlots) {
 
 TEST_F(TemplatesTest, SampleYearFillsEverySlot) {
   records::SampleYear sample = records::GenerateSampleYear(profile_, 2023);
-  for (const auto& rec : sample.records) ASSERT_TRUE(records_->CreateActivity("kjj", "t", rec, "").ok());
+  for (const auto& rec : sample.records)
+    ASSERT_TRUE(records_->CreateActivity("kjj", "t", rec, "").ok());
   ReportContextInput input;
   input.org = *records_->GetOrg("kjj");
   input.figures = *records_->GetIndicatorValues("kjj", "2023");
@@ -222,7 +226,8 @@ TEST_F(TemplatesTest, AMissingFigureIsListedNotZero) {
 }
 
 TEST_F(TemplatesTest, DepartmentOverridesOneBlockOfTheSharedBase) {
-  ASSERT_TRUE(templates_->Create("", "strict-governance-base", base_, "city-wide", "op", "", "").ok());
+  ASSERT_TRUE(
+      templates_->Create("", "strict-governance-base", base_, "city-wide", "op", "", "").ok());
   std::string child =
       "{{<strict-governance-base}}{{$problems}}本局自查问题：{{narrative.problems}}\n{{/problems}}"
       "{{/strict-governance-base}}";
@@ -672,6 +677,38 @@ TEST_F(RenderAttackTest, RendersBeyondTheConcurrencyLimitAreRefused) {
   for (auto& s : st) EXPECT_EQ(s.error_code(), grpc::StatusCode::CANCELLED);
   ASSERT_TRUE(Eventually([&] { return templates_->stats().in_progress == 0; }));
   EXPECT_TRUE(Render(InlineRequest("a", 0), absl::Seconds(30)).ok());
+}
+
+// One tenant cannot take every render slot of a replica: past its per-org
+// share it is refused while the platform's own renders still run.
+TEST_F(RenderAttackTest, OneOrgGetsOnlyItsShareOfTheRenderSlots) {
+  RenderLimits limits;
+  limits.max_steps = ~uint64_t{0};
+  limits.max_concurrent = 4;
+  limits.max_concurrent_per_org = 2;
+  limits.queue_wait = absl::ZeroDuration();
+  Start(limits);
+  grpc::ClientContext ctx[2];
+  std::vector<std::thread> calls;
+  for (int i = 0; i < 2; ++i) {
+    calls.emplace_back([&, i] {
+      (void)Render(InlineRequest(kRunsForever, 1000), absl::Seconds(600), nullptr, &ctx[i]);
+    });
+  }
+  ASSERT_TRUE(Eventually([&] { return templates_->stats().in_progress == 2; }));
+  grpc::Status extra = Render(InlineRequest("a", 0), absl::Seconds(30));
+  EXPECT_EQ(extra.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << extra.error_message();
+  EXPECT_NE(extra.error_message().find("of org 'kjj'"), std::string::npos) << extra.error_message();
+  // The platform (the assembler's workers) renders for the org all the same.
+  grpc::ClientContext op;
+  auth::AttachToken(op, "op-secret");
+  op.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::RenderResponse out;
+  grpc::Status platform = stub_->Render(&op, InlineRequest("a", 0), &out);
+  EXPECT_TRUE(platform.ok()) << platform.error_message();
+  for (auto& c : ctx) c.TryCancel();
+  for (auto& t : calls) t.join();
+  ASSERT_TRUE(Eventually([&] { return templates_->stats().in_progress == 0; }));
 }
 
 }  // namespace

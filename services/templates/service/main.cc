@@ -36,6 +36,9 @@ int main(int argc, char** argv) {
                "Different partial names one render may look up");
   flags.Define("render-max-concurrent", absl::StrCat(defaults.max_concurrent),
                "Renders in progress at once; more are refused with RESOURCE_EXHAUSTED");
+  flags.Define("render-max-concurrent-per-org", absl::StrCat(defaults.max_concurrent_per_org),
+               "Of those, renders one org's callers may have in progress (the platform's "
+               "own calls are not held to it)");
   flags.Define("render-queue-wait-ms", absl::StrCat(absl::ToInt64Milliseconds(defaults.queue_wait)),
                "How long a render waits for a free slot before it is refused");
   flags.Define("render-max-context-bytes", absl::StrCat(defaults.max_context_bytes),
@@ -60,6 +63,7 @@ int main(int argc, char** argv) {
   positive("render-max-partial-expansions", &limits.max_partial_expansions);
   positive("render-max-partial-names", &limits.max_partial_names);
   positive("render-max-concurrent", &limits.max_concurrent);
+  positive("render-max-concurrent-per-org", &limits.max_concurrent_per_org);
   positive("render-max-context-bytes", &limits.max_context_bytes);
   auto queue_wait = flags.GetInt("render-queue-wait-ms");
   checks.push_back(queue_wait.status());

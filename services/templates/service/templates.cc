@@ -139,8 +139,8 @@ class CallResolver final : public PartialResolver {
 }  // namespace
 
 std::string TemplateRef::Name() const {
-  std::string base = org.empty() ? absl::StrCat("templates/", id)
-                                 : absl::StrCat("orgs/", org, "/templates/", id);
+  std::string base =
+      org.empty() ? absl::StrCat("templates/", id) : absl::StrCat("orgs/", org, "/templates/", id);
   return revision ? absl::StrCat(base, "@", revision) : base;
 }
 
@@ -168,15 +168,18 @@ absl::StatusOr<TemplateRef> ParseTemplateName(const std::string& name) {
 absl::StatusOr<Value> ToEngineValue(const v1::Value& v, int depth) {
   if (depth > 32) return absl::InvalidArgumentError("context: nested deeper than 32 levels");
   switch (v.kind_case()) {
-    case v1::Value::kText: return Value::Text(v.text());
-    case v1::Value::kBoolean: return Value::Bool(v.boolean());
+    case v1::Value::kText:
+      return Value::Text(v.text());
+    case v1::Value::kBoolean:
+      return Value::Bool(v.boolean());
     case v1::Value::kQuantity: {
       if (v.quantity().precision() < 0 || v.quantity().precision() > 9) {
         return absl::InvalidArgumentError("context: quantity precision must be within 0..9");
       }
       return Value::Quantity(v.quantity().value(), v.quantity().precision(), v.quantity().unit());
     }
-    case v1::Value::kMoney: return Value::MoneyFen(v.money().fen());
+    case v1::Value::kMoney:
+      return Value::MoneyFen(v.money().fen());
     case v1::Value::kDate: {
       const auto& d = v.date();
       if (d.year() < 1 || d.year() > 9999 || d.month() < 1 || d.month() > 12 || d.day() < 1 ||
@@ -258,30 +261,43 @@ RenderStats Templates::stats() const {
   return s;
 }
 
-absl::Status Templates::AcquireSlot(absl::Time deadline) {
+absl::Status Templates::AcquireSlot(absl::Time deadline, const std::string& org, bool platform) {
   std::unique_lock<std::mutex> lock(slots_mu_);
-  if (limits_.max_concurrent > 0 && in_progress_ >= limits_.max_concurrent) {
+  auto org_full = [&] {
+    return !platform && limits_.max_concurrent_per_org > 0 &&
+           in_progress_per_org_[org] >= limits_.max_concurrent_per_org;
+  };
+  auto all_full = [&] {
+    return limits_.max_concurrent > 0 && in_progress_ >= limits_.max_concurrent;
+  };
+  if (all_full() || org_full()) {
     const absl::Time until = std::min(deadline, absl::Now() + limits_.queue_wait);
     const auto chrono_until =
         std::chrono::system_clock::now() + absl::ToChronoNanoseconds(until - absl::Now());
-    if (!slots_cv_.wait_until(
-            lock, chrono_until,
-            [this] { return stopping_ || in_progress_ < limits_.max_concurrent; }) ||
+    if (!slots_cv_.wait_until(lock, chrono_until,
+                              [&] { return stopping_ || (!all_full() && !org_full()); }) ||
         stopping_) {
       ++refused_busy_;
+      if (!all_full()) {
+        return absl::ResourceExhaustedError(absl::StrCat(
+            "too many renders of org '", org, "' in progress (", limits_.max_concurrent_per_org,
+            ", --render-max-concurrent-per-org); retry"));
+      }
       return absl::ResourceExhaustedError(absl::StrCat("too many renders in progress (",
                                                        limits_.max_concurrent,
                                                        ", --render-max-concurrent); retry"));
     }
   }
   ++in_progress_;
+  if (!platform) ++in_progress_per_org_[org];
   return absl::OkStatus();
 }
 
-void Templates::ReleaseSlot(size_t bytes) {
+void Templates::ReleaseSlot(size_t bytes, const std::string& org, bool platform) {
   {
     std::lock_guard<std::mutex> lock(slots_mu_);
     --in_progress_;
+    if (!platform && --in_progress_per_org_[org] <= 0) in_progress_per_org_.erase(org);
     untrimmed_bytes_ += bytes;
   }
   slots_cv_.notify_all();
@@ -435,7 +451,8 @@ absl::StatusOr<v1::Template> Templates::Get(const TemplateRef& ref) {
                       redis_->Command({"HGET", absl::StrCat(Scope(ref.org), "tpl:", ref.id),
                                        absl::StrCat("r", rev)}));
   if (r.IsNil()) {
-    return absl::NotFoundError(absl::StrCat(TemplateRef{ref.org, ref.id, rev}.Name(), " not found"));
+    return absl::NotFoundError(
+        absl::StrCat(TemplateRef{ref.org, ref.id, rev}.Name(), " not found"));
   }
   v1::Template t;
   if (!t.ParseFromArray(r.Str().data(), static_cast<int>(r.Str().size()))) {
@@ -495,8 +512,8 @@ absl::Status Templates::CheckSyntaxAndNames(const std::string& org, const std::s
   if (problems.empty()) return absl::OkStatus();
   std::vector<std::string> lines;
   for (const auto& p : problems) lines.push_back(p.ToString());
-  return absl::InvalidArgumentError(absl::StrCat("text: ", problems.size(), " problem(s):\n",
-                                                 absl::StrJoin(lines, "\n")));
+  return absl::InvalidArgumentError(
+      absl::StrCat("text: ", problems.size(), " problem(s):\n", absl::StrJoin(lines, "\n")));
 }
 
 absl::StatusOr<v1::Template> Templates::Store(const std::string& mode, const TemplateRef& ref,
@@ -504,13 +521,12 @@ absl::StatusOr<v1::Template> Templates::Store(const std::string& mode, const Tem
                                               const std::string& request_id) {
   std::string scope = Scope(ref.org);
   std::string rid = request_id.empty() ? RandomHex(8) : request_id;
-  GR_ASSIGN_OR_RETURN(
-      redis::Reply r,
-      redis_->Eval(StoreScript(),
-                   {absl::StrCat(scope, "tpl:", ref.id), absl::StrCat(scope, "tpls"),
-                    absl::StrCat(scope, "treq:", rid)},
-                   {mode, absl::StrCat(expected), t.SerializeAsString(), ref.id,
-                    absl::StrCat(kRequestTtl)}));
+  GR_ASSIGN_OR_RETURN(redis::Reply r,
+                      redis_->Eval(StoreScript(),
+                                   {absl::StrCat(scope, "tpl:", ref.id),
+                                    absl::StrCat(scope, "tpls"), absl::StrCat(scope, "treq:", rid)},
+                                   {mode, absl::StrCat(expected), t.SerializeAsString(), ref.id,
+                                    absl::StrCat(kRequestTtl)}));
   std::string code(r[0].Str());
   if (code == "OK") return t;
   if (code == "DUP_REQ") {
@@ -521,8 +537,8 @@ absl::StatusOr<v1::Template> Templates::Store(const std::string& mode, const Tem
     return absl::AlreadyExistsError(absl::StrCat(ref.Name(), " already exists; update it"));
   }
   if (code == "NOTFOUND") return absl::NotFoundError(absl::StrCat(ref.Name(), " not found"));
-  return absl::AbortedError(absl::StrCat(ref.Name(), " is at revision ", r[1].Str(), ", not ",
-                                         expected, "; reread it"));
+  return absl::AbortedError(
+      absl::StrCat(ref.Name(), " is at revision ", r[1].Str(), ", not ", expected, "; reread it"));
 }
 
 absl::StatusOr<v1::Template> Templates::Create(const std::string& org, const std::string& id,
@@ -532,8 +548,8 @@ absl::StatusOr<v1::Template> Templates::Create(const std::string& org, const std
                                                const std::string& token,
                                                const std::string& request_id) {
   if (!IsValidId(id)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "template_id: '", id, "' must be 1-63 lower-case letters, digits or '-'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("template_id: '", id, "' must be 1-63 lower-case letters, digits or '-'"));
   }
   GR_RETURN_IF_ERROR(CheckSyntaxAndNames(org, text, token));
   TemplateRef ref{org, id, 0};
@@ -599,9 +615,14 @@ absl::StatusOr<std::vector<v1::Template>> Templates::Revisions(const TemplateRef
 }
 
 absl::StatusOr<v1::RenderResponse> Templates::Render(const RenderInput& in) {
-  GR_RETURN_IF_ERROR(AcquireSlot(in.call.deadline));
+  GR_RETURN_IF_ERROR(AcquireSlot(in.call.deadline, in.org, in.call.platform));
   size_t handled = in.context_bytes + in.text.size();
-  absl::Cleanup release = [this, &handled] { ReleaseSlot(handled); };
+  Value converted;
+  if (in.request_context != nullptr) {
+    GR_ASSIGN_OR_RETURN(converted, ContextFromRequest(*in.request_context));
+  }
+  const Value& context = in.request_context != nullptr ? converted : in.context;
+  absl::Cleanup release = [this, &handled, &in] { ReleaseSlot(handled, in.org, in.call.platform); };
   v1::RenderResponse out;
   std::shared_ptr<const CompiledTemplate> compiled;
   if (in.ref) {
@@ -631,7 +652,7 @@ absl::StatusOr<v1::RenderResponse> Templates::Render(const RenderInput& in) {
   options.deadline = in.call.deadline;
   options.cancelled = in.call.cancelled;
   RenderResult r;
-  absl::Status rendered = compiled->RenderTo(in.context, options, &r);
+  absl::Status rendered = compiled->RenderTo(context, options, &r);
   steps_ += static_cast<int64_t>(r.steps);
   handled += r.text.capacity();
   if (rendered.ok()) rendered = resolver.error();
@@ -667,14 +688,16 @@ absl::StatusOr<v1::RenderResponse> Templates::Render(const RenderInput& in) {
       docx::DocxOptions d;
       d.title = in.title;
       d.author = in.author;
-      if (in.timestamp_unix > 0) d.timestamp = std::chrono::sys_seconds{std::chrono::seconds{in.timestamp_unix}};
+      if (in.timestamp_unix > 0)
+        d.timestamp = std::chrono::sys_seconds{std::chrono::seconds{in.timestamp_unix}};
       // Condensed unless asked: it keeps 28 characters a line in Word, WPS
       // and LibreOffice alike (docs/documents.md).
       d.character_grid = in.docx_layout == v1::DOCUMENT_GRID
                              ? docx::CharacterGrid::kDocumentGrid
                              : docx::CharacterGrid::kCondensedSpacing;
       auto bytes = docx::WriteOfficialDocx(r.text, d);
-      if (!bytes.ok()) return absl::Status(bytes.status().code(), std::string(bytes.status().message()));
+      if (!bytes.ok())
+        return absl::Status(bytes.status().code(), std::string(bytes.status().message()));
       *out.mutable_content() = std::move(*bytes);
       break;
     }

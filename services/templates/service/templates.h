@@ -68,6 +68,10 @@ struct RenderLimits {
   // Renders in progress at once; more wait up to queue_wait (never past
   // their deadline) and are then refused with RESOURCE_EXHAUSTED.
   int max_concurrent = 8;
+  // Of those, at most this many for one org's own callers, so that one
+  // tenant cannot take every slot; the platform's own calls (org "*", the
+  // assembler's workers) are not held to it.
+  int max_concurrent_per_org = 2;
   absl::Duration queue_wait = absl::Milliseconds(250);
   // Bytes of a request's context (RenderRequest.context, the narrative of
   // a PreviewRequest); more is INVALID_ARGUMENT before it is converted.
@@ -78,6 +82,8 @@ struct RenderLimits {
 struct CallControl {
   absl::Time deadline = absl::InfiniteFuture();
   std::function<bool()> cancelled;  // may be empty
+  // The caller is the platform (org "*"): not held to the per-org limit.
+  bool platform = false;
 };
 
 // Counters of the renders this replica ran (for tests and operators).
@@ -119,6 +125,9 @@ class Templates {
     std::optional<TemplateRef> ref;  // or:
     std::string text;
     Value context;
+    // Or the request's own context, converted only once the render has its
+    // slot, so that queued requests hold no converted copies.
+    const v1::ValueMap* request_context = nullptr;
     v1::Format format = v1::TEXT;
     v1::DocxLayout docx_layout = v1::DOCUMENT_GRID;
     std::string title;
@@ -163,8 +172,8 @@ class Templates {
                                                       std::shared_ptr<const CompiledTemplate> c);
   // A render slot (max_concurrent); RESOURCE_EXHAUSTED when none frees up
   // in time.
-  absl::Status AcquireSlot(absl::Time deadline);
-  void ReleaseSlot(size_t bytes);
+  absl::Status AcquireSlot(absl::Time deadline, const std::string& org, bool platform);
+  void ReleaseSlot(size_t bytes, const std::string& org, bool platform);
   void TrimLoop();
 
   redis::Client* redis_;
@@ -178,6 +187,7 @@ class Templates {
   mutable std::mutex slots_mu_;
   std::condition_variable slots_cv_;
   int in_progress_ = 0;
+  std::map<std::string, int> in_progress_per_org_;
   // Bytes handled by renders since memory was last given back to the
   // system; the trimmer returns it once the replica is idle.
   size_t untrimmed_bytes_ = 0;
