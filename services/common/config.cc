@@ -16,7 +16,7 @@ Flags::Flags(std::string program, std::string summary)
 Flags& Flags::Define(const std::string& name, std::string default_value,
                      std::string help) {
   if (!flags_.count(name)) order_.push_back(name);
-  flags_[name] = Flag{default_value, default_value, std::move(help), false};
+  flags_[name] = Flag{default_value, default_value, std::move(help), /*set=*/false, /*given=*/{}};
   return *this;
 }
 

@@ -17,10 +17,10 @@ namespace govreport::cli {
 std::shared_ptr<grpc::Channel> Context::Channel(const std::string& service) {
   auto it = channels_.find(service);
   if (it != channels_.end()) return it->second;
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 << 20);
+  grpc::ChannelArguments channel_args;
+  channel_args.SetMaxReceiveMessageSize(64 << 20);
   auto channel = grpc::CreateCustomChannel(flags_->Get(service),
-                                           grpc::InsecureChannelCredentials(), args);
+                                           grpc::InsecureChannelCredentials(), channel_args);
   channels_[service] = channel;
   return channel;
 }

@@ -30,7 +30,7 @@ void PrintTemplate(Context& c, const tpb::Template& t, bool with_text) {
   if (with_text) std::cout << "\n" << t.text() << "\n";
 }
 
-int PrintProblems(Context& c, const std::string& file,
+int PrintProblems(const std::string& file,
                   const google::protobuf::RepeatedPtrField<tpb::Problem>& problems) {
   for (const auto& p : problems) {
     std::cerr << file << ":" << p.line() << ":" << p.column() << ": " << p.message();
@@ -127,7 +127,7 @@ int TemplateValidate(Context& c, const Command& cmd) {
     PrintJson(resp);
     return resp.valid() ? kOk : kUsage;
   }
-  int rc = PrintProblems(c, c.args[1], resp.problems());
+  int rc = PrintProblems(c.args[1], resp.problems());
   if (rc == kOk) std::cout << c.args[1] << ": valid\n";
   return rc;
 }

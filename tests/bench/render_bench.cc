@@ -73,7 +73,7 @@ std::string Flatten(const std::string& base) {
 }
 
 Fixture& Get() {
-  static Fixture* f = [] {
+  static Fixture* fixture = [] {
     auto* f = new Fixture;
     std::string root = GOVREPORT_SOURCE_DIR;
     f->base = ReadFile(root + "/deploy/profiles/strict-governance/base.mustache");
@@ -173,7 +173,7 @@ Fixture& Get() {
     f->expected = f->compiled->Render(f->context, options)->text;
     return f;
   }();
-  return *f;
+  return *fixture;
 }
 
 void BM_RenderSeed(benchmark::State& state) {
