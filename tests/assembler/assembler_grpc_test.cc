@@ -484,13 +484,13 @@ TEST_F(AssemblerTest, RejectionAndWithdrawalReturnToDraftWithTheComment) {
   wr.set_comment("先撤回修改");
   grpc::Status st = stack_->approvals().Withdraw(Stack::Ctx(kjj_.drafter).get(), wr, &a);
   ASSERT_TRUE(st.ok()) << st.error_message();
-  back = stack_
-             ->WaitFor(kjj_.drafter, r.name(),
-                       [](const v1::Report& report) {
-                         return report.state() == v1::DRAFT &&
-                                report.last_decision() == "withdrawn";
-                       })
-             .value_or(v1::Report());
+  back =
+      stack_
+          ->WaitFor(kjj_.drafter, r.name(),
+                    [](const v1::Report& report) {
+                      return report.state() == v1::DRAFT && report.last_decision() == "withdrawn";
+                    })
+          .value_or(v1::Report());
   EXPECT_EQ(back.last_comment(), "先撤回修改");
   // Editable again.
   v1::Report out;

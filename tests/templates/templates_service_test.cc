@@ -53,8 +53,9 @@ class LocalFigures final : public FiguresSource {
   absl::StatusOr<records::v1::Org> GetOrg(const std::string& org, const std::string&) override {
     return r_->GetOrg(org);
   }
-  absl::StatusOr<records::v1::GetIndicatorValuesResponse> GetFigures(
-      const std::string& org, const std::string& period, const std::string&) override {
+  absl::StatusOr<records::v1::GetIndicatorValuesResponse> GetFigures(const std::string& org,
+                                                                     const std::string& period,
+                                                                     const std::string&) override {
     return r_->GetIndicatorValues(org, period);
   }
 
@@ -118,7 +119,8 @@ TEST_F(TemplatesTest, RevisionsAreImmutableAndAddressable) {
 }
 
 TEST_F(TemplatesTest, ValidationNamesLineColumnAndSuggestion) {
-  auto problems = templates_->Validate("kjj", "第一行\n开展谈心谈话{{ind.heart_to_heart_talk}}人次\n{{#org.name}}", "");
+  auto problems = templates_->Validate(
+      "kjj", "第一行\n开展谈心谈话{{ind.heart_to_heart_talk}}人次\n{{#org.name}}", "");
   ASSERT_TRUE(problems.ok());
   ASSERT_GE(problems->size(), 2u);
   const Problem& p = (*problems)[0];
@@ -128,7 +130,8 @@ TEST_F(TemplatesTest, ValidationNamesLineColumnAndSuggestion) {
   // Saving refuses it, with every problem.
   auto st = templates_->Create("kjj", "bad", "{{ind.nope}}{{#x}}", "", "wang", "", "").status();
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(std::string(st.message()).find("1:1: unknown name 'ind.nope'"), std::string::npos) << st;
+  EXPECT_NE(std::string(st.message()).find("1:1: unknown name 'ind.nope'"), std::string::npos)
+      << st;
 }
 
 TEST_F(TemplatesTest, ShippedTemplateIsValidForTheShippedProfile) {
@@ -140,8 +143,8 @@ TEST_F(TemplatesTest, ShippedTemplateIsValidForTheShippedProfile) {
 // Every slot of the seed filled with "*" again reproduces the seed: the
 // template's wording equals the seed's everywhere outside the slots.
 TEST_F(TemplatesTest, ShippedTemplateIsTheSeedWithSlots) {
-  std::string seed_path = std::string(GOVREPORT_SOURCE_DIR) +
-                          "/../shared/seed/000_4ee805bd7a2c2789.txt";
+  std::string seed_path =
+      std::string(GOVREPORT_SOURCE_DIR) + "/../shared/seed/000_4ee805bd7a2c2789.txt";
   std::string seed = ReadFile(seed_path);
   if (seed.empty()) GTEST_SKIP() << "no seed at " << seed_path;
   Value ctx = Value::Map();
@@ -185,7 +188,8 @@ TEST_F(TemplatesTest, ShippedTemplateIsTheSeedWithSlots) {
 
 TEST_F(TemplatesTest, SampleYearFillsEverySlot) {
   records::SampleYear sample = records::GenerateSampleYear(profile_, 2023);
-  for (const auto& rec : sample.records) ASSERT_TRUE(records_->CreateActivity("kjj", "t", rec, "").ok());
+  for (const auto& rec : sample.records)
+    ASSERT_TRUE(records_->CreateActivity("kjj", "t", rec, "").ok());
   ReportContextInput input;
   input.org = *records_->GetOrg("kjj");
   input.figures = *records_->GetIndicatorValues("kjj", "2023");
@@ -222,7 +226,8 @@ TEST_F(TemplatesTest, AMissingFigureIsListedNotZero) {
 }
 
 TEST_F(TemplatesTest, DepartmentOverridesOneBlockOfTheSharedBase) {
-  ASSERT_TRUE(templates_->Create("", "strict-governance-base", base_, "city-wide", "op", "", "").ok());
+  ASSERT_TRUE(
+      templates_->Create("", "strict-governance-base", base_, "city-wide", "op", "", "").ok());
   std::string child =
       "{{<strict-governance-base}}{{$problems}}本局自查问题：{{narrative.problems}}\n{{/problems}}"
       "{{/strict-governance-base}}";

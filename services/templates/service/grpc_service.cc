@@ -10,13 +10,13 @@ namespace {
 using auth::kAdmin;
 
 #define GR_TEMPLATE_READERS \
-  {auth::kDrafter, auth::kApprover, auth::kAuditor, auth::kService, auth::kRecorder}
+  { auth::kDrafter, auth::kApprover, auth::kAuditor, auth::kService, auth::kRecorder }
 
 // A template's org must be the caller's; shared templates ("templates/x")
 // are readable by everyone authenticated.
 absl::StatusOr<auth::Principal> AuthorizeRef(auth::Authenticator* auth,
-                                             const grpc::ServerContext& ctx,
-                                             const TemplateRef& ref, bool write) {
+                                             const grpc::ServerContext& ctx, const TemplateRef& ref,
+                                             bool write) {
   if (ref.org.empty()) {
     GR_ASSIGN_OR_RETURN(auth::Principal p, auth->Authenticate(ctx));
     if (write && !p.IsOperator()) {
@@ -94,8 +94,7 @@ absl::StatusOr<records::v1::GetIndicatorValuesResponse> RecordsFigures::GetFigur
 }
 
 grpc::Status TemplateGrpc::CreateTemplate(grpc::ServerContext* ctx,
-                                          const v1::CreateTemplateRequest* req,
-                                          v1::Template* out) {
+                                          const v1::CreateTemplateRequest* req, v1::Template* out) {
   std::string org;
   if (!req->parent().empty()) {
     auto o = ParseOrgName(req->parent());
@@ -109,8 +108,8 @@ grpc::Status TemplateGrpc::CreateTemplate(grpc::ServerContext* ctx,
                 out);
 }
 
-grpc::Status TemplateGrpc::GetTemplate(grpc::ServerContext* ctx,
-                                       const v1::GetTemplateRequest* req, v1::Template* out) {
+grpc::Status TemplateGrpc::GetTemplate(grpc::ServerContext* ctx, const v1::GetTemplateRequest* req,
+                                       v1::Template* out) {
   auto ref = ParseTemplateName(req->name());
   if (!ref.ok()) return ToGrpcStatus(ref.status());
   auto p = AuthorizeRef(auth_, *ctx, *ref, false);
@@ -133,15 +132,13 @@ grpc::Status TemplateGrpc::ListTemplates(grpc::ServerContext* ctx,
 }
 
 grpc::Status TemplateGrpc::UpdateTemplate(grpc::ServerContext* ctx,
-                                          const v1::UpdateTemplateRequest* req,
-                                          v1::Template* out) {
+                                          const v1::UpdateTemplateRequest* req, v1::Template* out) {
   auto ref = ParseTemplateName(req->name());
   if (!ref.ok()) return ToGrpcStatus(ref.status());
   auto p = AuthorizeRef(auth_, *ctx, *ref, true);
   if (!p.ok()) return ToGrpcStatus(p.status());
-  return ToGrpc(templates_->Update(*ref, req->text(), req->description(),
-                                   req->expected_revision(), p->subject, CallerToken(*ctx),
-                                   req->request_id()),
+  return ToGrpc(templates_->Update(*ref, req->text(), req->description(), req->expected_revision(),
+                                   p->subject, CallerToken(*ctx), req->request_id()),
                 out);
 }
 
@@ -172,7 +169,8 @@ grpc::Status TemplateGrpc::ValidateTemplate(grpc::ServerContext* ctx,
     v1::Problem* x = out->add_problems();
     x->set_line(pr.line);
     x->set_column(pr.column);
-    x->set_message(pr.partial.empty() ? pr.message : absl::StrCat("in ", pr.partial, ": ", pr.message));
+    x->set_message(pr.partial.empty() ? pr.message
+                                      : absl::StrCat("in ", pr.partial, ": ", pr.message));
     x->set_suggestion(pr.suggestion);
   }
   return grpc::Status::OK;
@@ -220,8 +218,8 @@ grpc::Status TemplateGrpc::Preview(grpc::ServerContext* ctx, const v1::PreviewRe
   auto ref = ParseTemplateName(req->template_());
   if (!ref.ok()) return ToGrpcStatus(ref.status());
   if (!ref->org.empty() && ref->org != *org) {
-    return ToGrpcStatus(absl::PermissionDeniedError(
-        "template: a template of another org cannot be rendered here"));
+    return ToGrpcStatus(
+        absl::PermissionDeniedError("template: a template of another org cannot be rendered here"));
   }
   return ToGrpc(templates_->Preview(*req, *org, CallerToken(*ctx), CallControlOf(ctx)), out);
 }

@@ -139,8 +139,8 @@ class CallResolver final : public PartialResolver {
 }  // namespace
 
 std::string TemplateRef::Name() const {
-  std::string base = org.empty() ? absl::StrCat("templates/", id)
-                                 : absl::StrCat("orgs/", org, "/templates/", id);
+  std::string base =
+      org.empty() ? absl::StrCat("templates/", id) : absl::StrCat("orgs/", org, "/templates/", id);
   return revision ? absl::StrCat(base, "@", revision) : base;
 }
 
@@ -168,15 +168,18 @@ absl::StatusOr<TemplateRef> ParseTemplateName(const std::string& name) {
 absl::StatusOr<Value> ToEngineValue(const v1::Value& v, int depth) {
   if (depth > 32) return absl::InvalidArgumentError("context: nested deeper than 32 levels");
   switch (v.kind_case()) {
-    case v1::Value::kText: return Value::Text(v.text());
-    case v1::Value::kBoolean: return Value::Bool(v.boolean());
+    case v1::Value::kText:
+      return Value::Text(v.text());
+    case v1::Value::kBoolean:
+      return Value::Bool(v.boolean());
     case v1::Value::kQuantity: {
       if (v.quantity().precision() < 0 || v.quantity().precision() > 9) {
         return absl::InvalidArgumentError("context: quantity precision must be within 0..9");
       }
       return Value::Quantity(v.quantity().value(), v.quantity().precision(), v.quantity().unit());
     }
-    case v1::Value::kMoney: return Value::MoneyFen(v.money().fen());
+    case v1::Value::kMoney:
+      return Value::MoneyFen(v.money().fen());
     case v1::Value::kDate: {
       const auto& d = v.date();
       if (d.year() < 1 || d.year() > 9999 || d.month() < 1 || d.month() > 12 || d.day() < 1 ||
@@ -435,7 +438,8 @@ absl::StatusOr<v1::Template> Templates::Get(const TemplateRef& ref) {
                       redis_->Command({"HGET", absl::StrCat(Scope(ref.org), "tpl:", ref.id),
                                        absl::StrCat("r", rev)}));
   if (r.IsNil()) {
-    return absl::NotFoundError(absl::StrCat(TemplateRef{ref.org, ref.id, rev}.Name(), " not found"));
+    return absl::NotFoundError(
+        absl::StrCat(TemplateRef{ref.org, ref.id, rev}.Name(), " not found"));
   }
   v1::Template t;
   if (!t.ParseFromArray(r.Str().data(), static_cast<int>(r.Str().size()))) {
@@ -495,8 +499,8 @@ absl::Status Templates::CheckSyntaxAndNames(const std::string& org, const std::s
   if (problems.empty()) return absl::OkStatus();
   std::vector<std::string> lines;
   for (const auto& p : problems) lines.push_back(p.ToString());
-  return absl::InvalidArgumentError(absl::StrCat("text: ", problems.size(), " problem(s):\n",
-                                                 absl::StrJoin(lines, "\n")));
+  return absl::InvalidArgumentError(
+      absl::StrCat("text: ", problems.size(), " problem(s):\n", absl::StrJoin(lines, "\n")));
 }
 
 absl::StatusOr<v1::Template> Templates::Store(const std::string& mode, const TemplateRef& ref,
@@ -504,13 +508,12 @@ absl::StatusOr<v1::Template> Templates::Store(const std::string& mode, const Tem
                                               const std::string& request_id) {
   std::string scope = Scope(ref.org);
   std::string rid = request_id.empty() ? RandomHex(8) : request_id;
-  GR_ASSIGN_OR_RETURN(
-      redis::Reply r,
-      redis_->Eval(StoreScript(),
-                   {absl::StrCat(scope, "tpl:", ref.id), absl::StrCat(scope, "tpls"),
-                    absl::StrCat(scope, "treq:", rid)},
-                   {mode, absl::StrCat(expected), t.SerializeAsString(), ref.id,
-                    absl::StrCat(kRequestTtl)}));
+  GR_ASSIGN_OR_RETURN(redis::Reply r,
+                      redis_->Eval(StoreScript(),
+                                   {absl::StrCat(scope, "tpl:", ref.id),
+                                    absl::StrCat(scope, "tpls"), absl::StrCat(scope, "treq:", rid)},
+                                   {mode, absl::StrCat(expected), t.SerializeAsString(), ref.id,
+                                    absl::StrCat(kRequestTtl)}));
   std::string code(r[0].Str());
   if (code == "OK") return t;
   if (code == "DUP_REQ") {
@@ -521,8 +524,8 @@ absl::StatusOr<v1::Template> Templates::Store(const std::string& mode, const Tem
     return absl::AlreadyExistsError(absl::StrCat(ref.Name(), " already exists; update it"));
   }
   if (code == "NOTFOUND") return absl::NotFoundError(absl::StrCat(ref.Name(), " not found"));
-  return absl::AbortedError(absl::StrCat(ref.Name(), " is at revision ", r[1].Str(), ", not ",
-                                         expected, "; reread it"));
+  return absl::AbortedError(
+      absl::StrCat(ref.Name(), " is at revision ", r[1].Str(), ", not ", expected, "; reread it"));
 }
 
 absl::StatusOr<v1::Template> Templates::Create(const std::string& org, const std::string& id,
@@ -532,8 +535,8 @@ absl::StatusOr<v1::Template> Templates::Create(const std::string& org, const std
                                                const std::string& token,
                                                const std::string& request_id) {
   if (!IsValidId(id)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "template_id: '", id, "' must be 1-63 lower-case letters, digits or '-'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("template_id: '", id, "' must be 1-63 lower-case letters, digits or '-'"));
   }
   GR_RETURN_IF_ERROR(CheckSyntaxAndNames(org, text, token));
   TemplateRef ref{org, id, 0};
@@ -667,14 +670,16 @@ absl::StatusOr<v1::RenderResponse> Templates::Render(const RenderInput& in) {
       docx::DocxOptions d;
       d.title = in.title;
       d.author = in.author;
-      if (in.timestamp_unix > 0) d.timestamp = std::chrono::sys_seconds{std::chrono::seconds{in.timestamp_unix}};
+      if (in.timestamp_unix > 0)
+        d.timestamp = std::chrono::sys_seconds{std::chrono::seconds{in.timestamp_unix}};
       // Condensed unless asked: it keeps 28 characters a line in Word, WPS
       // and LibreOffice alike (docs/documents.md).
       d.character_grid = in.docx_layout == v1::DOCUMENT_GRID
                              ? docx::CharacterGrid::kDocumentGrid
                              : docx::CharacterGrid::kCondensedSpacing;
       auto bytes = docx::WriteOfficialDocx(r.text, d);
-      if (!bytes.ok()) return absl::Status(bytes.status().code(), std::string(bytes.status().message()));
+      if (!bytes.ok())
+        return absl::Status(bytes.status().code(), std::string(bytes.status().message()));
       *out.mutable_content() = std::move(*bytes);
       break;
     }
