@@ -740,7 +740,6 @@ int SampleLoad(Context& c, const Command& cmd) {
     for (const auto& e : sent->errors) std::cerr << "sample record " << e << "\n";
     return kPartial;
   }
-  int amended = 0, voided = 0;
   for (const auto& a : sample.amends) {
     pb::AmendActivityRequest req;
     *req.mutable_activity() = a.amended;
@@ -753,7 +752,6 @@ int SampleLoad(Context& c, const Command& cmd) {
     c.Prepare(ctx);
     auto st = Activities(c).AmendActivity(&ctx, req, &resp);
     if (!st.ok() && st.error_code() != grpc::StatusCode::FAILED_PRECONDITION) return Fail(st);
-    amended += st.ok();
   }
   for (const auto& v : sample.voids) {
     pb::VoidActivityRequest req;
@@ -766,7 +764,6 @@ int SampleLoad(Context& c, const Command& cmd) {
     auto st = Activities(c).VoidActivity(&ctx, req, &resp);
     // Already voided by an earlier load: nothing to do.
     if (!st.ok() && st.error_code() != grpc::StatusCode::FAILED_PRECONDITION) return Fail(st);
-    voided += st.ok();
   }
   std::cout << "sample " << year << " for " << OrgName(c.args[0]) << ": " << sample.records.size()
             << " records, " << sample.amends.size() << " amended, " << sample.voids.size()
