@@ -3,6 +3,7 @@
 # Idempotent and quiet when everything is already there.
 #   scripts/setup-deps.sh            build + test dependencies
 #   scripts/setup-deps.sh --bench    also the peers the benchmarks compare with
+#   scripts/setup-deps.sh --lint     also clang-format and clang-tidy (14 on Debian 12)
 set -euo pipefail
 
 packages=(
@@ -17,7 +18,8 @@ for arg in "$@"; do
     --bench) packages+=(libmstch-dev python3-jinja2) ;;
     --docs) packages+=(libreoffice-writer-nogui poppler-utils fonts-noto-cjk) ;;
     --fuzz) packages+=(clang libclang-rt-14-dev) ;;
-    *) echo "unknown option $arg (known: --bench --docs --fuzz)" >&2; exit 2 ;;
+    --lint) packages+=(clang-format clang-tidy) ;;
+    *) echo "unknown option $arg (known: --bench --docs --fuzz --lint)" >&2; exit 2 ;;
   esac
 done
 

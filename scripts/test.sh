@@ -4,7 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # LibreOffice and poppler: the DOCX test opens documents with a real reader.
-scripts/setup-deps.sh --docs "$@"
+scripts/setup-deps.sh --docs --lint "$@"
+# Every tracked C++ file as .clang-format has it (fix: scripts/format.sh).
+git ls-files -z '*.cc' '*.h' | xargs -0 -r clang-format --dry-run -Werror
+# Warnings in project code are errors here (GOVREPORT_WERROR is OFF for a
+# developer's build). Configured every time: scripts/build.sh configures only
+# a build/ that has none, and an old build/ keeps its options.
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="${GOVREPORT_BUILD_TYPE:-RelWithDebInfo}" \
+  -DGOVREPORT_WERROR=ON ${GOVREPORT_CMAKE_ARGS:-} >/dev/null
 scripts/build.sh
 # The template engine under libFuzzer + AddressSanitizer, for a bounded time.
 scripts/fuzz.sh "${GOVREPORT_FUZZ_SECONDS:-60}"

@@ -141,7 +141,12 @@ ApprovalCore::ApprovalCore(Store* store, CoreOptions options)
 
 absl::StatusOr<Actor> ApprovalCore::ActorFor(const Principal& p,
                                              absl::string_view on_behalf_of) const {
-  Actor self{p.subject, p.HasRole(auth::kApprover), p.HasRole(auth::kAdmin) || p.IsOperator()};
+  Actor self{p.subject,
+             p.HasRole(auth::kApprover),
+             p.HasRole(auth::kAdmin) || p.IsOperator(),
+             /*system=*/false,
+             /*via=*/"",
+             /*token=*/""};
   if (!p.token_id.empty()) {
     self.token =
         p.issued_by.empty() ? p.token_id : absl::StrCat(p.token_id, " issued by ", p.issued_by);
@@ -158,10 +163,8 @@ absl::StatusOr<Actor> ApprovalCore::ActorFor(const Principal& p,
         "another user; call with that user's own token");
   }
   GR_RETURN_IF_ERROR(ValidateUserId("on_behalf_of", on_behalf_of));
-  Actor a{std::string(on_behalf_of), /*approver=*/true, /*admin=*/false};
-  a.via = p.subject;
-  a.token = self.token;
-  return a;
+  return Actor{std::string(on_behalf_of), /*approver=*/true,   /*admin=*/false, /*system=*/false,
+               /*via=*/p.subject,         /*token=*/self.token};
 }
 
 absl::Status ApprovalCore::CheckKnownUser(const ApprovalState& s, absl::string_view user) {
@@ -726,7 +729,7 @@ absl::StatusOr<int> ApprovalCore::FireDueTimers(int64_t now, absl::Duration leas
     }
     Action action;
     action.type = ref->kind == TimerKind::kRemind ? ActionType::kRemind : ActionType::kEscalate;
-    action.actor = Actor{std::string(kSystemActor), false, false, /*system=*/true};
+    action.actor = Actor{std::string(kSystemActor), false, false, /*system=*/true, /*via=*/""};
     action.activation = ref->activation;
     for (int attempt = 0; attempt <= options_.max_retries; ++attempt) {
       auto loaded = store_->LoadApproval(ref->org, ref->id, "");

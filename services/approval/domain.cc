@@ -49,13 +49,6 @@ absl::StatusOr<ChildName> ParseChild(absl::string_view name, absl::string_view c
 
 }  // namespace
 
-int WorkflowDef::StepIndex(absl::string_view step_name) const {
-  for (size_t i = 0; i < steps.size(); ++i) {
-    if (steps[i].name == step_name) return static_cast<int>(i);
-  }
-  return -1;
-}
-
 absl::Status ValidateWorkflow(const WorkflowDef& wf) {
   if (wf.display_name.size() > 200) {
     return Bad("workflow.display_name", "longer than 200 bytes");

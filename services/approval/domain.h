@@ -41,8 +41,6 @@ struct WorkflowDef {
   int64_t create_unix = 0;
   int64_t update_unix = 0;
   std::string updated_by;
-
-  int StepIndex(absl::string_view step_name) const;
 };
 
 // Deadline bounds: shorter is a typo, longer is no deadline at all.

@@ -133,7 +133,7 @@ grpc::Status ApprovalGrpcService::Approve(grpc::ServerContext* ctx, const v1::Ap
                                           v1::Approval* resp) {
   return Act(ctx, ActionType::kApprove,
              {req->name(), req->expected_version(), req->comment(), req->request_id(),
-              req->on_behalf_of(), "", ""},
+              req->on_behalf_of(), "", "", ""},
              resp);
 }
 
@@ -141,7 +141,7 @@ grpc::Status ApprovalGrpcService::Reject(grpc::ServerContext* ctx, const v1::Rej
                                          v1::Approval* resp) {
   return Act(ctx, ActionType::kReject,
              {req->name(), req->expected_version(), req->comment(), req->request_id(),
-              req->on_behalf_of(), "", req->return_to_step()},
+              req->on_behalf_of(), "", req->return_to_step(), ""},
              resp);
 }
 
@@ -149,7 +149,7 @@ grpc::Status ApprovalGrpcService::Withdraw(grpc::ServerContext* ctx, const v1::W
                                            v1::Approval* resp) {
   return Act(ctx, ActionType::kWithdraw,
              {req->name(), req->expected_version(), req->comment(), req->request_id(),
-              req->on_behalf_of(), "", ""},
+              req->on_behalf_of(), "", "", ""},
              resp);
 }
 
@@ -157,7 +157,7 @@ grpc::Status ApprovalGrpcService::Transfer(grpc::ServerContext* ctx, const v1::T
                                            v1::Approval* resp) {
   return Act(ctx, ActionType::kTransfer,
              {req->name(), req->expected_version(), req->comment(), req->request_id(),
-              req->on_behalf_of(), req->to_user(), ""},
+              req->on_behalf_of(), req->to_user(), "", ""},
              resp);
 }
 
@@ -165,7 +165,7 @@ grpc::Status ApprovalGrpcService::AddSigner(grpc::ServerContext* ctx,
                                             const v1::AddSignerRequest* req, v1::Approval* resp) {
   return Act(ctx, ActionType::kAddSigner,
              {req->name(), req->expected_version(), req->comment(), req->request_id(),
-              req->on_behalf_of(), req->user(), ""},
+              req->on_behalf_of(), req->user(), "", ""},
              resp);
 }
 
@@ -173,7 +173,7 @@ grpc::Status ApprovalGrpcService::Urge(grpc::ServerContext* ctx, const v1::UrgeR
                                        v1::Approval* resp) {
   return Act(ctx, ActionType::kUrge,
              {req->name(), req->expected_version(), req->comment(), req->request_id(),
-              req->on_behalf_of(), "", ""},
+              req->on_behalf_of(), "", "", ""},
              resp);
 }
 
@@ -181,15 +181,15 @@ grpc::Status ApprovalGrpcService::Comment(grpc::ServerContext* ctx, const v1::Co
                                           v1::Approval* resp) {
   return Act(ctx, ActionType::kComment,
              {req->name(), req->expected_version(), req->comment(), req->request_id(),
-              req->on_behalf_of(), "", ""},
+              req->on_behalf_of(), "", "", ""},
              resp);
 }
 
 grpc::Status ApprovalGrpcService::CancelApproval(grpc::ServerContext* ctx,
                                                  const v1::CancelApprovalRequest* req,
                                                  v1::Approval* resp) {
-  ActionRequest in{req->name(), req->expected_version(), req->comment(), req->request_id(), "", "",
-                   ""};
+  ActionRequest in{
+      req->name(), req->expected_version(), req->comment(), req->request_id(), "", "", "", ""};
   return Act(ctx, ActionType::kCancel, in, resp);
 }
 
@@ -198,8 +198,7 @@ grpc::Status ApprovalGrpcService::ReassignTask(grpc::ServerContext* ctx,
                                                v1::Approval* resp) {
   ActionRequest in{
       req->name(), req->expected_version(), req->comment(), req->request_id(), "", req->to_user(),
-      ""};
-  in.from_user = req->from_user();
+      "",          req->from_user()};
   return Act(ctx, ActionType::kReassign, in, resp);
 }
 

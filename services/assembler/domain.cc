@@ -44,11 +44,6 @@ void Touch(pb::Report& r, int64_t now_unix) {
   r.set_update_unix(now_unix);
 }
 
-std::string Shown(const rpb::IndicatorValue* v) {
-  if (v == nullptr || v->missing()) return "no data";
-  return absl::StrCat(v->display(), v->unit());
-}
-
 std::string Trim(absl::string_view line) {
   absl::string_view s = absl::StripAsciiWhitespace(line);
   while (absl::ConsumePrefix(&s, kFullWidthSpace)) s = absl::StripLeadingAsciiWhitespace(s);

@@ -433,7 +433,7 @@ absl::StatusOr<pb::Report> ReportCore::Reassemble(const auth::Principal& p, cons
 
 // ------------------------------------------------------------ submitting
 
-absl::StatusOr<pb::Report> ReportCore::SubmitReport(const auth::Principal& p, const CallAs& as,
+absl::StatusOr<pb::Report> ReportCore::SubmitReport(const auth::Principal& /*p*/, const CallAs& as,
                                                     const ReportRef& ref,
                                                     const pb::SubmitReportRequest& req) {
   GR_RETURN_IF_ERROR(ValidateRequestId(req.request_id()));

@@ -13,16 +13,14 @@ namespace govreport {
 Flags::Flags(std::string program, std::string summary)
     : program_(std::move(program)), summary_(std::move(summary)) {}
 
-Flags& Flags::Define(const std::string& name, std::string default_value,
-                     std::string help) {
+Flags& Flags::Define(const std::string& name, std::string default_value, std::string help) {
   if (!flags_.count(name)) order_.push_back(name);
-  flags_[name] = Flag{default_value, default_value, std::move(help), false};
+  flags_[name] = Flag{default_value, default_value, std::move(help), /*set=*/false, /*given=*/{}};
   return *this;
 }
 
 std::string Flags::EnvName(const std::string& name) {
-  return "GOVREPORT_" +
-         absl::AsciiStrToUpper(absl::StrReplaceAll(name, {{"-", "_"}}));
+  return "GOVREPORT_" + absl::AsciiStrToUpper(absl::StrReplaceAll(name, {{"-", "_"}}));
 }
 
 absl::Status Flags::Parse(int argc, char** argv) {
@@ -62,13 +60,11 @@ absl::Status Flags::Parse(int argc, char** argv) {
     if (!has_value) {
       // A following word that is not a flag is this flag's value, except
       // for flags whose default says they are booleans.
-      bool boolean = it->second.default_value == "false" ||
-                     it->second.default_value == "true";
+      bool boolean = it->second.default_value == "false" || it->second.default_value == "true";
       if (!boolean && i + 1 < argc) {
         value = argv[++i];
       } else if (!boolean) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("flag --", name, " needs a value"));
+        return absl::InvalidArgumentError(absl::StrCat("flag --", name, " needs a value"));
       } else {
         value = "true";
       }
@@ -101,9 +97,8 @@ bool Flags::IsSet(const std::string& name) const {
 absl::StatusOr<int64_t> Flags::GetInt(const std::string& name) const {
   int64_t v = 0;
   if (!absl::SimpleAtoi(Get(name), &v)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "flag --", name, " (or ", EnvName(name), "): '", Get(name),
-        "' is not a whole number"));
+    return absl::InvalidArgumentError(absl::StrCat("flag --", name, " (or ", EnvName(name), "): '",
+                                                   Get(name), "' is not a whole number"));
   }
   return v;
 }
@@ -119,8 +114,7 @@ std::string Flags::Usage() const {
                                  "environment variable shown):\n");
   for (const auto& name : order_) {
     const Flag& f = flags_.at(name);
-    absl::StrAppend(&out, "  --", name, "  [", EnvName(name), "]\n      ",
-                    f.help);
+    absl::StrAppend(&out, "  --", name, "  [", EnvName(name), "]\n      ", f.help);
     if (!f.default_value.empty()) {
       absl::StrAppend(&out, " (default: ", f.default_value, ")");
     }
@@ -142,8 +136,7 @@ void DefineRedisFlags(Flags& flags) {
 }
 
 absl::StatusOr<redis::Options> RedisOptionsFromFlags(const Flags& flags) {
-  GR_ASSIGN_OR_RETURN(redis::Options options,
-                      redis::ParseUrl(flags.Get("redis-url")));
+  GR_ASSIGN_OR_RETURN(redis::Options options, redis::ParseUrl(flags.Get("redis-url")));
   options.sentinels = flags.Get("redis-sentinels");
   options.sentinel_master = flags.Get("redis-master");
   GR_ASSIGN_OR_RETURN(int64_t pool, flags.GetInt("redis-pool"));

@@ -19,8 +19,7 @@ class Flags {
  public:
   explicit Flags(std::string program, std::string summary);
 
-  Flags& Define(const std::string& name, std::string default_value,
-                std::string help);
+  Flags& Define(const std::string& name, std::string default_value, std::string help);
   // Flags may be --name=value or --name value; a bare --name means "true".
   // Unknown flags are an error; --help sets help_requested().
   absl::Status Parse(int argc, char** argv);

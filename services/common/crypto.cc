@@ -17,17 +17,14 @@ std::string DigestHex(const EVP_MD* md, absl::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(data.data(), data.size(), out, &len, md, nullptr);
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(out), len));
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(out), len));
 }
 
 }  // namespace
 
 std::string Sha1Hex(absl::string_view data) { return DigestHex(EVP_sha1(), data); }
 
-std::string Sha256Hex(absl::string_view data) {
-  return DigestHex(EVP_sha256(), data);
-}
+std::string Sha256Hex(absl::string_view data) { return DigestHex(EVP_sha256(), data); }
 
 std::string HmacSha256(absl::string_view key, absl::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
@@ -43,8 +40,7 @@ std::string HmacSha256Hex(absl::string_view key, absl::string_view data) {
 
 std::string RandomHex(size_t bytes) {
   std::string buf(bytes, '\0');
-  RAND_bytes(reinterpret_cast<unsigned char*>(buf.data()),
-             static_cast<int>(bytes));
+  RAND_bytes(reinterpret_cast<unsigned char*>(buf.data()), static_cast<int>(bytes));
   return absl::BytesToHexString(buf);
 }
 

@@ -4,6 +4,7 @@
 #define GOVREPORT_COMMON_CRYPTO_H_
 
 #include <string>
+
 #include "absl/strings/string_view.h"
 
 namespace govreport {

@@ -9,14 +9,23 @@ void AppendMarkupEscaped(std::string_view text, MarkupEscape mode, std::string* 
   for (size_t i = 0; i < text.size(); ++i) {
     const char* entity = nullptr;
     switch (text[i]) {
-      case '&': entity = "&amp;"; break;
-      case '<': entity = "&lt;"; break;
-      case '>': entity = "&gt;"; break;
-      case '"': entity = "&quot;"; break;
+      case '&':
+        entity = "&amp;";
+        break;
+      case '<':
+        entity = "&lt;";
+        break;
+      case '>':
+        entity = "&gt;";
+        break;
+      case '"':
+        entity = "&quot;";
+        break;
       case '\'':
         if (mode == MarkupEscape::kXml) entity = "&apos;";
         break;
-      default: break;
+      default:
+        break;
     }
     if (entity == nullptr) continue;
     out->append(text.data() + run, i - run);
@@ -32,10 +41,9 @@ absl::Status CheckDocumentText(absl::string_view field, absl::string_view text) 
     unsigned char c = static_cast<unsigned char>(text[i]);
     if (c == '\n') ++line;
     if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
-      return absl::InvalidArgumentError(absl::StrCat(field, ": line ", line,
-                                                     ": control character U+00",
-                                                     absl::Hex(c, absl::kZeroPad2),
-                                                     " is not allowed in a document"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": line ", line, ": control character U+00",
+                       absl::Hex(c, absl::kZeroPad2), " is not allowed in a document"));
     }
   }
   return absl::OkStatus();

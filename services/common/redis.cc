@@ -41,8 +41,8 @@ absl::StatusOr<Options> ParseUrl(absl::string_view url) {
     return o;
   }
   if (!absl::StartsWith(url, "redis://")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "redis url '", url, "': expected redis://host:port[/db] or unix://"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("redis url '", url, "': expected redis://host:port[/db] or unix://"));
   }
   absl::string_view rest = url.substr(8);
   if (auto at = rest.rfind('@'); at != absl::string_view::npos) {
@@ -57,8 +57,7 @@ absl::StatusOr<Options> ParseUrl(absl::string_view url) {
   }
   if (auto slash = rest.find('/'); slash != absl::string_view::npos) {
     if (!absl::SimpleAtoi(rest.substr(slash + 1), &o.db)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("redis url '", url, "': db must be a number"));
+      return absl::InvalidArgumentError(absl::StrCat("redis url '", url, "': db must be a number"));
     }
     rest = rest.substr(0, slash);
   }
@@ -96,35 +95,30 @@ absl::Status Reply::ErrorStatus() const {
 
 // ------------------------------------------------------------ Connection
 
-absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(
-    const Options& options) {
+absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const Options& options) {
   timeval tv = absl::ToTimeval(options.connect_timeout);
-  redisContext* ctx =
-      options.unix_socket.empty()
-          ? redisConnectWithTimeout(options.host.c_str(), options.port, tv)
-          : redisConnectUnixWithTimeout(options.unix_socket.c_str(), tv);
+  redisContext* ctx = options.unix_socket.empty()
+                          ? redisConnectWithTimeout(options.host.c_str(), options.port, tv)
+                          : redisConnectUnixWithTimeout(options.unix_socket.c_str(), tv);
   if (ctx == nullptr) {
     return absl::UnavailableError("redis: cannot allocate a context");
   }
   std::unique_ptr<Connection> conn(new Connection(ctx));
   if (ctx->err) {
-    return absl::UnavailableError(absl::StrCat(
-        "redis: connect to ",
-        options.unix_socket.empty()
-            ? absl::StrCat(options.host, ":", options.port)
-            : options.unix_socket,
-        ": ", ctx->errstr));
+    return absl::UnavailableError(absl::StrCat("redis: connect to ",
+                                               options.unix_socket.empty()
+                                                   ? absl::StrCat(options.host, ":", options.port)
+                                                   : options.unix_socket,
+                                               ": ", ctx->errstr));
   }
   GR_RETURN_IF_ERROR(conn->SetTimeout(options.command_timeout));
   if (!options.password.empty()) {
-    Args auth = options.username.empty()
-                    ? Args{"AUTH", options.password}
-                    : Args{"AUTH", options.username, options.password};
+    Args auth = options.username.empty() ? Args{"AUTH", options.password}
+                                         : Args{"AUTH", options.username, options.password};
     GR_RETURN_IF_ERROR(conn->Command(auth).status());
   }
   if (options.db != 0) {
-    GR_RETURN_IF_ERROR(
-        conn->Command({"SELECT", absl::StrCat(options.db)}).status());
+    GR_RETURN_IF_ERROR(conn->Command({"SELECT", absl::StrCat(options.db)}).status());
   }
   return conn;
 }
@@ -136,8 +130,7 @@ Connection::~Connection() {
 absl::Status Connection::IoError(absl::string_view what) {
   broken_ = true;
   return absl::UnavailableError(
-      absl::StrCat("redis: ", what, ": ", ctx_->errstr[0] ? ctx_->errstr
-                                                           : "connection lost"));
+      absl::StrCat("redis: ", what, ": ", ctx_->errstr[0] ? ctx_->errstr : "connection lost"));
 }
 
 absl::Status Connection::SetTimeout(absl::Duration timeout) {
@@ -150,21 +143,19 @@ absl::Status Connection::SetTimeout(absl::Duration timeout) {
 absl::StatusOr<Reply> Connection::Command(const Args& args) {
   if (broken_) return absl::UnavailableError("redis: connection is broken");
   Argv argv(args);
-  auto* raw = static_cast<redisReply*>(redisCommandArgv(
-      ctx_, static_cast<int>(args.size()), argv.ptrs.data(), argv.lens.data()));
+  auto* raw = static_cast<redisReply*>(
+      redisCommandArgv(ctx_, static_cast<int>(args.size()), argv.ptrs.data(), argv.lens.data()));
   if (raw == nullptr) return IoError(args.empty() ? "command" : args[0]);
   Reply reply(raw);
   GR_RETURN_IF_ERROR(reply.ErrorStatus());
   return reply;
 }
 
-absl::StatusOr<std::vector<Reply>> Connection::Pipeline(
-    const std::vector<Args>& cmds) {
+absl::StatusOr<std::vector<Reply>> Connection::Pipeline(const std::vector<Args>& cmds) {
   if (broken_) return absl::UnavailableError("redis: connection is broken");
   for (const auto& cmd : cmds) {
     Argv argv(cmd);
-    if (redisAppendCommandArgv(ctx_, static_cast<int>(cmd.size()),
-                               argv.ptrs.data(),
+    if (redisAppendCommandArgv(ctx_, static_cast<int>(cmd.size()), argv.ptrs.data(),
                                argv.lens.data()) != REDIS_OK) {
       return IoError("pipeline append");
     }
@@ -183,8 +174,7 @@ absl::StatusOr<std::vector<Reply>> Connection::Pipeline(
 
 // ---------------------------------------------------------------- Script
 
-Script::Script(std::string source)
-    : source_(std::move(source)), sha1_(Sha1Hex(source_)) {}
+Script::Script(std::string source) : source_(std::move(source)), sha1_(Sha1Hex(source_)) {}
 
 // ---------------------------------------------------------------- Client
 
@@ -205,8 +195,7 @@ absl::StatusOr<Options> Client::ResolveMaster() const {
     s.command_timeout = options_.command_timeout;
     auto colon = addr.rfind(':');
     s.host = std::string(addr.substr(0, colon));
-    if (colon == absl::string_view::npos ||
-        !absl::SimpleAtoi(addr.substr(colon + 1), &s.port)) {
+    if (colon == absl::string_view::npos || !absl::SimpleAtoi(addr.substr(colon + 1), &s.port)) {
       return absl::InvalidArgumentError(
           absl::StrCat("redis: sentinel address '", addr, "' needs host:port"));
     }
@@ -215,13 +204,13 @@ absl::StatusOr<Options> Client::ResolveMaster() const {
       last = conn.status();
       continue;
     }
-    auto reply = (*conn)->Command(
-        {"SENTINEL", "get-master-addr-by-name", options_.sentinel_master});
+    auto reply =
+        (*conn)->Command({"SENTINEL", "get-master-addr-by-name", options_.sentinel_master});
     if (!reply.ok() || reply->Size() != 2) {
-      last = reply.ok() ? absl::UnavailableError(absl::StrCat(
-                              "redis: sentinel ", addr, " does not know '",
-                              options_.sentinel_master, "'"))
-                        : reply.status();
+      last = reply.ok()
+                 ? absl::UnavailableError(absl::StrCat("redis: sentinel ", addr, " does not know '",
+                                                       options_.sentinel_master, "'"))
+                 : reply.status();
       continue;
     }
     Options master = options_;
@@ -239,8 +228,8 @@ absl::StatusOr<std::unique_ptr<Connection>> Client::OpenDedicated() {
 
 absl::StatusOr<Client::Lease> Client::Acquire() {
   std::unique_lock<std::mutex> lock(mu_);
-  auto deadline = std::chrono::steady_clock::now() +
-                  absl::ToChronoNanoseconds(options_.command_timeout);
+  auto deadline =
+      std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(options_.command_timeout);
   while (true) {
     while (!idle_.empty()) {
       std::unique_ptr<Connection> conn = std::move(idle_.back());
@@ -283,8 +272,7 @@ absl::StatusOr<Reply> Client::Command(const Args& args) {
   return conn->Command(args);
 }
 
-absl::StatusOr<std::vector<Reply>> Client::Pipeline(
-    const std::vector<Args>& cmds) {
+absl::StatusOr<std::vector<Reply>> Client::Pipeline(const std::vector<Args>& cmds) {
   GR_ASSIGN_OR_RETURN(Lease conn, Acquire());
   return conn->Pipeline(cmds);
 }
@@ -302,22 +290,18 @@ Args EvalShaArgs(const Script& script, const Args& keys, const Args& args) {
   return cmd;
 }
 
-bool IsNoScript(const Reply& r) {
-  return r.IsError() && absl::StartsWith(r.Str(), "NOSCRIPT");
-}
+bool IsNoScript(const Reply& r) { return r.IsError() && absl::StartsWith(r.Str(), "NOSCRIPT"); }
 
 }  // namespace
 
-absl::StatusOr<Reply> Client::Eval(const Script& script, const Args& keys,
-                                   const Args& args) {
-  GR_ASSIGN_OR_RETURN(auto replies,
-                      EvalPipeline(script, {ScriptCall{keys, args}}));
+absl::StatusOr<Reply> Client::Eval(const Script& script, const Args& keys, const Args& args) {
+  GR_ASSIGN_OR_RETURN(auto replies, EvalPipeline(script, {ScriptCall{keys, args}}));
   GR_RETURN_IF_ERROR(replies[0].ErrorStatus());
   return std::move(replies[0]);
 }
 
-absl::StatusOr<std::vector<Reply>> Client::EvalPipeline(
-    const Script& script, const std::vector<ScriptCall>& calls) {
+absl::StatusOr<std::vector<Reply>> Client::EvalPipeline(const Script& script,
+                                                        const std::vector<ScriptCall>& calls) {
   GR_ASSIGN_OR_RETURN(Lease conn, Acquire());
   std::vector<Args> cmds;
   cmds.reserve(calls.size());

@@ -13,11 +13,11 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace govreport::redis {
@@ -47,20 +47,16 @@ class ReplyView {
   bool IsNil() const { return r_ == nullptr || r_->type == REDIS_REPLY_NIL; }
   bool IsError() const { return r_ && r_->type == REDIS_REPLY_ERROR; }
   bool IsString() const {
-    return r_ && (r_->type == REDIS_REPLY_STRING ||
-                  r_->type == REDIS_REPLY_STATUS);
+    return r_ && (r_->type == REDIS_REPLY_STRING || r_->type == REDIS_REPLY_STATUS);
   }
   bool IsInteger() const { return r_ && r_->type == REDIS_REPLY_INTEGER; }
   bool IsArray() const { return r_ && r_->type == REDIS_REPLY_ARRAY; }
   absl::string_view Str() const {
-    return (r_ && r_->str) ? absl::string_view(r_->str, r_->len)
-                           : absl::string_view();
+    return (r_ && r_->str) ? absl::string_view(r_->str, r_->len) : absl::string_view();
   }
   long long Int() const { return r_ ? r_->integer : 0; }
   size_t Size() const { return IsArray() ? r_->elements : 0; }
-  ReplyView operator[](size_t i) const {
-    return ReplyView(i < Size() ? r_->element[i] : nullptr);
-  }
+  ReplyView operator[](size_t i) const { return ReplyView(i < Size() ? r_->element[i] : nullptr); }
   // Integer replies, or strings holding an integer; nil counts as 0.
   absl::StatusOr<int64_t> AsInt() const;
   std::string AsString() const { return std::string(Str()); }
@@ -97,8 +93,7 @@ using Args = std::vector<std::string>;
 
 class Connection {
  public:
-  static absl::StatusOr<std::unique_ptr<Connection>> Open(
-      const Options& options);
+  static absl::StatusOr<std::unique_ptr<Connection>> Open(const Options& options);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -164,11 +159,10 @@ class Client {
   absl::StatusOr<Reply> Command(const Args& args);
   absl::StatusOr<std::vector<Reply>> Pipeline(const std::vector<Args>& cmds);
   // EVALSHA; on NOSCRIPT loads the script and runs it again.
-  absl::StatusOr<Reply> Eval(const Script& script, const Args& keys,
-                             const Args& args);
+  absl::StatusOr<Reply> Eval(const Script& script, const Args& keys, const Args& args);
   // Many EVALSHA calls of one script in one round trip (one NOSCRIPT retry).
-  absl::StatusOr<std::vector<Reply>> EvalPipeline(
-      const Script& script, const std::vector<ScriptCall>& calls);
+  absl::StatusOr<std::vector<Reply>> EvalPipeline(const Script& script,
+                                                  const std::vector<ScriptCall>& calls);
   absl::Status Ping();
 
   const Options& options() const { return options_; }

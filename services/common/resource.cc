@@ -37,23 +37,20 @@ absl::StatusOr<std::vector<std::string>> ParseName(absl::string_view name,
     }
   }
   if (!ok) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, ": '", name, "' is not a name of the form ", pattern,
-        " (ids are lower-case letters, digits and '-')"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": '", name, "' is not a name of the form ", pattern,
+                     " (ids are lower-case letters, digits and '-')"));
   }
   return ids;
 }
 
-absl::StatusOr<std::string> ParseOrgName(absl::string_view name,
-                                         absl::string_view field) {
+absl::StatusOr<std::string> ParseOrgName(absl::string_view name, absl::string_view field) {
   auto parts = ParseName(name, "orgs/*", field);
   if (!parts.ok()) return parts.status();
   return (*parts)[0];
 }
 
-std::string OrgPrefix(absl::string_view org) {
-  return absl::StrCat("gr:{", org, "}:");
-}
+std::string OrgPrefix(absl::string_view org) { return absl::StrCat("gr:{", org, "}:"); }
 
 namespace {
 

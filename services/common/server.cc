@@ -13,8 +13,7 @@
 
 namespace govreport {
 
-absl::StatusOr<std::unique_ptr<RunningServer>> RunningServer::Start(
-    ServerOptions options) {
+absl::StatusOr<std::unique_ptr<RunningServer>> RunningServer::Start(ServerOptions options) {
   static const bool once = [] {
     grpc::EnableDefaultHealthCheckService(true);
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -24,8 +23,7 @@ absl::StatusOr<std::unique_ptr<RunningServer>> RunningServer::Start(
   std::unique_ptr<RunningServer> rs(new RunningServer());
   rs->options_ = std::move(options);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(rs->options_.address,
-                           grpc::InsecureServerCredentials(), &rs->port_);
+  builder.AddListeningPort(rs->options_.address, grpc::InsecureServerCredentials(), &rs->port_);
   builder.SetMaxReceiveMessageSize(rs->options_.max_receive_message_bytes > 0
                                        ? rs->options_.max_receive_message_bytes
                                        : rs->options_.max_message_bytes);
@@ -39,8 +37,7 @@ absl::StatusOr<std::unique_ptr<RunningServer>> RunningServer::Start(
   for (grpc::Service* s : rs->options_.services) builder.RegisterService(s);
   rs->server_ = builder.BuildAndStart();
   if (!rs->server_ || rs->port_ == 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", rs->options_.address));
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", rs->options_.address));
   }
   rs->SetServing(!rs->options_.readiness || rs->options_.readiness().ok());
   if (rs->options_.readiness) {
@@ -75,8 +72,7 @@ void RunningServer::Shutdown(absl::Duration grace) {
   if (prober_.joinable()) prober_.join();
   if (server_) {
     server_->GetHealthCheckService()->Shutdown();
-    server_->Shutdown(std::chrono::system_clock::now() +
-                      absl::ToChronoNanoseconds(grace));
+    server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(grace));
     server_->Wait();
   }
 }
@@ -108,8 +104,7 @@ void DefineServerFlags(Flags& flags, std::string default_listen) {
   flags.Define("admin-token", "",
                "Secret of the platform operator (acts on every org); "
                "prefer the environment variable to the flag");
-  flags.Define("shutdown-grace-ms", "10000",
-               "How long in-flight calls may run after SIGTERM");
+  flags.Define("shutdown-grace-ms", "10000", "How long in-flight calls may run after SIGTERM");
   DefineSecretFlags(flags);
 }
 
@@ -151,9 +146,9 @@ void AnnounceListening(absl::string_view service, int port) {
 }
 
 void LogLine(absl::string_view service, absl::string_view message) {
-  std::string line = absl::StrCat(
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E3S", absl::Now(), absl::UTCTimeZone()),
-      " ", service, " ", message, "\n");
+  std::string line =
+      absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3S", absl::Now(), absl::UTCTimeZone()), " ",
+                   service, " ", message, "\n");
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/config.h"
 
@@ -38,8 +38,7 @@ struct ServerOptions {
 
 class RunningServer {
  public:
-  static absl::StatusOr<std::unique_ptr<RunningServer>> Start(
-      ServerOptions options);
+  static absl::StatusOr<std::unique_ptr<RunningServer>> Start(ServerOptions options);
   ~RunningServer();
 
   int port() const { return port_; }

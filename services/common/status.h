@@ -13,10 +13,10 @@
 #define GR_CONCAT_INNER_(a, b) a##b
 #define GR_CONCAT_(a, b) GR_CONCAT_INNER_(a, b)
 
-#define GR_RETURN_IF_ERROR(expr)                      \
-  do {                                                \
-    ::absl::Status gr_status_ = (expr);               \
-    if (!gr_status_.ok()) return gr_status_;          \
+#define GR_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::absl::Status gr_status_ = (expr);      \
+    if (!gr_status_.ok()) return gr_status_; \
   } while (0)
 
 #define GR_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \

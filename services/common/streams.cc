@@ -59,10 +59,9 @@ Consumer::Consumer(redis::Client* client, ConsumerOptions options)
     : client_(client), options_(std::move(options)) {}
 
 absl::Status Consumer::EnsureGroup() {
-  auto reply = client_->Command({"XGROUP", "CREATE", options_.stream,
-                                 options_.group, "0", "MKSTREAM"});
-  if (!reply.ok() &&
-      reply.status().message().find("BUSYGROUP") == absl::string_view::npos) {
+  auto reply =
+      client_->Command({"XGROUP", "CREATE", options_.stream, options_.group, "0", "MKSTREAM"});
+  if (!reply.ok() && reply.status().message().find("BUSYGROUP") == absl::string_view::npos) {
     return reply.status();
   }
   return absl::OkStatus();
@@ -78,11 +77,10 @@ absl::Status Consumer::EnsureBlockingConnection() {
 
 absl::StatusOr<std::vector<Entry>> Consumer::ReadNew() {
   GR_RETURN_IF_ERROR(EnsureBlockingConnection());
-  auto reply = blocking_->Command(
-      {"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT",
-       absl::StrCat(options_.batch), "BLOCK",
-       absl::StrCat(absl::ToInt64Milliseconds(options_.block)), "STREAMS",
-       options_.stream, ">"});
+  auto reply = blocking_->Command({"XREADGROUP", "GROUP", options_.group, options_.consumer,
+                                   "COUNT", absl::StrCat(options_.batch), "BLOCK",
+                                   absl::StrCat(absl::ToInt64Milliseconds(options_.block)),
+                                   "STREAMS", options_.stream, ">"});
   if (!reply.ok()) {
     // The group vanishes when the stream is deleted or Redis lost its data.
     if (reply.status().message().find("NOGROUP") != absl::string_view::npos) {
@@ -97,19 +95,17 @@ absl::StatusOr<std::vector<Entry>> Consumer::ReadNew() {
 absl::StatusOr<std::vector<Entry>> Consumer::ClaimAbandoned() {
   GR_ASSIGN_OR_RETURN(
       redis::Reply reply,
-      client_->Command({"XAUTOCLAIM", options_.stream, options_.group,
-                        options_.consumer,
-                        absl::StrCat(absl::ToInt64Milliseconds(options_.claim_idle)),
-                        "0-0", "COUNT", absl::StrCat(options_.batch)}));
+      client_->Command({"XAUTOCLAIM", options_.stream, options_.group, options_.consumer,
+                        absl::StrCat(absl::ToInt64Milliseconds(options_.claim_idle)), "0-0",
+                        "COUNT", absl::StrCat(options_.batch)}));
   std::vector<Entry> entries = ParseEntries(reply[1]);
   if (entries.empty()) return entries;
   // XAUTOCLAIM does not report delivery counts; XPENDING over the claimed
   // range does.
   GR_ASSIGN_OR_RETURN(
       redis::Reply pending,
-      client_->Command({"XPENDING", options_.stream, options_.group,
-                        entries.front().id, entries.back().id,
-                        absl::StrCat(entries.size() + 16), options_.consumer}));
+      client_->Command({"XPENDING", options_.stream, options_.group, entries.front().id,
+                        entries.back().id, absl::StrCat(entries.size() + 16), options_.consumer}));
   for (auto& e : entries) {
     for (size_t i = 0; i < pending.Size(); ++i) {
       if (pending[i][0].Str() == e.id) {
@@ -126,8 +122,14 @@ absl::Status Consumer::Ack(const std::string& id) {
 }
 
 absl::Status Consumer::DeadLetter(const Entry& entry, const absl::Status& reason) {
-  redis::Args add{"XADD", dead_stream(), "*", "source_id", entry.id,
-                  "error", std::string(reason.message()), "deliveries",
+  redis::Args add{"XADD",
+                  dead_stream(),
+                  "*",
+                  "source_id",
+                  entry.id,
+                  "error",
+                  std::string(reason.message()),
+                  "deliveries",
                   absl::StrCat(entry.deliveries)};
   for (const auto& [k, v] : entry.fields) {
     add.push_back(k);
@@ -135,19 +137,17 @@ absl::Status Consumer::DeadLetter(const Entry& entry, const absl::Status& reason
   }
   GR_ASSIGN_OR_RETURN(
       auto replies,
-      client_->Pipeline({{"MULTI"}, add,
-                         {"XACK", options_.stream, options_.group, entry.id},
-                         {"EXEC"}}));
+      client_->Pipeline(
+          {{"MULTI"}, add, {"XACK", options_.stream, options_.group, entry.id}, {"EXEC"}}));
   for (const auto& r : replies) GR_RETURN_IF_ERROR(r.ErrorStatus());
   if (replies.back().IsNil()) return absl::AbortedError("dead-letter transaction aborted");
   return absl::OkStatus();
 }
 
-void Consumer::Handle(const Entry& entry, const Handler& handler,
-                      const DeadLetterHook& on_dead) {
+void Consumer::Handle(const Entry& entry, const Handler& handler, const DeadLetterHook& on_dead) {
   if (entry.deliveries > options_.max_deliveries) {
-    absl::Status why = absl::DeadlineExceededError(absl::StrCat(
-        "delivered ", entry.deliveries, " times without completing"));
+    absl::Status why = absl::DeadlineExceededError(
+        absl::StrCat("delivered ", entry.deliveries, " times without completing"));
     if (DeadLetter(entry, why).ok() && on_dead) on_dead(entry, why);
     return;
   }
@@ -178,8 +178,7 @@ void Consumer::Handle(const Entry& entry, const Handler& handler,
   }
 }
 
-absl::StatusOr<int> Consumer::Poll(const Handler& handler,
-                                   const DeadLetterHook& on_dead) {
+absl::StatusOr<int> Consumer::Poll(const Handler& handler, const DeadLetterHook& on_dead) {
   int handled = 0;
   absl::Time now = absl::Now();
   if (now - last_claim_ >= options_.claim_idle / 4) {

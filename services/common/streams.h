@@ -54,9 +54,9 @@ struct ConsumerOptions {
 
 // What a handler says about one entry.
 enum class Outcome {
-  kDone,     // Acknowledge.
-  kRetry,    // Leave pending: another delivery will come.
-  kReject,   // Permanently bad: to the dead-letter stream at once.
+  kDone,    // Acknowledge.
+  kRetry,   // Leave pending: another delivery will come.
+  kReject,  // Permanently bad: to the dead-letter stream at once.
 };
 
 struct HandlerResult {
@@ -92,16 +92,14 @@ class Consumer {
   void Run(const Handler& handler, const std::atomic<bool>& stop,
            const DeadLetterHook& on_dead = nullptr);
   // Handles one batch (for tests and the loop): returns entries handled.
-  absl::StatusOr<int> Poll(const Handler& handler,
-                           const DeadLetterHook& on_dead = nullptr);
+  absl::StatusOr<int> Poll(const Handler& handler, const DeadLetterHook& on_dead = nullptr);
 
   const ConsumerOptions& options() const { return options_; }
   std::string dead_stream() const { return options_.stream + ":dead"; }
 
  private:
   absl::Status EnsureBlockingConnection();
-  void Handle(const Entry& entry, const Handler& handler,
-              const DeadLetterHook& on_dead);
+  void Handle(const Entry& entry, const Handler& handler, const DeadLetterHook& on_dead);
 
   redis::Client* client_;
   ConsumerOptions options_;

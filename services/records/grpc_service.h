@@ -26,8 +26,7 @@ class OrgGrpc final : public pb::OrgService::Service {
 
 class IndicatorGrpc final : public pb::IndicatorService::Service {
  public:
-  IndicatorGrpc(Records* records, auth::Authenticator* auth)
-      : records_(records), auth_(auth) {}
+  IndicatorGrpc(Records* records, auth::Authenticator* auth) : records_(records), auth_(auth) {}
   grpc::Status LoadProfile(grpc::ServerContext*, const pb::LoadProfileRequest*,
                            pb::LoadProfileResponse*) override;
   grpc::Status GetProfile(grpc::ServerContext*, const pb::GetProfileRequest*,
@@ -36,8 +35,7 @@ class IndicatorGrpc final : public pb::IndicatorService::Service {
                               pb::ListIndicatorsResponse*) override;
   grpc::Status GetIndicator(grpc::ServerContext*, const pb::GetIndicatorRequest*,
                             pb::Indicator*) override;
-  grpc::Status GetIndicatorValues(grpc::ServerContext*,
-                                  const pb::GetIndicatorValuesRequest*,
+  grpc::Status GetIndicatorValues(grpc::ServerContext*, const pb::GetIndicatorValuesRequest*,
                                   pb::GetIndicatorValuesResponse*) override;
   grpc::Status GetIndicatorProvenance(grpc::ServerContext*,
                                       const pb::GetIndicatorProvenanceRequest*,
@@ -50,12 +48,10 @@ class IndicatorGrpc final : public pb::IndicatorService::Service {
 
 class ActivityGrpc final : public pb::ActivityService::Service {
  public:
-  ActivityGrpc(Records* records, auth::Authenticator* auth)
-      : records_(records), auth_(auth) {}
+  ActivityGrpc(Records* records, auth::Authenticator* auth) : records_(records), auth_(auth) {}
   grpc::Status CreateActivity(grpc::ServerContext*, const pb::CreateActivityRequest*,
                               pb::ActivityRecord*) override;
-  grpc::Status BatchCreateActivities(grpc::ServerContext*,
-                                     const pb::BatchCreateActivitiesRequest*,
+  grpc::Status BatchCreateActivities(grpc::ServerContext*, const pb::BatchCreateActivitiesRequest*,
                                      pb::BatchCreateActivitiesResponse*) override;
   grpc::Status GetActivity(grpc::ServerContext*, const pb::GetActivityRequest*,
                            pb::ActivityRecord*) override;
@@ -65,8 +61,7 @@ class ActivityGrpc final : public pb::ActivityService::Service {
                              pb::ActivityRecord*) override;
   grpc::Status VoidActivity(grpc::ServerContext*, const pb::VoidActivityRequest*,
                             pb::ActivityRecord*) override;
-  grpc::Status ListActivityRevisions(grpc::ServerContext*,
-                                     const pb::ListActivityRevisionsRequest*,
+  grpc::Status ListActivityRevisions(grpc::ServerContext*, const pb::ListActivityRevisionsRequest*,
                                      pb::ListActivityRevisionsResponse*) override;
 
  private:
@@ -79,8 +74,7 @@ class AuthGrpc final : public ::govreport::auth::v1::AuthService::Service {
   explicit AuthGrpc(auth::Authenticator* auth) : auth_(auth) {}
   grpc::Status IssueToken(grpc::ServerContext*, const ::govreport::auth::v1::IssueTokenRequest*,
                           ::govreport::auth::v1::IssueTokenResponse*) override;
-  grpc::Status RevokeToken(grpc::ServerContext*,
-                           const ::govreport::auth::v1::RevokeTokenRequest*,
+  grpc::Status RevokeToken(grpc::ServerContext*, const ::govreport::auth::v1::RevokeTokenRequest*,
                            ::govreport::auth::v1::RevokeTokenResponse*) override;
   grpc::Status ListTokens(grpc::ServerContext*, const ::govreport::auth::v1::ListTokensRequest*,
                           ::govreport::auth::v1::ListTokensResponse*) override;

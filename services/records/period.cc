@@ -23,17 +23,15 @@ bool ParseFixed(absl::string_view s, size_t digits, int* out) {
 }
 
 absl::Status BadPeriod(absl::string_view text, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "period '", text, "': ", why,
-      " (expected 2023, 2023-H1, 2023-Q2, 2023-05 or 2022-11..2023-10)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("period '", text, "': ", why,
+                   " (expected 2023, 2023-H1, 2023-Q2, 2023-05 or 2022-11..2023-10)"));
 }
 
 // One period term: returns [first, last] month indexes.
-absl::Status ParseTerm(absl::string_view whole, absl::string_view t,
-                       int* first, int* last) {
+absl::Status ParseTerm(absl::string_view whole, absl::string_view t, int* first, int* last) {
   int year = 0;
-  if (t.size() < 4 || !ParseFixed(t.substr(0, 4), 4, &year) || year < 1900 ||
-      year > 2999) {
+  if (t.size() < 4 || !ParseFixed(t.substr(0, 4), 4, &year) || year < 1900 || year > 2999) {
     return BadPeriod(whole, "the year must be four digits within 1900..2999");
   }
   if (t.size() == 4) {
@@ -44,14 +42,14 @@ absl::Status ParseTerm(absl::string_view whole, absl::string_view t,
   if (t[4] != '-') return BadPeriod(whole, "a '-' must follow the year");
   absl::string_view rest = t.substr(5);
   int n = 0;
-  if (rest.size() == 2 && (rest[0] == 'H' || rest[0] == 'h') &&
-      ParseFixed(rest.substr(1), 1, &n) && n >= 1 && n <= 2) {
+  if (rest.size() == 2 && (rest[0] == 'H' || rest[0] == 'h') && ParseFixed(rest.substr(1), 1, &n) &&
+      n >= 1 && n <= 2) {
     *first = year * 12 + (n - 1) * 6;
     *last = *first + 5;
     return absl::OkStatus();
   }
-  if (rest.size() == 2 && (rest[0] == 'Q' || rest[0] == 'q') &&
-      ParseFixed(rest.substr(1), 1, &n) && n >= 1 && n <= 4) {
+  if (rest.size() == 2 && (rest[0] == 'Q' || rest[0] == 'q') && ParseFixed(rest.substr(1), 1, &n) &&
+      n >= 1 && n <= 4) {
     *first = year * 12 + (n - 1) * 3;
     *last = *first + 2;
     return absl::OkStatus();
@@ -65,23 +63,19 @@ absl::Status ParseTerm(absl::string_view whole, absl::string_view t,
 
 }  // namespace
 
-std::string Date::ToString() const {
-  return absl::StrFormat("%04d-%02d-%02d", year, month, day);
-}
+std::string Date::ToString() const { return absl::StrFormat("%04d-%02d-%02d", year, month, day); }
 
 absl::StatusOr<Date> ParseDate(absl::string_view text) {
   Date d;
   if (text.size() != 10 || text[4] != '-' || text[7] != '-' ||
-      !ParseFixed(text.substr(0, 4), 4, &d.year) ||
-      !ParseFixed(text.substr(5, 2), 2, &d.month) ||
+      !ParseFixed(text.substr(0, 4), 4, &d.year) || !ParseFixed(text.substr(5, 2), 2, &d.month) ||
       !ParseFixed(text.substr(8, 2), 2, &d.day)) {
     return absl::InvalidArgumentError(
         absl::StrCat("'", text, "' is not a date of the form YYYY-MM-DD"));
   }
-  if (d.year < 1900 || d.year > 2999 || d.month < 1 || d.month > 12 ||
-      d.day < 1 || d.day > DaysInMonth(d.year, d.month)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("'", text, "' is not a day of the calendar"));
+  if (d.year < 1900 || d.year > 2999 || d.month < 1 || d.month > 12 || d.day < 1 ||
+      d.day > DaysInMonth(d.year, d.month)) {
+    return absl::InvalidArgumentError(absl::StrCat("'", text, "' is not a day of the calendar"));
   }
   return d;
 }
@@ -90,9 +84,7 @@ std::string MonthLabel(int month_index) {
   return absl::StrFormat("%04d-%02d", month_index / 12, month_index % 12 + 1);
 }
 
-std::string Period::FirstDay() const {
-  return absl::StrCat(MonthLabel(first_month), "-01");
-}
+std::string Period::FirstDay() const { return absl::StrCat(MonthLabel(first_month), "-01"); }
 
 std::string Period::LastDay() const {
   return absl::StrFormat("%s-%02d", MonthLabel(last_month),

@@ -45,8 +45,7 @@ pb::ValueKind KindOf(const pb::Indicator& ind) {
   return pb::INTEGER;
 }
 
-std::string FormatValue(pb::ValueKind kind, const std::string& unit,
-                        int64_t value, int precision) {
+std::string FormatValue(pb::ValueKind kind, const std::string& unit, int64_t value, int precision) {
   switch (kind) {
     case pb::MONEY_FEN:
       return unit == "万元" ? FormatFenAsWan(value) : FormatFenAsYuan(value);
@@ -65,21 +64,20 @@ absl::Status ValidateProfile(const pb::Profile& p) {
     const auto& t = p.activity_types(i);
     std::string at = absl::StrCat("activity_types[", i, "]");
     if (!IsIdentifier(t.key())) {
-      errors.push_back(absl::StrCat(at, ".key: '", t.key(),
-                                    "' must be lower_snake_case"));
+      errors.push_back(absl::StrCat(at, ".key: '", t.key(), "' must be lower_snake_case"));
     } else if (!types.emplace(t.key(), &t).second) {
       errors.push_back(absl::StrCat(at, ".key: '", t.key(), "' is repeated"));
     }
     for (const auto& q : t.required_quantities()) {
       if (!IsIdentifier(q)) {
-        errors.push_back(absl::StrCat(at, ".required_quantities: '", q,
-                                      "' must be lower_snake_case"));
+        errors.push_back(
+            absl::StrCat(at, ".required_quantities: '", q, "' must be lower_snake_case"));
       }
     }
     for (const auto& q : t.optional_quantities()) {
       if (!IsIdentifier(q)) {
-        errors.push_back(absl::StrCat(at, ".optional_quantities: '", q,
-                                      "' must be lower_snake_case"));
+        errors.push_back(
+            absl::StrCat(at, ".optional_quantities: '", q, "' must be lower_snake_case"));
       }
     }
   }
@@ -109,15 +107,15 @@ absl::Status ValidateProfile(const pb::Profile& p) {
         if (it == inds.end()) {
           errors.push_back(absl::StrCat(at, ".measure: no indicator '", ref, "'"));
         } else if (it->second->measure().kind() == pb::RATIO) {
-          errors.push_back(absl::StrCat(at, ".measure: '", ref,
-                                        "' is itself a ratio"));
+          errors.push_back(absl::StrCat(at, ".measure: '", ref, "' is itself a ratio"));
         }
       }
       continue;
     }
     if (m.activity_types().empty()) {
-      errors.push_back(absl::StrCat(at, ".measure.activity_types: must name at "
-                                        "least one activity type"));
+      errors.push_back(absl::StrCat(at,
+                                    ".measure.activity_types: must name at "
+                                    "least one activity type"));
     }
     bool needs_quantity = m.kind() == pb::SUM || m.kind() == pb::LATEST;
     if (needs_quantity && m.quantity().empty()) {
@@ -126,25 +124,25 @@ absl::Status ValidateProfile(const pb::Profile& p) {
     for (const auto& tk : m.activity_types()) {
       auto it = types.find(tk);
       if (it == types.end()) {
-        errors.push_back(absl::StrCat(at, ".measure.activity_types: no activity "
-                                          "type '", tk, "'"));
-      } else if (needs_quantity && !m.quantity().empty() &&
-                 !Declares(*it->second, m.quantity())) {
-        errors.push_back(absl::StrCat(at, ".measure.quantity: activity type '",
-                                      tk, "' has no quantity '", m.quantity(), "'"));
+        errors.push_back(absl::StrCat(at,
+                                      ".measure.activity_types: no activity "
+                                      "type '",
+                                      tk, "'"));
+      } else if (needs_quantity && !m.quantity().empty() && !Declares(*it->second, m.quantity())) {
+        errors.push_back(absl::StrCat(at, ".measure.quantity: activity type '", tk,
+                                      "' has no quantity '", m.quantity(), "'"));
       }
     }
     if (KindOf(ind) == pb::MONEY_FEN &&
         (m.kind() != pb::SUM || !absl::EndsWith(m.quantity(), "_fen"))) {
-      errors.push_back(absl::StrCat(at, ": money (", ind.unit(),
-                                    ") must be the SUM of a *_fen quantity"));
+      errors.push_back(
+          absl::StrCat(at, ": money (", ind.unit(), ") must be the SUM of a *_fen quantity"));
     }
   }
   if (p.indicators_size() > 1000) errors.push_back("indicators: at most 1000");
   if (errors.empty()) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "profile '", p.id(), "' has ", errors.size(), " problem(s):\n",
-      absl::StrJoin(errors, "\n")));
+  return absl::InvalidArgumentError(absl::StrCat("profile '", p.id(), "' has ", errors.size(),
+                                                 " problem(s):\n", absl::StrJoin(errors, "\n")));
 }
 
 absl::StatusOr<std::shared_ptr<const CompiledProfile>> CompiledProfile::Compile(
@@ -213,8 +211,8 @@ std::string CompiledProfile::ReadSpec(const Period& period) const {
       }
     }
     if (m.kind() == pb::DISTINCT) {
-      absl::StrAppend(&d, d.empty() ? "" : ",", "[", JsonList(buckets), ",",
-                      JsonList(Types(m)), "]");
+      absl::StrAppend(&d, d.empty() ? "" : ",", "[", JsonList(buckets), ",", JsonList(Types(m)),
+                      "]");
     } else if (m.kind() == pb::LATEST) {
       absl::StrAppend(&l, l.empty() ? "" : ",", "[", JsonList(newest_first), ",",
                       JsonList(Types(m)), ",\"", m.quantity(), "\"]");
@@ -224,10 +222,10 @@ std::string CompiledProfile::ReadSpec(const Period& period) const {
   return absl::StrCat("{\"f\":[", f, "],\"d\":[", d, "],\"l\":[", l, "]}");
 }
 
-CompiledProfile::Figures CompiledProfile::Evaluate(
-    const Period& period, int64_t data_version,
-    const std::vector<std::string>& fields, const std::vector<int64_t>& distinct,
-    const std::vector<std::string>& latest) const {
+CompiledProfile::Figures CompiledProfile::Evaluate(const Period& period, int64_t data_version,
+                                                   const std::vector<std::string>& fields,
+                                                   const std::vector<int64_t>& distinct,
+                                                   const std::vector<std::string>& latest) const {
   Figures out;
   out.data_version = data_version;
   size_t fi = 0, di = 0, li = 0;
@@ -246,9 +244,7 @@ CompiledProfile::Figures CompiledProfile::Evaluate(
     v.set_label(ind.label());
     v.set_unit(ind.unit());
     v.set_kind(KindOf(ind));
-    v.set_precision(v.kind() == pb::MONEY_FEN && ind.precision() == 0
-                        ? 2
-                        : ind.precision());
+    v.set_precision(v.kind() == pb::MONEY_FEN && ind.precision() == 0 ? 2 : ind.precision());
     const auto& m = ind.measure();
     if (m.kind() != pb::RATIO) {
       int64_t records = 0, sum = 0;
@@ -260,8 +256,12 @@ CompiledProfile::Figures CompiledProfile::Evaluate(
       }
       v.set_record_count(records);
       switch (m.kind()) {
-        case pb::COUNT: v.set_value(records); break;
-        case pb::SUM: v.set_value(sum); break;
+        case pb::COUNT:
+          v.set_value(records);
+          break;
+        case pb::SUM:
+          v.set_value(sum);
+          break;
         case pb::DISTINCT:
           v.set_value(di < distinct.size() ? distinct[di] : 0);
           ++di;
@@ -280,7 +280,8 @@ CompiledProfile::Figures CompiledProfile::Evaluate(
           ++li;
           break;
         }
-        default: break;
+        default:
+          break;
       }
       v.set_missing(v.record_count() == 0);
     }
@@ -297,10 +298,8 @@ CompiledProfile::Figures CompiledProfile::Evaluate(
       if (num->missing() || den->missing() || den->value() == 0) {
         v.set_missing(true);
       } else {
-        __int128 scaled = static_cast<__int128>(num->value()) * 100 *
-                          Pow10(v.precision());
-        v.set_value(static_cast<int64_t>((scaled * 2 + den->value()) /
-                                         (2 * den->value())));
+        __int128 scaled = static_cast<__int128>(num->value()) * 100 * Pow10(v.precision());
+        v.set_value(static_cast<int64_t>((scaled * 2 + den->value()) / (2 * den->value())));
       }
     }
     if (!v.missing()) {

@@ -25,13 +25,11 @@ absl::Status ValidateProfile(const pb::Profile& profile);
 pb::ValueKind KindOf(const pb::Indicator& indicator);
 
 // 12 | 97.5 | 3.2: what the report prints for a value of this kind.
-std::string FormatValue(pb::ValueKind kind, const std::string& unit,
-                        int64_t value, int precision);
+std::string FormatValue(pb::ValueKind kind, const std::string& unit, int64_t value, int precision);
 
 class CompiledProfile {
  public:
-  static absl::StatusOr<std::shared_ptr<const CompiledProfile>> Compile(
-      pb::Profile profile);
+  static absl::StatusOr<std::shared_ptr<const CompiledProfile>> Compile(pb::Profile profile);
 
   const pb::Profile& proto() const { return profile_; }
   const pb::ActivityType* FindType(const std::string& key) const;
@@ -48,8 +46,7 @@ class CompiledProfile {
     std::map<std::string, std::string> latest_ids;
   };
   Figures Evaluate(const Period& period, int64_t data_version,
-                   const std::vector<std::string>& fields,
-                   const std::vector<int64_t>& distinct,
+                   const std::vector<std::string>& fields, const std::vector<int64_t>& distinct,
                    const std::vector<std::string>& latest) const;
 
  private:

@@ -20,8 +20,8 @@ uint64_t Mix(uint64_t z) {
 // Records per year of a type; monthly registers have 12.
 int RecordsPerYear(const std::string& type, SplitMix& rng) {
   static const std::map<std::string, int> kFixed = {
-      {"online_academy_snapshot", 12}, {"party_dues_collection", 12},
-      {"ideology_position_check", 12}, {"online_opinion_monitoring", 12},
+      {"online_academy_snapshot", 12},  {"party_dues_collection", 12},
+      {"ideology_position_check", 12},  {"online_opinion_monitoring", 12},
       {"eight_point_report_check", 12}, {"village_residency", 4},
       {"heart_to_heart_talk", 24},      {"media_publication", 18},
       {"project_info_entry", 14},       {"epidemic_volunteer_service", 10},
@@ -39,13 +39,13 @@ bool Monthly(const std::string& type) {
          type == "eight_point_report_check";
 }
 
-int64_t QuantityValue(const std::string& type, const std::string& q, int month,
-                      SplitMix& rng) {
+int64_t QuantityValue(const std::string& type, const std::string& q, int month, SplitMix& rng) {
   if (q == "incidents" || q == "reports") return 0;  // A quiet year.
   if (q == "enrolled") return 46;
   if (q == "completed") return month >= 11 ? 46 : 30 + month;
   if (q == "members") return month >= 7 ? 41 : 40;
-  if (q == "participants") return type == "heart_to_heart_talk" ? rng.Range(3, 12) : rng.Range(12, 45);
+  if (q == "participants")
+    return type == "heart_to_heart_talk" ? rng.Range(3, 12) : rng.Range(12, 45);
   if (q == "copies") return rng.Range(8, 14);
   if (q == "items") return type == "project_info_entry" ? rng.Range(60, 140) : rng.Range(2, 12);
   if (q == "articles") return rng.Range(1, 5);
@@ -57,8 +57,7 @@ int64_t QuantityValue(const std::string& type, const std::string& q, int month,
   return rng.Range(1, 10);
 }
 
-constexpr const char* kDepartments[] = {"机关党支部", "办公室", "人事处", "机关党委",
-                                        "科技创新处"};
+constexpr const char* kDepartments[] = {"机关党支部", "办公室", "人事处", "机关党委", "科技创新处"};
 constexpr int kDaysInMonth[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
 }  // namespace

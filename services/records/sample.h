@@ -31,8 +31,7 @@ struct SampleYear {
 };
 
 // Same profile, year and seed → the same records, on every machine.
-SampleYear GenerateSampleYear(const v1::Profile& profile, int year,
-                              uint64_t seed = 2023);
+SampleYear GenerateSampleYear(const v1::Profile& profile, int year, uint64_t seed = 2023);
 
 // Small deterministic generator (the standard distributions differ between
 // library versions, which would change the sample's figures).

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <fstream>
-#include <sstream>
 #include <iostream>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "common/auth.h"
@@ -17,10 +17,10 @@ namespace govreport::cli {
 std::shared_ptr<grpc::Channel> Context::Channel(const std::string& service) {
   auto it = channels_.find(service);
   if (it != channels_.end()) return it->second;
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 << 20);
-  auto channel = grpc::CreateCustomChannel(flags_->Get(service),
-                                           grpc::InsecureChannelCredentials(), args);
+  grpc::ChannelArguments channel_args;
+  channel_args.SetMaxReceiveMessageSize(64 << 20);
+  auto channel = grpc::CreateCustomChannel(flags_->Get(service), grpc::InsecureChannelCredentials(),
+                                           channel_args);
   channels_[service] = channel;
   return channel;
 }
@@ -32,11 +32,23 @@ void Context::Prepare(grpc::ClientContext& ctx) {
 }
 
 int Fail(const grpc::Status& status) {
-  static const char* kNames[] = {
-      "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
-      "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-      "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL",
-      "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+  static const char* kNames[] = {"OK",
+                                 "CANCELLED",
+                                 "UNKNOWN",
+                                 "INVALID_ARGUMENT",
+                                 "DEADLINE_EXCEEDED",
+                                 "NOT_FOUND",
+                                 "ALREADY_EXISTS",
+                                 "PERMISSION_DENIED",
+                                 "RESOURCE_EXHAUSTED",
+                                 "FAILED_PRECONDITION",
+                                 "ABORTED",
+                                 "OUT_OF_RANGE",
+                                 "UNIMPLEMENTED",
+                                 "INTERNAL",
+                                 "UNAVAILABLE",
+                                 "DATA_LOSS",
+                                 "UNAUTHENTICATED"};
   int code = status.error_code();
   std::cerr << "error: " << (code >= 0 && code <= 16 ? kNames[code] : "?") << ": "
             << status.error_message() << "\n";
@@ -49,8 +61,8 @@ int Fail(const grpc::Status& status) {
 int Fail(const absl::Status& status) { return Fail(ToGrpcStatus(status)); }
 
 int UsageError(const Command& command, const std::string& why) {
-  std::cerr << "error: " << why << "\nusage: reportctl " << command.path << " "
-            << command.usage << "\n";
+  std::cerr << "error: " << why << "\nusage: reportctl " << command.path << " " << command.usage
+            << "\n";
   return kUsage;
 }
 

@@ -19,10 +19,10 @@ namespace govreport::cli {
 
 // Exit codes scripts can test.
 inline constexpr int kOk = 0;
-inline constexpr int kRpcError = 1;    // The server refused or failed.
-inline constexpr int kUsage = 2;       // Bad command line or input file.
-inline constexpr int kPartial = 3;     // Some items of a batch failed.
-inline constexpr int kUnavailable = 4; // Could not reach the server.
+inline constexpr int kRpcError = 1;     // The server refused or failed.
+inline constexpr int kUsage = 2;        // Bad command line or input file.
+inline constexpr int kPartial = 3;      // Some items of a batch failed.
+inline constexpr int kUnavailable = 4;  // Could not reach the server.
 
 class Context {
  public:

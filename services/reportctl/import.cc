@@ -84,7 +84,8 @@ absl::StatusOr<int64_t> YuanToFen(const std::string& raw) {
   std::string text(absl::StripAsciiWhitespace(raw));
   std::vector<std::string> parts = absl::StrSplit(text, '.');
   auto digits = [](const std::string& s) {
-    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+    return !s.empty() &&
+           std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
   };
   if (parts.size() > 2 || !digits(parts[0]) || (parts.size() == 2 && !digits(parts[1]))) {
     return absl::InvalidArgumentError(absl::StrCat("'", text, "' is not an amount in yuan"));
@@ -143,13 +144,20 @@ ImportResult ParseCsv(const std::string& text) {
     for (size_t c = 0; c < header.size(); ++c) {
       const std::string& col = header[c];
       std::string v(absl::StripAsciiWhitespace(row.cells[c]));
-      if (col == "type") rec.set_type(v);
-      else if (col == "occurred_on") rec.set_occurred_on(v);
-      else if (col == "title") rec.set_title(v);
-      else if (col == "department") rec.set_department(v);
-      else if (col == "source_system") rec.set_source_system(v);
-      else if (col == "external_id") rec.set_external_id(v);
-      else if (col == "note") rec.set_note(v);
+      if (col == "type")
+        rec.set_type(v);
+      else if (col == "occurred_on")
+        rec.set_occurred_on(v);
+      else if (col == "title")
+        rec.set_title(v);
+      else if (col == "department")
+        rec.set_department(v);
+      else if (col == "source_system")
+        rec.set_source_system(v);
+      else if (col == "external_id")
+        rec.set_external_id(v);
+      else if (col == "note")
+        rec.set_note(v);
       else if (col == "persons") {
         for (absl::string_view p : absl::StrSplit(v, ';', absl::SkipWhitespace())) {
           rec.add_persons(std::string(absl::StripAsciiWhitespace(p)));
@@ -158,8 +166,8 @@ ImportResult ParseCsv(const std::string& text) {
         if (v.empty()) continue;
         auto fen = YuanToFen(v);
         if (!fen.ok()) {
-          out.errors.push_back(absl::StrCat("line ", row.line, ": column 'amount_yuan': ",
-                                            fen.status().message()));
+          out.errors.push_back(
+              absl::StrCat("line ", row.line, ": column 'amount_yuan': ", fen.status().message()));
           bad = true;
         } else {
           (*rec.mutable_quantities())["amount_fen"] = *fen;
@@ -171,8 +179,8 @@ ImportResult ParseCsv(const std::string& text) {
                                             "' is not a whole number"));
           bad = true;
         } else if (n < 0) {
-          out.errors.push_back(absl::StrCat("line ", row.line, ": column '", col, "': ", n,
-                                            " is negative"));
+          out.errors.push_back(
+              absl::StrCat("line ", row.line, ": column '", col, "': ", n, " is negative"));
           bad = true;
         } else {
           (*rec.mutable_quantities())[col] = n;

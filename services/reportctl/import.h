@@ -34,8 +34,7 @@ ImportResult ParseCsv(const std::string& text);
 ImportResult ParseJson(const std::string& text);
 
 // By extension: .csv or .json/.jsonl/.ndjson.
-absl::StatusOr<ImportResult> ParseFile(const std::string& path,
-                                       const std::string& content);
+absl::StatusOr<ImportResult> ParseFile(const std::string& path, const std::string& content);
 
 // Yuan text ("1234.56") to fen, exactly.
 absl::StatusOr<int64_t> YuanToFen(const std::string& text);

@@ -19,13 +19,20 @@ void DefineFlags(Flags& f) {
   f.Define("timeout-ms", "30000", "Deadline of each call");
   f.Define("request-id", "", "Idempotency key of a mutating call (random if absent)");
   // Command options.
-  for (const char* name : {"org", "subject", "display-name", "kind", "roles", "ttl-seconds",
-                           "short-name", "city", "district", "parent", "fact",
-                           "expected-revision", "type", "date", "title", "department", "source",
-                           "external-id", "note", "person", "quantity", "reason", "from", "to",
-                           "limit", "batch-size", "year", "description", "format", "out", "template",
-                           "workflow", "id", "narrative", "revision", "state", "accept-gap",
-                           "comment", "expected-version", "return-to", "members", "seed"}) {
+  for (const char* name : {"org",         "subject",    "display-name",
+                           "kind",        "roles",      "ttl-seconds",
+                           "short-name",  "city",       "district",
+                           "parent",      "fact",       "expected-revision",
+                           "type",        "date",       "title",
+                           "department",  "source",     "external-id",
+                           "note",        "person",     "quantity",
+                           "reason",      "from",       "to",
+                           "limit",       "batch-size", "year",
+                           "description", "format",     "out",
+                           "template",    "workflow",   "id",
+                           "narrative",   "revision",   "state",
+                           "accept-gap",  "comment",    "expected-version",
+                           "return-to",   "members",    "seed"}) {
     f.Define(name, "", "see the command's help");
   }
   for (const char* name : {"quiet", "include-voided", "dry-run", "wait", "correction"}) {

@@ -67,10 +67,6 @@ bool ParsePairs(const std::vector<std::string>& items, Map* out, Convert convert
 }
 
 bool AsInt(const std::string& s, int64_t* v) { return absl::SimpleAtoi(s, v); }
-bool AsText(const std::string& s, std::string* v) {
-  *v = s;
-  return true;
-}
 
 pb::ActivityService::Stub Activities(Context& c) {
   return pb::ActivityService::Stub(c.Channel("records"));
@@ -103,8 +99,7 @@ std::string Quantities(const pb::ActivityRecord& r) {
   return absl::StrJoin(parts, ",");
 }
 
-void PrintActivities(Context& c,
-                     const google::protobuf::RepeatedPtrField<pb::ActivityRecord>& recs) {
+void PrintActivities(const google::protobuf::RepeatedPtrField<pb::ActivityRecord>& recs) {
   Table t({"name", "type", "occurred_on", "rev", "state", "quantities", "title"});
   for (const auto& r : recs) {
     t.Add({r.name(), r.type(), r.occurred_on(), absl::StrCat(r.revision()),
@@ -117,7 +112,7 @@ void PrintActivity(Context& c, const pb::ActivityRecord& r) {
   if (c.json()) return PrintJson(r);
   google::protobuf::RepeatedPtrField<pb::ActivityRecord> one;
   *one.Add() = r;
-  PrintActivities(c, one);
+  PrintActivities(one);
 }
 
 // Fills record fields from --type/--date/... flags (only those given).
@@ -461,7 +456,7 @@ int Provenance(Context& c, const Command& cmd) {
   const auto& v = resp.value();
   std::cout << v.key() << " = " << (v.missing() ? "(missing)" : v.display()) << " " << v.unit()
             << " from " << resp.total_records() << " record(s)\n";
-  PrintActivities(c, resp.records());
+  PrintActivities(resp.records());
   return kOk;
 }
 
@@ -525,7 +520,7 @@ int ActivityList(Context& c, const Command& cmd) {
   if (c.json()) {
     PrintJson(all);
   } else {
-    PrintActivities(c, all.activities());
+    PrintActivities(all.activities());
     std::cout << all.activities_size() << " record(s)"
               << (all.next_page_token().empty() ? "" : " (more: raise --limit)") << "\n";
   }
@@ -745,7 +740,6 @@ int SampleLoad(Context& c, const Command& cmd) {
     for (const auto& e : sent->errors) std::cerr << "sample record " << e << "\n";
     return kPartial;
   }
-  int amended = 0, voided = 0;
   for (const auto& a : sample.amends) {
     pb::AmendActivityRequest req;
     *req.mutable_activity() = a.amended;
@@ -758,7 +752,6 @@ int SampleLoad(Context& c, const Command& cmd) {
     c.Prepare(ctx);
     auto st = Activities(c).AmendActivity(&ctx, req, &resp);
     if (!st.ok() && st.error_code() != grpc::StatusCode::FAILED_PRECONDITION) return Fail(st);
-    amended += st.ok();
   }
   for (const auto& v : sample.voids) {
     pb::VoidActivityRequest req;
@@ -771,7 +764,6 @@ int SampleLoad(Context& c, const Command& cmd) {
     auto st = Activities(c).VoidActivity(&ctx, req, &resp);
     // Already voided by an earlier load: nothing to do.
     if (!st.ok() && st.error_code() != grpc::StatusCode::FAILED_PRECONDITION) return Fail(st);
-    voided += st.ok();
   }
   std::cout << "sample " << year << " for " << OrgName(c.args[0]) << ": " << sample.records.size()
             << " records, " << sample.amends.size() << " amended, " << sample.voids.size()

@@ -24,13 +24,13 @@ std::string Parent(const std::string& org) {
 
 void PrintTemplate(Context& c, const tpb::Template& t, bool with_text) {
   if (c.json()) return PrintJson(t);
-  std::cout << t.name() << "@" << t.revision() << "  sha256:" << t.digest().substr(0, 16)
-            << "  by " << t.created_by() << "\n";
+  std::cout << t.name() << "@" << t.revision() << "  sha256:" << t.digest().substr(0, 16) << "  by "
+            << t.created_by() << "\n";
   if (!t.description().empty()) std::cout << t.description() << "\n";
   if (with_text) std::cout << "\n" << t.text() << "\n";
 }
 
-int PrintProblems(Context& c, const std::string& file,
+int PrintProblems(const std::string& file,
                   const google::protobuf::RepeatedPtrField<tpb::Problem>& problems) {
   for (const auto& p : problems) {
     std::cerr << file << ":" << p.line() << ":" << p.column() << ": " << p.message();
@@ -47,7 +47,8 @@ int TemplateCreate(Context& c, const Command& cmd) {
   req.set_template_id(c.args[1]);
   if (!ReadInput(c.args[2], req.mutable_text())) return UsageError(cmd, "cannot read " + c.args[2]);
   req.set_description(c.flags().Get("description"));
-  req.set_request_id(c.flags().Get("request-id").empty() ? NewRequestId() : c.flags().Get("request-id"));
+  req.set_request_id(c.flags().Get("request-id").empty() ? NewRequestId()
+                                                         : c.flags().Get("request-id"));
   tpb::Template resp;
   grpc::ClientContext ctx;
   c.Prepare(ctx);
@@ -64,7 +65,8 @@ int TemplateUpdate(Context& c, const Command& cmd) {
   if (!ReadInput(c.args[1], req.mutable_text())) return UsageError(cmd, "cannot read " + c.args[1]);
   req.set_description(c.flags().Get("description"));
   req.set_expected_revision(c.flags().GetInt("expected-revision").value_or(0));
-  req.set_request_id(c.flags().Get("request-id").empty() ? NewRequestId() : c.flags().Get("request-id"));
+  req.set_request_id(c.flags().Get("request-id").empty() ? NewRequestId()
+                                                         : c.flags().Get("request-id"));
   tpb::Template resp;
   grpc::ClientContext ctx;
   c.Prepare(ctx);
@@ -127,7 +129,7 @@ int TemplateValidate(Context& c, const Command& cmd) {
     PrintJson(resp);
     return resp.valid() ? kOk : kUsage;
   }
-  int rc = PrintProblems(c, c.args[1], resp.problems());
+  int rc = PrintProblems(c.args[1], resp.problems());
   if (rc == kOk) std::cout << c.args[1] << ": valid\n";
   return rc;
 }
@@ -139,7 +141,7 @@ int TemplatePreview(Context& c, const Command& cmd) {
   req.set_template_(c.args[1]);
   req.set_period(c.args[2]);
   std::string format = c.flags().Get("format");
-  req.set_format(format == "md" ? tpb::MARKDOWN
+  req.set_format(format == "md"     ? tpb::MARKDOWN
                  : format == "html" ? tpb::HTML
                  : format == "docx" ? tpb::DOCX
                                     : tpb::TEXT);

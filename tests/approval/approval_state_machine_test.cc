@@ -54,10 +54,10 @@ const RoleDirectory& Roles() {
 }
 
 Actor User(std::string subject, bool approver = true) {
-  return Actor{std::move(subject), approver, false, false};
+  return Actor{std::move(subject), approver, false, false, /*via=*/""};
 }
-Actor Admin() { return Actor{"boss", false, true, false}; }
-Actor System() { return Actor{"system", false, false, true}; }
+Actor Admin() { return Actor{"boss", false, true, false, /*via=*/""}; }
+Actor System() { return Actor{"system", false, false, true, /*via=*/""}; }
 
 ApprovalState Started(const WorkflowDef& wf = Chain(), const RoleDirectory& roles = Roles()) {
   StartInput in;
@@ -114,9 +114,9 @@ struct Case {
   std::string target;
   std::string return_to;
   absl::StatusCode code;
-  // On success: the event and the step / status after.
-  std::string event;
-  std::string step_after;
+  // On success: the event and the step / status after (refusals leave them out).
+  std::string event{};
+  std::string step_after{};
   ApprovalStatus status_after = ApprovalStatus::kInProgress;
   int64_t activation = -1;  // Remind / escalate: -1 means "current".
 };

@@ -185,10 +185,9 @@ TEST_F(ApprovalRedisTest, WholeChainToSignOff) {
   EXPECT_EQ(history->items.size(), 2u);
   ASSERT_FALSE(history->next_page_token.empty());
   // Raw offsets (the old tokens) are refused; only the MAC'd token pages.
-  EXPECT_EQ(core().GetHistory(Auditor(), ApprovalResourceName("acme", s->id), 10, "2")
-                .status()
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      core().GetHistory(Auditor(), ApprovalResourceName("acme", s->id), 10, "2").status().code(),
+      absl::StatusCode::kInvalidArgument);
   auto rest = core().GetHistory(Auditor(), ApprovalResourceName("acme", s->id), 10,
                                 history->next_page_token);
   ASSERT_TRUE(rest.ok());

@@ -81,8 +81,8 @@ class AssemblerTest : public ::testing::Test {
   }
 
   v1::Report WaitRevision(const std::string& name, int64_t n) {
-    auto r = stack_->WaitFor(kjj_.drafter, name, [n](const v1::Report& r) {
-      return r.current_revision() >= n && !r.assembling();
+    auto r = stack_->WaitFor(kjj_.drafter, name, [n](const v1::Report& report) {
+      return report.current_revision() >= n && !report.assembling();
     });
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? *r : v1::Report();
@@ -90,7 +90,7 @@ class AssemblerTest : public ::testing::Test {
 
   v1::Report WaitState(const std::string& name, v1::ReportState state) {
     auto r = stack_->WaitFor(kjj_.drafter, name,
-                             [state](const v1::Report& r) { return r.state() == state; });
+                             [state](const v1::Report& report) { return report.state() == state; });
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? *r : v1::Report();
   }
@@ -484,12 +484,13 @@ TEST_F(AssemblerTest, RejectionAndWithdrawalReturnToDraftWithTheComment) {
   wr.set_comment("先撤回修改");
   grpc::Status st = stack_->approvals().Withdraw(Stack::Ctx(kjj_.drafter).get(), wr, &a);
   ASSERT_TRUE(st.ok()) << st.error_message();
-  back = stack_
-             ->WaitFor(kjj_.drafter, r.name(),
-                       [](const v1::Report& r) {
-                         return r.state() == v1::DRAFT && r.last_decision() == "withdrawn";
-                       })
-             .value_or(v1::Report());
+  back =
+      stack_
+          ->WaitFor(kjj_.drafter, r.name(),
+                    [](const v1::Report& report) {
+                      return report.state() == v1::DRAFT && report.last_decision() == "withdrawn";
+                    })
+          .value_or(v1::Report());
   EXPECT_EQ(back.last_comment(), "先撤回修改");
   // Editable again.
   v1::Report out;

@@ -121,8 +121,8 @@ class PageTokenAttackTest : public ::testing::Test {
       v1::Report r;
       st = stack_->reports().CreateReport(Stack::Ctx(t.drafter).get(), req, &r);
       ASSERT_TRUE(st.ok()) << st.error_message();
-      auto ready = stack_->WaitFor(t.drafter, r.name(), [](const v1::Report& r) {
-        return r.current_revision() >= 1 && !r.assembling();
+      auto ready = stack_->WaitFor(t.drafter, r.name(), [](const v1::Report& report) {
+        return report.current_revision() >= 1 && !report.assembling();
       });
       ASSERT_TRUE(ready.ok()) << ready.status();
       v1::SubmitReportRequest sub;

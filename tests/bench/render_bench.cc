@@ -8,10 +8,9 @@
 
 #include <fstream>
 #include <iostream>
+#include <mstch/mstch.hpp>
 #include <regex>
 #include <sstream>
-
-#include <mstch/mstch.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -38,8 +37,8 @@ std::string ReadFile(const std::string& path) {
 }
 
 struct Fixture {
-  std::string base;       // The shipped template (with blocks).
-  std::string flat;       // The same without block and comment lines.
+  std::string base;  // The shipped template (with blocks).
+  std::string flat;  // The same without block and comment lines.
   Value context;
   mstch::map mstch_context;
   std::string json_context;
@@ -73,7 +72,7 @@ std::string Flatten(const std::string& base) {
 }
 
 Fixture& Get() {
-  static Fixture* f = [] {
+  static Fixture* fixture = [] {
     auto* f = new Fixture;
     std::string root = GOVREPORT_SOURCE_DIR;
     f->base = ReadFile(root + "/deploy/profiles/strict-governance/base.mustache");
@@ -102,10 +101,11 @@ Fixture& Get() {
       v->set_precision(def.precision());
       bool zero = def.key().find("incidents") != std::string::npos ||
                   def.key() == "eight_point_violation_reports";
-      int64_t value = zero ? 0
+      int64_t value = zero                          ? 0
                       : v->kind() == rpb::MONEY_FEN ? 56700000
-                      : v->kind() == rpb::PERCENT   ? 975
-                                                    : 3 + 7 * (i++ % 11) + (def.key() == "project_info_entries" ? 1400 : 0);
+                      : v->kind() == rpb::PERCENT
+                          ? 975
+                          : 3 + 7 * (i++ % 11) + (def.key() == "project_info_entries" ? 1400 : 0);
       v->set_value(value);
       // The same value as the engine prints it, for mstch.
       if (zero) {
@@ -118,23 +118,27 @@ Fixture& Get() {
         ind[def.key()] = records::FormatValue(v->kind(), def.unit(), value, def.precision());
       }
     }
-    in.narrative = {{"problems", "今年，局党组全面从严治党工作虽取得了一定成效，但仍然存在一些差距。"},
-                    {"next_steps", "（一）强化理论武装，增强履职尽责能力。深入学习，持续巩固。\n"
-                                   "（二）突出党建引领，推动党建与业务融合发展。创新党建载体平台。"}};
+    in.narrative = {
+        {"problems", "今年，局党组全面从严治党工作虽取得了一定成效，但仍然存在一些差距。"},
+        {"next_steps",
+         "（一）强化理论武装，增强履职尽责能力。深入学习，持续巩固。\n"
+         "（二）突出党建引领，推动党建与业务融合发展。创新党建载体平台。"}};
     in.issue_date = templates::IssueDate{2024, 1, 8};
     templates::v1::ValueMap ctx = templates::BuildReportContext(in);
     f->context = *templates::ToEngineContext(ctx);
-    f->mstch_context = mstch::map{
-        {"org", mstch::map{{"name", in.org.display_name()}, {"short_name", in.org.short_name()},
-                           {"city", in.org.city()}, {"district", in.org.district()}}},
-        {"facts", mstch::map{{"purged_influence", std::string("孙政才")},
-                             {"case_lessons", std::string("蔡家福")},
-                             {"municipal_inspection_target", std::string("市科技局")}}},
-        {"period", mstch::map{{"year", std::string("2023")}}},
-        {"issue", mstch::map{{"date", std::string("2024年1月8日")}}},
-        {"narrative", mstch::map{{"problems", in.narrative["problems"]},
-                                 {"next_steps", in.narrative["next_steps"]}}},
-        {"ind", ind}};
+    f->mstch_context =
+        mstch::map{{"org", mstch::map{{"name", in.org.display_name()},
+                                      {"short_name", in.org.short_name()},
+                                      {"city", in.org.city()},
+                                      {"district", in.org.district()}}},
+                   {"facts", mstch::map{{"purged_influence", std::string("孙政才")},
+                                        {"case_lessons", std::string("蔡家福")},
+                                        {"municipal_inspection_target", std::string("市科技局")}}},
+                   {"period", mstch::map{{"year", std::string("2023")}}},
+                   {"issue", mstch::map{{"date", std::string("2024年1月8日")}}},
+                   {"narrative", mstch::map{{"problems", in.narrative["problems"]},
+                                            {"next_steps", in.narrative["next_steps"]}}},
+                   {"ind", ind}};
     // The JSON twin of the mstch data, for Jinja2.
     std::string json = "{\"ind\":{";
     bool first = true;
@@ -173,7 +177,7 @@ Fixture& Get() {
     f->expected = f->compiled->Render(f->context, options)->text;
     return f;
   }();
-  return *f;
+  return *fixture;
 }
 
 void BM_RenderSeed(benchmark::State& state) {
@@ -215,7 +219,8 @@ int main(int argc, char** argv) {
   std::string theirs = mstch::render(f.flat, f.mstch_context);
   if (theirs != f.expected) {
     std::cerr << "mstch and govreport disagree; not comparing.\n--- govreport\n"
-              << f.expected << "\n--- mstch\n" << theirs << "\n";
+              << f.expected << "\n--- mstch\n"
+              << theirs << "\n";
     return 1;
   }
   const char* out_dir = std::getenv("GOVREPORT_BENCH_DIR");

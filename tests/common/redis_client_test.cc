@@ -180,7 +180,7 @@ TEST_F(RedisClientTest, UrlCredentialsLogInAsTheAclUser) {
     ASSERT_TRUE(r.ok()) << line << ": " << r.status();
   }
   ASSERT_EQ(users.size(), 5u);  // admin and the four services.
-  for (const std::string& user : {"records", "templates", "approval", "assembler"}) {
+  for (const char* user : {"records", "templates", "approval", "assembler"}) {
     auto o = redis::ParseUrl(absl::StrCat("redis://", user, ":pw-", absl::AsciiStrToUpper(user),
                                           "@127.0.0.1:", server_.port()));
     ASSERT_TRUE(o.ok());
@@ -192,7 +192,9 @@ TEST_F(RedisClientTest, UrlCredentialsLogInAsTheAclUser) {
              {"FLUSHALL"}, {"KEYS", "*"}, {"CONFIG", "GET", "*"}, {"HGET", "other", "d"}}) {
       auto r = client.Command(cmd);
       EXPECT_FALSE(r.ok()) << user << " ran " << cmd[0];
-      if (!r.ok()) EXPECT_TRUE(absl::StrContains(r.status().message(), "NOPERM")) << r.status();
+      if (!r.ok()) {
+        EXPECT_TRUE(absl::StrContains(r.status().message(), "NOPERM")) << r.status();
+      }
     }
     o->password = "wrong";
     redis::Client wrong(*o);

@@ -24,9 +24,7 @@ namespace {
 using ::testing::HasSubstr;
 
 bool OnPath(const char* tool) {
-  return std::system(
-             absl::StrCat("command -v ", tool, " >/dev/null 2>&1").c_str()) ==
-         0;
+  return std::system(absl::StrCat("command -v ", tool, " >/dev/null 2>&1").c_str()) == 0;
 }
 
 std::string ReadFile(const std::filesystem::path& path) {
@@ -40,9 +38,8 @@ std::string ReadFile(const std::filesystem::path& path) {
 // wherever the layout broke a line.
 std::string Squeeze(std::string s) {
   s = absl::StrReplaceAll(s, {{"\u3000", ""}, {"\u00A0", ""}});
-  std::erase_if(s, [](char c) {
-    return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f';
-  });
+  std::erase_if(
+      s, [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f'; });
   return s;
 }
 
@@ -69,8 +66,7 @@ class LibreOfficeTest : public ::testing::Test {
         (std::filesystem::temp_directory_path() / "gr_docx_lo_XXXXXX").string();
     ASSERT_NE(mkdtemp(dir_template.data()), nullptr);
     dir_ = dir_template;
-    seed_ =
-        ReadFile(std::filesystem::path(GR_DOCX_TESTDATA) / "seed_report.txt");
+    seed_ = ReadFile(std::filesystem::path(GR_DOCX_TESTDATA) / "seed_report.txt");
     ASSERT_FALSE(seed_.empty());
   }
   void TearDown() override {
@@ -82,8 +78,8 @@ class LibreOfficeTest : public ::testing::Test {
 
   // Runs `command` in dir_, output to `log`; returns the exit status.
   int Run(const std::string& command, const std::string& log) {
-    return std::system(absl::StrCat("cd '", dir_.string(), "' && ", command,
-                                    " >'", (dir_ / log).string(), "' 2>&1")
+    return std::system(absl::StrCat("cd '", dir_.string(), "' && ", command, " >'",
+                                    (dir_ / log).string(), "' 2>&1")
                            .c_str());
   }
 
@@ -94,11 +90,10 @@ class LibreOfficeTest : public ::testing::Test {
     std::ofstream(dir_ / (name + ".docx"), std::ios::binary) << *docx;
     // A private profile: soffice refuses to share one between processes, and
     // the user's own settings must not change what the test sees.
-    const int status = Run(
-        absl::StrCat("timeout 120 soffice -env:UserInstallation=file://",
-                     (dir_ / "profile").string(),
-                     " --headless --convert-to pdf --outdir . ", name, ".docx"),
-        name + ".soffice.log");
+    const int status = Run(absl::StrCat("timeout 120 soffice -env:UserInstallation=file://",
+                                        (dir_ / "profile").string(),
+                                        " --headless --convert-to pdf --outdir . ", name, ".docx"),
+                           name + ".soffice.log");
     ASSERT_EQ(status, 0) << ReadFile(dir_ / (name + ".soffice.log"));
     ASSERT_TRUE(std::filesystem::exists(dir_ / (name + ".pdf")))
         << ReadFile(dir_ / (name + ".soffice.log"));
@@ -107,8 +102,7 @@ class LibreOfficeTest : public ::testing::Test {
   // pdftotext of <name>.pdf with `args`; the text is returned.
   std::string PdfToText(const std::string& name, const std::string& args) {
     const std::string out = name + ".out";
-    EXPECT_EQ(Run(absl::StrCat("pdftotext -enc UTF-8 ", args, " ", name,
-                               ".pdf ", out),
+    EXPECT_EQ(Run(absl::StrCat("pdftotext -enc UTF-8 ", args, " ", name, ".pdf ", out),
                   name + ".pdftotext.log"),
               0)
         << ReadFile(dir_ / (name + ".pdftotext.log"));
@@ -126,10 +120,8 @@ TEST_F(LibreOfficeTest, SeedReportRendersWithPageNumbers) {
   const std::string text = Squeeze(PdfToText("seed", ""));
   EXPECT_THAT(text, HasSubstr("市科技局党组落实全面从严治党责任工作报告"));
   EXPECT_THAT(text, HasSubstr("一、主要工作成效"));
-  EXPECT_THAT(text,
-              HasSubstr("（一）强化理论武装，增强履职尽责能力。深入学习"));
-  EXPECT_THAT(text,
-              HasSubstr("一是提高政治站位。局党组始终把加强党的政治建设"));
+  EXPECT_THAT(text, HasSubstr("（一）强化理论武装，增强履职尽责能力。深入学习"));
+  EXPECT_THAT(text, HasSubstr("一是提高政治站位。局党组始终把加强党的政治建设"));
   EXPECT_THAT(text, HasSubstr("中共*市科学技术局党组2023年*月*日"));
   EXPECT_THAT(text, HasSubstr("—1—"));
   EXPECT_THAT(text, HasSubstr("—2—"));
@@ -138,9 +130,8 @@ TEST_F(LibreOfficeTest, SeedReportRendersWithPageNumbers) {
   // type area (which ends 35 mm above the foot) of pages 1 and 2.
   const std::string html = PdfToText("seed", "-bbox -f 1 -l 2");
   const std::regex page_re(R"re(<page width="([\d.]+)" height="([\d.]+)">)re");
-  const std::regex word_re(
-      R"re(<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" )re"
-      R"re(yMax="[\d.]+">(\d+)</word>)re");
+  const std::regex word_re(R"re(<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" )re"
+                           R"re(yMax="[\d.]+">(\d+)</word>)re");
   int page = 0;
   double width = 0, height = 0;
   bool odd_seen = false, even_seen = false;
@@ -151,8 +142,7 @@ TEST_F(LibreOfficeTest, SeedReportRendersWithPageNumbers) {
       ++page;
       width = std::stod(m[1]);
       height = std::stod(m[2]);
-    } else if (std::regex_search(line, m, word_re) &&
-               std::stod(m[2]) > height * (297 - 35) / 297 &&
+    } else if (std::regex_search(line, m, word_re) && std::stod(m[2]) > height * (297 - 35) / 297 &&
                m[4] == std::to_string(page)) {
       if (page == 1) {
         odd_seen = true;

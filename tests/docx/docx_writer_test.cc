@@ -50,8 +50,7 @@ std::vector<Entry> Unzip(const std::string& bytes) {
   std::vector<Entry> entries;
   zip_error_t error;
   zip_error_init(&error);
-  zip_source_t* source =
-      zip_source_buffer_create(bytes.data(), bytes.size(), 0, &error);
+  zip_source_t* source = zip_source_buffer_create(bytes.data(), bytes.size(), 0, &error);
   EXPECT_NE(source, nullptr);
   if (source == nullptr) return entries;
   std::unique_ptr<zip_t, ZipDiscard> archive(
@@ -73,11 +72,9 @@ std::vector<Entry> Unzip(const std::string& bytes) {
     entry.name = stat.name;
     localtime_r(&stat.mtime, &entry.mtime_local);
     entry.data.resize(stat.size);
-    std::unique_ptr<zip_file_t, ZipFileClose> file(
-        zip_fopen_index(archive.get(), i, 0));
-    if (file == nullptr ||
-        zip_fread(file.get(), entry.data.data(), entry.data.size()) !=
-            static_cast<zip_int64_t>(stat.size)) {
+    std::unique_ptr<zip_file_t, ZipFileClose> file(zip_fopen_index(archive.get(), i, 0));
+    if (file == nullptr || zip_fread(file.get(), entry.data.data(), entry.data.size()) !=
+                               static_cast<zip_int64_t>(stat.size)) {
       ADD_FAILURE() << "cannot read " << entry.name;
     }
   }
@@ -113,8 +110,7 @@ TEST(ClassifyLineTest, Headings) {
 TEST(ClassifyLineTest, BodyLinesThatResembleHeadings) {
   const LineContext mid;
   EXPECT_EQ(ClassifyLine("一是提高政治站位。局党组……", mid), LineKind::kBody);
-  EXPECT_EQ(ClassifyLine("2022年市科技局未发生网络舆情事件。", mid),
-            LineKind::kBody);
+  EXPECT_EQ(ClassifyLine("2022年市科技局未发生网络舆情事件。", mid), LineKind::kBody);
   EXPECT_EQ(ClassifyLine("1.5万元用于帮扶。", mid), LineKind::kBody);
   EXPECT_EQ(ClassifyLine("一年来，局党组……", mid), LineKind::kBody);
   EXPECT_EQ(ClassifyLine("（注）说明", mid), LineKind::kBody);
@@ -127,16 +123,12 @@ TEST(ClassifyLineTest, PositionalKinds) {
   EXPECT_EQ(ClassifyLine("一、也是标题", {.first = true}), LineKind::kTitle);
   EXPECT_EQ(ClassifyLine("2023年5月8日", {.last = true}), LineKind::kDate);
   EXPECT_EQ(ClassifyLine("2023年*月*日 ", {.last = true}), LineKind::kDate);
-  EXPECT_EQ(ClassifyLine("二〇二三年五月八日", {.last = true}),
-            LineKind::kDate);
-  EXPECT_EQ(ClassifyLine("２０２３年１２月３１日", {.last = true}),
-            LineKind::kDate);
+  EXPECT_EQ(ClassifyLine("二〇二三年五月八日", {.last = true}), LineKind::kDate);
+  EXPECT_EQ(ClassifyLine("２０２３年１２月３１日", {.last = true}), LineKind::kDate);
   // Only the last line can be the date, and only if it is nothing else.
   EXPECT_EQ(ClassifyLine("2023年5月8日", {}), LineKind::kBody);
-  EXPECT_EQ(ClassifyLine("2023年5月8日召开会议。", {.last = true}),
-            LineKind::kBody);
-  EXPECT_EQ(ClassifyLine("中共*市科学技术局党组", {.before_date = true}),
-            LineKind::kIssuer);
+  EXPECT_EQ(ClassifyLine("2023年5月8日召开会议。", {.last = true}), LineKind::kBody);
+  EXPECT_EQ(ClassifyLine("中共*市科学技术局党组", {.before_date = true}), LineKind::kIssuer);
 }
 
 TEST(ClassifyTextTest, EveryLineOfTheSeed) {
@@ -150,12 +142,12 @@ TEST(ClassifyTextTest, EveryLineOfTheSeed) {
   }
   EXPECT_THAT(kinds, ElementsAre("title", "blank", "body",                // 1-3
                                  "heading1", "heading2", "body", "body",  // 4-7
-                                 "heading2", "body", "body", "body",  // 8-11
-                                 "heading2", "body", "body", "body",  // 12-15
-                                 "heading2", "body", "body",          // 16-18
-                                 "heading1", "body", "heading1",      // 19-21
-                                 "heading2", "heading2", "heading2",  // 22-24
-                                 "issuer", "date", "blank"));         // 25-27
+                                 "heading2", "body", "body", "body",      // 8-11
+                                 "heading2", "body", "body", "body",      // 12-15
+                                 "heading2", "body", "body",              // 16-18
+                                 "heading1", "body", "heading1",          // 19-21
+                                 "heading2", "heading2", "heading2",      // 22-24
+                                 "issuer", "date", "blank"));             // 25-27
 
   const auto& l = *lines;
   EXPECT_EQ(l[0].text, "市科技局党组落实全面从严治党责任工作报告");
@@ -169,18 +161,14 @@ TEST(ClassifyTextTest, EveryLineOfTheSeed) {
   EXPECT_EQ(l[4].heading_size, l[4].text.size());
   EXPECT_EQ(l[3].heading_size, l[3].text.size());
   // "（一）强化理论武装，增强履职尽责能力。深入学习……": heading, then body.
-  EXPECT_EQ(l[21].text.substr(0, l[21].heading_size),
-            "（一）强化理论武装，增强履职尽责能力。");
-  EXPECT_TRUE(l[21]
-                  .text.substr(l[21].heading_size)
-                  .starts_with("深入学习习近平新时代"));
-  EXPECT_EQ(l[23].text.substr(0, l[23].heading_size),
-            "（三）加强党风廉政建设，涵养良好政治生态。");
+  EXPECT_EQ(l[21].text.substr(0, l[21].heading_size), "（一）强化理论武装，增强履职尽责能力。");
+  EXPECT_TRUE(l[21].text.substr(l[21].heading_size).starts_with("深入学习习近平新时代"));
+  EXPECT_EQ(l[23].text.substr(0, l[23].heading_size), "（三）加强党风廉政建设，涵养良好政治生态。");
 }
 
 TEST(ClassifyTextTest, HeadingEndIgnoresPunctuationInsideQuotes) {
-  absl::StatusOr<std::vector<ClassifiedLine>> lines = ClassifyText(
-      "标题\n（一）落实“三会一课。”制度。随后正文。\n一、只有标题。\n");
+  absl::StatusOr<std::vector<ClassifiedLine>> lines =
+      ClassifyText("标题\n（一）落实“三会一课。”制度。随后正文。\n一、只有标题。\n");
   ASSERT_TRUE(lines.ok()) << lines.status();
   ASSERT_EQ(lines->size(), 3u);
   const ClassifiedLine& h = (*lines)[1];
@@ -218,12 +206,11 @@ TEST(WriteOfficialDocxTest, ZipOpensAndHasEveryPart) {
   const std::vector<Entry> entries = Unzip(WriteOrDie(SeedText()));
   std::vector<std::string> names;
   for (const Entry& e : entries) names.push_back(e.name);
-  EXPECT_THAT(names, ElementsAre("[Content_Types].xml", "_rels/.rels",
-                                 "word/document.xml", "word/styles.xml",
-                                 "word/settings.xml", "word/fontTable.xml",
-                                 "word/footer1.xml", "word/footer2.xml",
-                                 "word/_rels/document.xml.rels",
-                                 "docProps/core.xml", "docProps/app.xml"));
+  EXPECT_THAT(
+      names,
+      ElementsAre("[Content_Types].xml", "_rels/.rels", "word/document.xml", "word/styles.xml",
+                  "word/settings.xml", "word/fontTable.xml", "word/footer1.xml", "word/footer2.xml",
+                  "word/_rels/document.xml.rels", "docProps/core.xml", "docProps/app.xml"));
   for (const Entry& e : entries) {
     EXPECT_TRUE(absl::StartsWith(e.data, "<?xml version=\"1.0\"")) << e.name;
   }
@@ -233,15 +220,14 @@ TEST(WriteOfficialDocxTest, ContentTypesAndRelationshipsNameEveryPart) {
   auto parts = Parts(WriteOrDie(SeedText()));
   const std::string& types = parts["[Content_Types].xml"];
   for (const char* part :
-       {"/word/document.xml", "/word/styles.xml", "/word/settings.xml",
-        "/word/fontTable.xml", "/word/footer1.xml", "/word/footer2.xml",
-        "/docProps/core.xml", "/docProps/app.xml"}) {
+       {"/word/document.xml", "/word/styles.xml", "/word/settings.xml", "/word/fontTable.xml",
+        "/word/footer1.xml", "/word/footer2.xml", "/docProps/core.xml", "/docProps/app.xml"}) {
     EXPECT_THAT(types, HasSubstr(absl::StrCat("PartName=\"", part, "\"")));
   }
   EXPECT_THAT(parts["_rels/.rels"], HasSubstr("Target=\"word/document.xml\""));
   const std::string& rels = parts["word/_rels/document.xml.rels"];
-  for (const char* target : {"styles.xml", "settings.xml", "fontTable.xml",
-                             "footer1.xml", "footer2.xml"}) {
+  for (const char* target :
+       {"styles.xml", "settings.xml", "fontTable.xml", "footer1.xml", "footer2.xml"}) {
     EXPECT_THAT(rels, HasSubstr(absl::StrCat("Target=\"", target, "\"")));
   }
 }
@@ -273,10 +259,9 @@ TEST(WriteOfficialDocxTest, ParagraphsMapToStyles) {
                              "xml:space=\"preserve\">（二）强化理论学习，厚植初"
                              "心使命思想根基</w:t></w:r></w:p>"));
   // Heading and the body text after it share one paragraph.
-  EXPECT_THAT(doc,
-              HasSubstr("（一）强化理论武装，增强履职尽责能力。</w:t></w:r>"
-                        "<w:r><w:rPr><w:rStyle w:val=\"RunInBody\"/>"
-                        "</w:rPr><w:t xml:space=\"preserve\">深入学习"));
+  EXPECT_THAT(doc, HasSubstr("（一）强化理论武装，增强履职尽责能力。</w:t></w:r>"
+                             "<w:r><w:rPr><w:rStyle w:val=\"RunInBody\"/>"
+                             "</w:rPr><w:t xml:space=\"preserve\">深入学习"));
   // Body paragraphs use Normal; 一是 paragraphs are body.
   EXPECT_THAT(doc, HasSubstr("<w:p><w:r><w:t xml:space=\"preserve\">一是提高"
                              "政治站位。"));
@@ -302,8 +287,7 @@ TEST(WriteOfficialDocxTest, KeepsTheSignatureWithTheTextAboveIt) {
   // A heading standing alone keeps with its text through the style.
   EXPECT_THAT(doc, HasSubstr("<w:pStyle w:val=\"Heading1\"/></w:pPr>"));
   // No signature, nothing kept.
-  EXPECT_THAT(Parts(WriteOrDie("标题\n正文。"))["word/document.xml"],
-              Not(HasSubstr("keepNext")));
+  EXPECT_THAT(Parts(WriteOrDie("标题\n正文。"))["word/document.xml"], Not(HasSubstr("keepNext")));
 }
 
 TEST(WriteOfficialDocxTest, CondensedSpacingVariant) {
@@ -314,12 +298,9 @@ TEST(WriteOfficialDocxTest, CondensedSpacingVariant) {
               HasSubstr("<w:docGrid w:type=\"lines\" w:linePitch=\"579\"/>"));
   const std::string& styles = parts["word/styles.xml"];
   // Normal condenses by 5 twips; title and footer reset it.
-  EXPECT_THAT(styles,
-              HasSubstr("<w:spacing w:val=\"-5\"/><w:sz w:val=\"32\"/>"));
-  EXPECT_THAT(styles,
-              HasSubstr("<w:spacing w:val=\"0\"/><w:sz w:val=\"44\"/>"));
-  EXPECT_THAT(styles,
-              HasSubstr("<w:spacing w:val=\"0\"/><w:sz w:val=\"28\"/>"));
+  EXPECT_THAT(styles, HasSubstr("<w:spacing w:val=\"-5\"/><w:sz w:val=\"32\"/>"));
+  EXPECT_THAT(styles, HasSubstr("<w:spacing w:val=\"0\"/><w:sz w:val=\"44\"/>"));
+  EXPECT_THAT(styles, HasSubstr("<w:spacing w:val=\"0\"/><w:sz w:val=\"28\"/>"));
   // The default has no condensing.
   EXPECT_THAT(Parts(WriteOrDie(SeedText()))["word/styles.xml"],
               Not(HasSubstr("<w:spacing w:val=")));
@@ -327,43 +308,36 @@ TEST(WriteOfficialDocxTest, CondensedSpacingVariant) {
 
 TEST(WriteOfficialDocxTest, IssuerIsCentredOverTheDate) {
   const std::string doc = Parts(
-      WriteOrDie("标题\n正文。\n中共重庆市科学技术局党组\n2023年5月8日\n"))
-      ["word/document.xml"];
+      WriteOrDie("标题\n正文。\n中共重庆市科学技术局党组\n2023年5月8日\n"))["word/document.xml"];
   // Issuer 12 characters, date 6 (digits are half width): right indent
   // 4 + (6 − 12) / 2 = 1 character; the date's 4 characters are in its style.
   EXPECT_THAT(doc, HasSubstr("<w:pStyle w:val=\"Signature\"/><w:ind "
                              "w:right=\"316\" w:rightChars=\"100\""));
-  const std::string styles =
-      Parts(WriteOrDie("标题\n正文。"))["word/styles.xml"];
+  const std::string styles = Parts(WriteOrDie("标题\n正文。"))["word/styles.xml"];
   EXPECT_THAT(styles, HasSubstr("w:right=\"1264\" w:rightChars=\"400\""));
 }
 
 TEST(WriteOfficialDocxTest, FontsAndStyles) {
   auto parts = Parts(WriteOrDie(SeedText()));
   const std::string& styles = parts["word/styles.xml"];
-  for (const char* east_asia :
-       {"仿宋_GB2312", "楷体_GB2312", "黑体", "方正小标宋简体", "宋体"}) {
-    EXPECT_THAT(styles,
-                HasSubstr(absl::StrCat("w:eastAsia=\"", east_asia, "\"")));
+  for (const char* east_asia : {"仿宋_GB2312", "楷体_GB2312", "黑体", "方正小标宋简体", "宋体"}) {
+    EXPECT_THAT(styles, HasSubstr(absl::StrCat("w:eastAsia=\"", east_asia, "\"")));
   }
   EXPECT_THAT(styles, HasSubstr("w:ascii=\"Times New Roman\" "
                                 "w:hAnsi=\"Times New Roman\""));
-  for (const char* id :
-       {"Normal", "Title", "Heading1", "Heading2", "Heading3", "Heading4",
-        "Signature", "Date", "Footer", "RunInBody"}) {
+  for (const char* id : {"Normal", "Title", "Heading1", "Heading2", "Heading3", "Heading4",
+                         "Signature", "Date", "Footer", "RunInBody"}) {
     EXPECT_THAT(styles, HasSubstr(absl::StrCat("w:styleId=\"", id, "\"")));
   }
   // Body: 3号, two-character first-line indent, justified.
-  EXPECT_THAT(styles,
-              HasSubstr("<w:ind w:firstLine=\"632\" "
-                        "w:firstLineChars=\"200\"/><w:jc w:val=\"both\"/>"));
+  EXPECT_THAT(styles, HasSubstr("<w:ind w:firstLine=\"632\" "
+                                "w:firstLineChars=\"200\"/><w:jc w:val=\"both\"/>"));
   EXPECT_THAT(styles, HasSubstr("<w:sz w:val=\"32\"/>"));
   // Title: 2号 centred; heading 3 bold; page numbers 4号.
   EXPECT_THAT(styles, HasSubstr("<w:jc w:val=\"center\"/>"));
   EXPECT_THAT(styles, HasSubstr("<w:sz w:val=\"44\"/>"));
-  EXPECT_THAT(styles,
-              HasSubstr("w:eastAsia=\"仿宋_GB2312\" w:cs=\"Times New "
-                        "Roman\" w:hint=\"eastAsia\"/><w:b w:val=\"1\"/>"));
+  EXPECT_THAT(styles, HasSubstr("w:eastAsia=\"仿宋_GB2312\" w:cs=\"Times New "
+                                "Roman\" w:hint=\"eastAsia\"/><w:b w:val=\"1\"/>"));
   EXPECT_THAT(styles, HasSubstr("<w:sz w:val=\"28\"/>"));
 
   const std::string& fonts = parts["word/fontTable.xml"];
@@ -403,8 +377,7 @@ TEST(WriteOfficialDocxTest, CorePropertiesDefaultToTitleAndIssuer) {
   auto core = Parts(WriteOrDie(SeedText(), options))["docProps/core.xml"];
   EXPECT_THAT(core, HasSubstr("<dc:title>市科技局党组落实全面从严治党责任工作"
                               "报告</dc:title>"));
-  EXPECT_THAT(core,
-              HasSubstr("<dc:creator>中共*市科学技术局党组</dc:creator>"));
+  EXPECT_THAT(core, HasSubstr("<dc:creator>中共*市科学技术局党组</dc:creator>"));
   EXPECT_THAT(core, HasSubstr(">2023-05-08T09:30:00Z</dcterms:created>"));
   EXPECT_THAT(core, HasSubstr(">2023-05-08T09:30:00Z</dcterms:modified>"));
 
@@ -452,8 +425,7 @@ TEST(WriteOfficialDocxTest, BytesDoNotDependOnTheTimeZone) {
 TEST(WriteOfficialDocxTest, ZipEntriesCarryTheTimestamp) {
   DocxOptions options;
   options.timestamp = std::chrono::sys_days{std::chrono::year{2023} / 5 / 8} +
-                      std::chrono::hours{9} + std::chrono::minutes{30} +
-                      std::chrono::seconds{10};
+                      std::chrono::hours{9} + std::chrono::minutes{30} + std::chrono::seconds{10};
   for (const Entry& e : Unzip(WriteOrDie("标题", options))) {
     // libzip reads the DOS fields back as local time, which are the UTC
     // fields of the option.
@@ -469,12 +441,10 @@ TEST(WriteOfficialDocxTest, ZipEntriesCarryTheTimestamp) {
 TEST(WriteOfficialDocxTest, TimestampOutOfRange) {
   DocxOptions options;
   options.timestamp = std::chrono::sys_days{std::chrono::year{-5} / 1 / 1};
-  EXPECT_EQ(WriteOfficialDocx("标题", options).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(WriteOfficialDocx("标题", options).status().code(), absl::StatusCode::kInvalidArgument);
   // Before 1980 is fine in core.xml; the zip clamps it.
   options.timestamp = std::chrono::sys_days{std::chrono::year{1970} / 1 / 1};
-  const std::string core =
-      Parts(WriteOrDie("标题", options))["docProps/core.xml"];
+  const std::string core = Parts(WriteOrDie("标题", options))["docProps/core.xml"];
   EXPECT_THAT(core, HasSubstr(">1970-01-01T00:00:00Z</dcterms:created>"));
 }
 
@@ -509,14 +479,12 @@ TEST(WriteOfficialDocxTest, RejectsInvalidUtf8) {
            std::string_view("标题\n\x80"),              // lone continuation
        }) {
     absl::StatusOr<std::string> docx = WriteOfficialDocx(bad, {});
-    EXPECT_EQ(docx.status().code(), absl::StatusCode::kInvalidArgument)
-        << docx.status();
+    EXPECT_EQ(docx.status().code(), absl::StatusCode::kInvalidArgument) << docx.status();
     EXPECT_THAT(docx.status().message(), HasSubstr("line 2"));
   }
   DocxOptions options;
   options.author = "\xFF";
-  EXPECT_EQ(WriteOfficialDocx("标题", options).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(WriteOfficialDocx("标题", options).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(WriteOfficialDocxTest, RejectsCharactersXmlCannotCarry) {
@@ -530,8 +498,7 @@ TEST(WriteOfficialDocxTest, RejectsCharactersXmlCannotCarry) {
 }
 
 TEST(WriteOfficialDocxTest, RejectsTextWithoutTitle) {
-  EXPECT_EQ(WriteOfficialDocx("", {}).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(WriteOfficialDocx("", {}).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(WriteOfficialDocx(" \n\u3000\n", {}).status().code(),
             absl::StatusCode::kInvalidArgument);
 }

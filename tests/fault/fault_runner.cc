@@ -116,8 +116,9 @@ int main(int argc, char** argv) {
     if (absl::SimpleAtoi(part, &n)) only.insert(n);
   }
   const std::vector<std::pair<int, std::function<ScenarioResult(const Env&, Results&)>>> all = {
-      {1, RunIngestUnderRedisCrashes}, {2, RunWorkerCrashes},    {3, RunServiceRestarts},
-      {4, RunApprovalRaces},           {5, RunRedisUnavailable}, {6, RunBadInput},
+      {1, RunIngestUnderRedisCrashes}, {2, RunWorkerCrashes},
+      {3, RunServiceRestarts},         {4, RunApprovalRaces},
+      {5, RunRedisUnavailable},        {6, RunBadInput},
       {7, RunIsolationMatrix},         {8, RunAbuse}};
   for (const char* key : kRequiredKeys) results.Add(key, 0);
   results.Set("faults.mode", std::string(env.short_mode ? "short" : "full"));

@@ -68,6 +68,8 @@ class VictimReader {
 // is a refusal or a bounded success; INTERNAL, UNKNOWN, UNAVAILABLE (a
 // service gone) or DATA_LOSS are failures.
 struct Attack {
+  explicit Attack(std::string attack_name) : name(std::move(attack_name)) {}
+
   std::string name;
   std::atomic<int64_t> sent{0}, ok{0}, refused{0}, exhausted{0}, bad{0};
   std::string first_bad;

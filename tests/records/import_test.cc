@@ -1,6 +1,7 @@
 // reportctl's CSV and JSON readers.
-#include "gtest/gtest.h"
 #include "reportctl/import.h"
+
+#include "gtest/gtest.h"
 
 namespace govreport::cli {
 namespace {
@@ -20,7 +21,8 @@ TEST(ImportTest, CsvWithQuotesPersonsAndYuan) {
 }
 
 TEST(ImportTest, CsvErrorsCarryTheLine) {
-  auto r = ParseCsv("type,occurred_on,participants\nx,2023-01-01,abc\ny,2023-01-01\nz,2023-01-01,-2\n");
+  auto r =
+      ParseCsv("type,occurred_on,participants\nx,2023-01-01,abc\ny,2023-01-01\nz,2023-01-01,-2\n");
   ASSERT_EQ(r.errors.size(), 3u);
   EXPECT_NE(r.errors[0].find("line 2"), std::string::npos);
   EXPECT_NE(r.errors[1].find("line 3"), std::string::npos);

@@ -365,7 +365,9 @@ TEST_F(RecordsStoreTest, AggregatesEqualARecomputationAfterRandomHistory) {
         auto it = expected.find(v.key());
         if (it == expected.end()) continue;  // Ratios: checked through their terms.
         EXPECT_EQ(v.missing(), it->second.second) << period << " " << v.key();
-        if (!v.missing()) EXPECT_EQ(v.value(), it->second.first) << period << " " << v.key();
+        if (!v.missing()) {
+          EXPECT_EQ(v.value(), it->second.first) << period << " " << v.key();
+        }
       }
     }
   }

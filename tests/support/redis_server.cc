@@ -72,8 +72,8 @@ bool RedisServer::Launch() {
     if (freopen("/dev/null", "w", stdout) == nullptr) _exit(127);
     std::string sock = dir_ + "/redis.sock";
     execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1",
-           "--unixsocket", sock.c_str(), "--dir", dir_.c_str(), "--save", "", "--appendonly", aof_ ? "yes" : "no",
-           "--appendfsync", "always", static_cast<char*>(nullptr));
+           "--unixsocket", sock.c_str(), "--dir", dir_.c_str(), "--save", "", "--appendonly",
+           aof_ ? "yes" : "no", "--appendfsync", "always", static_cast<char*>(nullptr));
     _exit(127);
   }
   redis::Options o = options();

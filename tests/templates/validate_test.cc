@@ -186,11 +186,12 @@ TEST(Validate, CatchesSlipsThatRenderQuietly) {
       "{{! inherit it with {{<base}} and override }}\n"
       "帮助筹集资金{{ind.funds}}万元，即{{ind.funds.wan}}万元\n",
       ReportSchema(), nullptr);
-  EXPECT_THAT(Strings(problems),
-              ElementsAre(HasSubstr("1:1: comment '{{! inherit it with {{<base}}' contains '{{': it "
-                                    "ends at the first '}}'"),
-                          "2:7: 'ind.funds' is money: {{ind.funds}} writes 元 (1234.56), but 万 "
-                          "follows; write {{ind.funds.wan}} for 万元"));
+  EXPECT_THAT(
+      Strings(problems),
+      ElementsAre(HasSubstr("1:1: comment '{{! inherit it with {{<base}}' contains '{{': it "
+                            "ends at the first '}}'"),
+                  "2:7: 'ind.funds' is money: {{ind.funds}} writes 元 (1234.56), but 万 "
+                  "follows; write {{ind.funds.wan}} for 万元"));
   EXPECT_EQ(problems[1].suggestion, "ind.funds.wan");
   // Compiling accepts the comment, as the spec requires.
   EXPECT_TRUE(CompiledTemplate::Compile("{{! a {{b}}").ok());

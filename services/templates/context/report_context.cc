@@ -53,9 +53,8 @@ v1::ValueMap BuildReportContext(const ReportContextInput& in) {
   const std::string& label = in.figures.period();
   (*period.mutable_fields())["label"] = Text(label);
   // The year the period ends in: "2022-11..2023-10" reports on 2023.
-  (*period.mutable_fields())["year"] =
-      Text(in.figures.last_day().size() >= 4 ? in.figures.last_day().substr(0, 4)
-                                             : label.substr(0, 4));
+  (*period.mutable_fields())["year"] = Text(
+      in.figures.last_day().size() >= 4 ? in.figures.last_day().substr(0, 4) : label.substr(0, 4));
   v1::ValueMap& narrative = MapAt(root, "narrative");
   for (const auto& [k, text] : in.narrative) (*narrative.mutable_fields())[k] = Text(text);
   v1::ValueMap& ind = MapAt(root, "ind");
@@ -72,8 +71,8 @@ v1::ValueMap BuildReportContext(const ReportContextInput& in) {
     date.mutable_date()->set_month(in.issue_date->month);
     date.mutable_date()->set_day(in.issue_date->day);
     (*issue.mutable_fields())["date"] = date;
-    (*issue.mutable_fields())["date_cn"] = Text(FormatDateChinese(
-        in.issue_date->year, in.issue_date->month, in.issue_date->day));
+    (*issue.mutable_fields())["date_cn"] =
+        Text(FormatDateChinese(in.issue_date->year, in.issue_date->month, in.issue_date->day));
   }
   return root;
 }

@@ -28,8 +28,7 @@ struct CivilTime {
 absl::StatusOr<CivilTime> ToCivilUtc(std::chrono::sys_seconds t) {
   using namespace std::chrono;
   constexpr sys_seconds kMin{sys_days{year{1} / 1 / 1}};
-  constexpr sys_seconds kMax{sys_days{year{9999} / 12 / 31} + hours{24} -
-                             seconds{1}};
+  constexpr sys_seconds kMax{sys_days{year{9999} / 12 / 31} + hours{24} - seconds{1}};
   if (t < kMin || t > kMax) {
     return absl::InvalidArgumentError(
         absl::StrCat("options.timestamp: ", t.time_since_epoch().count(),
@@ -47,8 +46,8 @@ absl::StatusOr<CivilTime> ToCivilUtc(std::chrono::sys_seconds t) {
 }
 
 std::string W3cdtf(const CivilTime& t) {
-  return absl::StrFormat("%04d-%02d-%02dT%02d:%02d:%02dZ", t.year, t.month,
-                         t.day, t.hour, t.minute, t.second);
+  return absl::StrFormat("%04d-%02d-%02dT%02d:%02d:%02dZ", t.year, t.month, t.day, t.hour, t.minute,
+                         t.second);
 }
 
 // DOS timestamps cover 1980..2107 in two-second steps.
@@ -60,13 +59,11 @@ internal::DosTimestamp ToDos(CivilTime t) {
 }
 
 // One run; tabs become w:tab, everything else is escaped text.
-void AppendRun(std::string* xml, std::string_view text,
-               absl::string_view char_style = "") {
+void AppendRun(std::string* xml, std::string_view text, absl::string_view char_style = "") {
   if (text.empty()) return;
   *xml += "<w:r>";
   if (!char_style.empty()) {
-    absl::StrAppend(xml, "<w:rPr><w:rStyle w:val=\"", char_style,
-                    "\"/></w:rPr>");
+    absl::StrAppend(xml, "<w:rPr><w:rStyle w:val=\"", char_style, "\"/></w:rPr>");
   }
   for (bool first = true; first || !text.empty(); first = false) {
     const size_t tab = text.find('\t');
@@ -97,8 +94,7 @@ enum class Keep {
 };
 
 // <w:pPr> with its children in schema order; empty parts are left out.
-std::string ParagraphProperties(absl::string_view style, Keep keep,
-                                absl::string_view ind = "") {
+std::string ParagraphProperties(absl::string_view style, Keep keep, absl::string_view ind = "") {
   if (style.empty() && keep == Keep::kAsStyled && ind.empty()) return "";
   std::string ppr = "<w:pPr>";
   if (!style.empty()) {
@@ -117,20 +113,17 @@ std::string ParagraphProperties(absl::string_view style, Keep keep,
 // issuer wider than the date plus 8 characters would need a negative indent;
 // it is then set flush right.
 int IssuerRightIndentChars100(std::string_view issuer, std::string_view date) {
-  const int delta =
-      internal::HalfWidthUnits(date) - internal::HalfWidthUnits(issuer);
+  const int delta = internal::HalfWidthUnits(date) - internal::HalfWidthUnits(issuer);
   return std::max(0, 400 + 25 * delta);
 }
 
-std::string DocumentXml(const std::vector<ClassifiedLine>& lines,
-                        CharacterGrid grid) {
+std::string DocumentXml(const std::vector<ClassifiedLine>& lines, CharacterGrid grid) {
   std::string_view issuer, date;
   size_t signature_start = lines.size();  // first line of issuer/date
   for (size_t i = 0; i < lines.size(); ++i) {
     if (lines[i].kind == LineKind::kIssuer) issuer = lines[i].text;
     if (lines[i].kind == LineKind::kDate) date = lines[i].text;
-    if ((lines[i].kind == LineKind::kIssuer ||
-         lines[i].kind == LineKind::kDate) &&
+    if ((lines[i].kind == LineKind::kIssuer || lines[i].kind == LineKind::kDate) &&
         signature_start == lines.size()) {
       signature_start = i;
     }
@@ -148,16 +141,14 @@ std::string DocumentXml(const std::vector<ClassifiedLine>& lines,
   bool signature_opened = false;
   for (size_t i = 0; i < lines.size(); ++i) {
     const ClassifiedLine& line = lines[i];
-    const Keep keep =
-        i == keep_with_signature ? Keep::kWithSignature : Keep::kAsStyled;
+    const Keep keep = i == keep_with_signature ? Keep::kWithSignature : Keep::kAsStyled;
     switch (line.kind) {
       case LineKind::kBlank:
         // Spacing is the layout's business: blank input lines are dropped
         // and the blank lines GB/T 9704 asks for are added below.
         continue;
       case LineKind::kTitle:
-        absl::StrAppend(&xml, "<w:p>",
-                        ParagraphProperties(internal::kStyleTitle, keep));
+        absl::StrAppend(&xml, "<w:p>", ParagraphProperties(internal::kStyleTitle, keep));
         AppendRun(&xml, line.text);
         xml += "</w:p><w:p/>";  // 标题下空一行
         continue;
@@ -165,17 +156,13 @@ std::string DocumentXml(const std::vector<ClassifiedLine>& lines,
       case LineKind::kHeading2:
       case LineKind::kHeading3:
       case LineKind::kHeading4: {
-        const int level =
-            static_cast<int>(line.kind) - static_cast<int>(LineKind::kHeading1);
+        const int level = static_cast<int>(line.kind) - static_cast<int>(LineKind::kHeading1);
         const bool run_in = line.heading_size < line.text.size();
-        absl::StrAppend(
-            &xml, "<w:p>",
-            ParagraphProperties(
-                internal::kStyleHeading[level],
-                run_in && keep == Keep::kAsStyled ? Keep::kOff : keep));
+        absl::StrAppend(&xml, "<w:p>",
+                        ParagraphProperties(internal::kStyleHeading[level],
+                                            run_in && keep == Keep::kAsStyled ? Keep::kOff : keep));
         AppendRun(&xml, line.text.substr(0, line.heading_size));
-        AppendRun(&xml, line.text.substr(line.heading_size),
-                  internal::kStyleRunInBody);
+        AppendRun(&xml, line.text.substr(line.heading_size), internal::kStyleRunInBody);
         xml += "</w:p>";
         continue;
       }
@@ -196,15 +183,12 @@ std::string DocumentXml(const std::vector<ClassifiedLine>& lines,
       const int chars100 = IssuerRightIndentChars100(issuer, date);
       absl::StrAppend(
           &xml, "<w:p>",
-          ParagraphProperties(
-              internal::kStyleIssuer, Keep::kAsStyled,
-              absl::StrCat("<w:ind w:right=\"", chars100 * L::kCharPitch / 100,
-                           "\" w:rightChars=\"", chars100,
-                           "\" w:firstLine=\"0\" w:firstLineChars=\"0\"/>")));
+          ParagraphProperties(internal::kStyleIssuer, Keep::kAsStyled,
+                              absl::StrCat("<w:ind w:right=\"", chars100 * L::kCharPitch / 100,
+                                           "\" w:rightChars=\"", chars100,
+                                           "\" w:firstLine=\"0\" w:firstLineChars=\"0\"/>")));
     } else {
-      absl::StrAppend(
-          &xml, "<w:p>",
-          ParagraphProperties(internal::kStyleDate, Keep::kAsStyled));
+      absl::StrAppend(&xml, "<w:p>", ParagraphProperties(internal::kStyleDate, Keep::kAsStyled));
     }
     AppendRun(&xml, line.text);
     xml += "</w:p>";
@@ -214,28 +198,23 @@ std::string DocumentXml(const std::vector<ClassifiedLine>& lines,
       &xml, "<w:sectPr>",
       // Word uses "default" for odd pages once evenAndOddHeaders is on.
       "<w:footerReference w:type=\"default\" r:id=\"", internal::kRelFooterOdd,
-      "\"/><w:footerReference w:type=\"even\" r:id=\"",
-      internal::kRelFooterEven, "\"/>", "<w:pgSz w:w=\"", L::kPageWidth,
-      "\" w:h=\"", L::kPageHeight, "\"/>", "<w:pgMar w:top=\"", L::kMarginTop,
-      "\" w:right=\"", L::kMarginRight, "\" w:bottom=\"", L::kMarginBottom,
-      "\" w:left=\"", L::kMarginLeft, "\" w:header=\"", L::kHeaderDistance,
-      "\" w:footer=\"", L::kFooterDistance, "\" w:gutter=\"0\"/>",
-      "<w:cols w:space=\"425\"/>",
+      "\"/><w:footerReference w:type=\"even\" r:id=\"", internal::kRelFooterEven, "\"/>",
+      "<w:pgSz w:w=\"", L::kPageWidth, "\" w:h=\"", L::kPageHeight, "\"/>", "<w:pgMar w:top=\"",
+      L::kMarginTop, "\" w:right=\"", L::kMarginRight, "\" w:bottom=\"", L::kMarginBottom,
+      "\" w:left=\"", L::kMarginLeft, "\" w:header=\"", L::kHeaderDistance, "\" w:footer=\"",
+      L::kFooterDistance, "\" w:gutter=\"0\"/>", "<w:cols w:space=\"425\"/>",
       // 22 lines × 28 characters; see page_layout.h for the arithmetic.
       grid == CharacterGrid::kDocumentGrid
-          ? absl::StrCat("<w:docGrid w:type=\"linesAndChars\" w:linePitch=\"",
-                         L::kLinePitch, "\" w:charSpace=\"", L::kCharSpace,
-                         "\"/>")
-          : absl::StrCat("<w:docGrid w:type=\"lines\" w:linePitch=\"",
-                         L::kLinePitch, "\"/>"),
+          ? absl::StrCat("<w:docGrid w:type=\"linesAndChars\" w:linePitch=\"", L::kLinePitch,
+                         "\" w:charSpace=\"", L::kCharSpace, "\"/>")
+          : absl::StrCat("<w:docGrid w:type=\"lines\" w:linePitch=\"", L::kLinePitch, "\"/>"),
       "</w:sectPr></w:body></w:document>");
   return xml;
 }
 
 }  // namespace
 
-absl::StatusOr<std::string> WriteOfficialDocx(std::string_view text,
-                                              const DocxOptions& options) {
+absl::StatusOr<std::string> WriteOfficialDocx(std::string_view text, const DocxOptions& options) {
   absl::StatusOr<std::vector<ClassifiedLine>> lines = ClassifyText(text);
   if (!lines.ok()) return lines.status();
   for (const auto& [value, what] :
@@ -271,8 +250,7 @@ absl::StatusOr<std::string> WriteOfficialDocx(std::string_view text,
       {"word/footer1.xml", internal::FooterXml(/*odd_pages=*/true)},
       {"word/footer2.xml", internal::FooterXml(/*odd_pages=*/false)},
       {"word/_rels/document.xml.rels", internal::DocumentRelsXml()},
-      {"docProps/core.xml",
-       internal::CorePropertiesXml(title, issuer, W3cdtf(*time))},
+      {"docProps/core.xml", internal::CorePropertiesXml(title, issuer, W3cdtf(*time))},
       {"docProps/app.xml", internal::AppPropertiesXml()},
   };
   return internal::ZipInMemory(entries, ToDos(*time));

@@ -97,8 +97,7 @@ struct DocxOptions {
 // Returns the bytes of the .docx. INVALID_ARGUMENT for invalid UTF-8, for
 // control characters, for a text without any non-blank line, or for a
 // timestamp out of range; INTERNAL if libzip fails.
-absl::StatusOr<std::string> WriteOfficialDocx(std::string_view text,
-                                              const DocxOptions& options);
+absl::StatusOr<std::string> WriteOfficialDocx(std::string_view text, const DocxOptions& options);
 
 }  // namespace govreport::docx
 

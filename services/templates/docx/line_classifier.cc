@@ -35,9 +35,7 @@ bool IsChineseNumeral(char32_t c) {
 }
 
 // ASCII or full-width (U+FF10..U+FF19) digit.
-bool IsDigit(char32_t c) {
-  return (c >= U'0' && c <= U'9') || (c >= U'０' && c <= U'９');
-}
+bool IsDigit(char32_t c) { return (c >= U'0' && c <= U'9') || (c >= U'０' && c <= U'９'); }
 
 bool IsOpenParen(char32_t c) { return c == U'（' || c == U'('; }
 bool IsCloseParen(char32_t c) { return c == U'）' || c == U')'; }
@@ -78,34 +76,30 @@ class Cursor {
 
 bool IsDateDigit(char32_t c) {
   // Slots that are not filled yet render as * (or ＊), as in 2023年*月*日.
-  return IsDigit(c) || (IsChineseNumeral(c) && c != U'百') || c == U'*' ||
-         c == U'＊';
+  return IsDigit(c) || (IsChineseNumeral(c) && c != U'百') || c == U'*' || c == U'＊';
 }
 
 // 2023年5月8日, 二〇二三年五月八日, 2023年*月*日; nothing else on the line.
 bool LooksLikeDate(std::string_view line) {
   Cursor c(line);
-  return c.TakeRun(IsDateDigit) && c.Take(U'年') && c.TakeRun(IsDateDigit) &&
-         c.Take(U'月') && c.TakeRun(IsDateDigit) && c.Take(U'日') && c.AtEnd();
+  return c.TakeRun(IsDateDigit) && c.Take(U'年') && c.TakeRun(IsDateDigit) && c.Take(U'月') &&
+         c.TakeRun(IsDateDigit) && c.Take(U'日') && c.AtEnd();
 }
 
 LineKind HeadingKind(std::string_view line) {
   {
     Cursor c(line);  // 一、 十二、
-    if (c.TakeRun(IsChineseNumeral) && c.Take(U'、'))
-      return LineKind::kHeading1;
+    if (c.TakeRun(IsChineseNumeral) && c.Take(U'、')) return LineKind::kHeading1;
   }
   {
     Cursor c(line);  // （一）
-    if (c.Take(IsOpenParen) && c.TakeRun(IsChineseNumeral) &&
-        c.Take(IsCloseParen)) {
+    if (c.Take(IsOpenParen) && c.TakeRun(IsChineseNumeral) && c.Take(IsCloseParen)) {
       return LineKind::kHeading2;
     }
   }
   {
     Cursor c(line);  // 1. 1．  — but not a decimal such as 1.5万元
-    if (c.TakeRun(IsDigit) &&
-        c.Take([](char32_t x) { return x == U'.' || x == U'．'; }) &&
+    if (c.TakeRun(IsDigit) && c.Take([](char32_t x) { return x == U'.' || x == U'．'; }) &&
         (c.AtEnd() || !IsDigit(c.Peek()))) {
       return LineKind::kHeading3;
     }
@@ -204,8 +198,7 @@ LineKind ClassifyLine(std::string_view line, const LineContext& context) {
   return HeadingKind(line);
 }
 
-absl::StatusOr<std::vector<ClassifiedLine>> ClassifyText(
-    std::string_view text) {
+absl::StatusOr<std::vector<ClassifiedLine>> ClassifyText(std::string_view text) {
   if (absl::Status s = internal::CheckXmlSafeUtf8(text, "text"); !s.ok()) {
     return s;
   }
@@ -215,8 +208,7 @@ absl::StatusOr<std::vector<ClassifiedLine>> ClassifyText(
   while (!text.empty()) {
     const size_t nl = text.find('\n');
     std::string_view raw = text.substr(0, nl);
-    text =
-        nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
     ClassifiedLine& line = lines.emplace_back();
     line.line_number = static_cast<int>(lines.size());
     line.text = TrimLine(raw);
@@ -231,17 +223,14 @@ absl::StatusOr<std::vector<ClassifiedLine>> ClassifyText(
   // The issuer is only the line above a date; find out whether there is one.
   const bool has_date =
       !content.empty() &&
-      ClassifyLine(lines[last].text, {.first = last == first, .last = true}) ==
-          LineKind::kDate;
-  const size_t issuer = has_date && content.size() >= 3
-                            ? content[content.size() - 2]
-                            : lines.size();
+      ClassifyLine(lines[last].text, {.first = last == first, .last = true}) == LineKind::kDate;
+  const size_t issuer =
+      has_date && content.size() >= 3 ? content[content.size() - 2] : lines.size();
 
   for (size_t i = 0; i < lines.size(); ++i) {
     ClassifiedLine& line = lines[i];
-    line.kind = ClassifyLine(
-        line.text,
-        {.first = i == first, .last = i == last, .before_date = i == issuer});
+    line.kind = ClassifyLine(line.text,
+                             {.first = i == first, .last = i == last, .before_date = i == issuer});
     if (IsHeading(line.kind)) line.heading_size = HeadingSize(line.text);
   }
   return lines;

@@ -15,20 +15,17 @@ namespace L = ::govreport::docx::layout;
 // eastAsia hint makes Word take the Chinese font for characters both scripts
 // share, such as “ ” — and ·, which would otherwise come out narrow.
 std::string RunFonts(absl::string_view east_asia) {
-  return absl::StrCat("<w:rFonts w:ascii=\"", kFontLatin, "\" w:hAnsi=\"",
-                      kFontLatin, "\" w:eastAsia=\"", east_asia, "\" w:cs=\"",
-                      kFontLatin, "\" w:hint=\"eastAsia\"/>");
+  return absl::StrCat("<w:rFonts w:ascii=\"", kFontLatin, "\" w:hAnsi=\"", kFontLatin,
+                      "\" w:eastAsia=\"", east_asia, "\" w:cs=\"", kFontLatin,
+                      "\" w:hint=\"eastAsia\"/>");
 }
 
 std::string Size(int points) {
-  return absl::StrCat("<w:sz w:val=\"", points * 2, "\"/><w:szCs w:val=\"",
-                      points * 2, "\"/>");
+  return absl::StrCat("<w:sz w:val=\"", points * 2, "\"/><w:szCs w:val=\"", points * 2, "\"/>");
 }
 
 // Character spacing in twips; a run that sets it overrides its style.
-std::string Spacing(int twips) {
-  return absl::StrCat("<w:spacing w:val=\"", twips, "\"/>");
-}
+std::string Spacing(int twips) { return absl::StrCat("<w:spacing w:val=\"", twips, "\"/>"); }
 
 std::string Bold(bool on) {
   const char* v = on ? "1" : "0";
@@ -45,22 +42,18 @@ std::string GridSpacing() {
 // Character units (firstLineChars, rightChars) are what Word and WPS honour;
 // the twip values beside them serve renderers that ignore character units.
 std::string BodyIndent() {
-  return absl::StrCat("<w:ind w:firstLine=\"", 2 * L::kCharPitch,
-                      "\" w:firstLineChars=\"200\"/>");
+  return absl::StrCat("<w:ind w:firstLine=\"", 2 * L::kCharPitch, "\" w:firstLineChars=\"200\"/>");
 }
 std::string NoFirstLineIndent(absl::string_view extra = "") {
-  return absl::StrCat("<w:ind", extra,
-                      " w:firstLine=\"0\" w:firstLineChars=\"0\"/>");
+  return absl::StrCat("<w:ind", extra, " w:firstLine=\"0\" w:firstLineChars=\"0\"/>");
 }
 
-std::string ParagraphStyle(absl::string_view id, absl::string_view name,
-                           absl::string_view ppr, absl::string_view rpr) {
-  return absl::StrCat(
-      "<w:style w:type=\"paragraph\" w:styleId=\"", id, "\"><w:name w:val=\"",
-      name,
-      "\"/><w:basedOn w:val=\"Normal\"/><w:next w:val=\"Normal\"/>"
-      "<w:qFormat/><w:pPr>",
-      ppr, "</w:pPr><w:rPr>", rpr, "</w:rPr></w:style>");
+std::string ParagraphStyle(absl::string_view id, absl::string_view name, absl::string_view ppr,
+                           absl::string_view rpr) {
+  return absl::StrCat("<w:style w:type=\"paragraph\" w:styleId=\"", id, "\"><w:name w:val=\"", name,
+                      "\"/><w:basedOn w:val=\"Normal\"/><w:next w:val=\"Normal\"/>"
+                      "<w:qFormat/><w:pPr>",
+                      ppr, "</w:pPr><w:rPr>", rpr, "</w:rPr></w:style>");
 }
 
 std::string HeadingStyle(int level, absl::string_view east_asia, bool bold) {
@@ -69,8 +62,7 @@ std::string HeadingStyle(int level, absl::string_view east_asia, bool bold) {
   return ParagraphStyle(
       kStyleHeading[level - 1], absl::StrCat("heading ", level),
       absl::StrCat("<w:keepNext/>", GridSpacing(), BodyIndent(),
-                   "<w:jc w:val=\"both\"/><w:outlineLvl w:val=\"", level - 1,
-                   "\"/>"),
+                   "<w:jc w:val=\"both\"/><w:outlineLvl w:val=\"", level - 1, "\"/>"),
       absl::StrCat(RunFonts(east_asia), Bold(bold), Size(L::kBodyFontPt)));
 }
 
@@ -99,16 +91,14 @@ constexpr FontEntry kFonts[] = {
 std::string ContentTypesXml() {
   constexpr absl::string_view kWml =
       "application/vnd.openxmlformats-officedocument.wordprocessingml.";
-  std::string xml = absl::StrCat(
-      kXmlDeclaration,
-      "<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/"
-      "content-types\">"
-      "<Default Extension=\"rels\" ContentType=\"application/"
-      "vnd.openxmlformats-package.relationships+xml\"/>"
-      "<Default Extension=\"xml\" ContentType=\"application/xml\"/>");
+  std::string xml = absl::StrCat(kXmlDeclaration,
+                                 "<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/"
+                                 "content-types\">"
+                                 "<Default Extension=\"rels\" ContentType=\"application/"
+                                 "vnd.openxmlformats-package.relationships+xml\"/>"
+                                 "<Default Extension=\"xml\" ContentType=\"application/xml\"/>");
   auto add = [&](absl::string_view part, absl::string_view type) {
-    absl::StrAppend(&xml, "<Override PartName=\"", part, "\" ContentType=\"",
-                    type, "\"/>");
+    absl::StrAppend(&xml, "<Override PartName=\"", part, "\" ContentType=\"", type, "\"/>");
   };
   add("/word/document.xml", absl::StrCat(kWml, "document.main+xml"));
   add("/word/styles.xml", absl::StrCat(kWml, "styles+xml"));
@@ -116,42 +106,38 @@ std::string ContentTypesXml() {
   add("/word/fontTable.xml", absl::StrCat(kWml, "fontTable+xml"));
   add("/word/footer1.xml", absl::StrCat(kWml, "footer+xml"));
   add("/word/footer2.xml", absl::StrCat(kWml, "footer+xml"));
-  add("/docProps/core.xml",
-      "application/vnd.openxmlformats-package.core-properties+xml");
-  add("/docProps/app.xml",
-      "application/vnd.openxmlformats-officedocument.extended-properties+xml");
+  add("/docProps/core.xml", "application/vnd.openxmlformats-package.core-properties+xml");
+  add("/docProps/app.xml", "application/vnd.openxmlformats-officedocument.extended-properties+xml");
   xml += "</Types>";
   return xml;
 }
 
 std::string PackageRelsXml() {
-  return absl::StrCat(
-      kXmlDeclaration,
-      "<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/"
-      "relationships\">"
-      "<Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/"
-      "officeDocument/2006/relationships/officeDocument\" "
-      "Target=\"word/document.xml\"/>"
-      "<Relationship Id=\"rId2\" Type=\"http://schemas.openxmlformats.org/"
-      "package/2006/relationships/metadata/core-properties\" "
-      "Target=\"docProps/core.xml\"/>"
-      "<Relationship Id=\"rId3\" Type=\"http://schemas.openxmlformats.org/"
-      "officeDocument/2006/relationships/extended-properties\" "
-      "Target=\"docProps/app.xml\"/>"
-      "</Relationships>");
+  return absl::StrCat(kXmlDeclaration,
+                      "<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/"
+                      "relationships\">"
+                      "<Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/"
+                      "officeDocument/2006/relationships/officeDocument\" "
+                      "Target=\"word/document.xml\"/>"
+                      "<Relationship Id=\"rId2\" Type=\"http://schemas.openxmlformats.org/"
+                      "package/2006/relationships/metadata/core-properties\" "
+                      "Target=\"docProps/core.xml\"/>"
+                      "<Relationship Id=\"rId3\" Type=\"http://schemas.openxmlformats.org/"
+                      "officeDocument/2006/relationships/extended-properties\" "
+                      "Target=\"docProps/app.xml\"/>"
+                      "</Relationships>");
 }
 
 std::string DocumentRelsXml() {
   constexpr absl::string_view kType =
       "http://schemas.openxmlformats.org/officeDocument/2006/relationships/";
-  std::string xml = absl::StrCat(
-      kXmlDeclaration,
-      "<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/"
-      "relationships\">");
-  auto add = [&](absl::string_view id, absl::string_view type,
-                 absl::string_view target) {
-    absl::StrAppend(&xml, "<Relationship Id=\"", id, "\" Type=\"", kType, type,
-                    "\" Target=\"", target, "\"/>");
+  std::string xml =
+      absl::StrCat(kXmlDeclaration,
+                   "<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/"
+                   "relationships\">");
+  auto add = [&](absl::string_view id, absl::string_view type, absl::string_view target) {
+    absl::StrAppend(&xml, "<Relationship Id=\"", id, "\" Type=\"", kType, type, "\" Target=\"",
+                    target, "\"/>");
   };
   add("rIdStyles", "styles", "styles.xml");
   add("rIdSettings", "settings", "settings.xml");
@@ -166,9 +152,9 @@ std::string StylesXml(CharacterGrid grid) {
   const bool condensed = grid == CharacterGrid::kCondensedSpacing;
   // Headings inherit the condensing from Normal; the title and the page
   // number are not on the 28-character grid and reset it.
-  const std::string body_run = absl::StrCat(
-      RunFonts(kFontFangSong), condensed ? Spacing(L::kCondensedSpacing) : "",
-      Size(L::kBodyFontPt));
+  const std::string body_run =
+      absl::StrCat(RunFonts(kFontFangSong), condensed ? Spacing(L::kCondensedSpacing) : "",
+                   Size(L::kBodyFontPt));
   const std::string no_condensing = condensed ? Spacing(0) : "";
   std::string xml = absl::StrCat(
       kXmlDeclaration, "<w:styles", kWordNamespaces, ">",
@@ -184,8 +170,8 @@ std::string StylesXml(CharacterGrid grid) {
       "<w:style w:type=\"paragraph\" w:default=\"1\" w:styleId=\"Normal\">"
       "<w:name w:val=\"Normal\"/><w:qFormat/><w:pPr>"
       "<w:widowControl w:val=\"0\"/>",
-      GridSpacing(), BodyIndent(), "<w:jc w:val=\"both\"/></w:pPr><w:rPr>",
-      body_run, "</w:rPr></w:style>",
+      GridSpacing(), BodyIndent(), "<w:jc w:val=\"both\"/></w:pPr><w:rPr>", body_run,
+      "</w:rPr></w:style>",
 
       "<w:style w:type=\"character\" w:default=\"1\" "
       "w:styleId=\"DefaultParagraphFont\"><w:name w:val=\"Default Paragraph "
@@ -195,32 +181,28 @@ std::string StylesXml(CharacterGrid grid) {
       // The title is off the grid: its 22 pt characters do not belong in the
       // 15.8 pt cells of the body (LibreOffice would give each two cells), and
       // an exact height of two grid lines keeps the body below on the grid.
-      ParagraphStyle(
-          kStyleTitle, "Title",
-          absl::StrCat("<w:keepNext/><w:snapToGrid w:val=\"0\"/>"
-                       "<w:spacing w:before=\"0\" w:after=\"0\" w:line=\"",
-                       L::kTitleLineHeight, "\" w:lineRule=\"exact\"/>",
-                       NoFirstLineIndent(), "<w:jc w:val=\"center\"/>"),
-          absl::StrCat(RunFonts(kFontXiaoBiaoSong), Bold(false), no_condensing,
-                       Size(L::kTitleFontPt))),
+      ParagraphStyle(kStyleTitle, "Title",
+                     absl::StrCat("<w:keepNext/><w:snapToGrid w:val=\"0\"/>"
+                                  "<w:spacing w:before=\"0\" w:after=\"0\" w:line=\"",
+                                  L::kTitleLineHeight, "\" w:lineRule=\"exact\"/>",
+                                  NoFirstLineIndent(), "<w:jc w:val=\"center\"/>"),
+                     absl::StrCat(RunFonts(kFontXiaoBiaoSong), Bold(false), no_condensing,
+                                  Size(L::kTitleFontPt))),
 
       HeadingStyle(1, kFontHeiTi, false), HeadingStyle(2, kFontKaiTi, false),
-      HeadingStyle(3, kFontFangSong, true),
-      HeadingStyle(4, kFontFangSong, false),
+      HeadingStyle(3, kFontFangSong, true), HeadingStyle(4, kFontFangSong, false),
 
       // The issuer's right indent depends on its length and is set on the
       // paragraph; keepNext keeps it on the date's page.
-      ParagraphStyle(
-          kStyleIssuer, "Signature",
-          absl::StrCat("<w:keepNext/>", GridSpacing(), NoFirstLineIndent(),
-                       "<w:jc w:val=\"right\"/>"),
-          body_run),
+      ParagraphStyle(kStyleIssuer, "Signature",
+                     absl::StrCat("<w:keepNext/>", GridSpacing(), NoFirstLineIndent(),
+                                  "<w:jc w:val=\"right\"/>"),
+                     body_run),
       // 成文日期 右空四字.
       ParagraphStyle(kStyleDate, "Date",
                      absl::StrCat(GridSpacing(),
-                                  NoFirstLineIndent(absl::StrCat(
-                                      " w:right=\"", 4 * L::kCharPitch,
-                                      "\" w:rightChars=\"400\"")),
+                                  NoFirstLineIndent(absl::StrCat(" w:right=\"", 4 * L::kCharPitch,
+                                                                 "\" w:rightChars=\"400\"")),
                                   "<w:jc w:val=\"right\"/>"),
                      body_run),
 
@@ -235,37 +217,33 @@ std::string StylesXml(CharacterGrid grid) {
           "Footer", "footer",
           absl::StrCat("<w:snapToGrid w:val=\"0\"/><w:spacing w:before=\"0\" "
                        "w:after=\"0\" w:line=\"",
-                       L::kFooterLineHeight, "\" w:lineRule=\"exact\"/>",
-                       NoFirstLineIndent()),
-          absl::StrCat("<w:rFonts w:ascii=\"", kFontSongTi, "\" w:hAnsi=\"",
-                       kFontSongTi, "\" w:eastAsia=\"", kFontSongTi,
-                       "\" w:cs=\"", kFontSongTi, "\" w:hint=\"eastAsia\"/>",
-                       no_condensing, Size(L::kPageNumberFontPt))),
+                       L::kFooterLineHeight, "\" w:lineRule=\"exact\"/>", NoFirstLineIndent()),
+          absl::StrCat("<w:rFonts w:ascii=\"", kFontSongTi, "\" w:hAnsi=\"", kFontSongTi,
+                       "\" w:eastAsia=\"", kFontSongTi, "\" w:cs=\"", kFontSongTi,
+                       "\" w:hint=\"eastAsia\"/>", no_condensing, Size(L::kPageNumberFontPt))),
       "</w:styles>");
   return xml;
 }
 
 std::string SettingsXml() {
-  return absl::StrCat(
-      kXmlDeclaration, "<w:settings", kWordNamespaces, ">",
-      "<w:zoom w:percent=\"100\"/>"
-      "<w:defaultTabStop w:val=\"420\"/>"
-      // Two footers: odd pages right, even pages left.
-      "<w:evenAndOddHeaders/>"
-      // Punctuation keeps its full width so every line holds 28 cells.
-      "<w:characterSpacingControl w:val=\"doNotCompress\"/>"
-      // Word 2013+ layout, so Word does not open it in compatibility mode.
-      "<w:compat><w:compatSetting w:name=\"compatibilityMode\" "
-      "w:uri=\"http://schemas.microsoft.com/office/word\" w:val=\"15\"/>"
-      "</w:compat>"
-      "<w:themeFontLang w:val=\"en-US\" w:eastAsia=\"zh-CN\"/>"
-      "<w:decimalSymbol w:val=\".\"/><w:listSeparator w:val=\",\"/>"
-      "</w:settings>");
+  return absl::StrCat(kXmlDeclaration, "<w:settings", kWordNamespaces, ">",
+                      "<w:zoom w:percent=\"100\"/>"
+                      "<w:defaultTabStop w:val=\"420\"/>"
+                      // Two footers: odd pages right, even pages left.
+                      "<w:evenAndOddHeaders/>"
+                      // Punctuation keeps its full width so every line holds 28 cells.
+                      "<w:characterSpacingControl w:val=\"doNotCompress\"/>"
+                      // Word 2013+ layout, so Word does not open it in compatibility mode.
+                      "<w:compat><w:compatSetting w:name=\"compatibilityMode\" "
+                      "w:uri=\"http://schemas.microsoft.com/office/word\" w:val=\"15\"/>"
+                      "</w:compat>"
+                      "<w:themeFontLang w:val=\"en-US\" w:eastAsia=\"zh-CN\"/>"
+                      "<w:decimalSymbol w:val=\".\"/><w:listSeparator w:val=\",\"/>"
+                      "</w:settings>");
 }
 
 std::string FontTableXml() {
-  std::string xml =
-      absl::StrCat(kXmlDeclaration, "<w:fonts", kWordNamespaces, ">");
+  std::string xml = absl::StrCat(kXmlDeclaration, "<w:fonts", kWordNamespaces, ">");
   for (const FontEntry& f : kFonts) {
     absl::StrAppend(&xml, "<w:font w:name=\"", f.name, "\">");
     if (!f.alt_name.empty()) {
@@ -274,9 +252,8 @@ std::string FontTableXml() {
     if (!f.panose.empty()) {
       absl::StrAppend(&xml, "<w:panose1 w:val=\"", f.panose, "\"/>");
     }
-    absl::StrAppend(&xml, "<w:charset w:val=\"", f.charset,
-                    "\"/><w:family w:val=\"", f.family, "\"/><w:pitch w:val=\"",
-                    f.pitch, "\"/></w:font>");
+    absl::StrAppend(&xml, "<w:charset w:val=\"", f.charset, "\"/><w:family w:val=\"", f.family,
+                    "\"/><w:pitch w:val=\"", f.pitch, "\"/></w:font>");
   }
   xml += "</w:fonts>";
   return xml;
@@ -285,36 +262,33 @@ std::string FontTableXml() {
 std::string FooterXml(bool odd_pages) {
   // 单页码居右空一字，双页码居左空一字.
   const std::string ppr = absl::StrCat(
-      "<w:pPr><w:pStyle w:val=\"Footer\"/><w:ind w:",
-      odd_pages ? "right" : "left", "=\"", L::kPageNumberInset,
-      "\" w:firstLine=\"0\" w:firstLineChars=\"0\"/><w:jc w:val=\"",
+      "<w:pPr><w:pStyle w:val=\"Footer\"/><w:ind w:", odd_pages ? "right" : "left", "=\"",
+      L::kPageNumberInset, "\" w:firstLine=\"0\" w:firstLineChars=\"0\"/><w:jc w:val=\"",
       odd_pages ? "right" : "left", "\"/></w:pPr>");
   // "— N —": the dashes are the 一字线 on each side of the number; the cached
   // field result is what a viewer shows before it updates fields.
-  return absl::StrCat(
-      kXmlDeclaration, "<w:ftr", kWordNamespaces, "><w:p>", ppr,
-      "<w:r><w:t xml:space=\"preserve\">— </w:t></w:r>"
-      "<w:r><w:fldChar w:fldCharType=\"begin\"/></w:r>"
-      "<w:r><w:instrText xml:space=\"preserve\"> PAGE </w:instrText></w:r>"
-      "<w:r><w:fldChar w:fldCharType=\"separate\"/></w:r>"
-      "<w:r><w:t>",
-      odd_pages ? "1" : "2",
-      "</w:t></w:r>"
-      "<w:r><w:fldChar w:fldCharType=\"end\"/></w:r>"
-      "<w:r><w:t xml:space=\"preserve\"> —</w:t></w:r>"
-      "</w:p></w:ftr>");
+  return absl::StrCat(kXmlDeclaration, "<w:ftr", kWordNamespaces, "><w:p>", ppr,
+                      "<w:r><w:t xml:space=\"preserve\">— </w:t></w:r>"
+                      "<w:r><w:fldChar w:fldCharType=\"begin\"/></w:r>"
+                      "<w:r><w:instrText xml:space=\"preserve\"> PAGE </w:instrText></w:r>"
+                      "<w:r><w:fldChar w:fldCharType=\"separate\"/></w:r>"
+                      "<w:r><w:t>",
+                      odd_pages ? "1" : "2",
+                      "</w:t></w:r>"
+                      "<w:r><w:fldChar w:fldCharType=\"end\"/></w:r>"
+                      "<w:r><w:t xml:space=\"preserve\"> —</w:t></w:r>"
+                      "</w:p></w:ftr>");
 }
 
 std::string CorePropertiesXml(std::string_view title, std::string_view author,
                               const std::string& w3cdtf) {
-  std::string xml = absl::StrCat(
-      kXmlDeclaration,
-      "<cp:coreProperties xmlns:cp=\"http://schemas.openxmlformats.org/"
-      "package/2006/metadata/core-properties\" "
-      "xmlns:dc=\"http://purl.org/dc/elements/1.1/\" "
-      "xmlns:dcterms=\"http://purl.org/dc/terms/\" "
-      "xmlns:dcmitype=\"http://purl.org/dc/dcmitype/\" "
-      "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">");
+  std::string xml = absl::StrCat(kXmlDeclaration,
+                                 "<cp:coreProperties xmlns:cp=\"http://schemas.openxmlformats.org/"
+                                 "package/2006/metadata/core-properties\" "
+                                 "xmlns:dc=\"http://purl.org/dc/elements/1.1/\" "
+                                 "xmlns:dcterms=\"http://purl.org/dc/terms/\" "
+                                 "xmlns:dcmitype=\"http://purl.org/dc/dcmitype/\" "
+                                 "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">");
   xml += "<dc:title>";
   AppendXmlEscaped(&xml, title);
   xml += "</dc:title><dc:creator>";
@@ -332,13 +306,12 @@ std::string CorePropertiesXml(std::string_view title, std::string_view author,
 }
 
 std::string AppPropertiesXml() {
-  return absl::StrCat(
-      kXmlDeclaration,
-      "<Properties xmlns=\"http://schemas.openxmlformats.org/officeDocument/"
-      "2006/extended-properties\" xmlns:vt=\"http://schemas.openxmlformats.org/"
-      "officeDocument/2006/docPropsVTypes\">"
-      "<Application>govreport</Application><DocSecurity>0</DocSecurity>"
-      "</Properties>");
+  return absl::StrCat(kXmlDeclaration,
+                      "<Properties xmlns=\"http://schemas.openxmlformats.org/officeDocument/"
+                      "2006/extended-properties\" xmlns:vt=\"http://schemas.openxmlformats.org/"
+                      "officeDocument/2006/docPropsVTypes\">"
+                      "<Application>govreport</Application><DocSecurity>0</DocSecurity>"
+                      "</Properties>");
 }
 
 }  // namespace govreport::docx::internal

@@ -24,8 +24,8 @@ inline constexpr absl::string_view kWordNamespaces =
 
 // Style ids used by document.xml; defined in StylesXml().
 inline constexpr absl::string_view kStyleTitle = "Title";
-inline constexpr absl::string_view kStyleHeading[] = {"Heading1", "Heading2",
-                                                      "Heading3", "Heading4"};
+inline constexpr absl::string_view kStyleHeading[] = {"Heading1", "Heading2", "Heading3",
+                                                      "Heading4"};
 inline constexpr absl::string_view kStyleIssuer = "Signature";
 inline constexpr absl::string_view kStyleDate = "Date";
 // Character style for body text that follows a heading in the same paragraph.

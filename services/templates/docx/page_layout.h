@@ -11,9 +11,7 @@ namespace govreport::docx::layout {
 inline constexpr int kTwipsPerPoint = 20;
 
 // Rounds to the nearest twip; all inputs are positive.
-constexpr int MmToTwips(double mm) {
-  return static_cast<int>(mm * 1440.0 / 25.4 + 0.5);
-}
+constexpr int MmToTwips(double mm) { return static_cast<int>(mm * 1440.0 / 25.4 + 0.5); }
 
 // Floor division that stays correct for negative numerators.
 constexpr int FloorDiv(long long num, long long den) {
@@ -33,10 +31,8 @@ inline constexpr int kMarginLeft = MmToTwips(28);                // 1587
 inline constexpr int kMarginRight = MmToTwips(210 - 28 - 156);   // 1474
 inline constexpr int kMarginBottom = MmToTwips(297 - 37 - 225);  // 1984
 
-inline constexpr int kTextWidth =
-    kPageWidth - kMarginLeft - kMarginRight;  // 8845 ≈ 156.0 mm
-inline constexpr int kTextHeight =
-    kPageHeight - kMarginTop - kMarginBottom;  // 12756 ≈ 225.0 mm
+inline constexpr int kTextWidth = kPageWidth - kMarginLeft - kMarginRight;    // 8845 ≈ 156.0 mm
+inline constexpr int kTextHeight = kPageHeight - kMarginTop - kMarginBottom;  // 12756 ≈ 225.0 mm
 
 // 3号 body text, 22 lines of 28 characters per page.
 inline constexpr int kBodyFontPt = 16;
@@ -53,24 +49,21 @@ inline constexpr int kLinePitch = kTextHeight / kLinesPerPage;
 // 8845 / 28 = 315.89 twips = 15.795 pt, i.e. 0.205 pt narrower than 16 pt:
 // (15.795 − 16) × 4096 = −841.1, rounded down to −842 so 28 cells still fit.
 // In integers: (8845 − 28 × 320) × 4096 / (28 × 20).
-inline constexpr int kCharSpace =
-    FloorDiv(static_cast<long long>(kTextWidth - kCharsPerLine * kBodyFontPt *
-                                                     kTwipsPerPoint) *
-                 4096,
-             static_cast<long long>(kCharsPerLine) * kTwipsPerPoint);
+inline constexpr int kCharSpace = FloorDiv(
+    static_cast<long long>(kTextWidth - kCharsPerLine * kBodyFontPt * kTwipsPerPoint) * 4096,
+    static_cast<long long>(kCharsPerLine) * kTwipsPerPoint);
 
 // One grid character in twips (≈ 316), for the absolute indents written next
 // to the *Chars ones for renderers that ignore character units.
 inline constexpr int kCharPitch =
-    (kBodyFontPt * kTwipsPerPoint * 4096 + kCharSpace * kTwipsPerPoint + 2048) /
-    4096;
+    (kBodyFontPt * kTwipsPerPoint * 4096 + kCharSpace * kTwipsPerPoint + 2048) / 4096;
 
 // For CharacterGrid::kCondensedSpacing: a line grid only, and every character
 // condensed by w:spacing (in twips) instead. 28 × 320 twips overshoots the
 // 8845 available by 115, i.e. 4.1 twips per character; rounded down to −5
 // (−0.25 pt): 28 × 315 = 8820 fits, 28 × 316 = 8848 would not.
-inline constexpr int kCondensedSpacing = FloorDiv(
-    kTextWidth - kCharsPerLine * kBodyFontPt * kTwipsPerPoint, kCharsPerLine);
+inline constexpr int kCondensedSpacing =
+    FloorDiv(kTextWidth - kCharsPerLine * kBodyFontPt * kTwipsPerPoint, kCharsPerLine);
 
 // Title: 2号 (22 pt). Its line is two grid lines tall so the body below stays
 // on the 22-line grid.
@@ -83,8 +76,7 @@ inline constexpr int kTitleLineHeight = 2 * kLinePitch;
 // half a line (7 pt) lower: 1587 − 140 = 1447 twips ≈ 25.5 mm.
 inline constexpr int kPageNumberFontPt = 14;
 inline constexpr int kFooterLineHeight = kPageNumberFontPt * kTwipsPerPoint;
-inline constexpr int kFooterDistance =
-    MmToTwips(297 - 37 - 225 - 7) - kFooterLineHeight / 2;
+inline constexpr int kFooterDistance = MmToTwips(297 - 37 - 225 - 7) - kFooterLineHeight / 2;
 // 单页码居右空一字，双页码居左空一字: one 4号 character.
 inline constexpr int kPageNumberInset = kPageNumberFontPt * kTwipsPerPoint;
 // No header is used; Word's usual 15 mm keeps the value unsurprising.
@@ -95,8 +87,7 @@ static_assert(kMarginTop == 2098 && kMarginLeft == 1587);
 static_assert(kMarginRight == 1474 && kMarginBottom == 1984);
 static_assert(kLinePitch == 579 && kLinePitch * kLinesPerPage <= kTextHeight);
 static_assert(kCharSpace == -842);
-static_assert(kCharsPerLine * (kBodyFontPt * kTwipsPerPoint * 4096 +
-                               kCharSpace * kTwipsPerPoint) <=
+static_assert(kCharsPerLine * (kBodyFontPt * kTwipsPerPoint * 4096 + kCharSpace * kTwipsPerPoint) <=
               kTextWidth * 4096);
 static_assert(kCharPitch == 316);
 static_assert(kCondensedSpacing == -5);

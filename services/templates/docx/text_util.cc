@@ -1,10 +1,9 @@
 #include "templates/docx/text_util.h"
 
-#include "common/markup.h"
-
 #include <cstdint>
 
 #include "absl/strings/str_format.h"
+#include "common/markup.h"
 
 namespace govreport::docx::internal {
 namespace {
@@ -35,8 +34,7 @@ size_t SequenceLength(std::string_view s, size_t i) {
     if (b0 == 0xF0) lo = 0x90;
     if (b0 == 0xF4) hi = 0x8F;  // nothing above U+10FFFF
     const int b1 = at(1), b2 = at(2), b3 = at(3);
-    if (b1 < lo || b1 > hi || b2 < 0 || !IsContinuation(b2) || b3 < 0 ||
-        !IsContinuation(b3)) {
+    if (b1 < lo || b1 > hi || b2 < 0 || !IsContinuation(b2) || b3 < 0 || !IsContinuation(b3)) {
       return 0;
     }
     return 4;
@@ -53,9 +51,9 @@ absl::Status CheckXmlSafeUtf8(std::string_view text, std::string_view what) {
     const auto b = static_cast<unsigned char>(text[i]);
     const size_t n = SequenceLength(text, i);
     if (n == 0) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "%s: invalid UTF-8 at line %d, column %d (byte 0x%02X at offset %d)",
-          what, line, column, b, i));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s: invalid UTF-8 at line %d, column %d (byte 0x%02X at offset %d)",
+                          what, line, column, b, i));
     }
     if (b == '\n') {
       ++line;
@@ -63,20 +61,18 @@ absl::Status CheckXmlSafeUtf8(std::string_view text, std::string_view what) {
       ++i;
       continue;
     }
-    const bool stray_cr =
-        b == '\r' && (i + 1 >= text.size() || text[i + 1] != '\n');
+    const bool stray_cr = b == '\r' && (i + 1 >= text.size() || text[i + 1] != '\n');
     if ((b < 0x20 && b != '\t' && b != '\r') || stray_cr) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "%s: control character U+%04X at line %d, column %d is not allowed",
-          what, b, line, column));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s: control character U+%04X at line %d, column %d is not allowed", what,
+                          b, line, column));
     }
     // U+FFFE and U+FFFF are not XML characters (EF BF BE / EF BF BF).
-    if (n == 3 && b == 0xEF &&
-        static_cast<unsigned char>(text[i + 1]) == 0xBF &&
+    if (n == 3 && b == 0xEF && static_cast<unsigned char>(text[i + 1]) == 0xBF &&
         static_cast<unsigned char>(text[i + 2]) >= 0xBE) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "%s: noncharacter U+FFF%c at line %d, column %d is not allowed", what,
-          text[i + 2] == '\xBE' ? 'E' : 'F', line, column));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s: noncharacter U+FFF%c at line %d, column %d is not allowed", what,
+                          text[i + 2] == '\xBE' ? 'E' : 'F', line, column));
     }
     i += n;
     ++column;
@@ -107,11 +103,9 @@ char32_t NextCodePoint(std::string_view s, size_t* pos) {
 }
 
 std::string_view TrimLine(std::string_view line) {
-  static constexpr std::string_view kWideSpaces[] = {"\u3000", "\u00A0",
-                                                     "\uFEFF"};
+  static constexpr std::string_view kWideSpaces[] = {"\u3000", "\u00A0", "\uFEFF"};
   auto is_ascii_space = [](char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' ||
-           c == '\f';
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
   };
   for (bool changed = true; changed;) {
     changed = false;

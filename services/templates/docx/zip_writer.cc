@@ -38,43 +38,37 @@ class ZipError {
 };
 
 absl::Status ArchiveError(zip_t* archive, absl::string_view what) {
-  return absl::InternalError(
-      absl::StrCat("libzip: ", what, ": ", zip_strerror(archive)));
+  return absl::InternalError(absl::StrCat("libzip: ", what, ": ", zip_strerror(archive)));
 }
 
 absl::Status SourceError(zip_source_t* source, absl::string_view what) {
-  return absl::InternalError(absl::StrCat(
-      "libzip: ", what, ": ", zip_error_strerror(zip_source_error(source))));
+  return absl::InternalError(
+      absl::StrCat("libzip: ", what, ": ", zip_error_strerror(zip_source_error(source))));
 }
 
 }  // namespace
 
-absl::StatusOr<std::string> ZipInMemory(std::span<const ZipEntry> entries,
-                                        DosTimestamp mtime) {
+absl::StatusOr<std::string> ZipInMemory(std::span<const ZipEntry> entries, DosTimestamp mtime) {
   ZipError error;
   ZipSourcePtr buffer(zip_source_buffer_create(nullptr, 0, 0, error.get()));
   if (buffer == nullptr) {
-    return absl::InternalError(
-        absl::StrCat("libzip: zip_source_buffer_create: ", error.message()));
+    return absl::InternalError(absl::StrCat("libzip: zip_source_buffer_create: ", error.message()));
   }
   // An open archive owns a reference to its source and zip_close drops it;
   // take an extra one so the written bytes outlive the archive.
   zip_source_keep(buffer.get());
-  ZipPtr archive(zip_open_from_source(buffer.get(), ZIP_CREATE | ZIP_TRUNCATE,
-                                      error.get()));
+  ZipPtr archive(zip_open_from_source(buffer.get(), ZIP_CREATE | ZIP_TRUNCATE, error.get()));
   if (archive == nullptr) {
     zip_source_free(buffer.get());  // the open did not take the extra reference
-    return absl::InternalError(
-        absl::StrCat("libzip: zip_open_from_source: ", error.message()));
+    return absl::InternalError(absl::StrCat("libzip: zip_open_from_source: ", error.message()));
   }
 
   for (const ZipEntry& entry : entries) {
     // The data is only read in zip_close, and `entries` outlives it.
-    zip_source_t* data = zip_source_buffer(archive.get(), entry.data.data(),
-                                           entry.data.size(), /*freep=*/0);
+    zip_source_t* data =
+        zip_source_buffer(archive.get(), entry.data.data(), entry.data.size(), /*freep=*/0);
     if (data == nullptr) return ArchiveError(archive.get(), entry.name);
-    const zip_int64_t index =
-        zip_file_add(archive.get(), entry.name.c_str(), data, 0);
+    const zip_int64_t index = zip_file_add(archive.get(), entry.name.c_str(), data, 0);
     if (index < 0) {
       zip_source_free(data);  // not taken over by the archive on failure
       return ArchiveError(archive.get(), entry.name);
@@ -105,8 +99,7 @@ absl::StatusOr<std::string> ZipInMemory(std::span<const ZipEntry> entries,
     return SourceError(buffer.get(), "zip_source_open");
   }
   std::string bytes(stat.size, '\0');
-  const zip_int64_t read =
-      zip_source_read(buffer.get(), bytes.data(), bytes.size());
+  const zip_int64_t read = zip_source_read(buffer.get(), bytes.data(), bytes.size());
   zip_source_close(buffer.get());
   if (read < 0 || static_cast<zip_uint64_t>(read) != stat.size) {
     return SourceError(buffer.get(), "zip_source_read");

@@ -24,8 +24,7 @@ struct DosTimestamp {
 
 // Returns the archive with `entries` deflated in the given order, all stamped
 // with `mtime`. INTERNAL when libzip fails.
-absl::StatusOr<std::string> ZipInMemory(std::span<const ZipEntry> entries,
-                                        DosTimestamp mtime);
+absl::StatusOr<std::string> ZipInMemory(std::span<const ZipEntry> entries, DosTimestamp mtime);
 
 }  // namespace govreport::docx::internal
 

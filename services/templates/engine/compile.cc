@@ -249,8 +249,9 @@ class Parser {
         // Legal, but a comment that holds a tag ends at that tag's closing
         // delimiter and prints the rest: worth telling a template's author.
         if (collect_all_ && name.find(otag_) != std::string_view::npos) {
-          Issue(at, "comment " + Quote(whole) + " contains '" + otag_ + "': it ends at the first '" +
-                        ctag_ + "', so the text after that is printed; take the tag out of the "
+          Issue(at, "comment " + Quote(whole) + " contains '" + otag_ +
+                        "': it ends at the first '" + ctag_ +
+                        "', so the text after that is printed; take the tag out of the "
                         "comment");
         }
         return true;

@@ -44,13 +44,11 @@ class TemplateGrpc final : public v1::TemplateService::Service {
                              v1::ListTemplatesResponse*) override;
   grpc::Status UpdateTemplate(grpc::ServerContext*, const v1::UpdateTemplateRequest*,
                               v1::Template*) override;
-  grpc::Status ListTemplateRevisions(grpc::ServerContext*,
-                                     const v1::ListTemplateRevisionsRequest*,
+  grpc::Status ListTemplateRevisions(grpc::ServerContext*, const v1::ListTemplateRevisionsRequest*,
                                      v1::ListTemplateRevisionsResponse*) override;
   grpc::Status ValidateTemplate(grpc::ServerContext*, const v1::ValidateTemplateRequest*,
                                 v1::ValidateTemplateResponse*) override;
-  grpc::Status Render(grpc::ServerContext*, const v1::RenderRequest*,
-                      v1::RenderResponse*) override;
+  grpc::Status Render(grpc::ServerContext*, const v1::RenderRequest*, v1::RenderResponse*) override;
   grpc::Status Preview(grpc::ServerContext*, const v1::PreviewRequest*,
                        v1::RenderResponse*) override;
 
