@@ -44,7 +44,7 @@ struct Actor {
   // The platform service that relays the action, if any (history "via").
   std::string via;
   // The token the call came with, and who issued it (history "token").
-  std::string token;
+  std::string token{};
 };
 
 inline constexpr absl::string_view kSystemActor = "system";

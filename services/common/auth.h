@@ -45,8 +45,8 @@ struct Principal {
   int64_t expire_unix = 0;
   // Which token this is and who issued it ("org/subject"), so that what an
   // admin does with a token minted in someone else's name is attributable.
-  std::string token_id;
-  std::string issued_by;
+  std::string token_id{};
+  std::string issued_by{};
 
   bool HasRole(absl::string_view role) const;
   bool IsOperator() const { return org == kAnyOrg; }
