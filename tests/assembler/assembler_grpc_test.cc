@@ -841,6 +841,48 @@ TEST_F(AssemblerTest, WatchesPerCallerAreCapped) {
   (void)auditor.reader->Finish();
 }
 
+// Opens one WatchReport stream per token at once and keeps those that
+// started; the refused ones must say RESOURCE_EXHAUSTED with `why`.
+class WatchCrowd {
+ public:
+  WatchCrowd(Stack& stack, const std::string& report, const std::vector<std::string>& tokens,
+             const std::string& why) {
+    for (const std::string& token : tokens) {
+      ctxs_.push_back(std::make_unique<grpc::ClientContext>());
+      auth::AttachToken(*ctxs_.back(), token);
+      ctxs_.back()->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+      v1::WatchReportRequest req;
+      req.set_name(report);
+      readers_.push_back(stack.reports().WatchReport(ctxs_.back().get(), req));
+      v1::Report msg;
+      if (readers_.back()->Read(&msg)) {
+        ++open;
+        continue;
+      }
+      grpc::Status st = readers_.back()->Finish();
+      EXPECT_EQ(st.error_code(), StatusCode::RESOURCE_EXHAUSTED);
+      EXPECT_TRUE(absl::StrContains(st.error_message(), why)) << st.error_message();
+      readers_.back().reset();
+      ++refused;
+    }
+  }
+  ~WatchCrowd() {
+    for (auto& c : ctxs_) c->TryCancel();
+    for (auto& rd : readers_) {
+      if (!rd) continue;
+      v1::Report msg;
+      while (rd->Read(&msg)) {
+      }
+      (void)rd->Finish();
+    }
+  }
+  int open = 0, refused = 0;
+
+ private:
+  std::vector<std::unique_ptr<grpc::ClientContext>> ctxs_;
+  std::vector<std::unique_ptr<grpc::ClientReader<v1::Report>>> readers_;
+};
+
 class AssemblerWatchServerCapTest : public AssemblerTest {
  protected:
   StackOptions Options() override {
@@ -853,36 +895,11 @@ class AssemblerWatchServerCapTest : public AssemblerTest {
 // Many principals together are bounded by the server's limit.
 TEST_F(AssemblerWatchServerCapTest, WatchesPerServerAreCapped) {
   v1::Report r = Ready("watch-server");
-  std::vector<std::unique_ptr<grpc::ClientContext>> ctxs;
-  std::vector<std::unique_ptr<grpc::ClientReader<v1::Report>>> readers;
-  int refused = 0, open = 0;
-  for (const std::string& token :
-       {kjj_.drafter, kjj_.auditor, kjj_.director, kjj_.secretary, kjj_.drafter}) {
-    ctxs.push_back(std::make_unique<grpc::ClientContext>());
-    auth::AttachToken(*ctxs.back(), token);
-    ctxs.back()->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    v1::WatchReportRequest req;
-    req.set_name(r.name());
-    readers.push_back(stack_->reports().WatchReport(ctxs.back().get(), req));
-    v1::Report msg;
-    if (readers.back()->Read(&msg)) {
-      ++open;
-    } else {
-      EXPECT_EQ(readers.back()->Finish().error_code(), StatusCode::RESOURCE_EXHAUSTED);
-      readers.back().reset();
-      ++refused;
-    }
-  }
-  EXPECT_EQ(open, 3);
-  EXPECT_EQ(refused, 2);
-  for (auto& c : ctxs) c->TryCancel();
-  for (auto& rd : readers) {
-    if (!rd) continue;
-    v1::Report msg;
-    while (rd->Read(&msg)) {
-    }
-    (void)rd->Finish();
-  }
+  WatchCrowd crowd(*stack_, r.name(),
+                   {kjj_.drafter, kjj_.auditor, kjj_.director, kjj_.secretary, kjj_.drafter},
+                   "its limit");
+  EXPECT_EQ(crowd.open, 3);
+  EXPECT_EQ(crowd.refused, 2);
 }
 
 class AssemblerWatchOrgCapTest : public AssemblerTest {
@@ -898,37 +915,10 @@ class AssemblerWatchOrgCapTest : public AssemblerTest {
 // bounded, so that they cannot fill the server's slots for other orgs.
 TEST_F(AssemblerWatchOrgCapTest, WatchesPerOrgAreCapped) {
   v1::Report r = Ready("watch-org");
-  std::vector<std::unique_ptr<grpc::ClientContext>> ctxs;
-  std::vector<std::unique_ptr<grpc::ClientReader<v1::Report>>> readers;
-  int refused = 0, open = 0;
-  for (const std::string& token : {kjj_.drafter, kjj_.auditor, kjj_.director, kjj_.secretary}) {
-    ctxs.push_back(std::make_unique<grpc::ClientContext>());
-    auth::AttachToken(*ctxs.back(), token);
-    ctxs.back()->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    v1::WatchReportRequest req;
-    req.set_name(r.name());
-    readers.push_back(stack_->reports().WatchReport(ctxs.back().get(), req));
-    v1::Report msg;
-    if (readers.back()->Read(&msg)) {
-      ++open;
-    } else {
-      grpc::Status st = readers.back()->Finish();
-      EXPECT_EQ(st.error_code(), StatusCode::RESOURCE_EXHAUSTED);
-      EXPECT_TRUE(absl::StrContains(st.error_message(), "per org")) << st.error_message();
-      readers.back().reset();
-      ++refused;
-    }
-  }
-  EXPECT_EQ(open, 3);
-  EXPECT_EQ(refused, 1);
-  for (auto& c : ctxs) c->TryCancel();
-  for (auto& rd : readers) {
-    if (!rd) continue;
-    v1::Report msg;
-    while (rd->Read(&msg)) {
-    }
-    (void)rd->Finish();
-  }
+  WatchCrowd crowd(*stack_, r.name(), {kjj_.drafter, kjj_.auditor, kjj_.director, kjj_.secretary},
+                   "per org");
+  EXPECT_EQ(crowd.open, 3);
+  EXPECT_EQ(crowd.refused, 1);
 }
 
 // Whoever can write Redis swaps a published document's bytes: GetDocument
