@@ -1,35 +1,11 @@
-// Runs the page token fuzz target over fixed hostile inputs, so that its code
-// builds and runs with any compiler; with arguments, over those files (a
-// crash reproducer).
-#include <cstdint>
-#include <cstdio>
-#include <fstream>
-#include <sstream>
+// Hostile inputs for the page token fuzz target's smoke test.
 #include <string>
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "fuzz_smoke_main.h"
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
-
-namespace {
-
-void Run(const std::string& input) {
-  LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(input.data()), input.size());
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
-  if (argc > 1) {
-    for (int i = 1; i < argc; ++i) {
-      std::ifstream in(argv[i], std::ios::binary);
-      std::ostringstream content;
-      content << in.rdbuf();
-      Run(content.str());
-    }
-    return 0;
-  }
+std::vector<std::string> SmokeInputs() {
   std::vector<std::string> inputs = {
       "",
       "A",
@@ -48,7 +24,5 @@ int main(int argc, char** argv) {
   for (const char* v : {"4294967295", "2147483648", "9223372036854775807", "-1", "0"}) {
     inputs.push_back(absl::WebSafeBase64Escape(std::string("indicators|") + v));
   }
-  for (const std::string& input : inputs) Run(input);
-  std::puts("fuzz_page_token_smoke: ok");
-  return 0;
+  return inputs;
 }
