@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/crypto.h"
+#include "common/resource.h"
 #include "common/status.h"
 
 namespace govreport::auth {
@@ -202,28 +203,61 @@ absl::StatusOr<Principal> Authenticator::Authenticate(const grpc::ServerContext&
   return AuthenticateToken(value.substr(kBearer.size()));
 }
 
-absl::Status Authenticator::Check(const Principal& p, absl::string_view org,
-                                  std::initializer_list<absl::string_view> roles) {
+absl::Status CheckOrgRoles(const Principal& p, absl::string_view org, RoleSet roles) {
   if (!p.CanActOn(org)) {
     return absl::PermissionDeniedError(absl::StrCat("principal '", p.subject, "' of org '", p.org,
                                                     "' may not act on org '", org, "'"));
   }
-  if (p.IsOperator() || p.HasRole(kAdmin) || roles.size() == 0) {
-    return absl::OkStatus();
-  }
+  if (p.IsOperator() || p.HasRole(kAdmin)) return absl::OkStatus();
   for (absl::string_view r : roles) {
-    if (p.HasRole(r)) return absl::OkStatus();
+    if (r.empty() || p.HasRole(r)) return absl::OkStatus();
   }
   return absl::PermissionDeniedError(absl::StrCat(
       "principal '", p.subject, "' needs one of the roles: ", absl::StrJoin(roles, ", ")));
 }
 
-absl::StatusOr<Principal> Authenticator::Authorize(const grpc::ServerContext& ctx,
-                                                   absl::string_view org,
-                                                   std::initializer_list<absl::string_view> roles) {
+absl::Status Authenticator::Check(const Principal& p, absl::string_view org, RoleSet roles) {
+  return CheckOrgRoles(p, org, roles.empty() ? RoleSet(roles::kAnyMember) : roles);
+}
+
+absl::StatusOr<Principal> Authenticator::AuthorizeOrg(const grpc::ServerContext& ctx,
+                                                      absl::string_view org, RoleSet roles) {
   GR_ASSIGN_OR_RETURN(Principal p, Authenticate(ctx));
-  GR_RETURN_IF_ERROR(Check(p, org, roles));
+  GR_RETURN_IF_ERROR(CheckOrgRoles(p, org, roles));
   return p;
+}
+
+absl::Status CheckIssuable(const Principal& issuer, const Principal& wanted, int64_t ttl_seconds) {
+  GR_RETURN_IF_ERROR(CheckOrgRoles(issuer, wanted.org, roles::kAdmins));
+  if (wanted.subject.empty()) {
+    return absl::InvalidArgumentError("principal.subject: must be set");
+  }
+  if (wanted.org != kAnyOrg && !IsValidId(wanted.org)) {
+    return absl::InvalidArgumentError("principal.org: not an org id");
+  }
+  if (wanted.org == kAnyOrg && !issuer.IsOperator()) {
+    return absl::PermissionDeniedError("only the operator issues '*' tokens");
+  }
+  for (const auto& r : wanted.roles) {
+    if (!IsKnownRole(r)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("principal.roles: unknown role '", r,
+                       "' (recorder, drafter, approver, admin, auditor, service)"));
+    }
+    if (r == kService && wanted.org != kAnyOrg) {
+      return absl::PermissionDeniedError(
+          "principal.roles: 'service' is the platform's own role; only the operator issues it, "
+          "for org '*' (an org's systems use recorder)");
+    }
+  }
+  // Bounded so that issue time + ttl cannot overflow; 0 still means the
+  // token does not expire.
+  constexpr int64_t kMaxTtlSeconds = int64_t{10} * 366 * 24 * 3600;
+  if (ttl_seconds < 0 || ttl_seconds > kMaxTtlSeconds) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ttl_seconds: between 0 (no expiry) and ", kMaxTtlSeconds, " (ten years)"));
+  }
+  return absl::OkStatus();
 }
 
 void AttachToken(grpc::ClientContext& ctx, absl::string_view token) {

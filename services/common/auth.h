@@ -9,7 +9,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <initializer_list>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -19,7 +18,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "common/redis.h"
+#include "common/status.h"
 
 namespace govreport::auth {
 
@@ -34,6 +35,38 @@ inline constexpr absl::string_view kAuditor = "auditor";
 inline constexpr absl::string_view kService = "service";
 // Org of the platform operator, who may act on every org.
 inline constexpr absl::string_view kAnyOrg = "*";
+
+// Who may call what, named once for every service. A principal passes
+// when it acts on the org and holds one of the set's roles; admins and the
+// operator hold every role of their scope, and an empty set lets any member
+// of the org pass.
+using RoleSet = absl::Span<const absl::string_view>;
+namespace roles {
+inline constexpr absl::string_view kAnyMember[] = {""};
+inline constexpr absl::string_view kAdmins[] = {kAdmin};
+inline constexpr absl::string_view kAdminsAndAuditors[] = {kAdmin, kAuditor};
+// Records: who writes activity records, and who reads them and the figures.
+inline constexpr absl::string_view kRecordWriters[] = {kRecorder, kService};
+inline constexpr absl::string_view kRecordReaders[] = {kRecorder, kDrafter, kApprover, kAuditor,
+                                                       kService};
+// Templates are read by everyone who takes part in a report.
+inline constexpr absl::string_view kTemplateReaders[] = {kDrafter, kApprover, kAuditor, kService,
+                                                         kRecorder};
+// Reports: drafters write them (the platform's services for them); the
+// approvers who decide on them, auditors and services read them.
+inline constexpr absl::string_view kReportWriters[] = {kDrafter, kService};
+inline constexpr absl::string_view kReportReaders[] = {kDrafter, kApprover, kAuditor, kService};
+inline constexpr absl::string_view kDocumentReaders[] = {kDrafter, kApprover, kAuditor, kAdmin,
+                                                         kService};
+// Approval: who starts, decides, urges and comments, and who reads the
+// whole history of every approval.
+inline constexpr absl::string_view kInitiators[] = {kDrafter, kService};
+inline constexpr absl::string_view kDeciders[] = {kApprover};
+inline constexpr absl::string_view kDrafters[] = {kDrafter};
+inline constexpr absl::string_view kCommenters[] = {kDrafter, kApprover, kAuditor};
+inline constexpr absl::string_view kOverseers[] = {kAuditor, kService};
+inline constexpr absl::string_view kSupervisors[] = {kAuditor, kAdmin};
+}  // namespace roles
 
 struct Principal {
   std::string subject;
@@ -96,13 +129,16 @@ class Authenticator {
   absl::StatusOr<Principal> Authenticate(const grpc::ServerContext& ctx);
   absl::StatusOr<Principal> AuthenticateToken(absl::string_view secret);
   // Authenticates, then requires the principal to act on `org` and hold one
-  // of `roles` (admin and operator hold every role of their scope).
-  // PERMISSION_DENIED otherwise, checked before anything of `org` is read,
-  // so a refusal reveals nothing about the other org's data.
+  // of `roles`. PERMISSION_DENIED otherwise, checked before anything of
+  // `org` is read, so a refusal reveals nothing about the other org's data.
+  absl::StatusOr<Principal> AuthorizeOrg(const grpc::ServerContext& ctx, absl::string_view org,
+                                         RoleSet roles);
+  // Old spellings, until every service uses the ones above.
   absl::StatusOr<Principal> Authorize(const grpc::ServerContext& ctx, absl::string_view org,
-                                      std::initializer_list<absl::string_view> roles);
-  static absl::Status Check(const Principal& principal, absl::string_view org,
-                            std::initializer_list<absl::string_view> roles);
+                                      RoleSet roles) {
+    return AuthorizeOrg(ctx, org, roles.empty() ? RoleSet(roles::kAnyMember) : roles);
+  }
+  static absl::Status Check(const Principal& principal, absl::string_view org, RoleSet roles);
 
   TokenStore& tokens() { return store_; }
 
@@ -120,9 +156,28 @@ class Authenticator {
   absl::flat_hash_map<std::string, Cached> cache_;
 };
 
+// The rule AuthorizeOrg applies, for a principal already authenticated.
+absl::Status CheckOrgRoles(const Principal& principal, absl::string_view org, RoleSet roles);
+
+// The rules of issuing a token: only an admin of `wanted.org` (or the
+// operator) issues it, "*" tokens and the service role only by the
+// operator, known roles, a ttl within ten years (0: no expiry).
+absl::Status CheckIssuable(const Principal& issuer, const Principal& wanted, int64_t ttl_seconds);
+
 // Client side: attach a bearer token to an outgoing call.
 void AttachToken(grpc::ClientContext& ctx, absl::string_view token);
 
 }  // namespace govreport::auth
+
+// The authorization edge of a gRPC method: resolves the org of the request
+// (an absl::StatusOr<std::string>), then authenticates and authorizes the
+// caller for it, or returns the error from the enclosing method. Declares
+// `org` and `principal` (an absl::StatusOr<Principal> known to be ok).
+#define GR_AUTHORIZE_ORG(principal, org_expr, role_set)                  \
+  auto gr_org_ = (org_expr);                                             \
+  if (!gr_org_.ok()) return ::govreport::ToGrpcStatus(gr_org_.status()); \
+  const std::string& org = *gr_org_;                                     \
+  auto principal = auth_->AuthorizeOrg(*ctx, org, role_set);             \
+  if (!principal.ok()) return ::govreport::ToGrpcStatus(principal.status())
 
 #endif  // GOVREPORT_COMMON_AUTH_H_

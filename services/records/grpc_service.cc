@@ -8,24 +8,7 @@ namespace govreport::records {
 namespace apb = ::govreport::auth::v1;
 namespace {
 
-using auth::kAdmin;
-using auth::kAuditor;
-using auth::kDrafter;
-using auth::kRecorder;
-using auth::kService;
-
-// Every reader role: anyone of the org may read its figures.
-#define GR_READERS \
-  { kRecorder, kDrafter, auth::kApprover, kAuditor, kService }
-
-// Resolves the org of a request and checks the caller, before anything of
-// that org is read.
-#define GR_AUTHORIZE(principal, org_expr, ...)               \
-  auto gr_org_ = (org_expr);                                 \
-  if (!gr_org_.ok()) return ToGrpcStatus(gr_org_.status());  \
-  const std::string& org = *gr_org_;                         \
-  auto principal = auth_->Authorize(*ctx, org, __VA_ARGS__); \
-  if (!principal.ok()) return ToGrpcStatus(principal.status())
+namespace roles = ::govreport::auth::roles;
 
 absl::StatusOr<std::string> OrgOfName(const std::string& name, absl::string_view pattern,
                                       absl::string_view field) {
@@ -74,7 +57,7 @@ grpc::Status OrgGrpc::CreateOrg(grpc::ServerContext* ctx, const pb::CreateOrgReq
 }
 
 grpc::Status OrgGrpc::GetOrg(grpc::ServerContext* ctx, const pb::GetOrgRequest* req, pb::Org* out) {
-  GR_AUTHORIZE(p, ParseOrgName(req->name(), "name"), GR_READERS);
+  GR_AUTHORIZE_ORG(p, ParseOrgName(req->name(), "name"), roles::kRecordReaders);
   return ToGrpc(records_->GetOrg(org), out);
 }
 
@@ -88,7 +71,7 @@ grpc::Status OrgGrpc::ListOrgs(grpc::ServerContext* ctx, const pb::ListOrgsReque
 
 grpc::Status OrgGrpc::UpdateOrg(grpc::ServerContext* ctx, const pb::UpdateOrgRequest* req,
                                 pb::Org* out) {
-  GR_AUTHORIZE(p, ParseOrgName(req->org().name(), "org.name"), {kAdmin});
+  GR_AUTHORIZE_ORG(p, ParseOrgName(req->org().name(), "org.name"), roles::kAdmins);
   return ToGrpc(records_->UpdateOrg(*req), out);
 }
 
@@ -96,13 +79,13 @@ grpc::Status OrgGrpc::UpdateOrg(grpc::ServerContext* ctx, const pb::UpdateOrgReq
 
 grpc::Status IndicatorGrpc::LoadProfile(grpc::ServerContext* ctx, const pb::LoadProfileRequest* req,
                                         pb::LoadProfileResponse* out) {
-  GR_AUTHORIZE(p, ParseOrgName(req->parent()), {kAdmin});
+  GR_AUTHORIZE_ORG(p, ParseOrgName(req->parent()), roles::kAdmins);
   return ToGrpc(records_->LoadProfile(org, req->profile(), req->request_id()), out);
 }
 
 grpc::Status IndicatorGrpc::GetProfile(grpc::ServerContext* ctx, const pb::GetProfileRequest* req,
                                        pb::Profile* out) {
-  GR_AUTHORIZE(p, ParseOrgName(req->parent()), GR_READERS);
+  GR_AUTHORIZE_ORG(p, ParseOrgName(req->parent()), roles::kRecordReaders);
   auto profile = records_->GetProfile(org);
   if (!profile.ok()) return ToGrpcStatus(profile.status());
   *out = (*profile)->proto();
@@ -112,7 +95,7 @@ grpc::Status IndicatorGrpc::GetProfile(grpc::ServerContext* ctx, const pb::GetPr
 grpc::Status IndicatorGrpc::ListIndicators(grpc::ServerContext* ctx,
                                            const pb::ListIndicatorsRequest* req,
                                            pb::ListIndicatorsResponse* out) {
-  GR_AUTHORIZE(p, ParseOrgName(req->parent()), GR_READERS);
+  GR_AUTHORIZE_ORG(p, ParseOrgName(req->parent()), roles::kRecordReaders);
   auto profile = records_->GetProfile(org);
   if (!profile.ok()) return ToGrpcStatus(profile.status());
   auto size = PageSize(req->page_size(), 100, 1000);
@@ -136,7 +119,7 @@ grpc::Status IndicatorGrpc::ListIndicators(grpc::ServerContext* ctx,
 
 grpc::Status IndicatorGrpc::GetIndicator(grpc::ServerContext* ctx,
                                          const pb::GetIndicatorRequest* req, pb::Indicator* out) {
-  GR_AUTHORIZE(p, OrgOfIndicator(req->name()), GR_READERS);
+  GR_AUTHORIZE_ORG(p, OrgOfIndicator(req->name()), roles::kRecordReaders);
   auto profile = records_->GetProfile(org);
   if (!profile.ok()) return ToGrpcStatus(profile.status());
   std::string key = req->name().substr(req->name().rfind('/') + 1);
@@ -152,14 +135,14 @@ grpc::Status IndicatorGrpc::GetIndicator(grpc::ServerContext* ctx,
 grpc::Status IndicatorGrpc::GetIndicatorValues(grpc::ServerContext* ctx,
                                                const pb::GetIndicatorValuesRequest* req,
                                                pb::GetIndicatorValuesResponse* out) {
-  GR_AUTHORIZE(p, ParseOrgName(req->parent()), GR_READERS);
+  GR_AUTHORIZE_ORG(p, ParseOrgName(req->parent()), roles::kRecordReaders);
   return ToGrpc(records_->GetIndicatorValues(org, req->period()), out);
 }
 
 grpc::Status IndicatorGrpc::GetIndicatorProvenance(grpc::ServerContext* ctx,
                                                    const pb::GetIndicatorProvenanceRequest* req,
                                                    pb::GetIndicatorProvenanceResponse* out) {
-  GR_AUTHORIZE(p, OrgOfIndicator(req->name()), GR_READERS);
+  GR_AUTHORIZE_ORG(p, OrgOfIndicator(req->name()), roles::kRecordReaders);
   std::string key = req->name().substr(req->name().rfind('/') + 1);
   return ToGrpc(records_->GetIndicatorProvenance(org, key, req->period(), req->page_size(),
                                                  req->page_token()),
@@ -173,7 +156,7 @@ grpc::Status IndicatorGrpc::GetIndicatorProvenance(grpc::ServerContext* ctx,
 grpc::Status ActivityGrpc::CreateActivity(grpc::ServerContext* ctx,
                                           const pb::CreateActivityRequest* req,
                                           pb::ActivityRecord* out) {
-  GR_AUTHORIZE(p, ParseOrgName(req->parent()), {kRecorder, kService});
+  GR_AUTHORIZE_ORG(p, ParseOrgName(req->parent()), roles::kRecordWriters);
   return ToGrpc(records_->CreateActivity(org, p->subject, req->activity(), req->request_id(),
                                          p->IsOperator()),
                 out);
@@ -182,36 +165,36 @@ grpc::Status ActivityGrpc::CreateActivity(grpc::ServerContext* ctx,
 grpc::Status ActivityGrpc::BatchCreateActivities(grpc::ServerContext* ctx,
                                                  const pb::BatchCreateActivitiesRequest* req,
                                                  pb::BatchCreateActivitiesResponse* out) {
-  GR_AUTHORIZE(p, ParseOrgName(req->parent()), {kRecorder, kService});
+  GR_AUTHORIZE_ORG(p, ParseOrgName(req->parent()), roles::kRecordWriters);
   return ToGrpc(records_->BatchCreateActivities(org, p->subject, *req, p->IsOperator()), out);
 }
 
 grpc::Status ActivityGrpc::GetActivity(grpc::ServerContext* ctx, const pb::GetActivityRequest* req,
                                        pb::ActivityRecord* out) {
   auto parts = ParseName(req->name(), "orgs/*/activities/*", "name");
-  GR_AUTHORIZE(p, OrgOfName(req->name(), "orgs/*/activities/*", "name"), GR_READERS);
+  GR_AUTHORIZE_ORG(p, OrgOfName(req->name(), "orgs/*/activities/*", "name"), roles::kRecordReaders);
   return ToGrpc(records_->GetActivity(org, (*parts)[1]), out);
 }
 
 grpc::Status ActivityGrpc::ListActivities(grpc::ServerContext* ctx,
                                           const pb::ListActivitiesRequest* req,
                                           pb::ListActivitiesResponse* out) {
-  GR_AUTHORIZE(p, ParseOrgName(req->parent()), GR_READERS);
+  GR_AUTHORIZE_ORG(p, ParseOrgName(req->parent()), roles::kRecordReaders);
   return ToGrpc(records_->ListActivities(org, *req), out);
 }
 
 grpc::Status ActivityGrpc::AmendActivity(grpc::ServerContext* ctx,
                                          const pb::AmendActivityRequest* req,
                                          pb::ActivityRecord* out) {
-  GR_AUTHORIZE(p, OrgOfName(req->activity().name(), "orgs/*/activities/*", "activity.name"),
-               {kRecorder, kService});
+  GR_AUTHORIZE_ORG(p, OrgOfName(req->activity().name(), "orgs/*/activities/*", "activity.name"),
+                   roles::kRecordWriters);
   return ToGrpc(records_->AmendActivity(org, p->subject, *req, p->IsOperator()), out);
 }
 
 grpc::Status ActivityGrpc::VoidActivity(grpc::ServerContext* ctx,
                                         const pb::VoidActivityRequest* req,
                                         pb::ActivityRecord* out) {
-  GR_AUTHORIZE(p, OrgOfName(req->name(), "orgs/*/activities/*", "name"), {kRecorder, kService});
+  GR_AUTHORIZE_ORG(p, OrgOfName(req->name(), "orgs/*/activities/*", "name"), roles::kRecordWriters);
   return ToGrpc(records_->VoidActivity(org, p->subject, *req, p->IsOperator()), out);
 }
 
@@ -219,7 +202,7 @@ grpc::Status ActivityGrpc::ListActivityRevisions(grpc::ServerContext* ctx,
                                                  const pb::ListActivityRevisionsRequest* req,
                                                  pb::ListActivityRevisionsResponse* out) {
   auto parts = ParseName(req->name(), "orgs/*/activities/*", "name");
-  GR_AUTHORIZE(p, OrgOfName(req->name(), "orgs/*/activities/*", "name"), GR_READERS);
+  GR_AUTHORIZE_ORG(p, OrgOfName(req->name(), "orgs/*/activities/*", "name"), roles::kRecordReaders);
   auto revs = records_->ListRevisions(org, (*parts)[1]);
   if (!revs.ok()) return ToGrpcStatus(revs.status());
   for (auto& r : *revs) *out->add_revisions() = std::move(r);
@@ -231,41 +214,16 @@ grpc::Status ActivityGrpc::ListActivityRevisions(grpc::ServerContext* ctx,
 grpc::Status AuthGrpc::IssueToken(grpc::ServerContext* ctx, const apb::IssueTokenRequest* req,
                                   apb::IssueTokenResponse* out) {
   const apb::Principal& want = req->principal();
-  auto p = auth_->Authorize(*ctx, want.org(), {kAdmin});
+  auto p = auth_->Authenticate(*ctx);
   if (!p.ok()) return ToGrpcStatus(p.status());
-  if (want.subject().empty()) {
-    return ToGrpcStatus(absl::InvalidArgumentError("principal.subject: must be set"));
-  }
-  if (want.org() != auth::kAnyOrg && !IsValidId(want.org())) {
-    return ToGrpcStatus(absl::InvalidArgumentError("principal.org: not an org id"));
-  }
-  if (want.org() == auth::kAnyOrg && !p->IsOperator()) {
-    return ToGrpcStatus(absl::PermissionDeniedError("only the operator issues '*' tokens"));
-  }
   auth::Principal np;
   np.subject = want.subject();
   np.org = want.org();
   np.display_name = want.display_name();
   np.kind = want.kind() == apb::SERVICE ? "service" : "user";
-  for (const auto& r : want.roles()) {
-    if (!auth::IsKnownRole(r)) {
-      return ToGrpcStatus(absl::InvalidArgumentError(
-          absl::StrCat("principal.roles: unknown role '", r,
-                       "' (recorder, drafter, approver, admin, auditor, service)")));
-    }
-    if (r == auth::kService && want.org() != auth::kAnyOrg) {
-      return ToGrpcStatus(absl::PermissionDeniedError(
-          "principal.roles: 'service' is the platform's own role; only the operator issues it, "
-          "for org '*' (an org's systems use recorder)"));
-    }
-    np.roles.push_back(r);
-  }
-  // Bounded so that issue time + ttl cannot overflow; 0 still means the
-  // token does not expire.
-  constexpr int64_t kMaxTtlSeconds = int64_t{10} * 366 * 24 * 3600;
-  if (req->ttl_seconds() < 0 || req->ttl_seconds() > kMaxTtlSeconds) {
-    return ToGrpcStatus(absl::InvalidArgumentError(
-        absl::StrCat("ttl_seconds: between 0 (no expiry) and ", kMaxTtlSeconds, " (ten years)")));
+  np.roles.assign(want.roles().begin(), want.roles().end());
+  if (absl::Status st = auth::CheckIssuable(*p, np, req->ttl_seconds()); !st.ok()) {
+    return ToGrpcStatus(st);
   }
   auto issued = auth_->tokens().Issue(np, absl::Seconds(req->ttl_seconds()),
                                       absl::StrCat(p->org, "/", p->subject));
@@ -281,7 +239,7 @@ grpc::Status AuthGrpc::RevokeToken(grpc::ServerContext* ctx, const apb::RevokeTo
                                    apb::RevokeTokenResponse*) {
   auto p = auth_->Authenticate(*ctx);
   if (!p.ok()) return ToGrpcStatus(p.status());
-  if (auto st = auth::Authenticator::Check(*p, p->org, {kAdmin}); !st.ok()) {
+  if (auto st = auth::CheckOrgRoles(*p, p->org, roles::kAdmins); !st.ok()) {
     return ToGrpcStatus(st);
   }
   return ToGrpcStatus(auth_->tokens().Revoke(req->token_id(), p->org));
@@ -292,7 +250,7 @@ grpc::Status AuthGrpc::ListTokens(grpc::ServerContext* ctx, const apb::ListToken
   auto p = auth_->Authenticate(*ctx);
   if (!p.ok()) return ToGrpcStatus(p.status());
   std::string org = req->org().empty() ? p->org : req->org();
-  if (auto st = auth::Authenticator::Check(*p, org, {kAdmin, kAuditor}); !st.ok()) {
+  if (auto st = auth::CheckOrgRoles(*p, org, roles::kAdminsAndAuditors); !st.ok()) {
     return ToGrpcStatus(st);
   }
   auto size = PageSize(req->page_size(), 100, 1000);

@@ -1,18 +1,18 @@
 // gRPC edge of the records binary: authenticates, authorizes for the org
-// named in the request, and translates to Records. No logic lives here.
+// named in the request, and translates to RecordsCore. No logic lives here.
 #ifndef GOVREPORT_RECORDS_GRPC_SERVICE_H_
 #define GOVREPORT_RECORDS_GRPC_SERVICE_H_
 
 #include "common/auth.h"
 #include "govreport/auth/v1/auth.grpc.pb.h"
 #include "govreport/records/v1/records.grpc.pb.h"
-#include "records/records.h"
+#include "records/core.h"
 
 namespace govreport::records {
 
 class OrgGrpc final : public pb::OrgService::Service {
  public:
-  OrgGrpc(Records* records, auth::Authenticator* auth) : records_(records), auth_(auth) {}
+  OrgGrpc(RecordsCore* records, auth::Authenticator* auth) : records_(records), auth_(auth) {}
   grpc::Status CreateOrg(grpc::ServerContext*, const pb::CreateOrgRequest*, pb::Org*) override;
   grpc::Status GetOrg(grpc::ServerContext*, const pb::GetOrgRequest*, pb::Org*) override;
   grpc::Status ListOrgs(grpc::ServerContext*, const pb::ListOrgsRequest*,
@@ -20,13 +20,13 @@ class OrgGrpc final : public pb::OrgService::Service {
   grpc::Status UpdateOrg(grpc::ServerContext*, const pb::UpdateOrgRequest*, pb::Org*) override;
 
  private:
-  Records* records_;
+  RecordsCore* records_;
   auth::Authenticator* auth_;
 };
 
 class IndicatorGrpc final : public pb::IndicatorService::Service {
  public:
-  IndicatorGrpc(Records* records, auth::Authenticator* auth) : records_(records), auth_(auth) {}
+  IndicatorGrpc(RecordsCore* records, auth::Authenticator* auth) : records_(records), auth_(auth) {}
   grpc::Status LoadProfile(grpc::ServerContext*, const pb::LoadProfileRequest*,
                            pb::LoadProfileResponse*) override;
   grpc::Status GetProfile(grpc::ServerContext*, const pb::GetProfileRequest*,
@@ -42,13 +42,13 @@ class IndicatorGrpc final : public pb::IndicatorService::Service {
                                       pb::GetIndicatorProvenanceResponse*) override;
 
  private:
-  Records* records_;
+  RecordsCore* records_;
   auth::Authenticator* auth_;
 };
 
 class ActivityGrpc final : public pb::ActivityService::Service {
  public:
-  ActivityGrpc(Records* records, auth::Authenticator* auth) : records_(records), auth_(auth) {}
+  ActivityGrpc(RecordsCore* records, auth::Authenticator* auth) : records_(records), auth_(auth) {}
   grpc::Status CreateActivity(grpc::ServerContext*, const pb::CreateActivityRequest*,
                               pb::ActivityRecord*) override;
   grpc::Status BatchCreateActivities(grpc::ServerContext*, const pb::BatchCreateActivitiesRequest*,
@@ -65,7 +65,7 @@ class ActivityGrpc final : public pb::ActivityService::Service {
                                      pb::ListActivityRevisionsResponse*) override;
 
  private:
-  Records* records_;
+  RecordsCore* records_;
   auth::Authenticator* auth_;
 };
 

@@ -1,25 +1,28 @@
 #include "records/lua_scripts.h"
 
+#include "absl/strings/str_cat.h"
+#include "common/request_id.h"
+
 namespace govreport::records {
 
 const redis::Script& WriteActivityScript() {
-  static const redis::Script script(R"lua(
--- ARGV: op, id, request_id, ext_field, content_hash, expected_rev,
---       record_blob, contribution_json, request_ttl_seconds,
+  static const redis::Script script(absl::StrCat(request_id::kLuaPrelude, R"lua(
+-- KEYS: 1 the org's data version, 2 the request id's key (same slot).
+-- ARGV: op, id, fingerprint ('' = no request id), ext_field, content_hash,
+--       expected_rev, record_blob, contribution_json, request_ttl_seconds,
 --       quota_day (YYYYMMDD, '' = not counted), quota_records, quota_bytes
 --       (0 = no limit), max_persons_per_year (0 = no limit)
--- The quota and the persons cap are checked before anything is written, so
--- a refused write changes nothing; replays are answered before either.
+-- A repeat answers {'REPLAYED', 'id@revision'} before anything else. The
+-- quota and the persons cap are checked before anything is written, so a
+-- refused write changes nothing.
 local P = string.sub(KEYS[1], 1, -3)
-local op, id, rid, ext, chash = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local op, id, fp, ext, chash = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local expected, blob, contrib, ttl = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local qday, qrecords, qbytes = ARGV[10] or '', tonumber(ARGV[11] or '0'), tonumber(ARGV[12] or '0')
 local max_persons = tonumber(ARGV[13] or '0')
 
-if rid ~= '' then
-  local prev = redis.call('GET', P .. 'req:' .. rid)
-  if prev then return {'DUP_REQ', prev} end
-end
+local prior = request_prior(KEYS[2], fp)
+if prior then return prior end
 
 local function buckets(d)
   local y = string.sub(d, 1, 4)
@@ -79,7 +82,7 @@ else
   if not cur then return {'NOTFOUND', id} end
   if cur ~= expected then return {'STALE', cur} end
   old = cjson.decode(redis.call('HGET', rkey, 'c'))
-  if old.v == 1 then return {'VOIDED', id} end
+  if old.v == 1 then return {'FINAL', id} end
   rev = tonumber(cur) + 1
 end
 
@@ -114,7 +117,7 @@ if max_persons > 0 and new.v ~= 1 and #new.p > 0 then
   end
   local have = redis.call('HLEN', yk)
   if added > 0 and have - freed + added > max_persons then
-    return {'PERSONS', year, new.t, max_persons, have}
+    return {'LIMIT', year, new.t, max_persons, have}
   end
 end
 
@@ -131,14 +134,14 @@ redis.call('ZADD', P .. 'acts:t:' .. new.t, score, id)
 redis.call('HSET', rkey, 'd', blob, 'r', rev, 'c', contrib)
 redis.call('RPUSH', rkey .. ':h', blob)
 local dv = redis.call('INCR', KEYS[1])
-if rid ~= '' then redis.call('SET', P .. 'req:' .. rid, id, 'EX', ttl) end
+request_remember(KEYS[2], fp, id .. '@' .. rev, ttl)
 if qday ~= '' then
   redis.call('HINCRBY', qkey, 'n', 1)
   redis.call('HINCRBY', qkey, 'b', nbytes)
   redis.call('EXPIRE', qkey, 172800)
 end
 return {'OK', id, rev, dv}
-)lua");
+)lua"));
   return script;
 }
 
@@ -219,16 +222,16 @@ return {redis.call('GET', KEYS[1]) or '0', fields, distinct, latest, read}
 }
 
 const redis::Script& VersionedSetScript() {
-  static const redis::Script script(R"lua(
--- KEYS[1]: the {d, r} hash. ARGV: mode (create|update), expected revision
--- ('0' = any), blob, request key ('' = none, same slot), request ttl.
--- Returns {'OK', revision} | {'DUP_REQ', revision} | {'EXISTS'} |
---         {'NOTFOUND'} | {'STALE', revision}
-local mode, expected, blob, rkey, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-if rkey ~= '' then
-  local prev = redis.call('GET', rkey)
-  if prev then return {'DUP_REQ', prev} end
-end
+  static const redis::Script script(absl::StrCat(request_id::kLuaPrelude, R"lua(
+-- KEYS: 1 the {d, r} hash, 2 the request id's key (same slot).
+-- ARGV: mode (create|update|put), expected revision ('0' = any), blob,
+--       fingerprint ('' = no request id), request ttl, result (what a
+--       repeat answers).
+-- Returns {'OK', revision} | {'REPLAYED', result} | {'REQUEST_REUSED'} |
+--         {'EXISTS'} | {'NOTFOUND'} | {'STALE', revision}
+local mode, expected, blob, fp, ttl, result = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local prior = request_prior(KEYS[2], fp)
+if prior then return prior end
 local cur = redis.call('HGET', KEYS[1], 'r')
 if mode == 'create' and cur then return {'EXISTS', cur} end
 if mode == 'update' then
@@ -237,9 +240,9 @@ if mode == 'update' then
 end
 local rev = (cur and tonumber(cur) or 0) + 1
 redis.call('HSET', KEYS[1], 'd', blob, 'r', rev)
-if rkey ~= '' then redis.call('SET', rkey, rev, 'EX', ttl) end
+request_remember(KEYS[2], fp, result, ttl)
 return {'OK', rev}
-)lua");
+)lua"));
   return script;
 }
 

@@ -6,8 +6,8 @@
 #include "common/config.h"
 #include "common/secret.h"
 #include "common/server.h"
+#include "records/core.h"
 #include "records/grpc_service.h"
-#include "records/records.h"
 
 int main(int argc, char** argv) {
   using namespace govreport;
@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
   }
   redis::Client redis(*redis_options);
   auth::Authenticator authenticator(&redis, flags.Get("admin-token"));
-  records::Records records(&redis, options);
+  records::RecordsCore records(&redis, options);
   records::OrgGrpc orgs(&records, &authenticator);
   records::IndicatorGrpc indicators(&records, &authenticator);
   records::ActivityGrpc activities(&records, &authenticator);

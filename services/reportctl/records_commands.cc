@@ -16,8 +16,8 @@
 #include "common/crypto.h"
 #include "govreport/auth/v1/auth.grpc.pb.h"
 #include "govreport/records/v1/records.grpc.pb.h"
+#include "records/core.h"
 #include "records/profile.h"
-#include "records/records.h"
 #include "records/sample.h"
 #include "reportctl/cli.h"
 #include "reportctl/import.h"
@@ -689,7 +689,7 @@ int ActivityImport(Context& c, const Command& cmd) {
   if (!compiled.ok()) return Fail(compiled.status());
   std::vector<std::string> errors = parsed->errors;
   for (const auto& row : parsed->rows) {
-    auto st = records::Records::ValidateActivity(**compiled, row.record);
+    auto st = records::ValidateActivity(**compiled, row.record);
     if (!st.ok()) errors.push_back(absl::StrCat("line ", row.line, ": ", st.message()));
   }
   if (!errors.empty()) {

@@ -140,7 +140,7 @@ absl::Status Stack::StartServices(const StackOptions& options) {
     return absl::InternalError("deploy/profiles/strict-governance/profile.json does not parse");
   }
 
-  records_ = std::make_unique<records::Records>(redis_.get());
+  records_ = std::make_unique<records::RecordsCore>(redis_.get());
   orgs_ = std::make_unique<records::OrgGrpc>(records_.get(), auth_.get());
   indicators_ = std::make_unique<records::IndicatorGrpc>(records_.get(), auth_.get());
   activities_ = std::make_unique<records::ActivityGrpc>(records_.get(), auth_.get());

@@ -32,8 +32,8 @@
 #include "govreport/assembler/v1/reports.grpc.pb.h"
 #include "govreport/records/v1/records.grpc.pb.h"
 #include "govreport/templates/v1/templates.grpc.pb.h"
+#include "records/core.h"
 #include "records/grpc_service.h"
-#include "records/records.h"
 #include "redis_server.h"
 #include "templates/service/grpc_service.h"
 #include "templates/service/templates.h"
@@ -149,7 +149,7 @@ class Stack {
   std::unique_ptr<redis::Client> redis_;
   std::unique_ptr<auth::Authenticator> auth_;
   // records
-  std::unique_ptr<records::Records> records_;
+  std::unique_ptr<records::RecordsCore> records_;
   std::unique_ptr<records::OrgGrpc> orgs_;
   std::unique_ptr<records::IndicatorGrpc> indicators_;
   std::unique_ptr<records::ActivityGrpc> activities_;

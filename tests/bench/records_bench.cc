@@ -28,9 +28,9 @@
 #include "common/resource.h"
 #include "common/server.h"
 #include "govreport/bench/v1/echo.grpc.pb.h"
+#include "records/core.h"
 #include "records/grpc_service.h"
 #include "records/lua_scripts.h"
-#include "records/records.h"
 #include "records/sample.h"
 #include "redis_server.h"
 
@@ -92,7 +92,7 @@ double MedianMicros(int runs, const std::function<void()>& f) {
 }
 
 // Fills an org with n records straight through the write script.
-void Fill(redis::Client& client, records::Records& recs, const std::string& org, int64_t n,
+void Fill(redis::Client& client, records::RecordsCore& recs, const std::string& org, int64_t n,
           records::SplitMix& rng) {
   auto profile = recs.GetProfile(org);
   const int chunk = 1000;
@@ -146,7 +146,7 @@ return n
 }
 
 // Victim latency with an attacker reading on two threads.
-std::string DistinctFigures(redis::Client& client, records::Records& recs,
+std::string DistinctFigures(redis::Client& client, records::RecordsCore& recs,
                             const pb::Profile& profile) {
   for (const char* org : {"victim", "attacker", "legacy"}) {
     pb::Org o;
@@ -287,7 +287,7 @@ int Main(int argc, char** argv) {
   ro.command_timeout = absl::Seconds(60);
   redis::Client client(ro);
   auth::Authenticator authn(&client, "bench-operator");
-  records::Records recs(&client);
+  records::RecordsCore recs(&client);
   records::OrgGrpc orgs(&recs, &authn);
   records::IndicatorGrpc inds(&recs, &authn);
   records::ActivityGrpc acts(&recs, &authn);

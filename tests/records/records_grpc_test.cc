@@ -34,7 +34,7 @@ class RecordsGrpcTest : public ::testing::Test {
     // A small daily quota, so that a test can use it up.
     RecordsOptions options;
     options.quota_records_per_day = 3;
-    records_ = std::make_unique<Records>(client_.get(), options);
+    records_ = std::make_unique<RecordsCore>(client_.get(), options);
     orgs_ = std::make_unique<OrgGrpc>(records_.get(), authn_.get());
     indicators_ = std::make_unique<IndicatorGrpc>(records_.get(), authn_.get());
     activities_ = std::make_unique<ActivityGrpc>(records_.get(), authn_.get());
@@ -107,7 +107,7 @@ class RecordsGrpcTest : public ::testing::Test {
   testing::RedisServer redis_server_;
   std::unique_ptr<redis::Client> client_;
   std::unique_ptr<auth::Authenticator> authn_;
-  std::unique_ptr<Records> records_;
+  std::unique_ptr<RecordsCore> records_;
   std::unique_ptr<OrgGrpc> orgs_;
   std::unique_ptr<IndicatorGrpc> indicators_;
   std::unique_ptr<ActivityGrpc> activities_;

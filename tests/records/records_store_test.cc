@@ -8,11 +8,12 @@
 #include <set>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
+#include "records/core.h"
 #include "records/lua_scripts.h"
-#include "records/records.h"
 #include "records/sample.h"
 #include "redis_server.h"
 
@@ -36,7 +37,7 @@ class RecordsStoreTest : public ::testing::Test {
     client_ = std::make_unique<redis::Client>(server_.options());
     RecordsOptions o;
     o.profile_cache_ttl = absl::ZeroDuration();
-    records_ = std::make_unique<Records>(client_.get(), o);
+    records_ = std::make_unique<RecordsCore>(client_.get(), o);
     v1::Org org;
     org.set_display_name("中共某市科学技术局党组");
     org.set_short_name("市科技局");
@@ -65,7 +66,7 @@ class RecordsStoreTest : public ::testing::Test {
 
   testing::RedisServer server_;
   std::unique_ptr<redis::Client> client_;
-  std::unique_ptr<Records> records_;
+  std::unique_ptr<RecordsCore> records_;
 };
 
 TEST_F(RecordsStoreTest, OrgsCreateGetUpdateWithRevisions) {
@@ -113,6 +114,140 @@ TEST_F(RecordsStoreTest, CreateIsIdempotentOnRequestIdAndExternalId) {
   ASSERT_TRUE(figures.ok());
   EXPECT_EQ(Value(*figures, "heart_to_heart_talks").value(), 9);  // 5 + 4, once each.
   EXPECT_EQ(Value(*figures, "heart_to_heart_talks").record_count(), 2);
+}
+
+// AIP-155 over every mutating call of the service: a repeat returns the
+// first result and writes nothing; the id with another method, target or
+// content is INVALID_ARGUMENT naming the id.
+TEST_F(RecordsStoreTest, ARepeatedRequestIdReturnsTheFirstResultAndNothingElse) {
+  auto first = records_->CreateActivity("kjj", "li", Talk("2023-03-01", 5), "create-1");
+  ASSERT_TRUE(first.ok()) << first.status();
+  v1::AmendActivityRequest amend;
+  *amend.mutable_activity() = Talk("2023-03-01", 7);
+  amend.mutable_activity()->set_name(first->name());
+  amend.set_request_id("amend-1");
+  auto amended = records_->AmendActivity("kjj", "li", amend);
+  ASSERT_TRUE(amended.ok()) << amended.status();
+
+  // The same create again: the record as the first call left it
+  // (revision 1), though it has been amended since.
+  auto again = records_->CreateActivity("kjj", "li", Talk("2023-03-01", 5), "create-1");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->name(), first->name());
+  EXPECT_EQ(again->revision(), 1);
+  EXPECT_EQ(again->quantities().at("participants"), 5);
+  auto amended_again = records_->AmendActivity("kjj", "li", amend);
+  ASSERT_TRUE(amended_again.ok()) << amended_again.status();
+  EXPECT_EQ(amended_again->revision(), 2);
+
+  auto reused = [](const absl::Status& s, const std::string& id) {
+    return s.code() == absl::StatusCode::kInvalidArgument &&
+           absl::StrContains(s.message(), absl::StrCat("'", id, "'"));
+  };
+  // Another create under a create's id (other content) used to return the
+  // first record and lose the second.
+  auto other = records_->CreateActivity("kjj", "li", Talk("2023-04-01", 3), "create-1");
+  EXPECT_TRUE(reused(other.status(), "create-1")) << other.status();
+  // Another method under the id.
+  v1::VoidActivityRequest void_first;
+  void_first.set_name(first->name());
+  void_first.set_reason("录入重复");
+  void_first.set_request_id("create-1");
+  EXPECT_TRUE(reused(records_->VoidActivity("kjj", "li", void_first).status(), "create-1"));
+  // Another caller under the id.
+  EXPECT_TRUE(
+      reused(records_->CreateActivity("kjj", "wang", Talk("2023-03-01", 5), "create-1").status(),
+             "create-1"));
+
+  // VoidActivity(Y, R) after VoidActivity(X, R) used to answer OK and
+  // leave Y as it was.
+  auto y = records_->CreateActivity("kjj", "li", Talk("2023-05-01", 2), "");
+  ASSERT_TRUE(y.ok());
+  void_first.set_request_id("void-1");
+  auto voided = records_->VoidActivity("kjj", "li", void_first);
+  ASSERT_TRUE(voided.ok()) << voided.status();
+  EXPECT_TRUE(voided->voided());
+  auto void_repeat = records_->VoidActivity("kjj", "li", void_first);
+  ASSERT_TRUE(void_repeat.ok()) << void_repeat.status();
+  EXPECT_EQ(void_repeat->revision(), voided->revision());
+  v1::VoidActivityRequest void_y = void_first;
+  void_y.set_name(y->name());
+  EXPECT_TRUE(reused(records_->VoidActivity("kjj", "li", void_y).status(), "void-1"));
+  auto y_now = records_->GetActivity("kjj", y->name().substr(y->name().rfind('/') + 1));
+  ASSERT_TRUE(y_now.ok());
+  EXPECT_FALSE(y_now->voided());
+
+  // Orgs and profiles: the same call twice is one write; other content is refused.
+  v1::UpdateOrgRequest up;
+  up.mutable_org()->set_name("orgs/kjj");
+  up.mutable_org()->set_city("重庆");
+  up.add_update_mask("city");
+  up.set_request_id("org-1");
+  auto org1 = records_->UpdateOrg(up);
+  ASSERT_TRUE(org1.ok()) << org1.status();
+  auto org2 = records_->UpdateOrg(up);
+  ASSERT_TRUE(org2.ok()) << org2.status();
+  EXPECT_EQ(org2->revision(), org1->revision());
+  up.mutable_org()->set_city("成都");
+  EXPECT_TRUE(reused(records_->UpdateOrg(up).status(), "org-1"));
+  EXPECT_EQ(records_->GetOrg("kjj")->city(), "重庆");
+  EXPECT_TRUE(records_->LoadProfile("kjj", ShippedProfile(), "profile-1").ok());
+  EXPECT_TRUE(records_->LoadProfile("kjj", ShippedProfile(), "profile-1").ok());
+  v1::Profile smaller = ShippedProfile();
+  smaller.mutable_indicators()->RemoveLast();
+  EXPECT_TRUE(reused(records_->LoadProfile("kjj", smaller, "profile-1").status(), "profile-1"));
+
+  // Figures count each record once: 5 voided away, 2 left.
+  auto figures = records_->GetIndicatorValues("kjj", "2023");
+  ASSERT_TRUE(figures.ok());
+  EXPECT_EQ(Value(*figures, "heart_to_heart_talks").record_count(), 1);
+
+  // Ids are printable ASCII without spaces, at most 128 characters.
+  EXPECT_EQ(records_->CreateActivity("kjj", "li", Talk("2023-03-01", 1), "a b").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(records_->CreateActivity("kjj", "li", Talk("2023-03-01", 1), std::string(129, 'x'))
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// Two items of one batch under one id used to answer OK for both and keep
+// only the first record.
+TEST_F(RecordsStoreTest, BatchItemsSharingARequestIdAreRefusedWhole) {
+  v1::BatchCreateActivitiesRequest batch;
+  for (int day : {1, 2, 3}) {
+    auto* one = batch.add_requests();
+    *one->mutable_activity() = Talk(absl::StrFormat("2023-06-%02d", day), day);
+    one->set_request_id(day == 3 ? "batch-a" : absl::StrCat("batch-", day));
+  }
+  batch.mutable_requests(0)->set_request_id("batch-a");
+  auto refused = records_->BatchCreateActivities("kjj", "li", batch);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "requests[2].request_id"))
+      << refused.status();
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "requests[0]")) << refused.status();
+  auto figures = records_->GetIndicatorValues("kjj", "2023");
+  ASSERT_TRUE(figures.ok());
+  EXPECT_EQ(Value(*figures, "heart_to_heart_talks").record_count(), 0);
+
+  // With distinct ids the batch goes in, and a repeat of it (or of one of
+  // its items as a single create) writes nothing more.
+  batch.mutable_requests(2)->set_request_id("batch-3");
+  auto created = records_->BatchCreateActivities("kjj", "li", batch);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->created(), 3);
+  auto repeat = records_->BatchCreateActivities("kjj", "li", batch);
+  ASSERT_TRUE(repeat.ok());
+  EXPECT_EQ(repeat->created(), 3);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(repeat->results(i).activity().name(), created->results(i).activity().name());
+  }
+  auto single = records_->CreateActivity("kjj", "li", batch.requests(1).activity(), "batch-2");
+  ASSERT_TRUE(single.ok()) << single.status();
+  EXPECT_EQ(single->name(), created->results(1).activity().name());
+  figures = records_->GetIndicatorValues("kjj", "2023");
+  ASSERT_TRUE(figures.ok());
+  EXPECT_EQ(Value(*figures, "heart_to_heart_talks").record_count(), 3);
 }
 
 TEST_F(RecordsStoreTest, BadInputNamesTheFieldAndWritesNothing) {
@@ -353,11 +488,11 @@ TEST_F(RecordsStoreTest, AggregatesEqualARecomputationAfterRandomHistory) {
   scan_options.profile_cache_ttl = absl::ZeroDuration();
   scan_options.distinct_inline_budget = 0;
   scan_options.distinct_scan_count = 2;
-  Records scanned(client_.get(), scan_options);
+  RecordsCore scanned(client_.get(), scan_options);
   for (const std::string period :
        {"2023", "2022", "2023-Q2", "2023-H2", "2023-07", "2022-11..2023-10", "2022..2023",
         "2023-02..2023-11", "2022-03..2023-05", "2022-12..2023-01", "2023-05..2023-06"}) {
-    for (Records* store : {records_.get(), &scanned}) {
+    for (RecordsCore* store : {records_.get(), &scanned}) {
       auto resp = store->GetIndicatorValues("kjj", period);
       ASSERT_TRUE(resp.ok()) << resp.status();
       auto expected = Recompute(profile, all, resp->first_day(), resp->last_day());
@@ -416,7 +551,7 @@ TEST_F(RecordsStoreTest, PersonsPerRecordAndPerBatchAreCapped) {
 TEST_F(RecordsStoreTest, DistinctPersonsPerTypeAndYearAreCapped) {
   RecordsOptions o;
   o.max_persons_per_year = 5;
-  Records capped(client_.get(), o);
+  RecordsCore capped(client_.get(), o);
   auto a = capped.CreateActivity("kjj", "li", Volunteers("2023-03-01", 0, 5), "");
   ASSERT_TRUE(a.ok()) << a.status();
   auto more = capped.CreateActivity("kjj", "li", Volunteers("2023-09-01", 4, 2), "");
@@ -446,7 +581,7 @@ TEST_F(RecordsStoreTest, DailyQuotasAreResourceExhaustedUntilTheNextUtcDay) {
   o.quota_records_per_day = 3;
   o.quota_bytes_per_day = 20000;
   o.clock = [&now] { return now; };
-  Records quota(client_.get(), o);
+  RecordsCore quota(client_.get(), o);
   std::vector<std::string> names;
   for (int i = 0; i < 3; ++i) {
     auto r = quota.CreateActivity("kjj", "li", Talk("2023-03-01", i), absl::StrCat("q-", i));
@@ -489,7 +624,7 @@ TEST_F(RecordsStoreTest, DailyQuotasAreResourceExhaustedUntilTheNextUtcDay) {
 TEST_F(RecordsStoreTest, BytesQuotaIsResourceExhausted) {
   RecordsOptions o;
   o.quota_bytes_per_day = 20000;  // A record of 4 KB weighs about 8.5 KB: itself and its history.
-  Records quota(client_.get(), o);
+  RecordsCore quota(client_.get(), o);
   absl::Status last;
   int written = 0;
   for (int i = 0; i < 5 && last.ok(); ++i) {
@@ -514,7 +649,7 @@ TEST_F(RecordsStoreTest, ReadScriptsDoBoundedWorkWhileAnOrgHoldsItsMaximum) {
   ASSERT_TRUE(records_->LoadProfile("att", ShippedProfile(), "").ok());
   RecordsOptions o;
   o.max_persons_per_year = 6000;
-  Records att(client_.get(), o);
+  RecordsCore att(client_.get(), o);
   // 6 000 distinct persons a year in 2022 and 2023, 500 per record, a
   // different month each.
   for (int year : {2022, 2023}) {

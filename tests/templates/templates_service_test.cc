@@ -19,7 +19,7 @@
 #include "common/server.h"
 #include "gtest/gtest.h"
 #include "markup_checks.h"
-#include "records/records.h"
+#include "records/core.h"
 #include "records/sample.h"
 #include "redis_server.h"
 #include "templates/context/report_context.h"
@@ -43,7 +43,7 @@ std::string Source(const std::string& rel) {
 // The records logic itself, without a network.
 class LocalFigures final : public FiguresSource {
  public:
-  explicit LocalFigures(records::Records* r) : r_(r) {}
+  explicit LocalFigures(records::RecordsCore* r) : r_(r) {}
   absl::StatusOr<records::v1::Profile> GetProfile(const std::string& org,
                                                   const std::string&) override {
     auto p = r_->GetProfile(org);
@@ -60,7 +60,7 @@ class LocalFigures final : public FiguresSource {
   }
 
  private:
-  records::Records* r_;
+  records::RecordsCore* r_;
 };
 
 class TemplatesTest : public ::testing::Test {
@@ -68,7 +68,7 @@ class TemplatesTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(server_.ok());
     client_ = std::make_unique<redis::Client>(server_.options());
-    records_ = std::make_unique<records::Records>(client_.get());
+    records_ = std::make_unique<records::RecordsCore>(client_.get());
     figures_ = std::make_unique<LocalFigures>(records_.get());
     templates_ = std::make_unique<Templates>(client_.get(), figures_.get());
     ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
@@ -89,7 +89,7 @@ class TemplatesTest : public ::testing::Test {
 
   testing::RedisServer server_;
   std::unique_ptr<redis::Client> client_;
-  std::unique_ptr<records::Records> records_;
+  std::unique_ptr<records::RecordsCore> records_;
   std::unique_ptr<LocalFigures> figures_;
   std::unique_ptr<Templates> templates_;
   records::v1::Profile profile_;
@@ -412,7 +412,7 @@ class RenderAttackTest : public ::testing::Test {
 
   void Start(RenderLimits limits) {
     client_ = std::make_unique<redis::Client>(server_.options());
-    records_ = std::make_unique<records::Records>(client_.get());
+    records_ = std::make_unique<records::RecordsCore>(client_.get());
     figures_ = std::make_unique<LocalFigures>(records_.get());
     templates_ = std::make_unique<Templates>(client_.get(), figures_.get(), limits);
     authn_ = std::make_unique<auth::Authenticator>(client_.get(), "op-secret", absl::Hours(1));
@@ -469,7 +469,7 @@ class RenderAttackTest : public ::testing::Test {
 
   testing::RedisServer server_;
   std::unique_ptr<redis::Client> client_;
-  std::unique_ptr<records::Records> records_;
+  std::unique_ptr<records::RecordsCore> records_;
   std::unique_ptr<LocalFigures> figures_;
   std::unique_ptr<Templates> templates_;
   std::unique_ptr<auth::Authenticator> authn_;

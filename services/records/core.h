@@ -1,8 +1,9 @@
-// The records service's logic: orgs, the indicator catalogue, activity
-// records and their aggregates, all kept in Redis. No gRPC here: callers
-// have already been authorized for the org they name.
-#ifndef GOVREPORT_RECORDS_RECORDS_H_
-#define GOVREPORT_RECORDS_RECORDS_H_
+// The records service's rules and orchestration: orgs, the indicator
+// catalogue, activity records and their aggregates. Every Redis call is in
+// Store; the rules on values are in domain.h. No gRPC here: callers have
+// already been authorized for the org they name.
+#ifndef GOVREPORT_RECORDS_CORE_H_
+#define GOVREPORT_RECORDS_CORE_H_
 
 #include <functional>
 #include <map>
@@ -14,21 +15,20 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/redis.h"
+#include "common/request_id.h"
 #include "govreport/records/v1/records.pb.h"
+#include "records/domain.h"
 #include "records/period.h"
 #include "records/profile.h"
+#include "records/store.h"
 
 namespace govreport::records {
-
-inline constexpr int kMaxBatch = 1000;
-inline constexpr int kDefaultMaxPersonsPerRecord = 500;
-inline constexpr int kDefaultMaxPersonsPerBatch = 5000;
 
 // Limits that keep one org's data, and so the work its reads and writes do
 // inside Redis, bounded (docs/records.md, "Limits and quotas"). 0 = none.
 struct RecordsOptions {
-  // How long a request_id is remembered for replay.
-  absl::Duration request_ttl = absl::Hours(24 * 7);
+  // How long a request_id is remembered (tests shorten it).
+  absl::Duration request_retention = request_id::kRetention;
   // Other replicas see a newly loaded profile within this time.
   absl::Duration profile_cache_ttl = absl::Seconds(1);
   int max_persons_per_record = kDefaultMaxPersonsPerRecord;
@@ -46,9 +46,9 @@ struct RecordsOptions {
   std::function<absl::Time()> clock;
 };
 
-class Records {
+class RecordsCore {
  public:
-  explicit Records(redis::Client* redis, RecordsOptions options = {});
+  explicit RecordsCore(redis::Client* redis, RecordsOptions options = {});
 
   // ---- orgs
   absl::StatusOr<pb::Org> CreateOrg(const std::string& org_id, pb::Org org,
@@ -70,7 +70,8 @@ class Records {
       const std::string& org_id, const std::string& key, const std::string& period, int page_size,
       const std::string& page_token);
 
-  // ---- activities
+  // ---- activities. `recorded_by` is the caller's subject; the operator's
+  // writes are `quota_exempt`.
   absl::StatusOr<pb::ActivityRecord> CreateActivity(const std::string& org_id,
                                                     const std::string& recorded_by,
                                                     const pb::ActivityRecord& record,
@@ -93,46 +94,44 @@ class Records {
   absl::StatusOr<std::vector<pb::ActivityRecord>> ListRevisions(const std::string& org_id,
                                                                 const std::string& id);
 
-  // Validates a record's content against the org's activity types.
-  static absl::Status ValidateActivity(const CompiledProfile& profile,
-                                       const pb::ActivityRecord& record,
-                                       int max_persons = kDefaultMaxPersonsPerRecord);
-
  private:
   struct PreparedWrite {
-    std::string id;
     pb::ActivityRecord record;
-    redis::ScriptCall call;
+    ActivityWrite write;
   };
   absl::StatusOr<PreparedWrite> PrepareCreate(const std::string& org_id,
                                               const CompiledProfile& profile,
                                               const std::string& recorded_by,
-                                              const pb::ActivityRecord& in,
-                                              const std::string& request_id, bool quota_exempt);
-  // The write script's quota and cap arguments (ARGV[10..13]).
-  std::vector<std::string> LimitArgs(bool quota_exempt) const;
-  absl::Status MapLimitError(const std::string& org_id, const redis::Reply& reply) const;
-  // The exact union of the person hashes of `buckets` x `types`, in
-  // bounded HSCAN steps.
-  absl::StatusOr<int64_t> ScanDistinct(const std::string& org_id,
-                                       const std::vector<std::string>& buckets,
-                                       const std::vector<std::string>& types);
+                                              const pb::CreateActivityRequest& request,
+                                              bool quota_exempt);
+  // The write's quota and cap arguments.
+  void SetLimits(bool quota_exempt, ActivityWrite& write) const;
+  absl::Status LimitError(const std::string& org_id, const WriteAnswer& answer) const;
   absl::StatusOr<pb::ActivityRecord> FinishWrite(const std::string& org_id,
                                                  const PreparedWrite& write,
-                                                 const redis::Reply& reply);
-  absl::StatusOr<pb::ActivityRecord> ChangeActivity(
-      const std::string& org_id, const std::string& recorded_by, const std::string& id,
-      int64_t expected_revision, const std::string& request_id, bool void_it,
-      const std::string& reason, const pb::ActivityRecord* amended, bool quota_exempt);
+                                                 const WriteAnswer& answer);
+  // An amendment (with `amended`) or a void of one record.
+  struct Change {
+    std::string id;
+    int64_t expected_revision = 0;
+    std::string request_id;
+    std::string fingerprint;
+    const pb::ActivityRecord* amended = nullptr;
+    std::string void_reason;  // Voids when set.
+    std::string reason;
+  };
+  absl::StatusOr<pb::ActivityRecord> ChangeActivity(const std::string& org_id,
+                                                    const std::string& recorded_by,
+                                                    const Change& change, bool quota_exempt);
   absl::StatusOr<std::vector<pb::ActivityRecord>> FetchActivities(
       const std::string& org_id, const std::vector<std::string>& ids);
   absl::Status RequireOrg(const std::string& org_id);
   absl::StatusOr<CompiledProfile::Figures> ReadFigures(const std::string& org_id,
                                                        const CompiledProfile& profile,
                                                        const Period& period);
-  std::string ActivityName(const std::string& org_id, const std::string& id) const;
+  absl::Time Now() const;
 
-  redis::Client* redis_;
+  Store store_;
   RecordsOptions options_;
   std::mutex mu_;
   struct CachedProfile {
@@ -144,4 +143,4 @@ class Records {
 
 }  // namespace govreport::records
 
-#endif  // GOVREPORT_RECORDS_RECORDS_H_
+#endif  // GOVREPORT_RECORDS_CORE_H_

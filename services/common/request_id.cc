@@ -1,0 +1,89 @@
+#include "common/request_id.h"
+
+#include <algorithm>
+#include <memory>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "common/crypto.h"
+#include "common/stored_proto.h"
+
+namespace govreport::request_id {
+
+absl::Status Validate(absl::string_view id, absl::string_view field) {
+  if (id.size() > kMaxLength) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": ", id.size(), " characters, at most ", kMaxLength));
+  }
+  for (unsigned char c : id) {
+    if (c <= 0x20 || c >= 0x7f) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ": only printable ASCII characters without spaces are allowed (a UUID is fine)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateBatch(absl::Span<const std::string> ids, absl::string_view prefix) {
+  absl::flat_hash_map<absl::string_view, size_t> first;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    std::string field = absl::StrCat(prefix, "[", i, "].request_id");
+    if (absl::Status s = Validate(ids[i], field); !s.ok()) return s;
+    if (ids[i].empty()) continue;
+    auto [it, inserted] = first.emplace(ids[i], i);
+    if (!inserted) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ": '", ids[i], "' is also ", prefix,
+                                                     "[", it->second,
+                                                     "].request_id; each item needs its own"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string Key(absl::string_view org, absl::string_view id) {
+  // Without an id the fingerprint is empty and scripts never touch the
+  // key, so sharing it with the id "-" is harmless.
+  return absl::StrCat("gr:{", org, "}:rq:", id.empty() ? "-" : id);
+}
+
+std::string Fingerprint(absl::string_view method, absl::string_view target,
+                        absl::string_view caller, const google::protobuf::Message& request) {
+  std::unique_ptr<google::protobuf::Message> content(request.New());
+  content->CopyFrom(request);
+  const google::protobuf::FieldDescriptor* field =
+      content->GetDescriptor()->FindFieldByName("request_id");
+  if (field != nullptr) content->GetReflection()->ClearField(content.get(), field);
+  std::string bytes = SerializeDeterministic(*content);
+  // Lengths first, so that no two different calls join to the same text.
+  std::string call = absl::StrCat(method.size(), ":", method, target.size(), ":", target,
+                                  caller.size(), ":", caller, bytes);
+  return Sha256Hex(call).substr(0, 32);
+}
+
+absl::Status Reused(absl::string_view id) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("request_id: '", id,
+                   "' was already used for a different call (another method, resource, caller or "
+                   "content); use a new request_id for a new call"));
+}
+
+std::string RetentionSeconds(absl::Duration retention) {
+  return absl::StrCat(std::max<int64_t>(1, absl::ToInt64Seconds(retention)));
+}
+
+const char kLuaPrelude[] = R"lua(
+local function request_prior(key, fp)
+  if fp == '' then return nil end
+  local p = redis.call('HMGET', key, 'fp', 'result')
+  if not p[1] then return nil end
+  if p[1] ~= fp then return {'REQUEST_REUSED'} end
+  return {'REPLAYED', p[2]}
+end
+local function request_remember(key, fp, result, ttl)
+  if fp == '' then return end
+  redis.call('HSET', key, 'fp', fp, 'result', result)
+  redis.call('EXPIRE', key, ttl)
+end
+)lua";
+
+}  // namespace govreport::request_id

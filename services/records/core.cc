@@ -1,0 +1,628 @@
+#include "records/core.h"
+
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "common/crypto.h"
+#include "common/resource.h"
+#include "common/status.h"
+#include "common/stored_proto.h"
+
+namespace govreport::records {
+namespace {
+
+// Who a fingerprint names: the operator's writes are not the org's own.
+std::string CallerOf(const std::string& org_id, const std::string& subject, bool operator_call) {
+  return absl::StrCat(operator_call ? "*" : org_id, "/", subject);
+}
+
+absl::Status WriteError(const WriteAnswer& a, const std::string& name,
+                        const std::string& request_id) {
+  const redis::Reply& r = a.reply;
+  switch (a.outcome) {
+    case Outcome::kRequestReused:
+      return request_id::Reused(request_id);
+    case Outcome::kNotFound:
+      return absl::NotFoundError(absl::StrCat(name, " not found"));
+    case Outcome::kStale:
+      return absl::AbortedError(
+          absl::StrCat(name, " is at revision ", r[1].AsString(),
+                       "; reread it and send that revision as expected_revision"));
+    case Outcome::kFinal:
+      return absl::FailedPreconditionError(
+          absl::StrCat(name, " is voided and can no longer change"));
+    case Outcome::kConflictExternal:
+      return absl::AlreadyExistsError(absl::StrCat(
+          "source_system/external_id already recorded as ", name.substr(0, name.rfind('/') + 1),
+          r[1].AsString(), " with different content; amend that record instead"));
+    case Outcome::kExists:
+      return absl::AlreadyExistsError(absl::StrCat(name, " exists"));
+    default:
+      return absl::InternalError(absl::StrCat("write script answered ", r[0].AsString()));
+  }
+}
+
+}  // namespace
+
+RecordsCore::RecordsCore(redis::Client* redis, RecordsOptions options)
+    : store_(redis, options.request_retention), options_(std::move(options)) {}
+
+absl::Time RecordsCore::Now() const { return options_.clock ? options_.clock() : absl::Now(); }
+
+void RecordsCore::SetLimits(bool quota_exempt, ActivityWrite& w) const {
+  if (!quota_exempt) w.quota_day = absl::FormatTime("%Y%m%d", Now(), absl::UTCTimeZone());
+  w.quota_records = options_.quota_records_per_day;
+  w.quota_bytes = options_.quota_bytes_per_day;
+  w.max_persons_per_year = options_.max_persons_per_year;
+}
+
+absl::Status RecordsCore::LimitError(const std::string& org_id, const WriteAnswer& a) const {
+  const redis::Reply& r = a.reply;
+  if (a.outcome == Outcome::kLimit) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("orgs/", org_id, ": activity.persons: ", r[3].Int(),
+                     " distinct persons per activity type and year is the limit, and ",
+                     r[1].AsString(), " '", r[2].AsString(), "' has ", r[4].Int(),
+                     "; this record names new ones (--max-persons-per-year)"));
+  }
+  absl::CivilDay today = absl::ToCivilDay(Now(), absl::UTCTimeZone());
+  std::string quota = r[1].AsString();
+  std::string unit = quota == "records_per_day" ? "record writes" : "bytes";
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "orgs/", org_id, ": quota ", quota, " is used up: ", r[3].Int(), " of ", r[2].Int(), " ",
+      unit, " on ", absl::FormatCivilTime(today), " (UTC); it resets at ",
+      absl::FormatCivilTime(today + 1), "T00:00:00Z (--quota-",
+      quota == "records_per_day" ? "records" : "bytes", "-per-day)"));
+}
+
+// ------------------------------------------------------------------ orgs
+
+absl::Status RecordsCore::RequireOrg(const std::string& org_id) {
+  GR_ASSIGN_OR_RETURN(bool exists, store_.OrgExists(org_id));
+  if (!exists) return absl::NotFoundError(absl::StrCat("orgs/", org_id, " not found"));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<pb::Org> RecordsCore::CreateOrg(const std::string& org_id, pb::Org org,
+                                               const std::string& request_id) {
+  GR_RETURN_IF_ERROR(ValidateNewOrg(org_id, org));
+  GR_RETURN_IF_ERROR(request_id::Validate(request_id));
+  pb::CreateOrgRequest call;
+  call.set_org_id(org_id);
+  *call.mutable_org() = org;
+  std::string fp = request_id::Fingerprint("CreateOrg", org_id, "", call);
+  org.set_name(absl::StrCat("orgs/", org_id));
+  org.set_revision(1);
+  org.set_create_unix(absl::ToUnixSeconds(Now()));
+  org.set_update_unix(org.create_unix());
+  std::string blob = SerializeStored(org);
+  GR_ASSIGN_OR_RETURN(WriteAnswer a,
+                      store_.WriteOrg(org_id, "create", 0, blob, request_id, fp, blob));
+  if (a.outcome == Outcome::kExists) {
+    return absl::AlreadyExistsError(absl::StrCat("orgs/", org_id, " already exists"));
+  }
+  if (a.outcome == Outcome::kRequestReused) return request_id::Reused(request_id);
+  // The index is outside the org's slot, so it is written after; a replay
+  // writes it again.
+  GR_RETURN_IF_ERROR(store_.AddToOrgIndex(org_id));
+  if (a.outcome == Outcome::kReplayed) return ParseStored<pb::Org>(a.reply[1].Str(), "org");
+  return org;
+}
+
+absl::StatusOr<pb::Org> RecordsCore::GetOrg(const std::string& org_id) {
+  GR_ASSIGN_OR_RETURN(auto blob, store_.ReadOrg(org_id));
+  if (!blob) return absl::NotFoundError(absl::StrCat("orgs/", org_id, " not found"));
+  return ParseStored<pb::Org>(*blob, "org");
+}
+
+absl::StatusOr<pb::ListOrgsResponse> RecordsCore::ListOrgs(const std::string& only, int page_size,
+                                                           const std::string& page_token) {
+  GR_ASSIGN_OR_RETURN(int size, PageSize(page_size, 50, 500));
+  // The operator's list of every org and an org's list of itself differ.
+  const std::string list = PageList({"orgs", only});
+  GR_ASSIGN_OR_RETURN(int64_t offset, DecodePageToken(list, page_token));
+  pb::ListOrgsResponse out;
+  std::vector<std::string> ids;
+  if (!only.empty()) {
+    if (offset == 0) ids.push_back(only);
+  } else {
+    GR_ASSIGN_OR_RETURN(ids, store_.ListOrgIds(offset, size + 1));
+    if (static_cast<int>(ids.size()) > size) {
+      ids.pop_back();
+      out.set_next_page_token(EncodePageToken(list, offset + size));
+    }
+  }
+  GR_ASSIGN_OR_RETURN(auto blobs, store_.ReadOrgs(ids));
+  for (const auto& blob : blobs) {
+    GR_ASSIGN_OR_RETURN(*out.add_orgs(), ParseStored<pb::Org>(blob, "org"));
+  }
+  return out;
+}
+
+absl::StatusOr<pb::Org> RecordsCore::UpdateOrg(const pb::UpdateOrgRequest& req) {
+  GR_ASSIGN_OR_RETURN(std::string org_id, ParseOrgName(req.org().name(), "org.name"));
+  GR_RETURN_IF_ERROR(request_id::Validate(req.request_id()));
+  GR_ASSIGN_OR_RETURN(pb::Org cur, GetOrg(org_id));
+  GR_ASSIGN_OR_RETURN(pb::Org next, ApplyOrgUpdate(cur, req));
+  int64_t expected = req.expected_revision() ? req.expected_revision() : cur.revision();
+  next.set_revision(expected + 1);
+  next.set_update_unix(absl::ToUnixSeconds(Now()));
+  std::string blob = SerializeStored(next);
+  GR_ASSIGN_OR_RETURN(WriteAnswer a,
+                      store_.WriteOrg(org_id, "update", expected, blob, req.request_id(),
+                                      request_id::Fingerprint("UpdateOrg", org_id, "", req), blob));
+  switch (a.outcome) {
+    case Outcome::kOk:
+      return next;
+    case Outcome::kReplayed:
+      return ParseStored<pb::Org>(a.reply[1].Str(), "org");
+    case Outcome::kStale:
+      return absl::AbortedError(absl::StrCat("orgs/", org_id, " is at revision ",
+                                             a.reply[1].AsString(), ", not ", expected));
+    default:
+      return WriteError(a, absl::StrCat("orgs/", org_id), req.request_id());
+  }
+}
+
+// ------------------------------------------------------------- catalogue
+
+absl::StatusOr<pb::LoadProfileResponse> RecordsCore::LoadProfile(const std::string& org_id,
+                                                                 const pb::Profile& profile,
+                                                                 const std::string& request_id) {
+  GR_RETURN_IF_ERROR(request_id::Validate(request_id));
+  GR_ASSIGN_OR_RETURN(auto compiled, CompiledProfile::Compile(profile));
+  GR_RETURN_IF_ERROR(RequireOrg(org_id));
+  pb::LoadProfileRequest call;
+  call.set_parent(absl::StrCat("orgs/", org_id));
+  *call.mutable_profile() = profile;
+  pb::LoadProfileResponse out;
+  out.set_activity_types(profile.activity_types_size());
+  out.set_indicators(profile.indicators_size());
+  GR_ASSIGN_OR_RETURN(WriteAnswer a,
+                      store_.WriteProfile(org_id, SerializeStored(profile), request_id,
+                                          request_id::Fingerprint("LoadProfile", org_id, "", call),
+                                          SerializeStored(out)));
+  if (a.outcome == Outcome::kRequestReused) return request_id::Reused(request_id);
+  if (a.outcome == Outcome::kReplayed) {
+    return ParseStored<pb::LoadProfileResponse>(a.reply[1].Str(), "profile load");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  profiles_.erase(org_id);
+  return out;
+}
+
+absl::StatusOr<std::shared_ptr<const CompiledProfile>> RecordsCore::GetProfile(
+    const std::string& org_id) {
+  absl::Time now = absl::Now();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = profiles_.find(org_id);
+    if (it != profiles_.end() && it->second.until > now) return it->second.profile;
+  }
+  GR_ASSIGN_OR_RETURN(Store::ProfileRead read, store_.ReadProfile(org_id));
+  if (!read.org_exists) return absl::NotFoundError(absl::StrCat("orgs/", org_id, " not found"));
+  if (!read.blob) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "orgs/", org_id, " has no indicator profile yet; load one (reportctl profile load)"));
+  }
+  GR_ASSIGN_OR_RETURN(pb::Profile p, ParseStored<pb::Profile>(*read.blob, "profile"));
+  GR_ASSIGN_OR_RETURN(auto compiled, CompiledProfile::Compile(std::move(p)));
+  std::lock_guard<std::mutex> lock(mu_);
+  profiles_[org_id] = CachedProfile{compiled, now + options_.profile_cache_ttl};
+  return compiled;
+}
+
+absl::StatusOr<CompiledProfile::Figures> RecordsCore::ReadFigures(const std::string& org_id,
+                                                                  const CompiledProfile& profile,
+                                                                  const Period& period) {
+  std::string spec = profile.ReadSpec(period);
+  // A union too big for the read script is counted outside Lua; it is
+  // exact for the data version the script saw when no write of this org
+  // came in between, which the version read after the count proves.
+  constexpr int kAttempts = 4;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    GR_ASSIGN_OR_RETURN(redis::Reply r,
+                        store_.ReadFigures(org_id, spec, options_.distinct_inline_budget));
+    std::vector<std::string> fields;
+    for (size_t i = 0; i < r[1].Size(); ++i) fields.push_back(r[1][i].AsString());
+    std::vector<int64_t> distinct;
+    for (size_t i = 0; i < r[2].Size(); ++i) distinct.push_back(r[2][i].Int());
+    std::vector<std::string> latest;
+    for (size_t i = 0; i < r[3].Size(); ++i) latest.push_back(r[3][i].AsString());
+    GR_ASSIGN_OR_RETURN(int64_t dv, r[0].AsInt());
+    bool counted_outside = false;
+    size_t di = 0;
+    for (const auto& ind : profile.proto().indicators()) {
+      if (ind.measure().kind() != pb::DISTINCT) continue;
+      if (di < distinct.size() && distinct[di] < 0) {
+        std::vector<std::string> types(ind.measure().activity_types().begin(),
+                                       ind.measure().activity_types().end());
+        GR_ASSIGN_OR_RETURN(distinct[di], store_.CountDistinct(org_id, period.Buckets(), types,
+                                                               options_.distinct_scan_count));
+        counted_outside = true;
+      }
+      ++di;
+    }
+    if (counted_outside) {
+      GR_ASSIGN_OR_RETURN(int64_t after, store_.DataVersion(org_id));
+      if (after != dv) continue;
+    }
+    return profile.Evaluate(period, dv, fields, distinct, latest);
+  }
+  return absl::AbortedError(absl::StrCat("orgs/", org_id, ": its records changed during each of ",
+                                         kAttempts, " reads of its distinct persons; retry"));
+}
+
+absl::StatusOr<pb::GetIndicatorValuesResponse> RecordsCore::GetIndicatorValues(
+    const std::string& org_id, const std::string& period_text) {
+  GR_ASSIGN_OR_RETURN(Period period, ParsePeriod(period_text));
+  GR_ASSIGN_OR_RETURN(auto profile, GetProfile(org_id));
+  GR_ASSIGN_OR_RETURN(auto figures, ReadFigures(org_id, *profile, period));
+  pb::GetIndicatorValuesResponse out;
+  for (auto& v : figures.values) *out.add_values() = std::move(v);
+  out.set_period(period.label);
+  out.set_first_day(period.FirstDay());
+  out.set_last_day(period.LastDay());
+  out.set_data_version(figures.data_version);
+  return out;
+}
+
+absl::StatusOr<pb::GetIndicatorProvenanceResponse> RecordsCore::GetIndicatorProvenance(
+    const std::string& org_id, const std::string& key, const std::string& period_text,
+    int page_size, const std::string& page_token) {
+  GR_ASSIGN_OR_RETURN(Period period, ParsePeriod(period_text));
+  GR_ASSIGN_OR_RETURN(int size, PageSize(page_size, 100, 1000));
+  std::string list_id = PageList({"provenance", org_id, key, period.label});
+  GR_ASSIGN_OR_RETURN(int64_t offset, DecodePageToken(list_id, page_token));
+  GR_ASSIGN_OR_RETURN(auto profile, GetProfile(org_id));
+  const pb::Indicator* ind = profile->FindIndicator(key);
+  if (ind == nullptr) {
+    return absl::NotFoundError(absl::StrCat("orgs/", org_id, "/indicators/", key, " not found"));
+  }
+  GR_ASSIGN_OR_RETURN(auto figures, ReadFigures(org_id, *profile, period));
+  pb::GetIndicatorProvenanceResponse out;
+  for (const auto& v : figures.values) {
+    if (v.key() == key) *out.mutable_value() = v;
+  }
+  // A ratio is fed by the records of both its terms.
+  std::vector<const pb::Indicator*> feeding;
+  if (ind->measure().kind() == pb::RATIO) {
+    feeding.push_back(profile->FindIndicator(ind->measure().numerator()));
+    feeding.push_back(profile->FindIndicator(ind->measure().denominator()));
+  } else {
+    feeding.push_back(ind);
+  }
+  std::set<std::string> ids;
+  for (const pb::Indicator* f : feeding) {
+    if (f->measure().kind() == pb::LATEST) {
+      // Only the one record whose value was taken.
+      auto it = figures.latest_ids.find(f->key());
+      if (it != figures.latest_ids.end()) ids.insert(it->second);
+      continue;
+    }
+    std::vector<std::string> types(f->measure().activity_types().begin(),
+                                   f->measure().activity_types().end());
+    GR_ASSIGN_OR_RETURN(auto fed, store_.ProvenanceIds(org_id, period.Months(), types));
+    ids.insert(fed.begin(), fed.end());
+  }
+  out.set_total_records(static_cast<int64_t>(ids.size()));
+  std::vector<std::string> page;
+  int64_t i = 0;
+  for (const auto& id : ids) {
+    if (i >= offset && static_cast<int64_t>(page.size()) < size) page.push_back(id);
+    ++i;
+  }
+  if (offset + size < static_cast<int64_t>(ids.size())) {
+    out.set_next_page_token(EncodePageToken(list_id, offset + size));
+  }
+  GR_ASSIGN_OR_RETURN(auto records, FetchActivities(org_id, page));
+  for (auto& r : records) *out.add_records() = std::move(r);
+  return out;
+}
+
+// ------------------------------------------------------------ activities
+
+absl::StatusOr<RecordsCore::PreparedWrite> RecordsCore::PrepareCreate(
+    const std::string& org_id, const CompiledProfile& profile, const std::string& recorded_by,
+    const pb::CreateActivityRequest& request, bool quota_exempt) {
+  GR_RETURN_IF_ERROR(request_id::Validate(request.request_id()));
+  const pb::ActivityRecord& in = request.activity();
+  GR_RETURN_IF_ERROR(ValidateActivity(profile, in, options_.max_persons_per_record));
+  PreparedWrite p;
+  std::string id = NewId();
+  p.record = in;
+  p.record.set_name(ActivityName(org_id, id));
+  p.record.set_recorded_by(recorded_by);
+  p.record.set_revision(1);
+  p.record.set_voided(false);
+  p.record.clear_void_reason();
+  p.record.set_create_unix(absl::ToUnixSeconds(Now()));
+  p.record.set_update_unix(p.record.create_unix());
+  // A batch item and a single create of the same record are the same call.
+  pb::CreateActivityRequest call = request;
+  call.set_parent(absl::StrCat("orgs/", org_id));
+  ActivityWrite& w = p.write;
+  w.op = "create";
+  w.id = id;
+  w.request_id = request.request_id();
+  w.fingerprint = request_id::Fingerprint("CreateActivity", call.parent(),
+                                          CallerOf(org_id, recorded_by, quota_exempt), call);
+  w.external_key = ExternalKey(in);
+  w.content_hash = ContentHash(in);
+  w.blob = SerializeStored(p.record);
+  w.contribution = Contribution(p.record);
+  SetLimits(quota_exempt, w);
+  return p;
+}
+
+absl::StatusOr<pb::ActivityRecord> RecordsCore::FinishWrite(const std::string& org_id,
+                                                            const PreparedWrite& p,
+                                                            const WriteAnswer& a) {
+  switch (a.outcome) {
+    case Outcome::kOk:
+      return p.record;
+    case Outcome::kReplayed: {
+      // The first result: the record as that call left it.
+      std::pair<std::string, std::string> id_rev = absl::StrSplit(a.reply[1].Str(), '@');
+      int64_t rev = 0;
+      if (absl::SimpleAtoi(id_rev.second, &rev)) {
+        GR_ASSIGN_OR_RETURN(auto blob, store_.ReadActivityRevision(org_id, id_rev.first, rev));
+        if (blob) return ParseStored<pb::ActivityRecord>(*blob, "record revision");
+      }
+      return GetActivity(org_id, id_rev.first);
+    }
+    case Outcome::kDuplicateExternal:
+      return GetActivity(org_id, a.reply[1].AsString());
+    case Outcome::kQuota:
+    case Outcome::kLimit:
+      return LimitError(org_id, a);
+    default:
+      return WriteError(a, ActivityName(org_id, p.write.id), p.write.request_id);
+  }
+}
+
+absl::StatusOr<pb::ActivityRecord> RecordsCore::CreateActivity(const std::string& org_id,
+                                                               const std::string& recorded_by,
+                                                               const pb::ActivityRecord& record,
+                                                               const std::string& request_id,
+                                                               bool quota_exempt) {
+  GR_ASSIGN_OR_RETURN(auto profile, GetProfile(org_id));
+  pb::CreateActivityRequest request;
+  *request.mutable_activity() = record;
+  request.set_request_id(request_id);
+  GR_ASSIGN_OR_RETURN(PreparedWrite p,
+                      PrepareCreate(org_id, *profile, recorded_by, request, quota_exempt));
+  GR_ASSIGN_OR_RETURN(WriteAnswer a, store_.WriteActivity(org_id, p.write));
+  return FinishWrite(org_id, p, a);
+}
+
+absl::StatusOr<pb::BatchCreateActivitiesResponse> RecordsCore::BatchCreateActivities(
+    const std::string& org_id, const std::string& recorded_by,
+    const pb::BatchCreateActivitiesRequest& req, bool quota_exempt) {
+  if (req.requests_size() > kMaxBatch) {
+    return absl::InvalidArgumentError(absl::StrCat("requests: ", req.requests_size(),
+                                                   " records, at most ", kMaxBatch,
+                                                   " per batch; split it"));
+  }
+  std::vector<std::string> request_ids;
+  int64_t persons = 0;
+  for (const auto& one : req.requests()) {
+    request_ids.push_back(one.request_id());
+    persons += one.activity().persons_size();
+  }
+  GR_RETURN_IF_ERROR(request_id::ValidateBatch(request_ids, "requests"));
+  if (options_.max_persons_per_batch > 0 && persons > options_.max_persons_per_batch) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("requests[].activity.persons: ", persons, " persons in the batch, at most ",
+                     options_.max_persons_per_batch, " per batch; split it"));
+  }
+  GR_ASSIGN_OR_RETURN(auto profile, GetProfile(org_id));
+  pb::BatchCreateActivitiesResponse out;
+  std::vector<PreparedWrite> prepared;
+  std::vector<int> slot_of_write;
+  std::string parent = absl::StrCat("orgs/", org_id);
+  for (int i = 0; i < req.requests_size(); ++i) {
+    const auto& one = req.requests(i);
+    pb::BatchResult* result = out.add_results();
+    if (!one.parent().empty() && one.parent() != parent) {
+      result->set_code(static_cast<int>(absl::StatusCode::kInvalidArgument));
+      result->set_message(absl::StrCat("requests[", i, "].parent: must be empty or ", parent));
+      continue;
+    }
+    auto p = PrepareCreate(org_id, *profile, recorded_by, one, quota_exempt);
+    if (!p.ok()) {
+      result->set_code(static_cast<int>(p.status().code()));
+      result->set_message(absl::StrCat("requests[", i, "]: ", p.status().message()));
+      continue;
+    }
+    prepared.push_back(std::move(*p));
+    slot_of_write.push_back(i);
+  }
+  if (!prepared.empty()) {
+    std::vector<ActivityWrite> writes;
+    writes.reserve(prepared.size());
+    for (const auto& p : prepared) writes.push_back(p.write);
+    GR_ASSIGN_OR_RETURN(auto answers, store_.WriteActivities(org_id, writes));
+    for (size_t k = 0; k < prepared.size(); ++k) {
+      pb::BatchResult* result = out.mutable_results(slot_of_write[k]);
+      auto rec = FinishWrite(org_id, prepared[k], answers[k]);
+      if (rec.ok()) {
+        *result->mutable_activity() = std::move(*rec);
+      } else {
+        result->set_code(static_cast<int>(rec.status().code()));
+        result->set_message(
+            absl::StrCat("requests[", slot_of_write[k], "]: ", rec.status().message()));
+      }
+    }
+  }
+  for (const auto& r : out.results()) {
+    if (r.code() == 0) {
+      out.set_created(out.created() + 1);
+    } else {
+      out.set_failed(out.failed() + 1);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<pb::ActivityRecord>> RecordsCore::FetchActivities(
+    const std::string& org_id, const std::vector<std::string>& ids) {
+  GR_ASSIGN_OR_RETURN(auto blobs, store_.ReadActivities(org_id, ids));
+  std::vector<pb::ActivityRecord> out;
+  out.reserve(blobs.size());
+  for (const auto& blob : blobs) {
+    GR_ASSIGN_OR_RETURN(pb::ActivityRecord rec, ParseStored<pb::ActivityRecord>(blob, "record"));
+    out.push_back(std::move(rec));
+  }
+  return out;
+}
+
+absl::StatusOr<pb::ActivityRecord> RecordsCore::GetActivity(const std::string& org_id,
+                                                            const std::string& id) {
+  GR_ASSIGN_OR_RETURN(auto blob, store_.ReadActivity(org_id, id));
+  if (!blob) return absl::NotFoundError(absl::StrCat(ActivityName(org_id, id), " not found"));
+  return ParseStored<pb::ActivityRecord>(*blob, "record");
+}
+
+absl::StatusOr<pb::ListActivitiesResponse> RecordsCore::ListActivities(
+    const std::string& org_id, const pb::ListActivitiesRequest& req) {
+  GR_ASSIGN_OR_RETURN(int size, PageSize(req.page_size(), 100, 1000));
+  // The token is bound to the org and the filters, so it cannot be replayed
+  // on another list.
+  std::string list_id =
+      PageList({"activities", org_id, req.type(), req.from(), req.to(), req.department(),
+                req.source_system(), req.include_voided() ? "voided" : ""});
+  GR_ASSIGN_OR_RETURN(int64_t offset, DecodePageToken(list_id, req.page_token()));
+  std::string min = "-inf", max = "+inf";
+  if (!req.from().empty()) {
+    auto d = ParseDate(req.from());
+    if (!d.ok()) return absl::InvalidArgumentError(absl::StrCat("from: ", d.status().message()));
+    min = absl::StrCat(d->Ordinal());
+  }
+  if (!req.to().empty()) {
+    auto d = ParseDate(req.to());
+    if (!d.ok()) return absl::InvalidArgumentError(absl::StrCat("to: ", d.status().message()));
+    max = absl::StrCat(d->Ordinal());
+  }
+  GR_RETURN_IF_ERROR(RequireOrg(org_id));
+  pb::ListActivitiesResponse out;
+  bool filtered =
+      !req.department().empty() || !req.source_system().empty() || !req.include_voided();
+  // Scan in chunks; filters that have no index are applied here, bounded
+  // per call so one request cannot scan an unbounded set.
+  const int chunk = filtered ? std::max(size * 2, 200) : size;
+  int64_t pos = offset;
+  for (int round = 0; round < 20 && out.activities_size() < size; ++round) {
+    GR_ASSIGN_OR_RETURN(auto ids, store_.ListActivityIds(org_id, req.type(), min, max, pos, chunk));
+    GR_ASSIGN_OR_RETURN(auto recs, FetchActivities(org_id, ids));
+    size_t used = 0;
+    for (auto& rec : recs) {
+      if (out.activities_size() >= size) break;
+      ++used;
+      if (!req.include_voided() && rec.voided()) continue;
+      if (!req.department().empty() && rec.department() != req.department()) continue;
+      if (!req.source_system().empty() && rec.source_system() != req.source_system()) continue;
+      *out.add_activities() = std::move(rec);
+    }
+    pos += static_cast<int64_t>(used);
+    if (static_cast<int>(ids.size()) < chunk && used == ids.size()) {
+      return out;  // The index is exhausted.
+    }
+  }
+  out.set_next_page_token(EncodePageToken(list_id, pos));
+  return out;
+}
+
+absl::StatusOr<pb::ActivityRecord> RecordsCore::ChangeActivity(const std::string& org_id,
+                                                               const std::string& recorded_by,
+                                                               const Change& change,
+                                                               bool quota_exempt) {
+  GR_RETURN_IF_ERROR(request_id::Validate(change.request_id));
+  GR_RETURN_IF_ERROR(CheckTextField("reason", change.reason));
+  GR_ASSIGN_OR_RETURN(auto profile, GetProfile(org_id));
+  GR_ASSIGN_OR_RETURN(pb::ActivityRecord cur, GetActivity(org_id, change.id));
+  pb::ActivityRecord next = cur;
+  if (change.amended != nullptr) {
+    GR_ASSIGN_OR_RETURN(
+        next, ApplyAmendment(*profile, cur, *change.amended, options_.max_persons_per_record));
+  }
+  if (!change.void_reason.empty()) {
+    next.set_voided(true);
+    next.set_void_reason(change.void_reason);
+  }
+  int64_t expected = change.expected_revision ? change.expected_revision : cur.revision();
+  next.set_revision(expected + 1);
+  next.set_recorded_by(recorded_by);
+  next.set_update_unix(absl::ToUnixSeconds(Now()));
+  PreparedWrite p;
+  p.record = next;
+  ActivityWrite& w = p.write;
+  w.op = change.void_reason.empty() ? "amend" : "void";
+  w.id = change.id;
+  w.request_id = change.request_id;
+  w.fingerprint = change.fingerprint;
+  w.expected_revision = expected;
+  w.blob = SerializeStored(next);
+  w.contribution = Contribution(next);
+  SetLimits(quota_exempt, w);
+  GR_ASSIGN_OR_RETURN(WriteAnswer a, store_.WriteActivity(org_id, w));
+  return FinishWrite(org_id, p, a);
+}
+
+absl::StatusOr<pb::ActivityRecord> RecordsCore::AmendActivity(const std::string& org_id,
+                                                              const std::string& recorded_by,
+                                                              const pb::AmendActivityRequest& req,
+                                                              bool quota_exempt) {
+  GR_ASSIGN_OR_RETURN(auto parts,
+                      ParseName(req.activity().name(), "orgs/*/activities/*", "activity.name"));
+  if (parts[0] != org_id) return absl::InvalidArgumentError("activity.name: wrong org");
+  Change change;
+  change.id = parts[1];
+  change.expected_revision = req.expected_revision();
+  change.request_id = req.request_id();
+  change.fingerprint = request_id::Fingerprint("AmendActivity", req.activity().name(),
+                                               CallerOf(org_id, recorded_by, quota_exempt), req);
+  change.amended = &req.activity();
+  change.reason = req.reason();
+  return ChangeActivity(org_id, recorded_by, change, quota_exempt);
+}
+
+absl::StatusOr<pb::ActivityRecord> RecordsCore::VoidActivity(const std::string& org_id,
+                                                             const std::string& recorded_by,
+                                                             const pb::VoidActivityRequest& req,
+                                                             bool quota_exempt) {
+  GR_ASSIGN_OR_RETURN(auto parts, ParseName(req.name(), "orgs/*/activities/*", "name"));
+  if (parts[0] != org_id) return absl::InvalidArgumentError("name: wrong org");
+  if (req.reason().empty()) {
+    return absl::InvalidArgumentError("reason: say why the record is voided");
+  }
+  Change change;
+  change.id = parts[1];
+  change.expected_revision = req.expected_revision();
+  change.request_id = req.request_id();
+  change.fingerprint = request_id::Fingerprint("VoidActivity", req.name(),
+                                               CallerOf(org_id, recorded_by, quota_exempt), req);
+  change.void_reason = req.reason();
+  change.reason = req.reason();
+  return ChangeActivity(org_id, recorded_by, change, quota_exempt);
+}
+
+absl::StatusOr<std::vector<pb::ActivityRecord>> RecordsCore::ListRevisions(
+    const std::string& org_id, const std::string& id) {
+  GR_ASSIGN_OR_RETURN(auto blobs, store_.ReadActivityRevisions(org_id, id));
+  if (blobs.empty()) {
+    return absl::NotFoundError(absl::StrCat(ActivityName(org_id, id), " not found"));
+  }
+  std::vector<pb::ActivityRecord> out;
+  for (const auto& blob : blobs) {
+    GR_ASSIGN_OR_RETURN(pb::ActivityRecord rec, ParseStored<pb::ActivityRecord>(blob, "revision"));
+    out.push_back(std::move(rec));
+  }
+  return out;
+}
+
+}  // namespace govreport::records

@@ -1,0 +1,250 @@
+#include "records/domain.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "common/crypto.h"
+#include "common/json.h"
+#include "common/markup.h"
+#include "common/resource.h"
+#include "common/status.h"
+#include "common/stored_proto.h"
+#include "records/period.h"
+
+namespace govreport::records {
+namespace {
+
+// Org fields are printed into the report and its DOCX, where XML allows no
+// C0 control character but tab and line breaks: refuse them here, at the
+// edge, rather than let a signed report fail to publish later.
+absl::Status OrgText(absl::string_view field, const std::string& value) {
+  GR_RETURN_IF_ERROR(CheckTextField(field, value));
+  return CheckDocumentText(field, value);
+}
+
+absl::Status ValidateOrgText(const pb::Org& org) {
+  GR_RETURN_IF_ERROR(OrgText("org.display_name", org.display_name()));
+  GR_RETURN_IF_ERROR(OrgText("org.short_name", org.short_name()));
+  GR_RETURN_IF_ERROR(OrgText("org.city", org.city()));
+  GR_RETURN_IF_ERROR(OrgText("org.district", org.district()));
+  for (const auto& [k, v] : org.facts()) {
+    GR_RETURN_IF_ERROR(OrgText(absl::StrCat("org.facts[", k, "]"), v));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateParent(const pb::Org& org) {
+  if (org.parent().empty()) return absl::OkStatus();
+  return ParseOrgName(org.parent(), "org.parent").status();
+}
+
+bool IsHex64(const std::string& s) {
+  if (s.size() != 64) return false;
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+bool Declares(const pb::ActivityType& type, const std::string& quantity) {
+  const auto& req = type.required_quantities();
+  const auto& opt = type.optional_quantities();
+  return std::find(req.begin(), req.end(), quantity) != req.end() ||
+         std::find(opt.begin(), opt.end(), quantity) != opt.end();
+}
+
+absl::Status ValidateQuantities(const pb::ActivityType& type, const pb::ActivityRecord& r) {
+  for (const auto& q : type.required_quantities()) {
+    if (!r.quantities().contains(q)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("activity.quantities[", q, "]: required for type '", r.type(), "'"));
+    }
+  }
+  for (const auto& [q, v] : r.quantities()) {
+    if (!Declares(type, q)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("activity.quantities[", q, "]: type '", r.type(), "' has no such quantity"));
+    }
+    if (v < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("activity.quantities[", q, "]: ", v, " is negative"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidatePersons(const pb::ActivityType& type, const pb::ActivityRecord& r,
+                             int max_persons) {
+  if (type.persons_required() && r.persons().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("activity.persons: type '", r.type(), "' must name the persons"));
+  }
+  if (max_persons > 0 && r.persons_size() > max_persons) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "activity.persons: ", r.persons_size(), " persons, at most ", max_persons, " per record"));
+  }
+  for (const auto& p : r.persons()) {
+    if (p.empty() || p.size() > 128) {
+      return absl::InvalidArgumentError("activity.persons: each person id must be 1..128 bytes");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateRecordTexts(const pb::ActivityRecord& r) {
+  GR_RETURN_IF_ERROR(CheckTextField("activity.title", r.title()));
+  GR_RETURN_IF_ERROR(CheckTextField("activity.department", r.department()));
+  GR_RETURN_IF_ERROR(CheckTextField("activity.note", r.note()));
+  GR_RETURN_IF_ERROR(CheckTextField("activity.source_system", r.source_system()));
+  GR_RETURN_IF_ERROR(CheckTextField("activity.external_id", r.external_id()));
+  if (r.external_id().empty() != r.source_system().empty()) {
+    return absl::InvalidArgumentError(
+        "activity.external_id: source_system and external_id go together");
+  }
+  for (int i = 0; i < r.attachments_size(); ++i) {
+    if (!IsHex64(r.attachments(i).sha256())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("activity.attachments[", i, "].sha256: 64 lower-case hex digits"));
+    }
+    GR_RETURN_IF_ERROR(CheckTextField("activity.attachments.uri", r.attachments(i).uri()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CheckTextField(absl::string_view field, absl::string_view value) {
+  if (value.size() > kMaxText) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": ", value.size(), " bytes, at most ", kMaxText));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateActivity(const CompiledProfile& profile, const pb::ActivityRecord& r,
+                              int max_persons) {
+  if (r.type().empty()) return absl::InvalidArgumentError("activity.type: must be set");
+  const pb::ActivityType* type = profile.FindType(r.type());
+  if (type == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("activity.type: unknown activity type '",
+                                                   r.type(), "' (known: ", profile.KnownTypes(),
+                                                   ")"));
+  }
+  auto date = ParseDate(r.occurred_on());
+  if (!date.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("activity.occurred_on: ", date.status().message()));
+  }
+  GR_RETURN_IF_ERROR(ValidateQuantities(*type, r));
+  GR_RETURN_IF_ERROR(ValidatePersons(*type, r, max_persons));
+  return ValidateRecordTexts(r);
+}
+
+absl::Status ValidateNewOrg(absl::string_view org_id, const pb::Org& org) {
+  if (!IsValidId(org_id)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("org_id: '", org_id, "' must be 1-63 lower-case letters, digits or '-'"));
+  }
+  if (org.display_name().empty()) {
+    return absl::InvalidArgumentError("org.display_name: must be set");
+  }
+  GR_RETURN_IF_ERROR(ValidateOrgText(org));
+  return ValidateParent(org);
+}
+
+absl::StatusOr<pb::Org> ApplyOrgUpdate(const pb::Org& current, const pb::UpdateOrgRequest& req) {
+  static const std::set<std::string> kPaths = {"display_name", "short_name", "city",
+                                               "district",     "parent",     "facts"};
+  std::set<std::string> mask(req.update_mask().begin(), req.update_mask().end());
+  for (const auto& p : mask) {
+    if (!kPaths.count(p)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("update_mask: unknown path '", p,
+                       "' (paths: display_name, short_name, city, district, parent, facts)"));
+    }
+  }
+  auto want = [&](const char* p) { return mask.empty() || mask.count(p); };
+  const pb::Org& in = req.org();
+  pb::Org next = current;
+  if (want("display_name")) {
+    if (in.display_name().empty()) {
+      return absl::InvalidArgumentError("org.display_name: must not be empty");
+    }
+    next.set_display_name(in.display_name());
+  }
+  if (want("short_name")) next.set_short_name(in.short_name());
+  if (want("city")) next.set_city(in.city());
+  if (want("district")) next.set_district(in.district());
+  if (want("parent")) next.set_parent(in.parent());
+  if (want("facts")) *next.mutable_facts() = in.facts();
+  GR_RETURN_IF_ERROR(ValidateOrgText(next));
+  GR_RETURN_IF_ERROR(ValidateParent(next));
+  return next;
+}
+
+absl::StatusOr<pb::ActivityRecord> ApplyAmendment(const CompiledProfile& profile,
+                                                  const pb::ActivityRecord& current,
+                                                  const pb::ActivityRecord& amended,
+                                                  int max_persons) {
+  if ((!amended.source_system().empty() && amended.source_system() != current.source_system()) ||
+      (!amended.external_id().empty() && amended.external_id() != current.external_id())) {
+    return absl::InvalidArgumentError("activity.source_system/external_id: cannot change on amend");
+  }
+  pb::ActivityRecord next = current;
+  next.set_type(amended.type());
+  next.set_occurred_on(amended.occurred_on());
+  next.set_title(amended.title());
+  next.set_department(amended.department());
+  *next.mutable_quantities() = amended.quantities();
+  *next.mutable_persons() = amended.persons();
+  *next.mutable_attachments() = amended.attachments();
+  next.set_note(amended.note());
+  GR_RETURN_IF_ERROR(ValidateActivity(profile, next, max_persons));
+  return next;
+}
+
+std::string ActivityName(absl::string_view org_id, absl::string_view id) {
+  return absl::StrCat("orgs/", org_id, "/activities/", id);
+}
+
+std::string Contribution(const pb::ActivityRecord& r) {
+  std::string out = absl::StrCat("{\"t\":\"", r.type(), "\",\"d\":\"", r.occurred_on(),
+                                 "\",\"v\":", r.voided() ? 1 : 0, ",\"q\":{");
+  // Sorted for a stable encoding (the map's order is not).
+  std::map<std::string, int64_t> q(r.quantities().begin(), r.quantities().end());
+  bool first = true;
+  for (const auto& [k, v] : q) {
+    // Values as strings: Lua numbers are doubles and would print 1e+15.
+    absl::StrAppend(&out, first ? "" : ",", "\"", k, "\":\"", v, "\"");
+    first = false;
+  }
+  out += "},\"p\":[";
+  std::set<std::string> persons(r.persons().begin(), r.persons().end());
+  first = true;
+  for (const auto& p : persons) {
+    if (!first) out += ",";
+    JsonQuoteTo(p, &out);
+    first = false;
+  }
+  out += "]}";
+  return out;
+}
+
+std::string ContentHash(const pb::ActivityRecord& r) {
+  pb::ActivityRecord c = r;
+  c.clear_name();
+  c.clear_recorded_by();
+  c.clear_revision();
+  c.clear_create_unix();
+  c.clear_update_unix();
+  c.clear_voided();
+  c.clear_void_reason();
+  return Sha256Hex(SerializeDeterministic(c)).substr(0, 32);
+}
+
+std::string ExternalKey(const pb::ActivityRecord& r) {
+  if (r.external_id().empty()) return "";
+  return absl::StrCat(r.source_system(), "\x1f", r.external_id());
+}
+
+}  // namespace govreport::records

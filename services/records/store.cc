@@ -1,0 +1,266 @@
+#include "records/store.h"
+
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/request_id.h"
+#include "common/resource.h"
+#include "common/status.h"
+#include "records/lua_scripts.h"
+
+namespace govreport::records {
+namespace {
+
+std::string Key(const std::string& org, absl::string_view suffix) {
+  return absl::StrCat(OrgPrefix(org), suffix);
+}
+std::string DataVersionKey(const std::string& org) { return Key(org, "dv"); }
+std::string ActivityKey(const std::string& org, const std::string& id) {
+  return Key(org, absl::StrCat("a:", id));
+}
+constexpr char kOrgIndex[] = "gr:orgs";
+
+absl::StatusOr<WriteAnswer> Answer(absl::StatusOr<redis::Reply> reply) {
+  if (!reply.ok()) return reply.status();
+  GR_RETURN_IF_ERROR(reply->ErrorStatus());
+  WriteAnswer a;
+  a.outcome = ParseOutcome((*reply)[0].Str());
+  a.reply = std::move(*reply);
+  return a;
+}
+
+// The present ones of a pipeline of HGET d.
+absl::StatusOr<std::vector<std::string>> PresentBlobs(const std::vector<redis::Reply>& replies) {
+  std::vector<std::string> out;
+  out.reserve(replies.size());
+  for (const auto& r : replies) {
+    GR_RETURN_IF_ERROR(r.ErrorStatus());
+    if (!r.IsNil()) out.push_back(std::string(r.Str()));
+  }
+  return out;
+}
+
+absl::StatusOr<std::optional<std::string>> OptionalBlob(absl::StatusOr<redis::Reply> r) {
+  if (!r.ok()) return r.status();
+  if (r->IsNil()) return std::optional<std::string>();
+  return std::optional<std::string>(std::string(r->Str()));
+}
+
+}  // namespace
+
+Store::Store(redis::Client* redis, absl::Duration request_retention)
+    : redis_(redis), retention_seconds_(request_id::RetentionSeconds(request_retention)) {}
+
+// ------------------------------------------------------------------ orgs
+
+absl::StatusOr<WriteAnswer> Store::WriteOrg(const std::string& org_id, const std::string& mode,
+                                            int64_t expected, const std::string& blob,
+                                            const std::string& request_id,
+                                            const std::string& fingerprint,
+                                            const std::string& result) {
+  return Answer(redis_->Eval(VersionedSetScript(),
+                             {Key(org_id, "org"), request_id::Key(org_id, request_id)},
+                             {mode, absl::StrCat(expected), blob,
+                              request_id.empty() ? "" : fingerprint, retention_seconds_, result}));
+}
+
+absl::StatusOr<WriteAnswer> Store::WriteProfile(const std::string& org_id, const std::string& blob,
+                                                const std::string& request_id,
+                                                const std::string& fingerprint,
+                                                const std::string& result) {
+  return Answer(redis_->Eval(
+      VersionedSetScript(), {Key(org_id, "profile"), request_id::Key(org_id, request_id)},
+      {"put", "0", blob, request_id.empty() ? "" : fingerprint, retention_seconds_, result}));
+}
+
+absl::Status Store::AddToOrgIndex(const std::string& org_id) {
+  return redis_->Command({"ZADD", kOrgIndex, "0", org_id}).status();
+}
+
+absl::StatusOr<bool> Store::OrgExists(const std::string& org_id) {
+  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"EXISTS", Key(org_id, "org")}));
+  return r.Int() != 0;
+}
+
+absl::StatusOr<std::optional<std::string>> Store::ReadOrg(const std::string& org_id) {
+  return OptionalBlob(redis_->Command({"HGET", Key(org_id, "org"), "d"}));
+}
+
+absl::StatusOr<std::vector<std::string>> Store::ListOrgIds(int64_t offset, int64_t count) {
+  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"ZRANGE", kOrgIndex, absl::StrCat(offset),
+                                                       absl::StrCat(offset + count - 1)}));
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < r.Size(); ++i) ids.push_back(r[i].AsString());
+  return ids;
+}
+
+absl::StatusOr<std::vector<std::string>> Store::ReadOrgs(const std::vector<std::string>& ids) {
+  if (ids.empty()) return std::vector<std::string>();
+  std::vector<redis::Args> cmds;
+  for (const auto& id : ids) cmds.push_back({"HGET", Key(id, "org"), "d"});
+  GR_ASSIGN_OR_RETURN(auto replies, redis_->Pipeline(cmds));
+  return PresentBlobs(replies);
+}
+
+absl::StatusOr<Store::ProfileRead> Store::ReadProfile(const std::string& org_id) {
+  GR_ASSIGN_OR_RETURN(auto replies, redis_->Pipeline({{"HGET", Key(org_id, "profile"), "d"},
+                                                      {"EXISTS", Key(org_id, "org")}}));
+  // Error replies stay in a pipeline's vector: an error read as 0 would
+  // say "not found" for an org that exists.
+  for (const auto& r : replies) GR_RETURN_IF_ERROR(r.ErrorStatus());
+  ProfileRead out;
+  out.org_exists = replies[1].Int() != 0;
+  if (!replies[0].IsNil()) out.blob = std::string(replies[0].Str());
+  return out;
+}
+
+// --------------------------------------------------------------- figures
+
+absl::StatusOr<redis::Reply> Store::ReadFigures(const std::string& org_id, const std::string& spec,
+                                                int distinct_inline_budget) {
+  GR_ASSIGN_OR_RETURN(redis::Reply r,
+                      redis_->Eval(ReadFiguresScript(), {DataVersionKey(org_id)},
+                                   {spec, absl::StrCat(std::max(0, distinct_inline_budget))}));
+  GR_RETURN_IF_ERROR(r.ErrorStatus());
+  return r;
+}
+
+absl::StatusOr<int64_t> Store::DataVersion(const std::string& org_id) {
+  GR_ASSIGN_OR_RETURN(redis::Reply now, redis_->Command({"GET", DataVersionKey(org_id)}));
+  if (now.IsNil()) return 0;
+  return now.AsInt();
+}
+
+absl::StatusOr<int64_t> Store::CountDistinct(const std::string& org_id,
+                                             const std::vector<std::string>& buckets,
+                                             const std::vector<std::string>& types,
+                                             int scan_count) {
+  std::set<std::string> seen;
+  // (key, cursor) of every hash still being scanned; one pipelined HSCAN
+  // per hash and round.
+  std::vector<std::pair<std::string, std::string>> open;
+  for (const auto& b : buckets) {
+    for (const auto& t : types) open.emplace_back(Key(org_id, absl::StrCat("dp:", b, ":", t)), "0");
+  }
+  std::string count = absl::StrCat(std::max(1, scan_count));
+  while (!open.empty()) {
+    std::vector<redis::Args> cmds;
+    for (const auto& [key, cursor] : open) cmds.push_back({"HSCAN", key, cursor, "COUNT", count});
+    GR_ASSIGN_OR_RETURN(auto replies, redis_->Pipeline(cmds));
+    std::vector<std::pair<std::string, std::string>> next;
+    for (size_t i = 0; i < replies.size(); ++i) {
+      GR_RETURN_IF_ERROR(replies[i].ErrorStatus());
+      auto entries = replies[i][1];
+      for (size_t k = 0; k + 1 < entries.Size(); k += 2) seen.insert(entries[k].AsString());
+      std::string cursor = replies[i][0].AsString();
+      if (cursor != "0") next.emplace_back(open[i].first, cursor);
+    }
+    open = std::move(next);
+  }
+  return static_cast<int64_t>(seen.size());
+}
+
+absl::StatusOr<std::vector<std::string>> Store::ProvenanceIds(
+    const std::string& org_id, const std::vector<std::string>& months,
+    const std::vector<std::string>& types) {
+  redis::Args cmd{"SUNION"};
+  for (const auto& m : months) {
+    for (const auto& t : types) cmd.push_back(Key(org_id, absl::StrCat("pv:", m, ":", t)));
+  }
+  std::vector<std::string> ids;
+  if (cmd.size() == 1) return ids;
+  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command(cmd));
+  for (size_t i = 0; i < r.Size(); ++i) ids.push_back(r[i].AsString());
+  return ids;
+}
+
+// ------------------------------------------------------------ activities
+
+redis::ScriptCall Store::ActivityCall(const std::string& org_id, const ActivityWrite& w) const {
+  redis::ScriptCall call;
+  call.keys = {DataVersionKey(org_id), request_id::Key(org_id, w.request_id)};
+  call.args = {w.op,
+               w.id,
+               w.request_id.empty() ? "" : w.fingerprint,
+               w.external_key,
+               w.content_hash,
+               absl::StrCat(w.expected_revision),
+               w.blob,
+               w.contribution,
+               retention_seconds_,
+               w.quota_day,
+               absl::StrCat(std::max<int64_t>(0, w.quota_records)),
+               absl::StrCat(std::max<int64_t>(0, w.quota_bytes)),
+               absl::StrCat(std::max<int64_t>(0, w.max_persons_per_year))};
+  return call;
+}
+
+absl::StatusOr<WriteAnswer> Store::WriteActivity(const std::string& org_id,
+                                                 const ActivityWrite& w) {
+  redis::ScriptCall call = ActivityCall(org_id, w);
+  return Answer(redis_->Eval(WriteActivityScript(), call.keys, call.args));
+}
+
+absl::StatusOr<std::vector<WriteAnswer>> Store::WriteActivities(
+    const std::string& org_id, const std::vector<ActivityWrite>& ws) {
+  std::vector<redis::ScriptCall> calls;
+  calls.reserve(ws.size());
+  for (const auto& w : ws) calls.push_back(ActivityCall(org_id, w));
+  GR_ASSIGN_OR_RETURN(auto replies, redis_->EvalPipeline(WriteActivityScript(), calls));
+  std::vector<WriteAnswer> out;
+  out.reserve(replies.size());
+  for (auto& r : replies) {
+    GR_ASSIGN_OR_RETURN(WriteAnswer a, Answer(std::move(r)));
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+absl::StatusOr<std::optional<std::string>> Store::ReadActivity(const std::string& org_id,
+                                                               const std::string& id) {
+  return OptionalBlob(redis_->Command({"HGET", ActivityKey(org_id, id), "d"}));
+}
+
+absl::StatusOr<std::vector<std::string>> Store::ReadActivities(
+    const std::string& org_id, const std::vector<std::string>& ids) {
+  if (ids.empty()) return std::vector<std::string>();
+  std::vector<redis::Args> cmds;
+  cmds.reserve(ids.size());
+  for (const auto& id : ids) cmds.push_back({"HGET", ActivityKey(org_id, id), "d"});
+  GR_ASSIGN_OR_RETURN(auto replies, redis_->Pipeline(cmds));
+  return PresentBlobs(replies);
+}
+
+absl::StatusOr<std::optional<std::string>> Store::ReadActivityRevision(const std::string& org_id,
+                                                                       const std::string& id,
+                                                                       int64_t revision) {
+  return OptionalBlob(redis_->Command(
+      {"LINDEX", absl::StrCat(ActivityKey(org_id, id), ":h"), absl::StrCat(revision - 1)}));
+}
+
+absl::StatusOr<std::vector<std::string>> Store::ReadActivityRevisions(const std::string& org_id,
+                                                                      const std::string& id) {
+  GR_ASSIGN_OR_RETURN(
+      redis::Reply r,
+      redis_->Command({"LRANGE", absl::StrCat(ActivityKey(org_id, id), ":h"), "0", "-1"}));
+  std::vector<std::string> out;
+  for (size_t i = 0; i < r.Size(); ++i) out.push_back(r[i].AsString());
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> Store::ListActivityIds(const std::string& org_id,
+                                                                const std::string& type,
+                                                                const std::string& min,
+                                                                const std::string& max,
+                                                                int64_t offset, int64_t count) {
+  std::string index =
+      type.empty() ? Key(org_id, "acts") : Key(org_id, absl::StrCat("acts:t:", type));
+  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"ZRANGEBYSCORE", index, min, max, "LIMIT",
+                                                       absl::StrCat(offset), absl::StrCat(count)}));
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < r.Size(); ++i) ids.push_back(r[i].AsString());
+  return ids;
+}
+
+}  // namespace govreport::records

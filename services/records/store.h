@@ -1,0 +1,130 @@
+// Every Redis key and call of the records service. Keys of an org share
+// its hash tag, so each script touches one slot:
+//   gr:{org}:org               hash {d: Org, r: revision}
+//   gr:{org}:profile           hash {d: Profile, r: revision}
+//   gr:{org}:dv                data version, bumped by every record write
+//   gr:{org}:a:{id}            hash {d: record, r: revision, c: contribution}
+//   gr:{org}:a:{id}:h          list of every revision of the record
+//   gr:{org}:acts[:t:{type}]   zset of record ids by date (yyyymmdd)
+//   gr:{org}:ext               hash source\x1fexternal id -> "id|content hash"
+//   gr:{org}:agg:{bucket}      counts and sums per year/half/quarter/month
+//   gr:{org}:dp:{bucket}:{t}   hash person -> records naming them
+//   gr:{org}:lt:{month}:{t}    zset of ids by date, for LATEST values
+//   gr:{org}:pv:{month}:{t}    set of ids, for provenance
+//   gr:{org}:quota:{yyyymmdd}  hash {n, b}: the day's writes and bytes
+//   gr:{org}:rq:{request_id}   request replay (common/request_id.h)
+//   gr:orgs                    zset of every org id (outside any org's slot)
+#ifndef GOVREPORT_RECORDS_STORE_H_
+#define GOVREPORT_RECORDS_STORE_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/outcome.h"
+#include "common/redis.h"
+
+namespace govreport::records {
+
+// What a write script answered: its outcome and the rest of its reply.
+struct WriteAnswer {
+  Outcome outcome = Outcome::kUnknown;
+  redis::Reply reply{};
+};
+
+// One record write, in the write script's terms (lua_scripts.h).
+struct ActivityWrite {
+  std::string op;  // create | amend | void
+  std::string id;
+  std::string request_id;
+  std::string fingerprint;
+  std::string external_key;
+  std::string content_hash;
+  int64_t expected_revision = 0;
+  std::string blob;
+  std::string contribution;
+  // The org's allowance: quota_day "" is not counted; 0 is no limit.
+  std::string quota_day;
+  int64_t quota_records = 0;
+  int64_t quota_bytes = 0;
+  int64_t max_persons_per_year = 0;
+};
+
+class Store {
+ public:
+  Store(redis::Client* redis, absl::Duration request_retention);
+
+  // ---- orgs and profiles: versioned {d, r} hashes. `result` is what a
+  // repeat of the request answers.
+  absl::StatusOr<WriteAnswer> WriteOrg(const std::string& org_id, const std::string& mode,
+                                       int64_t expected, const std::string& blob,
+                                       const std::string& request_id,
+                                       const std::string& fingerprint, const std::string& result);
+  absl::StatusOr<WriteAnswer> WriteProfile(const std::string& org_id, const std::string& blob,
+                                           const std::string& request_id,
+                                           const std::string& fingerprint,
+                                           const std::string& result);
+  absl::Status AddToOrgIndex(const std::string& org_id);
+  absl::StatusOr<bool> OrgExists(const std::string& org_id);
+  absl::StatusOr<std::optional<std::string>> ReadOrg(const std::string& org_id);
+  // Ids of the index from `offset`, at most `count`.
+  absl::StatusOr<std::vector<std::string>> ListOrgIds(int64_t offset, int64_t count);
+  // The orgs of `ids` that exist, in order.
+  absl::StatusOr<std::vector<std::string>> ReadOrgs(const std::vector<std::string>& ids);
+  struct ProfileRead {
+    bool org_exists = false;
+    std::optional<std::string> blob{};
+  };
+  absl::StatusOr<ProfileRead> ReadProfile(const std::string& org_id);
+
+  // ---- figures
+  // The read script's reply for `spec` (lua_scripts.h).
+  absl::StatusOr<redis::Reply> ReadFigures(const std::string& org_id, const std::string& spec,
+                                           int distinct_inline_budget);
+  absl::StatusOr<int64_t> DataVersion(const std::string& org_id);
+  // The exact union of the person hashes of `buckets` x `types`, in
+  // pipelined HSCAN steps of about `scan_count` entries per hash.
+  absl::StatusOr<int64_t> CountDistinct(const std::string& org_id,
+                                        const std::vector<std::string>& buckets,
+                                        const std::vector<std::string>& types, int scan_count);
+  // Ids of the records of `types` in `months` (provenance sets).
+  absl::StatusOr<std::vector<std::string>> ProvenanceIds(const std::string& org_id,
+                                                         const std::vector<std::string>& months,
+                                                         const std::vector<std::string>& types);
+
+  // ---- activity records
+  absl::StatusOr<WriteAnswer> WriteActivity(const std::string& org_id, const ActivityWrite& w);
+  // One round trip for many writes; each answer in order.
+  absl::StatusOr<std::vector<WriteAnswer>> WriteActivities(const std::string& org_id,
+                                                           const std::vector<ActivityWrite>& ws);
+  absl::StatusOr<std::optional<std::string>> ReadActivity(const std::string& org_id,
+                                                          const std::string& id);
+  // The records of `ids` that exist, in order.
+  absl::StatusOr<std::vector<std::string>> ReadActivities(const std::string& org_id,
+                                                          const std::vector<std::string>& ids);
+  // The record as revision `revision` left it, if kept.
+  absl::StatusOr<std::optional<std::string>> ReadActivityRevision(const std::string& org_id,
+                                                                  const std::string& id,
+                                                                  int64_t revision);
+  absl::StatusOr<std::vector<std::string>> ReadActivityRevisions(const std::string& org_id,
+                                                                 const std::string& id);
+  // Ids by date within [min, max] (yyyymmdd or -inf/+inf), of one type or
+  // all ("" ), from `offset`, at most `count`.
+  absl::StatusOr<std::vector<std::string>> ListActivityIds(const std::string& org_id,
+                                                           const std::string& type,
+                                                           const std::string& min,
+                                                           const std::string& max, int64_t offset,
+                                                           int64_t count);
+
+ private:
+  redis::ScriptCall ActivityCall(const std::string& org_id, const ActivityWrite& w) const;
+
+  redis::Client* redis_;
+  std::string retention_seconds_;
+};
+
+}  // namespace govreport::records
+
+#endif  // GOVREPORT_RECORDS_STORE_H_
