@@ -98,6 +98,7 @@ absl::StatusOr<std::vector<std::string>> Store::ListOrgIds(int64_t offset, int64
 absl::StatusOr<std::vector<std::string>> Store::ReadOrgs(const std::vector<std::string>& ids) {
   if (ids.empty()) return std::vector<std::string>();
   std::vector<redis::Args> cmds;
+  cmds.reserve(ids.size());
   for (const auto& id : ids) cmds.push_back({"HGET", Key(id, "org"), "d"});
   GR_ASSIGN_OR_RETURN(auto replies, redis_->Pipeline(cmds));
   return PresentBlobs(replies);
@@ -146,6 +147,7 @@ absl::StatusOr<int64_t> Store::CountDistinct(const std::string& org_id,
   std::string count = absl::StrCat(std::max(1, scan_count));
   while (!open.empty()) {
     std::vector<redis::Args> cmds;
+    cmds.reserve(open.size());
     for (const auto& [key, cursor] : open) cmds.push_back({"HSCAN", key, cursor, "COUNT", count});
     GR_ASSIGN_OR_RETURN(auto replies, redis_->Pipeline(cmds));
     std::vector<std::pair<std::string, std::string>> next;
