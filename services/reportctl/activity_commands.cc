@@ -27,6 +27,7 @@ namespace pb = ::govreport::records::v1;
 std::string Quantities(const pb::ActivityRecord& r) {
   std::map<std::string, int64_t> q(r.quantities().begin(), r.quantities().end());
   std::vector<std::string> parts;
+  parts.reserve(q.size());
   for (const auto& [k, v] : q) parts.push_back(absl::StrCat(k, "=", v));
   return absl::StrJoin(parts, ",");
 }

@@ -167,7 +167,7 @@ ImportResult ParseCsv(const std::string& text) {
     return out;
   }
   if (rows.empty()) {
-    out.errors.push_back("line 1: the file is empty (expected a header row)");
+    out.errors.emplace_back("line 1: the file is empty (expected a header row)");
     return out;
   }
   std::vector<std::string> header;
@@ -178,7 +178,7 @@ ImportResult ParseCsv(const std::string& text) {
     has_date |= h == "occurred_on";
   }
   if (!has_type || !has_date) {
-    out.errors.push_back("line 1: the header must name the columns 'type' and 'occurred_on'");
+    out.errors.emplace_back("line 1: the header must name the columns 'type' and 'occurred_on'");
     return out;
   }
   for (size_t r = 1; r < rows.size(); ++r) {

@@ -51,6 +51,7 @@ class ReportctlTest : public ::testing::Test {
         "5000"};
     argv.insert(argv.end(), words.begin(), words.end());
     std::vector<char*> raw;
+    raw.reserve(argv.size());
     for (auto& a : argv) raw.push_back(a.data());
     Result r;
     ::testing::internal::CaptureStdout();

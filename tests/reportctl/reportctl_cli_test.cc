@@ -25,6 +25,7 @@ Result Reportctl(std::vector<std::string> words) {
   std::vector<std::string> argv = {"reportctl"};
   argv.insert(argv.end(), words.begin(), words.end());
   std::vector<char*> raw;
+  raw.reserve(argv.size());
   for (auto& a : argv) raw.push_back(a.data());
   Result r;
   ::testing::internal::CaptureStdout();
