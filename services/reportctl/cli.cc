@@ -128,4 +128,17 @@ bool ReadInput(const std::string& path, std::string* out) {
 
 std::string NewRequestId() { return absl::StrCat("cli-", RandomHex(12)); }
 
+std::string RequestId(Context& c) {
+  std::string rid = c.flags().Get("request-id");
+  return rid.empty() ? NewRequestId() : rid;
+}
+
+void AddCommand(std::vector<Command>& commands, std::string path, std::string usage,
+                std::string help, std::vector<CommandFlag> flags, CommandFn fn) {
+  Command cmd{std::move(path), std::move(usage), std::move(help), std::move(flags), nullptr};
+  // The copy in the closure names the command in its usage errors.
+  cmd.run = [fn, cmd](Context& c) { return fn(c, cmd); };
+  commands.push_back(std::move(cmd));
+}
+
 }  // namespace govreport::cli

@@ -42,17 +42,43 @@ class Context {
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels_;
 };
 
-struct Command {
-  std::string path;   // "activity import"
-  std::string usage;  // "ORG FILE [--batch-size N]"
-  std::string help;   // One paragraph.
-  std::function<int(Context&)> run;
+// One flag a command reads, as `reportctl help COMMAND` shows it. Every
+// command's flags are accepted by the parser whichever command runs, as
+// before; they are listed per command so that help tells which ones matter.
+struct CommandFlag {
+  std::string name;           // "batch-size"
+  std::string default_value;  // As shown; "false" makes a boolean flag (no value).
+  std::string help;           // One line.
 };
 
-void RegisterRecordsCommands(std::vector<Command>& commands);
-void RegisterTemplateCommands(std::vector<Command>& commands);
-void RegisterReportCommands(std::vector<Command>& commands);
-void RegisterApprovalCommands(std::vector<Command>& commands);
+struct Command {
+  std::string path;                    // "activity import"
+  std::string usage;                   // "ORG FILE [--batch-size N]"
+  std::string help;                    // One paragraph.
+  std::vector<CommandFlag> flags{};    // The command's own flags (not the global ones).
+  std::function<int(Context&)> run{};  // Gets the words after the path in Context::args.
+};
+
+// A command's body; it gets its Command to name it in UsageError.
+using CommandFn = int (*)(Context&, const Command&);
+
+// The one way every command is registered.
+void AddCommand(std::vector<Command>& commands, std::string path, std::string usage,
+                std::string help, std::vector<CommandFlag> flags, CommandFn fn);
+
+// The command groups, in the order `reportctl --help` lists them.
+void RegisterRecordsCommands(std::vector<Command>& commands);   // records_commands.cc
+void RegisterActivityCommands(std::vector<Command>& commands);  // activity_commands.cc
+void RegisterTemplateCommands(std::vector<Command>& commands);  // template_commands.cc
+void RegisterReportCommands(std::vector<Command>& commands);    // report_commands.cc
+void RegisterApprovalCommands(std::vector<Command>& commands);  // approval_commands.cc
+
+// Every command, in that order (dispatch.cc).
+std::vector<Command> AllCommands();
+
+// reportctl's main (dispatch.cc): parses the command line, prints help or
+// runs the command, and returns the exit code.
+int Main(int argc, char** argv);
 
 // Prints "error: CODE: message" and returns the exit code for it.
 int Fail(const grpc::Status& status);
@@ -86,6 +112,9 @@ bool ReadInput(const std::string& path, std::string* out);
 
 // Random request id, so that a retried command is not applied twice.
 std::string NewRequestId();
+
+// The request id of a mutating call: --request-id if given, else a new one.
+std::string RequestId(Context& c);
 
 }  // namespace govreport::cli
 

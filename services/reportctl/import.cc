@@ -107,6 +107,57 @@ absl::StatusOr<int64_t> YuanToFen(const std::string& raw) {
   return yuan * 100 + fen;
 }
 
+namespace {
+
+// One cell of a CSV row into the record; false (with the error added) when
+// the cell is not valid for its column.
+bool ApplyCsvCell(const std::string& col, const std::string& v, int line, pb::ActivityRecord* rec,
+                  std::vector<std::string>* errors) {
+  if (col == "type") {
+    rec->set_type(v);
+  } else if (col == "occurred_on") {
+    rec->set_occurred_on(v);
+  } else if (col == "title") {
+    rec->set_title(v);
+  } else if (col == "department") {
+    rec->set_department(v);
+  } else if (col == "source_system") {
+    rec->set_source_system(v);
+  } else if (col == "external_id") {
+    rec->set_external_id(v);
+  } else if (col == "note") {
+    rec->set_note(v);
+  } else if (col == "persons") {
+    for (absl::string_view p : absl::StrSplit(v, ';', absl::SkipWhitespace())) {
+      rec->add_persons(std::string(absl::StripAsciiWhitespace(p)));
+    }
+  } else if (col == "amount_yuan") {
+    if (v.empty()) return true;
+    auto fen = YuanToFen(v);
+    if (!fen.ok()) {
+      errors->push_back(
+          absl::StrCat("line ", line, ": column 'amount_yuan': ", fen.status().message()));
+      return false;
+    }
+    (*rec->mutable_quantities())["amount_fen"] = *fen;
+  } else if (!v.empty()) {
+    int64_t n = 0;
+    if (!absl::SimpleAtoi(v, &n)) {
+      errors->push_back(
+          absl::StrCat("line ", line, ": column '", col, "': '", v, "' is not a whole number"));
+      return false;
+    }
+    if (n < 0) {
+      errors->push_back(absl::StrCat("line ", line, ": column '", col, "': ", n, " is negative"));
+      return false;
+    }
+    (*rec->mutable_quantities())[col] = n;
+  }
+  return true;
+}
+
+}  // namespace
+
 ImportResult ParseCsv(const std::string& text) {
   ImportResult out;
   std::vector<CsvRow> rows;
@@ -116,7 +167,7 @@ ImportResult ParseCsv(const std::string& text) {
     return out;
   }
   if (rows.empty()) {
-    out.errors.push_back("line 1: the file is empty (expected a header row)");
+    out.errors.emplace_back("line 1: the file is empty (expected a header row)");
     return out;
   }
   std::vector<std::string> header;
@@ -127,7 +178,7 @@ ImportResult ParseCsv(const std::string& text) {
     has_date |= h == "occurred_on";
   }
   if (!has_type || !has_date) {
-    out.errors.push_back("line 1: the header must name the columns 'type' and 'occurred_on'");
+    out.errors.emplace_back("line 1: the header must name the columns 'type' and 'occurred_on'");
     return out;
   }
   for (size_t r = 1; r < rows.size(); ++r) {
@@ -139,53 +190,10 @@ ImportResult ParseCsv(const std::string& text) {
     }
     ImportedRow item;
     item.line = row.line;
-    pb::ActivityRecord& rec = item.record;
     bool bad = false;
     for (size_t c = 0; c < header.size(); ++c) {
-      const std::string& col = header[c];
       std::string v(absl::StripAsciiWhitespace(row.cells[c]));
-      if (col == "type")
-        rec.set_type(v);
-      else if (col == "occurred_on")
-        rec.set_occurred_on(v);
-      else if (col == "title")
-        rec.set_title(v);
-      else if (col == "department")
-        rec.set_department(v);
-      else if (col == "source_system")
-        rec.set_source_system(v);
-      else if (col == "external_id")
-        rec.set_external_id(v);
-      else if (col == "note")
-        rec.set_note(v);
-      else if (col == "persons") {
-        for (absl::string_view p : absl::StrSplit(v, ';', absl::SkipWhitespace())) {
-          rec.add_persons(std::string(absl::StripAsciiWhitespace(p)));
-        }
-      } else if (col == "amount_yuan") {
-        if (v.empty()) continue;
-        auto fen = YuanToFen(v);
-        if (!fen.ok()) {
-          out.errors.push_back(
-              absl::StrCat("line ", row.line, ": column 'amount_yuan': ", fen.status().message()));
-          bad = true;
-        } else {
-          (*rec.mutable_quantities())["amount_fen"] = *fen;
-        }
-      } else if (!v.empty()) {
-        int64_t n = 0;
-        if (!absl::SimpleAtoi(v, &n)) {
-          out.errors.push_back(absl::StrCat("line ", row.line, ": column '", col, "': '", v,
-                                            "' is not a whole number"));
-          bad = true;
-        } else if (n < 0) {
-          out.errors.push_back(
-              absl::StrCat("line ", row.line, ": column '", col, "': ", n, " is negative"));
-          bad = true;
-        } else {
-          (*rec.mutable_quantities())[col] = n;
-        }
-      }
+      bad |= !ApplyCsvCell(header[c], v, row.line, &item.record, &out.errors);
     }
     if (!bad) out.rows.push_back(std::move(item));
   }

@@ -1,16 +1,13 @@
-// reportctl commands of the assembler (reports: create, show, watch,
-// narrative, submit, approve/reject, download...) and of the approval
-// service (workflows, roles, approvals, the inbox).
-#include <google/protobuf/text_format.h>
-#include <google/protobuf/util/json_util.h>
-
+// reportctl commands of the assembler: reports (create, show, watch,
+// narrative, submit, approve/reject, download...). The approval service's
+// own commands are in approval_commands.cc.
 #include <fstream>
+#include <functional>
 #include <iostream>
-#include <sstream>
+#include <map>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -21,26 +18,21 @@
 #include "govreport/approval/v1/approval.grpc.pb.h"
 #include "govreport/assembler/v1/reports.grpc.pb.h"
 #include "reportctl/cli.h"
+#include "reportctl/reports_helpers.h"
 
 namespace govreport::cli {
-namespace {
 
 namespace rpt = ::govreport::assembler::v1;
 namespace apv = ::govreport::approval::v1;
 
+namespace {
+
 rpt::ReportService::Stub Reports(Context& c) {
   return rpt::ReportService::Stub(c.Channel("assembler"));
 }
-apv::ApprovalService::Stub Approvals(Context& c) {
-  return apv::ApprovalService::Stub(c.Channel("approval"));
-}
 
-std::string RequestId(Context& c) {
-  std::string rid = c.flags().Get("request-id");
-  return rid.empty() ? NewRequestId() : rid;
-}
+}  // namespace
 
-// "orgs/kjj/reports/x", or the short "kjj/x".
 std::string ReportName(const std::string& arg) {
   if (absl::StartsWith(arg, "orgs/")) return arg;
   std::vector<std::string> parts = absl::StrSplit(arg, '/');
@@ -48,22 +40,9 @@ std::string ReportName(const std::string& arg) {
   return arg;
 }
 
-// Short forms: "annual" → orgs/{org}/{kind}/annual.
-std::string Qualify(const std::string& org, const std::string& kind, const std::string& ref) {
-  return ref.find('/') == std::string::npos ? absl::StrCat("orgs/", org, "/", kind, "/", ref) : ref;
-}
-
 std::string Time(int64_t unix) {
   if (unix == 0) return "";
   return absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixSeconds(unix), absl::LocalTimeZone());
-}
-
-std::string StateName(rpt::ReportState s) { return rpt::ReportState_Name(s); }
-
-std::string StateLine(const rpt::Report& r) {
-  std::string s = StateName(r.state());
-  if (r.state() == rpt::DRAFT) s += r.assembling() ? " (assembling)" : " (ready)";
-  return s;
 }
 
 std::string Clip(const std::string& text, size_t bytes) {
@@ -72,6 +51,33 @@ std::string Clip(const std::string& text, size_t bytes) {
   size_t cut = bytes;
   while (cut > 0 && (static_cast<unsigned char>(one[cut]) & 0xC0) == 0x80) --cut;
   return one.substr(0, cut) + "…";
+}
+
+absl::StatusOr<rpt::Report> FetchReport(Context& c, const std::string& name, bool staleness) {
+  rpt::GetReportRequest req;
+  req.set_name(name);
+  req.set_skip_staleness(!staleness);
+  rpt::Report r;
+  grpc::ClientContext ctx;
+  c.Prepare(ctx);
+  grpc::Status st = Reports(c).GetReport(&ctx, req, &r);
+  if (!st.ok()) return FromGrpcStatus(st);
+  return r;
+}
+
+namespace {
+
+// Short forms: "annual" → orgs/{org}/{kind}/annual.
+std::string Qualify(const std::string& org, const std::string& kind, const std::string& ref) {
+  return ref.find('/') == std::string::npos ? absl::StrCat("orgs/", org, "/", kind, "/", ref) : ref;
+}
+
+std::string StateName(rpt::ReportState s) { return rpt::ReportState_Name(s); }
+
+std::string StateLine(const rpt::Report& r) {
+  std::string s = StateName(r.state());
+  if (r.state() == rpt::DRAFT) s += r.assembling() ? " (assembling)" : " (ready)";
+  return s;
 }
 
 // --narrative slot=TEXT or slot=@FILE (FILE "-" is stdin).
@@ -191,18 +197,6 @@ void PrintRevision(Context& c, const rpt::Revision& rev) {
   f.Print();
   std::cout << "\n" << rev.text();
   if (!absl::EndsWith(rev.text(), "\n")) std::cout << "\n";
-}
-
-absl::StatusOr<rpt::Report> FetchReport(Context& c, const std::string& name, bool staleness) {
-  rpt::GetReportRequest req;
-  req.set_name(name);
-  req.set_skip_staleness(!staleness);
-  rpt::Report r;
-  grpc::ClientContext ctx;
-  c.Prepare(ctx);
-  grpc::Status st = Reports(c).GetReport(&ctx, req, &r);
-  if (!st.ok()) return FromGrpcStatus(st);
-  return r;
 }
 
 // Follows the report until `done` (or the deadline); prints each change
@@ -457,41 +451,7 @@ absl::StatusOr<apv::Approval> CurrentApproval(Context& c, const std::string& rep
     return absl::FailedPreconditionError(absl::StrCat(report, " has no approval (state ",
                                                       StateName(r->state()), "); submit it first"));
   }
-  apv::GetApprovalRequest req;
-  req.set_name(r->approval());
-  apv::Approval a;
-  grpc::ClientContext ctx;
-  c.Prepare(ctx);
-  grpc::Status st = Approvals(c).GetApproval(&ctx, req, &a);
-  if (!st.ok()) return FromGrpcStatus(st);
-  return a;
-}
-
-void PrintApproval(Context& c, const apv::Approval& a) {
-  if (c.json()) return PrintJson(a);
-  Table t({"field", "value"});
-  t.Add({"name", a.name()});
-  t.Add({"subject", a.subject()});
-  if (!a.title().empty()) t.Add({"title", a.title()});
-  t.Add({"workflow", absl::StrCat(a.workflow(), "@", a.workflow_revision())});
-  t.Add({"state", apv::ApprovalState_Name(a.state())});
-  t.Add({"initiator", a.initiator()});
-  if (a.state() == apv::IN_PROGRESS) {
-    t.Add({"step",
-           absl::StrCat(a.current_step() + 1, "/", a.steps_size(), " ", a.current_step_name())});
-    std::vector<std::string> pending;
-    for (const auto& task : a.tasks()) {
-      if (task.state() == apv::TASK_PENDING) pending.push_back(task.user());
-    }
-    t.Add({"waiting for", absl::StrJoin(pending, ", ")});
-    if (a.due_unix()) t.Add({"due", Time(a.due_unix())});
-  }
-  if (!a.signer().empty()) t.Add({"signed", absl::StrCat(a.signer(), " at ", a.sign_off_time())});
-  if (!a.last_comment().empty()) t.Add({"last comment", a.last_comment()});
-  t.Add({"version", absl::StrCat(a.version())});
-  t.Add({"history",
-         absl::StrCat(a.history_length(), " entries, head ", a.history_head().substr(0, 16))});
-  t.Print();
+  return FetchApproval(c, r->approval());
 }
 
 int ReportDecide(Context& c, const Command& cmd, const std::string& action) {
@@ -655,340 +615,100 @@ int ReportProvenance(Context& c, const Command& cmd) {
   return kOk;
 }
 
-// -------------------------------------------------------------- approval
-
-int WorkflowCreate(Context& c, const Command& cmd) {
-  if (c.args.size() != 3) return UsageError(cmd, "give the org, the workflow id and the file");
-  std::string text;
-  if (!ReadInput(c.args[2], &text)) return UsageError(cmd, "cannot read " + c.args[2]);
-  apv::CreateWorkflowRequest req;
-  req.set_parent(OrgName(c.args[0]));
-  req.set_workflow_id(c.args[1]);
-  if (absl::EndsWith(c.args[2], ".json")) {
-    auto st = google::protobuf::util::JsonStringToMessage(text, req.mutable_workflow());
-    if (!st.ok()) return UsageError(cmd, absl::StrCat(c.args[2], ": ", st.message().as_string()));
-  } else if (!google::protobuf::TextFormat::ParseFromString(text, req.mutable_workflow())) {
-    return UsageError(
-        cmd,
-        absl::StrCat(c.args[2], ": not a Workflow in protobuf text format (or name it .json)"));
-  }
-  req.set_request_id(RequestId(c));
-  apv::Workflow resp;
-  grpc::ClientContext ctx;
-  c.Prepare(ctx);
-  auto st = Approvals(c).CreateWorkflow(&ctx, req, &resp);
-  if (!st.ok()) return Fail(st);
-  if (c.json()) {
-    PrintJson(resp);
-  } else {
-    std::cout << "created " << resp.name() << " revision " << resp.revision() << " ("
-              << resp.steps_size() << " steps)\n";
-  }
-  return kOk;
+// The flags report narrative and report reassemble share.
+std::vector<CommandFlag> ChangeFlags() {
+  return {{"expected-version", "0", "Refuse unless the report is at this version (0: no check)"},
+          {"correction", "false", "Start a corrected revision of a published report"}};
 }
 
-int WorkflowShow(Context& c, const Command& cmd) {
-  if (c.args.size() != 1) return UsageError(cmd, "give the workflow (orgs/ORG/workflows/ID[@N])");
-  apv::GetWorkflowRequest req;
-  req.set_name(c.args[0]);
-  apv::Workflow w;
-  grpc::ClientContext ctx;
-  c.Prepare(ctx);
-  auto st = Approvals(c).GetWorkflow(&ctx, req, &w);
-  if (!st.ok()) return Fail(st);
-  if (c.json()) {
-    PrintJson(w);
-    return kOk;
-  }
-  std::cout << w.name() << "@" << w.revision() << "  " << w.display_name() << "\n";
-  Table t({"#", "step", "kind", "mode", "users", "roles", "due"});
-  for (int i = 0; i < w.steps_size(); ++i) {
-    const auto& s = w.steps(i);
-    bool last = i + 1 == w.steps_size();
-    t.Add({absl::StrCat(i + 1),
-           s.display_name().empty() ? s.name() : s.name() + " " + s.display_name(),
-           s.kind() == apv::SIGN_OFF || (last && s.kind() == apv::STEP_KIND_UNSPECIFIED) ? "签发"
-                                                                                         : "审核",
-           s.mode() == apv::ALL ? "ALL (会签)" : "ANY", absl::StrJoin(s.users(), ","),
-           absl::StrJoin(s.roles(), ","),
-           s.due_seconds() ? absl::StrCat(s.due_seconds(), "s") : ""});
-  }
-  t.Print();
-  return kOk;
+void RegisterDraftCommands(std::vector<Command>& commands) {
+  AddCommand(commands, "report create",
+             "ORG PERIOD --template NAME --workflow NAME [--id ID] [--title T] "
+             "[--narrative slot=TEXT|slot=@FILE]... [--wait]",
+             "Create a report and queue its assembly. NAME may be short (annual → "
+             "orgs/ORG/templates/annual). The template, the workflow and the period are checked "
+             "now; --wait follows the report until its first revision is ready.",
+             {{"template", "", "Template of the report (required)"},
+              {"workflow", "", "Approval workflow of the report (required)"},
+              {"id", "", "Report id (generated if absent)"},
+              {"title", "", "Title of the report"},
+              {"narrative", "", "slot=TEXT or slot=@FILE (- is stdin), repeatable"},
+              {"wait", "false", "Wait until the first revision is assembled"}},
+             ReportCreate);
+  AddCommand(commands, "report bind-workflows", "ORG TEMPLATE [WORKFLOW]...",
+             "Org admins: let reports of TEMPLATE use only these workflows (replacing the "
+             "previous binding; none removes it). A template without a binding can be neither "
+             "created nor submitted. Short names as for report create.",
+             {}, ReportBindWorkflows);
+  AddCommand(commands, "report workflows", "ORG TEMPLATE",
+             "Which workflows reports of TEMPLATE may use.", {}, ReportWorkflows);
+  AddCommand(commands, "report show", "REPORT [--revision N]",
+             "Show a report (orgs/ORG/reports/ID or ORG/ID): state, gaps, whether the records "
+             "changed since its revision was assembled (and which figures), the last decision. "
+             "With --revision: that revision's snapshot of every figure and its text.",
+             {{"revision", "", "Show this revision instead of the report"}}, ReportShow);
+  AddCommand(commands, "report list", "ORG [--state S]", "List an org's reports, newest first.",
+             {{"state", "", "Only DRAFT, IN_REVIEW, APPROVED, PUBLISHED or FAILED"}}, ReportList);
+  AddCommand(commands, "report watch", "REPORT",
+             "Print every state change until the report is PUBLISHED or FAILED (or "
+             "--timeout-ms).",
+             {}, ReportWatch);
+  std::vector<CommandFlag> narrative = ChangeFlags();
+  narrative.insert(narrative.begin(),
+                   {"narrative", "", "slot=TEXT or slot=@FILE (- is stdin), repeatable"});
+  AddCommand(commands, "report narrative",
+             "REPORT --narrative slot=TEXT|slot=@FILE... [--expected-version N] [--correction]",
+             "Set narrative sections (an empty text removes one) and reassemble. Text is printed "
+             "as written, never read as template syntax. --correction starts a corrected "
+             "revision of a published report.",
+             std::move(narrative), ReportNarrative);
+  AddCommand(commands, "report reassemble", "REPORT [--expected-version N] [--correction]",
+             "Assemble again from the current records (after a staleness warning or a failure).",
+             ChangeFlags(), ReportReassemble);
 }
 
-int RoleSet(Context& c, const Command& cmd) {
-  if (c.args.size() != 2) return UsageError(cmd, "give the org and the role");
-  apv::SetRoleMembersRequest req;
-  req.set_name(absl::StrCat(OrgName(c.args[0]), "/roles/", c.args[1]));
-  for (const auto& m : c.flags().GetAll("members")) {
-    for (absl::string_view one : absl::StrSplit(m, ',', absl::SkipEmpty())) {
-      req.add_members(std::string(one));
-    }
-  }
-  req.set_request_id(RequestId(c));
-  apv::Role resp;
-  grpc::ClientContext ctx;
-  c.Prepare(ctx);
-  auto st = Approvals(c).SetRoleMembers(&ctx, req, &resp);
-  if (!st.ok()) return Fail(st);
-  if (c.json()) {
-    PrintJson(resp);
-  } else {
-    std::cout << resp.name() << ": "
-              << (resp.members().empty() ? "(removed)" : absl::StrJoin(resp.members(), ", "))
-              << "\n";
-  }
-  return kOk;
-}
-
-// An approval name, or a report whose current approval is meant.
-absl::StatusOr<std::string> ApprovalName(Context& c, const std::string& arg) {
-  if (absl::StrContains(arg, "/approvals/")) return arg;
-  auto r = FetchReport(c, ReportName(arg), false);
-  if (!r.ok()) return r.status();
-  if (r->approval().empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(r->name(), " has no approval yet"));
-  }
-  return r->approval();
-}
-
-absl::StatusOr<apv::Approval> FetchApproval(Context& c, const std::string& name) {
-  apv::GetApprovalRequest req;
-  req.set_name(name);
-  apv::Approval a;
-  grpc::ClientContext ctx;
-  c.Prepare(ctx);
-  auto st = Approvals(c).GetApproval(&ctx, req, &a);
-  if (!st.ok()) return FromGrpcStatus(st);
-  return a;
-}
-
-int ApprovalShow(Context& c, const Command& cmd) {
-  if (c.args.size() != 1) return UsageError(cmd, "give the approval or the report");
-  auto name = ApprovalName(c, c.args[0]);
-  if (!name.ok()) return Fail(name.status());
-  auto a = FetchApproval(c, *name);
-  if (!a.ok()) return Fail(a.status());
-  PrintApproval(c, *a);
-  return kOk;
-}
-
-int ApprovalHistory(Context& c, const Command& cmd) {
-  if (c.args.size() != 1) return UsageError(cmd, "give the approval or the report");
-  auto name = ApprovalName(c, c.args[0]);
-  if (!name.ok()) return Fail(name.status());
-  apv::GetHistoryRequest req;
-  req.set_name(*name);
-  apv::GetHistoryResponse all;
-  do {
-    apv::GetHistoryResponse resp;
-    grpc::ClientContext ctx;
-    c.Prepare(ctx);
-    auto st = Approvals(c).GetHistory(&ctx, req, &resp);
-    if (!st.ok()) return Fail(st);
-    for (auto& e : *resp.mutable_entries()) *all.add_entries() = std::move(e);
-    req.set_page_token(resp.next_page_token());
-  } while (!req.page_token().empty());
-  if (c.json()) {
-    PrintJson(all);
-    return kOk;
-  }
-  Table t({"#", "time", "action", "actor", "step", "comment", "hash"});
-  for (const auto& e : all.entries()) {
-    std::string actor = e.via().empty() ? e.actor() : absl::StrCat(e.actor(), " via ", e.via());
-    t.Add({absl::StrCat(e.sequence()), Time(e.time_unix()), e.action(), actor, e.step(),
-           Clip(e.comment(), 40), e.hash().substr(0, 12)});
-  }
-  t.Print();
-  return kOk;
-}
-
-// The org admin's way out of an approval nobody can finish.
-int ApprovalCancel(Context& c, const Command& cmd) {
-  if (c.args.size() != 1) return UsageError(cmd, "give the approval or the report");
-  if (c.flags().Get("comment").empty()) return UsageError(cmd, "say why with --comment");
-  auto name = ApprovalName(c, c.args[0]);
-  if (!name.ok()) return Fail(name.status());
-  auto a = FetchApproval(c, *name);
-  if (!a.ok()) return Fail(a.status());
-  apv::CancelApprovalRequest req;
-  req.set_name(*name);
-  req.set_expected_version(a->version());
-  req.set_comment(c.flags().Get("comment"));
-  req.set_request_id(RequestId(c));
-  apv::Approval resp;
-  grpc::ClientContext ctx;
-  c.Prepare(ctx);
-  auto st = Approvals(c).CancelApproval(&ctx, req, &resp);
-  if (!st.ok()) return Fail(st);
-  PrintApproval(c, resp);
-  return kOk;
-}
-
-int ApprovalReassign(Context& c, const Command& cmd) {
-  if (c.args.size() != 1) return UsageError(cmd, "give the approval or the report");
-  if (c.flags().Get("from").empty() || c.flags().Get("to").empty()) {
-    return UsageError(cmd, "name both --from USER and --to USER");
-  }
-  auto name = ApprovalName(c, c.args[0]);
-  if (!name.ok()) return Fail(name.status());
-  auto a = FetchApproval(c, *name);
-  if (!a.ok()) return Fail(a.status());
-  apv::ReassignTaskRequest req;
-  req.set_name(*name);
-  req.set_expected_version(a->version());
-  req.set_from_user(c.flags().Get("from"));
-  req.set_to_user(c.flags().Get("to"));
-  req.set_comment(c.flags().Get("comment"));
-  req.set_request_id(RequestId(c));
-  apv::Approval resp;
-  grpc::ClientContext ctx;
-  c.Prepare(ctx);
-  auto st = Approvals(c).ReassignTask(&ctx, req, &resp);
-  if (!st.ok()) return Fail(st);
-  PrintApproval(c, resp);
-  return kOk;
-}
-
-int ApprovalVerify(Context& c, const Command& cmd) {
-  if (c.args.size() != 1) return UsageError(cmd, "give the approval or the report");
-  auto name = ApprovalName(c, c.args[0]);
-  if (!name.ok()) return Fail(name.status());
-  apv::VerifyHistoryRequest req;
-  req.set_name(*name);
-  apv::VerifyHistoryResponse resp;
-  grpc::ClientContext ctx;
-  c.Prepare(ctx);
-  auto st = Approvals(c).VerifyHistory(&ctx, req, &resp);
-  if (!st.ok()) return Fail(st);
-  if (c.json()) {
-    PrintJson(resp);
-  } else if (resp.ok()) {
-    std::cout << *name << ": history intact, " << resp.entries_checked() << " entries, head "
-              << resp.head_hash() << "\n";
-  } else {
-    std::cout << *name << ": history BROKEN at entry " << resp.first_bad_sequence() << ": "
-              << resp.problem() << "\n";
-  }
-  return resp.ok() ? kOk : kRpcError;
-}
-
-int Inbox(Context& c, const Command& cmd) {
-  if (c.args.size() != 1) return UsageError(cmd, "give the org");
-  apv::ListMyTasksRequest req;
-  req.set_parent(OrgName(c.args[0]));
-  apv::ListMyTasksResponse all;
-  do {
-    apv::ListMyTasksResponse resp;
-    grpc::ClientContext ctx;
-    c.Prepare(ctx);
-    auto st = Approvals(c).ListMyTasks(&ctx, req, &resp);
-    if (!st.ok()) return Fail(st);
-    for (auto& t : *resp.mutable_tasks()) *all.add_tasks() = std::move(t);
-    req.set_page_token(resp.next_page_token());
-  } while (!req.page_token().empty());
-  if (c.json()) {
-    PrintJson(all);
-    return kOk;
-  }
-  Table t({"approval", "subject", "step", "since", "due", ""});
-  for (const auto& task : all.tasks()) {
-    t.Add({task.approval().name(), task.approval().subject(),
-           task.step_display_name().empty() ? task.step() : task.step_display_name(),
-           Time(task.assign_unix()), Time(task.due_unix()), task.overdue() ? "OVERDUE" : ""});
-  }
-  t.Print();
-  return kOk;
-}
-
-using Fn = int (*)(Context&, const Command&);
-
-void Add(std::vector<Command>& commands, std::string path, std::string usage, std::string help,
-         Fn fn) {
-  Command cmd{std::move(path), std::move(usage), std::move(help), nullptr};
-  cmd.run = [fn, cmd](Context& c) { return fn(c, cmd); };
-  commands.push_back(std::move(cmd));
+void RegisterDecisionCommands(std::vector<Command>& commands) {
+  AddCommand(
+      commands, "report submit",
+      "REPORT [--revision N] [--accept-gap KEY]... [--comment TEXT] [--expected-version N]",
+      "Send the current revision for approval. Refused while it is stale or has figures "
+      "without data, unless each such gap is accepted with --accept-gap.",
+      {{"revision", "0", "Revision to submit (0: the current one)"},
+       {"accept-gap", "", "Figure key without data to accept, repeatable or comma-separated"},
+       {"comment", "", "Comment for the approvers"},
+       {"expected-version", "0", "Refuse unless the report is at this version (0: no check)"}},
+      ReportSubmit);
+  AddCommand(commands, "report approve", "REPORT [--comment TEXT]",
+             "Approve your task on the report's approval (the sign-off step publishes it).",
+             {{"comment", "", "Comment kept in the audit trail"}}, ReportApprove);
+  AddCommand(commands, "report reject", "REPORT --comment TEXT [--return-to STEP]",
+             "Reject: back to the drafter, or to an earlier step with --return-to.",
+             {{"comment", "", "Why (required)"},
+              {"return-to", "", "Earlier step to return to (the drafter if absent)"}},
+             ReportReject);
+  AddCommand(commands, "report withdraw", "REPORT [--comment TEXT]",
+             "Take a submitted report back before anyone has decided.",
+             {{"comment", "", "Comment kept in the audit trail"}}, ReportWithdraw);
 }
 
 }  // namespace
 
 void RegisterReportCommands(std::vector<Command>& commands) {
-  Add(commands, "report create",
-      "ORG PERIOD --template NAME --workflow NAME [--id ID] [--title T] "
-      "[--narrative slot=TEXT|slot=@FILE]... [--wait]",
-      "Create a report and queue its assembly. NAME may be short (annual → "
-      "orgs/ORG/templates/annual). The template, the workflow and the period are checked now; "
-      "--wait follows the report until its first revision is ready.",
-      ReportCreate);
-  Add(commands, "report bind-workflows", "ORG TEMPLATE [WORKFLOW]...",
-      "Org admins: let reports of TEMPLATE use only these workflows (replacing the previous "
-      "binding; none removes it). A template without a binding can be neither created nor "
-      "submitted. Short names as for report create.",
-      ReportBindWorkflows);
-  Add(commands, "report workflows", "ORG TEMPLATE", "Which workflows reports of TEMPLATE may use.",
-      ReportWorkflows);
-  Add(commands, "report show", "REPORT [--revision N]",
-      "Show a report (orgs/ORG/reports/ID or ORG/ID): state, gaps, whether the records changed "
-      "since its revision was assembled (and which figures), the last decision. With "
-      "--revision: that revision's snapshot of every figure and its text.",
-      ReportShow);
-  Add(commands, "report list", "ORG [--state S]", "List an org's reports, newest first.",
-      ReportList);
-  Add(commands, "report watch", "REPORT",
-      "Print every state change until the report is PUBLISHED or FAILED (or --timeout-ms).",
-      ReportWatch);
-  Add(commands, "report narrative",
-      "REPORT --narrative slot=TEXT|slot=@FILE... [--expected-version N] [--correction]",
-      "Set narrative sections (an empty text removes one) and reassemble. Text is printed as "
-      "written, never read as template syntax. --correction starts a corrected revision of a "
-      "published report.",
-      ReportNarrative);
-  Add(commands, "report reassemble", "REPORT [--expected-version N] [--correction]",
-      "Assemble again from the current records (after a staleness warning or a failure).",
-      ReportReassemble);
-  Add(commands, "report submit",
-      "REPORT [--revision N] [--accept-gap KEY]... [--comment TEXT] [--expected-version N]",
-      "Send the current revision for approval. Refused while it is stale or has figures "
-      "without data, unless each such gap is accepted with --accept-gap.",
-      ReportSubmit);
-  Add(commands, "report approve", "REPORT [--comment TEXT]",
-      "Approve your task on the report's approval (the sign-off step publishes it).",
-      ReportApprove);
-  Add(commands, "report reject", "REPORT --comment TEXT [--return-to STEP]",
-      "Reject: back to the drafter, or to an earlier step with --return-to.", ReportReject);
-  Add(commands, "report withdraw", "REPORT [--comment TEXT]",
-      "Take a submitted report back before anyone has decided.", ReportWithdraw);
-  Add(commands, "report download", "REPORT [--revision N] [--format txt|md|html|docx] [--out FILE]",
-      "Write a document of the published revision (or a preview of the current draft). The "
-      "sha256 is checked and printed on stderr.",
-      ReportDownload);
-  Add(commands, "report diff", "REPORT FROM TO",
-      "Which figures, narrative sections and org fields differ between two revisions.", ReportDiff);
-  Add(commands, "report provenance", "REPORT KEY [--revision N]",
-      "The records behind one figure of a revision.", ReportProvenance);
+  RegisterDraftCommands(commands);
+  RegisterDecisionCommands(commands);
+  AddCommand(commands, "report download",
+             "REPORT [--revision N] [--format txt|md|html|docx] [--out FILE]",
+             "Write a document of the published revision (or a preview of the current draft). "
+             "The sha256 is checked and printed on stderr.",
+             {{"revision", "", "Revision (the published one, else the current draft)"},
+              {"format", "txt", "txt, md, html or docx"},
+              {"out", "", "Write to this file instead of standard output (a docx needs it)"}},
+             ReportDownload);
+  AddCommand(commands, "report diff", "REPORT FROM TO",
+             "Which figures, narrative sections and org fields differ between two revisions.", {},
+             ReportDiff);
+  AddCommand(commands, "report provenance", "REPORT KEY [--revision N]",
+             "The records behind one figure of a revision.",
+             {{"revision", "0", "Revision (0: the current one)"}}, ReportProvenance);
 }
-
-void RegisterApprovalCommands(std::vector<Command>& commands) {
-  Add(commands, "workflow create", "ORG ID FILE",
-      "Define a workflow from a JSON (.json) or protobuf text file of a Workflow: ordered steps, "
-      "each with users and/or roles, mode ANY or ALL (会签), due_seconds; the last is the "
-      "sign-off (签发).",
-      WorkflowCreate);
-  Add(commands, "workflow show", "NAME[@REVISION]", "Show a workflow's steps.", WorkflowShow);
-  Add(commands, "role set", "ORG ROLE --members u1,u2",
-      "Set who holds an org role named by workflow steps (no --members removes it).", RoleSet);
-  Add(commands, "approval show", "APPROVAL|REPORT", "Show an approval: step, who it waits for.",
-      ApprovalShow);
-  Add(commands, "approval history", "APPROVAL|REPORT", "The approval's audit trail.",
-      ApprovalHistory);
-  Add(commands, "approval verify", "APPROVAL|REPORT",
-      "Recompute the audit trail's hash chain; exit 1 when it was tampered with.", ApprovalVerify);
-  Add(commands, "approval cancel", "APPROVAL|REPORT --comment TEXT",
-      "Org admin: end an approval nobody can finish; the report returns to draft.", ApprovalCancel);
-  Add(commands, "approval reassign", "APPROVAL|REPORT --from USER --to USER [--comment TEXT]",
-      "Org admin: hand a pending task to another member of the org.", ApprovalReassign);
-  Add(commands, "inbox", "ORG", "Your pending approval tasks in the org.", Inbox);
-}
-
 }  // namespace govreport::cli

@@ -47,8 +47,7 @@ int TemplateCreate(Context& c, const Command& cmd) {
   req.set_template_id(c.args[1]);
   if (!ReadInput(c.args[2], req.mutable_text())) return UsageError(cmd, "cannot read " + c.args[2]);
   req.set_description(c.flags().Get("description"));
-  req.set_request_id(c.flags().Get("request-id").empty() ? NewRequestId()
-                                                         : c.flags().Get("request-id"));
+  req.set_request_id(RequestId(c));
   tpb::Template resp;
   grpc::ClientContext ctx;
   c.Prepare(ctx);
@@ -65,8 +64,7 @@ int TemplateUpdate(Context& c, const Command& cmd) {
   if (!ReadInput(c.args[1], req.mutable_text())) return UsageError(cmd, "cannot read " + c.args[1]);
   req.set_description(c.flags().Get("description"));
   req.set_expected_revision(c.flags().GetInt("expected-revision").value_or(0));
-  req.set_request_id(c.flags().Get("request-id").empty() ? NewRequestId()
-                                                         : c.flags().Get("request-id"));
+  req.set_request_id(RequestId(c));
   tpb::Template resp;
   grpc::ClientContext ctx;
   c.Prepare(ctx);
@@ -167,26 +165,30 @@ int TemplatePreview(Context& c, const Command& cmd) {
 }  // namespace
 
 void RegisterTemplateCommands(std::vector<Command>& commands) {
-  auto add = [&](std::string path, std::string usage, std::string help,
-                 int (*fn)(Context&, const Command&)) {
-    Command cmd{std::move(path), std::move(usage), std::move(help), nullptr};
-    cmd.run = [fn, cmd](Context& c) { return fn(c, cmd); };
-    commands.push_back(std::move(cmd));
-  };
-  add("template create", "ORG|shared ID FILE [--description TEXT]",
-      "Store a new template (checked against the org's profile first). 'shared' makes a "
-      "city-wide template other orgs may inherit (operator only).",
-      TemplateCreate);
-  add("template update", "NAME FILE [--expected-revision N]",
-      "Store a new immutable revision of a template.", TemplateUpdate);
-  add("template show", "NAME[@REVISION]", "Show a template and its text.", TemplateShow);
-  add("template list", "ORG|shared", "List templates.", TemplateList);
-  add("template validate", "ORG FILE",
-      "Check a template file against the org's profile: every unknown name, unclosed section "
-      "and missing partial, with line:column and the closest valid name. Exit 2 when invalid.",
-      TemplateValidate);
-  add("template preview", "ORG NAME PERIOD [--format text|md|html|docx] [--out FILE]",
-      "Render a template against the org's live figures for a period.", TemplatePreview);
+  AddCommand(commands, "template create", "ORG|shared ID FILE [--description TEXT]",
+             "Store a new template (checked against the org's profile first). 'shared' makes a "
+             "city-wide template other orgs may inherit (operator only).",
+             {{"description", "", "What the template is for, shown in template list"}},
+             TemplateCreate);
+  AddCommand(commands, "template update", "NAME FILE [--expected-revision N]",
+             "Store a new immutable revision of a template.",
+             {{"description", "", "What the template is for, shown in template list"},
+              {"expected-revision", "0", "Refuse unless the latest revision is N (0: no check)"}},
+             TemplateUpdate);
+  AddCommand(commands, "template show", "NAME[@REVISION]", "Show a template and its text.", {},
+             TemplateShow);
+  AddCommand(commands, "template list", "ORG|shared", "List templates.", {}, TemplateList);
+  AddCommand(commands, "template validate", "ORG FILE",
+             "Check a template file against the org's profile: every unknown name, unclosed "
+             "section and missing partial, with line:column and the closest valid name. Exit 2 "
+             "when invalid.",
+             {}, TemplateValidate);
+  AddCommand(commands, "template preview",
+             "ORG NAME PERIOD [--format text|md|html|docx] [--out FILE]",
+             "Render a template against the org's live figures for a period.",
+             {{"format", "text", "text, md, html or docx"},
+              {"out", "", "Write to this file instead of standard output (a docx needs it)"}},
+             TemplatePreview);
 }
 
 }  // namespace govreport::cli

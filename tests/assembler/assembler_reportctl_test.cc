@@ -8,18 +8,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "common/crypto.h"
 #include "gtest/gtest.h"
 #include "reportctl/cli.h"
 #include "tests/assembler/assembler_stack.h"
-
-namespace govreport::cli {
-// Defined in services/reportctl/report_commands.cc.
-void RegisterReportCommands(std::vector<Command>& commands);
-void RegisterApprovalCommands(std::vector<Command>& commands);
-}  // namespace govreport::cli
 
 namespace govreport::assembler {
 namespace {
@@ -42,23 +34,11 @@ class ReportctlTest : public ::testing::Test {
     ASSERT_TRUE(t.ok()) << t.status();
     kjj_ = *t;
     ASSERT_TRUE(stack_->AddBaseYear("kjj").ok());
-    cli::RegisterReportCommands(commands_);
-    cli::RegisterApprovalCommands(commands_);
   }
 
-  // What reportctl's main does, with the command table of these files.
+  // reportctl's main, with the addresses of the stack.
   Result Run(const std::string& token, std::vector<std::string> words,
              const std::string& assembler = "") {
-    Flags flags("reportctl", "");
-    for (const char* name :
-         {"records",    "templates",  "approval",   "assembler", "token",
-          "timeout-ms", "request-id", "org",        "title",     "format",
-          "out",        "template",   "workflow",   "id",        "narrative",
-          "revision",   "state",      "accept-gap", "comment",   "expected-version",
-          "return-to",  "members"}) {
-      flags.Define(name, "", "");
-    }
-    for (const char* name : {"json", "wait", "correction"}) flags.Define(name, "false", "");
     std::vector<std::string> argv = {
         "reportctl",
         "--assembler",
@@ -71,34 +51,12 @@ class ReportctlTest : public ::testing::Test {
         "5000"};
     argv.insert(argv.end(), words.begin(), words.end());
     std::vector<char*> raw;
+    raw.reserve(argv.size());
     for (auto& a : argv) raw.push_back(a.data());
     Result r;
-    absl::Status parsed = flags.Parse(static_cast<int>(raw.size()), raw.data());
-    if (!parsed.ok()) {
-      r.code = cli::kUsage;
-      r.err = std::string(parsed.message());
-      return r;
-    }
-    std::vector<std::string> pos = flags.positional();
-    const cli::Command* best = nullptr;
-    size_t used = 0;
-    for (const auto& c : commands_) {
-      std::vector<std::string> path = absl::StrSplit(c.path, ' ');
-      if (path.size() <= pos.size() && std::equal(path.begin(), path.end(), pos.begin()) &&
-          path.size() > used) {
-        best = &c;
-        used = path.size();
-      }
-    }
-    if (best == nullptr) {
-      ADD_FAILURE() << "no command for " << absl::StrJoin(pos, " ");
-      return r;
-    }
-    cli::Context ctx(&flags);
-    ctx.args.assign(pos.begin() + used, pos.end());
     ::testing::internal::CaptureStdout();
     ::testing::internal::CaptureStderr();
-    r.code = best->run(ctx);
+    r.code = cli::Main(static_cast<int>(raw.size()), raw.data());
     r.out = ::testing::internal::GetCapturedStdout();
     r.err = ::testing::internal::GetCapturedStderr();
     return r;
@@ -106,7 +64,6 @@ class ReportctlTest : public ::testing::Test {
 
   std::unique_ptr<Stack> stack_;
   testing::OrgTokens kjj_;
-  std::vector<cli::Command> commands_;
 };
 
 TEST_F(ReportctlTest, DraftSubmitApprovePublishDownload) {

@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
-#include "records/sample.h"
+#include "reportctl/sample.h"
 
 namespace govreport::assembler::testing {
 

@@ -31,7 +31,7 @@
 #include "records/core.h"
 #include "records/grpc_service.h"
 #include "records/lua_scripts.h"
-#include "records/sample.h"
+#include "reportctl/sample.h"
 #include "redis_server.h"
 
 namespace govreport::bench {

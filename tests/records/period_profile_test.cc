@@ -9,7 +9,7 @@
 #include "gtest/gtest.h"
 #include "records/period.h"
 #include "records/profile.h"
-#include "records/sample.h"
+#include "reportctl/sample.h"
 
 namespace govreport::records {
 namespace {

@@ -14,7 +14,7 @@
 #include "gtest/gtest.h"
 #include "records/core.h"
 #include "records/lua_scripts.h"
-#include "records/sample.h"
+#include "reportctl/sample.h"
 #include "redis_server.h"
 
 namespace govreport::records {

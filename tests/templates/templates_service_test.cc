@@ -20,7 +20,7 @@
 #include "gtest/gtest.h"
 #include "markup_checks.h"
 #include "records/core.h"
-#include "records/sample.h"
+#include "reportctl/sample.h"
 #include "redis_server.h"
 #include "templates/context/report_context.h"
 #include "templates/service/grpc_service.h"

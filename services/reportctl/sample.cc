@@ -1,4 +1,4 @@
-#include "records/sample.h"
+#include "reportctl/sample.h"
 
 #include <map>
 #include <set>

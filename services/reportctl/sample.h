@@ -1,8 +1,8 @@
 // A deterministic, realistic year of activity records for the reference
 // bureau, derived from its profile: used by the main job, the tests and the
 // benchmarks, so they all see the same figures.
-#ifndef GOVREPORT_RECORDS_SAMPLE_H_
-#define GOVREPORT_RECORDS_SAMPLE_H_
+#ifndef GOVREPORT_REPORTCTL_SAMPLE_H_
+#define GOVREPORT_REPORTCTL_SAMPLE_H_
 
 #include <cstdint>
 #include <string>
@@ -48,4 +48,4 @@ class SplitMix {
 
 }  // namespace govreport::records
 
-#endif  // GOVREPORT_RECORDS_SAMPLE_H_
+#endif  // GOVREPORT_REPORTCTL_SAMPLE_H_
