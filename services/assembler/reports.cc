@@ -351,7 +351,7 @@ absl::StatusOr<pb::Document> ReportCore::GetDocument(const CallAs& as, const Rev
   // (without 成文日期, which the sign-off sets).
   GR_ASSIGN_OR_RETURN(
       tpb::RenderResponse r,
-      upstream_->Render(as, RenderRequestFor(rev, format, nullptr, rev.create_unix())));
+      upstream_->Render(as, RenderRequestFor(rev, format, std::nullopt, rev.create_unix())));
   doc.set_content_type(r.content_type().empty() ? DefaultContentType(format) : r.content_type());
   doc.set_sha256(Sha256Hex(r.content()));
   doc.set_content(std::move(*r.mutable_content()));

@@ -301,14 +301,14 @@ Workers::PublicationOr Workers::RenderFinal(const RevisionRef& ref, const pb::Re
     return HandlerResult::Retry(absl::UnavailableError(
         absl::StrCat(report.approval(), " has no history head to anchor the publication")));
   }
-  CalendarDate issue = IssueDateOf(report.sign_off_unix());
+  absl::CivilDay issue = IssueDateOf(report.sign_off_unix());
   Publication pub;
   pub.frozen = *rev;
   for (pb::DocumentFormat format : AllFormats()) {
     // The sign-off time fixes the DOCX metadata, so a re-render gives the
     // same bytes and the same digest.
     auto r =
-        upstream_->Render(service_, RenderRequestFor(*rev, format, &issue, report.sign_off_unix()));
+        upstream_->Render(service_, RenderRequestFor(*rev, format, issue, report.sign_off_unix()));
     if (!r.ok()) return Failure(r.status());
     pb::RenderedDocument* d = pub.frozen.add_documents();
     d->set_format(format);

@@ -295,4 +295,12 @@ std::string FormatDateChinese(int year, int month, int day) {
   return out;
 }
 
+std::string FormatDateGb(absl::CivilDay day) {
+  return FormatDateGb(static_cast<int>(day.year()), day.month(), day.day());
+}
+
+std::string FormatDateChinese(absl::CivilDay day) {
+  return FormatDateChinese(static_cast<int>(day.year()), day.month(), day.day());
+}
+
 }  // namespace govreport
