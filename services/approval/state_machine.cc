@@ -701,12 +701,12 @@ TimerChange TimerDiff(const ApprovalState* before, const ApprovalState& after) {
   }
   if (is_active) {
     if (after.due_unix) {
-      c.add.push_back({TimerMember({after.org, after.id, after.activation, TimerKind::kRemind}),
-                       after.due_unix});
+      c.add.emplace_back(TimerMember({after.org, after.id, after.activation, TimerKind::kRemind}),
+                         after.due_unix);
     }
     if (after.escalate_unix) {
-      c.add.push_back({TimerMember({after.org, after.id, after.activation, TimerKind::kEscalate}),
-                       after.escalate_unix});
+      c.add.emplace_back(TimerMember({after.org, after.id, after.activation, TimerKind::kEscalate}),
+                         after.escalate_unix);
     }
   }
   return c;

@@ -503,10 +503,10 @@ std::vector<pb::FigureChange> DiffFigures(
 
 std::vector<std::string> DiffOrgFields(const rpb::Org& a, const rpb::Org& b) {
   std::vector<std::string> out;
-  if (a.display_name() != b.display_name()) out.push_back("org.name");
-  if (a.short_name() != b.short_name()) out.push_back("org.short_name");
-  if (a.city() != b.city()) out.push_back("org.city");
-  if (a.district() != b.district()) out.push_back("org.district");
+  if (a.display_name() != b.display_name()) out.emplace_back("org.name");
+  if (a.short_name() != b.short_name()) out.emplace_back("org.short_name");
+  if (a.city() != b.city()) out.emplace_back("org.city");
+  if (a.district() != b.district()) out.emplace_back("org.district");
   std::map<std::string, std::string> fa(a.facts().begin(), a.facts().end());
   std::map<std::string, std::string> fb(b.facts().begin(), b.facts().end());
   std::set<std::string> keys;

@@ -33,7 +33,7 @@ inline constexpr absl::string_view kPublishedEvents = "gr:ev:published";
 inline constexpr absl::string_view kConsumerGroup = "assembler";
 
 // Limits on what a drafter may send.
-inline constexpr size_t kMaxNarrativeBytes = 64 * 1024;
+inline constexpr size_t kMaxNarrativeBytes = size_t{64} * 1024;
 inline constexpr size_t kMaxTitleBytes = 512;
 inline constexpr size_t kMaxCommentBytes = 4096;
 // The approval service takes at most 50 excluded approvers.

@@ -133,8 +133,8 @@ R ReadModifyCommit(
     absl::FunctionRef<R()> exhausted) {
   for (int pass = 0; pass < passes; ++pass) {
     absl::StatusOr<pb::Report> report;
-    if (pass == 0 && first.has_value()) {
-      report = *std::move(first);
+    if (std::optional<pb::Report> given = std::exchange(first, std::nullopt)) {
+      report = *std::move(given);
     } else {
       report = store.ReadReport(ref);
     }

@@ -29,8 +29,8 @@ pb::Report Draft() {
   return NewReport({"kjj", "r1"}, req, "2023", "drafter", 100);
 }
 
-pb::Revision RevisionWith(std::vector<rpb::IndicatorValue> figures,
-                          std::vector<std::string> render_missing) {
+pb::Revision RevisionWith(const std::vector<rpb::IndicatorValue>& figures,
+                          const std::vector<std::string>& render_missing) {
   pb::Revision rev;
   rev.set_name("orgs/kjj/reports/r1/revisions/1");
   rev.set_number(1);
