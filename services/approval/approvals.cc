@@ -489,14 +489,8 @@ absl::StatusOr<ApprovalState> ApprovalCore::StartApproval(const Principal& p,
   return absl::UnavailableError("could not allocate an approval id; try again");
 }
 
-absl::StatusOr<ApprovalState> ApprovalCore::Act(const Principal& p, ActionType type,
-                                                const ActionRequest& req) {
-  GR_ASSIGN_OR_RETURN(ChildName an, ParseApprovalName(req.name));
-  if (type == ActionType::kRemind || type == ActionType::kEscalate) {
-    return absl::InvalidArgumentError("reminders come from the timer loop");
-  }
-  GR_RETURN_IF_ERROR(CheckActionRoles(p, an.org, type));
-  GR_RETURN_IF_ERROR(ValidateRequestId(req.request_id));
+absl::StatusOr<Action> ApprovalCore::ActionFor(const Principal& p, ActionType type,
+                                               const ActionRequest& req) const {
   // Comments and urging leave the state alone, so a stale view is harmless
   // there; every decision must say which version it was made on.
   bool versioned = type != ActionType::kUrge && type != ActionType::kComment;
@@ -515,11 +509,24 @@ absl::StatusOr<ApprovalState> ApprovalCore::Act(const Principal& p, ActionType t
   }
   Action action;
   action.type = type;
-  action.actor = actor;
+  action.actor = std::move(actor);
   action.comment = req.comment;
   action.target_user = req.target_user;
   action.return_to_step = req.return_to_step;
   action.from_user = req.from_user;
+  return action;
+}
+
+absl::StatusOr<ApprovalState> ApprovalCore::Act(const Principal& p, ActionType type,
+                                                const ActionRequest& req) {
+  GR_ASSIGN_OR_RETURN(ChildName an, ParseApprovalName(req.name));
+  if (type == ActionType::kRemind || type == ActionType::kEscalate) {
+    return absl::InvalidArgumentError("reminders come from the timer loop");
+  }
+  GR_RETURN_IF_ERROR(CheckActionRoles(p, an.org, type));
+  GR_RETURN_IF_ERROR(ValidateRequestId(req.request_id));
+  GR_ASSIGN_OR_RETURN(Action action, ActionFor(p, type, req));
+  const Actor& actor = action.actor;
   std::string fp =
       Fingerprint(ActionName(type),
                   absl::StrCat(req.name, "|", req.from_user, "|", req.target_user), actor.subject);

@@ -152,6 +152,10 @@ class ApprovalCore {
   // Who acts: the caller, or the user an allow-listed platform service
   // names (and the service as `via`).
   absl::StatusOr<Actor> ActorFor(const auth::Principal& p, absl::string_view on_behalf_of) const;
+  // The action a request asks for, once its version and its actor (and a
+  // delegate's right to relay it) are checked.
+  absl::StatusOr<Action> ActionFor(const auth::Principal& p, ActionType type,
+                                   const ActionRequest& req) const;
   // A Transfer/AddSigner/Reassign target must be someone the org knows: a
   // member of one of its roles or a user this approval's workflow names.
   absl::Status CheckKnownUser(const ApprovalState& s, absl::string_view user);

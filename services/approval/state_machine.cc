@@ -315,6 +315,313 @@ absl::StatusOr<Transition> Start(const StartInput& in, const RoleDirectory& role
   return t;
 }
 
+namespace {
+
+// What an action did: changed the approval (its version moves) or only
+// added to the history.
+enum class Effect { kStateChanged, kHistoryOnly };
+
+// One function per action. Each checks the action against t.next (a copy
+// of the state as read), changes t.next, and fills in the history entry
+// t.entry and the event; Apply alone moves the version.
+absl::StatusOr<Effect> ApplyApprove(Transition& t, const Action& a, const RoleDirectory& roles,
+                                    int64_t now) {
+  ApprovalState& s = t.next;
+  HistoryRecord& e = t.entry;
+  if (absl::Status st = CheckComment(a.comment, false, ""); !st.ok()) return st;
+  auto task = RequireAssignee(s, a.actor);
+  if (!task.ok()) return task.status();
+  (*task)->state = TaskState::kApproved;
+  (*task)->act_unix = now;
+  (*task)->comment = a.comment;
+  s.decisions += 1;
+  e.action = "approved";
+  if (!StepComplete(s)) {
+    e.details = {{"step_complete", "false"}};
+    t.event_type = "task_approved";
+    t.event_fields = {{"remaining", absl::StrJoin(s.PendingUsers(), ",")}};
+    return Effect::kStateChanged;
+  }
+  StepProgress& done = s.steps[s.current_step];
+  done.approvers = ApprovedUsers(s);
+  done.complete_unix = now;
+  e.details = {{"step_complete", "true"}, {"step_approvers", absl::StrJoin(done.approvers, ",")}};
+  if (s.current_step + 1 == static_cast<int>(s.steps.size())) {
+    Finish(s, ApprovalStatus::kApproved, now);
+    s.signer = a.actor.subject;
+    s.sign_off_unix = now;
+    e.details["signer"] = s.signer;
+    t.event_type = "approved";
+    t.event_fields = {{"signer", s.signer},
+                      {"signers", absl::StrJoin(done.approvers, ",")},
+                      {"sign_off_unix", absl::StrCat(now)},
+                      {"sign_off_time", Rfc3339(now)}};
+    return Effect::kStateChanged;
+  }
+  if (absl::Status st = Activate(s, s.current_step + 1, roles, now); !st.ok()) return st;
+  e.details["next_step"] = s.current().name;
+  e.details["assignees"] = absl::StrJoin(s.PendingUsers(), ",");
+  t.event_type = "step_approved";
+  t.event_fields = {{"next_step", s.current().name},
+                    {"assignees", absl::StrJoin(s.PendingUsers(), ",")}};
+  if (s.due_unix) t.event_fields.push_back({"due_unix", absl::StrCat(s.due_unix)});
+  return Effect::kStateChanged;
+}
+
+// The index of the earlier step a rejection returns to; -1 for the drafter.
+absl::StatusOr<int> ReturnTarget(const ApprovalState& s, absl::string_view return_to_step) {
+  if (return_to_step.empty()) return -1;
+  int target = -1;
+  for (size_t i = 0; i < s.steps.size(); ++i) {
+    if (s.steps[i].step.name == return_to_step) target = static_cast<int>(i);
+  }
+  if (target < 0) {
+    std::vector<std::string> names;
+    for (const StepProgress& p : s.steps) names.push_back(p.step.name);
+    return absl::InvalidArgumentError(
+        absl::StrCat("return_to_step: no step named '", return_to_step,
+                     "' in this workflow (steps: ", absl::StrJoin(names, ", "), ")"));
+  }
+  if (target >= s.current_step) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("return_to_step: '", return_to_step, "' is not before the current step '",
+                     s.current().name, "'; leave it empty to return to the drafter"));
+  }
+  return target;
+}
+
+absl::StatusOr<Effect> ApplyReject(Transition& t, const Action& a, const RoleDirectory& roles,
+                                   int64_t now) {
+  ApprovalState& s = t.next;
+  HistoryRecord& e = t.entry;
+  if (absl::Status st = CheckComment(a.comment, true, "a rejection"); !st.ok()) return st;
+  absl::StatusOr<int> target = ReturnTarget(s, a.return_to_step);
+  if (!target.ok()) return target.status();
+  auto task = RequireAssignee(s, a.actor);
+  if (!task.ok()) return task.status();
+  (*task)->act_unix = now;
+  (*task)->comment = a.comment;
+  s.decisions += 1;
+  s.last_comment = a.comment;
+  if (*target < 0) {
+    Finish(s, ApprovalStatus::kRejected, now);
+    e.action = "rejected";
+    e.details = {{"return_to", "drafter"}};
+    t.event_type = "rejected";
+    t.event_fields = {{"return_to", "drafter"}, {"initiator", s.initiator}, {"comment", a.comment}};
+    return Effect::kStateChanged;
+  }
+  for (size_t i = *target; i < s.steps.size(); ++i) {
+    s.steps[i].approvers.clear();
+    s.steps[i].complete_unix = 0;
+  }
+  if (absl::Status st = Activate(s, *target, roles, now); !st.ok()) return st;
+  e.action = "returned";
+  e.details = {{"return_to", a.return_to_step},
+               {"assignees", absl::StrJoin(s.PendingUsers(), ",")}};
+  t.event_type = "returned";
+  t.event_fields = {{"return_to", a.return_to_step},
+                    {"assignees", absl::StrJoin(s.PendingUsers(), ",")},
+                    {"comment", a.comment}};
+  return Effect::kStateChanged;
+}
+
+absl::StatusOr<Effect> ApplyWithdraw(Transition& t, const Action& a, int64_t now) {
+  ApprovalState& s = t.next;
+  if (absl::Status st = CheckComment(a.comment, false, ""); !st.ok()) return st;
+  if (a.actor.subject != s.initiator) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("only the initiator '", s.initiator, "' can withdraw ", ApprovalLabel(s)));
+  }
+  if (s.decisions > 0) {
+    return absl::FailedPreconditionError(
+        "cannot withdraw: an approver has already decided (withdrawal is "
+        "possible only before the first decision); ask for a rejection");
+  }
+  Finish(s, ApprovalStatus::kWithdrawn, now);
+  s.last_comment = a.comment;
+  t.entry.action = "withdrawn";
+  t.event_type = "withdrawn";
+  t.event_fields = {{"initiator", s.initiator}};
+  return Effect::kStateChanged;
+}
+
+// 转办 (kTransfer: the caller's task moves to another user) and 加签
+// (kAddSigner: another user must sign too).
+absl::StatusOr<Effect> ApplyTransferOrAddSigner(Transition& t, const Action& a, int64_t now) {
+  ApprovalState& s = t.next;
+  HistoryRecord& e = t.entry;
+  bool transfer = a.type == ActionType::kTransfer;
+  if (absl::Status st = CheckComment(a.comment, false, ""); !st.ok()) return st;
+  if (absl::Status st = ValidateUserId(transfer ? "to_user" : "user", a.target_user); !st.ok()) {
+    return st;
+  }
+  auto task = RequireAssignee(s, a.actor);
+  if (!task.ok()) return task.status();
+  if (a.target_user == a.actor.subject) {
+    return absl::InvalidArgumentError(transfer ? "to_user: cannot transfer a task to yourself"
+                                               : "user: cannot add yourself as a signer");
+  }
+  if (absl::Status st = CheckEligible(s, a.target_user); !st.ok()) return st;
+  if (s.tasks.size() >= kMaxTasksPerStep) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("step '", s.current().name, "' already has ", s.tasks.size(), " tasks"));
+  }
+  Task added;
+  added.user = a.target_user;
+  added.assigned_by = a.actor.subject;
+  added.assign_unix = now;
+  if (transfer) {
+    added.required = (*task)->required;
+    added.added = (*task)->added;
+    (*task)->state = TaskState::kTransferred;
+    (*task)->handed_to = a.target_user;
+    (*task)->act_unix = now;
+    (*task)->comment = a.comment;
+    e.action = "transferred";
+    e.details = {{"from", a.actor.subject}, {"to", a.target_user}};
+    t.event_type = "transferred";
+    t.event_fields = {{"from", a.actor.subject}, {"to", a.target_user}};
+  } else {
+    // An extra signer must sign even in an ANY step: that is the point of
+    // asking for one.
+    added.required = true;
+    added.added = true;
+    e.action = "signer_added";
+    e.details = {{"user", a.target_user}};
+    t.event_type = "signer_added";
+    t.event_fields = {{"user", a.target_user}};
+  }
+  s.tasks.push_back(std::move(added));
+  return Effect::kStateChanged;
+}
+
+absl::StatusOr<Effect> ApplyUrge(Transition& t, const Action& a) {
+  const ApprovalState& s = t.next;
+  if (absl::Status st = CheckComment(a.comment, false, ""); !st.ok()) return st;
+  if (a.actor.subject != s.initiator && !a.actor.admin) {
+    return absl::PermissionDeniedError("only the initiator or an org admin can urge the approvers");
+  }
+  t.entry.action = "urged";
+  t.entry.details = {{"assignees", absl::StrJoin(s.PendingUsers(), ",")}};
+  t.event_type = "urged";
+  t.event_fields = {{"assignees", absl::StrJoin(s.PendingUsers(), ",")}};
+  return Effect::kHistoryOnly;
+}
+
+absl::StatusOr<Effect> ApplyComment(Transition& t, const Action& a) {
+  const ApprovalState& s = t.next;
+  if (absl::Status st = CheckComment(a.comment, true, "Comment"); !st.ok()) return st;
+  bool participant = a.actor.admin || a.actor.subject == s.initiator;
+  for (const Task& task : s.tasks) participant |= task.user == a.actor.subject;
+  for (const StepProgress& p : s.steps) participant |= Contains(p.approvers, a.actor.subject);
+  if (!participant) {
+    return absl::PermissionDeniedError(absl::StrCat("'", a.actor.subject, "' takes no part in ",
+                                                    ApprovalLabel(s), " and cannot comment on it"));
+  }
+  t.entry.action = "commented";
+  t.event_type = "commented";
+  return Effect::kHistoryOnly;
+}
+
+// The timer loop's kRemind (the step is overdue) and kEscalate.
+absl::StatusOr<Effect> ApplyTimer(Transition& t, const Action& a, int64_t now) {
+  const ApprovalState& s = t.next;
+  HistoryRecord& e = t.entry;
+  if (!a.actor.system) return absl::PermissionDeniedError("only the timer loop sends reminders");
+  if (!TimerApplies(s, a.activation)) {
+    return absl::FailedPreconditionError("the timer's step is no longer active");
+  }
+  bool remind = a.type == ActionType::kRemind;
+  e.action = remind ? "reminder" : "escalated";
+  std::string pending = absl::StrJoin(s.PendingUsers(), ",");
+  int64_t due = remind ? s.due_unix : s.escalate_unix;
+  e.details = {{"assignees", pending}, {"due_unix", absl::StrCat(due)}};
+  t.event_type = e.action;
+  t.event_fields = {{"assignees", pending},
+                    {"due_unix", absl::StrCat(s.due_unix)},
+                    {"overdue_seconds", absl::StrCat(now - s.due_unix)},
+                    {"initiator", s.initiator}};
+  if (!remind) t.event_fields.push_back({"escalate_unix", absl::StrCat(s.escalate_unix)});
+  return Effect::kHistoryOnly;
+}
+
+absl::StatusOr<Effect> ApplyCancel(Transition& t, const Action& a, int64_t now) {
+  ApprovalState& s = t.next;
+  if (absl::Status st = CheckComment(a.comment, true, "cancelling"); !st.ok()) return st;
+  if (!a.actor.admin)
+    return absl::PermissionDeniedError("only an org admin can cancel an approval");
+  Finish(s, ApprovalStatus::kWithdrawn, now);
+  s.last_comment = a.comment;
+  t.entry.action = "cancelled";
+  // Consumers treat it as a withdrawal: the report returns to draft.
+  t.event_type = "withdrawn";
+  t.event_fields = {
+      {"initiator", s.initiator}, {"cancelled_by", a.actor.subject}, {"comment", a.comment}};
+  return Effect::kStateChanged;
+}
+
+absl::StatusOr<Effect> ApplyReassign(Transition& t, const Action& a, int64_t now) {
+  ApprovalState& s = t.next;
+  if (absl::Status st = CheckComment(a.comment, false, ""); !st.ok()) return st;
+  if (!a.actor.admin) return absl::PermissionDeniedError("only an org admin can reassign a task");
+  if (absl::Status st = ValidateUserId("to_user", a.target_user); !st.ok()) return st;
+  Task* from = nullptr;
+  for (Task& task : s.tasks) {
+    if (task.user == a.from_user && task.state == TaskState::kPending) from = &task;
+  }
+  if (from == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "from_user: '", a.from_user, "' holds no pending task of step '", s.current().name, "'"));
+  }
+  if (absl::Status st = CheckEligible(s, a.target_user); !st.ok()) return st;
+  Task moved;
+  moved.user = a.target_user;
+  moved.required = from->required;
+  moved.added = from->added;
+  moved.assigned_by = a.actor.subject;
+  moved.assign_unix = now;
+  from->state = TaskState::kTransferred;
+  from->handed_to = a.target_user;
+  from->act_unix = now;
+  from->comment = a.comment;
+  s.tasks.push_back(std::move(moved));
+  t.entry.action = "reassigned";
+  t.entry.details = {{"from", a.from_user}, {"to", a.target_user}};
+  t.event_type = "transferred";
+  t.event_fields = {{"from", a.from_user}, {"to", a.target_user}, {"by", a.actor.subject}};
+  return Effect::kStateChanged;
+}
+
+absl::StatusOr<Effect> ApplyAction(Transition& t, const Action& a, const RoleDirectory& roles,
+                                   int64_t now) {
+  switch (a.type) {
+    case ActionType::kApprove:
+      return ApplyApprove(t, a, roles, now);
+    case ActionType::kReject:
+      return ApplyReject(t, a, roles, now);
+    case ActionType::kWithdraw:
+      return ApplyWithdraw(t, a, now);
+    case ActionType::kTransfer:
+    case ActionType::kAddSigner:
+      return ApplyTransferOrAddSigner(t, a, now);
+    case ActionType::kUrge:
+      return ApplyUrge(t, a);
+    case ActionType::kComment:
+      return ApplyComment(t, a);
+    case ActionType::kRemind:
+    case ActionType::kEscalate:
+      return ApplyTimer(t, a, now);
+    case ActionType::kCancel:
+      return ApplyCancel(t, a, now);
+    case ActionType::kReassign:
+      return ApplyReassign(t, a, now);
+  }
+  return absl::InvalidArgumentError("unknown action");
+}
+
+}  // namespace
+
 absl::StatusOr<Transition> Apply(const ApprovalState& state, const Action& a,
                                  const RoleDirectory& roles, int64_t now) {
   if (state.finished()) {
@@ -323,7 +630,6 @@ absl::StatusOr<Transition> Apply(const ApprovalState& state, const Action& a,
   }
   Transition t;
   t.next = state;
-  ApprovalState& s = t.next;
   HistoryRecord& e = t.entry;
   e.time_unix = now;
   e.actor = a.actor.subject;
@@ -331,284 +637,17 @@ absl::StatusOr<Transition> Apply(const ApprovalState& state, const Action& a,
   e.token = a.actor.token;
   e.step = state.current().name;
   e.comment = a.comment;
-  e.version = s.version;
-
-  switch (a.type) {
-    case ActionType::kApprove: {
-      if (absl::Status st = CheckComment(a.comment, false, ""); !st.ok()) return st;
-      auto task = RequireAssignee(s, a.actor);
-      if (!task.ok()) return task.status();
-      (*task)->state = TaskState::kApproved;
-      (*task)->act_unix = now;
-      (*task)->comment = a.comment;
-      s.decisions += 1;
-      e.action = "approved";
-      if (!StepComplete(s)) {
-        e.details = {{"step_complete", "false"}};
-        t.event_type = "task_approved";
-        t.event_fields = {{"remaining", absl::StrJoin(s.PendingUsers(), ",")}};
-        break;
-      }
-      StepProgress& done = s.steps[s.current_step];
-      done.approvers = ApprovedUsers(s);
-      done.complete_unix = now;
-      e.details = {{"step_complete", "true"},
-                   {"step_approvers", absl::StrJoin(done.approvers, ",")}};
-      if (s.current_step + 1 == static_cast<int>(s.steps.size())) {
-        Finish(s, ApprovalStatus::kApproved, now);
-        s.signer = a.actor.subject;
-        s.sign_off_unix = now;
-        e.details["signer"] = s.signer;
-        t.event_type = "approved";
-        t.event_fields = {{"signer", s.signer},
-                          {"signers", absl::StrJoin(done.approvers, ",")},
-                          {"sign_off_unix", absl::StrCat(now)},
-                          {"sign_off_time", Rfc3339(now)}};
-        break;
-      }
-      if (absl::Status st = Activate(s, s.current_step + 1, roles, now); !st.ok()) {
-        return st;
-      }
-      e.details["next_step"] = s.current().name;
-      e.details["assignees"] = absl::StrJoin(s.PendingUsers(), ",");
-      t.event_type = "step_approved";
-      t.event_fields = {{"next_step", s.current().name},
-                        {"assignees", absl::StrJoin(s.PendingUsers(), ",")}};
-      if (s.due_unix) {
-        t.event_fields.push_back({"due_unix", absl::StrCat(s.due_unix)});
-      }
-      break;
-    }
-
-    case ActionType::kReject: {
-      if (absl::Status st = CheckComment(a.comment, true, "a rejection"); !st.ok()) {
-        return st;
-      }
-      int target = -1;
-      if (!a.return_to_step.empty()) {
-        for (size_t i = 0; i < s.steps.size(); ++i) {
-          if (s.steps[i].step.name == a.return_to_step) target = static_cast<int>(i);
-        }
-        if (target < 0) {
-          std::vector<std::string> names;
-          for (const StepProgress& p : s.steps) names.push_back(p.step.name);
-          return absl::InvalidArgumentError(
-              absl::StrCat("return_to_step: no step named '", a.return_to_step,
-                           "' in this workflow (steps: ", absl::StrJoin(names, ", "), ")"));
-        }
-        if (target >= s.current_step) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "return_to_step: '", a.return_to_step, "' is not before the current step '",
-              s.current().name, "'; leave it empty to return to the drafter"));
-        }
-      }
-      auto task = RequireAssignee(s, a.actor);
-      if (!task.ok()) return task.status();
-      (*task)->act_unix = now;
-      (*task)->comment = a.comment;
-      s.decisions += 1;
-      s.last_comment = a.comment;
-      if (target < 0) {
-        Finish(s, ApprovalStatus::kRejected, now);
-        e.action = "rejected";
-        e.details = {{"return_to", "drafter"}};
-        t.event_type = "rejected";
-        t.event_fields = {
-            {"return_to", "drafter"}, {"initiator", s.initiator}, {"comment", a.comment}};
-        break;
-      }
-      for (size_t i = target; i < s.steps.size(); ++i) {
-        s.steps[i].approvers.clear();
-        s.steps[i].complete_unix = 0;
-      }
-      if (absl::Status st = Activate(s, target, roles, now); !st.ok()) return st;
-      e.action = "returned";
-      e.details = {{"return_to", a.return_to_step},
-                   {"assignees", absl::StrJoin(s.PendingUsers(), ",")}};
-      t.event_type = "returned";
-      t.event_fields = {{"return_to", a.return_to_step},
-                        {"assignees", absl::StrJoin(s.PendingUsers(), ",")},
-                        {"comment", a.comment}};
-      break;
-    }
-
-    case ActionType::kWithdraw: {
-      if (absl::Status st = CheckComment(a.comment, false, ""); !st.ok()) return st;
-      if (a.actor.subject != s.initiator) {
-        return absl::PermissionDeniedError(
-            absl::StrCat("only the initiator '", s.initiator, "' can withdraw ", ApprovalLabel(s)));
-      }
-      if (s.decisions > 0) {
-        return absl::FailedPreconditionError(
-            "cannot withdraw: an approver has already decided (withdrawal is "
-            "possible only before the first decision); ask for a rejection");
-      }
-      Finish(s, ApprovalStatus::kWithdrawn, now);
-      s.last_comment = a.comment;
-      e.action = "withdrawn";
-      t.event_type = "withdrawn";
-      t.event_fields = {{"initiator", s.initiator}};
-      break;
-    }
-
-    case ActionType::kTransfer:
-    case ActionType::kAddSigner: {
-      bool transfer = a.type == ActionType::kTransfer;
-      if (absl::Status st = CheckComment(a.comment, false, ""); !st.ok()) return st;
-      if (absl::Status st = ValidateUserId(transfer ? "to_user" : "user", a.target_user);
-          !st.ok()) {
-        return st;
-      }
-      auto task = RequireAssignee(s, a.actor);
-      if (!task.ok()) return task.status();
-      if (a.target_user == a.actor.subject) {
-        return absl::InvalidArgumentError(transfer ? "to_user: cannot transfer a task to yourself"
-                                                   : "user: cannot add yourself as a signer");
-      }
-      if (absl::Status st = CheckEligible(s, a.target_user); !st.ok()) return st;
-      if (s.tasks.size() >= kMaxTasksPerStep) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("step '", s.current().name, "' already has ", s.tasks.size(), " tasks"));
-      }
-      Task added;
-      added.user = a.target_user;
-      added.assigned_by = a.actor.subject;
-      added.assign_unix = now;
-      if (transfer) {
-        added.required = (*task)->required;
-        added.added = (*task)->added;
-        (*task)->state = TaskState::kTransferred;
-        (*task)->handed_to = a.target_user;
-        (*task)->act_unix = now;
-        (*task)->comment = a.comment;
-        e.action = "transferred";
-        e.details = {{"from", a.actor.subject}, {"to", a.target_user}};
-        t.event_type = "transferred";
-        t.event_fields = {{"from", a.actor.subject}, {"to", a.target_user}};
-      } else {
-        // An extra signer must sign even in an ANY step: that is the point
-        // of asking for one.
-        added.required = true;
-        added.added = true;
-        e.action = "signer_added";
-        e.details = {{"user", a.target_user}};
-        t.event_type = "signer_added";
-        t.event_fields = {{"user", a.target_user}};
-      }
-      s.tasks.push_back(std::move(added));
-      break;
-    }
-
-    case ActionType::kUrge: {
-      if (absl::Status st = CheckComment(a.comment, false, ""); !st.ok()) return st;
-      if (a.actor.subject != s.initiator && !a.actor.admin) {
-        return absl::PermissionDeniedError(
-            "only the initiator or an org admin can urge the approvers");
-      }
-      e.action = "urged";
-      e.details = {{"assignees", absl::StrJoin(s.PendingUsers(), ",")}};
-      t.event_type = "urged";
-      t.event_fields = {{"assignees", absl::StrJoin(s.PendingUsers(), ",")}};
-      return t;  // History only.
-    }
-
-    case ActionType::kComment: {
-      if (absl::Status st = CheckComment(a.comment, true, "Comment"); !st.ok()) {
-        return st;
-      }
-      bool participant = a.actor.admin || a.actor.subject == s.initiator;
-      for (const Task& task : s.tasks) participant |= task.user == a.actor.subject;
-      for (const StepProgress& p : s.steps) {
-        participant |= Contains(p.approvers, a.actor.subject);
-      }
-      if (!participant) {
-        return absl::PermissionDeniedError(absl::StrCat("'", a.actor.subject, "' takes no part in ",
-                                                        ApprovalLabel(s),
-                                                        " and cannot comment on it"));
-      }
-      e.action = "commented";
-      t.event_type = "commented";
-      return t;  // History only.
-    }
-
-    case ActionType::kRemind:
-    case ActionType::kEscalate: {
-      if (!a.actor.system) {
-        return absl::PermissionDeniedError("only the timer loop sends reminders");
-      }
-      if (!TimerApplies(s, a.activation)) {
-        return absl::FailedPreconditionError("the timer's step is no longer active");
-      }
-      bool remind = a.type == ActionType::kRemind;
-      e.action = remind ? "reminder" : "escalated";
-      std::string pending = absl::StrJoin(s.PendingUsers(), ",");
-      int64_t due = remind ? s.due_unix : s.escalate_unix;
-      e.details = {{"assignees", pending}, {"due_unix", absl::StrCat(due)}};
-      t.event_type = e.action;
-      t.event_fields = {{"assignees", pending},
-                        {"due_unix", absl::StrCat(s.due_unix)},
-                        {"overdue_seconds", absl::StrCat(now - s.due_unix)},
-                        {"initiator", s.initiator}};
-      if (!remind) {
-        t.event_fields.push_back({"escalate_unix", absl::StrCat(s.escalate_unix)});
-      }
-      return t;  // History only.
-    }
-
-    case ActionType::kCancel: {
-      if (absl::Status st = CheckComment(a.comment, true, "cancelling"); !st.ok()) return st;
-      if (!a.actor.admin) {
-        return absl::PermissionDeniedError("only an org admin can cancel an approval");
-      }
-      Finish(s, ApprovalStatus::kWithdrawn, now);
-      s.last_comment = a.comment;
-      e.action = "cancelled";
-      // Consumers treat it as a withdrawal: the report returns to draft.
-      t.event_type = "withdrawn";
-      t.event_fields = {
-          {"initiator", s.initiator}, {"cancelled_by", a.actor.subject}, {"comment", a.comment}};
-      break;
-    }
-
-    case ActionType::kReassign: {
-      if (absl::Status st = CheckComment(a.comment, false, ""); !st.ok()) return st;
-      if (!a.actor.admin) {
-        return absl::PermissionDeniedError("only an org admin can reassign a task");
-      }
-      if (absl::Status st = ValidateUserId("to_user", a.target_user); !st.ok()) return st;
-      Task* from = nullptr;
-      for (Task& task : s.tasks) {
-        if (task.user == a.from_user && task.state == TaskState::kPending) from = &task;
-      }
-      if (from == nullptr) {
-        return absl::FailedPreconditionError(absl::StrCat("from_user: '", a.from_user,
-                                                          "' holds no pending task of step '",
-                                                          s.current().name, "'"));
-      }
-      if (absl::Status st = CheckEligible(s, a.target_user); !st.ok()) return st;
-      Task moved;
-      moved.user = a.target_user;
-      moved.required = from->required;
-      moved.added = from->added;
-      moved.assigned_by = a.actor.subject;
-      moved.assign_unix = now;
-      from->state = TaskState::kTransferred;
-      from->handed_to = a.target_user;
-      from->act_unix = now;
-      from->comment = a.comment;
-      s.tasks.push_back(std::move(moved));
-      e.action = "reassigned";
-      e.details = {{"from", a.from_user}, {"to", a.target_user}};
-      t.event_type = "transferred";
-      t.event_fields = {{"from", a.from_user}, {"to", a.target_user}, {"by", a.actor.subject}};
-      break;
-    }
+  e.version = state.version;
+  absl::StatusOr<Effect> effect = ApplyAction(t, a, roles, now);
+  if (!effect.ok()) return effect.status();
+  // The one place the version moves: only a change of state moves it, so a
+  // comment or a reminder never makes an approver's expected version stale.
+  if (*effect == Effect::kStateChanged) {
+    t.state_changed = true;
+    t.next.version += 1;
+    t.next.update_unix = now;
+    e.version = t.next.version;
   }
-
-  t.state_changed = true;
-  s.version += 1;
-  s.update_unix = now;
-  e.version = s.version;
   return t;
 }
 
@@ -662,12 +701,12 @@ TimerChange TimerDiff(const ApprovalState* before, const ApprovalState& after) {
   }
   if (is_active) {
     if (after.due_unix) {
-      c.add.push_back({TimerMember({after.org, after.id, after.activation, TimerKind::kRemind}),
-                       after.due_unix});
+      c.add.emplace_back(TimerMember({after.org, after.id, after.activation, TimerKind::kRemind}),
+                         after.due_unix);
     }
     if (after.escalate_unix) {
-      c.add.push_back({TimerMember({after.org, after.id, after.activation, TimerKind::kEscalate}),
-                       after.escalate_unix});
+      c.add.emplace_back(TimerMember({after.org, after.id, after.activation, TimerKind::kEscalate}),
+                         after.escalate_unix);
     }
   }
   return c;

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "common/crypto.h"
 #include "common/markup.h"
+#include "common/numerals.h"
 #include "common/resource.h"
 #include "common/status.h"
 #include "templates/context/report_context.h"
@@ -317,7 +318,7 @@ void MarkApproved(pb::Report& report, const SignOff& s, int64_t now_unix) {
   report.set_approval(s.approval);
   report.set_signer(s.signer);
   report.set_sign_off_unix(s.sign_off_unix);
-  report.set_issue_date(FormatIssueDate(IssueDateOf(s.sign_off_unix)));
+  report.set_issue_date(FormatDateGb(IssueDateOf(s.sign_off_unix)));
   report.clear_error();
   Touch(report, now_unix);
 }
@@ -502,10 +503,10 @@ std::vector<pb::FigureChange> DiffFigures(
 
 std::vector<std::string> DiffOrgFields(const rpb::Org& a, const rpb::Org& b) {
   std::vector<std::string> out;
-  if (a.display_name() != b.display_name()) out.push_back("org.name");
-  if (a.short_name() != b.short_name()) out.push_back("org.short_name");
-  if (a.city() != b.city()) out.push_back("org.city");
-  if (a.district() != b.district()) out.push_back("org.district");
+  if (a.display_name() != b.display_name()) out.emplace_back("org.name");
+  if (a.short_name() != b.short_name()) out.emplace_back("org.short_name");
+  if (a.city() != b.city()) out.emplace_back("org.city");
+  if (a.district() != b.district()) out.emplace_back("org.district");
   std::map<std::string, std::string> fa(a.facts().begin(), a.facts().end());
   std::map<std::string, std::string> fb(b.facts().begin(), b.facts().end());
   std::set<std::string> keys;
@@ -646,14 +647,8 @@ pb::Revision MakeRevision(const pb::Report& report, const AssembleJob& job, int6
 
 // ------------------------------------------------------------- documents
 
-CalendarDate IssueDateOf(int64_t sign_off_unix) {
-  absl::CivilDay day =
-      absl::ToCivilDay(absl::FromUnixSeconds(sign_off_unix), absl::FixedTimeZone(8 * 3600));
-  return CalendarDate{static_cast<int>(day.year()), day.month(), day.day()};
-}
-
-std::string FormatIssueDate(const CalendarDate& d) {
-  return absl::StrCat(d.year, "年", d.month, "月", d.day, "日");
+absl::CivilDay IssueDateOf(int64_t sign_off_unix) {
+  return absl::ToCivilDay(absl::FromUnixSeconds(sign_off_unix), absl::FixedTimeZone(8 * 3600));
 }
 
 const std::vector<pb::DocumentFormat>& AllFormats() {
@@ -703,13 +698,16 @@ std::string DefaultContentType(pb::DocumentFormat format) {
 }
 
 tpb::RenderRequest RenderRequestFor(const pb::Revision& revision, pb::DocumentFormat format,
-                                    const CalendarDate* issue, int64_t timestamp_unix) {
+                                    std::optional<absl::CivilDay> issue, int64_t timestamp_unix) {
   templates::ReportContextInput in;
   in.org = revision.org();
   in.figures = SnapshotFigures(revision);
   in.narrative =
       std::map<std::string, std::string>(revision.narrative().begin(), revision.narrative().end());
-  if (issue != nullptr) in.issue_date = templates::IssueDate{issue->year, issue->month, issue->day};
+  if (issue) {
+    in.issue_date =
+        templates::IssueDate{static_cast<int>(issue->year()), issue->month(), issue->day()};
+  }
   tpb::RenderRequest req;
   auto ref = ParseRevisionName(revision.name());
   req.set_parent(absl::StrCat("orgs/", ref.ok() ? ref->org : ""));

@@ -7,12 +7,14 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/civil_time.h"
 #include "common/streams.h"
 #include "govreport/assembler/v1/reports.pb.h"
 #include "govreport/records/v1/records.pb.h"
@@ -31,7 +33,7 @@ inline constexpr absl::string_view kPublishedEvents = "gr:ev:published";
 inline constexpr absl::string_view kConsumerGroup = "assembler";
 
 // Limits on what a drafter may send.
-inline constexpr size_t kMaxNarrativeBytes = 64 * 1024;
+inline constexpr size_t kMaxNarrativeBytes = size_t{64} * 1024;
 inline constexpr size_t kMaxTitleBytes = 512;
 inline constexpr size_t kMaxCommentBytes = 4096;
 // The approval service takes at most 50 excluded approvers.
@@ -205,16 +207,10 @@ pb::Revision MakeRevision(const pb::Report& report, const AssembleJob& job, int6
 
 // ------------------------------------------------------------- documents
 
-struct CalendarDate {
-  int year = 0;
-  int month = 0;
-  int day = 0;
-};
 // 成文日期 of a sign-off: the date in China Standard Time (UTC+8, no DST
-// since 1991), where the document is signed.
-CalendarDate IssueDateOf(int64_t sign_off_unix);
-// 2024年1月5日 (GB/T 9704: Arabic numerals, no zero padding).
-std::string FormatIssueDate(const CalendarDate& date);
+// since 1991), where the document is signed. FormatDateGb (common/numerals.h)
+// writes it as GB/T 9704 asks: 2024年1月5日.
+absl::CivilDay IssueDateOf(int64_t sign_off_unix);
 
 // Formats in publication order.
 const std::vector<pb::DocumentFormat>& AllFormats();
@@ -227,7 +223,7 @@ std::string DefaultContentType(pb::DocumentFormat format);
 // 成文日期 when `issue` is set. timestamp_unix fixes the DOCX metadata so the
 // same revision gives the same bytes.
 tpb::RenderRequest RenderRequestFor(const pb::Revision& revision, pb::DocumentFormat format,
-                                    const CalendarDate* issue, int64_t timestamp_unix);
+                                    std::optional<absl::CivilDay> issue, int64_t timestamp_unix);
 
 // SHA-256 over "FORMAT sha256\n" of every document in format order: one
 // value that changes if any document does.

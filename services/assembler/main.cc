@@ -3,7 +3,9 @@
 // of replicas share the work through consumer groups.
 #include <grpcpp/grpcpp.h>
 
+#include <cstdint>
 #include <iostream>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "assembler/grpc_service.h"
@@ -31,14 +33,9 @@ std::shared_ptr<grpc::Channel> Dial(const std::string& address) {
   return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  using namespace govreport;  // NOLINT: a short main.
-  BlockTerminationSignals();
-  Flags flags("assembler", "Serves ReportService and runs the assemble and publish workers.");
-  DefineServerFlags(flags, "127.0.0.1:7104");
-  DefineRedisFlags(flags);
+void DefineFlags(govreport::Flags& flags) {
+  govreport::DefineServerFlags(flags, "127.0.0.1:7104");
+  govreport::DefineRedisFlags(flags);
   flags.Define("records", "127.0.0.1:7101", "Address of the records service");
   flags.Define("templates", "127.0.0.1:7102", "Address of the templates service");
   flags.Define("approval", "127.0.0.1:7103", "Address of the approval service");
@@ -59,32 +56,72 @@ int main(int argc, char** argv) {
   flags.Define("max-watches-per-org", "32",
                "WatchReport streams the principals of one org may have open at once");
   flags.Define("max-watches", "256", "WatchReport streams this server runs at once");
+}
+
+// The numeric flags, read and checked once.
+struct Options {
+  int64_t workers = 0;
+  int64_t event_workers = 0;
+  int64_t call_timeout_ms = 0;
+  int64_t render_timeout_ms = 0;
+  int64_t claim_idle_ms = 0;
+  int64_t max_deliveries = 0;
+  int64_t watch_poll_ms = 0;
+  int64_t request_ttl_s = 0;
+  int64_t max_watches_per_caller = 0;
+  int64_t max_watches = 0;
+  int64_t max_watches_per_org = 0;
+};
+
+absl::StatusOr<Options> OptionsFromFlags(const govreport::Flags& flags) {
+  Options o;
+  const std::pair<const char*, int64_t*> fields[] = {
+      {"workers", &o.workers},
+      {"event-workers", &o.event_workers},
+      {"call-timeout-ms", &o.call_timeout_ms},
+      {"render-timeout-ms", &o.render_timeout_ms},
+      {"claim-idle-ms", &o.claim_idle_ms},
+      {"max-deliveries", &o.max_deliveries},
+      {"watch-poll-ms", &o.watch_poll_ms},
+      {"request-ttl-s", &o.request_ttl_s},
+      {"max-watches-per-caller", &o.max_watches_per_caller},
+      {"max-watches", &o.max_watches},
+      {"max-watches-per-org", &o.max_watches_per_org},
+  };
+  for (const auto& [name, field] : fields) {
+    absl::StatusOr<int64_t> v = flags.GetInt(name);
+    if (!v.ok()) return v.status();
+    *field = *v;
+  }
+  if (o.workers < 0 || o.event_workers < 0 || o.call_timeout_ms < 100 ||
+      o.render_timeout_ms < 100 || o.claim_idle_ms < 1000 || o.max_deliveries < 1 ||
+      o.watch_poll_ms < 10 || o.request_ttl_s < 60 || o.max_watches_per_caller < 1 ||
+      o.max_watches < 1 || o.max_watches > 100000 || o.max_watches_per_org < 1) {
+    return absl::InvalidArgumentError(
+        "need --workers >= 0, --event-workers >= 0, --call-timeout-ms and "
+        "--render-timeout-ms >= 100, --claim-idle-ms >= 1000, --max-deliveries >= 1, "
+        "--watch-poll-ms >= 10, --request-ttl-s >= 60, --max-watches-per-caller >= 1, "
+        "--max-watches 1..100000, --max-watches-per-org >= 1");
+  }
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace govreport;  // NOLINT: a short main.
+  BlockTerminationSignals();
+  Flags flags("assembler", "Serves ReportService and runs the assemble and publish workers.");
+  DefineFlags(flags);
   ParseFlagsOrExit(flags, argc, argv);
   if (absl::Status st = ConfigurePageTokens(flags, kService); !st.ok()) return Fail(st);
 
   auto redis_options = RedisOptionsFromFlags(flags);
   if (!redis_options.ok()) return Fail(redis_options.status());
-  int64_t ints[11];
-  const char* names[11] = {"workers",           "event-workers",      "call-timeout-ms",
-                           "render-timeout-ms", "claim-idle-ms",      "max-deliveries",
-                           "watch-poll-ms",     "request-ttl-s",      "max-watches-per-caller",
-                           "max-watches",       "max-watches-per-org"};
-  for (int i = 0; i < 11; ++i) {
-    auto v = flags.GetInt(names[i]);
-    if (!v.ok()) return Fail(v.status());
-    ints[i] = *v;
-  }
-  if (ints[0] < 0 || ints[1] < 0 || ints[2] < 100 || ints[3] < 100 || ints[4] < 1000 ||
-      ints[5] < 1 || ints[6] < 10 || ints[7] < 60 || ints[8] < 1 || ints[9] < 1 ||
-      ints[9] > 100000 || ints[10] < 1) {
-    return Fail(absl::InvalidArgumentError(
-        "need --workers >= 0, --event-workers >= 0, --call-timeout-ms and "
-        "--render-timeout-ms >= 100, --claim-idle-ms >= 1000, --max-deliveries >= 1, "
-        "--watch-poll-ms >= 10, --request-ttl-s >= 60, --max-watches-per-caller >= 1, "
-        "--max-watches 1..100000, --max-watches-per-org >= 1"));
-  }
+  absl::StatusOr<Options> options = OptionsFromFlags(flags);
+  if (!options.ok()) return Fail(options.status());
   std::string service_token = flags.Get("service-token");
-  if (service_token.empty() && (ints[0] > 0 || ints[1] > 0)) {
+  if (service_token.empty() && (options->workers > 0 || options->event_workers > 0)) {
     LogLine(kService,
             "warning: no --service-token (GOVREPORT_SERVICE_TOKEN): the workers' calls "
             "to records and templates will be refused");
@@ -96,16 +133,16 @@ int main(int argc, char** argv) {
   peers.records = Dial(flags.Get("records"));
   peers.templates = Dial(flags.Get("templates"));
   peers.approval = Dial(flags.Get("approval"));
-  peers.deadline = absl::Milliseconds(ints[2]);
-  peers.render_deadline = absl::Milliseconds(ints[3]);
+  peers.deadline = absl::Milliseconds(options->call_timeout_ms);
+  peers.render_deadline = absl::Milliseconds(options->render_timeout_ms);
   assembler::Upstream upstream(peers);
-  assembler::Store store(&redis, assembler::StoreOptions{absl::Seconds(ints[7])});
+  assembler::Store store(&redis, assembler::StoreOptions{absl::Seconds(options->request_ttl_s)});
   assembler::ReportCore core(&store, &upstream);
   assembler::GrpcOptions grpc_options;
-  grpc_options.watch_poll = absl::Milliseconds(ints[6]);
-  grpc_options.max_watches_per_principal = static_cast<int>(ints[8]);
-  grpc_options.max_watches = static_cast<int>(ints[9]);
-  grpc_options.max_watches_per_org = static_cast<int>(ints[10]);
+  grpc_options.watch_poll = absl::Milliseconds(options->watch_poll_ms);
+  grpc_options.max_watches_per_principal = static_cast<int>(options->max_watches_per_caller);
+  grpc_options.max_watches = static_cast<int>(options->max_watches);
+  grpc_options.max_watches_per_org = static_cast<int>(options->max_watches_per_org);
   assembler::ReportGrpc service(&core, &authenticator, grpc_options);
 
   auto server = RunningServer::Start(ServerOptionsFromFlags(flags, {&service}, &redis));
@@ -113,10 +150,10 @@ int main(int argc, char** argv) {
 
   assembler::Workers workers(&store, &upstream, assembler::CallAs::Token(service_token));
   assembler::WorkerOptions worker_options;
-  worker_options.assemble_workers = static_cast<int>(ints[0]);
-  worker_options.event_workers = static_cast<int>(ints[1]);
-  worker_options.claim_idle = absl::Milliseconds(ints[4]);
-  worker_options.max_deliveries = static_cast<int>(ints[5]);
+  worker_options.assemble_workers = static_cast<int>(options->workers);
+  worker_options.event_workers = static_cast<int>(options->event_workers);
+  worker_options.claim_idle = absl::Milliseconds(options->claim_idle_ms);
+  worker_options.max_deliveries = static_cast<int>(options->max_deliveries);
   assembler::WorkerPool pool(&redis, &workers, worker_options);
   // Redis may come up after us: the workers' loops wait for it, but the
   // groups must exist first.

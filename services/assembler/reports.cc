@@ -72,42 +72,55 @@ absl::StatusOr<pb::Report> ReportCore::Mutate(const ReportRef& ref, int64_t expe
                                               const std::string& request_id,
                                               const ChangeFn& change) {
   GR_RETURN_IF_ERROR(ValidateRequestId(request_id));
-  for (int attempt = 0; attempt <= options_.max_retries; ++attempt) {
-    GR_ASSIGN_OR_RETURN(auto replay, Replayed(ref, request_id));
-    if (replay) return *replay;
-    GR_ASSIGN_OR_RETURN(pb::Report cur, store_->ReadReport(ref));
-    if (expected_version != 0 && cur.version() != expected_version) {
-      return LostRace(ref, cur.version(), expected_version);
-    }
-    pb::Report next = cur;
-    GR_ASSIGN_OR_RETURN(Change c, change(next));
-    // Nothing to change, and no request to remember: done. With a request
-    // id the unchanged report is committed anyway, so that a retry of this
-    // call is recognised instead of refused as a repeat.
-    if (!c.write && request_id.empty()) return cur;
-    if (!c.write) next = cur;
-    CommitBuilder commit(ref, cur.version(), next);
-    if (!request_id.empty()) {
-      std::string key = Store::RequestKey(ref.org, request_id);
-      commit.Guard(key);
-      commit.Set(key, ref.id, store_->request_ttl());
-    }
-    if (c.job) commit.XAdd(std::string(kAssembleQueue), JobFields(*c.job));
-    GR_ASSIGN_OR_RETURN(CommitResult r, store_->Commit(commit));
-    switch (r.outcome) {
-      case CommitOutcome::kOk:
-        return next;
-      case CommitOutcome::kDuplicate:
-        continue;  // Replayed() answers on the next pass.
-      case CommitOutcome::kNotFound:
-        return absl::NotFoundError(absl::StrCat(ref.Name(), " not found"));
-      case CommitOutcome::kExists:
-      case CommitOutcome::kStale:
-        if (expected_version != 0) return LostRace(ref, r.version, expected_version);
-        continue;
-    }
-  }
-  return absl::AbortedError(absl::StrCat(ref.Name(), " kept changing; try again"));
+  using Result = absl::StatusOr<pb::Report>;
+  pb::Report next;
+  return ReadModifyCommit<Result>(
+      *store_, ref, options_.max_retries + 1, std::nullopt,
+      [&](absl::StatusOr<pb::Report>& read) -> Decision<Result> {
+        absl::StatusOr<std::optional<pb::Report>> replay = Replayed(ref, request_id);
+        if (!replay.ok()) return Result(replay.status());
+        if (replay->has_value()) return Result(**std::move(replay));
+        if (!read.ok()) return Result(read.status());
+        const pb::Report& cur = *read;
+        if (expected_version != 0 && cur.version() != expected_version) {
+          return Result(LostRace(ref, cur.version(), expected_version));
+        }
+        next = cur;
+        absl::StatusOr<Change> c = change(next);
+        if (!c.ok()) return Result(c.status());
+        // Nothing to change, and no request to remember: done. With a
+        // request id the unchanged report is committed anyway, so that a
+        // retry of this call is recognised instead of refused as a repeat.
+        if (!c->write && request_id.empty()) return Result(cur);
+        if (!c->write) next = cur;
+        CommitBuilder commit(ref, cur.version(), next);
+        if (!request_id.empty()) {
+          std::string key = Store::RequestKey(ref.org, request_id);
+          commit.Guard(key);
+          commit.Set(key, ref.id, store_->request_ttl());
+        }
+        if (c->job) commit.XAdd(std::string(kAssembleQueue), JobFields(*c->job));
+        return commit;
+      },
+      [&](const absl::StatusOr<CommitResult>& r) -> std::optional<Result> {
+        if (!r.ok()) return Result(r.status());
+        switch (r->outcome) {
+          case CommitOutcome::kOk:
+            return Result(std::move(next));
+          case CommitOutcome::kDuplicate:
+            return std::nullopt;  // Replayed() answers on the next pass.
+          case CommitOutcome::kNotFound:
+            return Result(absl::NotFoundError(absl::StrCat(ref.Name(), " not found")));
+          case CommitOutcome::kExists:
+          case CommitOutcome::kStale:
+            if (expected_version != 0) return Result(LostRace(ref, r->version, expected_version));
+            return std::nullopt;
+        }
+        return std::nullopt;
+      },
+      [&] {
+        return Result(absl::AbortedError(absl::StrCat(ref.Name(), " kept changing; try again")));
+      });
 }
 
 absl::StatusOr<std::vector<std::string>> ReportCore::NarrativeSlots(const CallAs& as,
@@ -338,7 +351,7 @@ absl::StatusOr<pb::Document> ReportCore::GetDocument(const CallAs& as, const Rev
   // (without 成文日期, which the sign-off sets).
   GR_ASSIGN_OR_RETURN(
       tpb::RenderResponse r,
-      upstream_->Render(as, RenderRequestFor(rev, format, nullptr, rev.create_unix())));
+      upstream_->Render(as, RenderRequestFor(rev, format, std::nullopt, rev.create_unix())));
   doc.set_content_type(r.content_type().empty() ? DefaultContentType(format) : r.content_type());
   doc.set_sha256(Sha256Hex(r.content()));
   doc.set_content(std::move(*r.mutable_content()));

@@ -16,8 +16,11 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <variant>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "assembler/domain.h"
@@ -110,6 +113,38 @@ class Store {
   redis::Client* redis_;
   StoreOptions options_;
 };
+
+// The one optimistic write of a report, read → decide → commit with the
+// version read, used by every writer of reports. `decide` gets the report
+// as read (or why it could not be read) and either ends with an answer or
+// returns the commit to try; `committed` turns that commit's result into
+// the answer, or std::nullopt to decide again on a fresh read (another
+// writer came first: kStale). At most `passes` passes, then `exhausted`.
+// `first`, when set, is the report as the caller has just read it: the
+// first pass decides on it instead of reading again.
+template <typename R>
+using Decision = std::variant<R, CommitBuilder>;
+
+template <typename R>
+R ReadModifyCommit(
+    Store& store, const ReportRef& ref, int passes, std::optional<pb::Report> first,
+    absl::FunctionRef<Decision<R>(absl::StatusOr<pb::Report>& report)> decide,
+    absl::FunctionRef<std::optional<R>(const absl::StatusOr<CommitResult>& result)> committed,
+    absl::FunctionRef<R()> exhausted) {
+  for (int pass = 0; pass < passes; ++pass) {
+    absl::StatusOr<pb::Report> report;
+    if (std::optional<pb::Report> given = std::exchange(first, std::nullopt)) {
+      report = *std::move(given);
+    } else {
+      report = store.ReadReport(ref);
+    }
+    Decision<R> decision = decide(report);
+    if (R* answer = std::get_if<R>(&decision)) return std::move(*answer);
+    std::optional<R> answer = committed(store.Commit(std::get<CommitBuilder>(decision)));
+    if (answer.has_value()) return *std::move(answer);
+  }
+  return exhausted();
+}
 
 }  // namespace govreport::assembler
 

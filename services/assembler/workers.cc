@@ -1,7 +1,9 @@
 #include "assembler/workers.h"
 
 #include <future>
+#include <optional>
 #include <utility>
+#include <variant>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -39,6 +41,33 @@ bool SameSubmission(const pb::Report& r, int64_t revision, absl::string_view app
 // that approval may be early, so it is retried rather than dropped.
 bool AwaitingApproval(const pb::Report& r, int64_t revision) {
   return r.state() == pb::IN_REVIEW && r.submitted_revision() == revision && r.approval().empty();
+}
+
+// Every pass of a read-modify-commit lost to another writer.
+HandlerResult KeptChanging(absl::string_view name) {
+  return HandlerResult::Retry(absl::AbortedError(absl::StrCat(name, " kept changing")));
+}
+
+// What a worker's commit means: a Redis error is retried, a lost race
+// (kStale) decided again on a fresh read, anything else is done.
+std::optional<HandlerResult> Committed(const absl::StatusOr<CommitResult>& result) {
+  if (!result.ok()) return HandlerResult::Retry(result.status());
+  if (result->outcome == CommitOutcome::kStale) return std::nullopt;
+  return HandlerResult::Done();
+}
+
+// The sign-off an approved event carries (its time, else the event's).
+absl::StatusOr<SignOff> SignOffOf(const streams::Entry& entry) {
+  SignOff sign_off{entry.Get("approval"), entry.Get("signer"), 0};
+  if (!absl::SimpleAtoi(entry.Get("sign_off_unix"), &sign_off.sign_off_unix) ||
+      sign_off.sign_off_unix <= 0) {
+    (void)absl::SimpleAtoi(entry.Get("time_unix"), &sign_off.sign_off_unix);
+  }
+  if (sign_off.sign_off_unix <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("approved event ", entry.id, " has no sign_off_unix"));
+  }
+  return sign_off;
 }
 
 }  // namespace
@@ -92,30 +121,29 @@ HandlerResult Workers::HandleAssemble(const streams::Entry& entry) {
   auto rendered = upstream_->Render(service_, rr);
   if (!rendered.ok()) return Failure(rendered.status());
 
-  for (int attempt = 0; attempt < kCommitAttempts; ++attempt) {
-    int64_t now = Now();
-    int64_t n = report->current_revision() + 1;
-    pb::Revision rev = MakeRevision(*report, *job, n, *org, *figures, *rendered, now);
-    pb::Report next = *report;
-    ApplyRevision(next, rev, job->seq, now);
-    CommitBuilder commit(ref, report->version(), next);
-    std::string job_key = JobIdempotencyKey(*job);
-    commit.Guard(job_key);
-    commit.Set(Store::RevisionKey(RevisionRef{ref.org, ref.id, n}), rev.SerializeAsString());
-    commit.Set(job_key, absl::StrCat(n));
-    auto result = store_->Commit(commit);
-    if (!result.ok()) return HandlerResult::Retry(result.status());
-    if (result->outcome != CommitOutcome::kStale) return HandlerResult::Done();
-    // Another write came first (a newer job, a watcher's...): reread and
-    // decide again.
-    report = store_->ReadReport(ref);
-    if (!report.ok()) {
-      return absl::IsNotFound(report.status()) ? HandlerResult::Done()
-                                               : HandlerResult::Retry(report.status());
-    }
-    if (ClassifyJob(*report, job->seq) != JobVerdict::kRun) return HandlerResult::Done();
-  }
-  return HandlerResult::Retry(absl::AbortedError(absl::StrCat(ref.Name(), " kept changing")));
+  return ReadModifyCommit<HandlerResult>(
+      *store_, ref, kCommitAttempts, *std::move(report),
+      [&](absl::StatusOr<pb::Report>& current) -> Decision<HandlerResult> {
+        // After a lost race (a newer job, a watcher's write...) the stored
+        // report decides again.
+        if (!current.ok()) {
+          return absl::IsNotFound(current.status()) ? HandlerResult::Done()
+                                                    : HandlerResult::Retry(current.status());
+        }
+        if (ClassifyJob(*current, job->seq) != JobVerdict::kRun) return HandlerResult::Done();
+        int64_t now = Now();
+        int64_t n = current->current_revision() + 1;
+        pb::Revision rev = MakeRevision(*current, *job, n, *org, *figures, *rendered, now);
+        pb::Report next = *current;
+        ApplyRevision(next, rev, job->seq, now);
+        CommitBuilder commit(ref, current->version(), next);
+        std::string job_key = JobIdempotencyKey(*job);
+        commit.Guard(job_key);
+        commit.Set(Store::RevisionKey(RevisionRef{ref.org, ref.id, n}), rev.SerializeAsString());
+        commit.Set(job_key, absl::StrCat(n));
+        return commit;
+      },
+      Committed, [&] { return KeptChanging(ref.Name()); });
 }
 
 void Workers::OnAssembleDead(const streams::Entry& entry, const absl::Status& why) {
@@ -124,14 +152,17 @@ void Workers::OnAssembleDead(const streams::Entry& entry, const absl::Status& wh
   ReportRef ref{job->org, job->id};
   std::string error = absl::StrCat("assembly job ", job->JobId(), " failed: ", why.message());
   LogLine(kLog, absl::StrCat(ref.Name(), ": ", error, " (dead-lettered)"));
-  for (int attempt = 0; attempt < kCommitAttempts; ++attempt) {
-    auto report = store_->ReadReport(ref);
-    if (!report.ok() || ClassifyJob(*report, job->seq) != JobVerdict::kRun) return;
-    pb::Report next = *report;
-    MarkFailed(next, error, Now());
-    auto result = store_->Commit(CommitBuilder(ref, report->version(), next));
-    if (!result.ok() || result->outcome != CommitOutcome::kStale) return;
-  }
+  ReadModifyCommit<HandlerResult>(
+      *store_, ref, kCommitAttempts, std::nullopt,
+      [&](absl::StatusOr<pb::Report>& report) -> Decision<HandlerResult> {
+        if (!report.ok() || ClassifyJob(*report, job->seq) != JobVerdict::kRun) {
+          return HandlerResult::Done();
+        }
+        pb::Report next = *report;
+        MarkFailed(next, error, Now());
+        return CommitBuilder(ref, report->version(), next);
+      },
+      Committed, [] { return HandlerResult::Done(); });
 }
 
 // -------------------------------------------------------- approval events
@@ -171,163 +202,176 @@ HandlerResult Workers::Decide(const RevisionRef& ref, const streams::Entry& entr
     auto a = upstream_->GetApproval(service_, approval);
     if (a.ok()) comment = a->last_comment();
   }
-  for (int attempt = 0; attempt < kCommitAttempts; ++attempt) {
-    auto report = store_->ReadReport(ref.report());
-    if (!report.ok()) {
-      if (!absl::IsNotFound(report.status())) return HandlerResult::Retry(report.status());
-      LogLine(kLog, absl::StrCat("approval event ", entry.id, " (", type, ") for ", ref.Name(),
-                                 ": no such report; acknowledged"));
-      return HandlerResult::Done();
-    }
-    if (AwaitingApproval(*report, ref.number)) {
-      return HandlerResult::Retry(absl::UnavailableError(absl::StrCat(
-          ref.report().Name(), " has not recorded its approval yet; ", approval, " waits")));
-    }
-    if (report->state() != pb::IN_REVIEW || !SameSubmission(*report, ref.number, approval)) {
-      LogLine(kLog, absl::StrCat("approval event ", entry.id, " (", type, ") of ", approval,
-                                 " does not match the current submission of ", ref.report().Name(),
-                                 "; acknowledged"));
-      return HandlerResult::Done();
-    }
-    pb::Report next = *report;
-    ReturnToDraft(next, type, entry.Get("actor"), comment, Now());
-    auto result = store_->Commit(CommitBuilder(ref.report(), report->version(), next));
-    if (!result.ok()) return HandlerResult::Retry(result.status());
-    if (result->outcome != CommitOutcome::kStale) return HandlerResult::Done();
-  }
-  return HandlerResult::Retry(absl::AbortedError(absl::StrCat(ref.Name(), " kept changing")));
+  return ReadModifyCommit<HandlerResult>(
+      *store_, ref.report(), kCommitAttempts, std::nullopt,
+      [&](absl::StatusOr<pb::Report>& report) -> Decision<HandlerResult> {
+        if (!report.ok()) {
+          if (!absl::IsNotFound(report.status())) return HandlerResult::Retry(report.status());
+          LogLine(kLog, absl::StrCat("approval event ", entry.id, " (", type, ") for ", ref.Name(),
+                                     ": no such report; acknowledged"));
+          return HandlerResult::Done();
+        }
+        if (AwaitingApproval(*report, ref.number)) {
+          return HandlerResult::Retry(absl::UnavailableError(absl::StrCat(
+              ref.report().Name(), " has not recorded its approval yet; ", approval, " waits")));
+        }
+        if (report->state() != pb::IN_REVIEW || !SameSubmission(*report, ref.number, approval)) {
+          LogLine(kLog, absl::StrCat("approval event ", entry.id, " (", type, ") of ", approval,
+                                     " does not match the current submission of ",
+                                     ref.report().Name(), "; acknowledged"));
+          return HandlerResult::Done();
+        }
+        pb::Report next = *report;
+        ReturnToDraft(next, type, entry.Get("actor"), comment, Now());
+        return CommitBuilder(ref.report(), report->version(), next);
+      },
+      Committed, [&] { return KeptChanging(ref.Name()); });
 }
 
+// Publishing an approved revision, in three steps:
+//   1. RecordApproval: the report records the approval (APPROVED) before
+//      the slow part, so a redelivery after a crash goes straight to
+//      rendering;
+//   2. RenderFinal: the final documents from the approved snapshot, dated
+//      by the sign-off;
+//   3. CommitPublication: freeze, store the documents and announce, in one
+//      commit.
 HandlerResult Workers::Publish(const RevisionRef& ref, const streams::Entry& entry) {
-  const std::string approval = entry.Get("approval");
-  SignOff sign_off{approval, entry.Get("signer"), 0};
-  if (!absl::SimpleAtoi(entry.Get("sign_off_unix"), &sign_off.sign_off_unix) ||
-      sign_off.sign_off_unix <= 0) {
-    (void)absl::SimpleAtoi(entry.Get("time_unix"), &sign_off.sign_off_unix);
-  }
-  if (sign_off.sign_off_unix <= 0) {
-    return HandlerResult::Reject(absl::InvalidArgumentError(
-        absl::StrCat("approved event ", entry.id, " has no sign_off_unix")));
-  }
+  absl::StatusOr<SignOff> sign_off = SignOffOf(entry);
+  if (!sign_off.ok()) return HandlerResult::Reject(sign_off.status());
+  ApprovedOr approved = RecordApproval(ref, entry, *sign_off);
+  if (auto* answer = std::get_if<HandlerResult>(&approved)) return *answer;
+  const pb::Report& report = std::get<pb::Report>(approved);
+  PublicationOr publication = RenderFinal(ref, report);
+  if (auto* answer = std::get_if<HandlerResult>(&publication)) return *answer;
+  return CommitPublication(ref, report, std::get<Publication>(publication));
+}
 
-  // 1. The report records the approval (APPROVED) before the slow part, so
-  //    a redelivery after a crash goes straight to rendering.
-  absl::StatusOr<pb::Report> report;
-  for (int attempt = 0;; ++attempt) {
-    if (attempt == kCommitAttempts) {
-      return HandlerResult::Retry(absl::AbortedError(absl::StrCat(ref.Name(), " kept changing")));
-    }
-    report = store_->ReadReport(ref.report());
-    if (!report.ok()) {
-      if (!absl::IsNotFound(report.status())) return HandlerResult::Retry(report.status());
-      LogLine(kLog, absl::StrCat("approved event ", entry.id, " for ", ref.Name(),
-                                 ": no such report; acknowledged"));
-      return HandlerResult::Done();
-    }
-    if (report->state() == pb::PUBLISHED && report->published_revision() == ref.number) {
-      return HandlerResult::Done();  // Redelivered after publishing.
-    }
-    if (AwaitingApproval(*report, ref.number)) {
-      return HandlerResult::Retry(absl::UnavailableError(absl::StrCat(
-          ref.report().Name(), " has not recorded its approval yet; ", approval, " waits")));
-    }
-    bool ours = (report->state() == pb::IN_REVIEW || report->state() == pb::APPROVED) &&
-                SameSubmission(*report, ref.number, approval);
-    if (!ours) {
-      LogLine(kLog, absl::StrCat("approved event ", entry.id, " of ", approval,
-                                 " does not match the current submission of ", ref.report().Name(),
-                                 "; acknowledged"));
-      return HandlerResult::Done();
-    }
-    if (report->state() == pb::APPROVED) break;
-    pb::Report next = *report;
-    MarkApproved(next, sign_off, Now());
-    auto result = store_->Commit(CommitBuilder(ref.report(), report->version(), next));
-    if (!result.ok()) return HandlerResult::Retry(result.status());
-    if (result->outcome == CommitOutcome::kOk) {
-      report = next;
-      break;
-    }
-  }
+Workers::ApprovedOr Workers::RecordApproval(const RevisionRef& ref, const streams::Entry& entry,
+                                            const SignOff& sign_off) {
+  const std::string& approval = sign_off.approval;
+  pb::Report next;
+  return ReadModifyCommit<ApprovedOr>(
+      *store_, ref.report(), kCommitAttempts, std::nullopt,
+      [&](absl::StatusOr<pb::Report>& report) -> Decision<ApprovedOr> {
+        if (!report.ok()) {
+          if (!absl::IsNotFound(report.status())) return HandlerResult::Retry(report.status());
+          LogLine(kLog, absl::StrCat("approved event ", entry.id, " for ", ref.Name(),
+                                     ": no such report; acknowledged"));
+          return HandlerResult::Done();
+        }
+        if (report->state() == pb::PUBLISHED && report->published_revision() == ref.number) {
+          return HandlerResult::Done();  // Redelivered after publishing.
+        }
+        if (AwaitingApproval(*report, ref.number)) {
+          return HandlerResult::Retry(absl::UnavailableError(absl::StrCat(
+              ref.report().Name(), " has not recorded its approval yet; ", approval, " waits")));
+        }
+        bool ours = (report->state() == pb::IN_REVIEW || report->state() == pb::APPROVED) &&
+                    SameSubmission(*report, ref.number, approval);
+        if (!ours) {
+          LogLine(kLog, absl::StrCat("approved event ", entry.id, " of ", approval,
+                                     " does not match the current submission of ",
+                                     ref.report().Name(), "; acknowledged"));
+          return HandlerResult::Done();
+        }
+        if (report->state() == pb::APPROVED) return *std::move(report);
+        next = *report;
+        MarkApproved(next, sign_off, Now());
+        return CommitBuilder(ref.report(), report->version(), next);
+      },
+      [&](const absl::StatusOr<CommitResult>& result) -> std::optional<ApprovedOr> {
+        if (!result.ok()) return HandlerResult::Retry(result.status());
+        if (result->outcome == CommitOutcome::kOk) return std::move(next);
+        return std::nullopt;  // Read again: what is stored now decides.
+      },
+      [&] { return KeptChanging(ref.Name()); });
+}
 
-  // 2. Final documents from the approved snapshot, dated by the sign-off.
+Workers::PublicationOr Workers::RenderFinal(const RevisionRef& ref, const pb::Report& report) {
   auto rev = store_->ReadRevision(ref);
   if (!rev.ok()) return Failure(rev.status());
   if (rev->frozen()) return HandlerResult::Done();
   // The approval's history head goes into the published revision and the
   // event: an auditor who keeps it elsewhere can later tell whether the
   // approval's history was rewritten.
-  auto signed_approval = upstream_->GetApproval(service_, report->approval());
+  auto signed_approval = upstream_->GetApproval(service_, report.approval());
   if (!signed_approval.ok()) return Failure(signed_approval.status());
   if (signed_approval->history_head().empty()) {
     return HandlerResult::Retry(absl::UnavailableError(
-        absl::StrCat(report->approval(), " has no history head to anchor the publication")));
+        absl::StrCat(report.approval(), " has no history head to anchor the publication")));
   }
-  CalendarDate issue = IssueDateOf(report->sign_off_unix());
-  std::vector<std::string> contents;
-  pb::Revision frozen = *rev;
+  absl::CivilDay issue = IssueDateOf(report.sign_off_unix());
+  Publication pub;
+  pub.frozen = *rev;
   for (pb::DocumentFormat format : AllFormats()) {
     // The sign-off time fixes the DOCX metadata, so a re-render gives the
     // same bytes and the same digest.
-    auto r = upstream_->Render(service_,
-                               RenderRequestFor(*rev, format, &issue, report->sign_off_unix()));
+    auto r =
+        upstream_->Render(service_, RenderRequestFor(*rev, format, issue, report.sign_off_unix()));
     if (!r.ok()) return Failure(r.status());
-    pb::RenderedDocument* d = frozen.add_documents();
+    pb::RenderedDocument* d = pub.frozen.add_documents();
     d->set_format(format);
     d->set_content_type(r->content_type().empty() ? DefaultContentType(format) : r->content_type());
     d->set_sha256(Sha256Hex(r->content()));
     d->set_size(static_cast<int64_t>(r->content().size()));
-    contents.push_back(std::move(*r->mutable_content()));
+    pub.contents.push_back(std::move(*r->mutable_content()));
   }
+  pb::Revision& frozen = pub.frozen;
   frozen.set_frozen(true);
-  frozen.set_approval(report->approval());
-  frozen.set_signer(report->signer());
-  frozen.set_sign_off_unix(report->sign_off_unix());
-  frozen.set_issue_date(report->issue_date());
+  frozen.set_approval(report.approval());
+  frozen.set_signer(report.signer());
+  frozen.set_sign_off_unix(report.sign_off_unix());
+  frozen.set_issue_date(report.issue_date());
   frozen.set_approval_history_head(signed_approval->history_head());
   frozen.set_digest(ManifestDigest(frozen.documents()));
+  return pub;
+}
 
-  // 3. Freeze, store the documents and announce, in one commit.
+HandlerResult Workers::CommitPublication(const RevisionRef& ref, const pb::Report& approved,
+                                         Publication& pub) {
+  pb::Revision& frozen = pub.frozen;
   std::vector<std::string> formats;
   for (const auto& d : frozen.documents()) formats.emplace_back(FormatName(d.format()));
-  for (int attempt = 0; attempt < kCommitAttempts; ++attempt) {
-    int64_t now = Now();
-    frozen.set_publish_unix(now);
-    pb::Report next = *report;
-    MarkPublished(next, frozen, now);
-    CommitBuilder commit(ref.report(), report->version(), next);
-    commit.Set(Store::RevisionKey(ref), frozen.SerializeAsString());
-    for (int i = 0; i < frozen.documents_size(); ++i) {
-      commit.SetNx(Store::DocumentKey(ref, frozen.documents(i).format()), contents[i]);
-    }
-    commit.XAdd(std::string(kPublishedEvents),
-                {{"type", "published"},
-                 {"report", ref.report().Name()},
-                 {"revision", ref.Name()},
-                 {"revision_number", absl::StrCat(ref.number)},
-                 {"org", ref.org},
-                 {"digest", frozen.digest()},
-                 {"formats", absl::StrJoin(formats, ",")},
-                 {"approval", frozen.approval()},
-                 {"approval_history_head", frozen.approval_history_head()},
-                 {"signer", frozen.signer()},
-                 {"sign_off_unix", absl::StrCat(frozen.sign_off_unix())},
-                 {"issue_date", frozen.issue_date()},
-                 {"time_unix", absl::StrCat(now)}});
-    auto result = store_->Commit(commit);
-    if (!result.ok()) return HandlerResult::Retry(result.status());
-    if (result->outcome == CommitOutcome::kOk) {
-      LogLine(kLog, absl::StrCat(ref.Name(), " published, digest ", frozen.digest()));
-      return HandlerResult::Done();
-    }
-    if (result->outcome != CommitOutcome::kStale) return HandlerResult::Done();
-    report = store_->ReadReport(ref.report());
-    if (!report.ok()) return HandlerResult::Retry(report.status());
-    if (report->state() != pb::APPROVED || report->approval() != frozen.approval()) {
-      return HandlerResult::Done();  // Another worker published it.
-    }
-  }
-  return HandlerResult::Retry(absl::AbortedError(absl::StrCat(ref.Name(), " kept changing")));
+  return ReadModifyCommit<HandlerResult>(
+      *store_, ref.report(), kCommitAttempts, approved,
+      [&](absl::StatusOr<pb::Report>& report) -> Decision<HandlerResult> {
+        if (!report.ok()) return HandlerResult::Retry(report.status());
+        if (report->state() != pb::APPROVED || report->approval() != frozen.approval()) {
+          return HandlerResult::Done();  // Another worker published it.
+        }
+        int64_t now = Now();
+        frozen.set_publish_unix(now);
+        pb::Report next = *report;
+        MarkPublished(next, frozen, now);
+        CommitBuilder commit(ref.report(), report->version(), next);
+        commit.Set(Store::RevisionKey(ref), frozen.SerializeAsString());
+        for (int i = 0; i < frozen.documents_size(); ++i) {
+          commit.SetNx(Store::DocumentKey(ref, frozen.documents(i).format()), pub.contents[i]);
+        }
+        commit.XAdd(std::string(kPublishedEvents),
+                    {{"type", "published"},
+                     {"report", ref.report().Name()},
+                     {"revision", ref.Name()},
+                     {"revision_number", absl::StrCat(ref.number)},
+                     {"org", ref.org},
+                     {"digest", frozen.digest()},
+                     {"formats", absl::StrJoin(formats, ",")},
+                     {"approval", frozen.approval()},
+                     {"approval_history_head", frozen.approval_history_head()},
+                     {"signer", frozen.signer()},
+                     {"sign_off_unix", absl::StrCat(frozen.sign_off_unix())},
+                     {"issue_date", frozen.issue_date()},
+                     {"time_unix", absl::StrCat(now)}});
+        return commit;
+      },
+      [&](const absl::StatusOr<CommitResult>& result) {
+        if (result.ok() && result->outcome == CommitOutcome::kOk) {
+          LogLine(kLog, absl::StrCat(ref.Name(), " published, digest ", frozen.digest()));
+        }
+        return Committed(result);
+      },
+      [&] { return KeptChanging(ref.Name()); });
 }
 
 void Workers::OnApprovalEventDead(const streams::Entry& entry, const absl::Status& why) {
@@ -336,20 +380,21 @@ void Workers::OnApprovalEventDead(const streams::Entry& entry, const absl::Statu
   if (entry.Get("type") != "approved") return;
   auto ref = ParseRevisionName(entry.Get("subject"));
   if (!ref.ok()) return;
-  for (int attempt = 0; attempt < kCommitAttempts; ++attempt) {
-    auto report = store_->ReadReport(ref->report());
-    if (!report.ok() || report->state() != pb::APPROVED ||
-        report->approval() != entry.Get("approval")) {
-      return;
-    }
-    pb::Report next = *report;
-    next.set_error(absl::StrCat("publishing ", ref->Name(), " failed: ", why.message(),
-                                " (the event is in ", kApprovalEvents, ":dead)"));
-    next.set_version(next.version() + 1);
-    next.set_update_unix(Now());
-    auto result = store_->Commit(CommitBuilder(ref->report(), report->version(), next));
-    if (!result.ok() || result->outcome != CommitOutcome::kStale) return;
-  }
+  ReadModifyCommit<HandlerResult>(
+      *store_, ref->report(), kCommitAttempts, std::nullopt,
+      [&](absl::StatusOr<pb::Report>& report) -> Decision<HandlerResult> {
+        if (!report.ok() || report->state() != pb::APPROVED ||
+            report->approval() != entry.Get("approval")) {
+          return HandlerResult::Done();
+        }
+        pb::Report next = *report;
+        next.set_error(absl::StrCat("publishing ", ref->Name(), " failed: ", why.message(),
+                                    " (the event is in ", kApprovalEvents, ":dead)"));
+        next.set_version(next.version() + 1);
+        next.set_update_unix(Now());
+        return CommitBuilder(ref->report(), report->version(), next);
+      },
+      Committed, [] { return HandlerResult::Done(); });
 }
 
 // ------------------------------------------------------------------ pool

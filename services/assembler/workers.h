@@ -14,6 +14,7 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -43,6 +44,19 @@ class Workers {
 
  private:
   streams::HandlerResult Publish(const RevisionRef& ref, const streams::Entry& entry);
+  // The steps of Publish. Each ends early with the entry's answer.
+  using ApprovedOr = std::variant<pb::Report, streams::HandlerResult>;
+  ApprovedOr RecordApproval(const RevisionRef& ref, const streams::Entry& entry,
+                            const SignOff& sign_off);
+  // The revision to freeze, with its documents (bytes in format order).
+  struct Publication {
+    pb::Revision frozen;
+    std::vector<std::string> contents;
+  };
+  using PublicationOr = std::variant<Publication, streams::HandlerResult>;
+  PublicationOr RenderFinal(const RevisionRef& ref, const pb::Report& report);
+  streams::HandlerResult CommitPublication(const RevisionRef& ref, const pb::Report& approved,
+                                           Publication& pub);
   streams::HandlerResult Decide(const RevisionRef& ref, const streams::Entry& entry);
   int64_t Now() const { return absl::ToUnixSeconds(clock_()); }
 

@@ -88,7 +88,7 @@ void AppendInteger(uint64_t n, bool leading, const NumeralStyle& style, std::str
   if (n < 100000000) {
     AppendGroup(static_cast<uint32_t>(n / 10000), leading, style, out);
     out->append("万");
-    const uint32_t low = static_cast<uint32_t>(n % 10000);
+    const auto low = static_cast<uint32_t>(n % 10000);
     if (low != 0) {
       if (low < 1000) out->append(style.digits[0]);
       AppendGroup(low, false, style, out);
@@ -293,6 +293,14 @@ std::string FormatDateChinese(int year, int month, int day) {
   out.append(ChineseNumerals(day));
   out.append("日");
   return out;
+}
+
+std::string FormatDateGb(absl::CivilDay day) {
+  return FormatDateGb(static_cast<int>(day.year()), day.month(), day.day());
+}
+
+std::string FormatDateChinese(absl::CivilDay day) {
+  return FormatDateChinese(static_cast<int>(day.year()), day.month(), day.day());
 }
 
 }  // namespace govreport

@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "absl/time/civil_time.h"
+
 namespace govreport {
 
 // Chinese numerals (小写) for an integer, as read aloud in official text:
@@ -80,6 +82,10 @@ std::string FormatDateGb(int year, int month, int day);
 // The same date in Chinese numerals: (2023, 5, 8) → "二〇二三年五月八日",
 // (2023, 10, 31) → "二〇二三年十月三十一日".
 std::string FormatDateChinese(int year, int month, int day);
+
+// The same two for a calendar day.
+std::string FormatDateGb(absl::CivilDay day);
+std::string FormatDateChinese(absl::CivilDay day);
 
 }  // namespace govreport
 

@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "assembler/domain.h"
 #include "common/crypto.h"
+#include "common/numerals.h"
 #include "gtest/gtest.h"
 
 namespace govreport::assembler {
@@ -28,8 +29,8 @@ pb::Report Draft() {
   return NewReport({"kjj", "r1"}, req, "2023", "drafter", 100);
 }
 
-pb::Revision RevisionWith(std::vector<rpb::IndicatorValue> figures,
-                          std::vector<std::string> render_missing) {
+pb::Revision RevisionWith(const std::vector<rpb::IndicatorValue>& figures,
+                          const std::vector<std::string>& render_missing) {
   pb::Revision rev;
   rev.set_name("orgs/kjj/reports/r1/revisions/1");
   rev.set_number(1);
@@ -261,10 +262,11 @@ TEST(Narrative, TemplateSyntaxIsAllowedControlCharactersAreNot) {
 
 TEST(Documents, IssueDateIsChinaStandardTime) {
   // 2023-12-31T16:30:00Z is 2024-01-01 00:30 in Beijing.
-  CalendarDate d = IssueDateOf(1704040200);
-  EXPECT_EQ(FormatIssueDate(d), "2024年1月1日");
+  absl::CivilDay d = IssueDateOf(1704040200);
+  EXPECT_EQ(d, absl::CivilDay(2024, 1, 1));
+  EXPECT_EQ(FormatDateGb(d), "2024年1月1日");
   // 2023-05-08T15:59:59Z is still 5月8日 23:59:59 in Beijing.
-  EXPECT_EQ(FormatIssueDate(IssueDateOf(1683561599)), "2023年5月8日");
+  EXPECT_EQ(FormatDateGb(IssueDateOf(1683561599)), "2023年5月8日");
 }
 
 TEST(Documents, ManifestDigestIsOrderIndependentAndCoversEveryDocument) {
@@ -291,8 +293,7 @@ TEST(Documents, RenderRequestUsesTheSnapshotAndPinnedTemplate) {
   rev.set_title("标题");
   rev.mutable_org()->set_display_name("中共某市科学技术局党组");
   (*rev.mutable_narrative())["problems"] = "{{x}}";
-  CalendarDate issue{2024, 1, 5};
-  tpb::RenderRequest r = RenderRequestFor(rev, pb::DOCX, &issue, 1704400000);
+  tpb::RenderRequest r = RenderRequestFor(rev, pb::DOCX, absl::CivilDay(2024, 1, 5), 1704400000);
   EXPECT_EQ(r.parent(), "orgs/kjj");
   EXPECT_EQ(r.template_(), "orgs/kjj/templates/annual@3");
   EXPECT_EQ(r.format(), tpb::DOCX);
@@ -303,7 +304,8 @@ TEST(Documents, RenderRequestUsesTheSnapshotAndPinnedTemplate) {
   EXPECT_TRUE(f.at("ind").map().fields().contains("a"));
   EXPECT_FALSE(f.at("ind").map().fields().contains("b"));
   EXPECT_EQ(f.at("issue").map().fields().at("date").date().day(), 5);
-  EXPECT_FALSE(RenderRequestFor(rev, pb::TXT, nullptr, 0).context().fields().contains("issue"));
+  EXPECT_FALSE(
+      RenderRequestFor(rev, pb::TXT, std::nullopt, 0).context().fields().contains("issue"));
 }
 
 TEST(Errors, PermanentVersusRetryable) {

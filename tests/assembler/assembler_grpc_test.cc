@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "assembler/domain.h"
 #include "common/crypto.h"
+#include "common/numerals.h"
 #include "common/streams.h"
 #include "govreport/records/v1/records.grpc.pb.h"
 #include "gtest/gtest.h"
@@ -390,7 +391,7 @@ TEST_F(AssemblerTest, ApprovalPublishesFrozenDocumentsWithDigests) {
   EXPECT_EQ(pub.signer(), "kjj-secretary");
   EXPECT_EQ(pub.formats_size(), 4);
   ASSERT_FALSE(pub.digest().empty());
-  std::string date = FormatIssueDate(IssueDateOf(pub.sign_off_unix()));
+  std::string date = FormatDateGb(IssueDateOf(pub.sign_off_unix()));
   EXPECT_EQ(pub.issue_date(), date);
 
   v1::Revision rev = Revision(r.name(), 1);

@@ -148,6 +148,8 @@ TEST(Dates, GbAndChinese) {
   EXPECT_EQ(FormatDateChinese(2023, 5, 8), "二〇二三年五月八日");
   EXPECT_EQ(FormatDateChinese(2023, 10, 31), "二〇二三年十月三十一日");
   EXPECT_EQ(FormatDateChinese(2020, 11, 20), "二〇二〇年十一月二十日");
+  EXPECT_EQ(FormatDateGb(absl::CivilDay(2023, 5, 8)), "2023年5月8日");
+  EXPECT_EQ(FormatDateChinese(absl::CivilDay(2023, 10, 31)), "二〇二三年十月三十一日");
 }
 
 }  // namespace

@@ -1,0 +1,143 @@
+// ReadModifyCommit, the one read → decide → commit loop of every report
+// writer, against a real redis-server: a lost race is decided again on a
+// fresh read, a caller's first read is not repeated, and the passes are
+// bounded. Passes and versions are counted, never timed.
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "assembler/store.h"
+#include "gtest/gtest.h"
+#include "redis_server.h"
+
+namespace govreport::assembler {
+namespace {
+
+class ReadModifyCommitTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(server_.ok());
+    redis_ = std::make_unique<redis::Client>(server_.options());
+    store_ = std::make_unique<Store>(redis_.get());
+    pb::Report r;
+    r.set_name(ref_.Name());
+    r.set_title("v1");
+    r.set_version(1);
+    auto created = store_->Commit(CommitBuilder(ref_, 0, r));
+    ASSERT_TRUE(created.ok()) << created.status();
+    ASSERT_EQ(created->outcome, CommitOutcome::kOk);
+  }
+
+  // Another writer's change: the title, one version on.
+  void WriteBehindOurBack(const std::string& title) {
+    auto r = store_->ReadReport(ref_);
+    ASSERT_TRUE(r.ok()) << r.status();
+    pb::Report next = *r;
+    next.set_title(title);
+    next.set_version(r->version() + 1);
+    auto c = store_->Commit(CommitBuilder(ref_, r->version(), next));
+    ASSERT_TRUE(c.ok()) << c.status();
+    ASSERT_EQ(c->outcome, CommitOutcome::kOk);
+  }
+
+  // Retitles the report ("<title>+"); `race` passes lose to another writer
+  // first. Returns how many passes decided, or -1 when they ran out.
+  int Retitle(int passes, int race, std::optional<pb::Report> first = std::nullopt) {
+    int decided = 0;
+    return ReadModifyCommit<int>(
+        *store_, ref_, passes, std::move(first),
+        [&](absl::StatusOr<pb::Report>& report) -> Decision<int> {
+          ++decided;
+          if (!report.ok()) return -2;
+          pb::Report next = *report;
+          next.set_title(report->title() + "+");
+          next.set_version(report->version() + 1);
+          if (decided <= race) WriteBehindOurBack(absl::StrCat("other", decided));
+          return CommitBuilder(ref_, report->version(), next);
+        },
+        [&](const absl::StatusOr<CommitResult>& result) -> std::optional<int> {
+          if (!result.ok()) return -3;
+          if (result->outcome == CommitOutcome::kStale) return std::nullopt;
+          return decided;
+        },
+        [] { return -1; });
+  }
+
+  testing::RedisServer server_;
+  std::unique_ptr<redis::Client> redis_;
+  std::unique_ptr<Store> store_;
+  ReportRef ref_{"kjj", "annual"};
+};
+
+TEST_F(ReadModifyCommitTest, CommitsOnTheFirstPassWhenNobodyRaces) {
+  EXPECT_EQ(Retitle(8, 0), 1);
+  auto r = store_->ReadReport(ref_);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->title(), "v1+");
+  EXPECT_EQ(r->version(), 2);
+}
+
+TEST_F(ReadModifyCommitTest, ALostRaceIsDecidedAgainOnWhatTheOtherWriterStored) {
+  EXPECT_EQ(Retitle(8, 2), 3);
+  auto r = store_->ReadReport(ref_);
+  ASSERT_TRUE(r.ok());
+  // Built on the other writer's second change, not on the first read.
+  EXPECT_EQ(r->title(), "other2+");
+  EXPECT_EQ(r->version(), 4);
+}
+
+TEST_F(ReadModifyCommitTest, GivesUpAfterThePassesAndWritesNothingOfItsOwn) {
+  EXPECT_EQ(Retitle(3, 3), -1);
+  auto r = store_->ReadReport(ref_);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->title(), "other3");
+  EXPECT_EQ(r->version(), 4);
+}
+
+TEST_F(ReadModifyCommitTest, TheCallersFirstReadIsUsedOnceThenTheStoreIsRead) {
+  // A stale copy of the report as the first read: its commit loses, and the
+  // second pass reads what is stored.
+  auto before = store_->ReadReport(ref_);
+  ASSERT_TRUE(before.ok());
+  WriteBehindOurBack("other");
+  EXPECT_EQ(Retitle(8, 0, *before), 2);
+  auto r = store_->ReadReport(ref_);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->title(), "other+");
+  EXPECT_EQ(r->version(), 3);
+}
+
+TEST_F(ReadModifyCommitTest, AnAnswerFromDecideEndsWithoutACommit) {
+  int committed = 0;
+  int answer = ReadModifyCommit<int>(
+      *store_, ref_, 8, std::nullopt,
+      [](absl::StatusOr<pb::Report>& report) -> Decision<int> { return report.ok() ? 7 : -2; },
+      [&](const absl::StatusOr<CommitResult>&) -> std::optional<int> {
+        ++committed;
+        return 0;
+      },
+      [] { return -1; });
+  EXPECT_EQ(answer, 7);
+  EXPECT_EQ(committed, 0);
+  auto r = store_->ReadReport(ref_);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->version(), 1);
+}
+
+TEST_F(ReadModifyCommitTest, AMissingReportReachesDecideAsNotFound) {
+  absl::StatusCode seen = absl::StatusCode::kOk;
+  ReadModifyCommit<int>(
+      *store_, ReportRef{"kjj", "nothing"}, 8, std::nullopt,
+      [&](absl::StatusOr<pb::Report>& report) -> Decision<int> {
+        seen = report.status().code();
+        return 0;
+      },
+      [](const absl::StatusOr<CommitResult>&) -> std::optional<int> { return 0; },
+      [] { return -1; });
+  EXPECT_EQ(seen, absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace govreport::assembler
