@@ -15,7 +15,7 @@
 #include "common/markup.h"
 #include "common/resource.h"
 #include "common/status.h"
-#include "templates/context/report_context.h"
+#include "report_context/report_context.h"
 
 namespace govreport::assembler {
 namespace {

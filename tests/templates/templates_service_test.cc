@@ -22,7 +22,7 @@
 #include "records/records.h"
 #include "records/sample.h"
 #include "redis_server.h"
-#include "templates/context/report_context.h"
+#include "report_context/report_context.h"
 #include "templates/service/grpc_service.h"
 #include "templates/service/templates.h"
 

@@ -19,7 +19,7 @@
 #include "common/markup.h"
 #include "common/resource.h"
 #include "common/status.h"
-#include "templates/context/report_context.h"
+#include "report_context/report_context.h"
 #include "templates/docx/docx_writer.h"
 #include "templates/service/formats.h"
 
