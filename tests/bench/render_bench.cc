@@ -20,7 +20,7 @@
 #include "report_context/report_context.h"
 #include "templates/docx/docx_writer.h"
 #include "templates/engine/mustache.h"
-#include "templates/service/templates.h"
+#include "templates/service/domain.h"
 
 namespace govreport::bench {
 namespace {
