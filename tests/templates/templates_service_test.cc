@@ -659,6 +659,30 @@ TEST_F(RenderAttackTest, AnOversizedContextIsRefused) {
   EXPECT_EQ(out.content(), "ok");
 }
 
+// A context within the byte limit that does not convert (a date out of
+// the calendar) is refused, and its render slot is given back: refused
+// renders must not use up the replica's slots.
+TEST_F(RenderAttackTest, AContextThatDoesNotConvertGivesItsSlotBack) {
+  RenderLimits limits;
+  limits.max_concurrent = 1;
+  limits.queue_wait = absl::ZeroDuration();
+  Start(limits);
+  v1::RenderRequest req = InlineRequest("{{d}}", 0);
+  auto* date = (*req.mutable_context()->mutable_fields())["d"].mutable_date();
+  date->set_year(2023);
+  date->set_month(13);
+  date->set_day(1);
+  for (int i = 0; i < 3; ++i) {
+    grpc::Status st = Render(req, absl::Seconds(30));
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+    EXPECT_NE(st.error_message().find("out of the calendar"), std::string::npos)
+        << st.error_message();
+  }
+  EXPECT_EQ(templates_->stats().in_progress, 0);
+  EXPECT_EQ(templates_->stats().refused_busy, 0);
+  EXPECT_TRUE(Render(InlineRequest("a", 0), absl::Seconds(30)).ok());
+}
+
 TEST_F(RenderAttackTest, RendersBeyondTheConcurrencyLimitAreRefused) {
   RenderLimits limits;
   limits.max_steps = ~uint64_t{0};

@@ -529,12 +529,14 @@ void TemplatesCore::CountRender(const absl::Status& rendered) {
 absl::StatusOr<v1::RenderResponse> TemplatesCore::Render(const RenderInput& in) {
   GR_RETURN_IF_ERROR(AcquireSlot(in.call.deadline, in.org, in.call.platform));
   size_t handled = in.context_bytes + in.text.size();
+  // Given back on every return from here, a context that fails to convert
+  // included.
+  absl::Cleanup release = [this, &handled, &in] { ReleaseSlot(handled, in.org, in.call.platform); };
   Value converted;
   if (in.request_context != nullptr) {
     GR_ASSIGN_OR_RETURN(converted, ContextFromRequest(*in.request_context));
   }
   const Value& context = in.request_context != nullptr ? converted : in.context;
-  absl::Cleanup release = [this, &handled, &in] { ReleaseSlot(handled, in.org, in.call.platform); };
   v1::RenderResponse out;
   GR_ASSIGN_OR_RETURN(std::shared_ptr<const CompiledTemplate> compiled, CompileForRender(in, &out));
   CallResolver resolver(this, in.org);
