@@ -186,10 +186,10 @@ void AppendSignatureLine(std::string* xml, const ClassifiedLine& line, const Sig
     const int chars100 = IssuerRightIndentChars100(sig.issuer, sig.date);
     absl::StrAppend(
         xml, "<w:p>",
-        ParagraphProperties(
-            internal::kStyleIssuer, Keep::kAsStyled,
-            absl::StrCat("<w:ind w:right=\"", chars100 * L::kCharPitch / 100, "\" w:rightChars=\"",
-                         chars100, "\" w:firstLine=\"0\" w:firstLineChars=\"0\"/>")));
+        ParagraphProperties(internal::kStyleIssuer, Keep::kAsStyled,
+                            absl::StrCat(R"(<w:ind w:right=")", chars100 * L::kCharPitch / 100,
+                                         R"(" w:rightChars=")", chars100,
+                                         R"(" w:firstLine="0" w:firstLineChars="0"/>)")));
   } else {
     absl::StrAppend(xml, "<w:p>", ParagraphProperties(internal::kStyleDate, Keep::kAsStyled));
   }
@@ -202,17 +202,17 @@ std::string SectionProperties(CharacterGrid grid) {
   return absl::StrCat(
       "<w:sectPr>",
       // Word uses "default" for odd pages once evenAndOddHeaders is on.
-      "<w:footerReference w:type=\"default\" r:id=\"", internal::kRelFooterOdd,
-      "\"/><w:footerReference w:type=\"even\" r:id=\"", internal::kRelFooterEven, "\"/>",
-      "<w:pgSz w:w=\"", L::kPageWidth, "\" w:h=\"", L::kPageHeight, "\"/>", "<w:pgMar w:top=\"",
-      L::kMarginTop, "\" w:right=\"", L::kMarginRight, "\" w:bottom=\"", L::kMarginBottom,
-      "\" w:left=\"", L::kMarginLeft, "\" w:header=\"", L::kHeaderDistance, "\" w:footer=\"",
-      L::kFooterDistance, "\" w:gutter=\"0\"/>", "<w:cols w:space=\"425\"/>",
+      R"(<w:footerReference w:type="default" r:id=")", internal::kRelFooterOdd,
+      R"("/><w:footerReference w:type="even" r:id=")", internal::kRelFooterEven, R"("/>)",
+      R"(<w:pgSz w:w=")", L::kPageWidth, R"(" w:h=")", L::kPageHeight, R"("/>)",
+      R"(<w:pgMar w:top=")", L::kMarginTop, R"(" w:right=")", L::kMarginRight, R"(" w:bottom=")",
+      L::kMarginBottom, R"(" w:left=")", L::kMarginLeft, R"(" w:header=")", L::kHeaderDistance,
+      R"(" w:footer=")", L::kFooterDistance, R"(" w:gutter="0"/>)", R"(<w:cols w:space="425"/>)",
       // 22 lines × 28 characters; see page_layout.h for the arithmetic.
       grid == CharacterGrid::kDocumentGrid
-          ? absl::StrCat("<w:docGrid w:type=\"linesAndChars\" w:linePitch=\"", L::kLinePitch,
-                         "\" w:charSpace=\"", L::kCharSpace, "\"/>")
-          : absl::StrCat("<w:docGrid w:type=\"lines\" w:linePitch=\"", L::kLinePitch, "\"/>"),
+          ? absl::StrCat(R"(<w:docGrid w:type="linesAndChars" w:linePitch=")", L::kLinePitch,
+                         R"(" w:charSpace=")", L::kCharSpace, R"("/>)")
+          : absl::StrCat(R"(<w:docGrid w:type="lines" w:linePitch=")", L::kLinePitch, R"("/>)"),
       "</w:sectPr>");
 }
 

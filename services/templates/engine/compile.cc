@@ -528,7 +528,7 @@ class Parser {
       }
     }
     node.seg_count = static_cast<uint32_t>(segments_.size()) - node.seg_begin;
-    const uint32_t index = static_cast<uint32_t>(nodes_.size());
+    const auto index = static_cast<uint32_t>(nodes_.size());
     node.end = index + 1;
     nodes_.push_back(node);
     text_mergeable_ = false;

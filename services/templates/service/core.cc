@@ -396,6 +396,7 @@ absl::Status TemplatesCore::CheckSyntaxAndNames(const std::string& org, const st
   GR_ASSIGN_OR_RETURN(std::vector<Problem> problems, Validate(org, text, token));
   if (problems.empty()) return absl::OkStatus();
   std::vector<std::string> lines;
+  lines.reserve(problems.size());
   for (const auto& p : problems) lines.push_back(p.ToString());
   return absl::InvalidArgumentError(
       absl::StrCat("text: ", problems.size(), " problem(s):\n", absl::StrJoin(lines, "\n")));

@@ -115,7 +115,7 @@ Schema SchemaForProfile(const records::v1::Profile& profile) {
   ReportSchemaSpec spec;
   for (const auto& ind : profile.indicators()) {
     bool money = ind.unit() == "万元" || ind.unit() == "元";
-    spec.indicators.push_back({ind.key(), money ? SlotKind::kMoney : SlotKind::kQuantity});
+    spec.indicators.emplace_back(ind.key(), money ? SlotKind::kMoney : SlotKind::kQuantity);
   }
   spec.facts.assign(profile.facts().begin(), profile.facts().end());
   spec.narrative.assign(profile.narrative_slots().begin(), profile.narrative_slots().end());

@@ -8,7 +8,8 @@
 
 namespace govreport::templates {
 
-RecordsFigures::RecordsFigures(std::shared_ptr<grpc::Channel> channel, absl::Duration deadline)
+RecordsFigures::RecordsFigures(const std::shared_ptr<grpc::Channel>& channel,
+                               absl::Duration deadline)
     : indicators_(records::v1::IndicatorService::NewStub(channel)),
       orgs_(records::v1::OrgService::NewStub(channel)),
       deadline_(deadline) {}

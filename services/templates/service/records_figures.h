@@ -17,7 +17,7 @@ namespace govreport::templates {
 
 class RecordsFigures final : public FiguresSource {
  public:
-  RecordsFigures(std::shared_ptr<grpc::Channel> channel, absl::Duration deadline);
+  RecordsFigures(const std::shared_ptr<grpc::Channel>& channel, absl::Duration deadline);
   absl::StatusOr<records::v1::Profile> GetProfile(const std::string& org,
                                                   const std::string& token) override;
   absl::StatusOr<records::v1::Org> GetOrg(const std::string& org,

@@ -10,7 +10,7 @@ namespace govreport::templates {
 namespace {
 
 // How long a request id is remembered for replay.
-constexpr int64_t kRequestTtl = 7 * 24 * 3600;
+constexpr int64_t kRequestTtl = int64_t{7} * 24 * 3600;
 
 std::string RevisionField(int64_t revision) { return absl::StrCat("r", revision); }
 
