@@ -16,7 +16,7 @@
 #include "common/numerals.h"
 #include "common/resource.h"
 #include "common/status.h"
-#include "templates/context/report_context.h"
+#include "report_context/report_context.h"
 
 namespace govreport::assembler {
 namespace {

@@ -11,7 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "common/crypto.h"
 #include "common/server.h"
-#include "templates/context/report_context.h"
+#include "report_context/report_context.h"
 
 namespace govreport::assembler {
 namespace {

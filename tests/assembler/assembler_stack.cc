@@ -150,8 +150,9 @@ absl::Status Stack::StartServices(const StackOptions& options) {
   records_channel_ = Dial(records_server_->port());
 
   figures_ = std::make_unique<templates::RecordsFigures>(records_channel_, absl::Seconds(10));
-  templates_ = std::make_unique<templates::Templates>(redis_.get(), figures_.get());
-  templates_grpc_ = std::make_unique<templates::TemplateGrpc>(templates_.get(), auth_.get());
+  templates_store_ = std::make_unique<templates::Store>(redis_.get());
+  templates_ = std::make_unique<templates::TemplatesCore>(templates_store_.get(), figures_.get());
+  templates_grpc_ = std::make_unique<templates::TemplatesGrpc>(templates_.get(), auth_.get());
   GR_ASSIGN_OR_RETURN(templates_server_, Serve({templates_grpc_.get()}));
   templates_channel_ = Dial(templates_server_->port());
 

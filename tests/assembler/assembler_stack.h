@@ -35,8 +35,10 @@
 #include "records/core.h"
 #include "records/grpc_service.h"
 #include "redis_server.h"
+#include "templates/service/core.h"
 #include "templates/service/grpc_service.h"
-#include "templates/service/templates.h"
+#include "templates/service/records_figures.h"
+#include "templates/service/store.h"
 
 namespace govreport::assembler::testing {
 
@@ -157,8 +159,9 @@ class Stack {
   std::unique_ptr<RunningServer> records_server_;
   // templates
   std::unique_ptr<templates::RecordsFigures> figures_;
-  std::unique_ptr<templates::Templates> templates_;
-  std::unique_ptr<templates::TemplateGrpc> templates_grpc_;
+  std::unique_ptr<templates::Store> templates_store_;
+  std::unique_ptr<templates::TemplatesCore> templates_;
+  std::unique_ptr<templates::TemplatesGrpc> templates_grpc_;
   std::unique_ptr<RunningServer> templates_server_;
   // approval
   std::unique_ptr<approval::Store> approval_store_;

@@ -17,10 +17,10 @@
 #include "common/numerals.h"
 #include "govreport/records/v1/records.pb.h"
 #include "records/profile.h"
-#include "templates/context/report_context.h"
+#include "report_context/report_context.h"
 #include "templates/docx/docx_writer.h"
 #include "templates/engine/mustache.h"
-#include "templates/service/templates.h"
+#include "templates/service/domain.h"
 
 namespace govreport::bench {
 namespace {

@@ -22,9 +22,11 @@
 #include "records/core.h"
 #include "reportctl/sample.h"
 #include "redis_server.h"
-#include "templates/context/report_context.h"
+#include "report_context/report_context.h"
+#include "templates/service/core.h"
+#include "templates/service/domain.h"
 #include "templates/service/grpc_service.h"
-#include "templates/service/templates.h"
+#include "templates/service/store.h"
 
 namespace govreport::templates {
 namespace {
@@ -70,7 +72,8 @@ class TemplatesTest : public ::testing::Test {
     client_ = std::make_unique<redis::Client>(server_.options());
     records_ = std::make_unique<records::RecordsCore>(client_.get());
     figures_ = std::make_unique<LocalFigures>(records_.get());
-    templates_ = std::make_unique<Templates>(client_.get(), figures_.get());
+    store_ = std::make_unique<Store>(client_.get());
+    templates_ = std::make_unique<TemplatesCore>(store_.get(), figures_.get());
     ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
                     Source("deploy/profiles/strict-governance/profile.json"), &profile_)
                     .ok());
@@ -91,7 +94,8 @@ class TemplatesTest : public ::testing::Test {
   std::unique_ptr<redis::Client> client_;
   std::unique_ptr<records::RecordsCore> records_;
   std::unique_ptr<LocalFigures> figures_;
-  std::unique_ptr<Templates> templates_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<TemplatesCore> templates_;
   records::v1::Profile profile_;
   std::string base_;
 };
@@ -176,7 +180,7 @@ TEST_F(TemplatesTest, ShippedTemplateIsTheSeedWithSlots) {
   size_t sig = seed.find("中共*市科学技术局党组\n2023");
   ctx.SetPath("narrative.problems", Value::Text(seed.substr(problems, next - problems - 1)));
   ctx.SetPath("narrative.next_steps", Value::Text(seed.substr(steps, sig - steps - 1)));
-  Templates::RenderInput in;
+  TemplatesCore::RenderInput in;
   in.org = "kjj";
   in.text = base_;
   in.context = ctx;
@@ -196,7 +200,7 @@ TEST_F(TemplatesTest, SampleYearFillsEverySlot) {
   input.narrative = {{"problems", "一是理论学习成果转化不够到位。"},
                      {"next_steps", "（一）强化理论武装，增强履职尽责能力。深入学习。"}};
   input.issue_date = IssueDate{2024, 1, 8};
-  Templates::RenderInput in;
+  TemplatesCore::RenderInput in;
   in.org = "kjj";
   in.text = base_;
   in.context = *ToEngineContext(BuildReportContext(input));
@@ -215,7 +219,7 @@ TEST_F(TemplatesTest, AMissingFigureIsListedNotZero) {
   ReportContextInput input;
   input.org = *records_->GetOrg("kjj");
   input.figures = *records_->GetIndicatorValues("kjj", "2023");  // No records at all.
-  Templates::RenderInput in;
+  TemplatesCore::RenderInput in;
   in.org = "kjj";
   in.text = "谈心谈话{{ind.heart_to_heart_talks}}人次";
   in.context = *ToEngineContext(BuildReportContext(input));
@@ -236,7 +240,7 @@ TEST_F(TemplatesTest, DepartmentOverridesOneBlockOfTheSharedBase) {
   Value ctx = Value::Map();
   ctx.SetPath("org.short_name", Value::Text("市科技局"));
   ctx.SetPath("narrative.problems", Value::Text("学习不够深入。"));
-  Templates::RenderInput in;
+  TemplatesCore::RenderInput in;
   in.org = "kjj";
   in.ref = TemplateRef{"kjj", "report", 0};
   in.context = ctx;
@@ -251,7 +255,7 @@ TEST_F(TemplatesTest, DepartmentOverridesOneBlockOfTheSharedBase) {
 TEST_F(TemplatesTest, NarrativeIsDataInEveryFormat) {
   Value ctx = Value::Map();
   ctx.SetPath("narrative.problems", Value::Text("<b>不足</b> & {{org.name}} *强调*"));
-  Templates::RenderInput in;
+  TemplatesCore::RenderInput in;
   in.org = "kjj";
   in.text = "标题\n{{narrative.problems}}\n";
   in.context = ctx;
@@ -293,7 +297,7 @@ TEST_F(TemplatesTest, MarkupInEveryUserStringStaysText) {
   input.narrative = {{"problems", "一是" + evil + "\n- 列表\n> 引用\n===\n1. 有序"},
                      {"next_steps", "- " + evil}};
   input.issue_date = IssueDate{2024, 1, 8};
-  Templates::RenderInput in;
+  TemplatesCore::RenderInput in;
   in.org = "kjj";
   // The shipped template, and one that asks for no escaping at all.
   for (const std::string& text :
@@ -349,7 +353,7 @@ TEST_F(TemplatesTest, MarkupInEveryUserStringStaysText) {
 }
 
 TEST_F(TemplatesTest, HostileTemplatesFailCleanly) {
-  Templates::RenderInput in;
+  TemplatesCore::RenderInput in;
   in.org = "kjj";
   in.context = Value::Map();
   in.text = std::string(20000, '{');
@@ -414,9 +418,10 @@ class RenderAttackTest : public ::testing::Test {
     client_ = std::make_unique<redis::Client>(server_.options());
     records_ = std::make_unique<records::RecordsCore>(client_.get());
     figures_ = std::make_unique<LocalFigures>(records_.get());
-    templates_ = std::make_unique<Templates>(client_.get(), figures_.get(), limits);
+    store_ = std::make_unique<Store>(client_.get());
+    templates_ = std::make_unique<TemplatesCore>(store_.get(), figures_.get(), limits);
     authn_ = std::make_unique<auth::Authenticator>(client_.get(), "op-secret", absl::Hours(1));
-    service_ = std::make_unique<TemplateGrpc>(templates_.get(), authn_.get());
+    service_ = std::make_unique<TemplatesGrpc>(templates_.get(), authn_.get());
     records::v1::Profile profile;
     ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
                     Source("deploy/profiles/strict-governance/profile.json"), &profile)
@@ -471,9 +476,10 @@ class RenderAttackTest : public ::testing::Test {
   std::unique_ptr<redis::Client> client_;
   std::unique_ptr<records::RecordsCore> records_;
   std::unique_ptr<LocalFigures> figures_;
-  std::unique_ptr<Templates> templates_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<TemplatesCore> templates_;
   std::unique_ptr<auth::Authenticator> authn_;
-  std::unique_ptr<TemplateGrpc> service_;
+  std::unique_ptr<TemplatesGrpc> service_;
   std::unique_ptr<RunningServer> grpc_server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::TemplateService::Stub> stub_;
@@ -653,6 +659,30 @@ TEST_F(RenderAttackTest, AnOversizedContextIsRefused) {
   EXPECT_EQ(out.content(), "ok");
 }
 
+// A context within the byte limit that does not convert (a date out of
+// the calendar) is refused, and its render slot is given back: refused
+// renders must not use up the replica's slots.
+TEST_F(RenderAttackTest, AContextThatDoesNotConvertGivesItsSlotBack) {
+  RenderLimits limits;
+  limits.max_concurrent = 1;
+  limits.queue_wait = absl::ZeroDuration();
+  Start(limits);
+  v1::RenderRequest req = InlineRequest("{{d}}", 0);
+  auto* date = (*req.mutable_context()->mutable_fields())["d"].mutable_date();
+  date->set_year(2023);
+  date->set_month(13);
+  date->set_day(1);
+  for (int i = 0; i < 3; ++i) {
+    grpc::Status st = Render(req, absl::Seconds(30));
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+    EXPECT_NE(st.error_message().find("out of the calendar"), std::string::npos)
+        << st.error_message();
+  }
+  EXPECT_EQ(templates_->stats().in_progress, 0);
+  EXPECT_EQ(templates_->stats().refused_busy, 0);
+  EXPECT_TRUE(Render(InlineRequest("a", 0), absl::Seconds(30)).ok());
+}
+
 TEST_F(RenderAttackTest, RendersBeyondTheConcurrencyLimitAreRefused) {
   RenderLimits limits;
   limits.max_steps = ~uint64_t{0};
@@ -677,6 +707,42 @@ TEST_F(RenderAttackTest, RendersBeyondTheConcurrencyLimitAreRefused) {
   for (auto& s : st) EXPECT_EQ(s.error_code(), grpc::StatusCode::CANCELLED);
   ASSERT_TRUE(Eventually([&] { return templates_->stats().in_progress == 0; }));
   EXPECT_TRUE(Render(InlineRequest("a", 0), absl::Seconds(30)).ok());
+}
+
+// The one cross-org rule of Render and Preview: an org renders its own
+// templates and the shared ones, never another org's.
+TEST_F(RenderAttackTest, AnotherOrgsTemplateIsRenderedNeitherByRenderNorByPreview) {
+  Start(RenderLimits{});
+  ASSERT_TRUE(templates_->Create("", "shared-note", "共享", "", "op", "", "").ok());
+  ASSERT_TRUE(templates_->Create("kjj", "own-note", "本局", "", "admin", "", "").ok());
+  auto render = [&](const std::string& name, v1::RenderResponse* out) {
+    v1::RenderRequest req;
+    req.set_parent("orgs/kjj");
+    req.set_template_(name);
+    return Render(req, absl::Seconds(30), out);
+  };
+  v1::RenderResponse out;
+  grpc::Status st = render("templates/shared-note", &out);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(out.content(), "共享");
+  st = render("orgs/kjj/templates/own-note", &out);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(out.content(), "本局");
+  // Refused before any lookup: whether it exists is not told either.
+  st = render("orgs/jyj/templates/own-note", &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED) << st.error_message();
+  EXPECT_NE(st.error_message().find("another org"), std::string::npos) << st.error_message();
+
+  grpc::ClientContext ctx;
+  auth::AttachToken(ctx, recorder_);
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::PreviewRequest preview;
+  preview.set_parent("orgs/kjj");
+  preview.set_template_("orgs/jyj/templates/own-note");
+  preview.set_period("2023");
+  st = stub_->Preview(&ctx, preview, &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED) << st.error_message();
+  EXPECT_EQ(templates_->stats().finished, 2);
 }
 
 // One tenant cannot take every render slot of a replica: past its per-org
@@ -709,6 +775,30 @@ TEST_F(RenderAttackTest, OneOrgGetsOnlyItsShareOfTheRenderSlots) {
   for (auto& c : ctx) c.TryCancel();
   for (auto& t : calls) t.join();
   ASSERT_TRUE(Eventually([&] { return templates_->stats().in_progress == 0; }));
+}
+
+TEST(TemplateDomainTest, AnOrgRendersItsOwnAndSharedTemplatesOnly) {
+  auto own = TemplateRenderableBy("orgs/kjj/templates/note@2", "kjj");
+  ASSERT_TRUE(own.ok()) << own.status();
+  EXPECT_EQ(own->org, "kjj");
+  EXPECT_EQ(own->id, "note");
+  EXPECT_EQ(own->revision, 2);
+  auto shared = TemplateRenderableBy("templates/base", "kjj");
+  ASSERT_TRUE(shared.ok()) << shared.status();
+  EXPECT_EQ(shared->org, "");
+  EXPECT_EQ(TemplateRenderableBy("orgs/jyj/templates/note", "kjj").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(TemplateRenderableBy("orgs/kjj/note", "kjj").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// docs/templates.md lists these keys; operators and migrations rely on them.
+TEST(TemplateStoreTest, KeysAreTheDocumentedOnes) {
+  EXPECT_EQ(Store::TemplateKey("kjj", "note"), "gr:{kjj}:tpl:note");
+  EXPECT_EQ(Store::TemplateKey("", "base"), "gr:{_shared}:tpl:base");
+  EXPECT_EQ(Store::IndexKey("kjj"), "gr:{kjj}:tpls");
+  EXPECT_EQ(Store::IndexKey(""), "gr:{_shared}:tpls");
+  EXPECT_EQ(Store::RequestKey("kjj", "r1"), "gr:{kjj}:treq:r1");
 }
 
 }  // namespace

@@ -117,98 +117,124 @@ int IssuerRightIndentChars100(std::string_view issuer, std::string_view date) {
   return std::max(0, 400 + 25 * delta);
 }
 
-std::string DocumentXml(const std::vector<ClassifiedLine>& lines, CharacterGrid grid) {
-  std::string_view issuer, date;
-  size_t signature_start = lines.size();  // first line of issuer/date
+// Where the issuer and date (署名, 成文日期) are, if the text has them.
+struct Signature {
+  std::string_view issuer{}, date{};
+  size_t start = 0;                // first line of issuer/date; lines.size(): none
+  size_t keep_with_signature = 0;  // the paragraph before it; lines.size(): none
+};
+
+Signature FindSignature(const std::vector<ClassifiedLine>& lines) {
+  Signature sig{{}, {}, lines.size(), lines.size()};
   for (size_t i = 0; i < lines.size(); ++i) {
-    if (lines[i].kind == LineKind::kIssuer) issuer = lines[i].text;
-    if (lines[i].kind == LineKind::kDate) date = lines[i].text;
+    if (lines[i].kind == LineKind::kIssuer) sig.issuer = lines[i].text;
+    if (lines[i].kind == LineKind::kDate) sig.date = lines[i].text;
     if ((lines[i].kind == LineKind::kIssuer || lines[i].kind == LineKind::kDate) &&
-        signature_start == lines.size()) {
-      signature_start = i;
+        sig.start == lines.size()) {
+      sig.start = i;
     }
   }
-  size_t keep_with_signature = lines.size();  // none without a signature
-  for (size_t i = signature_start; signature_start < lines.size() && i-- > 0;) {
+  for (size_t i = sig.start; sig.start < lines.size() && i-- > 0;) {
     if (lines[i].kind != LineKind::kBlank) {
-      keep_with_signature = i;
+      sig.keep_with_signature = i;
       break;
     }
   }
+  return sig;
+}
 
+// A line of the text but the issuer and the date.
+void AppendTextLine(std::string* xml, const ClassifiedLine& line, Keep keep) {
+  switch (line.kind) {
+    case LineKind::kBlank:
+      // Spacing is the layout's business: blank input lines are dropped
+      // and the blank lines GB/T 9704 asks for are added by the layout.
+      return;
+    case LineKind::kTitle:
+      absl::StrAppend(xml, "<w:p>", ParagraphProperties(internal::kStyleTitle, keep));
+      AppendRun(xml, line.text);
+      *xml += "</w:p><w:p/>";  // 标题下空一行
+      return;
+    case LineKind::kHeading1:
+    case LineKind::kHeading2:
+    case LineKind::kHeading3:
+    case LineKind::kHeading4: {
+      const int level = static_cast<int>(line.kind) - static_cast<int>(LineKind::kHeading1);
+      const bool run_in = line.heading_size < line.text.size();
+      absl::StrAppend(xml, "<w:p>",
+                      ParagraphProperties(internal::kStyleHeading[level],
+                                          run_in && keep == Keep::kAsStyled ? Keep::kOff : keep));
+      AppendRun(xml, line.text.substr(0, line.heading_size));
+      AppendRun(xml, line.text.substr(line.heading_size), internal::kStyleRunInBody);
+      *xml += "</w:p>";
+      return;
+    }
+    case LineKind::kBody:
+      absl::StrAppend(xml, "<w:p>", ParagraphProperties("", keep));
+      AppendRun(xml, line.text);
+      *xml += "</w:p>";
+      return;
+    case LineKind::kIssuer:
+    case LineKind::kDate:
+      return;  // AppendSignatureLine
+  }
+}
+
+// The issuer (centred over the date) or the date line.
+void AppendSignatureLine(std::string* xml, const ClassifiedLine& line, const Signature& sig) {
+  if (line.kind == LineKind::kIssuer) {
+    const int chars100 = IssuerRightIndentChars100(sig.issuer, sig.date);
+    absl::StrAppend(
+        xml, "<w:p>",
+        ParagraphProperties(internal::kStyleIssuer, Keep::kAsStyled,
+                            absl::StrCat(R"(<w:ind w:right=")", chars100 * L::kCharPitch / 100,
+                                         R"(" w:rightChars=")", chars100,
+                                         R"(" w:firstLine="0" w:firstLineChars="0"/>)")));
+  } else {
+    absl::StrAppend(xml, "<w:p>", ParagraphProperties(internal::kStyleDate, Keep::kAsStyled));
+  }
+  AppendRun(xml, line.text);
+  *xml += "</w:p>";
+}
+
+// Page size, margins, footers and the document grid.
+std::string SectionProperties(CharacterGrid grid) {
+  return absl::StrCat(
+      "<w:sectPr>",
+      // Word uses "default" for odd pages once evenAndOddHeaders is on.
+      R"(<w:footerReference w:type="default" r:id=")", internal::kRelFooterOdd,
+      R"("/><w:footerReference w:type="even" r:id=")", internal::kRelFooterEven, R"("/>)",
+      R"(<w:pgSz w:w=")", L::kPageWidth, R"(" w:h=")", L::kPageHeight, R"("/>)",
+      R"(<w:pgMar w:top=")", L::kMarginTop, R"(" w:right=")", L::kMarginRight, R"(" w:bottom=")",
+      L::kMarginBottom, R"(" w:left=")", L::kMarginLeft, R"(" w:header=")", L::kHeaderDistance,
+      R"(" w:footer=")", L::kFooterDistance, R"(" w:gutter="0"/>)", R"(<w:cols w:space="425"/>)",
+      // 22 lines × 28 characters; see page_layout.h for the arithmetic.
+      grid == CharacterGrid::kDocumentGrid
+          ? absl::StrCat(R"(<w:docGrid w:type="linesAndChars" w:linePitch=")", L::kLinePitch,
+                         R"(" w:charSpace=")", L::kCharSpace, R"("/>)")
+          : absl::StrCat(R"(<w:docGrid w:type="lines" w:linePitch=")", L::kLinePitch, R"("/>)"),
+      "</w:sectPr>");
+}
+
+std::string DocumentXml(const std::vector<ClassifiedLine>& lines, CharacterGrid grid) {
+  const Signature sig = FindSignature(lines);
   std::string xml = absl::StrCat(internal::kXmlDeclaration, "<w:document",
                                  internal::kWordNamespaces, "><w:body>");
   bool signature_opened = false;
   for (size_t i = 0; i < lines.size(); ++i) {
     const ClassifiedLine& line = lines[i];
-    const Keep keep = i == keep_with_signature ? Keep::kWithSignature : Keep::kAsStyled;
-    switch (line.kind) {
-      case LineKind::kBlank:
-        // Spacing is the layout's business: blank input lines are dropped
-        // and the blank lines GB/T 9704 asks for are added below.
-        continue;
-      case LineKind::kTitle:
-        absl::StrAppend(&xml, "<w:p>", ParagraphProperties(internal::kStyleTitle, keep));
-        AppendRun(&xml, line.text);
-        xml += "</w:p><w:p/>";  // 标题下空一行
-        continue;
-      case LineKind::kHeading1:
-      case LineKind::kHeading2:
-      case LineKind::kHeading3:
-      case LineKind::kHeading4: {
-        const int level = static_cast<int>(line.kind) - static_cast<int>(LineKind::kHeading1);
-        const bool run_in = line.heading_size < line.text.size();
-        absl::StrAppend(&xml, "<w:p>",
-                        ParagraphProperties(internal::kStyleHeading[level],
-                                            run_in && keep == Keep::kAsStyled ? Keep::kOff : keep));
-        AppendRun(&xml, line.text.substr(0, line.heading_size));
-        AppendRun(&xml, line.text.substr(line.heading_size), internal::kStyleRunInBody);
-        xml += "</w:p>";
-        continue;
-      }
-      case LineKind::kBody:
-        absl::StrAppend(&xml, "<w:p>", ParagraphProperties("", keep));
-        AppendRun(&xml, line.text);
-        xml += "</w:p>";
-        continue;
-      case LineKind::kIssuer:
-      case LineKind::kDate:
-        break;
+    if (line.kind != LineKind::kIssuer && line.kind != LineKind::kDate) {
+      AppendTextLine(&xml, line,
+                     i == sig.keep_with_signature ? Keep::kWithSignature : Keep::kAsStyled);
+      continue;
     }
     if (!signature_opened) {
       signature_opened = true;
       xml += "<w:p><w:pPr><w:keepNext/></w:pPr></w:p>";  // 正文下空一行
     }
-    if (line.kind == LineKind::kIssuer) {
-      const int chars100 = IssuerRightIndentChars100(issuer, date);
-      absl::StrAppend(
-          &xml, "<w:p>",
-          ParagraphProperties(internal::kStyleIssuer, Keep::kAsStyled,
-                              absl::StrCat("<w:ind w:right=\"", chars100 * L::kCharPitch / 100,
-                                           "\" w:rightChars=\"", chars100,
-                                           "\" w:firstLine=\"0\" w:firstLineChars=\"0\"/>")));
-    } else {
-      absl::StrAppend(&xml, "<w:p>", ParagraphProperties(internal::kStyleDate, Keep::kAsStyled));
-    }
-    AppendRun(&xml, line.text);
-    xml += "</w:p>";
+    AppendSignatureLine(&xml, line, sig);
   }
-
-  absl::StrAppend(
-      &xml, "<w:sectPr>",
-      // Word uses "default" for odd pages once evenAndOddHeaders is on.
-      "<w:footerReference w:type=\"default\" r:id=\"", internal::kRelFooterOdd,
-      "\"/><w:footerReference w:type=\"even\" r:id=\"", internal::kRelFooterEven, "\"/>",
-      "<w:pgSz w:w=\"", L::kPageWidth, "\" w:h=\"", L::kPageHeight, "\"/>", "<w:pgMar w:top=\"",
-      L::kMarginTop, "\" w:right=\"", L::kMarginRight, "\" w:bottom=\"", L::kMarginBottom,
-      "\" w:left=\"", L::kMarginLeft, "\" w:header=\"", L::kHeaderDistance, "\" w:footer=\"",
-      L::kFooterDistance, "\" w:gutter=\"0\"/>", "<w:cols w:space=\"425\"/>",
-      // 22 lines × 28 characters; see page_layout.h for the arithmetic.
-      grid == CharacterGrid::kDocumentGrid
-          ? absl::StrCat("<w:docGrid w:type=\"linesAndChars\" w:linePitch=\"", L::kLinePitch,
-                         "\" w:charSpace=\"", L::kCharSpace, "\"/>")
-          : absl::StrCat("<w:docGrid w:type=\"lines\" w:linePitch=\"", L::kLinePitch, "\"/>"),
-      "</w:sectPr></w:body></w:document>");
+  absl::StrAppend(&xml, SectionProperties(grid), "</w:body></w:document>");
   return xml;
 }
 

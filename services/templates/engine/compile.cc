@@ -201,36 +201,16 @@ class Parser {
       tag->sigil = c;
       ++p;
     }
-    size_t content_end;
-    size_t tag_end;
-    if (tag->sigil == '{' || tag->sigil == '=') {
-      const int which = tag->sigil == '{' ? 0 : 1;
-      const std::string closer = std::string(1, "}="[which]) + ctag_;
-      // Once a closer is known to be absent from some point on, later tags
-      // need not scan the rest of the text again (until delimiters change).
-      content_end = p >= no_closer_from_[which] ? std::string_view::npos : src_.find(closer, p);
-      if (content_end == std::string_view::npos) {
-        no_closer_from_[which] = std::min(no_closer_from_[which], p);
-      }
-      if (content_end == std::string_view::npos) {
-        const size_t plain = src_.find(ctag_, p);
-        if (plain == std::string_view::npos) return Unclosed(at);
-        Issue(at, tag->sigil == '{'
-                      ? "triple mustache " + Quote(src_.substr(at, plain + ctag_.size() - at)) +
-                            " must end with '}" + ctag_ + "'"
-                      : "set-delimiter tag " + Quote(src_.substr(at, plain + ctag_.size() - at)) +
-                            " must end with '=" + ctag_ + "', like {{=<% %>=}}");
-        tag->bad = true;
-        tag->end = static_cast<uint32_t>(plain + ctag_.size());
+    size_t content_end = 0;
+    switch (FindTagEnd(at, p, tag, &content_end)) {
+      case TagEnd::kUnclosed:
+        return Unclosed(at);
+      case TagEnd::kBad:
         return true;
-      }
-      tag_end = content_end + closer.size();
-    } else {
-      content_end = src_.find(ctag_, p);
-      if (content_end == std::string_view::npos) return Unclosed(at);
-      tag_end = content_end + ctag_.size();
+      case TagEnd::kFound:
+        break;
     }
-    tag->end = static_cast<uint32_t>(tag_end);
+    const size_t tag_end = tag->end;
     size_t b = p;
     size_t e = content_end;
     while (b < e && IsSpace(src_[b])) ++b;
@@ -259,8 +239,50 @@ class Parser {
         SetDelimiters(at, name, tag);
         return true;
       default:
-        break;
+        CheckName(at, name, whole, tag);
+        return true;
     }
+  }
+
+  enum class TagEnd { kFound, kBad, kUnclosed };
+
+  // Where the tag opened at `at` ends (tag->end), `p` being just past its
+  // sigil, and where its content ends. kBad: a triple mustache or
+  // set-delimiter tag without its own closer, reported and ended at the
+  // plain closing delimiter.
+  TagEnd FindTagEnd(size_t at, size_t p, Token* tag, size_t* content_end) {
+    if (tag->sigil == '{' || tag->sigil == '=') {
+      const int which = tag->sigil == '{' ? 0 : 1;
+      const std::string closer = std::string(1, "}="[which]) + ctag_;
+      // Once a closer is known to be absent from some point on, later tags
+      // need not scan the rest of the text again (until delimiters change).
+      *content_end = p >= no_closer_from_[which] ? std::string_view::npos : src_.find(closer, p);
+      if (*content_end == std::string_view::npos) {
+        no_closer_from_[which] = std::min(no_closer_from_[which], p);
+      }
+      if (*content_end == std::string_view::npos) {
+        const size_t plain = src_.find(ctag_, p);
+        if (plain == std::string_view::npos) return TagEnd::kUnclosed;
+        Issue(at, tag->sigil == '{'
+                      ? "triple mustache " + Quote(src_.substr(at, plain + ctag_.size() - at)) +
+                            " must end with '}" + ctag_ + "'"
+                      : "set-delimiter tag " + Quote(src_.substr(at, plain + ctag_.size() - at)) +
+                            " must end with '=" + ctag_ + "', like {{=<% %>=}}");
+        tag->bad = true;
+        tag->end = static_cast<uint32_t>(plain + ctag_.size());
+        return TagEnd::kBad;
+      }
+      tag->end = static_cast<uint32_t>(*content_end + closer.size());
+      return TagEnd::kFound;
+    }
+    *content_end = src_.find(ctag_, p);
+    if (*content_end == std::string_view::npos) return TagEnd::kUnclosed;
+    tag->end = static_cast<uint32_t>(*content_end + ctag_.size());
+    return TagEnd::kFound;
+  }
+
+  // A tag's name must be one word without empty parts between dots.
+  void CheckName(size_t at, std::string_view name, std::string_view whole, Token* tag) {
     if (name.empty()) {
       Issue(at, "tag " + Quote(whole) + " has no name");
       tag->bad = true;
@@ -277,7 +299,6 @@ class Parser {
                     "ind.talks.cn");
       tag->bad = true;
     }
-    return true;
   }
 
   bool Unclosed(size_t at) {
@@ -330,8 +351,18 @@ class Parser {
         last = i;
       }
     }
-    // Pass 1: match this line's opens and closes, replayed on top of the
-    // real stack without touching it, to know what each tag sits in.
+    MatchLineTags();
+    MarkStandalone(first, last, has_line_end);
+    BuildLineNodes(first);
+    line_.clear();
+    if (pending_block_ >= 0 && !stop_) IntrinsicIndentation();
+    pending_block_ = -1;
+  }
+
+  // Pass 1 over a line: match its opens and closes, replayed on top of the
+  // real stack without touching it, to know what each tag sits in.
+  void MatchLineTags() {
+    const int count = static_cast<int>(line_.size());
     sim_.clear();
     size_t popped = 0;
     for (int i = 0; i < count; ++i) {
@@ -363,7 +394,12 @@ class Parser {
           break;
       }
     }
-    // Pass 2: which tags are standalone (see the top of this file).
+  }
+
+  // Pass 2: which tags are standalone (see the top of this file); `first`
+  // and `last` are the line's first and last tokens that are not blank.
+  void MarkStandalone(int first, int last, bool has_line_end) {
+    const int count = static_cast<int>(line_.size());
     for (int i = 0; i < count; ++i) {
       Token& t = line_[i];
       if (!t.is_tag || t.sigil == 0 || t.sigil == '&' || t.sigil == '{') {
@@ -396,7 +432,11 @@ class Parser {
         t.ends_line = has_line_end;
       }
     }
-    // Pass 2: build nodes.
+  }
+
+  // Pass 3: the nodes of the line's tokens that stay.
+  void BuildLineNodes(int first) {
+    const int count = static_cast<int>(line_.size());
     for (int i = 0; i < count && !stop_; ++i) {
       const Token& t = line_[i];
       if (t.removed) continue;
@@ -411,9 +451,6 @@ class Parser {
       }
       HandleTag(t, indent);
     }
-    line_.clear();
-    if (pending_block_ >= 0 && !stop_) IntrinsicIndentation();
-    pending_block_ = -1;
   }
 
   // The block just opened ended its line: the blanks leading its first
@@ -491,7 +528,7 @@ class Parser {
       }
     }
     node.seg_count = static_cast<uint32_t>(segments_.size()) - node.seg_begin;
-    const uint32_t index = static_cast<uint32_t>(nodes_.size());
+    const auto index = static_cast<uint32_t>(nodes_.size());
     node.end = index + 1;
     nodes_.push_back(node);
     text_mergeable_ = false;

@@ -28,6 +28,12 @@ absl::StatusOr<auth::Principal> AuthorizeRef(auth::Authenticator* auth,
   return auth->Authorize(ctx, ref.org, GR_TEMPLATE_READERS);
 }
 
+// The org of a parent that may be empty (""): the shared scope.
+absl::StatusOr<std::string> ScopeOf(const std::string& parent) {
+  if (parent.empty()) return std::string();
+  return ParseOrgName(parent);
+}
+
 }  // namespace
 
 CallControl CallControlOf(const grpc::ServerContext* ctx) {
@@ -49,67 +55,20 @@ std::string CallerToken(const grpc::ServerContext& ctx) {
   return value.rfind("Bearer ", 0) == 0 ? value.substr(7) : "";
 }
 
-RecordsFigures::RecordsFigures(std::shared_ptr<grpc::Channel> channel, absl::Duration deadline)
-    : indicators_(records::v1::IndicatorService::NewStub(channel)),
-      orgs_(records::v1::OrgService::NewStub(channel)),
-      deadline_(deadline) {}
-
-void RecordsFigures::Prepare(grpc::ClientContext& ctx, const std::string& token) const {
-  auth::AttachToken(ctx, token);
-  ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(deadline_));
-}
-
-absl::StatusOr<records::v1::Profile> RecordsFigures::GetProfile(const std::string& org,
-                                                                const std::string& token) {
-  grpc::ClientContext ctx;
-  Prepare(ctx, token);
-  records::v1::GetProfileRequest req;
-  req.set_parent(absl::StrCat("orgs/", org));
-  records::v1::Profile out;
-  GR_RETURN_IF_ERROR(FromGrpcStatus(indicators_->GetProfile(&ctx, req, &out)));
-  return out;
-}
-
-absl::StatusOr<records::v1::Org> RecordsFigures::GetOrg(const std::string& org,
-                                                        const std::string& token) {
-  grpc::ClientContext ctx;
-  Prepare(ctx, token);
-  records::v1::GetOrgRequest req;
-  req.set_name(absl::StrCat("orgs/", org));
-  records::v1::Org out;
-  GR_RETURN_IF_ERROR(FromGrpcStatus(orgs_->GetOrg(&ctx, req, &out)));
-  return out;
-}
-
-absl::StatusOr<records::v1::GetIndicatorValuesResponse> RecordsFigures::GetFigures(
-    const std::string& org, const std::string& period, const std::string& token) {
-  grpc::ClientContext ctx;
-  Prepare(ctx, token);
-  records::v1::GetIndicatorValuesRequest req;
-  req.set_parent(absl::StrCat("orgs/", org));
-  req.set_period(period);
-  records::v1::GetIndicatorValuesResponse out;
-  GR_RETURN_IF_ERROR(FromGrpcStatus(indicators_->GetIndicatorValues(&ctx, req, &out)));
-  return out;
-}
-
-grpc::Status TemplateGrpc::CreateTemplate(grpc::ServerContext* ctx,
-                                          const v1::CreateTemplateRequest* req, v1::Template* out) {
-  std::string org;
-  if (!req->parent().empty()) {
-    auto o = ParseOrgName(req->parent());
-    if (!o.ok()) return ToGrpcStatus(o.status());
-    org = *o;
-  }
-  auto p = AuthorizeRef(auth_, *ctx, {org, req->template_id(), 0}, true);
+grpc::Status TemplatesGrpc::CreateTemplate(grpc::ServerContext* ctx,
+                                           const v1::CreateTemplateRequest* req,
+                                           v1::Template* out) {
+  auto org = ScopeOf(req->parent());
+  if (!org.ok()) return ToGrpcStatus(org.status());
+  auto p = AuthorizeRef(auth_, *ctx, {*org, req->template_id(), 0}, true);
   if (!p.ok()) return ToGrpcStatus(p.status());
-  return ToGrpc(templates_->Create(org, req->template_id(), req->text(), req->description(),
+  return ToGrpc(templates_->Create(*org, req->template_id(), req->text(), req->description(),
                                    p->subject, CallerToken(*ctx), req->request_id()),
                 out);
 }
 
-grpc::Status TemplateGrpc::GetTemplate(grpc::ServerContext* ctx, const v1::GetTemplateRequest* req,
-                                       v1::Template* out) {
+grpc::Status TemplatesGrpc::GetTemplate(grpc::ServerContext* ctx, const v1::GetTemplateRequest* req,
+                                        v1::Template* out) {
   auto ref = ParseTemplateName(req->name());
   if (!ref.ok()) return ToGrpcStatus(ref.status());
   auto p = AuthorizeRef(auth_, *ctx, *ref, false);
@@ -117,22 +76,19 @@ grpc::Status TemplateGrpc::GetTemplate(grpc::ServerContext* ctx, const v1::GetTe
   return ToGrpc(templates_->Get(*ref), out);
 }
 
-grpc::Status TemplateGrpc::ListTemplates(grpc::ServerContext* ctx,
-                                         const v1::ListTemplatesRequest* req,
-                                         v1::ListTemplatesResponse* out) {
-  std::string org;
-  if (!req->parent().empty()) {
-    auto o = ParseOrgName(req->parent());
-    if (!o.ok()) return ToGrpcStatus(o.status());
-    org = *o;
-  }
-  auto p = AuthorizeRef(auth_, *ctx, {org, "x", 0}, false);
+grpc::Status TemplatesGrpc::ListTemplates(grpc::ServerContext* ctx,
+                                          const v1::ListTemplatesRequest* req,
+                                          v1::ListTemplatesResponse* out) {
+  auto org = ScopeOf(req->parent());
+  if (!org.ok()) return ToGrpcStatus(org.status());
+  auto p = AuthorizeRef(auth_, *ctx, {*org, "x", 0}, false);
   if (!p.ok()) return ToGrpcStatus(p.status());
-  return ToGrpc(templates_->List(org, req->page_size(), req->page_token()), out);
+  return ToGrpc(templates_->List(*org, req->page_size(), req->page_token()), out);
 }
 
-grpc::Status TemplateGrpc::UpdateTemplate(grpc::ServerContext* ctx,
-                                          const v1::UpdateTemplateRequest* req, v1::Template* out) {
+grpc::Status TemplatesGrpc::UpdateTemplate(grpc::ServerContext* ctx,
+                                           const v1::UpdateTemplateRequest* req,
+                                           v1::Template* out) {
   auto ref = ParseTemplateName(req->name());
   if (!ref.ok()) return ToGrpcStatus(ref.status());
   auto p = AuthorizeRef(auth_, *ctx, *ref, true);
@@ -142,9 +98,9 @@ grpc::Status TemplateGrpc::UpdateTemplate(grpc::ServerContext* ctx,
                 out);
 }
 
-grpc::Status TemplateGrpc::ListTemplateRevisions(grpc::ServerContext* ctx,
-                                                 const v1::ListTemplateRevisionsRequest* req,
-                                                 v1::ListTemplateRevisionsResponse* out) {
+grpc::Status TemplatesGrpc::ListTemplateRevisions(grpc::ServerContext* ctx,
+                                                  const v1::ListTemplateRevisionsRequest* req,
+                                                  v1::ListTemplateRevisionsResponse* out) {
   auto ref = ParseTemplateName(req->name());
   if (!ref.ok()) return ToGrpcStatus(ref.status());
   auto p = AuthorizeRef(auth_, *ctx, *ref, false);
@@ -155,9 +111,9 @@ grpc::Status TemplateGrpc::ListTemplateRevisions(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
-grpc::Status TemplateGrpc::ValidateTemplate(grpc::ServerContext* ctx,
-                                            const v1::ValidateTemplateRequest* req,
-                                            v1::ValidateTemplateResponse* out) {
+grpc::Status TemplatesGrpc::ValidateTemplate(grpc::ServerContext* ctx,
+                                             const v1::ValidateTemplateRequest* req,
+                                             v1::ValidateTemplateResponse* out) {
   auto org = ParseOrgName(req->parent());
   if (!org.ok()) return ToGrpcStatus(org.status());
   auto p = auth_->Authorize(*ctx, *org, GR_TEMPLATE_READERS);
@@ -176,22 +132,17 @@ grpc::Status TemplateGrpc::ValidateTemplate(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
-grpc::Status TemplateGrpc::Render(grpc::ServerContext* ctx, const v1::RenderRequest* req,
-                                  v1::RenderResponse* out) {
+grpc::Status TemplatesGrpc::Render(grpc::ServerContext* ctx, const v1::RenderRequest* req,
+                                   v1::RenderResponse* out) {
   auto org = ParseOrgName(req->parent());
   if (!org.ok()) return ToGrpcStatus(org.status());
   auto p = auth_->Authorize(*ctx, *org, GR_TEMPLATE_READERS);
   if (!p.ok()) return ToGrpcStatus(p.status());
-  Templates::RenderInput in;
+  TemplatesCore::RenderInput in;
   in.org = *org;
   if (req->source_case() == v1::RenderRequest::kTemplate) {
-    auto ref = ParseTemplateName(req->template_());
+    auto ref = TemplateRenderableBy(req->template_(), *org);
     if (!ref.ok()) return ToGrpcStatus(ref.status());
-    // A template of another org is never rendered for this one.
-    if (!ref->org.empty() && ref->org != *org) {
-      return ToGrpcStatus(absl::PermissionDeniedError(
-          "template: a template of another org cannot be rendered here"));
-    }
     in.ref = *ref;
   } else {
     in.text = req->text();
@@ -211,18 +162,14 @@ grpc::Status TemplateGrpc::Render(grpc::ServerContext* ctx, const v1::RenderRequ
   return ToGrpc(templates_->Render(in), out);
 }
 
-grpc::Status TemplateGrpc::Preview(grpc::ServerContext* ctx, const v1::PreviewRequest* req,
-                                   v1::RenderResponse* out) {
+grpc::Status TemplatesGrpc::Preview(grpc::ServerContext* ctx, const v1::PreviewRequest* req,
+                                    v1::RenderResponse* out) {
   auto org = ParseOrgName(req->parent());
   if (!org.ok()) return ToGrpcStatus(org.status());
   auto p = auth_->Authorize(*ctx, *org, GR_TEMPLATE_READERS);
   if (!p.ok()) return ToGrpcStatus(p.status());
-  auto ref = ParseTemplateName(req->template_());
+  auto ref = TemplateRenderableBy(req->template_(), *org);
   if (!ref.ok()) return ToGrpcStatus(ref.status());
-  if (!ref->org.empty() && ref->org != *org) {
-    return ToGrpcStatus(
-        absl::PermissionDeniedError("template: a template of another org cannot be rendered here"));
-  }
   CallControl call = CallControlOf(ctx);
   call.platform = p->IsOperator();
   return ToGrpc(templates_->Preview(*req, *org, CallerToken(*ctx), call), out);

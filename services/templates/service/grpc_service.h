@@ -1,6 +1,6 @@
-// gRPC edge of the templates binary, and the client of the records service
-// it uses for profiles and live figures (calls carry the caller's token and a
-// deadline).
+// TemplatesGrpc, the gRPC edge of the templates binary: protobuf to the
+// core's calls and back, and who may call what (the auth edge). The rules
+// themselves are in core.h and domain.h.
 #ifndef GOVREPORT_TEMPLATES_SERVICE_GRPC_SERVICE_H_
 #define GOVREPORT_TEMPLATES_SERVICE_GRPC_SERVICE_H_
 
@@ -9,32 +9,14 @@
 #include <memory>
 
 #include "common/auth.h"
-#include "govreport/records/v1/records.grpc.pb.h"
 #include "govreport/templates/v1/templates.grpc.pb.h"
-#include "templates/service/templates.h"
+#include "templates/service/core.h"
 
 namespace govreport::templates {
 
-class RecordsFigures final : public FiguresSource {
+class TemplatesGrpc final : public v1::TemplateService::Service {
  public:
-  RecordsFigures(std::shared_ptr<grpc::Channel> channel, absl::Duration deadline);
-  absl::StatusOr<records::v1::Profile> GetProfile(const std::string& org,
-                                                  const std::string& token) override;
-  absl::StatusOr<records::v1::Org> GetOrg(const std::string& org,
-                                          const std::string& token) override;
-  absl::StatusOr<records::v1::GetIndicatorValuesResponse> GetFigures(
-      const std::string& org, const std::string& period, const std::string& token) override;
-
- private:
-  void Prepare(grpc::ClientContext& ctx, const std::string& token) const;
-  std::unique_ptr<records::v1::IndicatorService::Stub> indicators_;
-  std::unique_ptr<records::v1::OrgService::Stub> orgs_;
-  absl::Duration deadline_;
-};
-
-class TemplateGrpc final : public v1::TemplateService::Service {
- public:
-  TemplateGrpc(Templates* templates, auth::Authenticator* auth)
+  TemplatesGrpc(TemplatesCore* templates, auth::Authenticator* auth)
       : templates_(templates), auth_(auth) {}
   grpc::Status CreateTemplate(grpc::ServerContext*, const v1::CreateTemplateRequest*,
                               v1::Template*) override;
@@ -53,7 +35,7 @@ class TemplateGrpc final : public v1::TemplateService::Service {
                        v1::RenderResponse*) override;
 
  private:
-  Templates* templates_;
+  TemplatesCore* templates_;
   auth::Authenticator* auth_;
 };
 

@@ -10,21 +10,18 @@
 #include "common/config.h"
 #include "common/secret.h"
 #include "common/server.h"
+#include "templates/service/core.h"
 #include "templates/service/grpc_service.h"
-#include "templates/service/templates.h"
+#include "templates/service/records_figures.h"
+#include "templates/service/store.h"
 
-int main(int argc, char** argv) {
-  using namespace govreport;
-  BlockTerminationSignals();
-  Flags flags("templates",
-              "Serves TemplateService: versioned Mustache templates checked against each "
-              "org's profile, rendered to text, Markdown, HTML and GB/T 9704 DOCX.");
-  DefineServerFlags(flags, "127.0.0.1:7102");
-  DefineRedisFlags(flags);
-  flags.Define("records", "127.0.0.1:7101", "Address of the records service");
-  flags.Define("records-deadline-ms", "5000", "Deadline of each call to the records service");
-  // The render budget (docs/templates.md); a render past one ends with
-  // RESOURCE_EXHAUSTED, past the call's deadline with DEADLINE_EXCEEDED.
+namespace {
+
+using namespace govreport;
+
+// The render budget (docs/templates.md); a render past one ends with
+// RESOURCE_EXHAUSTED, past the call's deadline with DEADLINE_EXCEEDED.
+void DefineRenderFlags(Flags& flags) {
   const templates::RenderLimits defaults;
   flags.Define("render-max-steps", absl::StrCat(defaults.max_steps),
                "Steps (nodes visited, section iterations) one render may take");
@@ -43,15 +40,12 @@ int main(int argc, char** argv) {
                "How long a render waits for a free slot before it is refused");
   flags.Define("render-max-context-bytes", absl::StrCat(defaults.max_context_bytes),
                "Bytes of a request's context (or a preview's narrative)");
-  ParseFlagsOrExit(flags, argc, argv);
-  if (absl::Status st = ConfigurePageTokens(flags, "templates"); !st.ok()) {
-    std::cerr << st.message() << "\n";
-    return 2;
-  }
-  auto redis_options = RedisOptionsFromFlags(flags);
-  auto deadline = flags.GetInt("records-deadline-ms");
+}
+
+// The --render-* flags; a bad one adds its error to `checks`.
+templates::RenderLimits RenderLimitsFromFlags(const Flags& flags,
+                                              std::vector<absl::Status>& checks) {
   templates::RenderLimits limits;
-  std::vector<absl::Status> checks = {redis_options.status(), deadline.status()};
   auto positive = [&](const char* name, auto* field) {
     auto v = flags.GetInt(name);
     if (v.ok() && *v < 1) v = absl::InvalidArgumentError(absl::StrCat("--", name, " must be >= 1"));
@@ -68,6 +62,30 @@ int main(int argc, char** argv) {
   auto queue_wait = flags.GetInt("render-queue-wait-ms");
   checks.push_back(queue_wait.status());
   if (queue_wait.ok()) limits.queue_wait = absl::Milliseconds(*queue_wait);
+  return limits;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  BlockTerminationSignals();
+  Flags flags("templates",
+              "Serves TemplateService: versioned Mustache templates checked against each "
+              "org's profile, rendered to text, Markdown, HTML and GB/T 9704 DOCX.");
+  DefineServerFlags(flags, "127.0.0.1:7102");
+  DefineRedisFlags(flags);
+  flags.Define("records", "127.0.0.1:7101", "Address of the records service");
+  flags.Define("records-deadline-ms", "5000", "Deadline of each call to the records service");
+  DefineRenderFlags(flags);
+  ParseFlagsOrExit(flags, argc, argv);
+  if (absl::Status st = ConfigurePageTokens(flags, "templates"); !st.ok()) {
+    std::cerr << st.message() << "\n";
+    return 2;
+  }
+  auto redis_options = RedisOptionsFromFlags(flags);
+  auto deadline = flags.GetInt("records-deadline-ms");
+  std::vector<absl::Status> checks = {redis_options.status(), deadline.status()};
+  const templates::RenderLimits limits = RenderLimitsFromFlags(flags, checks);
   for (const absl::Status& st : checks) {
     if (!st.ok()) {
       std::cerr << st.message() << "\n";
@@ -79,8 +97,9 @@ int main(int argc, char** argv) {
   templates::RecordsFigures figures(
       grpc::CreateChannel(flags.Get("records"), grpc::InsecureChannelCredentials()),
       absl::Milliseconds(*deadline));
-  templates::Templates logic(&redis, &figures, limits);
-  templates::TemplateGrpc service(&logic, &authenticator);
+  templates::Store store(&redis);
+  templates::TemplatesCore core(&store, &figures, limits);
+  templates::TemplatesGrpc service(&core, &authenticator);
   ServerOptions server_options = ServerOptionsFromFlags(flags, {&service}, &redis);
   // A request is at most a context and a template (1 MiB): gRPC refuses
   // bigger ones before they are parsed. Responses (DOCX, HTML) may be larger.

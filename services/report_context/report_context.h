@@ -5,9 +5,10 @@
 //   ind.<key> (typed: quantity, money or percent; absent when missing)
 //   issue.date issue.date_cn (absent until the report is signed)
 // Used by the templates service's preview and by the assembler, so both see
-// exactly the same names.
-#ifndef GOVREPORT_TEMPLATES_CONTEXT_REPORT_CONTEXT_H_
-#define GOVREPORT_TEMPLATES_CONTEXT_REPORT_CONTEXT_H_
+// exactly the same names: a library of its own (services/report_context/),
+// so that neither includes the other's internals.
+#ifndef GOVREPORT_REPORT_CONTEXT_REPORT_CONTEXT_H_
+#define GOVREPORT_REPORT_CONTEXT_REPORT_CONTEXT_H_
 
 #include <map>
 #include <optional>
@@ -38,4 +39,4 @@ v1::Value IndicatorToValue(const records::v1::IndicatorValue& value);
 
 }  // namespace govreport::templates
 
-#endif  // GOVREPORT_TEMPLATES_CONTEXT_REPORT_CONTEXT_H_
+#endif  // GOVREPORT_REPORT_CONTEXT_REPORT_CONTEXT_H_

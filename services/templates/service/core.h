@@ -1,8 +1,9 @@
-// The templates service's logic: versioned templates in Redis, validation
-// against an org's profile, rendering to every format, and previews against
-// live figures. No gRPC here except through the FiguresSource interface.
-#ifndef GOVREPORT_TEMPLATES_SERVICE_TEMPLATES_H_
-#define GOVREPORT_TEMPLATES_SERVICE_TEMPLATES_H_
+// TemplatesCore, the templates service's rules and orchestration: versioned
+// templates (through Store), validation against an org's profile, rendering
+// to every format under a budget, and previews against live figures (through
+// FiguresSource). No Redis calls and no gRPC here.
+#ifndef GOVREPORT_TEMPLATES_SERVICE_CORE_H_
+#define GOVREPORT_TEMPLATES_SERVICE_CORE_H_
 
 #include <atomic>
 #include <condition_variable>
@@ -19,16 +20,18 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "common/redis.h"
 #include "govreport/records/v1/records.pb.h"
 #include "govreport/templates/v1/templates.pb.h"
 #include "templates/engine/mustache.h"
 #include "templates/engine/validate.h"
 #include "templates/engine/value.h"
+#include "templates/service/domain.h"
+#include "templates/service/store.h"
 
 namespace govreport::templates {
 
-// What the service asks of the records service, on behalf of a caller.
+// What the service asks of the records service, on behalf of a caller
+// (records_figures.h over gRPC).
 class FiguresSource {
  public:
   virtual ~FiguresSource() = default;
@@ -39,24 +42,6 @@ class FiguresSource {
   virtual absl::StatusOr<records::v1::GetIndicatorValuesResponse> GetFigures(
       const std::string& org, const std::string& period, const std::string& token) = 0;
 };
-
-// Where a template lives: an org ("kjj") or the shared scope ("").
-struct TemplateRef {
-  std::string org;
-  std::string id;
-  int64_t revision = 0;  // 0: the latest.
-  std::string Name() const;
-};
-
-// orgs/{org}/templates/{id}[@rev] or templates/{id}[@rev].
-absl::StatusOr<TemplateRef> ParseTemplateName(const std::string& name);
-
-// The engine's value for a context value from the API.
-absl::StatusOr<Value> ToEngineValue(const v1::Value& value, int depth = 0);
-absl::StatusOr<Value> ToEngineContext(const v1::ValueMap& map);
-
-// The names a report template of this profile may use.
-Schema SchemaForProfile(const records::v1::Profile& profile);
 
 // What one render may cost and how many run at once; the templates binary
 // sets them from its --render-* flags (docs/templates.md).
@@ -97,10 +82,12 @@ struct RenderStats {
   int64_t steps = 0;              // engine steps, all renders
 };
 
-class Templates {
+class TemplatesCore {
  public:
-  Templates(redis::Client* redis, FiguresSource* figures, RenderLimits limits = {});
-  ~Templates();
+  TemplatesCore(Store* store, FiguresSource* figures, RenderLimits limits = {});
+  ~TemplatesCore();
+  TemplatesCore(const TemplatesCore&) = delete;
+  TemplatesCore& operator=(const TemplatesCore&) = delete;
 
   absl::StatusOr<v1::Template> Create(const std::string& org, const std::string& id,
                                       const std::string& text, const std::string& description,
@@ -160,12 +147,18 @@ class Templates {
       const std::string& org, const std::vector<std::string>& names);
 
  private:
-  absl::StatusOr<int64_t> LatestRevision(const std::string& org, const std::string& id);
   absl::Status CheckSyntaxAndNames(const std::string& org, const std::string& text,
                                    const std::string& token);
-  absl::StatusOr<v1::Template> Store(const std::string& mode, const TemplateRef& ref,
-                                     v1::Template t, int64_t expected,
-                                     const std::string& request_id);
+  absl::StatusOr<v1::Template> Save(WriteMode mode, const TemplateRef& ref, v1::Template t,
+                                    int64_t expected, const std::string& request_id);
+
+  // The template a render runs: the stored one (naming it in `out`) or the
+  // inline text.
+  absl::StatusOr<std::shared_ptr<const CompiledTemplate>> CompileForRender(const RenderInput& in,
+                                                                           v1::RenderResponse* out);
+  RenderOptions RenderOptionsFor(const CallControl& call) const;
+  // Counts a finished render in the stats by how it ended.
+  void CountRender(const absl::Status& rendered);
 
   std::shared_ptr<const CompiledTemplate> CacheLookup(const std::string& key);
   std::shared_ptr<const CompiledTemplate> CacheInsert(const std::string& key,
@@ -176,7 +169,7 @@ class Templates {
   void ReleaseSlot(size_t bytes, const std::string& org, bool platform);
   void TrimLoop();
 
-  redis::Client* redis_;
+  Store* store_;
   FiguresSource* figures_;
   const RenderLimits limits_;
   std::mutex mu_;
@@ -199,4 +192,4 @@ class Templates {
 
 }  // namespace govreport::templates
 
-#endif  // GOVREPORT_TEMPLATES_SERVICE_TEMPLATES_H_
+#endif  // GOVREPORT_TEMPLATES_SERVICE_CORE_H_

@@ -1,4 +1,4 @@
-#include "templates/context/report_context.h"
+#include "report_context/report_context.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"

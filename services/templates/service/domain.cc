@@ -1,0 +1,133 @@
+#include "templates/service/domain.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/resource.h"
+#include "common/status.h"
+
+namespace govreport::templates {
+
+std::string TemplateRef::Name() const {
+  std::string base =
+      org.empty() ? absl::StrCat("templates/", id) : absl::StrCat("orgs/", org, "/templates/", id);
+  return revision ? absl::StrCat(base, "@", revision) : base;
+}
+
+absl::StatusOr<TemplateRef> ParseTemplateName(const std::string& name) {
+  TemplateRef ref;
+  std::string base = name;
+  if (auto at = name.rfind('@'); at != std::string::npos) {
+    if (!absl::SimpleAtoi(name.substr(at + 1), &ref.revision) || ref.revision < 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("template '", name, "': the revision after '@' must be a number >= 1"));
+    }
+    base = name.substr(0, at);
+  }
+  if (absl::StartsWith(base, "templates/")) {
+    GR_ASSIGN_OR_RETURN(auto parts, ParseName(base, "templates/*", "template"));
+    ref.id = parts[0];
+    return ref;
+  }
+  GR_ASSIGN_OR_RETURN(auto parts, ParseName(base, "orgs/*/templates/*", "template"));
+  ref.org = parts[0];
+  ref.id = parts[1];
+  return ref;
+}
+
+absl::StatusOr<TemplateRef> TemplateRenderableBy(const std::string& name, const std::string& org) {
+  GR_ASSIGN_OR_RETURN(TemplateRef ref, ParseTemplateName(name));
+  if (!ref.org.empty() && ref.org != org) {
+    return absl::PermissionDeniedError(
+        "template: a template of another org cannot be rendered here");
+  }
+  return ref;
+}
+
+absl::Status CheckTemplateSize(const std::string& text) {
+  if (text.size() > kMaxTemplateBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("text: ", text.size(), " bytes, at most ", kMaxTemplateBytes));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Value> ToEngineValue(const v1::Value& v, int depth) {
+  if (depth > 32) return absl::InvalidArgumentError("context: nested deeper than 32 levels");
+  switch (v.kind_case()) {
+    case v1::Value::kText:
+      return Value::Text(v.text());
+    case v1::Value::kBoolean:
+      return Value::Bool(v.boolean());
+    case v1::Value::kQuantity: {
+      if (v.quantity().precision() < 0 || v.quantity().precision() > 9) {
+        return absl::InvalidArgumentError("context: quantity precision must be within 0..9");
+      }
+      return Value::Quantity(v.quantity().value(), v.quantity().precision(), v.quantity().unit());
+    }
+    case v1::Value::kMoney:
+      return Value::MoneyFen(v.money().fen());
+    case v1::Value::kDate: {
+      const auto& d = v.date();
+      if (d.year() < 1 || d.year() > 9999 || d.month() < 1 || d.month() > 12 || d.day() < 1 ||
+          d.day() > 31) {
+        return absl::InvalidArgumentError("context: a date out of the calendar");
+      }
+      return Value::Date(d.year(), d.month(), d.day());
+    }
+    case v1::Value::kList: {
+      std::vector<Value> items;
+      items.reserve(v.list().items_size());
+      for (const auto& item : v.list().items()) {
+        GR_ASSIGN_OR_RETURN(Value x, ToEngineValue(item, depth + 1));
+        items.push_back(std::move(x));
+      }
+      return Value::List(std::move(items));
+    }
+    case v1::Value::kMap: {
+      Value m = Value::Map();
+      for (const auto& [k, item] : v.map().fields()) {
+        GR_ASSIGN_OR_RETURN(Value x, ToEngineValue(item, depth + 1));
+        m.Set(k, std::move(x));
+      }
+      return m;
+    }
+    default:
+      return Value::Null();
+  }
+}
+
+absl::StatusOr<Value> ToEngineContext(const v1::ValueMap& map) {
+  // Field by field: copying the map into a root Value first doubled the
+  // memory a big context costs.
+  Value m = Value::Map();
+  for (const auto& [k, item] : map.fields()) {
+    GR_ASSIGN_OR_RETURN(Value x, ToEngineValue(item, 1));
+    m.Set(k, std::move(x));
+  }
+  return m;
+}
+
+Schema SchemaForProfile(const records::v1::Profile& profile) {
+  ReportSchemaSpec spec;
+  for (const auto& ind : profile.indicators()) {
+    bool money = ind.unit() == "万元" || ind.unit() == "元";
+    spec.indicators.emplace_back(ind.key(), money ? SlotKind::kMoney : SlotKind::kQuantity);
+  }
+  spec.facts.assign(profile.facts().begin(), profile.facts().end());
+  spec.narrative.assign(profile.narrative_slots().begin(), profile.narrative_slots().end());
+  return MakeReportSchema(spec);
+}
+
+Schema SharedTemplateSchema() {
+  Schema schema = MakeReportSchema({});
+  schema.Add("ind.*", SlotKind::kQuantity);
+  schema.Add("facts.*", SlotKind::kText);
+  schema.Add("narrative.*", SlotKind::kText);
+  return schema;
+}
+
+}  // namespace govreport::templates

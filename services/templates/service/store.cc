@@ -1,0 +1,134 @@
+#include "templates/service/store.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/crypto.h"
+#include "common/resource.h"
+#include "common/status.h"
+#include "templates/service/lua_scripts.h"
+
+namespace govreport::templates {
+namespace {
+
+// How long a request id is remembered for replay.
+constexpr int64_t kRequestTtl = int64_t{7} * 24 * 3600;
+
+std::string RevisionField(int64_t revision) { return absl::StrCat("r", revision); }
+
+absl::StatusOr<v1::Template> ParseTemplate(absl::string_view blob) {
+  v1::Template t;
+  if (!t.ParseFromArray(blob.data(), static_cast<int>(blob.size()))) {
+    return absl::DataLossError("stored template is corrupt");
+  }
+  return t;
+}
+
+}  // namespace
+
+Store::Store(redis::Client* redis) : redis_(redis) {}
+
+std::string Store::Scope(const std::string& org) {
+  return org.empty() ? "gr:{_shared}:" : OrgPrefix(org);
+}
+
+std::string Store::TemplateKey(const std::string& org, const std::string& id) {
+  return absl::StrCat(Scope(org), "tpl:", id);
+}
+
+std::string Store::IndexKey(const std::string& org) { return absl::StrCat(Scope(org), "tpls"); }
+
+std::string Store::RequestKey(const std::string& org, const std::string& request_id) {
+  return absl::StrCat(Scope(org), "treq:", request_id);
+}
+
+absl::StatusOr<int64_t> Store::LatestRevision(const std::string& org, const std::string& id) {
+  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"HGET", TemplateKey(org, id), "latest"}));
+  if (r.IsNil()) {
+    return absl::NotFoundError(absl::StrCat(TemplateRef{org, id, 0}.Name(), " not found"));
+  }
+  return r.AsInt();
+}
+
+absl::StatusOr<v1::Template> Store::ReadRevision(const TemplateRef& ref) {
+  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"HGET", TemplateKey(ref.org, ref.id),
+                                                       RevisionField(ref.revision)}));
+  if (r.IsNil()) return absl::NotFoundError(absl::StrCat(ref.Name(), " not found"));
+  return ParseTemplate(r.Str());
+}
+
+absl::StatusOr<std::vector<int64_t>> Store::LatestRevisions(const std::vector<TemplateRef>& refs) {
+  std::vector<int64_t> out(refs.size(), 0);
+  if (refs.empty()) return out;
+  std::vector<redis::Args> cmds;
+  cmds.reserve(refs.size());
+  for (const TemplateRef& ref : refs)
+    cmds.push_back({"HGET", TemplateKey(ref.org, ref.id), "latest"});
+  GR_ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_->Pipeline(cmds));
+  for (size_t k = 0; k < refs.size(); ++k) {
+    GR_RETURN_IF_ERROR(replies[k].ErrorStatus());
+    if (replies[k].IsNil()) continue;
+    GR_ASSIGN_OR_RETURN(out[k], replies[k].AsInt());
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::optional<v1::Template>>> Store::ReadRevisions(
+    const std::vector<TemplateRef>& refs) {
+  std::vector<std::optional<v1::Template>> out(refs.size());
+  if (refs.empty()) return out;
+  std::vector<redis::Args> cmds;
+  cmds.reserve(refs.size());
+  for (const TemplateRef& ref : refs) {
+    cmds.push_back({"HGET", TemplateKey(ref.org, ref.id), RevisionField(ref.revision)});
+  }
+  GR_ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_->Pipeline(cmds));
+  for (size_t k = 0; k < refs.size(); ++k) {
+    GR_RETURN_IF_ERROR(replies[k].ErrorStatus());
+    if (replies[k].IsNil()) continue;
+    GR_ASSIGN_OR_RETURN(out[k], ParseTemplate(replies[k].Str()));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> Store::ListIds(const std::string& org, int64_t offset,
+                                                        int64_t limit) {
+  GR_ASSIGN_OR_RETURN(redis::Reply ids,
+                      redis_->Command({"ZRANGE", IndexKey(org), absl::StrCat(offset),
+                                       absl::StrCat(offset + limit - 1)}));
+  std::vector<std::string> out;
+  out.reserve(ids.Size());
+  for (size_t i = 0; i < ids.Size(); ++i) out.push_back(ids[i].AsString());
+  return out;
+}
+
+absl::StatusOr<WriteResult> Store::Write(WriteMode mode, const TemplateRef& ref,
+                                         const v1::Template& t, int64_t expected,
+                                         const std::string& request_id) {
+  const std::string rid = request_id.empty() ? RandomHex(8) : request_id;
+  GR_ASSIGN_OR_RETURN(
+      redis::Reply r,
+      redis_->Eval(StoreTemplateScript(),
+                   {TemplateKey(ref.org, ref.id), IndexKey(ref.org), RequestKey(ref.org, rid)},
+                   {mode == WriteMode::kCreate ? "create" : "update", absl::StrCat(expected),
+                    t.SerializeAsString(), ref.id, absl::StrCat(kRequestTtl)}));
+  const absl::string_view code = r[0].Str();
+  WriteResult out;
+  if (code == "NOTFOUND") {
+    out.outcome = WriteOutcome::kNotFound;
+    return out;
+  }
+  if (code == "OK") {
+    out.outcome = WriteOutcome::kOk;
+  } else if (code == "DUP_REQ") {
+    out.outcome = WriteOutcome::kDuplicate;
+  } else if (code == "EXISTS") {
+    out.outcome = WriteOutcome::kExists;
+  } else if (code == "STALE") {
+    out.outcome = WriteOutcome::kStale;
+  } else {
+    return absl::InternalError(absl::StrCat("template write: unknown outcome '", code, "'"));
+  }
+  GR_ASSIGN_OR_RETURN(out.revision, r[1].AsInt());
+  return out;
+}
+
+}  // namespace govreport::templates
