@@ -60,6 +60,16 @@ std::string Fingerprint(absl::string_view method, absl::string_view target,
   return Sha256Hex(call).substr(0, 32);
 }
 
+Call CallOf(absl::string_view method, absl::string_view target, absl::string_view caller,
+            const google::protobuf::Message& request) {
+  Call call;
+  const google::protobuf::FieldDescriptor* field =
+      request.GetDescriptor()->FindFieldByName("request_id");
+  if (field != nullptr) call.id = request.GetReflection()->GetString(request, field);
+  call.fingerprint = Fingerprint(method, target, caller, request);
+  return call;
+}
+
 absl::Status Reused(absl::string_view id) {
   return absl::InvalidArgumentError(
       absl::StrCat("request_id: '", id,

@@ -48,6 +48,17 @@ std::string Key(absl::string_view org, absl::string_view id);
 std::string Fingerprint(absl::string_view method, absl::string_view target,
                         absl::string_view caller, const google::protobuf::Message& request);
 
+// One call as the service sees it: its id (empty: no replay protection)
+// and its fingerprint. The gRPC adapter makes it from the request, the core
+// validates and uses it.
+struct Call {
+  std::string id;
+  std::string fingerprint;
+};
+// The request's own `request_id` field, fingerprinted as above.
+Call CallOf(absl::string_view method, absl::string_view target, absl::string_view caller,
+            const google::protobuf::Message& request);
+
 // INVALID_ARGUMENT for an id that names another call.
 absl::Status Reused(absl::string_view id);
 

@@ -23,11 +23,14 @@ SOURCE = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__fi
 TEMPLATE = os.path.join(SOURCE, "deploy/redis/users.acl.template")
 
 # What each service's process runs: its own folder plus the common code it
-# calls. Token issue/revoke (common/auth.cc) is the records service's; the
+# calls (every write script starts with the request-id prelude of
+# common/request_id.cc). Token issue/revoke (common/auth.cc) is the records service's; the
 # other services only look tokens up (HGETALL, below).
 SOURCES = {
-    "records": ["services/records", "services/common/auth.cc", "services/common/redis.cc"],
-    "templates": ["services/templates", "services/common/redis.cc"],
+    "records": ["services/records", "services/common/auth.cc", "services/common/redis.cc",
+                "services/common/request_id.cc"],
+    "templates": ["services/templates", "services/common/redis.cc",
+                  "services/common/request_id.cc"],
     "approval": ["services/approval", "services/common/redis.cc"],
     "assembler": ["services/assembler", "services/common/redis.cc", "services/common/streams.cc"],
 }

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
@@ -20,9 +21,9 @@
 #include "gtest/gtest.h"
 #include "markup_checks.h"
 #include "records/core.h"
-#include "reportctl/sample.h"
 #include "redis_server.h"
 #include "report_context/report_context.h"
+#include "reportctl/sample.h"
 #include "templates/service/core.h"
 #include "templates/service/domain.h"
 #include "templates/service/grpc_service.h"
@@ -99,6 +100,40 @@ class TemplatesTest : public ::testing::Test {
   records::v1::Profile profile_;
   std::string base_;
 };
+
+// AIP-155: a repeat returns the revision the first call wrote; the id with
+// another method, template, caller or text is INVALID_ARGUMENT naming it.
+TEST_F(TemplatesTest, ARepeatedRequestIdReturnsTheFirstRevisionAndNothingElse) {
+  ASSERT_TRUE(templates_->Create("kjj", "memo", "{{org.name}}", "", "wang", "", "c1").ok());
+  auto up = templates_->Update({"kjj", "memo", 0}, "{{org.short_name}}", "", 0, "wang", "", "u1");
+  ASSERT_TRUE(up.ok()) << up.status();
+  ASSERT_TRUE(templates_->Update({"kjj", "memo", 0}, "{{org.city}}", "", 0, "wang", "", "").ok());
+  // The same update again: revision 2 as it was written, not a fourth.
+  auto again =
+      templates_->Update({"kjj", "memo", 0}, "{{org.short_name}}", "", 0, "wang", "", "u1");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->revision(), 2);
+  EXPECT_EQ(again->text(), "{{org.short_name}}");
+  auto reused = [](const absl::StatusOr<v1::Template>& r, const std::string& id) {
+    return r.status().code() == absl::StatusCode::kInvalidArgument &&
+           absl::StrContains(r.status().message(), absl::StrCat("'", id, "'"));
+  };
+  // Other content, other method, other template, other caller.
+  EXPECT_TRUE(reused(
+      templates_->Update({"kjj", "memo", 0}, "{{org.district}}", "", 0, "wang", "", "u1"), "u1"));
+  EXPECT_TRUE(
+      reused(templates_->Create("kjj", "memo2", "{{org.name}}", "", "wang", "", "u1"), "u1"));
+  ASSERT_TRUE(templates_->Create("kjj", "memo3", "{{org.name}}", "", "wang", "", "").ok());
+  EXPECT_TRUE(
+      reused(templates_->Update({"kjj", "memo3", 0}, "{{org.short_name}}", "", 0, "wang", "", "u1"),
+             "u1"));
+  EXPECT_TRUE(reused(
+      templates_->Update({"kjj", "memo", 0}, "{{org.short_name}}", "", 0, "li", "", "u1"), "u1"));
+  EXPECT_EQ(templates_->Revisions({"kjj", "memo", 0})->size(), 3u);
+  EXPECT_EQ(templates_->Get({"kjj", "memo3", 0})->revision(), 1);
+  EXPECT_EQ(templates_->Create("kjj", "memo4", "x", "", "wang", "", "a b").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
 
 TEST_F(TemplatesTest, RevisionsAreImmutableAndAddressable) {
   auto t1 = templates_->Create("kjj", "note", "{{org.name}}", "", "wang", "", "r1");
@@ -798,7 +833,8 @@ TEST(TemplateStoreTest, KeysAreTheDocumentedOnes) {
   EXPECT_EQ(Store::TemplateKey("", "base"), "gr:{_shared}:tpl:base");
   EXPECT_EQ(Store::IndexKey("kjj"), "gr:{kjj}:tpls");
   EXPECT_EQ(Store::IndexKey(""), "gr:{_shared}:tpls");
-  EXPECT_EQ(Store::RequestKey("kjj", "r1"), "gr:{kjj}:treq:r1");
+  EXPECT_EQ(Store::RequestKey("kjj", "r1"), "gr:{kjj}:rq:r1");
+  EXPECT_EQ(Store::RequestKey("", "r1"), "gr:{_shared}:rq:r1");
 }
 
 }  // namespace

@@ -404,18 +404,21 @@ absl::Status TemplatesCore::CheckSyntaxAndNames(const std::string& org, const st
 
 absl::StatusOr<v1::Template> TemplatesCore::Save(WriteMode mode, const TemplateRef& ref,
                                                  v1::Template t, int64_t expected,
-                                                 const std::string& request_id) {
-  GR_ASSIGN_OR_RETURN(WriteResult w, store_->Write(mode, ref, t, expected, request_id));
+                                                 const request_id::Call& call) {
+  GR_ASSIGN_OR_RETURN(WriteResult w, store_->Write(mode, ref, t, expected, call));
   switch (w.outcome) {
-    case WriteOutcome::kOk:
+    case Outcome::kOk:
       return t;
-    case WriteOutcome::kDuplicate:
+    case Outcome::kReplayed:
+      // The revision that call wrote: its first result.
       return Get({ref.org, ref.id, w.revision});
-    case WriteOutcome::kExists:
+    case Outcome::kRequestReused:
+      return request_id::Reused(call.id);
+    case Outcome::kExists:
       return absl::AlreadyExistsError(absl::StrCat(ref.Name(), " already exists; update it"));
-    case WriteOutcome::kNotFound:
+    case Outcome::kNotFound:
       return absl::NotFoundError(absl::StrCat(ref.Name(), " not found"));
-    case WriteOutcome::kStale:
+    default:
       break;
   }
   return absl::AbortedError(
@@ -432,10 +435,17 @@ absl::StatusOr<v1::Template> TemplatesCore::Create(const std::string& org, const
     return absl::InvalidArgumentError(
         absl::StrCat("template_id: '", id, "' must be 1-63 lower-case letters, digits or '-'"));
   }
+  GR_RETURN_IF_ERROR(request_id::Validate(request_id));
   GR_RETURN_IF_ERROR(CheckSyntaxAndNames(org, text, token));
   TemplateRef ref{org, id, 0};
+  v1::CreateTemplateRequest call;
+  if (!org.empty()) call.set_parent(absl::StrCat("orgs/", org));
+  call.set_template_id(id);
+  call.set_text(text);
+  call.set_description(description);
+  call.set_request_id(request_id);
   return Save(WriteMode::kCreate, ref, NewRevision(ref, 1, text, description, created_by), 0,
-              request_id);
+              request_id::CallOf("CreateTemplate", ref.Name(), created_by, call));
 }
 
 absl::StatusOr<v1::Template> TemplatesCore::Update(const TemplateRef& in, const std::string& text,
@@ -445,11 +455,19 @@ absl::StatusOr<v1::Template> TemplatesCore::Update(const TemplateRef& in, const 
                                                    const std::string& token,
                                                    const std::string& request_id) {
   TemplateRef ref{in.org, in.id, 0};
+  GR_RETURN_IF_ERROR(request_id::Validate(request_id));
   GR_ASSIGN_OR_RETURN(int64_t latest, store_->LatestRevision(ref.org, ref.id));
   int64_t expected = expected_revision ? expected_revision : latest;
   GR_RETURN_IF_ERROR(CheckSyntaxAndNames(ref.org, text, token));
+  v1::UpdateTemplateRequest call;
+  call.set_name(ref.Name());
+  call.set_text(text);
+  call.set_description(description);
+  call.set_expected_revision(expected_revision);
+  call.set_request_id(request_id);
   return Save(WriteMode::kUpdate, ref,
-              NewRevision(ref, expected + 1, text, description, created_by), expected, request_id);
+              NewRevision(ref, expected + 1, text, description, created_by), expected,
+              request_id::CallOf("UpdateTemplate", ref.Name(), created_by, call));
 }
 
 absl::StatusOr<v1::ListTemplatesResponse> TemplatesCore::List(const std::string& org, int page_size,

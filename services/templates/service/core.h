@@ -150,7 +150,7 @@ class TemplatesCore {
   absl::Status CheckSyntaxAndNames(const std::string& org, const std::string& text,
                                    const std::string& token);
   absl::StatusOr<v1::Template> Save(WriteMode mode, const TemplateRef& ref, v1::Template t,
-                                    int64_t expected, const std::string& request_id);
+                                    int64_t expected, const request_id::Call& call);
 
   // The template a render runs: the stored one (naming it in `out`) or the
   // inline text.

@@ -9,9 +9,6 @@
 namespace govreport::templates {
 namespace {
 
-// How long a request id is remembered for replay.
-constexpr int64_t kRequestTtl = int64_t{7} * 24 * 3600;
-
 std::string RevisionField(int64_t revision) { return absl::StrCat("r", revision); }
 
 absl::StatusOr<v1::Template> ParseTemplate(absl::string_view blob) {
@@ -37,7 +34,8 @@ std::string Store::TemplateKey(const std::string& org, const std::string& id) {
 std::string Store::IndexKey(const std::string& org) { return absl::StrCat(Scope(org), "tpls"); }
 
 std::string Store::RequestKey(const std::string& org, const std::string& request_id) {
-  return absl::StrCat(Scope(org), "treq:", request_id);
+  // In the scope's slot, like the template the script writes.
+  return request_id::Key(org.empty() ? "_shared" : org, request_id);
 }
 
 absl::StatusOr<int64_t> Store::LatestRevision(const std::string& org, const std::string& id) {
@@ -102,30 +100,21 @@ absl::StatusOr<std::vector<std::string>> Store::ListIds(const std::string& org, 
 
 absl::StatusOr<WriteResult> Store::Write(WriteMode mode, const TemplateRef& ref,
                                          const v1::Template& t, int64_t expected,
-                                         const std::string& request_id) {
-  const std::string rid = request_id.empty() ? RandomHex(8) : request_id;
+                                         const request_id::Call& call) {
   GR_ASSIGN_OR_RETURN(
       redis::Reply r,
       redis_->Eval(StoreTemplateScript(),
-                   {TemplateKey(ref.org, ref.id), IndexKey(ref.org), RequestKey(ref.org, rid)},
+                   {TemplateKey(ref.org, ref.id), IndexKey(ref.org), RequestKey(ref.org, call.id)},
                    {mode == WriteMode::kCreate ? "create" : "update", absl::StrCat(expected),
-                    t.SerializeAsString(), ref.id, absl::StrCat(kRequestTtl)}));
-  const absl::string_view code = r[0].Str();
+                    t.SerializeAsString(), ref.id, request_id::RetentionSeconds(),
+                    call.id.empty() ? "" : call.fingerprint}));
+  GR_RETURN_IF_ERROR(r.ErrorStatus());
   WriteResult out;
-  if (code == "NOTFOUND") {
-    out.outcome = WriteOutcome::kNotFound;
-    return out;
-  }
-  if (code == "OK") {
-    out.outcome = WriteOutcome::kOk;
-  } else if (code == "DUP_REQ") {
-    out.outcome = WriteOutcome::kDuplicate;
-  } else if (code == "EXISTS") {
-    out.outcome = WriteOutcome::kExists;
-  } else if (code == "STALE") {
-    out.outcome = WriteOutcome::kStale;
-  } else {
-    return absl::InternalError(absl::StrCat("template write: unknown outcome '", code, "'"));
+  out.outcome = ParseOutcome(r[0].Str());
+  if (out.outcome == Outcome::kNotFound || out.outcome == Outcome::kRequestReused) return out;
+  if (out.outcome != Outcome::kOk && out.outcome != Outcome::kReplayed &&
+      out.outcome != Outcome::kExists && out.outcome != Outcome::kStale) {
+    return absl::InternalError(absl::StrCat("template write: unknown outcome '", r[0].Str(), "'"));
   }
   GR_ASSIGN_OR_RETURN(out.revision, r[1].AsInt());
   return out;

@@ -3,7 +3,8 @@
 // allowed in org ids, so it cannot collide):
 //   {scope}tpl:{id}           hash {latest: n, r1 .. rn: Template blobs}
 //   {scope}tpls               sorted set of the scope's template ids (score 0)
-//   {scope}treq:{request_id}  the revision a request wrote (7 days, replay)
+//   gr:{org|_shared}:rq:{id}  request replay: the revision a call wrote
+//                             (common/request_id.h, 7 days)
 // Every write is StoreTemplateScript (lua_scripts.h).
 #ifndef GOVREPORT_TEMPLATES_SERVICE_STORE_H_
 #define GOVREPORT_TEMPLATES_SERVICE_STORE_H_
@@ -14,7 +15,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/outcome.h"
 #include "common/redis.h"
+#include "common/request_id.h"
 #include "govreport/templates/v1/templates.pb.h"
 #include "templates/service/domain.h"
 
@@ -22,16 +25,12 @@ namespace govreport::templates {
 
 enum class WriteMode { kCreate, kUpdate };
 
-enum class WriteOutcome {
-  kOk,         // written as `revision`
-  kDuplicate,  // the request id wrote `revision` before; nothing written
-  kExists,     // create of an existing template
-  kNotFound,   // update of a missing template
-  kStale,      // update: the latest revision is `revision`, not the expected
-};
-
+// kOk: written as `revision`; kReplayed: the request id wrote `revision`
+// before, nothing written; kRequestReused: the id names another call;
+// kExists: create of an existing template; kNotFound: update of a missing
+// one; kStale: the latest revision is `revision`, not the expected one.
 struct WriteResult {
-  WriteOutcome outcome = WriteOutcome::kOk;
+  Outcome outcome = Outcome::kOk;
   int64_t revision = 0;
 };
 
@@ -62,11 +61,11 @@ class Store {
   absl::StatusOr<std::vector<std::string>> ListIds(const std::string& org, int64_t offset,
                                                    int64_t limit);
 
-  // Writes `t` as the next revision of `ref`'s template, guarded by
-  // `request_id` (a random one when empty) and, for an update, by the
+  // Writes `t` as the next revision of `ref`'s template, guarded by the
+  // call's request id (none when empty) and, for an update, by the
   // expected latest revision.
   absl::StatusOr<WriteResult> Write(WriteMode mode, const TemplateRef& ref, const v1::Template& t,
-                                    int64_t expected, const std::string& request_id);
+                                    int64_t expected, const request_id::Call& call);
 
  private:
   redis::Client* redis_;
