@@ -88,7 +88,7 @@ void AppendInteger(uint64_t n, bool leading, const NumeralStyle& style, std::str
   if (n < 100000000) {
     AppendGroup(static_cast<uint32_t>(n / 10000), leading, style, out);
     out->append("万");
-    const uint32_t low = static_cast<uint32_t>(n % 10000);
+    const auto low = static_cast<uint32_t>(n % 10000);
     if (low != 0) {
       if (low < 1000) out->append(style.digits[0]);
       AppendGroup(low, false, style, out);

@@ -209,8 +209,8 @@ std::string ActivityName(absl::string_view org_id, absl::string_view id) {
 
 std::string Contribution(const pb::ActivityRecord& r) {
   // Type and date are validated (snake_case key, yyyy-mm-dd): no quoting.
-  std::string out = absl::StrCat(R"({"t":")", r.type(), R"(","d":")", r.occurred_on(),
-                                 R"(","v":)", r.voided() ? 1 : 0, R"(,"q":{)");
+  std::string out = absl::StrCat(R"({"t":")", r.type(), R"(","d":")", r.occurred_on(), R"(","v":)",
+                                 r.voided() ? 1 : 0, R"(,"q":{)");
   // Sorted for a stable encoding (the map's order is not).
   std::map<std::string, int64_t> q(r.quantities().begin(), r.quantities().end());
   bool first = true;
