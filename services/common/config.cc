@@ -15,7 +15,9 @@ Flags::Flags(std::string program, std::string summary)
 
 Flags& Flags::Define(const std::string& name, std::string default_value, std::string help) {
   if (!flags_.count(name)) order_.push_back(name);
-  flags_[name] = Flag{default_value, default_value, std::move(help), /*set=*/false, /*given=*/{}};
+  // Braced: the copy is made before the move (left to right).
+  flags_[name] =
+      Flag{default_value, std::move(default_value), std::move(help), /*set=*/false, /*given=*/{}};
   return *this;
 }
 
@@ -33,7 +35,7 @@ absl::Status Flags::Parse(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--") {
-      for (++i; i < argc; ++i) positional_.push_back(argv[i]);
+      for (++i; i < argc; ++i) positional_.emplace_back(argv[i]);
       break;
     }
     if (arg == "--help" || arg == "-h") {

@@ -37,8 +37,8 @@ void AppendMarkupEscaped(std::string_view text, MarkupEscape mode, std::string* 
 
 absl::Status CheckDocumentText(absl::string_view field, absl::string_view text) {
   int line = 1;
-  for (size_t i = 0; i < text.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(text[i]);
+  for (char ch : text) {
+    auto c = static_cast<unsigned char>(ch);
     if (c == '\n') ++line;
     if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
       return absl::InvalidArgumentError(

@@ -56,32 +56,91 @@ std::string FormatValue(pb::ValueKind kind, const std::string& unit, int64_t val
   }
 }
 
-absl::Status ValidateProfile(const pb::Profile& p) {
-  std::vector<std::string> errors;
-  if (p.id().empty()) errors.push_back("profile.id: must be set");
-  std::map<std::string, const pb::ActivityType*> types;
+namespace {
+
+using TypesByKey = std::map<std::string, const pb::ActivityType*>;
+using IndicatorsByKey = std::map<std::string, const pb::Indicator*>;
+
+// Appends the activity types' problems to `errors`; `types` gains every valid key.
+void CheckActivityTypes(const pb::Profile& p, TypesByKey* types, std::vector<std::string>* errors) {
   for (int i = 0; i < p.activity_types_size(); ++i) {
     const auto& t = p.activity_types(i);
     std::string at = absl::StrCat("activity_types[", i, "]");
     if (!IsIdentifier(t.key())) {
-      errors.push_back(absl::StrCat(at, ".key: '", t.key(), "' must be lower_snake_case"));
-    } else if (!types.emplace(t.key(), &t).second) {
-      errors.push_back(absl::StrCat(at, ".key: '", t.key(), "' is repeated"));
+      errors->push_back(absl::StrCat(at, ".key: '", t.key(), "' must be lower_snake_case"));
+    } else if (!types->emplace(t.key(), &t).second) {
+      errors->push_back(absl::StrCat(at, ".key: '", t.key(), "' is repeated"));
     }
     for (const auto& q : t.required_quantities()) {
       if (!IsIdentifier(q)) {
-        errors.push_back(
+        errors->push_back(
             absl::StrCat(at, ".required_quantities: '", q, "' must be lower_snake_case"));
       }
     }
     for (const auto& q : t.optional_quantities()) {
       if (!IsIdentifier(q)) {
-        errors.push_back(
+        errors->push_back(
             absl::StrCat(at, ".optional_quantities: '", q, "' must be lower_snake_case"));
       }
     }
   }
-  std::map<std::string, const pb::Indicator*> inds;
+}
+
+// Appends the problems of one indicator's measure (`at` names the indicator).
+void CheckMeasure(const std::string& at, const pb::Indicator& ind, const IndicatorsByKey& inds,
+                  const TypesByKey& types, std::vector<std::string>* errors) {
+  const auto& m = ind.measure();
+  if (m.kind() == pb::MEASURE_KIND_UNSPECIFIED) {
+    errors->push_back(absl::StrCat(at, ".measure.kind: must be set"));
+    return;
+  }
+  if (m.kind() == pb::RATIO) {
+    for (const auto& ref : {m.numerator(), m.denominator()}) {
+      auto it = inds.find(ref);
+      if (it == inds.end()) {
+        errors->push_back(absl::StrCat(at, ".measure: no indicator '", ref, "'"));
+      } else if (it->second->measure().kind() == pb::RATIO) {
+        errors->push_back(absl::StrCat(at, ".measure: '", ref, "' is itself a ratio"));
+      }
+    }
+    return;
+  }
+  if (m.activity_types().empty()) {
+    errors->push_back(absl::StrCat(at,
+                                   ".measure.activity_types: must name at "
+                                   "least one activity type"));
+  }
+  bool needs_quantity = m.kind() == pb::SUM || m.kind() == pb::LATEST;
+  if (needs_quantity && m.quantity().empty()) {
+    errors->push_back(absl::StrCat(at, ".measure.quantity: must be set"));
+  }
+  for (const auto& tk : m.activity_types()) {
+    auto it = types.find(tk);
+    if (it == types.end()) {
+      errors->push_back(absl::StrCat(at,
+                                     ".measure.activity_types: no activity "
+                                     "type '",
+                                     tk, "'"));
+    } else if (needs_quantity && !m.quantity().empty() && !Declares(*it->second, m.quantity())) {
+      errors->push_back(absl::StrCat(at, ".measure.quantity: activity type '", tk,
+                                     "' has no quantity '", m.quantity(), "'"));
+    }
+  }
+  if (KindOf(ind) == pb::MONEY_FEN &&
+      (m.kind() != pb::SUM || !absl::EndsWith(m.quantity(), "_fen"))) {
+    errors->push_back(
+        absl::StrCat(at, ": money (", ind.unit(), ") must be the SUM of a *_fen quantity"));
+  }
+}
+
+}  // namespace
+
+absl::Status ValidateProfile(const pb::Profile& p) {
+  std::vector<std::string> errors;
+  if (p.id().empty()) errors.emplace_back("profile.id: must be set");
+  TypesByKey types;
+  CheckActivityTypes(p, &types, &errors);
+  IndicatorsByKey inds;
   for (const auto& ind : p.indicators()) inds.emplace(ind.key(), &ind);
   std::set<std::string> seen;
   for (int i = 0; i < p.indicators_size(); ++i) {
@@ -96,50 +155,9 @@ absl::Status ValidateProfile(const pb::Profile& p) {
     if (ind.precision() < 0 || ind.precision() > 6) {
       errors.push_back(absl::StrCat(at, ".precision: must be within 0..6"));
     }
-    const auto& m = ind.measure();
-    if (m.kind() == pb::MEASURE_KIND_UNSPECIFIED) {
-      errors.push_back(absl::StrCat(at, ".measure.kind: must be set"));
-      continue;
-    }
-    if (m.kind() == pb::RATIO) {
-      for (const auto& ref : {m.numerator(), m.denominator()}) {
-        auto it = inds.find(ref);
-        if (it == inds.end()) {
-          errors.push_back(absl::StrCat(at, ".measure: no indicator '", ref, "'"));
-        } else if (it->second->measure().kind() == pb::RATIO) {
-          errors.push_back(absl::StrCat(at, ".measure: '", ref, "' is itself a ratio"));
-        }
-      }
-      continue;
-    }
-    if (m.activity_types().empty()) {
-      errors.push_back(absl::StrCat(at,
-                                    ".measure.activity_types: must name at "
-                                    "least one activity type"));
-    }
-    bool needs_quantity = m.kind() == pb::SUM || m.kind() == pb::LATEST;
-    if (needs_quantity && m.quantity().empty()) {
-      errors.push_back(absl::StrCat(at, ".measure.quantity: must be set"));
-    }
-    for (const auto& tk : m.activity_types()) {
-      auto it = types.find(tk);
-      if (it == types.end()) {
-        errors.push_back(absl::StrCat(at,
-                                      ".measure.activity_types: no activity "
-                                      "type '",
-                                      tk, "'"));
-      } else if (needs_quantity && !m.quantity().empty() && !Declares(*it->second, m.quantity())) {
-        errors.push_back(absl::StrCat(at, ".measure.quantity: activity type '", tk,
-                                      "' has no quantity '", m.quantity(), "'"));
-      }
-    }
-    if (KindOf(ind) == pb::MONEY_FEN &&
-        (m.kind() != pb::SUM || !absl::EndsWith(m.quantity(), "_fen"))) {
-      errors.push_back(
-          absl::StrCat(at, ": money (", ind.unit(), ") must be the SUM of a *_fen quantity"));
-    }
+    CheckMeasure(at, ind, inds, types, &errors);
   }
-  if (p.indicators_size() > 1000) errors.push_back("indicators: at most 1000");
+  if (p.indicators_size() > 1000) errors.emplace_back("indicators: at most 1000");
   if (errors.empty()) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat("profile '", p.id(), "' has ", errors.size(),
                                                  " problem(s):\n", absl::StrJoin(errors, "\n")));
@@ -222,6 +240,36 @@ std::string CompiledProfile::ReadSpec(const Period& period) const {
   return absl::StrCat("{\"f\":[", f, "],\"d\":[", d, "],\"l\":[", l, "]}");
 }
 
+namespace {
+
+// The second pass of Evaluate: a ratio is computed from the values of its
+// numerator and denominator (never ratios themselves), rounded half up.
+void EvaluateRatios(const pb::Profile& profile, std::vector<pb::IndicatorValue>* values) {
+  std::map<std::string, const pb::IndicatorValue*> by_key;
+  for (const auto& v : *values) by_key[v.key()] = &v;
+  for (int i = 0; i < profile.indicators_size(); ++i) {
+    const auto& m = profile.indicators(i).measure();
+    pb::IndicatorValue& v = (*values)[i];
+    if (m.kind() == pb::RATIO) {
+      const auto* num = by_key[m.numerator()];
+      const auto* den = by_key[m.denominator()];
+      v.set_record_count(num->record_count() + den->record_count());
+      if (num->missing() || den->missing() || den->value() == 0) {
+        v.set_missing(true);
+      } else {
+        __int128 scaled = static_cast<__int128>(num->value()) * 100 * Pow10(v.precision());
+        v.set_value(static_cast<int64_t>((scaled * 2 + den->value()) /
+                                         (2 * static_cast<__int128>(den->value()))));
+      }
+    }
+    if (!v.missing()) {
+      v.set_display(FormatValue(v.kind(), v.unit(), v.value(), v.precision()));
+    }
+  }
+}
+
+}  // namespace
+
 CompiledProfile::Figures CompiledProfile::Evaluate(const Period& period, int64_t data_version,
                                                    const std::vector<std::string>& fields,
                                                    const std::vector<int64_t>& distinct,
@@ -236,7 +284,6 @@ CompiledProfile::Figures CompiledProfile::Evaluate(const Period& period, int64_t
     return v;
   };
   size_t buckets = period.Buckets().size();
-  std::map<std::string, const pb::IndicatorValue*> by_key;
   out.values.reserve(profile_.indicators_size());
   for (const auto& ind : profile_.indicators()) {
     pb::IndicatorValue v;
@@ -287,25 +334,7 @@ CompiledProfile::Figures CompiledProfile::Evaluate(const Period& period, int64_t
     }
     out.values.push_back(std::move(v));
   }
-  for (const auto& v : out.values) by_key[v.key()] = &v;
-  for (int i = 0; i < profile_.indicators_size(); ++i) {
-    const auto& m = profile_.indicators(i).measure();
-    pb::IndicatorValue& v = out.values[i];
-    if (m.kind() == pb::RATIO) {
-      const auto* num = by_key[m.numerator()];
-      const auto* den = by_key[m.denominator()];
-      v.set_record_count(num->record_count() + den->record_count());
-      if (num->missing() || den->missing() || den->value() == 0) {
-        v.set_missing(true);
-      } else {
-        __int128 scaled = static_cast<__int128>(num->value()) * 100 * Pow10(v.precision());
-        v.set_value(static_cast<int64_t>((scaled * 2 + den->value()) / (2 * den->value())));
-      }
-    }
-    if (!v.missing()) {
-      v.set_display(FormatValue(v.kind(), v.unit(), v.value(), v.precision()));
-    }
-  }
+  EvaluateRatios(profile_, &out.values);
   return out;
 }
 

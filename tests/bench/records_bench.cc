@@ -91,6 +91,13 @@ double MedianMicros(int runs, const std::function<void()>& f) {
   return us[us.size() / 2];
 }
 
+// A talk's contribution JSON as the service builds it (records/domain.cc).
+std::string TalkContribution(const pb::ActivityRecord& r) {
+  return absl::StrCat(R"({"t":")", r.type(), R"(","d":")", r.occurred_on(),
+                      R"(","v":0,"q":{"participants":")", r.quantities().at("participants"),
+                      R"("},"p":[]})");
+}
+
 // Fills an org with n records straight through the write script.
 void Fill(redis::Client& client, records::RecordsCore& recs, const std::string& org, int64_t n,
           records::SplitMix& rng) {
@@ -98,16 +105,15 @@ void Fill(redis::Client& client, records::RecordsCore& recs, const std::string& 
   const int chunk = 1000;
   for (int64_t done = 0; done < n; done += chunk) {
     std::vector<redis::ScriptCall> calls;
+    calls.reserve(chunk);
     for (int i = 0; i < chunk && done + i < n; ++i) {
       pb::ActivityRecord r = Talk(rng);
       std::string id = NewId();
       r.set_name(absl::StrCat("orgs/", org, "/activities/", id));
       r.set_revision(1);
-      std::string contrib = absl::StrCat("{\"t\":\"", r.type(), "\",\"d\":\"", r.occurred_on(),
-                                         "\",\"v\":0,\"q\":{\"participants\":\"",
-                                         r.quantities().at("participants"), "\"},\"p\":[]}");
-      calls.push_back({{OrgPrefix(org) + "dv"},
-                       {"create", id, "", "", "", "0", r.SerializeAsString(), contrib, "60"}});
+      calls.push_back(
+          {{OrgPrefix(org) + "dv"},
+           {"create", id, "", "", "", "0", r.SerializeAsString(), TalkContribution(r), "60"}});
     }
     auto st = client.EvalPipeline(records::WriteActivityScript(), calls);
     if (!st.ok()) {
@@ -145,9 +151,9 @@ return n
   return script;
 }
 
-// Victim latency with an attacker reading on two threads.
-std::string DistinctFigures(redis::Client& client, records::RecordsCore& recs,
-                            const pb::Profile& profile) {
+// The orgs of the distinct-persons figures: a victim with a few records and
+// an attacker at its caps. Returns how many persons the attacker holds.
+int64_t LoadDistinctOrgs(records::RecordsCore& recs, const pb::Profile& profile) {
   for (const char* org : {"victim", "attacker", "legacy"}) {
     pb::Org o;
     o.set_display_name(org);
@@ -175,14 +181,19 @@ std::string DistinctFigures(redis::Client& client, records::RecordsCore& recs,
       persons += 500;
     }
   }
-  // The issue's data, as the old code took it: 20 records of 10 000
-  // persons, written with the script and no caps.
+  return persons;
+}
+
+// The issue's data, as the old code took it: 20 records of 10 000 persons,
+// written with the script and no caps. Returns the hashes the old union read.
+std::vector<std::string> LoadLegacy(redis::Client& client) {
   std::vector<redis::ScriptCall> calls;
+  calls.reserve(20);
   for (int i = 0; i < 20; ++i) {
     pb::ActivityRecord r = Volunteers(i % 2 ? "2023-03-10" : "2023-08-10", i * 10000, 10000);
     std::string id = NewId();
-    std::string contrib = absl::StrCat("{\"t\":\"", r.type(), "\",\"d\":\"", r.occurred_on(),
-                                       "\",\"v\":0,\"q\":{},\"p\":[");
+    std::string contrib = absl::StrCat(R"({"t":")", r.type(), R"(","d":")", r.occurred_on(),
+                                       R"(","v":0,"q":{},"p":[)");
     for (int k = 0; k < r.persons_size(); ++k) {
       absl::StrAppend(&contrib, k ? "," : "", "\"", r.persons(k), "\"");
     }
@@ -201,6 +212,14 @@ std::string DistinctFigures(redis::Client& client, records::RecordsCore& recs,
     legacy_keys.push_back(
         absl::StrCat(OrgPrefix("legacy"), "dp:", b, ":epidemic_volunteer_service"));
   }
+  return legacy_keys;
+}
+
+// Victim latency with an attacker reading on two threads.
+std::string DistinctFigures(redis::Client& client, records::RecordsCore& recs,
+                            const pb::Profile& profile) {
+  int64_t persons = LoadDistinctOrgs(recs, profile);
+  std::vector<std::string> legacy_keys = LoadLegacy(client);
   auto victim = [&recs] {
     auto v = recs.GetIndicatorValues("victim", "2023");
     if (!v.ok()) {
@@ -261,27 +280,154 @@ std::string DistinctFigures(redis::Client& client, records::RecordsCore& recs,
       static_cast<int>(slowest[1]));
 }
 
-int Main(int argc, char** argv) {
+struct BenchFlags {
   int64_t big = 1000000;
-  int unary_calls = 4000, batches = 40, threads = 16;
-  bool unary_only = false, unix_socket = false, distinct_only = false;
+  int unary_calls = 4000;
+  int batches = 40;
+  int threads = 16;
+  bool unary_only = false;
+  bool unix_socket = false;
+  bool distinct_only = false;
+};
+
+BenchFlags ParseFlags(int argc, char** argv) {
+  BenchFlags f;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a.rfind("--big=", 0) == 0) big = std::stoll(a.substr(6));
-    if (a == "--unary-only") unary_only = true;
-    if (a == "--distinct-only") distinct_only = true;
-    if (a == "--unix-socket") unix_socket = true;
-    if (a.rfind("--threads=", 0) == 0) threads = std::stoi(a.substr(10));
+    if (a.rfind("--big=", 0) == 0) f.big = std::stoll(a.substr(6));
+    if (a == "--unary-only") f.unary_only = true;
+    if (a == "--distinct-only") f.distinct_only = true;
+    if (a == "--unix-socket") f.unix_socket = true;
+    if (a.rfind("--threads=", 0) == 0) f.threads = std::stoi(a.substr(10));
     if (a == "--quick") {
-      big = 20000;
-      unary_calls = 800;
-      batches = 8;
+      f.big = 20000;
+      f.unary_calls = 800;
+      f.batches = 8;
     }
   }
+  return f;
+}
+
+struct UnaryFigures {
+  double rps = 0;
+  double echo_rps = 0;
+};
+
+// Unary: the same request message to both servers.
+UnaryFigures MeasureUnary(const BenchFlags& flags, pb::ActivityService::Stub& records_stub,
+                          v1::EchoService::Stub& echo_stub, records::SplitMix& rng,
+                          std::atomic<int>& errors) {
+  const int threads = flags.threads, unary_calls = flags.unary_calls;
+  std::vector<pb::CreateActivityRequest> reqs(threads * unary_calls / threads);
+  for (auto& r : reqs) {
+    r.set_parent("orgs/ingest");
+    *r.mutable_activity() = Talk(rng);
+    r.set_request_id(RandomHex(8));
+  }
+  auto call = [&](auto& stub, int t, int i) {
+    grpc::ClientContext ctx;
+    auth::AttachToken(ctx, "bench-operator");
+    pb::ActivityRecord out;
+    if (!stub.CreateActivity(&ctx, reqs[t * (unary_calls / threads) + i], &out).ok()) ++errors;
+  };
+  // Warm both.
+  Throughput(threads, 20, [&](int t, int i) { call(echo_stub, t, i); });
+  UnaryFigures u;
+  u.echo_rps =
+      Throughput(threads, unary_calls / threads, [&](int t, int i) { call(echo_stub, t, i); });
+  u.rps =
+      Throughput(threads, unary_calls / threads, [&](int t, int i) { call(records_stub, t, i); });
+  return u;
+}
+
+struct BatchFigures {
+  double rps = 0;
+  double raw_rps = 0;
+};
+
+// Batch: 500 records per call through gRPC vs the same scripts pipelined.
+BatchFigures MeasureBatch(int batches, pb::ActivityService::Stub& records_stub,
+                          redis::Client& client, records::RecordsCore& recs, records::SplitMix& rng,
+                          std::atomic<int>& errors) {
+  const int batch = 500;
+  std::vector<pb::BatchCreateActivitiesRequest> batch_reqs(batches);
+  for (auto& b : batch_reqs) {
+    b.set_parent("orgs/ingest");
+    for (int i = 0; i < batch; ++i) {
+      auto* one = b.add_requests();
+      *one->mutable_activity() = Talk(rng);
+      one->set_request_id(RandomHex(8));
+    }
+  }
+  const int batch_threads = 2;
+  BatchFigures f;
+  f.rps = batch * Throughput(batch_threads, batches / batch_threads, [&](int t, int i) {
+            grpc::ClientContext ctx;
+            auth::AttachToken(ctx, "bench-operator");
+            pb::BatchCreateActivitiesResponse out;
+            auto st = records_stub.BatchCreateActivities(
+                &ctx, batch_reqs[t * (batches / batch_threads) + i], &out);
+            if (!st.ok() || out.failed()) ++errors;
+          });
+  // The floor: the identical script calls (same arguments the service
+  // builds), pipelined straight to Redis.
+  (void)recs.GetProfile("raw");
+  std::vector<std::vector<redis::ScriptCall>> raw_batches(batches);
+  for (int b = 0; b < batches; ++b) {
+    raw_batches[b].reserve(batch_reqs[b].requests_size());
+    for (const auto& one : batch_reqs[b].requests()) {
+      pb::ActivityRecord r = one.activity();
+      std::string id = NewId();
+      r.set_name(absl::StrCat("orgs/raw/activities/", id));
+      r.set_revision(1);
+      raw_batches[b].push_back({{OrgPrefix("raw") + "dv"},
+                                {"create", id, one.request_id(), "", "", "0", r.SerializeAsString(),
+                                 TalkContribution(r), "604800"}});
+    }
+  }
+  f.raw_rps = batch * Throughput(batch_threads, batches / batch_threads, [&](int t, int i) {
+                if (!client
+                         .EvalPipeline(records::WriteActivityScript(),
+                                       raw_batches[t * (batches / batch_threads) + i])
+                         .ok()) {
+                  ++errors;
+                }
+              });
+  return f;
+}
+
+struct AggregateFigures {
+  double small_us = 0;
+  double big_us = 0;
+};
+
+// Aggregate queries: the same question over 1k and over `big` records.
+AggregateFigures MeasureAggregates(redis::Client& client, records::RecordsCore& recs, int64_t big) {
+  records::SplitMix fill_rng(2);
+  Fill(client, recs, "small", 1000, fill_rng);
+  Fill(client, recs, "big", big, fill_rng);
+  auto query = [&](const std::string& org) {
+    return [&recs, org] {
+      auto v = recs.GetIndicatorValues(org, "2023");
+      if (!v.ok()) std::exit(1);
+    };
+  };
+  for (int i = 0; i < 50; ++i) {
+    query("small")();
+    query("big")();
+  }
+  AggregateFigures a;
+  a.small_us = MedianMicros(301, query("small"));
+  a.big_us = MedianMicros(301, query("big"));
+  return a;
+}
+
+int Main(int argc, char** argv) {
+  const BenchFlags flags = ParseFlags(argc, argv);
   testing::RedisServer server;
   if (!server.ok()) return 1;
   redis::Options ro = server.options();
-  if (unix_socket) ro.unix_socket = server.socket_path();
+  if (flags.unix_socket) ro.unix_socket = server.socket_path();
   ro.pool_size = 32;
   // The "before" figure waits seconds behind the old unions.
   ro.command_timeout = absl::Seconds(60);
@@ -306,7 +452,7 @@ int Main(int argc, char** argv) {
     (void)recs.CreateOrg(org, o, "");
     (void)recs.LoadProfile(org, profile, "");
   }
-  if (distinct_only) {
+  if (flags.distinct_only) {
     std::cout << "{" << DistinctFigures(client, recs, profile) << "}\n";
     return 0;
   }
@@ -317,96 +463,15 @@ int Main(int argc, char** argv) {
   auto records_stub = pb::ActivityService::NewStub(channel);
   auto echo_stub = v1::EchoService::NewStub(echo_channel);
   records::SplitMix rng(1);
-
-  // Unary: the same request message to both servers.
-  std::vector<pb::CreateActivityRequest> reqs(threads * unary_calls / threads);
-  for (auto& r : reqs) {
-    r.set_parent("orgs/ingest");
-    *r.mutable_activity() = Talk(rng);
-    r.set_request_id(RandomHex(8));
-  }
   std::atomic<int> errors{0};
-  auto call = [&](auto& stub, int t, int i) {
-    grpc::ClientContext ctx;
-    auth::AttachToken(ctx, "bench-operator");
-    pb::ActivityRecord out;
-    if (!stub->CreateActivity(&ctx, reqs[t * (unary_calls / threads) + i], &out).ok()) ++errors;
-  };
-  // Warm both.
-  Throughput(threads, 20, [&](int t, int i) { call(echo_stub, t, i); });
-  double echo_rps =
-      Throughput(threads, unary_calls / threads, [&](int t, int i) { call(echo_stub, t, i); });
-  double unary_rps =
-      Throughput(threads, unary_calls / threads, [&](int t, int i) { call(records_stub, t, i); });
-  if (unary_only) {
+  const UnaryFigures unary = MeasureUnary(flags, *records_stub, *echo_stub, rng, errors);
+  if (flags.unary_only) {
     std::cout << absl::StrFormat("{\"ingest.unary.rps\": %.0f, \"ingest.unary.echo_rps\": %.0f}\n",
-                                 unary_rps, echo_rps);
+                                 unary.rps, unary.echo_rps);
     return 0;
   }
-
-  // Batch: 500 records per call through gRPC vs the same scripts pipelined.
-  const int batch = 500;
-  std::vector<pb::BatchCreateActivitiesRequest> batch_reqs(batches);
-  for (auto& b : batch_reqs) {
-    b.set_parent("orgs/ingest");
-    for (int i = 0; i < batch; ++i) {
-      auto* one = b.add_requests();
-      *one->mutable_activity() = Talk(rng);
-      one->set_request_id(RandomHex(8));
-    }
-  }
-  const int batch_threads = 2;
-  double batch_rps = batch * Throughput(batch_threads, batches / batch_threads, [&](int t, int i) {
-                       grpc::ClientContext ctx;
-                       auth::AttachToken(ctx, "bench-operator");
-                       pb::BatchCreateActivitiesResponse out;
-                       auto st = records_stub->BatchCreateActivities(
-                           &ctx, batch_reqs[t * (batches / batch_threads) + i], &out);
-                       if (!st.ok() || out.failed()) ++errors;
-                     });
-  // The floor: the identical script calls (same arguments the service
-  // builds), pipelined straight to Redis.
-  auto compiled = recs.GetProfile("raw");
-  std::vector<std::vector<redis::ScriptCall>> raw_batches(batches);
-  for (int b = 0; b < batches; ++b) {
-    for (const auto& one : batch_reqs[b].requests()) {
-      pb::ActivityRecord r = one.activity();
-      std::string id = NewId();
-      r.set_name(absl::StrCat("orgs/raw/activities/", id));
-      r.set_revision(1);
-      std::string contrib = absl::StrCat("{\"t\":\"", r.type(), "\",\"d\":\"", r.occurred_on(),
-                                         "\",\"v\":0,\"q\":{\"participants\":\"",
-                                         r.quantities().at("participants"), "\"},\"p\":[]}");
-      raw_batches[b].push_back({{OrgPrefix("raw") + "dv"},
-                                {"create", id, one.request_id(), "", "", "0", r.SerializeAsString(),
-                                 contrib, "604800"}});
-    }
-  }
-  double raw_rps = batch * Throughput(batch_threads, batches / batch_threads, [&](int t, int i) {
-                     if (!client
-                              .EvalPipeline(records::WriteActivityScript(),
-                                            raw_batches[t * (batches / batch_threads) + i])
-                              .ok()) {
-                       ++errors;
-                     }
-                   });
-
-  // Aggregate queries: the same question over 1k and over `big` records.
-  records::SplitMix fill_rng(2);
-  Fill(client, recs, "small", 1000, fill_rng);
-  Fill(client, recs, "big", big, fill_rng);
-  auto query = [&](const std::string& org) {
-    return [&recs, org] {
-      auto v = recs.GetIndicatorValues(org, "2023");
-      if (!v.ok()) std::exit(1);
-    };
-  };
-  for (int i = 0; i < 50; ++i) {
-    query("small")();
-    query("big")();
-  }
-  double small_us = MedianMicros(301, query("small"));
-  double big_us = MedianMicros(301, query("big"));
+  const BatchFigures batch = MeasureBatch(flags.batches, *records_stub, client, recs, rng, errors);
+  const AggregateFigures agg = MeasureAggregates(client, recs, flags.big);
   std::string distinct = DistinctFigures(client, recs, profile);
 
   std::cout << absl::StrFormat(
@@ -415,8 +480,9 @@ int Main(int argc, char** argv) {
       "\"ingest.unary.echo_rps\": %.0f, \"ingest.unary.ratio_to_echo\": %.3f, "
       "\"aggregate.query_us_1k\": %.1f, \"aggregate.query_us_1m\": %.1f, "
       "\"aggregate.flatness\": %.3f, \"aggregate.big_records\": %d, %s, \"bench.errors\": %d}\n",
-      batch_rps, raw_rps, batch_rps / raw_rps, unary_rps, echo_rps, unary_rps / echo_rps, small_us,
-      big_us, big_us / small_us, static_cast<int>(big), distinct, errors.load());
+      batch.rps, batch.raw_rps, batch.rps / batch.raw_rps, unary.rps, unary.echo_rps,
+      unary.rps / unary.echo_rps, agg.small_us, agg.big_us, agg.big_us / agg.small_us,
+      static_cast<int>(flags.big), distinct, errors.load());
   return errors.load() ? 1 : 0;
 }
 

@@ -71,6 +71,106 @@ std::string Flatten(const std::string& base) {
   return out + "\n";
 }
 
+// The seed's org, facts, narrative and issue date; the figures come from
+// AddFigures.
+templates::ReportContextInput SeedInput() {
+  templates::ReportContextInput in;
+  in.org.set_display_name("中共重庆市科学技术局党组");
+  in.org.set_short_name("市科技局");
+  in.org.set_city("重庆");
+  in.org.set_district("渝北");
+  (*in.org.mutable_facts())["purged_influence"] = "孙政才";
+  (*in.org.mutable_facts())["case_lessons"] = "蔡家福";
+  (*in.org.mutable_facts())["municipal_inspection_target"] = "市科技局";
+  in.figures.set_period("2023");
+  in.figures.set_last_day("2023-12-31");
+  in.narrative = {
+      {"problems", "今年，局党组全面从严治党工作虽取得了一定成效，但仍然存在一些差距。"},
+      {"next_steps",
+       "（一）强化理论武装，增强履职尽责能力。深入学习，持续巩固。\n"
+       "（二）突出党建引领，推动党建与业务融合发展。创新党建载体平台。"}};
+  in.issue_date = templates::IssueDate{2024, 1, 8};
+  return in;
+}
+
+// A deterministic year of figures, one per indicator of the profile; the
+// three incident counts are zero. Returns the same values as the engine
+// prints them, for mstch.
+mstch::map AddFigures(const rpb::Profile& profile, rpb::GetIndicatorValuesResponse* figures) {
+  int i = 0;
+  mstch::map ind;
+  for (const auto& def : profile.indicators()) {
+    rpb::IndicatorValue* v = figures->add_values();
+    v->set_key(def.key());
+    v->set_unit(def.unit());
+    v->set_kind(records::KindOf(def));
+    v->set_precision(def.precision());
+    bool zero = def.key().find("incidents") != std::string::npos ||
+                def.key() == "eight_point_violation_reports";
+    int64_t value = zero                          ? 0
+                    : v->kind() == rpb::MONEY_FEN ? 56700000
+                    : v->kind() == rpb::PERCENT
+                        ? 975
+                        : 3 + 7 * (i++ % 11) + (def.key() == "project_info_entries" ? 1400 : 0);
+    v->set_value(value);
+    if (zero) {
+      ind[def.key()] = mstch::map{{"zero", true}};
+    } else if (def.key() == "project_info_entries") {
+      ind[def.key()] = mstch::map{{"approx", std::to_string(ApproximateDown(value))}};
+    } else if (v->kind() == rpb::MONEY_FEN) {
+      ind[def.key()] = mstch::map{{"wan", FormatFenAsWan(value)}};
+    } else {
+      ind[def.key()] = records::FormatValue(v->kind(), def.unit(), value, def.precision());
+    }
+  }
+  return ind;
+}
+
+mstch::map MstchContext(const templates::ReportContextInput& in, const mstch::map& ind) {
+  return mstch::map{{"org", mstch::map{{"name", in.org.display_name()},
+                                       {"short_name", in.org.short_name()},
+                                       {"city", in.org.city()},
+                                       {"district", in.org.district()}}},
+                    {"facts", mstch::map{{"purged_influence", std::string("孙政才")},
+                                         {"case_lessons", std::string("蔡家福")},
+                                         {"municipal_inspection_target", std::string("市科技局")}}},
+                    {"period", mstch::map{{"year", std::string("2023")}}},
+                    {"issue", mstch::map{{"date", std::string("2024年1月8日")}}},
+                    {"narrative", mstch::map{{"problems", in.narrative.at("problems")},
+                                             {"next_steps", in.narrative.at("next_steps")}}},
+                    {"ind", ind}};
+}
+
+// The JSON twin of the mstch data, for Jinja2.
+std::string JsonContext(const templates::ReportContextInput& in, const mstch::map& ind) {
+  std::string json = R"({"ind":{)";
+  bool first = true;
+  for (const auto& [k, node] : ind) {
+    json += first ? "" : ",";
+    first = false;
+    if (const auto* s = boost::get<std::string>(&node)) {
+      absl::StrAppend(&json, "\"", k, R"(":")", *s, "\"");
+    } else {
+      const auto& m = boost::get<mstch::map>(node);
+      auto it = m.begin();
+      if (const auto* b = boost::get<bool>(&it->second)) {
+        absl::StrAppend(&json, "\"", k, R"(":{")", it->first, "\":", *b ? "true" : "false", "}");
+      } else {
+        absl::StrAppend(&json, "\"", k, R"(":{")", it->first, R"(":")",
+                        boost::get<std::string>(it->second), R"("})");
+      }
+    }
+  }
+  absl::StrAppend(&json, R"(},"org":{"name":")", in.org.display_name(),
+                  R"(","short_name":"市科技局","city":"重庆","district":"渝北"},)"
+                  R"("facts":{"purged_influence":"孙政才","case_lessons":"蔡家福",)"
+                  R"("municipal_inspection_target":"市科技局"},"period":{"year":"2023"},)"
+                  R"("issue":{"date":"2024年1月8日"},"narrative":{"problems":")",
+                  in.narrative.at("problems"), R"(","next_steps":")",
+                  absl::StrReplaceAll(in.narrative.at("next_steps"), {{"\n", "\\n"}}), R"("}})");
+  return json;
+}
+
 Fixture& Get() {
   static Fixture* fixture = [] {
     auto* f = new Fixture;
@@ -80,92 +180,12 @@ Fixture& Get() {
     rpb::Profile profile;
     (void)google::protobuf::util::JsonStringToMessage(
         ReadFile(root + "/deploy/profiles/strict-governance/profile.json"), &profile);
-    // A deterministic year of figures; the three incident counts are zero.
-    templates::ReportContextInput in;
-    in.org.set_display_name("中共重庆市科学技术局党组");
-    in.org.set_short_name("市科技局");
-    in.org.set_city("重庆");
-    in.org.set_district("渝北");
-    (*in.org.mutable_facts())["purged_influence"] = "孙政才";
-    (*in.org.mutable_facts())["case_lessons"] = "蔡家福";
-    (*in.org.mutable_facts())["municipal_inspection_target"] = "市科技局";
-    in.figures.set_period("2023");
-    in.figures.set_last_day("2023-12-31");
-    int i = 0;
-    mstch::map ind;
-    for (const auto& def : profile.indicators()) {
-      rpb::IndicatorValue* v = in.figures.add_values();
-      v->set_key(def.key());
-      v->set_unit(def.unit());
-      v->set_kind(records::KindOf(def));
-      v->set_precision(def.precision());
-      bool zero = def.key().find("incidents") != std::string::npos ||
-                  def.key() == "eight_point_violation_reports";
-      int64_t value = zero                          ? 0
-                      : v->kind() == rpb::MONEY_FEN ? 56700000
-                      : v->kind() == rpb::PERCENT
-                          ? 975
-                          : 3 + 7 * (i++ % 11) + (def.key() == "project_info_entries" ? 1400 : 0);
-      v->set_value(value);
-      // The same value as the engine prints it, for mstch.
-      if (zero) {
-        ind[def.key()] = mstch::map{{"zero", true}};
-      } else if (def.key() == "project_info_entries") {
-        ind[def.key()] = mstch::map{{"approx", std::to_string(ApproximateDown(value))}};
-      } else if (v->kind() == rpb::MONEY_FEN) {
-        ind[def.key()] = mstch::map{{"wan", FormatFenAsWan(value)}};
-      } else {
-        ind[def.key()] = records::FormatValue(v->kind(), def.unit(), value, def.precision());
-      }
-    }
-    in.narrative = {
-        {"problems", "今年，局党组全面从严治党工作虽取得了一定成效，但仍然存在一些差距。"},
-        {"next_steps",
-         "（一）强化理论武装，增强履职尽责能力。深入学习，持续巩固。\n"
-         "（二）突出党建引领，推动党建与业务融合发展。创新党建载体平台。"}};
-    in.issue_date = templates::IssueDate{2024, 1, 8};
+    templates::ReportContextInput in = SeedInput();
+    mstch::map ind = AddFigures(profile, &in.figures);
     templates::v1::ValueMap ctx = templates::BuildReportContext(in);
     f->context = *templates::ToEngineContext(ctx);
-    f->mstch_context =
-        mstch::map{{"org", mstch::map{{"name", in.org.display_name()},
-                                      {"short_name", in.org.short_name()},
-                                      {"city", in.org.city()},
-                                      {"district", in.org.district()}}},
-                   {"facts", mstch::map{{"purged_influence", std::string("孙政才")},
-                                        {"case_lessons", std::string("蔡家福")},
-                                        {"municipal_inspection_target", std::string("市科技局")}}},
-                   {"period", mstch::map{{"year", std::string("2023")}}},
-                   {"issue", mstch::map{{"date", std::string("2024年1月8日")}}},
-                   {"narrative", mstch::map{{"problems", in.narrative["problems"]},
-                                            {"next_steps", in.narrative["next_steps"]}}},
-                   {"ind", ind}};
-    // The JSON twin of the mstch data, for Jinja2.
-    std::string json = "{\"ind\":{";
-    bool first = true;
-    for (const auto& [k, node] : ind) {
-      json += first ? "" : ",";
-      first = false;
-      if (const auto* s = boost::get<std::string>(&node)) {
-        absl::StrAppend(&json, "\"", k, "\":\"", *s, "\"");
-      } else {
-        const auto& m = boost::get<mstch::map>(node);
-        auto it = m.begin();
-        if (const auto* b = boost::get<bool>(&it->second)) {
-          absl::StrAppend(&json, "\"", k, "\":{\"", it->first, "\":", *b ? "true" : "false", "}");
-        } else {
-          absl::StrAppend(&json, "\"", k, "\":{\"", it->first, "\":\"",
-                          boost::get<std::string>(it->second), "\"}");
-        }
-      }
-    }
-    absl::StrAppend(&json, "},\"org\":{\"name\":\"", in.org.display_name(),
-                    "\",\"short_name\":\"市科技局\",\"city\":\"重庆\",\"district\":\"渝北\"},"
-                    "\"facts\":{\"purged_influence\":\"孙政才\",\"case_lessons\":\"蔡家福\","
-                    "\"municipal_inspection_target\":\"市科技局\"},\"period\":{\"year\":\"2023\"},"
-                    "\"issue\":{\"date\":\"2024年1月8日\"},\"narrative\":{\"problems\":\"",
-                    in.narrative["problems"], "\",\"next_steps\":\"",
-                    absl::StrReplaceAll(in.narrative["next_steps"], {{"\n", "\\n"}}), "\"}}");
-    f->json_context = json;
+    f->mstch_context = MstchContext(in, ind);
+    f->json_context = JsonContext(in, ind);
     auto compiled = CompiledTemplate::Compile(f->base);
     if (!compiled.ok()) {
       std::cerr << compiled.status() << "\n";

@@ -35,8 +35,9 @@ TEST(PageTokenTest, RoundTripsOffsetsAndCursors) {
   for (int64_t offset : {int64_t{0}, int64_t{1}, int64_t{100}, kMaxPageOffset}) {
     EXPECT_EQ(*DecodePageToken(list, EncodePageToken(list, offset)), offset);
   }
-  for (std::string cursor : {std::string("a"), std::string("01hx-approval"),
-                             std::string(kMaxPageCursorBytes, 'z'), std::string("\0\xff", 2)}) {
+  for (const std::string& cursor :
+       {std::string("a"), std::string("01hx-approval"), std::string(kMaxPageCursorBytes, 'z'),
+        std::string("\0\xff", 2)}) {
     EXPECT_EQ(*DecodeCursorToken(list, EncodeCursorToken(list, cursor)), cursor);
   }
   // Opaque: neither the list nor the text of the cursor shows.

@@ -84,6 +84,7 @@ TEST_F(RedisClientTest, PoolServesManyThreads) {
   o.pool_size = 4;
   redis::Client client(o);
   std::vector<std::thread> threads;
+  threads.reserve(8);
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < 200; ++i) ASSERT_TRUE(client.Command({"INCR", "c"}).ok());

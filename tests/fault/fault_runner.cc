@@ -7,7 +7,7 @@
 //
 //   fault_runner [--short] [--only=1,5] [--out=build/fault/results.json]
 //   fault_runner --mixed [--quick]      the mixed load of scripts/bench.sh
-#include <signal.h>
+#include <signal.h>  // NOLINT(modernize-deprecated-headers): POSIX SIGPIPE
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -72,6 +72,48 @@ std::string Dirname(const std::string& path) {
   return slash == std::string::npos ? "." : path.substr(0, slash);
 }
 
+struct Tally {
+  int passed = 0;
+  int failed = 0;
+  int skipped = 0;
+};
+
+// Runs the scenarios numbered in `only` (all when empty), printing each
+// verdict; their figures go to `results`.
+Tally RunScenarios(const Env& env, const std::set<int>& only, Results& results) {
+  const std::vector<std::pair<int, std::function<ScenarioResult(const Env&, Results&)>>> all = {
+      {1, RunIngestUnderRedisCrashes}, {2, RunWorkerCrashes},
+      {3, RunServiceRestarts},         {4, RunApprovalRaces},
+      {5, RunRedisUnavailable},        {6, RunBadInput},
+      {7, RunIsolationMatrix},         {8, RunAbuse}};
+  for (const char* key : kRequiredKeys) results.Add(key, 0);
+  results.Set("faults.mode", std::string(env.short_mode ? "short" : "full"));
+  Tally tally;
+  absl::Time start = absl::Now();
+  for (const auto& [number, run] : all) {
+    if (!only.empty() && !only.count(number)) continue;
+    Log(absl::StrCat("scenario ", number, " starting"));
+    absl::Time t0 = absl::Now();
+    ScenarioResult r = run(env, results);
+    double seconds = absl::ToDoubleSeconds(absl::Now() - t0);
+    std::string line =
+        absl::StrCat("scenario ", r.number, " ", r.name, ": ", VerdictName(r.verdict), " (",
+                     absl::StrFormat("%.1f", seconds), "s) — ", r.summary);
+    std::cout << line << std::endl;
+    for (const auto& p : r.problems) std::cout << "    " << p << std::endl;
+    results.Set(absl::StrCat("faults.scenario.", r.number, ".verdict"), VerdictName(r.verdict));
+    results.Set(absl::StrCat("faults.scenario.", r.number, ".seconds"), seconds);
+    if (r.verdict == Verdict::kPassed) ++tally.passed;
+    if (r.verdict == Verdict::kFailed) ++tally.failed;
+    if (r.verdict == Verdict::kSkipped) ++tally.skipped;
+  }
+  results.Set("faults.scenarios_passed", static_cast<int64_t>(tally.passed));
+  results.Set("faults.scenarios_failed", static_cast<int64_t>(tally.failed));
+  results.Set("faults.scenarios_skipped", static_cast<int64_t>(tally.skipped));
+  results.Set("faults.seconds", absl::ToDoubleSeconds(absl::Now() - start));
+  return tally;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -115,49 +157,20 @@ int main(int argc, char** argv) {
     int n = 0;
     if (absl::SimpleAtoi(part, &n)) only.insert(n);
   }
-  const std::vector<std::pair<int, std::function<ScenarioResult(const Env&, Results&)>>> all = {
-      {1, RunIngestUnderRedisCrashes}, {2, RunWorkerCrashes},
-      {3, RunServiceRestarts},         {4, RunApprovalRaces},
-      {5, RunRedisUnavailable},        {6, RunBadInput},
-      {7, RunIsolationMatrix},         {8, RunAbuse}};
-  for (const char* key : kRequiredKeys) results.Add(key, 0);
-  results.Set("faults.mode", std::string(env.short_mode ? "short" : "full"));
-  int passed = 0, failed = 0, skipped = 0;
-  absl::Time start = absl::Now();
-  for (const auto& [number, run] : all) {
-    if (!only.empty() && !only.count(number)) continue;
-    Log(absl::StrCat("scenario ", number, " starting"));
-    absl::Time t0 = absl::Now();
-    ScenarioResult r = run(env, results);
-    double seconds = absl::ToDoubleSeconds(absl::Now() - t0);
-    std::string line =
-        absl::StrCat("scenario ", r.number, " ", r.name, ": ", VerdictName(r.verdict), " (",
-                     absl::StrFormat("%.1f", seconds), "s) — ", r.summary);
-    std::cout << line << std::endl;
-    for (const auto& p : r.problems) std::cout << "    " << p << std::endl;
-    results.Set(absl::StrCat("faults.scenario.", r.number, ".verdict"), VerdictName(r.verdict));
-    results.Set(absl::StrCat("faults.scenario.", r.number, ".seconds"), seconds);
-    if (r.verdict == Verdict::kPassed) ++passed;
-    if (r.verdict == Verdict::kFailed) ++failed;
-    if (r.verdict == Verdict::kSkipped) ++skipped;
-  }
-  results.Set("faults.scenarios_passed", static_cast<int64_t>(passed));
-  results.Set("faults.scenarios_failed", static_cast<int64_t>(failed));
-  results.Set("faults.scenarios_skipped", static_cast<int64_t>(skipped));
-  results.Set("faults.seconds", absl::ToDoubleSeconds(absl::Now() - start));
+  const Tally tally = RunScenarios(env, only, results);
 
   std::string json = results.Json();
   MakeDirs(Dirname(out_path));
   std::ofstream(out_path) << json;
   std::cout << json;
-  bool bad = failed > 0;
+  bool bad = tally.failed > 0;
   for (const char* key : kMustBeZero) {
     if (results.Int(key) != 0) {
       std::cout << key << " = " << results.Int(key) << ", must be 0" << std::endl;
       bad = true;
     }
   }
-  std::cout << "fault scenarios: " << passed << " passed, " << failed << " failed, " << skipped
-            << " skipped; results in " << out_path << std::endl;
+  std::cout << "fault scenarios: " << tally.passed << " passed, " << tally.failed << " failed, "
+            << tally.skipped << " skipped; results in " << out_path << std::endl;
   return bad ? 1 : 0;
 }

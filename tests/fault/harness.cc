@@ -2,7 +2,7 @@
 
 #include <fcntl.h>
 #include <google/protobuf/util/json_util.h>
-#include <signal.h>
+#include <signal.h>  // NOLINT(modernize-deprecated-headers): POSIX kill
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -576,13 +576,16 @@ absl::StatusOr<std::pair<std::string, std::string>> Cluster::IssueToken(
   return std::make_pair(resp.token_id(), resp.token());
 }
 
-absl::StatusOr<OrgFixture> Cluster::SetUpOrg(const std::string& org, FixtureOptions options) {
-  OrgFixture f;
-  f.org = org;
-  const std::string parent = absl::StrCat("orgs/", org);
-  auto fail = [&](absl::string_view what, const grpc::Status& st) {
-    return absl::InternalError(absl::StrCat("set up ", org, ": ", what, ": ", Describe(st)));
-  };
+namespace {
+
+absl::Status SetUpFailed(const std::string& org, absl::string_view what, const grpc::Status& st) {
+  return absl::InternalError(absl::StrCat("set up ", org, ": ", what, ": ", Describe(st)));
+}
+
+}  // namespace
+
+absl::Status Cluster::SetUpOrgAndProfile(const OrgFixture& f) {
+  const std::string& org = f.org;
   {
     rpb::CreateOrgRequest req;
     req.set_org_id(org);
@@ -596,71 +599,166 @@ absl::StatusOr<OrgFixture> Cluster::SetUpOrg(const std::string& org, FixtureOpti
     auto stub = Orgs();
     grpc::Status st = Retry(
         operator_token_, [&](grpc::ClientContext* ctx) { return stub->CreateOrg(ctx, req, &out); });
-    if (!st.ok()) return fail("CreateOrg", st);
+    if (!st.ok()) return SetUpFailed(org, "CreateOrg", st);
   }
-  {
-    auto profile = LoadProfileFile(env_.source_dir);
-    if (!profile.ok()) return profile.status();
-    rpb::LoadProfileRequest req;
-    req.set_parent(parent);
-    *req.mutable_profile() = *profile;
-    req.set_request_id(absl::StrCat("fixture-profile-", org));
-    rpb::LoadProfileResponse out;
-    auto stub = Indicators();
-    grpc::Status st = Retry(operator_token_, [&](grpc::ClientContext* ctx) {
-      return stub->LoadProfile(ctx, req, &out);
-    });
-    if (!st.ok()) return fail("LoadProfile", st);
-  }
+  auto profile = LoadProfileFile(env_.source_dir);
+  if (!profile.ok()) return profile.status();
+  rpb::LoadProfileRequest req;
+  req.set_parent(absl::StrCat("orgs/", org));
+  *req.mutable_profile() = *profile;
+  req.set_request_id(absl::StrCat("fixture-profile-", org));
+  rpb::LoadProfileResponse out;
+  auto stub = Indicators();
+  grpc::Status st = Retry(
+      operator_token_, [&](grpc::ClientContext* ctx) { return stub->LoadProfile(ctx, req, &out); });
+  if (!st.ok()) return SetUpFailed(org, "LoadProfile", st);
+  return absl::OkStatus();
+}
+
+absl::Status Cluster::IssueFixtureTokens(const FixtureOptions& options, OrgFixture* f,
+                                         std::vector<std::string>* members) {
+  const std::string& org = f->org;
   auto admin = IssueToken(operator_token_, org, absl::StrCat(org, "-admin"), {"admin"});
   if (!admin.ok()) return admin.status();
-  f.admin_token_id = admin->first;
-  f.admin = admin->second;
+  f->admin_token_id = admin->first;
+  f->admin = admin->second;
   auto issue = [&](const std::string& subject, const std::string& role,
                    std::string* out) -> absl::Status {
-    auto t = IssueToken(f.admin, org, subject, {role});
+    auto t = IssueToken(f->admin, org, subject, {role});
     if (!t.ok()) return t.status();
     *out = t->second;
     return absl::OkStatus();
   };
-  if (auto st = issue(absl::StrCat(org, "-recorder"), "recorder", &f.recorder); !st.ok()) {
+  if (auto st = issue(absl::StrCat(org, "-recorder"), "recorder", &f->recorder); !st.ok()) {
     return st;
   }
-  if (auto st = issue(absl::StrCat(org, "-drafter"), "drafter", &f.drafter); !st.ok()) return st;
-  if (auto st = issue(absl::StrCat(org, "-auditor"), "auditor", &f.auditor); !st.ok()) return st;
+  if (auto st = issue(absl::StrCat(org, "-drafter"), "drafter", &f->drafter); !st.ok()) return st;
+  if (auto st = issue(absl::StrCat(org, "-auditor"), "auditor", &f->auditor); !st.ok()) return st;
   {
-    auto spare = IssueToken(f.admin, org, absl::StrCat(org, "-spare"), {"auditor"});
+    auto spare = IssueToken(f->admin, org, absl::StrCat(org, "-spare"), {"auditor"});
     if (!spare.ok()) return spare.status();
-    f.spare_token_id = spare->first;
+    f->spare_token_id = spare->first;
   }
   std::vector<std::string> approvers = {absl::StrCat(org, "-director"),
                                         absl::StrCat(org, "-secretary")};
-  std::vector<std::string> members;
   for (int i = 1; i <= options.role_members; ++i) {
-    members.push_back(absl::StrCat(org, "-r", i));
-    approvers.push_back(members.back());
+    members->push_back(absl::StrCat(org, "-r", i));
+    approvers.push_back(members->back());
   }
   for (const auto& u : approvers) {
-    if (auto st = issue(u, "approver", &f.users[u]); !st.ok()) return st;
+    if (auto st = issue(u, "approver", &f->users[u]); !st.ok()) return st;
   }
-  {
-    rpb::CreateActivityRequest req;
-    req.set_parent(parent);
-    req.set_request_id(absl::StrCat("fixture-act-", org));
-    rpb::ActivityRecord* a = req.mutable_activity();
-    a->set_type("heart_to_heart_talk");
-    a->set_occurred_on("2023-04-20");
-    a->set_title("谈心谈话");
-    (*a->mutable_quantities())["participants"] = 12;
-    a->set_source_system("fixture");
-    a->set_external_id("fixture-1");
-    rpb::ActivityRecord out;
-    auto stub = Activities();
-    grpc::Status st = Retry(
-        f.recorder, [&](grpc::ClientContext* ctx) { return stub->CreateActivity(ctx, req, &out); });
-    if (!st.ok()) return fail("CreateActivity", st);
-    f.activity_id = out.name().substr(out.name().rfind('/') + 1);
+  return absl::OkStatus();
+}
+
+absl::Status Cluster::AddFixtureActivity(OrgFixture* f) {
+  rpb::CreateActivityRequest req;
+  req.set_parent(absl::StrCat("orgs/", f->org));
+  req.set_request_id(absl::StrCat("fixture-act-", f->org));
+  rpb::ActivityRecord* a = req.mutable_activity();
+  a->set_type("heart_to_heart_talk");
+  a->set_occurred_on("2023-04-20");
+  a->set_title("谈心谈话");
+  (*a->mutable_quantities())["participants"] = 12;
+  a->set_source_system("fixture");
+  a->set_external_id("fixture-1");
+  rpb::ActivityRecord out;
+  auto stub = Activities();
+  grpc::Status st = Retry(
+      f->recorder, [&](grpc::ClientContext* ctx) { return stub->CreateActivity(ctx, req, &out); });
+  if (!st.ok()) return SetUpFailed(f->org, "CreateActivity", st);
+  f->activity_id = out.name().substr(out.name().rfind('/') + 1);
+  return absl::OkStatus();
+}
+
+absl::Status Cluster::SetUpFixtureApproval(const FixtureOptions& options,
+                                           const std::vector<std::string>& members, OrgFixture* f) {
+  const std::string& org = f->org;
+  const std::string parent = absl::StrCat("orgs/", org);
+  auto stub = Approvals();
+  apb::SetRoleMembersRequest role;
+  role.set_name(absl::StrCat(parent, "/roles/", f->role));
+  for (const auto& m : members) role.add_members(m);
+  role.set_request_id(absl::StrCat("fixture-role-", org));
+  apb::Role role_out;
+  grpc::Status st = Retry(f->admin, [&](grpc::ClientContext* ctx) {
+    return stub->SetRoleMembers(ctx, role, &role_out);
+  });
+  if (!st.ok()) return SetUpFailed(org, "SetRoleMembers", st);
+  apb::CreateWorkflowRequest wr;
+  wr.set_parent(parent);
+  wr.set_workflow_id(f->workflow_id);
+  wr.set_request_id(absl::StrCat("fixture-wf-", org));
+  apb::Workflow* wf = wr.mutable_workflow();
+  wf->set_display_name("年度报告审批");
+  apb::Step* office = wf->add_steps();
+  office->set_name("office");
+  office->set_kind(apb::REVIEW);
+  office->add_users(absl::StrCat(org, "-director"));
+  apb::Step* sign = wf->add_steps();
+  sign->set_name("sign");
+  sign->set_kind(apb::SIGN_OFF);
+  sign->add_users(absl::StrCat(org, "-secretary"));
+  apb::Workflow wf_out;
+  st = Retry(f->admin,
+             [&](grpc::ClientContext* ctx) { return stub->CreateWorkflow(ctx, wr, &wf_out); });
+  if (!st.ok()) return SetUpFailed(org, "CreateWorkflow", st);
+  if (!options.approval) return absl::OkStatus();
+  apb::StartApprovalRequest sr;
+  sr.set_parent(parent);
+  sr.set_workflow(wf_out.name());
+  sr.set_subject(absl::StrCat(parent, "/reports/fixture/revisions/1"));
+  sr.set_title("fixture");
+  sr.set_request_id(absl::StrCat("fixture-apr-", org));
+  apb::Approval a;
+  st =
+      Retry(f->drafter, [&](grpc::ClientContext* ctx) { return stub->StartApproval(ctx, sr, &a); });
+  if (!st.ok()) return SetUpFailed(org, "StartApproval", st);
+  f->approval_id = a.name().substr(a.name().rfind('/') + 1);
+  return absl::OkStatus();
+}
+
+absl::Status Cluster::AddFixtureReport(OrgFixture* f) {
+  const std::string& org = f->org;
+  const std::string parent = absl::StrCat("orgs/", org);
+  auto stub = Reports();
+  asmpb::CreateReportRequest req;
+  req.set_parent(parent);
+  req.set_report_id("fixture");
+  req.set_period("2023");
+  req.set_template_(absl::StrCat(parent, "/templates/", f->template_id));
+  req.set_workflow(absl::StrCat(parent, "/workflows/", f->workflow_id));
+  req.set_request_id(absl::StrCat("fixture-rep-", org));
+  asmpb::Report r;
+  grpc::Status st =
+      Retry(f->drafter, [&](grpc::ClientContext* ctx) { return stub->CreateReport(ctx, req, &r); });
+  if (!st.ok()) return SetUpFailed(org, "CreateReport", st);
+  f->report_id = "fixture";
+  absl::Time until = absl::Now() + absl::Seconds(30);
+  while (true) {
+    asmpb::GetReportRequest get;
+    get.set_name(r.name());
+    get.set_skip_staleness(true);
+    st = Retry(f->drafter, [&](grpc::ClientContext* ctx) { return stub->GetReport(ctx, get, &r); });
+    if (st.ok() && r.current_revision() > 0 && !r.assembling()) break;
+    if (absl::Now() > until) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("set up ", org, ": fixture report never assembled: ", r.ShortDebugString()));
+    }
+    absl::SleepFor(absl::Milliseconds(50));
   }
+  f->revision = r.current_revision();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<OrgFixture> Cluster::SetUpOrg(const std::string& org, FixtureOptions options) {
+  OrgFixture f;
+  f.org = org;
+  const std::string parent = absl::StrCat("orgs/", org);
+  if (auto st = SetUpOrgAndProfile(f); !st.ok()) return st;
+  std::vector<std::string> members;
+  if (auto st = IssueFixtureTokens(options, &f, &members); !st.ok()) return st;
+  if (auto st = AddFixtureActivity(&f); !st.ok()) return st;
   if (templates_ && options.template_and_workflow) {
     tpb::CreateTemplateRequest req;
     req.set_parent(parent);
@@ -671,50 +769,10 @@ absl::StatusOr<OrgFixture> Cluster::SetUpOrg(const std::string& org, FixtureOpti
     auto stub = Templates();
     grpc::Status st = Retry(
         f.admin, [&](grpc::ClientContext* ctx) { return stub->CreateTemplate(ctx, req, &out); });
-    if (!st.ok()) return fail("CreateTemplate", st);
+    if (!st.ok()) return SetUpFailed(org, "CreateTemplate", st);
   }
   if (approval_ && options.template_and_workflow) {
-    auto stub = Approvals();
-    apb::SetRoleMembersRequest role;
-    role.set_name(absl::StrCat(parent, "/roles/", f.role));
-    for (const auto& m : members) role.add_members(m);
-    role.set_request_id(absl::StrCat("fixture-role-", org));
-    apb::Role role_out;
-    grpc::Status st = Retry(f.admin, [&](grpc::ClientContext* ctx) {
-      return stub->SetRoleMembers(ctx, role, &role_out);
-    });
-    if (!st.ok()) return fail("SetRoleMembers", st);
-    apb::CreateWorkflowRequest wr;
-    wr.set_parent(parent);
-    wr.set_workflow_id(f.workflow_id);
-    wr.set_request_id(absl::StrCat("fixture-wf-", org));
-    apb::Workflow* wf = wr.mutable_workflow();
-    wf->set_display_name("年度报告审批");
-    apb::Step* office = wf->add_steps();
-    office->set_name("office");
-    office->set_kind(apb::REVIEW);
-    office->add_users(absl::StrCat(org, "-director"));
-    apb::Step* sign = wf->add_steps();
-    sign->set_name("sign");
-    sign->set_kind(apb::SIGN_OFF);
-    sign->add_users(absl::StrCat(org, "-secretary"));
-    apb::Workflow wf_out;
-    st = Retry(f.admin,
-               [&](grpc::ClientContext* ctx) { return stub->CreateWorkflow(ctx, wr, &wf_out); });
-    if (!st.ok()) return fail("CreateWorkflow", st);
-    if (options.approval) {
-      apb::StartApprovalRequest sr;
-      sr.set_parent(parent);
-      sr.set_workflow(wf_out.name());
-      sr.set_subject(absl::StrCat(parent, "/reports/fixture/revisions/1"));
-      sr.set_title("fixture");
-      sr.set_request_id(absl::StrCat("fixture-apr-", org));
-      apb::Approval a;
-      st = Retry(f.drafter,
-                 [&](grpc::ClientContext* ctx) { return stub->StartApproval(ctx, sr, &a); });
-      if (!st.ok()) return fail("StartApproval", st);
-      f.approval_id = a.name().substr(a.name().rfind('/') + 1);
-    }
+    if (auto st = SetUpFixtureApproval(options, members, &f); !st.ok()) return st;
   }
   if (approval_ && !assemblers().empty() && options.template_and_workflow) {
     // The org admin binds the fixture template to its workflow; reports of
@@ -728,37 +786,10 @@ absl::StatusOr<OrgFixture> Cluster::SetUpOrg(const std::string& org, FixtureOpti
     grpc::Status st = Retry(f.admin, [&](grpc::ClientContext* ctx) {
       return stub->SetTemplateWorkflows(ctx, bind, &bound);
     });
-    if (!st.ok()) return fail("SetTemplateWorkflows", st);
+    if (!st.ok()) return SetUpFailed(org, "SetTemplateWorkflows", st);
   }
   if (options.report && !assemblers().empty() && options.template_and_workflow) {
-    auto stub = Reports();
-    asmpb::CreateReportRequest req;
-    req.set_parent(parent);
-    req.set_report_id("fixture");
-    req.set_period("2023");
-    req.set_template_(absl::StrCat(parent, "/templates/", f.template_id));
-    req.set_workflow(absl::StrCat(parent, "/workflows/", f.workflow_id));
-    req.set_request_id(absl::StrCat("fixture-rep-", org));
-    asmpb::Report r;
-    grpc::Status st = Retry(
-        f.drafter, [&](grpc::ClientContext* ctx) { return stub->CreateReport(ctx, req, &r); });
-    if (!st.ok()) return fail("CreateReport", st);
-    f.report_id = "fixture";
-    absl::Time until = absl::Now() + absl::Seconds(30);
-    while (true) {
-      asmpb::GetReportRequest get;
-      get.set_name(r.name());
-      get.set_skip_staleness(true);
-      st =
-          Retry(f.drafter, [&](grpc::ClientContext* ctx) { return stub->GetReport(ctx, get, &r); });
-      if (st.ok() && r.current_revision() > 0 && !r.assembling()) break;
-      if (absl::Now() > until) {
-        return absl::DeadlineExceededError(absl::StrCat(
-            "set up ", org, ": fixture report never assembled: ", r.ShortDebugString()));
-      }
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    f.revision = r.current_revision();
+    if (auto st = AddFixtureReport(&f); !st.ok()) return st;
   }
   return f;
 }

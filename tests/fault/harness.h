@@ -257,6 +257,14 @@ class Cluster {
  private:
   Cluster() = default;
   absl::Status Launch(ClusterOptions options);
+  // The steps of SetUpOrg, in its order.
+  absl::Status SetUpOrgAndProfile(const OrgFixture& f);
+  absl::Status IssueFixtureTokens(const FixtureOptions& options, OrgFixture* f,
+                                  std::vector<std::string>* members);
+  absl::Status AddFixtureActivity(OrgFixture* f);
+  absl::Status SetUpFixtureApproval(const FixtureOptions& options,
+                                    const std::vector<std::string>& members, OrgFixture* f);
+  absl::Status AddFixtureReport(OrgFixture* f);
   std::unique_ptr<Process> MakeService(const std::string& name, const std::string& binary,
                                        std::vector<std::string> extra);
 

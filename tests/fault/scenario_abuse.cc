@@ -204,6 +204,38 @@ void ForgedPageTokens(Cluster& c, const OrgFixture& f, Attack& a) {
   }
 }
 
+// The five attacks, thrown at once.
+struct Attacks {
+  Attack bomb{"partial bomb"};
+  Attack persons{"persons"};
+  Attack comments{"comments"};
+  Attack watch{"watchers"};
+  Attack tokens{"page tokens"};
+};
+
+// Adds to `problems` the attacks' bad answers and what must have been
+// refused, not merely survived (the watch crowd only when it ran). Returns
+// the number of bad answers.
+int64_t JudgeAttacks(const Attacks& all, bool watched, std::vector<std::string>* problems) {
+  int64_t bad = 0;
+  for (const Attack* a : {&all.bomb, &all.persons, &all.comments, &all.watch, &all.tokens}) {
+    bad += a->bad.load();
+    if (a->bad.load() > 0) {
+      problems->push_back(
+          absl::StrCat(a->name, ": ", a->bad.load(), " answered badly, e.g. ", a->first_bad));
+    }
+  }
+  if (all.comments.exhausted.load() == 0) {
+    problems->push_back("no comment of the flood was refused as RESOURCE_EXHAUSTED");
+  }
+  if (all.tokens.ok.load() > 0) problems->push_back("a forged page token was accepted");
+  if (all.persons.refused.load() == 0) problems->push_back("no record of 10 000 persons refused");
+  if (watched && all.watch.exhausted.load() == 0) {
+    problems->push_back("no WatchReport stream of the crowd was refused");
+  }
+  return bad;
+}
+
 }  // namespace
 
 ScenarioResult RunAbuse(const Env& env, Results& results) {
@@ -236,8 +268,9 @@ ScenarioResult RunAbuse(const Env& env, Results& results) {
   int64_t base_calls = 0, base_errors = 0;
   double baseline = reader.TakeP99(&base_calls, &base_errors);
 
-  Attack bomb{"partial bomb"}, persons{"persons"}, comments{"comments"}, watch{"watchers"},
-      tokens{"page tokens"};
+  Attacks all;
+  Attack &bomb = all.bomb, &persons = all.persons, &comments = all.comments, &watch = all.watch,
+         &tokens = all.tokens;
   std::vector<std::thread> attacks;
   attacks.emplace_back([&] { PartialBomb(c, *attacker, bomb); });
   attacks.emplace_back([&] { PersonsFlood(c, *attacker, persons, env.short_mode ? 4 : 12); });
@@ -258,23 +291,7 @@ ScenarioResult RunAbuse(const Env& env, Results& results) {
   results.Set("faults.abuse.crashes", static_cast<int64_t>(crashes));
   results.Add("faults.crashes", crashes);
 
-  int64_t bad = 0;
-  for (Attack* a : {&bomb, &persons, &comments, &watch, &tokens}) {
-    bad += a->bad.load();
-    if (a->bad.load() > 0) {
-      out.problems.push_back(
-          absl::StrCat(a->name, ": ", a->bad.load(), " answered badly, e.g. ", a->first_bad));
-    }
-  }
-  // What must have been refused, not merely survived.
-  if (comments.exhausted.load() == 0) {
-    out.problems.push_back("no comment of the flood was refused as RESOURCE_EXHAUSTED");
-  }
-  if (tokens.ok.load() > 0) out.problems.push_back("a forged page token was accepted");
-  if (persons.refused.load() == 0) out.problems.push_back("no record of 10 000 persons refused");
-  if (!attacker->report_id.empty() && watch.exhausted.load() == 0) {
-    out.problems.push_back("no WatchReport stream of the crowd was refused");
-  }
+  int64_t bad = JudgeAttacks(all, !attacker->report_id.empty(), &out.problems);
   if (victim_errors > 0) {
     out.problems.push_back(absl::StrCat(victim_errors, " of the victim's reads failed"));
   }

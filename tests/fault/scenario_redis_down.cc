@@ -159,6 +159,78 @@ PhaseFigures RunPhase(Cluster& c, const std::vector<Probe>& probes, absl::string
   return f;
 }
 
+PhaseFigures RunFrozenPhase(Cluster& c, const std::vector<Probe>& probes, Problems& problems) {
+  // Frozen: connections hang, so each call waits for the Redis timeout
+  // (--redis-timeout-ms, 2 s by default) and must then give up.
+  // CLIENT UNPAUSE would itself wait behind the pause, so the pause has a
+  // length: long enough for detection (probe interval + Redis timeout) and
+  // for the calls, which run at once.
+  const absl::Duration pause = absl::Seconds(9);
+  absl::Time paused_at;
+  return RunPhase(
+      c, probes, "frozen",
+      [&] {
+        auto conn = redis::Connection::Open(c.redis_server().options());
+        paused_at = absl::Now();
+        if (!conn.ok() || !(*conn)
+                               ->Command({"CLIENT", "PAUSE",
+                                          absl::StrCat(absl::ToInt64Milliseconds(pause)), "ALL"})
+                               .ok()) {
+          problems.Add("CLIENT PAUSE failed");
+        }
+      },
+      [&] {
+        if (absl::Now() - paused_at > pause) {
+          problems.Add("frozen: the checks outlasted the pause; they proved nothing");
+        }
+        absl::SleepFor(paused_at + pause - absl::Now());
+      },
+      absl::Seconds(8), absl::Milliseconds(3500), problems);
+}
+
+// 1 when a report created after the outage assembles (the workers came
+// back), else 0 and a problem.
+int WorkersRecovered(Cluster& c, const OrgFixture& org, Problems& problems) {
+  int workers_recovered = 0;
+  auto rep = c.Reports();
+  asmpb::CreateReportRequest req;
+  req.set_parent(absl::StrCat("orgs/", org.org));
+  req.set_report_id("after-outage");
+  req.set_period("2023");
+  req.set_template_(absl::StrCat("orgs/", org.org, "/templates/annual"));
+  req.set_workflow(absl::StrCat("orgs/", org.org, "/workflows/annual"));
+  req.set_request_id("s5-after-outage");
+  asmpb::Report r;
+  grpc::Status st =
+      Retry(org.drafter, [&](grpc::ClientContext* ctx) { return rep->CreateReport(ctx, req, &r); });
+  absl::Time until = absl::Now() + absl::Seconds(30);
+  while (st.ok() && absl::Now() < until) {
+    asmpb::GetReportRequest get;
+    get.set_name(r.name());
+    get.set_skip_staleness(true);
+    st = Retry(org.drafter, [&](grpc::ClientContext* ctx) { return rep->GetReport(ctx, get, &r); });
+    if (st.ok() && r.current_revision() >= 1 && !r.assembling()) {
+      workers_recovered = 1;
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  if (!workers_recovered) {
+    problems.Add(absl::StrCat("after the outage a new report did not assemble: ", Describe(st), " ",
+                              r.ShortDebugString()));
+  }
+  return workers_recovered;
+}
+
+void SetPhaseResults(Results& results, absl::string_view phase, const PhaseFigures& f) {
+  const std::string at = absl::StrCat("faults.s5.", phase, ".");
+  results.Set(at + "not_serving", static_cast<int64_t>(f.detected));
+  results.Set(at + "failed_fast", static_cast<int64_t>(f.failed_fast));
+  results.Set(at + "recovered", static_cast<int64_t>(f.recovered));
+  results.Set(at + "slowest_failure_ms", f.slowest_failure_ms);
+  results.Set(at + "recovery_ms", f.slowest_recovery_ms);
+}
+
 }  // namespace
 
 ScenarioResult RunRedisUnavailable(const Env& env, Results& results) {
@@ -198,79 +270,16 @@ ScenarioResult RunRedisUnavailable(const Env& env, Results& results) {
       },
       absl::Seconds(5), absl::Seconds(1), problems);
 
-  // Frozen: connections hang, so each call waits for the Redis timeout
-  // (--redis-timeout-ms, 2 s by default) and must then give up.
-  // CLIENT UNPAUSE would itself wait behind the pause, so the pause has a
-  // length: long enough for detection (probe interval + Redis timeout) and
-  // for the calls, which run at once.
-  const absl::Duration pause = absl::Seconds(9);
-  absl::Time paused_at;
-  PhaseFigures frozen = RunPhase(
-      c, probes, "frozen",
-      [&] {
-        auto conn = redis::Connection::Open(c.redis_server().options());
-        paused_at = absl::Now();
-        if (!conn.ok() || !(*conn)
-                               ->Command({"CLIENT", "PAUSE",
-                                          absl::StrCat(absl::ToInt64Milliseconds(pause)), "ALL"})
-                               .ok()) {
-          problems.Add("CLIENT PAUSE failed");
-        }
-      },
-      [&] {
-        if (absl::Now() - paused_at > pause) {
-          problems.Add("frozen: the checks outlasted the pause; they proved nothing");
-        }
-        absl::SleepFor(paused_at + pause - absl::Now());
-      },
-      absl::Seconds(8), absl::Milliseconds(3500), problems);
+  PhaseFigures frozen = RunFrozenPhase(c, probes, problems);
 
   // The assembler's workers come back too: a new report assembles.
-  int workers_recovered = 0;
-  if (!c.assemblers().empty()) {
-    auto rep = c.Reports();
-    asmpb::CreateReportRequest req;
-    req.set_parent(absl::StrCat("orgs/", org->org));
-    req.set_report_id("after-outage");
-    req.set_period("2023");
-    req.set_template_(absl::StrCat("orgs/", org->org, "/templates/annual"));
-    req.set_workflow(absl::StrCat("orgs/", org->org, "/workflows/annual"));
-    req.set_request_id("s5-after-outage");
-    asmpb::Report r;
-    grpc::Status st = Retry(
-        org->drafter, [&](grpc::ClientContext* ctx) { return rep->CreateReport(ctx, req, &r); });
-    absl::Time until = absl::Now() + absl::Seconds(30);
-    while (st.ok() && absl::Now() < until) {
-      asmpb::GetReportRequest get;
-      get.set_name(r.name());
-      get.set_skip_staleness(true);
-      st = Retry(org->drafter,
-                 [&](grpc::ClientContext* ctx) { return rep->GetReport(ctx, get, &r); });
-      if (st.ok() && r.current_revision() >= 1 && !r.assembling()) {
-        workers_recovered = 1;
-        break;
-      }
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    if (!workers_recovered) {
-      problems.Add(absl::StrCat("after the outage a new report did not assemble: ", Describe(st),
-                                " ", r.ShortDebugString()));
-    }
-  }
+  int workers_recovered = c.assemblers().empty() ? 0 : WorkersRecovered(c, *org, problems);
   int crashes = c.Crashes();
   results.Add("faults.crashes", crashes);
   int probes_n = static_cast<int>(probes.size());
   results.Set("faults.s5.services", static_cast<int64_t>(services));
-  results.Set("faults.s5.killed.not_serving", static_cast<int64_t>(killed.detected));
-  results.Set("faults.s5.killed.failed_fast", static_cast<int64_t>(killed.failed_fast));
-  results.Set("faults.s5.killed.recovered", static_cast<int64_t>(killed.recovered));
-  results.Set("faults.s5.killed.slowest_failure_ms", killed.slowest_failure_ms);
-  results.Set("faults.s5.killed.recovery_ms", killed.slowest_recovery_ms);
-  results.Set("faults.s5.frozen.not_serving", static_cast<int64_t>(frozen.detected));
-  results.Set("faults.s5.frozen.failed_fast", static_cast<int64_t>(frozen.failed_fast));
-  results.Set("faults.s5.frozen.recovered", static_cast<int64_t>(frozen.recovered));
-  results.Set("faults.s5.frozen.slowest_failure_ms", frozen.slowest_failure_ms);
-  results.Set("faults.s5.frozen.recovery_ms", frozen.slowest_recovery_ms);
+  SetPhaseResults(results, "killed", killed);
+  SetPhaseResults(results, "frozen", frozen);
   results.Set("faults.s5.workers_recovered", static_cast<int64_t>(workers_recovered));
 
   out.summary = absl::StrFormat(

@@ -80,7 +80,7 @@ class RecordsGrpcTest : public ::testing::Test {
   }
 
   std::string Issue(const std::string& issuer, const std::string& org,
-                    std::vector<std::string> roles) {
+                    const std::vector<std::string>& roles) {
     apb::IssueTokenRequest req;
     req.mutable_principal()->set_subject(absl::StrCat(org, "-user"));
     req.mutable_principal()->set_org(org);

@@ -116,6 +116,13 @@ TEST_F(RecordsStoreTest, CreateIsIdempotentOnRequestIdAndExternalId) {
   EXPECT_EQ(Value(*figures, "heart_to_heart_talks").record_count(), 2);
 }
 
+// The answer to a request id reused with another method, target or content
+// (AIP-155): INVALID_ARGUMENT naming the id.
+bool Reused(const absl::Status& s, const std::string& id) {
+  return s.code() == absl::StatusCode::kInvalidArgument &&
+         absl::StrContains(s.message(), absl::StrCat("'", id, "'"));
+}
+
 // AIP-155 over every mutating call of the service: a repeat returns the
 // first result and writes nothing; the id with another method, target or
 // content is INVALID_ARGUMENT naming the id.
@@ -140,23 +147,19 @@ TEST_F(RecordsStoreTest, ARepeatedRequestIdReturnsTheFirstResultAndNothingElse) 
   ASSERT_TRUE(amended_again.ok()) << amended_again.status();
   EXPECT_EQ(amended_again->revision(), 2);
 
-  auto reused = [](const absl::Status& s, const std::string& id) {
-    return s.code() == absl::StatusCode::kInvalidArgument &&
-           absl::StrContains(s.message(), absl::StrCat("'", id, "'"));
-  };
   // Another create under a create's id (other content) used to return the
   // first record and lose the second.
   auto other = records_->CreateActivity("kjj", "li", Talk("2023-04-01", 3), "create-1");
-  EXPECT_TRUE(reused(other.status(), "create-1")) << other.status();
+  EXPECT_TRUE(Reused(other.status(), "create-1")) << other.status();
   // Another method under the id.
   v1::VoidActivityRequest void_first;
   void_first.set_name(first->name());
   void_first.set_reason("录入重复");
   void_first.set_request_id("create-1");
-  EXPECT_TRUE(reused(records_->VoidActivity("kjj", "li", void_first).status(), "create-1"));
+  EXPECT_TRUE(Reused(records_->VoidActivity("kjj", "li", void_first).status(), "create-1"));
   // Another caller under the id.
   EXPECT_TRUE(
-      reused(records_->CreateActivity("kjj", "wang", Talk("2023-03-01", 5), "create-1").status(),
+      Reused(records_->CreateActivity("kjj", "wang", Talk("2023-03-01", 5), "create-1").status(),
              "create-1"));
 
   // VoidActivity(Y, R) after VoidActivity(X, R) used to answer OK and
@@ -172,12 +175,19 @@ TEST_F(RecordsStoreTest, ARepeatedRequestIdReturnsTheFirstResultAndNothingElse) 
   EXPECT_EQ(void_repeat->revision(), voided->revision());
   v1::VoidActivityRequest void_y = void_first;
   void_y.set_name(y->name());
-  EXPECT_TRUE(reused(records_->VoidActivity("kjj", "li", void_y).status(), "void-1"));
+  EXPECT_TRUE(Reused(records_->VoidActivity("kjj", "li", void_y).status(), "void-1"));
   auto y_now = records_->GetActivity("kjj", y->name().substr(y->name().rfind('/') + 1));
   ASSERT_TRUE(y_now.ok());
   EXPECT_FALSE(y_now->voided());
 
-  // Orgs and profiles: the same call twice is one write; other content is refused.
+  // Figures count each record once: 5 voided away, 2 left.
+  auto figures = records_->GetIndicatorValues("kjj", "2023");
+  ASSERT_TRUE(figures.ok());
+  EXPECT_EQ(Value(*figures, "heart_to_heart_talks").record_count(), 1);
+}
+
+// Orgs and profiles: the same call twice is one write; other content is refused.
+TEST_F(RecordsStoreTest, ARepeatedRequestIdOnOrgsAndProfilesIsOneWrite) {
   v1::UpdateOrgRequest up;
   up.mutable_org()->set_name("orgs/kjj");
   up.mutable_org()->set_city("重庆");
@@ -189,20 +199,16 @@ TEST_F(RecordsStoreTest, ARepeatedRequestIdReturnsTheFirstResultAndNothingElse) 
   ASSERT_TRUE(org2.ok()) << org2.status();
   EXPECT_EQ(org2->revision(), org1->revision());
   up.mutable_org()->set_city("成都");
-  EXPECT_TRUE(reused(records_->UpdateOrg(up).status(), "org-1"));
+  EXPECT_TRUE(Reused(records_->UpdateOrg(up).status(), "org-1"));
   EXPECT_EQ(records_->GetOrg("kjj")->city(), "重庆");
   EXPECT_TRUE(records_->LoadProfile("kjj", ShippedProfile(), "profile-1").ok());
   EXPECT_TRUE(records_->LoadProfile("kjj", ShippedProfile(), "profile-1").ok());
   v1::Profile smaller = ShippedProfile();
   smaller.mutable_indicators()->RemoveLast();
-  EXPECT_TRUE(reused(records_->LoadProfile("kjj", smaller, "profile-1").status(), "profile-1"));
+  EXPECT_TRUE(Reused(records_->LoadProfile("kjj", smaller, "profile-1").status(), "profile-1"));
+}
 
-  // Figures count each record once: 5 voided away, 2 left.
-  auto figures = records_->GetIndicatorValues("kjj", "2023");
-  ASSERT_TRUE(figures.ok());
-  EXPECT_EQ(Value(*figures, "heart_to_heart_talks").record_count(), 1);
-
-  // Ids are printable ASCII without spaces, at most 128 characters.
+TEST_F(RecordsStoreTest, RequestIdsArePrintableAsciiOfAtMost128Characters) {
   EXPECT_EQ(records_->CreateActivity("kjj", "li", Talk("2023-03-01", 1), "a b").status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(records_->CreateActivity("kjj", "li", Talk("2023-03-01", 1), std::string(129, 'x'))
@@ -479,6 +485,7 @@ TEST_F(RecordsStoreTest, AggregatesEqualARecomputationAfterRandomHistory) {
     ASSERT_TRUE(records_->AmendActivity("kjj", "t", a).ok());
   }
   std::vector<v1::ActivityRecord> all;
+  all.reserve(names.size());
   for (const auto& name : names) {
     all.push_back(*records_->GetActivity("kjj", name.substr(name.rfind('/') + 1)));
   }

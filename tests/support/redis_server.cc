@@ -1,8 +1,8 @@
 #include "redis_server.h"
 
 #include <netinet/in.h>
-#include <signal.h>
-#include <stdlib.h>
+#include <signal.h>  // NOLINT(modernize-deprecated-headers): POSIX kill
+#include <stdlib.h>  // NOLINT(modernize-deprecated-headers): POSIX mkdtemp
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
