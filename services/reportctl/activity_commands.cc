@@ -13,12 +13,12 @@
 #include "absl/strings/str_split.h"
 #include "common/crypto.h"
 #include "govreport/records/v1/records.grpc.pb.h"
-#include "records/profile.h"
 #include "records/domain.h"
-#include "reportctl/sample.h"
+#include "records/profile.h"
 #include "reportctl/cli.h"
 #include "reportctl/import.h"
 #include "reportctl/records_helpers.h"
+#include "reportctl/sample.h"
 
 namespace govreport::cli {
 

@@ -31,8 +31,8 @@
 #include "records/core.h"
 #include "records/grpc_service.h"
 #include "records/lua_scripts.h"
-#include "reportctl/sample.h"
 #include "redis_server.h"
+#include "reportctl/sample.h"
 
 namespace govreport::bench {
 namespace {

@@ -14,8 +14,8 @@
 #include "gtest/gtest.h"
 #include "records/core.h"
 #include "records/lua_scripts.h"
-#include "reportctl/sample.h"
 #include "redis_server.h"
+#include "reportctl/sample.h"
 
 namespace govreport::records {
 namespace {
