@@ -8,9 +8,11 @@
 #include "absl/strings/str_join.h"
 #include "approval/convert.h"
 #include "common/crypto.h"
+#include "common/request_id.h"
 #include "common/resource.h"
 #include "common/server.h"
 #include "common/status.h"
+#include "common/stored_proto.h"
 
 namespace govreport::approval {
 namespace {
@@ -32,19 +34,6 @@ absl::StatusOr<int> PageSize(int requested, int default_size = kDefaultPageSize,
   }
   if (requested == 0) return default_size;
   return std::min(requested, max_size);
-}
-
-absl::Status ValidateRequestId(absl::string_view id) {
-  if (id.size() > 128) {
-    return absl::InvalidArgumentError("request_id: longer than 128 bytes");
-  }
-  for (unsigned char c : id) {
-    if (c <= 0x20 || c == 0x7f) {
-      return absl::InvalidArgumentError(
-          "request_id: spaces and control characters are not allowed");
-    }
-  }
-  return absl::OkStatus();
 }
 
 // The cursor (the last id of the previous page) of a token of `list`, in
@@ -96,16 +85,6 @@ void RedactComments(ApprovalState& s) {
   for (Task& t : s.tasks) t.comment.clear();
 }
 
-std::string Fingerprint(absl::string_view method, absl::string_view target,
-                        absl::string_view actor) {
-  return absl::StrCat(method, "|", target, "|", actor);
-}
-
-absl::Status RequestReused(absl::string_view request_id) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "request_id '", request_id, "' was already used for a different call; use a new one"));
-}
-
 absl::StatusOr<ApprovalState> ApprovalFromBlob(absl::string_view blob) {
   pb::Approval proto;
   if (!proto.ParseFromArray(blob.data(), static_cast<int>(blob.size()))) {
@@ -116,7 +95,7 @@ absl::StatusOr<ApprovalState> ApprovalFromBlob(absl::string_view blob) {
 
 absl::StatusOr<ApprovalState> FromPrior(const PriorRequest& prior, absl::string_view fingerprint,
                                         absl::string_view request_id) {
-  if (prior.fingerprint != fingerprint) return RequestReused(request_id);
+  if (prior.fingerprint != fingerprint) return request_id::Reused(request_id);
   return ApprovalFromBlob(prior.result);
 }
 
@@ -226,11 +205,13 @@ absl::StatusOr<WorkflowDef> ApprovalCore::CreateWorkflow(const Principal& p,
                                                          absl::string_view request_id) {
   GR_ASSIGN_OR_RETURN(std::string org, ParseOrgName(parent));
   GR_RETURN_IF_ERROR(Authenticator::Check(p, org, {auth::kAdmin}));
-  GR_RETURN_IF_ERROR(ValidateRequestId(request_id));
-  std::string fp = Fingerprint("CreateWorkflow", absl::StrCat(parent, "/", workflow_id), p.subject);
+  GR_RETURN_IF_ERROR(request_id::Validate(request_id));
+  const std::string fp =
+      request_id::Fingerprint("CreateWorkflow", absl::StrCat(parent, "/", workflow_id), p.subject,
+                              {SerializeDeterministic(ToProto(wf))});
   GR_ASSIGN_OR_RETURN(auto prior, store_->ReadRequest(org, request_id));
   if (prior) {
-    if (prior->fingerprint != fp) return RequestReused(request_id);
+    if (prior->fingerprint != fp) return request_id::Reused(request_id);
     return WorkflowFromBlob(prior->result);
   }
   wf.org = org;
@@ -243,13 +224,13 @@ absl::StatusOr<WorkflowDef> ApprovalCore::CreateWorkflow(const Principal& p,
   wf.updated_by = p.subject;
   GR_ASSIGN_OR_RETURN(WriteResult w, store_->WriteWorkflow(wf, 0, request_id, fp));
   switch (w.outcome) {
-    case WriteOutcome::kOk:
+    case Outcome::kOk:
       return wf;
-    case WriteOutcome::kDuplicate:
+    case Outcome::kReplayed:
       return WorkflowFromBlob(w.result);
-    case WriteOutcome::kRequestMismatch:
-      return RequestReused(request_id);
-    case WriteOutcome::kExists:
+    case Outcome::kRequestReused:
+      return request_id::Reused(request_id);
+    case Outcome::kExists:
       return absl::AlreadyExistsError(
           absl::StrCat("workflow ", WorkflowResourceName(org, wf.id),
                        " already exists; use UpdateWorkflow to revise it"));
@@ -294,14 +275,16 @@ absl::StatusOr<WorkflowDef> ApprovalCore::UpdateWorkflow(const Principal& p, abs
         "workflow.name: name the workflow without '@revision' to update it");
   }
   GR_RETURN_IF_ERROR(Authenticator::Check(p, wn.org, {auth::kAdmin}));
-  GR_RETURN_IF_ERROR(ValidateRequestId(request_id));
+  GR_RETURN_IF_ERROR(request_id::Validate(request_id));
   if (expected_revision < 0) {
     return absl::InvalidArgumentError("expected_revision: must not be negative");
   }
-  std::string fp = Fingerprint("UpdateWorkflow", name, p.subject);
+  const std::string fp = request_id::Fingerprint(
+      "UpdateWorkflow", name, p.subject,
+      {SerializeDeterministic(ToProto(wf)), absl::StrCat(expected_revision)});
   GR_ASSIGN_OR_RETURN(auto prior, store_->ReadRequest(wn.org, request_id));
   if (prior) {
-    if (prior->fingerprint != fp) return RequestReused(request_id);
+    if (prior->fingerprint != fp) return request_id::Reused(request_id);
     return WorkflowFromBlob(prior->result);
   }
   wf.org = wn.org;
@@ -322,13 +305,13 @@ absl::StatusOr<WorkflowDef> ApprovalCore::UpdateWorkflow(const Principal& p, abs
     wf.updated_by = p.subject;
     GR_ASSIGN_OR_RETURN(WriteResult w, store_->WriteWorkflow(wf, cur->revision, request_id, fp));
     switch (w.outcome) {
-      case WriteOutcome::kOk:
+      case Outcome::kOk:
         return wf;
-      case WriteOutcome::kDuplicate:
+      case Outcome::kReplayed:
         return WorkflowFromBlob(w.result);
-      case WriteOutcome::kRequestMismatch:
-        return RequestReused(request_id);
-      case WriteOutcome::kConflict:
+      case Outcome::kRequestReused:
+        return request_id::Reused(request_id);
+      case Outcome::kConflict:
         if (expected_revision != 0) {
           return absl::AbortedError(
               absl::StrCat("workflow ", name, " was revised concurrently; read it again"));
@@ -348,7 +331,7 @@ absl::StatusOr<RoleView> ApprovalCore::SetRoleMembers(const Principal& p, absl::
                                                       absl::string_view request_id) {
   GR_ASSIGN_OR_RETURN(ChildName rn, ParseRoleName(name));
   GR_RETURN_IF_ERROR(Authenticator::Check(p, rn.org, {auth::kAdmin}));
-  GR_RETURN_IF_ERROR(ValidateRequestId(request_id));
+  GR_RETURN_IF_ERROR(request_id::Validate(request_id));
   for (size_t i = 0; i < members.size(); ++i) {
     GR_RETURN_IF_ERROR(ValidateUserId(absl::StrCat("members[", i, "]"), members[i]));
   }
@@ -361,11 +344,13 @@ absl::StatusOr<RoleView> ApprovalCore::SetRoleMembers(const Principal& p, absl::
   pb::Role result;
   result.set_name(RoleResourceName(rn.org, rn.id));
   for (const auto& m : members) result.add_members(m);
-  GR_ASSIGN_OR_RETURN(WriteResult w, store_->SetRole(rn.org, rn.id, members, request_id,
-                                                     Fingerprint("SetRoleMembers", name, p.subject),
-                                                     result.SerializeAsString()));
-  if (w.outcome == WriteOutcome::kRequestMismatch) return RequestReused(request_id);
-  if (w.outcome == WriteOutcome::kDuplicate) {
+  GR_ASSIGN_OR_RETURN(WriteResult w,
+                      store_->SetRole(rn.org, rn.id, members, request_id,
+                                      request_id::Fingerprint("SetRoleMembers", name, p.subject,
+                                                              {absl::StrJoin(members, "\n")}),
+                                      result.SerializeAsString()));
+  if (w.outcome == Outcome::kRequestReused) return request_id::Reused(request_id);
+  if (w.outcome == Outcome::kReplayed) {
     pb::Role stored;
     if (!stored.ParseFromString(w.result)) {
       return absl::DataLossError("stored result of the request is unreadable");
@@ -427,7 +412,7 @@ absl::StatusOr<ApprovalState> ApprovalCore::StartApproval(const Principal& p,
                                                           const StartRequest& req) {
   GR_ASSIGN_OR_RETURN(std::string org, ParseOrgName(req.parent));
   GR_RETURN_IF_ERROR(Authenticator::Check(p, org, {auth::kDrafter, auth::kService}));
-  GR_RETURN_IF_ERROR(ValidateRequestId(req.request_id));
+  GR_RETURN_IF_ERROR(request_id::Validate(req.request_id));
   auto wn = ParseWorkflowName(req.workflow);
   if (!wn.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("workflow: ", wn.status().message()));
@@ -437,10 +422,13 @@ absl::StatusOr<ApprovalState> ApprovalCore::StartApproval(const Principal& p,
         absl::StrCat("workflow: ", req.workflow, " is not a workflow of ", req.parent));
   }
   GR_ASSIGN_OR_RETURN(Actor initiator, ActorFor(p, req.initiator));
-  std::string fp = Fingerprint(
-      "StartApproval",
-      absl::StrCat(req.workflow, "|", req.subject, "|", absl::StrJoin(req.excluded_approvers, ",")),
-      initiator.subject);
+  // The comment is left out: it is the note of the first history entry, and
+  // the assembler resumes a lost start under its derived id with the
+  // comment of the drafter's next submit.
+  const std::string fp =
+      request_id::Fingerprint("StartApproval", req.parent, initiator.subject,
+                              {req.workflow, req.subject, req.title, req.initiator, p.subject,
+                               absl::StrJoin(req.excluded_approvers, "\n")});
   GR_ASSIGN_OR_RETURN(auto prior, store_->ReadRequest(org, req.request_id));
   if (prior) return FromPrior(*prior, fp, req.request_id);
 
@@ -465,22 +453,22 @@ absl::StatusOr<ApprovalState> ApprovalCore::StartApproval(const Principal& p,
     GR_ASSIGN_OR_RETURN(Transition t, Start(in, roles, NowUnix()));
     GR_ASSIGN_OR_RETURN(Committed c, CommitTransition(nullptr, t, req.request_id, fp, ""));
     switch (c.write.outcome) {
-      case WriteOutcome::kOk:
+      case Outcome::kOk:
         return c.state;
-      case WriteOutcome::kDuplicate:
+      case Outcome::kReplayed:
         return ApprovalFromBlob(c.write.result);
-      case WriteOutcome::kRequestMismatch:
-        return RequestReused(req.request_id);
-      case WriteOutcome::kSubjectBusy:
+      case Outcome::kRequestReused:
+        return request_id::Reused(req.request_id);
+      case Outcome::kBusy:
         return absl::FailedPreconditionError(absl::StrCat(
             "subject '", req.subject, "' is already under approval in ",
             ApprovalResourceName(org, c.write.result), "; withdraw or finish that one first"));
-      case WriteOutcome::kSubjectApproved:
+      case Outcome::kFinal:
         return absl::FailedPreconditionError(
             absl::StrCat("subject '", req.subject, "' was approved already in ",
                          ApprovalResourceName(org, c.write.result),
                          "; a new revision needs an approval of its own"));
-      case WriteOutcome::kExists:
+      case Outcome::kExists:
         continue;  // Id collision: draw another.
       default:
         return absl::InternalError("unexpected outcome starting an approval");
@@ -524,12 +512,13 @@ absl::StatusOr<ApprovalState> ApprovalCore::Act(const Principal& p, ActionType t
     return absl::InvalidArgumentError("reminders come from the timer loop");
   }
   GR_RETURN_IF_ERROR(CheckActionRoles(p, an.org, type));
-  GR_RETURN_IF_ERROR(ValidateRequestId(req.request_id));
+  GR_RETURN_IF_ERROR(request_id::Validate(req.request_id));
   GR_ASSIGN_OR_RETURN(Action action, ActionFor(p, type, req));
   const Actor& actor = action.actor;
-  std::string fp =
-      Fingerprint(ActionName(type),
-                  absl::StrCat(req.name, "|", req.from_user, "|", req.target_user), actor.subject);
+  const std::string fp =
+      request_id::Fingerprint(ActionName(type), req.name, actor.subject,
+                              {absl::StrCat(req.expected_version), req.comment, req.on_behalf_of,
+                               req.target_user, req.return_to_step, req.from_user, p.subject});
 
   for (int attempt = 0; attempt <= options_.max_retries; ++attempt) {
     GR_ASSIGN_OR_RETURN(LoadedApproval loaded, store_->LoadApproval(an.org, an.id, req.request_id));
@@ -558,20 +547,20 @@ absl::StatusOr<ApprovalState> ApprovalCore::Act(const Principal& p, ActionType t
     }
     GR_ASSIGN_OR_RETURN(Committed c, CommitTransition(&cur, t, req.request_id, fp, ""));
     switch (c.write.outcome) {
-      case WriteOutcome::kOk:
+      case Outcome::kOk:
         return c.state;
-      case WriteOutcome::kDuplicate:
+      case Outcome::kReplayed:
         return FromPrior({fp, c.write.result}, fp, req.request_id);
-      case WriteOutcome::kRequestMismatch:
-        return RequestReused(req.request_id);
-      case WriteOutcome::kConflict:
+      case Outcome::kRequestReused:
+        return request_id::Reused(req.request_id);
+      case Outcome::kConflict:
         // Someone else's decision landed between our read and our write.
         if (req.expected_version != 0) {
           return Conflict(absl::StrCat("approval ", req.name), req.expected_version,
                           c.write.current);
         }
         continue;
-      case WriteOutcome::kStale:
+      case Outcome::kStale:
         continue;  // Only the history grew: decide again on the new head.
       default:
         return absl::InternalError("unexpected outcome of an approval action");
@@ -758,8 +747,8 @@ absl::StatusOr<int> ApprovalCore::FireDueTimers(int64_t now, absl::Duration leas
         if (first_error.ok()) first_error = c.status();
         break;
       }
-      if (c->write.outcome == WriteOutcome::kOk) ++fired;
-      if (c->write.outcome != WriteOutcome::kConflict && c->write.outcome != WriteOutcome::kStale) {
+      if (c->write.outcome == Outcome::kOk) ++fired;
+      if (c->write.outcome != Outcome::kConflict && c->write.outcome != Outcome::kStale) {
         break;  // Fired here, or by another replica (kTimerGone).
       }
     }

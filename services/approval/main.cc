@@ -38,7 +38,6 @@ int main(int argc, char** argv) {
   flags.Define("timer-lease-ms", "30000",
                "How long a claimed timer is reserved for this replica before "
                "another may fire it");
-  flags.Define("request-ttl-s", "86400", "How long a request_id is remembered for retries");
   flags.Define("delegates", "",
                "Comma-separated subjects of operator-issued (org '*') service tokens that may "
                "act on behalf of a user (on_behalf_of, initiator); empty: nobody");
@@ -53,12 +52,9 @@ int main(int argc, char** argv) {
   if (!interval_ms.ok()) return Fail(interval_ms.status());
   auto lease_ms = flags.GetInt("timer-lease-ms");
   if (!lease_ms.ok()) return Fail(lease_ms.status());
-  auto ttl_s = flags.GetInt("request-ttl-s");
-  if (!ttl_s.ok()) return Fail(ttl_s.status());
-  if (*interval_ms < 10 || *lease_ms < 1000 || *ttl_s < 60) {
-    return Fail(
-        absl::InvalidArgumentError("--timer-interval-ms >= 10, --timer-lease-ms >= 1000 and "
-                                   "--request-ttl-s >= 60 are required"));
+  if (*interval_ms < 10 || *lease_ms < 1000) {
+    return Fail(absl::InvalidArgumentError(
+        "--timer-interval-ms >= 10 and --timer-lease-ms >= 1000 are required"));
   }
 
   // The audit chain is keyed: without the deployment's secret it could be
@@ -78,7 +74,7 @@ int main(int argc, char** argv) {
 
   redis::Client redis(*redis_options);
   auth::Authenticator authenticator(&redis, flags.Get("admin-token"));
-  approval::Store store(&redis, absl::Seconds(*ttl_s));
+  approval::Store store(&redis);
   approval::ApprovalCore core(&store, std::move(core_options));
   approval::ApprovalGrpcService service(&core, &authenticator);
 

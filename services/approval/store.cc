@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "approval/convert.h"
+#include "common/request_id.h"
 #include "common/status.h"
 
 namespace govreport::approval {
@@ -12,7 +13,7 @@ namespace {
 
 std::string OrgPrefix(absl::string_view org) { return absl::StrCat("gr:{", org, "}:"); }
 std::string RequestKey(absl::string_view org, absl::string_view request_id) {
-  return absl::StrCat(OrgPrefix(org), "apv:req:", request_id);
+  return request_id::Key(org, request_id);
 }
 std::string WorkflowKey(absl::string_view org, absl::string_view id) {
   return absl::StrCat(OrgPrefix(org), "wf:", id);
@@ -31,34 +32,17 @@ std::string ActiveSubjectsKey(absl::string_view org) {
   return absl::StrCat(OrgPrefix(org), "apv:active");
 }
 
-// Scripts without a request_id still need a key in that slot.
+// Scripts without a request_id still name a key in that slot (never used).
 std::string RequestKeyOrPlaceholder(absl::string_view org, absl::string_view request_id) {
-  return RequestKey(org, request_id.empty() ? "-" : request_id);
+  return RequestKey(org, request_id);
 }
-
-// Shared head of every write script: a request_id seen before answers
-// with the first result (or refuses a different call) and writes nothing.
-constexpr char kRequestCheck[] = R"lua(
-local function prior(key, fp)
-  if fp == '' then return nil end
-  local p = redis.call('HMGET', key, 'fp', 'result')
-  if not p[1] then return nil end
-  if p[1] ~= fp then return {'MISMATCH'} end
-  return {'DUP', p[2]}
-end
-local function remember(key, fp, result, ttl)
-  if fp == '' then return end
-  redis.call('HSET', key, 'fp', fp, 'result', result)
-  redis.call('EXPIRE', key, ttl)
-end
-)lua";
 
 // KEYS: 1 workflow hash, 2 workflow index, 3 request record.
 // ARGV: 1 fingerprint ('' = no request_id), 2 revision read ('0' = create),
 //       3 new revision, 4 workflow blob, 5 request ttl, 6 workflow id.
 const redis::Script& WorkflowScript() {
-  static const redis::Script* s = new redis::Script(absl::StrCat(kRequestCheck, R"lua(
-local p = prior(KEYS[3], ARGV[1])
+  static const redis::Script* s = new redis::Script(absl::StrCat(request_id::kLuaPrelude, R"lua(
+local p = request_prior(KEYS[3], ARGV[1])
 if p then return p end
 local cur = redis.call('HGET', KEYS[1], 'rev')
 if ARGV[2] == '0' then
@@ -68,7 +52,7 @@ elseif cur ~= ARGV[2] then
 end
 redis.call('HSET', KEYS[1], 'rev', ARGV[3], 'cur', ARGV[4], 'r' .. ARGV[3], ARGV[4])
 redis.call('ZADD', KEYS[2], 0, ARGV[6])
-remember(KEYS[3], ARGV[1], ARGV[4], ARGV[5])
+request_remember(KEYS[3], ARGV[1], ARGV[4], ARGV[5])
 return {'OK'}
 )lua"));
   return *s;
@@ -77,8 +61,8 @@ return {'OK'}
 // KEYS: 1 role set, 2 role index, 3 request record.
 // ARGV: 1 fingerprint, 2 request ttl, 3 role, 4 result, 5.. members.
 const redis::Script& RoleScript() {
-  static const redis::Script* s = new redis::Script(absl::StrCat(kRequestCheck, R"lua(
-local p = prior(KEYS[3], ARGV[1])
+  static const redis::Script* s = new redis::Script(absl::StrCat(request_id::kLuaPrelude, R"lua(
+local p = request_prior(KEYS[3], ARGV[1])
 if p then return p end
 redis.call('DEL', KEYS[1])
 if #ARGV >= 5 then
@@ -87,7 +71,7 @@ if #ARGV >= 5 then
 else
   redis.call('ZREM', KEYS[2], ARGV[3])
 end
-remember(KEYS[3], ARGV[1], ARGV[4], ARGV[2])
+request_remember(KEYS[3], ARGV[1], ARGV[4], ARGV[2])
 return {'OK'}
 )lua"));
   return *s;
@@ -114,8 +98,8 @@ return {'OK'}
 //       18 #event words, 19.. timer adds (score, member), timer removes,
 //       event field/value words.
 const redis::Script& CommitScript() {
-  static const redis::Script* s = new redis::Script(absl::StrCat(kRequestCheck, R"lua(
-local p = prior(KEYS[3], ARGV[7])
+  static const redis::Script* s = new redis::Script(absl::StrCat(request_id::kLuaPrelude, R"lua(
+local p = request_prior(KEYS[3], ARGV[7])
 if p then return p end
 local cur = redis.call('HMGET', KEYS[1], 'v', 'hh')
 if ARGV[1] == '0' then
@@ -131,7 +115,7 @@ local id = ARGV[11]
 if ARGV[12] == 'set' then
   local other = redis.call('HGET', KEYS[7], ARGV[13])
   if other then
-    if string.sub(other, 1, 1) == '=' then return {'APPROVED', string.sub(other, 2)} end
+    if string.sub(other, 1, 1) == '=' then return {'FINAL', string.sub(other, 2)} end
     return {'BUSY', other}
   end
 end
@@ -170,7 +154,7 @@ for i = 1, tonumber(ARGV[18]) do
   a = a + 1
 end
 local eid = redis.call('XADD', KEYS[4], '*', unpack(fields))
-remember(KEYS[3], ARGV[7], ARGV[8], ARGV[9])
+request_remember(KEYS[3], ARGV[7], ARGV[8], ARGV[9])
 return {'OK', n, eid}
 )lua"));
   return *s;
@@ -187,35 +171,28 @@ return due
   return *s;
 }
 
-absl::StatusOr<WriteResult> Outcome(const redis::Reply& reply) {
+absl::StatusOr<WriteResult> ParseWriteResult(const redis::Reply& reply) {
   WriteResult r;
-  absl::string_view tag = reply[0].Str();
-  if (tag == "OK") {
-    r.outcome = WriteOutcome::kOk;
-  } else if (tag == "DUP") {
-    r.outcome = WriteOutcome::kDuplicate;
-    r.result = reply[1].AsString();
-  } else if (tag == "MISMATCH") {
-    r.outcome = WriteOutcome::kRequestMismatch;
-  } else if (tag == "CONFLICT") {
-    r.outcome = WriteOutcome::kConflict;
-    r.current = reply[1].AsString();
-  } else if (tag == "STALE") {
-    r.outcome = WriteOutcome::kStale;
-  } else if (tag == "EXISTS") {
-    r.outcome = WriteOutcome::kExists;
-  } else if (tag == "GONE") {
-    r.outcome = WriteOutcome::kTimerGone;
-  } else if (tag == "BUSY") {
-    r.outcome = WriteOutcome::kSubjectBusy;
-    r.result = reply[1].AsString();
-  } else if (tag == "APPROVED") {
-    r.outcome = WriteOutcome::kSubjectApproved;
-    r.result = reply[1].AsString();
-  } else {
-    return absl::InternalError(absl::StrCat("approval store: unexpected script reply '", tag, "'"));
+  r.outcome = ParseOutcome(reply[0].Str());
+  switch (r.outcome) {
+    case Outcome::kOk:
+    case Outcome::kRequestReused:
+    case Outcome::kStale:
+    case Outcome::kExists:
+    case Outcome::kGone:
+      return r;
+    case Outcome::kConflict:
+      r.current = reply[1].AsString();
+      return r;
+    case Outcome::kReplayed:
+    case Outcome::kBusy:
+    case Outcome::kFinal:
+      r.result = reply[1].AsString();
+      return r;
+    default:
+      return absl::InternalError(
+          absl::StrCat("approval store: unexpected script reply '", reply[0].Str(), "'"));
   }
-  return r;
 }
 
 absl::StatusOr<ApprovalState> ParseApproval(redis::ReplyView version, redis::ReplyView data,
@@ -294,7 +271,7 @@ absl::StatusOr<WriteResult> Store::WriteWorkflow(const WorkflowDef& wf, int64_t 
                    {request_id.empty() ? "" : std::string(fingerprint), absl::StrCat(read_revision),
                     absl::StrCat(wf.revision), ToProto(wf).SerializeAsString(),
                     absl::StrCat(request_ttl_seconds_), wf.id}));
-  return Outcome(r);
+  return ParseWriteResult(r);
 }
 
 absl::StatusOr<std::vector<WorkflowDef>> Store::ListWorkflows(absl::string_view org,
@@ -355,7 +332,7 @@ absl::StatusOr<WriteResult> Store::SetRole(absl::string_view org, absl::string_v
                                                    {RoleKey(org, role), RoleIndexKey(org),
                                                     RequestKeyOrPlaceholder(org, request_id)},
                                                    args));
-  return Outcome(r);
+  return ParseWriteResult(r);
 }
 
 absl::StatusOr<std::vector<std::string>> Store::ListRoleNames(absl::string_view org,
@@ -486,7 +463,7 @@ absl::StatusOr<WriteResult> Store::Commit(const CommitInput& in) {
     args.push_back(v);
   }
   GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Eval(CommitScript(), keys, args));
-  return Outcome(r);
+  return ParseWriteResult(r);
 }
 
 absl::StatusOr<std::vector<std::string>> Store::ListApprovalIds(absl::string_view org,

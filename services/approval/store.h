@@ -34,7 +34,9 @@
 #include "approval/domain.h"
 #include "approval/history.h"
 #include "approval/state_machine.h"
+#include "common/outcome.h"
 #include "common/redis.h"
+#include "common/request_id.h"
 
 namespace govreport::approval {
 
@@ -52,22 +54,17 @@ struct Page {
   std::string next_token;
 };
 
-enum class WriteOutcome {
-  kOk,
-  kDuplicate,        // request_id seen; `result` is the first result.
-  kRequestMismatch,  // request_id seen with another call.
-  kConflict,         // revision / version moved since it was read.
-  kStale,            // history head moved (the version did not).
-  kExists,           // created twice.
-  kTimerGone,        // the timer was fired by another replica.
-  kSubjectBusy,      // the subject already has a running approval.
-  kSubjectApproved,  // the subject was approved already (`result`: by which).
-};
-
+// What a write script answered (common/outcome.h): kOk; kReplayed (the
+// request_id was seen, `result` is the first result); kRequestReused (seen
+// with another call); kConflict (the revision or version moved since it was
+// read, `current` is the stored one); kStale (the history head moved);
+// kExists (created twice); kGone (the timer was fired by another replica);
+// kBusy (the subject has a running approval, `result`); kFinal (the subject
+// was approved already, `result`: by which).
 struct WriteResult {
-  WriteOutcome outcome = WriteOutcome::kOk;
-  std::string result;   // kDuplicate: stored result; kSubject*: other id.
-  std::string current;  // kConflict: the stored version / revision.
+  Outcome outcome = Outcome::kOk;
+  std::string result{};
+  std::string current{};
 };
 
 struct LoadedApproval {
@@ -88,7 +85,7 @@ struct CommitInput {
 
 class Store {
  public:
-  explicit Store(redis::Client* redis, absl::Duration request_ttl = absl::Hours(24));
+  explicit Store(redis::Client* redis, absl::Duration request_retention = request_id::kRetention);
 
   redis::Client* redis() { return redis_; }
 

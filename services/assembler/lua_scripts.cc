@@ -1,13 +1,24 @@
 #include "assembler/lua_scripts.h"
 
+#include "absl/strings/str_cat.h"
+#include "common/request_id.h"
+
 namespace govreport::assembler {
 
 const redis::Script& CommitReportScript() {
-  static const redis::Script script(R"lua(
+  static const redis::Script script(absl::StrCat(request_id::kLuaPrelude, R"lua(
+-- ARGV: 1 expected version ('0' = create), 2 report blob, 3 its version,
+--       4 guard key index (0 = none), 5 request key index (0 = none),
+--       6 the request's fingerprint, then the operations.
 local expected, blob, version, guard = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local rq, fp = tonumber(ARGV[5]), ARGV[6]
+if rq > 0 then
+  local prior = request_prior(KEYS[rq], fp)
+  if prior then return prior end
+end
 if guard > 0 then
   local prev = redis.call('GET', KEYS[guard])
-  if prev then return {'DUP', prev} end
+  if prev then return {'REPLAYED', prev} end
 end
 local cur = redis.call('HGET', KEYS[1], 'v')
 if expected == '0' then
@@ -18,13 +29,16 @@ else
 end
 -- Every operation is checked before the first write: Redis does not roll
 -- a script back, so an error halfway would leave half a commit.
-local ops, i = {}, 5
+local ops, i = {}, 7
 while i <= #ARGV do
   local op, k = ARGV[i], KEYS[tonumber(ARGV[i + 1]) or 0]
   if not k then return redis.error_reply('commit: bad key index at ' .. i) end
   if op == 'SET' or op == 'ZADD' then
     ops[#ops + 1] = {op, k, ARGV[i + 2], ARGV[i + 3]}
     i = i + 4
+  elseif op == 'REQ' then
+    ops[#ops + 1] = {op, k, ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]}
+    i = i + 5
   elseif op == 'SETNX' then
     ops[#ops + 1] = {op, k, ARGV[i + 2]}
     i = i + 3
@@ -50,12 +64,14 @@ for _, o in ipairs(ops) do
     redis.call('SETNX', o[2], o[3])
   elseif o[1] == 'ZADD' then
     redis.call('ZADD', o[2], o[3], o[4])
+  elseif o[1] == 'REQ' then
+    request_remember(o[2], o[3], o[4], o[5])
   else
     redis.call(unpack(o[2]))
   end
 end
 return {'OK', version}
-)lua");
+)lua"));
   return script;
 }
 

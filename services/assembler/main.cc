@@ -50,7 +50,6 @@ void DefineFlags(govreport::Flags& flags) {
                "A job pending this long with a dead consumer is taken over");
   flags.Define("max-deliveries", "5", "Deliveries before a job goes to the dead-letter stream");
   flags.Define("watch-poll-ms", "100", "How often WatchReport looks for changes");
-  flags.Define("request-ttl-s", "86400", "How long a request_id is remembered for retries");
   flags.Define("max-watches-per-caller", "4",
                "WatchReport streams one principal may have open at once (each holds a thread)");
   flags.Define("max-watches-per-org", "32",
@@ -67,7 +66,6 @@ struct Options {
   int64_t claim_idle_ms = 0;
   int64_t max_deliveries = 0;
   int64_t watch_poll_ms = 0;
-  int64_t request_ttl_s = 0;
   int64_t max_watches_per_caller = 0;
   int64_t max_watches = 0;
   int64_t max_watches_per_org = 0;
@@ -83,7 +81,6 @@ absl::StatusOr<Options> OptionsFromFlags(const govreport::Flags& flags) {
       {"claim-idle-ms", &o.claim_idle_ms},
       {"max-deliveries", &o.max_deliveries},
       {"watch-poll-ms", &o.watch_poll_ms},
-      {"request-ttl-s", &o.request_ttl_s},
       {"max-watches-per-caller", &o.max_watches_per_caller},
       {"max-watches", &o.max_watches},
       {"max-watches-per-org", &o.max_watches_per_org},
@@ -95,12 +92,12 @@ absl::StatusOr<Options> OptionsFromFlags(const govreport::Flags& flags) {
   }
   if (o.workers < 0 || o.event_workers < 0 || o.call_timeout_ms < 100 ||
       o.render_timeout_ms < 100 || o.claim_idle_ms < 1000 || o.max_deliveries < 1 ||
-      o.watch_poll_ms < 10 || o.request_ttl_s < 60 || o.max_watches_per_caller < 1 ||
-      o.max_watches < 1 || o.max_watches > 100000 || o.max_watches_per_org < 1) {
+      o.watch_poll_ms < 10 || o.max_watches_per_caller < 1 || o.max_watches < 1 ||
+      o.max_watches > 100000 || o.max_watches_per_org < 1) {
     return absl::InvalidArgumentError(
         "need --workers >= 0, --event-workers >= 0, --call-timeout-ms and "
         "--render-timeout-ms >= 100, --claim-idle-ms >= 1000, --max-deliveries >= 1, "
-        "--watch-poll-ms >= 10, --request-ttl-s >= 60, --max-watches-per-caller >= 1, "
+        "--watch-poll-ms >= 10, --max-watches-per-caller >= 1, "
         "--max-watches 1..100000, --max-watches-per-org >= 1");
   }
   return o;
@@ -136,7 +133,7 @@ int main(int argc, char** argv) {
   peers.deadline = absl::Milliseconds(options->call_timeout_ms);
   peers.render_deadline = absl::Milliseconds(options->render_timeout_ms);
   assembler::Upstream upstream(peers);
-  assembler::Store store(&redis, assembler::StoreOptions{absl::Seconds(options->request_ttl_s)});
+  assembler::Store store(&redis);
   assembler::ReportCore core(&store, &upstream);
   assembler::GrpcOptions grpc_options;
   grpc_options.watch_poll = absl::Milliseconds(options->watch_poll_ms);

@@ -9,6 +9,7 @@
 #include "common/markup.h"
 #include "common/resource.h"
 #include "common/status.h"
+#include "common/stored_proto.h"
 
 namespace govreport::assembler {
 namespace {
@@ -39,45 +40,33 @@ absl::Status AsFieldError(absl::string_view field, const absl::Status& s) {
 
 }  // namespace
 
-absl::Status ValidateRequestId(absl::string_view request_id) {
-  if (request_id.size() > 128) {
-    return absl::InvalidArgumentError("request_id: at most 128 characters");
-  }
-  for (char c : request_id) {
-    if (c <= 0x20 || c == 0x7f) {
-      return absl::InvalidArgumentError(
-          "request_id: spaces and control characters are not allowed");
-    }
-  }
-  return absl::OkStatus();
+request_id::Call CallOf(absl::string_view method, absl::string_view target,
+                        const auth::Principal& p, const google::protobuf::Message& request) {
+  return request_id::CallOf(method, target, absl::StrCat(p.org, "/", p.subject), request);
 }
 
 ReportCore::ReportCore(Store* store, Upstream* upstream, CoreOptions options)
     : store_(store), upstream_(upstream), options_(std::move(options)) {}
 
-absl::StatusOr<std::optional<pb::Report>> ReportCore::Replayed(const ReportRef& ref,
-                                                               const std::string& request_id) {
-  GR_ASSIGN_OR_RETURN(auto prior, store_->ReadRequest(ref.org, request_id));
+absl::StatusOr<std::optional<pb::Report>> ReportCore::Replayed(const std::string& org,
+                                                               const request_id::Call& call) {
+  GR_ASSIGN_OR_RETURN(auto prior, store_->ReadRequest(org, call.id));
   if (!prior) return std::optional<pb::Report>();
-  if (*prior != ref.id) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("request_id: '", request_id, "' was already used for orgs/", ref.org,
-                     "/reports/", *prior, "; use a new request_id for a new request"));
-  }
-  GR_ASSIGN_OR_RETURN(pb::Report r, store_->ReadReport(ref));
+  if (prior->fingerprint != call.fingerprint) return request_id::Reused(call.id);
+  GR_ASSIGN_OR_RETURN(pb::Report r, ParseStored<pb::Report>(prior->result, "request result"));
   return std::optional<pb::Report>(std::move(r));
 }
 
 absl::StatusOr<pb::Report> ReportCore::Mutate(const ReportRef& ref, int64_t expected_version,
-                                              const std::string& request_id,
+                                              const request_id::Call& call,
                                               const ChangeFn& change) {
-  GR_RETURN_IF_ERROR(ValidateRequestId(request_id));
+  GR_RETURN_IF_ERROR(request_id::Validate(call.id));
   using Result = absl::StatusOr<pb::Report>;
   pb::Report next;
   return ReadModifyCommit<Result>(
       *store_, ref, options_.max_retries + 1, std::nullopt,
       [&](absl::StatusOr<pb::Report>& read) -> Decision<Result> {
-        absl::StatusOr<std::optional<pb::Report>> replay = Replayed(ref, request_id);
+        absl::StatusOr<std::optional<pb::Report>> replay = Replayed(ref.org, call);
         if (!replay.ok()) return Result(replay.status());
         if (replay->has_value()) return Result(**std::move(replay));
         if (!read.ok()) return Result(read.status());
@@ -91,30 +80,30 @@ absl::StatusOr<pb::Report> ReportCore::Mutate(const ReportRef& ref, int64_t expe
         // Nothing to change, and no request to remember: done. With a
         // request id the unchanged report is committed anyway, so that a
         // retry of this call is recognised instead of refused as a repeat.
-        if (!c->write && request_id.empty()) return Result(cur);
+        if (!c->write && call.id.empty()) return Result(cur);
         if (!c->write) next = cur;
         CommitBuilder commit(ref, cur.version(), next);
-        if (!request_id.empty()) {
-          std::string key = Store::RequestKey(ref.org, request_id);
-          commit.Guard(key);
-          commit.Set(key, ref.id, store_->request_ttl());
-        }
+        commit.Remember(ref.org, call, SerializeStored(next), store_->request_retention());
         if (c->job) commit.XAdd(std::string(kAssembleQueue), JobFields(*c->job));
         return commit;
       },
       [&](const absl::StatusOr<CommitResult>& r) -> std::optional<Result> {
         if (!r.ok()) return Result(r.status());
         switch (r->outcome) {
-          case CommitOutcome::kOk:
+          case Outcome::kOk:
             return Result(std::move(next));
-          case CommitOutcome::kDuplicate:
-            return std::nullopt;  // Replayed() answers on the next pass.
-          case CommitOutcome::kNotFound:
+          case Outcome::kReplayed:
+            return Result(ParseStored<pb::Report>(r->guard_value, "request result"));
+          case Outcome::kRequestReused:
+            return Result(request_id::Reused(call.id));
+          case Outcome::kNotFound:
             return Result(absl::NotFoundError(absl::StrCat(ref.Name(), " not found")));
-          case CommitOutcome::kExists:
-          case CommitOutcome::kStale:
+          case Outcome::kExists:
+          case Outcome::kStale:
             if (expected_version != 0) return Result(LostRace(ref, r->version, expected_version));
             return std::nullopt;
+          default:
+            break;
         }
         return std::nullopt;
       },
@@ -188,7 +177,8 @@ absl::StatusOr<pb::TemplateWorkflows> ReportCore::GetTemplateWorkflows(
 absl::StatusOr<pb::Report> ReportCore::CreateReport(const auth::Principal& p, const CallAs& as,
                                                     const std::string& org,
                                                     const pb::CreateReportRequest& req) {
-  GR_RETURN_IF_ERROR(ValidateRequestId(req.request_id()));
+  const request_id::Call call = CallOf("CreateReport", absl::StrCat("orgs/", org), p, req);
+  GR_RETURN_IF_ERROR(request_id::Validate(call.id));
   if (!req.report_id().empty() && !IsValidId(req.report_id())) {
     return absl::InvalidArgumentError(absl::StrCat(
         "report_id: '", req.report_id(), "' must be 1-63 lower-case letters, digits or '-'"));
@@ -204,10 +194,8 @@ absl::StatusOr<pb::Report> ReportCore::CreateReport(const auth::Principal& p, co
   GR_RETURN_IF_ERROR(CheckWorkflowRef(org, req.workflow()));
   GR_RETURN_IF_ERROR(ValidateNarrative(req.narrative(), {}, "narrative"));
 
-  if (!req.request_id().empty()) {
-    GR_ASSIGN_OR_RETURN(auto prior, store_->ReadRequest(org, req.request_id()));
-    if (prior) return store_->ReadReport(ReportRef{org, *prior});
-  }
+  GR_ASSIGN_OR_RETURN(auto replay, Replayed(org, call));
+  if (replay) return *std::move(replay);
 
   // Everything that can be known now is checked now, so a report that is
   // created can be assembled.
@@ -236,20 +224,18 @@ absl::StatusOr<pb::Report> ReportCore::CreateReport(const auth::Principal& p, co
   pb::Report report = NewReport(ref, req, figures->period(), p.subject, now);
   AssembleJob job{org, ref.id, report.pending_job(), p.subject};
   CommitBuilder commit(ref, 0, report);
-  if (!req.request_id().empty()) {
-    std::string key = Store::RequestKey(org, req.request_id());
-    commit.Guard(key);
-    commit.Set(key, ref.id, store_->request_ttl());
-  }
+  commit.Remember(org, call, SerializeStored(report), store_->request_retention());
   commit.ZAdd(Store::IndexKey(org), absl::ToUnixMillis(options_.clock()), ref.id);
   commit.XAdd(std::string(kAssembleQueue), JobFields(job));
   GR_ASSIGN_OR_RETURN(CommitResult r, store_->Commit(commit));
   switch (r.outcome) {
-    case CommitOutcome::kOk:
+    case Outcome::kOk:
       return report;
-    case CommitOutcome::kDuplicate:
-      return store_->ReadReport(ReportRef{org, r.guard_value});
-    case CommitOutcome::kExists:
+    case Outcome::kReplayed:
+      return ParseStored<pb::Report>(r.guard_value, "request result");
+    case Outcome::kRequestReused:
+      return request_id::Reused(call.id);
+    case Outcome::kExists:
       return absl::AlreadyExistsError(absl::StrCat(ref.Name(), " already exists"));
     default:
       return absl::InternalError("unexpected commit outcome for a new report");
@@ -401,43 +387,42 @@ absl::StatusOr<pb::Report> ReportCore::UpdateNarrative(const auth::Principal& p,
   if (req.narrative().empty()) {
     return absl::InvalidArgumentError("narrative: give at least one slot");
   }
-  GR_RETURN_IF_ERROR(ValidateRequestId(req.request_id()));
-  GR_ASSIGN_OR_RETURN(auto replay, Replayed(ref, req.request_id()));
+  const request_id::Call call = CallOf("UpdateNarrative", ref.Name(), p, req);
+  GR_RETURN_IF_ERROR(request_id::Validate(call.id));
+  GR_ASSIGN_OR_RETURN(auto replay, Replayed(ref.org, call));
   if (replay) return *replay;
   GR_ASSIGN_OR_RETURN(auto slots, NarrativeSlots(as, ref.org));
   GR_RETURN_IF_ERROR(ValidateNarrative(req.narrative(), slots, "narrative"));
   int64_t now = Now();
-  return Mutate(
-      ref, req.expected_version(), req.request_id(),
-      [&](pb::Report& next) -> absl::StatusOr<Change> {
-        GR_RETURN_IF_ERROR(CheckCanChangeDraft(next, req.correction(), "change the narrative"));
-        auto* stored = next.mutable_narrative();
-        bool changed = false;
-        for (const auto& [slot, text] : req.narrative()) {
-          auto it = stored->find(slot);
-          if (text.empty()) {
-            if (it != stored->end()) {
-              stored->erase(it);
-              GR_RETURN_IF_ERROR(RecordNarrativeAuthor(next, slot, /*removed=*/true, p.subject));
-              changed = true;
-            }
-          } else if (it == stored->end() || it->second != text) {
-            (*stored)[slot] = text;
-            GR_RETURN_IF_ERROR(RecordNarrativeAuthor(next, slot, /*removed=*/false, p.subject));
-            changed = true;
-          }
+  return Mutate(ref, req.expected_version(), call, [&](pb::Report& next) -> absl::StatusOr<Change> {
+    GR_RETURN_IF_ERROR(CheckCanChangeDraft(next, req.correction(), "change the narrative"));
+    auto* stored = next.mutable_narrative();
+    bool changed = false;
+    for (const auto& [slot, text] : req.narrative()) {
+      auto it = stored->find(slot);
+      if (text.empty()) {
+        if (it != stored->end()) {
+          stored->erase(it);
+          GR_RETURN_IF_ERROR(RecordNarrativeAuthor(next, slot, /*removed=*/true, p.subject));
+          changed = true;
         }
-        // The same text again needs no new revision, unless it
-        // starts a correction of a published report.
-        if (!changed && next.state() == pb::DRAFT) return Change{false, std::nullopt};
-        return Change{true, StartAssembly(next, p.subject, now)};
-      });
+      } else if (it == stored->end() || it->second != text) {
+        (*stored)[slot] = text;
+        GR_RETURN_IF_ERROR(RecordNarrativeAuthor(next, slot, /*removed=*/false, p.subject));
+        changed = true;
+      }
+    }
+    // The same text again needs no new revision, unless it
+    // starts a correction of a published report.
+    if (!changed && next.state() == pb::DRAFT) return Change{false, std::nullopt};
+    return Change{true, StartAssembly(next, p.subject, now)};
+  });
 }
 
 absl::StatusOr<pb::Report> ReportCore::Reassemble(const auth::Principal& p, const ReportRef& ref,
                                                   const pb::ReassembleRequest& req) {
   int64_t now = Now();
-  return Mutate(ref, req.expected_version(), req.request_id(),
+  return Mutate(ref, req.expected_version(), CallOf("Reassemble", ref.Name(), p, req),
                 [&](pb::Report& next) -> absl::StatusOr<Change> {
                   GR_RETURN_IF_ERROR(CheckCanChangeDraft(next, req.correction(), "reassemble"));
                   return Change{true, StartAssembly(next, p.subject, now)};
@@ -446,28 +431,29 @@ absl::StatusOr<pb::Report> ReportCore::Reassemble(const auth::Principal& p, cons
 
 // ------------------------------------------------------------ submitting
 
-absl::StatusOr<pb::Report> ReportCore::SubmitReport(const auth::Principal& /*p*/, const CallAs& as,
+absl::StatusOr<pb::Report> ReportCore::SubmitReport(const auth::Principal& p, const CallAs& as,
                                                     const ReportRef& ref,
                                                     const pb::SubmitReportRequest& req) {
-  GR_RETURN_IF_ERROR(ValidateRequestId(req.request_id()));
+  const request_id::Call call = CallOf("SubmitReport", ref.Name(), p, req);
+  GR_RETURN_IF_ERROR(request_id::Validate(call.id));
   if (req.comment().size() > kMaxCommentBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("comment: at most ", kMaxCommentBytes, " bytes"));
   }
-  GR_ASSIGN_OR_RETURN(auto replay, Replayed(ref, req.request_id()));
+  GR_ASSIGN_OR_RETURN(auto replay, Replayed(ref.org, call));
   if (replay) return *replay;
   GR_ASSIGN_OR_RETURN(pb::Report cur, store_->ReadReport(ref));
   // A submit that stopped between marking the report IN_REVIEW and
   // starting its approval is finished by the next one.
   if (cur.state() == pb::IN_REVIEW && cur.approval().empty()) {
-    return StartApprovalFor(as, ref, cur, req.comment(), req.request_id());
+    return StartApprovalFor(as, ref, cur, req.comment(), call);
   }
   // A retried submit whose first attempt got as far as the approval (the
   // answer was lost, e.g. the replica died) finds its revision in review:
   // that is the outcome it asked for. Remember its request id and say so.
-  if (cur.state() == pb::IN_REVIEW && !req.request_id().empty() &&
+  if (cur.state() == pb::IN_REVIEW && !call.id.empty() &&
       cur.submitted_revision() == (req.revision() ? req.revision() : cur.current_revision())) {
-    return Mutate(ref, 0, req.request_id(), [](pb::Report&) -> absl::StatusOr<Change> {
+    return Mutate(ref, 0, call, [](pb::Report&) -> absl::StatusOr<Change> {
       return Change{false, std::nullopt};
     });
   }
@@ -492,17 +478,17 @@ absl::StatusOr<pb::Report> ReportCore::SubmitReport(const auth::Principal& /*p*/
   MarkInReview(next, n, accepted, Now());
   CommitBuilder commit(ref, cur.version(), next);
   GR_ASSIGN_OR_RETURN(CommitResult r, store_->Commit(commit));
-  if (r.outcome != CommitOutcome::kOk) {
+  if (r.outcome != Outcome::kOk) {
     return absl::AbortedError(absl::StrCat(
         ref.Name(), " changed while it was being submitted; reread it and submit again"));
   }
-  return StartApprovalFor(as, ref, next, req.comment(), req.request_id());
+  return StartApprovalFor(as, ref, next, req.comment(), call);
 }
 
 absl::StatusOr<pb::Report> ReportCore::StartApprovalFor(const CallAs& as, const ReportRef& ref,
                                                         const pb::Report& in_review,
                                                         const std::string& comment,
-                                                        const std::string& request_id) {
+                                                        const request_id::Call& call) {
   RevisionRef rev_ref{ref.org, ref.id, in_review.submitted_revision()};
   GR_ASSIGN_OR_RETURN(pb::Revision rev, store_->ReadRevision(rev_ref));
   approval::v1::StartApprovalRequest start;
@@ -529,7 +515,7 @@ absl::StatusOr<pb::Report> ReportCore::StartApprovalFor(const CallAs& as, const 
   }
   if (!started.ok()) {
     // Refused for good: nothing half-done, the report is the draft it was.
-    auto undo = Mutate(ref, 0, "", [&](pb::Report& next) -> absl::StatusOr<Change> {
+    auto undo = Mutate(ref, 0, {}, [&](pb::Report& next) -> absl::StatusOr<Change> {
       if (next.state() != pb::IN_REVIEW || !next.approval().empty() ||
           next.submitted_revision() != rev_ref.number) {
         return Change{false, std::nullopt};
@@ -545,7 +531,7 @@ absl::StatusOr<pb::Report> ReportCore::StartApprovalFor(const CallAs& as, const 
     return started.status();
   }
   std::string approval = started->name();
-  return Mutate(ref, 0, request_id, [&](pb::Report& next) -> absl::StatusOr<Change> {
+  return Mutate(ref, 0, call, [&](pb::Report& next) -> absl::StatusOr<Change> {
     if (next.state() != pb::IN_REVIEW || next.submitted_revision() != rev_ref.number) {
       // The approval already finished (its event came first): nothing to add.
       return Change{false, std::nullopt};

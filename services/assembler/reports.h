@@ -16,6 +16,7 @@
 #include "assembler/store.h"
 #include "assembler/upstream.h"
 #include "common/auth.h"
+#include "common/request_id.h"
 
 namespace govreport::assembler {
 
@@ -75,13 +76,15 @@ class ReportCore {
   };
   using ChangeFn = std::function<absl::StatusOr<Change>(pb::Report& next)>;
   absl::StatusOr<pb::Report> Mutate(const ReportRef& ref, int64_t expected_version,
-                                    const std::string& request_id, const ChangeFn& change);
-  absl::StatusOr<std::optional<pb::Report>> Replayed(const ReportRef& ref,
-                                                     const std::string& request_id);
+                                    const request_id::Call& call, const ChangeFn& change);
+  // The first result of a repeated call; INVALID_ARGUMENT when the id
+  // names another call.
+  absl::StatusOr<std::optional<pb::Report>> Replayed(const std::string& org,
+                                                     const request_id::Call& call);
   absl::StatusOr<pb::Report> StartApprovalFor(const CallAs& as, const ReportRef& ref,
                                               const pb::Report& in_review,
                                               const std::string& comment,
-                                              const std::string& request_id);
+                                              const request_id::Call& call);
   // FAILED_PRECONDITION unless the org admin bound the template to it.
   absl::Status CheckWorkflowBound(const std::string& org, const std::string& template_ref,
                                   const std::string& workflow);
@@ -93,8 +96,10 @@ class ReportCore {
   CoreOptions options_;
 };
 
-// 128 printable ASCII characters at most (AIP-155).
-absl::Status ValidateRequestId(absl::string_view request_id);
+// The call of a request, for the request-id toolkit: the caller is the
+// principal's org and subject.
+request_id::Call CallOf(absl::string_view method, absl::string_view target,
+                        const auth::Principal& p, const google::protobuf::Message& request);
 
 }  // namespace govreport::assembler
 

@@ -28,8 +28,12 @@ std::string ReportPrefix(const ReportRef& ref) {
 CommitBuilder::CommitBuilder(const ReportRef& ref, int64_t expected_version,
                              const pb::Report& next) {
   keys_.push_back(Store::ReportKey(ref));
-  head_ = {absl::StrCat(expected_version), next.SerializeAsString(), absl::StrCat(next.version()),
-           "0"};
+  head_ = {absl::StrCat(expected_version),
+           next.SerializeAsString(),
+           absl::StrCat(next.version()),
+           "0",
+           "0",
+           ""};
 }
 
 int CommitBuilder::KeyIndex(const std::string& key) {
@@ -41,6 +45,16 @@ int CommitBuilder::KeyIndex(const std::string& key) {
 }
 
 void CommitBuilder::Guard(const std::string& key) { head_[3] = absl::StrCat(KeyIndex(key)); }
+
+void CommitBuilder::Remember(absl::string_view org, const request_id::Call& call,
+                             std::string result, absl::Duration retention) {
+  if (call.id.empty()) return;
+  int idx = KeyIndex(request_id::Key(org, call.id));
+  head_[4] = absl::StrCat(idx);
+  head_[5] = call.fingerprint;
+  ops_.insert(ops_.end(), {"REQ", absl::StrCat(idx), call.fingerprint, std::move(result),
+                           request_id::RetentionSeconds(retention)});
+}
 
 void CommitBuilder::Set(const std::string& key, std::string value, absl::Duration ttl) {
   int idx = KeyIndex(key);
@@ -89,7 +103,7 @@ std::string Store::DocumentKey(const RevisionRef& ref, pb::DocumentFormat format
 std::string Store::IndexKey(absl::string_view org) { return absl::StrCat(OrgPrefix(org), "rpts"); }
 
 std::string Store::RequestKey(absl::string_view org, absl::string_view request_id) {
-  return absl::StrCat(OrgPrefix(org), "rptreq:", request_id);
+  return request_id::Key(org, request_id);
 }
 
 std::string Store::TemplateWorkflowsKey(absl::string_view org) {
@@ -126,12 +140,13 @@ absl::StatusOr<int64_t> Store::ReadVersion(const ReportRef& ref) {
   return r.AsInt();
 }
 
-absl::StatusOr<std::optional<std::string>> Store::ReadRequest(absl::string_view org,
-                                                              absl::string_view request_id) {
-  if (request_id.empty()) return std::optional<std::string>();
-  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"GET", RequestKey(org, request_id)}));
-  if (r.IsNil()) return std::optional<std::string>();
-  return std::optional<std::string>(std::string(r.Str()));
+absl::StatusOr<std::optional<PriorRequest>> Store::ReadRequest(absl::string_view org,
+                                                               absl::string_view request_id) {
+  if (request_id.empty()) return std::optional<PriorRequest>();
+  GR_ASSIGN_OR_RETURN(redis::Reply r,
+                      redis_->Command({"HMGET", RequestKey(org, request_id), "fp", "result"}));
+  if (r[0].IsNil()) return std::optional<PriorRequest>();
+  return std::optional<PriorRequest>(PriorRequest{r[0].AsString(), r[1].AsString()});
 }
 
 absl::StatusOr<pb::Revision> Store::ReadRevision(const RevisionRef& ref) {
@@ -188,22 +203,20 @@ absl::StatusOr<CommitResult> Store::Commit(const CommitBuilder& commit) {
   GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Eval(CommitReportScript(), call.keys, call.args));
   GR_RETURN_IF_ERROR(r.ErrorStatus());
   CommitResult out;
-  absl::string_view code = r[0].Str();
-  if (code == "OK") {
-    out.outcome = CommitOutcome::kOk;
-  } else if (code == "DUP") {
-    out.outcome = CommitOutcome::kDuplicate;
-    out.guard_value = r[1].AsString();
-    return out;
-  } else if (code == "EXISTS") {
-    out.outcome = CommitOutcome::kExists;
-  } else if (code == "NOTFOUND") {
-    out.outcome = CommitOutcome::kNotFound;
-    return out;
-  } else if (code == "STALE") {
-    out.outcome = CommitOutcome::kStale;
-  } else {
-    return absl::InternalError(absl::StrCat("commit script answered ", code));
+  out.outcome = ParseOutcome(r[0].Str());
+  switch (out.outcome) {
+    case Outcome::kReplayed:
+      out.guard_value = r[1].AsString();
+      return out;
+    case Outcome::kRequestReused:
+    case Outcome::kNotFound:
+      return out;
+    case Outcome::kOk:
+    case Outcome::kExists:
+    case Outcome::kStale:
+      break;
+    default:
+      return absl::InternalError(absl::StrCat("commit script answered ", r[0].Str()));
   }
   GR_ASSIGN_OR_RETURN(out.version, r[1].AsInt());
   return out;

@@ -5,7 +5,7 @@
 //   gr:{org}:rpt:{id}:doc:{n}:{FMT}  published document bytes
 //   gr:{org}:rpt:{id}:job:{seq}      revision made by assembly job seq
 //   gr:{org}:rpts                    sorted set of report ids by creation
-//   gr:{org}:rptreq:{request_id}     report id, for request replay
+//   gr:{org}:rq:{request_id}         request replay (common/request_id.h)
 //   gr:{org}:tplwf                   hash template → TemplateWorkflows blob
 // plus the global streams gr:q:assemble and gr:ev:published, which the
 // commit script appends to (see lua_scripts.h and docs/assembler.md for
@@ -24,14 +24,22 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "assembler/domain.h"
+#include "common/outcome.h"
 #include "common/redis.h"
+#include "common/request_id.h"
 #include "common/streams.h"
 
 namespace govreport::assembler {
 
 struct StoreOptions {
-  // How long a request_id is remembered for replay.
-  absl::Duration request_ttl = absl::Hours(24);
+  // How long a request_id is remembered (tests shorten it).
+  absl::Duration request_retention = request_id::kRetention;
+};
+
+// A request_id seen before: its call's fingerprint and first result.
+struct PriorRequest {
+  std::string fingerprint;
+  std::string result;
 };
 
 // One atomic write of a report and what goes with it.
@@ -43,6 +51,12 @@ class CommitBuilder {
   // When `key` exists the commit is a repeat: nothing is written and its
   // value is returned (request replay, job idempotency).
   void Guard(const std::string& key);
+  // The call's request id (none when empty): a repeat of the call answers
+  // kReplayed with the stored `result`, another call under the id
+  // kRequestReused, both before anything is written; otherwise `result` is
+  // remembered with the commit.
+  void Remember(absl::string_view org, const request_id::Call& call, std::string result,
+                absl::Duration retention);
   void Set(const std::string& key, std::string value, absl::Duration ttl = absl::ZeroDuration());
   void SetNx(const std::string& key, std::string value);
   void ZAdd(const std::string& key, int64_t score, const std::string& member);
@@ -57,11 +71,11 @@ class CommitBuilder {
   std::vector<std::string> ops_;
 };
 
-enum class CommitOutcome { kOk, kDuplicate, kExists, kNotFound, kStale };
-
+// Outcome (common/outcome.h) of a commit: kOk; kReplayed (a guard key or
+// the request id was there: `guard_value` is its value, or the request's
+// first result); kRequestReused; kExists; kNotFound; kStale.
 struct CommitResult {
-  CommitOutcome outcome = CommitOutcome::kOk;
-  // kDuplicate: the guard key's value.
+  Outcome outcome = Outcome::kOk;
   std::string guard_value;
   // kOk: the new version; kStale / kExists: the stored one.
   int64_t version = 0;
@@ -83,8 +97,8 @@ class Store {
   // 0 when there is no such report; one HGET, for watchers.
   absl::StatusOr<int64_t> ReadVersion(const ReportRef& ref);
   // The report id a request_id created or changed, if remembered.
-  absl::StatusOr<std::optional<std::string>> ReadRequest(absl::string_view org,
-                                                         absl::string_view request_id);
+  absl::StatusOr<std::optional<PriorRequest>> ReadRequest(absl::string_view org,
+                                                          absl::string_view request_id);
   absl::StatusOr<pb::Revision> ReadRevision(const RevisionRef& ref);
   absl::StatusOr<std::string> ReadDocument(const RevisionRef& ref, pb::DocumentFormat format);
 
@@ -106,7 +120,7 @@ class Store {
   // No workflows: removes the binding.
   absl::Status WriteTemplateWorkflows(absl::string_view org, const pb::TemplateWorkflows& binding);
 
-  absl::Duration request_ttl() const { return options_.request_ttl; }
+  absl::Duration request_retention() const { return options_.request_retention; }
   redis::Client& redis() { return *redis_; }
 
  private:

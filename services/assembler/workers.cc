@@ -52,7 +52,7 @@ HandlerResult KeptChanging(absl::string_view name) {
 // (kStale) decided again on a fresh read, anything else is done.
 std::optional<HandlerResult> Committed(const absl::StatusOr<CommitResult>& result) {
   if (!result.ok()) return HandlerResult::Retry(result.status());
-  if (result->outcome == CommitOutcome::kStale) return std::nullopt;
+  if (result->outcome == Outcome::kStale) return std::nullopt;
   return HandlerResult::Done();
 }
 
@@ -282,7 +282,7 @@ Workers::ApprovedOr Workers::RecordApproval(const RevisionRef& ref, const stream
       },
       [&](const absl::StatusOr<CommitResult>& result) -> std::optional<ApprovedOr> {
         if (!result.ok()) return HandlerResult::Retry(result.status());
-        if (result->outcome == CommitOutcome::kOk) return std::move(next);
+        if (result->outcome == Outcome::kOk) return std::move(next);
         return std::nullopt;  // Read again: what is stored now decides.
       },
       [&] { return KeptChanging(ref.Name()); });
@@ -366,7 +366,7 @@ HandlerResult Workers::CommitPublication(const RevisionRef& ref, const pb::Repor
         return commit;
       },
       [&](const absl::StatusOr<CommitResult>& result) {
-        if (result.ok() && result->outcome == CommitOutcome::kOk) {
+        if (result.ok() && result->outcome == Outcome::kOk) {
           LogLine(kLog, absl::StrCat(ref.Name(), " published, digest ", frozen.digest()));
         }
         return Committed(result);

@@ -60,6 +60,15 @@ std::string Fingerprint(absl::string_view method, absl::string_view target,
   return Sha256Hex(call).substr(0, 32);
 }
 
+std::string Fingerprint(absl::string_view method, absl::string_view target,
+                        absl::string_view caller, std::initializer_list<absl::string_view> parts) {
+  std::string content;
+  for (absl::string_view part : parts) absl::StrAppend(&content, part.size(), ":", part);
+  std::string call = absl::StrCat(method.size(), ":", method, target.size(), ":", target,
+                                  caller.size(), ":", caller, content);
+  return Sha256Hex(call).substr(0, 32);
+}
+
 Call CallOf(absl::string_view method, absl::string_view target, absl::string_view caller,
             const google::protobuf::Message& request) {
   Call call;

@@ -15,6 +15,7 @@
 
 #include <google/protobuf/message.h>
 
+#include <initializer_list>
 #include <string>
 
 #include "absl/status/status.h"
@@ -47,6 +48,12 @@ std::string Key(absl::string_view org, absl::string_view id);
 // cleared (deterministic serialization, so map order does not count).
 std::string Fingerprint(absl::string_view method, absl::string_view target,
                         absl::string_view caller, const google::protobuf::Message& request);
+
+// The same for a call whose content the service holds as values, not as a
+// proto: the parts are length-prefixed, so no two different lists join
+// to the same text.
+std::string Fingerprint(absl::string_view method, absl::string_view target,
+                        absl::string_view caller, std::initializer_list<absl::string_view> parts);
 
 // One call as the service sees it: its id (empty: no replay protection)
 // and its fingerprint. The gRPC adapter makes it from the request, the core

@@ -8,6 +8,7 @@
 #include <thread>
 #include <tuple>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "approval/convert.h"
 #include "common/crypto.h"
@@ -292,9 +293,25 @@ TEST_F(ApprovalRedisTest, RequestIdsMakeActionsIdempotent) {
   EXPECT_EQ(ToProto(*a1).SerializeAsString(), ToProto(*a2).SerializeAsString());
   EXPECT_EQ(env_->Count({"LLEN", Store::HistoryKey("acme", s1->id)}), 2);
   EXPECT_EQ(env_->Events().size(), 2u);
-  // Reusing the id for another call is an error.
-  auto other = env_->Do(Approver("lead1"), T::kApprove, *a1, "", "", "", "ap-1");
-  EXPECT_EQ(other.status().code(), C::kInvalidArgument);
+  // Reusing the id for another call is an error naming the id, and
+  // changes nothing: another caller, other content (a comment), another
+  // method, another approval.
+  auto reused = [](const absl::Status& st) {
+    return st.code() == C::kInvalidArgument && absl::StrContains(st.message(), "'ap-1'");
+  };
+  EXPECT_TRUE(reused(env_->Do(Approver("lead1"), T::kApprove, *a1, "", "", "", "ap-1").status()));
+  EXPECT_TRUE(
+      reused(env_->Do(Approver("director"), T::kApprove, *s1, "同意", "", "", "ap-1").status()));
+  EXPECT_TRUE(
+      reused(env_->Do(Approver("director"), T::kComment, *s1, "", "", "", "ap-1").status()));
+  auto s3 = env_->StartOn("orgs/acme/reports/r2/revisions/1", "");
+  ASSERT_TRUE(s3.ok()) << s3.status();
+  EXPECT_TRUE(
+      reused(env_->Do(Approver("director"), T::kApprove, *s3, "", "", "", "ap-1").status()));
+  EXPECT_EQ(env_->StartOn("orgs/acme/reports/r3/revisions/1", "start-1").status().code(),
+            C::kInvalidArgument);
+  EXPECT_EQ(env_->Count({"LLEN", Store::HistoryKey("acme", s1->id)}), 2);
+  EXPECT_EQ(env_->Count({"LLEN", Store::HistoryKey("acme", s3->id)}), 1);
 }
 
 TEST_F(ApprovalRedisTest, ReturnTransferAddSignerAndComments) {

@@ -294,6 +294,53 @@ TEST_F(AssemblerTest, RepeatedRequestIdReturnsTheFirstReport) {
   EXPECT_EQ(jobs.size(), 2u);
 }
 
+// The same id for another call (other content, another method, another
+// report) is INVALID_ARGUMENT naming the id; a repeat is the report as the
+// first call left it, even after the report moved on.
+TEST_F(AssemblerTest, ARequestIdNamesOneCall) {
+  v1::Report a;
+  ASSERT_TRUE(CreateReport(kjj_.drafter, "rid-a", &a, "rid-1").ok());
+  v1::Report other;
+  grpc::Status st = CreateReport(kjj_.drafter, "rid-b", &other, "rid-1");
+  EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "'rid-1'")) << st.error_message();
+  st = CreateReport(kjj_.drafter, "rid-a", &other, "rid-1", "2022");
+  EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT) << st.error_message();
+  WaitRevision(a.name(), 1);
+
+  auto narrate = [&](const std::string& name, const std::string& text, const std::string& rid,
+                     v1::Report* out) {
+    v1::UpdateNarrativeRequest req;
+    req.set_name(name);
+    (*req.mutable_narrative())["problems"] = text;
+    req.set_request_id(rid);
+    return stack_->reports().UpdateNarrative(Stack::Ctx(kjj_.drafter).get(), req, out);
+  };
+  v1::Report first, again;
+  ASSERT_TRUE(narrate(a.name(), "一是……", "rid-2", &first).ok());
+  ASSERT_TRUE(narrate(a.name(), "二是……", "", &other).ok());
+  ASSERT_TRUE(narrate(a.name(), "一是……", "rid-2", &again).ok());
+  EXPECT_EQ(again.version(), first.version());
+  EXPECT_EQ(again.narrative().at("problems"), "一是……");
+  st = narrate(a.name(), "三是……", "rid-2", &other);
+  EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT) << st.error_message();
+  // Another method under the id.
+  v1::ReassembleRequest rr;
+  rr.set_name(a.name());
+  rr.set_request_id("rid-2");
+  EXPECT_EQ(stack_->reports().Reassemble(Stack::Ctx(kjj_.drafter).get(), rr, &other).error_code(),
+            StatusCode::INVALID_ARGUMENT);
+  // Another report under the id.
+  v1::Report b = Ready("rid-c");
+  EXPECT_EQ(narrate(b.name(), "一是……", "rid-2", &other).error_code(),
+            StatusCode::INVALID_ARGUMENT);
+  v1::GetReportRequest get;
+  get.set_name(a.name());
+  v1::Report now;
+  ASSERT_TRUE(stack_->reports().GetReport(Stack::Ctx(kjj_.drafter).get(), get, &now).ok());
+  EXPECT_EQ(now.narrative().at("problems"), "二是……");
+}
+
 TEST_F(AssemblerTest, StaleDraftIsReportedAndRefusedUntilReassembled) {
   v1::Report r = Ready("stale");
   // A record of another period moves the data version but no figure.
@@ -1057,7 +1104,7 @@ TEST_F(AssemblerTest, OnlyTheApprovalTheAssemblerStartedPublishes) {
   v1::Report next = *cur;
   MarkInReview(next, 1, {kGap}, absl::ToUnixSeconds(absl::Now()));
   auto c = stack_->store().Commit(CommitBuilder(ref, cur->version(), next));
-  ASSERT_TRUE(c.ok() && c->outcome == CommitOutcome::kOk);
+  ASSERT_TRUE(c.ok() && c->outcome == Outcome::kOk);
 
   apb::Approval rogue;
   grpc::Status st = StartDirectly(kjj_.drafter, subject, kWorkflow, &rogue);

@@ -27,7 +27,7 @@ class ReadModifyCommitTest : public ::testing::Test {
     r.set_version(1);
     auto created = store_->Commit(CommitBuilder(ref_, 0, r));
     ASSERT_TRUE(created.ok()) << created.status();
-    ASSERT_EQ(created->outcome, CommitOutcome::kOk);
+    ASSERT_EQ(created->outcome, Outcome::kOk);
   }
 
   // Another writer's change: the title, one version on.
@@ -39,7 +39,7 @@ class ReadModifyCommitTest : public ::testing::Test {
     next.set_version(r->version() + 1);
     auto c = store_->Commit(CommitBuilder(ref_, r->version(), next));
     ASSERT_TRUE(c.ok()) << c.status();
-    ASSERT_EQ(c->outcome, CommitOutcome::kOk);
+    ASSERT_EQ(c->outcome, Outcome::kOk);
   }
 
   // Retitles the report ("<title>+"); `race` passes lose to another writer
@@ -59,7 +59,7 @@ class ReadModifyCommitTest : public ::testing::Test {
         },
         [&](const absl::StatusOr<CommitResult>& result) -> std::optional<int> {
           if (!result.ok()) return -3;
-          if (result->outcome == CommitOutcome::kStale) return std::nullopt;
+          if (result->outcome == Outcome::kStale) return std::nullopt;
           return decided;
         },
         [] { return -1; });

@@ -31,8 +31,9 @@ SOURCES = {
                 "services/common/request_id.cc"],
     "templates": ["services/templates", "services/common/redis.cc",
                   "services/common/request_id.cc"],
-    "approval": ["services/approval", "services/common/redis.cc"],
-    "assembler": ["services/assembler", "services/common/redis.cc", "services/common/streams.cc"],
+    "approval": ["services/approval", "services/common/redis.cc", "services/common/request_id.cc"],
+    "assembler": ["services/assembler", "services/common/redis.cc", "services/common/streams.cc",
+                  "services/common/request_id.cc"],
 }
 TOKEN_LOOKUP = {"hgetall"}  # TokenStore::Lookup, in every service's auth check.
 NOT_SERVER_COMMANDS = {"auth", "sentinel"}  # AUTH is always allowed; SENTINEL goes to sentinels.
