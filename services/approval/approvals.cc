@@ -17,6 +17,8 @@
 namespace govreport::approval {
 namespace {
 
+namespace roles = ::govreport::auth::roles;
+
 using auth::Authenticator;
 using auth::Principal;
 
@@ -55,14 +57,14 @@ absl::Status CheckActionRoles(const Principal& p, absl::string_view org, ActionT
     case ActionType::kReject:
     case ActionType::kTransfer:
     case ActionType::kAddSigner:
-      return Authenticator::Check(p, org, {auth::kApprover});
+      return auth::CheckOrgRoles(p, org, roles::kDeciders);
     case ActionType::kWithdraw:
     case ActionType::kUrge:
-      return Authenticator::Check(p, org, {auth::kDrafter});
+      return auth::CheckOrgRoles(p, org, roles::kDrafters);
     case ActionType::kComment:
-      return Authenticator::Check(p, org, {auth::kDrafter, auth::kApprover, auth::kAuditor});
+      return auth::CheckOrgRoles(p, org, roles::kCommenters);
     default:
-      return Authenticator::Check(p, org, {auth::kAdmin});
+      return auth::CheckOrgRoles(p, org, roles::kAdmins);
   }
 }
 
@@ -177,8 +179,7 @@ absl::Status ApprovalCore::CheckFloodLimits(const ApprovalState& s, const Actor&
 }
 
 bool ApprovalCore::MaySeeComments(const Principal& p, const ApprovalState& s) const {
-  return Authenticator::Check(p, s.org, {auth::kAuditor, auth::kAdmin}).ok() ||
-         TakesPart(s, p.subject);
+  return auth::CheckOrgRoles(p, s.org, roles::kSupervisors).ok() || TakesPart(s, p.subject);
 }
 
 // ------------------------------------------------------------- workflows
@@ -204,7 +205,7 @@ absl::StatusOr<WorkflowDef> ApprovalCore::CreateWorkflow(const Principal& p,
                                                          WorkflowDef wf,
                                                          absl::string_view request_id) {
   GR_ASSIGN_OR_RETURN(std::string org, ParseOrgName(parent));
-  GR_RETURN_IF_ERROR(Authenticator::Check(p, org, {auth::kAdmin}));
+  GR_RETURN_IF_ERROR(auth::CheckOrgRoles(p, org, roles::kAdmins));
   GR_RETURN_IF_ERROR(request_id::Validate(request_id));
   const std::string fp =
       request_id::Fingerprint("CreateWorkflow", absl::StrCat(parent, "/", workflow_id), p.subject,
@@ -241,7 +242,7 @@ absl::StatusOr<WorkflowDef> ApprovalCore::CreateWorkflow(const Principal& p,
 
 absl::StatusOr<WorkflowDef> ApprovalCore::GetWorkflow(const Principal& p, absl::string_view name) {
   GR_ASSIGN_OR_RETURN(WorkflowName wn, ParseWorkflowName(name));
-  GR_RETURN_IF_ERROR(Authenticator::Check(p, wn.org, {}));
+  GR_RETURN_IF_ERROR(auth::CheckOrgRoles(p, wn.org, roles::kAnyMember));
   GR_ASSIGN_OR_RETURN(auto wf, store_->ReadWorkflow(wn.org, wn.id, wn.revision));
   if (!wf) return absl::NotFoundError(absl::StrCat("workflow ", name, " not found"));
   return *wf;
@@ -252,7 +253,7 @@ absl::StatusOr<Listing<WorkflowDef>> ApprovalCore::ListWorkflows(const Principal
                                                                  int page_size,
                                                                  absl::string_view page_token) {
   GR_ASSIGN_OR_RETURN(std::string org, ParseOrgName(parent));
-  GR_RETURN_IF_ERROR(Authenticator::Check(p, org, {}));
+  GR_RETURN_IF_ERROR(auth::CheckOrgRoles(p, org, roles::kAnyMember));
   GR_ASSIGN_OR_RETURN(int size, PageSize(page_size));
   const std::string list = PageList({"workflows", org});
   GR_ASSIGN_OR_RETURN(std::string cursor, ReadCursor(list, page_token));
@@ -274,7 +275,7 @@ absl::StatusOr<WorkflowDef> ApprovalCore::UpdateWorkflow(const Principal& p, abs
     return absl::InvalidArgumentError(
         "workflow.name: name the workflow without '@revision' to update it");
   }
-  GR_RETURN_IF_ERROR(Authenticator::Check(p, wn.org, {auth::kAdmin}));
+  GR_RETURN_IF_ERROR(auth::CheckOrgRoles(p, wn.org, roles::kAdmins));
   GR_RETURN_IF_ERROR(request_id::Validate(request_id));
   if (expected_revision < 0) {
     return absl::InvalidArgumentError("expected_revision: must not be negative");
@@ -330,7 +331,7 @@ absl::StatusOr<RoleView> ApprovalCore::SetRoleMembers(const Principal& p, absl::
                                                       std::vector<std::string> members,
                                                       absl::string_view request_id) {
   GR_ASSIGN_OR_RETURN(ChildName rn, ParseRoleName(name));
-  GR_RETURN_IF_ERROR(Authenticator::Check(p, rn.org, {auth::kAdmin}));
+  GR_RETURN_IF_ERROR(auth::CheckOrgRoles(p, rn.org, roles::kAdmins));
   GR_RETURN_IF_ERROR(request_id::Validate(request_id));
   for (size_t i = 0; i < members.size(); ++i) {
     GR_RETURN_IF_ERROR(ValidateUserId(absl::StrCat("members[", i, "]"), members[i]));
@@ -362,7 +363,7 @@ absl::StatusOr<RoleView> ApprovalCore::SetRoleMembers(const Principal& p, absl::
 
 absl::StatusOr<RoleView> ApprovalCore::ListRoleMembers(const Principal& p, absl::string_view name) {
   GR_ASSIGN_OR_RETURN(ChildName rn, ParseRoleName(name));
-  GR_RETURN_IF_ERROR(Authenticator::Check(p, rn.org, {}));
+  GR_RETURN_IF_ERROR(auth::CheckOrgRoles(p, rn.org, roles::kAnyMember));
   GR_ASSIGN_OR_RETURN(RoleDirectory dir, store_->ReadRoles(rn.org, {rn.id}));
   return RoleView{rn.org, rn.id, dir[rn.id]};
 }
@@ -371,7 +372,7 @@ absl::StatusOr<Listing<RoleView>> ApprovalCore::ListRoles(const Principal& p,
                                                           absl::string_view parent, int page_size,
                                                           absl::string_view page_token) {
   GR_ASSIGN_OR_RETURN(std::string org, ParseOrgName(parent));
-  GR_RETURN_IF_ERROR(Authenticator::Check(p, org, {}));
+  GR_RETURN_IF_ERROR(auth::CheckOrgRoles(p, org, roles::kAnyMember));
   GR_ASSIGN_OR_RETURN(int size, PageSize(page_size));
   const std::string list = PageList({"roles", org});
   GR_ASSIGN_OR_RETURN(std::string cursor, ReadCursor(list, page_token));
@@ -411,7 +412,7 @@ absl::StatusOr<ApprovalCore::Committed> ApprovalCore::CommitTransition(
 absl::StatusOr<ApprovalState> ApprovalCore::StartApproval(const Principal& p,
                                                           const StartRequest& req) {
   GR_ASSIGN_OR_RETURN(std::string org, ParseOrgName(req.parent));
-  GR_RETURN_IF_ERROR(Authenticator::Check(p, org, {auth::kDrafter, auth::kService}));
+  GR_RETURN_IF_ERROR(auth::CheckOrgRoles(p, org, roles::kInitiators));
   GR_RETURN_IF_ERROR(request_id::Validate(req.request_id));
   auto wn = ParseWorkflowName(req.workflow);
   if (!wn.ok()) {
@@ -573,7 +574,7 @@ absl::StatusOr<ApprovalState> ApprovalCore::Act(const Principal& p, ActionType t
 absl::StatusOr<ApprovalState> ApprovalCore::GetApproval(const Principal& p,
                                                         absl::string_view name) {
   GR_ASSIGN_OR_RETURN(ChildName an, ParseApprovalName(name));
-  GR_RETURN_IF_ERROR(Authenticator::Check(p, an.org, {}));
+  GR_RETURN_IF_ERROR(auth::CheckOrgRoles(p, an.org, roles::kAnyMember));
   GR_ASSIGN_OR_RETURN(LoadedApproval loaded, store_->LoadApproval(an.org, an.id, ""));
   if (!loaded.state) {
     return absl::NotFoundError(absl::StrCat("approval ", name, " not found"));
@@ -585,7 +586,7 @@ absl::StatusOr<ApprovalState> ApprovalCore::GetApproval(const Principal& p,
 absl::StatusOr<Listing<ApprovalState>> ApprovalCore::ListApprovals(const Principal& p,
                                                                    const ListFilter& f) {
   GR_ASSIGN_OR_RETURN(std::string org, ParseOrgName(f.parent));
-  GR_RETURN_IF_ERROR(Authenticator::Check(p, org, {}));
+  GR_RETURN_IF_ERROR(auth::CheckOrgRoles(p, org, roles::kAnyMember));
   GR_ASSIGN_OR_RETURN(int size, PageSize(f.page_size));
   // Bound to the filters too: a cursor is a position in what they select.
   const std::string list =
@@ -636,7 +637,7 @@ absl::StatusOr<Listing<TaskView>> ApprovalCore::ListMyTasks(const Principal& p,
                                                             absl::string_view parent, int page_size,
                                                             absl::string_view page_token) {
   GR_ASSIGN_OR_RETURN(std::string org, ParseOrgName(parent));
-  GR_RETURN_IF_ERROR(Authenticator::Check(p, org, {}));
+  GR_RETURN_IF_ERROR(auth::CheckOrgRoles(p, org, roles::kAnyMember));
   GR_ASSIGN_OR_RETURN(int size, PageSize(page_size));
   // Each user's inbox is a list of its own.
   const std::string list = PageList({"tasks", org, p.subject});
@@ -663,7 +664,7 @@ absl::StatusOr<Listing<HistoryRecord>> ApprovalCore::GetHistory(const Principal&
                                                                 int page_size,
                                                                 absl::string_view page_token) {
   GR_ASSIGN_OR_RETURN(ChildName an, ParseApprovalName(name));
-  GR_RETURN_IF_ERROR(Authenticator::Check(p, an.org, {}));
+  GR_RETURN_IF_ERROR(auth::CheckOrgRoles(p, an.org, roles::kAnyMember));
   GR_ASSIGN_OR_RETURN(int size, PageSize(page_size, 100, 1000));
   const std::string list = PageList({"history", an.org, an.id});
   GR_ASSIGN_OR_RETURN(int64_t offset, DecodePageToken(list, page_token));
@@ -672,7 +673,7 @@ absl::StatusOr<Listing<HistoryRecord>> ApprovalCore::GetHistory(const Principal&
     return absl::NotFoundError(absl::StrCat("approval ", name, " not found"));
   }
   // Auditors read every history; otherwise only those taking part.
-  if (!Authenticator::Check(p, an.org, {auth::kAuditor, auth::kService}).ok()) {
+  if (!auth::CheckOrgRoles(p, an.org, roles::kOverseers).ok()) {
     if (!TakesPart(*loaded.state, p.subject)) {
       return absl::PermissionDeniedError(
           absl::StrCat("'", p.subject, "' takes no part in ", name,
@@ -701,7 +702,7 @@ absl::StatusOr<Listing<HistoryRecord>> ApprovalCore::GetHistory(const Principal&
 
 absl::StatusOr<ChainCheck> ApprovalCore::VerifyHistory(const Principal& p, absl::string_view name) {
   GR_ASSIGN_OR_RETURN(ChildName an, ParseApprovalName(name));
-  GR_RETURN_IF_ERROR(Authenticator::Check(p, an.org, {auth::kAuditor, auth::kService}));
+  GR_RETURN_IF_ERROR(auth::CheckOrgRoles(p, an.org, roles::kOverseers));
   GR_ASSIGN_OR_RETURN(Store::HistorySnapshot snap, store_->ReadFullHistory(an.org, an.id));
   if (!snap.found) {
     return absl::NotFoundError(absl::StrCat("approval ", name, " not found"));

@@ -6,14 +6,6 @@
 #include "approval/convert.h"
 #include "common/status.h"
 
-// Authenticates, or returns the gRPC error from the enclosing method.
-#define APPROVAL_AUTHENTICATE_OR_RETURN(principal, ctx) \
-  auto principal##_or = auth_->Authenticate(*(ctx));    \
-  if (!principal##_or.ok()) {                           \
-    return ToGrpcStatus(principal##_or.status());       \
-  }                                                     \
-  const auth::Principal& principal = *principal##_or
-
 namespace govreport::approval {
 namespace {
 
@@ -29,7 +21,7 @@ v1::Role RoleToProto(const RoleView& r) {
 grpc::Status ApprovalGrpcService::CreateWorkflow(grpc::ServerContext* ctx,
                                                  const v1::CreateWorkflowRequest* req,
                                                  v1::Workflow* resp) {
-  APPROVAL_AUTHENTICATE_OR_RETURN(p, ctx);
+  GR_AUTHENTICATE(p);
   auto wf = core_->CreateWorkflow(p, req->parent(), req->workflow_id(), FromProto(req->workflow()),
                                   req->request_id());
   if (!wf.ok()) return ToGrpcStatus(wf.status());
@@ -40,7 +32,7 @@ grpc::Status ApprovalGrpcService::CreateWorkflow(grpc::ServerContext* ctx,
 grpc::Status ApprovalGrpcService::GetWorkflow(grpc::ServerContext* ctx,
                                               const v1::GetWorkflowRequest* req,
                                               v1::Workflow* resp) {
-  APPROVAL_AUTHENTICATE_OR_RETURN(p, ctx);
+  GR_AUTHENTICATE(p);
   auto wf = core_->GetWorkflow(p, req->name());
   if (!wf.ok()) return ToGrpcStatus(wf.status());
   *resp = ToProto(*wf);
@@ -50,7 +42,7 @@ grpc::Status ApprovalGrpcService::GetWorkflow(grpc::ServerContext* ctx,
 grpc::Status ApprovalGrpcService::ListWorkflows(grpc::ServerContext* ctx,
                                                 const v1::ListWorkflowsRequest* req,
                                                 v1::ListWorkflowsResponse* resp) {
-  APPROVAL_AUTHENTICATE_OR_RETURN(p, ctx);
+  GR_AUTHENTICATE(p);
   auto page = core_->ListWorkflows(p, req->parent(), req->page_size(), req->page_token());
   if (!page.ok()) return ToGrpcStatus(page.status());
   for (const auto& wf : page->items) *resp->add_workflows() = ToProto(wf);
@@ -61,7 +53,7 @@ grpc::Status ApprovalGrpcService::ListWorkflows(grpc::ServerContext* ctx,
 grpc::Status ApprovalGrpcService::UpdateWorkflow(grpc::ServerContext* ctx,
                                                  const v1::UpdateWorkflowRequest* req,
                                                  v1::Workflow* resp) {
-  APPROVAL_AUTHENTICATE_OR_RETURN(p, ctx);
+  GR_AUTHENTICATE(p);
   auto wf = core_->UpdateWorkflow(p, req->workflow().name(), FromProto(req->workflow()),
                                   req->expected_revision(), req->request_id());
   if (!wf.ok()) return ToGrpcStatus(wf.status());
@@ -72,7 +64,7 @@ grpc::Status ApprovalGrpcService::UpdateWorkflow(grpc::ServerContext* ctx,
 grpc::Status ApprovalGrpcService::SetRoleMembers(grpc::ServerContext* ctx,
                                                  const v1::SetRoleMembersRequest* req,
                                                  v1::Role* resp) {
-  APPROVAL_AUTHENTICATE_OR_RETURN(p, ctx);
+  GR_AUTHENTICATE(p);
   auto role = core_->SetRoleMembers(p, req->name(), {req->members().begin(), req->members().end()},
                                     req->request_id());
   if (!role.ok()) return ToGrpcStatus(role.status());
@@ -83,7 +75,7 @@ grpc::Status ApprovalGrpcService::SetRoleMembers(grpc::ServerContext* ctx,
 grpc::Status ApprovalGrpcService::ListRoleMembers(grpc::ServerContext* ctx,
                                                   const v1::ListRoleMembersRequest* req,
                                                   v1::Role* resp) {
-  APPROVAL_AUTHENTICATE_OR_RETURN(p, ctx);
+  GR_AUTHENTICATE(p);
   auto role = core_->ListRoleMembers(p, req->name());
   if (!role.ok()) return ToGrpcStatus(role.status());
   *resp = RoleToProto(*role);
@@ -93,7 +85,7 @@ grpc::Status ApprovalGrpcService::ListRoleMembers(grpc::ServerContext* ctx,
 grpc::Status ApprovalGrpcService::ListRoles(grpc::ServerContext* ctx,
                                             const v1::ListRolesRequest* req,
                                             v1::ListRolesResponse* resp) {
-  APPROVAL_AUTHENTICATE_OR_RETURN(p, ctx);
+  GR_AUTHENTICATE(p);
   auto page = core_->ListRoles(p, req->parent(), req->page_size(), req->page_token());
   if (!page.ok()) return ToGrpcStatus(page.status());
   for (const auto& r : page->items) *resp->add_roles() = RoleToProto(r);
@@ -104,7 +96,7 @@ grpc::Status ApprovalGrpcService::ListRoles(grpc::ServerContext* ctx,
 grpc::Status ApprovalGrpcService::StartApproval(grpc::ServerContext* ctx,
                                                 const v1::StartApprovalRequest* req,
                                                 v1::Approval* resp) {
-  APPROVAL_AUTHENTICATE_OR_RETURN(p, ctx);
+  GR_AUTHENTICATE(p);
   StartRequest in;
   in.parent = req->parent();
   in.workflow = req->workflow();
@@ -122,7 +114,7 @@ grpc::Status ApprovalGrpcService::StartApproval(grpc::ServerContext* ctx,
 
 grpc::Status ApprovalGrpcService::Act(grpc::ServerContext* ctx, ActionType type,
                                       const ActionRequest& req, v1::Approval* resp) {
-  APPROVAL_AUTHENTICATE_OR_RETURN(p, ctx);
+  GR_AUTHENTICATE(p);
   auto s = core_->Act(p, type, req);
   if (!s.ok()) return ToGrpcStatus(s.status());
   *resp = ToProto(*s);
@@ -205,7 +197,7 @@ grpc::Status ApprovalGrpcService::ReassignTask(grpc::ServerContext* ctx,
 grpc::Status ApprovalGrpcService::GetApproval(grpc::ServerContext* ctx,
                                               const v1::GetApprovalRequest* req,
                                               v1::Approval* resp) {
-  APPROVAL_AUTHENTICATE_OR_RETURN(p, ctx);
+  GR_AUTHENTICATE(p);
   auto s = core_->GetApproval(p, req->name());
   if (!s.ok()) return ToGrpcStatus(s.status());
   *resp = ToProto(*s);
@@ -215,7 +207,7 @@ grpc::Status ApprovalGrpcService::GetApproval(grpc::ServerContext* ctx,
 grpc::Status ApprovalGrpcService::ListApprovals(grpc::ServerContext* ctx,
                                                 const v1::ListApprovalsRequest* req,
                                                 v1::ListApprovalsResponse* resp) {
-  APPROVAL_AUTHENTICATE_OR_RETURN(p, ctx);
+  GR_AUTHENTICATE(p);
   ListFilter f;
   f.parent = req->parent();
   f.page_size = req->page_size();
@@ -236,7 +228,7 @@ grpc::Status ApprovalGrpcService::ListApprovals(grpc::ServerContext* ctx,
 grpc::Status ApprovalGrpcService::ListMyTasks(grpc::ServerContext* ctx,
                                               const v1::ListMyTasksRequest* req,
                                               v1::ListMyTasksResponse* resp) {
-  APPROVAL_AUTHENTICATE_OR_RETURN(p, ctx);
+  GR_AUTHENTICATE(p);
   auto page = core_->ListMyTasks(p, req->parent(), req->page_size(), req->page_token());
   if (!page.ok()) return ToGrpcStatus(page.status());
   int64_t now = core_->NowUnix();
@@ -258,7 +250,7 @@ grpc::Status ApprovalGrpcService::ListMyTasks(grpc::ServerContext* ctx,
 grpc::Status ApprovalGrpcService::GetHistory(grpc::ServerContext* ctx,
                                              const v1::GetHistoryRequest* req,
                                              v1::GetHistoryResponse* resp) {
-  APPROVAL_AUTHENTICATE_OR_RETURN(p, ctx);
+  GR_AUTHENTICATE(p);
   auto page = core_->GetHistory(p, req->name(), req->page_size(), req->page_token());
   if (!page.ok()) return ToGrpcStatus(page.status());
   for (const auto& e : page->items) *resp->add_entries() = ToProto(e);
@@ -269,7 +261,7 @@ grpc::Status ApprovalGrpcService::GetHistory(grpc::ServerContext* ctx,
 grpc::Status ApprovalGrpcService::VerifyHistory(grpc::ServerContext* ctx,
                                                 const v1::VerifyHistoryRequest* req,
                                                 v1::VerifyHistoryResponse* resp) {
-  APPROVAL_AUTHENTICATE_OR_RETURN(p, ctx);
+  GR_AUTHENTICATE(p);
   auto check = core_->VerifyHistory(p, req->name());
   if (!check.ok()) return ToGrpcStatus(check.status());
   resp->set_ok(check->ok);

@@ -7,27 +7,7 @@
 namespace govreport::assembler {
 namespace {
 
-using auth::kAdmin;
-using auth::kApprover;
-using auth::kAuditor;
-using auth::kDrafter;
-using auth::kService;
-
-// Who reads reports: drafters, the approvers who decide on them, auditors
-// and services. Who changes them: drafters (and services acting for them).
-#define GR_READERS \
-  { kDrafter, kApprover, kAuditor, kService }
-#define GR_WRITERS \
-  { kDrafter, kService }
-
-// Parses the name, then checks the caller against its org before anything
-// of that org is read.
-#define GR_AUTHORIZE(principal, ref, parsed_expr, ...)           \
-  auto gr_ref_ = (parsed_expr);                                  \
-  if (!gr_ref_.ok()) return ToGrpcStatus(gr_ref_.status());      \
-  const auto& ref = *gr_ref_;                                    \
-  auto principal = auth_->Authorize(*ctx, ref.org, __VA_ARGS__); \
-  if (!principal.ok()) return ToGrpcStatus(principal.status())
+namespace roles = ::govreport::auth::roles;
 
 struct OrgOnly {
   std::string org;
@@ -44,25 +24,25 @@ bool Terminal(const pb::Report& r) { return r.state() == pb::PUBLISHED || r.stat
 
 grpc::Status ReportGrpc::CreateReport(grpc::ServerContext* ctx, const pb::CreateReportRequest* req,
                                       pb::Report* out) {
-  GR_AUTHORIZE(p, parent, ParseParent(req->parent()), GR_WRITERS);
+  GR_AUTHORIZE_REF(p, parent, ParseParent(req->parent()), roles::kReportWriters);
   return ToGrpc(core_->CreateReport(*p, CallAs::Forward(*ctx), parent.org, *req), out);
 }
 
 grpc::Status ReportGrpc::GetReport(grpc::ServerContext* ctx, const pb::GetReportRequest* req,
                                    pb::Report* out) {
-  GR_AUTHORIZE(p, ref, ParseReportName(req->name()), GR_READERS);
+  GR_AUTHORIZE_REF(p, ref, ParseReportName(req->name()), roles::kReportReaders);
   return ToGrpc(core_->GetReport(CallAs::Forward(*ctx), ref, !req->skip_staleness()), out);
 }
 
 grpc::Status ReportGrpc::ListReports(grpc::ServerContext* ctx, const pb::ListReportsRequest* req,
                                      pb::ListReportsResponse* out) {
-  GR_AUTHORIZE(p, parent, ParseParent(req->parent()), GR_READERS);
+  GR_AUTHORIZE_REF(p, parent, ParseParent(req->parent()), roles::kReportReaders);
   return ToGrpc(core_->ListReports(parent.org, *req), out);
 }
 
 grpc::Status ReportGrpc::WatchReport(grpc::ServerContext* ctx, const pb::WatchReportRequest* req,
                                      grpc::ServerWriter<pb::Report>* writer) {
-  GR_AUTHORIZE(p, ref, ParseReportName(req->name()), GR_READERS);
+  GR_AUTHORIZE_REF(p, ref, ParseReportName(req->name()), roles::kReportReaders);
   const std::string who = absl::StrCat(p->org, "/", p->subject);
   if (grpc::Status st = AcquireWatch(p->org, who); !st.ok()) return st;
   struct Release {
@@ -131,25 +111,25 @@ void ReportGrpc::ReleaseWatch(const std::string& org, const std::string& who) {
 
 grpc::Status ReportGrpc::UpdateNarrative(grpc::ServerContext* ctx,
                                          const pb::UpdateNarrativeRequest* req, pb::Report* out) {
-  GR_AUTHORIZE(p, ref, ParseReportName(req->name()), GR_WRITERS);
+  GR_AUTHORIZE_REF(p, ref, ParseReportName(req->name()), roles::kReportWriters);
   return ToGrpc(core_->UpdateNarrative(*p, CallAs::Forward(*ctx), ref, *req), out);
 }
 
 grpc::Status ReportGrpc::Reassemble(grpc::ServerContext* ctx, const pb::ReassembleRequest* req,
                                     pb::Report* out) {
-  GR_AUTHORIZE(p, ref, ParseReportName(req->name()), GR_WRITERS);
+  GR_AUTHORIZE_REF(p, ref, ParseReportName(req->name()), roles::kReportWriters);
   return ToGrpc(core_->Reassemble(*p, ref, *req), out);
 }
 
 grpc::Status ReportGrpc::SubmitReport(grpc::ServerContext* ctx, const pb::SubmitReportRequest* req,
                                       pb::Report* out) {
-  GR_AUTHORIZE(p, ref, ParseReportName(req->name()), GR_WRITERS);
+  GR_AUTHORIZE_REF(p, ref, ParseReportName(req->name()), roles::kReportWriters);
   return ToGrpc(core_->SubmitReport(*p, CallAs::Forward(*ctx), ref, *req), out);
 }
 
 grpc::Status ReportGrpc::GetRevision(grpc::ServerContext* ctx, const pb::GetRevisionRequest* req,
                                      pb::Revision* out) {
-  GR_AUTHORIZE(p, ref, ParseRevisionName(req->name()), GR_READERS);
+  GR_AUTHORIZE_REF(p, ref, ParseRevisionName(req->name()), roles::kReportReaders);
   return ToGrpc(core_->GetRevision(ref), out);
 }
 
@@ -158,35 +138,34 @@ grpc::Status ReportGrpc::DiffRevisions(grpc::ServerContext* ctx,
                                        pb::DiffRevisionsResponse* out) {
   auto to = ParseRevisionName(req->to(), "to");
   if (!to.ok()) return ToGrpcStatus(to.status());
-  GR_AUTHORIZE(p, from, ParseRevisionName(req->from(), "from"), GR_READERS);
+  GR_AUTHORIZE_REF(p, from, ParseRevisionName(req->from(), "from"), roles::kReportReaders);
   return ToGrpc(core_->DiffRevisions(from, *to), out);
 }
 
 grpc::Status ReportGrpc::GetDocument(grpc::ServerContext* ctx, const pb::GetDocumentRequest* req,
                                      pb::Document* out) {
-  GR_AUTHORIZE(p, ref, ParseRevisionName(req->name()), GR_READERS);
+  GR_AUTHORIZE_REF(p, ref, ParseRevisionName(req->name()), roles::kReportReaders);
   return ToGrpc(core_->GetDocument(CallAs::Forward(*ctx), ref, req->format()), out);
 }
 
 grpc::Status ReportGrpc::GetFigureProvenance(grpc::ServerContext* ctx,
                                              const pb::GetFigureProvenanceRequest* req,
                                              pb::GetFigureProvenanceResponse* out) {
-  GR_AUTHORIZE(p, ref, ParseRevisionName(req->name()), GR_READERS);
+  GR_AUTHORIZE_REF(p, ref, ParseRevisionName(req->name()), roles::kReportReaders);
   return ToGrpc(core_->GetFigureProvenance(CallAs::Forward(*ctx), ref, *req), out);
 }
 
 grpc::Status ReportGrpc::SetTemplateWorkflows(grpc::ServerContext* ctx,
                                               const pb::SetTemplateWorkflowsRequest* req,
                                               pb::TemplateWorkflows* out) {
-  GR_AUTHORIZE(p, parent, ParseParent(req->parent()), {kAdmin});
+  GR_AUTHORIZE_REF(p, parent, ParseParent(req->parent()), roles::kAdmins);
   return ToGrpc(core_->SetTemplateWorkflows(*p, CallAs::Forward(*ctx), parent.org, *req), out);
 }
 
 grpc::Status ReportGrpc::GetTemplateWorkflows(grpc::ServerContext* ctx,
                                               const pb::GetTemplateWorkflowsRequest* req,
                                               pb::TemplateWorkflows* out) {
-  GR_AUTHORIZE(p, parent, ParseParent(req->parent()),
-               {kDrafter, kApprover, kAuditor, kAdmin, kService});
+  GR_AUTHORIZE_REF(p, parent, ParseParent(req->parent()), roles::kWorkflowBindingReaders);
   return ToGrpc(core_->GetTemplateWorkflows(parent.org, *req), out);
 }
 

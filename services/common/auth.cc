@@ -216,10 +216,6 @@ absl::Status CheckOrgRoles(const Principal& p, absl::string_view org, RoleSet ro
       "principal '", p.subject, "' needs one of the roles: ", absl::StrJoin(roles, ", ")));
 }
 
-absl::Status Authenticator::Check(const Principal& p, absl::string_view org, RoleSet roles) {
-  return CheckOrgRoles(p, org, roles.empty() ? RoleSet(roles::kAnyMember) : roles);
-}
-
 absl::StatusOr<Principal> Authenticator::AuthorizeOrg(const grpc::ServerContext& ctx,
                                                       absl::string_view org, RoleSet roles) {
   GR_ASSIGN_OR_RETURN(Principal p, Authenticate(ctx));

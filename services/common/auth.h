@@ -56,8 +56,9 @@ inline constexpr absl::string_view kTemplateReaders[] = {kDrafter, kApprover, kA
 // approvers who decide on them, auditors and services read them.
 inline constexpr absl::string_view kReportWriters[] = {kDrafter, kService};
 inline constexpr absl::string_view kReportReaders[] = {kDrafter, kApprover, kAuditor, kService};
-inline constexpr absl::string_view kDocumentReaders[] = {kDrafter, kApprover, kAuditor, kAdmin,
-                                                         kService};
+// Which workflows a template's reports may take.
+inline constexpr absl::string_view kWorkflowBindingReaders[] = {kDrafter, kApprover, kAuditor,
+                                                                kAdmin, kService};
 // Approval: who starts, decides, urges and comments, and who reads the
 // whole history of every approval.
 inline constexpr absl::string_view kInitiators[] = {kDrafter, kService};
@@ -133,12 +134,6 @@ class Authenticator {
   // `org` is read, so a refusal reveals nothing about the other org's data.
   absl::StatusOr<Principal> AuthorizeOrg(const grpc::ServerContext& ctx, absl::string_view org,
                                          RoleSet roles);
-  // Old spellings, until every service uses the ones above.
-  absl::StatusOr<Principal> Authorize(const grpc::ServerContext& ctx, absl::string_view org,
-                                      RoleSet roles) {
-    return AuthorizeOrg(ctx, org, roles.empty() ? RoleSet(roles::kAnyMember) : roles);
-  }
-  static absl::Status Check(const Principal& principal, absl::string_view org, RoleSet roles);
 
   TokenStore& tokens() { return store_; }
 
@@ -178,6 +173,22 @@ void AttachToken(grpc::ClientContext& ctx, absl::string_view token);
   if (!gr_org_.ok()) return ::govreport::ToGrpcStatus(gr_org_.status()); \
   const std::string& org = *gr_org_;                                     \
   auto principal = auth_->AuthorizeOrg(*ctx, org, role_set);             \
+  if (!principal.ok()) return ::govreport::ToGrpcStatus(principal.status())
+
+// Authenticates only, for a core that authorizes by what the call names
+// (approval): declares `principal` (const Principal&) or returns the error.
+#define GR_AUTHENTICATE(principal)                                                   \
+  auto gr_principal_ = auth_->Authenticate(*ctx);                                    \
+  if (!gr_principal_.ok()) return ::govreport::ToGrpcStatus(gr_principal_.status()); \
+  const ::govreport::auth::Principal& principal = *gr_principal_
+
+// The same for a request naming a resource: `parsed_expr` is an
+// absl::StatusOr of a parsed name with an `org` member, kept as `ref`.
+#define GR_AUTHORIZE_REF(principal, ref, parsed_expr, role_set)          \
+  auto gr_ref_ = (parsed_expr);                                          \
+  if (!gr_ref_.ok()) return ::govreport::ToGrpcStatus(gr_ref_.status()); \
+  const auto& ref = *gr_ref_;                                            \
+  auto principal = auth_->AuthorizeOrg(*ctx, ref.org, role_set);         \
   if (!principal.ok()) return ::govreport::ToGrpcStatus(principal.status())
 
 #endif  // GOVREPORT_COMMON_AUTH_H_

@@ -80,10 +80,10 @@ TEST(AuthTest, TokensRolesAndOrgs) {
   auto p = authn.AuthenticateToken(issued->secret);
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->org, "kjj");
-  EXPECT_TRUE(auth::Authenticator::Check(*p, "kjj", {"recorder"}).ok());
-  EXPECT_EQ(auth::Authenticator::Check(*p, "kjj", {"drafter"}).code(),
+  EXPECT_TRUE(auth::CheckOrgRoles(*p, "kjj", {"recorder"}).ok());
+  EXPECT_EQ(auth::CheckOrgRoles(*p, "kjj", {"drafter"}).code(),
             absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(auth::Authenticator::Check(*p, "other", {"recorder"}).code(),
+  EXPECT_EQ(auth::CheckOrgRoles(*p, "other", {"recorder"}).code(),
             absl::StatusCode::kPermissionDenied);
   // Another org cannot revoke it, and learns nothing.
   EXPECT_EQ(authn.tokens().Revoke(issued->token_id, "other").code(), absl::StatusCode::kNotFound);
@@ -124,7 +124,7 @@ TEST(AuthTest, ThePlatformRoleMeansNothingOnAnOrgsToken) {
   ASSERT_TRUE(p.ok());
   EXPECT_FALSE(p->HasRole(auth::kService));
   EXPECT_TRUE(p->HasRole(auth::kRecorder));
-  EXPECT_EQ(auth::Authenticator::Check(*p, "kjj", {auth::kService}).code(),
+  EXPECT_EQ(auth::CheckOrgRoles(*p, "kjj", {auth::kService}).code(),
             absl::StatusCode::kPermissionDenied);
   auth::Principal platform{"assembler", "*", {"service"}, "service", ""};
   issued = authn.tokens().Issue(platform, absl::ZeroDuration());

@@ -7,10 +7,7 @@
 namespace govreport::templates {
 namespace {
 
-using auth::kAdmin;
-
-#define GR_TEMPLATE_READERS \
-  { auth::kDrafter, auth::kApprover, auth::kAuditor, auth::kService, auth::kRecorder }
+namespace roles = ::govreport::auth::roles;
 
 // A template's org must be the caller's; shared templates ("templates/x")
 // are readable by everyone authenticated.
@@ -24,8 +21,8 @@ absl::StatusOr<auth::Principal> AuthorizeRef(auth::Authenticator* auth,
     }
     return p;
   }
-  if (write) return auth->Authorize(ctx, ref.org, {kAdmin});
-  return auth->Authorize(ctx, ref.org, GR_TEMPLATE_READERS);
+  return auth->AuthorizeOrg(
+      ctx, ref.org, write ? auth::RoleSet(roles::kAdmins) : auth::RoleSet(roles::kTemplateReaders));
 }
 
 // The org of a parent that may be empty (""): the shared scope.
@@ -116,7 +113,7 @@ grpc::Status TemplatesGrpc::ValidateTemplate(grpc::ServerContext* ctx,
                                              v1::ValidateTemplateResponse* out) {
   auto org = ParseOrgName(req->parent());
   if (!org.ok()) return ToGrpcStatus(org.status());
-  auto p = auth_->Authorize(*ctx, *org, GR_TEMPLATE_READERS);
+  auto p = auth_->AuthorizeOrg(*ctx, *org, roles::kTemplateReaders);
   if (!p.ok()) return ToGrpcStatus(p.status());
   auto problems = templates_->Validate(*org, req->text(), CallerToken(*ctx));
   if (!problems.ok()) return ToGrpcStatus(problems.status());
@@ -136,7 +133,7 @@ grpc::Status TemplatesGrpc::Render(grpc::ServerContext* ctx, const v1::RenderReq
                                    v1::RenderResponse* out) {
   auto org = ParseOrgName(req->parent());
   if (!org.ok()) return ToGrpcStatus(org.status());
-  auto p = auth_->Authorize(*ctx, *org, GR_TEMPLATE_READERS);
+  auto p = auth_->AuthorizeOrg(*ctx, *org, roles::kTemplateReaders);
   if (!p.ok()) return ToGrpcStatus(p.status());
   TemplatesCore::RenderInput in;
   in.org = *org;
@@ -166,7 +163,7 @@ grpc::Status TemplatesGrpc::Preview(grpc::ServerContext* ctx, const v1::PreviewR
                                     v1::RenderResponse* out) {
   auto org = ParseOrgName(req->parent());
   if (!org.ok()) return ToGrpcStatus(org.status());
-  auto p = auth_->Authorize(*ctx, *org, GR_TEMPLATE_READERS);
+  auto p = auth_->AuthorizeOrg(*ctx, *org, roles::kTemplateReaders);
   if (!p.ok()) return ToGrpcStatus(p.status());
   auto ref = TemplateRenderableBy(req->template_(), *org);
   if (!ref.ok()) return ToGrpcStatus(ref.status());
