@@ -116,7 +116,7 @@ ChainCheck VerifyChain(const std::vector<StoredEntry>& entries, int64_t expected
     c.checked = seq;
     c.head = prev;
   }
-  int64_t n = static_cast<int64_t>(entries.size());
+  auto n = static_cast<int64_t>(entries.size());
   if (n < expected_length) {
     return fail(n + 1, absl::StrCat("entries ", n + 1, "..", expected_length, " are missing"));
   }

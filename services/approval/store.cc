@@ -172,6 +172,7 @@ absl::StatusOr<RoleDirectory> Store::ReadRoles(absl::string_view org,
   RoleDirectory dir;
   if (roles.empty()) return dir;
   std::vector<redis::Args> cmds;
+  cmds.reserve(roles.size());
   for (const auto& r : roles) cmds.push_back({"SMEMBERS", RoleKey(org, r)});
   GR_ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_->Pipeline(cmds));
   for (size_t i = 0; i < roles.size(); ++i) {
@@ -218,6 +219,7 @@ absl::StatusOr<bool> Store::IsRoleMember(absl::string_view org, absl::string_vie
   GR_ASSIGN_OR_RETURN(std::vector<std::string> roles, ListRoleNames(org, "", kMaxRoles));
   if (roles.empty()) return false;
   std::vector<redis::Args> cmds;
+  cmds.reserve(roles.size());
   for (const auto& r : roles) cmds.push_back({"SISMEMBER", RoleKey(org, r), std::string(user)});
   GR_ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_->Pipeline(cmds));
   for (const auto& r : replies) {
@@ -263,6 +265,7 @@ absl::StatusOr<std::vector<ApprovalState>> Store::LoadApprovals(
   std::vector<ApprovalState> out;
   if (ids.empty()) return out;
   std::vector<redis::Args> cmds;
+  cmds.reserve(ids.size());
   for (const auto& id : ids) {
     cmds.push_back({"HMGET", ApprovalKey(org, id), "v", "data", "hn", "hh"});
   }

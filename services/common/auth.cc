@@ -140,7 +140,7 @@ absl::StatusOr<Principal> TokenStore::Lookup(absl::string_view secret) {
   return FromHash(fields);
 }
 
-Authenticator::Authenticator(redis::Client* redis, std::string operator_token,
+Authenticator::Authenticator(redis::Client* redis, absl::string_view operator_token,
                              absl::Duration cache_ttl, std::function<absl::Time()> clock)
     : store_(redis),
       operator_hash_(operator_token.empty() ? "" : Sha256Hex(operator_token)),

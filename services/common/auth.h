@@ -123,7 +123,8 @@ class Authenticator {
   // operator_token: the platform operator's secret (GOVREPORT_ADMIN_TOKEN);
   // empty disables it.
   Authenticator(
-      redis::Client* redis, std::string operator_token, absl::Duration cache_ttl = absl::Seconds(5),
+      redis::Client* redis, absl::string_view operator_token,
+      absl::Duration cache_ttl = absl::Seconds(5),
       std::function<absl::Time()> clock = [] { return absl::Now(); });
 
   // UNAUTHENTICATED without a valid bearer token.

@@ -17,7 +17,7 @@ namespace L = ::govreport::docx::layout;
 std::string RunFonts(absl::string_view east_asia) {
   return absl::StrCat("<w:rFonts w:ascii=\"", kFontLatin, "\" w:hAnsi=\"", kFontLatin,
                       "\" w:eastAsia=\"", east_asia, "\" w:cs=\"", kFontLatin,
-                      "\" w:hint=\"eastAsia\"/>");
+                      R"(" w:hint="eastAsia"/>)");
 }
 
 std::string Size(int points) {
@@ -42,15 +42,15 @@ std::string GridSpacing() {
 // Character units (firstLineChars, rightChars) are what Word and WPS honour;
 // the twip values beside them serve renderers that ignore character units.
 std::string BodyIndent() {
-  return absl::StrCat("<w:ind w:firstLine=\"", 2 * L::kCharPitch, "\" w:firstLineChars=\"200\"/>");
+  return absl::StrCat("<w:ind w:firstLine=\"", 2 * L::kCharPitch, R"(" w:firstLineChars="200"/>)");
 }
 std::string NoFirstLineIndent(absl::string_view extra = "") {
-  return absl::StrCat("<w:ind", extra, " w:firstLine=\"0\" w:firstLineChars=\"0\"/>");
+  return absl::StrCat("<w:ind", extra, R"( w:firstLine="0" w:firstLineChars="0"/>)");
 }
 
 std::string ParagraphStyle(absl::string_view id, absl::string_view name, absl::string_view ppr,
                            absl::string_view rpr) {
-  return absl::StrCat("<w:style w:type=\"paragraph\" w:styleId=\"", id, "\"><w:name w:val=\"", name,
+  return absl::StrCat(R"(<w:style w:type="paragraph" w:styleId=")", id, "\"><w:name w:val=\"", name,
                       "\"/><w:basedOn w:val=\"Normal\"/><w:next w:val=\"Normal\"/>"
                       "<w:qFormat/><w:pPr>",
                       ppr, "</w:pPr><w:rPr>", rpr, "</w:rPr></w:style>");
@@ -62,7 +62,7 @@ std::string HeadingStyle(int level, absl::string_view east_asia, bool bold) {
   return ParagraphStyle(
       kStyleHeading[level - 1], absl::StrCat("heading ", level),
       absl::StrCat("<w:keepNext/>", GridSpacing(), BodyIndent(),
-                   "<w:jc w:val=\"both\"/><w:outlineLvl w:val=\"", level - 1, "\"/>"),
+                   R"(<w:jc w:val="both"/><w:outlineLvl w:val=")", level - 1, "\"/>"),
       absl::StrCat(RunFonts(east_asia), Bold(bold), Size(L::kBodyFontPt)));
 }
 
@@ -184,7 +184,7 @@ std::string StylesXml(CharacterGrid grid) {
       ParagraphStyle(kStyleTitle, "Title",
                      absl::StrCat("<w:keepNext/><w:snapToGrid w:val=\"0\"/>"
                                   "<w:spacing w:before=\"0\" w:after=\"0\" w:line=\"",
-                                  L::kTitleLineHeight, "\" w:lineRule=\"exact\"/>",
+                                  L::kTitleLineHeight, R"(" w:lineRule="exact"/>)",
                                   NoFirstLineIndent(), "<w:jc w:val=\"center\"/>"),
                      absl::StrCat(RunFonts(kFontXiaoBiaoSong), Bold(false), no_condensing,
                                   Size(L::kTitleFontPt))),
@@ -202,11 +202,11 @@ std::string StylesXml(CharacterGrid grid) {
       ParagraphStyle(kStyleDate, "Date",
                      absl::StrCat(GridSpacing(),
                                   NoFirstLineIndent(absl::StrCat(" w:right=\"", 4 * L::kCharPitch,
-                                                                 "\" w:rightChars=\"400\"")),
+                                                                 R"(" w:rightChars="400")")),
                                   "<w:jc w:val=\"right\"/>"),
                      body_run),
 
-      "<w:style w:type=\"character\" w:styleId=\"", kStyleRunInBody,
+      R"(<w:style w:type="character" w:styleId=")", kStyleRunInBody,
       "\"><w:name w:val=\"Run-in Body Text\"/>"
       "<w:basedOn w:val=\"DefaultParagraphFont\"/><w:qFormat/><w:rPr>",
       RunFonts(kFontFangSong), Bold(false), "</w:rPr></w:style>",
@@ -217,10 +217,10 @@ std::string StylesXml(CharacterGrid grid) {
           "Footer", "footer",
           absl::StrCat("<w:snapToGrid w:val=\"0\"/><w:spacing w:before=\"0\" "
                        "w:after=\"0\" w:line=\"",
-                       L::kFooterLineHeight, "\" w:lineRule=\"exact\"/>", NoFirstLineIndent()),
+                       L::kFooterLineHeight, R"(" w:lineRule="exact"/>)", NoFirstLineIndent()),
           absl::StrCat("<w:rFonts w:ascii=\"", kFontSongTi, "\" w:hAnsi=\"", kFontSongTi,
                        "\" w:eastAsia=\"", kFontSongTi, "\" w:cs=\"", kFontSongTi,
-                       "\" w:hint=\"eastAsia\"/>", no_condensing, Size(L::kPageNumberFontPt))),
+                       R"(" w:hint="eastAsia"/>)", no_condensing, Size(L::kPageNumberFontPt))),
       "</w:styles>");
   return xml;
 }
@@ -263,7 +263,7 @@ std::string FooterXml(bool odd_pages) {
   // 单页码居右空一字，双页码居左空一字.
   const std::string ppr = absl::StrCat(
       "<w:pPr><w:pStyle w:val=\"Footer\"/><w:ind w:", odd_pages ? "right" : "left", "=\"",
-      L::kPageNumberInset, "\" w:firstLine=\"0\" w:firstLineChars=\"0\"/><w:jc w:val=\"",
+      L::kPageNumberInset, R"(" w:firstLine="0" w:firstLineChars="0"/><w:jc w:val=")",
       odd_pages ? "right" : "left", "\"/></w:pPr>");
   // "— N —": the dashes are the 一字线 on each side of the number; the cached
   // field result is what a viewer shows before it updates fields.

@@ -11,6 +11,9 @@ namespace govreport::docx::layout {
 inline constexpr int kTwipsPerPoint = 20;
 
 // Rounds to the nearest twip; all inputs are positive.
+// (std::lround is not constexpr in C++20; the inputs are positive, so adding
+// 0.5 before truncating rounds half up.)
+// NOLINTNEXTLINE(bugprone-incorrect-roundings): positive inputs only, see above.
 constexpr int MmToTwips(double mm) { return static_cast<int>(mm * 1440.0 / 25.4 + 0.5); }
 
 // Floor division that stays correct for negative numerators.

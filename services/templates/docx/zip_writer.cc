@@ -85,7 +85,7 @@ absl::StatusOr<std::string> ZipInMemory(std::span<const ZipEntry> entries, DosTi
   if (zip_close(archive.get()) < 0) {
     return ArchiveError(archive.get(), "zip_close");  // ~ZipPtr discards it
   }
-  archive.release();  // zip_close freed it
+  static_cast<void>(archive.release());  // zip_close freed it
 
   zip_stat_t stat;
   zip_stat_init(&stat);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
 #include "templates/engine/ast.h"
 #include "templates/engine/mustache.h"
 
@@ -84,7 +85,7 @@ std::vector<uint32_t> CodePoints(std::string_view s) {
   std::vector<uint32_t> out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size();) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
+    const auto c = static_cast<unsigned char>(s[i]);
     int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
     if (i + static_cast<size_t>(len) > s.size()) len = 1;
     uint32_t cp = len == 1 ? c : c & (0x7F >> len);
@@ -141,7 +142,7 @@ std::vector<std::string> Schema::Names() const {
     }
     out.push_back(name);
     for (const std::string& derived : DerivedNames(kind)) {
-      out.push_back(name + "." + derived);
+      out.push_back(absl::StrCat(name, ".", derived));
     }
   }
   return out;
@@ -258,8 +259,9 @@ class Validator {
         case NodeType::kSection:
         case NodeType::kInverted: {
           std::optional<std::string> scope = CheckSection(t, partial, node, scopes);
-          if (scope.has_value()) scopes.push_back(*std::move(scope));
-          open.emplace_back(node.end, scope.has_value());
+          const bool opens_scope = scope.has_value();
+          if (opens_scope) scopes.push_back(*std::move(scope));
+          open.emplace_back(node.end, opens_scope);
           break;
         }
         case NodeType::kPartial:
@@ -324,6 +326,7 @@ class Validator {
       return std::nullopt;
     }
     std::vector<std::string> tries;
+    tries.reserve(scopes.size() + 1);
     for (const std::string& scope : scopes) tries.push_back(Join(scope, name));
     tries.emplace_back(name);
     Unknown(t, partial, node, std::string(name), tries);
