@@ -95,10 +95,13 @@ absl::StatusOr<ApprovalState> ApprovalFromBlob(absl::string_view blob) {
   return FromProto(proto);
 }
 
-absl::StatusOr<ApprovalState> FromPrior(const PriorRequest& prior, absl::string_view fingerprint,
+absl::StatusOr<ApprovalState> FromPrior(const request_id::Prior& prior,
+                                        absl::string_view fingerprint,
                                         absl::string_view request_id) {
-  if (prior.fingerprint != fingerprint) return request_id::Reused(request_id);
-  return ApprovalFromBlob(prior.result);
+  GR_ASSIGN_OR_RETURN(
+      std::string result,
+      request_id::FirstResult(prior, {std::string(request_id), std::string(fingerprint)}));
+  return ApprovalFromBlob(result);
 }
 
 absl::StatusOr<WorkflowDef> WorkflowFromBlob(absl::string_view blob) {
@@ -212,8 +215,9 @@ absl::StatusOr<WorkflowDef> ApprovalCore::CreateWorkflow(const Principal& p,
                               {SerializeDeterministic(ToProto(wf))});
   GR_ASSIGN_OR_RETURN(auto prior, store_->ReadRequest(org, request_id));
   if (prior) {
-    if (prior->fingerprint != fp) return request_id::Reused(request_id);
-    return WorkflowFromBlob(prior->result);
+    GR_ASSIGN_OR_RETURN(std::string first,
+                        request_id::FirstResult(*prior, {std::string(request_id), fp}));
+    return WorkflowFromBlob(first);
   }
   wf.org = org;
   wf.id = workflow_id.empty() ? NewId() : std::string(workflow_id);
@@ -285,8 +289,9 @@ absl::StatusOr<WorkflowDef> ApprovalCore::UpdateWorkflow(const Principal& p, abs
       {SerializeDeterministic(ToProto(wf)), absl::StrCat(expected_revision)});
   GR_ASSIGN_OR_RETURN(auto prior, store_->ReadRequest(wn.org, request_id));
   if (prior) {
-    if (prior->fingerprint != fp) return request_id::Reused(request_id);
-    return WorkflowFromBlob(prior->result);
+    GR_ASSIGN_OR_RETURN(std::string first,
+                        request_id::FirstResult(*prior, {std::string(request_id), fp}));
+    return WorkflowFromBlob(first);
   }
   wf.org = wn.org;
   wf.id = wn.id;

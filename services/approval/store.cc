@@ -33,11 +33,6 @@ std::string ActiveSubjectsKey(absl::string_view org) {
   return absl::StrCat(OrgPrefix(org), "apv:active");
 }
 
-// Scripts without a request_id still name a key in that slot (never used).
-std::string RequestKeyOrPlaceholder(absl::string_view org, absl::string_view request_id) {
-  return RequestKey(org, request_id);
-}
-
 absl::StatusOr<WriteResult> ParseWriteResult(const redis::Reply& reply) {
   WriteResult r;
   r.outcome = ParseOutcome(reply[0].Str());
@@ -103,13 +98,9 @@ std::string Store::InboxKey(absl::string_view org, absl::string_view user) {
   return absl::StrCat(OrgPrefix(org), "inbox:", user);
 }
 
-absl::StatusOr<std::optional<PriorRequest>> Store::ReadRequest(absl::string_view org,
-                                                               absl::string_view request_id) {
-  if (request_id.empty()) return std::nullopt;
-  GR_ASSIGN_OR_RETURN(redis::Reply r,
-                      redis_->Command({"HMGET", RequestKey(org, request_id), "fp", "result"}));
-  if (r[0].IsNil()) return std::nullopt;
-  return PriorRequest{r[0].AsString(), r[1].AsString()};
+absl::StatusOr<std::optional<request_id::Prior>> Store::ReadRequest(absl::string_view org,
+                                                                    absl::string_view request_id) {
+  return request_id::ReadPrior(*redis_, org, request_id);
 }
 
 // ------------------------------------------------------------- workflows
@@ -132,12 +123,12 @@ absl::StatusOr<WriteResult> Store::WriteWorkflow(const WorkflowDef& wf, int64_t 
                                                  absl::string_view fingerprint) {
   GR_ASSIGN_OR_RETURN(
       redis::Reply r,
-      redis_->Eval(WorkflowScript(),
-                   {WorkflowKey(wf.org, wf.id), WorkflowIndexKey(wf.org),
-                    RequestKeyOrPlaceholder(wf.org, request_id)},
-                   {request_id.empty() ? "" : std::string(fingerprint), absl::StrCat(read_revision),
-                    absl::StrCat(wf.revision), ToProto(wf).SerializeAsString(),
-                    absl::StrCat(request_ttl_seconds_), wf.id}));
+      redis_->Eval(
+          WorkflowScript(),
+          {WorkflowKey(wf.org, wf.id), WorkflowIndexKey(wf.org), RequestKey(wf.org, request_id)},
+          {request_id.empty() ? "" : std::string(fingerprint), absl::StrCat(read_revision),
+           absl::StrCat(wf.revision), ToProto(wf).SerializeAsString(),
+           absl::StrCat(request_ttl_seconds_), wf.id}));
   return ParseWriteResult(r);
 }
 
@@ -196,10 +187,10 @@ absl::StatusOr<WriteResult> Store::SetRole(absl::string_view org, absl::string_v
   redis::Args args{request_id.empty() ? "" : std::string(fingerprint),
                    absl::StrCat(request_ttl_seconds_), std::string(role), std::string(result)};
   args.insert(args.end(), members.begin(), members.end());
-  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Eval(RoleScript(),
-                                                   {RoleKey(org, role), RoleIndexKey(org),
-                                                    RequestKeyOrPlaceholder(org, request_id)},
-                                                   args));
+  GR_ASSIGN_OR_RETURN(
+      redis::Reply r,
+      redis_->Eval(RoleScript(),
+                   {RoleKey(org, role), RoleIndexKey(org), RequestKey(org, request_id)}, args));
   return ParseWriteResult(r);
 }
 
@@ -243,15 +234,11 @@ absl::StatusOr<int64_t> Store::CountInMinute(absl::string_view org, absl::string
 absl::StatusOr<LoadedApproval> Store::LoadApproval(absl::string_view org, absl::string_view id,
                                                    absl::string_view request_id) {
   std::vector<redis::Args> cmds = {{"HMGET", ApprovalKey(org, id), "v", "data", "hn", "hh"}};
-  if (!request_id.empty()) {
-    cmds.push_back({"HMGET", RequestKey(org, request_id), "fp", "result"});
-  }
+  if (!request_id.empty()) cmds.push_back(request_id::ReadPriorCommand(org, request_id));
   GR_ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_->Pipeline(cmds));
   for (const auto& r : replies) GR_RETURN_IF_ERROR(r.ErrorStatus());
   LoadedApproval out;
-  if (replies.size() > 1 && !replies[1][0].IsNil()) {
-    out.prior = PriorRequest{replies[1][0].AsString(), replies[1][1].AsString()};
-  }
+  if (replies.size() > 1) out.prior = request_id::PriorFromReply(replies[1]);
   const redis::Reply& a = replies[0];
   if (!a[0].IsNil()) {
     GR_ASSIGN_OR_RETURN(ApprovalState s, ParseApproval(a[0], a[1], a[2], a[3]));
@@ -294,12 +281,9 @@ absl::StatusOr<WriteResult> Store::Commit(const CommitInput& in) {
     subject_op = next.status == ApprovalStatus::kApproved ? "approved" : "clear";
   }
 
-  redis::Args keys = {ApprovalKey(org, next.id),
-                      HistoryKey(org, next.id),
-                      RequestKeyOrPlaceholder(org, in.request_id),
-                      std::string(kEventStream),
-                      std::string(kTimersKey),
-                      ApprovalIndexKey(org),
+  redis::Args keys = {ApprovalKey(org, next.id),      HistoryKey(org, next.id),
+                      RequestKey(org, in.request_id), std::string(kEventStream),
+                      std::string(kTimersKey),        ApprovalIndexKey(org),
                       ActiveSubjectsKey(org)};
   for (const auto& u : inbox.add) keys.push_back(InboxKey(org, u));
   for (const auto& u : inbox.remove) keys.push_back(InboxKey(org, u));

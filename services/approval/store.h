@@ -43,12 +43,6 @@ namespace govreport::approval {
 inline constexpr absl::string_view kEventStream = "gr:ev:approval";
 inline constexpr absl::string_view kTimersKey = "gr:timers:approval";
 
-// A request_id seen before: its call fingerprint and stored result.
-struct PriorRequest {
-  std::string fingerprint;
-  std::string result;
-};
-
 struct Page {
   std::vector<std::string> items;
   std::string next_token;
@@ -68,8 +62,8 @@ struct WriteResult {
 };
 
 struct LoadedApproval {
-  std::optional<ApprovalState> state;  // nullopt: not found.
-  std::optional<PriorRequest> prior;   // Set when the request_id was seen.
+  std::optional<ApprovalState> state;      // nullopt: not found.
+  std::optional<request_id::Prior> prior;  // Set when the request_id was seen.
 };
 
 // What one approval transition writes.
@@ -90,8 +84,8 @@ class Store {
   redis::Client* redis() { return redis_; }
 
   // ------------------------------------------------------------ requests
-  absl::StatusOr<std::optional<PriorRequest>> ReadRequest(absl::string_view org,
-                                                          absl::string_view request_id);
+  absl::StatusOr<std::optional<request_id::Prior>> ReadRequest(absl::string_view org,
+                                                               absl::string_view request_id);
 
   // ----------------------------------------------------------- workflows
   // revision 0: the current one. nullopt when there is none.

@@ -52,8 +52,8 @@ absl::StatusOr<std::optional<pb::Report>> ReportCore::Replayed(const std::string
                                                                const request_id::Call& call) {
   GR_ASSIGN_OR_RETURN(auto prior, store_->ReadRequest(org, call.id));
   if (!prior) return std::optional<pb::Report>();
-  if (prior->fingerprint != call.fingerprint) return request_id::Reused(call.id);
-  GR_ASSIGN_OR_RETURN(pb::Report r, ParseStored<pb::Report>(prior->result, "request result"));
+  GR_ASSIGN_OR_RETURN(std::string first, request_id::FirstResult(*prior, call));
+  GR_ASSIGN_OR_RETURN(pb::Report r, ParseStored<pb::Report>(first, "request result"));
   return std::optional<pb::Report>(std::move(r));
 }
 
@@ -66,9 +66,6 @@ absl::StatusOr<pb::Report> ReportCore::Mutate(const ReportRef& ref, int64_t expe
   return ReadModifyCommit<Result>(
       *store_, ref, options_.max_retries + 1, std::nullopt,
       [&](absl::StatusOr<pb::Report>& read) -> Decision<Result> {
-        absl::StatusOr<std::optional<pb::Report>> replay = Replayed(ref.org, call);
-        if (!replay.ok()) return Result(replay.status());
-        if (replay->has_value()) return Result(**std::move(replay));
         if (!read.ok()) return Result(read.status());
         const pb::Report& cur = *read;
         if (expected_version != 0 && cur.version() != expected_version) {
@@ -421,12 +418,15 @@ absl::StatusOr<pb::Report> ReportCore::UpdateNarrative(const auth::Principal& p,
 
 absl::StatusOr<pb::Report> ReportCore::Reassemble(const auth::Principal& p, const ReportRef& ref,
                                                   const pb::ReassembleRequest& req) {
+  const request_id::Call call = CallOf("Reassemble", ref.Name(), p, req);
+  GR_RETURN_IF_ERROR(request_id::Validate(call.id));
+  GR_ASSIGN_OR_RETURN(auto replay, Replayed(ref.org, call));
+  if (replay) return *replay;
   int64_t now = Now();
-  return Mutate(ref, req.expected_version(), CallOf("Reassemble", ref.Name(), p, req),
-                [&](pb::Report& next) -> absl::StatusOr<Change> {
-                  GR_RETURN_IF_ERROR(CheckCanChangeDraft(next, req.correction(), "reassemble"));
-                  return Change{true, StartAssembly(next, p.subject, now)};
-                });
+  return Mutate(ref, req.expected_version(), call, [&](pb::Report& next) -> absl::StatusOr<Change> {
+    GR_RETURN_IF_ERROR(CheckCanChangeDraft(next, req.correction(), "reassemble"));
+    return Change{true, StartAssembly(next, p.subject, now)};
+  });
 }
 
 // ------------------------------------------------------------ submitting

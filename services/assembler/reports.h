@@ -69,7 +69,9 @@ class ReportCore {
   // Read → change → commit with the version read, redone when another
   // writer got there first. `change` edits the next report and may return a
   // job to queue in the same commit; returning std::nullopt from `changed`
-  // means nothing to write. A repeated request_id returns the report.
+  // means nothing to write. Callers answer a known request id first
+  // (Replayed), before `change` could refuse the state a repeat finds; a
+  // repeat that raced in is replayed or refused by the commit itself.
   struct Change {
     bool write = true;
     std::optional<AssembleJob> job;

@@ -140,13 +140,9 @@ absl::StatusOr<int64_t> Store::ReadVersion(const ReportRef& ref) {
   return r.AsInt();
 }
 
-absl::StatusOr<std::optional<PriorRequest>> Store::ReadRequest(absl::string_view org,
-                                                               absl::string_view request_id) {
-  if (request_id.empty()) return std::optional<PriorRequest>();
-  GR_ASSIGN_OR_RETURN(redis::Reply r,
-                      redis_->Command({"HMGET", RequestKey(org, request_id), "fp", "result"}));
-  if (r[0].IsNil()) return std::optional<PriorRequest>();
-  return std::optional<PriorRequest>(PriorRequest{r[0].AsString(), r[1].AsString()});
+absl::StatusOr<std::optional<request_id::Prior>> Store::ReadRequest(absl::string_view org,
+                                                                    absl::string_view request_id) {
+  return request_id::ReadPrior(*redis_, org, request_id);
 }
 
 absl::StatusOr<pb::Revision> Store::ReadRevision(const RevisionRef& ref) {

@@ -36,12 +36,6 @@ struct StoreOptions {
   absl::Duration request_retention = request_id::kRetention;
 };
 
-// A request_id seen before: its call's fingerprint and first result.
-struct PriorRequest {
-  std::string fingerprint;
-  std::string result;
-};
-
 // One atomic write of a report and what goes with it.
 class CommitBuilder {
  public:
@@ -97,8 +91,8 @@ class Store {
   // 0 when there is no such report; one HGET, for watchers.
   absl::StatusOr<int64_t> ReadVersion(const ReportRef& ref);
   // The report id a request_id created or changed, if remembered.
-  absl::StatusOr<std::optional<PriorRequest>> ReadRequest(absl::string_view org,
-                                                          absl::string_view request_id);
+  absl::StatusOr<std::optional<request_id::Prior>> ReadRequest(absl::string_view org,
+                                                               absl::string_view request_id);
   absl::StatusOr<pb::Revision> ReadRevision(const RevisionRef& ref);
   absl::StatusOr<std::string> ReadDocument(const RevisionRef& ref, pb::DocumentFormat format);
 

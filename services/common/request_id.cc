@@ -79,6 +79,29 @@ Call CallOf(absl::string_view method, absl::string_view target, absl::string_vie
   return call;
 }
 
+redis::Args ReadPriorCommand(absl::string_view org, absl::string_view id) {
+  return {"HMGET", Key(org, id), "fp", "result"};
+}
+
+std::optional<Prior> PriorFromReply(const redis::Reply& reply) {
+  if (reply[0].IsNil()) return std::nullopt;
+  return Prior{reply[0].AsString(), reply[1].AsString()};
+}
+
+absl::StatusOr<std::optional<Prior>> ReadPrior(redis::Client& redis, absl::string_view org,
+                                               absl::string_view id) {
+  if (id.empty()) return std::optional<Prior>();
+  absl::StatusOr<redis::Reply> reply = redis.Command(ReadPriorCommand(org, id));
+  if (!reply.ok()) return reply.status();
+  if (absl::Status s = reply->ErrorStatus(); !s.ok()) return s;
+  return PriorFromReply(*reply);
+}
+
+absl::StatusOr<std::string> FirstResult(const Prior& prior, const Call& call) {
+  if (prior.fingerprint != call.fingerprint) return Reused(call.id);
+  return prior.result;
+}
+
 absl::Status Reused(absl::string_view id) {
   return absl::InvalidArgumentError(
       absl::StrCat("request_id: '", id,

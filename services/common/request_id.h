@@ -16,12 +16,15 @@
 #include <google/protobuf/message.h>
 
 #include <initializer_list>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "common/redis.h"
 
 namespace govreport::request_id {
 
@@ -65,6 +68,22 @@ struct Call {
 // The request's own `request_id` field, fingerprinted as above.
 Call CallOf(absl::string_view method, absl::string_view target, absl::string_view caller,
             const google::protobuf::Message& request);
+
+// What a known id remembers.
+struct Prior {
+  std::string fingerprint;
+  std::string result;
+};
+// The HMGET that reads it, for a pipeline, and its reply read back
+// (nullopt: the id is not known).
+redis::Args ReadPriorCommand(absl::string_view org, absl::string_view id);
+std::optional<Prior> PriorFromReply(const redis::Reply& reply);
+// Reads it in one round trip; none for an empty id.
+absl::StatusOr<std::optional<Prior>> ReadPrior(redis::Client& redis, absl::string_view org,
+                                               absl::string_view id);
+// What a known id answers `call`: the first result when it is the same
+// call, INVALID_ARGUMENT (Reused) when it is another.
+absl::StatusOr<std::string> FirstResult(const Prior& prior, const Call& call);
 
 // INVALID_ARGUMENT for an id that names another call.
 absl::Status Reused(absl::string_view id);

@@ -328,9 +328,8 @@ absl::StatusOr<pb::GetIndicatorProvenanceResponse> RecordsCore::GetIndicatorProv
 
 absl::StatusOr<RecordsCore::PreparedWrite> RecordsCore::PrepareCreate(
     const std::string& org_id, const CompiledProfile& profile, const std::string& recorded_by,
-    const pb::CreateActivityRequest& request, bool quota_exempt) {
-  GR_RETURN_IF_ERROR(request_id::Validate(request.request_id()));
-  const pb::ActivityRecord& in = request.activity();
+    const pb::ActivityRecord& in, const std::string& request_id, bool quota_exempt) {
+  GR_RETURN_IF_ERROR(request_id::Validate(request_id));
   GR_RETURN_IF_ERROR(ValidateActivity(profile, in, options_.max_persons_per_record));
   PreparedWrite p;
   std::string id = NewId();
@@ -342,15 +341,15 @@ absl::StatusOr<RecordsCore::PreparedWrite> RecordsCore::PrepareCreate(
   p.record.clear_void_reason();
   p.record.set_create_unix(absl::ToUnixSeconds(Now()));
   p.record.set_update_unix(p.record.create_unix());
-  // A batch item and a single create of the same record are the same call.
-  pb::CreateActivityRequest call = request;
-  call.set_parent(absl::StrCat("orgs/", org_id));
   ActivityWrite& w = p.write;
   w.op = "create";
   w.id = id;
-  w.request_id = request.request_id();
-  w.fingerprint = request_id::Fingerprint("CreateActivity", call.parent(),
-                                          CallerOf(org_id, recorded_by, quota_exempt), call);
+  w.request_id = request_id;
+  // The record as sent is the content, so a batch item and a single create
+  // of the same record are the same call.
+  w.fingerprint = request_id::Fingerprint("CreateActivity", absl::StrCat("orgs/", org_id),
+                                          CallerOf(org_id, recorded_by, quota_exempt),
+                                          {SerializeDeterministic(in)});
   w.external_key = ExternalKey(in);
   w.content_hash = ContentHash(in);
   w.blob = SerializeStored(p.record);
@@ -391,11 +390,8 @@ absl::StatusOr<pb::ActivityRecord> RecordsCore::CreateActivity(const std::string
                                                                const std::string& request_id,
                                                                bool quota_exempt) {
   GR_ASSIGN_OR_RETURN(auto profile, GetProfile(org_id));
-  pb::CreateActivityRequest request;
-  *request.mutable_activity() = record;
-  request.set_request_id(request_id);
-  GR_ASSIGN_OR_RETURN(PreparedWrite p,
-                      PrepareCreate(org_id, *profile, recorded_by, request, quota_exempt));
+  GR_ASSIGN_OR_RETURN(PreparedWrite p, PrepareCreate(org_id, *profile, recorded_by, record,
+                                                     request_id, quota_exempt));
   GR_ASSIGN_OR_RETURN(WriteAnswer a, store_.WriteActivity(org_id, p.write));
   return FinishWrite(org_id, p, a);
 }
@@ -433,7 +429,8 @@ absl::StatusOr<pb::BatchCreateActivitiesResponse> RecordsCore::BatchCreateActivi
       result->set_message(absl::StrCat("requests[", i, "].parent: must be empty or ", parent));
       continue;
     }
-    auto p = PrepareCreate(org_id, *profile, recorded_by, one, quota_exempt);
+    auto p = PrepareCreate(org_id, *profile, recorded_by, one.activity(), one.request_id(),
+                           quota_exempt);
     if (!p.ok()) {
       result->set_code(static_cast<int>(p.status().code()));
       result->set_message(absl::StrCat("requests[", i, "]: ", p.status().message()));

@@ -102,8 +102,8 @@ class RecordsCore {
   absl::StatusOr<PreparedWrite> PrepareCreate(const std::string& org_id,
                                               const CompiledProfile& profile,
                                               const std::string& recorded_by,
-                                              const pb::CreateActivityRequest& request,
-                                              bool quota_exempt);
+                                              const pb::ActivityRecord& record,
+                                              const std::string& request_id, bool quota_exempt);
   // The write's quota and cap arguments.
   void SetLimits(bool quota_exempt, ActivityWrite& write) const;
   absl::Status LimitError(const std::string& org_id, const WriteAnswer& answer) const;
