@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/crypto.h"
+#include "common/outcome.h"
 #include "common/resource.h"
 #include "common/status.h"
 
@@ -62,50 +63,138 @@ bool IsKnownRole(absl::string_view role) {
          role == kAuditor || role == kService;
 }
 
-absl::StatusOr<IssuedToken> TokenStore::Issue(const Principal& p, absl::Duration ttl,
-                                              absl::string_view issued_by) {
+namespace {
+
+// Writes the token and, with a request id, remembers the call in the same
+// step, so two repeats racing each other issue one token.
+// KEYS: request, token (by secret hash), id, org index.
+// ARGV: fp, result, retention, id, subject, org, roles, kind, display, by,
+//       issued, expires, hash.
+const redis::Script& IssueScript() {
+  static const redis::Script script(std::string(request_id::kLuaPrelude) + R"lua(
+local prior = request_prior(KEYS[1], ARGV[1])
+if prior then return prior end
+redis.call('HSET', KEYS[2], 'id', ARGV[4], 'subject', ARGV[5], 'org', ARGV[6],
+           'roles', ARGV[7], 'kind', ARGV[8], 'display', ARGV[9], 'by', ARGV[10],
+           'issued', ARGV[11], 'expires', ARGV[12])
+redis.call('SET', KEYS[3], ARGV[13])
+redis.call('ZADD', KEYS[4], ARGV[11], ARGV[4])
+if ARGV[12] ~= '0' then
+  redis.call('EXPIREAT', KEYS[2], ARGV[12])
+  redis.call('EXPIREAT', KEYS[3], ARGV[12])
+end
+request_remember(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
+return {'OK'}
+)lua");
+  return script;
+}
+
+// What a repeat of IssueToken needs: the token's id, times and secret hash
+// (to tell when the replay key changed). Never the secret.
+std::string IssueResult(const IssuedToken& t, absl::string_view hash) {
+  return absl::StrCat(t.token_id, " ", t.issue_unix, " ", t.expire_unix, " ", hash);
+}
+
+}  // namespace
+
+TokenStore::TokenStore(redis::Client* redis) : redis_(redis), replay_key_(RandomHex(32)) {}
+
+std::string TokenStore::SecretFor(const TokenCall& call) const {
+  if (call.call.id.empty()) return absl::StrCat("grt_", RandomHex(24));
+  std::string mac = HmacSha256Hex(replay_key_, absl::StrCat(request_id::Key(call.org, call.call.id),
+                                                            "\n", call.call.fingerprint));
+  return absl::StrCat("grt_", mac.substr(0, 48));
+}
+
+absl::StatusOr<IssuedToken> TokenStore::ReplayIssue(const TokenCall& call,
+                                                    absl::string_view result) const {
+  std::vector<std::string> parts = absl::StrSplit(result, ' ');
   IssuedToken t;
-  t.token_id = NewId();
-  t.secret = absl::StrCat("grt_", RandomHex(24));
-  t.issue_unix = absl::ToUnixSeconds(absl::Now());
-  t.expire_unix = ttl > absl::ZeroDuration() ? t.issue_unix + absl::ToInt64Seconds(ttl) : 0;
-  std::string hash = Sha256Hex(t.secret);
-  std::vector<redis::Args> cmds = {{"MULTI"},
-                                   {"HSET",    TokenKey(hash),
-                                    "id",      t.token_id,
-                                    "subject", p.subject,
-                                    "org",     p.org,
-                                    "roles",   absl::StrJoin(p.roles, ","),
-                                    "kind",    p.kind,
-                                    "display", p.display_name,
-                                    "by",      std::string(issued_by),
-                                    "issued",  absl::StrCat(t.issue_unix),
-                                    "expires", absl::StrCat(t.expire_unix)},
-                                   {"SET", IdKey(t.token_id), hash},
-                                   {"ZADD", OrgKey(p.org), absl::StrCat(t.issue_unix), t.token_id}};
-  if (t.expire_unix) {
-    cmds.push_back({"EXPIREAT", TokenKey(hash), absl::StrCat(t.expire_unix)});
-    cmds.push_back({"EXPIREAT", IdKey(t.token_id), absl::StrCat(t.expire_unix)});
+  if (parts.size() != 4 || !absl::SimpleAtoi(parts[1], &t.issue_unix) ||
+      !absl::SimpleAtoi(parts[2], &t.expire_unix)) {
+    return absl::InternalError("a remembered IssueToken result is malformed");
   }
-  cmds.push_back({"EXEC"});
-  GR_ASSIGN_OR_RETURN(auto replies, redis_->Pipeline(cmds));
-  for (const auto& r : replies) GR_RETURN_IF_ERROR(r.ErrorStatus());
+  t.token_id = parts[0];
+  t.secret = SecretFor(call);
+  if (Sha256Hex(t.secret) != parts[3]) {
+    // Another deployment secret (or none) than the first call's.
+    return absl::FailedPreconditionError(absl::StrCat(
+        "request_id: '", call.call.id, "' issued token ", t.token_id,
+        ", whose secret cannot be shown again (the deployment secret changed); revoke it and "
+        "issue a new one with another request_id"));
+  }
   return t;
 }
 
-absl::Status TokenStore::Revoke(absl::string_view token_id, absl::string_view org_scope) {
+absl::StatusOr<IssuedToken> TokenStore::Issue(const Principal& p, absl::Duration ttl,
+                                              absl::string_view issued_by, const TokenCall& call) {
+  GR_RETURN_IF_ERROR(request_id::Validate(call.call.id));
+  IssuedToken t;
+  t.token_id = NewId();
+  t.secret = SecretFor(call);
+  t.issue_unix = absl::ToUnixSeconds(absl::Now());
+  t.expire_unix = ttl > absl::ZeroDuration() ? t.issue_unix + absl::ToInt64Seconds(ttl) : 0;
+  std::string hash = Sha256Hex(t.secret);
+  const std::string& fp = call.call.id.empty() ? std::string() : call.call.fingerprint;
+  GR_ASSIGN_OR_RETURN(
+      redis::Reply reply,
+      redis_->Eval(
+          IssueScript(),
+          {request_id::Key(call.org, call.call.id), TokenKey(hash), IdKey(t.token_id),
+           OrgKey(p.org)},
+          {fp, IssueResult(t, hash), request_id::RetentionSeconds(), t.token_id, p.subject, p.org,
+           absl::StrJoin(p.roles, ","), p.kind, p.display_name, std::string(issued_by),
+           absl::StrCat(t.issue_unix), absl::StrCat(t.expire_unix), hash}));
+  switch (ParseOutcome(reply.Size() > 0 ? reply[0].Str() : "")) {
+    case Outcome::kOk:
+      return t;
+    case Outcome::kReplayed:
+      return ReplayIssue(call, reply.Size() > 1 ? reply[1].Str() : "");
+    case Outcome::kRequestReused:
+      return request_id::Reused(call.call.id);
+    default:
+      return absl::InternalError("the IssueToken script answered something unexpected");
+  }
+}
+
+absl::Status TokenStore::Revoke(absl::string_view token_id, absl::string_view org_scope,
+                                const TokenCall& call) {
+  GR_RETURN_IF_ERROR(request_id::Validate(call.call.id));
+  // A repeat answers what the first call answered: OK (a refused first call
+  // is not remembered, so it is simply tried again).
+  auto replayed = [&]() -> absl::StatusOr<bool> {
+    GR_ASSIGN_OR_RETURN(auto prior, request_id::ReadPrior(*redis_, call.org, call.call.id));
+    if (!prior) return false;
+    GR_RETURN_IF_ERROR(request_id::FirstResult(*prior, call.call).status());
+    return true;
+  };
+  GR_ASSIGN_OR_RETURN(bool done, replayed());
+  if (done) return absl::OkStatus();
+  auto not_found = [&] {
+    return absl::NotFoundError(absl::StrCat("token ", token_id, " not found"));
+  };
   GR_ASSIGN_OR_RETURN(redis::Reply hash, redis_->Command({"GET", IdKey(token_id)}));
   if (hash.IsNil()) {
-    return absl::NotFoundError(absl::StrCat("token ", token_id, " not found"));
+    // Perhaps a repeat that raced the first call past the check above: the
+    // first call's MULTI removed the token and remembered the id together.
+    GR_ASSIGN_OR_RETURN(done, replayed());
+    return done ? absl::OkStatus() : not_found();
   }
   GR_ASSIGN_OR_RETURN(redis::Reply org, redis_->Command({"HGET", TokenKey(hash.Str()), "org"}));
   if (org_scope != kAnyOrg && org.Str() != org_scope) {
     // Same answer as an unknown id: nothing leaks across orgs.
-    return absl::NotFoundError(absl::StrCat("token ", token_id, " not found"));
+    return not_found();
   }
-  GR_ASSIGN_OR_RETURN(auto replies,
-                      redis_->Pipeline({{"DEL", TokenKey(hash.Str()), IdKey(token_id)},
-                                        {"ZREM", OrgKey(org.Str()), std::string(token_id)}}));
+  std::vector<redis::Args> cmds = {{"MULTI"},
+                                   {"DEL", TokenKey(hash.Str()), IdKey(token_id)},
+                                   {"ZREM", OrgKey(org.Str()), std::string(token_id)}};
+  if (!call.call.id.empty()) {
+    const std::string key = request_id::Key(call.org, call.call.id);
+    cmds.push_back({"HSET", key, "fp", call.call.fingerprint, "result", "revoked"});
+    cmds.push_back({"EXPIRE", key, request_id::RetentionSeconds()});
+  }
+  cmds.push_back({"EXEC"});
+  GR_ASSIGN_OR_RETURN(auto replies, redis_->Pipeline(cmds));
   for (const auto& r : replies) GR_RETURN_IF_ERROR(r.ErrorStatus());
   return absl::OkStatus();
 }

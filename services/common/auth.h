@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "common/redis.h"
+#include "common/request_id.h"
 #include "common/status.h"
 
 namespace govreport::auth {
@@ -103,19 +104,39 @@ struct TokenInfo {
   int64_t expire_unix = 0;
 };
 
+// A request id of IssueToken / RevokeToken: the call, and the org whose
+// request ids it is one of (the caller's; "*" for the operator).
+struct TokenCall {
+  request_id::Call call;
+  std::string org;
+};
+
 class TokenStore {
  public:
-  explicit TokenStore(redis::Client* redis) : redis_(redis) {}
-  // `issued_by`: "org/subject" of the issuer, kept with the token.
+  explicit TokenStore(redis::Client* redis);
+  // `issued_by`: "org/subject" of the issuer, kept with the token. With a
+  // request id, the secret is derived from the call under the replay key
+  // instead of drawn at random, so a repeat can answer the same secret
+  // although only its hash is stored.
   absl::StatusOr<IssuedToken> Issue(const Principal& principal, absl::Duration ttl,
-                                    absl::string_view issued_by = "");
-  absl::Status Revoke(absl::string_view token_id, absl::string_view org_scope);
+                                    absl::string_view issued_by = "", const TokenCall& call = {});
+  // A repeat of a revocation (same request id) answers OK again.
+  absl::Status Revoke(absl::string_view token_id, absl::string_view org_scope,
+                      const TokenCall& call = {});
+  // DeriveKey(secret, "token-request"), the same on every replica, so that a
+  // repeat served by another replica or after a restart answers the same
+  // secret. Without it, a random key of this process.
+  void SetReplayKey(std::string key) { replay_key_ = std::move(key); }
   absl::StatusOr<std::vector<TokenInfo>> List(absl::string_view org, int64_t offset, int64_t limit);
   // NOT_FOUND when no live token has this secret.
   absl::StatusOr<Principal> Lookup(absl::string_view secret);
 
  private:
+  std::string SecretFor(const TokenCall& call) const;
+  absl::StatusOr<IssuedToken> ReplayIssue(const TokenCall& call, absl::string_view result) const;
+
   redis::Client* redis_;
+  std::string replay_key_;
 };
 
 class Authenticator {

@@ -225,8 +225,11 @@ grpc::Status AuthGrpc::IssueToken(grpc::ServerContext* ctx, const apb::IssueToke
   if (absl::Status st = auth::CheckIssuable(*p, np, req->ttl_seconds()); !st.ok()) {
     return ToGrpcStatus(st);
   }
-  auto issued = auth_->tokens().Issue(np, absl::Seconds(req->ttl_seconds()),
-                                      absl::StrCat(p->org, "/", p->subject));
+  const std::string caller = absl::StrCat(p->org, "/", p->subject);
+  const auth::TokenCall call{
+      request_id::CallOf("IssueToken", absl::StrCat(np.org, "/", np.subject), caller, *req),
+      p->org};
+  auto issued = auth_->tokens().Issue(np, absl::Seconds(req->ttl_seconds()), caller, call);
   if (!issued.ok()) return ToGrpcStatus(issued.status());
   out->set_token_id(issued->token_id);
   out->set_token(issued->secret);
@@ -242,7 +245,10 @@ grpc::Status AuthGrpc::RevokeToken(grpc::ServerContext* ctx, const apb::RevokeTo
   if (auto st = auth::CheckOrgRoles(*p, p->org, roles::kAdmins); !st.ok()) {
     return ToGrpcStatus(st);
   }
-  return ToGrpcStatus(auth_->tokens().Revoke(req->token_id(), p->org));
+  const auth::TokenCall call{request_id::CallOf("RevokeToken", req->token_id(),
+                                                absl::StrCat(p->org, "/", p->subject), *req),
+                             p->org};
+  return ToGrpcStatus(auth_->tokens().Revoke(req->token_id(), p->org, call));
 }
 
 grpc::Status AuthGrpc::ListTokens(grpc::ServerContext* ctx, const apb::ListTokensRequest* req,

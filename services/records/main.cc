@@ -62,6 +62,9 @@ int main(int argc, char** argv) {
   }
   redis::Client redis(*redis_options);
   auth::Authenticator authenticator(&redis, flags.Get("admin-token"));
+  if (auto secret = SecretFromFlags(flags); secret.ok()) {
+    authenticator.tokens().SetReplayKey(DeriveKey(*secret, "token-request"));
+  }
   records::RecordsCore records(&redis, options);
   records::OrgGrpc orgs(&records, &authenticator);
   records::IndicatorGrpc indicators(&records, &authenticator);

@@ -79,6 +79,7 @@ int TokenIssue(Context& c, const Command& cmd) {
     }
   }
   req.set_ttl_seconds(f.GetInt("ttl-seconds").value_or(0));
+  req.set_request_id(RequestId(c));
   apb::IssueTokenResponse resp;
   grpc::ClientContext ctx;
   c.Prepare(ctx);
@@ -121,6 +122,7 @@ int TokenRevoke(Context& c, const Command& cmd) {
   if (c.args.size() != 1) return UsageError(cmd, "give the token id");
   apb::RevokeTokenRequest req;
   req.set_token_id(c.args[0]);
+  req.set_request_id(RequestId(c));
   apb::RevokeTokenResponse resp;
   grpc::ClientContext ctx;
   c.Prepare(ctx);

@@ -197,6 +197,76 @@ TEST_F(RecordsGrpcTest, RevokedTokenStopsWorking) {
   EXPECT_EQ(Create(issued.token(), "kjj").error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
+// A repeat of IssueToken under its request id (a client that lost the
+// reply) answers the same token, secret included, and stores one token;
+// only a replica with another replay key cannot show the secret again.
+TEST_F(RecordsGrpcTest, IssueTokenRepeatAnswersTheSameToken) {
+  authn_->tokens().SetReplayKey("replay-key-of-the-deployment");
+  apb::IssueTokenRequest req;
+  req.mutable_principal()->set_subject("oa-sync");
+  req.mutable_principal()->set_org("kjj");
+  req.mutable_principal()->add_roles("recorder");
+  req.set_request_id("issue-oa-sync-1");
+  auto issue = [&](const apb::IssueTokenRequest& r, apb::IssueTokenResponse* out) {
+    return Call("op-secret", [&](auto& ctx) {
+      return apb::AuthService::Stub(channel_).IssueToken(&ctx, r, out);
+    });
+  };
+  apb::IssueTokenResponse first;
+  apb::IssueTokenResponse again;
+  ASSERT_TRUE(issue(req, &first).ok());
+  ASSERT_TRUE(issue(req, &again).ok());
+  EXPECT_EQ(again.token_id(), first.token_id());
+  EXPECT_EQ(again.token(), first.token());
+  EXPECT_EQ(again.expire_unix(), first.expire_unix());
+  EXPECT_EQ(client_->Command({"ZCARD", "gr:auth:org:kjj"})->AsInt().value_or(-1), 1);
+  EXPECT_TRUE(Create(again.token(), "kjj").ok());
+
+  apb::IssueTokenRequest other = req;
+  other.set_ttl_seconds(3600);
+  apb::IssueTokenResponse refused;
+  grpc::Status st = issue(other, &refused);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_EQ(client_->Command({"ZCARD", "gr:auth:org:kjj"})->AsInt().value_or(-1), 1);
+
+  authn_->tokens().SetReplayKey("another-key");
+  st = issue(req, &refused);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << st.error_message();
+  EXPECT_TRUE(refused.token().empty());
+}
+
+TEST_F(RecordsGrpcTest, RevokeTokenRepeatAnswersOk) {
+  apb::IssueTokenRequest req;
+  req.mutable_principal()->set_subject("svc");
+  req.mutable_principal()->set_org("kjj");
+  req.mutable_principal()->add_roles("recorder");
+  apb::IssueTokenResponse issued;
+  ASSERT_TRUE(Call("op-secret", [&](auto& ctx) {
+                return apb::AuthService::Stub(channel_).IssueToken(&ctx, req, &issued);
+              }).ok());
+  apb::RevokeTokenRequest rv;
+  rv.set_token_id(issued.token_id());
+  rv.set_request_id("revoke-svc-1");
+  auto revoke = [&](const apb::RevokeTokenRequest& r) {
+    apb::RevokeTokenResponse out;
+    return Call("op-secret", [&](auto& ctx) {
+      return apb::AuthService::Stub(channel_).RevokeToken(&ctx, r, &out);
+    });
+  };
+  EXPECT_TRUE(revoke(rv).ok());
+  EXPECT_TRUE(revoke(rv).ok());
+  EXPECT_EQ(Create(issued.token(), "kjj").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  apb::RevokeTokenRequest without_id = rv;
+  without_id.clear_request_id();
+  EXPECT_EQ(revoke(without_id).error_code(), grpc::StatusCode::NOT_FOUND);
+  apb::RevokeTokenRequest another = rv;
+  another.set_token_id("someothertoken");
+  EXPECT_EQ(revoke(another).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  apb::RevokeTokenRequest bad_id = rv;
+  bad_id.set_request_id("has space");
+  EXPECT_EQ(revoke(bad_id).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 // Issue 9: 10 000 persons per record in a batch; then a recorder past the
 // org's daily quota, while the operator loading history is exempt.
 TEST_F(RecordsGrpcTest, PersonsCapsAndDailyQuotaAtTheEdge) {
