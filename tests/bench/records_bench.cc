@@ -27,7 +27,7 @@
 #include "common/crypto.h"
 #include "common/resource.h"
 #include "common/server.h"
-#include "govreport/bench/v1/echo.grpc.pb.h"
+#include "internal/bench/v1/echo.grpc.pb.h"
 #include "records/core.h"
 #include "records/grpc_service.h"
 #include "records/lua_scripts.h"

@@ -31,7 +31,7 @@
 #include "govreport/auth/v1/auth.grpc.pb.h"
 #include "govreport/records/v1/records.grpc.pb.h"
 #include "govreport/templates/v1/templates.grpc.pb.h"
-#include "grpc/health/v1/health.grpc.pb.h"
+#include "internal/grpc/health/v1/health.grpc.pb.h"
 #include "redis_server.h"
 
 namespace govreport::fault {

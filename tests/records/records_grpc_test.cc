@@ -14,7 +14,7 @@
 #include "common/resource.h"
 #include "common/server.h"
 #include "govreport/auth/v1/auth.grpc.pb.h"
-#include "grpc/health/v1/health.grpc.pb.h"
+#include "internal/grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "records/grpc_service.h"
 #include "redis_server.h"
