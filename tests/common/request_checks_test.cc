@@ -52,10 +52,10 @@ TEST(ParseErrorMessageTest, NamesThePathOfTheFieldInTheRequest) {
                         "govreport.records.v1.Org.FactsEntry.value");
   EXPECT_TRUE(absl::StartsWith(m, "org.facts[].value: not valid UTF-8")) << m;
   // Nothing named: still the caller's request, never an internal error.
-  m = ParseErrorMessage("/govreport.auth.v1.AuthService/IssueToken", "");
+  m = ParseErrorMessage("/govreport.records.v1.ActivityService/CreateActivity", "");
   EXPECT_EQ(m,
-            "the request is not a valid govreport.auth.v1.IssueTokenRequest (is every text field "
-            "UTF-8?)");
+            "the request is not a valid govreport.records.v1.CreateActivityRequest (is every text "
+            "field UTF-8?)");
   m = ParseErrorMessage("/no.Such/Method", "no.Such.field");
   EXPECT_EQ(m, "the request is not a valid message (is every text field UTF-8?)");
 }
