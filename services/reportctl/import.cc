@@ -246,7 +246,8 @@ namespace {
 // Whether all of `text` converts from `charset` (glibc's iconv names).
 bool DecodesAs(const char* charset, const std::string& text) {
   iconv_t cd = iconv_open("UTF-8", charset);
-  if (cd == reinterpret_cast<iconv_t>(-1)) return false;
+  // iconv_open's documented failure value is (iconv_t)-1.
+  if (cd == reinterpret_cast<iconv_t>(-1)) return false;  // NOLINT(performance-no-int-to-ptr)
   std::string in = text;
   char* src = in.data();
   size_t left = in.size();

@@ -137,8 +137,9 @@ grpc::Status TemplatesGrpc::Render(grpc::ServerContext* ctx, const v1::RenderReq
   auto p = auth_->AuthorizeOrg(*ctx, *org, roles::kTemplateReaders);
   if (!p.ok()) return ToGrpcStatus(p.status());
   // Unset: TEXT, and CONDENSED.
-  for (absl::Status st : {CheckEnum("format", req->format(), Unspecified::kAllowed),
-                          CheckEnum("docx_layout", req->docx_layout(), Unspecified::kAllowed)}) {
+  for (const absl::Status& st :
+       {CheckEnum("format", req->format(), Unspecified::kAllowed),
+        CheckEnum("docx_layout", req->docx_layout(), Unspecified::kAllowed)}) {
     if (!st.ok()) return ToGrpcStatus(st);
   }
   TemplatesCore::RenderInput in;
