@@ -1,6 +1,8 @@
 #include "approval/convert.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/enums.h"
+#include "common/status.h"
 
 namespace govreport::approval {
 namespace {
@@ -56,6 +58,15 @@ StepDef FromProto(const pb::Step& p) {
   st.due_seconds = p.due_seconds();
   st.escalate_seconds = p.escalate_seconds();
   return st;
+}
+
+absl::Status CheckWorkflowEnums(const pb::Workflow& wf) {
+  for (int i = 0; i < wf.steps_size(); ++i) {
+    std::string at = absl::StrCat("workflow.steps[", i, "]");
+    GR_RETURN_IF_ERROR(CheckEnum(at + ".kind", wf.steps(i).kind(), Unspecified::kAllowed));
+    GR_RETURN_IF_ERROR(CheckEnum(at + ".mode", wf.steps(i).mode(), Unspecified::kAllowed));
+  }
+  return absl::OkStatus();
 }
 
 pb::Workflow ToProto(const WorkflowDef& wf) {

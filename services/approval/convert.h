@@ -18,6 +18,10 @@ StepDef FromProto(const pb::Step& step);
 pb::Workflow ToProto(const WorkflowDef& wf);
 // Org and id come from the resource name (or stay empty when it is empty).
 WorkflowDef FromProto(const pb::Workflow& wf);
+// INVALID_ARGUMENT naming the field ("workflow.steps[2].mode") when a step's
+// kind or mode is a number the proto does not define; FromProto would read
+// it as REVIEW or ANY.
+absl::Status CheckWorkflowEnums(const pb::Workflow& wf);
 
 pb::Approval ToProto(const ApprovalState& s);
 absl::StatusOr<ApprovalState> FromProto(const pb::Approval& a);

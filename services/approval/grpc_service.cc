@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "approval/convert.h"
+#include "common/enums.h"
 #include "common/status.h"
 
 namespace govreport::approval {
@@ -22,6 +23,7 @@ grpc::Status ApprovalGrpcService::CreateWorkflow(grpc::ServerContext* ctx,
                                                  const v1::CreateWorkflowRequest* req,
                                                  v1::Workflow* resp) {
   GR_AUTHENTICATE(p);
+  if (absl::Status st = CheckWorkflowEnums(req->workflow()); !st.ok()) return ToGrpcStatus(st);
   auto wf = core_->CreateWorkflow(p, req->parent(), req->workflow_id(), FromProto(req->workflow()),
                                   req->request_id());
   if (!wf.ok()) return ToGrpcStatus(wf.status());
@@ -54,6 +56,7 @@ grpc::Status ApprovalGrpcService::UpdateWorkflow(grpc::ServerContext* ctx,
                                                  const v1::UpdateWorkflowRequest* req,
                                                  v1::Workflow* resp) {
   GR_AUTHENTICATE(p);
+  if (absl::Status st = CheckWorkflowEnums(req->workflow()); !st.ok()) return ToGrpcStatus(st);
   auto wf = core_->UpdateWorkflow(p, req->workflow().name(), FromProto(req->workflow()),
                                   req->expected_revision(), req->request_id());
   if (!wf.ok()) return ToGrpcStatus(wf.status());
@@ -208,6 +211,10 @@ grpc::Status ApprovalGrpcService::ListApprovals(grpc::ServerContext* ctx,
                                                 const v1::ListApprovalsRequest* req,
                                                 v1::ListApprovalsResponse* resp) {
   GR_AUTHENTICATE(p);
+  // Unset: every state.
+  if (absl::Status st = CheckEnum("state", req->state(), Unspecified::kAllowed); !st.ok()) {
+    return ToGrpcStatus(st);
+  }
   ListFilter f;
   f.parent = req->parent();
   f.page_size = req->page_size();

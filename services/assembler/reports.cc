@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/crypto.h"
+#include "common/enums.h"
 #include "common/markup.h"
 #include "common/resource.h"
 #include "common/status.h"
@@ -267,6 +268,8 @@ absl::StatusOr<pb::Report> ReportCore::GetReport(const CallAs& as, const ReportR
 
 absl::StatusOr<pb::ListReportsResponse> ReportCore::ListReports(const std::string& org,
                                                                 const pb::ListReportsRequest& req) {
+  // Unset: every state.
+  GR_RETURN_IF_ERROR(CheckEnum("state", req.state(), Unspecified::kAllowed));
   GR_ASSIGN_OR_RETURN(int size, PageSize(req.page_size(), 50, 500));
   std::string list = PageList({"reports", org, absl::StrCat(static_cast<int>(req.state()))});
   GR_ASSIGN_OR_RETURN(int64_t offset, DecodePageToken(list, req.page_token()));
@@ -297,9 +300,7 @@ absl::StatusOr<pb::DiffRevisionsResponse> ReportCore::DiffRevisions(const Revisi
 
 absl::StatusOr<pb::Document> ReportCore::GetDocument(const CallAs& as, const RevisionRef& ref,
                                                      pb::DocumentFormat format) {
-  if (format == pb::DOCUMENT_FORMAT_UNSPECIFIED || !pb::DocumentFormat_IsValid(format)) {
-    return absl::InvalidArgumentError("format: one of TXT, MD, HTML, DOCX");
-  }
+  GR_RETURN_IF_ERROR(CheckEnum("format", format, Unspecified::kRefused));
   GR_ASSIGN_OR_RETURN(pb::Revision rev, store_->ReadRevision(ref));
   pb::Document doc;
   doc.set_name(rev.name());

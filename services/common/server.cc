@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/parse_errors.h"
 #include "common/secret.h"
 
 namespace govreport {
@@ -35,6 +36,10 @@ absl::StatusOr<std::unique_ptr<RunningServer>> RunningServer::Start(ServerOption
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
                               rs->options_.max_pollers);
   for (grpc::Service* s : rs->options_.services) builder.RegisterService(s);
+  // A request that does not parse (a text field not UTF-8) is INVALID_ARGUMENT.
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(NewParseErrorInterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   rs->server_ = builder.BuildAndStart();
   if (!rs->server_ || rs->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", rs->options_.address));

@@ -339,6 +339,7 @@ absl::StatusOr<RecordsCore::PreparedWrite> RecordsCore::PrepareCreate(
   p.record.set_revision(1);
   p.record.set_voided(false);
   p.record.clear_void_reason();
+  p.record.clear_change_reason();
   p.record.set_create_unix(absl::ToUnixSeconds(Now()));
   p.record.set_update_unix(p.record.create_unix());
   ActivityWrite& w = p.write;
@@ -449,6 +450,8 @@ absl::StatusOr<pb::BatchCreateActivitiesResponse> RecordsCore::BatchCreateActivi
       auto rec = FinishWrite(org_id, prepared[k], answers[k]);
       if (rec.ok()) {
         *result->mutable_activity() = std::move(*rec);
+        result->set_already_present(answers[k].outcome == Outcome::kReplayed ||
+                                    answers[k].outcome == Outcome::kDuplicateExternal);
       } else {
         result->set_code(static_cast<int>(rec.status().code()));
         result->set_message(
@@ -457,10 +460,12 @@ absl::StatusOr<pb::BatchCreateActivitiesResponse> RecordsCore::BatchCreateActivi
     }
   }
   for (const auto& r : out.results()) {
-    if (r.code() == 0) {
-      out.set_created(out.created() + 1);
-    } else {
+    if (r.code() != 0) {
       out.set_failed(out.failed() + 1);
+    } else if (r.already_present()) {
+      out.set_already_present(out.already_present() + 1);
+    } else {
+      out.set_created(out.created() + 1);
     }
   }
   return out;
@@ -551,6 +556,8 @@ absl::StatusOr<pb::ActivityRecord> RecordsCore::ChangeActivity(const std::string
     next.set_voided(true);
     next.set_void_reason(change.void_reason);
   }
+  // Each revision says why it was made (not the reason of the one before).
+  next.set_change_reason(change.reason);
   int64_t expected = change.expected_revision ? change.expected_revision : cur.revision();
   next.set_revision(expected + 1);
   next.set_recorded_by(recorded_by);

@@ -240,6 +240,7 @@ std::string ContentHash(const pb::ActivityRecord& r) {
   c.clear_update_unix();
   c.clear_voided();
   c.clear_void_reason();
+  c.clear_change_reason();
   return Sha256Hex(SerializeDeterministic(c)).substr(0, 32);
 }
 

@@ -1,6 +1,7 @@
 #include "records/grpc_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/enums.h"
 #include "common/resource.h"
 #include "common/status.h"
 
@@ -216,6 +217,10 @@ grpc::Status AuthGrpc::IssueToken(grpc::ServerContext* ctx, const apb::IssueToke
   const apb::Principal& want = req->principal();
   auto p = auth_->Authenticate(*ctx);
   if (!p.ok()) return ToGrpcStatus(p.status());
+  // Unset is a user.
+  if (absl::Status st = CheckEnum("principal.kind", want.kind(), Unspecified::kAllowed); !st.ok()) {
+    return ToGrpcStatus(st);
+  }
   auth::Principal np;
   np.subject = want.subject();
   np.org = want.org();

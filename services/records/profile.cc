@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/enums.h"
 #include "common/numerals.h"
 
 namespace govreport::records {
@@ -90,8 +91,10 @@ void CheckActivityTypes(const pb::Profile& p, TypesByKey* types, std::vector<std
 void CheckMeasure(const std::string& at, const pb::Indicator& ind, const IndicatorsByKey& inds,
                   const TypesByKey& types, std::vector<std::string>* errors) {
   const auto& m = ind.measure();
-  if (m.kind() == pb::MEASURE_KIND_UNSPECIFIED) {
-    errors->push_back(absl::StrCat(at, ".measure.kind: must be set"));
+  if (absl::Status st =
+          CheckEnum(absl::StrCat(at, ".measure.kind"), m.kind(), Unspecified::kRefused);
+      !st.ok()) {
+    errors->push_back(std::string(st.message()));
     return;
   }
   if (m.kind() == pb::RATIO) {

@@ -191,7 +191,9 @@ int ActivityHistory(Context& c, const Command& cmd) {
   Table t({"rev", "by", "state", "occurred_on", "quantities", "reason"});
   for (const auto& r : resp.revisions()) {
     t.Add({absl::StrCat(r.revision()), r.recorded_by(), r.voided() ? "voided" : "ok",
-           r.occurred_on(), Quantities(r), r.void_reason()});
+           r.occurred_on(), Quantities(r),
+           // Revisions stored before change_reason existed kept only a void's.
+           r.change_reason().empty() ? r.void_reason() : r.change_reason()});
   }
   t.Print();
   return kOk;
@@ -263,6 +265,8 @@ struct SendResult {
   std::vector<std::string> names;
   std::vector<std::string> errors;
   int created = 0;
+  // OK but stored before (a re-run, or the same source_system/external_id).
+  int already_present = 0;
 };
 
 absl::StatusOr<SendResult> SendBatches(Context& c, const std::string& org,
@@ -308,7 +312,7 @@ absl::StatusOr<SendResult> SendBatches(Context& c, const std::string& org,
       size_t i = start + k;
       if (r.code() == 0) {
         out.names[i] = r.activity().name();
-        ++out.created;
+        ++(r.already_present() ? out.already_present : out.created);
       } else {
         out.errors.push_back(absl::StrCat("line ", lines[i], ": ", r.message()));
       }
@@ -363,9 +367,8 @@ int ActivityImport(Context& c, const Command& cmd) {
   auto sent = SendBatches(c, c.args[0], recs, rids, lines, !c.json());
   if (!sent.ok()) return Fail(sent.status());
   for (const auto& e : sent->errors) std::cerr << c.args[1] << ": " << e << "\n";
-  std::cout << sent->created << " of " << recs.size() << " record(s) stored";
-  if (!sent->errors.empty()) std::cout << ", " << sent->errors.size() << " refused";
-  std::cout << "\n";
+  std::cout << recs.size() << " record(s): " << sent->created << " created, "
+            << sent->already_present << " already present, " << sent->errors.size() << " refused\n";
   return sent->errors.empty() ? kOk : kPartial;
 }
 

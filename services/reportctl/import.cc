@@ -1,13 +1,18 @@
 #include "reportctl/import.h"
 
 #include <google/protobuf/util/json_util.h>
+#include <iconv.h>
+
+#include <cerrno>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/utf8.h"
 
 namespace govreport::cli {
 namespace {
@@ -236,7 +241,73 @@ ImportResult ParseJson(const std::string& text) {
   return out;
 }
 
+namespace {
+
+// Whether all of `text` converts from `charset` (glibc's iconv names).
+bool DecodesAs(const char* charset, const std::string& text) {
+  iconv_t cd = iconv_open("UTF-8", charset);
+  // iconv_open's documented failure value is (iconv_t)-1.
+  if (cd == reinterpret_cast<iconv_t>(-1)) return false;  // NOLINT(performance-no-int-to-ptr)
+  std::string in = text;
+  char* src = in.data();
+  size_t left = in.size();
+  char buf[4096];
+  bool ok = true;
+  while (ok && left > 0) {
+    char* dst = buf;
+    size_t room = sizeof(buf);
+    // E2BIG only means the buffer is full; anything else is a bad sequence.
+    if (iconv(cd, &src, &left, &dst, &room) == static_cast<size_t>(-1)) ok = errno == E2BIG;
+  }
+  iconv_close(cd);
+  return ok;
+}
+
+constexpr int kEncodingLinesShown = 3;
+
+}  // namespace
+
+std::vector<std::string> EncodingErrors(const std::string& path, const std::string& content) {
+  std::vector<std::string> errors;
+  if (FindInvalidUtf8(content) == std::string::npos) return errors;
+  int line = 0, bad_lines = 0;
+  for (absl::string_view piece : absl::StrSplit(content, '\n')) {
+    ++line;
+    std::string_view l(piece.data(), piece.size());
+    size_t at = FindInvalidUtf8(l);
+    if (at == std::string::npos) continue;
+    if (++bad_lines > kEncodingLinesShown) continue;
+    // Columns in characters: the bytes before `at` are well-formed.
+    int column = 1;
+    for (size_t i = 0; i < at; ++i) column += (static_cast<unsigned char>(l[i]) & 0xC0) != 0x80;
+    errors.push_back(absl::StrFormat("line %d, column %d: byte 0x%02X is not UTF-8", line, column,
+                                     static_cast<unsigned char>(l[at])));
+  }
+  if (bad_lines > kEncodingLinesShown) {
+    errors.push_back(absl::StrCat("... and ", bad_lines - kEncodingLinesShown, " more line(s)"));
+  }
+  std::string out = absl::StrCat(path, ".utf8", absl::EndsWith(path, ".csv") ? ".csv" : "");
+  if (DecodesAs("GBK", content)) {
+    errors.push_back(absl::StrCat(
+        "the file is in GBK (Excel's \"CSV\" on a Chinese Windows), not UTF-8: convert it with "
+        "`iconv -f GBK -t UTF-8 ",
+        path, " > ", out, "` and import that, or save it from Excel as \"CSV UTF-8\""));
+  } else {
+    errors.push_back(
+        absl::StrCat("the file is not UTF-8: convert it with `iconv -f <its encoding> -t UTF-8 ",
+                     path, " > ", out, "` and import that, or save it as UTF-8"));
+  }
+  return errors;
+}
+
 absl::StatusOr<ImportResult> ParseFile(const std::string& path, const std::string& content) {
+  // Protobuf text fields must be UTF-8: checked first, so a file in another
+  // encoding fails --dry-run as it would fail the import, naming its lines.
+  if (std::vector<std::string> bad = EncodingErrors(path, content); !bad.empty()) {
+    ImportResult out;
+    out.errors = std::move(bad);
+    return out;
+  }
   if (absl::EndsWith(path, ".csv")) return ParseCsv(content);
   if (absl::EndsWith(path, ".json") || absl::EndsWith(path, ".jsonl") ||
       absl::EndsWith(path, ".ndjson")) {

@@ -33,8 +33,17 @@ ImportResult ParseCsv(const std::string& text);
 // A JSON array of ActivityRecord objects, or one object per line.
 ImportResult ParseJson(const std::string& text);
 
-// By extension: .csv or .json/.jsonl/.ndjson.
+// By extension: .csv or .json/.jsonl/.ndjson. A file that is not UTF-8 is
+// refused whole (EncodingErrors), whatever its format.
 absl::StatusOr<ImportResult> ParseFile(const std::string& path, const std::string& content);
+
+// Empty when `content` is UTF-8. Otherwise the first lines with a byte that
+// is not ("line 2, column 7: byte 0xB5 is not UTF-8") and a last entry that
+// says how to convert the file: with `iconv -f GBK -t UTF-8` when all of it
+// reads as GBK (what Excel saves as "CSV" on a Chinese Windows). Files are
+// refused rather than converted: a guessed encoding can read wrong and
+// still decode, and the text becomes the record of the report.
+std::vector<std::string> EncodingErrors(const std::string& path, const std::string& content);
 
 // Yuan text ("1234.56") to fen, exactly.
 absl::StatusOr<int64_t> YuanToFen(const std::string& text);

@@ -8,6 +8,7 @@
 #include <memory>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "approval/grpc_service.h"
 #include "common/server.h"
@@ -245,6 +246,53 @@ TEST_F(ApprovalGrpcTest, ErrorsAtTheEdge) {
   st = stub_->StartApproval(Ctx("drafter").get(), unknown, &out);
   EXPECT_EQ(st.error_code(), StatusCode::FAILED_PRECONDITION);  // Role emptied.
   EXPECT_NE(st.error_message().find("leaders"), std::string::npos);
+}
+
+// Issue 11: enum values the proto does not define were read as a default
+// (a step kind of 99 as REVIEW, a state filter of 99 matched nothing). They
+// are INVALID_ARGUMENT naming the field, and nothing is written.
+TEST_F(ApprovalGrpcTest, UnknownEnumValuesAreInvalidArgument) {
+  CreateChain();
+  v1::ListApprovalsRequest list;
+  list.set_parent("orgs/acme");
+  list.set_state(static_cast<v1::ApprovalState>(99));
+  v1::ListApprovalsResponse listed;
+  grpc::Status st = stub_->ListApprovals(Ctx("boss").get(), list, &listed);
+  EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StartsWith(st.error_message(), "state: ApprovalState has no value 99"))
+      << st.error_message();
+  list.set_state(v1::APPROVAL_STATE_UNSPECIFIED);
+  EXPECT_TRUE(stub_->ListApprovals(Ctx("boss").get(), list, &listed).ok());
+
+  v1::GetWorkflowRequest get;
+  get.set_name("orgs/acme/workflows/annual");
+  v1::Workflow stored;
+  ASSERT_TRUE(stub_->GetWorkflow(Ctx("boss").get(), get, &stored).ok());
+  v1::UpdateWorkflowRequest update;
+  *update.mutable_workflow() = stored;
+  update.mutable_workflow()->mutable_steps(1)->set_mode(static_cast<v1::StepMode>(3));
+  v1::Workflow out;
+  st = stub_->UpdateWorkflow(Ctx("boss").get(), update, &out);
+  EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(
+      absl::StartsWith(st.error_message(), "workflow.steps[1].mode: StepMode has no value 3"))
+      << st.error_message();
+
+  v1::CreateWorkflowRequest create;
+  create.set_parent("orgs/acme");
+  create.set_workflow_id("odd");
+  *create.mutable_workflow() = stored;
+  create.mutable_workflow()->clear_name();
+  create.mutable_workflow()->mutable_steps(0)->set_kind(static_cast<v1::StepKind>(99));
+  st = stub_->CreateWorkflow(Ctx("boss").get(), create, &out);
+  EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(
+      absl::StartsWith(st.error_message(), "workflow.steps[0].kind: StepKind has no value 99"))
+      << st.error_message();
+  ASSERT_TRUE(stub_->GetWorkflow(Ctx("boss").get(), get, &out).ok());
+  EXPECT_EQ(out.revision(), stored.revision());
+  get.set_name("orgs/acme/workflows/odd");
+  EXPECT_EQ(stub_->GetWorkflow(Ctx("boss").get(), get, &out).error_code(), StatusCode::NOT_FOUND);
 }
 
 // The attack: a service-kind token (any org admin can mint one) named each

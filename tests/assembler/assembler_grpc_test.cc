@@ -791,6 +791,35 @@ TEST_F(AssemblerTest, BadInputIsRefusedAndNothingIsHalfDone) {
   EXPECT_TRUE(ReadStream(stack_->redis(), std::string(kAssembleQueue)).empty());
 }
 
+// Issue 11: ListReports(state=99) answered OK with nothing; a value the
+// proto does not define is INVALID_ARGUMENT naming the field.
+TEST_F(AssemblerTest, UnknownEnumValuesAreInvalidArgument) {
+  v1::Report ready = Ready("enums");
+  v1::ListReportsRequest lr;
+  lr.set_parent("orgs/kjj");
+  lr.set_state(static_cast<v1::ReportState>(99));
+  v1::ListReportsResponse list;
+  grpc::Status st = stack_->reports().ListReports(Stack::Ctx(kjj_.drafter).get(), lr, &list);
+  EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StartsWith(st.error_message(), "state: ReportState has no value 99"))
+      << st.error_message();
+  lr.set_state(v1::DRAFT);
+  ASSERT_TRUE(stack_->reports().ListReports(Stack::Ctx(kjj_.drafter).get(), lr, &list).ok());
+  EXPECT_EQ(list.reports_size(), 1);
+
+  v1::GetDocumentRequest doc;
+  doc.set_name(absl::StrCat(ready.name(), "/revisions/1"));
+  v1::Document out;
+  for (int format : {0, 99}) {
+    doc.set_format(static_cast<v1::DocumentFormat>(format));
+    st = stack_->reports().GetDocument(Stack::Ctx(kjj_.drafter).get(), doc, &out);
+    EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT) << format;
+    EXPECT_TRUE(absl::StartsWith(st.error_message(), "format: ")) << st.error_message();
+  }
+  doc.set_format(v1::TXT);
+  EXPECT_TRUE(stack_->reports().GetDocument(Stack::Ctx(kjj_.drafter).get(), doc, &out).ok());
+}
+
 TEST_F(AssemblerTest, WatchStreamsChangesUntilCancelled) {
   v1::Report r = Ready("watched");
   grpc::ClientContext ctx;

@@ -198,5 +198,62 @@ TEST_F(ReportctlTest, AdminBindsTheWorkflowsOfATemplate) {
   EXPECT_EQ(r.code, cli::kOk) << r.err;
 }
 
+// Issue 11, as a user meets it: a GBK export fails --dry-run with its lines
+// and the iconv line that fixes it; a re-run import says nothing new was
+// stored; `activity history` shows why each amendment was made.
+TEST_F(ReportctlTest, ActivityImportAndHistorySayWhatHappened) {
+  const std::string records = absl::StrCat("127.0.0.1:", stack_->records_port());
+  std::string gbk = ::testing::TempDir() + "/gbk.csv";
+  {
+    std::ofstream out(gbk, std::ios::binary);
+    out << "type,occurred_on,title,source_system,external_id\r\n"
+           "theme_party_day,2023-05-04,\xB5\xB3\xBD\xA8\xBB\xEE\xB6\xAF,oa,1\r\n";
+  }
+  for (bool dry_run : {true, false}) {
+    std::vector<std::string> words = {"--records", records, "activity", "import", "kjj", gbk};
+    if (dry_run) words.emplace_back("--dry-run");
+    Result r = Run(kjj_.recorder, words);
+    EXPECT_EQ(r.code, cli::kUsage) << r.out << r.err;
+    EXPECT_TRUE(absl::StrContains(r.err, "line 2, column 28: byte 0xB5 is not UTF-8")) << r.err;
+    EXPECT_TRUE(absl::StrContains(r.err, "iconv -f GBK -t UTF-8 " + gbk)) << r.err;
+    EXPECT_FALSE(absl::StrContains(r.err, "INTERNAL")) << r.err;
+  }
+
+  std::string utf8 = ::testing::TempDir() + "/utf8.csv";
+  {
+    std::ofstream out(utf8, std::ios::binary);
+    out << "type,occurred_on,title,source_system,external_id\n"
+           "theme_party_day,2023-05-04,党建活动,oa,1\n"
+           "theme_party_day,2023-05-11,主题党日,oa,2\n";
+  }
+  Result r = Run(kjj_.recorder, {"--records", records, "activity", "import", "kjj", utf8});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "2 record(s): 2 created, 0 already present, 0 refused"))
+      << r.out;
+  r = Run(kjj_.recorder, {"--records", records, "activity", "import", "kjj", utf8});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "2 record(s): 0 created, 2 already present, 0 refused"))
+      << r.out;
+
+  r = Run(kjj_.recorder, {"--records", records, "activity", "list", "kjj", "--json"});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+  records::v1::ListActivitiesResponse listed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &listed).ok()) << r.out;
+  std::string name;
+  for (const auto& a : listed.activities()) {
+    if (a.source_system() == "oa" && a.external_id() == "1") name = a.name();
+  }
+  ASSERT_FALSE(name.empty()) << r.out;
+  r = Run(kjj_.recorder, {"--records", records, "activity", "amend", name, "--date", "2023-05-12",
+                          "--reason", "日期录错，按会议记录更正"});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+  r = Run(kjj_.recorder, {"--records", records, "activity", "void", name, "--reason", "与OA重复"});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+  r = Run(kjj_.recorder, {"--records", records, "activity", "history", name});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "日期录错，按会议记录更正")) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "与OA重复")) << r.out;
+}
+
 }  // namespace
 }  // namespace govreport::assembler

@@ -1,6 +1,7 @@
 // reportctl's CSV and JSON readers.
 #include "reportctl/import.h"
 
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 
 namespace govreport::cli {
@@ -48,6 +49,46 @@ TEST(ImportTest, JsonArrayAndLines) {
   EXPECT_EQ(l.rows.size(), 1u);
   ASSERT_EQ(l.errors.size(), 1u);
   EXPECT_NE(l.errors[0].find("line 3"), std::string::npos);
+}
+
+// Issue 11: a CSV in GBK (Excel's "CSV" on a Chinese Windows) passed
+// --dry-run and then failed the import with INTERNAL. Both now refuse it
+// before anything is sent, naming the lines, and say how to convert it.
+TEST(ImportTest, AFileThatIsNotUtf8IsRefusedWithItsLinesAndAHint) {
+  // type,occurred_on,title / theme_party_day,2023-05-04,党建活动 (GBK).
+  const std::string gbk =
+      "type,occurred_on,title\r\n"
+      "theme_party_day,2023-05-04,\xB5\xB3\xBD\xA8\xBB\xEE\xB6\xAF\r\n"
+      "theme_party_day,2023-05-05,ok\r\n"
+      "theme_party_day,2023-05-06,x\xD6\xD0\r\n";
+  auto r = ParseFile("in.csv", gbk);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->rows.empty());
+  ASSERT_EQ(r->errors.size(), 3u);
+  EXPECT_EQ(r->errors[0], "line 2, column 28: byte 0xB5 is not UTF-8");
+  EXPECT_EQ(r->errors[1], "line 4, column 29: byte 0xD6 is not UTF-8");
+  EXPECT_TRUE(absl::StrContains(r->errors[2], "GBK")) << r->errors[2];
+  EXPECT_TRUE(absl::StrContains(r->errors[2], "`iconv -f GBK -t UTF-8 in.csv > in.csv.utf8.csv`"))
+      << r->errors[2];
+  // What iconv makes of it imports.
+  auto fixed =
+      ParseFile("in.csv", "type,occurred_on,title\r\ntheme_party_day,2023-05-04,党建活动\r\n");
+  ASSERT_TRUE(fixed.ok());
+  EXPECT_TRUE(fixed->errors.empty());
+  EXPECT_EQ(fixed->rows[0].record.title(), "党建活动");
+
+  // JSON too; bytes that are not GBK either get the general hint; many bad
+  // lines are summed up after the first three.
+  std::string latin;
+  for (int i = 0; i < 10; ++i) latin += "{\"type\":\"caf\xE9\"}\n";
+  auto j = ParseFile("in.jsonl", latin);
+  ASSERT_TRUE(j.ok());
+  ASSERT_EQ(j->errors.size(), 5u);
+  EXPECT_EQ(j->errors[0], "line 1, column 13: byte 0xE9 is not UTF-8");
+  EXPECT_EQ(j->errors[3], "... and 7 more line(s)");
+  EXPECT_TRUE(absl::StrContains(j->errors[4], "iconv -f <its encoding> -t UTF-8 in.jsonl"))
+      << j->errors[4];
+  EXPECT_TRUE(EncodingErrors("in.csv", "type,occurred_on\n谈心,2023-01-01\n").empty());
 }
 
 }  // namespace

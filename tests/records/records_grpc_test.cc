@@ -360,6 +360,100 @@ TEST_F(RecordsGrpcTest, ForgedIndicatorPageTokenIsRefusedAndTheServerKeepsServin
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+// Issue 11: a title in GBK (an Excel export read as bytes) reached the
+// server as a string field that is not UTF-8; protobuf refused to parse it
+// and gRPC answered INTERNAL with no message. It is the caller's mistake:
+// INVALID_ARGUMENT naming the field, and nothing is written.
+TEST_F(RecordsGrpcTest, TextThatIsNotUtf8IsInvalidArgumentNamingTheField) {
+  const std::string gbk_title = "\xB5\xB3\xBD\xA8\xBB\xEE\xB6\xAF";  // 党建活动 in GBK
+  auto before = records_->GetIndicatorValues("kjj", "2023");
+  ASSERT_TRUE(before.ok());
+  v1::CreateActivityRequest req;
+  req.set_parent("orgs/kjj");
+  req.mutable_activity()->set_type("theme_party_day");
+  req.mutable_activity()->set_occurred_on("2023-05-04");
+  req.mutable_activity()->set_title(gbk_title);
+  v1::ActivityRecord out;
+  grpc::Status st = Call("op-secret", [&](auto& ctx) {
+    return v1::ActivityService::Stub(channel_).CreateActivity(&ctx, req, &out);
+  });
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_TRUE(absl::StartsWith(st.error_message(), "activity.title: not valid UTF-8"))
+      << st.error_message();
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "iconv")) << st.error_message();
+
+  v1::BatchCreateActivitiesRequest batch;
+  batch.set_parent("orgs/kjj");
+  *batch.add_requests() = req;
+  batch.mutable_requests(0)->clear_parent();
+  batch.mutable_requests(0)->mutable_activity()->set_title("党建活动");
+  *batch.add_requests() = batch.requests(0);
+  batch.mutable_requests(1)->mutable_activity()->set_department(gbk_title);
+  v1::BatchCreateActivitiesResponse resp;
+  st = Call("op-secret", [&](auto& ctx) {
+    return v1::ActivityService::Stub(channel_).BatchCreateActivities(&ctx, batch, &resp);
+  });
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_TRUE(absl::StartsWith(st.error_message(), "requests[].activity.department: "))
+      << st.error_message();
+
+  // A map key of another service's message, and the next call on the same
+  // connection is answered normally.
+  v1::UpdateOrgRequest update;
+  update.mutable_org()->set_name("orgs/kjj");
+  (*update.mutable_org()->mutable_facts())[gbk_title] = "x";
+  update.add_update_mask("facts");
+  v1::Org org;
+  st = Call("op-secret", [&](auto& ctx) {
+    return v1::OrgService::Stub(channel_).UpdateOrg(&ctx, update, &org);
+  });
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_TRUE(absl::StartsWith(st.error_message(), "org.facts[].key: ")) << st.error_message();
+  auto figures = records_->GetIndicatorValues("kjj", "2023");
+  ASSERT_TRUE(figures.ok());
+  EXPECT_EQ(figures->data_version(), before->data_version()) << "nothing was written";
+  auto stored = records_->GetOrg("kjj");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_TRUE(stored->facts().empty());
+  EXPECT_TRUE(Create("op-secret", "kjj").ok());
+}
+
+// Issue 11: enum values the proto does not define are refused, naming the
+// field, instead of being read as some default.
+TEST_F(RecordsGrpcTest, UnknownEnumValuesAreInvalidArgument) {
+  v1::LoadProfileRequest load;
+  load.set_parent("orgs/kjj");
+  *load.mutable_profile() = (*records_->GetProfile("kjj"))->proto();
+  load.mutable_profile()->mutable_indicators(0)->mutable_measure()->set_kind(
+      static_cast<v1::MeasureKind>(99));
+  v1::LoadProfileResponse lr;
+  grpc::Status st = Call("op-secret", [&](auto& ctx) {
+    return v1::IndicatorService::Stub(channel_).LoadProfile(&ctx, load, &lr);
+  });
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StrContains(st.error_message(),
+                                ".measure.kind: MeasureKind has no value 99; one of COUNT"))
+      << st.error_message();
+
+  apb::IssueTokenRequest issue;
+  issue.mutable_principal()->set_subject("bot");
+  issue.mutable_principal()->set_org("kjj");
+  issue.mutable_principal()->add_roles("recorder");
+  issue.mutable_principal()->set_kind(static_cast<apb::PrincipalKind>(7));
+  apb::IssueTokenResponse ir;
+  st = Call("op-secret", [&](auto& ctx) {
+    return apb::AuthService::Stub(channel_).IssueToken(&ctx, issue, &ir);
+  });
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StartsWith(st.error_message(), "principal.kind: PrincipalKind has no value 7"))
+      << st.error_message();
+  issue.mutable_principal()->set_kind(apb::PRINCIPAL_KIND_UNSPECIFIED);  // A user.
+  st = Call("op-secret", [&](auto& ctx) {
+    return apb::AuthService::Stub(channel_).IssueToken(&ctx, issue, &ir);
+  });
+  EXPECT_TRUE(st.ok()) << st.error_message();
+}
+
 TEST_F(RecordsGrpcTest, HealthFollowsRedis) {
   auto stub = grpc::health::v1::Health::NewStub(channel_);
   auto check = [&] {

@@ -244,9 +244,13 @@ TEST_F(RecordsStoreTest, BatchItemsSharingARequestIdAreRefusedWhole) {
   EXPECT_EQ(created->created(), 3);
   auto repeat = records_->BatchCreateActivities("kjj", "li", batch);
   ASSERT_TRUE(repeat.ok());
-  EXPECT_EQ(repeat->created(), 3);
+  // Issue 11: a repeat created nothing, and says so.
+  EXPECT_EQ(repeat->created(), 0);
+  EXPECT_EQ(repeat->already_present(), 3);
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(repeat->results(i).activity().name(), created->results(i).activity().name());
+    EXPECT_TRUE(repeat->results(i).already_present());
+    EXPECT_FALSE(created->results(i).already_present());
   }
   auto single = records_->CreateActivity("kjj", "li", batch.requests(1).activity(), "batch-2");
   ASSERT_TRUE(single.ok()) << single.status();
@@ -344,6 +348,94 @@ TEST_F(RecordsStoreTest, AmendAndVoidMoveTheFiguresAndKeepHistory) {
   EXPECT_EQ((*history)[0].quantities().at("participants"), 5);
   EXPECT_EQ((*history)[1].quantities().at("participants"), 8);
   EXPECT_TRUE((*history)[2].voided());
+}
+
+// Issue 11: AmendActivity's reason was thrown away; only voids kept theirs.
+// Each revision keeps the reason of the change that made it.
+TEST_F(RecordsStoreTest, EveryRevisionKeepsTheReasonOfItsChange) {
+  auto a = records_->CreateActivity("kjj", "li", Talk("2023-02-10", 5), "");
+  ASSERT_TRUE(a.ok());
+  std::string id = a->name().substr(a->name().rfind('/') + 1);
+  v1::AmendActivityRequest amend;
+  *amend.mutable_activity() = Talk("2023-02-10", 8);
+  amend.mutable_activity()->set_name(a->name());
+  // A reason set on the record itself is output only: not taken.
+  amend.mutable_activity()->set_change_reason("forged");
+  amend.set_reason("参加人数录错，按签到表更正");
+  auto b = records_->AmendActivity("kjj", "wang", amend);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->change_reason(), "参加人数录错，按签到表更正");
+  // An amendment without a reason does not inherit the previous one.
+  amend.clear_reason();
+  *amend.mutable_activity() = Talk("2023-02-11", 8);
+  amend.mutable_activity()->set_name(a->name());
+  ASSERT_TRUE(records_->AmendActivity("kjj", "wang", amend).ok());
+  v1::VoidActivityRequest v;
+  v.set_name(a->name());
+  v.set_reason("重复录入");
+  ASSERT_TRUE(records_->VoidActivity("kjj", "wang", v).ok());
+
+  auto history = records_->ListRevisions("kjj", id);
+  ASSERT_TRUE(history.ok()) << history.status();
+  ASSERT_EQ(history->size(), 4u);
+  EXPECT_EQ((*history)[0].change_reason(), "");
+  EXPECT_EQ((*history)[1].change_reason(), "参加人数录错，按签到表更正");
+  EXPECT_EQ((*history)[2].change_reason(), "");
+  EXPECT_EQ((*history)[3].change_reason(), "重复录入");
+  EXPECT_EQ((*history)[3].void_reason(), "重复录入");
+  EXPECT_EQ(records_->GetActivity("kjj", id)->change_reason(), "重复录入");
+  // A record created with a reason on it starts without one.
+  v1::ActivityRecord sneaky = Talk("2023-03-01", 2);
+  sneaky.set_change_reason("forged");
+  auto c = records_->CreateActivity("kjj", "li", sneaky, "");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->change_reason(), "");
+}
+
+// Issue 11: BatchCreateActivitiesResponse.created counted replays, so a
+// re-run import said every record was stored. Created, already present and
+// refused are counted apart, and each result says which it is.
+TEST_F(RecordsStoreTest, BatchCountsCreatedAlreadyPresentAndRefusedApart) {
+  v1::BatchCreateActivitiesRequest batch;
+  for (int i = 0; i < 4; ++i) {
+    auto* one = batch.add_requests();
+    *one->mutable_activity() = Talk(absl::StrFormat("2023-06-%02d", i + 1), i + 1);
+    one->mutable_activity()->set_source_system("oa");
+    one->mutable_activity()->set_external_id(absl::StrCat("oa-", i));
+    one->set_request_id(absl::StrCat("run1-", i));
+  }
+  batch.mutable_requests(3)->mutable_activity()->set_type("no_such_type");
+  auto first = records_->BatchCreateActivities("kjj", "li", batch);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->created(), 3);
+  EXPECT_EQ(first->already_present(), 0);
+  EXPECT_EQ(first->failed(), 1);
+
+  // The same file again: the same request ids.
+  auto again = records_->BatchCreateActivities("kjj", "li", batch);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->created(), 0);
+  EXPECT_EQ(again->already_present(), 3);
+  EXPECT_EQ(again->failed(), 1);
+  EXPECT_FALSE(again->results(3).already_present());
+
+  // Another system's export of the same records (new request ids, same
+  // external ids), plus one new record.
+  for (int i = 0; i < 4; ++i) batch.mutable_requests(i)->set_request_id(absl::StrCat("run2-", i));
+  *batch.mutable_requests(3)->mutable_activity() = Talk("2023-06-30", 9);
+  auto other = records_->BatchCreateActivities("kjj", "li", batch);
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_EQ(other->created(), 1);
+  EXPECT_EQ(other->already_present(), 3);
+  EXPECT_EQ(other->failed(), 0);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(other->results(i).already_present()) << i;
+    EXPECT_EQ(other->results(i).activity().name(), first->results(i).activity().name());
+  }
+  EXPECT_FALSE(other->results(3).already_present());
+  auto figures = records_->GetIndicatorValues("kjj", "2023");
+  ASSERT_TRUE(figures.ok());
+  EXPECT_EQ(Value(*figures, "heart_to_heart_talks").record_count(), 4);
 }
 
 TEST_F(RecordsStoreTest, ZeroIsAValueAndNoDataIsMissing) {

@@ -521,6 +521,41 @@ class RenderAttackTest : public ::testing::Test {
   std::string recorder_;
 };
 
+// Issue 11: a format or layout the proto does not define was rendered as
+// some default; it is INVALID_ARGUMENT naming the field.
+TEST_F(RenderAttackTest, UnknownEnumValuesAreInvalidArgument) {
+  Start(RenderLimits());
+  v1::RenderRequest req = InlineRequest("{{org.name}}", 0);
+  req.set_format(static_cast<v1::Format>(99));
+  grpc::Status st = Render(req, absl::Seconds(10));
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StartsWith(st.error_message(), "format: Format has no value 99"))
+      << st.error_message();
+  req.set_format(v1::DOCX);
+  req.set_docx_layout(static_cast<v1::DocxLayout>(5));
+  st = Render(req, absl::Seconds(10));
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StartsWith(st.error_message(), "docx_layout: DocxLayout has no value 5"))
+      << st.error_message();
+  req.set_format(v1::FORMAT_UNSPECIFIED);  // TEXT.
+  req.set_docx_layout(v1::DOCX_LAYOUT_UNSPECIFIED);
+  EXPECT_TRUE(Render(req, absl::Seconds(10)).ok());
+
+  v1::PreviewRequest preview;
+  preview.set_parent("orgs/kjj");
+  preview.set_template_("orgs/kjj/templates/any");
+  preview.set_period("2023");
+  preview.set_format(static_cast<v1::Format>(-3));
+  grpc::ClientContext ctx;
+  auth::AttachToken(ctx, recorder_);
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::RenderResponse out;
+  st = stub_->Preview(&ctx, preview, &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StartsWith(st.error_message(), "format: Format has no value -3"))
+      << st.error_message();
+}
+
 // The defaults leave the shipped report far inside its budget: a whole
 // year of records renders within a hundredth of it.
 TEST_F(RenderAttackTest, TheShippedTemplateRendersWellWithinTheBudget) {

@@ -4,52 +4,18 @@
 
 #include "absl/strings/str_format.h"
 #include "common/markup.h"
+#include "common/utf8.h"
 
 namespace govreport::docx::internal {
-namespace {
 
-bool IsContinuation(unsigned char b) { return (b & 0xC0) == 0x80; }
-
-// Length of the well-formed sequence starting at s[i], or 0. Follows the table
-// of Unicode 15 §3.9 (D92), so overlong forms and surrogates are rejected.
-size_t SequenceLength(std::string_view s, size_t i) {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  auto at = [&](size_t k) -> int {
-    return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : -1;
-  };
-  if (b0 < 0x80) return 1;
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    return at(1) >= 0 && IsContinuation(at(1)) ? 2 : 0;
-  }
-  if (b0 >= 0xE0 && b0 <= 0xEF) {
-    int lo = 0x80, hi = 0xBF;
-    if (b0 == 0xE0) lo = 0xA0;
-    if (b0 == 0xED) hi = 0x9F;  // U+D800..U+DFFF are surrogates
-    const int b1 = at(1), b2 = at(2);
-    if (b1 < lo || b1 > hi || b2 < 0 || !IsContinuation(b2)) return 0;
-    return 3;
-  }
-  if (b0 >= 0xF0 && b0 <= 0xF4) {
-    int lo = 0x80, hi = 0xBF;
-    if (b0 == 0xF0) lo = 0x90;
-    if (b0 == 0xF4) hi = 0x8F;  // nothing above U+10FFFF
-    const int b1 = at(1), b2 = at(2), b3 = at(3);
-    if (b1 < lo || b1 > hi || b2 < 0 || !IsContinuation(b2) || b3 < 0 || !IsContinuation(b3)) {
-      return 0;
-    }
-    return 4;
-  }
-  return 0;
-}
-
-}  // namespace
+using ::govreport::Utf8SequenceLength;
 
 absl::Status CheckXmlSafeUtf8(std::string_view text, std::string_view what) {
   int line = 1;
   int column = 1;
   for (size_t i = 0; i < text.size();) {
     const auto b = static_cast<unsigned char>(text[i]);
-    const size_t n = SequenceLength(text, i);
+    const size_t n = Utf8SequenceLength(text, i);
     if (n == 0) {
       return absl::InvalidArgumentError(
           absl::StrFormat("%s: invalid UTF-8 at line %d, column %d (byte 0x%02X at offset %d)",

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/crypto.h"
+#include "common/enums.h"
 #include "common/markup.h"
 #include "common/resource.h"
 #include "common/status.h"
@@ -581,6 +582,7 @@ absl::StatusOr<v1::RenderResponse> TemplatesCore::Preview(const v1::PreviewReque
                                                           const std::string& token,
                                                           const CallControl& call) {
   GR_ASSIGN_OR_RETURN(TemplateRef ref, ParseTemplateName(req.template_()));
+  GR_RETURN_IF_ERROR(CheckEnum("format", req.format(), Unspecified::kAllowed));  // Unset: TEXT.
   size_t narrative_bytes = 0;
   for (const auto& [k, v] : req.narrative()) narrative_bytes += k.size() + v.size();
   if (narrative_bytes > limits_.max_context_bytes) {

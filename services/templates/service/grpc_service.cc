@@ -1,6 +1,7 @@
 #include "templates/service/grpc_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/enums.h"
 #include "common/resource.h"
 #include "common/status.h"
 
@@ -135,6 +136,12 @@ grpc::Status TemplatesGrpc::Render(grpc::ServerContext* ctx, const v1::RenderReq
   if (!org.ok()) return ToGrpcStatus(org.status());
   auto p = auth_->AuthorizeOrg(*ctx, *org, roles::kTemplateReaders);
   if (!p.ok()) return ToGrpcStatus(p.status());
+  // Unset: TEXT, and CONDENSED.
+  for (const absl::Status& st :
+       {CheckEnum("format", req->format(), Unspecified::kAllowed),
+        CheckEnum("docx_layout", req->docx_layout(), Unspecified::kAllowed)}) {
+    if (!st.ok()) return ToGrpcStatus(st);
+  }
   TemplatesCore::RenderInput in;
   in.org = *org;
   if (req->source_case() == v1::RenderRequest::kTemplate) {

@@ -1,0 +1,64 @@
+// What every service checks of a request before it reads it: enum values
+// (common/enums.h), UTF-8 (common/utf8.h) and the answer to a request that
+// did not parse (common/parse_errors.h).
+#include <string>
+
+#include "absl/strings/match.h"
+#include "common/enums.h"
+#include "common/parse_errors.h"
+#include "common/utf8.h"
+#include "govreport/assembler/v1/reports.pb.h"
+#include "gtest/gtest.h"
+
+namespace govreport {
+namespace {
+
+namespace apb = ::govreport::assembler::v1;
+
+TEST(CheckEnumTest, DefinedValuesPassAndOthersNameTheField) {
+  EXPECT_TRUE(CheckEnum("state", apb::DRAFT, Unspecified::kAllowed).ok());
+  EXPECT_TRUE(CheckEnum("state", apb::REPORT_STATE_UNSPECIFIED, Unspecified::kAllowed).ok());
+  absl::Status st = CheckEnum("state", static_cast<apb::ReportState>(99), Unspecified::kAllowed);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      st.message(),
+      "state: ReportState has no value 99; one of DRAFT, IN_REVIEW, APPROVED, PUBLISHED, FAILED "
+      "(or unset)");
+  st = CheckEnum("format", apb::DOCUMENT_FORMAT_UNSPECIFIED, Unspecified::kRefused);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(st.message(), "format: must be set, one of TXT, MD, HTML, DOCX");
+  EXPECT_EQ(CheckEnum("format", static_cast<apb::DocumentFormat>(-1), Unspecified::kRefused).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(Utf8Test, FindsTheFirstByteThatIsNotUtf8) {
+  EXPECT_EQ(FindInvalidUtf8("党建 abc"), std::string_view::npos);
+  EXPECT_EQ(FindInvalidUtf8(""), std::string_view::npos);
+  // 党建 in GBK.
+  EXPECT_EQ(FindInvalidUtf8("ab\xB5\xB3\xBD\xA8"), 2u);
+  EXPECT_EQ(FindInvalidUtf8("\xC0\x80"), 0u);          // overlong NUL
+  EXPECT_EQ(FindInvalidUtf8("a\xED\xA0\x80"), 1u);     // a surrogate
+  EXPECT_EQ(FindInvalidUtf8("\xF4\x90\x80\x80"), 0u);  // above U+10FFFF
+  EXPECT_EQ(FindInvalidUtf8("x\xE5\x85"), 1u);         // cut short
+  EXPECT_EQ(Utf8SequenceLength("\xF0\x9F\x98\x80", 0), 4u);
+}
+
+TEST(ParseErrorMessageTest, NamesThePathOfTheFieldInTheRequest) {
+  std::string m = ParseErrorMessage("/govreport.records.v1.ActivityService/BatchCreateActivities",
+                                    "govreport.records.v1.ActivityRecord.title");
+  EXPECT_TRUE(absl::StartsWith(m, "requests[].activity.title: not valid UTF-8")) << m;
+  EXPECT_TRUE(absl::StrContains(m, "iconv -f GBK -t UTF-8")) << m;
+  m = ParseErrorMessage("/govreport.records.v1.OrgService/UpdateOrg",
+                        "govreport.records.v1.Org.FactsEntry.value");
+  EXPECT_TRUE(absl::StartsWith(m, "org.facts[].value: not valid UTF-8")) << m;
+  // Nothing named: still the caller's request, never an internal error.
+  m = ParseErrorMessage("/govreport.records.v1.ActivityService/CreateActivity", "");
+  EXPECT_EQ(m,
+            "the request is not a valid govreport.records.v1.CreateActivityRequest (is every text "
+            "field UTF-8?)");
+  m = ParseErrorMessage("/no.Such/Method", "no.Such.field");
+  EXPECT_EQ(m, "the request is not a valid message (is every text field UTF-8?)");
+}
+
+}  // namespace
+}  // namespace govreport
