@@ -3,8 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <compare>
 #include <thread>
+#include <tuple>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -36,7 +36,7 @@ std::vector<Entry> ParseEntries(redis::ReplyView list) {
 struct StreamId {
   uint64_t ms = 0;
   uint64_t seq = 0;
-  auto operator<=>(const StreamId&) const = default;
+  bool operator<(const StreamId& o) const { return std::tie(ms, seq) < std::tie(o.ms, o.seq); }
   std::string ToString() const { return absl::StrCat(ms, "-", seq); }
   // The smallest id after this one.
   StreamId Next() const { return seq == UINT64_MAX ? StreamId{ms + 1, 0} : StreamId{ms, seq + 1}; }
