@@ -55,6 +55,13 @@ void DefineFlags(govreport::Flags& flags) {
   flags.Define("max-watches-per-org", "32",
                "WatchReport streams the principals of one org may have open at once");
   flags.Define("max-watches", "256", "WatchReport streams this server runs at once");
+  flags.Define("trim-interval-ms", "60000",
+               "How often the streams are trimmed of what every group acknowledged (0: never)");
+  flags.Define("stream-retention-s", "604800",
+               "Acknowledged entries of gr:q:assemble, gr:ev:approval and gr:ev:published "
+               "(no groups: all its entries) are kept this long");
+  flags.Define("dead-letter-retention-s", "2592000",
+               "Entries of the :dead streams are kept this long");
 }
 
 // The numeric flags, read and checked once.
@@ -69,6 +76,9 @@ struct Options {
   int64_t max_watches_per_caller = 0;
   int64_t max_watches = 0;
   int64_t max_watches_per_org = 0;
+  int64_t trim_interval_ms = 0;
+  int64_t stream_retention_s = 0;
+  int64_t dead_letter_retention_s = 0;
 };
 
 absl::StatusOr<Options> OptionsFromFlags(const govreport::Flags& flags) {
@@ -84,6 +94,9 @@ absl::StatusOr<Options> OptionsFromFlags(const govreport::Flags& flags) {
       {"max-watches-per-caller", &o.max_watches_per_caller},
       {"max-watches", &o.max_watches},
       {"max-watches-per-org", &o.max_watches_per_org},
+      {"trim-interval-ms", &o.trim_interval_ms},
+      {"stream-retention-s", &o.stream_retention_s},
+      {"dead-letter-retention-s", &o.dead_letter_retention_s},
   };
   for (const auto& [name, field] : fields) {
     absl::StatusOr<int64_t> v = flags.GetInt(name);
@@ -93,12 +106,14 @@ absl::StatusOr<Options> OptionsFromFlags(const govreport::Flags& flags) {
   if (o.workers < 0 || o.event_workers < 0 || o.call_timeout_ms < 100 ||
       o.render_timeout_ms < 100 || o.claim_idle_ms < 1000 || o.max_deliveries < 1 ||
       o.watch_poll_ms < 10 || o.max_watches_per_caller < 1 || o.max_watches < 1 ||
-      o.max_watches > 100000 || o.max_watches_per_org < 1) {
+      o.max_watches > 100000 || o.max_watches_per_org < 1 || o.trim_interval_ms < 0 ||
+      o.stream_retention_s < 0 || o.dead_letter_retention_s < 0) {
     return absl::InvalidArgumentError(
         "need --workers >= 0, --event-workers >= 0, --call-timeout-ms and "
         "--render-timeout-ms >= 100, --claim-idle-ms >= 1000, --max-deliveries >= 1, "
         "--watch-poll-ms >= 10, --max-watches-per-caller >= 1, "
-        "--max-watches 1..100000, --max-watches-per-org >= 1");
+        "--max-watches 1..100000, --max-watches-per-org >= 1, --trim-interval-ms, "
+        "--stream-retention-s and --dead-letter-retention-s >= 0");
   }
   return o;
 }
@@ -151,12 +166,15 @@ int main(int argc, char** argv) {
   worker_options.event_workers = static_cast<int>(options->event_workers);
   worker_options.claim_idle = absl::Milliseconds(options->claim_idle_ms);
   worker_options.max_deliveries = static_cast<int>(options->max_deliveries);
+  worker_options.trim_interval = absl::Milliseconds(options->trim_interval_ms);
+  worker_options.stream_retention = absl::Seconds(options->stream_retention_s);
+  worker_options.dead_letter_retention = absl::Seconds(options->dead_letter_retention_s);
   assembler::WorkerPool pool(&redis, &workers, worker_options);
   // Redis may come up after us: the workers' loops wait for it, but the
-  // groups must exist first.
-  for (absl::Status st = pool.Start(); !st.ok(); st = pool.Start()) {
-    LogLine(kService, absl::StrCat("waiting for Redis: ", st.message()));
-    absl::SleepFor(absl::Seconds(1));
+  // groups must exist first. SIGTERM ends the wait.
+  if (!RetryUntilTerminated(kService, "Redis", [&] { return pool.Start(); })) {
+    LogLine(kService, "stopped before Redis answered");
+    return 0;
   }
   AnnounceListening(kService, (*server)->port());
 

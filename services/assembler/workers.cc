@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "common/crypto.h"
 #include "common/server.h"
+#include "common/status.h"
 #include "report_context/report_context.h"
 
 namespace govreport::assembler {
@@ -438,6 +439,9 @@ absl::Status WorkerPool::Start() {
                    });
     });
   }
+  if (options_.trim_interval > absl::ZeroDuration()) {
+    threads_.emplace_back([this] { TrimLoop(); });
+  }
   for (int i = 0; i < options_.event_workers; ++i) {
     threads_.emplace_back([this, opts = ConsumerFor(kApprovalEvents, i)] {
       streams::Consumer consumer(redis_, opts);
@@ -449,6 +453,31 @@ absl::Status WorkerPool::Start() {
     });
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> WorkerPool::TrimStreams(absl::Time now) {
+  int64_t removed = 0;
+  for (absl::string_view stream : {kAssembleQueue, kApprovalEvents, kPublishedEvents}) {
+    for (bool dead : {false, true}) {
+      std::string name = dead ? absl::StrCat(stream, ":dead") : std::string(stream);
+      GR_ASSIGN_OR_RETURN(
+          int64_t n, streams::TrimConsumed(
+                         *redis_, name,
+                         dead ? options_.dead_letter_retention : options_.stream_retention, now));
+      removed += n;
+    }
+  }
+  return removed;
+}
+
+// Every replica trims: a trim is idempotent, and a replica that is down
+// does not stop the others'.
+void WorkerPool::TrimLoop() {
+  while (!stop_.load()) {
+    (void)TrimStreams();  // Redis away: the next round tries again.
+    absl::Time until = absl::Now() + options_.trim_interval;
+    while (!stop_.load() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(100));
+  }
 }
 
 void WorkerPool::Stop() {

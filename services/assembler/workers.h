@@ -78,6 +78,13 @@ struct WorkerOptions {
   int max_deliveries = 5;
   int attempts = 3;
   absl::Duration first_backoff = absl::Milliseconds(100);
+  // How often the streams this service owns are trimmed (TrimStreams);
+  // zero: never.
+  absl::Duration trim_interval = absl::Minutes(1);
+  // Entries every group acknowledged are kept this long (a stream without
+  // groups, gr:ev:published, is read with XREAD: its readers get this long).
+  absl::Duration stream_retention = absl::Hours(24 * 7);
+  absl::Duration dead_letter_retention = absl::Hours(24 * 30);
 };
 
 // The worker threads of one replica.
@@ -89,8 +96,13 @@ class WorkerPool {
   absl::Status Start();
   // Lets each thread finish the entry it holds (at most one BLOCK wait).
   void Stop();
+  // One trim of gr:q:assemble, gr:ev:approval, gr:ev:published and their
+  // dead-letter streams (streams::TrimConsumed); the pool's trim thread
+  // runs it every trim_interval. Returns the entries removed.
+  absl::StatusOr<int64_t> TrimStreams(absl::Time now = absl::Now());
 
  private:
+  void TrimLoop();
   streams::ConsumerOptions ConsumerFor(absl::string_view stream, int index) const;
 
   redis::Client* redis_;

@@ -2,17 +2,59 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/impl/server_builder_option.h>
+#include <grpcpp/impl/server_builder_plugin.h>
+#include <grpcpp/impl/server_initializer.h>
 #include <signal.h>  // NOLINT(modernize-deprecated-headers): POSIX sigwait, sigset_t
+#include <unistd.h>
 
+#include <condition_variable>
 #include <cstdio>
 #include <iostream>
+#include <mutex>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/parse_errors.h"
 #include "common/secret.h"
 
 namespace govreport {
+namespace {
+
+// The services a builder registered, as gRPC lists them once it has built
+// the server (grpc::Service does not expose its name), for per-service
+// health. A builder option is the only public way to add a plugin to one
+// builder rather than to all.
+class ServiceNamesPlugin : public grpc::ServerBuilderPlugin {
+ public:
+  explicit ServiceNamesPlugin(std::vector<std::string>* out) : out_(out) {}
+  std::string name() override { return "govreport_service_names"; }
+  void InitServer(grpc::ServerInitializer* /*si*/) override {}
+  void Finish(grpc::ServerInitializer* si) override {
+    for (const std::string& n : *si->GetServiceList()) {
+      if (!absl::StartsWith(n, "grpc.")) out_->push_back(n);
+    }
+  }
+  void ChangeArguments(const std::string& /*name*/, void* /*value*/) override {}
+
+ private:
+  std::vector<std::string>* out_;
+};
+
+class ServiceNamesOption : public grpc::ServerBuilderOption {
+ public:
+  explicit ServiceNamesOption(std::vector<std::string>* out) : out_(out) {}
+  void UpdateArguments(grpc::ChannelArguments* /*args*/) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    plugins->push_back(std::make_unique<ServiceNamesPlugin>(out_));
+  }
+
+ private:
+  std::vector<std::string>* out_;
+};
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<RunningServer>> RunningServer::Start(ServerOptions options) {
   static const bool once = [] {
@@ -35,6 +77,10 @@ absl::StatusOr<std::unique_ptr<RunningServer>> RunningServer::Start(ServerOption
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 2);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
                               rs->options_.max_pollers);
+  // gRPC sets SO_REUSEPORT by default: a second server on a port in use
+  // would then listen too and take half the calls. Off, it fails to start.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetOption(std::make_unique<ServiceNamesOption>(&rs->service_names_));
   for (grpc::Service* s : rs->options_.services) builder.RegisterService(s);
   // A request that does not parse (a text field not UTF-8) is INVALID_ARGUMENT.
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
@@ -42,7 +88,9 @@ absl::StatusOr<std::unique_ptr<RunningServer>> RunningServer::Start(ServerOption
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   rs->server_ = builder.BuildAndStart();
   if (!rs->server_ || rs->port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", rs->options_.address));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", rs->options_.address,
+                     ": the port is in use (another server?) or the address is not local"));
   }
   rs->SetServing(!rs->options_.readiness || rs->options_.readiness().ok());
   if (rs->options_.readiness) {
@@ -57,14 +105,24 @@ void RunningServer::SetServing(bool serving) {
   serving_.store(serving);
   if (!server_) return;
   // The empty name answers for the whole server, which is what Kubernetes
-  // probes and grpc_health_probe ask by default.
-  server_->GetHealthCheckService()->SetServingStatus(serving);
+  // probes and grpc_health_probe ask by default; a client that checks the
+  // service it calls asks by its full name.
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  health->SetServingStatus(serving);
+  for (const std::string& name : service_names_) health->SetServingStatus(name, serving);
+}
+
+void RunningServer::MarkDraining() {
+  draining_.store(true);
+  serving_.store(false);
+  // Every status NOT_SERVING, and later updates (the prober) ignored.
+  if (server_) server_->GetHealthCheckService()->Shutdown();
 }
 
 void RunningServer::ProbeLoop() {
   while (!stopping_.load()) {
     bool ok = options_.readiness().ok();
-    if (ok != serving_.load()) SetServing(ok);
+    if (ok != serving_.load() && !draining_.load()) SetServing(ok);
     absl::Time until = absl::Now() + options_.probe_interval;
     while (!stopping_.load() && absl::Now() < until) {
       absl::SleepFor(absl::Milliseconds(50));
@@ -76,30 +134,94 @@ void RunningServer::Shutdown(absl::Duration grace) {
   if (stopping_.exchange(true)) return;
   if (prober_.joinable()) prober_.join();
   if (server_) {
-    server_->GetHealthCheckService()->Shutdown();
+    MarkDraining();
     server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(grace));
     server_->Wait();
   }
 }
 
-void BlockTerminationSignals() {
+namespace {
+
+// The signal that asked the process to stop (0: none yet), set by the one
+// thread that takes SIGTERM and SIGINT.
+struct Termination {
+  std::mutex mu;
+  std::condition_variable cv;
+  int signal = 0;
+};
+
+Termination& Term() {
+  static auto* t = new Termination();  // Never destroyed: threads outlive main.
+  return *t;
+}
+
+sigset_t TerminationSet() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  return set;
+}
+
+void TakeSignals() {
+  sigset_t set = TerminationSet();
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    Termination& t = Term();
+    bool again = false;
+    {
+      std::lock_guard<std::mutex> lock(t.mu);
+      again = t.signal != 0;
+      if (!again) t.signal = sig;
+    }
+    t.cv.notify_all();
+    if (again) {
+      // The operator insists: no more draining.
+      static constexpr char kMessage[] = "second signal: exiting now\n";
+      ssize_t written = write(STDERR_FILENO, kMessage, sizeof(kMessage) - 1);
+      (void)written;  // Nothing to do if stderr is gone.
+      _exit(128 + sig);
+    }
+  }
+}
+
+}  // namespace
+
+void BlockTerminationSignals() {
+  sigset_t set = TerminationSet();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   // A client that hangs up mid-reply must not kill the process.
   signal(SIGPIPE, SIG_IGN);
+  std::thread(TakeSignals).detach();
 }
 
 int WaitForTerminationSignal() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  int sig = 0;
-  sigwait(&set, &sig);
-  return sig;
+  Termination& t = Term();
+  std::unique_lock<std::mutex> lock(t.mu);
+  t.cv.wait(lock, [&] { return t.signal != 0; });
+  return t.signal;
+}
+
+bool TerminationRequested() {
+  Termination& t = Term();
+  std::lock_guard<std::mutex> lock(t.mu);
+  return t.signal != 0;
+}
+
+bool SleepUnlessTerminated(absl::Duration d) {
+  Termination& t = Term();
+  std::unique_lock<std::mutex> lock(t.mu);
+  return !t.cv.wait_for(lock, absl::ToChronoNanoseconds(d), [&] { return t.signal != 0; });
+}
+
+bool RetryUntilTerminated(absl::string_view service, absl::string_view what,
+                          const std::function<absl::Status()>& step) {
+  for (absl::Status st = step(); !st.ok(); st = step()) {
+    LogLine(service, absl::StrCat("waiting for ", what, ": ", st.message()));
+    if (!SleepUnlessTerminated(absl::Seconds(1))) return false;
+  }
+  return !TerminationRequested();
 }
 
 void DefineServerFlags(Flags& flags, std::string default_listen) {
@@ -126,8 +248,17 @@ void ServeUntilSignal(absl::string_view service, RunningServer& server, const Fl
                       const std::function<void()>& before_drain) {
   int sig = WaitForTerminationSignal();
   LogLine(service, absl::StrCat("signal ", sig, ": draining"));
+  server.MarkDraining();
+  absl::Duration grace = absl::Milliseconds(flags.GetInt("shutdown-grace-ms").value_or(10000));
+  // A drain that outlasts its bound (a handler stuck past every deadline)
+  // must not keep the process: main returning first ends this thread too.
+  std::thread([bound = grace + kDrainSlack, name = std::string(service)] {
+    absl::SleepFor(bound);
+    LogLine(name, "drain took too long: exiting");
+    _exit(1);
+  }).detach();
   if (before_drain) before_drain();
-  server.Shutdown(absl::Milliseconds(flags.GetInt("shutdown-grace-ms").value_or(10000)));
+  server.Shutdown(grace);
   LogLine(service, "stopped");
 }
 

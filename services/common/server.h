@@ -1,6 +1,8 @@
-// Server bootstrap shared by every binary: listening address, gRPC health
-// checking driven by a readiness probe (NOT_SERVING while Redis is away),
-// server reflection, message size limits, and graceful shutdown on SIGTERM.
+// Server bootstrap shared by every binary: listening address (exclusive:
+// a port in use is an error), gRPC health checking driven by a readiness
+// probe (NOT_SERVING while Redis is away or the server drains, for "" and
+// for every service's full name), server reflection (v1alpha: what gRPC
+// 1.51 ships), message size limits, and shutdown on SIGTERM in every phase.
 #ifndef GOVREPORT_COMMON_SERVER_H_
 #define GOVREPORT_COMMON_SERVER_H_
 
@@ -46,7 +48,14 @@ class RunningServer {
   // Stops accepting calls, lets in-flight ones finish within `grace`, then
   // cancels the rest.
   void Shutdown(absl::Duration grace = absl::Seconds(10));
+  // Health says NOT_SERVING from now on, for "" and every service, while
+  // the server still answers: load balancers stop sending calls before the
+  // drain (Shutdown) refuses them.
+  void MarkDraining();
   bool serving() const { return serving_.load(); }
+  // The full names of the services health answers for besides "", e.g.
+  // govreport.records.v1.OrgService (gRPC's own services left out).
+  const std::vector<std::string>& service_names() const { return service_names_; }
 
  private:
   RunningServer() = default;
@@ -54,18 +63,30 @@ class RunningServer {
   void SetServing(bool serving);
 
   ServerOptions options_;
+  std::vector<std::string> service_names_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::atomic<bool> serving_{false};
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> draining_{false};
   std::thread prober_;
 };
 
-// Call first thing in main(), before any thread exists, so that SIGTERM and
-// SIGINT are delivered to WaitForTerminationSignal and nowhere else.
+// Call first thing in main(), before any thread exists: blocks SIGTERM and
+// SIGINT in every thread and starts the one thread that takes them, so
+// that every phase (waiting for Redis, serving, draining) sees them through
+// the calls below. A second signal ends the process at once.
 void BlockTerminationSignals();
 // Blocks until SIGTERM or SIGINT; returns the signal number.
 int WaitForTerminationSignal();
+// True once SIGTERM or SIGINT arrived (never without BlockTerminationSignals).
+bool TerminationRequested();
+// Sleeps for `d` or until SIGTERM or SIGINT; false when a signal came.
+bool SleepUnlessTerminated(absl::Duration d);
+// Start-up steps that need Redis: runs `step` until it succeeds, once a
+// second, logging why it waits. False when SIGTERM or SIGINT came first.
+bool RetryUntilTerminated(absl::string_view service, absl::string_view what,
+                          const std::function<absl::Status()>& step);
 
 // --listen and --admin-token, shared by the servers.
 void DefineServerFlags(Flags& flags, std::string default_listen);
@@ -77,9 +98,14 @@ ServerOptions ServerOptionsFromFlags(const Flags& flags, std::vector<grpc::Servi
 
 // The end of every main(): blocks until SIGTERM or SIGINT, runs
 // `before_drain` (stop workers and timers first, so nothing new starts),
-// then lets in-flight calls finish for --shutdown-grace-ms.
+// then lets in-flight calls finish for --shutdown-grace-ms. Health is
+// NOT_SERVING from the signal on. Should the drain outlast the grace by
+// kDrainSlack (a worker stuck in a call), the process exits anyway: what it
+// held is pending in Redis and another replica takes it over.
 void ServeUntilSignal(absl::string_view service, RunningServer& server, const Flags& flags,
                       const std::function<void()>& before_drain = nullptr);
+
+inline constexpr absl::Duration kDrainSlack = absl::Seconds(5);
 
 // Parses flags; prints usage and exits on --help or a bad flag.
 void ParseFlagsOrExit(Flags& flags, int argc, char** argv);

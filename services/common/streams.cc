@@ -2,8 +2,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <thread>
+#include <tuple>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/crypto.h"
 #include "common/status.h"
@@ -29,7 +32,64 @@ std::vector<Entry> ParseEntries(redis::ReplyView list) {
   return out;
 }
 
+// A stream entry id, ms-seq, ordered as Redis orders them.
+struct StreamId {
+  uint64_t ms = 0;
+  uint64_t seq = 0;
+  bool operator<(const StreamId& o) const { return std::tie(ms, seq) < std::tie(o.ms, o.seq); }
+  std::string ToString() const { return absl::StrCat(ms, "-", seq); }
+  // The smallest id after this one.
+  StreamId Next() const { return seq == UINT64_MAX ? StreamId{ms + 1, 0} : StreamId{ms, seq + 1}; }
+};
+
+absl::StatusOr<StreamId> ParseStreamId(absl::string_view text) {
+  StreamId id;
+  size_t dash = text.find('-');
+  if (dash == absl::string_view::npos || !absl::SimpleAtoi(text.substr(0, dash), &id.ms) ||
+      !absl::SimpleAtoi(text.substr(dash + 1), &id.seq)) {
+    return absl::InternalError(absl::StrCat("not a stream id: '", text, "'"));
+  }
+  return id;
+}
+
+// The first entry a group may still need: its oldest pending entry, or
+// the one after the last delivered to it. XINFO GROUPS (last delivered)
+// is read before XPENDING, so an entry delivered between the two reads is
+// after that last delivered id and is kept either way.
+absl::StatusOr<StreamId> FirstNeeded(redis::Client& client, const std::string& stream,
+                                     redis::ReplyView group) {
+  std::string name;
+  StreamId last;
+  for (size_t i = 0; i + 1 < group.Size(); i += 2) {
+    if (group[i].Str() == "name") name = group[i + 1].AsString();
+    if (group[i].Str() == "last-delivered-id") {
+      GR_ASSIGN_OR_RETURN(last, ParseStreamId(group[i + 1].Str()));
+    }
+  }
+  GR_ASSIGN_OR_RETURN(redis::Reply pending, client.Command({"XPENDING", stream, name}));
+  if (pending[0].Int() > 0) return ParseStreamId(pending[1].Str());
+  return last.Next();
+}
+
 }  // namespace
+
+absl::StatusOr<int64_t> TrimConsumed(redis::Client& client, const std::string& stream,
+                                     absl::Duration retention, absl::Time now) {
+  GR_ASSIGN_OR_RETURN(redis::Reply exists, client.Command({"EXISTS", stream}));
+  if (exists.Int() == 0) return 0;
+  int64_t cutoff_ms = std::max<int64_t>(0, absl::ToUnixMillis(now - retention));
+  StreamId min_id{static_cast<uint64_t>(cutoff_ms), 0};
+  GR_ASSIGN_OR_RETURN(redis::Reply groups, client.Command({"XINFO", "GROUPS", stream}));
+  for (size_t g = 0; g < groups.Size(); ++g) {
+    GR_ASSIGN_OR_RETURN(StreamId needed, FirstNeeded(client, stream, groups[g]));
+    min_id = std::min(min_id, needed);
+  }
+  // Exact (=): MINID never removes min_id or anything after it either way,
+  // and the count returned is then what really went.
+  GR_ASSIGN_OR_RETURN(redis::Reply trimmed,
+                      client.Command({"XTRIM", stream, "MINID", "=", min_id.ToString()}));
+  return static_cast<int64_t>(trimmed.Int());
+}
 
 std::string Entry::Get(absl::string_view name) const {
   for (const auto& [k, v] : fields) {

@@ -2,7 +2,8 @@
 // XREADGROUP BLOCK on its own connection, acknowledges only after the
 // handler has durably finished, reclaims entries of dead consumers with
 // XAUTOCLAIM, and moves an entry that keeps failing to "<stream>:dead".
-// Streams are never trimmed here, so no pending entry can be lost.
+// TrimConsumed removes what every group is done with and is past a
+// retention, never an entry still pending or not yet delivered to a group.
 #ifndef GOVREPORT_COMMON_STREAMS_H_
 #define GOVREPORT_COMMON_STREAMS_H_
 
@@ -106,6 +107,14 @@ class Consumer {
   std::unique_ptr<redis::Connection> blocking_;
   absl::Time last_claim_ = absl::InfinitePast();
 };
+
+// XTRIM MINID of the entries of `stream` that every consumer group has
+// acknowledged (older than each group's oldest pending entry and not after
+// the last entry delivered to it) and that are older than `retention` at
+// `now`. A stream without groups (read with XREAD) keeps `retention`.
+// Returns the entries removed (0 for a stream that does not exist).
+absl::StatusOr<int64_t> TrimConsumed(redis::Client& client, const std::string& stream,
+                                     absl::Duration retention, absl::Time now = absl::Now());
 
 // host-pid-random, for ConsumerOptions::consumer.
 std::string DefaultConsumerName(absl::string_view role);

@@ -42,6 +42,9 @@ local function apply(c, sign)
     local k = P .. 'agg:' .. b
     redis.call('HINCRBY', k, 'n|' .. c.t, sign)
     for q, v in pairs(c.q) do
+      -- k|: how many records state the quantity, so that a sum nobody
+      -- stated reads as missing, not 0.
+      redis.call('HINCRBY', k, 'k|' .. c.t .. '|' .. q, sign)
       if v ~= '0' then
         redis.call('HINCRBY', k, 'q|' .. c.t .. '|' .. q, (sign < 0) and ('-' .. v) or v)
       end
@@ -151,7 +154,7 @@ constexpr char kReadFiguresLua[] = R"lua(
 --                l: [[[months newest first], [types], quantity]...]}
 -- ARGV[2]: how many person entries the unions below may read in all.
 -- Returns {data_version, {field values}, {distinct counts},
---          {latest value, latest id, ...}, person entries read}
+--          {latest value, latest id, its type, ...}, person entries read}
 -- A distinct count over one bucket and one type is the HLEN of its
 -- reference-counted hash: O(1). A union (several buckets or types) is done
 -- here only while it fits the budget; otherwise its count is -1 and the
@@ -194,14 +197,14 @@ for i, d in ipairs(spec.d) do
 end
 local latest = {}
 for i, l in ipairs(spec.l) do
-  local best_id, best_score = nil, -1
+  local best_id, best_score, best_t = nil, -1, ''
   for _, m in ipairs(l[1]) do
     for _, t in ipairs(l[2]) do
       local top = redis.call('ZREVRANGE', P .. 'lt:' .. m .. ':' .. t, 0, 0, 'WITHSCORES')
       if top[1] then
         local s = tonumber(top[2])
         if s > best_score or (s == best_score and top[1] > best_id) then
-          best_id, best_score = top[1], s
+          best_id, best_score, best_t = top[1], s, t
         end
       end
     end
@@ -209,11 +212,13 @@ for i, l in ipairs(spec.l) do
   end
   if best_id then
     local c = cjson.decode(redis.call('HGET', P .. 'a:' .. best_id, 'c'))
-    latest[2 * i - 1] = c.q[l[3]] or ''
-    latest[2 * i] = best_id
+    latest[3 * i - 2] = c.q[l[3]] or ''
+    latest[3 * i - 1] = best_id
+    latest[3 * i] = best_t
   else
-    latest[2 * i - 1] = ''
-    latest[2 * i] = ''
+    latest[3 * i - 2] = ''
+    latest[3 * i - 1] = ''
+    latest[3 * i] = ''
   end
 end
 return {redis.call('GET', KEYS[1]) or '0', fields, distinct, latest, read}

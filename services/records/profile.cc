@@ -1,5 +1,7 @@
 #include "records/profile.h"
 
+#include <array>
+#include <map>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -214,7 +216,8 @@ std::vector<std::string> Types(const pb::Measure& m) {
 }  // namespace
 
 // Field order is the order Evaluate consumes them: for each non-ratio
-// indicator, per bucket and type, the record count then (SUM) the sum.
+// indicator, per bucket and type, the record count then (SUM) the sum and
+// the number of records that state the quantity.
 std::string CompiledProfile::ReadSpec(const Period& period) const {
   std::vector<std::string> buckets = period.Buckets();
   std::vector<std::string> months = period.Months();
@@ -228,6 +231,7 @@ std::string CompiledProfile::ReadSpec(const Period& period) const {
         absl::StrAppend(&f, f.empty() ? "" : ",", "[\"", b, "\",\"n|", t, "\"]");
         if (m.kind() == pb::SUM) {
           absl::StrAppend(&f, ",[\"", b, "\",\"q|", t, "|", m.quantity(), "\"]");
+          absl::StrAppend(&f, ",[\"", b, "\",\"k|", t, "|", m.quantity(), "\"]");
         }
       }
     }
@@ -245,9 +249,50 @@ std::string CompiledProfile::ReadSpec(const Period& period) const {
 
 namespace {
 
+// What the first pass of Evaluate learnt beyond the values: the records of
+// each activity type in the period, and the record (and its type) behind
+// each LATEST indicator. A ratio's record count is the distinct records of
+// its terms, which overlap when the terms share a type.
+struct Feeds {
+  std::map<std::string, int64_t> records_of_type;
+  struct Latest {
+    std::string id;
+    std::string type;
+  };
+  std::map<std::string, Latest> latest;
+};
+
+int64_t DistinctRecords(const pb::Profile& profile, const pb::Measure& ratio, const Feeds& feeds) {
+  std::set<std::string> types;
+  std::set<std::string> latest_ids;
+  std::vector<Feeds::Latest> latest;
+  for (const std::string& key : {ratio.numerator(), ratio.denominator()}) {
+    for (const auto& ind : profile.indicators()) {
+      if (ind.key() != key) continue;
+      if (ind.measure().kind() == pb::LATEST) {
+        auto it = feeds.latest.find(key);
+        if (it != feeds.latest.end()) latest.push_back(it->second);
+      } else {
+        types.insert(ind.measure().activity_types().begin(), ind.measure().activity_types().end());
+      }
+    }
+  }
+  int64_t n = 0;
+  for (const auto& t : types) {
+    auto it = feeds.records_of_type.find(t);
+    if (it != feeds.records_of_type.end()) n += it->second;
+  }
+  // A LATEST term's record is already counted when its type is.
+  for (const auto& one : latest) {
+    if (!types.contains(one.type) && latest_ids.insert(one.id).second) ++n;
+  }
+  return n;
+}
+
 // The second pass of Evaluate: a ratio is computed from the values of its
 // numerator and denominator (never ratios themselves), rounded half up.
-void EvaluateRatios(const pb::Profile& profile, std::vector<pb::IndicatorValue>* values) {
+void EvaluateRatios(const pb::Profile& profile, const Feeds& feeds,
+                    std::vector<pb::IndicatorValue>* values) {
   std::map<std::string, const pb::IndicatorValue*> by_key;
   for (const auto& v : *values) by_key[v.key()] = &v;
   for (int i = 0; i < profile.indicators_size(); ++i) {
@@ -256,7 +301,7 @@ void EvaluateRatios(const pb::Profile& profile, std::vector<pb::IndicatorValue>*
     if (m.kind() == pb::RATIO) {
       const auto* num = by_key[m.numerator()];
       const auto* den = by_key[m.denominator()];
-      v.set_record_count(num->record_count() + den->record_count());
+      v.set_record_count(DistinctRecords(profile, m, feeds));
       if (num->missing() || den->missing() || den->value() == 0) {
         v.set_missing(true);
       } else {
@@ -271,6 +316,92 @@ void EvaluateRatios(const pb::Profile& profile, std::vector<pb::IndicatorValue>*
   }
 }
 
+// Reads the script's replies in ReadSpec's order.
+class ReplyCursor {
+ public:
+  ReplyCursor(const std::vector<std::string>& fields, const std::vector<int64_t>& distinct,
+              const std::vector<std::string>& latest)
+      : fields_(fields), distinct_(distinct), latest_(latest) {}
+  int64_t NextField() {
+    int64_t v = 0;
+    if (fi_ < fields_.size()) (void)absl::SimpleAtoi(fields_[fi_], &v);
+    ++fi_;
+    return v;
+  }
+  int64_t NextDistinct() {
+    int64_t v = di_ < distinct_.size() ? distinct_[di_] : 0;
+    ++di_;
+    return v;
+  }
+  // value, record id, its type.
+  std::array<std::string, 3> NextLatest() {
+    std::array<std::string, 3> out;
+    for (auto& s : out) {
+      if (li_ < latest_.size()) s = latest_[li_];
+      ++li_;
+    }
+    return out;
+  }
+
+ private:
+  const std::vector<std::string>& fields_;
+  const std::vector<int64_t>& distinct_;
+  const std::vector<std::string>& latest_;
+  size_t fi_ = 0, di_ = 0, li_ = 0;
+};
+
+// One COUNT, SUM, DISTINCT or LATEST value. A SUM that no record states
+// (only records without the quantity) is missing, not 0: a sentence built
+// on 0 would state a fact no record states. A sum that is not 0 is stated
+// by some record whatever the count says (aggregates written before the
+// count existed have none).
+void EvaluateMeasure(const pb::Indicator& ind, size_t buckets, ReplyCursor& in, Feeds& feeds,
+                     pb::IndicatorValue& v) {
+  const auto& m = ind.measure();
+  int64_t records = 0, sum = 0, stating = 0;
+  std::map<std::string, int64_t> of_type;
+  for (size_t b = 0; b < buckets; ++b) {
+    for (const auto& t : m.activity_types()) {
+      int64_t n = in.NextField();
+      records += n;
+      of_type[t] += n;
+      if (m.kind() == pb::SUM) {
+        sum += in.NextField();
+        stating += in.NextField();
+      }
+    }
+  }
+  for (const auto& [t, n] : of_type) feeds.records_of_type[t] = n;
+  v.set_record_count(records);
+  bool missing = records == 0;
+  switch (m.kind()) {
+    case pb::COUNT:
+      v.set_value(records);
+      break;
+    case pb::SUM:
+      v.set_value(sum);
+      missing = missing || (sum == 0 && stating <= 0);
+      break;
+    case pb::DISTINCT:
+      v.set_value(in.NextDistinct());
+      break;
+    case pb::LATEST: {
+      auto [raw, id, type] = in.NextLatest();
+      int64_t x = 0;
+      missing = raw.empty() || !absl::SimpleAtoi(raw, &x);
+      v.set_record_count(missing ? 0 : 1);
+      if (!missing) {
+        v.set_value(x);
+        feeds.latest[ind.key()] = {id, type};
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  v.set_missing(missing);
+}
+
 }  // namespace
 
 CompiledProfile::Figures CompiledProfile::Evaluate(const Period& period, int64_t data_version,
@@ -279,13 +410,8 @@ CompiledProfile::Figures CompiledProfile::Evaluate(const Period& period, int64_t
                                                    const std::vector<std::string>& latest) const {
   Figures out;
   out.data_version = data_version;
-  size_t fi = 0, di = 0, li = 0;
-  auto next_field = [&]() -> int64_t {
-    int64_t v = 0;
-    if (fi < fields.size()) (void)absl::SimpleAtoi(fields[fi], &v);
-    ++fi;
-    return v;
-  };
+  ReplyCursor in(fields, distinct, latest);
+  Feeds feeds;
   size_t buckets = period.Buckets().size();
   out.values.reserve(profile_.indicators_size());
   for (const auto& ind : profile_.indicators()) {
@@ -295,49 +421,11 @@ CompiledProfile::Figures CompiledProfile::Evaluate(const Period& period, int64_t
     v.set_unit(ind.unit());
     v.set_kind(KindOf(ind));
     v.set_precision(v.kind() == pb::MONEY_FEN && ind.precision() == 0 ? 2 : ind.precision());
-    const auto& m = ind.measure();
-    if (m.kind() != pb::RATIO) {
-      int64_t records = 0, sum = 0;
-      for (size_t b = 0; b < buckets; ++b) {
-        for (int t = 0; t < m.activity_types_size(); ++t) {
-          records += next_field();
-          if (m.kind() == pb::SUM) sum += next_field();
-        }
-      }
-      v.set_record_count(records);
-      switch (m.kind()) {
-        case pb::COUNT:
-          v.set_value(records);
-          break;
-        case pb::SUM:
-          v.set_value(sum);
-          break;
-        case pb::DISTINCT:
-          v.set_value(di < distinct.size() ? distinct[di] : 0);
-          ++di;
-          break;
-        case pb::LATEST: {
-          const std::string& raw = li * 2 < latest.size() ? latest[li * 2] : "";
-          const std::string& id = li * 2 + 1 < latest.size() ? latest[li * 2 + 1] : "";
-          int64_t x = 0;
-          if (!raw.empty() && absl::SimpleAtoi(raw, &x)) {
-            v.set_value(x);
-            v.set_record_count(1);
-            out.latest_ids[ind.key()] = id;
-          } else {
-            v.set_record_count(0);
-          }
-          ++li;
-          break;
-        }
-        default:
-          break;
-      }
-      v.set_missing(v.record_count() == 0);
-    }
+    if (ind.measure().kind() != pb::RATIO) EvaluateMeasure(ind, buckets, in, feeds, v);
     out.values.push_back(std::move(v));
   }
-  EvaluateRatios(profile_, &out.values);
+  for (const auto& [key, one] : feeds.latest) out.latest_ids[key] = one.id;
+  EvaluateRatios(profile_, feeds, &out.values);
   return out;
 }
 

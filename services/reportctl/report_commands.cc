@@ -233,6 +233,28 @@ int Follow(Context& c, const std::string& name, bool print,
   return kOk;
 }
 
+// With --wait: follows the report until the revision of the assembly job
+// `resp` queued (or of a later one) is stored, or that assembly failed;
+// `resp` becomes the report then. A job is applied in order, so
+// applied_job >= the call's pending_job means its revision (or a newer
+// one) exists. Returns kOk, or the code to exit with.
+int WaitForAssembly(Context& c, rpt::Report& resp) {
+  if (!c.flags().GetBool("wait")) return kOk;
+  const int64_t job = resp.pending_job();
+  int rc = Follow(
+      c, resp.name(), false,
+      [job](const rpt::Report& r) {
+        return r.applied_job() >= job || (r.state() == rpt::FAILED && !r.assembling());
+      },
+      &resp);
+  if (rc != kOk) return rc;
+  if (resp.applied_job() < job) {
+    PrintReport(c, resp);
+    return kRpcError;
+  }
+  return kOk;
+}
+
 // ---------------------------------------------------------------- report
 
 int ReportCreate(Context& c, const Command& cmd) {
@@ -257,19 +279,7 @@ int ReportCreate(Context& c, const Command& cmd) {
   c.Prepare(ctx);
   auto st = Reports(c).CreateReport(&ctx, req, &resp);
   if (!st.ok()) return Fail(st);
-  if (f.GetBool("wait")) {
-    int rc = Follow(
-        c, resp.name(), false,
-        [](const rpt::Report& r) {
-          return (r.current_revision() > 0 && !r.assembling()) || r.state() == rpt::FAILED;
-        },
-        &resp);
-    if (rc != kOk) return rc;
-    if (resp.state() == rpt::FAILED) {
-      PrintReport(c, resp);
-      return kRpcError;
-    }
-  }
+  if (int rc = WaitForAssembly(c, resp); rc != kOk) return rc;
   PrintReport(c, resp);
   return kOk;
 }
@@ -401,6 +411,7 @@ int ReportNarrative(Context& c, const Command& cmd) {
   c.Prepare(ctx);
   auto st = Reports(c).UpdateNarrative(&ctx, req, &resp);
   if (!st.ok()) return Fail(st);
+  if (int rc = WaitForAssembly(c, resp); rc != kOk) return rc;
   PrintReport(c, resp);
   return kOk;
 }
@@ -417,6 +428,7 @@ int ReportReassemble(Context& c, const Command& cmd) {
   c.Prepare(ctx);
   auto st = Reports(c).Reassemble(&ctx, req, &resp);
   if (!st.ok()) return Fail(st);
+  if (int rc = WaitForAssembly(c, resp); rc != kOk) return rc;
   PrintReport(c, resp);
   return kOk;
 }
@@ -618,7 +630,8 @@ int ReportProvenance(Context& c, const Command& cmd) {
 // The flags report narrative and report reassemble share.
 std::vector<CommandFlag> ChangeFlags() {
   return {{"expected-version", "0", "Refuse unless the report is at this version (0: no check)"},
-          {"correction", "false", "Start a corrected revision of a published report"}};
+          {"correction", "false", "Start a corrected revision of a published report"},
+          {"wait", "false", "Wait until the revision this call queued (or a newer one) is stored"}};
 }
 
 void RegisterDraftCommands(std::vector<Command>& commands) {
@@ -657,13 +670,16 @@ void RegisterDraftCommands(std::vector<Command>& commands) {
   narrative.insert(narrative.begin(),
                    {"narrative", "", "slot=TEXT or slot=@FILE (- is stdin), repeatable"});
   AddCommand(commands, "report narrative",
-             "REPORT --narrative slot=TEXT|slot=@FILE... [--expected-version N] [--correction]",
+             "REPORT --narrative slot=TEXT|slot=@FILE... [--expected-version N] [--correction] "
+             "[--wait]",
              "Set narrative sections (an empty text removes one) and reassemble. Text is printed "
              "as written, never read as template syntax. --correction starts a corrected "
-             "revision of a published report.",
+             "revision of a published report; --wait returns once the revision with the new "
+             "text is stored.",
              std::move(narrative), ReportNarrative);
-  AddCommand(commands, "report reassemble", "REPORT [--expected-version N] [--correction]",
-             "Assemble again from the current records (after a staleness warning or a failure).",
+  AddCommand(commands, "report reassemble", "REPORT [--expected-version N] [--correction] [--wait]",
+             "Assemble again from the current records (after a staleness warning or a failure); "
+             "--wait returns once the new revision is stored.",
              ChangeFlags(), ReportReassemble);
 }
 

@@ -140,6 +140,30 @@ TEST_F(ReportctlTest, DraftSubmitApprovePublishDownload) {
   EXPECT_TRUE(absl::StrContains(r.out, "orgs/kjj/reports/cli")) << r.out;
 }
 
+// --wait on narrative and reassemble returns once the revision that call
+// queued is stored, not with the report as the call left it.
+TEST_F(ReportctlTest, WaitReturnsOnceTheRevisionOfTheCallIsStored) {
+  Result r = Run(kjj_.drafter, {"report", "create", "kjj", "2023", "--template", "annual",
+                                "--workflow", "annual", "--id", "w", "--wait"});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+  for (int expected = 2; expected <= 3; ++expected) {
+    std::vector<std::string> words = {
+        "report", "narrative", "kjj/w", "--narrative", absl::StrCat("problems=第", expected, "稿"),
+        "--wait", "--json"};
+    if (expected == 3) words = {"report", "reassemble", "kjj/w", "--wait", "--json"};
+    r = Run(kjj_.drafter, words);
+    ASSERT_EQ(r.code, cli::kOk) << r.err;
+    v1::Report report;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &report).ok()) << r.out;
+    EXPECT_EQ(report.current_revision(), expected) << r.out;
+    EXPECT_GE(report.applied_job(), report.pending_job()) << r.out;
+    EXPECT_FALSE(report.assembling()) << r.out;
+  }
+  r = Run(kjj_.drafter, {"report", "show", "kjj/w", "--revision", "2"});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "第2稿")) << r.out;
+}
+
 TEST_F(ReportctlTest, WorkflowsRolesAndExitCodes) {
   std::string file = ::testing::TempDir() + "/wf.json";
   {

@@ -9,6 +9,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "assembler/store.h"
+#include "assembler/workers.h"
+#include "common/streams.h"
 #include "gtest/gtest.h"
 #include "redis_server.h"
 
@@ -137,6 +139,43 @@ TEST_F(ReadModifyCommitTest, AMissingReportReachesDecideAsNotFound) {
       [](const absl::StatusOr<CommitResult>&) -> std::optional<int> { return 0; },
       [] { return -1; });
   EXPECT_EQ(seen, absl::StatusCode::kNotFound);
+}
+
+// The pool's periodic trim step over the streams the assembler owns: the
+// queue keeps its pending job and loses the acknowledged ones; the
+// published events (no group) and the dead letters keep their retention.
+TEST(WorkerPoolTrimTest, TrimsAcknowledgedEntriesAndKeepsPendingOnes) {
+  govreport::testing::RedisServer server;
+  ASSERT_TRUE(server.ok());
+  redis::Client client(server.options());
+  streams::ConsumerOptions o;
+  o.stream = std::string(kAssembleQueue);
+  o.group = std::string(kConsumerGroup);
+  o.consumer = "c";
+  o.block = absl::Milliseconds(10);
+  streams::Consumer queue(&client, o);
+  ASSERT_TRUE(queue.EnsureGroup().ok());
+  std::vector<std::string> jobs;
+  for (int i = 0; i < 3; ++i) jobs.push_back(*streams::Add(client, o.stream, {{"job", "x"}}));
+  ASSERT_EQ(queue.ReadNew()->size(), 3u);
+  ASSERT_TRUE(queue.Ack(jobs[0]).ok());
+  ASSERT_TRUE(queue.Ack(jobs[2]).ok());  // jobs[1] is still being worked on.
+  ASSERT_TRUE(streams::Add(client, std::string(kPublishedEvents), {{"report", "r"}}).ok());
+  ASSERT_TRUE(streams::Add(client, absl::StrCat(kAssembleQueue, ":dead"), {{"job", "y"}}).ok());
+
+  WorkerOptions options;
+  options.stream_retention = absl::ZeroDuration();
+  options.dead_letter_retention = absl::Hours(1);
+  WorkerPool pool(&client, nullptr, options);
+  // One second on, so that the published event is past its (zero) retention.
+  auto removed = pool.TrimStreams(absl::Now() + absl::Seconds(1));
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_EQ(*removed, 2);
+  auto left = client.Command({"XRANGE", o.stream, "-", "+"});
+  ASSERT_EQ(left->Size(), 2u);
+  EXPECT_EQ((*left)[0][0].AsString(), jobs[1]);
+  EXPECT_EQ(client.Command({"XLEN", std::string(kPublishedEvents)})->Int(), 0);
+  EXPECT_EQ(client.Command({"XLEN", absl::StrCat(kAssembleQueue, ":dead")})->Int(), 1);
 }
 
 }  // namespace

@@ -161,6 +161,69 @@ TEST_F(RedisClientTest, StreamDeadLettersAfterMaxDeliveries) {
   EXPECT_EQ(client.Command({"XLEN", "jobs:dead"})->Int(), 2);
 }
 
+std::vector<std::string> Ids(redis::Client& client, const std::string& stream) {
+  std::vector<std::string> out;
+  auto r = client.Command({"XRANGE", stream, "-", "+"});
+  EXPECT_TRUE(r.ok()) << r.status();
+  for (size_t i = 0; r.ok() && i < r->Size(); ++i) out.push_back((*r)[i][0].AsString());
+  return out;
+}
+
+// Two groups read one stream: what both acknowledged goes, an entry
+// pending in either stays (and what follows it), as does what a group has
+// not been given yet; the retention keeps acknowledged entries that are
+// younger than it.
+TEST_F(RedisClientTest, TrimRemovesWhatEveryGroupAcknowledgedAndKeepsPendingEntries) {
+  redis::Client client(server_.options());
+  streams::ConsumerOptions fast = Opts("f");
+  streams::ConsumerOptions slow = Opts("s");
+  slow.group = "auditors";
+  streams::Consumer f(&client, fast);
+  streams::Consumer a(&client, slow);
+  ASSERT_TRUE(f.EnsureGroup().ok());
+  ASSERT_TRUE(a.EnsureGroup().ok());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) ids.push_back(*streams::Add(client, "jobs", {{"n", "x"}}));
+  auto done = [](const streams::Entry&) { return streams::HandlerResult::Done(); };
+  // "workers" handles all six. "auditors" reads four: it acknowledges the
+  // first two, the third stays pending (its consumer died), the fourth is
+  // acknowledged; it has not been given the last two.
+  ASSERT_EQ(*f.Poll(done), 6);
+  slow.batch = 4;
+  streams::Consumer a4(&client, slow);
+  auto got = a4.ReadNew();
+  ASSERT_TRUE(got.ok() && got->size() == 4u);
+  for (int i : {0, 1, 3}) ASSERT_TRUE(a4.Ack(ids[i]).ok());
+
+  // Within the retention nothing goes.
+  EXPECT_EQ(*streams::TrimConsumed(client, "jobs", absl::Hours(1)), 0);
+  EXPECT_EQ(Ids(client, "jobs").size(), 6u);
+  // Past it (a second on, all six were added in the same millisecond): the
+  // two entries both groups acknowledged.
+  absl::Time later = absl::Now() + absl::Seconds(1);
+  EXPECT_EQ(*streams::TrimConsumed(client, "jobs", absl::ZeroDuration(), later), 2);
+  EXPECT_EQ(Ids(client, "jobs"), std::vector<std::string>(ids.begin() + 2, ids.end()));
+  // The pending entry is still there to be reclaimed and handled.
+  absl::SleepFor(absl::Milliseconds(150));
+  auto reclaimed = a.ClaimAbandoned();
+  ASSERT_TRUE(reclaimed.ok() && reclaimed->size() == 1u);
+  EXPECT_EQ(reclaimed->front().id, ids[2]);
+  ASSERT_TRUE(a.Ack(ids[2]).ok());
+  // Now everything up to the last entry "auditors" was given goes.
+  EXPECT_EQ(*streams::TrimConsumed(client, "jobs", absl::ZeroDuration(), later), 2);
+  EXPECT_EQ(Ids(client, "jobs"), std::vector<std::string>(ids.begin() + 4, ids.end()));
+  // A stream no group reads keeps its retention; a missing one is fine.
+  ASSERT_TRUE(streams::Add(client, "events", {{"n", "x"}}).ok());
+  EXPECT_EQ(*streams::TrimConsumed(client, "events", absl::Hours(1)), 0);
+  EXPECT_EQ(*streams::TrimConsumed(client, "events", absl::ZeroDuration(),
+                                   absl::Now() + absl::Seconds(1)),
+            1);
+  // Nothing a group still needs goes, however old.
+  EXPECT_EQ(*streams::TrimConsumed(client, "jobs", absl::ZeroDuration(), later + absl::Hours(1)),
+            0);
+  EXPECT_EQ(*streams::TrimConsumed(client, "nothing", absl::ZeroDuration()), 0);
+}
+
 // redis://user:password@host:port logs in as that ACL user (AUTH user
 // password), with the ACL the deployment uses (deploy/redis/users.acl.template,
 // loaded here with ACL SETUSER): a service's user is refused FLUSHALL and KEYS.

@@ -44,6 +44,38 @@ absl::StatusOr<std::vector<rpb::ActivityRecord>> ListAllActivities(Cluster& clus
   return absl::OutOfRangeError("ListActivities never ended");
 }
 
+namespace {
+
+// Ratios from their terms' values; a ratio's records are the distinct
+// records behind its two terms (`behind`: record names per indicator).
+void RecomputeRatios(const rpb::Profile& profile,
+                     const std::map<std::string, std::set<std::string>>& behind,
+                     std::map<std::string, rpb::IndicatorValue>& out) {
+  for (const auto& ind : profile.indicators()) {
+    const auto& m = ind.measure();
+    if (m.kind() != rpb::RATIO) continue;
+    rpb::IndicatorValue v;
+    v.set_key(ind.key());
+    const auto& num = out[m.numerator()];
+    const auto& den = out[m.denominator()];
+    std::set<std::string> records;
+    for (const std::string& term : {m.numerator(), m.denominator()}) {
+      auto it = behind.find(term);
+      if (it != behind.end()) records.insert(it->second.begin(), it->second.end());
+    }
+    v.set_record_count(static_cast<int64_t>(records.size()));
+    if (num.missing() || den.missing() || den.value() == 0) {
+      v.set_missing(true);
+    } else {
+      __int128 scaled = static_cast<__int128>(num.value()) * 100 * Pow10(ind.precision());
+      v.set_value(static_cast<int64_t>((scaled * 2 + den.value()) / (2 * den.value())));
+    }
+    out[ind.key()] = v;
+  }
+}
+
+}  // namespace
+
 std::map<std::string, rpb::IndicatorValue> Recompute(
     const rpb::Profile& profile, const std::vector<rpb::ActivityRecord>& records,
     const std::string& first_day, const std::string& last_day) {
@@ -53,6 +85,7 @@ std::map<std::string, rpb::IndicatorValue> Recompute(
     by_type[r.type()].push_back(&r);
   }
   std::map<std::string, rpb::IndicatorValue> out;
+  std::map<std::string, std::set<std::string>> behind;
   for (const auto& ind : profile.indicators()) {
     const auto& m = ind.measure();
     if (m.kind() == rpb::RATIO) continue;
@@ -64,6 +97,7 @@ std::map<std::string, rpb::IndicatorValue> Recompute(
       if (it != by_type.end()) feed.insert(feed.end(), it->second.begin(), it->second.end());
     }
     int64_t n = static_cast<int64_t>(feed.size());
+    bool stated = m.kind() != rpb::SUM;  // A SUM no record states is missing.
     switch (m.kind()) {
       case rpb::COUNT:
         v.set_value(n);
@@ -73,7 +107,10 @@ std::map<std::string, rpb::IndicatorValue> Recompute(
         int64_t sum = 0;
         for (const auto* r : feed) {
           auto q = r->quantities().find(m.quantity());
-          if (q != r->quantities().end()) sum += q->second;
+          if (q != r->quantities().end()) {
+            sum += q->second;
+            stated = true;
+          }
         }
         v.set_value(sum);
         v.set_record_count(n);
@@ -94,11 +131,13 @@ std::map<std::string, rpb::IndicatorValue> Recompute(
             best = r;
           }
         }
+        feed.clear();
         if (best != nullptr) {
           auto q = best->quantities().find(m.quantity());
           if (q != best->quantities().end()) {
             v.set_value(q->second);
             v.set_record_count(1);
+            feed.push_back(best);
           }
         }
         break;
@@ -106,25 +145,11 @@ std::map<std::string, rpb::IndicatorValue> Recompute(
       default:
         break;
     }
-    v.set_missing(v.record_count() == 0);
+    for (const auto* r : feed) behind[ind.key()].insert(r->name());
+    v.set_missing(v.record_count() == 0 || !stated);
     out[ind.key()] = v;
   }
-  for (const auto& ind : profile.indicators()) {
-    const auto& m = ind.measure();
-    if (m.kind() != rpb::RATIO) continue;
-    rpb::IndicatorValue v;
-    v.set_key(ind.key());
-    const auto& num = out[m.numerator()];
-    const auto& den = out[m.denominator()];
-    v.set_record_count(num.record_count() + den.record_count());
-    if (num.missing() || den.missing() || den.value() == 0) {
-      v.set_missing(true);
-    } else {
-      __int128 scaled = static_cast<__int128>(num.value()) * 100 * Pow10(ind.precision());
-      v.set_value(static_cast<int64_t>((scaled * 2 + den.value()) / (2 * den.value())));
-    }
-    out[ind.key()] = v;
-  }
+  RecomputeRatios(profile, behind, out);
   return out;
 }
 

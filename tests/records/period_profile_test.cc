@@ -117,12 +117,14 @@ TEST(ProfileTest, EvaluateMissingAndRatio) {
   auto c = CompiledProfile::Compile(p);
   ASSERT_TRUE(c.ok()) << c.status();
   Period year = *ParsePeriod("2023");
-  // Per indicator: count; count, sum; count, sum.
-  auto f = (*c)->Evaluate(year, 7, {"3", "3", "40", "3", "30"}, {}, {});
+  // Per indicator: count; count, sum, records stating it (twice).
+  auto f = (*c)->Evaluate(year, 7, {"3", "3", "40", "3", "3", "30", "3"}, {}, {});
   EXPECT_EQ(f.values[0].value(), 3);
   EXPECT_EQ(f.values[1].value(), 40);
   EXPECT_EQ(f.values[3].display(), "10");  // 3 / 30 = 10.0 %.
-  auto empty = (*c)->Evaluate(year, 7, {"0", "0", "0", "0", "0"}, {}, {});
+  // The ratio's terms count the same three talks: three records, not six.
+  EXPECT_EQ(f.values[3].record_count(), 3);
+  auto empty = (*c)->Evaluate(year, 7, {"0", "0", "0", "0", "0", "0", "0"}, {}, {});
   EXPECT_TRUE(empty.values[0].missing());
   EXPECT_TRUE(empty.values[3].missing());
 }

@@ -480,5 +480,40 @@ TEST_F(RecordsGrpcTest, HealthFollowsRedis) {
   EXPECT_EQ(check(), grpc::health::v1::HealthCheckResponse::SERVING);
 }
 
+// Health answers for "" and for each service by its full name; while the
+// server drains, NOT_SERVING for all of them though it still answers.
+TEST_F(RecordsGrpcTest, HealthAnswersPerServiceAndIsNotServingWhileDraining) {
+  namespace hpb = ::grpc::health::v1;
+  auto stub = hpb::Health::NewStub(channel_);
+  auto check = [&](const std::string& service, grpc::Status* st = nullptr) {
+    hpb::HealthCheckRequest req;
+    req.set_service(service);
+    hpb::HealthCheckResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status status = stub->Check(&ctx, req, &resp);
+    if (st) *st = status;
+    return resp.status();
+  };
+  const std::vector<std::string> names = {
+      "govreport.records.v1.OrgService", "govreport.records.v1.IndicatorService",
+      "govreport.records.v1.ActivityService", "govreport.auth.v1.AuthService"};
+  EXPECT_EQ(std::set<std::string>(server_->service_names().begin(), server_->service_names().end()),
+            std::set<std::string>(names.begin(), names.end()));
+  for (const std::string& name : names) {
+    EXPECT_EQ(check(name), hpb::HealthCheckResponse::SERVING) << name;
+  }
+  grpc::Status unknown;
+  check("govreport.records.v1.NoSuchService", &unknown);
+  EXPECT_EQ(unknown.error_code(), grpc::StatusCode::NOT_FOUND);
+
+  server_->MarkDraining();
+  absl::SleepFor(absl::Milliseconds(200));  // Probes run meanwhile: they must not undo it.
+  for (const std::string& name : names) {
+    EXPECT_EQ(check(name), hpb::HealthCheckResponse::NOT_SERVING) << name;
+  }
+  EXPECT_EQ(check(""), hpb::HealthCheckResponse::NOT_SERVING);
+  EXPECT_TRUE(Create("op-secret", "kjj").ok());  // Still answering calls.
+}
+
 }  // namespace
 }  // namespace govreport::records

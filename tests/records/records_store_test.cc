@@ -494,6 +494,97 @@ TEST_F(RecordsStoreTest, ProvenanceListsTheRecordsBehindANumber) {
             absl::StatusCode::kNotFound);
 }
 
+// The shipped profile plus a SUM of an optional quantity (party dues may
+// carry amount_fen) and a ratio whose terms count the same records.
+v1::Profile WithOptionalSumAndSharedRatio() {
+  v1::Profile p = ShippedProfile();
+  v1::Indicator* dues = p.add_indicators();
+  dues->set_key("dues_collected");
+  dues->set_label("收缴党费");
+  dues->set_unit("元");
+  dues->mutable_measure()->set_kind(v1::SUM);
+  dues->mutable_measure()->add_activity_types("party_dues_collection");
+  dues->mutable_measure()->set_quantity("amount_fen");
+  v1::Indicator* talks = p.add_indicators();
+  talks->set_key("talk_sessions");
+  talks->set_unit("次");
+  talks->mutable_measure()->set_kind(v1::COUNT);
+  talks->mutable_measure()->add_activity_types("heart_to_heart_talk");
+  v1::Indicator* per = p.add_indicators();
+  per->set_key("participants_per_talk");
+  per->set_unit("%");
+  per->mutable_measure()->set_kind(v1::RATIO);
+  per->mutable_measure()->set_numerator("heart_to_heart_talks");
+  per->mutable_measure()->set_denominator("talk_sessions");
+  return p;
+}
+
+// Records that do not state an optional quantity do not make its SUM 0:
+// the figure is missing (so the template's missing-value handling
+// applies), and 0 only once a record states 0.
+TEST_F(RecordsStoreTest, ASumNoRecordStatesIsMissingNotZero) {
+  ASSERT_TRUE(records_->LoadProfile("kjj", WithOptionalSumAndSharedRatio(), "").ok());
+  v1::ActivityRecord dues;
+  dues.set_type("party_dues_collection");
+  dues.set_occurred_on("2023-03-05");
+  (*dues.mutable_quantities())["members"] = 40;
+  auto a = records_->CreateActivity("kjj", "li", dues, "");
+  ASSERT_TRUE(a.ok()) << a.status();
+  dues.set_occurred_on("2023-04-05");
+  ASSERT_TRUE(records_->CreateActivity("kjj", "li", dues, "").ok());
+  auto f = records_->GetIndicatorValues("kjj", "2023");
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_TRUE(Value(*f, "dues_collected").missing());
+  EXPECT_EQ(Value(*f, "dues_collected").display(), "");
+  EXPECT_EQ(Value(*f, "dues_collected").record_count(), 2);
+  EXPECT_FALSE(Value(*f, "dues_paying_members").missing());
+
+  // A record stating 0: a value, 0.
+  v1::AmendActivityRequest amend;
+  *amend.mutable_activity() = *a;
+  (*amend.mutable_activity()->mutable_quantities())["amount_fen"] = 0;
+  auto amended = records_->AmendActivity("kjj", "li", amend);
+  ASSERT_TRUE(amended.ok()) << amended.status();
+  f = records_->GetIndicatorValues("kjj", "2023");
+  EXPECT_FALSE(Value(*f, "dues_collected").missing());
+  EXPECT_EQ(Value(*f, "dues_collected").display(), "0");
+
+  // Amended back without it: missing again (the count follows amends).
+  *amend.mutable_activity() = *amended;
+  amend.mutable_activity()->mutable_quantities()->erase("amount_fen");
+  ASSERT_TRUE(records_->AmendActivity("kjj", "li", amend).ok());
+  f = records_->GetIndicatorValues("kjj", "2023");
+  EXPECT_TRUE(Value(*f, "dues_collected").missing());
+}
+
+// A ratio's record count is the records behind it, each once, as its
+// provenance lists them: terms over the same records do not double it.
+TEST_F(RecordsStoreTest, ARatioCountsEachRecordBehindItOnce) {
+  ASSERT_TRUE(records_->LoadProfile("kjj", WithOptionalSumAndSharedRatio(), "").ok());
+  for (int day = 1; day <= 9; ++day) {
+    ASSERT_TRUE(
+        records_->CreateActivity("kjj", "li", Talk(absl::StrFormat("2023-03-%02d", day), 4), "")
+            .ok());
+  }
+  v1::ActivityRecord snapshot;
+  snapshot.set_type("online_academy_snapshot");
+  snapshot.set_occurred_on("2023-06-30");
+  (*snapshot.mutable_quantities())["enrolled"] = 80;
+  (*snapshot.mutable_quantities())["completed"] = 60;
+  ASSERT_TRUE(records_->CreateActivity("kjj", "li", snapshot, "").ok());
+  auto f = records_->GetIndicatorValues("kjj", "2023");
+  ASSERT_TRUE(f.ok()) << f.status();
+  for (const auto& [key, records] : std::vector<std::pair<std::string, int64_t>>{
+           {"participants_per_talk", 9}, {"online_academy_completion_rate", 1}}) {
+    EXPECT_EQ(Value(*f, key).record_count(), records) << key;
+    auto prov = records_->GetIndicatorProvenance("kjj", key, "2023", 0, "");
+    ASSERT_TRUE(prov.ok()) << prov.status();
+    EXPECT_EQ(prov->total_records(), records) << key;
+    EXPECT_EQ(prov->value().record_count(), records) << key;
+  }
+  EXPECT_EQ(Value(*f, "participants_per_talk").display(), "400");
+}
+
 // Independent arithmetic over the raw records, to hold the aggregates to.
 std::map<std::string, std::pair<int64_t, bool>> Recompute(
     const v1::Profile& profile, const std::vector<v1::ActivityRecord>& all,
@@ -503,7 +594,7 @@ std::map<std::string, std::pair<int64_t, bool>> Recompute(
     const auto& m = ind.measure();
     if (m.kind() == v1::RATIO) continue;
     std::set<std::string> types(m.activity_types().begin(), m.activity_types().end());
-    int64_t count = 0, sum = 0;
+    int64_t count = 0, sum = 0, stated = 0;
     std::set<std::string> persons;
     std::string latest_date, latest_name;
     int64_t latest = 0;
@@ -512,7 +603,10 @@ std::map<std::string, std::pair<int64_t, bool>> Recompute(
       if (r.occurred_on() < first || r.occurred_on() > last) continue;
       ++count;
       auto q = r.quantities().find(m.quantity());
-      if (q != r.quantities().end()) sum += q->second;
+      if (q != r.quantities().end()) {
+        sum += q->second;
+        ++stated;
+      }
       persons.insert(r.persons().begin(), r.persons().end());
       if (std::tie(r.occurred_on(), r.name()) > std::tie(latest_date, latest_name)) {
         latest_date = r.occurred_on();
@@ -524,7 +618,8 @@ std::map<std::string, std::pair<int64_t, bool>> Recompute(
                     : m.kind() == v1::SUM      ? sum
                     : m.kind() == v1::DISTINCT ? static_cast<int64_t>(persons.size())
                                                : latest;
-    out[ind.key()] = {value, count == 0};
+    // A sum no record states is missing, not 0.
+    out[ind.key()] = {value, count == 0 || (m.kind() == v1::SUM && stated == 0)};
   }
   return out;
 }
@@ -539,6 +634,13 @@ TEST_F(RecordsStoreTest, AggregatesEqualARecomputationAfterRandomHistory) {
   both->mutable_measure()->set_kind(v1::DISTINCT);
   both->mutable_measure()->add_activity_types("epidemic_volunteer_service");
   both->mutable_measure()->add_activity_types("needy_member_visit");
+  // A SUM of an optional quantity.
+  v1::Indicator* dues = profile.add_indicators();
+  dues->set_key("dues_collected");
+  dues->set_unit("元");
+  dues->mutable_measure()->set_kind(v1::SUM);
+  dues->mutable_measure()->add_activity_types("party_dues_collection");
+  dues->mutable_measure()->set_quantity("amount_fen");
   ASSERT_TRUE(records_->LoadProfile("kjj", profile, "").ok());
   SampleYear sample = GenerateSampleYear(profile, 2023, 99);
   SplitMix rng(7);
