@@ -86,10 +86,13 @@ absl::Status InvalidField(absl::string_view field, absl::string_view reason,
   return WithReason(std::move(status), reason, absl::StrCat(field, "：", zh));
 }
 
-absl::Status WithField(absl::Status status, absl::string_view field) {
+absl::Status WithField(absl::Status status, absl::string_view field,
+                       absl::string_view description) {
   if (status.ok()) return status;
   std::vector<FieldViolation> fields = FieldsOf(status);
-  fields.push_back({std::string(field), std::string(WithoutField(status.message(), field))});
+  fields.push_back({std::string(field), description.empty()
+                                            ? std::string(WithoutField(status.message(), field))
+                                            : std::string(description)});
   SetFields(&status, fields);
   return status;
 }

@@ -39,9 +39,11 @@ absl::Status WithReason(absl::Status status, absl::string_view reason, absl::str
 absl::Status InvalidField(absl::string_view field, absl::string_view reason,
                           absl::string_view english, absl::string_view zh);
 
-// Names `field` as wrong in an error already made (its message is the
-// violation's description); the message stays.
-absl::Status WithField(absl::Status status, absl::string_view field);
+// Names `field` as wrong in an error already made; the description is
+// `description`, or else the message without a leading "<field>: ". The
+// message stays. Call it once per wrong field.
+absl::Status WithField(absl::Status status, absl::string_view field,
+                       absl::string_view description = "");
 
 // The error of one part of a request, seen from the whole: the message
 // gets `message_prefix` in front ("requests[3]: "), every field path
