@@ -23,14 +23,28 @@ namespace {
 // connection fails too. 2 KiB stays under the limit even when every byte
 // is encoded as %XX.
 constexpr size_t kMaxMessageBytes = 2048;
+// The details trailer (base64) rides in the same header block as the
+// message, so both together stay under the limit: the message is cut
+// shorter, and the last field violations dropped, until they fit.
+constexpr size_t kMaxTrailerBytes = 7 * 1024;
+// A zh message or a violation's description, each.
+constexpr size_t kMaxDetailTextBytes = 512;
 
-std::string Bounded(absl::string_view message) {
-  if (message.size() <= kMaxMessageBytes) return std::string(message);
-  size_t cut = kMaxMessageBytes;
+std::string Bounded(absl::string_view message, size_t limit = kMaxMessageBytes) {
+  if (message.size() <= limit) return std::string(message);
+  size_t cut = limit;
   // Back up to the start of a UTF-8 sequence.
   while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80) --cut;
   return std::string(message.substr(0, cut)) + "… (" + std::to_string(message.size()) +
          " bytes, cut)";
+}
+
+// Bytes on the wire: gRPC percent-encodes the message outside printable
+// ASCII, and base64-encodes the -bin trailer.
+size_t TrailerBytes(absl::string_view message, const std::string& details) {
+  size_t n = (details.size() + 2) / 3 * 4;
+  for (unsigned char c : message) n += (c < 0x20 || c > 0x7e || c == '%') ? 3 : 1;
+  return n;
 }
 
 // What the caller reads instead of an internal detail, which goes to the
@@ -38,6 +52,10 @@ std::string Bounded(absl::string_view message) {
 std::string PublicMessage(absl::StatusCode code, absl::string_view error_id) {
   if (code == absl::StatusCode::kUnavailable) {
     return absl::StrCat("the service is unavailable now; retry later (error id ", error_id, ")");
+  }
+  if (code == absl::StatusCode::kDeadlineExceeded) {
+    return absl::StrCat("a service this call needs did not answer in time; retry later (error id ",
+                        error_id, ")");
   }
   return absl::StrCat("internal error (error id ", error_id,
                       "); the service's log has the details under this id");
@@ -66,7 +84,7 @@ std::string DetailsBin(const absl::Status& status, const errors::Details& d,
     for (const errors::FieldViolation& v : d.fields) {
       google::rpc::BadRequest::FieldViolation* fv = bad.add_field_violations();
       fv->set_field(v.field);
-      fv->set_description(Bounded(v.description));
+      fv->set_description(Bounded(v.description, kMaxDetailTextBytes));
     }
     Pack(bad, &rpc);
   }
@@ -79,7 +97,7 @@ std::string DetailsBin(const absl::Status& status, const errors::Details& d,
   }
   google::rpc::LocalizedMessage zh;
   zh.set_locale("zh-CN");
-  zh.set_message(error_id.empty() ? Bounded(d.zh)
+  zh.set_message(error_id.empty() ? Bounded(d.zh, kMaxDetailTextBytes)
                                   : absl::StrCat(d.zh, "（错误编号 ", error_id, "）"));
   Pack(zh, &rpc);
   return rpc.SerializeAsString();
@@ -104,6 +122,16 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
     message = Bounded(status.message());
   }
   std::string details = DetailsBin(status, d, message, error_id);
+  size_t limit = kMaxMessageBytes;
+  while (TrailerBytes(message, details) > kMaxTrailerBytes && limit > 64) {
+    if (d.fields.size() > 1) {
+      d.fields.pop_back();
+    } else {
+      limit /= 2;
+      message = Bounded(status.message(), limit);
+    }
+    details = DetailsBin(status, d, message, error_id);
+  }
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), message, details);
 }
 
@@ -113,7 +141,15 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
   absl::Status out(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
   google::rpc::Status rpc;
-  if (status.error_details().empty() || !rpc.ParseFromString(status.error_details())) return out;
+  if (status.error_details().empty() || !rpc.ParseFromString(status.error_details())) {
+    // Not from a govreport server: gRPC's own UNAVAILABLE or DEADLINE text
+    // names addresses and transport errors, for the log only.
+    if (out.code() == absl::StatusCode::kUnavailable ||
+        out.code() == absl::StatusCode::kDeadlineExceeded) {
+      return errors::MarkInternal(std::move(out));
+    }
+    return out;
+  }
   errors::Details d;
   for (const google::protobuf::Any& any : rpc.details()) {
     google::rpc::ErrorInfo info;

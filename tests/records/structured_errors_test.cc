@@ -291,5 +291,25 @@ TEST(ErrorsTest, FromGrpcStatusKeepsAnUpstreamsDetails) {
   EXPECT_EQ(d.retry, absl::Milliseconds(250));
 }
 
+TEST(ErrorsTest, MessageAndDetailsTogetherFitTheHeaderLimit) {
+  // Chinese is percent-encoded three times over: the worst case.
+  std::string long_text;
+  for (int i = 0; i < 1000; ++i) long_text += "错";
+  absl::Status st = absl::InvalidArgumentError(long_text);
+  for (int i = 0; i < 40; ++i) {
+    st = errors::WithField(std::move(st), absl::StrCat("requests[", i, "].activity.note"),
+                           long_text);
+  }
+  grpc::Status out = ToGrpcStatus(st);
+  size_t wire = (out.error_details().size() + 2) / 3 * 4;
+  for (unsigned char c : out.error_message()) wire += (c < 0x20 || c > 0x7e) ? 3 : 1;
+  EXPECT_LE(wire, 7u * 1024);
+  google::rpc::Status rpc;
+  ASSERT_TRUE(rpc.ParseFromString(out.error_details()));
+  // Clients (grpc_status.rpc_status) insist that the two messages agree.
+  EXPECT_EQ(rpc.message(), out.error_message());
+  EXPECT_GE(rpc.details_size(), 3);  // ErrorInfo, BadRequest, LocalizedMessage.
+}
+
 }  // namespace
 }  // namespace govreport::records
