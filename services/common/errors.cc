@@ -40,8 +40,9 @@ std::vector<FieldViolation> DecodeFields(const absl::Cord& cord) {
   std::string flat(cord);
   absl::string_view in = flat;
   std::vector<FieldViolation> out;
-  FieldViolation v;
-  while (!in.empty() && ReadPart(&in, &v.field) && ReadPart(&in, &v.description)) {
+  while (!in.empty()) {
+    FieldViolation v;
+    if (!ReadPart(&in, &v.field) || !ReadPart(&in, &v.description)) break;
     out.push_back(std::move(v));
   }
   return out;

@@ -26,7 +26,7 @@ constexpr size_t kMaxMessageBytes = 2048;
 // The details trailer (base64) rides in the same header block as the
 // message, so both together stay under the limit: the message is cut
 // shorter, and the last field violations dropped, until they fit.
-constexpr size_t kMaxTrailerBytes = 7 * 1024;
+constexpr size_t kMaxTrailerBytes = size_t{7} * 1024;
 // A zh message or a violation's description, each.
 constexpr size_t kMaxDetailTextBytes = 512;
 
