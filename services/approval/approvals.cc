@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "approval/convert.h"
 #include "common/crypto.h"
+#include "common/errors.h"
 #include "common/request_id.h"
 #include "common/resource.h"
 #include "common/server.h"
@@ -113,9 +114,11 @@ absl::StatusOr<WorkflowDef> WorkflowFromBlob(absl::string_view blob) {
 }
 
 absl::Status Conflict(absl::string_view what, int64_t expected, absl::string_view current) {
-  return absl::AbortedError(absl::StrCat(what, " changed: expected version ", expected, ", now ",
-                                         current.empty() ? "unknown" : current,
-                                         "; read it again and retry"));
+  return errors::WithReason(
+      absl::AbortedError(absl::StrCat(what, " changed: expected version ", expected, ", now ",
+                                      current.empty() ? "unknown" : current,
+                                      "; read it again and retry")),
+      "REVISION_MISMATCH", "审批已被他人更新，请重新读取后重试");
 }
 
 }  // namespace
@@ -236,9 +239,11 @@ absl::StatusOr<WorkflowDef> ApprovalCore::CreateWorkflow(const Principal& p,
     case Outcome::kRequestReused:
       return request_id::Reused(request_id);
     case Outcome::kExists:
-      return absl::AlreadyExistsError(
-          absl::StrCat("workflow ", WorkflowResourceName(org, wf.id),
-                       " already exists; use UpdateWorkflow to revise it"));
+      return errors::WithReason(absl::AlreadyExistsError(absl::StrCat(
+                                    "workflow ", WorkflowResourceName(org, wf.id),
+                                    " already exists; use UpdateWorkflow to revise it")),
+                                "WORKFLOW_ALREADY_EXISTS",
+                                "审批流程已存在，请用 UpdateWorkflow 修改");
     default:
       return absl::InternalError("unexpected outcome creating a workflow");
   }
@@ -248,7 +253,9 @@ absl::StatusOr<WorkflowDef> ApprovalCore::GetWorkflow(const Principal& p, absl::
   GR_ASSIGN_OR_RETURN(WorkflowName wn, ParseWorkflowName(name));
   GR_RETURN_IF_ERROR(auth::CheckOrgRoles(p, wn.org, roles::kAnyMember));
   GR_ASSIGN_OR_RETURN(auto wf, store_->ReadWorkflow(wn.org, wn.id, wn.revision));
-  if (!wf) return absl::NotFoundError(absl::StrCat("workflow ", name, " not found"));
+  if (!wf)
+    return errors::WithReason(absl::NotFoundError(absl::StrCat("workflow ", name, " not found")),
+                              "WORKFLOW_NOT_FOUND", absl::StrCat("审批流程 ", name, " 不存在"));
   return *wf;
 }
 
@@ -299,7 +306,9 @@ absl::StatusOr<WorkflowDef> ApprovalCore::UpdateWorkflow(const Principal& p, abs
   GR_RETURN_IF_ERROR(CheckRolesHaveMembers(wf));
   for (int attempt = 0; attempt <= options_.max_retries; ++attempt) {
     GR_ASSIGN_OR_RETURN(auto cur, store_->ReadWorkflow(wn.org, wn.id));
-    if (!cur) return absl::NotFoundError(absl::StrCat("workflow ", name, " not found"));
+    if (!cur)
+      return errors::WithReason(absl::NotFoundError(absl::StrCat("workflow ", name, " not found")),
+                                "WORKFLOW_NOT_FOUND", absl::StrCat("审批流程 ", name, " 不存在"));
     if (expected_revision != 0 && cur->revision != expected_revision) {
       return absl::AbortedError(absl::StrCat("workflow ", name, " is at revision ", cur->revision,
                                              ", not the expected ", expected_revision,
@@ -319,8 +328,10 @@ absl::StatusOr<WorkflowDef> ApprovalCore::UpdateWorkflow(const Principal& p, abs
         return request_id::Reused(request_id);
       case Outcome::kConflict:
         if (expected_revision != 0) {
-          return absl::AbortedError(
-              absl::StrCat("workflow ", name, " was revised concurrently; read it again"));
+          return errors::WithReason(
+              absl::AbortedError(
+                  absl::StrCat("workflow ", name, " was revised concurrently; read it again")),
+              "REVISION_MISMATCH", "审批流程已被他人修改，请重新读取");
         }
         continue;
       default:
@@ -466,14 +477,17 @@ absl::StatusOr<ApprovalState> ApprovalCore::StartApproval(const Principal& p,
       case Outcome::kRequestReused:
         return request_id::Reused(req.request_id);
       case Outcome::kBusy:
-        return absl::FailedPreconditionError(absl::StrCat(
-            "subject '", req.subject, "' is already under approval in ",
-            ApprovalResourceName(org, c.write.result), "; withdraw or finish that one first"));
+        return errors::WithReason(
+            absl::FailedPreconditionError(absl::StrCat(
+                "subject '", req.subject, "' is already under approval in ",
+                ApprovalResourceName(org, c.write.result), "; withdraw or finish that one first")),
+            "SUBJECT_UNDER_APPROVAL", "该文稿已在审批中，请先撤回或完成该审批");
       case Outcome::kFinal:
-        return absl::FailedPreconditionError(
-            absl::StrCat("subject '", req.subject, "' was approved already in ",
-                         ApprovalResourceName(org, c.write.result),
-                         "; a new revision needs an approval of its own"));
+        return errors::WithReason(absl::FailedPreconditionError(absl::StrCat(
+                                      "subject '", req.subject, "' was approved already in ",
+                                      ApprovalResourceName(org, c.write.result),
+                                      "; a new revision needs an approval of its own")),
+                                  "SUBJECT_ALREADY_APPROVED", "该文稿已审批通过，新修订需另行审批");
       case Outcome::kExists:
         continue;  // Id collision: draw another.
       default:
@@ -530,7 +544,9 @@ absl::StatusOr<ApprovalState> ApprovalCore::Act(const Principal& p, ActionType t
     GR_ASSIGN_OR_RETURN(LoadedApproval loaded, store_->LoadApproval(an.org, an.id, req.request_id));
     if (loaded.prior) return FromPrior(*loaded.prior, fp, req.request_id);
     if (!loaded.state) {
-      return absl::NotFoundError(absl::StrCat("approval ", req.name, " not found"));
+      return errors::WithReason(
+          absl::NotFoundError(absl::StrCat("approval ", req.name, " not found")),
+          "APPROVAL_NOT_FOUND", "审批不存在");
     }
     const ApprovalState& cur = *loaded.state;
     if (req.expected_version != 0 && cur.version != req.expected_version) {
@@ -572,8 +588,9 @@ absl::StatusOr<ApprovalState> ApprovalCore::Act(const Principal& p, ActionType t
         return absl::InternalError("unexpected outcome of an approval action");
     }
   }
-  return absl::AbortedError(
-      absl::StrCat("approval ", req.name, " is too busy right now; try again"));
+  return errors::WithReason(
+      absl::AbortedError(absl::StrCat("approval ", req.name, " is too busy right now; try again")),
+      "CONCURRENT_WRITES", "审批正被频繁更新，请重试");
 }
 
 absl::StatusOr<ApprovalState> ApprovalCore::GetApproval(const Principal& p,
@@ -582,7 +599,8 @@ absl::StatusOr<ApprovalState> ApprovalCore::GetApproval(const Principal& p,
   GR_RETURN_IF_ERROR(auth::CheckOrgRoles(p, an.org, roles::kAnyMember));
   GR_ASSIGN_OR_RETURN(LoadedApproval loaded, store_->LoadApproval(an.org, an.id, ""));
   if (!loaded.state) {
-    return absl::NotFoundError(absl::StrCat("approval ", name, " not found"));
+    return errors::WithReason(absl::NotFoundError(absl::StrCat("approval ", name, " not found")),
+                              "APPROVAL_NOT_FOUND", "审批不存在");
   }
   if (!MaySeeComments(p, *loaded.state)) RedactComments(*loaded.state);
   return std::move(*loaded.state);
@@ -675,7 +693,8 @@ absl::StatusOr<Listing<HistoryRecord>> ApprovalCore::GetHistory(const Principal&
   GR_ASSIGN_OR_RETURN(int64_t offset, DecodePageToken(list, page_token));
   GR_ASSIGN_OR_RETURN(LoadedApproval loaded, store_->LoadApproval(an.org, an.id, ""));
   if (!loaded.state) {
-    return absl::NotFoundError(absl::StrCat("approval ", name, " not found"));
+    return errors::WithReason(absl::NotFoundError(absl::StrCat("approval ", name, " not found")),
+                              "APPROVAL_NOT_FOUND", "审批不存在");
   }
   // Auditors read every history; otherwise only those taking part.
   if (!auth::CheckOrgRoles(p, an.org, roles::kOverseers).ok()) {
@@ -710,7 +729,8 @@ absl::StatusOr<ChainCheck> ApprovalCore::VerifyHistory(const Principal& p, absl:
   GR_RETURN_IF_ERROR(auth::CheckOrgRoles(p, an.org, roles::kOverseers));
   GR_ASSIGN_OR_RETURN(Store::HistorySnapshot snap, store_->ReadFullHistory(an.org, an.id));
   if (!snap.found) {
-    return absl::NotFoundError(absl::StrCat("approval ", name, " not found"));
+    return errors::WithReason(absl::NotFoundError(absl::StrCat("approval ", name, " not found")),
+                              "APPROVAL_NOT_FOUND", "审批不存在");
   }
   return VerifyChain(snap.entries, snap.length, snap.head, options_.audit_key,
                      snap.state ? StateDigest(*snap.state) : "unreadable");

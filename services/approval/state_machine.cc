@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/errors.h"
 
 namespace govreport::approval {
 namespace {
@@ -88,27 +89,33 @@ std::string ApprovalLabel(const ApprovalState& s) { return ApprovalResourceName(
 // The caller's pending task in the active step, or why they may not act.
 absl::StatusOr<Task*> RequireAssignee(ApprovalState& s, const Actor& actor) {
   if (actor.subject == s.initiator) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "'", actor.subject, "' started this approval and cannot decide on their own draft"));
+    return errors::WithReason(
+        absl::PermissionDeniedError(absl::StrCat(
+            "'", actor.subject, "' started this approval and cannot decide on their own draft")),
+        "SELF_APPROVAL", "发起人不能审批自己的文稿");
   }
   if (Contains(s.excluded, actor.subject)) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("'", actor.subject,
-                     "' is an author of what is approved and cannot decide on it "
-                     "(separation of duties)"));
+    return errors::WithReason(
+        absl::PermissionDeniedError(absl::StrCat("'", actor.subject,
+                                                 "' is an author of what is approved and cannot "
+                                                 "decide on it (separation of duties)")),
+        "SEPARATION_OF_DUTIES", "文稿作者不能审批该文稿（职责分离）");
   }
   Task* task = nullptr;
   for (Task& t : s.tasks) {
     if (t.user == actor.subject && t.state != TaskState::kTransferred) task = &t;
   }
   if (task == nullptr) {
-    return absl::PermissionDeniedError(absl::StrCat("'", actor.subject,
-                                                    "' is not an assignee of the current step '",
-                                                    s.current().name, "' of ", ApprovalLabel(s)));
+    return errors::WithReason(absl::PermissionDeniedError(absl::StrCat(
+                                  "'", actor.subject, "' is not an assignee of the current step '",
+                                  s.current().name, "' of ", ApprovalLabel(s))),
+                              "NOT_ASSIGNEE", "调用者不是当前审批环节的审批人");
   }
   if (task->state == TaskState::kApproved) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("'", actor.subject, "' has already approved step '", s.current().name, "'"));
+    return errors::WithReason(
+        absl::FailedPreconditionError(absl::StrCat(
+            "'", actor.subject, "' has already approved step '", s.current().name, "'")),
+        "ALREADY_DECIDED", "已审批过当前环节");
   }
   if (!task->via_role.empty() && !actor.approver && !actor.admin) {
     return absl::PermissionDeniedError(
@@ -625,8 +632,10 @@ absl::StatusOr<Effect> ApplyAction(Transition& t, const Action& a, const RoleDir
 absl::StatusOr<Transition> Apply(const ApprovalState& state, const Action& a,
                                  const RoleDirectory& roles, int64_t now) {
   if (state.finished()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        ApprovalLabel(state), " is ", StatusName(state.status), ": no further action is possible"));
+    return errors::WithReason(absl::FailedPreconditionError(absl::StrCat(
+                                  ApprovalLabel(state), " is ", StatusName(state.status),
+                                  ": no further action is possible")),
+                              "APPROVAL_FINISHED", "审批已结束，不能再操作");
   }
   Transition t;
   t.next = state;

@@ -12,6 +12,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "common/crypto.h"
+#include "common/errors.h"
 #include "common/markup.h"
 #include "common/numerals.h"
 #include "common/resource.h"
@@ -201,22 +202,28 @@ absl::Status CheckCanChangeDraft(const pb::Report& report, bool correction,
     case pb::FAILED:
       return absl::OkStatus();
     case pb::IN_REVIEW:
-      return absl::FailedPreconditionError(
-          absl::StrCat(report.name(), " is in review (",
-                       report.approval().empty() ? "approval starting" : report.approval(),
-                       "); withdraw the approval or have it rejected before you ", what));
+      return errors::WithReason(
+          absl::FailedPreconditionError(
+              absl::StrCat(report.name(), " is in review (",
+                           report.approval().empty() ? "approval starting" : report.approval(),
+                           "); withdraw the approval or have it rejected before you ", what)),
+          "REPORT_IN_REVIEW", "报告正在审批中");
     case pb::APPROVED:
-      return absl::FailedPreconditionError(
-          absl::StrCat(report.name(),
-                       " is approved and its documents are being published; once it is "
-                       "PUBLISHED a correction can start (correction=true)"));
+      return errors::WithReason(
+          absl::FailedPreconditionError(
+              absl::StrCat(report.name(),
+                           " is approved and its documents are being published; once it is "
+                           "PUBLISHED a correction can start (correction=true)")),
+          "REPORT_APPROVED", "报告已审批通过，正在发布");
     case pb::PUBLISHED:
       if (correction) return absl::OkStatus();
-      return absl::FailedPreconditionError(
-          absl::StrCat(report.name(), "/revisions/", report.published_revision(),
-                       " is published and frozen; to ", what,
-                       " start a correction (correction=true): it makes a new revision that needs "
-                       "approval again, and the published one stays as it is"));
+      return errors::WithReason(
+          absl::FailedPreconditionError(absl::StrCat(
+              report.name(), "/revisions/", report.published_revision(),
+              " is published and frozen; to ", what,
+              " start a correction (correction=true): it makes a new revision that needs "
+              "approval again, and the published one stays as it is")),
+          "REPORT_PUBLISHED", "报告已发布并冻结，修改需发起更正（correction=true）");
     default:
       return absl::InternalError(absl::StrCat(report.name(), ": unknown state"));
   }
@@ -261,27 +268,35 @@ absl::StatusOr<int64_t> CheckCanSubmit(const pb::Report& report, int64_t revisio
     case pb::DRAFT:
       break;
     case pb::FAILED:
-      return absl::FailedPreconditionError(
-          absl::StrCat(report.name(), ": the last assembly failed (", report.error(),
-                       "); fix the cause and Reassemble"));
+      return errors::WithReason(absl::FailedPreconditionError(absl::StrCat(
+                                    report.name(), ": the last assembly failed (", report.error(),
+                                    "); fix the cause and Reassemble")),
+                                "REPORT_FAILED", "上次生成失败，请排除原因后重新生成");
     case pb::IN_REVIEW:
-      return absl::FailedPreconditionError(
-          absl::StrCat(report.name(), " is already in review (", report.approval(), ")"));
+      return errors::WithReason(
+          absl::FailedPreconditionError(
+              absl::StrCat(report.name(), " is already in review (", report.approval(), ")")),
+          "REPORT_IN_REVIEW", "报告已在审批中");
     default:
-      return absl::FailedPreconditionError(
-          absl::StrCat(report.name(), " is ", StateName(report.state()),
-                       "; a correction starts with Reassemble (correction=true)"));
+      return errors::WithReason(absl::FailedPreconditionError(absl::StrCat(
+                                    report.name(), " is ", StateName(report.state()),
+                                    "; a correction starts with Reassemble (correction=true)")),
+                                "REPORT_STATE_FORBIDS", "当前报告状态不允许此操作");
   }
   if (report.assembling() || report.current_revision() == 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(report.name(), " is being assembled (job ", report.pending_job(),
-                     "); wait for the new revision (WatchReport), review it, then submit it"));
+    return errors::WithReason(
+        absl::FailedPreconditionError(
+            absl::StrCat(report.name(), " is being assembled (job ", report.pending_job(),
+                         "); wait for the new revision (WatchReport), review it, then submit it")),
+        "REPORT_ASSEMBLING", "报告正在生成，请等待新修订");
   }
   if (revision != 0 && revision != report.current_revision()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("revision ", revision, " of ", report.name(), " is not the current one (",
-                     report.current_revision(), "); review revision ", report.current_revision(),
-                     " and submit that"));
+    return errors::WithReason(
+        absl::FailedPreconditionError(absl::StrCat("revision ", revision, " of ", report.name(),
+                                                   " is not the current one (",
+                                                   report.current_revision(), "); review revision ",
+                                                   report.current_revision(), " and submit that")),
+        "REVISION_NOT_CURRENT", "该修订不是当前修订，请审阅并提交当前修订");
   }
   return report.current_revision();
 }

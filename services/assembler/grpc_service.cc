@@ -1,6 +1,7 @@
 #include "assembler/grpc_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/errors.h"
 #include "common/resource.h"
 #include "common/status.h"
 
@@ -58,7 +59,9 @@ grpc::Status ReportGrpc::WatchReport(grpc::ServerContext* ctx, const pb::WatchRe
     auto version = core_->Version(ref);
     if (!version.ok()) return ToGrpcStatus(version.status());
     if (*version == 0) {
-      return ToGrpcStatus(absl::NotFoundError(absl::StrCat(ref.Name(), " not found")));
+      return ToGrpcStatus(
+          errors::WithReason(absl::NotFoundError(absl::StrCat(ref.Name(), " not found")),
+                             "REPORT_NOT_FOUND", absl::StrCat(ref.Name(), " 不存在")));
     }
     if (*version != sent) {
       auto report = core_->GetReport(CallAs::Forward(*ctx), ref, /*check_staleness=*/false);
@@ -69,30 +72,36 @@ grpc::Status ReportGrpc::WatchReport(grpc::ServerContext* ctx, const pb::WatchRe
     }
     absl::SleepFor(options_.watch_poll);
   }
-  if (stopping_.load()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down");
+  if (stopping_.load()) return ToGrpcStatus(absl::UnavailableError("server shutting down"));
   return grpc::Status::OK;
 }
 
 grpc::Status ReportGrpc::AcquireWatch(const std::string& org, const std::string& who) {
   std::lock_guard<std::mutex> lock(watch_mu_);
   if (watches_ >= options_.max_watches) {
-    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                        absl::StrCat("this server already runs ", watches_,
-                                     " watches (its limit); retry later or poll GetReport"));
+    return ToGrpcStatus(
+        errors::WithReason(absl::ResourceExhaustedError(
+                               absl::StrCat("this server already runs ", watches_,
+                                            " watches (its limit); retry later or poll GetReport")),
+                           "WATCH_LIMIT", "本服务器的订阅数已达上限，请稍后重试或轮询 GetReport"));
   }
   int& mine = watches_by_[who];
   if (mine >= options_.max_watches_per_principal) {
     if (mine == 0) watches_by_.erase(who);
-    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                        absl::StrCat(who, " already has ", options_.max_watches_per_principal,
-                                     " watches open (the limit per caller); end one first"));
+    return ToGrpcStatus(
+        errors::WithReason(absl::ResourceExhaustedError(absl::StrCat(
+                               who, " already has ", options_.max_watches_per_principal,
+                               " watches open (the limit per caller); end one first")),
+                           "WATCH_LIMIT", "调用者的订阅数已达上限，请先结束一个"));
   }
   int& ours = watches_by_org_[org];
   if (ours >= options_.max_watches_per_org) {
     if (mine == 0) watches_by_.erase(who);
-    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                        absl::StrCat("org ", org, " already has ", options_.max_watches_per_org,
-                                     " watches open (the limit per org); end one first"));
+    return ToGrpcStatus(
+        errors::WithReason(absl::ResourceExhaustedError(absl::StrCat(
+                               "org ", org, " already has ", options_.max_watches_per_org,
+                               " watches open (the limit per org); end one first")),
+                           "WATCH_LIMIT", "本单位的订阅数已达上限，请先结束一个"));
   }
   ++mine;
   ++ours;

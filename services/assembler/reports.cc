@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/crypto.h"
 #include "common/enums.h"
+#include "common/errors.h"
 #include "common/markup.h"
 #include "common/resource.h"
 #include "common/status.h"
@@ -14,6 +15,19 @@
 
 namespace govreport::assembler {
 namespace {
+
+absl::Status ReportNotFound(absl::string_view name) {
+  return errors::WithReason(absl::NotFoundError(absl::StrCat(name, " not found")),
+                            "REPORT_NOT_FOUND", absl::StrCat(name, " 不存在"));
+}
+
+// The upstream's error with a hint after its message, its details kept.
+absl::Status AppendHint(const absl::Status& status, absl::string_view hint) {
+  absl::Status out(status.code(), absl::StrCat(status.message(), hint));
+  status.ForEachPayload(
+      [&out](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
+  return out;
+}
 
 absl::Status LostRace(const ReportRef& ref, int64_t stored, int64_t expected) {
   return absl::AbortedError(absl::StrCat(ref.Name(), " is at version ", stored, ", not ", expected,
@@ -95,7 +109,7 @@ absl::StatusOr<pb::Report> ReportCore::Mutate(const ReportRef& ref, int64_t expe
           case Outcome::kRequestReused:
             return Result(request_id::Reused(call.id));
           case Outcome::kNotFound:
-            return Result(absl::NotFoundError(absl::StrCat(ref.Name(), " not found")));
+            return Result(ReportNotFound(ref.Name()));
           case Outcome::kExists:
           case Outcome::kStale:
             if (expected_version != 0) return Result(LostRace(ref, r->version, expected_version));
@@ -165,7 +179,9 @@ absl::StatusOr<pb::TemplateWorkflows> ReportCore::GetTemplateWorkflows(
   std::string base = TemplateBase(req.template_());
   GR_ASSIGN_OR_RETURN(auto binding, store_->ReadTemplateWorkflows(org, base));
   if (!binding) {
-    return absl::NotFoundError(absl::StrCat("no workflow is bound to ", base, " in orgs/", org));
+    return errors::WithReason(
+        absl::NotFoundError(absl::StrCat("no workflow is bound to ", base, " in orgs/", org)),
+        "WORKFLOW_NOT_BOUND", "该模板未绑定审批流程");
   }
   return *binding;
 }
@@ -510,9 +526,7 @@ absl::StatusOr<pb::Report> ReportCore::StartApprovalFor(const CallAs& as, const 
   if (!started.ok() && !IsPermanent(started.status())) {
     // The approval may or may not have started; the same request id will
     // tell when the drafter submits again, so the report stays IN_REVIEW.
-    return absl::Status(
-        started.status().code(),
-        absl::StrCat(started.status().message(), "; submit again to finish starting the approval"));
+    return AppendHint(started.status(), "; submit again to finish starting the approval");
   }
   if (!started.ok()) {
     // Refused for good: nothing half-done, the report is the draft it was.

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/auth.h"
+#include "common/errors.h"
 #include "common/status.h"
 
 namespace govreport::assembler {
@@ -10,8 +11,7 @@ namespace {
 // The callee's status with the callee named, so a person can tell which
 // service refused.
 absl::Status Refused(absl::string_view service, const grpc::Status& st) {
-  absl::Status s = FromGrpcStatus(st);
-  return absl::Status(s.code(), absl::StrCat(service, ": ", s.message()));
+  return errors::Prefixed(FromGrpcStatus(st), absl::StrCat(service, ": "));
 }
 
 template <typename Resp, typename Call>

@@ -10,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "common/crypto.h"
 #include "common/outcome.h"
+#include "common/errors.h"
 #include "common/resource.h"
 #include "common/status.h"
 
@@ -171,7 +172,8 @@ absl::Status TokenStore::Revoke(absl::string_view token_id, absl::string_view or
   GR_ASSIGN_OR_RETURN(bool done, replayed());
   if (done) return absl::OkStatus();
   auto not_found = [&] {
-    return absl::NotFoundError(absl::StrCat("token ", token_id, " not found"));
+    return errors::WithReason(absl::NotFoundError(absl::StrCat("token ", token_id, " not found")),
+                              "TOKEN_NOT_FOUND", "令牌不存在");
   };
   GR_ASSIGN_OR_RETURN(redis::Reply hash, redis_->Command({"GET", IdKey(token_id)}));
   if (hash.IsNil()) {
@@ -222,6 +224,13 @@ absl::StatusOr<std::vector<TokenInfo>> TokenStore::List(absl::string_view org, i
   return out;
 }
 
+namespace {
+absl::Status InvalidToken() {
+  return errors::WithReason(absl::UnauthenticatedError("invalid, expired or revoked token"),
+                            "TOKEN_INVALID", "令牌无效、已过期或已被吊销");
+}
+}  // namespace
+
 absl::StatusOr<Principal> TokenStore::Lookup(absl::string_view secret) {
   GR_ASSIGN_OR_RETURN(redis::Reply fields,
                       redis_->Command({"HGETALL", TokenKey(Sha256Hex(secret))}));
@@ -238,8 +247,10 @@ Authenticator::Authenticator(redis::Client* redis, absl::string_view operator_to
 
 absl::StatusOr<Principal> Authenticator::AuthenticateToken(absl::string_view secret) {
   if (secret.empty()) {
-    return absl::UnauthenticatedError(
-        "missing bearer token: send metadata 'authorization: Bearer <token>'");
+    return errors::WithReason(
+        absl::UnauthenticatedError(
+            "missing bearer token: send metadata 'authorization: Bearer <token>'"),
+        "TOKEN_MISSING", "缺少令牌：请在元数据中发送 'authorization: Bearer <令牌>'");
   }
   std::string hash = Sha256Hex(secret);
   if (!operator_hash_.empty() && ConstantTimeEquals(hash, operator_hash_)) {
@@ -258,18 +269,19 @@ absl::StatusOr<Principal> Authenticator::AuthenticateToken(absl::string_view sec
     if (it != cache_.end() && it->second.until > now) {
       if (expired(it->second.principal)) {
         cache_.erase(it);
-        return absl::UnauthenticatedError("invalid, expired or revoked token");
+        return InvalidToken();
       }
       return it->second.principal;
     }
   }
   auto principal = store_.Lookup(secret);
   if (absl::IsNotFound(principal.status()) || (principal.ok() && expired(*principal))) {
-    return absl::UnauthenticatedError("invalid, expired or revoked token");
+    return InvalidToken();
   }
   if (!principal.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot check the token now: ", principal.status().message()));
+    // The detail is Redis's: for the log only.
+    return errors::MarkInternal(absl::UnavailableError(
+        absl::StrCat("cannot check the token now: ", principal.status().message())));
   }
   std::lock_guard<std::mutex> lock(mu_);
   if (cache_.size() > 10000) cache_.clear();  // Bound memory under abuse.
@@ -283,26 +295,33 @@ absl::StatusOr<Principal> Authenticator::Authenticate(const grpc::ServerContext&
   if (it == md.end()) return AuthenticateToken("");
   if (md.count("authorization") > 1) {
     // Which one would a proxy or another service read? Refuse to guess.
-    return absl::UnauthenticatedError("send exactly one authorization header");
+    return errors::WithReason(absl::UnauthenticatedError("send exactly one authorization header"),
+                              "AUTHORIZATION_MALFORMED", "只能发送一个 authorization 元数据");
   }
   absl::string_view value(it->second.data(), it->second.size());
   if (value.substr(0, kBearer.size()) != kBearer) {
-    return absl::UnauthenticatedError("authorization metadata must be 'Bearer <token>'");
+    return errors::WithReason(
+        absl::UnauthenticatedError("authorization metadata must be 'Bearer <token>'"),
+        "AUTHORIZATION_MALFORMED", "authorization 元数据的格式必须是 'Bearer <令牌>'");
   }
   return AuthenticateToken(value.substr(kBearer.size()));
 }
 
 absl::Status CheckOrgRoles(const Principal& p, absl::string_view org, RoleSet roles) {
   if (!p.CanActOn(org)) {
-    return absl::PermissionDeniedError(absl::StrCat("principal '", p.subject, "' of org '", p.org,
-                                                    "' may not act on org '", org, "'"));
+    return errors::WithReason(
+        absl::PermissionDeniedError(absl::StrCat("principal '", p.subject, "' of org '", p.org,
+                                                 "' may not act on org '", org, "'")),
+        "OTHER_ORG", absl::StrCat("调用者不属于单位 '", org, "'，无权操作"));
   }
   if (p.IsOperator() || p.HasRole(kAdmin)) return absl::OkStatus();
   for (absl::string_view r : roles) {
     if (r.empty() || p.HasRole(r)) return absl::OkStatus();
   }
-  return absl::PermissionDeniedError(absl::StrCat(
-      "principal '", p.subject, "' needs one of the roles: ", absl::StrJoin(roles, ", ")));
+  return errors::WithReason(
+      absl::PermissionDeniedError(absl::StrCat(
+          "principal '", p.subject, "' needs one of the roles: ", absl::StrJoin(roles, ", "))),
+      "ROLE_REQUIRED", absl::StrCat("需要以下角色之一：", absl::StrJoin(roles, ", ")));
 }
 
 absl::StatusOr<Principal> Authenticator::AuthorizeOrg(const grpc::ServerContext& ctx,
@@ -315,32 +334,40 @@ absl::StatusOr<Principal> Authenticator::AuthorizeOrg(const grpc::ServerContext&
 absl::Status CheckIssuable(const Principal& issuer, const Principal& wanted, int64_t ttl_seconds) {
   GR_RETURN_IF_ERROR(CheckOrgRoles(issuer, wanted.org, roles::kAdmins));
   if (wanted.subject.empty()) {
-    return absl::InvalidArgumentError("principal.subject: must be set");
+    return errors::InvalidField("principal.subject", "FIELD_REQUIRED", "must be set", "必须填写");
   }
   if (wanted.org != kAnyOrg && !IsValidId(wanted.org)) {
-    return absl::InvalidArgumentError("principal.org: not an org id");
+    return errors::InvalidField("principal.org", "INVALID_ORG_ID", "not an org id",
+                                "不是有效的单位标识");
   }
   if (wanted.org == kAnyOrg && !issuer.IsOperator()) {
-    return absl::PermissionDeniedError("only the operator issues '*' tokens");
+    return errors::WithReason(absl::PermissionDeniedError("only the operator issues '*' tokens"),
+                              "OPERATOR_ONLY", "只有平台运营方可以签发 '*' 令牌");
   }
   for (const auto& r : wanted.roles) {
     if (!IsKnownRole(r)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("principal.roles: unknown role '", r,
-                       "' (recorder, drafter, approver, admin, auditor, service)"));
+      return errors::InvalidField(
+          "principal.roles", "UNKNOWN_ROLE",
+          absl::StrCat("unknown role '", r,
+                       "' (recorder, drafter, approver, admin, auditor, service)"),
+          absl::StrCat("未知角色 '", r, "'"));
     }
     if (r == kService && wanted.org != kAnyOrg) {
-      return absl::PermissionDeniedError(
-          "principal.roles: 'service' is the platform's own role; only the operator issues it, "
-          "for org '*' (an org's systems use recorder)");
+      return errors::WithReason(
+          absl::PermissionDeniedError(
+              "principal.roles: 'service' is the platform's own role; only the operator issues "
+              "it, for org '*' (an org's systems use recorder)"),
+          "OPERATOR_ONLY", "'service' 角色只能由平台运营方为 '*' 签发");
     }
   }
   // Bounded so that issue time + ttl cannot overflow; 0 still means the
   // token does not expire.
   constexpr int64_t kMaxTtlSeconds = int64_t{10} * 366 * 24 * 3600;
   if (ttl_seconds < 0 || ttl_seconds > kMaxTtlSeconds) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("ttl_seconds: between 0 (no expiry) and ", kMaxTtlSeconds, " (ten years)"));
+    return errors::InvalidField(
+        "ttl_seconds", "TTL_OUT_OF_RANGE",
+        absl::StrCat("between 0 (no expiry) and ", kMaxTtlSeconds, " (ten years)"),
+        "必须在 0（不过期）到十年之间");
   }
   return absl::OkStatus();
 }

@@ -10,10 +10,21 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/crypto.h"
+#include "common/errors.h"
 #include "common/status.h"
 
 namespace govreport::redis {
 namespace {
+
+// Every error of this client names Redis internals (addresses, commands,
+// hiredis and errno text, Lua errors): marked internal, so a caller gets
+// a generic message and the log the detail.
+absl::Status RedisUnavailable(absl::string_view detail) {
+  return errors::Internal(absl::StatusCode::kUnavailable, detail);
+}
+absl::Status RedisInternal(absl::string_view detail) {
+  return errors::Internal(absl::StatusCode::kInternal, detail);
+}
 
 // hiredis wants parallel arrays of pointers and lengths.
 struct Argv {
@@ -77,7 +88,7 @@ absl::StatusOr<int64_t> ReplyView::AsInt() const {
   if (IsInteger()) return Int();
   int64_t v = 0;
   if (IsString() && absl::SimpleAtoi(Str(), &v)) return v;
-  return absl::InternalError("redis: expected an integer reply");
+  return RedisInternal("redis: expected an integer reply");
 }
 
 absl::Status Reply::ErrorStatus() const {
@@ -88,9 +99,9 @@ absl::Status Reply::ErrorStatus() const {
   absl::string_view code = Str().substr(0, Str().find(' '));
   for (absl::string_view transient :
        {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "READONLY"}) {
-    if (code == transient) return absl::UnavailableError(absl::StrCat("redis: ", Str()));
+    if (code == transient) return RedisUnavailable(absl::StrCat("redis: ", Str()));
   }
-  return absl::InternalError(absl::StrCat("redis: ", Str()));
+  return RedisInternal(absl::StrCat("redis: ", Str()));
 }
 
 // ------------------------------------------------------------ Connection
@@ -101,15 +112,15 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const Options& opti
                           ? redisConnectWithTimeout(options.host.c_str(), options.port, tv)
                           : redisConnectUnixWithTimeout(options.unix_socket.c_str(), tv);
   if (ctx == nullptr) {
-    return absl::UnavailableError("redis: cannot allocate a context");
+    return RedisUnavailable("redis: cannot allocate a context");
   }
   std::unique_ptr<Connection> conn(new Connection(ctx));
   if (ctx->err) {
-    return absl::UnavailableError(absl::StrCat("redis: connect to ",
-                                               options.unix_socket.empty()
-                                                   ? absl::StrCat(options.host, ":", options.port)
-                                                   : options.unix_socket,
-                                               ": ", ctx->errstr));
+    return RedisUnavailable(absl::StrCat("redis: connect to ",
+                                         options.unix_socket.empty()
+                                             ? absl::StrCat(options.host, ":", options.port)
+                                             : options.unix_socket,
+                                         ": ", ctx->errstr));
   }
   GR_RETURN_IF_ERROR(conn->SetTimeout(options.command_timeout));
   if (!options.password.empty()) {
@@ -129,7 +140,7 @@ Connection::~Connection() {
 
 absl::Status Connection::IoError(absl::string_view what) {
   broken_ = true;
-  return absl::UnavailableError(
+  return RedisUnavailable(
       absl::StrCat("redis: ", what, ": ", ctx_->errstr[0] ? ctx_->errstr : "connection lost"));
 }
 
@@ -141,7 +152,7 @@ absl::Status Connection::SetTimeout(absl::Duration timeout) {
 }
 
 absl::StatusOr<Reply> Connection::Command(const Args& args) {
-  if (broken_) return absl::UnavailableError("redis: connection is broken");
+  if (broken_) return RedisUnavailable("redis: connection is broken");
   Argv argv(args);
   auto* raw = static_cast<redisReply*>(
       redisCommandArgv(ctx_, static_cast<int>(args.size()), argv.ptrs.data(), argv.lens.data()));
@@ -152,7 +163,7 @@ absl::StatusOr<Reply> Connection::Command(const Args& args) {
 }
 
 absl::StatusOr<std::vector<Reply>> Connection::Pipeline(const std::vector<Args>& cmds) {
-  if (broken_) return absl::UnavailableError("redis: connection is broken");
+  if (broken_) return RedisUnavailable("redis: connection is broken");
   for (const auto& cmd : cmds) {
     Argv argv(cmd);
     if (redisAppendCommandArgv(ctx_, static_cast<int>(cmd.size()), argv.ptrs.data(),
@@ -188,7 +199,7 @@ Client::Lease::~Lease() {
 
 absl::StatusOr<Options> Client::ResolveMaster() const {
   if (options_.sentinels.empty()) return options_;
-  absl::Status last = absl::UnavailableError("redis: no sentinel configured");
+  absl::Status last = RedisUnavailable("redis: no sentinel configured");
   for (absl::string_view addr : absl::StrSplit(options_.sentinels, ',')) {
     Options s;
     s.connect_timeout = options_.connect_timeout;
@@ -208,8 +219,8 @@ absl::StatusOr<Options> Client::ResolveMaster() const {
         (*conn)->Command({"SENTINEL", "get-master-addr-by-name", options_.sentinel_master});
     if (!reply.ok() || reply->Size() != 2) {
       last = reply.ok()
-                 ? absl::UnavailableError(absl::StrCat("redis: sentinel ", addr, " does not know '",
-                                                       options_.sentinel_master, "'"))
+                 ? RedisUnavailable(absl::StrCat("redis: sentinel ", addr, " does not know '",
+                                                 options_.sentinel_master, "'"))
                  : reply.status();
       continue;
     }
@@ -251,7 +262,7 @@ absl::StatusOr<Client::Lease> Client::Acquire() {
       return Lease(this, std::move(*conn));
     }
     if (cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
-      return absl::UnavailableError("redis: connection pool exhausted");
+      return RedisUnavailable("redis: connection pool exhausted");
     }
   }
 }

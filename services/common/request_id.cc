@@ -6,19 +6,23 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "common/crypto.h"
+#include "common/errors.h"
 #include "common/stored_proto.h"
 
 namespace govreport::request_id {
 
 absl::Status Validate(absl::string_view id, absl::string_view field) {
   if (id.size() > kMaxLength) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": ", id.size(), " characters, at most ", kMaxLength));
+    return errors::InvalidField(field, "REQUEST_ID_INVALID",
+                                absl::StrCat(id.size(), " characters, at most ", kMaxLength),
+                                absl::StrCat("最长 ", kMaxLength, " 个字符"));
   }
   for (unsigned char c : id) {
     if (c <= 0x20 || c >= 0x7f) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, ": only printable ASCII characters without spaces are allowed (a UUID is fine)"));
+      return errors::InvalidField(
+          field, "REQUEST_ID_INVALID",
+          "only printable ASCII characters without spaces are allowed (a UUID is fine)",
+          "只能包含不含空格的可打印 ASCII 字符（可使用 UUID）");
     }
   }
   return absl::OkStatus();
@@ -32,9 +36,11 @@ absl::Status ValidateBatch(absl::Span<const std::string> ids, absl::string_view 
     if (ids[i].empty()) continue;
     auto [it, inserted] = first.emplace(ids[i], i);
     if (!inserted) {
-      return absl::InvalidArgumentError(absl::StrCat(field, ": '", ids[i], "' is also ", prefix,
-                                                     "[", it->second,
-                                                     "].request_id; each item needs its own"));
+      return errors::InvalidField(field, "REQUEST_ID_DUPLICATED",
+                                  absl::StrCat("'", ids[i], "' is also ", prefix, "[", it->second,
+                                               "].request_id; each item needs its own"),
+                                  absl::StrCat("与 ", prefix, "[", it->second,
+                                               "].request_id 重复，每一项需要各自的 request_id"));
     }
   }
   return absl::OkStatus();
@@ -103,10 +109,13 @@ absl::StatusOr<std::string> FirstResult(const Prior& prior, const Call& call) {
 }
 
 absl::Status Reused(absl::string_view id) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("request_id: '", id,
+  return errors::InvalidField(
+      "request_id", "REQUEST_ID_REUSED",
+      absl::StrCat("'", id,
                    "' was already used for a different call (another method, resource, caller or "
-                   "content); use a new request_id for a new call"));
+                   "content); use a new request_id for a new call"),
+      "该 request_id 已用于另一个调用（方法、资源、调用者或内容不同），新调用请使用新的 "
+      "request_id");
 }
 
 std::string RetentionSeconds(absl::Duration retention) {

@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "common/crypto.h"
+#include "common/errors.h"
 
 namespace govreport {
 
@@ -37,9 +38,10 @@ absl::StatusOr<std::vector<std::string>> ParseName(absl::string_view name,
     }
   }
   if (!ok) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": '", name, "' is not a name of the form ", pattern,
-                     " (ids are lower-case letters, digits and '-')"));
+    return errors::InvalidField(field, "INVALID_NAME",
+                                absl::StrCat("'", name, "' is not a name of the form ", pattern,
+                                             " (ids are lower-case letters, digits and '-')"),
+                                absl::StrCat("资源名称格式应为 ", pattern));
   }
   return ids;
 }

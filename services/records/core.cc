@@ -3,17 +3,37 @@
 #include <algorithm>
 #include <set>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/crypto.h"
+#include "common/errors.h"
 #include "common/resource.h"
 #include "common/status.h"
 #include "common/stored_proto.h"
 
 namespace govreport::records {
 namespace {
+
+// NOT_FOUND with the reason of the resource's kind ("orgs/x/activities/y":
+// ACTIVITY_NOT_FOUND), the message "<name> not found".
+absl::Status NotFound(absl::string_view name) {
+  absl::string_view kind = "org";
+  if (absl::StrContains(name, "/activities/")) kind = "activity";
+  if (absl::StrContains(name, "/indicators/")) kind = "indicator";
+  return errors::WithReason(absl::NotFoundError(absl::StrCat(name, " not found")),
+                            absl::AsciiStrToUpper(absl::StrCat(kind, "_NOT_FOUND")),
+                            absl::StrCat(name, " 不存在"));
+}
+
+absl::Status RevisionMismatch(absl::Status status) {
+  return errors::WithReason(
+      std::move(status), "REVISION_MISMATCH",
+      "资源已被他人修改，请重新读取后以其当前 revision 作为 expected_revision 重试");
+}
 
 // Who a fingerprint names: the operator's writes are not the org's own.
 std::string CallerOf(const std::string& org_id, const std::string& subject, bool operator_call) {
@@ -27,20 +47,25 @@ absl::Status WriteError(const WriteAnswer& a, const std::string& name,
     case Outcome::kRequestReused:
       return request_id::Reused(request_id);
     case Outcome::kNotFound:
-      return absl::NotFoundError(absl::StrCat(name, " not found"));
+      return NotFound(name);
     case Outcome::kStale:
-      return absl::AbortedError(
+      return RevisionMismatch(absl::AbortedError(
           absl::StrCat(name, " is at revision ", r[1].AsString(),
-                       "; reread it and send that revision as expected_revision"));
+                       "; reread it and send that revision as expected_revision")));
     case Outcome::kFinal:
-      return absl::FailedPreconditionError(
-          absl::StrCat(name, " is voided and can no longer change"));
+      return errors::WithReason(
+          absl::FailedPreconditionError(absl::StrCat(name, " is voided and can no longer change")),
+          "ACTIVITY_VOIDED", "该记录已作废，不能再修改");
     case Outcome::kConflictExternal:
-      return absl::AlreadyExistsError(absl::StrCat(
-          "source_system/external_id already recorded as ", name.substr(0, name.rfind('/') + 1),
-          r[1].AsString(), " with different content; amend that record instead"));
+      return errors::WithReason(
+          absl::AlreadyExistsError(absl::StrCat(
+              "source_system/external_id already recorded as ", name.substr(0, name.rfind('/') + 1),
+              r[1].AsString(), " with different content; amend that record instead")),
+          "EXTERNAL_ID_CONFLICT",
+          "相同 source_system/external_id 的记录已存在且内容不同，请修改该记录");
     case Outcome::kExists:
-      return absl::AlreadyExistsError(absl::StrCat(name, " exists"));
+      return errors::WithReason(absl::AlreadyExistsError(absl::StrCat(name, " exists")),
+                                "ALREADY_EXISTS", "资源已存在");
     default:
       return absl::InternalError(absl::StrCat("write script answered ", r[0].AsString()));
   }
@@ -63,27 +88,38 @@ void RecordsCore::SetLimits(bool quota_exempt, ActivityWrite& w) const {
 absl::Status RecordsCore::LimitError(const std::string& org_id, const WriteAnswer& a) const {
   const redis::Reply& r = a.reply;
   if (a.outcome == Outcome::kLimit) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("orgs/", org_id, ": activity.persons: ", r[3].Int(),
-                     " distinct persons per activity type and year is the limit, and ",
-                     r[1].AsString(), " '", r[2].AsString(), "' has ", r[4].Int(),
-                     "; this record names new ones (--max-persons-per-year)"));
+    return errors::WithField(
+        errors::WithReason(
+            absl::ResourceExhaustedError(
+                absl::StrCat("orgs/", org_id, ": activity.persons: ", r[3].Int(),
+                             " distinct persons per activity type and year is the limit, and ",
+                             r[1].AsString(), " '", r[2].AsString(), "' has ", r[4].Int(),
+                             "; this record names new ones (--max-persons-per-year)")),
+            "PERSONS_LIMIT_EXCEEDED",
+            absl::StrCat("该活动类型本年度的不同人员数已达上限 ", r[3].Int(), " 人")),
+        "activity.persons");
   }
   absl::CivilDay today = absl::ToCivilDay(Now(), absl::UTCTimeZone());
   std::string quota = r[1].AsString();
   std::string unit = quota == "records_per_day" ? "record writes" : "bytes";
-  return absl::ResourceExhaustedError(absl::StrCat(
+  absl::Status used_up = absl::ResourceExhaustedError(absl::StrCat(
       "orgs/", org_id, ": quota ", quota, " is used up: ", r[3].Int(), " of ", r[2].Int(), " ",
       unit, " on ", absl::FormatCivilTime(today), " (UTC); it resets at ",
       absl::FormatCivilTime(today + 1), "T00:00:00Z (--quota-",
       quota == "records_per_day" ? "records" : "bytes", "-per-day)"));
+  // A daily quota: a retry helps after the reset at midnight UTC.
+  absl::Time reset = absl::FromCivil(today + 1, absl::UTCTimeZone());
+  return errors::WithRetry(
+      errors::WithReason(std::move(used_up), "QUOTA_EXCEEDED",
+                         absl::StrCat("本单位今日配额 ", quota, " 已用完（UTC 零点重置）")),
+      std::max(absl::ZeroDuration(), reset - Now()));
 }
 
 // ------------------------------------------------------------------ orgs
 
 absl::Status RecordsCore::RequireOrg(const std::string& org_id) {
   GR_ASSIGN_OR_RETURN(bool exists, store_.OrgExists(org_id));
-  if (!exists) return absl::NotFoundError(absl::StrCat("orgs/", org_id, " not found"));
+  if (!exists) return NotFound(absl::StrCat("orgs/", org_id));
   return absl::OkStatus();
 }
 
@@ -103,7 +139,9 @@ absl::StatusOr<pb::Org> RecordsCore::CreateOrg(const std::string& org_id, pb::Or
   GR_ASSIGN_OR_RETURN(WriteAnswer a,
                       store_.WriteOrg(org_id, "create", 0, blob, request_id, fp, blob));
   if (a.outcome == Outcome::kExists) {
-    return absl::AlreadyExistsError(absl::StrCat("orgs/", org_id, " already exists"));
+    return errors::WithReason(
+        absl::AlreadyExistsError(absl::StrCat("orgs/", org_id, " already exists")),
+        "ORG_ALREADY_EXISTS", "该单位已存在");
   }
   if (a.outcome == Outcome::kRequestReused) return request_id::Reused(request_id);
   // The index is outside the org's slot, so it is written after; a replay
@@ -115,7 +153,7 @@ absl::StatusOr<pb::Org> RecordsCore::CreateOrg(const std::string& org_id, pb::Or
 
 absl::StatusOr<pb::Org> RecordsCore::GetOrg(const std::string& org_id) {
   GR_ASSIGN_OR_RETURN(auto blob, store_.ReadOrg(org_id));
-  if (!blob) return absl::NotFoundError(absl::StrCat("orgs/", org_id, " not found"));
+  if (!blob) return NotFound(absl::StrCat("orgs/", org_id));
   return ParseStored<pb::Org>(*blob, "org");
 }
 
@@ -161,8 +199,8 @@ absl::StatusOr<pb::Org> RecordsCore::UpdateOrg(const pb::UpdateOrgRequest& req) 
     case Outcome::kReplayed:
       return ParseStored<pb::Org>(a.reply[1].Str(), "org");
     case Outcome::kStale:
-      return absl::AbortedError(absl::StrCat("orgs/", org_id, " is at revision ",
-                                             a.reply[1].AsString(), ", not ", expected));
+      return RevisionMismatch(absl::AbortedError(absl::StrCat(
+          "orgs/", org_id, " is at revision ", a.reply[1].AsString(), ", not ", expected)));
     default:
       return WriteError(a, absl::StrCat("orgs/", org_id), req.request_id());
   }
@@ -204,10 +242,12 @@ absl::StatusOr<std::shared_ptr<const CompiledProfile>> RecordsCore::GetProfile(
     if (it != profiles_.end() && it->second.until > now) return it->second.profile;
   }
   GR_ASSIGN_OR_RETURN(Store::ProfileRead read, store_.ReadProfile(org_id));
-  if (!read.org_exists) return absl::NotFoundError(absl::StrCat("orgs/", org_id, " not found"));
+  if (!read.org_exists) return NotFound(absl::StrCat("orgs/", org_id));
   if (!read.blob) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "orgs/", org_id, " has no indicator profile yet; load one (reportctl profile load)"));
+    return errors::WithReason(
+        absl::FailedPreconditionError(absl::StrCat(
+            "orgs/", org_id, " has no indicator profile yet; load one (reportctl profile load)")),
+        "PROFILE_NOT_LOADED", "本单位尚未加载指标配置（reportctl profile load）");
   }
   GR_ASSIGN_OR_RETURN(pb::Profile p, ParseStored<pb::Profile>(*read.blob, "profile"));
   GR_ASSIGN_OR_RETURN(auto compiled, CompiledProfile::Compile(std::move(p)));
@@ -253,8 +293,10 @@ absl::StatusOr<CompiledProfile::Figures> RecordsCore::ReadFigures(const std::str
     }
     return profile.Evaluate(period, dv, fields, distinct, latest);
   }
-  return absl::AbortedError(absl::StrCat("orgs/", org_id, ": its records changed during each of ",
-                                         kAttempts, " reads of its distinct persons; retry"));
+  return errors::WithReason(
+      absl::AbortedError(absl::StrCat("orgs/", org_id, ": its records changed during each of ",
+                                      kAttempts, " reads of its distinct persons; retry")),
+      "CONCURRENT_WRITES", "读取期间记录不断被修改，请重试");
 }
 
 absl::StatusOr<pb::GetIndicatorValuesResponse> RecordsCore::GetIndicatorValues(
@@ -281,7 +323,7 @@ absl::StatusOr<pb::GetIndicatorProvenanceResponse> RecordsCore::GetIndicatorProv
   GR_ASSIGN_OR_RETURN(auto profile, GetProfile(org_id));
   const pb::Indicator* ind = profile->FindIndicator(key);
   if (ind == nullptr) {
-    return absl::NotFoundError(absl::StrCat("orgs/", org_id, "/indicators/", key, " not found"));
+    return NotFound(absl::StrCat("orgs/", org_id, "/indicators/", key));
   }
   GR_ASSIGN_OR_RETURN(auto figures, ReadFigures(org_id, *profile, period));
   pb::GetIndicatorProvenanceResponse out;
@@ -401,9 +443,10 @@ absl::StatusOr<pb::BatchCreateActivitiesResponse> RecordsCore::BatchCreateActivi
     const std::string& org_id, const std::string& recorded_by,
     const pb::BatchCreateActivitiesRequest& req, bool quota_exempt) {
   if (req.requests_size() > kMaxBatch) {
-    return absl::InvalidArgumentError(absl::StrCat("requests: ", req.requests_size(),
-                                                   " records, at most ", kMaxBatch,
-                                                   " per batch; split it"));
+    return errors::InvalidField(
+        "requests", "BATCH_TOO_LARGE",
+        absl::StrCat(req.requests_size(), " records, at most ", kMaxBatch, " per batch; split it"),
+        absl::StrCat("每批最多 ", kMaxBatch, " 条记录，请拆分"));
   }
   std::vector<std::string> request_ids;
   int64_t persons = 0;
@@ -413,9 +456,11 @@ absl::StatusOr<pb::BatchCreateActivitiesResponse> RecordsCore::BatchCreateActivi
   }
   GR_RETURN_IF_ERROR(request_id::ValidateBatch(request_ids, "requests"));
   if (options_.max_persons_per_batch > 0 && persons > options_.max_persons_per_batch) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("requests[].activity.persons: ", persons, " persons in the batch, at most ",
-                     options_.max_persons_per_batch, " per batch; split it"));
+    return errors::InvalidField(
+        "requests[].activity.persons", "BATCH_TOO_LARGE",
+        absl::StrCat(persons, " persons in the batch, at most ", options_.max_persons_per_batch,
+                     " per batch; split it"),
+        absl::StrCat("每批最多 ", options_.max_persons_per_batch, " 名人员，请拆分"));
   }
   GR_ASSIGN_OR_RETURN(auto profile, GetProfile(org_id));
   pb::BatchCreateActivitiesResponse out;
@@ -486,7 +531,7 @@ absl::StatusOr<std::vector<pb::ActivityRecord>> RecordsCore::FetchActivities(
 absl::StatusOr<pb::ActivityRecord> RecordsCore::GetActivity(const std::string& org_id,
                                                             const std::string& id) {
   GR_ASSIGN_OR_RETURN(auto blob, store_.ReadActivity(org_id, id));
-  if (!blob) return absl::NotFoundError(absl::StrCat(ActivityName(org_id, id), " not found"));
+  if (!blob) return NotFound(ActivityName(org_id, id));
   return ParseStored<pb::ActivityRecord>(*blob, "record");
 }
 
@@ -502,12 +547,16 @@ absl::StatusOr<pb::ListActivitiesResponse> RecordsCore::ListActivities(
   std::string min = "-inf", max = "+inf";
   if (!req.from().empty()) {
     auto d = ParseDate(req.from());
-    if (!d.ok()) return absl::InvalidArgumentError(absl::StrCat("from: ", d.status().message()));
+    if (!d.ok()) {
+      return errors::InvalidField("from", "INVALID_DATE", d.status().message(), "日期不正确");
+    }
     min = absl::StrCat(d->Ordinal());
   }
   if (!req.to().empty()) {
     auto d = ParseDate(req.to());
-    if (!d.ok()) return absl::InvalidArgumentError(absl::StrCat("to: ", d.status().message()));
+    if (!d.ok()) {
+      return errors::InvalidField("to", "INVALID_DATE", d.status().message(), "日期不正确");
+    }
     max = absl::StrCat(d->Ordinal());
   }
   GR_RETURN_IF_ERROR(RequireOrg(org_id));
@@ -619,7 +668,7 @@ absl::StatusOr<std::vector<pb::ActivityRecord>> RecordsCore::ListRevisions(
     const std::string& org_id, const std::string& id) {
   GR_ASSIGN_OR_RETURN(auto blobs, store_.ReadActivityRevisions(org_id, id));
   if (blobs.empty()) {
-    return absl::NotFoundError(absl::StrCat(ActivityName(org_id, id), " not found"));
+    return NotFound(ActivityName(org_id, id));
   }
   std::vector<pb::ActivityRecord> out;
   for (const auto& blob : blobs) {

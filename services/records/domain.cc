@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/crypto.h"
+#include "common/errors.h"
 #include "common/json.h"
 #include "common/markup.h"
 #include "common/resource.h"
@@ -56,18 +57,20 @@ bool Declares(const pb::ActivityType& type, const std::string& quantity) {
 absl::Status ValidateQuantities(const pb::ActivityType& type, const pb::ActivityRecord& r) {
   for (const auto& q : type.required_quantities()) {
     if (!r.quantities().contains(q)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("activity.quantities[", q, "]: required for type '", r.type(), "'"));
+      return errors::InvalidField(absl::StrCat("activity.quantities[", q, "]"), "QUANTITY_REQUIRED",
+                                  absl::StrCat("required for type '", r.type(), "'"),
+                                  absl::StrCat("活动类型 '", r.type(), "' 必须填写此数量"));
     }
   }
   for (const auto& [q, v] : r.quantities()) {
     if (!Declares(type, q)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("activity.quantities[", q, "]: type '", r.type(), "' has no such quantity"));
+      return errors::InvalidField(absl::StrCat("activity.quantities[", q, "]"), "UNKNOWN_QUANTITY",
+                                  absl::StrCat("type '", r.type(), "' has no such quantity"),
+                                  absl::StrCat("活动类型 '", r.type(), "' 没有此数量"));
     }
     if (v < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("activity.quantities[", q, "]: ", v, " is negative"));
+      return errors::InvalidField(absl::StrCat("activity.quantities[", q, "]"), "NEGATIVE_QUANTITY",
+                                  absl::StrCat(v, " is negative"), "数量不能为负数");
     }
   }
   return absl::OkStatus();
@@ -76,16 +79,21 @@ absl::Status ValidateQuantities(const pb::ActivityType& type, const pb::Activity
 absl::Status ValidatePersons(const pb::ActivityType& type, const pb::ActivityRecord& r,
                              int max_persons) {
   if (type.persons_required() && r.persons().empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("activity.persons: type '", r.type(), "' must name the persons"));
+    return errors::InvalidField("activity.persons", "PERSONS_REQUIRED",
+                                absl::StrCat("type '", r.type(), "' must name the persons"),
+                                absl::StrCat("活动类型 '", r.type(), "' 必须列出参加人员"));
   }
   if (max_persons > 0 && r.persons_size() > max_persons) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "activity.persons: ", r.persons_size(), " persons, at most ", max_persons, " per record"));
+    return errors::InvalidField(
+        "activity.persons", "TOO_MANY_PERSONS",
+        absl::StrCat(r.persons_size(), " persons, at most ", max_persons, " per record"),
+        absl::StrCat("每条记录最多 ", max_persons, " 名人员"));
   }
   for (const auto& p : r.persons()) {
     if (p.empty() || p.size() > 128) {
-      return absl::InvalidArgumentError("activity.persons: each person id must be 1..128 bytes");
+      return errors::InvalidField("activity.persons", "INVALID_PERSON_ID",
+                                  "each person id must be 1..128 bytes",
+                                  "每个人员标识必须为 1 至 128 字节");
     }
   }
   return absl::OkStatus();
@@ -98,13 +106,15 @@ absl::Status ValidateRecordTexts(const pb::ActivityRecord& r) {
   GR_RETURN_IF_ERROR(CheckTextField("activity.source_system", r.source_system()));
   GR_RETURN_IF_ERROR(CheckTextField("activity.external_id", r.external_id()));
   if (r.external_id().empty() != r.source_system().empty()) {
-    return absl::InvalidArgumentError(
-        "activity.external_id: source_system and external_id go together");
+    return errors::InvalidField("activity.external_id", "EXTERNAL_ID_INCOMPLETE",
+                                "source_system and external_id go together",
+                                "source_system 与 external_id 必须同时填写");
   }
   for (int i = 0; i < r.attachments_size(); ++i) {
     if (!IsHex64(r.attachments(i).sha256())) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("activity.attachments[", i, "].sha256: 64 lower-case hex digits"));
+      return errors::InvalidField(absl::StrCat("activity.attachments[", i, "].sha256"),
+                                  "INVALID_DIGEST", "64 lower-case hex digits",
+                                  "必须是 64 位小写十六进制数字");
     }
     GR_RETURN_IF_ERROR(CheckTextField("activity.attachments.uri", r.attachments(i).uri()));
   }
@@ -115,25 +125,29 @@ absl::Status ValidateRecordTexts(const pb::ActivityRecord& r) {
 
 absl::Status CheckTextField(absl::string_view field, absl::string_view value) {
   if (value.size() > kMaxText) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": ", value.size(), " bytes, at most ", kMaxText));
+    return errors::InvalidField(field, "TEXT_TOO_LONG",
+                                absl::StrCat(value.size(), " bytes, at most ", kMaxText),
+                                absl::StrCat("最长 ", kMaxText, " 字节"));
   }
   return absl::OkStatus();
 }
 
 absl::Status ValidateActivity(const CompiledProfile& profile, const pb::ActivityRecord& r,
                               int max_persons) {
-  if (r.type().empty()) return absl::InvalidArgumentError("activity.type: must be set");
+  if (r.type().empty()) {
+    return errors::InvalidField("activity.type", "FIELD_REQUIRED", "must be set", "必须填写");
+  }
   const pb::ActivityType* type = profile.FindType(r.type());
   if (type == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("activity.type: unknown activity type '",
-                                                   r.type(), "' (known: ", profile.KnownTypes(),
-                                                   ")"));
+    return errors::InvalidField(
+        "activity.type", "UNKNOWN_ACTIVITY_TYPE",
+        absl::StrCat("unknown activity type '", r.type(), "' (known: ", profile.KnownTypes(), ")"),
+        absl::StrCat("未知的活动类型 '", r.type(), "'"));
   }
   auto date = ParseDate(r.occurred_on());
   if (!date.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("activity.occurred_on: ", date.status().message()));
+    return errors::InvalidField("activity.occurred_on", "INVALID_DATE", date.status().message(),
+                                "日期不正确，应为 YYYY-MM-DD 格式的日历日期");
   }
   GR_RETURN_IF_ERROR(ValidateQuantities(*type, r));
   GR_RETURN_IF_ERROR(ValidatePersons(*type, r, max_persons));
@@ -142,11 +156,13 @@ absl::Status ValidateActivity(const CompiledProfile& profile, const pb::Activity
 
 absl::Status ValidateNewOrg(absl::string_view org_id, const pb::Org& org) {
   if (!IsValidId(org_id)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("org_id: '", org_id, "' must be 1-63 lower-case letters, digits or '-'"));
+    return errors::InvalidField(
+        "org_id", "INVALID_ORG_ID",
+        absl::StrCat("'", org_id, "' must be 1-63 lower-case letters, digits or '-'"),
+        "必须为 1 至 63 个小写字母、数字或 '-'");
   }
   if (org.display_name().empty()) {
-    return absl::InvalidArgumentError("org.display_name: must be set");
+    return errors::InvalidField("org.display_name", "FIELD_REQUIRED", "must be set", "必须填写");
   }
   GR_RETURN_IF_ERROR(ValidateOrgText(org));
   return ValidateParent(org);
@@ -158,9 +174,11 @@ absl::StatusOr<pb::Org> ApplyOrgUpdate(const pb::Org& current, const pb::UpdateO
   std::set<std::string> mask(req.update_mask().begin(), req.update_mask().end());
   for (const auto& p : mask) {
     if (!kPaths.count(p)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("update_mask: unknown path '", p,
-                       "' (paths: display_name, short_name, city, district, parent, facts)"));
+      return errors::InvalidField(
+          "update_mask", "UNKNOWN_MASK_PATH",
+          absl::StrCat("unknown path '", p,
+                       "' (paths: display_name, short_name, city, district, parent, facts)"),
+          absl::StrCat("未知的字段路径 '", p, "'"));
     }
   }
   auto want = [&](const char* p) { return mask.empty() || mask.count(p); };
@@ -168,7 +186,8 @@ absl::StatusOr<pb::Org> ApplyOrgUpdate(const pb::Org& current, const pb::UpdateO
   pb::Org next = current;
   if (want("display_name")) {
     if (in.display_name().empty()) {
-      return absl::InvalidArgumentError("org.display_name: must not be empty");
+      return errors::InvalidField("org.display_name", "FIELD_REQUIRED", "must not be empty",
+                                  "不能为空");
     }
     next.set_display_name(in.display_name());
   }
@@ -188,7 +207,11 @@ absl::StatusOr<pb::ActivityRecord> ApplyAmendment(const CompiledProfile& profile
                                                   int max_persons) {
   if ((!amended.source_system().empty() && amended.source_system() != current.source_system()) ||
       (!amended.external_id().empty() && amended.external_id() != current.external_id())) {
-    return absl::InvalidArgumentError("activity.source_system/external_id: cannot change on amend");
+    return errors::WithField(
+        errors::WithReason(absl::InvalidArgumentError(
+                               "activity.source_system/external_id: cannot change on amend"),
+                           "EXTERNAL_ID_IMMUTABLE", "修改记录时不能更改 source_system/external_id"),
+        "activity.source_system");
   }
   pb::ActivityRecord next = current;
   next.set_type(amended.type());

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/enums.h"
+#include "common/errors.h"
 #include "common/resource.h"
 #include "common/status.h"
 
@@ -29,8 +30,10 @@ absl::StatusOr<IndicatorName> ParseIndicatorName(const std::string& name) {
   std::string key = slash == std::string::npos ? "" : name.substr(slash + 1);
   if (slash == std::string::npos || key.empty() ||
       name.compare(0, slash + 1, absl::StrCat(name.substr(0, slash), "/")) != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("name: '", name, "' is not of the form orgs/*/indicators/{key}"));
+    return errors::InvalidField(
+        "name", "INVALID_NAME",
+        absl::StrCat("'", name, "' is not of the form orgs/*/indicators/{key}"),
+        "资源名称格式应为 orgs/*/indicators/{key}");
   }
   GR_ASSIGN_OR_RETURN(auto parts, ParseName(absl::StrCat(name.substr(0, slash), "/x"),
                                             "orgs/*/indicators/*", "name"));
@@ -52,7 +55,9 @@ grpc::Status OrgGrpc::CreateOrg(grpc::ServerContext* ctx, const pb::CreateOrgReq
   auto p = auth_->Authenticate(*ctx);
   if (!p.ok()) return ToGrpcStatus(p.status());
   if (!p->IsOperator()) {
-    return ToGrpcStatus(absl::PermissionDeniedError("only the platform operator registers orgs"));
+    return ToGrpcStatus(
+        errors::WithReason(absl::PermissionDeniedError("only the platform operator registers orgs"),
+                           "OPERATOR_ONLY", "只有平台运营方可以登记单位"));
   }
   return ToGrpc(records_->CreateOrg(req->org_id(), req->org(), req->request_id()), out);
 }
@@ -126,7 +131,9 @@ grpc::Status IndicatorGrpc::GetIndicator(grpc::ServerContext* ctx,
   std::string key = req->name().substr(req->name().rfind('/') + 1);
   const pb::Indicator* ind = (*profile)->FindIndicator(key);
   if (ind == nullptr) {
-    return ToGrpcStatus(absl::NotFoundError(absl::StrCat(req->name(), " not found")));
+    return ToGrpcStatus(
+        errors::WithReason(absl::NotFoundError(absl::StrCat(req->name(), " not found")),
+                           "INDICATOR_NOT_FOUND", absl::StrCat(req->name(), " 不存在")));
   }
   *out = *ind;
   out->set_name(req->name());

@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "common/crypto.h"
 #include "common/enums.h"
+#include "common/errors.h"
 #include "common/markup.h"
 #include "common/resource.h"
 #include "common/status.h"
@@ -25,6 +26,13 @@
 
 namespace govreport::templates {
 namespace {
+
+// Every render slot is taken: the same call may well succeed in a moment.
+absl::Status RendersBusy(absl::Status status) {
+  return errors::WithRetry(
+      errors::WithReason(std::move(status), "RENDERS_BUSY", "同时进行的文稿生成过多，请稍后重试"),
+      absl::Seconds(1));
+}
 
 constexpr size_t kCacheSize = 512;
 // Compiled revisions kept, in bytes (source and nodes): stored templates
@@ -226,13 +234,13 @@ absl::Status TemplatesCore::AcquireSlot(absl::Time deadline, const std::string& 
         stopping_) {
       ++refused_busy_;
       if (!all_full()) {
-        return absl::ResourceExhaustedError(absl::StrCat(
+        return RendersBusy(absl::ResourceExhaustedError(absl::StrCat(
             "too many renders of org '", org, "' in progress (", limits_.max_concurrent_per_org,
-            ", --render-max-concurrent-per-org); retry"));
+            ", --render-max-concurrent-per-org); retry")));
       }
-      return absl::ResourceExhaustedError(absl::StrCat("too many renders in progress (",
-                                                       limits_.max_concurrent,
-                                                       ", --render-max-concurrent); retry"));
+      return RendersBusy(absl::ResourceExhaustedError(
+          absl::StrCat("too many renders in progress (", limits_.max_concurrent,
+                       ", --render-max-concurrent); retry")));
     }
   }
   ++in_progress_;
@@ -340,9 +348,10 @@ absl::StatusOr<std::vector<std::shared_ptr<const CompiledTemplate>>> TemplatesCo
 absl::StatusOr<Value> TemplatesCore::ContextFromRequest(const v1::ValueMap& context) const {
   const size_t bytes = context.ByteSizeLong();
   if (bytes > limits_.max_context_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat("context: ", bytes, " bytes, at most ",
-                                                   limits_.max_context_bytes,
-                                                   " (--render-max-context-bytes)"));
+    return errors::InvalidField("context", "CONTEXT_TOO_LARGE",
+                                absl::StrCat(bytes, " bytes, at most ", limits_.max_context_bytes,
+                                             " (--render-max-context-bytes)"),
+                                absl::StrCat("最多 ", limits_.max_context_bytes, " 字节"));
   }
   return ToEngineContext(context);
 }
@@ -399,8 +408,15 @@ absl::Status TemplatesCore::CheckSyntaxAndNames(const std::string& org, const st
   std::vector<std::string> lines;
   lines.reserve(problems.size());
   for (const auto& p : problems) lines.push_back(p.ToString());
-  return absl::InvalidArgumentError(
-      absl::StrCat("text: ", problems.size(), " problem(s):\n", absl::StrJoin(lines, "\n")));
+  absl::Status invalid = errors::WithReason(
+      absl::InvalidArgumentError(
+          absl::StrCat("text: ", problems.size(), " problem(s):\n", absl::StrJoin(lines, "\n"))),
+      "TEMPLATE_INVALID", absl::StrCat("模板有 ", problems.size(), " 处错误（行:列 见英文说明）"));
+  // One violation per problem, each with its line and column.
+  for (const std::string& line : lines) {
+    invalid = errors::WithField(std::move(invalid), "text", line);
+  }
+  return invalid;
 }
 
 absl::StatusOr<v1::Template> TemplatesCore::Save(WriteMode mode, const TemplateRef& ref,
@@ -416,14 +432,19 @@ absl::StatusOr<v1::Template> TemplatesCore::Save(WriteMode mode, const TemplateR
     case Outcome::kRequestReused:
       return request_id::Reused(call.id);
     case Outcome::kExists:
-      return absl::AlreadyExistsError(absl::StrCat(ref.Name(), " already exists; update it"));
+      return errors::WithReason(
+          absl::AlreadyExistsError(absl::StrCat(ref.Name(), " already exists; update it")),
+          "TEMPLATE_ALREADY_EXISTS", "模板已存在，请更新它");
     case Outcome::kNotFound:
-      return absl::NotFoundError(absl::StrCat(ref.Name(), " not found"));
+      return errors::WithReason(absl::NotFoundError(absl::StrCat(ref.Name(), " not found")),
+                                "TEMPLATE_NOT_FOUND", absl::StrCat(ref.Name(), " 不存在"));
     default:
       break;
   }
-  return absl::AbortedError(
-      absl::StrCat(ref.Name(), " is at revision ", w.revision, ", not ", expected, "; reread it"));
+  return errors::WithReason(
+      absl::AbortedError(absl::StrCat(ref.Name(), " is at revision ", w.revision, ", not ",
+                                      expected, "; reread it")),
+      "REVISION_MISMATCH", "模板已被他人修改，请重新读取后重试");
 }
 
 absl::StatusOr<v1::Template> TemplatesCore::Create(const std::string& org, const std::string& id,
@@ -433,8 +454,10 @@ absl::StatusOr<v1::Template> TemplatesCore::Create(const std::string& org, const
                                                    const std::string& token,
                                                    const std::string& request_id) {
   if (!IsValidId(id)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("template_id: '", id, "' must be 1-63 lower-case letters, digits or '-'"));
+    return errors::InvalidField(
+        "template_id", "INVALID_ID",
+        absl::StrCat("'", id, "' must be 1-63 lower-case letters, digits or '-'"),
+        "必须为 1 至 63 个小写字母、数字或 '-'");
   }
   GR_RETURN_IF_ERROR(request_id::Validate(request_id));
   GR_RETURN_IF_ERROR(CheckSyntaxAndNames(org, text, token));
@@ -586,9 +609,11 @@ absl::StatusOr<v1::RenderResponse> TemplatesCore::Preview(const v1::PreviewReque
   size_t narrative_bytes = 0;
   for (const auto& [k, v] : req.narrative()) narrative_bytes += k.size() + v.size();
   if (narrative_bytes > limits_.max_context_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat("narrative: ", narrative_bytes,
-                                                   " bytes, at most ", limits_.max_context_bytes,
-                                                   " (--render-max-context-bytes)"));
+    return errors::InvalidField(
+        "narrative", "CONTEXT_TOO_LARGE",
+        absl::StrCat(narrative_bytes, " bytes, at most ", limits_.max_context_bytes,
+                     " (--render-max-context-bytes)"),
+        absl::StrCat("最多 ", limits_.max_context_bytes, " 字节"));
   }
   ReportContextInput input;
   GR_ASSIGN_OR_RETURN(input.org, figures_->GetOrg(org, token));

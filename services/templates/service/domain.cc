@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/errors.h"
 #include "common/resource.h"
 #include "common/status.h"
 
@@ -41,16 +42,18 @@ absl::StatusOr<TemplateRef> ParseTemplateName(const std::string& name) {
 absl::StatusOr<TemplateRef> TemplateRenderableBy(const std::string& name, const std::string& org) {
   GR_ASSIGN_OR_RETURN(TemplateRef ref, ParseTemplateName(name));
   if (!ref.org.empty() && ref.org != org) {
-    return absl::PermissionDeniedError(
-        "template: a template of another org cannot be rendered here");
+    return errors::WithReason(
+        absl::PermissionDeniedError("template: a template of another org cannot be rendered here"),
+        "OTHER_ORG", "不能使用其他单位的模板");
   }
   return ref;
 }
 
 absl::Status CheckTemplateSize(const std::string& text) {
   if (text.size() > kMaxTemplateBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("text: ", text.size(), " bytes, at most ", kMaxTemplateBytes));
+    return errors::InvalidField("text", "TEXT_TOO_LONG",
+                                absl::StrCat(text.size(), " bytes, at most ", kMaxTemplateBytes),
+                                absl::StrCat("最长 ", kMaxTemplateBytes, " 字节"));
   }
   return absl::OkStatus();
 }

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/enums.h"
+#include "common/errors.h"
 #include "common/resource.h"
 #include "common/status.h"
 
@@ -18,7 +19,9 @@ absl::StatusOr<auth::Principal> AuthorizeRef(auth::Authenticator* auth,
   if (ref.org.empty()) {
     GR_ASSIGN_OR_RETURN(auth::Principal p, auth->Authenticate(ctx));
     if (write && !p.IsOperator()) {
-      return absl::PermissionDeniedError("only the platform operator changes shared templates");
+      return errors::WithReason(
+          absl::PermissionDeniedError("only the platform operator changes shared templates"),
+          "OPERATOR_ONLY", "只有平台运营方可以修改共享模板");
     }
     return p;
   }

@@ -2,12 +2,18 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/crypto.h"
+#include "common/errors.h"
 #include "common/resource.h"
 #include "common/status.h"
 #include "templates/service/lua_scripts.h"
 
 namespace govreport::templates {
 namespace {
+
+absl::Status TemplateNotFound(absl::string_view name) {
+  return errors::WithReason(absl::NotFoundError(absl::StrCat(name, " not found")),
+                            "TEMPLATE_NOT_FOUND", absl::StrCat(name, " 不存在"));
+}
 
 std::string RevisionField(int64_t revision) { return absl::StrCat("r", revision); }
 
@@ -41,7 +47,7 @@ std::string Store::RequestKey(const std::string& org, const std::string& request
 absl::StatusOr<int64_t> Store::LatestRevision(const std::string& org, const std::string& id) {
   GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"HGET", TemplateKey(org, id), "latest"}));
   if (r.IsNil()) {
-    return absl::NotFoundError(absl::StrCat(TemplateRef{org, id, 0}.Name(), " not found"));
+    return TemplateNotFound(TemplateRef{org, id, 0}.Name());
   }
   return r.AsInt();
 }
@@ -49,7 +55,7 @@ absl::StatusOr<int64_t> Store::LatestRevision(const std::string& org, const std:
 absl::StatusOr<v1::Template> Store::ReadRevision(const TemplateRef& ref) {
   GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"HGET", TemplateKey(ref.org, ref.id),
                                                        RevisionField(ref.revision)}));
-  if (r.IsNil()) return absl::NotFoundError(absl::StrCat(ref.Name(), " not found"));
+  if (r.IsNil()) return TemplateNotFound(ref.Name());
   return ParseTemplate(r.Str());
 }
 
