@@ -110,7 +110,15 @@ class TokenStore {
   absl::StatusOr<IssuedToken> Issue(const Principal& principal, absl::Duration ttl,
                                     absl::string_view issued_by = "");
   absl::Status Revoke(absl::string_view token_id, absl::string_view org_scope);
-  absl::StatusOr<std::vector<TokenInfo>> List(absl::string_view org, int64_t offset, int64_t limit);
+  // The org's tokens by issue time, then token id (its unique, stable
+  // order), after the cursor `after` (paging.h; "" from the start), at most
+  // `limit`. `next` is the cursor after the last one read ("" when no more
+  // are left); expired tokens are passed over.
+  struct TokenPage {
+    std::vector<TokenInfo> tokens;
+    std::string next;
+  };
+  absl::StatusOr<TokenPage> List(absl::string_view org, const std::string& after, int limit);
   // NOT_FOUND when no live token has this secret.
   absl::StatusOr<Principal> Lookup(absl::string_view secret);
 
