@@ -52,6 +52,19 @@ while i <= #ARGV do
     return redis.error_reply('commit: unknown operation ' .. tostring(op))
   end
 end
+-- Every change moves the report to the end of the org's change index
+-- (rpts:u, docs/assembler.md "Listing") under the next change sequence,
+-- which the stored report carries: Report.change_sequence (field 33, a
+-- varint) appended to the serialized message overrides an earlier value.
+local prefix, rid = string.match(KEYS[1], '^(.*:)rpt:([^:]+)$')
+local seq = redis.call('INCR', prefix .. 'rseq')
+redis.call('ZADD', prefix .. 'rpts:u', seq, rid)
+local n, tail = seq, ''
+while n >= 128 do
+  tail = tail .. string.char(n % 128 + 128)
+  n = math.floor(n / 128)
+end
+blob = blob .. '\136\2' .. tail .. string.char(n)
 redis.call('HSET', KEYS[1], 'd', blob, 'v', version)
 for _, o in ipairs(ops) do
   if o[1] == 'SET' then
@@ -70,7 +83,7 @@ for _, o in ipairs(ops) do
     redis.call(unpack(o[2]))
   end
 end
-return {'OK', version}
+return {'OK', version, seq}
 )lua"));
   return script;
 }
