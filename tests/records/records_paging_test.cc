@@ -371,5 +371,31 @@ TEST_F(RecordsPagingTest, RecordsOfAnEarlierVersionAreIndexedAndListed) {
   EXPECT_EQ(ListAll(req).size(), names.size());
 }
 
+TEST_F(RecordsPagingTest, RevisionsPageByNumber) {
+  auto rec = records_->CreateActivity("kjj", "li", Talk("2023-03-01", 1), "");
+  ASSERT_TRUE(rec.ok());
+  const std::string id = rec->name().substr(rec->name().rfind('/') + 1);
+  for (int i = 2; i <= 5; ++i) {
+    v1::AmendActivityRequest amend;
+    *amend.mutable_activity() = *rec;
+    (*amend.mutable_activity()->mutable_quantities())["participants"] = i;
+    auto next = records_->AmendActivity("kjj", "li", amend);
+    ASSERT_TRUE(next.ok()) << next.status();
+    rec = next;
+  }
+  auto page = records_->ListRevisions("kjj", id, 2, 2);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[0].revision(), 3);
+  EXPECT_EQ((*page)[1].revision(), 4);
+  // Each revision carries the change sequence of its own write.
+  EXPECT_LT((*page)[0].change_sequence(), (*page)[1].change_sequence());
+  EXPECT_EQ((*page)[0].create_sequence(), rec->create_sequence());
+  EXPECT_EQ(records_->ListRevisions("kjj", id, 5, 2)->size(), 0u);
+  EXPECT_EQ(records_->ListRevisions("kjj", id)->size(), 5u);
+  EXPECT_EQ(records_->ListRevisions("kjj", "nope", 5, 2).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace govreport::records
