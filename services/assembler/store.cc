@@ -219,6 +219,7 @@ absl::StatusOr<Store::Page> Store::ListReports(absl::string_view org, const Repo
   for (int round = 0; round < 10 && static_cast<int>(page.reports.size()) < q.size; ++round) {
     GR_ASSIGN_OR_RETURN(auto entries, ReadReportIndex(*redis_, org, q.order, cursor, chunk));
     std::vector<redis::Args> cmds;
+    cmds.reserve(entries.size());
     for (const auto& e : entries) {
       cmds.push_back({"HGET", ReportKey(ReportRef{std::string(org), e.member}), "d"});
     }

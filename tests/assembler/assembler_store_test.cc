@@ -198,6 +198,7 @@ class ReportListingTest : public ::testing::Test {
 
   static std::vector<std::string> Ids(const std::vector<pb::Report>& reports) {
     std::vector<std::string> ids;
+    ids.reserve(reports.size());
     for (const auto& r : reports) ids.push_back(r.name().substr(r.name().rfind('/') + 1));
     return ids;
   }
@@ -225,7 +226,7 @@ TEST_F(ReportListingTest, CreationOrdersHoldWhileReportsAreCreatedAndChanged) {
       for (int64_t ms : {int64_t{500}, int64_t{5000}, int64_t{1000 + page}}) {
         Create(absl::StrCat("n", order == ReportOrder::kNewest ? "a" : "b", extra++), ms);
       }
-      Change(initial[(page * 13) % initial.size()]);
+      Change(initial[(static_cast<size_t>(page) * 13) % initial.size()]);
     }));
     std::map<std::string, int> times;
     for (const auto& id : got) ++times[id];

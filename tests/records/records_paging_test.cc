@@ -72,6 +72,7 @@ class RecordsPagingTest : public ::testing::Test {
       auto out = core.BatchCreateActivities("kjj", "li", batch);
       EXPECT_TRUE(out.ok()) << out.status();
       if (!out.ok()) return names;
+      names.reserve(names.size() + out->results_size());
       for (const auto& r : out->results()) {
         EXPECT_EQ(r.code(), 0) << r.message();
         names.push_back(r.activity().name());
@@ -88,7 +89,7 @@ class RecordsPagingTest : public ::testing::Test {
       auto page = records_->ListActivities("kjj", req);
       EXPECT_TRUE(page.ok()) << page.status();
       if (!page.ok()) break;
-      for (const auto& a : page->activities()) out.push_back(a);
+      out.insert(out.end(), page->activities().begin(), page->activities().end());
       if (page->next_page_token().empty()) break;
       req.set_page_token(page->next_page_token());
       between();
@@ -234,6 +235,7 @@ TEST_F(RecordsPagingTest, IncrementalSyncSeesExactlyTheChangedRecords) {
 TEST_F(RecordsPagingTest, OrdersAndFilters) {
   // Created out of date order: 03-10, 01-05, 03-10, 02-20.
   std::vector<std::string> names;
+  names.reserve(4);
   for (const char* d : {"2023-03-10", "2023-01-05", "2023-03-10", "2023-02-20"}) {
     auto r = records_->CreateActivity("kjj", "li", Talk(d, 1), "");
     ASSERT_TRUE(r.ok());
@@ -245,8 +247,10 @@ TEST_F(RecordsPagingTest, OrdersAndFilters) {
     req.set_from(from);
     req.set_to(to);
     req.set_page_size(1);
+    std::vector<v1::ActivityRecord> all = ListAll(req);
     std::vector<std::string> out;
-    for (const auto& a : ListAll(req)) out.push_back(a.name());
+    out.reserve(all.size());
+    for (const auto& a : all) out.push_back(a.name());
     return out;
   };
   EXPECT_EQ(list("", "", ""), names);
@@ -334,10 +338,11 @@ TEST_F(RecordsPagingTest, RecordsOfAnEarlierVersionAreIndexedAndListed) {
     v1::ActivityRecord old = *rec;
     old.clear_create_sequence();
     old.clear_change_sequence();
-    std::string date = old.occurred_on().substr(0, 4) + old.occurred_on().substr(5, 2) +
-                       old.occurred_on().substr(8, 2);
-    ASSERT_TRUE(client_->Command({"HSET", p + "a:" + id, "d", old.SerializeAsString()}).ok());
-    ASSERT_TRUE(client_->Command({"HDEL", p + "a:" + id, "s"}).ok());
+    std::string date = absl::StrCat(old.occurred_on().substr(0, 4), old.occurred_on().substr(5, 2),
+                                    old.occurred_on().substr(8, 2));
+    const std::string key = absl::StrCat(p, "a:", id);
+    ASSERT_TRUE(client_->Command({"HSET", key, "d", old.SerializeAsString()}).ok());
+    ASSERT_TRUE(client_->Command({"HDEL", key, "s"}).ok());
     ASSERT_TRUE(client_->Command({"ZADD", p + "acts", date, id}).ok());
     ASSERT_TRUE(client_->Command({"ZADD", p + "acts:t:heart_to_heart_talk", date, id}).ok());
   }
