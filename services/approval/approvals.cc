@@ -30,15 +30,6 @@ constexpr int kMaxPageSize = 500;
 constexpr int kMaxScan = 1000;
 constexpr size_t kMaxRoleMembers = 1000;
 
-absl::StatusOr<int> PageSize(int requested, int default_size = kDefaultPageSize,
-                             int max_size = kMaxPageSize) {
-  if (requested < 0) {
-    return absl::InvalidArgumentError("page_size: must not be negative");
-  }
-  if (requested == 0) return default_size;
-  return std::min(requested, max_size);
-}
-
 // The cursor (the last id of the previous page) of a token of `list`, in
 // the form ids have; "" for the first page.
 absl::StatusOr<std::string> ReadCursor(absl::string_view list, absl::string_view token) {
@@ -265,7 +256,7 @@ absl::StatusOr<Listing<WorkflowDef>> ApprovalCore::ListWorkflows(const Principal
                                                                  absl::string_view page_token) {
   GR_ASSIGN_OR_RETURN(std::string org, ParseOrgName(parent));
   GR_RETURN_IF_ERROR(auth::CheckOrgRoles(p, org, roles::kAnyMember));
-  GR_ASSIGN_OR_RETURN(int size, PageSize(page_size));
+  GR_ASSIGN_OR_RETURN(int size, PageSize(page_size, kDefaultPageSize, kMaxPageSize));
   const std::string list = PageList({"workflows", org});
   GR_ASSIGN_OR_RETURN(std::string cursor, ReadCursor(list, page_token));
   GR_ASSIGN_OR_RETURN(std::vector<WorkflowDef> wfs, store_->ListWorkflows(org, cursor, size + 1));
@@ -389,7 +380,7 @@ absl::StatusOr<Listing<RoleView>> ApprovalCore::ListRoles(const Principal& p,
                                                           absl::string_view page_token) {
   GR_ASSIGN_OR_RETURN(std::string org, ParseOrgName(parent));
   GR_RETURN_IF_ERROR(auth::CheckOrgRoles(p, org, roles::kAnyMember));
-  GR_ASSIGN_OR_RETURN(int size, PageSize(page_size));
+  GR_ASSIGN_OR_RETURN(int size, PageSize(page_size, kDefaultPageSize, kMaxPageSize));
   const std::string list = PageList({"roles", org});
   GR_ASSIGN_OR_RETURN(std::string cursor, ReadCursor(list, page_token));
   GR_ASSIGN_OR_RETURN(std::vector<std::string> names, store_->ListRoleNames(org, cursor, size + 1));
@@ -610,7 +601,7 @@ absl::StatusOr<Listing<ApprovalState>> ApprovalCore::ListApprovals(const Princip
                                                                    const ListFilter& f) {
   GR_ASSIGN_OR_RETURN(std::string org, ParseOrgName(f.parent));
   GR_RETURN_IF_ERROR(auth::CheckOrgRoles(p, org, roles::kAnyMember));
-  GR_ASSIGN_OR_RETURN(int size, PageSize(f.page_size));
+  GR_ASSIGN_OR_RETURN(int size, PageSize(f.page_size, kDefaultPageSize, kMaxPageSize));
   // Bound to the filters too: a cursor is a position in what they select.
   const std::string list =
       PageList({"approvals", org, f.state ? absl::StrCat(static_cast<int>(*f.state)) : "",
@@ -661,7 +652,7 @@ absl::StatusOr<Listing<TaskView>> ApprovalCore::ListMyTasks(const Principal& p,
                                                             absl::string_view page_token) {
   GR_ASSIGN_OR_RETURN(std::string org, ParseOrgName(parent));
   GR_RETURN_IF_ERROR(auth::CheckOrgRoles(p, org, roles::kAnyMember));
-  GR_ASSIGN_OR_RETURN(int size, PageSize(page_size));
+  GR_ASSIGN_OR_RETURN(int size, PageSize(page_size, kDefaultPageSize, kMaxPageSize));
   // Each user's inbox is a list of its own.
   const std::string list = PageList({"tasks", org, p.subject});
   GR_ASSIGN_OR_RETURN(std::string cursor, ReadCursor(list, page_token));

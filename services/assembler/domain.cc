@@ -765,4 +765,24 @@ bool IsPermanent(const absl::Status& status) {
   }
 }
 
+absl::StatusOr<ReportOrder> ParseReportOrder(const pb::ListReportsRequest& req) {
+  const std::string& o = req.order_by();
+  if (req.changed_after() < 0) {
+    return absl::InvalidArgumentError("changed_after: must not be negative");
+  }
+  if (req.changed_after() > 0 && !o.empty() && o != "change_sequence") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("order_by: '", o,
+                     "' with changed_after; changed_after lists by \"change_sequence\" (leave "
+                     "order_by empty or set it to that)"));
+  }
+  if (o == "change_sequence" || (o.empty() && req.changed_after() > 0)) return ReportOrder::kChange;
+  if (o.empty() || o == "create_unix desc") return ReportOrder::kNewest;
+  if (o == "create_unix") return ReportOrder::kOldest;
+  return absl::InvalidArgumentError(
+      absl::StrCat("order_by: '", o,
+                   "' is not an order of this list (\"create_unix desc\", the default; "
+                   "\"create_unix\"; \"change_sequence\")"));
+}
+
 }  // namespace govreport::assembler

@@ -229,6 +229,15 @@ tpb::RenderRequest RenderRequestFor(const pb::Revision& revision, pb::DocumentFo
 // value that changes if any document does.
 std::string ManifestDigest(const google::protobuf::RepeatedPtrField<pb::RenderedDocument>& docs);
 
+// ---------------------------------------------------------------- listing
+
+// The orders of ListReports (reports.proto, order_by).
+enum class ReportOrder { kNewest, kOldest, kChange };
+
+// The order a ListReportsRequest asks for, or INVALID_ARGUMENT naming
+// order_by or changed_after.
+absl::StatusOr<ReportOrder> ParseReportOrder(const pb::ListReportsRequest& request);
+
 // ----------------------------------------------------------------- errors
 
 // Whether a failure will fail again however often it is retried (bad

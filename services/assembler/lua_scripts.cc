@@ -5,8 +5,11 @@
 
 namespace govreport::assembler {
 
-const redis::Script& CommitReportScript() {
-  static const redis::Script script(absl::StrCat(request_id::kLuaPrelude, R"lua(
+namespace {
+
+// The Lua text, apart from the function that loads it: it is Lua, not C++
+// (readability-function-size would count it as function lines).
+constexpr char kCommitReportLua[] = R"lua(
 -- ARGV: 1 expected version ('0' = create), 2 report blob, 3 its version,
 --       4 guard key index (0 = none), 5 request key index (0 = none),
 --       6 the request's fingerprint, then the operations.
@@ -52,6 +55,19 @@ while i <= #ARGV do
     return redis.error_reply('commit: unknown operation ' .. tostring(op))
   end
 end
+-- Every change moves the report to the end of the org's change index
+-- (rpts:u, docs/assembler.md "Listing") under the next change sequence,
+-- which the stored report carries: Report.change_sequence (field 33, a
+-- varint) appended to the serialized message overrides an earlier value.
+local prefix, rid = string.match(KEYS[1], '^(.*:)rpt:([^:]+)$')
+local seq = redis.call('INCR', prefix .. 'rseq')
+redis.call('ZADD', prefix .. 'rpts:u', seq, rid)
+local n, tail = seq, ''
+while n >= 128 do
+  tail = tail .. string.char(n % 128 + 128)
+  n = math.floor(n / 128)
+end
+blob = blob .. '\136\2' .. tail .. string.char(n)
 redis.call('HSET', KEYS[1], 'd', blob, 'v', version)
 for _, o in ipairs(ops) do
   if o[1] == 'SET' then
@@ -70,8 +86,13 @@ for _, o in ipairs(ops) do
     redis.call(unpack(o[2]))
   end
 end
-return {'OK', version}
-)lua"));
+return {'OK', version, seq}
+)lua";
+
+}  // namespace
+
+const redis::Script& CommitReportScript() {
+  static const redis::Script script(absl::StrCat(request_id::kLuaPrelude, kCommitReportLua));
   return script;
 }
 

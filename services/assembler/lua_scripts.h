@@ -17,7 +17,9 @@ namespace govreport::assembler {
 //         SETNX idx value          (frozen documents are never overwritten)
 //         ZADD  idx score member
 //         XADD  idx n f1 v1 ... fn vn
-// Returns {'OK', version} | {'DUP', guard value} | {'EXISTS', version} |
+// Every commit also gives the report the org's next change sequence
+// (gr:{org}:rseq) and moves it to the end of gr:{org}:rpts:u.
+// Returns {'OK', version, change sequence} | {'DUP', guard value} | {'EXISTS', version} |
 //         {'NOTFOUND'} | {'STALE', version}.
 const redis::Script& CommitReportScript();
 

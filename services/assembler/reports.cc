@@ -244,6 +244,7 @@ absl::StatusOr<pb::Report> ReportCore::CreateReport(const auth::Principal& p, co
   GR_ASSIGN_OR_RETURN(CommitResult r, store_->Commit(commit));
   switch (r.outcome) {
     case Outcome::kOk:
+      report.set_change_sequence(r.change_sequence);
       return report;
     case Outcome::kReplayed:
       return ParseStored<pb::Report>(r.guard_value, "request result");
@@ -286,13 +287,23 @@ absl::StatusOr<pb::ListReportsResponse> ReportCore::ListReports(const std::strin
                                                                 const pb::ListReportsRequest& req) {
   // Unset: every state.
   GR_RETURN_IF_ERROR(CheckEnum("state", req.state(), Unspecified::kAllowed));
-  GR_ASSIGN_OR_RETURN(int size, PageSize(req.page_size(), 50, 500));
-  std::string list = PageList({"reports", org, absl::StrCat(static_cast<int>(req.state()))});
-  GR_ASSIGN_OR_RETURN(int64_t offset, DecodePageToken(list, req.page_token()));
-  GR_ASSIGN_OR_RETURN(Store::Page page, store_->ListReports(org, offset, size, req.state()));
+  ReportQuery q;
+  GR_ASSIGN_OR_RETURN(q.size, PageSize(req.page_size(), 50, 500));
+  GR_ASSIGN_OR_RETURN(q.order, ParseReportOrder(req));
+  q.state = req.state();
+  std::string list =
+      PageList({"reports", org, absl::StrCat(static_cast<int>(req.state())),
+                absl::StrCat(static_cast<int>(q.order)), absl::StrCat(req.changed_after())});
+  GR_ASSIGN_OR_RETURN(q.cursor, DecodeCursorToken(list, req.page_token()));
+  if (q.cursor.empty() && q.order == ReportOrder::kChange) {
+    q.cursor = absl::StrCat(req.changed_after());
+  }
+  GR_ASSIGN_OR_RETURN(Store::Page page, store_->ListReports(org, q));
   pb::ListReportsResponse out;
   for (auto& r : page.reports) *out.add_reports() = std::move(r);
-  if (page.next_offset >= 0) out.set_next_page_token(EncodePageToken(list, page.next_offset));
+  if (!page.next_cursor.empty()) {
+    out.set_next_page_token(EncodeCursorToken(list, page.next_cursor));
+  }
   return out;
 }
 

@@ -1,7 +1,12 @@
 #include "assembler/store.h"
 
+#include <optional>
+#include <utility>
+
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "assembler/lua_scripts.h"
+#include "common/paging.h"
 #include "common/resource.h"
 #include "common/status.h"
 
@@ -160,37 +165,83 @@ absl::StatusOr<std::string> Store::ReadDocument(const RevisionRef& ref, pb::Docu
   return std::string(r.Str());
 }
 
-absl::StatusOr<Store::Page> Store::ListReports(absl::string_view org, int64_t offset, int size,
-                                               pb::ReportState state) {
+namespace {
+
+absl::Status AppendEntries(const redis::Reply& r, std::vector<paging::ZEntry>& out) {
+  GR_RETURN_IF_ERROR(r.ErrorStatus());
+  for (size_t i = 0; i + 1 < r.Size(); i += 2) {
+    paging::ZEntry e;
+    e.member = r[i].AsString();
+    // Sequences are integers below 2^53: exact as doubles.
+    GR_ASSIGN_OR_RETURN(e.score, r[i + 1].AsInt());
+    out.push_back(std::move(e));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BadCursor() {
+  return absl::InvalidArgumentError("page_token: not a token of this order");
+}
+
+// The next `count` entries of the index of `order` after `cursor`.
+absl::StatusOr<std::vector<paging::ZEntry>> ReadReportIndex(redis::Client& redis,
+                                                            absl::string_view org,
+                                                            ReportOrder order,
+                                                            const std::string& cursor, int count) {
+  std::vector<paging::ZEntry> out;
+  const std::string n = absl::StrCat(count);
+  if (order == ReportOrder::kChange) {
+    int64_t after = 0;
+    if (!cursor.empty() && !absl::SimpleAtoi(cursor, &after)) return BadCursor();
+    GR_ASSIGN_OR_RETURN(
+        redis::Reply r,
+        redis.Command({"ZRANGEBYSCORE", absl::StrCat(OrgPrefix(org), "rpts:u"),
+                       absl::StrCat("(", after), "+inf", "WITHSCORES", "LIMIT", "0", n}));
+    GR_RETURN_IF_ERROR(AppendEntries(r, out));
+    return out;
+  }
+  // By creation: ties of one millisecond by id; entries never move.
+  std::optional<paging::ZEntry> after;
+  if (!cursor.empty()) {
+    GR_ASSIGN_OR_RETURN(after, paging::ParseZCursor(cursor));
+  }
+  return paging::ZPageAfter(redis, Store::IndexKey(org), after, count,
+                            order == ReportOrder::kNewest);
+}
+
+}  // namespace
+
+absl::StatusOr<Store::Page> Store::ListReports(absl::string_view org, const ReportQuery& q) {
   Page page;
-  const bool filtered = state != pb::REPORT_STATE_UNSPECIFIED;
-  const int chunk = filtered ? std::max(size * 2, 100) : size;
-  int64_t pos = offset;
-  for (int round = 0; round < (filtered ? 10 : 1); ++round) {
-    GR_ASSIGN_OR_RETURN(redis::Reply ids,
-                        redis_->Command({"ZREVRANGE", IndexKey(org), absl::StrCat(pos),
-                                         absl::StrCat(pos + chunk - 1)}));
-    if (ids.Size() == 0) return page;
+  const bool filtered = q.state != pb::REPORT_STATE_UNSPECIFIED;
+  const int chunk = filtered ? std::max(q.size * 2, 100) : q.size;
+  std::string cursor = q.cursor;
+  for (int round = 0; round < 10 && static_cast<int>(page.reports.size()) < q.size; ++round) {
+    GR_ASSIGN_OR_RETURN(auto entries, ReadReportIndex(*redis_, org, q.order, cursor, chunk));
     std::vector<redis::Args> cmds;
-    for (size_t i = 0; i < ids.Size(); ++i) {
-      cmds.push_back({"HGET", ReportKey(ReportRef{std::string(org), ids[i].AsString()}), "d"});
+    cmds.reserve(entries.size());
+    for (const auto& e : entries) {
+      cmds.push_back({"HGET", ReportKey(ReportRef{std::string(org), e.member}), "d"});
     }
-    GR_ASSIGN_OR_RETURN(auto blobs, redis_->Pipeline(cmds));
+    std::vector<redis::Reply> blobs;
+    if (!cmds.empty()) {
+      GR_ASSIGN_OR_RETURN(blobs, redis_->Pipeline(cmds));
+    }
     size_t used = 0;
-    for (const auto& b : blobs) {
-      if (static_cast<int>(page.reports.size()) >= size) break;
-      ++used;
-      GR_RETURN_IF_ERROR(b.ErrorStatus());
-      if (b.IsNil()) continue;
-      GR_ASSIGN_OR_RETURN(pb::Report r, Parse<pb::Report>(b.Str(), "report"));
-      if (filtered && r.state() != state) continue;
+    for (; used < entries.size() && static_cast<int>(page.reports.size()) < q.size; ++used) {
+      const paging::ZEntry& e = entries[used];
+      cursor = q.order == ReportOrder::kChange ? absl::StrCat(e.score) : paging::EncodeZCursor(e);
+      GR_RETURN_IF_ERROR(blobs[used].ErrorStatus());
+      if (blobs[used].IsNil()) continue;
+      GR_ASSIGN_OR_RETURN(pb::Report r, Parse<pb::Report>(blobs[used].Str(), "report"));
+      // Changed since the index was read: it comes again further on.
+      if (q.order == ReportOrder::kChange && r.change_sequence() != e.score) continue;
+      if (filtered && r.state() != q.state) continue;
       page.reports.push_back(std::move(r));
     }
-    pos += static_cast<int64_t>(used);
-    if (static_cast<int>(ids.Size()) < chunk && used == ids.Size()) return page;
-    if (static_cast<int>(page.reports.size()) >= size) break;
+    if (static_cast<int>(entries.size()) < chunk && used == entries.size()) return page;
   }
-  page.next_offset = pos;
+  page.next_cursor = cursor;
   return page;
 }
 
@@ -215,6 +266,9 @@ absl::StatusOr<CommitResult> Store::Commit(const CommitBuilder& commit) {
       return absl::InternalError(absl::StrCat("commit script answered ", r[0].Str()));
   }
   GR_ASSIGN_OR_RETURN(out.version, r[1].AsInt());
+  if (out.outcome == Outcome::kOk) {
+    GR_ASSIGN_OR_RETURN(out.change_sequence, r[2].AsInt());
+  }
   return out;
 }
 

@@ -5,6 +5,9 @@
 //   gr:{org}:rpt:{id}:doc:{n}:{FMT}  published document bytes
 //   gr:{org}:rpt:{id}:job:{seq}      revision made by assembly job seq
 //   gr:{org}:rpts                    sorted set of report ids by creation
+//                                    time (ms); ties by id
+//   gr:{org}:rpts:u                  sorted set of report ids by change
+//                                    sequence (gr:{org}:rseq, the last one)
 //   gr:{org}:rq:{request_id}         request replay (common/request_id.h)
 //   gr:{org}:tplwf                   hash template → TemplateWorkflows blob
 // plus the global streams gr:q:assemble and gr:ev:published, which the
@@ -73,6 +76,17 @@ struct CommitResult {
   std::string guard_value;
   // kOk: the new version; kStale / kExists: the stored one.
   int64_t version = 0;
+  // kOk: the report's new change sequence.
+  int64_t change_sequence = 0;
+};
+
+// What one page of ListReports reads.
+struct ReportQuery {
+  ReportOrder order = ReportOrder::kNewest;
+  pb::ReportState state = pb::REPORT_STATE_UNSPECIFIED;
+  // The cursor: the last entry read ("" for the first page; the token's).
+  std::string cursor;
+  int size = 0;
 };
 
 class Store {
@@ -98,13 +112,15 @@ class Store {
 
   struct Page {
     std::vector<pb::Report> reports;
-    // -1: the list is exhausted.
-    int64_t next_offset = -1;
+    // The cursor after the last entry read; empty: the list is exhausted.
+    std::string next_cursor;
   };
-  // Newest first from `offset`; a state filter scans a bounded number of
-  // entries per call, so a page may be short while next_offset is set.
-  absl::StatusOr<Page> ListReports(absl::string_view org, int64_t offset, int size,
-                                   pb::ReportState state);
+  // One page of `query` after its cursor: newest or oldest first by
+  // creation (cursor "millis:id"), or by change sequence (cursor the last
+  // sequence). A state filter scans a bounded number of entries per call,
+  // so a page may be short while next_cursor is set. INVALID_ARGUMENT for
+  // a cursor of another form.
+  absl::StatusOr<Page> ListReports(absl::string_view org, const ReportQuery& query);
 
   absl::StatusOr<CommitResult> Commit(const CommitBuilder& commit);
 

@@ -3,14 +3,16 @@
 #include <grpcpp/client_context.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/crypto.h"
-#include "common/outcome.h"
 #include "common/errors.h"
+#include "common/outcome.h"
+#include "common/paging.h"
 #include "common/resource.h"
 #include "common/status.h"
 
@@ -201,14 +203,16 @@ absl::Status TokenStore::Revoke(absl::string_view token_id, absl::string_view or
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<TokenInfo>> TokenStore::List(absl::string_view org, int64_t offset,
-                                                        int64_t limit) {
-  GR_ASSIGN_OR_RETURN(redis::Reply ids,
-                      redis_->Command({"ZRANGE", OrgKey(org), absl::StrCat(offset),
-                                       absl::StrCat(offset + limit - 1)}));
-  std::vector<TokenInfo> out;
-  for (size_t i = 0; i < ids.Size(); ++i) {
-    std::string id = ids[i].AsString();
+absl::StatusOr<TokenStore::TokenPage> TokenStore::List(absl::string_view org,
+                                                       const std::string& after, int limit) {
+  std::optional<paging::ZEntry> cursor;
+  if (!after.empty()) {
+    GR_ASSIGN_OR_RETURN(cursor, paging::ParseZCursor(after));
+  }
+  GR_ASSIGN_OR_RETURN(auto entries, paging::ZPageAfter(*redis_, OrgKey(org), cursor, limit, false));
+  TokenPage out;
+  for (const paging::ZEntry& e : entries) {
+    const std::string& id = e.member;
     GR_ASSIGN_OR_RETURN(redis::Reply hash, redis_->Command({"GET", IdKey(id)}));
     if (hash.IsNil()) continue;  // Expired.
     GR_ASSIGN_OR_RETURN(redis::Reply fields, redis_->Command({"HGETALL", TokenKey(hash.Str())}));
@@ -219,8 +223,9 @@ absl::StatusOr<std::vector<TokenInfo>> TokenStore::List(absl::string_view org, i
       if (fields[j].Str() == "issued") info.issue_unix = *fields[j + 1].AsInt();
       if (fields[j].Str() == "expires") info.expire_unix = *fields[j + 1].AsInt();
     }
-    out.push_back(std::move(info));
+    out.tokens.push_back(std::move(info));
   }
+  if (static_cast<int>(entries.size()) == limit) out.next = paging::EncodeZCursor(entries.back());
   return out;
 }
 

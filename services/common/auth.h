@@ -127,7 +127,15 @@ class TokenStore {
   // repeat served by another replica or after a restart answers the same
   // secret. Without it, a random key of this process.
   void SetReplayKey(std::string key) { replay_key_ = std::move(key); }
-  absl::StatusOr<std::vector<TokenInfo>> List(absl::string_view org, int64_t offset, int64_t limit);
+  // The org's tokens by issue time, then token id (its unique, stable
+  // order), after the cursor `after` (paging.h; "" from the start), at most
+  // `limit`. `next` is the cursor after the last one read ("" when no more
+  // are left); expired tokens are passed over.
+  struct TokenPage {
+    std::vector<TokenInfo> tokens;
+    std::string next;
+  };
+  absl::StatusOr<TokenPage> List(absl::string_view org, const std::string& after, int limit);
   // NOT_FOUND when no live token has this secret.
   absl::StatusOr<Principal> Lookup(absl::string_view secret);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -162,16 +163,16 @@ absl::StatusOr<pb::ListOrgsResponse> RecordsCore::ListOrgs(const std::string& on
   GR_ASSIGN_OR_RETURN(int size, PageSize(page_size, 50, 500));
   // The operator's list of every org and an org's list of itself differ.
   const std::string list = PageList({"orgs", only});
-  GR_ASSIGN_OR_RETURN(int64_t offset, DecodePageToken(list, page_token));
+  GR_ASSIGN_OR_RETURN(std::string after, DecodeCursorToken(list, page_token));
   pb::ListOrgsResponse out;
   std::vector<std::string> ids;
   if (!only.empty()) {
-    if (offset == 0) ids.push_back(only);
+    if (after.empty()) ids.push_back(only);
   } else {
-    GR_ASSIGN_OR_RETURN(ids, store_.ListOrgIds(offset, size + 1));
+    GR_ASSIGN_OR_RETURN(ids, store_.ListOrgIds(after, size + 1));
     if (static_cast<int>(ids.size()) > size) {
       ids.pop_back();
-      out.set_next_page_token(EncodePageToken(list, offset + size));
+      out.set_next_page_token(EncodeCursorToken(list, ids.back()));
     }
   }
   GR_ASSIGN_OR_RETURN(auto blobs, store_.ReadOrgs(ids));
@@ -319,7 +320,7 @@ absl::StatusOr<pb::GetIndicatorProvenanceResponse> RecordsCore::GetIndicatorProv
   GR_ASSIGN_OR_RETURN(Period period, ParsePeriod(period_text));
   GR_ASSIGN_OR_RETURN(int size, PageSize(page_size, 100, 1000));
   std::string list_id = PageList({"provenance", org_id, key, period.label});
-  GR_ASSIGN_OR_RETURN(int64_t offset, DecodePageToken(list_id, page_token));
+  GR_ASSIGN_OR_RETURN(std::string after, DecodeCursorToken(list_id, page_token));
   GR_ASSIGN_OR_RETURN(auto profile, GetProfile(org_id));
   const pb::Indicator* ind = profile->FindIndicator(key);
   if (ind == nullptr) {
@@ -352,14 +353,14 @@ absl::StatusOr<pb::GetIndicatorProvenanceResponse> RecordsCore::GetIndicatorProv
     ids.insert(fed.begin(), fed.end());
   }
   out.set_total_records(static_cast<int64_t>(ids.size()));
+  // In id order, after the last id of the previous page.
   std::vector<std::string> page;
-  int64_t i = 0;
-  for (const auto& id : ids) {
-    if (i >= offset && static_cast<int64_t>(page.size()) < size) page.push_back(id);
-    ++i;
-  }
-  if (offset + size < static_cast<int64_t>(ids.size())) {
-    out.set_next_page_token(EncodePageToken(list_id, offset + size));
+  for (auto it = ids.upper_bound(after); it != ids.end(); ++it) {
+    if (static_cast<int>(page.size()) == size) {
+      out.set_next_page_token(EncodeCursorToken(list_id, page.back()));
+      break;
+    }
+    page.push_back(*it);
   }
   GR_ASSIGN_OR_RETURN(auto records, FetchActivities(org_id, page));
   for (auto& r : records) *out.add_records() = std::move(r);
@@ -382,6 +383,8 @@ absl::StatusOr<RecordsCore::PreparedWrite> RecordsCore::PrepareCreate(
   p.record.set_voided(false);
   p.record.clear_void_reason();
   p.record.clear_change_reason();
+  p.record.clear_create_sequence();  // Given by the write script.
+  p.record.clear_change_sequence();
   p.record.set_create_unix(absl::ToUnixSeconds(Now()));
   p.record.set_update_unix(p.record.create_unix());
   ActivityWrite& w = p.write;
@@ -405,8 +408,14 @@ absl::StatusOr<pb::ActivityRecord> RecordsCore::FinishWrite(const std::string& o
                                                             const PreparedWrite& p,
                                                             const WriteAnswer& a) {
   switch (a.outcome) {
-    case Outcome::kOk:
-      return p.record;
+    case Outcome::kOk: {
+      pb::ActivityRecord rec = p.record;
+      GR_ASSIGN_OR_RETURN(int64_t change, a.reply[3].AsInt());
+      GR_ASSIGN_OR_RETURN(int64_t create, a.reply[4].AsInt());
+      rec.set_change_sequence(change);
+      rec.set_create_sequence(create);
+      return rec;
+    }
     case Outcome::kReplayed: {
       // The first result: the record as that call left it.
       std::pair<std::string, std::string> id_rev = absl::StrSplit(a.reply[1].Str(), '@');
@@ -535,56 +544,116 @@ absl::StatusOr<pb::ActivityRecord> RecordsCore::GetActivity(const std::string& o
   return ParseStored<pb::ActivityRecord>(*blob, "record");
 }
 
+namespace {
+
+constexpr absl::string_view OrderName(ActivityOrder order) {
+  switch (order) {
+    case ActivityOrder::kCreate:
+      return "create_sequence";
+    case ActivityOrder::kDate:
+      return "occurred_on";
+    case ActivityOrder::kChange:
+      return "change_sequence";
+  }
+  return "";
+}
+
+}  // namespace
+
+absl::Status RecordsCore::IndexLegacyRecords(const std::string& org_id) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (indexed_orgs_.count(org_id) != 0) return absl::OkStatus();
+  }
+  constexpr int64_t kChunk = 1000;
+  for (;;) {
+    GR_ASSIGN_OR_RETURN(int64_t taken, store_.IndexLegacyRecords(org_id, kChunk));
+    if (taken < kChunk) break;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  indexed_orgs_.insert(org_id);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Store::IndexEntry>> RecordsCore::ScanActivityIndex(
+    const std::string& org_id, const pb::ListActivitiesRequest& req, ActivityOrder order,
+    const std::string& cursor, int count) {
+  if (order == ActivityOrder::kDate) {
+    // ZRANGEBYLEX bounds; members start yyyymmdd:, so every member of the
+    // day `to` sorts below to + 1.
+    std::string min = "-", max = "+";
+    if (!cursor.empty()) {
+      min = absl::StrCat("(", cursor);
+    } else if (!req.from().empty()) {
+      GR_ASSIGN_OR_RETURN(Date from, ParseDate(req.from()));
+      min = absl::StrCat("[", from.Ordinal());
+    }
+    if (!req.to().empty()) {
+      GR_ASSIGN_OR_RETURN(Date to, ParseDate(req.to()));
+      max = absl::StrCat("(", to.Ordinal() + 1);
+    }
+    return store_.ListByDate(org_id, req.type(), min, max, count);
+  }
+  int64_t after = 0;
+  if (!cursor.empty() && !absl::SimpleAtoi(cursor, &after)) {
+    return absl::InvalidArgumentError("page_token: not a token of this order");
+  }
+  if (cursor.empty() && order == ActivityOrder::kChange) after = req.changed_after();
+  // The change index is not kept per type: the type is a filter there.
+  return store_.ListBySequence(org_id, order == ActivityOrder::kChange ? "" : req.type(),
+                               order == ActivityOrder::kChange, after, count);
+}
+
 absl::StatusOr<pb::ListActivitiesResponse> RecordsCore::ListActivities(
     const std::string& org_id, const pb::ListActivitiesRequest& req) {
   GR_ASSIGN_OR_RETURN(int size, PageSize(req.page_size(), 100, 1000));
-  // The token is bound to the org and the filters, so it cannot be replayed
-  // on another list.
+  GR_ASSIGN_OR_RETURN(ActivityOrder order, ParseActivityOrder(req));
+  for (const auto& [field, value] : {std::pair{"from", &req.from()}, std::pair{"to", &req.to()}}) {
+    if (value->empty()) continue;
+    if (auto d = ParseDate(*value); !d.ok()) {
+      return errors::InvalidField(field, "INVALID_DATE", d.status().message(), "日期不正确");
+    }
+  }
+  // The token is bound to the org, the order and the filters, so it cannot
+  // be replayed on another list.
   std::string list_id =
       PageList({"activities", org_id, req.type(), req.from(), req.to(), req.department(),
-                req.source_system(), req.include_voided() ? "voided" : ""});
-  GR_ASSIGN_OR_RETURN(int64_t offset, DecodePageToken(list_id, req.page_token()));
-  std::string min = "-inf", max = "+inf";
-  if (!req.from().empty()) {
-    auto d = ParseDate(req.from());
-    if (!d.ok()) {
-      return errors::InvalidField("from", "INVALID_DATE", d.status().message(), "日期不正确");
-    }
-    min = absl::StrCat(d->Ordinal());
-  }
-  if (!req.to().empty()) {
-    auto d = ParseDate(req.to());
-    if (!d.ok()) {
-      return errors::InvalidField("to", "INVALID_DATE", d.status().message(), "日期不正确");
-    }
-    max = absl::StrCat(d->Ordinal());
-  }
+                req.source_system(), req.include_voided() ? "voided" : "", OrderName(order),
+                absl::StrCat(req.changed_after())});
+  GR_ASSIGN_OR_RETURN(std::string cursor, DecodeCursorToken(list_id, req.page_token()));
   GR_RETURN_IF_ERROR(RequireOrg(org_id));
+  GR_RETURN_IF_ERROR(IndexLegacyRecords(org_id));
   pb::ListActivitiesResponse out;
-  bool filtered =
-      !req.department().empty() || !req.source_system().empty() || !req.include_voided();
-  // Scan in chunks; filters that have no index are applied here, bounded
-  // per call so one request cannot scan an unbounded set.
-  const int chunk = filtered ? std::max(size * 2, 200) : size;
-  int64_t pos = offset;
+  const bool indexed =
+      req.department().empty() && req.source_system().empty() && req.include_voided() &&
+      (order == ActivityOrder::kDate || (req.from().empty() && req.to().empty())) &&
+      (order != ActivityOrder::kChange || req.type().empty());
+  // Filters without an index are applied here, over a bounded scan per call.
+  const int chunk = indexed ? size : std::max(size * 2, 200);
   for (int round = 0; round < 20 && out.activities_size() < size; ++round) {
-    GR_ASSIGN_OR_RETURN(auto ids, store_.ListActivityIds(org_id, req.type(), min, max, pos, chunk));
-    GR_ASSIGN_OR_RETURN(auto recs, FetchActivities(org_id, ids));
+    GR_ASSIGN_OR_RETURN(auto entries, ScanActivityIndex(org_id, req, order, cursor, chunk));
+    std::vector<std::string> ids;
+    ids.reserve(entries.size());
+    for (const auto& e : entries) ids.push_back(e.id);
+    GR_ASSIGN_OR_RETURN(auto blobs, store_.ReadActivitiesAt(org_id, ids));
     size_t used = 0;
-    for (auto& rec : recs) {
-      if (out.activities_size() >= size) break;
-      ++used;
-      if (!req.include_voided() && rec.voided()) continue;
-      if (!req.department().empty() && rec.department() != req.department()) continue;
-      if (!req.source_system().empty() && rec.source_system() != req.source_system()) continue;
+    for (size_t i = 0; i < entries.size() && out.activities_size() < size; ++i, ++used) {
+      const Store::IndexEntry& e = entries[i];
+      cursor = order == ActivityOrder::kDate ? e.member : absl::StrCat(e.sequence);
+      if (!blobs[i]) continue;
+      GR_ASSIGN_OR_RETURN(pb::ActivityRecord rec,
+                          ParseStored<pb::ActivityRecord>(*blobs[i], "record"));
+      // Changed since the index was read: it is listed again at its new
+      // place, further on.
+      if (order == ActivityOrder::kChange && rec.change_sequence() != e.sequence) continue;
+      if (!MatchesListing(req, rec)) continue;
       *out.add_activities() = std::move(rec);
     }
-    pos += static_cast<int64_t>(used);
-    if (static_cast<int>(ids.size()) < chunk && used == ids.size()) {
+    if (static_cast<int>(entries.size()) < chunk && used == entries.size()) {
       return out;  // The index is exhausted.
     }
   }
-  out.set_next_page_token(EncodePageToken(list_id, pos));
+  out.set_next_page_token(EncodeCursorToken(list_id, cursor));
   return out;
 }
 
@@ -665,8 +734,13 @@ absl::StatusOr<pb::ActivityRecord> RecordsCore::VoidActivity(const std::string& 
 }
 
 absl::StatusOr<std::vector<pb::ActivityRecord>> RecordsCore::ListRevisions(
-    const std::string& org_id, const std::string& id) {
-  GR_ASSIGN_OR_RETURN(auto blobs, store_.ReadActivityRevisions(org_id, id));
+    const std::string& org_id, const std::string& id, int64_t after, int limit) {
+  GR_ASSIGN_OR_RETURN(auto blobs, store_.ReadActivityRevisions(org_id, id, after, limit));
+  if (blobs.empty() && after > 0) {
+    // Past the last revision of a record that exists: an empty page.
+    GR_ASSIGN_OR_RETURN(auto current, store_.ReadActivity(org_id, id));
+    if (current) return std::vector<pb::ActivityRecord>();
+  }
   if (blobs.empty()) {
     return NotFound(ActivityName(org_id, id));
   }

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -91,8 +92,11 @@ class RecordsCore {
                                                   const std::string& recorded_by,
                                                   const pb::VoidActivityRequest& request,
                                                   bool quota_exempt = false);
+  // Revisions after `after`, at most `limit` (0: all); NOT_FOUND when the
+  // record does not exist.
   absl::StatusOr<std::vector<pb::ActivityRecord>> ListRevisions(const std::string& org_id,
-                                                                const std::string& id);
+                                                                const std::string& id,
+                                                                int64_t after = 0, int limit = 0);
 
  private:
   struct PreparedWrite {
@@ -123,6 +127,14 @@ class RecordsCore {
   absl::StatusOr<pb::ActivityRecord> ChangeActivity(const std::string& org_id,
                                                     const std::string& recorded_by,
                                                     const Change& change, bool quota_exempt);
+  // Records an earlier version stored are listed once indexed: the first
+  // listing of an org after an upgrade does it, 1000 per script call.
+  absl::Status IndexLegacyRecords(const std::string& org_id);
+  // The next `count` entries after `cursor` of the index that serves
+  // `order` and the request's type.
+  absl::StatusOr<std::vector<Store::IndexEntry>> ScanActivityIndex(
+      const std::string& org_id, const pb::ListActivitiesRequest& request, ActivityOrder order,
+      const std::string& cursor, int count);
   absl::StatusOr<std::vector<pb::ActivityRecord>> FetchActivities(
       const std::string& org_id, const std::vector<std::string>& ids);
   absl::Status RequireOrg(const std::string& org_id);
@@ -139,6 +151,9 @@ class RecordsCore {
     absl::Time until;
   };
   std::map<std::string, CachedProfile> profiles_;
+  // Orgs without records of an earlier version left to index (none is
+  // written there any more, so an org once done stays done).
+  std::set<std::string> indexed_orgs_;
 };
 
 }  // namespace govreport::records

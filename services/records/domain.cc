@@ -264,12 +264,45 @@ std::string ContentHash(const pb::ActivityRecord& r) {
   c.clear_voided();
   c.clear_void_reason();
   c.clear_change_reason();
+  c.clear_create_sequence();
+  c.clear_change_sequence();
   return Sha256Hex(SerializeDeterministic(c)).substr(0, 32);
 }
 
 std::string ExternalKey(const pb::ActivityRecord& r) {
   if (r.external_id().empty()) return "";
   return absl::StrCat(r.source_system(), "\x1f", r.external_id());
+}
+
+absl::StatusOr<ActivityOrder> ParseActivityOrder(const pb::ListActivitiesRequest& req) {
+  const std::string& o = req.order_by();
+  if (req.changed_after() < 0) {
+    return absl::InvalidArgumentError("changed_after: must not be negative");
+  }
+  if (req.changed_after() > 0 && !o.empty() && o != "change_sequence") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("order_by: '", o,
+                     "' with changed_after; changed_after lists by \"change_sequence\" (leave "
+                     "order_by empty or set it to that)"));
+  }
+  if (o == "change_sequence" || (o.empty() && req.changed_after() > 0)) {
+    return ActivityOrder::kChange;
+  }
+  if (o.empty() || o == "create_sequence") return ActivityOrder::kCreate;
+  if (o == "occurred_on") return ActivityOrder::kDate;
+  return absl::InvalidArgumentError(
+      absl::StrCat("order_by: '", o,
+                   "' is not an order of this list (\"create_sequence\", the default; "
+                   "\"occurred_on\"; \"change_sequence\")"));
+}
+
+bool MatchesListing(const pb::ListActivitiesRequest& req, const pb::ActivityRecord& rec) {
+  return (req.include_voided() || !rec.voided()) &&
+         (req.type().empty() || rec.type() == req.type()) &&
+         (req.from().empty() || rec.occurred_on() >= req.from()) &&
+         (req.to().empty() || rec.occurred_on() <= req.to()) &&
+         (req.department().empty() || rec.department() == req.department()) &&
+         (req.source_system().empty() || rec.source_system() == req.source_system());
 }
 
 }  // namespace govreport::records

@@ -55,6 +55,18 @@ std::string ContentHash(const pb::ActivityRecord& record);
 // "source_system\x1fexternal_id", or "" for a record without one.
 std::string ExternalKey(const pb::ActivityRecord& record);
 
+// The orders of ListActivities (records.proto, order_by).
+enum class ActivityOrder { kCreate, kDate, kChange };
+
+// The order a ListActivitiesRequest asks for, or INVALID_ARGUMENT naming
+// order_by or changed_after.
+absl::StatusOr<ActivityOrder> ParseActivityOrder(const pb::ListActivitiesRequest& request);
+
+// Whether `record` passes the request's filters (type, from/to, department,
+// source_system, include_voided). Dates are strict YYYY-MM-DD, so they
+// compare as text.
+bool MatchesListing(const pb::ListActivitiesRequest& request, const pb::ActivityRecord& record);
+
 }  // namespace govreport::records
 
 #endif  // GOVREPORT_RECORDS_DOMAIN_H_

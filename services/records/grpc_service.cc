@@ -1,5 +1,6 @@
 #include "records/grpc_service.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/enums.h"
 #include "common/errors.h"
@@ -107,19 +108,26 @@ grpc::Status IndicatorGrpc::ListIndicators(grpc::ServerContext* ctx,
   auto size = PageSize(req->page_size(), 100, 1000);
   if (!size.ok()) return ToGrpcStatus(size.status());
   const std::string list = PageList({"indicators", org});
-  auto offset = DecodePageToken(list, req->page_token());
-  if (!offset.ok()) return ToGrpcStatus(offset.status());
-  // Compared as int64: an offset past the end is an empty page.
+  auto after = DecodeCursorToken(list, req->page_token());
+  if (!after.ok()) return ToGrpcStatus(after.status());
+  // The catalogue's order; the cursor is the last key of the page.
   const auto& all = (*profile)->proto().indicators();
-  const int64_t total = all.size();
-  for (int64_t i = *offset; i < total && out->indicators_size() < *size; ++i) {
+  int i = 0;
+  if (!after->empty()) {
+    while (i < all.size() && all[i].key() != *after) ++i;
+    if (i == all.size()) {
+      return ToGrpcStatus(absl::InvalidArgumentError(
+          "page_token: its indicator is no longer in the org's catalogue (the profile was "
+          "replaced); list again without a page_token"));
+    }
+    ++i;
+  }
+  for (; i < all.size() && out->indicators_size() < *size; ++i) {
     pb::Indicator* ind = out->add_indicators();
-    *ind = all[static_cast<int>(i)];
+    *ind = all[i];
     ind->set_name(absl::StrCat("orgs/", org, "/indicators/", ind->key()));
   }
-  if (*offset + *size < total) {
-    out->set_next_page_token(EncodePageToken(list, *offset + *size));
-  }
+  if (i < all.size()) out->set_next_page_token(EncodeCursorToken(list, all[i - 1].key()));
   return grpc::Status::OK;
 }
 
@@ -211,8 +219,22 @@ grpc::Status ActivityGrpc::ListActivityRevisions(grpc::ServerContext* ctx,
                                                  pb::ListActivityRevisionsResponse* out) {
   auto parts = ParseName(req->name(), "orgs/*/activities/*", "name");
   GR_AUTHORIZE_ORG(p, OrgOfName(req->name(), "orgs/*/activities/*", "name"), roles::kRecordReaders);
-  auto revs = records_->ListRevisions(org, (*parts)[1]);
+  auto size = PageSize(req->page_size(), 100, 1000);
+  if (!size.ok()) return ToGrpcStatus(size.status());
+  // The cursor is the last revision number of the page.
+  const std::string list = PageList({"revisions", org, (*parts)[1]});
+  auto cursor = DecodeCursorToken(list, req->page_token());
+  if (!cursor.ok()) return ToGrpcStatus(cursor.status());
+  int64_t after = 0;
+  if (!cursor->empty() && (!absl::SimpleAtoi(*cursor, &after) || after < 0)) {
+    return ToGrpcStatus(absl::InvalidArgumentError("page_token: not a token of this list"));
+  }
+  auto revs = records_->ListRevisions(org, (*parts)[1], after, *size + 1);
   if (!revs.ok()) return ToGrpcStatus(revs.status());
+  if (static_cast<int>(revs->size()) > *size) {
+    revs->pop_back();
+    out->set_next_page_token(EncodeCursorToken(list, absl::StrCat(after + *size)));
+  }
   for (auto& r : *revs) *out->add_revisions() = std::move(r);
   return grpc::Status::OK;
 }
@@ -274,11 +296,11 @@ grpc::Status AuthGrpc::ListTokens(grpc::ServerContext* ctx, const apb::ListToken
   auto size = PageSize(req->page_size(), 100, 1000);
   if (!size.ok()) return ToGrpcStatus(size.status());
   const std::string page_list = PageList({"tokens", org});
-  auto offset = DecodePageToken(page_list, req->page_token());
-  if (!offset.ok()) return ToGrpcStatus(offset.status());
-  auto list = auth_->tokens().List(org, *offset, *size);
+  auto after = DecodeCursorToken(page_list, req->page_token());
+  if (!after.ok()) return ToGrpcStatus(after.status());
+  auto list = auth_->tokens().List(org, *after, *size);
   if (!list.ok()) return ToGrpcStatus(list.status());
-  for (const auto& t : *list) {
+  for (const auto& t : list->tokens) {
     apb::TokenInfo* info = out->add_tokens();
     info->set_token_id(t.token_id);
     info->set_issue_unix(t.issue_unix);
@@ -289,9 +311,7 @@ grpc::Status AuthGrpc::ListTokens(grpc::ServerContext* ctx, const apb::ListToken
     pr->set_display_name(t.principal.display_name);
     for (const auto& r : t.principal.roles) pr->add_roles(r);
   }
-  if (static_cast<int>(list->size()) == *size) {
-    out->set_next_page_token(EncodePageToken(page_list, *offset + *size));
-  }
+  if (!list->next.empty()) out->set_next_page_token(EncodeCursorToken(page_list, list->next));
   return grpc::Status::OK;
 }
 

@@ -9,15 +9,77 @@ namespace {
 
 // The Lua texts, kept apart from the functions that load them: they are Lua, not
 // C++ (readability-function-size would count them as function lines).
+// The listing indexes' helpers, shared by the write and the legacy
+// indexing scripts.
+constexpr char kListingLua[] = R"lua(
+-- A protobuf varint; Lua numbers are doubles, exact below 2^53.
+local function varint(n)
+  local out = ''
+  while n >= 128 do
+    out = out .. string.char(n % 128 + 128)
+    n = math.floor(n / 128)
+  end
+  return out .. string.char(n)
+end
+
+-- The stored record carries its sequences: fields appended to a serialized
+-- message override earlier values (ActivityRecord.create_sequence = 18,
+-- change_sequence = 19, varints).
+local function with_sequences(blob, cseq, dv)
+  return blob .. '\144\1' .. varint(cseq) .. '\152\1' .. varint(dv)
+end
+
+-- The member of the date index: yyyymmdd, creation sequence, id. One score
+-- for all, so the set is ordered by these bytes (ZRANGEBYLEX).
+local function by_date(d, cseq, id)
+  return string.gsub(d, '-', '') .. ':' .. string.format('%015d', cseq) .. ':' .. id
+end
+
+-- Puts one record in the listing indexes; `dv` is its change sequence.
+local function index_record(P, id, c, cseq, dv)
+  redis.call('ZADD', P .. 'acts:c', cseq, id)
+  redis.call('ZADD', P .. 'acts:c:t:' .. c.t, cseq, id)
+  redis.call('ZADD', P .. 'acts:d', 0, by_date(c.d, cseq, id))
+  redis.call('ZADD', P .. 'acts:d:t:' .. c.t, 0, by_date(c.d, cseq, id))
+  redis.call('ZADD', P .. 'acts:u', dv, id)
+end
+)lua";
+
+constexpr char kIndexLegacyLua[] = R"lua(
+-- KEYS: 1 the org's data version. ARGV: 1 how many records at most.
+-- Records stored by an earlier version are in acts (by date) and not in
+-- the listing indexes: each gets a creation sequence (oldest date first)
+-- and a change sequence (a data version of its own), both stored in the
+-- record, and leaves acts and acts:t:{type}. Returns how many it took from
+-- acts (fewer than asked: none are left).
+local P = string.sub(KEYS[1], 1, -3)
+local ids = redis.call('ZRANGE', P .. 'acts', 0, tonumber(ARGV[1]) - 1)
+for _, id in ipairs(ids) do
+  local rkey = P .. 'a:' .. id
+  local h = redis.call('HMGET', rkey, 'd', 'c', 's')
+  redis.call('ZREM', P .. 'acts', id)
+  if h[1] and h[2] and not h[3] then
+    local c = cjson.decode(h[2])
+    redis.call('ZREM', P .. 'acts:t:' .. c.t, id)
+    local cseq = redis.call('INCR', P .. 'seq')
+    local dv = redis.call('INCR', KEYS[1])
+    index_record(P, id, c, cseq, dv)
+    redis.call('HSET', rkey, 'd', with_sequences(h[1], cseq, dv), 's', cseq)
+  end
+end
+return #ids
+)lua";
+
 constexpr char kWriteActivityLua[] = R"lua(
 -- KEYS: 1 the org's data version, 2 the request id's key (same slot).
 -- ARGV: op, id, fingerprint ('' = no request id), ext_field, content_hash,
 --       expected_rev, record_blob, contribution_json, request_ttl_seconds,
 --       quota_day (YYYYMMDD, '' = not counted), quota_records, quota_bytes
 --       (0 = no limit), max_persons_per_year (0 = no limit)
--- A repeat answers {'REPLAYED', 'id@revision'} before anything else. The
--- quota and the persons cap are checked before anything is written, so a
--- refused write changes nothing.
+-- Returns {'OK', id, revision, change_sequence, create_sequence} or
+-- another outcome. A repeat answers {'REPLAYED', 'id@revision'} before
+-- anything else. The quota and the persons cap are checked before anything
+-- is written, so a refused write changes nothing.
 local P = string.sub(KEYS[1], 1, -3)
 local op, id, fp, ext, chash = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local expected, blob, contrib, ttl = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
@@ -127,26 +189,40 @@ if max_persons > 0 and new.v ~= 1 and #new.p > 0 then
   end
 end
 
+-- The listing indexes (kListingLua, docs/records.md "Listing"): acts:c creation
+-- sequence -> id (a record never moves), acts:d by date (moves with the
+-- date), acts:u change sequence -> id (every change moves it to the end);
+-- acts:c and acts:d also per type.
+local dv = redis.call('INCR', KEYS[1])
+local cseq
 if op == 'create' then
   if ext ~= '' then redis.call('HSET', P .. 'ext', ext, id .. '|' .. chash) end
+  cseq = redis.call('INCR', P .. 'seq')
 else
   apply(old, -1)
-  redis.call('ZREM', P .. 'acts:t:' .. old.t, id)
+  cseq = tonumber(redis.call('HGET', rkey, 's') or '')
+  if not cseq then
+    -- Stored by an earlier version and not yet indexed (kIndexLegacyLua).
+    cseq = redis.call('INCR', P .. 'seq')
+    redis.call('ZREM', P .. 'acts', id)
+    redis.call('ZREM', P .. 'acts:t:' .. old.t, id)
+  end
+  redis.call('ZREM', P .. 'acts:c:t:' .. old.t, id)
+  redis.call('ZREM', P .. 'acts:d', by_date(old.d, cseq, id))
+  redis.call('ZREM', P .. 'acts:d:t:' .. old.t, by_date(old.d, cseq, id))
 end
 apply(new, 1)
-local score = tonumber((string.gsub(new.d, '-', '')))
-redis.call('ZADD', P .. 'acts', score, id)
-redis.call('ZADD', P .. 'acts:t:' .. new.t, score, id)
-redis.call('HSET', rkey, 'd', blob, 'r', rev, 'c', contrib)
+index_record(P, id, new, cseq, dv)
+blob = with_sequences(blob, cseq, dv)
+redis.call('HSET', rkey, 'd', blob, 'r', rev, 'c', contrib, 's', cseq)
 redis.call('RPUSH', rkey .. ':h', blob)
-local dv = redis.call('INCR', KEYS[1])
 request_remember(KEYS[2], fp, id .. '@' .. rev, ttl)
 if qday ~= '' then
   redis.call('HINCRBY', qkey, 'n', 1)
   redis.call('HINCRBY', qkey, 'b', nbytes)
   redis.call('EXPIRE', qkey, 172800)
 end
-return {'OK', id, rev, dv}
+return {'OK', id, rev, dv, cseq}
 )lua";
 
 constexpr char kReadFiguresLua[] = R"lua(
@@ -249,7 +325,13 @@ return {'OK', rev}
 }  // namespace
 
 const redis::Script& WriteActivityScript() {
-  static const redis::Script script(absl::StrCat(request_id::kLuaPrelude, kWriteActivityLua));
+  static const redis::Script script(
+      absl::StrCat(request_id::kLuaPrelude, kListingLua, kWriteActivityLua));
+  return script;
+}
+
+const redis::Script& IndexLegacyRecordsScript() {
+  static const redis::Script script(absl::StrCat(kListingLua, kIndexLegacyLua));
   return script;
 }
 

@@ -15,6 +15,10 @@ namespace govreport::records {
 // the idempotency keys and the data version, all or nothing.
 const redis::Script& WriteActivityScript();
 
+// Puts records stored by an earlier version (in gr:{org}:acts only) into
+// the listing indexes, a bounded number per call.
+const redis::Script& IndexLegacyRecordsScript();
+
 // Reads counts, sums, distinct persons and latest values for a set of
 // buckets in one atomic step, with the data version they belong to.
 const redis::Script& ReadFiguresScript();

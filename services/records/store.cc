@@ -87,9 +87,14 @@ absl::StatusOr<std::optional<std::string>> Store::ReadOrg(const std::string& org
   return OptionalBlob(redis_->Command({"HGET", Key(org_id, "org"), "d"}));
 }
 
-absl::StatusOr<std::vector<std::string>> Store::ListOrgIds(int64_t offset, int64_t count) {
-  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"ZRANGE", kOrgIndex, absl::StrCat(offset),
-                                                       absl::StrCat(offset + count - 1)}));
+absl::StatusOr<std::vector<std::string>> Store::ListOrgIds(const std::string& after,
+                                                           int64_t count) {
+  // Every score is 0: the set is ordered by id.
+  GR_ASSIGN_OR_RETURN(
+      redis::Reply r,
+      redis_->Command({"ZRANGEBYLEX", kOrgIndex, after.empty() ? "-" : absl::StrCat("(", after),
+                       "+", "LIMIT", "0", absl::StrCat(count)}));
+  GR_RETURN_IF_ERROR(r.ErrorStatus());
   std::vector<std::string> ids;
   for (size_t i = 0; i < r.Size(); ++i) ids.push_back(r[i].AsString());
   return ids;
@@ -242,27 +247,89 @@ absl::StatusOr<std::optional<std::string>> Store::ReadActivityRevision(const std
 }
 
 absl::StatusOr<std::vector<std::string>> Store::ReadActivityRevisions(const std::string& org_id,
-                                                                      const std::string& id) {
+                                                                      const std::string& id,
+                                                                      int64_t after,
+                                                                      int64_t count) {
+  // Revision n is element n - 1 of the list, which is only appended to.
   GR_ASSIGN_OR_RETURN(
       redis::Reply r,
-      redis_->Command({"LRANGE", absl::StrCat(ActivityKey(org_id, id), ":h"), "0", "-1"}));
+      redis_->Command({"LRANGE", absl::StrCat(ActivityKey(org_id, id), ":h"), absl::StrCat(after),
+                       count > 0 ? absl::StrCat(after + count - 1) : "-1"}));
+  GR_RETURN_IF_ERROR(r.ErrorStatus());
   std::vector<std::string> out;
   for (size_t i = 0; i < r.Size(); ++i) out.push_back(r[i].AsString());
   return out;
 }
 
-absl::StatusOr<std::vector<std::string>> Store::ListActivityIds(const std::string& org_id,
-                                                                const std::string& type,
-                                                                const std::string& min,
-                                                                const std::string& max,
-                                                                int64_t offset, int64_t count) {
+absl::StatusOr<std::vector<std::optional<std::string>>> Store::ReadActivitiesAt(
+    const std::string& org_id, const std::vector<std::string>& ids) {
+  std::vector<std::optional<std::string>> out;
+  if (ids.empty()) return out;
+  std::vector<redis::Args> cmds;
+  cmds.reserve(ids.size());
+  for (const auto& id : ids) cmds.push_back({"HGET", ActivityKey(org_id, id), "d"});
+  GR_ASSIGN_OR_RETURN(auto replies, redis_->Pipeline(cmds));
+  out.reserve(replies.size());
+  for (const auto& r : replies) {
+    GR_RETURN_IF_ERROR(r.ErrorStatus());
+    out.push_back(r.IsNil() ? std::nullopt : std::optional<std::string>(std::string(r.Str())));
+  }
+  return out;
+}
+
+absl::StatusOr<int64_t> Store::IndexLegacyRecords(const std::string& org_id, int64_t count) {
+  GR_ASSIGN_OR_RETURN(
+      redis::Reply r,
+      redis_->Eval(IndexLegacyRecordsScript(), {DataVersionKey(org_id)}, {absl::StrCat(count)}));
+  GR_RETURN_IF_ERROR(r.ErrorStatus());
+  return r.AsInt();
+}
+
+absl::StatusOr<std::vector<Store::IndexEntry>> Store::ListBySequence(const std::string& org_id,
+                                                                     const std::string& type,
+                                                                     bool by_change, int64_t after,
+                                                                     int64_t count) {
+  std::string index = by_change      ? Key(org_id, "acts:u")
+                      : type.empty() ? Key(org_id, "acts:c")
+                                     : Key(org_id, absl::StrCat("acts:c:t:", type));
+  GR_ASSIGN_OR_RETURN(redis::Reply r,
+                      redis_->Command({"ZRANGEBYSCORE", index, absl::StrCat("(", after), "+inf",
+                                       "WITHSCORES", "LIMIT", "0", absl::StrCat(count)}));
+  GR_RETURN_IF_ERROR(r.ErrorStatus());
+  std::vector<IndexEntry> out;
+  for (size_t i = 0; i + 1 < r.Size(); i += 2) {
+    IndexEntry e;
+    e.id = r[i].AsString();
+    // Sequences are integers below 2^53, exact in the double Redis sends.
+    GR_ASSIGN_OR_RETURN(e.sequence, r[i + 1].AsInt());
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<Store::IndexEntry>> Store::ListByDate(const std::string& org_id,
+                                                                 const std::string& type,
+                                                                 const std::string& min,
+                                                                 const std::string& max,
+                                                                 int64_t count) {
   std::string index =
-      type.empty() ? Key(org_id, "acts") : Key(org_id, absl::StrCat("acts:t:", type));
-  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"ZRANGEBYSCORE", index, min, max, "LIMIT",
-                                                       absl::StrCat(offset), absl::StrCat(count)}));
-  std::vector<std::string> ids;
-  for (size_t i = 0; i < r.Size(); ++i) ids.push_back(r[i].AsString());
-  return ids;
+      type.empty() ? Key(org_id, "acts:d") : Key(org_id, absl::StrCat("acts:d:t:", type));
+  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"ZRANGEBYLEX", index, min, max, "LIMIT", "0",
+                                                       absl::StrCat(count)}));
+  GR_RETURN_IF_ERROR(r.ErrorStatus());
+  std::vector<IndexEntry> out;
+  for (size_t i = 0; i < r.Size(); ++i) {
+    IndexEntry e;
+    e.member = r[i].AsString();
+    // yyyymmdd:cseq:id
+    size_t last = e.member.rfind(':');
+    if (last == std::string::npos) {
+      return absl::DataLossError(absl::StrCat("date index entry '", e.member, "' has no id"));
+    }
+    e.id = e.member.substr(last + 1);
+    out.push_back(std::move(e));
+  }
+  return out;
 }
 
 }  // namespace govreport::records

@@ -5,7 +5,13 @@
 //   gr:{org}:dv                data version, bumped by every record write
 //   gr:{org}:a:{id}            hash {d: record, r: revision, c: contribution}
 //   gr:{org}:a:{id}:h          list of every revision of the record
-//   gr:{org}:acts[:t:{type}]   zset of record ids by date (yyyymmdd)
+//   gr:{org}:seq               the last creation sequence given
+//   gr:{org}:acts:c[:t:{type}] zset id by creation sequence (never moves)
+//   gr:{org}:acts:d[:t:{type}] zset (one score) of "yyyymmdd:cseq:id"
+//   gr:{org}:acts:u            zset id by change sequence (the data version
+//                              of its latest write)
+//   gr:{org}:acts[:t:{type}]   zset id by date: what earlier versions wrote,
+//                              emptied into the above (IndexLegacyRecords)
 //   gr:{org}:ext               hash source\x1fexternal id -> "id|content hash"
 //   gr:{org}:agg:{bucket}      counts and sums per year/half/quarter/month
 //   gr:{org}:dp:{bucket}:{t}   hash person -> records naming them
@@ -13,7 +19,8 @@
 //   gr:{org}:pv:{month}:{t}    set of ids, for provenance
 //   gr:{org}:quota:{yyyymmdd}  hash {n, b}: the day's writes and bytes
 //   gr:{org}:rq:{request_id}   request replay (common/request_id.h)
-//   gr:orgs                    zset of every org id (outside any org's slot)
+//   gr:orgs                    zset (score 0) of every org id (outside any
+//                              org's slot), in id order
 #ifndef GOVREPORT_RECORDS_STORE_H_
 #define GOVREPORT_RECORDS_STORE_H_
 
@@ -69,8 +76,9 @@ class Store {
   absl::Status AddToOrgIndex(const std::string& org_id);
   absl::StatusOr<bool> OrgExists(const std::string& org_id);
   absl::StatusOr<std::optional<std::string>> ReadOrg(const std::string& org_id);
-  // Ids of the index from `offset`, at most `count`.
-  absl::StatusOr<std::vector<std::string>> ListOrgIds(int64_t offset, int64_t count);
+  // Ids of the index after `after` ("" from the first) in id order, at
+  // most `count`.
+  absl::StatusOr<std::vector<std::string>> ListOrgIds(const std::string& after, int64_t count);
   // The orgs of `ids` that exist, in order.
   absl::StatusOr<std::vector<std::string>> ReadOrgs(const std::vector<std::string>& ids);
   struct ProfileRead {
@@ -108,15 +116,38 @@ class Store {
   absl::StatusOr<std::optional<std::string>> ReadActivityRevision(const std::string& org_id,
                                                                   const std::string& id,
                                                                   int64_t revision);
+  // Revisions after `after` (their numbers start at 1), at most `count`
+  // (0: all).
   absl::StatusOr<std::vector<std::string>> ReadActivityRevisions(const std::string& org_id,
-                                                                 const std::string& id);
-  // Ids by date within [min, max] (yyyymmdd or -inf/+inf), of one type or
-  // all ("" ), from `offset`, at most `count`.
-  absl::StatusOr<std::vector<std::string>> ListActivityIds(const std::string& org_id,
-                                                           const std::string& type,
-                                                           const std::string& min,
-                                                           const std::string& max, int64_t offset,
-                                                           int64_t count);
+                                                                 const std::string& id,
+                                                                 int64_t after = 0,
+                                                                 int64_t count = 0);
+  // The records of `ids`, in order; nullopt for one that does not exist.
+  absl::StatusOr<std::vector<std::optional<std::string>>> ReadActivitiesAt(
+      const std::string& org_id, const std::vector<std::string>& ids);
+
+  // Indexes at most `count` records stored by an earlier version
+  // (lua_scripts.h); how many it took, fewer than `count` when none are left.
+  absl::StatusOr<int64_t> IndexLegacyRecords(const std::string& org_id, int64_t count);
+
+  // One entry of a listing index: the record's id and the entry's place
+  // (its sequence, or its date-index member), the cursor after it.
+  struct IndexEntry {
+    std::string id;
+    int64_t sequence = 0;
+    std::string member;
+  };
+  // Entries of acts:c (by_change false; of `type` when set) or acts:u
+  // (by_change true) with a sequence greater than `after`, at most `count`.
+  absl::StatusOr<std::vector<IndexEntry>> ListBySequence(const std::string& org_id,
+                                                         const std::string& type, bool by_change,
+                                                         int64_t after, int64_t count);
+  // Entries of acts:d (of `type` when set) within the ZRANGEBYLEX bounds
+  // [min, max] ("[x", "(x", "-", "+"), at most `count`.
+  absl::StatusOr<std::vector<IndexEntry>> ListByDate(const std::string& org_id,
+                                                     const std::string& type,
+                                                     const std::string& min, const std::string& max,
+                                                     int64_t count);
 
  private:
   redis::ScriptCall ActivityCall(const std::string& org_id, const ActivityWrite& w) const;

@@ -179,11 +179,17 @@ int ActivityHistory(Context& c, const Command& cmd) {
   if (c.args.size() != 1) return UsageError(cmd, "give the record name");
   pb::ListActivityRevisionsRequest req;
   req.set_name(c.args[0]);
+  req.set_page_size(1000);
   pb::ListActivityRevisionsResponse resp;
-  grpc::ClientContext ctx;
-  c.Prepare(ctx);
-  auto st = Activities(c).ListActivityRevisions(&ctx, req, &resp);
-  if (!st.ok()) return Fail(st);
+  do {  // Every page, into one answer.
+    pb::ListActivityRevisionsResponse page;
+    grpc::ClientContext ctx;
+    c.Prepare(ctx);
+    auto st = Activities(c).ListActivityRevisions(&ctx, req, &page);
+    if (!st.ok()) return Fail(st);
+    resp.mutable_revisions()->MergeFrom(page.revisions());
+    req.set_page_token(page.next_page_token());
+  } while (!req.page_token().empty());
   if (c.json()) {
     PrintJson(resp);
     return kOk;

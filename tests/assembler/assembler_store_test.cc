@@ -2,9 +2,13 @@
 // writer, against a real redis-server: a lost race is decided again on a
 // fresh read, a caller's first read is not repeated, and the passes are
 // bounded. Passes and versions are counted, never timed.
+#include <algorithm>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -176,6 +180,151 @@ TEST(WorkerPoolTrimTest, TrimsAcknowledgedEntriesAndKeepsPendingOnes) {
   EXPECT_EQ((*left)[0][0].AsString(), jobs[1]);
   EXPECT_EQ(client.Command({"XLEN", std::string(kPublishedEvents)})->Int(), 0);
   EXPECT_EQ(client.Command({"XLEN", absl::StrCat(kAssembleQueue, ":dead")})->Int(), 1);
+}
+
+// ListReports pages by cursor: a report created, or changed, while the
+// list is read never makes another come twice or vanish; by change
+// sequence a sync from the last one seen gets exactly what changed.
+class ReportListingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(server_.ok());
+    redis_ = std::make_unique<redis::Client>(server_.options());
+    store_ = std::make_unique<Store>(redis_.get());
+  }
+
+  // A report created at `ms` (several share one millisecond).
+  void Create(const std::string& id, int64_t ms, const std::string& org = "kjj") {
+    ReportRef ref{org, id};
+    pb::Report r;
+    r.set_name(ref.Name());
+    r.set_version(1);
+    r.set_state(pb::DRAFT);
+    CommitBuilder c(ref, 0, r);
+    c.ZAdd(Store::IndexKey(org), ms, id);
+    auto out = store_->Commit(c);
+    ASSERT_TRUE(out.ok()) << out.status();
+    ASSERT_EQ(out->outcome, Outcome::kOk);
+    EXPECT_GT(out->change_sequence, 0);
+  }
+
+  void Change(const std::string& id) {
+    ReportRef ref{"kjj", id};
+    auto r = store_->ReadReport(ref);
+    ASSERT_TRUE(r.ok()) << r.status();
+    pb::Report next = *r;
+    next.set_title(next.title() + "+");
+    next.set_version(r->version() + 1);
+    auto out = store_->Commit(CommitBuilder(ref, r->version(), next));
+    ASSERT_TRUE(out.ok()) << out.status();
+    ASSERT_EQ(out->outcome, Outcome::kOk);
+  }
+
+  // Every page of size `size`, with `between` after each.
+  std::vector<pb::Report> ListAll(ReportQuery q, const std::function<void(int)>& between) {
+    std::vector<pb::Report> out;
+    for (int page = 0; page < 1000; ++page) {
+      auto p = store_->ListReports("kjj", q);
+      EXPECT_TRUE(p.ok()) << p.status();
+      if (!p.ok()) break;
+      for (auto& r : p->reports) out.push_back(r);
+      if (p->next_cursor.empty()) break;
+      q.cursor = p->next_cursor;
+      between(page);
+    }
+    return out;
+  }
+
+  static std::vector<std::string> Ids(const std::vector<pb::Report>& reports) {
+    std::vector<std::string> ids;
+    ids.reserve(reports.size());
+    for (const auto& r : reports) ids.push_back(r.name().substr(r.name().rfind('/') + 1));
+    return ids;
+  }
+
+  testing::RedisServer server_;
+  std::unique_ptr<redis::Client> redis_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(ReportListingTest, CreationOrdersHoldWhileReportsAreCreatedAndChanged) {
+  // 60 reports, three per millisecond.
+  std::vector<std::string> initial;
+  for (int i = 0; i < 60; ++i) {
+    initial.push_back(absl::StrCat("r", 100 + i));
+    Create(initial.back(), 1000 + i / 3);
+  }
+  for (ReportOrder order : {ReportOrder::kNewest, ReportOrder::kOldest}) {
+    ReportQuery q;
+    q.order = order;
+    q.size = 7;
+    int extra = 0;
+    auto got = Ids(ListAll(q, [&](int page) {
+      // New ones before, after and in the millisecond of the cursor, and
+      // changes to ones seen and not yet seen.
+      for (int64_t ms : {int64_t{500}, int64_t{5000}, int64_t{1000 + page}}) {
+        Create(absl::StrCat("n", order == ReportOrder::kNewest ? "a" : "b", extra++), ms);
+      }
+      Change(initial[(static_cast<size_t>(page) * 13) % initial.size()]);
+    }));
+    std::map<std::string, int> times;
+    for (const auto& id : got) ++times[id];
+    for (const auto& id : initial) EXPECT_EQ(times[id], 1) << id;
+    for (const auto& [id, n] : times) EXPECT_EQ(n, 1) << id;
+    // In order: by millisecond, then id.
+    std::vector<std::string> mine;
+    for (const auto& id : got) {
+      if (id[0] == 'r') mine.push_back(id);
+    }
+    std::vector<std::string> want = initial;
+    if (order == ReportOrder::kNewest) std::reverse(want.begin(), want.end());
+    EXPECT_EQ(mine, want);
+  }
+}
+
+TEST_F(ReportListingTest, ASyncByChangeSequenceSeesExactlyWhatChanged) {
+  for (int i = 0; i < 20; ++i) Create(absl::StrCat("r", 100 + i), 1000 + i);
+  Create("other", 1000, "jyj");
+  ReportQuery q;
+  q.order = ReportOrder::kChange;
+  q.size = 3;
+  auto first = ListAll(q, [](int) {});
+  ASSERT_EQ(first.size(), 20u);
+  int64_t last = 0;
+  for (const auto& r : first) {
+    EXPECT_GT(r.change_sequence(), last);
+    last = r.change_sequence();
+  }
+  Change("r105");
+  Change("r119");
+  Change("r105");
+  Create("r200", 2000);
+  q.cursor = absl::StrCat(last);
+  EXPECT_EQ(Ids(ListAll(q, [](int) {})), (std::vector<std::string>{"r119", "r105", "r200"}));
+  // A report changed while the sync reads is seen again at the end, never
+  // missed.
+  q.cursor = "";
+  q.size = 5;
+  auto during = Ids(ListAll(q, [&](int page) {
+    if (page == 0) Change("r100");
+  }));
+  EXPECT_EQ(std::count(during.begin(), during.end(), "r100"), 2);
+  EXPECT_EQ(during.size(), 22u);
+
+  pb::ListReportsRequest req;
+  req.set_order_by("title");
+  EXPECT_EQ(ParseReportOrder(req).status().code(), absl::StatusCode::kInvalidArgument);
+  req.set_order_by("create_unix");
+  req.set_changed_after(3);
+  EXPECT_EQ(ParseReportOrder(req).status().code(), absl::StatusCode::kInvalidArgument);
+  req.clear_order_by();
+  EXPECT_EQ(*ParseReportOrder(req), ReportOrder::kChange);
+  req.set_changed_after(-1);
+  EXPECT_EQ(ParseReportOrder(req).status().code(), absl::StatusCode::kInvalidArgument);
+  req.Clear();
+  EXPECT_EQ(*ParseReportOrder(req), ReportOrder::kNewest);
+  req.set_order_by("create_unix desc");
+  EXPECT_EQ(*ParseReportOrder(req), ReportOrder::kNewest);
 }
 
 }  // namespace

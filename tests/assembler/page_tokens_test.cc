@@ -144,7 +144,7 @@ class PageTokenAttackTest : public ::testing::Test {
 
   void DefineListers() {
     auto records_ctx = [](const std::string& token) { return Stack::Ctx(token); };
-    listers_.push_back({"ListOrgs (operator)", false,
+    listers_.push_back({"ListOrgs (operator)", true,
                         [this, records_ctx](const std::string&, const std::string& token) {
                           rpb::ListOrgsRequest req;
                           req.set_page_size(1);
@@ -157,7 +157,7 @@ class PageTokenAttackTest : public ::testing::Test {
                         [](const std::string&) {
                           return PageList({"orgs", ""});
                         }});
-    listers_.push_back({"ListIndicators", false,
+    listers_.push_back({"ListIndicators", true,
                         [this](const std::string& org, const std::string& token) {
                           rpb::ListIndicatorsRequest req;
                           req.set_parent(absl::StrCat("orgs/", org));
@@ -171,7 +171,7 @@ class PageTokenAttackTest : public ::testing::Test {
                         [](const std::string& org) {
                           return PageList({"indicators", org});
                         }});
-    listers_.push_back({"GetIndicatorProvenance", false,
+    listers_.push_back({"GetIndicatorProvenance", true,
                         [this](const std::string& org, const std::string& token) {
                           rpb::GetIndicatorProvenanceRequest req;
                           req.set_name(absl::StrCat("orgs/", org, "/indicators/", kFigure));
@@ -187,21 +187,22 @@ class PageTokenAttackTest : public ::testing::Test {
                         [](const std::string& org) {
                           return PageList({"provenance", org, kFigure, "2023"});
                         }});
-    listers_.push_back({"ListActivities", false,
-                        [this](const std::string& org, const std::string& token) {
-                          rpb::ListActivitiesRequest req;
-                          req.set_parent(absl::StrCat("orgs/", org));
-                          req.set_page_size(1);
-                          req.set_page_token(token);
-                          rpb::ListActivitiesResponse resp;
-                          auto st = stack_->activities().ListActivities(
-                              Stack::Ctx(tokens_[org].recorder).get(), req, &resp);
-                          return Result(st, resp.activities_size(), resp);
-                        },
-                        [](const std::string& org) {
-                          return PageList({"activities", org, "", "", "", "", "", ""});
-                        }});
-    listers_.push_back({"ListTokens", false,
+    listers_.push_back(
+        {"ListActivities", true,
+         [this](const std::string& org, const std::string& token) {
+           rpb::ListActivitiesRequest req;
+           req.set_parent(absl::StrCat("orgs/", org));
+           req.set_page_size(1);
+           req.set_page_token(token);
+           rpb::ListActivitiesResponse resp;
+           auto st = stack_->activities().ListActivities(Stack::Ctx(tokens_[org].recorder).get(),
+                                                         req, &resp);
+           return Result(st, resp.activities_size(), resp);
+         },
+         [](const std::string& org) {
+           return PageList({"activities", org, "", "", "", "", "", "", "create_sequence", "0"});
+         }});
+    listers_.push_back({"ListTokens", true,
                         [this](const std::string& org, const std::string& token) {
                           aupb::ListTokensRequest req;
                           req.set_org(org);
@@ -215,7 +216,7 @@ class PageTokenAttackTest : public ::testing::Test {
                         [](const std::string& org) {
                           return PageList({"tokens", org});
                         }});
-    listers_.push_back({"ListTemplates", false,
+    listers_.push_back({"ListTemplates", true,
                         [this](const std::string& org, const std::string& token) {
                           tpb::ListTemplatesRequest req;
                           req.set_parent(absl::StrCat("orgs/", org));
@@ -301,7 +302,7 @@ class PageTokenAttackTest : public ::testing::Test {
                           std::string id = approval_[org].substr(approval_[org].rfind('/') + 1);
                           return PageList({"history", org, id});
                         }});
-    listers_.push_back({"ListReports", false,
+    listers_.push_back({"ListReports", true,
                         [this](const std::string& org, const std::string& token) {
                           v1::ListReportsRequest req;
                           req.set_parent(absl::StrCat("orgs/", org));
@@ -313,10 +314,10 @@ class PageTokenAttackTest : public ::testing::Test {
                           return Result(st, resp.reports_size(), resp);
                         },
                         [](const std::string& org) {
-                          return PageList({"reports", org, "0"});
+                          return PageList({"reports", org, "0", "0", "0"});
                         }});
     // The assembler relays records' provenance tokens.
-    listers_.push_back({"GetFigureProvenance", false,
+    listers_.push_back({"GetFigureProvenance", true,
                         [this](const std::string& org, const std::string& token) {
                           v1::GetFigureProvenanceRequest req;
                           req.set_name(revision_[org]);

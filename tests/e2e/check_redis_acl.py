@@ -28,12 +28,12 @@ TEMPLATE = os.path.join(SOURCE, "deploy/redis/users.acl.template")
 # other services only look tokens up (HGETALL, below).
 SOURCES = {
     "records": ["services/records", "services/common/auth.cc", "services/common/redis.cc",
-                "services/common/request_id.cc"],
+                "services/common/request_id.cc", "services/common/paging.cc"],
     "templates": ["services/templates", "services/common/redis.cc",
                   "services/common/request_id.cc"],
     "approval": ["services/approval", "services/common/redis.cc", "services/common/request_id.cc"],
     "assembler": ["services/assembler", "services/common/redis.cc", "services/common/streams.cc",
-                  "services/common/request_id.cc"],
+                  "services/common/request_id.cc", "services/common/paging.cc"],
 }
 TOKEN_LOOKUP = {"hgetall"}  # TokenStore::Lookup, in every service's auth check.
 NOT_SERVER_COMMANDS = {"auth", "sentinel"}  # AUTH is always allowed; SENTINEL goes to sentinels.

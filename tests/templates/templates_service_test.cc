@@ -130,6 +130,22 @@ TEST_F(TemplatesTest, ARepeatedRequestIdReturnsTheFirstRevisionAndNothingElse) {
   EXPECT_TRUE(reused(
       templates_->Update({"kjj", "memo", 0}, "{{org.short_name}}", "", 0, "li", "", "u1"), "u1"));
   EXPECT_EQ(templates_->Revisions({"kjj", "memo", 0})->size(), 3u);
+  // Paged by revision number: 1 2 | 3, and a token of another template is
+  // refused.
+  auto page = templates_->ListRevisions({"kjj", "memo", 0}, 2, "");
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->revisions_size(), 2);
+  EXPECT_EQ(page->revisions(1).revision(), 2);
+  auto rest = templates_->ListRevisions({"kjj", "memo", 0}, 2, page->next_page_token());
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  ASSERT_EQ(rest->revisions_size(), 1);
+  EXPECT_EQ(rest->revisions(0).revision(), 3);
+  EXPECT_TRUE(rest->next_page_token().empty());
+  EXPECT_EQ(
+      templates_->ListRevisions({"kjj", "memo3", 0}, 2, page->next_page_token()).status().code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(templates_->ListRevisions({"kjj", "memo", 0}, -1, "").status().code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(templates_->Get({"kjj", "memo3", 0})->revision(), 1);
   EXPECT_EQ(templates_->Create("kjj", "memo4", "x", "", "wang", "", "a b").status().code(),
             absl::StatusCode::kInvalidArgument);

@@ -498,16 +498,16 @@ absl::StatusOr<v1::ListTemplatesResponse> TemplatesCore::List(const std::string&
                                                               const std::string& page_token) {
   GR_ASSIGN_OR_RETURN(int size, PageSize(page_size, 50, 200));
   const std::string list = PageList({"templates", org});
-  GR_ASSIGN_OR_RETURN(int64_t offset, DecodePageToken(list, page_token));
+  GR_ASSIGN_OR_RETURN(std::string after, DecodeCursorToken(list, page_token));
   // One more than a page: whether there is a next one.
-  GR_ASSIGN_OR_RETURN(std::vector<std::string> ids, store_->ListIds(org, offset, size + 1));
+  GR_ASSIGN_OR_RETURN(std::vector<std::string> ids, store_->ListIds(org, after, size + 1));
   v1::ListTemplatesResponse out;
   for (size_t i = 0; i < ids.size() && static_cast<int>(i) < size; ++i) {
     GR_ASSIGN_OR_RETURN(*out.add_templates(), Get({org, ids[i], 0}));
     out.mutable_templates()->rbegin()->clear_text();
   }
   if (static_cast<int>(ids.size()) > size) {
-    out.set_next_page_token(EncodePageToken(list, offset + size));
+    out.set_next_page_token(EncodeCursorToken(list, ids[size - 1]));
   }
   return out;
 }
@@ -519,6 +519,26 @@ absl::StatusOr<std::vector<v1::Template>> TemplatesCore::Revisions(const Templat
     GR_ASSIGN_OR_RETURN(v1::Template t, Get({ref.org, ref.id, rev}));
     out.push_back(std::move(t));
   }
+  return out;
+}
+
+absl::StatusOr<v1::ListTemplateRevisionsResponse> TemplatesCore::ListRevisions(
+    const TemplateRef& ref, int page_size, const std::string& page_token) {
+  GR_ASSIGN_OR_RETURN(int size, PageSize(page_size, 50, 200));
+  const std::string list = PageList({"template-revisions", ref.org, ref.id});
+  GR_ASSIGN_OR_RETURN(std::string cursor, DecodeCursorToken(list, page_token));
+  int64_t after = 0;
+  if (!cursor.empty() && (!absl::SimpleAtoi(cursor, &after) || after < 0)) {
+    return absl::InvalidArgumentError("page_token: not a token of this list");
+  }
+  GR_ASSIGN_OR_RETURN(int64_t latest, store_->LatestRevision(ref.org, ref.id));
+  v1::ListTemplateRevisionsResponse out;
+  // Revisions only grow, so a number is a stable cursor.
+  for (int64_t rev = after + 1; rev <= latest && out.revisions_size() < size; ++rev) {
+    GR_ASSIGN_OR_RETURN(*out.add_revisions(), Get({ref.org, ref.id, rev}));
+  }
+  if (after + size < latest)
+    out.set_next_page_token(EncodeCursorToken(list, absl::StrCat(after + size)));
   return out;
 }
 

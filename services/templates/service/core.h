@@ -101,6 +101,10 @@ class TemplatesCore {
   absl::StatusOr<v1::ListTemplatesResponse> List(const std::string& org, int page_size,
                                                  const std::string& page_token);
   absl::StatusOr<std::vector<v1::Template>> Revisions(const TemplateRef& ref);
+  // One page of them, oldest first; the cursor is the last revision number.
+  absl::StatusOr<v1::ListTemplateRevisionsResponse> ListRevisions(const TemplateRef& ref,
+                                                                  int page_size,
+                                                                  const std::string& page_token);
 
   // Problems of `text` for `org` (its profile and its partials); empty when
   // the template is fine.

@@ -106,9 +106,9 @@ grpc::Status TemplatesGrpc::ListTemplateRevisions(grpc::ServerContext* ctx,
   if (!ref.ok()) return ToGrpcStatus(ref.status());
   auto p = AuthorizeRef(auth_, *ctx, *ref, false);
   if (!p.ok()) return ToGrpcStatus(p.status());
-  auto revs = templates_->Revisions(*ref);
-  if (!revs.ok()) return ToGrpcStatus(revs.status());
-  for (auto& t : *revs) *out->add_revisions() = std::move(t);
+  auto page = templates_->ListRevisions(*ref, req->page_size(), req->page_token());
+  if (!page.ok()) return ToGrpcStatus(page.status());
+  *out = std::move(*page);
   return grpc::Status::OK;
 }
 

@@ -93,11 +93,14 @@ absl::StatusOr<std::vector<std::optional<v1::Template>>> Store::ReadRevisions(
   return out;
 }
 
-absl::StatusOr<std::vector<std::string>> Store::ListIds(const std::string& org, int64_t offset,
-                                                        int64_t limit) {
-  GR_ASSIGN_OR_RETURN(redis::Reply ids,
-                      redis_->Command({"ZRANGE", IndexKey(org), absl::StrCat(offset),
-                                       absl::StrCat(offset + limit - 1)}));
+absl::StatusOr<std::vector<std::string>> Store::ListIds(const std::string& org,
+                                                        const std::string& after, int64_t limit) {
+  // Every score is 0: the set is ordered by id.
+  GR_ASSIGN_OR_RETURN(
+      redis::Reply ids,
+      redis_->Command({"ZRANGEBYLEX", IndexKey(org), after.empty() ? "-" : absl::StrCat("(", after),
+                       "+", "LIMIT", "0", absl::StrCat(limit)}));
+  GR_RETURN_IF_ERROR(ids.ErrorStatus());
   std::vector<std::string> out;
   out.reserve(ids.Size());
   for (size_t i = 0; i < ids.Size(); ++i) out.push_back(ids[i].AsString());

@@ -57,8 +57,9 @@ class Store {
   absl::StatusOr<std::vector<std::optional<v1::Template>>> ReadRevisions(
       const std::vector<TemplateRef>& refs);
 
-  // Up to `limit` ids of the scope, in id order, from `offset`.
-  absl::StatusOr<std::vector<std::string>> ListIds(const std::string& org, int64_t offset,
+  // Up to `limit` ids of the scope, in id order, after `after` ("" from
+  // the first).
+  absl::StatusOr<std::vector<std::string>> ListIds(const std::string& org, const std::string& after,
                                                    int64_t limit);
 
   // Writes `t` as the next revision of `ref`'s template, guarded by the

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# An outside system's client in Python (docs/examples/python/oa_client.py),
+# with stubs generated from proto/ by the system's protoc and gRPC plugin,
+# against a real redis-server and the real records binary.
+#   tests/e2e/python_client.sh BUILD_DIR
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+build="$(cd "${1:-build}" && pwd)"
+py=/usr/bin/python3  # Debian's python3-grpcio lives there
+GR_RUN_DIR="$(mktemp -d)"
+source scripts/lib.sh
+trap 'gr_cleanup; rm -rf "$GR_RUN_DIR"' EXIT
+
+stubs="$GR_RUN_DIR/stubs"
+mkdir -p "$stubs"
+protoc -I proto --python_out="$stubs" --grpc_python_out="$stubs" \
+  --plugin=protoc-gen-grpc_python="$(command -v grpc_python_plugin)" \
+  $(find proto/govreport -name '*.proto')
+
+gr_start_redis "$GR_RUN_DIR/redis"
+head -c 32 /dev/urandom | base64 >"$GR_RUN_DIR/secret.key"
+export GOVREPORT_SECRET_KEY_FILE="$GR_RUN_DIR/secret.key"
+export GOVREPORT_ADMIN_TOKEN="op-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+port=$(GOVREPORT_REDIS_URL="$(gr_redis_url records)" \
+  gr_start_service records "$build/services/records/records")
+export GOVREPORT_RECORDS="127.0.0.1:$port"
+
+ctl() { GOVREPORT_TOKEN="$GOVREPORT_ADMIN_TOKEN" "$build/services/reportctl/reportctl" "$@"; }
+ctl org create kjj --display-name "中共重庆市科学技术局党组" >/dev/null
+ctl profile load kjj deploy/profiles/strict-governance/profile.json >/dev/null
+admin=$(ctl token issue --org kjj --subject kjj-admin --roles admin --quiet)
+GOVREPORT_TOKEN=$(GOVREPORT_TOKEN="$admin" "$build/services/reportctl/reportctl" \
+  token issue --org kjj --subject kjj-oa --roles recorder --kind service --quiet)
+export GOVREPORT_TOKEN
+
+PYTHONPATH="$stubs" "$py" docs/examples/python/oa_client.py kjj
