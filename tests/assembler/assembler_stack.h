@@ -146,6 +146,13 @@ class Stack {
 
   Stack() = default;
   absl::Status StartServices(const StackOptions& options);
+  // The steps of StartServices, in its order.
+  absl::Status StartRecords();
+  absl::Status StartTemplates();
+  absl::Status StartApproval();
+  // Assembler replica `i`: its own Redis client, server and worker pool.
+  absl::Status StartReplica(const StackOptions& options, const redis::Options& ro, int i,
+                            const std::string& worker_token);
 
   std::unique_ptr<govreport::testing::RedisServer> redis_server_;
   std::unique_ptr<redis::Client> redis_;
