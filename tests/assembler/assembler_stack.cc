@@ -102,7 +102,7 @@ std::vector<approval::v1::StartApprovalRequest> Stack::started_approvals() {
 
 std::unique_ptr<grpc::ClientContext> Stack::Ctx(const std::string& token) { return MakeCtx(token); }
 
-absl::StatusOr<std::unique_ptr<Stack>> Stack::Start(StackOptions options) {
+absl::StatusOr<std::unique_ptr<Stack>> Stack::Start(const StackOptions& options) {
   std::unique_ptr<Stack> s(new Stack());
   GR_RETURN_IF_ERROR(s->StartServices(options));
   return s;
@@ -328,7 +328,7 @@ absl::Status Stack::BindWorkflows(const std::string& org, const std::string& adm
 
 absl::Status Stack::AddActivity(const std::string& org, const std::string& type,
                                 const std::string& date,
-                                std::map<std::string, int64_t> quantities) {
+                                const std::map<std::string, int64_t>& quantities) {
   records::v1::CreateActivityRequest req;
   req.set_parent(absl::StrCat("orgs/", org));
   req.mutable_activity()->set_type(type);

@@ -449,7 +449,7 @@ class PageTokenAttackTest : public ::testing::Test {
     }
     for (const char* raw : {"0", "1", "-1", "4294967295", "9223372036854775807", "kjj-director",
                             "annual", "zzzzzzzz", "first", "(", "[", "+", "-", "a b", "a|b"}) {
-      forged.push_back(raw);
+      forged.emplace_back(raw);
     }
     return forged;
   }

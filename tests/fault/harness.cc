@@ -943,7 +943,7 @@ std::string Describe(const grpc::Status& status) {
 double Percentile(std::vector<double>& samples, double p) {
   if (samples.empty()) return 0;
   std::sort(samples.begin(), samples.end());
-  size_t i = static_cast<size_t>(p * static_cast<double>(samples.size()));
+  auto i = static_cast<size_t>(p * static_cast<double>(samples.size()));
   return samples[std::min(i, samples.size() - 1)];
 }
 

@@ -46,7 +46,7 @@ struct Kind {
   void Report(Results& results) {
     std::lock_guard<std::mutex> lock(mu);
     const std::string p = absl::StrCat("load.mixed.", name, ".");
-    int64_t ops = static_cast<int64_t>(latencies_ms.size());
+    auto ops = static_cast<int64_t>(latencies_ms.size());
     double seconds = ops > 0 ? absl::ToDoubleSeconds(last - first) : 0;
     results.Set(p + "ops", ops);
     results.Set(p + "errors", errors.load());
