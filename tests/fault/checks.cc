@@ -121,7 +121,8 @@ std::map<std::string, rpb::IndicatorValue> Recompute(
       v.set_missing(true);
     } else {
       __int128 scaled = static_cast<__int128>(num.value()) * 100 * Pow10(ind.precision());
-      v.set_value(static_cast<int64_t>((scaled * 2 + den.value()) / (2 * den.value())));
+      v.set_value(static_cast<int64_t>((scaled * 2 + den.value()) /
+                                       (2 * static_cast<__int128>(den.value()))));
     }
     out[ind.key()] = v;
   }

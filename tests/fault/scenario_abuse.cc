@@ -173,6 +173,7 @@ void CommentFlood(Cluster& c, const OrgFixture& f, Attack& a) {
 // Twenty streams at once by one caller: each used to cost a thread.
 void WatchCrowd(Cluster& c, const OrgFixture& f, Attack& a) {
   std::vector<std::thread> threads;
+  threads.reserve(20);
   for (int i = 0; i < 20; ++i) {
     threads.emplace_back([&] {
       auto stub = c.Reports();
