@@ -44,6 +44,168 @@ int Fail(absl::string_view what, const absl::Status& st) {
   return 1;
 }
 
+// The clients and what they share: a token per user, one stub, one
+// workflow and one approval per client, the measured actions.
+class Bench {
+ public:
+  Bench(govreport::auth::Authenticator& authenticator, std::string target, int clients)
+      : authenticator_(authenticator),
+        target_(std::move(target)),
+        clients_(clients),
+        approvals_(clients),
+        latencies_(clients) {}
+
+  absl::Status IssueTokens() {
+    if (auto s = Issue("admin", {"admin"}); !s.ok()) return s;
+    if (auto s = Issue("drafter", {"drafter"}); !s.ok()) return s;
+    for (int i = 0; i < clients_; ++i) {
+      if (auto s = Issue(absl::StrCat("r", i), {"approver"}); !s.ok()) return s;
+      if (auto s = Issue(absl::StrCat("s", i), {"approver"}); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
+  // One workflow and one approval per client, so clients do not contend:
+  // the figure is throughput, not the cost of lost races. 0, or what
+  // Fail returned.
+  int SetUpClients() {
+    stubs_.reserve(clients_);
+    for (int i = 0; i < clients_; ++i) {
+      stubs_.push_back(v1::ApprovalService::NewStub(
+          grpc::CreateChannel(target_, grpc::InsecureChannelCredentials())));
+      v1::CreateWorkflowRequest wreq;
+      wreq.set_parent("orgs/bench");
+      wreq.set_workflow_id(absl::StrCat("wf-", i));
+      v1::Step* review = wreq.mutable_workflow()->add_steps();
+      review->set_name("review");
+      review->set_kind(v1::REVIEW);
+      review->add_users(absl::StrCat("r", i));
+      review->set_due_seconds(86400);
+      v1::Step* sign = wreq.mutable_workflow()->add_steps();
+      sign->set_name("sign");
+      sign->set_kind(v1::SIGN_OFF);
+      sign->add_users(absl::StrCat("s", i));
+      v1::Workflow wf;
+      grpc::Status st = stubs_[i]->CreateWorkflow(CtxFor("admin").get(), wreq, &wf);
+      if (!st.ok()) return Fail("CreateWorkflow", st);
+      v1::StartApprovalRequest sreq;
+      sreq.set_parent("orgs/bench");
+      sreq.set_workflow(wf.name());
+      sreq.set_subject(absl::StrCat("orgs/bench/reports/r", i, "/revisions/1"));
+      st = stubs_[i]->StartApproval(CtxFor("drafter").get(), sreq, &approvals_[i]);
+      if (!st.ok()) return Fail("StartApproval", st);
+    }
+    return 0;
+  }
+
+  // Every client cycles; `seconds` of them are measured after a warm-up.
+  void Measure(int seconds) {
+    std::vector<std::thread> threads;
+    threads.reserve(clients_);
+    for (int i = 0; i < clients_; ++i) threads.emplace_back([this, i] { Cycle(i); });
+    absl::SleepFor(absl::Milliseconds(500));  // Warm up connections and caches.
+    int64_t start_count = actions_.load();
+    absl::Time start = absl::Now();
+    measuring_.store(true);
+    absl::SleepFor(absl::Seconds(seconds));
+    measuring_.store(false);
+    elapsed_ = absl::Now() - start;
+    done_ = actions_.load() - start_count;
+    stop_.store(true);
+    for (auto& t : threads) t.join();
+  }
+
+  void Print(bool aof) {
+    std::vector<double> all;
+    for (auto& l : latencies_) all.insert(all.end(), l.begin(), l.end());
+    std::sort(all.begin(), all.end());
+    auto pct = [&](double p) {
+      return all.empty() ? 0.0 : all[std::min(all.size() - 1, static_cast<size_t>(p * all.size()))];
+    };
+    double per_s = static_cast<double>(done_) / absl::ToDoubleSeconds(elapsed_);
+    std::printf(
+        "clients=%d seconds=%.2f actions=%lld errors=%lld p50_ms=%.3f p99_ms=%.3f "
+        "aof=%s\n",
+        clients_, absl::ToDoubleSeconds(elapsed_), static_cast<long long>(done_),
+        static_cast<long long>(errors_.load()), pct(0.50), pct(0.99), aof ? "on" : "off");
+    std::printf("approval.actions_per_s %.1f\n", per_s);
+  }
+
+  int64_t errors() const { return errors_.load(); }
+
+ private:
+  absl::Status Issue(const std::string& subject, std::vector<std::string> roles) {
+    Principal p;
+    p.subject = subject;
+    p.org = "bench";
+    p.roles = std::move(roles);
+    auto t = authenticator_.tokens().Issue(p, absl::ZeroDuration());
+    if (t.ok()) tokens_[subject] = t->secret;
+    return t.status();
+  }
+
+  std::unique_ptr<grpc::ClientContext> CtxFor(const std::string& who) {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    govreport::auth::AttachToken(*ctx, tokens_.at(who));
+    return ctx;
+  }
+
+  // Client `i`: approve as the reviewer, reject back as the signer, until
+  // stop_ or an error.
+  void Cycle(int i) {
+    v1::Approval a = approvals_[i];
+    std::string reviewer = absl::StrCat("r", i);
+    std::string signer = absl::StrCat("s", i);
+    int64_t n = 0;
+    while (!stop_.load()) {
+      v1::Approval out;
+      grpc::Status st;
+      absl::Time t0 = absl::Now();
+      if (a.current_step_name() == "review") {
+        v1::ApproveRequest req;
+        req.set_name(a.name());
+        req.set_expected_version(a.version());
+        req.set_request_id(absl::StrCat("c", i, "-", n));
+        st = stubs_[i]->Approve(CtxFor(reviewer).get(), req, &out);
+      } else {
+        v1::RejectRequest req;
+        req.set_name(a.name());
+        req.set_expected_version(a.version());
+        req.set_comment("请补充数据来源");
+        req.set_return_to_step("review");
+        req.set_request_id(absl::StrCat("c", i, "-", n));
+        st = stubs_[i]->Reject(CtxFor(signer).get(), req, &out);
+      }
+      ++n;
+      if (!st.ok()) {
+        errors_.fetch_add(1);
+        std::fprintf(stderr, "client %d: %s\n", i, st.error_message().c_str());
+        return;
+      }
+      a = std::move(out);
+      if (measuring_.load()) {
+        actions_.fetch_add(1);
+        latencies_[i].push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+      }
+    }
+  }
+
+  govreport::auth::Authenticator& authenticator_;
+  const std::string target_;
+  const int clients_;
+  std::map<std::string, std::string> tokens_;
+  std::vector<std::unique_ptr<v1::ApprovalService::Stub>> stubs_;
+  std::vector<v1::Approval> approvals_;
+  std::atomic<bool> measuring_{false};
+  std::atomic<bool> stop_{false};
+  std::atomic<int64_t> actions_{0};
+  std::atomic<int64_t> errors_{0};
+  std::vector<std::vector<double>> latencies_;
+  absl::Duration elapsed_;
+  int64_t done_ = 0;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -74,130 +236,11 @@ int main(int argc, char** argv) {
   auto server = RunningServer::Start(std::move(so));
   if (!server.ok()) return Fail("server", server.status());
 
-  std::map<std::string, std::string> tokens;
-  auto issue = [&](const std::string& subject, std::vector<std::string> roles) {
-    Principal p;
-    p.subject = subject;
-    p.org = "bench";
-    p.roles = std::move(roles);
-    auto t = authenticator.tokens().Issue(p, absl::ZeroDuration());
-    if (t.ok()) tokens[subject] = t->secret;
-    return t.status();
-  };
-  if (auto s = issue("admin", {"admin"}); !s.ok()) return Fail("token", s);
-  if (auto s = issue("drafter", {"drafter"}); !s.ok()) return Fail("token", s);
-  for (int i = 0; i < clients; ++i) {
-    if (auto s = issue(absl::StrCat("r", i), {"approver"}); !s.ok()) return Fail("token", s);
-    if (auto s = issue(absl::StrCat("s", i), {"approver"}); !s.ok()) return Fail("token", s);
-  }
-  std::string target = absl::StrCat("127.0.0.1:", (*server)->port());
-  auto ctx_for = [&](const std::string& who) {
-    auto ctx = std::make_unique<grpc::ClientContext>();
-    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    auth::AttachToken(*ctx, tokens.at(who));
-    return ctx;
-  };
-
-  // One workflow and one approval per client, so clients do not contend:
-  // the figure is throughput, not the cost of lost races.
-  std::vector<std::unique_ptr<v1::ApprovalService::Stub>> stubs;
-  std::vector<v1::Approval> approvals(clients);
-  for (int i = 0; i < clients; ++i) {
-    stubs.push_back(v1::ApprovalService::NewStub(
-        grpc::CreateChannel(target, grpc::InsecureChannelCredentials())));
-    v1::CreateWorkflowRequest wreq;
-    wreq.set_parent("orgs/bench");
-    wreq.set_workflow_id(absl::StrCat("wf-", i));
-    v1::Step* review = wreq.mutable_workflow()->add_steps();
-    review->set_name("review");
-    review->set_kind(v1::REVIEW);
-    review->add_users(absl::StrCat("r", i));
-    review->set_due_seconds(86400);
-    v1::Step* sign = wreq.mutable_workflow()->add_steps();
-    sign->set_name("sign");
-    sign->set_kind(v1::SIGN_OFF);
-    sign->add_users(absl::StrCat("s", i));
-    v1::Workflow wf;
-    grpc::Status st = stubs[i]->CreateWorkflow(ctx_for("admin").get(), wreq, &wf);
-    if (!st.ok()) return Fail("CreateWorkflow", st);
-    v1::StartApprovalRequest sreq;
-    sreq.set_parent("orgs/bench");
-    sreq.set_workflow(wf.name());
-    sreq.set_subject(absl::StrCat("orgs/bench/reports/r", i, "/revisions/1"));
-    st = stubs[i]->StartApproval(ctx_for("drafter").get(), sreq, &approvals[i]);
-    if (!st.ok()) return Fail("StartApproval", st);
-  }
-
-  std::atomic<bool> measuring{false};
-  std::atomic<bool> stop{false};
-  std::atomic<int64_t> actions{0};
-  std::atomic<int64_t> errors{0};
-  std::vector<std::vector<double>> latencies(clients);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < clients; ++i) {
-    threads.emplace_back([&, i] {
-      v1::Approval a = approvals[i];
-      std::string reviewer = absl::StrCat("r", i);
-      std::string signer = absl::StrCat("s", i);
-      int64_t n = 0;
-      while (!stop.load()) {
-        v1::Approval out;
-        grpc::Status st;
-        absl::Time t0 = absl::Now();
-        if (a.current_step_name() == "review") {
-          v1::ApproveRequest req;
-          req.set_name(a.name());
-          req.set_expected_version(a.version());
-          req.set_request_id(absl::StrCat("c", i, "-", n));
-          st = stubs[i]->Approve(ctx_for(reviewer).get(), req, &out);
-        } else {
-          v1::RejectRequest req;
-          req.set_name(a.name());
-          req.set_expected_version(a.version());
-          req.set_comment("请补充数据来源");
-          req.set_return_to_step("review");
-          req.set_request_id(absl::StrCat("c", i, "-", n));
-          st = stubs[i]->Reject(ctx_for(signer).get(), req, &out);
-        }
-        ++n;
-        if (!st.ok()) {
-          errors.fetch_add(1);
-          std::fprintf(stderr, "client %d: %s\n", i, st.error_message().c_str());
-          return;
-        }
-        a = std::move(out);
-        if (measuring.load()) {
-          actions.fetch_add(1);
-          latencies[i].push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
-        }
-      }
-    });
-  }
-  absl::SleepFor(absl::Milliseconds(500));  // Warm up connections and caches.
-  int64_t start_count = actions.load();
-  absl::Time start = absl::Now();
-  measuring.store(true);
-  absl::SleepFor(absl::Seconds(seconds));
-  measuring.store(false);
-  absl::Duration elapsed = absl::Now() - start;
-  int64_t done = actions.load() - start_count;
-  stop.store(true);
-  for (auto& t : threads) t.join();
-
-  std::vector<double> all;
-  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
-  std::sort(all.begin(), all.end());
-  auto pct = [&](double p) {
-    return all.empty() ? 0.0 : all[std::min(all.size() - 1, static_cast<size_t>(p * all.size()))];
-  };
-  double per_s = static_cast<double>(done) / absl::ToDoubleSeconds(elapsed);
-  std::printf(
-      "clients=%d seconds=%.2f actions=%lld errors=%lld p50_ms=%.3f p99_ms=%.3f "
-      "aof=%s\n",
-      clients, absl::ToDoubleSeconds(elapsed), static_cast<long long>(done),
-      static_cast<long long>(errors.load()), pct(0.50), pct(0.99),
-      flags.GetBool("aof") ? "on" : "off");
-  std::printf("approval.actions_per_s %.1f\n", per_s);
+  Bench bench(authenticator, absl::StrCat("127.0.0.1:", (*server)->port()), clients);
+  if (auto s = bench.IssueTokens(); !s.ok()) return Fail("token", s);
+  if (int rc = bench.SetUpClients(); rc != 0) return rc;
+  bench.Measure(seconds);
+  bench.Print(flags.GetBool("aof"));
   (*server)->Shutdown(absl::Seconds(1));
-  return errors.load() == 0 ? 0 : 1;
+  return bench.errors() == 0 ? 0 : 1;
 }

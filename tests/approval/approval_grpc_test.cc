@@ -445,10 +445,12 @@ TEST_F(ApprovalGrpcTest, ConcurrentClientsExactlyOneWinsEachStep) {
   v1::Approval a = Start("orgs/acme/reports/race/revisions/1");
 
   std::vector<std::unique_ptr<v1::ApprovalService::Stub>> stubs;
+  stubs.reserve(kClients);
   for (int i = 0; i < kClients; ++i) stubs.push_back(NewStub());
   for (int step = 0; step < 3; ++step) {
     std::atomic<int> ready{0}, wins{0}, aborted{0};
     std::vector<std::thread> threads;
+    threads.reserve(kClients);
     for (int i = 0; i < kClients; ++i) {
       threads.emplace_back([&, i] {
         v1::Approval out;

@@ -129,9 +129,9 @@ constexpr auto kPre = C::kFailedPrecondition;
 constexpr auto kArg = C::kInvalidArgument;
 constexpr auto kIn = ApprovalStatus::kInProgress;
 
-std::vector<Case> Table() {
-  std::vector<Case> t = {
-      // ---- fresh: office step, no decision yet.
+// ---- fresh: office step, no decision yet.
+std::vector<Case> FreshCases() {
+  return {
       {"fresh", T::kApprove, User("director"), "", "", "", kOk, "step_approved", "leaders"},
       {"fresh", T::kApprove, User("drafter"), "", "", "", kPerm},
       {"fresh", T::kApprove, User("lead1"), "", "", "", kPerm},
@@ -164,8 +164,13 @@ std::vector<Case> Table() {
       {"fresh", T::kRemind, System(), "", "", "", kPre, "", "", kIn, /*activation=*/0},
       {"fresh", T::kRemind, User("director"), "", "", "", kPerm},
       {"fresh", T::kEscalate, System(), "", "", "", kOk, "escalated", "office"},
+  };
+}
 
-      // ---- leaders: ALL step via role; the director decided already.
+// ---- leaders: ALL step via role; the director decided already. Then
+// leaders_partial: lead1 approved, lead2 pending.
+std::vector<Case> LeadersCases() {
+  return {
       {"leaders", T::kApprove, User("lead1"), "", "", "", kOk, "task_approved", "leaders"},
       {"leaders", T::kApprove, User("lead1", /*approver=*/false), "", "", "", kPerm},
       {"leaders", T::kApprove, User("director"), "", "", "", kPerm},
@@ -183,7 +188,6 @@ std::vector<Case> Table() {
       {"leaders", T::kRemind, System(), "", "", "", kOk, "reminder", "leaders"},
       {"leaders", T::kEscalate, System(), "", "", "", kOk, "escalated", "leaders"},
 
-      // ---- leaders_partial: lead1 approved, lead2 pending.
       {"leaders_partial", T::kApprove, User("lead1"), "", "", "", kPre},
       {"leaders_partial", T::kApprove, User("lead2"), "", "", "", kOk, "step_approved", "sign"},
       {"leaders_partial", T::kReject, User("lead2"), "不同意", "", "", kOk, "rejected", "leaders",
@@ -194,8 +198,12 @@ std::vector<Case> Table() {
        "leaders"},
       {"leaders_partial", T::kWithdraw, User("drafter"), "", "", "", kPre},
       {"leaders_partial", T::kComment, User("lead1"), "同意", "", "", kOk, "commented", "leaders"},
+  };
+}
 
-      // ---- signoff.
+// ---- signoff.
+std::vector<Case> SignoffCases() {
+  return {
       {"signoff", T::kApprove, User("secretary"), "签发", "", "", kOk, "approved", "sign",
        ApprovalStatus::kApproved},
       {"signoff", T::kApprove, User("lead2"), "", "", "", kPerm},
@@ -205,6 +213,13 @@ std::vector<Case> Table() {
       {"signoff", T::kWithdraw, User("drafter"), "", "", "", kPre},
       {"signoff", T::kUrge, User("drafter"), "", "", "", kOk, "urged", "sign"},
   };
+}
+
+std::vector<Case> Table() {
+  std::vector<Case> t = FreshCases();
+  for (const std::vector<Case>& more : {LeadersCases(), SignoffCases()}) {
+    t.insert(t.end(), more.begin(), more.end());
+  }
   // ---- finished states: every action is refused.
   for (const char* st : {"approved", "rejected", "withdrawn"}) {
     for (T type : {T::kApprove, T::kReject, T::kWithdraw, T::kTransfer, T::kAddSigner, T::kUrge,
@@ -298,8 +313,8 @@ TEST(StateMachine, StartValidatesSubject) {
   in.id = "a1";
   in.workflow = Chain();
   in.initiator = "drafter";
-  for (std::string bad : std::vector<std::string>{"", "orgs/other/reports/r1/revisions/1",
-                                                  std::string("a\nb"), std::string(2000, 'x')}) {
+  for (const std::string& bad : std::vector<std::string>{
+           "", "orgs/other/reports/r1/revisions/1", std::string("a\nb"), std::string(2000, 'x')}) {
     in.subject = bad;
     EXPECT_EQ(Start(in, Roles(), kT0).status().code(), kArg) << bad;
   }

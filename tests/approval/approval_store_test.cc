@@ -169,6 +169,7 @@ TEST_F(ApprovalRedisTest, WholeChainToSignOff) {
   auto events = env_->Events();
   ASSERT_EQ(events.size(), 5u);
   std::vector<std::string> types;
+  types.reserve(events.size());
   for (auto& e : events) types.push_back(e["type"]);
   EXPECT_EQ(types, (std::vector<std::string>{"started", "step_approved", "task_approved",
                                              "step_approved", "approved"}));
@@ -345,6 +346,7 @@ TEST_F(ApprovalRedisTest, ReturnTransferAddSignerAndComments) {
 
   auto events = env_->Events();
   std::vector<std::string> types;
+  types.reserve(events.size());
   for (auto& e : events) types.push_back(e["type"]);
   EXPECT_EQ(types,
             (std::vector<std::string>{"started", "transferred", "signer_added", "task_approved",
@@ -415,6 +417,7 @@ TEST_F(ApprovalRedisTest, ListApprovalsFiltersAndPages) {
 TEST_F(ApprovalRedisTest, ConcurrentApproversExactlyOneWinsEachStep) {
   constexpr int kClients = 8;
   std::vector<std::string> pool;
+  pool.reserve(kClients);
   for (int i = 0; i < kClients; ++i) pool.push_back(absl::StrCat("p", i));
   ASSERT_TRUE(core().SetRoleMembers(Admin(), "orgs/acme/roles/pool", pool, "").ok());
   WorkflowDef wf;
@@ -432,6 +435,7 @@ TEST_F(ApprovalRedisTest, ConcurrentApproversExactlyOneWinsEachStep) {
 
   // Each client its own replica, as separate servers would be.
   std::vector<Env::Replica> replicas;
+  replicas.reserve(kClients);
   for (int i = 0; i < kClients; ++i) replicas.push_back(env_->NewReplica());
   for (int step = 0; step < 3; ++step) {
     std::atomic<int> ready{0};
@@ -439,6 +443,7 @@ TEST_F(ApprovalRedisTest, ConcurrentApproversExactlyOneWinsEachStep) {
     std::atomic<int> aborted{0};
     std::atomic<int> other{0};
     std::vector<std::thread> threads;
+    threads.reserve(kClients);
     for (int i = 0; i < kClients; ++i) {
       threads.emplace_back([&, i] {
         ActionRequest a;
@@ -613,9 +618,11 @@ TEST_F(ApprovalRedisTest, ThreeReplicasFireEachDeadlineOnce) {
   env_->Advance(7300);  // Past due (3600) and escalation (7200).
 
   std::vector<Env::Replica> replicas;
+  replicas.reserve(3);
   for (int i = 0; i < 3; ++i) replicas.push_back(env_->NewReplica());
   std::atomic<int> fired{0};
   std::vector<std::thread> threads;
+  threads.reserve(replicas.size());
   for (auto& r : replicas) {
     threads.emplace_back([&, core = r.core.get()] {
       // Small batches so the replicas interleave.

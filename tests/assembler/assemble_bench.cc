@@ -12,6 +12,7 @@
 //                  [--aof] [--quick] [--template=shipped|small]
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -71,15 +72,22 @@ absl::Status WaitReady(Stack& stack, const std::string& token, const std::string
 double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
-  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  auto i = static_cast<size_t>(std::llround(p * static_cast<double>(v.size() - 1)));
   return v[std::min(i, v.size() - 1)];
 }
 
-}  // namespace
+struct BenchOptions {
+  int orgs = 200;
+  int samples = 100;
+  int clients = 16;
+  bool shipped = true;
+  StackOptions stack;
+};
 
-int main(int argc, char** argv) {
-  using namespace govreport;  // NOLINT: a short main.
-  Flags flags("assemble_bench", "Assembly latency and throughput with the real services.");
+// The flags into `out`; 0, or the exit code of a bad flag.
+int ParseOptions(int argc, char** argv, BenchOptions* out) {
+  govreport::Flags flags("assemble_bench",
+                         "Assembly latency and throughput with the real services.");
   flags.Define("orgs", "200", "Orgs assembled concurrently in the throughput phase");
   flags.Define("samples", "100", "Reports assembled one at a time in the latency phase");
   flags.Define("replicas", "2", "Assembler replicas (each its own worker pool)");
@@ -90,99 +98,116 @@ int main(int argc, char** argv) {
                "shipped: the city-wide base template of deploy/profiles with the sample year "
                "of records; small: a four-figure template with four records");
   flags.Define("quick", "false", "Small sizes (50 orgs, 20 samples) for a smoke test");
-  ParseFlagsOrExit(flags, argc, argv);
+  govreport::ParseFlagsOrExit(flags, argc, argv);
   bool quick = flags.GetBool("quick");
-  int orgs = static_cast<int>(flags.GetInt("orgs").value_or(200));
-  int samples = static_cast<int>(flags.GetInt("samples").value_or(100));
-  if (quick && !flags.IsSet("orgs")) orgs = 50;
-  if (quick && !flags.IsSet("samples")) samples = 20;
-  int clients = static_cast<int>(flags.GetInt("clients").value_or(16));
-  StackOptions options;
+  out->orgs = static_cast<int>(flags.GetInt("orgs").value_or(200));
+  out->samples = static_cast<int>(flags.GetInt("samples").value_or(100));
+  if (quick && !flags.IsSet("orgs")) out->orgs = 50;
+  if (quick && !flags.IsSet("samples")) out->samples = 20;
+  out->clients = static_cast<int>(flags.GetInt("clients").value_or(16));
+  StackOptions& options = out->stack;
   options.replicas = static_cast<int>(flags.GetInt("replicas").value_or(2));
   options.workers = static_cast<int>(flags.GetInt("workers").value_or(2));
   options.block = absl::Seconds(1);
   options.claim_idle = absl::Seconds(30);
   options.aof = flags.GetBool("aof");
-  if (orgs < 1 || samples < 1 || clients < 1 || options.replicas < 1 || options.workers < 1) {
+  if (out->orgs < 1 || out->samples < 1 || out->clients < 1 || options.replicas < 1 ||
+      options.workers < 1) {
     std::fprintf(stderr, "--orgs, --samples, --clients, --replicas, --workers must be >= 1\n");
     return 2;
   }
-  bool shipped = flags.Get("template") == "shipped";
-  if (!shipped && flags.Get("template") != "small") {
+  out->shipped = flags.Get("template") == "shipped";
+  if (!out->shipped && flags.Get("template") != "small") {
     std::fprintf(stderr, "--template: shipped or small\n");
     return 2;
   }
-  auto stack = Stack::Start(options);
-  if (!stack.ok()) return Fail("start", stack.status());
-  if (shipped) {
-    std::ifstream in(std::string(GOVREPORT_SOURCE_DIR) +
-                     "/deploy/profiles/strict-governance/base.mustache");
-    std::stringstream text;
-    text << in.rdbuf();
-    absl::Status st = (*stack)->CreateSharedTemplate("strict-governance-base", text.str());
-    if (!st.ok()) return Fail("template", st);
-    g_template = "templates/strict-governance-base";
-  }
+  return 0;
+}
 
-  // ------------------------------------------------------------ setup
-  std::vector<std::string> org_ids;
-  for (int i = 0; i < orgs; ++i) org_ids.push_back(absl::StrFormat("org%03d", i));
-  org_ids.push_back("latency");
-  std::vector<OrgTokens> tokens(org_ids.size());
+// The shipped base template, shared by every org.
+absl::Status LoadShippedTemplate(Stack& stack) {
+  std::ifstream in(std::string(GOVREPORT_SOURCE_DIR) +
+                   "/deploy/profiles/strict-governance/base.mustache");
+  std::stringstream text;
+  text << in.rdbuf();
+  absl::Status st = stack.CreateSharedTemplate("strict-governance-base", text.str());
+  if (!st.ok()) return st;
+  g_template = "templates/strict-governance-base";
+  return absl::OkStatus();
+}
+
+// Every org of `org_ids` set up by four threads, its tokens into `tokens`;
+// false when one failed (said on stderr).
+bool SetUpOrgs(Stack& stack, bool shipped, const std::vector<std::string>& org_ids,
+               std::vector<OrgTokens>& tokens) {
   std::atomic<int> next{0};
   std::atomic<bool> failed{false};
-  {
-    std::vector<std::thread> setup;
-    for (int t = 0; t < 4; ++t) {
-      setup.emplace_back([&] {
-        for (int i = next++; i < static_cast<int>(org_ids.size()); i = next++) {
-          auto tok = (*stack)->SetUpOrg(org_ids[i]);
-          absl::Status st = !tok.ok() ? tok.status()
-                            : shipped ? (*stack)->AddSampleYear(org_ids[i])
-                                      : (*stack)->AddBaseYear(org_ids[i]);
-          if (st.ok() && shipped) {
-            st = (*stack)->BindWorkflows(org_ids[i], tok->admin, g_template,
-                                         {absl::StrCat("orgs/", org_ids[i], "/workflows/annual")});
-          }
-          if (!st.ok()) {
-            Fail(org_ids[i], st);
-            failed = true;
-            return;
-          }
-          tokens[i] = *tok;
+  std::vector<std::thread> setup;
+  setup.reserve(4);
+  for (int t = 0; t < 4; ++t) {
+    setup.emplace_back([&] {
+      for (int i = next++; i < static_cast<int>(org_ids.size()); i = next++) {
+        auto tok = stack.SetUpOrg(org_ids[i]);
+        absl::Status st = !tok.ok() ? tok.status()
+                          : shipped ? stack.AddSampleYear(org_ids[i])
+                                    : stack.AddBaseYear(org_ids[i]);
+        if (st.ok() && shipped) {
+          st = stack.BindWorkflows(org_ids[i], tok->admin, g_template,
+                                   {absl::StrCat("orgs/", org_ids[i], "/workflows/annual")});
         }
-      });
-    }
-    for (auto& t : setup) t.join();
+        if (!st.ok()) {
+          Fail(org_ids[i], st);
+          failed = true;
+          return;
+        }
+        tokens[i] = *tok;
+      }
+    });
   }
-  if (failed) return 1;
-  const OrgTokens& lat = tokens.back();
+  for (auto& t : setup) t.join();
+  return !failed;
+}
 
-  // ---------------------------------------------------------- latency
+// One report at a time: milliseconds from CreateReport to its draft.
+absl::StatusOr<std::vector<double>> Latency(Stack& stack, const OrgTokens& lat, int samples) {
   std::vector<double> ms;
   for (int i = 0; i < samples; ++i) {
     v1::Report r;
     absl::Time t0 = absl::Now();
-    grpc::Status st = (*stack)->reports().CreateReport(
-        Stack::Ctx(lat.drafter).get(), Request("latency", absl::StrCat("l", i)), &r);
-    if (!st.ok()) return Fail("create", absl::InternalError(st.error_message()));
-    absl::Status ready = WaitReady(**stack, lat.drafter, r.name(), 0, absl::Microseconds(500));
-    if (!ready.ok()) return Fail("latency", ready);
+    grpc::Status st = stack.reports().CreateReport(Stack::Ctx(lat.drafter).get(),
+                                                   Request("latency", absl::StrCat("l", i)), &r);
+    if (!st.ok()) {
+      Fail("create", absl::InternalError(st.error_message()));
+      return absl::InternalError("create");
+    }
+    absl::Status ready = WaitReady(stack, lat.drafter, r.name(), 0, absl::Microseconds(500));
+    if (!ready.ok()) {
+      Fail("latency", ready);
+      return ready;
+    }
     ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
   }
+  return ms;
+}
 
-  // ------------------------------------------------------- throughput
-  next = 0;
+// One report for each of the first `orgs` orgs, by `clients` concurrent
+// clients across the replicas: seconds until every draft is ready, or
+// a negative number when one failed (said on stderr).
+double Throughput(Stack& stack, const std::vector<std::string>& org_ids,
+                  const std::vector<OrgTokens>& tokens, int orgs, int clients) {
+  std::atomic<int> next{0};
+  std::atomic<bool> failed{false};
   absl::Time t0 = absl::Now();
   std::vector<std::thread> workers;
+  workers.reserve(clients);
   for (int c = 0; c < clients; ++c) {
     workers.emplace_back([&, c] {
       std::vector<std::pair<std::string, int>> mine;
       for (int i = next++; i < orgs; i = next++) {
-        int replica = i % (*stack)->replica_count();
+        int replica = i % stack.replica_count();
         v1::Report r;
-        grpc::Status st = (*stack)->reports(replica).CreateReport(
-            Stack::Ctx(tokens[i].drafter).get(), Request(org_ids[i], "annual"), &r);
+        grpc::Status st = stack.reports(replica).CreateReport(Stack::Ctx(tokens[i].drafter).get(),
+                                                              Request(org_ids[i], "annual"), &r);
         if (!st.ok()) {
           Fail("create", absl::InternalError(st.error_message()));
           failed = true;
@@ -191,7 +216,7 @@ int main(int argc, char** argv) {
         mine.emplace_back(r.name(), i);
       }
       for (const auto& [name, i] : mine) {
-        absl::Status st = WaitReady(**stack, tokens[i].drafter, name, i % (*stack)->replica_count(),
+        absl::Status st = WaitReady(stack, tokens[i].drafter, name, i % stack.replica_count(),
                                     absl::Milliseconds(2));
         if (!st.ok()) {
           Fail("throughput", st);
@@ -203,15 +228,46 @@ int main(int argc, char** argv) {
     });
   }
   for (auto& t : workers) t.join();
-  if (failed) return 1;
-  double seconds = absl::ToDoubleSeconds(absl::Now() - t0);
+  if (failed) return -1;
+  return absl::ToDoubleSeconds(absl::Now() - t0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  BenchOptions bo;
+  if (int rc = ParseOptions(argc, argv, &bo); rc != 0) return rc;
+  const StackOptions& options = bo.stack;
+  auto stack = Stack::Start(options);
+  if (!stack.ok()) return Fail("start", stack.status());
+  if (bo.shipped) {
+    absl::Status st = LoadShippedTemplate(**stack);
+    if (!st.ok()) return Fail("template", st);
+  }
+
+  // ------------------------------------------------------------ setup
+  std::vector<std::string> org_ids;
+  org_ids.reserve(bo.orgs + 1);
+  for (int i = 0; i < bo.orgs; ++i) org_ids.push_back(absl::StrFormat("org%03d", i));
+  org_ids.emplace_back("latency");
+  std::vector<OrgTokens> tokens(org_ids.size());
+  if (!SetUpOrgs(**stack, bo.shipped, org_ids, tokens)) return 1;
+
+  // ---------------------------------------------------------- latency
+  auto ms = Latency(**stack, tokens.back(), bo.samples);
+  if (!ms.ok()) return 1;
+
+  // ------------------------------------------------------- throughput
+  double seconds = Throughput(**stack, org_ids, tokens, bo.orgs, bo.clients);
+  if (seconds < 0) return 1;
 
   std::printf(
       "{\"assemble.p50_ms\": %.2f, \"assemble.p99_ms\": %.2f, \"assemble.reports_per_s\": %.1f, "
       "\"assemble.samples\": %d, \"assemble.orgs\": %d, \"assemble.replicas\": %d, "
       "\"assemble.workers_per_replica\": %d, \"assemble.throughput_seconds\": %.3f, "
       "\"assemble.aof\": %s, \"assemble.template\": \"%s\"}\n",
-      Percentile(ms, 0.5), Percentile(ms, 0.99), orgs / seconds, samples, orgs, options.replicas,
-      options.workers, seconds, options.aof ? "true" : "false", shipped ? "shipped" : "small");
+      Percentile(*ms, 0.5), Percentile(*ms, 0.99), bo.orgs / seconds, bo.samples, bo.orgs,
+      options.replicas, options.workers, seconds, options.aof ? "true" : "false",
+      bo.shipped ? "shipped" : "small");
   return 0;
 }

@@ -106,7 +106,7 @@ class AssemblerTest : public ::testing::Test {
     return out;
   }
 
-  grpc::Status Submit(const v1::Report& r, std::vector<std::string> gaps, v1::Report* out) {
+  grpc::Status Submit(const v1::Report& r, const std::vector<std::string>& gaps, v1::Report* out) {
     v1::SubmitReportRequest req;
     req.set_name(r.name());
     req.set_revision(r.current_revision());
@@ -146,7 +146,7 @@ class AssemblerTest : public ::testing::Test {
   }
 
   grpc::Status UpdateNarrative(const std::string& name,
-                               std::map<std::string, std::string> narrative, v1::Report* out,
+                               const std::map<std::string, std::string>& narrative, v1::Report* out,
                                bool correction = false, int64_t expected_version = 0) {
     v1::UpdateNarrativeRequest req;
     req.set_name(name);
@@ -199,7 +199,7 @@ class AssemblerTest : public ::testing::Test {
   }
 
   grpc::Status Bind(const std::string& token, const std::string& tmpl,
-                    std::vector<std::string> workflows, v1::TemplateWorkflows* out) {
+                    const std::vector<std::string>& workflows, v1::TemplateWorkflows* out) {
     v1::SetTemplateWorkflowsRequest req;
     req.set_parent("orgs/kjj");
     req.set_template_(tmpl);
@@ -223,6 +223,48 @@ class AssemblerTest : public ::testing::Test {
     grpc::Status st = stack_->approvals().CreateWorkflow(Stack::Ctx(kjj_.admin).get(), wr, &out);
     EXPECT_TRUE(st.ok()) << st.error_message();
     return out.name();
+  }
+
+  // Every format of the published revision `rev` of `pub`: final, with
+  // its digest, and together the revision's digest. The bytes by format
+  // into `bytes`.
+  void ExpectFinalDocuments(const v1::Revision& rev, const v1::Report& pub,
+                            std::map<v1::DocumentFormat, std::string>* bytes) {
+    google::protobuf::RepeatedPtrField<v1::RenderedDocument> seen;
+    for (v1::DocumentFormat f : AllFormats()) {
+      v1::GetDocumentRequest dr;
+      dr.set_name(rev.name());
+      dr.set_format(f);
+      v1::Document doc;
+      grpc::Status st = stack_->reports().GetDocument(Stack::Ctx(kjj_.auditor).get(), dr, &doc);
+      ASSERT_TRUE(st.ok()) << st.error_message();
+      EXPECT_TRUE(doc.final());
+      EXPECT_FALSE(doc.content().empty());
+      EXPECT_EQ(doc.sha256(), Sha256Hex(doc.content())) << FormatName(f);
+      EXPECT_EQ(doc.revision_digest(), pub.digest());
+      v1::RenderedDocument* d = seen.Add();
+      d->set_format(f);
+      d->set_sha256(Sha256Hex(doc.content()));
+      (*bytes)[f] = doc.content();
+    }
+    EXPECT_EQ(ManifestDigest(seen), pub.digest());
+  }
+
+  // The approval event that published `r` (as `pub`), delivered again.
+  void ExpectRedeliveredApprovalChangesNothing(const v1::Report& r, const v1::Report& pub) {
+    auto events = ReadStream(stack_->redis(), "gr:ev:approval");
+    streams::Entry again;
+    again.id = "redelivered";
+    for (const auto& e : events) {
+      if (e.at("type") != "approved") continue;
+      for (const auto& [k, v] : e) {
+        if (k != "_id") again.fields.emplace_back(k, v);
+      }
+    }
+    ASSERT_FALSE(again.fields.empty());
+    EXPECT_EQ(stack_->workers().HandleApprovalEvent(again).outcome, streams::Outcome::kDone);
+    EXPECT_EQ(ReadStream(stack_->redis(), std::string(kPublishedEvents)).size(), 1u);
+    EXPECT_EQ(Revision(r.name(), 1).digest(), pub.digest());
   }
 
   std::unique_ptr<Stack> stack_;
@@ -444,25 +486,8 @@ TEST_F(AssemblerTest, ApprovalPublishesFrozenDocumentsWithDigests) {
   v1::Revision rev = Revision(r.name(), 1);
   EXPECT_TRUE(rev.frozen());
   EXPECT_EQ(rev.digest(), pub.digest());
-  google::protobuf::RepeatedPtrField<v1::RenderedDocument> seen;
   std::map<v1::DocumentFormat, std::string> bytes;
-  for (v1::DocumentFormat f : AllFormats()) {
-    v1::GetDocumentRequest dr;
-    dr.set_name(rev.name());
-    dr.set_format(f);
-    v1::Document doc;
-    st = stack_->reports().GetDocument(Stack::Ctx(kjj_.auditor).get(), dr, &doc);
-    ASSERT_TRUE(st.ok()) << st.error_message();
-    EXPECT_TRUE(doc.final());
-    EXPECT_FALSE(doc.content().empty());
-    EXPECT_EQ(doc.sha256(), Sha256Hex(doc.content())) << FormatName(f);
-    EXPECT_EQ(doc.revision_digest(), pub.digest());
-    v1::RenderedDocument* d = seen.Add();
-    d->set_format(f);
-    d->set_sha256(Sha256Hex(doc.content()));
-    bytes[f] = doc.content();
-  }
-  EXPECT_EQ(ManifestDigest(seen), pub.digest());
+  ASSERT_NO_FATAL_FAILURE(ExpectFinalDocuments(rev, pub, &bytes));
   EXPECT_TRUE(absl::StrContains(bytes[v1::TXT], date)) << bytes[v1::TXT];
   EXPECT_EQ(bytes[v1::DOCX].substr(0, 2), "PK");
 
@@ -474,19 +499,7 @@ TEST_F(AssemblerTest, ApprovalPublishesFrozenDocumentsWithDigests) {
   EXPECT_EQ(published[0]["formats"], "TXT,MD,HTML,DOCX");
 
   // A redelivered approval event changes nothing and announces nothing.
-  auto events = ReadStream(stack_->redis(), "gr:ev:approval");
-  streams::Entry again;
-  again.id = "redelivered";
-  for (const auto& e : events) {
-    if (e.at("type") != "approved") continue;
-    for (const auto& [k, v] : e) {
-      if (k != "_id") again.fields.emplace_back(k, v);
-    }
-  }
-  ASSERT_FALSE(again.fields.empty());
-  EXPECT_EQ(stack_->workers().HandleApprovalEvent(again).outcome, streams::Outcome::kDone);
-  EXPECT_EQ(ReadStream(stack_->redis(), std::string(kPublishedEvents)).size(), 1u);
-  EXPECT_EQ(Revision(r.name(), 1).digest(), pub.digest());
+  ASSERT_NO_FATAL_FAILURE(ExpectRedeliveredApprovalChangesNothing(r, pub));
 
   // Published means frozen; a correction is a new revision and approval.
   v1::Report out;

@@ -102,7 +102,7 @@ std::vector<approval::v1::StartApprovalRequest> Stack::started_approvals() {
 
 std::unique_ptr<grpc::ClientContext> Stack::Ctx(const std::string& token) { return MakeCtx(token); }
 
-absl::StatusOr<std::unique_ptr<Stack>> Stack::Start(StackOptions options) {
+absl::StatusOr<std::unique_ptr<Stack>> Stack::Start(const StackOptions& options) {
   std::unique_ptr<Stack> s(new Stack());
   GR_RETURN_IF_ERROR(s->StartServices(options));
   return s;
@@ -140,41 +140,9 @@ absl::Status Stack::StartServices(const StackOptions& options) {
     return absl::InternalError("deploy/profiles/strict-governance/profile.json does not parse");
   }
 
-  records_ = std::make_unique<records::RecordsCore>(redis_.get());
-  orgs_ = std::make_unique<records::OrgGrpc>(records_.get(), auth_.get());
-  indicators_ = std::make_unique<records::IndicatorGrpc>(records_.get(), auth_.get());
-  activities_ = std::make_unique<records::ActivityGrpc>(records_.get(), auth_.get());
-  auth_grpc_ = std::make_unique<records::AuthGrpc>(auth_.get());
-  GR_ASSIGN_OR_RETURN(records_server_,
-                      Serve({orgs_.get(), indicators_.get(), activities_.get(), auth_grpc_.get()}));
-  records_channel_ = Dial(records_server_->port());
-
-  figures_ = std::make_unique<templates::RecordsFigures>(records_channel_, absl::Seconds(10));
-  templates_store_ = std::make_unique<templates::Store>(redis_.get());
-  templates_ = std::make_unique<templates::TemplatesCore>(templates_store_.get(), figures_.get());
-  templates_grpc_ = std::make_unique<templates::TemplatesGrpc>(templates_.get(), auth_.get());
-  GR_ASSIGN_OR_RETURN(templates_server_, Serve({templates_grpc_.get()}));
-  templates_channel_ = Dial(templates_server_->port());
-
-  approval_store_ = std::make_unique<approval::Store>(redis_.get());
-  approval_core_ = std::make_unique<approval::ApprovalCore>(approval_store_.get());
-  approval_grpc_ =
-      std::make_unique<approval::ApprovalGrpcService>(approval_core_.get(), auth_.get());
-  GR_ASSIGN_OR_RETURN(approval_server_, Serve({approval_grpc_.get()}));
-  approval_channel_ = Dial(approval_server_->port());
-  {
-    std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> taps;
-    taps.push_back(std::make_unique<StartApprovalTapFactory>(
-        [this](const approval::v1::StartApprovalRequest& r) {
-          std::lock_guard<std::mutex> lock(mu_);
-          started_approvals_.push_back(r);
-        }));
-    grpc::ChannelArguments args;
-    args.SetMaxReceiveMessageSize(64 << 20);
-    assembler_approval_channel_ = grpc::experimental::CreateCustomChannelWithInterceptors(
-        absl::StrCat("127.0.0.1:", approval_server_->port()), grpc::InsecureChannelCredentials(),
-        args, std::move(taps));
-  }
+  GR_RETURN_IF_ERROR(StartRecords());
+  GR_RETURN_IF_ERROR(StartTemplates());
+  GR_RETURN_IF_ERROR(StartApproval());
 
   org_stub_ = records::v1::OrgService::NewStub(records_channel_);
   indicator_stub_ = records::v1::IndicatorService::NewStub(records_channel_);
@@ -186,38 +154,87 @@ absl::Status Stack::StartServices(const StackOptions& options) {
   std::string worker_token = options.worker_token.empty() ? service_token_ : options.worker_token;
 
   for (int i = 0; i < options.replicas; ++i) {
-    auto r = std::make_unique<Replica>();
-    r->redis = std::make_unique<redis::Client>(ro);
-    r->auth = std::make_unique<auth::Authenticator>(r->redis.get(), kOperator);
-    r->store = std::make_unique<Store>(r->redis.get());
-    Peers peers;
-    peers.records = records_channel_;
-    peers.templates = templates_channel_;
-    peers.approval = assembler_approval_channel_;
-    r->upstream = std::make_unique<Upstream>(peers);
-    r->core = std::make_unique<ReportCore>(r->store.get(), r->upstream.get());
-    GrpcOptions go;
-    go.watch_poll = absl::Milliseconds(20);
-    go.max_watches_per_principal = options.max_watches_per_principal;
-    go.max_watches = options.max_watches;
-    go.max_watches_per_org = options.max_watches_per_org;
-    r->grpc = std::make_unique<ReportGrpc>(r->core.get(), r->auth.get(), go);
-    GR_ASSIGN_OR_RETURN(r->server, Serve({r->grpc.get()}));
-    r->stub = v1::ReportService::NewStub(Dial(r->server->port()));
-    r->workers =
-        std::make_unique<Workers>(r->store.get(), r->upstream.get(), CallAs::Token(worker_token));
-    WorkerOptions wo;
-    wo.assemble_workers = options.workers;
-    wo.event_workers = options.workers > 0 ? options.event_workers : 0;
-    wo.consumer_prefix = absl::StrCat("test-replica", i);
-    wo.claim_idle = options.claim_idle;
-    wo.max_deliveries = options.max_deliveries;
-    wo.block = options.block;
-    wo.first_backoff = absl::Milliseconds(20);
-    r->pool = std::make_unique<WorkerPool>(r->redis.get(), r->workers.get(), wo);
-    if (options.workers > 0) GR_RETURN_IF_ERROR(r->pool->Start());
-    replicas_.push_back(std::move(r));
+    GR_RETURN_IF_ERROR(StartReplica(options, ro, i, worker_token));
   }
+  return absl::OkStatus();
+}
+
+absl::Status Stack::StartRecords() {
+  records_ = std::make_unique<records::RecordsCore>(redis_.get());
+  orgs_ = std::make_unique<records::OrgGrpc>(records_.get(), auth_.get());
+  indicators_ = std::make_unique<records::IndicatorGrpc>(records_.get(), auth_.get());
+  activities_ = std::make_unique<records::ActivityGrpc>(records_.get(), auth_.get());
+  auth_grpc_ = std::make_unique<records::AuthGrpc>(auth_.get());
+  GR_ASSIGN_OR_RETURN(records_server_,
+                      Serve({orgs_.get(), indicators_.get(), activities_.get(), auth_grpc_.get()}));
+  records_channel_ = Dial(records_server_->port());
+  return absl::OkStatus();
+}
+
+absl::Status Stack::StartTemplates() {
+  figures_ = std::make_unique<templates::RecordsFigures>(records_channel_, absl::Seconds(10));
+  templates_store_ = std::make_unique<templates::Store>(redis_.get());
+  templates_ = std::make_unique<templates::TemplatesCore>(templates_store_.get(), figures_.get());
+  templates_grpc_ = std::make_unique<templates::TemplatesGrpc>(templates_.get(), auth_.get());
+  GR_ASSIGN_OR_RETURN(templates_server_, Serve({templates_grpc_.get()}));
+  templates_channel_ = Dial(templates_server_->port());
+  return absl::OkStatus();
+}
+
+absl::Status Stack::StartApproval() {
+  approval_store_ = std::make_unique<approval::Store>(redis_.get());
+  approval_core_ = std::make_unique<approval::ApprovalCore>(approval_store_.get());
+  approval_grpc_ =
+      std::make_unique<approval::ApprovalGrpcService>(approval_core_.get(), auth_.get());
+  GR_ASSIGN_OR_RETURN(approval_server_, Serve({approval_grpc_.get()}));
+  approval_channel_ = Dial(approval_server_->port());
+  std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> taps;
+  taps.push_back(std::make_unique<StartApprovalTapFactory>(
+      [this](const approval::v1::StartApprovalRequest& r) {
+        std::lock_guard<std::mutex> lock(mu_);
+        started_approvals_.push_back(r);
+      }));
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  assembler_approval_channel_ = grpc::experimental::CreateCustomChannelWithInterceptors(
+      absl::StrCat("127.0.0.1:", approval_server_->port()), grpc::InsecureChannelCredentials(),
+      args, std::move(taps));
+  return absl::OkStatus();
+}
+
+absl::Status Stack::StartReplica(const StackOptions& options, const redis::Options& ro, int i,
+                                 const std::string& worker_token) {
+  auto r = std::make_unique<Replica>();
+  r->redis = std::make_unique<redis::Client>(ro);
+  r->auth = std::make_unique<auth::Authenticator>(r->redis.get(), kOperator);
+  r->store = std::make_unique<Store>(r->redis.get());
+  Peers peers;
+  peers.records = records_channel_;
+  peers.templates = templates_channel_;
+  peers.approval = assembler_approval_channel_;
+  r->upstream = std::make_unique<Upstream>(peers);
+  r->core = std::make_unique<ReportCore>(r->store.get(), r->upstream.get());
+  GrpcOptions go;
+  go.watch_poll = absl::Milliseconds(20);
+  go.max_watches_per_principal = options.max_watches_per_principal;
+  go.max_watches = options.max_watches;
+  go.max_watches_per_org = options.max_watches_per_org;
+  r->grpc = std::make_unique<ReportGrpc>(r->core.get(), r->auth.get(), go);
+  GR_ASSIGN_OR_RETURN(r->server, Serve({r->grpc.get()}));
+  r->stub = v1::ReportService::NewStub(Dial(r->server->port()));
+  r->workers =
+      std::make_unique<Workers>(r->store.get(), r->upstream.get(), CallAs::Token(worker_token));
+  WorkerOptions wo;
+  wo.assemble_workers = options.workers;
+  wo.event_workers = options.workers > 0 ? options.event_workers : 0;
+  wo.consumer_prefix = absl::StrCat("test-replica", i);
+  wo.claim_idle = options.claim_idle;
+  wo.max_deliveries = options.max_deliveries;
+  wo.block = options.block;
+  wo.first_backoff = absl::Milliseconds(20);
+  r->pool = std::make_unique<WorkerPool>(r->redis.get(), r->workers.get(), wo);
+  if (options.workers > 0) GR_RETURN_IF_ERROR(r->pool->Start());
+  replicas_.push_back(std::move(r));
   return absl::OkStatus();
 }
 
@@ -311,7 +328,7 @@ absl::Status Stack::BindWorkflows(const std::string& org, const std::string& adm
 
 absl::Status Stack::AddActivity(const std::string& org, const std::string& type,
                                 const std::string& date,
-                                std::map<std::string, int64_t> quantities) {
+                                const std::map<std::string, int64_t>& quantities) {
   records::v1::CreateActivityRequest req;
   req.set_parent(absl::StrCat("orgs/", org));
   req.mutable_activity()->set_type(type);

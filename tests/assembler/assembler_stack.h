@@ -78,7 +78,7 @@ struct OrgTokens {
 
 class Stack {
  public:
-  static absl::StatusOr<std::unique_ptr<Stack>> Start(StackOptions options = {});
+  static absl::StatusOr<std::unique_ptr<Stack>> Start(const StackOptions& options = {});
   ~Stack();
 
   // Creates the org with the strict-governance profile, the template
@@ -90,7 +90,7 @@ class Stack {
   absl::Status BindWorkflows(const std::string& org, const std::string& admin_token,
                              const std::string& tmpl, const std::vector<std::string>& workflows);
   absl::Status AddActivity(const std::string& org, const std::string& type, const std::string& date,
-                           std::map<std::string, int64_t> quantities = {});
+                           const std::map<std::string, int64_t>& quantities = {});
   // Two governance meetings, one talk with 12 participants and one theme
   // party day, all in 2023.
   absl::Status AddBaseYear(const std::string& org);
@@ -146,6 +146,13 @@ class Stack {
 
   Stack() = default;
   absl::Status StartServices(const StackOptions& options);
+  // The steps of StartServices, in its order.
+  absl::Status StartRecords();
+  absl::Status StartTemplates();
+  absl::Status StartApproval();
+  // Assembler replica `i`: its own Redis client, server and worker pool.
+  absl::Status StartReplica(const StackOptions& options, const redis::Options& ro, int i,
+                            const std::string& worker_token);
 
   std::unique_ptr<govreport::testing::RedisServer> redis_server_;
   std::unique_ptr<redis::Client> redis_;

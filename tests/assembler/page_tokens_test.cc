@@ -143,6 +143,13 @@ class PageTokenAttackTest : public ::testing::Test {
   }
 
   void DefineListers() {
+    DefineRecordsListers();
+    DefineTemplateAndWorkflowListers();
+    DefineApprovalListers();
+    DefineReportListers();
+  }
+
+  void DefineRecordsListers() {
     auto records_ctx = [](const std::string& token) { return Stack::Ctx(token); };
     listers_.push_back({"ListOrgs (operator)", true,
                         [this, records_ctx](const std::string&, const std::string& token) {
@@ -216,6 +223,9 @@ class PageTokenAttackTest : public ::testing::Test {
                         [](const std::string& org) {
                           return PageList({"tokens", org});
                         }});
+  }
+
+  void DefineTemplateAndWorkflowListers() {
     listers_.push_back({"ListTemplates", true,
                         [this](const std::string& org, const std::string& token) {
                           tpb::ListTemplatesRequest req;
@@ -259,6 +269,9 @@ class PageTokenAttackTest : public ::testing::Test {
                         [](const std::string& org) {
                           return PageList({"roles", org});
                         }});
+  }
+
+  void DefineApprovalListers() {
     listers_.push_back({"ListApprovals", true,
                         [this](const std::string& org, const std::string& token) {
                           apb::ListApprovalsRequest req;
@@ -302,6 +315,9 @@ class PageTokenAttackTest : public ::testing::Test {
                           std::string id = approval_[org].substr(approval_[org].rfind('/') + 1);
                           return PageList({"history", org, id});
                         }});
+  }
+
+  void DefineReportListers() {
     listers_.push_back({"ListReports", true,
                         [this](const std::string& org, const std::string& token) {
                           v1::ListReportsRequest req;
@@ -364,86 +380,86 @@ class PageTokenAttackTest : public ::testing::Test {
         << l.rpc << " " << what << ": " << p.status.error_message();
   }
 
-  std::unique_ptr<Stack> stack_;
-  std::shared_ptr<grpc::Channel> records_, templates_;
-  std::map<std::string, testing::OrgTokens> tokens_;
-  std::map<std::string, std::string> approval_, revision_;
-  std::vector<Lister> listers_;
-  int calls_ = 0;
-};
-
-TEST_F(PageTokenAttackTest, ForgedTokensToEveryListAreRefusedOrGiveASanePage) {
-  // Each list's own token, of both orgs: the lists page, and the test's
-  // list ids are the services' (a token minted here is accepted).
-  std::map<std::string, std::map<std::string, std::string>> valid;
-  for (const Lister& l : listers_) {
-    for (const std::string org : {"kjj", "jyj"}) {
-      Page first = l.call(org, "");
-      ASSERT_TRUE(first.status.ok()) << l.rpc << ": " << first.status.error_message();
-      ASSERT_EQ(first.items, 1) << l.rpc;
-      ASSERT_FALSE(first.next.empty()) << l.rpc << " has no second page";
-      valid[l.rpc][org] = first.next;
-      Page second = l.call(org, first.next);
-      ASSERT_TRUE(second.status.ok()) << l.rpc << ": " << second.status.error_message();
-      EXPECT_EQ(second.items, 1) << l.rpc;
-      std::string minted;
-      if (l.cursor) {
-        auto cursor = DecodeCursorToken(l.list_id(org), first.next);
-        ASSERT_TRUE(cursor.ok()) << l.rpc << ": " << cursor.status();
-        minted = EncodeCursorToken(l.list_id(org), *cursor);
-      } else {
-        auto offset = DecodePageToken(l.list_id(org), first.next);
-        ASSERT_TRUE(offset.ok()) << l.rpc << ": " << offset.status();
-        minted = EncodePageToken(l.list_id(org), *offset);
-      }
-      EXPECT_EQ(minted, first.next) << l.rpc;
-    }
-  }
-
-  std::mt19937 rng(9);
-  auto random_bytes = [&](size_t n) {
-    std::string s(n, '\0');
-    for (char& c : s) c = static_cast<char>(rng() & 0xff);
-    return s;
-  };
-  // What can travel in a protobuf string: UTF-8 (arbitrary bytes are for
-  // the decoder's own tests and its fuzzer).
-  auto random_text = [&](size_t n) {
-    std::string s;
-    while (s.size() < n) {
-      if (rng() % 8 == 0) {
-        s += "页";
-      } else {
-        s += static_cast<char>(1 + rng() % 127);
+  // Each list's own token, of both orgs, into `valid`: the lists page, and
+  // the test's list ids are the services' (a token minted here is
+  // accepted).
+  void CollectValidTokens(std::map<std::string, std::map<std::string, std::string>>& valid) {
+    for (const Lister& l : listers_) {
+      for (const std::string org : {"kjj", "jyj"}) {
+        Page first = l.call(org, "");
+        ASSERT_TRUE(first.status.ok()) << l.rpc << ": " << first.status.error_message();
+        ASSERT_EQ(first.items, 1) << l.rpc;
+        ASSERT_FALSE(first.next.empty()) << l.rpc << " has no second page";
+        valid[l.rpc][org] = first.next;
+        Page second = l.call(org, first.next);
+        ASSERT_TRUE(second.status.ok()) << l.rpc << ": " << second.status.error_message();
+        EXPECT_EQ(second.items, 1) << l.rpc;
+        std::string minted;
+        if (l.cursor) {
+          auto cursor = DecodeCursorToken(l.list_id(org), first.next);
+          ASSERT_TRUE(cursor.ok()) << l.rpc << ": " << cursor.status();
+          minted = EncodeCursorToken(l.list_id(org), *cursor);
+        } else {
+          auto offset = DecodePageToken(l.list_id(org), first.next);
+          ASSERT_TRUE(offset.ok()) << l.rpc << ": " << offset.status();
+          minted = EncodePageToken(l.list_id(org), *offset);
+        }
+        EXPECT_EQ(minted, first.next) << l.rpc;
       }
     }
-    return s;
-  };
-  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::vector<std::string> forged;
-  for (size_t n : {1, 2, 3, 4, 8, 16, 40, 41, 43, 44, 60, 100, 511, 512, 513, 4096}) {
-    forged.push_back(random_text(n));
-    std::string text(n, 'A');
-    for (char& c : text) c = alphabet[rng() % alphabet.size()];
-    forged.push_back(text);
-    forged.push_back(absl::WebSafeBase64Escape(random_bytes(n)));
-  }
-  // Old formats: base64url("list|offset"), the approval service's raw ids
-  // and raw history offsets.
-  for (const char* list :
-       {"indicators", "orgs", "templates", "tokens:kjj", "reports:0", "prov:x:2023", "kjj"}) {
-    for (const char* offset : {"0", "1", "-1", "4294967295", "2147483648", "9223372036854775807",
-                               "99999999999999999999"}) {
-      forged.push_back(absl::WebSafeBase64Escape(absl::StrCat(list, "|", offset)));
-    }
-  }
-  for (const char* raw : {"0", "1", "-1", "4294967295", "9223372036854775807", "kjj-director",
-                          "annual", "zzzzzzzz", "first", "(", "[", "+", "-", "a b", "a|b"}) {
-    forged.push_back(raw);
   }
 
-  for (const Lister& l : listers_) {
-    const std::string& mine = valid[l.rpc]["kjj"];
+  // Random text, random base64url, old formats and raw ids.
+  static std::vector<std::string> ForgedTokens() {
+    std::mt19937 rng(9);
+    auto random_bytes = [&](size_t n) {
+      std::string s(n, '\0');
+      for (char& c : s) c = static_cast<char>(rng() & 0xff);
+      return s;
+    };
+    // What can travel in a protobuf string: UTF-8 (arbitrary bytes are for
+    // the decoder's own tests and its fuzzer).
+    auto random_text = [&](size_t n) {
+      std::string s;
+      while (s.size() < n) {
+        if (rng() % 8 == 0) {
+          s += "页";
+        } else {
+          s += static_cast<char>(1 + rng() % 127);
+        }
+      }
+      return s;
+    };
+    const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    std::vector<std::string> forged;
+    for (size_t n : {1, 2, 3, 4, 8, 16, 40, 41, 43, 44, 60, 100, 511, 512, 513, 4096}) {
+      forged.push_back(random_text(n));
+      std::string text(n, 'A');
+      for (char& c : text) c = alphabet[rng() % alphabet.size()];
+      forged.push_back(text);
+      forged.push_back(absl::WebSafeBase64Escape(random_bytes(n)));
+    }
+    // Old formats: base64url("list|offset"), the approval service's raw ids
+    // and raw history offsets.
+    for (const char* list :
+         {"indicators", "orgs", "templates", "tokens:kjj", "reports:0", "prov:x:2023", "kjj"}) {
+      for (const char* offset : {"0", "1", "-1", "4294967295", "2147483648", "9223372036854775807",
+                                 "99999999999999999999"}) {
+        forged.push_back(absl::WebSafeBase64Escape(absl::StrCat(list, "|", offset)));
+      }
+    }
+    for (const char* raw : {"0", "1", "-1", "4294967295", "9223372036854775807", "kjj-director",
+                            "annual", "zzzzzzzz", "first", "(", "[", "+", "-", "a b", "a|b"}) {
+      forged.emplace_back(raw);
+    }
+    return forged;
+  }
+
+  // `forged`, then truncated, bit-flipped, other lists' and orgs' and
+  // minted tokens to list `l` of kjj.
+  void Attack(const Lister& l, const std::vector<std::string>& forged,
+              const std::map<std::string, std::map<std::string, std::string>>& valid) {
+    const std::string& mine = valid.at(l.rpc).at("kjj");
     for (size_t i = 0; i < forged.size(); ++i) {
       ExpectSane(l, "kjj", forged[i], absl::StrCat("forged #", i));
     }
@@ -470,7 +486,7 @@ TEST_F(PageTokenAttackTest, ForgedTokensToEveryListAreRefusedOrGiveASanePage) {
     }
     // ListOrgs as the operator is the same list for both orgs.
     if (l.rpc != "ListOrgs (operator)") {
-      ExpectRefused(l, "kjj", valid[l.rpc]["jyj"], "this list's token of another org");
+      ExpectRefused(l, "kjj", valid.at(l.rpc).at("jyj"), "this list's token of another org");
     }
     // Minted under the servers' key with extreme values.
     const std::string list = l.list_id("kjj");
@@ -490,6 +506,20 @@ TEST_F(PageTokenAttackTest, ForgedTokensToEveryListAreRefusedOrGiveASanePage) {
                  absl::StrCat("minted cursor of ", cursor.size(), " bytes"));
     }
   }
+
+  std::unique_ptr<Stack> stack_;
+  std::shared_ptr<grpc::Channel> records_, templates_;
+  std::map<std::string, testing::OrgTokens> tokens_;
+  std::map<std::string, std::string> approval_, revision_;
+  std::vector<Lister> listers_;
+  int calls_ = 0;
+};
+
+TEST_F(PageTokenAttackTest, ForgedTokensToEveryListAreRefusedOrGiveASanePage) {
+  std::map<std::string, std::map<std::string, std::string>> valid;
+  ASSERT_NO_FATAL_FAILURE(CollectValidTokens(valid));
+  const std::vector<std::string> forged = ForgedTokens();
+  for (const Lister& l : listers_) ASSERT_NO_FATAL_FAILURE(Attack(l, forged, valid));
   // Past the end is an empty page, not a crash.
   for (const Lister& l : listers_) {
     if (l.cursor) continue;

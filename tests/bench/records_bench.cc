@@ -71,6 +71,7 @@ pb::ActivityRecord Talk(records::SplitMix& rng) {
 double Throughput(int threads, int per_thread, const std::function<void(int, int)>& f) {
   absl::Time start = absl::Now();
   std::vector<std::thread> pool;
+  pool.reserve(threads);
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
       for (int i = 0; i < per_thread; ++i) f(t, i);
@@ -245,6 +246,7 @@ std::string DistinctFigures(redis::Client& client, records::RecordsCore& recs,
     (void)client.Command({"SLOWLOG", "RESET"});
     std::atomic<bool> stop{false};
     std::vector<std::thread> pool;
+    pool.reserve(2);
     for (int t = 0; t < 2; ++t) {
       pool.emplace_back([&] {
         while (!stop) attack();

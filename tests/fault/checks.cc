@@ -96,7 +96,7 @@ std::map<std::string, rpb::IndicatorValue> Recompute(
       auto it = by_type.find(t);
       if (it != by_type.end()) feed.insert(feed.end(), it->second.begin(), it->second.end());
     }
-    int64_t n = static_cast<int64_t>(feed.size());
+    auto n = static_cast<int64_t>(feed.size());
     bool stated = m.kind() != rpb::SUM;  // A SUM no record states is missing.
     switch (m.kind()) {
       case rpb::COUNT:

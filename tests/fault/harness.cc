@@ -222,7 +222,7 @@ void OnSpawnerThread(const std::function<void()>& fn) {
   bool done = false;
   {
     std::lock_guard<std::mutex> lock(spawner->mu);
-    spawner->jobs.push_back([&] {
+    spawner->jobs.emplace_back([&] {
       fn();
       std::lock_guard<std::mutex> done_lock(done_mu);
       done = true;
@@ -290,6 +290,7 @@ absl::Status Process::Start(absl::Duration timeout) {
                                    port_ == 0 ? "127.0.0.1:0" : address()};
   argv.insert(argv.end(), spec_.args.begin(), spec_.args.end());
   std::vector<char*> cargv;
+  cargv.reserve(argv.size() + 1);
   for (auto& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);
   stopping_.store(false);
@@ -332,10 +333,11 @@ pid_t Process::ForkExec(std::vector<char*>& argv) {
     for (const auto& [k, v] : spec_.env) {
       if (absl::StartsWith(*e, k + "=")) replaced = true;
     }
-    if (!replaced) env_strings.push_back(*e);
+    if (!replaced) env_strings.emplace_back(*e);
   }
   for (const auto& [k, v] : spec_.env) env_strings.push_back(absl::StrCat(k, "=", v));
   std::vector<char*> envp;
+  envp.reserve(env_strings.size() + 1);
   for (auto& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
   int out = open(out_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -435,7 +437,7 @@ std::unique_ptr<Process> Cluster::MakeService(const std::string& name, const std
   spec.args.insert(spec.args.end(), extra.begin(), extra.end());
   // Secrets through the environment, as docs/operations.md asks.
   spec.env = {{"GOVREPORT_ADMIN_TOKEN", operator_token_}, {"GOVREPORT_SECRET_KEY", secret_key_}};
-  if (!service_token_.empty()) spec.env.push_back({"GOVREPORT_SERVICE_TOKEN", service_token_});
+  if (!service_token_.empty()) spec.env.emplace_back("GOVREPORT_SERVICE_TOKEN", service_token_);
   return std::make_unique<Process>(std::move(spec), env_.run_dir);
 }
 
@@ -943,7 +945,7 @@ std::string Describe(const grpc::Status& status) {
 double Percentile(std::vector<double>& samples, double p) {
   if (samples.empty()) return 0;
   std::sort(samples.begin(), samples.end());
-  size_t i = static_cast<size_t>(p * static_cast<double>(samples.size()));
+  auto i = static_cast<size_t>(p * static_cast<double>(samples.size()));
   return samples[std::min(i, samples.size() - 1)];
 }
 

@@ -46,7 +46,7 @@ struct Kind {
   void Report(Results& results) {
     std::lock_guard<std::mutex> lock(mu);
     const std::string p = absl::StrCat("load.mixed.", name, ".");
-    int64_t ops = static_cast<int64_t>(latencies_ms.size());
+    auto ops = static_cast<int64_t>(latencies_ms.size());
     double seconds = ops > 0 ? absl::ToDoubleSeconds(last - first) : 0;
     results.Set(p + "ops", ops);
     results.Set(p + "errors", errors.load());
@@ -87,6 +87,179 @@ double ProcMb(pid_t pid, const char* field) {
   return 0;
 }
 
+// One run of the mixed load: the approvals to act on set up before the
+// clock starts, the three kinds side by side, then the figures. Its
+// fields are what the phases share.
+class MixedLoad {
+ public:
+  MixedLoad(const Env& env, Cluster& c, const OrgFixture& org, const rpb::Profile& profile)
+      : env_(env), c_(c), org_(org), profile_(profile), parent_(absl::StrCat("orgs/", org.org)) {}
+
+  // `count` approvals started; the error is logged.
+  absl::Status StartApprovals(int64_t count);
+  // Every kind's operations, at the same time.
+  void Run(int64_t ingest_ops, int64_t assemble_ops);
+  // The figures and the memory of every process; 0 when every operation
+  // succeeded and nothing crashed.
+  int Report(Results& results);
+
+ private:
+  void Ingest(int t, int64_t ops);
+  void Assemble(int64_t ops);
+  void Approve();
+  // Records the memory of `name` (`pid`) in `results`.
+  void Rss(Results& results, const std::string& name, pid_t pid);
+
+  const Env& env_;
+  Cluster& c_;
+  const OrgFixture& org_;
+  const rpb::Profile& profile_;
+  const std::string parent_;
+  std::vector<apb::Approval> approvals_;
+  Kind ingest_{"ingest"}, assemble_{"assemble"}, approve_{"approve"};
+  std::atomic<int64_t> next_record_{0}, next_report_{0}, next_approval_{0};
+  double seconds_ = 0;
+  double worst_ = 0;
+  std::string worst_name_;
+};
+
+absl::Status MixedLoad::StartApprovals(int64_t count) {
+  auto stub = c_.Approvals();
+  for (int64_t i = 0; i < count; ++i) {
+    apb::StartApprovalRequest sr;
+    sr.set_parent(parent_);
+    sr.set_workflow(absl::StrCat(parent_, "/workflows/", org_.workflow_id));
+    sr.set_subject(absl::StrCat(parent_, "/reports/a", i, "/revisions/1"));
+    sr.set_request_id(absl::StrCat("load-start-", i));
+    apb::Approval a;
+    grpc::Status st = Retry(
+        org_.drafter, [&](grpc::ClientContext* ctx) { return stub->StartApproval(ctx, sr, &a); });
+    if (!st.ok()) return absl::InternalError(absl::StrCat("StartApproval: ", Describe(st)));
+    approvals_.push_back(a);
+  }
+  return absl::OkStatus();
+}
+
+void MixedLoad::Run(int64_t ingest_ops, int64_t assemble_ops) {
+  std::vector<std::thread> threads;
+  threads.reserve(8);
+  absl::Time start = absl::Now();
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([this, t, ingest_ops] { Ingest(t, ingest_ops); });
+  }
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([this, assemble_ops] { Assemble(assemble_ops); });
+  }
+  for (int t = 0; t < 2; ++t) threads.emplace_back([this] { Approve(); });
+  for (auto& t : threads) t.join();
+  seconds_ = absl::ToDoubleSeconds(absl::Now() - start);
+}
+
+void MixedLoad::Ingest(int t, int64_t ops) {
+  auto stub = c_.Activities();
+  Rng rng(env_.seed * 71 + t);
+  for (int64_t i = next_record_.fetch_add(1); i < ops; i = next_record_.fetch_add(1)) {
+    rpb::CreateActivityRequest req;
+    req.set_parent(parent_);
+    *req.mutable_activity() = RandomRecord(profile_, rng);
+    req.mutable_activity()->set_source_system("load");
+    req.mutable_activity()->set_external_id(absl::StrCat("r", i));
+    req.set_request_id(absl::StrCat("load-", i));
+    rpb::ActivityRecord out;
+    absl::Time t0 = absl::Now();
+    auto ctx = Ctx(org_.recorder, absl::Seconds(10));
+    grpc::Status st = stub->CreateActivity(ctx.get(), req, &out);
+    ingest_.Record(t0, absl::Now(), st.ok());
+  }
+}
+
+void MixedLoad::Assemble(int64_t ops) {
+  auto stub = c_.Reports();
+  for (int64_t i = next_report_.fetch_add(1); i < ops; i = next_report_.fetch_add(1)) {
+    asmpb::CreateReportRequest req;
+    req.set_parent(parent_);
+    req.set_report_id(absl::StrCat("m", i));
+    req.set_period("2023");
+    req.set_template_(absl::StrCat(parent_, "/templates/", org_.template_id));
+    req.set_workflow(absl::StrCat(parent_, "/workflows/", org_.workflow_id));
+    req.set_request_id(absl::StrCat("load-report-", i));
+    asmpb::Report r;
+    absl::Time t0 = absl::Now();
+    auto ctx = Ctx(org_.drafter, absl::Seconds(10));
+    grpc::Status st = stub->CreateReport(ctx.get(), req, &r);
+    // Assembled = the first revision is stored.
+    absl::Time until = t0 + absl::Seconds(60);
+    while (st.ok() && (r.current_revision() < 1 || r.assembling())) {
+      if (absl::Now() > until) {
+        st = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "not assembled in 60 s");
+        break;
+      }
+      absl::SleepFor(absl::Milliseconds(5));
+      asmpb::GetReportRequest get;
+      get.set_name(r.name());
+      get.set_skip_staleness(true);
+      auto gctx = Ctx(org_.drafter, absl::Seconds(10));
+      st = stub->GetReport(gctx.get(), get, &r);
+    }
+    assemble_.Record(t0, absl::Now(), st.ok());
+  }
+}
+
+void MixedLoad::Approve() {
+  auto stub = c_.Approvals();
+  const std::string director = absl::StrCat(org_.org, "-director");
+  const std::string secretary = absl::StrCat(org_.org, "-secretary");
+  for (int64_t i = next_approval_.fetch_add(1); i < static_cast<int64_t>(approvals_.size());
+       i = next_approval_.fetch_add(1)) {
+    apb::Approval a = approvals_[static_cast<size_t>(i)];
+    for (const std::string& who : {director, secretary}) {
+      apb::ApproveRequest req;
+      req.set_name(a.name());
+      req.set_expected_version(a.version());
+      req.set_request_id(absl::StrCat("load-approve-", i, "-", who));
+      apb::Approval next;
+      absl::Time t0 = absl::Now();
+      auto ctx = Ctx(org_.users.at(who), absl::Seconds(10));
+      grpc::Status st = stub->Approve(ctx.get(), req, &next);
+      approve_.Record(t0, absl::Now(), st.ok());
+      if (!st.ok()) break;
+      a = next;
+    }
+  }
+}
+
+void MixedLoad::Rss(Results& results, const std::string& name, pid_t pid) {
+  double now = ProcMb(pid, "VmRSS:");
+  double peak = ProcMb(pid, "VmHWM:");
+  results.Set(absl::StrCat("rss.", name, "_mb"), now);
+  results.Set(absl::StrCat("rss.", name, "_peak_mb"), peak);
+  if (name != "redis" && peak > worst_) {
+    worst_ = peak;
+    worst_name_ = name;
+  }
+}
+
+int MixedLoad::Report(Results& results) {
+  ingest_.Report(results);
+  assemble_.Report(results);
+  approve_.Report(results);
+  results.Set("load.mixed.seconds", seconds_);
+  Rss(results, "records", c_.records().pid());
+  Rss(results, "templates", c_.templates()->pid());
+  Rss(results, "approval", c_.approval()->pid());
+  Rss(results, "assembler", c_.assemblers()[0]->pid());
+  Rss(results, "redis", RedisPid(c_.redis()));
+  results.Set("rss.limit_mb", kRssLimitMb);
+  results.Set("rss.services_within_limit", std::string(worst_ < kRssLimitMb ? "yes" : "no"));
+  if (worst_ >= kRssLimitMb) {
+    Log(absl::StrFormat("mixed load: %s peaked at %.1f MB, over the %.0f MB limit", worst_name_,
+                        worst_, kRssLimitMb));
+  }
+  int64_t errors = ingest_.errors.load() + assemble_.errors.load() + approve_.errors.load();
+  if (errors > 0) Log(absl::StrCat("mixed load: ", errors, " operations failed"));
+  return errors == 0 && c_.Crashes() == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int RunMixedLoad(const Env& env, bool quick, Results& results) {
@@ -117,140 +290,14 @@ int RunMixedLoad(const Env& env, bool quick, Results& results) {
                      org.ok() ? profile.status().message() : org.status().message()));
     return 1;
   }
-  const std::string parent = absl::StrCat("orgs/", org->org);
+  MixedLoad run(env, c, *org, *profile);
   // The approvals to act on exist before the clock starts.
-  std::vector<apb::Approval> approvals;
-  {
-    auto stub = c.Approvals();
-    for (int64_t i = 0; i < approve_ops / 2; ++i) {
-      apb::StartApprovalRequest sr;
-      sr.set_parent(parent);
-      sr.set_workflow(absl::StrCat(parent, "/workflows/", org->workflow_id));
-      sr.set_subject(absl::StrCat(parent, "/reports/a", i, "/revisions/1"));
-      sr.set_request_id(absl::StrCat("load-start-", i));
-      apb::Approval a;
-      grpc::Status st = Retry(
-          org->drafter, [&](grpc::ClientContext* ctx) { return stub->StartApproval(ctx, sr, &a); });
-      if (!st.ok()) {
-        Log(absl::StrCat("mixed load: StartApproval: ", Describe(st)));
-        return 1;
-      }
-      approvals.push_back(a);
-    }
+  if (absl::Status st = run.StartApprovals(approve_ops / 2); !st.ok()) {
+    Log(absl::StrCat("mixed load: ", st.message()));
+    return 1;
   }
-  Kind ingest("ingest"), assemble("assemble"), approve("approve");
-  std::vector<std::thread> threads;
-  std::atomic<int64_t> next_record{0}, next_report{0}, next_approval{0};
-  absl::Time start = absl::Now();
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&, t] {
-      auto stub = c.Activities();
-      Rng rng(env.seed * 71 + t);
-      for (int64_t i = next_record.fetch_add(1); i < ingest_ops; i = next_record.fetch_add(1)) {
-        rpb::CreateActivityRequest req;
-        req.set_parent(parent);
-        *req.mutable_activity() = RandomRecord(*profile, rng);
-        req.mutable_activity()->set_source_system("load");
-        req.mutable_activity()->set_external_id(absl::StrCat("r", i));
-        req.set_request_id(absl::StrCat("load-", i));
-        rpb::ActivityRecord out;
-        absl::Time t0 = absl::Now();
-        auto ctx = Ctx(org->recorder, absl::Seconds(10));
-        grpc::Status st = stub->CreateActivity(ctx.get(), req, &out);
-        ingest.Record(t0, absl::Now(), st.ok());
-      }
-    });
-  }
-  for (int t = 0; t < 2; ++t) {
-    threads.emplace_back([&] {
-      auto stub = c.Reports();
-      for (int64_t i = next_report.fetch_add(1); i < assemble_ops; i = next_report.fetch_add(1)) {
-        asmpb::CreateReportRequest req;
-        req.set_parent(parent);
-        req.set_report_id(absl::StrCat("m", i));
-        req.set_period("2023");
-        req.set_template_(absl::StrCat(parent, "/templates/", org->template_id));
-        req.set_workflow(absl::StrCat(parent, "/workflows/", org->workflow_id));
-        req.set_request_id(absl::StrCat("load-report-", i));
-        asmpb::Report r;
-        absl::Time t0 = absl::Now();
-        auto ctx = Ctx(org->drafter, absl::Seconds(10));
-        grpc::Status st = stub->CreateReport(ctx.get(), req, &r);
-        // Assembled = the first revision is stored.
-        absl::Time until = t0 + absl::Seconds(60);
-        while (st.ok() && (r.current_revision() < 1 || r.assembling())) {
-          if (absl::Now() > until) {
-            st = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "not assembled in 60 s");
-            break;
-          }
-          absl::SleepFor(absl::Milliseconds(5));
-          asmpb::GetReportRequest get;
-          get.set_name(r.name());
-          get.set_skip_staleness(true);
-          auto gctx = Ctx(org->drafter, absl::Seconds(10));
-          st = stub->GetReport(gctx.get(), get, &r);
-        }
-        assemble.Record(t0, absl::Now(), st.ok());
-      }
-    });
-  }
-  for (int t = 0; t < 2; ++t) {
-    threads.emplace_back([&] {
-      auto stub = c.Approvals();
-      const std::string director = absl::StrCat(org->org, "-director");
-      const std::string secretary = absl::StrCat(org->org, "-secretary");
-      for (int64_t i = next_approval.fetch_add(1); i < static_cast<int64_t>(approvals.size());
-           i = next_approval.fetch_add(1)) {
-        apb::Approval a = approvals[static_cast<size_t>(i)];
-        for (const std::string& who : {director, secretary}) {
-          apb::ApproveRequest req;
-          req.set_name(a.name());
-          req.set_expected_version(a.version());
-          req.set_request_id(absl::StrCat("load-approve-", i, "-", who));
-          apb::Approval next;
-          absl::Time t0 = absl::Now();
-          auto ctx = Ctx(org->users.at(who), absl::Seconds(10));
-          grpc::Status st = stub->Approve(ctx.get(), req, &next);
-          approve.Record(t0, absl::Now(), st.ok());
-          if (!st.ok()) break;
-          a = next;
-        }
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  double seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  ingest.Report(results);
-  assemble.Report(results);
-  approve.Report(results);
-  results.Set("load.mixed.seconds", seconds);
-
-  double worst = 0;
-  std::string worst_name;
-  auto rss = [&](const std::string& name, pid_t pid) {
-    double now = ProcMb(pid, "VmRSS:");
-    double peak = ProcMb(pid, "VmHWM:");
-    results.Set(absl::StrCat("rss.", name, "_mb"), now);
-    results.Set(absl::StrCat("rss.", name, "_peak_mb"), peak);
-    if (name != "redis" && peak > worst) {
-      worst = peak;
-      worst_name = name;
-    }
-  };
-  rss("records", c.records().pid());
-  rss("templates", c.templates()->pid());
-  rss("approval", c.approval()->pid());
-  rss("assembler", c.assemblers()[0]->pid());
-  rss("redis", RedisPid(c.redis()));
-  results.Set("rss.limit_mb", kRssLimitMb);
-  results.Set("rss.services_within_limit", std::string(worst < kRssLimitMb ? "yes" : "no"));
-  if (worst >= kRssLimitMb) {
-    Log(absl::StrFormat("mixed load: %s peaked at %.1f MB, over the %.0f MB limit", worst_name,
-                        worst, kRssLimitMb));
-  }
-  int64_t errors = ingest.errors.load() + assemble.errors.load() + approve.errors.load();
-  if (errors > 0) Log(absl::StrCat("mixed load: ", errors, " operations failed"));
-  return errors == 0 && c.Crashes() == 0 ? 0 : 1;
+  run.Run(ingest_ops, assemble_ops);
+  return run.Report(results);
 }
 
 }  // namespace govreport::fault

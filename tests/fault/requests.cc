@@ -254,8 +254,8 @@ absl::StatusOr<std::unique_ptr<gp::Message>> BuildRequest(const Method& method, 
   auto subs = ids.Placeholders();
   std::vector<std::pair<std::string, std::string>> replace(subs.begin(), subs.end());
   std::string fresh = NewId();
-  replace.push_back({"{RID}", absl::StrCat("rid-", fresh)});
-  replace.push_back({"{NEW}", absl::StrCat("new-", fresh.substr(0, 12))});
+  replace.emplace_back("{RID}", absl::StrCat("rid-", fresh));
+  replace.emplace_back("{NEW}", absl::StrCat("new-", fresh.substr(0, 12)));
   std::string text = absl::StrReplaceAll(method.base, replace);
   if (!gp::TextFormat::ParseFromString(text, msg.get())) {
     return absl::InternalError(absl::StrCat(method.path, ": base request does not parse: ", text));

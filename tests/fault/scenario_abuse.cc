@@ -173,6 +173,7 @@ void CommentFlood(Cluster& c, const OrgFixture& f, Attack& a) {
 // Twenty streams at once by one caller: each used to cost a thread.
 void WatchCrowd(Cluster& c, const OrgFixture& f, Attack& a) {
   std::vector<std::thread> threads;
+  threads.reserve(20);
   for (int i = 0; i < 20; ++i) {
     threads.emplace_back([&] {
       auto stub = c.Reports();
@@ -226,12 +227,14 @@ int64_t JudgeAttacks(const Attacks& all, bool watched, std::vector<std::string>*
     }
   }
   if (all.comments.exhausted.load() == 0) {
-    problems->push_back("no comment of the flood was refused as RESOURCE_EXHAUSTED");
+    problems->emplace_back("no comment of the flood was refused as RESOURCE_EXHAUSTED");
   }
-  if (all.tokens.ok.load() > 0) problems->push_back("a forged page token was accepted");
-  if (all.persons.refused.load() == 0) problems->push_back("no record of 10 000 persons refused");
+  if (all.tokens.ok.load() > 0) problems->emplace_back("a forged page token was accepted");
+  if (all.persons.refused.load() == 0) {
+    problems->emplace_back("no record of 10 000 persons refused");
+  }
   if (watched && all.watch.exhausted.load() == 0) {
-    problems->push_back("no WatchReport stream of the crowd was refused");
+    problems->emplace_back("no WatchReport stream of the crowd was refused");
   }
   return bad;
 }

@@ -108,93 +108,106 @@ std::string Serialize(const gp::Message& m) {
   return out;
 }
 
-// Every mutation of one field; `big` adds the 2 MB strings.
-std::vector<Variant> Mutations(const gp::Message& base, const FieldPath& path, bool big,
-                               const std::string& org, const std::string& other_org) {
-  std::vector<Variant> out;
-  const FD* f = path.field;
-  auto mutate = [&](const std::string& what, const std::function<void(gp::Message*)>& fn,
-                    bool utf8 = false) {
-    std::unique_ptr<gp::Message> m(base.New());
-    m->CopyFrom(base);
-    // Fresh request and resource ids, so that no mutation is answered as a
-    // replay of an earlier one.
-    Refresh(m.get(), path.field);
-    fn(Holder(m.get(), path));
+// The variants of one field of `base`: each a copy with fresh request and
+// resource ids (so that no mutation is answered as a replay of an earlier
+// one), changed by one function.
+class Mutator {
+ public:
+  Mutator(const gp::Message& base, const FieldPath& path) : base_(base), path_(path) {}
+
+  void operator()(const std::string& what, const std::function<void(gp::Message*)>& fn,
+                  bool utf8 = false) {
+    std::unique_ptr<gp::Message> m(base_.New());
+    m->CopyFrom(base_);
+    Refresh(m.get(), path_.field);
+    fn(Holder(m.get(), path_));
     std::string bytes = Serialize(*m);
     if (utf8) bytes = absl::StrReplaceAll(bytes, {{kUtf8Marker, kInvalidUtf8}});
-    out.push_back({absl::StrCat(path.Name(), "=", what), std::move(bytes), utf8});
-  };
-  if (f->is_map()) {
-    mutate("5000 entries", [f](gp::Message* h) {
-      const gp::Reflection* r = h->GetReflection();
-      for (int i = 0; i < 5000; ++i) {
-        gp::Message* e = r->AddMessage(h, f);
-        const gp::Reflection* er = e->GetReflection();
+    out_.push_back({absl::StrCat(path_.Name(), "=", what), std::move(bytes), utf8});
+  }
+  std::vector<Variant> Take() { return std::move(out_); }
+
+ private:
+  const gp::Message& base_;
+  const FieldPath& path_;
+  std::vector<Variant> out_;
+};
+
+void MapMutations(const FD* f, Mutator& mutate) {
+  mutate("5000 entries", [f](gp::Message* h) {
+    const gp::Reflection* r = h->GetReflection();
+    for (int i = 0; i < 5000; ++i) {
+      gp::Message* e = r->AddMessage(h, f);
+      const gp::Reflection* er = e->GetReflection();
+      const FD* k = f->message_type()->map_key();
+      const FD* v = f->message_type()->map_value();
+      if (k->cpp_type() == FD::CPPTYPE_STRING) er->SetString(e, k, absl::StrCat("k", i));
+      if (v->cpp_type() == FD::CPPTYPE_STRING) er->SetString(e, v, std::string(100, 'v'));
+      if (v->cpp_type() == FD::CPPTYPE_INT64) er->SetInt64(e, v, -i);
+    }
+  });
+  mutate(
+      "key with invalid UTF-8",
+      [f](gp::Message* h) {
+        gp::Message* e = h->GetReflection()->AddMessage(h, f);
         const FD* k = f->message_type()->map_key();
-        const FD* v = f->message_type()->map_value();
-        if (k->cpp_type() == FD::CPPTYPE_STRING) er->SetString(e, k, absl::StrCat("k", i));
-        if (v->cpp_type() == FD::CPPTYPE_STRING) er->SetString(e, v, std::string(100, 'v'));
-        if (v->cpp_type() == FD::CPPTYPE_INT64) er->SetInt64(e, v, -i);
+        if (k->cpp_type() == FD::CPPTYPE_STRING) e->GetReflection()->SetString(e, k, kUtf8Marker);
+      },
+      true);
+}
+
+void RepeatedMutations(const FD* f, Mutator& mutate) {
+  if (f->cpp_type() == FD::CPPTYPE_MESSAGE) {
+    mutate("2000 elements", [f](gp::Message* h) {
+      const gp::Reflection* r = h->GetReflection();
+      std::unique_ptr<gp::Message> first;
+      if (r->FieldSize(*h, f) > 0) {
+        first.reset(r->GetRepeatedMessage(*h, f, 0).New());
+        first->CopyFrom(r->GetRepeatedMessage(*h, f, 0));
+      }
+      while (r->FieldSize(*h, f) < 2000) {
+        gp::Message* e = r->AddMessage(h, f);
+        if (first) e->CopyFrom(*first);
       }
     });
+  } else if (f->cpp_type() == FD::CPPTYPE_STRING) {
+    mutate("10000 elements", [f](gp::Message* h) {
+      for (int i = 0; i < 10000; ++i) h->GetReflection()->AddString(h, f, absl::StrCat("x", i));
+    });
     mutate(
-        "key with invalid UTF-8",
-        [f](gp::Message* h) {
-          gp::Message* e = h->GetReflection()->AddMessage(h, f);
-          const FD* k = f->message_type()->map_key();
-          if (k->cpp_type() == FD::CPPTYPE_STRING) e->GetReflection()->SetString(e, k, kUtf8Marker);
-        },
-        true);
-    return out;
+        "element with invalid UTF-8",
+        [f](gp::Message* h) { h->GetReflection()->AddString(h, f, kUtf8Marker); }, true);
+  } else if (f->cpp_type() == FD::CPPTYPE_ENUM) {
+    mutate("unknown enum", [f](gp::Message* h) { h->GetReflection()->AddEnumValue(h, f, 999); });
   }
-  if (f->is_repeated()) {
-    if (f->cpp_type() == FD::CPPTYPE_MESSAGE) {
-      mutate("2000 elements", [f](gp::Message* h) {
-        const gp::Reflection* r = h->GetReflection();
-        std::unique_ptr<gp::Message> first;
-        if (r->FieldSize(*h, f) > 0) {
-          first.reset(r->GetRepeatedMessage(*h, f, 0).New());
-          first->CopyFrom(r->GetRepeatedMessage(*h, f, 0));
-        }
-        while (r->FieldSize(*h, f) < 2000) {
-          gp::Message* e = r->AddMessage(h, f);
-          if (first) e->CopyFrom(*first);
-        }
-      });
-    } else if (f->cpp_type() == FD::CPPTYPE_STRING) {
-      mutate("10000 elements", [f](gp::Message* h) {
-        for (int i = 0; i < 10000; ++i) h->GetReflection()->AddString(h, f, absl::StrCat("x", i));
-      });
-      mutate(
-          "element with invalid UTF-8",
-          [f](gp::Message* h) { h->GetReflection()->AddString(h, f, kUtf8Marker); }, true);
-    } else if (f->cpp_type() == FD::CPPTYPE_ENUM) {
-      mutate("unknown enum", [f](gp::Message* h) { h->GetReflection()->AddEnumValue(h, f, 999); });
-    }
-    return out;
+}
+
+void StringMutations(const gp::Message& base, const FieldPath& path, bool big,
+                     const std::string& org, const std::string& other_org, Mutator& mutate) {
+  const FD* f = path.field;
+  auto set = [f](const std::string& v) {
+    return [f, v](gp::Message* h) { h->GetReflection()->SetString(h, f, v); };
+  };
+  mutate("invalid UTF-8", set(kUtf8Marker), true);
+  mutate("control characters", set(std::string("a\0b\x01\x1b[2J\x7f\0", 10)));
+  mutate("path traversal", set("../../orgs/x/../../etc/passwd"));
+  mutate("wildcard", set("orgs/*/activities/*"));
+  mutate("10 KB", set(std::string(10 << 10, 'a')));
+  if (big) mutate("2 MB", set(std::string(2 << 20, 'x')));
+  const gp::Message& holder =
+      path.outer ? base.GetReflection()->GetMessage(base, path.outer) : base;
+  const std::string cur = holder.GetReflection()->GetString(holder, f);
+  if (absl::StrContains(cur, absl::StrCat("orgs/", org))) {
+    mutate("other org", set(absl::StrReplaceAll(cur, {{absl::StrCat("orgs/", org),
+                                                       absl::StrCat("orgs/", other_org)}})));
+    mutate("name with a trailing segment", set(absl::StrCat(cur, "/extra")));
   }
+}
+
+// Numbers, enums and a sub-message.
+void ScalarMutations(const FieldPath& path, Mutator& mutate) {
+  const FD* f = path.field;
   switch (f->cpp_type()) {
-    case FD::CPPTYPE_STRING: {
-      auto set = [f](std::string v) {
-        return [f, v](gp::Message* h) { h->GetReflection()->SetString(h, f, v); };
-      };
-      mutate("invalid UTF-8", set(kUtf8Marker), true);
-      mutate("control characters", set(std::string("a\0b\x01\x1b[2J\x7f", 10)));
-      mutate("path traversal", set("../../orgs/x/../../etc/passwd"));
-      mutate("wildcard", set("orgs/*/activities/*"));
-      mutate("10 KB", set(std::string(10 << 10, 'a')));
-      if (big) mutate("2 MB", set(std::string(2 << 20, 'x')));
-      const gp::Message& holder =
-          path.outer ? base.GetReflection()->GetMessage(base, path.outer) : base;
-      const std::string cur = holder.GetReflection()->GetString(holder, f);
-      if (absl::StrContains(cur, absl::StrCat("orgs/", org))) {
-        mutate("other org", set(absl::StrReplaceAll(cur, {{absl::StrCat("orgs/", org),
-                                                           absl::StrCat("orgs/", other_org)}})));
-        mutate("name with a trailing segment", set(absl::StrCat(cur, "/extra")));
-      }
-      break;
-    }
     case FD::CPPTYPE_INT32:
       mutate("-1", [f](gp::Message* h) { h->GetReflection()->SetInt32(h, f, -1); });
       mutate("INT32_MIN", [f](gp::Message* h) {
@@ -226,7 +239,23 @@ std::vector<Variant> Mutations(const gp::Message& base, const FieldPath& path, b
     default:
       break;
   }
-  return out;
+}
+
+// Every mutation of one field; `big` adds the 2 MB strings.
+std::vector<Variant> Mutations(const gp::Message& base, const FieldPath& path, bool big,
+                               const std::string& org, const std::string& other_org) {
+  Mutator mutate(base, path);
+  const FD* f = path.field;
+  if (f->is_map()) {
+    MapMutations(f, mutate);
+  } else if (f->is_repeated()) {
+    RepeatedMutations(f, mutate);
+  } else if (f->cpp_type() == FD::CPPTYPE_STRING) {
+    StringMutations(base, path, big, org, other_org, mutate);
+  } else {
+    ScalarMutations(path, mutate);
+  }
+  return mutate.Take();
 }
 
 bool CleanCode(grpc::StatusCode code) {
@@ -249,8 +278,7 @@ bool CleanCode(grpc::StatusCode code) {
 
 class Sender {
  public:
-  Sender(Cluster& c, Results& results, Problems& problems)
-      : c_(c), results_(results), problems_(problems) {}
+  Sender(Cluster& c, Problems& problems) : c_(c), problems_(problems) {}
 
   // Sends one bad request and judges the answer.
   void Send(const Method& m, const std::string& label, const std::string& bytes,
@@ -330,7 +358,6 @@ class Sender {
 
  private:
   Cluster& c_;
-  Results& results_;
   Problems& problems_;
   int64_t sent_ = 0, unclean_ = 0, effects_ = 0, bypasses_ = 0, accepted_ = 0;
   bool dirty_after_accept_ = false;
@@ -482,6 +509,331 @@ int64_t PoisonCheck(Cluster& c, Problems& problems) {
   return poisoned;
 }
 
+// One run of the scenario, in its parts. Its fields are what the parts
+// share.
+class BadInput {
+ public:
+  BadInput(const Env& env, Cluster& c, const OrgFixture& a, const OrgFixture& b)
+      : env_(env),
+        c_(c),
+        a_(a),
+        b_(b),
+        sender_(c, problems_),
+        methods_(AllMethods()),
+        ids_(Ids::Of(a)),
+        rng_(env.seed * 53),
+        admin_(Bearer(a.admin)),
+        forged_(absl::StrCat("grt_", RandomHex(24))),
+        near_operator_(c.operator_token()) {
+    near_operator_.back() = near_operator_.back() == 'a' ? 'b' : 'a';
+  }
+
+  // 0. The base requests are sound: reads by A's admin succeed. (A broken
+  // base would make every mutation of it meaningless.)
+  void CheckBases();
+  // 1 to 3 for every method, while records is alive.
+  void BreakEveryMethod();
+  // 3b. (Full run) random combinations: one to three fields of a random
+  // RPC broken at once, by a random caller.
+  void RandomCombinations(int combos);
+  // 4. Bigger than any server accepts (16 MB).
+  void TooLarge();
+  // 5b. Every mutating call sent twice with the same request_id (a client
+  // whose answer was lost) gets the same answer twice (AIP-155).
+  void Repeats();
+  // 5. What was accepted must not poison later work: an org name with a
+  // control character (accepted above) goes through a whole report, from
+  // assembly to the published documents. Then everybody is still there
+  // and healthy.
+  void PoisonAndHealth();
+  void Report(Results& results, ScenarioResult& out) const;
+
+ private:
+  // 1. Who is asking.
+  void WhoIsAsking(const Method& m, const std::string& bytes);
+  // 2. Bytes that are not this request.
+  void NotThisRequest(const Method& m, const std::string& bytes);
+  // 3. Every field, broken in every way that fits its type. The 2 MB
+  // strings go to every string field in the full run and to the first
+  // two per method in the short one.
+  void EveryField(const Method& m, const gp::Message& base);
+  void RandomCombination(const std::vector<const Method*>& runnable);
+  void Repeat(const Method& m);
+
+  const Env& env_;
+  Cluster& c_;
+  const OrgFixture& a_;
+  const OrgFixture& b_;
+  Problems problems_;
+  Sender sender_;
+  const std::vector<Method> methods_;
+  const Ids ids_;
+  Rng rng_;
+  const std::string admin_;
+  const std::string forged_;
+  std::string near_operator_;
+  int64_t uncovered_ = 0, bases_ok_ = 0, bases_ = 0;
+  int fields_mutated_ = 0;
+  int64_t repeats_ = 0, repeat_mismatches_ = 0, poisoned_ = 0;
+  int unhealthy_ = 0, crashes_ = 0;
+};
+
+void BadInput::CheckBases() {
+  std::vector<std::string> bad_bases;
+  for (const Method& m : methods_) {
+    if (!m.covered) {
+      ++uncovered_;
+      problems_.Add(absl::StrCat(m.path, ": no base request"));
+      continue;
+    }
+    if (m.mutating || !ChannelFor(c_, m)) continue;
+    auto req = BuildRequest(m, ids_, env_);
+    if (!req.ok()) continue;
+    RawAnswer ans = CallRaw(ChannelFor(c_, m), m, (*req)->SerializeAsString(), Bearer(a_.admin),
+                            absl::Seconds(10));
+    ++bases_;
+    if (ans.status.ok()) {
+      ++bases_ok_;
+    } else {
+      bad_bases.push_back(absl::StrCat(m.path, ": ", Describe(ans.status)));
+    }
+  }
+  for (const auto& bad : bad_bases) problems_.Add(absl::StrCat("base request refused: ", bad));
+}
+
+void BadInput::BreakEveryMethod() {
+  for (const Method& m : methods_) {
+    if (!m.covered || !ChannelFor(c_, m)) continue;
+    auto req = BuildRequest(m, ids_, env_);
+    if (!req.ok()) {
+      problems_.Add(std::string(req.status().message()));
+      continue;
+    }
+    const gp::Message& base = **req;
+    const std::string bytes = Serialize(base);
+    WhoIsAsking(m, bytes);
+    NotThisRequest(m, bytes);
+    EveryField(m, base);
+    if (!c_.records().Alive()) break;
+  }
+}
+
+void BadInput::WhoIsAsking(const Method& m, const std::string& bytes) {
+  bool names_org = m.descriptor->name() != "WhoAmI" && m.descriptor->name() != "ListOrgs";
+  sender_.Send(m, "no token", bytes, "", false, true);
+  sender_.Send(m, "forged token", bytes, Bearer(forged_), false, true);
+  sender_.Send(m, "operator secret off by one", bytes, Bearer(near_operator_), false, true);
+  sender_.Send(m, "empty bearer", bytes, "Bearer ", false, true);
+  sender_.Send(m, "basic auth", bytes, "Basic Zm9vOmJhcg==", false, true);
+  // (Header values outside printable ASCII never leave a gRPC client.)
+  sender_.Send(m, "4 KB token", bytes, Bearer(std::string(4 << 10, 'a')), false, true);
+  if (names_org) sender_.Send(m, "other org's admin", bytes, Bearer(b_.admin), false, true);
+}
+
+void BadInput::NotThisRequest(const Method& m, const std::string& bytes) {
+  std::string random_bytes;
+  for (int i = 0, n = static_cast<int>(rng_.Uniform(1, 300)); i < n; ++i) {
+    random_bytes.push_back(static_cast<char>(rng_.Uniform(0, 255)));
+  }
+  sender_.Send(m, "random bytes", random_bytes, admin_, true, false);
+  sender_.Send(m, "0xff bytes", std::string(16, '\xff'), admin_, true, false);
+  if (bytes.size() > 2) {
+    sender_.Send(m, "truncated", bytes.substr(0, bytes.size() - 1), admin_, true, false);
+  }
+  // Field numbers of this request with the wrong wire types.
+  std::string wrong_types;
+  for (int i = 0; i < m.descriptor->input_type()->field_count(); ++i) {
+    int number = m.descriptor->input_type()->field(i)->number();
+    bool length = m.descriptor->input_type()->field(i)->type() == FD::TYPE_STRING ||
+                  m.descriptor->input_type()->field(i)->type() == FD::TYPE_MESSAGE;
+    // A varint where a length-delimited field is, and the reverse.
+    wrong_types.push_back(static_cast<char>((number << 3) | (length ? 0 : 2)));
+    if (length) {
+      wrong_types.push_back('\x7f');
+    } else {
+      wrong_types +=
+          "\x03"
+          "abc";
+    }
+  }
+  sender_.Send(m, "wrong wire types", wrong_types, admin_, true, false);
+}
+
+void BadInput::EveryField(const Method& m, const gp::Message& base) {
+  int strings = 0;
+  for (const FieldPath& path : Fields(m.descriptor->input_type())) {
+    bool is_string = !path.field->is_repeated() && path.field->cpp_type() == FD::CPPTYPE_STRING;
+    bool big = is_string && (!env_.short_mode || strings < 2);
+    if (is_string) ++strings;
+    for (const Variant& v : Mutations(base, path, big, a_.org, b_.org)) {
+      sender_.Send(m, v.label, v.bytes, admin_, v.wire, false);
+    }
+    ++fields_mutated_;
+  }
+}
+
+void BadInput::RandomCombinations(int combos) {
+  std::vector<const Method*> runnable;
+  for (const Method& m : methods_) {
+    if (m.covered && ChannelFor(c_, m)) runnable.push_back(&m);
+  }
+  for (int i = 0; i < combos && !runnable.empty() && c_.records().Alive(); ++i) {
+    RandomCombination(runnable);
+  }
+}
+
+void BadInput::RandomCombination(const std::vector<const Method*>& runnable) {
+  const Method& m =
+      *runnable[static_cast<size_t>(rng_.Uniform(0, static_cast<int64_t>(runnable.size()) - 1))];
+  auto req = BuildRequest(m, ids_, env_);
+  if (!req.ok()) return;
+  std::unique_ptr<gp::Message> msg = std::move(*req);
+  std::vector<FieldPath> fields = Fields(m.descriptor->input_type());
+  if (fields.empty()) return;
+  std::string label;
+  for (int k = 0, n = static_cast<int>(rng_.Uniform(1, 3)); k < n; ++k) {
+    const FieldPath& path =
+        fields[static_cast<size_t>(rng_.Uniform(0, static_cast<int64_t>(fields.size()) - 1))];
+    std::vector<Variant> vs = Mutations(*msg, path, false, a_.org, b_.org);
+    if (vs.empty()) continue;
+    const Variant& v =
+        vs[static_cast<size_t>(rng_.Uniform(0, static_cast<int64_t>(vs.size()) - 1))];
+    std::unique_ptr<gp::Message> next(msg->New());
+    // Invalid UTF-8 does not parse back: keep it as the last change.
+    if (!next->ParseFromString(v.bytes)) {
+      label = absl::StrCat(label, label.empty() ? "" : " + ", v.label);
+      sender_.Send(m, absl::StrCat("combo ", label), v.bytes, Bearer(a_.admin), v.wire, false);
+      msg.reset();
+      break;
+    }
+    msg = std::move(next);
+    label = absl::StrCat(label, label.empty() ? "" : " + ", v.label);
+  }
+  if (!msg) return;
+  std::string who = Bearer(a_.admin);
+  bool must_refuse = false;
+  if (rng_.Chance(0.15)) {
+    if (rng_.Chance(0.5)) {
+      who = Bearer(forged_);
+      must_refuse = true;
+    } else {
+      // B may of course act on requests that a mutation pointed at B.
+      who = Bearer(b_.admin);
+      must_refuse = m.descriptor->name() != "WhoAmI" && m.descriptor->name() != "ListOrgs" &&
+                    !absl::StrContains(Serialize(*msg), b_.org);
+    }
+  }
+  sender_.Send(m, absl::StrCat("combo ", label), Serialize(*msg), who, false, must_refuse);
+}
+
+void BadInput::TooLarge() {
+  for (const char* label : {"OrgService/GetOrg", "TemplateService/ValidateTemplate",
+                            "ApprovalService/GetApproval", "ReportService/GetReport"}) {
+    const Method* m = FindMethod(methods_, label);
+    if (m == nullptr || !ChannelFor(c_, *m)) continue;
+    auto req = BuildRequest(*m, ids_, env_);
+    if (!req.ok()) continue;
+    const FD* f = (*req)->GetDescriptor()->FindFieldByName(
+        std::string(label) == "TemplateService/ValidateTemplate" ? "text" : "name");
+    (*req)->GetReflection()->SetString(req->get(), f, std::string(20 << 20, 'z'));
+    sender_.Send(*m, "20 MB message", Serialize(**req), Bearer(a_.admin), false, false);
+  }
+  if (sender_.accepted() > 0) sender_.Quiesce();
+}
+
+void BadInput::Repeats() {
+  for (const Method& m : methods_) {
+    if (!m.covered || !m.mutating || !ChannelFor(c_, m)) continue;
+    if (m.descriptor->input_type()->FindFieldByName("request_id") == nullptr) continue;
+    Repeat(m);
+  }
+  sender_.Quiesce();
+}
+
+void BadInput::Repeat(const Method& m) {
+  auto req = BuildRequest(m, ids_, env_);
+  if (!req.ok()) return;
+  const std::string bytes = Serialize(**req);
+  RawAnswer first = CallRaw(ChannelFor(c_, m), m, bytes, Bearer(a_.admin), absl::Seconds(15));
+  RawAnswer second = CallRaw(ChannelFor(c_, m), m, bytes, Bearer(a_.admin), absl::Seconds(15));
+  repeats_ += 2;
+  std::string name_first, name_second;
+  if (first.status.ok() && second.status.ok()) {
+    const gp::Message* proto =
+        gp::MessageFactory::generated_factory()->GetPrototype(m.descriptor->output_type());
+    std::unique_ptr<gp::Message> r1(proto->New()), r2(proto->New());
+    r1->ParseFromString(first.response);
+    r2->ParseFromString(second.response);
+    const FD* name = m.descriptor->output_type()->FindFieldByName("name");
+    if (name != nullptr && name->cpp_type() == FD::CPPTYPE_STRING && !name->is_repeated()) {
+      name_first = r1->GetReflection()->GetString(*r1, name);
+      name_second = r2->GetReflection()->GetString(*r2, name);
+    }
+  }
+  if (first.status.error_code() != second.status.error_code() || name_first != name_second) {
+    ++repeat_mismatches_;
+    problems_.Add(absl::StrCat(m.path.substr(m.path.rfind('.') + 1),
+                               " repeated with the same request_id: first ", Describe(first.status),
+                               " ", name_first, "; then ", Describe(second.status), " ",
+                               name_second));
+  }
+}
+
+void BadInput::PoisonAndHealth() {
+  if (!c_.assemblers().empty()) poisoned_ = PoisonCheck(c_, problems_);
+  for (Process* p : c_.services()) {
+    if (!p->Alive() || !c_.WaitHealth(*p, true, absl::Seconds(10))) {
+      ++unhealthy_;
+      problems_.Add(absl::StrCat(p->name(), " is not alive and SERVING after the bad input"));
+    }
+  }
+  crashes_ = c_.Crashes();
+}
+
+void BadInput::Report(Results& results, ScenarioResult& out) const {
+  results.Add("faults.bad_requests_sent", sender_.sent());
+  results.Add("faults.crashes", crashes_);
+  results.Set("faults.s6.rpcs", static_cast<int64_t>(methods_.size()));
+  results.Set("faults.s6.rpcs_uncovered", uncovered_);
+  results.Set("faults.s6.fields_mutated", static_cast<int64_t>(fields_mutated_));
+  results.Set("faults.s6.unclean_errors", sender_.unclean());
+  results.Set("faults.s6.refused_but_wrote", sender_.effects());
+  results.Set("faults.s6.auth_bypasses", sender_.bypasses());
+  results.Set("faults.s6.accepted_mutations", sender_.accepted());
+  results.Set("faults.s6.unhealthy_after", static_cast<int64_t>(unhealthy_));
+  results.Set("faults.s6.poisoned_reports", poisoned_);
+  results.Set("faults.s6.repeated_requests", repeats_);
+  results.Set("faults.s6.repeat_mismatches", repeat_mismatches_);
+  results.Set("faults.s6.base_reads_ok", bases_ok_);
+  results.Set("faults.s6.base_reads", bases_);
+  for (const auto& [code, n] : sender_.codes()) {
+    results.Set(absl::StrCat("faults.s6.code.", code), n);
+  }
+  out.summary = absl::StrFormat(
+      "did %d bad requests to %d RPCs (%d fields mutated; sound base reads %d/%d); unclean "
+      "errors %d, refused-but-wrote %d, auth bypasses %d, crashes %d, unhealthy %d; %d "
+      "malformed writes were accepted (listed below), %d signed reports poisoned by them; "
+      "%d mutating calls repeated with their request_id, %d answered differently",
+      sender_.sent(), static_cast<int>(methods_.size()) - static_cast<int>(uncovered_),
+      fields_mutated_, bases_ok_, bases_, sender_.unclean(), sender_.effects(), sender_.bypasses(),
+      crashes_, unhealthy_, sender_.accepted(), poisoned_, repeats_ / 2, repeat_mismatches_);
+  out.problems = problems_.First();
+  {
+    // The full list, for a person to judge which limits are missing.
+    std::ofstream list(absl::StrCat(env_.run_dir, "/s6-accepted.txt"));
+    for (const auto& e : sender_.accepted_examples()) list << e << "\n";
+    std::ofstream all(absl::StrCat(env_.run_dir, "/s6-answers.txt"));
+    for (const auto& e : sender_.answers()) all << e << "\n";
+  }
+  for (size_t i = 0; i < sender_.accepted_examples().size() && i < 12; ++i) {
+    out.problems.push_back("accepted: " + sender_.accepted_examples()[i]);
+  }
+  bool ok = sender_.unclean() == 0 && sender_.effects() == 0 && sender_.bypasses() == 0 &&
+            crashes_ == 0 && unhealthy_ == 0 && uncovered_ == 0 && repeat_mismatches_ == 0 &&
+            poisoned_ == 0;
+  out.verdict = ok ? Verdict::kPassed : Verdict::kFailed;
+}
+
 }  // namespace
 
 ScenarioResult RunBadInput(const Env& env, Results& results) {
@@ -510,263 +862,14 @@ ScenarioResult RunBadInput(const Env& env, Results& results) {
         absl::StrCat("set-up failed: ", a.ok() ? b.status().message() : a.status().message());
     return out;
   }
-  Problems problems;
-  Sender sender(c, results, problems);
-  std::vector<Method> methods = AllMethods();
-  Ids ids = Ids::Of(*a);
-  Rng rng(env.seed * 53);
-  int64_t uncovered = 0, bases_ok = 0, bases = 0;
-  std::vector<std::string> bad_bases;
-
-  // 0. The base requests are sound: reads by A's admin succeed. (A broken
-  // base would make every mutation of it meaningless.)
-  for (const Method& m : methods) {
-    if (!m.covered) {
-      ++uncovered;
-      problems.Add(absl::StrCat(m.path, ": no base request"));
-      continue;
-    }
-    if (m.mutating || !ChannelFor(c, m)) continue;
-    auto req = BuildRequest(m, ids, env);
-    if (!req.ok()) continue;
-    RawAnswer ans = CallRaw(ChannelFor(c, m), m, (*req)->SerializeAsString(), Bearer(a->admin),
-                            absl::Seconds(10));
-    ++bases;
-    if (ans.status.ok()) {
-      ++bases_ok;
-    } else {
-      bad_bases.push_back(absl::StrCat(m.path, ": ", Describe(ans.status)));
-    }
-  }
-  for (const auto& b_ : bad_bases) problems.Add(absl::StrCat("base request refused: ", b_));
-
-  const std::string forged = absl::StrCat("grt_", RandomHex(24));
-  std::string near_operator = c.operator_token();
-  near_operator.back() = near_operator.back() == 'a' ? 'b' : 'a';
-  int fields_mutated = 0;
-  for (const Method& m : methods) {
-    if (!m.covered || !ChannelFor(c, m)) continue;
-    auto req = BuildRequest(m, ids, env);
-    if (!req.ok()) {
-      problems.Add(std::string(req.status().message()));
-      continue;
-    }
-    const gp::Message& base = **req;
-    const std::string bytes = Serialize(base);
-    const std::string admin = Bearer(a->admin);
-    bool names_org = m.descriptor->name() != "WhoAmI" && m.descriptor->name() != "ListOrgs";
-
-    // 1. Who is asking.
-    sender.Send(m, "no token", bytes, "", false, true);
-    sender.Send(m, "forged token", bytes, Bearer(forged), false, true);
-    sender.Send(m, "operator secret off by one", bytes, Bearer(near_operator), false, true);
-    sender.Send(m, "empty bearer", bytes, "Bearer ", false, true);
-    sender.Send(m, "basic auth", bytes, "Basic Zm9vOmJhcg==", false, true);
-    // (Header values outside printable ASCII never leave a gRPC client.)
-    sender.Send(m, "4 KB token", bytes, Bearer(std::string(4 << 10, 'a')), false, true);
-    if (names_org) sender.Send(m, "other org's admin", bytes, Bearer(b->admin), false, true);
-
-    // 2. Bytes that are not this request.
-    std::string random_bytes;
-    for (int i = 0, n = static_cast<int>(rng.Uniform(1, 300)); i < n; ++i) {
-      random_bytes.push_back(static_cast<char>(rng.Uniform(0, 255)));
-    }
-    sender.Send(m, "random bytes", random_bytes, admin, true, false);
-    sender.Send(m, "0xff bytes", std::string(16, '\xff'), admin, true, false);
-    if (bytes.size() > 2) {
-      sender.Send(m, "truncated", bytes.substr(0, bytes.size() - 1), admin, true, false);
-    }
-    // Field numbers of this request with the wrong wire types.
-    std::string wrong_types;
-    for (int i = 0; i < m.descriptor->input_type()->field_count(); ++i) {
-      int number = m.descriptor->input_type()->field(i)->number();
-      bool length = m.descriptor->input_type()->field(i)->type() == FD::TYPE_STRING ||
-                    m.descriptor->input_type()->field(i)->type() == FD::TYPE_MESSAGE;
-      // A varint where a length-delimited field is, and the reverse.
-      wrong_types.push_back(static_cast<char>((number << 3) | (length ? 0 : 2)));
-      if (length) {
-        wrong_types.push_back('\x7f');
-      } else {
-        wrong_types +=
-            "\x03"
-            "abc";
-      }
-    }
-    sender.Send(m, "wrong wire types", wrong_types, admin, true, false);
-
-    // 3. Every field, broken in every way that fits its type. The 2 MB
-    // strings go to every string field in the full run and to the first
-    // two per method in the short one.
-    int strings = 0;
-    for (const FieldPath& path : Fields(m.descriptor->input_type())) {
-      bool is_string = !path.field->is_repeated() && path.field->cpp_type() == FD::CPPTYPE_STRING;
-      bool big = is_string && (!env.short_mode || strings < 2);
-      if (is_string) ++strings;
-      for (const Variant& v : Mutations(base, path, big, a->org, b->org)) {
-        sender.Send(m, v.label, v.bytes, admin, v.wire, false);
-      }
-      ++fields_mutated;
-    }
-    if (!c.records().Alive()) break;
-  }
-
-  // 3b. (Full run) random combinations: one to three fields of a random
-  // RPC broken at once, by a random caller.
-  const int combos = env.short_mode ? 0 : 3000;
-  std::vector<const Method*> runnable;
-  for (const Method& m : methods) {
-    if (m.covered && ChannelFor(c, m)) runnable.push_back(&m);
-  }
-  for (int i = 0; i < combos && !runnable.empty() && c.records().Alive(); ++i) {
-    const Method& m =
-        *runnable[static_cast<size_t>(rng.Uniform(0, static_cast<int64_t>(runnable.size()) - 1))];
-    auto req = BuildRequest(m, ids, env);
-    if (!req.ok()) continue;
-    std::unique_ptr<gp::Message> msg = std::move(*req);
-    std::vector<FieldPath> fields = Fields(m.descriptor->input_type());
-    if (fields.empty()) continue;
-    std::string label;
-    for (int k = 0, n = static_cast<int>(rng.Uniform(1, 3)); k < n; ++k) {
-      const FieldPath& path =
-          fields[static_cast<size_t>(rng.Uniform(0, static_cast<int64_t>(fields.size()) - 1))];
-      std::vector<Variant> vs = Mutations(*msg, path, false, a->org, b->org);
-      if (vs.empty()) continue;
-      const Variant& v =
-          vs[static_cast<size_t>(rng.Uniform(0, static_cast<int64_t>(vs.size()) - 1))];
-      std::unique_ptr<gp::Message> next(msg->New());
-      // Invalid UTF-8 does not parse back: keep it as the last change.
-      if (!next->ParseFromString(v.bytes)) {
-        label = absl::StrCat(label, label.empty() ? "" : " + ", v.label);
-        sender.Send(m, absl::StrCat("combo ", label), v.bytes, Bearer(a->admin), v.wire, false);
-        msg.reset();
-        break;
-      }
-      msg = std::move(next);
-      label = absl::StrCat(label, label.empty() ? "" : " + ", v.label);
-    }
-    if (!msg) continue;
-    std::string who = Bearer(a->admin);
-    bool must_refuse = false;
-    if (rng.Chance(0.15)) {
-      if (rng.Chance(0.5)) {
-        who = Bearer(forged);
-        must_refuse = true;
-      } else {
-        // B may of course act on requests that a mutation pointed at B.
-        who = Bearer(b->admin);
-        must_refuse = m.descriptor->name() != "WhoAmI" && m.descriptor->name() != "ListOrgs" &&
-                      !absl::StrContains(Serialize(*msg), b->org);
-      }
-    }
-    sender.Send(m, absl::StrCat("combo ", label), Serialize(*msg), who, false, must_refuse);
-  }
-
-  // 4. Bigger than any server accepts (16 MB).
-  for (const char* label : {"OrgService/GetOrg", "TemplateService/ValidateTemplate",
-                            "ApprovalService/GetApproval", "ReportService/GetReport"}) {
-    const Method* m = FindMethod(methods, label);
-    if (m == nullptr || !ChannelFor(c, *m)) continue;
-    auto req = BuildRequest(*m, ids, env);
-    if (!req.ok()) continue;
-    const FD* f = (*req)->GetDescriptor()->FindFieldByName(
-        std::string(label) == "TemplateService/ValidateTemplate" ? "text" : "name");
-    (*req)->GetReflection()->SetString(req->get(), f, std::string(20 << 20, 'z'));
-    sender.Send(*m, "20 MB message", Serialize(**req), Bearer(a->admin), false, false);
-  }
-  if (sender.accepted() > 0) sender.Quiesce();
-
-  // 5b. Every mutating call sent twice with the same request_id (a client
-  // whose answer was lost) gets the same answer twice (AIP-155).
-  int64_t repeats = 0, repeat_mismatches = 0;
-  for (const Method& m : methods) {
-    if (!m.covered || !m.mutating || !ChannelFor(c, m)) continue;
-    if (m.descriptor->input_type()->FindFieldByName("request_id") == nullptr) continue;
-    auto req = BuildRequest(m, ids, env);
-    if (!req.ok()) continue;
-    const std::string bytes = Serialize(**req);
-    RawAnswer first = CallRaw(ChannelFor(c, m), m, bytes, Bearer(a->admin), absl::Seconds(15));
-    RawAnswer second = CallRaw(ChannelFor(c, m), m, bytes, Bearer(a->admin), absl::Seconds(15));
-    repeats += 2;
-    std::string name_first, name_second;
-    if (first.status.ok() && second.status.ok()) {
-      const gp::Message* proto =
-          gp::MessageFactory::generated_factory()->GetPrototype(m.descriptor->output_type());
-      std::unique_ptr<gp::Message> r1(proto->New()), r2(proto->New());
-      r1->ParseFromString(first.response);
-      r2->ParseFromString(second.response);
-      const FD* name = m.descriptor->output_type()->FindFieldByName("name");
-      if (name != nullptr && name->cpp_type() == FD::CPPTYPE_STRING && !name->is_repeated()) {
-        name_first = r1->GetReflection()->GetString(*r1, name);
-        name_second = r2->GetReflection()->GetString(*r2, name);
-      }
-    }
-    if (first.status.error_code() != second.status.error_code() || name_first != name_second) {
-      ++repeat_mismatches;
-      problems.Add(absl::StrCat(m.path.substr(m.path.rfind('.') + 1),
-                                " repeated with the same request_id: first ",
-                                Describe(first.status), " ", name_first, "; then ",
-                                Describe(second.status), " ", name_second));
-    }
-  }
-  sender.Quiesce();
-
-  // 5. What was accepted must not poison later work: an org name with a
-  // control character (accepted above) goes through a whole report, from
-  // assembly to the published documents.
-  int64_t poisoned = 0;
-  if (!c.assemblers().empty()) poisoned = PoisonCheck(c, problems);
-
-  // Everybody is still there and healthy.
-  int unhealthy = 0;
-  for (Process* p : c.services()) {
-    if (!p->Alive() || !c.WaitHealth(*p, true, absl::Seconds(10))) {
-      ++unhealthy;
-      problems.Add(absl::StrCat(p->name(), " is not alive and SERVING after the bad input"));
-    }
-  }
-  int crashes = c.Crashes();
-
-  results.Add("faults.bad_requests_sent", sender.sent());
-  results.Add("faults.crashes", crashes);
-  results.Set("faults.s6.rpcs", static_cast<int64_t>(methods.size()));
-  results.Set("faults.s6.rpcs_uncovered", uncovered);
-  results.Set("faults.s6.fields_mutated", static_cast<int64_t>(fields_mutated));
-  results.Set("faults.s6.unclean_errors", sender.unclean());
-  results.Set("faults.s6.refused_but_wrote", sender.effects());
-  results.Set("faults.s6.auth_bypasses", sender.bypasses());
-  results.Set("faults.s6.accepted_mutations", sender.accepted());
-  results.Set("faults.s6.unhealthy_after", static_cast<int64_t>(unhealthy));
-  results.Set("faults.s6.poisoned_reports", poisoned);
-  results.Set("faults.s6.repeated_requests", repeats);
-  results.Set("faults.s6.repeat_mismatches", repeat_mismatches);
-  results.Set("faults.s6.base_reads_ok", bases_ok);
-  results.Set("faults.s6.base_reads", bases);
-  for (const auto& [code, n] : sender.codes()) {
-    results.Set(absl::StrCat("faults.s6.code.", code), n);
-  }
-  out.summary = absl::StrFormat(
-      "did %d bad requests to %d RPCs (%d fields mutated; sound base reads %d/%d); unclean "
-      "errors %d, refused-but-wrote %d, auth bypasses %d, crashes %d, unhealthy %d; %d "
-      "malformed writes were accepted (listed below), %d signed reports poisoned by them; "
-      "%d mutating calls repeated with their request_id, %d answered differently",
-      sender.sent(), static_cast<int>(methods.size()) - static_cast<int>(uncovered), fields_mutated,
-      bases_ok, bases, sender.unclean(), sender.effects(), sender.bypasses(), crashes, unhealthy,
-      sender.accepted(), poisoned, repeats / 2, repeat_mismatches);
-  out.problems = problems.First();
-  {
-    // The full list, for a person to judge which limits are missing.
-    std::ofstream list(absl::StrCat(env.run_dir, "/s6-accepted.txt"));
-    for (const auto& e : sender.accepted_examples()) list << e << "\n";
-    std::ofstream all(absl::StrCat(env.run_dir, "/s6-answers.txt"));
-    for (const auto& e : sender.answers()) all << e << "\n";
-  }
-  for (size_t i = 0; i < sender.accepted_examples().size() && i < 12; ++i) {
-    out.problems.push_back("accepted: " + sender.accepted_examples()[i]);
-  }
-  bool ok = sender.unclean() == 0 && sender.effects() == 0 && sender.bypasses() == 0 &&
-            crashes == 0 && unhealthy == 0 && uncovered == 0 && repeat_mismatches == 0 &&
-            poisoned == 0;
-  out.verdict = ok ? Verdict::kPassed : Verdict::kFailed;
+  BadInput run(env, c, *a, *b);
+  run.CheckBases();
+  run.BreakEveryMethod();
+  run.RandomCombinations(env.short_mode ? 0 : 3000);
+  run.TooLarge();
+  run.Repeats();
+  run.PoisonAndHealth();
+  run.Report(results, out);
   return out;
 }
 

@@ -242,6 +242,209 @@ class Writer {
   int64_t changes_ = 0;
 };
 
+// One run of the scenario: writers while a killer thread SIGKILLs and
+// restarts redis-server, then everything read back through the API. Its
+// fields are what the phases share.
+class IngestUnderRedisCrashes {
+ public:
+  IngestUnderRedisCrashes(const Env& env, Cluster& c, const OrgFixture& org,
+                          const rpb::Profile& profile)
+      : env_(env), c_(c), org_(org), profile_(profile) {}
+
+  // `writers` writers and the killer until `target` records and
+  // `kill_target` kills, twice the target, or `bound`.
+  void WriteThroughCrashes(int writers, int64_t target, int kill_target, absl::Duration bound);
+  // Reads everything back through the API.
+  void Check();
+  void Report(Results& results, ScenarioResult& out) const;
+
+ private:
+  // SIGKILLs redis-server now and then (sometimes in an AOF rewrite) and
+  // restarts it, until stop_.
+  void Killer();
+  // Every record and external id listed once; every acknowledged record
+  // there as last acknowledged.
+  void CheckListed(const std::vector<rpb::ActivityRecord>& all);
+
+  const Env& env_;
+  Cluster& c_;
+  const OrgFixture& org_;
+  const rpb::Profile& profile_;
+  Counters counters_;
+  Problems problems_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> kills_{0};
+  std::atomic<int> rewrites_{0};
+  std::atomic<int64_t> restart_failures_{0};
+  std::vector<std::unique_ptr<Writer>> ws_;
+  absl::Duration took_;
+  int64_t sent_total_ = 0;
+  int64_t lost_ = 0, duplicated_ = 0, corrupted_ = 0, unacked_written_ = 0, mismatches_ = 0;
+  int64_t listed_ = 0;
+  bool verified_ = false;
+  int crashes_ = 0;
+};
+
+void IngestUnderRedisCrashes::WriteThroughCrashes(int writers, int64_t target, int kill_target,
+                                                  absl::Duration bound) {
+  for (int i = 0; i < writers; ++i) {
+    ws_.push_back(
+        std::make_unique<Writer>(c_, org_, profile_, i, env_.seed * 100 + i, counters_, problems_));
+  }
+  absl::Time start = absl::Now();
+  std::vector<std::thread> threads;
+  // Twice the target at most, so a slow machine still ends with a bounded
+  // count while the killer finishes its rounds.
+  // Paced to end with the killer's last round (1.5 s apart on average).
+  const double per_second = static_cast<double>(target) / (kill_target * 1.6 + 1);
+  threads.reserve(ws_.size());
+  for (auto& w : ws_) {
+    threads.emplace_back([&, w = w.get()] { w->Run(stop_, target * 2, per_second, start); });
+  }
+  std::thread killer([this] { Killer(); });
+  while (absl::Now() - start < bound) {
+    if (counters_.issued.load() >= target && kills_.load() >= kill_target) break;
+    if (counters_.issued.load() >= target * 2) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  stop_.store(true);
+  for (auto& t : threads) t.join();
+  killer.join();
+  took_ = absl::Now() - start;
+  for (auto& w : ws_) sent_total_ += static_cast<int64_t>(w->sent().size());
+  Log(absl::StrFormat("s1: %d records sent, %d acked, %d redis kills in %.1fs", sent_total_,
+                      counters_.acked.load(), kills_.load(), absl::ToDoubleSeconds(took_)));
+}
+
+void IngestUnderRedisCrashes::Killer() {
+  Rng rng(env_.seed * 7 + 1);
+  while (!stop_.load()) {
+    absl::SleepFor(absl::Milliseconds(rng.Uniform(1000, 2000)));
+    if (stop_.load()) break;
+    // Sometimes in the middle of an AOF rewrite, the riskiest moment for
+    // the files on disk.
+    if (rng.Chance(0.3)) {
+      (void)c_.redis().Command({"BGREWRITEAOF"});
+      absl::SleepFor(absl::Milliseconds(rng.Uniform(0, 30)));
+      rewrites_.fetch_add(1);
+    }
+    c_.redis_server().Kill();
+    kills_.fetch_add(1);
+    absl::SleepFor(absl::Milliseconds(rng.Uniform(50, 400)));
+    // Same port, same directory, AOF always: the data must come back.
+    bool up = false;
+    while (!up) {
+      OnSpawnerThread([&] { up = c_.redis_server().Restart(); });
+      if (!up) restart_failures_.fetch_add(1);
+    }
+  }
+}
+
+void IngestUnderRedisCrashes::Check() {
+  if (c_.WaitHealth(c_.records(), true, absl::Seconds(20))) {
+    auto all = ListAllActivities(c_, c_.operator_token(), org_.org);
+    if (!all.ok()) {
+      problems_.Add(absl::StrCat("cannot list: ", all.status().message()));
+    } else {
+      listed_ = static_cast<int64_t>(all->size());
+      CheckListed(*all);
+      std::vector<std::string> periods = {"2023",    "2023-H1", "2023-Q3",         "2023-05",
+                                          "2024-Q1", "2022",    "2022-11..2023-10"};
+      auto m =
+          CompareAggregates(c_, c_.operator_token(), org_.org, profile_, *all, periods, problems_);
+      if (m.ok()) {
+        mismatches_ = *m;
+        verified_ = true;
+      } else {
+        problems_.Add(std::string(m.status().message()));
+      }
+    }
+  } else {
+    problems_.Add("records never came back to SERVING");
+  }
+  crashes_ = c_.Crashes();
+}
+
+void IngestUnderRedisCrashes::CheckListed(const std::vector<rpb::ActivityRecord>& all) {
+  std::map<std::string, std::vector<const rpb::ActivityRecord*>> by_ext;
+  std::map<std::string, int> by_name;
+  for (const auto& r : all) {
+    by_ext[r.external_id()].push_back(&r);
+    if (++by_name[r.name()] == 2) {
+      ++duplicated_;
+      problems_.Add(absl::StrCat(r.name(), " listed twice"));
+    }
+  }
+  for (const auto& [ext, recs] : by_ext) {
+    if (recs.size() > 1) {
+      duplicated_ += static_cast<int64_t>(recs.size()) - 1;
+      problems_.Add(absl::StrCat("external id ", ext, " stored ", recs.size(), " times"));
+    }
+  }
+  for (auto& w : ws_) {
+    for (const Sent& s : w->sent()) {
+      auto it = by_ext.find(s.content.external_id());
+      if (s.acked_name.empty()) {
+        if (it != by_ext.end()) ++unacked_written_;  // Answer lost, write kept: fine.
+        continue;
+      }
+      const rpb::ActivityRecord* found = nullptr;
+      if (it != by_ext.end()) {
+        for (const auto* r : it->second) {
+          if (r->name() == s.acked_name) found = r;
+        }
+      }
+      if (found == nullptr) {
+        ++lost_;
+        problems_.Add(absl::StrCat("acknowledged ", s.acked_name, " (", s.content.external_id(),
+                                   ") is gone"));
+      } else if (!s.change_unsure &&
+                 (!SameContent(s.content, *found) || found->voided() != s.acked_void ||
+                  found->revision() != s.acked_revision)) {
+        // The last acknowledged state, whole: content, revision, void.
+        ++corrupted_;
+        problems_.Add(absl::StrCat(s.acked_name, " is not as last acknowledged (revision ",
+                                   found->revision(), " vs ", s.acked_revision, ")"));
+      }
+    }
+  }
+}
+
+void IngestUnderRedisCrashes::Report(Results& results, ScenarioResult& out) const {
+  const Counters& counters = counters_;
+  results.Add("faults.records_acked", counters.acked.load());
+  results.Add("faults.records_lost", lost_);
+  results.Add("faults.records_duplicated", duplicated_);
+  results.Add("faults.aggregate_mismatches", mismatches_);
+  results.Add("faults.crashes", crashes_);
+  results.Set("faults.s1.records_sent", sent_total_);
+  results.Set("faults.s1.records_listed", listed_);
+  results.Set("faults.s1.records_corrupted", corrupted_);
+  results.Set("faults.s1.unacked_but_written", unacked_written_);
+  results.Set("faults.s1.refused", counters.refused.load());
+  results.Set("faults.s1.gave_up", counters.gave_up.load());
+  results.Set("faults.s1.redis_kills", static_cast<int64_t>(kills_.load()));
+  results.Set("faults.s1.kills_during_aof_rewrite", static_cast<int64_t>(rewrites_.load()));
+  results.Set("faults.s1.amended", counters.amended.load());
+  results.Set("faults.s1.voided", counters.voided.load());
+  results.Set("faults.s1.retries", counters.retries.load());
+  results.Set("faults.s1.calls", counters.unary_calls.load() + counters.batch_calls.load());
+  results.Set("faults.s1.seconds", absl::ToDoubleSeconds(took_));
+
+  out.summary = absl::StrFormat(
+      "did %d records (%d acked, then %d amended and %d voided; %d unary + %d batch calls, %d "
+      "retries) through %d redis SIGKILLs (%d during an AOF rewrite); lost %d, duplicated %d, "
+      "not as acknowledged %d, aggregate mismatches %d, refused %d, crashes %d",
+      sent_total_, counters.acked.load(), counters.amended.load(), counters.voided.load(),
+      counters.unary_calls.load(), counters.batch_calls.load(), counters.retries.load(),
+      kills_.load(), rewrites_.load(), lost_, duplicated_, corrupted_, mismatches_,
+      counters.refused.load(), crashes_);
+  out.problems = problems_.First();
+  bool ok = verified_ && lost_ == 0 && duplicated_ == 0 && corrupted_ == 0 && mismatches_ == 0 &&
+            counters.refused.load() == 0 && crashes_ == 0 && kills_.load() >= 1;
+  out.verdict = ok ? Verdict::kPassed : Verdict::kFailed;
+}
+
 }  // namespace
 
 ScenarioResult RunIngestUnderRedisCrashes(const Env& env, Results& results) {
@@ -276,163 +479,10 @@ ScenarioResult RunIngestUnderRedisCrashes(const Env& env, Results& results) {
                                org.ok() ? profile.status().message() : org.status().message());
     return out;
   }
-
-  Counters counters;
-  Problems problems;
-  std::atomic<bool> stop{false};
-  std::atomic<int> kills{0};
-  std::atomic<int> rewrites{0};
-  std::atomic<int64_t> restart_failures{0};
-  std::vector<std::unique_ptr<Writer>> ws;
-  for (int i = 0; i < writers; ++i) {
-    ws.push_back(
-        std::make_unique<Writer>(c, *org, *profile, i, env.seed * 100 + i, counters, problems));
-  }
-  absl::Time start = absl::Now();
-  std::vector<std::thread> threads;
-  // Twice the target at most, so a slow machine still ends with a bounded
-  // count while the killer finishes its rounds.
-  // Paced to end with the killer's last round (1.5 s apart on average).
-  const double per_second = static_cast<double>(target) / (kill_target * 1.6 + 1);
-  for (auto& w : ws) {
-    threads.emplace_back([&, w = w.get()] { w->Run(stop, target * 2, per_second, start); });
-  }
-  std::thread killer([&] {
-    Rng rng(env.seed * 7 + 1);
-    while (!stop.load()) {
-      absl::SleepFor(absl::Milliseconds(rng.Uniform(1000, 2000)));
-      if (stop.load()) break;
-      // Sometimes in the middle of an AOF rewrite, the riskiest moment for
-      // the files on disk.
-      if (rng.Chance(0.3)) {
-        (void)c.redis().Command({"BGREWRITEAOF"});
-        absl::SleepFor(absl::Milliseconds(rng.Uniform(0, 30)));
-        rewrites.fetch_add(1);
-      }
-      c.redis_server().Kill();
-      kills.fetch_add(1);
-      absl::SleepFor(absl::Milliseconds(rng.Uniform(50, 400)));
-      // Same port, same directory, AOF always: the data must come back.
-      bool up = false;
-      while (!up) {
-        OnSpawnerThread([&] { up = c.redis_server().Restart(); });
-        if (!up) restart_failures.fetch_add(1);
-      }
-    }
-  });
-  while (absl::Now() - start < bound) {
-    if (counters.issued.load() >= target && kills.load() >= kill_target) break;
-    if (counters.issued.load() >= target * 2) break;
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  stop.store(true);
-  for (auto& t : threads) t.join();
-  killer.join();
-  absl::Duration took = absl::Now() - start;
-  int64_t sent_total = 0;
-  for (auto& w : ws) sent_total += static_cast<int64_t>(w->sent().size());
-  Log(absl::StrFormat("s1: %d records sent, %d acked, %d redis kills in %.1fs", sent_total,
-                      counters.acked.load(), kills.load(), absl::ToDoubleSeconds(took)));
-
-  // Check: read everything back through the API.
-  int64_t lost = 0, duplicated = 0, corrupted = 0, unacked_written = 0, mismatches = 0;
-  int64_t listed = 0;
-  bool verified = false;
-  if (c.WaitHealth(c.records(), true, absl::Seconds(20))) {
-    auto all = ListAllActivities(c, c.operator_token(), org->org);
-    if (!all.ok()) {
-      problems.Add(absl::StrCat("cannot list: ", all.status().message()));
-    } else {
-      listed = static_cast<int64_t>(all->size());
-      std::map<std::string, std::vector<const rpb::ActivityRecord*>> by_ext;
-      std::map<std::string, int> by_name;
-      for (const auto& r : *all) {
-        by_ext[r.external_id()].push_back(&r);
-        if (++by_name[r.name()] == 2) {
-          ++duplicated;
-          problems.Add(absl::StrCat(r.name(), " listed twice"));
-        }
-      }
-      for (const auto& [ext, recs] : by_ext) {
-        if (recs.size() > 1) {
-          duplicated += static_cast<int64_t>(recs.size()) - 1;
-          problems.Add(absl::StrCat("external id ", ext, " stored ", recs.size(), " times"));
-        }
-      }
-      for (auto& w : ws) {
-        for (const Sent& s : w->sent()) {
-          auto it = by_ext.find(s.content.external_id());
-          if (s.acked_name.empty()) {
-            if (it != by_ext.end()) ++unacked_written;  // Answer lost, write kept: fine.
-            continue;
-          }
-          const rpb::ActivityRecord* found = nullptr;
-          if (it != by_ext.end()) {
-            for (const auto* r : it->second) {
-              if (r->name() == s.acked_name) found = r;
-            }
-          }
-          if (found == nullptr) {
-            ++lost;
-            problems.Add(absl::StrCat("acknowledged ", s.acked_name, " (", s.content.external_id(),
-                                      ") is gone"));
-          } else if (!s.change_unsure &&
-                     (!SameContent(s.content, *found) || found->voided() != s.acked_void ||
-                      found->revision() != s.acked_revision)) {
-            // The last acknowledged state, whole: content, revision, void.
-            ++corrupted;
-            problems.Add(absl::StrCat(s.acked_name, " is not as last acknowledged (revision ",
-                                      found->revision(), " vs ", s.acked_revision, ")"));
-          }
-        }
-      }
-      std::vector<std::string> periods = {"2023",    "2023-H1", "2023-Q3",         "2023-05",
-                                          "2024-Q1", "2022",    "2022-11..2023-10"};
-      auto m =
-          CompareAggregates(c, c.operator_token(), org->org, *profile, *all, periods, problems);
-      if (m.ok()) {
-        mismatches = *m;
-        verified = true;
-      } else {
-        problems.Add(std::string(m.status().message()));
-      }
-    }
-  } else {
-    problems.Add("records never came back to SERVING");
-  }
-  int crashes = c.Crashes();
-
-  results.Add("faults.records_acked", counters.acked.load());
-  results.Add("faults.records_lost", lost);
-  results.Add("faults.records_duplicated", duplicated);
-  results.Add("faults.aggregate_mismatches", mismatches);
-  results.Add("faults.crashes", crashes);
-  results.Set("faults.s1.records_sent", sent_total);
-  results.Set("faults.s1.records_listed", listed);
-  results.Set("faults.s1.records_corrupted", corrupted);
-  results.Set("faults.s1.unacked_but_written", unacked_written);
-  results.Set("faults.s1.refused", counters.refused.load());
-  results.Set("faults.s1.gave_up", counters.gave_up.load());
-  results.Set("faults.s1.redis_kills", static_cast<int64_t>(kills.load()));
-  results.Set("faults.s1.kills_during_aof_rewrite", static_cast<int64_t>(rewrites.load()));
-  results.Set("faults.s1.amended", counters.amended.load());
-  results.Set("faults.s1.voided", counters.voided.load());
-  results.Set("faults.s1.retries", counters.retries.load());
-  results.Set("faults.s1.calls", counters.unary_calls.load() + counters.batch_calls.load());
-  results.Set("faults.s1.seconds", absl::ToDoubleSeconds(took));
-
-  out.summary = absl::StrFormat(
-      "did %d records (%d acked, then %d amended and %d voided; %d unary + %d batch calls, %d "
-      "retries) through %d redis SIGKILLs (%d during an AOF rewrite); lost %d, duplicated %d, "
-      "not as acknowledged %d, aggregate mismatches %d, refused %d, crashes %d",
-      sent_total, counters.acked.load(), counters.amended.load(), counters.voided.load(),
-      counters.unary_calls.load(), counters.batch_calls.load(), counters.retries.load(),
-      kills.load(), rewrites.load(), lost, duplicated, corrupted, mismatches,
-      counters.refused.load(), crashes);
-  out.problems = problems.First();
-  bool ok = verified && lost == 0 && duplicated == 0 && corrupted == 0 && mismatches == 0 &&
-            counters.refused.load() == 0 && crashes == 0 && kills.load() >= 1;
-  out.verdict = ok ? Verdict::kPassed : Verdict::kFailed;
+  IngestUnderRedisCrashes run(env, c, *org, *profile);
+  run.WriteThroughCrashes(writers, target, kill_target, bound);
+  run.Check();
+  run.Report(results, out);
   return out;
 }
 

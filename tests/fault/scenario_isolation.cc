@@ -41,103 +41,10 @@ struct CrossRef {
   std::string with_missing;
 };
 
-}  // namespace
-
-ScenarioResult RunIsolationMatrix(const Env& env, Results& results) {
-  ScenarioResult out;
-  out.number = 7;
-  out.name = "tenant isolation matrix";
-  ClusterOptions co;
-  co.tag = "s7";
-  co.assemblers = env.assembler_bin.empty() ? 0 : 1;
-  auto cluster = Cluster::Start(env, co);
-  if (!cluster.ok()) {
-    out.verdict = Verdict::kFailed;
-    out.summary = absl::StrCat("could not start: ", cluster.status().message());
-    return out;
-  }
-  Cluster& c = **cluster;
-  auto a = c.SetUpOrg("iso-a");
-  auto b = c.SetUpOrg("iso-b");
-  if (!a.ok() || !b.ok()) {
-    out.verdict = Verdict::kFailed;
-    out.summary =
-        absl::StrCat("set-up failed: ", a.ok() ? b.status().message() : a.status().message());
-    return out;
-  }
-  // A template only A has, for the partial-by-name cases.
-  {
-    tpb::CreateTemplateRequest req;
-    req.set_parent("orgs/iso-a");
-    req.set_template_id("secret-a");
-    req.set_text("甲单位内部内容");
-    req.set_request_id("s7-secret");
-    tpb::Template t;
-    auto stub = c.Templates();
-    grpc::Status st = Retry(
-        a->admin, [&](grpc::ClientContext* ctx) { return stub->CreateTemplate(ctx, req, &t); });
-    if (!st.ok()) {
-      out.verdict = Verdict::kFailed;
-      out.summary = absl::StrCat("CreateTemplate secret-a: ", Describe(st));
-      return out;
-    }
-  }
-  Problems problems;
-  int64_t leaks = 0, checked = 0, cases = 0, uncovered = 0, not_running = 0;
-  const std::string caller = Bearer(b->admin);
-  auto dirty0 = c.RedisDirty();
-
-  // 1. B's admin on A's resources, existing and missing.
-  for (const Method& m : AllMethods()) {
-    std::string label = m.path.substr(m.path.rfind('.') + 1);
-    if (!m.covered) {
-      ++uncovered;
-      problems.Add(absl::StrCat(label, ": no base request, not checked"));
-      continue;
-    }
-    auto channel = ChannelFor(c, m);
-    if (!channel) {
-      ++not_running;
-      continue;
-    }
-    if (m.descriptor->name() == "WhoAmI" || m.descriptor->name() == "ListOrgs") {
-      continue;  // Name no org: covered by part 3.
-    }
-    Ids existing = Ids::Of(*a);
-    Ids missing = m.org_only ? Ids::Missing("zz-nowhere") : Ids::Missing(a->org);
-    auto req_a = BuildRequest(m, existing, env);
-    auto req_m = BuildRequest(m, missing, env);
-    if (!req_a.ok() || !req_m.ok()) {
-      problems.Add(std::string(req_a.ok() ? req_m.status().message() : req_a.status().message()));
-      ++uncovered;
-      continue;
-    }
-    RawAnswer ans_a = CallRaw(channel, m, (*req_a)->SerializeAsString(), caller, absl::Seconds(10));
-    RawAnswer ans_m = CallRaw(channel, m, (*req_m)->SerializeAsString(), caller, absl::Seconds(10));
-    ++checked;
-    cases += 2;
-    std::string msg_a = Blank(ans_a.status.error_message(), existing);
-    std::string msg_m = Blank(ans_m.status.error_message(), missing);
-    auto code_a = ans_a.status.error_code();
-    auto code_m = ans_m.status.error_code();
-    // RevokeToken names only a token id, no org: an unknown id and another
-    // org's id both read "not found" (services/common/auth.cc).
-    auto refused = m.descriptor->name() == "RevokeToken" ? grpc::StatusCode::NOT_FOUND
-                                                         : grpc::StatusCode::PERMISSION_DENIED;
-    if (code_a != refused || code_m != refused || msg_a != msg_m) {
-      ++leaks;
-      problems.Add(absl::StrFormat("%s: A's resource → %s \"%s\"; missing → %s \"%s\"", label,
-                                   CodeName(code_a), msg_a, CodeName(code_m), msg_m));
-    }
-  }
-  auto dirty1 = c.RedisDirty();
-  int64_t writes = (dirty0.ok() && dirty1.ok()) ? *dirty1 - *dirty0 : -1;
-  if (writes != 0) {
-    problems.Add(absl::StrCat("refused calls wrote to Redis: ", writes, " changes"));
-  }
-
-  // 2. B, in its own org, naming A's resources by reference.
-  const std::vector<CrossRef> refs = {
+// B, in its own org, naming A's resources by reference, and the same
+// requests naming resources that do not exist.
+std::vector<CrossRef> CrossRefs() {
+  return {
       {"CreateReport with A's template", "ReportService/CreateReport",
        R"(parent: "orgs/iso-b" report_id: "x1" period: "2023" template: "orgs/iso-a/templates/annual" workflow: "orgs/iso-b/workflows/annual" request_id: "s7-x1")",
        R"(parent: "orgs/iso-b" report_id: "x1" period: "2023" template: "orgs/iso-a/templates/zz-none" workflow: "orgs/iso-b/workflows/annual" request_id: "s7-x1")"},
@@ -166,88 +73,226 @@ ScenarioResult RunIsolationMatrix(const Env& env, Results& results) {
        R"(from: "orgs/iso-b/reports/fixture/revisions/1" to: "orgs/iso-a/reports/fixture/revisions/1")",
        R"(from: "orgs/iso-b/reports/fixture/revisions/1" to: "orgs/iso-a/reports/zz-none/revisions/1")"},
   };
-  std::vector<Method> methods = AllMethods();
-  const std::string secret = "甲单位内部内容";
-  Ids a_ids = Ids::Of(*a);
-  a_ids.tpl = "secret-a";
-  Ids none = Ids::Missing(a->org);
-  none.tpl = "zz-none";
-  int64_t ref_cases = 0;
-  for (const CrossRef& ref : refs) {
-    const Method* m = FindMethod(methods, ref.method);
-    if (m == nullptr) continue;
-    auto channel = ChannelFor(c, *m);
-    if (!channel) {
-      ++not_running;
-      continue;
-    }
-    auto req_a = ParseRequest(*m, ref.with_a);
-    auto req_m = ParseRequest(*m, ref.with_missing);
-    if (!req_a.ok() || !req_m.ok()) {
-      problems.Add(ref.label + ": does not parse");
-      ++uncovered;
-      continue;
-    }
-    RawAnswer ans_a =
-        CallRaw(channel, *m, (*req_a)->SerializeAsString(), caller, absl::Seconds(10));
-    RawAnswer ans_m =
-        CallRaw(channel, *m, (*req_m)->SerializeAsString(), caller, absl::Seconds(10));
-    ++ref_cases;
-    cases += 2;
-    std::string msg_a = absl::StrReplaceAll(Blank(ans_a.status.error_message(), a_ids),
-                                            {{"annual", "<id>"}, {"secret-a", "<id>"}});
-    std::string msg_m =
-        absl::StrReplaceAll(Blank(ans_m.status.error_message(), none), {{"zz-none", "<id>"}});
-    bool same = ans_a.status.error_code() == ans_m.status.error_code() && msg_a == msg_m;
-    // Accepting A's resource is a leak even when it says nothing: B used it.
-    bool used = ans_a.status.ok() && !ans_m.status.ok();
-    bool shows = absl::StrContains(ans_a.response, secret) ||
-                 absl::StrContains(ans_a.status.error_message(), secret);
-    if (!same || used || shows) {
-      ++leaks;
-      problems.Add(absl::StrFormat("%s: A's → %s \"%s\"%s; missing → %s \"%s\"", ref.label,
-                                   CodeName(ans_a.status.error_code()), msg_a,
-                                   shows ? " (shows A's text)" : "",
-                                   CodeName(ans_m.status.error_code()), msg_m));
-    }
-  }
+}
 
+// A template only A has, for the partial-by-name cases; the error is the
+// scenario's summary.
+absl::Status CreateSecretTemplate(Cluster& c, const OrgFixture& a) {
+  tpb::CreateTemplateRequest req;
+  req.set_parent("orgs/iso-a");
+  req.set_template_id("secret-a");
+  req.set_text("甲单位内部内容");
+  req.set_request_id("s7-secret");
+  tpb::Template t;
+  auto stub = c.Templates();
+  grpc::Status st =
+      Retry(a.admin, [&](grpc::ClientContext* ctx) { return stub->CreateTemplate(ctx, req, &t); });
+  if (!st.ok()) return absl::InternalError(absl::StrCat("CreateTemplate secret-a: ", Describe(st)));
+  return absl::OkStatus();
+}
+
+// One run of the scenario, in its three parts. Its fields are what the
+// parts share.
+class IsolationMatrix {
+ public:
+  IsolationMatrix(const Env& env, Cluster& c, const OrgFixture& a, const OrgFixture& b)
+      : env_(env), c_(c), a_(a), b_(b), caller_(Bearer(b.admin)), methods_(AllMethods()) {}
+
+  // 1. B's admin on A's resources, existing and missing; nothing written.
+  void OnOtherOrgsResources();
+  // 2. B, in its own org, naming A's resources by reference.
+  void CrossReferences();
   // 3. Nothing B reads about its own org mentions A.
-  int64_t own_reads = 0;
-  for (const Method& m : methods) {
+  void OwnReads();
+  void Report(Results& results, ScenarioResult& out);
+
+ private:
+  void OnOtherOrgsResource(const Method& m);
+  void CrossReference(const CrossRef& ref);
+
+  const Env& env_;
+  Cluster& c_;
+  const OrgFixture& a_;
+  const OrgFixture& b_;
+  const std::string caller_;
+  const std::vector<Method> methods_;
+  const std::string secret_ = "甲单位内部内容";
+  Problems problems_;
+  int64_t leaks_ = 0, checked_ = 0, cases_ = 0, uncovered_ = 0, not_running_ = 0;
+  int64_t writes_ = 0, ref_cases_ = 0, own_reads_ = 0;
+};
+
+void IsolationMatrix::OnOtherOrgsResources() {
+  auto dirty0 = c_.RedisDirty();
+  for (const Method& m : methods_) OnOtherOrgsResource(m);
+  auto dirty1 = c_.RedisDirty();
+  writes_ = (dirty0.ok() && dirty1.ok()) ? *dirty1 - *dirty0 : -1;
+  if (writes_ != 0) {
+    problems_.Add(absl::StrCat("refused calls wrote to Redis: ", writes_, " changes"));
+  }
+}
+
+void IsolationMatrix::OnOtherOrgsResource(const Method& m) {
+  std::string label = m.path.substr(m.path.rfind('.') + 1);
+  if (!m.covered) {
+    ++uncovered_;
+    problems_.Add(absl::StrCat(label, ": no base request, not checked"));
+    return;
+  }
+  auto channel = ChannelFor(c_, m);
+  if (!channel) {
+    ++not_running_;
+    return;
+  }
+  if (m.descriptor->name() == "WhoAmI" || m.descriptor->name() == "ListOrgs") {
+    return;  // Name no org: covered by part 3.
+  }
+  Ids existing = Ids::Of(a_);
+  Ids missing = m.org_only ? Ids::Missing("zz-nowhere") : Ids::Missing(a_.org);
+  auto req_a = BuildRequest(m, existing, env_);
+  auto req_m = BuildRequest(m, missing, env_);
+  if (!req_a.ok() || !req_m.ok()) {
+    problems_.Add(std::string(req_a.ok() ? req_m.status().message() : req_a.status().message()));
+    ++uncovered_;
+    return;
+  }
+  RawAnswer ans_a = CallRaw(channel, m, (*req_a)->SerializeAsString(), caller_, absl::Seconds(10));
+  RawAnswer ans_m = CallRaw(channel, m, (*req_m)->SerializeAsString(), caller_, absl::Seconds(10));
+  ++checked_;
+  cases_ += 2;
+  std::string msg_a = Blank(ans_a.status.error_message(), existing);
+  std::string msg_m = Blank(ans_m.status.error_message(), missing);
+  auto code_a = ans_a.status.error_code();
+  auto code_m = ans_m.status.error_code();
+  // RevokeToken names only a token id, no org: an unknown id and another
+  // org's id both read "not found" (services/common/auth.cc).
+  auto refused = m.descriptor->name() == "RevokeToken" ? grpc::StatusCode::NOT_FOUND
+                                                       : grpc::StatusCode::PERMISSION_DENIED;
+  if (code_a != refused || code_m != refused || msg_a != msg_m) {
+    ++leaks_;
+    problems_.Add(absl::StrFormat("%s: A's resource → %s \"%s\"; missing → %s \"%s\"", label,
+                                  CodeName(code_a), msg_a, CodeName(code_m), msg_m));
+  }
+}
+
+void IsolationMatrix::CrossReferences() {
+  for (const CrossRef& ref : CrossRefs()) CrossReference(ref);
+}
+
+void IsolationMatrix::CrossReference(const CrossRef& ref) {
+  Ids a_ids = Ids::Of(a_);
+  a_ids.tpl = "secret-a";
+  Ids none = Ids::Missing(a_.org);
+  none.tpl = "zz-none";
+  const Method* m = FindMethod(methods_, ref.method);
+  if (m == nullptr) return;
+  auto channel = ChannelFor(c_, *m);
+  if (!channel) {
+    ++not_running_;
+    return;
+  }
+  auto req_a = ParseRequest(*m, ref.with_a);
+  auto req_m = ParseRequest(*m, ref.with_missing);
+  if (!req_a.ok() || !req_m.ok()) {
+    problems_.Add(ref.label + ": does not parse");
+    ++uncovered_;
+    return;
+  }
+  RawAnswer ans_a = CallRaw(channel, *m, (*req_a)->SerializeAsString(), caller_, absl::Seconds(10));
+  RawAnswer ans_m = CallRaw(channel, *m, (*req_m)->SerializeAsString(), caller_, absl::Seconds(10));
+  ++ref_cases_;
+  cases_ += 2;
+  std::string msg_a = absl::StrReplaceAll(Blank(ans_a.status.error_message(), a_ids),
+                                          {{"annual", "<id>"}, {"secret-a", "<id>"}});
+  std::string msg_m =
+      absl::StrReplaceAll(Blank(ans_m.status.error_message(), none), {{"zz-none", "<id>"}});
+  bool same = ans_a.status.error_code() == ans_m.status.error_code() && msg_a == msg_m;
+  // Accepting A's resource is a leak even when it says nothing: B used it.
+  bool used = ans_a.status.ok() && !ans_m.status.ok();
+  bool shows = absl::StrContains(ans_a.response, secret_) ||
+               absl::StrContains(ans_a.status.error_message(), secret_);
+  if (!same || used || shows) {
+    ++leaks_;
+    problems_.Add(absl::StrFormat("%s: A's → %s \"%s\"%s; missing → %s \"%s\"", ref.label,
+                                  CodeName(ans_a.status.error_code()), msg_a,
+                                  shows ? " (shows A's text)" : "",
+                                  CodeName(ans_m.status.error_code()), msg_m));
+  }
+}
+
+void IsolationMatrix::OwnReads() {
+  for (const Method& m : methods_) {
     if (m.mutating || !m.covered) continue;
-    auto channel = ChannelFor(c, m);
+    auto channel = ChannelFor(c_, m);
     if (!channel) continue;
-    auto req = BuildRequest(m, Ids::Of(*b), env);
+    auto req = BuildRequest(m, Ids::Of(b_), env_);
     if (!req.ok()) continue;
-    RawAnswer ans = CallRaw(channel, m, (*req)->SerializeAsString(), caller, absl::Seconds(10));
-    ++own_reads;
-    ++cases;
+    RawAnswer ans = CallRaw(channel, m, (*req)->SerializeAsString(), caller_, absl::Seconds(10));
+    ++own_reads_;
+    ++cases_;
     if (absl::StrContains(ans.response, "iso-a") ||
         absl::StrContains(ans.status.error_message(), "iso-a") ||
-        absl::StrContains(ans.response, secret)) {
-      ++leaks;
-      problems.Add(absl::StrCat(m.path, ": B's own answer mentions org A"));
+        absl::StrContains(ans.response, secret_)) {
+      ++leaks_;
+      problems_.Add(absl::StrCat(m.path, ": B's own answer mentions org A"));
     }
   }
+}
 
-  int crashes = c.Crashes();
-  results.Add("faults.isolation_leaks", leaks);
+void IsolationMatrix::Report(Results& results, ScenarioResult& out) {
+  int crashes = c_.Crashes();
+  results.Add("faults.isolation_leaks", leaks_);
   results.Add("faults.crashes", crashes);
-  results.Set("faults.s7.rpcs_checked", checked);
-  results.Set("faults.s7.cross_references", ref_cases);
-  results.Set("faults.s7.own_reads", own_reads);
-  results.Set("faults.s7.calls", cases);
-  results.Set("faults.s7.rpcs_uncovered", uncovered);
-  results.Set("faults.s7.rpcs_not_running", not_running);
-  results.Set("faults.s7.writes_by_refused_calls", writes);
+  results.Set("faults.s7.rpcs_checked", checked_);
+  results.Set("faults.s7.cross_references", ref_cases_);
+  results.Set("faults.s7.own_reads", own_reads_);
+  results.Set("faults.s7.calls", cases_);
+  results.Set("faults.s7.rpcs_uncovered", uncovered_);
+  results.Set("faults.s7.rpcs_not_running", not_running_);
+  results.Set("faults.s7.writes_by_refused_calls", writes_);
   out.summary = absl::StrFormat(
       "did %d RPCs × (A's resource, a missing one) as org B's admin, %d cross-org references, "
       "%d own reads (%d calls); leaks %d, writes by refused calls %d, uncovered %d, crashes %d",
-      checked, ref_cases, own_reads, cases, leaks, writes, uncovered, crashes);
-  out.problems = problems.First();
-  out.verdict = (leaks == 0 && writes == 0 && uncovered == 0 && crashes == 0) ? Verdict::kPassed
-                                                                              : Verdict::kFailed;
+      checked_, ref_cases_, own_reads_, cases_, leaks_, writes_, uncovered_, crashes);
+  out.problems = problems_.First();
+  out.verdict = (leaks_ == 0 && writes_ == 0 && uncovered_ == 0 && crashes == 0) ? Verdict::kPassed
+                                                                                 : Verdict::kFailed;
+}
+
+}  // namespace
+
+ScenarioResult RunIsolationMatrix(const Env& env, Results& results) {
+  ScenarioResult out;
+  out.number = 7;
+  out.name = "tenant isolation matrix";
+  ClusterOptions co;
+  co.tag = "s7";
+  co.assemblers = env.assembler_bin.empty() ? 0 : 1;
+  auto cluster = Cluster::Start(env, co);
+  if (!cluster.ok()) {
+    out.verdict = Verdict::kFailed;
+    out.summary = absl::StrCat("could not start: ", cluster.status().message());
+    return out;
+  }
+  Cluster& c = **cluster;
+  auto a = c.SetUpOrg("iso-a");
+  auto b = c.SetUpOrg("iso-b");
+  if (!a.ok() || !b.ok()) {
+    out.verdict = Verdict::kFailed;
+    out.summary =
+        absl::StrCat("set-up failed: ", a.ok() ? b.status().message() : a.status().message());
+    return out;
+  }
+  if (absl::Status st = CreateSecretTemplate(c, *a); !st.ok()) {
+    out.verdict = Verdict::kFailed;
+    out.summary = std::string(st.message());
+    return out;
+  }
+  IsolationMatrix run(env, c, *a, *b);
+  run.OnOtherOrgsResources();
+  run.CrossReferences();
+  run.OwnReads();
+  run.Report(results, out);
   return out;
 }
 

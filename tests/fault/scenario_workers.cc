@@ -86,105 +86,408 @@ struct Flow {
 
 // One report from CreateReport to PUBLISHED, as a drafter and two
 // approvers would drive it, each call retried on another replica when its
-// replica died under it.
-void Drive(Cluster& c, const OrgFixture& org, int index, Flow& flow,
-           const std::atomic<bool>& stop) {
-  const std::string parent = absl::StrCat("orgs/", org.org);
-  asmpb::Report r;
-  asmpb::CreateReportRequest create;
-  create.set_parent(parent);
-  create.set_report_id(absl::StrCat("w", index));
-  create.set_period("2023");
-  create.set_template_(absl::StrCat(parent, "/templates/", org.template_id));
-  create.set_workflow(absl::StrCat(parent, "/workflows/", org.workflow_id));
-  create.set_request_id(absl::StrCat("s2-create-", index));
-  grpc::Status st = CallReports(
-      c, org.drafter, [&](auto& stub, auto* ctx) { return stub.CreateReport(ctx, create, &r); });
-  if (!st.ok()) {
-    flow.error = absl::StrCat("CreateReport: ", Describe(st));
-    return;
+// replica died under it. Each step returns false when the flow stops there
+// (`flow.error` says why).
+class Driver {
+ public:
+  Driver(Cluster& c, const OrgFixture& org, int index, Flow& flow, const std::atomic<bool>& stop)
+      : c_(c),
+        org_(org),
+        index_(index),
+        flow_(flow),
+        stop_(stop),
+        parent_(absl::StrCat("orgs/", org.org)) {}
+
+  void Drive() {
+    if (!Create()) return;
+    flow_.stage = "submitting";
+    if (!Submit()) return;
+    flow_.stage = "approving";
+    if (!ApproveAsBoth()) return;
+    flow_.stage = "publishing";
+    if (!Wait([](const asmpb::Report& x) { return x.state() == asmpb::PUBLISHED; },
+              absl::Seconds(120))) {
+      flow_.error = absl::StrCat("never published: ", r_.ShortDebugString().substr(0, 300));
+      return;
+    }
+    flow_.stage = "published";
+    flow_.published = true;
   }
-  flow.name = r.name();
-  flow.stage = "assembling";
-  auto wait = [&](const std::function<bool(const asmpb::Report&)>& done,
-                  absl::Duration timeout) -> bool {
+
+ private:
+  // Reads the report into r_ until `done` holds or `timeout`.
+  bool Wait(const std::function<bool(const asmpb::Report&)>& done, absl::Duration timeout) {
     absl::Time until = absl::Now() + timeout;
-    while (!stop.load() && absl::Now() < until) {
+    while (!stop_.load() && absl::Now() < until) {
       asmpb::GetReportRequest get;
-      get.set_name(flow.name);
+      get.set_name(flow_.name);
       get.set_skip_staleness(true);
       grpc::Status g = CallReports(
-          c, org.drafter, [&](auto& stub, auto* ctx) { return stub.GetReport(ctx, get, &r); });
-      if (g.ok() && done(r)) return true;
+          c_, org_.drafter, [&](auto& stub, auto* ctx) { return stub.GetReport(ctx, get, &r_); });
+      if (g.ok() && done(r_)) return true;
       absl::SleepFor(absl::Milliseconds(50));
     }
     return false;
-  };
-  if (!wait([](const asmpb::Report& x) { return x.current_revision() >= 1 && !x.assembling(); },
-            absl::Seconds(120))) {
-    flow.error = absl::StrCat("never assembled: ", r.ShortDebugString().substr(0, 300));
-    return;
   }
-  flow.stage = "submitting";
-  asmpb::SubmitReportRequest submit;
-  submit.set_name(flow.name);
-  submit.set_revision(r.current_revision());
-  for (const auto& gap : r.missing_figures()) submit.add_accepted_gaps(gap);
-  submit.set_comment("请审核");
-  submit.set_request_id(absl::StrCat("s2-submit-", index));
-  st = CallReports(c, org.drafter,
-                   [&](auto& stub, auto* ctx) { return stub.SubmitReport(ctx, submit, &r); });
-  if (!st.ok()) {
-    flow.error = absl::StrCat("SubmitReport: ", Describe(st));
-    return;
+
+  // CreateReport, then its first revision assembled.
+  bool Create() {
+    asmpb::CreateReportRequest create;
+    create.set_parent(parent_);
+    create.set_report_id(absl::StrCat("w", index_));
+    create.set_period("2023");
+    create.set_template_(absl::StrCat(parent_, "/templates/", org_.template_id));
+    create.set_workflow(absl::StrCat(parent_, "/workflows/", org_.workflow_id));
+    create.set_request_id(absl::StrCat("s2-create-", index_));
+    grpc::Status st = CallReports(c_, org_.drafter, [&](auto& stub, auto* ctx) {
+      return stub.CreateReport(ctx, create, &r_);
+    });
+    if (!st.ok()) {
+      flow_.error = absl::StrCat("CreateReport: ", Describe(st));
+      return false;
+    }
+    flow_.name = r_.name();
+    flow_.stage = "assembling";
+    if (!Wait([](const asmpb::Report& x) { return x.current_revision() >= 1 && !x.assembling(); },
+              absl::Seconds(120))) {
+      flow_.error = absl::StrCat("never assembled: ", r_.ShortDebugString().substr(0, 300));
+      return false;
+    }
+    return true;
   }
-  // The answer "got lost": the same request again must be answered as the
-  // first (AIP-155), not refused as a second submission.
-  {
+
+  bool Submit() {
+    asmpb::SubmitReportRequest submit;
+    submit.set_name(flow_.name);
+    submit.set_revision(r_.current_revision());
+    for (const auto& gap : r_.missing_figures()) submit.add_accepted_gaps(gap);
+    submit.set_comment("请审核");
+    submit.set_request_id(absl::StrCat("s2-submit-", index_));
+    grpc::Status st = CallReports(c_, org_.drafter, [&](auto& stub, auto* ctx) {
+      return stub.SubmitReport(ctx, submit, &r_);
+    });
+    if (!st.ok()) {
+      flow_.error = absl::StrCat("SubmitReport: ", Describe(st));
+      return false;
+    }
+    // The answer "got lost": the same request again must be answered as the
+    // first (AIP-155), not refused as a second submission.
     asmpb::Report again;
-    grpc::Status repeat = CallReports(c, org.drafter, [&](auto& stub, auto* ctx) {
+    grpc::Status repeat = CallReports(c_, org_.drafter, [&](auto& stub, auto* ctx) {
       return stub.SubmitReport(ctx, submit, &again);
     });
     if (!repeat.ok()) {
-      flow.error =
+      flow_.error =
           absl::StrCat("SubmitReport repeated with the same request_id: ", Describe(repeat));
-      flow.repeat_refused = true;
+      flow_.repeat_refused = true;
     }
+    return true;
   }
-  flow.stage = "approving";
-  auto approvals = c.Approvals();
-  for (const std::string& who :
-       {absl::StrCat(org.org, "-director"), absl::StrCat(org.org, "-secretary")}) {
-    const std::string& token = org.users.at(who);
-    apb::Approval a;
-    apb::GetApprovalRequest get;
-    get.set_name(r.approval());
-    st = Retry(token,
-               [&](grpc::ClientContext* ctx) { return approvals->GetApproval(ctx, get, &a); });
-    if (!st.ok()) {
-      flow.error = absl::StrCat("GetApproval: ", Describe(st));
-      return;
+
+  bool ApproveAsBoth() {
+    auto approvals = c_.Approvals();
+    for (const std::string& who :
+         {absl::StrCat(org_.org, "-director"), absl::StrCat(org_.org, "-secretary")}) {
+      const std::string& token = org_.users.at(who);
+      apb::Approval a;
+      apb::GetApprovalRequest get;
+      get.set_name(r_.approval());
+      grpc::Status st = Retry(
+          token, [&](grpc::ClientContext* ctx) { return approvals->GetApproval(ctx, get, &a); });
+      if (!st.ok()) {
+        flow_.error = absl::StrCat("GetApproval: ", Describe(st));
+        return false;
+      }
+      apb::ApproveRequest approve;
+      approve.set_name(r_.approval());
+      approve.set_expected_version(a.version());
+      approve.set_comment("同意");
+      approve.set_request_id(absl::StrCat("s2-approve-", index_, "-", who));
+      st = Retry(token,
+                 [&](grpc::ClientContext* ctx) { return approvals->Approve(ctx, approve, &a); });
+      if (!st.ok()) {
+        flow_.error = absl::StrCat("Approve as ", who, ": ", Describe(st));
+        return false;
+      }
     }
-    apb::ApproveRequest approve;
-    approve.set_name(r.approval());
-    approve.set_expected_version(a.version());
-    approve.set_comment("同意");
-    approve.set_request_id(absl::StrCat("s2-approve-", index, "-", who));
-    st = Retry(token,
-               [&](grpc::ClientContext* ctx) { return approvals->Approve(ctx, approve, &a); });
-    if (!st.ok()) {
-      flow.error = absl::StrCat("Approve as ", who, ": ", Describe(st));
-      return;
-    }
+    return true;
   }
-  flow.stage = "publishing";
-  if (!wait([](const asmpb::Report& x) { return x.state() == asmpb::PUBLISHED; },
-            absl::Seconds(120))) {
-    flow.error = absl::StrCat("never published: ", r.ShortDebugString().substr(0, 300));
+
+  Cluster& c_;
+  const OrgFixture& org_;
+  const int index_;
+  Flow& flow_;
+  const std::atomic<bool>& stop_;
+  const std::string parent_;
+  asmpb::Report r_;
+};
+
+// One run of the scenario: drivers pushing reports through while this
+// thread kills replicas, then every flow read back. Its fields are what
+// the phases share.
+class WorkerCrashes {
+ public:
+  WorkerCrashes(const Env& env, Cluster& c, const OrgFixture& org, int reports, int kill_target)
+      : env_(env),
+        c_(c),
+        org_(org),
+        reports_(reports),
+        kill_target_(kill_target),
+        flows_(reports) {}
+
+  // `drivers` threads drive the reports while this thread kills replicas,
+  // until every flow finished or `bound`.
+  void DriveAndKill(int drivers, absl::Duration bound);
+  // Lets the last reclaims finish, then reads everything back.
+  void Check();
+  void Report(Results& results, ScenarioResult& out) const;
+
+ private:
+  // A live replica that holds an entry right now (a job in its hands),
+  // or after a second of looking any live one; `held` is what it holds.
+  Process* PickVictim(Rng& rng, int64_t& held);
+  void KillOne(Rng& rng);
+  void CheckFlow(const Flow& f);
+  // The digest, recomputed from the bytes served, against the revision's,
+  // the report's and the announced one.
+  void CheckDigest(const Flow& f, const asmpb::Report& r);
+
+  const Env& env_;
+  Cluster& c_;
+  const OrgFixture& org_;
+  const int reports_;
+  const int kill_target_;
+  Problems problems_;
+  std::vector<Flow> flows_;
+  int kills_ = 0, kills_mid_job_ = 0, restarts_failed_ = 0;
+  double seconds_ = 0;
+  std::map<std::string, int> announced_;
+  std::map<std::string, std::string> announced_digest_;
+  int64_t lost_ = 0, duplicated_ = 0, stuck_ = 0, digest_bad_ = 0, published_ = 0;
+  int64_t flow_errors_ = 0, dead_ = 0, pending_ = 0;
+  int crashes_ = 0;
+};
+
+void WorkerCrashes::DriveAndKill(int drivers, absl::Duration bound) {
+  std::atomic<int> next{0};
+  std::atomic<bool> stop{false};
+  std::atomic<int> finished{0};
+  absl::Time start = absl::Now();
+  // About 0.9 s between kills; the reports arrive over all of them.
+  const absl::Duration pace = absl::Milliseconds(900) * kill_target_ / reports_;
+  std::vector<std::thread> threads;
+  threads.reserve(drivers);
+  for (int t = 0; t < drivers; ++t) {
+    threads.emplace_back([&] {
+      for (int i = next.fetch_add(1); i < reports_; i = next.fetch_add(1)) {
+        // Spread over the killer's rounds, so kills meet jobs in flight.
+        absl::Time due = start + pace * i;
+        while (absl::Now() < due) absl::SleepFor(absl::Milliseconds(5));
+        Driver(c_, org_, i, flows_[i], stop).Drive();
+        finished.fetch_add(1);
+      }
+    });
+  }
+  // The killer runs here, on the main thread: new replicas are forked
+  // from the spawner thread anyway.
+  Rng rng(env_.seed * 11);
+  while (finished.load() < reports_ && absl::Now() - start < bound) {
+    absl::SleepFor(absl::Milliseconds(rng.Uniform(300, 900)));
+    if (kills_ >= kill_target_) continue;
+    KillOne(rng);
+  }
+  stop.store(absl::Now() - start >= bound);
+  for (auto& t : threads) t.join();
+  stop.store(true);
+  seconds_ = absl::ToDoubleSeconds(absl::Now() - start);
+}
+
+Process* WorkerCrashes::PickVictim(Rng& rng, int64_t& held) {
+  Process* victim = nullptr;
+  absl::Time look_until = absl::Now() + absl::Seconds(1);
+  while (victim == nullptr) {
+    std::vector<Process*> live;
+    for (Process* p : c_.assemblers()) {
+      if (p->Alive()) live.push_back(p);
+    }
+    if (live.empty()) break;
+    for (Process* p : live) {
+      int64_t n = PendingOf(c_.redis(), kAssembleQueue, p->pid()) +
+                  PendingOf(c_.redis(), kApprovalEvents, p->pid());
+      if (n > 0) {
+        victim = p;
+        held = n;
+        break;
+      }
+    }
+    if (victim == nullptr && absl::Now() > look_until) {
+      victim = live[static_cast<size_t>(rng.Uniform(0, static_cast<int64_t>(live.size()) - 1))];
+    }
+    if (victim == nullptr) absl::SleepFor(absl::Milliseconds(5));
+  }
+  return victim;
+}
+
+void WorkerCrashes::KillOne(Rng& rng) {
+  int64_t held = 0;
+  Process* victim = PickVictim(rng, held);
+  if (victim == nullptr) return;
+  pid_t pid = victim->pid();
+  victim->Kill();
+  ++kills_;
+  if (held > 0) ++kills_mid_job_;
+  Log(absl::StrFormat("s2: SIGKILL %s (pid %d) holding %d entries", victim->name(), pid, held));
+  // A fresh replica joins (the dead one's consumers are never seen
+  // again): the group is back to three.
+  auto added = c_.AddAssembler();
+  if (!added.ok()) {
+    ++restarts_failed_;
+    problems_.Add(absl::StrCat("new replica: ", added.status().message()));
+  }
+}
+
+void WorkerCrashes::Check() {
+  absl::Time settle = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < settle && (PendingTotal(c_.redis(), kAssembleQueue) > 0 ||
+                                  PendingTotal(c_.redis(), kApprovalEvents) > 0)) {
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  for (const auto& e : ReadStream(c_.redis(), kPublished)) {
+    auto it = e.find("report");
+    if (it == e.end()) continue;
+    ++announced_[it->second];
+    announced_digest_[it->second] = e.count("digest") ? e.at("digest") : "";
+  }
+  for (const Flow& f : flows_) CheckFlow(f);
+  dead_ = StreamLength(c_.redis(), std::string(kAssembleQueue) + ":dead") +
+          StreamLength(c_.redis(), std::string(kApprovalEvents) + ":dead");
+  if (dead_ > 0) problems_.Add(absl::StrCat(dead_, " entries in dead-letter streams"));
+  pending_ = PendingTotal(c_.redis(), kAssembleQueue) + PendingTotal(c_.redis(), kApprovalEvents);
+  crashes_ = c_.Crashes();
+}
+
+void WorkerCrashes::CheckFlow(const Flow& f) {
+  if (f.name.empty()) {
+    ++lost_;
+    problems_.Add(f.error);
     return;
   }
-  flow.stage = "published";
-  flow.published = true;
+  asmpb::Report r;
+  asmpb::GetReportRequest get;
+  get.set_name(f.name);
+  get.set_skip_staleness(true);
+  grpc::Status st = CallReports(
+      c_, org_.drafter, [&](auto& stub, auto* ctx) { return stub.GetReport(ctx, get, &r); });
+  if (!st.ok()) {
+    ++lost_;
+    problems_.Add(absl::StrCat(f.name, ": ", Describe(st)));
+    return;
+  }
+  if (r.assembling()) {
+    ++stuck_;
+    problems_.Add(absl::StrCat(f.name, " still ASSEMBLING"));
+  }
+  if (r.state() != asmpb::PUBLISHED) {
+    // A step the client saw refused (not retryable) stopped the flow:
+    // a wrong answer, not a lost job; otherwise the job never finished.
+    if (!f.error.empty()) {
+      ++flow_errors_;
+    } else {
+      ++lost_;
+    }
+    problems_.Add(absl::StrCat(f.name, " is ", asmpb::ReportState_Name(r.state()), " at stage ",
+                               f.stage, ": ", f.error, " ", r.error()));
+    return;
+  }
+  ++published_;
+  if (f.repeat_refused) {
+    ++flow_errors_;
+    problems_.Add(absl::StrCat(f.name, ": ", f.error));
+  }
+  // One assemble job → one revision; one approval → one publication.
+  if (r.current_revision() != 1 || r.published_revision() != 1 || r.applied_job() != 1) {
+    ++duplicated_;
+    problems_.Add(absl::StrCat(f.name, ": revision ", r.current_revision(), ", published ",
+                               r.published_revision(), ", applied job ", r.applied_job()));
+  }
+  int announced = announced_[f.name];
+  if (announced != 1) {
+    duplicated_ += announced > 1 ? announced - 1 : 0;
+    if (announced == 0) ++lost_;
+    problems_.Add(absl::StrCat(f.name, " announced ", announced, " times"));
+  }
+  CheckDigest(f, r);
+}
+
+void WorkerCrashes::CheckDigest(const Flow& f, const asmpb::Report& r) {
+  asmpb::Revision rev;
+  asmpb::GetRevisionRequest gr;
+  gr.set_name(absl::StrCat(f.name, "/revisions/1"));
+  grpc::Status st = CallReports(
+      c_, org_.auditor, [&](auto& stub, auto* ctx) { return stub.GetRevision(ctx, gr, &rev); });
+  if (!st.ok()) {
+    ++digest_bad_;
+    problems_.Add(absl::StrCat(gr.name(), ": ", Describe(st)));
+    return;
+  }
+  std::map<int, std::string> sha_by_format;
+  bool docs_ok = rev.frozen() && rev.documents_size() == 4;
+  for (const auto& d : rev.documents()) {
+    asmpb::GetDocumentRequest dr;
+    dr.set_name(rev.name());
+    dr.set_format(d.format());
+    asmpb::Document doc;
+    st = CallReports(c_, org_.auditor,
+                     [&](auto& stub, auto* ctx) { return stub.GetDocument(ctx, dr, &doc); });
+    std::string sha = st.ok() ? Sha256Hex(doc.content()) : "";
+    if (!st.ok() || sha != d.sha256() || doc.sha256() != sha || !doc.final() ||
+        static_cast<int64_t>(doc.content().size()) != d.size()) {
+      docs_ok = false;
+    }
+    sha_by_format[d.format()] = sha;
+  }
+  std::string manifest;
+  for (const auto& [format, sha] : sha_by_format) {
+    absl::StrAppend(&manifest,
+                    asmpb::DocumentFormat_Name(static_cast<asmpb::DocumentFormat>(format)), " ",
+                    sha, "\n");
+  }
+  std::string digest = Sha256Hex(manifest);
+  if (!docs_ok || digest != rev.digest() || digest != r.digest() ||
+      announced_digest_[f.name] != digest) {
+    ++digest_bad_;
+    problems_.Add(absl::StrCat(f.name, ": published digest does not match its documents"));
+  }
+}
+
+void WorkerCrashes::Report(Results& results, ScenarioResult& out) const {
+  const int64_t jobs = 2 * static_cast<int64_t>(reports_);  // assemble + publish
+  results.Add("faults.jobs_submitted", jobs);
+  results.Add("faults.jobs_lost", lost_ + std::max<int64_t>(dead_, 0));
+  results.Add("faults.jobs_duplicated", duplicated_);
+  results.Add("faults.crashes", crashes_);
+  results.Set("faults.s2.reports", static_cast<int64_t>(reports_));
+  results.Set("faults.s2.published", published_);
+  results.Set("faults.s2.assembler_kills", static_cast<int64_t>(kills_));
+  results.Set("faults.s2.kills_mid_job", static_cast<int64_t>(kills_mid_job_));
+  results.Set("faults.s2.stuck_assembling", stuck_);
+  results.Set("faults.s2.wrong_answers", flow_errors_);
+  results.Set("faults.s2.digest_mismatches", digest_bad_);
+  results.Set("faults.s2.dead_lettered", dead_);
+  results.Set("faults.s2.pending_after", pending_);
+  results.Set("faults.s2.seconds", seconds_);
+  out.summary = absl::StrFormat(
+      "did %d reports (%d jobs) with %d assembler SIGKILLs (%d holding jobs), %d replicas "
+      "started in their place, in %.1fs; published %d, jobs lost %d, duplicated %d, stuck "
+      "assembling %d, digest mismatches %d, dead-lettered %d, left pending %d, wrong answers to "
+      "retried calls %d, crashes %d",
+      reports_, jobs, kills_, kills_mid_job_, kills_ - restarts_failed_, seconds_, published_,
+      lost_, duplicated_, stuck_, digest_bad_, dead_, pending_, flow_errors_, crashes_);
+  out.problems = problems_.First();
+  bool ok = lost_ == 0 && duplicated_ == 0 && stuck_ == 0 && digest_bad_ == 0 && dead_ == 0 &&
+            pending_ == 0 && crashes_ == 0 && kills_mid_job_ > 0 && flow_errors_ == 0;
+  if (kills_mid_job_ == 0) out.problems.emplace_back("no kill landed while a replica held a job");
+  out.verdict = ok ? Verdict::kPassed : Verdict::kFailed;
 }
 
 }  // namespace
@@ -224,215 +527,10 @@ ScenarioResult RunWorkerCrashes(const Env& env, Results& results) {
     out.summary = absl::StrCat("set-up failed: ", org.status().message());
     return out;
   }
-  Problems problems;
-  std::vector<Flow> flows(reports);
-  std::atomic<int> next{0};
-  std::atomic<bool> stop{false};
-  std::atomic<int> finished{0};
-  absl::Time start = absl::Now();
-  // About 0.9 s between kills; the reports arrive over all of them.
-  const absl::Duration pace = absl::Milliseconds(900) * kill_target / reports;
-  std::vector<std::thread> threads;
-  for (int t = 0; t < drivers; ++t) {
-    threads.emplace_back([&] {
-      for (int i = next.fetch_add(1); i < reports; i = next.fetch_add(1)) {
-        // Spread over the killer's rounds, so kills meet jobs in flight.
-        absl::Time due = start + pace * i;
-        while (absl::Now() < due) absl::SleepFor(absl::Milliseconds(5));
-        Drive(c, *org, i, flows[i], stop);
-        finished.fetch_add(1);
-      }
-    });
-  }
-  // The killer runs here, on the main thread: new replicas are forked
-  // from the spawner thread anyway.
-  int kills = 0, kills_mid_job = 0, restarts_failed = 0;
-  Rng rng(env.seed * 11);
-  while (finished.load() < reports && absl::Now() - start < bound) {
-    absl::SleepFor(absl::Milliseconds(rng.Uniform(300, 900)));
-    if (kills >= kill_target) continue;
-    // Pick a replica that holds an entry right now (a job in its hands);
-    // give up looking after a second and take any.
-    Process* victim = nullptr;
-    int64_t held = 0;
-    absl::Time look_until = absl::Now() + absl::Seconds(1);
-    while (victim == nullptr) {
-      std::vector<Process*> live;
-      for (Process* p : c.assemblers()) {
-        if (p->Alive()) live.push_back(p);
-      }
-      if (live.empty()) break;
-      for (Process* p : live) {
-        int64_t n = PendingOf(c.redis(), kAssembleQueue, p->pid()) +
-                    PendingOf(c.redis(), kApprovalEvents, p->pid());
-        if (n > 0) {
-          victim = p;
-          held = n;
-          break;
-        }
-      }
-      if (victim == nullptr && absl::Now() > look_until) {
-        victim = live[static_cast<size_t>(rng.Uniform(0, static_cast<int64_t>(live.size()) - 1))];
-      }
-      if (victim == nullptr) absl::SleepFor(absl::Milliseconds(5));
-    }
-    if (victim == nullptr) continue;
-    pid_t pid = victim->pid();
-    victim->Kill();
-    ++kills;
-    if (held > 0) ++kills_mid_job;
-    Log(absl::StrFormat("s2: SIGKILL %s (pid %d) holding %d entries", victim->name(), pid, held));
-    // A fresh replica joins (the dead one's consumers are never seen
-    // again): the group is back to three.
-    auto added = c.AddAssembler();
-    if (!added.ok()) {
-      ++restarts_failed;
-      problems.Add(absl::StrCat("new replica: ", added.status().message()));
-    }
-  }
-  stop.store(absl::Now() - start >= bound);
-  for (auto& t : threads) t.join();
-  stop.store(true);
-  double seconds = absl::ToDoubleSeconds(absl::Now() - start);
-
-  // Let the last reclaims finish, then read everything back.
-  absl::Time settle = absl::Now() + absl::Seconds(10);
-  while (absl::Now() < settle && (PendingTotal(c.redis(), kAssembleQueue) > 0 ||
-                                  PendingTotal(c.redis(), kApprovalEvents) > 0)) {
-    absl::SleepFor(absl::Milliseconds(200));
-  }
-  int64_t lost = 0, duplicated = 0, stuck = 0, digest_bad = 0, published = 0, flow_errors = 0;
-  std::map<std::string, int> announced;
-  std::map<std::string, std::string> announced_digest;
-  for (const auto& e : ReadStream(c.redis(), kPublished)) {
-    auto it = e.find("report");
-    if (it == e.end()) continue;
-    ++announced[it->second];
-    announced_digest[it->second] = e.count("digest") ? e.at("digest") : "";
-  }
-  for (const Flow& f : flows) {
-    if (f.name.empty()) {
-      ++lost;
-      problems.Add(f.error);
-      continue;
-    }
-    asmpb::Report r;
-    asmpb::GetReportRequest get;
-    get.set_name(f.name);
-    get.set_skip_staleness(true);
-    grpc::Status st = CallReports(
-        c, org->drafter, [&](auto& stub, auto* ctx) { return stub.GetReport(ctx, get, &r); });
-    if (!st.ok()) {
-      ++lost;
-      problems.Add(absl::StrCat(f.name, ": ", Describe(st)));
-      continue;
-    }
-    if (r.assembling()) {
-      ++stuck;
-      problems.Add(absl::StrCat(f.name, " still ASSEMBLING"));
-    }
-    if (r.state() != asmpb::PUBLISHED) {
-      // A step the client saw refused (not retryable) stopped the flow:
-      // a wrong answer, not a lost job; otherwise the job never finished.
-      if (!f.error.empty()) {
-        ++flow_errors;
-      } else {
-        ++lost;
-      }
-      problems.Add(absl::StrCat(f.name, " is ", asmpb::ReportState_Name(r.state()), " at stage ",
-                                f.stage, ": ", f.error, " ", r.error()));
-      continue;
-    }
-    ++published;
-    if (f.repeat_refused) {
-      ++flow_errors;
-      problems.Add(absl::StrCat(f.name, ": ", f.error));
-    }
-    // One assemble job → one revision; one approval → one publication.
-    if (r.current_revision() != 1 || r.published_revision() != 1 || r.applied_job() != 1) {
-      ++duplicated;
-      problems.Add(absl::StrCat(f.name, ": revision ", r.current_revision(), ", published ",
-                                r.published_revision(), ", applied job ", r.applied_job()));
-    }
-    if (announced[f.name] != 1) {
-      duplicated += announced[f.name] > 1 ? announced[f.name] - 1 : 0;
-      if (announced[f.name] == 0) ++lost;
-      problems.Add(absl::StrCat(f.name, " announced ", announced[f.name], " times"));
-    }
-    asmpb::Revision rev;
-    asmpb::GetRevisionRequest gr;
-    gr.set_name(absl::StrCat(f.name, "/revisions/1"));
-    st = CallReports(c, org->auditor,
-                     [&](auto& stub, auto* ctx) { return stub.GetRevision(ctx, gr, &rev); });
-    if (!st.ok()) {
-      ++digest_bad;
-      problems.Add(absl::StrCat(gr.name(), ": ", Describe(st)));
-      continue;
-    }
-    // The digest, recomputed from the bytes served.
-    std::map<int, std::string> sha_by_format;
-    bool docs_ok = rev.frozen() && rev.documents_size() == 4;
-    for (const auto& d : rev.documents()) {
-      asmpb::GetDocumentRequest dr;
-      dr.set_name(rev.name());
-      dr.set_format(d.format());
-      asmpb::Document doc;
-      st = CallReports(c, org->auditor,
-                       [&](auto& stub, auto* ctx) { return stub.GetDocument(ctx, dr, &doc); });
-      std::string sha = st.ok() ? Sha256Hex(doc.content()) : "";
-      if (!st.ok() || sha != d.sha256() || doc.sha256() != sha || !doc.final() ||
-          static_cast<int64_t>(doc.content().size()) != d.size()) {
-        docs_ok = false;
-      }
-      sha_by_format[d.format()] = sha;
-    }
-    std::string manifest;
-    for (const auto& [format, sha] : sha_by_format) {
-      absl::StrAppend(&manifest,
-                      asmpb::DocumentFormat_Name(static_cast<asmpb::DocumentFormat>(format)), " ",
-                      sha, "\n");
-    }
-    std::string digest = Sha256Hex(manifest);
-    if (!docs_ok || digest != rev.digest() || digest != r.digest() ||
-        announced_digest[f.name] != digest) {
-      ++digest_bad;
-      problems.Add(absl::StrCat(f.name, ": published digest does not match its documents"));
-    }
-  }
-  int64_t dead = StreamLength(c.redis(), std::string(kAssembleQueue) + ":dead") +
-                 StreamLength(c.redis(), std::string(kApprovalEvents) + ":dead");
-  if (dead > 0) problems.Add(absl::StrCat(dead, " entries in dead-letter streams"));
-  int64_t pending =
-      PendingTotal(c.redis(), kAssembleQueue) + PendingTotal(c.redis(), kApprovalEvents);
-  int crashes = c.Crashes();
-  const int64_t jobs = 2 * static_cast<int64_t>(reports);  // assemble + publish
-
-  results.Add("faults.jobs_submitted", jobs);
-  results.Add("faults.jobs_lost", lost + std::max<int64_t>(dead, 0));
-  results.Add("faults.jobs_duplicated", duplicated);
-  results.Add("faults.crashes", crashes);
-  results.Set("faults.s2.reports", static_cast<int64_t>(reports));
-  results.Set("faults.s2.published", published);
-  results.Set("faults.s2.assembler_kills", static_cast<int64_t>(kills));
-  results.Set("faults.s2.kills_mid_job", static_cast<int64_t>(kills_mid_job));
-  results.Set("faults.s2.stuck_assembling", stuck);
-  results.Set("faults.s2.wrong_answers", flow_errors);
-  results.Set("faults.s2.digest_mismatches", digest_bad);
-  results.Set("faults.s2.dead_lettered", dead);
-  results.Set("faults.s2.pending_after", pending);
-  results.Set("faults.s2.seconds", seconds);
-  out.summary = absl::StrFormat(
-      "did %d reports (%d jobs) with %d assembler SIGKILLs (%d holding jobs), %d replicas "
-      "started in their place, in %.1fs; published %d, jobs lost %d, duplicated %d, stuck "
-      "assembling %d, digest mismatches %d, dead-lettered %d, left pending %d, wrong answers to "
-      "retried calls %d, crashes %d",
-      reports, jobs, kills, kills_mid_job, kills - restarts_failed, seconds, published, lost,
-      duplicated, stuck, digest_bad, dead, pending, flow_errors, crashes);
-  out.problems = problems.First();
-  bool ok = lost == 0 && duplicated == 0 && stuck == 0 && digest_bad == 0 && dead == 0 &&
-            pending == 0 && crashes == 0 && kills_mid_job > 0 && flow_errors == 0;
-  if (kills_mid_job == 0) out.problems.push_back("no kill landed while a replica held a job");
-  out.verdict = ok ? Verdict::kPassed : Verdict::kFailed;
+  WorkerCrashes run(env, c, *org, reports, kill_target);
+  run.DriveAndKill(drivers, bound);
+  run.Check();
+  run.Report(results, out);
   return out;
 }
 
