@@ -575,8 +575,8 @@ std::string DescribeStaleness(const pb::Staleness& s, int64_t revision) {
 
 pb::DiffRevisionsResponse DiffRevisions(const pb::Revision& from, const pb::Revision& to) {
   pb::DiffRevisionsResponse d;
-  d.set_from(from.name());
-  d.set_to(to.name());
+  d.set_from_revision(from.name());
+  d.set_to_revision(to.name());
   d.set_from_data_version(from.data_version());
   d.set_to_data_version(to.data_version());
   for (auto& c : DiffFigures(from.figures(), to.figures())) *d.add_figures() = std::move(c);
@@ -767,16 +767,8 @@ bool IsPermanent(const absl::Status& status) {
 
 absl::StatusOr<ReportOrder> ParseReportOrder(const pb::ListReportsRequest& req) {
   const std::string& o = req.order_by();
-  if (req.changed_after() < 0) {
-    return absl::InvalidArgumentError("changed_after: must not be negative");
-  }
-  if (req.changed_after() > 0 && !o.empty() && o != "change_sequence") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("order_by: '", o,
-                     "' with changed_after; changed_after lists by \"change_sequence\" (leave "
-                     "order_by empty or set it to that)"));
-  }
-  if (o == "change_sequence" || (o.empty() && req.changed_after() > 0)) return ReportOrder::kChange;
+  GR_ASSIGN_OR_RETURN(bool by_change, InChangeOrder(o, req.changed_after()));
+  if (by_change) return ReportOrder::kChange;
   if (o.empty() || o == "create_unix desc") return ReportOrder::kNewest;
   if (o == "create_unix") return ReportOrder::kOldest;
   return absl::InvalidArgumentError(

@@ -145,9 +145,10 @@ grpc::Status ReportGrpc::GetRevision(grpc::ServerContext* ctx, const pb::GetRevi
 grpc::Status ReportGrpc::DiffRevisions(grpc::ServerContext* ctx,
                                        const pb::DiffRevisionsRequest* req,
                                        pb::DiffRevisionsResponse* out) {
-  auto to = ParseRevisionName(req->to(), "to");
+  auto to = ParseRevisionName(req->to_revision(), "to_revision");
   if (!to.ok()) return ToGrpcStatus(to.status());
-  GR_AUTHORIZE_REF(p, from, ParseRevisionName(req->from(), "from"), roles::kReportReaders);
+  GR_AUTHORIZE_REF(p, from, ParseRevisionName(req->from_revision(), "from_revision"),
+                   roles::kReportReaders);
   return ToGrpc(core_->DiffRevisions(from, *to), out);
 }
 

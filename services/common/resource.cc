@@ -173,6 +173,22 @@ absl::StatusOr<std::string> DecodeCursorToken(absl::string_view list, absl::stri
   return cursor;
 }
 
+absl::StatusOr<bool> InChangeOrder(absl::string_view order_by, int64_t changed_after) {
+  if (changed_after < 0) {
+    return errors::InvalidField("changed_after", "INVALID_ARGUMENT", "must not be negative",
+                                "不能为负数");
+  }
+  if (changed_after > 0 && !order_by.empty() && order_by != "change_sequence") {
+    return errors::InvalidField(
+        "order_by", "INVALID_ARGUMENT",
+        absl::StrCat("'", order_by,
+                     "' with changed_after; changed_after lists by \"change_sequence\" (leave "
+                     "order_by empty or set it to that)"),
+        "指定 changed_after 时只能按 change_sequence 排序");
+  }
+  return order_by == "change_sequence" || (order_by.empty() && changed_after > 0);
+}
+
 absl::StatusOr<int> PageSize(int requested, int default_size, int max_size) {
   if (requested < 0) {
     return absl::InvalidArgumentError("page_size: must not be negative");

@@ -64,6 +64,12 @@ void SetPageTokenKey(absl::string_view key);
 // 0 → default; above max → max; negative → INVALID_ARGUMENT.
 absl::StatusOr<int> PageSize(int requested, int default_size, int max_size);
 
+// The rule of every List that takes `changed_after` (an incremental sync):
+// not negative, and only with order_by "" or "change_sequence", since the
+// change order is the one a sync from a sequence can resume. True when the
+// list reads in change order.
+absl::StatusOr<bool> InChangeOrder(absl::string_view order_by, int64_t changed_after);
+
 }  // namespace govreport
 
 #endif  // GOVREPORT_COMMON_RESOURCE_H_

@@ -584,12 +584,12 @@ absl::StatusOr<std::vector<Store::IndexEntry>> RecordsCore::ScanActivityIndex(
     std::string min = "-", max = "+";
     if (!cursor.empty()) {
       min = absl::StrCat("(", cursor);
-    } else if (!req.from().empty()) {
-      GR_ASSIGN_OR_RETURN(Date from, ParseDate(req.from()));
+    } else if (!req.from_date().empty()) {
+      GR_ASSIGN_OR_RETURN(Date from, ParseDate(req.from_date()));
       min = absl::StrCat("[", from.Ordinal());
     }
-    if (!req.to().empty()) {
-      GR_ASSIGN_OR_RETURN(Date to, ParseDate(req.to()));
+    if (!req.to_date().empty()) {
+      GR_ASSIGN_OR_RETURN(Date to, ParseDate(req.to_date()));
       max = absl::StrCat("(", to.Ordinal() + 1);
     }
     return store_.ListByDate(org_id, req.type(), min, max, count);
@@ -608,7 +608,8 @@ absl::StatusOr<pb::ListActivitiesResponse> RecordsCore::ListActivities(
     const std::string& org_id, const pb::ListActivitiesRequest& req) {
   GR_ASSIGN_OR_RETURN(int size, PageSize(req.page_size(), 100, 1000));
   GR_ASSIGN_OR_RETURN(ActivityOrder order, ParseActivityOrder(req));
-  for (const auto& [field, value] : {std::pair{"from", &req.from()}, std::pair{"to", &req.to()}}) {
+  for (const auto& [field, value] :
+       {std::pair{"from_date", &req.from_date()}, std::pair{"to_date", &req.to_date()}}) {
     if (value->empty()) continue;
     if (auto d = ParseDate(*value); !d.ok()) {
       return errors::InvalidField(field, "INVALID_DATE", d.status().message(), "日期不正确");
@@ -617,7 +618,7 @@ absl::StatusOr<pb::ListActivitiesResponse> RecordsCore::ListActivities(
   // The token is bound to the org, the order and the filters, so it cannot
   // be replayed on another list.
   std::string list_id =
-      PageList({"activities", org_id, req.type(), req.from(), req.to(), req.department(),
+      PageList({"activities", org_id, req.type(), req.from_date(), req.to_date(), req.department(),
                 req.source_system(), req.include_voided() ? "voided" : "", OrderName(order),
                 absl::StrCat(req.changed_after())});
   GR_ASSIGN_OR_RETURN(std::string cursor, DecodeCursorToken(list_id, req.page_token()));
@@ -626,7 +627,7 @@ absl::StatusOr<pb::ListActivitiesResponse> RecordsCore::ListActivities(
   pb::ListActivitiesResponse out;
   const bool indexed =
       req.department().empty() && req.source_system().empty() && req.include_voided() &&
-      (order == ActivityOrder::kDate || (req.from().empty() && req.to().empty())) &&
+      (order == ActivityOrder::kDate || (req.from_date().empty() && req.to_date().empty())) &&
       (order != ActivityOrder::kChange || req.type().empty());
   // Filters without an index are applied here, over a bounded scan per call.
   const int chunk = indexed ? size : std::max(size * 2, 200);

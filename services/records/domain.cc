@@ -276,18 +276,8 @@ std::string ExternalKey(const pb::ActivityRecord& r) {
 
 absl::StatusOr<ActivityOrder> ParseActivityOrder(const pb::ListActivitiesRequest& req) {
   const std::string& o = req.order_by();
-  if (req.changed_after() < 0) {
-    return absl::InvalidArgumentError("changed_after: must not be negative");
-  }
-  if (req.changed_after() > 0 && !o.empty() && o != "change_sequence") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("order_by: '", o,
-                     "' with changed_after; changed_after lists by \"change_sequence\" (leave "
-                     "order_by empty or set it to that)"));
-  }
-  if (o == "change_sequence" || (o.empty() && req.changed_after() > 0)) {
-    return ActivityOrder::kChange;
-  }
+  GR_ASSIGN_OR_RETURN(bool by_change, InChangeOrder(o, req.changed_after()));
+  if (by_change) return ActivityOrder::kChange;
   if (o.empty() || o == "create_sequence") return ActivityOrder::kCreate;
   if (o == "occurred_on") return ActivityOrder::kDate;
   return absl::InvalidArgumentError(
@@ -299,8 +289,8 @@ absl::StatusOr<ActivityOrder> ParseActivityOrder(const pb::ListActivitiesRequest
 bool MatchesListing(const pb::ListActivitiesRequest& req, const pb::ActivityRecord& rec) {
   return (req.include_voided() || !rec.voided()) &&
          (req.type().empty() || rec.type() == req.type()) &&
-         (req.from().empty() || rec.occurred_on() >= req.from()) &&
-         (req.to().empty() || rec.occurred_on() <= req.to()) &&
+         (req.from_date().empty() || rec.occurred_on() >= req.from_date()) &&
+         (req.to_date().empty() || rec.occurred_on() <= req.to_date()) &&
          (req.department().empty() || rec.department() == req.department()) &&
          (req.source_system().empty() || rec.source_system() == req.source_system());
 }

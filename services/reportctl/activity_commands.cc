@@ -147,8 +147,8 @@ int ActivityList(Context& c, const Command& cmd) {
   pb::ListActivitiesRequest req;
   req.set_parent(OrgName(c.args[0]));
   req.set_type(f.Get("type"));
-  req.set_from(f.Get("from"));
-  req.set_to(f.Get("to"));
+  req.set_from_date(f.Get("from"));
+  req.set_to_date(f.Get("to"));
   req.set_department(f.Get("department"));
   req.set_source_system(f.Get("source"));
   req.set_include_voided(f.GetBool("include-voided"));

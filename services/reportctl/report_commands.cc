@@ -558,8 +558,8 @@ int ReportDiff(Context& c, const Command& cmd) {
   if (c.args.size() != 3) return UsageError(cmd, "give the report and two revision numbers");
   std::string name = ReportName(c.args[0]);
   rpt::DiffRevisionsRequest req;
-  req.set_from(absl::StrCat(name, "/revisions/", c.args[1]));
-  req.set_to(absl::StrCat(name, "/revisions/", c.args[2]));
+  req.set_from_revision(absl::StrCat(name, "/revisions/", c.args[1]));
+  req.set_to_revision(absl::StrCat(name, "/revisions/", c.args[2]));
   rpt::DiffRevisionsResponse d;
   grpc::ClientContext ctx;
   c.Prepare(ctx);

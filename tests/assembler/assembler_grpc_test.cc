@@ -413,8 +413,8 @@ TEST_F(AssemblerTest, StaleDraftIsReportedAndRefusedUntilReassembled) {
   EXPECT_FALSE(GetWithStaleness(r.name()).staleness().stale());
 
   v1::DiffRevisionsRequest dq;
-  dq.set_from(absl::StrCat(r.name(), "/revisions/1"));
-  dq.set_to(absl::StrCat(r.name(), "/revisions/2"));
+  dq.set_from_revision(absl::StrCat(r.name(), "/revisions/1"));
+  dq.set_to_revision(absl::StrCat(r.name(), "/revisions/2"));
   v1::DiffRevisionsResponse diff;
   ASSERT_TRUE(stack_->reports().DiffRevisions(Stack::Ctx(kjj_.drafter).get(), dq, &diff).ok());
   ASSERT_EQ(diff.figures_size(), 1);
@@ -631,8 +631,8 @@ TEST_F(AssemblerTest, NarrativeIsDataNeverTemplateSyntax) {
   EXPECT_EQ(st.error_code(), StatusCode::ABORTED);
 
   v1::DiffRevisionsRequest dq;
-  dq.set_from(absl::StrCat(r.name(), "/revisions/1"));
-  dq.set_to(absl::StrCat(r.name(), "/revisions/2"));
+  dq.set_from_revision(absl::StrCat(r.name(), "/revisions/1"));
+  dq.set_to_revision(absl::StrCat(r.name(), "/revisions/2"));
   v1::DiffRevisionsResponse diff;
   ASSERT_TRUE(stack_->reports().DiffRevisions(Stack::Ctx(kjj_.drafter).get(), dq, &diff).ok());
   EXPECT_EQ(diff.figures_size(), 0);

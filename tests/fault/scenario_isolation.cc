@@ -70,8 +70,8 @@ std::vector<CrossRef> CrossRefs() {
        R"(parent: "orgs/iso-b" template: "orgs/iso-a/templates/annual" period: "2023" format: TEXT)",
        R"(parent: "orgs/iso-b" template: "orgs/iso-a/templates/zz-none" period: "2023" format: TEXT)"},
       {"Diff against A's revision", "ReportService/DiffRevisions",
-       R"(from: "orgs/iso-b/reports/fixture/revisions/1" to: "orgs/iso-a/reports/fixture/revisions/1")",
-       R"(from: "orgs/iso-b/reports/fixture/revisions/1" to: "orgs/iso-a/reports/zz-none/revisions/1")"},
+       R"(from_revision: "orgs/iso-b/reports/fixture/revisions/1" to_revision: "orgs/iso-a/reports/fixture/revisions/1")",
+       R"(from_revision: "orgs/iso-b/reports/fixture/revisions/1" to_revision: "orgs/iso-a/reports/zz-none/revisions/1")"},
   };
 }
 

@@ -244,8 +244,8 @@ TEST_F(RecordsPagingTest, OrdersAndFilters) {
   auto list = [&](const std::string& order, const std::string& from, const std::string& to) {
     v1::ListActivitiesRequest req;
     req.set_order_by(order);
-    req.set_from(from);
-    req.set_to(to);
+    req.set_from_date(from);
+    req.set_to_date(to);
     req.set_page_size(1);
     std::vector<v1::ActivityRecord> all = ListAll(req);
     std::vector<std::string> out;
@@ -312,7 +312,7 @@ TEST_F(RecordsPagingTest, ATokenOfAnotherQueryOrOrgIsRefused) {
   EXPECT_TRUE(refused([](auto& r) { r.set_order_by("occurred_on"); }));
   EXPECT_TRUE(refused([](auto& r) { r.set_order_by("change_sequence"); }));
   EXPECT_TRUE(refused([](auto& r) { r.set_changed_after(1); }));
-  EXPECT_TRUE(refused([](auto& r) { r.set_from("2023-01-01"); }));
+  EXPECT_TRUE(refused([](auto& r) { r.set_from_date("2023-01-01"); }));
   EXPECT_TRUE(refused([](auto& r) { r.set_include_voided(true); }));
   EXPECT_TRUE(refused([](auto& r) { r.set_department("办公室"); }));
   EXPECT_TRUE(refused([](auto& r) { r.mutable_page_token()->back() ^= 1; }));

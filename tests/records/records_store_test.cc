@@ -459,8 +459,8 @@ TEST_F(RecordsStoreTest, ListFiltersAndPages) {
     ASSERT_TRUE(records_->CreateActivity("kjj", "li", r, "").ok());
   }
   v1::ListActivitiesRequest req;
-  req.set_from("2023-03-01");
-  req.set_to("2023-08-31");
+  req.set_from_date("2023-03-01");
+  req.set_to_date("2023-08-31");
   req.set_page_size(4);
   std::vector<std::string> dates;
   do {
