@@ -360,20 +360,28 @@ void ServiceRestarts::CheckTemplates() {
   auto stub = c_.Templates();
   tpb::ListTemplateRevisionsRequest req;
   req.set_name(absl::StrCat(parent_, "/templates/load"));
-  tpb::ListTemplateRevisionsResponse resp;
-  grpc::Status st = Retry(org_.admin, [&](grpc::ClientContext* ctx) {
-    return stub->ListTemplateRevisions(ctx, req, &resp);
-  });
+  req.set_page_size(1000);
   std::map<int64_t, std::string> stored;
   std::set<std::string> texts;
-  for (const auto& t : resp.revisions()) {
-    stored[t.revision()] = t.text();
-    if (!texts.insert(t.text()).second) {
-      ++duplicated_;
-      problems_.Add(absl::StrCat("template text stored twice: ", t.text()));
+  // Every page (the list pages by revision number).
+  do {
+    tpb::ListTemplateRevisionsResponse resp;
+    grpc::Status st = Retry(org_.admin, [&](grpc::ClientContext* ctx) {
+      return stub->ListTemplateRevisions(ctx, req, &resp);
+    });
+    if (!st.ok()) {
+      problems_.Add(absl::StrCat("ListTemplateRevisions: ", Describe(st)));
+      break;
     }
-  }
-  if (!st.ok()) problems_.Add(absl::StrCat("ListTemplateRevisions: ", Describe(st)));
+    for (const auto& t : resp.revisions()) {
+      stored[t.revision()] = t.text();
+      if (!texts.insert(t.text()).second) {
+        ++duplicated_;
+        problems_.Add(absl::StrCat("template text stored twice: ", t.text()));
+      }
+    }
+    req.set_page_token(resp.next_page_token());
+  } while (!req.page_token().empty());
   for (const auto& [rev, text] : template_acked_) {
     if (stored[rev] != text) {
       ++lost_;
