@@ -11,7 +11,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libhiredis-dev libssl-dev libzip-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  redis-server redis-tools python3
+  redis-server redis-tools python3 python3-grpcio python3-protobuf
 )
 for arg in "$@"; do
   case "$arg" in

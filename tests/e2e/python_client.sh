@@ -15,7 +15,7 @@ stubs="$GR_RUN_DIR/stubs"
 mkdir -p "$stubs"
 protoc -I proto --python_out="$stubs" --grpc_python_out="$stubs" \
   --plugin=protoc-gen-grpc_python="$(command -v grpc_python_plugin)" \
-  $(find proto/govreport -name '*.proto')
+  $(find proto/govreport proto/google -name '*.proto')
 
 gr_start_redis "$GR_RUN_DIR/redis"
 head -c 32 /dev/urandom | base64 >"$GR_RUN_DIR/secret.key"
