@@ -14,8 +14,8 @@
 #include "common/resource.h"
 #include "common/server.h"
 #include "govreport/auth/v1/auth.grpc.pb.h"
-#include "internal/grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "internal/grpc/health/v1/health.grpc.pb.h"
 #include "records/grpc_service.h"
 #include "redis_server.h"
 
