@@ -151,8 +151,11 @@ void Workers::OnAssembleDead(const streams::Entry& entry, const absl::Status& wh
   auto job = ParseJob(entry);
   if (!job.ok()) return;
   ReportRef ref{job->org, job->id};
-  std::string error = absl::StrCat("assembly job ", job->JobId(), " failed: ", why.message());
-  LogLine(kLog, absl::StrCat(ref.Name(), ": ", error, " (dead-lettered)"));
+  LogLine(kLog, absl::StrCat(ref.Name(), ": assembly job ", job->JobId(),
+                             " failed: ", why.message(), " (dead-lettered)"));
+  // The report's error is read by its users: an internal detail (a Redis
+  // reply) stays in the log.
+  std::string error = absl::StrCat("assembly job ", job->JobId(), " failed: ", CallerMessage(why));
   ReadModifyCommit<HandlerResult>(
       *store_, ref, kCommitAttempts, std::nullopt,
       [&](absl::StatusOr<pb::Report>& report) -> Decision<HandlerResult> {
@@ -389,7 +392,7 @@ void Workers::OnApprovalEventDead(const streams::Entry& entry, const absl::Statu
           return HandlerResult::Done();
         }
         pb::Report next = *report;
-        next.set_error(absl::StrCat("publishing ", ref->Name(), " failed: ", why.message(),
+        next.set_error(absl::StrCat("publishing ", ref->Name(), " failed: ", CallerMessage(why),
                                     " (the event is in ", kApprovalEvents, ":dead)"));
         next.set_version(next.version() + 1);
         next.set_update_unix(Now());

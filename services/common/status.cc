@@ -103,7 +103,21 @@ std::string DetailsBin(const absl::Status& status, const errors::Details& d,
   return rpc.SerializeAsString();
 }
 
+// Logs an internal error's detail under a new error id, and returns the id.
+std::string LogInternal(const absl::Status& status) {
+  std::string error_id = RandomHex(8);
+  LogLine("error", absl::StrCat("error_id=", error_id, " code=",
+                                absl::StatusCodeToString(status.code()), " ", status.message()));
+  return error_id;
+}
+
 }  // namespace
+
+std::string CallerMessage(const absl::Status& status) {
+  if (status.ok()) return "";
+  if (!errors::DetailsOf(status).internal) return Bounded(status.message());
+  return PublicMessage(status.code(), LogInternal(status));
+}
 
 // absl and gRPC share the canonical code numbering, so the cast is exact.
 grpc::Status ToGrpcStatus(const absl::Status& status) {
@@ -112,9 +126,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   std::string error_id;
   std::string message;
   if (d.internal) {
-    error_id = RandomHex(8);
-    LogLine("error", absl::StrCat("error_id=", error_id, " code=",
-                                  absl::StatusCodeToString(status.code()), " ", status.message()));
+    error_id = LogInternal(status);
     message = PublicMessage(status.code(), error_id);
     // A field named by an internal error says nothing the caller needs.
     d.fields.clear();

@@ -5,6 +5,7 @@
 
 #include <grpcpp/support/status.h>
 
+#include <string>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -31,6 +32,12 @@ namespace govreport {
 
 grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::Status FromGrpcStatus(const grpc::Status& status);
+
+// The message a caller may read of `status`, for text that is stored and
+// shown later (a report's error): an internal error's detail goes to the
+// log under a new error id and the caller reads the id, as ToGrpcStatus
+// does.
+std::string CallerMessage(const absl::Status& status);
 
 // For the gRPC edge: `return ToGrpc(service_.DoThing(...), response);`
 template <typename T, typename Proto>

@@ -278,6 +278,18 @@ TEST(ErrorsTest, DefaultsComeFromTheCode) {
   EXPECT_EQ(d.fields[0].description, "bad");
 }
 
+TEST(ErrorsTest, CallerMessageKeepsRedisTextOutOfStoredErrors) {
+  // What a worker stores in Report.error: an upstream's refusal reads as
+  // it was said, a Redis reply only as an error id.
+  EXPECT_EQ(CallerMessage(absl::FailedPreconditionError("template has no body")),
+            "template has no body");
+  std::string stored = CallerMessage(
+      errors::Internal(absl::StatusCode::kUnavailable, "ERR EVALSHA connection reset by peer"));
+  EXPECT_TRUE(absl::StrContains(stored, "error id ")) << stored;
+  EXPECT_FALSE(absl::StrContains(stored, "EVALSHA")) << stored;
+  EXPECT_EQ(CallerMessage(absl::OkStatus()), "");
+}
+
 TEST(ErrorsTest, FromGrpcStatusKeepsAnUpstreamsDetails) {
   absl::Status original = errors::WithRetry(
       errors::InvalidField("a.b", "SOME_REASON", "wrong", "错误"), absl::Milliseconds(250));
