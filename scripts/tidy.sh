@@ -3,20 +3,47 @@
 # have two cores). Any finding fails the run.
 #   scripts/tidy.sh [BASE]           the files changed against BASE (default:
 #                                    origin/main, else main), committed or not
-#   scripts/tidy.sh --all [PATH...]  every tracked .cc/.h under services/ and
+#   scripts/tidy.sh --all [PATH...]  every tracked C++ file under services/ and
 #                                    tests/ (or under the PATHs, files or folders)
 # Needs build/compile_commands.json and the generated protobuf headers, so it
 # configures build/ and builds gr_proto first (scripts/build.sh).
+#
+# A project header is checked inside the source files that include it
+# (HeaderFilterRegex in .clang-tidy), not as a file of its own: a header run
+# costs as much CPU as a source file's (the generated protobuf and gRPC
+# headers it includes are most of the work), and every header under services/
+# and tests/ is included by a .cc there. So --all checks the .cc files, plus
+# any header that none of them includes; a changed header is checked itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# The headers that the given .cc files include by a quoted path, resolved
+# against the including file's folder and the include folders CMake gives
+# (services/, the repo root, tests/support/).
+included_by() {
+  local c inc
+  for c in "$@"; do
+    while IFS= read -r inc; do
+      printf '%s\n' "$(dirname "$c")/$inc" "services/$inc" "$inc" "tests/support/$inc"
+    done < <(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$c")
+  done | sed 's|^\./||' | sort -u
+}
+
 files=()
 if [ "${1:-}" = "--all" ]; then
   shift
   paths=("$@")
   [ ${#paths[@]} -gt 0 ] || paths=(services tests)
   paths=("${paths[@]%/}")
-  what="every tracked C++ file under ${paths[*]}"
-  mapfile -t files < <(git ls-files -- "${paths[@]}" | grep -E '\.(cc|h)$' || true)
+  what="C++ file(s) under ${paths[*]}"
+  mapfile -t sources < <(git ls-files -- "${paths[@]}" | grep -E '\.cc$' || true)
+  mapfile -t headers < <(git ls-files -- "${paths[@]}" | grep -E '\.h$' || true)
+  files=("${sources[@]}")
+  if [ ${#headers[@]} -gt 0 ]; then
+    mapfile -t lone < <(comm -23 <(printf '%s\n' "${headers[@]}" | sort -u) \
+      <(included_by "${sources[@]}"))
+    files+=("${lone[@]}")
+  fi
 else
   base="${1:-}"
   if [ -z "$base" ]; then
@@ -36,7 +63,7 @@ fi
 # A file deleted from the work tree but still in the index is not checked.
 existing=()
 for f in "${files[@]}"; do
-  [ -f "$f" ] && existing+=("$f")
+  [ -n "$f" ] && [ -f "$f" ] && existing+=("$f")
 done
 if [ ${#existing[@]} -eq 0 ]; then
   echo "no C++ file to check ($what)"
@@ -44,8 +71,7 @@ if [ ${#existing[@]} -eq 0 ]; then
 fi
 scripts/build.sh gr_proto >/dev/null
 echo "clang-tidy over ${#existing[@]} $what"
-# One file per run so that the two jobs stay busy to the end. Headers are
-# checked as files of their own (compile command borrowed from a neighbouring
-# source file), so a finding in one is reported once.
-printf '%s\0' "${existing[@]}" |
+# One file per run, largest first, so that the two jobs stay busy to the end.
+printf '%s\0' "${existing[@]}" | xargs -0 wc -c | grep -v ' total$' | sort -rn |
+  sed 's/^ *[0-9]* //' | tr '\n' '\0' |
   xargs -0 -r -n 1 -P 2 clang-tidy -p build --quiet --warnings-as-errors='*'

@@ -160,6 +160,7 @@ TEST(WorkerPoolTrimTest, TrimsAcknowledgedEntriesAndKeepsPendingOnes) {
   streams::Consumer queue(&client, o);
   ASSERT_TRUE(queue.EnsureGroup().ok());
   std::vector<std::string> jobs;
+  jobs.reserve(3);
   for (int i = 0; i < 3; ++i) jobs.push_back(*streams::Add(client, o.stream, {{"job", "x"}}));
   ASSERT_EQ(queue.ReadNew()->size(), 3u);
   ASSERT_TRUE(queue.Ack(jobs[0]).ok());

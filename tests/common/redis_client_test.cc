@@ -183,6 +183,7 @@ TEST_F(RedisClientTest, TrimRemovesWhatEveryGroupAcknowledgedAndKeepsPendingEntr
   ASSERT_TRUE(f.EnsureGroup().ok());
   ASSERT_TRUE(a.EnsureGroup().ok());
   std::vector<std::string> ids;
+  ids.reserve(6);
   for (int i = 0; i < 6; ++i) ids.push_back(*streams::Add(client, "jobs", {{"n", "x"}}));
   auto done = [](const streams::Entry&) { return streams::HandlerResult::Done(); };
   // "workers" handles all six. "auditors" reads four: it acknowledges the

@@ -2,7 +2,7 @@
 // proof that a real word processor opens the package and lays out the text,
 // headings and the odd/even page numbers. Skips when soffice or pdftotext is
 // not installed.
-#include <stdlib.h>
+#include <stdlib.h>  // NOLINT(modernize-deprecated-headers): POSIX mkdtemp
 
 #include <algorithm>
 #include <cstdlib>

@@ -205,6 +205,7 @@ TEST(ClassifyTextTest, ByteOrderMarkAndWideSpacesAreNotContent) {
 TEST(WriteOfficialDocxTest, ZipOpensAndHasEveryPart) {
   const std::vector<Entry> entries = Unzip(WriteOrDie(SeedText()));
   std::vector<std::string> names;
+  names.reserve(entries.size());
   for (const Entry& e : entries) names.push_back(e.name);
   EXPECT_THAT(
       names,

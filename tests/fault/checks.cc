@@ -68,7 +68,8 @@ void RecomputeRatios(const rpb::Profile& profile,
       v.set_missing(true);
     } else {
       __int128 scaled = static_cast<__int128>(num.value()) * 100 * Pow10(ind.precision());
-      v.set_value(static_cast<int64_t>((scaled * 2 + den.value()) / (2 * den.value())));
+      const __int128 den2 = static_cast<__int128>(den.value()) * 2;  // no int64 overflow
+      v.set_value(static_cast<int64_t>((scaled * 2 + den.value()) / den2));
     }
     out[ind.key()] = v;
   }

@@ -242,7 +242,7 @@ void Log(absl::string_view line) {
 
 // ---------------------------------------------------------------- Process
 
-Process::Process(ProcessSpec spec, std::string log_dir) : spec_(std::move(spec)) {
+Process::Process(ProcessSpec spec, const std::string& log_dir) : spec_(std::move(spec)) {
   out_path_ = absl::StrCat(log_dir, "/", spec_.name, ".out");
   err_path_ = absl::StrCat(log_dir, "/", spec_.name, ".log");
 }
@@ -561,12 +561,12 @@ std::unique_ptr<asmpb::ReportService::Stub> Cluster::Reports(int replica) {
 
 absl::StatusOr<std::pair<std::string, std::string>> Cluster::IssueToken(
     const std::string& issuer, const std::string& org, const std::string& subject,
-    std::vector<std::string> roles, bool service_kind) {
+    const std::vector<std::string>& roles, bool service_kind) {
   authpb::IssueTokenRequest req;
   req.mutable_principal()->set_subject(subject);
   req.mutable_principal()->set_org(org);
   req.mutable_principal()->set_kind(service_kind ? authpb::SERVICE : authpb::USER);
-  for (auto& r : roles) req.mutable_principal()->add_roles(r);
+  for (const std::string& r : roles) req.mutable_principal()->add_roles(r);
   req.set_request_id(absl::StrCat("tok-", RandomHex(8)));
   authpb::IssueTokenResponse resp;
   auto stub = Auth();
@@ -753,7 +753,8 @@ absl::Status Cluster::AddFixtureReport(OrgFixture* f) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<OrgFixture> Cluster::SetUpOrg(const std::string& org, FixtureOptions options) {
+absl::StatusOr<OrgFixture> Cluster::SetUpOrg(const std::string& org,
+                                             const FixtureOptions& options) {
   OrgFixture f;
   f.org = org;
   const std::string parent = absl::StrCat("orgs/", org);

@@ -118,7 +118,7 @@ struct ProcessSpec {
 // (PR_SET_PDEATHSIG). Thread-safe.
 class Process {
  public:
-  Process(ProcessSpec spec, std::string log_dir);
+  Process(ProcessSpec spec, const std::string& log_dir);
   ~Process();
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
@@ -234,13 +234,11 @@ class Cluster {
   std::unique_ptr<apb::ApprovalService::Stub> Approvals();
   std::unique_ptr<asmpb::ReportService::Stub> Reports(int replica = 0);
 
-  absl::StatusOr<OrgFixture> SetUpOrg(const std::string& org, FixtureOptions options = {});
+  absl::StatusOr<OrgFixture> SetUpOrg(const std::string& org, const FixtureOptions& options = {});
   // Issues a token through AuthService as `issuer`.
-  absl::StatusOr<std::pair<std::string, std::string>> IssueToken(const std::string& issuer,
-                                                                 const std::string& org,
-                                                                 const std::string& subject,
-                                                                 std::vector<std::string> roles,
-                                                                 bool service_kind = false);
+  absl::StatusOr<std::pair<std::string, std::string>> IssueToken(
+      const std::string& issuer, const std::string& org, const std::string& subject,
+      const std::vector<std::string>& roles, bool service_kind = false);
 
   // grpc.health.v1 Check on the whole server: SERVING, NOT_SERVING, or
   // the call's error as UNKNOWN.

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "templates/engine/mustache.h"
 #include "templates/engine/value.h"
 
@@ -202,7 +203,7 @@ TEST(Missing, RenderToAppendsAndDeduplicates) {
   absl::StatusOr<CompiledTemplate> t = CompiledTemplate::Compile("[{{a}}{{b}}]");
   ASSERT_TRUE(t.ok());
   RenderResult result;
-  result.missing.push_back("a");
+  result.missing.emplace_back("a");
   Value v = Value::Map();
   ASSERT_TRUE(t->RenderTo(v, {}, &result).ok());
   ASSERT_TRUE(t->RenderTo(v, {}, &result).ok());
@@ -496,8 +497,9 @@ TEST(Budget, EachPartialNameIsResolvedOncePerRender) {
 TEST(Budget, ADoublingChainOfPartialsEndsAtTheExpansionBudget) {
   MapPartialResolver partials;
   for (int i = 0; i < 30; ++i) {
-    std::string next = "p" + std::to_string(i + 1);
-    ASSERT_TRUE(partials.Add("p" + std::to_string(i), "{{>" + next + "}}{{>" + next + "}}").ok());
+    const std::string next = absl::StrCat("p", i + 1);
+    ASSERT_TRUE(
+        partials.Add(absl::StrCat("p", i), absl::StrCat("{{>", next, "}}{{>", next, "}}")).ok());
   }
   ASSERT_TRUE(partials.Add("p30", "").ok());
   CountingResolver counting(&partials);
@@ -622,9 +624,11 @@ TEST(Concurrency, OneTemplateManyThreads) {
   ASSERT_TRUE(t.ok());
   const Value context = ReportContext();
   const std::string expected = "市科技局一千二百三十四壹仟贰佰叁拾肆元伍角陆分";
+  constexpr int kThreads = 8;
   std::vector<std::thread> threads;
-  std::vector<int> ok(8, 0);
-  for (int i = 0; i < 8; ++i) {
+  threads.reserve(kThreads);
+  std::vector<int> ok(kThreads, 0);
+  for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&, i] {
       RenderOptions options;
       options.partials = &partials;

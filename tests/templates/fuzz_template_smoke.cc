@@ -29,6 +29,6 @@ std::vector<std::string> SmokeInputs() {
   for (int i = 0; i < 300; ++i) deep += "{{#flag}}";
   for (int i = 0; i < 300; ++i) deep += "{{/flag}}";
   inputs.push_back(deep);
-  inputs.push_back(std::string(100000, '{'));
+  inputs.emplace_back(100000, '{');
   return inputs;
 }

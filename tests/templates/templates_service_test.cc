@@ -778,6 +778,7 @@ TEST_F(RenderAttackTest, RendersBeyondTheConcurrencyLimitAreRefused) {
   grpc::ClientContext ctx[2];
   grpc::Status st[2];
   std::vector<std::thread> calls;
+  calls.reserve(2);
   for (int i = 0; i < 2; ++i) {
     calls.emplace_back([&, i] {
       st[i] = Render(InlineRequest(kRunsForever, 1000), absl::Seconds(600), nullptr, &ctx[i]);
@@ -842,9 +843,10 @@ TEST_F(RenderAttackTest, OneOrgGetsOnlyItsShareOfTheRenderSlots) {
   Start(limits);
   grpc::ClientContext ctx[2];
   std::vector<std::thread> calls;
-  for (int i = 0; i < 2; ++i) {
-    calls.emplace_back([&, i] {
-      (void)Render(InlineRequest(kRunsForever, 1000), absl::Seconds(600), nullptr, &ctx[i]);
+  calls.reserve(2);
+  for (grpc::ClientContext& c : ctx) {
+    calls.emplace_back([this, call = &c] {
+      (void)Render(InlineRequest(kRunsForever, 1000), absl::Seconds(600), nullptr, call);
     });
   }
   ASSERT_TRUE(Eventually([&] { return templates_->stats().in_progress == 2; }));

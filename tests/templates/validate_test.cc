@@ -30,6 +30,7 @@ Schema ReportSchema() {
 
 std::vector<std::string> Strings(const std::vector<Problem>& problems) {
   std::vector<std::string> out;
+  out.reserve(problems.size());
   for (const Problem& p : problems) out.push_back(p.ToString());
   return out;
 }
