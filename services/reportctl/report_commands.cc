@@ -14,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/crypto.h"
+#include "common/enums.h"
 #include "common/status.h"
 #include "govreport/approval/v1/approval.grpc.pb.h"
 #include "govreport/assembler/v1/reports.grpc.pb.h"
@@ -72,11 +73,11 @@ std::string Qualify(const std::string& org, const std::string& kind, const std::
   return ref.find('/') == std::string::npos ? absl::StrCat("orgs/", org, "/", kind, "/", ref) : ref;
 }
 
-std::string StateName(rpt::ReportState s) { return rpt::ReportState_Name(s); }
+std::string StateName(rpt::ReportState s) { return ShortEnumName(s); }
 
 std::string StateLine(const rpt::Report& r) {
   std::string s = StateName(r.state());
-  if (r.state() == rpt::DRAFT) s += r.assembling() ? " (assembling)" : " (ready)";
+  if (r.state() == rpt::REPORT_STATE_DRAFT) s += r.assembling() ? " (assembling)" : " (ready)";
   return s;
 }
 
@@ -244,7 +245,7 @@ int WaitForAssembly(Context& c, rpt::Report& resp) {
   int rc = Follow(
       c, resp.name(), false,
       [job](const rpt::Report& r) {
-        return r.applied_job() >= job || (r.state() == rpt::FAILED && !r.assembling());
+        return r.applied_job() >= job || (r.state() == rpt::REPORT_STATE_FAILED && !r.assembling());
       },
       &resp);
   if (rc != kOk) return rc;
@@ -357,11 +358,12 @@ int ReportList(Context& c, const Command& cmd) {
   rpt::ListReportsRequest req;
   req.set_parent(OrgName(c.args[0]));
   if (c.flags().IsSet("state")) {
-    rpt::ReportState s;
-    if (!rpt::ReportState_Parse(absl::AsciiStrToUpper(c.flags().Get("state")), &s)) {
+    const auto* s =
+        FindEnumValue(rpt::ReportState_descriptor(), absl::AsciiStrToUpper(c.flags().Get("state")));
+    if (s == nullptr || s->number() == 0) {
       return UsageError(cmd, "--state: DRAFT, IN_REVIEW, APPROVED, PUBLISHED or FAILED");
     }
-    req.set_state(s);
+    req.set_state(static_cast<rpt::ReportState>(s->number()));
   }
   rpt::ListReportsResponse all;
   do {

@@ -102,7 +102,7 @@ TEST(Jobs, OnlyTheNewestJobOfADraftRuns) {
   EXPECT_EQ(ClassifyJob(r, 2), JobVerdict::kApplied);
   EXPECT_EQ(ClassifyJob(r, 1), JobVerdict::kApplied);
   StartAssembly(r, "drafter", 103);
-  r.set_state(pb::IN_REVIEW);
+  r.set_state(pb::REPORT_STATE_IN_REVIEW);
   EXPECT_EQ(ClassifyJob(r, 3), JobVerdict::kWrongState);
 }
 
@@ -110,19 +110,19 @@ TEST(States, DraftEditsAndTheirRefusals) {
   pb::Report r = Draft();
   int64_t v = r.version();
   EXPECT_TRUE(CheckCanChangeDraft(r, false, "x").ok());
-  r.set_state(pb::IN_REVIEW);
+  r.set_state(pb::REPORT_STATE_IN_REVIEW);
   EXPECT_EQ(CheckCanChangeDraft(r, false, "x").code(), absl::StatusCode::kFailedPrecondition);
-  r.set_state(pb::APPROVED);
+  r.set_state(pb::REPORT_STATE_APPROVED);
   EXPECT_EQ(CheckCanChangeDraft(r, true, "x").code(), absl::StatusCode::kFailedPrecondition);
-  r.set_state(pb::PUBLISHED);
+  r.set_state(pb::REPORT_STATE_PUBLISHED);
   auto frozen = CheckCanChangeDraft(r, false, "reassemble");
   EXPECT_EQ(frozen.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(absl::StrContains(frozen.message(), "correction")) << frozen;
   EXPECT_TRUE(CheckCanChangeDraft(r, true, "x").ok());
-  r.set_state(pb::FAILED);
+  r.set_state(pb::REPORT_STATE_FAILED);
   EXPECT_TRUE(CheckCanChangeDraft(r, false, "x").ok());
   StartAssembly(r, "d", 200);
-  EXPECT_EQ(r.state(), pb::DRAFT);
+  EXPECT_EQ(r.state(), pb::REPORT_STATE_DRAFT);
   EXPECT_TRUE(r.assembling());
   EXPECT_GT(r.version(), v);
 }
@@ -136,27 +136,27 @@ TEST(States, SubmitNeedsAFinishedCurrentRevision) {
   EXPECT_EQ(*n, 1);
   EXPECT_EQ(CheckCanSubmit(r, 2).status().code(), absl::StatusCode::kFailedPrecondition);
   MarkInReview(r, 1, {"x"}, 102);
-  EXPECT_EQ(r.state(), pb::IN_REVIEW);
+  EXPECT_EQ(r.state(), pb::REPORT_STATE_IN_REVIEW);
   EXPECT_EQ(CheckCanSubmit(r, 1).status().code(), absl::StatusCode::kFailedPrecondition);
   SetApproval(r, "orgs/kjj/approvals/a1", 103);
   ReturnToDraft(r, "rejected", "director", "数字有误", 104);
-  EXPECT_EQ(r.state(), pb::DRAFT);
+  EXPECT_EQ(r.state(), pb::REPORT_STATE_DRAFT);
   EXPECT_EQ(r.last_comment(), "数字有误");
   EXPECT_EQ(r.last_decision_by(), "director");
   MarkInReview(r, 1, {}, 105);
   EXPECT_TRUE(r.last_comment().empty());
   MarkApproved(r, {"orgs/kjj/approvals/a2", "secretary", 1704038400}, 106);
-  EXPECT_EQ(r.state(), pb::APPROVED);
+  EXPECT_EQ(r.state(), pb::REPORT_STATE_APPROVED);
   EXPECT_EQ(r.issue_date(), "2024年1月1日");
   pb::Revision pub = RevisionWith({}, {});
   pub.set_digest("abc");
   pub.add_documents()->set_format(pb::TXT);
   MarkPublished(r, pub, 107);
-  EXPECT_EQ(r.state(), pb::PUBLISHED);
+  EXPECT_EQ(r.state(), pb::REPORT_STATE_PUBLISHED);
   EXPECT_EQ(r.digest(), "abc");
   EXPECT_EQ(r.published_revision(), 1);
   MarkFailed(r, "boom", 108);
-  EXPECT_EQ(r.state(), pb::FAILED);
+  EXPECT_EQ(r.state(), pb::REPORT_STATE_FAILED);
   EXPECT_EQ(CheckCanSubmit(r, 0).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 

@@ -165,7 +165,7 @@ class AssemblerTest : public ::testing::Test {
     EXPECT_TRUE(Decide(kjj_.director, submitted.approval(), true).ok());
     st = Decide(kjj_.secretary, submitted.approval(), true, "同意");
     EXPECT_TRUE(st.ok()) << st.error_message();
-    return WaitState(r.name(), v1::PUBLISHED);
+    return WaitState(r.name(), v1::REPORT_STATE_PUBLISHED);
   }
 
   // Waits until the workers have taken every approval event and none is
@@ -217,7 +217,7 @@ class AssemblerTest : public ::testing::Test {
     wf->set_display_name("简易审批");
     apb::Step* sign = wf->add_steps();
     sign->set_name("sign");
-    sign->set_kind(apb::SIGN_OFF);
+    sign->set_kind(apb::STEP_KIND_SIGN_OFF);
     sign->add_users("kjj-secretary");
     apb::Workflow out;
     grpc::Status st = stack_->approvals().CreateWorkflow(Stack::Ctx(kjj_.admin).get(), wr, &out);
@@ -276,12 +276,12 @@ TEST_F(AssemblerTest, CreateAssemblesADraftRevisionWithItsSnapshot) {
   grpc::Status st = CreateReport(kjj_.drafter, "annual-2023", &created);
   ASSERT_TRUE(st.ok()) << st.error_message();
   EXPECT_EQ(created.name(), "orgs/kjj/reports/annual-2023");
-  EXPECT_EQ(created.state(), v1::DRAFT);
+  EXPECT_EQ(created.state(), v1::REPORT_STATE_DRAFT);
   EXPECT_TRUE(created.assembling());
   EXPECT_EQ(created.created_by(), "kjj-drafter");
 
   v1::Report ready = WaitRevision(created.name(), 1);
-  EXPECT_EQ(ready.state(), v1::DRAFT);
+  EXPECT_EQ(ready.state(), v1::REPORT_STATE_DRAFT);
   EXPECT_EQ(ready.current_revision(), 1);
   EXPECT_EQ(
       std::vector<std::string>(ready.missing_figures().begin(), ready.missing_figures().end()),
@@ -404,7 +404,7 @@ TEST_F(AssemblerTest, StaleDraftIsReportedAndRefusedUntilReassembled) {
   grpc::Status st = Submit(r, {kGap}, &out);
   EXPECT_EQ(st.error_code(), StatusCode::FAILED_PRECONDITION);
   EXPECT_TRUE(absl::StrContains(st.error_message(), "theme_party_days")) << st.error_message();
-  EXPECT_EQ(WaitState(r.name(), v1::DRAFT).state(), v1::DRAFT);
+  EXPECT_EQ(WaitState(r.name(), v1::REPORT_STATE_DRAFT).state(), v1::REPORT_STATE_DRAFT);
 
   v1::ReassembleRequest rr;
   rr.set_name(r.name());
@@ -444,11 +444,11 @@ TEST_F(AssemblerTest, SubmitRefusesNumericGapsUnlessAccepted) {
   EXPECT_TRUE(absl::StrContains(st.error_message(), kGap)) << st.error_message();
   st = Submit(r, {"ind.no_such_figure"}, &out);
   EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT) << st.error_message();
-  EXPECT_EQ(WaitState(r.name(), v1::DRAFT).approval(), "");  // Nothing half-done.
+  EXPECT_EQ(WaitState(r.name(), v1::REPORT_STATE_DRAFT).approval(), "");  // Nothing half-done.
 
   st = Submit(r, {absl::StrCat("ind.", kGap)}, &out);
   ASSERT_TRUE(st.ok()) << st.error_message();
-  EXPECT_EQ(out.state(), v1::IN_REVIEW);
+  EXPECT_EQ(out.state(), v1::REPORT_STATE_IN_REVIEW);
   EXPECT_EQ(out.submitted_revision(), 1);
   EXPECT_FALSE(out.approval().empty());
   EXPECT_EQ(std::vector<std::string>(out.accepted_gaps().begin(), out.accepted_gaps().end()),
@@ -475,7 +475,7 @@ TEST_F(AssemblerTest, ApprovalPublishesFrozenDocumentsWithDigests) {
   grpc::Status st = Decide(kjj_.secretary, submitted.approval(), true, "同意");
   ASSERT_TRUE(st.ok()) << st.error_message();
 
-  v1::Report pub = WaitState(r.name(), v1::PUBLISHED);
+  v1::Report pub = WaitState(r.name(), v1::REPORT_STATE_PUBLISHED);
   EXPECT_EQ(pub.published_revision(), 1);
   EXPECT_EQ(pub.signer(), "kjj-secretary");
   EXPECT_EQ(pub.formats_size(), 4);
@@ -511,7 +511,7 @@ TEST_F(AssemblerTest, ApprovalPublishesFrozenDocumentsWithDigests) {
             StatusCode::FAILED_PRECONDITION);
   ASSERT_TRUE(UpdateNarrative(r.name(), {{"problems", "补充"}}, &out, /*correction=*/true).ok());
   v1::Report corrected = WaitRevision(r.name(), 2);
-  EXPECT_EQ(corrected.state(), v1::DRAFT);
+  EXPECT_EQ(corrected.state(), v1::REPORT_STATE_DRAFT);
   EXPECT_EQ(corrected.published_revision(), 1);
   EXPECT_EQ(corrected.digest(), pub.digest());
   v1::GetDocumentRequest dr;
@@ -528,7 +528,7 @@ TEST_F(AssemblerTest, RejectionAndWithdrawalReturnToDraftWithTheComment) {
   v1::Report submitted;
   ASSERT_TRUE(Submit(r, {kGap}, &submitted).ok());
   ASSERT_TRUE(Decide(kjj_.director, submitted.approval(), false, "请补充存在的问题").ok());
-  v1::Report back = WaitState(r.name(), v1::DRAFT);
+  v1::Report back = WaitState(r.name(), v1::REPORT_STATE_DRAFT);
   EXPECT_EQ(back.last_decision(), "rejected");
   EXPECT_EQ(back.last_decision_by(), "kjj-director");
   EXPECT_EQ(back.last_comment(), "请补充存在的问题");
@@ -545,13 +545,13 @@ TEST_F(AssemblerTest, RejectionAndWithdrawalReturnToDraftWithTheComment) {
   wr.set_comment("先撤回修改");
   grpc::Status st = stack_->approvals().Withdraw(Stack::Ctx(kjj_.drafter).get(), wr, &a);
   ASSERT_TRUE(st.ok()) << st.error_message();
-  back =
-      stack_
-          ->WaitFor(kjj_.drafter, r.name(),
-                    [](const v1::Report& report) {
-                      return report.state() == v1::DRAFT && report.last_decision() == "withdrawn";
-                    })
-          .value_or(v1::Report());
+  back = stack_
+             ->WaitFor(kjj_.drafter, r.name(),
+                       [](const v1::Report& report) {
+                         return report.state() == v1::REPORT_STATE_DRAFT &&
+                                report.last_decision() == "withdrawn";
+                       })
+             .value_or(v1::Report());
   EXPECT_EQ(back.last_comment(), "先撤回修改");
   // Editable again.
   v1::Report out;
@@ -683,7 +683,7 @@ TEST_F(AssemblerTest, MarkupInUserStringsStaysTextInThePublishedDocuments) {
   ASSERT_TRUE(Submit(r, {kGap}, &submitted).ok());
   ASSERT_TRUE(Decide(kjj_.director, submitted.approval(), true, evil).ok());
   ASSERT_TRUE(Decide(kjj_.secretary, submitted.approval(), true, evil).ok());
-  WaitState(r.name(), v1::PUBLISHED);
+  WaitState(r.name(), v1::REPORT_STATE_PUBLISHED);
 
   std::map<v1::DocumentFormat, std::string> bytes;
   for (v1::DocumentFormat f : {v1::TXT, v1::HTML, v1::MD, v1::DOCX}) {
@@ -816,7 +816,7 @@ TEST_F(AssemblerTest, UnknownEnumValuesAreInvalidArgument) {
   EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT);
   EXPECT_TRUE(absl::StartsWith(st.error_message(), "state: ReportState has no value 99"))
       << st.error_message();
-  lr.set_state(v1::DRAFT);
+  lr.set_state(v1::REPORT_STATE_DRAFT);
   ASSERT_TRUE(stack_->reports().ListReports(Stack::Ctx(kjj_.drafter).get(), lr, &list).ok());
   EXPECT_EQ(list.reports_size(), 1);
 
@@ -1015,7 +1015,7 @@ TEST_F(AssemblerWatchOrgCapTest, WatchesPerOrgAreCapped) {
 // refuses to serve them.
 TEST_F(AssemblerTest, TamperedPublishedDocumentIsDataLoss) {
   v1::Report pub = Publish("tampered");
-  ASSERT_EQ(pub.state(), v1::PUBLISHED);
+  ASSERT_EQ(pub.state(), v1::REPORT_STATE_PUBLISHED);
   RevisionRef ref{"kjj", "tampered", 1};
   auto w = stack_->redis().Command(
       {"SET", Store::DocumentKey(ref, v1::HTML), "<html><body>伪造的报告</body></html>"});
@@ -1121,7 +1121,7 @@ TEST_F(AssemblerTest, WorkflowsAreBoundToTheTemplateByTheAdmin) {
   st = Submit(ready, {kGap}, &submitted);
   EXPECT_EQ(st.error_code(), StatusCode::FAILED_PRECONDITION) << st.error_message();
   EXPECT_TRUE(absl::StrContains(st.error_message(), kWorkflow)) << st.error_message();
-  EXPECT_EQ(GetWithStaleness(r.name()).state(), v1::DRAFT);
+  EXPECT_EQ(GetWithStaleness(r.name()).state(), v1::REPORT_STATE_DRAFT);
   EXPECT_TRUE(stack_->started_approvals().empty());
 
   // Removing the binding stops everything of the template.
@@ -1166,14 +1166,14 @@ TEST_F(AssemblerTest, OnlyTheApprovalTheAssemblerStartedPublishes) {
   EXPECT_EQ(st.error_code(), StatusCode::FAILED_PRECONDITION) << st.error_message();
   EXPECT_TRUE(absl::StrContains(st.error_message(), rogue.name())) << st.error_message();
   v1::Report now = GetWithStaleness(r.name());
-  EXPECT_EQ(now.state(), v1::DRAFT);
+  EXPECT_EQ(now.state(), v1::REPORT_STATE_DRAFT);
   EXPECT_TRUE(now.approval().empty());
   EXPECT_TRUE(ReadStream(stack_->redis(), std::string(kPublishedEvents)).empty());
 
   // A report published by its own approval: another approval on the
   // published revision is refused, and nothing is republished.
   v1::Report pub = Publish("second-approval-2");
-  ASSERT_EQ(pub.state(), v1::PUBLISHED);
+  ASSERT_EQ(pub.state(), v1::REPORT_STATE_PUBLISHED);
   ASSERT_EQ(ReadStream(stack_->redis(), std::string(kPublishedEvents)).size(), 1u);
   apb::Approval again;
   st = StartDirectly(kjj_.drafter, absl::StrCat(pub.name(), "/revisions/1"), kWorkflow, &again);
@@ -1189,7 +1189,7 @@ TEST_F(AssemblerTest, OnlyTheApprovalTheAssemblerStartedPublishes) {
 // event carry the approval's history head, the hash VerifyHistory reports.
 TEST_F(AssemblerTest, PublicationAnchorsTheApprovalHistoryHead) {
   v1::Report pub = Publish("anchored");
-  ASSERT_EQ(pub.state(), v1::PUBLISHED);
+  ASSERT_EQ(pub.state(), v1::REPORT_STATE_PUBLISHED);
   apb::VerifyHistoryRequest vr;
   vr.set_name(pub.approval());
   apb::VerifyHistoryResponse verified;
@@ -1313,7 +1313,7 @@ class AssemblerFailureTest : public AssemblerTest {
 TEST_F(AssemblerFailureTest, DeadLetteredJobShowsTheErrorAndReassembleRecovers) {
   v1::Report r;
   ASSERT_TRUE(CreateReport(kjj_.drafter, "doomed", &r).ok());
-  v1::Report failed = WaitState(r.name(), v1::FAILED);
+  v1::Report failed = WaitState(r.name(), v1::REPORT_STATE_FAILED);
   EXPECT_FALSE(failed.assembling());
   EXPECT_TRUE(absl::StrContains(failed.error(), "records")) << failed.error();
   EXPECT_TRUE(absl::StrContains(failed.error(), "doomed#1")) << failed.error();
@@ -1331,7 +1331,7 @@ TEST_F(AssemblerFailureTest, DeadLetteredJobShowsTheErrorAndReassembleRecovers) 
   v1::ReassembleRequest rr;
   rr.set_name(r.name());
   ASSERT_TRUE(stack_->reports().Reassemble(Stack::Ctx(kjj_.drafter).get(), rr, &out).ok());
-  EXPECT_EQ(out.state(), v1::DRAFT);
+  EXPECT_EQ(out.state(), v1::REPORT_STATE_DRAFT);
   EXPECT_TRUE(out.error().empty());
   Workers fixed(&stack_->store(), &stack_->upstream(), CallAs::Token(stack_->service_token()));
   streams::ConsumerOptions o;
@@ -1347,7 +1347,7 @@ TEST_F(AssemblerFailureTest, DeadLetteredJobShowsTheErrorAndReassembleRecovers) 
     ASSERT_TRUE(n.ok()) << n.status();
   }
   v1::Report back = WaitRevision(r.name(), 1);
-  EXPECT_EQ(back.state(), v1::DRAFT);
+  EXPECT_EQ(back.state(), v1::REPORT_STATE_DRAFT);
   EXPECT_EQ(back.current_revision(), 1);
   EXPECT_EQ(back.applied_job(), 2);
 }

@@ -297,11 +297,11 @@ absl::StatusOr<OrgTokens> Stack::SetUpOrg(const std::string& org) {
   wf->set_display_name("年度报告审批");
   approval::v1::Step* office = wf->add_steps();
   office->set_name("office");
-  office->set_kind(approval::v1::REVIEW);
+  office->set_kind(approval::v1::STEP_KIND_REVIEW);
   office->add_users(absl::StrCat(org, "-director"));
   approval::v1::Step* sign = wf->add_steps();
   sign->set_name("sign");
-  sign->set_kind(approval::v1::SIGN_OFF);
+  sign->set_kind(approval::v1::STEP_KIND_SIGN_OFF);
   sign->add_users(absl::StrCat(org, "-secretary"));
   approval::v1::Workflow out;
   GR_RETURN_IF_ERROR(

@@ -3,7 +3,6 @@
 // strict-governance template, inheritance, formats and escaping; and its
 // gRPC edge under the render attacks of issue 9 (budgets, deadlines,
 // cancellation, request size, concurrent renders).
-#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
@@ -17,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/auth.h"
+#include "common/enums.h"
 #include "common/server.h"
 #include "gtest/gtest.h"
 #include "markup_checks.h"
@@ -75,9 +75,10 @@ class TemplatesTest : public ::testing::Test {
     figures_ = std::make_unique<LocalFigures>(records_.get());
     store_ = std::make_unique<Store>(client_.get());
     templates_ = std::make_unique<TemplatesCore>(store_.get(), figures_.get());
-    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
-                    Source("deploy/profiles/strict-governance/profile.json"), &profile_)
-                    .ok());
+    ASSERT_TRUE(
+        govreport::ParseHumanWritten(Source("deploy/profiles/strict-governance/profile.json"),
+                                     govreport::FileSyntax::kJson, &profile_)
+            .ok());
     records::v1::Org org;
     org.set_display_name("中共重庆市科学技术局党组");
     org.set_short_name("市科技局");
@@ -474,9 +475,10 @@ class RenderAttackTest : public ::testing::Test {
     authn_ = std::make_unique<auth::Authenticator>(client_.get(), "op-secret", absl::Hours(1));
     service_ = std::make_unique<TemplatesGrpc>(templates_.get(), authn_.get());
     records::v1::Profile profile;
-    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
-                    Source("deploy/profiles/strict-governance/profile.json"), &profile)
-                    .ok());
+    ASSERT_TRUE(
+        govreport::ParseHumanWritten(Source("deploy/profiles/strict-governance/profile.json"),
+                                     govreport::FileSyntax::kJson, &profile)
+            .ok());
     records::v1::Org org;
     org.set_display_name("中共重庆市科学技术局党组");
     ASSERT_TRUE(records_->CreateOrg("kjj", org, "").ok());

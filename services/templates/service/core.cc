@@ -158,7 +158,7 @@ absl::StatusOr<std::string> LayOut(const TemplatesCore::RenderInput& in, std::st
         d.timestamp = std::chrono::sys_seconds{std::chrono::seconds{in.timestamp_unix}};
       // Condensed unless asked: it keeps 28 characters a line in Word, WPS
       // and LibreOffice alike (docs/documents.md).
-      d.character_grid = in.docx_layout == v1::DOCUMENT_GRID
+      d.character_grid = in.docx_layout == v1::DOCX_LAYOUT_DOCUMENT_GRID
                              ? docx::CharacterGrid::kDocumentGrid
                              : docx::CharacterGrid::kCondensedSpacing;
       auto bytes = docx::WriteOfficialDocx(text, d);
@@ -645,7 +645,7 @@ absl::StatusOr<v1::RenderResponse> TemplatesCore::Preview(const v1::PreviewReque
   in.ref = ref;
   in.context = std::move(context);
   in.format = req.format() == v1::FORMAT_UNSPECIFIED ? v1::TEXT : req.format();
-  in.docx_layout = v1::CONDENSED;
+  in.docx_layout = v1::DOCX_LAYOUT_CONDENSED;
   in.call = call;
   in.context_bytes = narrative_bytes;
   return Render(in);

@@ -120,7 +120,7 @@ class TemplatesCore {
     // slot, so that queued requests hold no converted copies.
     const v1::ValueMap* request_context = nullptr;
     v1::Format format = v1::TEXT;
-    v1::DocxLayout docx_layout = v1::DOCUMENT_GRID;
+    v1::DocxLayout docx_layout = v1::DOCX_LAYOUT_DOCUMENT_GRID;
     std::string title;
     std::string author;
     int64_t timestamp_unix = 0;
