@@ -667,53 +667,42 @@ absl::CivilDay IssueDateOf(int64_t sign_off_unix) {
   return absl::ToCivilDay(absl::FromUnixSeconds(sign_off_unix), absl::FixedTimeZone(8 * 3600));
 }
 
-const std::vector<pb::DocumentFormat>& AllFormats() {
-  static const std::vector<pb::DocumentFormat> kAll = {pb::TXT, pb::MD, pb::HTML, pb::DOCX};
+const std::vector<typepb::DocumentFormat>& AllFormats() {
+  static const std::vector<typepb::DocumentFormat> kAll = {
+      typepb::DOCUMENT_FORMAT_TXT, typepb::DOCUMENT_FORMAT_MD, typepb::DOCUMENT_FORMAT_HTML,
+      typepb::DOCUMENT_FORMAT_DOCX};
   return kAll;
 }
 
-absl::string_view FormatName(pb::DocumentFormat format) {
+absl::string_view FormatName(typepb::DocumentFormat format) {
   switch (format) {
-    case pb::TXT:
+    case typepb::DOCUMENT_FORMAT_TXT:
       return "TXT";
-    case pb::MD:
+    case typepb::DOCUMENT_FORMAT_MD:
       return "MD";
-    case pb::HTML:
+    case typepb::DOCUMENT_FORMAT_HTML:
       return "HTML";
-    case pb::DOCX:
+    case typepb::DOCUMENT_FORMAT_DOCX:
       return "DOCX";
     default:
       return "UNSPECIFIED";
   }
 }
 
-tpb::Format RenderFormat(pb::DocumentFormat format) {
+std::string DefaultContentType(typepb::DocumentFormat format) {
   switch (format) {
-    case pb::MD:
-      return tpb::MARKDOWN;
-    case pb::HTML:
-      return tpb::HTML;
-    case pb::DOCX:
-      return tpb::DOCX;
-    default:
-      return tpb::TEXT;
-  }
-}
-
-std::string DefaultContentType(pb::DocumentFormat format) {
-  switch (format) {
-    case pb::MD:
+    case typepb::DOCUMENT_FORMAT_MD:
       return "text/markdown; charset=utf-8";
-    case pb::HTML:
+    case typepb::DOCUMENT_FORMAT_HTML:
       return "text/html; charset=utf-8";
-    case pb::DOCX:
+    case typepb::DOCUMENT_FORMAT_DOCX:
       return "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
     default:
       return "text/plain; charset=utf-8";
   }
 }
 
-tpb::RenderRequest RenderRequestFor(const pb::Revision& revision, pb::DocumentFormat format,
+tpb::RenderRequest RenderRequestFor(const pb::Revision& revision, typepb::DocumentFormat format,
                                     std::optional<absl::CivilDay> issue, int64_t timestamp_unix) {
   templates::ReportContextInput in;
   in.org = revision.org();
@@ -729,7 +718,7 @@ tpb::RenderRequest RenderRequestFor(const pb::Revision& revision, pb::DocumentFo
   req.set_parent(absl::StrCat("orgs/", ref.ok() ? ref->org : ""));
   req.set_template_(PinnedTemplate(revision.template_(), revision.template_revision()));
   *req.mutable_context() = templates::BuildReportContext(in);
-  req.set_format(RenderFormat(format));
+  req.set_format(format);  // The templates service takes the same enum.
   req.set_title(revision.title());
   req.set_author(revision.org().display_name());
   req.set_timestamp_unix(timestamp_unix);

@@ -326,7 +326,7 @@ absl::StatusOr<pb::DiffRevisionsResponse> ReportCore::DiffRevisions(const Revisi
 }
 
 absl::StatusOr<pb::Document> ReportCore::GetDocument(const CallAs& as, const RevisionRef& ref,
-                                                     pb::DocumentFormat format) {
+                                                     typepb::DocumentFormat format) {
   GR_RETURN_IF_ERROR(CheckEnum("format", format, Unspecified::kRefused));
   GR_ASSIGN_OR_RETURN(pb::Revision rev, store_->ReadRevision(ref));
   pb::Document doc;

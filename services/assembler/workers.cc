@@ -117,7 +117,7 @@ HandlerResult Workers::HandleAssemble(const streams::Entry& entry) {
   rr.set_parent(absl::StrCat("orgs/", job->org));
   rr.set_template_(report->template_());
   *rr.mutable_context() = templates::BuildReportContext(in);
-  rr.set_format(tpb::TEXT);
+  rr.set_format(typepb::DOCUMENT_FORMAT_TXT);
   rr.set_title(report->title());
   rr.set_author(org->display_name());
   auto rendered = upstream_->Render(service_, rr);
@@ -309,7 +309,7 @@ Workers::PublicationOr Workers::RenderFinal(const RevisionRef& ref, const pb::Re
   absl::CivilDay issue = IssueDateOf(report.sign_off_unix());
   Publication pub;
   pub.frozen = *rev;
-  for (pb::DocumentFormat format : AllFormats()) {
+  for (typepb::DocumentFormat format : AllFormats()) {
     // The sign-off time fixes the DOCX metadata, so a re-render gives the
     // same bytes and the same digest.
     auto r =

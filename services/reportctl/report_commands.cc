@@ -24,6 +24,7 @@
 namespace govreport::cli {
 
 namespace rpt = ::govreport::assembler::v1;
+namespace typepb = ::govreport::type::v1;
 namespace apv = ::govreport::approval::v1;
 
 namespace {
@@ -106,12 +107,12 @@ bool NarrativeFromFlags(Context& c, google::protobuf::Map<std::string, std::stri
   return true;
 }
 
-absl::StatusOr<rpt::DocumentFormat> ParseFormat(const std::string& text) {
+absl::StatusOr<typepb::DocumentFormat> ParseFormat(const std::string& text) {
   std::string f = absl::AsciiStrToLower(text);
-  if (f.empty() || f == "txt" || f == "text") return rpt::TXT;
-  if (f == "md" || f == "markdown") return rpt::MD;
-  if (f == "html") return rpt::HTML;
-  if (f == "docx") return rpt::DOCX;
+  if (f.empty() || f == "txt" || f == "text") return typepb::DOCUMENT_FORMAT_TXT;
+  if (f == "md" || f == "markdown") return typepb::DOCUMENT_FORMAT_MD;
+  if (f == "html") return typepb::DOCUMENT_FORMAT_HTML;
+  if (f == "docx") return typepb::DOCUMENT_FORMAT_DOCX;
   return absl::InvalidArgumentError(
       absl::StrCat("--format: '", text, "' is not one of txt, md, html, docx"));
 }
@@ -147,7 +148,8 @@ void PrintReport(Context& c, const rpt::Report& r) {
                                      r.signer(), ", ", r.issue_date())});
     t.Add({"digest", r.digest()});
     std::vector<std::string> formats;
-    for (int f : r.formats()) formats.push_back(rpt::DocumentFormat_Name(f));
+    for (int f : r.formats())
+      formats.push_back(ShortEnumName(static_cast<typepb::DocumentFormat>(f)));
     t.Add({"formats", absl::StrJoin(formats, ", ")});
   }
   if (!r.error().empty()) t.Add({"error", r.error()});
@@ -184,8 +186,7 @@ void PrintRevision(Context& c, const rpt::Revision& rev) {
                                      rev.issue_date())});
     t.Add({"digest", rev.digest()});
     for (const auto& d : rev.documents()) {
-      t.Add({rpt::DocumentFormat_Name(d.format()),
-             absl::StrCat(d.size(), " bytes, sha256 ", d.sha256())});
+      t.Add({ShortEnumName(d.format()), absl::StrCat(d.size(), " bytes, sha256 ", d.sha256())});
     }
   }
   t.Print();
@@ -529,7 +530,8 @@ int ReportDownload(Context& c, const Command& cmd) {
     if (n == 0) return Fail(absl::FailedPreconditionError(name + " has no revision yet"));
   }
   std::string out = c.flags().Get("out");
-  if (out.empty() && *format == rpt::DOCX) return UsageError(cmd, "a DOCX needs --out FILE");
+  if (out.empty() && *format == typepb::DOCUMENT_FORMAT_DOCX)
+    return UsageError(cmd, "a DOCX needs --out FILE");
   rpt::GetDocumentRequest req;
   req.set_name(absl::StrCat(name, "/revisions/", n));
   req.set_format(*format);
@@ -548,8 +550,8 @@ int ReportDownload(Context& c, const Command& cmd) {
     file << doc.content();
     if (!file) return UsageError(cmd, "cannot write " + out);
   }
-  std::cerr << doc.name() << " " << rpt::DocumentFormat_Name(doc.format()) << ": "
-            << doc.content().size() << " bytes, sha256 " << doc.sha256()
+  std::cerr << doc.name() << " " << ShortEnumName(doc.format()) << ": " << doc.content().size()
+            << " bytes, sha256 " << doc.sha256()
             << (doc.final() ? ", final" : ", preview of a draft")
             << (doc.revision_digest().empty() ? "" : ", revision digest " + doc.revision_digest())
             << "\n";

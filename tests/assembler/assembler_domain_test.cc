@@ -150,7 +150,7 @@ TEST(States, SubmitNeedsAFinishedCurrentRevision) {
   EXPECT_EQ(r.issue_date(), "2024年1月1日");
   pb::Revision pub = RevisionWith({}, {});
   pub.set_digest("abc");
-  pub.add_documents()->set_format(pb::TXT);
+  pub.add_documents()->set_format(typepb::DOCUMENT_FORMAT_TXT);
   MarkPublished(r, pub, 107);
   EXPECT_EQ(r.state(), pb::REPORT_STATE_PUBLISHED);
   EXPECT_EQ(r.digest(), "abc");
@@ -271,13 +271,13 @@ TEST(Documents, IssueDateIsChinaStandardTime) {
 
 TEST(Documents, ManifestDigestIsOrderIndependentAndCoversEveryDocument) {
   google::protobuf::RepeatedPtrField<pb::RenderedDocument> docs;
-  auto add = [&](pb::DocumentFormat f, const std::string& bytes) {
+  auto add = [&](typepb::DocumentFormat f, const std::string& bytes) {
     pb::RenderedDocument* d = docs.Add();
     d->set_format(f);
     d->set_sha256(Sha256Hex(bytes));
   };
-  add(pb::DOCX, "docx");
-  add(pb::TXT, "txt");
+  add(typepb::DOCUMENT_FORMAT_DOCX, "docx");
+  add(typepb::DOCUMENT_FORMAT_TXT, "txt");
   std::string digest = ManifestDigest(docs);
   EXPECT_EQ(digest, Sha256Hex("TXT " + Sha256Hex("txt") + "\nDOCX " + Sha256Hex("docx") + "\n"));
   docs.SwapElements(0, 1);
@@ -293,10 +293,11 @@ TEST(Documents, RenderRequestUsesTheSnapshotAndPinnedTemplate) {
   rev.set_title("标题");
   rev.mutable_org()->set_display_name("中共某市科学技术局党组");
   (*rev.mutable_narrative())["problems"] = "{{x}}";
-  tpb::RenderRequest r = RenderRequestFor(rev, pb::DOCX, absl::CivilDay(2024, 1, 5), 1704400000);
+  tpb::RenderRequest r =
+      RenderRequestFor(rev, typepb::DOCUMENT_FORMAT_DOCX, absl::CivilDay(2024, 1, 5), 1704400000);
   EXPECT_EQ(r.parent(), "orgs/kjj");
   EXPECT_EQ(r.template_(), "orgs/kjj/templates/annual@3");
-  EXPECT_EQ(r.format(), tpb::DOCX);
+  EXPECT_EQ(r.format(), typepb::DOCUMENT_FORMAT_DOCX);
   EXPECT_EQ(r.timestamp_unix(), 1704400000);
   EXPECT_EQ(r.author(), "中共某市科学技术局党组");
   const auto& f = r.context().fields();
@@ -304,8 +305,10 @@ TEST(Documents, RenderRequestUsesTheSnapshotAndPinnedTemplate) {
   EXPECT_TRUE(f.at("ind").map().fields().contains("a"));
   EXPECT_FALSE(f.at("ind").map().fields().contains("b"));
   EXPECT_EQ(f.at("issue").map().fields().at("date").date().day(), 5);
-  EXPECT_FALSE(
-      RenderRequestFor(rev, pb::TXT, std::nullopt, 0).context().fields().contains("issue"));
+  EXPECT_FALSE(RenderRequestFor(rev, typepb::DOCUMENT_FORMAT_TXT, std::nullopt, 0)
+                   .context()
+                   .fields()
+                   .contains("issue"));
 }
 
 TEST(Errors, PermanentVersusRetryable) {

@@ -21,6 +21,7 @@ namespace govreport::assembler {
 namespace {
 
 namespace apb = ::govreport::approval::v1;
+namespace typepb = ::govreport::type::v1;
 using grpc::StatusCode;
 using testing::Stack;
 using testing::StackOptions;
@@ -229,9 +230,9 @@ class AssemblerTest : public ::testing::Test {
   // its digest, and together the revision's digest. The bytes by format
   // into `bytes`.
   void ExpectFinalDocuments(const v1::Revision& rev, const v1::Report& pub,
-                            std::map<v1::DocumentFormat, std::string>* bytes) {
+                            std::map<typepb::DocumentFormat, std::string>* bytes) {
     google::protobuf::RepeatedPtrField<v1::RenderedDocument> seen;
-    for (v1::DocumentFormat f : AllFormats()) {
+    for (typepb::DocumentFormat f : AllFormats()) {
       v1::GetDocumentRequest dr;
       dr.set_name(rev.name());
       dr.set_format(f);
@@ -308,7 +309,7 @@ TEST_F(AssemblerTest, CreateAssemblesADraftRevisionWithItsSnapshot) {
   // The draft preview renders from the snapshot.
   v1::GetDocumentRequest dr;
   dr.set_name(rev.name());
-  dr.set_format(v1::TXT);
+  dr.set_format(typepb::DOCUMENT_FORMAT_TXT);
   v1::Document doc;
   st = stack_->reports().GetDocument(Stack::Ctx(kjj_.auditor).get(), dr, &doc);
   ASSERT_TRUE(st.ok()) << st.error_message();
@@ -486,10 +487,11 @@ TEST_F(AssemblerTest, ApprovalPublishesFrozenDocumentsWithDigests) {
   v1::Revision rev = Revision(r.name(), 1);
   EXPECT_TRUE(rev.frozen());
   EXPECT_EQ(rev.digest(), pub.digest());
-  std::map<v1::DocumentFormat, std::string> bytes;
+  std::map<typepb::DocumentFormat, std::string> bytes;
   ASSERT_NO_FATAL_FAILURE(ExpectFinalDocuments(rev, pub, &bytes));
-  EXPECT_TRUE(absl::StrContains(bytes[v1::TXT], date)) << bytes[v1::TXT];
-  EXPECT_EQ(bytes[v1::DOCX].substr(0, 2), "PK");
+  EXPECT_TRUE(absl::StrContains(bytes[typepb::DOCUMENT_FORMAT_TXT], date))
+      << bytes[typepb::DOCUMENT_FORMAT_TXT];
+  EXPECT_EQ(bytes[typepb::DOCUMENT_FORMAT_DOCX].substr(0, 2), "PK");
 
   auto published = ReadStream(stack_->redis(), std::string(kPublishedEvents));
   ASSERT_EQ(published.size(), 1u);
@@ -516,10 +518,10 @@ TEST_F(AssemblerTest, ApprovalPublishesFrozenDocumentsWithDigests) {
   EXPECT_EQ(corrected.digest(), pub.digest());
   v1::GetDocumentRequest dr;
   dr.set_name(rev.name());
-  dr.set_format(v1::DOCX);
+  dr.set_format(typepb::DOCUMENT_FORMAT_DOCX);
   v1::Document doc;
   ASSERT_TRUE(stack_->reports().GetDocument(Stack::Ctx(kjj_.drafter).get(), dr, &doc).ok());
-  EXPECT_EQ(doc.content(), bytes[v1::DOCX]);
+  EXPECT_EQ(doc.content(), bytes[typepb::DOCUMENT_FORMAT_DOCX]);
   EXPECT_FALSE(Revision(r.name(), 2).frozen());
 }
 
@@ -611,7 +613,7 @@ TEST_F(AssemblerTest, NarrativeIsDataNeverTemplateSyntax) {
   EXPECT_EQ(rev.narrative().at("problems"), tricky);
   v1::GetDocumentRequest dr;
   dr.set_name(rev.name());
-  dr.set_format(v1::HTML);
+  dr.set_format(typepb::DOCUMENT_FORMAT_HTML);
   v1::Document html;
   ASSERT_TRUE(stack_->reports().GetDocument(Stack::Ctx(kjj_.drafter).get(), dr, &html).ok());
   EXPECT_TRUE(absl::StrContains(html.content(), "{{org.name}}")) << html.content();
@@ -685,8 +687,9 @@ TEST_F(AssemblerTest, MarkupInUserStringsStaysTextInThePublishedDocuments) {
   ASSERT_TRUE(Decide(kjj_.secretary, submitted.approval(), true, evil).ok());
   WaitState(r.name(), v1::REPORT_STATE_PUBLISHED);
 
-  std::map<v1::DocumentFormat, std::string> bytes;
-  for (v1::DocumentFormat f : {v1::TXT, v1::HTML, v1::MD, v1::DOCX}) {
+  std::map<typepb::DocumentFormat, std::string> bytes;
+  for (typepb::DocumentFormat f : {typepb::DOCUMENT_FORMAT_TXT, typepb::DOCUMENT_FORMAT_HTML,
+                                   typepb::DOCUMENT_FORMAT_MD, typepb::DOCUMENT_FORMAT_DOCX}) {
     v1::GetDocumentRequest dr;
     dr.set_name(absl::StrCat(r.name(), "/revisions/1"));
     dr.set_format(f);
@@ -696,19 +699,21 @@ TEST_F(AssemblerTest, MarkupInUserStringsStaysTextInThePublishedDocuments) {
     ASSERT_TRUE(doc.final());
     bytes[f] = doc.content();
   }
-  EXPECT_TRUE(absl::StrContains(bytes[v1::TXT], "局" + evil)) << bytes[v1::TXT];
+  EXPECT_TRUE(absl::StrContains(bytes[typepb::DOCUMENT_FORMAT_TXT], "局" + evil))
+      << bytes[typepb::DOCUMENT_FORMAT_TXT];
 
-  auto html = checks::ParseHtml(bytes[v1::HTML]);
+  auto html = checks::ParseHtml(bytes[typepb::DOCUMENT_FORMAT_HTML]);
   ASSERT_TRUE(html.ok());
   for (const char* element : {"script", "img", "b", "a"}) {
-    EXPECT_EQ(html->elements.count(element), 0u) << element << "\n" << bytes[v1::HTML];
+    EXPECT_EQ(html->elements.count(element), 0u) << element << "\n"
+                                                 << bytes[typepb::DOCUMENT_FORMAT_HTML];
   }
   EXPECT_EQ(html->title, "题" + evil);
   EXPECT_TRUE(absl::StrContains(html->body_text, "局" + evil)) << html->body_text;
   EXPECT_TRUE(absl::StrContains(html->body_text, "一是" + evil)) << html->body_text;
-  EXPECT_FALSE(absl::StrContains(bytes[v1::HTML], "<script"));
+  EXPECT_FALSE(absl::StrContains(bytes[typepb::DOCUMENT_FORMAT_HTML], "<script"));
 
-  auto parts = checks::Unzip(bytes[v1::DOCX]);
+  auto parts = checks::Unzip(bytes[typepb::DOCUMENT_FORMAT_DOCX]);
   ASSERT_TRUE(parts.ok()) << parts.status();
   for (const auto& [name, xml] : *parts) {
     EXPECT_TRUE(checks::XmlText(xml).ok()) << name << " is not well-formed:\n" << xml;
@@ -720,8 +725,8 @@ TEST_F(AssemblerTest, MarkupInUserStringsStaysTextInThePublishedDocuments) {
   EXPECT_EQ(*checks::XmlText(parts->at("docProps/core.xml"), "title"), "题" + evil);
   EXPECT_EQ(*checks::XmlText(parts->at("docProps/core.xml"), "creator"), "中共" + evil + "党组");
 
-  for (const std::string& problem : checks::MarkdownMarkup(bytes[v1::MD])) {
-    ADD_FAILURE() << problem << "\n" << bytes[v1::MD];
+  for (const std::string& problem : checks::MarkdownMarkup(bytes[typepb::DOCUMENT_FORMAT_MD])) {
+    ADD_FAILURE() << problem << "\n" << bytes[typepb::DOCUMENT_FORMAT_MD];
   }
 }
 
@@ -749,7 +754,7 @@ TEST_F(AssemblerTest, OrgsCannotSeeEachOther) {
             StatusCode::PERMISSION_DENIED);
   v1::GetDocumentRequest dq;
   dq.set_name(rq.name());
-  dq.set_format(v1::TXT);
+  dq.set_format(typepb::DOCUMENT_FORMAT_TXT);
   v1::Document doc;
   EXPECT_EQ(stack_->reports().GetDocument(Stack::Ctx(jyj->drafter).get(), dq, &doc).error_code(),
             StatusCode::PERMISSION_DENIED);
@@ -824,12 +829,12 @@ TEST_F(AssemblerTest, UnknownEnumValuesAreInvalidArgument) {
   doc.set_name(absl::StrCat(ready.name(), "/revisions/1"));
   v1::Document out;
   for (int format : {0, 99}) {
-    doc.set_format(static_cast<v1::DocumentFormat>(format));
+    doc.set_format(static_cast<typepb::DocumentFormat>(format));
     st = stack_->reports().GetDocument(Stack::Ctx(kjj_.drafter).get(), doc, &out);
     EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT) << format;
     EXPECT_TRUE(absl::StartsWith(st.error_message(), "format: ")) << st.error_message();
   }
-  doc.set_format(v1::TXT);
+  doc.set_format(typepb::DOCUMENT_FORMAT_TXT);
   EXPECT_TRUE(stack_->reports().GetDocument(Stack::Ctx(kjj_.drafter).get(), doc, &out).ok());
 }
 
@@ -1017,18 +1022,18 @@ TEST_F(AssemblerTest, TamperedPublishedDocumentIsDataLoss) {
   v1::Report pub = Publish("tampered");
   ASSERT_EQ(pub.state(), v1::REPORT_STATE_PUBLISHED);
   RevisionRef ref{"kjj", "tampered", 1};
-  auto w = stack_->redis().Command(
-      {"SET", Store::DocumentKey(ref, v1::HTML), "<html><body>伪造的报告</body></html>"});
+  auto w = stack_->redis().Command({"SET", Store::DocumentKey(ref, typepb::DOCUMENT_FORMAT_HTML),
+                                    "<html><body>伪造的报告</body></html>"});
   ASSERT_TRUE(w.ok()) << w.status();
   v1::GetDocumentRequest dr;
   dr.set_name(ref.Name());
-  dr.set_format(v1::HTML);
+  dr.set_format(typepb::DOCUMENT_FORMAT_HTML);
   v1::Document doc;
   grpc::Status st = stack_->reports().GetDocument(Stack::Ctx(kjj_.auditor).get(), dr, &doc);
   EXPECT_EQ(st.error_code(), StatusCode::DATA_LOSS) << st.error_message();
   EXPECT_TRUE(doc.content().empty());
   // The untouched documents are still served.
-  dr.set_format(v1::TXT);
+  dr.set_format(typepb::DOCUMENT_FORMAT_TXT);
   st = stack_->reports().GetDocument(Stack::Ctx(kjj_.auditor).get(), dr, &doc);
   EXPECT_TRUE(st.ok()) << st.error_message();
 }

@@ -18,6 +18,7 @@ namespace govreport {
 namespace {
 
 namespace apb = ::govreport::assembler::v1;
+namespace typepb = ::govreport::type::v1;
 
 TEST(CheckEnumTest, DefinedValuesPassAndOthersNameTheField) {
   EXPECT_TRUE(CheckEnum("state", apb::REPORT_STATE_DRAFT, Unspecified::kAllowed).ok());
@@ -29,11 +30,14 @@ TEST(CheckEnumTest, DefinedValuesPassAndOthersNameTheField) {
       "state: ReportState has no value 99; one of REPORT_STATE_DRAFT, REPORT_STATE_IN_REVIEW, "
       "REPORT_STATE_APPROVED, REPORT_STATE_PUBLISHED, REPORT_STATE_FAILED "
       "(or unset)");
-  st = CheckEnum("format", apb::DOCUMENT_FORMAT_UNSPECIFIED, Unspecified::kRefused);
+  st = CheckEnum("format", typepb::DOCUMENT_FORMAT_UNSPECIFIED, Unspecified::kRefused);
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(st.message(), "format: must be set, one of TXT, MD, HTML, DOCX");
-  EXPECT_EQ(CheckEnum("format", static_cast<apb::DocumentFormat>(-1), Unspecified::kRefused).code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(st.message(),
+            "format: must be set, one of DOCUMENT_FORMAT_TXT, DOCUMENT_FORMAT_MD, "
+            "DOCUMENT_FORMAT_HTML, DOCUMENT_FORMAT_DOCX");
+  EXPECT_EQ(
+      CheckEnum("format", static_cast<typepb::DocumentFormat>(-1), Unspecified::kRefused).code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 TEST(EnumNamesTest, ShortNamesDropTheEnumsPrefix) {

@@ -21,6 +21,8 @@
 #include "tests/fault/scenarios.h"
 
 namespace govreport::fault {
+
+namespace typepb = ::govreport::type::v1;
 namespace {
 
 constexpr char kAssembleQueue[] = "gr:q:assemble";
@@ -449,7 +451,7 @@ void WorkerCrashes::CheckDigest(const Flow& f, const asmpb::Report& r) {
   std::string manifest;
   for (const auto& [format, sha] : sha_by_format) {
     absl::StrAppend(&manifest,
-                    asmpb::DocumentFormat_Name(static_cast<asmpb::DocumentFormat>(format)), " ",
+                    typepb::DocumentFormat_Name(static_cast<typepb::DocumentFormat>(format)), " ",
                     sha, "\n");
   }
   std::string digest = Sha256Hex(manifest);
