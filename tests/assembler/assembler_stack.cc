@@ -1,12 +1,12 @@
 #include "tests/assembler/assembler_stack.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <grpcpp/support/client_interceptor.h>
 
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/enums.h"
 #include "common/status.h"
 #include "reportctl/sample.h"
 
@@ -136,7 +136,7 @@ absl::Status Stack::StartServices(const StackOptions& options) {
                    "/deploy/profiles/strict-governance/profile.json");
   std::stringstream ss;
   ss << in.rdbuf();
-  if (!google::protobuf::util::JsonStringToMessage(ss.str(), &profile_).ok()) {
+  if (!govreport::ParseHumanWritten(ss.str(), govreport::FileSyntax::kJson, &profile_).ok()) {
     return absl::InternalError("deploy/profiles/strict-governance/profile.json does not parse");
   }
 
