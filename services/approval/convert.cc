@@ -10,20 +10,20 @@ namespace {
 pb::TaskState ToProto(TaskState s) {
   switch (s) {
     case TaskState::kPending:
-      return pb::TASK_PENDING;
+      return pb::TASK_STATE_PENDING;
     case TaskState::kApproved:
-      return pb::TASK_APPROVED;
+      return pb::TASK_STATE_APPROVED;
     case TaskState::kTransferred:
-      return pb::TASK_TRANSFERRED;
+      return pb::TASK_STATE_TRANSFERRED;
   }
   return pb::TASK_STATE_UNSPECIFIED;
 }
 
 TaskState FromProto(pb::TaskState s) {
   switch (s) {
-    case pb::TASK_APPROVED:
+    case pb::TASK_STATE_APPROVED:
       return TaskState::kApproved;
-    case pb::TASK_TRANSFERRED:
+    case pb::TASK_STATE_TRANSFERRED:
       return TaskState::kTransferred;
     default:
       return TaskState::kPending;
@@ -36,8 +36,8 @@ pb::Step ToProto(const StepDef& st) {
   pb::Step p;
   p.set_name(st.name);
   p.set_display_name(st.display_name);
-  p.set_kind(st.kind == StepKind::kSignOff ? pb::SIGN_OFF : pb::REVIEW);
-  p.set_mode(st.mode == StepMode::kAll ? pb::ALL : pb::ANY);
+  p.set_kind(st.kind == StepKind::kSignOff ? pb::STEP_KIND_SIGN_OFF : pb::STEP_KIND_REVIEW);
+  p.set_mode(st.mode == StepMode::kAll ? pb::STEP_MODE_ALL : pb::STEP_MODE_ANY);
   for (const auto& u : st.users) p.add_users(u);
   for (const auto& r : st.roles) p.add_roles(r);
   p.set_due_seconds(st.due_seconds);
@@ -51,8 +51,8 @@ StepDef FromProto(const pb::Step& p) {
   st.display_name = p.display_name();
   // Unspecified is REVIEW; validation then insists the last step says
   // SIGN_OFF explicitly.
-  st.kind = p.kind() == pb::SIGN_OFF ? StepKind::kSignOff : StepKind::kReview;
-  st.mode = p.mode() == pb::ALL ? StepMode::kAll : StepMode::kAny;
+  st.kind = p.kind() == pb::STEP_KIND_SIGN_OFF ? StepKind::kSignOff : StepKind::kReview;
+  st.mode = p.mode() == pb::STEP_MODE_ALL ? StepMode::kAll : StepMode::kAny;
   st.users.assign(p.users().begin(), p.users().end());
   st.roles.assign(p.roles().begin(), p.roles().end());
   st.due_seconds = p.due_seconds();
@@ -103,24 +103,24 @@ WorkflowDef FromProto(const pb::Workflow& p) {
 pb::ApprovalState ToProto(ApprovalStatus s) {
   switch (s) {
     case ApprovalStatus::kInProgress:
-      return pb::IN_PROGRESS;
+      return pb::APPROVAL_STATE_IN_PROGRESS;
     case ApprovalStatus::kApproved:
-      return pb::APPROVED;
+      return pb::APPROVAL_STATE_APPROVED;
     case ApprovalStatus::kRejected:
-      return pb::REJECTED;
+      return pb::APPROVAL_STATE_REJECTED;
     case ApprovalStatus::kWithdrawn:
-      return pb::WITHDRAWN;
+      return pb::APPROVAL_STATE_WITHDRAWN;
   }
   return pb::APPROVAL_STATE_UNSPECIFIED;
 }
 
 ApprovalStatus FromProto(pb::ApprovalState s) {
   switch (s) {
-    case pb::APPROVED:
+    case pb::APPROVAL_STATE_APPROVED:
       return ApprovalStatus::kApproved;
-    case pb::REJECTED:
+    case pb::APPROVAL_STATE_REJECTED:
       return ApprovalStatus::kRejected;
-    case pb::WITHDRAWN:
+    case pb::APPROVAL_STATE_WITHDRAWN:
       return ApprovalStatus::kWithdrawn;
     default:
       return ApprovalStatus::kInProgress;

@@ -26,15 +26,15 @@ constexpr absl::string_view kFullWidthSpace = "\xE3\x80\x80";
 
 const char* StateName(pb::ReportState s) {
   switch (s) {
-    case pb::DRAFT:
+    case pb::REPORT_STATE_DRAFT:
       return "DRAFT";
-    case pb::IN_REVIEW:
+    case pb::REPORT_STATE_IN_REVIEW:
       return "IN_REVIEW";
-    case pb::APPROVED:
+    case pb::REPORT_STATE_APPROVED:
       return "APPROVED";
-    case pb::PUBLISHED:
+    case pb::REPORT_STATE_PUBLISHED:
       return "PUBLISHED";
-    case pb::FAILED:
+    case pb::REPORT_STATE_FAILED:
       return "FAILED";
     default:
       return "UNSPECIFIED";
@@ -167,7 +167,8 @@ std::string JobIdempotencyKey(const AssembleJob& job) {
 JobVerdict ClassifyJob(const pb::Report& report, int64_t seq) {
   if (seq <= report.applied_job()) return JobVerdict::kApplied;
   if (seq < report.pending_job()) return JobVerdict::kSuperseded;
-  if (report.state() != pb::DRAFT || seq != report.pending_job()) return JobVerdict::kWrongState;
+  if (report.state() != pb::REPORT_STATE_DRAFT || seq != report.pending_job())
+    return JobVerdict::kWrongState;
   return JobVerdict::kRun;
 }
 
@@ -181,7 +182,7 @@ pb::Report NewReport(const ReportRef& ref, const pb::CreateReportRequest& req,
   r.set_period(std::string(period_label));
   r.set_template_(req.template_());
   r.set_workflow(req.workflow());
-  r.set_state(pb::DRAFT);
+  r.set_state(pb::REPORT_STATE_DRAFT);
   r.set_assembling(true);
   *r.mutable_narrative() = req.narrative();
   for (const auto& [slot, text] : req.narrative()) {
@@ -198,24 +199,24 @@ pb::Report NewReport(const ReportRef& ref, const pb::CreateReportRequest& req,
 absl::Status CheckCanChangeDraft(const pb::Report& report, bool correction,
                                  absl::string_view what) {
   switch (report.state()) {
-    case pb::DRAFT:
-    case pb::FAILED:
+    case pb::REPORT_STATE_DRAFT:
+    case pb::REPORT_STATE_FAILED:
       return absl::OkStatus();
-    case pb::IN_REVIEW:
+    case pb::REPORT_STATE_IN_REVIEW:
       return errors::WithReason(
           absl::FailedPreconditionError(
               absl::StrCat(report.name(), " is in review (",
                            report.approval().empty() ? "approval starting" : report.approval(),
                            "); withdraw the approval or have it rejected before you ", what)),
           "REPORT_IN_REVIEW", "报告正在审批中");
-    case pb::APPROVED:
+    case pb::REPORT_STATE_APPROVED:
       return errors::WithReason(
           absl::FailedPreconditionError(
               absl::StrCat(report.name(),
                            " is approved and its documents are being published; once it is "
                            "PUBLISHED a correction can start (correction=true)")),
           "REPORT_APPROVED", "报告已审批通过，正在发布");
-    case pb::PUBLISHED:
+    case pb::REPORT_STATE_PUBLISHED:
       if (correction) return absl::OkStatus();
       return errors::WithReason(
           absl::FailedPreconditionError(absl::StrCat(
@@ -230,7 +231,7 @@ absl::Status CheckCanChangeDraft(const pb::Report& report, bool correction,
 }
 
 AssembleJob StartAssembly(pb::Report& report, absl::string_view by, int64_t now_unix) {
-  report.set_state(pb::DRAFT);
+  report.set_state(pb::REPORT_STATE_DRAFT);
   report.set_assembling(true);
   report.clear_error();
   report.set_pending_job(report.pending_job() + 1);
@@ -257,7 +258,7 @@ void ApplyRevision(pb::Report& report, const pb::Revision& revision, int64_t seq
 }
 
 void MarkFailed(pb::Report& report, absl::string_view error, int64_t now_unix) {
-  report.set_state(pb::FAILED);
+  report.set_state(pb::REPORT_STATE_FAILED);
   report.set_assembling(false);
   report.set_error(std::string(error));
   Touch(report, now_unix);
@@ -265,14 +266,14 @@ void MarkFailed(pb::Report& report, absl::string_view error, int64_t now_unix) {
 
 absl::StatusOr<int64_t> CheckCanSubmit(const pb::Report& report, int64_t revision) {
   switch (report.state()) {
-    case pb::DRAFT:
+    case pb::REPORT_STATE_DRAFT:
       break;
-    case pb::FAILED:
+    case pb::REPORT_STATE_FAILED:
       return errors::WithReason(absl::FailedPreconditionError(absl::StrCat(
                                     report.name(), ": the last assembly failed (", report.error(),
                                     "); fix the cause and Reassemble")),
                                 "REPORT_FAILED", "上次生成失败，请排除原因后重新生成");
-    case pb::IN_REVIEW:
+    case pb::REPORT_STATE_IN_REVIEW:
       return errors::WithReason(
           absl::FailedPreconditionError(
               absl::StrCat(report.name(), " is already in review (", report.approval(), ")")),
@@ -303,7 +304,7 @@ absl::StatusOr<int64_t> CheckCanSubmit(const pb::Report& report, int64_t revisio
 
 void MarkInReview(pb::Report& report, int64_t revision,
                   const std::vector<std::string>& accepted_gaps, int64_t now_unix) {
-  report.set_state(pb::IN_REVIEW);
+  report.set_state(pb::REPORT_STATE_IN_REVIEW);
   report.set_submitted_revision(revision);
   report.clear_approval();
   report.clear_accepted_gaps();
@@ -321,7 +322,7 @@ void SetApproval(pb::Report& report, absl::string_view approval, int64_t now_uni
 
 void ReturnToDraft(pb::Report& report, absl::string_view decision, absl::string_view by,
                    absl::string_view comment, int64_t now_unix) {
-  report.set_state(pb::DRAFT);
+  report.set_state(pb::REPORT_STATE_DRAFT);
   report.set_last_decision(std::string(decision));
   report.set_last_decision_by(std::string(by));
   report.set_last_comment(std::string(comment));
@@ -329,7 +330,7 @@ void ReturnToDraft(pb::Report& report, absl::string_view decision, absl::string_
 }
 
 void MarkApproved(pb::Report& report, const SignOff& s, int64_t now_unix) {
-  report.set_state(pb::APPROVED);
+  report.set_state(pb::REPORT_STATE_APPROVED);
   report.set_approval(s.approval);
   report.set_signer(s.signer);
   report.set_sign_off_unix(s.sign_off_unix);
@@ -339,7 +340,7 @@ void MarkApproved(pb::Report& report, const SignOff& s, int64_t now_unix) {
 }
 
 void MarkPublished(pb::Report& report, const pb::Revision& revision, int64_t now_unix) {
-  report.set_state(pb::PUBLISHED);
+  report.set_state(pb::REPORT_STATE_PUBLISHED);
   report.set_published_revision(revision.number());
   report.set_digest(revision.digest());
   report.set_approval_history_head(revision.approval_history_head());
@@ -666,53 +667,42 @@ absl::CivilDay IssueDateOf(int64_t sign_off_unix) {
   return absl::ToCivilDay(absl::FromUnixSeconds(sign_off_unix), absl::FixedTimeZone(8 * 3600));
 }
 
-const std::vector<pb::DocumentFormat>& AllFormats() {
-  static const std::vector<pb::DocumentFormat> kAll = {pb::TXT, pb::MD, pb::HTML, pb::DOCX};
+const std::vector<typepb::DocumentFormat>& AllFormats() {
+  static const std::vector<typepb::DocumentFormat> kAll = {
+      typepb::DOCUMENT_FORMAT_TXT, typepb::DOCUMENT_FORMAT_MD, typepb::DOCUMENT_FORMAT_HTML,
+      typepb::DOCUMENT_FORMAT_DOCX};
   return kAll;
 }
 
-absl::string_view FormatName(pb::DocumentFormat format) {
+absl::string_view FormatName(typepb::DocumentFormat format) {
   switch (format) {
-    case pb::TXT:
+    case typepb::DOCUMENT_FORMAT_TXT:
       return "TXT";
-    case pb::MD:
+    case typepb::DOCUMENT_FORMAT_MD:
       return "MD";
-    case pb::HTML:
+    case typepb::DOCUMENT_FORMAT_HTML:
       return "HTML";
-    case pb::DOCX:
+    case typepb::DOCUMENT_FORMAT_DOCX:
       return "DOCX";
     default:
       return "UNSPECIFIED";
   }
 }
 
-tpb::Format RenderFormat(pb::DocumentFormat format) {
+std::string DefaultContentType(typepb::DocumentFormat format) {
   switch (format) {
-    case pb::MD:
-      return tpb::MARKDOWN;
-    case pb::HTML:
-      return tpb::HTML;
-    case pb::DOCX:
-      return tpb::DOCX;
-    default:
-      return tpb::TEXT;
-  }
-}
-
-std::string DefaultContentType(pb::DocumentFormat format) {
-  switch (format) {
-    case pb::MD:
+    case typepb::DOCUMENT_FORMAT_MD:
       return "text/markdown; charset=utf-8";
-    case pb::HTML:
+    case typepb::DOCUMENT_FORMAT_HTML:
       return "text/html; charset=utf-8";
-    case pb::DOCX:
+    case typepb::DOCUMENT_FORMAT_DOCX:
       return "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
     default:
       return "text/plain; charset=utf-8";
   }
 }
 
-tpb::RenderRequest RenderRequestFor(const pb::Revision& revision, pb::DocumentFormat format,
+tpb::RenderRequest RenderRequestFor(const pb::Revision& revision, typepb::DocumentFormat format,
                                     std::optional<absl::CivilDay> issue, int64_t timestamp_unix) {
   templates::ReportContextInput in;
   in.org = revision.org();
@@ -728,7 +718,7 @@ tpb::RenderRequest RenderRequestFor(const pb::Revision& revision, pb::DocumentFo
   req.set_parent(absl::StrCat("orgs/", ref.ok() ? ref->org : ""));
   req.set_template_(PinnedTemplate(revision.template_(), revision.template_revision()));
   *req.mutable_context() = templates::BuildReportContext(in);
-  req.set_format(RenderFormat(format));
+  req.set_format(format);  // The templates service takes the same enum.
   req.set_title(revision.title());
   req.set_author(revision.org().display_name());
   req.set_timestamp_unix(timestamp_unix);

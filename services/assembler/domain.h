@@ -23,6 +23,7 @@
 namespace govreport::assembler {
 
 namespace pb = ::govreport::assembler::v1;
+namespace typepb = ::govreport::type::v1;
 namespace rpb = ::govreport::records::v1;
 namespace tpb = ::govreport::templates::v1;
 
@@ -213,16 +214,17 @@ pb::Revision MakeRevision(const pb::Report& report, const AssembleJob& job, int6
 absl::CivilDay IssueDateOf(int64_t sign_off_unix);
 
 // Formats in publication order.
-const std::vector<pb::DocumentFormat>& AllFormats();
-absl::string_view FormatName(pb::DocumentFormat format);
-tpb::Format RenderFormat(pb::DocumentFormat format);
-std::string DefaultContentType(pb::DocumentFormat format);
+const std::vector<typepb::DocumentFormat>& AllFormats();
+// "TXT", "MD", "HTML", "DOCX": part of the Redis key of a stored document
+// (Store::DocumentKey), so fixed here and independent of the proto names.
+absl::string_view FormatName(typepb::DocumentFormat format);
+std::string DefaultContentType(typepb::DocumentFormat format);
 
 // A render of a revision's snapshot (never the live records): the template
 // pinned to the revision rendered at assembly, the narrative as data, and
 // 成文日期 when `issue` is set. timestamp_unix fixes the DOCX metadata so the
 // same revision gives the same bytes.
-tpb::RenderRequest RenderRequestFor(const pb::Revision& revision, pb::DocumentFormat format,
+tpb::RenderRequest RenderRequestFor(const pb::Revision& revision, typepb::DocumentFormat format,
                                     std::optional<absl::CivilDay> issue, int64_t timestamp_unix);
 
 // SHA-256 over "FORMAT sha256\n" of every document in format order: one

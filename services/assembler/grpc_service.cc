@@ -19,7 +19,9 @@ absl::StatusOr<OrgOnly> ParseParent(const std::string& parent) {
   return OrgOnly{org};
 }
 
-bool Terminal(const pb::Report& r) { return r.state() == pb::PUBLISHED || r.state() == pb::FAILED; }
+bool Terminal(const pb::Report& r) {
+  return r.state() == pb::REPORT_STATE_PUBLISHED || r.state() == pb::REPORT_STATE_FAILED;
+}
 
 }  // namespace
 

@@ -262,11 +262,11 @@ absl::StatusOr<pb::Report> ReportCore::CreateReport(const auth::Principal& p, co
 absl::StatusOr<pb::Report> ReportCore::GetReport(const CallAs& as, const ReportRef& ref,
                                                  bool check_staleness) {
   GR_ASSIGN_OR_RETURN(pb::Report report, store_->ReadReport(ref));
-  bool applicable = report.current_revision() > 0 &&
-                    (report.state() == pb::DRAFT || report.state() == pb::IN_REVIEW);
+  bool applicable = report.current_revision() > 0 && (report.state() == pb::REPORT_STATE_DRAFT ||
+                                                      report.state() == pb::REPORT_STATE_IN_REVIEW);
   if (!check_staleness || !applicable) return report;
-  int64_t n =
-      report.state() == pb::IN_REVIEW ? report.submitted_revision() : report.current_revision();
+  int64_t n = report.state() == pb::REPORT_STATE_IN_REVIEW ? report.submitted_revision()
+                                                           : report.current_revision();
   GR_ASSIGN_OR_RETURN(pb::Revision rev, store_->ReadRevision(RevisionRef{ref.org, ref.id, n}));
   auto pending_org = std::async(std::launch::async, [&] { return upstream_->GetOrg(as, ref.org); });
   auto now = upstream_->GetIndicatorValues(as, ref.org, rev.period());
@@ -326,7 +326,7 @@ absl::StatusOr<pb::DiffRevisionsResponse> ReportCore::DiffRevisions(const Revisi
 }
 
 absl::StatusOr<pb::Document> ReportCore::GetDocument(const CallAs& as, const RevisionRef& ref,
-                                                     pb::DocumentFormat format) {
+                                                     typepb::DocumentFormat format) {
   GR_RETURN_IF_ERROR(CheckEnum("format", format, Unspecified::kRefused));
   GR_ASSIGN_OR_RETURN(pb::Revision rev, store_->ReadRevision(ref));
   pb::Document doc;
@@ -439,7 +439,7 @@ absl::StatusOr<pb::Report> ReportCore::UpdateNarrative(const auth::Principal& p,
     }
     // The same text again needs no new revision, unless it
     // starts a correction of a published report.
-    if (!changed && next.state() == pb::DRAFT) return Change{false, std::nullopt};
+    if (!changed && next.state() == pb::REPORT_STATE_DRAFT) return Change{false, std::nullopt};
     return Change{true, StartAssembly(next, p.subject, now)};
   });
 }
@@ -473,13 +473,13 @@ absl::StatusOr<pb::Report> ReportCore::SubmitReport(const auth::Principal& p, co
   GR_ASSIGN_OR_RETURN(pb::Report cur, store_->ReadReport(ref));
   // A submit that stopped between marking the report IN_REVIEW and
   // starting its approval is finished by the next one.
-  if (cur.state() == pb::IN_REVIEW && cur.approval().empty()) {
+  if (cur.state() == pb::REPORT_STATE_IN_REVIEW && cur.approval().empty()) {
     return StartApprovalFor(as, ref, cur, req.comment(), call);
   }
   // A retried submit whose first attempt got as far as the approval (the
   // answer was lost, e.g. the replica died) finds its revision in review:
   // that is the outcome it asked for. Remember its request id and say so.
-  if (cur.state() == pb::IN_REVIEW && !call.id.empty() &&
+  if (cur.state() == pb::REPORT_STATE_IN_REVIEW && !call.id.empty() &&
       cur.submitted_revision() == (req.revision() ? req.revision() : cur.current_revision())) {
     return Mutate(ref, 0, call, [](pb::Report&) -> absl::StatusOr<Change> {
       return Change{false, std::nullopt};
@@ -542,11 +542,11 @@ absl::StatusOr<pb::Report> ReportCore::StartApprovalFor(const CallAs& as, const 
   if (!started.ok()) {
     // Refused for good: nothing half-done, the report is the draft it was.
     auto undo = Mutate(ref, 0, {}, [&](pb::Report& next) -> absl::StatusOr<Change> {
-      if (next.state() != pb::IN_REVIEW || !next.approval().empty() ||
+      if (next.state() != pb::REPORT_STATE_IN_REVIEW || !next.approval().empty() ||
           next.submitted_revision() != rev_ref.number) {
         return Change{false, std::nullopt};
       }
-      next.set_state(pb::DRAFT);
+      next.set_state(pb::REPORT_STATE_DRAFT);
       next.set_submitted_revision(0);
       next.clear_accepted_gaps();
       next.set_version(next.version() + 1);
@@ -558,7 +558,7 @@ absl::StatusOr<pb::Report> ReportCore::StartApprovalFor(const CallAs& as, const 
   }
   std::string approval = started->name();
   return Mutate(ref, 0, call, [&](pb::Report& next) -> absl::StatusOr<Change> {
-    if (next.state() != pb::IN_REVIEW || next.submitted_revision() != rev_ref.number) {
+    if (next.state() != pb::REPORT_STATE_IN_REVIEW || next.submitted_revision() != rev_ref.number) {
       // The approval already finished (its event came first): nothing to add.
       return Change{false, std::nullopt};
     }

@@ -53,7 +53,7 @@ class ReportCore {
   absl::StatusOr<pb::DiffRevisionsResponse> DiffRevisions(const RevisionRef& from,
                                                           const RevisionRef& to);
   absl::StatusOr<pb::Document> GetDocument(const CallAs& as, const RevisionRef& ref,
-                                           pb::DocumentFormat format);
+                                           typepb::DocumentFormat format);
   absl::StatusOr<pb::GetFigureProvenanceResponse> GetFigureProvenance(
       const CallAs& as, const RevisionRef& ref, const pb::GetFigureProvenanceRequest& req);
   // The org admin binds a template to the workflows its reports may use.

@@ -101,7 +101,7 @@ std::string Store::RevisionKey(const RevisionRef& ref) {
   return absl::StrCat(ReportPrefix(ref.report()), ":rev:", ref.number);
 }
 
-std::string Store::DocumentKey(const RevisionRef& ref, pb::DocumentFormat format) {
+std::string Store::DocumentKey(const RevisionRef& ref, typepb::DocumentFormat format) {
   return absl::StrCat(ReportPrefix(ref.report()), ":doc:", ref.number, ":", FormatName(format));
 }
 
@@ -156,7 +156,8 @@ absl::StatusOr<pb::Revision> Store::ReadRevision(const RevisionRef& ref) {
   return Parse<pb::Revision>(r.Str(), "revision");
 }
 
-absl::StatusOr<std::string> Store::ReadDocument(const RevisionRef& ref, pb::DocumentFormat format) {
+absl::StatusOr<std::string> Store::ReadDocument(const RevisionRef& ref,
+                                                typepb::DocumentFormat format) {
   GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"GET", DocumentKey(ref, format)}));
   if (r.IsNil()) {
     return absl::NotFoundError(

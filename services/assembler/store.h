@@ -95,7 +95,7 @@ class Store {
 
   static std::string ReportKey(const ReportRef& ref);
   static std::string RevisionKey(const RevisionRef& ref);
-  static std::string DocumentKey(const RevisionRef& ref, pb::DocumentFormat format);
+  static std::string DocumentKey(const RevisionRef& ref, typepb::DocumentFormat format);
   static std::string IndexKey(absl::string_view org);
   static std::string RequestKey(absl::string_view org, absl::string_view request_id);
   static std::string TemplateWorkflowsKey(absl::string_view org);
@@ -108,7 +108,7 @@ class Store {
   absl::StatusOr<std::optional<request_id::Prior>> ReadRequest(absl::string_view org,
                                                                absl::string_view request_id);
   absl::StatusOr<pb::Revision> ReadRevision(const RevisionRef& ref);
-  absl::StatusOr<std::string> ReadDocument(const RevisionRef& ref, pb::DocumentFormat format);
+  absl::StatusOr<std::string> ReadDocument(const RevisionRef& ref, typepb::DocumentFormat format);
 
   struct Page {
     std::vector<pb::Report> reports;

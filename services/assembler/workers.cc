@@ -41,7 +41,8 @@ bool SameSubmission(const pb::Report& r, int64_t revision, absl::string_view app
 // The submit that started an approval has not recorded it yet: an event of
 // that approval may be early, so it is retried rather than dropped.
 bool AwaitingApproval(const pb::Report& r, int64_t revision) {
-  return r.state() == pb::IN_REVIEW && r.submitted_revision() == revision && r.approval().empty();
+  return r.state() == pb::REPORT_STATE_IN_REVIEW && r.submitted_revision() == revision &&
+         r.approval().empty();
 }
 
 // Every pass of a read-modify-commit lost to another writer.
@@ -116,7 +117,7 @@ HandlerResult Workers::HandleAssemble(const streams::Entry& entry) {
   rr.set_parent(absl::StrCat("orgs/", job->org));
   rr.set_template_(report->template_());
   *rr.mutable_context() = templates::BuildReportContext(in);
-  rr.set_format(tpb::TEXT);
+  rr.set_format(typepb::DOCUMENT_FORMAT_TXT);
   rr.set_title(report->title());
   rr.set_author(org->display_name());
   auto rendered = upstream_->Render(service_, rr);
@@ -219,7 +220,8 @@ HandlerResult Workers::Decide(const RevisionRef& ref, const streams::Entry& entr
           return HandlerResult::Retry(absl::UnavailableError(absl::StrCat(
               ref.report().Name(), " has not recorded its approval yet; ", approval, " waits")));
         }
-        if (report->state() != pb::IN_REVIEW || !SameSubmission(*report, ref.number, approval)) {
+        if (report->state() != pb::REPORT_STATE_IN_REVIEW ||
+            !SameSubmission(*report, ref.number, approval)) {
           LogLine(kLog, absl::StrCat("approval event ", entry.id, " (", type, ") of ", approval,
                                      " does not match the current submission of ",
                                      ref.report().Name(), "; acknowledged"));
@@ -264,14 +266,16 @@ Workers::ApprovedOr Workers::RecordApproval(const RevisionRef& ref, const stream
                                      ": no such report; acknowledged"));
           return HandlerResult::Done();
         }
-        if (report->state() == pb::PUBLISHED && report->published_revision() == ref.number) {
+        if (report->state() == pb::REPORT_STATE_PUBLISHED &&
+            report->published_revision() == ref.number) {
           return HandlerResult::Done();  // Redelivered after publishing.
         }
         if (AwaitingApproval(*report, ref.number)) {
           return HandlerResult::Retry(absl::UnavailableError(absl::StrCat(
               ref.report().Name(), " has not recorded its approval yet; ", approval, " waits")));
         }
-        bool ours = (report->state() == pb::IN_REVIEW || report->state() == pb::APPROVED) &&
+        bool ours = (report->state() == pb::REPORT_STATE_IN_REVIEW ||
+                     report->state() == pb::REPORT_STATE_APPROVED) &&
                     SameSubmission(*report, ref.number, approval);
         if (!ours) {
           LogLine(kLog, absl::StrCat("approved event ", entry.id, " of ", approval,
@@ -279,7 +283,7 @@ Workers::ApprovedOr Workers::RecordApproval(const RevisionRef& ref, const stream
                                      ref.report().Name(), "; acknowledged"));
           return HandlerResult::Done();
         }
-        if (report->state() == pb::APPROVED) return *std::move(report);
+        if (report->state() == pb::REPORT_STATE_APPROVED) return *std::move(report);
         next = *report;
         MarkApproved(next, sign_off, Now());
         return CommitBuilder(ref.report(), report->version(), next);
@@ -308,7 +312,7 @@ Workers::PublicationOr Workers::RenderFinal(const RevisionRef& ref, const pb::Re
   absl::CivilDay issue = IssueDateOf(report.sign_off_unix());
   Publication pub;
   pub.frozen = *rev;
-  for (pb::DocumentFormat format : AllFormats()) {
+  for (typepb::DocumentFormat format : AllFormats()) {
     // The sign-off time fixes the DOCX metadata, so a re-render gives the
     // same bytes and the same digest.
     auto r =
@@ -341,7 +345,8 @@ HandlerResult Workers::CommitPublication(const RevisionRef& ref, const pb::Repor
       *store_, ref.report(), kCommitAttempts, approved,
       [&](absl::StatusOr<pb::Report>& report) -> Decision<HandlerResult> {
         if (!report.ok()) return HandlerResult::Retry(report.status());
-        if (report->state() != pb::APPROVED || report->approval() != frozen.approval()) {
+        if (report->state() != pb::REPORT_STATE_APPROVED ||
+            report->approval() != frozen.approval()) {
           return HandlerResult::Done();  // Another worker published it.
         }
         int64_t now = Now();
@@ -387,7 +392,7 @@ void Workers::OnApprovalEventDead(const streams::Entry& entry, const absl::Statu
   ReadModifyCommit<HandlerResult>(
       *store_, ref->report(), kCommitAttempts, std::nullopt,
       [&](absl::StatusOr<pb::Report>& report) -> Decision<HandlerResult> {
-        if (!report.ok() || report->state() != pb::APPROVED ||
+        if (!report.ok() || report->state() != pb::REPORT_STATE_APPROVED ||
             report->approval() != entry.Get("approval")) {
           return HandlerResult::Done();
         }

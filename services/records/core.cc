@@ -278,7 +278,7 @@ absl::StatusOr<CompiledProfile::Figures> RecordsCore::ReadFigures(const std::str
     bool counted_outside = false;
     size_t di = 0;
     for (const auto& ind : profile.proto().indicators()) {
-      if (ind.measure().kind() != pb::DISTINCT) continue;
+      if (ind.measure().kind() != pb::MEASURE_KIND_DISTINCT) continue;
       if (di < distinct.size() && distinct[di] < 0) {
         std::vector<std::string> types(ind.measure().activity_types().begin(),
                                        ind.measure().activity_types().end());
@@ -333,7 +333,7 @@ absl::StatusOr<pb::GetIndicatorProvenanceResponse> RecordsCore::GetIndicatorProv
   }
   // A ratio is fed by the records of both its terms.
   std::vector<const pb::Indicator*> feeding;
-  if (ind->measure().kind() == pb::RATIO) {
+  if (ind->measure().kind() == pb::MEASURE_KIND_RATIO) {
     feeding.push_back(profile->FindIndicator(ind->measure().numerator()));
     feeding.push_back(profile->FindIndicator(ind->measure().denominator()));
   } else {
@@ -341,7 +341,7 @@ absl::StatusOr<pb::GetIndicatorProvenanceResponse> RecordsCore::GetIndicatorProv
   }
   std::set<std::string> ids;
   for (const pb::Indicator* f : feeding) {
-    if (f->measure().kind() == pb::LATEST) {
+    if (f->measure().kind() == pb::MEASURE_KIND_LATEST) {
       // Only the one record whose value was taken.
       auto it = figures.latest_ids.find(f->key());
       if (it != figures.latest_ids.end()) ids.insert(it->second);

@@ -254,7 +254,7 @@ grpc::Status AuthGrpc::IssueToken(grpc::ServerContext* ctx, const apb::IssueToke
   np.subject = want.subject();
   np.org = want.org();
   np.display_name = want.display_name();
-  np.kind = want.kind() == apb::SERVICE ? "service" : "user";
+  np.kind = want.kind() == apb::PRINCIPAL_KIND_SERVICE ? "service" : "user";
   np.roles.assign(want.roles().begin(), want.roles().end());
   if (absl::Status st = auth::CheckIssuable(*p, np, req->ttl_seconds()); !st.ok()) {
     return ToGrpcStatus(st);
@@ -322,7 +322,7 @@ grpc::Status AuthGrpc::WhoAmI(grpc::ServerContext* ctx, const apb::WhoAmIRequest
   out->set_subject(p->subject);
   out->set_org(p->org);
   out->set_display_name(p->display_name);
-  out->set_kind(p->kind == "service" ? apb::SERVICE : apb::USER);
+  out->set_kind(p->kind == "service" ? apb::PRINCIPAL_KIND_SERVICE : apb::PRINCIPAL_KIND_USER);
   for (const auto& r : p->roles) out->add_roles(r);
   return grpc::Status::OK;
 }

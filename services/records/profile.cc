@@ -43,16 +43,16 @@ int64_t Pow10(int n) {
 }  // namespace
 
 pb::ValueKind KindOf(const pb::Indicator& ind) {
-  if (ind.measure().kind() == pb::RATIO) return pb::PERCENT;
-  if (ind.unit() == "万元" || ind.unit() == "元") return pb::MONEY_FEN;
-  return pb::INTEGER;
+  if (ind.measure().kind() == pb::MEASURE_KIND_RATIO) return pb::VALUE_KIND_PERCENT;
+  if (ind.unit() == "万元" || ind.unit() == "元") return pb::VALUE_KIND_MONEY_FEN;
+  return pb::VALUE_KIND_INTEGER;
 }
 
 std::string FormatValue(pb::ValueKind kind, const std::string& unit, int64_t value, int precision) {
   switch (kind) {
-    case pb::MONEY_FEN:
+    case pb::VALUE_KIND_MONEY_FEN:
       return unit == "万元" ? FormatFenAsWan(value) : FormatFenAsYuan(value);
-    case pb::PERCENT:
+    case pb::VALUE_KIND_PERCENT:
       return FormatScaled(value, precision, /*trim_zeros=*/true);
     default:
       return absl::StrCat(value);
@@ -99,12 +99,12 @@ void CheckMeasure(const std::string& at, const pb::Indicator& ind, const Indicat
     errors->push_back(std::string(st.message()));
     return;
   }
-  if (m.kind() == pb::RATIO) {
+  if (m.kind() == pb::MEASURE_KIND_RATIO) {
     for (const auto& ref : {m.numerator(), m.denominator()}) {
       auto it = inds.find(ref);
       if (it == inds.end()) {
         errors->push_back(absl::StrCat(at, ".measure: no indicator '", ref, "'"));
-      } else if (it->second->measure().kind() == pb::RATIO) {
+      } else if (it->second->measure().kind() == pb::MEASURE_KIND_RATIO) {
         errors->push_back(absl::StrCat(at, ".measure: '", ref, "' is itself a ratio"));
       }
     }
@@ -115,7 +115,7 @@ void CheckMeasure(const std::string& at, const pb::Indicator& ind, const Indicat
                                    ".measure.activity_types: must name at "
                                    "least one activity type"));
   }
-  bool needs_quantity = m.kind() == pb::SUM || m.kind() == pb::LATEST;
+  bool needs_quantity = m.kind() == pb::MEASURE_KIND_SUM || m.kind() == pb::MEASURE_KIND_LATEST;
   if (needs_quantity && m.quantity().empty()) {
     errors->push_back(absl::StrCat(at, ".measure.quantity: must be set"));
   }
@@ -131,8 +131,8 @@ void CheckMeasure(const std::string& at, const pb::Indicator& ind, const Indicat
                                      "' has no quantity '", m.quantity(), "'"));
     }
   }
-  if (KindOf(ind) == pb::MONEY_FEN &&
-      (m.kind() != pb::SUM || !absl::EndsWith(m.quantity(), "_fen"))) {
+  if (KindOf(ind) == pb::VALUE_KIND_MONEY_FEN &&
+      (m.kind() != pb::MEASURE_KIND_SUM || !absl::EndsWith(m.quantity(), "_fen"))) {
     errors->push_back(
         absl::StrCat(at, ": money (", ind.unit(), ") must be the SUM of a *_fen quantity"));
   }
@@ -225,20 +225,20 @@ std::string CompiledProfile::ReadSpec(const Period& period) const {
   std::string f, d, l;
   for (const auto& ind : profile_.indicators()) {
     const auto& m = ind.measure();
-    if (m.kind() == pb::RATIO) continue;
+    if (m.kind() == pb::MEASURE_KIND_RATIO) continue;
     for (const auto& b : buckets) {
       for (const auto& t : m.activity_types()) {
         absl::StrAppend(&f, f.empty() ? "" : ",", "[\"", b, "\",\"n|", t, "\"]");
-        if (m.kind() == pb::SUM) {
+        if (m.kind() == pb::MEASURE_KIND_SUM) {
           absl::StrAppend(&f, ",[\"", b, "\",\"q|", t, "|", m.quantity(), "\"]");
           absl::StrAppend(&f, ",[\"", b, "\",\"k|", t, "|", m.quantity(), "\"]");
         }
       }
     }
-    if (m.kind() == pb::DISTINCT) {
+    if (m.kind() == pb::MEASURE_KIND_DISTINCT) {
       absl::StrAppend(&d, d.empty() ? "" : ",", "[", JsonList(buckets), ",", JsonList(Types(m)),
                       "]");
-    } else if (m.kind() == pb::LATEST) {
+    } else if (m.kind() == pb::MEASURE_KIND_LATEST) {
       absl::StrAppend(&l, l.empty() ? "" : ",", "[", JsonList(newest_first), ",",
                       JsonList(Types(m)), ",\"", m.quantity(), "\"]");
     }
@@ -269,7 +269,7 @@ int64_t DistinctRecords(const pb::Profile& profile, const pb::Measure& ratio, co
   for (const std::string& key : {ratio.numerator(), ratio.denominator()}) {
     for (const auto& ind : profile.indicators()) {
       if (ind.key() != key) continue;
-      if (ind.measure().kind() == pb::LATEST) {
+      if (ind.measure().kind() == pb::MEASURE_KIND_LATEST) {
         auto it = feeds.latest.find(key);
         if (it != feeds.latest.end()) latest.push_back(it->second);
       } else {
@@ -298,7 +298,7 @@ void EvaluateRatios(const pb::Profile& profile, const Feeds& feeds,
   for (int i = 0; i < profile.indicators_size(); ++i) {
     const auto& m = profile.indicators(i).measure();
     pb::IndicatorValue& v = (*values)[i];
-    if (m.kind() == pb::RATIO) {
+    if (m.kind() == pb::MEASURE_KIND_RATIO) {
       const auto* num = by_key[m.numerator()];
       const auto* den = by_key[m.denominator()];
       v.set_record_count(DistinctRecords(profile, m, feeds));
@@ -365,7 +365,7 @@ void EvaluateMeasure(const pb::Indicator& ind, size_t buckets, ReplyCursor& in, 
       int64_t n = in.NextField();
       records += n;
       of_type[t] += n;
-      if (m.kind() == pb::SUM) {
+      if (m.kind() == pb::MEASURE_KIND_SUM) {
         sum += in.NextField();
         stating += in.NextField();
       }
@@ -375,17 +375,17 @@ void EvaluateMeasure(const pb::Indicator& ind, size_t buckets, ReplyCursor& in, 
   v.set_record_count(records);
   bool missing = records == 0;
   switch (m.kind()) {
-    case pb::COUNT:
+    case pb::MEASURE_KIND_COUNT:
       v.set_value(records);
       break;
-    case pb::SUM:
+    case pb::MEASURE_KIND_SUM:
       v.set_value(sum);
       missing = missing || (sum == 0 && stating <= 0);
       break;
-    case pb::DISTINCT:
+    case pb::MEASURE_KIND_DISTINCT:
       v.set_value(in.NextDistinct());
       break;
-    case pb::LATEST: {
+    case pb::MEASURE_KIND_LATEST: {
       auto [raw, id, type] = in.NextLatest();
       int64_t x = 0;
       missing = raw.empty() || !absl::SimpleAtoi(raw, &x);
@@ -420,8 +420,9 @@ CompiledProfile::Figures CompiledProfile::Evaluate(const Period& period, int64_t
     v.set_label(ind.label());
     v.set_unit(ind.unit());
     v.set_kind(KindOf(ind));
-    v.set_precision(v.kind() == pb::MONEY_FEN && ind.precision() == 0 ? 2 : ind.precision());
-    if (ind.measure().kind() != pb::RATIO) EvaluateMeasure(ind, buckets, in, feeds, v);
+    v.set_precision(v.kind() == pb::VALUE_KIND_MONEY_FEN && ind.precision() == 0 ? 2
+                                                                                 : ind.precision());
+    if (ind.measure().kind() != pb::MEASURE_KIND_RATIO) EvaluateMeasure(ind, buckets, in, feeds, v);
     out.values.push_back(std::move(v));
   }
   for (const auto& [key, one] : feeds.latest) out.latest_ids[key] = one.id;

@@ -22,7 +22,7 @@ v1::ValueMap& MapAt(v1::ValueMap& parent, const std::string& key) {
 v1::Value IndicatorToValue(const records::v1::IndicatorValue& iv) {
   v1::Value v;
   switch (iv.kind()) {
-    case records::v1::MONEY_FEN: {
+    case records::v1::VALUE_KIND_MONEY_FEN: {
       v1::Money* m = v.mutable_money();
       m->set_fen(iv.value());
       m->set_unit(iv.unit());
@@ -32,7 +32,7 @@ v1::Value IndicatorToValue(const records::v1::IndicatorValue& iv) {
     default: {
       v1::Quantity* q = v.mutable_quantity();
       q->set_value(iv.value());
-      q->set_precision(iv.kind() == records::v1::PERCENT ? iv.precision() : 0);
+      q->set_precision(iv.kind() == records::v1::VALUE_KIND_PERCENT ? iv.precision() : 0);
       q->set_unit(iv.unit());
       break;
     }

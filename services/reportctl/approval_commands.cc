@@ -1,7 +1,5 @@
 // reportctl commands of the approval service: workflows, roles,
 // approvals (show, history, verify, cancel, reassign) and the inbox.
-#include <google/protobuf/text_format.h>
-#include <google/protobuf/util/json_util.h>
 
 #include <iostream>
 
@@ -9,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/enums.h"
 #include "common/status.h"
 #include "govreport/approval/v1/approval.grpc.pb.h"
 #include "reportctl/cli.h"
@@ -40,14 +39,14 @@ void PrintApproval(Context& c, const apv::Approval& a) {
   t.Add({"subject", a.subject()});
   if (!a.title().empty()) t.Add({"title", a.title()});
   t.Add({"workflow", absl::StrCat(a.workflow(), "@", a.workflow_revision())});
-  t.Add({"state", apv::ApprovalState_Name(a.state())});
+  t.Add({"state", ShortEnumName(a.state())});
   t.Add({"initiator", a.initiator()});
-  if (a.state() == apv::IN_PROGRESS) {
+  if (a.state() == apv::APPROVAL_STATE_IN_PROGRESS) {
     t.Add({"step",
            absl::StrCat(a.current_step() + 1, "/", a.steps_size(), " ", a.current_step_name())});
     std::vector<std::string> pending;
     for (const auto& task : a.tasks()) {
-      if (task.state() == apv::TASK_PENDING) pending.push_back(task.user());
+      if (task.state() == apv::TASK_STATE_PENDING) pending.push_back(task.user());
     }
     t.Add({"waiting for", absl::StrJoin(pending, ", ")});
     if (a.due_unix()) t.Add({"due", Time(a.due_unix())});
@@ -69,13 +68,13 @@ int WorkflowCreate(Context& c, const Command& cmd) {
   apv::CreateWorkflowRequest req;
   req.set_parent(OrgName(c.args[0]));
   req.set_workflow_id(c.args[1]);
-  if (absl::EndsWith(c.args[2], ".json")) {
-    auto st = google::protobuf::util::JsonStringToMessage(text, req.mutable_workflow());
-    if (!st.ok()) return UsageError(cmd, absl::StrCat(c.args[2], ": ", st.message().as_string()));
-  } else if (!google::protobuf::TextFormat::ParseFromString(text, req.mutable_workflow())) {
+  bool json = absl::EndsWith(c.args[2], ".json");
+  if (absl::Status st = ParseHumanWritten(text, json ? FileSyntax::kJson : FileSyntax::kTextFormat,
+                                          req.mutable_workflow());
+      !st.ok()) {
     return UsageError(
-        cmd,
-        absl::StrCat(c.args[2], ": not a Workflow in protobuf text format (or name it .json)"));
+        cmd, absl::StrCat(c.args[2], ": ", st.message(),
+                          json ? "" : " (a Workflow in protobuf text format, or name it .json)"));
   }
   req.set_request_id(RequestId(c));
   apv::Workflow resp;
@@ -112,9 +111,10 @@ int WorkflowShow(Context& c, const Command& cmd) {
     bool last = i + 1 == w.steps_size();
     t.Add({absl::StrCat(i + 1),
            s.display_name().empty() ? s.name() : s.name() + " " + s.display_name(),
-           s.kind() == apv::SIGN_OFF || (last && s.kind() == apv::STEP_KIND_UNSPECIFIED) ? "签发"
-                                                                                         : "审核",
-           s.mode() == apv::ALL ? "ALL (会签)" : "ANY", absl::StrJoin(s.users(), ","),
+           s.kind() == apv::STEP_KIND_SIGN_OFF || (last && s.kind() == apv::STEP_KIND_UNSPECIFIED)
+               ? "签发"
+               : "审核",
+           s.mode() == apv::STEP_MODE_ALL ? "ALL (会签)" : "ANY", absl::StrJoin(s.users(), ","),
            absl::StrJoin(s.roles(), ","),
            s.due_seconds() ? absl::StrCat(s.due_seconds(), "s") : ""});
   }

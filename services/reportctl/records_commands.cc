@@ -1,8 +1,6 @@
 // reportctl commands of the records service: tokens, orgs, the profile,
 // indicators, figures and provenance. Activity records, file import and
 // the sample year are in activity_commands.cc.
-#include <google/protobuf/text_format.h>
-#include <google/protobuf/util/json_util.h>
 
 #include <iostream>
 #include <map>
@@ -11,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/enums.h"
 #include "govreport/auth/v1/auth.grpc.pb.h"
 #include "govreport/records/v1/records.grpc.pb.h"
 #include "reportctl/cli.h"
@@ -29,14 +28,13 @@ absl::StatusOr<pb::Profile> ParseProfileFile(const std::string& path) {
   std::string text;
   if (!ReadInput(path, &text)) return absl::NotFoundError(absl::StrCat(path, ": cannot read"));
   pb::Profile profile;
-  if (absl::EndsWith(path, ".json")) {
-    auto st = google::protobuf::util::JsonStringToMessage(text, &profile);
-    if (!st.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": ", st.message().as_string()));
-    }
-  } else if (!google::protobuf::TextFormat::ParseFromString(text, &profile)) {
+  bool json = absl::EndsWith(path, ".json");
+  absl::Status st =
+      ParseHumanWritten(text, json ? FileSyntax::kJson : FileSyntax::kTextFormat, &profile);
+  if (!st.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(path, ": not a Profile in protobuf text format (or name it .json)"));
+        absl::StrCat(path, ": ", st.message(),
+                     json ? "" : " (a Profile in protobuf text format, or name it .json)"));
   }
   return profile;
 }
@@ -72,7 +70,8 @@ int TokenIssue(Context& c, const Command& cmd) {
   req.mutable_principal()->set_org(f.Get("org"));
   req.mutable_principal()->set_subject(f.Get("subject"));
   req.mutable_principal()->set_display_name(f.Get("display-name"));
-  req.mutable_principal()->set_kind(f.Get("kind") == "service" ? apb::SERVICE : apb::USER);
+  req.mutable_principal()->set_kind(f.Get("kind") == "service" ? apb::PRINCIPAL_KIND_SERVICE
+                                                               : apb::PRINCIPAL_KIND_USER);
   for (const auto& r : f.GetAll("roles")) {
     for (absl::string_view one : absl::StrSplit(r, ',', absl::SkipEmpty())) {
       req.mutable_principal()->add_roles(std::string(one));
@@ -320,10 +319,11 @@ int IndicatorList(Context& c, const Command& cmd) {
   Table t({"key", "unit", "measure", "activity types", "label"});
   for (const auto& i : resp.indicators()) {
     const auto& m = i.measure();
-    std::string feed = m.kind() == pb::RATIO ? absl::StrCat(m.numerator(), " / ", m.denominator())
-                                             : absl::StrJoin(m.activity_types(), ",");
+    std::string feed = m.kind() == pb::MEASURE_KIND_RATIO
+                           ? absl::StrCat(m.numerator(), " / ", m.denominator())
+                           : absl::StrJoin(m.activity_types(), ",");
     if (!m.quantity().empty()) feed += absl::StrCat(" (", m.quantity(), ")");
-    t.Add({i.key(), i.unit(), pb::MeasureKind_Name(m.kind()), feed, i.label()});
+    t.Add({i.key(), i.unit(), ShortEnumName(m.kind()), feed, i.label()});
   }
   t.Print();
   return kOk;

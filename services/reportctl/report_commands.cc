@@ -14,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/crypto.h"
+#include "common/enums.h"
 #include "common/status.h"
 #include "govreport/approval/v1/approval.grpc.pb.h"
 #include "govreport/assembler/v1/reports.grpc.pb.h"
@@ -23,6 +24,7 @@
 namespace govreport::cli {
 
 namespace rpt = ::govreport::assembler::v1;
+namespace typepb = ::govreport::type::v1;
 namespace apv = ::govreport::approval::v1;
 
 namespace {
@@ -72,11 +74,11 @@ std::string Qualify(const std::string& org, const std::string& kind, const std::
   return ref.find('/') == std::string::npos ? absl::StrCat("orgs/", org, "/", kind, "/", ref) : ref;
 }
 
-std::string StateName(rpt::ReportState s) { return rpt::ReportState_Name(s); }
+std::string StateName(rpt::ReportState s) { return ShortEnumName(s); }
 
 std::string StateLine(const rpt::Report& r) {
   std::string s = StateName(r.state());
-  if (r.state() == rpt::DRAFT) s += r.assembling() ? " (assembling)" : " (ready)";
+  if (r.state() == rpt::REPORT_STATE_DRAFT) s += r.assembling() ? " (assembling)" : " (ready)";
   return s;
 }
 
@@ -105,12 +107,12 @@ bool NarrativeFromFlags(Context& c, google::protobuf::Map<std::string, std::stri
   return true;
 }
 
-absl::StatusOr<rpt::DocumentFormat> ParseFormat(const std::string& text) {
+absl::StatusOr<typepb::DocumentFormat> ParseFormat(const std::string& text) {
   std::string f = absl::AsciiStrToLower(text);
-  if (f.empty() || f == "txt" || f == "text") return rpt::TXT;
-  if (f == "md" || f == "markdown") return rpt::MD;
-  if (f == "html") return rpt::HTML;
-  if (f == "docx") return rpt::DOCX;
+  if (f.empty() || f == "txt" || f == "text") return typepb::DOCUMENT_FORMAT_TXT;
+  if (f == "md" || f == "markdown") return typepb::DOCUMENT_FORMAT_MD;
+  if (f == "html") return typepb::DOCUMENT_FORMAT_HTML;
+  if (f == "docx") return typepb::DOCUMENT_FORMAT_DOCX;
   return absl::InvalidArgumentError(
       absl::StrCat("--format: '", text, "' is not one of txt, md, html, docx"));
 }
@@ -146,7 +148,8 @@ void PrintReport(Context& c, const rpt::Report& r) {
                                      r.signer(), ", ", r.issue_date())});
     t.Add({"digest", r.digest()});
     std::vector<std::string> formats;
-    for (int f : r.formats()) formats.push_back(rpt::DocumentFormat_Name(f));
+    for (int f : r.formats())
+      formats.push_back(ShortEnumName(static_cast<typepb::DocumentFormat>(f)));
     t.Add({"formats", absl::StrJoin(formats, ", ")});
   }
   if (!r.error().empty()) t.Add({"error", r.error()});
@@ -183,8 +186,7 @@ void PrintRevision(Context& c, const rpt::Revision& rev) {
                                      rev.issue_date())});
     t.Add({"digest", rev.digest()});
     for (const auto& d : rev.documents()) {
-      t.Add({rpt::DocumentFormat_Name(d.format()),
-             absl::StrCat(d.size(), " bytes, sha256 ", d.sha256())});
+      t.Add({ShortEnumName(d.format()), absl::StrCat(d.size(), " bytes, sha256 ", d.sha256())});
     }
   }
   t.Print();
@@ -244,7 +246,7 @@ int WaitForAssembly(Context& c, rpt::Report& resp) {
   int rc = Follow(
       c, resp.name(), false,
       [job](const rpt::Report& r) {
-        return r.applied_job() >= job || (r.state() == rpt::FAILED && !r.assembling());
+        return r.applied_job() >= job || (r.state() == rpt::REPORT_STATE_FAILED && !r.assembling());
       },
       &resp);
   if (rc != kOk) return rc;
@@ -357,11 +359,12 @@ int ReportList(Context& c, const Command& cmd) {
   rpt::ListReportsRequest req;
   req.set_parent(OrgName(c.args[0]));
   if (c.flags().IsSet("state")) {
-    rpt::ReportState s;
-    if (!rpt::ReportState_Parse(absl::AsciiStrToUpper(c.flags().Get("state")), &s)) {
+    const auto* s =
+        FindEnumValue(rpt::ReportState_descriptor(), absl::AsciiStrToUpper(c.flags().Get("state")));
+    if (s == nullptr || s->number() == 0) {
       return UsageError(cmd, "--state: DRAFT, IN_REVIEW, APPROVED, PUBLISHED or FAILED");
     }
-    req.set_state(s);
+    req.set_state(static_cast<rpt::ReportState>(s->number()));
   }
   rpt::ListReportsResponse all;
   do {
@@ -527,7 +530,8 @@ int ReportDownload(Context& c, const Command& cmd) {
     if (n == 0) return Fail(absl::FailedPreconditionError(name + " has no revision yet"));
   }
   std::string out = c.flags().Get("out");
-  if (out.empty() && *format == rpt::DOCX) return UsageError(cmd, "a DOCX needs --out FILE");
+  if (out.empty() && *format == typepb::DOCUMENT_FORMAT_DOCX)
+    return UsageError(cmd, "a DOCX needs --out FILE");
   rpt::GetDocumentRequest req;
   req.set_name(absl::StrCat(name, "/revisions/", n));
   req.set_format(*format);
@@ -546,8 +550,8 @@ int ReportDownload(Context& c, const Command& cmd) {
     file << doc.content();
     if (!file) return UsageError(cmd, "cannot write " + out);
   }
-  std::cerr << doc.name() << " " << rpt::DocumentFormat_Name(doc.format()) << ": "
-            << doc.content().size() << " bytes, sha256 " << doc.sha256()
+  std::cerr << doc.name() << " " << ShortEnumName(doc.format()) << ": " << doc.content().size()
+            << " bytes, sha256 " << doc.sha256()
             << (doc.final() ? ", final" : ", preview of a draft")
             << (doc.revision_digest().empty() ? "" : ", revision digest " + doc.revision_digest())
             << "\n";

@@ -12,6 +12,7 @@ namespace govreport::cli {
 namespace {
 
 namespace tpb = ::govreport::templates::v1;
+namespace typepb = ::govreport::type::v1;
 
 tpb::TemplateService::Stub Templates(Context& c) {
   return tpb::TemplateService::Stub(c.Channel("templates"));
@@ -139,10 +140,10 @@ int TemplatePreview(Context& c, const Command& cmd) {
   req.set_template_(c.args[1]);
   req.set_period(c.args[2]);
   std::string format = c.flags().Get("format");
-  req.set_format(format == "md"     ? tpb::MARKDOWN
-                 : format == "html" ? tpb::HTML
-                 : format == "docx" ? tpb::DOCX
-                                    : tpb::TEXT);
+  req.set_format(format == "md"     ? typepb::DOCUMENT_FORMAT_MD
+                 : format == "html" ? typepb::DOCUMENT_FORMAT_HTML
+                 : format == "docx" ? typepb::DOCUMENT_FORMAT_DOCX
+                                    : typepb::DOCUMENT_FORMAT_TXT);
   tpb::RenderResponse resp;
   grpc::ClientContext ctx;
   c.Prepare(ctx);
@@ -153,7 +154,7 @@ int TemplatePreview(Context& c, const Command& cmd) {
     std::ofstream f(out, std::ios::binary);
     f << resp.content();
     if (!f) return UsageError(cmd, "cannot write " + out);
-  } else if (req.format() == tpb::DOCX) {
+  } else if (req.format() == typepb::DOCUMENT_FORMAT_DOCX) {
     return UsageError(cmd, "a DOCX needs --out FILE");
   } else {
     std::cout << resp.content();

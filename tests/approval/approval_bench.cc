@@ -78,12 +78,12 @@ class Bench {
       wreq.set_workflow_id(absl::StrCat("wf-", i));
       v1::Step* review = wreq.mutable_workflow()->add_steps();
       review->set_name("review");
-      review->set_kind(v1::REVIEW);
+      review->set_kind(v1::STEP_KIND_REVIEW);
       review->add_users(absl::StrCat("r", i));
       review->set_due_seconds(86400);
       v1::Step* sign = wreq.mutable_workflow()->add_steps();
       sign->set_name("sign");
-      sign->set_kind(v1::SIGN_OFF);
+      sign->set_kind(v1::STEP_KIND_SIGN_OFF);
       sign->add_users(absl::StrCat("s", i));
       v1::Workflow wf;
       grpc::Status st = stubs_[i]->CreateWorkflow(CtxFor("admin").get(), wreq, &wf);

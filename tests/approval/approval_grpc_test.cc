@@ -97,11 +97,11 @@ class ApprovalGrpcTest : public ::testing::Test {
       st->set_mode(mode);
       return st;
     };
-    v1::Step* office = add("office", v1::REVIEW, v1::ANY);
+    v1::Step* office = add("office", v1::STEP_KIND_REVIEW, v1::STEP_MODE_ANY);
     office->add_users("director");
     office->set_due_seconds(3600);
-    add("leaders", v1::REVIEW, v1::ALL)->add_roles("leaders");
-    add("sign", v1::SIGN_OFF, v1::ANY)->add_users("secretary");
+    add("leaders", v1::STEP_KIND_REVIEW, v1::STEP_MODE_ALL)->add_roles("leaders");
+    add("sign", v1::STEP_KIND_SIGN_OFF, v1::STEP_MODE_ANY)->add_users("secretary");
     v1::Workflow out;
     grpc::Status st = stub_->CreateWorkflow(Ctx("boss").get(), req, &out);
     ASSERT_TRUE(st.ok()) << st.error_message();
@@ -140,7 +140,7 @@ class ApprovalGrpcTest : public ::testing::Test {
 TEST_F(ApprovalGrpcTest, ChainThroughGrpc) {
   CreateChain();
   v1::Approval a = Start("orgs/acme/reports/r1/revisions/3");
-  EXPECT_EQ(a.state(), v1::IN_PROGRESS);
+  EXPECT_EQ(a.state(), v1::APPROVAL_STATE_IN_PROGRESS);
   EXPECT_EQ(a.current_step_name(), "office");
   EXPECT_EQ(a.initiator(), "drafter");
   EXPECT_EQ(a.due_unix(), testenv::kT0 + 3600);
@@ -162,7 +162,7 @@ TEST_F(ApprovalGrpcTest, ChainThroughGrpc) {
   a = out;
   EXPECT_EQ(a.current_step_name(), "sign");
   ASSERT_TRUE(Approve("secretary", a, &out).ok());
-  EXPECT_EQ(out.state(), v1::APPROVED);
+  EXPECT_EQ(out.state(), v1::APPROVAL_STATE_APPROVED);
   EXPECT_EQ(out.signer(), "secretary");
   EXPECT_EQ(out.sign_off_time(), "2023-11-14T22:13:20Z");
 
@@ -184,7 +184,7 @@ TEST_F(ApprovalGrpcTest, ChainThroughGrpc) {
 
   v1::ListApprovalsRequest lreq;
   lreq.set_parent("orgs/acme");
-  lreq.set_state(v1::APPROVED);
+  lreq.set_state(v1::APPROVAL_STATE_APPROVED);
   v1::ListApprovalsResponse list;
   ASSERT_TRUE(stub_->ListApprovals(Ctx("audit").get(), lreq, &list).ok());
   ASSERT_EQ(list.approvals_size(), 1);
@@ -233,7 +233,7 @@ TEST_F(ApprovalGrpcTest, ErrorsAtTheEdge) {
   withdraw.set_name(a.name());
   withdraw.set_expected_version(a.version());
   ASSERT_TRUE(stub_->Withdraw(Ctx("drafter").get(), withdraw, &out).ok());
-  EXPECT_EQ(out.state(), v1::WITHDRAWN);
+  EXPECT_EQ(out.state(), v1::APPROVAL_STATE_WITHDRAWN);
   EXPECT_EQ(Approve("director", out, &out).error_code(), StatusCode::FAILED_PRECONDITION);
 
   v1::Role role;
@@ -410,7 +410,7 @@ TEST_F(ApprovalGrpcTest, AListedPlatformServiceActsForAUserAndTheHistorySaysVia)
   withdraw.set_expected_version(a.version());
   withdraw.set_on_behalf_of("drafter");
   ASSERT_TRUE(stub_->Withdraw(Ctx("platform").get(), withdraw, &a).ok());
-  EXPECT_EQ(a.state(), v1::WITHDRAWN);
+  EXPECT_EQ(a.state(), v1::APPROVAL_STATE_WITHDRAWN);
 
   v1::GetHistoryRequest hreq;
   hreq.set_name(a.name());
@@ -437,7 +437,7 @@ TEST_F(ApprovalGrpcTest, ConcurrentClientsExactlyOneWinsEachStep) {
   for (const char* name : {"a", "b", "c"}) {
     v1::Step* st = wreq.mutable_workflow()->add_steps();
     st->set_name(name);
-    st->set_kind(std::string(name) == "c" ? v1::SIGN_OFF : v1::REVIEW);
+    st->set_kind(std::string(name) == "c" ? v1::STEP_KIND_SIGN_OFF : v1::STEP_KIND_REVIEW);
     st->add_roles("pool");
   }
   v1::Workflow wf;
@@ -474,7 +474,7 @@ TEST_F(ApprovalGrpcTest, ConcurrentClientsExactlyOneWinsEachStep) {
     ASSERT_TRUE(stub_->GetApproval(Ctx("audit").get(), get, &a).ok());
     EXPECT_EQ(a.version(), step + 2);
   }
-  EXPECT_EQ(a.state(), v1::APPROVED);
+  EXPECT_EQ(a.state(), v1::APPROVAL_STATE_APPROVED);
   EXPECT_EQ(a.history_length(), 4);
 }
 

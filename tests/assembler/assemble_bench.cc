@@ -62,7 +62,7 @@ absl::Status WaitReady(Stack& stack, const std::string& token, const std::string
     v1::Report r;
     grpc::Status st = stack.reports(replica).GetReport(Stack::Ctx(token).get(), req, &r);
     if (!st.ok()) return absl::InternalError(st.error_message());
-    if (r.state() == v1::FAILED) return absl::InternalError(r.error());
+    if (r.state() == v1::REPORT_STATE_FAILED) return absl::InternalError(r.error());
     if (r.current_revision() >= 1 && !r.assembling()) return absl::OkStatus();
     absl::SleepFor(poll);
   }

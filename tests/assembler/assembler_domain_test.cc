@@ -102,7 +102,7 @@ TEST(Jobs, OnlyTheNewestJobOfADraftRuns) {
   EXPECT_EQ(ClassifyJob(r, 2), JobVerdict::kApplied);
   EXPECT_EQ(ClassifyJob(r, 1), JobVerdict::kApplied);
   StartAssembly(r, "drafter", 103);
-  r.set_state(pb::IN_REVIEW);
+  r.set_state(pb::REPORT_STATE_IN_REVIEW);
   EXPECT_EQ(ClassifyJob(r, 3), JobVerdict::kWrongState);
 }
 
@@ -110,19 +110,19 @@ TEST(States, DraftEditsAndTheirRefusals) {
   pb::Report r = Draft();
   int64_t v = r.version();
   EXPECT_TRUE(CheckCanChangeDraft(r, false, "x").ok());
-  r.set_state(pb::IN_REVIEW);
+  r.set_state(pb::REPORT_STATE_IN_REVIEW);
   EXPECT_EQ(CheckCanChangeDraft(r, false, "x").code(), absl::StatusCode::kFailedPrecondition);
-  r.set_state(pb::APPROVED);
+  r.set_state(pb::REPORT_STATE_APPROVED);
   EXPECT_EQ(CheckCanChangeDraft(r, true, "x").code(), absl::StatusCode::kFailedPrecondition);
-  r.set_state(pb::PUBLISHED);
+  r.set_state(pb::REPORT_STATE_PUBLISHED);
   auto frozen = CheckCanChangeDraft(r, false, "reassemble");
   EXPECT_EQ(frozen.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(absl::StrContains(frozen.message(), "correction")) << frozen;
   EXPECT_TRUE(CheckCanChangeDraft(r, true, "x").ok());
-  r.set_state(pb::FAILED);
+  r.set_state(pb::REPORT_STATE_FAILED);
   EXPECT_TRUE(CheckCanChangeDraft(r, false, "x").ok());
   StartAssembly(r, "d", 200);
-  EXPECT_EQ(r.state(), pb::DRAFT);
+  EXPECT_EQ(r.state(), pb::REPORT_STATE_DRAFT);
   EXPECT_TRUE(r.assembling());
   EXPECT_GT(r.version(), v);
 }
@@ -136,27 +136,27 @@ TEST(States, SubmitNeedsAFinishedCurrentRevision) {
   EXPECT_EQ(*n, 1);
   EXPECT_EQ(CheckCanSubmit(r, 2).status().code(), absl::StatusCode::kFailedPrecondition);
   MarkInReview(r, 1, {"x"}, 102);
-  EXPECT_EQ(r.state(), pb::IN_REVIEW);
+  EXPECT_EQ(r.state(), pb::REPORT_STATE_IN_REVIEW);
   EXPECT_EQ(CheckCanSubmit(r, 1).status().code(), absl::StatusCode::kFailedPrecondition);
   SetApproval(r, "orgs/kjj/approvals/a1", 103);
   ReturnToDraft(r, "rejected", "director", "数字有误", 104);
-  EXPECT_EQ(r.state(), pb::DRAFT);
+  EXPECT_EQ(r.state(), pb::REPORT_STATE_DRAFT);
   EXPECT_EQ(r.last_comment(), "数字有误");
   EXPECT_EQ(r.last_decision_by(), "director");
   MarkInReview(r, 1, {}, 105);
   EXPECT_TRUE(r.last_comment().empty());
   MarkApproved(r, {"orgs/kjj/approvals/a2", "secretary", 1704038400}, 106);
-  EXPECT_EQ(r.state(), pb::APPROVED);
+  EXPECT_EQ(r.state(), pb::REPORT_STATE_APPROVED);
   EXPECT_EQ(r.issue_date(), "2024年1月1日");
   pb::Revision pub = RevisionWith({}, {});
   pub.set_digest("abc");
-  pub.add_documents()->set_format(pb::TXT);
+  pub.add_documents()->set_format(typepb::DOCUMENT_FORMAT_TXT);
   MarkPublished(r, pub, 107);
-  EXPECT_EQ(r.state(), pb::PUBLISHED);
+  EXPECT_EQ(r.state(), pb::REPORT_STATE_PUBLISHED);
   EXPECT_EQ(r.digest(), "abc");
   EXPECT_EQ(r.published_revision(), 1);
   MarkFailed(r, "boom", 108);
-  EXPECT_EQ(r.state(), pb::FAILED);
+  EXPECT_EQ(r.state(), pb::REPORT_STATE_FAILED);
   EXPECT_EQ(CheckCanSubmit(r, 0).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
@@ -271,13 +271,13 @@ TEST(Documents, IssueDateIsChinaStandardTime) {
 
 TEST(Documents, ManifestDigestIsOrderIndependentAndCoversEveryDocument) {
   google::protobuf::RepeatedPtrField<pb::RenderedDocument> docs;
-  auto add = [&](pb::DocumentFormat f, const std::string& bytes) {
+  auto add = [&](typepb::DocumentFormat f, const std::string& bytes) {
     pb::RenderedDocument* d = docs.Add();
     d->set_format(f);
     d->set_sha256(Sha256Hex(bytes));
   };
-  add(pb::DOCX, "docx");
-  add(pb::TXT, "txt");
+  add(typepb::DOCUMENT_FORMAT_DOCX, "docx");
+  add(typepb::DOCUMENT_FORMAT_TXT, "txt");
   std::string digest = ManifestDigest(docs);
   EXPECT_EQ(digest, Sha256Hex("TXT " + Sha256Hex("txt") + "\nDOCX " + Sha256Hex("docx") + "\n"));
   docs.SwapElements(0, 1);
@@ -293,10 +293,11 @@ TEST(Documents, RenderRequestUsesTheSnapshotAndPinnedTemplate) {
   rev.set_title("标题");
   rev.mutable_org()->set_display_name("中共某市科学技术局党组");
   (*rev.mutable_narrative())["problems"] = "{{x}}";
-  tpb::RenderRequest r = RenderRequestFor(rev, pb::DOCX, absl::CivilDay(2024, 1, 5), 1704400000);
+  tpb::RenderRequest r =
+      RenderRequestFor(rev, typepb::DOCUMENT_FORMAT_DOCX, absl::CivilDay(2024, 1, 5), 1704400000);
   EXPECT_EQ(r.parent(), "orgs/kjj");
   EXPECT_EQ(r.template_(), "orgs/kjj/templates/annual@3");
-  EXPECT_EQ(r.format(), tpb::DOCX);
+  EXPECT_EQ(r.format(), typepb::DOCUMENT_FORMAT_DOCX);
   EXPECT_EQ(r.timestamp_unix(), 1704400000);
   EXPECT_EQ(r.author(), "中共某市科学技术局党组");
   const auto& f = r.context().fields();
@@ -304,8 +305,10 @@ TEST(Documents, RenderRequestUsesTheSnapshotAndPinnedTemplate) {
   EXPECT_TRUE(f.at("ind").map().fields().contains("a"));
   EXPECT_FALSE(f.at("ind").map().fields().contains("b"));
   EXPECT_EQ(f.at("issue").map().fields().at("date").date().day(), 5);
-  EXPECT_FALSE(
-      RenderRequestFor(rev, pb::TXT, std::nullopt, 0).context().fields().contains("issue"));
+  EXPECT_FALSE(RenderRequestFor(rev, typepb::DOCUMENT_FORMAT_TXT, std::nullopt, 0)
+                   .context()
+                   .fields()
+                   .contains("issue"));
 }
 
 TEST(Errors, PermanentVersusRetryable) {

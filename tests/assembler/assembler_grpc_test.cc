@@ -21,6 +21,7 @@ namespace govreport::assembler {
 namespace {
 
 namespace apb = ::govreport::approval::v1;
+namespace typepb = ::govreport::type::v1;
 using grpc::StatusCode;
 using testing::Stack;
 using testing::StackOptions;
@@ -165,7 +166,7 @@ class AssemblerTest : public ::testing::Test {
     EXPECT_TRUE(Decide(kjj_.director, submitted.approval(), true).ok());
     st = Decide(kjj_.secretary, submitted.approval(), true, "同意");
     EXPECT_TRUE(st.ok()) << st.error_message();
-    return WaitState(r.name(), v1::PUBLISHED);
+    return WaitState(r.name(), v1::REPORT_STATE_PUBLISHED);
   }
 
   // Waits until the workers have taken every approval event and none is
@@ -217,7 +218,7 @@ class AssemblerTest : public ::testing::Test {
     wf->set_display_name("简易审批");
     apb::Step* sign = wf->add_steps();
     sign->set_name("sign");
-    sign->set_kind(apb::SIGN_OFF);
+    sign->set_kind(apb::STEP_KIND_SIGN_OFF);
     sign->add_users("kjj-secretary");
     apb::Workflow out;
     grpc::Status st = stack_->approvals().CreateWorkflow(Stack::Ctx(kjj_.admin).get(), wr, &out);
@@ -229,9 +230,9 @@ class AssemblerTest : public ::testing::Test {
   // its digest, and together the revision's digest. The bytes by format
   // into `bytes`.
   void ExpectFinalDocuments(const v1::Revision& rev, const v1::Report& pub,
-                            std::map<v1::DocumentFormat, std::string>* bytes) {
+                            std::map<typepb::DocumentFormat, std::string>* bytes) {
     google::protobuf::RepeatedPtrField<v1::RenderedDocument> seen;
-    for (v1::DocumentFormat f : AllFormats()) {
+    for (typepb::DocumentFormat f : AllFormats()) {
       v1::GetDocumentRequest dr;
       dr.set_name(rev.name());
       dr.set_format(f);
@@ -276,12 +277,12 @@ TEST_F(AssemblerTest, CreateAssemblesADraftRevisionWithItsSnapshot) {
   grpc::Status st = CreateReport(kjj_.drafter, "annual-2023", &created);
   ASSERT_TRUE(st.ok()) << st.error_message();
   EXPECT_EQ(created.name(), "orgs/kjj/reports/annual-2023");
-  EXPECT_EQ(created.state(), v1::DRAFT);
+  EXPECT_EQ(created.state(), v1::REPORT_STATE_DRAFT);
   EXPECT_TRUE(created.assembling());
   EXPECT_EQ(created.created_by(), "kjj-drafter");
 
   v1::Report ready = WaitRevision(created.name(), 1);
-  EXPECT_EQ(ready.state(), v1::DRAFT);
+  EXPECT_EQ(ready.state(), v1::REPORT_STATE_DRAFT);
   EXPECT_EQ(ready.current_revision(), 1);
   EXPECT_EQ(
       std::vector<std::string>(ready.missing_figures().begin(), ready.missing_figures().end()),
@@ -308,7 +309,7 @@ TEST_F(AssemblerTest, CreateAssemblesADraftRevisionWithItsSnapshot) {
   // The draft preview renders from the snapshot.
   v1::GetDocumentRequest dr;
   dr.set_name(rev.name());
-  dr.set_format(v1::TXT);
+  dr.set_format(typepb::DOCUMENT_FORMAT_TXT);
   v1::Document doc;
   st = stack_->reports().GetDocument(Stack::Ctx(kjj_.auditor).get(), dr, &doc);
   ASSERT_TRUE(st.ok()) << st.error_message();
@@ -404,7 +405,7 @@ TEST_F(AssemblerTest, StaleDraftIsReportedAndRefusedUntilReassembled) {
   grpc::Status st = Submit(r, {kGap}, &out);
   EXPECT_EQ(st.error_code(), StatusCode::FAILED_PRECONDITION);
   EXPECT_TRUE(absl::StrContains(st.error_message(), "theme_party_days")) << st.error_message();
-  EXPECT_EQ(WaitState(r.name(), v1::DRAFT).state(), v1::DRAFT);
+  EXPECT_EQ(WaitState(r.name(), v1::REPORT_STATE_DRAFT).state(), v1::REPORT_STATE_DRAFT);
 
   v1::ReassembleRequest rr;
   rr.set_name(r.name());
@@ -444,11 +445,11 @@ TEST_F(AssemblerTest, SubmitRefusesNumericGapsUnlessAccepted) {
   EXPECT_TRUE(absl::StrContains(st.error_message(), kGap)) << st.error_message();
   st = Submit(r, {"ind.no_such_figure"}, &out);
   EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT) << st.error_message();
-  EXPECT_EQ(WaitState(r.name(), v1::DRAFT).approval(), "");  // Nothing half-done.
+  EXPECT_EQ(WaitState(r.name(), v1::REPORT_STATE_DRAFT).approval(), "");  // Nothing half-done.
 
   st = Submit(r, {absl::StrCat("ind.", kGap)}, &out);
   ASSERT_TRUE(st.ok()) << st.error_message();
-  EXPECT_EQ(out.state(), v1::IN_REVIEW);
+  EXPECT_EQ(out.state(), v1::REPORT_STATE_IN_REVIEW);
   EXPECT_EQ(out.submitted_revision(), 1);
   EXPECT_FALSE(out.approval().empty());
   EXPECT_EQ(std::vector<std::string>(out.accepted_gaps().begin(), out.accepted_gaps().end()),
@@ -475,7 +476,7 @@ TEST_F(AssemblerTest, ApprovalPublishesFrozenDocumentsWithDigests) {
   grpc::Status st = Decide(kjj_.secretary, submitted.approval(), true, "同意");
   ASSERT_TRUE(st.ok()) << st.error_message();
 
-  v1::Report pub = WaitState(r.name(), v1::PUBLISHED);
+  v1::Report pub = WaitState(r.name(), v1::REPORT_STATE_PUBLISHED);
   EXPECT_EQ(pub.published_revision(), 1);
   EXPECT_EQ(pub.signer(), "kjj-secretary");
   EXPECT_EQ(pub.formats_size(), 4);
@@ -486,10 +487,11 @@ TEST_F(AssemblerTest, ApprovalPublishesFrozenDocumentsWithDigests) {
   v1::Revision rev = Revision(r.name(), 1);
   EXPECT_TRUE(rev.frozen());
   EXPECT_EQ(rev.digest(), pub.digest());
-  std::map<v1::DocumentFormat, std::string> bytes;
+  std::map<typepb::DocumentFormat, std::string> bytes;
   ASSERT_NO_FATAL_FAILURE(ExpectFinalDocuments(rev, pub, &bytes));
-  EXPECT_TRUE(absl::StrContains(bytes[v1::TXT], date)) << bytes[v1::TXT];
-  EXPECT_EQ(bytes[v1::DOCX].substr(0, 2), "PK");
+  EXPECT_TRUE(absl::StrContains(bytes[typepb::DOCUMENT_FORMAT_TXT], date))
+      << bytes[typepb::DOCUMENT_FORMAT_TXT];
+  EXPECT_EQ(bytes[typepb::DOCUMENT_FORMAT_DOCX].substr(0, 2), "PK");
 
   auto published = ReadStream(stack_->redis(), std::string(kPublishedEvents));
   ASSERT_EQ(published.size(), 1u);
@@ -511,15 +513,15 @@ TEST_F(AssemblerTest, ApprovalPublishesFrozenDocumentsWithDigests) {
             StatusCode::FAILED_PRECONDITION);
   ASSERT_TRUE(UpdateNarrative(r.name(), {{"problems", "补充"}}, &out, /*correction=*/true).ok());
   v1::Report corrected = WaitRevision(r.name(), 2);
-  EXPECT_EQ(corrected.state(), v1::DRAFT);
+  EXPECT_EQ(corrected.state(), v1::REPORT_STATE_DRAFT);
   EXPECT_EQ(corrected.published_revision(), 1);
   EXPECT_EQ(corrected.digest(), pub.digest());
   v1::GetDocumentRequest dr;
   dr.set_name(rev.name());
-  dr.set_format(v1::DOCX);
+  dr.set_format(typepb::DOCUMENT_FORMAT_DOCX);
   v1::Document doc;
   ASSERT_TRUE(stack_->reports().GetDocument(Stack::Ctx(kjj_.drafter).get(), dr, &doc).ok());
-  EXPECT_EQ(doc.content(), bytes[v1::DOCX]);
+  EXPECT_EQ(doc.content(), bytes[typepb::DOCUMENT_FORMAT_DOCX]);
   EXPECT_FALSE(Revision(r.name(), 2).frozen());
 }
 
@@ -528,7 +530,7 @@ TEST_F(AssemblerTest, RejectionAndWithdrawalReturnToDraftWithTheComment) {
   v1::Report submitted;
   ASSERT_TRUE(Submit(r, {kGap}, &submitted).ok());
   ASSERT_TRUE(Decide(kjj_.director, submitted.approval(), false, "请补充存在的问题").ok());
-  v1::Report back = WaitState(r.name(), v1::DRAFT);
+  v1::Report back = WaitState(r.name(), v1::REPORT_STATE_DRAFT);
   EXPECT_EQ(back.last_decision(), "rejected");
   EXPECT_EQ(back.last_decision_by(), "kjj-director");
   EXPECT_EQ(back.last_comment(), "请补充存在的问题");
@@ -545,13 +547,13 @@ TEST_F(AssemblerTest, RejectionAndWithdrawalReturnToDraftWithTheComment) {
   wr.set_comment("先撤回修改");
   grpc::Status st = stack_->approvals().Withdraw(Stack::Ctx(kjj_.drafter).get(), wr, &a);
   ASSERT_TRUE(st.ok()) << st.error_message();
-  back =
-      stack_
-          ->WaitFor(kjj_.drafter, r.name(),
-                    [](const v1::Report& report) {
-                      return report.state() == v1::DRAFT && report.last_decision() == "withdrawn";
-                    })
-          .value_or(v1::Report());
+  back = stack_
+             ->WaitFor(kjj_.drafter, r.name(),
+                       [](const v1::Report& report) {
+                         return report.state() == v1::REPORT_STATE_DRAFT &&
+                                report.last_decision() == "withdrawn";
+                       })
+             .value_or(v1::Report());
   EXPECT_EQ(back.last_comment(), "先撤回修改");
   // Editable again.
   v1::Report out;
@@ -611,7 +613,7 @@ TEST_F(AssemblerTest, NarrativeIsDataNeverTemplateSyntax) {
   EXPECT_EQ(rev.narrative().at("problems"), tricky);
   v1::GetDocumentRequest dr;
   dr.set_name(rev.name());
-  dr.set_format(v1::HTML);
+  dr.set_format(typepb::DOCUMENT_FORMAT_HTML);
   v1::Document html;
   ASSERT_TRUE(stack_->reports().GetDocument(Stack::Ctx(kjj_.drafter).get(), dr, &html).ok());
   EXPECT_TRUE(absl::StrContains(html.content(), "{{org.name}}")) << html.content();
@@ -683,10 +685,11 @@ TEST_F(AssemblerTest, MarkupInUserStringsStaysTextInThePublishedDocuments) {
   ASSERT_TRUE(Submit(r, {kGap}, &submitted).ok());
   ASSERT_TRUE(Decide(kjj_.director, submitted.approval(), true, evil).ok());
   ASSERT_TRUE(Decide(kjj_.secretary, submitted.approval(), true, evil).ok());
-  WaitState(r.name(), v1::PUBLISHED);
+  WaitState(r.name(), v1::REPORT_STATE_PUBLISHED);
 
-  std::map<v1::DocumentFormat, std::string> bytes;
-  for (v1::DocumentFormat f : {v1::TXT, v1::HTML, v1::MD, v1::DOCX}) {
+  std::map<typepb::DocumentFormat, std::string> bytes;
+  for (typepb::DocumentFormat f : {typepb::DOCUMENT_FORMAT_TXT, typepb::DOCUMENT_FORMAT_HTML,
+                                   typepb::DOCUMENT_FORMAT_MD, typepb::DOCUMENT_FORMAT_DOCX}) {
     v1::GetDocumentRequest dr;
     dr.set_name(absl::StrCat(r.name(), "/revisions/1"));
     dr.set_format(f);
@@ -696,19 +699,21 @@ TEST_F(AssemblerTest, MarkupInUserStringsStaysTextInThePublishedDocuments) {
     ASSERT_TRUE(doc.final());
     bytes[f] = doc.content();
   }
-  EXPECT_TRUE(absl::StrContains(bytes[v1::TXT], "局" + evil)) << bytes[v1::TXT];
+  EXPECT_TRUE(absl::StrContains(bytes[typepb::DOCUMENT_FORMAT_TXT], "局" + evil))
+      << bytes[typepb::DOCUMENT_FORMAT_TXT];
 
-  auto html = checks::ParseHtml(bytes[v1::HTML]);
+  auto html = checks::ParseHtml(bytes[typepb::DOCUMENT_FORMAT_HTML]);
   ASSERT_TRUE(html.ok());
   for (const char* element : {"script", "img", "b", "a"}) {
-    EXPECT_EQ(html->elements.count(element), 0u) << element << "\n" << bytes[v1::HTML];
+    EXPECT_EQ(html->elements.count(element), 0u) << element << "\n"
+                                                 << bytes[typepb::DOCUMENT_FORMAT_HTML];
   }
   EXPECT_EQ(html->title, "题" + evil);
   EXPECT_TRUE(absl::StrContains(html->body_text, "局" + evil)) << html->body_text;
   EXPECT_TRUE(absl::StrContains(html->body_text, "一是" + evil)) << html->body_text;
-  EXPECT_FALSE(absl::StrContains(bytes[v1::HTML], "<script"));
+  EXPECT_FALSE(absl::StrContains(bytes[typepb::DOCUMENT_FORMAT_HTML], "<script"));
 
-  auto parts = checks::Unzip(bytes[v1::DOCX]);
+  auto parts = checks::Unzip(bytes[typepb::DOCUMENT_FORMAT_DOCX]);
   ASSERT_TRUE(parts.ok()) << parts.status();
   for (const auto& [name, xml] : *parts) {
     EXPECT_TRUE(checks::XmlText(xml).ok()) << name << " is not well-formed:\n" << xml;
@@ -720,8 +725,8 @@ TEST_F(AssemblerTest, MarkupInUserStringsStaysTextInThePublishedDocuments) {
   EXPECT_EQ(*checks::XmlText(parts->at("docProps/core.xml"), "title"), "题" + evil);
   EXPECT_EQ(*checks::XmlText(parts->at("docProps/core.xml"), "creator"), "中共" + evil + "党组");
 
-  for (const std::string& problem : checks::MarkdownMarkup(bytes[v1::MD])) {
-    ADD_FAILURE() << problem << "\n" << bytes[v1::MD];
+  for (const std::string& problem : checks::MarkdownMarkup(bytes[typepb::DOCUMENT_FORMAT_MD])) {
+    ADD_FAILURE() << problem << "\n" << bytes[typepb::DOCUMENT_FORMAT_MD];
   }
 }
 
@@ -749,7 +754,7 @@ TEST_F(AssemblerTest, OrgsCannotSeeEachOther) {
             StatusCode::PERMISSION_DENIED);
   v1::GetDocumentRequest dq;
   dq.set_name(rq.name());
-  dq.set_format(v1::TXT);
+  dq.set_format(typepb::DOCUMENT_FORMAT_TXT);
   v1::Document doc;
   EXPECT_EQ(stack_->reports().GetDocument(Stack::Ctx(jyj->drafter).get(), dq, &doc).error_code(),
             StatusCode::PERMISSION_DENIED);
@@ -816,7 +821,7 @@ TEST_F(AssemblerTest, UnknownEnumValuesAreInvalidArgument) {
   EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT);
   EXPECT_TRUE(absl::StartsWith(st.error_message(), "state: ReportState has no value 99"))
       << st.error_message();
-  lr.set_state(v1::DRAFT);
+  lr.set_state(v1::REPORT_STATE_DRAFT);
   ASSERT_TRUE(stack_->reports().ListReports(Stack::Ctx(kjj_.drafter).get(), lr, &list).ok());
   EXPECT_EQ(list.reports_size(), 1);
 
@@ -824,12 +829,12 @@ TEST_F(AssemblerTest, UnknownEnumValuesAreInvalidArgument) {
   doc.set_name(absl::StrCat(ready.name(), "/revisions/1"));
   v1::Document out;
   for (int format : {0, 99}) {
-    doc.set_format(static_cast<v1::DocumentFormat>(format));
+    doc.set_format(static_cast<typepb::DocumentFormat>(format));
     st = stack_->reports().GetDocument(Stack::Ctx(kjj_.drafter).get(), doc, &out);
     EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT) << format;
     EXPECT_TRUE(absl::StartsWith(st.error_message(), "format: ")) << st.error_message();
   }
-  doc.set_format(v1::TXT);
+  doc.set_format(typepb::DOCUMENT_FORMAT_TXT);
   EXPECT_TRUE(stack_->reports().GetDocument(Stack::Ctx(kjj_.drafter).get(), doc, &out).ok());
 }
 
@@ -1015,20 +1020,20 @@ TEST_F(AssemblerWatchOrgCapTest, WatchesPerOrgAreCapped) {
 // refuses to serve them.
 TEST_F(AssemblerTest, TamperedPublishedDocumentIsDataLoss) {
   v1::Report pub = Publish("tampered");
-  ASSERT_EQ(pub.state(), v1::PUBLISHED);
+  ASSERT_EQ(pub.state(), v1::REPORT_STATE_PUBLISHED);
   RevisionRef ref{"kjj", "tampered", 1};
-  auto w = stack_->redis().Command(
-      {"SET", Store::DocumentKey(ref, v1::HTML), "<html><body>伪造的报告</body></html>"});
+  auto w = stack_->redis().Command({"SET", Store::DocumentKey(ref, typepb::DOCUMENT_FORMAT_HTML),
+                                    "<html><body>伪造的报告</body></html>"});
   ASSERT_TRUE(w.ok()) << w.status();
   v1::GetDocumentRequest dr;
   dr.set_name(ref.Name());
-  dr.set_format(v1::HTML);
+  dr.set_format(typepb::DOCUMENT_FORMAT_HTML);
   v1::Document doc;
   grpc::Status st = stack_->reports().GetDocument(Stack::Ctx(kjj_.auditor).get(), dr, &doc);
   EXPECT_EQ(st.error_code(), StatusCode::DATA_LOSS) << st.error_message();
   EXPECT_TRUE(doc.content().empty());
   // The untouched documents are still served.
-  dr.set_format(v1::TXT);
+  dr.set_format(typepb::DOCUMENT_FORMAT_TXT);
   st = stack_->reports().GetDocument(Stack::Ctx(kjj_.auditor).get(), dr, &doc);
   EXPECT_TRUE(st.ok()) << st.error_message();
 }
@@ -1121,7 +1126,7 @@ TEST_F(AssemblerTest, WorkflowsAreBoundToTheTemplateByTheAdmin) {
   st = Submit(ready, {kGap}, &submitted);
   EXPECT_EQ(st.error_code(), StatusCode::FAILED_PRECONDITION) << st.error_message();
   EXPECT_TRUE(absl::StrContains(st.error_message(), kWorkflow)) << st.error_message();
-  EXPECT_EQ(GetWithStaleness(r.name()).state(), v1::DRAFT);
+  EXPECT_EQ(GetWithStaleness(r.name()).state(), v1::REPORT_STATE_DRAFT);
   EXPECT_TRUE(stack_->started_approvals().empty());
 
   // Removing the binding stops everything of the template.
@@ -1166,14 +1171,14 @@ TEST_F(AssemblerTest, OnlyTheApprovalTheAssemblerStartedPublishes) {
   EXPECT_EQ(st.error_code(), StatusCode::FAILED_PRECONDITION) << st.error_message();
   EXPECT_TRUE(absl::StrContains(st.error_message(), rogue.name())) << st.error_message();
   v1::Report now = GetWithStaleness(r.name());
-  EXPECT_EQ(now.state(), v1::DRAFT);
+  EXPECT_EQ(now.state(), v1::REPORT_STATE_DRAFT);
   EXPECT_TRUE(now.approval().empty());
   EXPECT_TRUE(ReadStream(stack_->redis(), std::string(kPublishedEvents)).empty());
 
   // A report published by its own approval: another approval on the
   // published revision is refused, and nothing is republished.
   v1::Report pub = Publish("second-approval-2");
-  ASSERT_EQ(pub.state(), v1::PUBLISHED);
+  ASSERT_EQ(pub.state(), v1::REPORT_STATE_PUBLISHED);
   ASSERT_EQ(ReadStream(stack_->redis(), std::string(kPublishedEvents)).size(), 1u);
   apb::Approval again;
   st = StartDirectly(kjj_.drafter, absl::StrCat(pub.name(), "/revisions/1"), kWorkflow, &again);
@@ -1189,7 +1194,7 @@ TEST_F(AssemblerTest, OnlyTheApprovalTheAssemblerStartedPublishes) {
 // event carry the approval's history head, the hash VerifyHistory reports.
 TEST_F(AssemblerTest, PublicationAnchorsTheApprovalHistoryHead) {
   v1::Report pub = Publish("anchored");
-  ASSERT_EQ(pub.state(), v1::PUBLISHED);
+  ASSERT_EQ(pub.state(), v1::REPORT_STATE_PUBLISHED);
   apb::VerifyHistoryRequest vr;
   vr.set_name(pub.approval());
   apb::VerifyHistoryResponse verified;
@@ -1313,7 +1318,7 @@ class AssemblerFailureTest : public AssemblerTest {
 TEST_F(AssemblerFailureTest, DeadLetteredJobShowsTheErrorAndReassembleRecovers) {
   v1::Report r;
   ASSERT_TRUE(CreateReport(kjj_.drafter, "doomed", &r).ok());
-  v1::Report failed = WaitState(r.name(), v1::FAILED);
+  v1::Report failed = WaitState(r.name(), v1::REPORT_STATE_FAILED);
   EXPECT_FALSE(failed.assembling());
   EXPECT_TRUE(absl::StrContains(failed.error(), "records")) << failed.error();
   EXPECT_TRUE(absl::StrContains(failed.error(), "doomed#1")) << failed.error();
@@ -1331,7 +1336,7 @@ TEST_F(AssemblerFailureTest, DeadLetteredJobShowsTheErrorAndReassembleRecovers) 
   v1::ReassembleRequest rr;
   rr.set_name(r.name());
   ASSERT_TRUE(stack_->reports().Reassemble(Stack::Ctx(kjj_.drafter).get(), rr, &out).ok());
-  EXPECT_EQ(out.state(), v1::DRAFT);
+  EXPECT_EQ(out.state(), v1::REPORT_STATE_DRAFT);
   EXPECT_TRUE(out.error().empty());
   Workers fixed(&stack_->store(), &stack_->upstream(), CallAs::Token(stack_->service_token()));
   streams::ConsumerOptions o;
@@ -1347,7 +1352,7 @@ TEST_F(AssemblerFailureTest, DeadLetteredJobShowsTheErrorAndReassembleRecovers) 
     ASSERT_TRUE(n.ok()) << n.status();
   }
   v1::Report back = WaitRevision(r.name(), 1);
-  EXPECT_EQ(back.state(), v1::DRAFT);
+  EXPECT_EQ(back.state(), v1::REPORT_STATE_DRAFT);
   EXPECT_EQ(back.current_revision(), 1);
   EXPECT_EQ(back.applied_job(), 2);
 }

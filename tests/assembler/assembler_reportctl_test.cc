@@ -14,6 +14,8 @@
 #include "tests/assembler/assembler_stack.h"
 
 namespace govreport::assembler {
+
+namespace typepb = ::govreport::type::v1;
 namespace {
 
 using testing::Stack;
@@ -119,7 +121,7 @@ TEST_F(ReportctlTest, DraftSubmitApprovePublishDownload) {
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &rev).ok()) << r.out;
   bool found = false;
   for (const auto& d : rev.documents()) {
-    if (d.format() == v1::DOCX) {
+    if (d.format() == typepb::DOCUMENT_FORMAT_DOCX) {
       EXPECT_EQ(d.sha256(), Sha256Hex(bytes.str()));
       found = true;
     }

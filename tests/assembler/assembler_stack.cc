@@ -1,12 +1,12 @@
 #include "tests/assembler/assembler_stack.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <grpcpp/support/client_interceptor.h>
 
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/enums.h"
 #include "common/status.h"
 #include "reportctl/sample.h"
 
@@ -136,7 +136,7 @@ absl::Status Stack::StartServices(const StackOptions& options) {
                    "/deploy/profiles/strict-governance/profile.json");
   std::stringstream ss;
   ss << in.rdbuf();
-  if (!google::protobuf::util::JsonStringToMessage(ss.str(), &profile_).ok()) {
+  if (!govreport::ParseHumanWritten(ss.str(), govreport::FileSyntax::kJson, &profile_).ok()) {
     return absl::InternalError("deploy/profiles/strict-governance/profile.json does not parse");
   }
 
@@ -297,11 +297,11 @@ absl::StatusOr<OrgTokens> Stack::SetUpOrg(const std::string& org) {
   wf->set_display_name("年度报告审批");
   approval::v1::Step* office = wf->add_steps();
   office->set_name("office");
-  office->set_kind(approval::v1::REVIEW);
+  office->set_kind(approval::v1::STEP_KIND_REVIEW);
   office->add_users(absl::StrCat(org, "-director"));
   approval::v1::Step* sign = wf->add_steps();
   sign->set_name("sign");
-  sign->set_kind(approval::v1::SIGN_OFF);
+  sign->set_kind(approval::v1::STEP_KIND_SIGN_OFF);
   sign->add_users(absl::StrCat(org, "-secretary"));
   approval::v1::Workflow out;
   GR_RETURN_IF_ERROR(

@@ -200,7 +200,7 @@ class ReportListingTest : public ::testing::Test {
     pb::Report r;
     r.set_name(ref.Name());
     r.set_version(1);
-    r.set_state(pb::DRAFT);
+    r.set_state(pb::REPORT_STATE_DRAFT);
     CommitBuilder c(ref, 0, r);
     c.ZAdd(Store::IndexKey(org), ms, id);
     auto out = store_->Commit(c);

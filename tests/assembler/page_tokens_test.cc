@@ -97,7 +97,7 @@ class PageTokenAttackTest : public ::testing::Test {
     cw.mutable_workflow()->set_display_name("一步审批");
     apb::Step* step = cw.mutable_workflow()->add_steps();
     step->set_name("sign");
-    step->set_kind(apb::SIGN_OFF);
+    step->set_kind(apb::STEP_KIND_SIGN_OFF);
     step->add_users(absl::StrCat(org, "-secretary"));
     apb::Workflow wf;
     st = stack_->approvals().CreateWorkflow(Stack::Ctx(t.admin).get(), cw, &wf);

@@ -10,7 +10,6 @@
 //                   the old HKEYS-in-Lua union over the issue-9 data
 //                   (10 000 persons per record, no caps)
 // Prints one flat JSON object.
-#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -25,6 +24,7 @@
 #include "absl/time/clock.h"
 #include "common/auth.h"
 #include "common/crypto.h"
+#include "common/enums.h"
 #include "common/resource.h"
 #include "common/server.h"
 #include "internal/bench/v1/echo.grpc.pb.h"
@@ -53,7 +53,7 @@ pb::Profile LoadProfile() {
   std::stringstream ss;
   ss << in.rdbuf();
   pb::Profile p;
-  (void)google::protobuf::util::JsonStringToMessage(ss.str(), &p);
+  (void)govreport::ParseHumanWritten(ss.str(), govreport::FileSyntax::kJson, &p);
   return p;
 }
 

@@ -4,7 +4,6 @@
 // flattened template, the data (JSON) and the expected text in the output
 // folder for the Jinja2 comparison (scripts/jinja_bench.py).
 #include <benchmark/benchmark.h>
-#include <google/protobuf/util/json_util.h>
 
 #include <fstream>
 #include <iostream>
@@ -14,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "common/enums.h"
 #include "common/numerals.h"
 #include "govreport/records/v1/records.pb.h"
 #include "records/profile.h"
@@ -107,9 +107,9 @@ mstch::map AddFigures(const rpb::Profile& profile, rpb::GetIndicatorValuesRespon
     v->set_precision(def.precision());
     bool zero = def.key().find("incidents") != std::string::npos ||
                 def.key() == "eight_point_violation_reports";
-    int64_t value = zero                          ? 0
-                    : v->kind() == rpb::MONEY_FEN ? 56700000
-                    : v->kind() == rpb::PERCENT
+    int64_t value = zero                                     ? 0
+                    : v->kind() == rpb::VALUE_KIND_MONEY_FEN ? 56700000
+                    : v->kind() == rpb::VALUE_KIND_PERCENT
                         ? 975
                         : 3 + 7 * (i++ % 11) + (def.key() == "project_info_entries" ? 1400 : 0);
     v->set_value(value);
@@ -117,7 +117,7 @@ mstch::map AddFigures(const rpb::Profile& profile, rpb::GetIndicatorValuesRespon
       ind[def.key()] = mstch::map{{"zero", true}};
     } else if (def.key() == "project_info_entries") {
       ind[def.key()] = mstch::map{{"approx", std::to_string(ApproximateDown(value))}};
-    } else if (v->kind() == rpb::MONEY_FEN) {
+    } else if (v->kind() == rpb::VALUE_KIND_MONEY_FEN) {
       ind[def.key()] = mstch::map{{"wan", FormatFenAsWan(value)}};
     } else {
       ind[def.key()] = records::FormatValue(v->kind(), def.unit(), value, def.precision());
@@ -178,8 +178,9 @@ Fixture& Get() {
     f->base = ReadFile(root + "/deploy/profiles/strict-governance/base.mustache");
     f->flat = Flatten(f->base);
     rpb::Profile profile;
-    (void)google::protobuf::util::JsonStringToMessage(
-        ReadFile(root + "/deploy/profiles/strict-governance/profile.json"), &profile);
+    (void)govreport::ParseHumanWritten(
+        ReadFile(root + "/deploy/profiles/strict-governance/profile.json"),
+        govreport::FileSyntax::kJson, &profile);
     templates::ReportContextInput in = SeedInput();
     mstch::map ind = AddFigures(profile, &in.figures);
     templates::v1::ValueMap ctx = templates::BuildReportContext(in);

@@ -53,7 +53,7 @@ void RecomputeRatios(const rpb::Profile& profile,
                      std::map<std::string, rpb::IndicatorValue>& out) {
   for (const auto& ind : profile.indicators()) {
     const auto& m = ind.measure();
-    if (m.kind() != rpb::RATIO) continue;
+    if (m.kind() != rpb::MEASURE_KIND_RATIO) continue;
     rpb::IndicatorValue v;
     v.set_key(ind.key());
     const auto& num = out[m.numerator()];
@@ -89,7 +89,7 @@ std::map<std::string, rpb::IndicatorValue> Recompute(
   std::map<std::string, std::set<std::string>> behind;
   for (const auto& ind : profile.indicators()) {
     const auto& m = ind.measure();
-    if (m.kind() == rpb::RATIO) continue;
+    if (m.kind() == rpb::MEASURE_KIND_RATIO) continue;
     rpb::IndicatorValue v;
     v.set_key(ind.key());
     std::vector<const rpb::ActivityRecord*> feed;
@@ -98,13 +98,13 @@ std::map<std::string, rpb::IndicatorValue> Recompute(
       if (it != by_type.end()) feed.insert(feed.end(), it->second.begin(), it->second.end());
     }
     auto n = static_cast<int64_t>(feed.size());
-    bool stated = m.kind() != rpb::SUM;  // A SUM no record states is missing.
+    bool stated = m.kind() != rpb::MEASURE_KIND_SUM;  // A SUM no record states is missing.
     switch (m.kind()) {
-      case rpb::COUNT:
+      case rpb::MEASURE_KIND_COUNT:
         v.set_value(n);
         v.set_record_count(n);
         break;
-      case rpb::SUM: {
+      case rpb::MEASURE_KIND_SUM: {
         int64_t sum = 0;
         for (const auto* r : feed) {
           auto q = r->quantities().find(m.quantity());
@@ -117,14 +117,14 @@ std::map<std::string, rpb::IndicatorValue> Recompute(
         v.set_record_count(n);
         break;
       }
-      case rpb::DISTINCT: {
+      case rpb::MEASURE_KIND_DISTINCT: {
         std::set<std::string> persons;
         for (const auto* r : feed) persons.insert(r->persons().begin(), r->persons().end());
         v.set_value(static_cast<int64_t>(persons.size()));
         v.set_record_count(n);
         break;
       }
-      case rpb::LATEST: {
+      case rpb::MEASURE_KIND_LATEST: {
         const rpb::ActivityRecord* best = nullptr;
         for (const auto* r : feed) {
           if (best == nullptr || std::make_tuple(r->occurred_on(), IdOf(r->name())) >

@@ -1,7 +1,6 @@
 #include "tests/fault/harness.h"
 
 #include <fcntl.h>
-#include <google/protobuf/util/json_util.h>
 #include <signal.h>  // NOLINT(modernize-deprecated-headers): POSIX kill
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -25,6 +24,7 @@
 #include "absl/time/clock.h"
 #include "common/auth.h"
 #include "common/crypto.h"
+#include "common/enums.h"
 
 namespace govreport::fault {
 namespace {
@@ -565,7 +565,8 @@ absl::StatusOr<std::pair<std::string, std::string>> Cluster::IssueToken(
   authpb::IssueTokenRequest req;
   req.mutable_principal()->set_subject(subject);
   req.mutable_principal()->set_org(org);
-  req.mutable_principal()->set_kind(service_kind ? authpb::SERVICE : authpb::USER);
+  req.mutable_principal()->set_kind(service_kind ? authpb::PRINCIPAL_KIND_SERVICE
+                                                 : authpb::PRINCIPAL_KIND_USER);
   for (const std::string& r : roles) req.mutable_principal()->add_roles(r);
   req.set_request_id(absl::StrCat("tok-", RandomHex(8)));
   authpb::IssueTokenResponse resp;
@@ -695,11 +696,11 @@ absl::Status Cluster::SetUpFixtureApproval(const FixtureOptions& options,
   wf->set_display_name("年度报告审批");
   apb::Step* office = wf->add_steps();
   office->set_name("office");
-  office->set_kind(apb::REVIEW);
+  office->set_kind(apb::STEP_KIND_REVIEW);
   office->add_users(absl::StrCat(org, "-director"));
   apb::Step* sign = wf->add_steps();
   sign->set_name("sign");
-  sign->set_kind(apb::SIGN_OFF);
+  sign->set_kind(apb::STEP_KIND_SIGN_OFF);
   sign->add_users(absl::StrCat(org, "-secretary"));
   apb::Workflow wf_out;
   st = Retry(f->admin,
@@ -957,7 +958,7 @@ absl::StatusOr<rpb::Profile> LoadProfileFile(const std::string& source_dir) {
   std::stringstream ss;
   ss << in.rdbuf();
   rpb::Profile profile;
-  if (!google::protobuf::util::JsonStringToMessage(ss.str(), &profile).ok()) {
+  if (!govreport::ParseHumanWritten(ss.str(), govreport::FileSyntax::kJson, &profile).ok()) {
     return absl::InvalidArgumentError(absl::StrCat(path, " does not parse"));
   }
   return profile;

@@ -19,6 +19,8 @@
 #include "tests/fault/scenarios.h"
 
 namespace govreport::fault {
+
+namespace typepb = ::govreport::type::v1;
 namespace {
 
 // Reads the victim's figures until `stop`; one latency sample per call.
@@ -120,7 +122,7 @@ void PartialBomb(Cluster& c, const OrgFixture& f, Attack& a) {
     req.set_parent(absl::StrCat("orgs/", f.org));
     req.set_text("{{#l}}{{#l}}{{> nope}}{{/l}}{{/l}}");
     (*req.mutable_context()->mutable_fields())["l"] = ListOf(1000);
-    req.set_format(tpb::TEXT);
+    req.set_format(typepb::DOCUMENT_FORMAT_TXT);
     tpb::RenderResponse out;
     auto ctx = Ctx(f.recorder, absl::Seconds(2));
     a.Count(stub->Render(ctx.get(), req, &out));

@@ -83,7 +83,7 @@ void Approver(Cluster& c, const OrgFixture& org, const std::string& user, Shared
         std::lock_guard<std::mutex> lock(shared.mu);
         ++shared.acked[{req.name(), user}];
       }
-      if (first.state() == apb::APPROVED) shared.approved.fetch_add(1);
+      if (first.state() == apb::APPROVAL_STATE_APPROVED) shared.approved.fetch_add(1);
       // The answer "got lost": the same request again must give the same
       // approval back and decide nothing a second time.
       if (rng.Chance(0.2)) {
@@ -186,13 +186,13 @@ absl::Status ApprovalRaces::SetUp(int approvals) {
   wr.set_request_id("s4-wf");
   apb::Step* review = wr.mutable_workflow()->add_steps();
   review->set_name("review");
-  review->set_kind(apb::REVIEW);
-  review->set_mode(apb::ALL);
+  review->set_kind(apb::STEP_KIND_REVIEW);
+  review->set_mode(apb::STEP_MODE_ALL);
   review->add_roles(org_.role);
   apb::Step* sign = wr.mutable_workflow()->add_steps();
   sign->set_name("sign");
-  sign->set_kind(apb::SIGN_OFF);
-  sign->set_mode(apb::ANY);
+  sign->set_kind(apb::STEP_KIND_SIGN_OFF);
+  sign->set_mode(apb::STEP_MODE_ANY);
   sign->add_users(absl::StrCat(org_.org, "-director"));
   sign->add_users(absl::StrCat(org_.org, "-secretary"));
   apb::Workflow wf;
@@ -273,7 +273,7 @@ bool ApprovalRaces::CheckApproval(const std::string& name) {
   apb::Approval a;
   grpc::Status st = Retry(
       org_.auditor, [&](grpc::ClientContext* ctx) { return stub_->GetApproval(ctx, get, &a); });
-  if (!st.ok() || a.state() != apb::APPROVED) {
+  if (!st.ok() || a.state() != apb::APPROVAL_STATE_APPROVED) {
     ++not_approved_;
     problems_.Add(
         absl::StrCat(name, " is ", st.ok() ? apb::ApprovalState_Name(a.state()) : Describe(st)));
@@ -332,7 +332,8 @@ bool ApprovalRaces::CheckDecisions(
     if (key.first == "review") ++review_decisions;
     if (key.first == "sign") sign_decisions += n;
   }
-  if (a.state() == apb::APPROVED && (review_decisions != reviewers_ || sign_decisions != 1)) {
+  if (a.state() == apb::APPROVAL_STATE_APPROVED &&
+      (review_decisions != reviewers_ || sign_decisions != 1)) {
     ok = false;
     problems_.Add(absl::StrCat(name, " has ", review_decisions, " review and ", sign_decisions,
                                " sign decisions"));

@@ -436,11 +436,11 @@ int64_t ThroughToPublication(Cluster& c, const OrgFixture& org, const std::strin
     }
   }
   until = absl::Now() + absl::Seconds(30);
-  while ((st = get()).ok() && r.state() != asmpb::PUBLISHED && r.error().empty() &&
+  while ((st = get()).ok() && r.state() != asmpb::REPORT_STATE_PUBLISHED && r.error().empty() &&
          absl::Now() < until) {
     absl::SleepFor(absl::Milliseconds(100));
   }
-  if (r.state() == asmpb::PUBLISHED) return 0;
+  if (r.state() == asmpb::REPORT_STATE_PUBLISHED) return 0;
   problems.Add(absl::StrCat("poison (", what, "): accepted, and the signed report then stays ",
                             asmpb::ReportState_Name(r.state()), ": ", r.error()));
   return 1;

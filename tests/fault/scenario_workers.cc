@@ -21,6 +21,8 @@
 #include "tests/fault/scenarios.h"
 
 namespace govreport::fault {
+
+namespace typepb = ::govreport::type::v1;
 namespace {
 
 constexpr char kAssembleQueue[] = "gr:q:assemble";
@@ -105,7 +107,7 @@ class Driver {
     flow_.stage = "approving";
     if (!ApproveAsBoth()) return;
     flow_.stage = "publishing";
-    if (!Wait([](const asmpb::Report& x) { return x.state() == asmpb::PUBLISHED; },
+    if (!Wait([](const asmpb::Report& x) { return x.state() == asmpb::REPORT_STATE_PUBLISHED; },
               absl::Seconds(120))) {
       flow_.error = absl::StrCat("never published: ", r_.ShortDebugString().substr(0, 300));
       return;
@@ -387,7 +389,7 @@ void WorkerCrashes::CheckFlow(const Flow& f) {
     ++stuck_;
     problems_.Add(absl::StrCat(f.name, " still ASSEMBLING"));
   }
-  if (r.state() != asmpb::PUBLISHED) {
+  if (r.state() != asmpb::REPORT_STATE_PUBLISHED) {
     // A step the client saw refused (not retryable) stopped the flow:
     // a wrong answer, not a lost job; otherwise the job never finished.
     if (!f.error.empty()) {
@@ -449,7 +451,7 @@ void WorkerCrashes::CheckDigest(const Flow& f, const asmpb::Report& r) {
   std::string manifest;
   for (const auto& [format, sha] : sha_by_format) {
     absl::StrAppend(&manifest,
-                    asmpb::DocumentFormat_Name(static_cast<asmpb::DocumentFormat>(format)), " ",
+                    typepb::DocumentFormat_Name(static_cast<typepb::DocumentFormat>(format)), " ",
                     sha, "\n");
   }
   std::string digest = Sha256Hex(manifest);

@@ -1,14 +1,16 @@
 // Period arithmetic, value formatting, profile validation and the shipped
 // strict-governance profile.
-#include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/message_differencer.h>
 
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
+#include "common/enums.h"
 #include "gtest/gtest.h"
 #include "records/period.h"
 #include "records/profile.h"
+#include "reportctl/records_helpers.h"
 #include "reportctl/sample.h"
 
 namespace govreport::records {
@@ -47,15 +49,15 @@ TEST(PeriodTest, Dates) {
 }
 
 TEST(FormatTest, Units) {
-  EXPECT_EQ(FormatValue(v1::INTEGER, "次", 12, 0), "12");
-  EXPECT_EQ(FormatValue(v1::MONEY_FEN, "万元", 32000000, 2), "32");
-  EXPECT_EQ(FormatValue(v1::MONEY_FEN, "万元", 56700000, 2), "56.7");
-  EXPECT_EQ(FormatValue(v1::MONEY_FEN, "万元", 56745000, 2), "56.75");  // Half up.
-  EXPECT_EQ(FormatValue(v1::MONEY_FEN, "元", 123456, 2), "1234.56");
-  EXPECT_EQ(FormatValue(v1::PERCENT, "%", 975, 1), "97.5");
-  EXPECT_EQ(FormatValue(v1::PERCENT, "%", 1000, 1), "100");
+  EXPECT_EQ(FormatValue(v1::VALUE_KIND_INTEGER, "次", 12, 0), "12");
+  EXPECT_EQ(FormatValue(v1::VALUE_KIND_MONEY_FEN, "万元", 32000000, 2), "32");
+  EXPECT_EQ(FormatValue(v1::VALUE_KIND_MONEY_FEN, "万元", 56700000, 2), "56.7");
+  EXPECT_EQ(FormatValue(v1::VALUE_KIND_MONEY_FEN, "万元", 56745000, 2), "56.75");  // Half up.
+  EXPECT_EQ(FormatValue(v1::VALUE_KIND_MONEY_FEN, "元", 123456, 2), "1234.56");
+  EXPECT_EQ(FormatValue(v1::VALUE_KIND_PERCENT, "%", 975, 1), "97.5");
+  EXPECT_EQ(FormatValue(v1::VALUE_KIND_PERCENT, "%", 1000, 1), "100");
   // No floating point anywhere: a sum past 2^53 fen stays exact.
-  EXPECT_EQ(FormatValue(v1::MONEY_FEN, "元", 9007199254740993, 2), "90071992547409.93");
+  EXPECT_EQ(FormatValue(v1::VALUE_KIND_MONEY_FEN, "元", 9007199254740993, 2), "90071992547409.93");
 }
 
 v1::Profile Tiny() {
@@ -67,7 +69,7 @@ v1::Profile Tiny() {
   auto* i = p.add_indicators();
   i->set_key("talks");
   i->set_unit("次");
-  i->mutable_measure()->set_kind(v1::COUNT);
+  i->mutable_measure()->set_kind(v1::MEASURE_KIND_COUNT);
   i->mutable_measure()->add_activity_types("talk");
   return p;
 }
@@ -80,13 +82,13 @@ TEST(ProfileTest, ValidatesEveryProblemAtOnce) {
   auto* sum = p.add_indicators();
   sum->set_key("sum_x");
   sum->set_unit("人次");
-  sum->mutable_measure()->set_kind(v1::SUM);
+  sum->mutable_measure()->set_kind(v1::MEASURE_KIND_SUM);
   sum->mutable_measure()->add_activity_types("talk");
   sum->mutable_measure()->set_quantity("nonexistent");
   auto* ratio = p.add_indicators();
   ratio->set_key("r");
   ratio->set_unit("%");
-  ratio->mutable_measure()->set_kind(v1::RATIO);
+  ratio->mutable_measure()->set_kind(v1::MEASURE_KIND_RATIO);
   ratio->mutable_measure()->set_numerator("talks");
   ratio->mutable_measure()->set_denominator("missing_one");
   auto st = ValidateProfile(p);
@@ -103,7 +105,7 @@ TEST(ProfileTest, EvaluateMissingAndRatio) {
     auto* i = p.add_indicators();
     i->set_key(key);
     i->set_unit("名");
-    i->mutable_measure()->set_kind(v1::SUM);
+    i->mutable_measure()->set_kind(v1::MEASURE_KIND_SUM);
     i->mutable_measure()->add_activity_types("talk");
     i->mutable_measure()->set_quantity("participants");
   }
@@ -111,7 +113,7 @@ TEST(ProfileTest, EvaluateMissingAndRatio) {
   r->set_key("rate");
   r->set_unit("%");
   r->set_precision(1);
-  r->mutable_measure()->set_kind(v1::RATIO);
+  r->mutable_measure()->set_kind(v1::MEASURE_KIND_RATIO);
   r->mutable_measure()->set_numerator("talks");
   r->mutable_measure()->set_denominator("all");
   auto c = CompiledProfile::Compile(p);
@@ -135,7 +137,7 @@ v1::Profile ShippedProfile() {
   std::stringstream ss;
   ss << in.rdbuf();
   v1::Profile p;
-  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(ss.str(), &p).ok());
+  EXPECT_TRUE(govreport::ParseHumanWritten(ss.str(), govreport::FileSyntax::kJson, &p).ok());
   return p;
 }
 
@@ -162,6 +164,67 @@ TEST(SampleTest, DeterministicAndValid) {
   std::set<std::string> types;
   for (const auto& r : a.records) types.insert(r.type());
   EXPECT_EQ(static_cast<int>(types.size()), p.activity_types_size());
+}
+
+// A profile file as people write it: the shipped one and the docs use the
+// short enum names ("kind": "COUNT"), which keep loading next to the full
+// AIP-126 names (MEASURE_KIND_COUNT).
+std::string WriteTemp(const std::string& name, const std::string& text) {
+  std::string path = ::testing::TempDir() + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(ProfileFileTest, ShippedProfileWithShortEnumNamesLoads) {
+  auto p = cli::ParseProfileFile(std::string(GOVREPORT_SOURCE_DIR) +
+                                 "/deploy/profiles/strict-governance/profile.json");
+  ASSERT_TRUE(p.ok()) << p.status();
+  ASSERT_TRUE(ValidateProfile(*p).ok());
+  std::set<v1::MeasureKind> kinds;
+  for (const auto& i : p->indicators()) kinds.insert(i.measure().kind());
+  EXPECT_TRUE(kinds.count(v1::MEASURE_KIND_COUNT));
+  EXPECT_TRUE(kinds.count(v1::MEASURE_KIND_SUM));
+  EXPECT_TRUE(kinds.count(v1::MEASURE_KIND_RATIO));
+  EXPECT_FALSE(kinds.count(v1::MEASURE_KIND_UNSPECIFIED));
+}
+
+TEST(ProfileFileTest, ShortAndFullNamesGiveTheSameProfile) {
+  const std::string short_json = R"({"indicators": [
+      {"key": "a", "measure": {"kind": "COUNT"}}, {"key": "b", "measure": {"kind": "SUM"}}]})";
+  const std::string full_json = R"({"indicators": [
+      {"key": "a", "measure": {"kind": "MEASURE_KIND_COUNT"}},
+      {"key": "b", "measure": {"kind": "MEASURE_KIND_SUM"}}]})";
+  auto a = cli::ParseProfileFile(WriteTemp("short.json", short_json));
+  auto b = cli::ParseProfileFile(WriteTemp("full.json", full_json));
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(a->indicators(0).measure().kind(), v1::MEASURE_KIND_COUNT);
+  EXPECT_EQ(a->indicators(1).measure().kind(), v1::MEASURE_KIND_SUM);
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*a, *b));
+  // Protobuf text format takes the same names.
+  auto c = cli::ParseProfileFile(
+      WriteTemp("short.textproto",
+                "indicators { key: \"a\" measure { kind: COUNT } }\n"
+                "indicators { key: \"b\" measure { kind: MEASURE_KIND_SUM } }\n"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*a, *c));
+}
+
+TEST(ProfileFileTest, UnknownEnumNameIsRefusedNamingTheFieldAndTheValue) {
+  auto p = cli::ParseProfileFile(
+      WriteTemp("bad.json", R"({"indicators": [{"key": "a", "measure": {"kind": "CONUT"}}]})"));
+  ASSERT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
+  std::string m(p.status().message());
+  EXPECT_TRUE(absl::StrContains(m, "bad.json")) << m;
+  EXPECT_TRUE(absl::StrContains(m, "kind")) << m;
+  EXPECT_TRUE(absl::StrContains(m, "CONUT")) << m;
+  EXPECT_TRUE(absl::StrContains(m, "COUNT or MEASURE_KIND_COUNT")) << m;
+  p = cli::ParseProfileFile(
+      WriteTemp("bad.textproto", "indicators { key: \"a\" measure { kind: CONUT } }\n"));
+  ASSERT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
+  m = std::string(p.status().message());
+  EXPECT_TRUE(absl::StrContains(m, "line 1")) << m;
+  EXPECT_TRUE(absl::StrContains(m, "CONUT")) << m;
 }
 
 }  // namespace

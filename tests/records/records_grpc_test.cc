@@ -1,6 +1,5 @@
 // The records binary's gRPC surface in-process: tokens, roles, tenant
 // isolation and health.
-#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
 #include <fstream>
@@ -11,6 +10,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "common/auth.h"
+#include "common/enums.h"
 #include "common/resource.h"
 #include "common/server.h"
 #include "govreport/auth/v1/auth.grpc.pb.h"
@@ -62,8 +62,9 @@ class RecordsGrpcTest : public ::testing::Test {
       ss << in.rdbuf();
       v1::LoadProfileRequest load;
       load.set_parent(absl::StrCat("orgs/", org));
-      ASSERT_TRUE(
-          google::protobuf::util::JsonStringToMessage(ss.str(), load.mutable_profile()).ok());
+      ASSERT_TRUE(govreport::ParseHumanWritten(ss.str(), govreport::FileSyntax::kJson,
+                                               load.mutable_profile())
+                      .ok());
       v1::LoadProfileResponse lr;
       ASSERT_TRUE(Call("op-secret", [&](auto& ctx) {
                     return v1::IndicatorService::Stub(channel_).LoadProfile(&ctx, load, &lr);
@@ -154,7 +155,7 @@ TEST_F(RecordsGrpcTest, RolesAndOrgsAreEnforced) {
   // for anyone in approval.
   req.mutable_principal()->set_org("kjj");
   req.mutable_principal()->add_roles("service");
-  req.mutable_principal()->set_kind(apb::SERVICE);
+  req.mutable_principal()->set_kind(apb::PRINCIPAL_KIND_SERVICE);
   st = Call(admin, [&](auto& ctx) {
     return apb::AuthService::Stub(channel_).IssueToken(&ctx, req, &resp);
   });
@@ -429,8 +430,8 @@ TEST_F(RecordsGrpcTest, UnknownEnumValuesAreInvalidArgument) {
     return v1::IndicatorService::Stub(channel_).LoadProfile(&ctx, load, &lr);
   });
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_TRUE(absl::StrContains(st.error_message(),
-                                ".measure.kind: MeasureKind has no value 99; one of COUNT"))
+  EXPECT_TRUE(absl::StrContains(
+      st.error_message(), ".measure.kind: MeasureKind has no value 99; one of MEASURE_KIND_COUNT"))
       << st.error_message();
 
   apb::IssueTokenRequest issue;

@@ -1,7 +1,6 @@
 // ListActivities against a real redis-server while others write: every
 // record present at the start exactly once, incremental sync by change
 // sequence, the orders and the tokens bound to their query.
-#include <google/protobuf/util/json_util.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -16,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/enums.h"
 #include "gtest/gtest.h"
 #include "records/core.h"
 #include "redis_server.h"
@@ -29,7 +29,7 @@ v1::Profile ShippedProfile() {
   std::stringstream ss;
   ss << in.rdbuf();
   v1::Profile p;
-  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(ss.str(), &p).ok());
+  EXPECT_TRUE(govreport::ParseHumanWritten(ss.str(), govreport::FileSyntax::kJson, &p).ok());
   return p;
 }
 

@@ -1,7 +1,6 @@
 // The records logic against a real redis-server: writes, idempotency,
 // corrections, figures, provenance, and aggregates equal to a recomputation
 // from the raw records after a random history.
-#include <google/protobuf/util/json_util.h>
 
 #include <fstream>
 #include <map>
@@ -11,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/enums.h"
 #include "gtest/gtest.h"
 #include "records/core.h"
 #include "records/lua_scripts.h"
@@ -26,7 +26,7 @@ v1::Profile ShippedProfile() {
   std::stringstream ss;
   ss << in.rdbuf();
   v1::Profile p;
-  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(ss.str(), &p).ok());
+  EXPECT_TRUE(govreport::ParseHumanWritten(ss.str(), govreport::FileSyntax::kJson, &p).ok());
   return p;
 }
 
@@ -502,18 +502,18 @@ v1::Profile WithOptionalSumAndSharedRatio() {
   dues->set_key("dues_collected");
   dues->set_label("收缴党费");
   dues->set_unit("元");
-  dues->mutable_measure()->set_kind(v1::SUM);
+  dues->mutable_measure()->set_kind(v1::MEASURE_KIND_SUM);
   dues->mutable_measure()->add_activity_types("party_dues_collection");
   dues->mutable_measure()->set_quantity("amount_fen");
   v1::Indicator* talks = p.add_indicators();
   talks->set_key("talk_sessions");
   talks->set_unit("次");
-  talks->mutable_measure()->set_kind(v1::COUNT);
+  talks->mutable_measure()->set_kind(v1::MEASURE_KIND_COUNT);
   talks->mutable_measure()->add_activity_types("heart_to_heart_talk");
   v1::Indicator* per = p.add_indicators();
   per->set_key("participants_per_talk");
   per->set_unit("%");
-  per->mutable_measure()->set_kind(v1::RATIO);
+  per->mutable_measure()->set_kind(v1::MEASURE_KIND_RATIO);
   per->mutable_measure()->set_numerator("heart_to_heart_talks");
   per->mutable_measure()->set_denominator("talk_sessions");
   return p;
@@ -592,7 +592,7 @@ std::map<std::string, std::pair<int64_t, bool>> Recompute(
   std::map<std::string, std::pair<int64_t, bool>> out;  // key → (value, missing)
   for (const auto& ind : profile.indicators()) {
     const auto& m = ind.measure();
-    if (m.kind() == v1::RATIO) continue;
+    if (m.kind() == v1::MEASURE_KIND_RATIO) continue;
     std::set<std::string> types(m.activity_types().begin(), m.activity_types().end());
     int64_t count = 0, sum = 0, stated = 0;
     std::set<std::string> persons;
@@ -614,12 +614,12 @@ std::map<std::string, std::pair<int64_t, bool>> Recompute(
         latest = q == r.quantities().end() ? 0 : q->second;
       }
     }
-    int64_t value = m.kind() == v1::COUNT      ? count
-                    : m.kind() == v1::SUM      ? sum
-                    : m.kind() == v1::DISTINCT ? static_cast<int64_t>(persons.size())
-                                               : latest;
+    int64_t value = m.kind() == v1::MEASURE_KIND_COUNT      ? count
+                    : m.kind() == v1::MEASURE_KIND_SUM      ? sum
+                    : m.kind() == v1::MEASURE_KIND_DISTINCT ? static_cast<int64_t>(persons.size())
+                                                            : latest;
     // A sum no record states is missing, not 0.
-    out[ind.key()] = {value, count == 0 || (m.kind() == v1::SUM && stated == 0)};
+    out[ind.key()] = {value, count == 0 || (m.kind() == v1::MEASURE_KIND_SUM && stated == 0)};
   }
   return out;
 }
@@ -631,14 +631,14 @@ TEST_F(RecordsStoreTest, AggregatesEqualARecomputationAfterRandomHistory) {
   both->set_key("persons_served");
   both->set_label("志愿服务或走访慰问的人员");
   both->set_unit("名");
-  both->mutable_measure()->set_kind(v1::DISTINCT);
+  both->mutable_measure()->set_kind(v1::MEASURE_KIND_DISTINCT);
   both->mutable_measure()->add_activity_types("epidemic_volunteer_service");
   both->mutable_measure()->add_activity_types("needy_member_visit");
   // A SUM of an optional quantity.
   v1::Indicator* dues = profile.add_indicators();
   dues->set_key("dues_collected");
   dues->set_unit("元");
-  dues->mutable_measure()->set_kind(v1::SUM);
+  dues->mutable_measure()->set_kind(v1::MEASURE_KIND_SUM);
   dues->mutable_measure()->add_activity_types("party_dues_collection");
   dues->mutable_measure()->set_quantity("amount_fen");
   ASSERT_TRUE(records_->LoadProfile("kjj", profile, "").ok());

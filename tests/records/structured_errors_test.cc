@@ -3,7 +3,6 @@
 // server over a real redis-server. ErrorInfo (reason, domain), BadRequest
 // (field path), RetryInfo (UNAVAILABLE, ABORTED, a daily quota),
 // LocalizedMessage (zh-CN); and no Redis or Lua text reaches the caller.
-#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
 #include <fstream>
@@ -13,6 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "common/auth.h"
+#include "common/enums.h"
 #include "common/errors.h"
 #include "common/server.h"
 #include "common/status.h"
@@ -81,7 +81,9 @@ class StructuredErrorsTest : public ::testing::Test {
     ss << in.rdbuf();
     v1::LoadProfileRequest load;
     load.set_parent("orgs/kjj");
-    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(ss.str(), load.mutable_profile()).ok());
+    ASSERT_TRUE(
+        govreport::ParseHumanWritten(ss.str(), govreport::FileSyntax::kJson, load.mutable_profile())
+            .ok());
     v1::LoadProfileResponse lr;
     ASSERT_TRUE(Call([&](auto& ctx) {
                   return v1::IndicatorService::Stub(channel_).LoadProfile(&ctx, load, &lr);

@@ -3,7 +3,6 @@
 // strict-governance template, inheritance, formats and escaping; and its
 // gRPC edge under the render attacks of issue 9 (budgets, deadlines,
 // cancellation, request size, concurrent renders).
-#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
@@ -17,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/auth.h"
+#include "common/enums.h"
 #include "common/server.h"
 #include "gtest/gtest.h"
 #include "markup_checks.h"
@@ -75,9 +75,10 @@ class TemplatesTest : public ::testing::Test {
     figures_ = std::make_unique<LocalFigures>(records_.get());
     store_ = std::make_unique<Store>(client_.get());
     templates_ = std::make_unique<TemplatesCore>(store_.get(), figures_.get());
-    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
-                    Source("deploy/profiles/strict-governance/profile.json"), &profile_)
-                    .ok());
+    ASSERT_TRUE(
+        govreport::ParseHumanWritten(Source("deploy/profiles/strict-governance/profile.json"),
+                                     govreport::FileSyntax::kJson, &profile_)
+            .ok());
     records::v1::Org org;
     org.set_display_name("中共重庆市科学技术局党组");
     org.set_short_name("市科技局");
@@ -310,16 +311,16 @@ TEST_F(TemplatesTest, NarrativeIsDataInEveryFormat) {
   in.org = "kjj";
   in.text = "标题\n{{narrative.problems}}\n";
   in.context = ctx;
-  in.format = v1::TEXT;
+  in.format = typepb::DOCUMENT_FORMAT_TXT;
   EXPECT_EQ(templates_->Render(in)->content(), "标题\n<b>不足</b> & {{org.name}} *强调*\n");
-  in.format = v1::HTML;
+  in.format = typepb::DOCUMENT_FORMAT_HTML;
   std::string html = templates_->Render(in)->content();
   EXPECT_NE(html.find("&lt;b&gt;不足&lt;/b&gt; &amp; {{org.name}}"), std::string::npos) << html;
   EXPECT_EQ(html.find("&amp;amp;"), std::string::npos);  // Escaped once.
-  in.format = v1::MARKDOWN;
+  in.format = typepb::DOCUMENT_FORMAT_MD;
   std::string md = templates_->Render(in)->content();
   EXPECT_NE(md.find("\\*强调\\*"), std::string::npos) << md;
-  in.format = v1::DOCX;
+  in.format = typepb::DOCUMENT_FORMAT_DOCX;
   auto docx = templates_->Render(in);
   ASSERT_TRUE(docx.ok()) << docx.status();
   EXPECT_EQ(docx->content().substr(0, 2), "PK");
@@ -357,12 +358,12 @@ TEST_F(TemplatesTest, MarkupInEveryUserStringStaysText) {
     in.context = *ToEngineContext(BuildReportContext(input));
     in.title = "题" + evil;
     in.author = org.display_name();
-    in.format = v1::TEXT;
+    in.format = typepb::DOCUMENT_FORMAT_TXT;
     auto plain = templates_->Render(in);
     ASSERT_TRUE(plain.ok()) << plain.status();
     EXPECT_NE(plain->content().find(evil), std::string::npos);  // Text is as rendered.
 
-    in.format = v1::HTML;
+    in.format = typepb::DOCUMENT_FORMAT_HTML;
     auto html = templates_->Render(in);
     ASSERT_TRUE(html.ok()) << html.status();
     auto parsed = testing::ParseHtml(html->content());
@@ -378,7 +379,7 @@ TEST_F(TemplatesTest, MarkupInEveryUserStringStaysText) {
     EXPECT_NE(html->content().find("&amp;amp;"), std::string::npos);      // The value's "&amp;".
     EXPECT_EQ(html->content().find("&amp;amp;amp;"), std::string::npos);  // Escaped once.
 
-    in.format = v1::DOCX;
+    in.format = typepb::DOCUMENT_FORMAT_DOCX;
     auto docx = templates_->Render(in);
     ASSERT_TRUE(docx.ok()) << docx.status();
     auto parts = testing::Unzip(docx->content());
@@ -393,7 +394,7 @@ TEST_F(TemplatesTest, MarkupInEveryUserStringStaysText) {
     EXPECT_EQ(*testing::XmlText(parts->at("docProps/core.xml"), "title"), in.title);
     EXPECT_EQ(*testing::XmlText(parts->at("docProps/core.xml"), "creator"), org.display_name());
 
-    in.format = v1::MARKDOWN;
+    in.format = typepb::DOCUMENT_FORMAT_MD;
     auto md = templates_->Render(in);
     ASSERT_TRUE(md.ok()) << md.status();
     for (const std::string& problem : testing::MarkdownMarkup(md->content())) {
@@ -474,9 +475,10 @@ class RenderAttackTest : public ::testing::Test {
     authn_ = std::make_unique<auth::Authenticator>(client_.get(), "op-secret", absl::Hours(1));
     service_ = std::make_unique<TemplatesGrpc>(templates_.get(), authn_.get());
     records::v1::Profile profile;
-    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
-                    Source("deploy/profiles/strict-governance/profile.json"), &profile)
-                    .ok());
+    ASSERT_TRUE(
+        govreport::ParseHumanWritten(Source("deploy/profiles/strict-governance/profile.json"),
+                                     govreport::FileSyntax::kJson, &profile)
+            .ok());
     records::v1::Org org;
     org.set_display_name("中共重庆市科学技术局党组");
     ASSERT_TRUE(records_->CreateOrg("kjj", org, "").ok());
@@ -542,18 +544,18 @@ class RenderAttackTest : public ::testing::Test {
 TEST_F(RenderAttackTest, UnknownEnumValuesAreInvalidArgument) {
   Start(RenderLimits());
   v1::RenderRequest req = InlineRequest("{{org.name}}", 0);
-  req.set_format(static_cast<v1::Format>(99));
+  req.set_format(static_cast<typepb::DocumentFormat>(99));
   grpc::Status st = Render(req, absl::Seconds(10));
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_TRUE(absl::StartsWith(st.error_message(), "format: Format has no value 99"))
+  EXPECT_TRUE(absl::StartsWith(st.error_message(), "format: DocumentFormat has no value 99"))
       << st.error_message();
-  req.set_format(v1::DOCX);
+  req.set_format(typepb::DOCUMENT_FORMAT_DOCX);
   req.set_docx_layout(static_cast<v1::DocxLayout>(5));
   st = Render(req, absl::Seconds(10));
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_TRUE(absl::StartsWith(st.error_message(), "docx_layout: DocxLayout has no value 5"))
       << st.error_message();
-  req.set_format(v1::FORMAT_UNSPECIFIED);  // TEXT.
+  req.set_format(typepb::DOCUMENT_FORMAT_UNSPECIFIED);  // TEXT.
   req.set_docx_layout(v1::DOCX_LAYOUT_UNSPECIFIED);
   EXPECT_TRUE(Render(req, absl::Seconds(10)).ok());
 
@@ -561,14 +563,14 @@ TEST_F(RenderAttackTest, UnknownEnumValuesAreInvalidArgument) {
   preview.set_parent("orgs/kjj");
   preview.set_template_("orgs/kjj/templates/any");
   preview.set_period("2023");
-  preview.set_format(static_cast<v1::Format>(-3));
+  preview.set_format(static_cast<typepb::DocumentFormat>(-3));
   grpc::ClientContext ctx;
   auth::AttachToken(ctx, recorder_);
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   v1::RenderResponse out;
   st = stub_->Preview(&ctx, preview, &out);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_TRUE(absl::StartsWith(st.error_message(), "format: Format has no value -3"))
+  EXPECT_TRUE(absl::StartsWith(st.error_message(), "format: DocumentFormat has no value -3"))
       << st.error_message();
 }
 
@@ -606,7 +608,8 @@ TEST_F(RenderAttackTest, TheShippedTemplateRendersWellWithinTheBudget) {
   req.set_parent("orgs/kjj");
   req.set_template_("orgs/kjj/templates/report");
   *req.mutable_context() = BuildReportContext(input);
-  for (v1::Format format : {v1::TEXT, v1::HTML, v1::DOCX}) {
+  for (typepb::DocumentFormat format :
+       {typepb::DOCUMENT_FORMAT_TXT, typepb::DOCUMENT_FORMAT_HTML, typepb::DOCUMENT_FORMAT_DOCX}) {
     req.set_format(format);
     v1::RenderResponse out;
     grpc::Status st = Render(req, absl::Seconds(30), &out);

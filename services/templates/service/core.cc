@@ -146,11 +146,11 @@ std::vector<PartialCandidate> PartialCandidates(const std::string& org,
 // The rendered text laid out in the asked format (formats.h, docx/).
 absl::StatusOr<std::string> LayOut(const TemplatesCore::RenderInput& in, std::string text) {
   switch (in.format) {
-    case v1::MARKDOWN:
+    case typepb::DOCUMENT_FORMAT_MD:
       return ToMarkdown(text);
-    case v1::HTML:
+    case typepb::DOCUMENT_FORMAT_HTML:
       return ToHtml(text, in.title);
-    case v1::DOCX: {
+    case typepb::DOCUMENT_FORMAT_DOCX: {
       docx::DocxOptions d;
       d.title = in.title;
       d.author = in.author;
@@ -158,7 +158,7 @@ absl::StatusOr<std::string> LayOut(const TemplatesCore::RenderInput& in, std::st
         d.timestamp = std::chrono::sys_seconds{std::chrono::seconds{in.timestamp_unix}};
       // Condensed unless asked: it keeps 28 characters a line in Word, WPS
       // and LibreOffice alike (docs/documents.md).
-      d.character_grid = in.docx_layout == v1::DOCUMENT_GRID
+      d.character_grid = in.docx_layout == v1::DOCX_LAYOUT_DOCUMENT_GRID
                              ? docx::CharacterGrid::kDocumentGrid
                              : docx::CharacterGrid::kCondensedSpacing;
       auto bytes = docx::WriteOfficialDocx(text, d);
@@ -616,7 +616,8 @@ absl::StatusOr<v1::RenderResponse> TemplatesCore::Render(const RenderInput& in) 
   for (auto& m : r.missing) out.add_missing(std::move(m));
   for (auto& m : r.missing_partials) out.add_missing(absl::StrCat("partial:", m));
   GR_ASSIGN_OR_RETURN(*out.mutable_content(), LayOut(in, std::move(r.text)));
-  out.set_content_type(ContentType(in.format == v1::FORMAT_UNSPECIFIED ? v1::TEXT : in.format));
+  out.set_content_type(ContentType(
+      in.format == typepb::DOCUMENT_FORMAT_UNSPECIFIED ? typepb::DOCUMENT_FORMAT_TXT : in.format));
   return out;
 }
 
@@ -625,7 +626,7 @@ absl::StatusOr<v1::RenderResponse> TemplatesCore::Preview(const v1::PreviewReque
                                                           const std::string& token,
                                                           const CallControl& call) {
   GR_ASSIGN_OR_RETURN(TemplateRef ref, ParseTemplateName(req.template_()));
-  GR_RETURN_IF_ERROR(CheckEnum("format", req.format(), Unspecified::kAllowed));  // Unset: TEXT.
+  GR_RETURN_IF_ERROR(CheckEnum("format", req.format(), Unspecified::kAllowed));  // Unset: TXT.
   size_t narrative_bytes = 0;
   for (const auto& [k, v] : req.narrative()) narrative_bytes += k.size() + v.size();
   if (narrative_bytes > limits_.max_context_bytes) {
@@ -644,8 +645,9 @@ absl::StatusOr<v1::RenderResponse> TemplatesCore::Preview(const v1::PreviewReque
   in.org = org;
   in.ref = ref;
   in.context = std::move(context);
-  in.format = req.format() == v1::FORMAT_UNSPECIFIED ? v1::TEXT : req.format();
-  in.docx_layout = v1::CONDENSED;
+  in.format = req.format() == typepb::DOCUMENT_FORMAT_UNSPECIFIED ? typepb::DOCUMENT_FORMAT_TXT
+                                                                  : req.format();
+  in.docx_layout = v1::DOCX_LAYOUT_CONDENSED;
   in.call = call;
   in.context_bytes = narrative_bytes;
   return Render(in);

@@ -119,8 +119,8 @@ class TemplatesCore {
     // Or the request's own context, converted only once the render has its
     // slot, so that queued requests hold no converted copies.
     const v1::ValueMap* request_context = nullptr;
-    v1::Format format = v1::TEXT;
-    v1::DocxLayout docx_layout = v1::DOCUMENT_GRID;
+    typepb::DocumentFormat format = typepb::DOCUMENT_FORMAT_TXT;
+    v1::DocxLayout docx_layout = v1::DOCX_LAYOUT_DOCUMENT_GRID;
     std::string title;
     std::string author;
     int64_t timestamp_unix = 0;

@@ -17,6 +17,8 @@
 
 namespace govreport::templates {
 
+namespace typepb = ::govreport::type::v1;
+
 // Bytes of a template's text (stored, inline or validated).
 inline constexpr size_t kMaxTemplateBytes = 1 << 20;
 

@@ -6,6 +6,8 @@
 #include "templates/docx/docx_writer.h"
 
 namespace govreport::templates {
+
+namespace typepb = ::govreport::type::v1;
 namespace {
 
 using docx::LineKind;
@@ -180,11 +182,11 @@ absl::StatusOr<std::string> ToHtml(absl::string_view text, absl::string_view tit
 
 std::string ContentType(int format) {
   switch (format) {
-    case v1::MARKDOWN:
+    case typepb::DOCUMENT_FORMAT_MD:
       return "text/markdown; charset=utf-8";
-    case v1::HTML:
+    case typepb::DOCUMENT_FORMAT_HTML:
       return "text/html; charset=utf-8";
-    case v1::DOCX:
+    case typepb::DOCUMENT_FORMAT_DOCX:
       return "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
     default:
       return "text/plain; charset=utf-8";

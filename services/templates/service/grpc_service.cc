@@ -139,7 +139,7 @@ grpc::Status TemplatesGrpc::Render(grpc::ServerContext* ctx, const v1::RenderReq
   if (!org.ok()) return ToGrpcStatus(org.status());
   auto p = auth_->AuthorizeOrg(*ctx, *org, roles::kTemplateReaders);
   if (!p.ok()) return ToGrpcStatus(p.status());
-  // Unset: TEXT, and CONDENSED.
+  // Unset: DOCUMENT_FORMAT_TXT, and DOCX_LAYOUT_CONDENSED.
   for (const absl::Status& st :
        {CheckEnum("format", req->format(), Unspecified::kAllowed),
         CheckEnum("docx_layout", req->docx_layout(), Unspecified::kAllowed)}) {
@@ -161,7 +161,8 @@ grpc::Status TemplatesGrpc::Render(grpc::ServerContext* ctx, const v1::RenderReq
   in.request_context = &req->context();
   in.call = CallControlOf(ctx);
   in.call.platform = p->IsOperator();
-  in.format = req->format() == v1::FORMAT_UNSPECIFIED ? v1::TEXT : req->format();
+  in.format = req->format() == typepb::DOCUMENT_FORMAT_UNSPECIFIED ? typepb::DOCUMENT_FORMAT_TXT
+                                                                   : req->format();
   in.docx_layout = req->docx_layout();
   in.title = req->title();
   in.author = req->author();
