@@ -3,6 +3,12 @@
 #include "absl/strings/str_cat.h"
 #include "common/enums.h"
 #include "common/status.h"
+#include "common/timestamp.h"
+
+// FromProto reads what Redis holds. A message stored before its instants
+// became Timestamps has them at the old int64 fields' numbers (reserved in
+// approval.proto; the third argument of FromTimestamp): the timers and the
+// history's hash chain need them back, not unset.
 
 namespace govreport::approval {
 namespace {
@@ -77,8 +83,8 @@ pb::Workflow ToProto(const WorkflowDef& wf) {
   for (const auto& st : wf.steps) *p.add_steps() = ToProto(st);
   p.set_allow_consecutive_steps(wf.allow_consecutive_steps);
   p.set_revision(wf.revision);
-  p.set_create_unix(wf.create_unix);
-  p.set_update_unix(wf.update_unix);
+  *p.mutable_create_time() = ToTimestamp(wf.create_unix);
+  *p.mutable_update_time() = ToTimestamp(wf.update_unix);
   p.set_updated_by(wf.updated_by);
   return p;
 }
@@ -94,8 +100,8 @@ WorkflowDef FromProto(const pb::Workflow& p) {
   for (const auto& st : p.steps()) wf.steps.push_back(FromProto(st));
   wf.allow_consecutive_steps = p.allow_consecutive_steps();
   wf.revision = p.revision();
-  wf.create_unix = p.create_unix();
-  wf.update_unix = p.update_unix();
+  wf.create_unix = FromTimestamp(p.create_time(), p, 7);
+  wf.update_unix = FromTimestamp(p.update_time(), p, 8);
   wf.updated_by = p.updated_by();
   return wf;
 }
@@ -140,7 +146,7 @@ pb::Approval ToProto(const ApprovalState& s) {
     pb::StepProgress* out = p.add_steps();
     *out->mutable_step() = ToProto(sp.step);
     for (const auto& u : sp.approvers) out->add_approvers(u);
-    out->set_complete_unix(sp.complete_unix);
+    SetTimestamp(sp.complete_unix, [&] { return out->mutable_complete_time(); });
   }
   p.set_current_step(s.current_step);
   if (s.current_step >= 0 && s.current_step < static_cast<int>(s.steps.size())) {
@@ -155,23 +161,22 @@ pb::Approval ToProto(const ApprovalState& s) {
     out->set_added(t.added);
     out->set_assigned_by(t.assigned_by);
     out->set_handed_to(t.handed_to);
-    out->set_assign_unix(t.assign_unix);
-    out->set_act_unix(t.act_unix);
+    *out->mutable_assign_time() = ToTimestamp(t.assign_unix);
+    SetTimestamp(t.act_unix, [&] { return out->mutable_act_time(); });
     out->set_comment(t.comment);
   }
   p.set_activation(s.activation);
-  p.set_step_start_unix(s.step_start_unix);
-  p.set_due_unix(s.due_unix);
-  p.set_escalate_unix(s.escalate_unix);
+  *p.mutable_step_start_time() = ToTimestamp(s.step_start_unix);
+  SetTimestamp(s.due_unix, [&] { return p.mutable_due_time(); });
+  SetTimestamp(s.escalate_unix, [&] { return p.mutable_escalate_time(); });
   p.set_decisions(s.decisions);
   p.set_allow_consecutive_steps(s.allow_consecutive_steps);
   p.set_version(s.version);
-  p.set_create_unix(s.create_unix);
-  p.set_update_unix(s.update_unix);
-  p.set_finish_unix(s.finish_unix);
+  *p.mutable_create_time() = ToTimestamp(s.create_unix);
+  *p.mutable_update_time() = ToTimestamp(s.update_unix);
+  SetTimestamp(s.finish_unix, [&] { return p.mutable_finish_time(); });
   p.set_signer(s.signer);
-  p.set_sign_off_unix(s.sign_off_unix);
-  if (s.sign_off_unix) p.set_sign_off_time(Rfc3339(s.sign_off_unix));
+  SetTimestamp(s.sign_off_unix, [&] { return p.mutable_sign_off_time(); });
   p.set_last_comment(s.last_comment);
   p.set_history_length(s.history_length);
   p.set_history_head(s.history_head);
@@ -197,7 +202,7 @@ absl::StatusOr<ApprovalState> FromProto(const pb::Approval& p) {
     StepProgress out;
     out.step = FromProto(sp.step());
     out.approvers.assign(sp.approvers().begin(), sp.approvers().end());
-    out.complete_unix = sp.complete_unix();
+    out.complete_unix = FromTimestamp(sp.complete_time(), sp, 3);
     s.steps.push_back(std::move(out));
   }
   s.current_step = p.current_step();
@@ -214,23 +219,23 @@ absl::StatusOr<ApprovalState> FromProto(const pb::Approval& p) {
     out.added = t.added();
     out.assigned_by = t.assigned_by();
     out.handed_to = t.handed_to();
-    out.assign_unix = t.assign_unix();
-    out.act_unix = t.act_unix();
+    out.assign_unix = FromTimestamp(t.assign_time(), t, 8);
+    out.act_unix = FromTimestamp(t.act_time(), t, 9);
     out.comment = t.comment();
     s.tasks.push_back(std::move(out));
   }
   s.activation = p.activation();
-  s.step_start_unix = p.step_start_unix();
-  s.due_unix = p.due_unix();
-  s.escalate_unix = p.escalate_unix();
+  s.step_start_unix = FromTimestamp(p.step_start_time(), p, 13);
+  s.due_unix = FromTimestamp(p.due_time(), p, 14);
+  s.escalate_unix = FromTimestamp(p.escalate_time(), p, 15);
   s.decisions = p.decisions();
   s.allow_consecutive_steps = p.allow_consecutive_steps();
   s.version = p.version();
-  s.create_unix = p.create_unix();
-  s.update_unix = p.update_unix();
-  s.finish_unix = p.finish_unix();
+  s.create_unix = FromTimestamp(p.create_time(), p, 19);
+  s.update_unix = FromTimestamp(p.update_time(), p, 20);
+  s.finish_unix = FromTimestamp(p.finish_time(), p, 21);
   s.signer = p.signer();
-  s.sign_off_unix = p.sign_off_unix();
+  s.sign_off_unix = FromTimestamp(p.sign_off_time(), p, 23);
   s.last_comment = p.last_comment();
   s.history_length = p.history_length();
   s.history_head = p.history_head();
@@ -241,7 +246,7 @@ absl::StatusOr<ApprovalState> FromProto(const pb::Approval& p) {
 pb::HistoryEntry ToProto(const HistoryRecord& e) {
   pb::HistoryEntry p;
   p.set_sequence(e.sequence);
-  p.set_time_unix(e.time_unix);
+  *p.mutable_time() = ToTimestamp(e.time_unix);
   p.set_action(e.action);
   p.set_actor(e.actor);
   p.set_step(e.step);
@@ -259,7 +264,7 @@ pb::HistoryEntry ToProto(const HistoryRecord& e) {
 HistoryRecord FromProto(const pb::HistoryEntry& p) {
   HistoryRecord e;
   e.sequence = p.sequence();
-  e.time_unix = p.time_unix();
+  e.time_unix = FromTimestamp(p.time(), p, 2);
   e.action = p.action();
   e.actor = p.actor();
   e.step = p.step();

@@ -6,6 +6,7 @@
 #include "approval/convert.h"
 #include "common/enums.h"
 #include "common/status.h"
+#include "common/timestamp.h"
 
 namespace govreport::approval {
 namespace {
@@ -245,8 +246,8 @@ grpc::Status ApprovalGrpcService::ListMyTasks(grpc::ServerContext* ctx,
     const StepDef& step = tv.approval.current();
     out->set_step(step.name);
     out->set_step_display_name(step.display_name);
-    out->set_assign_unix(tv.task.assign_unix);
-    out->set_due_unix(tv.approval.due_unix);
+    *out->mutable_assign_time() = ToTimestamp(tv.task.assign_unix);
+    SetTimestamp(tv.approval.due_unix, [&] { return out->mutable_due_time(); });
     out->set_overdue(tv.approval.due_unix != 0 && now > tv.approval.due_unix);
     out->set_required(tv.task.required);
   }

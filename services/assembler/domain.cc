@@ -17,6 +17,7 @@
 #include "common/numerals.h"
 #include "common/resource.h"
 #include "common/status.h"
+#include "common/timestamp.h"
 #include "report_context/report_context.h"
 
 namespace govreport::assembler {
@@ -43,7 +44,7 @@ const char* StateName(pb::ReportState s) {
 
 void Touch(pb::Report& r, int64_t now_unix) {
   r.set_version(r.version() + 1);
-  r.set_update_unix(now_unix);
+  *r.mutable_update_time() = ToTimestamp(now_unix);
 }
 
 std::string Trim(absl::string_view line) {
@@ -191,8 +192,8 @@ pb::Report NewReport(const ReportRef& ref, const pb::CreateReportRequest& req,
   r.set_pending_job(1);
   r.set_version(1);
   r.set_created_by(std::string(by));
-  r.set_create_unix(now_unix);
-  r.set_update_unix(now_unix);
+  *r.mutable_create_time() = ToTimestamp(now_unix);
+  *r.mutable_update_time() = r.create_time();
   return r;
 }
 
@@ -333,7 +334,7 @@ void MarkApproved(pb::Report& report, const SignOff& s, int64_t now_unix) {
   report.set_state(pb::REPORT_STATE_APPROVED);
   report.set_approval(s.approval);
   report.set_signer(s.signer);
-  report.set_sign_off_unix(s.sign_off_unix);
+  *report.mutable_sign_off_time() = ToTimestamp(s.sign_off_unix);
   report.set_issue_date(FormatDateGb(IssueDateOf(s.sign_off_unix)));
   report.clear_error();
   Touch(report, now_unix);
@@ -657,7 +658,7 @@ pb::Revision MakeRevision(const pb::Report& report, const AssembleJob& job, int6
   SetMissing(std::vector<std::string>(rendered.missing().begin(), rendered.missing().end()), &rev);
   rev.set_job(job.JobId());
   rev.set_requested_by(job.requested_by);
-  rev.set_create_unix(now_unix);
+  *rev.mutable_create_time() = ToTimestamp(now_unix);
   return rev;
 }
 
@@ -721,7 +722,7 @@ tpb::RenderRequest RenderRequestFor(const pb::Revision& revision, typepb::Docume
   req.set_format(format);  // The templates service takes the same enum.
   req.set_title(revision.title());
   req.set_author(revision.org().display_name());
-  req.set_timestamp_unix(timestamp_unix);
+  SetTimestamp(timestamp_unix, [&] { return req.mutable_document_time(); });
   return req;
 }
 
@@ -759,12 +760,14 @@ absl::StatusOr<ReportOrder> ParseReportOrder(const pb::ListReportsRequest& req) 
   const std::string& o = req.order_by();
   GR_ASSIGN_OR_RETURN(bool by_change, InChangeOrder(o, req.changed_after()));
   if (by_change) return ReportOrder::kChange;
-  if (o.empty() || o == "create_unix desc") return ReportOrder::kNewest;
-  if (o == "create_unix") return ReportOrder::kOldest;
+  // The create_unix spellings are those of before the field became the
+  // Timestamp create_time; clients written then keep working.
+  if (o.empty() || o == "create_time desc" || o == "create_unix desc") return ReportOrder::kNewest;
+  if (o == "create_time" || o == "create_unix") return ReportOrder::kOldest;
   return absl::InvalidArgumentError(
       absl::StrCat("order_by: '", o,
-                   "' is not an order of this list (\"create_unix desc\", the default; "
-                   "\"create_unix\"; \"change_sequence\")"));
+                   "' is not an order of this list (\"create_time desc\", the default; "
+                   "\"create_time\"; \"change_sequence\")"));
 }
 
 }  // namespace govreport::assembler

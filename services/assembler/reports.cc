@@ -12,6 +12,7 @@
 #include "common/resource.h"
 #include "common/status.h"
 #include "common/stored_proto.h"
+#include "common/timestamp.h"
 
 namespace govreport::assembler {
 namespace {
@@ -167,7 +168,7 @@ absl::StatusOr<pb::TemplateWorkflows> ReportCore::SetTemplateWorkflows(
     if (!wf.ok()) return AsFieldError("workflows", wf.status());
   }
   binding.set_updated_by(p.subject);
-  binding.set_update_unix(Now());
+  *binding.mutable_update_time() = ToTimestamp(Now());
   GR_RETURN_IF_ERROR(store_->WriteTemplateWorkflows(org, binding));
   return binding;
 }
@@ -360,9 +361,9 @@ absl::StatusOr<pb::Document> ReportCore::GetDocument(const CallAs& as, const Rev
   }
   // A preview of the draft from its snapshot, as the approvers will see it
   // (without 成文日期, which the sign-off sets).
-  GR_ASSIGN_OR_RETURN(
-      tpb::RenderResponse r,
-      upstream_->Render(as, RenderRequestFor(rev, format, std::nullopt, rev.create_unix())));
+  GR_ASSIGN_OR_RETURN(tpb::RenderResponse r,
+                      upstream_->Render(as, RenderRequestFor(rev, format, std::nullopt,
+                                                             FromTimestamp(rev.create_time()))));
   doc.set_content_type(r.content_type().empty() ? DefaultContentType(format) : r.content_type());
   doc.set_sha256(Sha256Hex(r.content()));
   doc.set_content(std::move(*r.mutable_content()));
@@ -550,7 +551,7 @@ absl::StatusOr<pb::Report> ReportCore::StartApprovalFor(const CallAs& as, const 
       next.set_submitted_revision(0);
       next.clear_accepted_gaps();
       next.set_version(next.version() + 1);
-      next.set_update_unix(Now());
+      *next.mutable_update_time() = ToTimestamp(Now());
       return Change{true, std::nullopt};
     });
     (void)undo;

@@ -12,6 +12,7 @@
 #include "common/crypto.h"
 #include "common/server.h"
 #include "common/status.h"
+#include "common/timestamp.h"
 #include "report_context/report_context.h"
 
 namespace govreport::assembler {
@@ -309,14 +310,15 @@ Workers::PublicationOr Workers::RenderFinal(const RevisionRef& ref, const pb::Re
     return HandlerResult::Retry(absl::UnavailableError(
         absl::StrCat(report.approval(), " has no history head to anchor the publication")));
   }
-  absl::CivilDay issue = IssueDateOf(report.sign_off_unix());
+  // 21: Report.sign_off_unix of a report approved before it was a Timestamp.
+  const int64_t sign_off_unix = FromTimestamp(report.sign_off_time(), report, 21);
+  absl::CivilDay issue = IssueDateOf(sign_off_unix);
   Publication pub;
   pub.frozen = *rev;
   for (typepb::DocumentFormat format : AllFormats()) {
     // The sign-off time fixes the DOCX metadata, so a re-render gives the
     // same bytes and the same digest.
-    auto r =
-        upstream_->Render(service_, RenderRequestFor(*rev, format, issue, report.sign_off_unix()));
+    auto r = upstream_->Render(service_, RenderRequestFor(*rev, format, issue, sign_off_unix));
     if (!r.ok()) return Failure(r.status());
     pb::RenderedDocument* d = pub.frozen.add_documents();
     d->set_format(format);
@@ -329,7 +331,7 @@ Workers::PublicationOr Workers::RenderFinal(const RevisionRef& ref, const pb::Re
   frozen.set_frozen(true);
   frozen.set_approval(report.approval());
   frozen.set_signer(report.signer());
-  frozen.set_sign_off_unix(report.sign_off_unix());
+  *frozen.mutable_sign_off_time() = ToTimestamp(sign_off_unix);
   frozen.set_issue_date(report.issue_date());
   frozen.set_approval_history_head(signed_approval->history_head());
   frozen.set_digest(ManifestDigest(frozen.documents()));
@@ -350,7 +352,7 @@ HandlerResult Workers::CommitPublication(const RevisionRef& ref, const pb::Repor
           return HandlerResult::Done();  // Another worker published it.
         }
         int64_t now = Now();
-        frozen.set_publish_unix(now);
+        *frozen.mutable_publish_time() = ToTimestamp(now);
         pb::Report next = *report;
         MarkPublished(next, frozen, now);
         CommitBuilder commit(ref.report(), report->version(), next);
@@ -369,7 +371,7 @@ HandlerResult Workers::CommitPublication(const RevisionRef& ref, const pb::Repor
                      {"approval", frozen.approval()},
                      {"approval_history_head", frozen.approval_history_head()},
                      {"signer", frozen.signer()},
-                     {"sign_off_unix", absl::StrCat(frozen.sign_off_unix())},
+                     {"sign_off_unix", absl::StrCat(FromTimestamp(frozen.sign_off_time()))},
                      {"issue_date", frozen.issue_date()},
                      {"time_unix", absl::StrCat(now)}});
         return commit;
@@ -400,7 +402,7 @@ void Workers::OnApprovalEventDead(const streams::Entry& entry, const absl::Statu
         next.set_error(absl::StrCat("publishing ", ref->Name(), " failed: ", CallerMessage(why),
                                     " (the event is in ", kApprovalEvents, ":dead)"));
         next.set_version(next.version() + 1);
-        next.set_update_unix(Now());
+        *next.mutable_update_time() = ToTimestamp(Now());
         return CommitBuilder(ref->report(), report->version(), next);
       },
       Committed, [] { return HandlerResult::Done(); });

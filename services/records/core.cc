@@ -15,6 +15,7 @@
 #include "common/resource.h"
 #include "common/status.h"
 #include "common/stored_proto.h"
+#include "common/timestamp.h"
 
 namespace govreport::records {
 namespace {
@@ -134,8 +135,8 @@ absl::StatusOr<pb::Org> RecordsCore::CreateOrg(const std::string& org_id, pb::Or
   std::string fp = request_id::Fingerprint("CreateOrg", org_id, "", call);
   org.set_name(absl::StrCat("orgs/", org_id));
   org.set_revision(1);
-  org.set_create_unix(absl::ToUnixSeconds(Now()));
-  org.set_update_unix(org.create_unix());
+  *org.mutable_create_time() = ToTimestamp(absl::ToUnixSeconds(Now()));
+  *org.mutable_update_time() = org.create_time();
   std::string blob = SerializeStored(org);
   GR_ASSIGN_OR_RETURN(WriteAnswer a,
                       store_.WriteOrg(org_id, "create", 0, blob, request_id, fp, blob));
@@ -189,7 +190,7 @@ absl::StatusOr<pb::Org> RecordsCore::UpdateOrg(const pb::UpdateOrgRequest& req) 
   GR_ASSIGN_OR_RETURN(pb::Org next, ApplyOrgUpdate(cur, req));
   int64_t expected = req.expected_revision() ? req.expected_revision() : cur.revision();
   next.set_revision(expected + 1);
-  next.set_update_unix(absl::ToUnixSeconds(Now()));
+  *next.mutable_update_time() = ToTimestamp(absl::ToUnixSeconds(Now()));
   std::string blob = SerializeStored(next);
   GR_ASSIGN_OR_RETURN(WriteAnswer a,
                       store_.WriteOrg(org_id, "update", expected, blob, req.request_id(),
@@ -385,8 +386,8 @@ absl::StatusOr<RecordsCore::PreparedWrite> RecordsCore::PrepareCreate(
   p.record.clear_change_reason();
   p.record.clear_create_sequence();  // Given by the write script.
   p.record.clear_change_sequence();
-  p.record.set_create_unix(absl::ToUnixSeconds(Now()));
-  p.record.set_update_unix(p.record.create_unix());
+  *p.record.mutable_create_time() = ToTimestamp(absl::ToUnixSeconds(Now()));
+  *p.record.mutable_update_time() = p.record.create_time();
   ActivityWrite& w = p.write;
   w.op = "create";
   w.id = id;
@@ -680,7 +681,7 @@ absl::StatusOr<pb::ActivityRecord> RecordsCore::ChangeActivity(const std::string
   int64_t expected = change.expected_revision ? change.expected_revision : cur.revision();
   next.set_revision(expected + 1);
   next.set_recorded_by(recorded_by);
-  next.set_update_unix(absl::ToUnixSeconds(Now()));
+  *next.mutable_update_time() = ToTimestamp(absl::ToUnixSeconds(Now()));
   PreparedWrite p;
   p.record = next;
   ActivityWrite& w = p.write;

@@ -259,8 +259,8 @@ std::string ContentHash(const pb::ActivityRecord& r) {
   c.clear_name();
   c.clear_recorded_by();
   c.clear_revision();
-  c.clear_create_unix();
-  c.clear_update_unix();
+  c.clear_create_time();
+  c.clear_update_time();
   c.clear_voided();
   c.clear_void_reason();
   c.clear_change_reason();

@@ -6,6 +6,7 @@
 #include "common/errors.h"
 #include "common/resource.h"
 #include "common/status.h"
+#include "common/timestamp.h"
 
 namespace govreport::records {
 namespace apb = ::govreport::auth::v1;
@@ -267,7 +268,7 @@ grpc::Status AuthGrpc::IssueToken(grpc::ServerContext* ctx, const apb::IssueToke
   if (!issued.ok()) return ToGrpcStatus(issued.status());
   out->set_token_id(issued->token_id);
   out->set_token(issued->secret);
-  out->set_expire_unix(issued->expire_unix);
+  SetTimestamp(issued->expire_unix, [&] { return out->mutable_expire_time(); });
   *out->mutable_principal() = want;
   return grpc::Status::OK;
 }
@@ -303,8 +304,8 @@ grpc::Status AuthGrpc::ListTokens(grpc::ServerContext* ctx, const apb::ListToken
   for (const auto& t : list->tokens) {
     apb::TokenInfo* info = out->add_tokens();
     info->set_token_id(t.token_id);
-    info->set_issue_unix(t.issue_unix);
-    info->set_expire_unix(t.expire_unix);
+    *info->mutable_issue_time() = ToTimestamp(t.issue_unix);
+    SetTimestamp(t.expire_unix, [&] { return info->mutable_expire_time(); });
     apb::Principal* pr = info->mutable_principal();
     pr->set_subject(t.principal.subject);
     pr->set_org(t.principal.org);

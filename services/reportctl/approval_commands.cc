@@ -49,9 +49,11 @@ void PrintApproval(Context& c, const apv::Approval& a) {
       if (task.state() == apv::TASK_STATE_PENDING) pending.push_back(task.user());
     }
     t.Add({"waiting for", absl::StrJoin(pending, ", ")});
-    if (a.due_unix()) t.Add({"due", Time(a.due_unix())});
+    if (a.has_due_time()) t.Add({"due", Time(a.due_time())});
   }
-  if (!a.signer().empty()) t.Add({"signed", absl::StrCat(a.signer(), " at ", a.sign_off_time())});
+  if (!a.signer().empty()) {
+    t.Add({"signed", absl::StrCat(a.signer(), " at ", Time(a.sign_off_time()))});
+  }
   if (!a.last_comment().empty()) t.Add({"last comment", a.last_comment()});
   t.Add({"version", absl::StrCat(a.version())});
   t.Add({"history",
@@ -191,7 +193,7 @@ int ApprovalHistory(Context& c, const Command& cmd) {
   Table t({"#", "time", "action", "actor", "step", "comment", "hash"});
   for (const auto& e : all.entries()) {
     std::string actor = e.via().empty() ? e.actor() : absl::StrCat(e.actor(), " via ", e.via());
-    t.Add({absl::StrCat(e.sequence()), Time(e.time_unix()), e.action(), actor, e.step(),
+    t.Add({absl::StrCat(e.sequence()), Time(e.time()), e.action(), actor, e.step(),
            Clip(e.comment(), 40), e.hash().substr(0, 12)});
   }
   t.Print();
@@ -290,7 +292,7 @@ int Inbox(Context& c, const Command& cmd) {
   for (const auto& task : all.tasks()) {
     t.Add({task.approval().name(), task.approval().subject(),
            task.step_display_name().empty() ? task.step() : task.step_display_name(),
-           Time(task.assign_unix()), Time(task.due_unix()), task.overdue() ? "OVERDUE" : ""});
+           Time(task.assign_time()), Time(task.due_time()), task.overdue() ? "OVERDUE" : ""});
   }
   t.Print();
   return kOk;

@@ -1,6 +1,9 @@
 // reportctl commands of the records service: tokens, orgs, the profile,
 // indicators, figures and provenance. Activity records, file import and
 // the sample year are in activity_commands.cc.
+#include <google/protobuf/text_format.h>
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
 
 #include <iostream>
 #include <map>
@@ -111,7 +114,8 @@ int TokenList(Context& c, const Command&) {
   for (const auto& tok : resp.tokens()) {
     t.Add({tok.token_id(), tok.principal().subject(), tok.principal().org(),
            absl::StrJoin(tok.principal().roles(), ","),
-           tok.expire_unix() ? absl::StrCat(tok.expire_unix()) : "never"});
+           tok.has_expire_time() ? google::protobuf::util::TimeUtil::ToString(tok.expire_time())
+                                 : "never"});
   }
   t.Print();
   return kOk;

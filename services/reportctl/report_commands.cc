@@ -16,6 +16,7 @@
 #include "common/crypto.h"
 #include "common/enums.h"
 #include "common/status.h"
+#include "common/timestamp.h"
 #include "govreport/approval/v1/approval.grpc.pb.h"
 #include "govreport/assembler/v1/reports.grpc.pb.h"
 #include "reportctl/cli.h"
@@ -42,7 +43,8 @@ std::string ReportName(const std::string& arg) {
   return arg;
 }
 
-std::string Time(int64_t unix) {
+std::string Time(const google::protobuf::Timestamp& t) {
+  const int64_t unix = FromTimestamp(t);
   if (unix == 0) return "";
   return absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixSeconds(unix), absl::LocalTimeZone());
 }
@@ -156,8 +158,8 @@ void PrintReport(Context& c, const rpt::Report& r) {
   std::map<std::string, std::string> narrative(r.narrative().begin(), r.narrative().end());
   for (const auto& [slot, text] : narrative)
     t.Add({absl::StrCat("narrative.", slot), Clip(text, 60)});
-  t.Add({"created", absl::StrCat(Time(r.create_unix()), " by ", r.created_by())});
-  t.Add({"updated", Time(r.update_unix())});
+  t.Add({"created", absl::StrCat(Time(r.create_time()), " by ", r.created_by())});
+  t.Add({"updated", Time(r.update_time())});
   t.Print();
   if (r.staleness().changed_figures_size() > 0 || r.staleness().changed_org_fields_size() > 0) {
     std::cout << "\nChanged since revision " << r.current_revision() << " was assembled:\n";
@@ -179,10 +181,10 @@ void PrintRevision(Context& c, const rpt::Revision& rev) {
   t.Add({"period", absl::StrCat(rev.period(), " (", rev.first_day(), " .. ", rev.last_day(), ")")});
   t.Add({"data version", absl::StrCat(rev.data_version())});
   t.Add({"template", absl::StrCat(rev.template_(), " (revision ", rev.template_revision(), ")")});
-  t.Add({"assembled", absl::StrCat(Time(rev.create_unix()), " by job ", rev.job())});
+  t.Add({"assembled", absl::StrCat(Time(rev.create_time()), " by job ", rev.job())});
   if (rev.missing_size() > 0) t.Add({"missing", absl::StrJoin(rev.missing(), ", ")});
   if (rev.frozen()) {
-    t.Add({"published", absl::StrCat(Time(rev.publish_unix()), ", signed by ", rev.signer(), ", ",
+    t.Add({"published", absl::StrCat(Time(rev.publish_time()), ", signed by ", rev.signer(), ", ",
                                      rev.issue_date())});
     t.Add({"digest", rev.digest()});
     for (const auto& d : rev.documents()) {
@@ -218,7 +220,7 @@ int Follow(Context& c, const std::string& name, bool print,
       if (c.json()) {
         std::cout << ToJson(r) << std::flush;
       } else {
-        std::cout << Time(r.update_unix()) << "  v" << r.version() << "  " << StateLine(r)
+        std::cout << Time(r.update_time()) << "  v" << r.version() << "  " << StateLine(r)
                   << "  revision " << r.current_revision()
                   << (r.error().empty() ? "" : "  error: " + r.error()) << std::endl;
       }
@@ -292,7 +294,7 @@ void PrintBinding(Context& c, const rpt::TemplateWorkflows& b) {
     return;
   }
   std::cout << b.template_() << " may use: " << absl::StrJoin(b.workflows(), ", ") << "\n"
-            << "bound by " << b.updated_by() << " at " << Time(b.update_unix()) << "\n";
+            << "bound by " << b.updated_by() << " at " << Time(b.update_time()) << "\n";
 }
 
 int ReportBindWorkflows(Context& c, const Command& cmd) {
@@ -384,7 +386,7 @@ int ReportList(Context& c, const Command& cmd) {
   for (const auto& r : all.reports()) {
     t.Add({r.name(), r.period(), StateLine(r), absl::StrCat(r.current_revision()),
            r.published_revision() ? absl::StrCat(r.published_revision()) : "",
-           Time(r.update_unix())});
+           Time(r.update_time())});
   }
   t.Print();
   return kOk;

@@ -3,6 +3,8 @@
 #ifndef GOVREPORT_REPORTCTL_REPORTS_HELPERS_H_
 #define GOVREPORT_REPORTCTL_REPORTS_HELPERS_H_
 
+#include <google/protobuf/timestamp.pb.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -18,8 +20,8 @@ namespace govreport::cli {
 
 // "orgs/kjj/reports/x", or the short "kjj/x".
 std::string ReportName(const std::string& arg);
-// Local "YYYY-MM-DD HH:MM:SS"; "" for 0.
-std::string Time(int64_t unix);
+// Local "YYYY-MM-DD HH:MM:SS"; "" when unset.
+std::string Time(const google::protobuf::Timestamp& t);
 // One line of at most `bytes` bytes (cut at a character), "…" when cut.
 std::string Clip(const std::string& text, size_t bytes);
 absl::StatusOr<assembler::v1::Report> FetchReport(Context& c, const std::string& name,

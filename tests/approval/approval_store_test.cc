@@ -2,11 +2,16 @@
 // workflows and roles, whole chains, bad input without state change,
 // idempotency, the race of N approvers, tampering with the history in
 // Redis, and three replicas firing deadlines.
+#include <google/protobuf/message.h>
+#include <google/protobuf/timestamp.pb.h>
+
 #include <algorithm>
 #include <atomic>
 #include <set>
 #include <thread>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -605,6 +610,88 @@ TEST_F(TamperTest, GarbageEntryIsCaught) {
   ChainCheck c = Verify();
   EXPECT_FALSE(c.ok);
   EXPECT_EQ(c.first_bad_sequence, 4) << c.problem;
+}
+
+// ------------------------------------------------------------ old data
+
+// What an approval stored while its instants were int64 *_unix fields looks
+// like: each Timestamp named in `fields` moved back to its old (now
+// reserved) number as a varint of Unix seconds.
+void AsStoredBeforeTimestamps(google::protobuf::Message* m,
+                              const std::vector<std::pair<std::string, int>>& fields) {
+  const google::protobuf::Reflection* r = m->GetReflection();
+  for (const auto& [name, old_number] : fields) {
+    const google::protobuf::FieldDescriptor* f = m->GetDescriptor()->FindFieldByName(name);
+    ASSERT_NE(f, nullptr) << name;
+    if (!r->HasField(*m, f)) continue;
+    int64_t seconds =
+        static_cast<const google::protobuf::Timestamp&>(r->GetMessage(*m, f)).seconds();
+    r->ClearField(m, f);
+    r->MutableUnknownFields(m)->AddVarint(old_number, static_cast<uint64_t>(seconds));
+  }
+}
+
+// Issue 11: the instants became google.protobuf.Timestamp fields with new
+// numbers. State and history stored before read back with the same
+// instants (the deadlines stay, and the chain sealed over the seconds still
+// verifies), not as unset nor as another field.
+TEST_F(ApprovalRedisTest, StateAndHistoryStoredWithUnixSecondsReadTheSame) {
+  auto s = env_->StartOn("orgs/acme/reports/r1/revisions/1");
+  ASSERT_TRUE(s.ok()) << s.status();
+  env_->Advance(60);
+  s = env_->Do(Approver("director"), T::kApprove, *s, "同意");
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_NE(s->due_unix, 0);
+  const std::string name = ApprovalResourceName("acme", s->id);
+  pb::Approval now = ToProto(*s);
+  EXPECT_EQ(now.due_time().seconds(), s->due_unix);
+  EXPECT_EQ(now.create_time().seconds(), kT0);
+  EXPECT_FALSE(now.has_finish_time());  // Unset, not 1970.
+
+  const std::string key = Store::ApprovalKey("acme", s->id);
+  auto data = env_->redis().Command({"HGET", key, "data"});
+  ASSERT_TRUE(data.ok());
+  pb::Approval old;
+  ASSERT_TRUE(old.ParseFromString(std::string(data->Str())));
+  AsStoredBeforeTimestamps(&old, {{"step_start_time", 13},
+                                  {"due_time", 14},
+                                  {"escalate_time", 15},
+                                  {"create_time", 19},
+                                  {"update_time", 20},
+                                  {"finish_time", 21},
+                                  {"sign_off_time", 23}});
+  for (auto& t : *old.mutable_tasks()) {
+    AsStoredBeforeTimestamps(&t, {{"assign_time", 8}, {"act_time", 9}});
+  }
+  for (auto& sp : *old.mutable_steps()) AsStoredBeforeTimestamps(&sp, {{"complete_time", 3}});
+  ASSERT_FALSE(old.has_due_time());
+  ASSERT_TRUE(env_->redis().Command({"HSET", key, "data", old.SerializeAsString()}).ok());
+  const std::string hist = Store::HistoryKey("acme", s->id);
+  for (int i = 0; i < s->history_length; ++i) {
+    auto raw = env_->redis().Command({"LINDEX", hist, absl::StrCat(i)});
+    ASSERT_TRUE(raw.ok());
+    pb::HistoryEntry e;
+    ASSERT_TRUE(e.ParseFromString(std::string(raw->Str())));
+    AsStoredBeforeTimestamps(&e, {{"time", 2}});
+    ASSERT_TRUE(env_->redis().Command({"LSET", hist, absl::StrCat(i), e.SerializeAsString()}).ok());
+  }
+
+  auto back = core().GetApproval(Auditor(), name);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(ToProto(*back).SerializeAsString(), now.SerializeAsString());
+  auto check = core().VerifyHistory(Auditor(), name);
+  ASSERT_TRUE(check.ok()) << check.status();
+  EXPECT_TRUE(check->ok) << check->problem;
+  EXPECT_EQ(check->checked, s->history_length);
+  auto history = core().GetHistory(Auditor(), name, 10, "");
+  ASSERT_TRUE(history.ok()) << history.status();
+  ASSERT_EQ(history->items.size(), 2u);
+  EXPECT_EQ(history->items[0].time_unix, kT0);
+  EXPECT_EQ(history->items[1].time_unix, kT0 + 60);
+  // The next action writes the new fields; it sees the deadline it had.
+  s = env_->Do(Approver("lead1"), T::kApprove, *back);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->due_unix, now.due_time().seconds());
 }
 
 // -------------------------------------------------------------- timers

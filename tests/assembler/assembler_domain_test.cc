@@ -298,7 +298,7 @@ TEST(Documents, RenderRequestUsesTheSnapshotAndPinnedTemplate) {
   EXPECT_EQ(r.parent(), "orgs/kjj");
   EXPECT_EQ(r.template_(), "orgs/kjj/templates/annual@3");
   EXPECT_EQ(r.format(), typepb::DOCUMENT_FORMAT_DOCX);
-  EXPECT_EQ(r.timestamp_unix(), 1704400000);
+  EXPECT_EQ(r.document_time().seconds(), 1704400000);
   EXPECT_EQ(r.author(), "中共某市科学技术局党组");
   const auto& f = r.context().fields();
   EXPECT_EQ(f.at("narrative").map().fields().at("problems").text(), "{{x}}");

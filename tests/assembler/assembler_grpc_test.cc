@@ -280,9 +280,15 @@ TEST_F(AssemblerTest, CreateAssemblesADraftRevisionWithItsSnapshot) {
   EXPECT_EQ(created.state(), v1::REPORT_STATE_DRAFT);
   EXPECT_TRUE(created.assembling());
   EXPECT_EQ(created.created_by(), "kjj-drafter");
+  ASSERT_TRUE(created.has_create_time());
+  EXPECT_GT(created.create_time().seconds(), 0);
+  EXPECT_FALSE(created.has_sign_off_time());  // Unset until signed, not 1970.
 
   v1::Report ready = WaitRevision(created.name(), 1);
   EXPECT_EQ(ready.state(), v1::REPORT_STATE_DRAFT);
+  // The instants stored at creation read back as they were written.
+  EXPECT_EQ(ready.create_time().seconds(), created.create_time().seconds());
+  EXPECT_GE(ready.update_time().seconds(), ready.create_time().seconds());
   EXPECT_EQ(ready.current_revision(), 1);
   EXPECT_EQ(
       std::vector<std::string>(ready.missing_figures().begin(), ready.missing_figures().end()),
@@ -292,6 +298,8 @@ TEST_F(AssemblerTest, CreateAssemblesADraftRevisionWithItsSnapshot) {
   EXPECT_EQ(rev.name(), "orgs/kjj/reports/annual-2023/revisions/1");
   EXPECT_EQ(rev.period(), "2023");
   EXPECT_EQ(rev.first_day(), "2023-01-01");
+  EXPECT_GE(rev.create_time().seconds(), created.create_time().seconds());
+  EXPECT_FALSE(rev.has_publish_time());
   EXPECT_GT(rev.data_version(), 0);
   EXPECT_EQ(rev.template_revision(), 1);
   EXPECT_EQ(rev.org().short_name(), "市kjj局");
@@ -323,6 +331,7 @@ TEST_F(AssemblerTest, CreateAssemblesADraftRevisionWithItsSnapshot) {
   ASSERT_TRUE(stack_->reports().ListReports(Stack::Ctx(kjj_.director).get(), lr, &list).ok());
   ASSERT_EQ(list.reports_size(), 1);
   EXPECT_EQ(list.reports(0).name(), created.name());
+  EXPECT_EQ(list.reports(0).create_time().seconds(), created.create_time().seconds());
 }
 
 TEST_F(AssemblerTest, RepeatedRequestIdReturnsTheFirstReport) {
@@ -481,12 +490,15 @@ TEST_F(AssemblerTest, ApprovalPublishesFrozenDocumentsWithDigests) {
   EXPECT_EQ(pub.signer(), "kjj-secretary");
   EXPECT_EQ(pub.formats_size(), 4);
   ASSERT_FALSE(pub.digest().empty());
-  std::string date = FormatDateGb(IssueDateOf(pub.sign_off_unix()));
+  std::string date = FormatDateGb(IssueDateOf(pub.sign_off_time().seconds()));
   EXPECT_EQ(pub.issue_date(), date);
 
   v1::Revision rev = Revision(r.name(), 1);
   EXPECT_TRUE(rev.frozen());
   EXPECT_EQ(rev.digest(), pub.digest());
+  EXPECT_EQ(rev.sign_off_time().seconds(), pub.sign_off_time().seconds());
+  EXPECT_GE(rev.publish_time().seconds(), rev.sign_off_time().seconds());
+  EXPECT_EQ(rev.issue_date(), pub.issue_date());
   std::map<typepb::DocumentFormat, std::string> bytes;
   ASSERT_NO_FATAL_FAILURE(ExpectFinalDocuments(rev, pub, &bytes));
   EXPECT_TRUE(absl::StrContains(bytes[typepb::DOCUMENT_FORMAT_TXT], date))

@@ -315,7 +315,7 @@ TEST_F(ReportListingTest, ASyncByChangeSequenceSeesExactlyWhatChanged) {
   pb::ListReportsRequest req;
   req.set_order_by("title");
   EXPECT_EQ(ParseReportOrder(req).status().code(), absl::StatusCode::kInvalidArgument);
-  req.set_order_by("create_unix");
+  req.set_order_by("create_time");
   req.set_changed_after(3);
   EXPECT_EQ(ParseReportOrder(req).status().code(), absl::StatusCode::kInvalidArgument);
   req.clear_order_by();
@@ -324,8 +324,15 @@ TEST_F(ReportListingTest, ASyncByChangeSequenceSeesExactlyWhatChanged) {
   EXPECT_EQ(ParseReportOrder(req).status().code(), absl::StatusCode::kInvalidArgument);
   req.Clear();
   EXPECT_EQ(*ParseReportOrder(req), ReportOrder::kNewest);
+  req.set_order_by("create_time desc");
+  EXPECT_EQ(*ParseReportOrder(req), ReportOrder::kNewest);
+  req.set_order_by("create_time");
+  EXPECT_EQ(*ParseReportOrder(req), ReportOrder::kOldest);
+  // The spellings of before create_time was a Timestamp still work.
   req.set_order_by("create_unix desc");
   EXPECT_EQ(*ParseReportOrder(req), ReportOrder::kNewest);
+  req.set_order_by("create_unix");
+  EXPECT_EQ(*ParseReportOrder(req), ReportOrder::kOldest);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // The records logic against a real redis-server: writes, idempotency,
 // corrections, figures, provenance, and aggregates equal to a recomputation
 // from the raw records after a random history.
+#include <google/protobuf/unknown_field_set.h>
+#include <google/protobuf/util/json_util.h>
 
 #include <fstream>
 #include <map>
@@ -348,6 +350,69 @@ TEST_F(RecordsStoreTest, AmendAndVoidMoveTheFiguresAndKeepHistory) {
   EXPECT_EQ((*history)[0].quantities().at("participants"), 5);
   EXPECT_EQ((*history)[1].quantities().at("participants"), 8);
   EXPECT_TRUE((*history)[2].voided());
+}
+
+// Issue 11: instants are google.protobuf.Timestamp. What a write stored is
+// what every read returns; a record stored while they were int64 fields
+// (create_unix 15, update_unix 16, numbers now reserved) reads with its
+// times unset (not as garbage, not as another field) and all else intact.
+TEST_F(RecordsStoreTest, TimestampsRoundTripAndAnOldRecordReadsThemUnset) {
+  absl::Time now = absl::FromUnixSeconds(1704400000);
+  RecordsOptions o;
+  o.profile_cache_ttl = absl::ZeroDuration();
+  o.clock = [&] { return now; };
+  RecordsCore core(client_.get(), o);
+  v1::Org org;
+  org.set_display_name("中共某市教育局党组");
+  auto created_org = core.CreateOrg("jyj", org, "");
+  ASSERT_TRUE(created_org.ok()) << created_org.status();
+  EXPECT_EQ(created_org->create_time().seconds(), 1704400000);
+  EXPECT_EQ(core.GetOrg("jyj")->update_time().seconds(), 1704400000);
+
+  auto a = core.CreateActivity("kjj", "li", Talk("2023-02-10", 5), "");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->create_time().seconds(), 1704400000);
+  EXPECT_EQ(a->update_time().seconds(), 1704400000);
+  const std::string id = a->name().substr(a->name().rfind('/') + 1);
+  now += absl::Seconds(90);
+  v1::AmendActivityRequest amend;
+  *amend.mutable_activity() = *a;
+  amend.mutable_activity()->set_title("谈心谈话（更正）");
+  ASSERT_TRUE(core.AmendActivity("kjj", "wang", amend).ok());
+  auto got = core.GetActivity("kjj", id);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->create_time().seconds(), 1704400000);
+  EXPECT_EQ(got->update_time().seconds(), 1704400090);
+  auto listed = core.ListActivities("kjj", v1::ListActivitiesRequest());
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->activities_size(), 1);
+  EXPECT_EQ(listed->activities(0).update_time().seconds(), 1704400090);
+
+  v1::ActivityRecord old = *got;
+  old.clear_create_time();
+  old.clear_update_time();
+  old.GetReflection()->MutableUnknownFields(&old)->AddVarint(15, 1704400000);
+  old.GetReflection()->MutableUnknownFields(&old)->AddVarint(16, 1704400090);
+  ASSERT_TRUE(
+      client_->Command({"HSET", absl::StrCat("gr:{kjj}:a:", id), "d", old.SerializeAsString()})
+          .ok());
+  auto back = core.GetActivity("kjj", id);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_FALSE(back->has_create_time());
+  EXPECT_FALSE(back->has_update_time());
+  EXPECT_EQ(back->title(), "谈心谈话（更正）");
+  EXPECT_EQ(back->revision(), 2);
+  EXPECT_EQ(back->occurred_on(), "2023-02-10");
+  EXPECT_EQ(back->quantities().at("participants"), 5);
+  EXPECT_EQ(back->create_sequence(), got->create_sequence());
+  // Written again, it has the new fields.
+  now += absl::Seconds(30);
+  v1::VoidActivityRequest v;
+  v.set_name(a->name());
+  v.set_reason("重复录入");
+  auto voided = core.VoidActivity("kjj", "wang", v);
+  ASSERT_TRUE(voided.ok()) << voided.status();
+  EXPECT_EQ(voided->update_time().seconds(), 1704400120);
 }
 
 // Issue 11: AmendActivity's reason was thrown away; only voids kept theirs.

@@ -154,6 +154,14 @@ def main():
     print(f"incremental sync: {len(changed)} changed record(s), up to change {last}")
     if sorted(changed) != names[:2] or not changed[names[1]].voided:
         failures.append("incremental sync")
+    # Instants are google.protobuf.Timestamp (UTC); dates stay YYYY-MM-DD.
+    amended = changed.get(names[0])
+    if amended is None or not amended.HasField("create_time") or \
+            amended.update_time.ToDatetime() < amended.create_time.ToDatetime():
+        failures.append("record times")
+    else:
+        print(f"{amended.name}: occurred on {amended.occurred_on}, created "
+              f"{amended.create_time.ToJsonString()}, amended {amended.update_time.ToJsonString()}")
 
     try:
         bad = rpb.CreateActivityRequest(

@@ -20,6 +20,7 @@
 #include "common/markup.h"
 #include "common/resource.h"
 #include "common/status.h"
+#include "common/timestamp.h"
 #include "report_context/report_context.h"
 #include "templates/docx/docx_writer.h"
 #include "templates/service/formats.h"
@@ -180,7 +181,7 @@ v1::Template NewRevision(const TemplateRef& ref, int64_t revision, const std::st
   t.set_description(description);
   t.set_digest(Sha256Hex(text));
   t.set_created_by(created_by);
-  t.set_create_unix(absl::ToUnixSeconds(absl::Now()));
+  *t.mutable_create_time() = ToTimestamp(absl::ToUnixSeconds(absl::Now()));
   return t;
 }
 

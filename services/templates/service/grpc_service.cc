@@ -5,6 +5,7 @@
 #include "common/errors.h"
 #include "common/resource.h"
 #include "common/status.h"
+#include "common/timestamp.h"
 
 namespace govreport::templates {
 namespace {
@@ -166,7 +167,7 @@ grpc::Status TemplatesGrpc::Render(grpc::ServerContext* ctx, const v1::RenderReq
   in.docx_layout = req->docx_layout();
   in.title = req->title();
   in.author = req->author();
-  in.timestamp_unix = req->timestamp_unix();
+  in.timestamp_unix = FromTimestamp(req->document_time());
   return ToGrpc(templates_->Render(in), out);
 }
 
