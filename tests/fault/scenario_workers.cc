@@ -18,6 +18,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "common/crypto.h"
+#include "common/enums.h"
 #include "tests/fault/scenarios.h"
 
 namespace govreport::fault {
@@ -450,9 +451,9 @@ void WorkerCrashes::CheckDigest(const Flow& f, const asmpb::Report& r) {
   }
   std::string manifest;
   for (const auto& [format, sha] : sha_by_format) {
-    absl::StrAppend(&manifest,
-                    typepb::DocumentFormat_Name(static_cast<typepb::DocumentFormat>(format)), " ",
-                    sha, "\n");
+    // The manifest names formats short (TXT), as the assembler writes it.
+    absl::StrAppend(&manifest, ShortEnumName(static_cast<typepb::DocumentFormat>(format)), " ", sha,
+                    "\n");
   }
   std::string digest = Sha256Hex(manifest);
   if (!docs_ok || digest != rev.digest() || digest != r.digest() ||
