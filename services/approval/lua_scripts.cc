@@ -1,6 +1,7 @@
 #include "approval/lua_scripts.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/events.h"
 #include "common/request_id.h"
 
 namespace govreport::approval {
@@ -46,27 +47,32 @@ return {'OK'}
 }
 
 // One approval transition, all or nothing: every check comes before the
-// first write.
+// first write. A transition an outside system reacts to is also an event
+// in the org's log (KEYS[8], common/events.h), appended here so that it
+// exists exactly when the transition does: a replay or a refused
+// transition returns before any write and appends nothing.
 //
-// The event stream and the timer set are global keys, outside the org's
-// hash slot. That is fine on one Redis or under Sentinel; under Redis
-// Cluster the XADD and the timer ZADD/ZREM must move out of this script
-// (e.g. to an org-local outbox stream relayed to gr:ev:approval), because a
-// script may only touch keys of one slot.
+// The global event stream and the timer set lie outside the org's hash
+// slot. That is fine on one Redis or under Sentinel; under Redis Cluster
+// the XADD to gr:ev:approval and the timer ZADD/ZREM must move out of this
+// script (the org's log, in the org's slot, can stay).
 //
 // KEYS: 1 approval hash, 2 history list, 3 request record, 4 event stream,
-//       5 timers, 6 approval index, 7 active subjects, 8.. inboxes (first
-//       the ARGV[14] that gain the approval, then the ARGV[15] that lose it).
+//       5 timers, 6 approval index, 7 active subjects, 8 the org's event
+//       log, 9.. inboxes (first the ARGV[14] that gain the approval, then
+//       the ARGV[15] that lose it).
 // ARGV: 1 version read ('0' = create), 2 history head read,
 //       3 new version ('' = history only), 4 new state, 5 history entry,
 //       6 its hash, 7 fingerprint, 8 result, 9 request ttl,
 //       10 timer that must still be pending (''), 11 approval id,
 //       12 subject op ('set' | 'clear' | 'approved' | ''), 13 subject,
 //       14 #inbox add, 15 #inbox remove, 16 #timer add, 17 #timer remove,
-//       18 #event words, 19.. timer adds (score, member), timer removes,
+//       18 #event words, 19 org event MINID, 20 its kind ('' = none),
+//       21 its payload, 22.. timer adds (score, member), timer removes,
 //       event field/value words.
 const redis::Script& CommitScript() {
-  static const redis::Script* s = new redis::Script(absl::StrCat(request_id::kLuaPrelude, R"lua(
+  static const redis::Script* s =
+      new redis::Script(absl::StrCat(request_id::kLuaPrelude, events::kLuaPrelude, R"lua(
 local p = request_prior(KEYS[3], ARGV[7])
 if p then return p end
 local cur = redis.call('HMGET', KEYS[1], 'v', 'hh')
@@ -104,9 +110,9 @@ elseif ARGV[12] ~= '' and redis.call('HGET', KEYS[7], ARGV[13]) == id then
   end
 end
 local nadd, nrem = tonumber(ARGV[14]), tonumber(ARGV[15])
-for i = 1, nadd do redis.call('ZADD', KEYS[7 + i], 0, id) end
-for i = 1, nrem do redis.call('ZREM', KEYS[7 + nadd + i], id) end
-local a = 19
+for i = 1, nadd do redis.call('ZADD', KEYS[8 + i], 0, id) end
+for i = 1, nrem do redis.call('ZREM', KEYS[8 + nadd + i], id) end
+local a = 22
 for i = 1, tonumber(ARGV[16]) do
   redis.call('ZADD', KEYS[5], ARGV[a], ARGV[a + 1])
   a = a + 2
@@ -122,6 +128,7 @@ for i = 1, tonumber(ARGV[18]) do
   a = a + 1
 end
 local eid = redis.call('XADD', KEYS[4], '*', unpack(fields))
+if ARGV[20] ~= '' then event_append(KEYS[8], ARGV[19], ARGV[20], ARGV[21]) end
 request_remember(KEYS[3], ARGV[7], ARGV[8], ARGV[9])
 return {'OK', n, eid}
 )lua"));

@@ -10,7 +10,9 @@
 #include "approval/store.h"
 #include "common/auth.h"
 #include "common/config.h"
+#include "common/events.h"
 #include "common/redis.h"
+#include "common/request_id.h"
 #include "common/secret.h"
 #include "common/server.h"
 
@@ -31,6 +33,7 @@ int main(int argc, char** argv) {
   Flags flags("approval", "Approval chains (拟稿 -> 审核 -> 签发) over report revisions.");
   DefineServerFlags(flags, "127.0.0.1:7103");
   DefineRedisFlags(flags);
+  events::DefineEventFlags(flags);
   flags.Define("timers", "true",
                "Run the deadline timer loop in this replica (reminders, "
                "escalations)");
@@ -66,6 +69,8 @@ int main(int argc, char** argv) {
   if (!per_minute.ok()) return Fail(per_minute.status());
   auto max_history = flags.GetInt("max-history-entries");
   if (!max_history.ok()) return Fail(max_history.status());
+  auto event_retention = events::RetentionFromFlags(flags);
+  if (!event_retention.ok()) return Fail(event_retention.status());
   approval::CoreOptions core_options;
   core_options.audit_key = DeriveKey(*secret, "audit-chain");
   core_options.delegates = absl::StrSplit(flags.Get("delegates"), ',', absl::SkipEmpty());
@@ -74,7 +79,7 @@ int main(int argc, char** argv) {
 
   redis::Client redis(*redis_options);
   auth::Authenticator authenticator(&redis, flags.Get("admin-token"));
-  approval::Store store(&redis);
+  approval::Store store(&redis, request_id::kRetention, *event_retention);
   approval::ApprovalCore core(&store, std::move(core_options));
   approval::ApprovalGrpcService service(&core, &authenticator);
 

@@ -746,4 +746,11 @@ EventFields FullEventFields(const Transition& t) {
   return f;
 }
 
+bool IsTransitionEvent(absl::string_view action) {
+  static const auto* kActions = new std::set<std::string, std::less<>>{
+      "started",   "approved",    "rejected",   "returned",     "withdrawn",
+      "cancelled", "transferred", "reassigned", "signer_added", "escalated"};
+  return kActions->count(action) > 0;
+}
+
 }  // namespace govreport::approval

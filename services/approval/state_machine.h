@@ -138,6 +138,13 @@ TimerChange TimerDiff(const ApprovalState* before, const ApprovalState& after);
 // step, time, history position and hash, then the transition's own fields.
 EventFields FullEventFields(const Transition& t);
 
+// Whether a history entry of `action` is an APPROVAL_TRANSITION event in
+// the org's log (common/events.h): every entry that changes the approval
+// (started, approved, rejected, returned, withdrawn, cancelled,
+// transferred, reassigned, signer_added) and an escalation. Comments,
+// urgings and reminders only add to the history and are not.
+bool IsTransitionEvent(absl::string_view action);
+
 }  // namespace govreport::approval
 
 #endif  // GOVREPORT_APPROVAL_STATE_MACHINE_H_

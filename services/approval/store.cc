@@ -82,11 +82,34 @@ std::string StateBlob(const ApprovalState& s) {
   return p.SerializeAsString();
 }
 
+// The org-log event of a transition (IsTransitionEvent), at the time of
+// its history entry; kind '' when the entry is none.
+events::Encoded TransitionEvent(const Transition& t, absl::string_view request_id) {
+  const ApprovalState& s = t.next;
+  const HistoryRecord& e = t.entry;
+  if (!IsTransitionEvent(e.action)) return {};
+  events::v1::Event event;
+  event.set_kind(events::v1::EVENT_KIND_APPROVAL_TRANSITION);
+  event.set_org(absl::StrCat("orgs/", s.org));
+  event.mutable_time()->set_seconds(e.time_unix);
+  event.set_actor(e.actor);
+  event.set_request_id(std::string(request_id));
+  events::v1::ApprovalTransition* at = event.mutable_approval_transition();
+  at->set_approval(ApprovalResourceName(s.org, s.id));
+  at->set_subject(s.subject);
+  at->set_action(e.action);
+  at->set_step(e.step);
+  at->set_state(ToProto(s.status));
+  at->set_history_sequence(e.sequence);
+  return events::Encode(std::move(event), absl::FromUnixSeconds(e.time_unix));
+}
+
 }  // namespace
 
-Store::Store(redis::Client* redis, absl::Duration request_ttl)
+Store::Store(redis::Client* redis, absl::Duration request_ttl, absl::Duration event_retention)
     : redis_(redis),
-      request_ttl_seconds_(std::max<int64_t>(1, absl::ToInt64Seconds(request_ttl))) {}
+      request_ttl_seconds_(std::max<int64_t>(1, absl::ToInt64Seconds(request_ttl))),
+      event_retention_(event_retention) {}
 
 std::string Store::ApprovalKey(absl::string_view org, absl::string_view id) {
   return absl::StrCat(OrgPrefix(org), "apv:", id);
@@ -284,29 +307,23 @@ absl::StatusOr<WriteResult> Store::Commit(const CommitInput& in) {
   redis::Args keys = {ApprovalKey(org, next.id),      HistoryKey(org, next.id),
                       RequestKey(org, in.request_id), std::string(kEventStream),
                       std::string(kTimersKey),        ApprovalIndexKey(org),
-                      ActiveSubjectsKey(org)};
+                      ActiveSubjectsKey(org),         events::StreamKey(org)};
   for (const auto& u : inbox.add) keys.push_back(InboxKey(org, u));
   for (const auto& u : inbox.remove) keys.push_back(InboxKey(org, u));
 
   EventFields event = FullEventFields(t);
-  redis::Args args = {before ? absl::StrCat(before->version) : "0",
-                      before ? before->history_head : "",
-                      t.state_changed ? absl::StrCat(next.version) : "",
-                      t.state_changed ? StateBlob(next) : "",
-                      ToProto(t.entry).SerializeAsString(),
-                      t.entry.hash,
-                      in.request_id.empty() ? "" : in.fingerprint,
-                      in.result,
-                      absl::StrCat(request_ttl_seconds_),
-                      in.required_timer,
-                      next.id,
-                      subject_op,
-                      next.subject,
-                      absl::StrCat(inbox.add.size()),
-                      absl::StrCat(inbox.remove.size()),
-                      absl::StrCat(timers.add.size()),
-                      absl::StrCat(timers.remove.size()),
-                      absl::StrCat(event.size() * 2)};
+  events::Encoded org_event = TransitionEvent(t, in.request_id);
+  redis::Args args = {
+      before ? absl::StrCat(before->version) : "0", before ? before->history_head : "",
+      t.state_changed ? absl::StrCat(next.version) : "", t.state_changed ? StateBlob(next) : "",
+      ToProto(t.entry).SerializeAsString(), t.entry.hash,
+      in.request_id.empty() ? "" : in.fingerprint, in.result, absl::StrCat(request_ttl_seconds_),
+      in.required_timer, next.id, subject_op, next.subject, absl::StrCat(inbox.add.size()),
+      absl::StrCat(inbox.remove.size()), absl::StrCat(timers.add.size()),
+      absl::StrCat(timers.remove.size()), absl::StrCat(event.size() * 2),
+      // Redis's clock gives entry ids: trim by the real time.
+      events::MinId(absl::Now(), event_retention_), std::move(org_event.kind),
+      std::move(org_event.payload)};
   for (const auto& [member, due] : timers.add) {
     args.push_back(absl::StrCat(due));
     args.push_back(member);

@@ -16,6 +16,9 @@
 //   gr:{org}:apv:active         hash  subject -> id of its running approval
 //   gr:{org}:inbox:{user}       zset  ids of approvals with a pending task
 //   gr:{org}:apv:req:{rid}      hash  fp (call fingerprint), result; TTL
+//   gr:{org}:events             stream the org's event log (common/events.h):
+//                                     an APPROVAL_TRANSITION per transition
+//                                     (IsTransitionEvent), in its commit
 // Global:
 //   gr:ev:approval              stream of transition events
 //   gr:timers:approval          zset  "{org}|{id}|{activation}|{kind}" by
@@ -34,6 +37,7 @@
 #include "approval/domain.h"
 #include "approval/history.h"
 #include "approval/state_machine.h"
+#include "common/events.h"
 #include "common/outcome.h"
 #include "common/redis.h"
 #include "common/request_id.h"
@@ -79,7 +83,10 @@ struct CommitInput {
 
 class Store {
  public:
-  explicit Store(redis::Client* redis, absl::Duration request_retention = request_id::kRetention);
+  // `event_retention`: how long the org's event log keeps events
+  // (--event-retention-s); each append trims what is older.
+  explicit Store(redis::Client* redis, absl::Duration request_retention = request_id::kRetention,
+                 absl::Duration event_retention = events::kDefaultRetention);
 
   redis::Client* redis() { return redis_; }
 
@@ -164,6 +171,7 @@ class Store {
  private:
   redis::Client* redis_;
   int64_t request_ttl_seconds_;
+  absl::Duration event_retention_;
 };
 
 }  // namespace govreport::approval

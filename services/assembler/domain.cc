@@ -142,7 +142,8 @@ streams::Fields JobFields(const AssembleJob& job) {
           {"org", job.org},
           {"job", job.JobId()},
           {"seq", absl::StrCat(job.seq)},
-          {"requested_by", job.requested_by}};
+          {"requested_by", job.requested_by},
+          {"request_id", job.request_id}};
 }
 
 absl::StatusOr<AssembleJob> ParseJob(const streams::Entry& entry) {
@@ -151,6 +152,7 @@ absl::StatusOr<AssembleJob> ParseJob(const streams::Entry& entry) {
   job.org = ref.org;
   job.id = ref.id;
   job.requested_by = entry.Get("requested_by");
+  job.request_id = entry.Get("request_id");  // Absent in jobs queued before it existed.
   if (!absl::SimpleAtoi(entry.Get("seq"), &job.seq) || job.seq < 1) {
     return absl::InvalidArgumentError(absl::StrCat("job ", entry.id, ": no valid seq field"));
   }
@@ -349,6 +351,48 @@ void MarkPublished(pb::Report& report, const pb::Revision& revision, int64_t now
   for (const auto& d : revision.documents()) report.add_formats(d.format());
   report.clear_error();
   Touch(report, now_unix);
+}
+
+// ---------------------------------------------------------------- events
+
+namespace {
+
+events::v1::Event OrgEvent(events::v1::EventKind kind, absl::string_view org,
+                           absl::string_view actor, int64_t now_unix) {
+  events::v1::Event e;
+  e.set_kind(kind);
+  e.set_org(absl::StrCat("orgs/", org));
+  e.mutable_time()->set_seconds(now_unix);
+  e.set_actor(actor.empty() ? "system" : std::string(actor));
+  return e;
+}
+
+}  // namespace
+
+events::v1::Event AssembledEvent(const AssembleJob& job, const pb::Revision& revision,
+                                 int64_t now_unix) {
+  events::v1::Event e =
+      OrgEvent(events::v1::EVENT_KIND_REPORT_ASSEMBLED, job.org, job.requested_by, now_unix);
+  e.set_request_id(job.request_id);
+  events::v1::ReportAssembled* a = e.mutable_report_assembled();
+  a->set_report(ReportRef{job.org, job.id}.Name());
+  a->set_revision(revision.number());
+  *a->mutable_missing_figures() = revision.missing_figures();
+  return e;
+}
+
+events::v1::Event PublishedEvent(const RevisionRef& ref, const pb::Revision& frozen,
+                                 int64_t now_unix) {
+  events::v1::Event e =
+      OrgEvent(events::v1::EVENT_KIND_REPORT_PUBLISHED, ref.org, frozen.signer(), now_unix);
+  events::v1::ReportPublished* p = e.mutable_report_published();
+  p->set_report(ref.report().Name());
+  p->set_revision(ref.number);
+  p->set_digest(frozen.digest());
+  *p->mutable_documents() = frozen.documents();
+  p->set_signer(frozen.signer());
+  p->set_issue_date(frozen.issue_date());
+  return e;
 }
 
 // -------------------------------------------------------------- contents

@@ -17,6 +17,7 @@
 #include "absl/time/civil_time.h"
 #include "common/streams.h"
 #include "govreport/assembler/v1/reports.pb.h"
+#include "govreport/events/v1/events.pb.h"
 #include "govreport/records/v1/records.pb.h"
 #include "govreport/templates/v1/templates.pb.h"
 
@@ -83,6 +84,9 @@ struct AssembleJob {
   std::string id;
   int64_t seq = 0;
   std::string requested_by;
+  // The request_id of the call that queued it (empty: none), for the
+  // REPORT_ASSEMBLED event.
+  std::string request_id{};
   std::string JobId() const;
 };
 
@@ -138,6 +142,17 @@ struct SignOff {
 };
 void MarkApproved(pb::Report& report, const SignOff& sign_off, int64_t now_unix);
 void MarkPublished(pb::Report& report, const pb::Revision& revision, int64_t now_unix);
+
+// ----------------------------------------------------------------- events
+//
+// The org-log events (common/events.h) the commits append. Assembled: by
+// the job's requester ("system" when it names none), with the request_id
+// of the call that queued the job. Published: by the signer, with no
+// request_id (an approval, not a call, publishes).
+events::v1::Event AssembledEvent(const AssembleJob& job, const pb::Revision& revision,
+                                 int64_t now_unix);
+events::v1::Event PublishedEvent(const RevisionRef& ref, const pb::Revision& frozen,
+                                 int64_t now_unix);
 
 // -------------------------------------------------------------- contents
 

@@ -1,6 +1,7 @@
 #include "assembler/lua_scripts.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/events.h"
 #include "common/request_id.h"
 
 namespace govreport::assembler {
@@ -39,7 +40,7 @@ while i <= #ARGV do
   if op == 'SET' or op == 'ZADD' then
     ops[#ops + 1] = {op, k, ARGV[i + 2], ARGV[i + 3]}
     i = i + 4
-  elseif op == 'REQ' then
+  elseif op == 'REQ' or op == 'EVENT' then
     ops[#ops + 1] = {op, k, ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]}
     i = i + 5
   elseif op == 'SETNX' then
@@ -82,6 +83,8 @@ for _, o in ipairs(ops) do
     redis.call('ZADD', o[2], o[3], o[4])
   elseif o[1] == 'REQ' then
     request_remember(o[2], o[3], o[4], o[5])
+  elseif o[1] == 'EVENT' then
+    event_append(o[2], o[3], o[4], o[5])
   else
     redis.call(unpack(o[2]))
   end
@@ -92,7 +95,8 @@ return {'OK', version, seq}
 }  // namespace
 
 const redis::Script& CommitReportScript() {
-  static const redis::Script script(absl::StrCat(request_id::kLuaPrelude, kCommitReportLua));
+  static const redis::Script script(
+      absl::StrCat(request_id::kLuaPrelude, events::kLuaPrelude, kCommitReportLua));
   return script;
 }
 

@@ -17,6 +17,9 @@ namespace govreport::assembler {
 //         SETNX idx value          (frozen documents are never overwritten)
 //         ZADD  idx score member
 //         XADD  idx n f1 v1 ... fn vn
+//         REQ   idx fingerprint result ttl   (common/request_id.h)
+//         EVENT idx min_id kind payload      (the org's event log,
+//                                             common/events.h)
 // Every commit also gives the report the org's next change sequence
 // (gr:{org}:rseq) and moves it to the end of gr:{org}:rpts:u.
 // Returns {'OK', version, change sequence} | {'DUP', guard value} | {'EXISTS', version} |

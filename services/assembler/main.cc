@@ -15,6 +15,7 @@
 #include "assembler/workers.h"
 #include "common/auth.h"
 #include "common/config.h"
+#include "common/events.h"
 #include "common/secret.h"
 #include "common/server.h"
 
@@ -36,6 +37,7 @@ std::shared_ptr<grpc::Channel> Dial(const std::string& address) {
 void DefineFlags(govreport::Flags& flags) {
   govreport::DefineServerFlags(flags, "127.0.0.1:7104");
   govreport::DefineRedisFlags(flags);
+  govreport::events::DefineEventFlags(flags);
   flags.Define("records", "127.0.0.1:7101", "Address of the records service");
   flags.Define("templates", "127.0.0.1:7102", "Address of the templates service");
   flags.Define("approval", "127.0.0.1:7103", "Address of the approval service");
@@ -132,6 +134,8 @@ int main(int argc, char** argv) {
   if (!redis_options.ok()) return Fail(redis_options.status());
   absl::StatusOr<Options> options = OptionsFromFlags(flags);
   if (!options.ok()) return Fail(options.status());
+  absl::StatusOr<absl::Duration> event_retention = events::RetentionFromFlags(flags);
+  if (!event_retention.ok()) return Fail(event_retention.status());
   std::string service_token = flags.Get("service-token");
   if (service_token.empty() && (options->workers > 0 || options->event_workers > 0)) {
     LogLine(kService,
@@ -148,7 +152,9 @@ int main(int argc, char** argv) {
   peers.deadline = absl::Milliseconds(options->call_timeout_ms);
   peers.render_deadline = absl::Milliseconds(options->render_timeout_ms);
   assembler::Upstream upstream(peers);
-  assembler::Store store(&redis);
+  assembler::StoreOptions store_options;
+  store_options.event_retention = *event_retention;
+  assembler::Store store(&redis, store_options);
   assembler::ReportCore core(&store, &upstream);
   assembler::GrpcOptions grpc_options;
   grpc_options.watch_poll = absl::Milliseconds(options->watch_poll_ms);

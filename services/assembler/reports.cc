@@ -97,7 +97,10 @@ absl::StatusOr<pb::Report> ReportCore::Mutate(const ReportRef& ref, int64_t expe
         if (!c->write) next = cur;
         CommitBuilder commit(ref, cur.version(), next);
         commit.Remember(ref.org, call, SerializeStored(next), store_->request_retention());
-        if (c->job) commit.XAdd(std::string(kAssembleQueue), JobFields(*c->job));
+        if (c->job) {
+          c->job->request_id = call.id;  // Its REPORT_ASSEMBLED event names the call.
+          commit.XAdd(std::string(kAssembleQueue), JobFields(*c->job));
+        }
         return commit;
       },
       [&](const absl::StatusOr<CommitResult>& r) -> std::optional<Result> {
@@ -237,7 +240,7 @@ absl::StatusOr<pb::Report> ReportCore::CreateReport(const auth::Principal& p, co
   ReportRef ref{org, req.report_id().empty() ? NewId() : req.report_id()};
   int64_t now = Now();
   pb::Report report = NewReport(ref, req, figures->period(), p.subject, now);
-  AssembleJob job{org, ref.id, report.pending_job(), p.subject};
+  AssembleJob job{org, ref.id, report.pending_job(), p.subject, call.id};
   CommitBuilder commit(ref, 0, report);
   commit.Remember(org, call, SerializeStored(report), store_->request_retention());
   commit.ZAdd(Store::IndexKey(org), absl::ToUnixMillis(options_.clock()), ref.id);

@@ -83,6 +83,16 @@ void CommitBuilder::XAdd(const std::string& stream, const streams::Fields& field
   for (const auto& [k, v] : fields) ops_.insert(ops_.end(), {k, v});
 }
 
+void CommitBuilder::AppendEvent(absl::string_view org, const events::v1::Event& event,
+                                absl::Duration retention) {
+  int idx = KeyIndex(events::StreamKey(org));
+  // Entry ids come from Redis's clock: trim by the real time.
+  absl::Time now = absl::Now();
+  events::Encoded e = events::Encode(event, now);
+  ops_.insert(ops_.end(), {"EVENT", absl::StrCat(idx), events::MinId(now, retention),
+                           std::move(e.kind), std::move(e.payload)});
+}
+
 redis::ScriptCall CommitBuilder::Build() const {
   redis::ScriptCall call;
   call.keys = keys_;

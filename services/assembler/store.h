@@ -10,6 +10,10 @@
 //                                    sequence (gr:{org}:rseq, the last one)
 //   gr:{org}:rq:{request_id}         request replay (common/request_id.h)
 //   gr:{org}:tplwf                   hash template → TemplateWorkflows blob
+//   gr:{org}:events                  the org's event log (common/events.h):
+//                                    REPORT_ASSEMBLED / REPORT_PUBLISHED,
+//                                    appended by the commit that stores the
+//                                    revision / publishes it
 // plus the global streams gr:q:assemble and gr:ev:published, which the
 // commit script appends to (see lua_scripts.h and docs/assembler.md for
 // the Redis Cluster caveat).
@@ -27,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "assembler/domain.h"
+#include "common/events.h"
 #include "common/outcome.h"
 #include "common/redis.h"
 #include "common/request_id.h"
@@ -37,6 +42,8 @@ namespace govreport::assembler {
 struct StoreOptions {
   // How long a request_id is remembered (tests shorten it).
   absl::Duration request_retention = request_id::kRetention;
+  // How long the org's event log keeps events (--event-retention-s).
+  absl::Duration event_retention = events::kDefaultRetention;
 };
 
 // One atomic write of a report and what goes with it.
@@ -58,6 +65,9 @@ class CommitBuilder {
   void SetNx(const std::string& key, std::string value);
   void ZAdd(const std::string& key, int64_t score, const std::string& member);
   void XAdd(const std::string& stream, const streams::Fields& fields);
+  // Appends `event` to the org's event log with the commit, trimming what
+  // is older than `retention` (common/events.h).
+  void AppendEvent(absl::string_view org, const events::v1::Event& event, absl::Duration retention);
 
   redis::ScriptCall Build() const;
 
@@ -131,6 +141,7 @@ class Store {
   absl::Status WriteTemplateWorkflows(absl::string_view org, const pb::TemplateWorkflows& binding);
 
   absl::Duration request_retention() const { return options_.request_retention; }
+  absl::Duration event_retention() const { return options_.event_retention; }
   redis::Client& redis() { return *redis_; }
 
  private:

@@ -144,6 +144,7 @@ HandlerResult Workers::HandleAssemble(const streams::Entry& entry) {
         commit.Guard(job_key);
         commit.Set(Store::RevisionKey(RevisionRef{ref.org, ref.id, n}), rev.SerializeAsString());
         commit.Set(job_key, absl::StrCat(n));
+        commit.AppendEvent(ref.org, AssembledEvent(*job, rev, now), store_->event_retention());
         return commit;
       },
       Committed, [&] { return KeptChanging(ref.Name()); });
@@ -374,6 +375,7 @@ HandlerResult Workers::CommitPublication(const RevisionRef& ref, const pb::Repor
                      {"sign_off_unix", absl::StrCat(FromTimestamp(frozen.sign_off_time()))},
                      {"issue_date", frozen.issue_date()},
                      {"time_unix", absl::StrCat(now)}});
+        commit.AppendEvent(ref.org, PublishedEvent(ref, frozen, now), store_->event_retention());
         return commit;
       },
       [&](const absl::StatusOr<CommitResult>& result) {

@@ -10,9 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "approval/approvals.h"
 #include "approval/store.h"
 #include "common/auth.h"
+#include "common/events.h"
 #include "common/redis.h"
 #include "gtest/gtest.h"
 #include "redis_server.h"
@@ -105,6 +107,7 @@ class Env {
   }
 
   ApprovalCore& core() { return *core_; }
+  Store& store() { return *store_; }
   redis::Client& redis() { return *redis_; }
   testing::RedisServer& server() { return *server_; }
   void Advance(int64_t seconds) { now_.fetch_add(seconds); }
@@ -156,6 +159,26 @@ class Env {
       for (size_t j = 0; j + 1 < kv.Size(); j += 2) {
         e[kv[j].AsString()] = kv[j + 1].AsString();
       }
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+
+  // The org's event log (gr:{org}:events), each entry's `e` parsed, its
+  // cursor the entry id and its kind checked against the `k` field.
+  std::vector<events::v1::Event> OrgEvents(const std::string& org = kOrg) {
+    std::vector<events::v1::Event> out;
+    auto r = redis_->Command({"XRANGE", events::StreamKey(org), "-", "+"});
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok()) return out;
+    for (size_t i = 0; i < r->Size(); ++i) {
+      std::map<std::string, std::string> f;
+      redis::ReplyView kv = (*r)[i][1];
+      for (size_t j = 0; j + 1 < kv.Size(); j += 2) f[kv[j].AsString()] = kv[j + 1].AsString();
+      events::v1::Event e;
+      EXPECT_TRUE(e.ParseFromString(f[std::string(events::kEventField)]));
+      EXPECT_EQ(f[std::string(events::kKindField)], absl::StrCat(static_cast<int>(e.kind())));
+      e.set_cursor((*r)[i][0].AsString());
       out.push_back(std::move(e));
     }
     return out;

@@ -69,7 +69,7 @@ TEST(Names, TemplateAndWorkflowRefs) {
 }
 
 TEST(Jobs, FieldsRoundTripAndIdempotencyKeyIsPerJob) {
-  AssembleJob job{"kjj", "r1", 3, "drafter"};
+  AssembleJob job{"kjj", "r1", 3, "drafter", "req-9"};
   streams::Entry e;
   e.id = "1-0";
   e.fields = JobFields(job);
@@ -77,6 +77,7 @@ TEST(Jobs, FieldsRoundTripAndIdempotencyKeyIsPerJob) {
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->JobId(), "r1#3");
   EXPECT_EQ(parsed->requested_by, "drafter");
+  EXPECT_EQ(parsed->request_id, "req-9");
   // Same job, same key (a redelivery finds it); another job, another key;
   // always inside the org's hash-tag slot.
   EXPECT_EQ(JobIdempotencyKey(*parsed), JobIdempotencyKey(job));
@@ -87,6 +88,41 @@ TEST(Jobs, FieldsRoundTripAndIdempotencyKeyIsPerJob) {
   EXPECT_FALSE(ParseJob(e).ok());
   e.fields = {{"report", "orgs/kjj/reports/r1"}, {"seq", "1"}, {"org", "jyj"}};
   EXPECT_FALSE(ParseJob(e).ok());
+}
+
+TEST(Events, AssembledAndPublishedCarryWhatTheCommitStores) {
+  pb::Revision rev;
+  rev.set_number(2);
+  rev.add_missing_figures("warning_film_screenings");
+  events::v1::Event a = AssembledEvent({"kjj", "r1", 3, "drafter", "req-9"}, rev, 1700000000);
+  EXPECT_EQ(a.kind(), events::v1::EVENT_KIND_REPORT_ASSEMBLED);
+  EXPECT_EQ(a.org(), "orgs/kjj");
+  EXPECT_EQ(a.actor(), "drafter");
+  EXPECT_EQ(a.request_id(), "req-9");
+  EXPECT_EQ(a.time().seconds(), 1700000000);
+  EXPECT_EQ(a.report_assembled().report(), "orgs/kjj/reports/r1");
+  EXPECT_EQ(a.report_assembled().revision(), 2);
+  ASSERT_EQ(a.report_assembled().missing_figures_size(), 1);
+  // A job that names nobody (queued by an older replica) is the system's.
+  EXPECT_EQ(AssembledEvent({"kjj", "r1", 3, "", ""}, rev, 1).actor(), "system");
+
+  rev.set_digest("d1");
+  rev.set_signer("secretary");
+  rev.set_issue_date("二〇二四年一月五日");
+  pb::RenderedDocument* d = rev.add_documents();
+  d->set_format(pb::TXT);
+  d->set_sha256(std::string(64, 'a'));
+  events::v1::Event p = PublishedEvent({"kjj", "r1", 2}, rev, 1700000100);
+  EXPECT_EQ(p.kind(), events::v1::EVENT_KIND_REPORT_PUBLISHED);
+  EXPECT_EQ(p.actor(), "secretary");
+  EXPECT_EQ(p.request_id(), "");
+  EXPECT_EQ(p.report_published().report(), "orgs/kjj/reports/r1");
+  EXPECT_EQ(p.report_published().revision(), 2);
+  EXPECT_EQ(p.report_published().digest(), "d1");
+  EXPECT_EQ(p.report_published().signer(), "secretary");
+  EXPECT_EQ(p.report_published().issue_date(), rev.issue_date());
+  ASSERT_EQ(p.report_published().documents_size(), 1);
+  EXPECT_EQ(p.report_published().documents(0).SerializeAsString(), d->SerializeAsString());
 }
 
 TEST(Jobs, OnlyTheNewestJobOfADraftRuns) {

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "assembler/domain.h"
 #include "common/crypto.h"
+#include "common/events.h"
 #include "common/numerals.h"
 #include "common/streams.h"
 #include "govreport/records/v1/records.grpc.pb.h"
@@ -41,6 +42,35 @@ std::vector<std::map<std::string, std::string>> ReadStream(redis::Client& redis,
     redis::ReplyView kv = (*r)[i][1];
     for (size_t j = 0; j + 1 < kv.Size(); j += 2) e[kv[j].AsString()] = kv[j + 1].AsString();
     out.push_back(std::move(e));
+  }
+  return out;
+}
+
+// The org's event log (gr:{org}:events), each entry's `e` parsed.
+std::vector<events::v1::Event> OrgEvents(redis::Client& redis, const std::string& org) {
+  std::vector<events::v1::Event> out;
+  auto r = redis.Command({"XRANGE", events::StreamKey(org), "-", "+"});
+  EXPECT_TRUE(r.ok()) << r.status();
+  if (!r.ok()) return out;
+  for (size_t i = 0; i < r->Size(); ++i) {
+    redis::ReplyView kv = (*r)[i][1];
+    events::v1::Event e;
+    for (size_t j = 0; j + 1 < kv.Size(); j += 2) {
+      if (kv[j].Str() == events::kEventField) {
+        EXPECT_TRUE(e.ParseFromString(kv[j + 1].AsString()));
+      }
+    }
+    e.set_cursor((*r)[i][0].AsString());
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::vector<events::v1::Event> OfKind(const std::vector<events::v1::Event>& log,
+                                      events::v1::EventKind kind) {
+  std::vector<events::v1::Event> out;
+  for (const auto& e : log) {
+    if (e.kind() == kind) out.push_back(e);
   }
   return out;
 }
@@ -1223,6 +1253,97 @@ TEST_F(AssemblerTest, PublicationAnchorsTheApprovalHistoryHead) {
   EXPECT_EQ(published[0]["approval"], pub.approval());
 }
 
+// The org's log gets one REPORT_ASSEMBLED per stored revision and one
+// REPORT_PUBLISHED per publication, each in the commit that made it, with
+// the approval's transitions in between; another org's log none of them.
+TEST_F(AssemblerTest, AssemblyAndPublicationAreEventsInTheOrgLog) {
+  auto jyj = stack_->SetUpOrg("jyj");
+  ASSERT_TRUE(jyj.ok()) << jyj.status();
+  ASSERT_TRUE(stack_->AddBaseYear("jyj").ok());
+  v1::Report theirs;
+  ASSERT_TRUE(CreateReport(jyj->drafter, "theirs", &theirs, "", "2023", "orgs/jyj/templates/annual",
+                           "orgs/jyj/workflows/annual", "orgs/jyj")
+                  .ok());
+
+  v1::Report created;
+  ASSERT_TRUE(CreateReport(kjj_.drafter, "evented", &created, "req-evented").ok());
+  v1::Report r = WaitRevision(created.name(), 1);
+  v1::Report submitted;
+  ASSERT_TRUE(Submit(r, {kGap}, &submitted).ok());
+  ASSERT_TRUE(Decide(kjj_.director, submitted.approval(), true).ok());
+  ASSERT_TRUE(Decide(kjj_.secretary, submitted.approval(), true, "同意").ok());
+  v1::Report pub = WaitState(r.name(), v1::PUBLISHED);
+  ASSERT_TRUE(stack_
+                  ->WaitFor(jyj->drafter, theirs.name(),
+                            [](const v1::Report& x) { return x.current_revision() >= 1; })
+                  .ok());
+
+  std::vector<events::v1::Event> log = OrgEvents(stack_->redis(), "kjj");
+  std::vector<events::v1::EventKind> kinds;
+  for (const auto& e : log) {
+    kinds.push_back(e.kind());
+    EXPECT_EQ(e.org(), "orgs/kjj");
+  }
+  using K = events::v1::EventKind;
+  EXPECT_EQ(kinds, (std::vector<K>{events::v1::EVENT_KIND_REPORT_ASSEMBLED,
+                                   events::v1::EVENT_KIND_APPROVAL_TRANSITION,
+                                   events::v1::EVENT_KIND_APPROVAL_TRANSITION,
+                                   events::v1::EVENT_KIND_APPROVAL_TRANSITION,
+                                   events::v1::EVENT_KIND_REPORT_PUBLISHED}));
+  ASSERT_EQ(log.size(), 5u);
+  const events::v1::Event& assembled = log[0];
+  EXPECT_EQ(assembled.actor(), "kjj-drafter");
+  EXPECT_EQ(assembled.request_id(), "req-evented");
+  EXPECT_EQ(assembled.report_assembled().report(), r.name());
+  EXPECT_EQ(assembled.report_assembled().revision(), 1);
+  EXPECT_EQ(std::vector<std::string>(assembled.report_assembled().missing_figures().begin(),
+                                     assembled.report_assembled().missing_figures().end()),
+            std::vector<std::string>{kGap});
+  EXPECT_EQ(log[1].approval_transition().action(), "started");
+  EXPECT_EQ(log[1].approval_transition().subject(), absl::StrCat(r.name(), "/revisions/1"));
+  EXPECT_EQ(log[3].approval_transition().state(), apb::APPROVED);
+
+  v1::Revision rev = Revision(r.name(), 1);
+  const events::v1::Event& published = log[4];
+  const events::v1::ReportPublished& p = published.report_published();
+  EXPECT_EQ(published.actor(), "kjj-secretary");
+  EXPECT_EQ(published.request_id(), "");
+  EXPECT_EQ(p.report(), r.name());
+  EXPECT_EQ(p.revision(), 1);
+  EXPECT_EQ(p.digest(), rev.digest());
+  EXPECT_EQ(p.digest(), pub.digest());
+  EXPECT_EQ(p.signer(), "kjj-secretary");
+  EXPECT_EQ(p.issue_date(), rev.issue_date());
+  ASSERT_EQ(p.documents_size(), rev.documents_size());
+  ASSERT_EQ(p.documents_size(), 4);
+  for (int i = 0; i < p.documents_size(); ++i) {
+    EXPECT_EQ(p.documents(i).SerializeAsString(), rev.documents(i).SerializeAsString()) << i;
+    EXPECT_EQ(p.documents(i).sha256().size(), 64u);
+  }
+
+  // The approved event delivered again publishes nothing more.
+  ASSERT_NO_FATAL_FAILURE(ExpectRedeliveredApprovalChangesNothing(r, pub));
+  EXPECT_EQ(
+      OfKind(OrgEvents(stack_->redis(), "kjj"), events::v1::EVENT_KIND_REPORT_PUBLISHED).size(),
+      1u);
+
+  // A correction stores revision 2: one more REPORT_ASSEMBLED.
+  v1::Report out;
+  ASSERT_TRUE(UpdateNarrative(r.name(), {{"problems", "补充"}}, &out, /*correction=*/true).ok());
+  WaitRevision(r.name(), 2);
+  auto assembled_all =
+      OfKind(OrgEvents(stack_->redis(), "kjj"), events::v1::EVENT_KIND_REPORT_ASSEMBLED);
+  ASSERT_EQ(assembled_all.size(), 2u);
+  EXPECT_EQ(assembled_all[1].report_assembled().revision(), 2);
+  EXPECT_EQ(assembled_all[1].request_id(), "");
+
+  // jyj's log holds jyj's report only.
+  std::vector<events::v1::Event> other = OrgEvents(stack_->redis(), "jyj");
+  ASSERT_EQ(other.size(), 1u);
+  EXPECT_EQ(other[0].org(), "orgs/jyj");
+  EXPECT_EQ(other[0].report_assembled().report(), "orgs/jyj/reports/theirs");
+}
+
 // ------------------------------------------------ without running workers
 
 class AssemblerManualTest : public AssemblerTest {
@@ -1299,6 +1420,12 @@ TEST_F(AssemblerManualTest, RedeliveredJobNeverMakesASecondRevision) {
   auto job_rev = stack_->redis().Command({"GET", JobIdempotencyKey({"kjj", "once", 1, ""})});
   ASSERT_TRUE(job_rev.ok());
   EXPECT_EQ(job_rev->Str(), "1");
+  // One stored revision, one event: the redeliveries appended none.
+  std::vector<events::v1::Event> log = OrgEvents(stack_->redis(), "kjj");
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].kind(), events::v1::EVENT_KIND_REPORT_ASSEMBLED);
+  EXPECT_EQ(log[0].report_assembled().revision(), 1);
+  EXPECT_EQ(log[0].actor(), "kjj-drafter");
 }
 
 TEST_F(AssemblerManualTest, OnlyTheNewestOfQueuedJobsAssembles) {

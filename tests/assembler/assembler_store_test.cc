@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "assembler/store.h"
 #include "assembler/workers.h"
+#include "common/events.h"
 #include "common/streams.h"
 #include "gtest/gtest.h"
 #include "redis_server.h"
@@ -148,6 +149,53 @@ TEST_F(ReadModifyCommitTest, AMissingReportReachesDecideAsNotFound) {
 // The pool's periodic trim step over the streams the assembler owns: the
 // queue keeps its pending job and loses the acknowledged ones; the
 // published events (no group) and the dead letters keep their retention.
+// The event goes with the commit: a commit refused by its guard (a job's
+// revision already stored) or by the version (another writer came first)
+// appends no event, an accepted one appends exactly one.
+TEST_F(ReadModifyCommitTest, AnEventIsAppendedExactlyWithItsCommit) {
+  auto events_len = [&] {
+    auto r = redis_->Command({"XLEN", events::StreamKey("kjj")});
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->Int() : -1;
+  };
+  events::v1::Event e;
+  e.set_kind(events::v1::EVENT_KIND_REPORT_ASSEMBLED);
+  e.set_org("orgs/kjj");
+  e.mutable_report_assembled()->set_report(ref_.Name());
+  e.mutable_report_assembled()->set_revision(1);
+  const std::string guard = "gr:{kjj}:rpt:annual:job:1";
+  auto commit = [&](int64_t read_version) {
+    pb::Report next;
+    next.set_name(ref_.Name());
+    next.set_version(read_version + 1);
+    CommitBuilder c(ref_, read_version, next);
+    c.Guard(guard);
+    c.Set(guard, "1");
+    c.AppendEvent("kjj", e, absl::Hours(1));
+    auto r = store_->Commit(c);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->outcome : Outcome::kUnknown;
+  };
+  EXPECT_EQ(commit(7), Outcome::kStale);
+  EXPECT_EQ(events_len(), 0);
+  EXPECT_EQ(commit(1), Outcome::kOk);
+  EXPECT_EQ(events_len(), 1);
+  EXPECT_EQ(commit(2), Outcome::kReplayed);  // The same job again.
+  EXPECT_EQ(events_len(), 1);
+
+  auto r = redis_->Command({"XRANGE", events::StreamKey("kjj"), "-", "+"});
+  ASSERT_TRUE(r.ok());
+  redis::ReplyView kv = (*r)[0][1];
+  ASSERT_EQ(kv.Size(), 4u);
+  EXPECT_EQ(kv[0].Str(), events::kKindField);
+  EXPECT_EQ(kv[1].Str(), absl::StrCat(static_cast<int>(events::v1::EVENT_KIND_REPORT_ASSEMBLED)));
+  EXPECT_EQ(kv[2].Str(), events::kEventField);
+  events::v1::Event stored;
+  ASSERT_TRUE(stored.ParseFromString(kv[3].AsString()));
+  EXPECT_EQ(stored.report_assembled().report(), ref_.Name());
+  EXPECT_TRUE(stored.has_time());  // Stamped when the caller left it empty.
+}
+
 TEST(WorkerPoolTrimTest, TrimsAcknowledgedEntriesAndKeepsPendingOnes) {
   govreport::testing::RedisServer server;
   ASSERT_TRUE(server.ok());

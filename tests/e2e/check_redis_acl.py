@@ -24,16 +24,19 @@ TEMPLATE = os.path.join(SOURCE, "deploy/redis/users.acl.template")
 
 # What each service's process runs: its own folder plus the common code it
 # calls (every write script starts with the request-id prelude of
-# common/request_id.cc). Token issue/revoke (common/auth.cc) is the records service's; the
+# common/request_id.cc; those that append to an org's event log also with the
+# event prelude of common/events.cc). Token issue/revoke (common/auth.cc) is the records service's; the
 # other services only look tokens up (HGETALL, below).
 SOURCES = {
     "records": ["services/records", "services/common/auth.cc", "services/common/redis.cc",
                 "services/common/request_id.cc", "services/common/paging.cc"],
     "templates": ["services/templates", "services/common/redis.cc",
                   "services/common/request_id.cc"],
-    "approval": ["services/approval", "services/common/redis.cc", "services/common/request_id.cc"],
+    "approval": ["services/approval", "services/common/redis.cc", "services/common/request_id.cc",
+                 "services/common/events.cc"],
     "assembler": ["services/assembler", "services/common/redis.cc", "services/common/streams.cc",
-                  "services/common/request_id.cc", "services/common/paging.cc"],
+                  "services/common/request_id.cc", "services/common/paging.cc",
+                  "services/common/events.cc"],
 }
 TOKEN_LOOKUP = {"hgetall"}  # TokenStore::Lookup, in every service's auth check.
 NOT_SERVER_COMMANDS = {"auth", "sentinel"}  # AUTH is always allowed; SENTINEL goes to sentinels.
