@@ -4,8 +4,11 @@
 #include "absl/strings/str_cat.h"
 #include "common/auth.h"
 #include "common/config.h"
+#include "common/events.h"
 #include "common/secret.h"
 #include "common/server.h"
+#include "events/core.h"
+#include "events/grpc_service.h"
 #include "records/core.h"
 #include "records/grpc_service.h"
 
@@ -13,10 +16,12 @@ int main(int argc, char** argv) {
   using namespace govreport;
   BlockTerminationSignals();
   Flags flags("records",
-              "Serves OrgService, IndicatorService, ActivityService and "
-              "AuthService; all state is in Redis.");
+              "Serves OrgService, IndicatorService, ActivityService, AuthService "
+              "and EventService; all state is in Redis.");
   DefineServerFlags(flags, "127.0.0.1:7101");
   DefineRedisFlags(flags);
+  events::DefineEventFlags(flags);
+  events::DefineEventsFlags(flags);
   records::RecordsOptions defaults;
   flags.Define("max-persons-per-record", absl::StrCat(defaults.max_persons_per_record),
                "persons one activity record may name (0 = no limit)");
@@ -51,6 +56,13 @@ int main(int argc, char** argv) {
     }
     *field = static_cast<int>(*v);
   }
+  auto retention = events::RetentionFromFlags(flags);
+  auto events_options = events::EventsOptionsFromFlags(flags);
+  if (!retention.ok() || !events_options.ok()) {
+    std::cerr << (retention.ok() ? events_options.status() : retention.status()).message() << "\n";
+    return 2;
+  }
+  options.event_retention = *retention;
   if (absl::Status st = ConfigurePageTokens(flags, "records"); !st.ok()) {
     std::cerr << st.message() << "\n";
     return 2;
@@ -70,14 +82,18 @@ int main(int argc, char** argv) {
   records::IndicatorGrpc indicators(&records, &authenticator);
   records::ActivityGrpc activities(&records, &authenticator);
   records::AuthGrpc auth_service(&authenticator);
+  events::EventsCore event_feed(&redis, *events_options);
+  events::EventsGrpc events_service(&event_feed, &authenticator);
 
-  auto server = RunningServer::Start(
-      ServerOptionsFromFlags(flags, {&orgs, &indicators, &activities, &auth_service}, &redis));
+  auto server = RunningServer::Start(ServerOptionsFromFlags(
+      flags, {&orgs, &indicators, &activities, &auth_service, &events_service}, &redis));
   if (!server.ok()) {
     std::cerr << server.status().message() << "\n";
     return 1;
   }
   AnnounceListening("records", (*server)->port());
-  ServeUntilSignal("records", **server, flags);
+  // Open event streams end (UNAVAILABLE) before the drain, which would
+  // otherwise wait for them the whole grace.
+  ServeUntilSignal("records", **server, flags, [&event_feed] { event_feed.Stop(); });
   return 0;
 }
