@@ -30,9 +30,13 @@ grpc::Status EventsGrpc::StreamEvents(grpc::ServerContext* ctx, const v1::Stream
     auto batch = (*sub)->Next();
     if (!batch.ok()) return ToGrpcStatus(batch.status());
     if (batch->heartbeat && !writer->Write(HeartbeatAt((*sub)->cursor()))) break;
-    for (v1::Event& e : batch->events) {
-      *out.mutable_event() = std::move(e);
-      if (!writer->Write(out)) return grpc::Status::CANCELLED;  // The client left.
+    for (size_t i = 0; i < batch->events.size(); ++i) {
+      *out.mutable_event() = std::move(batch->events[i]);
+      // All but the last of a batch may wait in gRPC's buffer: one flush
+      // per read, not one per event.
+      grpc::WriteOptions options;
+      if (i + 1 < batch->events.size()) options.set_buffer_hint();
+      if (!writer->Write(out, options)) return grpc::Status::CANCELLED;  // The client left.
     }
   }
   return grpc::Status::CANCELLED;
