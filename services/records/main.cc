@@ -12,6 +12,38 @@
 #include "records/core.h"
 #include "records/grpc_service.h"
 
+namespace {
+
+// The limits, quotas and event retention of --max-persons-*, --quota-*
+// and --event-retention-s.
+absl::StatusOr<govreport::records::RecordsOptions> OptionsFromFlags(const govreport::Flags& flags) {
+  govreport::records::RecordsOptions options;
+  for (auto [name, field] : std::initializer_list<std::pair<const char*, int64_t*>>{
+           {"max-persons-per-year", &options.max_persons_per_year},
+           {"quota-records-per-day", &options.quota_records_per_day},
+           {"quota-bytes-per-day", &options.quota_bytes_per_day}}) {
+    auto v = flags.GetInt(name);
+    if (!v.ok() || *v < 0)
+      return absl::InvalidArgumentError(absl::StrCat("--", name, ": a number >= 0"));
+    *field = *v;
+  }
+  for (auto [name, field] : std::initializer_list<std::pair<const char*, int*>>{
+           {"max-persons-per-record", &options.max_persons_per_record},
+           {"max-persons-per-batch", &options.max_persons_per_batch}}) {
+    auto v = flags.GetInt(name);
+    if (!v.ok() || *v < 0 || *v > 1000000) {
+      return absl::InvalidArgumentError(absl::StrCat("--", name, ": a number within 0..1000000"));
+    }
+    *field = static_cast<int>(*v);
+  }
+  auto retention = govreport::events::RetentionFromFlags(flags);
+  if (!retention.ok()) return retention.status();
+  options.event_retention = *retention;
+  return options;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace govreport;
   BlockTerminationSignals();
@@ -34,35 +66,12 @@ int main(int argc, char** argv) {
   flags.Define("quota-bytes-per-day", absl::StrCat(defaults.quota_bytes_per_day),
                "bytes of record data written per org and UTC day (0 = no limit)");
   ParseFlagsOrExit(flags, argc, argv);
-  records::RecordsOptions options;
-  for (auto [name, field] : std::initializer_list<std::pair<const char*, int64_t*>>{
-           {"max-persons-per-year", &options.max_persons_per_year},
-           {"quota-records-per-day", &options.quota_records_per_day},
-           {"quota-bytes-per-day", &options.quota_bytes_per_day}}) {
-    auto v = flags.GetInt(name);
-    if (!v.ok() || *v < 0) {
-      std::cerr << "--" << name << ": a number >= 0\n";
-      return 2;
-    }
-    *field = *v;
-  }
-  for (auto [name, field] : std::initializer_list<std::pair<const char*, int*>>{
-           {"max-persons-per-record", &options.max_persons_per_record},
-           {"max-persons-per-batch", &options.max_persons_per_batch}}) {
-    auto v = flags.GetInt(name);
-    if (!v.ok() || *v < 0 || *v > 1000000) {
-      std::cerr << "--" << name << ": a number within 0..1000000\n";
-      return 2;
-    }
-    *field = static_cast<int>(*v);
-  }
-  auto retention = events::RetentionFromFlags(flags);
+  auto options = OptionsFromFlags(flags);
   auto events_options = events::EventsOptionsFromFlags(flags);
-  if (!retention.ok() || !events_options.ok()) {
-    std::cerr << (retention.ok() ? events_options.status() : retention.status()).message() << "\n";
+  if (!options.ok() || !events_options.ok()) {
+    std::cerr << (options.ok() ? events_options.status() : options.status()).message() << "\n";
     return 2;
   }
-  options.event_retention = *retention;
   if (absl::Status st = ConfigurePageTokens(flags, "records"); !st.ok()) {
     std::cerr << st.message() << "\n";
     return 2;
@@ -77,7 +86,7 @@ int main(int argc, char** argv) {
   if (auto secret = SecretFromFlags(flags); secret.ok()) {
     authenticator.tokens().SetReplayKey(DeriveKey(*secret, "token-request"));
   }
-  records::RecordsCore records(&redis, options);
+  records::RecordsCore records(&redis, *options);
   records::OrgGrpc orgs(&records, &authenticator);
   records::IndicatorGrpc indicators(&records, &authenticator);
   records::ActivityGrpc activities(&records, &authenticator);
