@@ -3,6 +3,8 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/config.h"
 
@@ -50,5 +52,26 @@ local function event_append(key, min_id, kind, payload)
   return redis.call('XADD', key, 'MINID', '~', min_id, '*', 'k', kind, 'e', payload)
 end
 )lua";
+
+std::string Cursor::ToString() const { return absl::StrCat(ms, "-", seq); }
+
+absl::StatusOr<Cursor> ParseCursor(absl::string_view text) {
+  size_t dash = text.find('-');
+  auto digits = [](absl::string_view part) {
+    if (part.empty()) return false;
+    for (char c : part) {
+      if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
+    }
+    return true;
+  };
+  Cursor c;
+  if (dash == absl::string_view::npos || !digits(text.substr(0, dash)) ||
+      !digits(text.substr(dash + 1)) || !absl::SimpleAtoi(text.substr(0, dash), &c.ms) ||
+      !absl::SimpleAtoi(text.substr(dash + 1), &c.seq)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", text, "' is not an event cursor (the cursor of an event or heartbeat)"));
+  }
+  return c;
+}
 
 }  // namespace govreport::events

@@ -12,6 +12,7 @@
 #ifndef GOVREPORT_COMMON_EVENTS_H_
 #define GOVREPORT_COMMON_EVENTS_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -53,6 +54,24 @@ Encoded Encode(v1::Event event, absl::Time now);
 //   event_append(key, min_id, kind, payload) -> entry id
 // which XADDs one entry and trims by MINID ~.
 extern const char kLuaPrelude[];
+
+// ---- Readers
+
+// A cursor: the stream entry id "ms-seq" of an event. Ordered as Redis
+// orders entry ids.
+struct Cursor {
+  uint64_t ms = 0;
+  uint64_t seq = 0;
+  std::string ToString() const;
+  friend bool operator<(const Cursor& a, const Cursor& b) {
+    return a.ms < b.ms || (a.ms == b.ms && a.seq < b.seq);
+  }
+  friend bool operator==(const Cursor& a, const Cursor& b) {
+    return a.ms == b.ms && a.seq == b.seq;
+  }
+};
+// INVALID_ARGUMENT unless "<digits>-<digits>", each within 64 bits.
+absl::StatusOr<Cursor> ParseCursor(absl::string_view text);
 
 }  // namespace govreport::events
 

@@ -37,6 +37,17 @@ absl::Status RevisionMismatch(absl::Status status) {
       "资源已被他人修改，请重新读取后以其当前 revision 作为 expected_revision 重试");
 }
 
+// An event of `org_id` by `actor`, without its payload.
+events::v1::Event EventOf(const std::string& org_id, events::v1::EventKind kind,
+                          const std::string& actor, const std::string& request_id) {
+  events::v1::Event e;
+  e.set_kind(kind);
+  e.set_org(absl::StrCat("orgs/", org_id));
+  e.set_actor(actor);
+  e.set_request_id(request_id);
+  return e;
+}
+
 // Who a fingerprint names: the operator's writes are not the org's own.
 std::string CallerOf(const std::string& org_id, const std::string& subject, bool operator_call) {
   return absl::StrCat(operator_call ? "*" : org_id, "/", subject);
@@ -77,6 +88,16 @@ absl::Status WriteError(const WriteAnswer& a, const std::string& name,
 
 RecordsCore::RecordsCore(redis::Client* redis, RecordsOptions options)
     : store_(redis, options.request_retention), options_(std::move(options)) {}
+
+void RecordsCore::SetEvent(events::v1::Event event, const std::string& rest,
+                           ActivityWrite& w) const {
+  absl::Time now = Now();
+  events::Encoded e = events::Encode(std::move(event), now);
+  w.event_head = std::move(e.payload);
+  w.event_kind = std::move(e.kind);
+  w.event_rest = rest;
+  w.event_min_id = events::MinId(now, options_.event_retention);
+}
 
 absl::Time RecordsCore::Now() const { return options_.clock ? options_.clock() : absl::Now(); }
 
@@ -402,6 +423,8 @@ absl::StatusOr<RecordsCore::PreparedWrite> RecordsCore::PrepareCreate(
   w.blob = SerializeStored(p.record);
   w.contribution = Contribution(p.record);
   SetLimits(quota_exempt, w);
+  SetEvent(EventOf(org_id, events::v1::EVENT_KIND_ACTIVITY_CREATED, recorded_by, request_id), "",
+           w);
   return p;
 }
 
@@ -693,6 +716,19 @@ absl::StatusOr<pb::ActivityRecord> RecordsCore::ChangeActivity(const std::string
   w.blob = SerializeStored(next);
   w.contribution = Contribution(next);
   SetLimits(quota_exempt, w);
+  if (change.void_reason.empty()) {
+    events::v1::ActivityChanged rest;
+    rest.set_reason(change.reason);
+    SetEvent(
+        EventOf(org_id, events::v1::EVENT_KIND_ACTIVITY_AMENDED, recorded_by, change.request_id),
+        rest.SerializeAsString(), w);
+  } else {
+    events::v1::Event voided =
+        EventOf(org_id, events::v1::EVENT_KIND_ACTIVITY_VOIDED, recorded_by, change.request_id);
+    voided.mutable_activity_voided()->set_activity(ActivityName(org_id, change.id));
+    voided.mutable_activity_voided()->set_reason(change.void_reason);
+    SetEvent(std::move(voided), "", w);
+  }
   GR_ASSIGN_OR_RETURN(WriteAnswer a, store_.WriteActivity(org_id, w));
   return FinishWrite(org_id, p, a);
 }

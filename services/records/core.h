@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/events.h"
 #include "common/redis.h"
 #include "common/request_id.h"
 #include "govreport/records/v1/records.pb.h"
@@ -43,6 +44,9 @@ struct RecordsOptions {
   // done outside Lua in HSCAN steps of distinct_scan_count.
   int distinct_inline_budget = 4096;
   int distinct_scan_count = 1000;
+  // How long the org's events are kept (common/events.h): every write
+  // trims what is older.
+  absl::Duration event_retention = events::kDefaultRetention;
   // The time quotas are counted by; absl::Now when empty (tests inject).
   std::function<absl::Time()> clock;
 };
@@ -110,6 +114,10 @@ class RecordsCore {
                                               const std::string& request_id, bool quota_exempt);
   // The write's quota and cap arguments.
   void SetLimits(bool quota_exempt, ActivityWrite& write) const;
+  // The write's event: `event` without its payload for a create or an
+  // amendment (the script adds the stored record and `rest`, the rest of
+  // its ActivityChanged), whole for a void.
+  void SetEvent(events::v1::Event event, const std::string& rest, ActivityWrite& write) const;
   absl::Status LimitError(const std::string& org_id, const WriteAnswer& answer) const;
   absl::StatusOr<pb::ActivityRecord> FinishWrite(const std::string& org_id,
                                                  const PreparedWrite& write,

@@ -1,6 +1,7 @@
 #include "records/lua_scripts.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/events.h"
 #include "common/request_id.h"
 
 namespace govreport::records {
@@ -71,20 +72,24 @@ return #ids
 )lua";
 
 constexpr char kWriteActivityLua[] = R"lua(
--- KEYS: 1 the org's data version, 2 the request id's key (same slot).
+-- KEYS: 1 the org's data version, 2 the request id's key, 3 the org's
+--       event log (all in the org's slot).
 -- ARGV: op, id, fingerprint ('' = no request id), ext_field, content_hash,
 --       expected_rev, record_blob, contribution_json, request_ttl_seconds,
 --       quota_day (YYYYMMDD, '' = not counted), quota_records, quota_bytes
---       (0 = no limit), max_persons_per_year (0 = no limit)
+--       (0 = no limit), max_persons_per_year (0 = no limit),
+--       event_head ('' = no event), event_kind, event_rest, event_min_id
 -- Returns {'OK', id, revision, change_sequence, create_sequence} or
 -- another outcome. A repeat answers {'REPLAYED', 'id@revision'} before
 -- anything else. The quota and the persons cap are checked before anything
--- is written, so a refused write changes nothing.
+-- is written, so a refused write changes nothing; the event is appended
+-- only by a write that stored something (common/events.h).
 local P = string.sub(KEYS[1], 1, -3)
 local op, id, fp, ext, chash = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local expected, blob, contrib, ttl = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local qday, qrecords, qbytes = ARGV[10] or '', tonumber(ARGV[11] or '0'), tonumber(ARGV[12] or '0')
 local max_persons = tonumber(ARGV[13] or '0')
+local ev_head, ev_kind, ev_rest, ev_min = ARGV[14] or '', ARGV[15], ARGV[16] or '', ARGV[17]
 
 local prior = request_prior(KEYS[2], fp)
 if prior then return prior end
@@ -222,6 +227,18 @@ if qday ~= '' then
   redis.call('HINCRBY', qkey, 'b', nbytes)
   redis.call('EXPIRE', qkey, 172800)
 end
+-- The event: event_head is the Event without its payload. A create's or an
+-- amendment's payload, ActivityChanged {1: the record as stored, with its
+-- sequences; event_rest: its reason}, is put together here (Event field 10
+-- activity_created, 11 activity_amended); a void's is in the head already.
+if ev_head ~= '' then
+  local event = ev_head
+  if op ~= 'void' then
+    local changed = '\10' .. varint(#blob) .. blob .. ev_rest
+    event = event .. ((op == 'create') and '\82' or '\90') .. varint(#changed) .. changed
+  end
+  event_append(KEYS[3], ev_min, ev_kind, event)
+end
 return {'OK', id, rev, dv, cseq}
 )lua";
 
@@ -326,7 +343,7 @@ return {'OK', rev}
 
 const redis::Script& WriteActivityScript() {
   static const redis::Script script(
-      absl::StrCat(request_id::kLuaPrelude, kListingLua, kWriteActivityLua));
+      absl::StrCat(request_id::kLuaPrelude, events::kLuaPrelude, kListingLua, kWriteActivityLua));
   return script;
 }
 

@@ -12,7 +12,8 @@ namespace govreport::records {
 // Create, amend or void one activity record: the record, its revision
 // list, the year/half/quarter/month aggregates, the distinct-person
 // counts, the latest-value index, the provenance sets, the listing indexes,
-// the idempotency keys and the data version, all or nothing.
+// the idempotency keys, the data version and the org's event, all or
+// nothing.
 const redis::Script& WriteActivityScript();
 
 // Puts records stored by an earlier version (in gr:{org}:acts only) into

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/events.h"
 #include "common/request_id.h"
 #include "common/resource.h"
 #include "common/status.h"
@@ -186,7 +187,8 @@ absl::StatusOr<std::vector<std::string>> Store::ProvenanceIds(
 
 redis::ScriptCall Store::ActivityCall(const std::string& org_id, const ActivityWrite& w) const {
   redis::ScriptCall call;
-  call.keys = {DataVersionKey(org_id), request_id::Key(org_id, w.request_id)};
+  call.keys = {DataVersionKey(org_id), request_id::Key(org_id, w.request_id),
+               events::StreamKey(org_id)};
   call.args = {w.op,
                w.id,
                w.request_id.empty() ? "" : w.fingerprint,
@@ -199,7 +201,11 @@ redis::ScriptCall Store::ActivityCall(const std::string& org_id, const ActivityW
                w.quota_day,
                absl::StrCat(std::max<int64_t>(0, w.quota_records)),
                absl::StrCat(std::max<int64_t>(0, w.quota_bytes)),
-               absl::StrCat(std::max<int64_t>(0, w.max_persons_per_year))};
+               absl::StrCat(std::max<int64_t>(0, w.max_persons_per_year)),
+               w.event_head,
+               w.event_kind,
+               w.event_rest,
+               w.event_min_id};
   return call;
 }
 

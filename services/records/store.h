@@ -19,6 +19,7 @@
 //   gr:{org}:pv:{month}:{t}    set of ids, for provenance
 //   gr:{org}:quota:{yyyymmdd}  hash {n, b}: the day's writes and bytes
 //   gr:{org}:rq:{request_id}   request replay (common/request_id.h)
+//   gr:{org}:events            the org's event log (common/events.h)
 //   gr:orgs                    zset (score 0) of every org id (outside any
 //                              org's slot), in id order
 #ifndef GOVREPORT_RECORDS_STORE_H_
@@ -57,6 +58,13 @@ struct ActivityWrite {
   int64_t quota_records = 0;
   int64_t quota_bytes = 0;
   int64_t max_persons_per_year = 0;
+  // The org's event (lua_scripts.cc): the Event without its payload ("" =
+  // none), its kind number, the rest of a create's or amendment's
+  // ActivityChanged (its reason), and the retention's XADD MINID.
+  std::string event_head;
+  std::string event_kind;
+  std::string event_rest;
+  std::string event_min_id;
 };
 
 class Store {

@@ -25,6 +25,8 @@
 #include "common/auth.h"
 #include "common/crypto.h"
 #include "common/enums.h"
+#include "common/events.h"
+#include "common/request_id.h"
 #include "common/resource.h"
 #include "common/server.h"
 #include "internal/bench/v1/echo.grpc.pb.h"
@@ -382,9 +384,18 @@ BatchFigures MeasureBatch(int batches, pb::ActivityService::Stub& records_stub,
       std::string id = NewId();
       r.set_name(absl::StrCat("orgs/raw/activities/", id));
       r.set_revision(1);
-      raw_batches[b].push_back({{OrgPrefix("raw") + "dv"},
-                                {"create", id, one.request_id(), "", "", "0", r.SerializeAsString(),
-                                 TalkContribution(r), "604800"}});
+      // The record's event too, as the service appends it (common/events.h).
+      events::v1::Event event;
+      event.set_kind(events::v1::EVENT_KIND_ACTIVITY_CREATED);
+      event.set_org("orgs/raw");
+      event.set_request_id(one.request_id());
+      events::Encoded e = events::Encode(event, absl::Now());
+      raw_batches[b].push_back(
+          {{OrgPrefix("raw") + "dv", request_id::Key("raw", one.request_id()),
+            events::StreamKey("raw")},
+           {"create", id, one.request_id(), "", "", "0", r.SerializeAsString(), TalkContribution(r),
+            "604800", "", "0", "0", "0", e.payload, e.kind, "",
+            events::MinId(absl::Now(), events::kDefaultRetention)}});
     }
   }
   f.raw_rps = batch * Throughput(batch_threads, batches / batch_threads, [&](int t, int i) {

@@ -28,8 +28,9 @@ TEMPLATE = os.path.join(SOURCE, "deploy/redis/users.acl.template")
 # event prelude of common/events.cc). Token issue/revoke (common/auth.cc) is the records service's; the
 # other services only look tokens up (HGETALL, below).
 SOURCES = {
-    "records": ["services/records", "services/common/auth.cc", "services/common/redis.cc",
-                "services/common/request_id.cc", "services/common/paging.cc"],
+    "records": ["services/records", "services/events", "services/common/auth.cc",
+                "services/common/redis.cc", "services/common/request_id.cc",
+                "services/common/paging.cc", "services/common/events.cc"],
     "templates": ["services/templates", "services/common/redis.cc",
                   "services/common/request_id.cc"],
     "approval": ["services/approval", "services/common/redis.cc", "services/common/request_id.cc",

@@ -2,8 +2,9 @@
 """What an OA system does with govreport, from the protos alone.
 
 Pushes its records with retries that can never double one, syncs every
-record back and then only what changed, and reads errors as a code, a
-reason, the wrong fields and a message in Chinese.
+record back and then only what changed, follows its org's events and
+resumes them from its last cursor, and reads errors as a code, a reason,
+the wrong fields and a message in Chinese.
 docs/integration.md walks through it; tests/e2e/python_client.sh runs it
 against real servers.
 
@@ -19,6 +20,8 @@ import time
 
 import grpc
 
+from govreport.events.v1 import events_pb2 as epb
+from govreport.events.v1 import events_pb2_grpc as egrpc
 from govreport.records.v1 import records_pb2 as rpb
 from govreport.records.v1 import records_pb2_grpc as rgrpc
 
@@ -100,6 +103,35 @@ def sync(stub, metadata, org, changed_after=0):
             return seen, last
 
 
+def follow(channel, metadata, org, cursor, want):
+    """Reads the org's events after `cursor` ("": the oldest kept) until
+    `want` of them came, then until a heartbeat says nothing more is there.
+    Returns them and the cursor to store; an event whose cursor was seen
+    already (delivery is at least once) is skipped."""
+    req = epb.StreamEventsRequest(parent=f"orgs/{org}", heartbeat_seconds=1)
+    if cursor:
+        req.after_cursor = cursor
+    else:
+        req.position = epb.START_POSITION_OLDEST
+    stream = egrpc.EventServiceStub(channel).StreamEvents(req, metadata=metadata, timeout=60)
+    events, seen = [], set()
+    try:
+        for item in stream:
+            if item.HasField("heartbeat"):
+                cursor = item.heartbeat.cursor
+                if len(events) >= want:
+                    break
+                continue
+            if item.event.cursor in seen:
+                continue
+            seen.add(item.event.cursor)
+            events.append(item.event)
+            cursor = item.event.cursor
+    finally:
+        stream.cancel()
+    return events, cursor
+
+
 def error_details(err):
     """The google.rpc details of a failed call: reason, wrong fields, when to
     retry, and the message for operators in Chinese."""
@@ -139,6 +171,13 @@ def main():
     if len(seen) != count:
         failures.append("full sync")
 
+    # Its event subscriber: every record created so far, then it stops
+    # (as when the OA restarts) and keeps the cursor.
+    events, cursor = follow(channel, metadata, org, "", count)
+    print(f"events: {len(events)} up to cursor {cursor}")
+    if len(events) != count or any(e.kind != epb.EVENT_KIND_ACTIVITY_CREATED for e in events):
+        failures.append("events of the creates")
+
     # The OA corrects one meeting and cancels another; the next sync sees
     # exactly those two.
     names = sorted(seen)
@@ -162,6 +201,15 @@ def main():
     else:
         print(f"{amended.name}: occurred on {amended.occurred_on}, created "
               f"{amended.create_time.ToJsonString()}, amended {amended.update_time.ToJsonString()}")
+    # Resumed from its cursor, the subscriber sees exactly those two changes.
+    events, cursor = follow(channel, metadata, org, cursor, 2)
+    kinds = [(epb.EventKind.Name(e.kind), e.activity_amended.activity.name or
+              e.activity_voided.activity) for e in events]
+    print(f"events after resuming: {kinds}")
+    if kinds != [("EVENT_KIND_ACTIVITY_AMENDED", names[0]),
+                 ("EVENT_KIND_ACTIVITY_VOIDED", names[1])] or \
+            events[0].activity_amended.reason != "标题有误":
+        failures.append("resumed events")
 
     try:
         bad = rpb.CreateActivityRequest(
