@@ -74,7 +74,14 @@ grpc::Status ReportGrpc::WatchReport(grpc::ServerContext* ctx, const pb::WatchRe
     }
     absl::SleepFor(options_.watch_poll);
   }
-  if (stopping_.load()) return ToGrpcStatus(absl::UnavailableError("server shutting down"));
+  // Never OK on shutdown: a client reads OK as "the watch is over", while
+  // UNAVAILABLE tells it to call again (this server once restarted, or
+  // another replica); the new stream starts with the report as it is then.
+  if (stopping_.load()) {
+    return ToGrpcStatus(errors::WithReason(
+        absl::UnavailableError("server shutting down: call WatchReport again to go on watching"),
+        "SHUTTING_DOWN", "服务正在停止，请重新调用 WatchReport 继续订阅"));
+  }
   return grpc::Status::OK;
 }
 

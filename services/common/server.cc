@@ -17,41 +17,49 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/parse_errors.h"
+#include "common/reflection_v1.h"
 #include "common/secret.h"
 
 namespace govreport {
 namespace {
 
-// The services a builder registered, as gRPC lists them once it has built
-// the server (grpc::Service does not expose its name), for per-service
-// health. A builder option is the only public way to add a plugin to one
-// builder rather than to all.
+// Where the services a builder registered go, as gRPC lists them once it has
+// started the server (grpc::Service does not expose its name): ours for
+// per-service health, all of them (gRPC's own too) for reflection v1.
+struct ServiceNames {
+  std::vector<std::string>* ours = nullptr;
+  std::vector<std::string>* all = nullptr;
+};
+
+// A builder option is the only public way to add a plugin to one builder
+// rather than to all.
 class ServiceNamesPlugin : public grpc::ServerBuilderPlugin {
  public:
-  explicit ServiceNamesPlugin(std::vector<std::string>* out) : out_(out) {}
+  explicit ServiceNamesPlugin(ServiceNames out) : out_(out) {}
   std::string name() override { return "govreport_service_names"; }
   void InitServer(grpc::ServerInitializer* /*si*/) override {}
   void Finish(grpc::ServerInitializer* si) override {
     for (const std::string& n : *si->GetServiceList()) {
-      if (!absl::StartsWith(n, "grpc.")) out_->push_back(n);
+      out_.all->push_back(n);
+      if (!absl::StartsWith(n, "grpc.")) out_.ours->push_back(n);
     }
   }
   void ChangeArguments(const std::string& /*name*/, void* /*value*/) override {}
 
  private:
-  std::vector<std::string>* out_;
+  ServiceNames out_;
 };
 
 class ServiceNamesOption : public grpc::ServerBuilderOption {
  public:
-  explicit ServiceNamesOption(std::vector<std::string>* out) : out_(out) {}
+  explicit ServiceNamesOption(ServiceNames out) : out_(out) {}
   void UpdateArguments(grpc::ChannelArguments* /*args*/) override {}
   void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
     plugins->push_back(std::make_unique<ServiceNamesPlugin>(out_));
   }
 
  private:
-  std::vector<std::string>* out_;
+  ServiceNames out_;
 };
 
 }  // namespace
@@ -80,8 +88,14 @@ absl::StatusOr<std::unique_ptr<RunningServer>> RunningServer::Start(ServerOption
   // gRPC sets SO_REUSEPORT by default: a second server on a port in use
   // would then listen too and take half the calls. Off, it fails to start.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.SetOption(std::make_unique<ServiceNamesOption>(&rs->service_names_));
+  std::vector<std::string> all_services;
+  builder.SetOption(
+      std::make_unique<ServiceNamesOption>(ServiceNames{&rs->service_names_, &all_services}));
   for (grpc::Service* s : rs->options_.services) builder.RegisterService(s);
+  // Reflection v1 beside gRPC's v1alpha (the plugin above): tools ask for
+  // v1 first.
+  rs->reflection_v1_ = std::make_unique<ReflectionV1Service>();
+  builder.RegisterService(rs->reflection_v1_.get());
   // A request that does not parse (a text field not UTF-8) is INVALID_ARGUMENT.
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(NewParseErrorInterceptorFactory());
@@ -92,6 +106,7 @@ absl::StatusOr<std::unique_ptr<RunningServer>> RunningServer::Start(ServerOption
         absl::StrCat("cannot listen on ", rs->options_.address,
                      ": the port is in use (another server?) or the address is not local"));
   }
+  rs->reflection_v1_->SetServices(std::move(all_services));
   rs->SetServing(!rs->options_.readiness || rs->options_.readiness().ok());
   if (rs->options_.readiness) {
     rs->prober_ = std::thread([raw = rs.get()] { raw->ProbeLoop(); });

@@ -2,7 +2,8 @@
 // a port in use is an error), gRPC health checking driven by a readiness
 // probe (NOT_SERVING while Redis is away or the server drains, for "" and
 // for every service's full name), server reflection (v1alpha: what gRPC
-// 1.51 ships), message size limits, and shutdown on SIGTERM in every phase.
+// 1.51 ships; v1: common/reflection_v1.h), message size limits, and
+// shutdown on SIGTERM in every phase.
 #ifndef GOVREPORT_COMMON_SERVER_H_
 #define GOVREPORT_COMMON_SERVER_H_
 
@@ -22,6 +23,8 @@
 #include "common/config.h"
 
 namespace govreport {
+
+class ReflectionV1Service;
 
 struct ServerOptions {
   // host:port; port 0 picks a free one (see RunningServer::port()).
@@ -64,6 +67,8 @@ class RunningServer {
 
   ServerOptions options_;
   std::vector<std::string> service_names_;
+  // Before server_: it must outlive the server that calls it.
+  std::unique_ptr<ReflectionV1Service> reflection_v1_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::atomic<bool> serving_{false};

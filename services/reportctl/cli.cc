@@ -19,6 +19,10 @@ std::shared_ptr<grpc::Channel> Context::Channel(const std::string& service) {
   if (it != channels_.end()) return it->second;
   grpc::ChannelArguments channel_args;
   channel_args.SetMaxReceiveMessageSize(64 << 20);
+  // gRPC waits up to 2 minutes between connection attempts to a server
+  // that is away; a watch that reconnects to a restarted assembler should
+  // find it within seconds.
+  channel_args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
   auto channel = grpc::CreateCustomChannel(flags_->Get(service), grpc::InsecureChannelCredentials(),
                                            channel_args);
   channels_[service] = channel;

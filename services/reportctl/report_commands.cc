@@ -1,10 +1,13 @@
 // reportctl commands of the assembler: reports (create, show, watch,
 // narrative, submit, approve/reject, download...). The approval service's
 // own commands are in approval_commands.cc.
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
+#include <random>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -203,38 +206,144 @@ void PrintRevision(Context& c, const rpt::Revision& rev) {
   if (!absl::EndsWith(rev.text(), "\n")) std::cout << "\n";
 }
 
-// Follows the report until `done` (or the deadline); prints each change
-// unless quiet. Returns the last state seen.
-int Follow(Context& c, const std::string& name, bool print,
-           const std::function<bool(const rpt::Report&)>& done, rpt::Report* last) {
-  rpt::WatchReportRequest req;
-  req.set_name(name);
-  grpc::ClientContext ctx;
-  c.Prepare(ctx);
-  auto reader = Reports(c).WatchReport(&ctx, req);
-  rpt::Report r;
-  bool finished = false;
-  while (reader->Read(&r)) {
-    *last = r;
-    if (print) {
-      if (c.json()) {
-        std::cout << ToJson(r) << std::flush;
-      } else {
-        std::cout << Time(r.update_time()) << "  v" << r.version() << "  " << StateLine(r)
-                  << "  revision " << r.current_revision()
-                  << (r.error().empty() ? "" : "  error: " + r.error()) << std::endl;
+// Waits between the reconnections of a follow: doubling from 250 ms up to
+// 5 s, each wait drawn between half and all of that (jitter), so that the
+// watchers of a restarted assembler do not all come back at once.
+class ReconnectBackoff {
+ public:
+  absl::Duration Next() {
+    absl::Duration full = std::min(absl::Milliseconds(250) * (1 << attempts_), absl::Seconds(5));
+    attempts_ = std::min(attempts_ + 1, 5);
+    std::uniform_real_distribution<double> half_to_all(0.5, 1.0);
+    return full * half_to_all(rng_);
+  }
+  void Reset() { attempts_ = 0; }
+
+ private:
+  int attempts_ = 0;
+  std::mt19937 rng_{std::random_device{}()};
+};
+
+// Follows one report through as many WatchReport streams as it takes
+// (Follow below says how).
+class Follower {
+ public:
+  Follower(Context& c, std::string name, bool print, std::function<bool(const rpt::Report&)> done,
+           rpt::Report* last)
+      : c_(c),
+        name_(std::move(name)),
+        print_(print),
+        done_(std::move(done)),
+        last_(last),
+        deadline_(absl::Now() +
+                  absl::Milliseconds(c.flags().GetInt("timeout-ms").value_or(30000))) {}
+
+  grpc::Status Run() {
+    for (;;) {
+      StreamEnd end = ReadStream();
+      const grpc::Status& st = end.status;
+      bool terminal = last_->state() == rpt::REPORT_STATE_PUBLISHED ||
+                      last_->state() == rpt::REPORT_STATE_FAILED;
+      if (end.done || (st.ok() && terminal)) return grpc::Status::OK;
+      // CANCELLED is never ours here (we cancel only when done): a server
+      // in its final drain cancels the calls it has not started.
+      bool away = st.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                  st.error_code() == grpc::StatusCode::CANCELLED;
+      if (!st.ok() && !away) return st;
+      if (end.received) backoff_.Reset();
+      if (lost_.empty()) {
+        lost_ = st.ok()
+                    ? "the stream had ended early"
+                    : absl::StrCat("the stream had ended: ",
+                                   st.error_code() == grpc::StatusCode::CANCELLED ? "CANCELLED: "
+                                                                                  : "UNAVAILABLE: ",
+                                   st.error_message());
       }
-    }
-    if (done(r)) {
-      finished = true;
-      ctx.TryCancel();
-      break;
+      absl::Duration wait = backoff_.Next();
+      if (absl::Now() + wait >= deadline_) {
+        if (st.ok()) return {grpc::StatusCode::DEADLINE_EXCEEDED, "--timeout-ms passed"};
+        return {grpc::StatusCode::UNAVAILABLE,
+                absl::StrCat(st.error_message(), " (gave up reconnecting at --timeout-ms)")};
+      }
+      absl::SleepFor(wait);
     }
   }
-  grpc::Status st = reader->Finish();
-  if (finished) return kOk;
-  if (!st.ok()) return Fail(st);
-  return kOk;
+
+ private:
+  struct StreamEnd {
+    grpc::Status status{};
+    bool done = false;      // `done_` said so (the stream was cancelled then).
+    bool received = false;  // At least one report came.
+  };
+
+  // One stream, read until it ends or `done_`. It starts with the report as
+  // it is now, which after a reconnection may be the one already printed:
+  // only a version not printed yet is. Once it answers after a lost one, a
+  // line on stderr says why it had to reconnect.
+  StreamEnd ReadStream() {
+    rpt::WatchReportRequest req;
+    req.set_name(name_);
+    grpc::ClientContext ctx;
+    c_.Prepare(ctx);
+    ctx.set_deadline(absl::ToChronoTime(deadline_));
+    auto reader = Reports(c_).WatchReport(&ctx, req);
+    rpt::Report r;
+    StreamEnd end;
+    while (reader->Read(&r)) {
+      end.received = true;
+      if (!lost_.empty()) {
+        std::cerr << "reportctl: watching " << name_ << " again (" << lost_ << ")" << std::endl;
+        lost_.clear();
+      }
+      *last_ = r;
+      if (print_ && r.version() != printed_) {
+        printed_ = r.version();
+        Print(r);
+      }
+      if (done_(r)) {
+        end.done = true;
+        ctx.TryCancel();
+        break;
+      }
+    }
+    end.status = reader->Finish();
+    return end;
+  }
+
+  void Print(const rpt::Report& r) {
+    if (c_.json()) {
+      std::cout << ToJson(r) << std::flush;
+    } else {
+      std::cout << Time(r.update_time()) << "  v" << r.version() << "  " << StateLine(r)
+                << "  revision " << r.current_revision()
+                << (r.error().empty() ? "" : "  error: " + r.error()) << std::endl;
+    }
+  }
+
+  Context& c_;
+  const std::string name_;
+  const bool print_;
+  const std::function<bool(const rpt::Report&)> done_;
+  rpt::Report* last_;
+  const absl::Time deadline_;
+  ReconnectBackoff backoff_;
+  int64_t printed_ = -1;  // The version printed last.
+  std::string lost_;      // Why the last stream ended, until a new one answers.
+};
+
+// Follows the report until `done`, until it is PUBLISHED or FAILED (the
+// server ends the stream then) or until --timeout-ms from now; prints each
+// change unless quiet; `last` is the last state seen. A stream that ends
+// otherwise, UNAVAILABLE (the assembler restarting or draining, Redis
+// away), CANCELLED by the server (its last moments) or OK too early (the
+// server's own limit on a watch), is opened
+// again after a backoff: the new one starts with the report as it is, so
+// no change is missed. Returns OK, DEADLINE_EXCEEDED when the deadline
+// passed while following, UNAVAILABLE when it passed while the assembler
+// was away, or the error that ended it.
+grpc::Status Follow(Context& c, const std::string& name, bool print,
+                    const std::function<bool(const rpt::Report&)>& done, rpt::Report* last) {
+  return Follower(c, name, print, done, last).Run();
 }
 
 // With --wait: follows the report until the revision of the assembly job
@@ -245,13 +354,13 @@ int Follow(Context& c, const std::string& name, bool print,
 int WaitForAssembly(Context& c, rpt::Report& resp) {
   if (!c.flags().GetBool("wait")) return kOk;
   const int64_t job = resp.pending_job();
-  int rc = Follow(
+  grpc::Status st = Follow(
       c, resp.name(), false,
       [job](const rpt::Report& r) {
         return r.applied_job() >= job || (r.state() == rpt::REPORT_STATE_FAILED && !r.assembling());
       },
       &resp);
-  if (rc != kOk) return rc;
+  if (!st.ok()) return Fail(st);
   if (resp.applied_job() < job) {
     PrintReport(c, resp);
     return kRpcError;
@@ -395,10 +504,11 @@ int ReportList(Context& c, const Command& cmd) {
 int ReportWatch(Context& c, const Command& cmd) {
   if (c.args.size() != 1) return UsageError(cmd, "give the report");
   rpt::Report last;
-  int rc = Follow(
+  grpc::Status st = Follow(
       c, ReportName(c.args[0]), true, [](const rpt::Report&) { return false; }, &last);
-  if (rc == kUnavailable && last.version() > 0) return kOk;  // Our own deadline ended it.
-  return rc;
+  // Our own deadline ended a watch that was following: what was asked.
+  if (st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && last.version() > 0) return kOk;
+  return st.ok() ? kOk : Fail(st);
 }
 
 int ReportNarrative(Context& c, const Command& cmd) {
@@ -669,8 +779,9 @@ void RegisterDraftCommands(std::vector<Command>& commands) {
   AddCommand(commands, "report list", "ORG [--state S]", "List an org's reports, newest first.",
              {{"state", "", "Only DRAFT, IN_REVIEW, APPROVED, PUBLISHED or FAILED"}}, ReportList);
   AddCommand(commands, "report watch", "REPORT",
-             "Print every state change until the report is PUBLISHED or FAILED (or "
-             "--timeout-ms).",
+             "Print every change until the report is PUBLISHED or FAILED (or --timeout-ms, "
+             "then exit 0). Reconnects when the assembler restarts (a line on stderr says so); "
+             "exits 4 if it is still away at --timeout-ms.",
              {}, ReportWatch);
   std::vector<CommandFlag> narrative = ChangeFlags();
   narrative.insert(narrative.begin(),

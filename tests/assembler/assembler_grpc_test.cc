@@ -10,8 +10,10 @@
 #include "absl/strings/str_cat.h"
 #include "assembler/domain.h"
 #include "common/crypto.h"
+#include "common/errors.h"
 #include "common/events.h"
 #include "common/numerals.h"
+#include "common/status.h"
 #include "common/streams.h"
 #include "govreport/records/v1/records.grpc.pb.h"
 #include "gtest/gtest.h"
@@ -906,6 +908,32 @@ TEST_F(AssemblerTest, WatchStreamsChangesUntilCancelled) {
   while (reader->Read(&msg)) {
   }
   EXPECT_EQ(reader->Finish().error_code(), StatusCode::CANCELLED);
+}
+
+// On shutdown (SIGTERM: main calls StopWatches before the drain) a watch
+// ends UNAVAILABLE with reason SHUTTING_DOWN, never OK, which a client
+// would read as "the watch is over"; one opened then is refused the same.
+TEST_F(AssemblerTest, WatchEndsUnavailableWhenTheServerStops) {
+  v1::Report r = Ready("watched-at-shutdown");
+  auto ctx = Stack::Ctx(kjj_.drafter);
+  v1::WatchReportRequest req;
+  req.set_name(r.name());
+  auto reader = stack_->reports().WatchReport(ctx.get(), req);
+  v1::Report msg;
+  ASSERT_TRUE(reader->Read(&msg));
+  stack_->report_grpc().StopWatches();
+  while (reader->Read(&msg)) {
+  }
+  grpc::Status st = reader->Finish();
+  EXPECT_EQ(st.error_code(), StatusCode::UNAVAILABLE) << st.error_message();
+  EXPECT_EQ(errors::DetailsOf(FromGrpcStatus(st)).reason, "SHUTTING_DOWN");
+
+  auto late_ctx = Stack::Ctx(kjj_.drafter);
+  auto late = stack_->reports().WatchReport(late_ctx.get(), req);
+  int received = 0;
+  while (late->Read(&msg)) ++received;
+  EXPECT_EQ(late->Finish().error_code(), StatusCode::UNAVAILABLE);
+  EXPECT_EQ(received, 0);
 }
 
 // ------------------------------------------------------ issue 9: security

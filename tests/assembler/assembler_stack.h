@@ -121,6 +121,7 @@ class Stack {
 
   redis::Client& redis() { return *redis_; }
   Workers& workers(int replica = 0) { return *replicas_[replica]->workers; }
+  ReportGrpc& report_grpc(int replica = 0) { return *replicas_[replica]->grpc; }
   Store& store(int replica = 0) { return *replicas_[replica]->store; }
   Upstream& upstream(int replica = 0) { return *replicas_[replica]->upstream; }
   void StopWorkers();
