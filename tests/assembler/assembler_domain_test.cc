@@ -110,7 +110,7 @@ TEST(Events, AssembledAndPublishedCarryWhatTheCommitStores) {
   rev.set_signer("secretary");
   rev.set_issue_date("二〇二四年一月五日");
   pb::RenderedDocument* d = rev.add_documents();
-  d->set_format(pb::TXT);
+  d->set_format(typepb::DOCUMENT_FORMAT_TXT);
   d->set_sha256(std::string(64, 'a'));
   events::v1::Event p = PublishedEvent({"kjj", "r1", 2}, rev, 1700000100);
   EXPECT_EQ(p.kind(), events::v1::EVENT_KIND_REPORT_PUBLISHED);

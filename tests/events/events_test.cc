@@ -3,7 +3,6 @@
 // events from a cursor, now or the oldest kept, against a real redis-server.
 #include "common/events.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
 #include <fstream>
@@ -12,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/auth.h"
+#include "common/enums.h"
 #include "common/errors.h"
 #include "common/server.h"
 #include "common/status.h"
@@ -70,7 +70,7 @@ class EventsTest : public ::testing::Test {
     ss << in.rdbuf();
     rpb::LoadProfileRequest load;
     load.set_parent(absl::StrCat("orgs/", org));
-    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(ss.str(), load.mutable_profile()).ok());
+    ASSERT_TRUE(ParseHumanWritten(ss.str(), FileSyntax::kJson, load.mutable_profile()).ok());
     rpb::LoadProfileResponse lr;
     ASSERT_TRUE(Call("op-secret", [&](auto& ctx) {
                   return rpb::IndicatorService::Stub(channel_).LoadProfile(&ctx, load, &lr);
