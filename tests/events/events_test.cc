@@ -310,6 +310,7 @@ std::string KeyOf(const v1::Event& e) {
 // once and none of the other org's.
 TEST_F(EventsTest, ResumedSubscriberFindsEachChangeExactlyOnce) {
   std::vector<rpb::ActivityRecord> early;
+  early.reserve(5);
   for (int i = 0; i < 5; ++i) early.push_back(Create(kjj_, "kjj", i));
   std::string cursor;
   {
