@@ -212,7 +212,7 @@ std::string MeasureLag(Bench& b, int writes) {
     if (it != received.end())
       lags.push_back(std::max(0.0, absl::ToDoubleMilliseconds(it->second - at)));
   }
-  return absl::StrFormat("\"events.lag_ms_p50\": %.2f, \"events.lag_ms_p99\": %.2f",
+  return absl::StrFormat(R"("events.lag_ms_p50": %.2f, "events.lag_ms_p99": %.2f)",
                          Percentile(lags, 0.5), Percentile(lags, 0.99));
 }
 
