@@ -43,20 +43,23 @@ grpc::Status ReportGrpc::ListReports(grpc::ServerContext* ctx, const pb::ListRep
   return ToGrpc(core_->ListReports(parent.org, *req), out);
 }
 
+ReportGrpc::ReportGrpc(ReportCore* core, auth::Authenticator* auth, GrpcOptions options)
+    : core_(core),
+      auth_(auth),
+      options_(options),
+      watches_(
+          {"watches", "订阅", "WATCH_LIMIT"},
+          {options.max_watches, options.max_watches_per_org, options.max_watches_per_principal}) {}
+
 grpc::Status ReportGrpc::WatchReport(grpc::ServerContext* ctx, const pb::WatchReportRequest* req,
                                      grpc::ServerWriter<pb::Report>* writer) {
   GR_AUTHORIZE_REF(p, ref, ParseReportName(req->name()), roles::kReportReaders);
-  const std::string who = absl::StrCat(p->org, "/", p->subject);
-  if (grpc::Status st = AcquireWatch(p->org, who); !st.ok()) return st;
-  struct Release {
-    ReportGrpc* self;
-    const std::string& org;
-    const std::string& who;
-    ~Release() { self->ReleaseWatch(org, who); }
-  } release{this, p->org, who};
+  absl::StatusOr<StreamSlots::Slot> slot =
+      watches_.Acquire(p->org, absl::StrCat(p->org, "/", p->subject));
+  if (!slot.ok()) return ToGrpcStatus(slot.status());
   absl::Time until = absl::Now() + options_.watch_max;
   int64_t sent = -1;
-  while (!ctx->IsCancelled() && !stopping_.load() && absl::Now() < until) {
+  while (!ctx->IsCancelled() && !watches_.stopping() && absl::Now() < until) {
     // One HGET per poll; the whole report only when it changed.
     auto version = core_->Version(ref);
     if (!version.ok()) return ToGrpcStatus(version.status());
@@ -77,54 +80,11 @@ grpc::Status ReportGrpc::WatchReport(grpc::ServerContext* ctx, const pb::WatchRe
   // Never OK on shutdown: a client reads OK as "the watch is over", while
   // UNAVAILABLE tells it to call again (this server once restarted, or
   // another replica); the new stream starts with the report as it is then.
-  if (stopping_.load()) {
-    return ToGrpcStatus(errors::WithReason(
-        absl::UnavailableError("server shutting down: call WatchReport again to go on watching"),
-        "SHUTTING_DOWN", "服务正在停止，请重新调用 WatchReport 继续订阅"));
+  if (watches_.stopping()) {
+    return ToGrpcStatus(ShuttingDown("call WatchReport again to go on watching",
+                                     "请重新调用 WatchReport 继续订阅"));
   }
   return grpc::Status::OK;
-}
-
-grpc::Status ReportGrpc::AcquireWatch(const std::string& org, const std::string& who) {
-  std::lock_guard<std::mutex> lock(watch_mu_);
-  if (watches_ >= options_.max_watches) {
-    return ToGrpcStatus(
-        errors::WithReason(absl::ResourceExhaustedError(
-                               absl::StrCat("this server already runs ", watches_,
-                                            " watches (its limit); retry later or poll GetReport")),
-                           "WATCH_LIMIT", "本服务器的订阅数已达上限，请稍后重试或轮询 GetReport"));
-  }
-  int& mine = watches_by_[who];
-  if (mine >= options_.max_watches_per_principal) {
-    if (mine == 0) watches_by_.erase(who);
-    return ToGrpcStatus(
-        errors::WithReason(absl::ResourceExhaustedError(absl::StrCat(
-                               who, " already has ", options_.max_watches_per_principal,
-                               " watches open (the limit per caller); end one first")),
-                           "WATCH_LIMIT", "调用者的订阅数已达上限，请先结束一个"));
-  }
-  int& ours = watches_by_org_[org];
-  if (ours >= options_.max_watches_per_org) {
-    if (mine == 0) watches_by_.erase(who);
-    return ToGrpcStatus(
-        errors::WithReason(absl::ResourceExhaustedError(absl::StrCat(
-                               "org ", org, " already has ", options_.max_watches_per_org,
-                               " watches open (the limit per org); end one first")),
-                           "WATCH_LIMIT", "本单位的订阅数已达上限，请先结束一个"));
-  }
-  ++mine;
-  ++ours;
-  ++watches_;
-  return grpc::Status::OK;
-}
-
-void ReportGrpc::ReleaseWatch(const std::string& org, const std::string& who) {
-  std::lock_guard<std::mutex> lock(watch_mu_);
-  --watches_;
-  auto by_org = watches_by_org_.find(org);
-  if (by_org != watches_by_org_.end() && --by_org->second <= 0) watches_by_org_.erase(by_org);
-  auto it = watches_by_.find(who);
-  if (it != watches_by_.end() && --it->second <= 0) watches_by_.erase(it);
 }
 
 grpc::Status ReportGrpc::UpdateNarrative(grpc::ServerContext* ctx,

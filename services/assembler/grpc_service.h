@@ -5,14 +5,12 @@
 #ifndef GOVREPORT_ASSEMBLER_GRPC_SERVICE_H_
 #define GOVREPORT_ASSEMBLER_GRPC_SERVICE_H_
 
-#include <atomic>
-#include <mutex>
 #include <string>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "assembler/reports.h"
 #include "common/auth.h"
+#include "common/stream_slots.h"
 #include "govreport/assembler/v1/reports.grpc.pb.h"
 
 namespace govreport::assembler {
@@ -34,8 +32,7 @@ struct GrpcOptions {
 
 class ReportGrpc final : public pb::ReportService::Service {
  public:
-  ReportGrpc(ReportCore* core, auth::Authenticator* auth, GrpcOptions options = {})
-      : core_(core), auth_(auth), options_(options) {}
+  ReportGrpc(ReportCore* core, auth::Authenticator* auth, GrpcOptions options = {});
 
   grpc::Status CreateReport(grpc::ServerContext*, const pb::CreateReportRequest*,
                             pb::Report*) override;
@@ -63,22 +60,13 @@ class ReportGrpc final : public pb::ReportService::Service {
                                     pb::TemplateWorkflows*) override;
 
   // Ends running watches (on shutdown, before the server drains).
-  void StopWatches() { stopping_.store(true); }
+  void StopWatches() { watches_.Stop(); }
 
  private:
-  // Takes a watch slot for `who`, or says why not; ReleaseWatch gives it
-  // back.
-  grpc::Status AcquireWatch(const std::string& org, const std::string& who);
-  void ReleaseWatch(const std::string& org, const std::string& who);
-
   ReportCore* core_;
   auth::Authenticator* auth_;
   GrpcOptions options_;
-  std::atomic<bool> stopping_{false};
-  std::mutex watch_mu_;
-  int watches_ = 0;                                       // Guarded by watch_mu_.
-  absl::flat_hash_map<std::string, int> watches_by_;      // Guarded by watch_mu_.
-  absl::flat_hash_map<std::string, int> watches_by_org_;  // Guarded by watch_mu_.
+  StreamSlots watches_;
 };
 
 }  // namespace govreport::assembler

@@ -69,13 +69,6 @@ bool Expired(const LogInfo& info, const Cursor& after) {
 
 }  // namespace
 
-absl::Status ShuttingDown() {
-  return errors::WithReason(
-      absl::UnavailableError(
-          "the server is shutting down: reconnect (to another replica) from your last cursor"),
-      "UNAVAILABLE", "服务器正在停止：请从最后一个游标重新连接");
-}
-
 void DefineEventsFlags(Flags& flags) {
   EventsOptions d;
   flags.Define("events-max-streams", absl::StrCat(d.max_streams),
@@ -102,7 +95,10 @@ absl::StatusOr<EventsOptions> EventsOptionsFromFlags(const Flags& flags) {
 // ------------------------------------------------------------ EventsCore
 
 EventsCore::EventsCore(redis::Client* redis, EventsOptions options)
-    : store_(redis), options_(options) {}
+    : store_(redis),
+      options_(options),
+      slots_({"event streams", "事件订阅", "EVENT_STREAM_LIMIT"},
+             {options.max_streams, options.max_streams_per_org}) {}
 
 absl::StatusOr<std::unique_ptr<Subscription>> EventsCore::Open(const std::string& org,
                                                                const v1::StreamEventsRequest& req) {
@@ -111,19 +107,13 @@ absl::StatusOr<std::unique_ptr<Subscription>> EventsCore::Open(const std::string
   if (req.start_case() == v1::StreamEventsRequest::kPosition) {
     GR_RETURN_IF_ERROR(CheckEnum("position", req.position(), Unspecified::kAllowed));
   }
-  if (stopping()) return ShuttingDown();
   // The slot before any Redis work: the limits bound the connections too.
-  GR_RETURN_IF_ERROR(AcquireSlot(org));
-  absl::StatusOr<Cursor> start = StartCursor(org, req);
-  absl::StatusOr<std::unique_ptr<Store::Reader>> reader =
-      start.ok() ? store_.OpenReader(org, options_.max_block)
-                 : absl::StatusOr<std::unique_ptr<Store::Reader>>(start.status());
-  if (!reader.ok()) {
-    ReleaseSlot(org);
-    return reader.status();
-  }
-  return std::unique_ptr<Subscription>(
-      new Subscription(this, org, *start, std::move(kinds), heartbeat, std::move(*reader)));
+  GR_ASSIGN_OR_RETURN(StreamSlots::Slot slot, slots_.Acquire(org, org));
+  GR_ASSIGN_OR_RETURN(Cursor start, StartCursor(org, req));
+  GR_ASSIGN_OR_RETURN(std::unique_ptr<Store::Reader> reader,
+                      store_.OpenReader(org, options_.max_block));
+  return std::unique_ptr<Subscription>(new Subscription(
+      this, org, start, std::move(kinds), heartbeat, std::move(reader), std::move(slot)));
 }
 
 absl::StatusOr<Cursor> EventsCore::StartCursor(const std::string& org,
@@ -160,54 +150,25 @@ absl::StatusOr<Cursor> EventsCore::StartCursor(const std::string& org,
   return *after;
 }
 
-absl::Status EventsCore::AcquireSlot(const std::string& org) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (open_ >= options_.max_streams) {
-    return errors::WithRetry(
-        errors::WithReason(absl::ResourceExhaustedError(absl::StrCat(
-                               "this server already serves ", open_,
-                               " event streams (its limit); retry later or on another replica")),
-                           "EVENT_STREAM_LIMIT", "本服务器的事件订阅数已达上限，请稍后重试"),
-        absl::Seconds(5));
-  }
-  int& ours = by_org_[org];
-  if (ours >= options_.max_streams_per_org) {
-    return errors::WithRetry(
-        errors::WithReason(absl::ResourceExhaustedError(absl::StrCat(
-                               "org ", org, " already has ", ours,
-                               " event streams open on this server (the limit per org); end one "
-                               "first")),
-                           "EVENT_STREAM_LIMIT", "本单位的事件订阅数已达上限，请先结束一个"),
-        absl::Seconds(5));
-  }
-  ++ours;
-  ++open_;
-  return absl::OkStatus();
-}
-
-void EventsCore::ReleaseSlot(const std::string& org) {
-  std::lock_guard<std::mutex> lock(mu_);
-  --open_;
-  auto it = by_org_.find(org);
-  if (it != by_org_.end() && --it->second <= 0) by_org_.erase(it);
-}
-
 // ---------------------------------------------------------- Subscription
 
 Subscription::Subscription(EventsCore* core, std::string org, Cursor start, std::set<int> kinds,
-                           absl::Duration heartbeat, std::unique_ptr<Store::Reader> reader)
+                           absl::Duration heartbeat, std::unique_ptr<Store::Reader> reader,
+                           StreamSlots::Slot slot)
     : core_(core),
       org_(std::move(org)),
       cursor_(start),
       kinds_(std::move(kinds)),
       heartbeat_(heartbeat),
       last_sent_(absl::Now()),
-      reader_(std::move(reader)) {}
-
-Subscription::~Subscription() { core_->ReleaseSlot(org_); }
+      reader_(std::move(reader)),
+      slot_(std::move(slot)) {}
 
 absl::StatusOr<Subscription::Batch> Subscription::Next() {
-  if (core_->stopping()) return ShuttingDown();
+  if (core_->stopping()) {
+    return ShuttingDown("reconnect (to another replica) from your last cursor",
+                        "请从最后一个游标重新连接");
+  }
   Batch out;
   absl::Duration until_beat = last_sent_ + heartbeat_ - absl::Now();
   if (until_beat <= absl::ZeroDuration()) {

@@ -6,18 +6,16 @@
 #ifndef GOVREPORT_EVENTS_CORE_H_
 #define GOVREPORT_EVENTS_CORE_H_
 
-#include <atomic>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/events.h"
 #include "common/redis.h"
+#include "common/stream_slots.h"
 #include "events/store.h"
 #include "govreport/events/v1/events.pb.h"
 
@@ -48,7 +46,6 @@ class EventsCore;
 // One open stream of one org, from where its request said.
 class Subscription {
  public:
-  ~Subscription();
   Subscription(const Subscription&) = delete;
   Subscription& operator=(const Subscription&) = delete;
 
@@ -68,7 +65,8 @@ class Subscription {
  private:
   friend class EventsCore;
   Subscription(EventsCore* core, std::string org, Cursor start, std::set<int> kinds,
-               absl::Duration heartbeat, std::unique_ptr<Store::Reader> reader);
+               absl::Duration heartbeat, std::unique_ptr<Store::Reader> reader,
+               StreamSlots::Slot slot);
 
   EventsCore* core_;
   std::string org_;
@@ -77,6 +75,7 @@ class Subscription {
   absl::Duration heartbeat_;
   absl::Time last_sent_;
   std::unique_ptr<Store::Reader> reader_;
+  StreamSlots::Slot slot_;
 };
 
 class EventsCore {
@@ -90,28 +89,20 @@ class EventsCore {
 
   // Ends every open stream (UNAVAILABLE) and refuses new ones: called when
   // the server starts to drain.
-  void Stop() { stopping_.store(true); }
-  bool stopping() const { return stopping_.load(); }
+  void Stop() { slots_.Stop(); }
+  bool stopping() const { return slots_.stopping(); }
 
   const EventsOptions& options() const { return options_; }
 
  private:
   friend class Subscription;
-  absl::Status AcquireSlot(const std::string& org);
-  void ReleaseSlot(const std::string& org);
   absl::StatusOr<Cursor> StartCursor(const std::string& org,
                                      const v1::StreamEventsRequest& request);
 
   Store store_;
   EventsOptions options_;
-  std::atomic<bool> stopping_{false};
-  std::mutex mu_;
-  int open_ = 0;                                  // Guarded by mu_.
-  absl::flat_hash_map<std::string, int> by_org_;  // Guarded by mu_.
+  StreamSlots slots_;
 };
-
-// UNAVAILABLE for a stream the server ends as it stops.
-absl::Status ShuttingDown();
 
 }  // namespace govreport::events
 
