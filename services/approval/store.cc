@@ -8,6 +8,7 @@
 #include "approval/lua_scripts.h"
 #include "common/request_id.h"
 #include "common/status.h"
+#include "common/timestamp.h"
 
 namespace govreport::approval {
 namespace {
@@ -91,7 +92,7 @@ events::Encoded TransitionEvent(const Transition& t, absl::string_view request_i
   events::v1::Event event;
   event.set_kind(events::v1::EVENT_KIND_APPROVAL_TRANSITION);
   event.set_org(absl::StrCat("orgs/", s.org));
-  event.mutable_time()->set_seconds(e.time_unix);
+  *event.mutable_time() = ToTimestamp(e.time_unix);
   event.set_actor(e.actor);
   event.set_request_id(std::string(request_id));
   events::v1::ApprovalTransition* at = event.mutable_approval_transition();

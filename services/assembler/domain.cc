@@ -362,7 +362,7 @@ events::v1::Event OrgEvent(events::v1::EventKind kind, absl::string_view org,
   events::v1::Event e;
   e.set_kind(kind);
   e.set_org(absl::StrCat("orgs/", org));
-  e.mutable_time()->set_seconds(now_unix);
+  *e.mutable_time() = ToTimestamp(now_unix);
   e.set_actor(actor.empty() ? "system" : std::string(actor));
   return e;
 }

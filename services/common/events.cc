@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/config.h"
+#include "common/timestamp.h"
 
 namespace govreport::events {
 
@@ -34,11 +35,7 @@ absl::StatusOr<absl::Duration> RetentionFromFlags(const Flags& flags) {
 
 Encoded Encode(v1::Event event, absl::Time now) {
   event.clear_cursor();
-  if (!event.has_time()) {
-    int64_t nanos = absl::ToUnixNanos(now);
-    event.mutable_time()->set_seconds(nanos / 1000000000);
-    event.mutable_time()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
-  }
+  if (!event.has_time()) *event.mutable_time() = ToTimestamp(now);
   Encoded out;
   out.kind = absl::StrCat(static_cast<int>(event.kind()));
   event.SerializeToString(&out.payload);

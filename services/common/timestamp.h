@@ -10,12 +10,24 @@
 
 #include <cstdint>
 
+#include "absl/time/time.h"
+
 namespace govreport {
 
 inline google::protobuf::Timestamp ToTimestamp(int64_t unix_seconds) {
   google::protobuf::Timestamp t;
   t.set_seconds(unix_seconds);
   return t;
+}
+
+// To the nanosecond, for instants the services take from the clock as they
+// send them (an event's commit time, a heartbeat).
+inline google::protobuf::Timestamp ToTimestamp(absl::Time t) {
+  int64_t nanos = absl::ToUnixNanos(t);
+  google::protobuf::Timestamp out;
+  out.set_seconds(nanos / 1000000000);
+  out.set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  return out;
 }
 
 // Whole seconds (the services never write fractions); an unset field is 0,

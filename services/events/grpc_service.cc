@@ -3,6 +3,7 @@
 #include "absl/time/clock.h"
 #include "common/resource.h"
 #include "common/status.h"
+#include "common/timestamp.h"
 
 namespace govreport::events {
 namespace {
@@ -12,9 +13,7 @@ namespace roles = ::govreport::auth::roles;
 v1::StreamEventsResponse HeartbeatAt(const Cursor& cursor) {
   v1::StreamEventsResponse beat;
   beat.mutable_heartbeat()->set_cursor(cursor.ToString());
-  int64_t nanos = absl::ToUnixNanos(absl::Now());
-  beat.mutable_heartbeat()->mutable_time()->set_seconds(nanos / 1000000000);
-  beat.mutable_heartbeat()->mutable_time()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  *beat.mutable_heartbeat()->mutable_time() = ToTimestamp(absl::Now());
   return beat;
 }
 
