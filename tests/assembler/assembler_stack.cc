@@ -9,6 +9,7 @@
 #include "common/enums.h"
 #include "common/status.h"
 #include "reportctl/sample.h"
+#include "shipped_profile.h"
 
 namespace govreport::assembler::testing {
 
@@ -132,13 +133,7 @@ absl::Status Stack::StartServices(const StackOptions& options) {
   redis_ = std::make_unique<redis::Client>(ro);
   auth_ = std::make_unique<auth::Authenticator>(redis_.get(), kOperator);
 
-  std::ifstream in(std::string(GOVREPORT_SOURCE_DIR) +
-                   "/deploy/profiles/strict-governance/profile.json");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (!govreport::ParseHumanWritten(ss.str(), govreport::FileSyntax::kJson, &profile_).ok()) {
-    return absl::InternalError("deploy/profiles/strict-governance/profile.json does not parse");
-  }
+  GR_ASSIGN_OR_RETURN(profile_, govreport::testing::ReadShippedProfile());
 
   GR_RETURN_IF_ERROR(StartRecords());
   GR_RETURN_IF_ERROR(StartTemplates());

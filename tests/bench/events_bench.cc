@@ -30,6 +30,7 @@
 #include "records/core.h"
 #include "records/grpc_service.h"
 #include "redis_server.h"
+#include "shipped_profile.h"
 
 namespace govreport::bench {
 namespace {
@@ -80,15 +81,9 @@ class Bench {
     grpc::ClientContext c1;
     auth::AttachToken(c1, kToken);
     if (!rpb::OrgService::Stub(channel_).CreateOrg(&c1, req, &org).ok()) return false;
-    std::ifstream in(std::string(GOVREPORT_SOURCE_DIR) +
-                     "/deploy/profiles/strict-governance/profile.json");
-    std::stringstream ss;
-    ss << in.rdbuf();
     rpb::LoadProfileRequest load;
     load.set_parent(absl::StrCat("orgs/", kOrg));
-    if (!google::protobuf::util::JsonStringToMessage(ss.str(), load.mutable_profile()).ok()) {
-      return false;
-    }
+    *load.mutable_profile() = govreport::testing::ShippedProfile();
     rpb::LoadProfileResponse lr;
     grpc::ClientContext c2;
     auth::AttachToken(c2, kToken);

@@ -35,6 +35,7 @@
 #include "records/lua_scripts.h"
 #include "redis_server.h"
 #include "reportctl/sample.h"
+#include "shipped_profile.h"
 
 namespace govreport::bench {
 namespace {
@@ -48,16 +49,6 @@ class EchoServer final : public v1::EchoService::Service {
     return grpc::Status::OK;
   }
 };
-
-pb::Profile LoadProfile() {
-  std::ifstream in(std::string(GOVREPORT_SOURCE_DIR) +
-                   "/deploy/profiles/strict-governance/profile.json");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  pb::Profile p;
-  (void)govreport::ParseHumanWritten(ss.str(), govreport::FileSyntax::kJson, &p);
-  return p;
-}
 
 pb::ActivityRecord Talk(records::SplitMix& rng) {
   pb::ActivityRecord r;
@@ -458,7 +449,7 @@ int Main(int argc, char** argv) {
   eo.services = {&echo};
   auto es = RunningServer::Start(eo);
   if (!rs.ok() || !es.ok()) return 1;
-  pb::Profile profile = LoadProfile();
+  pb::Profile profile = govreport::testing::ShippedProfile();
   for (const char* org : {"ingest", "raw", "small", "big"}) {
     pb::Org o;
     o.set_display_name(org);

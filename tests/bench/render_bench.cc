@@ -18,6 +18,7 @@
 #include "govreport/records/v1/records.pb.h"
 #include "records/profile.h"
 #include "report_context/report_context.h"
+#include "shipped_profile.h"
 #include "templates/docx/docx_writer.h"
 #include "templates/engine/mustache.h"
 #include "templates/service/domain.h"
@@ -177,10 +178,7 @@ Fixture& Get() {
     std::string root = GOVREPORT_SOURCE_DIR;
     f->base = ReadFile(root + "/deploy/profiles/strict-governance/base.mustache");
     f->flat = Flatten(f->base);
-    rpb::Profile profile;
-    (void)govreport::ParseHumanWritten(
-        ReadFile(root + "/deploy/profiles/strict-governance/profile.json"),
-        govreport::FileSyntax::kJson, &profile);
+    rpb::Profile profile = govreport::testing::ShippedProfile();
     templates::ReportContextInput in = SeedInput();
     mstch::map ind = AddFigures(profile, &in.figures);
     templates::v1::ValueMap ctx = templates::BuildReportContext(in);

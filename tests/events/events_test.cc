@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "records/grpc_service.h"
 #include "redis_server.h"
+#include "shipped_profile.h"
 
 namespace govreport::events {
 namespace {
@@ -64,13 +65,9 @@ class EventsTest : public ::testing::Test {
     ASSERT_TRUE(Call("op-secret", [&](auto& ctx) {
                   return rpb::OrgService::Stub(channel_).CreateOrg(&ctx, req, &out);
                 }).ok());
-    std::ifstream in(std::string(GOVREPORT_SOURCE_DIR) +
-                     "/deploy/profiles/strict-governance/profile.json");
-    std::stringstream ss;
-    ss << in.rdbuf();
     rpb::LoadProfileRequest load;
     load.set_parent(absl::StrCat("orgs/", org));
-    ASSERT_TRUE(ParseHumanWritten(ss.str(), FileSyntax::kJson, load.mutable_profile()).ok());
+    *load.mutable_profile() = govreport::testing::ShippedProfile();
     rpb::LoadProfileResponse lr;
     ASSERT_TRUE(Call("op-secret", [&](auto& ctx) {
                   return rpb::IndicatorService::Stub(channel_).LoadProfile(&ctx, load, &lr);
@@ -530,6 +527,7 @@ TEST_F(EventsTest, ShutdownEndsAnOpenStreamUnavailable) {
   }
   grpc::Status st = s->reader->Finish();
   EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(DetailsOf(st).reason, "SHUTTING_DOWN");
   EXPECT_TRUE(DetailsOf(st).retry.has_value());
   server_->Shutdown(absl::Seconds(5));
 }

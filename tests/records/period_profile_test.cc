@@ -12,6 +12,7 @@
 #include "records/profile.h"
 #include "reportctl/records_helpers.h"
 #include "reportctl/sample.h"
+#include "shipped_profile.h"
 
 namespace govreport::records {
 namespace {
@@ -131,15 +132,7 @@ TEST(ProfileTest, EvaluateMissingAndRatio) {
   EXPECT_TRUE(empty.values[3].missing());
 }
 
-v1::Profile ShippedProfile() {
-  std::ifstream in(std::string(GOVREPORT_SOURCE_DIR) +
-                   "/deploy/profiles/strict-governance/profile.json");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  v1::Profile p;
-  EXPECT_TRUE(govreport::ParseHumanWritten(ss.str(), govreport::FileSyntax::kJson, &p).ok());
-  return p;
-}
+using govreport::testing::ShippedProfile;
 
 TEST(ShippedProfileTest, IsValidAndCoversTheSeedUnits) {
   v1::Profile p = ShippedProfile();

@@ -18,6 +18,7 @@
 #include "internal/grpc/health/v1/health.grpc.pb.h"
 #include "records/grpc_service.h"
 #include "redis_server.h"
+#include "shipped_profile.h"
 
 namespace govreport::records {
 namespace {
@@ -56,15 +57,9 @@ class RecordsGrpcTest : public ::testing::Test {
       ASSERT_TRUE(Call("op-secret", [&](auto& ctx) {
                     return v1::OrgService::Stub(channel_).CreateOrg(&ctx, req, &out);
                   }).ok());
-      std::ifstream in(std::string(GOVREPORT_SOURCE_DIR) +
-                       "/deploy/profiles/strict-governance/profile.json");
-      std::stringstream ss;
-      ss << in.rdbuf();
       v1::LoadProfileRequest load;
       load.set_parent(absl::StrCat("orgs/", org));
-      ASSERT_TRUE(govreport::ParseHumanWritten(ss.str(), govreport::FileSyntax::kJson,
-                                               load.mutable_profile())
-                      .ok());
+      *load.mutable_profile() = govreport::testing::ShippedProfile();
       v1::LoadProfileResponse lr;
       ASSERT_TRUE(Call("op-secret", [&](auto& ctx) {
                     return v1::IndicatorService::Stub(channel_).LoadProfile(&ctx, load, &lr);

@@ -19,19 +19,12 @@
 #include "gtest/gtest.h"
 #include "records/core.h"
 #include "redis_server.h"
+#include "shipped_profile.h"
 
 namespace govreport::records {
 namespace {
 
-v1::Profile ShippedProfile() {
-  std::ifstream in(std::string(GOVREPORT_SOURCE_DIR) +
-                   "/deploy/profiles/strict-governance/profile.json");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  v1::Profile p;
-  EXPECT_TRUE(govreport::ParseHumanWritten(ss.str(), govreport::FileSyntax::kJson, &p).ok());
-  return p;
-}
+using govreport::testing::ShippedProfile;
 
 v1::ActivityRecord Talk(const std::string& date, int64_t participants) {
   v1::ActivityRecord r;

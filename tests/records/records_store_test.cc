@@ -18,19 +18,12 @@
 #include "records/lua_scripts.h"
 #include "redis_server.h"
 #include "reportctl/sample.h"
+#include "shipped_profile.h"
 
 namespace govreport::records {
 namespace {
 
-v1::Profile ShippedProfile() {
-  std::ifstream in(std::string(GOVREPORT_SOURCE_DIR) +
-                   "/deploy/profiles/strict-governance/profile.json");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  v1::Profile p;
-  EXPECT_TRUE(govreport::ParseHumanWritten(ss.str(), govreport::FileSyntax::kJson, &p).ok());
-  return p;
-}
+using govreport::testing::ShippedProfile;
 
 class RecordsStoreTest : public ::testing::Test {
  protected:

@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "records/grpc_service.h"
 #include "redis_server.h"
+#include "shipped_profile.h"
 
 namespace govreport::records {
 namespace {
@@ -75,15 +76,9 @@ class StructuredErrorsTest : public ::testing::Test {
     ASSERT_TRUE(Call([&](auto& ctx) {
                   return v1::OrgService::Stub(channel_).CreateOrg(&ctx, req, &org);
                 }).ok());
-    std::ifstream in(std::string(GOVREPORT_SOURCE_DIR) +
-                     "/deploy/profiles/strict-governance/profile.json");
-    std::stringstream ss;
-    ss << in.rdbuf();
     v1::LoadProfileRequest load;
     load.set_parent("orgs/kjj");
-    ASSERT_TRUE(
-        govreport::ParseHumanWritten(ss.str(), govreport::FileSyntax::kJson, load.mutable_profile())
-            .ok());
+    *load.mutable_profile() = govreport::testing::ShippedProfile();
     v1::LoadProfileResponse lr;
     ASSERT_TRUE(Call([&](auto& ctx) {
                   return v1::IndicatorService::Stub(channel_).LoadProfile(&ctx, load, &lr);

@@ -24,6 +24,7 @@
 #include "redis_server.h"
 #include "report_context/report_context.h"
 #include "reportctl/sample.h"
+#include "shipped_profile.h"
 #include "templates/service/core.h"
 #include "templates/service/domain.h"
 #include "templates/service/grpc_service.h"
@@ -75,10 +76,7 @@ class TemplatesTest : public ::testing::Test {
     figures_ = std::make_unique<LocalFigures>(records_.get());
     store_ = std::make_unique<Store>(client_.get());
     templates_ = std::make_unique<TemplatesCore>(store_.get(), figures_.get());
-    ASSERT_TRUE(
-        govreport::ParseHumanWritten(Source("deploy/profiles/strict-governance/profile.json"),
-                                     govreport::FileSyntax::kJson, &profile_)
-            .ok());
+    profile_ = govreport::testing::ShippedProfile();
     records::v1::Org org;
     org.set_display_name("中共重庆市科学技术局党组");
     org.set_short_name("市科技局");
@@ -474,11 +472,7 @@ class RenderAttackTest : public ::testing::Test {
     templates_ = std::make_unique<TemplatesCore>(store_.get(), figures_.get(), limits);
     authn_ = std::make_unique<auth::Authenticator>(client_.get(), "op-secret", absl::Hours(1));
     service_ = std::make_unique<TemplatesGrpc>(templates_.get(), authn_.get());
-    records::v1::Profile profile;
-    ASSERT_TRUE(
-        govreport::ParseHumanWritten(Source("deploy/profiles/strict-governance/profile.json"),
-                                     govreport::FileSyntax::kJson, &profile)
-            .ok());
+    records::v1::Profile profile = govreport::testing::ShippedProfile();
     records::v1::Org org;
     org.set_display_name("中共重庆市科学技术局党组");
     ASSERT_TRUE(records_->CreateOrg("kjj", org, "").ok());
