@@ -13,9 +13,9 @@ namespace {
 // fair first wait.
 constexpr absl::Duration kRetryAfter = absl::Seconds(5);
 
-absl::Status Full(const StreamNames& names, std::string english, absl::string_view whose_zh) {
+absl::Status Full(const StreamNames& names, absl::string_view english, absl::string_view whose_zh) {
   return errors::WithRetry(
-      errors::WithReason(absl::ResourceExhaustedError(std::move(english)), names.reason,
+      errors::WithReason(absl::ResourceExhaustedError(english), names.reason,
                          absl::StrCat(whose_zh, "的", names.chinese, "数已达上限，请稍后重试")),
       kRetryAfter);
 }
