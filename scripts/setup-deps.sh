@@ -10,6 +10,9 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libhiredis-dev libssl-dev libzip-dev
+  libcpp-httplib-dev prometheus-cpp-dev
+  # google/api/{annotations,http}.proto for the gateway's routes.
+  golang-github-grpc-ecosystem-grpc-gateway-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server redis-tools python3 python3-grpcio python3-protobuf
 )
