@@ -406,11 +406,12 @@ def check_compose(c, b, stages):
     used = set(re.findall(r"\$\{([A-Z_]+)", open(path, encoding="utf-8").read()))
     c.ok(used <= set(example) | {"GOVREPORT_TAG"},
          f"compose.env.example names every variable compose.yaml uses ({sorted(used - set(example))})")
-    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+    docker = shutil.which("docker")
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
         with tempfile.TemporaryDirectory() as tmp:
             envf = os.path.join(tmp, "env")
             open(envf, "w").write("\n".join(f"{k}=x" for k in example) + "\n")
-            r = subprocess.run(["docker", "compose", "--env-file", envf, "-f", path, "config", "-q"],
+            r = subprocess.run([docker, "compose", "--env-file", envf, "-f", path, "config", "-q"],
                                capture_output=True, text=True)
             c.ok(r.returncode == 0, f"docker compose config: {r.stderr.strip()}")
     else:
