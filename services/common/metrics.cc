@@ -336,6 +336,32 @@ absl::Status SampleStreams(redis::Client& redis, absl::Span<const std::string> s
   return absl::OkStatus();
 }
 
+namespace {
+
+prometheus::Family<prometheus::Gauge>& WorkGauge(const std::string& name, const std::string& help) {
+  return prometheus::BuildGauge().Name(name).Help(help).Register(Registry());
+}
+
+}  // namespace
+
+void SetReports(absl::string_view state, int64_t count) {
+  static auto& family = WorkGauge("govreport_reports", "Reports by state, over every org");
+  family.Add({{"state", std::string(state)}}).Set(static_cast<double>(count));
+}
+
+void SetReportsTruncated(bool truncated) {
+  static auto& gauge = WorkGauge("govreport_reports_truncated",
+                                 "1 when govreport_reports stopped at --metrics-report-limit")
+                           .Add({});
+  gauge.Set(truncated ? 1 : 0);
+}
+
+void SetTimersDue(int64_t count) {
+  static auto& gauge =
+      WorkGauge("govreport_timers_due", "Approval timers due and not yet fired").Add({});
+  gauge.Set(static_cast<double>(count));
+}
+
 Sampler::Sampler(absl::Duration interval, std::function<void()> sample)
     : interval_(interval), sample_(std::move(sample)), thread_([this] { Loop(); }) {}
 

@@ -101,6 +101,14 @@ class Sampler {
 // no groups and no series.
 absl::Status SampleStreams(redis::Client& redis, absl::Span<const std::string> streams);
 
+// Work gauges set by a service's sampler: govreport_reports{state} (the
+// assembler; state the short name, e.g. IN_REVIEW), govreport_reports_truncated
+// (1: the count stopped at its limit), govreport_timers_due (approval timers
+// whose time has come and that no replica has fired yet).
+void SetReports(absl::string_view state, int64_t count);
+void SetReportsTruncated(bool truncated);
+void SetTimersDue(int64_t count);
+
 }  // namespace govreport::metrics
 
 #endif  // GOVREPORT_COMMON_METRICS_H_

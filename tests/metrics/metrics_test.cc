@@ -20,6 +20,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "assembler/store.h"
 #include "common/auth.h"
 #include "common/server.h"
 #include "gtest/gtest.h"
@@ -289,6 +290,37 @@ TEST_F(MetricsTest, StreamGroupsAreSampled) {
   EXPECT_EQ(Sum(now, "govreport_stream_pending", group), 1);
   EXPECT_EQ(Sum(now, "govreport_stream_dead_letters", {{"stream", kStream}}), 1);
   EXPECT_EQ(Sum(now, "govreport_stream_dead_letters", {{"stream", "gr:test:none"}}), 0);
+}
+
+// Reports per state come from reading every report (there is no index by
+// state), bounded by a limit.
+TEST_F(MetricsTest, ReportsAreCountedByStateUpToTheLimit) {
+  namespace apb = ::govreport::assembler::v1;
+  const std::pair<const char*, apb::ReportState> reports[] = {
+      {"gr:{kjj}:rpt:a", apb::REPORT_STATE_DRAFT},
+      {"gr:{kjj}:rpt:b", apb::REPORT_STATE_IN_REVIEW},
+      {"gr:{jyj}:rpt:c", apb::REPORT_STATE_IN_REVIEW}};
+  int n = 0;
+  for (const auto& [key, state] : reports) {
+    apb::Report r;
+    r.set_state(state);
+    std::string id = std::string(key).substr(std::string(key).rfind(':') + 1);
+    std::string index =
+        absl::StrCat(std::string(key).substr(0, std::string(key).find("}:") + 2), "rpts");
+    ASSERT_TRUE(client_->Command({"HSET", key, "d", r.SerializeAsString(), "v", "1"}).ok());
+    ASSERT_TRUE(client_->Command({"ZADD", index, absl::StrCat(++n), id}).ok());
+  }
+  assembler::Store store(client_.get());
+  assembler::Store::StateCounts counts;
+  ASSERT_TRUE(store.CountByState(100, counts).ok());
+  EXPECT_EQ(counts.counts[apb::REPORT_STATE_DRAFT], 1);
+  EXPECT_EQ(counts.counts[apb::REPORT_STATE_IN_REVIEW], 2);
+  EXPECT_FALSE(counts.truncated);
+  ASSERT_TRUE(store.CountByState(2, counts).ok());
+  int64_t total = 0;
+  for (const auto& [state, count] : counts.counts) total += count;
+  EXPECT_EQ(total, 2);
+  EXPECT_TRUE(counts.truncated);
 }
 
 }  // namespace
