@@ -136,9 +136,9 @@ class Store {
   absl::StatusOr<CommitResult> Commit(const CommitBuilder& commit);
 
   // Reports by state over every org, for the metrics sampler: no index by
-  // state exists, so it reads the report of each index entry (SCAN for the
-  // orgs' indexes, then pipelined HGETs), at most `limit` of them;
-  // `truncated` when there were more.
+  // state exists, so it reads the report of each index entry (the orgs of
+  // records' gr:orgs, each org's gr:{org}:rpts, then pipelined HGETs), at
+  // most `limit` of them; `truncated` when there were more.
   struct StateCounts {
     std::map<pb::ReportState, int64_t> counts{};
     bool truncated = false;

@@ -310,6 +310,8 @@ TEST_F(MetricsTest, ReportsAreCountedByStateUpToTheLimit) {
     ASSERT_TRUE(client_->Command({"HSET", key, "d", r.SerializeAsString(), "v", "1"}).ok());
     ASSERT_TRUE(client_->Command({"ZADD", index, absl::StrCat(++n), id}).ok());
   }
+  // kjj is made by SetUp through records; jyj is listed as records would.
+  ASSERT_TRUE(client_->Command({"ZADD", "gr:orgs", "0", "jyj"}).ok());
   assembler::Store store(client_.get());
   assembler::Store::StateCounts counts;
   ASSERT_TRUE(store.CountByState(100, counts).ok());
