@@ -328,8 +328,8 @@ void AnnounceListening(absl::string_view service, int port) {
 std::string LogRecordStart(absl::string_view level, absl::string_view service,
                            absl::string_view message) {
   std::string record = absl::StrCat(
-      "{\"time\":\"", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
-      "\",\"level\":\"", level, "\",\"service\":");
+      R"({"time":")", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
+      R"(","level":")", level, R"(","service":)");
   JsonQuoteTo(service, &record);
   record += ",\"msg\":";
   JsonQuoteTo(message, &record);
