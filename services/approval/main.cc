@@ -5,12 +5,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "approval/approvals.h"
 #include "approval/grpc_service.h"
 #include "approval/store.h"
 #include "common/auth.h"
 #include "common/config.h"
 #include "common/events.h"
+#include "common/metrics.h"
 #include "common/redis.h"
 #include "common/request_id.h"
 #include "common/secret.h"
@@ -26,6 +28,23 @@ int Fail(const absl::Status& status) {
 }
 
 }  // namespace
+
+namespace govreport {
+namespace {
+
+// With --metrics-listen: govreport_timers_due, the timers whose second has
+// come (a claimed timer's score moves past its lease, so it is not counted).
+std::unique_ptr<metrics::Sampler> StartTimerSampler(const Flags& flags, redis::Client& redis) {
+  if (flags.Get("metrics-listen").empty()) return nullptr;
+  return std::make_unique<metrics::Sampler>(MetricsSampleInterval(flags), [&redis] {
+    auto due = redis.Command({"ZCOUNT", std::string(approval::kTimersKey), "-inf",
+                              absl::StrCat(absl::ToUnixSeconds(absl::Now()))});
+    if (due.ok()) metrics::SetTimersDue(due->AsInt().value_or(0));
+  });
+}
+
+}  // namespace
+}  // namespace govreport
 
 int main(int argc, char** argv) {
   using namespace govreport;  // NOLINT: a short main.
@@ -94,7 +113,10 @@ int main(int argc, char** argv) {
     timers->Start();
   }
 
+  std::unique_ptr<metrics::Sampler> sampler = StartTimerSampler(flags, redis);
+
   ServeUntilSignal(kService, **server, flags, [&] {
+    sampler.reset();
     if (timers) timers->Stop();
   });
   return 0;

@@ -3,8 +3,10 @@
 // of replicas share the work through consumer groups.
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <iostream>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -15,7 +17,9 @@
 #include "assembler/workers.h"
 #include "common/auth.h"
 #include "common/config.h"
+#include "common/enums.h"
 #include "common/events.h"
+#include "common/metrics.h"
 #include "common/secret.h"
 #include "common/server.h"
 
@@ -64,6 +68,34 @@ void DefineFlags(govreport::Flags& flags) {
                "(no groups: all its entries) are kept this long");
   flags.Define("dead-letter-retention-s", "2592000",
                "Entries of the :dead streams are kept this long");
+  flags.Define("metrics-report-limit", "100000",
+               "Reports read per sample of govreport_reports{state} (with --metrics-listen)");
+}
+
+// With --metrics-listen: the work gauges (stream lag and pending per group,
+// dead letters, reports per state), sampled off the scrape path.
+std::unique_ptr<govreport::metrics::Sampler> StartWorkSampler(const govreport::Flags& flags,
+                                                              govreport::redis::Client& redis,
+                                                              govreport::assembler::Store& store) {
+  namespace gr = ::govreport;
+  if (flags.Get("metrics-listen").empty()) return nullptr;
+  int64_t limit = std::max<int64_t>(1, flags.GetInt("metrics-report-limit").value_or(100000));
+  return std::make_unique<gr::metrics::Sampler>(
+      gr::MetricsSampleInterval(flags), [&redis, &store, limit] {
+        const std::string streams[] = {std::string(gr::assembler::kAssembleQueue),
+                                       std::string(gr::assembler::kApprovalEvents)};
+        // Redis away: the gauges keep their last values until it is back.
+        (void)gr::metrics::SampleStreams(redis, streams);
+        gr::assembler::Store::StateCounts counts;
+        if (!store.CountByState(limit, counts).ok()) return;
+        const auto* states = gr::assembler::pb::ReportState_descriptor();
+        for (int i = 0; i < states->value_count(); ++i) {
+          auto state = static_cast<gr::assembler::pb::ReportState>(states->value(i)->number());
+          if (state == gr::assembler::pb::REPORT_STATE_UNSPECIFIED) continue;
+          gr::metrics::SetReports(gr::ShortEnumName(state), counts.counts[state]);
+        }
+        gr::metrics::SetReportsTruncated(counts.truncated);
+      });
 }
 
 // The numeric flags, read and checked once.
@@ -138,9 +170,9 @@ int main(int argc, char** argv) {
   if (!event_retention.ok()) return Fail(event_retention.status());
   std::string service_token = flags.Get("service-token");
   if (service_token.empty() && (options->workers > 0 || options->event_workers > 0)) {
-    LogLine(kService,
-            "warning: no --service-token (GOVREPORT_SERVICE_TOKEN): the workers' calls "
-            "to records and templates will be refused");
+    LogWarning(kService,
+               "no --service-token (GOVREPORT_SERVICE_TOKEN): the workers' calls "
+               "to records and templates will be refused");
   }
 
   redis::Client redis(*redis_options);
@@ -183,8 +215,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   AnnounceListening(kService, (*server)->port());
+  std::unique_ptr<metrics::Sampler> sampler = StartWorkSampler(flags, redis, store);
 
   ServeUntilSignal(kService, **server, flags, [&] {
+    sampler.reset();
     service.StopWatches();
     pool.Stop();
   });

@@ -1,5 +1,6 @@
 #include "assembler/store.h"
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 
@@ -281,6 +282,63 @@ absl::StatusOr<CommitResult> Store::Commit(const CommitBuilder& commit) {
     GR_ASSIGN_OR_RETURN(out.change_sequence, r[2].AsInt());
   }
   return out;
+}
+
+namespace {
+
+// The report ids of one org's index, at most `limit`.
+absl::StatusOr<std::vector<std::string>> IndexedIds(redis::Client& redis, const std::string& index,
+                                                    int64_t limit) {
+  GR_ASSIGN_OR_RETURN(redis::Reply r,
+                      redis.Command({"ZRANGE", index, "0", absl::StrCat(limit - 1)}));
+  std::vector<std::string> ids;
+  ids.reserve(r.Size());
+  for (size_t i = 0; i < r.Size(); ++i) ids.push_back(r[i].AsString());
+  return ids;
+}
+
+// Adds the states of the reports `ids` of `org`, read in pipelines of 500.
+absl::Status CountStates(redis::Client& redis, const std::string& org,
+                         const std::vector<std::string>& ids,
+                         std::map<pb::ReportState, int64_t>& counts) {
+  constexpr size_t kChunk = 500;
+  for (size_t at = 0; at < ids.size(); at += kChunk) {
+    std::vector<redis::Args> cmds;
+    for (size_t i = at; i < std::min(ids.size(), at + kChunk); ++i) {
+      cmds.push_back({"HGET", Store::ReportKey({org, ids[i]}), "d"});
+    }
+    GR_ASSIGN_OR_RETURN(std::vector<redis::Reply> blobs, redis.Pipeline(cmds));
+    for (const redis::Reply& blob : blobs) {
+      if (blob.IsNil() || !blob.ErrorStatus().ok()) continue;
+      absl::StatusOr<pb::Report> r = Parse<pb::Report>(blob.Str(), "report");
+      if (r.ok()) ++counts[r->state()];
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status Store::CountByState(int64_t limit, StateCounts& out) {
+  out = StateCounts{};
+  // The orgs as records keeps them: SCAN, which would find the indexes
+  // without it, is refused to every service (deploy/redis/users.acl.template).
+  GR_ASSIGN_OR_RETURN(redis::Reply orgs, redis_->Command({"ZRANGE", "gr:orgs", "0", "-1"}));
+  int64_t read = 0;
+  for (size_t k = 0; k < orgs.Size(); ++k) {
+    std::string org = orgs[k].AsString();
+    // One more than may be read, to tell whether the limit cut this org.
+    GR_ASSIGN_OR_RETURN(std::vector<std::string> ids,
+                        IndexedIds(*redis_, IndexKey(org), limit - read + 1));
+    if (static_cast<int64_t>(ids.size()) > limit - read) {
+      ids.resize(limit - read);
+      out.truncated = true;
+    }
+    read += static_cast<int64_t>(ids.size());
+    GR_RETURN_IF_ERROR(CountStates(*redis_, org, ids, out.counts));
+    if (out.truncated) break;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace govreport::assembler

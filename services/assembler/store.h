@@ -21,6 +21,7 @@
 #define GOVREPORT_ASSEMBLER_STORE_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -133,6 +134,16 @@ class Store {
   absl::StatusOr<Page> ListReports(absl::string_view org, const ReportQuery& query);
 
   absl::StatusOr<CommitResult> Commit(const CommitBuilder& commit);
+
+  // Reports by state over every org, for the metrics sampler: no index by
+  // state exists, so it reads the report of each index entry (the orgs of
+  // records' gr:orgs, each org's gr:{org}:rpts, then pipelined HGETs), at
+  // most `limit` of them; `truncated` when there were more.
+  struct StateCounts {
+    std::map<pb::ReportState, int64_t> counts{};
+    bool truncated = false;
+  };
+  absl::Status CountByState(int64_t limit, StateCounts& out);
 
   // The org admin's binding of a template (by TemplateBase) to workflows.
   absl::StatusOr<std::optional<pb::TemplateWorkflows>> ReadTemplateWorkflows(

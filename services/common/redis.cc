@@ -9,8 +9,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "common/crypto.h"
 #include "common/errors.h"
+#include "common/metrics.h"
 #include "common/status.h"
 
 namespace govreport::redis {
@@ -154,16 +156,30 @@ absl::Status Connection::SetTimeout(absl::Duration timeout) {
 absl::StatusOr<Reply> Connection::Command(const Args& args) {
   if (broken_) return RedisUnavailable("redis: connection is broken");
   Argv argv(args);
+  absl::string_view name = args.empty() ? "command" : absl::string_view(args[0]);
+  absl::Time start = absl::Now();
   auto* raw = static_cast<redisReply*>(
       redisCommandArgv(ctx_, static_cast<int>(args.size()), argv.ptrs.data(), argv.lens.data()));
-  if (raw == nullptr) return IoError(args.empty() ? "command" : args[0]);
+  if (raw == nullptr) {
+    metrics::ObserveRedisCall(name, absl::Now() - start, true, false);
+    return IoError(name);
+  }
   Reply reply(raw);
-  GR_RETURN_IF_ERROR(reply.ErrorStatus());
+  absl::Status error = reply.ErrorStatus();
+  metrics::ObserveRedisCall(name, absl::Now() - start, false, !error.ok());
+  GR_RETURN_IF_ERROR(error);
   return reply;
 }
 
 absl::StatusOr<std::vector<Reply>> Connection::Pipeline(const std::vector<Args>& cmds) {
   if (broken_) return RedisUnavailable("redis: connection is broken");
+  absl::Time start = absl::Now();
+  absl::StatusOr<std::vector<Reply>> replies = RoundTrip(cmds);
+  metrics::ObserveRedisCall("PIPELINE", absl::Now() - start, !replies.ok(), false);
+  return replies;
+}
+
+absl::StatusOr<std::vector<Reply>> Connection::RoundTrip(const std::vector<Args>& cmds) {
   for (const auto& cmd : cmds) {
     Argv argv(cmd);
     if (redisAppendCommandArgv(ctx_, static_cast<int>(cmd.size()), argv.ptrs.data(),
@@ -193,8 +209,16 @@ Client::Client(Options options) : options_(std::move(options)) {}
 
 Client::~Client() = default;
 
+Client::Lease::Lease(Client* owner, std::unique_ptr<Connection> conn)
+    : owner_(owner), conn_(std::move(conn)) {
+  metrics::AddRedisPoolInUse(1);
+}
+
 Client::Lease::~Lease() {
-  if (owner_ && conn_) owner_->Release(std::move(conn_));
+  if (owner_ && conn_) {
+    metrics::AddRedisPoolInUse(-1);
+    owner_->Release(std::move(conn_));
+  }
 }
 
 absl::StatusOr<Options> Client::ResolveMaster() const {

@@ -111,6 +111,7 @@ class Connection {
 
  private:
   explicit Connection(redisContext* ctx) : ctx_(ctx) {}
+  absl::StatusOr<std::vector<Reply>> RoundTrip(const std::vector<Args>& cmds);
   absl::Status IoError(absl::string_view what);
   redisContext* ctx_;
   bool broken_ = false;
@@ -139,8 +140,7 @@ class Client {
 
   class Lease {
    public:
-    Lease(Client* owner, std::unique_ptr<Connection> conn)
-        : owner_(owner), conn_(std::move(conn)) {}
+    Lease(Client* owner, std::unique_ptr<Connection> conn);
     Lease(Lease&&) = default;
     ~Lease();
     Connection* operator->() { return conn_.get(); }

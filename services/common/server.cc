@@ -1,5 +1,6 @@
 #include "common/server.h"
 
+#include <errno.h>  // NOLINT(modernize-deprecated-headers): program_invocation_short_name
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/impl/server_builder_option.h>
@@ -8,6 +9,7 @@
 #include <signal.h>  // NOLINT(modernize-deprecated-headers): POSIX sigwait, sigset_t
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <iostream>
@@ -16,6 +18,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/json.h"
+#include "common/metrics.h"
 #include "common/parse_errors.h"
 #include "common/reflection_v1.h"
 #include "common/secret.h"
@@ -99,6 +103,8 @@ absl::StatusOr<std::unique_ptr<RunningServer>> RunningServer::Start(ServerOption
   // A request that does not parse (a text field not UTF-8) is INVALID_ARGUMENT.
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(NewParseErrorInterceptorFactory());
+  // Metrics and the access log, last: they see the status the caller gets.
+  interceptors.push_back(metrics::NewServerInterceptorFactory());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   rs->server_ = builder.BuildAndStart();
   if (!rs->server_ || rs->port_ == 0) {
@@ -107,6 +113,13 @@ absl::StatusOr<std::unique_ptr<RunningServer>> RunningServer::Start(ServerOption
                      ": the port is in use (another server?) or the address is not local"));
   }
   rs->reflection_v1_->SetServices(std::move(all_services));
+  if (!rs->options_.metrics_address.empty()) {
+    auto endpoint = metrics::Endpoint::Start(rs->options_.metrics_address);
+    if (!endpoint.ok()) return endpoint.status();
+    rs->metrics_ = *std::move(endpoint);
+    LogLine(program_invocation_short_name,
+            absl::StrCat("metrics on port ", rs->metrics_->port(), " at /metrics"));
+  }
   rs->SetServing(!rs->options_.readiness || rs->options_.readiness().ok());
   if (rs->options_.readiness) {
     rs->prober_ = std::thread([raw = rs.get()] { raw->ProbeLoop(); });
@@ -115,6 +128,8 @@ absl::StatusOr<std::unique_ptr<RunningServer>> RunningServer::Start(ServerOption
 }
 
 RunningServer::~RunningServer() { Shutdown(absl::ZeroDuration()); }
+
+int RunningServer::metrics_port() const { return metrics_ ? metrics_->port() : 0; }
 
 void RunningServer::SetServing(bool serving) {
   serving_.store(serving);
@@ -233,7 +248,7 @@ bool SleepUnlessTerminated(absl::Duration d) {
 bool RetryUntilTerminated(absl::string_view service, absl::string_view what,
                           const std::function<absl::Status()>& step) {
   for (absl::Status st = step(); !st.ok(); st = step()) {
-    LogLine(service, absl::StrCat("waiting for ", what, ": ", st.message()));
+    LogWarning(service, absl::StrCat("waiting for ", what, ": ", st.message()));
     if (!SleepUnlessTerminated(absl::Seconds(1))) return false;
   }
   return !TerminationRequested();
@@ -247,7 +262,18 @@ void DefineServerFlags(Flags& flags, std::string default_listen) {
                "Secret of the platform operator (acts on every org); "
                "prefer the environment variable to the flag");
   flags.Define("shutdown-grace-ms", "10000", "How long in-flight calls may run after SIGTERM");
+  flags.Define("metrics-listen", "",
+               "host:port to serve Prometheus metrics on at /metrics (empty: none; port 0 picks "
+               "a free port and logs it)");
+  flags.Define("metrics-sample-interval-ms", "5000",
+               "How often gauges read from Redis (stream lag, timers due, reports per state) "
+               "are sampled, off the scrape path");
   DefineSecretFlags(flags);
+}
+
+absl::Duration MetricsSampleInterval(const Flags& flags) {
+  return absl::Milliseconds(
+      std::max<int64_t>(100, flags.GetInt("metrics-sample-interval-ms").value_or(5000)));
 }
 
 ServerOptions ServerOptionsFromFlags(const Flags& flags, std::vector<grpc::Service*> services,
@@ -256,6 +282,7 @@ ServerOptions ServerOptionsFromFlags(const Flags& flags, std::vector<grpc::Servi
   options.address = flags.Get("listen");
   options.services = std::move(services);
   options.readiness = [redis] { return redis->Ping(); };
+  options.metrics_address = flags.Get("metrics-listen");
   return options;
 }
 
@@ -269,7 +296,7 @@ void ServeUntilSignal(absl::string_view service, RunningServer& server, const Fl
   // must not keep the process: main returning first ends this thread too.
   std::thread([bound = grace + kDrainSlack, name = std::string(service)] {
     absl::SleepFor(bound);
-    LogLine(name, "drain took too long: exiting");
+    LogError(name, "drain took too long: exiting");
     _exit(1);
   }).detach();
   if (before_drain) before_drain();
@@ -284,7 +311,9 @@ void ParseFlagsOrExit(Flags& flags, int argc, char** argv) {
     std::exit(0);
   }
   // The server flags (DefineServerFlags) are checked here once for all.
-  if (st.ok() && flags.IsSet("shutdown-grace-ms")) st = flags.GetInt("shutdown-grace-ms").status();
+  for (const char* name : {"shutdown-grace-ms", "metrics-sample-interval-ms"}) {
+    if (st.ok() && flags.IsSet(name)) st = flags.GetInt(name).status();
+  }
   if (!st.ok()) {
     std::cerr << st.message() << "\n";
     std::exit(2);
@@ -296,11 +325,32 @@ void AnnounceListening(absl::string_view service, int port) {
   LogLine(service, absl::StrCat("serving on port ", port));
 }
 
+std::string LogRecordStart(absl::string_view level, absl::string_view service,
+                           absl::string_view message) {
+  std::string record = absl::StrCat(
+      R"({"time":")", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
+      R"(","level":")", level, R"(","service":)");
+  JsonQuoteTo(service, &record);
+  record += ",\"msg\":";
+  JsonQuoteTo(message, &record);
+  return record;
+}
+
+void WriteLogRecord(std::string record) {
+  record += "}\n";
+  std::fwrite(record.data(), 1, record.size(), stderr);
+}
+
 void LogLine(absl::string_view service, absl::string_view message) {
-  std::string line =
-      absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3S", absl::Now(), absl::UTCTimeZone()), " ",
-                   service, " ", message, "\n");
-  std::fwrite(line.data(), 1, line.size(), stderr);
+  WriteLogRecord(LogRecordStart("info", service, message));
+}
+
+void LogWarning(absl::string_view service, absl::string_view message) {
+  WriteLogRecord(LogRecordStart("warning", service, message));
+}
+
+void LogError(absl::string_view service, absl::string_view message) {
+  WriteLogRecord(LogRecordStart("error", service, message));
 }
 
 }  // namespace govreport

@@ -25,6 +25,9 @@
 namespace govreport {
 
 class ReflectionV1Service;
+namespace metrics {
+class Endpoint;
+}  // namespace metrics
 
 struct ServerOptions {
   // host:port; port 0 picks a free one (see RunningServer::port()).
@@ -39,6 +42,8 @@ struct ServerOptions {
   int max_receive_message_bytes = 0;
   // Idle handler threads kept alive (see server.cc).
   int max_pollers = 32;
+  // host:port serving /metrics (common/metrics.h); empty: none.
+  std::string metrics_address{};
 };
 
 class RunningServer {
@@ -47,6 +52,8 @@ class RunningServer {
   ~RunningServer();
 
   int port() const { return port_; }
+  // The port serving /metrics; 0 without ServerOptions::metrics_address.
+  int metrics_port() const;
   grpc::Server* server() { return server_.get(); }
   // Stops accepting calls, lets in-flight ones finish within `grace`, then
   // cancels the rest.
@@ -70,6 +77,7 @@ class RunningServer {
   // Before server_: it must outlive the server that calls it.
   std::unique_ptr<ReflectionV1Service> reflection_v1_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<metrics::Endpoint> metrics_;
   int port_ = 0;
   std::atomic<bool> serving_{false};
   std::atomic<bool> stopping_{false};
@@ -93,7 +101,8 @@ bool SleepUnlessTerminated(absl::Duration d);
 bool RetryUntilTerminated(absl::string_view service, absl::string_view what,
                           const std::function<absl::Status()>& step);
 
-// --listen and --admin-token, shared by the servers.
+// --listen, --admin-token, --metrics-listen and --metrics-sample-interval-ms
+// (how often gauges read from Redis are sampled), shared by the servers.
 void DefineServerFlags(Flags& flags, std::string default_listen);
 
 // What every binary serves with: --listen, its services, and SERVING on
@@ -115,12 +124,25 @@ inline constexpr absl::Duration kDrainSlack = absl::Seconds(5);
 // Parses flags; prints usage and exits on --help or a bad flag.
 void ParseFlagsOrExit(Flags& flags, int argc, char** argv);
 
+// --metrics-sample-interval-ms.
+absl::Duration MetricsSampleInterval(const Flags& flags);
+
 // "<service> listening on port N" on stdout (scripts that start a service
 // on port 0 read it) and a log line.
 void AnnounceListening(absl::string_view service, int port);
 
-// Timestamped line on stderr: "<time> <service> <message>".
+// Log lines: one JSON object per line on stderr, {"time" (RFC 3339 UTC, ms),
+// "level" (info, warning, error), "service", "msg"} and, for an RPC's access
+// line (common/metrics.h), request_id, principal, rpc, code, latency_ms.
 void LogLine(absl::string_view service, absl::string_view message);
+void LogWarning(absl::string_view service, absl::string_view message);
+void LogError(absl::string_view service, absl::string_view message);
+// The object of a line without its closing brace, for callers that add
+// members (",\"key\":value"); WriteLogRecord closes and writes it in one
+// write, so that lines of concurrent threads never mix.
+std::string LogRecordStart(absl::string_view level, absl::string_view service,
+                           absl::string_view message);
+void WriteLogRecord(std::string record);
 
 }  // namespace govreport
 

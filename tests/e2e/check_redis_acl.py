@@ -37,7 +37,7 @@ SOURCES = {
                  "services/common/events.cc"],
     "assembler": ["services/assembler", "services/common/redis.cc", "services/common/streams.cc",
                   "services/common/request_id.cc", "services/common/paging.cc",
-                  "services/common/events.cc"],
+                  "services/common/events.cc", "services/common/metrics.cc"],
 }
 TOKEN_LOOKUP = {"hgetall"}  # TokenStore::Lookup, in every service's auth check.
 NOT_SERVER_COMMANDS = {"auth", "sentinel"}  # AUTH is always allowed; SENTINEL goes to sentinels.

@@ -21,8 +21,10 @@ gr_start_redis "$GR_RUN_DIR/redis"
 head -c 32 /dev/urandom | base64 >"$GR_RUN_DIR/secret.key"
 export GOVREPORT_SECRET_KEY_FILE="$GR_RUN_DIR/secret.key"
 export GOVREPORT_ADMIN_TOKEN="op-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+metrics_port=$(gr_free_port)
 port=$(GOVREPORT_REDIS_URL="$(gr_redis_url records)" \
-  gr_start_service records "$build/services/records/records")
+  gr_start_service records "$build/services/records/records" \
+  --metrics-listen "127.0.0.1:$metrics_port")
 export GOVREPORT_RECORDS="127.0.0.1:$port"
 
 ctl() { GOVREPORT_TOKEN="$GOVREPORT_ADMIN_TOKEN" "$build/services/reportctl/reportctl" "$@"; }
@@ -34,3 +36,27 @@ GOVREPORT_TOKEN=$(GOVREPORT_TOKEN="$admin" "$build/services/reportctl/reportctl"
 export GOVREPORT_TOKEN
 
 PYTHONPATH="$stubs" "$py" docs/examples/python/oa_client.py kjj
+
+# The real binary's metrics and logs (docs/observability.md): /metrics
+# scraped with curl counts the client's calls, and every stderr line is one
+# JSON object, none with a token in it.
+metrics=$(curl -fsS "http://127.0.0.1:$metrics_port/metrics")
+grep -Eq '^grpc_server_handled_total\{.*grpc_code="OK".*grpc_service="govreport.records.v1.ActivityService".*\} [1-9]' \
+  <<<"$metrics" || { echo "FAIL: no OK ActivityService calls in /metrics"; exit 1; }
+grep -q '^govreport_redis_call_seconds_count' <<<"$metrics" ||
+  { echo "FAIL: no Redis metrics"; exit 1; }
+"$py" - "$GR_RUN_DIR/records.log" "$GOVREPORT_ADMIN_TOKEN" "$GOVREPORT_TOKEN" <<'PY'
+import json, sys
+text = open(sys.argv[1], encoding="utf-8").read()
+for secret in sys.argv[2:]:
+    assert secret not in text, "a token is in the log"
+rpcs = 0
+for line in text.splitlines():
+    obj = json.loads(line)
+    assert {"time", "level", "service", "msg"} <= obj.keys(), line
+    if "rpc" in obj:
+        rpcs += 1
+        assert {"request_id", "principal", "code", "latency_ms"} <= obj.keys(), line
+assert rpcs > 0, "no access log lines"
+print(f"records: {rpcs} access log lines, all JSON, no token")
+PY
