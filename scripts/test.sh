@@ -41,7 +41,7 @@ git ls-files -z '*.cc' '*.h' | xargs -0 -r clang-format --dry-run -Werror
 # developer's build). Configured every time: scripts/build.sh configures only
 # a build/ that has none, and an old build/ keeps its options.
 # -g1 (line tables: file, line and function in every backtrace, no variables)
-# instead of -g: 14-22% less compile CPU per file and objects a fifth the
+# instead of -g: 14-22% less compile CPU per file, objects a fifth to a third the
 # size to link; the code is the same -O2 code that scripts/bench.sh measures.
 # (-DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g -DNDEBUG" for a debugger's build.)
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="${GOVREPORT_BUILD_TYPE:-RelWithDebInfo}" \
