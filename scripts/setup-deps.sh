@@ -37,6 +37,12 @@ sudo=""
 [ "$(id -u)" -ne 0 ] && sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Waits for a dpkg lock held by another run (scripts/test.sh installs the
+# DOCX tests' packages in the background) instead of failing. force-unsafe-io:
+# dpkg skips its fsync per unpacked file (LibreOffice and the CJK fonts are
+# thousands); a power cut could leave a half-unpacked package, which this
+# script installs again.
+$sudo apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 \
+  -o Dpkg::Options::=--force-unsafe-io "${missing[@]}" >/dev/null
 # The packaged redis-server starts a system instance where it can; the
 # project starts its own on free ports and does not need that one.

@@ -6,7 +6,9 @@
 #   scripts/tidy.sh --all [PATH...]  every tracked C++ file under services/ and
 #                                    tests/ (or under the PATHs, files or folders)
 # Needs build/compile_commands.json and the generated protobuf headers, so it
-# configures build/ and builds gr_proto first (scripts/build.sh).
+# configures build/ and builds gr_proto first (scripts/build.sh), unless
+# GOVREPORT_TIDY_NO_BUILD=1 says that is done: scripts/test.sh runs this beside
+# its own build of build/, and two ninja runs in one build folder collide.
 #
 # A project header is checked inside the source files that include it
 # (HeaderFilterRegex in .clang-tidy), not as a file of its own: a header run
@@ -69,7 +71,7 @@ if [ ${#existing[@]} -eq 0 ]; then
   echo "no C++ file to check ($what)"
   exit 0
 fi
-scripts/build.sh gr_proto >/dev/null
+[ "${GOVREPORT_TIDY_NO_BUILD:-}" = 1 ] || scripts/build.sh gr_proto >/dev/null
 echo "clang-tidy over ${#existing[@]} $what"
 # One file per run, largest first, so that the two jobs stay busy to the end.
 printf '%s\0' "${existing[@]}" | xargs -0 wc -c | grep -v ' total$' | sort -rn |
