@@ -19,6 +19,7 @@
 #include "common/parse_errors.h"
 #include "common/reflection_v1.h"
 #include "common/secret.h"
+#include "common/status.h"
 
 namespace govreport {
 namespace {
@@ -71,10 +72,13 @@ absl::StatusOr<std::unique_ptr<RunningServer>> RunningServer::Start(ServerOption
     return true;
   }();
   (void)once;
+  GR_RETURN_IF_ERROR(CheckListenSecurity(options.address, options.tls));
+  GR_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                      ServerCredentials(options.tls));
   std::unique_ptr<RunningServer> rs(new RunningServer());
   rs->options_ = std::move(options);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(rs->options_.address, grpc::InsecureServerCredentials(), &rs->port_);
+  builder.AddListeningPort(rs->options_.address, credentials, &rs->port_);
   builder.SetMaxReceiveMessageSize(rs->options_.max_receive_message_bytes > 0
                                        ? rs->options_.max_receive_message_bytes
                                        : rs->options_.max_message_bytes);
@@ -248,6 +252,7 @@ void DefineServerFlags(Flags& flags, std::string default_listen) {
                "prefer the environment variable to the flag");
   flags.Define("shutdown-grace-ms", "10000", "How long in-flight calls may run after SIGTERM");
   DefineSecretFlags(flags);
+  DefineServerTlsFlags(flags);
 }
 
 ServerOptions ServerOptionsFromFlags(const Flags& flags, std::vector<grpc::Service*> services,
@@ -256,6 +261,7 @@ ServerOptions ServerOptionsFromFlags(const Flags& flags, std::vector<grpc::Servi
   options.address = flags.Get("listen");
   options.services = std::move(services);
   options.readiness = [redis] { return redis->Ping(); };
+  options.tls = ServerTlsFromFlags(flags);
   return options;
 }
 

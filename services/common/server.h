@@ -21,6 +21,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/config.h"
+#include "common/tls.h"
 
 namespace govreport {
 
@@ -39,6 +40,9 @@ struct ServerOptions {
   int max_receive_message_bytes = 0;
   // Idle handler threads kept alive (see server.cc).
   int max_pollers = 32;
+  // Certificate, key, client CA (common/tls.h); empty: plaintext, which
+  // Start refuses on an address that is not loopback unless allow_insecure.
+  ServerTls tls{};
 };
 
 class RunningServer {
@@ -93,11 +97,12 @@ bool SleepUnlessTerminated(absl::Duration d);
 bool RetryUntilTerminated(absl::string_view service, absl::string_view what,
                           const std::function<absl::Status()>& step);
 
-// --listen and --admin-token, shared by the servers.
+// --listen, --admin-token, --shutdown-grace-ms, the secret and the TLS
+// flags (common/tls.h), shared by the servers.
 void DefineServerFlags(Flags& flags, std::string default_listen);
 
-// What every binary serves with: --listen, its services, and SERVING on
-// health while `redis` answers PING.
+// What every binary serves with: --listen, the TLS flags, its services,
+// and SERVING on health while `redis` answers PING.
 ServerOptions ServerOptionsFromFlags(const Flags& flags, std::vector<grpc::Service*> services,
                                      redis::Client* redis);
 
