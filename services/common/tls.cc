@@ -218,8 +218,8 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Dial(const ClientTls& tls,
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> DialFromFlags(const Flags& flags,
                                                              const std::string& address,
-                                                             grpc::ChannelArguments args) {
-  return Dial(ClientTlsFromFlags(flags), address, std::move(args));
+                                                             const grpc::ChannelArguments& args) {
+  return Dial(ClientTlsFromFlags(flags), address, args);
 }
 
 bool IsLoopbackAddress(absl::string_view host_port) {

@@ -75,9 +75,8 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ClientCredentialsFromF
 
 // A channel to `address` with the client TLS flags: credentials, and the
 // server name override among `args`. Every outbound channel is made here.
-absl::StatusOr<std::shared_ptr<grpc::Channel>> DialFromFlags(const Flags& flags,
-                                                             const std::string& address,
-                                                             grpc::ChannelArguments args = {});
+absl::StatusOr<std::shared_ptr<grpc::Channel>> DialFromFlags(
+    const Flags& flags, const std::string& address, const grpc::ChannelArguments& args = {});
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Dial(const ClientTls& tls,
                                                     const std::string& address,
                                                     grpc::ChannelArguments args = {});
