@@ -50,6 +50,9 @@ token() {  # token ISSUER ORG SUBJECT ROLES [KIND]
 
 echo "== services"
 gr_start_redis "$GR_RUN_DIR/redis"
+# Every link over TLS with client certificates (mTLS): a local CA and a
+# certificate per service (scripts/gen-certs.sh); reportctl presents its own.
+gr_tls "$GR_RUN_DIR/certs"
 export GOVREPORT_ADMIN_TOKEN="demo-operator-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 op="$GOVREPORT_ADMIN_TOKEN"
 # The deployment's secret (page tokens, the audit chain): a file, never Redis.
@@ -67,7 +70,18 @@ svc=$(token "$op" '*' assembler-worker service service); export GOVREPORT_SERVIC
 port=$(start templates $bin/templates/templates); export GOVREPORT_TEMPLATES="127.0.0.1:$port"
 port=$(start approval $bin/approval/approval); export GOVREPORT_APPROVAL="127.0.0.1:$port"
 port=$(start assembler $bin/assembler/assembler); export GOVREPORT_ASSEMBLER="127.0.0.1:$port"
-step "redis :$GR_REDIS_PORT, records $GOVREPORT_RECORDS, templates, approval, assembler"
+step "redis :$GR_REDIS_PORT, records $GOVREPORT_RECORDS, templates, approval, assembler (TLS)"
+# Plaintext, a CA that did not sign the servers, or no client certificate:
+# each refused before any token crosses the link.
+scripts/gen-certs.sh "$GR_RUN_DIR/other-ca" reportctl >/dev/null
+for refused in "GOVREPORT_TLS_CA=" "GOVREPORT_TLS_CA=$GR_RUN_DIR/other-ca/ca.pem" \
+  "GOVREPORT_TLS_CERT= GOVREPORT_TLS_KEY="; do
+  if env $refused GOVREPORT_TOKEN="$op" "$bin/reportctl/reportctl" org list >/dev/null 2>&1; then
+    echo "  TLS: reportctl with $refused was served" >&2; exit 1
+  fi
+done
+GOVREPORT_TOKEN="$op" ctl org list >/dev/null
+step "TLS: reportctl served with the CA and its certificate; plaintext, wrong CA, none refused"
 
 echo "== the city and its two bureaus"
 as "$op" template create shared strict-governance-base deploy/profiles/strict-governance/base.mustache \
@@ -205,5 +219,7 @@ echo
 echo "Signed report: $out/kjj-2023.{txt,md,html,docx}; logs and Redis data: $GR_RUN_DIR"
 if [ -n "$keep" ]; then
   echo "Services keep running (records $GOVREPORT_RECORDS, assembler $GOVREPORT_ASSEMBLER); Enter stops them."
+  echo "Over TLS: reportctl needs GOVREPORT_TLS_CA=$GOVREPORT_TLS_CA" \
+    "GOVREPORT_TLS_CERT=$GOVREPORT_TLS_CERT GOVREPORT_TLS_KEY=$GOVREPORT_TLS_KEY"
   read -r _
 fi

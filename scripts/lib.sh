@@ -87,12 +87,31 @@ gr_start_redis() {
   return 1
 }
 
+# gr_tls DIR: a local CA and a certificate per service in DIR
+# (scripts/gen-certs.sh, docs/tls.md). From then on gr_start_service serves
+# TLS with the service's own certificate and requires client certificates
+# of the CA (mTLS); every client (reportctl, the services' outbound
+# channels) verifies servers with DIR/ca.pem and presents a certificate
+# (reportctl's, or the calling service's own), all by environment.
+GR_CERTS=""
+gr_tls() {
+  GR_CERTS="$1"
+  "$(dirname "${BASH_SOURCE[0]}")/gen-certs.sh" "$GR_CERTS" >/dev/null
+  export GOVREPORT_TLS_CA="$GR_CERTS/ca.pem" GOVREPORT_TLS_CLIENT_CA="$GR_CERTS/ca.pem"
+  export GOVREPORT_TLS_CERT="$GR_CERTS/reportctl.pem" GOVREPORT_TLS_KEY="$GR_CERTS/reportctl.key"
+}
+
 # gr_start_service NAME BINARY [ARGS...] → prints the port it listens on.
 # The service picks a free port itself (--listen 127.0.0.1:0) and says which.
+# After gr_tls, over TLS with DIR/NAME.pem and DIR/NAME.key.
 gr_start_service() {
   local name="$1" bin="$2"; shift 2
   local log="$GR_RUN_DIR/$name.log"
-  "$bin" --listen 127.0.0.1:0 "$@" >"$log.out" 2>"$log" &
+  local -a tls=()
+  if [ -n "$GR_CERTS" ] && [ -f "$GR_CERTS/$name.pem" ]; then
+    tls=(env "GOVREPORT_TLS_CERT=$GR_CERTS/$name.pem" "GOVREPORT_TLS_KEY=$GR_CERTS/$name.key")
+  fi
+  "${tls[@]}" "$bin" --listen 127.0.0.1:0 "$@" >"$log.out" 2>"$log" &
   GR_PIDS+=($!)
   echo $! >>"$GR_RUN_DIR/service.pids"
   local i port

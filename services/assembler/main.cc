@@ -22,6 +22,7 @@
 #include "common/metrics.h"
 #include "common/secret.h"
 #include "common/server.h"
+#include "common/tls.h"
 
 namespace {
 
@@ -32,14 +33,16 @@ int Fail(const absl::Status& status) {
   return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
 }
 
-std::shared_ptr<grpc::Channel> Dial(const std::string& address) {
+absl::StatusOr<std::shared_ptr<grpc::Channel>> DialPeer(const govreport::Flags& flags,
+                                                        const std::string& service) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  return govreport::DialFromFlags(flags, flags.Get(service), args);
 }
 
 void DefineFlags(govreport::Flags& flags) {
   govreport::DefineServerFlags(flags, "127.0.0.1:7104");
+  govreport::DefineClientTlsFlags(flags);
   govreport::DefineRedisFlags(flags);
   govreport::events::DefineEventFlags(flags);
   flags.Define("records", "127.0.0.1:7101", "Address of the records service");
@@ -178,9 +181,13 @@ int main(int argc, char** argv) {
   redis::Client redis(*redis_options);
   auth::Authenticator authenticator(&redis, flags.Get("admin-token"));
   assembler::Peers peers;
-  peers.records = Dial(flags.Get("records"));
-  peers.templates = Dial(flags.Get("templates"));
-  peers.approval = Dial(flags.Get("approval"));
+  for (auto [name, channel] : {std::pair{"records", &peers.records},
+                               {"templates", &peers.templates},
+                               {"approval", &peers.approval}}) {
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> dialed = DialPeer(flags, name);
+    if (!dialed.ok()) return Fail(dialed.status());
+    *channel = *std::move(dialed);
+  }
   peers.deadline = absl::Milliseconds(options->call_timeout_ms);
   peers.render_deadline = absl::Milliseconds(options->render_timeout_ms);
   assembler::Upstream upstream(peers);

@@ -23,6 +23,7 @@
 #include "common/parse_errors.h"
 #include "common/reflection_v1.h"
 #include "common/secret.h"
+#include "common/status.h"
 
 namespace govreport {
 namespace {
@@ -75,10 +76,13 @@ absl::StatusOr<std::unique_ptr<RunningServer>> RunningServer::Start(ServerOption
     return true;
   }();
   (void)once;
+  GR_RETURN_IF_ERROR(CheckListenSecurity(options.address, options.tls));
+  GR_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                      ServerCredentials(options.tls));
   std::unique_ptr<RunningServer> rs(new RunningServer());
   rs->options_ = std::move(options);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(rs->options_.address, grpc::InsecureServerCredentials(), &rs->port_);
+  builder.AddListeningPort(rs->options_.address, credentials, &rs->port_);
   builder.SetMaxReceiveMessageSize(rs->options_.max_receive_message_bytes > 0
                                        ? rs->options_.max_receive_message_bytes
                                        : rs->options_.max_message_bytes);
@@ -269,6 +273,7 @@ void DefineServerFlags(Flags& flags, std::string default_listen) {
                "How often gauges read from Redis (stream lag, timers due, reports per state) "
                "are sampled, off the scrape path");
   DefineSecretFlags(flags);
+  DefineServerTlsFlags(flags);
 }
 
 absl::Duration MetricsSampleInterval(const Flags& flags) {
@@ -283,6 +288,7 @@ ServerOptions ServerOptionsFromFlags(const Flags& flags, std::vector<grpc::Servi
   options.services = std::move(services);
   options.readiness = [redis] { return redis->Ping(); };
   options.metrics_address = flags.Get("metrics-listen");
+  options.tls = ServerTlsFromFlags(flags);
   return options;
 }
 

@@ -21,6 +21,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/config.h"
+#include "common/tls.h"
 
 namespace govreport {
 
@@ -44,6 +45,9 @@ struct ServerOptions {
   int max_pollers = 32;
   // host:port serving /metrics (common/metrics.h); empty: none.
   std::string metrics_address{};
+  // Certificate, key, client CA (common/tls.h); empty: plaintext, which
+  // Start refuses on an address that is not loopback unless allow_insecure.
+  ServerTls tls{};
 };
 
 class RunningServer {
@@ -101,12 +105,13 @@ bool SleepUnlessTerminated(absl::Duration d);
 bool RetryUntilTerminated(absl::string_view service, absl::string_view what,
                           const std::function<absl::Status()>& step);
 
-// --listen, --admin-token, --metrics-listen and --metrics-sample-interval-ms
-// (how often gauges read from Redis are sampled), shared by the servers.
+// --listen, --admin-token, --shutdown-grace-ms, the secret, the TLS flags
+// (common/tls.h), --metrics-listen and --metrics-sample-interval-ms (how
+// often gauges read from Redis are sampled), shared by the servers.
 void DefineServerFlags(Flags& flags, std::string default_listen);
 
-// What every binary serves with: --listen, its services, and SERVING on
-// health while `redis` answers PING.
+// What every binary serves with: --listen, the TLS flags, its services,
+// and SERVING on health while `redis` answers PING.
 ServerOptions ServerOptionsFromFlags(const Flags& flags, std::vector<grpc::Service*> services,
                                      redis::Client* redis);
 

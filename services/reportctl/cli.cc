@@ -3,6 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -11,6 +12,7 @@
 #include "common/auth.h"
 #include "common/crypto.h"
 #include "common/status.h"
+#include "common/tls.h"
 
 namespace govreport::cli {
 
@@ -23,10 +25,15 @@ std::shared_ptr<grpc::Channel> Context::Channel(const std::string& service) {
   // that is away; a watch that reconnects to a restarted assembler should
   // find it within seconds.
   channel_args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
-  auto channel = grpc::CreateCustomChannel(flags_->Get(service), grpc::InsecureChannelCredentials(),
-                                           channel_args);
-  channels_[service] = channel;
-  return channel;
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      DialFromFlags(*flags_, flags_->Get(service), channel_args);
+  if (!channel.ok()) {
+    // Main checked the TLS files before the command ran: they changed since.
+    std::cerr << "error: " << channel.status().message() << "\n";
+    std::exit(kUsage);
+  }
+  channels_[service] = *channel;
+  return *channel;
 }
 
 void Context::Prepare(grpc::ClientContext& ctx) {

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/tls.h"
 #include "reportctl/cli.h"
 
 namespace govreport::cli {
@@ -13,7 +14,7 @@ namespace {
 
 // Flags every command takes, with their real defaults.
 std::vector<CommandFlag> GlobalFlags() {
-  return {
+  std::vector<CommandFlag> flags = {
       {"records", "127.0.0.1:7101", "Address of the records service"},
       {"templates", "127.0.0.1:7102", "Address of the templates service"},
       {"approval", "127.0.0.1:7103", "Address of the approval service"},
@@ -23,6 +24,11 @@ std::vector<CommandFlag> GlobalFlags() {
       {"timeout-ms", "30000", "Deadline of each call"},
       {"request-id", "", "Idempotency key of a mutating call (random if absent)"},
   };
+  // --tls-ca, --tls-cert, --tls-key, --tls-server-name: as every client.
+  for (const FlagDefinition& f : ClientTlsFlagDefinitions()) {
+    flags.push_back({f.name, f.default_value, f.help});
+  }
+  return flags;
 }
 
 bool IsBoolean(const CommandFlag& flag) {
@@ -164,6 +170,11 @@ int Main(int argc, char** argv) {
   if (!cmd) {
     std::cerr << "error: unknown command '" << absl::StrJoin(words, " ")
               << "' (see reportctl --help)\n";
+    return kUsage;
+  }
+  // Bad TLS files are a usage error before any call, not UNAVAILABLE later.
+  if (absl::Status tls = ClientCredentialsFromFlags(flags).status(); !tls.ok()) {
+    std::cerr << "error: " << tls.message() << "\n";
     return kUsage;
   }
   Context ctx(&flags);

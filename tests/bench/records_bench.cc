@@ -4,6 +4,9 @@
 //                   script sent straight to Redis with pipelining
 //   ingest.unary.*  CreateActivity through gRPC vs. a bare gRPC server that
 //                   echoes the same message, same client
+//   tls.*           CreateActivity over mTLS (common/tls.h, certificates by
+//                   scripts/gen-certs.sh) vs. the plaintext ingest.unary.rps,
+//                   the two taking turns
 //   aggregate.*     GetIndicatorValues with 1 thousand vs. 1 million records
 //   records.distinct.*  another org's GetIndicatorValues while one org at
 //                   its persons caps reads its widest unions, vs. idle, vs.
@@ -11,9 +14,12 @@
 //                   (10 000 persons per record, no caps)
 // Prints one flat JSON object.
 #include <grpcpp/grpcpp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -29,6 +35,8 @@
 #include "common/request_id.h"
 #include "common/resource.h"
 #include "common/server.h"
+#include "common/status.h"
+#include "common/tls.h"
 #include "internal/bench/v1/echo.grpc.pb.h"
 #include "records/core.h"
 #include "records/grpc_service.h"
@@ -306,33 +314,89 @@ BenchFlags ParseFlags(int argc, char** argv) {
 struct UnaryFigures {
   double rps = 0;
   double echo_rps = 0;
+  double tls_rps = 0;
 };
 
-// Unary: the same request message to both servers.
+// Unary: the same request messages to the echo and the plaintext server;
+// new ones (new request ids: no replay) to the TLS server.
 UnaryFigures MeasureUnary(const BenchFlags& flags, pb::ActivityService::Stub& records_stub,
-                          v1::EchoService::Stub& echo_stub, records::SplitMix& rng,
-                          std::atomic<int>& errors) {
-  const int threads = flags.threads, unary_calls = flags.unary_calls;
-  std::vector<pb::CreateActivityRequest> reqs(threads * unary_calls / threads);
-  for (auto& r : reqs) {
-    r.set_parent("orgs/ingest");
-    *r.mutable_activity() = Talk(rng);
-    r.set_request_id(RandomHex(8));
-  }
-  auto call = [&](auto& stub, int t, int i) {
+                          v1::EchoService::Stub& echo_stub, pb::ActivityService::Stub& tls_stub,
+                          records::SplitMix& rng, std::atomic<int>& errors) {
+  const int threads = flags.threads, per_thread = flags.unary_calls / threads;
+  auto requests = [&] {
+    std::vector<pb::CreateActivityRequest> reqs(static_cast<size_t>(threads) * per_thread);
+    for (auto& r : reqs) {
+      r.set_parent("orgs/ingest");
+      *r.mutable_activity() = Talk(rng);
+      r.set_request_id(RandomHex(8));
+    }
+    return reqs;
+  };
+  std::vector<pb::CreateActivityRequest> reqs = requests(), tls_reqs = requests();
+  auto call = [&](auto& stub, const std::vector<pb::CreateActivityRequest>& from, int t, int i) {
     grpc::ClientContext ctx;
     auth::AttachToken(ctx, "bench-operator");
     pb::ActivityRecord out;
-    if (!stub.CreateActivity(&ctx, reqs[t * (unary_calls / threads) + i], &out).ok()) ++errors;
+    if (!stub.CreateActivity(&ctx, from[t * per_thread + i], &out).ok()) ++errors;
   };
-  // Warm both.
-  Throughput(threads, 20, [&](int t, int i) { call(echo_stub, t, i); });
+  // Warm the echo server, and the TLS channel (its handshake) on requests
+  // the run does not count.
+  Throughput(threads, 20, [&](int t, int i) { call(echo_stub, reqs, t, i); });
+  std::vector<pb::CreateActivityRequest> warm = requests();
+  Throughput(threads, std::min(20, per_thread), [&](int t, int i) { call(tls_stub, warm, t, i); });
   UnaryFigures u;
-  u.echo_rps =
-      Throughput(threads, unary_calls / threads, [&](int t, int i) { call(echo_stub, t, i); });
-  u.rps =
-      Throughput(threads, unary_calls / threads, [&](int t, int i) { call(records_stub, t, i); });
+  u.echo_rps = Throughput(threads, per_thread, [&](int t, int i) { call(echo_stub, reqs, t, i); });
+  // Plaintext and TLS take turns, a quarter of the calls at a time, so that
+  // the machine's noise falls on both alike.
+  constexpr int kRounds = 4;
+  const int slice = per_thread / kRounds;
+  double plain_s = 0, tls_s = 0;
+  for (int r = 0; r < kRounds; ++r) {
+    const int base = r * slice;
+    plain_s += threads * slice / Throughput(threads, slice, [&](int t, int i) {
+                 call(records_stub, reqs, t, base + i);
+               });
+    tls_s += threads * slice / Throughput(threads, slice, [&](int t, int i) {
+               call(tls_stub, tls_reqs, t, base + i);
+             });
+  }
+  u.rps = threads * slice * kRounds / plain_s;
+  u.tls_rps = threads * slice * kRounds / tls_s;
   return u;
+}
+
+// A second records server, over mTLS with certificates made now by
+// scripts/gen-certs.sh, and a stub that dials it with the CA and a client
+// certificate, as the demo's services do.
+struct TlsPeer {
+  std::string dir;
+  std::unique_ptr<RunningServer> server;
+  std::unique_ptr<pb::ActivityService::Stub> stub;
+  ~TlsPeer() {
+    server.reset();
+    std::filesystem::remove_all(dir);
+  }
+};
+
+absl::Status StartTlsPeer(grpc::Service* activities, TlsPeer& peer) {
+  peer.dir = std::filesystem::temp_directory_path() / absl::StrCat("gr-bench-tls-", getpid());
+  std::string cmd = absl::StrCat(GOVREPORT_SOURCE_DIR, "/scripts/gen-certs.sh ", peer.dir,
+                                 " records reportctl >/dev/null");
+  if (std::system(cmd.c_str()) != 0) return absl::InternalError("gen-certs.sh failed");
+  ServerOptions options;
+  options.services = {activities};
+  options.tls.cert_file = peer.dir + "/records.pem";
+  options.tls.key_file = peer.dir + "/records.key";
+  options.tls.client_ca_file = peer.dir + "/ca.pem";
+  GR_ASSIGN_OR_RETURN(peer.server, RunningServer::Start(std::move(options)));
+  ClientTls tls;
+  tls.ca_file = peer.dir + "/ca.pem";
+  tls.cert_file = peer.dir + "/reportctl.pem";
+  tls.key_file = peer.dir + "/reportctl.key";
+  GR_ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel,
+                      Dial(tls, absl::StrCat("127.0.0.1:", peer.server->port())));
+  peer.stub = pb::ActivityService::NewStub(channel);
+  return absl::OkStatus();
 }
 
 struct BatchFigures {
@@ -466,12 +530,23 @@ int Main(int argc, char** argv) {
                                           grpc::InsecureChannelCredentials());
   auto records_stub = pb::ActivityService::NewStub(channel);
   auto echo_stub = v1::EchoService::NewStub(echo_channel);
+  records::ActivityGrpc tls_acts(&recs, &authn);
+  TlsPeer tls_peer;
+  if (absl::Status st = StartTlsPeer(&tls_acts, tls_peer); !st.ok()) {
+    std::cerr << st << "\n";
+    return 1;
+  }
   records::SplitMix rng(1);
   std::atomic<int> errors{0};
-  const UnaryFigures unary = MeasureUnary(flags, *records_stub, *echo_stub, rng, errors);
+  const UnaryFigures unary =
+      MeasureUnary(flags, *records_stub, *echo_stub, *tls_peer.stub, rng, errors);
+  const std::string tls_figures =
+      absl::StrFormat(R"("tls.unary_rps": %.0f, "tls.ratio_to_plaintext": %.3f)", unary.tls_rps,
+                      unary.tls_rps / unary.rps);
   if (flags.unary_only) {
-    std::cout << absl::StrFormat("{\"ingest.unary.rps\": %.0f, \"ingest.unary.echo_rps\": %.0f}\n",
-                                 unary.rps, unary.echo_rps);
+    std::cout << absl::StrFormat(
+        "{\"ingest.unary.rps\": %.0f, \"ingest.unary.echo_rps\": %.0f, %s}\n", unary.rps,
+        unary.echo_rps, tls_figures);
     return 0;
   }
   const BatchFigures batch = MeasureBatch(flags.batches, *records_stub, client, recs, rng, errors);
@@ -483,10 +558,11 @@ int Main(int argc, char** argv) {
       "\"ingest.batch.ratio_to_redis\": %.3f, \"ingest.unary.rps\": %.0f, "
       "\"ingest.unary.echo_rps\": %.0f, \"ingest.unary.ratio_to_echo\": %.3f, "
       "\"aggregate.query_us_1k\": %.1f, \"aggregate.query_us_1m\": %.1f, "
-      "\"aggregate.flatness\": %.3f, \"aggregate.big_records\": %d, %s, \"bench.errors\": %d}\n",
+      "\"aggregate.flatness\": %.3f, \"aggregate.big_records\": %d, %s, %s, \"bench.errors\": "
+      "%d}\n",
       batch.rps, batch.raw_rps, batch.rps / batch.raw_rps, unary.rps, unary.echo_rps,
       unary.rps / unary.echo_rps, agg.small_us, agg.big_us, agg.big_us / agg.small_us,
-      static_cast<int>(flags.big), distinct, errors.load());
+      static_cast<int>(flags.big), distinct, tls_figures, errors.load());
   return errors.load() ? 1 : 0;
 }
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # An outside system's client in Python (docs/examples/python/oa_client.py),
 # with stubs generated from proto/ by the system's protoc and gRPC plugin,
-# against a real redis-server and the real records binary.
+# against a real redis-server and the real records binary, over TLS with
+# client certificates (mTLS, scripts/gen-certs.sh): the Python client dials
+# with grpc.ssl_channel_credentials from GOVREPORT_TLS_CA/CERT/KEY.
 #   tests/e2e/python_client.sh BUILD_DIR
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -18,6 +20,7 @@ protoc -I proto --python_out="$stubs" --grpc_python_out="$stubs" \
   $(find proto/govreport proto/google -name '*.proto')
 
 gr_start_redis "$GR_RUN_DIR/redis"
+gr_tls "$GR_RUN_DIR/certs"
 head -c 32 /dev/urandom | base64 >"$GR_RUN_DIR/secret.key"
 export GOVREPORT_SECRET_KEY_FILE="$GR_RUN_DIR/secret.key"
 export GOVREPORT_ADMIN_TOKEN="op-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"

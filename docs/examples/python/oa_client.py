@@ -9,6 +9,9 @@ docs/integration.md walks through it; tests/e2e/python_client.sh runs it
 against real servers.
 
   GOVREPORT_RECORDS=host:port GOVREPORT_TOKEN=... python3 oa_client.py ORG
+Over TLS (docs/tls.md): GOVREPORT_TLS_CA=ca.pem, and for mTLS
+GOVREPORT_TLS_CERT=client.pem GOVREPORT_TLS_KEY=client.key; optional
+GOVREPORT_TLS_SERVER_NAME: the name the server's certificate must carry.
 Stubs: protoc -I proto --python_out=OUT --grpc_python_out=OUT \
          --plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin \
          $(find proto/govreport proto/google -name '*.proto')
@@ -150,10 +153,32 @@ def error_details(err):
     return out
 
 
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def dial(target):
+    """A TLS channel when GOVREPORT_TLS_CA is set (the token must not cross
+    a network in clear), plaintext otherwise (loopback development)."""
+    ca = os.environ.get("GOVREPORT_TLS_CA")
+    if not ca:
+        return grpc.insecure_channel(target)
+    cert, key = os.environ.get("GOVREPORT_TLS_CERT"), os.environ.get("GOVREPORT_TLS_KEY")
+    creds = grpc.ssl_channel_credentials(
+        root_certificates=read(ca),
+        private_key=read(key) if key else None,
+        certificate_chain=read(cert) if cert else None)
+    options = []
+    if os.environ.get("GOVREPORT_TLS_SERVER_NAME"):
+        options.append(("grpc.ssl_target_name_override", os.environ["GOVREPORT_TLS_SERVER_NAME"]))
+    return grpc.secure_channel(target, creds, options=options)
+
+
 def main():
     org = sys.argv[1]
     count = int(os.environ.get("OA_RECORDS", "1200"))
-    channel = grpc.insecure_channel(os.environ["GOVREPORT_RECORDS"])
+    channel = dial(os.environ["GOVREPORT_RECORDS"])
     stub = rgrpc.ActivityServiceStub(channel)
     metadata = [("authorization", "Bearer " + os.environ["GOVREPORT_TOKEN"])]
     failures = []

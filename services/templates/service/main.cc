@@ -10,6 +10,7 @@
 #include "common/config.h"
 #include "common/secret.h"
 #include "common/server.h"
+#include "common/tls.h"
 #include "templates/service/core.h"
 #include "templates/service/grpc_service.h"
 #include "templates/service/records_figures.h"
@@ -73,6 +74,7 @@ int main(int argc, char** argv) {
               "Serves TemplateService: versioned Mustache templates checked against each "
               "org's profile, rendered to text, Markdown, HTML and GB/T 9704 DOCX.");
   DefineServerFlags(flags, "127.0.0.1:7102");
+  DefineClientTlsFlags(flags);
   DefineRedisFlags(flags);
   flags.Define("records", "127.0.0.1:7101", "Address of the records service");
   flags.Define("records-deadline-ms", "5000", "Deadline of each call to the records service");
@@ -94,9 +96,13 @@ int main(int argc, char** argv) {
   }
   redis::Client redis(*redis_options);
   auth::Authenticator authenticator(&redis, flags.Get("admin-token"));
-  templates::RecordsFigures figures(
-      grpc::CreateChannel(flags.Get("records"), grpc::InsecureChannelCredentials()),
-      absl::Milliseconds(*deadline));
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> records =
+      DialFromFlags(flags, flags.Get("records"));
+  if (!records.ok()) {
+    std::cerr << records.status().message() << "\n";
+    return 2;
+  }
+  templates::RecordsFigures figures(*records, absl::Milliseconds(*deadline));
   templates::Store store(&redis);
   templates::TemplatesCore core(&store, &figures, limits);
   templates::TemplatesGrpc service(&core, &authenticator);
