@@ -246,7 +246,7 @@ void Gateway::Install() {
     Reply(res, GatewayError(code, reason, message), res.status);
   });
   server_->set_exception_handler(
-      [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+      [](const httplib::Request&, httplib::Response& res, const std::exception_ptr&) {
         Reply(res, GatewayError(grpc::StatusCode::INTERNAL, "INTERNAL", "internal error"));
       });
 }
@@ -334,7 +334,7 @@ void Gateway::Handle(const httplib::Request& req, httplib::Response& res) {
   }
   std::string bytes = (*msg)->SerializeAsString();
   if (m.route->server_streaming) {
-    CallStreaming(*m.route, std::move(bytes), Context(req, res, false), res);
+    CallStreaming(*m.route, bytes, Context(req, res, false), res);
   } else {
     CallUnary(*m.route, bytes, *Context(req, res, true), res);
   }
@@ -361,7 +361,7 @@ void Gateway::CallUnary(const Route& route, const std::string& request, grpc::Cl
   res.set_content(json, kJson);
 }
 
-void Gateway::CallStreaming(const Route& route, std::string request,
+void Gateway::CallStreaming(const Route& route, const std::string& request,
                             std::unique_ptr<grpc::ClientContext> ctx, httplib::Response& res) {
   auto s = std::make_shared<Stream>();
   s->ctx = std::move(ctx);
@@ -416,7 +416,7 @@ void Gateway::CallStreaming(const Route& route, std::string request,
 }
 
 void Gateway::Healthz(const httplib::Request&, httplib::Response& res) {
-  res.set_content("{\"status\":\"SERVING\"}", kJson);
+  res.set_content(R"({"status":"SERVING"})", kJson);
 }
 
 void Gateway::Readyz(const httplib::Request&, httplib::Response& res) {
@@ -436,7 +436,7 @@ void Gateway::Readyz(const httplib::Request&, httplib::Response& res) {
                     serving ? "SERVING" : "NOT_SERVING", "\"");
     first = false;
   }
-  absl::StrAppend(&body, "},\"status\":\"", all ? "SERVING" : "NOT_SERVING", "\"}");
+  absl::StrAppend(&body, R"(},"status":")", all ? "SERVING" : "NOT_SERVING", R"("})");
   res.status = all ? 200 : 503;
   res.set_content(body, kJson);
 }

@@ -71,7 +71,7 @@ class Gateway {
   bool Admit(const httplib::Request& req, httplib::Response& res);
   void CallUnary(const Route& route, const std::string& request, grpc::ClientContext& ctx,
                  httplib::Response& res);
-  void CallStreaming(const Route& route, std::string request,
+  void CallStreaming(const Route& route, const std::string& request,
                      std::unique_ptr<grpc::ClientContext> ctx, httplib::Response& res);
   void Healthz(const httplib::Request& req, httplib::Response& res);
   void Readyz(const httplib::Request& req, httplib::Response& res);

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -28,7 +29,9 @@ pb::Struct& Obj(pb::Struct& parent, const std::string& key) {
   return *(*parent.mutable_fields())[key].mutable_struct_value();
 }
 
-void Set(pb::Struct& s, const std::string& key, pb::Value v) { (*s.mutable_fields())[key] = v; }
+void Set(pb::Struct& s, const std::string& key, pb::Value v) {
+  (*s.mutable_fields())[key] = std::move(v);
+}
 
 std::string Ref(const pb::Descriptor* type) {
   return absl::StrCat("#/components/schemas/", type->full_name());
@@ -171,7 +174,7 @@ std::string OpenApiPath(const PathTemplate& t, std::vector<PathParam>* params) {
 }
 
 void Parameter(pb::ListValue& params, const std::string& name, const std::string& in,
-               pb::Struct schema, const std::string& description) {
+               const pb::Struct& schema, const std::string& description) {
   pb::Struct& p = *params.add_values()->mutable_struct_value();
   Set(p, "name", Str(name));
   Set(p, "in", Str(in));

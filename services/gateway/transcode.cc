@@ -248,9 +248,7 @@ int HttpStatusFor(grpc::StatusCode code) {
     case grpc::StatusCode::CANCELLED:
       return 499;
     case grpc::StatusCode::INVALID_ARGUMENT:
-      return 400;
     case grpc::StatusCode::FAILED_PRECONDITION:
-      return 400;
     case grpc::StatusCode::OUT_OF_RANGE:
       return 400;
     case grpc::StatusCode::UNAUTHENTICATED:
@@ -260,7 +258,6 @@ int HttpStatusFor(grpc::StatusCode code) {
     case grpc::StatusCode::NOT_FOUND:
       return 404;
     case grpc::StatusCode::ALREADY_EXISTS:
-      return 409;
     case grpc::StatusCode::ABORTED:
       return 409;
     case grpc::StatusCode::RESOURCE_EXHAUSTED:
@@ -300,8 +297,8 @@ std::string CodeName(grpc::StatusCode code) {
 
 std::string ErrorJson(const grpc::Status& status, int http) {
   if (http == 0) http = HttpStatusFor(status.error_code());
-  std::string out = absl::StrCat("{\"error\":{\"code\":", http, ",\"status\":\"",
-                                 CodeName(status.error_code()), "\",\"message\":");
+  std::string out = absl::StrCat(R"({"error":{"code":)", http, R"(,"status":")",
+                                 CodeName(status.error_code()), R"(","message":)");
   JsonQuoteTo(status.error_message(), &out);
   out += ",\"details\":[";
   google::rpc::Status details;

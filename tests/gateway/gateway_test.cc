@@ -69,7 +69,7 @@ class GatewayTest : public ::testing::Test {
   }
   // The "reason" of the error's ErrorInfo, "" if none.
   static std::string Reason(const std::string& body) {
-    size_t at = body.find("\"reason\":\"");
+    size_t at = body.find(R"("reason":")");
     if (at == std::string::npos) return "";
     at += 10;
     return body.substr(at, body.find('"', at) - at);
@@ -228,7 +228,7 @@ TEST_F(GatewayTest, CreatesAndReadsAnActivityAsJson) {
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200) << res->body;
   EXPECT_EQ(res->get_header_value("X-Request-Id"), "gw-test-1");
-  size_t at = res->body.find("\"name\":\"");
+  size_t at = res->body.find(R"("name":")");
   ASSERT_NE(at, std::string::npos);
   at += 8;
   std::string name = res->body.substr(at, res->body.find('"', at) - at);
@@ -350,7 +350,7 @@ TEST_F(GatewayTest, PlaintextOnNonLoopbackNeedsInsecureAndRefusesTokens) {
 
 // Reads SSE events of `path` until `count` events named "event" came.
 std::vector<std::string> ReadEventIds(httplib::Client& c, const std::string& path,
-                                      httplib::Headers h, size_t count) {
+                                      const httplib::Headers& h, size_t count) {
   std::vector<std::string> ids;
   std::string buffer;
   c.Get(path, h, [&](const char* data, size_t n) {
@@ -371,6 +371,13 @@ std::vector<std::string> ReadEventIds(httplib::Client& c, const std::string& pat
 
 TEST_F(GatewayTest, EventsAsSseResumeFromLastEventId) {
   httplib::Client c = Client();
+  for (const char* day : {"2023-05-04", "2023-06-05", "2023-08-06"}) {
+    auto made = c.Post("/v1/orgs/gw/activities", Auth(tokens_->recorder),
+                       absl::StrCat(R"({"type":"theme_party_day","occurredOn":")", day, R"("})"),
+                       "application/json");
+    ASSERT_TRUE(made);
+    ASSERT_EQ(made->status, 200) << made->body;
+  }
   httplib::Headers h = Auth(tokens_->auditor);
   std::string path = "/v1/orgs/gw/events:stream?position=START_POSITION_OLDEST";
   std::vector<std::string> ids = ReadEventIds(c, path, h, 3);
