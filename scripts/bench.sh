@@ -14,7 +14,7 @@ scripts/setup-deps.sh --bench
 # were installed has no render_bench target: configure it again, which finds
 # them now.
 [ -f build/build.ninja ] && cmake -S . -B build >/dev/null
-scripts/build.sh records_bench events_bench render_bench approval_bench assemble_bench fault_runner \
+scripts/build.sh records_bench gateway_bench events_bench render_bench approval_bench assemble_bench fault_runner \
   records templates approval assembler
 mkdir -p build/bench
 parts=()
@@ -26,6 +26,9 @@ run() {
   parts+=("$out")
 }
 run records build/tests/bench/records_bench $quick
+# CreateActivity through the HTTP/JSON gateway beside the same call over
+# gRPC in the same run (gateway.ratio_to_grpc, goal >= 0.5).
+run gateway build/tests/gateway/gateway_bench $quick
 # StreamEvents (lag from the write's answer to the event, events per second)
 # beside a raw XREAD of the same stream.
 run events build/tests/bench/events_bench $quick

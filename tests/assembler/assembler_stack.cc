@@ -115,6 +115,7 @@ Stack::~Stack() {
     if (r->grpc) r->grpc->StopWatches();
     if (r->server) r->server->Shutdown(absl::ZeroDuration());
   }
+  if (event_feed_) event_feed_->Stop();
   for (auto* server : {approval_server_.get(), templates_server_.get(), records_server_.get()}) {
     if (server) server->Shutdown(absl::ZeroDuration());
   }
@@ -160,8 +161,11 @@ absl::Status Stack::StartRecords() {
   indicators_ = std::make_unique<records::IndicatorGrpc>(records_.get(), auth_.get());
   activities_ = std::make_unique<records::ActivityGrpc>(records_.get(), auth_.get());
   auth_grpc_ = std::make_unique<records::AuthGrpc>(auth_.get());
-  GR_ASSIGN_OR_RETURN(records_server_,
-                      Serve({orgs_.get(), indicators_.get(), activities_.get(), auth_grpc_.get()}));
+  // The event feed, served by the records binary too.
+  event_feed_ = std::make_unique<events::EventsCore>(redis_.get());
+  events_grpc_ = std::make_unique<events::EventsGrpc>(event_feed_.get(), auth_.get());
+  GR_ASSIGN_OR_RETURN(records_server_, Serve({orgs_.get(), indicators_.get(), activities_.get(),
+                                              auth_grpc_.get(), events_grpc_.get()}));
   records_channel_ = Dial(records_server_->port());
   return absl::OkStatus();
 }

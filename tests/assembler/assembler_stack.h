@@ -1,5 +1,5 @@
 // The whole suite in one process for the assembler's integration tests and
-// its benchmark: a real redis-server, the real records, templates and
+// its benchmark: a real redis-server, the real records (with the event feed), templates and
 // approval services on their own ports, and any number of assembler
 // replicas (each with its own Redis connections, gRPC server and worker
 // pool). Orgs are set up the way an operator would: profile, template,
@@ -28,6 +28,8 @@
 #include "assembler/workers.h"
 #include "common/auth.h"
 #include "common/server.h"
+#include "events/core.h"
+#include "events/grpc_service.h"
 #include "govreport/approval/v1/approval.grpc.pb.h"
 #include "govreport/assembler/v1/reports.grpc.pb.h"
 #include "govreport/records/v1/records.grpc.pb.h"
@@ -164,6 +166,8 @@ class Stack {
   std::unique_ptr<records::IndicatorGrpc> indicators_;
   std::unique_ptr<records::ActivityGrpc> activities_;
   std::unique_ptr<records::AuthGrpc> auth_grpc_;
+  std::unique_ptr<events::EventsCore> event_feed_;
+  std::unique_ptr<events::EventsGrpc> events_grpc_;
   std::unique_ptr<RunningServer> records_server_;
   // templates
   std::unique_ptr<templates::RecordsFigures> figures_;

@@ -15,9 +15,14 @@ trap 'gr_cleanup; rm -rf "$GR_RUN_DIR"' EXIT
 
 stubs="$GR_RUN_DIR/stubs"
 mkdir -p "$stubs"
-protoc -I proto --python_out="$stubs" --grpc_python_out="$stubs" \
+# The API protos import google/api/annotations.proto (their HTTP routes,
+# docs/gateway.md), from Debian's grpc-gateway package: on the include path,
+# and generated too, since the generated modules import it.
+googleapis=/usr/share/gocode/src/github.com/grpc-ecosystem/grpc-gateway/third_party/googleapis
+protoc -I proto -I "$googleapis" --python_out="$stubs" --grpc_python_out="$stubs" \
   --plugin=protoc-gen-grpc_python="$(command -v grpc_python_plugin)" \
-  $(find proto/govreport proto/google -name '*.proto')
+  $(find proto/govreport proto/google -name '*.proto') \
+  "$googleapis/google/api/http.proto" "$googleapis/google/api/annotations.proto"
 
 gr_start_redis "$GR_RUN_DIR/redis"
 gr_tls "$GR_RUN_DIR/certs"

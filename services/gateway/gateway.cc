@@ -1,0 +1,444 @@
+#include "gateway/gateway.h"
+
+#include <grpcpp/generic/generic_stub.h>
+#include <httplib.h>
+
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/notification.h"
+#include "common/crypto.h"
+#include "common/request_id.h"
+#include "gateway/openapi.h"
+#include "gateway/transcode.h"
+#include "internal/grpc/health/v1/health.grpc.pb.h"
+
+namespace govreport::gateway {
+namespace {
+
+namespace pb = google::protobuf;
+
+constexpr char kJson[] = "application/json";
+
+void Reply(httplib::Response& res, const grpc::Status& status, int http = 0) {
+  res.status = http != 0 ? http : HttpStatusFor(status.error_code());
+  res.set_content(ErrorJson(status, res.status), kJson);
+}
+
+grpc::ByteBuffer ToBuffer(const std::string& bytes) {
+  grpc::Slice slice(bytes);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+std::string FromBuffer(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  std::string out;
+  if (!buffer.Dump(&slices).ok()) return out;
+  for (const grpc::Slice& s : slices)
+    out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return out;
+}
+
+// The SSE event of one streamed message: its name is the set field of the
+// message's oneof ("event", "heartbeat"), else "message"; its id the
+// `cursor` of that field or of the message, if any (StreamEvents: the
+// event cursor a client resumes from with Last-Event-ID).
+std::string SseEvent(const pb::Descriptor* type, const std::string& bytes) {
+  std::unique_ptr<pb::Message> msg(
+      pb::MessageFactory::generated_factory()->GetPrototype(type)->New());
+  if (!msg->ParseFromString(bytes)) return "";
+  const pb::Reflection* r = msg->GetReflection();
+  std::string name = "message";
+  const pb::Message* with_cursor = msg.get();
+  if (type->oneof_decl_count() > 0) {
+    const pb::FieldDescriptor* set = r->GetOneofFieldDescriptor(*msg, type->oneof_decl(0));
+    if (set != nullptr) {
+      name = set->name();
+      if (set->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
+        with_cursor = &r->GetMessage(*msg, set);
+      }
+    }
+  }
+  std::string out;
+  const pb::FieldDescriptor* cursor = with_cursor->GetDescriptor()->FindFieldByName("cursor");
+  if (cursor != nullptr && cursor->cpp_type() == pb::FieldDescriptor::CPPTYPE_STRING) {
+    std::string id = with_cursor->GetReflection()->GetString(*with_cursor, cursor);
+    if (!id.empty()) absl::StrAppend(&out, "id: ", id, "\n");
+  }
+  absl::StrAppend(&out, "event: ", name, "\ndata: ", ToJson(*msg), "\n\n");
+  return out;
+}
+
+// One server-streaming call on its own completion queue, driven by the
+// HTTP worker thread that serves the stream.
+struct Stream {
+  std::unique_ptr<grpc::ClientContext> ctx;
+  grpc::CompletionQueue cq;
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call;
+  grpc::ByteBuffer in;
+  bool read_pending = false;
+  bool finished = false;
+  grpc::Status status;
+
+  // Waits for the one operation in flight.
+  bool Wait() {
+    void* tag = nullptr;
+    bool ok = false;
+    return cq.Next(&tag, &ok) && ok;
+  }
+  bool closed = false;
+  // Ends the call (cancelling it if it is still open) and the queue.
+  void Close() {
+    if (closed) return;
+    closed = true;
+    if (call != nullptr && !finished) {
+      ctx->TryCancel();
+      if (read_pending) Wait();
+      call->Finish(&status, this);
+      Wait();
+      finished = true;
+    }
+    cq.Shutdown();
+    void* tag = nullptr;
+    bool ok = false;
+    while (cq.Next(&tag, &ok)) {
+    }
+  }
+  ~Stream() { Close(); }
+};
+
+enum class Next { kMessage, kEnd, kQuiet };
+
+// Waits up to `slice` for the pending read; kEnd when the stream ended
+// (status filled), kMessage with `in` filled.
+Next Poll(Stream& s, absl::Duration slice) {
+  void* tag = nullptr;
+  bool ok = false;
+  auto r = s.cq.AsyncNext(&tag, &ok, absl::ToChronoTime(absl::Now() + slice));
+  if (r == grpc::CompletionQueue::TIMEOUT) return Next::kQuiet;
+  s.read_pending = false;
+  if (r == grpc::CompletionQueue::GOT_EVENT && ok) return Next::kMessage;
+  s.call->Finish(&s.status, &s);
+  s.Wait();
+  s.finished = true;
+  return Next::kEnd;
+}
+
+}  // namespace
+
+std::string BackendFor(absl::string_view service) {
+  for (absl::string_view backend : {"templates", "approval", "assembler"}) {
+    if (absl::StartsWith(service, absl::StrCat("govreport.", backend, "."))) {
+      return std::string(backend);
+    }
+  }
+  // records serves OrgService, IndicatorService, ActivityService,
+  // AuthService and EventService.
+  return "records";
+}
+
+bool IsLoopbackHost(absl::string_view host) {
+  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+}
+
+absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
+  std::unique_ptr<Gateway> g(new Gateway);
+  g->options_ = std::move(options);
+  const GatewayOptions& o = g->options_;
+  size_t colon = o.listen.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || !absl::SimpleAtoi(o.listen.substr(colon + 1), &port)) {
+    return absl::InvalidArgumentError(absl::StrCat("--listen \"", o.listen, "\" is not host:port"));
+  }
+  std::string host = o.listen.substr(0, colon);
+  if (absl::StartsWith(host, "[")) host = host.substr(1, host.size() - 2);
+  if (o.tls_cert.empty() != o.tls_key.empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
+  }
+  bool tls = !o.tls_cert.empty();
+  if (!tls && !IsLoopbackHost(host)) {
+    if (!o.insecure) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "refusing plaintext HTTP on non-loopback ", o.listen,
+          ": bearer tokens would cross the network in clear (set --tls-cert/--tls-key, or "
+          "--insecure behind a TLS-terminating proxy)"));
+    }
+    g->refuse_plaintext_tokens_ = true;
+  }
+  absl::StatusOr<std::vector<Route>> routes = BuildRoutes();
+  if (!routes.ok()) return routes.status();
+  g->routes_ = *std::move(routes);
+  g->openapi_ = OpenApiJson(g->routes_);
+  if (o.rate_limit_rps > 0) g->limiter_ = std::make_unique<RateLimiter>(o.rate_limit_rps);
+  if (tls) {
+    auto ssl = std::make_unique<httplib::SSLServer>(o.tls_cert.c_str(), o.tls_key.c_str());
+    if (!ssl->is_valid()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot load --tls-cert ", o.tls_cert, " / --tls-key ", o.tls_key));
+    }
+    g->server_ = std::move(ssl);
+  } else {
+    g->server_ = std::make_unique<httplib::Server>();
+  }
+  g->Install();
+  if (port == 0) {
+    g->port_ = g->server_->bind_to_any_port(host);
+  } else if (g->server_->bind_to_port(host, port)) {
+    g->port_ = port;
+  }
+  if (g->port_ <= 0) return absl::UnavailableError(absl::StrCat("cannot listen on ", o.listen));
+  g->thread_ = std::thread([s = g->server_.get()] { s->listen_after_bind(); });
+  return g;
+}
+
+Gateway::~Gateway() { Stop(); }
+
+void Gateway::Stop() {
+  stopping_ = true;
+  if (thread_.joinable()) {
+    // stop() does nothing before the thread began to listen.
+    for (int i = 0; i < 5000 && !server_->is_running(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    server_->stop();
+    thread_.join();
+  }
+}
+
+void Gateway::Install() {
+  int threads = options_.threads;
+  server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server_->set_payload_max_length(options_.max_body_bytes);
+  server_->set_keep_alive_max_count(1000);
+  // Without it a response written in two parts waits out the client's
+  // delayed ACK (40 ms a request on a kept-alive connection).
+  server_->set_tcp_nodelay(true);
+  auto handler = [this](const httplib::Request& req, httplib::Response& res) { Handle(req, res); };
+  server_->Get(".*", handler);
+  server_->Post(".*", handler);
+  server_->Put(".*", handler);
+  server_->Patch(".*", handler);
+  server_->Delete(".*", handler);
+  server_->Options(".*", handler);
+  // What httplib answers itself (413 over --max-body-bytes, 400 for a
+  // request it cannot read, 404 for a method it routes nowhere) gets the
+  // same JSON error as the gateway's own.
+  server_->set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    grpc::StatusCode code = grpc::StatusCode::INVALID_ARGUMENT;
+    std::string reason = "BAD_REQUEST";
+    std::string message = "the request could not be read";
+    if (res.status == 413) {
+      code = grpc::StatusCode::RESOURCE_EXHAUSTED;
+      reason = "BODY_TOO_LARGE";
+      message = "the body is over the gateway's --max-body-bytes";
+    } else if (res.status == 404 || res.status == 405) {
+      code = grpc::StatusCode::UNIMPLEMENTED;
+      reason = "METHOD_NOT_ALLOWED";
+      message = "method not allowed";
+      res.status = 405;
+      res.set_header("Allow", "GET, POST, PUT, PATCH, DELETE");
+    }
+    Reply(res, GatewayError(code, reason, message), res.status);
+  });
+  server_->set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, const std::exception_ptr&) {
+        Reply(res, GatewayError(grpc::StatusCode::INTERNAL, "INTERNAL", "internal error"));
+      });
+}
+
+bool Gateway::Admit(const httplib::Request& req, httplib::Response& res) {
+  std::string auth = req.get_header_value("Authorization");
+  if (refuse_plaintext_tokens_ && !auth.empty() &&
+      absl::AsciiStrToLower(req.get_header_value("X-Forwarded-Proto")) != "https") {
+    Reply(res, GatewayError(grpc::StatusCode::PERMISSION_DENIED, "PLAINTEXT_TOKEN",
+                            "a bearer token over plaintext HTTP on a non-loopback listener is "
+                            "refused: use HTTPS (treat this token as exposed)"));
+    return false;
+  }
+  if (limiter_ != nullptr) {
+    std::string key = auth.empty() ? absl::StrCat("ip:", req.remote_addr)
+                                   : absl::StrCat("token:", Sha256Hex(auth));
+    int retry_after = 0;
+    if (!limiter_->Allow(key, absl::Now(), &retry_after)) {
+      res.set_header("Retry-After", std::to_string(retry_after));
+      Reply(res,
+            GatewayError(grpc::StatusCode::RESOURCE_EXHAUSTED, "RATE_LIMITED",
+                         absl::StrCat("over --rate-limit-rps; retry after ", retry_after, " s")));
+      return false;
+    }
+  }
+  return true;
+}
+
+std::unique_ptr<grpc::ClientContext> Gateway::Context(const httplib::Request& req,
+                                                      httplib::Response& res, bool deadline) const {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  std::string auth = req.get_header_value("Authorization");
+  if (!auth.empty()) ctx->AddMetadata("authorization", auth);
+  std::string id = req.get_header_value("X-Request-Id");
+  // An id that is no valid request id is replaced rather than passed on.
+  if (id.empty() || !request_id::Validate(id).ok()) id = RandomHex(16);
+  ctx->AddMetadata("x-request-id", id);
+  res.set_header("X-Request-Id", id);
+  if (deadline) ctx->set_deadline(absl::ToChronoTime(absl::Now() + options_.call_timeout));
+  return ctx;
+}
+
+void Gateway::Handle(const httplib::Request& req, httplib::Response& res) {
+  if (req.method == "GET" && req.path == "/healthz") return Healthz(req, res);
+  if (req.method == "GET" && req.path == "/readyz") return Readyz(req, res);
+  if (req.method == "GET" && req.path == "/openapi.json") {
+    res.set_content(openapi_, kJson);
+    return;
+  }
+  if (!Admit(req, res)) return;
+  MatchResult m = MatchRoute(routes_, req.method, req.path);
+  if (m.route == nullptr) {
+    if (!m.allowed.empty()) {
+      res.set_header("Allow", absl::StrJoin(m.allowed, ", "));
+      Reply(res,
+            GatewayError(grpc::StatusCode::UNIMPLEMENTED, "METHOD_NOT_ALLOWED",
+                         absl::StrCat(req.method, " is not allowed on ", req.path,
+                                      "; allowed: ", absl::StrJoin(m.allowed, ", "))),
+            405);
+    } else {
+      Reply(res, GatewayError(grpc::StatusCode::NOT_FOUND, "NO_ROUTE",
+                              absl::StrCat("no route for ", req.method, " ", req.path)));
+    }
+    return;
+  }
+  // From the URL only: httplib also reads a form-encoded body into
+  // params, and a body here is JSON whatever its Content-Type says.
+  QueryParams query;
+  size_t q = req.target.find('?');
+  if (q != std::string::npos) httplib::detail::parse_query_text(req.target.substr(q + 1), query);
+  RequestError error;
+  auto msg = BuildRequest(*m.route, m.bindings, query, req.body, &error);
+  if (!msg.ok()) {
+    Reply(res, GatewayError(grpc::StatusCode::INVALID_ARGUMENT, "BAD_REQUEST", error.message,
+                            error.field));
+    return;
+  }
+  std::string last_id = req.get_header_value("Last-Event-ID");
+  if (m.route->server_streaming && !last_id.empty()) {
+    if (absl::Status st = SetFieldByPath(**msg, "after_cursor", last_id); !st.ok()) {
+      Reply(res, GatewayError(grpc::StatusCode::INVALID_ARGUMENT, "BAD_REQUEST",
+                              "Last-Event-ID: this stream cannot resume from a cursor"));
+      return;
+    }
+  }
+  std::string bytes = (*msg)->SerializeAsString();
+  if (m.route->server_streaming) {
+    CallStreaming(*m.route, bytes, Context(req, res, false), res);
+  } else {
+    CallUnary(*m.route, bytes, *Context(req, res, true), res);
+  }
+}
+
+void Gateway::CallUnary(const Route& route, const std::string& request, grpc::ClientContext& ctx,
+                        httplib::Response& res) {
+  grpc::GenericStub stub(options_.backends.at(BackendFor(route.method->service()->full_name())));
+  grpc::ByteBuffer in = ToBuffer(request);
+  grpc::ByteBuffer out;
+  grpc::Status status;
+  absl::Notification done;
+  stub.UnaryCall(&ctx, route.rpc_path, grpc::StubOptions(), &in, &out, [&](grpc::Status s) {
+    status = std::move(s);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  if (!status.ok()) return Reply(res, status);
+  std::string json;
+  if (!BytesToJson(route.method->output_type(), FromBuffer(out), &json)) {
+    return Reply(res, GatewayError(grpc::StatusCode::INTERNAL, "BAD_RESPONSE",
+                                   "the backend's answer does not parse"));
+  }
+  res.set_content(json, kJson);
+}
+
+void Gateway::CallStreaming(const Route& route, const std::string& request,
+                            std::unique_ptr<grpc::ClientContext> ctx, httplib::Response& res) {
+  auto s = std::make_shared<Stream>();
+  s->ctx = std::move(ctx);
+  grpc::GenericStub stub(options_.backends.at(BackendFor(route.method->service()->full_name())));
+  s->call = stub.PrepareCall(s->ctx.get(), route.rpc_path, &s->cq);
+  s->call->StartCall(s.get());
+  bool ok = s->Wait();
+  grpc::ByteBuffer in = ToBuffer(request);
+  if (ok) s->call->Write(in, s.get()), ok = s->Wait();
+  if (ok) s->call->WritesDone(s.get()), ok = s->Wait();
+  s->call->Read(&s->in, s.get());
+  s->read_pending = true;
+  // An error the backend answers at once (a bad token, a bad request)
+  // is an HTTP error, not an event after a 200.
+  Next first = Poll(*s, absl::Seconds(2));
+  if (first == Next::kEnd && !s->status.ok()) return Reply(res, s->status);
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("X-Accel-Buffering", "no");
+  const pb::Descriptor* type = route.method->output_type();
+  auto pending = std::make_shared<Next>(first);
+  absl::Duration keepalive = options_.keepalive;
+  res.set_chunked_content_provider(
+      "text/event-stream",
+      [this, s, type, pending, keepalive](size_t, httplib::DataSink& sink) {
+        absl::Time quiet_since = absl::Now();
+        // Slices short enough that Stop() ends a quiet stream promptly.
+        while (*pending == Next::kQuiet && !stopping_) {
+          if (absl::Now() - quiet_since >= keepalive) {
+            if (!sink.write(": keepalive\n\n", 13)) return false;
+            quiet_since = absl::Now();
+          }
+          *pending = Poll(*s, absl::Milliseconds(200));
+        }
+        if (*pending == Next::kMessage) {
+          std::string event = SseEvent(type, FromBuffer(s->in));
+          if (!sink.write(event.data(), event.size())) return false;
+          s->call->Read(&s->in, s.get());
+          s->read_pending = true;
+          *pending = Next::kQuiet;
+          return true;
+        }
+        std::string last = stopping_ ? "event: end\ndata: {\"reason\":\"gateway stopping\"}\n\n"
+                           : s->status.ok()
+                               ? "event: end\ndata: {}\n\n"
+                               : absl::StrCat("event: error\ndata: ", ErrorJson(s->status), "\n\n");
+        sink.write(last.data(), last.size());
+        sink.done();
+        return true;
+      },
+      // The client went away or the stream ended: cancel the call.
+      [s](bool) { s->Close(); });
+}
+
+void Gateway::Healthz(const httplib::Request&, httplib::Response& res) {
+  res.set_content(R"({"status":"SERVING"})", kJson);
+}
+
+void Gateway::Readyz(const httplib::Request&, httplib::Response& res) {
+  std::string body = "{\"backends\":{";
+  bool all = true;
+  bool first = true;
+  for (const auto& [name, channel] : options_.backends) {
+    grpc::health::v1::Health::Stub stub(channel);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+    grpc::health::v1::HealthCheckRequest hreq;
+    grpc::health::v1::HealthCheckResponse hres;
+    grpc::Status st = stub.Check(&ctx, hreq, &hres);
+    bool serving = st.ok() && hres.status() == grpc::health::v1::HealthCheckResponse::SERVING;
+    all = all && serving;
+    absl::StrAppend(&body, first ? "" : ",", "\"", name, "\":\"",
+                    serving ? "SERVING" : "NOT_SERVING", "\"");
+    first = false;
+  }
+  absl::StrAppend(&body, R"(},"status":")", all ? "SERVING" : "NOT_SERVING", R"("})");
+  res.status = all ? 200 : 503;
+  res.set_content(body, kJson);
+}
+
+}  // namespace govreport::gateway

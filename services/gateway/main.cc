@@ -1,0 +1,104 @@
+// gateway: every RPC of the govreport services as HTTP/JSON (REST per the
+// protos' google.api.http rules), server-sent events for the streams, and
+// the OpenAPI document at /openapi.json. Stateless: run any number.
+#include <grpcpp/grpcpp.h>
+
+#include <iostream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/config.h"
+#include "common/server.h"
+#include "gateway/gateway.h"
+
+namespace {
+
+constexpr char kService[] = "gateway";
+
+int Fail(const absl::Status& status) {
+  govreport::LogLine(kService, absl::StrCat("fatal: ", status.ToString()));
+  return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+// Every channel to a backend is made here. Plaintext for now: the TLS
+// part (services/common/tls.h, ClientCredentialsFromFlags with --tls-ca)
+// takes its place at merge.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> Dial(const govreport::Flags& /*flags*/,
+                                                    const std::string& address) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+}
+
+void DefineFlags(govreport::Flags& flags) {
+  flags.Define("listen", "127.0.0.1:8080",
+               "host:port to serve HTTP on (HTTPS with --tls-cert/--tls-key)");
+  flags.Define("tls-cert", "", "PEM certificate chain: serve HTTPS (with --tls-key)");
+  flags.Define("tls-key", "", "PEM private key of --tls-cert");
+  flags.Define("tls-ca", "", "CA file to verify the backends with (TLS to them when set)");
+  flags.Define("insecure", "false",
+               "allow plaintext HTTP on a non-loopback --listen (behind a TLS proxy: tokens "
+               "are refused unless X-Forwarded-Proto is https)");
+  flags.Define("records", "127.0.0.1:7101", "Address of the records service");
+  flags.Define("templates", "127.0.0.1:7102", "Address of the templates service");
+  flags.Define("approval", "127.0.0.1:7103", "Address of the approval service");
+  flags.Define("assembler", "127.0.0.1:7104", "Address of the assembler service");
+  flags.Define("max-body-bytes", "4194304", "Larger request bodies are refused (413)");
+  flags.Define("rate-limit-rps", "0",
+               "Requests per second per bearer token (or client IP), bursts of as many; "
+               "0: no limit (429 with Retry-After over it)");
+  flags.Define("call-timeout-ms", "30000", "Deadline of each unary call to a backend");
+  flags.Define("threads", "64", "HTTP worker threads (each open event stream holds one)");
+  flags.Define("metrics-listen", "", "host:port for /metrics (empty: off)");
+}
+
+absl::StatusOr<govreport::gateway::GatewayOptions> OptionsFromFlags(const govreport::Flags& flags) {
+  govreport::gateway::GatewayOptions o;
+  o.listen = flags.Get("listen");
+  o.tls_cert = flags.Get("tls-cert");
+  o.tls_key = flags.Get("tls-key");
+  o.insecure = flags.GetBool("insecure");
+  for (const char* backend : {"records", "templates", "approval", "assembler"}) {
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Dial(flags, flags.Get(backend));
+    if (!channel.ok()) return channel.status();
+    o.backends[backend] = *channel;
+  }
+  absl::StatusOr<int64_t> body = flags.GetInt("max-body-bytes");
+  absl::StatusOr<int64_t> timeout = flags.GetInt("call-timeout-ms");
+  absl::StatusOr<int64_t> threads = flags.GetInt("threads");
+  double rps = 0;
+  if (!body.ok() || !timeout.ok() || !threads.ok() ||
+      !absl::SimpleAtod(flags.Get("rate-limit-rps"), &rps) || *body < 1 || *timeout < 100 ||
+      *threads < 2 || *threads > 10000 || rps < 0) {
+    return absl::InvalidArgumentError(
+        "need --max-body-bytes >= 1, --call-timeout-ms >= 100, --threads 2..10000 and "
+        "--rate-limit-rps >= 0");
+  }
+  o.max_body_bytes = static_cast<size_t>(*body);
+  o.call_timeout = absl::Milliseconds(*timeout);
+  o.threads = static_cast<int>(*threads);
+  o.rate_limit_rps = rps;
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace govreport;  // NOLINT: a short main.
+  BlockTerminationSignals();
+  Flags flags("gateway", "Serves every govreport RPC as HTTP/JSON (docs/gateway.md).");
+  DefineFlags(flags);
+  ParseFlagsOrExit(flags, argc, argv);
+  absl::StatusOr<gateway::GatewayOptions> options = OptionsFromFlags(flags);
+  if (!options.ok()) return Fail(options.status());
+  if (!flags.Get("metrics-listen").empty()) {
+    LogLine(kService, "warning: --metrics-listen is not served by this build yet");
+  }
+  absl::StatusOr<std::unique_ptr<gateway::Gateway>> gw = gateway::Gateway::Start(*options);
+  if (!gw.ok()) return Fail(gw.status());
+  AnnounceListening(kService, (*gw)->port());
+  WaitForTerminationSignal();
+  LogLine(kService, "stopping");
+  (*gw)->Stop();
+  return 0;
+}
