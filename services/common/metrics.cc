@@ -305,6 +305,22 @@ void ObserveRedisCall(absl::string_view command, absl::Duration took, bool io_er
 
 void AddRedisPoolInUse(int delta) { Redis().in_use.Increment(delta); }
 
+void ObserveHttpRequest(absl::string_view method, absl::string_view rpc, int status,
+                        absl::Duration took) {
+  static auto& requests = prometheus::BuildCounter()
+                              .Name("http_requests_total")
+                              .Help("HTTP requests answered by the gateway, by RPC and status")
+                              .Register(Registry());
+  static auto& seconds = prometheus::BuildHistogram()
+                             .Name("http_request_duration_seconds")
+                             .Help("Time to the response headers, by RPC")
+                             .Register(Registry());
+  std::string m(method);
+  std::string r(rpc);
+  requests.Add({{"method", m}, {"rpc", r}, {"code", absl::StrCat(status)}}).Increment();
+  seconds.Add({{"method", m}, {"rpc", r}}, LatencyBuckets()).Observe(absl::ToDoubleSeconds(took));
+}
+
 absl::Status SampleStreams(redis::Client& redis, absl::Span<const std::string> streams) {
   for (const std::string& stream : streams) {
     absl::StatusOr<redis::Reply> groups = redis.Command({"XINFO", "GROUPS", stream});

@@ -73,6 +73,14 @@ void ObserveRedisCall(absl::string_view command, absl::Duration took, bool io_er
 // Pooled connections leased out, over every client of the process.
 void AddRedisPoolInUse(int delta);
 
+// The gateway's HTTP edge: one request answered with `status` after `took`
+// (until the headers, for an event stream). `rpc` is the route's RPC
+// ("/govreport.records.v1.ActivityService/CreateActivity", "" when none
+// matched), never the path itself: the label's values stay as few as the
+// routes.
+void ObserveHttpRequest(absl::string_view method, absl::string_view rpc, int status,
+                        absl::Duration took);
+
 // Runs `sample` every `interval` on its own thread until destroyed; the
 // first run is at once (and completes even when it is destroyed at once). A
 // sample sets gauges; scrapes only read them.

@@ -9,10 +9,14 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
 #include "common/crypto.h"
-#include "common/request_id.h"
+#include "common/json.h"
+#include "common/metrics.h"
+#include "common/server.h"
+#include "common/tls.h"
 #include "gateway/openapi.h"
 #include "gateway/transcode.h"
 #include "internal/grpc/health/v1/health.grpc.pb.h"
@@ -141,10 +145,6 @@ std::string BackendFor(absl::string_view service) {
   return "records";
 }
 
-bool IsLoopbackHost(absl::string_view host) {
-  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
-}
-
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
   std::unique_ptr<Gateway> g(new Gateway);
   g->options_ = std::move(options);
@@ -160,7 +160,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) 
     return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
   }
   bool tls = !o.tls_cert.empty();
-  if (!tls && !IsLoopbackHost(host)) {
+  if (!tls && !IsLoopbackAddress(o.listen)) {
     if (!o.insecure) {
       return absl::FailedPreconditionError(absl::StrCat(
           "refusing plaintext HTTP on non-loopback ", o.listen,
@@ -280,9 +280,8 @@ std::unique_ptr<grpc::ClientContext> Gateway::Context(const httplib::Request& re
   auto ctx = std::make_unique<grpc::ClientContext>();
   std::string auth = req.get_header_value("Authorization");
   if (!auth.empty()) ctx->AddMetadata("authorization", auth);
-  std::string id = req.get_header_value("X-Request-Id");
   // An id that is no valid request id is replaced rather than passed on.
-  if (id.empty() || !request_id::Validate(id).ok()) id = RandomHex(16);
+  std::string id = metrics::RequestIdFrom(req.get_header_value("X-Request-Id"));
   ctx->AddMetadata("x-request-id", id);
   res.set_header("X-Request-Id", id);
   if (deadline) ctx->set_deadline(absl::ToChronoTime(absl::Now() + options_.call_timeout));
@@ -290,6 +289,25 @@ std::unique_ptr<grpc::ClientContext> Gateway::Context(const httplib::Request& re
 }
 
 void Gateway::Handle(const httplib::Request& req, httplib::Response& res) {
+  absl::Time start = absl::Now();
+  const Route* route = nullptr;
+  Serve(req, res, &route);
+  absl::Duration took = absl::Now() - start;
+  // httplib makes an untouched status 200 after the handler.
+  int status = res.status == -1 ? 200 : res.status;
+  std::string rpc = route != nullptr ? route->rpc_path : "";
+  metrics::ObserveHttpRequest(req.method, rpc, status, took);
+  // The access line: never the Authorization header, nor the query (it
+  // may carry page tokens).
+  std::string line = LogRecordStart(status >= 500 ? "error" : "info", "gateway",
+                                    absl::StrCat(req.method, " ", req.path, " ", status));
+  absl::StrAppend(&line, ",\"request_id\":", JsonQuote(res.get_header_value("X-Request-Id")),
+                  ",\"rpc\":", JsonQuote(rpc), ",\"code\":", status,
+                  absl::StrFormat(",\"latency_ms\":%.3f", absl::ToDoubleMilliseconds(took)));
+  WriteLogRecord(std::move(line));
+}
+
+void Gateway::Serve(const httplib::Request& req, httplib::Response& res, const Route** route) {
   if (req.method == "GET" && req.path == "/healthz") return Healthz(req, res);
   if (req.method == "GET" && req.path == "/readyz") return Readyz(req, res);
   if (req.method == "GET" && req.path == "/openapi.json") {
@@ -298,6 +316,7 @@ void Gateway::Handle(const httplib::Request& req, httplib::Response& res) {
   }
   if (!Admit(req, res)) return;
   MatchResult m = MatchRoute(routes_, req.method, req.path);
+  *route = m.route;
   if (m.route == nullptr) {
     if (!m.allowed.empty()) {
       res.set_header("Allow", absl::StrJoin(m.allowed, ", "));

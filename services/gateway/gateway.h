@@ -66,7 +66,10 @@ class Gateway {
  private:
   Gateway() = default;
   void Install();
+  // Serve, then its metrics and access log line.
   void Handle(const httplib::Request& req, httplib::Response& res);
+  // Answers the request; *route: the route it matched, or null.
+  void Serve(const httplib::Request& req, httplib::Response& res, const Route** route);
   // The checks before a route is looked at: rate limit, plaintext tokens.
   bool Admit(const httplib::Request& req, httplib::Response& res);
   void CallUnary(const Route& route, const std::string& request, grpc::ClientContext& ctx,
@@ -88,9 +91,6 @@ class Gateway {
   std::thread thread_;
   int port_ = 0;
 };
-
-// Whether `host` (of host:port) is a loopback address.
-bool IsLoopbackHost(absl::string_view host);
 
 }  // namespace govreport::gateway
 

@@ -8,7 +8,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/config.h"
+#include "common/metrics.h"
 #include "common/server.h"
+#include "common/tls.h"
 #include "gateway/gateway.h"
 
 namespace {
@@ -20,22 +22,21 @@ int Fail(const absl::Status& status) {
   return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
 }
 
-// Every channel to a backend is made here. Plaintext for now: the TLS
-// part (services/common/tls.h, ClientCredentialsFromFlags with --tls-ca)
-// takes its place at merge.
-absl::StatusOr<std::shared_ptr<grpc::Channel>> Dial(const govreport::Flags& /*flags*/,
+// Every channel to a backend: TLS with --tls-ca, presenting --tls-cert as
+// the client certificate where the backends require one.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> Dial(const govreport::Flags& flags,
                                                     const std::string& address) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  return govreport::DialFromFlags(flags, address, args);
 }
 
 void DefineFlags(govreport::Flags& flags) {
   flags.Define("listen", "127.0.0.1:8080",
                "host:port to serve HTTP on (HTTPS with --tls-cert/--tls-key)");
-  flags.Define("tls-cert", "", "PEM certificate chain: serve HTTPS (with --tls-key)");
-  flags.Define("tls-key", "", "PEM private key of --tls-cert");
-  flags.Define("tls-ca", "", "CA file to verify the backends with (TLS to them when set)");
+  // --tls-cert/--tls-key serve HTTPS and are the client certificate towards
+  // the backends; --tls-ca verifies the backends.
+  govreport::DefineClientTlsFlags(flags);
   flags.Define("insecure", "false",
                "allow plaintext HTTP on a non-loopback --listen (behind a TLS proxy: tokens "
                "are refused unless X-Forwarded-Proto is https)");
@@ -91,8 +92,13 @@ int main(int argc, char** argv) {
   ParseFlagsOrExit(flags, argc, argv);
   absl::StatusOr<gateway::GatewayOptions> options = OptionsFromFlags(flags);
   if (!options.ok()) return Fail(options.status());
+  std::unique_ptr<metrics::Endpoint> metrics_endpoint;
   if (!flags.Get("metrics-listen").empty()) {
-    LogLine(kService, "warning: --metrics-listen is not served by this build yet");
+    absl::StatusOr<std::unique_ptr<metrics::Endpoint>> endpoint =
+        metrics::Endpoint::Start(flags.Get("metrics-listen"));
+    if (!endpoint.ok()) return Fail(endpoint.status());
+    metrics_endpoint = *std::move(endpoint);
+    LogLine(kService, absl::StrCat("metrics on port ", metrics_endpoint->port(), " at /metrics"));
   }
   absl::StatusOr<std::unique_ptr<gateway::Gateway>> gw = gateway::Gateway::Start(*options);
   if (!gw.ok()) return Fail(gw.status());

@@ -17,9 +17,10 @@ admin="op-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 records=$(GOVREPORT_REDIS_URL="$(gr_redis_url records)" GOVREPORT_ADMIN_TOKEN="$admin" \
   gr_start_service records "$build/services/records/records")
 # The other backends are not started: their routes answer 503.
+metrics_port=$(gr_free_port)
 port=$(gr_start_service gateway "$build/services/gateway/gateway" \
   --records "127.0.0.1:$records" --templates 127.0.0.1:1 --approval 127.0.0.1:1 \
-  --assembler 127.0.0.1:1 --max-body-bytes 65536)
+  --assembler 127.0.0.1:1 --max-body-bytes 65536 --metrics-listen "127.0.0.1:$metrics_port")
 base="http://127.0.0.1:$port"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -49,6 +50,40 @@ token=$(curl -sf -X POST -H "Authorization: Bearer $admin" -H 'Content-Type: app
   python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 
 python3 tests/gateway/http_client_check.py "$base" "$token"
+
+# Metrics: a known number of calls to one route moves its counter by as
+# many; the access log is one JSON object per line and never holds a token.
+rpc=/govreport.records.v1.ActivityService/ListActivities
+count() {
+  curl -fsS "http://127.0.0.1:$metrics_port/metrics" | python3 -c '
+import re, sys
+rpc, total = sys.argv[1], 0
+for line in sys.stdin:
+    if line.startswith("http_requests_total{") and f"rpc=\"{rpc}\"" in line and "code=\"200\"" in line:
+        total += int(float(line.rsplit(" ", 1)[1]))
+print(total)' "$rpc"
+}
+before=$(count)
+for _ in 1 2 3 4 5; do
+  curl -sf -o /dev/null -H "Authorization: Bearer $token" "$base/v1/orgs/kjj/activities" ||
+    fail "ListActivities through the gateway"
+done
+after=$(count)
+[ $((after - before)) = 5 ] || fail "http_requests_total for $rpc moved by $((after - before)), not 5"
+python3 - "$GR_RUN_DIR/gateway.log" "$token" "$admin" <<'PY' || fail "gateway log"
+import json, sys
+log, secrets = open(sys.argv[1]).read(), sys.argv[2:]
+lines = [l for l in log.splitlines() if l.strip()]
+access = [json.loads(l) for l in lines if l.startswith("{")]
+assert len(access) == len(lines), "a log line that is not JSON"
+access = [r for r in access if "rpc" in r]
+assert len(access) >= 5, len(access)
+for r in access:
+    for key in ("time", "level", "service", "request_id", "rpc", "code", "latency_ms"):
+        assert key in r, (key, r)
+for s in secrets:
+    assert s not in log, "a token in the log"
+PY
 # A non-loopback plaintext listener without --insecure does not start.
 if "$build/services/gateway/gateway" --listen 0.0.0.0:0 >/dev/null 2>&1; then
   fail "plaintext on 0.0.0.0 started"
