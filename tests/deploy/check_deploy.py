@@ -21,10 +21,9 @@ images use), over mTLS when the binary has the TLS flags (and then refuse
 plaintext and a client without a certificate), serve /metrics when it has
 --metrics-listen, and exit 0 on SIGTERM within the unit's TimeoutStopSec.
 
-What the other parts of issue 12 bring (the TLS flags, --metrics-listen, the
-gateway binary, scripts/gen-certs.sh) is checked when the build has it and
-skipped, with a line saying so, when it does not: once it exists, nothing of
-it is skipped. Exit 0 when every check passed.
+A binary, flag or script that is missing is a failure. Only tools this
+machine lacks (systemd-analyze, kubectl, docker compose) are skipped, with a
+line saying so. Exit 0 when every check passed.
 """
 
 import glob
@@ -48,11 +47,6 @@ import yaml
 
 SERVERS = ["records", "templates", "approval", "assembler"]
 ALL = SERVERS + ["gateway"]
-# Flags other parts of issue 12 add; absent from a build without them.
-PENDING_FLAGS = {
-    "tls-cert", "tls-key", "tls-client-ca", "tls-ca", "tls-server-name", "insecure",
-    "metrics-listen", "max-body-bytes", "rate-limit-rps",
-}
 UNIT_HARDENING = {
     "DynamicUser": "yes", "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
     "NoNewPrivileges": "yes", "CapabilityBoundingSet": "", "PrivateDevices": "yes",
@@ -112,30 +106,15 @@ class Build:
         return self._help[name]
 
     @property
-    def tls(self):
-        return "tls-cert" in self.flags("records")
-
-    @property
-    def metrics(self):
-        return "metrics-listen" in self.flags("records")
-
-    @property
     def gen_certs(self):
-        path = os.path.join(self.root, "scripts", "gen-certs.sh")
-        return path if os.path.exists(path) else None
+        return os.path.join(self.root, "scripts", "gen-certs.sh")
 
 
 def flag_known(c, b, binary, flag, where):
-    """A flag (or GOVREPORT_ variable) must be the binary's; those of the
-    parts not merged yet may be missing, said so."""
-    if not b.binary(binary):
-        return  # said once: no such binary in this build
-    if flag in b.flags(binary):
-        c.ok(True, "")
-    elif flag in PENDING_FLAGS:
-        c.skip(f"{where}: --{flag} is not in this build's {binary} (another part of issue 12)")
-    else:
-        c.ok(False, f"{where}: {binary} has no flag --{flag}")
+    """A flag (or GOVREPORT_ variable) must be the binary's."""
+    if not c.ok(b.binary(binary) is not None, f"{where}: no {binary} binary in this build"):
+        return
+    c.ok(flag in b.flags(binary), f"{where}: {binary} has no flag --{flag}")
 
 
 # ---- systemd ---------------------------------------------------------------
@@ -267,12 +246,12 @@ def systemd_analyze(c, b, sd):
         for unit in sorted(glob.glob(os.path.join(sd, "govreport*"))):
             text = open(unit, encoding="utf-8").read()
             for name in ALL + ["reportctl"]:
+                if f"/opt/govreport/bin/{name}" not in text:
+                    continue
                 built = b.binary(name)
-                if not built:
-                    if f"/opt/govreport/bin/{name}" in text:
-                        c.skip(f"{os.path.basename(unit)}: no {name} binary in this build: "
-                               "verified with /bin/true in its place")
-                    built = "/bin/true"
+                if not c.ok(built is not None,
+                            f"{os.path.basename(unit)}: no {name} binary in this build"):
+                    built = "/bin/true"  # still verify the rest of the unit
                 text = text.replace(f"/opt/govreport/bin/{name} ", f"{built} ")
             out = os.path.join(tmp, os.path.basename(unit))
             open(out, "w", encoding="utf-8").write(text)
@@ -344,11 +323,7 @@ def check_dockerfile(c, b):
             if "--from=" in rest:
                 continue
             for src in rest.split()[:-1]:
-                exists = os.path.exists(os.path.join(b.root, src))
-                if src == "scripts/gen-certs.sh" and not exists:
-                    c.skip("Dockerfile: scripts/gen-certs.sh is not in this tree yet (the tls part)")
-                    continue
-                c.ok(exists, f"Dockerfile: COPY {src} exists")
+                c.ok(os.path.exists(os.path.join(b.root, src)), f"Dockerfile: COPY {src} exists")
                 c.ok(f"!{src.rstrip('/')}" in [i.rstrip("/") for i in ignore],
                      f"Dockerfile.dockerignore lets {src} into the context")
     final = [s for s in stages if s["name"] not in ("build",)]
@@ -514,6 +489,9 @@ def check_deployment(c, b, dep, name):
             continue
         if name == "gateway":
             c.ok(p.get("httpGet", {}).get("scheme") == "HTTPS", f"{where}: {probe} over HTTPS")
+            # Ready: every backend SERVING; alive: the gateway itself answers.
+            want = "/readyz" if probe == "readinessProbe" else "/healthz"
+            c.ok(p.get("httpGet", {}).get("path") == want, f"{where}: {probe} GET {want}")
         else:
             cmd = p.get("exec", {}).get("command", [])
             # Kubernetes' grpc probe has no TLS: the image's gRPC health probe over mTLS.
@@ -647,10 +625,8 @@ def kustomize_render(c, b):
 def run_static(root, build):
     c = Checks()
     b = Build(root, build)
-    for name in SERVERS:
+    for name in ALL:
         c.ok(b.binary(name) is not None, f"built binary {name} (the checks read its --help)")
-    if not b.binary("gateway"):
-        c.skip("no gateway binary in this build: its flags are not checked (the gateway part)")
     check_units(c, b)
     stages = check_dockerfile(c, b)
     check_compose(c, b, stages)
@@ -740,15 +716,14 @@ class Suite:
         os.makedirs(self.etc)
         with open(os.path.join(self.etc, "secret.key"), "w") as f:
             f.write(secrets.token_urlsafe(32) + "\n")
-        if self.b.gen_certs:
-            r = subprocess.run([self.b.gen_certs, os.path.join(self.etc, "tls")], capture_output=True,
-                               text=True, timeout=120)
-            c.ok(r.returncode == 0, f"scripts/gen-certs.sh: {r.stderr.strip()[:300]}")
-            for n in ["ca"] + ALL + ["reportctl"]:
-                ext = ["pem"] if n == "ca" else ["pem", "key"]
-                for e in ext:
-                    c.ok(os.path.exists(os.path.join(self.etc, "tls", f"{n}.{e}")),
-                         f"gen-certs.sh made tls/{n}.{e}")
+        r = subprocess.run([self.b.gen_certs, os.path.join(self.etc, "tls")], capture_output=True,
+                           text=True, timeout=120)
+        c.ok(r.returncode == 0, f"scripts/gen-certs.sh: {r.stderr.strip()[:300]}")
+        for n in ["ca"] + ALL + ["reportctl"]:
+            ext = ["pem"] if n == "ca" else ["pem", "key"]
+            for e in ext:
+                c.ok(os.path.exists(os.path.join(self.etc, "tls", f"{n}.{e}")),
+                     f"gen-certs.sh made tls/{n}.{e}")
 
     def credentials(self, c, name, unit):
         """The unit's LoadCredential= files, copied like systemd does."""
@@ -757,28 +732,20 @@ class Suite:
         for spec in unit_get(unit, "LoadCredential"):
             cred, src = spec.split(":", 1)
             local = os.path.join(self.etc, os.path.relpath(src, "/etc/govreport"))
-            if not os.path.exists(local) and "/tls/" in src and not self.tls:
-                continue
             if c.ok(os.path.exists(local), f"{name}: LoadCredential source {src} exists"):
                 shutil.copy(local, os.path.join(d, cred))
                 os.chmod(os.path.join(d, cred), 0o400)
         return d
-
-    @property
-    def tls(self):
-        return self.b.tls and self.b.gen_certs is not None
 
     def environment(self, c, name):
         """The unit's EnvironmentFile, from the example with this run's values."""
         env = parse_env_file(os.path.join(self.root, "deploy", "systemd", f"{name}.env.example"))
         self.ports[name] = free_port()
         env["GOVREPORT_LISTEN"] = f"127.0.0.1:{self.ports[name]}"
-        if "GOVREPORT_METRICS_LISTEN" in env:
-            if self.b.metrics:
-                self.metrics_ports[name] = free_port()
-                env["GOVREPORT_METRICS_LISTEN"] = f"127.0.0.1:{self.metrics_ports[name]}"
-            else:
-                del env["GOVREPORT_METRICS_LISTEN"]
+        if c.ok("GOVREPORT_METRICS_LISTEN" in env,
+                f"{name}.env.example: GOVREPORT_METRICS_LISTEN (/metrics)"):
+            self.metrics_ports[name] = free_port()
+            env["GOVREPORT_METRICS_LISTEN"] = f"127.0.0.1:{self.metrics_ports[name]}"
         if "GOVREPORT_REDIS_URL" in env:
             env["GOVREPORT_REDIS_URL"] = (
                 f"redis://{name}:{self.passwords[name]}@127.0.0.1:{self.redis_port}")
@@ -799,9 +766,6 @@ class Suite:
         argv[0] = self.b.binary(name)
         out = [argv[0]]
         for a in argv[1:]:
-            flag = a[2:].split("=", 1)[0]
-            if flag.startswith("tls-") and not self.tls:
-                continue  # said once in run_units
             if "%" in a.replace("%d", "").replace("%%", ""):
                 c.ok(False, f"{name}: ExecStart uses a specifier this check does not know: {a}")
             out.append(a.replace("%d", creds).replace("%%", "%"))
@@ -836,12 +800,13 @@ class Suite:
         return unit, env, creds, p
 
     def probe_env(self, creds, port, with_cert=True):
-        env = {"PATH": "/usr/bin:/bin", "GOVREPORT_LISTEN": f"127.0.0.1:{port}"}
-        if self.tls:
-            env["GOVREPORT_TLS_CA"] = os.path.join(creds, "ca.pem")
-            if with_cert:
-                env["GOVREPORT_TLS_CERT"] = os.path.join(creds, "tls.pem")
-                env["GOVREPORT_TLS_KEY"] = os.path.join(creds, "tls.key")
+        """The probe's environment: the CA, and the unit's certificate as the
+        client certificate unless with_cert is false."""
+        env = {"PATH": "/usr/bin:/bin", "GOVREPORT_LISTEN": f"127.0.0.1:{port}",
+               "GOVREPORT_TLS_CA": os.path.join(creds, "ca.pem")}
+        if with_cert:
+            env["GOVREPORT_TLS_CERT"] = os.path.join(creds, "tls.pem")
+            env["GOVREPORT_TLS_KEY"] = os.path.join(creds, "tls.key")
         return env
 
     def probe(self, args, env):
@@ -853,29 +818,17 @@ class Suite:
         port = self.ports[name]
         env = self.probe_env(creds, port)
         serving = wait_for(f"{name} SERVING", lambda: self.probe([], env).returncode == 0, 30)
-        c.ok(serving, f"{name}: health SERVING through govreport-health"
-             f"{' over mTLS' if self.tls else ' (plaintext: no TLS in this build)'}")
+        c.ok(serving, f"{name}: health SERVING through govreport-health over mTLS")
         c.ok(self.probe(["--live"], env).returncode == 0, f"{name}: govreport-health --live")
-        if not self.tls:
-            return
-        plain = self.probe(["--tls-cert=", "--tls-key="], {"PATH": "/usr/bin:/bin",
-                                                           "GOVREPORT_LISTEN": f"127.0.0.1:{port}"})
-        c.ok(plain.returncode == 2, f"{name}: a plaintext client gets no answer ({plain.stdout.strip()})")
-        no_cert = self.grpc_without_client_cert(port, os.path.join(creds, "ca.pem"))
-        c.ok(no_cert is not None, f"{name}: a TLS client without a certificate is refused (mTLS)")
-
-    def grpc_without_client_cert(self, port, ca):
-        import grpc
-
-        creds = grpc.ssl_channel_credentials(root_certificates=open(ca, "rb").read())
-        with grpc.secure_channel(f"127.0.0.1:{port}", creds) as ch:
-            check = ch.unary_unary("/grpc.health.v1.Health/Check",
-                                   request_serializer=lambda s: b"", response_deserializer=bytes)
-            try:
-                check("", timeout=5)
-                return None
-            except grpc.RpcError as e:
-                return e.code()
+        # Exit 2 is also argparse's: the refusal must say UNAVAILABLE.
+        plain = self.probe(["--tls-ca=", "--tls-cert=", "--tls-key="], env)
+        c.ok(plain.returncode == 2 and ": UNAVAILABLE: " in plain.stdout,
+             f"{name}: a plaintext client gets UNAVAILABLE "
+             f"({plain.returncode}: {(plain.stdout + plain.stderr).strip()[:200]})")
+        no_cert = self.probe(["--tls-cert=", "--tls-key="], env)
+        c.ok(no_cert.returncode == 2 and ": UNAVAILABLE: " in no_cert.stdout,
+             f"{name}: a TLS client without a certificate gets UNAVAILABLE (mTLS) "
+             f"({no_cert.returncode}: {(no_cert.stdout + no_cert.stderr).strip()[:200]})")
 
     def check_metrics(self, c, name):
         if name not in self.metrics_ports:
@@ -890,35 +843,37 @@ class Suite:
 
     def check_gateway(self, c, creds):
         port = self.ports["gateway"]
-        env = self.probe_env(creds, port, with_cert=self.tls)
-        up = wait_for("gateway /openapi.json", lambda: self.probe(["--http"], env).returncode == 0, 30)
-        c.ok(up, f"gateway: /openapi.json through govreport-health --http"
-             f"{' over HTTPS' if self.tls else ''}")
-        if not up:
+        # Clients of the gateway bring a token, not a certificate.
+        env = self.probe_env(creds, port, with_cert=False)
+        for path, what in [("/healthz", "up"), ("/readyz", "every backend SERVING")]:
+            up = wait_for(f"gateway {path}",
+                          lambda: self.probe(["--http", path], env).returncode == 0, 30)
+            c.ok(up, f"gateway: {path} ({what}) through govreport-health --http over HTTPS")
+        c.ok(self.probe(["--http"], env).returncode == 0, "gateway: govreport-health --http")
+        ctx = ssl.create_default_context(cafile=os.path.join(creds, "ca.pem"))
+        base = f"https://127.0.0.1:{port}"
+        try:
+            with urllib.request.urlopen(f"{base}/openapi.json", context=ctx, timeout=10) as r:
+                spec = json.load(r)
+        except (urllib.error.URLError, OSError, ValueError) as e:
+            c.ok(False, f"gateway: GET /openapi.json: {e}")
             return
-        scheme = "https" if self.tls else "http"
-        ctx = ssl.create_default_context(cafile=os.path.join(creds, "ca.pem")) if self.tls else None
-        with urllib.request.urlopen(f"{scheme}://127.0.0.1:{port}/openapi.json", context=ctx,
-                                    timeout=10) as r:
-            spec = json.load(r)
-        # A plain unary read: no path parameters, no custom method, no stream.
-        paths = sorted((p for p, ops in spec.get("paths", {}).items()
-                        if "get" in ops and not re.search(r"[{:]|events|watch", p)), key=len)
-        if not c.ok(bool(paths), "gateway: the OpenAPI document has a GET route without parameters"):
+        # ListOrgs: a plain unary read, 200 for the operator's token.
+        route = "/v1/orgs"
+        if not c.ok("get" in spec.get("paths", {}).get(route, {}),
+                    f"gateway: the OpenAPI document has GET {route}"):
             return
-        req = urllib.request.Request(f"{scheme}://127.0.0.1:{port}{paths[0]}",
+        req = urllib.request.Request(f"{base}{route}",
                                      headers={"Authorization": f"Bearer {self.admin_token}"})
         try:
             with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
-                code = r.status
+                code, body = r.status, r.read().decode(errors="replace")
         except urllib.error.HTTPError as e:
-            code = e.code
+            code, body = e.code, e.read().decode(errors="replace")
         except OSError as e:
-            code = f"no answer: {e}"
-            c.ok(False, f"gateway: GET {paths[0]}: {code}")
-            return
-        # 502/503: the gateway could not reach the service behind it.
-        c.ok(code < 500, f"gateway: GET {paths[0]} reaches the service behind it ({code})")
+            code, body = "no answer", str(e)
+        c.ok(code == 200, f"gateway: GET {route} with the operator's token answers 200 from "
+             f"records ({code} {body[:200]})")
 
     def stop(self, c, name, unit, p):
         limit = seconds(unit_get(unit, "TimeoutStopSec")[0])
@@ -934,25 +889,17 @@ def run_units(root, build):
     c = Checks()
     with tempfile.TemporaryDirectory(prefix="govreport-deploy-") as tmp:
         s = Suite(root, build, tmp)
-        for name in SERVERS:
-            if not c.ok(s.b.binary(name) is not None, f"built binary {name}"):
-                return c.finish("deploy.run")
-        if s.b.tls and not s.b.gen_certs:
-            c.ok(False, "the binaries have --tls-cert but scripts/gen-certs.sh is missing")
-        if not s.tls:
-            c.skip("no --tls-cert in this build (or no scripts/gen-certs.sh): the units' TLS "
-                   "flags are left out and the services run in plaintext on loopback")
-        if not s.b.metrics:
-            c.skip("no --metrics-listen in this build: /metrics not checked")
-        names = SERVERS + (["gateway"] if s.b.binary("gateway") else [])
-        if "gateway" not in names:
-            c.skip("no gateway binary in this build: govreport-gateway.service not started")
+        for name in ALL:
+            c.ok(s.b.binary(name) is not None, f"built binary {name}")
+        c.ok(os.access(s.b.gen_certs, os.X_OK), "scripts/gen-certs.sh exists")
+        if c.failed:
+            return c.finish("deploy.run")
         try:
             if not s.start_redis(c):
                 return c.finish("deploy.run")
             s.make_etc(c)
             started = []
-            for name in names:
+            for name in ALL:
                 r = s.start(c, name)
                 if r is None:
                     break
