@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/crypto.h"
 #include "common/errors.h"
@@ -106,8 +107,9 @@ std::string DetailsBin(const absl::Status& status, const errors::Details& d,
 // Logs an internal error's detail under a new error id, and returns the id.
 std::string LogInternal(const absl::Status& status) {
   std::string error_id = RandomHex(8);
-  LogLine("error", absl::StrCat("error_id=", error_id, " code=",
-                                absl::StatusCodeToString(status.code()), " ", status.message()));
+  LogError(ProcessName(),
+           absl::StrCat("error_id=", error_id, " code=", absl::StatusCodeToString(status.code()),
+                        " ", status.message()));
   return error_id;
 }
 
@@ -182,6 +184,12 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
   if (d.reason.empty()) d.reason = errors::DefaultReason(out.code());
   if (d.zh.empty()) d.zh = std::string(errors::DefaultChinese(out.code()));
   return errors::WithDetails(std::move(out), d);
+}
+
+std::string GrpcCodeName(grpc::StatusCode code) {
+  // absl's codes are gRPC's, number for number.
+  std::string name = absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+  return name.empty() ? absl::StrCat("CODE_", static_cast<int>(code)) : name;
 }
 
 }  // namespace govreport

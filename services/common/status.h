@@ -33,6 +33,10 @@ namespace govreport {
 grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::Status FromGrpcStatus(const grpc::Status& status);
 
+// "INVALID_ARGUMENT", as gRPC and google.rpc.Code spell the code; a code
+// outside the 17 known ones is "CODE_<n>".
+std::string GrpcCodeName(grpc::StatusCode code);
+
 // The message a caller may read of `status`, for text that is stored and
 // shown later (a report's error): an internal error's detail goes to the
 // log under a new error id and the caller reads the id, as ToGrpcStatus

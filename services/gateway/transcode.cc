@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/json.h"
+#include "common/status.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 
@@ -273,32 +274,10 @@ int HttpStatusFor(grpc::StatusCode code) {
   }
 }
 
-std::string CodeName(grpc::StatusCode code) {
-  static constexpr const char* kNames[] = {"OK",
-                                           "CANCELLED",
-                                           "UNKNOWN",
-                                           "INVALID_ARGUMENT",
-                                           "DEADLINE_EXCEEDED",
-                                           "NOT_FOUND",
-                                           "ALREADY_EXISTS",
-                                           "PERMISSION_DENIED",
-                                           "RESOURCE_EXHAUSTED",
-                                           "FAILED_PRECONDITION",
-                                           "ABORTED",
-                                           "OUT_OF_RANGE",
-                                           "UNIMPLEMENTED",
-                                           "INTERNAL",
-                                           "UNAVAILABLE",
-                                           "DATA_LOSS",
-                                           "UNAUTHENTICATED"};
-  int n = static_cast<int>(code);
-  return n >= 0 && n < 17 ? kNames[n] : "UNKNOWN";
-}
-
 std::string ErrorJson(const grpc::Status& status, int http) {
   if (http == 0) http = HttpStatusFor(status.error_code());
   std::string out = absl::StrCat(R"({"error":{"code":)", http, R"(,"status":")",
-                                 CodeName(status.error_code()), R"(","message":)");
+                                 GrpcCodeName(status.error_code()), R"(","message":)");
   JsonQuoteTo(status.error_message(), &out);
   out += ",\"details\":[";
   google::rpc::Status details;

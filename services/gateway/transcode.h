@@ -51,8 +51,6 @@ bool BytesToJson(const google::protobuf::Descriptor* type, absl::string_view byt
 
 // The standard mapping of gRPC codes to HTTP statuses (google.rpc.Code).
 int HttpStatusFor(grpc::StatusCode code);
-// "INVALID_ARGUMENT" and so on.
-std::string CodeName(grpc::StatusCode code);
 
 // {"error":{"code":HTTP,"status":"NAME","message":...,"details":[...]}},
 // the details decoded from the serialized google.rpc.Status (as in

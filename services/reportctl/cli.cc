@@ -43,26 +43,8 @@ void Context::Prepare(grpc::ClientContext& ctx) {
 }
 
 int Fail(const grpc::Status& status) {
-  static const char* kNames[] = {"OK",
-                                 "CANCELLED",
-                                 "UNKNOWN",
-                                 "INVALID_ARGUMENT",
-                                 "DEADLINE_EXCEEDED",
-                                 "NOT_FOUND",
-                                 "ALREADY_EXISTS",
-                                 "PERMISSION_DENIED",
-                                 "RESOURCE_EXHAUSTED",
-                                 "FAILED_PRECONDITION",
-                                 "ABORTED",
-                                 "OUT_OF_RANGE",
-                                 "UNIMPLEMENTED",
-                                 "INTERNAL",
-                                 "UNAVAILABLE",
-                                 "DATA_LOSS",
-                                 "UNAUTHENTICATED"};
-  int code = status.error_code();
-  std::cerr << "error: " << (code >= 0 && code <= 16 ? kNames[code] : "?") << ": "
-            << status.error_message() << "\n";
+  grpc::StatusCode code = status.error_code();
+  std::cerr << "error: " << GrpcCodeName(code) << ": " << status.error_message() << "\n";
   if (code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::DEADLINE_EXCEEDED) {
     return kUnavailable;
   }

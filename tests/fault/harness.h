@@ -26,6 +26,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/redis.h"
+#include "common/status.h"
 #include "govreport/approval/v1/approval.grpc.pb.h"
 #include "govreport/assembler/v1/reports.grpc.pb.h"
 #include "govreport/auth/v1/auth.grpc.pb.h"
@@ -302,7 +303,6 @@ grpc::Status Retry(const std::string& token,
                    absl::Duration budget = absl::Seconds(30),
                    absl::Duration per_call = absl::Seconds(5), int* attempts = nullptr);
 
-std::string CodeName(grpc::StatusCode code);
 std::string Describe(const grpc::Status& status);
 
 // Percentile of unsorted samples (sorts them).

@@ -291,7 +291,7 @@ class Sender {
     auto after = c_.RedisDirty();
     ++sent_;
     auto code = ans.status.error_code();
-    ++codes_[CodeName(code)];
+    ++codes_[GrpcCodeName(code)];
     std::string what = absl::StrCat(m.path.substr(m.path.rfind('.') + 1), " [", label, "]");
     answers_.push_back(absl::StrCat(what, " → ", Describe(ans.status), " (wrote ",
                                     (before.ok() && after.ok()) ? *after - *before : -1, ")"));

@@ -224,7 +224,7 @@ class Writer {
         } else if (Transient(code)) {
           again.push_back(pending[k]);
         } else {
-          Refused(s, absl::StrCat(CodeName(code), " ", r.message()));
+          Refused(s, absl::StrCat(GrpcCodeName(code), " ", r.message()));
         }
       }
       pending = std::move(again);

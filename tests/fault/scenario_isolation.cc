@@ -171,7 +171,7 @@ void IsolationMatrix::OnOtherOrgsResource(const Method& m) {
   if (code_a != refused || code_m != refused || msg_a != msg_m) {
     ++leaks_;
     problems_.Add(absl::StrFormat("%s: A's resource → %s \"%s\"; missing → %s \"%s\"", label,
-                                  CodeName(code_a), msg_a, CodeName(code_m), msg_m));
+                                  GrpcCodeName(code_a), msg_a, GrpcCodeName(code_m), msg_m));
   }
 }
 
@@ -214,9 +214,9 @@ void IsolationMatrix::CrossReference(const CrossRef& ref) {
   if (!same || used || shows) {
     ++leaks_;
     problems_.Add(absl::StrFormat("%s: A's → %s \"%s\"%s; missing → %s \"%s\"", ref.label,
-                                  CodeName(ans_a.status.error_code()), msg_a,
+                                  GrpcCodeName(ans_a.status.error_code()), msg_a,
                                   shows ? " (shows A's text)" : "",
-                                  CodeName(ans_m.status.error_code()), msg_m));
+                                  GrpcCodeName(ans_m.status.error_code()), msg_m));
   }
 }
 

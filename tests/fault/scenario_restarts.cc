@@ -30,7 +30,7 @@ class Codes {
                  code == grpc::StatusCode::DEADLINE_EXCEEDED ||
                  code == grpc::StatusCode::CANCELLED || code == grpc::StatusCode::ABORTED;
     std::lock_guard<std::mutex> lock(mu_);
-    ++by_code_[CodeName(code)];
+    ++by_code_[GrpcCodeName(code)];
     ++attempts_;
     if (!clean) {
       ++unclean_;

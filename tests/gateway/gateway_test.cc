@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
+#include "common/status.h"
 #include "gateway/transcode.h"
 #include "tests/assembler/assembler_stack.h"
 
@@ -208,7 +209,7 @@ TEST_F(GatewayTest, EveryRouteReachesItsRpcWithTheMappedCode) {
     EXPECT_NE(Reason(body), "METHOD_NOT_ALLOWED");
     std::string direct_path = r.server_streaming ? FillPath(r.path, ids) : path;
     grpc::StatusCode code = Direct(r, direct_path, backends, assembler::testing::kOperator);
-    EXPECT_EQ(http, HttpStatusFor(code)) << CodeName(code);
+    EXPECT_EQ(http, HttpStatusFor(code)) << GrpcCodeName(code);
     if (http / 100 == 2) ++ok;
     if (http >= 400) {
       EXPECT_TRUE(absl::StartsWith(body, "{\"error\":{\"code\":")) << body;
