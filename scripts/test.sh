@@ -57,12 +57,13 @@ scripts/build.sh gr_proto
 # clang-tidy takes what they leave: the build's last links, the fuzzer's
 # second core, the time the tests wait. It is the largest phase (about 1500
 # CPU seconds); its verdict is awaited after ctest.
-GOVREPORT_TIDY_NO_BUILD=1 setsid nice -n 19 scripts/tidy.sh --all >build/tidy.log 2>&1 &
-tidy_pid=$!
 # setsid makes a session, and with the kernel's autogroup scheduling a
 # session shares the CPU equally with the others whatever its processes'
-# nice: the session's own nice makes clang-tidy yield.
-echo 19 >"/proc/$tidy_pid/autogroup" 2>/dev/null || true
+# nice: the new session's own nice (set from inside it) makes clang-tidy yield.
+GOVREPORT_TIDY_NO_BUILD=1 setsid sh -c \
+  'echo 19 >/proc/self/autogroup 2>/dev/null; exec nice -n 19 scripts/tidy.sh --all' \
+  >build/tidy.log 2>&1 &
+tidy_pid=$!
 bg_pids+=("$tidy_pid")
 scripts/build.sh
 # The template engine under libFuzzer + AddressSanitizer, for a bounded time.
