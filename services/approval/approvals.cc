@@ -800,7 +800,7 @@ void TimerLoop::Run() {
       if (*fired >= batch_) continue;
     } else if (absl::Now() - last_error > absl::Minutes(1)) {
       last_error = absl::Now();  // Redis away: say so, not once a second.
-      LogLine("approval", absl::StrCat("timer loop: ", fired.status().ToString()));
+      LogWarning("approval", absl::StrCat("timer loop: ", fired.status().ToString()));
     }
     absl::Time until = absl::Now() + interval_;
     while (!stop_.load() && absl::Now() < until) {

@@ -22,11 +22,6 @@ namespace {
 
 constexpr char kService[] = "approval";
 
-int Fail(const absl::Status& status) {
-  govreport::LogLine(kService, absl::StrCat("fatal: ", status.ToString()));
-  return 1;
-}
-
 }  // namespace
 
 namespace govreport {
@@ -69,27 +64,29 @@ int main(int argc, char** argv) {
   ParseFlagsOrExit(flags, argc, argv);
 
   auto redis_options = RedisOptionsFromFlags(flags);
-  if (!redis_options.ok()) return Fail(redis_options.status());
+  if (!redis_options.ok()) return govreport::FailStartup(kService, redis_options.status());
   auto interval_ms = flags.GetInt("timer-interval-ms");
-  if (!interval_ms.ok()) return Fail(interval_ms.status());
+  if (!interval_ms.ok()) return govreport::FailStartup(kService, interval_ms.status());
   auto lease_ms = flags.GetInt("timer-lease-ms");
-  if (!lease_ms.ok()) return Fail(lease_ms.status());
+  if (!lease_ms.ok()) return govreport::FailStartup(kService, lease_ms.status());
   if (*interval_ms < 10 || *lease_ms < 1000) {
-    return Fail(absl::InvalidArgumentError(
-        "--timer-interval-ms >= 10 and --timer-lease-ms >= 1000 are required"));
+    return govreport::FailStartup(
+        kService, absl::InvalidArgumentError(
+                      "--timer-interval-ms >= 10 and --timer-lease-ms >= 1000 are required"));
   }
 
   // The audit chain is keyed: without the deployment's secret it could be
   // rewritten by whoever can write Redis, so there is no default.
   auto secret = SecretFromFlags(flags);
-  if (!secret.ok()) return Fail(secret.status());
-  if (absl::Status st = ConfigurePageTokens(flags, kService); !st.ok()) return Fail(st);
+  if (!secret.ok()) return govreport::FailStartup(kService, secret.status());
+  if (absl::Status st = ConfigurePageTokens(flags, kService); !st.ok())
+    return govreport::FailStartup(kService, st);
   auto per_minute = flags.GetInt("comments-per-minute");
-  if (!per_minute.ok()) return Fail(per_minute.status());
+  if (!per_minute.ok()) return govreport::FailStartup(kService, per_minute.status());
   auto max_history = flags.GetInt("max-history-entries");
-  if (!max_history.ok()) return Fail(max_history.status());
+  if (!max_history.ok()) return govreport::FailStartup(kService, max_history.status());
   auto event_retention = events::RetentionFromFlags(flags);
-  if (!event_retention.ok()) return Fail(event_retention.status());
+  if (!event_retention.ok()) return govreport::FailStartup(kService, event_retention.status());
   approval::CoreOptions core_options;
   core_options.audit_key = DeriveKey(*secret, "audit-chain");
   core_options.delegates = absl::StrSplit(flags.Get("delegates"), ',', absl::SkipEmpty());
@@ -103,7 +100,7 @@ int main(int argc, char** argv) {
   approval::ApprovalGrpcService service(&core, &authenticator);
 
   auto server = RunningServer::Start(ServerOptionsFromFlags(flags, {&service}, &redis));
-  if (!server.ok()) return Fail(server.status());
+  if (!server.ok()) return govreport::FailStartup(kService, server.status());
   AnnounceListening(kService, (*server)->port());
 
   std::unique_ptr<approval::TimerLoop> timers;

@@ -28,11 +28,6 @@ namespace {
 
 constexpr char kService[] = "assembler";
 
-int Fail(const absl::Status& status) {
-  govreport::LogLine(kService, absl::StrCat("fatal: ", status.ToString()));
-  return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
-}
-
 absl::StatusOr<std::shared_ptr<grpc::Channel>> DialPeer(const govreport::Flags& flags,
                                                         const std::string& service) {
   grpc::ChannelArguments args;
@@ -163,14 +158,15 @@ int main(int argc, char** argv) {
   Flags flags("assembler", "Serves ReportService and runs the assemble and publish workers.");
   DefineFlags(flags);
   ParseFlagsOrExit(flags, argc, argv);
-  if (absl::Status st = ConfigurePageTokens(flags, kService); !st.ok()) return Fail(st);
+  if (absl::Status st = ConfigurePageTokens(flags, kService); !st.ok())
+    return govreport::FailStartup(kService, st);
 
   auto redis_options = RedisOptionsFromFlags(flags);
-  if (!redis_options.ok()) return Fail(redis_options.status());
+  if (!redis_options.ok()) return govreport::FailStartup(kService, redis_options.status());
   absl::StatusOr<Options> options = OptionsFromFlags(flags);
-  if (!options.ok()) return Fail(options.status());
+  if (!options.ok()) return govreport::FailStartup(kService, options.status());
   absl::StatusOr<absl::Duration> event_retention = events::RetentionFromFlags(flags);
-  if (!event_retention.ok()) return Fail(event_retention.status());
+  if (!event_retention.ok()) return govreport::FailStartup(kService, event_retention.status());
   std::string service_token = flags.Get("service-token");
   if (service_token.empty() && (options->workers > 0 || options->event_workers > 0)) {
     LogWarning(kService,
@@ -185,7 +181,7 @@ int main(int argc, char** argv) {
                                {"templates", &peers.templates},
                                {"approval", &peers.approval}}) {
     absl::StatusOr<std::shared_ptr<grpc::Channel>> dialed = DialPeer(flags, name);
-    if (!dialed.ok()) return Fail(dialed.status());
+    if (!dialed.ok()) return govreport::FailStartup(kService, dialed.status());
     *channel = *std::move(dialed);
   }
   peers.deadline = absl::Milliseconds(options->call_timeout_ms);
@@ -203,7 +199,7 @@ int main(int argc, char** argv) {
   assembler::ReportGrpc service(&core, &authenticator, grpc_options);
 
   auto server = RunningServer::Start(ServerOptionsFromFlags(flags, {&service}, &redis));
-  if (!server.ok()) return Fail(server.status());
+  if (!server.ok()) return govreport::FailStartup(kService, server.status());
 
   assembler::Workers workers(&store, &upstream, assembler::CallAs::Token(service_token));
   assembler::WorkerOptions worker_options;

@@ -311,11 +311,10 @@ absl::StatusOr<Principal> Authenticator::Authenticate(const grpc::ServerContext&
         "AUTHORIZATION_MALFORMED", "authorization 元数据的格式必须是 'Bearer <令牌>'");
   }
   absl::StatusOr<Principal> principal = AuthenticateToken(value.substr(kBearer.size()));
-  // Who calls, for the call's access log line: org and roles, never the token.
-  if (principal.ok()) {
-    metrics::NotePrincipal(&ctx,
-                           absl::StrCat(principal->org, "/", absl::StrJoin(principal->roles, ",")));
-  }
+  // Who calls, for the call's access log line, as issued_by names people
+  // ("org/subject"): never the token.
+  if (principal.ok())
+    metrics::NotePrincipal(&ctx, absl::StrCat(principal->org, "/", principal->subject));
   return principal;
 }
 

@@ -1,13 +1,15 @@
 #include "common/metrics.h"
 
-#include <errno.h>  // NOLINT(modernize-deprecated-headers): program_invocation_short_name
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <exception>
 #include <map>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -18,11 +20,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "common/crypto.h"
 #include "common/json.h"
 #include "common/redis.h"
 #include "common/request_id.h"
 #include "common/server.h"
+#include "common/status.h"
 
 namespace govreport::metrics {
 namespace {
@@ -98,6 +102,55 @@ absl::string_view LevelOf(grpc::StatusCode code) {
   }
 }
 
+// The series of one method, looked up once: prometheus-cpp's Family::Add
+// takes the family's lock and hashes the labels, too much for every call.
+struct MethodSeries {
+  prometheus::Labels labels;
+  prometheus::Counter* started = nullptr;
+  prometheus::Histogram* seconds = nullptr;
+  // By status code, made on the code's first call (17 gRPC codes).
+  std::array<std::atomic<prometheus::Counter*>, 17> handled{};
+
+  prometheus::Counter& Handled(grpc::StatusCode code) {
+    size_t i = static_cast<size_t>(code) < handled.size() ? static_cast<size_t>(code) : 2;
+    prometheus::Counter* c = handled[i].load(std::memory_order_acquire);
+    if (c == nullptr) {
+      prometheus::Labels with_code = labels;
+      with_code["grpc_code"] = GrpcCodeName(static_cast<grpc::StatusCode>(i));
+      c = &Grpc().handled.Add(with_code);  // The same counter on a race.
+      handled[i].store(c, std::memory_order_release);
+    }
+    return *c;
+  }
+};
+
+// The method's series, by its path ("/pkg.Service/Method") and type.
+MethodSeries& SeriesFor(absl::string_view path, ServerRpcInfo::Type type) {
+  static auto* mu = new absl::Mutex();
+  static auto* by_path = new absl::flat_hash_map<std::string, std::unique_ptr<MethodSeries>>();
+  {
+    absl::ReaderMutexLock lock(mu);
+    auto it = by_path->find(path);
+    if (it != by_path->end()) return *it->second;
+  }
+  absl::WriterMutexLock lock(mu);
+  std::unique_ptr<MethodSeries>& series = (*by_path)[path];
+  if (series == nullptr) {
+    absl::string_view full = path;
+    absl::ConsumePrefix(&full, "/");
+    size_t slash = full.rfind('/');
+    series = std::make_unique<MethodSeries>();
+    series->labels = {
+        {"grpc_service", std::string(full.substr(0, slash))},
+        {"grpc_method", slash == absl::string_view::npos ? std::string(full)
+                                                         : std::string(full.substr(slash + 1))},
+        {"grpc_type", std::string(TypeName(type))}};
+    series->started = &Grpc().started.Add(series->labels);
+    series->seconds = &Grpc().seconds.Add(series->labels, LatencyBuckets());
+  }
+  return *series;
+}
+
 class CallInterceptor;
 
 // The calls in flight by their context, so that auth can name the caller
@@ -115,16 +168,12 @@ InFlight& Calls() {
 class CallInterceptor final : public grpc::experimental::Interceptor {
  public:
   explicit CallInterceptor(ServerRpcInfo* info)
-      : ctx_(info->server_context()), start_(std::chrono::steady_clock::now()) {
+      : ctx_(info->server_context()),
+        start_(std::chrono::steady_clock::now()),
+        series_(SeriesFor(info->method() != nullptr ? info->method() : "", info->type())) {
     absl::string_view full = info->method() != nullptr ? info->method() : "";
     if (absl::ConsumePrefix(&full, "/")) rpc_ = std::string(full);
-    size_t slash = full.rfind('/');
-    labels_ = {
-        {"grpc_service", std::string(full.substr(0, slash))},
-        {"grpc_method", slash == absl::string_view::npos ? std::string(full)
-                                                         : std::string(full.substr(slash + 1))},
-        {"grpc_type", std::string(TypeName(info->type()))}};
-    Grpc().started.Add(labels_).Increment();
+    series_.started->Increment();
     std::lock_guard<std::mutex> lock(Calls().mu);
     Calls().calls[ctx_] = this;
   }
@@ -172,19 +221,17 @@ class CallInterceptor final : public grpc::experimental::Interceptor {
     finished_ = true;
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-    std::string code_name = absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
-    std::map<std::string, std::string> handled = labels_;
-    handled["grpc_code"] = code_name;
-    Grpc().handled.Add(handled).Increment();
-    Grpc().seconds.Add(labels_, LatencyBuckets()).Observe(seconds);
+    std::string code_name = GrpcCodeName(code);
+    series_.Handled(code).Increment();
+    series_.seconds->Observe(seconds);
     std::string principal;
     {
       std::lock_guard<std::mutex> lock(Calls().mu);
       principal = principal_;
     }
     if (request_id_.empty()) request_id_ = RequestIdFrom("");
-    std::string line = LogRecordStart(LevelOf(code), program_invocation_short_name,
-                                      absl::StrCat(rpc_, " ", code_name));
+    std::string line =
+        LogRecordStart(LevelOf(code), ProcessName(), absl::StrCat(rpc_, " ", code_name));
     absl::StrAppend(&line, ",\"request_id\":", JsonQuote(request_id_),
                     ",\"principal\":", JsonQuote(principal), ",\"rpc\":", JsonQuote(rpc_),
                     ",\"code\":", JsonQuote(code_name),
@@ -194,8 +241,8 @@ class CallInterceptor final : public grpc::experimental::Interceptor {
 
   const grpc::ServerContextBase* ctx_;
   std::chrono::steady_clock::time_point start_;
+  MethodSeries& series_;
   std::string rpc_;
-  std::map<std::string, std::string> labels_;
   std::string request_id_;
   std::string principal_;  // Guarded by Calls().mu.
   bool finished_ = false;
@@ -296,10 +343,21 @@ std::string RequestIdFrom(absl::string_view sent) {
 
 void ObserveRedisCall(absl::string_view command, absl::Duration took, bool io_error,
                       bool error_reply) {
-  std::string name = absl::AsciiStrToUpper(command);
-  Redis().seconds.Add({{"command", name}}, LatencyBuckets()).Observe(absl::ToDoubleSeconds(took));
+  // Per thread, so that the common case takes no lock: the command names
+  // are a fixed set of literals.
+  thread_local absl::flat_hash_map<std::string, prometheus::Histogram*> seconds;
+  auto it = seconds.find(command);
+  if (it == seconds.end()) {
+    std::string name = absl::AsciiStrToUpper(command);
+    it =
+        seconds.emplace(command, &Redis().seconds.Add({{"command", name}}, LatencyBuckets())).first;
+  }
+  it->second->Observe(absl::ToDoubleSeconds(took));
   if (io_error || error_reply) {
-    Redis().errors.Add({{"command", name}, {"kind", io_error ? "io" : "reply"}}).Increment();
+    Redis()
+        .errors
+        .Add({{"command", absl::AsciiStrToUpper(command)}, {"kind", io_error ? "io" : "reply"}})
+        .Increment();
   }
 }
 

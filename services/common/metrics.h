@@ -56,7 +56,7 @@ class Endpoint {
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
 NewServerInterceptorFactory();
 
-// The caller of a call in flight, for its access log line: "org/role,role"
+// The caller of a call in flight, for its access log line: "org/subject"
 // (never a token). Called by auth once it knows who calls; nothing happens
 // for a context the interceptor does not see.
 void NotePrincipal(const grpc::ServerContextBase* ctx, absl::string_view principal);

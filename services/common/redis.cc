@@ -2,6 +2,7 @@
 
 #include <sys/time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -171,11 +172,22 @@ absl::StatusOr<Reply> Connection::Command(const Args& args) {
   return reply;
 }
 
+namespace {
+
+bool IsNoScript(const Reply& r) { return r.IsError() && absl::StartsWith(r.Str(), "NOSCRIPT"); }
+
+}  // namespace
+
 absl::StatusOr<std::vector<Reply>> Connection::Pipeline(const std::vector<Args>& cmds) {
   if (broken_) return RedisUnavailable("redis: connection is broken");
   absl::Time start = absl::Now();
   absl::StatusOr<std::vector<Reply>> replies = RoundTrip(cmds);
-  metrics::ObserveRedisCall("PIPELINE", absl::Now() - start, !replies.ok(), false);
+  // NOSCRIPT is not an error of the call: EvalPipeline loads the script and
+  // sends it again.
+  bool error_reply =
+      replies.ok() && std::any_of(replies->begin(), replies->end(),
+                                  [](const Reply& r) { return r.IsError() && !IsNoScript(r); });
+  metrics::ObserveRedisCall("PIPELINE", absl::Now() - start, !replies.ok(), error_reply);
   return replies;
 }
 
@@ -324,8 +336,6 @@ Args EvalShaArgs(const Script& script, const Args& keys, const Args& args) {
   cmd.insert(cmd.end(), args.begin(), args.end());
   return cmd;
 }
-
-bool IsNoScript(const Reply& r) { return r.IsError() && absl::StartsWith(r.Str(), "NOSCRIPT"); }
 
 }  // namespace
 

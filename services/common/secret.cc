@@ -57,10 +57,10 @@ absl::Status ConfigurePageTokens(const Flags& flags, absl::string_view service) 
     return absl::OkStatus();
   }
   if (!absl::IsNotFound(secret.status())) return secret.status();
-  LogLine(service,
-          "warning: no --secret-key-file (GOVREPORT_SECRET_KEY_FILE): page tokens are signed "
-          "with a random key of this process, so they do not survive a restart and do not work "
-          "across replicas");
+  LogWarning(service,
+             "no --secret-key-file (GOVREPORT_SECRET_KEY_FILE): page tokens are signed "
+             "with a random key of this process, so they do not survive a restart and do not work "
+             "across replicas");
   return absl::OkStatus();
 }
 

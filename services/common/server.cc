@@ -76,9 +76,11 @@ absl::StatusOr<std::unique_ptr<RunningServer>> RunningServer::Start(ServerOption
     return true;
   }();
   (void)once;
-  GR_RETURN_IF_ERROR(CheckListenSecurity(options.address, options.tls));
+  // The files first: a half-given TLS configuration is named as such, not
+  // as plaintext on a public address.
   GR_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
                       ServerCredentials(options.tls));
+  GR_RETURN_IF_ERROR(CheckListenSecurity(options.address, options.tls));
   std::unique_ptr<RunningServer> rs(new RunningServer());
   rs->options_ = std::move(options);
   grpc::ServerBuilder builder;
@@ -121,8 +123,7 @@ absl::StatusOr<std::unique_ptr<RunningServer>> RunningServer::Start(ServerOption
     auto endpoint = metrics::Endpoint::Start(rs->options_.metrics_address);
     if (!endpoint.ok()) return endpoint.status();
     rs->metrics_ = *std::move(endpoint);
-    LogLine(program_invocation_short_name,
-            absl::StrCat("metrics on port ", rs->metrics_->port(), " at /metrics"));
+    LogLine(ProcessName(), absl::StrCat("metrics on port ", rs->metrics_->port(), " at /metrics"));
   }
   rs->SetServing(!rs->options_.readiness || rs->options_.readiness().ok());
   if (rs->options_.readiness) {
@@ -345,6 +346,13 @@ std::string LogRecordStart(absl::string_view level, absl::string_view service,
 void WriteLogRecord(std::string record) {
   record += "}\n";
   std::fwrite(record.data(), 1, record.size(), stderr);
+}
+
+absl::string_view ProcessName() { return program_invocation_short_name; }
+
+int FailStartup(absl::string_view service, const absl::Status& status) {
+  LogError(service, absl::StrCat("fatal: ", status.ToString()));
+  return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
 }
 
 void LogLine(absl::string_view service, absl::string_view message) {

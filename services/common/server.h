@@ -140,6 +140,11 @@ void AnnounceListening(absl::string_view service, int port);
 // "level" (info, warning, error), "service", "msg"} and, for an RPC's access
 // line (common/metrics.h), request_id, principal, rpc, code, latency_ms.
 void LogLine(absl::string_view service, absl::string_view message);
+// The running binary's name ("records"), for lines of code that serves any.
+absl::string_view ProcessName();
+// A start-up failure: logs it at level error and returns the exit code, 2
+// for a bad flag or file (InvalidArgument), 1 for anything else.
+int FailStartup(absl::string_view service, const absl::Status& status);
 void LogWarning(absl::string_view service, absl::string_view message);
 void LogError(absl::string_view service, absl::string_view message);
 // The object of a line without its closing brace, for callers that add

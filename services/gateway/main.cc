@@ -17,11 +17,6 @@ namespace {
 
 constexpr char kService[] = "gateway";
 
-int Fail(const absl::Status& status) {
-  govreport::LogLine(kService, absl::StrCat("fatal: ", status.ToString()));
-  return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
-}
-
 // Every channel to a backend: TLS with --tls-ca, presenting --tls-cert as
 // the client certificate where the backends require one.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Dial(const govreport::Flags& flags,
@@ -91,17 +86,17 @@ int main(int argc, char** argv) {
   DefineFlags(flags);
   ParseFlagsOrExit(flags, argc, argv);
   absl::StatusOr<gateway::GatewayOptions> options = OptionsFromFlags(flags);
-  if (!options.ok()) return Fail(options.status());
+  if (!options.ok()) return govreport::FailStartup(kService, options.status());
   std::unique_ptr<metrics::Endpoint> metrics_endpoint;
   if (!flags.Get("metrics-listen").empty()) {
     absl::StatusOr<std::unique_ptr<metrics::Endpoint>> endpoint =
         metrics::Endpoint::Start(flags.Get("metrics-listen"));
-    if (!endpoint.ok()) return Fail(endpoint.status());
+    if (!endpoint.ok()) return govreport::FailStartup(kService, endpoint.status());
     metrics_endpoint = *std::move(endpoint);
     LogLine(kService, absl::StrCat("metrics on port ", metrics_endpoint->port(), " at /metrics"));
   }
   absl::StatusOr<std::unique_ptr<gateway::Gateway>> gw = gateway::Gateway::Start(*options);
-  if (!gw.ok()) return Fail(gw.status());
+  if (!gw.ok()) return govreport::FailStartup(kService, gw.status());
   AnnounceListening(kService, (*gw)->port());
   WaitForTerminationSignal();
   LogLine(kService, "stopping");

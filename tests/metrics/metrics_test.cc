@@ -257,7 +257,7 @@ TEST_F(MetricsTest, AccessLogIsOneJsonObjectPerLineWithoutSecrets) {
     return s.fields().at(f).string_value();
   };
   EXPECT_EQ(str(lines[0], "request_id"), "rid-given-1");
-  EXPECT_EQ(str(lines[0], "principal"), "*/admin");
+  EXPECT_EQ(str(lines[0], "principal"), "*/operator");
   EXPECT_EQ(str(lines[0], "rpc"), "govreport.records.v1.OrgService/GetOrg");
   EXPECT_EQ(str(lines[0], "code"), "OK");
   EXPECT_EQ(str(lines[0], "level"), "info");
