@@ -15,6 +15,8 @@ packages=(
   golang-github-grpc-ecosystem-grpc-gateway-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server redis-tools python3 python3-grpcio python3-protobuf
+  # tests/deploy/check_deploy.py: the manifests (yaml), systemd-analyze.
+  python3-yaml systemd
 )
 for arg in "$@"; do
   case "$arg" in
@@ -26,6 +28,22 @@ for arg in "$@"; do
   esac
 done
 
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+# A killed install (the background one of scripts/test.sh) leaves dpkg
+# interrupted (/var/lib/dpkg/updates not empty, half-installed packages),
+# and apt refuses everything until `dpkg --configure -a`: do that first.
+# An install still running looks the same: wait for its lock (10 min).
+dpkg_interrupted() { [ -n "$(ls -A /var/lib/dpkg/updates 2>/dev/null)" ] || [ -n "$(dpkg --audit 2>/dev/null)" ]; }
+dpkg_busy() { $sudo fuser /var/lib/dpkg/lock-frontend /var/lib/dpkg/lock >/dev/null 2>&1; }
+if dpkg_interrupted; then
+  for _ in $(seq 1 300); do dpkg_busy || break; sleep 2; done
+  if dpkg_interrupted; then
+    echo "dpkg was interrupted: dpkg --configure -a"
+    DEBIAN_FRONTEND=noninteractive $sudo dpkg --configure -a
+  fi
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -33,8 +51,6 @@ done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "installing: ${missing[*]}"
-sudo=""
-[ "$(id -u)" -ne 0 ] && sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 # Waits for a dpkg lock held by another run (scripts/test.sh installs the
