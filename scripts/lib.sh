@@ -6,6 +6,28 @@ GR_RUN_DIR="${GR_RUN_DIR:-}"
 
 gr_log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
+# gr_fail MESSAGE: "FAIL: MESSAGE" on stderr, the last lines of each file of
+# GR_FAIL_LOGS (names in GR_RUN_DIR) that exists, then exit 1.
+GR_FAIL_LOGS=()
+gr_fail() {
+  local f
+  echo "FAIL: $*" >&2
+  for f in "${GR_FAIL_LOGS[@]:-}"; do
+    [ -n "$f" ] && [ -f "$GR_RUN_DIR/$f" ] && { echo "--- $f" >&2; tail -n 30 "$GR_RUN_DIR/$f" >&2; }
+  done
+  exit 1
+}
+
+# gr_secrets [PREFIX]: the deployment's secret key in GR_RUN_DIR/secret.key
+# (GOVREPORT_SECRET_KEY_FILE) and a fresh operator token
+# (GOVREPORT_ADMIN_TOKEN, PREFIX-<24 hex digits>, PREFIX default "op"),
+# both exported for the services started after it.
+gr_secrets() {
+  (umask 077; head -c 32 /dev/urandom | base64 >"$GR_RUN_DIR/secret.key")
+  export GOVREPORT_SECRET_KEY_FILE="$GR_RUN_DIR/secret.key"
+  export GOVREPORT_ADMIN_TOKEN="${1:-op}-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+}
+
 gr_port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 gr_free_port() {
@@ -35,20 +57,9 @@ gr_cleanup() {
   GR_PIDS=()
 }
 
-# gr_render_redis_acl TEMPLATE OUT: the ACL file Redis loads, from
-# deploy/redis/users.acl.template with its comments stripped and each
-# @NAME_PASSWORD@ replaced by a fresh random password, kept for gr_redis_url
-# in GR_REDIS_PASSWORDS[name] (lower case). OUT is readable by its owner only.
+# The generated Redis passwords, by ACL user (lower case), for gr_redis_url
+# and gr_redis_cli.
 declare -A GR_REDIS_PASSWORDS=()
-gr_render_redis_acl() {
-  local template="$1" out="$2" name pass script=""
-  for name in $(grep -o '@[A-Z]*_PASSWORD@' "$template" | sort -u | sed 's/@\([A-Z]*\)_PASSWORD@/\1/'); do
-    pass=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
-    GR_REDIS_PASSWORDS[${name,,}]="$pass"
-    script+="s/@${name}_PASSWORD@/$pass/g;"
-  done
-  (umask 077; grep -v '^#' "$template" | sed "$script" > "$out")
-}
 
 # gr_redis_url USER → redis://USER:PASSWORD@127.0.0.1:PORT of the Redis that
 # gr_start_redis started.
@@ -66,17 +77,25 @@ gr_redis_cli() {
 # gr_start_redis DIR → sets GR_REDIS_PORT. Loopback only, AOF with fsync
 # every write (what the project recommends for production,
 # docs/operations.md), and the ACL of deploy/redis/users.acl.template with
-# generated passwords: each service connects with its own user
-# (gr_redis_url records), and a connection without AUTH can do nothing.
+# generated passwords, rendered into DIR/users.acl by the redis image's own
+# entry point (deploy/docker/redis-entrypoint.sh): each service connects
+# with its own user (gr_redis_url records), and a connection without AUTH
+# can do nothing.
 gr_start_redis() {
-  local dir="$1"
+  local dir="$1" root name pass
+  root="$(dirname "${BASH_SOURCE[0]}")/.."
+  local template="$root/deploy/redis/users.acl.template"
+  local -a env=("GOVREPORT_REDIS_ACL_TEMPLATE=$template" "GOVREPORT_REDIS_ACL=$dir/users.acl")
   mkdir -p "$dir"
-  gr_render_redis_acl "$(dirname "${BASH_SOURCE[0]}")/../deploy/redis/users.acl.template" \
-    "$dir/users.acl"
+  for name in $(grep -o '@[A-Z]*_PASSWORD@' "$template" | sort -u | sed 's/@\([A-Z]*\)_PASSWORD@/\1/'); do
+    pass=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    GR_REDIS_PASSWORDS[${name,,}]="$pass"
+    env+=("REDIS_${name}_PASSWORD=$pass")
+  done
   GR_REDIS_PORT=$(gr_free_port)
-  redis-server --port "$GR_REDIS_PORT" --bind 127.0.0.1 --protected-mode yes --dir "$dir" \
-    --aclfile "$dir/users.acl" --appendonly yes --appendfsync always --save "" \
-    --logfile "$dir/redis.log" &
+  env "${env[@]}" "$root/deploy/docker/redis-entrypoint.sh" --port "$GR_REDIS_PORT" \
+    --bind 127.0.0.1 --protected-mode yes --dir "$dir" --appendonly yes --appendfsync always \
+    --save "" --logfile "$dir/redis.log" &
   GR_PIDS+=($!)
   local i
   for i in $(seq 1 100); do
@@ -103,12 +122,17 @@ gr_tls() {
 
 # gr_start_service NAME BINARY [ARGS...] → prints the port it listens on.
 # The service picks a free port itself (--listen 127.0.0.1:0) and says which.
-# After gr_tls, over TLS with DIR/NAME.pem and DIR/NAME.key.
+# After gr_tls, over TLS with DIR/NAME.pem and DIR/NAME.key; a NAME without
+# its own certificate there is an error (not reportctl's certificate).
 gr_start_service() {
   local name="$1" bin="$2"; shift 2
   local log="$GR_RUN_DIR/$name.log"
   local -a tls=()
-  if [ -n "$GR_CERTS" ] && [ -f "$GR_CERTS/$name.pem" ]; then
+  if [ -n "$GR_CERTS" ]; then
+    if [ ! -f "$GR_CERTS/$name.pem" ] || [ ! -f "$GR_CERTS/$name.key" ]; then
+      gr_log "$name: no $GR_CERTS/$name.pem and .key (gen-certs.sh makes one per service name)"
+      return 1
+    fi
     tls=(env "GOVREPORT_TLS_CERT=$GR_CERTS/$name.pem" "GOVREPORT_TLS_KEY=$GR_CERTS/$name.key")
   fi
   "${tls[@]}" "$bin" --listen 127.0.0.1:0 "$@" >"$log.out" 2>"$log" &

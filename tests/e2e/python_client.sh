@@ -26,9 +26,7 @@ protoc -I proto -I "$googleapis" --python_out="$stubs" --grpc_python_out="$stubs
 
 gr_start_redis "$GR_RUN_DIR/redis"
 gr_tls "$GR_RUN_DIR/certs"
-head -c 32 /dev/urandom | base64 >"$GR_RUN_DIR/secret.key"
-export GOVREPORT_SECRET_KEY_FILE="$GR_RUN_DIR/secret.key"
-export GOVREPORT_ADMIN_TOKEN="op-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+gr_secrets
 metrics_port=$(gr_free_port)
 port=$(GOVREPORT_REDIS_URL="$(gr_redis_url records)" \
   gr_start_service records "$build/services/records/records" \
@@ -50,9 +48,8 @@ PYTHONPATH="$stubs" "$py" docs/examples/python/oa_client.py kjj
 # JSON object, none with a token in it.
 metrics=$(curl -fsS "http://127.0.0.1:$metrics_port/metrics")
 grep -Eq '^grpc_server_handled_total\{.*grpc_code="OK".*grpc_service="govreport.records.v1.ActivityService".*\} [1-9]' \
-  <<<"$metrics" || { echo "FAIL: no OK ActivityService calls in /metrics"; exit 1; }
-grep -q '^govreport_redis_call_seconds_count' <<<"$metrics" ||
-  { echo "FAIL: no Redis metrics"; exit 1; }
+  <<<"$metrics" || gr_fail "no OK ActivityService calls in /metrics"
+grep -q '^govreport_redis_call_seconds_count' <<<"$metrics" || gr_fail "no Redis metrics"
 "$py" - "$GR_RUN_DIR/records.log" "$GOVREPORT_ADMIN_TOKEN" "$GOVREPORT_TOKEN" <<'PY'
 import json, sys
 text = open(sys.argv[1], encoding="utf-8").read()

@@ -15,13 +15,8 @@ source scripts/lib.sh
 watch_pid=""
 trap '[ -n "$watch_pid" ] && kill "$watch_pid" 2>/dev/null; gr_cleanup; rm -rf "$GR_RUN_DIR"' EXIT
 
-fail() {
-  echo "FAIL: $*" >&2
-  for f in watch.out watch.err assembler.log assembler2.log; do
-    [ -f "$GR_RUN_DIR/$f" ] && { echo "--- $f" >&2; tail -n 30 "$GR_RUN_DIR/$f" >&2; }
-  done
-  exit 1
-}
+# gr_fail shows these too.
+GR_FAIL_LOGS=(watch.out watch.err assembler.log assembler2.log)
 # wait_for WHAT COMMAND...: until COMMAND succeeds, at most 120 s.
 wait_for() {
   local what="$1" i
@@ -30,7 +25,7 @@ wait_for() {
     "$@" && return 0
     sleep 0.1
   done
-  fail "gave up waiting for $what"
+  gr_fail "gave up waiting for $what"
 }
 
 ctl() { "$bin/reportctl/reportctl" "$@"; }
@@ -43,9 +38,7 @@ start() {  # start NAME BINARY
 }
 
 gr_start_redis "$GR_RUN_DIR/redis"
-head -c 32 /dev/urandom | base64 >"$GR_RUN_DIR/secret.key"
-export GOVREPORT_SECRET_KEY_FILE="$GR_RUN_DIR/secret.key"
-export GOVREPORT_ADMIN_TOKEN="op-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+gr_secrets
 op="$GOVREPORT_ADMIN_TOKEN"
 port=$(start records "$bin/records/records"); export GOVREPORT_RECORDS="127.0.0.1:$port"
 svc=$(token "$op" '*' assembler-worker service service); export GOVREPORT_SERVICE_TOKEN="$svc"
@@ -89,7 +82,7 @@ before=$(grep -c ' v[0-9]' "$GR_RUN_DIR/watch.out")
 kill -TERM "$asm_pid"
 gone() { ! kill -0 "$asm_pid" 2>/dev/null; }
 wait_for "the assembler to exit on SIGTERM" gone
-kill -0 "$watch_pid" 2>/dev/null || fail "the watch ended with the assembler"
+kill -0 "$watch_pid" 2>/dev/null || gr_fail "the watch ended with the assembler"
 
 GOVREPORT_REDIS_URL="$(gr_redis_url assembler)" "$bin/assembler/assembler" \
   --listen "127.0.0.1:$asm_port" >"$GR_RUN_DIR/assembler2.log.out" 2>"$GR_RUN_DIR/assembler2.log" &
@@ -100,8 +93,8 @@ again() { grep -q "watching $report again" "$GR_RUN_DIR/watch.err"; }
 wait_for "the watch to reconnect" again
 # It knew to reconnect because the stream ended UNAVAILABLE (SHUTTING_DOWN).
 grep -q "UNAVAILABLE: server shutting down" "$GR_RUN_DIR/watch.err" ||
-  fail "the stream did not end UNAVAILABLE on SIGTERM"
-[ "$(grep -c "again" "$GR_RUN_DIR/watch.err")" -eq 1 ] || fail "more than one reconnect notice"
+  gr_fail "the stream did not end UNAVAILABLE on SIGTERM"
+[ "$(grep -c "again" "$GR_RUN_DIR/watch.err")" -eq 1 ] || gr_fail "more than one reconnect notice"
 
 # Changes after the restart reach the watch: a new revision, then publication.
 as "$drafter" report narrative "$report" --narrative "problems=问题一。" --wait >/dev/null
@@ -114,11 +107,11 @@ wait_for "the watch to end on PUBLISHED" ended
 rc=0
 wait "$watch_pid" || rc=$?
 watch_pid=""
-[ "$rc" -eq 0 ] || fail "the watch exited $rc"
-grep -q PUBLISHED "$GR_RUN_DIR/watch.out" || fail "the watch did not print PUBLISHED"
+[ "$rc" -eq 0 ] || gr_fail "the watch exited $rc"
+grep -q PUBLISHED "$GR_RUN_DIR/watch.out" || gr_fail "the watch did not print PUBLISHED"
 # The reconnected stream started with the report already printed: not again.
 dups=$(sed -n 's/.* v\([0-9]*\) .*/\1/p' "$GR_RUN_DIR/watch.out" | sort | uniq -d)
-[ -z "$dups" ] || fail "versions printed twice: $dups"
+[ -z "$dups" ] || gr_fail "versions printed twice: $dups"
 after=$(grep -c ' v[0-9]' "$GR_RUN_DIR/watch.out")
-[ "$after" -gt "$before" ] || fail "nothing printed after the restart"
+[ "$after" -gt "$before" ] || gr_fail "nothing printed after the restart"
 echo "ok: the watch reconnected after the restart, printed $((after - before)) change(s), exited 0"

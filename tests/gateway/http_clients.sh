@@ -11,10 +11,9 @@ source scripts/lib.sh
 trap 'gr_cleanup; rm -rf "$GR_RUN_DIR"' EXIT
 
 gr_start_redis "$GR_RUN_DIR/redis"
-head -c 32 /dev/urandom | base64 >"$GR_RUN_DIR/secret.key"
-export GOVREPORT_SECRET_KEY_FILE="$GR_RUN_DIR/secret.key"
-admin="op-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-records=$(GOVREPORT_REDIS_URL="$(gr_redis_url records)" GOVREPORT_ADMIN_TOKEN="$admin" \
+gr_secrets
+admin="$GOVREPORT_ADMIN_TOKEN"
+records=$(GOVREPORT_REDIS_URL="$(gr_redis_url records)" \
   gr_start_service records "$build/services/records/records")
 # The other backends are not started: their routes answer 503.
 metrics_port=$(gr_free_port)
@@ -23,28 +22,27 @@ port=$(gr_start_service gateway "$build/services/gateway/gateway" \
   --assembler 127.0.0.1:1 --max-body-bytes 65536 --metrics-listen "127.0.0.1:$metrics_port")
 base="http://127.0.0.1:$port"
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
 # curl: the README's examples.
 code=$(curl -s -o "$GR_RUN_DIR/org.json" -w '%{http_code}' -X POST \
   -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
   "$base/v1/orgs?orgId=kjj" -d '{"displayName":"中共重庆市科学技术局党组"}')
-[ "$code" = 200 ] || fail "CreateOrg: $code $(cat "$GR_RUN_DIR/org.json")"
-grep -q '"name":"orgs/kjj"' "$GR_RUN_DIR/org.json" || fail "CreateOrg body: $(cat "$GR_RUN_DIR/org.json")"
+[ "$code" = 200 ] || gr_fail "CreateOrg: $code $(cat "$GR_RUN_DIR/org.json")"
+grep -q '"name":"orgs/kjj"' "$GR_RUN_DIR/org.json" || gr_fail "CreateOrg body: $(cat "$GR_RUN_DIR/org.json")"
 # The shipped profile file uses the short enum names reportctl accepts
 # (proto3 JSON wants the full ones): reportctl loads it.
 GOVREPORT_RECORDS="127.0.0.1:$records" GOVREPORT_TOKEN="$admin" \
   "$build/services/reportctl/reportctl" profile load kjj deploy/profiles/strict-governance/profile.json \
-  >/dev/null || fail "profile load"
+  >/dev/null || gr_fail "profile load"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$base/v1/orgs/kjj")
-[ "$code" = 401 ] || fail "no token: $code"
+[ "$code" = 401 ] || gr_fail "no token: $code"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Bearer $admin" "$base/v1/orgs/kjj")
-[ "$code" = 405 ] || fail "DELETE org: $code"
+[ "$code" = 405 ] || gr_fail "DELETE org: $code"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $admin" "$base/v1/orgs/kjj/reports")
-[ "$code" = 503 ] || fail "assembler down: $code"
+[ "$code" = 503 ] || gr_fail "assembler down: $code"
 curl -sf "$base/openapi.json" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert len(d["paths"]) > 50, len(d["paths"])' \
-  || fail "openapi.json"
+  || gr_fail "openapi.json"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz")
-[ "$code" = 503 ] || fail "readyz with three backends down: $code"
+[ "$code" = 503 ] || gr_fail "readyz with three backends down: $code"
 token=$(curl -sf -X POST -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
   "$base/v1/tokens" -d '{"principal":{"subject":"oa","org":"kjj","roles":["recorder","auditor"],"kind":"PRINCIPAL_KIND_SERVICE"}}' |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
@@ -66,11 +64,11 @@ print(total)' "$rpc"
 before=$(count)
 for _ in 1 2 3 4 5; do
   curl -sf -o /dev/null -H "Authorization: Bearer $token" "$base/v1/orgs/kjj/activities" ||
-    fail "ListActivities through the gateway"
+    gr_fail "ListActivities through the gateway"
 done
 after=$(count)
-[ $((after - before)) = 5 ] || fail "http_requests_total for $rpc moved by $((after - before)), not 5"
-python3 - "$GR_RUN_DIR/gateway.log" "$token" "$admin" <<'PY' || fail "gateway log"
+[ $((after - before)) = 5 ] || gr_fail "http_requests_total for $rpc moved by $((after - before)), not 5"
+python3 - "$GR_RUN_DIR/gateway.log" "$token" "$admin" <<'PY' || gr_fail "gateway log"
 import json, sys
 log, secrets = open(sys.argv[1]).read(), sys.argv[2:]
 lines = [l for l in log.splitlines() if l.strip()]
@@ -86,6 +84,6 @@ for s in secrets:
 PY
 # A non-loopback plaintext listener without --insecure does not start.
 if "$build/services/gateway/gateway" --listen 0.0.0.0:0 >/dev/null 2>&1; then
-  fail "plaintext on 0.0.0.0 started"
+  gr_fail "plaintext on 0.0.0.0 started"
 fi
 echo "gateway http clients: OK"
