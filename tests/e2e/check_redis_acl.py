@@ -86,14 +86,17 @@ def used_commands(paths, server_commands):
 def main():
     tmp = tempfile.mkdtemp(prefix="gr-acl-")
     acl = os.path.join(tmp, "users.acl")
-    with open(TEMPLATE, encoding="utf-8") as src, open(acl, "w", encoding="utf-8") as out:
-        for line in src:
-            if not line.startswith("#"):
-                out.write(re.sub(r"@([A-Z]+)_PASSWORD@", lambda m: "pw-" + m.group(1).lower(), line))
+    # Rendered by the redis image's entry point, as in every deployment; the
+    # password of user NAME is pwNAME.
+    env = {"PATH": os.environ["PATH"], "GOVREPORT_REDIS_ACL_TEMPLATE": TEMPLATE,
+           "GOVREPORT_REDIS_ACL": acl}
+    for name in set(re.findall(r"@([A-Z]+)_PASSWORD@", open(TEMPLATE, encoding="utf-8").read())):
+        env[f"REDIS_{name}_PASSWORD"] = "pw" + name.lower()
     sock = os.path.join(tmp, "redis.sock")
     server = subprocess.Popen(
-        ["redis-server", "--port", "0", "--unixsocket", sock, "--dir", tmp, "--save", "",
-         "--aclfile", acl, "--logfile", os.path.join(tmp, "redis.log")])
+        [os.path.join(SOURCE, "deploy/docker/redis-entrypoint.sh"), "--port", "0",
+         "--unixsocket", sock, "--dir", tmp, "--save", "", "--logfile",
+         os.path.join(tmp, "redis.log")], env=env)
     try:
         for _ in range(100):
             if os.path.exists(sock):
@@ -107,7 +110,7 @@ def main():
             env = dict(os.environ)
             cmd = ["redis-cli", "-s", sock]
             if user is not None:
-                env["REDISCLI_AUTH"] = "pw-" + user
+                env["REDISCLI_AUTH"] = "pw" + user
                 cmd += ["--user", user]
             return subprocess.run(cmd + list(args), env=env, capture_output=True, text=True,
                                   timeout=10).stdout.strip()
