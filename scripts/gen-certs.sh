@@ -23,14 +23,23 @@ command -v openssl >/dev/null || { echo "gen-certs.sh: openssl is not installed"
 mkdir -p "$dir"
 umask 077
 
-newkey() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
+# ossl ARGS...: openssl, quiet when it works; when it fails, its stderr and
+# the command, then exit 1 (set -e alone would exit without a word).
+ossl() {
+  local err
+  if ! err=$(openssl "$@" 2>&1 >/dev/null); then
+    echo "gen-certs.sh: openssl $1 failed: $err" >&2
+    exit 1
+  fi
+}
+newkey() { ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1"; }
 
 if [ ! -s "$dir/ca.pem" ] || [ ! -s "$dir/ca.key" ] ||
    ! openssl x509 -in "$dir/ca.pem" -noout -checkend 86400 >/dev/null 2>&1; then
   newkey "$dir/ca.key"
-  openssl req -x509 -new -key "$dir/ca.key" -sha256 -days 3650 -subj "/O=govreport/CN=govreport local CA" \
+  ossl req -x509 -new -key "$dir/ca.key" -sha256 -days 3650 -subj "/O=govreport/CN=govreport local CA" \
     -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
-    -out "$dir/ca.pem" 2>/dev/null
+    -out "$dir/ca.pem"
   chmod 0644 "$dir/ca.pem"
   echo "gen-certs.sh: made $dir/ca.pem"
 fi
@@ -53,9 +62,9 @@ keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=serverAuth,clientAuth
 subjectAltName=$sans
 EOF
-  openssl req -new -key "$key" -subj "/O=govreport/CN=$name" -out "$dir/$name.csr" 2>/dev/null
-  openssl x509 -req -in "$dir/$name.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial \
-    -CAserial "$dir/ca.srl" -days 825 -sha256 -extfile "$dir/$name.ext" -out "$pem" 2>/dev/null
+  ossl req -new -key "$key" -subj "/O=govreport/CN=$name" -out "$dir/$name.csr"
+  ossl x509 -req -in "$dir/$name.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial \
+    -CAserial "$dir/ca.srl" -days 825 -sha256 -extfile "$dir/$name.ext" -out "$pem"
   rm -f "$dir/$name.csr" "$dir/$name.ext"
   echo "$sans" >"$dir/$name.sans"
   chmod 0600 "$key"
