@@ -326,7 +326,8 @@ def check_dockerfile(c, b):
                 c.ok(os.path.exists(os.path.join(b.root, src)), f"Dockerfile: COPY {src} exists")
                 c.ok(f"!{src.rstrip('/')}" in [i.rstrip("/") for i in ignore],
                      f"Dockerfile.dockerignore lets {src} into the context")
-    final = [s for s in stages if s["name"] not in ("build",)]
+    # build and base (the user, shared by runtime and certs) are no image.
+    final = [s for s in stages if s["name"] not in ("build", "base")]
     for st in final:
         user = (st["user"] or "root").split(":")[0]
         c.ok(user not in ("root", "0") and user.isdigit(),
