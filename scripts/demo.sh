@@ -74,7 +74,7 @@ step "redis :$GR_REDIS_PORT, records $GOVREPORT_RECORDS, templates, approval, as
 # each refused before any token crosses the link, reportctl's exit 4 (no
 # connection; tests/e2e/tls.sh checks more cases).
 scripts/gen-certs.sh "$GR_RUN_DIR/other-ca" reportctl >/dev/null
-for refused in "GOVREPORT_TLS_CA=" "GOVREPORT_TLS_CA=$GR_RUN_DIR/other-ca/ca.pem" \
+for refused in "GOVREPORT_TLS_CA= GOVREPORT_TLS_CERT= GOVREPORT_TLS_KEY=" "GOVREPORT_TLS_CA=$GR_RUN_DIR/other-ca/ca.pem" \
   "GOVREPORT_TLS_CERT= GOVREPORT_TLS_KEY="; do
   rc=0
   env $refused GOVREPORT_TOKEN="$op" "$bin/reportctl/reportctl" org list >/dev/null 2>&1 || rc=$?

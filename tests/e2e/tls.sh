@@ -43,7 +43,7 @@ ctl --tls-server-name records org get kjj >/dev/null || gr_fail "--tls-server-na
 echo "ok: reportctl over mTLS (CA, client certificate, server name)"
 
 # Exit 4: the server could not be reached (no handshake), before any token.
-[ "$(ctl_code GOVREPORT_TLS_CA= -- org get kjj)" = 4 ] ||
+[ "$(ctl_code GOVREPORT_TLS_CA= GOVREPORT_TLS_CERT= GOVREPORT_TLS_KEY= -- org get kjj)" = 4 ] ||
   gr_fail "plaintext against the TLS server: $(cat "$GR_RUN_DIR/ctl.err")"
 [ "$(ctl_code "GOVREPORT_TLS_CA=$GR_RUN_DIR/other/ca.pem" -- org get kjj)" = 4 ] ||
   gr_fail "a CA that did not sign records: $(cat "$GR_RUN_DIR/ctl.err")"
