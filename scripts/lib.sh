@@ -25,7 +25,8 @@ gr_fail() {
 gr_secrets() {
   (umask 077; head -c 32 /dev/urandom | base64 >"$GR_RUN_DIR/secret.key")
   export GOVREPORT_SECRET_KEY_FILE="$GR_RUN_DIR/secret.key"
-  export GOVREPORT_ADMIN_TOKEN="${1:-op}-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  GOVREPORT_ADMIN_TOKEN="${1:-op}-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  export GOVREPORT_ADMIN_TOKEN
 }
 
 gr_port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
