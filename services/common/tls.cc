@@ -15,10 +15,12 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "common/status.h"
 
 namespace govreport {
@@ -179,8 +181,11 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const
   return gx::TlsServerCredentials(options);
 }
 
-absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ClientCredentials(const ClientTls& tls) {
-  if (!tls.enabled()) return grpc::InsecureChannelCredentials();
+namespace {
+
+// Checks the files and makes new credentials with their own provider.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> NewClientCredentials(
+    const ClientTls& tls) {
   GR_RETURN_IF_ERROR(FirstCertificate("tls-ca", tls.ca_file).status());
   bool identity = !tls.cert_file.empty() || !tls.key_file.empty();
   if (identity) {
@@ -193,6 +198,27 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ClientCredentials(cons
   options.watch_root_certs();
   if (identity) options.watch_identity_key_cert_pairs();
   return gx::TlsCredentials(options);
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ClientCredentials(const ClientTls& tls) {
+  if (!tls.enabled()) return grpc::InsecureChannelCredentials();
+  // One set of credentials per configuration and process: each holds a
+  // provider with its own thread rereading the files, and every channel of
+  // a process (the assembler has three) can share one.
+  static auto* mu = new absl::Mutex();
+  static auto* made =
+      new absl::flat_hash_map<std::string, std::shared_ptr<grpc::ChannelCredentials>>();
+  std::string key = absl::StrCat(tls.ca_file, "\n", tls.cert_file, "\n", tls.key_file, "\n",
+                                 absl::ToInt64Seconds(tls.reload_interval));
+  absl::MutexLock lock(mu);
+  auto it = made->find(key);
+  if (it != made->end()) return it->second;
+  GR_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> credentials,
+                      NewClientCredentials(tls));
+  (*made)[key] = credentials;
+  return credentials;
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFromFlags(

@@ -172,7 +172,16 @@ int Main(int argc, char** argv) {
               << "' (see reportctl --help)\n";
     return kUsage;
   }
+  // A client certificate without a CA would go out over plaintext, its
+  // token with it.
+  if ((!flags.Get("tls-cert").empty() || !flags.Get("tls-key").empty()) &&
+      flags.Get("tls-ca").empty()) {
+    std::cerr << "error: --tls-cert/--tls-key need --tls-ca (GOVREPORT_TLS_CA): without it the "
+                 "calls would be plaintext\n";
+    return kUsage;
+  }
   // Bad TLS files are a usage error before any call, not UNAVAILABLE later.
+  // The credentials are made once: the channels use the same.
   if (absl::Status tls = ClientCredentialsFromFlags(flags).status(); !tls.ok()) {
     std::cerr << "error: " << tls.message() << "\n";
     return kUsage;

@@ -62,6 +62,11 @@ echo "not a certificate" >"$GR_RUN_DIR/garbage.pem"
   gr_fail "reportctl with a garbage CA file did not exit 2"
 grep -q -- "--tls-ca $GR_RUN_DIR/garbage.pem: no PEM certificate" "$GR_RUN_DIR/ctl.err" ||
   gr_fail "reportctl's error does not name --tls-ca: $(cat "$GR_RUN_DIR/ctl.err")"
+# A client certificate without a CA would send the token in clear.
+[ "$(ctl_code GOVREPORT_TLS_CA= -- org get kjj)" = 2 ] ||
+  gr_fail "reportctl with --tls-cert and no --tls-ca did not exit 2"
+grep -q -- "need --tls-ca" "$GR_RUN_DIR/ctl.err" ||
+  gr_fail "reportctl's error does not ask for --tls-ca: $(cat "$GR_RUN_DIR/ctl.err")"
 
 # start_fails WHAT EXPECTED ARGS...: records with ARGS must exit non-zero
 # at once, saying EXPECTED on stderr.

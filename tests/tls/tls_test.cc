@@ -170,12 +170,13 @@ TEST_F(TlsTest, TlsOnNonLoopbackNeedsNoInsecure) {
 }
 
 TEST(LoopbackTest, Addresses) {
-  for (const char* a : {"127.0.0.1:7101", "127.8.9.10:1", "localhost:7101", "LOCALHOST:1",
-                        "[::1]:7101", "[::ffff:127.0.0.1]:1", "unix:/run/gr.sock"}) {
+  for (const char* a :
+       {"127.0.0.1:7101", "127.8.9.10:1", "localhost:7101", "LOCALHOST:1", "[::1]:7101", "::1",
+        "[::ffff:127.0.0.1]:1", "unix:/run/gr.sock", "unix-abstract:govreport"}) {
     EXPECT_TRUE(IsLoopbackAddress(a)) << a;
   }
   for (const char* a : {"0.0.0.0:7101", ":7101", "[::]:7101", "10.0.0.5:7101",
-                        "records.example:7101", "128.0.0.1:1"}) {
+                        "records.example:7101", "128.0.0.1:1", "[::ffff:10.0.0.1]:1"}) {
     EXPECT_FALSE(IsLoopbackAddress(a)) << a;
   }
 }
@@ -217,7 +218,8 @@ TEST_F(TlsTest, BadFilesAreClearErrors) {
   EXPECT_TRUE(has(ServerError(tls), "is not the key of the certificate")) << ServerError(tls);
   tls = RecordsTls(/*mtls=*/true);
   tls.client_ca_file = garbage;
-  EXPECT_TRUE(has(ServerError(tls), "--tls-client-ca")) << ServerError(tls);
+  EXPECT_TRUE(has(ServerError(tls), "--tls-client-ca " + garbage + ": no PEM certificate"))
+      << ServerError(tls);
   ServerTls ca_only;
   ca_only.client_ca_file = File("main", "ca.pem");
   EXPECT_TRUE(has(ServerError(ca_only), "--tls-client-ca needs --tls-cert"));
