@@ -29,12 +29,11 @@ namespace {
 
 // With --metrics-listen: govreport_timers_due, the timers whose second has
 // come (a claimed timer's score moves past its lease, so it is not counted).
-std::unique_ptr<metrics::Sampler> StartTimerSampler(const Flags& flags, redis::Client& redis) {
+std::unique_ptr<metrics::Sampler> StartTimerSampler(const Flags& flags, approval::Store& store) {
   if (flags.Get("metrics-listen").empty()) return nullptr;
-  return std::make_unique<metrics::Sampler>(MetricsSampleInterval(flags), [&redis] {
-    auto due = redis.Command({"ZCOUNT", std::string(approval::kTimersKey), "-inf",
-                              absl::StrCat(absl::ToUnixSeconds(absl::Now()))});
-    if (due.ok()) metrics::SetTimersDue(due->AsInt().value_or(0));
+  return std::make_unique<metrics::Sampler>(MetricsSampleInterval(flags), [&store] {
+    absl::StatusOr<int64_t> due = store.CountDueTimers(absl::ToUnixSeconds(absl::Now()));
+    if (due.ok()) metrics::SetTimersDue(*due);
   });
 }
 
@@ -110,7 +109,7 @@ int main(int argc, char** argv) {
     timers->Start();
   }
 
-  std::unique_ptr<metrics::Sampler> sampler = StartTimerSampler(flags, redis);
+  std::unique_ptr<metrics::Sampler> sampler = StartTimerSampler(flags, store);
 
   ServeUntilSignal(kService, **server, flags, [&] {
     sampler.reset();

@@ -432,6 +432,12 @@ absl::StatusOr<std::vector<std::string>> Store::ClaimDueTimers(int64_t now, absl
   return out;
 }
 
+absl::StatusOr<int64_t> Store::CountDueTimers(int64_t now) {
+  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"ZCOUNT", std::string(kTimersKey), "-inf",
+                                                       absl::StrCat(now)}));
+  return r.AsInt().value_or(0);
+}
+
 absl::Status Store::DropTimer(absl::string_view member) {
   return redis_->Command({"ZREM", std::string(kTimersKey), std::string(member)}).status();
 }

@@ -156,6 +156,9 @@ class Store {
   absl::StatusOr<HistorySnapshot> ReadFullHistory(absl::string_view org, absl::string_view id);
 
   // -------------------------------------------------------------- timers
+  // Timers whose second has come and that no replica holds (a claimed
+  // timer's score is moved past its lease): govreport_timers_due.
+  absl::StatusOr<int64_t> CountDueTimers(int64_t now);
   // Due timers (score <= now), leased to the caller until now + lease so
   // other replicas skip them; a replica that dies leaves them to be claimed
   // again when the lease ends.

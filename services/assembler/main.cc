@@ -68,32 +68,41 @@ void DefineFlags(govreport::Flags& flags) {
                "Entries of the :dead streams are kept this long");
   flags.Define("metrics-report-limit", "100000",
                "Reports read per sample of govreport_reports{state} (with --metrics-listen)");
+  flags.Define("metrics-report-interval-ms", "60000",
+               "How often govreport_reports{state} is counted: each count reads every stored "
+               "report up to --metrics-report-limit, so less often than the other gauges");
 }
 
 // With --metrics-listen: the work gauges (stream lag and pending per group,
 // dead letters, reports per state), sampled off the scrape path.
-std::unique_ptr<govreport::metrics::Sampler> StartWorkSampler(const govreport::Flags& flags,
-                                                              govreport::redis::Client& redis,
-                                                              govreport::assembler::Store& store) {
+std::vector<std::unique_ptr<govreport::metrics::Sampler>> StartWorkSamplers(
+    const govreport::Flags& flags, govreport::redis::Client& redis,
+    govreport::assembler::Store& store) {
   namespace gr = ::govreport;
-  if (flags.Get("metrics-listen").empty()) return nullptr;
-  int64_t limit = std::max<int64_t>(1, flags.GetInt("metrics-report-limit").value_or(100000));
-  return std::make_unique<gr::metrics::Sampler>(
-      gr::MetricsSampleInterval(flags), [&redis, &store, limit] {
+  std::vector<std::unique_ptr<gr::metrics::Sampler>> samplers;
+  if (flags.Get("metrics-listen").empty()) return samplers;
+  samplers.push_back(
+      std::make_unique<gr::metrics::Sampler>(gr::MetricsSampleInterval(flags), [&redis] {
         const std::string streams[] = {std::string(gr::assembler::kAssembleQueue),
                                        std::string(gr::assembler::kApprovalEvents)};
         // Redis away: the gauges keep their last values until it is back.
         (void)gr::metrics::SampleStreams(redis, streams);
-        gr::assembler::Store::StateCounts counts;
-        if (!store.CountByState(limit, counts).ok()) return;
-        const auto* states = gr::assembler::pb::ReportState_descriptor();
-        for (int i = 0; i < states->value_count(); ++i) {
-          auto state = static_cast<gr::assembler::pb::ReportState>(states->value(i)->number());
-          if (state == gr::assembler::pb::REPORT_STATE_UNSPECIFIED) continue;
-          gr::metrics::SetReports(gr::ShortEnumName(state), counts.counts[state]);
-        }
-        gr::metrics::SetReportsTruncated(counts.truncated);
-      });
+      }));
+  int64_t limit = std::max<int64_t>(1, flags.GetInt("metrics-report-limit").value_or(100000));
+  absl::Duration every = absl::Milliseconds(
+      std::max<int64_t>(1000, flags.GetInt("metrics-report-interval-ms").value_or(60000)));
+  samplers.push_back(std::make_unique<gr::metrics::Sampler>(every, [&store, limit] {
+    gr::assembler::Store::StateCounts counts;
+    if (!store.CountByState(limit, counts).ok()) return;
+    const auto* states = gr::assembler::pb::ReportState_descriptor();
+    for (int i = 0; i < states->value_count(); ++i) {
+      auto state = static_cast<gr::assembler::pb::ReportState>(states->value(i)->number());
+      if (state == gr::assembler::pb::REPORT_STATE_UNSPECIFIED) continue;
+      gr::metrics::SetReports(gr::ShortEnumName(state), counts.counts[state]);
+    }
+    gr::metrics::SetReportsTruncated(counts.truncated);
+  }));
+  return samplers;
 }
 
 // The numeric flags, read and checked once.
@@ -218,10 +227,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   AnnounceListening(kService, (*server)->port());
-  std::unique_ptr<metrics::Sampler> sampler = StartWorkSampler(flags, redis, store);
+  std::vector<std::unique_ptr<metrics::Sampler>> samplers = StartWorkSamplers(flags, redis, store);
 
   ServeUntilSignal(kService, **server, flags, [&] {
-    sampler.reset();
+    samplers.clear();
     service.StopWatches();
     pool.Stop();
   });

@@ -69,17 +69,14 @@ int main(int argc, char** argv) {
   auto options = OptionsFromFlags(flags);
   auto events_options = events::EventsOptionsFromFlags(flags);
   if (!options.ok() || !events_options.ok()) {
-    std::cerr << (options.ok() ? events_options.status() : options.status()).message() << "\n";
-    return 2;
+    return FailStartup("records", options.ok() ? events_options.status() : options.status());
   }
   if (absl::Status st = ConfigurePageTokens(flags, "records"); !st.ok()) {
-    std::cerr << st.message() << "\n";
-    return 2;
+    return FailStartup("records", st);
   }
   auto redis_options = RedisOptionsFromFlags(flags);
   if (!redis_options.ok()) {
-    std::cerr << redis_options.status().message() << "\n";
-    return 2;
+    return FailStartup("records", redis_options.status());
   }
   redis::Client redis(*redis_options);
   auth::Authenticator authenticator(&redis, flags.Get("admin-token"));
@@ -97,8 +94,7 @@ int main(int argc, char** argv) {
   auto server = RunningServer::Start(ServerOptionsFromFlags(
       flags, {&orgs, &indicators, &activities, &auth_service, &events_service}, &redis));
   if (!server.ok()) {
-    std::cerr << server.status().message() << "\n";
-    return 1;
+    return FailStartup("records", server.status());
   }
   AnnounceListening("records", (*server)->port());
   // Open event streams end (UNAVAILABLE) before the drain, which would

@@ -81,8 +81,7 @@ int main(int argc, char** argv) {
   DefineRenderFlags(flags);
   ParseFlagsOrExit(flags, argc, argv);
   if (absl::Status st = ConfigurePageTokens(flags, "templates"); !st.ok()) {
-    std::cerr << st.message() << "\n";
-    return 2;
+    return FailStartup("templates", st);
   }
   auto redis_options = RedisOptionsFromFlags(flags);
   auto deadline = flags.GetInt("records-deadline-ms");
@@ -90,8 +89,7 @@ int main(int argc, char** argv) {
   const templates::RenderLimits limits = RenderLimitsFromFlags(flags, checks);
   for (const absl::Status& st : checks) {
     if (!st.ok()) {
-      std::cerr << st.message() << "\n";
-      return 2;
+      return FailStartup("templates", st);
     }
   }
   redis::Client redis(*redis_options);
@@ -99,8 +97,7 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::shared_ptr<grpc::Channel>> records =
       DialFromFlags(flags, flags.Get("records"));
   if (!records.ok()) {
-    std::cerr << records.status().message() << "\n";
-    return 2;
+    return FailStartup("templates", records.status());
   }
   templates::RecordsFigures figures(*records, absl::Milliseconds(*deadline));
   templates::Store store(&redis);
@@ -113,8 +110,7 @@ int main(int argc, char** argv) {
       static_cast<int>(std::min<size_t>(limits.max_context_bytes + (size_t{2} << 20), INT32_MAX));
   auto server = RunningServer::Start(std::move(server_options));
   if (!server.ok()) {
-    std::cerr << server.status().message() << "\n";
-    return 1;
+    return FailStartup("templates", server.status());
   }
   AnnounceListening("templates", (*server)->port());
   ServeUntilSignal("templates", **server, flags);
