@@ -323,7 +323,8 @@ absl::Status Store::CountByState(int64_t limit, StateCounts& out) {
   out = StateCounts{};
   // The orgs as records keeps them: SCAN, which would find the indexes
   // without it, is refused to every service (deploy/redis/users.acl.template).
-  GR_ASSIGN_OR_RETURN(redis::Reply orgs, redis_->Command({"ZRANGE", "gr:orgs", "0", "-1"}));
+  GR_ASSIGN_OR_RETURN(redis::Reply orgs,
+                      redis_->Command({"ZRANGE", std::string(kOrgIndexKey), "0", "-1"}));
   int64_t read = 0;
   for (size_t k = 0; k < orgs.Size(); ++k) {
     std::string org = orgs[k].AsString();

@@ -27,6 +27,7 @@
 #include "common/request_id.h"
 #include "common/server.h"
 #include "common/status.h"
+#include "common/streams.h"
 
 namespace govreport::metrics {
 namespace {
@@ -403,7 +404,7 @@ absl::Status SampleStreams(redis::Client& redis, absl::Span<const std::string> s
     } else if (absl::IsUnavailable(groups.status())) {
       return groups.status();
     }
-    absl::StatusOr<redis::Reply> dead = redis.Command({"XLEN", absl::StrCat(stream, ":dead")});
+    absl::StatusOr<redis::Reply> dead = redis.Command({"XLEN", streams::DeadLetterStream(stream)});
     if (!dead.ok()) return dead.status();
     Streams().dead.Add({{"stream", stream}}).Set(static_cast<double>(dead->AsInt().value_or(0)));
   }

@@ -13,6 +13,10 @@
 
 namespace govreport {
 
+// The sorted set of every org id: records writes it, the assembler's
+// metrics read it (SCAN is refused to every service).
+inline constexpr absl::string_view kOrgIndexKey = "gr:orgs";
+
 // Lower-case letters, digits and '-', 1..63 characters, starting with a
 // letter or digit: safe inside a Redis hash tag and a URL.
 bool IsValidId(absl::string_view id);

@@ -17,6 +17,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/redis.h"
 
@@ -72,6 +74,11 @@ using Handler = std::function<HandlerResult(const Entry&)>;
 // Called when an entry is dead-lettered (e.g. to mark the report failed).
 using DeadLetterHook = std::function<void(const Entry&, const absl::Status&)>;
 
+// Where the entries of `stream` that failed for good go.
+inline std::string DeadLetterStream(absl::string_view stream) {
+  return absl::StrCat(stream, ":dead");
+}
+
 class Consumer {
  public:
   Consumer(redis::Client* client, ConsumerOptions options);
@@ -96,7 +103,7 @@ class Consumer {
   absl::StatusOr<int> Poll(const Handler& handler, const DeadLetterHook& on_dead = nullptr);
 
   const ConsumerOptions& options() const { return options_; }
-  std::string dead_stream() const { return options_.stream + ":dead"; }
+  std::string dead_stream() const { return DeadLetterStream(options_.stream); }
 
  private:
   absl::Status EnsureBlockingConnection();

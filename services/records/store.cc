@@ -20,7 +20,6 @@ std::string DataVersionKey(const std::string& org) { return Key(org, "dv"); }
 std::string ActivityKey(const std::string& org, const std::string& id) {
   return Key(org, absl::StrCat("a:", id));
 }
-constexpr char kOrgIndex[] = "gr:orgs";
 
 absl::StatusOr<WriteAnswer> Answer(absl::StatusOr<redis::Reply> reply) {
   if (!reply.ok()) return reply.status();
@@ -76,7 +75,7 @@ absl::StatusOr<WriteAnswer> Store::WriteProfile(const std::string& org_id, const
 }
 
 absl::Status Store::AddToOrgIndex(const std::string& org_id) {
-  return redis_->Command({"ZADD", kOrgIndex, "0", org_id}).status();
+  return redis_->Command({"ZADD", std::string(kOrgIndexKey), "0", org_id}).status();
 }
 
 absl::StatusOr<bool> Store::OrgExists(const std::string& org_id) {
@@ -91,10 +90,10 @@ absl::StatusOr<std::optional<std::string>> Store::ReadOrg(const std::string& org
 absl::StatusOr<std::vector<std::string>> Store::ListOrgIds(const std::string& after,
                                                            int64_t count) {
   // Every score is 0: the set is ordered by id.
-  GR_ASSIGN_OR_RETURN(
-      redis::Reply r,
-      redis_->Command({"ZRANGEBYLEX", kOrgIndex, after.empty() ? "-" : absl::StrCat("(", after),
-                       "+", "LIMIT", "0", absl::StrCat(count)}));
+  GR_ASSIGN_OR_RETURN(redis::Reply r,
+                      redis_->Command({"ZRANGEBYLEX", std::string(kOrgIndexKey),
+                                       after.empty() ? "-" : absl::StrCat("(", after), "+", "LIMIT",
+                                       "0", absl::StrCat(count)}));
   GR_RETURN_IF_ERROR(r.ErrorStatus());
   std::vector<std::string> ids;
   for (size_t i = 0; i < r.Size(); ++i) ids.push_back(r[i].AsString());

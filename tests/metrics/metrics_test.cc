@@ -66,6 +66,21 @@ std::vector<Series> ParseExposition(const std::string& text) {
   return out;
 }
 
+// How many series of `name` have labels that include `want`.
+int Count(const std::vector<Series>& all, absl::string_view name, const Labels& want) {
+  int n = 0;
+  for (const Series& s : all) {
+    if (s.name != name) continue;
+    bool match = true;
+    for (const auto& [k, v] : want) {
+      auto it = s.labels.find(k);
+      match = match && it != s.labels.end() && it->second == v;
+    }
+    n += match ? 1 : 0;
+  }
+  return n;
+}
+
 // The sum of every series of `name` whose labels include `want`.
 double Sum(const std::vector<Series>& all, absl::string_view name, const Labels& want) {
   double sum = 0;
@@ -212,7 +227,15 @@ TEST_F(MetricsTest, CountersMoveByTheCallsMadeWithTheirCodes) {
             kOk + kRefused);
   // Every call reads Redis (the token, then the org).
   EXPECT_GE(delta("govreport_redis_call_seconds_count", {}), kOk + kRefused);
+  // The pool gauge follows a lease out and back.
+  ASSERT_EQ(Count(after, "govreport_redis_pool_in_use", {}), 1);
   EXPECT_EQ(Sum(after, "govreport_redis_pool_in_use", {}), 0);
+  {
+    absl::StatusOr<redis::Client::Lease> lease = client_->Acquire();
+    ASSERT_TRUE(lease.ok()) << lease.status();
+    EXPECT_EQ(Sum(Scrape(), "govreport_redis_pool_in_use", {}), 1);
+  }
+  EXPECT_EQ(Sum(Scrape(), "govreport_redis_pool_in_use", {}), 0);
 }
 
 TEST_F(MetricsTest, RedisErrorsAreCounted) {
@@ -289,6 +312,8 @@ TEST_F(MetricsTest, StreamGroupsAreSampled) {
   EXPECT_EQ(Sum(now, "govreport_stream_lag", group), 2);
   EXPECT_EQ(Sum(now, "govreport_stream_pending", group), 1);
   EXPECT_EQ(Sum(now, "govreport_stream_dead_letters", {{"stream", kStream}}), 1);
+  // A stream nobody made has its series, at 0.
+  ASSERT_EQ(Count(now, "govreport_stream_dead_letters", {{"stream", "gr:test:none"}}), 1);
   EXPECT_EQ(Sum(now, "govreport_stream_dead_letters", {{"stream", "gr:test:none"}}), 0);
 }
 
