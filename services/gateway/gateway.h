@@ -40,8 +40,8 @@ struct GatewayOptions {
   // Channel per backend: "records", "templates", "approval", "assembler".
   std::map<std::string, std::shared_ptr<grpc::Channel>> backends;
   size_t max_body_bytes = 4 << 20;
-  // Requests per second per bearer token (or client IP without one);
-  // 0: no limit. The bucket holds max(1, rps) requests.
+  // Requests per second per client IP (the connection's address; behind
+  // a proxy, the proxy's); 0: no limit. The bucket holds max(1, rps) requests.
   double rate_limit_rps = 0;
   absl::Duration call_timeout = absl::Seconds(30);
   // SSE comment lines while a stream is quiet, so that a client that went

@@ -41,7 +41,7 @@ void DefineFlags(govreport::Flags& flags) {
   flags.Define("assembler", "127.0.0.1:7104", "Address of the assembler service");
   flags.Define("max-body-bytes", "4194304", "Larger request bodies are refused (413)");
   flags.Define("rate-limit-rps", "0",
-               "Requests per second per bearer token (or client IP), bursts of as many; "
+               "Requests per second per client IP (the connection's), bursts of as many; "
                "0: no limit (429 with Retry-After over it)");
   flags.Define("call-timeout-ms", "30000", "Deadline of each unary call to a backend");
   flags.Define("threads", "64", "HTTP worker threads (each open event stream holds one)");

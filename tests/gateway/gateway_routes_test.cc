@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "gateway/openapi.h"
+#include "gateway/rate_limit.h"
 #include "gateway/routes.h"
 #include "gateway/transcode.h"
 #include "govreport/records/v1/records.pb.h"
@@ -148,6 +149,27 @@ TEST(GatewayTranscode, ErrorJsonCarriesDetails) {
   EXPECT_EQ(HttpStatusFor(grpc::StatusCode::RESOURCE_EXHAUSTED), 429);
   EXPECT_EQ(HttpStatusFor(grpc::StatusCode::UNAVAILABLE), 503);
   EXPECT_EQ(HttpStatusFor(grpc::StatusCode::DEADLINE_EXCEEDED), 504);
+}
+
+TEST(GatewayRateLimit, NewKeysPastTheCapShareOneBucket) {
+  RateLimiter limiter(1, /*max_buckets=*/2);
+  absl::Time t0 = absl::FromUnixSeconds(1000);
+  int retry = 0;
+  EXPECT_TRUE(limiter.Allow("a", t0, &retry));
+  EXPECT_TRUE(limiter.Allow("b", t0, &retry));
+  EXPECT_FALSE(limiter.Allow("a", t0, &retry));
+  EXPECT_EQ(retry, 1);
+  // The map is full and no bucket is: every new key takes from the shared
+  // overflow bucket, which holds one request.
+  EXPECT_TRUE(limiter.Allow("c", t0, &retry));
+  EXPECT_FALSE(limiter.Allow("d", t0, &retry));
+  EXPECT_FALSE(limiter.Allow("e", t0, &retry));
+  // A second later a and b are full again; the sweep drops them and a new
+  // key gets its own bucket.
+  absl::Time t1 = t0 + absl::Seconds(2);
+  EXPECT_TRUE(limiter.Allow("f", t1, &retry));
+  EXPECT_TRUE(limiter.Allow("g", t1, &retry));
+  EXPECT_FALSE(limiter.Allow("f", t1, &retry));
 }
 
 TEST(GatewayOpenApi, HasEveryRoute) {

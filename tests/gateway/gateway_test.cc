@@ -319,10 +319,16 @@ TEST_F(GatewayTest, RateLimitAnswers429WithRetryAfter) {
   EXPECT_EQ(second->status, 429);
   EXPECT_EQ(second->get_header_value("Retry-After"), "100");
   EXPECT_EQ(Reason(second->body), "RATE_LIMITED");
-  // Another token has its own bucket.
+  // The bucket is the client's address: another token, or a made-up one
+  // each time, gets no fresh bucket.
   auto other = c.Get("/v1/whoami", Auth(tokens_->drafter));
   ASSERT_TRUE(other);
-  EXPECT_EQ(other->status, 200);
+  EXPECT_EQ(other->status, 429);
+  for (int i = 0; i < 20; ++i) {
+    auto fake = c.Get("/v1/whoami", Auth(absl::StrCat("fake-token-", i)));
+    ASSERT_TRUE(fake);
+    EXPECT_EQ(fake->status, 429) << i;
+  }
 }
 
 TEST_F(GatewayTest, PlaintextOnNonLoopbackNeedsInsecureAndRefusesTokens) {
