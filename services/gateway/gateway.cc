@@ -3,6 +3,8 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <httplib.h>
 
+#include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -15,9 +17,12 @@
 #include "common/json.h"
 #include "common/metrics.h"
 #include "common/server.h"
+#include "common/status.h"
 #include "common/tls.h"
 #include "gateway/openapi.h"
 #include "gateway/transcode.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "internal/grpc/health/v1/health.grpc.pb.h"
 
 namespace govreport::gateway {
@@ -30,6 +35,31 @@ constexpr char kJson[] = "application/json";
 void Reply(httplib::Response& res, const grpc::Status& status, int http = 0) {
   res.status = http != 0 ? http : HttpStatusFor(status.error_code());
   res.set_content(ErrorJson(status, res.status), kJson);
+}
+
+// A refusal a later call may not meet (429, 503): Retry-After from its
+// RetryInfo too, for HTTP clients that read only that.
+void ReplyRetryable(httplib::Response& res, const grpc::Status& status) {
+  google::rpc::Status details;
+  if (details.ParseFromString(status.error_details())) {
+    for (const pb::Any& any : details.details()) {
+      google::rpc::RetryInfo retry;
+      if (any.UnpackTo(&retry)) {
+        int64_t s = retry.retry_delay().seconds() + (retry.retry_delay().nanos() > 0 ? 1 : 0);
+        res.set_header("Retry-After", std::to_string(std::max<int64_t>(1, s)));
+      }
+    }
+  }
+  Reply(res, status);
+}
+
+// The last event of a stream the gateway ends as it stops: an error, not
+// `end` (which a client reads as "done"), that tells it to come back
+// (to another replica), and the SSE reconnection delay.
+std::string StoppingEvent() {
+  grpc::Status st =
+      ToGrpcStatus(ShuttingDown("reconnect (to another replica)", "请重新连接（或连接其他副本）"));
+  return absl::StrCat("retry: 1000\nevent: error\ndata: ", ErrorJson(st), "\n\n");
 }
 
 grpc::ByteBuffer ToBuffer(const std::string& bytes) {
@@ -79,6 +109,7 @@ std::string SseEvent(const pb::Descriptor* type, const std::string& bytes) {
 // One server-streaming call on its own completion queue, driven by the
 // HTTP worker thread that serves the stream.
 struct Stream {
+  std::optional<StreamSlots::Slot> slot;
   std::unique_ptr<grpc::ClientContext> ctx;
   grpc::CompletionQueue cq;
   std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call;
@@ -110,6 +141,7 @@ struct Stream {
     bool ok = false;
     while (cq.Next(&tag, &ok)) {
     }
+    slot.reset();
   }
   ~Stream() { Close(); }
 };
@@ -173,6 +205,15 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) 
   g->routes_ = *std::move(routes);
   g->openapi_ = OpenApiJson(g->routes_);
   if (o.rate_limit_rps > 0) g->limiter_ = std::make_unique<RateLimiter>(o.rate_limit_rps);
+  int max_streams = o.max_streams > 0 ? o.max_streams : std::max(1, o.threads / 2);
+  if (max_streams >= o.threads) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max-streams ", max_streams, " must be below --threads ", o.threads,
+        ": each open stream holds a worker thread, and the others must answer the rest"));
+  }
+  g->slots_ = std::make_unique<StreamSlots>(
+      StreamNames{"event streams through this gateway", "网关事件流", "GATEWAY_STREAM_LIMIT"},
+      StreamLimits{max_streams, max_streams, 0});
   if (tls) {
     auto ssl = std::make_unique<httplib::SSLServer>(o.tls_cert.c_str(), o.tls_key.c_str());
     if (!ssl->is_valid()) {
@@ -198,6 +239,7 @@ Gateway::~Gateway() { Stop(); }
 
 void Gateway::Stop() {
   stopping_ = true;
+  if (slots_ != nullptr) slots_->Stop();
   if (thread_.joinable()) {
     // stop() does nothing before the thread began to listen.
     for (int i = 0; i < 5000 && !server_->is_running(); ++i) {
@@ -352,7 +394,9 @@ void Gateway::Serve(const httplib::Request& req, httplib::Response& res, const R
   }
   std::string bytes = (*msg)->SerializeAsString();
   if (m.route->server_streaming) {
-    CallStreaming(*m.route, bytes, Context(req, res, false), res);
+    absl::StatusOr<StreamSlots::Slot> slot = slots_->Acquire("", req.remote_addr);
+    if (!slot.ok()) return ReplyRetryable(res, ToGrpcStatus(slot.status()));
+    CallStreaming(*m.route, bytes, Context(req, res, false), *std::move(slot), res);
   } else {
     CallUnary(*m.route, bytes, *Context(req, res, true), res);
   }
@@ -380,8 +424,10 @@ void Gateway::CallUnary(const Route& route, const std::string& request, grpc::Cl
 }
 
 void Gateway::CallStreaming(const Route& route, const std::string& request,
-                            std::unique_ptr<grpc::ClientContext> ctx, httplib::Response& res) {
+                            std::unique_ptr<grpc::ClientContext> ctx, StreamSlots::Slot slot,
+                            httplib::Response& res) {
   auto s = std::make_shared<Stream>();
+  s->slot.emplace(std::move(slot));
   s->ctx = std::move(ctx);
   grpc::GenericStub stub(options_.backends.at(BackendFor(route.method->service()->full_name())));
   s->call = stub.PrepareCall(s->ctx.get(), route.rpc_path, &s->cq);
@@ -421,7 +467,7 @@ void Gateway::CallStreaming(const Route& route, const std::string& request,
           *pending = Next::kQuiet;
           return true;
         }
-        std::string last = stopping_ ? "event: end\ndata: {\"reason\":\"gateway stopping\"}\n\n"
+        std::string last = stopping_ ? StoppingEvent()
                            : s->status.ok()
                                ? "event: end\ndata: {}\n\n"
                                : absl::StrCat("event: error\ndata: ", ErrorJson(s->status), "\n\n");

@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/stream_slots.h"
 #include "gateway/rate_limit.h"
 #include "gateway/routes.h"
 
@@ -45,9 +46,13 @@ struct GatewayOptions {
   double rate_limit_rps = 0;
   absl::Duration call_timeout = absl::Seconds(30);
   // SSE comment lines while a stream is quiet, so that a client that went
-  // away is noticed.
-  absl::Duration keepalive = absl::Seconds(15);
+  // away is noticed (a failed write), and the backend's stream slot freed,
+  // within about this long.
+  absl::Duration keepalive = absl::Seconds(5);
   int threads = 64;
+  // Event streams open at once; each holds one of `threads` until it
+  // ends, so it stays below it. 0: threads / 2.
+  int max_streams = 0;
 };
 
 // Which backend serves a gRPC service ("govreport.records.v1.OrgService"
@@ -75,7 +80,8 @@ class Gateway {
   void CallUnary(const Route& route, const std::string& request, grpc::ClientContext& ctx,
                  httplib::Response& res);
   void CallStreaming(const Route& route, const std::string& request,
-                     std::unique_ptr<grpc::ClientContext> ctx, httplib::Response& res);
+                     std::unique_ptr<grpc::ClientContext> ctx, StreamSlots::Slot slot,
+                     httplib::Response& res);
   void Healthz(const httplib::Request& req, httplib::Response& res);
   void Readyz(const httplib::Request& req, httplib::Response& res);
   std::unique_ptr<grpc::ClientContext> Context(const httplib::Request& req, httplib::Response& res,
@@ -86,6 +92,7 @@ class Gateway {
   std::string openapi_;
   std::unique_ptr<httplib::Server> server_;
   std::unique_ptr<RateLimiter> limiter_;
+  std::unique_ptr<StreamSlots> slots_;
   bool refuse_plaintext_tokens_ = false;
   std::atomic<bool> stopping_{false};
   std::thread thread_;

@@ -11,11 +11,13 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "common/status.h"
 #include "gateway/transcode.h"
@@ -401,6 +403,54 @@ TEST_F(GatewayTest, EventsAsSseResumeFromLastEventId) {
   auto res = c.Get("/v1/orgs/gw/events:stream", bad);
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 400) << res->body;
+}
+
+TEST_F(GatewayTest, StreamsOverTheLimitGet429AndStopEndsThemWithShuttingDown) {
+  GatewayOptions o;
+  o.backends = Backends(*stack_);
+  o.threads = 4;
+  o.max_streams = 1;
+  o.keepalive = absl::Milliseconds(100);
+  auto gw = Gateway::Start(o);
+  ASSERT_TRUE(gw.ok()) << gw.status();
+  const std::string path = "/v1/orgs/gw/events:stream";
+  httplib::Headers h = Auth(tokens_->auditor);
+  absl::Notification opened;
+  absl::Mutex mu;
+  std::string body;
+  int status = -1;
+  std::thread open_stream([&] {
+    httplib::Client c = Client((*gw)->port());
+    c.Get(
+        path, h,
+        [&](const httplib::Response& head) {
+          status = head.status;
+          opened.Notify();
+          return true;
+        },
+        [&](const char* data, size_t n) {
+          absl::MutexLock lock(&mu);
+          body.append(data, n);
+          return true;
+        });
+    if (!opened.HasBeenNotified()) opened.Notify();
+  });
+  opened.WaitForNotification();
+  EXPECT_EQ(status, 200);
+  httplib::Client c = Client((*gw)->port());
+  auto second = c.Get(path, h);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->status, 429) << second->body;
+  EXPECT_EQ(Reason(second->body), "GATEWAY_STREAM_LIMIT");
+  EXPECT_EQ(second->get_header_value("Retry-After"), "5");
+  EXPECT_TRUE(absl::StrContains(second->body, "google.rpc.RetryInfo")) << second->body;
+  (*gw)->Stop();
+  open_stream.join();
+  absl::MutexLock lock(&mu);
+  EXPECT_TRUE(absl::StrContains(body, "retry: 1000\nevent: error\n")) << body;
+  EXPECT_TRUE(absl::StrContains(body, R"("status":"UNAVAILABLE")")) << body;
+  EXPECT_TRUE(absl::StrContains(body, "SHUTTING_DOWN")) << body;
+  EXPECT_FALSE(absl::StrContains(body, "event: end")) << body;
 }
 
 TEST_F(GatewayTest, ServesOpenApiAndHealth) {
