@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
+#include "common/errors.h"
 #include "common/json.h"
 #include "common/metrics.h"
 #include "common/server.h"
@@ -35,6 +36,32 @@ constexpr char kJson[] = "application/json";
 void Reply(httplib::Response& res, const grpc::Status& status, int http = 0) {
   res.status = http != 0 ? http : HttpStatusFor(status.error_code());
   res.set_content(ErrorJson(status, res.status), kJson);
+}
+
+// What HTTP clients read of a backend's error. A govreport service's own
+// error (it carries google.rpc details) goes through as it is. One without
+// details came from gRPC's transport (a backend down, no answer in time):
+// its text names addresses and socket errors, so it goes to the log and
+// the client reads which service failed, with a reason.
+grpc::Status FromBackend(const grpc::Status& status, absl::string_view backend) {
+  if (status.ok() || !status.error_details().empty()) return status;
+  absl::Status upstream = FromGrpcStatus(status);
+  // Another code (INTERNAL from the transport, say) is hidden behind an
+  // error id by ToGrpcStatus itself when it is internal.
+  if (upstream.code() != absl::StatusCode::kUnavailable &&
+      upstream.code() != absl::StatusCode::kDeadlineExceeded) {
+    return ToGrpcStatus(upstream);
+  }
+  LogError("gateway", absl::StrCat(backend, ": ", GrpcCodeName(status.error_code()), " ",
+                                   status.error_message()));
+  bool timeout = upstream.code() == absl::StatusCode::kDeadlineExceeded;
+  absl::Status shown(
+      upstream.code(),
+      absl::StrCat("the ", backend, " service ",
+                   timeout ? "did not answer in time" : "is unavailable", "; retry later"));
+  return ToGrpcStatus(errors::WithReason(
+      std::move(shown), timeout ? "BACKEND_TIMEOUT" : "BACKEND_UNAVAILABLE",
+      absl::StrCat(backend, " 服务", timeout ? "未及时响应" : "暂不可用", "，请稍后重试")));
 }
 
 // A refusal a later call may not meet (429, 503): Retry-After from its
@@ -404,7 +431,8 @@ void Gateway::Serve(const httplib::Request& req, httplib::Response& res, const R
 
 void Gateway::CallUnary(const Route& route, const std::string& request, grpc::ClientContext& ctx,
                         httplib::Response& res) {
-  grpc::GenericStub stub(options_.backends.at(BackendFor(route.method->service()->full_name())));
+  std::string backend = BackendFor(route.method->service()->full_name());
+  grpc::GenericStub stub(options_.backends.at(backend));
   grpc::ByteBuffer in = ToBuffer(request);
   grpc::ByteBuffer out;
   grpc::Status status;
@@ -414,7 +442,7 @@ void Gateway::CallUnary(const Route& route, const std::string& request, grpc::Cl
     done.Notify();
   });
   done.WaitForNotification();
-  if (!status.ok()) return Reply(res, status);
+  if (!status.ok()) return ReplyRetryable(res, FromBackend(status, backend));
   std::string json;
   if (!BytesToJson(route.method->output_type(), FromBuffer(out), &json)) {
     return Reply(res, GatewayError(grpc::StatusCode::INTERNAL, "BAD_RESPONSE",
@@ -429,7 +457,8 @@ void Gateway::CallStreaming(const Route& route, const std::string& request,
   auto s = std::make_shared<Stream>();
   s->slot.emplace(std::move(slot));
   s->ctx = std::move(ctx);
-  grpc::GenericStub stub(options_.backends.at(BackendFor(route.method->service()->full_name())));
+  std::string backend = BackendFor(route.method->service()->full_name());
+  grpc::GenericStub stub(options_.backends.at(backend));
   s->call = stub.PrepareCall(s->ctx.get(), route.rpc_path, &s->cq);
   s->call->StartCall(s.get());
   bool ok = s->Wait();
@@ -441,7 +470,9 @@ void Gateway::CallStreaming(const Route& route, const std::string& request,
   // An error the backend answers at once (a bad token, a bad request)
   // is an HTTP error, not an event after a 200.
   Next first = Poll(*s, absl::Seconds(2));
-  if (first == Next::kEnd && !s->status.ok()) return Reply(res, s->status);
+  if (first == Next::kEnd && !s->status.ok()) {
+    return ReplyRetryable(res, FromBackend(s->status, backend));
+  }
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");
   const pb::Descriptor* type = route.method->output_type();
@@ -449,7 +480,7 @@ void Gateway::CallStreaming(const Route& route, const std::string& request,
   absl::Duration keepalive = options_.keepalive;
   res.set_chunked_content_provider(
       "text/event-stream",
-      [this, s, type, pending, keepalive](size_t, httplib::DataSink& sink) {
+      [this, s, type, pending, keepalive, backend](size_t, httplib::DataSink& sink) {
         absl::Time quiet_since = absl::Now();
         // Slices short enough that Stop() ends a quiet stream promptly.
         while (*pending == Next::kQuiet && !stopping_) {
@@ -467,10 +498,12 @@ void Gateway::CallStreaming(const Route& route, const std::string& request,
           *pending = Next::kQuiet;
           return true;
         }
-        std::string last = stopping_ ? StoppingEvent()
-                           : s->status.ok()
-                               ? "event: end\ndata: {}\n\n"
-                               : absl::StrCat("event: error\ndata: ", ErrorJson(s->status), "\n\n");
+        std::string last =
+            stopping_ ? StoppingEvent()
+            : s->status.ok()
+                ? "event: end\ndata: {}\n\n"
+                : absl::StrCat("event: error\ndata: ", ErrorJson(FromBackend(s->status, backend)),
+                               "\n\n");
         sink.write(last.data(), last.size());
         sink.done();
         return true;

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -263,6 +264,29 @@ TEST_F(GatewayTest, ErrorsCarryTheBackendsDetails) {
   auto other = c.Get("/v1/orgs/other", Auth(tokens_->recorder));
   ASSERT_TRUE(other);
   EXPECT_EQ(other->status, 403) << other->body;
+}
+
+TEST_F(GatewayTest, ADownBackendIsNamedWithoutGrpcsTransportText) {
+  GatewayOptions o;
+  o.backends = Backends(*stack_);
+  // Nothing listens on port 1.
+  o.backends["records"] = grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials());
+  auto gw = Gateway::Start(o);
+  ASSERT_TRUE(gw.ok()) << gw.status();
+  httplib::Client c = Client((*gw)->port());
+  auto res = c.Get("/v1/whoami", Auth(tokens_->recorder));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 503) << res->body;
+  EXPECT_EQ(Reason(res->body), "BACKEND_UNAVAILABLE");
+  EXPECT_TRUE(absl::StrContains(res->body, "the records service is unavailable")) << res->body;
+  EXPECT_TRUE(absl::StrContains(res->body, "google.rpc.RetryInfo")) << res->body;
+  EXPECT_FALSE(absl::StrContains(res->body, "127.0.0.1")) << res->body;
+  EXPECT_FALSE(absl::StrContains(absl::AsciiStrToLower(res->body), "connect")) << res->body;
+  // A backend that is up: its own error, details and all, goes through.
+  auto denied = c.Get("/v1/orgs/other/templates", Auth(tokens_->recorder));
+  ASSERT_TRUE(denied);
+  EXPECT_EQ(denied->status, 403) << denied->body;
+  EXPECT_NE(Reason(denied->body), "BACKEND_UNAVAILABLE");
 }
 
 TEST_F(GatewayTest, BadInputGetsJsonErrors) {
