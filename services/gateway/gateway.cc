@@ -64,6 +64,36 @@ grpc::Status FromBackend(const grpc::Status& status, absl::string_view backend) 
       absl::StrCat(backend, " 服务", timeout ? "未及时响应" : "暂不可用", "，请稍后重试")));
 }
 
+// The answer of an HTTP status httplib sets itself.
+struct HttpError {
+  int http = 0;
+  grpc::StatusCode code = grpc::StatusCode::INVALID_ARGUMENT;
+  const char* reason = "";
+  const char* message = "";
+};
+const HttpError& HttpErrorFor(int http) {
+  static constexpr HttpError kErrors[] = {
+      {400, grpc::StatusCode::INVALID_ARGUMENT, "BAD_REQUEST", "the request could not be read"},
+      {404, grpc::StatusCode::NOT_FOUND, "NO_ROUTE", "no route for this path"},
+      {405, grpc::StatusCode::UNIMPLEMENTED, "METHOD_NOT_ALLOWED", "method not allowed"},
+      {413, grpc::StatusCode::RESOURCE_EXHAUSTED, "BODY_TOO_LARGE",
+       "the body is over the gateway's --max-body-bytes"},
+      {414, grpc::StatusCode::RESOURCE_EXHAUSTED, "URI_TOO_LONG", "the request URI is too long"},
+      {416, grpc::StatusCode::OUT_OF_RANGE, "RANGE_NOT_SATISFIABLE",
+       "the requested range is not satisfiable"},
+      {431, grpc::StatusCode::RESOURCE_EXHAUSTED, "HEADERS_TOO_LARGE",
+       "the request's header fields are too large"},
+  };
+  static constexpr HttpError kOtherClient{0, grpc::StatusCode::INVALID_ARGUMENT, "BAD_REQUEST",
+                                          "the request could not be served"};
+  static constexpr HttpError kOtherServer{0, grpc::StatusCode::INTERNAL, "INTERNAL",
+                                          "internal error"};
+  for (const HttpError& e : kErrors) {
+    if (e.http == http) return e;
+  }
+  return http >= 500 ? kOtherServer : kOtherClient;
+}
+
 // A refusal a later call may not meet (429, 503): Retry-After from its
 // RetryInfo too, for HTTP clients that read only that.
 void ReplyRetryable(httplib::Response& res, const grpc::Status& status) {
@@ -292,26 +322,14 @@ void Gateway::Install() {
   server_->Patch(".*", handler);
   server_->Delete(".*", handler);
   server_->Options(".*", handler);
-  // What httplib answers itself (413 over --max-body-bytes, 400 for a
-  // request it cannot read, 404 for a method it routes nowhere) gets the
-  // same JSON error as the gateway's own.
+  // What httplib answers itself (413 over --max-body-bytes, 414 for a
+  // long URI, 431 for long headers, 400 for a request it cannot read)
+  // gets the same JSON error as the gateway's own, its code and reason
+  // from the HTTP status.
   server_->set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return;
-    grpc::StatusCode code = grpc::StatusCode::INVALID_ARGUMENT;
-    std::string reason = "BAD_REQUEST";
-    std::string message = "the request could not be read";
-    if (res.status == 413) {
-      code = grpc::StatusCode::RESOURCE_EXHAUSTED;
-      reason = "BODY_TOO_LARGE";
-      message = "the body is over the gateway's --max-body-bytes";
-    } else if (res.status == 404 || res.status == 405) {
-      code = grpc::StatusCode::UNIMPLEMENTED;
-      reason = "METHOD_NOT_ALLOWED";
-      message = "method not allowed";
-      res.status = 405;
-      res.set_header("Allow", "GET, POST, PUT, PATCH, DELETE");
-    }
-    Reply(res, GatewayError(code, reason, message), res.status);
+    const HttpError& e = HttpErrorFor(res.status);
+    Reply(res, GatewayError(e.code, e.reason, e.message), res.status);
   });
   server_->set_exception_handler(
       [](const httplib::Request&, httplib::Response& res, const std::exception_ptr&) {
@@ -376,26 +394,28 @@ void Gateway::Handle(const httplib::Request& req, httplib::Response& res) {
 }
 
 void Gateway::Serve(const httplib::Request& req, httplib::Response& res, const Route** route) {
-  if (req.method == "GET" && req.path == "/healthz") return Healthz(req, res);
-  if (req.method == "GET" && req.path == "/readyz") return Readyz(req, res);
-  if (req.method == "GET" && req.path == "/openapi.json") {
+  // HEAD is GET without the body (httplib leaves the body out).
+  const std::string method = req.method == "HEAD" ? "GET" : req.method;
+  if (method == "GET" && req.path == "/healthz") return Healthz(req, res);
+  if (method == "GET" && req.path == "/readyz") return Readyz(req, res);
+  if (method == "GET" && req.path == "/openapi.json") {
     res.set_content(openapi_, kJson);
     return;
   }
   if (!Admit(req, res)) return;
-  MatchResult m = MatchRoute(routes_, req.method, req.path);
+  MatchResult m = MatchRoute(routes_, method, req.path);
   *route = m.route;
   if (m.route == nullptr) {
     if (!m.allowed.empty()) {
       res.set_header("Allow", absl::StrJoin(m.allowed, ", "));
       Reply(res,
             GatewayError(grpc::StatusCode::UNIMPLEMENTED, "METHOD_NOT_ALLOWED",
-                         absl::StrCat(req.method, " is not allowed on ", req.path,
+                         absl::StrCat(method, " is not allowed on ", req.path,
                                       "; allowed: ", absl::StrJoin(m.allowed, ", "))),
             405);
     } else {
       Reply(res, GatewayError(grpc::StatusCode::NOT_FOUND, "NO_ROUTE",
-                              absl::StrCat("no route for ", req.method, " ", req.path)));
+                              absl::StrCat("no route for ", method, " ", req.path)));
     }
     return;
   }

@@ -319,6 +319,18 @@ TEST_F(GatewayTest, BadInputGetsJsonErrors) {
   EXPECT_EQ(wrong->status, 405);
   EXPECT_EQ(wrong->get_header_value("Allow"), "GET, PATCH");
   EXPECT_TRUE(absl::StrContains(wrong->body, R"("code":405)")) << wrong->body;
+  // What httplib refuses itself carries the code of its HTTP status.
+  auto long_uri = c.Get("/v1/orgs/gw/activities?type=" + std::string(9000, 'a'), h);
+  ASSERT_TRUE(long_uri);
+  EXPECT_EQ(long_uri->status, 414);
+  EXPECT_EQ(Reason(long_uri->body), "URI_TOO_LONG") << long_uri->body;
+  EXPECT_TRUE(absl::StrContains(long_uri->body, R"("status":"RESOURCE_EXHAUSTED")"))
+      << long_uri->body;
+  // HEAD is GET without the body, not a 405.
+  auto head = c.Head("/v1/orgs/gw", h);
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+  EXPECT_TRUE(head->body.empty()) << head->body;
   auto with_body = c.Delete("/v1/tokens/x", h, "{}", "application/json");
   ASSERT_TRUE(with_body);
   EXPECT_EQ(with_body->status, 400);
