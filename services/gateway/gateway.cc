@@ -351,10 +351,12 @@ bool Gateway::Admit(const httplib::Request& req, httplib::Response& res) {
     // the client's to vary, and the token is not checked yet.
     int retry_after = 0;
     if (!limiter_->Allow(req.remote_addr, absl::Now(), &retry_after)) {
-      res.set_header("Retry-After", std::to_string(retry_after));
-      Reply(res,
-            GatewayError(grpc::StatusCode::RESOURCE_EXHAUSTED, "RATE_LIMITED",
-                         absl::StrCat("over --rate-limit-rps; retry after ", retry_after, " s")));
+      ReplyRetryable(
+          res,
+          ToGrpcStatus(errors::WithRetry(
+              GatewayStatus(grpc::StatusCode::RESOURCE_EXHAUSTED, "RATE_LIMITED",
+                            absl::StrCat("over --rate-limit-rps; retry after ", retry_after, " s")),
+              absl::Seconds(retry_after))));
       return false;
     }
   }

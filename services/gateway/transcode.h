@@ -57,13 +57,15 @@ int HttpStatusFor(grpc::StatusCode code);
 // grpc-status-details-bin), each with its "@type". `http`: the HTTP
 // status when it is not the standard one for the code (405, 413).
 std::string ErrorJson(const grpc::Status& status, int http = 0);
-// An error of the gateway itself, with an ErrorInfo (domain
-// "gateway.govreport.gov.cn", `reason`) and a BadRequest naming `field`
-// when set.
+// An error of the gateway itself, made as every service makes its errors
+// (common/errors.h): `reason`, its zh-CN message, a BadRequest naming
+// `field` when set; GatewayError turns it into the grpc::Status with the
+// google.rpc details (ToGrpcStatus: ErrorInfo of the project's domain,
+// LocalizedMessage, RetryInfo when the status has one).
+absl::Status GatewayStatus(grpc::StatusCode code, absl::string_view reason,
+                           absl::string_view message, absl::string_view field = "");
 grpc::Status GatewayError(grpc::StatusCode code, absl::string_view reason,
                           absl::string_view message, absl::string_view field = "");
-
-inline constexpr absl::string_view kGatewayDomain = "gateway.govreport.gov.cn";
 
 }  // namespace govreport::gateway
 

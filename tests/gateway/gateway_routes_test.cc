@@ -144,6 +144,10 @@ TEST(GatewayTranscode, ErrorJsonCarriesDetails) {
   EXPECT_TRUE(absl::StrContains(json, "type.googleapis.com/google.rpc.ErrorInfo")) << json;
   EXPECT_TRUE(absl::StrContains(json, "type.googleapis.com/google.rpc.BadRequest")) << json;
   EXPECT_TRUE(absl::StrContains(json, R"("field":"f.g")")) << json;
+  // Made as every service's errors: the project's domain, a zh-CN message.
+  EXPECT_TRUE(absl::StrContains(json, R"("domain":"govreport.gov.cn")")) << json;
+  EXPECT_TRUE(absl::StrContains(json, R"("locale":"zh-CN")")) << json;
+  EXPECT_EQ(st.error_message(), "bad");
   EXPECT_EQ(HttpStatusFor(grpc::StatusCode::UNAUTHENTICATED), 401);
   EXPECT_EQ(HttpStatusFor(grpc::StatusCode::ABORTED), 409);
   EXPECT_EQ(HttpStatusFor(grpc::StatusCode::RESOURCE_EXHAUSTED), 429);

@@ -357,6 +357,7 @@ TEST_F(GatewayTest, RateLimitAnswers429WithRetryAfter) {
   EXPECT_EQ(second->status, 429);
   EXPECT_EQ(second->get_header_value("Retry-After"), "100");
   EXPECT_EQ(Reason(second->body), "RATE_LIMITED");
+  EXPECT_TRUE(absl::StrContains(second->body, R"("retryDelay":"100s")")) << second->body;
   // The bucket is the client's address: another token, or a made-up one
   // each time, gets no fresh bucket.
   auto other = c.Get("/v1/whoami", Auth(tokens_->drafter));
