@@ -326,7 +326,11 @@ void Gateway::Install() {
   // long URI, 431 for long headers, 400 for a request it cannot read)
   // gets the same JSON error as the gateway's own, its code and reason
   // from the HTTP status.
-  server_->set_error_handler([](const httplib::Request&, httplib::Response& res) {
+  server_->set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    // Handle did not run for what httplib refused before routing.
+    if (!res.has_header("X-Request-Id")) {
+      res.set_header("X-Request-Id", metrics::RequestIdFrom(req.get_header_value("X-Request-Id")));
+    }
     if (!res.body.empty()) return;
     const HttpError& e = HttpErrorFor(res.status);
     Reply(res, GatewayError(e.code, e.reason, e.message), res.status);
@@ -364,22 +368,24 @@ bool Gateway::Admit(const httplib::Request& req, httplib::Response& res) {
 }
 
 std::unique_ptr<grpc::ClientContext> Gateway::Context(const httplib::Request& req,
-                                                      httplib::Response& res, bool deadline) const {
+                                                      const std::string& request_id,
+                                                      bool deadline) const {
   auto ctx = std::make_unique<grpc::ClientContext>();
   std::string auth = req.get_header_value("Authorization");
   if (!auth.empty()) ctx->AddMetadata("authorization", auth);
-  // An id that is no valid request id is replaced rather than passed on.
-  std::string id = metrics::RequestIdFrom(req.get_header_value("X-Request-Id"));
-  ctx->AddMetadata("x-request-id", id);
-  res.set_header("X-Request-Id", id);
+  ctx->AddMetadata("x-request-id", request_id);
   if (deadline) ctx->set_deadline(absl::ToChronoTime(absl::Now() + options_.call_timeout));
   return ctx;
 }
 
 void Gateway::Handle(const httplib::Request& req, httplib::Response& res) {
   absl::Time start = absl::Now();
+  // Taken once, for every answer (refusals too) and the access line; an
+  // id that is no valid request id is replaced rather than passed on.
+  const std::string request_id = metrics::RequestIdFrom(req.get_header_value("X-Request-Id"));
+  res.set_header("X-Request-Id", request_id);
   const Route* route = nullptr;
-  Serve(req, res, &route);
+  Serve(req, res, request_id, &route);
   absl::Duration took = absl::Now() - start;
   // httplib makes an untouched status 200 after the handler.
   int status = res.status == -1 ? 200 : res.status;
@@ -389,13 +395,14 @@ void Gateway::Handle(const httplib::Request& req, httplib::Response& res) {
   // may carry page tokens).
   std::string line = LogRecordStart(status >= 500 ? "error" : "info", "gateway",
                                     absl::StrCat(req.method, " ", req.path, " ", status));
-  absl::StrAppend(&line, ",\"request_id\":", JsonQuote(res.get_header_value("X-Request-Id")),
-                  ",\"rpc\":", JsonQuote(rpc), ",\"code\":", status,
+  absl::StrAppend(&line, ",\"request_id\":", JsonQuote(request_id), ",\"rpc\":", JsonQuote(rpc),
+                  ",\"code\":", status,
                   absl::StrFormat(",\"latency_ms\":%.3f", absl::ToDoubleMilliseconds(took)));
   WriteLogRecord(std::move(line));
 }
 
-void Gateway::Serve(const httplib::Request& req, httplib::Response& res, const Route** route) {
+void Gateway::Serve(const httplib::Request& req, httplib::Response& res,
+                    const std::string& request_id, const Route** route) {
   // HEAD is GET without the body (httplib leaves the body out).
   const std::string method = req.method == "HEAD" ? "GET" : req.method;
   if (method == "GET" && req.path == "/healthz") return Healthz(req, res);
@@ -445,9 +452,9 @@ void Gateway::Serve(const httplib::Request& req, httplib::Response& res, const R
   if (m.route->server_streaming) {
     absl::StatusOr<StreamSlots::Slot> slot = slots_->Acquire("", req.remote_addr);
     if (!slot.ok()) return ReplyRetryable(res, ToGrpcStatus(slot.status()));
-    CallStreaming(*m.route, bytes, Context(req, res, false), *std::move(slot), res);
+    CallStreaming(*m.route, bytes, Context(req, request_id, false), *std::move(slot), res);
   } else {
-    CallUnary(*m.route, bytes, *Context(req, res, true), res);
+    CallUnary(*m.route, bytes, *Context(req, request_id, true), res);
   }
 }
 

@@ -74,7 +74,8 @@ class Gateway {
   // Serve, then its metrics and access log line.
   void Handle(const httplib::Request& req, httplib::Response& res);
   // Answers the request; *route: the route it matched, or null.
-  void Serve(const httplib::Request& req, httplib::Response& res, const Route** route);
+  void Serve(const httplib::Request& req, httplib::Response& res, const std::string& request_id,
+             const Route** route);
   // The checks before a route is looked at: rate limit, plaintext tokens.
   bool Admit(const httplib::Request& req, httplib::Response& res);
   void CallUnary(const Route& route, const std::string& request, grpc::ClientContext& ctx,
@@ -84,8 +85,8 @@ class Gateway {
                      httplib::Response& res);
   void Healthz(const httplib::Request& req, httplib::Response& res);
   void Readyz(const httplib::Request& req, httplib::Response& res);
-  std::unique_ptr<grpc::ClientContext> Context(const httplib::Request& req, httplib::Response& res,
-                                               bool deadline) const;
+  std::unique_ptr<grpc::ClientContext> Context(const httplib::Request& req,
+                                               const std::string& request_id, bool deadline) const;
 
   GatewayOptions options_;
   std::vector<Route> routes_;

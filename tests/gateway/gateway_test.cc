@@ -310,10 +310,16 @@ TEST_F(GatewayTest, BadInputGetsJsonErrors) {
   ASSERT_TRUE(large);
   EXPECT_EQ(large->status, 413);
   EXPECT_TRUE(absl::StrContains(large->body, "BODY_TOO_LARGE")) << large->body;
-  auto nothing = c.Get("/v1/nothing/here", h);
+  httplib::Headers with_id = h;
+  with_id.emplace("X-Request-Id", "gw-refused-1");
+  auto nothing = c.Get("/v1/nothing/here", with_id);
   ASSERT_TRUE(nothing);
   EXPECT_EQ(nothing->status, 404);
   EXPECT_EQ(Reason(nothing->body), "NO_ROUTE");
+  // Refusals carry the request id too, the caller's or a new one.
+  EXPECT_EQ(nothing->get_header_value("X-Request-Id"), "gw-refused-1");
+  EXPECT_FALSE(malformed->get_header_value("X-Request-Id").empty());
+  EXPECT_FALSE(large->get_header_value("X-Request-Id").empty());
   auto wrong = c.Delete("/v1/orgs/gw", h);
   ASSERT_TRUE(wrong);
   EXPECT_EQ(wrong->status, 405);
