@@ -244,19 +244,22 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) 
   }
   std::string host = o.listen.substr(0, colon);
   if (absl::StartsWith(host, "[")) host = host.substr(1, host.size() - 2);
-  if (o.tls_cert.empty() != o.tls_key.empty()) {
-    return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
-  }
-  bool tls = !o.tls_cert.empty();
-  if (!tls && !IsLoopbackAddress(o.listen)) {
-    if (!o.insecure) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "refusing plaintext HTTP on non-loopback ", o.listen,
-          ": bearer tokens would cross the network in clear (set --tls-cert/--tls-key, or "
-          "--insecure behind a TLS-terminating proxy)"));
+  // The services' rules (common/tls.h): plaintext on an address others
+  // reach only with --insecure, and the PEM files checked with errors that
+  // name the flag and the file.
+  ServerTls tls;
+  tls.cert_file = o.tls_cert;
+  tls.key_file = o.tls_key;
+  tls.allow_insecure = o.insecure;
+  if (tls.enabled()) {
+    if (absl::Status st = CheckIdentity("tls-cert", o.tls_cert, "tls-key", o.tls_key); !st.ok()) {
+      return st;
     }
-    g->refuse_plaintext_tokens_ = true;
   }
+  if (absl::Status st = CheckListenSecurity(o.listen, tls); !st.ok()) return st;
+  // Behind a TLS-terminating proxy (--insecure): tokens only with
+  // X-Forwarded-Proto: https.
+  g->refuse_plaintext_tokens_ = !tls.enabled() && !IsLoopbackAddress(o.listen);
   absl::StatusOr<std::vector<Route>> routes = BuildRoutes();
   if (!routes.ok()) return routes.status();
   g->routes_ = *std::move(routes);
@@ -271,7 +274,8 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) 
   g->slots_ = std::make_unique<StreamSlots>(
       StreamNames{"event streams through this gateway", "网关事件流", "GATEWAY_STREAM_LIMIT"},
       StreamLimits{max_streams, max_streams, 0});
-  if (tls) {
+  if (tls.enabled()) {
+    // Loaded once: a renewed certificate needs a restart (docs/gateway.md).
     auto ssl = std::make_unique<httplib::SSLServer>(o.tls_cert.c_str(), o.tls_key.c_str());
     if (!ssl->is_valid()) {
       return absl::InvalidArgumentError(

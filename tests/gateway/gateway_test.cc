@@ -382,6 +382,16 @@ TEST_F(GatewayTest, PlaintextOnNonLoopbackNeedsInsecureAndRefusesTokens) {
   o.listen = "0.0.0.0:0";
   auto refused = Gateway::Start(o);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  // The HTTPS files are checked as the services check theirs.
+  GatewayOptions missing = o;
+  missing.tls_cert = "/nonexistent/gateway.crt";
+  missing.tls_key = "/nonexistent/gateway.key";
+  auto unreadable = Gateway::Start(missing);
+  EXPECT_EQ(unreadable.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(unreadable.status().message(), "--tls-cert"))
+      << unreadable.status();
+  missing.tls_key.clear();
+  EXPECT_EQ(Gateway::Start(missing).status().code(), absl::StatusCode::kInvalidArgument);
   o.insecure = true;
   auto gw = Gateway::Start(o);
   ASSERT_TRUE(gw.ok()) << gw.status();
