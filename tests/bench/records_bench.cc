@@ -44,7 +44,7 @@
 #include "redis_server.h"
 #include "reportctl/sample.h"
 #include "shipped_profile.h"
-#include "tests/bench/throughput.h"
+#include "throughput.h"
 
 namespace govreport::bench {
 namespace {
