@@ -6,6 +6,7 @@
 #include <set>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gateway/openapi.h"
 #include "gateway/rate_limit.h"
 #include "gateway/routes.h"
@@ -21,6 +22,24 @@ const Route& Find(const std::vector<Route>& routes, const std::string& method,
   EXPECT_NE(m.route, nullptr) << method << " " << path;
   static const Route kNone;
   return m.route != nullptr ? *m.route : kNone;
+}
+
+// A request path the template matches: each wildcard a value no literal
+// segment has ("v3"), a "**" two segments.
+std::string SamplePath(const PathTemplate& t) {
+  std::string out;
+  for (size_t i = 0; i < t.segments.size(); ++i) {
+    const PathTemplate::Segment& seg = t.segments[i];
+    if (seg.rest) {
+      absl::StrAppend(&out, "/r", i, "/s", i);
+    } else if (seg.wildcard) {
+      absl::StrAppend(&out, "/v", i);
+    } else {
+      absl::StrAppend(&out, "/", seg.literal);
+    }
+  }
+  if (!t.verb.empty()) absl::StrAppend(&out, ":", t.verb);
+  return out;
 }
 
 TEST(GatewayRoutes, ParsesTemplates) {
@@ -47,6 +66,15 @@ TEST(GatewayRoutes, EveryRpcHasARouteAndNoTwoRoutesCollide) {
   for (const Route& r : *routes) {
     rpcs.insert(r.rpc_path);
     EXPECT_TRUE(keys.insert(r.http_method + " " + r.path.text).second) << r.path.text;
+  }
+  // Two templates of different text can still match the same path (a
+  // wildcard where another has a literal): a sample path of each route
+  // must come back to that route.
+  for (const Route& r : *routes) {
+    std::string sample = SamplePath(r.path);
+    MatchResult m = MatchRoute(*routes, r.http_method, sample);
+    EXPECT_EQ(m.route, &r) << r.http_method << " " << sample << " (" << r.path.text << ") went to "
+                           << (m.route != nullptr ? m.route->rpc_path : "nothing");
   }
   // Every RPC of every API service: a missing rule would leave one
   // unreachable.
