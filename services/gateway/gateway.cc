@@ -137,9 +137,9 @@ std::string FromBuffer(const grpc::ByteBuffer& buffer) {
 // message's oneof ("event", "heartbeat"), else "message"; its id the
 // `cursor` of that field or of the message, if any (StreamEvents: the
 // event cursor a client resumes from with Last-Event-ID).
-std::string SseEvent(const pb::Descriptor* type, const std::string& bytes) {
-  std::unique_ptr<pb::Message> msg(
-      pb::MessageFactory::generated_factory()->GetPrototype(type)->New());
+std::string SseEvent(const pb::Message* prototype, const std::string& bytes) {
+  const pb::Descriptor* type = prototype->GetDescriptor();
+  std::unique_ptr<pb::Message> msg(prototype->New());
   if (!msg->ParseFromString(bytes)) return "";
   const pb::Reflection* r = msg->GetReflection();
   std::string name = "message";
@@ -263,6 +263,15 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) 
   absl::StatusOr<std::vector<Route>> routes = BuildRoutes();
   if (!routes.ok()) return routes.status();
   g->routes_ = *std::move(routes);
+  for (const Route& r : g->routes_) {
+    std::string backend = BackendFor(r.method->service()->full_name());
+    auto channel = o.backends.find(backend);
+    if (channel == o.backends.end() || channel->second == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("no channel to the ", backend, " service, which serves ", r.rpc_path));
+    }
+    g->backends_.push_back({backend, std::make_unique<grpc::GenericStub>(channel->second)});
+  }
   g->openapi_ = OpenApiJson(g->routes_);
   if (o.rate_limit_rps > 0) g->limiter_ = std::make_unique<RateLimiter>(o.rate_limit_rps);
   int max_streams = o.max_streams > 0 ? o.max_streams : std::max(1, o.threads / 2);
@@ -464,24 +473,25 @@ void Gateway::Serve(const httplib::Request& req, httplib::Response& res,
 
 void Gateway::CallUnary(const Route& route, const std::string& request, grpc::ClientContext& ctx,
                         httplib::Response& res) {
-  std::string backend = BackendFor(route.method->service()->full_name());
-  grpc::GenericStub stub(options_.backends.at(backend));
+  const Backend& backend = BackendOf(route);
   grpc::ByteBuffer in = ToBuffer(request);
   grpc::ByteBuffer out;
   grpc::Status status;
   absl::Notification done;
-  stub.UnaryCall(&ctx, route.rpc_path, grpc::StubOptions(), &in, &out, [&](grpc::Status s) {
-    status = std::move(s);
-    done.Notify();
-  });
+  backend.stub->UnaryCall(&ctx, route.rpc_path, grpc::StubOptions(), &in, &out,
+                          [&](grpc::Status s) {
+                            status = std::move(s);
+                            done.Notify();
+                          });
   done.WaitForNotification();
-  if (!status.ok()) return ReplyRetryable(res, FromBackend(status, backend));
+  if (!status.ok()) return ReplyRetryable(res, FromBackend(status, backend.name));
   std::string json;
-  if (!BytesToJson(route.method->output_type(), FromBuffer(out), &json)) {
+  if (!BytesToJson(route.output_type_url, FromBuffer(out), &json)) {
     return Reply(res, GatewayError(grpc::StatusCode::INTERNAL, "BAD_RESPONSE",
                                    "the backend's answer does not parse"));
   }
-  res.set_content(json, kJson);
+  res.body = std::move(json);
+  res.set_header("Content-Type", kJson);
 }
 
 void Gateway::CallStreaming(const Route& route, const std::string& request,
@@ -490,9 +500,8 @@ void Gateway::CallStreaming(const Route& route, const std::string& request,
   auto s = std::make_shared<Stream>();
   s->slot.emplace(std::move(slot));
   s->ctx = std::move(ctx);
-  std::string backend = BackendFor(route.method->service()->full_name());
-  grpc::GenericStub stub(options_.backends.at(backend));
-  s->call = stub.PrepareCall(s->ctx.get(), route.rpc_path, &s->cq);
+  const std::string& backend = BackendOf(route).name;
+  s->call = BackendOf(route).stub->PrepareCall(s->ctx.get(), route.rpc_path, &s->cq);
   s->call->StartCall(s.get());
   bool ok = s->Wait();
   grpc::ByteBuffer in = ToBuffer(request);
@@ -508,7 +517,7 @@ void Gateway::CallStreaming(const Route& route, const std::string& request,
   }
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");
-  const pb::Descriptor* type = route.method->output_type();
+  const pb::Message* type = route.output_prototype;
   auto pending = std::make_shared<Next>(first);
   absl::Duration keepalive = options_.keepalive;
   res.set_chunked_content_provider(

@@ -5,6 +5,7 @@
 #ifndef GOVREPORT_GATEWAY_GATEWAY_H_
 #define GOVREPORT_GATEWAY_GATEWAY_H_
 
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
@@ -88,8 +89,16 @@ class Gateway {
   std::unique_ptr<grpc::ClientContext> Context(const httplib::Request& req,
                                                const std::string& request_id, bool deadline) const;
 
+  // What a route calls, resolved at Start: routes_[i] → backends_[i].
+  struct Backend {
+    std::string name;  // "records"
+    std::unique_ptr<grpc::GenericStub> stub;
+  };
+  const Backend& BackendOf(const Route& route) const { return backends_[&route - routes_.data()]; }
+
   GatewayOptions options_;
   std::vector<Route> routes_;
+  std::vector<Backend> backends_;
   std::string openapi_;
   std::unique_ptr<httplib::Server> server_;
   std::unique_ptr<RateLimiter> limiter_;

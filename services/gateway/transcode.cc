@@ -2,6 +2,7 @@
 
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/type_resolver_util.h>
 
 #include <optional>
 #include <utility>
@@ -194,7 +195,9 @@ absl::StatusOr<std::unique_ptr<pb::Message>> BuildRequest(const Route& route,
                                                           absl::string_view body,
                                                           RequestError* error) {
   const pb::Message* proto =
-      pb::MessageFactory::generated_factory()->GetPrototype(route.method->input_type());
+      route.input_prototype != nullptr
+          ? route.input_prototype
+          : pb::MessageFactory::generated_factory()->GetPrototype(route.method->input_type());
   std::unique_ptr<pb::Message> msg(proto->New());
   auto fail = [&](std::string message, std::string field) {
     error->message = std::move(message);
@@ -236,12 +239,13 @@ std::string ToJson(const pb::Message& msg) {
   return out;
 }
 
-bool BytesToJson(const pb::Descriptor* type, absl::string_view bytes, std::string* json) {
-  const pb::Message* proto = pb::MessageFactory::generated_factory()->GetPrototype(type);
-  std::unique_ptr<pb::Message> msg(proto->New());
-  if (!msg->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return false;
-  *json = ToJson(*msg);
-  return true;
+bool BytesToJson(const std::string& type_url, const std::string& bytes, std::string* json) {
+  // What MessageToJsonString does after serializing the message; thread-safe.
+  static pb::util::TypeResolver* const resolver = pb::util::NewTypeResolverForDescriptorPool(
+      "type.googleapis.com", pb::DescriptorPool::generated_pool());
+  json->clear();
+  return pb::util::BinaryToJsonString(resolver, type_url, bytes, json, pb::util::JsonPrintOptions())
+      .ok();
 }
 
 int HttpStatusFor(grpc::StatusCode code) {

@@ -45,9 +45,10 @@ absl::Status SetFieldByPath(google::protobuf::Message& msg, absl::string_view pa
 
 // proto3 JSON (lowerCamel names, enums by name).
 std::string ToJson(const google::protobuf::Message& msg);
-// A serialized message of `type` as JSON; false if it does not parse.
-bool BytesToJson(const google::protobuf::Descriptor* type, absl::string_view bytes,
-                 std::string* json);
+// A serialized message as proto3 JSON, straight from the bytes (no
+// message in between); `type_url` "type.googleapis.com/<full name>" of a
+// generated type. False if it does not parse.
+bool BytesToJson(const std::string& type_url, const std::string& bytes, std::string* json);
 
 // The standard mapping of gRPC codes to HTTP statuses (google.rpc.Code).
 int HttpStatusFor(grpc::StatusCode code);

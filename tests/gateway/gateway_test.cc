@@ -349,6 +349,15 @@ TEST_F(GatewayTest, ADownBackendIsNamedWithoutGrpcsTransportText) {
   EXPECT_NE(Reason(denied->body), "BACKEND_UNAVAILABLE");
 }
 
+TEST_F(GatewayTest, AMissingBackendFailsStart) {
+  GatewayOptions o;
+  o.backends = Backends(*stack_);
+  o.backends.erase("assembler");
+  auto gw = Gateway::Start(o);
+  EXPECT_EQ(gw.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(gw.status().message(), "assembler")) << gw.status();
+}
+
 TEST_F(GatewayTest, BadInputGetsJsonErrors) {
   httplib::Client c = Client();
   httplib::Headers h = Auth(tokens_->recorder);
