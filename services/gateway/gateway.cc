@@ -421,7 +421,11 @@ void Gateway::Serve(const httplib::Request& req, httplib::Response& res,
   if (method == "GET" && req.path == "/healthz") return Healthz(req, res);
   if (method == "GET" && req.path == "/readyz") return Readyz(req, res);
   if (method == "GET" && req.path == "/openapi.json") {
-    res.set_content(openapi_, kJson);
+    // Written from the one string made at Start, not copied per request.
+    res.set_content_provider(openapi_.size(), kJson,
+                             [this](size_t offset, size_t length, httplib::DataSink& sink) {
+                               return sink.write(openapi_.data() + offset, length);
+                             });
     return;
   }
   if (!Admit(req, res)) return;
