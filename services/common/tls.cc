@@ -81,7 +81,12 @@ absl::StatusOr<X509Ptr> FirstCertificate(absl::string_view flag, const std::stri
   return cert;
 }
 
-// A certificate and the key that goes with it: both readable, PEM, matching.
+unsigned int ReloadSeconds(absl::Duration d) {
+  return static_cast<unsigned int>(std::max<int64_t>(1, absl::ToInt64Seconds(d)));
+}
+
+}  // namespace
+
 absl::Status CheckIdentity(absl::string_view cert_flag, const std::string& cert_file,
                            absl::string_view key_flag, const std::string& key_file) {
   if (cert_file.empty() != key_file.empty()) {
@@ -105,12 +110,6 @@ absl::Status CheckIdentity(absl::string_view cert_flag, const std::string& cert_
   }
   return absl::OkStatus();
 }
-
-unsigned int ReloadSeconds(absl::Duration d) {
-  return static_cast<unsigned int>(std::max<int64_t>(1, absl::ToInt64Seconds(d)));
-}
-
-}  // namespace
 
 void DefineServerTlsFlags(Flags& flags) {
   flags.Define("tls-cert", "", kCertHelp);

@@ -81,6 +81,12 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Dial(const ClientTls& tls,
                                                     const std::string& address,
                                                     grpc::ChannelArguments args = {});
 
+// A certificate and the key that goes with it: both set or neither,
+// readable, PEM, matching; the error names the flags. For a server that
+// loads the files with another library (the gateway's HTTPS).
+absl::Status CheckIdentity(absl::string_view cert_flag, const std::string& cert_file,
+                           absl::string_view key_flag, const std::string& key_file);
+
 // 127.0.0.0/8, ::1, localhost, unix sockets: addresses only this machine
 // reaches. An empty host (":7101", "0.0.0.0", "[::]") is every interface.
 bool IsLoopbackAddress(absl::string_view host_port);

@@ -3,6 +3,8 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <httplib.h>
 
+#include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -12,13 +14,16 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
-#include "common/crypto.h"
+#include "common/errors.h"
 #include "common/json.h"
 #include "common/metrics.h"
 #include "common/server.h"
+#include "common/status.h"
 #include "common/tls.h"
 #include "gateway/openapi.h"
 #include "gateway/transcode.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "internal/grpc/health/v1/health.grpc.pb.h"
 
 namespace govreport::gateway {
@@ -31,6 +36,87 @@ constexpr char kJson[] = "application/json";
 void Reply(httplib::Response& res, const grpc::Status& status, int http = 0) {
   res.status = http != 0 ? http : HttpStatusFor(status.error_code());
   res.set_content(ErrorJson(status, res.status), kJson);
+}
+
+// What HTTP clients read of a backend's error. A govreport service's own
+// error (it carries google.rpc details) goes through as it is. One without
+// details came from gRPC's transport (a backend down, no answer in time):
+// its text names addresses and socket errors, so it goes to the log and
+// the client reads which service failed, with a reason.
+grpc::Status FromBackend(const grpc::Status& status, absl::string_view backend) {
+  if (status.ok() || !status.error_details().empty()) return status;
+  absl::Status upstream = FromGrpcStatus(status);
+  // Another code (INTERNAL from the transport, say) is hidden behind an
+  // error id by ToGrpcStatus itself when it is internal.
+  if (upstream.code() != absl::StatusCode::kUnavailable &&
+      upstream.code() != absl::StatusCode::kDeadlineExceeded) {
+    return ToGrpcStatus(upstream);
+  }
+  LogError("gateway", absl::StrCat(backend, ": ", GrpcCodeName(status.error_code()), " ",
+                                   status.error_message()));
+  bool timeout = upstream.code() == absl::StatusCode::kDeadlineExceeded;
+  absl::Status shown(
+      upstream.code(),
+      absl::StrCat("the ", backend, " service ",
+                   timeout ? "did not answer in time" : "is unavailable", "; retry later"));
+  return ToGrpcStatus(errors::WithReason(
+      std::move(shown), timeout ? "BACKEND_TIMEOUT" : "BACKEND_UNAVAILABLE",
+      absl::StrCat(backend, " 服务", timeout ? "未及时响应" : "暂不可用", "，请稍后重试")));
+}
+
+// The answer of an HTTP status httplib sets itself.
+struct HttpError {
+  int http = 0;
+  grpc::StatusCode code = grpc::StatusCode::INVALID_ARGUMENT;
+  const char* reason = "";
+  const char* message = "";
+};
+const HttpError& HttpErrorFor(int http) {
+  static constexpr HttpError kErrors[] = {
+      {400, grpc::StatusCode::INVALID_ARGUMENT, "BAD_REQUEST", "the request could not be read"},
+      {404, grpc::StatusCode::NOT_FOUND, "NO_ROUTE", "no route for this path"},
+      {405, grpc::StatusCode::UNIMPLEMENTED, "METHOD_NOT_ALLOWED", "method not allowed"},
+      {413, grpc::StatusCode::RESOURCE_EXHAUSTED, "BODY_TOO_LARGE",
+       "the body is over the gateway's --max-body-bytes"},
+      {414, grpc::StatusCode::RESOURCE_EXHAUSTED, "URI_TOO_LONG", "the request URI is too long"},
+      {416, grpc::StatusCode::OUT_OF_RANGE, "RANGE_NOT_SATISFIABLE",
+       "the requested range is not satisfiable"},
+      {431, grpc::StatusCode::RESOURCE_EXHAUSTED, "HEADERS_TOO_LARGE",
+       "the request's header fields are too large"},
+  };
+  static constexpr HttpError kOtherClient{0, grpc::StatusCode::INVALID_ARGUMENT, "BAD_REQUEST",
+                                          "the request could not be served"};
+  static constexpr HttpError kOtherServer{0, grpc::StatusCode::INTERNAL, "INTERNAL",
+                                          "internal error"};
+  for (const HttpError& e : kErrors) {
+    if (e.http == http) return e;
+  }
+  return http >= 500 ? kOtherServer : kOtherClient;
+}
+
+// A refusal a later call may not meet (429, 503): Retry-After from its
+// RetryInfo too, for HTTP clients that read only that.
+void ReplyRetryable(httplib::Response& res, const grpc::Status& status) {
+  google::rpc::Status details;
+  if (details.ParseFromString(status.error_details())) {
+    for (const pb::Any& any : details.details()) {
+      google::rpc::RetryInfo retry;
+      if (any.UnpackTo(&retry)) {
+        int64_t s = retry.retry_delay().seconds() + (retry.retry_delay().nanos() > 0 ? 1 : 0);
+        res.set_header("Retry-After", std::to_string(std::max<int64_t>(1, s)));
+      }
+    }
+  }
+  Reply(res, status);
+}
+
+// The last event of a stream the gateway ends as it stops: an error, not
+// `end` (which a client reads as "done"), that tells it to come back
+// (to another replica), and the SSE reconnection delay.
+std::string StoppingEvent() {
+  grpc::Status st =
+      ToGrpcStatus(ShuttingDown("reconnect (to another replica)", "请重新连接（或连接其他副本）"));
+  return absl::StrCat("retry: 1000\nevent: error\ndata: ", ErrorJson(st), "\n\n");
 }
 
 grpc::ByteBuffer ToBuffer(const std::string& bytes) {
@@ -51,9 +137,9 @@ std::string FromBuffer(const grpc::ByteBuffer& buffer) {
 // message's oneof ("event", "heartbeat"), else "message"; its id the
 // `cursor` of that field or of the message, if any (StreamEvents: the
 // event cursor a client resumes from with Last-Event-ID).
-std::string SseEvent(const pb::Descriptor* type, const std::string& bytes) {
-  std::unique_ptr<pb::Message> msg(
-      pb::MessageFactory::generated_factory()->GetPrototype(type)->New());
+std::string SseEvent(const pb::Message* prototype, const std::string& bytes) {
+  const pb::Descriptor* type = prototype->GetDescriptor();
+  std::unique_ptr<pb::Message> msg(prototype->New());
   if (!msg->ParseFromString(bytes)) return "";
   const pb::Reflection* r = msg->GetReflection();
   std::string name = "message";
@@ -80,6 +166,7 @@ std::string SseEvent(const pb::Descriptor* type, const std::string& bytes) {
 // One server-streaming call on its own completion queue, driven by the
 // HTTP worker thread that serves the stream.
 struct Stream {
+  std::optional<StreamSlots::Slot> slot;
   std::unique_ptr<grpc::ClientContext> ctx;
   grpc::CompletionQueue cq;
   std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call;
@@ -111,6 +198,7 @@ struct Stream {
     bool ok = false;
     while (cq.Next(&tag, &ok)) {
     }
+    slot.reset();
   }
   ~Stream() { Close(); }
 };
@@ -156,25 +244,47 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) 
   }
   std::string host = o.listen.substr(0, colon);
   if (absl::StartsWith(host, "[")) host = host.substr(1, host.size() - 2);
-  if (o.tls_cert.empty() != o.tls_key.empty()) {
-    return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
-  }
-  bool tls = !o.tls_cert.empty();
-  if (!tls && !IsLoopbackAddress(o.listen)) {
-    if (!o.insecure) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "refusing plaintext HTTP on non-loopback ", o.listen,
-          ": bearer tokens would cross the network in clear (set --tls-cert/--tls-key, or "
-          "--insecure behind a TLS-terminating proxy)"));
+  // The services' rules (common/tls.h): plaintext on an address others
+  // reach only with --insecure, and the PEM files checked with errors that
+  // name the flag and the file.
+  ServerTls tls;
+  tls.cert_file = o.tls_cert;
+  tls.key_file = o.tls_key;
+  tls.allow_insecure = o.insecure;
+  if (tls.enabled()) {
+    if (absl::Status st = CheckIdentity("tls-cert", o.tls_cert, "tls-key", o.tls_key); !st.ok()) {
+      return st;
     }
-    g->refuse_plaintext_tokens_ = true;
   }
+  if (absl::Status st = CheckListenSecurity(o.listen, tls); !st.ok()) return st;
+  // Behind a TLS-terminating proxy (--insecure): tokens only with
+  // X-Forwarded-Proto: https.
+  g->refuse_plaintext_tokens_ = !tls.enabled() && !IsLoopbackAddress(o.listen);
   absl::StatusOr<std::vector<Route>> routes = BuildRoutes();
   if (!routes.ok()) return routes.status();
   g->routes_ = *std::move(routes);
+  for (const Route& r : g->routes_) {
+    std::string backend = BackendFor(r.method->service()->full_name());
+    auto channel = o.backends.find(backend);
+    if (channel == o.backends.end() || channel->second == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("no channel to the ", backend, " service, which serves ", r.rpc_path));
+    }
+    g->backends_.push_back({backend, std::make_unique<grpc::GenericStub>(channel->second)});
+  }
   g->openapi_ = OpenApiJson(g->routes_);
   if (o.rate_limit_rps > 0) g->limiter_ = std::make_unique<RateLimiter>(o.rate_limit_rps);
-  if (tls) {
+  int max_streams = o.max_streams > 0 ? o.max_streams : std::max(1, o.threads / 2);
+  if (max_streams >= o.threads) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max-streams ", max_streams, " must be below --threads ", o.threads,
+        ": each open stream holds a worker thread, and the others must answer the rest"));
+  }
+  g->slots_ = std::make_unique<StreamSlots>(
+      StreamNames{"event streams through this gateway", "网关事件流", "GATEWAY_STREAM_LIMIT"},
+      StreamLimits{max_streams, max_streams, 0});
+  if (tls.enabled()) {
+    // Loaded once: a renewed certificate needs a restart (docs/gateway.md).
     auto ssl = std::make_unique<httplib::SSLServer>(o.tls_cert.c_str(), o.tls_key.c_str());
     if (!ssl->is_valid()) {
       return absl::InvalidArgumentError(
@@ -199,6 +309,7 @@ Gateway::~Gateway() { Stop(); }
 
 void Gateway::Stop() {
   stopping_ = true;
+  if (slots_ != nullptr) slots_->Stop();
   if (thread_.joinable()) {
     // stop() does nothing before the thread began to listen.
     for (int i = 0; i < 5000 && !server_->is_running(); ++i) {
@@ -224,26 +335,18 @@ void Gateway::Install() {
   server_->Patch(".*", handler);
   server_->Delete(".*", handler);
   server_->Options(".*", handler);
-  // What httplib answers itself (413 over --max-body-bytes, 400 for a
-  // request it cannot read, 404 for a method it routes nowhere) gets the
-  // same JSON error as the gateway's own.
-  server_->set_error_handler([](const httplib::Request&, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    grpc::StatusCode code = grpc::StatusCode::INVALID_ARGUMENT;
-    std::string reason = "BAD_REQUEST";
-    std::string message = "the request could not be read";
-    if (res.status == 413) {
-      code = grpc::StatusCode::RESOURCE_EXHAUSTED;
-      reason = "BODY_TOO_LARGE";
-      message = "the body is over the gateway's --max-body-bytes";
-    } else if (res.status == 404 || res.status == 405) {
-      code = grpc::StatusCode::UNIMPLEMENTED;
-      reason = "METHOD_NOT_ALLOWED";
-      message = "method not allowed";
-      res.status = 405;
-      res.set_header("Allow", "GET, POST, PUT, PATCH, DELETE");
+  // What httplib answers itself (413 over --max-body-bytes, 414 for a
+  // long URI, 431 for long headers, 400 for a request it cannot read)
+  // gets the same JSON error as the gateway's own, its code and reason
+  // from the HTTP status.
+  server_->set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    // Handle did not run for what httplib refused before routing.
+    if (!res.has_header("X-Request-Id")) {
+      res.set_header("X-Request-Id", metrics::RequestIdFrom(req.get_header_value("X-Request-Id")));
     }
-    Reply(res, GatewayError(code, reason, message), res.status);
+    if (!res.body.empty()) return;
+    const HttpError& e = HttpErrorFor(res.status);
+    Reply(res, GatewayError(e.code, e.reason, e.message), res.status);
   });
   server_->set_exception_handler(
       [](const httplib::Request&, httplib::Response& res, const std::exception_ptr&) {
@@ -261,14 +364,16 @@ bool Gateway::Admit(const httplib::Request& req, httplib::Response& res) {
     return false;
   }
   if (limiter_ != nullptr) {
-    std::string key = auth.empty() ? absl::StrCat("ip:", req.remote_addr)
-                                   : absl::StrCat("token:", Sha256Hex(auth));
+    // The connection's address: a header (a token, X-Forwarded-For) is
+    // the client's to vary, and the token is not checked yet.
     int retry_after = 0;
-    if (!limiter_->Allow(key, absl::Now(), &retry_after)) {
-      res.set_header("Retry-After", std::to_string(retry_after));
-      Reply(res,
-            GatewayError(grpc::StatusCode::RESOURCE_EXHAUSTED, "RATE_LIMITED",
-                         absl::StrCat("over --rate-limit-rps; retry after ", retry_after, " s")));
+    if (!limiter_->Allow(req.remote_addr, absl::Now(), &retry_after)) {
+      ReplyRetryable(
+          res,
+          ToGrpcStatus(errors::WithRetry(
+              GatewayStatus(grpc::StatusCode::RESOURCE_EXHAUSTED, "RATE_LIMITED",
+                            absl::StrCat("over --rate-limit-rps; retry after ", retry_after, " s")),
+              absl::Seconds(retry_after))));
       return false;
     }
   }
@@ -276,22 +381,24 @@ bool Gateway::Admit(const httplib::Request& req, httplib::Response& res) {
 }
 
 std::unique_ptr<grpc::ClientContext> Gateway::Context(const httplib::Request& req,
-                                                      httplib::Response& res, bool deadline) const {
+                                                      const std::string& request_id,
+                                                      bool deadline) const {
   auto ctx = std::make_unique<grpc::ClientContext>();
   std::string auth = req.get_header_value("Authorization");
   if (!auth.empty()) ctx->AddMetadata("authorization", auth);
-  // An id that is no valid request id is replaced rather than passed on.
-  std::string id = metrics::RequestIdFrom(req.get_header_value("X-Request-Id"));
-  ctx->AddMetadata("x-request-id", id);
-  res.set_header("X-Request-Id", id);
+  ctx->AddMetadata("x-request-id", request_id);
   if (deadline) ctx->set_deadline(absl::ToChronoTime(absl::Now() + options_.call_timeout));
   return ctx;
 }
 
 void Gateway::Handle(const httplib::Request& req, httplib::Response& res) {
   absl::Time start = absl::Now();
+  // Taken once, for every answer (refusals too) and the access line; an
+  // id that is no valid request id is replaced rather than passed on.
+  const std::string request_id = metrics::RequestIdFrom(req.get_header_value("X-Request-Id"));
+  res.set_header("X-Request-Id", request_id);
   const Route* route = nullptr;
-  Serve(req, res, &route);
+  Serve(req, res, request_id, &route);
   absl::Duration took = absl::Now() - start;
   // httplib makes an untouched status 200 after the handler.
   int status = res.status == -1 ? 200 : res.status;
@@ -301,33 +408,40 @@ void Gateway::Handle(const httplib::Request& req, httplib::Response& res) {
   // may carry page tokens).
   std::string line = LogRecordStart(status >= 500 ? "error" : "info", "gateway",
                                     absl::StrCat(req.method, " ", req.path, " ", status));
-  absl::StrAppend(&line, ",\"request_id\":", JsonQuote(res.get_header_value("X-Request-Id")),
-                  ",\"rpc\":", JsonQuote(rpc), ",\"code\":", status,
+  absl::StrAppend(&line, ",\"request_id\":", JsonQuote(request_id), ",\"rpc\":", JsonQuote(rpc),
+                  ",\"code\":", status,
                   absl::StrFormat(",\"latency_ms\":%.3f", absl::ToDoubleMilliseconds(took)));
   WriteLogRecord(std::move(line));
 }
 
-void Gateway::Serve(const httplib::Request& req, httplib::Response& res, const Route** route) {
-  if (req.method == "GET" && req.path == "/healthz") return Healthz(req, res);
-  if (req.method == "GET" && req.path == "/readyz") return Readyz(req, res);
-  if (req.method == "GET" && req.path == "/openapi.json") {
-    res.set_content(openapi_, kJson);
+void Gateway::Serve(const httplib::Request& req, httplib::Response& res,
+                    const std::string& request_id, const Route** route) {
+  // HEAD is GET without the body (httplib leaves the body out).
+  const std::string method = req.method == "HEAD" ? "GET" : req.method;
+  if (method == "GET" && req.path == "/healthz") return Healthz(req, res);
+  if (method == "GET" && req.path == "/readyz") return Readyz(req, res);
+  if (method == "GET" && req.path == "/openapi.json") {
+    // Written from the one string made at Start, not copied per request.
+    res.set_content_provider(openapi_.size(), kJson,
+                             [this](size_t offset, size_t length, httplib::DataSink& sink) {
+                               return sink.write(openapi_.data() + offset, length);
+                             });
     return;
   }
   if (!Admit(req, res)) return;
-  MatchResult m = MatchRoute(routes_, req.method, req.path);
+  MatchResult m = MatchRoute(routes_, method, req.path);
   *route = m.route;
   if (m.route == nullptr) {
     if (!m.allowed.empty()) {
       res.set_header("Allow", absl::StrJoin(m.allowed, ", "));
       Reply(res,
             GatewayError(grpc::StatusCode::UNIMPLEMENTED, "METHOD_NOT_ALLOWED",
-                         absl::StrCat(req.method, " is not allowed on ", req.path,
+                         absl::StrCat(method, " is not allowed on ", req.path,
                                       "; allowed: ", absl::StrJoin(m.allowed, ", "))),
             405);
     } else {
       Reply(res, GatewayError(grpc::StatusCode::NOT_FOUND, "NO_ROUTE",
-                              absl::StrCat("no route for ", req.method, " ", req.path)));
+                              absl::StrCat("no route for ", method, " ", req.path)));
     }
     return;
   }
@@ -353,39 +467,45 @@ void Gateway::Serve(const httplib::Request& req, httplib::Response& res, const R
   }
   std::string bytes = (*msg)->SerializeAsString();
   if (m.route->server_streaming) {
-    CallStreaming(*m.route, bytes, Context(req, res, false), res);
+    absl::StatusOr<StreamSlots::Slot> slot = slots_->Acquire("", req.remote_addr);
+    if (!slot.ok()) return ReplyRetryable(res, ToGrpcStatus(slot.status()));
+    CallStreaming(*m.route, bytes, Context(req, request_id, false), *std::move(slot), res);
   } else {
-    CallUnary(*m.route, bytes, *Context(req, res, true), res);
+    CallUnary(*m.route, bytes, *Context(req, request_id, true), res);
   }
 }
 
 void Gateway::CallUnary(const Route& route, const std::string& request, grpc::ClientContext& ctx,
                         httplib::Response& res) {
-  grpc::GenericStub stub(options_.backends.at(BackendFor(route.method->service()->full_name())));
+  const Backend& backend = BackendOf(route);
   grpc::ByteBuffer in = ToBuffer(request);
   grpc::ByteBuffer out;
   grpc::Status status;
   absl::Notification done;
-  stub.UnaryCall(&ctx, route.rpc_path, grpc::StubOptions(), &in, &out, [&](grpc::Status s) {
-    status = std::move(s);
-    done.Notify();
-  });
+  backend.stub->UnaryCall(&ctx, route.rpc_path, grpc::StubOptions(), &in, &out,
+                          [&](grpc::Status s) {
+                            status = std::move(s);
+                            done.Notify();
+                          });
   done.WaitForNotification();
-  if (!status.ok()) return Reply(res, status);
+  if (!status.ok()) return ReplyRetryable(res, FromBackend(status, backend.name));
   std::string json;
-  if (!BytesToJson(route.method->output_type(), FromBuffer(out), &json)) {
+  if (!BytesToJson(route.output_type_url, FromBuffer(out), &json)) {
     return Reply(res, GatewayError(grpc::StatusCode::INTERNAL, "BAD_RESPONSE",
                                    "the backend's answer does not parse"));
   }
-  res.set_content(json, kJson);
+  res.body = std::move(json);
+  res.set_header("Content-Type", kJson);
 }
 
 void Gateway::CallStreaming(const Route& route, const std::string& request,
-                            std::unique_ptr<grpc::ClientContext> ctx, httplib::Response& res) {
+                            std::unique_ptr<grpc::ClientContext> ctx, StreamSlots::Slot slot,
+                            httplib::Response& res) {
   auto s = std::make_shared<Stream>();
+  s->slot.emplace(std::move(slot));
   s->ctx = std::move(ctx);
-  grpc::GenericStub stub(options_.backends.at(BackendFor(route.method->service()->full_name())));
-  s->call = stub.PrepareCall(s->ctx.get(), route.rpc_path, &s->cq);
+  const std::string& backend = BackendOf(route).name;
+  s->call = BackendOf(route).stub->PrepareCall(s->ctx.get(), route.rpc_path, &s->cq);
   s->call->StartCall(s.get());
   bool ok = s->Wait();
   grpc::ByteBuffer in = ToBuffer(request);
@@ -396,15 +516,17 @@ void Gateway::CallStreaming(const Route& route, const std::string& request,
   // An error the backend answers at once (a bad token, a bad request)
   // is an HTTP error, not an event after a 200.
   Next first = Poll(*s, absl::Seconds(2));
-  if (first == Next::kEnd && !s->status.ok()) return Reply(res, s->status);
+  if (first == Next::kEnd && !s->status.ok()) {
+    return ReplyRetryable(res, FromBackend(s->status, backend));
+  }
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");
-  const pb::Descriptor* type = route.method->output_type();
+  const pb::Message* type = route.output_prototype;
   auto pending = std::make_shared<Next>(first);
   absl::Duration keepalive = options_.keepalive;
   res.set_chunked_content_provider(
       "text/event-stream",
-      [this, s, type, pending, keepalive](size_t, httplib::DataSink& sink) {
+      [this, s, type, pending, keepalive, backend](size_t, httplib::DataSink& sink) {
         absl::Time quiet_since = absl::Now();
         // Slices short enough that Stop() ends a quiet stream promptly.
         while (*pending == Next::kQuiet && !stopping_) {
@@ -422,10 +544,12 @@ void Gateway::CallStreaming(const Route& route, const std::string& request,
           *pending = Next::kQuiet;
           return true;
         }
-        std::string last = stopping_ ? "event: end\ndata: {\"reason\":\"gateway stopping\"}\n\n"
-                           : s->status.ok()
-                               ? "event: end\ndata: {}\n\n"
-                               : absl::StrCat("event: error\ndata: ", ErrorJson(s->status), "\n\n");
+        std::string last =
+            stopping_ ? StoppingEvent()
+            : s->status.ok()
+                ? "event: end\ndata: {}\n\n"
+                : absl::StrCat("event: error\ndata: ", ErrorJson(FromBackend(s->status, backend)),
+                               "\n\n");
         sink.write(last.data(), last.size());
         sink.done();
         return true;

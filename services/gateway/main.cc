@@ -41,10 +41,12 @@ void DefineFlags(govreport::Flags& flags) {
   flags.Define("assembler", "127.0.0.1:7104", "Address of the assembler service");
   flags.Define("max-body-bytes", "4194304", "Larger request bodies are refused (413)");
   flags.Define("rate-limit-rps", "0",
-               "Requests per second per bearer token (or client IP), bursts of as many; "
+               "Requests per second per client IP (the connection's), bursts of as many; "
                "0: no limit (429 with Retry-After over it)");
   flags.Define("call-timeout-ms", "30000", "Deadline of each unary call to a backend");
   flags.Define("threads", "64", "HTTP worker threads (each open event stream holds one)");
+  flags.Define("max-streams", "0",
+               "Event streams open at once, below --threads (429 over it); 0: --threads / 2");
   flags.Define("metrics-listen", "", "host:port for /metrics (empty: off)");
 }
 
@@ -62,17 +64,19 @@ absl::StatusOr<govreport::gateway::GatewayOptions> OptionsFromFlags(const govrep
   absl::StatusOr<int64_t> body = flags.GetInt("max-body-bytes");
   absl::StatusOr<int64_t> timeout = flags.GetInt("call-timeout-ms");
   absl::StatusOr<int64_t> threads = flags.GetInt("threads");
+  absl::StatusOr<int64_t> streams = flags.GetInt("max-streams");
   double rps = 0;
-  if (!body.ok() || !timeout.ok() || !threads.ok() ||
+  if (!body.ok() || !timeout.ok() || !threads.ok() || !streams.ok() || *streams < 0 ||
       !absl::SimpleAtod(flags.Get("rate-limit-rps"), &rps) || *body < 1 || *timeout < 100 ||
       *threads < 2 || *threads > 10000 || rps < 0) {
     return absl::InvalidArgumentError(
-        "need --max-body-bytes >= 1, --call-timeout-ms >= 100, --threads 2..10000 and "
-        "--rate-limit-rps >= 0");
+        "need --max-body-bytes >= 1, --call-timeout-ms >= 100, --threads 2..10000, "
+        "--max-streams >= 0 and --rate-limit-rps >= 0");
   }
   o.max_body_bytes = static_cast<size_t>(*body);
   o.call_timeout = absl::Milliseconds(*timeout);
   o.threads = static_cast<int>(*threads);
+  o.max_streams = static_cast<int>(*streams);
   o.rate_limit_rps = rps;
   return o;
 }

@@ -92,6 +92,10 @@ void AddRoute(const pb::MethodDescriptor* method, const google::api::HttpRule& r
   }
   r.rpc_path = absl::StrCat("/", method->service()->full_name(), "/", method->name());
   r.server_streaming = method->server_streaming();
+  pb::MessageFactory* factory = pb::MessageFactory::generated_factory();
+  r.input_prototype = factory->GetPrototype(method->input_type());
+  r.output_prototype = factory->GetPrototype(method->output_type());
+  r.output_type_url = absl::StrCat("type.googleapis.com/", method->output_type()->full_name());
   routes.push_back(std::move(r));
   for (const google::api::HttpRule& extra : rule.additional_bindings()) {
     AddRoute(method, extra, routes, status);

@@ -50,6 +50,11 @@ struct Route {
   // "/govreport.records.v1.ActivityService/CreateActivity"
   std::string rpc_path;
   bool server_streaming = false;
+  // Looked up once here rather than per request: the generated
+  // prototypes of the request and response types, the response's type URL.
+  const google::protobuf::Message* input_prototype = nullptr;
+  const google::protobuf::Message* output_prototype = nullptr;
+  std::string output_type_url;
 };
 
 // Every route of every service in the generated pool whose package starts

@@ -2,14 +2,17 @@
 
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/type_resolver_util.h>
 
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/errors.h"
 #include "common/json.h"
 #include "common/status.h"
 #include "google/rpc/error_details.pb.h"
@@ -192,7 +195,9 @@ absl::StatusOr<std::unique_ptr<pb::Message>> BuildRequest(const Route& route,
                                                           absl::string_view body,
                                                           RequestError* error) {
   const pb::Message* proto =
-      pb::MessageFactory::generated_factory()->GetPrototype(route.method->input_type());
+      route.input_prototype != nullptr
+          ? route.input_prototype
+          : pb::MessageFactory::generated_factory()->GetPrototype(route.method->input_type());
   std::unique_ptr<pb::Message> msg(proto->New());
   auto fail = [&](std::string message, std::string field) {
     error->message = std::move(message);
@@ -234,12 +239,13 @@ std::string ToJson(const pb::Message& msg) {
   return out;
 }
 
-bool BytesToJson(const pb::Descriptor* type, absl::string_view bytes, std::string* json) {
-  const pb::Message* proto = pb::MessageFactory::generated_factory()->GetPrototype(type);
-  std::unique_ptr<pb::Message> msg(proto->New());
-  if (!msg->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return false;
-  *json = ToJson(*msg);
-  return true;
+bool BytesToJson(const std::string& type_url, const std::string& bytes, std::string* json) {
+  // What MessageToJsonString does after serializing the message; thread-safe.
+  static pb::util::TypeResolver* const resolver = pb::util::NewTypeResolverForDescriptorPool(
+      "type.googleapis.com", pb::DescriptorPool::generated_pool());
+  json->clear();
+  return pb::util::BinaryToJsonString(resolver, type_url, bytes, json, pb::util::JsonPrintOptions())
+      .ok();
 }
 
 int HttpStatusFor(grpc::StatusCode code) {
@@ -297,23 +303,41 @@ std::string ErrorJson(const grpc::Status& status, int http) {
   return out;
 }
 
+namespace {
+
+// The zh-CN message of each of the gateway's own reasons (docs/errors.md).
+absl::string_view GatewayChinese(absl::string_view reason) {
+  static constexpr std::pair<absl::string_view, absl::string_view> kChinese[] = {
+      {"BAD_REQUEST", "请求无法解析或不符合接口定义"},
+      {"NO_ROUTE", "没有与该路径对应的接口"},
+      {"METHOD_NOT_ALLOWED", "该路径不支持此请求方法"},
+      {"BODY_TOO_LARGE", "请求体超过网关上限"},
+      {"URI_TOO_LONG", "请求地址过长"},
+      {"HEADERS_TOO_LARGE", "请求头过大"},
+      {"RANGE_NOT_SATISFIABLE", "请求的范围无法满足"},
+      {"RATE_LIMITED", "请求过于频繁，请稍后重试"},
+      {"PLAINTEXT_TOKEN", "不允许经明文 HTTP 发送令牌，请改用 HTTPS（并视该令牌为已泄露）"},
+      {"BAD_RESPONSE", "后端服务的应答无法解析"},
+  };
+  for (const auto& [r, zh] : kChinese) {
+    if (r == reason) return zh;
+  }
+  return "";
+}
+
+}  // namespace
+
+absl::Status GatewayStatus(grpc::StatusCode code, absl::string_view reason,
+                           absl::string_view message, absl::string_view field) {
+  absl::Status status = errors::WithReason(
+      absl::Status(static_cast<absl::StatusCode>(code), message), reason, GatewayChinese(reason));
+  if (!field.empty()) status = errors::WithField(std::move(status), field, message);
+  return status;
+}
+
 grpc::Status GatewayError(grpc::StatusCode code, absl::string_view reason,
                           absl::string_view message, absl::string_view field) {
-  google::rpc::Status details;
-  details.set_code(static_cast<int>(code));
-  details.set_message(std::string(message));
-  google::rpc::ErrorInfo info;
-  info.set_reason(std::string(reason));
-  info.set_domain(std::string(kGatewayDomain));
-  details.add_details()->PackFrom(info);
-  if (!field.empty()) {
-    google::rpc::BadRequest bad;
-    auto* v = bad.add_field_violations();
-    v->set_field(std::string(field));
-    v->set_description(std::string(message));
-    details.add_details()->PackFrom(bad);
-  }
-  return grpc::Status(code, std::string(message), details.SerializeAsString());
+  return ToGrpcStatus(GatewayStatus(code, reason, message, field));
 }
 
 }  // namespace govreport::gateway

@@ -45,9 +45,10 @@ absl::Status SetFieldByPath(google::protobuf::Message& msg, absl::string_view pa
 
 // proto3 JSON (lowerCamel names, enums by name).
 std::string ToJson(const google::protobuf::Message& msg);
-// A serialized message of `type` as JSON; false if it does not parse.
-bool BytesToJson(const google::protobuf::Descriptor* type, absl::string_view bytes,
-                 std::string* json);
+// A serialized message as proto3 JSON, straight from the bytes (no
+// message in between); `type_url` "type.googleapis.com/<full name>" of a
+// generated type. False if it does not parse.
+bool BytesToJson(const std::string& type_url, const std::string& bytes, std::string* json);
 
 // The standard mapping of gRPC codes to HTTP statuses (google.rpc.Code).
 int HttpStatusFor(grpc::StatusCode code);
@@ -57,13 +58,15 @@ int HttpStatusFor(grpc::StatusCode code);
 // grpc-status-details-bin), each with its "@type". `http`: the HTTP
 // status when it is not the standard one for the code (405, 413).
 std::string ErrorJson(const grpc::Status& status, int http = 0);
-// An error of the gateway itself, with an ErrorInfo (domain
-// "gateway.govreport.gov.cn", `reason`) and a BadRequest naming `field`
-// when set.
+// An error of the gateway itself, made as every service makes its errors
+// (common/errors.h): `reason`, its zh-CN message, a BadRequest naming
+// `field` when set; GatewayError turns it into the grpc::Status with the
+// google.rpc details (ToGrpcStatus: ErrorInfo of the project's domain,
+// LocalizedMessage, RetryInfo when the status has one).
+absl::Status GatewayStatus(grpc::StatusCode code, absl::string_view reason,
+                           absl::string_view message, absl::string_view field = "");
 grpc::Status GatewayError(grpc::StatusCode code, absl::string_view reason,
                           absl::string_view message, absl::string_view field = "");
-
-inline constexpr absl::string_view kGatewayDomain = "gateway.govreport.gov.cn";
 
 }  // namespace govreport::gateway
 

@@ -44,6 +44,7 @@
 #include "redis_server.h"
 #include "reportctl/sample.h"
 #include "shipped_profile.h"
+#include "throughput.h"
 
 namespace govreport::bench {
 namespace {
@@ -66,20 +67,6 @@ pb::ActivityRecord Talk(records::SplitMix& rng) {
   r.set_department("办公室");
   (*r.mutable_quantities())["participants"] = rng.Range(1, 20);
   return r;
-}
-
-// Runs `per_thread` calls of f on `threads` threads; returns calls per second.
-double Throughput(int threads, int per_thread, const std::function<void(int, int)>& f) {
-  absl::Time start = absl::Now();
-  std::vector<std::thread> pool;
-  pool.reserve(threads);
-  for (int t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      for (int i = 0; i < per_thread; ++i) f(t, i);
-    });
-  }
-  for (auto& th : pool) th.join();
-  return threads * per_thread / absl::ToDoubleSeconds(absl::Now() - start);
 }
 
 double MedianMicros(int runs, const std::function<void()>& f) {
@@ -339,29 +326,22 @@ UnaryFigures MeasureUnary(const BenchFlags& flags, pb::ActivityService::Stub& re
     pb::ActivityRecord out;
     if (!stub.CreateActivity(&ctx, from[t * per_thread + i], &out).ok()) ++errors;
   };
-  // Warm the echo server, and the TLS channel (its handshake) on requests
-  // the run does not count.
+  // Warm the echo server, and the plaintext and TLS channels (the TLS
+  // handshake) on requests the run does not count.
   Throughput(threads, 20, [&](int t, int i) { call(echo_stub, reqs, t, i); });
-  std::vector<pb::CreateActivityRequest> warm = requests();
-  Throughput(threads, std::min(20, per_thread), [&](int t, int i) { call(tls_stub, warm, t, i); });
+  std::vector<pb::CreateActivityRequest> warm = requests(), tls_warm = requests();
+  const int warm_calls = std::min(20, per_thread);
+  Throughput(threads, warm_calls, [&](int t, int i) { call(records_stub, warm, t, i); });
+  Throughput(threads, warm_calls, [&](int t, int i) { call(tls_stub, tls_warm, t, i); });
   UnaryFigures u;
   u.echo_rps = Throughput(threads, per_thread, [&](int t, int i) { call(echo_stub, reqs, t, i); });
-  // Plaintext and TLS take turns, a quarter of the calls at a time, so that
-  // the machine's noise falls on both alike.
-  constexpr int kRounds = 4;
-  const int slice = per_thread / kRounds;
-  double plain_s = 0, tls_s = 0;
-  for (int r = 0; r < kRounds; ++r) {
-    const int base = r * slice;
-    plain_s += threads * slice / Throughput(threads, slice, [&](int t, int i) {
-                 call(records_stub, reqs, t, base + i);
-               });
-    tls_s += threads * slice / Throughput(threads, slice, [&](int t, int i) {
-               call(tls_stub, tls_reqs, t, base + i);
-             });
-  }
-  u.rps = threads * slice * kRounds / plain_s;
-  u.tls_rps = threads * slice * kRounds / tls_s;
+  // Plaintext and TLS take turns, a quarter of the calls at a time, TLS
+  // first in odd rounds, so that the machine's noise falls on both alike.
+  SideBySide side = Alternate(
+      threads, per_thread, 4, [&](int t, int i) { call(records_stub, reqs, t, i); },
+      [&](int t, int i) { call(tls_stub, tls_reqs, t, i); });
+  u.rps = side.a_rps;
+  u.tls_rps = side.b_rps;
   return u;
 }
 

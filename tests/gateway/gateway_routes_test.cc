@@ -6,7 +6,9 @@
 #include <set>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gateway/openapi.h"
+#include "gateway/rate_limit.h"
 #include "gateway/routes.h"
 #include "gateway/transcode.h"
 #include "govreport/records/v1/records.pb.h"
@@ -20,6 +22,24 @@ const Route& Find(const std::vector<Route>& routes, const std::string& method,
   EXPECT_NE(m.route, nullptr) << method << " " << path;
   static const Route kNone;
   return m.route != nullptr ? *m.route : kNone;
+}
+
+// A request path the template matches: each wildcard a value no literal
+// segment has ("v3"), a "**" two segments.
+std::string SamplePath(const PathTemplate& t) {
+  std::string out;
+  for (size_t i = 0; i < t.segments.size(); ++i) {
+    const PathTemplate::Segment& seg = t.segments[i];
+    if (seg.rest) {
+      absl::StrAppend(&out, "/r", i, "/s", i);
+    } else if (seg.wildcard) {
+      absl::StrAppend(&out, "/v", i);
+    } else {
+      absl::StrAppend(&out, "/", seg.literal);
+    }
+  }
+  if (!t.verb.empty()) absl::StrAppend(&out, ":", t.verb);
+  return out;
 }
 
 TEST(GatewayRoutes, ParsesTemplates) {
@@ -46,6 +66,15 @@ TEST(GatewayRoutes, EveryRpcHasARouteAndNoTwoRoutesCollide) {
   for (const Route& r : *routes) {
     rpcs.insert(r.rpc_path);
     EXPECT_TRUE(keys.insert(r.http_method + " " + r.path.text).second) << r.path.text;
+  }
+  // Two templates of different text can still match the same path (a
+  // wildcard where another has a literal): a sample path of each route
+  // must come back to that route.
+  for (const Route& r : *routes) {
+    std::string sample = SamplePath(r.path);
+    MatchResult m = MatchRoute(*routes, r.http_method, sample);
+    EXPECT_EQ(m.route, &r) << r.http_method << " " << sample << " (" << r.path.text << ") went to "
+                           << (m.route != nullptr ? m.route->rpc_path : "nothing");
   }
   // Every RPC of every API service: a missing rule would leave one
   // unreachable.
@@ -143,11 +172,36 @@ TEST(GatewayTranscode, ErrorJsonCarriesDetails) {
   EXPECT_TRUE(absl::StrContains(json, "type.googleapis.com/google.rpc.ErrorInfo")) << json;
   EXPECT_TRUE(absl::StrContains(json, "type.googleapis.com/google.rpc.BadRequest")) << json;
   EXPECT_TRUE(absl::StrContains(json, R"("field":"f.g")")) << json;
+  // Made as every service's errors: the project's domain, a zh-CN message.
+  EXPECT_TRUE(absl::StrContains(json, R"("domain":"govreport.gov.cn")")) << json;
+  EXPECT_TRUE(absl::StrContains(json, R"("locale":"zh-CN")")) << json;
+  EXPECT_EQ(st.error_message(), "bad");
   EXPECT_EQ(HttpStatusFor(grpc::StatusCode::UNAUTHENTICATED), 401);
   EXPECT_EQ(HttpStatusFor(grpc::StatusCode::ABORTED), 409);
   EXPECT_EQ(HttpStatusFor(grpc::StatusCode::RESOURCE_EXHAUSTED), 429);
   EXPECT_EQ(HttpStatusFor(grpc::StatusCode::UNAVAILABLE), 503);
   EXPECT_EQ(HttpStatusFor(grpc::StatusCode::DEADLINE_EXCEEDED), 504);
+}
+
+TEST(GatewayRateLimit, NewKeysPastTheCapShareOneBucket) {
+  RateLimiter limiter(1, /*max_buckets=*/2);
+  absl::Time t0 = absl::FromUnixSeconds(1000);
+  int retry = 0;
+  EXPECT_TRUE(limiter.Allow("a", t0, &retry));
+  EXPECT_TRUE(limiter.Allow("b", t0, &retry));
+  EXPECT_FALSE(limiter.Allow("a", t0, &retry));
+  EXPECT_EQ(retry, 1);
+  // The map is full and no bucket is: every new key takes from the shared
+  // overflow bucket, which holds one request.
+  EXPECT_TRUE(limiter.Allow("c", t0, &retry));
+  EXPECT_FALSE(limiter.Allow("d", t0, &retry));
+  EXPECT_FALSE(limiter.Allow("e", t0, &retry));
+  // A second later a and b are full again; the sweep drops them and a new
+  // key gets its own bucket.
+  absl::Time t1 = t0 + absl::Seconds(2);
+  EXPECT_TRUE(limiter.Allow("f", t1, &retry));
+  EXPECT_TRUE(limiter.Allow("g", t1, &retry));
+  EXPECT_FALSE(limiter.Allow("f", t1, &retry));
 }
 
 TEST(GatewayOpenApi, HasEveryRoute) {

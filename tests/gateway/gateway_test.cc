@@ -4,18 +4,24 @@
 // map, JSON round-trips, the bad-input cases, SSE resume, OpenAPI, health.
 #include "gateway/gateway.h"
 
+#include <google/protobuf/util/json_util.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "common/status.h"
 #include "gateway/transcode.h"
@@ -184,6 +190,47 @@ int Send(httplib::Client& c, const Route& r, const std::string& path, const http
   return res->status;
 }
 
+// google.rpc.Code's HTTP mapping for the codes the routes answer, written
+// out here rather than taken from the gateway.
+const std::map<grpc::StatusCode, int> kHttpOfCode = {
+    {grpc::StatusCode::OK, 200},
+    {grpc::StatusCode::INVALID_ARGUMENT, 400},
+    {grpc::StatusCode::FAILED_PRECONDITION, 400},
+    {grpc::StatusCode::OUT_OF_RANGE, 400},
+    {grpc::StatusCode::UNAUTHENTICATED, 401},
+    {grpc::StatusCode::PERMISSION_DENIED, 403},
+    {grpc::StatusCode::NOT_FOUND, 404},
+    {grpc::StatusCode::ALREADY_EXISTS, 409},
+    {grpc::StatusCode::ABORTED, 409},
+    {grpc::StatusCode::RESOURCE_EXHAUSTED, 429},
+    {grpc::StatusCode::UNIMPLEMENTED, 501},
+    {grpc::StatusCode::UNAVAILABLE, 503},
+    {grpc::StatusCode::DEADLINE_EXCEEDED, 504},
+};
+
+// The RPCs that must answer 2xx to the operator on the org SetUpOrg made.
+constexpr const char* kExpectedToSucceed[] = {"GetIndicator",  "GetOrg",
+                                              "GetProfile",    "GetTemplate",
+                                              "GetWorkflow",   "ListActivities",
+                                              "ListApprovals", "ListIndicators",
+                                              "ListMyTasks",   "ListOrgs",
+                                              "ListReports",   "ListRoleMembers",
+                                              "ListRoles",     "ListTemplateRevisions",
+                                              "ListTemplates", "ListTokens",
+                                              "ListWorkflows", "Render",
+                                              "StreamEvents",  "ValidateTemplate",
+                                              "WhoAmI"};
+
+// `body` parses as `type`'s JSON with no field left over.
+void ExpectStrictly(const google::protobuf::Descriptor* type, const std::string& body) {
+  std::unique_ptr<google::protobuf::Message> msg(
+      google::protobuf::MessageFactory::generated_factory()->GetPrototype(type)->New());
+  google::protobuf::util::JsonParseOptions strict;
+  strict.ignore_unknown_fields = false;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(body, msg.get(), strict).ok())
+      << type->full_name() << ": " << body.substr(0, 300);
+}
+
 TEST_F(GatewayTest, EveryRouteReachesItsRpcWithTheMappedCode) {
   httplib::Client c = Client();
   auto list = c.Get("/v1/orgs/gw/indicators?pageSize=1", Auth(assembler::testing::kOperator));
@@ -198,7 +245,7 @@ TEST_F(GatewayTest, EveryRouteReachesItsRpcWithTheMappedCode) {
                                             {"workflows", "annual"}, {"indicators", key},
                                             {"roles", "approver"},   {"revisions", "1"}};
   auto backends = Backends(*stack_);
-  int ok = 0;
+  std::set<std::string> answered;  // RPCs that answered 2xx.
   for (const Route& r : gateway_->routes()) {
     std::string path = FillPath(r.path, ids);
     if (r.method->name() == "StreamEvents") path += "?position=START_POSITION_OLDEST";
@@ -209,14 +256,30 @@ TEST_F(GatewayTest, EveryRouteReachesItsRpcWithTheMappedCode) {
     EXPECT_NE(Reason(body), "METHOD_NOT_ALLOWED");
     std::string direct_path = r.server_streaming ? FillPath(r.path, ids) : path;
     grpc::StatusCode code = Direct(r, direct_path, backends, assembler::testing::kOperator);
-    EXPECT_EQ(http, HttpStatusFor(code)) << GrpcCodeName(code);
-    if (http / 100 == 2) ++ok;
+    // A table of its own, not HttpStatusFor: a wrong mapping there would
+    // be on both sides.
+    auto expected = kHttpOfCode.find(code);
+    if (expected == kHttpOfCode.end()) {
+      ADD_FAILURE() << "no expected HTTP status for " << GrpcCodeName(code);
+    } else {
+      EXPECT_EQ(http, expected->second) << GrpcCodeName(code);
+    }
+    if (http / 100 == 2) {
+      answered.insert(r.method->name());
+      // A misrouted call that happens to succeed answers another type.
+      if (!r.server_streaming) ExpectStrictly(r.method->output_type(), body);
+    }
     if (http >= 400) {
       EXPECT_TRUE(absl::StartsWith(body, "{\"error\":{\"code\":")) << body;
     }
   }
   // The reads of what SetUpOrg made succeed.
-  EXPECT_GE(ok, 20);
+  std::vector<std::string> missing;
+  for (const char* rpc : kExpectedToSucceed) {
+    if (answered.count(rpc) == 0) missing.emplace_back(rpc);
+  }
+  EXPECT_TRUE(missing.empty()) << "not 2xx: " << absl::StrJoin(missing, ", ")
+                               << "; 2xx: " << absl::StrJoin(answered, ", ");
 }
 
 TEST_F(GatewayTest, CreatesAndReadsAnActivityAsJson) {
@@ -263,6 +326,38 @@ TEST_F(GatewayTest, ErrorsCarryTheBackendsDetails) {
   EXPECT_EQ(other->status, 403) << other->body;
 }
 
+TEST_F(GatewayTest, ADownBackendIsNamedWithoutGrpcsTransportText) {
+  GatewayOptions o;
+  o.backends = Backends(*stack_);
+  // Nothing listens on port 1.
+  o.backends["records"] = grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials());
+  auto gw = Gateway::Start(o);
+  ASSERT_TRUE(gw.ok()) << gw.status();
+  httplib::Client c = Client((*gw)->port());
+  auto res = c.Get("/v1/whoami", Auth(tokens_->recorder));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 503) << res->body;
+  EXPECT_EQ(Reason(res->body), "BACKEND_UNAVAILABLE");
+  EXPECT_TRUE(absl::StrContains(res->body, "the records service is unavailable")) << res->body;
+  EXPECT_TRUE(absl::StrContains(res->body, "google.rpc.RetryInfo")) << res->body;
+  EXPECT_FALSE(absl::StrContains(res->body, "127.0.0.1")) << res->body;
+  EXPECT_FALSE(absl::StrContains(absl::AsciiStrToLower(res->body), "connect")) << res->body;
+  // A backend that is up: its own error, details and all, goes through.
+  auto denied = c.Get("/v1/orgs/other/templates", Auth(tokens_->recorder));
+  ASSERT_TRUE(denied);
+  EXPECT_EQ(denied->status, 403) << denied->body;
+  EXPECT_NE(Reason(denied->body), "BACKEND_UNAVAILABLE");
+}
+
+TEST_F(GatewayTest, AMissingBackendFailsStart) {
+  GatewayOptions o;
+  o.backends = Backends(*stack_);
+  o.backends.erase("assembler");
+  auto gw = Gateway::Start(o);
+  EXPECT_EQ(gw.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(gw.status().message(), "assembler")) << gw.status();
+}
+
 TEST_F(GatewayTest, BadInputGetsJsonErrors) {
   httplib::Client c = Client();
   httplib::Headers h = Auth(tokens_->recorder);
@@ -284,15 +379,33 @@ TEST_F(GatewayTest, BadInputGetsJsonErrors) {
   ASSERT_TRUE(large);
   EXPECT_EQ(large->status, 413);
   EXPECT_TRUE(absl::StrContains(large->body, "BODY_TOO_LARGE")) << large->body;
-  auto nothing = c.Get("/v1/nothing/here", h);
+  httplib::Headers with_id = h;
+  with_id.emplace("X-Request-Id", "gw-refused-1");
+  auto nothing = c.Get("/v1/nothing/here", with_id);
   ASSERT_TRUE(nothing);
   EXPECT_EQ(nothing->status, 404);
   EXPECT_EQ(Reason(nothing->body), "NO_ROUTE");
+  // Refusals carry the request id too, the caller's or a new one.
+  EXPECT_EQ(nothing->get_header_value("X-Request-Id"), "gw-refused-1");
+  EXPECT_FALSE(malformed->get_header_value("X-Request-Id").empty());
+  EXPECT_FALSE(large->get_header_value("X-Request-Id").empty());
   auto wrong = c.Delete("/v1/orgs/gw", h);
   ASSERT_TRUE(wrong);
   EXPECT_EQ(wrong->status, 405);
   EXPECT_EQ(wrong->get_header_value("Allow"), "GET, PATCH");
   EXPECT_TRUE(absl::StrContains(wrong->body, R"("code":405)")) << wrong->body;
+  // What httplib refuses itself carries the code of its HTTP status.
+  auto long_uri = c.Get("/v1/orgs/gw/activities?type=" + std::string(9000, 'a'), h);
+  ASSERT_TRUE(long_uri);
+  EXPECT_EQ(long_uri->status, 414);
+  EXPECT_EQ(Reason(long_uri->body), "URI_TOO_LONG") << long_uri->body;
+  EXPECT_TRUE(absl::StrContains(long_uri->body, R"("status":"RESOURCE_EXHAUSTED")"))
+      << long_uri->body;
+  // HEAD is GET without the body, not a 405.
+  auto head = c.Head("/v1/orgs/gw", h);
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+  EXPECT_TRUE(head->body.empty()) << head->body;
   auto with_body = c.Delete("/v1/tokens/x", h, "{}", "application/json");
   ASSERT_TRUE(with_body);
   EXPECT_EQ(with_body->status, 400);
@@ -319,10 +432,17 @@ TEST_F(GatewayTest, RateLimitAnswers429WithRetryAfter) {
   EXPECT_EQ(second->status, 429);
   EXPECT_EQ(second->get_header_value("Retry-After"), "100");
   EXPECT_EQ(Reason(second->body), "RATE_LIMITED");
-  // Another token has its own bucket.
+  EXPECT_TRUE(absl::StrContains(second->body, R"("retryDelay":"100s")")) << second->body;
+  // The bucket is the client's address: another token, or a made-up one
+  // each time, gets no fresh bucket.
   auto other = c.Get("/v1/whoami", Auth(tokens_->drafter));
   ASSERT_TRUE(other);
-  EXPECT_EQ(other->status, 200);
+  EXPECT_EQ(other->status, 429);
+  for (int i = 0; i < 20; ++i) {
+    auto fake = c.Get("/v1/whoami", Auth(absl::StrCat("fake-token-", i)));
+    ASSERT_TRUE(fake);
+    EXPECT_EQ(fake->status, 429) << i;
+  }
 }
 
 TEST_F(GatewayTest, PlaintextOnNonLoopbackNeedsInsecureAndRefusesTokens) {
@@ -331,6 +451,16 @@ TEST_F(GatewayTest, PlaintextOnNonLoopbackNeedsInsecureAndRefusesTokens) {
   o.listen = "0.0.0.0:0";
   auto refused = Gateway::Start(o);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  // The HTTPS files are checked as the services check theirs.
+  GatewayOptions missing = o;
+  missing.tls_cert = "/nonexistent/gateway.crt";
+  missing.tls_key = "/nonexistent/gateway.key";
+  auto unreadable = Gateway::Start(missing);
+  EXPECT_EQ(unreadable.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(unreadable.status().message(), "--tls-cert"))
+      << unreadable.status();
+  missing.tls_key.clear();
+  EXPECT_EQ(Gateway::Start(missing).status().code(), absl::StatusCode::kInvalidArgument);
   o.insecure = true;
   auto gw = Gateway::Start(o);
   ASSERT_TRUE(gw.ok()) << gw.status();
@@ -389,12 +519,65 @@ TEST_F(GatewayTest, EventsAsSseResumeFromLastEventId) {
   ASSERT_EQ(again.size(), 2u);
   EXPECT_EQ(again[0], ids[1]);
   EXPECT_EQ(again[1], ids[2]);
+  // Last-Event-ID wins over ?position= (a browser's EventSource reconnects
+  // to the same URL, position and all).
+  std::vector<std::string> resumed = ReadEventIds(c, path, resume, 1);
+  ASSERT_EQ(resumed.size(), 1u);
+  EXPECT_EQ(resumed[0], ids[1]);
   // A bad cursor is an HTTP error, not a 200 stream.
   httplib::Headers bad = h;
   bad.emplace("Last-Event-ID", "garbage");
   auto res = c.Get("/v1/orgs/gw/events:stream", bad);
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 400) << res->body;
+}
+
+TEST_F(GatewayTest, StreamsOverTheLimitGet429AndStopEndsThemWithShuttingDown) {
+  GatewayOptions o;
+  o.backends = Backends(*stack_);
+  o.threads = 4;
+  o.max_streams = 1;
+  o.keepalive = absl::Milliseconds(100);
+  auto gw = Gateway::Start(o);
+  ASSERT_TRUE(gw.ok()) << gw.status();
+  const std::string path = "/v1/orgs/gw/events:stream";
+  httplib::Headers h = Auth(tokens_->auditor);
+  absl::Notification opened;
+  absl::Mutex mu;
+  std::string body;
+  int status = -1;
+  std::thread open_stream([&] {
+    httplib::Client c = Client((*gw)->port());
+    c.Get(
+        path, h,
+        [&](const httplib::Response& head) {
+          status = head.status;
+          opened.Notify();
+          return true;
+        },
+        [&](const char* data, size_t n) {
+          absl::MutexLock lock(&mu);
+          body.append(data, n);
+          return true;
+        });
+    if (!opened.HasBeenNotified()) opened.Notify();
+  });
+  opened.WaitForNotification();
+  EXPECT_EQ(status, 200);
+  httplib::Client c = Client((*gw)->port());
+  auto second = c.Get(path, h);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->status, 429) << second->body;
+  EXPECT_EQ(Reason(second->body), "GATEWAY_STREAM_LIMIT");
+  EXPECT_EQ(second->get_header_value("Retry-After"), "5");
+  EXPECT_TRUE(absl::StrContains(second->body, "google.rpc.RetryInfo")) << second->body;
+  (*gw)->Stop();
+  open_stream.join();
+  absl::MutexLock lock(&mu);
+  EXPECT_TRUE(absl::StrContains(body, "retry: 1000\nevent: error\n")) << body;
+  EXPECT_TRUE(absl::StrContains(body, R"("status":"UNAVAILABLE")")) << body;
+  EXPECT_TRUE(absl::StrContains(body, "SHUTTING_DOWN")) << body;
+  EXPECT_FALSE(absl::StrContains(body, "event: end")) << body;
 }
 
 TEST_F(GatewayTest, ServesOpenApiAndHealth) {

@@ -69,7 +69,9 @@ def events(headers, query, count):
     expect(res.getheader("Content-Type").startswith("text/event-stream"), "content type")
     ids, event = [], {}
     while len(ids) < count:
-        line = res.fp.readline().decode().rstrip("\n")
+        # readline() of the response, not of its socket: it undoes the chunked
+        # transfer coding.
+        line = res.readline().decode().rstrip("\r\n")
         if line.startswith("id: "):
             event["id"] = line[4:]
         elif line.startswith("event: "):
