@@ -14,7 +14,7 @@ template_seconds=$(( seconds - token_seconds ))
 scripts/setup-deps.sh --fuzz
 if [ ! -f build-fuzz/build.ninja ]; then
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DGOVREPORT_BUILD_FUZZ=ON -DGOVREPORT_BUILD_BENCH=OFF >/dev/null
+    -DGOVREPORT_BUILD_FUZZ=ON -DGOVREPORT_BUILD_BENCH=OFF -DGOVREPORT_PCH=OFF >/dev/null
 fi
 cmake --build build-fuzz -j2 --target fuzz_template fuzz_page_token
 mkdir -p build-fuzz/corpus

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "common/enums.h"
 #include "common/parse_errors.h"
 #include "common/utf8.h"
@@ -54,7 +55,7 @@ TEST(EnumNamesTest, ShortNamesDropTheEnumsPrefix) {
 
 // The demo workflow file writes "kind": "REVIEW", "mode": "ALL".
 TEST(ParseHumanWrittenTest, ShippedWorkflowWithShortNamesLoads) {
-  std::ifstream in(std::string(GOVREPORT_SOURCE_DIR) + "/deploy/demo/workflow.json");
+  std::ifstream in(absl::StrCat(GOVREPORT_SOURCE_DIR, "/deploy/demo/workflow.json"));
   std::stringstream ss;
   ss << in.rdbuf();
   ::govreport::approval::v1::Workflow w;

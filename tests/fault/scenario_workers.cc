@@ -362,8 +362,8 @@ void WorkerCrashes::Check() {
     announced_digest_[it->second] = e.count("digest") ? e.at("digest") : "";
   }
   for (const Flow& f : flows_) CheckFlow(f);
-  dead_ = StreamLength(c_.redis(), std::string(kAssembleQueue) + ":dead") +
-          StreamLength(c_.redis(), std::string(kApprovalEvents) + ":dead");
+  dead_ = StreamLength(c_.redis(), absl::StrCat(kAssembleQueue, ":dead")) +
+          StreamLength(c_.redis(), absl::StrCat(kApprovalEvents, ":dead"));
   if (dead_ > 0) problems_.Add(absl::StrCat(dead_, " entries in dead-letter streams"));
   pending_ = PendingTotal(c_.redis(), kAssembleQueue) + PendingTotal(c_.redis(), kApprovalEvents);
   crashes_ = c_.Crashes();
