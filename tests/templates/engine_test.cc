@@ -191,6 +191,32 @@ TEST(Missing, FullNamesInsideSections) {
   EXPECT_THAT(r.missing, ElementsAre("items.title", "ind.nope", "ind.gone"));
 }
 
+// A typed value cannot hold children, so an indicator's breakdown rows sit
+// beside it as "<key>.rows" (report_context.h) and read as ind.<key>.rows.
+TEST(Grafted, ChildrenOfATypedValueAreFoundBesideIt) {
+  Value c = ReportContext();
+  Value rows = Value::List();
+  for (const auto& [label, n] : {std::pair{"自然人", 7}, std::pair{"商业企业", 0}}) {
+    Value row = Value::Map();
+    row.Set("label", Value::Text(label));
+    row.Set("n", Value::Quantity(n, 0, "件"));
+    rows.Append(std::move(row));
+  }
+  c.FindMutable("ind")->Set("talks.rows", std::move(rows));
+  const RenderResult r = RenderOk(
+      "{{ind.talks}}:{{#ind.talks.rows}}|{{label}}={{n}}{{#n.zero}}(无){{/n.zero}}"
+      "{{/ind.talks.rows}}|{{ind.talks.rows.0.label}} {{ind.talks.cn}}"
+      "{{#ind.items.rows}}never{{/ind.items.rows}}{{ind.talks.nope}}",
+      c);
+  EXPECT_EQ(r.text, "1234:|自然人=7|商业企业=0(无)|自然人 一千二百三十四");
+  EXPECT_THAT(r.missing, ElementsAre("ind.talks.nope"));
+  // A map's own child wins; only typed values look beside themselves.
+  Value m = Value::Map();
+  m.SetPath("a.b", Value::Text("inside"));
+  m.Set("a.b", Value::Text("beside"));
+  EXPECT_EQ(RenderOk("{{a.b}}", m).text, "inside");
+}
+
 TEST(Missing, KeepsAtMostAThousandNames) {
   std::string text;
   for (int i = 0; i < 2000; ++i) text += "{{slot" + std::to_string(i) + "}}";

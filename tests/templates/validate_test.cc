@@ -53,6 +53,32 @@ TEST(Schema, KindsAndDerivedNames) {
   wild.Add("facts.*", SlotKind::kText);
   EXPECT_EQ(wild.KindOf("facts.anything"), SlotKind::kText);
   EXPECT_EQ(wild.KindOf("facts.a.b"), std::nullopt);
+  // An inner "*" matches one part: the rows of any indicator.
+  wild.Add("ind.*", SlotKind::kQuantity)
+      .Add("ind.*.rows", SlotKind::kList)
+      .Add("ind.*.rows.label", SlotKind::kText)
+      .Add("ind.*.rows.n", SlotKind::kQuantity);
+  EXPECT_EQ(wild.KindOf("ind.granted"), SlotKind::kQuantity);
+  EXPECT_EQ(wild.KindOf("ind.granted.rows"), SlotKind::kList);
+  EXPECT_EQ(wild.KindOf("ind.granted.rows.label"), SlotKind::kText);
+  EXPECT_EQ(wild.KindOf("ind.granted.rows.n.cn"), SlotKind::kText);
+  EXPECT_EQ(wild.KindOf("ind.granted.rowz"), std::nullopt);
+  EXPECT_EQ(wild.KindOf("ind.rows"), SlotKind::kQuantity);  // an indicator named rows
+  EXPECT_EQ(wild.KindOf("ind.a.b.rows"), std::nullopt);
+}
+
+TEST(Validate, SharedTemplatesMayLoopOverRows) {
+  Schema s = MakeReportSchema({});
+  s.Add("ind.*", SlotKind::kQuantity)
+      .Add("ind.*.rows", SlotKind::kList)
+      .Add("ind.*.rows.label", SlotKind::kText)
+      .Add("ind.*.rows.n", SlotKind::kQuantity);
+  EXPECT_THAT(Validate("{{period.label_cn}}{{period.next_year}}"
+                       "{{#ind.x.rows}}| {{label}} | {{n}} |{{n.cn}}{{/ind.x.rows}}",
+                       s, nullptr),
+              IsEmpty());
+  EXPECT_THAT(Strings(Validate("{{#ind.x.rows}}{{lable}}{{/ind.x.rows}}", s, nullptr)),
+              ElementsAre(HasSubstr("lable")));
 }
 
 TEST(Suggestions, EditDistance) {

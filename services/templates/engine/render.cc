@@ -14,6 +14,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/markup.h"
@@ -265,14 +266,38 @@ class Renderer {
       return nullptr;
     }
     int k = 0;
+    // The map that holds v and v's key in it, for grafted children.
+    const Value* holder = context_[*found_at].value;
+    std::string_view key_in_holder = first;
     for (uint32_t s = 1; s < node.seg_count; ++s) {
       const internal::Segment& seg = segments[node.seg_begin + s];
-      const Value* child = Child(*v, t.Slice(seg.begin, seg.size), seg.hash, &scratch[k]);
+      const std::string_view key = t.Slice(seg.begin, seg.size);
+      const Value* child = Child(*v, key, seg.hash, &scratch[k]);
+      if (child == nullptr) child = Grafted(*v, holder, key_in_holder, key);
       if (child == nullptr) return nullptr;
       if (child == &scratch[k]) k ^= 1;
+      if (v->is_map()) {
+        holder = v;
+        key_in_holder = key;
+      } else {
+        holder = nullptr;
+      }
       v = child;
     }
     return v;
+  }
+
+  // A typed value cannot hold children (a Value is one kind), so a child of
+  // a number, money or date is kept beside it in the same map under
+  // "<key>.<child>" (ind.x.rows: the breakdown rows of the indicator ind.x,
+  // see report_context.h). Only asked for after the usual lookup failed.
+  static const Value* Grafted(const Value& v, const Value* holder, std::string_view key_in_holder,
+                              std::string_view child_key) {
+    if (holder == nullptr || v.is_map() || v.is_list()) return nullptr;
+    std::string joined;
+    joined.reserve(key_in_holder.size() + 1 + child_key.size());
+    joined.append(key_in_holder).append(".").append(child_key);
+    return holder->Find(joined);
   }
 
   // ---- nodes ---------------------------------------------------------------

@@ -73,6 +73,28 @@ std::vector<std::string> DerivedNames(SlotKind base) {
   return out;
 }
 
+// A name with a "*" part before its last part: "ind.*.rows".
+bool IsInnerPattern(std::string_view name) {
+  const size_t star = name.find("*.");
+  return star != std::string_view::npos && (star == 0 || name[star - 1] == '.');
+}
+
+// Whether `name` has the parts of `pattern`, a "*" part matching any one.
+bool MatchesPattern(std::string_view pattern, std::string_view name) {
+  while (true) {
+    const size_t p_dot = pattern.find('.');
+    const size_t n_dot = name.find('.');
+    const std::string_view p_part = pattern.substr(0, p_dot);
+    const std::string_view n_part = name.substr(0, n_dot);
+    if (p_part != "*" ? p_part != n_part : n_part.empty()) return false;
+    if (p_dot == std::string_view::npos || n_dot == std::string_view::npos) {
+      return p_dot == std::string_view::npos && n_dot == std::string_view::npos;
+    }
+    pattern.remove_prefix(p_dot + 1);
+    name.remove_prefix(n_dot + 1);
+  }
+}
+
 std::string Join(std::string_view scope, std::string_view name) {
   if (scope.empty()) return std::string(name);
   std::string out(scope);
@@ -104,6 +126,10 @@ std::vector<uint32_t> CodePoints(std::string_view s) {
 // Schema
 
 Schema& Schema::Add(std::string_view name, SlotKind kind) {
+  if (IsInnerPattern(name)) {
+    patterns_.emplace_back(std::string(name), kind);
+    return *this;
+  }
   auto it = names_.find(name);
   if (it != names_.end()) {
     it->second = kind;
@@ -128,6 +154,9 @@ std::optional<SlotKind> Schema::KindOf(std::string_view name) const {
   const std::string_view last = name.substr(dot + 1);
   if (auto it = names_.find(std::string(parent) + ".*"); it != names_.end()) {
     return it->second;
+  }
+  for (const auto& [pattern, kind] : patterns_) {
+    if (MatchesPattern(pattern, name)) return kind;
   }
   const std::optional<SlotKind> base = KindOf(parent);
   if (!base.has_value()) return std::nullopt;
@@ -154,7 +183,9 @@ Schema MakeReportSchema(const ReportSchemaSpec& spec) {
                            "issue.date_cn"}) {
     schema.Add(name, SlotKind::kText);
   }
+  schema.Add("period.label_cn", SlotKind::kText);
   schema.Add("period.year", SlotKind::kNumber);
+  schema.Add("period.next_year", SlotKind::kNumber);
   schema.Add("issue.date", SlotKind::kDate);
   for (const auto& [key, kind] : spec.indicators) {
     schema.Add("ind." + key, kind);

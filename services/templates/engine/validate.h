@@ -37,7 +37,8 @@ enum class SlotKind {
 class Schema {
  public:
   // Declares a dotted name. A last part "*" declares every key under the
-  // prefix ("facts.*"). Maps on the way ("org" for "org.name") need not be
+  // prefix ("facts.*"); a "*" part before the last matches any one part
+  // ("ind.*.rows": the rows of every indicator). Maps on the way ("org" for "org.name") need not be
   // declared. Returns *this for chaining.
   Schema& Add(std::string_view name, SlotKind kind);
 
@@ -51,11 +52,14 @@ class Schema {
 
  private:
   std::map<std::string, SlotKind, std::less<>> names_;
+  // Names with an inner "*" part, tried in order after names_.
+  std::vector<std::pair<std::string, SlotKind>> patterns_;
 };
 
 // The names DESIGN.md ("Template context") gives every report template:
 // org.name org.short_name org.city org.district (text), period.year
-// (number), period.label (text), issue.date (date), issue.date_cn (text),
+// (number), period.label and period.label_cn (text), period.next_year
+// (number), issue.date (date), issue.date_cn (text),
 // facts.<key> and narrative.<slot> (text), ind.<key> (quantity or money).
 struct ReportSchemaSpec {
   std::vector<std::pair<std::string, SlotKind>> indicators;

@@ -128,6 +128,10 @@ Schema SchemaForProfile(const records::v1::Profile& profile) {
 Schema SharedTemplateSchema() {
   Schema schema = MakeReportSchema({});
   schema.Add("ind.*", SlotKind::kQuantity);
+  // Any indicator may be broken down in the org's profile (ind.<key>.rows).
+  schema.Add("ind.*.rows", SlotKind::kList);
+  schema.Add("ind.*.rows.label", SlotKind::kText);
+  schema.Add("ind.*.rows.n", SlotKind::kQuantity);
   schema.Add("facts.*", SlotKind::kText);
   schema.Add("narrative.*", SlotKind::kText);
   return schema;
