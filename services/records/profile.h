@@ -25,7 +25,7 @@ inline constexpr int kMaxDimensionsPerType = 4;
 inline constexpr int kMaxDimensionValues = 64;
 inline constexpr size_t kMaxDimensionValueBytes = 64;
 // A filter's values per condition, and the combinations of them it reads.
-inline constexpr int kMaxFilterValues = 16;
+inline constexpr int kMaxFilterValues = 32;
 inline constexpr int64_t kMaxFilterCombinations = 64;
 
 // 1..64 bytes of UTF-8 without control characters, '|', '&' or '=' (they

@@ -2,9 +2,11 @@
 // declare and use, what a record must carry, filtered measures and
 // breakdowns (rows in order, zeros, values nobody declared), amendments and
 // voids keeping every cell exact, and provenance per cell.
+#include <fstream>
 #include <map>
 #include <random>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -379,7 +381,7 @@ TEST_F(DimensionsTest, AProfileThatMisusesDimensionsIsRefusedWholeNamingTheField
       {R"({"key": "x", "unit": "件",
            "measure": {"kind": "COUNT", "activity_types": ["request"],
                        "filter": [{"dimension": "outcome", "values": []}]}})",
-       "indicators[7] (x).measure.filter[0].values: 1..16 values"},
+       "indicators[7] (x).measure.filter[0].values: 1..32 values"},
   };
   for (const auto& c : cases) {
     std::string json = kProfile;
@@ -407,6 +409,72 @@ TEST_F(DimensionsTest, AProfileThatMisusesDimensionsIsRefusedWholeNamingTheField
   ASSERT_TRUE(stored.ok());
   EXPECT_EQ((*stored)->proto().indicators_size(), 7);
   EXPECT_EQ((*stored)->proto().activity_types(0).dimensions_size(), 3);
+}
+
+std::string ReadSource(const std::string& path) {
+  std::ifstream in(absl::StrCat(GOVREPORT_SOURCE_DIR, "/", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+constexpr char kDir[] = "deploy/profiles/government-information-disclosure/";
+
+// The shipped table genre: its profile loads, its sample year imports, and
+// the figures keep the national format's check (本列数据的勾稽关系: 第一项加
+// 第二项之和，等于第三项加第四项之和) in every applicant column.
+TEST_F(DimensionsTest, TheShippedDisclosureProfileLoadsAndItsSampleYearAddsUp) {
+  v1::Profile profile = Parse(ReadSource(absl::StrCat(kDir, "profile.json")));
+  v1::Org org;
+  org.set_display_name("某市人民政府办公室");
+  ASSERT_TRUE(records_->CreateOrg("zfb", org, "").ok());
+  auto loaded = records_->LoadProfile("zfb", profile, "");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->indicators(), profile.indicators_size());
+  std::istringstream lines(ReadSource(absl::StrCat(kDir, "sample-2023.jsonl")));
+  std::string line;
+  int requests = 0, cases = 0;
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    v1::ActivityRecord r;
+    ASSERT_TRUE(ParseHumanWritten(line, FileSyntax::kJson, &r).ok()) << line;
+    if (r.type() == "disclosure_request") ++requests;
+    if (r.type() == "disclosure_case") ++cases;
+    auto out = records_->CreateActivity("zfb", "sample", r, "");
+    ASSERT_TRUE(out.ok()) << out.status() << "\n" << line;
+  }
+  ASSERT_GT(requests, 100);
+  auto figures = records_->GetIndicatorValues("zfb", "2023");
+  ASSERT_TRUE(figures.ok()) << figures.status();
+  std::map<std::string, v1::IndicatorValue> by_key;
+  for (const auto& v : figures->values()) {
+    EXPECT_FALSE(v.missing()) << v.key();
+    by_key[v.key()] = v;
+  }
+  auto column = [&](const std::string& key, int c) { return by_key[key].rows(c).value(); };
+  const v1::IndicatorValue& total = by_key["result_total"];
+  ASSERT_EQ(total.rows_size(), 6);
+  for (int c = 0; c < 6; ++c) {
+    EXPECT_EQ(column("apply_new", c) + column("apply_carried", c),
+              column("result_total", c) + column("carry_forward", c))
+        << total.rows(c).dimension_value();
+    int64_t outcomes = 0;
+    for (const auto& [key, v] : by_key) {
+      if (absl::StartsWith(key, "result_") && key != "result_total") outcomes += v.rows(c).value();
+      if (absl::StartsWith(key, "denied_") || absl::StartsWith(key, "unable_") ||
+          absl::StartsWith(key, "rejected_")) {
+        outcomes += v.rows(c).value();
+      }
+    }
+    EXPECT_EQ(outcomes, column("result_total", c)) << total.rows(c).dimension_value();
+  }
+  EXPECT_EQ(by_key["apply_new"].value() + by_key["apply_carried"].value(), requests);
+  EXPECT_EQ(by_key["review_cases"].value() + by_key["direct_suit_cases"].value() +
+                by_key["after_review_suit_cases"].value(),
+            cases);
+  EXPECT_EQ(by_key["review_cases"].rows_size(), 4);
+  EXPECT_EQ(by_key["rules_total"].value(), 37);
+  EXPECT_EQ(by_key["procurement_projects"].value(), 7);
 }
 
 }  // namespace
