@@ -442,7 +442,11 @@ absl::StatusOr<pb::GetIndicatorProvenanceResponse> RecordsCore::GetIndicatorProv
     int page_size, const std::string& page_token, const std::string& breakdown_value) {
   GR_ASSIGN_OR_RETURN(Period period, ParsePeriod(period_text));
   GR_ASSIGN_OR_RETURN(int size, PageSize(page_size, 100, 1000));
-  std::string list_id = PageList({"provenance", org_id, key, period.label, breakdown_value});
+  // A cell's list is its own; the whole indicator's keeps the id it had
+  // before cells existed, so tokens given out then still read.
+  std::string list_id = breakdown_value.empty()
+                            ? PageList({"provenance", org_id, key, period.label})
+                            : PageList({"provenance", org_id, key, period.label, breakdown_value});
   GR_ASSIGN_OR_RETURN(std::string after, DecodeCursorToken(list_id, page_token));
   GR_ASSIGN_OR_RETURN(auto profile, GetProfile(org_id));
   const pb::Indicator* ind = profile->FindIndicator(key);
