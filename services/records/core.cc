@@ -1,6 +1,7 @@
 #include "records/core.h"
 
 #include <algorithm>
+#include <iterator>
 #include <set>
 #include <utility>
 
@@ -8,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/crypto.h"
@@ -282,12 +284,31 @@ absl::StatusOr<std::shared_ptr<const CompiledProfile>> RecordsCore::GetProfile(
 absl::StatusOr<CompiledProfile::Figures> RecordsCore::ReadFigures(const std::string& org_id,
                                                                   const CompiledProfile& profile,
                                                                   const Period& period) {
-  std::string spec = profile.ReadSpec(period);
-  // A union too big for the read script is counted outside Lua; it is
-  // exact for the data version the script saw when no write of this org
-  // came in between, which the version read after the count proves.
+  // A union too big for the read script is counted outside Lua, and the
+  // values of a breakdown over a dimension without a list of values are
+  // read before it; either is exact for the data version the script saw
+  // when no write of this org came in between, which the version read
+  // after the count, or with the values, proves.
+  auto free_keys = profile.FreeValueKeys(period);
   constexpr int kAttempts = 4;
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    CompiledProfile::ExtraValues extra;
+    int64_t values_version = -1;
+    if (!free_keys.empty()) {
+      std::vector<std::string> keys;
+      for (const auto& [ind, ks] : free_keys) keys.insert(keys.end(), ks.begin(), ks.end());
+      GR_ASSIGN_OR_RETURN(Store::HashKeys read, store_.ReadHashKeys(org_id, keys));
+      values_version = read.data_version;
+      size_t at = 0;
+      for (const auto& [ind, ks] : free_keys) {
+        std::set<std::string> values;
+        for (size_t i = 0; i < ks.size(); ++i, ++at) {
+          values.insert(read.keys[at].begin(), read.keys[at].end());
+        }
+        extra[ind].assign(values.begin(), values.end());
+      }
+    }
+    std::string spec = profile.ReadSpec(period, extra);
     GR_ASSIGN_OR_RETURN(redis::Reply r,
                         store_.ReadFigures(org_id, spec, options_.distinct_inline_budget));
     std::vector<std::string> fields;
@@ -297,6 +318,7 @@ absl::StatusOr<CompiledProfile::Figures> RecordsCore::ReadFigures(const std::str
     std::vector<std::string> latest;
     for (size_t i = 0; i < r[3].Size(); ++i) latest.push_back(r[3][i].AsString());
     GR_ASSIGN_OR_RETURN(int64_t dv, r[0].AsInt());
+    if (values_version >= 0 && values_version != dv) continue;
     bool counted_outside = false;
     size_t di = 0;
     for (const auto& ind : profile.proto().indicators()) {
@@ -314,11 +336,11 @@ absl::StatusOr<CompiledProfile::Figures> RecordsCore::ReadFigures(const std::str
       GR_ASSIGN_OR_RETURN(int64_t after, store_.DataVersion(org_id));
       if (after != dv) continue;
     }
-    return profile.Evaluate(period, dv, fields, distinct, latest);
+    return profile.Evaluate(period, dv, fields, distinct, latest, extra);
   }
   return errors::WithReason(
       absl::AbortedError(absl::StrCat("orgs/", org_id, ": its records changed during each of ",
-                                      kAttempts, " reads of its distinct persons; retry")),
+                                      kAttempts, " reads of its figures; retry")),
       "CONCURRENT_WRITES", "读取期间记录不断被修改，请重试");
 }
 
@@ -336,18 +358,103 @@ absl::StatusOr<pb::GetIndicatorValuesResponse> RecordsCore::GetIndicatorValues(
   return out;
 }
 
+namespace {
+
+// The cell a provenance request names must be one the indicator has.
+absl::Status CheckBreakdownValue(const CompiledProfile& profile, const pb::Indicator& ind,
+                                 const std::string& value) {
+  if (ind.breakdown().empty()) {
+    return errors::InvalidField(
+        "breakdown_value", "NO_BREAKDOWN",
+        absl::StrCat("indicator '", ind.key(), "' has no breakdown; leave breakdown_value empty"),
+        "该指标没有分项，breakdown_value 应为空");
+  }
+  bool any_value = false;
+  for (const auto& t : ind.measure().activity_types()) {
+    const pb::ActivityType* type = profile.FindType(t);
+    const pb::Dimension* d = type ? FindDimension(*type, ind.breakdown()) : nullptr;
+    if (d != nullptr && DimensionAllows(*d, value)) any_value = true;
+  }
+  if (!any_value) {
+    CompiledProfile::ExtraValues none;
+    return errors::InvalidField(
+        "breakdown_value", "DIMENSION_VALUE_NOT_ALLOWED",
+        absl::StrCat("'", value, "' is not a value of '", ind.breakdown(), "' (its values: ",
+                     absl::StrJoin(profile.BreakdownValues(ind, none), ", "), ")"),
+        absl::StrCat("'", value, "' 不是 ", ind.breakdown(), " 的取值"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> RecordsCore::ProvenanceOf(const std::string& org_id,
+                                                                   const pb::Measure& m,
+                                                                   const Period& period,
+                                                                   const std::string& breakdown,
+                                                                   const std::string& value) {
+  // (dimension, values): the filter's conditions and the cell's.
+  std::vector<std::pair<std::string, std::vector<std::string>>> conditions;
+  for (const auto& c : m.filter()) {
+    conditions.emplace_back(c.dimension(),
+                            std::vector<std::string>(c.values().begin(), c.values().end()));
+  }
+  if (!breakdown.empty()) conditions.emplace_back(breakdown, std::vector<std::string>{value});
+  std::vector<std::string> types(m.activity_types().begin(), m.activity_types().end());
+  if (conditions.empty()) return store_.ProvenanceIds(org_id, period.Months(), types);
+  // Per month and type: the intersection over the conditions of the union
+  // over each condition's values of the per-value sets.
+  std::vector<std::string> keys;
+  for (const auto& month : period.Months()) {
+    for (const auto& t : types) {
+      for (const auto& [dim, values] : conditions) {
+        for (const auto& v : values)
+          keys.push_back(absl::StrCat("pv:", month, ":", t, ":", dim, "=", v));
+      }
+    }
+  }
+  GR_ASSIGN_OR_RETURN(auto sets, store_.ReadSets(org_id, keys));
+  std::vector<std::string> out;
+  size_t at = 0;
+  for (size_t cell = 0; cell < period.Months().size() * types.size(); ++cell) {
+    std::set<std::string> passing;
+    for (size_t c = 0; c < conditions.size(); ++c) {
+      std::set<std::string> any;
+      for (size_t v = 0; v < conditions[c].second.size(); ++v, ++at) {
+        any.insert(sets[at].begin(), sets[at].end());
+      }
+      if (c == 0) {
+        passing = std::move(any);
+      } else {
+        std::set<std::string> both;
+        std::set_intersection(passing.begin(), passing.end(), any.begin(), any.end(),
+                              std::inserter(both, both.end()));
+        passing = std::move(both);
+      }
+    }
+    out.insert(out.end(), passing.begin(), passing.end());
+  }
+  return out;
+}
+
 absl::StatusOr<pb::GetIndicatorProvenanceResponse> RecordsCore::GetIndicatorProvenance(
     const std::string& org_id, const std::string& key, const std::string& period_text,
-    int page_size, const std::string& page_token) {
+    int page_size, const std::string& page_token, const std::string& breakdown_value) {
   GR_ASSIGN_OR_RETURN(Period period, ParsePeriod(period_text));
   GR_ASSIGN_OR_RETURN(int size, PageSize(page_size, 100, 1000));
-  std::string list_id = PageList({"provenance", org_id, key, period.label});
+  // A cell's list is its own; the whole indicator's keeps the id it had
+  // before cells existed, so tokens given out then still read.
+  std::string list_id = breakdown_value.empty()
+                            ? PageList({"provenance", org_id, key, period.label})
+                            : PageList({"provenance", org_id, key, period.label, breakdown_value});
   GR_ASSIGN_OR_RETURN(std::string after, DecodeCursorToken(list_id, page_token));
   GR_ASSIGN_OR_RETURN(auto profile, GetProfile(org_id));
   const pb::Indicator* ind = profile->FindIndicator(key);
   if (ind == nullptr) {
     return NotFound(absl::StrCat("orgs/", org_id, "/indicators/", key));
   }
+  if (!breakdown_value.empty())
+    GR_RETURN_IF_ERROR(CheckBreakdownValue(*profile, *ind, breakdown_value));
   GR_ASSIGN_OR_RETURN(auto figures, ReadFigures(org_id, *profile, period));
   pb::GetIndicatorProvenanceResponse out;
   for (const auto& v : figures.values) {
@@ -369,9 +476,10 @@ absl::StatusOr<pb::GetIndicatorProvenanceResponse> RecordsCore::GetIndicatorProv
       if (it != figures.latest_ids.end()) ids.insert(it->second);
       continue;
     }
-    std::vector<std::string> types(f->measure().activity_types().begin(),
-                                   f->measure().activity_types().end());
-    GR_ASSIGN_OR_RETURN(auto fed, store_.ProvenanceIds(org_id, period.Months(), types));
+    GR_ASSIGN_OR_RETURN(auto fed,
+                        ProvenanceOf(org_id, f->measure(), period,
+                                     f == ind && !breakdown_value.empty() ? ind->breakdown() : "",
+                                     breakdown_value));
     ids.insert(fed.begin(), fed.end());
   }
   out.set_total_records(static_cast<int64_t>(ids.size()));

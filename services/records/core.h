@@ -73,7 +73,7 @@ class RecordsCore {
                                                                     const std::string& period);
   absl::StatusOr<pb::GetIndicatorProvenanceResponse> GetIndicatorProvenance(
       const std::string& org_id, const std::string& key, const std::string& period, int page_size,
-      const std::string& page_token);
+      const std::string& page_token, const std::string& breakdown_value = "");
 
   // ---- activities. `recorded_by` is the caller's subject; the operator's
   // writes are `quota_exempt`.
@@ -146,6 +146,12 @@ class RecordsCore {
   absl::StatusOr<std::vector<pb::ActivityRecord>> FetchActivities(
       const std::string& org_id, const std::vector<std::string>& ids);
   absl::Status RequireOrg(const std::string& org_id);
+  // Ids of the records of measure `m` in `period` that pass its filter and,
+  // when `breakdown` is set, carry `value` for it.
+  absl::StatusOr<std::vector<std::string>> ProvenanceOf(const std::string& org_id,
+                                                        const pb::Measure& m, const Period& period,
+                                                        const std::string& breakdown,
+                                                        const std::string& value);
   absl::StatusOr<CompiledProfile::Figures> ReadFigures(const std::string& org_id,
                                                        const CompiledProfile& profile,
                                                        const Period& period);

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/crypto.h"
 #include "common/errors.h"
 #include "common/json.h"
@@ -71,6 +73,45 @@ absl::Status ValidateQuantities(const pb::ActivityType& type, const pb::Activity
     if (v < 0) {
       return errors::InvalidField(absl::StrCat("activity.quantities[", q, "]"), "NEGATIVE_QUANTITY",
                                   absl::StrCat(v, " is negative"), "数量不能为负数");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateDimensions(const pb::ActivityType& type, const pb::ActivityRecord& r) {
+  for (const auto& d : type.dimensions()) {
+    if (d.required() && !r.dimensions().contains(d.key())) {
+      return errors::InvalidField(absl::StrCat("activity.dimensions[\"", d.key(), "\"]"),
+                                  "DIMENSION_REQUIRED",
+                                  absl::StrCat("required for type '", r.type(), "'"),
+                                  absl::StrCat("活动类型 '", r.type(), "' 必须填写此项"));
+    }
+  }
+  // In key order, so the first problem named is the same on every call.
+  std::map<std::string, std::string> sorted(r.dimensions().begin(), r.dimensions().end());
+  for (const auto& [k, v] : sorted) {
+    std::string field = absl::StrCat("activity.dimensions[\"", k, "\"]");
+    const pb::Dimension* d = FindDimension(type, k);
+    if (d == nullptr) {
+      std::vector<std::string> keys;
+      for (const auto& one : type.dimensions()) keys.push_back(one.key());
+      return errors::InvalidField(
+          field, "UNKNOWN_DIMENSION",
+          absl::StrCat("type '", r.type(), "' has no such dimension (its dimensions: ",
+                       keys.empty() ? "none" : absl::StrJoin(keys, ", "), ")"),
+          absl::StrCat("活动类型 '", r.type(), "' 没有此分类项"));
+    }
+    if (absl::Status st = CheckDimensionValue(v); !st.ok()) {
+      return errors::InvalidField(field, "INVALID_DIMENSION_VALUE",
+                                  absl::StrCat("'", v, "' ", st.message()),
+                                  "分类值不正确：应为 1 至 64 字节，不含控制字符及 | & =");
+    }
+    if (!DimensionAllows(*d, v)) {
+      return errors::InvalidField(
+          field, "DIMENSION_VALUE_NOT_ALLOWED",
+          absl::StrCat("'", v, "' is not a value of '", k,
+                       "' (allowed: ", absl::StrJoin(d->values(), ", "), ")"),
+          absl::StrCat("'", v, "' 不是允许的取值：", absl::StrJoin(d->values(), "、")));
     }
   }
   return absl::OkStatus();
@@ -150,6 +191,7 @@ absl::Status ValidateActivity(const CompiledProfile& profile, const pb::Activity
                                 "日期不正确，应为 YYYY-MM-DD 格式的日历日期");
   }
   GR_RETURN_IF_ERROR(ValidateQuantities(*type, r));
+  GR_RETURN_IF_ERROR(ValidateDimensions(*type, r));
   GR_RETURN_IF_ERROR(ValidatePersons(*type, r, max_persons));
   return ValidateRecordTexts(r);
 }
@@ -219,6 +261,7 @@ absl::StatusOr<pb::ActivityRecord> ApplyAmendment(const CompiledProfile& profile
   next.set_title(amended.title());
   next.set_department(amended.department());
   *next.mutable_quantities() = amended.quantities();
+  *next.mutable_dimensions() = amended.dimensions();
   *next.mutable_persons() = amended.persons();
   *next.mutable_attachments() = amended.attachments();
   next.set_note(amended.note());
@@ -240,6 +283,15 @@ std::string Contribution(const pb::ActivityRecord& r) {
   for (const auto& [k, v] : q) {
     // Values as strings: Lua numbers are doubles and would print 1e+15.
     absl::StrAppend(&out, first ? "" : ",", "\"", k, "\":\"", v, "\"");
+    first = false;
+  }
+  // Dimension values are checked (no control characters): JSON-quoted.
+  out += "},\"x\":{";
+  std::map<std::string, std::string> x(r.dimensions().begin(), r.dimensions().end());
+  first = true;
+  for (const auto& [k, v] : x) {
+    absl::StrAppend(&out, first ? "" : ",", "\"", k, "\":");
+    JsonQuoteTo(v, &out);
     first = false;
   }
   out += "},\"p\":[";

@@ -162,7 +162,7 @@ grpc::Status IndicatorGrpc::GetIndicatorProvenance(grpc::ServerContext* ctx,
   GR_AUTHORIZE_ORG(p, OrgOfIndicator(req->name()), roles::kRecordReaders);
   std::string key = req->name().substr(req->name().rfind('/') + 1);
   return ToGrpc(records_->GetIndicatorProvenance(org, key, req->period(), req->page_size(),
-                                                 req->page_token()),
+                                                 req->page_token(), req->breakdown_value()),
                 out);
 }
 

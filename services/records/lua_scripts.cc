@@ -102,19 +102,52 @@ local function buckets(d)
   return {y, y .. '-H' .. h, y .. '-Q' .. q, string.sub(d, 1, 7)}
 end
 
+-- The record's dimension values as "dim=value", in dimension order, and
+-- every non-empty combination of them joined by '&' (at most 4 dimensions:
+-- 15). Each combination is a suffix of the type's counters, so a filter
+-- and a breakdown that meet on one record read one field (docs/records.md,
+-- "Dimensions"). Earlier contributions have no x: no combination.
+local function combinations(c)
+  local parts = {}
+  for k, v in pairs(c.x or {}) do parts[#parts + 1] = k .. '=' .. v end
+  table.sort(parts)
+  local out = {}
+  for mask = 1, 2 ^ #parts - 1 do
+    local pick = {}
+    for i = 1, #parts do
+      if math.floor(mask / 2 ^ (i - 1)) % 2 == 1 then pick[#pick + 1] = parts[i] end
+    end
+    out[#out + 1] = table.concat(pick, '&')
+  end
+  return parts, out
+end
+
 -- Adds (sign 1) or removes (sign -1) one record's contribution.
 local function apply(c, sign)
   if c.v == 1 then return end
+  local parts, combos = combinations(c)
   for _, b in ipairs(buckets(c.d)) do
     local k = P .. 'agg:' .. b
     redis.call('HINCRBY', k, 'n|' .. c.t, sign)
+    for _, x in ipairs(combos) do redis.call('HINCRBY', k, 'n|' .. c.t .. '|' .. x, sign) end
     for q, v in pairs(c.q) do
       -- k|: how many records state the quantity, so that a sum nobody
       -- stated reads as missing, not 0.
-      redis.call('HINCRBY', k, 'k|' .. c.t .. '|' .. q, sign)
+      local kq = 'k|' .. c.t .. '|' .. q
+      local sq = 'q|' .. c.t .. '|' .. q
+      local dv = (sign < 0) and ('-' .. v) or v
+      redis.call('HINCRBY', k, kq, sign)
+      for _, x in ipairs(combos) do redis.call('HINCRBY', k, kq .. '|' .. x, sign) end
       if v ~= '0' then
-        redis.call('HINCRBY', k, 'q|' .. c.t .. '|' .. q, (sign < 0) and ('-' .. v) or v)
+        redis.call('HINCRBY', k, sq, dv)
+        for _, x in ipairs(combos) do redis.call('HINCRBY', k, sq .. '|' .. x, dv) end
       end
+    end
+    -- The values present per dimension (reference-counted), for the rows
+    -- of a breakdown over values the dimension does not list.
+    for dim, v in pairs(c.x or {}) do
+      local xk = P .. 'dx:' .. b .. ':' .. c.t .. ':' .. dim
+      if redis.call('HINCRBY', xk, v, sign) <= 0 then redis.call('HDEL', xk, v) end
     end
     local dk = P .. 'dp:' .. b .. ':' .. c.t
     for _, person in ipairs(c.p) do
@@ -125,12 +158,17 @@ local function apply(c, sign)
   end
   local month = string.sub(c.d, 1, 7)
   local score = tonumber((string.gsub(c.d, '-', '')))
+  local pv = P .. 'pv:' .. month .. ':' .. c.t
   if sign > 0 then
     redis.call('ZADD', P .. 'lt:' .. month .. ':' .. c.t, score, id)
-    redis.call('SADD', P .. 'pv:' .. month .. ':' .. c.t, id)
+    redis.call('SADD', pv, id)
+    -- Per dimension value, so a filtered figure's or a cell's records are
+    -- an intersection of sets (docs/records.md, "Provenance").
+    for _, part in ipairs(parts) do redis.call('SADD', pv .. ':' .. part, id) end
   else
     redis.call('ZREM', P .. 'lt:' .. month .. ':' .. c.t, id)
-    redis.call('SREM', P .. 'pv:' .. month .. ':' .. c.t, id)
+    redis.call('SREM', pv, id)
+    for _, part in ipairs(parts) do redis.call('SREM', pv .. ':' .. part, id) end
   end
 end
 

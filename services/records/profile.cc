@@ -1,5 +1,6 @@
 #include "records/profile.h"
 
+#include <algorithm>
 #include <array>
 #include <map>
 #include <set>
@@ -9,7 +10,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/enums.h"
+#include "common/json.h"
 #include "common/numerals.h"
+#include "common/utf8.h"
 
 namespace govreport::records {
 namespace {
@@ -34,6 +37,22 @@ bool Declares(const pb::ActivityType& type, const std::string& quantity) {
   return false;
 }
 
+}  // namespace
+
+const pb::Dimension* FindDimension(const pb::ActivityType& type, const std::string& key) {
+  for (const auto& d : type.dimensions()) {
+    if (d.key() == key) return &d;
+  }
+  return nullptr;
+}
+
+bool DimensionAllows(const pb::Dimension& d, const std::string& value) {
+  if (d.values().empty()) return true;
+  return std::find(d.values().begin(), d.values().end(), value) != d.values().end();
+}
+
+namespace {
+
 int64_t Pow10(int n) {
   int64_t p = 1;
   while (n-- > 0) p *= 10;
@@ -41,6 +60,25 @@ int64_t Pow10(int n) {
 }
 
 }  // namespace
+
+absl::Status CheckDimensionValue(const std::string& value) {
+  if (value.empty() || value.size() > kMaxDimensionValueBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("must be 1..", kMaxDimensionValueBytes, " bytes"));
+  }
+  if (FindInvalidUtf8(value) != std::string::npos) {
+    return absl::InvalidArgumentError("must be UTF-8");
+  }
+  for (char c : value) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f || c == '|' || c == '&' || c == '=') {
+      return absl::InvalidArgumentError(
+          "must not hold control characters, '|', '&' or '=' (they separate the parts of "
+          "an aggregate's field)");
+    }
+  }
+  return absl::OkStatus();
+}
 
 pb::ValueKind KindOf(const pb::Indicator& ind) {
   if (ind.measure().kind() == pb::MEASURE_KIND_RATIO) return pb::VALUE_KIND_PERCENT;
@@ -64,6 +102,107 @@ namespace {
 using TypesByKey = std::map<std::string, const pb::ActivityType*>;
 using IndicatorsByKey = std::map<std::string, const pb::Indicator*>;
 
+// Appends the problems of one type's dimensions (`at` names the type).
+void CheckDimensions(const std::string& at, const pb::ActivityType& t,
+                     std::vector<std::string>* errors) {
+  if (t.dimensions_size() > kMaxDimensionsPerType) {
+    errors->push_back(absl::StrCat(at, ".dimensions: ", t.dimensions_size(), ", at most ",
+                                   kMaxDimensionsPerType,
+                                   " per type (a record keeps a counter for every combination "
+                                   "of its dimension values)"));
+  }
+  std::set<std::string> keys;
+  for (int j = 0; j < t.dimensions_size(); ++j) {
+    const auto& d = t.dimensions(j);
+    std::string dat = absl::StrCat(at, ".dimensions[", j, "]");
+    if (!IsIdentifier(d.key())) {
+      errors->push_back(absl::StrCat(dat, ".key: '", d.key(), "' must be lower_snake_case"));
+    } else if (!keys.insert(d.key()).second) {
+      errors->push_back(absl::StrCat(dat, ".key: '", d.key(), "' is repeated"));
+    }
+    if (d.values_size() > kMaxDimensionValues) {
+      errors->push_back(absl::StrCat(dat, ".values: at most ", kMaxDimensionValues));
+    }
+    std::set<std::string> values;
+    for (const auto& v : d.values()) {
+      if (absl::Status st = CheckDimensionValue(v); !st.ok()) {
+        errors->push_back(absl::StrCat(dat, ".values: '", v, "' ", st.message()));
+      } else if (!values.insert(v).second) {
+        errors->push_back(absl::StrCat(dat, ".values: '", v, "' is repeated"));
+      }
+    }
+  }
+}
+
+// Appends the problems of a measure's filter and of the indicator's
+// breakdown: only COUNT and SUM take them (a DISTINCT union or a LATEST
+// record per dimension value is not kept), and every activity type of the
+// measure must declare each dimension named, with the values named allowed.
+void CheckDimensionUse(const std::string& at, const pb::Indicator& ind, const TypesByKey& types,
+                       std::vector<std::string>* errors) {
+  const auto& m = ind.measure();
+  if (m.filter().empty() && ind.breakdown().empty()) return;
+  if (m.kind() != pb::MEASURE_KIND_COUNT && m.kind() != pb::MEASURE_KIND_SUM) {
+    errors->push_back(absl::StrCat(
+        at, m.filter().empty() ? ".breakdown" : ".measure.filter",
+        ": only COUNT and SUM measures take a filter or a breakdown (",
+        pb::MeasureKind_Name(m.kind()),
+        " is not kept per dimension value; for a RATIO, filter or break down its terms)"));
+    return;
+  }
+  // Each named dimension, resolved on every type of the measure.
+  auto check = [&](const std::string& field, const std::string& dim,
+                   const std::vector<std::string>& values) {
+    for (const auto& tk : m.activity_types()) {
+      auto it = types.find(tk);
+      if (it == types.end()) continue;  // Reported with the types.
+      const pb::Dimension* d = FindDimension(*it->second, dim);
+      if (d == nullptr) {
+        errors->push_back(
+            absl::StrCat(at, field, ": activity type '", tk, "' has no dimension '", dim, "'"));
+        continue;
+      }
+      for (const auto& v : values) {
+        if (!DimensionAllows(*d, v)) {
+          errors->push_back(absl::StrCat(at, field, ": '", v, "' is not a value of dimension '",
+                                         dim, "' of activity type '", tk,
+                                         "' (its values: ", absl::StrJoin(d->values(), ", "), ")"));
+        }
+      }
+    }
+  };
+  std::set<std::string> named;
+  int64_t combinations = 1;
+  for (int i = 0; i < m.filter_size(); ++i) {
+    const auto& c = m.filter(i);
+    std::string field = absl::StrCat(".measure.filter[", i, "]");
+    if (c.dimension().empty()) {
+      errors->push_back(absl::StrCat(at, field, ".dimension: must be set"));
+      continue;
+    }
+    if (!named.insert(c.dimension()).second) {
+      errors->push_back(
+          absl::StrCat(at, field, ".dimension: '", c.dimension(), "' is already filtered"));
+    }
+    if (c.values().empty() || c.values_size() > kMaxFilterValues) {
+      errors->push_back(absl::StrCat(at, field, ".values: 1..", kMaxFilterValues, " values"));
+    }
+    combinations *= std::max(1, c.values_size());
+    check(field, c.dimension(), {c.values().begin(), c.values().end()});
+  }
+  if (combinations > kMaxFilterCombinations) {
+    errors->push_back(absl::StrCat(at, ".measure.filter: ", combinations,
+                                   " combinations of values, at most ", kMaxFilterCombinations));
+  }
+  if (!ind.breakdown().empty()) {
+    if (named.count(ind.breakdown()) != 0) {
+      errors->push_back(absl::StrCat(at, ".breakdown: '", ind.breakdown(),
+                                     "' is also filtered; break down by another dimension"));
+    }
+    check(".breakdown", ind.breakdown(), {});
+  }
+}
+
 // Appends the activity types' problems to `errors`; `types` gains every valid key.
 void CheckActivityTypes(const pb::Profile& p, TypesByKey* types, std::vector<std::string>* errors) {
   for (int i = 0; i < p.activity_types_size(); ++i) {
@@ -86,6 +225,7 @@ void CheckActivityTypes(const pb::Profile& p, TypesByKey* types, std::vector<std
             absl::StrCat(at, ".optional_quantities: '", q, "' must be lower_snake_case"));
       }
     }
+    CheckDimensions(at, t, errors);
   }
 }
 
@@ -100,6 +240,7 @@ void CheckMeasure(const std::string& at, const pb::Indicator& ind, const Indicat
     return;
   }
   if (m.kind() == pb::MEASURE_KIND_RATIO) {
+    CheckDimensionUse(at, ind, types, errors);
     for (const auto& ref : {m.numerator(), m.denominator()}) {
       auto it = inds.find(ref);
       if (it == inds.end()) {
@@ -136,6 +277,7 @@ void CheckMeasure(const std::string& at, const pb::Indicator& ind, const Indicat
     errors->push_back(
         absl::StrCat(at, ": money (", ind.unit(), ") must be the SUM of a *_fen quantity"));
   }
+  CheckDimensionUse(at, ind, types, errors);
 }
 
 }  // namespace
@@ -213,12 +355,99 @@ std::vector<std::string> Types(const pb::Measure& m) {
   return {m.activity_types().begin(), m.activity_types().end()};
 }
 
+// Appends the fields of one cell (a total or a row) in Evaluate's order:
+// per bucket, type and condition suffix, the record count then (SUM) the
+// sum and the number of records that state the quantity.
+void AppendCellFields(const pb::Measure& m, const std::vector<std::string>& buckets,
+                      const std::vector<std::string>& suffixes, std::string* f) {
+  for (const auto& b : buckets) {
+    for (const auto& t : m.activity_types()) {
+      for (const auto& x : suffixes) {
+        absl::StrAppend(f, f->empty() ? "" : ",", "[\"", b, "\",");
+        JsonQuoteTo(absl::StrCat("n|", t, x), f);
+        *f += "]";
+        if (m.kind() == pb::MEASURE_KIND_SUM) {
+          absl::StrAppend(f, ",[\"", b, "\",");
+          JsonQuoteTo(absl::StrCat("q|", t, "|", m.quantity(), x), f);
+          absl::StrAppend(f, "],[\"", b, "\",");
+          JsonQuoteTo(absl::StrCat("k|", t, "|", m.quantity(), x), f);
+          *f += "]";
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
+std::vector<std::string> ConditionSuffixes(const pb::Measure& m, const std::string& breakdown,
+                                           const std::string& value) {
+  // (dimension, its values) in dimension order: the order of the parts in
+  // the write script's field names.
+  std::map<std::string, std::vector<std::string>> conditions;
+  for (const auto& c : m.filter()) {
+    conditions[c.dimension()].assign(c.values().begin(), c.values().end());
+  }
+  if (!breakdown.empty()) conditions[breakdown] = {value};
+  std::vector<std::string> out = {""};
+  for (const auto& [dim, values] : conditions) {
+    std::vector<std::string> next;
+    for (const auto& prefix : out) {
+      for (const auto& v : values) {
+        next.push_back(absl::StrCat(prefix, prefix.empty() ? "|" : "&", dim, "=", v));
+      }
+    }
+    out = std::move(next);
+  }
+  return out;
+}
+
+std::map<std::string, std::vector<std::string>> CompiledProfile::FreeValueKeys(
+    const Period& period) const {
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& ind : profile_.indicators()) {
+    if (ind.breakdown().empty()) continue;
+    bool free = false;
+    for (const auto& t : ind.measure().activity_types()) {
+      const pb::ActivityType* type = FindType(t);
+      const pb::Dimension* d = type ? FindDimension(*type, ind.breakdown()) : nullptr;
+      if (d != nullptr && d->values().empty()) free = true;
+    }
+    if (!free) continue;
+    auto& keys = out[ind.key()];
+    for (const auto& b : period.Buckets()) {
+      for (const auto& t : ind.measure().activity_types()) {
+        keys.push_back(absl::StrCat("dx:", b, ":", t, ":", ind.breakdown()));
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> CompiledProfile::BreakdownValues(const pb::Indicator& ind,
+                                                          const ExtraValues& extra) const {
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for (const auto& t : ind.measure().activity_types()) {
+    const pb::ActivityType* type = FindType(t);
+    const pb::Dimension* d = type ? FindDimension(*type, ind.breakdown()) : nullptr;
+    if (d == nullptr) continue;
+    for (const auto& v : d->values()) {
+      if (seen.insert(v).second) out.push_back(v);
+    }
+  }
+  if (auto it = extra.find(ind.key()); it != extra.end()) {
+    for (const auto& v : it->second) {
+      if (seen.insert(v).second) out.push_back(v);
+    }
+  }
+  return out;
+}
+
 // Field order is the order Evaluate consumes them: for each non-ratio
-// indicator, per bucket and type, the record count then (SUM) the sum and
-// the number of records that state the quantity.
-std::string CompiledProfile::ReadSpec(const Period& period) const {
+// indicator its total's fields (AppendCellFields), then each breakdown
+// row's.
+std::string CompiledProfile::ReadSpec(const Period& period, const ExtraValues& extra) const {
   std::vector<std::string> buckets = period.Buckets();
   std::vector<std::string> months = period.Months();
   std::vector<std::string> newest_first(months.rbegin(), months.rend());
@@ -226,13 +455,10 @@ std::string CompiledProfile::ReadSpec(const Period& period) const {
   for (const auto& ind : profile_.indicators()) {
     const auto& m = ind.measure();
     if (m.kind() == pb::MEASURE_KIND_RATIO) continue;
-    for (const auto& b : buckets) {
-      for (const auto& t : m.activity_types()) {
-        absl::StrAppend(&f, f.empty() ? "" : ",", "[\"", b, "\",\"n|", t, "\"]");
-        if (m.kind() == pb::MEASURE_KIND_SUM) {
-          absl::StrAppend(&f, ",[\"", b, "\",\"q|", t, "|", m.quantity(), "\"]");
-          absl::StrAppend(&f, ",[\"", b, "\",\"k|", t, "|", m.quantity(), "\"]");
-        }
+    AppendCellFields(m, buckets, ConditionSuffixes(m), &f);
+    if (!ind.breakdown().empty()) {
+      for (const auto& v : BreakdownValues(ind, extra)) {
+        AppendCellFields(m, buckets, ConditionSuffixes(m, ind.breakdown(), v), &f);
       }
     }
     if (m.kind() == pb::MEASURE_KIND_DISTINCT) {
@@ -254,7 +480,8 @@ namespace {
 // each LATEST indicator. A ratio's record count is the distinct records of
 // its terms, which overlap when the terms share a type.
 struct Feeds {
-  std::map<std::string, int64_t> records_of_type;
+  // type -> filter (its condition suffixes joined; "" unfiltered) -> records.
+  std::map<std::string, std::map<std::string, int64_t>> records_of_type;
   struct Latest {
     std::string id;
     std::string type;
@@ -277,10 +504,18 @@ int64_t DistinctRecords(const pb::Profile& profile, const pb::Measure& ratio, co
       }
     }
   }
+  // Per type: the unfiltered count when a term has it (every filtered
+  // subset is inside it), else the filtered counts added up (exact when the
+  // filters are disjoint, as two values of one dimension are).
   int64_t n = 0;
   for (const auto& t : types) {
     auto it = feeds.records_of_type.find(t);
-    if (it != feeds.records_of_type.end()) n += it->second;
+    if (it == feeds.records_of_type.end()) continue;
+    if (auto all = it->second.find(""); all != it->second.end()) {
+      n += all->second;
+      continue;
+    }
+    for (const auto& [filter, count] : it->second) n += count;
   }
   // A LATEST term's record is already counted when its type is.
   for (const auto& one : latest) {
@@ -350,37 +585,85 @@ class ReplyCursor {
   size_t fi_ = 0, di_ = 0, li_ = 0;
 };
 
-// One COUNT, SUM, DISTINCT or LATEST value. A SUM that no record states
-// (only records without the quantity) is missing, not 0: a sentence built
-// on 0 would state a fact no record states. A sum that is not 0 is stated
-// by some record whatever the count says (aggregates written before the
-// count existed have none).
-void EvaluateMeasure(const pb::Indicator& ind, size_t buckets, ReplyCursor& in, Feeds& feeds,
-                     pb::IndicatorValue& v) {
-  const auto& m = ind.measure();
-  int64_t records = 0, sum = 0, stating = 0;
+// One cell's sums, read in AppendCellFields' order.
+struct CellSums {
+  int64_t records = 0;
+  int64_t sum = 0;
+  int64_t stating = 0;
   std::map<std::string, int64_t> of_type;
+};
+
+CellSums ReadCell(const pb::Measure& m, size_t buckets, size_t suffixes, ReplyCursor& in) {
+  CellSums c;
   for (size_t b = 0; b < buckets; ++b) {
     for (const auto& t : m.activity_types()) {
-      int64_t n = in.NextField();
-      records += n;
-      of_type[t] += n;
-      if (m.kind() == pb::MEASURE_KIND_SUM) {
-        sum += in.NextField();
-        stating += in.NextField();
+      for (size_t x = 0; x < suffixes; ++x) {
+        int64_t n = in.NextField();
+        c.records += n;
+        c.of_type[t] += n;
+        if (m.kind() == pb::MEASURE_KIND_SUM) {
+          c.sum += in.NextField();
+          c.stating += in.NextField();
+        }
       }
     }
   }
-  for (const auto& [t, n] : of_type) feeds.records_of_type[t] = n;
-  v.set_record_count(records);
-  bool missing = records == 0;
+  return c;
+}
+
+// A SUM that no record states (only records without the quantity) is
+// missing, not 0: a sentence built on 0 would state a fact no record
+// states. A sum that is not 0 is stated by some record whatever the count
+// says (aggregates written before the count existed have none).
+bool SumUnstated(const CellSums& c) { return c.sum == 0 && c.stating <= 0; }
+
+// The rows of a broken-down COUNT or SUM, in BreakdownValues' order. A
+// declared value without records is a real 0; an undeclared one without
+// records (present only among records the filter leaves out) is no row.
+void EvaluateRows(const CompiledProfile& profile, const pb::Indicator& ind,
+                  const CompiledProfile::ExtraValues& extra, size_t buckets, ReplyCursor& in,
+                  pb::IndicatorValue& v) {
+  const auto& m = ind.measure();
+  std::vector<std::string> values = profile.BreakdownValues(ind, extra);
+  std::set<std::string> declared;
+  {
+    CompiledProfile::ExtraValues none;
+    for (const auto& one : profile.BreakdownValues(ind, none)) declared.insert(one);
+  }
+  v.set_breakdown(ind.breakdown());
+  for (const auto& value : values) {
+    size_t suffixes = ConditionSuffixes(m, ind.breakdown(), value).size();
+    CellSums c = ReadCell(m, buckets, suffixes, in);
+    if (c.records == 0 && declared.count(value) == 0) continue;
+    pb::BreakdownRow* row = v.add_rows();
+    row->set_dimension_value(value);
+    row->set_record_count(c.records);
+    row->set_value(m.kind() == pb::MEASURE_KIND_SUM ? c.sum : c.records);
+    row->set_missing(m.kind() == pb::MEASURE_KIND_SUM && c.records > 0 && SumUnstated(c));
+    if (!row->missing()) {
+      row->set_display(FormatValue(v.kind(), v.unit(), row->value(), v.precision()));
+    }
+  }
+}
+
+// One COUNT, SUM, DISTINCT or LATEST value (and a COUNT's or SUM's rows).
+void EvaluateMeasure(const CompiledProfile& profile, const pb::Indicator& ind,
+                     const CompiledProfile::ExtraValues& extra, size_t buckets, ReplyCursor& in,
+                     Feeds& feeds, pb::IndicatorValue& v) {
+  const auto& m = ind.measure();
+  std::vector<std::string> suffixes = ConditionSuffixes(m);
+  CellSums c = ReadCell(m, buckets, suffixes.size(), in);
+  std::string filter = absl::StrJoin(suffixes, ",");
+  for (const auto& [t, n] : c.of_type) feeds.records_of_type[t][filter] = n;
+  v.set_record_count(c.records);
+  bool missing = c.records == 0;
   switch (m.kind()) {
     case pb::MEASURE_KIND_COUNT:
-      v.set_value(records);
+      v.set_value(c.records);
       break;
     case pb::MEASURE_KIND_SUM:
-      v.set_value(sum);
-      missing = missing || (sum == 0 && stating <= 0);
+      v.set_value(c.sum);
+      missing = missing || SumUnstated(c);
       break;
     case pb::MEASURE_KIND_DISTINCT:
       v.set_value(in.NextDistinct());
@@ -399,7 +682,13 @@ void EvaluateMeasure(const pb::Indicator& ind, size_t buckets, ReplyCursor& in, 
     default:
       break;
   }
+  // A table genre prints every cell: no record is a real 0 there.
+  if (missing && ind.empty_is_zero() && c.records == 0) {
+    missing = false;
+    v.set_value(0);
+  }
   v.set_missing(missing);
+  if (!ind.breakdown().empty()) EvaluateRows(profile, ind, extra, buckets, in, v);
 }
 
 }  // namespace
@@ -407,7 +696,8 @@ void EvaluateMeasure(const pb::Indicator& ind, size_t buckets, ReplyCursor& in, 
 CompiledProfile::Figures CompiledProfile::Evaluate(const Period& period, int64_t data_version,
                                                    const std::vector<std::string>& fields,
                                                    const std::vector<int64_t>& distinct,
-                                                   const std::vector<std::string>& latest) const {
+                                                   const std::vector<std::string>& latest,
+                                                   const ExtraValues& extra) const {
   Figures out;
   out.data_version = data_version;
   ReplyCursor in(fields, distinct, latest);
@@ -422,7 +712,9 @@ CompiledProfile::Figures CompiledProfile::Evaluate(const Period& period, int64_t
     v.set_kind(KindOf(ind));
     v.set_precision(v.kind() == pb::VALUE_KIND_MONEY_FEN && ind.precision() == 0 ? 2
                                                                                  : ind.precision());
-    if (ind.measure().kind() != pb::MEASURE_KIND_RATIO) EvaluateMeasure(ind, buckets, in, feeds, v);
+    if (ind.measure().kind() != pb::MEASURE_KIND_RATIO) {
+      EvaluateMeasure(*this, ind, extra, buckets, in, feeds, v);
+    }
     out.values.push_back(std::move(v));
   }
   for (const auto& [key, one] : feeds.latest) out.latest_ids[key] = one.id;

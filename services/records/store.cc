@@ -168,6 +168,43 @@ absl::StatusOr<int64_t> Store::CountDistinct(const std::string& org_id,
   return static_cast<int64_t>(seen.size());
 }
 
+absl::StatusOr<Store::HashKeys> Store::ReadHashKeys(const std::string& org_id,
+                                                    const std::vector<std::string>& keys) {
+  std::vector<redis::Args> cmds;
+  cmds.reserve(keys.size() + 1);
+  cmds.push_back({"GET", DataVersionKey(org_id)});
+  for (const auto& k : keys) cmds.push_back({"HKEYS", Key(org_id, k)});
+  GR_ASSIGN_OR_RETURN(auto replies, redis_->Pipeline(cmds));
+  for (const auto& r : replies) GR_RETURN_IF_ERROR(r.ErrorStatus());
+  HashKeys out;
+  if (!replies[0].IsNil()) {
+    GR_ASSIGN_OR_RETURN(out.data_version, replies[0].AsInt());
+  }
+  for (size_t i = 1; i < replies.size(); ++i) {
+    std::vector<std::string> fields;
+    for (size_t j = 0; j < replies[i].Size(); ++j) fields.push_back(replies[i][j].AsString());
+    out.keys.push_back(std::move(fields));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::vector<std::string>>> Store::ReadSets(
+    const std::string& org_id, const std::vector<std::string>& keys) {
+  std::vector<std::vector<std::string>> out;
+  if (keys.empty()) return out;
+  std::vector<redis::Args> cmds;
+  cmds.reserve(keys.size());
+  for (const auto& k : keys) cmds.push_back({"SMEMBERS", Key(org_id, k)});
+  GR_ASSIGN_OR_RETURN(auto replies, redis_->Pipeline(cmds));
+  for (const auto& r : replies) {
+    GR_RETURN_IF_ERROR(r.ErrorStatus());
+    std::vector<std::string> members;
+    for (size_t j = 0; j < r.Size(); ++j) members.push_back(r[j].AsString());
+    out.push_back(std::move(members));
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<std::string>> Store::ProvenanceIds(
     const std::string& org_id, const std::vector<std::string>& months,
     const std::vector<std::string>& types) {

@@ -17,6 +17,8 @@
 //   gr:{org}:dp:{bucket}:{t}   hash person -> records naming them
 //   gr:{org}:lt:{month}:{t}    zset of ids by date, for LATEST values
 //   gr:{org}:pv:{month}:{t}    set of ids, for provenance
+//   gr:{org}:pv:{month}:{t}:{dim}={value}  the same per dimension value
+//   gr:{org}:dx:{bucket}:{t}:{dim}  hash value -> records carrying it
 //   gr:{org}:quota:{yyyymmdd}  hash {n, b}: the day's writes and bytes
 //   gr:{org}:rq:{request_id}   request replay (common/request_id.h)
 //   gr:{org}:events            the org's event log (common/events.h)
@@ -105,6 +107,18 @@ class Store {
   absl::StatusOr<int64_t> CountDistinct(const std::string& org_id,
                                         const std::vector<std::string>& buckets,
                                         const std::vector<std::string>& types, int scan_count);
+  // The data version, then the fields of each hash of `keys` (suffixes
+  // after the org's prefix), in one round trip.
+  struct HashKeys {
+    int64_t data_version = 0;
+    std::vector<std::vector<std::string>> keys;
+  };
+  absl::StatusOr<HashKeys> ReadHashKeys(const std::string& org_id,
+                                        const std::vector<std::string>& keys);
+  // The members of each set of `keys` (suffixes after the org's prefix),
+  // in one round trip.
+  absl::StatusOr<std::vector<std::vector<std::string>>> ReadSets(
+      const std::string& org_id, const std::vector<std::string>& keys);
   // Ids of the records of `types` in `months` (provenance sets).
   absl::StatusOr<std::vector<std::string>> ProvenanceIds(const std::string& org_id,
                                                          const std::vector<std::string>& months,

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/numerals.h"
+#include "records/period.h"
 
 namespace govreport::templates {
 namespace {
@@ -17,7 +18,78 @@ v1::ValueMap& MapAt(v1::ValueMap& parent, const std::string& key) {
   return *(*parent.mutable_fields())[key].mutable_map();
 }
 
+v1::Value Number(int64_t n) {
+  v1::Value v;
+  v.mutable_quantity()->set_value(n);
+  return v;
+}
+
+// Month index (year * 12 + month - 1) → "2023年3月".
+std::string YearMonth(int index) { return absl::StrCat(index / 12, "年", index % 12 + 1, "月"); }
+
+// An indicator's rows: the dimension value and the row's figure, typed
+// like the indicator's own.
+v1::Value RowsValue(const records::v1::IndicatorValue& iv) {
+  v1::Value list;
+  for (const auto& row : iv.rows()) {
+    v1::ValueMap& item = *list.mutable_list()->add_items()->mutable_map();
+    (*item.mutable_fields())["label"] = Text(row.dimension_value());
+    // A row without a figure (a SUM nobody stated) has no n: the template's
+    // missing-value handling applies, as for a missing indicator.
+    if (row.missing()) continue;
+    records::v1::IndicatorValue cell = iv;
+    cell.set_value(row.value());
+    (*item.mutable_fields())["n"] = IndicatorToValue(cell);
+  }
+  return list;
+}
+
 }  // namespace
+
+std::optional<std::string> PeriodLabelChinese(const std::string& label) {
+  absl::StatusOr<records::Period> p = records::ParsePeriod(label);
+  if (!p.ok()) return std::nullopt;
+  int first = p->first_month, last = p->last_month;
+  int fy = first / 12, ly = last / 12, fm = first % 12, lm = last % 12;
+  if (fm == 0 && lm == 11) {
+    return fy == ly ? absl::StrCat(fy, "年") : absl::StrCat(fy, "年至", ly, "年");
+  }
+  if (fy == ly) {
+    if (fm == 0 && lm == 5) return absl::StrCat(fy, "年上半年");
+    if (fm == 6 && lm == 11) return absl::StrCat(fy, "年下半年");
+    if (fm % 3 == 0 && lm == fm + 2) {
+      return absl::StrCat(fy, "年第", ChineseNumerals(fm / 3 + 1), "季度");
+    }
+    if (fm == lm) return YearMonth(first);
+    return absl::StrCat(YearMonth(first), "至", lm + 1, "月");
+  }
+  return absl::StrCat(YearMonth(first), "至", YearMonth(last));
+}
+
+std::optional<int> PeriodNextYear(const std::string& label) {
+  absl::StatusOr<records::Period> p = records::ParsePeriod(label);
+  if (!p.ok()) return std::nullopt;
+  return p->last_month / 12 + 1;
+}
+
+std::string RowsKey(const std::string& indicator_key) {
+  return absl::StrCat(indicator_key, ".rows");
+}
+
+std::vector<std::pair<std::string, ContextKind>> ExtraContextNames(
+    const records::v1::Profile& profile) {
+  std::vector<std::pair<std::string, ContextKind>> out = {
+      {"period.label_cn", ContextKind::kText}, {"period.next_year", ContextKind::kNumber}};
+  for (const auto& ind : profile.indicators()) {
+    if (ind.breakdown().empty()) continue;
+    bool money = ind.unit() == "万元" || ind.unit() == "元";
+    std::string rows = absl::StrCat("ind.", ind.key(), ".rows");
+    out.emplace_back(rows, ContextKind::kList);
+    out.emplace_back(rows + ".label", ContextKind::kText);
+    out.emplace_back(rows + ".n", money ? ContextKind::kMoney : ContextKind::kQuantity);
+  }
+  return out;
+}
 
 v1::Value IndicatorToValue(const records::v1::IndicatorValue& iv) {
   v1::Value v;
@@ -55,12 +127,15 @@ v1::ValueMap BuildReportContext(const ReportContextInput& in) {
   // The year the period ends in: "2022-11..2023-10" reports on 2023.
   (*period.mutable_fields())["year"] = Text(
       in.figures.last_day().size() >= 4 ? in.figures.last_day().substr(0, 4) : label.substr(0, 4));
+  if (auto cn = PeriodLabelChinese(label)) (*period.mutable_fields())["label_cn"] = Text(*cn);
+  if (auto next = PeriodNextYear(label)) (*period.mutable_fields())["next_year"] = Number(*next);
   v1::ValueMap& narrative = MapAt(root, "narrative");
   for (const auto& [k, text] : in.narrative) (*narrative.mutable_fields())[k] = Text(text);
   v1::ValueMap& ind = MapAt(root, "ind");
   for (const auto& iv : in.figures.values()) {
     // A slot without data stays absent, so the renderer lists it as
     // missing instead of printing a zero.
+    if (!iv.breakdown().empty()) (*ind.mutable_fields())[RowsKey(iv.key())] = RowsValue(iv);
     if (iv.missing()) continue;
     (*ind.mutable_fields())[iv.key()] = IndicatorToValue(iv);
   }
