@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "assembler/domain.h"
 #include "common/crypto.h"
@@ -1475,6 +1476,118 @@ TEST_F(AssemblerManualTest, OnlyTheNewestOfQueuedJobsAssembles) {
   EXPECT_EQ(now.current_revision(), 1);
   EXPECT_EQ(now.applied_job(), 3);
   EXPECT_EQ(Revision(r.name(), 1).narrative().at("problems"), "二");
+}
+
+// ------------------------------------- approval events driven by hand
+
+class AssemblerEventsByHandTest : public AssemblerTest {
+ protected:
+  StackOptions Options() override {
+    StackOptions o;
+    o.event_workers = 0;  // Assembly runs; approval events wait for the test.
+    return o;
+  }
+
+  // The approved event of the report's approval, as the worker reads it.
+  streams::Entry ApprovedEvent(const std::string& approval) {
+    streams::Entry entry;
+    entry.id = "by-hand";
+    for (const auto& e : ReadStream(stack_->redis(), "gr:ev:approval")) {
+      if (e.at("type") != "approved" || e.at("approval") != approval) continue;
+      for (const auto& [k, v] : e) {
+        if (k != "_id") entry.fields.emplace_back(k, v);
+      }
+    }
+    return entry;
+  }
+
+  v1::Report Stored(const std::string& id) {
+    auto r = stack_->store().ReadReport(ReportRef{"kjj", id});
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : v1::Report();
+  }
+
+  v1::DocumentNumber Number(int64_t id) {
+    auto n = stack_->store().ReadDocumentNumber("kjj", id);
+    EXPECT_TRUE(n.ok()) << n.status();
+    return n.ok() ? *n : v1::DocumentNumber();
+  }
+};
+
+// The worker's whole path: the 发文字号 allocated at sign-off and printed on
+// the published revision with its 签发人 (a redelivery gives it again); a
+// publication that failed for good voids its number and says so; a replay
+// of the event then publishes with a new number, never the voided one.
+TEST_F(AssemblerEventsByHandTest, AFailedPublicationVoidsItsNumberAndAReplayGetsANewOne) {
+  v1::UpdateDocumentSettingsRequest set;
+  set.mutable_document_settings()->set_name("orgs/kjj/documentSettings");
+  set.mutable_document_settings()->set_issuing_mark("中共某市科学技术局党组");
+  set.mutable_document_settings()->set_code("某科党");
+  set.mutable_document_settings()->set_upward(true);
+  v1::DocumentSettings settings;
+  grpc::Status st =
+      stack_->reports().UpdateDocumentSettings(Stack::Ctx(kjj_.admin).get(), set, &settings);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+
+  v1::Report r = Ready("stuck");
+  v1::Report submitted;
+  ASSERT_TRUE(Submit(r, {kGap}, &submitted).ok());
+  ASSERT_TRUE(Decide(kjj_.director, submitted.approval(), true).ok());
+  ASSERT_TRUE(Decide(kjj_.secretary, submitted.approval(), true).ok());
+  streams::Entry approved = ApprovedEvent(submitted.approval());
+  ASSERT_FALSE(approved.fields.empty());
+  EXPECT_EQ(approved.Get("signer_names"), R"(["张秘书"])");
+
+  // What the worker records before rendering; then it gives up for good.
+  const RevisionRef rev{"kjj", "stuck", 1};
+  SignOff sign_off{submitted.approval(), "kjj-secretary", 0, {"张秘书"}};
+  ASSERT_TRUE(absl::SimpleAtoi(approved.Get("sign_off_unix"), &sign_off.sign_off_unix));
+  auto numbering = NumberSignOff(stack_->store(), rev, sign_off, sign_off.sign_off_unix);
+  ASSERT_TRUE(numbering.ok()) << numbering.status();
+  const int year = static_cast<int>(IssueDateOf(sign_off.sign_off_unix).year());
+  EXPECT_EQ(numbering->display, absl::StrCat("某科党〔", year, "〕1号"));
+  auto again = NumberSignOff(stack_->store(), rev, sign_off, sign_off.sign_off_unix);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->name, numbering->name);  // A redelivery: the same number.
+  auto stored = stack_->store().ReadReport(rev.report());
+  ASSERT_TRUE(stored.ok());
+  v1::Report approved_report = *stored;
+  MarkApproved(approved_report, sign_off, *numbering, sign_off.sign_off_unix);
+  auto committed =
+      stack_->store().Commit(CommitBuilder(rev.report(), stored->version(), approved_report));
+  ASSERT_TRUE(committed.ok() && committed->outcome == Outcome::kOk);
+
+  stack_->workers().OnApprovalEventDead(approved, absl::UnavailableError("templates away"));
+  v1::DocumentNumber first = Number(1);
+  EXPECT_EQ(first.state(), v1::DOCUMENT_NUMBER_STATE_VOIDED);
+  EXPECT_EQ(first.voided_by(), "system");
+  EXPECT_TRUE(absl::StrContains(first.void_reason(), "publication failed")) << first.void_reason();
+  v1::Report dead = Stored("stuck");
+  EXPECT_EQ(dead.state(), v1::REPORT_STATE_APPROVED);
+  EXPECT_TRUE(absl::StrContains(dead.error(), "is voided")) << dead.error();
+
+  // The operator replays the event: published, numbered anew.
+  EXPECT_EQ(stack_->workers().HandleApprovalEvent(approved).outcome, streams::Outcome::kDone);
+  v1::Report pub = Stored("stuck");
+  ASSERT_EQ(pub.state(), v1::REPORT_STATE_PUBLISHED) << pub.error();
+  v1::Revision frozen = Revision(r.name(), 1);
+  EXPECT_EQ(frozen.document_number(), absl::StrCat("某科党〔", year, "〕2号"));
+  EXPECT_EQ(frozen.document_number_name(), "orgs/kjj/documentNumbers/2");
+  EXPECT_EQ(std::vector<std::string>(frozen.signer_names().begin(), frozen.signer_names().end()),
+            std::vector<std::string>{"张秘书"});
+  EXPECT_EQ(frozen.document_settings().code(), "某科党");
+  v1::DocumentNumber second = Number(2);
+  EXPECT_EQ(second.state(), v1::DOCUMENT_NUMBER_STATE_ISSUED);
+  EXPECT_TRUE(second.published());
+  EXPECT_EQ(second.revision(), frozen.name());
+  auto published = ReadStream(stack_->redis(), std::string(kPublishedEvents));
+  ASSERT_EQ(published.size(), 1u);
+  EXPECT_EQ(published[0]["document_number"], frozen.document_number());
+  EXPECT_EQ(published[0]["signer_names"], "张秘书");
+  // Nothing pending: the code may change now.
+  auto pending = stack_->redis().Command({"SCARD", Store::PendingNumbersKey("kjj")});
+  ASSERT_TRUE(pending.ok());
+  EXPECT_EQ(pending->Int(), 0);
 }
 
 // --------------------------------------------- permanent assembly failure

@@ -53,7 +53,7 @@ class DocumentNumbersTest : public ::testing::Test {
   }
 
   absl::StatusOr<pb::DocumentSettings> Set(const std::string& org, const std::string& code,
-                                           std::vector<std::string> mask = {},
+                                           const std::vector<std::string>& mask = {},
                                            const std::string& request_id = "") {
     pb::UpdateDocumentSettingsRequest req;
     req.mutable_document_settings()->set_name(DocumentSettingsName(org));
@@ -61,7 +61,7 @@ class DocumentNumbersTest : public ::testing::Test {
     req.mutable_document_settings()->set_code(code);
     req.mutable_document_settings()->set_main_recipients("市委");
     req.mutable_document_settings()->set_upward(true);
-    for (auto& m : mask) req.add_update_mask(m);
+    for (const auto& m : mask) req.add_update_mask(m);
     req.set_request_id(request_id);
     return core_->UpdateDocumentSettings(AdminOf(org), org, req);
   }
@@ -123,6 +123,7 @@ TEST_F(DocumentNumbersTest, ConcurrentSignOffsGiveEachReportItsOwnNumberWithoutG
   std::map<std::string, std::string> first, second;  // report → display
   std::mutex mu;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads + 1);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kReportsPerThread; ++i) {
@@ -276,6 +277,7 @@ TEST_F(DocumentNumbersTest, AVoidedNumberIsAGapNeverGivenAgain) {
   std::vector<pb::DocumentNumber> all = All("kjj");
   ASSERT_EQ(all.size(), 4u);
   std::vector<std::string> states;
+  states.reserve(all.size());
   for (const auto& n : all) {
     states.push_back(
         absl::StrCat(n.number(), n.state() == pb::DOCUMENT_NUMBER_STATE_VOIDED ? "V" : "I"));
