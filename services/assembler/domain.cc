@@ -360,6 +360,7 @@ void MarkApproved(pb::Report& report, const SignOff& s, const Numbering& numberi
 
 void MarkPublished(pb::Report& report, const pb::Revision& revision, int64_t now_unix) {
   report.set_state(pb::REPORT_STATE_PUBLISHED);
+  report.clear_outdated();
   report.set_published_revision(revision.number());
   report.set_digest(revision.digest());
   report.set_approval_history_head(revision.approval_history_head());
@@ -408,6 +409,32 @@ events::v1::Event PublishedEvent(const RevisionRef& ref, const pb::Revision& fro
   *p->mutable_documents() = frozen.documents();
   p->set_signer(frozen.signer());
   p->set_issue_date(frozen.issue_date());
+  return e;
+}
+
+OutdatedChange ClassifyOutdated(const pb::Report& report, const pb::Staleness& now) {
+  if (report.state() != pb::REPORT_STATE_PUBLISHED || !now.checked()) return OutdatedChange::kNone;
+  if (!now.stale()) {
+    return report.has_outdated() ? OutdatedChange::kCleared : OutdatedChange::kNone;
+  }
+  if (report.has_outdated() &&
+      report.outdated().current_data_version() == now.current_data_version()) {
+    return OutdatedChange::kNone;
+  }
+  return OutdatedChange::kOutdated;
+}
+
+events::v1::Event OutdatedEvent(const ReportRef& ref, const pb::Report& report,
+                                const pb::Staleness& now, int64_t now_unix) {
+  events::v1::Event e =
+      OrgEvent(events::v1::EVENT_KIND_REPORT_OUTDATED, ref.org, "system", now_unix);
+  events::v1::ReportOutdated* o = e.mutable_report_outdated();
+  o->set_report(ref.Name());
+  o->set_revision(report.published_revision());
+  o->set_published_data_version(now.revision_data_version());
+  o->set_current_data_version(now.current_data_version());
+  *o->mutable_changed_figures() = now.changed_figures();
+  *o->mutable_changed_org_fields() = now.changed_org_fields();
   return e;
 }
 

@@ -170,6 +170,18 @@ events::v1::Event AssembledEvent(const AssembleJob& job, const pb::Revision& rev
 events::v1::Event PublishedEvent(const RevisionRef& ref, const pb::Revision& frozen,
                                  int64_t now_unix);
 
+// What a check of a PUBLISHED report's revision against the records now
+// (`now`, CompareWithCurrent) changes on the report: kOutdated when it is
+// stale and the report does not show it yet at this records data version
+// (the flag is set and an EVENT_KIND_REPORT_OUTDATED event appended, once
+// per data version); kCleared when it reads as published again; else
+// nothing. An unchecked staleness changes nothing.
+enum class OutdatedChange { kNone, kOutdated, kCleared };
+OutdatedChange ClassifyOutdated(const pb::Report& report, const pb::Staleness& now);
+// By "system": a check, not a call, finds it.
+events::v1::Event OutdatedEvent(const ReportRef& ref, const pb::Report& report,
+                                const pb::Staleness& now, int64_t now_unix);
+
 // -------------------------------------------------------------- contents
 
 // Checks narrative slots and text: known slots (when `known_slots` is not

@@ -267,10 +267,13 @@ absl::StatusOr<pb::Report> ReportCore::CreateReport(const auth::Principal& p, co
 absl::StatusOr<pb::Report> ReportCore::GetReport(const CallAs& as, const ReportRef& ref,
                                                  bool check_staleness) {
   GR_ASSIGN_OR_RETURN(pb::Report report, store_->ReadReport(ref));
-  bool applicable = report.current_revision() > 0 && (report.state() == pb::REPORT_STATE_DRAFT ||
-                                                      report.state() == pb::REPORT_STATE_IN_REVIEW);
+  const bool published = report.state() == pb::REPORT_STATE_PUBLISHED;
+  bool applicable =
+      report.current_revision() > 0 && (report.state() == pb::REPORT_STATE_DRAFT ||
+                                        report.state() == pb::REPORT_STATE_IN_REVIEW || published);
   if (!check_staleness || !applicable) return report;
   int64_t n = report.state() == pb::REPORT_STATE_IN_REVIEW ? report.submitted_revision()
+              : published                                  ? report.published_revision()
                                                            : report.current_revision();
   GR_ASSIGN_OR_RETURN(pb::Revision rev, store_->ReadRevision(RevisionRef{ref.org, ref.id, n}));
   auto pending_org = std::async(std::launch::async, [&] { return upstream_->GetOrg(as, ref.org); });
@@ -285,6 +288,17 @@ absl::StatusOr<pb::Report> ReportCore::GetReport(const CallAs& as, const ReportR
     return report;
   }
   *report.mutable_staleness() = CompareWithCurrent(rev, *now, *org);
+  if (published) {
+    // A reader is the first to see that the published figures no longer
+    // hold: the report records it and says so in the org's log.
+    absl::StatusOr<pb::Report> recorded =
+        RecordOutdated(*store_, ref, n, report.staleness(), Now());
+    if (recorded.ok()) {
+      pb::Staleness staleness = report.staleness();
+      report = *std::move(recorded);
+      *report.mutable_staleness() = std::move(staleness);
+    }
+  }
   return report;
 }
 

@@ -552,4 +552,42 @@ absl::StatusOr<Numbering> NumberSignOff(Store& store, const RevisionRef& ref,
       absl::StrCat("the document settings of orgs/", ref.org, " kept changing"));
 }
 
+absl::StatusOr<pb::Report> RecordOutdated(Store& store, const ReportRef& ref, int64_t revision,
+                                          const pb::Staleness& now, int64_t now_unix) {
+  using Result = absl::StatusOr<pb::Report>;
+  pb::Report next;
+  constexpr int kPasses = 8;
+  return ReadModifyCommit<Result>(
+      store, ref, kPasses, std::nullopt,
+      [&](absl::StatusOr<pb::Report>& report) -> Decision<Result> {
+        if (!report.ok()) return Result(report.status());
+        if (report->published_revision() != revision) return Result(*report);
+        OutdatedChange change = ClassifyOutdated(*report, now);
+        if (change == OutdatedChange::kNone) return Result(*report);
+        next = *report;
+        if (change == OutdatedChange::kCleared) {
+          next.clear_outdated();
+        } else {
+          *next.mutable_outdated() = now;
+        }
+        next.set_version(report->version() + 1);
+        *next.mutable_update_time() = ToTimestamp(now_unix);
+        CommitBuilder commit(ref, report->version(), next);
+        if (change == OutdatedChange::kOutdated) {
+          commit.AppendEvent(ref.org, OutdatedEvent(ref, next, now, now_unix),
+                             store.event_retention());
+        }
+        return commit;
+      },
+      [&](const absl::StatusOr<CommitResult>& result) -> std::optional<Result> {
+        if (!result.ok()) return Result(result.status());
+        if (result->outcome == Outcome::kOk) {
+          next.set_change_sequence(result->change_sequence);
+          return Result(next);
+        }
+        return std::nullopt;
+      },
+      [&] { return Result(absl::AbortedError(absl::StrCat(ref.Name(), " kept changing"))); });
+}
+
 }  // namespace govreport::assembler

@@ -236,6 +236,14 @@ class Store {
 absl::StatusOr<Numbering> NumberSignOff(Store& store, const RevisionRef& ref,
                                         const SignOff& sign_off, int64_t now_unix);
 
+// Records on a PUBLISHED report what a check of its published revision
+// `revision` found (`now`, ClassifyOutdated): the outdated flag and, when
+// newly outdated, the EVENT_KIND_REPORT_OUTDATED event, in one commit. A
+// report that has moved on (another publication, a correction) is left
+// alone. Returns the report as stored after it.
+absl::StatusOr<pb::Report> RecordOutdated(Store& store, const ReportRef& ref, int64_t revision,
+                                          const pb::Staleness& now, int64_t now_unix);
+
 // The one optimistic write of a report, read → decide → commit with the
 // version read, used by every writer of reports. `decide` gets the report
 // as read (or why it could not be read) and either ends with an answer or

@@ -1,6 +1,7 @@
 #include "assembler/workers.h"
 
 #include <future>
+#include <map>
 #include <optional>
 #include <utility>
 #include <variant>
@@ -10,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/crypto.h"
+#include "common/resource.h"
 #include "common/server.h"
 #include "common/status.h"
 #include "common/timestamp.h"
@@ -465,6 +467,56 @@ void Workers::OnApprovalEventDead(const streams::Entry& entry, const absl::Statu
       Committed, [] { return HandlerResult::Done(); });
 }
 
+// ------------------------------------------------------------- outdated
+
+absl::StatusOr<int64_t> Workers::CheckOutdated(const std::string& org) {
+  GR_ASSIGN_OR_RETURN(rpb::Org org_now, upstream_->GetOrg(service_, org));
+  // One question to records per period, however many reports share it.
+  std::map<std::string, rpb::GetIndicatorValuesResponse> figures;
+  ReportQuery q;
+  q.state = pb::REPORT_STATE_PUBLISHED;
+  q.size = 100;
+  int64_t checked = 0;
+  do {
+    GR_ASSIGN_OR_RETURN(Store::Page page, store_->ListReports(org, q));
+    for (const pb::Report& report : page.reports) {
+      auto ref = ParseReportName(report.name());
+      if (!ref.ok()) continue;
+      RevisionRef rev_ref{org, ref->id, report.published_revision()};
+      GR_ASSIGN_OR_RETURN(pb::Revision rev, store_->ReadRevision(rev_ref));
+      auto it = figures.find(rev.period());
+      if (it == figures.end()) {
+        GR_ASSIGN_OR_RETURN(rpb::GetIndicatorValuesResponse now,
+                            upstream_->GetIndicatorValues(service_, org, rev.period()));
+        it = figures.emplace(rev.period(), std::move(now)).first;
+      }
+      pb::Staleness staleness = CompareWithCurrent(rev, it->second, org_now);
+      GR_RETURN_IF_ERROR(RecordOutdated(*store_, *ref, rev_ref.number, staleness, Now()).status());
+      ++checked;
+    }
+    q.cursor = page.next_cursor;
+  } while (!q.cursor.empty());
+  return checked;
+}
+
+absl::StatusOr<int64_t> Workers::CheckAllOutdated() {
+  GR_ASSIGN_OR_RETURN(redis::Reply orgs,
+                      store_->redis().Command({"ZRANGE", std::string(kOrgIndexKey), "0", "-1"}));
+  int64_t checked = 0;
+  absl::Status first_error;
+  for (size_t i = 0; i < orgs.Size(); ++i) {
+    // One org's trouble (its records away) does not stop the others.
+    absl::StatusOr<int64_t> n = CheckOutdated(orgs[i].AsString());
+    if (n.ok()) {
+      checked += *n;
+    } else if (first_error.ok()) {
+      first_error = n.status();
+    }
+  }
+  if (!first_error.ok()) return first_error;
+  return checked;
+}
+
 // ------------------------------------------------------------------ pool
 
 WorkerPool::WorkerPool(redis::Client* redis, Workers* workers, WorkerOptions options)
@@ -509,6 +561,9 @@ absl::Status WorkerPool::Start() {
   if (options_.trim_interval > absl::ZeroDuration()) {
     threads_.emplace_back([this] { TrimLoop(); });
   }
+  if (options_.outdated_check_interval > absl::ZeroDuration()) {
+    threads_.emplace_back([this] { OutdatedLoop(); });
+  }
   for (int i = 0; i < options_.event_workers; ++i) {
     threads_.emplace_back([this, opts = ConsumerFor(kApprovalEvents, i)] {
       streams::Consumer consumer(redis_, opts);
@@ -544,6 +599,20 @@ void WorkerPool::TrimLoop() {
     (void)TrimStreams();  // Redis away: the next round tries again.
     absl::Time until = absl::Now() + options_.trim_interval;
     while (!stop_.load() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(100));
+  }
+}
+
+// Every replica checks: a check records a finding once (ClassifyOutdated),
+// so two replicas finding the same change append one event.
+void WorkerPool::OutdatedLoop() {
+  while (!stop_.load()) {
+    absl::Time until = absl::Now() + options_.outdated_check_interval;
+    while (!stop_.load() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(100));
+    if (stop_.load()) break;
+    absl::StatusOr<int64_t> checked = workers_->CheckAllOutdated();
+    if (!checked.ok()) {
+      LogLine(kLog, absl::StrCat("outdated check: ", checked.status().message()));
+    }
   }
 }
 

@@ -570,6 +570,86 @@ TEST_F(AssemblerTest, ApprovalPublishesFrozenDocumentsWithDigests) {
   EXPECT_FALSE(Revision(r.name(), 2).frozen());
 }
 
+// Records of the period changed after publication: the published report
+// shows it (outdated, with the figures that changed) and the org's log has
+// one EVENT_KIND_REPORT_OUTDATED per records data version, whether a reader
+// or the workers' sweep found it; a correction's publication clears it.
+TEST_F(AssemblerTest, APublishedReportWhoseRecordsChangedIsFlaggedOutdatedOnce) {
+  v1::Report r = Ready("outdated");
+  v1::Report submitted;
+  ASSERT_TRUE(Submit(r, {kGap}, &submitted).ok());
+  ASSERT_TRUE(Decide(kjj_.director, submitted.approval(), true).ok());
+  ASSERT_TRUE(Decide(kjj_.secretary, submitted.approval(), true).ok());
+  WaitState(r.name(), v1::REPORT_STATE_PUBLISHED);
+  auto outdated_events = [&] {
+    return OfKind(OrgEvents(stack_->redis(), "kjj"), events::v1::EVENT_KIND_REPORT_OUTDATED);
+  };
+
+  // Another period's record: the data version moves, no figure does.
+  ASSERT_TRUE(stack_->AddActivity("kjj", "theme_party_day", "2022-07-01").ok());
+  v1::Report fresh = GetWithStaleness(r.name());
+  EXPECT_TRUE(fresh.staleness().checked());
+  EXPECT_FALSE(fresh.staleness().stale());
+  EXPECT_FALSE(fresh.has_outdated());
+  EXPECT_TRUE(outdated_events().empty());
+
+  ASSERT_TRUE(stack_->AddActivity("kjj", "theme_party_day", "2023-08-01").ok());
+  v1::Report seen = GetWithStaleness(r.name());
+  EXPECT_EQ(seen.state(), v1::REPORT_STATE_PUBLISHED);
+  ASSERT_TRUE(seen.outdated().stale());
+  ASSERT_EQ(seen.outdated().changed_figures_size(), 1);
+  EXPECT_EQ(seen.outdated().changed_figures(0).key(), "theme_party_days");
+  EXPECT_EQ(seen.outdated().changed_figures(0).from_value(), 1);
+  EXPECT_EQ(seen.outdated().changed_figures(0).to_value(), 2);
+  // Stored, not only computed for this answer.
+  v1::GetReportRequest plain;
+  plain.set_name(r.name());
+  plain.set_skip_staleness(true);
+  v1::Report stored;
+  ASSERT_TRUE(stack_->reports().GetReport(Stack::Ctx(kjj_.drafter).get(), plain, &stored).ok());
+  EXPECT_TRUE(stored.outdated().stale());
+
+  // Read again, swept by the workers: still one event.
+  GetWithStaleness(r.name());
+  auto swept = stack_->workers().CheckAllOutdated();
+  ASSERT_TRUE(swept.ok()) << swept.status();
+  EXPECT_GE(*swept, 1);
+  std::vector<events::v1::Event> log = outdated_events();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].actor(), "system");
+  EXPECT_EQ(log[0].report_outdated().report(), r.name());
+  EXPECT_EQ(log[0].report_outdated().revision(), 1);
+  ASSERT_EQ(log[0].report_outdated().changed_figures_size(), 1);
+  EXPECT_EQ(log[0].report_outdated().changed_figures(0).key(), "theme_party_days");
+  EXPECT_GT(log[0].report_outdated().current_data_version(),
+            log[0].report_outdated().published_data_version());
+
+  // A further change of the period: the sweep finds it first, one more event.
+  ASSERT_TRUE(stack_->AddActivity("kjj", "theme_party_day", "2023-09-01").ok());
+  ASSERT_TRUE(stack_->workers().CheckOutdated("kjj").ok());
+  log = outdated_events();
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[1].report_outdated().changed_figures(0).to_value(), 3);
+  EXPECT_EQ(GetWithStaleness(r.name()).outdated().changed_figures(0).to_value(), 3);
+  EXPECT_EQ(outdated_events().size(), 2u);
+
+  // The correction: reassembled, approved, published again; not outdated.
+  v1::ReassembleRequest rr;
+  rr.set_name(r.name());
+  rr.set_correction(true);
+  v1::Report out;
+  ASSERT_TRUE(stack_->reports().Reassemble(Stack::Ctx(kjj_.drafter).get(), rr, &out).ok());
+  v1::Report corrected = WaitRevision(r.name(), 2);
+  ASSERT_TRUE(Submit(corrected, {kGap}, &submitted).ok());
+  ASSERT_TRUE(Decide(kjj_.director, submitted.approval(), true).ok());
+  ASSERT_TRUE(Decide(kjj_.secretary, submitted.approval(), true).ok());
+  v1::Report republished = WaitState(r.name(), v1::REPORT_STATE_PUBLISHED);
+  EXPECT_EQ(republished.published_revision(), 2);
+  EXPECT_FALSE(republished.has_outdated());
+  EXPECT_FALSE(GetWithStaleness(r.name()).has_outdated());
+  EXPECT_EQ(outdated_events().size(), 2u);
+}
+
 TEST_F(AssemblerTest, RejectionAndWithdrawalReturnToDraftWithTheComment) {
   v1::Report r = Ready("reject");
   v1::Report submitted;

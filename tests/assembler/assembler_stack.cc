@@ -227,6 +227,7 @@ absl::Status Stack::StartReplica(const StackOptions& options, const redis::Optio
   wo.assemble_workers = options.workers;
   wo.event_workers = options.workers > 0 ? options.event_workers : 0;
   wo.consumer_prefix = absl::StrCat("test-replica", i);
+  wo.outdated_check_interval = absl::ZeroDuration();  // Tests check by hand.
   wo.claim_idle = options.claim_idle;
   wo.max_deliveries = options.max_deliveries;
   wo.block = options.block;
