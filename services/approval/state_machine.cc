@@ -177,7 +177,8 @@ std::vector<std::string> ApprovedUsers(const ApprovalState& s) {
 // the order of `approvers`: each one's display name when they approved,
 // else their subject. JSON because a display name may hold a comma.
 std::string SignerNamesJson(const ApprovalState& s, const std::vector<std::string>& approvers) {
-  std::string out = "[";
+  std::vector<std::string> names;
+  names.reserve(approvers.size());
   for (const std::string& user : approvers) {
     std::string name = user;
     for (const Task& t : s.tasks) {
@@ -185,10 +186,9 @@ std::string SignerNamesJson(const ApprovalState& s, const std::vector<std::strin
         name = t.display_name;
       }
     }
-    if (out.size() > 1) out += ",";
-    JsonQuoteTo(name, &out);
+    names.push_back(std::move(name));
   }
-  return out + "]";
+  return JsonStringArray(names);
 }
 
 void Finish(ApprovalState& s, ApprovalStatus status, int64_t now) {

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/crypto.h"
+#include "common/json.h"
 #include "common/resource.h"
 #include "common/server.h"
 #include "common/status.h"
@@ -413,7 +414,8 @@ HandlerResult Workers::CommitPublication(const RevisionRef& ref, const pb::Repor
                      {"approval", frozen.approval()},
                      {"approval_history_head", frozen.approval_history_head()},
                      {"signer", frozen.signer()},
-                     {"signer_names", absl::StrJoin(frozen.signer_names(), ",")},
+                     {"signer_names", JsonStringArray({frozen.signer_names().begin(),
+                                                       frozen.signer_names().end()})},
                      {"document_number", frozen.document_number()},
                      {"sign_off_unix", absl::StrCat(FromTimestamp(frozen.sign_off_time()))},
                      {"issue_date", frozen.issue_date()},

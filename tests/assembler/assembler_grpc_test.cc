@@ -1663,7 +1663,7 @@ TEST_F(AssemblerEventsByHandTest, AFailedPublicationVoidsItsNumberAndAReplayGets
   auto published = ReadStream(stack_->redis(), std::string(kPublishedEvents));
   ASSERT_EQ(published.size(), 1u);
   EXPECT_EQ(published[0]["document_number"], frozen.document_number());
-  EXPECT_EQ(published[0]["signer_names"], "张秘书");
+  EXPECT_EQ(published[0]["signer_names"], R"(["张秘书"])");
   // Nothing pending: the code may change now.
   auto pending = stack_->redis().Command({"SCARD", Store::PendingNumbersKey("kjj")});
   ASSERT_TRUE(pending.ok());
