@@ -119,11 +119,13 @@ ApprovalCore::ApprovalCore(Store* store, CoreOptions options)
 
 absl::StatusOr<Actor> ApprovalCore::ActorFor(const Principal& p,
                                              absl::string_view on_behalf_of) const {
-  Actor self{
-      p.subject,        p.HasRole(auth::kApprover), p.HasRole(auth::kAdmin) || p.IsOperator(),
-      /*system=*/false,
-      /*via=*/"",
-      /*token=*/""};
+  Actor self{p.subject,
+             p.HasRole(auth::kApprover),
+             p.HasRole(auth::kAdmin) || p.IsOperator(),
+             /*system=*/false,
+             /*via=*/"",
+             /*token=*/"",
+             /*display_name=*/p.display_name};
   if (!p.token_id.empty()) {
     self.token =
         p.issued_by.empty() ? p.token_id : absl::StrCat(p.token_id, " issued by ", p.issued_by);

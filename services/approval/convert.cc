@@ -164,6 +164,7 @@ pb::Approval ToProto(const ApprovalState& s) {
     *out->mutable_assign_time() = ToTimestamp(t.assign_unix);
     SetTimestamp(t.act_unix, [&] { return out->mutable_act_time(); });
     out->set_comment(t.comment);
+    out->set_display_name(t.display_name);
   }
   p.set_activation(s.activation);
   *p.mutable_step_start_time() = ToTimestamp(s.step_start_unix);
@@ -222,6 +223,7 @@ absl::StatusOr<ApprovalState> FromProto(const pb::Approval& p) {
     out.assign_unix = FromTimestamp(t.assign_time(), t, 8);
     out.act_unix = FromTimestamp(t.act_time(), t, 9);
     out.comment = t.comment();
+    out.display_name = t.display_name();
     s.tasks.push_back(std::move(out));
   }
   s.activation = p.activation();

@@ -71,6 +71,8 @@ struct Task {
   int64_t assign_unix = 0;
   int64_t act_unix = 0;
   std::string comment;
+  // The approver's display name when they approved (Actor::display_name).
+  std::string display_name{};
 };
 
 struct StepProgress {

@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/errors.h"
+#include "common/json.h"
 
 namespace govreport::approval {
 namespace {
@@ -170,6 +171,24 @@ std::vector<std::string> ApprovedUsers(const ApprovalState& s) {
     if (t.state == TaskState::kApproved) out.push_back(t.user);
   }
   return out;
+}
+
+// The 签发人 of a completed sign-off step as a JSON array of strings, in
+// the order of `approvers`: each one's display name when they approved,
+// else their subject. JSON because a display name may hold a comma.
+std::string SignerNamesJson(const ApprovalState& s, const std::vector<std::string>& approvers) {
+  std::vector<std::string> names;
+  names.reserve(approvers.size());
+  for (const std::string& user : approvers) {
+    std::string name = user;
+    for (const Task& t : s.tasks) {
+      if (t.user == user && t.state == TaskState::kApproved && !t.display_name.empty()) {
+        name = t.display_name;
+      }
+    }
+    names.push_back(std::move(name));
+  }
+  return JsonStringArray(names);
 }
 
 void Finish(ApprovalState& s, ApprovalStatus status, int64_t now) {
@@ -341,6 +360,7 @@ absl::StatusOr<Effect> ApplyApprove(Transition& t, const Action& a, const RoleDi
   (*task)->state = TaskState::kApproved;
   (*task)->act_unix = now;
   (*task)->comment = a.comment;
+  (*task)->display_name = a.actor.display_name;
   s.decisions += 1;
   e.action = "approved";
   if (!StepComplete(s)) {
@@ -361,6 +381,7 @@ absl::StatusOr<Effect> ApplyApprove(Transition& t, const Action& a, const RoleDi
     t.event_type = "approved";
     t.event_fields = {{"signer", s.signer},
                       {"signers", absl::StrJoin(done.approvers, ",")},
+                      {"signer_names", SignerNamesJson(s, done.approvers)},
                       {"sign_off_unix", absl::StrCat(now)},
                       {"sign_off_time", Rfc3339(now)}};
     return Effect::kStateChanged;

@@ -45,6 +45,9 @@ struct Actor {
   std::string via;
   // The token the call came with, and who issued it (history "token").
   std::string token{};
+  // The display name of the actor's token (empty when it has none); kept
+  // on an approved task for the 签发人 line.
+  std::string display_name{};
 };
 
 inline constexpr absl::string_view kSystemActor = "system";

@@ -18,6 +18,9 @@
 #include "common/resource.h"
 #include "common/status.h"
 #include "common/timestamp.h"
+#include "common/utf8.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "report_context/report_context.h"
 
 namespace govreport::assembler {
@@ -332,10 +335,23 @@ void ReturnToDraft(pb::Report& report, absl::string_view decision, absl::string_
   Touch(report, now_unix);
 }
 
-void MarkApproved(pb::Report& report, const SignOff& s, int64_t now_unix) {
+void SetNumbering(pb::Report& report, const Numbering& numbering, int64_t now_unix) {
+  report.set_document_number(numbering.display);
+  report.set_document_number_name(numbering.name);
+  *report.mutable_document_settings() = numbering.settings;
+  Touch(report, now_unix);
+}
+
+void MarkApproved(pb::Report& report, const SignOff& s, const Numbering& numbering,
+                  int64_t now_unix) {
   report.set_state(pb::REPORT_STATE_APPROVED);
   report.set_approval(s.approval);
   report.set_signer(s.signer);
+  report.clear_signer_names();
+  for (const auto& n : s.signer_names) report.add_signer_names(n);
+  report.set_document_number(numbering.display);
+  report.set_document_number_name(numbering.name);
+  *report.mutable_document_settings() = numbering.settings;
   *report.mutable_sign_off_time() = ToTimestamp(s.sign_off_unix);
   report.set_issue_date(FormatDateGb(IssueDateOf(s.sign_off_unix)));
   report.clear_error();
@@ -344,6 +360,7 @@ void MarkApproved(pb::Report& report, const SignOff& s, int64_t now_unix) {
 
 void MarkPublished(pb::Report& report, const pb::Revision& revision, int64_t now_unix) {
   report.set_state(pb::REPORT_STATE_PUBLISHED);
+  report.clear_outdated();
   report.set_published_revision(revision.number());
   report.set_digest(revision.digest());
   report.set_approval_history_head(revision.approval_history_head());
@@ -392,6 +409,32 @@ events::v1::Event PublishedEvent(const RevisionRef& ref, const pb::Revision& fro
   *p->mutable_documents() = frozen.documents();
   p->set_signer(frozen.signer());
   p->set_issue_date(frozen.issue_date());
+  return e;
+}
+
+OutdatedChange ClassifyOutdated(const pb::Report& report, const pb::Staleness& now) {
+  if (report.state() != pb::REPORT_STATE_PUBLISHED || !now.checked()) return OutdatedChange::kNone;
+  if (!now.stale()) {
+    return report.has_outdated() ? OutdatedChange::kCleared : OutdatedChange::kNone;
+  }
+  if (report.has_outdated() &&
+      report.outdated().current_data_version() == now.current_data_version()) {
+    return OutdatedChange::kNone;
+  }
+  return OutdatedChange::kOutdated;
+}
+
+events::v1::Event OutdatedEvent(const ReportRef& ref, const pb::Report& report,
+                                const pb::Staleness& now, int64_t now_unix) {
+  events::v1::Event e =
+      OrgEvent(events::v1::EVENT_KIND_REPORT_OUTDATED, ref.org, "system", now_unix);
+  events::v1::ReportOutdated* o = e.mutable_report_outdated();
+  o->set_report(ref.Name());
+  o->set_revision(report.published_revision());
+  o->set_published_data_version(now.revision_data_version());
+  o->set_current_data_version(now.current_data_version());
+  *o->mutable_changed_figures() = now.changed_figures();
+  *o->mutable_changed_org_fields() = now.changed_org_fields();
   return e;
 }
 
@@ -706,6 +749,224 @@ pb::Revision MakeRevision(const pb::Report& report, const AssembleJob& job, int6
   return rev;
 }
 
+// ------------------------------------------------------ document numbers
+
+absl::StatusOr<std::string> ParseDocumentSettingsName(absl::string_view name,
+                                                      absl::string_view field) {
+  GR_ASSIGN_OR_RETURN(auto parts, ParseName(name, "orgs/*/documentSettings", field));
+  return parts[0];
+}
+
+std::string DocumentSettingsName(absl::string_view org) {
+  return absl::StrCat("orgs/", org, "/documentSettings");
+}
+
+std::string DocumentNumberRef::Name() const {
+  return absl::StrCat("orgs/", org, "/documentNumbers/", id);
+}
+
+absl::StatusOr<DocumentNumberRef> ParseDocumentNumberName(absl::string_view name,
+                                                          absl::string_view field) {
+  GR_ASSIGN_OR_RETURN(auto parts, ParseName(name, "orgs/*/documentNumbers/*", field));
+  DocumentNumberRef ref{parts[0], 0};
+  if (!absl::SimpleAtoi(parts[1], &ref.id) || ref.id < 1 || parts[1][0] == '0') {
+    return errors::InvalidField(
+        field, "INVALID_NAME",
+        absl::StrCat("'", name, "' is not orgs/{org}/documentNumbers/{n} with n = 1, 2, ..."),
+        "不是有效的发文字号登记名称");
+  }
+  return ref;
+}
+
+namespace {
+
+// The code point of the well-formed sequence of `len` bytes at s[i].
+char32_t CodePointAt(absl::string_view s, size_t i, size_t len) {
+  static constexpr unsigned char kLead[] = {0, 0x7F, 0x1F, 0x0F, 0x07};
+  char32_t c = static_cast<unsigned char>(s[i]) & kLead[len];
+  for (size_t k = 1; k < len; ++k) c = (c << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+  return c;
+}
+
+bool IsCjkIdeograph(char32_t c) {
+  return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF);
+}
+
+absl::Status BadCode(absl::string_view field, absl::string_view english, absl::string_view zh) {
+  return errors::InvalidField(field, "INVALID_DOCUMENT_CODE", english, zh);
+}
+
+absl::Status CheckSettingsText(absl::string_view field, absl::string_view text) {
+  if (text.size() > kMaxSettingsTextBytes) {
+    return errors::InvalidField(field, "TEXT_TOO_LONG",
+                                absl::StrCat("at most ", kMaxSettingsTextBytes, " bytes"),
+                                absl::StrCat("不能超过 ", kMaxSettingsTextBytes, " 字节"));
+  }
+  absl::Status s = CheckDocumentText(field, text);
+  if (!s.ok()) return errors::WithField(s, field);
+  // Each is one line of the 版头 or 版记: no line break or tab either.
+  if (text.find_first_of("\n\r\t") != absl::string_view::npos) {
+    return errors::InvalidField(field, "CONTROL_CHARACTER",
+                                "holds a line break or tab; it is printed on one line",
+                                "不能包含换行符或制表符");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CheckDocumentCode(absl::string_view field, absl::string_view code) {
+  if (code.empty()) return BadCode(field, "must not be empty", "不能为空");
+  size_t chars = 0;
+  int digit_run = 0;
+  const std::string_view bytes(code.data(), code.size());
+  for (size_t i = 0; i < code.size();) {
+    size_t len = Utf8SequenceLength(bytes, i);
+    if (len == 0) return BadCode(field, "is not UTF-8", "不是有效的 UTF-8 文本");
+    char32_t c = CodePointAt(code, i, len);
+    bool digit = c >= '0' && c <= '9';
+    bool letter = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+    if (!digit && !letter && !IsCjkIdeograph(c)) {
+      return BadCode(field,
+                     absl::StrCat("'", code, "' has '", code.substr(i, len),
+                                  "': a 机关代字 holds only CJK ideographs, ASCII letters and "
+                                  "digits (no brackets, spaces or punctuation)"),
+                     absl::StrCat("机关代字只能包含汉字、英文字母和数字，不能包含“",
+                                  code.substr(i, len), "”"));
+    }
+    digit_run = digit ? digit_run + 1 : 0;
+    if (digit_run >= 4) {
+      return BadCode(field,
+                     absl::StrCat("'", code,
+                                  "' has a run of 4 digits, which reads as a year; the year is "
+                                  "added as 〔year〕 by itself"),
+                     "机关代字不能包含年份（连续 4 位数字），年份由系统以〔年份〕加入");
+    }
+    ++chars;
+    i += len;
+  }
+  if (chars > kMaxCodeChars) {
+    return BadCode(field, absl::StrCat("at most ", kMaxCodeChars, " characters"),
+                   absl::StrCat("机关代字不能超过 ", kMaxCodeChars, " 个字符"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateDocumentSettings(const pb::DocumentSettings& s) {
+  const std::pair<const char*, const std::string*> texts[] = {
+      {"document_settings.issuing_mark", &s.issuing_mark()},
+      {"document_settings.code", &s.code()},
+      {"document_settings.main_recipients", &s.main_recipients()},
+      {"document_settings.copy_to", &s.copy_to()},
+      {"document_settings.printing_org", &s.printing_org()},
+      {"document_settings.note", &s.note()},
+      {"document_settings.secrecy", &s.secrecy()},
+      {"document_settings.urgency", &s.urgency()},
+  };
+  for (const auto& [field, text] : texts) GR_RETURN_IF_ERROR(CheckSettingsText(field, *text));
+  if (!s.code().empty()) {
+    GR_RETURN_IF_ERROR(CheckDocumentCode("document_settings.code", s.code()));
+    if (s.issuing_mark().empty()) {
+      return errors::InvalidField("document_settings.issuing_mark", "FIELD_REQUIRED",
+                                  "must be set when a code is (the 版头 carries both)",
+                                  "设置机关代字时必须填写发文机关标志");
+    }
+  }
+  if (!s.urgency().empty() && s.urgency() != "特急" && s.urgency() != "加急") {
+    return errors::InvalidField("document_settings.urgency", "INVALID_URGENCY",
+                                "must be empty, 特急 or 加急", "紧急程度只能为空、特急或加急");
+  }
+  if (!s.secrecy().empty()) {
+    absl::string_view rest = s.secrecy();
+    bool level = absl::ConsumePrefix(&rest, "绝密") || absl::ConsumePrefix(&rest, "机密") ||
+                 absl::ConsumePrefix(&rest, "秘密");
+    bool period_ok = rest.empty() || (absl::ConsumePrefix(&rest, "★") && !rest.empty());
+    if (!level || !period_ok) {
+      return errors::InvalidField("document_settings.secrecy", "INVALID_SECRECY",
+                                  "must be empty, or 绝密, 机密 or 秘密, optionally followed by ★ "
+                                  "and the period (秘密★1年)",
+                                  "密级只能为空，或绝密、机密、秘密，其后可加★和保密期限");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<pb::DocumentSettings> ApplyDocumentSettingsUpdate(
+    const pb::DocumentSettings& current, const pb::UpdateDocumentSettingsRequest& req) {
+  static const std::set<std::string> kPaths = {
+      "issuing_mark", "code", "main_recipients", "copy_to", "printing_org",
+      "upward",       "note", "secrecy",         "urgency", "sealed"};
+  std::set<std::string> mask(req.update_mask().begin(), req.update_mask().end());
+  for (const auto& path : mask) {
+    if (!kPaths.count(path)) {
+      return errors::InvalidField(
+          "update_mask", "UNKNOWN_MASK_PATH",
+          absl::StrCat("unknown path '", path, "' (paths: ", absl::StrJoin(kPaths, ", "), ")"),
+          absl::StrCat("未知的字段路径 '", path, "'"));
+    }
+  }
+  auto want = [&](const char* path) { return mask.empty() || mask.count(path) > 0; };
+  const pb::DocumentSettings& in = req.document_settings();
+  pb::DocumentSettings next = current;
+  if (want("issuing_mark")) next.set_issuing_mark(in.issuing_mark());
+  if (want("code")) next.set_code(in.code());
+  if (want("main_recipients")) next.set_main_recipients(in.main_recipients());
+  if (want("copy_to")) next.set_copy_to(in.copy_to());
+  if (want("printing_org")) next.set_printing_org(in.printing_org());
+  if (want("upward")) next.set_upward(in.upward());
+  if (want("note")) next.set_note(in.note());
+  if (want("secrecy")) next.set_secrecy(in.secrecy());
+  if (want("urgency")) next.set_urgency(in.urgency());
+  if (want("sealed")) next.set_sealed(in.sealed());
+  GR_RETURN_IF_ERROR(ValidateDocumentSettings(next));
+  return next;
+}
+
+std::string FormatDocumentNumber(absl::string_view code, int64_t year, int64_t number) {
+  return absl::StrCat(code, "〔", year, "〕", number, "号");
+}
+
+std::optional<tpb::DocumentFrame> FrameFor(const pb::DocumentSettings& settings,
+                                           absl::string_view number,
+                                           const std::vector<std::string>& signers,
+                                           std::optional<absl::CivilDay> printing_day) {
+  if (settings.code().empty()) return std::nullopt;
+  tpb::DocumentFrame f;
+  f.set_secrecy(settings.secrecy());
+  f.set_urgency(settings.urgency());
+  f.set_issuing_mark(settings.issuing_mark());
+  f.set_document_number(std::string(number));
+  f.set_upward(settings.upward());
+  for (const auto& s : signers) f.add_signers(s);
+  f.set_main_recipients(settings.main_recipients());
+  f.set_note(settings.note());
+  f.set_copy_to(settings.copy_to());
+  f.set_printing_org(settings.printing_org());
+  if (printing_day) f.set_printing_date(FormatDateGb(*printing_day));
+  f.set_sealed(settings.sealed());
+  return f;
+}
+
+std::vector<std::string> SignerNamesOf(absl::string_view signer_names_json,
+                                       absl::string_view signers, absl::string_view signer) {
+  std::vector<std::string> out;
+  google::protobuf::ListValue names;
+  if (!signer_names_json.empty() &&
+      google::protobuf::util::JsonStringToMessage(std::string(signer_names_json), &names).ok()) {
+    for (const auto& v : names.values()) {
+      if (v.kind_case() == google::protobuf::Value::kStringValue && !v.string_value().empty()) {
+        out.push_back(v.string_value());
+      }
+    }
+    if (!out.empty()) return out;
+  }
+  for (absl::string_view s : absl::StrSplit(signers, ',', absl::SkipEmpty())) {
+    out.emplace_back(s);
+  }
+  if (out.empty() && !signer.empty()) out.emplace_back(signer);
+  return out;
+}
+
 // ------------------------------------------------------------- documents
 
 absl::CivilDay IssueDateOf(int64_t sign_off_unix) {
@@ -767,6 +1028,11 @@ tpb::RenderRequest RenderRequestFor(const pb::Revision& revision, typepb::Docume
   req.set_title(revision.title());
   req.set_author(revision.org().display_name());
   SetTimestamp(timestamp_unix, [&] { return req.mutable_document_time(); });
+  std::optional<tpb::DocumentFrame> frame = FrameFor(
+      revision.document_settings(), revision.document_number(),
+      std::vector<std::string>(revision.signer_names().begin(), revision.signer_names().end()),
+      issue);
+  if (frame) *req.mutable_frame() = *std::move(frame);
   return req;
 }
 

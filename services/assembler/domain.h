@@ -139,8 +139,24 @@ struct SignOff {
   std::string approval;
   std::string signer;
   int64_t sign_off_unix = 0;
+  // The 签发人 names (the approved event's signer_names; for an event
+  // written before it existed, its signers' subjects, else the signer).
+  std::vector<std::string> signer_names{};
 };
-void MarkApproved(pb::Report& report, const SignOff& sign_off, int64_t now_unix);
+
+// The 发文字号 a sign-off was given (empty display: none, the org had no
+// code) and the settings the documents are framed with.
+struct Numbering {
+  std::string display;
+  std::string name;
+  pb::DocumentSettings settings;
+};
+// APPROVED with the sign-off, its 签发人 and its numbering.
+void MarkApproved(pb::Report& report, const SignOff& sign_off, const Numbering& numbering,
+                  int64_t now_unix);
+// The report's numbering replaced (its number was voided before it was
+// published, and a redelivered approval got a new one).
+void SetNumbering(pb::Report& report, const Numbering& numbering, int64_t now_unix);
 void MarkPublished(pb::Report& report, const pb::Revision& revision, int64_t now_unix);
 
 // ----------------------------------------------------------------- events
@@ -153,6 +169,18 @@ events::v1::Event AssembledEvent(const AssembleJob& job, const pb::Revision& rev
                                  int64_t now_unix);
 events::v1::Event PublishedEvent(const RevisionRef& ref, const pb::Revision& frozen,
                                  int64_t now_unix);
+
+// What a check of a PUBLISHED report's revision against the records now
+// (`now`, CompareWithCurrent) changes on the report: kOutdated when it is
+// stale and the report does not show it yet at this records data version
+// (the flag is set and an EVENT_KIND_REPORT_OUTDATED event appended, once
+// per data version); kCleared when it reads as published again; else
+// nothing. An unchecked staleness changes nothing.
+enum class OutdatedChange { kNone, kOutdated, kCleared };
+OutdatedChange ClassifyOutdated(const pb::Report& report, const pb::Staleness& now);
+// By "system": a check, not a call, finds it.
+events::v1::Event OutdatedEvent(const ReportRef& ref, const pb::Report& report,
+                                const pb::Staleness& now, int64_t now_unix);
 
 // -------------------------------------------------------------- contents
 
@@ -221,6 +249,54 @@ pb::Revision MakeRevision(const pb::Report& report, const AssembleJob& job, int6
                           const rpb::Org& org, const rpb::GetIndicatorValuesResponse& figures,
                           const tpb::RenderResponse& rendered, int64_t now_unix);
 
+// ------------------------------------------------------ document numbers
+
+// Limits of the document settings (docs/assembler.md "Document settings").
+inline constexpr size_t kMaxSettingsTextBytes = 200;
+inline constexpr size_t kMaxCodeChars = 16;
+
+// "orgs/{org}/documentSettings" → org.
+absl::StatusOr<std::string> ParseDocumentSettingsName(absl::string_view name,
+                                                      absl::string_view field = "name");
+std::string DocumentSettingsName(absl::string_view org);
+// "orgs/{org}/documentNumbers/{n}", n >= 1.
+struct DocumentNumberRef {
+  std::string org;
+  int64_t id = 0;
+  std::string Name() const;
+};
+absl::StatusOr<DocumentNumberRef> ParseDocumentNumberName(absl::string_view name,
+                                                          absl::string_view field = "name");
+
+// 机关代字: 1 to kMaxCodeChars characters, each a CJK unified ideograph
+// (U+4E00..U+9FFF or U+3400..U+4DBF), an ASCII letter or an ASCII digit,
+// with no run of 4 or more digits. INVALID_ARGUMENT naming `field`.
+absl::Status CheckDocumentCode(absl::string_view field, absl::string_view code);
+// Every field of settings as UpdateDocumentSettings stores them.
+absl::Status ValidateDocumentSettings(const pb::DocumentSettings& settings);
+// The stored settings with the fields of the request's update_mask (all
+// when empty) replaced and checked; revision, update time and author are
+// the caller's.
+absl::StatusOr<pb::DocumentSettings> ApplyDocumentSettingsUpdate(
+    const pb::DocumentSettings& current, const pb::UpdateDocumentSettingsRequest& req);
+
+// 某科党〔2024〕3号: 六角括号, the year in full, no leading zero.
+std::string FormatDocumentNumber(absl::string_view code, int64_t year, int64_t number);
+
+// The 版头, 主送机关, 附注 and 版记 of a document framed by `settings`, or
+// nothing when the settings have no code (the document is the text alone).
+// `number` empty: a draft (its slot stays empty); `printing_day` unset:
+// no 印发日期 yet.
+std::optional<tpb::DocumentFrame> FrameFor(const pb::DocumentSettings& settings,
+                                           absl::string_view number,
+                                           const std::vector<std::string>& signers,
+                                           std::optional<absl::CivilDay> printing_day);
+
+// The 签发人 names of an approved event's fields: signer_names (a JSON
+// array), else signers (comma-separated subjects), else signer.
+std::vector<std::string> SignerNamesOf(absl::string_view signer_names_json,
+                                       absl::string_view signers, absl::string_view signer);
+
 // ------------------------------------------------------------- documents
 
 // 成文日期 of a sign-off: the date in China Standard Time (UTC+8, no DST
@@ -238,7 +314,9 @@ std::string DefaultContentType(typepb::DocumentFormat format);
 // A render of a revision's snapshot (never the live records): the template
 // pinned to the revision rendered at assembly, the narrative as data, and
 // 成文日期 when `issue` is set. timestamp_unix fixes the DOCX metadata so the
-// same revision gives the same bytes.
+// same revision gives the same bytes. The frame (FrameFor) comes from the
+// revision's document_settings, document_number and signer_names; the
+// 印发日期 is the 成文日期.
 tpb::RenderRequest RenderRequestFor(const pb::Revision& revision, typepb::DocumentFormat format,
                                     std::optional<absl::CivilDay> issue, int64_t timestamp_unix);
 

@@ -19,6 +19,11 @@ absl::StatusOr<OrgOnly> ParseParent(const std::string& parent) {
   return OrgOnly{org};
 }
 
+absl::StatusOr<OrgOnly> SettingsOrg(const std::string& name, absl::string_view field) {
+  GR_ASSIGN_OR_RETURN(std::string org, ParseDocumentSettingsName(name, field));
+  return OrgOnly{org};
+}
+
 bool Terminal(const pb::Report& r) {
   return r.state() == pb::REPORT_STATE_PUBLISHED || r.state() == pb::REPORT_STATE_FAILED;
 }
@@ -146,6 +151,36 @@ grpc::Status ReportGrpc::GetTemplateWorkflows(grpc::ServerContext* ctx,
                                               pb::TemplateWorkflows* out) {
   GR_AUTHORIZE_REF(p, parent, ParseParent(req->parent()), roles::kWorkflowBindingReaders);
   return ToGrpc(core_->GetTemplateWorkflows(parent.org, *req), out);
+}
+
+grpc::Status ReportGrpc::GetDocumentSettings(grpc::ServerContext* ctx,
+                                             const pb::GetDocumentSettingsRequest* req,
+                                             pb::DocumentSettings* out) {
+  GR_AUTHORIZE_REF(p, parent, SettingsOrg(req->name(), "name"), roles::kReportReaders);
+  return ToGrpc(core_->GetDocumentSettings(parent.org), out);
+}
+
+grpc::Status ReportGrpc::UpdateDocumentSettings(grpc::ServerContext* ctx,
+                                                const pb::UpdateDocumentSettingsRequest* req,
+                                                pb::DocumentSettings* out) {
+  GR_AUTHORIZE_REF(p, parent,
+                   SettingsOrg(req->document_settings().name(), "document_settings.name"),
+                   roles::kAdmins);
+  return ToGrpc(core_->UpdateDocumentSettings(*p, parent.org, *req), out);
+}
+
+grpc::Status ReportGrpc::ListDocumentNumbers(grpc::ServerContext* ctx,
+                                             const pb::ListDocumentNumbersRequest* req,
+                                             pb::ListDocumentNumbersResponse* out) {
+  GR_AUTHORIZE_REF(p, parent, ParseParent(req->parent()), roles::kReportReaders);
+  return ToGrpc(core_->ListDocumentNumbers(parent.org, *req), out);
+}
+
+grpc::Status ReportGrpc::VoidDocumentNumber(grpc::ServerContext* ctx,
+                                            const pb::VoidDocumentNumberRequest* req,
+                                            pb::DocumentNumber* out) {
+  GR_AUTHORIZE_REF(p, ref, ParseDocumentNumberName(req->name()), roles::kAdmins);
+  return ToGrpc(core_->VoidDocumentNumber(*p, ref, *req), out);
 }
 
 }  // namespace govreport::assembler

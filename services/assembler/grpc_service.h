@@ -58,6 +58,15 @@ class ReportGrpc final : public pb::ReportService::Service {
                                     pb::TemplateWorkflows*) override;
   grpc::Status GetTemplateWorkflows(grpc::ServerContext*, const pb::GetTemplateWorkflowsRequest*,
                                     pb::TemplateWorkflows*) override;
+  grpc::Status GetDocumentSettings(grpc::ServerContext*, const pb::GetDocumentSettingsRequest*,
+                                   pb::DocumentSettings*) override;
+  grpc::Status UpdateDocumentSettings(grpc::ServerContext*,
+                                      const pb::UpdateDocumentSettingsRequest*,
+                                      pb::DocumentSettings*) override;
+  grpc::Status ListDocumentNumbers(grpc::ServerContext*, const pb::ListDocumentNumbersRequest*,
+                                   pb::ListDocumentNumbersResponse*) override;
+  grpc::Status VoidDocumentNumber(grpc::ServerContext*, const pb::VoidDocumentNumberRequest*,
+                                  pb::DocumentNumber*) override;
 
   // Ends running watches (on shutdown, before the server drains).
   void StopWatches() { watches_.Stop(); }

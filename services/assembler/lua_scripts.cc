@@ -37,13 +37,13 @@ local ops, i = {}, 7
 while i <= #ARGV do
   local op, k = ARGV[i], KEYS[tonumber(ARGV[i + 1]) or 0]
   if not k then return redis.error_reply('commit: bad key index at ' .. i) end
-  if op == 'SET' or op == 'ZADD' then
+  if op == 'SET' or op == 'ZADD' or op == 'HSET' then
     ops[#ops + 1] = {op, k, ARGV[i + 2], ARGV[i + 3]}
     i = i + 4
   elseif op == 'REQ' or op == 'EVENT' then
     ops[#ops + 1] = {op, k, ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]}
     i = i + 5
-  elseif op == 'SETNX' then
+  elseif op == 'SETNX' or op == 'SREM' then
     ops[#ops + 1] = {op, k, ARGV[i + 2]}
     i = i + 3
   elseif op == 'XADD' then
@@ -81,6 +81,10 @@ for _, o in ipairs(ops) do
     redis.call('SETNX', o[2], o[3])
   elseif o[1] == 'ZADD' then
     redis.call('ZADD', o[2], o[3], o[4])
+  elseif o[1] == 'HSET' then
+    redis.call('HSET', o[2], o[3], o[4])
+  elseif o[1] == 'SREM' then
+    redis.call('SREM', o[2], o[3])
   elseif o[1] == 'REQ' then
     request_remember(o[2], o[3], o[4], o[5])
   elseif o[1] == 'EVENT' then
@@ -92,7 +96,85 @@ end
 return {'OK', version, seq}
 )lua";
 
+constexpr char kAllocateLua[] = R"lua(
+local prefix = string.match(KEYS[4], '^(.*):seq$') .. ':'
+local approval, code, year = ARGV[1], ARGV[2], ARGV[3]
+local prior = redis.call('HGET', KEYS[3], approval)
+if prior and redis.call('HGET', prefix .. prior, 'state') == 'ISSUED' then
+  return {'OK', prior, redis.call('HGET', prefix .. prior, 'number'), '0'}
+end
+-- The code must still be the one the caller read: a settings change in
+-- between is decided again on a fresh read.
+local rev = redis.call('HGET', KEYS[1], 'r') or '0'
+if rev ~= ARGV[4] then return {'STALE', rev} end
+local n = redis.call('HINCRBY', KEYS[2], code .. '|' .. year, 1)
+local id = redis.call('INCR', KEYS[4])
+redis.call('HSET', prefix .. id, 'code', code, 'year', year, 'number', n, 'revision', ARGV[5],
+           'approval', approval, 'state', 'ISSUED', 'issue_unix', ARGV[6])
+redis.call('HSET', KEYS[3], approval, id)
+redis.call('ZADD', KEYS[5], id, id)
+redis.call('SADD', KEYS[6], id)
+return {'OK', tostring(id), tostring(n), '1'}
+)lua";
+
+constexpr char kUpdateSettingsLua[] = R"lua(
+local fp = ARGV[5]
+local prior = request_prior(KEYS[3], fp)
+if prior then return prior end
+local rev = redis.call('HGET', KEYS[1], 'r') or '0'
+if rev ~= ARGV[1] then return {'STALE', rev} end
+if ARGV[4] == '1' then
+  -- A number allocated under the old code and not yet printed would go
+  -- out under a code the settings no longer have.
+  local ids = redis.call('SMEMBERS', KEYS[2])
+  if #ids > 0 then
+    local prefix = string.match(KEYS[2], '^(.*):p$') .. ':'
+    local revs = {}
+    for _, id in ipairs(ids) do
+      revs[#revs + 1] = redis.call('HGET', prefix .. id, 'revision') or id
+    end
+    table.sort(revs)
+    return {'CONFLICT', table.concat(revs, ' ')}
+  end
+end
+redis.call('HSET', KEYS[1], 'd', ARGV[2], 'r', tonumber(rev) + 1, 'c', ARGV[3])
+request_remember(KEYS[3], fp, ARGV[2], ARGV[6])
+return {'OK'}
+)lua";
+
+constexpr char kVoidLua[] = R"lua(
+local fp = ARGV[6]
+local prior = request_prior(KEYS[3], fp)
+if prior then return prior end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'NOTFOUND'} end
+if redis.call('HGET', KEYS[1], 'state') == 'VOIDED' then return {'FINAL'} end
+local pending = redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1
+if (ARGV[5] == 'admin' and pending) or (ARGV[5] == 'unpublished' and not pending) then
+  return {'CONFLICT', redis.call('HGET', KEYS[1], 'revision') or ''}
+end
+redis.call('HSET', KEYS[1], 'state', 'VOIDED', 'void_reason', ARGV[2], 'voided_by', ARGV[3],
+           'void_unix', ARGV[4])
+redis.call('SREM', KEYS[2], ARGV[1])
+request_remember(KEYS[3], fp, ARGV[1], ARGV[7])
+return {'OK'}
+)lua";
+
 }  // namespace
+
+const redis::Script& AllocateDocumentNumberScript() {
+  static const redis::Script script(kAllocateLua);
+  return script;
+}
+
+const redis::Script& UpdateDocumentSettingsScript() {
+  static const redis::Script script(absl::StrCat(request_id::kLuaPrelude, kUpdateSettingsLua));
+  return script;
+}
+
+const redis::Script& VoidDocumentNumberScript() {
+  static const redis::Script script(absl::StrCat(request_id::kLuaPrelude, kVoidLua));
+  return script;
+}
 
 const redis::Script& CommitReportScript() {
   static const redis::Script script(

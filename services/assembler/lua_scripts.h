@@ -20,11 +20,44 @@ namespace govreport::assembler {
 //         REQ   idx fingerprint result ttl   (common/request_id.h)
 //         EVENT idx min_id kind payload      (the org's event log,
 //                                             common/events.h)
+//         HSET  idx field value
+//         SREM  idx member
 // Every commit also gives the report the org's next change sequence
 // (gr:{org}:rseq) and moves it to the end of gr:{org}:rpts:u.
 // Returns {'OK', version, change sequence} | {'DUP', guard value} | {'EXISTS', version} |
 //         {'NOTFOUND'} | {'STALE', version}.
 const redis::Script& CommitReportScript();
+
+// The 发文字号 register (store.h has the keys). Every script checks all it
+// refuses on before its first write.
+//
+// Allocate: the number of one approval's sign-off.
+// KEYS: 1 settings hash {d, r, c}, 2 counters hash "{code}|{year}" → last
+//       number, 3 approval → entry id hash, 4 entry id sequence, 5 index
+//       (sorted set of entry ids), 6 pending set (entries whose report is
+//       not published yet); entries are "<KEYS[4] without :seq>:{id}".
+// ARGV: 1 approval, 2 code, 3 year, 4 the settings revision the code was
+//       read at, 5 the report revision's name, 6 now (unix seconds).
+// An approval that has an ISSUED entry gets it again (a redelivered event,
+// a crash before the report's commit); a VOIDED one gets a new number.
+// Returns {'OK', id, number, fresh '1'|'0'} | {'STALE', settings revision}.
+const redis::Script& AllocateDocumentNumberScript();
+
+// Update settings. KEYS: 1 settings hash, 2 pending set, 3 request key.
+// ARGV: 1 revision read, 2 new blob, 3 new code, 4 code changed '1'|'0',
+//       5 request fingerprint ('' = none), 6 request ttl.
+// Returns {'OK'} | {'STALE', revision} | {'CONFLICT', revisions pending}
+//       | request_prior's answers.
+const redis::Script& UpdateDocumentSettingsScript();
+
+// Void an entry. KEYS: 1 the entry, 2 pending set, 3 request key.
+// ARGV: 1 entry id, 2 reason, 3 by, 4 now, 5 mode ('admin': refused while
+//       its report is being published; 'unpublished': only then),
+//       6 request fingerprint, 7 request ttl.
+// Returns {'OK'} | {'NOTFOUND'} | {'FINAL'} (voided already)
+//       | {'CONFLICT', revision} (admin: being published; unpublished:
+//         published already) | request_prior's answers.
+const redis::Script& VoidDocumentNumberScript();
 
 }  // namespace govreport::assembler
 

@@ -61,6 +61,9 @@ void DefineFlags(govreport::Flags& flags) {
   flags.Define("max-watches", "256", "WatchReport streams this server runs at once");
   flags.Define("trim-interval-ms", "60000",
                "How often the streams are trimmed of what every group acknowledged (0: never)");
+  flags.Define("outdated-check-interval-ms", "600000",
+               "How often published reports are checked for records changed after publication "
+               "(0: never; GetReport still checks the report it reads)");
   flags.Define("stream-retention-s", "604800",
                "Acknowledged entries of gr:q:assemble, gr:ev:approval and gr:ev:published "
                "(no groups: all its entries) are kept this long");
@@ -118,6 +121,7 @@ struct Options {
   int64_t max_watches = 0;
   int64_t max_watches_per_org = 0;
   int64_t trim_interval_ms = 0;
+  int64_t outdated_check_interval_ms = 0;
   int64_t stream_retention_s = 0;
   int64_t dead_letter_retention_s = 0;
 };
@@ -136,6 +140,7 @@ absl::StatusOr<Options> OptionsFromFlags(const govreport::Flags& flags) {
       {"max-watches", &o.max_watches},
       {"max-watches-per-org", &o.max_watches_per_org},
       {"trim-interval-ms", &o.trim_interval_ms},
+      {"outdated-check-interval-ms", &o.outdated_check_interval_ms},
       {"stream-retention-s", &o.stream_retention_s},
       {"dead-letter-retention-s", &o.dead_letter_retention_s},
   };
@@ -148,13 +153,14 @@ absl::StatusOr<Options> OptionsFromFlags(const govreport::Flags& flags) {
       o.render_timeout_ms < 100 || o.claim_idle_ms < 1000 || o.max_deliveries < 1 ||
       o.watch_poll_ms < 10 || o.max_watches_per_caller < 1 || o.max_watches < 1 ||
       o.max_watches > 100000 || o.max_watches_per_org < 1 || o.trim_interval_ms < 0 ||
-      o.stream_retention_s < 0 || o.dead_letter_retention_s < 0) {
+      o.outdated_check_interval_ms < 0 || o.stream_retention_s < 0 ||
+      o.dead_letter_retention_s < 0) {
     return absl::InvalidArgumentError(
         "need --workers >= 0, --event-workers >= 0, --call-timeout-ms and "
         "--render-timeout-ms >= 100, --claim-idle-ms >= 1000, --max-deliveries >= 1, "
         "--watch-poll-ms >= 10, --max-watches-per-caller >= 1, "
         "--max-watches 1..100000, --max-watches-per-org >= 1, --trim-interval-ms, "
-        "--stream-retention-s and --dead-letter-retention-s >= 0");
+        "--outdated-check-interval-ms, --stream-retention-s and --dead-letter-retention-s >= 0");
   }
   return o;
 }
@@ -217,6 +223,7 @@ int main(int argc, char** argv) {
   worker_options.claim_idle = absl::Milliseconds(options->claim_idle_ms);
   worker_options.max_deliveries = static_cast<int>(options->max_deliveries);
   worker_options.trim_interval = absl::Milliseconds(options->trim_interval_ms);
+  worker_options.outdated_check_interval = absl::Milliseconds(options->outdated_check_interval_ms);
   worker_options.stream_retention = absl::Seconds(options->stream_retention_s);
   worker_options.dead_letter_retention = absl::Seconds(options->dead_letter_retention_s);
   assembler::WorkerPool pool(&redis, &workers, worker_options);

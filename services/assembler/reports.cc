@@ -4,6 +4,7 @@
 #include <future>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/crypto.h"
 #include "common/enums.h"
@@ -266,10 +267,13 @@ absl::StatusOr<pb::Report> ReportCore::CreateReport(const auth::Principal& p, co
 absl::StatusOr<pb::Report> ReportCore::GetReport(const CallAs& as, const ReportRef& ref,
                                                  bool check_staleness) {
   GR_ASSIGN_OR_RETURN(pb::Report report, store_->ReadReport(ref));
-  bool applicable = report.current_revision() > 0 && (report.state() == pb::REPORT_STATE_DRAFT ||
-                                                      report.state() == pb::REPORT_STATE_IN_REVIEW);
+  const bool published = report.state() == pb::REPORT_STATE_PUBLISHED;
+  bool applicable =
+      report.current_revision() > 0 && (report.state() == pb::REPORT_STATE_DRAFT ||
+                                        report.state() == pb::REPORT_STATE_IN_REVIEW || published);
   if (!check_staleness || !applicable) return report;
   int64_t n = report.state() == pb::REPORT_STATE_IN_REVIEW ? report.submitted_revision()
+              : published                                  ? report.published_revision()
                                                            : report.current_revision();
   GR_ASSIGN_OR_RETURN(pb::Revision rev, store_->ReadRevision(RevisionRef{ref.org, ref.id, n}));
   auto pending_org = std::async(std::launch::async, [&] { return upstream_->GetOrg(as, ref.org); });
@@ -284,6 +288,17 @@ absl::StatusOr<pb::Report> ReportCore::GetReport(const CallAs& as, const ReportR
     return report;
   }
   *report.mutable_staleness() = CompareWithCurrent(rev, *now, *org);
+  if (published) {
+    // A reader is the first to see that the published figures no longer
+    // hold: the report records it and says so in the org's log.
+    absl::StatusOr<pb::Report> recorded =
+        RecordOutdated(*store_, ref, n, report.staleness(), Now());
+    if (recorded.ok()) {
+      pb::Staleness staleness = report.staleness();
+      report = *std::move(recorded);
+      *report.mutable_staleness() = std::move(staleness);
+    }
+  }
   return report;
 }
 
@@ -363,7 +378,10 @@ absl::StatusOr<pb::Document> ReportCore::GetDocument(const CallAs& as, const Rev
     return doc;
   }
   // A preview of the draft from its snapshot, as the approvers will see it
-  // (without 成文日期, which the sign-off sets).
+  // (without 成文日期, which the sign-off sets): framed by the org's
+  // settings as they are now, its 发文字号 slot empty (allocated at
+  // sign-off) and no 签发人 yet.
+  GR_ASSIGN_OR_RETURN(*rev.mutable_document_settings(), store_->ReadDocumentSettings(ref.org));
   GR_ASSIGN_OR_RETURN(tpb::RenderResponse r,
                       upstream_->Render(as, RenderRequestFor(rev, format, std::nullopt,
                                                              FromTimestamp(rev.create_time()))));
@@ -570,6 +588,147 @@ absl::StatusOr<pb::Report> ReportCore::StartApprovalFor(const CallAs& as, const 
     SetApproval(next, approval, Now());
     return Change{true, std::nullopt};
   });
+}
+
+// ------------------------------------------------------ document settings
+
+absl::StatusOr<pb::DocumentSettings> ReportCore::GetDocumentSettings(const std::string& org) {
+  return store_->ReadDocumentSettings(org);
+}
+
+absl::StatusOr<pb::DocumentSettings> ReportCore::UpdateDocumentSettings(
+    const auth::Principal& p, const std::string& org,
+    const pb::UpdateDocumentSettingsRequest& req) {
+  const request_id::Call call = CallOf("UpdateDocumentSettings", DocumentSettingsName(org), p, req);
+  GR_RETURN_IF_ERROR(request_id::Validate(call.id));
+  if (req.expected_revision() < 0) {
+    return errors::InvalidField("expected_revision", "INVALID_ARGUMENT", "must not be negative",
+                                "不能为负数");
+  }
+  for (int pass = 0; pass <= options_.max_retries; ++pass) {
+    GR_ASSIGN_OR_RETURN(pb::DocumentSettings cur, store_->ReadDocumentSettings(org));
+    if (req.expected_revision() != 0 && cur.revision() != req.expected_revision()) {
+      // A repeat of a call that went through finds the revision it made.
+      GR_ASSIGN_OR_RETURN(auto prior, store_->ReadRequest(org, call.id));
+      if (prior) {
+        GR_ASSIGN_OR_RETURN(std::string first, request_id::FirstResult(*prior, call));
+        return ParseStored<pb::DocumentSettings>(first, "request result");
+      }
+      return errors::WithReason(
+          absl::AbortedError(absl::StrCat(DocumentSettingsName(org), " is at revision ",
+                                          cur.revision(), ", not ", req.expected_revision(),
+                                          "; read it again and retry")),
+          "REVISION_MISMATCH", "发文设置已被他人更新，请重新读取后重试");
+    }
+    GR_ASSIGN_OR_RETURN(pb::DocumentSettings next, ApplyDocumentSettingsUpdate(cur, req));
+    next.set_name(DocumentSettingsName(org));
+    next.set_revision(cur.revision() + 1);
+    *next.mutable_update_time() = ToTimestamp(Now());
+    next.set_updated_by(p.subject);
+    GR_ASSIGN_OR_RETURN(
+        RegisterResult r,
+        store_->WriteDocumentSettings(org, cur.revision(), next, next.code() != cur.code(), call));
+    switch (r.outcome) {
+      case Outcome::kOk:
+        return next;
+      case Outcome::kReplayed:
+        return ParseStored<pb::DocumentSettings>(r.detail, "request result");
+      case Outcome::kRequestReused:
+        return request_id::Reused(call.id);
+      case Outcome::kConflict:
+        return errors::WithField(
+            errors::WithReason(
+                absl::FailedPreconditionError(absl::StrCat(
+                    "document_settings.code: cannot change while a signed report waits to be "
+                    "published with a number under the current code '",
+                    cur.code(), "' (", r.detail,
+                    "); change it once they are published, or their publication failed")),
+                "DOCUMENT_NUMBER_PENDING",
+                "已签发的报告正在以现有机关代字印发，暂不能修改机关代字"),
+            "document_settings.code");
+      case Outcome::kStale:
+        continue;  // Changed since it was read: decide again.
+      default:
+        return absl::InternalError("unexpected answer of the settings script");
+    }
+  }
+  return absl::AbortedError(absl::StrCat(DocumentSettingsName(org), " kept changing; try again"));
+}
+
+absl::StatusOr<pb::ListDocumentNumbersResponse> ReportCore::ListDocumentNumbers(
+    const std::string& org, const pb::ListDocumentNumbersRequest& req) {
+  GR_ASSIGN_OR_RETURN(int size, PageSize(req.page_size(), 100, 1000));
+  if (!req.code().empty()) GR_RETURN_IF_ERROR(CheckDocumentCode("code", req.code()));
+  if (req.year() < 0) {
+    return errors::InvalidField("year", "INVALID_ARGUMENT", "must not be negative", "不能为负数");
+  }
+  const std::string list = PageList({"documentNumbers", org, req.code(), absl::StrCat(req.year())});
+  GR_ASSIGN_OR_RETURN(std::string cursor, DecodeCursorToken(list, req.page_token()));
+  int64_t after = 0;
+  if (!cursor.empty() && !absl::SimpleAtoi(cursor, &after)) {
+    return absl::InvalidArgumentError("page_token: not a token of this list");
+  }
+  pb::ListDocumentNumbersResponse out;
+  // A filter reads a bounded number of entries per call, so a page may be
+  // short while a token is given.
+  const bool filtered = !req.code().empty() || req.year() != 0;
+  const int chunk = filtered ? std::max(size * 2, 200) : size;
+  for (int round = 0; round < 10 && out.document_numbers_size() < size; ++round) {
+    GR_ASSIGN_OR_RETURN(Store::NumberPage page, store_->ListDocumentNumbers(org, after, chunk));
+    size_t used = 0;
+    for (; used < page.numbers.size() && out.document_numbers_size() < size; ++used) {
+      pb::DocumentNumber& n = page.numbers[used];
+      after = page.ids[used];
+      if (!req.code().empty() && n.code() != req.code()) continue;
+      if (req.year() != 0 && n.year() != req.year()) continue;
+      *out.add_document_numbers() = std::move(n);
+    }
+    if (!page.more && used == page.numbers.size()) return out;
+  }
+  out.set_next_page_token(EncodeCursorToken(list, absl::StrCat(after)));
+  return out;
+}
+
+absl::StatusOr<pb::DocumentNumber> ReportCore::VoidDocumentNumber(
+    const auth::Principal& p, const DocumentNumberRef& ref,
+    const pb::VoidDocumentNumberRequest& req) {
+  const request_id::Call call = CallOf("VoidDocumentNumber", ref.Name(), p, req);
+  GR_RETURN_IF_ERROR(request_id::Validate(call.id));
+  if (req.reason().empty()) {
+    return errors::InvalidField("reason", "FIELD_REQUIRED",
+                                "must be set: the register says why the number is a gap",
+                                "必须填写作废原因");
+  }
+  if (req.reason().size() > kMaxSettingsTextBytes) {
+    return errors::InvalidField("reason", "TEXT_TOO_LONG",
+                                absl::StrCat("at most ", kMaxSettingsTextBytes, " bytes"),
+                                absl::StrCat("不能超过 ", kMaxSettingsTextBytes, " 字节"));
+  }
+  GR_RETURN_IF_ERROR(CheckDocumentText("reason", req.reason()));
+  GR_ASSIGN_OR_RETURN(RegisterResult r,
+                      store_->VoidDocumentNumber(ref.org, ref.id, req.reason(), p.subject, Now(),
+                                                 Store::VoidMode::kAdmin, call));
+  switch (r.outcome) {
+    case Outcome::kOk:
+    case Outcome::kReplayed:
+      return store_->ReadDocumentNumber(ref.org, ref.id);
+    case Outcome::kRequestReused:
+      return request_id::Reused(call.id);
+    case Outcome::kNotFound:
+      return errors::WithReason(absl::NotFoundError(absl::StrCat(ref.Name(), " not found")),
+                                "DOCUMENT_NUMBER_NOT_FOUND", "该发文字号不存在");
+    case Outcome::kFinal:
+      return errors::WithReason(
+          absl::FailedPreconditionError(absl::StrCat(ref.Name(), " is voided already")),
+          "DOCUMENT_NUMBER_VOIDED", "该发文字号已作废");
+    case Outcome::kConflict:
+      return errors::WithReason(absl::FailedPreconditionError(absl::StrCat(
+                                    ref.Name(), " is being published with ", r.detail,
+                                    "; it is voided by itself if that publication fails for good")),
+                                "DOCUMENT_NUMBER_PENDING", "该发文字号的报告正在印发，不能作废");
+    default:
+      return absl::InternalError("unexpected answer of the void script");
+  }
 }
 
 }  // namespace govreport::assembler

@@ -62,6 +62,16 @@ class ReportCore {
       const pb::SetTemplateWorkflowsRequest& req);
   absl::StatusOr<pb::TemplateWorkflows> GetTemplateWorkflows(
       const std::string& org, const pb::GetTemplateWorkflowsRequest& req);
+  // The org's document settings and its 发文字号 register.
+  absl::StatusOr<pb::DocumentSettings> GetDocumentSettings(const std::string& org);
+  absl::StatusOr<pb::DocumentSettings> UpdateDocumentSettings(
+      const auth::Principal& p, const std::string& org,
+      const pb::UpdateDocumentSettingsRequest& req);
+  absl::StatusOr<pb::ListDocumentNumbersResponse> ListDocumentNumbers(
+      const std::string& org, const pb::ListDocumentNumbersRequest& req);
+  absl::StatusOr<pb::DocumentNumber> VoidDocumentNumber(const auth::Principal& p,
+                                                        const DocumentNumberRef& ref,
+                                                        const pb::VoidDocumentNumberRequest& req);
   // One cheap read for watchers: 0 when the report does not exist.
   absl::StatusOr<int64_t> Version(const ReportRef& ref);
 

@@ -10,6 +10,7 @@
 #include "common/paging.h"
 #include "common/resource.h"
 #include "common/status.h"
+#include "common/timestamp.h"
 
 namespace govreport::assembler {
 namespace {
@@ -82,6 +83,16 @@ void CommitBuilder::XAdd(const std::string& stream, const streams::Fields& field
   int idx = KeyIndex(stream);
   ops_.insert(ops_.end(), {"XADD", absl::StrCat(idx), absl::StrCat(fields.size())});
   for (const auto& [k, v] : fields) ops_.insert(ops_.end(), {k, v});
+}
+
+void CommitBuilder::HSet(const std::string& key, const std::string& field, std::string value) {
+  int idx = KeyIndex(key);
+  ops_.insert(ops_.end(), {"HSET", absl::StrCat(idx), field, std::move(value)});
+}
+
+void CommitBuilder::SRem(const std::string& key, const std::string& member) {
+  int idx = KeyIndex(key);
+  ops_.insert(ops_.end(), {"SREM", absl::StrCat(idx), member});
 }
 
 void CommitBuilder::AppendEvent(absl::string_view org, const events::v1::Event& event,
@@ -340,6 +351,243 @@ absl::Status Store::CountByState(int64_t limit, StateCounts& out) {
     if (out.truncated) break;
   }
   return absl::OkStatus();
+}
+
+// ------------------------------------------- document settings, register
+
+namespace {
+
+std::string NumberPrefix(absl::string_view org) { return absl::StrCat(OrgPrefix(org), "dn:"); }
+
+// An entry as the allocate and void scripts write it (HGETALL).
+absl::StatusOr<pb::DocumentNumber> EntryFromHash(absl::string_view org, int64_t id,
+                                                 const redis::Reply& r) {
+  GR_RETURN_IF_ERROR(r.ErrorStatus());
+  std::map<std::string, std::string> f;
+  for (size_t i = 0; i + 1 < r.Size(); i += 2) f[r[i].AsString()] = r[i + 1].AsString();
+  pb::DocumentNumber out;
+  out.set_name(DocumentNumberRef{std::string(org), id}.Name());
+  int64_t year = 0, number = 0, issued = 0, voided = 0;
+  if (!absl::SimpleAtoi(f["year"], &year) || !absl::SimpleAtoi(f["number"], &number)) {
+    return absl::DataLossError(absl::StrCat("stored ", out.name(), " is corrupt"));
+  }
+  out.set_code(f["code"]);
+  out.set_year(static_cast<int32_t>(year));
+  out.set_number(number);
+  out.set_display(FormatDocumentNumber(out.code(), year, number));
+  out.set_revision(f["revision"]);
+  out.set_approval(f["approval"]);
+  out.set_state(f["state"] == "VOIDED" ? pb::DOCUMENT_NUMBER_STATE_VOIDED
+                                       : pb::DOCUMENT_NUMBER_STATE_ISSUED);
+  if (absl::SimpleAtoi(f["issue_unix"], &issued)) *out.mutable_issue_time() = ToTimestamp(issued);
+  out.set_published(f["published"] == "1");
+  out.set_void_reason(f["void_reason"]);
+  out.set_voided_by(f["voided_by"]);
+  if (absl::SimpleAtoi(f["void_unix"], &voided)) *out.mutable_void_time() = ToTimestamp(voided);
+  return out;
+}
+
+absl::StatusOr<RegisterResult> RegisterAnswer(const redis::Reply& r) {
+  GR_RETURN_IF_ERROR(r.ErrorStatus());
+  RegisterResult out;
+  out.outcome = ParseOutcome(r[0].Str());
+  if (out.outcome == Outcome::kUnknown) {
+    return absl::InternalError(absl::StrCat("register script answered ", r[0].Str()));
+  }
+  if (r.Size() > 1) out.detail = r[1].AsString();
+  return out;
+}
+
+}  // namespace
+
+std::string Store::DocumentSettingsKey(absl::string_view org) {
+  return absl::StrCat(OrgPrefix(org), "docset");
+}
+
+std::string Store::DocumentNumberKey(absl::string_view org, int64_t id) {
+  return absl::StrCat(NumberPrefix(org), id);
+}
+
+std::string Store::PendingNumbersKey(absl::string_view org) {
+  return absl::StrCat(NumberPrefix(org), "p");
+}
+
+absl::StatusOr<pb::DocumentSettings> Store::ReadDocumentSettings(absl::string_view org) {
+  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"HGET", DocumentSettingsKey(org), "d"}));
+  if (r.IsNil()) {
+    pb::DocumentSettings empty;
+    empty.set_name(DocumentSettingsName(org));
+    return empty;
+  }
+  return Parse<pb::DocumentSettings>(r.Str(), "document settings");
+}
+
+absl::StatusOr<RegisterResult> Store::WriteDocumentSettings(absl::string_view org,
+                                                            int64_t read_revision,
+                                                            const pb::DocumentSettings& next,
+                                                            bool code_changed,
+                                                            const request_id::Call& call) {
+  GR_ASSIGN_OR_RETURN(
+      redis::Reply r,
+      redis_->Eval(
+          UpdateDocumentSettingsScript(),
+          {DocumentSettingsKey(org), PendingNumbersKey(org), request_id::Key(org, call.id)},
+          {absl::StrCat(read_revision), next.SerializeAsString(), next.code(),
+           code_changed ? "1" : "0", call.id.empty() ? "" : call.fingerprint,
+           request_id::RetentionSeconds(options_.request_retention)}));
+  return RegisterAnswer(r);
+}
+
+absl::StatusOr<std::optional<Allocation>> Store::AllocateDocumentNumber(
+    absl::string_view org, absl::string_view approval, absl::string_view code, int year,
+    int64_t settings_revision, absl::string_view revision_name, int64_t now_unix) {
+  const std::string p = NumberPrefix(org);
+  GR_ASSIGN_OR_RETURN(
+      redis::Reply r,
+      redis_->Eval(
+          AllocateDocumentNumberScript(),
+          {DocumentSettingsKey(org), p + "ctr", p + "by", p + "seq", p + "i", p + "p"},
+          {std::string(approval), std::string(code), absl::StrCat(year),
+           absl::StrCat(settings_revision), std::string(revision_name), absl::StrCat(now_unix)}));
+  GR_RETURN_IF_ERROR(r.ErrorStatus());
+  if (r[0].Str() == "STALE") return std::optional<Allocation>();
+  Allocation a;
+  if (r[0].Str() != "OK" || r.Size() < 4 || !absl::SimpleAtoi(r[1].Str(), &a.id) ||
+      !absl::SimpleAtoi(r[2].Str(), &a.number)) {
+    return absl::InternalError("allocate script gave an answer of another form");
+  }
+  a.fresh = r[3].Str() == "1";
+  return std::optional<Allocation>(a);
+}
+
+absl::StatusOr<int64_t> Store::DocumentNumberOf(absl::string_view org, absl::string_view approval) {
+  GR_ASSIGN_OR_RETURN(redis::Reply r,
+                      redis_->Command({"HGET", NumberPrefix(org) + "by", std::string(approval)}));
+  if (r.IsNil()) return 0;
+  int64_t id = 0;
+  if (!absl::SimpleAtoi(r.Str(), &id)) return absl::DataLossError("stored register id is corrupt");
+  return id;
+}
+
+absl::StatusOr<pb::DocumentNumber> Store::ReadDocumentNumber(absl::string_view org, int64_t id) {
+  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"HGETALL", DocumentNumberKey(org, id)}));
+  if (r.Size() == 0) {
+    return absl::NotFoundError(
+        absl::StrCat(DocumentNumberRef{std::string(org), id}.Name(), " not found"));
+  }
+  return EntryFromHash(org, id, r);
+}
+
+absl::StatusOr<Store::NumberPage> Store::ListDocumentNumbers(absl::string_view org,
+                                                             int64_t after_id, int count) {
+  GR_ASSIGN_OR_RETURN(redis::Reply ids, redis_->Command({"ZRANGEBYSCORE", NumberPrefix(org) + "i",
+                                                         absl::StrCat("(", after_id), "+inf",
+                                                         "LIMIT", "0", absl::StrCat(count)}));
+  GR_RETURN_IF_ERROR(ids.ErrorStatus());
+  NumberPage page;
+  std::vector<redis::Args> cmds;
+  std::vector<int64_t> order;
+  for (size_t i = 0; i < ids.Size(); ++i) {
+    int64_t id = 0;
+    if (!absl::SimpleAtoi(ids[i].Str(), &id)) return absl::DataLossError("corrupt register index");
+    order.push_back(id);
+    cmds.push_back({"HGETALL", DocumentNumberKey(org, id)});
+  }
+  if (cmds.empty()) return page;
+  GR_ASSIGN_OR_RETURN(std::vector<redis::Reply> entries, redis_->Pipeline(cmds));
+  for (size_t i = 0; i < entries.size(); ++i) {
+    GR_ASSIGN_OR_RETURN(pb::DocumentNumber n, EntryFromHash(org, order[i], entries[i]));
+    page.numbers.push_back(std::move(n));
+  }
+  page.ids = std::move(order);
+  page.more = static_cast<int>(page.ids.size()) == count;
+  return page;
+}
+
+absl::StatusOr<RegisterResult> Store::VoidDocumentNumber(absl::string_view org, int64_t id,
+                                                         absl::string_view reason,
+                                                         absl::string_view by, int64_t now_unix,
+                                                         VoidMode mode,
+                                                         const request_id::Call& call) {
+  GR_ASSIGN_OR_RETURN(
+      redis::Reply r,
+      redis_->Eval(
+          VoidDocumentNumberScript(),
+          {DocumentNumberKey(org, id), PendingNumbersKey(org), request_id::Key(org, call.id)},
+          {absl::StrCat(id), std::string(reason), std::string(by), absl::StrCat(now_unix),
+           mode == VoidMode::kAdmin ? "admin" : "unpublished",
+           call.id.empty() ? "" : call.fingerprint,
+           request_id::RetentionSeconds(options_.request_retention)}));
+  return RegisterAnswer(r);
+}
+
+absl::StatusOr<Numbering> NumberSignOff(Store& store, const RevisionRef& ref,
+                                        const SignOff& sign_off, int64_t now_unix) {
+  const int year = static_cast<int>(IssueDateOf(sign_off.sign_off_unix).year());
+  constexpr int kPasses = 8;
+  for (int pass = 0; pass < kPasses; ++pass) {
+    GR_ASSIGN_OR_RETURN(pb::DocumentSettings settings, store.ReadDocumentSettings(ref.org));
+    Numbering out;
+    if (settings.code().empty()) {
+      out.settings = std::move(settings);
+      return out;
+    }
+    GR_ASSIGN_OR_RETURN(
+        std::optional<Allocation> a,
+        store.AllocateDocumentNumber(ref.org, sign_off.approval, settings.code(), year,
+                                     settings.revision(), ref.Name(), now_unix));
+    if (!a) continue;  // The settings changed meanwhile: read them again.
+    out.name = DocumentNumberRef{ref.org, a->id}.Name();
+    if (a->fresh) {
+      out.display = FormatDocumentNumber(settings.code(), year, a->number);
+    } else {
+      // Given before (a redelivery): printed as the register has it.
+      GR_ASSIGN_OR_RETURN(pb::DocumentNumber stored, store.ReadDocumentNumber(ref.org, a->id));
+      out.display = stored.display();
+    }
+    out.settings = std::move(settings);
+    return out;
+  }
+  return absl::AbortedError(
+      absl::StrCat("the document settings of orgs/", ref.org, " kept changing"));
+}
+
+absl::StatusOr<pb::Report> RecordOutdated(Store& store, const ReportRef& ref, int64_t revision,
+                                          const pb::Staleness& now, int64_t now_unix) {
+  using Result = absl::StatusOr<pb::Report>;
+  pb::Report next;
+  constexpr int kPasses = 8;
+  return ReadModifyCommit<Result>(
+      store, ref, kPasses, std::nullopt,
+      [&](absl::StatusOr<pb::Report>& report) -> Decision<Result> {
+        if (!report.ok()) return Result(report.status());
+        if (report->published_revision() != revision) return Result(*report);
+        OutdatedChange change = ClassifyOutdated(*report, now);
+        if (change == OutdatedChange::kNone) return Result(*report);
+        next = *report;
+        if (change == OutdatedChange::kCleared) {
+          next.clear_outdated();
+        } else {
+          *next.mutable_outdated() = now;
+        }
+        next.set_version(report->version() + 1);
+        *next.mutable_update_time() = ToTimestamp(now_unix);
+        CommitBuilder commit(ref, report->version(), next);
+        if (change == OutdatedChange::kOutdated) {
+          commit.AppendEvent(ref.org, OutdatedEvent(ref, next, now, now_unix),
+                             store.event_retention());
+        }
+        return commit;
+      },
+      [&](const absl::StatusOr<CommitResult>& result) -> std::optional<Result> {
+        if (!result.ok()) return Result(result.status());
+        if (result->outcome == Outcome::kOk) {
+          next.set_change_sequence(result->change_sequence);
+          return Result(next);
+        }
+        return std::nullopt;
+      },
+      [&] { return Result(absl::AbortedError(absl::StrCat(ref.Name(), " kept changing"))); });
 }
 
 }  // namespace govreport::assembler

@@ -10,6 +10,18 @@
 //                                    sequence (gr:{org}:rseq, the last one)
 //   gr:{org}:rq:{request_id}         request replay (common/request_id.h)
 //   gr:{org}:tplwf                   hash template → TemplateWorkflows blob
+//   gr:{org}:docset                  hash {d: DocumentSettings blob,
+//                                    r: revision, c: code}
+//   gr:{org}:dn:ctr                  hash "{code}|{year}" → last 发文字号
+//   gr:{org}:dn:by                   hash approval → register entry id
+//   gr:{org}:dn:seq                  last register entry id
+//   gr:{org}:dn:i                    sorted set of entry ids (score = id)
+//   gr:{org}:dn:p                    set of entry ids whose report is
+//                                    not published yet
+//   gr:{org}:dn:{id}                 hash: one register entry (code, year,
+//                                    number, revision, approval, state,
+//                                    issue_unix, published, void_reason,
+//                                    voided_by, void_unix)
 //   gr:{org}:events                  the org's event log (common/events.h):
 //                                    REPORT_ASSEMBLED / REPORT_PUBLISHED,
 //                                    appended by the commit that stores the
@@ -66,6 +78,8 @@ class CommitBuilder {
   void SetNx(const std::string& key, std::string value);
   void ZAdd(const std::string& key, int64_t score, const std::string& member);
   void XAdd(const std::string& stream, const streams::Fields& fields);
+  void HSet(const std::string& key, const std::string& field, std::string value);
+  void SRem(const std::string& key, const std::string& member);
   // Appends `event` to the org's event log with the commit, trimming what
   // is older than `retention` (common/events.h).
   void AppendEvent(absl::string_view org, const events::v1::Event& event, absl::Duration retention);
@@ -98,6 +112,22 @@ struct ReportQuery {
   // The cursor: the last entry read ("" for the first page; the token's).
   std::string cursor;
   int size = 0;
+};
+
+// One allocation of the register.
+struct Allocation {
+  int64_t id = 0;
+  int64_t number = 0;
+  // False: the approval's number allocated before, given again.
+  bool fresh = false;
+};
+
+// What a settings update or a void answered (kOk; kStale with the stored
+// revision; kConflict with the revisions in the way; kReplayed with the
+// first result; kRequestReused; kNotFound; kFinal).
+struct RegisterResult {
+  Outcome outcome = Outcome::kOk;
+  std::string detail;
 };
 
 class Store {
@@ -151,6 +181,44 @@ class Store {
   // No workflows: removes the binding.
   absl::Status WriteTemplateWorkflows(absl::string_view org, const pb::TemplateWorkflows& binding);
 
+  // ------------------------------------------- document settings, register
+  static std::string DocumentSettingsKey(absl::string_view org);
+  static std::string DocumentNumberKey(absl::string_view org, int64_t id);
+  static std::string PendingNumbersKey(absl::string_view org);
+
+  // The org's settings; never set: empty ones with revision 0.
+  absl::StatusOr<pb::DocumentSettings> ReadDocumentSettings(absl::string_view org);
+  // Stores `next` (its revision already read_revision + 1) if the stored
+  // revision is still `read_revision` and, when the code changes, no
+  // number is pending.
+  absl::StatusOr<RegisterResult> WriteDocumentSettings(absl::string_view org, int64_t read_revision,
+                                                       const pb::DocumentSettings& next,
+                                                       bool code_changed,
+                                                       const request_id::Call& call);
+  // The approval's number under `code` and `year` (see
+  // AllocateDocumentNumberScript); nullopt: the settings moved past
+  // `settings_revision` (read them again).
+  absl::StatusOr<std::optional<Allocation>> AllocateDocumentNumber(
+      absl::string_view org, absl::string_view approval, absl::string_view code, int year,
+      int64_t settings_revision, absl::string_view revision_name, int64_t now_unix);
+  // The register entry an approval's number is (0: none).
+  absl::StatusOr<int64_t> DocumentNumberOf(absl::string_view org, absl::string_view approval);
+  absl::StatusOr<pb::DocumentNumber> ReadDocumentNumber(absl::string_view org, int64_t id);
+  // The entries after `after_id`, at most `count`, by id (`ids` beside
+  // them); `more`: there may be entries after the last.
+  struct NumberPage {
+    std::vector<pb::DocumentNumber> numbers;
+    std::vector<int64_t> ids;
+    bool more = false;
+  };
+  absl::StatusOr<NumberPage> ListDocumentNumbers(absl::string_view org, int64_t after_id,
+                                                 int count);
+  enum class VoidMode { kAdmin, kUnpublished };
+  absl::StatusOr<RegisterResult> VoidDocumentNumber(absl::string_view org, int64_t id,
+                                                    absl::string_view reason, absl::string_view by,
+                                                    int64_t now_unix, VoidMode mode,
+                                                    const request_id::Call& call);
+
   absl::Duration request_retention() const { return options_.request_retention; }
   absl::Duration event_retention() const { return options_.event_retention; }
   redis::Client& redis() { return *redis_; }
@@ -159,6 +227,22 @@ class Store {
   redis::Client* redis_;
   StoreOptions options_;
 };
+
+// The 发文字号 of a sign-off of the revision `ref`, allocated in the
+// register under the org's current code and the year of the sign-off day
+// (given again to a redelivered approval), with the settings it was
+// allocated under; an empty display when the org has no code. A settings
+// change racing it is read again.
+absl::StatusOr<Numbering> NumberSignOff(Store& store, const RevisionRef& ref,
+                                        const SignOff& sign_off, int64_t now_unix);
+
+// Records on a PUBLISHED report what a check of its published revision
+// `revision` found (`now`, ClassifyOutdated): the outdated flag and, when
+// newly outdated, the EVENT_KIND_REPORT_OUTDATED event, in one commit. A
+// report that has moved on (another publication, a correction) is left
+// alone. Returns the report as stored after it.
+absl::StatusOr<pb::Report> RecordOutdated(Store& store, const ReportRef& ref, int64_t revision,
+                                          const pb::Staleness& now, int64_t now_unix);
 
 // The one optimistic write of a report, read → decide → commit with the
 // version read, used by every writer of reports. `decide` gets the report

@@ -1,6 +1,7 @@
 #include "assembler/workers.h"
 
 #include <future>
+#include <map>
 #include <optional>
 #include <utility>
 #include <variant>
@@ -10,6 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/crypto.h"
+#include "common/json.h"
+#include "common/resource.h"
 #include "common/server.h"
 #include "common/status.h"
 #include "common/timestamp.h"
@@ -61,7 +64,9 @@ std::optional<HandlerResult> Committed(const absl::StatusOr<CommitResult>& resul
 
 // The sign-off an approved event carries (its time, else the event's).
 absl::StatusOr<SignOff> SignOffOf(const streams::Entry& entry) {
-  SignOff sign_off{entry.Get("approval"), entry.Get("signer"), 0};
+  SignOff sign_off{
+      entry.Get("approval"), entry.Get("signer"), 0,
+      SignerNamesOf(entry.Get("signer_names"), entry.Get("signers"), entry.Get("signer"))};
   if (!absl::SimpleAtoi(entry.Get("sign_off_unix"), &sign_off.sign_off_unix) ||
       sign_off.sign_off_unix <= 0) {
     (void)absl::SimpleAtoi(entry.Get("time_unix"), &sign_off.sign_off_unix);
@@ -285,9 +290,32 @@ Workers::ApprovedOr Workers::RecordApproval(const RevisionRef& ref, const stream
                                      ref.report().Name(), "; acknowledged"));
           return HandlerResult::Done();
         }
-        if (report->state() == pb::REPORT_STATE_APPROVED) return *std::move(report);
+        if (report->state() == pb::REPORT_STATE_APPROVED) {
+          // Recorded before: its numbering stands, unless its number was
+          // voided (the publication had failed for good) and this is a
+          // replay, which gets a new one.
+          if (report->document_number_name().empty()) return *std::move(report);
+          auto number = ParseDocumentNumberName(report->document_number_name());
+          if (!number.ok()) return HandlerResult::Reject(number.status());
+          auto stored = store_->ReadDocumentNumber(ref.org, number->id);
+          if (!stored.ok()) return HandlerResult::Retry(stored.status());
+          if (stored->state() == pb::DOCUMENT_NUMBER_STATE_ISSUED) return *std::move(report);
+        }
+        absl::StatusOr<Numbering> numbering = NumberSignOff(*store_, ref, sign_off, Now());
+        if (!numbering.ok()) return HandlerResult::Retry(numbering.status());
+        if (numbering->display.empty()) {
+          LogLine(kLog, absl::StrCat(ref.Name(), " signed off without 发文字号 or 版头: orgs/",
+                                     ref.org, " has no document settings code"));
+        } else {
+          LogLine(kLog, absl::StrCat(ref.Name(), " signed off as ", numbering->display, " (",
+                                     numbering->name, ")"));
+        }
         next = *report;
-        MarkApproved(next, sign_off, Now());
+        if (report->state() == pb::REPORT_STATE_APPROVED) {
+          SetNumbering(next, *numbering, Now());
+        } else {
+          MarkApproved(next, sign_off, *numbering, Now());
+        }
         return CommitBuilder(ref.report(), report->version(), next);
       },
       [&](const absl::StatusOr<CommitResult>& result) -> std::optional<ApprovedOr> {
@@ -316,10 +344,19 @@ Workers::PublicationOr Workers::RenderFinal(const RevisionRef& ref, const pb::Re
   absl::CivilDay issue = IssueDateOf(sign_off_unix);
   Publication pub;
   pub.frozen = *rev;
+  // The numbering and settings the sign-off recorded frame the documents:
+  // kept on the revision, so a later settings change never reaches them.
+  pub.frozen.set_document_number(report.document_number());
+  pub.frozen.set_document_number_name(report.document_number_name());
+  *pub.frozen.mutable_signer_names() = report.signer_names();
+  if (report.has_document_settings()) {
+    *pub.frozen.mutable_document_settings() = report.document_settings();
+  }
   for (typepb::DocumentFormat format : AllFormats()) {
     // The sign-off time fixes the DOCX metadata, so a re-render gives the
     // same bytes and the same digest.
-    auto r = upstream_->Render(service_, RenderRequestFor(*rev, format, issue, sign_off_unix));
+    auto r =
+        upstream_->Render(service_, RenderRequestFor(pub.frozen, format, issue, sign_off_unix));
     if (!r.ok()) return Failure(r.status());
     pb::RenderedDocument* d = pub.frozen.add_documents();
     d->set_format(format);
@@ -361,6 +398,11 @@ HandlerResult Workers::CommitPublication(const RevisionRef& ref, const pb::Repor
         for (int i = 0; i < frozen.documents_size(); ++i) {
           commit.SetNx(Store::DocumentKey(ref, frozen.documents(i).format()), pub.contents[i]);
         }
+        if (auto number = ParseDocumentNumberName(frozen.document_number_name()); number.ok()) {
+          // The register shows the number printed; it is no longer pending.
+          commit.HSet(Store::DocumentNumberKey(ref.org, number->id), "published", "1");
+          commit.SRem(Store::PendingNumbersKey(ref.org), absl::StrCat(number->id));
+        }
         commit.XAdd(std::string(kPublishedEvents),
                     {{"type", "published"},
                      {"report", ref.report().Name()},
@@ -372,6 +414,9 @@ HandlerResult Workers::CommitPublication(const RevisionRef& ref, const pb::Repor
                      {"approval", frozen.approval()},
                      {"approval_history_head", frozen.approval_history_head()},
                      {"signer", frozen.signer()},
+                     {"signer_names", JsonStringArray({frozen.signer_names().begin(),
+                                                       frozen.signer_names().end()})},
+                     {"document_number", frozen.document_number()},
                      {"sign_off_unix", absl::StrCat(FromTimestamp(frozen.sign_off_time()))},
                      {"issue_date", frozen.issue_date()},
                      {"time_unix", absl::StrCat(now)}});
@@ -401,13 +446,77 @@ void Workers::OnApprovalEventDead(const streams::Entry& entry, const absl::Statu
           return HandlerResult::Done();
         }
         pb::Report next = *report;
+        std::string voided;
+        if (auto number = ParseDocumentNumberName(report->document_number_name()); number.ok()) {
+          // A number that will never be printed is voided, so the register
+          // shows why it is a gap; a replay of the event gets a new one.
+          auto v = store_->VoidDocumentNumber(
+              ref->org, number->id,
+              absl::StrCat("publication failed for good: ", CallerMessage(why)), "system", Now(),
+              Store::VoidMode::kUnpublished, {});
+          if (!v.ok()) return HandlerResult::Retry(v.status());
+          if (v->outcome == Outcome::kOk || v->outcome == Outcome::kFinal) {
+            voided = absl::StrCat("; its 发文字号 ", report->document_number(), " (",
+                                  report->document_number_name(), ") is voided");
+          }
+        }
         next.set_error(absl::StrCat("publishing ", ref->Name(), " failed: ", CallerMessage(why),
-                                    " (the event is in ", kApprovalEvents, ":dead)"));
+                                    " (the event is in ", kApprovalEvents, ":dead)", voided));
         next.set_version(next.version() + 1);
         *next.mutable_update_time() = ToTimestamp(Now());
         return CommitBuilder(ref->report(), report->version(), next);
       },
       Committed, [] { return HandlerResult::Done(); });
+}
+
+// ------------------------------------------------------------- outdated
+
+absl::StatusOr<int64_t> Workers::CheckOutdated(const std::string& org) {
+  GR_ASSIGN_OR_RETURN(rpb::Org org_now, upstream_->GetOrg(service_, org));
+  // One question to records per period, however many reports share it.
+  std::map<std::string, rpb::GetIndicatorValuesResponse> figures;
+  ReportQuery q;
+  q.state = pb::REPORT_STATE_PUBLISHED;
+  q.size = 100;
+  int64_t checked = 0;
+  do {
+    GR_ASSIGN_OR_RETURN(Store::Page page, store_->ListReports(org, q));
+    for (const pb::Report& report : page.reports) {
+      auto ref = ParseReportName(report.name());
+      if (!ref.ok()) continue;
+      RevisionRef rev_ref{org, ref->id, report.published_revision()};
+      GR_ASSIGN_OR_RETURN(pb::Revision rev, store_->ReadRevision(rev_ref));
+      auto it = figures.find(rev.period());
+      if (it == figures.end()) {
+        GR_ASSIGN_OR_RETURN(rpb::GetIndicatorValuesResponse now,
+                            upstream_->GetIndicatorValues(service_, org, rev.period()));
+        it = figures.emplace(rev.period(), std::move(now)).first;
+      }
+      pb::Staleness staleness = CompareWithCurrent(rev, it->second, org_now);
+      GR_RETURN_IF_ERROR(RecordOutdated(*store_, *ref, rev_ref.number, staleness, Now()).status());
+      ++checked;
+    }
+    q.cursor = page.next_cursor;
+  } while (!q.cursor.empty());
+  return checked;
+}
+
+absl::StatusOr<int64_t> Workers::CheckAllOutdated() {
+  GR_ASSIGN_OR_RETURN(redis::Reply orgs,
+                      store_->redis().Command({"ZRANGE", std::string(kOrgIndexKey), "0", "-1"}));
+  int64_t checked = 0;
+  absl::Status first_error;
+  for (size_t i = 0; i < orgs.Size(); ++i) {
+    // One org's trouble (its records away) does not stop the others.
+    absl::StatusOr<int64_t> n = CheckOutdated(orgs[i].AsString());
+    if (n.ok()) {
+      checked += *n;
+    } else if (first_error.ok()) {
+      first_error = n.status();
+    }
+  }
+  if (!first_error.ok()) return first_error;
+  return checked;
 }
 
 // ------------------------------------------------------------------ pool
@@ -454,6 +563,9 @@ absl::Status WorkerPool::Start() {
   if (options_.trim_interval > absl::ZeroDuration()) {
     threads_.emplace_back([this] { TrimLoop(); });
   }
+  if (options_.outdated_check_interval > absl::ZeroDuration()) {
+    threads_.emplace_back([this] { OutdatedLoop(); });
+  }
   for (int i = 0; i < options_.event_workers; ++i) {
     threads_.emplace_back([this, opts = ConsumerFor(kApprovalEvents, i)] {
       streams::Consumer consumer(redis_, opts);
@@ -489,6 +601,20 @@ void WorkerPool::TrimLoop() {
     (void)TrimStreams();  // Redis away: the next round tries again.
     absl::Time until = absl::Now() + options_.trim_interval;
     while (!stop_.load() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(100));
+  }
+}
+
+// Every replica checks: a check records a finding once (ClassifyOutdated),
+// so two replicas finding the same change append one event.
+void WorkerPool::OutdatedLoop() {
+  while (!stop_.load()) {
+    absl::Time until = absl::Now() + options_.outdated_check_interval;
+    while (!stop_.load() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(100));
+    if (stop_.load()) break;
+    absl::StatusOr<int64_t> checked = workers_->CheckAllOutdated();
+    if (!checked.ok()) {
+      LogLine(kLog, absl::StrCat("outdated check: ", checked.status().message()));
+    }
   }
 }
 

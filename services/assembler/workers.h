@@ -42,6 +42,13 @@ class Workers {
   // Publishing failed for good: the report stays APPROVED and shows why.
   void OnApprovalEventDead(const streams::Entry& entry, const absl::Status& why);
 
+  // Checks every PUBLISHED report of the org against its records now and
+  // records those that became outdated (RecordOutdated). Returns how many
+  // were checked.
+  absl::StatusOr<int64_t> CheckOutdated(const std::string& org);
+  // The same for every org records knows (gr:orgs).
+  absl::StatusOr<int64_t> CheckAllOutdated();
+
  private:
   streams::HandlerResult Publish(const RevisionRef& ref, const streams::Entry& entry);
   // The steps of Publish. Each ends early with the entry's answer.
@@ -85,6 +92,10 @@ struct WorkerOptions {
   // groups, gr:ev:published, is read with XREAD: its readers get this long).
   absl::Duration stream_retention = absl::Hours(24 * 7);
   absl::Duration dead_letter_retention = absl::Hours(24 * 30);
+  // How often published reports are checked for records changed after
+  // publication (Workers::CheckAllOutdated); zero: never (GetReport still
+  // checks the report it reads).
+  absl::Duration outdated_check_interval = absl::Minutes(10);
 };
 
 // The worker threads of one replica.
@@ -103,6 +114,7 @@ class WorkerPool {
 
  private:
   void TrimLoop();
+  void OutdatedLoop();
   streams::ConsumerOptions ConsumerFor(absl::string_view stream, int index) const;
 
   redis::Client* redis_;

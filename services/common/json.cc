@@ -41,4 +41,14 @@ std::string JsonQuote(absl::string_view text) {
   return out;
 }
 
+std::string JsonStringArray(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (const auto& item : items) {
+    if (out.size() > 1) out.push_back(',');
+    JsonQuoteTo(item, &out);
+  }
+  out.push_back(']');
+  return out;
+}
+
 }  // namespace govreport

@@ -4,6 +4,7 @@
 #define GOVREPORT_COMMON_JSON_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 
@@ -12,6 +13,8 @@ namespace govreport {
 // "text" with ", \ and control characters escaped.
 std::string JsonQuote(absl::string_view text);
 void JsonQuoteTo(absl::string_view text, std::string* out);
+// ["a","b"]: a list of texts in a stream field, where one may hold a comma.
+std::string JsonStringArray(const std::vector<std::string>& items);
 
 }  // namespace govreport
 

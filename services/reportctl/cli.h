@@ -72,6 +72,7 @@ void RegisterActivityCommands(std::vector<Command>& commands);  // activity_comm
 void RegisterTemplateCommands(std::vector<Command>& commands);  // template_commands.cc
 void RegisterReportCommands(std::vector<Command>& commands);    // report_commands.cc
 void RegisterApprovalCommands(std::vector<Command>& commands);  // approval_commands.cc
+void RegisterDocumentCommands(std::vector<Command>& commands);  // docnumber_commands.cc
 
 // Every command, in that order (dispatch.cc).
 std::vector<Command> AllCommands();

@@ -146,6 +146,7 @@ std::vector<Command> AllCommands() {
   RegisterTemplateCommands(commands);
   RegisterReportCommands(commands);
   RegisterApprovalCommands(commands);
+  RegisterDocumentCommands(commands);
   return commands;
 }
 

@@ -431,6 +431,36 @@ TEST(StateMachine, ApprovedCarriesSignerAndTime) {
   EXPECT_EQ(m["state"], "APPROVED");
 }
 
+// 会签 at sign-off (an ALL step): every signer, by the display name of the
+// token they approved with, in the order of `signers`; a token without a
+// display name gives the subject.
+TEST(StateMachine, ApprovedCarriesSignerNamesOfACountersignedSignOff) {
+  WorkflowDef wf = Chain();
+  wf.steps.back() =
+      MakeStep("sign", StepKind::kSignOff, StepMode::kAll, {"secretary", "deputy", "chief"}, {});
+  ApprovalState s = Started(wf);
+  s = Must(s, Act(ActionType::kApprove, User("director")));
+  s = Must(s, Act(ActionType::kApprove, User("lead1")));
+  s = Must(s, Act(ActionType::kApprove, User("lead2")));
+  Actor deputy = User("deputy");
+  deputy.display_name = "李四, 副局长";
+  s = Must(s, Act(ActionType::kApprove, deputy));
+  s = Must(s, Act(ActionType::kApprove, User("chief")));
+  Actor secretary = User("secretary");
+  secretary.display_name = "张三";
+  auto t = Apply(s, Act(ActionType::kApprove, secretary), Roles(), kT0 + 500);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EventFields f = FullEventFields(*t);
+  std::map<std::string, std::string> m(f.begin(), f.end());
+  EXPECT_EQ(m["type"], "approved");
+  EXPECT_EQ(m["signers"], "secretary,deputy,chief");
+  EXPECT_EQ(m["signer_names"], R"(["张三","李四, 副局长","chief"])");
+  // Kept on the stored tasks, so a later read can tell them too.
+  int named = 0;
+  for (const Task& task : t->next.tasks) named += task.display_name.empty() ? 0 : 1;
+  EXPECT_EQ(named, 2);
+}
+
 TEST(StateMachine, TimersFollowActivations) {
   ApprovalState s0 = Started();
   TimerChange c = TimerDiff(nullptr, s0);

@@ -181,9 +181,17 @@ TEST(States, SubmitNeedsAFinishedCurrentRevision) {
   EXPECT_EQ(r.last_decision_by(), "director");
   MarkInReview(r, 1, {}, 105);
   EXPECT_TRUE(r.last_comment().empty());
-  MarkApproved(r, {"orgs/kjj/approvals/a2", "secretary", 1704038400}, 106);
+  Numbering numbering{"某科党〔2024〕1号", "orgs/kjj/documentNumbers/1", {}};
+  numbering.settings.set_code("某科党");
+  MarkApproved(r, {"orgs/kjj/approvals/a2", "secretary", 1704038400, {"张三", "李四"}}, numbering,
+               106);
   EXPECT_EQ(r.state(), pb::REPORT_STATE_APPROVED);
   EXPECT_EQ(r.issue_date(), "2024年1月1日");
+  EXPECT_EQ(r.document_number(), "某科党〔2024〕1号");
+  EXPECT_EQ(r.document_number_name(), "orgs/kjj/documentNumbers/1");
+  EXPECT_EQ(r.document_settings().code(), "某科党");
+  EXPECT_EQ(std::vector<std::string>(r.signer_names().begin(), r.signer_names().end()),
+            (std::vector<std::string>{"张三", "李四"}));
   pb::Revision pub = RevisionWith({}, {});
   pub.set_digest("abc");
   pub.add_documents()->set_format(typepb::DOCUMENT_FORMAT_TXT);
@@ -345,6 +353,82 @@ TEST(Documents, RenderRequestUsesTheSnapshotAndPinnedTemplate) {
                    .context()
                    .fields()
                    .contains("issue"));
+}
+
+// The frame comes from the revision's snapshot of the settings at sign-off,
+// never from settings read later; no code: no frame (the text alone).
+TEST(Documents, FrameFromTheSnapshotOfTheSettings) {
+  pb::Revision rev = RevisionWith({Figure("a", 7)}, {});
+  EXPECT_FALSE(RenderRequestFor(rev, typepb::DOCUMENT_FORMAT_TXT, absl::CivilDay(2024, 1, 5), 0)
+                   .has_frame());
+  pb::DocumentSettings* s = rev.mutable_document_settings();
+  s->set_issuing_mark("中共某市科学技术局党组");
+  s->set_code("某科党");
+  s->set_main_recipients("市委");
+  s->set_copy_to("市纪委监委，市委组织部");
+  s->set_printing_org("中共某市科学技术局党组办公室");
+  s->set_upward(true);
+  s->set_note("此件公开发布");
+  s->set_secrecy("秘密★1年");
+  s->set_urgency("加急");
+  s->set_sealed(true);
+  rev.set_document_number("某科党〔2024〕3号");
+  rev.add_signer_names("张三");
+  rev.add_signer_names("李四");
+  tpb::RenderRequest r =
+      RenderRequestFor(rev, typepb::DOCUMENT_FORMAT_DOCX, absl::CivilDay(2024, 1, 5), 1704400000);
+  ASSERT_TRUE(r.has_frame());
+  const tpb::DocumentFrame& f = r.frame();
+  EXPECT_EQ(f.issuing_mark(), "中共某市科学技术局党组");
+  EXPECT_EQ(f.document_number(), "某科党〔2024〕3号");
+  EXPECT_TRUE(f.upward());
+  EXPECT_EQ(std::vector<std::string>(f.signers().begin(), f.signers().end()),
+            (std::vector<std::string>{"张三", "李四"}));
+  EXPECT_EQ(f.main_recipients(), "市委");
+  EXPECT_EQ(f.note(), "此件公开发布");
+  EXPECT_EQ(f.copy_to(), "市纪委监委，市委组织部");
+  EXPECT_EQ(f.printing_org(), "中共某市科学技术局党组办公室");
+  EXPECT_EQ(f.printing_date(), "2024年1月5日");
+  EXPECT_TRUE(f.sealed());
+  EXPECT_EQ(f.secrecy(), "秘密★1年");
+  EXPECT_EQ(f.urgency(), "加急");
+  EXPECT_TRUE(f.copy_number().empty());
+  // The same revision gives the same frame, byte for byte.
+  EXPECT_EQ(f.SerializeAsString(), RenderRequestFor(rev, typepb::DOCUMENT_FORMAT_DOCX,
+                                                    absl::CivilDay(2024, 1, 5), 1704400000)
+                                       .frame()
+                                       .SerializeAsString());
+  // A draft: the 版头 with an empty 文号 slot, no 签发人, no 印发日期.
+  pb::Revision draft = rev;
+  draft.clear_document_number();
+  draft.clear_signer_names();
+  tpb::RenderRequest d = RenderRequestFor(draft, typepb::DOCUMENT_FORMAT_TXT, std::nullopt, 0);
+  ASSERT_TRUE(d.has_frame());
+  EXPECT_TRUE(d.frame().document_number().empty());
+  EXPECT_TRUE(d.frame().signers().empty());
+  EXPECT_TRUE(d.frame().printing_date().empty());
+  EXPECT_EQ(d.frame().issuing_mark(), "中共某市科学技术局党组");
+}
+
+TEST(Documents, NumbersAndSignerNames) {
+  EXPECT_EQ(FormatDocumentNumber("某科党", 2024, 3), "某科党〔2024〕3号");
+  EXPECT_EQ(FormatDocumentNumber("京政办发", 2025, 12), "京政办发〔2025〕12号");
+  EXPECT_EQ(SignerNamesOf(R"(["张三","李四, 副局长"])", "a,b", "a"),
+            (std::vector<std::string>{"张三", "李四, 副局长"}));
+  // Events from before signer_names: the subjects, else the signer.
+  EXPECT_EQ(SignerNamesOf("", "a,b", "a"), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(SignerNamesOf("not json", "", "sec"), std::vector<std::string>{"sec"});
+  EXPECT_TRUE(SignerNamesOf("", "", "").empty());
+  auto n = ParseDocumentNumberName("orgs/kjj/documentNumbers/12");
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(n->id, 12);
+  EXPECT_EQ(n->Name(), "orgs/kjj/documentNumbers/12");
+  for (const char* bad : {"orgs/kjj/documentNumbers/0", "orgs/kjj/documentNumbers/012",
+                          "orgs/kjj/documentNumbers/x", "orgs/kjj/reports/1"}) {
+    EXPECT_EQ(ParseDocumentNumberName(bad).status().code(), absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+  EXPECT_EQ(*ParseDocumentSettingsName("orgs/kjj/documentSettings"), "kjj");
 }
 
 TEST(Errors, PermanentVersusRetryable) {

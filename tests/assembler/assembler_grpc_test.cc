@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "assembler/domain.h"
 #include "common/crypto.h"
@@ -567,6 +568,86 @@ TEST_F(AssemblerTest, ApprovalPublishesFrozenDocumentsWithDigests) {
   ASSERT_TRUE(stack_->reports().GetDocument(Stack::Ctx(kjj_.drafter).get(), dr, &doc).ok());
   EXPECT_EQ(doc.content(), bytes[typepb::DOCUMENT_FORMAT_DOCX]);
   EXPECT_FALSE(Revision(r.name(), 2).frozen());
+}
+
+// Records of the period changed after publication: the published report
+// shows it (outdated, with the figures that changed) and the org's log has
+// one EVENT_KIND_REPORT_OUTDATED per records data version, whether a reader
+// or the workers' sweep found it; a correction's publication clears it.
+TEST_F(AssemblerTest, APublishedReportWhoseRecordsChangedIsFlaggedOutdatedOnce) {
+  v1::Report r = Ready("outdated");
+  v1::Report submitted;
+  ASSERT_TRUE(Submit(r, {kGap}, &submitted).ok());
+  ASSERT_TRUE(Decide(kjj_.director, submitted.approval(), true).ok());
+  ASSERT_TRUE(Decide(kjj_.secretary, submitted.approval(), true).ok());
+  WaitState(r.name(), v1::REPORT_STATE_PUBLISHED);
+  auto outdated_events = [&] {
+    return OfKind(OrgEvents(stack_->redis(), "kjj"), events::v1::EVENT_KIND_REPORT_OUTDATED);
+  };
+
+  // Another period's record: the data version moves, no figure does.
+  ASSERT_TRUE(stack_->AddActivity("kjj", "theme_party_day", "2022-07-01").ok());
+  v1::Report fresh = GetWithStaleness(r.name());
+  EXPECT_TRUE(fresh.staleness().checked());
+  EXPECT_FALSE(fresh.staleness().stale());
+  EXPECT_FALSE(fresh.has_outdated());
+  EXPECT_TRUE(outdated_events().empty());
+
+  ASSERT_TRUE(stack_->AddActivity("kjj", "theme_party_day", "2023-08-01").ok());
+  v1::Report seen = GetWithStaleness(r.name());
+  EXPECT_EQ(seen.state(), v1::REPORT_STATE_PUBLISHED);
+  ASSERT_TRUE(seen.outdated().stale());
+  ASSERT_EQ(seen.outdated().changed_figures_size(), 1);
+  EXPECT_EQ(seen.outdated().changed_figures(0).key(), "theme_party_days");
+  EXPECT_EQ(seen.outdated().changed_figures(0).from_value(), 1);
+  EXPECT_EQ(seen.outdated().changed_figures(0).to_value(), 2);
+  // Stored, not only computed for this answer.
+  v1::GetReportRequest plain;
+  plain.set_name(r.name());
+  plain.set_skip_staleness(true);
+  v1::Report stored;
+  ASSERT_TRUE(stack_->reports().GetReport(Stack::Ctx(kjj_.drafter).get(), plain, &stored).ok());
+  EXPECT_TRUE(stored.outdated().stale());
+
+  // Read again, swept by the workers: still one event.
+  GetWithStaleness(r.name());
+  auto swept = stack_->workers().CheckAllOutdated();
+  ASSERT_TRUE(swept.ok()) << swept.status();
+  EXPECT_GE(*swept, 1);
+  std::vector<events::v1::Event> log = outdated_events();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].actor(), "system");
+  EXPECT_EQ(log[0].report_outdated().report(), r.name());
+  EXPECT_EQ(log[0].report_outdated().revision(), 1);
+  ASSERT_EQ(log[0].report_outdated().changed_figures_size(), 1);
+  EXPECT_EQ(log[0].report_outdated().changed_figures(0).key(), "theme_party_days");
+  EXPECT_GT(log[0].report_outdated().current_data_version(),
+            log[0].report_outdated().published_data_version());
+
+  // A further change of the period: the sweep finds it first, one more event.
+  ASSERT_TRUE(stack_->AddActivity("kjj", "theme_party_day", "2023-09-01").ok());
+  ASSERT_TRUE(stack_->workers().CheckOutdated("kjj").ok());
+  log = outdated_events();
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[1].report_outdated().changed_figures(0).to_value(), 3);
+  EXPECT_EQ(GetWithStaleness(r.name()).outdated().changed_figures(0).to_value(), 3);
+  EXPECT_EQ(outdated_events().size(), 2u);
+
+  // The correction: reassembled, approved, published again; not outdated.
+  v1::ReassembleRequest rr;
+  rr.set_name(r.name());
+  rr.set_correction(true);
+  v1::Report out;
+  ASSERT_TRUE(stack_->reports().Reassemble(Stack::Ctx(kjj_.drafter).get(), rr, &out).ok());
+  v1::Report corrected = WaitRevision(r.name(), 2);
+  ASSERT_TRUE(Submit(corrected, {kGap}, &submitted).ok());
+  ASSERT_TRUE(Decide(kjj_.director, submitted.approval(), true).ok());
+  ASSERT_TRUE(Decide(kjj_.secretary, submitted.approval(), true).ok());
+  v1::Report republished = WaitState(r.name(), v1::REPORT_STATE_PUBLISHED);
+  EXPECT_EQ(republished.published_revision(), 2);
+  EXPECT_FALSE(republished.has_outdated());
+  EXPECT_FALSE(GetWithStaleness(r.name()).has_outdated());
+  EXPECT_EQ(outdated_events().size(), 2u);
 }
 
 TEST_F(AssemblerTest, RejectionAndWithdrawalReturnToDraftWithTheComment) {
@@ -1475,6 +1556,118 @@ TEST_F(AssemblerManualTest, OnlyTheNewestOfQueuedJobsAssembles) {
   EXPECT_EQ(now.current_revision(), 1);
   EXPECT_EQ(now.applied_job(), 3);
   EXPECT_EQ(Revision(r.name(), 1).narrative().at("problems"), "二");
+}
+
+// ------------------------------------- approval events driven by hand
+
+class AssemblerEventsByHandTest : public AssemblerTest {
+ protected:
+  StackOptions Options() override {
+    StackOptions o;
+    o.event_workers = 0;  // Assembly runs; approval events wait for the test.
+    return o;
+  }
+
+  // The approved event of the report's approval, as the worker reads it.
+  streams::Entry ApprovedEvent(const std::string& approval) {
+    streams::Entry entry;
+    entry.id = "by-hand";
+    for (const auto& e : ReadStream(stack_->redis(), "gr:ev:approval")) {
+      if (e.at("type") != "approved" || e.at("approval") != approval) continue;
+      for (const auto& [k, v] : e) {
+        if (k != "_id") entry.fields.emplace_back(k, v);
+      }
+    }
+    return entry;
+  }
+
+  v1::Report Stored(const std::string& id) {
+    auto r = stack_->store().ReadReport(ReportRef{"kjj", id});
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : v1::Report();
+  }
+
+  v1::DocumentNumber Number(int64_t id) {
+    auto n = stack_->store().ReadDocumentNumber("kjj", id);
+    EXPECT_TRUE(n.ok()) << n.status();
+    return n.ok() ? *n : v1::DocumentNumber();
+  }
+};
+
+// The worker's whole path: the 发文字号 allocated at sign-off and printed on
+// the published revision with its 签发人 (a redelivery gives it again); a
+// publication that failed for good voids its number and says so; a replay
+// of the event then publishes with a new number, never the voided one.
+TEST_F(AssemblerEventsByHandTest, AFailedPublicationVoidsItsNumberAndAReplayGetsANewOne) {
+  v1::UpdateDocumentSettingsRequest set;
+  set.mutable_document_settings()->set_name("orgs/kjj/documentSettings");
+  set.mutable_document_settings()->set_issuing_mark("中共某市科学技术局党组");
+  set.mutable_document_settings()->set_code("某科党");
+  set.mutable_document_settings()->set_upward(true);
+  v1::DocumentSettings settings;
+  grpc::Status st =
+      stack_->reports().UpdateDocumentSettings(Stack::Ctx(kjj_.admin).get(), set, &settings);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+
+  v1::Report r = Ready("stuck");
+  v1::Report submitted;
+  ASSERT_TRUE(Submit(r, {kGap}, &submitted).ok());
+  ASSERT_TRUE(Decide(kjj_.director, submitted.approval(), true).ok());
+  ASSERT_TRUE(Decide(kjj_.secretary, submitted.approval(), true).ok());
+  streams::Entry approved = ApprovedEvent(submitted.approval());
+  ASSERT_FALSE(approved.fields.empty());
+  EXPECT_EQ(approved.Get("signer_names"), R"(["张秘书"])");
+
+  // What the worker records before rendering; then it gives up for good.
+  const RevisionRef rev{"kjj", "stuck", 1};
+  SignOff sign_off{submitted.approval(), "kjj-secretary", 0, {"张秘书"}};
+  ASSERT_TRUE(absl::SimpleAtoi(approved.Get("sign_off_unix"), &sign_off.sign_off_unix));
+  auto numbering = NumberSignOff(stack_->store(), rev, sign_off, sign_off.sign_off_unix);
+  ASSERT_TRUE(numbering.ok()) << numbering.status();
+  const int year = static_cast<int>(IssueDateOf(sign_off.sign_off_unix).year());
+  EXPECT_EQ(numbering->display, absl::StrCat("某科党〔", year, "〕1号"));
+  auto again = NumberSignOff(stack_->store(), rev, sign_off, sign_off.sign_off_unix);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->name, numbering->name);  // A redelivery: the same number.
+  auto stored = stack_->store().ReadReport(rev.report());
+  ASSERT_TRUE(stored.ok());
+  v1::Report approved_report = *stored;
+  MarkApproved(approved_report, sign_off, *numbering, sign_off.sign_off_unix);
+  auto committed =
+      stack_->store().Commit(CommitBuilder(rev.report(), stored->version(), approved_report));
+  ASSERT_TRUE(committed.ok() && committed->outcome == Outcome::kOk);
+
+  stack_->workers().OnApprovalEventDead(approved, absl::UnavailableError("templates away"));
+  v1::DocumentNumber first = Number(1);
+  EXPECT_EQ(first.state(), v1::DOCUMENT_NUMBER_STATE_VOIDED);
+  EXPECT_EQ(first.voided_by(), "system");
+  EXPECT_TRUE(absl::StrContains(first.void_reason(), "publication failed")) << first.void_reason();
+  v1::Report dead = Stored("stuck");
+  EXPECT_EQ(dead.state(), v1::REPORT_STATE_APPROVED);
+  EXPECT_TRUE(absl::StrContains(dead.error(), "is voided")) << dead.error();
+
+  // The operator replays the event: published, numbered anew.
+  EXPECT_EQ(stack_->workers().HandleApprovalEvent(approved).outcome, streams::Outcome::kDone);
+  v1::Report pub = Stored("stuck");
+  ASSERT_EQ(pub.state(), v1::REPORT_STATE_PUBLISHED) << pub.error();
+  v1::Revision frozen = Revision(r.name(), 1);
+  EXPECT_EQ(frozen.document_number(), absl::StrCat("某科党〔", year, "〕2号"));
+  EXPECT_EQ(frozen.document_number_name(), "orgs/kjj/documentNumbers/2");
+  EXPECT_EQ(std::vector<std::string>(frozen.signer_names().begin(), frozen.signer_names().end()),
+            std::vector<std::string>{"张秘书"});
+  EXPECT_EQ(frozen.document_settings().code(), "某科党");
+  v1::DocumentNumber second = Number(2);
+  EXPECT_EQ(second.state(), v1::DOCUMENT_NUMBER_STATE_ISSUED);
+  EXPECT_TRUE(second.published());
+  EXPECT_EQ(second.revision(), frozen.name());
+  auto published = ReadStream(stack_->redis(), std::string(kPublishedEvents));
+  ASSERT_EQ(published.size(), 1u);
+  EXPECT_EQ(published[0]["document_number"], frozen.document_number());
+  EXPECT_EQ(published[0]["signer_names"], R"(["张秘书"])");
+  // Nothing pending: the code may change now.
+  auto pending = stack_->redis().Command({"SCARD", Store::PendingNumbersKey("kjj")});
+  ASSERT_TRUE(pending.ok());
+  EXPECT_EQ(pending->Int(), 0);
 }
 
 // --------------------------------------------- permanent assembly failure

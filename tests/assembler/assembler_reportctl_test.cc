@@ -8,7 +8,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "assembler/domain.h"
 #include "common/crypto.h"
+#include "common/timestamp.h"
 #include "gtest/gtest.h"
 #include "reportctl/cli.h"
 #include "tests/assembler/assembler_stack.h"
@@ -140,6 +142,90 @@ TEST_F(ReportctlTest, DraftSubmitApprovePublishDownload) {
   r = Run(kjj_.drafter, {"report", "list", "kjj", "--state", "published"});
   EXPECT_EQ(r.code, cli::kOk) << r.err;
   EXPECT_TRUE(absl::StrContains(r.out, "orgs/kjj/reports/cli")) << r.out;
+}
+
+// Document settings, the 发文字号 allocated at sign-off and the register:
+// set by the admin, printed on the published revision with its 签发人,
+// listed, voided; a settings change afterwards leaves the signed revision
+// as it was.
+TEST_F(ReportctlTest, SettingsNumberTheSignedReportAndTheRegisterListsIt) {
+  Result r = Run(kjj_.drafter, {"settings", "set", "kjj", "--code", "某科党"});
+  EXPECT_EQ(r.code, cli::kRpcError);  // Admins only.
+  EXPECT_TRUE(absl::StrContains(r.err, "PERMISSION_DENIED")) << r.err;
+  r = Run(kjj_.admin, {"settings", "set", "kjj", "--code", "某科党〔"});
+  EXPECT_EQ(r.code, cli::kUsage);  // INVALID_ARGUMENT: bad input.
+  EXPECT_TRUE(absl::StrContains(r.err, "document_settings.code")) << r.err;
+  r = Run(kjj_.admin,
+          {"settings", "set", "kjj", "--issuing-mark", "中共某市科学技术局党组", "--code", "某科党",
+           "--main-recipients", "市委", "--upward", "true", "--copy-to", "市纪委监委",
+           "--printing-org", "中共某市科学技术局党组办公室"});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "某科党")) << r.out;
+  EXPECT_EQ(Run(kjj_.admin, {"settings", "set", "kjj", "--upward", "maybe"}).code, cli::kUsage);
+  r = Run(kjj_.drafter, {"settings", "get", "kjj", "--json"});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+  v1::DocumentSettings settings;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &settings).ok()) << r.out;
+  EXPECT_EQ(settings.revision(), 1);
+  EXPECT_TRUE(settings.upward());
+
+  r = Run(kjj_.drafter, {"report", "create", "kjj", "2023", "--template", "annual", "--workflow",
+                         "annual", "--id", "num", "--wait"});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+  r = Run(kjj_.drafter, {"report", "submit", "kjj/num", "--accept-gap", "warning_film_screenings"});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+  ASSERT_EQ(Run(kjj_.director, {"report", "approve", "kjj/num"}).code, cli::kOk);
+  ASSERT_EQ(Run(kjj_.secretary, {"report", "approve", "kjj/num"}).code, cli::kOk);
+  r = Run(kjj_.drafter, {"report", "watch", "kjj/num"});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+  ASSERT_TRUE(absl::StrContains(r.out, "PUBLISHED")) << r.out;
+
+  r = Run(kjj_.auditor, {"report", "show", "kjj/num", "--revision", "1", "--json"});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+  v1::Revision rev;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &rev).ok()) << r.out;
+  const int year = static_cast<int>(IssueDateOf(FromTimestamp(rev.sign_off_time())).year());
+  const std::string number = absl::StrCat("某科党〔", year, "〕1号");
+  EXPECT_EQ(rev.document_number(), number);
+  EXPECT_EQ(rev.document_number_name(), "orgs/kjj/documentNumbers/1");
+  EXPECT_EQ(std::vector<std::string>(rev.signer_names().begin(), rev.signer_names().end()),
+            std::vector<std::string>{"张秘书"});
+  EXPECT_EQ(rev.document_settings().main_recipients(), "市委");
+  EXPECT_EQ(rev.document_settings().revision(), 1);
+
+  r = Run(kjj_.auditor, {"docnumber", "list", "kjj"});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, number)) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "orgs/kjj/reports/num/revisions/1")) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "ISSUED")) << r.out;
+  r = Run(kjj_.auditor, {"docnumber", "list", "kjj", "--year", absl::StrCat(year + 1), "--json"});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+  v1::ListDocumentNumbersResponse none;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &none).ok()) << r.out;
+  EXPECT_EQ(none.document_numbers_size(), 0);
+
+  // Published: the code may change now; the signed revision keeps its own.
+  r = Run(kjj_.admin, {"settings", "set", "kjj", "--code", "某科", "--main-recipients", "市政府"});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+  r = Run(kjj_.auditor, {"report", "show", "kjj/num", "--revision", "1", "--json"});
+  v1::Revision after;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &after).ok()) << r.out;
+  EXPECT_EQ(after.document_number(), number);
+  EXPECT_EQ(after.document_settings().main_recipients(), "市委");
+  EXPECT_EQ(after.digest(), rev.digest());
+
+  EXPECT_EQ(Run(kjj_.admin, {"docnumber", "void", "kjj/1"}).code, cli::kUsage);
+  EXPECT_EQ(Run(kjj_.drafter, {"docnumber", "void", "kjj/1", "--reason", "撤销"}).code,
+            cli::kRpcError);
+  r = Run(kjj_.admin, {"docnumber", "void", "kjj/1", "--reason", "文件撤销"});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+  r = Run(kjj_.admin, {"docnumber", "void", "kjj/1", "--reason", "文件撤销"});
+  EXPECT_EQ(r.code, cli::kRpcError);
+  EXPECT_TRUE(absl::StrContains(r.err, "FAILED_PRECONDITION")) << r.err;
+  r = Run(kjj_.auditor, {"docnumber", "list", "kjj", "--code", "某科党"});
+  ASSERT_EQ(r.code, cli::kOk) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "VOIDED")) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "文件撤销")) << r.out;
 }
 
 // --wait on narrative and reassemble returns once the revision that call

@@ -227,6 +227,7 @@ absl::Status Stack::StartReplica(const StackOptions& options, const redis::Optio
   wo.assemble_workers = options.workers;
   wo.event_workers = options.workers > 0 ? options.event_workers : 0;
   wo.consumer_prefix = absl::StrCat("test-replica", i);
+  wo.outdated_check_interval = absl::ZeroDuration();  // Tests check by hand.
   wo.claim_idle = options.claim_idle;
   wo.max_deliveries = options.max_deliveries;
   wo.block = options.block;
@@ -238,9 +239,11 @@ absl::Status Stack::StartReplica(const StackOptions& options, const redis::Optio
 }
 
 std::string Stack::Issue(const std::string& subject, const std::string& org,
-                         std::vector<std::string> roles, const std::string& kind) {
+                         std::vector<std::string> roles, const std::string& kind,
+                         const std::string& display_name) {
   auth::Principal p;
   p.subject = subject;
+  p.display_name = display_name;
   p.org = org;
   p.roles = std::move(roles);
   p.kind = kind;
@@ -282,7 +285,7 @@ absl::StatusOr<OrgTokens> Stack::SetUpOrg(const std::string& org) {
   t.drafter = Issue(absl::StrCat(org, "-drafter"), org, {"drafter"});
   t.recorder = Issue(absl::StrCat(org, "-recorder"), org, {"recorder"});
   t.director = Issue(absl::StrCat(org, "-director"), org, {"approver"});
-  t.secretary = Issue(absl::StrCat(org, "-secretary"), org, {"approver"});
+  t.secretary = Issue(absl::StrCat(org, "-secretary"), org, {"approver"}, "user", "张秘书");
   t.auditor = Issue(absl::StrCat(org, "-auditor"), org, {"auditor"});
   {
     std::lock_guard<std::mutex> lock(mu_);

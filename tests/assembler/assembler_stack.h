@@ -102,8 +102,10 @@ class Stack {
   // A shared (city-wide) template, created by the operator.
   absl::Status CreateSharedTemplate(const std::string& id, const std::string& text);
 
+  // The secretary of SetUpOrg signs off as 张秘书 (the token's display name).
   std::string Issue(const std::string& subject, const std::string& org,
-                    std::vector<std::string> roles, const std::string& kind = "user");
+                    std::vector<std::string> roles, const std::string& kind = "user",
+                    const std::string& display_name = "");
   const std::string& service_token() const { return service_token_; }
   // Every StartApprovalRequest the assembler replicas sent, in order.
   std::vector<approval::v1::StartApprovalRequest> started_approvals();

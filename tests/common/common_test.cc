@@ -56,6 +56,8 @@ TEST(CryptoTest, DigestsAndIds) {
   EXPECT_NE(a, b);
   EXPECT_TRUE(IsValidId(a));
   EXPECT_EQ(JsonQuote("a\"b\\\n\x01"), "\"a\\\"b\\\\\\n\\u0001\"");
+  EXPECT_EQ(JsonStringArray({}), "[]");
+  EXPECT_EQ(JsonStringArray({"张三", "李四, 副局长"}), R"(["张三","李四, 副局长"])");
 }
 
 TEST(AuthTest, TokensRolesAndOrgs) {

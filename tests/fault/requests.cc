@@ -138,6 +138,12 @@ constexpr std::pair<const char*, const char*> kBaseRequests[] = {
      R"(parent: "orgs/{ORG}" template: "orgs/{ORG}/templates/{TPL}" workflows: "orgs/{ORG}/workflows/{WF}")"},
     {"ReportService/GetTemplateWorkflows",
      R"(parent: "orgs/{ORG}" template: "orgs/{ORG}/templates/{TPL}")"},
+    {"ReportService/GetDocumentSettings", R"(name: "orgs/{ORG}/documentSettings")"},
+    {"ReportService/UpdateDocumentSettings",
+     R"(document_settings { name: "orgs/{ORG}/documentSettings" note: "此件公开发布" } update_mask: "note" request_id: "{RID}")"},
+    {"ReportService/ListDocumentNumbers", R"(parent: "orgs/{ORG}" page_size: 5)"},
+    {"ReportService/VoidDocumentNumber",
+     R"(name: "orgs/{ORG}/documentNumbers/1" reason: "作废" request_id: "{RID}")"},
 };
 
 const std::map<std::string, std::string>& BaseRequests() {

@@ -209,17 +209,13 @@ const std::map<grpc::StatusCode, int> kHttpOfCode = {
 };
 
 // The RPCs that must answer 2xx to the operator on the org SetUpOrg made.
-constexpr const char* kExpectedToSucceed[] = {"GetIndicator",  "GetOrg",
-                                              "GetProfile",    "GetTemplate",
-                                              "GetWorkflow",   "ListActivities",
-                                              "ListApprovals", "ListIndicators",
-                                              "ListMyTasks",   "ListOrgs",
-                                              "ListReports",   "ListRoleMembers",
-                                              "ListRoles",     "ListTemplateRevisions",
-                                              "ListTemplates", "ListTokens",
-                                              "ListWorkflows", "Render",
-                                              "StreamEvents",  "ValidateTemplate",
-                                              "WhoAmI"};
+constexpr const char* kExpectedToSucceed[] = {
+    "GetDocumentSettings", "ListDocumentNumbers", "GetIndicator",  "GetOrg",
+    "GetProfile",          "GetTemplate",         "GetWorkflow",   "ListActivities",
+    "ListApprovals",       "ListIndicators",      "ListMyTasks",   "ListOrgs",
+    "ListReports",         "ListRoleMembers",     "ListRoles",     "ListTemplateRevisions",
+    "ListTemplates",       "ListTokens",          "ListWorkflows", "Render",
+    "StreamEvents",        "ValidateTemplate",    "WhoAmI"};
 
 // `body` parses as `type`'s JSON with no field left over.
 void ExpectStrictly(const google::protobuf::Descriptor* type, const std::string& body) {
@@ -241,9 +237,9 @@ TEST_F(GatewayTest, EveryRouteReachesItsRpcWithTheMappedCode) {
   ASSERT_NE(at, std::string::npos) << list->body;
   at += 19;
   std::string key = list->body.substr(at, list->body.find('"', at) - at);
-  std::map<std::string, std::string> ids = {{"orgs", "gw"},          {"templates", "annual"},
-                                            {"workflows", "annual"}, {"indicators", key},
-                                            {"roles", "approver"},   {"revisions", "1"}};
+  std::map<std::string, std::string> ids = {
+      {"orgs", "gw"},        {"templates", "annual"}, {"workflows", "annual"}, {"indicators", key},
+      {"roles", "approver"}, {"revisions", "1"},      {"documentNumbers", "1"}};
   auto backends = Backends(*stack_);
   std::set<std::string> answered;  // RPCs that answered 2xx.
   for (const Route& r : gateway_->routes()) {
