@@ -20,14 +20,6 @@ void DefineSecretFlags(Flags& flags) {
                "or the environment variable");
 }
 
-// GCC 12 reports a false -Warray-bounds and -Wstringop-overread when the key is moved into the
-// StatusOr and the precompiled header changes what it inlines (GCC PR 105329,
-// basic_string's move of a short string).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Warray-bounds"
-#pragma GCC diagnostic ignored "-Wstringop-overread"
-#endif
 absl::StatusOr<std::string> SecretFromFlags(const Flags& flags) {
   std::string key;
   std::string file = flags.Get("secret-key-file");
@@ -53,9 +45,6 @@ absl::StatusOr<std::string> SecretFromFlags(const Flags& flags) {
   }
   return key;
 }
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 
 std::string DeriveKey(absl::string_view secret, absl::string_view purpose) {
   return HmacSha256(secret, absl::StrCat("govreport/", purpose));
