@@ -29,29 +29,9 @@ std::string ReadSource(const std::string& name) {
   return text.str();
 }
 
-SlotKind KindFor(ContextKind kind) {
-  switch (kind) {
-    case ContextKind::kText:
-      return SlotKind::kText;
-    case ContextKind::kNumber:
-      return SlotKind::kNumber;
-    case ContextKind::kQuantity:
-      return SlotKind::kQuantity;
-    case ContextKind::kMoney:
-      return SlotKind::kMoney;
-    case ContextKind::kList:
-      return SlotKind::kList;
-  }
-  return SlotKind::kText;
-}
-
-// The schema a report of `profile` is checked against: the templates
-// service's, with the names the context adds for breakdowns and periods.
-Schema ReportSchema(const records::v1::Profile& profile) {
-  Schema schema = SchemaForProfile(profile);
-  for (const auto& [name, kind] : ExtraContextNames(profile)) schema.Add(name, KindFor(kind));
-  return schema;
-}
+// The schema the templates service checks a report of `profile` against
+// (with the breakdown rows and the period's wording).
+Schema ReportSchema(const records::v1::Profile& profile) { return SchemaForProfile(profile); }
 
 records::v1::Profile ShippedProfile() {
   records::v1::Profile p;

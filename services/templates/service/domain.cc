@@ -9,6 +9,7 @@
 #include "common/errors.h"
 #include "common/resource.h"
 #include "common/status.h"
+#include "report_context/report_context.h"
 
 namespace govreport::templates {
 
@@ -114,6 +115,26 @@ absl::StatusOr<Value> ToEngineContext(const v1::ValueMap& map) {
   return m;
 }
 
+namespace {
+
+SlotKind SlotKindOf(ContextKind kind) {
+  switch (kind) {
+    case ContextKind::kText:
+      return SlotKind::kText;
+    case ContextKind::kNumber:
+      return SlotKind::kNumber;
+    case ContextKind::kQuantity:
+      return SlotKind::kQuantity;
+    case ContextKind::kMoney:
+      return SlotKind::kMoney;
+    case ContextKind::kList:
+      return SlotKind::kList;
+  }
+  return SlotKind::kText;
+}
+
+}  // namespace
+
 Schema SchemaForProfile(const records::v1::Profile& profile) {
   ReportSchemaSpec spec;
   for (const auto& ind : profile.indicators()) {
@@ -122,7 +143,11 @@ Schema SchemaForProfile(const records::v1::Profile& profile) {
   }
   spec.facts.assign(profile.facts().begin(), profile.facts().end());
   spec.narrative.assign(profile.narrative_slots().begin(), profile.narrative_slots().end());
-  return MakeReportSchema(spec);
+  Schema schema = MakeReportSchema(spec);
+  // The breakdown rows (ind.<key>.rows) and the period's wording the
+  // assembler's context gives a report of this profile.
+  for (const auto& [name, kind] : ExtraContextNames(profile)) schema.Add(name, SlotKindOf(kind));
+  return schema;
 }
 
 Schema SharedTemplateSchema() {
