@@ -86,13 +86,12 @@ step "TLS: reportctl served with the CA and its certificate; plaintext, wrong CA
 echo "== the city and its two bureaus"
 as "$op" template create shared strict-governance-base deploy/profiles/strict-governance/base.mustache \
   --description "党组落实全面从严治党责任工作报告（市级通用模板）" >/dev/null
+as "$op" template create shared government-information-disclosure-base \
+  deploy/profiles/government-information-disclosure/base.mustache \
+  --description "政府信息公开工作年度报告（国办公开办函〔2019〕60号格式）" >/dev/null
 declare -A admin drafter office deputy1 deputy2 secretary recorder
-setup_org() {  # org display short seed
+setup_people() {  # org template: tokens, roles, the workflow bound to the template
   local org="$1"
-  as "$op" org create "$org" --display-name "$2" --short-name "$3" --city 重庆 --district 渝北 \
-    --fact purged_influence=孙政才 --fact case_lessons=蔡家福 \
-    --fact "municipal_inspection_target=$3" >/dev/null
-  as "$op" profile load "$org" deploy/profiles/strict-governance/profile.json >/dev/null
   admin[$org]=$(token "$op" "$org" "$org-admin" admin)
   recorder[$org]=$(token "${admin[$org]}" "$org" "$org-oa" recorder service)
   drafter[$org]=$(token "${admin[$org]}" "$org" "$org-zhang" drafter)
@@ -105,14 +104,26 @@ setup_org() {  # org display short seed
   as "${admin[$org]}" role set "$org" party-secretary --members "$org-chen" >/dev/null
   as "${admin[$org]}" workflow create "$org" annual-report deploy/demo/workflow.json >/dev/null
   # Only the admin decides which approval path the annual report takes.
-  as "${admin[$org]}" report bind-workflows "$org" templates/strict-governance-base \
-    annual-report >/dev/null
+  as "${admin[$org]}" report bind-workflows "$org" "$2" annual-report >/dev/null
+}
+setup_org() {  # org display short seed
+  local org="$1"
+  as "$op" org create "$org" --display-name "$2" --short-name "$3" --city 重庆 --district 渝北 \
+    --fact purged_influence=孙政才 --fact case_lessons=蔡家福 \
+    --fact "municipal_inspection_target=$3" >/dev/null
+  as "$op" profile load "$org" deploy/profiles/strict-governance/profile.json >/dev/null
+  setup_people "$org" templates/strict-governance-base
   as "${recorder[$org]}" sample load "$org" --year 2023 --seed "$4" >/dev/null
 }
 setup_org kjj "中共重庆市科学技术局党组" "市科技局" 2023
-step "市科技局 (kjj): profile, tokens, roles, workflow bound to the template, a year of records"
+# The party group's report goes up to the city's party committee (上行文):
+# its 版头, 发文字号 register and 版记.
+as "${admin[kjj]}" settings set kjj --issuing-mark 中共重庆市科学技术局党组 --code 渝科党 \
+  --main-recipients 中共重庆市委 --copy-to "市纪委监委驻市科技局纪检监察组" \
+  --printing-org 中共重庆市科学技术局党组办公室 --upward true >/dev/null
+step "市科技局 (kjj): profile, tokens, roles, workflow bound to the template, 版头 settings (渝科党), a year of records"
 setup_org jyj "中共重庆市教育委员会党组" "市教委" 7
-step "市教委 (jyj): the same, its own records and approvers"
+step "市教委 (jyj): the same, its own records and approvers (no 版头 settings: the body alone)"
 
 echo "== 市科技局 drafts its 2023 report"
 report=orgs/kjj/reports/annual-2023
@@ -155,6 +166,8 @@ for f in txt md html docx; do
   [ -n "$served" ] && [ "$served" = "$actual" ] || { echo "digest mismatch for $f" >&2; exit 1; }
 done
 step "downloaded kjj-2023.{txt,md,html,docx}; each digest matches its bytes"
+as "${admin[kjj]}" docnumber list kjj | sed 's/^/    /'
+step "发文字号 allocated at sign-off from kjj's register"
 
 echo "== 市教委 runs its own report beside it, on the same city-wide template"
 as "${drafter[jyj]}" report create jyj 2023 --id annual-2023 \
@@ -178,6 +191,35 @@ if as "${drafter[jyj]}" figures kjj 2023 >/dev/null 2>"$GR_RUN_DIR/denied.txt"; 
   echo "  LEAK: jyj read kjj's figures" >&2; exit 1
 fi
 echo "    $(cat "$GR_RUN_DIR/denied.txt")"
+
+echo "== 市科技局 (the bureau, kjjzf) publishes its 政府信息公开工作年度报告: a genre of tables"
+gov=orgs/kjjzf/reports/disclosure-2023
+as "$op" org create kjjzf --display-name 重庆市科学技术局 --short-name 市科技局 --city 重庆 \
+  --fact portal=重庆市科学技术局门户网站 --fact "contact=市科技局办公室，023-12345678" >/dev/null
+as "$op" profile load kjjzf deploy/profiles/government-information-disclosure/profile.json >/dev/null
+setup_people kjjzf templates/government-information-disclosure-base
+as "${admin[kjjzf]}" settings set kjjzf --issuing-mark 重庆市科学技术局 --code 渝科 \
+  --printing-org 重庆市科学技术局办公室 >/dev/null
+as "${recorder[kjjzf]}" activity import kjjzf \
+  deploy/profiles/government-information-disclosure/sample-2023.jsonl >/dev/null
+step "kjjzf: the disclosure profile (dimensions: applicant type, outcome ...), its settings, a year of requests"
+narr=deploy/demo/disclosure
+as "${drafter[kjjzf]}" report create kjjzf 2023 --id disclosure-2023 \
+  --template templates/government-information-disclosure-base \
+  --workflow orgs/kjjzf/workflows/annual-report \
+  --narrative "overview=@$narr/overview.txt" --narrative "active_disclosure=@$narr/active_disclosure.txt" \
+  --narrative "problems=@$narr/problems.txt" --narrative "other_matters=@$narr/other_matters.txt" \
+  --wait >/dev/null
+as "${drafter[kjjzf]}" report submit "$gov" >/dev/null
+for who in office deputy1 deputy2 secretary; do
+  eval "t=\${$who[kjjzf]}"
+  as "$t" report approve "$gov" >/dev/null
+done
+as "${drafter[kjjzf]}" report watch "$gov" --timeout-ms 60000 >/dev/null
+for f in txt md html docx; do
+  as "${drafter[kjjzf]}" report download "$gov" --format "$f" --out "$out/kjjzf-disclosure-2023.$f" >/dev/null
+done
+step "published kjjzf-disclosure-2023.{txt,md,html,docx}: tables broken down by applicant type"
 
 echo "  Redis: no service was refused a command all along (ACL LOG is empty);"
 denied=$(gr_redis_cli admin ACL LOG)
@@ -216,7 +258,7 @@ else
   echo "check: every slot filled (no reference report here to compare the wording with)"
 fi
 echo
-echo "Signed report: $out/kjj-2023.{txt,md,html,docx}; logs and Redis data: $GR_RUN_DIR"
+echo "Signed reports: $out/kjj-2023.{txt,md,html,docx} and $out/kjjzf-disclosure-2023.{txt,md,html,docx}; logs and Redis data: $GR_RUN_DIR"
 if [ -n "$keep" ]; then
   echo "Services keep running (records $GOVREPORT_RECORDS, assembler $GOVREPORT_ASSEMBLER); Enter stops them."
   echo "Over TLS: reportctl needs GOVREPORT_TLS_CA=$GOVREPORT_TLS_CA" \
