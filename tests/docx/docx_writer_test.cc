@@ -188,6 +188,115 @@ TEST(ClassifyTextTest, NoDateMeansNoSignatureBlock) {
   EXPECT_EQ((*lines)[2].text, "正文二。");  // \r trimmed
 }
 
+std::vector<std::string_view> Kinds(std::string_view text, const ClassifyOptions& options = {}) {
+  absl::StatusOr<std::vector<ClassifiedLine>> lines = ClassifyText(text, options);
+  EXPECT_TRUE(lines.ok()) << lines.status();
+  std::vector<std::string_view> kinds;
+  if (lines.ok()) {
+    for (const ClassifiedLine& line : *lines) kinds.push_back(LineKindName(line.kind));
+  }
+  return kinds;
+}
+
+TEST(ClassifyTextTest, TablesAreRunsOfLinesStartingWithABar) {
+  EXPECT_THAT(Kinds("标题\n正文。\n| 项目 | 数量 |\n|---|---:|\n| 会议 | 12 |\n"
+                    "|培训|3|\n\n| 另表 |\n| 一行 |\n某局\n2023年5月8日"),
+              ElementsAre("title", "body", "table_header", "table_rule", "table_row", "table_row",
+                          "blank", "table_header", "table_row", "issuer", "date"));
+  // A rule row only counts right below the header.
+  EXPECT_THAT(Kinds("标题\n| a | b |\n| c | d |\n|---|---|"),
+              ElementsAre("title", "table_header", "table_row", "table_row"));
+}
+
+TEST(ClassifyTextTest, TableCellsAlignmentAndEscapedBars) {
+  absl::StatusOr<std::vector<ClassifiedLine>> lines = ClassifyText(
+      "标题\n|名称|数量|说明|\n|:---|---:|:-:|\n| 甲 \\| 乙 | 1,234 | x |\n|丙|97.5%|-|");
+  ASSERT_TRUE(lines.ok()) << lines.status();
+  const Table table = ReadTable(*lines, 1);
+  EXPECT_EQ(table.end, 5u);
+  ASSERT_EQ(table.rows.size(), 3u);
+  EXPECT_THAT(table.rows[0], ElementsAre("名称", "数量", "说明"));
+  EXPECT_THAT(table.rows[1], ElementsAre("甲 | 乙", "1,234", "x"));
+  EXPECT_THAT(table.align, ElementsAre(CellAlign::kLeft, CellAlign::kRight, CellAlign::kCenter));
+  EXPECT_THAT(SplitTableRow("| a | b \\|"), ElementsAre("a", "b |"));
+  EXPECT_THAT(SplitTableRow("|a||"), ElementsAre("a", ""));
+
+  // Without a rule row numbers go right, text left.
+  Table plain;
+  plain.rows = {{"a", "b"}};
+  plain.align = {CellAlign::kDefault, CellAlign::kDefault};
+  EXPECT_EQ(CellAlignment(plain, 0, "12"), CellAlign::kRight);
+  EXPECT_EQ(CellAlignment(plain, 0, "-3.5%"), CellAlign::kRight);
+  EXPECT_EQ(CellAlignment(plain, 0, "1,234"), CellAlign::kRight);
+  EXPECT_EQ(CellAlignment(plain, 1, "12次"), CellAlign::kLeft);
+  EXPECT_EQ(CellAlignment(plain, 1, "-"), CellAlign::kLeft);
+  EXPECT_EQ(CellAlignment(table, 2, "12"), CellAlign::kCenter);
+}
+
+TEST(ClassifyTextTest, ARaggedTableRowIsRefusedNamingItsLine) {
+  absl::StatusOr<std::vector<ClassifiedLine>> lines =
+      ClassifyText("标题\n正文。\n|a|b|\n|---|---|\n|1|2|\n|1|2|3|\n");
+  ASSERT_FALSE(lines.ok());
+  EXPECT_EQ(lines.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(lines.status().message(), HasSubstr("line 6"));
+  EXPECT_THAT(lines.status().message(), HasSubstr("3 cells under a header of 2 (line 3)"));
+  // An escaped bar is no cell boundary, a rule row must fit too.
+  EXPECT_TRUE(ClassifyText("标题\n|a|b|\n|x \\| y|z|").ok());
+  EXPECT_FALSE(ClassifyText("标题\n|a|b|\n|---|").ok());
+}
+
+TEST(ClassifyTextTest, DisplayWidthCountsCjkDouble) {
+  EXPECT_EQ(DisplayWidth(""), 0);
+  EXPECT_EQ(DisplayWidth("abc"), 3);
+  EXPECT_EQ(DisplayWidth("会议12次"), 8);
+  EXPECT_EQ(DisplayWidth("（一）"), 6);
+}
+
+TEST(ClassifyTextTest, RecipientsLineRightAfterTheTitle) {
+  EXPECT_THAT(Kinds("关于某事的报告\n市委：\n正文。\n某局\n2023年5月8日"),
+              ElementsAre("title", "recipients", "body", "issuer", "date"));
+  // Only right after the title, only short, only without a sentence end.
+  EXPECT_THAT(Kinds("标题\n正文。\n市委："), ElementsAre("title", "body", "body"));
+  EXPECT_THAT(Kinds("标题\n经研究，现报告如下。具体是：\n正文。"),
+              ElementsAre("title", "body", "body"));
+  // A frame that names the recipients makes the line body text.
+  EXPECT_THAT(Kinds("标题\n市委：\n正文。", {.recipients_given = true}),
+              ElementsAre("title", "body", "body"));
+}
+
+TEST(ClassifyTextTest, EnclosureNoteBeforeTheSignature) {
+  EXPECT_THAT(Kinds("标题\n正文。\n附件：1.某某情况统计表\n2.某某名单\n3.说明\n"
+                    "某局\n2023年5月8日"),
+              ElementsAre("title", "body", "enclosure", "enclosure_item", "enclosure_item",
+                          "issuer", "date"));
+  // A numbered line after other text is a heading again.
+  EXPECT_THAT(Kinds("标题\n附件：某表\n正文。\n2.小标题"),
+              ElementsAre("title", "enclosure", "body", "heading3"));
+}
+
+TEST(ClassifyTextTest, NoteAfterTheDateKeepsIssuerAndDate) {
+  EXPECT_THAT(Kinds("标题\n正文。\n某局\n2023年5月8日\n（联系人：张三，电话：12345678）\n"),
+              ElementsAre("title", "body", "issuer", "date", "note"));
+  // Parentheses without a date above are body.
+  EXPECT_THAT(Kinds("标题\n正文。\n（完）"), ElementsAre("title", "body", "body"));
+}
+
+TEST(ClassifyTextTest, AttachmentsAfterTheDate) {
+  EXPECT_THAT(Kinds("标题\n正文。\n附件：1.甲表\n2.乙表\n某局\n2023年5月8日\n（附注）\n\n"
+                    "附件1\n\n甲表\n| 项目 | 数 |\n| a | 1 |\n一、说明\n附件2\n乙表\n正文。"),
+              ElementsAre("title", "body", "enclosure", "enclosure_item", "issuer", "date", "note",
+                          "blank", "attachment_mark", "blank", "attachment_title", "table_header",
+                          "table_row", "heading1", "attachment_mark", "attachment_title", "body"));
+  EXPECT_THAT(Kinds("标题\n正文。\n某局\n２０２３年５月８日\n附件\n名单\n张三"),
+              ElementsAre("title", "body", "issuer", "date", "attachment_mark", "attachment_title",
+                          "body"));
+  // 附件 before any date is body, and so is a date in an attachment.
+  EXPECT_THAT(Kinds("标题\n附件\n正文。"), ElementsAre("title", "body", "body"));
+  EXPECT_THAT(Kinds("标题\n正文。\n某局\n2023年5月8日\n附件1\n表\n2023年6月1日"),
+              ElementsAre("title", "body", "issuer", "date", "attachment_mark", "attachment_title",
+                          "body"));
+}
+
 TEST(ClassifyTextTest, ByteOrderMarkAndWideSpacesAreNotContent) {
   absl::StatusOr<std::vector<ClassifiedLine>> lines =
       ClassifyText("\uFEFF标题\n\u3000\u3000正文。\n某局\n2023年5月8日");

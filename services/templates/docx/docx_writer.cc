@@ -177,6 +177,11 @@ void AppendTextLine(std::string* xml, const ClassifiedLine& line, Keep keep) {
     case LineKind::kIssuer:
     case LineKind::kDate:
       return;  // AppendSignatureLine
+    default:
+      absl::StrAppend(xml, "<w:p>", ParagraphProperties("", keep));
+      AppendRun(xml, line.text);
+      *xml += "</w:p>";
+      return;
   }
 }
 
@@ -239,6 +244,29 @@ std::string DocumentXml(const std::vector<ClassifiedLine>& lines, CharacterGrid 
 }
 
 }  // namespace
+
+bool DocumentFrame::HasHeader() const {
+  return !copy_number.empty() || !secrecy.empty() || !urgency.empty() || !issuing_mark.empty() ||
+         !document_number.empty() || (upward && !signers.empty());
+}
+
+bool DocumentFrame::HasImprint() const {
+  return !copy_to.empty() || !printing_org.empty() || !printing_date.empty();
+}
+
+bool DocumentFrame::Empty() const {
+  return !HasHeader() && !HasImprint() && main_recipients.empty() && note.empty() && !sealed;
+}
+
+std::string PrintingDateLine(std::string_view printing_date) {
+  if (printing_date.empty() || printing_date.ends_with("印发")) return std::string(printing_date);
+  return absl::StrCat(absl::string_view(printing_date.data(), printing_date.size()), "印发");
+}
+
+std::string NoteLine(std::string_view note) {
+  if (note.empty() || (note.starts_with("（") && note.ends_with("）"))) return std::string(note);
+  return absl::StrCat("（", absl::string_view(note.data(), note.size()), "）");
+}
 
 absl::StatusOr<std::string> WriteOfficialDocx(std::string_view text, const DocxOptions& options) {
   absl::StatusOr<std::vector<ClassifiedLine>> lines = ClassifyText(text);
