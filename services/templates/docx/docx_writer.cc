@@ -576,13 +576,8 @@ class DocumentBuilder {
   void AppendTable(const Table& table) {
     const size_t columns = table.rows[0].size();
     const std::vector<ColumnWidths> want = MeasureColumns(table);
-    int natural = 0, narrowest = 0;
-    for (const ColumnWidths& w : want) {
-      natural += w.natural;
-      narrowest += w.minimum;
-    }
     // Landscape only when the cells cannot wrap into 156 mm.
-    const bool landscape = narrowest > L::kTextWidth;
+    const bool landscape = NeedsLandscape(table);
     const int width = landscape ? L::kLandscapeTextWidth : L::kTextWidth;
     if (landscape) {
       // The section before ends here, on the page before the table.
@@ -716,6 +711,12 @@ std::string DocumentXml(const std::vector<ClassifiedLine>& lines, const Document
 }
 
 }  // namespace
+
+bool NeedsLandscape(const Table& table) {
+  int narrowest = 0;
+  for (const ColumnWidths& w : MeasureColumns(table)) narrowest += w.minimum;
+  return narrowest > L::kTextWidth;
+}
 
 bool DocumentFrame::HasHeader() const {
   return !copy_number.empty() || !secrecy.empty() || !urgency.empty() || !issuing_mark.empty() ||

@@ -111,6 +111,15 @@ Table ReadTable(const std::vector<ClassifiedLine>& lines, size_t start);
 // 97.5%, -3) to the right and everything else to the left.
 CellAlign CellAlignment(const Table& table, size_t column, std::string_view cell);
 
+// Whether the table's cells cannot wrap into the 156 mm of a portrait page
+// (four characters a column at 4号): the DOCX then sets it on a landscape
+// page, the HTML on a landscape @page.
+bool NeedsLandscape(const Table& table);
+
+// `line` without the spaces ClassifyText ignores at either end (ASCII
+// whitespace, U+3000, NBSP, BOM).
+std::string_view TrimmedLine(std::string_view line);
+
 // Display width in half characters: ASCII 1, everything else (CJK,
 // full-width punctuation) 2.
 int DisplayWidth(std::string_view text);

@@ -331,6 +331,8 @@ CellAlign CellAlignment(const Table& table, size_t column, std::string_view cell
 
 int DisplayWidth(std::string_view text) { return internal::HalfWidthUnits(text); }
 
+std::string_view TrimmedLine(std::string_view line) { return TrimLine(line); }
+
 absl::StatusOr<std::vector<ClassifiedLine>> ClassifyText(std::string_view text,
                                                          const ClassifyOptions& options) {
   if (absl::Status s = internal::CheckXmlSafeUtf8(text, "text"); !s.ok()) {

@@ -148,9 +148,9 @@ std::vector<PartialCandidate> PartialCandidates(const std::string& org,
 absl::StatusOr<std::string> LayOut(const TemplatesCore::RenderInput& in, std::string text) {
   switch (in.format) {
     case typepb::DOCUMENT_FORMAT_MD:
-      return ToMarkdown(text);
+      return ToMarkdown(text, in.frame);
     case typepb::DOCUMENT_FORMAT_HTML:
-      return ToHtml(text, in.title);
+      return ToHtml(text, in.title, in.frame);
     case typepb::DOCUMENT_FORMAT_DOCX: {
       docx::DocxOptions d;
       d.title = in.title;
@@ -162,13 +162,14 @@ absl::StatusOr<std::string> LayOut(const TemplatesCore::RenderInput& in, std::st
       d.character_grid = in.docx_layout == v1::DOCX_LAYOUT_DOCUMENT_GRID
                              ? docx::CharacterGrid::kDocumentGrid
                              : docx::CharacterGrid::kCondensedSpacing;
+      d.frame = in.frame;
       auto bytes = docx::WriteOfficialDocx(text, d);
       if (!bytes.ok())
         return absl::Status(bytes.status().code(), std::string(bytes.status().message()));
       return std::move(*bytes);
     }
     default:
-      return text;
+      return ToText(text, in.frame);
   }
 }
 
