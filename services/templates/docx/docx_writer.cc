@@ -295,11 +295,13 @@ std::string EnclosureIndent(std::string_view text, bool first) {
   return Indent(title_chars100, first ? title_chars100 - 200 : number_chars100);
 }
 
-// How wide a column would like to be (its widest cell on one line) and how
-// narrow it can be (text wrapped at four characters, numbers and Latin
-// words unbroken), cell margins included; twips.
+// How wide a column would like to be: every cell on one line (`full`), the
+// body cells on one line with the header wrapped at four characters
+// (`body`), and everything wrapped at four characters with numbers and Latin
+// words unbroken (`minimum`); twips, cell margins included.
 struct ColumnWidths {
-  int natural = 0;
+  int full = 0;
+  int body = 0;
   int minimum = 0;
 };
 
@@ -316,41 +318,51 @@ int LongestAsciiRun(std::string_view cell) {
 
 std::vector<ColumnWidths> MeasureColumns(const Table& table) {
   std::vector<ColumnWidths> columns(table.rows[0].size());
-  for (const auto& row : table.rows) {
+  for (size_t r = 0; r < table.rows.size(); ++r) {
     for (size_t c = 0; c < columns.size(); ++c) {
-      const int natural = DisplayWidth(row[c]);
-      columns[c].natural = std::max(columns[c].natural, natural);
-      columns[c].minimum =
-          std::max(columns[c].minimum, std::max(LongestAsciiRun(row[c]), std::min(natural, 8)));
+      const std::string& cell = table.rows[r][c];
+      const int natural = DisplayWidth(cell);
+      const int wrapped = std::max(LongestAsciiRun(cell), std::min(natural, 8));
+      columns[c].full = std::max(columns[c].full, natural);
+      columns[c].body = std::max(columns[c].body, r == 0 ? wrapped : natural);
+      columns[c].minimum = std::max(columns[c].minimum, wrapped);
     }
   }
-  // Half a character to spare, so that rounding never wraps a cell that fits.
+  // 60 twips to spare, so that rounding never wraps a cell that fits.
+  auto twips = [](int half_chars) {
+    return std::max(half_chars, 4) * L::kTableHalfChar + 60 + 2 * L::kTableCellMargin;
+  };
   for (ColumnWidths& w : columns) {
-    w.natural = (std::max(w.natural, 4) + 1) * L::kTableHalfChar + 2 * L::kTableCellMargin;
-    w.minimum = (std::max(w.minimum, 4) + 1) * L::kTableHalfChar + 2 * L::kTableCellMargin;
+    w.full = twips(w.full);
+    w.body = twips(w.body);
+    w.minimum = twips(w.minimum);
   }
   return columns;
 }
 
-// Column widths that fill `width`: every column its natural width and the
-// rest shared out by it; when that does not fit, every column its minimum
-// and the rest shared out by what each still lacks; when not even that fits,
-// the minimums squeezed alike.
+// Column widths that fill `width`: every column its full width and the rest
+// shared out by it; when that does not fit, the widths of `body` and the
+// rest shared out by what each lacks of its full width; then likewise from
+// the minimums; when not even they fit, the minimums squeezed alike.
 std::vector<int> FitColumns(const std::vector<ColumnWidths>& want, int width) {
-  long long natural = 0, minimum = 0;
+  long long full = 0, body = 0, minimum = 0;
   for (const ColumnWidths& w : want) {
-    natural += w.natural;
+    full += w.full;
+    body += w.body;
     minimum += w.minimum;
   }
   std::vector<int> out(want.size());
   int given = 0;
   for (size_t c = 0; c < want.size(); ++c) {
     long long w = 0;
-    if (natural <= width) {
-      w = want[c].natural * static_cast<long long>(width) / std::max(natural, 1LL);
+    if (full <= width) {
+      w = want[c].full * static_cast<long long>(width) / std::max(full, 1LL);
+    } else if (body <= width) {
+      w = want[c].body +
+          (want[c].full - want[c].body) * (width - body) / std::max(full - body, 1LL);
     } else if (minimum <= width) {
-      w = want[c].minimum + (want[c].natural - want[c].minimum) * (width - minimum) /
-                                std::max(natural - minimum, 1LL);
+      w = want[c].minimum +
+          (want[c].body - want[c].minimum) * (width - minimum) / std::max(body - minimum, 1LL);
     } else {
       w = want[c].minimum * static_cast<long long>(width) / std::max(minimum, 1LL);
     }
