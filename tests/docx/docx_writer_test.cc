@@ -654,10 +654,10 @@ TEST(DocxFrameTest, HeaderPartsComeInTheStandardsOrder) {
   ExpectInOrder(
       doc,
       {"000001", "秘密★1年", "特急", "w:color w:val=\"FF0000\"", "中共某市科学技术局党组",
-       "某科党〔2024〕3号",
-       "w:bottom w:val=\"single\" w:sz=\"11\" w:space=\"0\" w:color=\"FF0000\"", "关于某事的报告",
-       "正文。", "附件：1.甲表", "某局", "2024年1月15日", "w:pageBreakBefore", "附件1", "甲表",
-       "<w:tbl>", "抄送：市纪委监委，市委组织部。", "某市科学技术局办公室", "2024年1月16日印发"});
+       "某科党〔2024〕3号", R"(w:bottom w:val="single" w:sz="11" w:space="0" w:color="FF0000")",
+       "关于某事的报告", "正文。", "附件：1.甲表", "某局", "2024年1月15日", "w:pageBreakBefore",
+       "附件1", "甲表", "<w:tbl>", "抄送：市纪委监委，市委组织部。", "某市科学技术局办公室",
+       "2024年1月16日印发"});
   // The mark: 小标宋, centred, its top 35 mm (1984 twips) below the type
   // area's top after the three lines of 份号, 密级 and 紧急程度.
   EXPECT_TRUE(absl::StrContains(doc, "w:line=\"247\" w:lineRule=\"exact\""));  // 1984 − 3 × 579
@@ -690,10 +690,11 @@ TEST(DocxFrameTest, RecipientsNoteAndSeal) {
   frame.main_recipients = "市委";
   frame.note = "此件公开发布";
   const std::string doc = DocumentOf("标题\n正文。\n某局\n2024年1月15日", frame);
-  ExpectInOrder(doc, {"标题",
-                      "w:firstLine=\"0\" w:firstLineChars=\"0\"/></w:pPr><w:r><w:t "
-                      "xml:space=\"preserve\">市委：",
-                      "正文。", "2024年1月15日", "（此件公开发布）"});
+  ExpectInOrder(
+      doc,
+      {"标题",
+       R"(w:firstLine="0" w:firstLineChars="0"/></w:pPr><w:r><w:t xml:space="preserve">市委：)",
+       "正文。", "2024年1月15日", "（此件公开发布）"});
   // A 主送 line of the text itself, flush left too; with a frame's, body.
   const std::string own = DocumentOf("标题\n市委：\n正文。", {});
   EXPECT_THAT(own, HasSubstr("w:firstLineChars=\"0\"/></w:pPr><w:r><w:t "
@@ -725,9 +726,9 @@ TEST(DocxFrameTest, ImprintPageHasNoPageNumber) {
   const std::string& doc = parts["word/document.xml"];
   // Two sections: the text with page numbers, then the 版记 without.
   ExpectInOrder(doc,
-                {"正文。", "<w:sectPr><w:footerReference w:type=\"default\" r:id=\"rIdFooterOdd\"",
+                {"正文。", R"(<w:sectPr><w:footerReference w:type="default" r:id="rIdFooterOdd")",
                  "某局办公室", "2024年1月16日印发",
-                 "<w:sectPr><w:footerReference w:type=\"default\" r:id=\"rIdFooterNone\""});
+                 R"(<w:sectPr><w:footerReference w:type="default" r:id="rIdFooterNone")"});
   // 0.35 mm lines first and last (one row: both).
   EXPECT_THAT(doc, HasSubstr("<w:top w:val=\"single\" w:sz=\"8\""));
   EXPECT_THAT(doc, HasSubstr("<w:bottom w:val=\"single\" w:sz=\"8\""));
@@ -761,11 +762,12 @@ TEST(DocxTableTest, ATableTooWideForThePageGoesLandscape) {
   const std::string doc = DocumentOf("标题\n正文。\n" + header + "\n" + row + "\n后文。", {});
   // Portrait section ends before the table, the table's section is landscape
   // with the type area turned (225 mm wide), and the text after is portrait.
-  ExpectInOrder(doc, {"正文。", "<w:pgSz w:w=\"11906\" w:h=\"16838\"/>", "<w:tbl>",
-                      "<w:tblW w:w=\"12756\"", "</w:tbl>",
-                      "<w:pgSz w:w=\"16838\" w:h=\"11906\" w:orient=\"landscape\"/><w:pgMar "
-                      "w:top=\"1587\" w:right=\"2098\" w:bottom=\"1474\" w:left=\"1984\"",
-                      "后文。", "<w:pgSz w:w=\"11906\" w:h=\"16838\"/>"});
+  const std::string landscape =
+      R"(<w:pgSz w:w="16838" w:h="11906" w:orient="landscape"/>)"
+      R"(<w:pgMar w:top="1587" w:right="2098" w:bottom="1474" w:left="1984")";
+  ExpectInOrder(
+      doc, {"正文。", R"(<w:pgSz w:w="11906" w:h="16838"/>)", "<w:tbl>", R"(<w:tblW w:w="12756")",
+            "</w:tbl>", landscape, "后文。", R"(<w:pgSz w:w="11906" w:h="16838"/>)"});
 }
 
 TEST(DocxFrameTest, FrameFieldsAreCheckedLikeTheText) {

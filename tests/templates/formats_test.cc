@@ -147,8 +147,8 @@ TEST(HtmlTest, PrintsOnA4WithTheFrameInOrder) {
                         "<h1>关于某事的报告</h1>",
                         "<p class=\"recipients\">市委：</p>",
                         "<table>\n<thead>\n<tr><th>项目</th>",
-                        "</thead>\n<tbody>\n<tr><td class=\"l\">会议</td><td class=\"r\">12</td>"
-                        "<td class=\"c\">a|b</td>",
+                        std::string("</thead>\n<tbody>\n<tr><td class=\"l\">会议</td>") +
+                            R"(<td class="r">12</td><td class="c">a|b</td>)",
                         "<p class=\"enclosure\"",
                         "附件：1.甲表",
                         "<p class=\"issuer\">某局",

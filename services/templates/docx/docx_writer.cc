@@ -382,92 +382,8 @@ class DocumentBuilder {
     xml_ = absl::StrCat(internal::kXmlDeclaration, "<w:document", internal::kWordNamespaces,
                         "><w:body>");
     if (frame_.HasHeader()) AppendHeader();
-    bool signature_opened = false;
-    bool in_enclosure = false;
-    bool note_written = false;
-    for (size_t i = 0; i < lines_.size(); ++i) {
-      const ClassifiedLine& line = lines_[i];
-      switch (line.kind) {
-        case LineKind::kTitle:
-          AppendTextLine(&xml_, line, Keep::kAsStyled);
-          if (!frame_.main_recipients.empty()) {
-            AppendRecipients(frame_.main_recipients.ends_with("：")
-                                 ? frame_.main_recipients
-                                 : absl::StrCat(frame_.main_recipients, "："));
-          }
-          continue;
-        case LineKind::kRecipients:
-          AppendRecipients(line.text);
-          continue;
-        case LineKind::kTableHeader: {
-          const Table table = ReadTable(lines_, i);
-          AppendTable(table);
-          i = table.end - 1;
-          continue;
-        }
-        case LineKind::kTableRule:
-        case LineKind::kTableRow:
-          continue;  // read with the header
-        case LineKind::kEnclosure:
-        case LineKind::kEnclosureItem:
-          if (!in_enclosure) {
-            in_enclosure = true;
-            xml_ += "<w:p/>";  // 正文下空一行
-          }
-          absl::StrAppend(&xml_, "<w:p><w:pPr>",
-                          EnclosureIndent(line.text, line.kind == LineKind::kEnclosure),
-                          "</w:pPr>");
-          AppendRun(&xml_, line.text);
-          xml_ += "</w:p>";
-          continue;
-        case LineKind::kIssuer:
-        case LineKind::kDate:
-          if (!signature_opened) {
-            signature_opened = true;
-            // 正文（或附件说明）下空一行; with a seal one more, so that the
-            // 署名 and 成文日期 sit below the middle of a 42 mm seal whose top
-            // is within a line of the text (7.3.5.1).
-            xml_ += "<w:p><w:pPr><w:keepNext/></w:pPr></w:p>";
-            if (frame_.sealed) xml_ += "<w:p><w:pPr><w:keepNext/></w:pPr></w:p>";
-          }
-          AppendSignatureLine(&xml_, line, sig_);
-          if (line.kind == LineKind::kDate && !frame_.note.empty() && !HasNoteLine()) {
-            AppendNote(NoteLine(frame_.note));
-            note_written = true;
-          }
-          continue;
-        case LineKind::kNote:
-          AppendNote(line.text);
-          note_written = true;
-          continue;
-        case LineKind::kAttachmentMark:
-          if (!frame_.note.empty() && !note_written) {
-            AppendNote(NoteLine(frame_.note));
-            note_written = true;
-          }
-          // 另面编排; "附件N" 3号黑体 顶格 on the first line (7.3.7).
-          absl::StrAppend(&xml_, "<w:p><w:pPr><w:keepNext/><w:pageBreakBefore/>", kFlushLeft,
-                          "</w:pPr>");
-          AppendFormattedRun(
-              &xml_, line.text,
-              internal::RunProperties(grid_, internal::kFontHeiTi, L::kBodyFontPt, false));
-          xml_ += "</w:p>";
-          continue;
-        case LineKind::kAttachmentTitle: {
-          // 居中编排在版心第三行: the title's box is two lines tall.
-          ClassifiedLine title = line;
-          title.kind = LineKind::kTitle;
-          AppendTextLine(&xml_, title, Keep::kAsStyled);
-          continue;
-        }
-        default:
-          if (line.kind != LineKind::kBlank) in_enclosure = false;
-          AppendTextLine(&xml_, line,
-                         i == sig_.keep_with_signature ? Keep::kWithSignature : Keep::kAsStyled);
-          continue;
-      }
-    }
-    if (!frame_.note.empty() && !note_written) AppendNote(NoteLine(frame_.note));
+    for (size_t i = 0; i < lines_.size();) i = AppendLine(i);
+    if (!frame_.note.empty() && !note_written_) AppendNote(NoteLine(frame_.note));
     if (frame_.HasImprint()) {
       // The 版记 on a page of its own, without a page number.
       absl::StrAppend(&xml_, "<w:p><w:pPr>", SectionProperties(grid_), "</w:pPr></w:p>");
@@ -482,6 +398,92 @@ class DocumentBuilder {
   }
 
  private:
+  // Lays out lines_[i] (a table: all its lines); returns the next index.
+  size_t AppendLine(size_t i) {
+    const ClassifiedLine& line = lines_[i];
+    switch (line.kind) {
+      case LineKind::kTitle:
+        AppendTextLine(&xml_, line, Keep::kAsStyled);
+        if (!frame_.main_recipients.empty()) {
+          AppendRecipients(frame_.main_recipients.ends_with("：")
+                               ? frame_.main_recipients
+                               : absl::StrCat(frame_.main_recipients, "："));
+        }
+        return i + 1;
+      case LineKind::kRecipients:
+        AppendRecipients(line.text);
+        return i + 1;
+      case LineKind::kTableHeader: {
+        const Table table = ReadTable(lines_, i);
+        AppendTable(table);
+        i = table.end - 1;
+        return i + 1;
+      }
+      case LineKind::kTableRule:
+      case LineKind::kTableRow:
+        return i + 1;  // read with the header
+      case LineKind::kEnclosure:
+      case LineKind::kEnclosureItem:
+        if (!in_enclosure_) {
+          in_enclosure_ = true;
+          xml_ += "<w:p/>";  // 正文下空一行
+        }
+        absl::StrAppend(&xml_, "<w:p><w:pPr>",
+                        EnclosureIndent(line.text, line.kind == LineKind::kEnclosure), "</w:pPr>");
+        AppendRun(&xml_, line.text);
+        xml_ += "</w:p>";
+        return i + 1;
+      case LineKind::kIssuer:
+      case LineKind::kDate:
+        if (!signature_opened_) {
+          signature_opened_ = true;
+          // 正文（或附件说明）下空一行; with a seal one more, so that the
+          // 署名 and 成文日期 sit below the middle of a 42 mm seal whose top
+          // is within a line of the text (7.3.5.1).
+          xml_ += "<w:p><w:pPr><w:keepNext/></w:pPr></w:p>";
+          if (frame_.sealed) xml_ += "<w:p><w:pPr><w:keepNext/></w:pPr></w:p>";
+        }
+        AppendSignatureLine(&xml_, line, sig_);
+        if (line.kind == LineKind::kDate && !frame_.note.empty() && !HasNoteLine()) {
+          AppendNote(NoteLine(frame_.note));
+          note_written_ = true;
+        }
+        return i + 1;
+      case LineKind::kNote:
+        AppendNote(line.text);
+        note_written_ = true;
+        return i + 1;
+      case LineKind::kAttachmentMark:
+        AppendAttachmentMark(line.text);
+        return i + 1;
+      case LineKind::kAttachmentTitle: {
+        // 居中编排在版心第三行: the title's box is two lines tall.
+        ClassifiedLine title = line;
+        title.kind = LineKind::kTitle;
+        AppendTextLine(&xml_, title, Keep::kAsStyled);
+        return i + 1;
+      }
+      default:
+        if (line.kind != LineKind::kBlank) in_enclosure_ = false;
+        AppendTextLine(&xml_, line,
+                       i == sig_.keep_with_signature ? Keep::kWithSignature : Keep::kAsStyled);
+        return i + 1;
+    }
+  }
+
+  // 另面编排; "附件N" 3号黑体 顶格 on the first line (7.3.7). A 附注 of the
+  // frame not written yet goes before it.
+  void AppendAttachmentMark(std::string_view text) {
+    if (!frame_.note.empty() && !note_written_) {
+      AppendNote(NoteLine(frame_.note));
+      note_written_ = true;
+    }
+    absl::StrAppend(&xml_, "<w:p><w:pPr><w:keepNext/><w:pageBreakBefore/>", kFlushLeft, "</w:pPr>");
+    AppendFormattedRun(&xml_, text,
+                       internal::RunProperties(grid_, internal::kFontHeiTi, L::kBodyFontPt, false));
+    xml_ += "</w:p>";
+  }
+
   bool HasNoteLine() const {
     return std::any_of(lines_.begin(), lines_.end(),
                        [](const ClassifiedLine& l) { return l.kind == LineKind::kNote; });
@@ -524,9 +526,9 @@ class DocumentBuilder {
                        frame_.document_number, internal::kFontFangSong);
     }
     // 发文字号之下4 mm: a red line as wide as the type area.
-    absl::StrAppend(&xml_, "<w:p><w:pPr><w:pBdr><w:bottom w:val=\"single\" w:sz=\"",
-                    L::kRedLineSize, "\" w:space=\"0\" w:color=\"", internal::kRed, "\"/></w:pBdr>",
-                    ExactLine(L::kRedLineGap), kFlushLeft, "</w:pPr></w:p>");
+    absl::StrAppend(&xml_, R"(<w:p><w:pPr><w:pBdr><w:bottom w:val="single" w:sz=")",
+                    L::kRedLineSize, R"(" w:space="0" w:color=")", internal::kRed,
+                    R"("/></w:pBdr>)", ExactLine(L::kRedLineGap), kFlushLeft, "</w:pPr></w:p>");
     // 标题 in the second line below the red line: one line here, the
     // title's two-line box gives the other.
     AppendSpacer(&xml_, L::kLinePitch);
@@ -715,6 +717,9 @@ class DocumentBuilder {
   const CharacterGrid grid_;
   const Signature sig_;
   std::string xml_;
+  bool signature_opened_ = false;
+  bool in_enclosure_ = false;
+  bool note_written_ = false;
 };
 
 std::string DocumentXml(const std::vector<ClassifiedLine>& lines, const DocumentFrame& frame,

@@ -333,35 +333,19 @@ int DisplayWidth(std::string_view text) { return internal::HalfWidthUnits(text);
 
 std::string_view TrimmedLine(std::string_view line) { return TrimLine(line); }
 
-absl::StatusOr<std::vector<ClassifiedLine>> ClassifyText(std::string_view text,
-                                                         const ClassifyOptions& options) {
-  if (absl::Status s = internal::CheckXmlSafeUtf8(text, "text"); !s.ok()) {
-    return s;
-  }
-  if (text.starts_with("\uFEFF")) text.remove_prefix(3);  // byte-order mark
+namespace {
 
-  std::vector<ClassifiedLine> lines;
-  while (!text.empty()) {
-    const size_t nl = text.find('\n');
-    std::string_view raw = text.substr(0, nl);
-    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
-    ClassifiedLine& line = lines.emplace_back();
-    line.line_number = static_cast<int>(lines.size());
-    line.text = TrimLine(raw);
-  }
-  constexpr LineKind kUnset = LineKind::kBlank;  // every non-blank line is given a kind below
+constexpr LineKind kUnset = LineKind::kBlank;  // every non-blank line is given a kind
+
+bool IsTableKind(LineKind kind) {
+  return kind == LineKind::kTableHeader || kind == LineKind::kTableRule ||
+         kind == LineKind::kTableRow;
+}
+
+// Tables: runs of adjacent lines starting with |, each row as wide as the
+// header.
+absl::Status MarkTables(std::vector<ClassifiedLine>& lines, size_t first) {
   const size_t n = lines.size();
-
-  std::vector<size_t> content;  // indices of non-blank lines
-  for (size_t i = 0; i < n; ++i) {
-    if (!lines[i].text.empty()) content.push_back(i);
-  }
-  if (content.empty()) return lines;
-  const size_t first = content.front();
-  lines[first].kind = LineKind::kTitle;
-
-  // Tables: runs of adjacent lines starting with |, each row as wide as the
-  // header.
   for (size_t i = first + 1; i < n;) {
     if (!IsTableLine(lines[i].text)) {
       ++i;
@@ -375,75 +359,72 @@ absl::StatusOr<std::vector<ClassifiedLine>> ClassifyText(std::string_view text,
       lines[j].kind = j == i + 1 && IsRuleRow(cells) ? LineKind::kTableRule : LineKind::kTableRow;
       if (cells.size() != header_cells) {
         return absl::InvalidArgumentError(absl::StrFormat(
-            "text: line %d: a table row of %d cells under a header of %d (line %d); every row "
-            "needs as many cells as the header, and a | inside a cell is written \\|",
+            R"(text: line %d: a table row of %d cells under a header of %d (line %d); every row )"
+            R"(needs as many cells as the header, and a | inside a cell is written \|)",
             lines[j].line_number, cells.size(), header_cells, lines[i].line_number));
       }
     }
     i = j;
   }
-  auto is_table = [&](size_t i) {
-    return lines[i].kind == LineKind::kTableHeader || lines[i].kind == LineKind::kTableRule ||
-           lines[i].kind == LineKind::kTableRow;
-  };
+  return absl::OkStatus();
+}
 
-  // The 成文日期: the last content line before the first attachment mark
-  // (or before the end), or the line above a 附注 there.
-  size_t date = n, note = n, attachments = n;
-  {
-    std::vector<size_t> candidates;  // positions in `content`
-    for (size_t k = 1; k < content.size(); ++k) {
-      if (!is_table(content[k]) && IsAttachmentMark(lines[content[k]].text)) {
-        candidates.push_back(k);
-      }
-    }
-    candidates.push_back(content.size());
-    for (size_t k : candidates) {
-      if (k < 2) continue;
-      size_t before = content[k - 1];
-      size_t note_at = n;
-      if (LooksLikeNote(lines[before].text) && k >= 3) {
-        note_at = before;
-        before = content[k - 2];
-      }
-      if (before != first && !is_table(before) &&
-          ClassifyLine(lines[before].text, {.last = true}) == LineKind::kDate) {
-        date = before;
-        note = note_at;
-        attachments = k < content.size() ? content[k] : n;
-        break;
-      }
+// Where the signature block is; lines.size() for what is not there.
+struct Closing {
+  size_t date, note, attachments;
+};
+
+// The 成文日期: the last content line before the first attachment mark (or
+// before the end), or the line above a 附注 there. Marks them and the 署名.
+Closing MarkClosing(std::vector<ClassifiedLine>& lines, const std::vector<size_t>& content) {
+  const size_t n = lines.size();
+  Closing closing{n, n, n};
+  std::vector<size_t> candidates;  // positions in `content`
+  for (size_t k = 1; k < content.size(); ++k) {
+    if (!IsTableKind(lines[content[k]].kind) && IsAttachmentMark(lines[content[k]].text)) {
+      candidates.push_back(k);
     }
   }
-  if (date < n) {
-    lines[date].kind = LineKind::kDate;
-    if (note < n) lines[note].kind = LineKind::kNote;
-    // The issuer: the line above the date, unless that is the title.
-    for (size_t k = 1; k < content.size(); ++k) {
-      if (content[k] == date) {
-        if (k >= 2 && !is_table(content[k - 1])) lines[content[k - 1]].kind = LineKind::kIssuer;
-        break;
-      }
+  candidates.push_back(content.size());
+  size_t date_at = 0;  // the date's position in `content`
+  for (size_t k : candidates) {
+    if (k < 2) continue;
+    size_t before = k - 1;
+    size_t note_at = n;
+    if (LooksLikeNote(lines[content[before]].text) && k >= 3) {
+      note_at = content[before];
+      --before;
+    }
+    if (before != 0 && !IsTableKind(lines[content[before]].kind) &&
+        ClassifyLine(lines[content[before]].text, {.last = true}) == LineKind::kDate) {
+      closing = {content[before], note_at, k < content.size() ? content[k] : n};
+      date_at = before;
+      break;
     }
   }
-
-  // 主送机关: the line right after the title.
-  if (!options.recipients_given && content.size() >= 2) {
-    ClassifiedLine& line = lines[content[1]];
-    if (line.kind == kUnset && LooksLikeRecipients(line.text)) line.kind = LineKind::kRecipients;
+  if (closing.date == n) return closing;
+  lines[closing.date].kind = LineKind::kDate;
+  if (closing.note < n) lines[closing.note].kind = LineKind::kNote;
+  // The issuer: the line above the date, unless that is the title.
+  if (date_at >= 2 && !IsTableKind(lines[content[date_at - 1]].kind)) {
+    lines[content[date_at - 1]].kind = LineKind::kIssuer;
   }
+  return closing;
+}
 
-  const size_t main_end = std::min(date, attachments);
+// Every line not given a kind yet: attachments, 附件说明, headings, body.
+void MarkTheRest(std::vector<ClassifiedLine>& lines, size_t first, const Closing& closing) {
+  const size_t main_end = std::min(closing.date, closing.attachments);
   bool in_enclosure = false;
   bool want_attachment_title = false;
-  for (size_t i = first + 1; i < n; ++i) {
+  for (size_t i = first + 1; i < lines.size(); ++i) {
     ClassifiedLine& line = lines[i];
     if (line.text.empty()) continue;
     if (line.kind != kUnset) {
       in_enclosure = false;
       continue;
     }
-    if (i >= attachments && IsAttachmentMark(line.text)) {
+    if (i >= closing.attachments && IsAttachmentMark(line.text)) {
       line.kind = LineKind::kAttachmentMark;
       want_attachment_title = true;
       in_enclosure = false;
@@ -467,6 +448,41 @@ absl::StatusOr<std::vector<ClassifiedLine>> ClassifyText(std::string_view text,
     line.kind = HeadingKind(line.text);
     if (IsHeading(line.kind)) line.heading_size = HeadingSize(line.text);
   }
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<ClassifiedLine>> ClassifyText(std::string_view text,
+                                                         const ClassifyOptions& options) {
+  if (absl::Status s = internal::CheckXmlSafeUtf8(text, "text"); !s.ok()) {
+    return s;
+  }
+  if (text.starts_with("\uFEFF")) text.remove_prefix(3);  // byte-order mark
+
+  std::vector<ClassifiedLine> lines;
+  while (!text.empty()) {
+    const size_t nl = text.find('\n');
+    std::string_view raw = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    ClassifiedLine& line = lines.emplace_back();
+    line.line_number = static_cast<int>(lines.size());
+    line.text = TrimLine(raw);
+  }
+  std::vector<size_t> content;  // indices of non-blank lines
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (!lines[i].text.empty()) content.push_back(i);
+  }
+  if (content.empty()) return lines;
+  const size_t first = content.front();
+  lines[first].kind = LineKind::kTitle;
+  if (absl::Status s = MarkTables(lines, first); !s.ok()) return s;
+  const Closing closing = MarkClosing(lines, content);
+  // 主送机关: the line right after the title.
+  if (!options.recipients_given && content.size() >= 2) {
+    ClassifiedLine& line = lines[content[1]];
+    if (line.kind == kUnset && LooksLikeRecipients(line.text)) line.kind = LineKind::kRecipients;
+  }
+  MarkTheRest(lines, first, closing);
   return lines;
 }
 

@@ -145,7 +145,7 @@ std::vector<PartialCandidate> PartialCandidates(const std::string& org,
 }
 
 // The rendered text laid out in the asked format (formats.h, docx/).
-absl::StatusOr<std::string> LayOut(const TemplatesCore::RenderInput& in, std::string text) {
+absl::StatusOr<std::string> LayOut(const TemplatesCore::RenderInput& in, const std::string& text) {
   switch (in.format) {
     case typepb::DOCUMENT_FORMAT_MD:
       return ToMarkdown(text, in.frame);
@@ -617,7 +617,7 @@ absl::StatusOr<v1::RenderResponse> TemplatesCore::Render(const RenderInput& in) 
   GR_RETURN_IF_ERROR(rendered);
   for (auto& m : r.missing) out.add_missing(std::move(m));
   for (auto& m : r.missing_partials) out.add_missing(absl::StrCat("partial:", m));
-  GR_ASSIGN_OR_RETURN(*out.mutable_content(), LayOut(in, std::move(r.text)));
+  GR_ASSIGN_OR_RETURN(*out.mutable_content(), LayOut(in, r.text));
   out.set_content_type(ContentType(
       in.format == typepb::DOCUMENT_FORMAT_UNSPECIFIED ? typepb::DOCUMENT_FORMAT_TXT : in.format));
   return out;

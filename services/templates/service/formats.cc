@@ -270,6 +270,224 @@ std::pair<double, double> EnclosureIndentEm(std::string_view text, bool first) {
   return {titles, first ? 2.0 : 5.0};
 }
 
+// A GFM pipe table; cells escaped like all text (| as \|).
+void AppendMarkdownTable(const docx::Table& table, std::string* out) {
+  for (size_t r = 0; r < table.rows.size(); ++r) {
+    *out += "|";
+    for (const std::string& cell : table.rows[r]) {
+      absl::StrAppend(out, " ", EscapeMarkdown(cell, /*line_start=*/false), " |");
+    }
+    *out += "\n";
+    if (r == 0) {
+      *out += "|";
+      for (size_t c = 0; c < table.rows[0].size(); ++c) {
+        switch (ColumnAlign(table, c)) {
+          case docx::CellAlign::kRight:
+            *out += " ---: |";
+            break;
+          case docx::CellAlign::kCenter:
+            *out += " :---: |";
+            break;
+          default:
+            *out += " --- |";
+        }
+      }
+      *out += "\n";
+    }
+  }
+  *out += "\n";
+}
+
+// A line of the text: headings, 署名 and 成文日期, 附件说明, attachments, body.
+void AppendMarkdownLine(const docx::ClassifiedLine& l, std::string* out) {
+  const absl::string_view t = View(l.text);
+  switch (l.kind) {
+    case LineKind::kBlank:
+      break;
+    case LineKind::kHeading1:
+      absl::StrAppend(out, "## ", EscapeMarkdown(t), "\n\n");
+      break;
+    case LineKind::kHeading2:
+    case LineKind::kHeading3:
+    case LineKind::kHeading4: {
+      // The heading sentence in bold, the rest of the line as body.
+      const size_t n = l.heading_size ? l.heading_size : t.size();
+      absl::StrAppend(out, BoldHeading(t.substr(0, n), t.substr(n)), "\n\n");
+      break;
+    }
+    case LineKind::kIssuer:
+    case LineKind::kDate:
+    case LineKind::kEnclosure:
+    case LineKind::kEnclosureItem:
+      absl::StrAppend(out, EscapeMarkdown(t), "  \n");
+      break;
+    case LineKind::kAttachmentMark:
+      absl::StrAppend(out, "\n---\n\n", EscapeMarkdown(t), "\n\n");
+      break;
+    case LineKind::kAttachmentTitle:
+      absl::StrAppend(out, "# ", EscapeMarkdown(t), "\n\n");
+      break;
+    default:
+      // A line break ("  \n") of the lines above ends with this one.
+      if (absl::EndsWith(*out, "  \n")) *out += "\n";
+      absl::StrAppend(out, EscapeMarkdown(t), "\n\n");
+  }
+}
+
+// The page: GB/T 9704 on A4 when printed (docs/documents.md).
+constexpr absl::string_view kHtmlStyle =
+    // GB/T 9704: A4, 版心 156 × 225 mm at 37 mm from the top, 28 mm from
+    // the left; printed with exactly those margins.
+    "@page{size:A4;margin:37mm 26mm 35mm 28mm}\n"
+    "@page wide{size:A4 landscape;margin:28mm 37mm 26mm 35mm}\n"
+    "body{max-width:156mm;margin:37mm auto;font:16pt/1.6 \"FangSong_GB2312\",\"FangSong\","
+    "\"仿宋\",serif}\n"
+    "@media print{body{max-width:none;margin:0}}\n"
+    "h1{font:22pt \"方正小标宋简体\",\"STZhongsong\",\"SimSun\",serif;text-align:center}\n"
+    "h2{font:16pt \"SimHei\",\"黑体\",sans-serif;margin:0}\n"
+    "p{text-indent:2em;margin:0;text-align:justify}\n"
+    "p .h2{font-family:\"KaiTi_GB2312\",\"KaiTi\",\"楷体\",serif}\n"
+    "p .h3{font-weight:bold}\n"
+    ".issuer,.date{text-align:right;text-indent:0}\n.date{margin-right:4em}\n"
+    ".issuer{margin-top:2em}\n.sealed .issuer{margin-top:3.2em}\n"
+    // The 版头: red mark and line, kept red when printed.
+    ".head,.mark,.red{-webkit-print-color-adjust:exact;print-color-adjust:exact}\n"
+    ".head{text-indent:0;font-family:\"SimHei\",\"黑体\",sans-serif}\n"
+    ".mark{color:#f00;text-align:center;font:36pt/1 \"方正小标宋简体\",\"STZhongsong\","
+    "\"SimSun\",serif;margin:0}\n"
+    ".docnum{text-indent:0;text-align:center;margin-top:3.2em}\n"
+    ".docnum.up{display:flex;justify-content:space-between;align-items:flex-end;"
+    "padding:0 1em;text-align:left}\n"
+    ".kai{font-family:\"KaiTi_GB2312\",\"KaiTi\",\"楷体\",serif}\n"
+    ".red{border:0;border-top:0.5mm solid #f00;margin:4mm 0 3.2em}\n"
+    ".recipients{text-indent:0}\n"
+    ".attachment{break-before:page;page-break-before:always}\n"
+    ".attmark{text-indent:0;font-family:\"SimHei\",\"黑体\",sans-serif}\n"
+    "table{border-collapse:collapse;width:100%;font-size:14pt;line-height:1.4;margin:0.5em 0}\n"
+    "th,td{border:0.5pt solid #000;padding:0 1.5mm;vertical-align:middle}\n"
+    "thead{display:table-header-group}\ntr{break-inside:avoid;page-break-inside:avoid}\n"
+    ".r{text-align:right}\n.c{text-align:center}\n.l{text-align:left}\n"
+    ".wide{page:wide;break-before:page;break-after:page}\n"
+    // The 版记 on a last page of its own, at the foot of the type area.
+    ".imprint{font-size:14pt;margin-top:3em}\n"
+    ".imprint p{text-indent:0;padding:0 1em;border-bottom:0.25mm solid #000}\n"
+    ".imprint p:first-child{border-top:0.35mm solid #000}\n"
+    ".imprint p:last-child{border-bottom:0.35mm solid #000}\n"
+    ".imprint .cc{padding-left:4em;text-indent:-3em}\n"
+    ".imprint .printed{display:flex;justify-content:space-between}\n"
+    "@media print{.imprint{break-before:page;page-break-before:always;height:225mm;"
+    "margin:0;display:flex;flex-direction:column;justify-content:flex-end}}\n";
+
+void HtmlElement(std::string* out, absl::string_view open, absl::string_view text,
+                 absl::string_view close) {
+  absl::StrAppend(out, open);
+  AppendHtml(text, out);
+  absl::StrAppend(out, close);
+}
+
+// <table> with <thead> (repeated on printed pages), per-cell alignment; on
+// a landscape page when too wide.
+void AppendHtmlTable(const docx::Table& table, std::string* out) {
+  const bool wide = docx::NeedsLandscape(table);
+  *out += wide ? "<table class=\"wide\">\n<thead>\n" : "<table>\n<thead>\n";
+  for (size_t r = 0; r < table.rows.size(); ++r) {
+    *out += "<tr>";
+    for (size_t c = 0; c < table.rows[r].size(); ++c) {
+      const std::string& cell = table.rows[r][c];
+      if (r == 0) {
+        HtmlElement(out, "<th>", cell, "</th>");
+        continue;
+      }
+      const docx::CellAlign align = docx::CellAlignment(table, c, cell);
+      HtmlElement(out,
+                  align == docx::CellAlign::kRight    ? "<td class=\"r\">"
+                  : align == docx::CellAlign::kCenter ? "<td class=\"c\">"
+                                                      : "<td class=\"l\">",
+                  cell, "</td>");
+    }
+    *out += r == 0 ? "</tr>\n</thead>\n<tbody>\n" : "</tr>\n";
+  }
+  *out += "</tbody>\n</table>\n";
+}
+
+// A line of the text; `*in_attachment` says whether a <section> of an
+// attachment is open.
+void AppendHtmlLine(const docx::ClassifiedLine& l, bool* in_attachment, std::string* out) {
+  const absl::string_view t = View(l.text);
+  switch (l.kind) {
+    case LineKind::kBlank:
+      break;
+    case LineKind::kHeading1:
+      HtmlElement(out, "<h2>", t, "</h2>\n");
+      break;
+    case LineKind::kHeading2:
+    case LineKind::kHeading3:
+    case LineKind::kHeading4: {
+      const size_t n = l.heading_size ? l.heading_size : t.size();
+      absl::StrAppend(out, "<p><span class=\"", l.kind == LineKind::kHeading2 ? "h2" : "h3", "\">");
+      AppendHtml(t.substr(0, n), out);
+      *out += "</span>";
+      AppendHtml(t.substr(n), out);
+      *out += "</p>\n";
+      break;
+    }
+    case LineKind::kIssuer:
+      HtmlElement(out, "<p class=\"issuer\">", t, "</p>\n");
+      break;
+    case LineKind::kDate:
+      HtmlElement(out, "<p class=\"date\">", t, "</p>\n");
+      break;
+    case LineKind::kEnclosure:
+    case LineKind::kEnclosureItem: {
+      const auto [titles, start] = EnclosureIndentEm(l.text, l.kind == LineKind::kEnclosure);
+      absl::StrAppend(out, R"(<p class="enclosure" style=")",
+                      l.kind == LineKind::kEnclosure ? "margin-top:1.6em;" : "",
+                      "padding-left:", titles, "em;text-indent:", start - titles, "em\">");
+      AppendHtml(t, out);
+      *out += "</p>\n";
+      break;
+    }
+    case LineKind::kAttachmentMark:
+      if (*in_attachment) *out += "</section>\n";
+      *in_attachment = true;
+      HtmlElement(out, "<section class=\"attachment\">\n<p class=\"attmark\">", t, "</p>\n");
+      break;
+    case LineKind::kAttachmentTitle:
+      HtmlElement(out, "<h1>", t, "</h1>\n");
+      break;
+    default:
+      HtmlElement(out, "<p>", t, "</p>\n");
+  }
+}
+
+// The 发文字号; for 上行文 with the 签发人 on the right, the number on the
+// line of the last names.
+void AppendHtmlDocumentNumber(const docx::DocumentFrame& frame, absl::string_view number,
+                              std::string* out) {
+  const std::vector<std::string> rows = SignerRows(frame);
+  if (rows.empty()) {
+    HtmlElement(out, R"(<p class="docnum">)", number, "</p>\n");
+    return;
+  }
+  HtmlElement(out, R"(<p class="docnum up"><span>)", number, "</span><span>");
+  for (size_t r = 0; r < rows.size(); ++r) {
+    absl::StrAppend(out,
+                    r == 0 ? "签发人：" : R"(<br><span style="visibility:hidden">签发人：</span>)",
+                    R"(<span class="kai">)");
+    AppendHtml(rows[r], out);
+    *out += "</span>";
+  }
+  *out += "</span></p>\n";
+}
+
+void AppendHtmlImprint(const docx::DocumentFrame& frame, std::string* out) {
+  *out += "<footer class=\"imprint\">\n";
+  if (!frame.copy_to.empty()) HtmlElement(out, R"(<p class="cc">)", CopyToLine(frame), "</p>\n");
+  HtmlElement(out, R"(<p class="printed"><span>)", frame.printing_org, "</span><span>");
+  AppendHtml(docx::PrintingDateLine(frame.printing_date), out);
+  *out += "</span></p>\n</footer>\n";
+}
+
 }  // namespace
 
 absl::StatusOr<docx::DocumentFrame> FrameFromProto(const v1::DocumentFrame& in) {
@@ -370,34 +588,9 @@ absl::StatusOr<std::string> ToMarkdown(absl::string_view text, const docx::Docum
       case Part::kTitle:
         absl::StrAppend(&out, "# ", EscapeMarkdown(t), "\n\n");
         break;
-      case Part::kTable: {
-        const docx::Table& table = *item.table;
-        for (size_t r = 0; r < table.rows.size(); ++r) {
-          out += "|";
-          for (const std::string& cell : table.rows[r]) {
-            absl::StrAppend(&out, " ", EscapeMarkdown(cell, /*line_start=*/false), " |");
-          }
-          out += "\n";
-          if (r == 0) {
-            out += "|";
-            for (size_t c = 0; c < table.rows[0].size(); ++c) {
-              switch (ColumnAlign(table, c)) {
-                case docx::CellAlign::kRight:
-                  out += " ---: |";
-                  break;
-                case docx::CellAlign::kCenter:
-                  out += " :---: |";
-                  break;
-                default:
-                  out += " --- |";
-              }
-            }
-            out += "\n";
-          }
-        }
-        out += "\n";
+      case Part::kTable:
+        AppendMarkdownTable(*item.table, &out);
         break;
-      }
       case Part::kImprint:
         out += "---\n\n";
         if (!frame.copy_to.empty()) paragraph(CopyToLine(frame));
@@ -406,41 +599,9 @@ absl::StatusOr<std::string> ToMarkdown(absl::string_view text, const docx::Docum
                          frame.printing_org.empty() || frame.printing_date.empty() ? "" : "\u3000",
                          docx::PrintingDateLine(frame.printing_date)));
         break;
-      case Part::kLine: {
-        const docx::ClassifiedLine& l = *item.line;
-        switch (l.kind) {
-          case LineKind::kBlank:
-            break;
-          case LineKind::kHeading1:
-            absl::StrAppend(&out, "## ", EscapeMarkdown(t), "\n\n");
-            break;
-          case LineKind::kHeading2:
-          case LineKind::kHeading3:
-          case LineKind::kHeading4: {
-            // The heading sentence in bold, the rest of the line as body.
-            const size_t n = l.heading_size ? l.heading_size : t.size();
-            absl::StrAppend(&out, BoldHeading(t.substr(0, n), t.substr(n)), "\n\n");
-            break;
-          }
-          case LineKind::kIssuer:
-          case LineKind::kDate:
-          case LineKind::kEnclosure:
-          case LineKind::kEnclosureItem:
-            absl::StrAppend(&out, EscapeMarkdown(t), "  \n");
-            break;
-          case LineKind::kAttachmentMark:
-            absl::StrAppend(&out, "\n---\n\n", EscapeMarkdown(t), "\n\n");
-            break;
-          case LineKind::kAttachmentTitle:
-            absl::StrAppend(&out, "# ", EscapeMarkdown(t), "\n\n");
-            break;
-          default:
-            // A line break ("  \n") of the lines above ends with this one.
-            if (!out.empty() && absl::EndsWith(out, "  \n")) out += "\n";
-            paragraph(t);
-        }
+      case Part::kLine:
+        AppendMarkdownLine(*item.line, &out);
         break;
-      }
     }
   }
   return out;
@@ -453,52 +614,8 @@ absl::StatusOr<std::string> ToHtml(absl::string_view text, absl::string_view tit
   std::string out =
       "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n<title>";
   AppendHtml(title, &out);
-  absl::StrAppend(
-      &out,
-      "</title>\n<style>\n"
-      // GB/T 9704: A4, 版心 156 × 225 mm at 37 mm from the top, 28 mm from
-      // the left; printed with exactly those margins.
-      "@page{size:A4;margin:37mm 26mm 35mm 28mm}\n"
-      "@page wide{size:A4 landscape;margin:28mm 37mm 26mm 35mm}\n"
-      "body{max-width:156mm;margin:37mm auto;font:16pt/1.6 \"FangSong_GB2312\",\"FangSong\","
-      "\"仿宋\",serif}\n"
-      "@media print{body{max-width:none;margin:0}}\n"
-      "h1{font:22pt \"方正小标宋简体\",\"STZhongsong\",\"SimSun\",serif;text-align:center}\n"
-      "h2{font:16pt \"SimHei\",\"黑体\",sans-serif;margin:0}\n"
-      "p{text-indent:2em;margin:0;text-align:justify}\n"
-      "p .h2{font-family:\"KaiTi_GB2312\",\"KaiTi\",\"楷体\",serif}\n"
-      "p .h3{font-weight:bold}\n"
-      ".issuer,.date{text-align:right;text-indent:0}\n.date{margin-right:4em}\n"
-      ".issuer{margin-top:2em}\n.sealed .issuer{margin-top:3.2em}\n"
-      // The 版头: red mark and line, kept red when printed.
-      ".head,.mark,.red{-webkit-print-color-adjust:exact;print-color-adjust:exact}\n"
-      ".head{text-indent:0;font-family:\"SimHei\",\"黑体\",sans-serif}\n"
-      ".mark{color:#f00;text-align:center;font:36pt/1 \"方正小标宋简体\",\"STZhongsong\","
-      "\"SimSun\",serif;margin:0}\n"
-      ".docnum{text-indent:0;text-align:center;margin-top:3.2em}\n"
-      ".docnum.up{display:flex;justify-content:space-between;align-items:flex-end;"
-      "padding:0 1em;text-align:left}\n"
-      ".kai{font-family:\"KaiTi_GB2312\",\"KaiTi\",\"楷体\",serif}\n"
-      ".red{border:0;border-top:0.5mm solid #f00;margin:4mm 0 3.2em}\n"
-      ".recipients{text-indent:0}\n"
-      ".attachment{break-before:page;page-break-before:always}\n"
-      ".attmark{text-indent:0;font-family:\"SimHei\",\"黑体\",sans-serif}\n"
-      "table{border-collapse:collapse;width:100%;font-size:14pt;line-height:1.4;margin:0.5em 0}\n"
-      "th,td{border:0.5pt solid #000;padding:0 1.5mm;vertical-align:middle}\n"
-      "thead{display:table-header-group}\ntr{break-inside:avoid;page-break-inside:avoid}\n"
-      ".r{text-align:right}\n.c{text-align:center}\n.l{text-align:left}\n"
-      ".wide{page:wide;break-before:page;break-after:page}\n"
-      // The 版记 on a last page of its own, at the foot of the type area.
-      ".imprint{font-size:14pt;margin-top:3em}\n"
-      ".imprint p{text-indent:0;padding:0 1em;border-bottom:0.25mm solid #000}\n"
-      ".imprint p:first-child{border-top:0.35mm solid #000}\n"
-      ".imprint p:last-child{border-bottom:0.35mm solid #000}\n"
-      ".imprint .cc{padding-left:4em;text-indent:-3em}\n"
-      ".imprint .printed{display:flex;justify-content:space-between}\n"
-      "@media print{.imprint{break-before:page;page-break-before:always;height:225mm;"
-      "margin:0;display:flex;flex-direction:column;justify-content:flex-end}}\n"
-      "</style>\n</head>\n<body",
-      frame.sealed ? " class=\"sealed\"" : "", ">\n");
+  absl::StrAppend(&out, "</title>\n<style>\n", kHtmlStyle, "</style>\n</head>\n<body",
+                  frame.sealed ? " class=\"sealed\"" : "", ">\n");
   auto element = [&out](absl::string_view open, absl::string_view t, absl::string_view close) {
     absl::StrAppend(&out, open);
     AppendHtml(t, &out);
@@ -515,30 +632,16 @@ absl::StatusOr<std::string> ToHtml(absl::string_view text, absl::string_view tit
         break;
       case Part::kMark:
         // 35 mm below the type area's top, less the lines above.
-        absl::StrAppend(&out, "<p class=\"mark\" style=\"margin-top:calc(35mm - ",
+        absl::StrAppend(&out, R"(<p class="mark" style="margin-top:calc(35mm - )",
                         (frame.copy_number.empty() ? 0 : 1) + (frame.secrecy.empty() ? 0 : 1) +
                             (frame.urgency.empty() ? 0 : 1),
                         " * 25.6pt)\">");
         AppendHtml(t, &out);
         out += "</p>\n";
         break;
-      case Part::kDocumentNumber: {
-        const std::vector<std::string> rows = SignerRows(frame);
-        if (rows.empty()) {
-          element("<p class=\"docnum\">", t, "</p>\n");
-          break;
-        }
-        element("<p class=\"docnum up\"><span>", t, "</span><span>");
-        for (size_t r = 0; r < rows.size(); ++r) {
-          absl::StrAppend(
-              &out, r == 0 ? "签发人：" : "<br><span style=\"visibility:hidden\">签发人：</span>",
-              "<span class=\"kai\">");
-          AppendHtml(rows[r], &out);
-          out += "</span>";
-        }
-        out += "</span></p>\n";
+      case Part::kDocumentNumber:
+        AppendHtmlDocumentNumber(frame, t, &out);
         break;
-      }
       case Part::kRedLine:
         out += "<hr class=\"red\">\n";
         break;
@@ -551,89 +654,17 @@ absl::StatusOr<std::string> ToHtml(absl::string_view text, absl::string_view tit
       case Part::kNote:
         element("<p class=\"note\">", t, "</p>\n");
         break;
-      case Part::kTable: {
-        const docx::Table& table = *item.table;
-        const bool wide = docx::NeedsLandscape(table);
-        out += wide ? "<table class=\"wide\">\n<thead>\n" : "<table>\n<thead>\n";
-        for (size_t r = 0; r < table.rows.size(); ++r) {
-          out += "<tr>";
-          for (size_t c = 0; c < table.rows[r].size(); ++c) {
-            const std::string& cell = table.rows[r][c];
-            if (r == 0) {
-              element("<th>", cell, "</th>");
-              continue;
-            }
-            const docx::CellAlign align = docx::CellAlignment(table, c, cell);
-            element(align == docx::CellAlign::kRight    ? "<td class=\"r\">"
-                    : align == docx::CellAlign::kCenter ? "<td class=\"c\">"
-                                                        : "<td class=\"l\">",
-                    cell, "</td>");
-          }
-          out += r == 0 ? "</tr>\n</thead>\n<tbody>\n" : "</tr>\n";
-        }
-        out += "</tbody>\n</table>\n";
+      case Part::kTable:
+        AppendHtmlTable(*item.table, &out);
         break;
-      }
       case Part::kImprint:
-        if (in_attachment) {
-          out += "</section>\n";
-          in_attachment = false;
-        }
-        out += "<footer class=\"imprint\">\n";
-        if (!frame.copy_to.empty()) element("<p class=\"cc\">", CopyToLine(frame), "</p>\n");
-        element("<p class=\"printed\"><span>", frame.printing_org, "</span><span>");
-        AppendHtml(docx::PrintingDateLine(frame.printing_date), &out);
-        out += "</span></p>\n</footer>\n";
+        if (in_attachment) out += "</section>\n";
+        in_attachment = false;
+        AppendHtmlImprint(frame, &out);
         break;
-      case Part::kLine: {
-        const docx::ClassifiedLine& l = *item.line;
-        switch (l.kind) {
-          case LineKind::kBlank:
-            break;
-          case LineKind::kHeading1:
-            element("<h2>", t, "</h2>\n");
-            break;
-          case LineKind::kHeading2:
-          case LineKind::kHeading3:
-          case LineKind::kHeading4: {
-            const size_t n = l.heading_size ? l.heading_size : t.size();
-            absl::StrAppend(&out, "<p><span class=\"", l.kind == LineKind::kHeading2 ? "h2" : "h3",
-                            "\">");
-            AppendHtml(t.substr(0, n), &out);
-            out += "</span>";
-            AppendHtml(t.substr(n), &out);
-            out += "</p>\n";
-            break;
-          }
-          case LineKind::kIssuer:
-            element("<p class=\"issuer\">", t, "</p>\n");
-            break;
-          case LineKind::kDate:
-            element("<p class=\"date\">", t, "</p>\n");
-            break;
-          case LineKind::kEnclosure:
-          case LineKind::kEnclosureItem: {
-            const auto [titles, start] = EnclosureIndentEm(l.text, l.kind == LineKind::kEnclosure);
-            absl::StrAppend(&out, "<p class=\"enclosure\" style=\"",
-                            l.kind == LineKind::kEnclosure ? "margin-top:1.6em;" : "",
-                            "padding-left:", titles, "em;text-indent:", start - titles, "em\">");
-            AppendHtml(t, &out);
-            out += "</p>\n";
-            break;
-          }
-          case LineKind::kAttachmentMark:
-            if (in_attachment) out += "</section>\n";
-            in_attachment = true;
-            element("<section class=\"attachment\">\n<p class=\"attmark\">", t, "</p>\n");
-            break;
-          case LineKind::kAttachmentTitle:
-            element("<h1>", t, "</h1>\n");
-            break;
-          default:
-            element("<p>", t, "</p>\n");
-        }
+      case Part::kLine:
+        AppendHtmlLine(*item.line, &in_attachment, &out);
         break;
-      }
     }
   }
   if (in_attachment) out += "</section>\n";
@@ -691,7 +722,7 @@ absl::StatusOr<std::string> ToText(absl::string_view text, const docx::DocumentF
   GR_RETURN_IF_ERROR(WalkDocument(text, frame, &walk));
   if (frame.Empty() && !walk.has_table && !walk.has_attachment) return std::string(text);
   // The red line and the 版记's rules: 28 characters wide, as the type area.
-  const std::string rule(2 * 28, '-');
+  const std::string rule(size_t{2} * 28, '-');
   std::string out;
   for (const Item& item : walk.items) {
     const absl::string_view t = View(item.text);
