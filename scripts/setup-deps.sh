@@ -21,7 +21,7 @@ packages=(
 for arg in "$@"; do
   case "$arg" in
     --bench) packages+=(libmstch-dev python3-jinja2) ;;
-    --docs) packages+=(libreoffice-writer-nogui poppler-utils fonts-noto-cjk) ;;
+    --docs) packages+=(libreoffice-writer-nogui poppler-utils fonts-noto-cjk cmark) ;;
     --fuzz) packages+=(clang libclang-rt-14-dev) ;;
     --lint) packages+=(clang-format clang-tidy) ;;
     *) echo "unknown option $arg (known: --bench --docs --fuzz --lint)" >&2; exit 2 ;;

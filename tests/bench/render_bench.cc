@@ -228,6 +228,56 @@ void BM_RenderDocx(benchmark::State& state) {
 }
 BENCHMARK(BM_RenderDocx);
 
+// A 政府信息公开工作年度报告-like text: prose, then five tables of 10 to 30
+// rows (six columns, figures right), one attachment, and the whole frame.
+std::string TableReport() {
+  std::string text =
+      "某市科学技术局2023年政府信息公开工作年度报告\n市人民政府办公室：\n"
+      "本报告根据《中华人民共和国政府信息公开条例》编制。\n";
+  const char* headings[] = {
+      "一、总体情况", "二、主动公开政府信息情况", "三、收到和处理政府信息公开申请情况",
+      "四、政府信息公开行政复议、行政诉讼情况", "五、存在的主要问题及改进情况"};
+  int rows = 10;
+  for (const char* heading : headings) {
+    absl::StrAppend(
+        &text, heading, "\n全年各项工作数据如下表。\n",
+        "| 项目 | 自然人 | 商业企业 | 科研机构 | 其他 | 总计 |\n|---|---:|---:|---:|---:|---:|\n");
+    for (int r = 0; r < rows; ++r) {
+      absl::StrAppend(&text, "| 第", r + 1, "项办理结果（区分处理的） | ", r * 3, " | ", r, " | ",
+                      r % 4, " | ", r % 2, " | ", r * 4 + r % 4 + r % 2, " |\n");
+    }
+    rows += 5;
+  }
+  absl::StrAppend(&text,
+                  "附件：1.政府信息公开情况统计表\n某市科学技术局\n2024年1月15日\n"
+                  "（此件公开发布）\n附件1\n政府信息公开情况统计表\n"
+                  "| 类别 | 数量 |\n|---|---:|\n| 主动公开 | 1234 |\n| 依申请公开 | 42 |\n");
+  return text;
+}
+
+void BM_RenderDocxTables(benchmark::State& state) {
+  const std::string text = TableReport();
+  docx::DocxOptions options;
+  docx::DocumentFrame& f = options.frame;
+  f.copy_number = "000001";
+  f.issuing_mark = "某市科学技术局文件";
+  f.document_number = "某科〔2024〕3号";
+  f.upward = true;
+  f.signers = {"张三"};
+  f.copy_to = "市纪委监委，市委组织部";
+  f.printing_org = "某市科学技术局办公室";
+  f.printing_date = "2024年1月16日";
+  if (!docx::WriteOfficialDocx(text, options).ok()) {
+    state.SkipWithError("the table report does not lay out");
+    return;
+  }
+  for (auto _ : state) {
+    auto bytes = docx::WriteOfficialDocx(text, options);
+    benchmark::DoNotOptimize(bytes);
+  }
+}
+BENCHMARK(BM_RenderDocxTables);
+
 }  // namespace
 }  // namespace govreport::bench
 

@@ -11,6 +11,8 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -85,7 +87,11 @@ class LibreOfficeTest : public ::testing::Test {
 
   // Writes the seed as <name>.docx and converts it to <name>.pdf.
   void ConvertSeed(const std::string& name, const DocxOptions& options) {
-    absl::StatusOr<std::string> docx = WriteOfficialDocx(seed_, options);
+    Convert(name, seed_, options);
+  }
+
+  void Convert(const std::string& name, const std::string& text, const DocxOptions& options) {
+    absl::StatusOr<std::string> docx = WriteOfficialDocx(text, options);
     ASSERT_TRUE(docx.ok()) << docx.status();
     std::ofstream(dir_ / (name + ".docx"), std::ios::binary) << *docx;
     // A private profile: soffice refuses to share one between processes, and
@@ -109,9 +115,58 @@ class LibreOfficeTest : public ::testing::Test {
     return ReadFile(dir_ / out);
   }
 
+  int PageCount(const std::string& name) {
+    EXPECT_EQ(Run(absl::StrCat("pdfinfo ", name, ".pdf"), name + ".pdfinfo"), 0);
+    std::smatch m;
+    const std::string info = ReadFile(dir_ / (name + ".pdfinfo"));
+    return std::regex_search(info, m, std::regex(R"(Pages:\s+(\d+))")) ? std::stoi(m[1]) : 0;
+  }
+
   std::filesystem::path dir_;
   std::string seed_;
 };
+
+// A binary PPM (P6, maxval 255) as pdftoppm writes it.
+struct Pixmap {
+  int width = 0, height = 0;
+  std::string rgb;
+  bool Red(int x, int y) const {
+    const size_t at = 3 * (static_cast<size_t>(y) * width + x);
+    const auto r = static_cast<unsigned char>(rgb[at]);
+    const auto g = static_cast<unsigned char>(rgb[at + 1]);
+    const auto b = static_cast<unsigned char>(rgb[at + 2]);
+    return r > 200 && g < 90 && b < 90;
+  }
+};
+
+Pixmap ReadPpm(const std::string& bytes) {
+  Pixmap p;
+  std::istringstream in(bytes);
+  std::string magic;
+  int maxval = 0;
+  in >> magic >> p.width >> p.height >> maxval;
+  in.get();  // the one whitespace byte before the pixels
+  if (magic != "P6" || maxval != 255) return {};
+  p.rgb = bytes.substr(static_cast<size_t>(in.tellg()));
+  if (p.rgb.size() < 3 * static_cast<size_t>(p.width) * p.height) return {};
+  return p;
+}
+
+DocumentFrame ExampleFrame() {
+  DocumentFrame f;
+  f.copy_number = "000001";
+  f.secrecy = "秘密★1年";
+  f.urgency = "特急";
+  f.issuing_mark = "中共某市科学技术局党组";
+  f.document_number = "某科党〔2024〕3号";
+  f.upward = true;
+  f.signers = {"张三", "李四", "王五"};
+  f.copy_to = "市纪委监委，市委组织部，市委宣传部，市委网信办，市政务服务和数据管理局，各区科技局";
+  f.printing_org = "某市科学技术局办公室";
+  f.printing_date = "2024年1月16日";
+  f.sealed = true;
+  return f;
+}
 
 TEST_F(LibreOfficeTest, SeedReportRendersWithPageNumbers) {
   ConvertSeed("seed", {});
@@ -177,6 +232,127 @@ TEST_F(LibreOfficeTest, CondensedSpacingGives22LinesOf28Characters) {
   EXPECT_EQ(lines, 22) << page2;
   EXPECT_LE(longest, 2 * 28) << page2;
   EXPECT_GE(longest, 2 * 28 - 1) << page2;
+}
+
+// The whole 公文 (tests/docx/testdata/full_document.txt with a 上行文 frame):
+// its parts in the order of GB/T 9704, the tables' cells, the landscape page
+// of the wide table, the 版记 alone on the last page at the foot of the type
+// area and without a page number, and the mark and the line red in pixels.
+TEST_F(LibreOfficeTest, TheWholeDocumentInOrderWithRedMarkAndImprintLast) {
+  if (!OnPath("pdftoppm") || !OnPath("pdfinfo")) GTEST_SKIP() << "poppler-utils missing";
+  const std::string text = ReadFile(std::filesystem::path(GR_DOCX_TESTDATA) / "full_document.txt");
+  ASSERT_FALSE(text.empty());
+  DocxOptions options;
+  options.character_grid = CharacterGrid::kCondensedSpacing;
+  options.frame = ExampleFrame();
+  Convert("full", text, options);
+  if (HasFatalFailure()) return;
+
+  const std::string all = Squeeze(PdfToText("full", ""));
+  size_t at = 0;
+  for (const char* part : {"000001",
+                           "秘密★1年",
+                           "特急",
+                           "中共某市科学技术局党组",
+                           "签发人：张三李四",
+                           "某科党〔2024〕3号王五",
+                           "某市科学技术局关于2023年度政府信息公开工作情况的报告",
+                           "市人民政府办公室：",
+                           "根据《中华人民共和国政府信息公开条例》规定",
+                           "附件：1.政府信息公开行政复议",
+                           "2.2023年度政府信息公开工作要点落实情况",
+                           "某市科学技术局",
+                           "2024年1月15日",
+                           "（此件公开发布）",
+                           "附件1",
+                           "政府信息公开行政复议、行政诉讼情况统计表",
+                           "附件2",
+                           "门户网站政府信息公开专栏",
+                           "抄送：市纪委监委",
+                           "各区科技局。",
+                           "某市科学技术局办公室2024年1月16日印发"}) {
+    const size_t found = all.find(part, at);
+    ASSERT_NE(found, std::string::npos) << part << " not after offset " << at << " in " << all;
+    at = found + std::string_view(part).size();
+  }
+
+  // Tables: pdftotext -layout keeps a row on one line; its cells in order.
+  std::vector<std::string> rows;
+  {
+    std::istringstream layout(PdfToText("full", "-layout"));
+    for (std::string line; std::getline(layout, line);) rows.push_back(Squeeze(line));
+  }
+  for (const char* row :
+       {"信息内容本年制发件数本年废止件数现行有效件数", "行政规范性文件3117", "行政强制000",
+        "本年新收政府信息公开申请数量306311142", "结转下年度继续办理2000002", "行政复议10001"}) {
+    EXPECT_NE(std::find(rows.begin(), rows.end(), row), rows.end()) << "no table row " << row;
+  }
+
+  const int pages = PageCount("full");
+  ASSERT_GE(pages, 5);
+  // Every page but the last has its number; the last holds the 版记 only.
+  for (int page = 1; page < pages; ++page) {
+    EXPECT_THAT(Squeeze(PdfToText("full", absl::StrCat("-f ", page, " -l ", page))),
+                HasSubstr(absl::StrCat("—", page, "—")))
+        << "page " << page;
+  }
+  const std::string last = Squeeze(PdfToText("full", absl::StrCat("-f ", pages, " -l ", pages)));
+  EXPECT_THAT(last, HasSubstr("抄送："));
+  EXPECT_THAT(last, HasSubstr("2024年1月16日印发"));
+  EXPECT_THAT(last, Not(HasSubstr("—")));
+  EXPECT_EQ(last.find("附件"), std::string::npos) << last;
+
+  // The wide table's page is landscape, the others portrait.
+  ASSERT_EQ(Run(absl::StrCat("pdfinfo -f 1 -l ", pages, " full.pdf"), "sizes"), 0);
+  const std::string sizes = ReadFile(dir_ / "sizes");
+  EXPECT_THAT(sizes, HasSubstr("841.89 x 595.304"));
+  EXPECT_THAT(sizes, HasSubstr("595.304 x 841.89"));
+
+  // The 版记's last line sits on the bottom edge of the type area (262 mm
+  // from the top), within 3 mm.
+  const std::string bbox = PdfToText("full", absl::StrCat("-bbox -f ", pages, " -l ", pages));
+  std::smatch m;
+  ASSERT_TRUE(
+      std::regex_search(bbox, m, std::regex(R"re(<page width="[\d.]+" height="([\d.]+)">)re")));
+  const double height = std::stod(m[1]);
+  double lowest = 0;
+  const std::regex word_re(
+      R"re(<word xMin="[\d.]+" yMin="[\d.]+" xMax="[\d.]+" yMax="([\d.]+)">)re");
+  for (auto it = std::sregex_iterator(bbox.begin(), bbox.end(), word_re);
+       it != std::sregex_iterator(); ++it) {
+    lowest = std::max(lowest, std::stod((*it)[1]));
+  }
+  const double pt_per_mm = height / 297;
+  EXPECT_NEAR(lowest / pt_per_mm, 297 - 35, 3)
+      << "lowest text of the 版记 at " << lowest / pt_per_mm << " mm";
+
+  // Page 1 in pixels (100 dpi): the mark is red, its top 72 mm from the
+  // page's (37 + 35), and below it a red line across the type area.
+  ASSERT_EQ(Run("pdftoppm -r 100 -f 1 -l 1 full.pdf page", "ppm.log"), 0);
+  Pixmap page;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+    if (entry.path().extension() == ".ppm") page = ReadPpm(ReadFile(entry.path()));
+  }
+  ASSERT_GT(page.width, 0) << "no PPM";
+  const double px_per_mm = page.height / 297.0;
+  int mark_top = -1, mark_bottom = -1, line_row = -1;
+  for (int y = 0; y < page.height; ++y) {
+    int red = 0;
+    for (int x = 0; x < page.width; ++x) red += page.Red(x, y) ? 1 : 0;
+    if (red > 0.9 * 156 * px_per_mm) {
+      if (line_row < 0) line_row = y;
+    } else if (red > 0 && line_row < 0) {
+      if (mark_top < 0) mark_top = y;
+      mark_bottom = y;
+    }
+  }
+  ASSERT_GE(mark_top, 0) << "no red pixels on page 1";
+  EXPECT_NEAR(mark_top / px_per_mm, 37 + 35, 3) << "mark top";
+  ASSERT_GE(line_row, 0) << "no red line as wide as the type area";
+  EXPECT_GT(line_row, mark_bottom);
+  // Between them, black: two empty lines, the two lines of 签发人 (the
+  // number on the second) and 4 mm, 2 × 10.2 + 2 × 10.2 + 4 mm.
+  EXPECT_NEAR((line_row - mark_bottom) / px_per_mm, 4 * 10.2 + 4, 6);
 }
 
 }  // namespace

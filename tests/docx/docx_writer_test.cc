@@ -188,6 +188,115 @@ TEST(ClassifyTextTest, NoDateMeansNoSignatureBlock) {
   EXPECT_EQ((*lines)[2].text, "正文二。");  // \r trimmed
 }
 
+std::vector<std::string_view> Kinds(std::string_view text, const ClassifyOptions& options = {}) {
+  absl::StatusOr<std::vector<ClassifiedLine>> lines = ClassifyText(text, options);
+  EXPECT_TRUE(lines.ok()) << lines.status();
+  std::vector<std::string_view> kinds;
+  if (lines.ok()) {
+    for (const ClassifiedLine& line : *lines) kinds.push_back(LineKindName(line.kind));
+  }
+  return kinds;
+}
+
+TEST(ClassifyTextTest, TablesAreRunsOfLinesStartingWithABar) {
+  EXPECT_THAT(Kinds("标题\n正文。\n| 项目 | 数量 |\n|---|---:|\n| 会议 | 12 |\n"
+                    "|培训|3|\n\n| 另表 |\n| 一行 |\n某局\n2023年5月8日"),
+              ElementsAre("title", "body", "table_header", "table_rule", "table_row", "table_row",
+                          "blank", "table_header", "table_row", "issuer", "date"));
+  // A rule row only counts right below the header.
+  EXPECT_THAT(Kinds("标题\n| a | b |\n| c | d |\n|---|---|"),
+              ElementsAre("title", "table_header", "table_row", "table_row"));
+}
+
+TEST(ClassifyTextTest, TableCellsAlignmentAndEscapedBars) {
+  absl::StatusOr<std::vector<ClassifiedLine>> lines = ClassifyText(
+      "标题\n|名称|数量|说明|\n|:---|---:|:-:|\n| 甲 \\| 乙 | 1,234 | x |\n|丙|97.5%|-|");
+  ASSERT_TRUE(lines.ok()) << lines.status();
+  const Table table = ReadTable(*lines, 1);
+  EXPECT_EQ(table.end, 5u);
+  ASSERT_EQ(table.rows.size(), 3u);
+  EXPECT_THAT(table.rows[0], ElementsAre("名称", "数量", "说明"));
+  EXPECT_THAT(table.rows[1], ElementsAre("甲 | 乙", "1,234", "x"));
+  EXPECT_THAT(table.align, ElementsAre(CellAlign::kLeft, CellAlign::kRight, CellAlign::kCenter));
+  EXPECT_THAT(SplitTableRow("| a | b \\|"), ElementsAre("a", "b |"));
+  EXPECT_THAT(SplitTableRow("|a||"), ElementsAre("a", ""));
+
+  // Without a rule row numbers go right, text left.
+  Table plain;
+  plain.rows = {{"a", "b"}};
+  plain.align = {CellAlign::kDefault, CellAlign::kDefault};
+  EXPECT_EQ(CellAlignment(plain, 0, "12"), CellAlign::kRight);
+  EXPECT_EQ(CellAlignment(plain, 0, "-3.5%"), CellAlign::kRight);
+  EXPECT_EQ(CellAlignment(plain, 0, "1,234"), CellAlign::kRight);
+  EXPECT_EQ(CellAlignment(plain, 1, "12次"), CellAlign::kLeft);
+  EXPECT_EQ(CellAlignment(plain, 1, "-"), CellAlign::kLeft);
+  EXPECT_EQ(CellAlignment(table, 2, "12"), CellAlign::kCenter);
+}
+
+TEST(ClassifyTextTest, ARaggedTableRowIsRefusedNamingItsLine) {
+  absl::StatusOr<std::vector<ClassifiedLine>> lines =
+      ClassifyText("标题\n正文。\n|a|b|\n|---|---|\n|1|2|\n|1|2|3|\n");
+  ASSERT_FALSE(lines.ok());
+  EXPECT_EQ(lines.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(lines.status().message(), HasSubstr("line 6"));
+  EXPECT_THAT(lines.status().message(), HasSubstr("3 cells under a header of 2 (line 3)"));
+  // An escaped bar is no cell boundary, a rule row must fit too.
+  EXPECT_TRUE(ClassifyText("标题\n|a|b|\n|x \\| y|z|").ok());
+  EXPECT_FALSE(ClassifyText("标题\n|a|b|\n|---|").ok());
+}
+
+TEST(ClassifyTextTest, DisplayWidthCountsCjkDouble) {
+  EXPECT_EQ(DisplayWidth(""), 0);
+  EXPECT_EQ(DisplayWidth("abc"), 3);
+  EXPECT_EQ(DisplayWidth("会议12次"), 8);
+  EXPECT_EQ(DisplayWidth("（一）"), 6);
+}
+
+TEST(ClassifyTextTest, RecipientsLineRightAfterTheTitle) {
+  EXPECT_THAT(Kinds("关于某事的报告\n市委：\n正文。\n某局\n2023年5月8日"),
+              ElementsAre("title", "recipients", "body", "issuer", "date"));
+  // Only right after the title, only short, only without a sentence end.
+  EXPECT_THAT(Kinds("标题\n正文。\n市委："), ElementsAre("title", "body", "body"));
+  EXPECT_THAT(Kinds("标题\n经研究，现报告如下。具体是：\n正文。"),
+              ElementsAre("title", "body", "body"));
+  // A frame that names the recipients makes the line body text.
+  EXPECT_THAT(Kinds("标题\n市委：\n正文。", {.recipients_given = true}),
+              ElementsAre("title", "body", "body"));
+}
+
+TEST(ClassifyTextTest, EnclosureNoteBeforeTheSignature) {
+  EXPECT_THAT(Kinds("标题\n正文。\n附件：1.某某情况统计表\n2.某某名单\n3.说明\n"
+                    "某局\n2023年5月8日"),
+              ElementsAre("title", "body", "enclosure", "enclosure_item", "enclosure_item",
+                          "issuer", "date"));
+  // A numbered line after other text is a heading again.
+  EXPECT_THAT(Kinds("标题\n附件：某表\n正文。\n2.小标题"),
+              ElementsAre("title", "enclosure", "body", "heading3"));
+}
+
+TEST(ClassifyTextTest, NoteAfterTheDateKeepsIssuerAndDate) {
+  EXPECT_THAT(Kinds("标题\n正文。\n某局\n2023年5月8日\n（联系人：张三，电话：12345678）\n"),
+              ElementsAre("title", "body", "issuer", "date", "note"));
+  // Parentheses without a date above are body.
+  EXPECT_THAT(Kinds("标题\n正文。\n（完）"), ElementsAre("title", "body", "body"));
+}
+
+TEST(ClassifyTextTest, AttachmentsAfterTheDate) {
+  EXPECT_THAT(Kinds("标题\n正文。\n附件：1.甲表\n2.乙表\n某局\n2023年5月8日\n（附注）\n\n"
+                    "附件1\n\n甲表\n| 项目 | 数 |\n| a | 1 |\n一、说明\n附件2\n乙表\n正文。"),
+              ElementsAre("title", "body", "enclosure", "enclosure_item", "issuer", "date", "note",
+                          "blank", "attachment_mark", "blank", "attachment_title", "table_header",
+                          "table_row", "heading1", "attachment_mark", "attachment_title", "body"));
+  EXPECT_THAT(Kinds("标题\n正文。\n某局\n２０２３年５月８日\n附件\n名单\n张三"),
+              ElementsAre("title", "body", "issuer", "date", "attachment_mark", "attachment_title",
+                          "body"));
+  // 附件 before any date is body, and so is a date in an attachment.
+  EXPECT_THAT(Kinds("标题\n附件\n正文。"), ElementsAre("title", "body", "body"));
+  EXPECT_THAT(Kinds("标题\n正文。\n某局\n2023年5月8日\n附件1\n表\n2023年6月1日"),
+              ElementsAre("title", "body", "issuer", "date", "attachment_mark", "attachment_title",
+                          "body"));
+}
+
 TEST(ClassifyTextTest, ByteOrderMarkAndWideSpacesAreNotContent) {
   absl::StatusOr<std::vector<ClassifiedLine>> lines =
       ClassifyText("\uFEFF标题\n\u3000\u3000正文。\n某局\n2023年5月8日");
@@ -502,6 +611,183 @@ TEST(WriteOfficialDocxTest, RejectsTextWithoutTitle) {
   EXPECT_EQ(WriteOfficialDocx("", {}).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(WriteOfficialDocx(" \n\u3000\n", {}).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// --- the frame and tables --------------------------------------------------
+
+DocumentFrame FullFrame() {
+  DocumentFrame f;
+  f.copy_number = "000001";
+  f.secrecy = "秘密★1年";
+  f.urgency = "特急";
+  f.issuing_mark = "中共某市科学技术局党组";
+  f.document_number = "某科党〔2024〕3号";
+  f.copy_to = "市纪委监委，市委组织部";
+  f.printing_org = "某市科学技术局办公室";
+  f.printing_date = "2024年1月16日";
+  return f;
+}
+
+std::string DocumentOf(std::string_view text, const DocumentFrame& frame) {
+  DocxOptions options;
+  options.frame = frame;
+  return Parts(WriteOrDie(text, options))["word/document.xml"];
+}
+
+// Offsets of `needles` in `haystack`, which must all be there, in order.
+void ExpectInOrder(const std::string& haystack, const std::vector<std::string>& needles) {
+  size_t at = 0;
+  for (const std::string& needle : needles) {
+    const size_t found = haystack.find(needle, at);
+    ASSERT_NE(found, std::string::npos) << needle << " not found after offset " << at;
+    at = found + needle.size();
+  }
+}
+
+constexpr std::string_view kFramedText =
+    "关于某事的报告\n正文。\n附件：1.甲表\n2.乙表\n某局\n2024年1月15日\n附件1\n甲表\n| 项目 | 数 "
+    "|\n"
+    "| 会议 | 3 |\n";
+
+TEST(DocxFrameTest, HeaderPartsComeInTheStandardsOrder) {
+  const std::string doc = DocumentOf(kFramedText, FullFrame());
+  ExpectInOrder(
+      doc,
+      {"000001", "秘密★1年", "特急", "w:color w:val=\"FF0000\"", "中共某市科学技术局党组",
+       "某科党〔2024〕3号", R"(w:bottom w:val="single" w:sz="11" w:space="0" w:color="FF0000")",
+       "关于某事的报告", "正文。", "附件：1.甲表", "某局", "2024年1月15日", "w:pageBreakBefore",
+       "附件1", "甲表", "<w:tbl>", "抄送：市纪委监委，市委组织部。", "某市科学技术局办公室",
+       "2024年1月16日印发"});
+  // The mark: 小标宋, centred, its top 35 mm (1984 twips) below the type
+  // area's top after the three lines of 份号, 密级 and 紧急程度.
+  EXPECT_TRUE(absl::StrContains(doc, "w:line=\"247\" w:lineRule=\"exact\""));  // 1984 − 3 × 579
+  EXPECT_TRUE(absl::StrContains(doc, "w:eastAsia=\"方正小标宋简体\""));
+  EXPECT_TRUE(absl::StrContains(doc, "<w:sz w:val=\"72\"/>"));  // 36 pt: 11 characters fit
+}
+
+TEST(DocxFrameTest, UpwardDocumentsCarryTheSigners) {
+  DocumentFrame frame = FullFrame();
+  frame.upward = true;
+  frame.signers = {"张三", "李四", "王五"};
+  const std::string doc = DocumentOf(kFramedText, frame);
+  // Two names a line; the 发文字号 on the line of the last one, 签发人：
+  // in 仿宋, the names in 楷体.
+  ExpectInOrder(doc, {"签发人：", "楷体_GB2312", "张三\u3000李四", "某科党〔2024〕3号", "<w:tab/>",
+                      "王五", "w:color=\"FF0000\"/></w:pBdr>"});
+  EXPECT_THAT(doc,
+              Not(HasSubstr("签发人：</w:t></w:r><w:r><w:rPr><w:rFonts w:ascii=\"Times New "
+                            "Roman\" w:hAnsi=\"Times New Roman\" w:eastAsia=\"楷体_GB2312\" "
+                            "w:cs=\"Times New Roman\" w:hint=\"eastAsia\"/><w:b w:val=\"0\"/>"
+                            "<w:bCs w:val=\"0\"/><w:spacing w:val=\"0\"/><w:sz w:val=\"32\"/>"
+                            "<w:szCs w:val=\"32\"/></w:rPr><w:t xml:space=\"preserve\">王五")));
+  // Without 上行文 the signers are not printed and the number is centred.
+  frame.upward = false;
+  EXPECT_THAT(DocumentOf(kFramedText, frame), Not(HasSubstr("签发人")));
+}
+
+TEST(DocxFrameTest, RecipientsNoteAndSeal) {
+  DocumentFrame frame;
+  frame.main_recipients = "市委";
+  frame.note = "此件公开发布";
+  const std::string doc = DocumentOf("标题\n正文。\n某局\n2024年1月15日", frame);
+  ExpectInOrder(
+      doc,
+      {"标题",
+       R"(w:firstLine="0" w:firstLineChars="0"/></w:pPr><w:r><w:t xml:space="preserve">市委：)",
+       "正文。", "2024年1月15日", "（此件公开发布）"});
+  // A 主送 line of the text itself, flush left too; with a frame's, body.
+  const std::string own = DocumentOf("标题\n市委：\n正文。", {});
+  EXPECT_THAT(own, HasSubstr("w:firstLineChars=\"0\"/></w:pPr><w:r><w:t "
+                             "xml:space=\"preserve\">市委："));
+  // A seal adds one empty line above the 署名.
+  const std::string unsealed = DocumentOf("标题\n正文。\n某局\n2024年1月15日", {});
+  frame = {};
+  frame.sealed = true;
+  const std::string sealed = DocumentOf("标题\n正文。\n某局\n2024年1月15日", frame);
+  const std::string blank = "<w:p><w:pPr><w:keepNext/></w:pPr></w:p>";
+  EXPECT_THAT(unsealed, HasSubstr(blank + "<w:p><w:pPr><w:pStyle w:val=\"Signature\"/>"));
+  EXPECT_THAT(unsealed, Not(HasSubstr(blank + blank)));
+  EXPECT_THAT(sealed, HasSubstr(blank + blank + "<w:p><w:pPr><w:pStyle w:val=\"Signature\"/>"));
+}
+
+TEST(DocxFrameTest, ImprintPageHasNoPageNumber) {
+  DocumentFrame frame;
+  frame.printing_org = "某局办公室";
+  frame.printing_date = "2024年1月16日";
+  std::map<std::string, std::string> parts = [&] {
+    DocxOptions options;
+    options.frame = frame;
+    return Parts(WriteOrDie("标题\n正文。", options));
+  }();
+  ASSERT_TRUE(parts.count("word/footer3.xml"));
+  EXPECT_THAT(parts["word/footer3.xml"], Not(HasSubstr("PAGE")));
+  EXPECT_THAT(parts["[Content_Types].xml"], HasSubstr("/word/footer3.xml"));
+  EXPECT_THAT(parts["word/_rels/document.xml.rels"], HasSubstr("Id=\"rIdFooterNone\""));
+  const std::string& doc = parts["word/document.xml"];
+  // Two sections: the text with page numbers, then the 版记 without.
+  ExpectInOrder(doc,
+                {"正文。", R"(<w:sectPr><w:footerReference w:type="default" r:id="rIdFooterOdd")",
+                 "某局办公室", "2024年1月16日印发",
+                 R"(<w:sectPr><w:footerReference w:type="default" r:id="rIdFooterNone")"});
+  // 0.35 mm lines first and last (one row: both).
+  EXPECT_THAT(doc, HasSubstr("<w:top w:val=\"single\" w:sz=\"8\""));
+  EXPECT_THAT(doc, HasSubstr("<w:bottom w:val=\"single\" w:sz=\"8\""));
+  // No 版记, no third footer: the package is as before.
+  EXPECT_FALSE(Parts(WriteOrDie("标题\n正文。")).count("word/footer3.xml"));
+}
+
+TEST(DocxTableTest, HeaderRepeatsNumbersGoRightWidthsFollowTheText) {
+  const std::string doc =
+      DocumentOf("标题\n| 项目名称很长很长很长 | 数 |\n| 会议 | 1,234 |\n| 培训 | 5 |", {});
+  ExpectInOrder(doc, {"<w:tbl>", "<w:tblW w:w=\"8845\"", "<w:gridCol w:w=\"", "<w:tblHeader/>",
+                      "项目名称很长很长很长", "<w:jc w:val=\"left\"/>", "会议",
+                      "<w:jc w:val=\"right\"/>", "1,234", "</w:tbl>"});
+  EXPECT_EQ(doc.find("<w:tblHeader/>"), doc.rfind("<w:tblHeader/>"));  // the header row only
+  EXPECT_THAT(doc, HasSubstr("w:eastAsia=\"仿宋_GB2312\""));
+  EXPECT_THAT(doc, HasSubstr("<w:sz w:val=\"28\"/>"));  // 4号
+  // The first column, 20 half characters, is wider than the second, 5.
+  const size_t first = doc.find("<w:gridCol w:w=\"") + 16;
+  const size_t second = doc.find("<w:gridCol w:w=\"", first) + 16;
+  EXPECT_GT(std::stoi(doc.substr(first)), 2 * std::stoi(doc.substr(second)));
+  EXPECT_EQ(std::stoi(doc.substr(first)) + std::stoi(doc.substr(second)), 8845);
+  EXPECT_THAT(doc, Not(HasSubstr("w:orient=\"landscape\"")));
+}
+
+TEST(DocxTableTest, ATableTooWideForThePageGoesLandscape) {
+  std::string header = "|", row = "|";
+  for (int c = 0; c < 12; ++c) {
+    header += " 第" + std::to_string(c) + "列数量 |";
+    row += " 12345678 |";
+  }
+  const std::string doc = DocumentOf("标题\n正文。\n" + header + "\n" + row + "\n后文。", {});
+  // Portrait section ends before the table, the table's section is landscape
+  // with the type area turned (225 mm wide), and the text after is portrait.
+  const std::string landscape =
+      R"(<w:pgSz w:w="16838" w:h="11906" w:orient="landscape"/>)"
+      R"(<w:pgMar w:top="1587" w:right="2098" w:bottom="1474" w:left="1984")";
+  ExpectInOrder(
+      doc, {"正文。", R"(<w:pgSz w:w="11906" w:h="16838"/>)", "<w:tbl>", R"(<w:tblW w:w="12756")",
+            "</w:tbl>", landscape, "后文。", R"(<w:pgSz w:w="11906" w:h="16838"/>)"});
+}
+
+TEST(DocxFrameTest, FrameFieldsAreCheckedLikeTheText) {
+  DocxOptions options;
+  options.frame.note = "bad\x01";
+  absl::StatusOr<std::string> docx = WriteOfficialDocx("标题", options);
+  ASSERT_FALSE(docx.ok());
+  EXPECT_EQ(docx.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(docx.status().message(), HasSubstr("frame.note"));
+  options.frame = {};
+  options.frame.signers = {"张三", "\xff"};
+  docx = WriteOfficialDocx("标题", options);
+  ASSERT_FALSE(docx.ok());
+  EXPECT_THAT(docx.status().message(), HasSubstr("frame.signers[1]"));
+}
+
+TEST(DocxFrameTest, SameFrameSameBytes) {
+  DocxOptions options;
+  options.frame = FullFrame();
+  EXPECT_EQ(WriteOrDie(kFramedText, options), WriteOrDie(kFramedText, options));
 }
 
 }  // namespace

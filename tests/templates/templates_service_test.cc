@@ -568,6 +568,45 @@ TEST_F(RenderAttackTest, UnknownEnumValuesAreInvalidArgument) {
       << st.error_message();
 }
 
+// RenderRequest.frame reaches every format; a field over its limit is
+// INVALID_ARGUMENT naming frame.<field>, and nothing is rendered.
+TEST_F(RenderAttackTest, TheFrameReachesEveryFormatAndIsChecked) {
+  Start(RenderLimits());
+  v1::RenderRequest req = InlineRequest("标题\n正文。\n某局\n2024年1月15日", 0);
+  v1::DocumentFrame& frame = *req.mutable_frame();
+  frame.set_issuing_mark("中共某市科学技术局党组");
+  frame.set_document_number("某科党〔2024〕3号");
+  frame.set_printing_org("某局办公室");
+  frame.set_printing_date("2024年1月16日");
+  for (auto format : {typepb::DOCUMENT_FORMAT_TXT, typepb::DOCUMENT_FORMAT_MD,
+                      typepb::DOCUMENT_FORMAT_HTML, typepb::DOCUMENT_FORMAT_DOCX}) {
+    req.set_format(format);
+    v1::RenderResponse out;
+    grpc::Status st = Render(req, absl::Seconds(30), &out);
+    ASSERT_TRUE(st.ok()) << format << ": " << st.error_message();
+    if (format == typepb::DOCUMENT_FORMAT_DOCX) {
+      EXPECT_EQ(out.content().substr(0, 2), "PK");
+      continue;
+    }
+    const size_t mark = out.content().find("中共某市科学技术局党组");
+    const size_t number = out.content().find("某科党〔2024〕3号");
+    const size_t title = out.content().find("标题");
+    const size_t printed = out.content().find("2024年1月16日印发");
+    ASSERT_NE(printed, std::string::npos) << out.content();
+    EXPECT_TRUE(mark < number && number < title && title < printed) << out.content();
+  }
+  frame.set_issuing_mark(std::string(41, 'x'));
+  grpc::Status st = Render(req, absl::Seconds(10));
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StartsWith(st.error_message(), "frame.issuing_mark: 41 characters, at most 40"))
+      << st.error_message();
+  frame.set_issuing_mark("某局");
+  frame.add_signers("张三\n李四");
+  st = Render(req, absl::Seconds(10));
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StartsWith(st.error_message(), "frame.signers[0]:")) << st.error_message();
+}
+
 // The defaults leave the shipped report far inside its budget: a whole
 // year of records renders within a hundredth of it.
 TEST_F(RenderAttackTest, TheShippedTemplateRendersWellWithinTheBudget) {

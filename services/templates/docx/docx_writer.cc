@@ -177,6 +177,11 @@ void AppendTextLine(std::string* xml, const ClassifiedLine& line, Keep keep) {
     case LineKind::kIssuer:
     case LineKind::kDate:
       return;  // AppendSignatureLine
+    default:
+      absl::StrAppend(xml, "<w:p>", ParagraphProperties("", keep));
+      AppendRun(xml, line.text);
+      *xml += "</w:p>";
+      return;
   }
 }
 
@@ -197,17 +202,31 @@ void AppendSignatureLine(std::string* xml, const ClassifiedLine& line, const Sig
   *xml += "</w:p>";
 }
 
-// Page size, margins, footers and the document grid.
-std::string SectionProperties(CharacterGrid grid) {
+enum class Orientation { kPortrait, kLandscape };
+
+// Page size, margins, footers and the document grid of one section. The
+// 版记's page has the empty footer: no page number there (7.5).
+std::string SectionProperties(CharacterGrid grid, Orientation orientation = Orientation::kPortrait,
+                              bool page_numbers = true) {
+  const bool landscape = orientation == Orientation::kLandscape;
+  const absl::string_view odd = page_numbers ? internal::kRelFooterOdd : internal::kRelFooterNone;
+  const absl::string_view even = page_numbers ? internal::kRelFooterEven : internal::kRelFooterNone;
   return absl::StrCat(
       "<w:sectPr>",
       // Word uses "default" for odd pages once evenAndOddHeaders is on.
-      R"(<w:footerReference w:type="default" r:id=")", internal::kRelFooterOdd,
-      R"("/><w:footerReference w:type="even" r:id=")", internal::kRelFooterEven, R"("/>)",
-      R"(<w:pgSz w:w=")", L::kPageWidth, R"(" w:h=")", L::kPageHeight, R"("/>)",
-      R"(<w:pgMar w:top=")", L::kMarginTop, R"(" w:right=")", L::kMarginRight, R"(" w:bottom=")",
-      L::kMarginBottom, R"(" w:left=")", L::kMarginLeft, R"(" w:header=")", L::kHeaderDistance,
-      R"(" w:footer=")", L::kFooterDistance, R"(" w:gutter="0"/>)", R"(<w:cols w:space="425"/>)",
+      R"(<w:footerReference w:type="default" r:id=")", odd,
+      R"("/><w:footerReference w:type="even" r:id=")", even, R"("/>)",
+      landscape
+          ? absl::StrCat(R"(<w:pgSz w:w=")", L::kPageHeight, R"(" w:h=")", L::kPageWidth,
+                         R"(" w:orient="landscape"/>)", R"(<w:pgMar w:top=")",
+                         L::kLandscapeMarginTop, R"(" w:right=")", L::kLandscapeMarginRight,
+                         R"(" w:bottom=")", L::kLandscapeMarginBottom, R"(" w:left=")",
+                         L::kLandscapeMarginLeft)
+          : absl::StrCat(R"(<w:pgSz w:w=")", L::kPageWidth, R"(" w:h=")", L::kPageHeight, R"("/>)",
+                         R"(<w:pgMar w:top=")", L::kMarginTop, R"(" w:right=")", L::kMarginRight,
+                         R"(" w:bottom=")", L::kMarginBottom, R"(" w:left=")", L::kMarginLeft),
+      R"(" w:header=")", L::kHeaderDistance, R"(" w:footer=")", L::kFooterDistance,
+      R"(" w:gutter="0"/>)", R"(<w:cols w:space="425"/>)",
       // 22 lines × 28 characters; see page_layout.h for the arithmetic.
       grid == CharacterGrid::kDocumentGrid
           ? absl::StrCat(R"(<w:docGrid w:type="linesAndChars" w:linePitch=")", L::kLinePitch,
@@ -216,33 +235,555 @@ std::string SectionProperties(CharacterGrid grid) {
       "</w:sectPr>");
 }
 
-std::string DocumentXml(const std::vector<ClassifiedLine>& lines, CharacterGrid grid) {
-  const Signature sig = FindSignature(lines);
-  std::string xml = absl::StrCat(internal::kXmlDeclaration, "<w:document",
-                                 internal::kWordNamespaces, "><w:body>");
-  bool signature_opened = false;
-  for (size_t i = 0; i < lines.size(); ++i) {
-    const ClassifiedLine& line = lines[i];
-    if (line.kind != LineKind::kIssuer && line.kind != LineKind::kDate) {
-      AppendTextLine(&xml, line,
-                     i == sig.keep_with_signature ? Keep::kWithSignature : Keep::kAsStyled);
-      continue;
-    }
-    if (!signature_opened) {
-      signature_opened = true;
-      xml += "<w:p><w:pPr><w:keepNext/></w:pPr></w:p>";  // 正文下空一行
-    }
-    AppendSignatureLine(&xml, line, sig);
+// Spacing of a paragraph off the grid: exactly `twips` high.
+std::string ExactLine(int twips) {
+  return absl::StrCat(R"(<w:snapToGrid w:val="0"/><w:spacing w:before="0" w:after="0" w:line=")",
+                      twips, R"(" w:lineRule="exact"/>)");
+}
+
+// w:ind in twips with the matching character units (1/100 of a 3号 grid
+// character), so Word, WPS and LibreOffice agree.
+std::string Indent(int left_chars100, int hanging_chars100) {
+  return absl::StrCat(R"(<w:ind w:left=")", left_chars100 * L::kCharPitch / 100,
+                      R"(" w:leftChars=")", left_chars100, R"(" w:hanging=")",
+                      hanging_chars100 * L::kCharPitch / 100, R"(" w:hangingChars=")",
+                      hanging_chars100, R"("/>)");
+}
+constexpr absl::string_view kFlushLeft = R"(<w:ind w:firstLine="0" w:firstLineChars="0"/>)";
+
+// An empty paragraph exactly `twips` high.
+void AppendSpacer(std::string* xml, int twips) {
+  if (twips <= 0) return;
+  absl::StrAppend(xml, "<w:p><w:pPr>", ExactLine(twips), kFlushLeft, "</w:pPr></w:p>");
+}
+
+// One run with direct formatting (`rpr` is a whole <w:rPr>).
+void AppendFormattedRun(std::string* xml, std::string_view text, absl::string_view rpr) {
+  if (text.empty()) return;
+  absl::StrAppend(xml, "<w:r>", rpr, "<w:t xml:space=\"preserve\">");
+  AppendXmlEscaped(xml, text);
+  *xml += "</w:t></w:r>";
+}
+
+int WidthTwips(std::string_view text, int points) {
+  return DisplayWidth(text) * points * L::kTwipsPerPoint / 2;
+}
+
+// The 发文机关标志's size: the largest of kMarkFontPts that keeps it on a line.
+int MarkFontPt(std::string_view mark) {
+  for (int pt : L::kMarkFontPts) {
+    if (WidthTwips(mark, pt) <= L::kTextWidth) return pt;
   }
-  absl::StrAppend(&xml, SectionProperties(grid), "</w:body></w:document>");
-  return xml;
+  return L::kMarkFontPts[std::size(L::kMarkFontPts) - 1];
+}
+
+// 附件说明 (7.3.4): "附件：" 左空二字; the titles of every item start in the
+// same column, after 附件： and the item's number.
+std::string EnclosureIndent(std::string_view text, bool first) {
+  if (first) text.remove_prefix(std::string_view("附件：").size());
+  size_t number = 0;
+  while (number < text.size() && text[number] >= '0' && text[number] <= '9') ++number;
+  if (number > 0 && text.substr(number).starts_with(".")) {
+    number += 1;
+  } else if (number > 0 && text.substr(number).starts_with("．")) {
+    number += std::string_view("．").size();
+  } else {
+    number = 0;
+  }
+  const int number_chars100 = DisplayWidth(text.substr(0, number)) * 50;
+  const int title_chars100 = 200 + 300 + number_chars100;  // 左空二字, 附件：, 1.
+  return Indent(title_chars100, first ? title_chars100 - 200 : number_chars100);
+}
+
+// How wide a column would like to be: every cell on one line (`full`), the
+// body cells on one line with the header wrapped at four characters
+// (`body`), and everything wrapped at four characters with numbers and Latin
+// words unbroken (`minimum`); twips, cell margins included.
+struct ColumnWidths {
+  int full = 0;
+  int body = 0;
+  int minimum = 0;
+};
+
+// The widest run of ASCII without a space, in half characters.
+int LongestAsciiRun(std::string_view cell) {
+  int longest = 0, run = 0;
+  for (char c : cell) {
+    const auto b = static_cast<unsigned char>(c);
+    run = b < 0x80 && c != ' ' ? run + 1 : 0;
+    longest = std::max(longest, run);
+  }
+  return longest;
+}
+
+std::vector<ColumnWidths> MeasureColumns(const Table& table) {
+  std::vector<ColumnWidths> columns(table.rows[0].size());
+  for (size_t r = 0; r < table.rows.size(); ++r) {
+    for (size_t c = 0; c < columns.size(); ++c) {
+      const std::string& cell = table.rows[r][c];
+      const int natural = DisplayWidth(cell);
+      const int wrapped = std::max(LongestAsciiRun(cell), std::min(natural, 8));
+      columns[c].full = std::max(columns[c].full, natural);
+      columns[c].body = std::max(columns[c].body, r == 0 ? wrapped : natural);
+      columns[c].minimum = std::max(columns[c].minimum, wrapped);
+    }
+  }
+  // 60 twips to spare, so that rounding never wraps a cell that fits.
+  auto twips = [](int half_chars) {
+    return std::max(half_chars, 4) * L::kTableHalfChar + 60 + 2 * L::kTableCellMargin;
+  };
+  for (ColumnWidths& w : columns) {
+    w.full = twips(w.full);
+    w.body = twips(w.body);
+    w.minimum = twips(w.minimum);
+  }
+  return columns;
+}
+
+// Column widths that fill `width`: every column its full width and the rest
+// shared out by it; when that does not fit, the widths of `body` and the
+// rest shared out by what each lacks of its full width; then likewise from
+// the minimums; when not even they fit, the minimums squeezed alike.
+std::vector<int> FitColumns(const std::vector<ColumnWidths>& want, int width) {
+  long long full = 0, body = 0, minimum = 0;
+  for (const ColumnWidths& w : want) {
+    full += w.full;
+    body += w.body;
+    minimum += w.minimum;
+  }
+  std::vector<int> out(want.size());
+  int given = 0;
+  for (size_t c = 0; c < want.size(); ++c) {
+    long long w = 0;
+    if (full <= width) {
+      w = want[c].full * static_cast<long long>(width) / std::max(full, 1LL);
+    } else if (body <= width) {
+      w = want[c].body +
+          (want[c].full - want[c].body) * (width - body) / std::max(full - body, 1LL);
+    } else if (minimum <= width) {
+      w = want[c].minimum +
+          (want[c].body - want[c].minimum) * (width - minimum) / std::max(body - minimum, 1LL);
+    } else {
+      w = want[c].minimum * static_cast<long long>(width) / std::max(minimum, 1LL);
+    }
+    out[c] = c + 1 == want.size() ? width - given : static_cast<int>(w);
+    given += out[c];
+  }
+  return out;
+}
+
+class DocumentBuilder {
+ public:
+  DocumentBuilder(const std::vector<ClassifiedLine>& lines, const DocumentFrame& frame,
+                  CharacterGrid grid)
+      : lines_(lines), frame_(frame), grid_(grid), sig_(FindSignature(lines)) {}
+
+  std::string Build() {
+    xml_ = absl::StrCat(internal::kXmlDeclaration, "<w:document", internal::kWordNamespaces,
+                        "><w:body>");
+    if (frame_.HasHeader()) AppendHeader();
+    for (size_t i = 0; i < lines_.size();) i = AppendLine(i);
+    if (!frame_.note.empty() && !note_written_) AppendNote(NoteLine(frame_.note));
+    if (frame_.HasImprint()) {
+      // The 版记 on a page of its own, without a page number.
+      absl::StrAppend(&xml_, "<w:p><w:pPr>", SectionProperties(grid_), "</w:pPr></w:p>");
+      AppendImprint();
+      absl::StrAppend(&xml_,
+                      SectionProperties(grid_, Orientation::kPortrait, /*page_numbers=*/false),
+                      "</w:body></w:document>");
+    } else {
+      absl::StrAppend(&xml_, SectionProperties(grid_), "</w:body></w:document>");
+    }
+    return std::move(xml_);
+  }
+
+ private:
+  // Lays out lines_[i] (a table: all its lines); returns the next index.
+  size_t AppendLine(size_t i) {
+    const ClassifiedLine& line = lines_[i];
+    switch (line.kind) {
+      case LineKind::kTitle:
+        AppendTextLine(&xml_, line, Keep::kAsStyled);
+        if (!frame_.main_recipients.empty()) {
+          AppendRecipients(frame_.main_recipients.ends_with("：")
+                               ? frame_.main_recipients
+                               : absl::StrCat(frame_.main_recipients, "："));
+        }
+        return i + 1;
+      case LineKind::kRecipients:
+        AppendRecipients(line.text);
+        return i + 1;
+      case LineKind::kTableHeader: {
+        const Table table = ReadTable(lines_, i);
+        AppendTable(table);
+        i = table.end - 1;
+        return i + 1;
+      }
+      case LineKind::kTableRule:
+      case LineKind::kTableRow:
+        return i + 1;  // read with the header
+      case LineKind::kEnclosure:
+      case LineKind::kEnclosureItem:
+        if (!in_enclosure_) {
+          in_enclosure_ = true;
+          xml_ += "<w:p/>";  // 正文下空一行
+        }
+        absl::StrAppend(&xml_, "<w:p><w:pPr>",
+                        EnclosureIndent(line.text, line.kind == LineKind::kEnclosure), "</w:pPr>");
+        AppendRun(&xml_, line.text);
+        xml_ += "</w:p>";
+        return i + 1;
+      case LineKind::kIssuer:
+      case LineKind::kDate:
+        if (!signature_opened_) {
+          signature_opened_ = true;
+          // 正文（或附件说明）下空一行; with a seal one more, so that the
+          // 署名 and 成文日期 sit below the middle of a 42 mm seal whose top
+          // is within a line of the text (7.3.5.1).
+          xml_ += "<w:p><w:pPr><w:keepNext/></w:pPr></w:p>";
+          if (frame_.sealed) xml_ += "<w:p><w:pPr><w:keepNext/></w:pPr></w:p>";
+        }
+        AppendSignatureLine(&xml_, line, sig_);
+        if (line.kind == LineKind::kDate && !frame_.note.empty() && !HasNoteLine()) {
+          AppendNote(NoteLine(frame_.note));
+          note_written_ = true;
+        }
+        return i + 1;
+      case LineKind::kNote:
+        AppendNote(line.text);
+        note_written_ = true;
+        return i + 1;
+      case LineKind::kAttachmentMark:
+        AppendAttachmentMark(line.text);
+        return i + 1;
+      case LineKind::kAttachmentTitle: {
+        // 居中编排在版心第三行: the title's box is two lines tall.
+        ClassifiedLine title = line;
+        title.kind = LineKind::kTitle;
+        AppendTextLine(&xml_, title, Keep::kAsStyled);
+        return i + 1;
+      }
+      default:
+        if (line.kind != LineKind::kBlank) in_enclosure_ = false;
+        AppendTextLine(&xml_, line,
+                       i == sig_.keep_with_signature ? Keep::kWithSignature : Keep::kAsStyled);
+        return i + 1;
+    }
+  }
+
+  // 另面编排; "附件N" 3号黑体 顶格 on the first line (7.3.7). A 附注 of the
+  // frame not written yet goes before it.
+  void AppendAttachmentMark(std::string_view text) {
+    if (!frame_.note.empty() && !note_written_) {
+      AppendNote(NoteLine(frame_.note));
+      note_written_ = true;
+    }
+    absl::StrAppend(&xml_, "<w:p><w:pPr><w:keepNext/><w:pageBreakBefore/>", kFlushLeft, "</w:pPr>");
+    AppendFormattedRun(&xml_, text,
+                       internal::RunProperties(grid_, internal::kFontHeiTi, L::kBodyFontPt, false));
+    xml_ += "</w:p>";
+  }
+
+  bool HasNoteLine() const {
+    return std::any_of(lines_.begin(), lines_.end(),
+                       [](const ClassifiedLine& l) { return l.kind == LineKind::kNote; });
+  }
+
+  std::string Rpr(absl::string_view font, int points, bool bold = false,
+                  absl::string_view color = "") const {
+    return internal::RunProperties(grid_, font, points, bold, color);
+  }
+
+  // A paragraph of the 版头: one grid line high, off the grid.
+  void AppendHeaderLine(absl::string_view ppr, std::string_view text, absl::string_view font) {
+    absl::StrAppend(&xml_, "<w:p><w:pPr>", ExactLine(L::kLinePitch), ppr, "</w:pPr>");
+    AppendFormattedRun(&xml_, text, Rpr(font, L::kBodyFontPt));
+    xml_ += "</w:p>";
+  }
+
+  // 份号, 密级, 紧急程度, 发文机关标志, 发文字号 and 签发人, the red line (7.2).
+  void AppendHeader() {
+    int used = 0;  // twips from the top of the type area
+    for (const std::string* field : {&frame_.copy_number, &frame_.secrecy, &frame_.urgency}) {
+      if (field->empty()) continue;
+      AppendHeaderLine(kFlushLeft, *field, internal::kFontHeiTi);  // 顶格, 3号黑体
+      used += L::kLinePitch;
+    }
+    if (!frame_.issuing_mark.empty()) {
+      AppendSpacer(&xml_, L::kMarkTop - used);
+      const int pt = MarkFontPt(frame_.issuing_mark);
+      absl::StrAppend(&xml_, "<w:p><w:pPr>", ExactLine(pt * L::kTwipsPerPoint), kFlushLeft,
+                      R"(<w:jc w:val="center"/></w:pPr>)");
+      AppendFormattedRun(&xml_, frame_.issuing_mark,
+                         Rpr(internal::kFontXiaoBiaoSong, pt, false, internal::kRed));
+      xml_ += "</w:p>";
+      AppendSpacer(&xml_, 2 * L::kLinePitch);  // 发文字号 下空二行
+    }
+    if (frame_.upward && !frame_.signers.empty()) {
+      AppendSigners();
+    } else if (!frame_.document_number.empty()) {
+      AppendHeaderLine(absl::StrCat(kFlushLeft, R"(<w:jc w:val="center"/>)"),
+                       frame_.document_number, internal::kFontFangSong);
+    }
+    // 发文字号之下4 mm: a red line as wide as the type area.
+    absl::StrAppend(&xml_, R"(<w:p><w:pPr><w:pBdr><w:bottom w:val="single" w:sz=")",
+                    L::kRedLineSize, R"(" w:space="0" w:color=")", internal::kRed,
+                    R"("/></w:pBdr>)", ExactLine(L::kRedLineGap), kFlushLeft, "</w:pPr></w:p>");
+    // 标题 in the second line below the red line: one line here, the
+    // title's two-line box gives the other.
+    AppendSpacer(&xml_, L::kLinePitch);
+  }
+
+  // 上行文 (7.2.5, 7.2.6): "签发人：" 3号仿宋 and the names 3号楷体, 居右空一字,
+  // two names a line, further lines aligned with the first name; the
+  // 发文字号 居左空一字 on the line of the last name.
+  void AppendSigners() {
+    std::vector<std::string> rows;
+    for (size_t i = 0; i < frame_.signers.size(); i += 2) {
+      rows.push_back(i + 1 < frame_.signers.size()
+                         ? absl::StrCat(frame_.signers[i], "\u3000", frame_.signers[i + 1])
+                         : frame_.signers[i]);
+    }
+    const int label = WidthTwips("签发人：", L::kBodyFontPt);
+    int names = 0;
+    for (const std::string& row : rows) names = std::max(names, WidthTwips(row, L::kBodyFontPt));
+    const int start = std::max(0, L::kTextWidth - L::kCharPitch - label - names);
+    const std::string tabs =
+        absl::StrCat(R"(<w:tabs><w:tab w:val="left" w:pos=")", start,
+                     R"("/><w:tab w:val="left" w:pos=")", start + label, R"("/></w:tabs>)");
+    const std::string kai = Rpr(internal::kFontKaiTi, L::kBodyFontPt);
+    const std::string fang = Rpr(internal::kFontFangSong, L::kBodyFontPt);
+    for (size_t r = 0; r < rows.size(); ++r) {
+      const bool last = r + 1 == rows.size();
+      absl::StrAppend(&xml_, "<w:p><w:pPr>", tabs, ExactLine(L::kLinePitch), R"(<w:ind w:left=")",
+                      L::kCharPitch,
+                      R"(" w:leftChars="100" w:firstLine="0" w:firstLineChars="0"/>)",
+                      R"(<w:jc w:val="left"/></w:pPr>)");
+      if (last) AppendFormattedRun(&xml_, frame_.document_number, fang);
+      absl::StrAppend(&xml_, "<w:r>", fang, "<w:tab/></w:r>");
+      if (r == 0) {
+        AppendFormattedRun(&xml_, "签发人：", fang);
+      } else {
+        absl::StrAppend(&xml_, "<w:r>", fang, "<w:tab/></w:r>");
+      }
+      AppendFormattedRun(&xml_, rows[r], kai);
+      xml_ += "</w:p>";
+    }
+  }
+
+  // 主送机关 (7.3.2): 居左顶格, 回行时仍顶格.
+  void AppendRecipients(std::string_view text) {
+    absl::StrAppend(&xml_, "<w:p><w:pPr>", kFlushLeft, "</w:pPr>");
+    AppendRun(&xml_, text);
+    xml_ += "</w:p>";
+  }
+
+  // 附注 (7.3.6): 居左空二字, in parentheses, the line below the date.
+  void AppendNote(std::string_view text) {
+    xml_ += "<w:p>";
+    AppendRun(&xml_, text);
+    xml_ += "</w:p>";
+  }
+
+  // A table: 4号仿宋, the header repeated on every page, widths from the
+  // display widths of the cells; too wide for 156 mm, on a landscape page.
+  void AppendTable(const Table& table) {
+    const size_t columns = table.rows[0].size();
+    const std::vector<ColumnWidths> want = MeasureColumns(table);
+    // Landscape only when the cells cannot wrap into 156 mm.
+    const bool landscape = NeedsLandscape(table);
+    const int width = landscape ? L::kLandscapeTextWidth : L::kTextWidth;
+    if (landscape) {
+      // The section before ends here, on the page before the table.
+      absl::StrAppend(&xml_, "<w:p><w:pPr>", SectionProperties(grid_), "</w:pPr></w:p>");
+    }
+    const std::vector<int> widths = FitColumns(want, width);
+    const std::string border = R"(w:val="single" w:sz="4" w:space="0" w:color="000000")";
+    absl::StrAppend(&xml_, R"(<w:tbl><w:tblPr><w:tblW w:w=")", width,
+                    R"(" w:type="dxa"/><w:jc w:val="center"/><w:tblBorders>)", "<w:top ", border,
+                    "/><w:left ", border, "/><w:bottom ", border, "/><w:right ", border,
+                    "/><w:insideH ", border, "/><w:insideV ", border,
+                    R"(/></w:tblBorders><w:tblLayout w:type="fixed"/><w:tblCellMar>)",
+                    R"(<w:left w:w=")", L::kTableCellMargin, R"(" w:type="dxa"/><w:right w:w=")",
+                    L::kTableCellMargin, R"(" w:type="dxa"/></w:tblCellMar></w:tblPr><w:tblGrid>)");
+    for (int w : widths) absl::StrAppend(&xml_, R"(<w:gridCol w:w=")", w, R"("/>)");
+    xml_ += "</w:tblGrid>";
+    const std::string body_rpr = Rpr(internal::kFontFangSong, L::kTableFontPt);
+    const std::string header_rpr = Rpr(internal::kFontFangSong, L::kTableFontPt, true);
+    for (size_t r = 0; r < table.rows.size(); ++r) {
+      const bool header = r == 0;
+      xml_ += header ? "<w:tr><w:trPr><w:cantSplit/><w:tblHeader/></w:trPr>"
+                     : "<w:tr><w:trPr><w:cantSplit/></w:trPr>";
+      for (size_t c = 0; c < columns; ++c) {
+        const std::string& cell = table.rows[r][c];
+        absl::string_view jc = "center";
+        if (!header) {
+          switch (CellAlignment(table, c, cell)) {
+            case CellAlign::kRight:
+              jc = "right";
+              break;
+            case CellAlign::kCenter:
+              jc = "center";
+              break;
+            default:
+              jc = "left";
+          }
+        }
+        absl::StrAppend(&xml_, R"(<w:tc><w:tcPr><w:tcW w:w=")", widths[c],
+                        R"(" w:type="dxa"/><w:vAlign w:val="center"/></w:tcPr><w:p><w:pPr>)",
+                        ExactLine(L::kTableLineHeight), kFlushLeft, R"(<w:jc w:val=")", jc,
+                        R"("/></w:pPr>)");
+        AppendFormattedRun(&xml_, cell, header ? header_rpr : body_rpr);
+        xml_ += "</w:p></w:tc>";
+      }
+      xml_ += "</w:tr>";
+    }
+    xml_ += "</w:tbl>";
+    if (landscape) {
+      absl::StrAppend(&xml_, "<w:p><w:pPr>", SectionProperties(grid_, Orientation::kLandscape),
+                      ExactLine(L::kTwipsPerPoint), "</w:pPr></w:p>");
+    }
+  }
+
+  // The 版记 (7.4): 抄送 and 印发机关/印发日期 in 4号仿宋 between full-width
+  // lines (0.35 mm first and last, 0.25 mm between), its last line on the
+  // bottom edge of the type area. A one-column table carries the lines, so
+  // they span the type area while the text keeps one character clear.
+  void AppendImprint() {
+    struct Row {
+      std::string text, date;
+      int lines = 1;
+      bool hanging = false;
+    };
+    std::vector<Row> rows;
+    if (!frame_.copy_to.empty()) {
+      std::string text = absl::StrCat("抄送：", frame_.copy_to);
+      if (!text.ends_with("。")) text += "。";
+      const int chars = (DisplayWidth(frame_.copy_to) + 2) / 2;
+      rows.push_back({text, "",
+                      std::max(1, (chars + L::kImprintCharsPerLine - 1) / L::kImprintCharsPerLine),
+                      true});
+    }
+    if (!frame_.printing_org.empty() || !frame_.printing_date.empty()) {
+      rows.push_back({frame_.printing_org, PrintingDateLine(frame_.printing_date)});
+    }
+    int height = 0;
+    for (const Row& row : rows) height += row.lines * L::kLinePitch;
+    // What stays above: the type area less the table, the paragraph Word
+    // needs after a table (1 pt), and a margin for the lines' own width.
+    AppendSpacer(&xml_, L::kTextHeight - height - L::kTwipsPerPoint - 3 * L::kTwipsPerPoint);
+    const int inner = L::kTextWidth - 2 * L::kImprintIndent;
+    absl::StrAppend(&xml_, R"(<w:tbl><w:tblPr><w:tblW w:w=")", L::kTextWidth,
+                    R"(" w:type="dxa"/><w:tblLayout w:type="fixed"/><w:tblCellMar>)",
+                    R"(<w:top w:w="0" w:type="dxa"/><w:left w:w=")", L::kImprintIndent,
+                    R"(" w:type="dxa"/><w:bottom w:w="0" w:type="dxa"/><w:right w:w=")",
+                    L::kImprintIndent, R"(" w:type="dxa"/></w:tblCellMar></w:tblPr>)",
+                    R"(<w:tblGrid><w:gridCol w:w=")", L::kTextWidth, R"("/></w:tblGrid>)");
+    const std::string rpr = Rpr(internal::kFontFangSong, L::kImprintFontPt);
+    for (size_t r = 0; r < rows.size(); ++r) {
+      const Row& row = rows[r];
+      const int top = r == 0 ? L::kImprintThickLine : L::kImprintThinLine;
+      const int bottom = r + 1 == rows.size() ? L::kImprintThickLine : L::kImprintThinLine;
+      absl::StrAppend(
+          &xml_, R"(<w:tr><w:trPr><w:cantSplit/><w:trHeight w:val=")", row.lines * L::kLinePitch,
+          R"(" w:hRule="exact"/></w:trPr><w:tc><w:tcPr><w:tcW w:w=")", L::kTextWidth,
+          R"(" w:type="dxa"/><w:tcBorders><w:top w:val="single" w:sz=")", top,
+          R"(" w:space="0" w:color="000000"/><w:left w:val="nil"/><w:bottom w:val="single" w:sz=")",
+          bottom,
+          R"(" w:space="0" w:color="000000"/><w:right w:val="nil"/></w:tcBorders>)"
+          R"(<w:vAlign w:val="center"/></w:tcPr><w:p><w:pPr>)");
+      if (!row.date.empty()) {
+        absl::StrAppend(&xml_, R"(<w:tabs><w:tab w:val="right" w:pos=")", inner, R"("/></w:tabs>)");
+      }
+      absl::StrAppend(&xml_, ExactLine(L::kLinePitch),
+                      row.hanging
+                          ? absl::StrCat(R"(<w:ind w:left=")", 3 * L::kImprintIndent,
+                                         R"(" w:hanging=")", 3 * L::kImprintIndent, R"("/>)")
+                          : std::string(kFlushLeft),
+                      R"(<w:jc w:val="left"/></w:pPr>)");
+      AppendFormattedRun(&xml_, row.text, rpr);
+      if (!row.date.empty()) {
+        absl::StrAppend(&xml_, "<w:r>", rpr, "<w:tab/></w:r>");
+        AppendFormattedRun(&xml_, row.date, rpr);
+      }
+      xml_ += "</w:p></w:tc></w:tr>";
+    }
+    absl::StrAppend(&xml_, "</w:tbl><w:p><w:pPr>", ExactLine(L::kTwipsPerPoint), kFlushLeft,
+                    "</w:pPr><w:r><w:rPr><w:sz w:val=\"2\"/></w:rPr></w:r></w:p>");
+  }
+
+  const std::vector<ClassifiedLine>& lines_;
+  const DocumentFrame& frame_;
+  const CharacterGrid grid_;
+  const Signature sig_;
+  std::string xml_;
+  bool signature_opened_ = false;
+  bool in_enclosure_ = false;
+  bool note_written_ = false;
+};
+
+std::string DocumentXml(const std::vector<ClassifiedLine>& lines, const DocumentFrame& frame,
+                        CharacterGrid grid) {
+  return DocumentBuilder(lines, frame, grid).Build();
 }
 
 }  // namespace
 
+bool NeedsLandscape(const Table& table) {
+  int narrowest = 0;
+  for (const ColumnWidths& w : MeasureColumns(table)) narrowest += w.minimum;
+  return narrowest > L::kTextWidth;
+}
+
+bool DocumentFrame::HasHeader() const {
+  return !copy_number.empty() || !secrecy.empty() || !urgency.empty() || !issuing_mark.empty() ||
+         !document_number.empty() || (upward && !signers.empty());
+}
+
+bool DocumentFrame::HasImprint() const {
+  return !copy_to.empty() || !printing_org.empty() || !printing_date.empty();
+}
+
+bool DocumentFrame::Empty() const {
+  return !HasHeader() && !HasImprint() && main_recipients.empty() && note.empty() && !sealed;
+}
+
+std::string PrintingDateLine(std::string_view printing_date) {
+  if (printing_date.empty() || printing_date.ends_with("印发")) return std::string(printing_date);
+  return absl::StrCat(absl::string_view(printing_date.data(), printing_date.size()), "印发");
+}
+
+std::string NoteLine(std::string_view note) {
+  if (note.empty() || (note.starts_with("（") && note.ends_with("）"))) return std::string(note);
+  return absl::StrCat("（", absl::string_view(note.data(), note.size()), "）");
+}
+
 absl::StatusOr<std::string> WriteOfficialDocx(std::string_view text, const DocxOptions& options) {
-  absl::StatusOr<std::vector<ClassifiedLine>> lines = ClassifyText(text);
+  const DocumentFrame& frame = options.frame;
+  absl::StatusOr<std::vector<ClassifiedLine>> lines =
+      ClassifyText(text, {.recipients_given = !frame.main_recipients.empty()});
   if (!lines.ok()) return lines.status();
+  for (const auto& [value, what] : {
+           std::pair{&frame.copy_number, "frame.copy_number"},
+           std::pair{&frame.secrecy, "frame.secrecy"},
+           std::pair{&frame.urgency, "frame.urgency"},
+           std::pair{&frame.issuing_mark, "frame.issuing_mark"},
+           std::pair{&frame.document_number, "frame.document_number"},
+           std::pair{&frame.main_recipients, "frame.main_recipients"},
+           std::pair{&frame.note, "frame.note"},
+           std::pair{&frame.copy_to, "frame.copy_to"},
+           std::pair{&frame.printing_org, "frame.printing_org"},
+           std::pair{&frame.printing_date, "frame.printing_date"},
+       }) {
+    if (absl::Status s = internal::CheckXmlSafeUtf8(*value, what); !s.ok()) return s;
+  }
+  for (size_t i = 0; i < frame.signers.size(); ++i) {
+    if (absl::Status s =
+            internal::CheckXmlSafeUtf8(frame.signers[i], absl::StrCat("frame.signers[", i, "]"));
+        !s.ok()) {
+      return s;
+    }
+  }
   for (const auto& [value, what] :
        {std::pair{std::string_view(options.title), "options.title"},
         std::pair{std::string_view(options.author), "options.author"}}) {
@@ -267,19 +808,23 @@ absl::StatusOr<std::string> WriteOfficialDocx(std::string_view text, const DocxO
 
   // [Content_Types].xml first, as consumers that stream the zip expect.
   const internal::ZipEntry entries[] = {
-      {"[Content_Types].xml", internal::ContentTypesXml()},
+      {"[Content_Types].xml", internal::ContentTypesXml(frame.HasImprint())},
       {"_rels/.rels", internal::PackageRelsXml()},
-      {"word/document.xml", DocumentXml(*lines, options.character_grid)},
+      {"word/document.xml", DocumentXml(*lines, frame, options.character_grid)},
       {"word/styles.xml", internal::StylesXml(options.character_grid)},
       {"word/settings.xml", internal::SettingsXml()},
       {"word/fontTable.xml", internal::FontTableXml()},
       {"word/footer1.xml", internal::FooterXml(/*odd_pages=*/true)},
       {"word/footer2.xml", internal::FooterXml(/*odd_pages=*/false)},
-      {"word/_rels/document.xml.rels", internal::DocumentRelsXml()},
+      {"word/_rels/document.xml.rels", internal::DocumentRelsXml(frame.HasImprint())},
       {"docProps/core.xml", internal::CorePropertiesXml(title, issuer, W3cdtf(*time))},
       {"docProps/app.xml", internal::AppPropertiesXml()},
   };
-  return internal::ZipInMemory(entries, ToDos(*time));
+  if (!frame.HasImprint()) return internal::ZipInMemory(entries, ToDos(*time));
+  std::vector<internal::ZipEntry> with_blank_footer(std::begin(entries), std::end(entries));
+  with_blank_footer.insert(with_blank_footer.begin() + 8,
+                           {"word/footer3.xml", internal::BlankFooterXml()});
+  return internal::ZipInMemory(with_blank_footer, ToDos(*time));
 }
 
 }  // namespace govreport::docx

@@ -88,7 +88,20 @@ constexpr FontEntry kFonts[] = {
 
 }  // namespace
 
-std::string ContentTypesXml() {
+std::string RunProperties(CharacterGrid grid, absl::string_view east_asia, int points, bool bold,
+                          absl::string_view color) {
+  const bool condensed = grid == CharacterGrid::kCondensedSpacing && points == L::kBodyFontPt;
+  return absl::StrCat("<w:rPr>", RunFonts(east_asia), Bold(bold),
+                      color.empty() ? "" : absl::StrCat("<w:color w:val=\"", color, "\"/>"),
+                      Spacing(condensed ? L::kCondensedSpacing : 0), Size(points), "</w:rPr>");
+}
+
+std::string BlankFooterXml() {
+  return absl::StrCat(kXmlDeclaration, "<w:ftr", kWordNamespaces,
+                      "><w:p><w:pPr><w:pStyle w:val=\"Footer\"/></w:pPr></w:p></w:ftr>");
+}
+
+std::string ContentTypesXml(bool blank_footer) {
   constexpr absl::string_view kWml =
       "application/vnd.openxmlformats-officedocument.wordprocessingml.";
   std::string xml = absl::StrCat(kXmlDeclaration,
@@ -106,6 +119,7 @@ std::string ContentTypesXml() {
   add("/word/fontTable.xml", absl::StrCat(kWml, "fontTable+xml"));
   add("/word/footer1.xml", absl::StrCat(kWml, "footer+xml"));
   add("/word/footer2.xml", absl::StrCat(kWml, "footer+xml"));
+  if (blank_footer) add("/word/footer3.xml", absl::StrCat(kWml, "footer+xml"));
   add("/docProps/core.xml", "application/vnd.openxmlformats-package.core-properties+xml");
   add("/docProps/app.xml", "application/vnd.openxmlformats-officedocument.extended-properties+xml");
   xml += "</Types>";
@@ -128,7 +142,7 @@ std::string PackageRelsXml() {
                       "</Relationships>");
 }
 
-std::string DocumentRelsXml() {
+std::string DocumentRelsXml(bool blank_footer) {
   constexpr absl::string_view kType =
       "http://schemas.openxmlformats.org/officeDocument/2006/relationships/";
   std::string xml =
@@ -144,6 +158,7 @@ std::string DocumentRelsXml() {
   add("rIdFontTable", "fontTable", "fontTable.xml");
   add(kRelFooterOdd, "footer", "footer1.xml");
   add(kRelFooterEven, "footer", "footer2.xml");
+  if (blank_footer) add(kRelFooterNone, "footer", "footer3.xml");
   xml += "</Relationships>";
   return xml;
 }

@@ -34,6 +34,8 @@ inline constexpr absl::string_view kStyleRunInBody = "RunInBody";
 // Relationship ids of word/_rels/document.xml.rels.
 inline constexpr absl::string_view kRelFooterOdd = "rIdFooterOdd";
 inline constexpr absl::string_view kRelFooterEven = "rIdFooterEven";
+// The empty footer of the 版记's page (no page number there).
+inline constexpr absl::string_view kRelFooterNone = "rIdFooterNone";
 
 // Chinese font names as Word/WPS on a Chinese system list them.
 inline constexpr absl::string_view kFontFangSong = "仿宋_GB2312";
@@ -42,10 +44,20 @@ inline constexpr absl::string_view kFontHeiTi = "黑体";
 inline constexpr absl::string_view kFontXiaoBiaoSong = "方正小标宋简体";
 inline constexpr absl::string_view kFontSongTi = "宋体";
 inline constexpr absl::string_view kFontLatin = "Times New Roman";
+// The red of the 发文机关标志 and the line below it.
+inline constexpr absl::string_view kRed = "FF0000";
 
-std::string ContentTypesXml();
+// `blank_footer`: the package has word/footer3.xml, the empty footer.
+std::string ContentTypesXml(bool blank_footer);
 std::string PackageRelsXml();
-std::string DocumentRelsXml();
+std::string DocumentRelsXml(bool blank_footer);
+std::string BlankFooterXml();
+// <w:rPr> of a run set directly: `east_asia` for Chinese, Times New Roman for
+// the rest, `points` in size; sizes other than the body's are not condensed
+// (CharacterGrid::kCondensedSpacing condenses 3号 text only). `color` is
+// RRGGBB or empty.
+std::string RunProperties(CharacterGrid grid, absl::string_view east_asia, int points, bool bold,
+                          absl::string_view color = "");
 std::string StylesXml(CharacterGrid grid);
 std::string SettingsXml();
 std::string FontTableXml();

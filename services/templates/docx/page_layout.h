@@ -85,6 +85,53 @@ inline constexpr int kPageNumberInset = kPageNumberFontPt * kTwipsPerPoint;
 // No header is used; Word's usual 15 mm keeps the value unsurprising.
 inline constexpr int kHeaderDistance = MmToTwips(15);
 
+// --- the 版头, tables and the 版记 (GB/T 9704-2012 7.2, 7.4, 8) -------------
+
+// Line widths in OOXML border units, eighths of a point.
+// NOLINTNEXTLINE(bugprone-incorrect-roundings): positive inputs only.
+constexpr int MmToEighthPoints(double mm) { return static_cast<int>(mm * 72.0 / 25.4 * 8 + 0.5); }
+
+// 发文机关标志: its top edge 35 mm below the top of the type area (7.2.4; the
+// 80 mm of 上行文 was GB/T 9704-1999's and is gone from the 2012 edition).
+inline constexpr int kMarkTop = MmToTwips(35);  // 1984
+// Sizes tried for the mark, largest first (初号, 小初, 一号, 小一, 二号): the
+// largest that fits the type area's width on one line.
+inline constexpr int kMarkFontPts[] = {42, 36, 26, 24, 22};
+// The red separator: 4 mm below the 发文字号 (7.2.7), as wide as the type
+// area; 0.5 mm thick (the standard gives no thickness for it).
+inline constexpr int kRedLineGap = MmToTwips(4);  // 227
+inline constexpr int kRedLineSize = MmToEighthPoints(0.5);
+// 版记 (7.4): 4号 (14 pt), the first and last separators 0.35 mm, the ones
+// between 0.25 mm; 抄送 and 印发机关 one character in.
+inline constexpr int kImprintFontPt = 14;
+inline constexpr int kImprintIndent = kImprintFontPt * kTwipsPerPoint;
+inline constexpr int kImprintThickLine = MmToEighthPoints(0.35);  // 8
+inline constexpr int kImprintThinLine = MmToEighthPoints(0.25);   // 6
+// Characters of a 抄送 line after 抄送：, with one character of slack against
+// punctuation rules: (8845 − 2 × 280 − 3 × 280) / 280 = 26.6, so 25.
+inline constexpr int kImprintCharsPerLine =
+    (kTextWidth - 2 * kImprintIndent - 3 * kImprintIndent) / kImprintIndent - 1;
+
+// Tables: 4号 (14 pt) 仿宋 in cells with 1.5 mm side margins, lines of exactly
+// 20 pt; a half character is 7 pt. 3号 would leave 14 half-width columns
+// fewer in 156 mm; 4号 is what tables in 公文 commonly use.
+inline constexpr int kTableFontPt = 14;
+inline constexpr int kTableLineHeight = 20 * kTwipsPerPoint;
+inline constexpr int kTableHalfChar = kTableFontPt * kTwipsPerPoint / 2;  // 140
+inline constexpr int kTableCellMargin = MmToTwips(1.5);                   // 85
+// A table wider than the type area goes on a landscape page whose type area
+// is the portrait one turned: 225 mm wide, 156 mm high; the margins keep the
+// paper's (the table's top edge at the 订口, GB/T 9704 8).
+inline constexpr int kLandscapeTextWidth = MmToTwips(225);
+inline constexpr int kLandscapeMarginTop = MmToTwips(28);
+inline constexpr int kLandscapeMarginBottom = MmToTwips(210 - 28 - 156);
+inline constexpr int kLandscapeMarginLeft = MmToTwips(297 - 37 - 225);
+inline constexpr int kLandscapeMarginRight = MmToTwips(37);
+
+static_assert(kMarkTop == 1984 && kRedLineGap == 227 && kRedLineSize == 11);
+static_assert(kImprintThickLine == 8 && kImprintThinLine == 6 && kImprintCharsPerLine == 25);
+static_assert(kTableCellMargin == 85 && kLandscapeTextWidth == 12756);
+
 static_assert(kPageWidth == 11906 && kPageHeight == 16838);
 static_assert(kMarginTop == 2098 && kMarginLeft == 1587);
 static_assert(kMarginRight == 1474 && kMarginBottom == 1984);

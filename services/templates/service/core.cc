@@ -145,12 +145,12 @@ std::vector<PartialCandidate> PartialCandidates(const std::string& org,
 }
 
 // The rendered text laid out in the asked format (formats.h, docx/).
-absl::StatusOr<std::string> LayOut(const TemplatesCore::RenderInput& in, std::string text) {
+absl::StatusOr<std::string> LayOut(const TemplatesCore::RenderInput& in, const std::string& text) {
   switch (in.format) {
     case typepb::DOCUMENT_FORMAT_MD:
-      return ToMarkdown(text);
+      return ToMarkdown(text, in.frame);
     case typepb::DOCUMENT_FORMAT_HTML:
-      return ToHtml(text, in.title);
+      return ToHtml(text, in.title, in.frame);
     case typepb::DOCUMENT_FORMAT_DOCX: {
       docx::DocxOptions d;
       d.title = in.title;
@@ -162,13 +162,14 @@ absl::StatusOr<std::string> LayOut(const TemplatesCore::RenderInput& in, std::st
       d.character_grid = in.docx_layout == v1::DOCX_LAYOUT_DOCUMENT_GRID
                              ? docx::CharacterGrid::kDocumentGrid
                              : docx::CharacterGrid::kCondensedSpacing;
+      d.frame = in.frame;
       auto bytes = docx::WriteOfficialDocx(text, d);
       if (!bytes.ok())
         return absl::Status(bytes.status().code(), std::string(bytes.status().message()));
       return std::move(*bytes);
     }
     default:
-      return text;
+      return ToText(text, in.frame);
   }
 }
 
@@ -616,7 +617,7 @@ absl::StatusOr<v1::RenderResponse> TemplatesCore::Render(const RenderInput& in) 
   GR_RETURN_IF_ERROR(rendered);
   for (auto& m : r.missing) out.add_missing(std::move(m));
   for (auto& m : r.missing_partials) out.add_missing(absl::StrCat("partial:", m));
-  GR_ASSIGN_OR_RETURN(*out.mutable_content(), LayOut(in, std::move(r.text)));
+  GR_ASSIGN_OR_RETURN(*out.mutable_content(), LayOut(in, r.text));
   out.set_content_type(ContentType(
       in.format == typepb::DOCUMENT_FORMAT_UNSPECIFIED ? typepb::DOCUMENT_FORMAT_TXT : in.format));
   return out;

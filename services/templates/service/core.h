@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "govreport/records/v1/records.pb.h"
 #include "govreport/templates/v1/templates.pb.h"
+#include "templates/docx/docx_writer.h"
 #include "templates/engine/mustache.h"
 #include "templates/engine/validate.h"
 #include "templates/engine/value.h"
@@ -124,6 +125,8 @@ class TemplatesCore {
     std::string title;
     std::string author;
     int64_t timestamp_unix = 0;
+    // RenderRequest.frame, checked (FrameFromProto); Preview leaves it empty.
+    docx::DocumentFrame frame;
     CallControl call;
     size_t context_bytes = 0;  // what the context weighed on the wire
   };

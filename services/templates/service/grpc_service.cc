@@ -6,6 +6,7 @@
 #include "common/resource.h"
 #include "common/status.h"
 #include "common/timestamp.h"
+#include "templates/service/formats.h"
 
 namespace govreport::templates {
 namespace {
@@ -168,6 +169,11 @@ grpc::Status TemplatesGrpc::Render(grpc::ServerContext* ctx, const v1::RenderReq
   in.title = req->title();
   in.author = req->author();
   in.timestamp_unix = FromTimestamp(req->document_time());
+  if (req->has_frame()) {
+    auto frame = FrameFromProto(req->frame());
+    if (!frame.ok()) return ToGrpcStatus(frame.status());
+    in.frame = std::move(*frame);
+  }
   return ToGrpc(templates_->Render(in), out);
 }
 
