@@ -44,8 +44,9 @@ step() {
 bin=build/services
 ctl() { "$bin/reportctl/reportctl" "$@"; }
 as() { local token="$1"; shift; GOVREPORT_TOKEN="$token" ctl "$@"; }
-token() {  # token ISSUER ORG SUBJECT ROLES [KIND]
-  as "$1" token issue --org "$2" --subject "$3" --roles "$4" --kind "${5:-user}" --quiet
+token() {  # token ISSUER ORG SUBJECT ROLES [KIND [DISPLAY_NAME]]
+  as "$1" token issue --org "$2" --subject "$3" --roles "$4" --kind "${5:-user}" \
+    --display-name "${6:-}" --quiet
 }
 
 echo "== services"
@@ -94,11 +95,11 @@ setup_people() {  # org template: tokens, roles, the workflow bound to the templ
   local org="$1"
   admin[$org]=$(token "$op" "$org" "$org-admin" admin)
   recorder[$org]=$(token "${admin[$org]}" "$org" "$org-oa" recorder service)
-  drafter[$org]=$(token "${admin[$org]}" "$org" "$org-zhang" drafter)
-  office[$org]=$(token "${admin[$org]}" "$org" "$org-li" approver)
-  deputy1[$org]=$(token "${admin[$org]}" "$org" "$org-wang" approver)
-  deputy2[$org]=$(token "${admin[$org]}" "$org" "$org-zhao" approver)
-  secretary[$org]=$(token "${admin[$org]}" "$org" "$org-chen" approver)
+  drafter[$org]=$(token "${admin[$org]}" "$org" "$org-zhang" drafter user 张丽)
+  office[$org]=$(token "${admin[$org]}" "$org" "$org-li" approver user 李强)
+  deputy1[$org]=$(token "${admin[$org]}" "$org" "$org-wang" approver user 王刚)
+  deputy2[$org]=$(token "${admin[$org]}" "$org" "$org-zhao" approver user 赵敏)
+  secretary[$org]=$(token "${admin[$org]}" "$org" "$org-chen" approver user 陈明)
   as "${admin[$org]}" role set "$org" office-director --members "$org-li" >/dev/null
   as "${admin[$org]}" role set "$org" deputy-leader --members "$org-wang,$org-zhao" >/dev/null
   as "${admin[$org]}" role set "$org" party-secretary --members "$org-chen" >/dev/null

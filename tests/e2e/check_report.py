@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Checks a rendered report against the reference report (the seed):
 no slot is left unfilled, the text outside the slots is the seed's own
-wording in the seed's order, and the 成文日期 is in GB/T 9704 form.
+wording in the seed's order, and the 成文日期 is in GB/T 9704 form. A
+版头 above the title is passed over like any text before the seed's first
+words; the 版记 after the form feed is not part of the check.
 
 The seed marks slots with '*'. Besides those, the year of the period
 ("2022年") and the whole date line ("2023年*月*日") are slots too.
@@ -15,6 +17,13 @@ import sys
 def main():
     seed = open(sys.argv[1], encoding="utf-8").read()
     report = open(sys.argv[2], encoding="utf-8").read()
+    # A form feed starts the attachments or the 版记 (docs/documents.md):
+    # the signed text ends before the first one.
+    report = report.split("\f")[0]
+    # The 主送机关 line under the title ("中共重庆市委：") comes from the org's
+    # document settings, not from the seed's text.
+    report = "\n".join(l for l in report.split("\n")
+                        if not re.fullmatch(r"[^，。：]{1,40}：", l.strip()))
     problems = []
     if "*" in report:
         problems.append("a '*' is left in the report")
@@ -29,12 +38,16 @@ def main():
     start = seed.index("三、下一步打算\n") + len("三、下一步打算\n")
     end = seed.index("中共*市")
     seed = seed[:start] + "*\n" + seed[end:]
+    # Line breaks and spaces are layout (blank lines around the 主送机关, an
+    # indent): the wording is compared without them.
+    blank = re.compile(r"[\s\u00a0\u3000]+")
+    text = blank.sub("", report)
     pos = 0
     for piece in re.split(r"\*+", seed):
-        piece = piece.strip("\u00a0 \n")
+        piece = blank.sub("", piece)
         if not piece:
             continue
-        at = report.find(piece, pos)
+        at = text.find(piece, pos)
         if at < 0:
             problems.append("not found in order: " + piece[:60])
             break
