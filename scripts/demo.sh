@@ -221,6 +221,13 @@ for f in txt md html docx; do
   as "${drafter[kjjzf]}" report download "$gov" --format "$f" --out "$out/kjjzf-disclosure-2023.$f" >/dev/null
 done
 step "published kjjzf-disclosure-2023.{txt,md,html,docx}: tables broken down by applicant type"
+# One cell of the big table traced to its records: （一）予以公开 × 自然人.
+cell=$(grep -m1 '（一）予以公开' "$out/kjjzf-disclosure-2023.txt" | awk -F'|' '{gsub(/ /, "", $3); print $3}')
+behind=$(as "${drafter[kjjzf]}" provenance kjjzf result_granted 2023 --breakdown-value 自然人 |
+  sed -n 's/.* from \([0-9]*\) record(s)$/\1/p')
+[ -n "$cell" ] && [ "$cell" = "$behind" ] ||
+  { echo "  the cell 予以公开/自然人 reads '$cell' but $behind record(s) are behind it" >&2; exit 1; }
+step "the cell 予以公开 × 自然人 ($cell) is the $behind records behind it (reportctl provenance --breakdown-value)"
 
 echo "  Redis: no service was refused a command all along (ACL LOG is empty);"
 denied=$(gr_redis_cli admin ACL LOG)

@@ -355,6 +355,11 @@ int Figures(Context& c, const Command& cmd) {
     missing += v.missing();
     t.Add({v.key(), v.missing() ? "(missing)" : v.display(), v.unit(),
            absl::StrCat(v.record_count()), v.label()});
+    // A broken-down indicator's rows, one line each under its total.
+    for (const auto& row : v.rows()) {
+      t.Add({absl::StrCat("  ", row.dimension_value()), row.missing() ? "(missing)" : row.display(),
+             v.unit(), absl::StrCat(row.record_count()), ""});
+    }
   }
   t.Print();
   std::cout << resp.values_size() << " indicators, " << missing << " without data\n";
@@ -366,6 +371,7 @@ int Provenance(Context& c, const Command& cmd) {
   pb::GetIndicatorProvenanceRequest req;
   req.set_name(absl::StrCat(OrgName(c.args[0]), "/indicators/", c.args[1]));
   req.set_period(c.args[2]);
+  req.set_breakdown_value(c.flags().Get("breakdown-value"));
   req.set_page_size(1000);
   pb::GetIndicatorProvenanceResponse resp;
   grpc::ClientContext ctx;
@@ -444,9 +450,12 @@ void RegisterRecordsCommands(std::vector<Command>& commands) {
              {}, IndicatorList);
   AddCommand(commands, "figures", "ORG PERIOD",
              "Every indicator for a period: 2023, 2023-H1, 2023-Q2, 2023-05 or 2022-11..2023-10. "
-             "Indicators without any record are shown as missing, not as zero.",
+             "Indicators without any record are shown as missing, not as zero; a broken-down "
+             "indicator's rows follow it, indented.",
              {}, Figures);
-  AddCommand(commands, "provenance", "ORG INDICATOR PERIOD", "The records behind one figure.", {},
+  AddCommand(commands, "provenance", "ORG INDICATOR PERIOD [--breakdown-value V]",
+             "The records behind one figure, or behind one row of a broken-down figure.",
+             {{"breakdown-value", "", "Only the row of this dimension value (自然人)"}},
              Provenance);
 }
 }  // namespace govreport::cli
