@@ -93,15 +93,24 @@ gr_start_redis() {
     GR_REDIS_PASSWORDS[${name,,}]="$pass"
     env+=("REDIS_${name}_PASSWORD=$pass")
   done
-  GR_REDIS_PORT=$(gr_free_port)
-  env "${env[@]}" "$root/deploy/docker/redis-entrypoint.sh" --port "$GR_REDIS_PORT" \
-    --bind 127.0.0.1 --protected-mode yes --dir "$dir" --appendonly yes --appendfsync always \
-    --save "" --logfile "$dir/redis.log" &
-  GR_PIDS+=($!)
-  local i
-  for i in $(seq 1 100); do
-    [ "$(gr_redis_cli admin ping 2>/dev/null)" = PONG ] && return 0
-    sleep 0.05
+  # A free port can be taken by another test between the check and the
+  # bind: a server that exits at once is started again on another port.
+  local attempt i pid
+  for attempt in 1 2 3; do
+    GR_REDIS_PORT=$(gr_free_port)
+    env "${env[@]}" "$root/deploy/docker/redis-entrypoint.sh" --port "$GR_REDIS_PORT" \
+      --bind 127.0.0.1 --protected-mode yes --dir "$dir" --appendonly yes --appendfsync always \
+      --save "" --logfile "$dir/redis.log" &
+    pid=$!
+    GR_PIDS+=("$pid")
+    # Up to 30 s: a loaded machine (CI runs clang-tidy beside the tests)
+    # can be slow to start a process; the loop ends as soon as it answers.
+    for i in $(seq 1 600); do
+      [ "$(gr_redis_cli admin ping 2>/dev/null)" = PONG ] && return 0
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.05
+    done
+    kill -0 "$pid" 2>/dev/null && break  # running but not answering: give up
   done
   gr_log "redis-server did not start (see $dir/redis.log)"
   return 1
