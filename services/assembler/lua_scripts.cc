@@ -103,14 +103,14 @@ local prior = redis.call('HGET', KEYS[3], approval)
 if prior and redis.call('HGET', prefix .. prior, 'state') == 'ISSUED' then
   return {'OK', prior, redis.call('HGET', prefix .. prior, 'number'), '0'}
 end
--- The code must still be the one the caller read: a settings change in
--- between is decided again on a fresh read.
-local rev = redis.call('HGET', KEYS[1], 'r') or '0'
-if rev ~= ARGV[4] then return {'STALE', rev} end
+-- The code must still be the one the caller read; an edit of any other
+-- setting in between changes nothing the number depends on.
+local current = redis.call('HGET', KEYS[1], 'c') or ''
+if current ~= code then return {'STALE', current} end
 local n = redis.call('HINCRBY', KEYS[2], code .. '|' .. year, 1)
 local id = redis.call('INCR', KEYS[4])
-redis.call('HSET', prefix .. id, 'code', code, 'year', year, 'number', n, 'revision', ARGV[5],
-           'approval', approval, 'state', 'ISSUED', 'issue_unix', ARGV[6])
+redis.call('HSET', prefix .. id, 'code', code, 'year', year, 'number', n, 'revision', ARGV[4],
+           'approval', approval, 'state', 'ISSUED', 'issue_unix', ARGV[5])
 redis.call('HSET', KEYS[3], approval, id)
 redis.call('ZADD', KEYS[5], id, id)
 redis.call('SADD', KEYS[6], id)

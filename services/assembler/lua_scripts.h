@@ -36,11 +36,11 @@ const redis::Script& CommitReportScript();
 //       number, 3 approval → entry id hash, 4 entry id sequence, 5 index
 //       (sorted set of entry ids), 6 pending set (entries whose report is
 //       not published yet); entries are "<KEYS[4] without :seq>:{id}".
-// ARGV: 1 approval, 2 code, 3 year, 4 the settings revision the code was
-//       read at, 5 the report revision's name, 6 now (unix seconds).
+// ARGV: 1 approval, 2 code (as the caller read it), 3 year, 4 the report
+//       revision's name, 5 now (unix seconds).
 // An approval that has an ISSUED entry gets it again (a redelivered event,
 // a crash before the report's commit); a VOIDED one gets a new number.
-// Returns {'OK', id, number, fresh '1'|'0'} | {'STALE', settings revision}.
+// Returns {'OK', id, number, fresh '1'|'0'} | {'STALE', the code now}.
 const redis::Script& AllocateDocumentNumberScript();
 
 // Update settings. KEYS: 1 settings hash, 2 pending set, 3 request key.

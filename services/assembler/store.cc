@@ -440,15 +440,14 @@ absl::StatusOr<RegisterResult> Store::WriteDocumentSettings(absl::string_view or
 
 absl::StatusOr<std::optional<Allocation>> Store::AllocateDocumentNumber(
     absl::string_view org, absl::string_view approval, absl::string_view code, int year,
-    int64_t settings_revision, absl::string_view revision_name, int64_t now_unix) {
+    absl::string_view revision_name, int64_t now_unix) {
   const std::string p = NumberPrefix(org);
   GR_ASSIGN_OR_RETURN(
       redis::Reply r,
-      redis_->Eval(
-          AllocateDocumentNumberScript(),
-          {DocumentSettingsKey(org), p + "ctr", p + "by", p + "seq", p + "i", p + "p"},
-          {std::string(approval), std::string(code), absl::StrCat(year),
-           absl::StrCat(settings_revision), std::string(revision_name), absl::StrCat(now_unix)}));
+      redis_->Eval(AllocateDocumentNumberScript(),
+                   {DocumentSettingsKey(org), p + "ctr", p + "by", p + "seq", p + "i", p + "p"},
+                   {std::string(approval), std::string(code), absl::StrCat(year),
+                    std::string(revision_name), absl::StrCat(now_unix)}));
   GR_RETURN_IF_ERROR(r.ErrorStatus());
   if (r[0].Str() == "STALE") return std::optional<Allocation>();
   Allocation a;
@@ -532,11 +531,10 @@ absl::StatusOr<Numbering> NumberSignOff(Store& store, const RevisionRef& ref,
       out.settings = std::move(settings);
       return out;
     }
-    GR_ASSIGN_OR_RETURN(
-        std::optional<Allocation> a,
-        store.AllocateDocumentNumber(ref.org, sign_off.approval, settings.code(), year,
-                                     settings.revision(), ref.Name(), now_unix));
-    if (!a) continue;  // The settings changed meanwhile: read them again.
+    GR_ASSIGN_OR_RETURN(std::optional<Allocation> a,
+                        store.AllocateDocumentNumber(ref.org, sign_off.approval, settings.code(),
+                                                     year, ref.Name(), now_unix));
+    if (!a) continue;  // The 代字 changed meanwhile: read the settings again.
     out.name = DocumentNumberRef{ref.org, a->id}.Name();
     if (a->fresh) {
       out.display = FormatDocumentNumber(settings.code(), year, a->number);

@@ -196,11 +196,13 @@ class Store {
                                                        bool code_changed,
                                                        const request_id::Call& call);
   // The approval's number under `code` and `year` (see
-  // AllocateDocumentNumberScript); nullopt: the settings moved past
-  // `settings_revision` (read them again).
-  absl::StatusOr<std::optional<Allocation>> AllocateDocumentNumber(
-      absl::string_view org, absl::string_view approval, absl::string_view code, int year,
-      int64_t settings_revision, absl::string_view revision_name, int64_t now_unix);
+  // AllocateDocumentNumberScript); nullopt: the settings' 代字 is no
+  // longer `code` (read them again).
+  absl::StatusOr<std::optional<Allocation>> AllocateDocumentNumber(absl::string_view org,
+                                                                   absl::string_view approval,
+                                                                   absl::string_view code, int year,
+                                                                   absl::string_view revision_name,
+                                                                   int64_t now_unix);
   // The register entry an approval's number is (0: none).
   absl::StatusOr<int64_t> DocumentNumberOf(absl::string_view org, absl::string_view approval);
   absl::StatusOr<pb::DocumentNumber> ReadDocumentNumber(absl::string_view org, int64_t id);

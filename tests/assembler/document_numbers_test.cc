@@ -167,6 +167,27 @@ TEST_F(DocumentNumbersTest, ConcurrentSignOffsGiveEachReportItsOwnNumberWithoutG
   EXPECT_EQ(All("kjj").size() + All("sfj").size() + All("jyj").size(), first.size());
 }
 
+TEST_F(DocumentNumbersTest, AnAllocationIsRefusedOnlyWhenTheCodeChangedSinceTheRead) {
+  ASSERT_TRUE(Set("kjj", "某科党").ok());
+  // Another setting edited between the read and the allocation: no retry.
+  ASSERT_TRUE(Set("kjj", "某科党", {"main_recipients"}).ok());
+  auto a = store_->AllocateDocumentNumber("kjj", "orgs/kjj/approvals/a", "某科党", 2024,
+                                          "orgs/kjj/reports/a/revisions/1", kSignOff);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(a->has_value());
+  EXPECT_EQ((*a)->number, 1);
+  // The code changed: the caller read settings that no longer hold.
+  Publish("kjj", DocumentNumberRef{"kjj", (*a)->id}.Name());
+  ASSERT_TRUE(Set("kjj", "某科").ok());
+  auto b = store_->AllocateDocumentNumber("kjj", "orgs/kjj/approvals/b", "某科党", 2024,
+                                          "orgs/kjj/reports/b/revisions/1", kSignOff);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_FALSE(b->has_value());
+  auto c = SignOffOf("kjj", "b");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->display, "某科〔2024〕1号");
+}
+
 TEST_F(DocumentNumbersTest, NumbersRunPerCodeAndYearAndPrintWithHexagonalBrackets) {
   ASSERT_TRUE(Set("kjj", "某科党").ok());
   auto a = SignOffOf("kjj", "a");
