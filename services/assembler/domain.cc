@@ -692,8 +692,13 @@ pb::DiffRevisionsResponse DiffRevisions(const pb::Revision& from, const pb::Revi
     *d.add_narrative() = std::move(c);
   }
   for (auto& f : DiffOrgFields(from.org(), to.org())) d.add_org_fields(f);
+  const std::map<std::string, std::string> from_partials(from.partial_revisions().begin(),
+                                                         from.partial_revisions().end());
+  const std::map<std::string, std::string> to_partials(to.partial_revisions().begin(),
+                                                       to.partial_revisions().end());
   d.set_template_changed(from.template_() != to.template_() ||
-                         from.template_revision() != to.template_revision());
+                         from.template_revision() != to.template_revision() ||
+                         from_partials != to_partials);
   d.set_text_changed(from.text() != to.text());
   std::set<std::string> ga(from.missing_figures().begin(), from.missing_figures().end());
   std::set<std::string> gb(to.missing_figures().begin(), to.missing_figures().end());
@@ -740,6 +745,7 @@ pb::Revision MakeRevision(const pb::Report& report, const AssembleJob& job, int6
   *rev.mutable_org() = org;
   rev.set_template_(report.template_());
   rev.set_template_revision(rendered.template_revision());
+  *rev.mutable_partial_revisions() = rendered.partial_revisions();
   rev.set_text(rendered.content());
   rev.set_title(report.title().empty() ? TitleFromText(rev.text()) : report.title());
   SetMissing(std::vector<std::string>(rendered.missing().begin(), rendered.missing().end()), &rev);
@@ -1023,6 +1029,7 @@ tpb::RenderRequest RenderRequestFor(const pb::Revision& revision, typepb::Docume
   auto ref = ParseRevisionName(revision.name());
   req.set_parent(absl::StrCat("orgs/", ref.ok() ? ref->org : ""));
   req.set_template_(PinnedTemplate(revision.template_(), revision.template_revision()));
+  *req.mutable_partial_revisions() = revision.partial_revisions();
   *req.mutable_context() = templates::BuildReportContext(in);
   req.set_format(format);  // The templates service takes the same enum.
   req.set_title(revision.title());

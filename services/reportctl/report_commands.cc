@@ -8,6 +8,7 @@
 #include <map>
 #include <random>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -184,6 +185,13 @@ void PrintRevision(Context& c, const rpt::Revision& rev) {
   t.Add({"period", absl::StrCat(rev.period(), " (", rev.first_day(), " .. ", rev.last_day(), ")")});
   t.Add({"data version", absl::StrCat(rev.data_version())});
   t.Add({"template", absl::StrCat(rev.template_(), " (revision ", rev.template_revision(), ")")});
+  if (!rev.partial_revisions().empty()) {
+    std::map<std::string, std::string> pins(rev.partial_revisions().begin(),
+                                            rev.partial_revisions().end());
+    std::vector<std::string> shown;
+    for (const auto& [name, exact] : pins) shown.push_back(absl::StrCat(name, " → ", exact));
+    t.Add({"partials", absl::StrJoin(shown, ", ")});
+  }
   t.Add({"assembled", absl::StrCat(Time(rev.create_time()), " by job ", rev.job())});
   if (rev.missing_size() > 0) t.Add({"missing", absl::StrJoin(rev.missing(), ", ")});
   if (rev.frozen()) {

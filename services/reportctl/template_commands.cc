@@ -65,6 +65,7 @@ int TemplateUpdate(Context& c, const Command& cmd) {
   if (!ReadInput(c.args[1], req.mutable_text())) return UsageError(cmd, "cannot read " + c.args[1]);
   req.set_description(c.flags().Get("description"));
   req.set_expected_revision(c.flags().GetInt("expected-revision").value_or(0));
+  req.set_allow_orphaned_blocks(c.flags().Get("allow-orphaned-blocks") == "true");
   req.set_request_id(RequestId(c));
   tpb::Template resp;
   grpc::ClientContext ctx;
@@ -171,10 +172,15 @@ void RegisterTemplateCommands(std::vector<Command>& commands) {
              "city-wide template other orgs may inherit (operator only).",
              {{"description", "", "What the template is for, shown in template list"}},
              TemplateCreate);
-  AddCommand(commands, "template update", "NAME FILE [--expected-revision N]",
-             "Store a new immutable revision of a template.",
+  AddCommand(commands, "template update",
+             "NAME FILE [--expected-revision N] [--allow-orphaned-blocks true]",
+             "Store a new immutable revision of a template. A parent whose new text drops a "
+             "block that templates extending it override is refused, naming them and their "
+             "orgs, unless --allow-orphaned-blocks true.",
              {{"description", "", "What the template is for, shown in template list"},
-              {"expected-revision", "0", "Refuse unless the latest revision is N (0: no check)"}},
+              {"expected-revision", "0", "Refuse unless the latest revision is N (0: no check)"},
+              {"allow-orphaned-blocks", "false",
+               "true: save even if templates extending this one would override nothing"}},
              TemplateUpdate);
   AddCommand(commands, "template show", "NAME[@REVISION]", "Show a template and its text.", {},
              TemplateShow);

@@ -570,6 +570,53 @@ TEST_F(AssemblerTest, ApprovalPublishesFrozenDocumentsWithDigests) {
   EXPECT_FALSE(Revision(r.name(), 2).frozen());
 }
 
+// A shared partial changes between assembly and sign-off: the published
+// documents are what the approvers read (the revision pins the partial's
+// revision), and a correction picks the new text up, visibly in the diff.
+TEST_F(AssemblerTest, PublicationRendersThePartialsTheRevisionWasAssembledWith) {
+  ASSERT_TRUE(stack_->CreateSharedTemplate("closing", "特此报告。").ok());
+  std::string text = testing::kTemplateText;
+  const std::string at = "{{narrative.next_steps}}\n";
+  ASSERT_NE(text.find(at), std::string::npos);
+  text.replace(text.find(at), at.size(), at + "{{>closing}}\n");
+  ASSERT_TRUE(stack_->CreateOrgTemplate("kjj", "pinned", text).ok());
+  const std::string tmpl = "orgs/kjj/templates/pinned";
+  v1::TemplateWorkflows bound;
+  ASSERT_TRUE(Bind(kjj_.admin, tmpl, {kWorkflow}, &bound).ok());
+  v1::Report r;
+  grpc::Status st = CreateReport(kjj_.drafter, "pinned", &r, "", "2023", tmpl);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  r = WaitRevision(r.name(), 1);
+  v1::Revision assembled = Revision(r.name(), 1);
+  EXPECT_EQ(assembled.partial_revisions().at("closing"), "templates/closing@1");
+  EXPECT_TRUE(absl::StrContains(assembled.text(), "特此报告。")) << assembled.text();
+
+  ASSERT_TRUE(stack_->UpdateTemplate("templates/closing", "以上报告，请审阅。").ok());
+  v1::Report submitted;
+  ASSERT_TRUE(Submit(r, {kGap}, &submitted).ok());
+  ASSERT_TRUE(Decide(kjj_.director, submitted.approval(), true).ok());
+  ASSERT_TRUE(Decide(kjj_.secretary, submitted.approval(), true, "同意").ok());
+  v1::Report pub = WaitState(r.name(), v1::REPORT_STATE_PUBLISHED);
+  std::map<typepb::DocumentFormat, std::string> bytes;
+  ASSERT_NO_FATAL_FAILURE(ExpectFinalDocuments(Revision(r.name(), 1), pub, &bytes));
+  const std::string& published = bytes[typepb::DOCUMENT_FORMAT_TXT];
+  EXPECT_TRUE(absl::StrContains(published, "特此报告。")) << published;
+  EXPECT_FALSE(absl::StrContains(published, "请审阅")) << published;
+
+  v1::Report out;
+  ASSERT_TRUE(UpdateNarrative(r.name(), {{"problems", "补充"}}, &out, /*correction=*/true).ok());
+  WaitRevision(r.name(), 2);
+  v1::Revision corrected = Revision(r.name(), 2);
+  EXPECT_EQ(corrected.partial_revisions().at("closing"), "templates/closing@2");
+  EXPECT_TRUE(absl::StrContains(corrected.text(), "以上报告，请审阅。")) << corrected.text();
+  v1::DiffRevisionsRequest dq;
+  dq.set_from_revision(absl::StrCat(r.name(), "/revisions/1"));
+  dq.set_to_revision(absl::StrCat(r.name(), "/revisions/2"));
+  v1::DiffRevisionsResponse diff;
+  ASSERT_TRUE(stack_->reports().DiffRevisions(Stack::Ctx(kjj_.drafter).get(), dq, &diff).ok());
+  EXPECT_TRUE(diff.template_changed());
+}
+
 // Records of the period changed after publication: the published report
 // shows it (outdated, with the figures that changed) and the org's log has
 // one EVENT_KIND_REPORT_OUTDATED per records data version, whether a reader

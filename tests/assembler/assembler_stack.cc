@@ -386,6 +386,26 @@ absl::Status Stack::CreateSharedTemplate(const std::string& id, const std::strin
                "CreateTemplate (shared)");
 }
 
+absl::Status Stack::CreateOrgTemplate(const std::string& org, const std::string& id,
+                                      const std::string& text) {
+  templates::v1::CreateTemplateRequest tr;
+  tr.set_parent(absl::StrCat("orgs/", org));
+  tr.set_template_id(id);
+  tr.set_text(text);
+  templates::v1::Template tmpl;
+  return Check(template_stub_->CreateTemplate(MakeCtx(kOperator).get(), tr, &tmpl),
+               "CreateTemplate (org)");
+}
+
+absl::Status Stack::UpdateTemplate(const std::string& name, const std::string& text) {
+  templates::v1::UpdateTemplateRequest ur;
+  ur.set_name(name);
+  ur.set_text(text);
+  templates::v1::Template tmpl;
+  return Check(template_stub_->UpdateTemplate(MakeCtx(kOperator).get(), ur, &tmpl),
+               "UpdateTemplate");
+}
+
 absl::StatusOr<v1::Report> Stack::WaitFor(const std::string& token, const std::string& name,
                                           const std::function<bool(const v1::Report&)>& done,
                                           absl::Duration timeout, int replica) {

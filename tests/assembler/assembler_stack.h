@@ -101,6 +101,12 @@ class Stack {
   absl::Status AddSampleYear(const std::string& org);
   // A shared (city-wide) template, created by the operator.
   absl::Status CreateSharedTemplate(const std::string& id, const std::string& text);
+  // An org's template, created by the operator.
+  absl::Status CreateOrgTemplate(const std::string& org, const std::string& id,
+                                 const std::string& text);
+  // The next revision of `name` (orgs/{org}/templates/{id} or
+  // templates/{id}), by the operator.
+  absl::Status UpdateTemplate(const std::string& name, const std::string& text);
 
   // The secretary of SetUpOrg signs off as 张秘书 (the token's display name).
   std::string Issue(const std::string& subject, const std::string& org,

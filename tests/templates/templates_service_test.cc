@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -17,6 +18,7 @@
 #include "absl/time/clock.h"
 #include "common/auth.h"
 #include "common/enums.h"
+#include "common/errors.h"
 #include "common/server.h"
 #include "gtest/gtest.h"
 #include "markup_checks.h"
@@ -300,6 +302,119 @@ TEST_F(TemplatesTest, DepartmentOverridesOneBlockOfTheSharedBase) {
             std::string::npos)
       << r->content();
   EXPECT_NE(r->content().find("市科技局党组落实全面从严治党责任工作报告"), std::string::npos);
+}
+
+TEST_F(TemplatesTest, ARenderNamesTheRevisionsOfItsPartialsAndPinsGiveTheSameTextLater) {
+  ASSERT_TRUE(templates_->Create("", "foot", "F1", "", "op", "", "").ok());
+  ASSERT_TRUE(templates_->Create("", "b", "A{{$x}}-{{/x}}{{>foot}}", "", "op", "", "").ok());
+  ASSERT_TRUE(
+      templates_->Create("kjj", "report", "{{<b}}{{$x}}X{{/x}}{{/b}}", "", "w", "", "").ok());
+  TemplatesCore::RenderInput in;
+  in.org = "kjj";
+  in.ref = TemplateRef{"kjj", "report", 0};
+  auto first = templates_->Render(in);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->content(), "AXF1");
+  std::map<std::string, std::string> used(first->partial_revisions().begin(),
+                                          first->partial_revisions().end());
+  EXPECT_EQ(used, (std::map<std::string, std::string>{{"b", "templates/b@1"},
+                                                      {"foot", "templates/foot@1"}}));
+
+  ASSERT_TRUE(templates_->Update({"", "foot", 0}, "F2", "", 0, "op", "", "").ok());
+  ASSERT_TRUE(
+      templates_->Update({"", "b", 0}, "B{{$x}}-{{/x}}{{>foot}}", "", 0, "op", "", "").ok());
+  auto latest = templates_->Render(in);
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  EXPECT_EQ(latest->content(), "BXF2");
+
+  auto pins = ParsePartialPins(first->partial_revisions(), "kjj");
+  ASSERT_TRUE(pins.ok()) << pins.status();
+  in.pins = *pins;
+  auto again = templates_->Render(in);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->content(), "AXF1");
+  EXPECT_EQ(again->partial_revisions().at("foot"), "templates/foot@1");
+
+  // An org's own template of the name, pinned, wins over the shared one.
+  ASSERT_TRUE(templates_->Create("kjj", "foot", "own", "", "w", "", "").ok());
+  in.pins["foot"] = TemplateRef{"kjj", "foot", 1};
+  EXPECT_EQ(templates_->Render(in)->content(), "AXown");
+
+  // A pinned revision that is not there fails the render; no gap printed.
+  in.pins["foot"] = TemplateRef{"", "foot", 9};
+  auto gone = templates_->Render(in);
+  EXPECT_EQ(gone.status().code(), absl::StatusCode::kFailedPrecondition) << gone.status();
+  EXPECT_NE(gone.status().message().find("partial_revisions[\"foot\"]"), std::string::npos)
+      << gone.status();
+}
+
+TEST(TemplateDomainTest, PinsNameExactRevisionsOfTheOrgsOwnOrSharedTemplates) {
+  auto parse = [](std::map<std::string, std::string> m) {
+    google::protobuf::Map<std::string, std::string> pins(m.begin(), m.end());
+    return ParsePartialPins(pins, "kjj");
+  };
+  auto ok = parse({{"b", "templates/b@2"}, {"foot", "orgs/kjj/templates/foot@1"}});
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->at("b").revision, 2);
+  EXPECT_EQ(ok->at("foot").org, "kjj");
+  for (const auto& [name, pin] : std::vector<std::pair<std::string, std::string>>{
+           {"b", "orgs/sfj/templates/b@1"},  // another org's
+           {"b", "templates/b"},             // no revision
+           {"b", "templates/other@1"},       // another template
+           {"b", "b@1"}}) {                  // not a template name
+    auto bad = parse({{name, pin}});
+    EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << pin;
+    EXPECT_NE(bad.status().message().find("partial_revisions[\"b\"]"), std::string::npos)
+        << bad.status();
+  }
+}
+
+TEST_F(TemplatesTest, ABaseUpdateThatDropsAnOverriddenBlockIsRefusedNamingTheOrgs) {
+  for (const std::string org : {"sfj", "jyj"}) {
+    records::v1::Org o;
+    o.set_display_name(org);
+    ASSERT_TRUE(records_->CreateOrg(org, o, "").ok());
+    ASSERT_TRUE(records_->LoadProfile(org, profile_, "").ok());
+  }
+  const std::string both = "{{$x}}x{{/x}}{{$y}}y{{/y}}";
+  ASSERT_TRUE(templates_->Create("", "b", both, "", "op", "", "").ok());
+  ASSERT_TRUE(
+      templates_->Create("kjj", "report", "{{<b}}{{$x}}X{{/x}}{{/b}}", "", "w", "", "").ok());
+  ASSERT_TRUE(
+      templates_->Create("sfj", "report", "{{<b}}{{$y}}Y{{/y}}{{/b}}", "", "w", "", "").ok());
+  // jyj extends a "b" of its own: the shared one is not what it gets.
+  ASSERT_TRUE(templates_->Create("jyj", "b", "{{$x}}own{{/x}}", "", "w", "", "").ok());
+  ASSERT_TRUE(
+      templates_->Create("jyj", "report", "{{<b}}{{$x}}J{{/x}}{{/b}}", "", "w", "", "").ok());
+
+  auto refused = templates_->Update({"", "b", 0}, "{{$z}}z{{/z}}", "", 0, "op", "", "");
+  ASSERT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
+  const std::string message(refused.status().message());
+  EXPECT_NE(message.find("orgs/kjj/templates/report overrides 'x'"), std::string::npos) << message;
+  EXPECT_NE(message.find("orgs/sfj/templates/report overrides 'y'"), std::string::npos) << message;
+  EXPECT_NE(message.find("in orgs kjj, sfj:"), std::string::npos) << message;
+  EXPECT_EQ(message.find("jyj"), std::string::npos) << message;
+  EXPECT_EQ(errors::DetailsOf(refused.status()).reason, "BLOCKS_STILL_OVERRIDDEN");
+  EXPECT_EQ(templates_->Get({"", "b", 0})->revision(), 1);  // nothing written
+
+  // Keeping every overridden block is fine; so is adding one.
+  ASSERT_TRUE(templates_->Update({"", "b", 0}, both + "{{$z}}z{{/z}}", "", 0, "op", "", "").ok());
+  // Dropping y, with the flag, after reading the list.
+  auto forced = templates_->Update({"", "b", 0}, "{{$x}}x{{/x}}", "", 0, "op", "", "", true);
+  ASSERT_TRUE(forced.ok()) << forced.status();
+  EXPECT_EQ(forced->revision(), 3);
+  // y is already orphaned: a later edit is not held up by it.
+  EXPECT_TRUE(templates_->Update({"", "b", 0}, "{{$x}}x2{{/x}}", "", 0, "op", "", "").ok());
+  // A child that no longer extends the base no longer counts.
+  ASSERT_TRUE(templates_->Update({"kjj", "report", 0}, "plain", "", 0, "w", "", "").ok());
+  EXPECT_TRUE(templates_->Update({"", "b", 0}, "none", "", 0, "op", "", "").ok());
+
+  // An org's own parent: only that org's templates are checked.
+  auto own = templates_->Update({"jyj", "b", 0}, "{{$w}}w{{/w}}", "", 0, "w", "", "");
+  ASSERT_EQ(own.status().code(), absl::StatusCode::kFailedPrecondition) << own.status();
+  EXPECT_NE(own.status().message().find("orgs/jyj/templates/report overrides 'x'"),
+            std::string::npos)
+      << own.status();
 }
 
 TEST_F(TemplatesTest, NarrativeIsDataInEveryFormat) {
@@ -924,6 +1039,8 @@ TEST(TemplateStoreTest, KeysAreTheDocumentedOnes) {
   EXPECT_EQ(Store::IndexKey(""), "gr:{_shared}:tpls");
   EXPECT_EQ(Store::RequestKey("kjj", "r1"), "gr:{kjj}:rq:r1");
   EXPECT_EQ(Store::RequestKey("", "r1"), "gr:{_shared}:rq:r1");
+  EXPECT_EQ(Store::ExtendsKey("kjj", "base"), "gr:{kjj}:extends:base");
+  EXPECT_EQ(Store::ExtendsKey("", "base"), "gr:{_shared}:extends:base");
 }
 
 }  // namespace

@@ -285,11 +285,13 @@ class Validator {
         case NodeType::kBlock:
           break;
         case NodeType::kVariable:
+          if (!options_.check_names) break;
           CheckVariable(t, partial, node, i + 1 < nodes.size() ? &nodes[i + 1] : nullptr, scopes);
           break;
         case NodeType::kSection:
         case NodeType::kInverted: {
-          std::optional<std::string> scope = CheckSection(t, partial, node, scopes);
+          std::optional<std::string> scope;
+          if (options_.check_names) scope = CheckSection(t, partial, node, scopes);
           const bool opens_scope = scope.has_value();
           if (opens_scope) scopes.push_back(*std::move(scope));
           open.emplace_back(node.end, opens_scope);
@@ -303,14 +305,22 @@ class Validator {
     }
   }
 
-  void Add(const CompiledTemplate& t, const std::string& partial, size_t offset,
+  // False when the list is full and the problem was dropped.
+  bool Add(const CompiledTemplate& t, const std::string& partial, size_t offset,
            std::string message, std::string suggestion = "") {
     if (problems_.size() >= options_.max_problems) {
       full_ = true;
-      return;
+      return false;
     }
     const auto [line, column] = t.LineColumn(offset);
-    problems_.push_back(Problem{line, column, partial, std::move(message), std::move(suggestion)});
+    Problem p;
+    p.line = line;
+    p.column = column;
+    p.partial = partial;
+    p.message = std::move(message);
+    p.suggestion = std::move(suggestion);
+    problems_.push_back(std::move(p));
+    return true;
   }
 
   bool Full() const { return full_; }
@@ -525,7 +535,10 @@ class Validator {
         }
         message += ")";
       }
-      Add(t, partial, arg.tag, std::move(message), suggestion);
+      if (Add(t, partial, arg.tag, std::move(message), suggestion)) {
+        problems_.back().orphaned_block = arg_name;
+        problems_.back().orphaned_parent = std::string(name);
+      }
     }
   }
 
@@ -607,10 +620,10 @@ std::vector<Problem> Validate(std::string_view template_text, const Schema& sche
     return key(a) < key(b);
   });
   if (validator.Full()) {
-    problems.push_back(Problem{
-        0, 0, "",
-        "too many problems; only the first " + std::to_string(options.max_problems) + " are listed",
-        ""});
+    Problem too_many;
+    too_many.message =
+        "too many problems; only the first " + std::to_string(options.max_problems) + " are listed";
+    problems.push_back(std::move(too_many));
   }
   return problems;
 }

@@ -74,6 +74,11 @@ struct Problem {
   std::string partial;     // where it is: "" for the template itself
   std::string message;     // what is wrong and what to do about it
   std::string suggestion;  // the closest known name, if one is close
+  // Set when an argument block ({{< parent}}{{$block}}...) names no block of
+  // its parent: the block's name and the parent's as written, for callers
+  // that check what a change of the parent would break.
+  std::string orphaned_block;
+  std::string orphaned_parent;
 
   // "line:column: message", prefixed with "partial:" for a partial.
   std::string ToString() const;
@@ -83,6 +88,9 @@ struct ValidateOptions {
   CompileOptions compile;  // limits, and the name used in messages
   size_t max_problems = 200;
   int max_partial_depth = 16;  // partials checked inside partials
+  // False: names are not checked against the schema (only the structure:
+  // syntax, partials, parents and their blocks).
+  bool check_names = true;
 };
 
 // Every problem found, in order of position (the template's first, then

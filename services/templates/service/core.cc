@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
+#include <set>
+#include <tuple>
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
@@ -48,16 +51,25 @@ size_t CompiledBytes(const CompiledTemplate& t) {
          t.segments().size() * sizeof(internal::Segment) + 256;
 }
 
-// Partials and parents for one call, by template id: the org's own first,
-// then the shared one. Prefetch loads every name the template reaches
-// without a dynamic name before rendering, level by level, each level in
-// at most two pipelined round trips; names only known while rendering
-// ({{>*x}}) are looked up when asked, and the engine asks once per name.
-// Hits and misses live as long as the call.
+// Partials and parents for one call, by template id: the pinned revision
+// when the call pins the name, else the org's own first, then the shared
+// one. Prefetch loads every name the template reaches without a dynamic
+// name before rendering, level by level, each level in at most two
+// pipelined round trips; names only known while rendering ({{>*x}}) are
+// looked up when asked, and the engine asks once per name. Hits and misses
+// live as long as the call.
 class CallResolver final : public PartialResolver {
  public:
-  CallResolver(TemplatesCore* templates, std::string org)
-      : templates_(templates), org_(std::move(org)) {}
+  CallResolver(TemplatesCore* templates, std::string org, const PartialPins* pins = nullptr)
+      : templates_(templates), org_(std::move(org)), pins_(pins) {}
+
+  // What the org would get if the latest revision of `where` had this text
+  // instead: names that resolve to `where` without a revision or a pin get
+  // `text`. For checking an update before it is saved.
+  void Substitute(TemplateRef where, std::shared_ptr<const CompiledTemplate> text) {
+    substitute_where_ = std::move(where);
+    substitute_text_ = std::move(text);
+  }
 
   void Prefetch(const CompiledTemplate& root, size_t max_names, int max_depth) {
     std::vector<const CompiledTemplate*> level{&root};
@@ -78,12 +90,12 @@ class CallResolver final : public PartialResolver {
         }
       }
       if (names.empty()) return;
-      auto got = templates_->ResolvePartials(org_, names);
+      auto got = templates_->ResolvePartials(org_, names, pins_);
       if (!got.ok()) return;  // Find asks again, and reports the error
       level.clear();
       for (size_t i = 0; i < names.size(); ++i) {
-        if ((*got)[i] != nullptr) level.push_back((*got)[i].get());
-        found_.emplace(std::move(names[i]), std::move((*got)[i]));
+        Keep(names[i], (*got)[i]);
+        if (found_[names[i]].compiled != nullptr) level.push_back(found_[names[i]].compiled.get());
       }
     }
   }
@@ -91,29 +103,53 @@ class CallResolver final : public PartialResolver {
   std::shared_ptr<const CompiledTemplate> Find(std::string_view name) const override {
     std::lock_guard<std::mutex> lock(mu_);
     if (auto it = found_.find(absl::string_view(name.data(), name.size())); it != found_.end())
-      return it->second;
-    auto got = templates_->ResolvePartials(org_, {std::string(name)});
+      return it->second.compiled;
+    auto got = templates_->ResolvePartials(org_, {std::string(name)}, pins_);
     if (!got.ok()) {
       // Not a missing partial: the render must fail, not print a gap.
       if (error_.ok()) error_ = got.status();
       return nullptr;
     }
-    found_.emplace(name, (*got)[0]);
-    return (*got)[0];
+    return Keep(std::string(name), (*got)[0]);
   }
 
-  // The first error of a lookup (Redis away), which made a partial look
-  // missing.
+  // The first error of a lookup (Redis away, a pinned revision gone), which
+  // made a partial look missing.
   absl::Status error() const {
     std::lock_guard<std::mutex> lock(mu_);
     return error_;
   }
 
+  // Every name found, with the exact revision it resolved to: the pins that
+  // render the same text again.
+  std::map<std::string, std::string> Used() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::map<std::string, std::string> out;
+    for (const auto& [name, got] : found_) {
+      if (got.compiled != nullptr) out.emplace(name, got.ref.Name());
+    }
+    return out;
+  }
+
  private:
+  std::shared_ptr<const CompiledTemplate> Keep(std::string name,
+                                               TemplatesCore::ResolvedPartial got) const {
+    if (substitute_text_ != nullptr && got.compiled != nullptr &&
+        got.ref.org == substitute_where_.org && got.ref.id == substitute_where_.id &&
+        name.find('@') == std::string::npos && (pins_ == nullptr || !pins_->contains(name))) {
+      got.compiled = substitute_text_;
+    }
+    auto [it, inserted] = found_.emplace(std::move(name), std::move(got));
+    return it->second.compiled;
+  }
+
   TemplatesCore* templates_;
   std::string org_;
+  const PartialPins* pins_;
+  TemplateRef substitute_where_;
+  std::shared_ptr<const CompiledTemplate> substitute_text_;
   mutable std::mutex mu_;
-  mutable absl::flat_hash_map<std::string, std::shared_ptr<const CompiledTemplate>> found_;
+  mutable absl::flat_hash_map<std::string, TemplatesCore::ResolvedPartial> found_;
   mutable absl::Status error_;
 };
 
@@ -123,14 +159,22 @@ struct PartialCandidate {
   size_t name = 0;  // index into the names asked
   TemplateRef ref;
   std::shared_ptr<const CompiledTemplate> compiled;
+  bool pinned = false;
 };
 
-// Every place each name may resolve to, the org's own first; names that are
-// no template id ("x@0", "Bad") have none.
+// Every place each name may resolve to, the org's own first; a pinned name
+// has its pin only; names that are no template id ("x@0", "Bad") have none.
 std::vector<PartialCandidate> PartialCandidates(const std::string& org,
-                                                const std::vector<std::string>& names) {
+                                                const std::vector<std::string>& names,
+                                                const PartialPins* pins) {
   std::vector<PartialCandidate> candidates;
   for (size_t i = 0; i < names.size(); ++i) {
+    if (pins != nullptr) {
+      if (auto pin = pins->find(names[i]); pin != pins->end()) {
+        candidates.push_back({i, pin->second, nullptr, true});
+        continue;
+      }
+    }
     std::string id = names[i];
     int64_t rev = 0;
     if (auto at = id.find('@'); at != std::string::npos) {
@@ -138,10 +182,32 @@ std::vector<PartialCandidate> PartialCandidates(const std::string& org,
       id = id.substr(0, at);
     }
     if (!IsValidId(id)) continue;
-    if (!org.empty()) candidates.push_back({i, {org, id, rev}, nullptr});
-    candidates.push_back({i, {"", id, rev}, nullptr});
+    if (!org.empty()) candidates.push_back({i, {org, id, rev}, nullptr, false});
+    candidates.push_back({i, {"", id, rev}, nullptr, false});
   }
   return candidates;
+}
+
+// Parents `t` extends by a fixed name without a revision: the templates
+// whose update can change what it renders.
+std::vector<std::string> ExtendedParentIds(const CompiledTemplate& t) {
+  std::set<std::string> ids;
+  for (const internal::Node& node : t.nodes()) {
+    if (node.type != internal::NodeType::kParent || node.dynamic) continue;
+    std::string name(t.NameOf(node));
+    if (IsValidId(name)) ids.insert(std::move(name));
+  }
+  return {ids.begin(), ids.end()};
+}
+
+// Where a block overrides nothing: (partial, block, parent).
+using Orphan = std::tuple<std::string, std::string, std::string>;
+std::set<Orphan> OrphansOf(const std::vector<Problem>& problems) {
+  std::set<Orphan> out;
+  for (const Problem& p : problems) {
+    if (!p.orphaned_block.empty()) out.emplace(p.partial, p.orphaned_block, p.orphaned_parent);
+  }
+  return out;
 }
 
 // The rendered text laid out in the asked format (formats.h, docx/).
@@ -305,9 +371,9 @@ std::shared_ptr<const CompiledTemplate> TemplatesCore::CacheInsert(
   return compiled;
 }
 
-absl::StatusOr<std::vector<std::shared_ptr<const CompiledTemplate>>> TemplatesCore::ResolvePartials(
-    const std::string& org, const std::vector<std::string>& names) {
-  std::vector<PartialCandidate> candidates = PartialCandidates(org, names);
+absl::StatusOr<std::vector<TemplatesCore::ResolvedPartial>> TemplatesCore::ResolvePartials(
+    const std::string& org, const std::vector<std::string>& names, const PartialPins* pins) {
+  std::vector<PartialCandidate> candidates = PartialCandidates(org, names, pins);
   // One round trip for the latest revisions, one for the texts that are
   // not compiled yet.
   std::vector<TemplateRef> refs;
@@ -340,9 +406,18 @@ absl::StatusOr<std::vector<std::shared_ptr<const CompiledTemplate>>> TemplatesCo
     asked[k]->compiled = CacheInsert(
         asked[k]->ref.Name(), std::make_shared<const CompiledTemplate>(std::move(*compiled)));
   }
-  std::vector<std::shared_ptr<const CompiledTemplate>> out(names.size());
+  std::vector<ResolvedPartial> out(names.size());
   for (PartialCandidate& c : candidates) {  // the org's own comes first
-    if (out[c.name] == nullptr) out[c.name] = std::move(c.compiled);
+    if (c.pinned && c.compiled == nullptr) {
+      return errors::WithReason(absl::FailedPreconditionError(absl::StrCat(
+                                    "partial_revisions[\"", names[c.name], "\"]: ", c.ref.Name(),
+                                    " does not exist (or no longer compiles)")),
+                                "PINNED_REVISION_MISSING",
+                                absl::StrCat("固定的模板修订版 ", c.ref.Name(), " 不存在"));
+    }
+    if (out[c.name].compiled == nullptr && c.compiled != nullptr) {
+      out[c.name] = ResolvedPartial{std::move(c.compiled), c.ref};
+    }
   }
   return out;
 }
@@ -464,6 +539,7 @@ absl::StatusOr<v1::Template> TemplatesCore::Create(const std::string& org, const
   GR_RETURN_IF_ERROR(request_id::Validate(request_id));
   GR_RETURN_IF_ERROR(CheckSyntaxAndNames(org, text, token));
   TemplateRef ref{org, id, 0};
+  GR_RETURN_IF_ERROR(NoteParents(ref, text));
   v1::CreateTemplateRequest call;
   if (!org.empty()) call.set_parent(absl::StrCat("orgs/", org));
   call.set_template_id(id);
@@ -474,26 +550,100 @@ absl::StatusOr<v1::Template> TemplatesCore::Create(const std::string& org, const
               request_id::CallOf("CreateTemplate", ref.Name(), created_by, call));
 }
 
-absl::StatusOr<v1::Template> TemplatesCore::Update(const TemplateRef& in, const std::string& text,
-                                                   const std::string& description,
-                                                   int64_t expected_revision,
-                                                   const std::string& created_by,
-                                                   const std::string& token,
-                                                   const std::string& request_id) {
+absl::StatusOr<v1::Template> TemplatesCore::Update(
+    const TemplateRef& in, const std::string& text, const std::string& description,
+    int64_t expected_revision, const std::string& created_by, const std::string& token,
+    const std::string& request_id, bool allow_orphaned_blocks) {
   TemplateRef ref{in.org, in.id, 0};
   GR_RETURN_IF_ERROR(request_id::Validate(request_id));
   GR_ASSIGN_OR_RETURN(int64_t latest, store_->LatestRevision(ref.org, ref.id));
   int64_t expected = expected_revision ? expected_revision : latest;
   GR_RETURN_IF_ERROR(CheckSyntaxAndNames(ref.org, text, token));
+  if (!allow_orphaned_blocks) GR_RETURN_IF_ERROR(CheckOverridesKept(ref, text));
+  GR_RETURN_IF_ERROR(NoteParents(ref, text));
   v1::UpdateTemplateRequest call;
   call.set_name(ref.Name());
   call.set_text(text);
   call.set_description(description);
   call.set_expected_revision(expected_revision);
   call.set_request_id(request_id);
+  call.set_allow_orphaned_blocks(allow_orphaned_blocks);
   return Save(WriteMode::kUpdate, ref,
               NewRevision(ref, expected + 1, text, description, created_by), expected,
               request_id::CallOf("UpdateTemplate", ref.Name(), created_by, call));
+}
+
+absl::Status TemplatesCore::NoteParents(const TemplateRef& ref, const std::string& text) {
+  CompileOptions options;
+  options.name = ref.id;
+  GR_ASSIGN_OR_RETURN(CompiledTemplate compiled, CompiledTemplate::Compile(text, options));
+  return store_->NoteChild(ref, ExtendedParentIds(compiled));
+}
+
+absl::Status TemplatesCore::CheckOverridesKept(const TemplateRef& ref, const std::string& text) {
+  GR_ASSIGN_OR_RETURN(std::vector<TemplateRef> children, store_->Children(ref.org, ref.id));
+  if (children.empty()) return absl::OkStatus();
+  CompileOptions options;
+  options.name = ref.id;
+  GR_ASSIGN_OR_RETURN(CompiledTemplate compiled, CompiledTemplate::Compile(text, options));
+  auto next = std::make_shared<const CompiledTemplate>(std::move(compiled));
+  GR_ASSIGN_OR_RETURN(std::vector<int64_t> latest, store_->LatestRevisions(children));
+  for (size_t i = 0; i < children.size(); ++i) children[i].revision = latest[i];
+  std::erase_if(children, [&](const TemplateRef& c) {
+    return c.revision < 1 || (c.org == ref.org && c.id == ref.id);
+  });
+  GR_ASSIGN_OR_RETURN(std::vector<std::optional<v1::Template>> stored,
+                      store_->ReadRevisions(children));
+  ValidateOptions check;
+  check.check_names = false;  // only what the parent's blocks decide
+  check.max_problems = 100000;
+  std::vector<std::string> broken;
+  std::set<std::string> orgs;
+  for (size_t i = 0; i < children.size(); ++i) {
+    if (!stored[i].has_value()) continue;
+    const TemplateRef& child = children[i];
+    absl::StatusOr<CompiledTemplate> child_compiled = CompiledTemplate::Compile(stored[i]->text());
+    if (!child_compiled.ok()) continue;
+    const std::vector<std::string> parents = ExtendedParentIds(*child_compiled);
+    if (std::find(parents.begin(), parents.end(), ref.id) == parents.end()) {
+      GR_RETURN_IF_ERROR(store_->ForgetChild(ref.org, ref.id, child));
+      continue;
+    }
+    CallResolver now(this, child.org);
+    CallResolver after(this, child.org);
+    after.Substitute(TemplateRef{ref.org, ref.id, 0}, next);
+    const std::set<Orphan> before =
+        OrphansOf(templates::Validate(stored[i]->text(), Schema(), &now, check));
+    GR_RETURN_IF_ERROR(now.error());
+    const std::set<Orphan> then =
+        OrphansOf(templates::Validate(stored[i]->text(), Schema(), &after, check));
+    GR_RETURN_IF_ERROR(after.error());
+    std::vector<std::string> blocks;
+    for (const auto& [partial, block, parent] : then) {
+      if (before.count({partial, block, parent}) != 0) continue;
+      blocks.push_back(absl::StrCat("'", block, "'", partial.empty() ? "" : " (in ", partial,
+                                    partial.empty() ? "" : ")"));
+    }
+    if (blocks.empty()) continue;
+    const std::string what = absl::StrCat(TemplateRef{child.org, child.id, 0}.Name(), " overrides ",
+                                          absl::StrJoin(blocks, ", "));
+    broken.push_back(what);
+    orgs.insert(child.org.empty() ? "(shared)" : child.org);
+  }
+  if (broken.empty()) return absl::OkStatus();
+  const std::string org_list = absl::StrJoin(orgs, ", ");
+  absl::Status refused = errors::WithReason(
+      absl::FailedPreconditionError(absl::StrCat(
+          "text: the new text of ", ref.Name(), " drops blocks that ", broken.size(),
+          " template(s) extending it override, in orgs ", org_list, ": ",
+          absl::StrJoin(broken, "; "),
+          ". Keep those blocks, change those templates first, or set allow_orphaned_blocks")),
+      "BLOCKS_STILL_OVERRIDDEN",
+      absl::StrCat("新文本删除了仍被覆盖的块（涉及单位：", org_list,
+                   "）；请保留这些块、先修改这些模板，或设置 allow_orphaned_blocks"));
+  for (const std::string& what : broken)
+    refused = errors::WithField(std::move(refused), "text", what);
+  return refused;
 }
 
 absl::StatusOr<v1::ListTemplatesResponse> TemplatesCore::List(const std::string& org, int page_size,
@@ -604,7 +754,7 @@ absl::StatusOr<v1::RenderResponse> TemplatesCore::Render(const RenderInput& in) 
   const Value& context = in.request_context != nullptr ? converted : in.context;
   v1::RenderResponse out;
   GR_ASSIGN_OR_RETURN(std::shared_ptr<const CompiledTemplate> compiled, CompileForRender(in, &out));
-  CallResolver resolver(this, in.org);
+  CallResolver resolver(this, in.org, &in.pins);
   RenderOptions options = RenderOptionsFor(in.call);
   resolver.Prefetch(*compiled, limits_.max_partial_names, options.max_include_depth);
   options.partials = &resolver;
@@ -617,6 +767,7 @@ absl::StatusOr<v1::RenderResponse> TemplatesCore::Render(const RenderInput& in) 
   GR_RETURN_IF_ERROR(rendered);
   for (auto& m : r.missing) out.add_missing(std::move(m));
   for (auto& m : r.missing_partials) out.add_missing(absl::StrCat("partial:", m));
+  for (auto& [name, exact] : resolver.Used()) (*out.mutable_partial_revisions())[name] = exact;
   GR_ASSIGN_OR_RETURN(*out.mutable_content(), LayOut(in, r.text));
   out.set_content_type(ContentType(
       in.format == typepb::DOCUMENT_FORMAT_UNSPECIFIED ? typepb::DOCUMENT_FORMAT_TXT : in.format));

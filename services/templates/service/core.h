@@ -97,7 +97,8 @@ class TemplatesCore {
   absl::StatusOr<v1::Template> Update(const TemplateRef& ref, const std::string& text,
                                       const std::string& description, int64_t expected_revision,
                                       const std::string& created_by, const std::string& token,
-                                      const std::string& request_id);
+                                      const std::string& request_id,
+                                      bool allow_orphaned_blocks = false);
   absl::StatusOr<v1::Template> Get(const TemplateRef& ref);
   absl::StatusOr<v1::ListTemplatesResponse> List(const std::string& org, int page_size,
                                                  const std::string& page_token);
@@ -127,6 +128,8 @@ class TemplatesCore {
     int64_t timestamp_unix = 0;
     // RenderRequest.frame, checked (FrameFromProto); Preview leaves it empty.
     docx::DocumentFrame frame;
+    // RenderRequest.partial_revisions, checked (ParsePartialPins).
+    PartialPins pins;
     CallControl call;
     size_t context_bytes = 0;  // what the context weighed on the wire
   };
@@ -147,13 +150,26 @@ class TemplatesCore {
   absl::StatusOr<std::shared_ptr<const CompiledTemplate>> Compiled(const TemplateRef& ref,
                                                                    int64_t* revision);
 
-  // Partials by name ("id" or "id@rev") for `org`: the org's own template
-  // first, then the shared one; nullptr where neither exists. All names in
-  // at most two pipelined round trips to Redis.
-  absl::StatusOr<std::vector<std::shared_ptr<const CompiledTemplate>>> ResolvePartials(
-      const std::string& org, const std::vector<std::string>& names);
+  // A partial or parent found: its text and the exact revision it is.
+  struct ResolvedPartial {
+    std::shared_ptr<const CompiledTemplate> compiled;  // nullptr: none
+    TemplateRef ref;
+  };
+  // Partials by name ("id" or "id@rev") for `org`: the pinned revision when
+  // `pins` names it, else the org's own template first, then the shared
+  // one; compiled is nullptr where neither exists. All names in at most two
+  // pipelined round trips to Redis. A pinned revision that does not exist
+  // is FAILED_PRECONDITION.
+  absl::StatusOr<std::vector<ResolvedPartial>> ResolvePartials(
+      const std::string& org, const std::vector<std::string>& names,
+      const PartialPins* pins = nullptr);
 
  private:
+  // Notes `ref` as a child of each parent its text extends (Store::NoteChild).
+  absl::Status NoteParents(const TemplateRef& ref, const std::string& text);
+  // FAILED_PRECONDITION when templates extending `ref` override a block
+  // that `text`, as its next revision, no longer has (and had before).
+  absl::Status CheckOverridesKept(const TemplateRef& ref, const std::string& text);
   absl::Status CheckSyntaxAndNames(const std::string& org, const std::string& text,
                                    const std::string& token);
   absl::StatusOr<v1::Template> Save(WriteMode mode, const TemplateRef& ref, v1::Template t,

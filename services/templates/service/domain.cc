@@ -50,6 +50,33 @@ absl::StatusOr<TemplateRef> TemplateRenderableBy(const std::string& name, const 
   return ref;
 }
 
+absl::StatusOr<PartialPins> ParsePartialPins(
+    const google::protobuf::Map<std::string, std::string>& pins, const std::string& org) {
+  // As many as a render may look up (--render-max-partial-names' default).
+  constexpr size_t kMaxPins = 1000;
+  if (pins.size() > kMaxPins) {
+    return errors::InvalidField("partial_revisions", "TOO_MANY_PINS",
+                                absl::StrCat(pins.size(), " pins, at most ", kMaxPins),
+                                absl::StrCat("最多 ", kMaxPins, " 项"));
+  }
+  PartialPins out;
+  for (const auto& [name, pinned] : pins) {
+    const std::string field = absl::StrCat("partial_revisions[\"", name, "\"]");
+    auto bad = [&](absl::string_view why) {
+      return errors::InvalidField(field, "INVALID_PIN", absl::StrCat("'", pinned, "' ", why),
+                                  "须为本单位或共享模板的确定修订版，如 templates/base@3");
+    };
+    const std::string id = name.substr(0, name.find('@'));
+    auto ref = ParseTemplateName(pinned);
+    if (!ref.ok()) return bad(ref.status().message());
+    if (ref->revision < 1) return bad("names no revision (write templates/id@N)");
+    if (!ref->org.empty() && ref->org != org) return bad("is another org's template");
+    if (ref->id != id) return bad(absl::StrCat("is not a revision of '", id, "'"));
+    out.emplace(name, *std::move(ref));
+  }
+  return out;
+}
+
 absl::Status CheckTemplateSize(const std::string& text) {
   if (text.size() > kMaxTemplateBytes) {
     return errors::InvalidField("text", "TEXT_TOO_LONG",

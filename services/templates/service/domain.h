@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "govreport/records/v1/records.pb.h"
@@ -36,6 +37,12 @@ absl::StatusOr<TemplateRef> ParseTemplateName(const std::string& name);
 // The template `name` when `org` may render it: its own or a shared one,
 // never another org's (PERMISSION_DENIED).
 absl::StatusOr<TemplateRef> TemplateRenderableBy(const std::string& name, const std::string& org);
+
+// RenderRequest.partial_revisions, checked: by the name a template writes,
+// the exact revision of `org`'s own or of the shared template of that id.
+using PartialPins = absl::flat_hash_map<std::string, TemplateRef>;
+absl::StatusOr<PartialPins> ParsePartialPins(
+    const google::protobuf::Map<std::string, std::string>& pins, const std::string& org);
 
 // INVALID_ARGUMENT over kMaxTemplateBytes.
 absl::Status CheckTemplateSize(const std::string& text);

@@ -97,7 +97,8 @@ grpc::Status TemplatesGrpc::UpdateTemplate(grpc::ServerContext* ctx,
   auto p = AuthorizeRef(auth_, *ctx, *ref, true);
   if (!p.ok()) return ToGrpcStatus(p.status());
   return ToGrpc(templates_->Update(*ref, req->text(), req->description(), req->expected_revision(),
-                                   p->subject, CallerToken(*ctx), req->request_id()),
+                                   p->subject, CallerToken(*ctx), req->request_id(),
+                                   req->allow_orphaned_blocks()),
                 out);
 }
 
@@ -174,6 +175,9 @@ grpc::Status TemplatesGrpc::Render(grpc::ServerContext* ctx, const v1::RenderReq
     if (!frame.ok()) return ToGrpcStatus(frame.status());
     in.frame = std::move(*frame);
   }
+  auto pins = ParsePartialPins(req->partial_revisions(), *org);
+  if (!pins.ok()) return ToGrpcStatus(pins.status());
+  in.pins = std::move(*pins);
   return ToGrpc(templates_->Render(in), out);
 }
 

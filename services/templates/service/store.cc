@@ -1,5 +1,8 @@
 #include "templates/service/store.h"
 
+#include <algorithm>
+#include <tuple>
+
 #include "absl/strings/str_cat.h"
 #include "common/crypto.h"
 #include "common/errors.h"
@@ -127,6 +130,48 @@ absl::StatusOr<WriteResult> Store::Write(WriteMode mode, const TemplateRef& ref,
   }
   GR_ASSIGN_OR_RETURN(out.revision, r[1].AsInt());
   return out;
+}
+
+std::string Store::ExtendsKey(const std::string& org, const std::string& id) {
+  return absl::StrCat(Scope(org), "extends:", id);
+}
+
+absl::Status Store::NoteChild(const TemplateRef& child,
+                              const std::vector<std::string>& parent_ids) {
+  std::vector<redis::Args> cmds;
+  const std::string name = TemplateRef{child.org, child.id, 0}.Name();
+  for (const std::string& id : parent_ids) {
+    if (!child.org.empty()) cmds.push_back({"SADD", ExtendsKey(child.org, id), name});
+    cmds.push_back({"SADD", ExtendsKey("", id), name});
+  }
+  if (cmds.empty()) return absl::OkStatus();
+  GR_ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis_->Pipeline(cmds));
+  for (const redis::Reply& r : replies) GR_RETURN_IF_ERROR(r.ErrorStatus());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<TemplateRef>> Store::Children(const std::string& org,
+                                                         const std::string& id) {
+  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"SMEMBERS", ExtendsKey(org, id)}));
+  GR_RETURN_IF_ERROR(r.ErrorStatus());
+  std::vector<TemplateRef> out;
+  out.reserve(r.Size());
+  for (size_t i = 0; i < r.Size(); ++i) {
+    GR_ASSIGN_OR_RETURN(TemplateRef child, ParseTemplateName(r[i].AsString()));
+    out.push_back(std::move(child));
+  }
+  std::sort(out.begin(), out.end(), [](const TemplateRef& a, const TemplateRef& b) {
+    return std::tie(a.org, a.id) < std::tie(b.org, b.id);
+  });
+  return out;
+}
+
+absl::Status Store::ForgetChild(const std::string& org, const std::string& id,
+                                const TemplateRef& child) {
+  GR_ASSIGN_OR_RETURN(
+      redis::Reply r,
+      redis_->Command({"SREM", ExtendsKey(org, id), TemplateRef{child.org, child.id, 0}.Name()}));
+  return r.ErrorStatus();
 }
 
 }  // namespace govreport::templates

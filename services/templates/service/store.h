@@ -68,6 +68,18 @@ class Store {
   absl::StatusOr<WriteResult> Write(WriteMode mode, const TemplateRef& ref, const v1::Template& t,
                                     int64_t expected, const request_id::Call& call);
 
+  // Which templates extend a parent ({{< id}}), so that an update of the
+  // parent can check what it breaks. A child of the name `id` is noted in
+  // the shared scope's set and, for an org's template, in its org's too
+  // (the name resolves to the org's own template first). Noted before the
+  // child is written, so a crash between leaves an extra member, never a
+  // missing one; Children's callers check each member's latest text.
+  static std::string ExtendsKey(const std::string& org, const std::string& id);
+  absl::Status NoteChild(const TemplateRef& child, const std::vector<std::string>& parent_ids);
+  absl::StatusOr<std::vector<TemplateRef>> Children(const std::string& org, const std::string& id);
+  // The child no longer extends `id`.
+  absl::Status ForgetChild(const std::string& org, const std::string& id, const TemplateRef& child);
+
  private:
   redis::Client* redis_;
 };
