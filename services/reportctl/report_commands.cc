@@ -189,6 +189,7 @@ void PrintRevision(Context& c, const rpt::Revision& rev) {
     std::map<std::string, std::string> pins(rev.partial_revisions().begin(),
                                             rev.partial_revisions().end());
     std::vector<std::string> shown;
+    shown.reserve(pins.size());
     for (const auto& [name, exact] : pins) shown.push_back(absl::StrCat(name, " → ", exact));
     t.Add({"partials", absl::StrJoin(shown, ", ")});
   }

@@ -132,14 +132,14 @@ class CallResolver final : public PartialResolver {
   }
 
  private:
-  std::shared_ptr<const CompiledTemplate> Keep(std::string name,
+  std::shared_ptr<const CompiledTemplate> Keep(const std::string& name,
                                                TemplatesCore::ResolvedPartial got) const {
     if (substitute_text_ != nullptr && got.compiled != nullptr &&
         got.ref.org == substitute_where_.org && got.ref.id == substitute_where_.id &&
         name.find('@') == std::string::npos && (pins_ == nullptr || !pins_->contains(name))) {
       got.compiled = substitute_text_;
     }
-    auto [it, inserted] = found_.emplace(std::move(name), std::move(got));
+    auto [it, inserted] = found_.emplace(name, std::move(got));
     return it->second.compiled;
   }
 

@@ -60,7 +60,11 @@ absl::StatusOr<PartialPins> ParsePartialPins(
                                 absl::StrCat("最多 ", kMaxPins, " 项"));
   }
   PartialPins out;
-  for (const auto& [name, pinned] : pins) {
+  for (const auto& pin : pins) {
+    // Named, not bound: a lambda below uses them (clang 14 cannot capture
+    // structured bindings).
+    const std::string& name = pin.first;
+    const std::string& pinned = pin.second;
     const std::string field = absl::StrCat("partial_revisions[\"", name, "\"]");
     auto bad = [&](absl::string_view why) {
       return errors::InvalidField(field, "INVALID_PIN", absl::StrCat("'", pinned, "' ", why),
