@@ -288,9 +288,10 @@ absl::StatusOr<pb::Report> ReportCore::GetReport(const CallAs& as, const ReportR
     return report;
   }
   *report.mutable_staleness() = CompareWithCurrent(rev, *now, *org);
-  if (published) {
+  if (published && ClassifyOutdated(report, report.staleness()) != OutdatedChange::kNone) {
     // A reader is the first to see that the published figures no longer
-    // hold: the report records it and says so in the org's log.
+    // hold: the report records it and says so in the org's log. (Nothing
+    // new, the usual case: no second read, no write.)
     absl::StatusOr<pb::Report> recorded =
         RecordOutdated(*store_, ref, n, report.staleness(), Now());
     if (recorded.ok()) {
