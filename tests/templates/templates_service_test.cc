@@ -722,6 +722,31 @@ TEST_F(RenderAttackTest, TheFrameReachesEveryFormatAndIsChecked) {
   EXPECT_TRUE(absl::StartsWith(st.error_message(), "frame.signers[0]:")) << st.error_message();
 }
 
+// A template that writes the 主送机关 itself, rendered under a frame that
+// gives the same one: every format names it once.
+TEST_F(RenderAttackTest, RecipientsWrittenByTheTemplateAndTheFrameArePrintedOnce) {
+  Start(RenderLimits());
+  v1::RenderRequest req = InlineRequest("标题\n\u3000中共某市委：\n正文。\n某局\n2024年1月15日", 0);
+  req.mutable_frame()->set_main_recipients("中共某市委");
+  for (auto format :
+       {typepb::DOCUMENT_FORMAT_TXT, typepb::DOCUMENT_FORMAT_MD, typepb::DOCUMENT_FORMAT_HTML}) {
+    req.set_format(format);
+    v1::RenderResponse out;
+    grpc::Status st = Render(req, absl::Seconds(30), &out);
+    ASSERT_TRUE(st.ok()) << format << ": " << st.error_message();
+    const size_t first = out.content().find("中共某市委");
+    ASSERT_NE(first, std::string::npos) << out.content();
+    EXPECT_EQ(out.content().find("中共某市委", first + 1), std::string::npos) << out.content();
+    EXPECT_NE(out.content().find("正文。"), std::string::npos) << out.content();
+  }
+  // Other recipients than the frame's stay: they are the template's text.
+  req = InlineRequest("标题\n中共某区委：\n正文。\n某局\n2024年1月15日", 0);
+  req.mutable_frame()->set_main_recipients("中共某市委");
+  v1::RenderResponse out;
+  ASSERT_TRUE(Render(req, absl::Seconds(30), &out).ok());
+  EXPECT_NE(out.content().find("中共某区委："), std::string::npos) << out.content();
+}
+
 // The defaults leave the shipped report far inside its budget: a whole
 // year of records renders within a hundredth of it.
 TEST_F(RenderAttackTest, TheShippedTemplateRendersWellWithinTheBudget) {
