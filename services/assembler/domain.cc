@@ -1044,6 +1044,10 @@ tpb::RenderRequest RenderRequestFor(const pb::Revision& revision, typepb::Docume
 }
 
 std::string ManifestDigest(const google::protobuf::RepeatedPtrField<pb::RenderedDocument>& docs) {
+  return Sha256Hex(Manifest(docs));
+}
+
+std::string Manifest(const google::protobuf::RepeatedPtrField<pb::RenderedDocument>& docs) {
   std::vector<const pb::RenderedDocument*> sorted;
   for (const auto& d : docs) sorted.push_back(&d);
   std::sort(sorted.begin(), sorted.end(),
@@ -1051,7 +1055,7 @@ std::string ManifestDigest(const google::protobuf::RepeatedPtrField<pb::Rendered
   std::string manifest;
   for (const auto* d : sorted)
     absl::StrAppend(&manifest, FormatName(d->format()), " ", d->sha256(), "\n");
-  return Sha256Hex(manifest);
+  return manifest;
 }
 
 // ----------------------------------------------------------------- errors

@@ -322,6 +322,9 @@ tpb::RenderRequest RenderRequestFor(const pb::Revision& revision, typepb::Docume
 
 // SHA-256 over "FORMAT sha256\n" of every document in format order: one
 // value that changes if any document does.
+// The manifest a publication signs: "FORMAT sha256\n" per document in
+// format order; ManifestDigest is its SHA-256 (lower-case hex).
+std::string Manifest(const google::protobuf::RepeatedPtrField<pb::RenderedDocument>& docs);
 std::string ManifestDigest(const google::protobuf::RepeatedPtrField<pb::RenderedDocument>& docs);
 
 // ---------------------------------------------------------------- listing

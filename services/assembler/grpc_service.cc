@@ -183,4 +183,25 @@ grpc::Status ReportGrpc::VoidDocumentNumber(grpc::ServerContext* ctx,
   return ToGrpc(core_->VoidDocumentNumber(*p, ref, *req), out);
 }
 
+grpc::Status ReportGrpc::CreateSigningKey(grpc::ServerContext* ctx,
+                                          const pb::CreateSigningKeyRequest* req,
+                                          pb::SigningKey* out) {
+  GR_AUTHORIZE_REF(p, parent, ParseParent(req->parent()), roles::kAdmins);
+  return ToGrpc(core_->CreateSigningKey(*p, CallAs::Forward(*ctx), parent.org, *req), out);
+}
+
+grpc::Status ReportGrpc::ListSigningKeys(grpc::ServerContext* ctx,
+                                         const pb::ListSigningKeysRequest* req,
+                                         pb::ListSigningKeysResponse* out) {
+  GR_AUTHORIZE_REF(p, parent, ParseParent(req->parent()), roles::kReportReaders);
+  return ToGrpc(core_->ListSigningKeys(parent.org, *req), out);
+}
+
+grpc::Status ReportGrpc::VerifyDocument(grpc::ServerContext* ctx,
+                                        const pb::VerifyDocumentRequest* req,
+                                        pb::VerifyDocumentResponse* out) {
+  GR_AUTHORIZE_REF(p, ref, ParseRevisionName(req->name()), roles::kReportReaders);
+  return ToGrpc(core_->VerifyDocument(ref, *req), out);
+}
+
 }  // namespace govreport::assembler

@@ -67,6 +67,12 @@ class ReportGrpc final : public pb::ReportService::Service {
                                    pb::ListDocumentNumbersResponse*) override;
   grpc::Status VoidDocumentNumber(grpc::ServerContext*, const pb::VoidDocumentNumberRequest*,
                                   pb::DocumentNumber*) override;
+  grpc::Status CreateSigningKey(grpc::ServerContext*, const pb::CreateSigningKeyRequest*,
+                                pb::SigningKey*) override;
+  grpc::Status ListSigningKeys(grpc::ServerContext*, const pb::ListSigningKeysRequest*,
+                               pb::ListSigningKeysResponse*) override;
+  grpc::Status VerifyDocument(grpc::ServerContext*, const pb::VerifyDocumentRequest*,
+                              pb::VerifyDocumentResponse*) override;
 
   // Ends running watches (on shutdown, before the server drains).
   void StopWatches() { watches_.Stop(); }

@@ -159,7 +159,24 @@ request_remember(KEYS[3], fp, ARGV[1], ARGV[7])
 return {'OK'}
 )lua";
 
+constexpr char kAddSigningKeyLua[] = R"lua(
+local fp = ARGV[5]
+local prior = request_prior(KEYS[3], fp)
+if prior then return prior end
+local old = redis.call('HGET', KEYS[1], 'active')
+redis.call('HSET', KEYS[1], 'k' .. ARGV[1], ARGV[2], 'active', ARGV[1])
+redis.call('HSET', KEYS[2], 's' .. ARGV[1], ARGV[3])
+if old and old ~= ARGV[1] then redis.call('HSET', KEYS[1], 'r' .. old, ARGV[4]) end
+request_remember(KEYS[3], fp, ARGV[1], ARGV[6])
+return {'OK'}
+)lua";
+
 }  // namespace
+
+const redis::Script& AddSigningKeyScript() {
+  static const redis::Script script(absl::StrCat(request_id::kLuaPrelude, kAddSigningKeyLua));
+  return script;
+}
 
 const redis::Script& AllocateDocumentNumberScript() {
   static const redis::Script script(kAllocateLua);

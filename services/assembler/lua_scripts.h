@@ -59,6 +59,14 @@ const redis::Script& UpdateDocumentSettingsScript();
 //         published already) | request_prior's answers.
 const redis::Script& VoidDocumentNumberScript();
 
+// Add a signing key: KEYS: 1 keys hash {seq, active, k{n}: SigningKey blob
+// (state not kept: derived from active), r{n}: retire time (unix)}, 2 the
+// sealed private keys hash {s{n}}, 3 request key. ARGV: 1 n, 2 blob,
+// 3 sealed private key, 4 now (unix microseconds), 5 fingerprint, 6 request retention.
+// The key becomes active; the one it replaces gets its retire time.
+// Returns {'OK'} | request_prior's answers (the n first written).
+const redis::Script& AddSigningKeyScript();
+
 }  // namespace govreport::assembler
 
 #endif  // GOVREPORT_ASSEMBLER_LUA_SCRIPTS_H_

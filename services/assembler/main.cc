@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <fstream>
 #include <iostream>
 #include <memory>
+#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -22,6 +24,7 @@
 #include "common/metrics.h"
 #include "common/secret.h"
 #include "common/server.h"
+#include "common/signing.h"
 #include "common/tls.h"
 
 namespace {
@@ -46,6 +49,9 @@ void DefineFlags(govreport::Flags& flags) {
   flags.Define("service-token", "",
                "Token the workers call the other services with (org '*', role "
                "'service'); prefer the environment variable");
+  flags.Define("signing-master-key-file", "",
+               "File holding the 32-byte master key (64 hex characters: openssl rand -hex 32) "
+               "the orgs' private signing keys are sealed under; unset: no signing keys");
   flags.Define("workers", "2", "Threads per replica taking assemble jobs");
   flags.Define("event-workers", "1", "Threads per replica taking approval events");
   flags.Define("call-timeout-ms", "10000", "Deadline of each call to another service");
@@ -204,6 +210,23 @@ int main(int argc, char** argv) {
   assembler::Upstream upstream(peers);
   assembler::StoreOptions store_options;
   store_options.event_retention = *event_retention;
+  if (std::string file = flags.Get("signing-master-key-file"); !file.empty()) {
+    std::ifstream in(file, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    absl::StatusOr<std::string> master = signing::ParseMasterKey(text.str());
+    if (!in || !master.ok()) {
+      return govreport::FailStartup(
+          kService, absl::InvalidArgumentError(
+                        absl::StrCat("--signing-master-key-file ", file, ": ",
+                                     in ? master.status().message() : "cannot read it")));
+    }
+    store_options.signing_master_key = *std::move(master);
+  } else {
+    LogWarning(kService,
+               "no --signing-master-key-file: orgs cannot make signing keys, and an org that has "
+               "one cannot publish until it is given");
+  }
   assembler::Store store(&redis, store_options);
   assembler::ReportCore core(&store, &upstream);
   assembler::GrpcOptions grpc_options;

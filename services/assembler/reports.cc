@@ -6,6 +6,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "assembler/signing_keys.h"
 #include "common/crypto.h"
 #include "common/enums.h"
 #include "common/errors.h"
@@ -654,6 +655,61 @@ absl::StatusOr<pb::DocumentSettings> ReportCore::UpdateDocumentSettings(
     }
   }
   return absl::AbortedError(absl::StrCat(DocumentSettingsName(org), " kept changing; try again"));
+}
+
+absl::StatusOr<pb::SigningKey> ReportCore::CreateSigningKey(
+    const auth::Principal& p, const CallAs& as, const std::string& org,
+    const pb::CreateSigningKeyRequest& req) {
+  const request_id::Call call =
+      CallOf("CreateSigningKey", absl::StrCat("orgs/", org, "/signingKeys"), p, req);
+  GR_RETURN_IF_ERROR(request_id::Validate(call.id));
+  // The certificate names the org as people know it.
+  GR_ASSIGN_OR_RETURN(rpb::Org o, upstream_->GetOrg(as, org));
+  signing::CertificateSubject subject{o.display_name().empty() ? org : o.display_name(), org};
+  return assembler::CreateSigningKey(*store_, org, subject, req.validity_days(), p.subject,
+                                     options_.clock(), call);
+}
+
+absl::StatusOr<pb::ListSigningKeysResponse> ReportCore::ListSigningKeys(
+    const std::string& org, const pb::ListSigningKeysRequest& req) {
+  GR_ASSIGN_OR_RETURN(int size, PageSize(req.page_size(), 50, 200));
+  const std::string list = PageList({"signingKeys", org});
+  GR_ASSIGN_OR_RETURN(std::string cursor, DecodeCursorToken(list, req.page_token()));
+  size_t skip = 0;
+  if (!cursor.empty() && !absl::SimpleAtoi(cursor, &skip)) {
+    return absl::InvalidArgumentError("page_token: not a token of this list");
+  }
+  // Keys only grow, oldest first: a position is a stable cursor.
+  GR_ASSIGN_OR_RETURN(std::vector<pb::SigningKey> keys, store_->ReadSigningKeys(org));
+  pb::ListSigningKeysResponse out;
+  for (size_t i = skip; i < keys.size() && out.signing_keys_size() < size; ++i) {
+    *out.add_signing_keys() = std::move(keys[i]);
+  }
+  if (skip + static_cast<size_t>(size) < keys.size()) {
+    out.set_next_page_token(EncodeCursorToken(list, absl::StrCat(skip + size)));
+  }
+  return out;
+}
+
+absl::StatusOr<pb::VerifyDocumentResponse> ReportCore::VerifyDocument(
+    const RevisionRef& ref, const pb::VerifyDocumentRequest& req) {
+  GR_RETURN_IF_ERROR(CheckEnum("format", req.format(), Unspecified::kRefused));
+  constexpr size_t kMaxContentBytes = size_t{16} << 20;
+  if (req.content().size() > kMaxContentBytes) {
+    return errors::InvalidField(
+        "content", "CONTENT_TOO_LARGE",
+        absl::StrCat(req.content().size(), " bytes, at most ", kMaxContentBytes), "文件过大");
+  }
+  GR_ASSIGN_OR_RETURN(pb::Revision rev, store_->ReadRevision(ref));
+  if (!rev.frozen()) {
+    return errors::WithReason(
+        absl::FailedPreconditionError(absl::StrCat(rev.name(),
+                                                   " is not published: a draft has "
+                                                   "no signature to verify")),
+        "NOT_PUBLISHED", "该修订版尚未印发，没有签名");
+  }
+  GR_ASSIGN_OR_RETURN(std::vector<pb::SigningKey> keys, store_->ReadSigningKeys(ref.org));
+  return VerifyPublished(rev, req.format(), req.content(), keys);
 }
 
 absl::StatusOr<pb::ListDocumentNumbersResponse> ReportCore::ListDocumentNumbers(

@@ -72,6 +72,14 @@ class ReportCore {
   absl::StatusOr<pb::DocumentNumber> VoidDocumentNumber(const auth::Principal& p,
                                                         const DocumentNumberRef& ref,
                                                         const pb::VoidDocumentNumberRequest& req);
+  // Signing keys and verification (signing_keys.h).
+  absl::StatusOr<pb::SigningKey> CreateSigningKey(const auth::Principal& p, const CallAs& as,
+                                                  const std::string& org,
+                                                  const pb::CreateSigningKeyRequest& req);
+  absl::StatusOr<pb::ListSigningKeysResponse> ListSigningKeys(
+      const std::string& org, const pb::ListSigningKeysRequest& req);
+  absl::StatusOr<pb::VerifyDocumentResponse> VerifyDocument(const RevisionRef& ref,
+                                                            const pb::VerifyDocumentRequest& req);
   // One cheap read for watchers: 0 when the report does not exist.
   absl::StatusOr<int64_t> Version(const ReportRef& ref);
 

@@ -1,6 +1,7 @@
 #include "assembler/store.h"
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <utility>
 
@@ -436,6 +437,89 @@ absl::StatusOr<RegisterResult> Store::WriteDocumentSettings(absl::string_view or
            code_changed ? "1" : "0", call.id.empty() ? "" : call.fingerprint,
            request_id::RetentionSeconds(options_.request_retention)}));
   return RegisterAnswer(r);
+}
+
+std::string Store::SigningKeysKey(absl::string_view org) {
+  return absl::StrCat(OrgPrefix(org), "sigkeys");
+}
+
+std::string Store::SealedKeysKey(absl::string_view org) {
+  return absl::StrCat(OrgPrefix(org), "sigkeys:sealed");
+}
+
+absl::StatusOr<int64_t> Store::NextSigningKeyNumber(absl::string_view org) {
+  // A number taken by a call that then fails is a gap, never a reuse: the
+  // sealed key is bound to its name.
+  GR_ASSIGN_OR_RETURN(redis::Reply r,
+                      redis_->Command({"HINCRBY", SigningKeysKey(org), "seq", "1"}));
+  return r.AsInt();
+}
+
+absl::StatusOr<RegisterResult> Store::AddSigningKey(absl::string_view org, int64_t n,
+                                                    const pb::SigningKey& key,
+                                                    absl::string_view sealed_private_key,
+                                                    int64_t now_micros,
+                                                    const request_id::Call& call) {
+  GR_ASSIGN_OR_RETURN(
+      redis::Reply r,
+      redis_->Eval(AddSigningKeyScript(),
+                   {SigningKeysKey(org), SealedKeysKey(org), request_id::Key(org, call.id)},
+                   {absl::StrCat(n), key.SerializeAsString(), std::string(sealed_private_key),
+                    absl::StrCat(now_micros), call.id.empty() ? "" : call.fingerprint,
+                    request_id::RetentionSeconds(options_.request_retention)}));
+  return RegisterAnswer(r);
+}
+
+absl::StatusOr<std::vector<pb::SigningKey>> Store::ReadSigningKeys(absl::string_view org) {
+  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"HGETALL", SigningKeysKey(org)}));
+  GR_RETURN_IF_ERROR(r.ErrorStatus());
+  std::map<int64_t, pb::SigningKey> keys;
+  std::map<int64_t, int64_t> retired;
+  int64_t active = 0;
+  for (size_t i = 0; i + 1 < r.Size(); i += 2) {
+    const std::string field = r[i].AsString();
+    const std::string value = r[i + 1].AsString();
+    int64_t n = 0;
+    if (field == "active") {
+      if (!absl::SimpleAtoi(value, &active)) return absl::DataLossError("corrupt active key");
+    } else if (field.size() > 1 && field[0] == 'k' && absl::SimpleAtoi(field.substr(1), &n)) {
+      GR_ASSIGN_OR_RETURN(keys[n], Parse<pb::SigningKey>(value, "signing key"));
+    } else if (field.size() > 1 && field[0] == 'r' && absl::SimpleAtoi(field.substr(1), &n)) {
+      int64_t when = 0;
+      if (!absl::SimpleAtoi(value, &when)) return absl::DataLossError("corrupt retire time");
+      retired[n] = when;
+    }
+  }
+  std::vector<pb::SigningKey> out;
+  out.reserve(keys.size());
+  for (auto& [n, key] : keys) {
+    key.set_state(n == active ? pb::SIGNING_KEY_STATE_ACTIVE : pb::SIGNING_KEY_STATE_RETIRED);
+    if (auto it = retired.find(n); it != retired.end() && n != active) {
+      key.mutable_retire_time()->set_seconds(it->second / 1000000);
+      key.mutable_retire_time()->set_nanos(static_cast<int32_t>(it->second % 1000000) * 1000);
+    }
+    out.push_back(std::move(key));
+  }
+  return out;
+}
+
+absl::StatusOr<std::optional<StoredSigningKey>> Store::ActiveSigningKey(absl::string_view org) {
+  GR_ASSIGN_OR_RETURN(redis::Reply active,
+                      redis_->Command({"HGET", SigningKeysKey(org), "active"}));
+  if (active.IsNil()) return std::optional<StoredSigningKey>();
+  const std::string n(active.Str());
+  GR_ASSIGN_OR_RETURN(std::vector<redis::Reply> got,
+                      redis_->Pipeline({{"HGET", SigningKeysKey(org), absl::StrCat("k", n)},
+                                        {"HGET", SealedKeysKey(org), absl::StrCat("s", n)}}));
+  for (const redis::Reply& r : got) {
+    GR_RETURN_IF_ERROR(r.ErrorStatus());
+    if (r.IsNil()) return absl::DataLossError(absl::StrCat("signing key ", n, " is incomplete"));
+  }
+  StoredSigningKey out;
+  GR_ASSIGN_OR_RETURN(out.key, Parse<pb::SigningKey>(got[0].Str(), "signing key"));
+  out.key.set_state(pb::SIGNING_KEY_STATE_ACTIVE);
+  out.sealed_private_key = std::string(got[1].Str());
+  return out;
 }
 
 absl::StatusOr<std::optional<Allocation>> Store::AllocateDocumentNumber(

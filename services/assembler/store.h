@@ -57,6 +57,16 @@ struct StoreOptions {
   absl::Duration request_retention = request_id::kRetention;
   // How long the org's event log keeps events (--event-retention-s).
   absl::Duration event_retention = events::kDefaultRetention;
+  // The 32-byte key the orgs' private signing keys are sealed under
+  // (--signing-master-key-file); empty: no signing keys can be made or
+  // used.
+  std::string signing_master_key;
+};
+
+// An org's signing key as stored.
+struct StoredSigningKey {
+  pb::SigningKey key;  // state and retire_time filled in
+  std::string sealed_private_key;
 };
 
 // One atomic write of a report and what goes with it.
@@ -220,6 +230,21 @@ class Store {
                                                     absl::string_view reason, absl::string_view by,
                                                     int64_t now_unix, VoidMode mode,
                                                     const request_id::Call& call);
+
+  // Signing keys (signing_keys.h): the number the next key gets, adding
+  // it (AddSigningKeyScript), every key oldest first, one with its sealed
+  // private key.
+  static std::string SigningKeysKey(absl::string_view org);
+  static std::string SealedKeysKey(absl::string_view org);
+  absl::StatusOr<int64_t> NextSigningKeyNumber(absl::string_view org);
+  absl::StatusOr<RegisterResult> AddSigningKey(absl::string_view org, int64_t n,
+                                               const pb::SigningKey& key,
+                                               absl::string_view sealed_private_key,
+                                               int64_t now_micros, const request_id::Call& call);
+  absl::StatusOr<std::vector<pb::SigningKey>> ReadSigningKeys(absl::string_view org);
+  // nullopt: the org has no active key.
+  absl::StatusOr<std::optional<StoredSigningKey>> ActiveSigningKey(absl::string_view org);
+  const std::string& signing_master_key() const { return options_.signing_master_key; }
 
   absl::Duration request_retention() const { return options_.request_retention; }
   absl::Duration event_retention() const { return options_.event_retention; }

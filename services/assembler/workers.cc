@@ -6,10 +6,12 @@
 #include <utility>
 #include <variant>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "assembler/signing_keys.h"
 #include "common/crypto.h"
 #include "common/json.h"
 #include "common/resource.h"
@@ -373,6 +375,11 @@ Workers::PublicationOr Workers::RenderFinal(const RevisionRef& ref, const pb::Re
   frozen.set_issue_date(report.issue_date());
   frozen.set_approval_history_head(signed_approval->history_head());
   frozen.set_digest(ManifestDigest(frozen.documents()));
+  // Signed here, once per publication: an org with a key never publishes
+  // unsigned (a key that cannot sign retries, then dead-letters).
+  auto signature = SignManifest(*store_, ref.org, Manifest(frozen.documents()), absl::Now());
+  if (!signature.ok()) return Failure(signature.status());
+  if (*signature) *frozen.mutable_signature() = **std::move(signature);
   return pub;
 }
 
@@ -419,6 +426,8 @@ HandlerResult Workers::CommitPublication(const RevisionRef& ref, const pb::Repor
                      {"document_number", frozen.document_number()},
                      {"sign_off_unix", absl::StrCat(FromTimestamp(frozen.sign_off_time()))},
                      {"issue_date", frozen.issue_date()},
+                     {"signing_key", frozen.signature().signing_key()},
+                     {"signature_base64", absl::Base64Escape(frozen.signature().signature())},
                      {"time_unix", absl::StrCat(now)}});
         commit.AppendEvent(ref.org, PublishedEvent(ref, frozen, now), store_->event_retention());
         return commit;

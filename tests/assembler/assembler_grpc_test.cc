@@ -9,7 +9,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "assembler/domain.h"
+#include "assembler/signing_keys.h"
+#include "assembler/store.h"
 #include "common/crypto.h"
 #include "common/errors.h"
 #include "common/events.h"
@@ -615,6 +618,166 @@ TEST_F(AssemblerTest, PublicationRendersThePartialsTheRevisionWasAssembledWith) 
   v1::DiffRevisionsResponse diff;
   ASSERT_TRUE(stack_->reports().DiffRevisions(Stack::Ctx(kjj_.drafter).get(), dq, &diff).ok());
   EXPECT_TRUE(diff.template_changed());
+}
+
+// The org's key signs every publication from the moment it exists; any
+// published document verifies against it (here and with openssl) until one
+// byte changes; a rotation retires the key without breaking what it signed.
+TEST_F(AssemblerTest, PublicationsAreSignedByTheOrgsKeyAndVerifyUntilAByteChanges) {
+  auto verify = [&](const std::string& revision, typepb::DocumentFormat format,
+                    const std::string& content) {
+    v1::VerifyDocumentRequest req;
+    req.set_name(revision);
+    req.set_format(format);
+    req.set_content(content);
+    v1::VerifyDocumentResponse out;
+    grpc::Status st = stack_->reports().VerifyDocument(Stack::Ctx(kjj_.auditor).get(), req, &out);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return out;
+  };
+  // Before the org has a key: published unsigned, and verification says so.
+  v1::Report before = Publish("unsigned");
+  v1::Revision plain = Revision(before.name(), 1);
+  EXPECT_FALSE(plain.has_signature());
+  std::map<typepb::DocumentFormat, std::string> bytes;
+  ASSERT_NO_FATAL_FAILURE(ExpectFinalDocuments(plain, before, &bytes));
+  v1::VerifyDocumentResponse unsigned_doc =
+      verify(plain.name(), typepb::DOCUMENT_FORMAT_TXT, bytes[typepb::DOCUMENT_FORMAT_TXT]);
+  EXPECT_TRUE(unsigned_doc.content_matches());
+  EXPECT_FALSE(unsigned_doc.valid());
+  ASSERT_EQ(unsigned_doc.problems_size(), 1);
+  EXPECT_TRUE(absl::StrContains(unsigned_doc.problems(0), "unsigned"));
+
+  v1::CreateSigningKeyRequest create;
+  create.set_parent("orgs/kjj");
+  create.set_request_id("key-1");
+  v1::SigningKey key1;
+  EXPECT_EQ(stack_->reports()
+                .CreateSigningKey(Stack::Ctx(kjj_.drafter).get(), create, &key1)
+                .error_code(),
+            StatusCode::PERMISSION_DENIED);
+  grpc::Status st = stack_->reports().CreateSigningKey(Stack::Ctx(kjj_.admin).get(), create, &key1);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(key1.name(), "orgs/kjj/signingKeys/1");
+  EXPECT_EQ(key1.state(), v1::SIGNING_KEY_STATE_ACTIVE);
+  EXPECT_EQ(key1.algorithm(), "SM2-with-SM3");
+  EXPECT_TRUE(absl::StrContains(key1.certificate_pem(), "BEGIN CERTIFICATE"));
+  EXPECT_EQ(key1.not_after().seconds() - key1.not_before().seconds(), 730 * 86400);
+  v1::SigningKey again;
+  ASSERT_TRUE(
+      stack_->reports().CreateSigningKey(Stack::Ctx(kjj_.admin).get(), create, &again).ok());
+  EXPECT_EQ(again.name(), key1.name());  // the request replayed, no second key
+  create.set_request_id("");
+  create.set_validity_days(-1);
+  EXPECT_EQ(
+      stack_->reports().CreateSigningKey(Stack::Ctx(kjj_.admin).get(), create, &again).error_code(),
+      StatusCode::INVALID_ARGUMENT);
+
+  v1::Report pub = Publish("signed");
+  v1::Revision rev = Revision(pub.name(), 1);
+  ASSERT_TRUE(rev.has_signature());
+  EXPECT_EQ(rev.signature().signing_key(), key1.name());
+  EXPECT_EQ(Sha256Hex(rev.signature().manifest()), rev.digest());
+  bytes.clear();
+  ASSERT_NO_FATAL_FAILURE(ExpectFinalDocuments(rev, pub, &bytes));
+  for (const auto& [format, content] : bytes) {
+    v1::VerifyDocumentResponse ok = verify(rev.name(), format, content);
+    EXPECT_TRUE(ok.valid()) << FormatName(format) << ": " << absl::StrJoin(ok.problems(), "; ");
+    std::string changed = content;
+    changed[changed.size() / 2] ^= 1;
+    v1::VerifyDocumentResponse bad = verify(rev.name(), format, changed);
+    EXPECT_FALSE(bad.valid()) << FormatName(format);
+    EXPECT_FALSE(bad.content_matches()) << FormatName(format);
+    EXPECT_TRUE(bad.signature_valid()) << FormatName(format);  // the manifest still is
+  }
+  auto published = ReadStream(stack_->redis(), std::string(kPublishedEvents));
+  ASSERT_EQ(published.size(), 2u);
+  EXPECT_EQ(published[1]["signing_key"], key1.name());
+  EXPECT_FALSE(published[1]["signature_base64"].empty());
+
+  // Rotation: the old key is retired and still verifies what it signed.
+  v1::SigningKey key2;
+  ASSERT_TRUE(
+      stack_->reports()
+          .CreateSigningKey(Stack::Ctx(kjj_.admin).get(), v1::CreateSigningKeyRequest(), &key2)
+          .error_code() == StatusCode::INVALID_ARGUMENT);  // no parent
+  create.set_validity_days(30);
+  ASSERT_TRUE(stack_->reports().CreateSigningKey(Stack::Ctx(kjj_.admin).get(), create, &key2).ok());
+  EXPECT_EQ(key2.name(), "orgs/kjj/signingKeys/2");
+  v1::ListSigningKeysRequest lr;
+  lr.set_parent("orgs/kjj");
+  v1::ListSigningKeysResponse keys;
+  ASSERT_TRUE(stack_->reports().ListSigningKeys(Stack::Ctx(kjj_.auditor).get(), lr, &keys).ok());
+  ASSERT_EQ(keys.signing_keys_size(), 2);
+  EXPECT_EQ(keys.signing_keys(0).state(), v1::SIGNING_KEY_STATE_RETIRED);
+  EXPECT_TRUE(keys.signing_keys(0).has_retire_time());
+  EXPECT_EQ(keys.signing_keys(1).state(), v1::SIGNING_KEY_STATE_ACTIVE);
+  EXPECT_TRUE(verify(rev.name(), typepb::DOCUMENT_FORMAT_DOCX, bytes[typepb::DOCUMENT_FORMAT_DOCX])
+                  .valid());
+
+  // A signature changed in Redis no longer verifies.
+  const std::string key = Store::RevisionKey(RevisionRef{"kjj", "signed", 1});
+  auto stored = stack_->redis().Command({"GET", key});
+  ASSERT_TRUE(stored.ok());
+  v1::Revision tampered;
+  ASSERT_TRUE(tampered.ParseFromString(std::string(stored->Str())));
+  std::string* sig = tampered.mutable_signature()->mutable_signature();
+  (*sig)[sig->size() / 2] ^= 1;
+  ASSERT_TRUE(stack_->redis().Command({"SET", key, tampered.SerializeAsString()}).ok());
+  v1::VerifyDocumentResponse forged =
+      verify(rev.name(), typepb::DOCUMENT_FORMAT_TXT, bytes[typepb::DOCUMENT_FORMAT_TXT]);
+  EXPECT_TRUE(forged.content_matches());
+  EXPECT_FALSE(forged.signature_valid());
+  EXPECT_FALSE(forged.valid());
+
+  // A draft has nothing to verify.
+  v1::Report draft = Ready("draft");
+  v1::VerifyDocumentRequest dq;
+  dq.set_name(absl::StrCat(draft.name(), "/revisions/1"));
+  dq.set_format(typepb::DOCUMENT_FORMAT_TXT);
+  v1::VerifyDocumentResponse none;
+  EXPECT_EQ(
+      stack_->reports().VerifyDocument(Stack::Ctx(kjj_.auditor).get(), dq, &none).error_code(),
+      StatusCode::FAILED_PRECONDITION);
+}
+
+class AssemblerWithoutMasterKeyTest : public AssemblerTest {
+ protected:
+  StackOptions Options() override {
+    StackOptions o;
+    o.signing_master_key.clear();
+    return o;
+  }
+};
+
+// No master key: no key can be made, and an org that has one (made by a
+// replica that had the master key) is not published unsigned.
+TEST_F(AssemblerWithoutMasterKeyTest, NoKeyIsMadeAndAnOrgWithAKeyIsNeverPublishedUnsigned) {
+  v1::CreateSigningKeyRequest create;
+  create.set_parent("orgs/kjj");
+  v1::SigningKey key;
+  grpc::Status st = stack_->reports().CreateSigningKey(Stack::Ctx(kjj_.admin).get(), create, &key);
+  EXPECT_EQ(st.error_code(), StatusCode::FAILED_PRECONDITION) << st.error_message();
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "--signing-master-key-file"));
+
+  StoreOptions with_key;
+  with_key.signing_master_key = std::string(32, '\x5a');
+  Store other_replica(&stack_->redis(), with_key);
+  auto made = CreateSigningKey(other_replica, "kjj", {"kjj", "kjj"}, 0, "kjj-admin", absl::Now(),
+                               request_id::Call{});
+  ASSERT_TRUE(made.ok()) << made.status();
+
+  v1::Report r = Ready("held");
+  v1::Report submitted;
+  ASSERT_TRUE(Submit(r, {kGap}, &submitted).ok());
+  ASSERT_TRUE(Decide(kjj_.director, submitted.approval(), true).ok());
+  ASSERT_TRUE(Decide(kjj_.secretary, submitted.approval(), true, "同意").ok());
+  auto failed = stack_->WaitFor(kjj_.drafter, r.name(),
+                                [](const v1::Report& report) { return !report.error().empty(); });
+  ASSERT_TRUE(failed.ok()) << failed.status();
+  EXPECT_NE(failed->state(), v1::REPORT_STATE_PUBLISHED);
+  EXPECT_TRUE(absl::StrContains(failed->error(), "master key")) << failed->error();
+  EXPECT_TRUE(ReadStream(stack_->redis(), std::string(kPublishedEvents)).empty());
 }
 
 // Records of the period changed after publication: the published report

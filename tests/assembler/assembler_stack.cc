@@ -206,7 +206,9 @@ absl::Status Stack::StartReplica(const StackOptions& options, const redis::Optio
   auto r = std::make_unique<Replica>();
   r->redis = std::make_unique<redis::Client>(ro);
   r->auth = std::make_unique<auth::Authenticator>(r->redis.get(), kOperator);
-  r->store = std::make_unique<Store>(r->redis.get());
+  StoreOptions so;
+  so.signing_master_key = options.signing_master_key;
+  r->store = std::make_unique<Store>(r->redis.get(), so);
   Peers peers;
   peers.records = records_channel_;
   peers.templates = templates_channel_;

@@ -63,6 +63,8 @@ struct StackOptions {
   bool aof = false;
   // Token the workers use; empty: a valid service token.
   std::string worker_token;
+  // The signing master key (32 bytes) of every replica; empty: none.
+  std::string signing_master_key = std::string(32, '\x5a');
   // WatchReport limits of each replica.
   int max_watches_per_principal = 4;
   int max_watches = 256;

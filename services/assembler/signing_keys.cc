@@ -1,0 +1,208 @@
+#include "assembler/signing_keys.h"
+
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "assembler/domain.h"
+#include "common/crypto.h"
+#include "common/errors.h"
+#include "common/status.h"
+#include "common/timestamp.h"
+
+namespace govreport::assembler {
+namespace {
+
+constexpr int kDefaultValidityDays = 730;
+constexpr int kMaxValidityDays = 3650;
+
+absl::Status NoMasterKey() {
+  return errors::WithReason(
+      absl::FailedPreconditionError(
+          "this assembler has no signing master key (--signing-master-key-file): signing keys "
+          "can be neither made nor used"),
+      "NO_MASTER_KEY", "未配置签名主密钥，无法生成或使用签名密钥");
+}
+
+absl::Time TimeOf(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+// To the microsecond: a rotation and a signature in the same second must
+// still be ordered.
+google::protobuf::Timestamp TimestampOf(absl::Time t) {
+  const int64_t micros = absl::ToUnixMicros(t);
+  google::protobuf::Timestamp out;
+  out.set_seconds(micros / 1000000);
+  out.set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
+  return out;
+}
+
+// The key a request remembered ("n").
+absl::StatusOr<pb::SigningKey> KeyOfRequest(Store& store, const std::string& org,
+                                            const std::string& remembered) {
+  int64_t n = 0;
+  if (!absl::SimpleAtoi(remembered, &n)) return absl::DataLossError("corrupt request result");
+  GR_ASSIGN_OR_RETURN(std::vector<pb::SigningKey> keys, store.ReadSigningKeys(org));
+  for (auto& k : keys) {
+    if (k.name() == SigningKeyName(org, n)) return k;
+  }
+  return absl::DataLossError("the key a repeated request made is gone");
+}
+
+}  // namespace
+
+std::string SigningKeyName(absl::string_view org, int64_t n) {
+  return absl::StrCat("orgs/", org, "/signingKeys/", n);
+}
+
+absl::StatusOr<pb::SigningKey> CreateSigningKey(Store& store, const std::string& org,
+                                                const signing::CertificateSubject& subject,
+                                                int validity_days, const std::string& created_by,
+                                                absl::Time now, const request_id::Call& call) {
+  if (validity_days < 0 || validity_days > kMaxValidityDays) {
+    return errors::InvalidField(
+        "validity_days", "INVALID_ARGUMENT",
+        absl::StrCat(validity_days, " days: 0 (", kDefaultValidityDays, ") to ", kMaxValidityDays),
+        absl::StrCat("须为 0 至 ", kMaxValidityDays, " 天"));
+  }
+  GR_RETURN_IF_ERROR(request_id::Validate(call.id));
+  if (!call.id.empty()) {
+    // A repeat of a call that went through gets the key it made.
+    GR_ASSIGN_OR_RETURN(auto prior, store.ReadRequest(org, call.id));
+    if (prior) {
+      GR_ASSIGN_OR_RETURN(std::string first, request_id::FirstResult(*prior, call));
+      return KeyOfRequest(store, org, first);
+    }
+  }
+  if (store.signing_master_key().empty()) return NoMasterKey();
+  const int days = validity_days == 0 ? kDefaultValidityDays : validity_days;
+  GR_ASSIGN_OR_RETURN(int64_t n, store.NextSigningKeyNumber(org));
+  GR_ASSIGN_OR_RETURN(signing::KeyPair pair, signing::GenerateSm2KeyPair());
+  // The certificate counts in seconds; the key's own times are exact.
+  const absl::Time from = absl::FromUnixSeconds(absl::ToUnixSeconds(now));
+  GR_ASSIGN_OR_RETURN(
+      std::string cert,
+      signing::SelfSignedCertificate(pair.private_pem, subject, from, from + absl::Hours(24 * days),
+                                     static_cast<uint64_t>(n)));
+  GR_ASSIGN_OR_RETURN(signing::CertificateInfo info, signing::ReadCertificate(cert));
+  pb::SigningKey key;
+  key.set_name(SigningKeyName(org, n));
+  key.set_algorithm(kSigningAlgorithm);
+  key.set_public_key_pem(pair.public_pem);
+  key.set_certificate_pem(cert);
+  key.set_certificate_sha256(info.sha256_hex);
+  *key.mutable_not_before() = TimestampOf(info.not_before);
+  *key.mutable_not_after() = TimestampOf(info.not_after);
+  *key.mutable_create_time() = TimestampOf(now);
+  key.set_created_by(created_by);
+  GR_ASSIGN_OR_RETURN(std::string sealed,
+                      signing::Seal(store.signing_master_key(), key.name(), pair.private_pem));
+  GR_ASSIGN_OR_RETURN(RegisterResult r,
+                      store.AddSigningKey(org, n, key, sealed, absl::ToUnixMicros(now), call));
+  switch (r.outcome) {
+    case Outcome::kOk:
+      key.set_state(pb::SIGNING_KEY_STATE_ACTIVE);
+      return key;
+    case Outcome::kRequestReused:
+      return request_id::Reused(call.id);
+    case Outcome::kReplayed:
+      // A concurrent repeat won: its key stands, this one was never stored.
+      return KeyOfRequest(store, org, r.detail);
+    default:
+      return absl::InternalError("unexpected answer of the signing key script");
+  }
+}
+
+absl::StatusOr<std::optional<pb::DocumentSignature>> SignManifest(Store& store,
+                                                                  const std::string& org,
+                                                                  const std::string& manifest,
+                                                                  absl::Time now) {
+  GR_ASSIGN_OR_RETURN(std::optional<StoredSigningKey> active, store.ActiveSigningKey(org));
+  if (!active) return std::optional<pb::DocumentSignature>();
+  if (store.signing_master_key().empty()) return NoMasterKey();
+  const pb::SigningKey& key = active->key;
+  if (now < TimeOf(key.not_before()) || now > TimeOf(key.not_after())) {
+    return errors::WithReason(
+        absl::FailedPreconditionError(absl::StrCat(
+            key.name(),
+            "'s certificate is not valid now: create a new key (reportctl key create)")),
+        "SIGNING_KEY_EXPIRED", "签名密钥证书已过期，请生成新密钥");
+  }
+  absl::StatusOr<std::string> private_pem =
+      signing::Open(store.signing_master_key(), key.name(), active->sealed_private_key);
+  if (!private_pem.ok()) {
+    return errors::Prefixed(private_pem.status(),
+                            absl::StrCat(key.name(), " (another master key?): "));
+  }
+  GR_ASSIGN_OR_RETURN(std::string sig, signing::Sign(*private_pem, manifest));
+  pb::DocumentSignature out;
+  out.set_signing_key(key.name());
+  out.set_algorithm(kSigningAlgorithm);
+  out.set_signature(std::move(sig));
+  out.set_manifest(manifest);
+  out.set_certificate_pem(key.certificate_pem());
+  *out.mutable_signing_time() = TimestampOf(now);
+  return std::optional<pb::DocumentSignature>(std::move(out));
+}
+
+pb::VerifyDocumentResponse VerifyPublished(const pb::Revision& revision,
+                                           typepb::DocumentFormat format, absl::string_view content,
+                                           const std::vector<pb::SigningKey>& keys) {
+  pb::VerifyDocumentResponse out;
+  out.set_content_sha256(Sha256Hex(content));
+  const pb::RenderedDocument* listed = nullptr;
+  for (const auto& d : revision.documents()) {
+    if (d.format() == format) listed = &d;
+  }
+  if (listed == nullptr) {
+    out.add_problems(absl::StrCat(revision.name(), " has no ", FormatName(format), " document"));
+  } else if (listed->sha256() != out.content_sha256()) {
+    out.add_problems(absl::StrCat("the bytes are not the published ", FormatName(format),
+                                  ": SHA-256 ", out.content_sha256(), ", published ",
+                                  listed->sha256()));
+  } else {
+    out.set_content_matches(true);
+  }
+  if (!revision.has_signature()) {
+    out.add_problems(absl::StrCat(revision.name(),
+                                  " was published unsigned (the org had no "
+                                  "signing key then)"));
+    return out;
+  }
+  const pb::DocumentSignature& sig = revision.signature();
+  *out.mutable_signature() = sig;
+  const pb::SigningKey* key = nullptr;
+  for (const auto& k : keys) {
+    if (k.name() == sig.signing_key()) key = &k;
+  }
+  if (key == nullptr) {
+    out.add_problems(absl::StrCat(sig.signing_key(), " is no key of this org"));
+    return out;
+  }
+  *out.mutable_signing_key() = *key;
+  // The org's key as registered decides, not the certificate the signature
+  // carries: a forged signature with its own certificate fails here.
+  const bool manifest_ok = sig.manifest() == Manifest(revision.documents()) &&
+                           Sha256Hex(sig.manifest()) == revision.digest();
+  if (!manifest_ok) out.add_problems("the signed manifest is not the revision's");
+  const absl::Status verified =
+      signing::Verify(key->public_key_pem(), sig.manifest(), sig.signature());
+  if (!verified.ok()) out.add_problems(absl::StrCat("signature: ", verified.message()));
+  if (sig.certificate_pem() != key->certificate_pem()) {
+    out.add_problems("the certificate the signature carries is not the key's");
+  }
+  out.set_signature_valid(manifest_ok && verified.ok() &&
+                          sig.certificate_pem() == key->certificate_pem());
+  const absl::Time at = TimeOf(sig.signing_time());
+  const bool was_active = at >= TimeOf(key->create_time()) &&
+                          (!key->has_retire_time() || at < TimeOf(key->retire_time()));
+  const bool cert_valid = at >= TimeOf(key->not_before()) && at <= TimeOf(key->not_after());
+  if (!was_active) out.add_problems(absl::StrCat(key->name(), " was not the active key then"));
+  if (!cert_valid) out.add_problems(absl::StrCat(key->name(), "'s certificate was not valid then"));
+  out.set_key_valid_at_signing(was_active && cert_valid);
+  out.set_valid(out.content_matches() && out.signature_valid() && out.key_valid_at_signing());
+  return out;
+}
+
+}  // namespace govreport::assembler

@@ -1,0 +1,52 @@
+// Org signing keys and the signature of publications (docs/signing.md):
+// each org may have SM2 keys; the active one signs the manifest of every
+// publication; retired ones stay to verify what they signed. Private keys
+// exist in the clear only inside these functions, sealed under the
+// operator's master key everywhere else.
+#ifndef GOVREPORT_ASSEMBLER_SIGNING_KEYS_H_
+#define GOVREPORT_ASSEMBLER_SIGNING_KEYS_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "assembler/store.h"
+#include "common/request_id.h"
+#include "common/signing.h"
+#include "govreport/assembler/v1/reports.pb.h"
+
+namespace govreport::assembler {
+
+inline constexpr char kSigningAlgorithm[] = "SM2-with-SM3";
+
+// orgs/{org}/signingKeys/{n}
+std::string SigningKeyName(absl::string_view org, int64_t n);
+
+// A new active key for `org` (the old one retired), with a self-signed
+// certificate for `subject`, valid `validity_days` (0: 730) from `now`.
+absl::StatusOr<pb::SigningKey> CreateSigningKey(Store& store, const std::string& org,
+                                                const signing::CertificateSubject& subject,
+                                                int validity_days, const std::string& created_by,
+                                                absl::Time now, const request_id::Call& call);
+
+// The org's active key's signature of `manifest` at `now`; nullopt when the
+// org has no key. An org with a key that cannot sign (no master key here,
+// a sealed key that does not open, an expired certificate) is an error,
+// never an unsigned publication.
+absl::StatusOr<std::optional<pb::DocumentSignature>> SignManifest(Store& store,
+                                                                  const std::string& org,
+                                                                  const std::string& manifest,
+                                                                  absl::Time now);
+
+// What VerifyDocument answers for `content` claimed to be `format` of the
+// published `revision`, given the org's keys.
+pb::VerifyDocumentResponse VerifyPublished(const pb::Revision& revision,
+                                           govreport::type::v1::DocumentFormat format,
+                                           absl::string_view content,
+                                           const std::vector<pb::SigningKey>& keys);
+
+}  // namespace govreport::assembler
+
+#endif  // GOVREPORT_ASSEMBLER_SIGNING_KEYS_H_
