@@ -323,9 +323,8 @@ class Renderer {
   }
 
   void Interpolate(const CompiledTemplate& t, const Node& node) {
-    Value scratch[2];
     int found_at = -1;
-    const Value* v = Resolve(t, node, scratch, &found_at);
+    const Value* v = Resolve(t, node, scratch_, &found_at);
     if (v == nullptr || v->is_null()) {
       // Reported under its full name: {{district}} inside {{#org}} is
       // org.district; a name found nowhere belongs to the innermost scope.
@@ -347,15 +346,20 @@ class Renderer {
       EmitValue(v->text(), escape);
       return;
     }
+    if (v->is_numeric() || v->kind() == Value::Kind::kDate) {
+      // Never empty and never in need of escaping: written in place.
+      EmitIndentIfLineStart();
+      v->AppendText(&out_);
+      return;
+    }
     scratch_text_.clear();
     v->AppendText(&scratch_text_);
     EmitValue(scratch_text_, escape);
   }
 
   void Section(const CompiledTemplate& t, uint32_t index, const Node& node) {
-    Value scratch[2];
     int found_at = -1;
-    const Value* v = Resolve(t, node, scratch, &found_at);
+    const Value* v = Resolve(t, node, scratch_, &found_at);
     const bool truthy = v != nullptr && v->Truthy();
     if (node.type == NodeType::kInverted) {
       if (!truthy) PushFrame(&t, nullptr, index + 1, node.end, false);
@@ -372,7 +376,7 @@ class Renderer {
     }
     PushFrame(&t, nullptr, index + 1, node.end, false);
     if (v->kind() == Value::Kind::kBool) return;  // nothing to look into
-    if (v == &scratch[0] || v == &scratch[1]) {
+    if (v == &scratch_[0] || v == &scratch_[1]) {
       arena_.push_back(std::move(*const_cast<Value*>(v)));
       v = &arena_.back();
     }
@@ -525,6 +529,9 @@ class Renderer {
   std::vector<Scope> scopes_;
   std::string indent_;
   std::string scratch_text_;
+  // Derived values of Interpolate and Section, reused: each is consumed (or
+  // moved into arena_) before the next node.
+  Value scratch_[2];
   bool at_line_start_ = true;
   int include_depth_ = 0;
   mutable uint64_t steps_ = 0;  // PathOf counts its walk
