@@ -47,6 +47,9 @@ class Renderer {
         result_(*result) {
     missing_seen_.insert(missing_.begin(), missing_.end());
     next_check_ = options_.check_every;
+    // Deeper than most templates nest, so that they grow once at most.
+    frames_.reserve(16);
+    context_.reserve(16);
   }
 
   ~Renderer() {
@@ -87,7 +90,6 @@ class Renderer {
       const uint32_t index = f.pc;
       const Node& node = t.nodes()[index];
       f.pc = node.end;  // `f` may dangle once a frame is pushed below
-      absl::Status status;
       switch (node.type) {
         case NodeType::kText:
           EmitText(t.NameOf(node));
@@ -99,17 +101,17 @@ class Renderer {
         case NodeType::kInverted:
           Section(t, index, node);
           break;
+        // Only these can fail: the common nodes above build no Status.
         case NodeType::kPartial:
-          status = Partial(t, node);
-          break;
         case NodeType::kParent:
-          status = Parent(t, index, node);
+        case NodeType::kBlock: {
+          absl::Status status = node.type == NodeType::kPartial  ? Partial(t, node)
+                                : node.type == NodeType::kParent ? Parent(t, index, node)
+                                                                 : Block(t, index, node);
+          if (!status.ok()) return status;
           break;
-        case NodeType::kBlock:
-          status = Block(t, index, node);
-          break;
+        }
       }
-      if (!status.ok()) return status;
       if (out_.size() - start_size_ > options_.max_output_bytes) {
         return Exhausted(t, index,
                          "output is larger than " + std::to_string(options_.max_output_bytes) +
