@@ -2,7 +2,8 @@
 # Benchmarks. Every figure is measured side by side with its named peer in
 # the same run, because these machines are noisy; the ratios are what to
 # compare between runs. Writes build/bench/results.json (one flat JSON
-# object) and prints it.
+# object) and prints it, then a table of what changed since the previous
+# results (kept as build/bench/results.prev.json).
 #   scripts/bench.sh            full run (fills an org with 1 million records)
 #   scripts/bench.sh --quick    small sizes, for a smoke test
 set -euo pipefail
@@ -65,7 +66,10 @@ echo "== mixed load" >&2
 parts+=("$(build/tests/fault/fault_runner --mixed $quick)")
 echo "== jinja2" >&2
 parts+=("$(python3 scripts/jinja_bench.py build/bench)")
-python3 - "${parts[@]}" > build/bench/results.json <<'PY'
+mode=full
+[ -n "$quick" ] && mode=quick
+parts+=("{\"bench.mode\": \"$mode\"}")
+python3 - "${parts[@]}" > build/bench/results.json.new <<'PY'
 import json, sys
 merged = {}
 for part in sys.argv[1:]:
@@ -75,4 +79,17 @@ if "render.seed.jinja2_ns_per_op" in merged and "render.seed.ns_per_op" in merge
         merged["render.seed.jinja2_ns_per_op"] / merged["render.seed.ns_per_op"], 2)
 print(json.dumps(merged, indent=2, sort_keys=True))
 PY
+# The previous results are kept beside the new ones and compared with them,
+# so that a regression shows at a glance (scripts/bench_compare.py says which
+# way is better for each figure; it never changes the exit code).
+have_prev=""
+if [ -f build/bench/results.json ]; then
+  mv build/bench/results.json build/bench/results.prev.json
+  have_prev=yes
+fi
+mv build/bench/results.json.new build/bench/results.json
 cat build/bench/results.json
+if [ -n "$have_prev" ]; then
+  echo "== compared with the previous run (build/bench/results.prev.json)"
+  python3 scripts/bench_compare.py build/bench/results.prev.json build/bench/results.json || true
+fi

@@ -204,24 +204,42 @@ std::string ChineseMoneyUppercase(int64_t fen) {
   return out;
 }
 
-std::string FormatScaled(int64_t scaled, int precision, bool trim_zeros) {
+void AppendScaled(int64_t scaled, int precision, bool trim_zeros, std::string* out) {
   if (precision < 0) precision = 0;
   if (precision > 18) precision = 18;
   const uint64_t magnitude = Magnitude(scaled);
   const uint64_t divisor = kPow10[precision];
+  // 20 digits of the integer part, a sign, a point and 18 decimals.
+  char buffer[48];
+  char* p = buffer;
+  if (scaled < 0) *p++ = '-';
+  p = std::to_chars(p, buffer + sizeof(buffer), magnitude / divisor).ptr;
+  if (precision > 0) {
+    uint64_t frac = magnitude % divisor;
+    int digits = precision;
+    if (trim_zeros) {
+      while (digits > 0 && frac % 10 == 0) {
+        frac /= 10;
+        --digits;
+      }
+    }
+    if (digits > 0) {
+      *p++ = '.';
+      // frac has at most `digits` digits: write them right to left, zeros
+      // in front included.
+      for (int d = digits; d-- > 0;) {
+        p[d] = static_cast<char>('0' + frac % 10);
+        frac /= 10;
+      }
+      p += digits;
+    }
+  }
+  out->append(buffer, p);
+}
+
+std::string FormatScaled(int64_t scaled, int precision, bool trim_zeros) {
   std::string out;
-  if (scaled < 0) out.push_back('-');
-  out.append(std::to_string(magnitude / divisor));
-  if (precision == 0) return out;
-  std::string frac = std::to_string(magnitude % divisor);
-  frac.insert(0, static_cast<size_t>(precision) - frac.size(), '0');
-  if (trim_zeros) {
-    while (!frac.empty() && frac.back() == '0') frac.pop_back();
-  }
-  if (!frac.empty()) {
-    out.push_back('.');
-    out.append(frac);
-  }
+  AppendScaled(scaled, precision, trim_zeros, &out);
   return out;
 }
 

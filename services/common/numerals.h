@@ -44,6 +44,8 @@ std::string ChineseMoneyUppercase(int64_t fen);
 // With trim_zeros, trailing zeros after the point (and a bare point) go:
 // (1000, 1) → "100"; without, the scale is kept: "100.0". precision 0..18.
 std::string FormatScaled(int64_t scaled, int precision, bool trim_zeros);
+// The same appended to *out, without allocating (the renderer's hot path).
+void AppendScaled(int64_t scaled, int precision, bool trim_zeros, std::string* out);
 
 // Fen as 元 for running text: 123456 → "1234.56", 123450 → "1234.5",
 // 123400 → "1234" (trailing zeros trimmed, never rounded).

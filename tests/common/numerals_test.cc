@@ -99,6 +99,16 @@ TEST(FormatScaled, TrimAndKeep) {
   EXPECT_EQ(FormatScaled(-5, 3, true), "-0.005");
   EXPECT_EQ(FormatScaled(12, 0, true), "12");
   EXPECT_EQ(FormatScaled(std::numeric_limits<int64_t>::min(), 0, true), "-9223372036854775808");
+  EXPECT_EQ(FormatScaled(std::numeric_limits<int64_t>::min(), 18, false), "-9.223372036854775808");
+  EXPECT_EQ(FormatScaled(7, 18, false), "0.000000000000000007");
+  EXPECT_EQ(FormatScaled(1050, 3, true), "1.05");
+}
+
+TEST(FormatScaled, AppendScaledAppends) {
+  std::string out = "共";
+  AppendScaled(975, 1, true, &out);
+  AppendScaled(1000, 1, true, &out);
+  EXPECT_EQ(out, "共97.5100");
 }
 
 TEST(Money, YuanAndWan) {

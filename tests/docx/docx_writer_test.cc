@@ -10,6 +10,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -509,6 +510,24 @@ TEST(WriteOfficialDocxTest, SameInputSameBytes) {
 
   options.timestamp += std::chrono::seconds{2};
   EXPECT_NE(WriteOrDie(seed, options), a);
+}
+
+// The deflate state is kept per thread and reused: what a thread wrote before
+// (a larger document, another frame) must not show in the next document's
+// bytes, and another thread must write the same ones.
+TEST(WriteOfficialDocxTest, SameBytesAfterOtherDocumentsAndOnAnotherThread) {
+  const std::string seed = SeedText();
+  const std::string first = WriteOrDie(seed);
+  DocxOptions framed;
+  framed.frame.issuing_mark = "重庆市科学技术局文件";
+  framed.frame.copy_to = "市纪委监委";
+  std::string tables = "表格\n| 项目 | 数量 |\n|---|---:|\n";
+  for (int i = 0; i < 500; ++i) absl::StrAppend(&tables, "| 第", i, "项 | ", i * 7, " |\n");
+  ASSERT_FALSE(WriteOrDie(tables, framed).empty());
+  EXPECT_EQ(WriteOrDie(seed), first);
+  std::string on_thread;
+  std::thread([&] { on_thread = WriteOrDie(seed); }).join();
+  EXPECT_EQ(on_thread, first);
 }
 
 TEST(WriteOfficialDocxTest, BytesDoNotDependOnTheTimeZone) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -20,6 +21,10 @@ namespace {
 
 namespace L = ::govreport::docx::layout;
 using internal::AppendXmlEscaped;
+
+// Deflate level of the parts written per document (document.xml, core.xml),
+// chosen by measurement: docs/benchmarks.md.
+constexpr int kDocumentDeflateLevel = 3;
 
 struct CivilTime {
   int year, month, day, hour, minute, second;
@@ -379,8 +384,9 @@ class DocumentBuilder {
       : lines_(lines), frame_(frame), grid_(grid), sig_(FindSignature(lines)) {}
 
   std::string Build() {
-    xml_ = absl::StrCat(internal::kXmlDeclaration, "<w:document", internal::kWordNamespaces,
-                        "><w:body>");
+    xml_.reserve(EstimatedSize());
+    absl::StrAppend(&xml_, internal::kXmlDeclaration, "<w:document", internal::kWordNamespaces,
+                    "><w:body>");
     if (frame_.HasHeader()) AppendHeader();
     for (size_t i = 0; i < lines_.size();) i = AppendLine(i);
     if (!frame_.note.empty() && !note_written_) AppendNote(NoteLine(frame_.note));
@@ -398,6 +404,21 @@ class DocumentBuilder {
   }
 
  private:
+  // Enough for the whole document.xml in one buffer, so that it is written
+  // in one pass without copying: the text escaped, a paragraph's markup per
+  // line, a cell's (properties, borders, run) per table cell; the frame
+  // and section properties are in the constant.
+  size_t EstimatedSize() const {
+    size_t size = 8192;
+    for (const ClassifiedLine& line : lines_) {
+      size += 2 * line.text.size() + 320;
+      if (line.kind == LineKind::kTableHeader || line.kind == LineKind::kTableRow) {
+        size += 640 * static_cast<size_t>(std::count(line.text.begin(), line.text.end(), '|'));
+      }
+    }
+    return size;
+  }
+
   // Lays out lines_[i] (a table: all its lines); returns the next index.
   size_t AppendLine(size_t i) {
     const ClassifiedLine& line = lines_[i];
@@ -727,6 +748,50 @@ std::string DocumentXml(const std::vector<ClassifiedLine>& lines, const Document
   return DocumentBuilder(lines, frame, grid).Build();
 }
 
+// The parts that are the same in every document, in each of their variants
+// (with the 版记's blank footer or not, one styles.xml per character grid),
+// deflated once at the strongest level.
+struct StaticParts {
+  absl::Status status;  // the first failure, if any
+  internal::DeflatedEntry content_types[2], document_rels[2], styles[2];
+  internal::DeflatedEntry package_rels, settings, font_table, footer_odd, footer_even, footer_blank,
+      app;
+};
+
+const StaticParts& PrebuiltParts() {
+  static const StaticParts* const kParts = [] {
+    auto* parts = new StaticParts;
+    auto deflate = [parts](internal::DeflatedEntry* out, std::string name, const std::string& xml) {
+      absl::StatusOr<internal::DeflatedEntry> entry =
+          internal::Deflate(std::move(name), xml, /*level=*/9);
+      if (entry.ok()) {
+        *out = *std::move(entry);
+      } else if (parts->status.ok()) {
+        parts->status = entry.status();
+      }
+    };
+    for (int blank : {0, 1}) {
+      deflate(&parts->content_types[blank], "[Content_Types].xml",
+              internal::ContentTypesXml(blank == 1));
+      deflate(&parts->document_rels[blank], "word/_rels/document.xml.rels",
+              internal::DocumentRelsXml(blank == 1));
+    }
+    deflate(&parts->styles[0], "word/styles.xml",
+            internal::StylesXml(CharacterGrid::kDocumentGrid));
+    deflate(&parts->styles[1], "word/styles.xml",
+            internal::StylesXml(CharacterGrid::kCondensedSpacing));
+    deflate(&parts->package_rels, "_rels/.rels", internal::PackageRelsXml());
+    deflate(&parts->settings, "word/settings.xml", internal::SettingsXml());
+    deflate(&parts->font_table, "word/fontTable.xml", internal::FontTableXml());
+    deflate(&parts->footer_odd, "word/footer1.xml", internal::FooterXml(/*odd_pages=*/true));
+    deflate(&parts->footer_even, "word/footer2.xml", internal::FooterXml(/*odd_pages=*/false));
+    deflate(&parts->footer_blank, "word/footer3.xml", internal::BlankFooterXml());
+    deflate(&parts->app, "docProps/app.xml", internal::AppPropertiesXml());
+    return parts;
+  }();
+  return *kParts;
+}
+
 }  // namespace
 
 bool NeedsLandscape(const Table& table) {
@@ -806,25 +871,27 @@ absl::StatusOr<std::string> WriteOfficialDocx(std::string_view text, const DocxO
   if (!options.title.empty()) title = options.title;
   if (!options.author.empty()) issuer = options.author;
 
+  const StaticParts& fixed = PrebuiltParts();
+  if (!fixed.status.ok()) return fixed.status;
+  absl::StatusOr<internal::DeflatedEntry> document =
+      internal::Deflate("word/document.xml", DocumentXml(*lines, frame, options.character_grid),
+                        kDocumentDeflateLevel);
+  if (!document.ok()) return document.status();
+  absl::StatusOr<internal::DeflatedEntry> core = internal::Deflate(
+      "docProps/core.xml", internal::CorePropertiesXml(title, issuer, W3cdtf(*time)),
+      kDocumentDeflateLevel);
+  if (!core.ok()) return core.status();
+  const bool blank_footer = frame.HasImprint();
+  const int blank = blank_footer ? 1 : 0;
+  const int grid = options.character_grid == CharacterGrid::kDocumentGrid ? 0 : 1;
   // [Content_Types].xml first, as consumers that stream the zip expect.
-  const internal::ZipEntry entries[] = {
-      {"[Content_Types].xml", internal::ContentTypesXml(frame.HasImprint())},
-      {"_rels/.rels", internal::PackageRelsXml()},
-      {"word/document.xml", DocumentXml(*lines, frame, options.character_grid)},
-      {"word/styles.xml", internal::StylesXml(options.character_grid)},
-      {"word/settings.xml", internal::SettingsXml()},
-      {"word/fontTable.xml", internal::FontTableXml()},
-      {"word/footer1.xml", internal::FooterXml(/*odd_pages=*/true)},
-      {"word/footer2.xml", internal::FooterXml(/*odd_pages=*/false)},
-      {"word/_rels/document.xml.rels", internal::DocumentRelsXml(frame.HasImprint())},
-      {"docProps/core.xml", internal::CorePropertiesXml(title, issuer, W3cdtf(*time))},
-      {"docProps/app.xml", internal::AppPropertiesXml()},
-  };
-  if (!frame.HasImprint()) return internal::ZipInMemory(entries, ToDos(*time));
-  std::vector<internal::ZipEntry> with_blank_footer(std::begin(entries), std::end(entries));
-  with_blank_footer.insert(with_blank_footer.begin() + 8,
-                           {"word/footer3.xml", internal::BlankFooterXml()});
-  return internal::ZipInMemory(with_blank_footer, ToDos(*time));
+  std::vector<const internal::DeflatedEntry*> entries = {
+      &fixed.content_types[blank], &fixed.package_rels, &*document,
+      &fixed.styles[grid],         &fixed.settings,     &fixed.font_table,
+      &fixed.footer_odd,           &fixed.footer_even};
+  if (blank_footer) entries.push_back(&fixed.footer_blank);
+  entries.insert(entries.end(), {&fixed.document_rels[blank], &*core, &fixed.app});
+  return internal::ZipDeflated(entries, ToDos(*time));
 }
 
 }  // namespace govreport::docx

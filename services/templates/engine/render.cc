@@ -47,6 +47,9 @@ class Renderer {
         result_(*result) {
     missing_seen_.insert(missing_.begin(), missing_.end());
     next_check_ = options_.check_every;
+    // Deeper than most templates nest, so that they grow once at most.
+    frames_.reserve(16);
+    context_.reserve(16);
   }
 
   ~Renderer() {
@@ -87,7 +90,6 @@ class Renderer {
       const uint32_t index = f.pc;
       const Node& node = t.nodes()[index];
       f.pc = node.end;  // `f` may dangle once a frame is pushed below
-      absl::Status status;
       switch (node.type) {
         case NodeType::kText:
           EmitText(t.NameOf(node));
@@ -99,17 +101,17 @@ class Renderer {
         case NodeType::kInverted:
           Section(t, index, node);
           break;
+        // Only these can fail: the common nodes above build no Status.
         case NodeType::kPartial:
-          status = Partial(t, node);
-          break;
         case NodeType::kParent:
-          status = Parent(t, index, node);
+        case NodeType::kBlock: {
+          absl::Status status = node.type == NodeType::kPartial  ? Partial(t, node)
+                                : node.type == NodeType::kParent ? Parent(t, index, node)
+                                                                 : Block(t, index, node);
+          if (!status.ok()) return status;
           break;
-        case NodeType::kBlock:
-          status = Block(t, index, node);
-          break;
+        }
       }
-      if (!status.ok()) return status;
       if (out_.size() - start_size_ > options_.max_output_bytes) {
         return Exhausted(t, index,
                          "output is larger than " + std::to_string(options_.max_output_bytes) +
@@ -323,9 +325,8 @@ class Renderer {
   }
 
   void Interpolate(const CompiledTemplate& t, const Node& node) {
-    Value scratch[2];
     int found_at = -1;
-    const Value* v = Resolve(t, node, scratch, &found_at);
+    const Value* v = Resolve(t, node, scratch_, &found_at);
     if (v == nullptr || v->is_null()) {
       // Reported under its full name: {{district}} inside {{#org}} is
       // org.district; a name found nowhere belongs to the innermost scope.
@@ -347,15 +348,20 @@ class Renderer {
       EmitValue(v->text(), escape);
       return;
     }
+    if (v->is_numeric() || v->kind() == Value::Kind::kDate) {
+      // Never empty and never in need of escaping: written in place.
+      EmitIndentIfLineStart();
+      v->AppendText(&out_);
+      return;
+    }
     scratch_text_.clear();
     v->AppendText(&scratch_text_);
     EmitValue(scratch_text_, escape);
   }
 
   void Section(const CompiledTemplate& t, uint32_t index, const Node& node) {
-    Value scratch[2];
     int found_at = -1;
-    const Value* v = Resolve(t, node, scratch, &found_at);
+    const Value* v = Resolve(t, node, scratch_, &found_at);
     const bool truthy = v != nullptr && v->Truthy();
     if (node.type == NodeType::kInverted) {
       if (!truthy) PushFrame(&t, nullptr, index + 1, node.end, false);
@@ -372,7 +378,7 @@ class Renderer {
     }
     PushFrame(&t, nullptr, index + 1, node.end, false);
     if (v->kind() == Value::Kind::kBool) return;  // nothing to look into
-    if (v == &scratch[0] || v == &scratch[1]) {
+    if (v == &scratch_[0] || v == &scratch_[1]) {
       arena_.push_back(std::move(*const_cast<Value*>(v)));
       v = &arena_.back();
     }
@@ -525,6 +531,9 @@ class Renderer {
   std::vector<Scope> scopes_;
   std::string indent_;
   std::string scratch_text_;
+  // Derived values of Interpolate and Section, reused: each is consumed (or
+  // moved into arena_) before the next node.
+  Value scratch_[2];
   bool at_line_start_ = true;
   int include_depth_ = 0;
   mutable uint64_t steps_ = 0;  // PathOf counts its walk

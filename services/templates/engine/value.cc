@@ -252,7 +252,7 @@ void Value::AppendText(std::string* out) const {
       return;
     case Kind::kNumber:
       if (!is_double_) {
-        out->append(FormatScaled(int_, precision_, false));
+        AppendScaled(int_, precision_, false, out);
       } else if (precision_ < 0 || !std::isfinite(double_)) {
         out->append(FormatShortestDecimal(double_));
       } else {
@@ -263,7 +263,7 @@ void Value::AppendText(std::string* out) const {
       }
       return;
     case Kind::kQuantity:
-      out->append(FormatScaled(int_, precision_, true));
+      AppendScaled(int_, precision_, true, out);
       return;
     case Kind::kMoney:
       out->append(FormatFenAsYuan(int_));
