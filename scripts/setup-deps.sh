@@ -9,7 +9,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libhiredis-dev libssl-dev libzip-dev
+  libabsl-dev libhiredis-dev libssl-dev libzip-dev zlib1g-dev
   libcpp-httplib-dev prometheus-cpp-dev
   # google/api/{annotations,http}.proto for the gateway's routes.
   golang-github-grpc-ecosystem-grpc-gateway-dev
