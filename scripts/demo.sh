@@ -122,7 +122,9 @@ setup_org kjj "中共重庆市科学技术局党组" "市科技局" 2023
 as "${admin[kjj]}" settings set kjj --issuing-mark 中共重庆市科学技术局党组 --code 渝科党 \
   --main-recipients 中共重庆市委 --copy-to "市纪委监委驻市科技局纪检监察组" \
   --printing-org 中共重庆市科学技术局党组办公室 --upward true >/dev/null
-step "市科技局 (kjj): profile, tokens, roles, workflow bound to the template, 版头 settings (渝科党), a year of records"
+# Its SM2 signing key: every publication from now on is signed.
+as "${admin[kjj]}" key create kjj >/dev/null
+step "市科技局 (kjj): profile, tokens, roles, workflow bound to the template, 版头 settings (渝科党), an SM2 signing key, a year of records"
 setup_org jyj "中共重庆市教育委员会党组" "市教委" 7
 step "市教委 (jyj): the same, its own records and approvers (no 版头 settings: the body alone)"
 
@@ -167,6 +169,18 @@ for f in txt md html docx; do
   [ -n "$served" ] && [ "$served" = "$actual" ] || { echo "digest mismatch for $f" >&2; exit 1; }
 done
 step "downloaded kjj-2023.{txt,md,html,docx}; each digest matches its bytes"
+as "${drafter[kjj]}" report verify "$report" "$out"/kjj-2023.{txt,md,html,docx} \
+  --export "$out/kjj-2023-signature" | grep -E "VALID|signed by" | sed 's/^/    /'
+# What a recipient without reportctl runs: openssl checks the signature over
+# the manifest, sha256sum each file against its line.
+sig="$out/kjj-2023-signature"
+openssl dgst -sm3 -verify "$sig/public-key.pem" -sigopt distid:1234567812345678 \
+  -signature "$sig/signature.der" "$sig/manifest.txt" | sed 's/^/    openssl: /'
+for f in txt md html docx; do
+  grep -q "^${f^^} $(sha256sum "$out/kjj-2023.$f" | cut -d' ' -f1)\$" "$sig/manifest.txt" ||
+    { echo "kjj-2023.$f is not in the signed manifest" >&2; exit 1; }
+done
+step "each document verifies against kjj's SM2 signature, with reportctl and with openssl alone"
 as "${admin[kjj]}" docnumber list kjj | sed 's/^/    /'
 step "发文字号 allocated at sign-off from kjj's register"
 

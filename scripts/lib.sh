@@ -25,6 +25,9 @@ gr_fail() {
 gr_secrets() {
   (umask 077; head -c 32 /dev/urandom | base64 >"$GR_RUN_DIR/secret.key")
   export GOVREPORT_SECRET_KEY_FILE="$GR_RUN_DIR/secret.key"
+  # The assembler seals the orgs' private signing keys under this one.
+  (umask 077; openssl rand -hex 32 >"$GR_RUN_DIR/signing-master.key")
+  export GOVREPORT_SIGNING_MASTER_KEY_FILE="$GR_RUN_DIR/signing-master.key"
   GOVREPORT_ADMIN_TOKEN="${1:-op}-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   export GOVREPORT_ADMIN_TOKEN
 }

@@ -73,6 +73,7 @@ void RegisterTemplateCommands(std::vector<Command>& commands);  // template_comm
 void RegisterReportCommands(std::vector<Command>& commands);    // report_commands.cc
 void RegisterApprovalCommands(std::vector<Command>& commands);  // approval_commands.cc
 void RegisterDocumentCommands(std::vector<Command>& commands);  // docnumber_commands.cc
+void RegisterSigningCommands(std::vector<Command>& commands);   // key_commands.cc
 
 // Every command, in that order (dispatch.cc).
 std::vector<Command> AllCommands();

@@ -147,6 +147,7 @@ std::vector<Command> AllCommands() {
   RegisterReportCommands(commands);
   RegisterApprovalCommands(commands);
   RegisterDocumentCommands(commands);
+  RegisterSigningCommands(commands);
   return commands;
 }
 

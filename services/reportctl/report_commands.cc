@@ -73,6 +73,16 @@ absl::StatusOr<rpt::Report> FetchReport(Context& c, const std::string& name, boo
   return r;
 }
 
+absl::StatusOr<typepb::DocumentFormat> ParseFormat(const std::string& text) {
+  std::string f = absl::AsciiStrToLower(text);
+  if (f.empty() || f == "txt" || f == "text") return typepb::DOCUMENT_FORMAT_TXT;
+  if (f == "md" || f == "markdown") return typepb::DOCUMENT_FORMAT_MD;
+  if (f == "html") return typepb::DOCUMENT_FORMAT_HTML;
+  if (f == "docx") return typepb::DOCUMENT_FORMAT_DOCX;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--format: '", text, "' is not one of txt, md, html, docx"));
+}
+
 namespace {
 
 // Short forms: "annual" → orgs/{org}/{kind}/annual.
@@ -111,16 +121,6 @@ bool NarrativeFromFlags(Context& c, google::protobuf::Map<std::string, std::stri
     (*out)[item.substr(0, eq)] = value;
   }
   return true;
-}
-
-absl::StatusOr<typepb::DocumentFormat> ParseFormat(const std::string& text) {
-  std::string f = absl::AsciiStrToLower(text);
-  if (f.empty() || f == "txt" || f == "text") return typepb::DOCUMENT_FORMAT_TXT;
-  if (f == "md" || f == "markdown") return typepb::DOCUMENT_FORMAT_MD;
-  if (f == "html") return typepb::DOCUMENT_FORMAT_HTML;
-  if (f == "docx") return typepb::DOCUMENT_FORMAT_DOCX;
-  return absl::InvalidArgumentError(
-      absl::StrCat("--format: '", text, "' is not one of txt, md, html, docx"));
 }
 
 void PrintReport(Context& c, const rpt::Report& r) {

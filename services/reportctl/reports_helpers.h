@@ -26,6 +26,9 @@ std::string Time(const google::protobuf::Timestamp& t);
 std::string Clip(const std::string& text, size_t bytes);
 absl::StatusOr<assembler::v1::Report> FetchReport(Context& c, const std::string& name,
                                                   bool staleness);
+// txt (or empty), md, html, docx → the format; INVALID_ARGUMENT naming
+// --format otherwise.
+absl::StatusOr<type::v1::DocumentFormat> ParseFormat(const std::string& text);
 
 // approval_commands.cc
 
