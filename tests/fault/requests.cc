@@ -144,6 +144,11 @@ constexpr std::pair<const char*, const char*> kBaseRequests[] = {
     {"ReportService/ListDocumentNumbers", R"(parent: "orgs/{ORG}" page_size: 5)"},
     {"ReportService/VoidDocumentNumber",
      R"(name: "orgs/{ORG}/documentNumbers/1" reason: "作废" request_id: "{RID}")"},
+    {"ReportService/CreateSigningKey",
+     R"(parent: "orgs/{ORG}" validity_days: 30 request_id: "{RID}")"},
+    {"ReportService/ListSigningKeys", R"(parent: "orgs/{ORG}" page_size: 5)"},
+    {"ReportService/VerifyDocument",
+     R"(name: "orgs/{ORG}/reports/{REP}/revisions/{REV}" format: DOCUMENT_FORMAT_TXT content: "x")"},
 };
 
 const std::map<std::string, std::string>& BaseRequests() {
