@@ -990,6 +990,8 @@ absl::string_view FormatName(typepb::DocumentFormat format) {
       return "HTML";
     case typepb::DOCUMENT_FORMAT_DOCX:
       return "DOCX";
+    case typepb::DOCUMENT_FORMAT_PDF:
+      return "PDF";
     default:
       return "UNSPECIFIED";
   }
@@ -1003,6 +1005,8 @@ std::string DefaultContentType(typepb::DocumentFormat format) {
       return "text/html; charset=utf-8";
     case typepb::DOCUMENT_FORMAT_DOCX:
       return "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+    case typepb::DOCUMENT_FORMAT_PDF:
+      return "application/pdf";
     default:
       return "text/plain; charset=utf-8";
   }

@@ -19,6 +19,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
+#include "govreport/type/v1/document_format.pb.h"
 #include "gtest/gtest.h"
 #include "templates/docx/docx_writer.h"
 #include "templates/layout/pdf_writer.h"
@@ -100,9 +101,8 @@ class PdfPopplerTest : public ::testing::TestWithParam<Case> {
     text_ = Fixture(GetParam().fixture);
     ASSERT_FALSE(text_.empty());
     if (GetParam().framed) frame_ = ExampleFrame();
-    PdfOptions options;
-    options.frame = frame_;
-    absl::StatusOr<std::string> pdf = WriteOfficialPdf(text_, options);
+    // Through the templates service's formats, as a render asks for it.
+    absl::StatusOr<std::string> pdf = templates::ToPdf(text_, "", "", 0, frame_);
     ASSERT_TRUE(pdf.ok()) << pdf.status();
     std::ofstream(dir_ / "doc.pdf", std::ios::binary) << *pdf;
   }
@@ -150,6 +150,10 @@ TEST_P(PdfPopplerTest, TextIsTheTxtFormatsText) {
   EXPECT_THAT(info, HasSubstr("CreationDate:    Tue Jan  1 00:00:00 1980 UTC"));
   EXPECT_THAT(info, Not(HasSubstr("Error")));
   EXPECT_THAT(info, HasSubstr("Page size:       595.3 x 841.9 pts (A4)"));
+}
+
+TEST(PdfFormatTest, ContentTypeIsApplicationPdf) {
+  EXPECT_EQ(templates::ContentType(type::v1::DOCUMENT_FORMAT_PDF), "application/pdf");
 }
 
 TEST_P(PdfPopplerTest, EveryFontIsEmbedded) {
