@@ -78,9 +78,15 @@ TEST(LayoutTest, BodyTextIs22LinesOf28Characters) {
   ASSERT_EQ(body.size(), 22u);
   int full = 0;
   for (size_t i = 0; i < body.size(); ++i) {
-    const int width = HalfWidths(body[i]->Text());
-    EXPECT_LE(width, 56) << body[i]->Text();
-    full += width >= 55 ? 1 : 0;
+    const std::string text = body[i]->Text();
+    int width = HalfWidths(text);
+    // Closing punctuation may hang into the margin (the DOCX's renderers
+    // compress or hang it the same way).
+    for (std::string_view p : {"，", "。", "、", "；", "：", "”", "）"}) {
+      if (text.ends_with(p)) width -= 2;
+    }
+    EXPECT_LE(width, 56) << text;
+    full += width >= 50 ? 1 : 0;  // 28 characters, some of them half width
     if (i > 0) {
       EXPECT_NEAR(body[i]->baseline - body[i - 1]->baseline, 579.0 / 20, 1e-6);
     }
@@ -89,9 +95,7 @@ TEST(LayoutTest, BodyTextIs22LinesOf28Characters) {
     EXPECT_GT(body[i]->baseline, 37 * kPtPerMm);
     EXPECT_LT(body[i]->baseline, (37 + 225) * kPtPerMm);
   }
-  // A line is shorter where its 28th character is punctuation that may not
-  // start the next line: Pango then moves the character before it down too.
-  EXPECT_GE(full, 10) << "lines of a body page hold 28 characters";
+  EXPECT_GE(full, 17) << "most lines of a body page hold 28 characters";
 }
 
 // Unicode line breaking as Pango does it: no line starts with closing

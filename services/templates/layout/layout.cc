@@ -98,11 +98,13 @@ class Shaper {
   explicit Shaper(const FontMap& fonts) : fonts_(fonts) {}
 
   // `text` from byte `offset` on, laid out `width` points wide.
+  // `length` bytes of it at most; `justify_all`: the last line justified too.
   std::shared_ptr<PangoLayout> Layout(std::string_view text, size_t offset,
                                       const std::vector<Span>& spans, const Style& style,
-                                      double width) const {
+                                      double width, size_t length = std::string_view::npos,
+                                      bool justify_all = false) const {
     PangoLayout* layout = pango_layout_new(internal::ThreadContext());
-    const std::string_view part = text.substr(offset);
+    const std::string_view part = text.substr(offset, length);
     pango_layout_set_text(layout, part.data(), static_cast<int>(part.size()));
     PangoFontDescription* desc =
         internal::NewFontDescription(fonts_, style.face, style.size, style.bold);
@@ -130,6 +132,7 @@ class Shaper {
     pango_layout_set_width(layout, static_cast<int>(std::lround(width * PANGO_SCALE)));
     pango_layout_set_wrap(layout, PANGO_WRAP_WORD_CHAR);
     pango_layout_set_justify(layout, style.align == Align::kJustify ? TRUE : FALSE);
+    if (justify_all) pango_layout_set_justify_last_line(layout, TRUE);
     return {layout, ObjectUnref()};
   }
 
@@ -159,6 +162,7 @@ class Shaper {
   // indent, a hanging indent), the rest at theirs.
   std::vector<PlacedLine> Break(std::string_view text, const std::vector<Span>& spans,
                                 const Style& style, double width) const {
+    if (style.align == Align::kJustify) return BreakHanging(text, spans, style, width);
     std::vector<PlacedLine> out;
     const double first_width = width - style.first - style.right;
     const double rest_width = width - style.rest - style.right;
@@ -189,6 +193,73 @@ class Shaper {
 
   const FontMap& fonts() const { return fonts_; }
 
+ private:
+  // Justified text, broken as Word and WPS (which compress it) and
+  // LibreOffice (which hangs it) do: closing punctuation that would not fit
+  // stays at the end of its line, up to one character into the margin,
+  // instead of taking the character before it down to the next line. Each
+  // line is then laid out alone, justified to the column unless it hangs
+  // (it is full then) or ends the paragraph.
+  std::vector<PlacedLine> BreakHanging(std::string_view text, const std::vector<Span>& spans,
+                                       const Style& style, double width) const {
+    std::vector<PlacedLine> out;
+    const double hang = style.size + style.spacing;
+    // Enough text for the longest line, so that each step shapes a window
+    // of the paragraph, not all the rest of it.
+    constexpr size_t kWindow = 480;
+    size_t offset = 0;
+    while (offset < text.size() || out.empty()) {
+      const bool first = out.empty();
+      const double indent = first ? style.first : style.rest;
+      const double avail = width - indent - style.right;
+      size_t window = std::min(kWindow, text.size() - offset);
+      while (offset + window < text.size() && (text[offset + window] & 0xC0) == 0x80) ++window;
+      const std::shared_ptr<PangoLayout> wide =
+          Layout(text, offset, spans, style, avail + hang, window);
+      const PangoLayoutLine* line = pango_layout_get_line_readonly(wide.get(), 0);
+      size_t taken = static_cast<size_t>(line->length);
+      PangoRectangle logical;
+      pango_layout_line_get_extents(const_cast<PangoLayoutLine*>(line), nullptr, &logical);
+      const double natural = static_cast<double>(logical.width) / PANGO_SCALE;
+      bool hangs = false;
+      if (natural > avail + kFit) {
+        hangs = EndsWithClosingPunctuation(text.substr(offset, taken)) &&
+                natural - hang <= avail + kFit;
+        if (!hangs) {
+          const std::shared_ptr<PangoLayout> narrow =
+              Layout(text, offset, spans, style, avail, window);
+          taken = static_cast<size_t>(pango_layout_get_line_readonly(narrow.get(), 0)->length);
+        }
+      }
+      if (taken == 0) taken = text.size() - offset;  // nothing fits: all of it
+      const bool last = offset + taken >= text.size();
+      Style own = style;
+      if (hangs || last) own.align = Align::kLeft;
+      PlacedLine placed{Layout(text, offset, spans, own, hangs || last ? -1.0 / PANGO_SCALE : avail,
+                               taken, /*justify_all=*/!hangs && !last),
+                        0, indent};
+      placed.rgb = style.rgb;
+      placed.baseline = style.line_height / 2 + kEmMiddle * style.size;
+      out.push_back(std::move(placed));
+      offset += taken;
+      if (text.empty()) break;
+    }
+    return out;
+  }
+
+  static bool EndsWithClosingPunctuation(std::string_view line) {
+    while (line.ends_with(' ')) line.remove_suffix(1);
+    for (std::string_view p :
+         {"，", "。", "、", "；", "：", "！", "？", "）", "》", "」", "』", "】", "〕", "”", "’"}) {
+      if (line.ends_with(p)) return true;
+    }
+    return false;
+  }
+
+  // Rounding in Pango units.
+  static constexpr double kFit = 0.01;
+
+ public:
  private:
   const FontMap& fonts_;
 };
