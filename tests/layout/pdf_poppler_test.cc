@@ -252,7 +252,23 @@ TEST_P(PdfLibreOfficeTest, AsManyPagesAsTheDocxInLibreOffice) {
       << ReadFile(dir_ / "soffice.log");
   const int libreoffice = Pages("lo.pdf");
   ASSERT_GT(libreoffice, 0);
-  EXPECT_EQ(Pages("doc.pdf"), libreoffice);
+  ASSERT_EQ(Pages("doc.pdf"), libreoffice);
+  if (!GetParam().framed) return;
+  // The whole 公文 (no Latin text inside Chinese, no “ at a line's end, see
+  // docs/pdf.md) breaks line for line as LibreOffice breaks the DOCX.
+  for (int page = 1; page <= libreoffice; ++page) {
+    auto lines = [&](const char* pdf) {
+      std::vector<std::string> out;
+      const std::string text =
+          Output(absl::StrCat("pdftotext -enc UTF-8 -f ", page, " -l ", page, " ", pdf, " -"));
+      for (absl::string_view line : absl::StrSplit(text, '\n')) {
+        std::string squeezed = Squeeze(std::string(line));
+        if (!squeezed.empty()) out.push_back(std::move(squeezed));
+      }
+      return out;
+    };
+    EXPECT_EQ(lines("doc.pdf"), lines("lo.pdf")) << "page " << page;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, PdfLibreOfficeTest,
