@@ -162,7 +162,11 @@ class Shaper {
   // indent, a hanging indent), the rest at theirs.
   std::vector<PlacedLine> Break(std::string_view text, const std::vector<Span>& spans,
                                 const Style& style, double width) const {
-    if (style.align == Align::kJustify) return BreakHanging(text, spans, style, width);
+    if (style.align == Align::kJustify) {
+      std::vector<Span> moved = spans;
+      const std::string opened = WithQuoteBreaks(text, &moved);
+      return BreakHanging(opened, moved, style, width);
+    }
     std::vector<PlacedLine> out;
     const double first_width = width - style.first - style.right;
     const double rest_width = width - style.rest - style.right;
@@ -245,6 +249,52 @@ class Shaper {
       if (text.empty()) break;
     }
     return out;
+  }
+
+  // Unicode line breaking gives “ ” ‘ ’ the class QU, with no break on
+  // either side; in Chinese text “ opens like （ and ” closes like ）, as
+  // Word and LibreOffice break them. A zero-width space (class ZW, a break
+  // after it) before each opening quote and after each closing one not
+  // followed by punctuation makes those breaks allowed. `spans` are moved
+  // along.
+  static std::string WithQuoteBreaks(std::string_view text, std::vector<Span>* spans) {
+    constexpr std::string_view kZwsp = "\u200B";
+    std::vector<size_t> at;  // offsets in `text` where a ZWSP goes
+    for (size_t pos = 0; pos + 3 <= text.size(); ++pos) {
+      const std::string_view c = text.substr(pos, 3);
+      if ((c == "“" || c == "‘") && pos > 0) at.push_back(pos);
+      if ((c == "”" || c == "’") && pos + 3 < text.size() &&
+          !StartsWithPunctuation(text.substr(pos + 3))) {
+        at.push_back(pos + 3);
+      }
+    }
+    if (at.empty()) return std::string(text);
+    std::string out;
+    size_t from = 0;
+    for (size_t a : at) {
+      out.append(text.substr(from, a - from));
+      out.append(kZwsp);
+      from = a;
+    }
+    out.append(text.substr(from));
+    auto moved = [&](size_t offset) {
+      return offset +
+             kZwsp.size() *
+                 static_cast<size_t>(std::upper_bound(at.begin(), at.end(), offset) - at.begin());
+    };
+    for (Span& span : *spans) {
+      span.begin = moved(span.begin);
+      span.end = moved(span.end);
+    }
+    return out;
+  }
+
+  static bool StartsWithPunctuation(std::string_view text) {
+    for (std::string_view p : {"，", "。", "、", "；", "：", "！", "？", "）", "》", "」", "』",
+                               "】", "〕", "”", "’", "“", "‘"}) {
+      if (text.starts_with(p)) return true;
+    }
+    return false;
   }
 
   static bool EndsWithClosingPunctuation(std::string_view line) {
@@ -822,8 +872,11 @@ std::string PlacedLine::Text() const {
   const PangoLayoutLine* line = Line();
   if (line == nullptr) return "";
   const std::string_view text = pango_layout_get_text(layout.get());
-  return std::string(
+  std::string out(
       text.substr(static_cast<size_t>(line->start_index), static_cast<size_t>(line->length)));
+  // The zero-width spaces that allow breaks at quotes (WithQuoteBreaks).
+  for (size_t zwsp; (zwsp = out.find("\u200B")) != std::string::npos;) out.erase(zwsp, 3);
+  return out;
 }
 
 absl::StatusOr<Document> LayOut(std::string_view text, const docx::DocumentFrame& frame,
