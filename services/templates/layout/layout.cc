@@ -221,7 +221,7 @@ class Shaper {
       const std::shared_ptr<PangoLayout> wide =
           Layout(text, offset, spans, style, avail + hang, window);
       const PangoLayoutLine* line = pango_layout_get_line_readonly(wide.get(), 0);
-      size_t taken = static_cast<size_t>(line->length);
+      auto taken = static_cast<size_t>(line->length);
       PangoRectangle logical;
       pango_layout_line_get_extents(const_cast<PangoLayoutLine*>(line), nullptr, &logical);
       const double natural = static_cast<double>(logical.width) / PANGO_SCALE;
