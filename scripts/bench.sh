@@ -49,7 +49,8 @@ ours, mstch = runs["BM_RenderSeed"], runs["BM_RenderSeedMstch"]
 print(json.dumps({"render.seed.ns_per_op": round(ours), "render.seed.mstch_ns_per_op": round(mstch),
                   "render.seed.speedup_vs_mstch": round(mstch / ours, 2),
                   "render.docx.us_per_op": round(runs["BM_RenderDocx"] / 1000, 1),
-                  "render.docx_tables.us_per_op": round(runs["BM_RenderDocxTables"] / 1000, 1)}))
+                  "render.docx_tables.us_per_op": round(runs["BM_RenderDocxTables"] / 1000, 1),
+                  "render.pdf.ms_per_doc": round(runs["BM_RenderPdf"], 1)}))
 PY
 )")
 # CreateReport → draft revision, one at a time (p50/p99), and 200 orgs at

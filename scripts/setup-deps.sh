@@ -11,6 +11,9 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libhiredis-dev libssl-dev libzip-dev zlib1g-dev
   libcpp-httplib-dev prometheus-cpp-dev
+  # The fixed layout (PDF): Pango and HarfBuzz shape and break lines, cairo
+  # writes the PDF; the faces it maps 仿宋/小标宋/黑体/楷体 to (docs/pdf.md).
+  libpango1.0-dev libcairo2-dev libharfbuzz-dev fonts-noto-cjk fonts-arphic-ukai
   # google/api/{annotations,http}.proto for the gateway's routes.
   golang-github-grpc-ecosystem-grpc-gateway-dev
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -982,7 +982,7 @@ absl::CivilDay IssueDateOf(int64_t sign_off_unix) {
 const std::vector<typepb::DocumentFormat>& AllFormats() {
   static const std::vector<typepb::DocumentFormat> kAll = {
       typepb::DOCUMENT_FORMAT_TXT, typepb::DOCUMENT_FORMAT_MD, typepb::DOCUMENT_FORMAT_HTML,
-      typepb::DOCUMENT_FORMAT_DOCX};
+      typepb::DOCUMENT_FORMAT_DOCX, typepb::DOCUMENT_FORMAT_PDF};
   return kAll;
 }
 
@@ -996,6 +996,8 @@ absl::string_view FormatName(typepb::DocumentFormat format) {
       return "HTML";
     case typepb::DOCUMENT_FORMAT_DOCX:
       return "DOCX";
+    case typepb::DOCUMENT_FORMAT_PDF:
+      return "PDF";
     default:
       return "UNSPECIFIED";
   }
@@ -1009,6 +1011,8 @@ std::string DefaultContentType(typepb::DocumentFormat format) {
       return "text/html; charset=utf-8";
     case typepb::DOCUMENT_FORMAT_DOCX:
       return "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+    case typepb::DOCUMENT_FORMAT_PDF:
+      return "application/pdf";
     default:
       return "text/plain; charset=utf-8";
   }

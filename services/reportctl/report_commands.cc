@@ -79,8 +79,9 @@ absl::StatusOr<typepb::DocumentFormat> ParseFormat(const std::string& text) {
   if (f == "md" || f == "markdown") return typepb::DOCUMENT_FORMAT_MD;
   if (f == "html") return typepb::DOCUMENT_FORMAT_HTML;
   if (f == "docx") return typepb::DOCUMENT_FORMAT_DOCX;
+  if (f == "pdf") return typepb::DOCUMENT_FORMAT_PDF;
   return absl::InvalidArgumentError(
-      absl::StrCat("--format: '", text, "' is not one of txt, md, html, docx"));
+      absl::StrCat("--format: '", text, "' is not one of txt, md, html, docx, pdf"));
 }
 
 namespace {
@@ -653,6 +654,8 @@ int ReportDownload(Context& c, const Command& cmd) {
   std::string out = c.flags().Get("out");
   if (out.empty() && *format == typepb::DOCUMENT_FORMAT_DOCX)
     return UsageError(cmd, "a DOCX needs --out FILE");
+  if (out.empty() && *format == typepb::DOCUMENT_FORMAT_PDF)
+    return UsageError(cmd, "a PDF needs --out FILE");
   rpt::GetDocumentRequest req;
   req.set_name(absl::StrCat(name, "/revisions/", n));
   req.set_format(*format);
@@ -838,14 +841,15 @@ void RegisterDecisionCommands(std::vector<Command>& commands) {
 void RegisterReportCommands(std::vector<Command>& commands) {
   RegisterDraftCommands(commands);
   RegisterDecisionCommands(commands);
-  AddCommand(commands, "report download",
-             "REPORT [--revision N] [--format txt|md|html|docx] [--out FILE]",
-             "Write a document of the published revision (or a preview of the current draft). "
-             "The sha256 is checked and printed on stderr.",
-             {{"revision", "", "Revision (the published one, else the current draft)"},
-              {"format", "txt", "txt, md, html or docx"},
-              {"out", "", "Write to this file instead of standard output (a docx needs it)"}},
-             ReportDownload);
+  AddCommand(
+      commands, "report download",
+      "REPORT [--revision N] [--format txt|md|html|docx|pdf] [--out FILE]",
+      "Write a document of the published revision (or a preview of the current draft). "
+      "The sha256 is checked and printed on stderr.",
+      {{"revision", "", "Revision (the published one, else the current draft)"},
+       {"format", "txt", "txt, md, html, docx or pdf"},
+       {"out", "", "Write to this file instead of standard output (a docx or pdf needs it)"}},
+      ReportDownload);
   AddCommand(commands, "report diff", "REPORT FROM TO",
              "Which figures, narrative sections and org fields differ between two revisions.", {},
              ReportDiff);

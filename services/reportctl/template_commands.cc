@@ -144,6 +144,7 @@ int TemplatePreview(Context& c, const Command& cmd) {
   req.set_format(format == "md"     ? typepb::DOCUMENT_FORMAT_MD
                  : format == "html" ? typepb::DOCUMENT_FORMAT_HTML
                  : format == "docx" ? typepb::DOCUMENT_FORMAT_DOCX
+                 : format == "pdf"  ? typepb::DOCUMENT_FORMAT_PDF
                                     : typepb::DOCUMENT_FORMAT_TXT);
   tpb::RenderResponse resp;
   grpc::ClientContext ctx;
@@ -155,8 +156,9 @@ int TemplatePreview(Context& c, const Command& cmd) {
     std::ofstream f(out, std::ios::binary);
     f << resp.content();
     if (!f) return UsageError(cmd, "cannot write " + out);
-  } else if (req.format() == typepb::DOCUMENT_FORMAT_DOCX) {
-    return UsageError(cmd, "a DOCX needs --out FILE");
+  } else if (req.format() == typepb::DOCUMENT_FORMAT_DOCX ||
+             req.format() == typepb::DOCUMENT_FORMAT_PDF) {
+    return UsageError(cmd, "a DOCX or PDF needs --out FILE");
   } else {
     std::cout << resp.content();
   }
@@ -190,12 +192,12 @@ void RegisterTemplateCommands(std::vector<Command>& commands) {
              "section and missing partial, with line:column and the closest valid name. Exit 2 "
              "when invalid.",
              {}, TemplateValidate);
-  AddCommand(commands, "template preview",
-             "ORG NAME PERIOD [--format text|md|html|docx] [--out FILE]",
-             "Render a template against the org's live figures for a period.",
-             {{"format", "text", "text, md, html or docx"},
-              {"out", "", "Write to this file instead of standard output (a docx needs it)"}},
-             TemplatePreview);
+  AddCommand(
+      commands, "template preview", "ORG NAME PERIOD [--format text|md|html|docx|pdf] [--out FILE]",
+      "Render a template against the org's live figures for a period.",
+      {{"format", "text", "text, md, html, docx or pdf"},
+       {"out", "", "Write to this file instead of standard output (a docx or pdf needs it)"}},
+      TemplatePreview);
 }
 
 }  // namespace govreport::cli

@@ -21,6 +21,7 @@
 #include "shipped_profile.h"
 #include "templates/docx/docx_writer.h"
 #include "templates/engine/mustache.h"
+#include "templates/layout/pdf_writer.h"
 #include "templates/service/domain.h"
 
 namespace govreport::bench {
@@ -277,6 +278,21 @@ void BM_RenderDocxTables(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_RenderDocxTables);
+
+// The seed report as a PDF: classification, Pango shaping and line breaking,
+// pagination and cairo's PDF with its font subsets (docs/pdf.md).
+void BM_RenderPdf(benchmark::State& state) {
+  Fixture& f = Get();
+  if (auto first = layout::WriteOfficialPdf(f.expected, {}); !first.ok()) {
+    state.SkipWithError(std::string(first.status().message()).c_str());
+    return;
+  }
+  for (auto _ : state) {
+    auto bytes = layout::WriteOfficialPdf(f.expected, {});
+    benchmark::DoNotOptimize(bytes);
+  }
+}
+BENCHMARK(BM_RenderPdf)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace govreport::bench

@@ -117,10 +117,6 @@ std::string ParagraphProperties(absl::string_view style, Keep keep, absl::string
 // half characters (digits are half width), hence the factor 100 / 4 = 25. An
 // issuer wider than the date plus 8 characters would need a negative indent;
 // it is then set flush right.
-int IssuerRightIndentChars100(std::string_view issuer, std::string_view date) {
-  const int delta = internal::HalfWidthUnits(date) - internal::HalfWidthUnits(issuer);
-  return std::max(0, 400 + 25 * delta);
-}
 
 // Where the issuer and date (署名, 成文日期) are, if the text has them.
 struct Signature {
@@ -274,30 +270,11 @@ int WidthTwips(std::string_view text, int points) {
   return DisplayWidth(text) * points * L::kTwipsPerPoint / 2;
 }
 
-// The 发文机关标志's size: the largest of kMarkFontPts that keeps it on a line.
-int MarkFontPt(std::string_view mark) {
-  for (int pt : L::kMarkFontPts) {
-    if (WidthTwips(mark, pt) <= L::kTextWidth) return pt;
-  }
-  return L::kMarkFontPts[std::size(L::kMarkFontPts) - 1];
-}
-
 // 附件说明 (7.3.4): "附件：" 左空二字; the titles of every item start in the
 // same column, after 附件： and the item's number.
 std::string EnclosureIndent(std::string_view text, bool first) {
-  if (first) text.remove_prefix(std::string_view("附件：").size());
-  size_t number = 0;
-  while (number < text.size() && text[number] >= '0' && text[number] <= '9') ++number;
-  if (number > 0 && text.substr(number).starts_with(".")) {
-    number += 1;
-  } else if (number > 0 && text.substr(number).starts_with("．")) {
-    number += std::string_view("．").size();
-  } else {
-    number = 0;
-  }
-  const int number_chars100 = DisplayWidth(text.substr(0, number)) * 50;
-  const int title_chars100 = 200 + 300 + number_chars100;  // 左空二字, 附件：, 1.
-  return Indent(title_chars100, first ? title_chars100 - 200 : number_chars100);
+  const EnclosureIndents at = EnclosureIndentChars100(text, first);
+  return Indent(at.rest, at.rest - at.first_line);
 }
 
 // How wide a column would like to be: every cell on one line (`full`), the
@@ -800,6 +777,70 @@ bool NeedsLandscape(const Table& table) {
   return narrowest > L::kTextWidth;
 }
 
+int MarkFontPt(std::string_view mark) {
+  for (int pt : L::kMarkFontPts) {
+    if (WidthTwips(mark, pt) <= L::kTextWidth) return pt;
+  }
+  return L::kMarkFontPts[std::size(L::kMarkFontPts) - 1];
+}
+
+// The date sits 右空四字 and the issuer's right edge is 4 + (date width −
+// issuer width) / 2 characters from the margin. Widths are in half
+// characters (digits are half width), hence the factor 100 / 4 = 25. An
+// issuer wider than the date plus 8 characters would need a negative indent;
+// it is then set flush right.
+int IssuerRightIndentChars100(std::string_view issuer, std::string_view date) {
+  const int delta = internal::HalfWidthUnits(date) - internal::HalfWidthUnits(issuer);
+  return std::max(0, 400 + 25 * delta);
+}
+
+// 附件说明 (7.3.4): "附件：" 左空二字; the titles of every item start in the
+// same column, after 附件： and the item's number.
+EnclosureIndents EnclosureIndentChars100(std::string_view text, bool first) {
+  if (first) text.remove_prefix(std::string_view("附件：").size());
+  size_t number = 0;
+  while (number < text.size() && text[number] >= '0' && text[number] <= '9') ++number;
+  if (number > 0 && text.substr(number).starts_with(".")) {
+    number += 1;
+  } else if (number > 0 && text.substr(number).starts_with("．")) {
+    number += std::string_view("．").size();
+  } else {
+    number = 0;
+  }
+  const int number_chars100 = DisplayWidth(text.substr(0, number)) * 50;
+  const int title_chars100 = 200 + 300 + number_chars100;  // 左空二字, 附件：, 1.
+  return {first ? 200 : title_chars100 - number_chars100, title_chars100};
+}
+
+std::vector<int> TableColumnWidths(const Table& table, int width) {
+  return FitColumns(MeasureColumns(table), width);
+}
+
+absl::Status CheckFrame(const DocumentFrame& frame) {
+  for (const auto& [value, what] : {
+           std::pair{&frame.copy_number, "frame.copy_number"},
+           std::pair{&frame.secrecy, "frame.secrecy"},
+           std::pair{&frame.urgency, "frame.urgency"},
+           std::pair{&frame.issuing_mark, "frame.issuing_mark"},
+           std::pair{&frame.document_number, "frame.document_number"},
+           std::pair{&frame.main_recipients, "frame.main_recipients"},
+           std::pair{&frame.note, "frame.note"},
+           std::pair{&frame.copy_to, "frame.copy_to"},
+           std::pair{&frame.printing_org, "frame.printing_org"},
+           std::pair{&frame.printing_date, "frame.printing_date"},
+       }) {
+    if (absl::Status s = internal::CheckXmlSafeUtf8(*value, what); !s.ok()) return s;
+  }
+  for (size_t i = 0; i < frame.signers.size(); ++i) {
+    if (absl::Status s =
+            internal::CheckXmlSafeUtf8(frame.signers[i], absl::StrCat("frame.signers[", i, "]"));
+        !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
 bool DocumentFrame::HasHeader() const {
   return !copy_number.empty() || !secrecy.empty() || !urgency.empty() || !issuing_mark.empty() ||
          !document_number.empty() || (upward && !signers.empty());
@@ -828,27 +869,7 @@ absl::StatusOr<std::string> WriteOfficialDocx(std::string_view text, const DocxO
   absl::StatusOr<std::vector<ClassifiedLine>> lines =
       ClassifyText(text, {.recipients_given = !frame.main_recipients.empty()});
   if (!lines.ok()) return lines.status();
-  for (const auto& [value, what] : {
-           std::pair{&frame.copy_number, "frame.copy_number"},
-           std::pair{&frame.secrecy, "frame.secrecy"},
-           std::pair{&frame.urgency, "frame.urgency"},
-           std::pair{&frame.issuing_mark, "frame.issuing_mark"},
-           std::pair{&frame.document_number, "frame.document_number"},
-           std::pair{&frame.main_recipients, "frame.main_recipients"},
-           std::pair{&frame.note, "frame.note"},
-           std::pair{&frame.copy_to, "frame.copy_to"},
-           std::pair{&frame.printing_org, "frame.printing_org"},
-           std::pair{&frame.printing_date, "frame.printing_date"},
-       }) {
-    if (absl::Status s = internal::CheckXmlSafeUtf8(*value, what); !s.ok()) return s;
-  }
-  for (size_t i = 0; i < frame.signers.size(); ++i) {
-    if (absl::Status s =
-            internal::CheckXmlSafeUtf8(frame.signers[i], absl::StrCat("frame.signers[", i, "]"));
-        !s.ok()) {
-      return s;
-    }
-  }
+  if (absl::Status s = CheckFrame(frame); !s.ok()) return s;
   for (const auto& [value, what] :
        {std::pair{std::string_view(options.title), "options.title"},
         std::pair{std::string_view(options.author), "options.author"}}) {

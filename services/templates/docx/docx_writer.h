@@ -147,6 +147,30 @@ struct DocumentFrame {
   bool Empty() const;
 };
 
+// INVALID_ARGUMENT, naming frame.<field>, for invalid UTF-8 or a control
+// character in any field of the frame.
+absl::Status CheckFrame(const DocumentFrame& frame);
+
+// --- geometry shared with the fixed layout (templates/layout) --------------
+
+// The 发文机关标志's size in points: the largest of layout::kMarkFontPts that
+// keeps it on one line of the type area.
+int MarkFontPt(std::string_view mark);
+// The issuer's right indent in 1/100 of a grid character: centred over the
+// date, which sits 右空四字 (GB/T 9704 7.3.5.1).
+int IssuerRightIndentChars100(std::string_view issuer, std::string_view date);
+// A line of the 附件说明 (kEnclosure when `first`, else kEnclosureItem): where
+// the line starts and where its further lines start (the item titles' column),
+// in 1/100 of a grid character from the left margin.
+struct EnclosureIndents {
+  int first_line = 0;
+  int rest = 0;
+};
+EnclosureIndents EnclosureIndentChars100(std::string_view text, bool first);
+// The widths in twips of the table's columns within `width` twips, as the
+// DOCX sets them: from the display widths of the cells.
+std::vector<int> TableColumnWidths(const Table& table, int width);
+
 // The 印发日期 as printed: the date followed by 印发 (unless it ends so).
 std::string PrintingDateLine(std::string_view printing_date);
 // The 附注 as printed: in （ ） (unless it already is).

@@ -267,6 +267,8 @@ absl::StatusOr<std::string> LayOut(const TemplatesCore::RenderInput& in, const s
         return absl::Status(bytes.status().code(), std::string(bytes.status().message()));
       return std::move(*bytes);
     }
+    case typepb::DOCUMENT_FORMAT_PDF:
+      return ToPdf(text, in.title, in.author, in.timestamp_unix, in.frame);
     default:
       return ToText(text, in.frame);
   }

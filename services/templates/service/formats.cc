@@ -1,6 +1,9 @@
 #include "templates/service/formats.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -13,6 +16,7 @@
 #include "common/status.h"
 #include "govreport/templates/v1/templates.pb.h"
 #include "templates/docx/docx_writer.h"
+#include "templates/layout/pdf_writer.h"
 
 namespace govreport::templates {
 
@@ -772,6 +776,19 @@ absl::StatusOr<std::string> ToText(absl::string_view text, const docx::DocumentF
   return out;
 }
 
+absl::StatusOr<std::string> ToPdf(absl::string_view text, absl::string_view title,
+                                  absl::string_view author, int64_t timestamp_unix,
+                                  const docx::DocumentFrame& frame) {
+  layout::PdfOptions options;
+  options.title = std::string(title);
+  options.author = std::string(author);
+  if (timestamp_unix > 0) {
+    options.timestamp = std::chrono::sys_seconds{std::chrono::seconds{timestamp_unix}};
+  }
+  options.frame = frame;
+  return layout::WriteOfficialPdf(View(text), options);
+}
+
 std::string ContentType(int format) {
   switch (format) {
     case typepb::DOCUMENT_FORMAT_MD:
@@ -780,6 +797,8 @@ std::string ContentType(int format) {
       return "text/html; charset=utf-8";
     case typepb::DOCUMENT_FORMAT_DOCX:
       return "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+    case typepb::DOCUMENT_FORMAT_PDF:
+      return "application/pdf";
     default:
       return "text/plain; charset=utf-8";
   }

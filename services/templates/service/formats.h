@@ -5,6 +5,7 @@
 #ifndef GOVREPORT_TEMPLATES_SERVICE_FORMATS_H_
 #define GOVREPORT_TEMPLATES_SERVICE_FORMATS_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -35,6 +36,14 @@ absl::StatusOr<std::string> ToHtml(absl::string_view text, absl::string_view tit
 // attachment; otherwise the frame's lines around the text, tables aligned by
 // display width, a form feed before each attachment and before the 版记.
 absl::StatusOr<std::string> ToText(absl::string_view text, const docx::DocumentFrame& frame = {});
+
+// The GB/T 9704 PDF (templates/layout): `title` and `author` for its
+// document information (empty: the title and issuer lines), `timestamp_unix`
+// its dates (0: 1980-01-01, as the DOCX). FAILED_PRECONDITION when a
+// configured font is not installed.
+absl::StatusOr<std::string> ToPdf(absl::string_view text, absl::string_view title,
+                                  absl::string_view author, int64_t timestamp_unix,
+                                  const docx::DocumentFrame& frame = {});
 
 std::string ContentType(int format);
 

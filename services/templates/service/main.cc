@@ -11,6 +11,7 @@
 #include "common/secret.h"
 #include "common/server.h"
 #include "common/tls.h"
+#include "templates/layout/fonts.h"
 #include "templates/service/core.h"
 #include "templates/service/grpc_service.h"
 #include "templates/service/records_figures.h"
@@ -72,7 +73,7 @@ int main(int argc, char** argv) {
   BlockTerminationSignals();
   Flags flags("templates",
               "Serves TemplateService: versioned Mustache templates checked against each "
-              "org's profile, rendered to text, Markdown, HTML and GB/T 9704 DOCX.");
+              "org's profile, rendered to text, Markdown, HTML and GB/T 9704 DOCX and PDF.");
   DefineServerFlags(flags, "127.0.0.1:7102");
   DefineClientTlsFlags(flags);
   DefineRedisFlags(flags);
@@ -92,6 +93,9 @@ int main(int argc, char** argv) {
       return FailStartup("templates", st);
     }
   }
+  // The PDF's faces, checked and logged once now; a missing one fails the
+  // PDF renders (FAILED_PRECONDITION), not the other formats.
+  (void)layout::ConfiguredFonts();
   redis::Client redis(*redis_options);
   auth::Authenticator authenticator(&redis, flags.Get("admin-token"));
   absl::StatusOr<std::shared_ptr<grpc::Channel>> records =
