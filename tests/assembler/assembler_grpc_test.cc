@@ -524,7 +524,7 @@ TEST_F(AssemblerTest, ApprovalPublishesFrozenDocumentsWithDigests) {
   v1::Report pub = WaitState(r.name(), v1::REPORT_STATE_PUBLISHED);
   EXPECT_EQ(pub.published_revision(), 1);
   EXPECT_EQ(pub.signer(), "kjj-secretary");
-  EXPECT_EQ(pub.formats_size(), 4);
+  EXPECT_EQ(pub.formats_size(), 5);
   ASSERT_FALSE(pub.digest().empty());
   std::string date = FormatDateGb(IssueDateOf(pub.sign_off_time().seconds()));
   EXPECT_EQ(pub.issue_date(), date);
@@ -546,7 +546,7 @@ TEST_F(AssemblerTest, ApprovalPublishesFrozenDocumentsWithDigests) {
   EXPECT_EQ(published[0]["report"], r.name());
   EXPECT_EQ(published[0]["revision"], rev.name());
   EXPECT_EQ(published[0]["digest"], pub.digest());
-  EXPECT_EQ(published[0]["formats"], "TXT,MD,HTML,DOCX");
+  EXPECT_EQ(published[0]["formats"], "TXT,MD,HTML,DOCX,PDF");
 
   // A redelivered approval event changes nothing and announces nothing.
   ASSERT_NO_FATAL_FAILURE(ExpectRedeliveredApprovalChangesNothing(r, pub));
@@ -1639,7 +1639,7 @@ TEST_F(AssemblerTest, AssemblyAndPublicationAreEventsInTheOrgLog) {
   EXPECT_EQ(p.signer(), "kjj-secretary");
   EXPECT_EQ(p.issue_date(), rev.issue_date());
   ASSERT_EQ(p.documents_size(), rev.documents_size());
-  ASSERT_EQ(p.documents_size(), 4);
+  ASSERT_EQ(p.documents_size(), 5);
   for (int i = 0; i < p.documents_size(); ++i) {
     EXPECT_EQ(p.documents(i).SerializeAsString(), rev.documents(i).SerializeAsString()) << i;
     EXPECT_EQ(p.documents(i).sha256().size(), 64u);

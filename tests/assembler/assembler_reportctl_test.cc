@@ -276,7 +276,7 @@ TEST_F(ReportctlTest, WorkflowsRolesAndExitCodes) {
                 .code,
             cli::kUsage);  // INVALID_ARGUMENT
   EXPECT_EQ(Run(kjj_.drafter, {"report", "show", "kjj/absent"}).code, cli::kRpcError);
-  EXPECT_EQ(Run(kjj_.drafter, {"report", "download", "kjj/x", "--format", "pdf"}).code,
+  EXPECT_EQ(Run(kjj_.drafter, {"report", "download", "kjj/x", "--format", "odt"}).code,
             cli::kUsage);
   EXPECT_EQ(Run(kjj_.drafter, {"report", "show", "kjj/absent"}, "127.0.0.1:1").code,
             cli::kUnavailable);
