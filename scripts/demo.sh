@@ -160,7 +160,7 @@ as "${secretary[kjj]}" report approve "$report" --comment "签发" >/dev/null
 as "${drafter[kjj]}" report watch "$report" --timeout-ms 60000 >/dev/null
 step "党组书记签发; published (成文日期 from the sign-off, digests)"
 
-for f in txt md html docx; do
+for f in txt md html docx pdf; do
   as "${drafter[kjj]}" report download "$report" --format "$f" --out "$out/kjj-2023.$f" \
     >/dev/null 2>"$GR_RUN_DIR/download.txt"
   # The published digest must be the digest of the bytes served.
@@ -168,15 +168,15 @@ for f in txt md html docx; do
   actual=$(sha256sum "$out/kjj-2023.$f" | cut -d' ' -f1)
   [ -n "$served" ] && [ "$served" = "$actual" ] || { echo "digest mismatch for $f" >&2; exit 1; }
 done
-step "downloaded kjj-2023.{txt,md,html,docx}; each digest matches its bytes"
-as "${drafter[kjj]}" report verify "$report" "$out"/kjj-2023.{txt,md,html,docx} \
+step "downloaded kjj-2023.{txt,md,html,docx,pdf}; each digest matches its bytes"
+as "${drafter[kjj]}" report verify "$report" "$out"/kjj-2023.{txt,md,html,docx,pdf} \
   --export "$out/kjj-2023-signature" | grep -E "VALID|signed by" | sed 's/^/    /'
 # What a recipient without reportctl runs: openssl checks the signature over
 # the manifest, sha256sum each file against its line.
 sig="$out/kjj-2023-signature"
 openssl dgst -sm3 -verify "$sig/public-key.pem" -sigopt distid:1234567812345678 \
   -signature "$sig/signature.der" "$sig/manifest.txt" | sed 's/^/    openssl: /'
-for f in txt md html docx; do
+for f in txt md html docx pdf; do
   grep -q "^${f^^} $(sha256sum "$out/kjj-2023.$f" | cut -d' ' -f1)\$" "$sig/manifest.txt" ||
     { echo "kjj-2023.$f is not in the signed manifest" >&2; exit 1; }
 done
@@ -231,7 +231,7 @@ for who in office deputy1 deputy2 secretary; do
   as "$t" report approve "$gov" >/dev/null
 done
 as "${drafter[kjjzf]}" report watch "$gov" --timeout-ms 60000 >/dev/null
-for f in txt md html docx; do
+for f in txt md html docx pdf; do
   as "${drafter[kjjzf]}" report download "$gov" --format "$f" --out "$out/kjjzf-disclosure-2023.$f" >/dev/null
 done
 step "published kjjzf-disclosure-2023.{txt,md,html,docx}: tables broken down by applicant type"
@@ -280,7 +280,7 @@ else
   echo "check: every slot filled (no reference report here to compare the wording with)"
 fi
 echo
-echo "Signed reports: $out/kjj-2023.{txt,md,html,docx} and $out/kjjzf-disclosure-2023.{txt,md,html,docx}; logs and Redis data: $GR_RUN_DIR"
+echo "Signed reports: $out/kjj-2023.{txt,md,html,docx,pdf} and $out/kjjzf-disclosure-2023.{txt,md,html,docx,pdf}; logs and Redis data: $GR_RUN_DIR"
 if [ -n "$keep" ]; then
   echo "Services keep running (records $GOVREPORT_RECORDS, assembler $GOVREPORT_ASSEMBLER); Enter stops them."
   echo "Over TLS: reportctl needs GOVREPORT_TLS_CA=$GOVREPORT_TLS_CA" \
