@@ -132,6 +132,30 @@ struct Options {
   int64_t dead_letter_retention_s = 0;
 };
 
+// --signing-master-key-file's key; "" (with a warning) when unset.
+absl::StatusOr<std::string> SigningMasterKeyFromFlags(const govreport::Flags& flags) {
+  const std::string file = flags.Get("signing-master-key-file");
+  if (file.empty()) {
+    govreport::LogWarning(
+        kService,
+        "no --signing-master-key-file: orgs cannot make signing keys, and an org that has "
+        "one cannot publish until it is given");
+    return std::string();
+  }
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!in)
+    return absl::InvalidArgumentError(
+        absl::StrCat("--signing-master-key-file ", file, ": cannot read it"));
+  absl::StatusOr<std::string> master = govreport::signing::ParseMasterKey(text.str());
+  if (!master.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--signing-master-key-file ", file, ": ", master.status().message()));
+  }
+  return master;
+}
+
 absl::StatusOr<Options> OptionsFromFlags(const govreport::Flags& flags) {
   Options o;
   const std::pair<const char*, int64_t*> fields[] = {
@@ -210,23 +234,9 @@ int main(int argc, char** argv) {
   assembler::Upstream upstream(peers);
   assembler::StoreOptions store_options;
   store_options.event_retention = *event_retention;
-  if (std::string file = flags.Get("signing-master-key-file"); !file.empty()) {
-    std::ifstream in(file, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    absl::StatusOr<std::string> master = signing::ParseMasterKey(text.str());
-    if (!in || !master.ok()) {
-      return govreport::FailStartup(
-          kService, absl::InvalidArgumentError(
-                        absl::StrCat("--signing-master-key-file ", file, ": ",
-                                     in ? master.status().message() : "cannot read it")));
-    }
-    store_options.signing_master_key = *std::move(master);
-  } else {
-    LogWarning(kService,
-               "no --signing-master-key-file: orgs cannot make signing keys, and an org that has "
-               "one cannot publish until it is given");
-  }
+  absl::StatusOr<std::string> master = SigningMasterKeyFromFlags(flags);
+  if (!master.ok()) return govreport::FailStartup(kService, master.status());
+  store_options.signing_master_key = *std::move(master);
   assembler::Store store(&redis, store_options);
   assembler::ReportCore core(&store, &upstream);
   assembler::GrpcOptions grpc_options;

@@ -116,7 +116,8 @@ redis::ScriptCall CommitBuilder::Build() const {
 
 // ----------------------------------------------------------------- store
 
-Store::Store(redis::Client* redis, StoreOptions options) : redis_(redis), options_(options) {}
+Store::Store(redis::Client* redis, StoreOptions options)
+    : redis_(redis), options_(std::move(options)) {}
 
 std::string Store::ReportKey(const ReportRef& ref) { return ReportPrefix(ref); }
 
