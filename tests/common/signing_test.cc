@@ -3,10 +3,8 @@
 // suite signs, and refuse it once one byte changes.
 #include "common/signing.h"
 
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/crypto.h"
+#include "document_checks.h"
 #include "gtest/gtest.h"
 
 namespace govreport::signing {
@@ -40,24 +39,13 @@ class SigningTest : public ::testing::Test {
     return path;
   }
 
-  // Exit code and output of a shell command.
-  static std::pair<int, std::string> Run(const std::string& command) {
-    std::string out;
-    FILE* p = popen((command + " 2>&1").c_str(), "r");
-    if (p == nullptr) return {-1, ""};
-    char buf[4096];
-    size_t n = 0;
-    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-    const int status = pclose(p);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-  }
-
   // The command docs/signing.md gives a recipient.
-  std::pair<int, std::string> OpensslVerify(const std::string& public_pem, const std::string& data,
-                                            const std::string& sig) {
-    return Run(absl::StrCat("openssl dgst -sm3 -verify ", Write("pub.pem", public_pem),
-                            " -sigopt distid:1234567812345678 -signature ", Write("sig", sig), " ",
-                            Write("data", data)));
+  testing::CommandResult OpensslVerify(const std::string& public_pem, const std::string& data,
+                                       const std::string& sig) {
+    return testing::RunCommand(absl::StrCat("openssl dgst -sm3 -verify ",
+                                            Write("pub.pem", public_pem),
+                                            " -sigopt distid:1234567812345678 -signature ",
+                                            Write("sig", sig), " ", Write("data", data)));
   }
 
   fs::path dir_;
@@ -77,7 +65,7 @@ TEST_F(SigningTest, ASignatureVerifiesHereAndWithOpensslAndNotOnceAByteChanges) 
   changed[3] ^= 1;
   auto mismatch = Verify(pair_.public_pem, changed, *sig);
   EXPECT_EQ(mismatch.code(), absl::StatusCode::kInvalidArgument) << mismatch;
-  EXPECT_NE(OpensslVerify(pair_.public_pem, changed, *sig).first, 0);
+  EXPECT_NE(OpensslVerify(pair_.public_pem, changed, *sig).exit_code, 0);
   std::string bad_sig = *sig;
   bad_sig[bad_sig.size() / 2] ^= 1;
   EXPECT_FALSE(Verify(pair_.public_pem, manifest, bad_sig).ok());
@@ -90,10 +78,10 @@ TEST_F(SigningTest, ASignatureVerifiesHereAndWithOpensslAndNotOnceAByteChanges) 
   EXPECT_FALSE(Verify(other->public_pem, manifest, *sig).ok());
 
   // And openssl's own signature verifies here: the same ID, the same form.
-  auto [signed_code, signed_out] =
-      Run(absl::StrCat("openssl dgst -sm3 -sign ", Write("key.pem", pair_.private_pem),
-                       " -sigopt distid:1234567812345678 -out ", (dir_ / "theirs").string(), " ",
-                       Write("m", manifest)));
+  auto [signed_code, signed_out] = testing::RunCommand(
+      absl::StrCat("openssl dgst -sm3 -sign ", Write("key.pem", pair_.private_pem),
+                   " -sigopt distid:1234567812345678 -out ", (dir_ / "theirs").string(), " ",
+                   Write("m", manifest)));
   ASSERT_EQ(signed_code, 0) << signed_out;
   std::ifstream in(dir_ / "theirs", std::ios::binary);
   const std::string theirs((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -114,13 +102,14 @@ TEST_F(SigningTest, ASelfSignedCertificateIsSm2WithSm3AndCarriesTheKey) {
   EXPECT_EQ(info->public_pem, pair_.public_pem);
   EXPECT_EQ(info->sha256_hex.size(), 64u);
 
-  auto [code, text] = Run(absl::StrCat("openssl x509 -noout -text -in ", Write("cert.pem", *cert)));
+  auto [code, text] =
+      testing::RunCommand(absl::StrCat("openssl x509 -noout -text -in ", Write("cert.pem", *cert)));
   ASSERT_EQ(code, 0) << text;
   EXPECT_TRUE(absl::StrContains(text, "Signature Algorithm: SM2-with-SM3")) << text;
   EXPECT_TRUE(absl::StrContains(text, "Digital Signature, Non Repudiation")) << text;
-  auto [vcode, vout] = Run(absl::StrCat("openssl verify -CAfile ", (dir_ / "cert.pem").string(),
-                                        " -vfyopt distid:1234567812345678 -attime 1700000100 ",
-                                        (dir_ / "cert.pem").string()));
+  auto [vcode, vout] = testing::RunCommand(absl::StrCat(
+      "openssl verify -CAfile ", (dir_ / "cert.pem").string(),
+      " -vfyopt distid:1234567812345678 -attime 1700000100 ", (dir_ / "cert.pem").string()));
   EXPECT_EQ(vcode, 0) << vout;
 
   // A signature checks against the certificate as against the key.
@@ -135,8 +124,8 @@ TEST_F(SigningTest, ASelfSignedCertificateIsSm2WithSm3AndCarriesTheKey) {
 TEST_F(SigningTest, WhatIsNoSm2KeyOrCertificateIsRefusedByName) {
   EXPECT_EQ(Sign("not a key", "x").status().code(), absl::StatusCode::kInvalidArgument);
   // An RSA key is a key, but not the kind GB/T 32918 signs with.
-  auto [code, rsa] =
-      Run("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -outform PEM");
+  auto [code, rsa] = testing::RunCommand(
+      "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -outform PEM");
   ASSERT_EQ(code, 0) << rsa;
   auto refused = Sign(rsa, "x");
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);

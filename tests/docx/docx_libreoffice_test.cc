@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "document_checks.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "templates/docx/docx_writer.h"
@@ -24,26 +25,11 @@ namespace govreport::docx {
 namespace {
 
 using ::testing::HasSubstr;
-
-bool OnPath(const char* tool) {
-  return std::system(absl::StrCat("command -v ", tool, " >/dev/null 2>&1").c_str()) == 0;
-}
-
-std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-// Drops ASCII and ideographic spaces and line breaks, which pdftotext puts
-// wherever the layout broke a line.
-std::string Squeeze(std::string s) {
-  s = absl::StrReplaceAll(s, {{"\u3000", ""}, {"\u00A0", ""}});
-  std::erase_if(
-      s, [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f'; });
-  return s;
-}
+using testing::OnPath;
+using testing::Pixmap;
+using testing::ReadFile;
+using testing::ReadPpm;
+using testing::Squeeze;
 
 // Width of a UTF-8 line in half characters: ASCII (digits, *) is half width.
 int HalfWidths(const std::string& line) {
@@ -125,32 +111,6 @@ class LibreOfficeTest : public ::testing::Test {
   std::filesystem::path dir_;
   std::string seed_;
 };
-
-// A binary PPM (P6, maxval 255) as pdftoppm writes it.
-struct Pixmap {
-  int width = 0, height = 0;
-  std::string rgb;
-  bool Red(int x, int y) const {
-    const size_t at = 3 * (static_cast<size_t>(y) * width + x);
-    const auto r = static_cast<unsigned char>(rgb[at]);
-    const auto g = static_cast<unsigned char>(rgb[at + 1]);
-    const auto b = static_cast<unsigned char>(rgb[at + 2]);
-    return r > 200 && g < 90 && b < 90;
-  }
-};
-
-Pixmap ReadPpm(const std::string& bytes) {
-  Pixmap p;
-  std::istringstream in(bytes);
-  std::string magic;
-  int maxval = 0;
-  in >> magic >> p.width >> p.height >> maxval;
-  in.get();  // the one whitespace byte before the pixels
-  if (magic != "P6" || maxval != 255) return {};
-  p.rgb = bytes.substr(static_cast<size_t>(in.tellg()));
-  if (p.rgb.size() < 3 * static_cast<size_t>(p.width) * p.height) return {};
-  return p;
-}
 
 DocumentFrame ExampleFrame() {
   DocumentFrame f;

@@ -19,6 +19,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "document_checks.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "templates/docx/page_layout.h"
@@ -29,13 +30,7 @@ namespace govreport::layout {
 namespace {
 
 using ::testing::HasSubstr;
-
-std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
+using testing::ReadFile;
 
 std::string Fixture(const char* name) {
   return ReadFile(std::filesystem::path(GR_DOCX_TESTDATA) / name);

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "document_checks.h"
 #include "gmock/gmock.h"
 #include "govreport/type/v1/document_format.pb.h"
 #include "gtest/gtest.h"
@@ -29,17 +30,9 @@ namespace govreport::layout {
 namespace {
 
 using ::testing::HasSubstr;
-
-bool OnPath(const char* tool) {
-  return std::system(absl::StrCat("command -v ", tool, " >/dev/null 2>&1").c_str()) == 0;
-}
-
-std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
+using testing::OnPath;
+using testing::ReadFile;
+using testing::Squeeze;
 
 std::string Fixture(const char* name) {
   return ReadFile(std::filesystem::path(GR_DOCX_TESTDATA) / name);
@@ -61,14 +54,6 @@ docx::DocumentFrame ExampleFrame() {
   f.printing_date = "2024年1月16日";
   f.sealed = true;
   return f;
-}
-
-// Without spaces, line breaks and form feeds.
-std::string Squeeze(std::string s) {
-  s = absl::StrReplaceAll(s, {{"\u3000", ""}, {"\u00A0", ""}});
-  std::erase_if(
-      s, [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f'; });
-  return s;
 }
 
 // The TXT format without what only plain text has: the red line and the
@@ -174,29 +159,16 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, PdfPopplerTest,
                                            Case{"full_document.txt", true}),
                          [](const auto& p) { return p.param.framed ? "Full" : "Seed"; });
 
-// A binary PPM (P6, maxval 255) as pdftoppm writes it: red pixels per row.
+// Red pixels per row of a page pdftoppm wrote.
 std::vector<int> RedPerRow(const std::string& bytes, int* width) {
-  std::istringstream in(bytes);
-  std::string magic;
-  int w = 0, h = 0, maxval = 0;
-  in >> magic >> w >> h >> maxval;
-  in.get();
+  const testing::Pixmap page = testing::ReadPpm(bytes);
   std::vector<int> rows;
-  if (magic != "P6" || maxval != 255) return rows;
-  const size_t start = static_cast<size_t>(in.tellg());
-  if (bytes.size() < start + 3 * static_cast<size_t>(w) * h) return rows;
-  for (int y = 0; y < h; ++y) {
+  for (int y = 0; y < page.height; ++y) {
     int red = 0;
-    for (int x = 0; x < w; ++x) {
-      const size_t at = start + 3 * (static_cast<size_t>(y) * w + x);
-      const auto r = static_cast<unsigned char>(bytes[at]);
-      const auto g = static_cast<unsigned char>(bytes[at + 1]);
-      const auto b = static_cast<unsigned char>(bytes[at + 2]);
-      red += r > 200 && g < 90 && b < 90 ? 1 : 0;
-    }
+    for (int x = 0; x < page.width; ++x) red += page.Red(x, y) ? 1 : 0;
     rows.push_back(red);
   }
-  *width = w;
+  *width = page.width;
   return rows;
 }
 

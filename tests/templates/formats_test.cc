@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "document_checks.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -68,18 +69,13 @@ void ExpectInOrder(const std::string& haystack, const std::vector<std::string>& 
 
 // `markdown` rendered to HTML by cmark, or nothing when cmark is missing.
 std::optional<std::string> Cmark(const std::string& markdown) {
-  if (std::system("command -v cmark >/dev/null 2>&1") != 0) return std::nullopt;
+  if (!testing::OnPath("cmark")) return std::nullopt;
   const std::filesystem::path in =
       std::filesystem::temp_directory_path() / absl::StrCat("gr_formats_", getpid(), ".md");
   std::ofstream(in, std::ios::binary) << markdown;
-  std::string html;
-  if (FILE* pipe = popen(absl::StrCat("cmark '", in.string(), "'").c_str(), "r")) {
-    char buf[4096];
-    for (size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) html.append(buf, n);
-    pclose(pipe);
-  }
+  testing::CommandResult html = testing::RunCommand(absl::StrCat("cmark '", in.string(), "'"));
   std::filesystem::remove(in);
-  return html;
+  return html.output;
 }
 
 TEST(MarkdownTest, FrameAsParagraphsInThePagesOrder) {

@@ -28,6 +28,7 @@
 #include "common/timestamp.h"
 #include "report_context/report_context.h"
 #include "templates/docx/docx_writer.h"
+#include "templates/docx/text_util.h"
 #include "templates/service/formats.h"
 
 namespace govreport::templates {
@@ -213,34 +214,26 @@ std::set<Orphan> OrphansOf(const std::vector<Problem>& problems) {
 }
 
 // The line after the title, when it is the 主送机关 the frame prints too
-// (a template written before the org had document settings): dropped, so
-// the document names its recipients once.
-std::string WithoutFramedRecipients(const std::string& text, const docx::DocumentFrame& frame) {
-  if (frame.main_recipients.empty()) return text;
-  auto trimmed = [](absl::string_view line) {
-    line = absl::StripAsciiWhitespace(line);
-    while (absl::ConsumePrefix(&line, "\u3000")) {
-    }
-    while (absl::ConsumeSuffix(&line, "\u3000")) {
-    }
-    return absl::StripAsciiWhitespace(line);
-  };
+// (a template written before the org had document settings): dropped in
+// place, so the document names its recipients once.
+void DropFramedRecipients(const docx::DocumentFrame& frame, std::string* text) {
+  if (frame.main_recipients.empty()) return;
   size_t pos = 0;
   int non_blank = 0;
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string::npos) end = text.size();
-    const absl::string_view line = trimmed(absl::string_view(text).substr(pos, end - pos));
+  while (pos < text->size()) {
+    size_t end = text->find('\n', pos);
+    if (end == std::string::npos) end = text->size();
+    const std::string_view line =
+        docx::internal::TrimLine(std::string_view(*text).substr(pos, end - pos));
     if (!line.empty() && ++non_blank == 2) {
-      if (line != absl::StrCat(frame.main_recipients, "：") &&
-          line != absl::StrCat(frame.main_recipients, ":")) {
-        return text;
+      if (line == absl::StrCat(frame.main_recipients, "：") ||
+          line == absl::StrCat(frame.main_recipients, ":")) {
+        text->erase(pos, std::min(end + 1, text->size()) - pos);
       }
-      return text.substr(0, pos) + text.substr(std::min(end + 1, text.size()));
+      return;
     }
     pos = end + 1;
   }
-  return text;
 }
 
 // The rendered text laid out in the asked format (formats.h, docx/).
@@ -803,8 +796,8 @@ absl::StatusOr<v1::RenderResponse> TemplatesCore::Render(const RenderInput& in) 
   for (auto& m : r.missing) out.add_missing(std::move(m));
   for (auto& m : r.missing_partials) out.add_missing(absl::StrCat("partial:", m));
   for (auto& [name, exact] : resolver.Used()) (*out.mutable_partial_revisions())[name] = exact;
-  GR_ASSIGN_OR_RETURN(*out.mutable_content(),
-                      LayOut(in, WithoutFramedRecipients(r.text, in.frame)));
+  DropFramedRecipients(in.frame, &r.text);
+  GR_ASSIGN_OR_RETURN(*out.mutable_content(), LayOut(in, r.text));
   out.set_content_type(ContentType(
       in.format == typepb::DOCUMENT_FORMAT_UNSPECIFIED ? typepb::DOCUMENT_FORMAT_TXT : in.format));
   return out;
