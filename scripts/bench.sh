@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=""
 [ "${1:-}" = "--quick" ] && quick="--quick"
-scripts/setup-deps.sh --bench
+scripts/setup-deps.sh --bench --docs
 # A build/ configured by demo.sh or test.sh before the bench peers (mstch)
 # were installed has no render_bench target: configure it again, which finds
 # them now.
@@ -50,9 +50,16 @@ print(json.dumps({"render.seed.ns_per_op": round(ours), "render.seed.mstch_ns_pe
                   "render.seed.speedup_vs_mstch": round(mstch / ours, 2),
                   "render.docx.us_per_op": round(runs["BM_RenderDocx"] / 1000, 1),
                   "render.docx_tables.us_per_op": round(runs["BM_RenderDocxTables"] / 1000, 1),
-                  "render.pdf.ms_per_doc": round(runs["BM_RenderPdf"], 1)}))
+                  "render.pdf.ms_per_doc": round(runs["BM_RenderPdf"], 1),
+                  "sign.per_s": round(1e6 / runs["BM_SignManifest"])}))
 PY
 )")
+# The same seed DOCX converted to PDF by a warm LibreOffice, beside our own
+# PDF (render.pdf.speedup_vs_libreoffice, goal >= 20).
+echo "== libreoffice" >&2
+lo_copies=20
+[ -n "$quick" ] && lo_copies=3
+parts+=("$(python3 scripts/libreoffice_bench.py build/bench $lo_copies)")
 # CreateReport → draft revision, one at a time (p50/p99), and 200 orgs at
 # once with two assembler replicas.
 run assemble build/tests/assembler/assemble_bench $quick --aof
@@ -78,6 +85,9 @@ for part in sys.argv[1:]:
 if "render.seed.jinja2_ns_per_op" in merged and "render.seed.ns_per_op" in merged:
     merged["render.seed.speedup_vs_jinja2"] = round(
         merged["render.seed.jinja2_ns_per_op"] / merged["render.seed.ns_per_op"], 2)
+if "render.pdf.libreoffice_ms_per_doc" in merged and "render.pdf.ms_per_doc" in merged:
+    merged["render.pdf.speedup_vs_libreoffice"] = round(
+        merged["render.pdf.libreoffice_ms_per_doc"] / merged["render.pdf.ms_per_doc"], 2)
 print(json.dumps(merged, indent=2, sort_keys=True))
 PY
 # The previous results are kept beside the new ones and compared with them,

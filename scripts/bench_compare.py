@@ -7,13 +7,13 @@ Prints "figure  before  after  change" for every numeric figure present in
 both, and marks with "WORSE" the ones that moved the wrong way by more than
 10%. Which way is better is read from the figure's name:
 
-  lower is better   *_per_op *_ms *_us *_mb *_seconds, p50/p99, *.errors,
+  lower is better   *_per_op *_per_doc *_ms *_us *_mb *_seconds, p50/p99, *.errors,
                     *.flatness (1m / 1k: 1.0 is flat), the *_us_1k/_1m queries
   higher is better  *rps *_per_s ratio* speedup*
 
 Not judged (printed with "peer" or "size" in place of a verdict):
   peers: what a figure is compared against, which measures the machine, not
-    govreport (mstch, Jinja2, the echo server, raw Redis, raw XREAD, the
+    govreport (mstch, Jinja2, LibreOffice, the echo server, raw Redis, raw XREAD, the
     pre-issue-9 union "_before");
   sizes: what the run was asked to do (records, orgs, samples, replicas,
     workers, ops, limits); they differ between --quick and full runs.
@@ -26,12 +26,12 @@ import sys
 
 THRESHOLD = 0.10
 
-PEER = re.compile(r"(mstch|jinja2|echo_rps|redis_raw|xread_per_s|_before$)")
+PEER = re.compile(r"(mstch|jinja2|libreoffice|echo_rps|redis_raw|xread_per_s|_before$)")
 SIZE = re.compile(
     r"(\.big_records$|\.orgs$|\.samples$|\.replicas$|workers_per_replica$|"
     r"\.ops$|limit_mb$|attacker_persons$)")
 LOWER = re.compile(
-    r"(_per_op$|_ms$|_us$|_mb$|[._]seconds$|p50|p99|\.errors$|errors$|flatness$|_us_1k$|_us_1m$|"
+    r"(_per_op$|_per_doc$|_ms$|_us$|_mb$|[._]seconds$|p50|p99|\.errors$|errors$|flatness$|_us_1k$|_us_1m$|"
     r"_us_idle$)")
 HIGHER = re.compile(r"(rps|[._]per_s$|ratio|speedup)")
 # A ratio to a peer names the peer but judges govreport.
