@@ -213,11 +213,13 @@ as "$op" org create kjjzf --display-name 重庆市科学技术局 --short-name �
   --fact portal=重庆市科学技术局门户网站 --fact "contact=市科技局办公室，023-12345678" >/dev/null
 as "$op" profile load kjjzf deploy/profiles/government-information-disclosure/profile.json >/dev/null
 setup_people kjjzf templates/government-information-disclosure-base
+# The bureau's documents carry its seal (a sample image: a ring and a star).
+python3 scripts/sample_seal.py "$GR_RUN_DIR/kjjzf-seal.png"
 as "${admin[kjjzf]}" settings set kjjzf --issuing-mark 重庆市科学技术局 --code 渝科 \
-  --printing-org 重庆市科学技术局办公室 >/dev/null
+  --printing-org 重庆市科学技术局办公室 --sealed true --seal-image "$GR_RUN_DIR/kjjzf-seal.png" >/dev/null
 as "${recorder[kjjzf]}" activity import kjjzf \
   deploy/profiles/government-information-disclosure/sample-2023.jsonl >/dev/null
-step "kjjzf: the disclosure profile (dimensions: applicant type, outcome ...), its settings, a year of requests"
+step "kjjzf: the disclosure profile (dimensions: applicant type, outcome ...), its settings and seal, a year of requests"
 narr=deploy/demo/disclosure
 as "${drafter[kjjzf]}" report create kjjzf 2023 --id disclosure-2023 \
   --template templates/government-information-disclosure-base \
@@ -234,7 +236,13 @@ as "${drafter[kjjzf]}" report watch "$gov" --timeout-ms 60000 >/dev/null
 for f in txt md html docx pdf; do
   as "${drafter[kjjzf]}" report download "$gov" --format "$f" --out "$out/kjjzf-disclosure-2023.$f" >/dev/null
 done
-step "published kjjzf-disclosure-2023.{txt,md,html,docx}: tables broken down by applicant type"
+step "published kjjzf-disclosure-2023.{txt,md,html,docx,pdf}: tables broken down by applicant type"
+# The seal is printed over the 署名 and 成文日期: one image (and its mask) in the PDF.
+if command -v pdfimages >/dev/null; then
+  images=$(pdfimages -list "$out/kjjzf-disclosure-2023.pdf" | awk 'NR > 2 && $3 == "image"' | wc -l)
+  [ "$images" -eq 1 ] || { echo "the sealed PDF has $images images, not the seal" >&2; exit 1; }
+  step "the PDF carries the seal image over the 署名 and 成文日期"
+fi
 # One cell of the big table traced to its records: （一）予以公开 × 自然人.
 cell=$(grep -m1 '（一）予以公开' "$out/kjjzf-disclosure-2023.txt" | awk -F'|' '{gsub(/ /, "", $3); print $3}')
 behind=$(as "${drafter[kjjzf]}" provenance kjjzf result_granted 2023 --breakdown-value 自然人 |

@@ -15,6 +15,7 @@
 #include "common/errors.h"
 #include "common/markup.h"
 #include "common/numerals.h"
+#include "common/png.h"
 #include "common/resource.h"
 #include "common/status.h"
 #include "common/timestamp.h"
@@ -870,6 +871,9 @@ absl::Status ValidateDocumentSettings(const pb::DocumentSettings& s) {
       {"document_settings.urgency", &s.urgency()},
   };
   for (const auto& [field, text] : texts) GR_RETURN_IF_ERROR(CheckSettingsText(field, *text));
+  if (!s.seal_image().empty()) {
+    GR_RETURN_IF_ERROR(png::Inspect(s.seal_image(), "document_settings.seal_image").status());
+  }
   if (!s.code().empty()) {
     GR_RETURN_IF_ERROR(CheckDocumentCode("document_settings.code", s.code()));
     if (s.issuing_mark().empty()) {
@@ -900,8 +904,8 @@ absl::Status ValidateDocumentSettings(const pb::DocumentSettings& s) {
 absl::StatusOr<pb::DocumentSettings> ApplyDocumentSettingsUpdate(
     const pb::DocumentSettings& current, const pb::UpdateDocumentSettingsRequest& req) {
   static const std::set<std::string> kPaths = {
-      "issuing_mark", "code", "main_recipients", "copy_to", "printing_org",
-      "upward",       "note", "secrecy",         "urgency", "sealed"};
+      "issuing_mark", "code",    "main_recipients", "copy_to", "printing_org", "upward",
+      "note",         "secrecy", "urgency",         "sealed",  "seal_image"};
   std::set<std::string> mask(req.update_mask().begin(), req.update_mask().end());
   for (const auto& path : mask) {
     if (!kPaths.count(path)) {
@@ -924,6 +928,7 @@ absl::StatusOr<pb::DocumentSettings> ApplyDocumentSettingsUpdate(
   if (want("secrecy")) next.set_secrecy(in.secrecy());
   if (want("urgency")) next.set_urgency(in.urgency());
   if (want("sealed")) next.set_sealed(in.sealed());
+  if (want("seal_image")) next.set_seal_image(in.seal_image());
   GR_RETURN_IF_ERROR(ValidateDocumentSettings(next));
   return next;
 }
@@ -950,6 +955,7 @@ std::optional<tpb::DocumentFrame> FrameFor(const pb::DocumentSettings& settings,
   f.set_printing_org(settings.printing_org());
   if (printing_day) f.set_printing_date(FormatDateGb(*printing_day));
   f.set_sealed(settings.sealed());
+  if (settings.sealed()) f.set_seal_image(settings.seal_image());
   return f;
 }
 

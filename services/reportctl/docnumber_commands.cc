@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/crypto.h"
 #include "govreport/assembler/v1/reports.grpc.pb.h"
 #include "reportctl/cli.h"
 #include "reportctl/reports_helpers.h"
@@ -50,6 +51,10 @@ void PrintSettings(Context& c, const rpt::DocumentSettings& s) {
   t.Add({"secrecy", s.secrecy()});
   t.Add({"urgency", s.urgency()});
   t.Add({"sealed", s.sealed() ? "true" : "false"});
+  t.Add({"seal_image", s.seal_image().empty()
+                           ? std::string("none")
+                           : absl::StrCat("PNG, ", s.seal_image().size(), " bytes, sha256 ",
+                                          Sha256Hex(s.seal_image()).substr(0, 16))});
   t.Add({"revision", absl::StrCat(s.revision())});
   t.Add({"updated", absl::StrCat(Time(s.update_time()), " ", s.updated_by())});
   t.Print();
@@ -109,6 +114,15 @@ int SettingsSet(Context& c, const Command& cmd) {
       s->set_sealed(value);
     }
     req.add_update_mask(flag);
+  }
+  if (f.IsSet("seal-image")) {
+    // An empty path removes the image.
+    std::string png;
+    if (!f.Get("seal-image").empty() && !ReadInput(f.Get("seal-image"), &png)) {
+      return UsageError(cmd, absl::StrCat("cannot read --seal-image ", f.Get("seal-image")));
+    }
+    s->set_seal_image(std::move(png));
+    req.add_update_mask("seal_image");
   }
   if (req.update_mask().empty()) return UsageError(cmd, "nothing to change");
   req.set_expected_revision(f.GetInt("expected-revision").value_or(0));
@@ -197,7 +211,7 @@ void RegisterDocumentCommands(std::vector<Command>& commands) {
       commands, "settings set",
       "ORG [--issuing-mark T] [--code C] [--main-recipients T] [--copy-to T] [--printing-org T] "
       "[--upward true|false] [--note T] [--secrecy T] [--urgency T] [--sealed true|false] "
-      "[--expected-revision N]",
+      "[--seal-image FILE.png] [--expected-revision N]",
       "Org admins: change the fields given (the others stay). The code (机关代字, e.g. 某科党) "
       "numbers signed reports 代字〔year〕N号; it cannot change while a signed report still waits "
       "to be published. An empty --code stops numbering (no 版头).",
@@ -211,6 +225,9 @@ void RegisterDocumentCommands(std::vector<Command>& commands) {
        {"secrecy", "", "Default 密级 (秘密★1年)"},
        {"urgency", "", "Default 紧急程度 (特急, 加急)"},
        {"sealed", "", "true: the documents carry the seal"},
+       {"seal-image", "",
+        "The seal as a PNG (at most 512 KiB, transparent background), printed 42 mm wide over "
+        "the 署名 and 成文日期 of the PDF and DOCX when --sealed is true; \"\" removes it"},
        {"expected-revision", "0", "Refuse unless the settings are at this revision (0: no check)"}},
       SettingsSet);
   AddCommand(commands, "docnumber list", "ORG [--code C] [--year Y]",

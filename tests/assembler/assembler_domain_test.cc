@@ -393,6 +393,20 @@ TEST(Documents, FrameFromTheSnapshotOfTheSettings) {
   EXPECT_EQ(f.secrecy(), "秘密★1年");
   EXPECT_EQ(f.urgency(), "加急");
   EXPECT_TRUE(f.copy_number().empty());
+  // The seal image goes with the frame only while the settings say sealed.
+  EXPECT_TRUE(f.seal_image().empty());
+  s->set_seal_image("PNG bytes");
+  EXPECT_EQ(RenderRequestFor(rev, typepb::DOCUMENT_FORMAT_PDF, absl::CivilDay(2024, 1, 5), 0)
+                .frame()
+                .seal_image(),
+            "PNG bytes");
+  s->set_sealed(false);
+  EXPECT_TRUE(RenderRequestFor(rev, typepb::DOCUMENT_FORMAT_PDF, absl::CivilDay(2024, 1, 5), 0)
+                  .frame()
+                  .seal_image()
+                  .empty());
+  s->set_sealed(true);
+  s->clear_seal_image();
   // The same revision gives the same frame, byte for byte.
   EXPECT_EQ(f.SerializeAsString(), RenderRequestFor(rev, typepb::DOCUMENT_FORMAT_DOCX,
                                                     absl::CivilDay(2024, 1, 5), 1704400000)

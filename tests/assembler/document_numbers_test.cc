@@ -361,6 +361,44 @@ TEST_F(DocumentNumbersTest, SettingsUpdatesAreCheckedRevisedAndReplayed) {
             std::vector<std::string>{"update_mask"});
 }
 
+// A 2 × 2 red PNG with alpha.
+std::string TinyPng() {
+  static const char kBytes[] =
+      "\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52"
+      "\x00\x00\x00\x02\x00\x00\x00\x02\x08\x06\x00\x00\x00\x72\xb6\x0d"
+      "\x24\x00\x00\x00\x11\x49\x44\x41\x54\x78\x9c\x63\xb8\x2b\x28\xf8"
+      "\x1f\x84\x19\x60\x0c\x00\x46\xfe\x07\xf9\x27\x44\xb2\xe3\x00\x00"
+      "\x00\x00\x49\x45\x4e\x44\xae\x42\x60\x82";
+  return {kBytes, sizeof kBytes - 1};
+}
+
+// The seal image is checked as a PNG, kept outside the mask, and removed
+// by an empty one.
+TEST_F(DocumentNumbersTest, TheSealImageIsAPngOrRefusedByItsField) {
+  ASSERT_TRUE(Set("kjj", "某科党").ok());
+  pb::UpdateDocumentSettingsRequest req;
+  req.add_update_mask("seal_image");
+  for (const std::string& bad :
+       {std::string("GIF89a"), TinyPng().substr(0, 40), std::string(600 * 1024, 'x')}) {
+    req.mutable_document_settings()->set_seal_image(bad);
+    EXPECT_EQ(FieldsOf(core_->UpdateDocumentSettings(AdminOf("kjj"), "kjj", req).status()),
+              std::vector<std::string>{"document_settings.seal_image"});
+  }
+  req.mutable_document_settings()->set_seal_image(TinyPng());
+  auto sealed = core_->UpdateDocumentSettings(AdminOf("kjj"), "kjj", req);
+  ASSERT_TRUE(sealed.ok()) << sealed.status();
+  EXPECT_EQ(sealed->seal_image(), TinyPng());
+  EXPECT_EQ(sealed->code(), "某科党");
+  auto read = core_->GetDocumentSettings("kjj");
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->seal_image(), TinyPng());
+  EXPECT_EQ(Set("kjj", "某科", {"code"})->seal_image(), TinyPng());  // outside the mask
+  req.mutable_document_settings()->clear_seal_image();
+  auto removed = core_->UpdateDocumentSettings(AdminOf("kjj"), "kjj", req);
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_TRUE(removed->seal_image().empty());
+}
+
 TEST_F(DocumentNumbersTest, BadCodesAndTextsNameTheirField) {
   ASSERT_TRUE(Set("kjj", "某科党").ok());
   for (const std::string bad : {"某科党〔", "某 科", "某科党2024", "某-科", "某科。", "某\t科",

@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/png.h"
 #include "templates/docx/ooxml_parts.h"
 #include "templates/docx/page_layout.h"
 #include "templates/docx/text_util.h"
@@ -187,7 +188,47 @@ void AppendTextLine(std::string* xml, const ClassifiedLine& line, Keep keep) {
 }
 
 // The issuer (centred over the date) or the date line.
-void AppendSignatureLine(std::string* xml, const ClassifiedLine& line, const Signature& sig) {
+// The seal over the 署名 and 成文日期 (7.3.5.1), as the PDF places it: an
+// image in front of the text, anchored in the middle of the date so that
+// it is centred on the date however the application spaces the characters,
+// its centre kSealCentreAboveDate above the top of the date's paragraph
+// (one exact line).
+// `shift_half_chars` moves it right by that many half characters (the
+// middle of the date can fall inside a character). Nothing when the image
+// does not read (CheckFrame refuses such a frame first).
+std::string SealDrawing(const DocumentFrame& frame, double shift_half_chars) {
+  absl::StatusOr<png::Info> info = png::Inspect(frame.seal_image, "frame.seal_image");
+  if (!info.ok()) return "";
+  constexpr int64_t kEmuPerTwip = 635;
+  const int64_t width = int64_t{L::kSealWidth} * kEmuPerTwip;
+  const int64_t height = width * info->height / info->width;
+  const auto shift = static_cast<int64_t>(shift_half_chars * L::kCharPitch / 2 * kEmuPerTwip);
+  const int64_t centre_y = -int64_t{L::kSealCentreAboveDate} * kEmuPerTwip;
+  return absl::StrCat(
+      R"(<w:r><w:drawing><wp:anchor distT="0" distB="0" distL="0" distR="0" simplePos="0" )",
+      R"(relativeHeight="251659264" behindDoc="0" locked="1" layoutInCell="1" allowOverlap="1">)",
+      R"(<wp:simplePos x="0" y="0"/><wp:positionH relativeFrom="character"><wp:posOffset>)",
+      shift - width / 2,
+      R"(</wp:posOffset></wp:positionH><wp:positionV relativeFrom="paragraph"><wp:posOffset>)",
+      centre_y - height / 2, R"(</wp:posOffset></wp:positionV><wp:extent cx=")", width, R"(" cy=")",
+      height, R"("/><wp:effectExtent l="0" t="0" r="0" b="0"/><wp:wrapNone/>)",
+      R"(<wp:docPr id="1" name="印章"/><wp:cNvGraphicFramePr><a:graphicFrameLocks )",
+      R"(xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" noChangeAspect="1"/>)",
+      R"(</wp:cNvGraphicFramePr><a:graphic xmlns:a="http://schemas.openxmlformats.org/)",
+      R"(drawingml/2006/main"><a:graphicData uri="http://schemas.openxmlformats.org/drawingml/)",
+      R"(2006/picture"><pic:pic xmlns:pic="http://schemas.openxmlformats.org/drawingml/2006/)",
+      R"(picture"><pic:nvPicPr><pic:cNvPr id="1" name="seal.png"/><pic:cNvPicPr/></pic:nvPicPr>)",
+      R"(<pic:blipFill><a:blip r:embed=")", internal::kRelSeal,
+      R"("/><a:stretch><a:fillRect/></a:stretch></pic:blipFill><pic:spPr><a:xfrm>)",
+      R"(<a:off x="0" y="0"/><a:ext cx=")", width, R"(" cy=")", height,
+      R"("/></a:xfrm><a:prstGeom prst="rect"><a:avLst/></a:prstGeom></pic:spPr></pic:pic>)",
+      R"(</a:graphicData></a:graphic></wp:anchor></w:drawing></w:r>)");
+}
+
+bool PrintsSeal(const DocumentFrame& frame) { return frame.sealed && !frame.seal_image.empty(); }
+
+void AppendSignatureLine(std::string* xml, const ClassifiedLine& line, const Signature& sig,
+                         const DocumentFrame& frame) {
   if (line.kind == LineKind::kIssuer) {
     const int chars100 = IssuerRightIndentChars100(sig.issuer, sig.date);
     absl::StrAppend(
@@ -198,6 +239,24 @@ void AppendSignatureLine(std::string* xml, const ClassifiedLine& line, const Sig
                                          R"(" w:firstLine="0" w:firstLineChars="0"/>)")));
   } else {
     absl::StrAppend(xml, "<w:p>", ParagraphProperties(internal::kStyleDate, Keep::kAsStyled));
+    if (PrintsSeal(frame)) {
+      // Split at the last character boundary before the middle.
+      const int total = internal::HalfWidthUnits(line.text);
+      size_t split = 0;
+      int before = 0;
+      for (size_t i = 1; i <= line.text.size(); ++i) {
+        if (i < line.text.size() && (line.text[i] & 0xC0) == 0x80) continue;
+        const int width = internal::HalfWidthUnits(line.text.substr(0, i));
+        if (2 * width > total) break;
+        split = i;
+        before = width;
+      }
+      AppendRun(xml, line.text.substr(0, split));
+      *xml += SealDrawing(frame, total / 2.0 - before);
+      AppendRun(xml, line.text.substr(split));
+      *xml += "</w:p>";
+      return;
+    }
   }
   AppendRun(xml, line.text);
   *xml += "</w:p>";
@@ -363,7 +422,7 @@ class DocumentBuilder {
   std::string Build() {
     xml_.reserve(EstimatedSize());
     absl::StrAppend(&xml_, internal::kXmlDeclaration, "<w:document", internal::kWordNamespaces,
-                    "><w:body>");
+                    internal::kDrawingNamespace, "><w:body>");
     if (frame_.HasHeader()) AppendHeader();
     for (size_t i = 0; i < lines_.size();) i = AppendLine(i);
     if (!frame_.note.empty() && !note_written_) AppendNote(NoteLine(frame_.note));
@@ -441,7 +500,7 @@ class DocumentBuilder {
           xml_ += "<w:p><w:pPr><w:keepNext/></w:pPr></w:p>";
           if (frame_.sealed) xml_ += "<w:p><w:pPr><w:keepNext/></w:pPr></w:p>";
         }
-        AppendSignatureLine(&xml_, line, sig_);
+        AppendSignatureLine(&xml_, line, sig_, frame_);
         if (line.kind == LineKind::kDate && !frame_.note.empty() && !HasNoteLine()) {
           AppendNote(NoteLine(frame_.note));
           note_written_ = true;
@@ -838,6 +897,9 @@ absl::Status CheckFrame(const DocumentFrame& frame) {
       return s;
     }
   }
+  if (!frame.seal_image.empty()) {
+    return png::Inspect(frame.seal_image, "frame.seal_image").status();
+  }
   return absl::OkStatus();
 }
 
@@ -905,13 +967,33 @@ absl::StatusOr<std::string> WriteOfficialDocx(std::string_view text, const DocxO
   const bool blank_footer = frame.HasImprint();
   const int blank = blank_footer ? 1 : 0;
   const int grid = options.character_grid == CharacterGrid::kDocumentGrid ? 0 : 1;
+  // A seal adds its image and so changes the content types and the
+  // relationships, which are then deflated for this document.
+  const internal::DeflatedEntry* content_types = &fixed.content_types[blank];
+  const internal::DeflatedEntry* document_rels = &fixed.document_rels[blank];
+  absl::StatusOr<internal::DeflatedEntry> sealed_types, sealed_rels, seal;
+  if (PrintsSeal(frame)) {
+    sealed_types = internal::Deflate("[Content_Types].xml",
+                                     internal::ContentTypesXml(blank_footer, /*seal=*/true),
+                                     kDocumentDeflateLevel);
+    sealed_rels = internal::Deflate("word/_rels/document.xml.rels",
+                                    internal::DocumentRelsXml(blank_footer, /*seal=*/true),
+                                    kDocumentDeflateLevel);
+    // A PNG is deflated already.
+    seal = internal::Deflate(std::string(internal::kSealPart), frame.seal_image, /*level=*/0);
+    for (const auto* part : {&sealed_types, &sealed_rels, &seal}) {
+      if (!part->ok()) return part->status();
+    }
+    content_types = &*sealed_types;
+    document_rels = &*sealed_rels;
+  }
   // [Content_Types].xml first, as consumers that stream the zip expect.
   std::vector<const internal::DeflatedEntry*> entries = {
-      &fixed.content_types[blank], &fixed.package_rels, &*document,
-      &fixed.styles[grid],         &fixed.settings,     &fixed.font_table,
-      &fixed.footer_odd,           &fixed.footer_even};
+      content_types,   &fixed.package_rels, &*document,        &fixed.styles[grid],
+      &fixed.settings, &fixed.font_table,   &fixed.footer_odd, &fixed.footer_even};
   if (blank_footer) entries.push_back(&fixed.footer_blank);
-  entries.insert(entries.end(), {&fixed.document_rels[blank], &*core, &fixed.app});
+  if (PrintsSeal(frame)) entries.push_back(&*seal);
+  entries.insert(entries.end(), {document_rels, &*core, &fixed.app});
   return internal::ZipDeflated(entries, ToDos(*time));
 }
 

@@ -142,6 +142,7 @@ struct DocumentFrame {
   std::string printing_org;     // 印发机关
   std::string printing_date;    // 印发日期
   bool sealed = false;
+  std::string seal_image;   // PNG checked by png::Inspect; printed when sealed
   bool HasHeader() const;   // anything above the title
   bool HasImprint() const;  // a 版记
   bool Empty() const;

@@ -101,7 +101,7 @@ std::string BlankFooterXml() {
                       "><w:p><w:pPr><w:pStyle w:val=\"Footer\"/></w:pPr></w:p></w:ftr>");
 }
 
-std::string ContentTypesXml(bool blank_footer) {
+std::string ContentTypesXml(bool blank_footer, bool seal) {
   constexpr absl::string_view kWml =
       "application/vnd.openxmlformats-officedocument.wordprocessingml.";
   std::string xml = absl::StrCat(kXmlDeclaration,
@@ -110,6 +110,7 @@ std::string ContentTypesXml(bool blank_footer) {
                                  "<Default Extension=\"rels\" ContentType=\"application/"
                                  "vnd.openxmlformats-package.relationships+xml\"/>"
                                  "<Default Extension=\"xml\" ContentType=\"application/xml\"/>");
+  if (seal) xml += "<Default Extension=\"png\" ContentType=\"image/png\"/>";
   auto add = [&](absl::string_view part, absl::string_view type) {
     absl::StrAppend(&xml, "<Override PartName=\"", part, "\" ContentType=\"", type, "\"/>");
   };
@@ -142,7 +143,7 @@ std::string PackageRelsXml() {
                       "</Relationships>");
 }
 
-std::string DocumentRelsXml(bool blank_footer) {
+std::string DocumentRelsXml(bool blank_footer, bool seal) {
   constexpr absl::string_view kType =
       "http://schemas.openxmlformats.org/officeDocument/2006/relationships/";
   std::string xml =
@@ -159,6 +160,7 @@ std::string DocumentRelsXml(bool blank_footer) {
   add(kRelFooterOdd, "footer", "footer1.xml");
   add(kRelFooterEven, "footer", "footer2.xml");
   if (blank_footer) add(kRelFooterNone, "footer", "footer3.xml");
+  if (seal) add(kRelSeal, "image", "media/seal.png");
   xml += "</Relationships>";
   return xml;
 }

@@ -19,6 +19,12 @@ inline constexpr absl::string_view kWordNamespaces =
     " xmlns:r=\"http://schemas.openxmlformats.org/officeDocument/2006/"
     "relationships\"";
 
+// For wp:anchor (the seal image) in document.xml.
+inline constexpr absl::string_view kDrawingNamespace =
+    " xmlns:wp=\"http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing\"";
+inline constexpr absl::string_view kRelSeal = "rIdSeal";
+inline constexpr absl::string_view kSealPart = "word/media/seal.png";
+
 // absl::string_view (not std::) because this Abseil build keeps its own
 // string_view and StrCat takes only that.
 
@@ -48,9 +54,10 @@ inline constexpr absl::string_view kFontLatin = "Times New Roman";
 inline constexpr absl::string_view kRed = "FF0000";
 
 // `blank_footer`: the package has word/footer3.xml, the empty footer.
-std::string ContentTypesXml(bool blank_footer);
+// `seal`: the document has the seal image, word/media/seal.png.
+std::string ContentTypesXml(bool blank_footer, bool seal = false);
 std::string PackageRelsXml();
-std::string DocumentRelsXml(bool blank_footer);
+std::string DocumentRelsXml(bool blank_footer, bool seal = false);
 std::string BlankFooterXml();
 // <w:rPr> of a run set directly: `east_asia` for Chinese, Times New Roman for
 // the rest, `points` in size; sizes other than the body's are not condensed

@@ -85,6 +85,13 @@ inline constexpr int kPageNumberInset = kPageNumberFontPt * kTwipsPerPoint;
 // No header is used; Word's usual 15 mm keeps the value unsurprising.
 inline constexpr int kHeaderDistance = MmToTwips(15);
 
+// The seal (印章) printed from the org's image: 42 mm wide, the common size
+// of an organ's seal, centred over the 成文日期 with its centre 0.3 of a line
+// above the date's line, so that the 署名 and date sit a little below the
+// centre and the top comes within one line of the text (7.3.5.1).
+inline constexpr int kSealWidth = MmToTwips(42);
+inline constexpr int kSealCentreAboveDate = kLinePitch * 3 / 10;
+
 // --- the 版头, tables and the 版记 (GB/T 9704-2012 7.2, 7.4, 8) -------------
 
 // Line widths in OOXML border units, eighths of a point.

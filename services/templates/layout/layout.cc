@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/png.h"
 #include "templates/docx/docx_writer.h"
 #include "templates/docx/page_layout.h"
 #include "templates/layout/fonts.h"
@@ -56,6 +57,7 @@ struct Item {
   std::vector<PlacedLine> lines;
   std::vector<Rule> rules;
   std::vector<OutlineEntry> outline;
+  std::vector<PlacedImage> images;
   bool keep_with_next = false;     // no page break between this and the next item
   bool page_break_before = false;  // 另面编排
   bool landscape = false;          // a table too wide for the portrait page
@@ -506,11 +508,29 @@ class Builder {
       return;
     }
     s.right = 4 * kCharPt;
-    AddParagraph(line.text, s);
+    const size_t date = AddParagraph(line.text, s);
+    if (frame_.sealed && !frame_.seal_image.empty() && date < items_.size()) AddSeal(date);
     if (!frame_.note.empty() && !HasNoteLine()) {
       AddParagraph(docx::NoteLine(frame_.note), Body());
       note_written_ = true;
     }
+  }
+
+  // The seal centred over the 署名 and 成文日期, which sit a little below
+  // its centre, its top within the empty lines above them (7.3.5.1).
+  void AddSeal(size_t date_item) {
+    Item& item = items_[date_item];
+    if (item.lines.empty()) return;
+    const PlacedLine& date = item.lines.front();
+    absl::StatusOr<png::Info> info = png::Inspect(frame_.seal_image, "frame.seal_image");
+    if (!info.ok()) return;  // CheckFrame refused it already
+    const double width = Pt(L::kSealWidth);
+    const double height = width * info->height / info->width;
+    const double centre_x = date.x + Shaper::LineWidth(date) / 2;
+    // The line between the 署名 and the date is the top of the date's item.
+    const double centre_y = -Pt(L::kSealCentreAboveDate);
+    item.images.push_back({centre_x - width / 2, centre_y - height / 2, width, height,
+                           std::make_shared<const std::string>(frame_.seal_image)});
   }
 
   bool HasNoteLine() const {
@@ -834,6 +854,9 @@ class Paginator {
     }
     for (const OutlineEntry& entry : item.outline) {
       page.outline.push_back({entry.text, entry.level, top});
+    }
+    for (const PlacedImage& image : item.images) {
+      page.images.push_back({image.x + left, image.y + top, image.width, image.height, image.png});
     }
     cursor_ += item.height;
   }

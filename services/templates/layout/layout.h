@@ -47,6 +47,14 @@ struct Rule {
   uint32_t rgb = kBlack;
 };
 
+// An image over the text, in front of it: the seal (印章) on the 署名 and
+// 成文日期. (x, y) is its top left corner; the PNG is drawn scaled to
+// width × height.
+struct PlacedImage {
+  double x = 0, y = 0, width = 0, height = 0;
+  std::shared_ptr<const std::string> png;
+};
+
 // A heading the PDF lists in its outline (bookmarks).
 struct OutlineEntry {
   std::string text;
@@ -61,6 +69,7 @@ struct Page {
   std::vector<PlacedLine> lines;
   std::vector<Rule> rules;
   std::vector<OutlineEntry> outline;
+  std::vector<PlacedImage> images;  // drawn last, over lines and rules
 };
 
 struct Document {

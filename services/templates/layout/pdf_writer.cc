@@ -45,7 +45,40 @@ void SetRgb(cairo_t* cr, uint32_t rgb) {
                        (rgb & 0xFF) / 255.0);
 }
 
-void DrawPage(cairo_t* cr, const Page& page) {
+struct PngReader {
+  std::string_view rest;
+};
+
+cairo_status_t ReadPng(void* closure, unsigned char* data, unsigned int length) {
+  auto* reader = static_cast<PngReader*>(closure);
+  if (reader->rest.size() < length) return CAIRO_STATUS_READ_ERROR;
+  std::copy_n(reader->rest.data(), length, data);
+  reader->rest.remove_prefix(length);
+  return CAIRO_STATUS_SUCCESS;
+}
+
+// The PNG scaled into its box; cairo keeps its alpha as the PDF's soft mask.
+absl::Status DrawImage(cairo_t* cr, const PlacedImage& image) {
+  PngReader reader{*image.png};
+  std::unique_ptr<cairo_surface_t, decltype(&cairo_surface_destroy)> png(
+      cairo_image_surface_create_from_png_stream(ReadPng, &reader), cairo_surface_destroy);
+  const int w = cairo_image_surface_get_width(png.get());
+  const int h = cairo_image_surface_get_height(png.get());
+  if (cairo_surface_status(png.get()) != CAIRO_STATUS_SUCCESS || w <= 0 || h <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("frame.seal_image: cairo cannot read the PNG: ",
+                     cairo_status_to_string(cairo_surface_status(png.get()))));
+  }
+  cairo_save(cr);
+  cairo_translate(cr, image.x, image.y);
+  cairo_scale(cr, image.width / w, image.height / h);
+  cairo_set_source_surface(cr, png.get(), 0, 0);
+  cairo_paint(cr);
+  cairo_restore(cr);
+  return absl::OkStatus();
+}
+
+absl::Status DrawPage(cairo_t* cr, const Page& page) {
   cairo_set_line_cap(cr, CAIRO_LINE_CAP_BUTT);
   for (const Rule& rule : page.rules) {
     SetRgb(cr, rule.rgb);
@@ -59,6 +92,10 @@ void DrawPage(cairo_t* cr, const Page& page) {
     cairo_move_to(cr, line.x, line.baseline);
     pango_cairo_show_layout_line(cr, line.Line());
   }
+  for (const PlacedImage& image : page.images) {
+    if (absl::Status drawn = DrawImage(cr, image); !drawn.ok()) return drawn;
+  }
+  return absl::OkStatus();
 }
 
 // cairo 1.16 writes the document information's dates without the "D:" that
@@ -152,7 +189,7 @@ absl::StatusOr<std::string> WriteOfficialPdf(std::string_view text, const PdfOpt
     for (const Page& page : doc->pages) {
       // Before anything is drawn on the page: landscape pages of wide tables.
       cairo_pdf_surface_set_size(s, page.width, page.height);
-      DrawPage(cr.get(), page);
+      if (absl::Status drawn = DrawPage(cr.get(), page); !drawn.ok()) return drawn;
       for (const OutlineEntry& entry : page.outline) {
         const std::string link =
             absl::StrFormat("page=%d pos=[%.2f %.2f]", page.number, 0.0, entry.y);

@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "common/errors.h"
 #include "common/markup.h"
+#include "common/png.h"
 #include "common/status.h"
 #include "govreport/templates/v1/templates.pb.h"
 #include "templates/docx/docx_writer.h"
@@ -556,6 +557,10 @@ absl::StatusOr<docx::DocumentFrame> FrameFromProto(const v1::DocumentFrame& in) 
   }
   f.upward = in.upward();
   f.sealed = in.sealed();
+  if (!in.seal_image().empty()) {
+    GR_RETURN_IF_ERROR(png::Inspect(in.seal_image(), "frame.seal_image").status());
+    f.seal_image = in.seal_image();
+  }
   return f;
 }
 
