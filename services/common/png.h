@@ -14,7 +14,7 @@
 namespace govreport::png {
 
 struct Limits {
-  size_t max_bytes = 512 * 1024;
+  size_t max_bytes = size_t{512} * 1024;
   uint32_t max_side = 4096;  // pixels, each of width and height
 };
 

@@ -379,7 +379,7 @@ TEST_F(DocumentNumbersTest, TheSealImageIsAPngOrRefusedByItsField) {
   pb::UpdateDocumentSettingsRequest req;
   req.add_update_mask("seal_image");
   for (const std::string& bad :
-       {std::string("GIF89a"), TinyPng().substr(0, 40), std::string(600 * 1024, 'x')}) {
+       {std::string("GIF89a"), TinyPng().substr(0, 40), std::string(size_t{600} * 1024, 'x')}) {
     req.mutable_document_settings()->set_seal_image(bad);
     EXPECT_EQ(FieldsOf(core_->UpdateDocumentSettings(AdminOf("kjj"), "kjj", req).status()),
               std::vector<std::string>{"document_settings.seal_image"});

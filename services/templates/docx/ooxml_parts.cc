@@ -110,7 +110,7 @@ std::string ContentTypesXml(bool blank_footer, bool seal) {
                                  "<Default Extension=\"rels\" ContentType=\"application/"
                                  "vnd.openxmlformats-package.relationships+xml\"/>"
                                  "<Default Extension=\"xml\" ContentType=\"application/xml\"/>");
-  if (seal) xml += "<Default Extension=\"png\" ContentType=\"image/png\"/>";
+  if (seal) xml += R"(<Default Extension="png" ContentType="image/png"/>)";
   auto add = [&](absl::string_view part, absl::string_view type) {
     absl::StrAppend(&xml, "<Override PartName=\"", part, "\" ContentType=\"", type, "\"/>");
   };
