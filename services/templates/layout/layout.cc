@@ -210,19 +210,25 @@ class Shaper {
                                        const Style& style, double width) const {
     std::vector<PlacedLine> out;
     const double hang = style.size + style.spacing;
-    // Enough text for the longest line, so that each step shapes a window
-    // of the paragraph, not all the rest of it.
-    constexpr size_t kWindow = 480;
+    // Enough text for most lines (28 characters of 3 bytes and a few to
+    // spare), so that each step shapes a window of the paragraph, not all
+    // the rest of it; a window that fits on one line is widened.
+    constexpr size_t kWindow = 120;
     size_t offset = 0;
     while (offset < text.size() || out.empty()) {
       const bool first = out.empty();
       const double indent = first ? style.first : style.rest;
       const double avail = width - indent - style.right;
-      size_t window = std::min(kWindow, text.size() - offset);
-      while (offset + window < text.size() && (text[offset + window] & 0xC0) == 0x80) ++window;
-      const std::shared_ptr<PangoLayout> wide =
-          Layout(text, offset, spans, style, avail + hang, window);
-      const PangoLayoutLine* line = pango_layout_get_line_readonly(wide.get(), 0);
+      size_t window = 0;
+      std::shared_ptr<PangoLayout> wide;
+      const PangoLayoutLine* line = nullptr;
+      for (size_t want = kWindow;; want *= 2) {
+        window = std::min(want, text.size() - offset);
+        while (offset + window < text.size() && (text[offset + window] & 0xC0) == 0x80) ++window;
+        wide = Layout(text, offset, spans, style, avail + hang, window);
+        line = pango_layout_get_line_readonly(wide.get(), 0);
+        if (offset + window >= text.size() || pango_layout_get_line_count(wide.get()) > 1) break;
+      }
       auto taken = static_cast<size_t>(line->length);
       PangoRectangle logical;
       pango_layout_line_get_extents(const_cast<PangoLayoutLine*>(line), nullptr, &logical);

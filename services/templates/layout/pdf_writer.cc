@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "templates/layout/font_subset.h"
 #include "templates/layout/layout.h"
 
 namespace govreport::layout {
@@ -78,7 +79,53 @@ absl::Status DrawImage(cairo_t* cr, const PlacedImage& image) {
   return absl::OkStatus();
 }
 
-absl::Status DrawPage(cairo_t* cr, const Page& page) {
+// The line's glyphs with the document's font subsets, and its text as
+// clusters, so that text extraction gives the characters back (cairo writes
+// them as the fonts' ToUnicode maps and ActualText).
+absl::Status DrawLine(cairo_t* cr, const PlacedLine& line, SubsetFonts& fonts) {
+  const char* text = pango_layout_get_text(line.layout.get());
+  double x = line.x;
+  std::vector<cairo_glyph_t> glyphs;
+  std::vector<cairo_text_cluster_t> clusters;
+  for (GSList* r = line.Line()->runs; r != nullptr; r = r->next) {
+    const auto* run = static_cast<const PangoGlyphItem*>(r->data);
+    const PangoGlyphString* shaped = run->glyphs;
+    const PangoItem* item = run->item;
+    PangoFont* font = item->analysis.font;
+    glyphs.clear();
+    clusters.clear();
+    int advance = 0;  // Pango units from the run's start
+    for (int i = 0; i < shaped->num_glyphs;) {
+      const int start = shaped->log_clusters[i];
+      int count = 0;
+      for (; i < shaped->num_glyphs && shaped->log_clusters[i] == start; ++i) {
+        const PangoGlyphInfo& g = shaped->glyphs[i];
+        if (!DrawsNothing(g.glyph)) {
+          glyphs.push_back(
+              {fonts.Glyph(font, g.glyph),
+               x + static_cast<double>(advance + g.geometry.x_offset) / PANGO_SCALE,
+               line.baseline + static_cast<double>(g.geometry.y_offset) / PANGO_SCALE});
+          ++count;
+        }
+        advance += g.geometry.width;
+      }
+      const int end = i < shaped->num_glyphs ? shaped->log_clusters[i] : item->length;
+      clusters.push_back({end - start, count});
+    }
+    x += static_cast<double>(advance) / PANGO_SCALE;
+    if (glyphs.empty()) continue;  // zero-width spaces only
+    cairo_scaled_font_t* scaled = fonts.ScaledFont(font);
+    if (scaled == nullptr) return absl::InternalError("no font subset for a run of glyphs");
+    cairo_set_scaled_font(cr, scaled);
+    cairo_show_text_glyphs(cr, text + item->offset, item->length, glyphs.data(),
+                           static_cast<int>(glyphs.size()), clusters.data(),
+                           static_cast<int>(clusters.size()),
+                           static_cast<cairo_text_cluster_flags_t>(0));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DrawPage(cairo_t* cr, const Page& page, SubsetFonts& fonts) {
   cairo_set_line_cap(cr, CAIRO_LINE_CAP_BUTT);
   for (const Rule& rule : page.rules) {
     SetRgb(cr, rule.rgb);
@@ -89,8 +136,7 @@ absl::Status DrawPage(cairo_t* cr, const Page& page) {
   }
   for (const PlacedLine& line : page.lines) {
     SetRgb(cr, line.rgb);
-    cairo_move_to(cr, line.x, line.baseline);
-    pango_cairo_show_layout_line(cr, line.Line());
+    if (absl::Status drawn = DrawLine(cr, line, fonts); !drawn.ok()) return drawn;
   }
   for (const PlacedImage& image : page.images) {
     if (absl::Status drawn = DrawImage(cr, image); !drawn.ok()) return drawn;
@@ -171,6 +217,8 @@ absl::StatusOr<std::string> WriteOfficialPdf(std::string_view text, const PdfOpt
   absl::StatusOr<Document> doc = LayOut(text, options.frame, fonts);
   if (!doc.ok()) return doc.status();
 
+  SubsetFonts subsets;
+  if (absl::Status built = subsets.Build(*doc); !built.ok()) return built;
   std::string out;
   const Page& first = doc->pages.front();
   std::unique_ptr<cairo_surface_t, SurfaceDestroy> surface(
@@ -189,7 +237,7 @@ absl::StatusOr<std::string> WriteOfficialPdf(std::string_view text, const PdfOpt
     for (const Page& page : doc->pages) {
       // Before anything is drawn on the page: landscape pages of wide tables.
       cairo_pdf_surface_set_size(s, page.width, page.height);
-      if (absl::Status drawn = DrawPage(cr.get(), page); !drawn.ok()) return drawn;
+      if (absl::Status drawn = DrawPage(cr.get(), page, subsets); !drawn.ok()) return drawn;
       for (const OutlineEntry& entry : page.outline) {
         const std::string link =
             absl::StrFormat("page=%d pos=[%.2f %.2f]", page.number, 0.0, entry.y);
