@@ -5,8 +5,8 @@
 // Why: cairo 1.16 embeds a CFF font by reading the whole font and copying
 // its subroutines wholesale, so the seed report's PDF carried a 575 KB
 // subset of Noto Serif CJK Bold for its title (738 KB in all). From
-// HarfBuzz's subsets cairo embeds fonts of a few kilobytes: 173 KB in all,
-// in about the same time (docs/pdf.md, "Fonts and size").
+// HarfBuzz's subsets cairo embeds fonts of a few kilobytes: 158 KB in all,
+// in two thirds of the time (docs/pdf.md, "Fonts and size").
 #ifndef GOVREPORT_TEMPLATES_LAYOUT_FONT_SUBSET_H_
 #define GOVREPORT_TEMPLATES_LAYOUT_FONT_SUBSET_H_
 
