@@ -267,6 +267,37 @@ TEST_F(LibreOfficeTest, TheWholeDocumentInOrderWithRedMarkAndImprintLast) {
   const std::string sizes = ReadFile(dir_ / "sizes");
   EXPECT_THAT(sizes, HasSubstr("841.89 x 595.304"));
   EXPECT_THAT(sizes, HasSubstr("595.304 x 841.89"));
+  // Its number is where the portrait pages have it once the page is turned
+  // (GB/T 9704 8): 28 mm from the left edge (the portrait foot), in the
+  // lower half for an odd page (the portrait right), the upper for an even.
+  std::smatch size_match;
+  ASSERT_TRUE(
+      std::regex_search(sizes, size_match, std::regex(R"(Page +(\d+) size: +841\.89 x 595\.304)")));
+  const int landscape = std::stoi(size_match[1]);
+  const std::string turned =
+      PdfToText("full", absl::StrCat("-bbox -f ", landscape, " -l ", landscape));
+  const std::regex number_re(
+      absl::StrCat(R"re(<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">)re",
+                   landscape, "</word>"));
+  // The leftmost word that is the page's number (the table has figures too).
+  double across = 1e9, along = 0;
+  for (auto it = std::sregex_iterator(turned.begin(), turned.end(), number_re);
+       it != std::sregex_iterator(); ++it) {
+    const double x = (std::stod((*it)[1]) + std::stod((*it)[3])) / 2;
+    if (x < across) {
+      across = x;
+      along = (std::stod((*it)[2]) + std::stod((*it)[4])) / 2;
+    }
+  }
+  constexpr double kPt = 72 / 25.4;
+  ASSERT_LT(across, 1e9) << turned;
+  EXPECT_NEAR(across / kPt, 28, 3);
+  along /= kPt;
+  if (landscape % 2 == 1) {
+    EXPECT_GT(along, 105);
+  } else {
+    EXPECT_LT(along, 105);
+  }
 
   // The 版记's last line sits on the bottom edge of the type area (262 mm
   // from the top), within 3 mm.

@@ -162,21 +162,34 @@ TEST(LayoutTest, TheWholeDocumentInOrder) {
   double lowest = 0;
   for (const Rule& rule : last.rules) lowest = std::max(lowest, rule.y0 + rule.width / 2);
   EXPECT_NEAR(lowest, (37 + 225) * kPtPerMm, 0.5);
+  std::vector<const PlacedLine*> numbers(pages.size(), nullptr);
   for (size_t p = 0; p + 1 < pages.size(); ++p) {
     EXPECT_TRUE(pages[p].numbered) << p;
-    bool numbered = false;
     for (const PlacedLine& line : pages[p].lines) {
-      if (line.Text() == absl::StrCat("— ", p + 1, " —")) {
-        numbered = true;
-        // 单页码居右, 双页码居左.
-        if (p % 2 == 0) {
-          EXPECT_GT(line.x, pages[p].width / 2);
-        } else {
-          EXPECT_LT(line.x, pages[p].width / 2);
-        }
-      }
+      if (line.Text() == absl::StrCat("— ", p + 1, " —")) numbers[p] = &line;
     }
-    EXPECT_TRUE(numbered) << "page " << p + 1;
+    ASSERT_NE(numbers[p], nullptr) << "page " << p + 1;
+    if (pages[p].width > pages[p].height) continue;
+    EXPECT_FALSE(numbers[p]->turned);
+    // 单页码居右, 双页码居左.
+    if (p % 2 == 0) {
+      EXPECT_GT(numbers[p]->x, pages[p].width / 2);
+    } else {
+      EXPECT_LT(numbers[p]->x, pages[p].width / 2);
+    }
+  }
+  // The landscape page's number is where a portrait page of its parity has
+  // it once the page is turned (8): portrait (x, y) is landscape (297 mm − y,
+  // x), read downwards.
+  for (size_t p = 0; p + 1 < pages.size(); ++p) {
+    if (pages[p].width < pages[p].height) continue;
+    size_t portrait = p >= 2 ? p - 2 : p + 2;
+    ASSERT_LT(portrait, pages.size() - 1);
+    ASSERT_LT(pages[portrait].width, pages[portrait].height);
+    EXPECT_TRUE(numbers[p]->turned);
+    EXPECT_NEAR(numbers[p]->x, pages[p].width - numbers[portrait]->baseline, 0.01);
+    // The digits differ in width ("— 3 —" and "— 5 —").
+    EXPECT_NEAR(numbers[p]->baseline, numbers[portrait]->x, 3);
   }
   // Page 1: the mark in red, 35 mm below the type area's top, and a red rule
   // across the type area below it.

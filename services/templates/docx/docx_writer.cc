@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/png.h"
@@ -269,8 +270,9 @@ enum class Orientation { kPortrait, kLandscape };
 std::string SectionProperties(CharacterGrid grid, Orientation orientation = Orientation::kPortrait,
                               bool page_numbers = true) {
   const bool landscape = orientation == Orientation::kLandscape;
-  const absl::string_view odd = page_numbers ? internal::kRelFooterOdd : internal::kRelFooterNone;
-  const absl::string_view even = page_numbers ? internal::kRelFooterEven : internal::kRelFooterNone;
+  absl::string_view odd = landscape ? internal::kRelFooterTurnedOdd : internal::kRelFooterOdd;
+  absl::string_view even = landscape ? internal::kRelFooterTurnedEven : internal::kRelFooterEven;
+  if (!page_numbers) odd = even = internal::kRelFooterNone;
   return absl::StrCat(
       "<w:sectPr>",
       // Word uses "default" for odd pages once evenAndOddHeaders is on.
@@ -789,9 +791,10 @@ std::string DocumentXml(const std::vector<ClassifiedLine>& lines, const Document
 // deflated once at the strongest level.
 struct StaticParts {
   absl::Status status;  // the first failure, if any
-  internal::DeflatedEntry content_types[2], document_rels[2], styles[2];
+  // [blank footer][turned footers]
+  internal::DeflatedEntry content_types[2][2], document_rels[2][2], styles[2];
   internal::DeflatedEntry package_rels, settings, font_table, footer_odd, footer_even, footer_blank,
-      app;
+      footer_turned_odd, footer_turned_even, app;
 };
 
 const StaticParts& PrebuiltParts() {
@@ -807,10 +810,12 @@ const StaticParts& PrebuiltParts() {
       }
     };
     for (int blank : {0, 1}) {
-      deflate(&parts->content_types[blank], "[Content_Types].xml",
-              internal::ContentTypesXml(blank == 1));
-      deflate(&parts->document_rels[blank], "word/_rels/document.xml.rels",
-              internal::DocumentRelsXml(blank == 1));
+      for (int turned : {0, 1}) {
+        deflate(&parts->content_types[blank][turned], "[Content_Types].xml",
+                internal::ContentTypesXml(blank == 1, /*seal=*/false, turned == 1));
+        deflate(&parts->document_rels[blank][turned], "word/_rels/document.xml.rels",
+                internal::DocumentRelsXml(blank == 1, /*seal=*/false, turned == 1));
+      }
     }
     deflate(&parts->styles[0], "word/styles.xml",
             internal::StylesXml(CharacterGrid::kDocumentGrid));
@@ -822,6 +827,10 @@ const StaticParts& PrebuiltParts() {
     deflate(&parts->footer_odd, "word/footer1.xml", internal::FooterXml(/*odd_pages=*/true));
     deflate(&parts->footer_even, "word/footer2.xml", internal::FooterXml(/*odd_pages=*/false));
     deflate(&parts->footer_blank, "word/footer3.xml", internal::BlankFooterXml());
+    deflate(&parts->footer_turned_odd, "word/footer4.xml",
+            internal::FooterXml(/*odd_pages=*/true, /*turned=*/true));
+    deflate(&parts->footer_turned_even, "word/footer5.xml",
+            internal::FooterXml(/*odd_pages=*/false, /*turned=*/true));
     deflate(&parts->app, "docProps/app.xml", internal::AppPropertiesXml());
     return parts;
   }();
@@ -956,9 +965,11 @@ absl::StatusOr<std::string> WriteOfficialDocx(std::string_view text, const DocxO
 
   const StaticParts& fixed = PrebuiltParts();
   if (!fixed.status.ok()) return fixed.status;
+  const std::string document_xml = DocumentXml(*lines, frame, options.character_grid);
+  // Landscape sections refer to the turned footers, which are then packed.
+  const int turned = absl::StrContains(document_xml, internal::kRelFooterTurnedOdd) ? 1 : 0;
   absl::StatusOr<internal::DeflatedEntry> document =
-      internal::Deflate("word/document.xml", DocumentXml(*lines, frame, options.character_grid),
-                        kDocumentDeflateLevel);
+      internal::Deflate("word/document.xml", document_xml, kDocumentDeflateLevel);
   if (!document.ok()) return document.status();
   absl::StatusOr<internal::DeflatedEntry> core = internal::Deflate(
       "docProps/core.xml", internal::CorePropertiesXml(title, issuer, W3cdtf(*time)),
@@ -969,16 +980,16 @@ absl::StatusOr<std::string> WriteOfficialDocx(std::string_view text, const DocxO
   const int grid = options.character_grid == CharacterGrid::kDocumentGrid ? 0 : 1;
   // A seal adds its image and so changes the content types and the
   // relationships, which are then deflated for this document.
-  const internal::DeflatedEntry* content_types = &fixed.content_types[blank];
-  const internal::DeflatedEntry* document_rels = &fixed.document_rels[blank];
+  const internal::DeflatedEntry* content_types = &fixed.content_types[blank][turned];
+  const internal::DeflatedEntry* document_rels = &fixed.document_rels[blank][turned];
   absl::StatusOr<internal::DeflatedEntry> sealed_types, sealed_rels, seal;
   if (PrintsSeal(frame)) {
-    sealed_types = internal::Deflate("[Content_Types].xml",
-                                     internal::ContentTypesXml(blank_footer, /*seal=*/true),
-                                     kDocumentDeflateLevel);
-    sealed_rels = internal::Deflate("word/_rels/document.xml.rels",
-                                    internal::DocumentRelsXml(blank_footer, /*seal=*/true),
-                                    kDocumentDeflateLevel);
+    sealed_types = internal::Deflate(
+        "[Content_Types].xml", internal::ContentTypesXml(blank_footer, /*seal=*/true, turned == 1),
+        kDocumentDeflateLevel);
+    sealed_rels = internal::Deflate(
+        "word/_rels/document.xml.rels",
+        internal::DocumentRelsXml(blank_footer, /*seal=*/true, turned == 1), kDocumentDeflateLevel);
     // A PNG is deflated already.
     seal = internal::Deflate(std::string(internal::kSealPart), frame.seal_image, /*level=*/0);
     for (const auto* part : {&sealed_types, &sealed_rels, &seal}) {
@@ -992,6 +1003,9 @@ absl::StatusOr<std::string> WriteOfficialDocx(std::string_view text, const DocxO
       content_types,   &fixed.package_rels, &*document,        &fixed.styles[grid],
       &fixed.settings, &fixed.font_table,   &fixed.footer_odd, &fixed.footer_even};
   if (blank_footer) entries.push_back(&fixed.footer_blank);
+  if (turned == 1) {
+    entries.insert(entries.end(), {&fixed.footer_turned_odd, &fixed.footer_turned_even});
+  }
   if (PrintsSeal(frame)) entries.push_back(&*seal);
   entries.insert(entries.end(), {document_rels, &*core, &fixed.app});
   return internal::ZipDeflated(entries, ToDos(*time));

@@ -101,7 +101,7 @@ std::string BlankFooterXml() {
                       "><w:p><w:pPr><w:pStyle w:val=\"Footer\"/></w:pPr></w:p></w:ftr>");
 }
 
-std::string ContentTypesXml(bool blank_footer, bool seal) {
+std::string ContentTypesXml(bool blank_footer, bool seal, bool turned_footers) {
   constexpr absl::string_view kWml =
       "application/vnd.openxmlformats-officedocument.wordprocessingml.";
   std::string xml = absl::StrCat(kXmlDeclaration,
@@ -121,6 +121,10 @@ std::string ContentTypesXml(bool blank_footer, bool seal) {
   add("/word/footer1.xml", absl::StrCat(kWml, "footer+xml"));
   add("/word/footer2.xml", absl::StrCat(kWml, "footer+xml"));
   if (blank_footer) add("/word/footer3.xml", absl::StrCat(kWml, "footer+xml"));
+  if (turned_footers) {
+    add("/word/footer4.xml", absl::StrCat(kWml, "footer+xml"));
+    add("/word/footer5.xml", absl::StrCat(kWml, "footer+xml"));
+  }
   add("/docProps/core.xml", "application/vnd.openxmlformats-package.core-properties+xml");
   add("/docProps/app.xml", "application/vnd.openxmlformats-officedocument.extended-properties+xml");
   xml += "</Types>";
@@ -143,7 +147,7 @@ std::string PackageRelsXml() {
                       "</Relationships>");
 }
 
-std::string DocumentRelsXml(bool blank_footer, bool seal) {
+std::string DocumentRelsXml(bool blank_footer, bool seal, bool turned_footers) {
   constexpr absl::string_view kType =
       "http://schemas.openxmlformats.org/officeDocument/2006/relationships/";
   std::string xml =
@@ -160,6 +164,10 @@ std::string DocumentRelsXml(bool blank_footer, bool seal) {
   add(kRelFooterOdd, "footer", "footer1.xml");
   add(kRelFooterEven, "footer", "footer2.xml");
   if (blank_footer) add(kRelFooterNone, "footer", "footer3.xml");
+  if (turned_footers) {
+    add(kRelFooterTurnedOdd, "footer", "footer4.xml");
+    add(kRelFooterTurnedEven, "footer", "footer5.xml");
+  }
   if (seal) add(kRelSeal, "image", "media/seal.png");
   xml += "</Relationships>";
   return xml;
@@ -276,7 +284,7 @@ std::string FontTableXml() {
   return xml;
 }
 
-std::string FooterXml(bool odd_pages) {
+std::string FooterXml(bool odd_pages, bool turned) {
   // 单页码居右空一字，双页码居左空一字.
   const std::string ppr = absl::StrCat(
       "<w:pPr><w:pStyle w:val=\"Footer\"/><w:ind w:", odd_pages ? "right" : "left", "=\"",
@@ -284,17 +292,41 @@ std::string FooterXml(bool odd_pages) {
       odd_pages ? "right" : "left", "\"/></w:pPr>");
   // "— N —": the dashes are the 一字线 on each side of the number; the cached
   // field result is what a viewer shows before it updates fields.
-  return absl::StrCat(kXmlDeclaration, "<w:ftr", kWordNamespaces, "><w:p>", ppr,
-                      "<w:r><w:t xml:space=\"preserve\">— </w:t></w:r>"
-                      "<w:r><w:fldChar w:fldCharType=\"begin\"/></w:r>"
-                      "<w:r><w:instrText xml:space=\"preserve\"> PAGE </w:instrText></w:r>"
-                      "<w:r><w:fldChar w:fldCharType=\"separate\"/></w:r>"
-                      "<w:r><w:t>",
-                      odd_pages ? "1" : "2",
-                      "</w:t></w:r>"
-                      "<w:r><w:fldChar w:fldCharType=\"end\"/></w:r>"
-                      "<w:r><w:t xml:space=\"preserve\"> —</w:t></w:r>"
-                      "</w:p></w:ftr>");
+  const std::string number =
+      absl::StrCat("<w:p>", ppr,
+                   "<w:r><w:t xml:space=\"preserve\">— </w:t></w:r>"
+                   "<w:r><w:fldChar w:fldCharType=\"begin\"/></w:r>"
+                   "<w:r><w:instrText xml:space=\"preserve\"> PAGE </w:instrText></w:r>"
+                   "<w:r><w:fldChar w:fldCharType=\"separate\"/></w:r>"
+                   "<w:r><w:t>",
+                   odd_pages ? "1" : "2",
+                   "</w:t></w:r>"
+                   "<w:r><w:fldChar w:fldCharType=\"end\"/></w:r>"
+                   "<w:r><w:t xml:space=\"preserve\"> —</w:t></w:r>"
+                   "</w:p>");
+  if (!turned)
+    return absl::StrCat(kXmlDeclaration, "<w:ftr", kWordNamespaces, ">", number, "</w:ftr>");
+  // A landscape page keeps its number where the portrait pages have it once
+  // the page is turned (GB/T 9704 8): the page's top is the portrait page's
+  // left edge, so the footer line becomes a column 28 mm from the left edge
+  // along the portrait type area (28 to 184 mm from the top), read
+  // downwards. A floating one-cell table with vertical text (tbRl) holds
+  // it; the footer's own paragraph stays empty.
+  constexpr int kColumn = L::kFooterLineHeight;
+  return absl::StrCat(
+      kXmlDeclaration, "<w:ftr", kWordNamespaces,
+      R"(><w:tbl><w:tblPr><w:tblpPr w:leftFromText="0" w:rightFromText="0" )",
+      R"(w:vertAnchor="page" w:horzAnchor="page" w:tblpX=")",
+      L::MmToTwips(297 - 37 - 225 - 7) - kColumn / 2, R"(" w:tblpY=")", L::kMarginLeft,
+      R"("/><w:tblW w:w=")", kColumn,
+      R"(" w:type="dxa"/><w:tblLayout w:type="fixed"/><w:tblCellMar><w:left w:w="0" )",
+      R"(w:type="dxa"/><w:right w:w="0" w:type="dxa"/></w:tblCellMar></w:tblPr>)",
+      R"(<w:tblGrid><w:gridCol w:w=")", kColumn,
+      R"("/></w:tblGrid><w:tr><w:trPr><w:trHeight w:val=")", L::kTextWidth,
+      R"(" w:hRule="exact"/></w:trPr><w:tc><w:tcPr><w:tcW w:w=")", kColumn,
+      R"(" w:type="dxa"/><w:textDirection w:val="tbRl"/><w:vAlign w:val="center"/></w:tcPr>)",
+      number,
+      "</w:tc></w:tr></w:tbl><w:p><w:pPr><w:pStyle w:val=\"Footer\"/></w:pPr></w:p></w:ftr>");
 }
 
 std::string CorePropertiesXml(std::string_view title, std::string_view author,

@@ -40,6 +40,9 @@ inline constexpr absl::string_view kStyleRunInBody = "RunInBody";
 // Relationship ids of word/_rels/document.xml.rels.
 inline constexpr absl::string_view kRelFooterOdd = "rIdFooterOdd";
 inline constexpr absl::string_view kRelFooterEven = "rIdFooterEven";
+// The footers of landscape pages: the number turned (GB/T 9704 8).
+inline constexpr absl::string_view kRelFooterTurnedOdd = "rIdFooterTurnedOdd";
+inline constexpr absl::string_view kRelFooterTurnedEven = "rIdFooterTurnedEven";
 // The empty footer of the 版记's page (no page number there).
 inline constexpr absl::string_view kRelFooterNone = "rIdFooterNone";
 
@@ -54,10 +57,11 @@ inline constexpr absl::string_view kFontLatin = "Times New Roman";
 inline constexpr absl::string_view kRed = "FF0000";
 
 // `blank_footer`: the package has word/footer3.xml, the empty footer.
-// `seal`: the document has the seal image, word/media/seal.png.
-std::string ContentTypesXml(bool blank_footer, bool seal = false);
+// `seal`: the document has the seal image, word/media/seal.png;
+// `turned_footers`: it has landscape pages (footer4.xml and footer5.xml).
+std::string ContentTypesXml(bool blank_footer, bool seal = false, bool turned_footers = false);
 std::string PackageRelsXml();
-std::string DocumentRelsXml(bool blank_footer, bool seal = false);
+std::string DocumentRelsXml(bool blank_footer, bool seal = false, bool turned_footers = false);
 std::string BlankFooterXml();
 // <w:rPr> of a run set directly: `east_asia` for Chinese, Times New Roman for
 // the rest, `points` in size; sizes other than the body's are not condensed
@@ -69,7 +73,9 @@ std::string StylesXml(CharacterGrid grid);
 std::string SettingsXml();
 std::string FontTableXml();
 // The footer of odd pages (right-aligned) or even pages (left-aligned).
-std::string FooterXml(bool odd_pages);
+// `turned`: for a landscape page, the number where the portrait pages have
+// it once the page is turned (GB/T 9704 8).
+std::string FooterXml(bool odd_pages, bool turned = false);
 // `w3cdtf` is the timestamp as 2023-05-08T09:30:00Z; title and author are
 // escaped here.
 std::string CorePropertiesXml(std::string_view title, std::string_view author,

@@ -875,18 +875,31 @@ class Paginator {
 };
 
 // "— N —" in 4号宋体, 7 mm below the type area: odd pages right, even pages
-// left, one character in (7.5).
+// left, one character in (7.5). A landscape page (a wide table) keeps it
+// where the portrait pages have it (8: 表格横排时，页码位置与公文其他页码保持
+// 一致): its top is the portrait page's left edge (the 订口 of an odd page),
+// so a point (x, y) of the portrait page is (width − y, x) on it and the
+// number is turned to read downwards.
 void AddPageNumbers(std::vector<Page>& pages, const Shaper& shaper) {
   const double size = L::kPageNumberFontPt;
   for (Page& page : pages) {
     if (!page.numbered) continue;
-    const Area& area = page.width > page.height ? kLandscape : kPortrait;
     double width = 0;
     PlacedLine line = shaper.Single(absl::StrCat("— ", page.number, " —"), Face::kSongTi, size, 0,
                                     kBlack, &width);
     const double inset = Pt(L::kPageNumberInset);
-    line.x = page.number % 2 == 1 ? area.left + area.width - inset - width : area.left + inset;
-    line.baseline = page.height - Pt(L::kFooterDistance) - size / 2 + kEmMiddle * size;
+    const double x = page.number % 2 == 1 ? kPortrait.left + kPortrait.width - inset - width
+                                          : kPortrait.left + inset;
+    const double baseline =
+        kPortrait.page_height - Pt(L::kFooterDistance) - size / 2 + kEmMiddle * size;
+    if (page.width > page.height) {
+      line.x = page.width - baseline;
+      line.baseline = x;
+      line.turned = true;
+    } else {
+      line.x = x;
+      line.baseline = baseline;
+    }
     page.lines.push_back(std::move(line));
   }
 }

@@ -35,6 +35,10 @@ struct PlacedLine {
   int index = 0;                        // of the line in `layout`
   double x = 0, baseline = 0;
   uint32_t rgb = kBlack;
+  // Drawn turned 90° clockwise about (x, baseline), reading downwards: the
+  // page number of a landscape page, where the portrait pages have it once
+  // the page is turned (GB/T 9704 8).
+  bool turned = false;
 
   PangoLayoutLine* Line() const;
   std::string Text() const;  // the characters of the line, for tests and logs

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstddef>
 #include <map>
 #include <memory>
@@ -136,7 +137,18 @@ absl::Status DrawPage(cairo_t* cr, const Page& page, SubsetFonts& fonts) {
   }
   for (const PlacedLine& line : page.lines) {
     SetRgb(cr, line.rgb);
-    if (absl::Status drawn = DrawLine(cr, line, fonts); !drawn.ok()) return drawn;
+    if (!line.turned) {
+      if (absl::Status drawn = DrawLine(cr, line, fonts); !drawn.ok()) return drawn;
+      continue;
+    }
+    cairo_save(cr);
+    cairo_translate(cr, line.x, line.baseline);
+    cairo_rotate(cr, M_PI / 2);
+    PlacedLine at_origin = line;
+    at_origin.x = at_origin.baseline = 0;
+    absl::Status drawn = DrawLine(cr, at_origin, fonts);
+    cairo_restore(cr);
+    if (!drawn.ok()) return drawn;
   }
   for (const PlacedImage& image : page.images) {
     if (absl::Status drawn = DrawImage(cr, image); !drawn.ok()) return drawn;
