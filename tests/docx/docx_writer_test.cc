@@ -748,6 +748,10 @@ TEST(DocxFrameTest, ImprintPageHasNoPageNumber) {
                 {"正文。", R"(<w:sectPr><w:footerReference w:type="default" r:id="rIdFooterOdd")",
                  "某局办公室", "2024年1月16日印发",
                  R"(<w:sectPr><w:footerReference w:type="default" r:id="rIdFooterNone")"});
+  // The 版记's section starts on an even page (7.4.1), the text's does not.
+  const size_t last_section = doc.rfind("<w:sectPr>");
+  EXPECT_NE(doc.find(R"(<w:type w:val="evenPage"/>)", last_section), std::string::npos);
+  EXPECT_EQ(doc.find(R"(<w:type w:val="evenPage"/>)"), doc.rfind(R"(<w:type w:val="evenPage"/>)"));
   // 0.35 mm lines first and last (one row: both).
   EXPECT_THAT(doc, HasSubstr("<w:top w:val=\"single\" w:sz=\"8\""));
   EXPECT_THAT(doc, HasSubstr("<w:bottom w:val=\"single\" w:sz=\"8\""));

@@ -153,6 +153,13 @@ TEST(LayoutTest, TheWholeDocumentInOrder) {
   }
   const std::vector<Page>& pages = doc->pages;
   ASSERT_GE(pages.size(), 5u);
+  // The 版记 is on an even page; a blank page before it has no number.
+  EXPECT_EQ(pages.size() % 2, 0u);
+  size_t numbered_pages = pages.size() - 1;
+  if (pages[numbered_pages - 1].lines.empty()) {
+    EXPECT_FALSE(pages[numbered_pages - 1].numbered);
+    --numbered_pages;
+  }
   int landscape = 0;
   for (const Page& page : pages) landscape += page.width > page.height ? 1 : 0;
   EXPECT_EQ(landscape, 1);
@@ -163,7 +170,7 @@ TEST(LayoutTest, TheWholeDocumentInOrder) {
   for (const Rule& rule : last.rules) lowest = std::max(lowest, rule.y0 + rule.width / 2);
   EXPECT_NEAR(lowest, (37 + 225) * kPtPerMm, 0.5);
   std::vector<const PlacedLine*> numbers(pages.size(), nullptr);
-  for (size_t p = 0; p + 1 < pages.size(); ++p) {
+  for (size_t p = 0; p < numbered_pages; ++p) {
     EXPECT_TRUE(pages[p].numbered) << p;
     for (const PlacedLine& line : pages[p].lines) {
       if (line.Text() == absl::StrCat("— ", p + 1, " —")) numbers[p] = &line;
@@ -181,10 +188,10 @@ TEST(LayoutTest, TheWholeDocumentInOrder) {
   // The landscape page's number is where a portrait page of its parity has
   // it once the page is turned (8): portrait (x, y) is landscape (297 mm − y,
   // x), read downwards.
-  for (size_t p = 0; p + 1 < pages.size(); ++p) {
+  for (size_t p = 0; p < numbered_pages; ++p) {
     if (pages[p].width < pages[p].height) continue;
     size_t portrait = p >= 2 ? p - 2 : p + 2;
-    ASSERT_LT(portrait, pages.size() - 1);
+    ASSERT_LT(portrait, numbered_pages);
     ASSERT_LT(pages[portrait].width, pages[portrait].height);
     EXPECT_TRUE(numbers[p]->turned);
     EXPECT_NEAR(numbers[p]->x, pages[p].width - numbers[portrait]->baseline, 0.01);
@@ -209,6 +216,38 @@ TEST(LayoutTest, TheWholeDocumentInOrder) {
   ASSERT_EQ(red.size(), 1u);
   EXPECT_NEAR(red[0].x1 - red[0].x0, 156 * kPtPerMm, 0.5);
   EXPECT_GT(red[0].y0, mark->baseline);
+}
+
+// The 版记 is on the document's last side, the back of a sheet (7.4.1): after
+// one page of body it is page 2; after two, a blank unnumbered page 3 comes
+// before it.
+TEST(LayoutTest, TheImprintIsOnAnEvenPage) {
+  docx::DocumentFrame frame;
+  frame.copy_to = "市纪委监委";
+  frame.printing_org = "某市科学技术局办公室";
+  frame.printing_date = "2024年1月16日";
+  for (int paragraphs : {1, 15}) {
+    std::string text = "关于统计情况的报告\n";
+    for (int i = 0; i < paragraphs; ++i) {
+      text +=
+          "　　全年共受理政府信息公开申请，按期答复，未发生逾期答复的情况，答复质量稳步提高。\n";
+    }
+    text += "某市统计局\n2024年1月15日\n";
+    absl::StatusOr<Document> doc = LayOut(text, frame, FontMap());
+    ASSERT_TRUE(doc.ok()) << doc.status();
+    const std::vector<Page>& pages = doc->pages;
+    ASSERT_EQ(pages.size(), paragraphs == 1 ? 2u : 4u) << paragraphs;
+    EXPECT_FALSE(pages.back().numbered);
+    Document imprint;
+    imprint.pages = {pages.back()};
+    EXPECT_EQ(AllText(imprint).find("抄送："), 0u);
+    if (pages.size() == 4) {
+      EXPECT_TRUE(pages[2].lines.empty());
+      EXPECT_TRUE(pages[2].rules.empty());
+      EXPECT_FALSE(pages[2].numbered);
+      EXPECT_TRUE(pages[1].numbered);
+    }
+  }
 }
 
 // A table continued on a new page repeats its header row there.

@@ -218,7 +218,8 @@ TEST_P(PdfLibreOfficeTest, AsManyPagesAsTheDocxInLibreOffice) {
   std::ofstream(dir_ / "lo.docx", std::ios::binary) << *docx;
   // A private profile: soffice refuses to share one between processes.
   ASSERT_EQ(Run(absl::StrCat("timeout 120 soffice -env:UserInstallation=file://",
-                             (dir_ / "profile").string(), " --headless --convert-to pdf lo.docx"),
+                             (dir_ / "profile").string(), " --headless --convert-to ",
+                             testing::kSofficePdf, " lo.docx"),
                 "soffice.log"),
             0)
       << ReadFile(dir_ / "soffice.log");

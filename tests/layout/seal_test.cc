@@ -293,8 +293,8 @@ TEST(SealDocxTest, BothRenderingsPutTheSealOverTheDate) {
   std::ofstream(dir + "/doc.docx", std::ios::binary) << *docx;
   testing::CommandResult run = testing::RunCommand(
       absl::StrCat("cd '", dir, "' && unzip -p doc.docx word/media/seal.png > seal.png && soffice ",
-                   "-env:UserInstallation=file://", dir,
-                   "/profile --headless --convert-to pdf doc.docx", " >/dev/null"));
+                   "-env:UserInstallation=file://", dir, "/profile --headless --convert-to ",
+                   testing::kSofficePdf, " doc.docx", " >/dev/null"));
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_EQ(ReadFile(dir + "/seal.png"), SealedFrame().seal_image) << "the image part";
   constexpr double kMm = 72 / 25.4;

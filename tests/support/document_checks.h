@@ -13,6 +13,12 @@ namespace govreport::testing {
 // without it).
 bool OnPath(const char* tool);
 
+// soffice's --convert-to argument for a PDF with the blank pages Writer
+// inserts (before a section that starts on an even page: the 版记's), which
+// its PDF export leaves out by default. Quoted for sh.
+inline constexpr char kSofficePdf[] =
+    R"('pdf:writer_pdf_Export:{"IsSkipEmptyPages":{"type":"boolean","value":"false"}}')";
+
 // Runs `command` under sh, standard error with standard output: its exit
 // code (-1 when it did not exit) and what it printed.
 struct CommandResult {

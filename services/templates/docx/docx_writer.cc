@@ -266,9 +266,11 @@ void AppendSignatureLine(std::string* xml, const ClassifiedLine& line, const Sig
 enum class Orientation { kPortrait, kLandscape };
 
 // Page size, margins, footers and the document grid of one section. The
-// 版记's page has the empty footer: no page number there (7.5).
+// 版记's page has the empty footer: no page number there (7.5), and starts
+// on an even page, the back of a sheet (`even_page`): the 版记 is on the
+// document's last side (7.4.1), a blank page before it if need be.
 std::string SectionProperties(CharacterGrid grid, Orientation orientation = Orientation::kPortrait,
-                              bool page_numbers = true) {
+                              bool page_numbers = true, bool even_page = false) {
   const bool landscape = orientation == Orientation::kLandscape;
   absl::string_view odd = landscape ? internal::kRelFooterTurnedOdd : internal::kRelFooterOdd;
   absl::string_view even = landscape ? internal::kRelFooterTurnedEven : internal::kRelFooterEven;
@@ -278,6 +280,7 @@ std::string SectionProperties(CharacterGrid grid, Orientation orientation = Orie
       // Word uses "default" for odd pages once evenAndOddHeaders is on.
       R"(<w:footerReference w:type="default" r:id=")", odd,
       R"("/><w:footerReference w:type="even" r:id=")", even, R"("/>)",
+      even_page ? R"(<w:type w:val="evenPage"/>)" : "",
       landscape
           ? absl::StrCat(R"(<w:pgSz w:w=")", L::kPageHeight, R"(" w:h=")", L::kPageWidth,
                          R"(" w:orient="landscape"/>)", R"(<w:pgMar w:top=")",
@@ -433,7 +436,8 @@ class DocumentBuilder {
       absl::StrAppend(&xml_, "<w:p><w:pPr>", SectionProperties(grid_), "</w:pPr></w:p>");
       AppendImprint();
       absl::StrAppend(&xml_,
-                      SectionProperties(grid_, Orientation::kPortrait, /*page_numbers=*/false),
+                      SectionProperties(grid_, Orientation::kPortrait, /*page_numbers=*/false,
+                                        /*even_page=*/true),
                       "</w:body></w:document>");
     } else {
       absl::StrAppend(&xml_, SectionProperties(grid_), "</w:body></w:document>");

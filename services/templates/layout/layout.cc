@@ -63,6 +63,7 @@ struct Item {
   bool landscape = false;          // a table too wide for the portrait page
   bool at_bottom = false;          // on the bottom edge of the type area (版记)
   bool unnumbered = false;         // its page has no page number
+  bool even_page = false;          // starts on an even page, a blank one before if need be
   int header = -1;                 // a table row: its header row's item, repeated on a new page
 };
 
@@ -721,8 +722,8 @@ class Builder {
 
   // 抄送 and 印发机关/印发日期 in 4号仿宋 between rules across the type area
   // (0.35 mm first and last, 0.25 mm between), one character in from either
-  // side, on a last page of its own without a page number, its last rule on
-  // the bottom edge of the type area.
+  // side, on a last page of its own without a page number, an even one, its
+  // last rule on the bottom edge of the type area.
   void AddImprint() {
     const double inset = Pt(L::kImprintIndent);
     const double size = L::kImprintFontPt;
@@ -730,6 +731,7 @@ class Builder {
     item.page_break_before = true;
     item.at_bottom = true;
     item.unnumbered = true;
+    item.even_page = true;
     std::vector<double> edges = {0};
     double y = 0;
     if (!frame_.copy_to.empty()) {
@@ -812,6 +814,12 @@ class Paginator {
                  ChainHeight(i) <= area_.height + kSlack);
       }
       if (fresh) {
+        // The 版记 is on the document's last side, the back of a sheet
+        // (7.4.1): a blank page, without a number (7.5), fills an odd one.
+        if (item.even_page && pages_.size() % 2 == 0) {
+          NewPage(false);
+          pages_.back().numbered = false;
+        }
         NewPage(item.landscape);
         if (item.header >= 0) Place(items_[static_cast<size_t>(item.header)]);
       }
