@@ -24,7 +24,8 @@ packages=(
 for arg in "$@"; do
   case "$arg" in
     --bench) packages+=(libmstch-dev python3-jinja2) ;;
-    --docs) packages+=(libreoffice-writer-nogui poppler-utils fonts-noto-cjk cmark) ;;
+    # chromium: tests/templates/html_print_test prints the HTML as a reader would.
+    --docs) packages+=(libreoffice-writer-nogui poppler-utils fonts-noto-cjk cmark chromium) ;;
     --fuzz) packages+=(clang libclang-rt-14-dev) ;;
     --lint) packages+=(clang-format clang-tidy) ;;
     *) echo "unknown option $arg (known: --bench --docs --fuzz --lint)" >&2; exit 2 ;;

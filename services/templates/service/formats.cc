@@ -358,8 +358,8 @@ constexpr absl::string_view kHtmlStyle =
     // The 版头: red mark and line, kept red when printed.
     ".head,.mark,.red{-webkit-print-color-adjust:exact;print-color-adjust:exact}\n"
     ".head{text-indent:0;font-family:\"SimHei\",\"黑体\",sans-serif}\n"
-    ".mark{color:#f00;text-align:center;font:36pt/1 \"方正小标宋简体\",\"STZhongsong\","
-    "\"SimSun\",serif;margin:0}\n"
+    ".mark{color:#f00;text-align:center;text-indent:0;font:36pt/1 \"方正小标宋简体\","
+    "\"STZhongsong\",\"SimSun\",serif;margin:0}\n"
     ".docnum{text-indent:0;text-align:center;margin-top:3.2em}\n"
     ".docnum.up{display:flex;justify-content:space-between;align-items:flex-end;"
     "padding:0 1em;text-align:left}\n"
@@ -373,14 +373,15 @@ constexpr absl::string_view kHtmlStyle =
     "thead{display:table-header-group}\ntr{break-inside:avoid;page-break-inside:avoid}\n"
     ".r{text-align:right}\n.c{text-align:center}\n.l{text-align:left}\n"
     ".wide{page:wide;break-before:page;break-after:page}\n"
-    // The 版记 on a last page of its own, at the foot of the type area.
+    // The 版记 on a last page of its own, at the foot of the type area, an
+    // even (left) page: the back of the last sheet (GB/T 9704 7.4.1).
     ".imprint{font-size:14pt;margin-top:3em}\n"
     ".imprint p{text-indent:0;padding:0 1em;border-bottom:0.25mm solid #000}\n"
     ".imprint p:first-child{border-top:0.35mm solid #000}\n"
     ".imprint p:last-child{border-bottom:0.35mm solid #000}\n"
     ".imprint .cc{padding-left:4em;text-indent:-3em}\n"
     ".imprint .printed{display:flex;justify-content:space-between}\n"
-    "@media print{.imprint{break-before:page;page-break-before:always;height:225mm;"
+    "@media print{.imprint{break-before:left;page-break-before:left;height:225mm;"
     "margin:0;display:flex;flex-direction:column;justify-content:flex-end}}\n";
 
 void HtmlElement(std::string* out, absl::string_view open, absl::string_view text,
