@@ -475,7 +475,8 @@ std::vector<CommandFlag> RecordFlags() {
 void RegisterImportCommands(std::vector<Command>& commands) {
   AddCommand(commands, "activity import", "ORG FILE [--batch-size N] [--dry-run]",
              "Import records from CSV (header: type,occurred_on,title,department,source_system,"
-             "external_id,persons,note,amount_yuan and one column per quantity) or JSON (an array "
+             "external_id,persons,note,amount_yuan, dim.KEY per dimension and one column per "
+             "quantity) or JSON (an array "
              "or one ActivityRecord per line). Every row is checked first; a file with any bad "
              "row imports nothing. Rerunning the same file creates nothing twice.",
              {{"batch-size", absl::StrCat(kDefaultBatchSize),

@@ -114,6 +114,10 @@ absl::StatusOr<int64_t> YuanToFen(const std::string& raw) {
 
 namespace {
 
+// `dim.outcome` is the column of the dimension `outcome`: every other
+// column outside the record's own fields is a quantity.
+constexpr absl::string_view kDimensionPrefix = "dim.";
+
 // One cell of a CSV row into the record; false (with the error added) when
 // the cell is not valid for its column.
 bool ApplyCsvCell(const std::string& col, const std::string& v, int line, pb::ActivityRecord* rec,
@@ -136,6 +140,9 @@ bool ApplyCsvCell(const std::string& col, const std::string& v, int line, pb::Ac
     for (absl::string_view p : absl::StrSplit(v, ';', absl::SkipWhitespace())) {
       rec->add_persons(std::string(absl::StripAsciiWhitespace(p)));
     }
+  } else if (absl::StartsWith(col, kDimensionPrefix)) {
+    // An empty cell leaves the dimension unset, as an absent column would.
+    if (!v.empty()) (*rec->mutable_dimensions())[col.substr(kDimensionPrefix.size())] = v;
   } else if (col == "amount_yuan") {
     if (v.empty()) return true;
     auto fen = YuanToFen(v);
@@ -185,6 +192,12 @@ ImportResult ParseCsv(const std::string& text) {
   if (!has_type || !has_date) {
     out.errors.emplace_back("line 1: the header must name the columns 'type' and 'occurred_on'");
     return out;
+  }
+  for (const auto& h : header) {
+    if (h == kDimensionPrefix) {
+      out.errors.emplace_back("line 1: column 'dim.' names no dimension (e.g. 'dim.outcome')");
+      return out;
+    }
   }
   for (size_t r = 1; r < rows.size(); ++r) {
     const CsvRow& row = rows[r];

@@ -21,6 +21,25 @@ TEST(ImportTest, CsvWithQuotesPersonsAndYuan) {
   EXPECT_EQ(r.rows[1].record.quantities().at("amount_fen"), 123450);
 }
 
+// `dim.KEY` columns are the record's dimension values; an empty cell sets none.
+TEST(ImportTest, CsvDimensionColumns) {
+  auto r = ParseCsv(
+      "type,occurred_on,dim.outcome,dim.applicant_type,participants\n"
+      "disclosure_request,2023-03-01,撤回,自然人,2\n"
+      "disclosure_request,2023-03-02,,法人,\n");
+  ASSERT_TRUE(r.errors.empty()) << r.errors[0];
+  ASSERT_EQ(r.rows.size(), 2u);
+  EXPECT_EQ(r.rows[0].record.dimensions().at("outcome"), "撤回");
+  EXPECT_EQ(r.rows[0].record.dimensions().at("applicant_type"), "自然人");
+  EXPECT_EQ(r.rows[0].record.quantities().at("participants"), 2);
+  EXPECT_EQ(r.rows[1].record.dimensions().count("outcome"), 0u);
+  EXPECT_EQ(r.rows[1].record.dimensions().at("applicant_type"), "法人");
+  EXPECT_TRUE(r.rows[1].record.quantities().empty());
+  auto bad = ParseCsv("type,occurred_on,dim.\nx,2023-01-01,撤回\n");
+  ASSERT_EQ(bad.errors.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(bad.errors[0], "'dim.'")) << bad.errors[0];
+}
+
 TEST(ImportTest, CsvErrorsCarryTheLine) {
   auto r =
       ParseCsv("type,occurred_on,participants\nx,2023-01-01,abc\ny,2023-01-01\nz,2023-01-01,-2\n");
