@@ -3,12 +3,17 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "common/crypto.h"
 #include "common/enums.h"
+#include "common/signing.h"
 #include "govreport/assembler/v1/reports.grpc.pb.h"
 #include "reportctl/cli.h"
 #include "reportctl/reports_helpers.h"
@@ -91,6 +96,13 @@ bool WriteFile(const std::filesystem::path& path, const std::string& bytes) {
   return static_cast<bool>(out);
 }
 
+// RFC 3339 in UTC: read back by --offline wherever the bundle travels.
+std::string SigningTimeText(const google::protobuf::Timestamp& t) {
+  return absl::StrCat(
+      absl::FormatTime(absl::RFC3339_sec, absl::FromUnixSeconds(t.seconds()), absl::UTCTimeZone()),
+      "\n");
+}
+
 // What a recipient needs to check the signature with openssl alone.
 int Export(const Command& cmd, const std::string& dir, const rpt::VerifyDocumentResponse& r) {
   namespace fs = std::filesystem;
@@ -100,10 +112,14 @@ int Export(const Command& cmd, const std::string& dir, const rpt::VerifyDocument
   if (!WriteFile(d / "manifest.txt", r.signature().manifest()) ||
       !WriteFile(d / "signature.der", r.signature().signature()) ||
       !WriteFile(d / "public-key.pem", r.signing_key().public_key_pem()) ||
-      !WriteFile(d / "certificate.pem", r.signing_key().certificate_pem())) {
+      !WriteFile(d / "certificate.pem", r.signing_key().certificate_pem()) ||
+      !WriteFile(d / "signing-time.txt", SigningTimeText(r.signature().signing_time()))) {
     return UsageError(cmd, "cannot write into " + dir);
   }
-  std::cout << "wrote " << dir << "/{manifest.txt,signature.der,public-key.pem,certificate.pem}\n"
+  std::cout << "wrote " << dir
+            << "/{manifest.txt,signature.der,public-key.pem,certificate.pem,signing-time.txt}\n"
+            << "check without the server: reportctl report verify --offline " << dir
+            << " FILE... --certificate-sha256 " << r.signing_key().certificate_sha256() << "\n"
             << "check with openssl alone:\n"
             << "  openssl dgst -sm3 -verify " << dir << "/public-key.pem -sigopt "
             << "distid:1234567812345678 -signature " << dir << "/signature.der " << dir
@@ -112,7 +128,103 @@ int Export(const Command& cmd, const std::string& dir, const rpt::VerifyDocument
   return kOk;
 }
 
+// The format lines of a manifest ("DOCX 3f…"): format name → SHA-256.
+std::map<std::string, std::string> ManifestLines(absl::string_view manifest) {
+  std::map<std::string, std::string> out;
+  for (absl::string_view line : absl::StrSplit(manifest, '\n', absl::SkipEmpty())) {
+    std::vector<std::string> parts = absl::StrSplit(line, ' ');
+    if (parts.size() == 2) out[parts[0]] = parts[1];
+  }
+  return out;
+}
+
+// What --offline trusts: an exported bundle's signature, checked against its
+// own certificate (pinned by --certificate-sha256), and the signing time.
+struct OfflineBundle {
+  std::string manifest, signature, certificate_pem;
+  signing::CertificateInfo certificate;
+  std::vector<std::string> problems;  // of the bundle, true for every file
+};
+
+absl::StatusOr<OfflineBundle> ReadBundle(const std::string& dir, const std::string& pin) {
+  namespace fs = std::filesystem;
+  OfflineBundle b;
+  std::string when;
+  for (auto [name, into] :
+       {std::pair{"manifest.txt", &b.manifest}, std::pair{"signature.der", &b.signature},
+        std::pair{"certificate.pem", &b.certificate_pem}, std::pair{"signing-time.txt", &when}}) {
+    if (!ReadInput((fs::path(dir) / name).string(), into)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(dir, "/", name,
+                       " cannot be read: --offline takes the folder `report verify --export` "
+                       "wrote"));
+    }
+  }
+  auto cert = signing::ReadCertificate(b.certificate_pem);
+  if (!cert.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(dir, "/certificate.pem: ", cert.status().message()));
+  }
+  b.certificate = *std::move(cert);
+  if (!pin.empty() && absl::AsciiStrToLower(pin) != b.certificate.sha256_hex) {
+    b.problems.push_back(absl::StrCat("the certificate (sha256 ", b.certificate.sha256_hex,
+                                      ") is not the pinned one (", pin, ")"));
+  }
+  const absl::Status verified = signing::Verify(b.certificate_pem, b.manifest, b.signature);
+  if (!verified.ok()) b.problems.push_back(absl::StrCat("signature: ", verified.message()));
+  absl::Time at;
+  std::string error;
+  if (!absl::ParseTime(absl::RFC3339_full, absl::StripAsciiWhitespace(when), &at, &error)) {
+    b.problems.push_back(absl::StrCat("signing-time.txt: ", error));
+  } else if (at < b.certificate.not_before || at > b.certificate.not_after) {
+    b.problems.emplace_back("the certificate was not valid at the signing time");
+  }
+  return b;
+}
+
+// report verify --offline DIR FILE...: no server, the exported bundle only.
+int ReportVerifyOffline(Context& c, const Command& cmd) {
+  if (c.args.empty()) return UsageError(cmd, "give at least one file");
+  const std::string pin = c.flags().Get("certificate-sha256");
+  auto bundle = ReadBundle(c.flags().Get("offline"), pin);
+  if (!bundle.ok()) return UsageError(cmd, std::string(bundle.status().message()));
+  const std::map<std::string, std::string> listed = ManifestLines(bundle->manifest);
+  std::cout << "signed by " << bundle->certificate.subject << " (certificate sha256 "
+            << bundle->certificate.sha256_hex << (pin.empty() ? ", not pinned" : "") << ")\n";
+  bool all_valid = true;
+  for (const std::string& file : c.args) {
+    const std::string ext =
+        absl::AsciiStrToLower(std::filesystem::path(file).extension().string().substr(1));
+    auto format = ParseFormat(c.flags().IsSet("format") ? c.flags().Get("format") : ext);
+    if (!format.ok()) {
+      return UsageError(cmd, absl::StrCat(file, ": no format from its name; give --format"));
+    }
+    std::string content;
+    if (!ReadInput(file, &content)) return UsageError(cmd, "cannot read " + file);
+    const std::string name = absl::AsciiStrToUpper(ShortEnumName(*format));
+    const std::string digest = Sha256Hex(content);
+    std::vector<std::string> problems = bundle->problems;
+    auto it = listed.find(name);
+    if (it == listed.end()) {
+      problems.push_back(absl::StrCat("the manifest lists no ", name));
+    } else if (it->second != digest) {
+      problems.push_back(absl::StrCat("the bytes are not the signed ", name, ": SHA-256 ", digest,
+                                      ", signed ", it->second));
+    }
+    all_valid = all_valid && problems.empty();
+    std::cout << file << ": " << (problems.empty() ? "VALID" : "NOT VALID") << " (" << name
+              << ", sha256 " << digest << ")\n";
+    for (const auto& p : problems) std::cout << "  " << p << "\n";
+  }
+  if (pin.empty()) {
+    std::cout << "the certificate is the bundle's own: compare its sha256 with the org's "
+                 "(reportctl key list, or as the org publishes it) or give --certificate-sha256\n";
+  }
+  return all_valid ? kOk : kUsage;
+}
+
 int ReportVerify(Context& c, const Command& cmd) {
+  if (c.flags().IsSet("offline")) return ReportVerifyOffline(c, cmd);
   if (c.args.size() < 2) return UsageError(cmd, "give the report and at least one file");
   const std::string name = ReportName(c.args[0]);
   int64_t n = 0;
@@ -176,15 +288,22 @@ void RegisterSigningCommands(std::vector<Command>& commands) {
              {{"validity-days", "0", "Certificate validity (0: 730 days; at most 3650)"}},
              KeyCreate);
   AddCommand(commands, "key list", "ORG", "The org's signing keys, oldest first.", {}, KeyList);
-  AddCommand(commands, "report verify", "REPORT FILE... [--revision N] [--export DIR]",
+  AddCommand(commands, "report verify",
+             "REPORT FILE... [--revision N] [--export DIR] | --offline DIR FILE...",
              "Check downloaded documents against the published revision: the bytes against its "
              "manifest, the SM2 signature over the manifest, and the key's validity at signing. "
-             "The format comes from each file's extension (txt, md, html, docx) or --format. "
-             "Exit 2 when a file does not verify. --export writes the manifest, signature and "
-             "key for checking with openssl alone.",
+             "The format comes from each file's extension (txt, md, html, docx, pdf) or "
+             "--format. Exit 2 when a file does not verify. --export writes the manifest, "
+             "signature, key and signing time for checking without the server (--offline) or "
+             "with openssl alone.",
              {{"revision", "", "The revision (default: the published one)"},
               {"format", "", "The format of every file, instead of their extensions"},
-              {"export", "", "Write manifest.txt, signature.der, public-key.pem here"}},
+              {"export", "", "Write manifest.txt, signature.der, public-key.pem here"},
+              {"offline", "",
+               "Check the files against the bundle --export wrote in this folder, without the "
+               "server"},
+              {"certificate-sha256", "",
+               "With --offline: the org's certificate fingerprint the bundle's must equal"}},
              ReportVerify);
 }
 

@@ -148,6 +148,90 @@ TEST_F(ReportctlTest, DraftSubmitApprovePublishDownload) {
 // set by the admin, printed on the published revision with its 签发人,
 // listed, voided; a settings change afterwards leaves the signed revision
 // as it was.
+// A recipient without access to the suite checks a downloaded document
+// against the bundle `report verify --export` wrote: the bytes against the
+// signed manifest, the SM2 signature against the bundle's certificate, that
+// certificate against the fingerprint the org gives out.
+TEST_F(ReportctlTest, VerifyOfflineWithTheExportedBundle) {
+  ASSERT_EQ(Run(kjj_.admin, {"key", "create", "kjj"}).code, cli::kOk);
+  ASSERT_EQ(Run(kjj_.drafter, {"report", "create", "kjj", "2023", "--template", "annual",
+                               "--workflow", "annual", "--id", "signed", "--wait"})
+                .code,
+            cli::kOk);
+  ASSERT_EQ(Run(kjj_.drafter,
+                {"report", "submit", "kjj/signed", "--accept-gap", "warning_film_screenings"})
+                .code,
+            cli::kOk);
+  ASSERT_EQ(Run(kjj_.director, {"report", "approve", "kjj/signed"}).code, cli::kOk);
+  ASSERT_EQ(Run(kjj_.secretary, {"report", "approve", "kjj/signed"}).code, cli::kOk);
+  ASSERT_EQ(Run(kjj_.drafter, {"report", "watch", "kjj/signed"}).code, cli::kOk);
+  const std::string dir = ::testing::TempDir() + "/offline";
+  const std::string txt = dir + "-signed.txt";
+  ASSERT_EQ(
+      Run(kjj_.auditor, {"report", "download", "kjj/signed", "--format", "txt", "--out", txt}).code,
+      cli::kOk);
+  Result r = Run(kjj_.auditor, {"report", "verify", "kjj/signed", txt, "--export", dir});
+  ASSERT_EQ(r.code, cli::kOk) << r.out << r.err;
+  const size_t at = r.out.find("--certificate-sha256 ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const std::string pin = r.out.substr(at + 21, 64);
+
+  // No server needed: an address nothing listens on.
+  auto offline = [&](std::vector<std::string> words) {
+    words.insert(words.begin(), {"report", "verify", "--offline", dir});
+    return Run(kjj_.auditor, std::move(words), "127.0.0.1:1");
+  };
+  r = offline({txt});
+  EXPECT_EQ(r.code, cli::kOk) << r.out << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, ": VALID (TXT")) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "not pinned")) << r.out;
+  r = offline({txt, "--certificate-sha256", pin});
+  EXPECT_EQ(r.code, cli::kOk) << r.out << r.err;
+  EXPECT_FALSE(absl::StrContains(r.out, "not pinned")) << r.out;
+  r = offline({txt, "--certificate-sha256", std::string(64, '0')});
+  EXPECT_EQ(r.code, cli::kUsage);
+  EXPECT_TRUE(absl::StrContains(r.out, "is not the pinned one")) << r.out;
+
+  // One byte changed in the document, or in the signature.
+  std::string bytes;
+  {
+    std::ifstream in(txt, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    bytes = ss.str();
+  }
+  ASSERT_FALSE(bytes.empty());
+  const std::string changed = dir + "-changed.txt";
+  std::string tampered = bytes;
+  tampered[tampered.size() / 2] ^= 1;
+  std::ofstream(changed, std::ios::binary) << tampered;
+  r = offline({changed});
+  EXPECT_EQ(r.code, cli::kUsage);
+  EXPECT_TRUE(absl::StrContains(r.out, "NOT VALID")) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "the bytes are not the signed TXT")) << r.out;
+  r = offline({txt, "--format", "pdf"});
+  EXPECT_EQ(r.code, cli::kUsage);
+  EXPECT_TRUE(absl::StrContains(r.out, "the bytes are not the signed PDF")) << r.out;
+  std::string signature;
+  {
+    std::ifstream in(dir + "/signature.der", std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    signature = ss.str();
+  }
+  ASSERT_GT(signature.size(), 20u);
+  signature[signature.size() - 5] ^= 1;
+  std::ofstream(dir + "/signature.der", std::ios::binary) << signature;
+  r = offline({txt});
+  EXPECT_EQ(r.code, cli::kUsage);
+  EXPECT_TRUE(absl::StrContains(r.out, "signature:")) << r.out;
+
+  // A folder that holds no bundle.
+  r = Run(kjj_.auditor, {"report", "verify", "--offline", dir + "-none", txt}, "127.0.0.1:1");
+  EXPECT_EQ(r.code, cli::kUsage);
+  EXPECT_TRUE(absl::StrContains(r.err, "manifest.txt cannot be read")) << r.err;
+}
+
 TEST_F(ReportctlTest, SettingsNumberTheSignedReportAndTheRegisterListsIt) {
   Result r = Run(kjj_.drafter, {"settings", "set", "kjj", "--code", "某科党"});
   EXPECT_EQ(r.code, cli::kRpcError);  // Admins only.
