@@ -190,6 +190,20 @@ grpc::Status ReportGrpc::CreateSigningKey(grpc::ServerContext* ctx,
   return ToGrpc(core_->CreateSigningKey(*p, CallAs::Forward(*ctx), parent.org, *req), out);
 }
 
+grpc::Status ReportGrpc::CreateCertificateSigningRequest(
+    grpc::ServerContext* ctx, const pb::CreateCertificateSigningRequestRequest* req,
+    pb::CertificateSigningRequest* out) {
+  GR_AUTHORIZE_REF(p, ref, ParseSigningKeyName(req->name()), roles::kAdmins);
+  return ToGrpc(core_->CreateCertificateSigningRequest(CallAs::Forward(*ctx), ref), out);
+}
+
+grpc::Status ReportGrpc::ImportCertificate(grpc::ServerContext* ctx,
+                                           const pb::ImportCertificateRequest* req,
+                                           pb::SigningKey* out) {
+  GR_AUTHORIZE_REF(p, ref, ParseSigningKeyName(req->name()), roles::kAdmins);
+  return ToGrpc(core_->ImportCertificate(ref, *req), out);
+}
+
 grpc::Status ReportGrpc::ListSigningKeys(grpc::ServerContext* ctx,
                                          const pb::ListSigningKeysRequest* req,
                                          pb::ListSigningKeysResponse* out) {

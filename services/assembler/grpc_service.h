@@ -67,6 +67,11 @@ class ReportGrpc final : public pb::ReportService::Service {
                                    pb::ListDocumentNumbersResponse*) override;
   grpc::Status VoidDocumentNumber(grpc::ServerContext*, const pb::VoidDocumentNumberRequest*,
                                   pb::DocumentNumber*) override;
+  grpc::Status CreateCertificateSigningRequest(grpc::ServerContext*,
+                                               const pb::CreateCertificateSigningRequestRequest*,
+                                               pb::CertificateSigningRequest*) override;
+  grpc::Status ImportCertificate(grpc::ServerContext*, const pb::ImportCertificateRequest*,
+                                 pb::SigningKey*) override;
   grpc::Status CreateSigningKey(grpc::ServerContext*, const pb::CreateSigningKeyRequest*,
                                 pb::SigningKey*) override;
   grpc::Status ListSigningKeys(grpc::ServerContext*, const pb::ListSigningKeysRequest*,

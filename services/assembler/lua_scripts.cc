@@ -171,7 +171,20 @@ request_remember(KEYS[3], fp, ARGV[1], ARGV[6])
 return {'OK'}
 )lua";
 
+// KEYS: 1 the org's signing keys. ARGV: field, the value it must still
+// have, the new value. 1 when replaced, 0 when it changed meanwhile.
+constexpr char kReplaceSigningKeyLua[] = R"lua(
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+)lua";
+
 }  // namespace
+
+const redis::Script& ReplaceSigningKeyScript() {
+  static const redis::Script script(kReplaceSigningKeyLua);
+  return script;
+}
 
 const redis::Script& AddSigningKeyScript() {
   static const redis::Script script(absl::StrCat(request_id::kLuaPrelude, kAddSigningKeyLua));

@@ -66,6 +66,7 @@ const redis::Script& VoidDocumentNumberScript();
 // The key becomes active; the one it replaces gets its retire time.
 // Returns {'OK'} | request_prior's answers (the n first written).
 const redis::Script& AddSigningKeyScript();
+const redis::Script& ReplaceSigningKeyScript();
 
 }  // namespace govreport::assembler
 

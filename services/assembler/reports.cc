@@ -670,6 +670,21 @@ absl::StatusOr<pb::SigningKey> ReportCore::CreateSigningKey(
                                      options_.clock(), call);
 }
 
+absl::StatusOr<pb::CertificateSigningRequest> ReportCore::CreateCertificateSigningRequest(
+    const CallAs& as, const SigningKeyRef& ref) {
+  // The subject the key's self-signed certificate has: the org as people
+  // know it now.
+  GR_ASSIGN_OR_RETURN(rpb::Org o, upstream_->GetOrg(as, ref.org));
+  signing::CertificateSubject subject{o.display_name().empty() ? ref.org : o.display_name(),
+                                      ref.org};
+  return CertificateSigningRequestOf(*store_, ref, subject);
+}
+
+absl::StatusOr<pb::SigningKey> ReportCore::ImportCertificate(
+    const SigningKeyRef& ref, const pb::ImportCertificateRequest& req) {
+  return assembler::ImportCertificate(*store_, ref, req.certificate_pem(), options_.clock());
+}
+
 absl::StatusOr<pb::ListSigningKeysResponse> ReportCore::ListSigningKeys(
     const std::string& org, const pb::ListSigningKeysRequest& req) {
   GR_ASSIGN_OR_RETURN(int size, PageSize(req.page_size(), 50, 200));

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "assembler/domain.h"
+#include "assembler/signing_keys.h"
 #include "assembler/store.h"
 #include "assembler/upstream.h"
 #include "common/auth.h"
@@ -73,6 +74,10 @@ class ReportCore {
                                                         const DocumentNumberRef& ref,
                                                         const pb::VoidDocumentNumberRequest& req);
   // Signing keys and verification (signing_keys.h).
+  absl::StatusOr<pb::CertificateSigningRequest> CreateCertificateSigningRequest(
+      const CallAs& as, const SigningKeyRef& ref);
+  absl::StatusOr<pb::SigningKey> ImportCertificate(const SigningKeyRef& ref,
+                                                   const pb::ImportCertificateRequest& req);
   absl::StatusOr<pb::SigningKey> CreateSigningKey(const auth::Principal& p, const CallAs& as,
                                                   const std::string& org,
                                                   const pb::CreateSigningKeyRequest& req);

@@ -7,6 +7,7 @@
 #include "assembler/domain.h"
 #include "common/crypto.h"
 #include "common/errors.h"
+#include "common/resource.h"
 #include "common/status.h"
 #include "common/timestamp.h"
 
@@ -92,6 +93,7 @@ absl::StatusOr<pb::SigningKey> CreateSigningKey(Store& store, const std::string&
   key.set_public_key_pem(pair.public_pem);
   key.set_certificate_pem(cert);
   key.set_certificate_sha256(info.sha256_hex);
+  key.set_certificate_issuer(info.issuer);
   *key.mutable_not_before() = TimestampOf(info.not_before);
   *key.mutable_not_after() = TimestampOf(info.not_after);
   *key.mutable_create_time() = TimestampOf(now);
@@ -112,6 +114,96 @@ absl::StatusOr<pb::SigningKey> CreateSigningKey(Store& store, const std::string&
     default:
       return absl::InternalError("unexpected answer of the signing key script");
   }
+}
+
+absl::StatusOr<SigningKeyRef> ParseSigningKeyName(absl::string_view name, absl::string_view field) {
+  GR_ASSIGN_OR_RETURN(auto parts, ParseName(name, "orgs/*/signingKeys/*", field));
+  SigningKeyRef ref{parts[0], 0};
+  if (!absl::SimpleAtoi(parts[1], &ref.n) || ref.n < 1 || parts[1][0] == '0') {
+    return errors::InvalidField(
+        field, "INVALID_NAME",
+        absl::StrCat("'", name, "' is not orgs/{org}/signingKeys/{n} with n = 1, 2, ..."),
+        "不是有效的签名密钥名称");
+  }
+  return ref;
+}
+
+namespace {
+
+// Key n of the org as stored, refused when it is missing or retired.
+absl::StatusOr<StoredSigningKey> UsableKey(Store& store, const SigningKeyRef& ref) {
+  GR_ASSIGN_OR_RETURN(std::optional<StoredSigningKey> stored, store.ReadSigningKey(ref.org, ref.n));
+  if (!stored) {
+    return absl::NotFoundError(absl::StrCat(SigningKeyName(ref.org, ref.n), " does not exist"));
+  }
+  if (stored->key.state() == pb::SIGNING_KEY_STATE_RETIRED) {
+    return errors::WithReason(
+        absl::FailedPreconditionError(absl::StrCat(
+            stored->key.name(), " is retired: it signs nothing more, so it needs no certificate")),
+        "SIGNING_KEY_RETIRED", "该签名密钥已停用");
+  }
+  return *std::move(stored);
+}
+
+}  // namespace
+
+absl::StatusOr<pb::CertificateSigningRequest> CertificateSigningRequestOf(
+    Store& store, const SigningKeyRef& ref, const signing::CertificateSubject& subject) {
+  GR_ASSIGN_OR_RETURN(StoredSigningKey stored, UsableKey(store, ref));
+  if (store.signing_master_key().empty()) return NoMasterKey();
+  absl::StatusOr<std::string> private_pem =
+      signing::Open(store.signing_master_key(), stored.key.name(), stored.sealed_private_key);
+  if (!private_pem.ok()) {
+    return errors::Prefixed(private_pem.status(),
+                            absl::StrCat(stored.key.name(), " (another master key?): "));
+  }
+  GR_ASSIGN_OR_RETURN(std::string csr, signing::CertificateSigningRequest(*private_pem, subject));
+  pb::CertificateSigningRequest out;
+  out.set_signing_key(stored.key.name());
+  out.set_csr_pem(std::move(csr));
+  out.set_subject(absl::StrCat("O=", subject.organization, ",CN=", subject.common_name));
+  return out;
+}
+
+absl::StatusOr<pb::SigningKey> ImportCertificate(Store& store, const SigningKeyRef& ref,
+                                                 absl::string_view certificate_pem,
+                                                 absl::Time now) {
+  absl::StatusOr<signing::CertificateInfo> info = signing::ReadCertificate(certificate_pem);
+  if (!info.ok()) {
+    return errors::InvalidField("certificate_pem", "NOT_A_CERTIFICATE",
+                                std::string(info.status().message()), "不是有效的 SM2 证书");
+  }
+  if (now < info->not_before || now > info->not_after) {
+    return errors::InvalidField(
+        "certificate_pem", "CERTIFICATE_NOT_VALID_NOW",
+        absl::StrCat("valid from ", absl::FormatTime(info->not_before), " to ",
+                     absl::FormatTime(info->not_after), ", not now"),
+        "证书不在有效期内");
+  }
+  // Two tries: an import or a rotation between the read and the write.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    GR_ASSIGN_OR_RETURN(StoredSigningKey stored, UsableKey(store, ref));
+    GR_ASSIGN_OR_RETURN(std::string own, signing::PublicKeyOf(stored.key.public_key_pem()));
+    if (info->public_pem != own) {
+      return errors::InvalidField(
+          "certificate_pem", "CERTIFICATE_OF_ANOTHER_KEY",
+          absl::StrCat("the certificate (", info->subject, ") certifies another public key than ",
+                       stored.key.name(), "'s"),
+          "证书的公钥与该签名密钥不符");
+    }
+    if (info->sha256_hex == stored.key.certificate_sha256()) return stored.key;
+    pb::SigningKey key = stored.key;
+    key.add_previous_certificates_pem(key.certificate_pem());
+    key.set_certificate_pem(std::string(certificate_pem));
+    key.set_certificate_sha256(info->sha256_hex);
+    key.set_certificate_issuer(info->issuer);
+    *key.mutable_not_before() = TimestampOf(info->not_before);
+    *key.mutable_not_after() = TimestampOf(info->not_after);
+    GR_ASSIGN_OR_RETURN(bool replaced, store.ReplaceSigningKey(ref.org, ref.n, stored.stored, key));
+    if (replaced) return key;
+  }
+  return absl::AbortedError(
+      absl::StrCat(SigningKeyName(ref.org, ref.n), " kept changing; try again"));
 }
 
 absl::StatusOr<std::optional<pb::DocumentSignature>> SignManifest(Store& store,
@@ -189,15 +281,23 @@ pb::VerifyDocumentResponse VerifyPublished(const pb::Revision& revision,
   const absl::Status verified =
       signing::Verify(key->public_key_pem(), sig.manifest(), sig.signature());
   if (!verified.ok()) out.add_problems(absl::StrCat("signature: ", verified.message()));
-  if (sig.certificate_pem() != key->certificate_pem()) {
+  // The key's certificate then: its current one or one it had before
+  // (the self-signed one a CA's replaced).
+  bool carried_is_keys = sig.certificate_pem() == key->certificate_pem();
+  for (const std::string& earlier : key->previous_certificates_pem()) {
+    carried_is_keys = carried_is_keys || sig.certificate_pem() == earlier;
+  }
+  if (!carried_is_keys) {
     out.add_problems("the certificate the signature carries is not the key's");
   }
-  out.set_signature_valid(manifest_ok && verified.ok() &&
-                          sig.certificate_pem() == key->certificate_pem());
+  out.set_signature_valid(manifest_ok && verified.ok() && carried_is_keys);
   const absl::Time at = TimeOf(sig.signing_time());
   const bool was_active = at >= TimeOf(key->create_time()) &&
                           (!key->has_retire_time() || at < TimeOf(key->retire_time()));
-  const bool cert_valid = at >= TimeOf(key->not_before()) && at <= TimeOf(key->not_after());
+  absl::StatusOr<signing::CertificateInfo> carried =
+      signing::ReadCertificate(sig.certificate_pem());
+  const bool cert_valid =
+      carried_is_keys && carried.ok() && at >= carried->not_before && at <= carried->not_after;
   if (!was_active) out.add_problems(absl::StrCat(key->name(), " was not the active key then"));
   if (!cert_valid) out.add_problems(absl::StrCat(key->name(), "'s certificate was not valid then"));
   out.set_key_valid_at_signing(was_active && cert_valid);

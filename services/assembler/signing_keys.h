@@ -24,6 +24,24 @@ inline constexpr char kSigningAlgorithm[] = "SM2-with-SM3";
 // orgs/{org}/signingKeys/{n}
 std::string SigningKeyName(absl::string_view org, int64_t n);
 
+// "orgs/{org}/signingKeys/{n}", n >= 1.
+struct SigningKeyRef {
+  std::string org;
+  int64_t n = 0;
+};
+absl::StatusOr<SigningKeyRef> ParseSigningKeyName(absl::string_view name,
+                                                  absl::string_view field = "name");
+
+// A CA's certificate signing request of key `ref` for `subject`. NOT_FOUND,
+// FAILED_PRECONDITION for a retired key or without the master key.
+absl::StatusOr<pb::CertificateSigningRequest> CertificateSigningRequestOf(
+    Store& store, const SigningKeyRef& ref, const signing::CertificateSubject& subject);
+
+// Key `ref` takes `certificate_pem` (of its own public key, valid at `now`)
+// as its certificate, the one it had kept in previous_certificates_pem.
+absl::StatusOr<pb::SigningKey> ImportCertificate(Store& store, const SigningKeyRef& ref,
+                                                 absl::string_view certificate_pem, absl::Time now);
+
 // A new active key for `org` (the old one retired), with a self-signed
 // certificate for `subject`, valid `validity_days` (0: 730) from `now`.
 absl::StatusOr<pb::SigningKey> CreateSigningKey(Store& store, const std::string& org,

@@ -523,6 +523,41 @@ absl::StatusOr<std::optional<StoredSigningKey>> Store::ActiveSigningKey(absl::st
   return out;
 }
 
+absl::StatusOr<std::optional<StoredSigningKey>> Store::ReadSigningKey(absl::string_view org,
+                                                                      int64_t n) {
+  GR_ASSIGN_OR_RETURN(std::vector<pb::SigningKey> keys, ReadSigningKeys(org));
+  std::optional<StoredSigningKey> out;
+  for (auto& k : keys) {
+    if (k.name() == absl::StrCat("orgs/", org, "/signingKeys/", n)) {
+      out.emplace();
+      out->key = std::move(k);
+    }
+  }
+  if (!out) return out;
+  GR_ASSIGN_OR_RETURN(std::vector<redis::Reply> got,
+                      redis_->Pipeline({{"HGET", SigningKeysKey(org), absl::StrCat("k", n)},
+                                        {"HGET", SealedKeysKey(org), absl::StrCat("s", n)}}));
+  for (const redis::Reply& r : got) {
+    GR_RETURN_IF_ERROR(r.ErrorStatus());
+    if (r.IsNil()) return absl::DataLossError(absl::StrCat("signing key ", n, " is incomplete"));
+  }
+  out->stored = std::string(got[0].Str());
+  out->sealed_private_key = std::string(got[1].Str());
+  return out;
+}
+
+absl::StatusOr<bool> Store::ReplaceSigningKey(absl::string_view org, int64_t n,
+                                              absl::string_view stored, const pb::SigningKey& key) {
+  pb::SigningKey bare = key;
+  bare.clear_state();
+  bare.clear_retire_time();
+  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Eval(ReplaceSigningKeyScript(), {SigningKeysKey(org)},
+                                                   {absl::StrCat("k", n), std::string(stored),
+                                                    bare.SerializeAsString()}));
+  GR_RETURN_IF_ERROR(r.ErrorStatus());
+  return r.Int() == 1;
+}
+
 absl::StatusOr<std::optional<Allocation>> Store::AllocateDocumentNumber(
     absl::string_view org, absl::string_view approval, absl::string_view code, int year,
     absl::string_view revision_name, int64_t now_unix) {

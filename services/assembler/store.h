@@ -67,6 +67,7 @@ struct StoreOptions {
 struct StoredSigningKey {
   pb::SigningKey key;  // state and retire_time filled in
   std::string sealed_private_key;
+  std::string stored;  // the key's value as read, for ReplaceSigningKey
 };
 
 // One atomic write of a report and what goes with it.
@@ -244,6 +245,12 @@ class Store {
   absl::StatusOr<std::vector<pb::SigningKey>> ReadSigningKeys(absl::string_view org);
   // nullopt: the org has no active key.
   absl::StatusOr<std::optional<StoredSigningKey>> ActiveSigningKey(absl::string_view org);
+  // Key n; nullopt when the org has none of that number.
+  absl::StatusOr<std::optional<StoredSigningKey>> ReadSigningKey(absl::string_view org, int64_t n);
+  // Key n's value becomes `key` (state and retire time are not stored) if
+  // it is still `stored`; false when it changed since.
+  absl::StatusOr<bool> ReplaceSigningKey(absl::string_view org, int64_t n, absl::string_view stored,
+                                         const pb::SigningKey& key);
   const std::string& signing_master_key() const { return options_.signing_master_key; }
 
   absl::Duration request_retention() const { return options_.request_retention; }

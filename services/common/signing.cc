@@ -45,6 +45,9 @@ struct X509Free {
 struct ExtFree {
   void operator()(X509_EXTENSION* e) const { X509_EXTENSION_free(e); }
 };
+struct ReqFree {
+  void operator()(X509_REQ* r) const { X509_REQ_free(r); }
+};
 using Bio = std::unique_ptr<BIO, BioFree>;
 using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
 using PkeyCtx = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree>;
@@ -345,6 +348,33 @@ absl::StatusOr<std::string> SelfSignedCertificate(absl::string_view private_pem,
   Bio out(BIO_new(BIO_s_mem()));
   if (PEM_write_bio_X509(out.get(), cert.get()) != 1) {
     return absl::InternalError(absl::StrCat("writing the certificate: ", OpenSslError()));
+  }
+  return Drain(out.get());
+}
+
+absl::StatusOr<std::string> CertificateSigningRequest(absl::string_view private_pem,
+                                                      const CertificateSubject& subject) {
+  GR_ASSIGN_OR_RETURN(Pkey key, ReadPrivate(private_pem));
+  std::unique_ptr<X509_REQ, ReqFree> req(X509_REQ_new());
+  if (req == nullptr) return absl::InternalError(absl::StrCat("request: ", OpenSslError()));
+  X509_NAME* name = X509_REQ_get_subject_name(req.get());
+  auto add = [&](const char* field, const std::string& value) {
+    return value.empty() ||
+           X509_NAME_add_entry_by_txt(name, field, MBSTRING_UTF8,
+                                      reinterpret_cast<const unsigned char*>(value.data()),
+                                      static_cast<int>(value.size()), -1, 0) == 1;
+  };
+  if (X509_REQ_set_version(req.get(), 0) != 1 || !add("CN", subject.common_name) ||
+      !add("O", subject.organization) || X509_REQ_set_pubkey(req.get(), key.get()) != 1) {
+    return absl::InternalError(absl::StrCat("request: ", OpenSslError()));
+  }
+  GR_ASSIGN_OR_RETURN(Sm2Context c, Sm2DigestContext(key.get(), /*sign=*/true));
+  if (X509_REQ_sign_ctx(req.get(), c.md.get()) <= 0) {
+    return absl::InternalError(absl::StrCat("signing the request: ", OpenSslError()));
+  }
+  Bio out(BIO_new(BIO_s_mem()));
+  if (PEM_write_bio_X509_REQ(out.get(), req.get()) != 1) {
+    return absl::InternalError(absl::StrCat("writing the request: ", OpenSslError()));
   }
   return Drain(out.get());
 }

@@ -60,6 +60,12 @@ absl::StatusOr<std::string> SelfSignedCertificate(absl::string_view private_pem,
                                                   absl::Time not_before, absl::Time not_after,
                                                   uint64_t serial);
 
+// A PKCS#10 certificate signing request (PEM) of the key for `subject`,
+// signed SM2-with-SM3 with the distinguishing ID above: what a CA is sent
+// to issue the key's certificate.
+absl::StatusOr<std::string> CertificateSigningRequest(absl::string_view private_pem,
+                                                      const CertificateSubject& subject);
+
 struct CertificateInfo {
   std::string subject;  // one line, RFC 2253
   std::string issuer;

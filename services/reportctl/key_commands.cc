@@ -35,6 +35,7 @@ void PrintKey(const rpt::SigningKey& k) {
   t.Add({"algorithm", k.algorithm()});
   t.Add({"valid", absl::StrCat(Time(k.not_before()), " .. ", Time(k.not_after()))});
   t.Add({"certificate sha256", k.certificate_sha256()});
+  if (!k.certificate_issuer().empty()) t.Add({"issuer", k.certificate_issuer()});
   t.Add({"created", absl::StrCat(Time(k.create_time()), " by ", k.created_by())});
   if (k.has_retire_time()) t.Add({"retired", Time(k.retire_time())});
   t.Print();
@@ -94,6 +95,58 @@ bool WriteFile(const std::filesystem::path& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary);
   out << bytes;
   return static_cast<bool>(out);
+}
+
+// "kjj/1" → orgs/kjj/signingKeys/1; a full name stays.
+std::string SigningKeyName(const std::string& arg) {
+  std::vector<std::string> parts = absl::StrSplit(arg, '/');
+  if (parts.size() == 2) return absl::StrCat("orgs/", parts[0], "/signingKeys/", parts[1]);
+  return arg;
+}
+
+int KeyCsr(Context& c, const Command& cmd) {
+  if (c.args.size() != 1) return UsageError(cmd, "give the key (ORG/N)");
+  rpt::CreateCertificateSigningRequestRequest req;
+  req.set_name(SigningKeyName(c.args[0]));
+  rpt::CertificateSigningRequest resp;
+  grpc::ClientContext ctx;
+  c.Prepare(ctx);
+  auto st = Reports(c).CreateCertificateSigningRequest(&ctx, req, &resp);
+  if (!st.ok()) return Fail(st);
+  if (c.json()) {
+    PrintJson(resp);
+    return kOk;
+  }
+  if (c.flags().IsSet("out")) {
+    if (!WriteFile(c.flags().Get("out"), resp.csr_pem())) {
+      return UsageError(cmd, "cannot write " + c.flags().Get("out"));
+    }
+    std::cerr << "wrote the request of " << resp.signing_key() << " (" << resp.subject() << ") to "
+              << c.flags().Get("out") << "\n";
+    return kOk;
+  }
+  std::cout << resp.csr_pem();
+  return kOk;
+}
+
+int KeyImportCertificate(Context& c, const Command& cmd) {
+  if (c.args.size() != 2) return UsageError(cmd, "give the key (ORG/N) and the certificate file");
+  rpt::ImportCertificateRequest req;
+  req.set_name(SigningKeyName(c.args[0]));
+  if (!ReadInput(c.args[1], req.mutable_certificate_pem())) {
+    return UsageError(cmd, "cannot read " + c.args[1]);
+  }
+  rpt::SigningKey resp;
+  grpc::ClientContext ctx;
+  c.Prepare(ctx);
+  auto st = Reports(c).ImportCertificate(&ctx, req, &resp);
+  if (!st.ok()) return Fail(st);
+  if (c.json()) {
+    PrintJson(resp);
+    return kOk;
+  }
+  PrintKey(resp);
+  return kOk;
 }
 
 // RFC 3339 in UTC: read back by --offline wherever the bundle travels.
@@ -288,6 +341,14 @@ void RegisterSigningCommands(std::vector<Command>& commands) {
              {{"validity-days", "0", "Certificate validity (0: 730 days; at most 3650)"}},
              KeyCreate);
   AddCommand(commands, "key list", "ORG", "The org's signing keys, oldest first.", {}, KeyList);
+  AddCommand(commands, "key csr", "ORG/N [--out FILE]",
+             "Org admins: a PKCS#10 certificate signing request of the key (SM2-with-SM3), for "
+             "a CA to issue its certificate; the private key never leaves the assembler.",
+             {{"out", "", "Write the request (PEM) here instead of standard output"}}, KeyCsr);
+  AddCommand(commands, "key import-certificate", "ORG/N FILE",
+             "Org admins: the certificate a CA issued for the key (PEM) becomes the key's; its "
+             "earlier certificates are kept, so what it signed still verifies.",
+             {}, KeyImportCertificate);
   AddCommand(commands, "report verify",
              "REPORT FILE... [--revision N] [--export DIR] | --offline DIR FILE...",
              "Check downloaded documents against the published revision: the bytes against its "

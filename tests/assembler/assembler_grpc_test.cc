@@ -3,7 +3,12 @@
 // redelivery, staleness, submit refusals, approval → publication, rejection,
 // stray events, narrative as data, tenant isolation and bad input.
 #include <grpcpp/grpcpp.h>
+#include <unistd.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -739,6 +744,125 @@ TEST_F(AssemblerTest, PublicationsAreSignedByTheOrgsKeyAndVerifyUntilAByteChange
   EXPECT_EQ(
       stack_->reports().VerifyDocument(Stack::Ctx(kjj_.auditor).get(), dq, &none).error_code(),
       StatusCode::FAILED_PRECONDITION);
+}
+
+// The whole file at `path`; "" when it cannot be read.
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+// A CA (openssl, SM2) issues the key's certificate from the key's request;
+// the imported certificate signs from then on, and what the key signed
+// under its self-signed one still verifies.
+TEST_F(AssemblerTest, ACaIssuedCertificateReplacesTheSelfSignedOne) {
+  if (std::system("openssl version >/dev/null 2>&1") != 0) GTEST_SKIP() << "no openssl";
+  v1::CreateSigningKeyRequest create;
+  create.set_parent("orgs/kjj");
+  v1::SigningKey key;
+  ASSERT_TRUE(stack_->reports().CreateSigningKey(Stack::Ctx(kjj_.admin).get(), create, &key).ok());
+  // Self-signed: the issuer is the subject, the org id and its display name.
+  EXPECT_TRUE(key.certificate_issuer().starts_with("O=kjj,CN=")) << key.certificate_issuer();
+  v1::Report before = Publish("before-ca");
+  const v1::Revision self_signed = Revision(before.name(), 1);
+  ASSERT_TRUE(self_signed.has_signature());
+
+  v1::CreateCertificateSigningRequestRequest cq;
+  cq.set_name(key.name());
+  v1::CertificateSigningRequest csr;
+  EXPECT_EQ(stack_->reports()
+                .CreateCertificateSigningRequest(Stack::Ctx(kjj_.drafter).get(), cq, &csr)
+                .error_code(),
+            StatusCode::PERMISSION_DENIED);
+  grpc::Status st =
+      stack_->reports().CreateCertificateSigningRequest(Stack::Ctx(kjj_.admin).get(), cq, &csr);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(csr.signing_key(), key.name());
+  EXPECT_TRUE(absl::StrContains(csr.csr_pem(), "BEGIN CERTIFICATE REQUEST")) << csr.csr_pem();
+
+  // The CA's side, with openssl alone: the request's own signature checks
+  // (SM2 with the distinguishing ID), and the CA signs it.
+  const std::string dir = ::testing::TempDir() + "/ca-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/key.csr") << csr.csr_pem();
+  const std::string id = "distid:1234567812345678";
+  auto run = [&](const std::string& command) {
+    return std::system(absl::StrCat("cd '", dir, "' && ", command, " >>log 2>&1").c_str());
+  };
+  ASSERT_EQ(run("openssl req -in key.csr -verify -noout -vfyopt " + id), 0) << Slurp(dir + "/log");
+  ASSERT_EQ(run("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:SM2 -out ca.key"), 0);
+  ASSERT_EQ(run("openssl req -new -x509 -key ca.key -sm3 -sigopt " + id +
+                " -subj '/CN=Test CA' -days 30 -out ca.pem"),
+            0)
+      << Slurp(dir + "/log");
+  ASSERT_EQ(run("openssl x509 -req -in key.csr -CA ca.pem -CAkey ca.key -CAcreateserial -sm3 "
+                "-sigopt " +
+                id + " -vfyopt " + id + " -days 10 -out key.pem"),
+            0)
+      << Slurp(dir + "/log");
+
+  v1::ImportCertificateRequest iq;
+  iq.set_name(key.name());
+  iq.set_certificate_pem(Slurp(dir + "/key.pem"));
+  v1::SigningKey imported;
+  EXPECT_EQ(stack_->reports()
+                .ImportCertificate(Stack::Ctx(kjj_.drafter).get(), iq, &imported)
+                .error_code(),
+            StatusCode::PERMISSION_DENIED);
+  st = stack_->reports().ImportCertificate(Stack::Ctx(kjj_.admin).get(), iq, &imported);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(imported.certificate_issuer(), "CN=Test CA");
+  EXPECT_NE(imported.certificate_sha256(), key.certificate_sha256());
+  ASSERT_EQ(imported.previous_certificates_pem_size(), 1);
+  EXPECT_EQ(imported.previous_certificates_pem(0), key.certificate_pem());
+  EXPECT_EQ(imported.not_after().seconds() - imported.not_before().seconds(), 10 * 86400);
+  v1::SigningKey again;
+  ASSERT_TRUE(stack_->reports().ImportCertificate(Stack::Ctx(kjj_.admin).get(), iq, &again).ok());
+  EXPECT_EQ(again.previous_certificates_pem_size(), 1) << "the same certificate changes nothing";
+
+  std::map<typepb::DocumentFormat, std::string> bytes;
+  v1::Report after = Publish("after-ca");
+  const v1::Revision ca_signed = Revision(after.name(), 1);
+  ASSERT_TRUE(ca_signed.has_signature());
+  EXPECT_EQ(ca_signed.signature().certificate_pem(), imported.certificate_pem());
+  for (const auto& [rev, report] : {std::pair{self_signed, before}, std::pair{ca_signed, after}}) {
+    bytes.clear();
+    ASSERT_NO_FATAL_FAILURE(ExpectFinalDocuments(rev, report, &bytes));
+    v1::VerifyDocumentRequest req;
+    req.set_name(rev.name());
+    req.set_format(typepb::DOCUMENT_FORMAT_TXT);
+    req.set_content(bytes[typepb::DOCUMENT_FORMAT_TXT]);
+    v1::VerifyDocumentResponse out;
+    ASSERT_TRUE(stack_->reports().VerifyDocument(Stack::Ctx(kjj_.auditor).get(), req, &out).ok());
+    EXPECT_TRUE(out.valid()) << rev.name() << ": " << absl::StrJoin(out.problems(), "; ");
+  }
+
+  // Refused: the CA's own certificate (another key), no certificate, a key
+  // that does not exist, a retired key.
+  auto import_code = [&](const std::string& name, const std::string& pem) {
+    v1::ImportCertificateRequest bad;
+    bad.set_name(name);
+    bad.set_certificate_pem(pem);
+    v1::SigningKey ignored;
+    return stack_->reports()
+        .ImportCertificate(Stack::Ctx(kjj_.admin).get(), bad, &ignored)
+        .error_code();
+  };
+  EXPECT_EQ(import_code(key.name(), Slurp(dir + "/ca.pem")), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(import_code(key.name(), "-----BEGIN CERTIFICATE-----\nAAAA\n"),
+            StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(import_code("orgs/kjj/signingKeys/9", iq.certificate_pem()), StatusCode::NOT_FOUND);
+  EXPECT_EQ(import_code("orgs/kjj/signingKeys/x", iq.certificate_pem()),
+            StatusCode::INVALID_ARGUMENT);
+  v1::SigningKey key2;
+  ASSERT_TRUE(stack_->reports().CreateSigningKey(Stack::Ctx(kjj_.admin).get(), create, &key2).ok());
+  EXPECT_EQ(import_code(key.name(), iq.certificate_pem()), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(stack_->reports()
+                .CreateCertificateSigningRequest(Stack::Ctx(kjj_.admin).get(), cq, &csr)
+                .error_code(),
+            StatusCode::FAILED_PRECONDITION);
 }
 
 class AssemblerWithoutMasterKeyTest : public AssemblerTest {
