@@ -257,8 +257,15 @@ end
 apply(new, 1)
 index_record(P, id, new, cseq, dv)
 blob = with_sequences(blob, cseq, dv)
+-- The history list is written from a record's first change on (then with
+-- the revision it replaces first): a record never changed is its own
+-- history, and most records never change (docs/records.md, "Storage").
+if op ~= 'create' then
+  local hkey = rkey .. ':h'
+  if redis.call('EXISTS', hkey) == 0 then redis.call('RPUSH', hkey, redis.call('HGET', rkey, 'd')) end
+  redis.call('RPUSH', hkey, blob)
+end
 redis.call('HSET', rkey, 'd', blob, 'r', rev, 'c', contrib, 's', cseq)
-redis.call('RPUSH', rkey .. ':h', blob)
 request_remember(KEYS[2], fp, id .. '@' .. rev, ttl)
 if qday ~= '' then
   redis.call('HINCRBY', qkey, 'n', 1)

@@ -284,22 +284,40 @@ absl::StatusOr<std::vector<std::string>> Store::ReadActivities(
 absl::StatusOr<std::optional<std::string>> Store::ReadActivityRevision(const std::string& org_id,
                                                                        const std::string& id,
                                                                        int64_t revision) {
-  return OptionalBlob(redis_->Command(
-      {"LINDEX", absl::StrCat(ActivityKey(org_id, id), ":h"), absl::StrCat(revision - 1)}));
+  // A record never changed has no history list: its revision 1 is itself.
+  std::string key = ActivityKey(org_id, id);
+  GR_ASSIGN_OR_RETURN(
+      auto replies,
+      redis_->Pipeline({{"LINDEX", absl::StrCat(key, ":h"), absl::StrCat(revision - 1)},
+                        {"HMGET", key, "r", "d"}}));
+  for (const auto& r : replies) GR_RETURN_IF_ERROR(r.ErrorStatus());
+  if (!replies[0].IsNil()) return std::optional<std::string>(std::string(replies[0].Str()));
+  if (replies[1][0].Str() == absl::StrCat(revision) && !replies[1][1].IsNil()) {
+    return std::optional<std::string>(std::string(replies[1][1].Str()));
+  }
+  return std::optional<std::string>();
 }
 
 absl::StatusOr<std::vector<std::string>> Store::ReadActivityRevisions(const std::string& org_id,
                                                                       const std::string& id,
                                                                       int64_t after,
                                                                       int64_t count) {
-  // Revision n is element n - 1 of the list, which is only appended to.
-  GR_ASSIGN_OR_RETURN(
-      redis::Reply r,
-      redis_->Command({"LRANGE", absl::StrCat(ActivityKey(org_id, id), ":h"), absl::StrCat(after),
-                       count > 0 ? absl::StrCat(after + count - 1) : "-1"}));
-  GR_RETURN_IF_ERROR(r.ErrorStatus());
+  // Revision n is element n - 1 of the list, which is only appended to;
+  // a record without a list has one revision, itself (no change yet).
+  std::string key = ActivityKey(org_id, id);
+  std::string history = absl::StrCat(key, ":h");
+  GR_ASSIGN_OR_RETURN(auto replies,
+                      redis_->Pipeline({{"LRANGE", history, absl::StrCat(after),
+                                         count > 0 ? absl::StrCat(after + count - 1) : "-1"},
+                                        {"EXISTS", history},
+                                        {"HGET", key, "d"}}));
+  for (const auto& r : replies) GR_RETURN_IF_ERROR(r.ErrorStatus());
   std::vector<std::string> out;
-  for (size_t i = 0; i < r.Size(); ++i) out.push_back(r[i].AsString());
+  if (replies[1].Int() == 0) {
+    if (after == 0 && !replies[2].IsNil()) out.push_back(std::string(replies[2].Str()));
+    return out;
+  }
+  for (size_t i = 0; i < replies[0].Size(); ++i) out.push_back(replies[0][i].AsString());
   return out;
 }
 

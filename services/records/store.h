@@ -4,7 +4,8 @@
 //   gr:{org}:profile           hash {d: Profile, r: revision}
 //   gr:{org}:dv                data version, bumped by every record write
 //   gr:{org}:a:{id}            hash {d: record, r: revision, c: contribution}
-//   gr:{org}:a:{id}:h          list of every revision of the record
+//   gr:{org}:a:{id}:h          list of every revision of the record, from
+//                              its first change on (none: revision 1 only)
 //   gr:{org}:seq               the last creation sequence given
 //   gr:{org}:acts:c[:t:{type}] zset id by creation sequence (never moves)
 //   gr:{org}:acts:d[:t:{type}] zset (one score) of "yyyymmdd:cseq:id"

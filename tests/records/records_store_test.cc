@@ -345,6 +345,52 @@ TEST_F(RecordsStoreTest, AmendAndVoidMoveTheFiguresAndKeepHistory) {
   EXPECT_TRUE((*history)[2].voided());
 }
 
+// Issue 15: a record's history list is written from its first change on,
+// so a record never changed keeps one copy; its revision 1 still reads, and
+// replays. A list written at create time by an earlier version (revision 1
+// first) reads and grows as before.
+TEST_F(RecordsStoreTest, HistoryIsWrittenFromTheFirstChangeAndOldListsStillRead) {
+  auto fresh = records_->CreateActivity("kjj", "li", Talk("2023-03-01", 4), "once");
+  ASSERT_TRUE(fresh.ok());
+  std::string fresh_id = fresh->name().substr(fresh->name().rfind('/') + 1);
+  std::string prefix = "gr:{kjj}:a:";
+  EXPECT_EQ(client_->Command({"EXISTS", prefix + fresh_id + ":h"})->Int(), 0);
+  auto one = records_->ListRevisions("kjj", fresh_id);
+  ASSERT_TRUE(one.ok()) << one.status();
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ((*one)[0].quantities().at("participants"), 4);
+  EXPECT_TRUE(records_->ListRevisions("kjj", fresh_id, 1)->empty());
+  auto replay = records_->CreateActivity("kjj", "li", Talk("2023-03-01", 4), "once");
+  ASSERT_TRUE(replay.ok()) << replay.status();
+  EXPECT_EQ(replay->name(), fresh->name());
+  EXPECT_EQ(replay->revision(), 1);
+
+  // As an earlier version left it: revision 1 in the list from the create.
+  auto old = records_->CreateActivity("kjj", "li", Talk("2023-04-01", 6), "");
+  ASSERT_TRUE(old.ok());
+  std::string old_id = old->name().substr(old->name().rfind('/') + 1);
+  std::string blob = std::string(client_->Command({"HGET", prefix + old_id, "d"})->Str());
+  ASSERT_TRUE(client_->Command({"RPUSH", prefix + old_id + ":h", blob}).ok());
+  for (const std::string& id : {fresh_id, old_id}) {
+    v1::AmendActivityRequest amend;
+    *amend.mutable_activity() = Talk("2023-05-01", 9);
+    amend.mutable_activity()->set_name(absl::StrCat("orgs/kjj/activities/", id));
+    auto b = records_->AmendActivity("kjj", "wang", amend);
+    ASSERT_TRUE(b.ok()) << b.status();
+    auto history = records_->ListRevisions("kjj", id);
+    ASSERT_TRUE(history.ok());
+    ASSERT_EQ(history->size(), 2u) << id;
+    EXPECT_EQ((*history)[0].revision(), 1);
+    EXPECT_EQ((*history)[1].quantities().at("participants"), 9);
+    EXPECT_EQ(records_->ListRevisions("kjj", id, 1, 1)->size(), 1u);
+  }
+  // The replay of the first create answers revision 1 from the list now.
+  auto again = records_->CreateActivity("kjj", "li", Talk("2023-03-01", 4), "once");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->revision(), 1);
+  EXPECT_EQ(again->quantities().at("participants"), 4);
+}
+
 // Issue 11: instants are google.protobuf.Timestamp. What a write stored is
 // what every read returns; a record stored while they were int64 fields
 // (create_unix 15, update_unix 16, numbers now reserved) reads with its
