@@ -401,38 +401,29 @@ absl::StatusOr<std::vector<std::string>> RecordsCore::ProvenanceOf(const std::st
   }
   if (!breakdown.empty()) conditions.emplace_back(breakdown, std::vector<std::string>{value});
   std::vector<std::string> types(m.activity_types().begin(), m.activity_types().end());
-  if (conditions.empty()) return store_.ProvenanceIds(org_id, period.Months(), types);
-  // Per month and type: the intersection over the conditions of the union
-  // over each condition's values of the per-value sets.
-  std::vector<std::string> keys;
-  for (const auto& month : period.Months()) {
-    for (const auto& t : types) {
-      for (const auto& [dim, values] : conditions) {
-        for (const auto& v : values)
-          keys.push_back(absl::StrCat("pv:", month, ":", t, ":", dim, "=", v));
-      }
-    }
-  }
-  GR_ASSIGN_OR_RETURN(auto sets, store_.ReadSets(org_id, keys));
+  GR_ASSIGN_OR_RETURN(std::vector<std::string> ids,
+                      store_.ProvenanceIds(org_id, period.Months(), types));
+  if (conditions.empty()) return ids;
+  // The records that carry, for every condition, one of its values (their
+  // dimensions, as the aggregates counted them), read 1000 at a time.
   std::vector<std::string> out;
-  size_t at = 0;
-  for (size_t cell = 0; cell < period.Months().size() * types.size(); ++cell) {
-    std::set<std::string> passing;
-    for (size_t c = 0; c < conditions.size(); ++c) {
-      std::set<std::string> any;
-      for (size_t v = 0; v < conditions[c].second.size(); ++v, ++at) {
-        any.insert(sets[at].begin(), sets[at].end());
-      }
-      if (c == 0) {
-        passing = std::move(any);
-      } else {
-        std::set<std::string> both;
-        std::set_intersection(passing.begin(), passing.end(), any.begin(), any.end(),
-                              std::inserter(both, both.end()));
-        passing = std::move(both);
-      }
+  constexpr size_t kChunk = 1000;
+  for (size_t at = 0; at < ids.size(); at += kChunk) {
+    std::vector<std::string> chunk(
+        ids.begin() + static_cast<std::ptrdiff_t>(at),
+        ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), at + kChunk)));
+    GR_ASSIGN_OR_RETURN(auto blobs, store_.ReadActivitiesAt(org_id, chunk));
+    for (size_t i = 0; i < chunk.size(); ++i) {
+      if (!blobs[i]) continue;
+      GR_ASSIGN_OR_RETURN(auto rec, ParseStored<pb::ActivityRecord>(*blobs[i], "record"));
+      if (rec.voided()) continue;
+      bool passes = std::all_of(conditions.begin(), conditions.end(), [&rec](const auto& c) {
+        auto it = rec.dimensions().find(c.first);
+        return it != rec.dimensions().end() &&
+               std::find(c.second.begin(), c.second.end(), it->second) != c.second.end();
+      });
+      if (passes) out.push_back(chunk[i]);
     }
-    out.insert(out.end(), passing.begin(), passing.end());
   }
   return out;
 }

@@ -125,7 +125,7 @@ end
 -- Adds (sign 1) or removes (sign -1) one record's contribution.
 local function apply(c, sign)
   if c.v == 1 then return end
-  local parts, combos = combinations(c)
+  local _, combos = combinations(c)
   for _, b in ipairs(buckets(c.d)) do
     local k = P .. 'agg:' .. b
     redis.call('HINCRBY', k, 'n|' .. c.t, sign)
@@ -158,17 +158,11 @@ local function apply(c, sign)
   end
   local month = string.sub(c.d, 1, 7)
   local score = tonumber((string.gsub(c.d, '-', '')))
-  local pv = P .. 'pv:' .. month .. ':' .. c.t
+  -- The latest-value index is the provenance too (docs/records.md).
   if sign > 0 then
     redis.call('ZADD', P .. 'lt:' .. month .. ':' .. c.t, score, id)
-    redis.call('SADD', pv, id)
-    -- Per dimension value, so a filtered figure's or a cell's records are
-    -- an intersection of sets (docs/records.md, "Provenance").
-    for _, part in ipairs(parts) do redis.call('SADD', pv .. ':' .. part, id) end
   else
     redis.call('ZREM', P .. 'lt:' .. month .. ':' .. c.t, id)
-    redis.call('SREM', pv, id)
-    for _, part in ipairs(parts) do redis.call('SREM', pv .. ':' .. part, id) end
   end
 end
 

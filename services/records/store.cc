@@ -188,34 +188,23 @@ absl::StatusOr<Store::HashKeys> Store::ReadHashKeys(const std::string& org_id,
   return out;
 }
 
-absl::StatusOr<std::vector<std::vector<std::string>>> Store::ReadSets(
-    const std::string& org_id, const std::vector<std::string>& keys) {
-  std::vector<std::vector<std::string>> out;
-  if (keys.empty()) return out;
-  std::vector<redis::Args> cmds;
-  cmds.reserve(keys.size());
-  for (const auto& k : keys) cmds.push_back({"SMEMBERS", Key(org_id, k)});
-  GR_ASSIGN_OR_RETURN(auto replies, redis_->Pipeline(cmds));
-  for (const auto& r : replies) {
-    GR_RETURN_IF_ERROR(r.ErrorStatus());
-    std::vector<std::string> members;
-    for (size_t j = 0; j < r.Size(); ++j) members.push_back(r[j].AsString());
-    out.push_back(std::move(members));
-  }
-  return out;
-}
-
 absl::StatusOr<std::vector<std::string>> Store::ProvenanceIds(
     const std::string& org_id, const std::vector<std::string>& months,
     const std::vector<std::string>& types) {
-  redis::Args cmd{"SUNION"};
+  // The latest-value indexes hold exactly the counted (not voided) records
+  // of a month and type: provenance needs no set of its own.
+  std::vector<redis::Args> cmds;
   for (const auto& m : months) {
-    for (const auto& t : types) cmd.push_back(Key(org_id, absl::StrCat("pv:", m, ":", t)));
+    for (const auto& t : types)
+      cmds.push_back({"ZRANGE", Key(org_id, absl::StrCat("lt:", m, ":", t)), "0", "-1"});
   }
   std::vector<std::string> ids;
-  if (cmd.size() == 1) return ids;
-  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command(cmd));
-  for (size_t i = 0; i < r.Size(); ++i) ids.push_back(r[i].AsString());
+  if (cmds.empty()) return ids;
+  GR_ASSIGN_OR_RETURN(auto replies, redis_->Pipeline(cmds));
+  for (const auto& r : replies) {
+    GR_RETURN_IF_ERROR(r.ErrorStatus());
+    for (size_t i = 0; i < r.Size(); ++i) ids.push_back(r[i].AsString());
+  }
   return ids;
 }
 

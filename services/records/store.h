@@ -16,9 +16,10 @@
 //   gr:{org}:ext               hash source\x1fexternal id -> "id|content hash"
 //   gr:{org}:agg:{bucket}      counts and sums per year/half/quarter/month
 //   gr:{org}:dp:{bucket}:{t}   hash person -> records naming them
-//   gr:{org}:lt:{month}:{t}    zset of ids by date, for LATEST values
-//   gr:{org}:pv:{month}:{t}    set of ids, for provenance
-//   gr:{org}:pv:{month}:{t}:{dim}={value}  the same per dimension value
+//   gr:{org}:lt:{month}:{t}    zset of the counted (not voided) ids by
+//                              date, for LATEST values and provenance
+//   gr:{org}:pv:{month}:{t}[:{dim}={value}]  sets earlier versions wrote
+//                              for provenance; no longer read or written
 //   gr:{org}:dx:{bucket}:{t}:{dim}  hash value -> records carrying it
 //   gr:{org}:quota:{yyyymmdd}  hash {n, b}: the day's writes and bytes
 //   gr:{org}:rq:{request_id}   request replay (common/request_id.h)
@@ -116,11 +117,7 @@ class Store {
   };
   absl::StatusOr<HashKeys> ReadHashKeys(const std::string& org_id,
                                         const std::vector<std::string>& keys);
-  // The members of each set of `keys` (suffixes after the org's prefix),
-  // in one round trip.
-  absl::StatusOr<std::vector<std::vector<std::string>>> ReadSets(
-      const std::string& org_id, const std::vector<std::string>& keys);
-  // Ids of the records of `types` in `months` (provenance sets).
+  // Ids of the counted records of `types` in `months` (the lt indexes).
   absl::StatusOr<std::vector<std::string>> ProvenanceIds(const std::string& org_id,
                                                          const std::vector<std::string>& months,
                                                          const std::vector<std::string>& types);
