@@ -781,14 +781,11 @@ absl::StatusOr<pb::ListActivitiesResponse> RecordsCore::ListActivities(
   return out;
 }
 
-absl::StatusOr<pb::ActivityRecord> RecordsCore::ChangeActivity(const std::string& org_id,
-                                                               const std::string& recorded_by,
-                                                               const Change& change,
-                                                               bool quota_exempt) {
-  GR_RETURN_IF_ERROR(request_id::Validate(change.request_id));
-  GR_RETURN_IF_ERROR(CheckTextField("reason", change.reason));
+absl::StatusOr<RecordsCore::PreparedWrite> RecordsCore::PrepareChange(
+    const std::string& org_id, const std::string& recorded_by, const Change& change,
+    bool quota_exempt, const std::string& read_blob) {
   GR_ASSIGN_OR_RETURN(auto profile, GetProfile(org_id));
-  GR_ASSIGN_OR_RETURN(pb::ActivityRecord cur, GetActivity(org_id, change.id));
+  GR_ASSIGN_OR_RETURN(pb::ActivityRecord cur, ParseStored<pb::ActivityRecord>(read_blob, "record"));
   pb::ActivityRecord next = cur;
   if (change.amended != nullptr) {
     GR_ASSIGN_OR_RETURN(
@@ -814,6 +811,12 @@ absl::StatusOr<pb::ActivityRecord> RecordsCore::ChangeActivity(const std::string
   w.expected_revision = expected;
   w.blob = SerializeStored(next);
   w.contribution = Contribution(next);
+  // The script holds the record it changes to what was read here: the
+  // record keeps no copy of its contribution or its revision.
+  w.read_blob = read_blob;
+  w.read_contribution = Contribution(cur);
+  w.read_create_sequence = cur.create_sequence();
+  w.read_revision = cur.revision();
   SetLimits(quota_exempt, w);
   if (change.void_reason.empty()) {
     events::v1::ActivityChanged rest;
@@ -828,8 +831,30 @@ absl::StatusOr<pb::ActivityRecord> RecordsCore::ChangeActivity(const std::string
     voided.mutable_activity_voided()->set_reason(change.void_reason);
     SetEvent(std::move(voided), "", w);
   }
-  GR_ASSIGN_OR_RETURN(WriteAnswer a, store_.WriteActivity(org_id, w));
-  return FinishWrite(org_id, p, a);
+  return p;
+}
+
+absl::StatusOr<pb::ActivityRecord> RecordsCore::ChangeActivity(const std::string& org_id,
+                                                               const std::string& recorded_by,
+                                                               const Change& change,
+                                                               bool quota_exempt) {
+  GR_RETURN_IF_ERROR(request_id::Validate(change.request_id));
+  GR_RETURN_IF_ERROR(CheckTextField("reason", change.reason));
+  // GONE: another write changed the record after it was read here; read
+  // it again.
+  constexpr int kAttempts = 4;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    GR_ASSIGN_OR_RETURN(auto blob, store_.ReadActivity(org_id, change.id));
+    if (!blob) return NotFound(ActivityName(org_id, change.id));
+    GR_ASSIGN_OR_RETURN(PreparedWrite p,
+                        PrepareChange(org_id, recorded_by, change, quota_exempt, *blob));
+    GR_ASSIGN_OR_RETURN(WriteAnswer a, store_.WriteActivity(org_id, p.write));
+    if (a.outcome != Outcome::kGone) return FinishWrite(org_id, p, a);
+  }
+  return errors::WithReason(
+      absl::AbortedError(absl::StrCat(ActivityName(org_id, change.id), " changed during each of ",
+                                      kAttempts, " attempts to change it; retry")),
+      "CONCURRENT_WRITES", "修改期间记录不断被他人修改，请重试");
 }
 
 absl::StatusOr<pb::ActivityRecord> RecordsCore::AmendActivity(const std::string& org_id,

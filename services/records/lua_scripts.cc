@@ -57,7 +57,8 @@ local P = string.sub(KEYS[1], 1, -3)
 local ids = redis.call('ZRANGE', P .. 'acts', 0, tonumber(ARGV[1]) - 1)
 for _, id in ipairs(ids) do
   local rkey = P .. 'a:' .. id
-  local h = redis.call('HMGET', rkey, 'd', 'c', 's')
+  local h = {}
+  if redis.call('TYPE', rkey).ok == 'hash' then h = redis.call('HMGET', rkey, 'd', 'c', 's') end
   redis.call('ZREM', P .. 'acts', id)
   if h[1] and h[2] and not h[3] then
     local c = cjson.decode(h[2])
@@ -78,9 +79,11 @@ constexpr char kWriteActivityLua[] = R"lua(
 --       expected_rev, record_blob, contribution_json, request_ttl_seconds,
 --       quota_day (YYYYMMDD, '' = not counted), quota_records, quota_bytes
 --       (0 = no limit), max_persons_per_year (0 = no limit),
---       event_head ('' = no event), event_kind, event_rest, event_min_id
+--       event_head ('' = no event), event_kind, event_rest, event_min_id,
+--       read_blob, read_contribution, read_create_sequence, read_revision
+--       (an amendment's or a void's: the record as the caller read it)
 -- Returns {'OK', id, revision, change_sequence, create_sequence} or
--- another outcome. A repeat answers {'REPLAYED', 'id@revision'} before
+-- another outcome ({'GONE', id}: the record is no longer the one read). A repeat answers {'REPLAYED', 'id@revision'} before
 -- anything else. The quota and the persons cap are checked before anything
 -- is written, so a refused write changes nothing; the event is appended
 -- only by a write that stored something (common/events.h).
@@ -90,6 +93,11 @@ local expected, blob, contrib, ttl = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local qday, qrecords, qbytes = ARGV[10] or '', tonumber(ARGV[11] or '0'), tonumber(ARGV[12] or '0')
 local max_persons = tonumber(ARGV[13] or '0')
 local ev_head, ev_kind, ev_rest, ev_min = ARGV[14] or '', ARGV[15], ARGV[16] or '', ARGV[17]
+-- An amendment's or a void's view of the record it changes: the stored
+-- value as the caller read it, its contribution and its creation sequence
+-- (the record holds no copy of them).
+local read_blob, read_contrib, read_cseq = ARGV[18] or '', ARGV[19] or '', ARGV[20] or ''
+local read_rev = ARGV[21] or ''
 
 local prior = request_prior(KEYS[2], fp)
 if prior then return prior end
@@ -170,6 +178,7 @@ local rkey = P .. 'a:' .. id
 local new = cjson.decode(contrib)
 local old = nil
 local rev
+local kind, stored
 if op == 'create' then
   if ext ~= '' then
     local prev = redis.call('HGET', P .. 'ext', ext)
@@ -183,12 +192,18 @@ if op == 'create' then
   if redis.call('EXISTS', rkey) == 1 then return {'EXISTS', id} end
   rev = 1
 else
-  local cur = redis.call('HGET', rkey, 'r')
-  if not cur then return {'NOTFOUND', id} end
-  if cur ~= expected then return {'STALE', cur} end
-  old = cjson.decode(redis.call('HGET', rkey, 'c'))
+  -- The record is one string (docs/records.md, "Storage"); an earlier
+  -- version's hash {d, r, c, s} becomes one on its first change. The
+  -- caller's view holds only while the stored record is the one it read
+  -- (GONE: read it again); its revision is then the expected one.
+  kind = redis.call('TYPE', rkey).ok
+  if kind == 'none' then return {'NOTFOUND', id} end
+  stored = (kind == 'hash') and redis.call('HGET', rkey, 'd') or redis.call('GET', rkey)
+  if stored ~= read_blob then return {'GONE', id} end
+  if read_rev ~= expected then return {'STALE', read_rev} end
+  old = cjson.decode(read_contrib)
   if old.v == 1 then return {'FINAL', id} end
-  rev = tonumber(cur) + 1
+  rev = tonumber(expected) + 1
 end
 
 -- The org's daily allowance: every write (create, amend, void) counts one
@@ -237,8 +252,9 @@ if op == 'create' then
   cseq = redis.call('INCR', P .. 'seq')
 else
   apply(old, -1)
-  cseq = tonumber(redis.call('HGET', rkey, 's') or '')
-  if not cseq then
+  cseq = tonumber(read_cseq)
+  if kind == 'hash' then cseq = tonumber(redis.call('HGET', rkey, 's') or '') end
+  if not cseq or cseq == 0 then
     -- Stored by an earlier version and not yet indexed (kIndexLegacyLua).
     cseq = redis.call('INCR', P .. 'seq')
     redis.call('ZREM', P .. 'acts', id)
@@ -256,10 +272,11 @@ blob = with_sequences(blob, cseq, dv)
 -- history, and most records never change (docs/records.md, "Storage").
 if op ~= 'create' then
   local hkey = rkey .. ':h'
-  if redis.call('EXISTS', hkey) == 0 then redis.call('RPUSH', hkey, redis.call('HGET', rkey, 'd')) end
+  if redis.call('EXISTS', hkey) == 0 then redis.call('RPUSH', hkey, stored) end
   redis.call('RPUSH', hkey, blob)
+  if kind == 'hash' then redis.call('DEL', rkey) end
 end
-redis.call('HSET', rkey, 'd', blob, 'r', rev, 'c', contrib, 's', cseq)
+redis.call('SET', rkey, blob)
 request_remember(KEYS[2], fp, id .. '@' .. rev, ttl)
 if qday ~= '' then
   redis.call('HINCRBY', qkey, 'n', 1)
@@ -282,6 +299,86 @@ return {'OK', id, rev, dv, cseq}
 )lua";
 
 constexpr char kReadFiguresLua[] = R"lua(
+-- A varint at s[i]: its value (exact below 2^53) and the index after it.
+local function pb_varint(s, i)
+  local n, mul = 0, 1
+  while true do
+    local b = string.byte(s, i)
+    i = i + 1
+    n = n + (b % 128) * mul
+    if b < 128 then return n, i end
+    mul = mul * 128
+  end
+end
+
+-- A varint at s[i] as exact decimal text (any uint64), via base-1e7 limbs.
+local function pb_decimal(s, i)
+  local groups = {}
+  repeat
+    local b = string.byte(s, i)
+    i = i + 1
+    groups[#groups + 1] = b % 128
+  until b < 128
+  local limbs = {0}
+  for g = #groups, 1, -1 do
+    local carry = groups[g]
+    for k = 1, #limbs do
+      local x = limbs[k] * 128 + carry
+      limbs[k] = x % 10000000
+      carry = math.floor(x / 10000000)
+    end
+    if carry > 0 then limbs[#limbs + 1] = carry end
+  end
+  local out = string.format('%d', limbs[#limbs])
+  for k = #limbs - 1, 1, -1 do out = out .. string.format('%07d', limbs[k]) end
+  return out, i
+end
+
+-- The quantity `name` of a stored ActivityRecord (map<string, int64>
+-- quantities = 6; entries {1: key, 2: value}), nil when it has none.
+local function quantity_of(blob, name)
+  local i, n, found = 1, #blob, nil
+  while i <= n do
+    local tag
+    tag, i = pb_varint(blob, i)
+    local field, wire = math.floor(tag / 8), tag % 8
+    if wire == 0 then
+      local _
+      _, i = pb_varint(blob, i)
+    elseif wire == 1 then
+      i = i + 8
+    elseif wire == 5 then
+      i = i + 4
+    elseif wire == 2 then
+      local len
+      len, i = pb_varint(blob, i)
+      if field == 6 then
+        local entry = string.sub(blob, i, i + len - 1)
+        local key, value, j = '', '0', 1
+        while j <= #entry do
+          local t
+          t, j = pb_varint(entry, j)
+          if t == 10 then
+            local kl
+            kl, j = pb_varint(entry, j)
+            key = string.sub(entry, j, j + kl - 1)
+            j = j + kl
+          elseif t == 16 then
+            value, j = pb_decimal(entry, j)
+          else
+            return nil
+          end
+        end
+        if key == name then found = value end
+      end
+      i = i + len
+    else
+      return nil
+    end
+  end
+  return found
+end
+
 -- ARGV[1]: JSON {f: [[bucket, field]...], d: [[[buckets], [types]]...],
 --                l: [[[months newest first], [types], quantity]...]}
 -- ARGV[2]: how many person entries the unions below may read in all.
@@ -343,8 +440,12 @@ for i, l in ipairs(spec.l) do
     if best_id then break end
   end
   if best_id then
-    local c = cjson.decode(redis.call('HGET', P .. 'a:' .. best_id, 'c'))
-    latest[3 * i - 2] = c.q[l[3]] or ''
+    local rk = P .. 'a:' .. best_id
+    if redis.call('TYPE', rk).ok == 'hash' then
+      latest[3 * i - 2] = cjson.decode(redis.call('HGET', rk, 'c')).q[l[3]] or ''
+    else
+      latest[3 * i - 2] = quantity_of(redis.call('GET', rk), l[3]) or ''
+    end
     latest[3 * i - 1] = best_id
     latest[3 * i] = best_t
   else

@@ -3,6 +3,7 @@
 #include <set>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/events.h"
 #include "common/request_id.h"
@@ -47,7 +48,42 @@ absl::StatusOr<std::optional<std::string>> OptionalBlob(absl::StatusOr<redis::Re
   return std::optional<std::string>(std::string(r->Str()));
 }
 
+bool IsWrongType(const redis::Reply& r) {
+  return r.IsError() && absl::StartsWith(r.Str(), "WRONGTYPE");
+}
+
 }  // namespace
+
+absl::StatusOr<std::vector<std::optional<std::string>>> Store::ReadRecords(
+    const std::string& org_id, const std::vector<std::string>& ids) {
+  // A record is a string; one an earlier version wrote and that has not
+  // changed since is a hash {d, ...}: read again as one, a second round
+  // trip for those only.
+  std::vector<std::optional<std::string>> out(ids.size());
+  if (ids.empty()) return out;
+  std::vector<redis::Args> cmds;
+  cmds.reserve(ids.size());
+  for (const auto& id : ids) cmds.push_back({"GET", ActivityKey(org_id, id)});
+  GR_ASSIGN_OR_RETURN(auto replies, redis_->Pipeline(cmds));
+  std::vector<size_t> hashes;
+  for (size_t i = 0; i < replies.size(); ++i) {
+    if (IsWrongType(replies[i])) {
+      hashes.push_back(i);
+      continue;
+    }
+    GR_RETURN_IF_ERROR(replies[i].ErrorStatus());
+    if (!replies[i].IsNil()) out[i] = std::string(replies[i].Str());
+  }
+  if (hashes.empty()) return out;
+  cmds.clear();
+  for (size_t i : hashes) cmds.push_back({"HGET", ActivityKey(org_id, ids[i]), "d"});
+  GR_ASSIGN_OR_RETURN(auto legacy, redis_->Pipeline(cmds));
+  for (size_t k = 0; k < hashes.size(); ++k) {
+    GR_RETURN_IF_ERROR(legacy[k].ErrorStatus());
+    if (!legacy[k].IsNil()) out[hashes[k]] = std::string(legacy[k].Str());
+  }
+  return out;
+}
 
 Store::Store(redis::Client* redis, absl::Duration request_retention)
     : redis_(redis), retention_seconds_(request_id::RetentionSeconds(request_retention)) {}
@@ -230,7 +266,11 @@ redis::ScriptCall Store::ActivityCall(const std::string& org_id, const ActivityW
                w.event_head,
                w.event_kind,
                w.event_rest,
-               w.event_min_id};
+               w.event_min_id,
+               w.read_blob,
+               w.read_contribution,
+               absl::StrCat(w.read_create_sequence),
+               absl::StrCat(w.read_revision)};
   return call;
 }
 
@@ -257,34 +297,33 @@ absl::StatusOr<std::vector<WriteAnswer>> Store::WriteActivities(
 
 absl::StatusOr<std::optional<std::string>> Store::ReadActivity(const std::string& org_id,
                                                                const std::string& id) {
-  return OptionalBlob(redis_->Command({"HGET", ActivityKey(org_id, id), "d"}));
+  GR_ASSIGN_OR_RETURN(auto one, ReadRecords(org_id, {id}));
+  return std::move(one[0]);
 }
 
 absl::StatusOr<std::vector<std::string>> Store::ReadActivities(
     const std::string& org_id, const std::vector<std::string>& ids) {
-  if (ids.empty()) return std::vector<std::string>();
-  std::vector<redis::Args> cmds;
-  cmds.reserve(ids.size());
-  for (const auto& id : ids) cmds.push_back({"HGET", ActivityKey(org_id, id), "d"});
-  GR_ASSIGN_OR_RETURN(auto replies, redis_->Pipeline(cmds));
-  return PresentBlobs(replies);
+  GR_ASSIGN_OR_RETURN(auto all, ReadRecords(org_id, ids));
+  std::vector<std::string> out;
+  out.reserve(all.size());
+  for (auto& r : all) {
+    if (r) out.push_back(std::move(*r));
+  }
+  return out;
 }
 
 absl::StatusOr<std::optional<std::string>> Store::ReadActivityRevision(const std::string& org_id,
                                                                        const std::string& id,
                                                                        int64_t revision) {
   // A record never changed has no history list: its revision 1 is itself.
-  std::string key = ActivityKey(org_id, id);
+  std::string history = absl::StrCat(ActivityKey(org_id, id), ":h");
   GR_ASSIGN_OR_RETURN(
       auto replies,
-      redis_->Pipeline({{"LINDEX", absl::StrCat(key, ":h"), absl::StrCat(revision - 1)},
-                        {"HMGET", key, "r", "d"}}));
+      redis_->Pipeline({{"LINDEX", history, absl::StrCat(revision - 1)}, {"EXISTS", history}}));
   for (const auto& r : replies) GR_RETURN_IF_ERROR(r.ErrorStatus());
   if (!replies[0].IsNil()) return std::optional<std::string>(std::string(replies[0].Str()));
-  if (replies[1][0].Str() == absl::StrCat(revision) && !replies[1][1].IsNil()) {
-    return std::optional<std::string>(std::string(replies[1][1].Str()));
-  }
-  return std::optional<std::string>();
+  if (revision != 1 || replies[1].Int() != 0) return std::optional<std::string>();
+  return ReadActivity(org_id, id);
 }
 
 absl::StatusOr<std::vector<std::string>> Store::ReadActivityRevisions(const std::string& org_id,
@@ -293,17 +332,17 @@ absl::StatusOr<std::vector<std::string>> Store::ReadActivityRevisions(const std:
                                                                       int64_t count) {
   // Revision n is element n - 1 of the list, which is only appended to;
   // a record without a list has one revision, itself (no change yet).
-  std::string key = ActivityKey(org_id, id);
-  std::string history = absl::StrCat(key, ":h");
+  std::string history = absl::StrCat(ActivityKey(org_id, id), ":h");
   GR_ASSIGN_OR_RETURN(auto replies,
                       redis_->Pipeline({{"LRANGE", history, absl::StrCat(after),
                                          count > 0 ? absl::StrCat(after + count - 1) : "-1"},
-                                        {"EXISTS", history},
-                                        {"HGET", key, "d"}}));
+                                        {"EXISTS", history}}));
   for (const auto& r : replies) GR_RETURN_IF_ERROR(r.ErrorStatus());
   std::vector<std::string> out;
   if (replies[1].Int() == 0) {
-    if (after == 0 && !replies[2].IsNil()) out.push_back(std::string(replies[2].Str()));
+    if (after != 0) return out;
+    GR_ASSIGN_OR_RETURN(auto current, ReadActivity(org_id, id));
+    if (current) out.push_back(std::move(*current));
     return out;
   }
   for (size_t i = 0; i < replies[0].Size(); ++i) out.push_back(replies[0][i].AsString());
@@ -312,18 +351,7 @@ absl::StatusOr<std::vector<std::string>> Store::ReadActivityRevisions(const std:
 
 absl::StatusOr<std::vector<std::optional<std::string>>> Store::ReadActivitiesAt(
     const std::string& org_id, const std::vector<std::string>& ids) {
-  std::vector<std::optional<std::string>> out;
-  if (ids.empty()) return out;
-  std::vector<redis::Args> cmds;
-  cmds.reserve(ids.size());
-  for (const auto& id : ids) cmds.push_back({"HGET", ActivityKey(org_id, id), "d"});
-  GR_ASSIGN_OR_RETURN(auto replies, redis_->Pipeline(cmds));
-  out.reserve(replies.size());
-  for (const auto& r : replies) {
-    GR_RETURN_IF_ERROR(r.ErrorStatus());
-    out.push_back(r.IsNil() ? std::nullopt : std::optional<std::string>(std::string(r.Str())));
-  }
-  return out;
+  return ReadRecords(org_id, ids);
 }
 
 absl::StatusOr<int64_t> Store::IndexLegacyRecords(const std::string& org_id, int64_t count) {

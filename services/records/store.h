@@ -3,7 +3,9 @@
 //   gr:{org}:org               hash {d: Org, r: revision}
 //   gr:{org}:profile           hash {d: Profile, r: revision}
 //   gr:{org}:dv                data version, bumped by every record write
-//   gr:{org}:a:{id}            hash {d: record, r: revision, c: contribution}
+//   gr:{org}:a:{id}            string: the record (ActivityRecord with its
+//                              sequences); an earlier version's hash {d:
+//                              record, r, c, s} until the record changes
 //   gr:{org}:a:{id}:h          list of every revision of the record, from
 //                              its first change on (none: revision 1 only)
 //   gr:{org}:seq               the last creation sequence given
@@ -69,6 +71,13 @@ struct ActivityWrite {
   std::string event_kind;
   std::string event_rest;
   std::string event_min_id;
+  // An amendment's or a void's: the stored record as read, its
+  // contribution and its creation sequence. The write goes through only
+  // while the record is still that one (Outcome::kGone otherwise).
+  std::string read_blob;
+  std::string read_contribution;
+  int64_t read_create_sequence = 0;
+  int64_t read_revision = 0;
 };
 
 class Store {
@@ -170,6 +179,9 @@ class Store {
                                                      int64_t count);
 
  private:
+  // The records of `ids`, in order, in either stored form.
+  absl::StatusOr<std::vector<std::optional<std::string>>> ReadRecords(
+      const std::string& org_id, const std::vector<std::string>& ids);
   redis::ScriptCall ActivityCall(const std::string& org_id, const ActivityWrite& w) const;
 
   redis::Client* redis_;

@@ -369,7 +369,7 @@ TEST_F(RecordsStoreTest, HistoryIsWrittenFromTheFirstChangeAndOldListsStillRead)
   auto old = records_->CreateActivity("kjj", "li", Talk("2023-04-01", 6), "");
   ASSERT_TRUE(old.ok());
   std::string old_id = old->name().substr(old->name().rfind('/') + 1);
-  std::string blob = std::string(client_->Command({"HGET", prefix + old_id, "d"})->Str());
+  std::string blob = std::string(client_->Command({"GET", prefix + old_id})->Str());
   ASSERT_TRUE(client_->Command({"RPUSH", prefix + old_id + ":h", blob}).ok());
   for (const std::string& id : {fresh_id, old_id}) {
     v1::AmendActivityRequest amend;
@@ -432,9 +432,13 @@ TEST_F(RecordsStoreTest, TimestampsRoundTripAndAnOldRecordReadsThemUnset) {
   old.clear_update_time();
   old.GetReflection()->MutableUnknownFields(&old)->AddVarint(15, 1704400000);
   old.GetReflection()->MutableUnknownFields(&old)->AddVarint(16, 1704400090);
-  ASSERT_TRUE(
-      client_->Command({"HSET", absl::StrCat("gr:{kjj}:a:", id), "d", old.SerializeAsString()})
-          .ok());
+  // As an earlier version stored it: a hash {d, r, c, s}.
+  const std::string key = absl::StrCat("gr:{kjj}:a:", id);
+  ASSERT_TRUE(client_->Command({"DEL", key}).ok());
+  ASSERT_TRUE(client_
+                  ->Command({"HSET", key, "d", old.SerializeAsString(), "r", "2", "c",
+                             Contribution(old), "s", absl::StrCat(got->create_sequence())})
+                  .ok());
   auto back = core.GetActivity("kjj", id);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_FALSE(back->has_create_time());
