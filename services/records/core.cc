@@ -693,6 +693,10 @@ absl::Status RecordsCore::IndexLegacyRecords(const std::string& org_id) {
     GR_ASSIGN_OR_RETURN(int64_t taken, store_.IndexLegacyRecords(org_id, kChunk));
     if (taken < kChunk) break;
   }
+  for (;;) {
+    GR_ASSIGN_OR_RETURN(int64_t taken, store_.MigrateGlobalIndexes(org_id, kChunk));
+    if (taken < kChunk) break;
+  }
   std::lock_guard<std::mutex> lock(mu_);
   indexed_orgs_.insert(org_id);
   return absl::OkStatus();

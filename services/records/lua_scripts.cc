@@ -37,10 +37,11 @@ local function by_date(d, cseq, id)
 end
 
 -- Puts one record in the listing indexes; `dv` is its change sequence.
+-- The orders over all types merge the per-type indexes of `types`
+-- (Store::ListBySequence, ListByDate): no index of all records but acts:u.
 local function index_record(P, id, c, cseq, dv)
-  redis.call('ZADD', P .. 'acts:c', cseq, id)
+  redis.call('SADD', P .. 'types', c.t)
   redis.call('ZADD', P .. 'acts:c:t:' .. c.t, cseq, id)
-  redis.call('ZADD', P .. 'acts:d', 0, by_date(c.d, cseq, id))
   redis.call('ZADD', P .. 'acts:d:t:' .. c.t, 0, by_date(c.d, cseq, id))
   redis.call('ZADD', P .. 'acts:u', dv, id)
 end
@@ -241,10 +242,10 @@ if max_persons > 0 and new.v ~= 1 and #new.p > 0 then
   end
 end
 
--- The listing indexes (kListingLua, docs/records.md "Listing"): acts:c creation
--- sequence -> id (a record never moves), acts:d by date (moves with the
--- date), acts:u change sequence -> id (every change moves it to the end);
--- acts:c and acts:d also per type.
+-- The listing indexes (kListingLua, docs/records.md "Listing"): per type,
+-- acts:c:t creation sequence -> id (a record never moves) and acts:d:t by
+-- date (moves with the date); acts:u change sequence -> id (every change
+-- moves it to the end).
 local dv = redis.call('INCR', KEYS[1])
 local cseq
 if op == 'create' then
@@ -261,7 +262,6 @@ else
     redis.call('ZREM', P .. 'acts:t:' .. old.t, id)
   end
   redis.call('ZREM', P .. 'acts:c:t:' .. old.t, id)
-  redis.call('ZREM', P .. 'acts:d', by_date(old.d, cseq, id))
   redis.call('ZREM', P .. 'acts:d:t:' .. old.t, by_date(old.d, cseq, id))
 end
 apply(new, 1)
@@ -298,7 +298,7 @@ end
 return {'OK', id, rev, dv, cseq}
 )lua";
 
-constexpr char kReadFiguresLua[] = R"lua(
+constexpr char kProtobufLua[] = R"lua(
 -- A varint at s[i]: its value (exact below 2^53) and the index after it.
 local function pb_varint(s, i)
   local n, mul = 0, 1
@@ -379,6 +379,60 @@ local function quantity_of(blob, name)
   return found
 end
 
+-- The string field `field` of a serialized message (the last one wins),
+-- nil when absent.
+local function pb_string(blob, field)
+  local i, n, found = 1, #blob, nil
+  while i <= n do
+    local tag
+    tag, i = pb_varint(blob, i)
+    local wire = tag % 8
+    if wire == 0 then
+      local _
+      _, i = pb_varint(blob, i)
+    elseif wire == 1 then
+      i = i + 8
+    elseif wire == 5 then
+      i = i + 4
+    elseif wire == 2 then
+      local len
+      len, i = pb_varint(blob, i)
+      if math.floor(tag / 8) == field then found = string.sub(blob, i, i + len - 1) end
+      i = i + len
+    else
+      return nil
+    end
+  end
+  return found
+end
+)lua";
+
+constexpr char kMigrateGlobalIndexesLua[] = R"lua(
+-- KEYS: 1 the org's data version. ARGV: 1 how many records at most.
+-- The previous version kept acts:c and acts:d over all types as well, and
+-- no set of the types: each record of acts:c names its type in `types`
+-- and leaves acts:c; acts:d goes once acts:c is empty. Returns how many it
+-- took (fewer than asked: done).
+local P = string.sub(KEYS[1], 1, -3)
+local n = tonumber(ARGV[1])
+local ids = redis.call('ZRANGE', P .. 'acts:c', 0, n - 1)
+for _, id in ipairs(ids) do
+  local rkey = P .. 'a:' .. id
+  local kind = redis.call('TYPE', rkey).ok
+  local t = nil
+  if kind == 'hash' then
+    t = cjson.decode(redis.call('HGET', rkey, 'c')).t
+  elseif kind == 'string' then
+    t = pb_string(redis.call('GET', rkey), 2)
+  end
+  if t then redis.call('SADD', P .. 'types', t) end
+  redis.call('ZREM', P .. 'acts:c', id)
+end
+if #ids < n then redis.call('UNLINK', P .. 'acts:d') end
+return #ids
+)lua";
+
+constexpr char kReadFiguresLua[] = R"lua(
 -- ARGV[1]: JSON {f: [[bucket, field]...], d: [[[buckets], [types]]...],
 --                l: [[[months newest first], [types], quantity]...]}
 -- ARGV[2]: how many person entries the unions below may read in all.
@@ -493,7 +547,12 @@ const redis::Script& IndexLegacyRecordsScript() {
 }
 
 const redis::Script& ReadFiguresScript() {
-  static const redis::Script script(kReadFiguresLua);
+  static const redis::Script script(absl::StrCat(kProtobufLua, kReadFiguresLua));
+  return script;
+}
+
+const redis::Script& MigrateGlobalIndexesScript() {
+  static const redis::Script script(absl::StrCat(kProtobufLua, kMigrateGlobalIndexesLua));
   return script;
 }
 

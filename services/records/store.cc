@@ -1,5 +1,6 @@
 #include "records/store.h"
 
+#include <algorithm>
 #include <set>
 #include <utility>
 
@@ -354,6 +355,30 @@ absl::StatusOr<std::vector<std::optional<std::string>>> Store::ReadActivitiesAt(
   return ReadRecords(org_id, ids);
 }
 
+absl::StatusOr<std::vector<std::string>> Store::TypeIndexKeys(const std::string& org_id,
+                                                              absl::string_view kind,
+                                                              const std::string& type) {
+  std::vector<std::string> keys;
+  if (!type.empty()) {
+    keys.push_back(Key(org_id, absl::StrCat("acts:", kind, ":t:", type)));
+    return keys;
+  }
+  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"SMEMBERS", Key(org_id, "types")}));
+  GR_RETURN_IF_ERROR(r.ErrorStatus());
+  for (size_t i = 0; i < r.Size(); ++i) {
+    keys.push_back(Key(org_id, absl::StrCat("acts:", kind, ":t:", r[i].Str())));
+  }
+  return keys;
+}
+
+absl::StatusOr<int64_t> Store::MigrateGlobalIndexes(const std::string& org_id, int64_t count) {
+  GR_ASSIGN_OR_RETURN(
+      redis::Reply r,
+      redis_->Eval(MigrateGlobalIndexesScript(), {DataVersionKey(org_id)}, {absl::StrCat(count)}));
+  GR_RETURN_IF_ERROR(r.ErrorStatus());
+  return r.AsInt();
+}
+
 absl::StatusOr<int64_t> Store::IndexLegacyRecords(const std::string& org_id, int64_t count) {
   GR_ASSIGN_OR_RETURN(
       redis::Reply r,
@@ -366,21 +391,33 @@ absl::StatusOr<std::vector<Store::IndexEntry>> Store::ListBySequence(const std::
                                                                      const std::string& type,
                                                                      bool by_change, int64_t after,
                                                                      int64_t count) {
-  std::string index = by_change      ? Key(org_id, "acts:u")
-                      : type.empty() ? Key(org_id, "acts:c")
-                                     : Key(org_id, absl::StrCat("acts:c:t:", type));
-  GR_ASSIGN_OR_RETURN(redis::Reply r,
-                      redis_->Command({"ZRANGEBYSCORE", index, absl::StrCat("(", after), "+inf",
-                                       "WITHSCORES", "LIMIT", "0", absl::StrCat(count)}));
-  GR_RETURN_IF_ERROR(r.ErrorStatus());
-  std::vector<IndexEntry> out;
-  for (size_t i = 0; i + 1 < r.Size(); i += 2) {
-    IndexEntry e;
-    e.id = r[i].AsString();
-    // Sequences are integers below 2^53, exact in the double Redis sends.
-    GR_ASSIGN_OR_RETURN(e.sequence, r[i + 1].AsInt());
-    out.push_back(std::move(e));
+  std::vector<std::string> keys{Key(org_id, "acts:u")};
+  if (!by_change) {
+    GR_ASSIGN_OR_RETURN(keys, TypeIndexKeys(org_id, "c", type));
   }
+  // The first `count` of the merge are among the first `count` of each.
+  std::vector<redis::Args> cmds;
+  cmds.reserve(keys.size());
+  for (const auto& k : keys) {
+    cmds.push_back({"ZRANGEBYSCORE", k, absl::StrCat("(", after), "+inf", "WITHSCORES", "LIMIT",
+                    "0", absl::StrCat(count)});
+  }
+  std::vector<IndexEntry> out;
+  if (cmds.empty()) return out;
+  GR_ASSIGN_OR_RETURN(auto replies, redis_->Pipeline(cmds));
+  for (const auto& r : replies) {
+    GR_RETURN_IF_ERROR(r.ErrorStatus());
+    for (size_t i = 0; i + 1 < r.Size(); i += 2) {
+      IndexEntry e;
+      e.id = r[i].AsString();
+      // Sequences are integers below 2^53, exact in the double Redis sends.
+      GR_ASSIGN_OR_RETURN(e.sequence, r[i + 1].AsInt());
+      out.push_back(std::move(e));
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const IndexEntry& x, const IndexEntry& y) { return x.sequence < y.sequence; });
+  if (static_cast<int64_t>(out.size()) > count) out.resize(static_cast<size_t>(count));
   return out;
 }
 
@@ -389,23 +426,32 @@ absl::StatusOr<std::vector<Store::IndexEntry>> Store::ListByDate(const std::stri
                                                                  const std::string& min,
                                                                  const std::string& max,
                                                                  int64_t count) {
-  std::string index =
-      type.empty() ? Key(org_id, "acts:d") : Key(org_id, absl::StrCat("acts:d:t:", type));
-  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"ZRANGEBYLEX", index, min, max, "LIMIT", "0",
-                                                       absl::StrCat(count)}));
-  GR_RETURN_IF_ERROR(r.ErrorStatus());
-  std::vector<IndexEntry> out;
-  for (size_t i = 0; i < r.Size(); ++i) {
-    IndexEntry e;
-    e.member = r[i].AsString();
-    // yyyymmdd:cseq:id
-    size_t last = e.member.rfind(':');
-    if (last == std::string::npos) {
-      return absl::DataLossError(absl::StrCat("date index entry '", e.member, "' has no id"));
-    }
-    e.id = e.member.substr(last + 1);
-    out.push_back(std::move(e));
+  GR_ASSIGN_OR_RETURN(std::vector<std::string> keys, TypeIndexKeys(org_id, "d", type));
+  std::vector<redis::Args> cmds;
+  cmds.reserve(keys.size());
+  for (const auto& k : keys) {
+    cmds.push_back({"ZRANGEBYLEX", k, min, max, "LIMIT", "0", absl::StrCat(count)});
   }
+  std::vector<IndexEntry> out;
+  if (cmds.empty()) return out;
+  GR_ASSIGN_OR_RETURN(auto replies, redis_->Pipeline(cmds));
+  for (const auto& r : replies) {
+    GR_RETURN_IF_ERROR(r.ErrorStatus());
+    for (size_t i = 0; i < r.Size(); ++i) {
+      IndexEntry e;
+      e.member = r[i].AsString();
+      // yyyymmdd:cseq:id
+      size_t last = e.member.rfind(':');
+      if (last == std::string::npos) {
+        return absl::DataLossError(absl::StrCat("date index entry '", e.member, "' has no id"));
+      }
+      e.id = e.member.substr(last + 1);
+      out.push_back(std::move(e));
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const IndexEntry& x, const IndexEntry& y) { return x.member < y.member; });
+  if (static_cast<int64_t>(out.size()) > count) out.resize(static_cast<size_t>(count));
   return out;
 }
 

@@ -9,12 +9,16 @@
 //   gr:{org}:a:{id}:h          list of every revision of the record, from
 //                              its first change on (none: revision 1 only)
 //   gr:{org}:seq               the last creation sequence given
-//   gr:{org}:acts:c[:t:{type}] zset id by creation sequence (never moves)
-//   gr:{org}:acts:d[:t:{type}] zset (one score) of "yyyymmdd:cseq:id"
+//   gr:{org}:types             set of the types records were written with
+//   gr:{org}:acts:c:t:{type}   zset id by creation sequence (never moves)
+//   gr:{org}:acts:d:t:{type}   zset (one score) of "yyyymmdd:cseq:id"
 //   gr:{org}:acts:u            zset id by change sequence (the data version
 //                              of its latest write)
 //   gr:{org}:acts[:t:{type}]   zset id by date: what earlier versions wrote,
 //                              emptied into the above (IndexLegacyRecords)
+//   gr:{org}:acts:c, acts:d    the same over all types, as the previous
+//                              version kept them: emptied into `types`
+//                              (MigrateGlobalIndexes)
 //   gr:{org}:ext               hash source\x1fexternal id -> "id|content hash"
 //   gr:{org}:agg:{bucket}      counts and sums per year/half/quarter/month
 //   gr:{org}:dp:{bucket}:{t}   hash person -> records naming them
@@ -158,6 +162,8 @@ class Store {
   // Indexes at most `count` records stored by an earlier version
   // (lua_scripts.h); how many it took, fewer than `count` when none are left.
   absl::StatusOr<int64_t> IndexLegacyRecords(const std::string& org_id, int64_t count);
+  // The same for the previous version's indexes over all types.
+  absl::StatusOr<int64_t> MigrateGlobalIndexes(const std::string& org_id, int64_t count);
 
   // One entry of a listing index: the record's id and the entry's place
   // (its sequence, or its date-index member), the cursor after it.
@@ -166,12 +172,13 @@ class Store {
     int64_t sequence = 0;
     std::string member;
   };
-  // Entries of acts:c (by_change false; of `type` when set) or acts:u
-  // (by_change true) with a sequence greater than `after`, at most `count`.
+  // Entries of acts:c:t (by_change false; of `type`, else of every type
+  // merged) or acts:u (by_change true) with a sequence greater than
+  // `after`, at most `count`.
   absl::StatusOr<std::vector<IndexEntry>> ListBySequence(const std::string& org_id,
                                                          const std::string& type, bool by_change,
                                                          int64_t after, int64_t count);
-  // Entries of acts:d (of `type` when set) within the ZRANGEBYLEX bounds
+  // Entries of acts:d:t (of `type`, else of every type merged) within the ZRANGEBYLEX bounds
   // [min, max] ("[x", "(x", "-", "+"), at most `count`.
   absl::StatusOr<std::vector<IndexEntry>> ListByDate(const std::string& org_id,
                                                      const std::string& type,
@@ -179,6 +186,10 @@ class Store {
                                                      int64_t count);
 
  private:
+  // The per-type index keys of `type`, or of every type written.
+  absl::StatusOr<std::vector<std::string>> TypeIndexKeys(const std::string& org_id,
+                                                         absl::string_view kind,
+                                                         const std::string& type);
   // The records of `ids`, in order, in either stored form.
   absl::StatusOr<std::vector<std::optional<std::string>>> ReadRecords(
       const std::string& org_id, const std::vector<std::string>& ids);

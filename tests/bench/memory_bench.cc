@@ -184,7 +184,7 @@ int Main(int argc, char** argv) {
   int64_t made = Load(recs, profile, n);
   int64_t delta = UsedMemory(client) - before;
   std::map<std::string, int64_t> kinds = BytesByKind(client);
-  double per = static_cast<double>(made);
+  auto per = static_cast<double>(made);
   std::string out = absl::StrFormat(
       "{\"redis.records\": %d, \"redis.bytes_per_record_total\": %.0f, "
       "\"redis.bytes_per_record\": %.0f",

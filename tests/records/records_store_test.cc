@@ -391,6 +391,55 @@ TEST_F(RecordsStoreTest, HistoryIsWrittenFromTheFirstChangeAndOldListsStillRead)
   EXPECT_EQ(again->quantities().at("participants"), 4);
 }
 
+// Issue 15: the orders over all types merge the per-type indexes. An org
+// the previous version wrote (acts:c and acts:d over all types, no set of
+// types) lists every record in order after the upgrade, and those indexes
+// are gone then.
+TEST_F(RecordsStoreTest, TheIndexesOverAllTypesOfThePreviousVersionAreMigrated) {
+  SampleYear year = GenerateSampleYear(ShippedProfile(), 2023);
+  std::set<std::string> types;
+  for (size_t at = 0; at < year.records.size();) {
+    v1::BatchCreateActivitiesRequest req;
+    for (; at < year.records.size() && req.requests_size() < 1000; ++at) {
+      *req.add_requests()->mutable_activity() = year.records[at];
+      types.insert(year.records[at].type());
+    }
+    ASSERT_TRUE(records_->BatchCreateActivities("kjj", "li", req).ok());
+  }
+  const std::string p = "gr:{kjj}:";
+  for (const char* kind : {"c", "d"}) {
+    redis::Args cmd{"ZUNIONSTORE", absl::StrCat(p, "acts:", kind), absl::StrCat(types.size())};
+    for (const auto& t : types) cmd.push_back(absl::StrCat(p, "acts:", kind, ":t:", t));
+    ASSERT_TRUE(client_->Command(cmd).ok());
+  }
+  ASSERT_TRUE(client_->Command({"DEL", p + "types"}).ok());
+  RecordsOptions o;
+  RecordsCore upgraded(client_.get(), o);
+  for (const char* order : {"create_sequence", "occurred_on"}) {
+    v1::ListActivitiesRequest req;
+    req.set_order_by(order);
+    req.set_page_size(100);
+    std::vector<v1::ActivityRecord> all;
+    for (;;) {
+      auto page = upgraded.ListActivities("kjj", req);
+      ASSERT_TRUE(page.ok()) << page.status();
+      all.insert(all.end(), page->activities().begin(), page->activities().end());
+      if (page->next_page_token().empty()) break;
+      req.set_page_token(page->next_page_token());
+    }
+    ASSERT_EQ(all.size(), year.records.size()) << order;
+    for (size_t i = 1; i < all.size(); ++i) {
+      if (std::string(order) == "occurred_on") {
+        EXPECT_LE(all[i - 1].occurred_on(), all[i].occurred_on());
+      } else {
+        EXPECT_LT(all[i - 1].create_sequence(), all[i].create_sequence());
+      }
+    }
+  }
+  EXPECT_EQ(client_->Command({"EXISTS", p + "acts:c", p + "acts:d"})->Int(), 0);
+  EXPECT_EQ(client_->Command({"SCARD", p + "types"})->Int(), static_cast<int64_t>(types.size()));
+}
+
 // Issue 11: instants are google.protobuf.Timestamp. What a write stored is
 // what every read returns; a record stored while they were int64 fields
 // (create_unix 15, update_unix 16, numbers now reserved) reads with its
