@@ -440,6 +440,31 @@ TEST_F(RecordsStoreTest, TheIndexesOverAllTypesOfThePreviousVersionAreMigrated) 
   EXPECT_EQ(client_->Command({"SCARD", p + "types"})->Int(), static_cast<int64_t>(types.size()));
 }
 
+// Issue 15: a LATEST value is read from the stored record's quantities in
+// Lua: exact over the whole int64 range, a zero included.
+TEST_F(RecordsStoreTest, LatestValuesReadFromTheRecordAreExact) {
+  for (int64_t enrolled :
+       {int64_t{0}, int64_t{46}, int64_t{9007199254740993}, int64_t{9223372036854775807}}) {
+    v1::ActivityRecord r;
+    r.set_type("online_academy_snapshot");
+    r.set_occurred_on("2023-06-30");
+    r.set_title("干部网络学院学习情况");
+    (*r.mutable_quantities())["enrolled"] = enrolled;
+    (*r.mutable_quantities())["completed"] = 7;
+    auto made = records_->CreateActivity("kjj", "li", r, "");
+    ASSERT_TRUE(made.ok()) << made.status();
+    auto values = records_->GetIndicatorValues("kjj", "2023-06");
+    ASSERT_TRUE(values.ok()) << values.status();
+    EXPECT_EQ(Value(*values, "online_academy_enrolled").value(), enrolled);
+    EXPECT_FALSE(Value(*values, "online_academy_enrolled").missing());
+    EXPECT_EQ(Value(*values, "online_academy_completed").value(), 7);
+    v1::VoidActivityRequest v;
+    v.set_name(made->name());
+    v.set_reason("测试");
+    ASSERT_TRUE(records_->VoidActivity("kjj", "li", v).ok());
+  }
+}
+
 // Issue 11: instants are google.protobuf.Timestamp. What a write stored is
 // what every read returns; a record stored while they were int64 fields
 // (create_unix 15, update_unix 16, numbers now reserved) reads with its
