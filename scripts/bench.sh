@@ -6,16 +6,25 @@
 # results (kept as build/bench/results.prev.json).
 #   scripts/bench.sh            full run (fills an org with 1 million records)
 #   scripts/bench.sh --quick    small sizes, for a smoke test
+#   scripts/bench.sh --memory-1m  Redis bytes per record measured at 1 million
+#                               records (about 3 minutes) instead of 100 000
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=""
-[ "${1:-}" = "--quick" ] && quick="--quick"
+memory_records=100000
+for arg in "$@"; do
+  case "$arg" in
+    --quick) quick="--quick"; memory_records=10000 ;;
+    --memory-1m) memory_records=1000000 ;;
+    *) echo "unknown option $arg" >&2; exit 2 ;;
+  esac
+done
 scripts/setup-deps.sh --bench --docs
 # A build/ configured by demo.sh or test.sh before the bench peers (mstch)
 # were installed has no render_bench target: configure it again, which finds
 # them now.
 [ -f build/build.ninja ] && cmake -S . -B build >/dev/null
-scripts/build.sh records_bench gateway_bench events_bench render_bench approval_bench assemble_bench fault_runner \
+scripts/build.sh records_bench memory_bench gateway_bench events_bench render_bench approval_bench assemble_bench fault_runner \
   records templates approval assembler
 mkdir -p build/bench
 parts=()
@@ -27,6 +36,11 @@ run() {
   parts+=("$out")
 }
 run records build/tests/bench/records_bench $quick
+# Redis memory per activity record (redis.bytes_per_record, goal <= 500 in
+# steady state): the sample loaded through RecordsCore into a fresh
+# redis-server, with MEMORY USAGE per key kind (docs/operations.md,
+# "Sizing Redis").
+run memory build/tests/bench/memory_bench --records=$memory_records
 # CreateActivity through the HTTP/JSON gateway beside the same call over
 # gRPC in the same run (gateway.ratio_to_grpc, goal >= 0.5).
 run gateway build/tests/gateway/gateway_bench $quick

@@ -8,6 +8,8 @@ both, and marks with "WORSE" the ones that moved the wrong way by more than
 10%. Which way is better is read from the figure's name:
 
   lower is better   *_per_op *_per_doc *_ms *_us *_mb *_seconds, p50/p99, *.errors,
+                    bytes per record and per key (redis.bytes_per_record*,
+                    redis.kind.*, *_bytes),
                     *.flatness (1m / 1k: 1.0 is flat), the *_us_1k/_1m queries
   higher is better  *rps *_per_s ratio* speedup*
 
@@ -29,10 +31,10 @@ THRESHOLD = 0.10
 PEER = re.compile(r"(mstch|jinja2|libreoffice|echo_rps|redis_raw|xread_per_s|_before$)")
 SIZE = re.compile(
     r"(\.big_records$|\.orgs$|\.samples$|\.replicas$|workers_per_replica$|"
-    r"\.ops$|limit_mb$|attacker_persons$)")
+    r"\.ops$|limit_mb$|attacker_persons$|^redis\.records$)")
 LOWER = re.compile(
     r"(_per_op$|_per_doc$|_ms$|_us$|_mb$|[._]seconds$|p50|p99|\.errors$|errors$|flatness$|_us_1k$|_us_1m$|"
-    r"_us_idle$)")
+    r"_us_idle$|bytes_per_record|^redis\.kind\.|_bytes$)")
 HIGHER = re.compile(r"(rps|[._]per_s$|ratio|speedup)")
 # A ratio to a peer names the peer but judges govreport.
 SPEEDUP = re.compile(r"(ratio|speedup)")

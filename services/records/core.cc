@@ -401,38 +401,29 @@ absl::StatusOr<std::vector<std::string>> RecordsCore::ProvenanceOf(const std::st
   }
   if (!breakdown.empty()) conditions.emplace_back(breakdown, std::vector<std::string>{value});
   std::vector<std::string> types(m.activity_types().begin(), m.activity_types().end());
-  if (conditions.empty()) return store_.ProvenanceIds(org_id, period.Months(), types);
-  // Per month and type: the intersection over the conditions of the union
-  // over each condition's values of the per-value sets.
-  std::vector<std::string> keys;
-  for (const auto& month : period.Months()) {
-    for (const auto& t : types) {
-      for (const auto& [dim, values] : conditions) {
-        for (const auto& v : values)
-          keys.push_back(absl::StrCat("pv:", month, ":", t, ":", dim, "=", v));
-      }
-    }
-  }
-  GR_ASSIGN_OR_RETURN(auto sets, store_.ReadSets(org_id, keys));
+  GR_ASSIGN_OR_RETURN(std::vector<std::string> ids,
+                      store_.ProvenanceIds(org_id, period.Months(), types));
+  if (conditions.empty()) return ids;
+  // The records that carry, for every condition, one of its values (their
+  // dimensions, as the aggregates counted them), read 1000 at a time.
   std::vector<std::string> out;
-  size_t at = 0;
-  for (size_t cell = 0; cell < period.Months().size() * types.size(); ++cell) {
-    std::set<std::string> passing;
-    for (size_t c = 0; c < conditions.size(); ++c) {
-      std::set<std::string> any;
-      for (size_t v = 0; v < conditions[c].second.size(); ++v, ++at) {
-        any.insert(sets[at].begin(), sets[at].end());
-      }
-      if (c == 0) {
-        passing = std::move(any);
-      } else {
-        std::set<std::string> both;
-        std::set_intersection(passing.begin(), passing.end(), any.begin(), any.end(),
-                              std::inserter(both, both.end()));
-        passing = std::move(both);
-      }
+  constexpr size_t kChunk = 1000;
+  for (size_t at = 0; at < ids.size(); at += kChunk) {
+    std::vector<std::string> chunk(
+        ids.begin() + static_cast<std::ptrdiff_t>(at),
+        ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), at + kChunk)));
+    GR_ASSIGN_OR_RETURN(auto blobs, store_.ReadActivitiesAt(org_id, chunk));
+    for (size_t i = 0; i < chunk.size(); ++i) {
+      if (!blobs[i]) continue;
+      GR_ASSIGN_OR_RETURN(auto rec, ParseStored<pb::ActivityRecord>(*blobs[i], "record"));
+      if (rec.voided()) continue;
+      bool passes = std::all_of(conditions.begin(), conditions.end(), [&rec](const auto& c) {
+        auto it = rec.dimensions().find(c.first);
+        return it != rec.dimensions().end() &&
+               std::find(c.second.begin(), c.second.end(), it->second) != c.second.end();
+      });
+      if (passes) out.push_back(chunk[i]);
     }
-    out.insert(out.end(), passing.begin(), passing.end());
   }
   return out;
 }
@@ -702,6 +693,10 @@ absl::Status RecordsCore::IndexLegacyRecords(const std::string& org_id) {
     GR_ASSIGN_OR_RETURN(int64_t taken, store_.IndexLegacyRecords(org_id, kChunk));
     if (taken < kChunk) break;
   }
+  for (;;) {
+    GR_ASSIGN_OR_RETURN(int64_t taken, store_.MigrateGlobalIndexes(org_id, kChunk));
+    if (taken < kChunk) break;
+  }
   std::lock_guard<std::mutex> lock(mu_);
   indexed_orgs_.insert(org_id);
   return absl::OkStatus();
@@ -790,14 +785,11 @@ absl::StatusOr<pb::ListActivitiesResponse> RecordsCore::ListActivities(
   return out;
 }
 
-absl::StatusOr<pb::ActivityRecord> RecordsCore::ChangeActivity(const std::string& org_id,
-                                                               const std::string& recorded_by,
-                                                               const Change& change,
-                                                               bool quota_exempt) {
-  GR_RETURN_IF_ERROR(request_id::Validate(change.request_id));
-  GR_RETURN_IF_ERROR(CheckTextField("reason", change.reason));
+absl::StatusOr<RecordsCore::PreparedWrite> RecordsCore::PrepareChange(
+    const std::string& org_id, const std::string& recorded_by, const Change& change,
+    bool quota_exempt, const std::string& read_blob) {
   GR_ASSIGN_OR_RETURN(auto profile, GetProfile(org_id));
-  GR_ASSIGN_OR_RETURN(pb::ActivityRecord cur, GetActivity(org_id, change.id));
+  GR_ASSIGN_OR_RETURN(pb::ActivityRecord cur, ParseStored<pb::ActivityRecord>(read_blob, "record"));
   pb::ActivityRecord next = cur;
   if (change.amended != nullptr) {
     GR_ASSIGN_OR_RETURN(
@@ -823,6 +815,12 @@ absl::StatusOr<pb::ActivityRecord> RecordsCore::ChangeActivity(const std::string
   w.expected_revision = expected;
   w.blob = SerializeStored(next);
   w.contribution = Contribution(next);
+  // The script holds the record it changes to what was read here: the
+  // record keeps no copy of its contribution or its revision.
+  w.read_blob = read_blob;
+  w.read_contribution = Contribution(cur);
+  w.read_create_sequence = cur.create_sequence();
+  w.read_revision = cur.revision();
   SetLimits(quota_exempt, w);
   if (change.void_reason.empty()) {
     events::v1::ActivityChanged rest;
@@ -837,8 +835,30 @@ absl::StatusOr<pb::ActivityRecord> RecordsCore::ChangeActivity(const std::string
     voided.mutable_activity_voided()->set_reason(change.void_reason);
     SetEvent(std::move(voided), "", w);
   }
-  GR_ASSIGN_OR_RETURN(WriteAnswer a, store_.WriteActivity(org_id, w));
-  return FinishWrite(org_id, p, a);
+  return p;
+}
+
+absl::StatusOr<pb::ActivityRecord> RecordsCore::ChangeActivity(const std::string& org_id,
+                                                               const std::string& recorded_by,
+                                                               const Change& change,
+                                                               bool quota_exempt) {
+  GR_RETURN_IF_ERROR(request_id::Validate(change.request_id));
+  GR_RETURN_IF_ERROR(CheckTextField("reason", change.reason));
+  // GONE: another write changed the record after it was read here; read
+  // it again.
+  constexpr int kAttempts = 4;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    GR_ASSIGN_OR_RETURN(auto blob, store_.ReadActivity(org_id, change.id));
+    if (!blob) return NotFound(ActivityName(org_id, change.id));
+    GR_ASSIGN_OR_RETURN(PreparedWrite p,
+                        PrepareChange(org_id, recorded_by, change, quota_exempt, *blob));
+    GR_ASSIGN_OR_RETURN(WriteAnswer a, store_.WriteActivity(org_id, p.write));
+    if (a.outcome != Outcome::kGone) return FinishWrite(org_id, p, a);
+  }
+  return errors::WithReason(
+      absl::AbortedError(absl::StrCat(ActivityName(org_id, change.id), " changed during each of ",
+                                      kAttempts, " attempts to change it; retry")),
+      "CONCURRENT_WRITES", "修改期间记录不断被他人修改，请重试");
 }
 
 absl::StatusOr<pb::ActivityRecord> RecordsCore::AmendActivity(const std::string& org_id,

@@ -132,6 +132,10 @@ class RecordsCore {
     std::string void_reason;  // Voids when set.
     std::string reason;
   };
+  // The write of `change` to the record stored as `read_blob`.
+  absl::StatusOr<PreparedWrite> PrepareChange(const std::string& org_id,
+                                              const std::string& recorded_by, const Change& change,
+                                              bool quota_exempt, const std::string& read_blob);
   absl::StatusOr<pb::ActivityRecord> ChangeActivity(const std::string& org_id,
                                                     const std::string& recorded_by,
                                                     const Change& change, bool quota_exempt);

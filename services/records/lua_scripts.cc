@@ -37,10 +37,11 @@ local function by_date(d, cseq, id)
 end
 
 -- Puts one record in the listing indexes; `dv` is its change sequence.
+-- The orders over all types merge the per-type indexes of `types`
+-- (Store::ListBySequence, ListByDate): no index of all records but acts:u.
 local function index_record(P, id, c, cseq, dv)
-  redis.call('ZADD', P .. 'acts:c', cseq, id)
+  redis.call('SADD', P .. 'types', c.t)
   redis.call('ZADD', P .. 'acts:c:t:' .. c.t, cseq, id)
-  redis.call('ZADD', P .. 'acts:d', 0, by_date(c.d, cseq, id))
   redis.call('ZADD', P .. 'acts:d:t:' .. c.t, 0, by_date(c.d, cseq, id))
   redis.call('ZADD', P .. 'acts:u', dv, id)
 end
@@ -57,7 +58,8 @@ local P = string.sub(KEYS[1], 1, -3)
 local ids = redis.call('ZRANGE', P .. 'acts', 0, tonumber(ARGV[1]) - 1)
 for _, id in ipairs(ids) do
   local rkey = P .. 'a:' .. id
-  local h = redis.call('HMGET', rkey, 'd', 'c', 's')
+  local h = {}
+  if redis.call('TYPE', rkey).ok == 'hash' then h = redis.call('HMGET', rkey, 'd', 'c', 's') end
   redis.call('ZREM', P .. 'acts', id)
   if h[1] and h[2] and not h[3] then
     local c = cjson.decode(h[2])
@@ -78,9 +80,11 @@ constexpr char kWriteActivityLua[] = R"lua(
 --       expected_rev, record_blob, contribution_json, request_ttl_seconds,
 --       quota_day (YYYYMMDD, '' = not counted), quota_records, quota_bytes
 --       (0 = no limit), max_persons_per_year (0 = no limit),
---       event_head ('' = no event), event_kind, event_rest, event_min_id
+--       event_head ('' = no event), event_kind, event_rest, event_min_id,
+--       read_blob, read_contribution, read_create_sequence, read_revision
+--       (an amendment's or a void's: the record as the caller read it)
 -- Returns {'OK', id, revision, change_sequence, create_sequence} or
--- another outcome. A repeat answers {'REPLAYED', 'id@revision'} before
+-- another outcome ({'GONE', id}: the record is no longer the one read). A repeat answers {'REPLAYED', 'id@revision'} before
 -- anything else. The quota and the persons cap are checked before anything
 -- is written, so a refused write changes nothing; the event is appended
 -- only by a write that stored something (common/events.h).
@@ -90,6 +94,11 @@ local expected, blob, contrib, ttl = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local qday, qrecords, qbytes = ARGV[10] or '', tonumber(ARGV[11] or '0'), tonumber(ARGV[12] or '0')
 local max_persons = tonumber(ARGV[13] or '0')
 local ev_head, ev_kind, ev_rest, ev_min = ARGV[14] or '', ARGV[15], ARGV[16] or '', ARGV[17]
+-- An amendment's or a void's view of the record it changes: the stored
+-- value as the caller read it, its contribution and its creation sequence
+-- (the record holds no copy of them).
+local read_blob, read_contrib, read_cseq = ARGV[18] or '', ARGV[19] or '', ARGV[20] or ''
+local read_rev = ARGV[21] or ''
 
 local prior = request_prior(KEYS[2], fp)
 if prior then return prior end
@@ -125,7 +134,7 @@ end
 -- Adds (sign 1) or removes (sign -1) one record's contribution.
 local function apply(c, sign)
   if c.v == 1 then return end
-  local parts, combos = combinations(c)
+  local _, combos = combinations(c)
   for _, b in ipairs(buckets(c.d)) do
     local k = P .. 'agg:' .. b
     redis.call('HINCRBY', k, 'n|' .. c.t, sign)
@@ -158,17 +167,11 @@ local function apply(c, sign)
   end
   local month = string.sub(c.d, 1, 7)
   local score = tonumber((string.gsub(c.d, '-', '')))
-  local pv = P .. 'pv:' .. month .. ':' .. c.t
+  -- The latest-value index is the provenance too (docs/records.md).
   if sign > 0 then
     redis.call('ZADD', P .. 'lt:' .. month .. ':' .. c.t, score, id)
-    redis.call('SADD', pv, id)
-    -- Per dimension value, so a filtered figure's or a cell's records are
-    -- an intersection of sets (docs/records.md, "Provenance").
-    for _, part in ipairs(parts) do redis.call('SADD', pv .. ':' .. part, id) end
   else
     redis.call('ZREM', P .. 'lt:' .. month .. ':' .. c.t, id)
-    redis.call('SREM', pv, id)
-    for _, part in ipairs(parts) do redis.call('SREM', pv .. ':' .. part, id) end
   end
 end
 
@@ -176,6 +179,7 @@ local rkey = P .. 'a:' .. id
 local new = cjson.decode(contrib)
 local old = nil
 local rev
+local kind, stored
 if op == 'create' then
   if ext ~= '' then
     local prev = redis.call('HGET', P .. 'ext', ext)
@@ -189,12 +193,18 @@ if op == 'create' then
   if redis.call('EXISTS', rkey) == 1 then return {'EXISTS', id} end
   rev = 1
 else
-  local cur = redis.call('HGET', rkey, 'r')
-  if not cur then return {'NOTFOUND', id} end
-  if cur ~= expected then return {'STALE', cur} end
-  old = cjson.decode(redis.call('HGET', rkey, 'c'))
+  -- The record is one string (docs/records.md, "Storage"); an earlier
+  -- version's hash {d, r, c, s} becomes one on its first change. The
+  -- caller's view holds only while the stored record is the one it read
+  -- (GONE: read it again); its revision is then the expected one.
+  kind = redis.call('TYPE', rkey).ok
+  if kind == 'none' then return {'NOTFOUND', id} end
+  stored = (kind == 'hash') and redis.call('HGET', rkey, 'd') or redis.call('GET', rkey)
+  if stored ~= read_blob then return {'GONE', id} end
+  if read_rev ~= expected then return {'STALE', read_rev} end
+  old = cjson.decode(read_contrib)
   if old.v == 1 then return {'FINAL', id} end
-  rev = tonumber(cur) + 1
+  rev = tonumber(expected) + 1
 end
 
 -- The org's daily allowance: every write (create, amend, void) counts one
@@ -232,10 +242,10 @@ if max_persons > 0 and new.v ~= 1 and #new.p > 0 then
   end
 end
 
--- The listing indexes (kListingLua, docs/records.md "Listing"): acts:c creation
--- sequence -> id (a record never moves), acts:d by date (moves with the
--- date), acts:u change sequence -> id (every change moves it to the end);
--- acts:c and acts:d also per type.
+-- The listing indexes (kListingLua, docs/records.md "Listing"): per type,
+-- acts:c:t creation sequence -> id (a record never moves) and acts:d:t by
+-- date (moves with the date); acts:u change sequence -> id (every change
+-- moves it to the end).
 local dv = redis.call('INCR', KEYS[1])
 local cseq
 if op == 'create' then
@@ -243,22 +253,30 @@ if op == 'create' then
   cseq = redis.call('INCR', P .. 'seq')
 else
   apply(old, -1)
-  cseq = tonumber(redis.call('HGET', rkey, 's') or '')
-  if not cseq then
+  cseq = tonumber(read_cseq)
+  if kind == 'hash' then cseq = tonumber(redis.call('HGET', rkey, 's') or '') end
+  if not cseq or cseq == 0 then
     -- Stored by an earlier version and not yet indexed (kIndexLegacyLua).
     cseq = redis.call('INCR', P .. 'seq')
     redis.call('ZREM', P .. 'acts', id)
     redis.call('ZREM', P .. 'acts:t:' .. old.t, id)
   end
   redis.call('ZREM', P .. 'acts:c:t:' .. old.t, id)
-  redis.call('ZREM', P .. 'acts:d', by_date(old.d, cseq, id))
   redis.call('ZREM', P .. 'acts:d:t:' .. old.t, by_date(old.d, cseq, id))
 end
 apply(new, 1)
 index_record(P, id, new, cseq, dv)
 blob = with_sequences(blob, cseq, dv)
-redis.call('HSET', rkey, 'd', blob, 'r', rev, 'c', contrib, 's', cseq)
-redis.call('RPUSH', rkey .. ':h', blob)
+-- The history list is written from a record's first change on (then with
+-- the revision it replaces first): a record never changed is its own
+-- history, and most records never change (docs/records.md, "Storage").
+if op ~= 'create' then
+  local hkey = rkey .. ':h'
+  if redis.call('EXISTS', hkey) == 0 then redis.call('RPUSH', hkey, stored) end
+  redis.call('RPUSH', hkey, blob)
+  if kind == 'hash' then redis.call('DEL', rkey) end
+end
+redis.call('SET', rkey, blob)
 request_remember(KEYS[2], fp, id .. '@' .. rev, ttl)
 if qday ~= '' then
   redis.call('HINCRBY', qkey, 'n', 1)
@@ -278,6 +296,140 @@ if ev_head ~= '' then
   event_append(KEYS[3], ev_min, ev_kind, event)
 end
 return {'OK', id, rev, dv, cseq}
+)lua";
+
+constexpr char kProtobufLua[] = R"lua(
+-- A varint at s[i]: its value (exact below 2^53) and the index after it.
+local function pb_varint(s, i)
+  local n, mul = 0, 1
+  while true do
+    local b = string.byte(s, i)
+    i = i + 1
+    n = n + (b % 128) * mul
+    if b < 128 then return n, i end
+    mul = mul * 128
+  end
+end
+
+-- A varint at s[i] as exact decimal text (any uint64), via base-1e7 limbs.
+local function pb_decimal(s, i)
+  local groups = {}
+  repeat
+    local b = string.byte(s, i)
+    i = i + 1
+    groups[#groups + 1] = b % 128
+  until b < 128
+  local limbs = {0}
+  for g = #groups, 1, -1 do
+    local carry = groups[g]
+    for k = 1, #limbs do
+      local x = limbs[k] * 128 + carry
+      limbs[k] = x % 10000000
+      carry = math.floor(x / 10000000)
+    end
+    if carry > 0 then limbs[#limbs + 1] = carry end
+  end
+  local out = string.format('%d', limbs[#limbs])
+  for k = #limbs - 1, 1, -1 do out = out .. string.format('%07d', limbs[k]) end
+  return out, i
+end
+
+-- The quantity `name` of a stored ActivityRecord (map<string, int64>
+-- quantities = 6; entries {1: key, 2: value}), nil when it has none.
+local function quantity_of(blob, name)
+  local i, n, found = 1, #blob, nil
+  while i <= n do
+    local tag
+    tag, i = pb_varint(blob, i)
+    local field, wire = math.floor(tag / 8), tag % 8
+    if wire == 0 then
+      local _
+      _, i = pb_varint(blob, i)
+    elseif wire == 1 then
+      i = i + 8
+    elseif wire == 5 then
+      i = i + 4
+    elseif wire == 2 then
+      local len
+      len, i = pb_varint(blob, i)
+      if field == 6 then
+        local entry = string.sub(blob, i, i + len - 1)
+        local key, value, j = '', '0', 1
+        while j <= #entry do
+          local t
+          t, j = pb_varint(entry, j)
+          if t == 10 then
+            local kl
+            kl, j = pb_varint(entry, j)
+            key = string.sub(entry, j, j + kl - 1)
+            j = j + kl
+          elseif t == 16 then
+            value, j = pb_decimal(entry, j)
+          else
+            return nil
+          end
+        end
+        if key == name then found = value end
+      end
+      i = i + len
+    else
+      return nil
+    end
+  end
+  return found
+end
+
+-- The string field `field` of a serialized message (the last one wins),
+-- nil when absent.
+local function pb_string(blob, field)
+  local i, n, found = 1, #blob, nil
+  while i <= n do
+    local tag
+    tag, i = pb_varint(blob, i)
+    local wire = tag % 8
+    if wire == 0 then
+      local _
+      _, i = pb_varint(blob, i)
+    elseif wire == 1 then
+      i = i + 8
+    elseif wire == 5 then
+      i = i + 4
+    elseif wire == 2 then
+      local len
+      len, i = pb_varint(blob, i)
+      if math.floor(tag / 8) == field then found = string.sub(blob, i, i + len - 1) end
+      i = i + len
+    else
+      return nil
+    end
+  end
+  return found
+end
+)lua";
+
+constexpr char kMigrateGlobalIndexesLua[] = R"lua(
+-- KEYS: 1 the org's data version. ARGV: 1 how many records at most.
+-- The previous version kept acts:c and acts:d over all types as well, and
+-- no set of the types: each record of acts:c names its type in `types`
+-- and leaves acts:c; acts:d goes once acts:c is empty. Returns how many it
+-- took (fewer than asked: done).
+local P = string.sub(KEYS[1], 1, -3)
+local n = tonumber(ARGV[1])
+local ids = redis.call('ZRANGE', P .. 'acts:c', 0, n - 1)
+for _, id in ipairs(ids) do
+  local rkey = P .. 'a:' .. id
+  local kind = redis.call('TYPE', rkey).ok
+  local t = nil
+  if kind == 'hash' then
+    t = cjson.decode(redis.call('HGET', rkey, 'c')).t
+  elseif kind == 'string' then
+    t = pb_string(redis.call('GET', rkey), 2)
+  end
+  if t then redis.call('SADD', P .. 'types', t) end
+  redis.call('ZREM', P .. 'acts:c', id)
+end
+if #ids < n then redis.call('UNLINK', P .. 'acts:d') end
+return #ids
 )lua";
 
 constexpr char kReadFiguresLua[] = R"lua(
@@ -342,8 +494,12 @@ for i, l in ipairs(spec.l) do
     if best_id then break end
   end
   if best_id then
-    local c = cjson.decode(redis.call('HGET', P .. 'a:' .. best_id, 'c'))
-    latest[3 * i - 2] = c.q[l[3]] or ''
+    local rk = P .. 'a:' .. best_id
+    if redis.call('TYPE', rk).ok == 'hash' then
+      latest[3 * i - 2] = cjson.decode(redis.call('HGET', rk, 'c')).q[l[3]] or ''
+    else
+      latest[3 * i - 2] = quantity_of(redis.call('GET', rk), l[3]) or ''
+    end
     latest[3 * i - 1] = best_id
     latest[3 * i] = best_t
   else
@@ -391,7 +547,12 @@ const redis::Script& IndexLegacyRecordsScript() {
 }
 
 const redis::Script& ReadFiguresScript() {
-  static const redis::Script script(kReadFiguresLua);
+  static const redis::Script script(absl::StrCat(kProtobufLua, kReadFiguresLua));
+  return script;
+}
+
+const redis::Script& MigrateGlobalIndexesScript() {
+  static const redis::Script script(absl::StrCat(kProtobufLua, kMigrateGlobalIndexesLua));
   return script;
 }
 

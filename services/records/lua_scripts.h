@@ -11,7 +11,7 @@ namespace govreport::records {
 
 // Create, amend or void one activity record: the record, its revision
 // list, the year/half/quarter/month aggregates, the distinct-person
-// counts, the latest-value index, the provenance sets, the listing indexes,
+// counts, the latest-value index (which is the provenance too), the listing indexes,
 // the idempotency keys, the data version and the org's event, all or
 // nothing.
 const redis::Script& WriteActivityScript();
@@ -19,6 +19,10 @@ const redis::Script& WriteActivityScript();
 // Puts records stored by an earlier version (in gr:{org}:acts only) into
 // the listing indexes, a bounded number per call.
 const redis::Script& IndexLegacyRecordsScript();
+
+// Empties the indexes over all types the previous version kept (acts:c,
+// acts:d) into the set of types, a bounded number per call.
+const redis::Script& MigrateGlobalIndexesScript();
 
 // Reads counts, sums, distinct persons and latest values for a set of
 // buckets in one atomic step, with the data version they belong to.

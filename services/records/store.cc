@@ -1,8 +1,10 @@
 #include "records/store.h"
 
+#include <algorithm>
 #include <set>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/events.h"
 #include "common/request_id.h"
@@ -47,7 +49,42 @@ absl::StatusOr<std::optional<std::string>> OptionalBlob(absl::StatusOr<redis::Re
   return std::optional<std::string>(std::string(r->Str()));
 }
 
+bool IsWrongType(const redis::Reply& r) {
+  return r.IsError() && absl::StartsWith(r.Str(), "WRONGTYPE");
+}
+
 }  // namespace
+
+absl::StatusOr<std::vector<std::optional<std::string>>> Store::ReadRecords(
+    const std::string& org_id, const std::vector<std::string>& ids) {
+  // A record is a string; one an earlier version wrote and that has not
+  // changed since is a hash {d, ...}: read again as one, a second round
+  // trip for those only.
+  std::vector<std::optional<std::string>> out(ids.size());
+  if (ids.empty()) return out;
+  std::vector<redis::Args> cmds;
+  cmds.reserve(ids.size());
+  for (const auto& id : ids) cmds.push_back({"GET", ActivityKey(org_id, id)});
+  GR_ASSIGN_OR_RETURN(auto replies, redis_->Pipeline(cmds));
+  std::vector<size_t> hashes;
+  for (size_t i = 0; i < replies.size(); ++i) {
+    if (IsWrongType(replies[i])) {
+      hashes.push_back(i);
+      continue;
+    }
+    GR_RETURN_IF_ERROR(replies[i].ErrorStatus());
+    if (!replies[i].IsNil()) out[i] = std::string(replies[i].Str());
+  }
+  if (hashes.empty()) return out;
+  cmds.clear();
+  for (size_t i : hashes) cmds.push_back({"HGET", ActivityKey(org_id, ids[i]), "d"});
+  GR_ASSIGN_OR_RETURN(auto legacy, redis_->Pipeline(cmds));
+  for (size_t k = 0; k < hashes.size(); ++k) {
+    GR_RETURN_IF_ERROR(legacy[k].ErrorStatus());
+    if (!legacy[k].IsNil()) out[hashes[k]] = std::string(legacy[k].Str());
+  }
+  return out;
+}
 
 Store::Store(redis::Client* redis, absl::Duration request_retention)
     : redis_(redis), retention_seconds_(request_id::RetentionSeconds(request_retention)) {}
@@ -188,34 +225,23 @@ absl::StatusOr<Store::HashKeys> Store::ReadHashKeys(const std::string& org_id,
   return out;
 }
 
-absl::StatusOr<std::vector<std::vector<std::string>>> Store::ReadSets(
-    const std::string& org_id, const std::vector<std::string>& keys) {
-  std::vector<std::vector<std::string>> out;
-  if (keys.empty()) return out;
-  std::vector<redis::Args> cmds;
-  cmds.reserve(keys.size());
-  for (const auto& k : keys) cmds.push_back({"SMEMBERS", Key(org_id, k)});
-  GR_ASSIGN_OR_RETURN(auto replies, redis_->Pipeline(cmds));
-  for (const auto& r : replies) {
-    GR_RETURN_IF_ERROR(r.ErrorStatus());
-    std::vector<std::string> members;
-    for (size_t j = 0; j < r.Size(); ++j) members.push_back(r[j].AsString());
-    out.push_back(std::move(members));
-  }
-  return out;
-}
-
 absl::StatusOr<std::vector<std::string>> Store::ProvenanceIds(
     const std::string& org_id, const std::vector<std::string>& months,
     const std::vector<std::string>& types) {
-  redis::Args cmd{"SUNION"};
+  // The latest-value indexes hold exactly the counted (not voided) records
+  // of a month and type: provenance needs no set of its own.
+  std::vector<redis::Args> cmds;
   for (const auto& m : months) {
-    for (const auto& t : types) cmd.push_back(Key(org_id, absl::StrCat("pv:", m, ":", t)));
+    for (const auto& t : types)
+      cmds.push_back({"ZRANGE", Key(org_id, absl::StrCat("lt:", m, ":", t)), "0", "-1"});
   }
   std::vector<std::string> ids;
-  if (cmd.size() == 1) return ids;
-  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command(cmd));
-  for (size_t i = 0; i < r.Size(); ++i) ids.push_back(r[i].AsString());
+  if (cmds.empty()) return ids;
+  GR_ASSIGN_OR_RETURN(auto replies, redis_->Pipeline(cmds));
+  for (const auto& r : replies) {
+    GR_RETURN_IF_ERROR(r.ErrorStatus());
+    for (size_t i = 0; i < r.Size(); ++i) ids.push_back(r[i].AsString());
+  }
   return ids;
 }
 
@@ -241,7 +267,11 @@ redis::ScriptCall Store::ActivityCall(const std::string& org_id, const ActivityW
                w.event_head,
                w.event_kind,
                w.event_rest,
-               w.event_min_id};
+               w.event_min_id,
+               w.read_blob,
+               w.read_contribution,
+               absl::StrCat(w.read_create_sequence),
+               absl::StrCat(w.read_revision)};
   return call;
 }
 
@@ -268,55 +298,85 @@ absl::StatusOr<std::vector<WriteAnswer>> Store::WriteActivities(
 
 absl::StatusOr<std::optional<std::string>> Store::ReadActivity(const std::string& org_id,
                                                                const std::string& id) {
-  return OptionalBlob(redis_->Command({"HGET", ActivityKey(org_id, id), "d"}));
+  GR_ASSIGN_OR_RETURN(auto one, ReadRecords(org_id, {id}));
+  return std::move(one[0]);
 }
 
 absl::StatusOr<std::vector<std::string>> Store::ReadActivities(
     const std::string& org_id, const std::vector<std::string>& ids) {
-  if (ids.empty()) return std::vector<std::string>();
-  std::vector<redis::Args> cmds;
-  cmds.reserve(ids.size());
-  for (const auto& id : ids) cmds.push_back({"HGET", ActivityKey(org_id, id), "d"});
-  GR_ASSIGN_OR_RETURN(auto replies, redis_->Pipeline(cmds));
-  return PresentBlobs(replies);
+  GR_ASSIGN_OR_RETURN(auto all, ReadRecords(org_id, ids));
+  std::vector<std::string> out;
+  out.reserve(all.size());
+  for (auto& r : all) {
+    if (r) out.push_back(std::move(*r));
+  }
+  return out;
 }
 
 absl::StatusOr<std::optional<std::string>> Store::ReadActivityRevision(const std::string& org_id,
                                                                        const std::string& id,
                                                                        int64_t revision) {
-  return OptionalBlob(redis_->Command(
-      {"LINDEX", absl::StrCat(ActivityKey(org_id, id), ":h"), absl::StrCat(revision - 1)}));
+  // A record never changed has no history list: its revision 1 is itself.
+  std::string history = absl::StrCat(ActivityKey(org_id, id), ":h");
+  GR_ASSIGN_OR_RETURN(
+      auto replies,
+      redis_->Pipeline({{"LINDEX", history, absl::StrCat(revision - 1)}, {"EXISTS", history}}));
+  for (const auto& r : replies) GR_RETURN_IF_ERROR(r.ErrorStatus());
+  if (!replies[0].IsNil()) return std::optional<std::string>(std::string(replies[0].Str()));
+  if (revision != 1 || replies[1].Int() != 0) return std::optional<std::string>();
+  return ReadActivity(org_id, id);
 }
 
 absl::StatusOr<std::vector<std::string>> Store::ReadActivityRevisions(const std::string& org_id,
                                                                       const std::string& id,
                                                                       int64_t after,
                                                                       int64_t count) {
-  // Revision n is element n - 1 of the list, which is only appended to.
-  GR_ASSIGN_OR_RETURN(
-      redis::Reply r,
-      redis_->Command({"LRANGE", absl::StrCat(ActivityKey(org_id, id), ":h"), absl::StrCat(after),
-                       count > 0 ? absl::StrCat(after + count - 1) : "-1"}));
-  GR_RETURN_IF_ERROR(r.ErrorStatus());
+  // Revision n is element n - 1 of the list, which is only appended to;
+  // a record without a list has one revision, itself (no change yet).
+  std::string history = absl::StrCat(ActivityKey(org_id, id), ":h");
+  GR_ASSIGN_OR_RETURN(auto replies,
+                      redis_->Pipeline({{"LRANGE", history, absl::StrCat(after),
+                                         count > 0 ? absl::StrCat(after + count - 1) : "-1"},
+                                        {"EXISTS", history}}));
+  for (const auto& r : replies) GR_RETURN_IF_ERROR(r.ErrorStatus());
   std::vector<std::string> out;
-  for (size_t i = 0; i < r.Size(); ++i) out.push_back(r[i].AsString());
+  if (replies[1].Int() == 0) {
+    if (after != 0) return out;
+    GR_ASSIGN_OR_RETURN(auto current, ReadActivity(org_id, id));
+    if (current) out.push_back(std::move(*current));
+    return out;
+  }
+  for (size_t i = 0; i < replies[0].Size(); ++i) out.push_back(replies[0][i].AsString());
   return out;
 }
 
 absl::StatusOr<std::vector<std::optional<std::string>>> Store::ReadActivitiesAt(
     const std::string& org_id, const std::vector<std::string>& ids) {
-  std::vector<std::optional<std::string>> out;
-  if (ids.empty()) return out;
-  std::vector<redis::Args> cmds;
-  cmds.reserve(ids.size());
-  for (const auto& id : ids) cmds.push_back({"HGET", ActivityKey(org_id, id), "d"});
-  GR_ASSIGN_OR_RETURN(auto replies, redis_->Pipeline(cmds));
-  out.reserve(replies.size());
-  for (const auto& r : replies) {
-    GR_RETURN_IF_ERROR(r.ErrorStatus());
-    out.push_back(r.IsNil() ? std::nullopt : std::optional<std::string>(std::string(r.Str())));
+  return ReadRecords(org_id, ids);
+}
+
+absl::StatusOr<std::vector<std::string>> Store::TypeIndexKeys(const std::string& org_id,
+                                                              absl::string_view kind,
+                                                              const std::string& type) {
+  std::vector<std::string> keys;
+  if (!type.empty()) {
+    keys.push_back(Key(org_id, absl::StrCat("acts:", kind, ":t:", type)));
+    return keys;
   }
-  return out;
+  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"SMEMBERS", Key(org_id, "types")}));
+  GR_RETURN_IF_ERROR(r.ErrorStatus());
+  for (size_t i = 0; i < r.Size(); ++i) {
+    keys.push_back(Key(org_id, absl::StrCat("acts:", kind, ":t:", r[i].Str())));
+  }
+  return keys;
+}
+
+absl::StatusOr<int64_t> Store::MigrateGlobalIndexes(const std::string& org_id, int64_t count) {
+  GR_ASSIGN_OR_RETURN(
+      redis::Reply r,
+      redis_->Eval(MigrateGlobalIndexesScript(), {DataVersionKey(org_id)}, {absl::StrCat(count)}));
+  GR_RETURN_IF_ERROR(r.ErrorStatus());
+  return r.AsInt();
 }
 
 absl::StatusOr<int64_t> Store::IndexLegacyRecords(const std::string& org_id, int64_t count) {
@@ -331,21 +391,33 @@ absl::StatusOr<std::vector<Store::IndexEntry>> Store::ListBySequence(const std::
                                                                      const std::string& type,
                                                                      bool by_change, int64_t after,
                                                                      int64_t count) {
-  std::string index = by_change      ? Key(org_id, "acts:u")
-                      : type.empty() ? Key(org_id, "acts:c")
-                                     : Key(org_id, absl::StrCat("acts:c:t:", type));
-  GR_ASSIGN_OR_RETURN(redis::Reply r,
-                      redis_->Command({"ZRANGEBYSCORE", index, absl::StrCat("(", after), "+inf",
-                                       "WITHSCORES", "LIMIT", "0", absl::StrCat(count)}));
-  GR_RETURN_IF_ERROR(r.ErrorStatus());
-  std::vector<IndexEntry> out;
-  for (size_t i = 0; i + 1 < r.Size(); i += 2) {
-    IndexEntry e;
-    e.id = r[i].AsString();
-    // Sequences are integers below 2^53, exact in the double Redis sends.
-    GR_ASSIGN_OR_RETURN(e.sequence, r[i + 1].AsInt());
-    out.push_back(std::move(e));
+  std::vector<std::string> keys{Key(org_id, "acts:u")};
+  if (!by_change) {
+    GR_ASSIGN_OR_RETURN(keys, TypeIndexKeys(org_id, "c", type));
   }
+  // The first `count` of the merge are among the first `count` of each.
+  std::vector<redis::Args> cmds;
+  cmds.reserve(keys.size());
+  for (const auto& k : keys) {
+    cmds.push_back({"ZRANGEBYSCORE", k, absl::StrCat("(", after), "+inf", "WITHSCORES", "LIMIT",
+                    "0", absl::StrCat(count)});
+  }
+  std::vector<IndexEntry> out;
+  if (cmds.empty()) return out;
+  GR_ASSIGN_OR_RETURN(auto replies, redis_->Pipeline(cmds));
+  for (const auto& r : replies) {
+    GR_RETURN_IF_ERROR(r.ErrorStatus());
+    for (size_t i = 0; i + 1 < r.Size(); i += 2) {
+      IndexEntry e;
+      e.id = r[i].AsString();
+      // Sequences are integers below 2^53, exact in the double Redis sends.
+      GR_ASSIGN_OR_RETURN(e.sequence, r[i + 1].AsInt());
+      out.push_back(std::move(e));
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const IndexEntry& x, const IndexEntry& y) { return x.sequence < y.sequence; });
+  if (static_cast<int64_t>(out.size()) > count) out.resize(static_cast<size_t>(count));
   return out;
 }
 
@@ -354,23 +426,32 @@ absl::StatusOr<std::vector<Store::IndexEntry>> Store::ListByDate(const std::stri
                                                                  const std::string& min,
                                                                  const std::string& max,
                                                                  int64_t count) {
-  std::string index =
-      type.empty() ? Key(org_id, "acts:d") : Key(org_id, absl::StrCat("acts:d:t:", type));
-  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"ZRANGEBYLEX", index, min, max, "LIMIT", "0",
-                                                       absl::StrCat(count)}));
-  GR_RETURN_IF_ERROR(r.ErrorStatus());
-  std::vector<IndexEntry> out;
-  for (size_t i = 0; i < r.Size(); ++i) {
-    IndexEntry e;
-    e.member = r[i].AsString();
-    // yyyymmdd:cseq:id
-    size_t last = e.member.rfind(':');
-    if (last == std::string::npos) {
-      return absl::DataLossError(absl::StrCat("date index entry '", e.member, "' has no id"));
-    }
-    e.id = e.member.substr(last + 1);
-    out.push_back(std::move(e));
+  GR_ASSIGN_OR_RETURN(std::vector<std::string> keys, TypeIndexKeys(org_id, "d", type));
+  std::vector<redis::Args> cmds;
+  cmds.reserve(keys.size());
+  for (const auto& k : keys) {
+    cmds.push_back({"ZRANGEBYLEX", k, min, max, "LIMIT", "0", absl::StrCat(count)});
   }
+  std::vector<IndexEntry> out;
+  if (cmds.empty()) return out;
+  GR_ASSIGN_OR_RETURN(auto replies, redis_->Pipeline(cmds));
+  for (const auto& r : replies) {
+    GR_RETURN_IF_ERROR(r.ErrorStatus());
+    for (size_t i = 0; i < r.Size(); ++i) {
+      IndexEntry e;
+      e.member = r[i].AsString();
+      // yyyymmdd:cseq:id
+      size_t last = e.member.rfind(':');
+      if (last == std::string::npos) {
+        return absl::DataLossError(absl::StrCat("date index entry '", e.member, "' has no id"));
+      }
+      e.id = e.member.substr(last + 1);
+      out.push_back(std::move(e));
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const IndexEntry& x, const IndexEntry& y) { return x.member < y.member; });
+  if (static_cast<int64_t>(out.size()) > count) out.resize(static_cast<size_t>(count));
   return out;
 }
 

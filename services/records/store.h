@@ -3,21 +3,29 @@
 //   gr:{org}:org               hash {d: Org, r: revision}
 //   gr:{org}:profile           hash {d: Profile, r: revision}
 //   gr:{org}:dv                data version, bumped by every record write
-//   gr:{org}:a:{id}            hash {d: record, r: revision, c: contribution}
-//   gr:{org}:a:{id}:h          list of every revision of the record
+//   gr:{org}:a:{id}            string: the record (ActivityRecord with its
+//                              sequences); an earlier version's hash {d:
+//                              record, r, c, s} until the record changes
+//   gr:{org}:a:{id}:h          list of every revision of the record, from
+//                              its first change on (none: revision 1 only)
 //   gr:{org}:seq               the last creation sequence given
-//   gr:{org}:acts:c[:t:{type}] zset id by creation sequence (never moves)
-//   gr:{org}:acts:d[:t:{type}] zset (one score) of "yyyymmdd:cseq:id"
+//   gr:{org}:types             set of the types records were written with
+//   gr:{org}:acts:c:t:{type}   zset id by creation sequence (never moves)
+//   gr:{org}:acts:d:t:{type}   zset (one score) of "yyyymmdd:cseq:id"
 //   gr:{org}:acts:u            zset id by change sequence (the data version
 //                              of its latest write)
 //   gr:{org}:acts[:t:{type}]   zset id by date: what earlier versions wrote,
 //                              emptied into the above (IndexLegacyRecords)
+//   gr:{org}:acts:c, acts:d    the same over all types, as the previous
+//                              version kept them: emptied into `types`
+//                              (MigrateGlobalIndexes)
 //   gr:{org}:ext               hash source\x1fexternal id -> "id|content hash"
 //   gr:{org}:agg:{bucket}      counts and sums per year/half/quarter/month
 //   gr:{org}:dp:{bucket}:{t}   hash person -> records naming them
-//   gr:{org}:lt:{month}:{t}    zset of ids by date, for LATEST values
-//   gr:{org}:pv:{month}:{t}    set of ids, for provenance
-//   gr:{org}:pv:{month}:{t}:{dim}={value}  the same per dimension value
+//   gr:{org}:lt:{month}:{t}    zset of the counted (not voided) ids by
+//                              date, for LATEST values and provenance
+//   gr:{org}:pv:{month}:{t}[:{dim}={value}]  sets earlier versions wrote
+//                              for provenance; no longer read or written
 //   gr:{org}:dx:{bucket}:{t}:{dim}  hash value -> records carrying it
 //   gr:{org}:quota:{yyyymmdd}  hash {n, b}: the day's writes and bytes
 //   gr:{org}:rq:{request_id}   request replay (common/request_id.h)
@@ -67,6 +75,13 @@ struct ActivityWrite {
   std::string event_kind;
   std::string event_rest;
   std::string event_min_id;
+  // An amendment's or a void's: the stored record as read, its
+  // contribution and its creation sequence. The write goes through only
+  // while the record is still that one (Outcome::kGone otherwise).
+  std::string read_blob;
+  std::string read_contribution;
+  int64_t read_create_sequence = 0;
+  int64_t read_revision = 0;
 };
 
 class Store {
@@ -115,11 +130,7 @@ class Store {
   };
   absl::StatusOr<HashKeys> ReadHashKeys(const std::string& org_id,
                                         const std::vector<std::string>& keys);
-  // The members of each set of `keys` (suffixes after the org's prefix),
-  // in one round trip.
-  absl::StatusOr<std::vector<std::vector<std::string>>> ReadSets(
-      const std::string& org_id, const std::vector<std::string>& keys);
-  // Ids of the records of `types` in `months` (provenance sets).
+  // Ids of the counted records of `types` in `months` (the lt indexes).
   absl::StatusOr<std::vector<std::string>> ProvenanceIds(const std::string& org_id,
                                                          const std::vector<std::string>& months,
                                                          const std::vector<std::string>& types);
@@ -151,6 +162,8 @@ class Store {
   // Indexes at most `count` records stored by an earlier version
   // (lua_scripts.h); how many it took, fewer than `count` when none are left.
   absl::StatusOr<int64_t> IndexLegacyRecords(const std::string& org_id, int64_t count);
+  // The same for the previous version's indexes over all types.
+  absl::StatusOr<int64_t> MigrateGlobalIndexes(const std::string& org_id, int64_t count);
 
   // One entry of a listing index: the record's id and the entry's place
   // (its sequence, or its date-index member), the cursor after it.
@@ -159,12 +172,13 @@ class Store {
     int64_t sequence = 0;
     std::string member;
   };
-  // Entries of acts:c (by_change false; of `type` when set) or acts:u
-  // (by_change true) with a sequence greater than `after`, at most `count`.
+  // Entries of acts:c:t (by_change false; of `type`, else of every type
+  // merged) or acts:u (by_change true) with a sequence greater than
+  // `after`, at most `count`.
   absl::StatusOr<std::vector<IndexEntry>> ListBySequence(const std::string& org_id,
                                                          const std::string& type, bool by_change,
                                                          int64_t after, int64_t count);
-  // Entries of acts:d (of `type` when set) within the ZRANGEBYLEX bounds
+  // Entries of acts:d:t (of `type`, else of every type merged) within the ZRANGEBYLEX bounds
   // [min, max] ("[x", "(x", "-", "+"), at most `count`.
   absl::StatusOr<std::vector<IndexEntry>> ListByDate(const std::string& org_id,
                                                      const std::string& type,
@@ -172,6 +186,13 @@ class Store {
                                                      int64_t count);
 
  private:
+  // The per-type index keys of `type`, or of every type written.
+  absl::StatusOr<std::vector<std::string>> TypeIndexKeys(const std::string& org_id,
+                                                         absl::string_view kind,
+                                                         const std::string& type);
+  // The records of `ids`, in order, in either stored form.
+  absl::StatusOr<std::vector<std::optional<std::string>>> ReadRecords(
+      const std::string& org_id, const std::vector<std::string>& ids);
   redis::ScriptCall ActivityCall(const std::string& org_id, const ActivityWrite& w) const;
 
   redis::Client* redis_;

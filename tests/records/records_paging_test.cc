@@ -334,8 +334,12 @@ TEST_F(RecordsPagingTest, RecordsOfAnEarlierVersionAreIndexedAndListed) {
     std::string date = absl::StrCat(old.occurred_on().substr(0, 4), old.occurred_on().substr(5, 2),
                                     old.occurred_on().substr(8, 2));
     const std::string key = absl::StrCat(p, "a:", id);
-    ASSERT_TRUE(client_->Command({"HSET", key, "d", old.SerializeAsString()}).ok());
-    ASSERT_TRUE(client_->Command({"HDEL", key, "s"}).ok());
+    // A hash {d, r, c} (without s: not indexed).
+    ASSERT_TRUE(client_->Command({"DEL", key}).ok());
+    ASSERT_TRUE(client_
+                    ->Command({"HSET", key, "d", old.SerializeAsString(), "r",
+                               absl::StrCat(old.revision()), "c", Contribution(old)})
+                    .ok());
     ASSERT_TRUE(client_->Command({"ZADD", p + "acts", date, id}).ok());
     ASSERT_TRUE(client_->Command({"ZADD", p + "acts:t:heart_to_heart_talk", date, id}).ok());
   }

@@ -345,6 +345,126 @@ TEST_F(RecordsStoreTest, AmendAndVoidMoveTheFiguresAndKeepHistory) {
   EXPECT_TRUE((*history)[2].voided());
 }
 
+// Issue 15: a record's history list is written from its first change on,
+// so a record never changed keeps one copy; its revision 1 still reads, and
+// replays. A list written at create time by an earlier version (revision 1
+// first) reads and grows as before.
+TEST_F(RecordsStoreTest, HistoryIsWrittenFromTheFirstChangeAndOldListsStillRead) {
+  auto fresh = records_->CreateActivity("kjj", "li", Talk("2023-03-01", 4), "once");
+  ASSERT_TRUE(fresh.ok());
+  std::string fresh_id = fresh->name().substr(fresh->name().rfind('/') + 1);
+  std::string prefix = "gr:{kjj}:a:";
+  EXPECT_EQ(client_->Command({"EXISTS", prefix + fresh_id + ":h"})->Int(), 0);
+  auto one = records_->ListRevisions("kjj", fresh_id);
+  ASSERT_TRUE(one.ok()) << one.status();
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ((*one)[0].quantities().at("participants"), 4);
+  EXPECT_TRUE(records_->ListRevisions("kjj", fresh_id, 1)->empty());
+  auto replay = records_->CreateActivity("kjj", "li", Talk("2023-03-01", 4), "once");
+  ASSERT_TRUE(replay.ok()) << replay.status();
+  EXPECT_EQ(replay->name(), fresh->name());
+  EXPECT_EQ(replay->revision(), 1);
+
+  // As an earlier version left it: revision 1 in the list from the create.
+  auto old = records_->CreateActivity("kjj", "li", Talk("2023-04-01", 6), "");
+  ASSERT_TRUE(old.ok());
+  std::string old_id = old->name().substr(old->name().rfind('/') + 1);
+  std::string blob = std::string(client_->Command({"GET", prefix + old_id})->Str());
+  ASSERT_TRUE(client_->Command({"RPUSH", prefix + old_id + ":h", blob}).ok());
+  for (const std::string& id : {fresh_id, old_id}) {
+    v1::AmendActivityRequest amend;
+    *amend.mutable_activity() = Talk("2023-05-01", 9);
+    amend.mutable_activity()->set_name(absl::StrCat("orgs/kjj/activities/", id));
+    auto b = records_->AmendActivity("kjj", "wang", amend);
+    ASSERT_TRUE(b.ok()) << b.status();
+    auto history = records_->ListRevisions("kjj", id);
+    ASSERT_TRUE(history.ok());
+    ASSERT_EQ(history->size(), 2u) << id;
+    EXPECT_EQ((*history)[0].revision(), 1);
+    EXPECT_EQ((*history)[1].quantities().at("participants"), 9);
+    EXPECT_EQ(records_->ListRevisions("kjj", id, 1, 1)->size(), 1u);
+  }
+  // The replay of the first create answers revision 1 from the list now.
+  auto again = records_->CreateActivity("kjj", "li", Talk("2023-03-01", 4), "once");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->revision(), 1);
+  EXPECT_EQ(again->quantities().at("participants"), 4);
+}
+
+// Issue 15: the orders over all types merge the per-type indexes. An org
+// the previous version wrote (acts:c and acts:d over all types, no set of
+// types) lists every record in order after the upgrade, and those indexes
+// are gone then.
+TEST_F(RecordsStoreTest, TheIndexesOverAllTypesOfThePreviousVersionAreMigrated) {
+  SampleYear year = GenerateSampleYear(ShippedProfile(), 2023);
+  std::set<std::string> types;
+  for (size_t at = 0; at < year.records.size();) {
+    v1::BatchCreateActivitiesRequest req;
+    for (; at < year.records.size() && req.requests_size() < 1000; ++at) {
+      *req.add_requests()->mutable_activity() = year.records[at];
+      types.insert(year.records[at].type());
+    }
+    ASSERT_TRUE(records_->BatchCreateActivities("kjj", "li", req).ok());
+  }
+  const std::string p = "gr:{kjj}:";
+  for (const char* kind : {"c", "d"}) {
+    redis::Args cmd{"ZUNIONSTORE", absl::StrCat(p, "acts:", kind), absl::StrCat(types.size())};
+    for (const auto& t : types) cmd.push_back(absl::StrCat(p, "acts:", kind, ":t:", t));
+    ASSERT_TRUE(client_->Command(cmd).ok());
+  }
+  ASSERT_TRUE(client_->Command({"DEL", p + "types"}).ok());
+  RecordsOptions o;
+  RecordsCore upgraded(client_.get(), o);
+  for (const char* order : {"create_sequence", "occurred_on"}) {
+    v1::ListActivitiesRequest req;
+    req.set_order_by(order);
+    req.set_page_size(100);
+    std::vector<v1::ActivityRecord> all;
+    for (;;) {
+      auto page = upgraded.ListActivities("kjj", req);
+      ASSERT_TRUE(page.ok()) << page.status();
+      all.insert(all.end(), page->activities().begin(), page->activities().end());
+      if (page->next_page_token().empty()) break;
+      req.set_page_token(page->next_page_token());
+    }
+    ASSERT_EQ(all.size(), year.records.size()) << order;
+    for (size_t i = 1; i < all.size(); ++i) {
+      if (std::string(order) == "occurred_on") {
+        EXPECT_LE(all[i - 1].occurred_on(), all[i].occurred_on());
+      } else {
+        EXPECT_LT(all[i - 1].create_sequence(), all[i].create_sequence());
+      }
+    }
+  }
+  EXPECT_EQ(client_->Command({"EXISTS", p + "acts:c", p + "acts:d"})->Int(), 0);
+  EXPECT_EQ(client_->Command({"SCARD", p + "types"})->Int(), static_cast<int64_t>(types.size()));
+}
+
+// Issue 15: a LATEST value is read from the stored record's quantities in
+// Lua: exact over the whole int64 range, a zero included.
+TEST_F(RecordsStoreTest, LatestValuesReadFromTheRecordAreExact) {
+  for (int64_t enrolled :
+       {int64_t{0}, int64_t{46}, int64_t{9007199254740993}, int64_t{9223372036854775807}}) {
+    v1::ActivityRecord r;
+    r.set_type("online_academy_snapshot");
+    r.set_occurred_on("2023-06-30");
+    r.set_title("干部网络学院学习情况");
+    (*r.mutable_quantities())["enrolled"] = enrolled;
+    (*r.mutable_quantities())["completed"] = 7;
+    auto made = records_->CreateActivity("kjj", "li", r, "");
+    ASSERT_TRUE(made.ok()) << made.status();
+    auto values = records_->GetIndicatorValues("kjj", "2023-06");
+    ASSERT_TRUE(values.ok()) << values.status();
+    EXPECT_EQ(Value(*values, "online_academy_enrolled").value(), enrolled);
+    EXPECT_FALSE(Value(*values, "online_academy_enrolled").missing());
+    EXPECT_EQ(Value(*values, "online_academy_completed").value(), 7);
+    v1::VoidActivityRequest v;
+    v.set_name(made->name());
+    v.set_reason("测试");
+    ASSERT_TRUE(records_->VoidActivity("kjj", "li", v).ok());
+  }
+}
+
 // Issue 11: instants are google.protobuf.Timestamp. What a write stored is
 // what every read returns; a record stored while they were int64 fields
 // (create_unix 15, update_unix 16, numbers now reserved) reads with its
@@ -386,9 +506,13 @@ TEST_F(RecordsStoreTest, TimestampsRoundTripAndAnOldRecordReadsThemUnset) {
   old.clear_update_time();
   old.GetReflection()->MutableUnknownFields(&old)->AddVarint(15, 1704400000);
   old.GetReflection()->MutableUnknownFields(&old)->AddVarint(16, 1704400090);
-  ASSERT_TRUE(
-      client_->Command({"HSET", absl::StrCat("gr:{kjj}:a:", id), "d", old.SerializeAsString()})
-          .ok());
+  // As an earlier version stored it: a hash {d, r, c, s}.
+  const std::string key = absl::StrCat("gr:{kjj}:a:", id);
+  ASSERT_TRUE(client_->Command({"DEL", key}).ok());
+  ASSERT_TRUE(client_
+                  ->Command({"HSET", key, "d", old.SerializeAsString(), "r", "2", "c",
+                             Contribution(old), "s", absl::StrCat(got->create_sequence())})
+                  .ok());
   auto back = core.GetActivity("kjj", id);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_FALSE(back->has_create_time());
