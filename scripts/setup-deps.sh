@@ -14,6 +14,8 @@ packages=(
   # The fixed layout (PDF): Pango and HarfBuzz shape and break lines, cairo
   # writes the PDF; the faces it maps 仿宋/小标宋/黑体/楷体 to (docs/pdf.md).
   libpango1.0-dev libcairo2-dev libharfbuzz-dev fonts-noto-cjk fonts-arphic-ukai
+  # The OFD: libxml2 reads one back; its tests unzip it and run xmllint.
+  libxml2-dev libxml2-utils unzip
   # google/api/{annotations,http}.proto for the gateway's routes.
   golang-github-grpc-ecosystem-grpc-gateway-dev
   libgtest-dev libgmock-dev libbenchmark-dev
