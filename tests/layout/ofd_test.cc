@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <regex>
@@ -171,7 +172,13 @@ class OfdTest : public ::testing::TestWithParam<Case> {
     ASSERT_EQ(unzipped.exit_code, 0) << unzipped.output;
     root_ = dir_ / "x";
   }
+  // GR_OFD_KEEP_OUTPUT=1 keeps each case's package and its parts for a look.
   void TearDown() override {
+    const char* keep = std::getenv("GR_OFD_KEEP_OUTPUT");
+    if (keep != nullptr && *keep != '\0') {
+      std::cerr << "kept " << (dir_ / "doc.ofd") << "\n";
+      return;
+    }
     if (!dir_.empty()) fs::remove_all(dir_);
   }
 
@@ -436,6 +443,121 @@ TEST_P(OfdFullTest, LandscapePageRedLineAndTurnedNumber) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Full, OfdFullTest, ::testing::Values(Case{"full_document.txt", true}));
+
+// ------------------------------------------------------------------
+// An independent reader: ofd.js 0.2.6 (npm, Apache-2.0, a JavaScript OFD
+// renderer with its own zip and XML parsing) in Debian's headless chromium.
+// The pages it draws are read back from the DOM chromium dumps: as many as
+// the layout's, each one's text the layout's text of that page, the red line
+// on page 1, the seal image 42 mm wide, the landscape page wider than high.
+// Skips without chromium or ofd.js (scripts/setup-deps.sh --docs installs
+// both; GR_OFDJS names another copy of ofd.umd.min.js).
+
+// Loads the OFD named after the page's '#', draws every page into #out and
+// marks the body with the page count (or the error) when done.
+constexpr char kHarness[] = R"(<!DOCTYPE html><html><head><meta charset="utf-8"></head>
+<body><div id="out"></div><script src="ofd.umd.min.js"></script><script>
+function mark(k, v) { document.body.setAttribute(k, v); }
+window.onerror = function(m) { mark('data-error', m); };
+ofd.parseOfdDocument({ofd: location.hash.slice(1), success: function(res) {
+  var pages = ofd.renderOfd(794, res[0]);
+  pages.forEach(function(p) { document.getElementById('out').appendChild(p); });
+  mark('data-pages', pages.length);
+}, fail: function(e) { mark('data-error', String(e)); }});
+</script></body></html>
+)";
+
+std::string Bundle() {
+  const char* env = std::getenv("GR_OFDJS");
+  return env != nullptr && *env != '\0' ? env : GR_OFDJS_BUNDLE;
+}
+
+// A page as ofd.js drew it: its size in CSS pixels and its SVG markup.
+struct DrawnPage {
+  double width = 0, height = 0;
+  std::string markup;
+  std::string Text() const {
+    static const std::regex kText("<text[^>]*>([^<]*)</text>");
+    std::string out;
+    for (std::sregex_iterator it(markup.begin(), markup.end(), kText), end; it != end; ++it) {
+      out += (*it)[1].str();
+    }
+    return out;
+  }
+};
+
+std::vector<DrawnPage> Pages(const std::string& dom) {
+  static const std::regex kPage(
+      R"re(<div id="\d+" style="margin-bottom: 20px;position: relative;width:([\d.]+)px;height:([\d.]+)px;)re");
+  std::vector<DrawnPage> out;
+  std::vector<std::pair<size_t, size_t>> starts;
+  for (std::sregex_iterator it(dom.begin(), dom.end(), kPage), end; it != end; ++it) {
+    DrawnPage p;
+    (void)absl::SimpleAtod((*it)[1].str(), &p.width);
+    (void)absl::SimpleAtod((*it)[2].str(), &p.height);
+    out.push_back(p);
+    starts.emplace_back(static_cast<size_t>(it->position()), static_cast<size_t>(it->length()));
+  }
+  for (size_t i = 0; i < out.size(); ++i) {
+    const size_t from = starts[i].first + starts[i].second;
+    const size_t to = i + 1 < starts.size() ? starts[i + 1].first : dom.size();
+    out[i].markup = dom.substr(from, to - from);
+  }
+  return out;
+}
+
+TEST(OfdJsTest, OfdJsInChromiumDrawsThePagesTextRedLineSealAndLandscapePage) {
+  if (!OnPath("chromium")) GTEST_SKIP() << "chromium is not installed (setup-deps.sh --docs)";
+  if (!fs::exists(Bundle())) GTEST_SKIP() << Bundle() << " is missing (setup-deps.sh --docs)";
+  absl::StatusOr<FontMap> fonts = ConfiguredFonts();
+  ASSERT_TRUE(fonts.ok()) << fonts.status();
+  const docx::DocumentFrame frame = ExampleFrame();
+  absl::StatusOr<Document> doc =
+      LayOut(ReadFile(fs::path(GR_DOCX_TESTDATA) / "full_document.txt"), frame, *fonts);
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  absl::StatusOr<std::string> ofd = WriteOfd(*doc, {});
+  ASSERT_TRUE(ofd.ok()) << ofd.status();
+
+  std::string dir = (fs::temp_directory_path() / "ofd_js_XXXXXX").string();
+  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  std::ofstream(fs::path(dir) / "doc.ofd", std::ios::binary) << *ofd;
+  std::ofstream(fs::path(dir) / "page.html") << kHarness;
+  fs::copy_file(Bundle(), fs::path(dir) / "ofd.umd.min.js");
+  const testing::CommandResult drawn = RunCommand(absl::StrCat(
+      "timeout 120 chromium --headless --no-sandbox --disable-gpu --allow-file-access-from-files "
+      "--virtual-time-budget=30000 --dump-dom 'file://",
+      dir, "/page.html#doc.ofd' 2>/dev/null"));
+  fs::remove_all(dir);
+  ASSERT_NE(drawn.output.find("data-pages=\"" + std::to_string(doc->pages.size()) + "\""),
+            std::string::npos)
+      << drawn.output.substr(0, 2000);
+
+  const std::vector<DrawnPage> pages = Pages(drawn.output);
+  const std::vector<std::string> expected = LayoutText(*doc);
+  ASSERT_EQ(pages.size(), doc->pages.size());
+  int landscape = 0, seals = 0;
+  for (size_t p = 0; p < pages.size(); ++p) {
+    // The fixtures hold no & < > ", which ofd.js would give back escaped.
+    EXPECT_TRUE(pages[p].Text() == expected[p]) << "page " << p + 1 << ":\n" << pages[p].Text();
+    const bool wide = doc->pages[p].width > doc->pages[p].height;
+    EXPECT_EQ(pages[p].width > pages[p].height, wide) << "page " << p + 1;
+    landscape += wide ? 1 : 0;
+    // The seal: an SVG image of the PNG, 42 mm of the page's 210 mm.
+    static const std::regex kImage(
+        R"re(width: ([\d.]+)px; height: ([\d.]+)px; ;z-index: \d+"><image xlink:href="data:image/png;base64,)re");
+    std::smatch m;
+    if (std::regex_search(pages[p].markup, m, kImage)) {
+      ++seals;
+      double w = 0;
+      ASSERT_TRUE(absl::SimpleAtod(m[1].str(), &w));
+      EXPECT_NEAR(w / pages[p].width * 210, 42, 0.5) << "page " << p + 1;
+    }
+  }
+  EXPECT_EQ(landscape, 1);
+  EXPECT_EQ(seals, 1);
+  EXPECT_NE(pages[0].markup.find(R"re(stroke="rgb(255, 0, 0)")re"), std::string::npos)
+      << "no red line on page 1";
+}
 
 TEST(OfdReadTest, CutOrChangedPackagesAreRefusedWithAMessage) {
   absl::StatusOr<std::string> ofd = WriteOfficialOfd(Fixture("seed_report.txt"), {});

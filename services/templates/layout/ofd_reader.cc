@@ -1,11 +1,14 @@
-// ReadOfd (ofd_writer.h): opens an OFD package with libzip, checking the
+// ReadOfd (ofd_reader.h): opens an OFD package with libzip, checking the
 // archive's consistency, and follows OFD.xml → DocRoot → Pages → each page
 // with libxml2, so that a cut or changed file is refused with the part that
 // is wrong rather than read past its end.
+#include "templates/layout/ofd_reader.h"
+
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <zip.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -15,7 +18,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "templates/layout/ofd_writer.h"
 
 namespace govreport::layout {
 namespace {
@@ -144,10 +146,9 @@ absl::Status ReadPages(zip_t* archive, const std::string& root, const xmlNode* d
   return absl::OkStatus();
 }
 
-}  // namespace
+using ZipPtr = std::unique_ptr<zip_t, ZipClose>;
 
-absl::StatusOr<OfdSummary> ReadOfd(std::string_view bytes) {
-  xmlInitParser();
+absl::StatusOr<ZipPtr> OpenZip(std::string_view bytes) {
   zip_error_t error;
   zip_error_init(&error);
   zip_source_t* source = zip_source_buffer_create(bytes.data(), bytes.size(), 0, &error);
@@ -165,17 +166,46 @@ absl::StatusOr<OfdSummary> ReadOfd(std::string_view bytes) {
     return Refused(message);
   }
   zip_error_fini(&error);
-  OfdSummary out;
-  // Every part is read through, so that its CRC is checked, fonts and
-  // images as much as the XML.
-  for (zip_int64_t i = 0; i < zip_get_num_entries(archive.get(), 0); ++i) {
-    const char* name = zip_get_name(archive.get(), static_cast<zip_uint64_t>(i), 0);
+  return archive;
+}
+
+// Every part is read through, so that its CRC is checked, fonts and images
+// as much as the XML.
+absl::Status ForEachPart(zip_t* archive,
+                         const std::function<void(std::string name, std::string bytes)>& take) {
+  for (zip_int64_t i = 0; i < zip_get_num_entries(archive, 0); ++i) {
+    const char* name = zip_get_name(archive, static_cast<zip_uint64_t>(i), 0);
     if (name == nullptr) return Refused(absl::StrCat("entry ", i, " has no name"));
-    out.entries.emplace_back(name);
-    if (absl::StatusOr<std::string> part = ReadPart(archive.get(), name); !part.ok()) {
-      return part.status();
-    }
+    absl::StatusOr<std::string> part = ReadPart(archive, name);
+    if (!part.ok()) return part.status();
+    take(name, *std::move(part));
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<OfdPart>> ReadOfdParts(std::string_view bytes) {
+  absl::StatusOr<ZipPtr> archive = OpenZip(bytes);
+  if (!archive.ok()) return archive.status();
+  std::vector<OfdPart> out;
+  absl::Status read = ForEachPart(archive->get(), [&](std::string name, std::string part) {
+    out.push_back({std::move(name), std::move(part)});
+  });
+  if (!read.ok()) return read;
+  return out;
+}
+
+absl::StatusOr<OfdSummary> ReadOfd(std::string_view bytes) {
+  xmlInitParser();
+  absl::StatusOr<ZipPtr> opened = OpenZip(bytes);
+  if (!opened.ok()) return opened.status();
+  const ZipPtr& archive = *opened;
+  OfdSummary out;
+  absl::Status read = ForEachPart(archive.get(), [&](std::string name, const std::string&) {
+    out.entries.push_back(std::move(name));
+  });
+  if (!read.ok()) return read;
   absl::StatusOr<XmlDoc> ofd = ParsePart(archive.get(), std::string(kOfdEntry));
   if (!ofd.ok()) return ofd.status();
   const xmlNode* top = xmlDocGetRootElement(ofd->get());

@@ -18,6 +18,7 @@
 #include "templates/docx/docx_writer.h"
 #include "templates/layout/fonts.h"
 #include "templates/layout/layout.h"
+#include "templates/layout/ofd_reader.h"
 
 namespace govreport::layout {
 
@@ -39,10 +40,6 @@ struct OfdOptions {
   std::optional<FontMap> fonts;
 };
 
-// The package's paths, for readers and tests.
-inline constexpr absl::string_view kOfdEntry = "OFD.xml";
-inline constexpr absl::string_view kOfdDocument = "Doc_0/Document.xml";
-
 // Returns the bytes of the OFD of a laid-out document. INVALID_ARGUMENT for
 // a timestamp out of range or a seal that is no readable PNG; INTERNAL when
 // HarfBuzz, zlib or libzip fail.
@@ -52,20 +49,6 @@ absl::StatusOr<std::string> WriteOfd(const Document& doc, const OfdOptions& opti
 // INVALID_ARGUMENT for what WriteOfficialPdf refuses; FAILED_PRECONDITION
 // when a configured font is not installed.
 absl::StatusOr<std::string> WriteOfficialOfd(std::string_view text, const OfdOptions& options);
-
-// What a reader finds in an OFD package: the document's pages and the text
-// of each page's TextCodes in their order. INVALID_ARGUMENT naming what is
-// wrong for bytes that are no zip, a truncated or corrupt archive, a
-// missing or malformed OFD.xml, Document.xml or page, or a page the
-// document lists but the package lacks.
-struct OfdSummary {
-  std::string doc_id;
-  std::string title;
-  int pages = 0;
-  std::vector<std::string> page_text;  // TextCodes concatenated, per page
-  std::vector<std::string> entries;    // every file in the package
-};
-absl::StatusOr<OfdSummary> ReadOfd(std::string_view bytes);
 
 }  // namespace govreport::layout
 
