@@ -65,6 +65,7 @@ print(json.dumps({"render.seed.ns_per_op": round(ours), "render.seed.mstch_ns_pe
                   "render.docx.us_per_op": round(runs["BM_RenderDocx"] / 1000, 1),
                   "render.docx_tables.us_per_op": round(runs["BM_RenderDocxTables"] / 1000, 1),
                   "render.pdf.ms_per_doc": round(runs["BM_RenderPdf"], 1),
+                  "render.ofd.ms_per_doc": round(runs["BM_RenderOfd"], 1),
                   "sign.per_s": round(1e6 / runs["BM_SignManifest"])}))
 PY
 )")

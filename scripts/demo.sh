@@ -6,7 +6,7 @@
 # of sample records for each, assembles the reports, lets the drafter write
 # the narrative, submits, walks the chain (one leader first returns it with a
 # comment; it is revised and resubmitted), signs it off, and writes the
-# signed report to out/ as .txt, .md, .html and .docx. Prints how long each
+# signed report to out/ as .txt, .md, .html, .docx, .pdf and .ofd. Prints how long each
 # step took and every figure of the report with the records behind it.
 #   scripts/demo.sh [--keep] [--no-build] [--out DIR]
 #     --keep       leave the services running until Enter
@@ -160,7 +160,7 @@ as "${secretary[kjj]}" report approve "$report" --comment "签发" >/dev/null
 as "${drafter[kjj]}" report watch "$report" --timeout-ms 60000 >/dev/null
 step "党组书记签发; published (成文日期 from the sign-off, digests)"
 
-for f in txt md html docx pdf; do
+for f in txt md html docx pdf ofd; do
   as "${drafter[kjj]}" report download "$report" --format "$f" --out "$out/kjj-2023.$f" \
     >/dev/null 2>"$GR_RUN_DIR/download.txt"
   # The published digest must be the digest of the bytes served.
@@ -168,18 +168,27 @@ for f in txt md html docx pdf; do
   actual=$(sha256sum "$out/kjj-2023.$f" | cut -d' ' -f1)
   [ -n "$served" ] && [ "$served" = "$actual" ] || { echo "digest mismatch for $f" >&2; exit 1; }
 done
-step "downloaded kjj-2023.{txt,md,html,docx,pdf}; each digest matches its bytes"
-as "${drafter[kjj]}" report verify "$report" "$out"/kjj-2023.{txt,md,html,docx,pdf} \
+step "downloaded kjj-2023.{txt,md,html,docx,pdf,ofd}; each digest matches its bytes"
+as "${drafter[kjj]}" report verify "$report" "$out"/kjj-2023.{txt,md,html,docx,pdf,ofd} \
   --export "$out/kjj-2023-signature" | grep -E "VALID|signed by" | sed 's/^/    /'
 # What a recipient without reportctl runs: openssl checks the signature over
 # the manifest, sha256sum each file against its line.
 sig="$out/kjj-2023-signature"
 openssl dgst -sm3 -verify "$sig/public-key.pem" -sigopt distid:1234567812345678 \
   -signature "$sig/signature.der" "$sig/manifest.txt" | sed 's/^/    openssl: /'
-for f in txt md html docx pdf; do
+for f in txt md html docx pdf ofd; do
   grep -q "^${f^^} $(sha256sum "$out/kjj-2023.$f" | cut -d' ' -f1)\$" "$sig/manifest.txt" ||
     { echo "kjj-2023.$f is not in the signed manifest" >&2; exit 1; }
 done
+# The OFD carries the same key's signature inside (GB/T 38540 structure):
+# SignedValue.dat is the SM2 signature of Signature.xml, which lists the SM3
+# digest of every other part.
+ofd_sig=$(mktemp -d)
+unzip -q "$out/kjj-2023.ofd" 'Doc_0/Signs/*' -d "$ofd_sig"
+openssl dgst -sm3 -verify "$sig/public-key.pem" -sigopt distid:1234567812345678 \
+  -signature "$ofd_sig/Doc_0/Signs/Sign_0/SignedValue.dat" \
+  "$ofd_sig/Doc_0/Signs/Sign_0/Signature.xml" | sed 's/^/    openssl (inside the OFD): /'
+rm -rf "$ofd_sig"
 step "each document verifies against kjj's SM2 signature, with reportctl and with openssl alone"
 as "${admin[kjj]}" docnumber list kjj | sed 's/^/    /'
 step "发文字号 allocated at sign-off from kjj's register"
@@ -233,15 +242,26 @@ for who in office deputy1 deputy2 secretary; do
   as "$t" report approve "$gov" >/dev/null
 done
 as "${drafter[kjjzf]}" report watch "$gov" --timeout-ms 60000 >/dev/null
-for f in txt md html docx pdf; do
+for f in txt md html docx pdf ofd; do
   as "${drafter[kjjzf]}" report download "$gov" --format "$f" --out "$out/kjjzf-disclosure-2023.$f" >/dev/null
 done
-step "published kjjzf-disclosure-2023.{txt,md,html,docx,pdf}: tables broken down by applicant type"
+step "published kjjzf-disclosure-2023.{txt,md,html,docx,pdf,ofd}: tables broken down by applicant type"
 # The seal is printed over the 署名 and 成文日期: one image (and its mask) in the PDF.
 if command -v pdfimages >/dev/null; then
   images=$(pdfimages -list "$out/kjjzf-disclosure-2023.pdf" | awk 'NR > 2 && $3 == "image"' | wc -l)
   [ "$images" -eq 1 ] || { echo "the sealed PDF has $images images, not the seal" >&2; exit 1; }
   step "the PDF carries the seal image over the 署名 and 成文日期"
+fi
+# The OFD (GB/T 33190): every XML part well-formed, the seal an image resource.
+if command -v unzip >/dev/null && command -v xmllint >/dev/null; then
+  ofd="$out/kjjzf-disclosure-2023.ofd"
+  for part in $(unzip -Z1 "$ofd" | grep '\.xml$'); do
+    unzip -p "$ofd" "$part" | xmllint --noout - ||
+      { echo "$part of the OFD is not well-formed" >&2; exit 1; }
+  done
+  unzip -Z1 "$ofd" | grep -q '^Doc_0/Res/image_[0-9]*\.png$' ||
+    { echo "the sealed OFD has no seal image" >&2; exit 1; }
+  step "the OFD's $(unzip -Z1 "$ofd" | grep -c '/Content\.xml$') pages are well-formed OFD XML; the seal is its image resource"
 fi
 # One cell of the big table traced to its records: （一）予以公开 × 自然人.
 cell=$(grep -m1 '（一）予以公开' "$out/kjjzf-disclosure-2023.txt" | awk -F'|' '{gsub(/ /, "", $3); print $3}')
@@ -288,7 +308,7 @@ else
   echo "check: every slot filled (no reference report here to compare the wording with)"
 fi
 echo
-echo "Signed reports: $out/kjj-2023.{txt,md,html,docx,pdf} and $out/kjjzf-disclosure-2023.{txt,md,html,docx,pdf}; logs and Redis data: $GR_RUN_DIR"
+echo "Signed reports: $out/kjj-2023.{txt,md,html,docx,pdf,ofd} and $out/kjjzf-disclosure-2023.{txt,md,html,docx,pdf,ofd}; logs and Redis data: $GR_RUN_DIR"
 if [ -n "$keep" ]; then
   echo "Services keep running (records $GOVREPORT_RECORDS, assembler $GOVREPORT_ASSEMBLER); Enter stops them."
   echo "Over TLS: reportctl needs GOVREPORT_TLS_CA=$GOVREPORT_TLS_CA" \

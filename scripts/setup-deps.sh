@@ -6,6 +6,7 @@
 #   scripts/setup-deps.sh --lint     also clang-format and clang-tidy (14 on Debian 12)
 set -euo pipefail
 
+docs=""
 packages=(
   build-essential cmake ninja-build pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
@@ -14,6 +15,8 @@ packages=(
   # The fixed layout (PDF): Pango and HarfBuzz shape and break lines, cairo
   # writes the PDF; the faces it maps 仿宋/小标宋/黑体/楷体 to (docs/pdf.md).
   libpango1.0-dev libcairo2-dev libharfbuzz-dev fonts-noto-cjk fonts-arphic-ukai
+  # The OFD: libxml2 reads one back; its tests unzip it and run xmllint.
+  libxml2-dev libxml2-utils unzip
   # google/api/{annotations,http}.proto for the gateway's routes.
   golang-github-grpc-ecosystem-grpc-gateway-dev
   libgtest-dev libgmock-dev libbenchmark-dev
@@ -24,8 +27,11 @@ packages=(
 for arg in "$@"; do
   case "$arg" in
     --bench) packages+=(libmstch-dev python3-jinja2) ;;
-    # chromium: tests/templates/html_print_test prints the HTML as a reader would.
-    --docs) packages+=(libreoffice-writer-nogui poppler-utils fonts-noto-cjk cmark chromium) ;;
+    # chromium: html_print_test prints the HTML as a reader would; the OFD
+    # tests render the OFD with ofd.js in it (below).
+    --docs) packages+=(libreoffice-writer-nogui poppler-utils fonts-noto-cjk cmark chromium)
+      command -v npm >/dev/null || packages+=(npm)
+      docs=1 ;;
     --fuzz) packages+=(clang libclang-rt-14-dev) ;;
     --lint) packages+=(clang-format clang-tidy) ;;
     *) echo "unknown option $arg (known: --bench --docs --fuzz --lint)" >&2; exit 2 ;;
@@ -52,7 +58,20 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# ofd.js 0.2.6 (npm, Apache-2.0): the independent OFD reader the OFD tests
+# run in chromium, into build/ofdjs where tests/layout looks for it. (1.x
+# needs a vendor's licence key for its core; 0.2.6 is plain JavaScript.)
+install_ofdjs() {
+  [ -n "$docs" ] || return 0
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/build/ofdjs"
+  [ -f "$dir/node_modules/ofd.js/lib/ofd.umd.min.js" ] && return 0
+  mkdir -p "$dir"
+  # Without it the test that needs it skips; nothing else does.
+  npm install --prefix "$dir" --no-audit --no-fund --ignore-scripts --loglevel=error \
+    ofd.js@0.2.6 >/dev/null || echo "ofd.js was not installed: the OFD reader test will skip" >&2
+}
+[ ${#missing[@]} -eq 0 ] && { install_ofdjs; exit 0; }
 
 echo "installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
@@ -66,3 +85,4 @@ $sudo apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 
   -o Dpkg::Options::=--force-unsafe-io "${missing[@]}" >/dev/null
 # The packaged redis-server starts a system instance where it can; the
 # project starts its own on free ports and does not need that one.
+install_ofdjs

@@ -987,8 +987,8 @@ absl::CivilDay IssueDateOf(int64_t sign_off_unix) {
 
 const std::vector<typepb::DocumentFormat>& AllFormats() {
   static const std::vector<typepb::DocumentFormat> kAll = {
-      typepb::DOCUMENT_FORMAT_TXT, typepb::DOCUMENT_FORMAT_MD, typepb::DOCUMENT_FORMAT_HTML,
-      typepb::DOCUMENT_FORMAT_DOCX, typepb::DOCUMENT_FORMAT_PDF};
+      typepb::DOCUMENT_FORMAT_TXT,  typepb::DOCUMENT_FORMAT_MD,  typepb::DOCUMENT_FORMAT_HTML,
+      typepb::DOCUMENT_FORMAT_DOCX, typepb::DOCUMENT_FORMAT_PDF, typepb::DOCUMENT_FORMAT_OFD};
   return kAll;
 }
 
@@ -1004,6 +1004,8 @@ absl::string_view FormatName(typepb::DocumentFormat format) {
       return "DOCX";
     case typepb::DOCUMENT_FORMAT_PDF:
       return "PDF";
+    case typepb::DOCUMENT_FORMAT_OFD:
+      return "OFD";
     default:
       return "UNSPECIFIED";
   }
@@ -1019,6 +1021,8 @@ std::string DefaultContentType(typepb::DocumentFormat format) {
       return "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
     case typepb::DOCUMENT_FORMAT_PDF:
       return "application/pdf";
+    case typepb::DOCUMENT_FORMAT_OFD:
+      return "application/ofd";
     default:
       return "text/plain; charset=utf-8";
   }

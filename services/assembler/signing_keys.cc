@@ -1,5 +1,7 @@
 #include "assembler/signing_keys.h"
 
+#include <chrono>
+#include <string_view>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -10,6 +12,7 @@
 #include "common/resource.h"
 #include "common/status.h"
 #include "common/timestamp.h"
+#include "templates/layout/ofd_sign.h"
 
 namespace govreport::assembler {
 namespace {
@@ -206,12 +209,11 @@ absl::StatusOr<pb::SigningKey> ImportCertificate(Store& store, const SigningKeyR
       absl::StrCat(SigningKeyName(ref.org, ref.n), " kept changing; try again"));
 }
 
-absl::StatusOr<std::optional<pb::DocumentSignature>> SignManifest(Store& store,
-                                                                  const std::string& org,
-                                                                  const std::string& manifest,
-                                                                  absl::Time now) {
+absl::StatusOr<std::optional<OpenedSigningKey>> OpenActiveSigningKey(Store& store,
+                                                                     const std::string& org,
+                                                                     absl::Time now) {
   GR_ASSIGN_OR_RETURN(std::optional<StoredSigningKey> active, store.ActiveSigningKey(org));
-  if (!active) return std::optional<pb::DocumentSignature>();
+  if (!active) return std::optional<OpenedSigningKey>();
   if (store.signing_master_key().empty()) return NoMasterKey();
   const pb::SigningKey& key = active->key;
   if (now < TimeOf(key.not_before()) || now > TimeOf(key.not_after())) {
@@ -227,7 +229,14 @@ absl::StatusOr<std::optional<pb::DocumentSignature>> SignManifest(Store& store,
     return errors::Prefixed(private_pem.status(),
                             absl::StrCat(key.name(), " (another master key?): "));
   }
-  GR_ASSIGN_OR_RETURN(std::string sig, signing::Sign(*private_pem, manifest));
+  return std::optional<OpenedSigningKey>(OpenedSigningKey{key, *std::move(private_pem)});
+}
+
+absl::StatusOr<pb::DocumentSignature> SignManifestWith(const OpenedSigningKey& opened,
+                                                       const std::string& manifest,
+                                                       absl::Time now) {
+  const pb::SigningKey& key = opened.key;
+  GR_ASSIGN_OR_RETURN(std::string sig, signing::Sign(opened.private_pem, manifest));
   pb::DocumentSignature out;
   out.set_signing_key(key.name());
   out.set_algorithm(kSigningAlgorithm);
@@ -235,6 +244,26 @@ absl::StatusOr<std::optional<pb::DocumentSignature>> SignManifest(Store& store,
   out.set_manifest(manifest);
   out.set_certificate_pem(key.certificate_pem());
   *out.mutable_signing_time() = TimestampOf(now);
+  return out;
+}
+
+absl::StatusOr<std::string> SignOfdWith(const OpenedSigningKey& key, const std::string& ofd,
+                                        absl::Time now) {
+  layout::OfdSigner signer;
+  signer.sign = [&key](std::string_view data) {
+    return signing::Sign(key.private_pem, absl::string_view(data.data(), data.size()));
+  };
+  signer.time = std::chrono::floor<std::chrono::seconds>(absl::ToChronoTime(now));
+  return layout::SignOfd(ofd, signer);
+}
+
+absl::StatusOr<std::optional<pb::DocumentSignature>> SignManifest(Store& store,
+                                                                  const std::string& org,
+                                                                  const std::string& manifest,
+                                                                  absl::Time now) {
+  GR_ASSIGN_OR_RETURN(std::optional<OpenedSigningKey> key, OpenActiveSigningKey(store, org, now));
+  if (!key) return std::optional<pb::DocumentSignature>();
+  GR_ASSIGN_OR_RETURN(pb::DocumentSignature out, SignManifestWith(*key, manifest, now));
   return std::optional<pb::DocumentSignature>(std::move(out));
 }
 

@@ -49,6 +49,25 @@ absl::StatusOr<pb::SigningKey> CreateSigningKey(Store& store, const std::string&
                                                 int validity_days, const std::string& created_by,
                                                 absl::Time now, const request_id::Call& call);
 
+// The org's active key with its private key opened, to sign at `now`;
+// nullopt when the org has no key. Errors as SignManifest's.
+struct OpenedSigningKey {
+  pb::SigningKey key;
+  std::string private_pem;
+};
+absl::StatusOr<std::optional<OpenedSigningKey>> OpenActiveSigningKey(Store& store,
+                                                                     const std::string& org,
+                                                                     absl::Time now);
+
+// The signature of `manifest` by `key`, made at `now`.
+absl::StatusOr<pb::DocumentSignature> SignManifestWith(const OpenedSigningKey& key,
+                                                       const std::string& manifest, absl::Time now);
+
+// `ofd` with `key`'s signature inside it (templates/layout/ofd_sign.h), made
+// at `now`. INVALID_ARGUMENT for bytes that are no OFD.
+absl::StatusOr<std::string> SignOfdWith(const OpenedSigningKey& key, const std::string& ofd,
+                                        absl::Time now);
+
 // The org's active key's signature of `manifest` at `now`; nullopt when the
 // org has no key. An org with a key that cannot sign (no master key here,
 // a sealed key that does not open, an expired certificate) is an error,

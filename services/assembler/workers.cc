@@ -354,12 +354,24 @@ Workers::PublicationOr Workers::RenderFinal(const RevisionRef& ref, const pb::Re
   if (report.has_document_settings()) {
     *pub.frozen.mutable_document_settings() = report.document_settings();
   }
+  // Signed here, once per publication: an org with a key never publishes
+  // unsigned (a key that cannot sign retries, then dead-letters).
+  const absl::Time signing_time = absl::Now();
+  auto key = OpenActiveSigningKey(*store_, ref.org, signing_time);
+  if (!key.ok()) return Failure(key.status());
   for (typepb::DocumentFormat format : AllFormats()) {
     // The sign-off time fixes the DOCX metadata, so a re-render gives the
     // same bytes and the same digest.
     auto r =
         upstream_->Render(service_, RenderRequestFor(pub.frozen, format, issue, sign_off_unix));
     if (!r.ok()) return Failure(r.status());
+    if (format == typepb::DOCUMENT_FORMAT_OFD && *key) {
+      // The OFD carries the org's signature inside too (GB/T 38540
+      // structure, docs/ofd.md); the manifest then covers the signed bytes.
+      auto signed_ofd = SignOfdWith(**key, r->content(), signing_time);
+      if (!signed_ofd.ok()) return Failure(signed_ofd.status());
+      r->set_content(*std::move(signed_ofd));
+    }
     pb::RenderedDocument* d = pub.frozen.add_documents();
     d->set_format(format);
     d->set_content_type(r->content_type().empty() ? DefaultContentType(format) : r->content_type());
@@ -375,11 +387,11 @@ Workers::PublicationOr Workers::RenderFinal(const RevisionRef& ref, const pb::Re
   frozen.set_issue_date(report.issue_date());
   frozen.set_approval_history_head(signed_approval->history_head());
   frozen.set_digest(ManifestDigest(frozen.documents()));
-  // Signed here, once per publication: an org with a key never publishes
-  // unsigned (a key that cannot sign retries, then dead-letters).
-  auto signature = SignManifest(*store_, ref.org, Manifest(frozen.documents()), absl::Now());
-  if (!signature.ok()) return Failure(signature.status());
-  if (*signature) *frozen.mutable_signature() = **std::move(signature);
+  if (*key) {
+    auto signature = SignManifestWith(**key, Manifest(frozen.documents()), signing_time);
+    if (!signature.ok()) return Failure(signature.status());
+    *frozen.mutable_signature() = *std::move(signature);
+  }
   return pub;
 }
 

@@ -80,8 +80,9 @@ absl::StatusOr<typepb::DocumentFormat> ParseFormat(const std::string& text) {
   if (f == "html") return typepb::DOCUMENT_FORMAT_HTML;
   if (f == "docx") return typepb::DOCUMENT_FORMAT_DOCX;
   if (f == "pdf") return typepb::DOCUMENT_FORMAT_PDF;
+  if (f == "ofd") return typepb::DOCUMENT_FORMAT_OFD;
   return absl::InvalidArgumentError(
-      absl::StrCat("--format: '", text, "' is not one of txt, md, html, docx, pdf"));
+      absl::StrCat("--format: '", text, "' is not one of txt, md, html, docx, pdf, ofd"));
 }
 
 namespace {
@@ -656,6 +657,8 @@ int ReportDownload(Context& c, const Command& cmd) {
     return UsageError(cmd, "a DOCX needs --out FILE");
   if (out.empty() && *format == typepb::DOCUMENT_FORMAT_PDF)
     return UsageError(cmd, "a PDF needs --out FILE");
+  if (out.empty() && *format == typepb::DOCUMENT_FORMAT_OFD)
+    return UsageError(cmd, "an OFD needs --out FILE");
   rpt::GetDocumentRequest req;
   req.set_name(absl::StrCat(name, "/revisions/", n));
   req.set_format(*format);
@@ -843,12 +846,12 @@ void RegisterReportCommands(std::vector<Command>& commands) {
   RegisterDecisionCommands(commands);
   AddCommand(
       commands, "report download",
-      "REPORT [--revision N] [--format txt|md|html|docx|pdf] [--out FILE]",
+      "REPORT [--revision N] [--format txt|md|html|docx|pdf|ofd] [--out FILE]",
       "Write a document of the published revision (or a preview of the current draft). "
       "The sha256 is checked and printed on stderr.",
       {{"revision", "", "Revision (the published one, else the current draft)"},
-       {"format", "txt", "txt, md, html, docx or pdf"},
-       {"out", "", "Write to this file instead of standard output (a docx or pdf needs it)"}},
+       {"format", "txt", "txt, md, html, docx, pdf or ofd"},
+       {"out", "", "Write to this file instead of standard output (a docx, pdf or ofd needs it)"}},
       ReportDownload);
   AddCommand(commands, "report diff", "REPORT FROM TO",
              "Which figures, narrative sections and org fields differ between two revisions.", {},

@@ -145,6 +145,7 @@ int TemplatePreview(Context& c, const Command& cmd) {
                  : format == "html" ? typepb::DOCUMENT_FORMAT_HTML
                  : format == "docx" ? typepb::DOCUMENT_FORMAT_DOCX
                  : format == "pdf"  ? typepb::DOCUMENT_FORMAT_PDF
+                 : format == "ofd"  ? typepb::DOCUMENT_FORMAT_OFD
                                     : typepb::DOCUMENT_FORMAT_TXT);
   tpb::RenderResponse resp;
   grpc::ClientContext ctx;
@@ -157,8 +158,9 @@ int TemplatePreview(Context& c, const Command& cmd) {
     f << resp.content();
     if (!f) return UsageError(cmd, "cannot write " + out);
   } else if (req.format() == typepb::DOCUMENT_FORMAT_DOCX ||
-             req.format() == typepb::DOCUMENT_FORMAT_PDF) {
-    return UsageError(cmd, "a DOCX or PDF needs --out FILE");
+             req.format() == typepb::DOCUMENT_FORMAT_PDF ||
+             req.format() == typepb::DOCUMENT_FORMAT_OFD) {
+    return UsageError(cmd, "a DOCX, PDF or OFD needs --out FILE");
   } else {
     std::cout << resp.content();
   }
@@ -193,10 +195,11 @@ void RegisterTemplateCommands(std::vector<Command>& commands) {
              "when invalid.",
              {}, TemplateValidate);
   AddCommand(
-      commands, "template preview", "ORG NAME PERIOD [--format text|md|html|docx|pdf] [--out FILE]",
+      commands, "template preview",
+      "ORG NAME PERIOD [--format text|md|html|docx|pdf|ofd] [--out FILE]",
       "Render a template against the org's live figures for a period.",
-      {{"format", "text", "text, md, html, docx or pdf"},
-       {"out", "", "Write to this file instead of standard output (a docx or pdf needs it)"}},
+      {{"format", "text", "text, md, html, docx, pdf or ofd"},
+       {"out", "", "Write to this file instead of standard output (a docx, pdf or ofd needs it)"}},
       TemplatePreview);
 }
 

@@ -529,7 +529,7 @@ TEST_F(AssemblerTest, ApprovalPublishesFrozenDocumentsWithDigests) {
   v1::Report pub = WaitState(r.name(), v1::REPORT_STATE_PUBLISHED);
   EXPECT_EQ(pub.published_revision(), 1);
   EXPECT_EQ(pub.signer(), "kjj-secretary");
-  EXPECT_EQ(pub.formats_size(), 5);
+  EXPECT_EQ(pub.formats_size(), 6);
   ASSERT_FALSE(pub.digest().empty());
   std::string date = FormatDateGb(IssueDateOf(pub.sign_off_time().seconds()));
   EXPECT_EQ(pub.issue_date(), date);
@@ -545,13 +545,15 @@ TEST_F(AssemblerTest, ApprovalPublishesFrozenDocumentsWithDigests) {
   EXPECT_TRUE(absl::StrContains(bytes[typepb::DOCUMENT_FORMAT_TXT], date))
       << bytes[typepb::DOCUMENT_FORMAT_TXT];
   EXPECT_EQ(bytes[typepb::DOCUMENT_FORMAT_DOCX].substr(0, 2), "PK");
+  EXPECT_EQ(bytes[typepb::DOCUMENT_FORMAT_OFD].substr(0, 2), "PK");  // a zip, OFD.xml first
+  EXPECT_TRUE(absl::StrContains(bytes[typepb::DOCUMENT_FORMAT_OFD].substr(0, 64), "OFD.xml"));
 
   auto published = ReadStream(stack_->redis(), std::string(kPublishedEvents));
   ASSERT_EQ(published.size(), 1u);
   EXPECT_EQ(published[0]["report"], r.name());
   EXPECT_EQ(published[0]["revision"], rev.name());
   EXPECT_EQ(published[0]["digest"], pub.digest());
-  EXPECT_EQ(published[0]["formats"], "TXT,MD,HTML,DOCX,PDF");
+  EXPECT_EQ(published[0]["formats"], "TXT,MD,HTML,DOCX,PDF,OFD");
 
   // A redelivered approval event changes nothing and announces nothing.
   ASSERT_NO_FATAL_FAILURE(ExpectRedeliveredApprovalChangesNothing(r, pub));
@@ -1763,7 +1765,7 @@ TEST_F(AssemblerTest, AssemblyAndPublicationAreEventsInTheOrgLog) {
   EXPECT_EQ(p.signer(), "kjj-secretary");
   EXPECT_EQ(p.issue_date(), rev.issue_date());
   ASSERT_EQ(p.documents_size(), rev.documents_size());
-  ASSERT_EQ(p.documents_size(), 5);
+  ASSERT_EQ(p.documents_size(), 6);  // TXT, MD, HTML, DOCX, PDF, OFD
   for (int i = 0; i < p.documents_size(); ++i) {
     EXPECT_EQ(p.documents(i).SerializeAsString(), rev.documents(i).SerializeAsString()) << i;
     EXPECT_EQ(p.documents(i).sha256().size(), 64u);

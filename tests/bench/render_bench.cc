@@ -22,6 +22,7 @@
 #include "shipped_profile.h"
 #include "templates/docx/docx_writer.h"
 #include "templates/engine/mustache.h"
+#include "templates/layout/ofd_writer.h"
 #include "templates/layout/pdf_writer.h"
 #include "templates/service/domain.h"
 
@@ -294,6 +295,21 @@ void BM_RenderPdf(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_RenderPdf)->Unit(benchmark::kMillisecond);
+
+// The seed report as an OFD: the same layout as BM_RenderPdf, then the OFD
+// XML, the HarfBuzz subsets (with their cmaps) and the zip (docs/ofd.md).
+void BM_RenderOfd(benchmark::State& state) {
+  Fixture& f = Get();
+  if (auto first = layout::WriteOfficialOfd(f.expected, {}); !first.ok()) {
+    state.SkipWithError(std::string(first.status().message()).c_str());
+    return;
+  }
+  for (auto _ : state) {
+    auto bytes = layout::WriteOfficialOfd(f.expected, {});
+    benchmark::DoNotOptimize(bytes);
+  }
+}
+BENCHMARK(BM_RenderOfd)->Unit(benchmark::kMillisecond);
 
 // One SM2-with-SM3 signature over a publication's manifest (a line of
 // SHA-256 per format), as publication makes it: the sealed key already opened, its PEM

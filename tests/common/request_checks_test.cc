@@ -35,7 +35,8 @@ TEST(CheckEnumTest, DefinedValuesPassAndOthersNameTheField) {
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(st.message(),
             "format: must be set, one of DOCUMENT_FORMAT_TXT, DOCUMENT_FORMAT_MD, "
-            "DOCUMENT_FORMAT_HTML, DOCUMENT_FORMAT_DOCX, DOCUMENT_FORMAT_PDF");
+            "DOCUMENT_FORMAT_HTML, DOCUMENT_FORMAT_DOCX, DOCUMENT_FORMAT_PDF, "
+            "DOCUMENT_FORMAT_OFD");
   EXPECT_EQ(
       CheckEnum("format", static_cast<typepb::DocumentFormat>(-1), Unspecified::kRefused).code(),
       absl::StatusCode::kInvalidArgument);

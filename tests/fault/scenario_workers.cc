@@ -434,8 +434,8 @@ void WorkerCrashes::CheckDigest(const Flow& f, const asmpb::Report& r) {
     return;
   }
   std::map<int, std::string> sha_by_format;
-  // Every format is published: TXT, MD, HTML, DOCX and PDF.
-  bool docs_ok = rev.frozen() && rev.documents_size() == 5;
+  // Every format is published: TXT, MD, HTML, DOCX, PDF and OFD.
+  bool docs_ok = rev.frozen() && rev.documents_size() == 6;
   for (const auto& d : rev.documents()) {
     asmpb::GetDocumentRequest dr;
     dr.set_name(rev.name());

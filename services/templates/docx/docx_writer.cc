@@ -57,14 +57,6 @@ std::string W3cdtf(const CivilTime& t) {
                          t.second);
 }
 
-// DOS timestamps cover 1980..2107 in two-second steps.
-internal::DosTimestamp ToDos(CivilTime t) {
-  if (t.year < 1980) t = {1980, 1, 1, 0, 0, 0};
-  if (t.year > 2107) t = {2107, 12, 31, 23, 59, 58};
-  return {static_cast<uint16_t>(t.hour << 11 | t.minute << 5 | t.second / 2),
-          static_cast<uint16_t>((t.year - 1980) << 9 | t.month << 5 | t.day)};
-}
-
 // One run; tabs become w:tab, everything else is escaped text.
 void AppendRun(std::string* xml, std::string_view text, absl::string_view char_style = "") {
   if (text.empty()) return;
@@ -1012,7 +1004,7 @@ absl::StatusOr<std::string> WriteOfficialDocx(std::string_view text, const DocxO
   }
   if (PrintsSeal(frame)) entries.push_back(&*seal);
   entries.insert(entries.end(), {document_rels, &*core, &fixed.app});
-  return internal::ZipDeflated(entries, ToDos(*time));
+  return internal::ZipDeflated(entries, internal::DosTimeOf(options.timestamp));
 }
 
 }  // namespace govreport::docx

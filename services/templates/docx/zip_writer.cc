@@ -158,6 +158,22 @@ absl::StatusOr<DeflatedEntry> Deflate(std::string name, std::string_view data, i
   return out;
 }
 
+DosTimestamp DosTimeOf(std::chrono::sys_seconds t) {
+  using namespace std::chrono;
+  constexpr sys_seconds kFirst{sys_days{year{1980} / 1 / 1}};
+  constexpr sys_seconds kLast{sys_days{year{2107} / 12 / 31} + hours{23} + minutes{59} +
+                              seconds{58}};
+  t = std::clamp(t, kFirst, kLast);
+  const sys_days day = floor<days>(t);
+  const year_month_day ymd{day};
+  const hh_mm_ss hms{t - day};
+  const auto y = static_cast<unsigned>(static_cast<int>(ymd.year()) - 1980);
+  return {static_cast<uint16_t>(hms.hours().count() << 11 | hms.minutes().count() << 5 |
+                                hms.seconds().count() / 2),
+          static_cast<uint16_t>(y << 9 | static_cast<unsigned>(ymd.month()) << 5 |
+                                static_cast<unsigned>(ymd.day()))};
+}
+
 absl::StatusOr<std::string> ZipDeflated(std::span<const DeflatedEntry* const> entries,
                                         DosTimestamp mtime) {
   // Sources live until zip_close has read them; the vector never grows.

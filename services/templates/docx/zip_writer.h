@@ -1,8 +1,10 @@
 // Builds a zip archive in memory: zlib deflates the parts, libzip writes the
-// archive around them. Internal to gr_docx.
+// archive around them. Internal to the writers of zipped packages (the DOCX
+// and, in gr_layout, the OFD).
 #ifndef GOVREPORT_TEMPLATES_DOCX_ZIP_WRITER_H_
 #define GOVREPORT_TEMPLATES_DOCX_ZIP_WRITER_H_
 
+#include <chrono>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -34,6 +36,10 @@ struct DosTimestamp {
   uint16_t time = 0;  // hour << 11 | minute << 5 | second / 2
   uint16_t date = 0;  // (year − 1980) << 9 | month << 5 | day
 };
+
+// `t` as a DOS timestamp, clamped to its range (1980–2107, in two-second
+// steps), in UTC whatever the server's time zone.
+DosTimestamp DosTimeOf(std::chrono::sys_seconds t);
 
 // Returns the archive of `entries` in the given order, all stamped with
 // `mtime`. libzip writes their data as it is, without compressing it again.

@@ -3,6 +3,7 @@
 #include <cairo-ft.h>
 #include <fontconfig/fontconfig.h>
 #include <ft2build.h>
+#include <hb-ot.h>
 #include <hb-subset.h>
 #include <pango/pangocairo.h>
 #include <pango/pangofc-font.h>
@@ -64,13 +65,14 @@ bool Emboldened(PangoFont* font) {
          FcPatternGetBool(pattern, FC_EMBOLDEN, 0, &embolden) == FcResultMatch && embolden;
 }
 
-// A subset of `face` with `glyphs`, without hints and the tables a PDF does
-// not use (shaping is done).
-absl::Status Subset(hb_face_t* face, hb_set_t* glyphs, hb_subset_plan_t** plan,
-                    cairo_font_face_t** cairo_face) {
+// A subset of `face` with `glyphs` (and, in its cmap, `unicodes`), without
+// hints and the tables a PDF does not use (shaping is done).
+absl::Status Subset(hb_face_t* face, const hb_set_t* glyphs, const hb_set_t* unicodes,
+                    hb_subset_plan_t** plan, cairo_font_face_t** cairo_face, hb_blob_t** blob) {
   hb_subset_input_t* input = hb_subset_input_create_or_fail();
   if (input == nullptr) return absl::InternalError("HarfBuzz: no subset input");
   hb_set_union(hb_subset_input_glyph_set(input), glyphs);
+  hb_set_union(hb_subset_input_unicode_set(input), unicodes);
   // Flattened charstrings: smaller here and quicker to make.
   hb_subset_input_set_flags(input, HB_SUBSET_FLAGS_NO_HINTING | HB_SUBSET_FLAGS_DESUBROUTINIZE);
   hb_set_t* drop = hb_subset_input_set(input, HB_SUBSET_SETS_DROP_TABLE_TAG);
@@ -86,6 +88,7 @@ absl::Status Subset(hb_face_t* face, hb_set_t* glyphs, hb_subset_plan_t** plan,
   auto* data = new FaceData;
   data->bytes = hb_face_reference_blob(subset);
   hb_face_destroy(subset);
+  *blob = hb_blob_reference(data->bytes);
   unsigned int length = 0;
   const char* bytes = hb_blob_get_data(data->bytes, &length);
   {
@@ -126,35 +129,61 @@ SubsetFonts::~SubsetFonts() {
   for (auto& [key, face] : faces_) {
     if (face.cairo != nullptr) cairo_font_face_destroy(face.cairo);
     if (face.plan != nullptr) hb_subset_plan_destroy(face.plan);
+    hb_blob_destroy(face.bytes);
   }
 }
 
-absl::Status SubsetFonts::Build(const Document& doc) {
-  std::map<FaceKey, hb_set_t*> used;
+absl::Status SubsetFonts::Build(const Document& doc, bool keep_cmap) {
+  struct Used {
+    hb_set_t* glyphs = hb_set_create();
+    hb_set_t* unicodes = hb_set_create();
+    PangoFont* first = nullptr;
+  };
+  std::map<FaceKey, Used> used;
+  std::vector<FaceKey> order;  // of first use, so the output does not depend on addresses
   for (const Page& page : doc.pages) {
     for (const PlacedLine& line : page.lines) {
+      const char* text = pango_layout_get_text(line.layout.get());
       for (GSList* r = line.Line()->runs; r != nullptr; r = r->next) {
         const auto* run = static_cast<const PangoGlyphItem*>(r->data);
         const FaceKey key = KeyOf(run->item->analysis.font);
         if (key.first == nullptr) continue;
-        hb_set_t*& glyphs = used[key];
-        if (glyphs == nullptr) glyphs = hb_set_create();
+        auto [it, fresh] = used.try_emplace(key);
+        if (fresh) {
+          it->second.first = run->item->analysis.font;
+          order.push_back(key);
+        }
         for (int i = 0; i < run->glyphs->num_glyphs; ++i) {
           const uint32_t glyph = run->glyphs->glyphs[i].glyph;
-          if (!DrawsNothing(glyph)) hb_set_add(glyphs, glyph);
+          if (!DrawsNothing(glyph)) hb_set_add(it->second.glyphs, glyph);
+        }
+        if (!keep_cmap) continue;
+        const char* end = text + run->item->offset + run->item->length;
+        for (const char* p = text + run->item->offset; p < end; p = g_utf8_next_char(p)) {
+          hb_set_add(it->second.unicodes, g_utf8_get_char(p));
         }
       }
     }
   }
   absl::Status status;
-  for (auto& [key, glyphs] : used) {
+  for (const FaceKey& key : order) {
+    Used& in = used[key];
     Face& out = faces_[key];
-    if (status.ok()) status = Subset(key.first, glyphs, &out.plan, &out.cairo);
+    out.order = static_cast<int>(order_.size());
+    order_.push_back(key);
+    PangoFontDescription* described = pango_font_describe(in.first);
+    out.family = pango_font_description_get_family(described);
+    out.bold = key.second || pango_font_description_get_weight(described) >= PANGO_WEIGHT_SEMIBOLD;
+    pango_font_description_free(described);
+    if (status.ok()) {
+      status = Subset(key.first, in.glyphs, in.unicodes, &out.plan, &out.cairo, &out.bytes);
+    }
     if (status.ok() && key.second) {
       cairo_ft_font_face_set_synthesize(out.cairo, CAIRO_FT_SYNTHESIZE_BOLD);
     }
     if (out.plan != nullptr) out.old_to_new = hb_subset_plan_old_to_new_glyph_mapping(out.plan);
-    hb_set_destroy(glyphs);
+    hb_set_destroy(in.glyphs);
+    hb_set_destroy(in.unicodes);
   }
   return status;
 }
@@ -183,6 +212,33 @@ uint32_t SubsetFonts::Glyph(PangoFont* font, uint32_t pango_glyph) const {
   if (face == faces_.end() || face->second.old_to_new == nullptr) return 0;
   const hb_codepoint_t mapped = hb_map_get(face->second.old_to_new, pango_glyph);
   return mapped == HB_MAP_VALUE_INVALID ? 0 : mapped;
+}
+
+std::vector<SubsetFonts::EmbeddedFace> SubsetFonts::Embedded() const {
+  std::vector<EmbeddedFace> out;
+  for (const FaceKey& key : order_) {
+    const Face& face = faces_.at(key);
+    EmbeddedFace e;
+    unsigned int length = 0;
+    const char* data = face.bytes == nullptr ? nullptr : hb_blob_get_data(face.bytes, &length);
+    if (data != nullptr) e.bytes = std::string_view(data, length);
+    e.family = face.family;
+    char name[128];
+    unsigned int size = sizeof name;
+    if (hb_ot_name_get_utf8(key.first, HB_OT_NAME_ID_POSTSCRIPT_NAME,
+                            hb_language_from_string("en", -1), &size, name) > 0) {
+      e.postscript_name = name;
+    }
+    e.bold = face.bold;
+    e.emboldened = key.second;
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+int SubsetFonts::FaceIndex(PangoFont* font) const {
+  auto face = faces_.find(KeyOf(font));
+  return face == faces_.end() ? -1 : face->second.order;
 }
 
 }  // namespace govreport::layout

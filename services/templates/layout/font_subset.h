@@ -16,6 +16,8 @@
 
 #include <map>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -33,25 +35,45 @@ class SubsetFonts {
   SubsetFonts(const SubsetFonts&) = delete;
   SubsetFonts& operator=(const SubsetFonts&) = delete;
 
-  // Subsets every face the lines of `doc` use. INTERNAL when HarfBuzz,
-  // FreeType or cairo fail on a face.
-  absl::Status Build(const Document& doc);
+  // Subsets every face the lines of `doc` use. With `keep_cmap` the subsets
+  // also map the characters drawn in them to their glyphs (a PDF draws by
+  // glyph id and does without; an OFD reader may look characters up).
+  // INTERNAL when HarfBuzz, FreeType or cairo fail on a face.
+  absl::Status Build(const Document& doc, bool keep_cmap = false);
 
   // The font to draw `font`'s glyphs with (same size and options as Pango's),
   // and the glyph's id in it; nullptr and 0 for a font Build did not see.
   cairo_scaled_font_t* ScaledFont(PangoFont* font);
   uint32_t Glyph(PangoFont* font, uint32_t pango_glyph) const;
 
+  // For writers that embed the subsets as files (the OFD): each face in the
+  // order the document first uses it, and the index of `font`'s face in
+  // that order (-1 for a font Build did not see).
+  struct EmbeddedFace {
+    std::string_view bytes;  // an OpenType font, valid while this lives
+    std::string family;      // as fontconfig names it
+    std::string postscript_name;
+    bool bold = false;        // a bold face, or one fontconfig emboldens
+    bool emboldened = false;  // the latter: readers must embolden it too
+  };
+  std::vector<EmbeddedFace> Embedded() const;
+  int FaceIndex(PangoFont* font) const;
+
  private:
   struct Face {
     const hb_map_t* old_to_new = nullptr;  // owned through `plan`
     hb_subset_plan_t* plan = nullptr;
     cairo_font_face_t* cairo = nullptr;
+    hb_blob_t* bytes = nullptr;  // the subset, one reference of its own
+    int order = 0;
+    std::string family;
+    bool bold = false;
   };
   // A face, and whether fontconfig emboldens it (then cairo does).
   using FaceKey = std::pair<hb_face_t*, bool>;
   static FaceKey KeyOf(PangoFont* font);
   std::map<FaceKey, Face> faces_;
+  std::vector<FaceKey> order_;
   std::map<PangoFont*, cairo_scaled_font_t*> scaled_;
 };
 

@@ -154,6 +154,12 @@ absl::StatusOr<FontMap> ConfiguredFonts() {
   return *configured;
 }
 
+absl::StatusOr<FontMap> CheckedFonts(const std::optional<FontMap>& fonts) {
+  if (!fonts.has_value()) return ConfiguredFonts();
+  if (absl::Status installed = CheckFontsInstalled(*fonts); !installed.ok()) return installed;
+  return *fonts;
+}
+
 namespace internal {
 
 PangoContext* ThreadContext() {

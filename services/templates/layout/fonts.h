@@ -7,6 +7,7 @@
 #ifndef GOVREPORT_TEMPLATES_LAYOUT_FONTS_H_
 #define GOVREPORT_TEMPLATES_LAYOUT_FONTS_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -45,6 +46,10 @@ absl::Status CheckFontsInstalled(const FontMap& fonts);
 // process; the mapping (and the files it resolved to) is logged to stderr
 // the first time.
 absl::StatusOr<FontMap> ConfiguredFonts();
+
+// `fonts` checked with CheckFontsInstalled, or ConfiguredFonts() when unset:
+// the faces a writer's options ask for.
+absl::StatusOr<FontMap> CheckedFonts(const std::optional<FontMap>& fonts);
 
 // "仿宋=Noto Serif CJK SC (/usr/share/fonts/…), 小标宋=…": what each face
 // resolves to on this machine.

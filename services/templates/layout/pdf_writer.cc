@@ -215,18 +215,11 @@ struct CairoDestroy {
 }  // namespace
 
 absl::StatusOr<std::string> WriteOfficialPdf(std::string_view text, const PdfOptions& options) {
-  FontMap fonts;
-  if (options.fonts.has_value()) {
-    fonts = *options.fonts;
-    if (absl::Status installed = CheckFontsInstalled(fonts); !installed.ok()) return installed;
-  } else {
-    absl::StatusOr<FontMap> configured = ConfiguredFonts();
-    if (!configured.ok()) return configured.status();
-    fonts = *std::move(configured);
-  }
+  absl::StatusOr<FontMap> fonts = CheckedFonts(options.fonts);
+  if (!fonts.ok()) return fonts.status();
   absl::StatusOr<std::string> date = Iso8601(options.timestamp);
   if (!date.ok()) return date.status();
-  absl::StatusOr<Document> doc = LayOut(text, options.frame, fonts);
+  absl::StatusOr<Document> doc = LayOut(text, options.frame, *fonts);
   if (!doc.ok()) return doc.status();
 
   SubsetFonts subsets;

@@ -262,6 +262,8 @@ absl::StatusOr<std::string> LayOut(const TemplatesCore::RenderInput& in, const s
     }
     case typepb::DOCUMENT_FORMAT_PDF:
       return ToPdf(text, in.title, in.author, in.timestamp_unix, in.frame);
+    case typepb::DOCUMENT_FORMAT_OFD:
+      return ToOfd(text, in.title, in.author, in.timestamp_unix, in.frame);
     default:
       return ToText(text, in.frame);
   }

@@ -17,6 +17,7 @@
 #include "common/status.h"
 #include "govreport/templates/v1/templates.pb.h"
 #include "templates/docx/docx_writer.h"
+#include "templates/layout/ofd_writer.h"
 #include "templates/layout/pdf_writer.h"
 
 namespace govreport::templates {
@@ -795,6 +796,19 @@ absl::StatusOr<std::string> ToPdf(absl::string_view text, absl::string_view titl
   return layout::WriteOfficialPdf(View(text), options);
 }
 
+absl::StatusOr<std::string> ToOfd(absl::string_view text, absl::string_view title,
+                                  absl::string_view author, int64_t timestamp_unix,
+                                  const docx::DocumentFrame& frame) {
+  layout::OfdOptions options;
+  options.title = std::string(title);
+  options.author = std::string(author);
+  if (timestamp_unix > 0) {
+    options.timestamp = std::chrono::sys_seconds{std::chrono::seconds{timestamp_unix}};
+  }
+  options.frame = frame;
+  return layout::WriteOfficialOfd(View(text), options);
+}
+
 std::string ContentType(int format) {
   switch (format) {
     case typepb::DOCUMENT_FORMAT_MD:
@@ -805,6 +819,8 @@ std::string ContentType(int format) {
       return "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
     case typepb::DOCUMENT_FORMAT_PDF:
       return "application/pdf";
+    case typepb::DOCUMENT_FORMAT_OFD:
+      return "application/ofd";
     default:
       return "text/plain; charset=utf-8";
   }

@@ -45,6 +45,13 @@ absl::StatusOr<std::string> ToPdf(absl::string_view text, absl::string_view titl
                                   absl::string_view author, int64_t timestamp_unix,
                                   const docx::DocumentFrame& frame = {});
 
+// The same layout as an OFD (GB/T 33190-2016, templates/layout/ofd_writer.h):
+// `title` and `author` for its DocInfo, `timestamp_unix` its CreationDate
+// and the zip entries' times (0: 1980-01-01).
+absl::StatusOr<std::string> ToOfd(absl::string_view text, absl::string_view title,
+                                  absl::string_view author, int64_t timestamp_unix,
+                                  const docx::DocumentFrame& frame = {});
+
 std::string ContentType(int format);
 
 }  // namespace govreport::templates
