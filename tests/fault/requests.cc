@@ -147,6 +147,9 @@ constexpr std::pair<const char*, const char*> kBaseRequests[] = {
     {"ReportService/CreateSigningKey",
      R"(parent: "orgs/{ORG}" validity_days: 30 request_id: "{RID}")"},
     {"ReportService/ListSigningKeys", R"(parent: "orgs/{ORG}" page_size: 5)"},
+    {"ReportService/CreateCertificateSigningRequest", R"(name: "orgs/{ORG}/signingKeys/1")"},
+    {"ReportService/ImportCertificate",
+     R"(name: "orgs/{ORG}/signingKeys/1" certificate_pem: "-----BEGIN CERTIFICATE-----")"},
     {"ReportService/VerifyDocument",
      R"(name: "orgs/{ORG}/reports/{REP}/revisions/{REV}" format: DOCUMENT_FORMAT_TXT content: "x")"},
 };
