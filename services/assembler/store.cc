@@ -504,11 +504,7 @@ absl::StatusOr<std::vector<pb::SigningKey>> Store::ReadSigningKeys(absl::string_
   return out;
 }
 
-absl::StatusOr<std::optional<StoredSigningKey>> Store::ActiveSigningKey(absl::string_view org) {
-  GR_ASSIGN_OR_RETURN(redis::Reply active,
-                      redis_->Command({"HGET", SigningKeysKey(org), "active"}));
-  if (active.IsNil()) return std::optional<StoredSigningKey>();
-  const std::string n(active.Str());
+absl::StatusOr<StoredSigningKey> Store::StoredKey(absl::string_view org, absl::string_view n) {
   GR_ASSIGN_OR_RETURN(std::vector<redis::Reply> got,
                       redis_->Pipeline({{"HGET", SigningKeysKey(org), absl::StrCat("k", n)},
                                         {"HGET", SealedKeysKey(org), absl::StrCat("s", n)}}));
@@ -517,33 +513,32 @@ absl::StatusOr<std::optional<StoredSigningKey>> Store::ActiveSigningKey(absl::st
     if (r.IsNil()) return absl::DataLossError(absl::StrCat("signing key ", n, " is incomplete"));
   }
   StoredSigningKey out;
-  GR_ASSIGN_OR_RETURN(out.key, Parse<pb::SigningKey>(got[0].Str(), "signing key"));
-  out.key.set_state(pb::SIGNING_KEY_STATE_ACTIVE);
+  out.stored = std::string(got[0].Str());
+  GR_ASSIGN_OR_RETURN(out.key, Parse<pb::SigningKey>(out.stored, "signing key"));
   out.sealed_private_key = std::string(got[1].Str());
+  return out;
+}
+
+absl::StatusOr<std::optional<StoredSigningKey>> Store::ActiveSigningKey(absl::string_view org) {
+  GR_ASSIGN_OR_RETURN(redis::Reply active,
+                      redis_->Command({"HGET", SigningKeysKey(org), "active"}));
+  if (active.IsNil()) return std::optional<StoredSigningKey>();
+  GR_ASSIGN_OR_RETURN(StoredSigningKey out, StoredKey(org, active.Str()));
+  out.key.set_state(pb::SIGNING_KEY_STATE_ACTIVE);
   return out;
 }
 
 absl::StatusOr<std::optional<StoredSigningKey>> Store::ReadSigningKey(absl::string_view org,
                                                                       int64_t n) {
+  // Every key for the state and retire time of this one.
   GR_ASSIGN_OR_RETURN(std::vector<pb::SigningKey> keys, ReadSigningKeys(org));
-  std::optional<StoredSigningKey> out;
   for (auto& k : keys) {
-    if (k.name() == absl::StrCat("orgs/", org, "/signingKeys/", n)) {
-      out.emplace();
-      out->key = std::move(k);
-    }
+    if (k.name() != absl::StrCat("orgs/", org, "/signingKeys/", n)) continue;
+    GR_ASSIGN_OR_RETURN(StoredSigningKey out, StoredKey(org, absl::StrCat(n)));
+    out.key = std::move(k);
+    return std::optional<StoredSigningKey>(std::move(out));
   }
-  if (!out) return out;
-  GR_ASSIGN_OR_RETURN(std::vector<redis::Reply> got,
-                      redis_->Pipeline({{"HGET", SigningKeysKey(org), absl::StrCat("k", n)},
-                                        {"HGET", SealedKeysKey(org), absl::StrCat("s", n)}}));
-  for (const redis::Reply& r : got) {
-    GR_RETURN_IF_ERROR(r.ErrorStatus());
-    if (r.IsNil()) return absl::DataLossError(absl::StrCat("signing key ", n, " is incomplete"));
-  }
-  out->stored = std::string(got[0].Str());
-  out->sealed_private_key = std::string(got[1].Str());
-  return out;
+  return std::optional<StoredSigningKey>();
 }
 
 absl::StatusOr<bool> Store::ReplaceSigningKey(absl::string_view org, int64_t n,

@@ -258,6 +258,8 @@ class Store {
   redis::Client& redis() { return *redis_; }
 
  private:
+  // Key n's value and sealed private key, as stored (no state).
+  absl::StatusOr<StoredSigningKey> StoredKey(absl::string_view org, absl::string_view n);
   redis::Client* redis_;
   StoreOptions options_;
 };

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "document_checks.h"
+#include "example_frame.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "templates/docx/docx_writer.h"
@@ -112,22 +113,6 @@ class LibreOfficeTest : public ::testing::Test {
   std::string seed_;
 };
 
-DocumentFrame ExampleFrame() {
-  DocumentFrame f;
-  f.copy_number = "000001";
-  f.secrecy = "秘密★1年";
-  f.urgency = "特急";
-  f.issuing_mark = "中共某市科学技术局党组";
-  f.document_number = "某科党〔2024〕3号";
-  f.upward = true;
-  f.signers = {"张三", "李四", "王五"};
-  f.copy_to = "市纪委监委，市委组织部，市委宣传部，市委网信办，市政务服务和数据管理局，各区科技局";
-  f.printing_org = "某市科学技术局办公室";
-  f.printing_date = "2024年1月16日";
-  f.sealed = true;
-  return f;
-}
-
 TEST_F(LibreOfficeTest, SeedReportRendersWithPageNumbers) {
   ConvertSeed("seed", {});
   if (HasFatalFailure()) return;
@@ -204,7 +189,7 @@ TEST_F(LibreOfficeTest, TheWholeDocumentInOrderWithRedMarkAndImprintLast) {
   ASSERT_FALSE(text.empty());
   DocxOptions options;
   options.character_grid = CharacterGrid::kCondensedSpacing;
-  options.frame = ExampleFrame();
+  options.frame = testing::FullDocumentFrame();
   Convert("full", text, options);
   if (HasFatalFailure()) return;
 

@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "document_checks.h"
+#include "example_frame.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "templates/docx/page_layout.h"
@@ -34,22 +35,6 @@ using testing::ReadFile;
 
 std::string Fixture(const char* name) {
   return ReadFile(std::filesystem::path(GR_DOCX_TESTDATA) / name);
-}
-
-docx::DocumentFrame ExampleFrame() {
-  docx::DocumentFrame f;
-  f.copy_number = "000001";
-  f.secrecy = "秘密★1年";
-  f.urgency = "特急";
-  f.issuing_mark = "中共某市科学技术局党组";
-  f.document_number = "某科党〔2024〕3号";
-  f.upward = true;
-  f.signers = {"张三", "李四", "王五"};
-  f.copy_to = "市纪委监委，市委组织部，市委宣传部，市委网信办，市政务服务和数据管理局，各区科技局";
-  f.printing_org = "某市科学技术局办公室";
-  f.printing_date = "2024年1月16日";
-  f.sealed = true;
-  return f;
 }
 
 // Width in half characters: ASCII half, everything else whole.
@@ -99,7 +84,7 @@ TEST(LayoutTest, NoLineStartsWithClosingPunctuation) {
   const std::u32string closing = U"，。、；：？！）》」』】〕”’…·";
   const std::u32string opening = U"（《「『【〔“‘";
   for (const char* name : {"seed_report.txt", "full_document.txt"}) {
-    absl::StatusOr<Document> doc = LayOut(Fixture(name), ExampleFrame(), FontMap());
+    absl::StatusOr<Document> doc = LayOut(Fixture(name), testing::FullDocumentFrame(), FontMap());
     ASSERT_TRUE(doc.ok()) << doc.status();
     int lines = 0;
     for (const Page& page : doc->pages) {
@@ -138,7 +123,8 @@ std::string AllText(const Document& doc) {
 // landscape page, the 版记 alone on an unnumbered last page with its last
 // rule on the bottom edge of the type area, the red mark and line on page 1.
 TEST(LayoutTest, TheWholeDocumentInOrder) {
-  absl::StatusOr<Document> doc = LayOut(Fixture("full_document.txt"), ExampleFrame(), FontMap());
+  absl::StatusOr<Document> doc =
+      LayOut(Fixture("full_document.txt"), testing::FullDocumentFrame(), FontMap());
   ASSERT_TRUE(doc.ok()) << doc.status();
   const std::string all = AllText(*doc);
   size_t at = 0;
@@ -281,7 +267,7 @@ TEST(LayoutTest, TableHeaderRepeatsOnTheNextPage) {
 PdfOptions At(std::chrono::sys_seconds t) {
   PdfOptions o;
   o.timestamp = t;
-  o.frame = ExampleFrame();
+  o.frame = testing::FullDocumentFrame();
   return o;
 }
 

@@ -19,6 +19,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "document_checks.h"
+#include "example_frame.h"
 #include "gmock/gmock.h"
 #include "govreport/type/v1/document_format.pb.h"
 #include "gtest/gtest.h"
@@ -36,24 +37,6 @@ using testing::Squeeze;
 
 std::string Fixture(const char* name) {
   return ReadFile(std::filesystem::path(GR_DOCX_TESTDATA) / name);
-}
-
-docx::DocumentFrame ExampleFrame() {
-  docx::DocumentFrame f;
-  f.copy_number = "000001";
-  f.secrecy = "秘密★1年";
-  f.urgency = "特急";
-  f.issuing_mark = "中共某市科学技术局党组";
-  f.document_number = "某科党〔2024〕3号";
-  f.upward = true;
-  f.signers = {"张三", "李四", "王五"};
-  f.main_recipients = "市人民政府办公室";
-  f.note = "此件公开发布";
-  f.copy_to = "市纪委监委，市委组织部，市委宣传部，市委网信办，市政务服务和数据管理局，各区科技局";
-  f.printing_org = "某市科学技术局办公室";
-  f.printing_date = "2024年1月16日";
-  f.sealed = true;
-  return f;
 }
 
 // The TXT format without what only plain text has: the red line and the
@@ -85,7 +68,7 @@ class PdfPopplerTest : public ::testing::TestWithParam<Case> {
     dir_ = dir_template;
     text_ = Fixture(GetParam().fixture);
     ASSERT_FALSE(text_.empty());
-    if (GetParam().framed) frame_ = ExampleFrame();
+    if (GetParam().framed) frame_ = testing::FullDocumentFrame();
     // Through the templates service's formats, as a render asks for it.
     absl::StatusOr<std::string> pdf = templates::ToPdf(text_, "", "", 0, frame_);
     ASSERT_TRUE(pdf.ok()) << pdf.status();

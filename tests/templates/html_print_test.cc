@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "document_checks.h"
+#include "example_frame.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "templates/service/formats.h"
@@ -32,22 +33,6 @@ using testing::RunCommand;
 using testing::Squeeze;
 
 constexpr double kPtPerMm = 72 / 25.4;
-
-docx::DocumentFrame ExampleFrame() {
-  docx::DocumentFrame f;
-  f.copy_number = "000001";
-  f.secrecy = "秘密★1年";
-  f.urgency = "特急";
-  f.issuing_mark = "中共某市科学技术局党组";
-  f.document_number = "某科党〔2024〕3号";
-  f.upward = true;
-  f.signers = {"张三", "李四", "王五"};
-  f.note = "此件公开发布";
-  f.copy_to = "市纪委监委，市委组织部，市委宣传部，市委网信办，市政务服务和数据管理局，各区科技局";
-  f.printing_org = "某市科学技术局办公室";
-  f.printing_date = "2024年1月16日";
-  return f;
-}
 
 class HtmlPrintTest : public ::testing::Test {
  protected:
@@ -97,7 +82,7 @@ class HtmlPrintTest : public ::testing::Test {
 TEST_F(HtmlPrintTest, TheWholeDocumentPrintsAsGbT9704Pages) {
   const std::string text = ReadFile(std::filesystem::path(GR_DOCX_TESTDATA) / "full_document.txt");
   ASSERT_FALSE(text.empty());
-  Print("full", text, ExampleFrame());
+  Print("full", text, testing::FullDocumentFrame());
   if (HasFatalFailure()) return;
 
   // -raw: the order of the page's text as drawn, the HTML's order (a
