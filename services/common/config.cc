@@ -133,7 +133,11 @@ void DefineRedisFlags(Flags& flags) {
                "Comma-separated host:port of Redis Sentinels; when set the "
                "master is asked of them (and followed after a failover)");
   flags.Define("redis-master", "mymaster", "Sentinel master group name");
-  flags.Define("redis-pool", "16", "Redis connections kept per process");
+  flags.Define("redis-cluster", "",
+               "Comma-separated host:port of Redis Cluster nodes (any few); when set "
+               "every call is routed by its key's slot and --redis-url only gives "
+               "the user and password");
+  flags.Define("redis-pool", "16", "Redis connections kept per process (per node in a cluster)");
   flags.Define("redis-timeout-ms", "2000", "Timeout of every Redis call");
 }
 
@@ -141,6 +145,13 @@ absl::StatusOr<redis::Options> RedisOptionsFromFlags(const Flags& flags) {
   GR_ASSIGN_OR_RETURN(redis::Options options, redis::ParseUrl(flags.Get("redis-url")));
   options.sentinels = flags.Get("redis-sentinels");
   options.sentinel_master = flags.Get("redis-master");
+  options.cluster_nodes = flags.Get("redis-cluster");
+  if (!options.cluster_nodes.empty() && !options.sentinels.empty()) {
+    return absl::InvalidArgumentError("--redis-cluster and --redis-sentinels exclude each other");
+  }
+  if (!options.cluster_nodes.empty() && options.db != 0) {
+    return absl::InvalidArgumentError("--redis-cluster: a cluster has only database 0");
+  }
   GR_ASSIGN_OR_RETURN(int64_t pool, flags.GetInt("redis-pool"));
   GR_ASSIGN_OR_RETURN(int64_t timeout_ms, flags.GetInt("redis-timeout-ms"));
   if (pool < 1 || pool > 1024) {

@@ -55,7 +55,7 @@ class Flags {
   bool help_ = false;
 };
 
-// --redis-url, --redis-sentinels, --redis-master, --redis-pool,
+// --redis-url, --redis-sentinels, --redis-master, --redis-cluster, --redis-pool,
 // --redis-timeout-ms.
 void DefineRedisFlags(Flags& flags);
 absl::StatusOr<redis::Options> RedisOptionsFromFlags(const Flags& flags);
