@@ -215,7 +215,8 @@ absl::StatusOr<std::vector<Reply>> Connection::RoundTrip(const std::vector<Args>
 
 // ---------------------------------------------------------------- Script
 
-Script::Script(std::string source) : source_(std::move(source)), sha1_(Sha1Hex(source_)) {}
+Script::Script(std::string source, Kind kind)
+    : source_(std::move(source)), sha1_(Sha1Hex(source_)), writes_(kind == kWrites) {}
 
 // ---------------------------------------------------------------- Client
 
@@ -388,46 +389,70 @@ absl::StatusOr<Reply> Client::Eval(const Script& script, const Args& keys, const
 
 absl::StatusOr<std::vector<Reply>> Client::EvalPipeline(const Script& script,
                                                         const std::vector<ScriptCall>& calls) {
+  // A write script followed by WAIT on its own node: acknowledged only
+  // once wait_replicas replicas have it too.
+  const bool wait = options_.wait_replicas > 0 && script.writes();
+  const size_t stride = wait ? 2 : 1;
   std::vector<Args> cmds;
-  cmds.reserve(calls.size());
-  for (const auto& c : calls) cmds.push_back(EvalShaArgs(script, c.keys, c.args));
-  if (cluster_) return ClusterEvalPipeline(script, std::move(cmds));
-  GR_ASSIGN_OR_RETURN(Lease conn, Acquire());
-  GR_ASSIGN_OR_RETURN(std::vector<Reply> replies, conn->Pipeline(cmds));
-  // A script cache flushed by a restart or SCRIPT FLUSH: load once, then
-  // rerun only the calls that did not execute.
-  std::vector<size_t> retry;
-  for (size_t i = 0; i < replies.size(); ++i) {
-    if (IsNoScript(replies[i])) retry.push_back(i);
+  cmds.reserve(calls.size() * stride);
+  for (const auto& c : calls) {
+    cmds.push_back(EvalShaArgs(script, c.keys, c.args));
+    if (wait) {
+      cmds.push_back({"WAIT", absl::StrCat(options_.wait_replicas),
+                      absl::StrCat(absl::ToInt64Milliseconds(options_.wait_timeout))});
+    }
   }
-  if (retry.empty()) return replies;
-  GR_RETURN_IF_ERROR(conn->Command({"SCRIPT", "LOAD", script.source()}).status());
-  std::vector<Args> again;
-  again.reserve(retry.size());
-  for (size_t i : retry) again.push_back(std::move(cmds[i]));
-  GR_ASSIGN_OR_RETURN(std::vector<Reply> second, conn->Pipeline(again));
-  for (size_t k = 0; k < retry.size(); ++k) replies[retry[k]] = std::move(second[k]);
-  return replies;
+  GR_ASSIGN_OR_RETURN(std::vector<Reply> replies, RunScript(script, std::move(cmds), stride));
+  if (!wait) return replies;
+  std::vector<Reply> out;
+  out.reserve(calls.size());
+  for (size_t i = 0; i < replies.size(); i += 2) {
+    if (!replies[i].IsError() && replies[i + 1].Int() < options_.wait_replicas) {
+      // It ran on the master but no replica confirmed it in time: the
+      // caller retries under its request id, which replays it.
+      return RedisUnavailable("redis: a write was not acknowledged by a replica in time");
+    }
+    out.push_back(std::move(replies[i]));
+  }
+  return out;
 }
 
-absl::StatusOr<std::vector<Reply>> Client::ClusterEvalPipeline(const Script& script,
-                                                               std::vector<Args> cmds) {
-  GR_ASSIGN_OR_RETURN(std::vector<Reply> replies, cluster_->Pipeline(cmds));
+absl::StatusOr<std::vector<Reply>> Client::RunScript(const Script& script, std::vector<Args> cmds,
+                                                     size_t stride) {
+  std::optional<Lease> conn;
+  if (!cluster_) {
+    GR_ASSIGN_OR_RETURN(Lease lease, Acquire());
+    conn.emplace(std::move(lease));
+  }
+  auto send = [&](const std::vector<Args>& batch) {
+    return cluster_ ? cluster_->Pipeline(batch) : (*conn)->Pipeline(batch);
+  };
+  GR_ASSIGN_OR_RETURN(std::vector<Reply> replies, send(cmds));
+  // A script cache flushed by a restart or SCRIPT FLUSH: load once, then
+  // rerun only the calls that did not execute (with their WAIT).
   std::vector<size_t> retry;
-  for (size_t i = 0; i < replies.size(); ++i) {
+  for (size_t i = 0; i < replies.size(); i += stride) {
     if (IsNoScript(replies[i])) retry.push_back(i);
   }
   if (retry.empty()) return replies;
-  // Which node said NOSCRIPT matters little: a new master (a promoted
-  // replica, a node added) lacks the script, so every master gets it.
-  for (Client* master : cluster_->Masters()) {
-    GR_RETURN_IF_ERROR(master->Command({"SCRIPT", "LOAD", script.source()}).status());
+  if (cluster_) {
+    // Which node said NOSCRIPT matters little: a new master (a promoted
+    // replica, a node added) lacks the script, so every master gets it.
+    for (Client* master : cluster_->Masters()) {
+      GR_RETURN_IF_ERROR(master->Command({"SCRIPT", "LOAD", script.source()}).status());
+    }
+  } else {
+    GR_RETURN_IF_ERROR((*conn)->Command({"SCRIPT", "LOAD", script.source()}).status());
   }
   std::vector<Args> again;
-  again.reserve(retry.size());
-  for (size_t i : retry) again.push_back(std::move(cmds[i]));
-  GR_ASSIGN_OR_RETURN(std::vector<Reply> second, cluster_->Pipeline(again));
-  for (size_t k = 0; k < retry.size(); ++k) replies[retry[k]] = std::move(second[k]);
+  again.reserve(retry.size() * stride);
+  for (size_t i : retry) {
+    for (size_t k = 0; k < stride; ++k) again.push_back(std::move(cmds[i + k]));
+  }
+  GR_ASSIGN_OR_RETURN(std::vector<Reply> second, send(again));
+  for (size_t r = 0; r < retry.size(); ++r) {
+    for (size_t k = 0; k < stride; ++k) replies[retry[r] + k] = std::move(second[r * stride + k]);
+  }
   return replies;
 }
 

@@ -41,6 +41,12 @@ struct Options {
   absl::Duration connect_timeout = absl::Seconds(1);
   absl::Duration command_timeout = absl::Seconds(2);
   int pool_size = 16;
+  // When > 0, every call of a write script (Script::kWrites) is followed
+  // by WAIT wait_replicas on its node, and fails UNAVAILABLE when fewer
+  // replicas confirmed it within wait_timeout (the write ran on the master:
+  // a retry under the same request id replays it).
+  int wait_replicas = 0;
+  absl::Duration wait_timeout = absl::Seconds(1);
 };
 
 // Parses redis://[user:password@]host:port[/db] or unix:///path/to/socket.
@@ -126,13 +132,17 @@ class ClusterRouter;
 
 class Script {
  public:
-  explicit Script(std::string source);
+  // kWrites: a write whose acknowledgement waits for Options::wait_replicas.
+  enum Kind { kReads, kWrites };
+  explicit Script(std::string source, Kind kind = kReads);
   const std::string& source() const { return source_; }
   const std::string& sha1() const { return sha1_; }
+  bool writes() const { return writes_; }
 
  private:
   std::string source_;
   std::string sha1_;
+  bool writes_;
 };
 
 struct ScriptCall {
@@ -187,8 +197,10 @@ class Client {
   absl::StatusOr<Lease> AcquireLocal();
   absl::StatusOr<std::unique_ptr<Connection>> OpenLocal();
   absl::StatusOr<Reply> ClusterCommand(const Args& args);
-  absl::StatusOr<std::vector<Reply>> ClusterEvalPipeline(const Script& script,
-                                                         std::vector<Args> cmds);
+  // EVALSHA commands, each followed by stride - 1 others (its WAIT), with
+  // the NOSCRIPT fallback.
+  absl::StatusOr<std::vector<Reply>> RunScript(const Script& script, std::vector<Args> cmds,
+                                               size_t stride);
   absl::StatusOr<Options> ResolveMaster() const;
 
   const Options options_;

@@ -157,6 +157,34 @@ TEST_F(RedisClusterTest, LeasesAndDedicatedConnectionsGoToTheKeysMaster) {
   }
 }
 
+TEST_F(RedisClusterTest, WriteScriptsWaitForTheirReplicas) {
+  redis::Options o = cluster_->options();
+  o.wait_replicas = 1;
+  redis::Client client(o);
+  redis::Script write("return redis.call('INCR', KEYS[1])", redis::Script::kWrites);
+  std::vector<redis::ScriptCall> calls;
+  for (int i = 0; i < 30; ++i) calls.push_back({{absl::StrCat("{w", i, "}:n")}, {}});
+  const std::string probe = "{w0}:n";
+  int master = *cluster_->MasterOf(probe);
+  int64_t waits = CommandCalls(*cluster_, master, "wait");
+  auto replies = client.EvalPipeline(write, calls);
+  ASSERT_TRUE(replies.ok()) << replies.status();
+  ASSERT_EQ(replies->size(), calls.size());  // The WAIT replies are not the caller's.
+  EXPECT_EQ((*replies)[0].Int(), 1);
+  EXPECT_GT(CommandCalls(*cluster_, master, "wait"), waits);  // On the key's own master.
+  // Two replicas are asked for and each master has one: the write ran, but
+  // is not acknowledged.
+  o.wait_replicas = 2;
+  o.wait_timeout = absl::Milliseconds(50);
+  redis::Client strict(o);
+  auto refused = strict.Eval(write, {probe}, {});
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(client.Command({"GET", probe})->Str(), "2");
+  // A read script never waits.
+  redis::Script read("return redis.call('GET', KEYS[1])");
+  EXPECT_TRUE(strict.Eval(read, {probe}, {}).ok());
+}
+
 // A slot moved by hand: while it migrates, a key already moved is found by
 // -ASK (ASKING on the target); once the slot is the target's, -MOVED
 // makes the client read the map again.
