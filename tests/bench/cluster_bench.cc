@@ -71,6 +71,7 @@ bool SetUpOrgs(records::RecordsCore& recs, const std::vector<std::string>& orgs)
 
 std::vector<std::string> OrgNames(int n, absl::string_view prefix) {
   std::vector<std::string> out;
+  out.reserve(n);
   for (int i = 0; i < n; ++i) out.push_back(absl::StrCat(prefix, i));
   return out;
 }
@@ -201,6 +202,7 @@ FaultFigures KillAMasterUnderLoad(absl::Duration before, absl::Duration restart_
   std::atomic<int64_t> killed_at_us{0};
   std::atomic<int64_t> recovered_at_us{0};
   std::vector<std::thread> writers;
+  writers.reserve(4);
   for (int t = 0; t < 4; ++t) {
     writers.emplace_back([&, t] {
       for (int i = 0; !stop; ++i) {

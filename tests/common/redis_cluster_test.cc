@@ -132,6 +132,7 @@ TEST_F(RedisClusterTest, ScriptsRunOnTheirKeysNodeAfterScriptFlush) {
   redis::Client client(cluster_->options());
   redis::Script script("redis.call('SET', KEYS[1], ARGV[1]) return redis.call('GET', KEYS[1])");
   std::vector<redis::ScriptCall> calls;
+  calls.reserve(60);
   for (int i = 0; i < 60; ++i) calls.push_back({{absl::StrCat("{s", i, "}:x")}, {absl::StrCat(i)}});
   auto first = client.EvalPipeline(script, calls);
   ASSERT_TRUE(first.ok()) << first.status();
@@ -163,6 +164,7 @@ TEST_F(RedisClusterTest, WriteScriptsWaitForTheirReplicas) {
   redis::Client client(o);
   redis::Script write("return redis.call('INCR', KEYS[1])", redis::Script::kWrites);
   std::vector<redis::ScriptCall> calls;
+  calls.reserve(30);
   for (int i = 0; i < 30; ++i) calls.push_back({{absl::StrCat("{w", i, "}:n")}, {}});
   const std::string probe = "{w0}:n";
   int master = *cluster_->MasterOf(probe);
