@@ -320,13 +320,23 @@ absl::StatusOr<bool> ClusterRouter::SendToNode(Client* node, const std::vector<A
     }
     return false;
   }
-  std::vector<Args> batch;
-  for (Unit* u : units) {
-    if (u->asking) batch.push_back({"ASKING"});
-    batch.insert(batch.end(), cmds.begin() + static_cast<std::ptrdiff_t>(u->begin),
-                 cmds.begin() + static_cast<std::ptrdiff_t>(u->end));
+  // The whole call on this node, no ASKING (one org's batch): sent as it
+  // is, without copying its arguments.
+  size_t covered = 0;
+  bool asking = false;
+  for (const Unit* u : units) {
+    covered += u->end - u->begin;
+    asking = asking || u->asking;
   }
-  GR_ASSIGN_OR_RETURN(std::vector<Reply> replies, (*lease)->Pipeline(batch));
+  std::vector<Args> batch;
+  if (covered != cmds.size() || asking) {
+    for (Unit* u : units) {
+      if (u->asking) batch.push_back({"ASKING"});
+      batch.insert(batch.end(), cmds.begin() + static_cast<std::ptrdiff_t>(u->begin),
+                   cmds.begin() + static_cast<std::ptrdiff_t>(u->end));
+    }
+  }
+  GR_ASSIGN_OR_RETURN(std::vector<Reply> replies, (*lease)->Pipeline(batch.empty() ? cmds : batch));
   size_t r = 0;
   for (Unit* u : units) {
     if (u->asking) ++r;  // ASKING's own +OK.
