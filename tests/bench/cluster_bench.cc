@@ -270,12 +270,13 @@ int Main(int argc, char** argv) {
   // machine's noise falls on both.
   double single_seconds = 0;
   double cluster_seconds = 0;
+  const int quarter = total / 4;
   for (int round = 0; round < 4; ++round) {
-    single_seconds += total / 4 / Ingest(single.options(), total / 4, 4);
-    cluster_seconds += total / 4 / Ingest(cluster.options(), total / 4, 4);
+    single_seconds += static_cast<double>(quarter) / Ingest(single.options(), quarter, 4);
+    cluster_seconds += static_cast<double>(quarter) / Ingest(cluster.options(), quarter, 4);
   }
-  double single_rps = total / single_seconds;
-  double cluster_rps = total / cluster_seconds;
+  double single_rps = 4 * quarter / single_seconds;
+  double cluster_rps = 4 * quarter / cluster_seconds;
   double balance = SlotBalance(cluster, quick ? 5 : 20);
   FaultFigures f = KillAMasterUnderLoad(absl::Seconds(quick ? 2 : 5), absl::Seconds(4),
                                         absl::Seconds(quick ? 10 : 15));
