@@ -212,10 +212,13 @@ FaultFigures KillAMasterUnderLoad(absl::Duration before, absl::Duration restart_
         // Retried under the same request id until acknowledged: a write
         // that ran but was not confirmed is replayed, not written twice.
         for (int attempt = 0; attempt < 100 && !stop; ++attempt) {
+          // Only a call sent after the kill tells that the slot is back.
+          int64_t sent_us = absl::ToUnixMicros(absl::Now());
           if (recs.CreateActivity(org, "bench", Talk(title, i), title).ok()) {
             std::lock_guard<std::mutex> lock(mu);
             acknowledged.insert(absl::StrCat(org, "/", title));
-            if (org == victim_org && killed_at_us > 0 && recovered_at_us == 0) {
+            if (org == victim_org && killed_at_us > 0 && sent_us > killed_at_us &&
+                recovered_at_us == 0) {
               recovered_at_us = absl::ToUnixMicros(absl::Now());
             }
             break;
@@ -226,9 +229,9 @@ FaultFigures KillAMasterUnderLoad(absl::Duration before, absl::Duration restart_
     });
   }
   absl::SleepFor(before);
+  cluster.NodeByPort(victim)->Kill();
   absl::Time killed = absl::Now();
   killed_at_us = absl::ToUnixMicros(killed);
-  cluster.NodeByPort(victim)->Kill();
   // The slot takes writes again once its replica is promoted (a probe
   // without WAIT says when).
   redis::Client probe(cluster.options());
