@@ -24,7 +24,7 @@ scripts/setup-deps.sh --bench --docs
 # were installed has no render_bench target: configure it again, which finds
 # them now.
 [ -f build/build.ninja ] && cmake -S . -B build >/dev/null
-scripts/build.sh records_bench memory_bench gateway_bench events_bench render_bench approval_bench assemble_bench fault_runner \
+scripts/build.sh records_bench memory_bench cluster_bench gateway_bench events_bench render_bench approval_bench assemble_bench fault_runner \
   records templates approval assembler
 mkdir -p build/bench
 parts=()
@@ -41,6 +41,12 @@ run records build/tests/bench/records_bench $quick
 # redis-server, with MEMORY USAGE per key kind (docs/operations.md,
 # "Sizing Redis").
 run memory build/tests/bench/memory_bench --records=$memory_records
+# Redis Cluster (six nodes): ingest beside one redis-server
+# (cluster.ingest.ratio_to_single), commands per master over 200 orgs
+# (cluster.slot_balance, goal <= 1.2), and a master killed under WAIT 1
+# writes (faults.cluster.records_lost / records_duplicated, goal 0 / 0;
+# faults.cluster.failover_seconds).
+run cluster build/tests/bench/cluster_bench $quick
 # CreateActivity through the HTTP/JSON gateway beside the same call over
 # gRPC in the same run (gateway.ratio_to_grpc, goal >= 0.5).
 run gateway build/tests/gateway/gateway_bench $quick

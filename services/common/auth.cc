@@ -22,10 +22,6 @@ namespace {
 
 constexpr absl::string_view kBearer = "Bearer ";
 
-std::string TokenKey(absl::string_view hash) { return absl::StrCat("gr:auth:tok:", hash); }
-std::string IdKey(absl::string_view id) { return absl::StrCat("gr:auth:id:", id); }
-std::string OrgKey(absl::string_view org) { return absl::StrCat("gr:auth:org:", org); }
-
 Principal FromHash(const redis::Reply& reply) {
   Principal p;
   for (size_t i = 0; i + 1 < reply.Size(); i += 2) {
@@ -101,7 +97,28 @@ std::string IssueResult(const IssuedToken& t, absl::string_view hash) {
 
 }  // namespace
 
-TokenStore::TokenStore(redis::Client* redis) : redis_(redis), replay_key_(RandomHex(32)) {}
+// On a cluster every token key carries the {auth} hash tag, and so do the
+// replay keys of token calls, so that the IssueToken script and the revoke
+// MULTI touch one slot. A single Redis keeps the names it always had.
+TokenStore::TokenStore(redis::Client* redis)
+    : redis_(redis),
+      replay_key_(RandomHex(32)),
+      prefix_(redis != nullptr && redis->cluster() ? "gr:{auth}:" : "gr:auth:") {}
+
+std::string TokenStore::TokenKey(absl::string_view hash) const {
+  return absl::StrCat(prefix_, "tok:", hash);
+}
+std::string TokenStore::IdKey(absl::string_view id) const {
+  return absl::StrCat(prefix_, "id:", id);
+}
+std::string TokenStore::OrgKey(absl::string_view org) const {
+  return absl::StrCat(prefix_, "org:", org);
+}
+std::string TokenStore::RequestKey(const TokenCall& call) const {
+  if (!redis_->cluster()) return request_id::Key(call.org, call.call.id);
+  // The org ("*" for the operator) cannot hold a ':'.
+  return absl::StrCat(prefix_, "rq:", call.org, ":", call.call.id.empty() ? "-" : call.call.id);
+}
 
 std::string TokenStore::SecretFor(const TokenCall& call) const {
   if (call.call.id.empty()) return absl::StrCat("grt_", RandomHex(24));
@@ -143,9 +160,7 @@ absl::StatusOr<IssuedToken> TokenStore::Issue(const Principal& p, absl::Duration
   GR_ASSIGN_OR_RETURN(
       redis::Reply reply,
       redis_->Eval(
-          IssueScript(),
-          {request_id::Key(call.org, call.call.id), TokenKey(hash), IdKey(t.token_id),
-           OrgKey(p.org)},
+          IssueScript(), {RequestKey(call), TokenKey(hash), IdKey(t.token_id), OrgKey(p.org)},
           {fp, IssueResult(t, hash), request_id::RetentionSeconds(), t.token_id, p.subject, p.org,
            absl::StrJoin(p.roles, ","), p.kind, p.display_name, std::string(issued_by),
            absl::StrCat(t.issue_unix), absl::StrCat(t.expire_unix), hash}));
@@ -167,7 +182,10 @@ absl::Status TokenStore::Revoke(absl::string_view token_id, absl::string_view or
   // A repeat answers what the first call answered: OK (a refused first call
   // is not remembered, so it is simply tried again).
   auto replayed = [&]() -> absl::StatusOr<bool> {
-    GR_ASSIGN_OR_RETURN(auto prior, request_id::ReadPrior(*redis_, call.org, call.call.id));
+    if (call.call.id.empty()) return false;
+    GR_ASSIGN_OR_RETURN(redis::Reply reply,
+                        redis_->Command({"HMGET", RequestKey(call), "fp", "result"}));
+    std::optional<request_id::Prior> prior = request_id::PriorFromReply(reply);
     if (!prior) return false;
     GR_RETURN_IF_ERROR(request_id::FirstResult(*prior, call.call).status());
     return true;
@@ -194,7 +212,7 @@ absl::Status TokenStore::Revoke(absl::string_view token_id, absl::string_view or
                                    {"DEL", TokenKey(hash.Str()), IdKey(token_id)},
                                    {"ZREM", OrgKey(org.Str()), std::string(token_id)}};
   if (!call.call.id.empty()) {
-    const std::string key = request_id::Key(call.org, call.call.id);
+    const std::string key = RequestKey(call);
     cmds.push_back({"HSET", key, "fp", call.call.fingerprint, "result", "revoked"});
     cmds.push_back({"EXPIRE", key, request_id::RetentionSeconds()});
   }

@@ -142,9 +142,15 @@ class TokenStore {
  private:
   std::string SecretFor(const TokenCall& call) const;
   absl::StatusOr<IssuedToken> ReplayIssue(const TokenCall& call, absl::string_view result) const;
+  std::string TokenKey(absl::string_view hash) const;
+  std::string IdKey(absl::string_view id) const;
+  std::string OrgKey(absl::string_view org) const;
+  // Where a token call's request id is remembered.
+  std::string RequestKey(const TokenCall& call) const;
 
   redis::Client* redis_;
   std::string replay_key_;
+  std::string prefix_;  // gr:auth: or, on a cluster, gr:{auth}:
 };
 
 class Authenticator {

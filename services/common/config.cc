@@ -133,7 +133,15 @@ void DefineRedisFlags(Flags& flags) {
                "Comma-separated host:port of Redis Sentinels; when set the "
                "master is asked of them (and followed after a failover)");
   flags.Define("redis-master", "mymaster", "Sentinel master group name");
-  flags.Define("redis-pool", "16", "Redis connections kept per process");
+  flags.Define("redis-cluster", "",
+               "Comma-separated host:port of Redis Cluster nodes (any few); when set "
+               "every call is routed by its key's slot and --redis-url only gives "
+               "the user and password");
+  flags.Define("redis-wait-replicas", "0",
+               "When > 0, a record or org write is acknowledged only once this many "
+               "replicas confirmed it (WAIT); see docs/operations.md");
+  flags.Define("redis-wait-timeout-ms", "1000", "How long a write waits for its replicas");
+  flags.Define("redis-pool", "16", "Redis connections kept per process (per node in a cluster)");
   flags.Define("redis-timeout-ms", "2000", "Timeout of every Redis call");
 }
 
@@ -141,12 +149,27 @@ absl::StatusOr<redis::Options> RedisOptionsFromFlags(const Flags& flags) {
   GR_ASSIGN_OR_RETURN(redis::Options options, redis::ParseUrl(flags.Get("redis-url")));
   options.sentinels = flags.Get("redis-sentinels");
   options.sentinel_master = flags.Get("redis-master");
+  options.cluster_nodes = flags.Get("redis-cluster");
+  if (!options.cluster_nodes.empty() && !options.sentinels.empty()) {
+    return absl::InvalidArgumentError("--redis-cluster and --redis-sentinels exclude each other");
+  }
+  if (!options.cluster_nodes.empty() && options.db != 0) {
+    return absl::InvalidArgumentError("--redis-cluster: a cluster has only database 0");
+  }
   GR_ASSIGN_OR_RETURN(int64_t pool, flags.GetInt("redis-pool"));
   GR_ASSIGN_OR_RETURN(int64_t timeout_ms, flags.GetInt("redis-timeout-ms"));
   if (pool < 1 || pool > 1024) {
     return absl::InvalidArgumentError("--redis-pool must be within 1..1024");
   }
   options.pool_size = static_cast<int>(pool);
+  GR_ASSIGN_OR_RETURN(int64_t wait_replicas, flags.GetInt("redis-wait-replicas"));
+  GR_ASSIGN_OR_RETURN(int64_t wait_ms, flags.GetInt("redis-wait-timeout-ms"));
+  if (wait_replicas < 0 || wait_replicas > 16 || wait_ms < 1) {
+    return absl::InvalidArgumentError(
+        "--redis-wait-replicas must be within 0..16 and --redis-wait-timeout-ms positive");
+  }
+  options.wait_replicas = static_cast<int>(wait_replicas);
+  options.wait_timeout = absl::Milliseconds(wait_ms);
   options.command_timeout = absl::Milliseconds(timeout_ms);
   return options;
 }

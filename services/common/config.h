@@ -55,7 +55,8 @@ class Flags {
   bool help_ = false;
 };
 
-// --redis-url, --redis-sentinels, --redis-master, --redis-pool,
+// --redis-url, --redis-sentinels, --redis-master, --redis-cluster,
+// --redis-wait-replicas, --redis-wait-timeout-ms, --redis-pool,
 // --redis-timeout-ms.
 void DefineRedisFlags(Flags& flags);
 absl::StatusOr<redis::Options> RedisOptionsFromFlags(const Flags& flags);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -14,6 +15,7 @@
 #include "common/crypto.h"
 #include "common/errors.h"
 #include "common/metrics.h"
+#include "common/redis_cluster.h"
 #include "common/status.h"
 
 namespace govreport::redis {
@@ -101,7 +103,7 @@ absl::Status Reply::ErrorStatus() const {
   // caller must see UNAVAILABLE (retry), not INTERNAL.
   absl::string_view code = Str().substr(0, Str().find(' '));
   for (absl::string_view transient :
-       {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "READONLY"}) {
+       {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "READONLY", "MOVED", "ASK"}) {
     if (code == transient) return RedisUnavailable(absl::StrCat("redis: ", Str()));
   }
   return RedisInternal(absl::StrCat("redis: ", Str()));
@@ -213,11 +215,14 @@ absl::StatusOr<std::vector<Reply>> Connection::RoundTrip(const std::vector<Args>
 
 // ---------------------------------------------------------------- Script
 
-Script::Script(std::string source) : source_(std::move(source)), sha1_(Sha1Hex(source_)) {}
+Script::Script(std::string source, Kind kind)
+    : source_(std::move(source)), sha1_(Sha1Hex(source_)), writes_(kind == kWrites) {}
 
 // ---------------------------------------------------------------- Client
 
-Client::Client(Options options) : options_(std::move(options)) {}
+Client::Client(Options options) : options_(std::move(options)) {
+  if (!options_.cluster_nodes.empty()) cluster_ = std::make_unique<ClusterRouter>(options_);
+}
 
 Client::~Client() = default;
 
@@ -268,12 +273,22 @@ absl::StatusOr<Options> Client::ResolveMaster() const {
   return last;
 }
 
-absl::StatusOr<std::unique_ptr<Connection>> Client::OpenDedicated() {
+absl::StatusOr<std::unique_ptr<Connection>> Client::OpenDedicated(absl::string_view key) {
+  if (cluster_) return cluster_->OpenDedicated(key);
+  return OpenLocal();
+}
+
+absl::StatusOr<std::unique_ptr<Connection>> Client::OpenLocal() {
   GR_ASSIGN_OR_RETURN(Options target, ResolveMaster());
   return Connection::Open(target);
 }
 
-absl::StatusOr<Client::Lease> Client::Acquire() {
+absl::StatusOr<Client::Lease> Client::Acquire(absl::string_view key) {
+  if (cluster_) return cluster_->Acquire(key);
+  return AcquireLocal();
+}
+
+absl::StatusOr<Client::Lease> Client::AcquireLocal() {
   std::unique_lock<std::mutex> lock(mu_);
   auto deadline =
       std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(options_.command_timeout);
@@ -287,7 +302,7 @@ absl::StatusOr<Client::Lease> Client::Acquire() {
     if (open_ < options_.pool_size) {
       ++open_;
       lock.unlock();
-      auto conn = OpenDedicated();
+      auto conn = OpenLocal();
       if (!conn.ok()) {
         std::lock_guard<std::mutex> relock(mu_);
         --open_;
@@ -315,11 +330,38 @@ void Client::Release(std::unique_ptr<Connection> conn) {
 }
 
 absl::StatusOr<Reply> Client::Command(const Args& args) {
+  if (cluster_) return ClusterCommand(args);
   GR_ASSIGN_OR_RETURN(Lease conn, Acquire());
   return conn->Command(args);
 }
 
+absl::StatusOr<Reply> Client::ClusterCommand(const Args& args) {
+  // What is about the whole data set (FLUSHALL, the script cache) goes to
+  // every master; the first master's reply stands for all.
+  bool every_master = !args.empty() && (absl::EqualsIgnoreCase(args[0], "FLUSHALL") ||
+                                        absl::EqualsIgnoreCase(args[0], "FLUSHDB") ||
+                                        absl::EqualsIgnoreCase(args[0], "SCRIPT"));
+  if (every_master) {
+    std::vector<Client*> masters = cluster_->Masters();
+    if (masters.empty()) return RedisUnavailable("redis cluster: no master known");
+    std::optional<Reply> first;
+    for (Client* m : masters) {
+      GR_ASSIGN_OR_RETURN(Reply r, m->Command(args));
+      if (!first) first = std::move(r);
+    }
+    return std::move(*first);
+  }
+  GR_ASSIGN_OR_RETURN(std::vector<Reply> replies, cluster_->Pipeline({args}));
+  GR_RETURN_IF_ERROR(replies[0].ErrorStatus());
+  return std::move(replies[0]);
+}
+
+absl::Status Client::RefreshSlots() {
+  return cluster_ ? cluster_->RefreshSlots() : absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<Reply>> Client::Pipeline(const std::vector<Args>& cmds) {
+  if (cluster_) return cluster_->Pipeline(cmds);
   GR_ASSIGN_OR_RETURN(Lease conn, Acquire());
   return conn->Pipeline(cmds);
 }
@@ -347,24 +389,70 @@ absl::StatusOr<Reply> Client::Eval(const Script& script, const Args& keys, const
 
 absl::StatusOr<std::vector<Reply>> Client::EvalPipeline(const Script& script,
                                                         const std::vector<ScriptCall>& calls) {
-  GR_ASSIGN_OR_RETURN(Lease conn, Acquire());
+  // A write script followed by WAIT on its own node: acknowledged only
+  // once wait_replicas replicas have it too.
+  const bool wait = options_.wait_replicas > 0 && script.writes();
+  const size_t stride = wait ? 2 : 1;
   std::vector<Args> cmds;
-  cmds.reserve(calls.size());
-  for (const auto& c : calls) cmds.push_back(EvalShaArgs(script, c.keys, c.args));
-  GR_ASSIGN_OR_RETURN(std::vector<Reply> replies, conn->Pipeline(cmds));
+  cmds.reserve(calls.size() * stride);
+  for (const auto& c : calls) {
+    cmds.push_back(EvalShaArgs(script, c.keys, c.args));
+    if (wait) {
+      cmds.push_back({"WAIT", absl::StrCat(options_.wait_replicas),
+                      absl::StrCat(absl::ToInt64Milliseconds(options_.wait_timeout))});
+    }
+  }
+  GR_ASSIGN_OR_RETURN(std::vector<Reply> replies, RunScript(script, std::move(cmds), stride));
+  if (!wait) return replies;
+  std::vector<Reply> out;
+  out.reserve(calls.size());
+  for (size_t i = 0; i < replies.size(); i += 2) {
+    if (!replies[i].IsError() && replies[i + 1].Int() < options_.wait_replicas) {
+      // It ran on the master but no replica confirmed it in time: the
+      // caller retries under its request id, which replays it.
+      return RedisUnavailable("redis: a write was not acknowledged by a replica in time");
+    }
+    out.push_back(std::move(replies[i]));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<Reply>> Client::RunScript(const Script& script, std::vector<Args> cmds,
+                                                     size_t stride) {
+  std::optional<Lease> conn;
+  if (!cluster_) {
+    GR_ASSIGN_OR_RETURN(Lease lease, Acquire());
+    conn.emplace(std::move(lease));
+  }
+  auto send = [&](const std::vector<Args>& batch) {
+    return cluster_ ? cluster_->Pipeline(batch) : (*conn)->Pipeline(batch);
+  };
+  GR_ASSIGN_OR_RETURN(std::vector<Reply> replies, send(cmds));
   // A script cache flushed by a restart or SCRIPT FLUSH: load once, then
-  // rerun only the calls that did not execute.
+  // rerun only the calls that did not execute (with their WAIT).
   std::vector<size_t> retry;
-  for (size_t i = 0; i < replies.size(); ++i) {
+  for (size_t i = 0; i < replies.size(); i += stride) {
     if (IsNoScript(replies[i])) retry.push_back(i);
   }
   if (retry.empty()) return replies;
-  GR_RETURN_IF_ERROR(conn->Command({"SCRIPT", "LOAD", script.source()}).status());
+  if (cluster_) {
+    // Which node said NOSCRIPT matters little: a new master (a promoted
+    // replica, a node added) lacks the script, so every master gets it.
+    for (Client* master : cluster_->Masters()) {
+      GR_RETURN_IF_ERROR(master->Command({"SCRIPT", "LOAD", script.source()}).status());
+    }
+  } else {
+    GR_RETURN_IF_ERROR((*conn)->Command({"SCRIPT", "LOAD", script.source()}).status());
+  }
   std::vector<Args> again;
-  again.reserve(retry.size());
-  for (size_t i : retry) again.push_back(std::move(cmds[i]));
-  GR_ASSIGN_OR_RETURN(std::vector<Reply> second, conn->Pipeline(again));
-  for (size_t k = 0; k < retry.size(); ++k) replies[retry[k]] = std::move(second[k]);
+  again.reserve(retry.size() * stride);
+  for (size_t i : retry) {
+    for (size_t k = 0; k < stride; ++k) again.push_back(std::move(cmds[i + k]));
+  }
+  GR_ASSIGN_OR_RETURN(std::vector<Reply> second, send(again));
+  for (size_t r = 0; r < retry.size(); ++r) {
+    for (size_t k = 0; k < stride; ++k) replies[retry[r] + k] = std::move(second[r * stride + k]);
+  }
   return replies;
 }
 

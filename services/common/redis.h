@@ -1,7 +1,8 @@
 // Redis client over hiredis 0.14: RAII owners for contexts and replies, a
 // timeout on every call, a connection pool that replaces a context after any
 // I/O error, pipelining, and Lua scripts run by EVALSHA with a NOSCRIPT
-// fallback. Optional Sentinel discovery of the master.
+// fallback. Optional Sentinel discovery of the master, or Redis Cluster
+// routing (redis_cluster.h) when cluster seed nodes are given.
 #ifndef GOVREPORT_COMMON_REDIS_H_
 #define GOVREPORT_COMMON_REDIS_H_
 
@@ -33,9 +34,19 @@ struct Options {
   // them on every (re)connect, so a failover is followed automatically.
   std::string sentinels;
   std::string sentinel_master = "mymaster";
+  // "host:port,host:port" of Redis Cluster nodes (any, masters or
+  // replicas); when set, every call is routed by its key's slot and
+  // host/port/unix_socket/sentinels are not used.
+  std::string cluster_nodes;
   absl::Duration connect_timeout = absl::Seconds(1);
   absl::Duration command_timeout = absl::Seconds(2);
   int pool_size = 16;
+  // When > 0, every call of a write script (Script::kWrites) is followed
+  // by WAIT wait_replicas on its node, and fails UNAVAILABLE when fewer
+  // replicas confirmed it within wait_timeout (the write ran on the master:
+  // a retry under the same request id replays it).
+  int wait_replicas = 0;
+  absl::Duration wait_timeout = absl::Seconds(1);
 };
 
 // Parses redis://[user:password@]host:port[/db] or unix:///path/to/socket.
@@ -117,15 +128,21 @@ class Connection {
   bool broken_ = false;
 };
 
+class ClusterRouter;
+
 class Script {
  public:
-  explicit Script(std::string source);
+  // kWrites: a write whose acknowledgement waits for Options::wait_replicas.
+  enum Kind { kReads, kWrites };
+  explicit Script(std::string source, Kind kind = kReads);
   const std::string& source() const { return source_; }
   const std::string& sha1() const { return sha1_; }
+  bool writes() const { return writes_; }
 
  private:
   std::string source_;
   std::string sha1_;
+  bool writes_;
 };
 
 struct ScriptCall {
@@ -151,10 +168,15 @@ class Client {
     std::unique_ptr<Connection> conn_;
   };
 
-  // Waits at most command_timeout for a pooled connection.
-  absl::StatusOr<Lease> Acquire();
-  // A connection outside the pool, for blocking reads (XREADGROUP BLOCK).
-  absl::StatusOr<std::unique_ptr<Connection>> OpenDedicated();
+  // Waits at most command_timeout for a pooled connection. In cluster
+  // mode the connection is to the master of `key`'s slot (any master for
+  // no key), and the commands sent on it are not redirected: a lease is
+  // for commands of that one slot.
+  absl::StatusOr<Lease> Acquire(absl::string_view key = {});
+  // A connection outside the pool, for blocking reads (XREADGROUP BLOCK),
+  // to the master of `key`'s slot in cluster mode. After an error on it,
+  // call RefreshSlots() and open a new one.
+  absl::StatusOr<std::unique_ptr<Connection>> OpenDedicated(absl::string_view key = {});
 
   absl::StatusOr<Reply> Command(const Args& args);
   absl::StatusOr<std::vector<Reply>> Pipeline(const std::vector<Args>& cmds);
@@ -164,11 +186,21 @@ class Client {
   absl::StatusOr<std::vector<Reply>> EvalPipeline(const Script& script,
                                                   const std::vector<ScriptCall>& calls);
   absl::Status Ping();
+  // Cluster mode: reads the slot map again (CLUSTER SLOTS). OK otherwise.
+  absl::Status RefreshSlots();
+  bool cluster() const { return cluster_ != nullptr; }
 
   const Options& options() const { return options_; }
 
  private:
   void Release(std::unique_ptr<Connection> conn);
+  absl::StatusOr<Lease> AcquireLocal();
+  absl::StatusOr<std::unique_ptr<Connection>> OpenLocal();
+  absl::StatusOr<Reply> ClusterCommand(const Args& args);
+  // EVALSHA commands, each followed by stride - 1 others (its WAIT), with
+  // the NOSCRIPT fallback.
+  absl::StatusOr<std::vector<Reply>> RunScript(const Script& script, std::vector<Args> cmds,
+                                               size_t stride);
   absl::StatusOr<Options> ResolveMaster() const;
 
   const Options options_;
@@ -179,6 +211,7 @@ class Client {
   // Bumped after an I/O error so every idle connection of the same era is
   // dropped too: after a Redis restart they are all dead.
   std::atomic<uint64_t> generation_{0};
+  std::unique_ptr<ClusterRouter> cluster_;
 };
 
 }  // namespace govreport::redis

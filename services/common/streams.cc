@@ -129,7 +129,8 @@ absl::Status Consumer::EnsureGroup() {
 
 absl::Status Consumer::EnsureBlockingConnection() {
   if (blocking_ && !blocking_->broken()) return absl::OkStatus();
-  GR_ASSIGN_OR_RETURN(blocking_, client_->OpenDedicated());
+  // In a cluster, to the master of the stream's slot.
+  GR_ASSIGN_OR_RETURN(blocking_, client_->OpenDedicated(options_.stream));
   // The socket must outwait the BLOCK, or every idle read would look like
   // a dead connection.
   return blocking_->SetTimeout(options_.block + client_->options().command_timeout);
@@ -145,6 +146,11 @@ absl::StatusOr<std::vector<Entry>> Consumer::ReadNew() {
     // The group vanishes when the stream is deleted or Redis lost its data.
     if (reply.status().message().find("NOGROUP") != absl::string_view::npos) {
       GR_RETURN_IF_ERROR(EnsureGroup());
+    } else if (client_->cluster()) {
+      // The slot moved or its master failed over: the next read opens a
+      // connection to whoever serves it now.
+      blocking_.reset();
+      (void)client_->RefreshSlots();
     }
     return reply.status();
   }

@@ -50,7 +50,8 @@ absl::StatusOr<LogInfo> Store::Info(const std::string& org) {
 
 absl::StatusOr<std::unique_ptr<Store::Reader>> Store::OpenReader(const std::string& org,
                                                                  absl::Duration max_block) {
-  GR_ASSIGN_OR_RETURN(auto conn, redis_->OpenDedicated());
+  // In a cluster, to the master of the org stream's slot.
+  GR_ASSIGN_OR_RETURN(auto conn, redis_->OpenDedicated(StreamKey(org)));
   // The socket must outwait the BLOCK, or an idle read would look like a
   // dead connection.
   GR_RETURN_IF_ERROR(conn->SetTimeout(max_block + redis_->options().command_timeout));

@@ -537,7 +537,8 @@ return {'OK', rev}
 
 const redis::Script& WriteActivityScript() {
   static const redis::Script script(
-      absl::StrCat(request_id::kLuaPrelude, events::kLuaPrelude, kListingLua, kWriteActivityLua));
+      absl::StrCat(request_id::kLuaPrelude, events::kLuaPrelude, kListingLua, kWriteActivityLua),
+      redis::Script::kWrites);
   return script;
 }
 
@@ -557,7 +558,8 @@ const redis::Script& MigrateGlobalIndexesScript() {
 }
 
 const redis::Script& VersionedSetScript() {
-  static const redis::Script script(absl::StrCat(request_id::kLuaPrelude, kVersionedSetLua));
+  static const redis::Script script(absl::StrCat(request_id::kLuaPrelude, kVersionedSetLua),
+                                    redis::Script::kWrites);
   return script;
 }
 

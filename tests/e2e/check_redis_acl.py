@@ -26,16 +26,18 @@ TEMPLATE = os.path.join(SOURCE, "deploy/redis/users.acl.template")
 # calls (every write script starts with the request-id prelude of
 # common/request_id.cc; those that append to an org's event log also with the
 # event prelude of common/events.cc). Token issue/revoke (common/auth.cc) is the records service's; the
-# other services only look tokens up (HGETALL, below).
+# other services only look tokens up (HGETALL, below). Every service links
+# the cluster router (common/redis_cluster.cc: CLUSTER SLOTS, ASKING) and
+# the WAIT of --redis-wait-replicas (common/redis.cc).
 SOURCES = {
     "records": ["services/records", "services/events", "services/common/auth.cc",
-                "services/common/redis.cc", "services/common/request_id.cc",
+                "services/common/redis.cc", "services/common/redis_cluster.cc", "services/common/request_id.cc",
                 "services/common/paging.cc", "services/common/events.cc"],
-    "templates": ["services/templates", "services/common/redis.cc",
+    "templates": ["services/templates", "services/common/redis.cc", "services/common/redis_cluster.cc",
                   "services/common/request_id.cc"],
-    "approval": ["services/approval", "services/common/redis.cc", "services/common/request_id.cc",
+    "approval": ["services/approval", "services/common/redis.cc", "services/common/redis_cluster.cc", "services/common/request_id.cc",
                  "services/common/events.cc"],
-    "assembler": ["services/assembler", "services/common/redis.cc", "services/common/streams.cc",
+    "assembler": ["services/assembler", "services/common/redis.cc", "services/common/redis_cluster.cc", "services/common/streams.cc",
                   "services/common/request_id.cc", "services/common/paging.cc",
                   "services/common/events.cc", "services/common/metrics.cc"],
 }

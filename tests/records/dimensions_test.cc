@@ -16,7 +16,7 @@
 #include "common/errors.h"
 #include "gtest/gtest.h"
 #include "records/core.h"
-#include "redis_server.h"
+#include "test_redis.h"
 
 namespace govreport::records {
 namespace {
@@ -133,7 +133,7 @@ class DimensionsTest : public ::testing::Test {
     return ids;
   }
 
-  testing::RedisServer server_;
+  testing::TestRedis server_;
   std::unique_ptr<redis::Client> client_;
   std::unique_ptr<RecordsCore> records_;
 };

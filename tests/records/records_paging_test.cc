@@ -18,8 +18,8 @@
 #include "common/enums.h"
 #include "gtest/gtest.h"
 #include "records/core.h"
-#include "redis_server.h"
 #include "shipped_profile.h"
+#include "test_redis.h"
 
 namespace govreport::records {
 namespace {
@@ -90,7 +90,7 @@ class RecordsPagingTest : public ::testing::Test {
     return out;
   }
 
-  testing::RedisServer server_;
+  testing::TestRedis server_;
   std::unique_ptr<redis::Client> client_;
   std::unique_ptr<RecordsCore> records_;
 };

@@ -8,9 +8,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -34,12 +37,37 @@ int FreePort() {
   return port;
 }
 
-RedisServer::RedisServer(bool aof) : aof_(aof) {
+namespace {
+
+// A cluster node also listens on port + 10000 (its cluster bus), which
+// must be a port too, and free.
+int FreeClusterPort() {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    int port = FreePort();
+    if (port <= 0 || port + 10000 > 65535) continue;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port + 10000));
+    bool bus_free = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    close(fd);
+    if (bus_free) return port;
+  }
+  return 0;
+}
+
+}  // namespace
+
+RedisServer::RedisServer(bool aof, std::vector<std::string> extra_args)
+    : aof_(aof), extra_args_(std::move(extra_args)) {
   char tmpl[] = "/tmp/gr-redis-XXXXXX";
   dir_ = mkdtemp(tmpl);
+  bool cluster =
+      std::find(extra_args_.begin(), extra_args_.end(), "--cluster-enabled") != extra_args_.end();
   // A free port can be taken between probing and binding: try others.
   for (int attempt = 0; attempt < 5 && pid_ <= 0; ++attempt) {
-    port_ = FreePort();
+    port_ = cluster ? FreeClusterPort() : FreePort();
     Launch();
   }
 }
@@ -74,9 +102,27 @@ bool RedisServer::Launch() {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (freopen("/dev/null", "w", stdout) == nullptr) _exit(127);
     std::string sock = dir_ + "/redis.sock";
-    execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1",
-           "--unixsocket", sock.c_str(), "--dir", dir_.c_str(), "--save", "", "--appendonly",
-           aof_ ? "yes" : "no", "--appendfsync", "always", static_cast<char*>(nullptr));
+    std::vector<std::string> args = {"redis-server",
+                                     "--port",
+                                     port,
+                                     "--bind",
+                                     "127.0.0.1",
+                                     "--unixsocket",
+                                     sock,
+                                     "--dir",
+                                     dir_,
+                                     "--save",
+                                     "",
+                                     "--appendonly",
+                                     aof_ ? "yes" : "no",
+                                     "--appendfsync",
+                                     "always"};
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+    std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execvp("redis-server", argv.data());
     _exit(127);
   }
   redis::Options o = options();

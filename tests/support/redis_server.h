@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/redis.h"
@@ -16,7 +17,9 @@ namespace govreport::testing {
 class RedisServer {
  public:
   // appendfsync "always" when aof is true (for crash tests). Check ok().
-  explicit RedisServer(bool aof = false);
+  explicit RedisServer(bool aof = false) : RedisServer(aof, {}) {}
+  // With more redis-server flags (a cluster node's).
+  RedisServer(bool aof, std::vector<std::string> extra_args);
   // The same, as a status for callers that want one.
   static absl::StatusOr<std::unique_ptr<RedisServer>> Start(bool aof = false) {
     auto server = std::make_unique<RedisServer>(aof);
@@ -40,6 +43,7 @@ class RedisServer {
  private:
   bool Launch();
   bool aof_;
+  std::vector<std::string> extra_args_;
   int port_ = 0;
   pid_t pid_ = -1;
   std::string dir_;

@@ -23,7 +23,7 @@
 #include "gtest/gtest.h"
 #include "markup_checks.h"
 #include "records/core.h"
-#include "redis_server.h"
+#include "test_redis.h"
 #include "report_context/report_context.h"
 #include "reportctl/sample.h"
 #include "shipped_profile.h"
@@ -92,7 +92,7 @@ class TemplatesTest : public ::testing::Test {
     base_ = Source("deploy/profiles/strict-governance/base.mustache");
   }
 
-  testing::RedisServer server_;
+  testing::TestRedis server_;
   std::unique_ptr<redis::Client> client_;
   std::unique_ptr<records::RecordsCore> records_;
   std::unique_ptr<LocalFigures> figures_;
@@ -634,7 +634,7 @@ class RenderAttackTest : public ::testing::Test {
     return stub_->Render(ctx, req, out != nullptr ? out : &ignored);
   }
 
-  testing::RedisServer server_;
+  testing::TestRedis server_;
   std::unique_ptr<redis::Client> client_;
   std::unique_ptr<records::RecordsCore> records_;
   std::unique_ptr<LocalFigures> figures_;
