@@ -23,7 +23,6 @@
 #include "gtest/gtest.h"
 #include "markup_checks.h"
 #include "records/core.h"
-#include "test_redis.h"
 #include "report_context/report_context.h"
 #include "reportctl/sample.h"
 #include "shipped_profile.h"
@@ -31,6 +30,7 @@
 #include "templates/service/domain.h"
 #include "templates/service/grpc_service.h"
 #include "templates/service/store.h"
+#include "test_redis.h"
 
 namespace govreport::templates {
 namespace {
