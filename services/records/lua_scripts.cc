@@ -334,55 +334,11 @@ local function pb_decimal(s, i)
   return out, i
 end
 
--- The quantity `name` of a stored ActivityRecord (map<string, int64>
--- quantities = 6; entries {1: key, 2: value}), nil when it has none.
-local function quantity_of(blob, name)
-  local i, n, found = 1, #blob, nil
-  while i <= n do
-    local tag
-    tag, i = pb_varint(blob, i)
-    local field, wire = math.floor(tag / 8), tag % 8
-    if wire == 0 then
-      local _
-      _, i = pb_varint(blob, i)
-    elseif wire == 1 then
-      i = i + 8
-    elseif wire == 5 then
-      i = i + 4
-    elseif wire == 2 then
-      local len
-      len, i = pb_varint(blob, i)
-      if field == 6 then
-        local entry = string.sub(blob, i, i + len - 1)
-        local key, value, j = '', '0', 1
-        while j <= #entry do
-          local t
-          t, j = pb_varint(entry, j)
-          if t == 10 then
-            local kl
-            kl, j = pb_varint(entry, j)
-            key = string.sub(entry, j, j + kl - 1)
-            j = j + kl
-          elseif t == 16 then
-            value, j = pb_decimal(entry, j)
-          else
-            return nil
-          end
-        end
-        if key == name then found = value end
-      end
-      i = i + len
-    else
-      return nil
-    end
-  end
-  return found
-end
-
--- The string field `field` of a serialized message (the last one wins),
--- nil when absent.
-local function pb_string(blob, field)
-  local i, n, found = 1, #blob, nil
+-- Calls visit(field, start, length) for each length-delimited field of a
+-- serialized message, in order; false when the bytes hold a wire type this
+-- reader does not know (no message of ours).
+local function pb_each_bytes(blob, visit)
+  local i, n = 1, #blob
   while i <= n do
     local tag
     tag, i = pb_varint(blob, i)
@@ -397,12 +353,52 @@ local function pb_string(blob, field)
     elseif wire == 2 then
       local len
       len, i = pb_varint(blob, i)
-      if math.floor(tag / 8) == field then found = string.sub(blob, i, i + len - 1) end
+      visit(math.floor(tag / 8), i, len)
       i = i + len
     else
-      return nil
+      return false
     end
   end
+  return true
+end
+
+-- The quantity `name` of a stored ActivityRecord (map<string, int64>
+-- quantities = 6; entries {1: key, 2: value}), nil when it has none.
+local function quantity_of(blob, name)
+  local found, known = nil, true
+  local whole = pb_each_bytes(blob, function(field, i, len)
+    if field ~= 6 then return end
+    local entry = string.sub(blob, i, i + len - 1)
+    local key, value, j = '', '0', 1
+    while j <= #entry do
+      local t
+      t, j = pb_varint(entry, j)
+      if t == 10 then
+        local kl
+        kl, j = pb_varint(entry, j)
+        key = string.sub(entry, j, j + kl - 1)
+        j = j + kl
+      elseif t == 16 then
+        value, j = pb_decimal(entry, j)
+      else
+        known = false
+        return
+      end
+    end
+    if key == name then found = value end
+  end)
+  if not whole or not known then return nil end
+  return found
+end
+
+-- The string field `field` of a serialized message (the last one wins),
+-- nil when absent.
+local function pb_string(blob, field)
+  local found = nil
+  local whole = pb_each_bytes(blob, function(f, i, len)
+    if f == field then found = string.sub(blob, i, i + len - 1) end
+  end)
+  if not whole then return nil end
   return found
 end
 )lua";
