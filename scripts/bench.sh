@@ -24,7 +24,7 @@ scripts/setup-deps.sh --bench --docs
 # were installed has no render_bench target: configure it again, which finds
 # them now.
 [ -f build/build.ninja ] && cmake -S . -B build >/dev/null
-scripts/build.sh records_bench memory_bench cluster_bench gateway_bench events_bench render_bench approval_bench assemble_bench fault_runner \
+scripts/build.sh records_bench memory_bench rollup_bench cluster_bench gateway_bench events_bench render_bench approval_bench assemble_bench fault_runner \
   records templates approval assembler
 mkdir -p build/bench
 parts=()
@@ -41,6 +41,9 @@ run records build/tests/bench/records_bench $quick
 # redis-server, with MEMORY USAGE per key kind (docs/operations.md,
 # "Sizing Redis").
 run memory build/tests/bench/memory_bench --records=$memory_records
+# A city's roll-up over 100 departments that share their figures
+# (rollup.query_us_100_children), beside 100 single figures reads.
+run rollup build/tests/bench/rollup_bench $quick
 # Redis Cluster (six nodes): ingest beside one redis-server
 # (cluster.ingest.ratio_to_single), commands per master over 200 orgs
 # (cluster.slot_balance, goal <= 1.2), and a master killed under WAIT 1

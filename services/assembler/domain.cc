@@ -626,6 +626,24 @@ std::vector<std::string> DiffOrgFields(const rpb::Org& a, const rpb::Org& b) {
   return out;
 }
 
+google::protobuf::RepeatedPtrField<rpb::IndicatorValue> ComparedFigures(
+    const google::protobuf::RepeatedPtrField<rpb::IndicatorValue>& values,
+    const rpb::GetRollupValuesResponse& rollup) {
+  google::protobuf::RepeatedPtrField<rpb::IndicatorValue> out = values;
+  for (const auto& rolled : rollup.values()) {
+    rpb::IndicatorValue& total = *out.Add();
+    total = rolled.total();
+    total.set_key(absl::StrCat("rollup.", rolled.total().key()));
+    for (const auto& share : rolled.shares()) {
+      if (!share.excluded().empty()) continue;
+      rpb::IndicatorValue& v = *out.Add();
+      v = share.value();
+      v.set_key(absl::StrCat("rollup.", rolled.total().key(), "@", share.org()));
+    }
+  }
+  return out;
+}
+
 pb::Staleness CompareWithCurrent(const pb::Revision& revision,
                                  const rpb::GetIndicatorValuesResponse& now,
                                  const rpb::Org& org_now) {
@@ -635,7 +653,8 @@ pb::Staleness CompareWithCurrent(const pb::Revision& revision,
   s.set_current_data_version(now.data_version());
   // A write to another period moves the data version without changing
   // this report's figures: only a changed figure makes it stale.
-  for (auto& c : DiffFigures(revision.figures(), now.values())) {
+  for (auto& c : DiffFigures(ComparedFigures(revision.figures(), revision.rollup()),
+                             ComparedFigures(now.values(), now.rollup()))) {
     *s.add_changed_figures() = std::move(c);
   }
   for (auto& f : DiffOrgFields(revision.org(), org_now)) s.add_changed_org_fields(f);
@@ -669,7 +688,10 @@ pb::DiffRevisionsResponse DiffRevisions(const pb::Revision& from, const pb::Revi
   d.set_to_revision(to.name());
   d.set_from_data_version(from.data_version());
   d.set_to_data_version(to.data_version());
-  for (auto& c : DiffFigures(from.figures(), to.figures())) *d.add_figures() = std::move(c);
+  for (auto& c : DiffFigures(ComparedFigures(from.figures(), from.rollup()),
+                             ComparedFigures(to.figures(), to.rollup()))) {
+    *d.add_figures() = std::move(c);
+  }
   std::map<std::string, std::string> na(from.narrative().begin(), from.narrative().end());
   std::map<std::string, std::string> nb(to.narrative().begin(), to.narrative().end());
   std::set<std::string> slots;
@@ -719,6 +741,7 @@ rpb::GetIndicatorValuesResponse SnapshotFigures(const pb::Revision& revision) {
   f.set_first_day(revision.first_day());
   f.set_last_day(revision.last_day());
   f.set_data_version(revision.data_version());
+  if (revision.has_rollup()) *f.mutable_rollup() = revision.rollup();
   return f;
 }
 
@@ -741,6 +764,7 @@ pb::Revision MakeRevision(const pb::Report& report, const AssembleJob& job, int6
   rev.set_last_day(figures.last_day());
   rev.set_data_version(figures.data_version());
   *rev.mutable_figures() = figures.values();
+  if (figures.has_rollup()) *rev.mutable_rollup() = figures.rollup();
   *rev.mutable_narrative() = report.narrative();
   *rev.mutable_narrative_authors() = report.narrative_authors();
   *rev.mutable_org() = org;

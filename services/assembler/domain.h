@@ -221,6 +221,12 @@ void SetMissing(const std::vector<std::string>& render_missing, pb::Revision* re
 absl::Status CheckGaps(const pb::Revision& revision, const std::vector<std::string>& accepted,
                        std::vector<std::string>* normalized);
 
+// A snapshot's figures as staleness and diffs compare them: the org's own,
+// then each rolled-up total as "rollup.<key>" and each child's share of it
+// as "rollup.<key>@orgs/<child>".
+google::protobuf::RepeatedPtrField<rpb::IndicatorValue> ComparedFigures(
+    const google::protobuf::RepeatedPtrField<rpb::IndicatorValue>& values,
+    const rpb::GetRollupValuesResponse& rollup);
 // Figures that differ between two snapshots, in the order of `to` (then
 // those only in `from`).
 std::vector<pb::FigureChange> DiffFigures(

@@ -38,10 +38,14 @@ absl::Status LostRace(const ReportRef& ref, int64_t stored, int64_t expected) {
 }
 
 // The period is checked by records itself; a period without a single
-// record is refused here so that nobody drafts an empty report.
+// record (its own, or for a body that rolls up, one of a child's) is
+// refused here so that nobody drafts an empty report.
 absl::Status RequireData(const std::string& org, const rpb::GetIndicatorValuesResponse& f) {
   for (const auto& v : f.values()) {
     if (!v.missing()) return absl::OkStatus();
+  }
+  for (const auto& rolled : f.rollup().values()) {
+    if (!rolled.total().missing()) return absl::OkStatus();
   }
   return absl::FailedPreconditionError(
       absl::StrCat("period: orgs/", org, " has no activity records in ", f.period(), " (",

@@ -206,11 +206,24 @@ absl::StatusOr<pb::ListOrgsResponse> RecordsCore::ListOrgs(const std::string& on
   return out;
 }
 
-absl::StatusOr<pb::Org> RecordsCore::UpdateOrg(const pb::UpdateOrgRequest& req) {
+absl::StatusOr<pb::Org> RecordsCore::UpdateOrg(const pb::UpdateOrgRequest& req,
+                                               bool may_change_parent) {
   GR_ASSIGN_OR_RETURN(std::string org_id, ParseOrgName(req.org().name(), "org.name"));
   GR_RETURN_IF_ERROR(request_id::Validate(req.request_id()));
   GR_ASSIGN_OR_RETURN(pb::Org cur, GetOrg(org_id));
   GR_ASSIGN_OR_RETURN(pb::Org next, ApplyOrgUpdate(cur, req));
+  // The write below is conditional on cur's revision, so this check holds
+  // for what it replaces.
+  if (next.parent() != cur.parent() && !may_change_parent) {
+    return errors::WithReason(
+        absl::PermissionDeniedError(absl::StrCat(
+            "orgs/", org_id, ": only the platform operator sets or changes an org's parent")),
+        "OPERATOR_ONLY", "只有平台运营方可以设置上级单位");
+  }
+  if (next.parent() == absl::StrCat("orgs/", org_id)) {
+    return errors::InvalidField("org.parent", "SELF_PARENT", "an org cannot report to itself",
+                                "单位不能以自身为上级单位");
+  }
   int64_t expected = req.expected_revision() ? req.expected_revision() : cur.revision();
   next.set_revision(expected + 1);
   *next.mutable_update_time() = ToTimestamp(absl::ToUnixSeconds(Now()));
@@ -355,6 +368,9 @@ absl::StatusOr<pb::GetIndicatorValuesResponse> RecordsCore::GetIndicatorValues(
   out.set_first_day(period.FirstDay());
   out.set_last_day(period.LastDay());
   out.set_data_version(figures.data_version);
+  if (profile->proto().rollup()) {
+    GR_ASSIGN_OR_RETURN(*out.mutable_rollup(), ReadRollup(org_id, *profile, period));
+  }
   return out;
 }
 

@@ -22,6 +22,7 @@
 #include "records/domain.h"
 #include "records/period.h"
 #include "records/profile.h"
+#include "records/rollup.h"
 #include "records/store.h"
 
 namespace govreport::records {
@@ -62,7 +63,9 @@ class RecordsCore {
   // Every org when `only` is empty, else just that one.
   absl::StatusOr<pb::ListOrgsResponse> ListOrgs(const std::string& only, int page_size,
                                                 const std::string& page_token);
-  absl::StatusOr<pb::Org> UpdateOrg(const pb::UpdateOrgRequest& request);
+  // Changing `parent` takes `may_change_parent` (the platform operator).
+  absl::StatusOr<pb::Org> UpdateOrg(const pb::UpdateOrgRequest& request,
+                                    bool may_change_parent = true);
 
   // ---- catalogue
   absl::StatusOr<pb::LoadProfileResponse> LoadProfile(const std::string& org_id,
@@ -74,6 +77,13 @@ class RecordsCore {
   absl::StatusOr<pb::GetIndicatorProvenanceResponse> GetIndicatorProvenance(
       const std::string& org_id, const std::string& key, const std::string& period, int page_size,
       const std::string& page_token, const std::string& breakdown_value = "");
+
+  // ---- roll-up (rollup.cc): the parent's view of the children that
+  // share their figures with it. Callers are authorized for the parent.
+  absl::StatusOr<pb::GetRollupValuesResponse> GetRollupValues(const std::string& parent_id,
+                                                              const std::string& period);
+  absl::StatusOr<pb::GetIndicatorProvenanceResponse> GetRollupProvenance(
+      const std::string& parent_id, const pb::GetRollupProvenanceRequest& request);
 
   // ---- activities. `recorded_by` is the caller's subject; the operator's
   // writes are `quota_exempt`.
@@ -159,6 +169,17 @@ class RecordsCore {
   absl::StatusOr<CompiledProfile::Figures> ReadFigures(const std::string& org_id,
                                                        const CompiledProfile& profile,
                                                        const Period& period);
+  // Every org that names `parent_id` as its parent, by id.
+  absl::StatusOr<std::vector<pb::Org>> ChildrenOf(const std::string& parent_id);
+  // The roll-up of `profile` (the parent's) for `period`.
+  absl::StatusOr<pb::GetRollupValuesResponse> ReadRollup(const std::string& parent_id,
+                                                         const CompiledProfile& profile,
+                                                         const Period& period);
+  // One child's figures by its `profile`, and the persons of the DISTINCT
+  // indicators `parent` rolls up, of one data version.
+  absl::StatusOr<ChildFigures> ReadChild(const std::string& child_id,
+                                         const CompiledProfile& profile,
+                                         const CompiledProfile& parent, const Period& period);
   absl::Time Now() const;
 
   Store store_;

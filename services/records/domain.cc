@@ -211,15 +211,21 @@ absl::Status ValidateNewOrg(absl::string_view org_id, const pb::Org& org) {
 }
 
 absl::StatusOr<pb::Org> ApplyOrgUpdate(const pb::Org& current, const pb::UpdateOrgRequest& req) {
-  static const std::set<std::string> kPaths = {"display_name", "short_name", "city",
-                                               "district",     "parent",     "facts"};
+  static const std::set<std::string> kPaths = {"display_name",
+                                               "short_name",
+                                               "city",
+                                               "district",
+                                               "parent",
+                                               "facts",
+                                               "figures_shared_with_parent"};
   std::set<std::string> mask(req.update_mask().begin(), req.update_mask().end());
   for (const auto& p : mask) {
     if (!kPaths.count(p)) {
       return errors::InvalidField(
           "update_mask", "UNKNOWN_MASK_PATH",
           absl::StrCat("unknown path '", p,
-                       "' (paths: display_name, short_name, city, district, parent, facts)"),
+                       "' (paths: display_name, short_name, city, district, parent, facts, "
+                       "figures_shared_with_parent)"),
           absl::StrCat("未知的字段路径 '", p, "'"));
     }
   }
@@ -238,6 +244,12 @@ absl::StatusOr<pb::Org> ApplyOrgUpdate(const pb::Org& current, const pb::UpdateO
   if (want("district")) next.set_district(in.district());
   if (want("parent")) next.set_parent(in.parent());
   if (want("facts")) *next.mutable_facts() = in.facts();
+  // A grant names no parent of its own: it was given to the parent of the
+  // day, so a move clears it unless the same update gives it again.
+  if (next.parent() != current.parent()) next.set_figures_shared_with_parent(false);
+  if (want("figures_shared_with_parent")) {
+    next.set_figures_shared_with_parent(in.figures_shared_with_parent());
+  }
   GR_RETURN_IF_ERROR(ValidateOrgText(next));
   GR_RETURN_IF_ERROR(ValidateParent(next));
   return next;

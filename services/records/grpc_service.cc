@@ -80,7 +80,7 @@ grpc::Status OrgGrpc::ListOrgs(grpc::ServerContext* ctx, const pb::ListOrgsReque
 grpc::Status OrgGrpc::UpdateOrg(grpc::ServerContext* ctx, const pb::UpdateOrgRequest* req,
                                 pb::Org* out) {
   GR_AUTHORIZE_ORG(p, ParseOrgName(req->org().name(), "org.name"), roles::kAdmins);
-  return ToGrpc(records_->UpdateOrg(*req), out);
+  return ToGrpc(records_->UpdateOrg(*req, p->IsOperator()), out);
 }
 
 // ------------------------------------------------------------ indicators
@@ -164,6 +164,20 @@ grpc::Status IndicatorGrpc::GetIndicatorProvenance(grpc::ServerContext* ctx,
   return ToGrpc(records_->GetIndicatorProvenance(org, key, req->period(), req->page_size(),
                                                  req->page_token(), req->breakdown_value()),
                 out);
+}
+
+grpc::Status IndicatorGrpc::GetRollupValues(grpc::ServerContext* ctx,
+                                            const pb::GetRollupValuesRequest* req,
+                                            pb::GetRollupValuesResponse* out) {
+  GR_AUTHORIZE_ORG(p, ParseOrgName(req->parent()), roles::kRecordReaders);
+  return ToGrpc(records_->GetRollupValues(org, req->period()), out);
+}
+
+grpc::Status IndicatorGrpc::GetRollupProvenance(grpc::ServerContext* ctx,
+                                                const pb::GetRollupProvenanceRequest* req,
+                                                pb::GetIndicatorProvenanceResponse* out) {
+  GR_AUTHORIZE_ORG(p, OrgOfIndicator(req->name()), roles::kRecordReaders);
+  return ToGrpc(records_->GetRollupProvenance(org, *req), out);
 }
 
 // ------------------------------------------------------------ activities

@@ -37,6 +37,10 @@ class IndicatorGrpc final : public pb::IndicatorService::Service {
                             pb::Indicator*) override;
   grpc::Status GetIndicatorValues(grpc::ServerContext*, const pb::GetIndicatorValuesRequest*,
                                   pb::GetIndicatorValuesResponse*) override;
+  grpc::Status GetRollupValues(grpc::ServerContext*, const pb::GetRollupValuesRequest*,
+                               pb::GetRollupValuesResponse*) override;
+  grpc::Status GetRollupProvenance(grpc::ServerContext*, const pb::GetRollupProvenanceRequest*,
+                                   pb::GetIndicatorProvenanceResponse*) override;
   grpc::Status GetIndicatorProvenance(grpc::ServerContext*,
                                       const pb::GetIndicatorProvenanceRequest*,
                                       pb::GetIndicatorProvenanceResponse*) override;

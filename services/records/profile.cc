@@ -80,6 +80,19 @@ absl::Status CheckDimensionValue(const std::string& value) {
   return absl::OkStatus();
 }
 
+int64_t RatioValue(int64_t numerator, int64_t denominator, int precision) {
+  __int128 scaled = static_cast<__int128>(numerator) * 100 * Pow10(precision);
+  return static_cast<int64_t>((scaled * 2 + denominator) /
+                              (2 * static_cast<__int128>(denominator)));
+}
+
+int64_t Rescale(int64_t value, int from_precision, int to_precision) {
+  if (to_precision >= from_precision) return value * Pow10(to_precision - from_precision);
+  int64_t d = Pow10(from_precision - to_precision);
+  // Half away from zero, as a percentage is rounded.
+  return value >= 0 ? (value + d / 2) / d : -((-value + d / 2) / d);
+}
+
 pb::ValueKind KindOf(const pb::Indicator& ind) {
   if (ind.measure().kind() == pb::MEASURE_KIND_RATIO) return pb::VALUE_KIND_PERCENT;
   if (ind.unit() == "万元" || ind.unit() == "元") return pb::VALUE_KIND_MONEY_FEN;
@@ -540,9 +553,7 @@ void EvaluateRatios(const pb::Profile& profile, const Feeds& feeds,
       if (num->missing() || den->missing() || den->value() == 0) {
         v.set_missing(true);
       } else {
-        __int128 scaled = static_cast<__int128>(num->value()) * 100 * Pow10(v.precision());
-        v.set_value(static_cast<int64_t>((scaled * 2 + den->value()) /
-                                         (2 * static_cast<__int128>(den->value()))));
+        v.set_value(RatioValue(num->value(), den->value(), v.precision()));
       }
     }
     if (!v.missing()) {

@@ -49,6 +49,13 @@ bool DimensionAllows(const pb::Dimension& d, const std::string& value);
 // Every problem of a profile at once, one per line, each naming the field.
 absl::Status ValidateProfile(const pb::Profile& profile);
 
+// numerator / denominator * 100, scaled by 10^precision, rounded half up
+// (denominator > 0).
+int64_t RatioValue(int64_t numerator, int64_t denominator, int precision);
+
+// A value scaled by 10^from_precision, scaled by 10^to_precision instead.
+int64_t Rescale(int64_t value, int from_precision, int to_precision);
+
 // RATIO → PERCENT; 元/万元 → MONEY_FEN; anything else → INTEGER.
 pb::ValueKind KindOf(const pb::Indicator& indicator);
 

@@ -179,6 +179,13 @@ absl::StatusOr<int64_t> Store::CountDistinct(const std::string& org_id,
                                              const std::vector<std::string>& buckets,
                                              const std::vector<std::string>& types,
                                              int scan_count) {
+  GR_ASSIGN_OR_RETURN(auto persons, DistinctPersons(org_id, buckets, types, scan_count));
+  return static_cast<int64_t>(persons.size());
+}
+
+absl::StatusOr<std::set<std::string>> Store::DistinctPersons(
+    const std::string& org_id, const std::vector<std::string>& buckets,
+    const std::vector<std::string>& types, int scan_count) {
   std::set<std::string> seen;
   // (key, cursor) of every hash still being scanned; one pipelined HSCAN
   // per hash and round.
@@ -202,7 +209,7 @@ absl::StatusOr<int64_t> Store::CountDistinct(const std::string& org_id,
     }
     open = std::move(next);
   }
-  return static_cast<int64_t>(seen.size());
+  return seen;
 }
 
 absl::StatusOr<Store::HashKeys> Store::ReadHashKeys(const std::string& org_id,

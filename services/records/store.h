@@ -36,6 +36,7 @@
 #define GOVREPORT_RECORDS_STORE_H_
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -119,6 +120,11 @@ class Store {
   absl::StatusOr<int64_t> DataVersion(const std::string& org_id);
   // The exact union of the person hashes of `buckets` x `types`, in
   // pipelined HSCAN steps of about `scan_count` entries per hash.
+  absl::StatusOr<std::set<std::string>> DistinctPersons(const std::string& org_id,
+                                                        const std::vector<std::string>& buckets,
+                                                        const std::vector<std::string>& types,
+                                                        int scan_count);
+  // The size of that union.
   absl::StatusOr<int64_t> CountDistinct(const std::string& org_id,
                                         const std::vector<std::string>& buckets,
                                         const std::vector<std::string>& types, int scan_count);

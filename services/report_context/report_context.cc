@@ -44,6 +44,37 @@ v1::Value RowsValue(const records::v1::IndicatorValue& iv) {
   return list;
 }
 
+// rollup.<key> (and .rows) for each rolled-up total, and rollup.children:
+// one {name, org, ind: {<key>: the child's figure}} per included child.
+v1::ValueMap RollupMap(const records::v1::GetRollupValuesResponse& rollup) {
+  v1::ValueMap out;
+  for (const auto& rolled : rollup.values()) {
+    const auto& total = rolled.total();
+    if (!total.breakdown().empty())
+      (*out.mutable_fields())[RowsKey(total.key())] = RowsValue(total);
+    if (!total.missing()) (*out.mutable_fields())[total.key()] = IndicatorToValue(total);
+  }
+  v1::Value children;
+  std::map<std::string, v1::ValueMap*> by_org;
+  for (const auto& child : rollup.children()) {
+    if (child.state() != records::v1::ROLLUP_CHILD_STATE_INCLUDED) continue;
+    v1::ValueMap& item = *children.mutable_list()->add_items()->mutable_map();
+    (*item.mutable_fields())["name"] =
+        Text(child.short_name().empty() ? child.display_name() : child.short_name());
+    (*item.mutable_fields())["org"] = Text(child.display_name());
+    by_org[child.org()] = &MapAt(item, "ind");
+  }
+  for (const auto& rolled : rollup.values()) {
+    for (const auto& share : rolled.shares()) {
+      auto it = by_org.find(share.org());
+      if (it == by_org.end() || share.value().missing()) continue;
+      (*it->second->mutable_fields())[share.value().key()] = IndicatorToValue(share.value());
+    }
+  }
+  (*out.mutable_fields())["children"] = std::move(children);
+  return out;
+}
+
 }  // namespace
 
 std::optional<std::string> PeriodLabelChinese(const std::string& label) {
@@ -76,17 +107,35 @@ std::string RowsKey(const std::string& indicator_key) {
   return absl::StrCat(indicator_key, ".rows");
 }
 
+ContextKind IndicatorKind(const records::v1::Indicator& indicator) {
+  bool money = indicator.unit() == "万元" || indicator.unit() == "元";
+  return money ? ContextKind::kMoney : ContextKind::kQuantity;
+}
+
 std::vector<std::pair<std::string, ContextKind>> ExtraContextNames(
     const records::v1::Profile& profile) {
   std::vector<std::pair<std::string, ContextKind>> out = {
       {"period.label_cn", ContextKind::kText}, {"period.next_year", ContextKind::kNumber}};
   for (const auto& ind : profile.indicators()) {
     if (ind.breakdown().empty()) continue;
-    bool money = ind.unit() == "万元" || ind.unit() == "元";
     std::string rows = absl::StrCat("ind.", ind.key(), ".rows");
     out.emplace_back(rows, ContextKind::kList);
     out.emplace_back(rows + ".label", ContextKind::kText);
-    out.emplace_back(rows + ".n", money ? ContextKind::kMoney : ContextKind::kQuantity);
+    out.emplace_back(rows + ".n", IndicatorKind(ind));
+  }
+  if (!profile.rollup()) return out;
+  out.emplace_back("rollup.children", ContextKind::kList);
+  out.emplace_back("rollup.children.name", ContextKind::kText);
+  out.emplace_back("rollup.children.org", ContextKind::kText);
+  for (const auto& ind : profile.indicators()) {
+    ContextKind kind = IndicatorKind(ind);
+    out.emplace_back(absl::StrCat("rollup.", ind.key()), kind);
+    out.emplace_back(absl::StrCat("rollup.children.ind.", ind.key()), kind);
+    if (ind.breakdown().empty()) continue;
+    std::string rows = absl::StrCat("rollup.", ind.key(), ".rows");
+    out.emplace_back(rows, ContextKind::kList);
+    out.emplace_back(rows + ".label", ContextKind::kText);
+    out.emplace_back(rows + ".n", kind);
   }
   return out;
 }
@@ -139,6 +188,7 @@ v1::ValueMap BuildReportContext(const ReportContextInput& in) {
     if (iv.missing()) continue;
     (*ind.mutable_fields())[iv.key()] = IndicatorToValue(iv);
   }
+  if (in.figures.has_rollup()) MapAt(root, "rollup") = RollupMap(in.figures.rollup());
   if (in.issue_date) {
     v1::ValueMap& issue = MapAt(root, "issue");
     v1::Value date;

@@ -5,6 +5,9 @@
 //   narrative.<slot>
 //   ind.<key> (typed: quantity, money or percent; absent when missing)
 //   ind.<key>.rows (a broken-down indicator: one {label, n} per row)
+//   rollup.<key>, rollup.<key>.rows (an org whose profile rolls up: the
+//     children's total, like ind.<key>), rollup.children (one {name, org,
+//     ind.<key>} per child in the roll-up, by org id)
 //   issue.date issue.date_cn (absent until the report is signed)
 // Used by the templates service's preview and by the assembler, so both see
 // exactly the same names: a library of its own (services/report_context/),
@@ -58,12 +61,16 @@ std::string RowsKey(const std::string& indicator_key);
 // profile (the templates service's schema declares these).
 enum class ContextKind { kText, kNumber, kQuantity, kMoney, kList };
 
+// ind.<key>'s kind: kMoney for 元 and 万元, else kQuantity.
+ContextKind IndicatorKind(const records::v1::Indicator& indicator);
+
 // Every name BuildReportContext gives a report of `profile` beyond those of
 // DESIGN.md's list that every profile has (org.*, period.year,
 // period.label, issue.*, facts.*, narrative.*, ind.<key>): period.label_cn,
 // period.next_year, and for each broken-down indicator ind.<key>.rows
 // (kList), ind.<key>.rows.label (kText) and ind.<key>.rows.n (kQuantity or
-// kMoney, like ind.<key>).
+// kMoney, like ind.<key>); and when the profile has rollup set, the
+// rollup.* names below.
 std::vector<std::pair<std::string, ContextKind>> ExtraContextNames(
     const records::v1::Profile& profile);
 

@@ -56,6 +56,7 @@ void PrintOrg(Context& c, const pb::Org& org) {
   t.Add({"city", org.city()});
   t.Add({"district", org.district()});
   t.Add({"parent", org.parent()});
+  t.Add({"figures_shared_with_parent", org.figures_shared_with_parent() ? "yes" : "no"});
   t.Add({"revision", absl::StrCat(org.revision())});
   std::map<std::string, std::string> facts(org.facts().begin(), org.facts().end());
   for (const auto& [k, v] : facts) t.Add({absl::StrCat("facts.", k), v});
@@ -165,12 +166,21 @@ bool OrgFromFlags(Context& c, pb::Org* org, std::vector<std::string>* mask, std:
   take("city", "city", &pb::Org::set_city<const std::string&>);
   take("district", "district", &pb::Org::set_district<const std::string&>);
   take("parent", "parent", &pb::Org::set_parent<const std::string&>);
+  if (f.IsSet("share-figures")) {
+    std::string v = f.Get("share-figures");
+    if (v != "yes" && v != "no") {
+      *bad = absl::StrCat("--share-figures wants yes or no, got '", v, "'");
+      return false;
+    }
+    org->set_figures_shared_with_parent(v == "yes");
+    mask->push_back("figures_shared_with_parent");
+  }
   if (f.IsSet("fact")) {
     std::map<std::string, std::string> facts;
     for (const auto& item : f.GetAll("fact")) {
       auto eq = item.find('=');
       if (eq == std::string::npos || eq == 0) {
-        *bad = item;
+        *bad = absl::StrCat("--fact wants key=value, got '", item, "'");
         return false;
       }
       facts[item.substr(0, eq)] = item.substr(eq + 1);
@@ -187,9 +197,7 @@ int OrgCreate(Context& c, const Command& cmd) {
   req.set_org_id(c.args[0]);
   std::vector<std::string> mask;
   std::string bad;
-  if (!OrgFromFlags(c, req.mutable_org(), &mask, &bad)) {
-    return UsageError(cmd, absl::StrCat("--fact wants key=value, got '", bad, "'"));
-  }
+  if (!OrgFromFlags(c, req.mutable_org(), &mask, &bad)) return UsageError(cmd, bad);
   req.set_request_id(RequestId(c));
   pb::Org resp;
   grpc::ClientContext ctx;
@@ -243,9 +251,7 @@ int OrgUpdate(Context& c, const Command& cmd) {
   req.mutable_org()->set_name(OrgName(c.args[0]));
   std::vector<std::string> mask;
   std::string bad;
-  if (!OrgFromFlags(c, req.mutable_org(), &mask, &bad)) {
-    return UsageError(cmd, absl::StrCat("--fact wants key=value, got '", bad, "'"));
-  }
+  if (!OrgFromFlags(c, req.mutable_org(), &mask, &bad)) return UsageError(cmd, bad);
   if (mask.empty()) return UsageError(cmd, "nothing to change");
   for (const auto& m : mask) req.add_update_mask(m);
   req.set_expected_revision(c.flags().GetInt("expected-revision").value_or(0));
@@ -389,13 +395,89 @@ int Provenance(Context& c, const Command& cmd) {
   return kOk;
 }
 
+// The children of a roll-up, then each indicator's total with every
+// child's share indented under it.
+void PrintRollup(const std::string& parent, const pb::GetRollupValuesResponse& r) {
+  std::map<std::string, std::string> names;
+  int included = 0;
+  Table children({"child", "short_name", "state", "data_version"});
+  for (const auto& c : r.children()) {
+    names[c.org()] = c.short_name().empty() ? c.org() : c.short_name();
+    included += c.state() == pb::ROLLUP_CHILD_STATE_INCLUDED;
+    children.Add(
+        {c.org(), c.short_name(), ShortEnumName(c.state()),
+         c.state() == pb::ROLLUP_CHILD_STATE_INCLUDED ? absl::StrCat(c.data_version()) : ""});
+  }
+  std::cout << parent << " " << r.period() << " (" << r.first_day() << " .. " << r.last_day()
+            << "): " << included << " of " << r.children_size() << " children included\n";
+  children.Print();
+  Table t({"indicator", "value", "unit", "records", "note"});
+  for (const auto& v : r.values()) {
+    const auto& total = v.total();
+    t.Add({total.key(), total.missing() ? "(missing)" : total.display(), total.unit(),
+           absl::StrCat(total.record_count()), total.label()});
+    for (const auto& share : v.shares()) {
+      const auto& sv = share.value();
+      t.Add({absl::StrCat("  ", names[share.org()]), sv.missing() ? "(missing)" : sv.display(),
+             sv.unit(), absl::StrCat(sv.record_count()),
+             share.excluded().empty() ? "" : absl::StrCat("not counted: ", share.excluded())});
+    }
+  }
+  t.Print();
+}
+
+int Rollup(Context& c, const Command& cmd) {
+  if (c.args.size() != 2) return UsageError(cmd, "give the parent org and the period");
+  pb::GetRollupValuesRequest req;
+  req.set_parent(OrgName(c.args[0]));
+  req.set_period(c.args[1]);
+  pb::GetRollupValuesResponse resp;
+  grpc::ClientContext ctx;
+  c.Prepare(ctx);
+  auto st = Indicators(c).GetRollupValues(&ctx, req, &resp);
+  if (!st.ok()) return Fail(st);
+  if (c.json()) {
+    PrintJson(resp);
+    return kOk;
+  }
+  PrintRollup(req.parent(), resp);
+  return kOk;
+}
+
+int RollupProvenance(Context& c, const Command& cmd) {
+  if (c.args.size() != 4) {
+    return UsageError(cmd, "give the parent org, the indicator key, the child org and the period");
+  }
+  pb::GetRollupProvenanceRequest req;
+  req.set_name(absl::StrCat(OrgName(c.args[0]), "/indicators/", c.args[1]));
+  req.set_child(OrgName(c.args[2]));
+  req.set_period(c.args[3]);
+  req.set_breakdown_value(c.flags().Get("breakdown-value"));
+  req.set_page_size(1000);
+  pb::GetIndicatorProvenanceResponse resp;
+  grpc::ClientContext ctx;
+  c.Prepare(ctx);
+  auto st = Indicators(c).GetRollupProvenance(&ctx, req, &resp);
+  if (!st.ok()) return Fail(st);
+  if (c.json()) {
+    PrintJson(resp);
+    return kOk;
+  }
+  const auto& v = resp.value();
+  std::cout << req.child() << " " << v.key() << " = " << (v.missing() ? "(missing)" : v.display())
+            << " " << v.unit() << " from " << resp.total_records() << " record(s)\n";
+  PrintActivities(resp.records());
+  return kOk;
+}
+
 // The fields of an org that org create and org update set.
 std::vector<CommandFlag> OrgFlags() {
   return {{"display-name", "", "Full name, as in the report's heading (中共某市科学技术局党组)"},
           {"short-name", "", "Short name (市科技局)"},
           {"city", "", "City"},
           {"district", "", "District"},
-          {"parent", "", "Parent org, orgs/P"},
+          {"parent", "", "Parent org, orgs/P (platform operator only)"},
+          {"share-figures", "", "yes: the parent may roll up this org's figures; no: it may not"},
           {"fact", "", "key=value, repeatable: profile facts for text slots (all replaced)"}};
 }
 
@@ -433,8 +515,8 @@ void RegisterOrgCommands(std::vector<Command>& commands) {
   update.push_back(
       {"expected-revision", "0", "Refuse unless the org is at this revision (0: no check)"});
   AddCommand(commands, "org update",
-             "ORG [--display-name] [--short-name] [--city] [--district] [--parent] [--fact "
-             "k=v]... [--expected-revision N]",
+             "ORG [--display-name] [--short-name] [--city] [--district] [--parent] "
+             "[--share-figures yes|no] [--fact k=v]... [--expected-revision N]",
              "Change the fields given; --fact replaces all facts.", std::move(update), OrgUpdate);
 }
 
@@ -457,5 +539,13 @@ void RegisterRecordsCommands(std::vector<Command>& commands) {
              "The records behind one figure, or behind one row of a broken-down figure.",
              {{"breakdown-value", "", "Only the row of this dimension value (自然人)"}},
              Provenance);
+  AddCommand(commands, "rollup", "ORG PERIOD",
+             "The roll-up of the orgs that report to ORG and share their figures with it: each "
+             "indicator of ORG's catalogue, the total (sums, the union of persons, ratios of the "
+             "totals) and every child's share under it.",
+             {}, Rollup);
+  AddCommand(commands, "rollup provenance", "ORG INDICATOR CHILD PERIOD [--breakdown-value V]",
+             "The records of one child behind its share of a rolled-up figure.",
+             {{"breakdown-value", "", "Only the row of this dimension value"}}, RollupProvenance);
 }
 }  // namespace govreport::cli

@@ -46,6 +46,11 @@ constexpr std::pair<const char*, const char*> kBaseRequests[] = {
     {"IndicatorService/GetIndicatorValues", R"(parent: "orgs/{ORG}" period: "2023")"},
     {"IndicatorService/GetIndicatorProvenance",
      R"(name: "orgs/{ORG}/indicators/{IND}" period: "2023" page_size: 5)"},
+    {"IndicatorService/GetRollupValues", R"(parent: "orgs/{ORG}" period: "2023")"},
+    // The fixture's orgs have no children: a sound request is refused
+    // (NOT_SHARED), and a mutated one must be refused as cleanly.
+    {"IndicatorService/GetRollupProvenance",
+     R"(name: "orgs/{ORG}/indicators/{IND}" child: "orgs/{ORG}" period: "2023" page_size: 5)"},
     // records: activities
     {"ActivityService/CreateActivity",
      R"(parent: "orgs/{ORG}" activity { type: "theme_party_day" occurred_on: "2023-07-01" title: "主题党日" quantities { key: "participants" value: 20 } persons: "p1" source_system: "oa" external_id: "{NEW}" attachments { uri: "https://oa.example/a.pdf" sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" } } request_id: "{RID}")"},

@@ -169,8 +169,7 @@ SlotKind SlotKindOf(ContextKind kind) {
 Schema SchemaForProfile(const records::v1::Profile& profile) {
   ReportSchemaSpec spec;
   for (const auto& ind : profile.indicators()) {
-    bool money = ind.unit() == "万元" || ind.unit() == "元";
-    spec.indicators.emplace_back(ind.key(), money ? SlotKind::kMoney : SlotKind::kQuantity);
+    spec.indicators.emplace_back(ind.key(), SlotKindOf(IndicatorKind(ind)));
   }
   spec.facts.assign(profile.facts().begin(), profile.facts().end());
   spec.narrative.assign(profile.narrative_slots().begin(), profile.narrative_slots().end());
@@ -188,6 +187,15 @@ Schema SharedTemplateSchema() {
   schema.Add("ind.*.rows", SlotKind::kList);
   schema.Add("ind.*.rows.label", SlotKind::kText);
   schema.Add("ind.*.rows.n", SlotKind::kQuantity);
+  // A supervising body's roll-up, when its profile has one.
+  schema.Add("rollup.*", SlotKind::kQuantity);
+  schema.Add("rollup.*.rows", SlotKind::kList);
+  schema.Add("rollup.*.rows.label", SlotKind::kText);
+  schema.Add("rollup.*.rows.n", SlotKind::kQuantity);
+  schema.Add("rollup.children", SlotKind::kList);
+  schema.Add("rollup.children.name", SlotKind::kText);
+  schema.Add("rollup.children.org", SlotKind::kText);
+  schema.Add("rollup.children.ind.*", SlotKind::kQuantity);
   schema.Add("facts.*", SlotKind::kText);
   schema.Add("narrative.*", SlotKind::kText);
   return schema;
