@@ -330,7 +330,16 @@ pb::VerifyDocumentResponse VerifyPublished(const pb::Revision& revision,
   if (!was_active) out.add_problems(absl::StrCat(key->name(), " was not the active key then"));
   if (!cert_valid) out.add_problems(absl::StrCat(key->name(), "'s certificate was not valid then"));
   out.set_key_valid_at_signing(was_active && cert_valid);
-  out.set_valid(out.content_matches() && out.signature_valid() && out.key_valid_at_signing());
+  bool embedded_ok = true;
+  if (format == typepb::DOCUMENT_FORMAT_OFD) {
+    const absl::Status inner = layout::VerifyOfdSignedBy(
+        std::string_view(content.data(), content.size()), key->public_key_pem());
+    out.set_embedded_signature_valid(inner.ok());
+    if (!inner.ok()) out.add_problems(absl::StrCat("the OFD's own signature: ", inner.message()));
+    embedded_ok = inner.ok();
+  }
+  out.set_valid(out.content_matches() && out.signature_valid() && out.key_valid_at_signing() &&
+                embedded_ok);
   return out;
 }
 

@@ -17,6 +17,7 @@
 #include "govreport/assembler/v1/reports.grpc.pb.h"
 #include "reportctl/cli.h"
 #include "reportctl/reports_helpers.h"
+#include "templates/layout/ofd_sign.h"
 
 namespace govreport::cli {
 namespace {
@@ -263,6 +264,12 @@ int ReportVerifyOffline(Context& c, const Command& cmd) {
     } else if (it->second != digest) {
       problems.push_back(absl::StrCat("the bytes are not the signed ", name, ": SHA-256 ", digest,
                                       ", signed ", it->second));
+    }
+    if (*format == typepb::DOCUMENT_FORMAT_OFD) {
+      // The package's own signature (GB/T 38540 structure), by the same key.
+      const absl::Status inner = layout::VerifyOfdSignedBy(content, bundle->certificate_pem);
+      if (!inner.ok())
+        problems.push_back(absl::StrCat("the OFD's own signature: ", inner.message()));
     }
     all_valid = all_valid && problems.empty();
     std::cout << file << ": " << (problems.empty() ? "VALID" : "NOT VALID") << " (" << name

@@ -690,6 +690,8 @@ TEST_F(AssemblerTest, PublicationsAreSignedByTheOrgsKeyAndVerifyUntilAByteChange
   for (const auto& [format, content] : bytes) {
     v1::VerifyDocumentResponse ok = verify(rev.name(), format, content);
     EXPECT_TRUE(ok.valid()) << FormatName(format) << ": " << absl::StrJoin(ok.problems(), "; ");
+    EXPECT_EQ(ok.embedded_signature_valid(), format == typepb::DOCUMENT_FORMAT_OFD)
+        << FormatName(format);
     std::string changed = content;
     changed[changed.size() / 2] ^= 1;
     v1::VerifyDocumentResponse bad = verify(rev.name(), format, changed);

@@ -212,6 +212,29 @@ TEST_F(ReportctlTest, VerifyOfflineWithTheExportedBundle) {
   r = offline({txt, "--format", "pdf"});
   EXPECT_EQ(r.code, cli::kUsage);
   EXPECT_TRUE(absl::StrContains(r.out, "the bytes are not the signed PDF")) << r.out;
+  // The OFD: its own signature inside (GB/T 38540 structure) is checked
+  // too, and a changed part breaks both.
+  const std::string ofd = dir + "-signed.ofd";
+  ASSERT_EQ(
+      Run(kjj_.auditor, {"report", "download", "kjj/signed", "--format", "ofd", "--out", ofd}).code,
+      cli::kOk);
+  r = offline({ofd});
+  EXPECT_EQ(r.code, cli::kOk) << r.out << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, ": VALID (OFD")) << r.out;
+  std::string ofd_bytes;
+  {
+    std::ifstream in(ofd, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    ofd_bytes = ss.str();
+  }
+  const std::string changed_ofd = dir + "-changed.ofd";
+  ofd_bytes[ofd_bytes.size() / 2] ^= 1;
+  std::ofstream(changed_ofd, std::ios::binary) << ofd_bytes;
+  r = offline({changed_ofd});
+  EXPECT_EQ(r.code, cli::kUsage);
+  EXPECT_TRUE(absl::StrContains(r.out, "the bytes are not the signed OFD")) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "the OFD's own signature")) << r.out;
   std::string signature;
   {
     std::ifstream in(dir + "/signature.der", std::ios::binary);

@@ -15,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/signing.h"
 #include "templates/docx/text_util.h"
 #include "templates/docx/zip_writer.h"
 #include "templates/layout/ofd_reader.h"
@@ -181,6 +182,13 @@ absl::Status VerifyOfdSignature(
     return Refused(absl::StrCat("SignedValue: ", ok.message()));
   }
   return absl::OkStatus();
+}
+
+absl::Status VerifyOfdSignedBy(std::string_view ofd, const std::string& public_pem) {
+  return VerifyOfdSignature(ofd, [&public_pem](std::string_view data, std::string_view signature) {
+    return signing::Verify(public_pem, absl::string_view(data.data(), data.size()),
+                           absl::string_view(signature.data(), signature.size()));
+  });
 }
 
 }  // namespace govreport::layout

@@ -48,6 +48,11 @@ absl::Status VerifyOfdSignature(
     std::string_view ofd,
     const std::function<absl::Status(std::string_view data, std::string_view signature)>& verify);
 
+// VerifyOfdSignature with SM2-with-SM3 under `public_pem` (a public key or
+// a certificate, as common/signing.h's Verify takes it): the check
+// `reportctl report verify` and ReportService.VerifyDocument make.
+absl::Status VerifyOfdSignedBy(std::string_view ofd, const std::string& public_pem);
+
 }  // namespace govreport::layout
 
 #endif  // GOVREPORT_TEMPLATES_LAYOUT_OFD_SIGN_H_
