@@ -219,6 +219,14 @@ def check_units(c, b):
                  f"{unit_name}: TimeoutStopSec={stop}s covers --shutdown-grace-ms + {DRAIN_SLACK_S}s")
             c.ok(creds.get("secret.key") == "/etc/govreport/secret.key",
                  f"{unit_name}: the secret key as a credential")
+        # The signing master key seals every org's SM2 key: the assembler's
+        # alone, as a credential its ExecStart names.
+        has_master = creds.get("signing-master.key") == "/etc/govreport/signing-master.key"
+        c.ok(has_master == (name == "assembler"),
+             f"{unit_name}: {'the' if name == 'assembler' else 'no'} signing master key credential")
+        if name == "assembler":
+            c.ok("--signing-master-key-file=%d/signing-master.key" in argv,
+                 f"{unit_name}: ExecStart gives --signing-master-key-file")
         check_env_example(c, b, name)
     systemd_analyze(c, b, sd)
 
@@ -374,6 +382,12 @@ def check_compose(c, b, stages):
                 flag_known(c, b, name, env_flag(var), f"compose {name} {var}")
             c.ok(("ports" in s) == (name == "gateway"),
                  f"compose {name}: {'the only' if name == 'gateway' else 'no'} published port")
+            master = env.get("GOVREPORT_SIGNING_MASTER_KEY_FILE")
+            c.ok((master == "/etc/govreport/signing-master.key") == (name == "assembler"),
+                 f"compose {name}: {'the' if name == 'assembler' else 'no'} signing master key")
+    certs_entry = " ".join(services["certs"].get("entrypoint", [])) + open(
+        os.path.join(b.root, "deploy", "docker", "Dockerfile"), encoding="utf-8").read()
+    c.ok("signing-master.key" in certs_entry, "compose certs: makes the signing master key")
     redis = services["redis"]
     c.ok("redis-data:/data" in redis.get("volumes", []), "compose redis: AOF on a volume at /data")
     c.ok("/run/redis" in redis.get("tmpfs", []), "compose redis: a tmpfs for the rendered ACL")
@@ -428,6 +442,11 @@ def check_k8s(c, b):
         c.ok(name in kinds.get("Service", {}), f"k8s: Service {name}")
     for w in workloads:
         check_refs(c, w, secret_keys, kinds.get("ConfigMap", {}))
+        # The signing master key's Secret is mounted by the assembler alone.
+        mounts = {v.get("secret", {}).get("secretName") for v in pod_spec(w).get("volumes", [])}
+        name = w["metadata"]["name"]
+        c.ok(("govreport-signing" in mounts) == (name == "assembler"),
+             f"k8s {name}: {'mounts' if name == 'assembler' else 'does not mount'} govreport-signing")
     check_services(c, kinds.get("Service", {}), workloads)
     check_redis(c, kinds)
     check_policies(c, kinds.get("NetworkPolicy", {}), kinds.get("Deployment", {}))
@@ -609,6 +628,7 @@ def kustomize_render(c, b):
         for e in glob.glob(os.path.join(k, "secrets", "*.env.example")):
             shutil.copy(e, e[: -len(".example")])
         open(os.path.join(k, "secrets", "secret.key"), "w").write("placeholder\n")
+        open(os.path.join(k, "secrets", "signing-master.key"), "w").write("placeholder\n")
         r = subprocess.run([kubectl, "kustomize", k], capture_output=True, text=True, timeout=120)
         if not c.ok(r.returncode == 0, f"kubectl kustomize deploy/k8s: {r.stderr.strip()[:300]}"):
             return
@@ -717,6 +737,9 @@ class Suite:
         os.makedirs(self.etc)
         with open(os.path.join(self.etc, "secret.key"), "w") as f:
             f.write(secrets.token_urlsafe(32) + "\n")
+        # As docs/operations.md makes it: openssl rand -hex 32.
+        with open(os.path.join(self.etc, "signing-master.key"), "w") as f:
+            f.write(secrets.token_hex(32) + "\n")
         r = subprocess.run([self.b.gen_certs, os.path.join(self.etc, "tls")], capture_output=True,
                            text=True, timeout=120)
         c.ok(r.returncode == 0, f"scripts/gen-certs.sh: {r.stderr.strip()[:300]}")
