@@ -25,6 +25,7 @@
 #include "common/secret.h"
 #include "common/server.h"
 #include "common/signing.h"
+#include "common/status.h"
 #include "common/tls.h"
 
 namespace {
@@ -52,6 +53,9 @@ void DefineFlags(govreport::Flags& flags) {
   flags.Define("signing-master-key-file", "",
                "File holding the 32-byte master key (64 hex characters: openssl rand -hex 32) "
                "the orgs' private signing keys are sealed under; unset: no signing keys");
+  flags.Define("signing-ca-file", "",
+               "CA certificates (PEM) an imported signing certificate must chain to "
+               "(reportctl key import-certificate); unset: any issuer is taken as given");
   flags.Define("workers", "2", "Threads per replica taking assemble jobs");
   flags.Define("event-workers", "1", "Threads per replica taking approval events");
   flags.Define("call-timeout-ms", "10000", "Deadline of each call to another service");
@@ -156,6 +160,32 @@ absl::StatusOr<std::string> SigningMasterKeyFromFlags(const govreport::Flags& fl
   return master;
 }
 
+// --signing-ca-file's certificates; "" when unset.
+absl::StatusOr<std::string> SigningCaFromFlags(const govreport::Flags& flags) {
+  const std::string file = flags.Get("signing-ca-file");
+  if (file.empty()) return std::string();
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!in) {
+    return absl::InvalidArgumentError(absl::StrCat("--signing-ca-file ", file, ": cannot read it"));
+  }
+  if (text.str().find("BEGIN CERTIFICATE") == std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--signing-ca-file ", file, ": no PEM certificate in it"));
+  }
+  return text.str();
+}
+
+// The signing master key and the signing CAs, from their files.
+absl::StatusOr<govreport::assembler::StoreOptions> StoreOptionsFromFlags(
+    const govreport::Flags& flags) {
+  govreport::assembler::StoreOptions out;
+  GR_ASSIGN_OR_RETURN(out.signing_master_key, SigningMasterKeyFromFlags(flags));
+  GR_ASSIGN_OR_RETURN(out.signing_ca_pem, SigningCaFromFlags(flags));
+  return out;
+}
+
 absl::StatusOr<Options> OptionsFromFlags(const govreport::Flags& flags) {
   Options o;
   const std::pair<const char*, int64_t*> fields[] = {
@@ -232,12 +262,10 @@ int main(int argc, char** argv) {
   peers.deadline = absl::Milliseconds(options->call_timeout_ms);
   peers.render_deadline = absl::Milliseconds(options->render_timeout_ms);
   assembler::Upstream upstream(peers);
-  assembler::StoreOptions store_options;
-  store_options.event_retention = *event_retention;
-  absl::StatusOr<std::string> master = SigningMasterKeyFromFlags(flags);
-  if (!master.ok()) return govreport::FailStartup(kService, master.status());
-  store_options.signing_master_key = *std::move(master);
-  assembler::Store store(&redis, store_options);
+  absl::StatusOr<assembler::StoreOptions> store_options = StoreOptionsFromFlags(flags);
+  if (!store_options.ok()) return govreport::FailStartup(kService, store_options.status());
+  store_options->event_retention = *event_retention;
+  assembler::Store store(&redis, *store_options);
   assembler::ReportCore core(&store, &upstream);
   assembler::GrpcOptions grpc_options;
   grpc_options.watch_poll = absl::Milliseconds(options->watch_poll_ms);

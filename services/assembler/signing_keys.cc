@@ -183,6 +183,12 @@ absl::StatusOr<pb::SigningKey> ImportCertificate(Store& store, const SigningKeyR
                      absl::FormatTime(info->not_after), ", not now"),
         "证书不在有效期内");
   }
+  const bool chain_checked = !store.signing_ca_pem().empty();
+  if (chain_checked) {
+    const absl::Status trusted =
+        signing::VerifyCertificateChain(certificate_pem, store.signing_ca_pem(), now);
+    if (!trusted.ok()) return errors::Prefixed(trusted, "certificate_pem: ");
+  }
   // Two tries: an import or a rotation between the read and the write.
   for (int attempt = 0; attempt < 2; ++attempt) {
     GR_ASSIGN_OR_RETURN(StoredSigningKey stored, UsableKey(store, ref));
@@ -194,9 +200,15 @@ absl::StatusOr<pb::SigningKey> ImportCertificate(Store& store, const SigningKeyR
                        stored.key.name(), "'s"),
           "证书的公钥与该签名密钥不符");
     }
-    if (info->sha256_hex == stored.key.certificate_sha256()) return stored.key;
+    if (info->sha256_hex == stored.key.certificate_sha256() &&
+        stored.key.certificate_chain_verified() == chain_checked) {
+      return stored.key;
+    }
     pb::SigningKey key = stored.key;
-    key.add_previous_certificates_pem(key.certificate_pem());
+    if (info->sha256_hex != stored.key.certificate_sha256()) {
+      key.add_previous_certificates_pem(key.certificate_pem());
+    }
+    key.set_certificate_chain_verified(chain_checked);
     key.set_certificate_pem(std::string(certificate_pem));
     key.set_certificate_sha256(info->sha256_hex);
     key.set_certificate_issuer(info->issuer);

@@ -61,6 +61,9 @@ struct StoreOptions {
   // (--signing-master-key-file); empty: no signing keys can be made or
   // used.
   std::string signing_master_key;
+  // CA certificates (PEM) an imported signing certificate must chain to
+  // (--signing-ca-file); empty: any issuer is taken as given.
+  std::string signing_ca_pem;
 };
 
 // An org's signing key as stored.
@@ -252,6 +255,7 @@ class Store {
   absl::StatusOr<bool> ReplaceSigningKey(absl::string_view org, int64_t n, absl::string_view stored,
                                          const pb::SigningKey& key);
   const std::string& signing_master_key() const { return options_.signing_master_key; }
+  const std::string& signing_ca_pem() const { return options_.signing_ca_pem; }
 
   absl::Duration request_retention() const { return options_.request_retention; }
   absl::Duration event_retention() const { return options_.event_retention; }

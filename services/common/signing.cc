@@ -402,6 +402,73 @@ absl::StatusOr<CertificateInfo> ReadCertificate(absl::string_view certificate_pe
   return info;
 }
 
+namespace {
+
+// Every certificate of a PEM bundle, in order, each told the SM2
+// distinguishing ID its signature was made with (OpenSSL checks an SM2
+// signature on a certificate only with the ID the certificate carries).
+std::vector<Cert> ReadAllX509(absl::string_view pem) {
+  std::vector<Cert> out;
+  if (pem.size() > 16 * kMaxPemBytes) return out;
+  Bio in = MemoryOf(pem);
+  while (X509* x = PEM_read_bio_X509(in.get(), nullptr, nullptr, nullptr)) {
+    out.emplace_back(x);
+    ASN1_OCTET_STRING* id = ASN1_OCTET_STRING_new();
+    if (id != nullptr &&
+        ASN1_OCTET_STRING_set(id, reinterpret_cast<const unsigned char*>(kSm2Id.data()),
+                              static_cast<int>(kSm2Id.size())) == 1) {
+      X509_set0_distinguishing_id(x, id);  // takes it
+    } else {
+      ASN1_OCTET_STRING_free(id);
+    }
+  }
+  ERR_clear_error();  // the end of the bundle reads as an error
+  return out;
+}
+
+struct StoreFree {
+  void operator()(X509_STORE* s) const { X509_STORE_free(s); }
+};
+struct StoreCtxFree {
+  void operator()(X509_STORE_CTX* c) const { X509_STORE_CTX_free(c); }
+};
+struct StackFree {
+  void operator()(STACK_OF(X509) * s) const { sk_X509_free(s); }
+};
+
+absl::Status NotTrusted(const std::string& why) {
+  return errors::WithReason(absl::InvalidArgumentError(why), "CERTIFICATE_NOT_TRUSTED",
+                            "证书不是受信任的 CA 签发的");
+}
+
+}  // namespace
+
+absl::Status VerifyCertificateChain(absl::string_view chain_pem, absl::string_view trusted_pem,
+                                    absl::Time at) {
+  std::vector<Cert> chain = ReadAllX509(chain_pem);
+  std::vector<Cert> roots = ReadAllX509(trusted_pem);
+  if (chain.empty()) return NotTrusted("no certificate to verify");
+  if (roots.empty()) return absl::InvalidArgumentError("the trusted CA file holds no certificate");
+  std::unique_ptr<X509_STORE, StoreFree> store(X509_STORE_new());
+  std::unique_ptr<STACK_OF(X509), StackFree> untrusted(sk_X509_new_null());
+  std::unique_ptr<X509_STORE_CTX, StoreCtxFree> ctx(X509_STORE_CTX_new());
+  if (!store || !untrusted || !ctx) return absl::ResourceExhaustedError("out of memory");
+  for (const Cert& root : roots) {
+    if (X509_STORE_add_cert(store.get(), root.get()) != 1) ERR_clear_error();  // a duplicate
+  }
+  // The stack borrows the certificates; `chain` keeps them alive.
+  for (size_t i = 1; i < chain.size(); ++i) sk_X509_push(untrusted.get(), chain[i].get());
+  if (X509_STORE_CTX_init(ctx.get(), store.get(), chain[0].get(), untrusted.get()) != 1) {
+    return absl::InternalError(absl::StrCat("certificate verification: ", OpenSslError()));
+  }
+  X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx.get()), absl::ToTimeT(at));
+  if (X509_verify_cert(ctx.get()) == 1) return absl::OkStatus();
+  const int error = X509_STORE_CTX_get_error(ctx.get());
+  ERR_clear_error();
+  return NotTrusted(absl::StrCat("the certificate does not chain to a trusted CA: ",
+                                 X509_verify_cert_error_string(error)));
+}
+
 absl::StatusOr<std::string> ParseMasterKey(absl::string_view hex) {
   hex = absl::StripAsciiWhitespace(hex);
   // This abseil's HexStringToBytes does not check its input: check first.

@@ -76,6 +76,15 @@ struct CertificateInfo {
 };
 absl::StatusOr<CertificateInfo> ReadCertificate(absl::string_view certificate_pem);
 
+// OK when the first certificate of `chain_pem` chains, through the others
+// in it (intermediates, in any order), to a certificate of `trusted_pem`
+// (one or more CA certificates, PEM), every link valid at `at`.
+// INVALID_ARGUMENT (reason CERTIFICATE_NOT_TRUSTED) saying why not, as
+// OpenSSL's verification names it; `trusted_pem` without a certificate is
+// INVALID_ARGUMENT too.
+absl::Status VerifyCertificateChain(absl::string_view chain_pem, absl::string_view trusted_pem,
+                                    absl::Time at);
+
 // The master key: exactly 32 bytes, given as 64 hex characters (what
 // `openssl rand -hex 32` prints), surrounding whitespace ignored.
 absl::StatusOr<std::string> ParseMasterKey(absl::string_view hex);

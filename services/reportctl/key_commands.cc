@@ -83,9 +83,12 @@ int KeyList(Context& c, const Command& cmd) {
     PrintJson(all);
     return kOk;
   }
-  Table t({"name", "state", "valid until", "certificate sha256", "created", "retired"});
+  Table t({"name", "state", "valid until", "issuer", "certificate sha256", "created", "retired"});
   for (const auto& k : all.signing_keys()) {
-    t.Add({k.name(), std::string(ShortEnumName(k.state())), Time(k.not_after()),
+    // "(checked)": the chain to a CA of --signing-ca-file was verified.
+    std::string issuer =
+        absl::StrCat(k.certificate_issuer(), k.certificate_chain_verified() ? " (checked)" : "");
+    t.Add({k.name(), std::string(ShortEnumName(k.state())), Time(k.not_after()), issuer,
            k.certificate_sha256(), Time(k.create_time()), Time(k.retire_time())});
   }
   t.Print();
@@ -353,8 +356,10 @@ void RegisterSigningCommands(std::vector<Command>& commands) {
              "a CA to issue its certificate; the private key never leaves the assembler.",
              {{"out", "", "Write the request (PEM) here instead of standard output"}}, KeyCsr);
   AddCommand(commands, "key import-certificate", "ORG/N FILE",
-             "Org admins: the certificate a CA issued for the key (PEM) becomes the key's; its "
-             "earlier certificates are kept, so what it signed still verifies.",
+             "Org admins: the certificate a CA issued for the key (PEM; the CA's intermediates "
+             "may follow it in FILE) becomes the key's; its earlier certificates are kept, so "
+             "what it signed still verifies. With the assembler's --signing-ca-file it must "
+             "chain to one of those CAs.",
              {}, KeyImportCertificate);
   AddCommand(commands, "report verify",
              "REPORT FILE... [--revision N] [--export DIR] | --offline DIR FILE...",

@@ -208,6 +208,7 @@ absl::Status Stack::StartReplica(const StackOptions& options, const redis::Optio
   r->auth = std::make_unique<auth::Authenticator>(r->redis.get(), kOperator);
   StoreOptions so;
   so.signing_master_key = options.signing_master_key;
+  so.signing_ca_pem = options.signing_ca_pem;
   r->store = std::make_unique<Store>(r->redis.get(), so);
   Peers peers;
   peers.records = records_channel_;

@@ -65,6 +65,8 @@ struct StackOptions {
   std::string worker_token;
   // The signing master key (32 bytes) of every replica; empty: none.
   std::string signing_master_key = std::string(32, '\x5a');
+  // --signing-ca-file's certificates; empty: any issuer.
+  std::string signing_ca_pem;
   // WatchReport limits of each replica.
   int max_watches_per_principal = 4;
   int max_watches = 256;
