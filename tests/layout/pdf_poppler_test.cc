@@ -24,6 +24,7 @@
 #include "govreport/type/v1/document_format.pb.h"
 #include "gtest/gtest.h"
 #include "templates/docx/docx_writer.h"
+#include "templates/layout/pdf_archival.h"
 #include "templates/layout/pdf_writer.h"
 #include "templates/service/formats.h"
 
@@ -118,6 +119,45 @@ TEST_P(PdfPopplerTest, TextIsTheTxtFormatsText) {
   EXPECT_THAT(info, HasSubstr("CreationDate:    Tue Jan  1 00:00:00 1980 UTC"));
   EXPECT_THAT(info, Not(HasSubstr("Error")));
   EXPECT_THAT(info, HasSubstr("Page size:       595.3 x 841.9 pts (A4)"));
+}
+
+// What PDF/A-2b adds to cairo's file (templates/layout/pdf_archival.h), read
+// by qpdf and poppler: the file checks clean, the trailer has an /ID, the
+// catalog the XMP metadata and the sRGB output intent, whose profile is the
+// installed file byte for byte; the XMP is well-formed XML, claims part 2
+// level B and repeats pdfinfo's title and dates.
+TEST_P(PdfPopplerTest, ArchivalMetadataOutputIntentAndId) {
+  if (!OnPath("qpdf")) GTEST_SKIP() << "qpdf is not installed";
+  Output("qpdf --check doc.pdf");
+  std::smatch m;
+  const std::string trailer = Output("qpdf --show-object=trailer doc.pdf");
+  EXPECT_TRUE(std::regex_search(trailer, std::regex(R"(/ID \[ <([0-9a-f]{32})> <\1> \])")))
+      << trailer;
+  ASSERT_TRUE(std::regex_search(trailer, m, std::regex(R"(/Root (\d+) 0 R)"))) << trailer;
+  const std::string catalog = Output(absl::StrCat("qpdf --show-object=", m[1].str(), " doc.pdf"));
+  EXPECT_THAT(catalog, ::testing::ContainsRegex("/Metadata [0-9]+ 0 R"));
+  ASSERT_TRUE(std::regex_search(catalog, m, std::regex(R"(/OutputIntents \[ (\d+) 0 R \])")))
+      << catalog;
+  const std::string intent = Output(absl::StrCat("qpdf --show-object=", m[1].str(), " doc.pdf"));
+  EXPECT_THAT(intent, HasSubstr("/S /GTS_PDFA1"));
+  ASSERT_TRUE(std::regex_search(intent, m, std::regex(R"(/DestOutputProfile (\d+) 0 R)")))
+      << intent;
+  Output(absl::StrCat("qpdf --show-object=", m[1].str(), " --filtered-stream-data doc.pdf"));
+  EXPECT_EQ(ReadFile(dir_ / absl::StrCat("out", runs_, ".log")), ReadFile(kDefaultSrgbProfile));
+
+  ASSERT_EQ(Run("pdfinfo -meta doc.pdf", "meta.xml"), 0);
+  const std::string xmp = ReadFile(dir_ / "meta.xml");
+  if (OnPath("xmllint")) Output("xmllint --noout meta.xml");
+  EXPECT_THAT(xmp, HasSubstr("<pdfaid:part>2</pdfaid:part>"));
+  EXPECT_THAT(xmp, HasSubstr("<pdfaid:conformance>B</pdfaid:conformance>"));
+  const std::string info = Output("pdfinfo doc.pdf");
+  ASSERT_TRUE(std::regex_search(info, m, std::regex(R"(Title:\s+(.+))")));
+  EXPECT_THAT(xmp, HasSubstr(absl::StrCat("<rdf:li xml:lang=\"x-default\">", m[1].str(), "<")));
+  EXPECT_THAT(info, HasSubstr("CreationDate:    Tue Jan  1 00:00:00 1980 UTC"));
+  EXPECT_THAT(xmp, HasSubstr("<xmp:CreateDate>1980-01-01T00:00:00Z</xmp:CreateDate>"));
+  EXPECT_THAT(xmp, HasSubstr("<xmp:ModifyDate>1980-01-01T00:00:00Z</xmp:ModifyDate>"));
+  EXPECT_THAT(xmp, HasSubstr("<xmp:CreatorTool>govreport</xmp:CreatorTool>"));
+  EXPECT_THAT(xmp, HasSubstr("<pdf:Producer>cairo "));
 }
 
 TEST(PdfFormatTest, ContentTypeIsApplicationPdf) {
