@@ -28,7 +28,8 @@ packages=(
 )
 for arg in "$@"; do
   case "$arg" in
-    --bench) packages+=(libmstch-dev python3-jinja2) ;;
+    # valgrind: render.pdf.instructions_per_doc (scripts/pdf_instructions.sh).
+    --bench) packages+=(libmstch-dev python3-jinja2 valgrind) ;;
     # chromium: html_print_test prints the HTML as a reader would; the OFD
     # tests render the OFD with ofd.js in it (below).
     # qpdf: pdf_poppler_test checks the PDF/A-2b update with it.

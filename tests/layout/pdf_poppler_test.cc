@@ -4,6 +4,7 @@
 // below it in red, and LibreOffice's rendering of the DOCX of the same input
 // has as many pages. Skips when poppler (or, for the page count, soffice) is
 // not installed.
+#include <cairo-pdf.h>
 #include <stdlib.h>  // NOLINT(modernize-deprecated-headers): POSIX mkdtemp
 
 #include <cstdlib>
@@ -158,6 +159,48 @@ TEST_P(PdfPopplerTest, ArchivalMetadataOutputIntentAndId) {
   EXPECT_THAT(xmp, HasSubstr("<xmp:ModifyDate>1980-01-01T00:00:00Z</xmp:ModifyDate>"));
   EXPECT_THAT(xmp, HasSubstr("<xmp:CreatorTool>govreport</xmp:CreatorTool>"));
   EXPECT_THAT(xmp, HasSubstr("<pdf:Producer>cairo "));
+}
+
+cairo_status_t AppendTo(void* closure, const unsigned char* data, unsigned int length) {
+  static_cast<std::string*>(closure)->append(reinterpret_cast<const char*>(data), length);
+  return CAIRO_STATUS_SUCCESS;
+}
+
+// Without an sRGB profile (not installed): the metadata and the /ID, but
+// neither the output intent nor a PDF/A claim; XML in the title escaped.
+TEST(PdfArchivalTest, WithoutAProfileNoOutputIntentAndNoClaim) {
+  if (!OnPath("qpdf") || !OnPath("pdfinfo")) GTEST_SKIP() << "qpdf or pdfinfo is not installed";
+  std::string pdf;
+  cairo_surface_t* surface = cairo_pdf_surface_create_for_stream(AppendTo, &pdf, 595, 842);
+  cairo_pdf_surface_set_metadata(surface, CAIRO_PDF_METADATA_TITLE, "A & <B>");
+  cairo_t* cr = cairo_create(surface);
+  cairo_show_page(cr);
+  cairo_destroy(cr);
+  cairo_surface_destroy(surface);  // finishes the file
+  ASSERT_TRUE(
+      AppendArchivalUpdate(&pdf, {"A & <B>", "", "govreport", "2024-01-08T00:00:00Z"}, nullptr)
+          .ok());
+  std::string dir = (std::filesystem::temp_directory_path() / "gr_pdfa_XXXXXX").string();
+  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  const std::filesystem::path file = std::filesystem::path(dir) / "doc.pdf";
+  std::ofstream(file, std::ios::binary) << pdf;
+  auto output = [&](const std::string& command) {
+    const std::filesystem::path log = std::filesystem::path(dir) / "out.log";
+    EXPECT_EQ(
+        std::system(
+            absl::StrCat(command, " '", file.string(), "' >'", log.string(), "' 2>&1").c_str()),
+        0)
+        << command << ": " << ReadFile(log);
+    return ReadFile(log);
+  };
+  output("qpdf --check");
+  EXPECT_THAT(output("qpdf --show-object=trailer"), ::testing::ContainsRegex("/ID \\[ <"));
+  const std::string xmp = output("pdfinfo -meta");
+  EXPECT_THAT(xmp, HasSubstr("<rdf:li xml:lang=\"x-default\">A &amp; &lt;B&gt;</rdf:li>"));
+  EXPECT_THAT(xmp, HasSubstr("<xmp:CreateDate>2024-01-08T00:00:00Z</xmp:CreateDate>"));
+  EXPECT_THAT(xmp, Not(HasSubstr("pdfaid:part")));
+  EXPECT_THAT(output("qpdf --json --json-key=qpdf"), Not(HasSubstr("OutputIntent")));
+  std::filesystem::remove_all(dir);
 }
 
 TEST(PdfFormatTest, ContentTypeIsApplicationPdf) {
