@@ -110,7 +110,8 @@ hb_face_t* WithoutCmap(const std::string& file, int index) {
   size_t dir = 0;  // the face's offset table: version, numTables, 3 × uint16, 16-byte records
   if (std::memcmp(bytes, "ttcf", 4) == 0) {
     const uint32_t faces = BigEndian(bytes + 8, 4);
-    dir = index >= 0 && static_cast<uint32_t>(index) < faces && 16 + 4 * faces <= size
+    dir = index >= 0 && static_cast<uint32_t>(index) < faces &&
+                  12 + 4 * static_cast<size_t>(faces) <= size
               ? BigEndian(bytes + 12 + 4 * static_cast<size_t>(index), 4)
               : size;
   }
@@ -161,7 +162,15 @@ hb_face_t* PdfSubsetSource(PangoFont* font, hb_face_t* face) {
   static auto* sources = new std::map<std::pair<std::string, int>, hb_face_t*>;  // never freed
   const std::lock_guard<std::mutex> lock(mu);
   auto [it, fresh] = sources->try_emplace({reinterpret_cast<const char*>(file), index}, nullptr);
-  if (fresh) it->second = WithoutCmap(it->first.first, index);
+  if (fresh) {
+    it->second = WithoutCmap(it->first.first, index);
+    // Not the font Pango shaped with (the file changed on disk?): its own face.
+    if (it->second != nullptr &&
+        hb_face_get_glyph_count(it->second) != hb_face_get_glyph_count(face)) {
+      hb_face_destroy(it->second);
+      it->second = nullptr;
+    }
+  }
   return it->second == nullptr ? face : it->second;
 }
 
