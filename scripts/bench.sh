@@ -78,6 +78,12 @@ print(json.dumps({"render.seed.ns_per_op": round(ours), "render.seed.mstch_ns_pe
                   "sign.per_s": round(1e6 / runs["BM_SignManifest"])}))
 PY
 )")
+# Instructions per seed PDF (callgrind), a figure that does not move with
+# the machine's load; only where valgrind is installed (--bench).
+if command -v valgrind >/dev/null; then
+  echo "== pdf instructions" >&2
+  parts+=("{\"render.pdf.instructions_per_doc\": $(scripts/pdf_instructions.sh)}")
+fi
 # The same seed DOCX converted to PDF by a warm LibreOffice, beside our own
 # PDF (render.pdf.speedup_vs_libreoffice, goal >= 20).
 echo "== libreoffice" >&2

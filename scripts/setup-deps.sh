@@ -15,6 +15,8 @@ packages=(
   # The fixed layout (PDF): Pango and HarfBuzz shape and break lines, cairo
   # writes the PDF; the faces it maps 仿宋/小标宋/黑体/楷体 to (docs/pdf.md).
   libpango1.0-dev libcairo2-dev libharfbuzz-dev fonts-noto-cjk fonts-arphic-ukai
+  # The PDF's PDF/A-2b output intent embeds its sRGB profile (docs/pdf.md).
+  icc-profiles-free
   # The OFD: libxml2 reads one back; its tests unzip it and run xmllint.
   libxml2-dev libxml2-utils unzip
   # google/api/{annotations,http}.proto for the gateway's routes.
@@ -26,10 +28,12 @@ packages=(
 )
 for arg in "$@"; do
   case "$arg" in
-    --bench) packages+=(libmstch-dev python3-jinja2) ;;
+    # valgrind: render.pdf.instructions_per_doc (scripts/pdf_instructions.sh).
+    --bench) packages+=(libmstch-dev python3-jinja2 valgrind) ;;
     # chromium: html_print_test prints the HTML as a reader would; the OFD
     # tests render the OFD with ofd.js in it (below).
-    --docs) packages+=(libreoffice-writer-nogui poppler-utils fonts-noto-cjk cmark chromium)
+    # qpdf: pdf_poppler_test checks the PDF/A-2b update with it.
+    --docs) packages+=(libreoffice-writer-nogui poppler-utils qpdf fonts-noto-cjk cmark chromium)
       command -v npm >/dev/null || packages+=(npm)
       docs=1 ;;
     --fuzz) packages+=(clang libclang-rt-14-dev) ;;

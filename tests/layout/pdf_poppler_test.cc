@@ -4,6 +4,7 @@
 // below it in red, and LibreOffice's rendering of the DOCX of the same input
 // has as many pages. Skips when poppler (or, for the page count, soffice) is
 // not installed.
+#include <cairo-pdf.h>
 #include <stdlib.h>  // NOLINT(modernize-deprecated-headers): POSIX mkdtemp
 
 #include <cstdlib>
@@ -24,6 +25,7 @@
 #include "govreport/type/v1/document_format.pb.h"
 #include "gtest/gtest.h"
 #include "templates/docx/docx_writer.h"
+#include "templates/layout/pdf_archival.h"
 #include "templates/layout/pdf_writer.h"
 #include "templates/service/formats.h"
 
@@ -118,6 +120,87 @@ TEST_P(PdfPopplerTest, TextIsTheTxtFormatsText) {
   EXPECT_THAT(info, HasSubstr("CreationDate:    Tue Jan  1 00:00:00 1980 UTC"));
   EXPECT_THAT(info, Not(HasSubstr("Error")));
   EXPECT_THAT(info, HasSubstr("Page size:       595.3 x 841.9 pts (A4)"));
+}
+
+// What PDF/A-2b adds to cairo's file (templates/layout/pdf_archival.h), read
+// by qpdf and poppler: the file checks clean, the trailer has an /ID, the
+// catalog the XMP metadata and the sRGB output intent, whose profile is the
+// installed file byte for byte; the XMP is well-formed XML, claims part 2
+// level B and repeats pdfinfo's title and dates.
+TEST_P(PdfPopplerTest, ArchivalMetadataOutputIntentAndId) {
+  if (!OnPath("qpdf")) GTEST_SKIP() << "qpdf is not installed";
+  Output("qpdf --check doc.pdf");
+  std::smatch m;
+  const std::string trailer = Output("qpdf --show-object=trailer doc.pdf");
+  EXPECT_TRUE(std::regex_search(trailer, std::regex(R"(/ID \[ <([0-9a-f]{32})> <\1> \])")))
+      << trailer;
+  ASSERT_TRUE(std::regex_search(trailer, m, std::regex(R"(/Root (\d+) 0 R)"))) << trailer;
+  const std::string catalog = Output(absl::StrCat("qpdf --show-object=", m[1].str(), " doc.pdf"));
+  EXPECT_THAT(catalog, ::testing::ContainsRegex("/Metadata [0-9]+ 0 R"));
+  ASSERT_TRUE(std::regex_search(catalog, m, std::regex(R"(/OutputIntents \[ (\d+) 0 R \])")))
+      << catalog;
+  const std::string intent = Output(absl::StrCat("qpdf --show-object=", m[1].str(), " doc.pdf"));
+  EXPECT_THAT(intent, HasSubstr("/S /GTS_PDFA1"));
+  ASSERT_TRUE(std::regex_search(intent, m, std::regex(R"(/DestOutputProfile (\d+) 0 R)")))
+      << intent;
+  Output(absl::StrCat("qpdf --show-object=", m[1].str(), " --filtered-stream-data doc.pdf"));
+  EXPECT_EQ(ReadFile(dir_ / absl::StrCat("out", runs_, ".log")), ReadFile(kDefaultSrgbProfile));
+
+  ASSERT_EQ(Run("pdfinfo -meta doc.pdf", "meta.xml"), 0);
+  const std::string xmp = ReadFile(dir_ / "meta.xml");
+  if (OnPath("xmllint")) Output("xmllint --noout meta.xml");
+  EXPECT_THAT(xmp, HasSubstr("<pdfaid:part>2</pdfaid:part>"));
+  EXPECT_THAT(xmp, HasSubstr("<pdfaid:conformance>B</pdfaid:conformance>"));
+  const std::string info = Output("pdfinfo doc.pdf");
+  ASSERT_TRUE(std::regex_search(info, m, std::regex(R"(Title:\s+(.+))")));
+  EXPECT_THAT(xmp, HasSubstr(absl::StrCat("<rdf:li xml:lang=\"x-default\">", m[1].str(), "<")));
+  EXPECT_THAT(info, HasSubstr("CreationDate:    Tue Jan  1 00:00:00 1980 UTC"));
+  EXPECT_THAT(xmp, HasSubstr("<xmp:CreateDate>1980-01-01T00:00:00Z</xmp:CreateDate>"));
+  EXPECT_THAT(xmp, HasSubstr("<xmp:ModifyDate>1980-01-01T00:00:00Z</xmp:ModifyDate>"));
+  EXPECT_THAT(xmp, HasSubstr("<xmp:CreatorTool>govreport</xmp:CreatorTool>"));
+  EXPECT_THAT(xmp, HasSubstr("<pdf:Producer>cairo "));
+}
+
+cairo_status_t AppendTo(void* closure, const unsigned char* data, unsigned int length) {
+  static_cast<std::string*>(closure)->append(reinterpret_cast<const char*>(data), length);
+  return CAIRO_STATUS_SUCCESS;
+}
+
+// Without an sRGB profile (not installed): the metadata and the /ID, but
+// neither the output intent nor a PDF/A claim; XML in the title escaped.
+TEST(PdfArchivalTest, WithoutAProfileNoOutputIntentAndNoClaim) {
+  if (!OnPath("qpdf") || !OnPath("pdfinfo")) GTEST_SKIP() << "qpdf or pdfinfo is not installed";
+  std::string pdf;
+  cairo_surface_t* surface = cairo_pdf_surface_create_for_stream(AppendTo, &pdf, 595, 842);
+  cairo_pdf_surface_set_metadata(surface, CAIRO_PDF_METADATA_TITLE, "A & <B>");
+  cairo_t* cr = cairo_create(surface);
+  cairo_show_page(cr);
+  cairo_destroy(cr);
+  cairo_surface_destroy(surface);  // finishes the file
+  ASSERT_TRUE(
+      AppendArchivalUpdate(&pdf, {"A & <B>", "", "govreport", "2024-01-08T00:00:00Z"}, nullptr)
+          .ok());
+  std::string dir = (std::filesystem::temp_directory_path() / "gr_pdfa_XXXXXX").string();
+  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  const std::filesystem::path file = std::filesystem::path(dir) / "doc.pdf";
+  std::ofstream(file, std::ios::binary) << pdf;
+  auto output = [&](const std::string& command) {
+    const std::filesystem::path log = std::filesystem::path(dir) / "out.log";
+    EXPECT_EQ(
+        std::system(
+            absl::StrCat(command, " '", file.string(), "' >'", log.string(), "' 2>&1").c_str()),
+        0)
+        << command << ": " << ReadFile(log);
+    return ReadFile(log);
+  };
+  output("qpdf --check");
+  EXPECT_THAT(output("qpdf --show-object=trailer"), ::testing::ContainsRegex("/ID \\[ <"));
+  const std::string xmp = output("pdfinfo -meta");
+  EXPECT_THAT(xmp, HasSubstr("<rdf:li xml:lang=\"x-default\">A &amp; &lt;B&gt;</rdf:li>"));
+  EXPECT_THAT(xmp, HasSubstr("<xmp:CreateDate>2024-01-08T00:00:00Z</xmp:CreateDate>"));
+  EXPECT_THAT(xmp, Not(HasSubstr("pdfaid:part")));
+  EXPECT_THAT(output("qpdf --json --json-key=qpdf"), Not(HasSubstr("OutputIntent")));
+  std::filesystem::remove_all(dir);
 }
 
 TEST(PdfFormatTest, ContentTypeIsApplicationPdf) {

@@ -8,9 +8,18 @@
 #include <pango/pangocairo.h>
 #include <pango/pangofc-font.h>
 #include FT_FREETYPE_H
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstring>
+#include <iterator>
+#include <map>
 #include <mutex>
 #include <set>
+#include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -65,6 +74,106 @@ bool Emboldened(PangoFont* font) {
          FcPatternGetBool(pattern, FC_EMBOLDEN, 0, &embolden) == FcResultMatch && embolden;
 }
 
+// The tables every subset drops: hints and layout are of no use once the
+// text is shaped.
+constexpr const char* kDroppedTables[] = {"GSUB", "GPOS", "GDEF", "BASE", "JSTF", "MATH", "VORG",
+                                          "vhea", "vmtx", "DSIG", "kern", "morx", "kerx"};
+
+uint32_t BigEndian(const uint8_t* p, int bytes) {
+  uint32_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = (v << 8) | p[i];
+  return v;
+}
+
+// Face `index` of the font `file` without its cmap and the dropped tables.
+// HarfBuzz 6's subset plan reads the source's whole cmap to keep the
+// characters of the retained glyphs, half of planning a CJK subset, and
+// cairo then looks each glyph's character up by walking the subset's cmap;
+// the PDF draws by glyph id and takes its ToUnicode maps from the text, so
+// its subsets need no cmap. The file is mapped copy-on-write and only the
+// face's table directory is rewritten, so the tables stay shared with the
+// page cache (copying them out would cost ~80 MB for the five faces).
+// nullptr when the file is not a font HarfBuzz could read.
+hb_face_t* WithoutCmap(const std::string& file, int index) {
+  const int fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return nullptr;
+  struct stat st {};
+  void* mapped = MAP_FAILED;
+  if (fstat(fd, &st) == 0 && st.st_size > 12) {
+    mapped =
+        mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  }
+  close(fd);
+  if (mapped == MAP_FAILED) return nullptr;
+  const auto size = static_cast<size_t>(st.st_size);
+  auto* bytes = static_cast<uint8_t*>(mapped);
+  size_t dir = 0;  // the face's offset table: version, numTables, 3 × uint16, 16-byte records
+  if (std::memcmp(bytes, "ttcf", 4) == 0) {
+    const uint32_t faces = BigEndian(bytes + 8, 4);
+    dir = index >= 0 && static_cast<uint32_t>(index) < faces &&
+                  12 + 4 * static_cast<size_t>(faces) <= size
+              ? BigEndian(bytes + 12 + 4 * static_cast<size_t>(index), 4)
+              : size;
+  }
+  const uint32_t tables = dir + 12 <= size ? BigEndian(bytes + dir + 4, 2) : 0;
+  if (tables == 0 || dir + 12 + 16 * static_cast<size_t>(tables) > size) {
+    munmap(mapped, size);
+    return nullptr;
+  }
+  std::set<uint32_t> skipped = {HB_TAG('c', 'm', 'a', 'p')};
+  for (const char* tag : kDroppedTables) skipped.insert(hb_tag_from_string(tag, 4));
+  uint8_t* records = bytes + dir + 12;
+  size_t kept = 0;  // the records stay sorted by tag, as readers look them up
+  for (size_t i = 0; i < tables; ++i) {
+    if (skipped.count(BigEndian(records + 16 * i, 4)) != 0) continue;
+    std::memmove(records + 16 * kept, records + 16 * i, 16);
+    ++kept;
+  }
+  bytes[dir + 4] = static_cast<uint8_t>(kept >> 8);
+  bytes[dir + 5] = static_cast<uint8_t>(kept & 0xFF);
+  hb_blob_t* blob = hb_blob_create(reinterpret_cast<const char*>(bytes),
+                                   static_cast<unsigned int>(size), HB_MEMORY_MODE_READONLY,
+                                   new std::pair<void*, size_t>(mapped, size), [](void* p) {
+                                     auto* m = static_cast<std::pair<void*, size_t>*>(p);
+                                     munmap(m->first, m->second);
+                                     delete m;
+                                   });
+  hb_face_t* face = hb_face_create(blob, static_cast<unsigned int>(index));
+  hb_blob_destroy(blob);
+  return face;
+}
+
+// The source the PDF's subsets of `font`'s face are cut from: that face
+// WithoutCmap, made once per font file and face index for the process and
+// shared by every thread (each thread's Pango font map has its own faces of
+// the same files; a HarfBuzz face is safe to read from any thread). The
+// face itself when fontconfig does not say the file.
+hb_face_t* PdfSubsetSource(PangoFont* font, hb_face_t* face) {
+  FcPattern* pattern =
+      PANGO_IS_FC_FONT(font) ? pango_fc_font_get_pattern(PANGO_FC_FONT(font)) : nullptr;
+  FcChar8* file = nullptr;
+  int index = 0;
+  if (pattern == nullptr || FcPatternGetString(pattern, FC_FILE, 0, &file) != FcResultMatch) {
+    return face;
+  }
+  FcPatternGetInteger(pattern, FC_INDEX, 0, &index);
+  index &= 0xFFFF;  // above: a variable font's named instance, the same tables
+  static std::mutex mu;
+  static auto* sources = new std::map<std::pair<std::string, int>, hb_face_t*>;  // never freed
+  const std::lock_guard<std::mutex> lock(mu);
+  auto [it, fresh] = sources->try_emplace({reinterpret_cast<const char*>(file), index}, nullptr);
+  if (fresh) {
+    it->second = WithoutCmap(it->first.first, index);
+    // Not the font Pango shaped with (the file changed on disk?): its own face.
+    if (it->second != nullptr &&
+        hb_face_get_glyph_count(it->second) != hb_face_get_glyph_count(face)) {
+      hb_face_destroy(it->second);
+      it->second = nullptr;
+    }
+  }
+  return it->second == nullptr ? face : it->second;
+}
+
 // A subset of `face` with `glyphs` (and, in its cmap, `unicodes`), without
 // hints and the tables a PDF does not use (shaping is done).
 absl::Status Subset(hb_face_t* face, const hb_set_t* glyphs, const hb_set_t* unicodes,
@@ -76,10 +185,7 @@ absl::Status Subset(hb_face_t* face, const hb_set_t* glyphs, const hb_set_t* uni
   // Flattened charstrings: smaller here and quicker to make.
   hb_subset_input_set_flags(input, HB_SUBSET_FLAGS_NO_HINTING | HB_SUBSET_FLAGS_DESUBROUTINIZE);
   hb_set_t* drop = hb_subset_input_set(input, HB_SUBSET_SETS_DROP_TABLE_TAG);
-  for (const char* tag : {"GSUB", "GPOS", "GDEF", "BASE", "JSTF", "MATH", "VORG", "vhea", "vmtx",
-                          "DSIG", "kern", "morx", "kerx"}) {
-    hb_set_add(drop, hb_tag_from_string(tag, 4));
-  }
+  for (const char* tag : kDroppedTables) hb_set_add(drop, hb_tag_from_string(tag, 4));
   *plan = hb_subset_plan_create_or_fail(face, input);
   hb_subset_input_destroy(input);
   if (*plan == nullptr) return absl::InternalError("HarfBuzz: cannot plan the font subset");
@@ -176,7 +282,8 @@ absl::Status SubsetFonts::Build(const Document& doc, bool keep_cmap) {
     out.bold = key.second || pango_font_description_get_weight(described) >= PANGO_WEIGHT_SEMIBOLD;
     pango_font_description_free(described);
     if (status.ok()) {
-      status = Subset(key.first, in.glyphs, in.unicodes, &out.plan, &out.cairo, &out.bytes);
+      hb_face_t* source = keep_cmap ? key.first : PdfSubsetSource(in.first, key.first);
+      status = Subset(source, in.glyphs, in.unicodes, &out.plan, &out.cairo, &out.bytes);
     }
     if (status.ok() && key.second) {
       cairo_ft_font_face_set_synthesize(out.cairo, CAIRO_FT_SYNTHESIZE_BOLD);

@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "templates/layout/font_subset.h"
 #include "templates/layout/layout.h"
+#include "templates/layout/pdf_archival.h"
 
 namespace govreport::layout {
 namespace {
@@ -264,6 +265,13 @@ absl::StatusOr<std::string> WriteOfficialPdf(std::string_view text, const PdfOpt
         absl::StrCat("cairo: writing the PDF: ", cairo_status_to_string(cairo_surface_status(s))));
   }
   if (absl::Status st = PrefixPdfDates(&out); !st.ok()) return st;
+  // Without the profile (logged once) the PDF is still written, not claiming PDF/A.
+  absl::StatusOr<const IccProfile*> srgb = SrgbProfile();
+  if (absl::Status st = AppendArchivalUpdate(&out, {title, author, "govreport", *date},
+                                             srgb.ok() ? *srgb : nullptr);
+      !st.ok()) {
+    return st;
+  }
   return out;
 }
 
