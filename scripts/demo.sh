@@ -128,6 +128,24 @@ step "市科技局 (kjj): profile, tokens, roles, workflow bound to the template
 setup_org jyj "中共重庆市教育委员会党组" "市教委" 7
 step "市教委 (jyj): the same, its own records and approvers (no 版头 settings: the body alone)"
 
+# The city's 市直机关工委 rolls up the bodies that report to it: the operator
+# sets the hierarchy, each body's admin shares its figures (docs/records.md,
+# "Roll-up").
+python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); p["id"]="city-rollup"; p["rollup"]=True; json.dump(p,open(sys.argv[2],"w"),ensure_ascii=False)' \
+  deploy/profiles/strict-governance/profile.json "$GR_RUN_DIR/city-profile.json"
+as "$op" org create szjg --display-name 中共重庆市直属机关工作委员会 --short-name 市直机关工委 \
+  --city 重庆 >/dev/null
+as "$op" profile load szjg "$GR_RUN_DIR/city-profile.json" >/dev/null
+for org in kjj jyj; do
+  as "$op" org update "$org" --parent orgs/szjg >/dev/null
+  as "${admin[$org]}" org update "$org" --share-figures yes >/dev/null
+done
+city_auditor=$(token "$op" szjg szjg-audit auditor user 市直机关工委)
+as "$city_auditor" rollup szjg 2023 >"$out/szjg-rollup-2023.txt"
+grep -q '2 of 2 children included' "$out/szjg-rollup-2023.txt" \
+  || { echo "  ROLLUP: $(head -1 "$out/szjg-rollup-2023.txt")" >&2; exit 1; }
+step "市直机关工委 (szjg) rolls up kjj and jyj: reportctl rollup szjg 2023 → szjg-rollup-2023.txt"
+
 echo "== 市科技局 drafts its 2023 report"
 report=orgs/kjj/reports/annual-2023
 as "${drafter[kjj]}" report create kjj 2023 --id annual-2023 \
@@ -307,6 +325,10 @@ else
   grep -q '\*' "$out/kjj-2023.txt" && { echo "a '*' is left in the report" >&2; exit 1; }
   echo "check: every slot filled (no reference report here to compare the wording with)"
 fi
+echo
+echo
+echo "The city's roll-up of both bodies (first lines of $out/szjg-rollup-2023.txt):"
+head -12 "$out/szjg-rollup-2023.txt"
 echo
 echo "Signed reports: $out/kjj-2023.{txt,md,html,docx,pdf,ofd} and $out/kjjzf-disclosure-2023.{txt,md,html,docx,pdf,ofd}; logs and Redis data: $GR_RUN_DIR"
 if [ -n "$keep" ]; then
