@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -175,6 +176,11 @@ class RecordsCore {
   absl::StatusOr<pb::GetRollupValuesResponse> ReadRollup(const std::string& parent_id,
                                                          const CompiledProfile& profile,
                                                          const Period& period);
+  // A child that shares: its figures as ReadChild reads them, or nullopt
+  // when it has no profile yet.
+  absl::StatusOr<std::optional<ChildFigures>> ReadSharedChild(const pb::Org& org,
+                                                              const CompiledProfile& parent,
+                                                              const Period& period);
   // One child's figures by its `profile`, and the persons of the DISTINCT
   // indicators `parent` rolls up, of one data version.
   absl::StatusOr<ChildFigures> ReadChild(const std::string& child_id,

@@ -1,5 +1,9 @@
 #include "records/rollup.h"
 
+#include <algorithm>
+#include <atomic>
+#include <optional>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -11,6 +15,9 @@
 
 namespace govreport::records {
 namespace {
+
+// Threads that read one roll-up's children at once.
+constexpr size_t kRollupReaders = 4;
 
 // The child's indicators by key, for one child.
 std::map<std::string, int> IndexByKey(const pb::Profile& profile) {
@@ -227,27 +234,39 @@ absl::StatusOr<pb::GetRollupValuesResponse> RecordsCore::ReadRollup(const std::s
                                                                     const CompiledProfile& parent,
                                                                     const Period& period) {
   GR_ASSIGN_OR_RETURN(std::vector<pb::Org> orgs, ChildrenOf(parent_id));
+  // The shared children's figures, read by a few threads at once: each
+  // read is independent and waits mostly on Redis. nullopt: no profile.
+  using Read = absl::StatusOr<std::optional<ChildFigures>>;
+  std::vector<Read> reads(orgs.size(), Read(std::nullopt));
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < orgs.size(); i = next++) {
+      if (orgs[i].figures_shared_with_parent()) reads[i] = ReadSharedChild(orgs[i], parent, period);
+    }
+  };
+  {
+    std::vector<std::jthread> readers;
+    for (size_t t = 1; t < std::min(orgs.size(), kRollupReaders); ++t) readers.emplace_back(work);
+    work();
+  }
   std::vector<ChildFigures> read;
   std::vector<pb::RollupChild> listed;
-  for (const pb::Org& org : orgs) {
+  for (size_t i = 0; i < orgs.size(); ++i) {
+    const pb::Org& org = orgs[i];
     pb::RollupChild& c = listed.emplace_back();
     c.set_org(org.name());
     c.set_display_name(org.display_name());
     c.set_short_name(org.short_name());
     c.set_state(pb::ROLLUP_CHILD_STATE_NOT_SHARED);
     if (!org.figures_shared_with_parent()) continue;
-    std::string child_id = org.name().substr(org.name().find('/') + 1);
-    auto profile = GetProfile(child_id);
-    if (absl::IsFailedPrecondition(profile.status())) {
+    if (!reads[i].ok()) return reads[i].status();
+    if (!reads[i]->has_value()) {
       c.set_state(pb::ROLLUP_CHILD_STATE_NO_PROFILE);
       continue;
     }
-    if (!profile.ok()) return profile.status();
-    GR_ASSIGN_OR_RETURN(ChildFigures figures, ReadChild(child_id, **profile, parent, period));
-    figures.org = org;
     c.set_state(pb::ROLLUP_CHILD_STATE_INCLUDED);
-    c.set_data_version(figures.data_version);
-    read.push_back(std::move(figures));
+    c.set_data_version((*reads[i])->data_version);
+    read.push_back(*std::move(*reads[i]));
   }
   pb::GetRollupValuesResponse out = CombineRollup(parent, read);
   for (auto& c : listed) *out.add_children() = std::move(c);
@@ -255,6 +274,17 @@ absl::StatusOr<pb::GetRollupValuesResponse> RecordsCore::ReadRollup(const std::s
   out.set_first_day(period.FirstDay());
   out.set_last_day(period.LastDay());
   return out;
+}
+
+absl::StatusOr<std::optional<ChildFigures>> RecordsCore::ReadSharedChild(
+    const pb::Org& org, const CompiledProfile& parent, const Period& period) {
+  std::string child_id = org.name().substr(org.name().find('/') + 1);
+  auto profile = GetProfile(child_id);
+  if (absl::IsFailedPrecondition(profile.status())) return std::optional<ChildFigures>();
+  if (!profile.ok()) return profile.status();
+  GR_ASSIGN_OR_RETURN(ChildFigures figures, ReadChild(child_id, **profile, parent, period));
+  figures.org = org;
+  return std::optional<ChildFigures>(std::move(figures));
 }
 
 absl::StatusOr<ChildFigures> RecordsCore::ReadChild(const std::string& child_id,
