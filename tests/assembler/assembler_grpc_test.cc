@@ -2069,6 +2069,45 @@ TEST_F(AssemblerFailureTest, DeadLetteredJobShowsTheErrorAndReassembleRecovers) 
   EXPECT_EQ(back.applied_job(), 2);
 }
 
+// ----------------------------------------------------------- upgrade
+
+// A job the code before queued on the global gr:q:assemble (before per-org
+// queues) is still assembled, once, by workers that walk the org index.
+TEST_F(AssemblerTest, AJobOnTheGlobalQueueOfTheLayoutBeforeIsAssembled) {
+  stack_->StopWorkers();
+  v1::Report r;
+  ASSERT_TRUE(CreateReport(kjj_.drafter, "legacy", &r).ok());
+  auto jobs = ReadStream(stack_->redis(), Kjj(kAssembleQueue));
+  ASSERT_EQ(jobs.size(), 1u);
+  streams::Fields fields;
+  for (const auto& [k, v] : jobs[0]) {
+    if (k != "_id") fields.emplace_back(k, v);
+  }
+  // Where the code before put it.
+  ASSERT_TRUE(stack_->redis().Command({"DEL", Kjj(kAssembleQueue)}).ok());
+  ASSERT_TRUE(streams::Add(stack_->redis(), std::string(kAssembleQueue), fields).ok());
+
+  Workers upgraded(&stack_->store(), &stack_->upstream(), CallAs::Token(stack_->service_token()));
+  streams::ConsumerOptions o;
+  o.stream = std::string(kAssembleQueue);
+  o.group = std::string(kConsumerGroup);
+  o.consumer = "upgraded";
+  o.block = absl::Milliseconds(20);
+  streams::IndexedConsumer c(&stack_->redis(), o);
+  for (int i = 0; i < 5; ++i) {
+    auto n = c.Poll([&](const streams::Entry& e) { return upgraded.HandleAssemble(e); });
+    ASSERT_TRUE(n.ok()) << n.status();
+  }
+  auto stored = stack_->store().ReadReport(ReportRef{"kjj", "legacy"});
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->current_revision(), 1);
+  EXPECT_EQ(stored->applied_job(), 1);
+  auto pending = stack_->redis().Command(
+      {"XPENDING", std::string(kAssembleQueue), std::string(kConsumerGroup)});
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  EXPECT_EQ((*pending)[0].Int(), 0);
+}
+
 // ------------------------------------------------------ several replicas
 
 class AssemblerReplicasTest : public AssemblerTest {
