@@ -315,6 +315,12 @@ void Consumer::Run(const Handler& handler, const std::atomic<bool>& stop,
 
 // ------------------------------------------------------- IndexedConsumer
 
+namespace {
+// On one Redis the blocking read covers the streams known when it began: it
+// blocks at most this long, so that a new org's stream is read this soon.
+constexpr absl::Duration kNewStreamWait = absl::Milliseconds(50);
+}  // namespace
+
 IndexedConsumer::IndexedConsumer(redis::Client* client, ConsumerOptions options,
                                  absl::Duration cluster_poll)
     : client_(client), options_(std::move(options)), cluster_poll_(cluster_poll) {}
@@ -351,16 +357,23 @@ absl::Status IndexedConsumer::Refresh() {
   return absl::OkStatus();
 }
 
+void IndexedConsumer::Forget(const std::string& stream) {
+  consumers_.erase(std::remove_if(consumers_.begin(), consumers_.end(),
+                                  [&](const auto& c) { return c.first == stream; }),
+                   consumers_.end());
+}
+
+// Cold reads take at most one entry per stream: they wake a consumer, the
+// budgeted reads that follow share the work out.
 absl::StatusOr<std::vector<Entry>> IndexedConsumer::ReadNewBlocking() {
   if (!blocking_ || blocking_->broken()) {
     GR_ASSIGN_OR_RETURN(blocking_, client_->OpenDedicated());
     GR_RETURN_IF_ERROR(blocking_->SetTimeout(options_.block + client_->options().command_timeout));
   }
-  redis::Args cmd{"XREADGROUP",   "GROUP",
-                  options_.group, options_.consumer,
-                  "COUNT",        absl::StrCat(options_.batch),
-                  "BLOCK",        absl::StrCat(absl::ToInt64Milliseconds(options_.block)),
-                  "STREAMS"};
+  const int64_t block_ms =
+      std::max<int64_t>(1, absl::ToInt64Milliseconds(std::min(options_.block, kNewStreamWait)));
+  redis::Args cmd{"XREADGROUP", "GROUP", options_.group,         options_.consumer, "COUNT",
+                  "1",          "BLOCK", absl::StrCat(block_ms), "STREAMS"};
   cmd.insert(cmd.end(), streams_.begin(), streams_.end());
   cmd.insert(cmd.end(), streams_.size(), ">");
   auto reply = blocking_->Command(cmd);
@@ -381,8 +394,8 @@ absl::StatusOr<std::vector<Entry>> IndexedConsumer::ReadNewPipelined() {
   std::vector<redis::Args> cmds;
   cmds.reserve(streams_.size());
   for (const std::string& stream : streams_) {
-    cmds.push_back({"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT",
-                    absl::StrCat(options_.batch), "STREAMS", stream, ">"});
+    cmds.push_back({"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT", "1",
+                    "STREAMS", stream, ">"});
   }
   GR_ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, client_->Pipeline(cmds));
   std::vector<Entry> out;
@@ -391,11 +404,7 @@ absl::StatusOr<std::vector<Entry>> IndexedConsumer::ReadNewPipelined() {
     const redis::Reply& r = replies[i];
     if (r.IsError()) {
       // One stream's trouble does not hold up the others' entries.
-      if (absl::StrContains(r.Str(), "NOGROUP")) {
-        consumers_.erase(std::remove_if(consumers_.begin(), consumers_.end(),
-                                        [&](const auto& c) { return c.first == streams_[i]; }),
-                         consumers_.end());
-      }
+      if (absl::StrContains(r.Str(), "NOGROUP")) Forget(streams_[i]);
       if (first_error.ok()) first_error = r.ErrorStatus();
       continue;
     }
@@ -407,15 +416,50 @@ absl::StatusOr<std::vector<Entry>> IndexedConsumer::ReadNewPipelined() {
   return out;
 }
 
+// While there is work: at most `batch` entries in all, stream by stream
+// from a point that moves on each time, so that the consumers share a
+// burst and every org is served in turn.
+absl::StatusOr<std::vector<Entry>> IndexedConsumer::ReadBudgeted() {
+  std::vector<Entry> out;
+  absl::Status first_error;
+  const size_t n = streams_.size();
+  const size_t budget = static_cast<size_t>(std::max(1, options_.batch));
+  const size_t start = rotation_++;
+  for (size_t k = 0; k < n && out.size() < budget; ++k) {
+    const std::string& stream = streams_[(start + k) % n];
+    auto reply =
+        client_->Command({"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT",
+                          absl::StrCat(budget - out.size()), "STREAMS", stream, ">"});
+    if (!reply.ok()) {
+      if (absl::StrContains(reply.status().message(), "NOGROUP")) Forget(stream);
+      if (first_error.ok()) first_error = reply.status();
+      continue;
+    }
+    if (reply->IsNil() || reply->Size() == 0) continue;
+    std::vector<Entry> part = ParseEntries((*reply)[0][1], stream);
+    std::move(part.begin(), part.end(), std::back_inserter(out));
+  }
+  if (out.empty() && !first_error.ok()) return first_error;
+  return out;
+}
+
 absl::StatusOr<std::vector<Entry>> IndexedConsumer::ReadNew() {
-  return client_->cluster() ? ReadNewPipelined() : ReadNewBlocking();
+  if (hot_) {
+    GR_ASSIGN_OR_RETURN(std::vector<Entry> taken, ReadBudgeted());
+    if (!taken.empty()) return taken;
+    hot_ = false;
+  }
+  GR_ASSIGN_OR_RETURN(std::vector<Entry> woken,
+                      client_->cluster() ? ReadNewPipelined() : ReadNewBlocking());
+  hot_ = !woken.empty();
+  return woken;
 }
 
 absl::StatusOr<int> IndexedConsumer::Poll(const Handler& handler, const DeadLetterHook& on_dead) {
   GR_RETURN_IF_ERROR(Refresh());
   if (streams_.empty()) {
     // Nothing to block on yet: look at the index again soon.
-    absl::SleepFor(std::min(options_.block, cluster_poll_));
+    absl::SleepFor(std::min(options_.block, client_->cluster() ? cluster_poll_ : kNewStreamWait));
     return 0;
   }
   int handled = 0;

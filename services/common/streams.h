@@ -148,12 +148,17 @@ class Consumer {
 
 // One consumer group over every stream of an index (options.stream is the
 // global name): each indexed org's stream and the legacy global one, each
-// with its group, created when the stream is first seen. On one Redis a
-// single XREADGROUP BLOCK covers them all; on a cluster (a command's keys
-// must share a slot) the streams are read without BLOCK, pipelined (one
-// round trip per node), and an idle walk waits `cluster_poll` before the
-// next. Entries are handled, acknowledged and dead-lettered in their own
-// stream (`gr:{org}:q:assemble:dead`: the MULTI stays in the org's slot).
+// with its group, created when the stream is first seen. While idle, a
+// consumer waits on all the streams at once, taking at most one entry of
+// each: on one Redis a single XREADGROUP BLOCK (at most 50 ms, then the
+// index is read again, so a new org's stream waits no longer); on a
+// cluster (a command's keys must share a slot) reads without BLOCK,
+// pipelined (one round trip per node), and `cluster_poll` between idle
+// rounds. While there is work it reads stream by stream, at most `batch`
+// entries in all, from a point that moves on each read, so consumers share
+// a burst and orgs are served in turn. Entries are handled, acknowledged
+// and dead-lettered in their own stream (`gr:{org}:q:assemble:dead`: the
+// MULTI stays in the org's slot).
 class IndexedConsumer {
  public:
   IndexedConsumer(redis::Client* client, ConsumerOptions options,
@@ -169,7 +174,9 @@ class IndexedConsumer {
   absl::StatusOr<std::vector<Entry>> ReadNew();
   absl::StatusOr<std::vector<Entry>> ReadNewBlocking();
   absl::StatusOr<std::vector<Entry>> ReadNewPipelined();
+  absl::StatusOr<std::vector<Entry>> ReadBudgeted();
   Consumer& ConsumerOf(const std::string& stream);
+  void Forget(const std::string& stream);
 
   redis::Client* client_;
   ConsumerOptions options_;
@@ -178,6 +185,9 @@ class IndexedConsumer {
   std::vector<std::pair<std::string, std::unique_ptr<Consumer>>> consumers_;
   std::unique_ptr<redis::Connection> blocking_;
   absl::Time last_claim_ = absl::InfinitePast();
+  // The last read found work: read on with ReadBudgeted.
+  bool hot_ = false;
+  size_t rotation_ = 0;
 };
 
 // XTRIM MINID of the entries of `stream` that every consumer group has
