@@ -137,13 +137,18 @@ gr_start_redis_cluster() {
     env+=("REDIS_${name}_PASSWORD=$pass")
   done
   GR_REDIS_PORTS=()
-  # A node's cluster bus listens on its port + 10000: both must be free.
+  # Ports below the kernel's ephemeral range (32768+) with the cluster bus
+  # (port + 10000) too; a port taken between the check and the bind makes
+  # the node exit at once, and another port is tried.
+  local attempt pid up tries=0
   while [ ${#GR_REDIS_PORTS[@]} -lt 6 ]; do
-    p=$(( 20000 + RANDOM % 30000 ))
-    case " ${GR_REDIS_PORTS[*]} " in *" $p "*) continue ;; esac
-    gr_port_in_use "$p" || gr_port_in_use $((p + 10000)) || GR_REDIS_PORTS+=("$p")
-  done
-  for p in "${GR_REDIS_PORTS[@]}"; do
+    tries=$((tries + 1))
+    [ "$tries" -le 12 ] || { gr_log "redis cluster nodes did not start (see $dir)"; return 1; }
+    for attempt in 1 2 3 4 5; do
+      p=$(( 10000 + RANDOM % 12000 ))
+      case " ${GR_REDIS_PORTS[*]} " in *" $p "*) continue ;; esac
+      gr_port_in_use "$p" || gr_port_in_use $((p + 10000)) || break
+    done
     node="$dir/node-$p"
     mkdir -p "$node"
     env "${env[@]}" "GOVREPORT_REDIS_ACL=$node/users.acl" "$root/deploy/docker/redis-entrypoint.sh" \
@@ -151,13 +156,20 @@ gr_start_redis_cluster() {
       --appendfsync always --save "" --logfile "$node/redis.log" --cluster-enabled yes \
       --cluster-config-file "$node/nodes.conf" --cluster-node-timeout 5000 \
       --masteruser admin --masterauth "${GR_REDIS_PASSWORDS[admin]}" &
-    GR_PIDS+=($!)
-  done
-  for p in "${GR_REDIS_PORTS[@]}"; do
+    pid=$!
+    GR_PIDS+=("$pid")
+    up=""
     for i in $(seq 1 600); do
-      [ "$(GR_REDIS_PORT=$p gr_redis_cli admin ping 2>/dev/null)" = PONG ] && break
+      [ "$(GR_REDIS_PORT=$p gr_redis_cli admin ping 2>/dev/null)" = PONG ] && { up=1; break; }
+      kill -0 "$pid" 2>/dev/null || break
       sleep 0.05
     done
+    if [ -n "$up" ]; then
+      GR_REDIS_PORTS+=("$p")
+    elif kill -0 "$pid" 2>/dev/null; then
+      gr_log "redis-server on :$p runs but does not answer (see $node/redis.log)"
+      return 1
+    fi
   done
   local -a addresses=()
   for p in "${GR_REDIS_PORTS[@]}"; do addresses+=("127.0.0.1:$p"); done

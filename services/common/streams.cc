@@ -354,6 +354,7 @@ absl::Status IndexedConsumer::Refresh() {
     consumers_.emplace_back(stream, std::move(consumer));
   }
   streams_ = std::move(now);
+  last_refresh_ = absl::Now();
   return absl::OkStatus();
 }
 
@@ -361,6 +362,7 @@ void IndexedConsumer::Forget(const std::string& stream) {
   consumers_.erase(std::remove_if(consumers_.begin(), consumers_.end(),
                                   [&](const auto& c) { return c.first == stream; }),
                    consumers_.end());
+  last_refresh_ = absl::InfinitePast();  // Its group is made again first.
 }
 
 // Cold reads take at most one entry per stream: they wake a consumer, the
@@ -379,7 +381,10 @@ absl::StatusOr<std::vector<Entry>> IndexedConsumer::ReadNewBlocking() {
   auto reply = blocking_->Command(cmd);
   if (!reply.ok()) {
     // A stream lost its group (deleted, Redis lost its data): made again.
-    if (absl::StrContains(reply.status().message(), "NOGROUP")) consumers_.clear();
+    if (absl::StrContains(reply.status().message(), "NOGROUP")) {
+      consumers_.clear();
+      last_refresh_ = absl::InfinitePast();
+    }
     return reply.status();
   }
   std::vector<Entry> out;
@@ -456,7 +461,10 @@ absl::StatusOr<std::vector<Entry>> IndexedConsumer::ReadNew() {
 }
 
 absl::StatusOr<int> IndexedConsumer::Poll(const Handler& handler, const DeadLetterHook& on_dead) {
-  GR_RETURN_IF_ERROR(Refresh());
+  // The index is read again at most every kNewStreamWait while busy.
+  if (streams_.empty() || absl::Now() - last_refresh_ >= kNewStreamWait) {
+    GR_RETURN_IF_ERROR(Refresh());
+  }
   if (streams_.empty()) {
     // Nothing to block on yet: look at the index again soon.
     absl::SleepFor(std::min(options_.block, client_->cluster() ? cluster_poll_ : kNewStreamWait));

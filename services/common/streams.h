@@ -187,6 +187,7 @@ class IndexedConsumer {
   absl::Time last_claim_ = absl::InfinitePast();
   // The last read found work: read on with ReadBudgeted.
   bool hot_ = false;
+  absl::Time last_refresh_ = absl::InfinitePast();
   size_t rotation_ = 0;
 };
 
