@@ -8,18 +8,21 @@
 # comment; it is revised and resubmitted), signs it off, and writes the
 # signed report to out/ as .txt, .md, .html, .docx, .pdf and .ofd. Prints how long each
 # step took and every figure of the report with the records behind it.
-#   scripts/demo.sh [--keep] [--no-build] [--out DIR]
+#   scripts/demo.sh [--keep] [--no-build] [--cluster] [--out DIR]
 #     --keep       leave the services running until Enter
+#     --cluster    on a six-node Redis Cluster (three masters, three
+#                  replicas) instead of one Redis
 #     --no-build   use the binaries in build/ as they are (the end-to-end test)
 #     --out DIR    where the signed report goes (default out/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-keep="" build=1 out="$root/out"
+keep="" build=1 cluster="" out="$root/out"
 while [ $# -gt 0 ]; do
   case "$1" in
     --keep) keep=1 ;;
     --no-build) build="" ;;
+    --cluster) cluster=1 ;;
     --out) out="$2"; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -44,13 +47,30 @@ step() {
 bin=build/services
 ctl() { "$bin/reportctl/reportctl" "$@"; }
 as() { local token="$1"; shift; GOVREPORT_TOKEN="$token" ctl "$@"; }
+# The assembler acts on approval events from a stream, a moment after the
+# decision: wait for the state it leads to (30 s at most).
+wait_state() {  # wait_state TOKEN REPORT STATE
+  local i
+  for i in $(seq 1 300); do
+    as "$1" report show "$2" | grep -qE "^state +$3( |\$)" && return 0
+    sleep 0.1
+  done
+  echo "  $2 did not become $3" >&2
+  exit 1
+}
 token() {  # token ISSUER ORG SUBJECT ROLES [KIND [DISPLAY_NAME]]
   as "$1" token issue --org "$2" --subject "$3" --roles "$4" --kind "${5:-user}" \
     --display-name "${6:-}" --quiet
 }
 
 echo "== services"
-gr_start_redis "$GR_RUN_DIR/redis"
+if [ -n "$cluster" ]; then
+  gr_start_redis_cluster "$GR_RUN_DIR/redis"
+  redis_what="redis cluster :${GR_REDIS_PORTS[*]}"
+else
+  gr_start_redis "$GR_RUN_DIR/redis"
+  redis_what="redis :$GR_REDIS_PORT"
+fi
 # Every link over TLS with client certificates (mTLS): a local CA and a
 # certificate per service (scripts/gen-certs.sh); reportctl presents its own.
 gr_tls "$GR_RUN_DIR/certs"
@@ -70,7 +90,7 @@ svc=$(token "$op" '*' assembler-worker service service); export GOVREPORT_SERVIC
 port=$(start templates $bin/templates/templates); export GOVREPORT_TEMPLATES="127.0.0.1:$port"
 port=$(start approval $bin/approval/approval); export GOVREPORT_APPROVAL="127.0.0.1:$port"
 port=$(start assembler $bin/assembler/assembler); export GOVREPORT_ASSEMBLER="127.0.0.1:$port"
-step "redis :$GR_REDIS_PORT, records $GOVREPORT_RECORDS, templates, approval, assembler (TLS)"
+step "$redis_what, records $GOVREPORT_RECORDS, templates, approval, assembler (TLS)"
 # Plaintext, a CA that did not sign the servers, or no client certificate:
 # each refused before any token crosses the link, reportctl's exit 4 (no
 # connection; tests/e2e/tls.sh checks more cases).
@@ -161,6 +181,7 @@ step "办公室主任 approved"
 as "${deputy1[kjj]}" report approve "$report" --comment "同意" >/dev/null
 as "${deputy2[kjj]}" report reject "$report" \
   --comment "存在问题部分请补充“以案促改”落实不够的情况" >/dev/null
+wait_state "${drafter[kjj]}" "$report" DRAFT
 step "分管领导会签: one approved, the other returned it with a comment"
 as "${drafter[kjj]}" report show "$report" | grep -E "state|comment" | head -4 || true
 # The drafter revises the narrative; the report is reassembled.
@@ -289,9 +310,24 @@ behind=$(as "${drafter[kjjzf]}" provenance kjjzf result_granted 2023 --breakdown
   { echo "  the cell 予以公开/自然人 reads '$cell' but $behind record(s) are behind it" >&2; exit 1; }
 step "the cell 予以公开 × 自然人 ($cell) is the $behind records behind it (reportctl provenance --breakdown-value)"
 
+if [ -n "$cluster" ]; then
+  # The orgs' keys sit in their orgs' slots, spread over the masters.
+  spread="" holding=0
+  for node in "${GR_REDIS_PORTS[@]}"; do
+    GR_REDIS_PORT=$node gr_redis_cli admin role | head -1 | grep -q master || continue
+    keys=$(GR_REDIS_PORT=$node gr_redis_cli admin dbsize)
+    spread="$spread :$node=$keys"
+    [ "$keys" -gt 0 ] && holding=$((holding + 1))
+  done
+  GR_REDIS_PORT="${GR_REDIS_PORTS[0]}"
+  [ "$holding" -ge 2 ] || { echo "  the cluster's keys are not spread: $spread" >&2; exit 1; }
+  step "Redis Cluster: keys per master$spread"
+fi
 echo "  Redis: no service was refused a command all along (ACL LOG is empty);"
-denied=$(gr_redis_cli admin ACL LOG)
-[ -z "$denied" ] || { echo "  REDIS ACL refused a service's command: $denied" >&2; exit 1; }
+for node in "${GR_REDIS_PORTS[@]:-$GR_REDIS_PORT}"; do  # every node of a cluster
+  denied=$(GR_REDIS_PORT=$node gr_redis_cli admin ACL LOG)
+  [ -z "$denied" ] || { echo "  REDIS ACL refused a service's command: $denied" >&2; exit 1; }
+done
 echo "  and a service's user may not wipe or list the database:"
 for user in records templates approval assembler; do
   for cmd in FLUSHALL KEYS CONFIG; do

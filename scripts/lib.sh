@@ -119,6 +119,79 @@ gr_start_redis() {
   return 1
 }
 
+# gr_start_redis_cluster DIR → a six-node Redis Cluster (three masters, one
+# replica each) on loopback, each node as gr_start_redis starts one (AOF
+# with fsync on every write, the rendered ACL, the same passwords), the
+# replicas authenticating to their masters as admin. Sets GR_REDIS_PORT (the
+# first node, for gr_redis_url and gr_redis_cli), GR_REDIS_PORTS (all six)
+# and exports GOVREPORT_REDIS_CLUSTER (every node, for the services).
+GR_REDIS_PORTS=()
+gr_start_redis_cluster() {
+  local dir="$1" root name pass p i node
+  root="$(dirname "${BASH_SOURCE[0]}")/.."
+  local template="$root/deploy/redis/users.acl.template"
+  local -a env=("GOVREPORT_REDIS_ACL_TEMPLATE=$template")
+  for name in $(grep -o '@[A-Z]*_PASSWORD@' "$template" | sort -u | sed 's/@\([A-Z]*\)_PASSWORD@/\1/'); do
+    pass=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    GR_REDIS_PASSWORDS[${name,,}]="$pass"
+    env+=("REDIS_${name}_PASSWORD=$pass")
+  done
+  GR_REDIS_PORTS=()
+  # Ports below the kernel's ephemeral range (32768+) with the cluster bus
+  # (port + 10000) too; a port taken between the check and the bind makes
+  # the node exit at once, and another port is tried.
+  local attempt pid up tries=0
+  while [ ${#GR_REDIS_PORTS[@]} -lt 6 ]; do
+    tries=$((tries + 1))
+    [ "$tries" -le 12 ] || { gr_log "redis cluster nodes did not start (see $dir)"; return 1; }
+    for attempt in 1 2 3 4 5; do
+      p=$(( 10000 + RANDOM % 12000 ))
+      case " ${GR_REDIS_PORTS[*]} " in *" $p "*) continue ;; esac
+      gr_port_in_use "$p" || gr_port_in_use $((p + 10000)) || break
+    done
+    node="$dir/node-$p"
+    mkdir -p "$node"
+    env "${env[@]}" "GOVREPORT_REDIS_ACL=$node/users.acl" "$root/deploy/docker/redis-entrypoint.sh" \
+      --port "$p" --bind 127.0.0.1 --protected-mode yes --dir "$node" --appendonly yes \
+      --appendfsync always --save "" --logfile "$node/redis.log" --cluster-enabled yes \
+      --cluster-config-file "$node/nodes.conf" --cluster-node-timeout 5000 \
+      --masteruser admin --masterauth "${GR_REDIS_PASSWORDS[admin]}" &
+    pid=$!
+    GR_PIDS+=("$pid")
+    up=""
+    for i in $(seq 1 600); do
+      [ "$(GR_REDIS_PORT=$p gr_redis_cli admin ping 2>/dev/null)" = PONG ] && { up=1; break; }
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.05
+    done
+    if [ -n "$up" ]; then
+      GR_REDIS_PORTS+=("$p")
+    elif kill -0 "$pid" 2>/dev/null; then
+      gr_log "redis-server on :$p runs but does not answer (see $node/redis.log)"
+      return 1
+    fi
+  done
+  local -a addresses=()
+  for p in "${GR_REDIS_PORTS[@]}"; do addresses+=("127.0.0.1:$p"); done
+  GR_REDIS_PORT="${GR_REDIS_PORTS[0]}"
+  gr_redis_cli admin --cluster create "${addresses[@]}" --cluster-replicas 1 --cluster-yes \
+    >"$dir/cluster-create.log" 2>&1 || { gr_log "redis-cli --cluster create failed (see $dir)"; return 1; }
+  # Healthy: every node says ok and sees all 16384 slots served.
+  for i in $(seq 1 600); do
+    local healthy=1
+    for p in "${GR_REDIS_PORTS[@]}"; do
+      GR_REDIS_PORT=$p gr_redis_cli admin cluster info 2>/dev/null | grep -q 'cluster_state:ok' ||
+        healthy=""
+    done
+    [ -n "$healthy" ] && break
+    sleep 0.1
+  done
+  GR_REDIS_PORT="${GR_REDIS_PORTS[0]}"
+  [ -n "$healthy" ] || { gr_log "the redis cluster did not become healthy (see $dir)"; return 1; }
+  GOVREPORT_REDIS_CLUSTER=$(IFS=,; echo "${addresses[*]}")
+  export GOVREPORT_REDIS_CLUSTER
+}
+
 # gr_tls DIR: a local CA and a certificate per service in DIR
 # (scripts/gen-certs.sh, docs/tls.md). From then on gr_start_service serves
 # TLS with the service's own certificate and requires client certificates

@@ -52,15 +52,15 @@ return {'OK'}
 // exists exactly when the transition does: a replay or a refused
 // transition returns before any write and appends nothing.
 //
-// The global event stream and the timer set lie outside the org's hash
-// slot. That is fine on one Redis or under Sentinel; under Redis Cluster
-// the XADD to gr:ev:approval and the timer ZADD/ZREM must move out of this
-// script (the org's log, in the org's slot, can stay).
+// Every key is the org's (its hash tag), so the script runs on Redis
+// Cluster too: the event stream and the timer set are the org's own
+// (gr:{org}:ev:approval, gr:{org}:timers:approval); the store adds the org
+// to their indexes before it runs (store.h).
 //
-// KEYS: 1 approval hash, 2 history list, 3 request record, 4 event stream,
-//       5 timers, 6 approval index, 7 active subjects, 8 the org's event
-//       log, 9.. inboxes (first the ARGV[14] that gain the approval, then
-//       the ARGV[15] that lose it).
+// KEYS: 1 approval hash, 2 history list, 3 request record, 4 the org's
+//       approval event stream, 5 the org's timers, 6 approval index, 7 active subjects, 8 the org's
+//       event log, 9.. inboxes (first the ARGV[14] that gain the approval, then the ARGV[15] that
+//       lose it).
 // ARGV: 1 version read ('0' = create), 2 history head read,
 //       3 new version ('' = history only), 4 new state, 5 history entry,
 //       6 its hash, 7 fingerprint, 8 result, 9 request ttl,

@@ -8,6 +8,7 @@
 #include "approval/lua_scripts.h"
 #include "common/request_id.h"
 #include "common/status.h"
+#include "common/streams.h"
 #include "common/timestamp.h"
 
 namespace govreport::approval {
@@ -111,6 +112,13 @@ Store::Store(redis::Client* redis, absl::Duration request_ttl, absl::Duration ev
     : redis_(redis),
       request_ttl_seconds_(std::max<int64_t>(1, absl::ToInt64Seconds(request_ttl))),
       event_retention_(event_retention) {}
+
+std::string Store::EventStreamKey(absl::string_view org) {
+  return streams::OrgStreamKey(kEventStream, org);
+}
+std::string Store::TimersKey(absl::string_view org) {
+  return streams::OrgStreamKey(kTimersKey, org);
+}
 
 std::string Store::ApprovalKey(absl::string_view org, absl::string_view id) {
   return absl::StrCat(OrgPrefix(org), "apv:", id);
@@ -305,10 +313,17 @@ absl::StatusOr<WriteResult> Store::Commit(const CommitInput& in) {
     subject_op = next.status == ApprovalStatus::kApproved ? "approved" : "clear";
   }
 
-  redis::Args keys = {ApprovalKey(org, next.id),      HistoryKey(org, next.id),
-                      RequestKey(org, in.request_id), std::string(kEventStream),
-                      std::string(kTimersKey),        ApprovalIndexKey(org),
-                      ActiveSubjectsKey(org),         events::StreamKey(org)};
+  // The indexes first: a commit whose index write failed is not made, and
+  // one that fails after it leaves an org with nothing new to read.
+  std::vector<redis::Args> index = {streams::IndexOrgCommand(kEventStream, org)};
+  if (!timers.add.empty()) index.push_back(streams::IndexOrgCommand(kTimersKey, org));
+  GR_ASSIGN_OR_RETURN(std::vector<redis::Reply> indexed, redis_->Pipeline(index));
+  for (const auto& r : indexed) GR_RETURN_IF_ERROR(r.ErrorStatus());
+
+  redis::Args keys = {
+      ApprovalKey(org, next.id), HistoryKey(org, next.id), RequestKey(org, in.request_id),
+      EventStreamKey(org),       TimersKey(org),           ApprovalIndexKey(org),
+      ActiveSubjectsKey(org),    events::StreamKey(org)};
   for (const auto& u : inbox.add) keys.push_back(InboxKey(org, u));
   for (const auto& u : inbox.remove) keys.push_back(InboxKey(org, u));
 
@@ -420,26 +435,82 @@ absl::StatusOr<Store::HistorySnapshot> Store::ReadFullHistory(absl::string_view 
 
 // ---------------------------------------------------------------- timers
 
+namespace {
+
+// The org of a timer member ("{org}|{id}|..."); empty when it has none.
+absl::string_view TimerOrg(absl::string_view member) {
+  size_t bar = member.find('|');
+  return bar == absl::string_view::npos ? absl::string_view() : member.substr(0, bar);
+}
+
+}  // namespace
+
+absl::StatusOr<int64_t> Store::MigrateLegacyTimers(int limit) {
+  GR_ASSIGN_OR_RETURN(redis::Reply legacy,
+                      redis_->Command({"ZRANGE", std::string(kTimersKey), "0",
+                                       absl::StrCat(std::max(1, limit) - 1), "WITHSCORES"}));
+  if (legacy.Size() == 0) return 0;
+  // Copy first (NX: a copy already made and leased keeps its lease), then
+  // remove: a move cut short is repeated by the next round.
+  std::vector<redis::Args> copy;
+  redis::Args remove = {"ZREM", std::string(kTimersKey)};
+  for (size_t i = 0; i + 1 < legacy.Size(); i += 2) {
+    std::string member = legacy[i].AsString();
+    absl::string_view org = TimerOrg(member);
+    if (!org.empty()) {
+      copy.push_back(streams::IndexOrgCommand(kTimersKey, org));
+      copy.push_back({"ZADD", TimersKey(org), "NX", legacy[i + 1].AsString(), member});
+    }
+    remove.push_back(std::move(member));  // Without an org it could never fire.
+  }
+  if (!copy.empty()) {
+    GR_ASSIGN_OR_RETURN(std::vector<redis::Reply> copied, redis_->Pipeline(copy));
+    for (const auto& r : copied) GR_RETURN_IF_ERROR(r.ErrorStatus());
+  }
+  GR_ASSIGN_OR_RETURN(redis::Reply removed, redis_->Command(remove));
+  return removed.AsInt();
+}
+
 absl::StatusOr<std::vector<std::string>> Store::ClaimDueTimers(int64_t now, absl::Duration lease,
                                                                int limit) {
-  GR_ASSIGN_OR_RETURN(redis::Reply r,
-                      redis_->Eval(ClaimScript(), {std::string(kTimersKey)},
-                                   {absl::StrCat(now),
-                                    absl::StrCat(std::max<int64_t>(1, absl::ToInt64Seconds(lease))),
-                                    absl::StrCat(limit)}));
+  GR_RETURN_IF_ERROR(MigrateLegacyTimers(limit).status());
+  GR_ASSIGN_OR_RETURN(std::vector<std::string> orgs, streams::IndexedOrgs(*redis_, kTimersKey));
   std::vector<std::string> out;
-  for (size_t i = 0; i < r.Size(); ++i) out.push_back(r[i].AsString());
+  if (orgs.empty()) return out;
+  // One claim per org, in its slot, pipelined: one round trip per node.
+  const redis::Args args = {absl::StrCat(now),
+                            absl::StrCat(std::max<int64_t>(1, absl::ToInt64Seconds(lease))),
+                            absl::StrCat(limit)};
+  std::vector<redis::ScriptCall> calls;
+  calls.reserve(orgs.size());
+  for (const auto& org : orgs) calls.push_back({{TimersKey(org)}, args});
+  GR_ASSIGN_OR_RETURN(std::vector<redis::Reply> replies,
+                      redis_->EvalPipeline(ClaimScript(), calls));
+  for (const redis::Reply& r : replies) {
+    GR_RETURN_IF_ERROR(r.ErrorStatus());
+    for (size_t i = 0; i < r.Size(); ++i) out.push_back(r[i].AsString());
+  }
   return out;
 }
 
 absl::StatusOr<int64_t> Store::CountDueTimers(int64_t now) {
-  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"ZCOUNT", std::string(kTimersKey), "-inf",
-                                                       absl::StrCat(now)}));
-  return r.AsInt().value_or(0);
+  GR_ASSIGN_OR_RETURN(std::vector<std::string> orgs, streams::IndexedOrgs(*redis_, kTimersKey));
+  std::vector<redis::Args> cmds = {{"ZCOUNT", std::string(kTimersKey), "-inf", absl::StrCat(now)}};
+  for (const auto& org : orgs)
+    cmds.push_back({"ZCOUNT", TimersKey(org), "-inf", absl::StrCat(now)});
+  GR_ASSIGN_OR_RETURN(std::vector<redis::Reply> counts, redis_->Pipeline(cmds));
+  int64_t due = 0;
+  for (const auto& r : counts) {
+    GR_RETURN_IF_ERROR(r.ErrorStatus());
+    due += r.AsInt().value_or(0);
+  }
+  return due;
 }
 
 absl::Status Store::DropTimer(absl::string_view member) {
-  return redis_->Command({"ZREM", std::string(kTimersKey), std::string(member)}).status();
+  absl::string_view org = TimerOrg(member);
+  std::string key = org.empty() ? std::string(kTimersKey) : TimersKey(org);
+  return redis_->Command({"ZREM", key, std::string(member)}).status();
 }
 
 }  // namespace govreport::approval

@@ -19,10 +19,18 @@
 //   gr:{org}:events             stream the org's event log (common/events.h):
 //                                     an APPROVAL_TRANSITION per transition
 //                                     (IsTransitionEvent), in its commit
-// Global:
-//   gr:ev:approval              stream of transition events
-//   gr:timers:approval          zset  "{org}|{id}|{activation}|{kind}" by
+//   gr:{org}:ev:approval        stream of the org's transition events (the
+//                                     assembler's consumer group reads it)
+//   gr:{org}:timers:approval    zset  "{org}|{id}|{activation}|{kind}" by
 //                                     due unix second
+// Indexes (common/streams.h), so that readers find the orgs; each is one
+// key written on its own before the commit, never from a script:
+//   gr:ev:approval:orgs         set   orgs with an event stream
+//   gr:timers:approval:orgs     set   orgs that have had timers
+// Before per-org keys (read and drained, never written):
+//   gr:ev:approval              stream of every org's transition events
+//   gr:timers:approval          zset  every org's timers; each claim round
+//                                     moves them into the orgs' own sets
 #ifndef GOVREPORT_APPROVAL_STORE_H_
 #define GOVREPORT_APPROVAL_STORE_H_
 
@@ -166,7 +174,14 @@ class Store {
                                                           int limit);
   absl::Status DropTimer(absl::string_view member);
 
+  // Moves timers of the legacy global set into their orgs' sets (an
+  // upgrade from the global layout); at most `limit` per call. Returns
+  // how many were moved.
+  absl::StatusOr<int64_t> MigrateLegacyTimers(int limit);
+
   // Key helpers (tests poke at Redis directly).
+  static std::string EventStreamKey(absl::string_view org);
+  static std::string TimersKey(absl::string_view org);
   static std::string ApprovalKey(absl::string_view org, absl::string_view id);
   static std::string HistoryKey(absl::string_view org, absl::string_view id);
   static std::string InboxKey(absl::string_view org, absl::string_view user);

@@ -9,7 +9,9 @@
 #include <iostream>
 #include <memory>
 #include <sstream>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "assembler/grpc_service.h"
@@ -26,6 +28,7 @@
 #include "common/server.h"
 #include "common/signing.h"
 #include "common/status.h"
+#include "common/streams.h"
 #include "common/tls.h"
 
 namespace {
@@ -75,7 +78,8 @@ void DefineFlags(govreport::Flags& flags) {
                "How often published reports are checked for records changed after publication "
                "(0: never; GetReport still checks the report it reads)");
   flags.Define("stream-retention-s", "604800",
-               "Acknowledged entries of gr:q:assemble, gr:ev:approval and gr:ev:published "
+               "Acknowledged entries of each org's gr:{org}:q:assemble, gr:{org}:ev:approval and "
+               "gr:{org}:ev:published "
                "(no groups: all its entries) are kept this long");
   flags.Define("dead-letter-retention-s", "2592000",
                "Entries of the :dead streams are kept this long");
@@ -96,9 +100,14 @@ std::vector<std::unique_ptr<govreport::metrics::Sampler>> StartWorkSamplers(
   if (flags.Get("metrics-listen").empty()) return samplers;
   samplers.push_back(
       std::make_unique<gr::metrics::Sampler>(gr::MetricsSampleInterval(flags), [&redis] {
-        const std::string streams[] = {std::string(gr::assembler::kAssembleQueue),
-                                       std::string(gr::assembler::kApprovalEvents)};
-        // Redis away: the gauges keep their last values until it is back.
+        // Each org's stream, and the global one of the layout before.
+        std::vector<std::string> streams;
+        for (absl::string_view global :
+             {gr::assembler::kAssembleQueue, gr::assembler::kApprovalEvents}) {
+          auto names = gr::streams::IndexedStreams(redis, global);
+          if (!names.ok()) return;  // Redis away: the gauges keep their last values.
+          streams.insert(streams.end(), names->begin(), names->end());
+        }
         (void)gr::metrics::SampleStreams(redis, streams);
       }));
   int64_t limit = std::max<int64_t>(1, flags.GetInt("metrics-report-limit").value_or(100000));

@@ -105,7 +105,7 @@ absl::StatusOr<pb::Report> ReportCore::Mutate(const ReportRef& ref, int64_t expe
         commit.Remember(ref.org, call, SerializeStored(next), store_->request_retention());
         if (c->job) {
           c->job->request_id = call.id;  // Its REPORT_ASSEMBLED event names the call.
-          commit.XAdd(std::string(kAssembleQueue), JobFields(*c->job));
+          commit.XAddOrg(kAssembleQueue, ref.org, JobFields(*c->job));
         }
         return commit;
       },
@@ -250,7 +250,7 @@ absl::StatusOr<pb::Report> ReportCore::CreateReport(const auth::Principal& p, co
   CommitBuilder commit(ref, 0, report);
   commit.Remember(org, call, SerializeStored(report), store_->request_retention());
   commit.ZAdd(Store::IndexKey(org), absl::ToUnixMillis(options_.clock()), ref.id);
-  commit.XAdd(std::string(kAssembleQueue), JobFields(job));
+  commit.XAddOrg(kAssembleQueue, org, JobFields(job));
   GR_ASSIGN_OR_RETURN(CommitResult r, store_->Commit(commit));
   switch (r.outcome) {
     case Outcome::kOk:

@@ -86,6 +86,13 @@ void CommitBuilder::XAdd(const std::string& stream, const streams::Fields& field
   for (const auto& [k, v] : fields) ops_.insert(ops_.end(), {k, v});
 }
 
+void CommitBuilder::XAddOrg(absl::string_view global, absl::string_view org,
+                            const streams::Fields& fields) {
+  redis::Args add = streams::IndexOrgCommand(global, org);
+  if (std::find(index_.begin(), index_.end(), add) == index_.end()) index_.push_back(add);
+  XAdd(streams::OrgStreamKey(global, org), fields);
+}
+
 void CommitBuilder::HSet(const std::string& key, const std::string& field, std::string value) {
   int idx = KeyIndex(key);
   ops_.insert(ops_.end(), {"HSET", absl::StrCat(idx), field, std::move(value)});
@@ -272,6 +279,12 @@ absl::StatusOr<Store::Page> Store::ListReports(absl::string_view org, const Repo
 
 absl::StatusOr<CommitResult> Store::Commit(const CommitBuilder& commit) {
   redis::ScriptCall call = commit.Build();
+  if (!commit.index().empty()) {
+    // Before the commit: a stream is never written before its org is
+    // indexed, so no reader can miss it (common/streams.h).
+    GR_ASSIGN_OR_RETURN(std::vector<redis::Reply> indexed, redis_->Pipeline(commit.index()));
+    for (const auto& r : indexed) GR_RETURN_IF_ERROR(r.ErrorStatus());
+  }
   GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Eval(CommitReportScript(), call.keys, call.args));
   GR_RETURN_IF_ERROR(r.ErrorStatus());
   CommitResult out;

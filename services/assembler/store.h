@@ -26,9 +26,13 @@
 //                                    REPORT_ASSEMBLED / REPORT_PUBLISHED,
 //                                    appended by the commit that stores the
 //                                    revision / publishes it
-// plus the global streams gr:q:assemble and gr:ev:published, which the
-// commit script appends to (see lua_scripts.h and docs/assembler.md for
-// the Redis Cluster caveat).
+//   gr:{org}:q:assemble              the org's assembly jobs (the workers'
+//                                    consumer group reads it)
+//   gr:{org}:ev:published            the org's publications
+// and, each one key of its own written before the commit that may create
+// the stream (common/streams.h): gr:q:assemble:orgs and
+// gr:ev:published:orgs, the orgs that have such a stream. The global
+// gr:q:assemble of the layout before is still drained by the workers.
 #ifndef GOVREPORT_ASSEMBLER_STORE_H_
 #define GOVREPORT_ASSEMBLER_STORE_H_
 
@@ -92,6 +96,11 @@ class CommitBuilder {
   void SetNx(const std::string& key, std::string value);
   void ZAdd(const std::string& key, int64_t score, const std::string& member);
   void XAdd(const std::string& stream, const streams::Fields& fields);
+  // XADD to the org's stream of `global` (streams::OrgStreamKey); the
+  // store puts the org in the stream's index before the commit.
+  void XAddOrg(absl::string_view global, absl::string_view org, const streams::Fields& fields);
+  // The index writes that go before the commit.
+  const std::vector<redis::Args>& index() const { return index_; }
   void HSet(const std::string& key, const std::string& field, std::string value);
   void SRem(const std::string& key, const std::string& member);
   // Appends `event` to the org's event log with the commit, trimming what
@@ -105,6 +114,7 @@ class CommitBuilder {
   std::vector<std::string> keys_;
   std::vector<std::string> head_;
   std::vector<std::string> ops_;
+  std::vector<redis::Args> index_;
 };
 
 // Outcome (common/outcome.h) of a commit: kOk; kReplayed (a guard key or

@@ -1,5 +1,6 @@
 #include "assembler/workers.h"
 
+#include <algorithm>
 #include <future>
 #include <map>
 #include <optional>
@@ -422,25 +423,25 @@ HandlerResult Workers::CommitPublication(const RevisionRef& ref, const pb::Repor
           commit.HSet(Store::DocumentNumberKey(ref.org, number->id), "published", "1");
           commit.SRem(Store::PendingNumbersKey(ref.org), absl::StrCat(number->id));
         }
-        commit.XAdd(std::string(kPublishedEvents),
-                    {{"type", "published"},
-                     {"report", ref.report().Name()},
-                     {"revision", ref.Name()},
-                     {"revision_number", absl::StrCat(ref.number)},
-                     {"org", ref.org},
-                     {"digest", frozen.digest()},
-                     {"formats", absl::StrJoin(formats, ",")},
-                     {"approval", frozen.approval()},
-                     {"approval_history_head", frozen.approval_history_head()},
-                     {"signer", frozen.signer()},
-                     {"signer_names", JsonStringArray({frozen.signer_names().begin(),
-                                                       frozen.signer_names().end()})},
-                     {"document_number", frozen.document_number()},
-                     {"sign_off_unix", absl::StrCat(FromTimestamp(frozen.sign_off_time()))},
-                     {"issue_date", frozen.issue_date()},
-                     {"signing_key", frozen.signature().signing_key()},
-                     {"signature_base64", absl::Base64Escape(frozen.signature().signature())},
-                     {"time_unix", absl::StrCat(now)}});
+        commit.XAddOrg(kPublishedEvents, ref.org,
+                       {{"type", "published"},
+                        {"report", ref.report().Name()},
+                        {"revision", ref.Name()},
+                        {"revision_number", absl::StrCat(ref.number)},
+                        {"org", ref.org},
+                        {"digest", frozen.digest()},
+                        {"formats", absl::StrJoin(formats, ",")},
+                        {"approval", frozen.approval()},
+                        {"approval_history_head", frozen.approval_history_head()},
+                        {"signer", frozen.signer()},
+                        {"signer_names", JsonStringArray({frozen.signer_names().begin(),
+                                                          frozen.signer_names().end()})},
+                        {"document_number", frozen.document_number()},
+                        {"sign_off_unix", absl::StrCat(FromTimestamp(frozen.sign_off_time()))},
+                        {"issue_date", frozen.issue_date()},
+                        {"signing_key", frozen.signature().signing_key()},
+                        {"signature_base64", absl::Base64Escape(frozen.signature().signature())},
+                        {"time_unix", absl::StrCat(now)}});
         commit.AppendEvent(ref.org, PublishedEvent(ref, frozen, now), store_->event_retention());
         return commit;
       },
@@ -482,7 +483,8 @@ void Workers::OnApprovalEventDead(const streams::Entry& entry, const absl::Statu
           }
         }
         next.set_error(absl::StrCat("publishing ", ref->Name(), " failed: ", CallerMessage(why),
-                                    " (the event is in ", kApprovalEvents, ":dead)", voided));
+                                    " (the event is in ", streams::DeadLetterStream(entry.stream),
+                                    ")", voided));
         next.set_version(next.version() + 1);
         *next.mutable_update_time() = ToTimestamp(Now());
         return CommitBuilder(ref->report(), report->version(), next);
@@ -566,15 +568,17 @@ streams::ConsumerOptions WorkerPool::ConsumerFor(absl::string_view stream, int i
 }
 
 absl::Status WorkerPool::Start() {
+  // Each org's stream gets its group when the consumers first see it; the
+  // first look is here, so that a Redis that is away stops the start.
   for (absl::string_view stream : {kAssembleQueue, kApprovalEvents}) {
-    streams::Consumer setup(redis_, ConsumerFor(stream, 0));
-    absl::Status st = setup.EnsureGroup();
+    streams::IndexedConsumer setup(redis_, ConsumerFor(stream, 0));
+    absl::Status st = setup.Refresh();
     if (!st.ok()) return st;
   }
   stop_.store(false);
   for (int i = 0; i < options_.assemble_workers; ++i) {
     threads_.emplace_back([this, opts = ConsumerFor(kAssembleQueue, i)] {
-      streams::Consumer consumer(redis_, opts);
+      streams::IndexedConsumer consumer(redis_, opts);
       consumer.Run([this](const streams::Entry& e) { return workers_->HandleAssemble(e); }, stop_,
                    [this](const streams::Entry& e, const absl::Status& why) {
                      workers_->OnAssembleDead(e, why);
@@ -589,7 +593,7 @@ absl::Status WorkerPool::Start() {
   }
   for (int i = 0; i < options_.event_workers; ++i) {
     threads_.emplace_back([this, opts = ConsumerFor(kApprovalEvents, i)] {
-      streams::Consumer consumer(redis_, opts);
+      streams::IndexedConsumer consumer(redis_, opts);
       consumer.Run([this](const streams::Entry& e) { return workers_->HandleApprovalEvent(e); },
                    stop_,
                    [this](const streams::Entry& e, const absl::Status& why) {
@@ -602,14 +606,20 @@ absl::Status WorkerPool::Start() {
 
 absl::StatusOr<int64_t> WorkerPool::TrimStreams(absl::Time now) {
   int64_t removed = 0;
-  for (absl::string_view stream : {kAssembleQueue, kApprovalEvents, kPublishedEvents}) {
-    for (bool dead : {false, true}) {
-      std::string name = dead ? absl::StrCat(stream, ":dead") : std::string(stream);
-      GR_ASSIGN_OR_RETURN(
-          int64_t n, streams::TrimConsumed(
-                         *redis_, name,
-                         dead ? options_.dead_letter_retention : options_.stream_retention, now));
-      removed += n;
+  for (absl::string_view global : {kAssembleQueue, kApprovalEvents, kPublishedEvents}) {
+    // Every org's stream, and the global one of the layout before while
+    // it exists; their dead letters beside each.
+    GR_ASSIGN_OR_RETURN(std::vector<std::string> names, streams::IndexedStreams(*redis_, global));
+    if (std::find(names.begin(), names.end(), global) == names.end()) names.emplace_back(global);
+    for (const std::string& stream : names) {
+      for (bool dead : {false, true}) {
+        std::string name = dead ? streams::DeadLetterStream(stream) : stream;
+        GR_ASSIGN_OR_RETURN(
+            int64_t n, streams::TrimConsumed(
+                           *redis_, name,
+                           dead ? options_.dead_letter_retention : options_.stream_retention, now));
+        removed += n;
+      }
     }
   }
   return removed;

@@ -3,11 +3,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <iterator>
 #include <thread>
 #include <tuple>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/crypto.h"
 #include "common/status.h"
 
@@ -15,7 +18,7 @@ namespace govreport::streams {
 namespace {
 
 // Parses [[id, [k, v, k, v...]], ...]; deleted entries have a nil body.
-std::vector<Entry> ParseEntries(redis::ReplyView list) {
+std::vector<Entry> ParseEntries(redis::ReplyView list, const std::string& stream) {
   std::vector<Entry> out;
   out.reserve(list.Size());
   for (size_t i = 0; i < list.Size(); ++i) {
@@ -23,6 +26,7 @@ std::vector<Entry> ParseEntries(redis::ReplyView list) {
     if (item.Size() < 2 || item[1].IsNil()) continue;
     Entry e;
     e.id = item[0].AsString();
+    e.stream = stream;
     redis::ReplyView kv = item[1];
     for (size_t j = 0; j + 1 < kv.Size(); j += 2) {
       e.fields.emplace_back(kv[j].AsString(), kv[j + 1].AsString());
@@ -98,6 +102,39 @@ std::string Entry::Get(absl::string_view name) const {
   return "";
 }
 
+std::string OrgStreamKey(absl::string_view global, absl::string_view org) {
+  absl::string_view rest = global;
+  absl::ConsumePrefix(&rest, "gr:");
+  return absl::StrCat("gr:{", org, "}:", rest);
+}
+
+std::string OrgIndexKey(absl::string_view global) { return absl::StrCat(global, ":orgs"); }
+
+redis::Args IndexOrgCommand(absl::string_view global, absl::string_view org) {
+  return {"SADD", OrgIndexKey(global), std::string(org)};
+}
+
+absl::StatusOr<std::vector<std::string>> IndexedOrgs(redis::Client& client,
+                                                     absl::string_view global) {
+  GR_ASSIGN_OR_RETURN(redis::Reply members, client.Command({"SMEMBERS", OrgIndexKey(global)}));
+  std::vector<std::string> orgs;
+  orgs.reserve(members.Size());
+  for (size_t i = 0; i < members.Size(); ++i) orgs.push_back(members[i].AsString());
+  std::sort(orgs.begin(), orgs.end());
+  return orgs;
+}
+
+absl::StatusOr<std::vector<std::string>> IndexedStreams(redis::Client& client,
+                                                        absl::string_view global) {
+  GR_ASSIGN_OR_RETURN(std::vector<std::string> orgs, IndexedOrgs(client, global));
+  std::vector<std::string> out;
+  out.reserve(orgs.size() + 1);
+  for (const auto& org : orgs) out.push_back(OrgStreamKey(global, org));
+  GR_ASSIGN_OR_RETURN(redis::Reply legacy, client.Command({"EXISTS", std::string(global)}));
+  if (legacy.Int() > 0) out.emplace_back(global);
+  return out;
+}
+
 absl::StatusOr<std::string> Add(redis::Client& client, const std::string& stream,
                                 const Fields& fields) {
   redis::Args cmd{"XADD", stream, "*"};
@@ -155,7 +192,7 @@ absl::StatusOr<std::vector<Entry>> Consumer::ReadNew() {
     return reply.status();
   }
   if (reply->IsNil() || reply->Size() == 0) return std::vector<Entry>{};
-  return ParseEntries((*reply)[0][1]);
+  return ParseEntries((*reply)[0][1], options_.stream);
 }
 
 absl::StatusOr<std::vector<Entry>> Consumer::ClaimAbandoned() {
@@ -164,7 +201,7 @@ absl::StatusOr<std::vector<Entry>> Consumer::ClaimAbandoned() {
       client_->Command({"XAUTOCLAIM", options_.stream, options_.group, options_.consumer,
                         absl::StrCat(absl::ToInt64Milliseconds(options_.claim_idle)), "0-0",
                         "COUNT", absl::StrCat(options_.batch)}));
-  std::vector<Entry> entries = ParseEntries(reply[1]);
+  std::vector<Entry> entries = ParseEntries(reply[1], options_.stream);
   if (entries.empty()) return entries;
   // XAUTOCLAIM does not report delivery counts; XPENDING over the claimed
   // range does.
@@ -270,6 +307,195 @@ void Consumer::Run(const Handler& handler, const std::atomic<bool>& stop,
     if (!grouped) grouped = EnsureGroup().ok();
     auto polled = grouped ? Poll(handler, on_dead) : absl::StatusOr<int>(0);
     if (!grouped || !polled.ok()) {
+      // Redis is away: wait a little rather than spin.
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+  }
+}
+
+// ------------------------------------------------------- IndexedConsumer
+
+namespace {
+// On one Redis the blocking read covers the streams known when it began: it
+// blocks at most this long, so that a new org's stream is read this soon.
+constexpr absl::Duration kNewStreamWait = absl::Milliseconds(50);
+}  // namespace
+
+IndexedConsumer::IndexedConsumer(redis::Client* client, ConsumerOptions options,
+                                 absl::Duration cluster_poll)
+    : client_(client), options_(std::move(options)), cluster_poll_(cluster_poll) {}
+
+Consumer& IndexedConsumer::ConsumerOf(const std::string& stream) {
+  for (auto& [name, consumer] : consumers_) {
+    if (name == stream) return *consumer;
+  }
+  ConsumerOptions o = options_;
+  o.stream = stream;
+  consumers_.emplace_back(stream, std::make_unique<Consumer>(client_, std::move(o)));
+  return *consumers_.back().second;
+}
+
+absl::Status IndexedConsumer::Refresh() {
+  GR_ASSIGN_OR_RETURN(std::vector<std::string> now, IndexedStreams(*client_, options_.stream));
+  for (const std::string& stream : now) {
+    bool known = std::any_of(consumers_.begin(), consumers_.end(),
+                             [&](const auto& c) { return c.first == stream; });
+    if (known) continue;
+    // From the stream's start: entries written before the group are read.
+    ConsumerOptions o = options_;
+    o.stream = stream;
+    auto consumer = std::make_unique<Consumer>(client_, std::move(o));
+    GR_RETURN_IF_ERROR(consumer->EnsureGroup());
+    // Joined at once, not at its first entry: XINFO CONSUMERS shows every
+    // worker that serves the org's stream.
+    GR_RETURN_IF_ERROR(
+        client_->Command({"XGROUP", "CREATECONSUMER", stream, options_.group, options_.consumer})
+            .status());
+    consumers_.emplace_back(stream, std::move(consumer));
+  }
+  streams_ = std::move(now);
+  last_refresh_ = absl::Now();
+  return absl::OkStatus();
+}
+
+void IndexedConsumer::Forget(const std::string& stream) {
+  consumers_.erase(std::remove_if(consumers_.begin(), consumers_.end(),
+                                  [&](const auto& c) { return c.first == stream; }),
+                   consumers_.end());
+  last_refresh_ = absl::InfinitePast();  // Its group is made again first.
+}
+
+// Cold reads take at most one entry per stream: they wake a consumer, the
+// budgeted reads that follow share the work out.
+absl::StatusOr<std::vector<Entry>> IndexedConsumer::ReadNewBlocking() {
+  if (!blocking_ || blocking_->broken()) {
+    GR_ASSIGN_OR_RETURN(blocking_, client_->OpenDedicated());
+    GR_RETURN_IF_ERROR(blocking_->SetTimeout(options_.block + client_->options().command_timeout));
+  }
+  const int64_t block_ms =
+      std::max<int64_t>(1, absl::ToInt64Milliseconds(std::min(options_.block, kNewStreamWait)));
+  redis::Args cmd{"XREADGROUP", "GROUP", options_.group,         options_.consumer, "COUNT",
+                  "1",          "BLOCK", absl::StrCat(block_ms), "STREAMS"};
+  cmd.insert(cmd.end(), streams_.begin(), streams_.end());
+  cmd.insert(cmd.end(), streams_.size(), ">");
+  auto reply = blocking_->Command(cmd);
+  if (!reply.ok()) {
+    // A stream lost its group (deleted, Redis lost its data): made again.
+    if (absl::StrContains(reply.status().message(), "NOGROUP")) {
+      consumers_.clear();
+      last_refresh_ = absl::InfinitePast();
+    }
+    return reply.status();
+  }
+  std::vector<Entry> out;
+  for (size_t i = 0; i < reply->Size(); ++i) {
+    std::vector<Entry> part = ParseEntries((*reply)[i][1], (*reply)[i][0].AsString());
+    std::move(part.begin(), part.end(), std::back_inserter(out));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<Entry>> IndexedConsumer::ReadNewPipelined() {
+  std::vector<redis::Args> cmds;
+  cmds.reserve(streams_.size());
+  for (const std::string& stream : streams_) {
+    cmds.push_back({"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT", "1",
+                    "STREAMS", stream, ">"});
+  }
+  GR_ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, client_->Pipeline(cmds));
+  std::vector<Entry> out;
+  absl::Status first_error;
+  for (size_t i = 0; i < replies.size(); ++i) {
+    const redis::Reply& r = replies[i];
+    if (r.IsError()) {
+      // One stream's trouble does not hold up the others' entries.
+      if (absl::StrContains(r.Str(), "NOGROUP")) Forget(streams_[i]);
+      if (first_error.ok()) first_error = r.ErrorStatus();
+      continue;
+    }
+    if (r.IsNil() || r.Size() == 0) continue;
+    std::vector<Entry> part = ParseEntries(r[0][1], streams_[i]);
+    std::move(part.begin(), part.end(), std::back_inserter(out));
+  }
+  if (out.empty() && !first_error.ok()) return first_error;
+  return out;
+}
+
+// While there is work: at most `batch` entries in all, stream by stream
+// from a point that moves on each time, so that the consumers share a
+// burst and every org is served in turn.
+absl::StatusOr<std::vector<Entry>> IndexedConsumer::ReadBudgeted() {
+  std::vector<Entry> out;
+  absl::Status first_error;
+  const size_t n = streams_.size();
+  const size_t budget = static_cast<size_t>(std::max(1, options_.batch));
+  const size_t start = rotation_++;
+  for (size_t k = 0; k < n && out.size() < budget; ++k) {
+    const std::string& stream = streams_[(start + k) % n];
+    auto reply =
+        client_->Command({"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT",
+                          absl::StrCat(budget - out.size()), "STREAMS", stream, ">"});
+    if (!reply.ok()) {
+      if (absl::StrContains(reply.status().message(), "NOGROUP")) Forget(stream);
+      if (first_error.ok()) first_error = reply.status();
+      continue;
+    }
+    if (reply->IsNil() || reply->Size() == 0) continue;
+    std::vector<Entry> part = ParseEntries((*reply)[0][1], stream);
+    std::move(part.begin(), part.end(), std::back_inserter(out));
+  }
+  if (out.empty() && !first_error.ok()) return first_error;
+  return out;
+}
+
+absl::StatusOr<std::vector<Entry>> IndexedConsumer::ReadNew() {
+  if (hot_) {
+    GR_ASSIGN_OR_RETURN(std::vector<Entry> taken, ReadBudgeted());
+    if (!taken.empty()) return taken;
+    hot_ = false;
+  }
+  GR_ASSIGN_OR_RETURN(std::vector<Entry> woken,
+                      client_->cluster() ? ReadNewPipelined() : ReadNewBlocking());
+  hot_ = !woken.empty();
+  return woken;
+}
+
+absl::StatusOr<int> IndexedConsumer::Poll(const Handler& handler, const DeadLetterHook& on_dead) {
+  // The index is read again at most every kNewStreamWait while busy.
+  if (streams_.empty() || absl::Now() - last_refresh_ >= kNewStreamWait) {
+    GR_RETURN_IF_ERROR(Refresh());
+  }
+  if (streams_.empty()) {
+    // Nothing to block on yet: look at the index again soon.
+    absl::SleepFor(std::min(options_.block, client_->cluster() ? cluster_poll_ : kNewStreamWait));
+    return 0;
+  }
+  int handled = 0;
+  absl::Time now = absl::Now();
+  if (now - last_claim_ >= options_.claim_idle / 4) {
+    last_claim_ = now;
+    for (const std::string& stream : streams_) {
+      Consumer& consumer = ConsumerOf(stream);
+      GR_ASSIGN_OR_RETURN(std::vector<Entry> claimed, consumer.ClaimAbandoned());
+      for (const Entry& e : claimed) {
+        consumer.Handle(e, handler, on_dead);
+        ++handled;
+      }
+    }
+  }
+  GR_ASSIGN_OR_RETURN(std::vector<Entry> fresh, ReadNew());
+  for (const Entry& e : fresh) {
+    ConsumerOf(e.stream).Handle(e, handler, on_dead);
+    ++handled;
+  }
+  if (handled == 0 && client_->cluster()) absl::SleepFor(cluster_poll_);
+  return handled;
+}
+
+void IndexedConsumer::Run(const Handler& handler, const std::atomic<bool>& stop,
+                          const DeadLetterHook& on_dead) {
+  while (!stop.load()) {
+    if (!Poll(handler, on_dead).ok()) {
       // Redis is away: wait a little rather than spin.
       absl::SleepFor(absl::Milliseconds(200));
     }

@@ -28,12 +28,42 @@ using Fields = std::vector<std::pair<std::string, std::string>>;
 
 struct Entry {
   std::string id;
+  // The stream it was read from (set by the consumers).
+  std::string stream{};
   Fields fields;
   // How many times the group has handed this entry out (1 on first read).
   int64_t deliveries = 1;
   // The value of a field, or "" when absent.
   std::string Get(absl::string_view name) const;
 };
+
+// ------------------------------------------------------ per-org streams
+//
+// On Redis Cluster a script or MULTI touches one slot, so a queue written
+// together with an org's keys is one stream per org, in the org's slot:
+// `gr:q:assemble` becomes `gr:{org}:q:assemble`. Readers find the orgs in
+// a small index, the set `<global>:orgs` (`gr:q:assemble:orgs`), which a
+// writer adds the org to before the write that may create its stream
+// (SADD: repeating it is harmless; a write that then fails leaves an org
+// with nothing to read, which costs a read). The index never shrinks: it
+// lists the orgs that ever had such a stream, a bounded set (departments).
+// The global stream itself is the layout before per-org streams: readers
+// still drain it while it exists (LegacyStreams), so nothing written
+// before an upgrade is lost.
+
+// "gr:q:assemble" of org "acme" → "gr:{acme}:q:assemble".
+std::string OrgStreamKey(absl::string_view global, absl::string_view org);
+// "gr:q:assemble" → "gr:q:assemble:orgs".
+std::string OrgIndexKey(absl::string_view global);
+// The SADD that puts `org` in the index of `global`.
+redis::Args IndexOrgCommand(absl::string_view global, absl::string_view org);
+// The orgs of the index, sorted.
+absl::StatusOr<std::vector<std::string>> IndexedOrgs(redis::Client& client,
+                                                     absl::string_view global);
+// Every stream of `global` to read: each indexed org's, sorted, then the
+// global (legacy) stream itself when it exists.
+absl::StatusOr<std::vector<std::string>> IndexedStreams(redis::Client& client,
+                                                        absl::string_view global);
 
 // XADD; returns the entry id.
 absl::StatusOr<std::string> Add(redis::Client& client, const std::string& stream,
@@ -101,18 +131,64 @@ class Consumer {
            const DeadLetterHook& on_dead = nullptr);
   // Handles one batch (for tests and the loop): returns entries handled.
   absl::StatusOr<int> Poll(const Handler& handler, const DeadLetterHook& on_dead = nullptr);
+  // Runs the handler on one entry of this stream (retries, ack, dead letter).
+  void Handle(const Entry& entry, const Handler& handler, const DeadLetterHook& on_dead);
 
   const ConsumerOptions& options() const { return options_; }
   std::string dead_stream() const { return DeadLetterStream(options_.stream); }
 
  private:
   absl::Status EnsureBlockingConnection();
-  void Handle(const Entry& entry, const Handler& handler, const DeadLetterHook& on_dead);
 
   redis::Client* client_;
   ConsumerOptions options_;
   std::unique_ptr<redis::Connection> blocking_;
   absl::Time last_claim_ = absl::InfinitePast();
+};
+
+// One consumer group over every stream of an index (options.stream is the
+// global name): each indexed org's stream and the legacy global one, each
+// with its group, created when the stream is first seen. While idle, a
+// consumer waits on all the streams at once, taking at most one entry of
+// each: on one Redis a single XREADGROUP BLOCK (at most 50 ms, then the
+// index is read again, so a new org's stream waits no longer); on a
+// cluster (a command's keys must share a slot) reads without BLOCK,
+// pipelined (one round trip per node), and `cluster_poll` between idle
+// rounds. While there is work it reads stream by stream, at most `batch`
+// entries in all, from a point that moves on each read, so consumers share
+// a burst and orgs are served in turn. Entries are handled, acknowledged
+// and dead-lettered in their own stream (`gr:{org}:q:assemble:dead`: the
+// MULTI stays in the org's slot).
+class IndexedConsumer {
+ public:
+  IndexedConsumer(redis::Client* client, ConsumerOptions options,
+                  absl::Duration cluster_poll = absl::Milliseconds(100));
+
+  // The streams of the index now, each with its group.
+  absl::Status Refresh();
+  absl::StatusOr<int> Poll(const Handler& handler, const DeadLetterHook& on_dead = nullptr);
+  void Run(const Handler& handler, const std::atomic<bool>& stop,
+           const DeadLetterHook& on_dead = nullptr);
+
+ private:
+  absl::StatusOr<std::vector<Entry>> ReadNew();
+  absl::StatusOr<std::vector<Entry>> ReadNewBlocking();
+  absl::StatusOr<std::vector<Entry>> ReadNewPipelined();
+  absl::StatusOr<std::vector<Entry>> ReadBudgeted();
+  Consumer& ConsumerOf(const std::string& stream);
+  void Forget(const std::string& stream);
+
+  redis::Client* client_;
+  ConsumerOptions options_;
+  absl::Duration cluster_poll_;
+  std::vector<std::string> streams_;
+  std::vector<std::pair<std::string, std::unique_ptr<Consumer>>> consumers_;
+  std::unique_ptr<redis::Connection> blocking_;
+  absl::Time last_claim_ = absl::InfinitePast();
+  // The last read found work: read on with ReadBudgeted.
+  bool hot_ = false;
+  absl::Time last_refresh_ = absl::InfinitePast();
+  size_t rotation_ = 0;
 };
 
 // XTRIM MINID of the entries of `stream` that every consumer group has

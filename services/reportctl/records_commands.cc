@@ -372,6 +372,16 @@ int Figures(Context& c, const Command& cmd) {
   return kOk;
 }
 
+// "key = 12 次 from 12 record(s)", then the records; after `prefix`.
+void PrintProvenance(Context& c, const std::string& prefix,
+                     const pb::GetIndicatorProvenanceResponse& resp) {
+  if (c.json()) return PrintJson(resp);
+  const auto& v = resp.value();
+  std::cout << prefix << v.key() << " = " << (v.missing() ? "(missing)" : v.display()) << " "
+            << v.unit() << " from " << resp.total_records() << " record(s)\n";
+  PrintActivities(resp.records());
+}
+
 int Provenance(Context& c, const Command& cmd) {
   if (c.args.size() != 3) return UsageError(cmd, "give the org, the indicator key and the period");
   pb::GetIndicatorProvenanceRequest req;
@@ -384,14 +394,7 @@ int Provenance(Context& c, const Command& cmd) {
   c.Prepare(ctx);
   auto st = Indicators(c).GetIndicatorProvenance(&ctx, req, &resp);
   if (!st.ok()) return Fail(st);
-  if (c.json()) {
-    PrintJson(resp);
-    return kOk;
-  }
-  const auto& v = resp.value();
-  std::cout << v.key() << " = " << (v.missing() ? "(missing)" : v.display()) << " " << v.unit()
-            << " from " << resp.total_records() << " record(s)\n";
-  PrintActivities(resp.records());
+  PrintProvenance(c, "", resp);
   return kOk;
 }
 
@@ -459,14 +462,7 @@ int RollupProvenance(Context& c, const Command& cmd) {
   c.Prepare(ctx);
   auto st = Indicators(c).GetRollupProvenance(&ctx, req, &resp);
   if (!st.ok()) return Fail(st);
-  if (c.json()) {
-    PrintJson(resp);
-    return kOk;
-  }
-  const auto& v = resp.value();
-  std::cout << req.child() << " " << v.key() << " = " << (v.missing() ? "(missing)" : v.display())
-            << " " << v.unit() << " from " << resp.total_records() << " record(s)\n";
-  PrintActivities(resp.records());
+  PrintProvenance(c, req.child() + " ", resp);
   return kOk;
 }
 

@@ -260,7 +260,7 @@ TEST_F(ApprovalEventsTest, RacingReplicasEscalateEachApprovalOnce) {
     threads.emplace_back([&, c = r.core.get()] {
       for (int round = 0; round < 100; ++round) {
         ASSERT_TRUE(c->FireDueTimers(env_->now(), absl::Seconds(30), 2).ok());
-        if (env_->Count({"ZCARD", std::string(kTimersKey)}) == 0) return;
+        if (env_->Count({"ZCARD", Store::TimersKey(testenv::kOrg)}) == 0) return;
       }
     });
   }

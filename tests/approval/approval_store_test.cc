@@ -211,7 +211,7 @@ TEST_F(ApprovalRedisTest, WholeChainToSignOff) {
   auto again = env_->StartOn("orgs/acme/reports/r1/revisions/1");
   EXPECT_EQ(again.status().code(), C::kFailedPrecondition) << again.status();
   EXPECT_TRUE(env_->StartOn("orgs/acme/reports/r1/revisions/2").ok());
-  EXPECT_EQ(env_->Count({"ZCARD", std::string(kTimersKey)}), 2);  // Only the new one's.
+  EXPECT_EQ(env_->Count({"ZCARD", Store::TimersKey(testenv::kOrg)}), 2);  // Only the new one's.
 }
 
 TEST_F(ApprovalRedisTest, BadInputNeverChangesState) {
@@ -282,7 +282,7 @@ TEST_F(ApprovalRedisTest, BadInputNeverChangesState) {
     EXPECT_EQ(r.status().code(), C::kFailedPrecondition) << ActionName(type);
   }
   EXPECT_TRUE(core().ListMyTasks(Approver("director"), kParent, 0, "")->items.empty());
-  EXPECT_EQ(env_->Count({"ZCARD", std::string(kTimersKey)}), 0);
+  EXPECT_EQ(env_->Count({"ZCARD", Store::TimersKey(testenv::kOrg)}), 0);
 }
 
 TEST_F(ApprovalRedisTest, RequestIdsMakeActionsIdempotent) {
@@ -701,7 +701,7 @@ TEST_F(ApprovalRedisTest, ThreeReplicasFireEachDeadlineOnce) {
   for (int i = 0; i < kApprovals; ++i) {
     ASSERT_TRUE(env_->StartOn(absl::StrCat("orgs/acme/reports/t", i, "/revisions/1")).ok());
   }
-  ASSERT_EQ(env_->Count({"ZCARD", std::string(kTimersKey)}), 2 * kApprovals);
+  ASSERT_EQ(env_->Count({"ZCARD", Store::TimersKey(testenv::kOrg)}), 2 * kApprovals);
   env_->Advance(7300);  // Past due (3600) and escalation (7200).
 
   std::vector<Env::Replica> replicas;
@@ -717,13 +717,13 @@ TEST_F(ApprovalRedisTest, ThreeReplicasFireEachDeadlineOnce) {
         auto n = core->FireDueTimers(env_->now(), absl::Seconds(30), 3);
         ASSERT_TRUE(n.ok()) << n.status();
         fired.fetch_add(*n);
-        if (env_->Count({"ZCARD", std::string(kTimersKey)}) == 0) return;
+        if (env_->Count({"ZCARD", Store::TimersKey(testenv::kOrg)}) == 0) return;
       }
     });
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(fired.load(), 2 * kApprovals);
-  EXPECT_EQ(env_->Count({"ZCARD", std::string(kTimersKey)}), 0);
+  EXPECT_EQ(env_->Count({"ZCARD", Store::TimersKey(testenv::kOrg)}), 0);
 
   std::map<std::string, int> reminders, escalations;
   for (auto& e : env_->Events()) {
@@ -735,6 +735,36 @@ TEST_F(ApprovalRedisTest, ThreeReplicasFireEachDeadlineOnce) {
   for (auto& [name, n] : reminders) EXPECT_EQ(n, 1) << name;
   for (auto& [name, n] : escalations) EXPECT_EQ(n, 1) << name;
   // Nothing fires twice later either.
+  env_->Advance(3600);
+  EXPECT_EQ(*core().FireDueTimers(env_->now(), absl::Seconds(30), 100), 0);
+}
+
+// An upgrade from the global layout: timers the code before left in
+// gr:timers:approval are moved into their org's set and fire once.
+TEST_F(ApprovalRedisTest, TimersOfTheGlobalSetBeforeAnUpgradeFireOnce) {
+  auto s = env_->StartOn("orgs/acme/reports/legacy/revisions/1");
+  ASSERT_TRUE(s.ok()) << s.status();
+  auto members =
+      env_->redis().Command({"ZRANGE", Store::TimersKey(testenv::kOrg), "0", "-1", "WITHSCORES"});
+  ASSERT_TRUE(members.ok()) << members.status();
+  ASSERT_EQ(members->Size(), 4u);  // The reminder and the escalation.
+  for (size_t i = 0; i + 1 < members->Size(); i += 2) {
+    ASSERT_TRUE(env_->redis()
+                    .Command({"ZADD", std::string(kTimersKey), (*members)[i + 1].AsString(),
+                              (*members)[i].AsString()})
+                    .ok());
+  }
+  ASSERT_TRUE(env_->redis().Command({"DEL", Store::TimersKey(testenv::kOrg)}).ok());
+  ASSERT_TRUE(env_->redis().Command({"DEL", streams::OrgIndexKey(kTimersKey)}).ok());
+
+  env_->Advance(7300);  // Past due and escalation.
+  EXPECT_EQ(*env_->store().CountDueTimers(env_->now()), 2);
+  EXPECT_EQ(*core().FireDueTimers(env_->now(), absl::Seconds(30), 100), 2);
+  EXPECT_EQ(env_->Count({"ZCARD", std::string(kTimersKey)}), 0);
+  EXPECT_EQ(env_->Count({"ZCARD", Store::TimersKey(testenv::kOrg)}), 0);
+  int fired = 0;
+  for (auto& e : env_->Events()) fired += e["type"] == "reminder" || e["type"] == "escalated";
+  EXPECT_EQ(fired, 2);
   env_->Advance(3600);
   EXPECT_EQ(*core().FireDueTimers(env_->now(), absl::Seconds(30), 100), 0);
 }
@@ -754,7 +784,7 @@ TEST_F(ApprovalRedisTest, TimerLoopsOnThreeReplicas) {
   }
   for (auto& l : loops) l->Start();
   absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (env_->Count({"ZCARD", std::string(kTimersKey)}) > 0 && absl::Now() < deadline) {
+  while (env_->Count({"ZCARD", Store::TimersKey(testenv::kOrg)}) > 0 && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   for (auto& l : loops) l->Stop();
@@ -774,7 +804,7 @@ TEST_F(ApprovalRedisTest, TimersOfAFinishedStepNeverFire) {
   env_->Advance(100);
   s = env_->Do(Approver("director"), T::kApprove, *s);  // Office done early.
   ASSERT_TRUE(s.ok());
-  auto members = env_->redis().Command({"ZRANGE", std::string(kTimersKey), "0", "-1"});
+  auto members = env_->redis().Command({"ZRANGE", Store::TimersKey(testenv::kOrg), "0", "-1"});
   ASSERT_TRUE(members.ok());
   ASSERT_EQ(members->Size(), 1u);
   EXPECT_EQ((*members)[0].Str(), absl::StrCat("acme|", s->id, "|2|remind"));

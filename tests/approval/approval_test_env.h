@@ -1,4 +1,5 @@
-// Shared setup of the approval integration tests: a real redis-server, the
+// Shared setup of the approval integration tests: a real redis-server (or,
+// built with GOVREPORT_TEST_ON_CLUSTER, the six-node cluster), the
 // store and logic over it with a clock the test moves, the principals of
 // one org and the chain 拟稿 -> 办公室主任审核 -> 分管领导审核 (会签) -> 签发.
 #ifndef GOVREPORT_TESTS_APPROVAL_APPROVAL_TEST_ENV_H_
@@ -16,8 +17,9 @@
 #include "common/auth.h"
 #include "common/events.h"
 #include "common/redis.h"
+#include "common/streams.h"
 #include "gtest/gtest.h"
-#include "redis_server.h"
+#include "test_redis.h"
 
 namespace govreport::approval::testenv {
 
@@ -73,11 +75,11 @@ using Event = std::map<std::string, std::string>;
 class Env {
  public:
   static std::unique_ptr<Env> Create() {
-    auto server = testing::RedisServer::Start();
-    EXPECT_TRUE(server.ok()) << server.status();
-    if (!server.ok()) return nullptr;
+    auto server = std::make_unique<testing::TestRedis>();
+    EXPECT_TRUE(server->ok());
+    if (!server->ok()) return nullptr;
     std::unique_ptr<Env> env(new Env());
-    env->server_ = std::move(*server);
+    env->server_ = std::move(server);
     env->redis_ = std::make_unique<redis::Client>(env->server_->options());
     env->store_ = std::make_unique<Store>(env->redis_.get());
     env->core_ = std::make_unique<ApprovalCore>(env->store_.get(), env->Options());
@@ -109,7 +111,6 @@ class Env {
   ApprovalCore& core() { return *core_; }
   Store& store() { return *store_; }
   redis::Client& redis() { return *redis_; }
-  testing::RedisServer& server() { return *server_; }
   void Advance(int64_t seconds) { now_.fetch_add(seconds); }
   int64_t now() const { return now_.load(); }
 
@@ -148,18 +149,25 @@ class Env {
     return core_->Act(who, type, req);
   }
 
+  // The transition events of every org (gr:{org}:ev:approval), org by
+  // org, each org's oldest first.
   std::vector<Event> Events() {
     std::vector<Event> out;
-    auto r = redis_->Command({"XRANGE", std::string(kEventStream), "-", "+"});
-    EXPECT_TRUE(r.ok()) << r.status();
-    if (!r.ok()) return out;
-    for (size_t i = 0; i < r->Size(); ++i) {
-      Event e;
-      redis::ReplyView kv = (*r)[i][1];
-      for (size_t j = 0; j + 1 < kv.Size(); j += 2) {
-        e[kv[j].AsString()] = kv[j + 1].AsString();
+    auto names = streams::IndexedStreams(*redis_, kEventStream);
+    EXPECT_TRUE(names.ok()) << names.status();
+    if (!names.ok()) return out;
+    for (const std::string& stream : *names) {
+      auto r = redis_->Command({"XRANGE", stream, "-", "+"});
+      EXPECT_TRUE(r.ok()) << r.status();
+      if (!r.ok()) return out;
+      for (size_t i = 0; i < r->Size(); ++i) {
+        Event e;
+        redis::ReplyView kv = (*r)[i][1];
+        for (size_t j = 0; j + 1 < kv.Size(); j += 2) {
+          e[kv[j].AsString()] = kv[j + 1].AsString();
+        }
+        out.push_back(std::move(e));
       }
-      out.push_back(std::move(e));
     }
     return out;
   }
@@ -192,7 +200,7 @@ class Env {
 
  private:
   Env() = default;
-  std::unique_ptr<testing::RedisServer> server_;
+  std::unique_ptr<testing::TestRedis> server_;
   std::unique_ptr<redis::Client> redis_;
   std::unique_ptr<Store> store_;
   std::atomic<int64_t> now_{kT0};

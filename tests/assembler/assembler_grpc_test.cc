@@ -42,6 +42,9 @@ constexpr char kWorkflow[] = "orgs/kjj/workflows/annual";
 constexpr char kTemplate[] = "orgs/kjj/templates/annual";
 constexpr char kGap[] = "warning_film_screenings";
 
+// The stream of org kjj (common/streams.h: gr:{kjj}:q:assemble ...).
+std::string Kjj(absl::string_view global) { return streams::OrgStreamKey(global, "kjj"); }
+
 std::vector<std::map<std::string, std::string>> ReadStream(redis::Client& redis,
                                                            const std::string& stream) {
   std::vector<std::map<std::string, std::string>> out;
@@ -215,9 +218,13 @@ class AssemblerTest : public ::testing::Test {
   void WaitEventsHandled() {
     absl::Time until = absl::Now() + absl::Seconds(20);
     while (absl::Now() < until) {
-      auto p = stack_->redis().Command({"XPENDING", "gr:ev:approval", "assembler"});
-      auto info = stack_->redis().Command({"XINFO", "GROUPS", "gr:ev:approval"});
-      ASSERT_TRUE(p.ok() && info.ok());
+      auto p = stack_->redis().Command({"XPENDING", Kjj(kApprovalEvents), "assembler"});
+      auto info = stack_->redis().Command({"XINFO", "GROUPS", Kjj(kApprovalEvents)});
+      if (!p.ok() || !info.ok() || info->Size() == 0) {
+        // The workers make the group when they first see the org's stream.
+        absl::SleepFor(absl::Milliseconds(20));
+        continue;
+      }
       int64_t lag = -1;
       for (size_t i = 0; i + 1 < (*info)[0].Size(); i += 2) {
         if ((*info)[0][i].Str() == "lag") lag = (*info)[0][i + 1].Int();
@@ -294,7 +301,7 @@ class AssemblerTest : public ::testing::Test {
 
   // The approval event that published `r` (as `pub`), delivered again.
   void ExpectRedeliveredApprovalChangesNothing(const v1::Report& r, const v1::Report& pub) {
-    auto events = ReadStream(stack_->redis(), "gr:ev:approval");
+    auto events = ReadStream(stack_->redis(), Kjj(kApprovalEvents));
     streams::Entry again;
     again.id = "redelivered";
     for (const auto& e : events) {
@@ -305,7 +312,7 @@ class AssemblerTest : public ::testing::Test {
     }
     ASSERT_FALSE(again.fields.empty());
     EXPECT_EQ(stack_->workers().HandleApprovalEvent(again).outcome, streams::Outcome::kDone);
-    EXPECT_EQ(ReadStream(stack_->redis(), std::string(kPublishedEvents)).size(), 1u);
+    EXPECT_EQ(ReadStream(stack_->redis(), Kjj(kPublishedEvents)).size(), 1u);
     EXPECT_EQ(Revision(r.name(), 1).digest(), pub.digest());
   }
 
@@ -383,7 +390,7 @@ TEST_F(AssemblerTest, RepeatedRequestIdReturnsTheFirstReport) {
   v1::Report c;
   EXPECT_EQ(CreateReport(kjj_.drafter, "annual-x", &c).error_code(), StatusCode::OK);
   EXPECT_EQ(CreateReport(kjj_.drafter, "annual-x", &c).error_code(), StatusCode::ALREADY_EXISTS);
-  auto jobs = ReadStream(stack_->redis(), std::string(kAssembleQueue));
+  auto jobs = ReadStream(stack_->redis(), Kjj(kAssembleQueue));
   EXPECT_EQ(jobs.size(), 2u);
 }
 
@@ -548,7 +555,7 @@ TEST_F(AssemblerTest, ApprovalPublishesFrozenDocumentsWithDigests) {
   EXPECT_EQ(bytes[typepb::DOCUMENT_FORMAT_OFD].substr(0, 2), "PK");  // a zip, OFD.xml first
   EXPECT_TRUE(absl::StrContains(bytes[typepb::DOCUMENT_FORMAT_OFD].substr(0, 64), "OFD.xml"));
 
-  auto published = ReadStream(stack_->redis(), std::string(kPublishedEvents));
+  auto published = ReadStream(stack_->redis(), Kjj(kPublishedEvents));
   ASSERT_EQ(published.size(), 1u);
   EXPECT_EQ(published[0]["report"], r.name());
   EXPECT_EQ(published[0]["revision"], rev.name());
@@ -699,7 +706,7 @@ TEST_F(AssemblerTest, PublicationsAreSignedByTheOrgsKeyAndVerifyUntilAByteChange
     EXPECT_FALSE(bad.content_matches()) << FormatName(format);
     EXPECT_TRUE(bad.signature_valid()) << FormatName(format);  // the manifest still is
   }
-  auto published = ReadStream(stack_->redis(), std::string(kPublishedEvents));
+  auto published = ReadStream(stack_->redis(), Kjj(kPublishedEvents));
   ASSERT_EQ(published.size(), 2u);
   EXPECT_EQ(published[1]["signing_key"], key1.name());
   EXPECT_FALSE(published[1]["signature_base64"].empty());
@@ -905,7 +912,7 @@ TEST_F(AssemblerWithoutMasterKeyTest, NoKeyIsMadeAndAnOrgWithAKeyIsNeverPublishe
   ASSERT_TRUE(failed.ok()) << failed.status();
   EXPECT_NE(failed->state(), v1::REPORT_STATE_PUBLISHED);
   EXPECT_TRUE(absl::StrContains(failed->error(), "master key")) << failed->error();
-  EXPECT_TRUE(ReadStream(stack_->redis(), std::string(kPublishedEvents)).empty());
+  EXPECT_TRUE(ReadStream(stack_->redis(), Kjj(kPublishedEvents)).empty());
 }
 
 // Records of the period changed after publication: the published report
@@ -1037,8 +1044,9 @@ TEST_F(AssemblerTest, EventsForUnknownReportsAreAcknowledged) {
   e.fields[3].second = "orgs/jyj/reports/r/revisions/1";  // Org mismatch.
   EXPECT_EQ(stack_->workers().HandleApprovalEvent(e).outcome, streams::Outcome::kDone);
 
-  // Through the running workers: acknowledged, nothing dead-lettered, and
-  // the worker goes on to serve real work.
+  // Through the running workers, in the global stream of the layout before
+  // per-org streams (an upgrade's leftovers are drained): acknowledged,
+  // nothing dead-lettered, and the worker goes on to serve real work.
   ASSERT_TRUE(streams::Add(stack_->redis(), "gr:ev:approval", ghost).ok());
   v1::Report r = Ready("after-ghost");
   EXPECT_EQ(r.current_revision(), 1);
@@ -1046,9 +1054,11 @@ TEST_F(AssemblerTest, EventsForUnknownReportsAreAcknowledged) {
   int64_t pending = -1;
   while (absl::Now() < until) {
     auto p = stack_->redis().Command({"XPENDING", "gr:ev:approval", "assembler"});
-    ASSERT_TRUE(p.ok()) << p.status();
     auto info = stack_->redis().Command({"XINFO", "GROUPS", "gr:ev:approval"});
-    ASSERT_TRUE(info.ok());
+    if (!p.ok() || !info.ok() || info->Size() == 0) {  // Its group is not made yet.
+      absl::SleepFor(absl::Milliseconds(20));
+      continue;
+    }
     int64_t lag = -1;
     for (size_t i = 0; i + 1 < (*info)[0].Size(); i += 2) {
       if ((*info)[0][i].Str() == "lag") lag = (*info)[0][i + 1].Int();
@@ -1269,7 +1279,7 @@ TEST_F(AssemblerTest, BadInputIsRefusedAndNothingIsHalfDone) {
   v1::ListReportsResponse list;
   ASSERT_TRUE(stack_->reports().ListReports(Stack::Ctx(kjj_.drafter).get(), lr, &list).ok());
   EXPECT_EQ(list.reports_size(), 0);
-  EXPECT_TRUE(ReadStream(stack_->redis(), std::string(kAssembleQueue)).empty());
+  EXPECT_TRUE(ReadStream(stack_->redis(), Kjj(kAssembleQueue)).empty());
 }
 
 // Issue 11: ListReports(state=99) answered OK with nothing; a value the
@@ -1652,7 +1662,7 @@ TEST_F(AssemblerTest, OnlyTheApprovalTheAssemblerStartedPublishes) {
   // approve that revision again: the drafter's submit is refused (naming
   // the other approval) and the report is a draft again, to be reassembled.
   WaitEventsHandled();
-  EXPECT_TRUE(ReadStream(stack_->redis(), std::string(kPublishedEvents)).empty());
+  EXPECT_TRUE(ReadStream(stack_->redis(), Kjj(kPublishedEvents)).empty());
   v1::SubmitReportRequest sr;
   sr.set_name(r.name());
   v1::Report resumed;
@@ -1662,18 +1672,18 @@ TEST_F(AssemblerTest, OnlyTheApprovalTheAssemblerStartedPublishes) {
   v1::Report now = GetWithStaleness(r.name());
   EXPECT_EQ(now.state(), v1::REPORT_STATE_DRAFT);
   EXPECT_TRUE(now.approval().empty());
-  EXPECT_TRUE(ReadStream(stack_->redis(), std::string(kPublishedEvents)).empty());
+  EXPECT_TRUE(ReadStream(stack_->redis(), Kjj(kPublishedEvents)).empty());
 
   // A report published by its own approval: another approval on the
   // published revision is refused, and nothing is republished.
   v1::Report pub = Publish("second-approval-2");
   ASSERT_EQ(pub.state(), v1::REPORT_STATE_PUBLISHED);
-  ASSERT_EQ(ReadStream(stack_->redis(), std::string(kPublishedEvents)).size(), 1u);
+  ASSERT_EQ(ReadStream(stack_->redis(), Kjj(kPublishedEvents)).size(), 1u);
   apb::Approval again;
   st = StartDirectly(kjj_.drafter, absl::StrCat(pub.name(), "/revisions/1"), kWorkflow, &again);
   EXPECT_EQ(st.error_code(), StatusCode::FAILED_PRECONDITION) << st.error_message();
   WaitEventsHandled();
-  EXPECT_EQ(ReadStream(stack_->redis(), std::string(kPublishedEvents)).size(), 1u);
+  EXPECT_EQ(ReadStream(stack_->redis(), Kjj(kPublishedEvents)).size(), 1u);
   v1::Revision rev = Revision(pub.name(), 1);
   EXPECT_EQ(rev.approval(), pub.approval());
   EXPECT_EQ(rev.digest(), pub.digest());
@@ -1694,7 +1704,7 @@ TEST_F(AssemblerTest, PublicationAnchorsTheApprovalHistoryHead) {
   ASSERT_FALSE(verified.head_hash().empty());
   EXPECT_EQ(pub.approval_history_head(), verified.head_hash());
   EXPECT_EQ(Revision(pub.name(), 1).approval_history_head(), verified.head_hash());
-  auto published = ReadStream(stack_->redis(), std::string(kPublishedEvents));
+  auto published = ReadStream(stack_->redis(), Kjj(kPublishedEvents));
   ASSERT_EQ(published.size(), 1u);
   EXPECT_EQ(published[0]["approval_history_head"], verified.head_hash());
   EXPECT_EQ(published[0]["approval"], pub.approval());
@@ -1809,7 +1819,7 @@ class AssemblerManualTest : public AssemblerTest {
 
   streams::ConsumerOptions ConsumerOptions(const std::string& name) {
     streams::ConsumerOptions o;
-    o.stream = std::string(kAssembleQueue);
+    o.stream = Kjj(kAssembleQueue);
     o.group = std::string(kConsumerGroup);
     o.consumer = name;
     o.block = absl::Milliseconds(20);
@@ -1838,15 +1848,15 @@ class AssemblerManualTest : public AssemblerTest {
 TEST_F(AssemblerManualTest, RedeliveredJobNeverMakesASecondRevision) {
   v1::Report r;
   ASSERT_TRUE(CreateReport(kjj_.drafter, "once", &r).ok());
-  auto jobs = ReadStream(stack_->redis(), std::string(kAssembleQueue));
+  auto jobs = ReadStream(stack_->redis(), Kjj(kAssembleQueue));
   ASSERT_EQ(jobs.size(), 1u);
   streams::Fields fields;
   for (const auto& [k, v] : jobs[0]) {
     if (k != "_id") fields.emplace_back(k, v);
   }
   // The same job twice more, as a producer retry or a replay would.
-  ASSERT_TRUE(streams::Add(stack_->redis(), std::string(kAssembleQueue), fields).ok());
-  ASSERT_TRUE(streams::Add(stack_->redis(), std::string(kAssembleQueue), fields).ok());
+  ASSERT_TRUE(streams::Add(stack_->redis(), Kjj(kAssembleQueue), fields).ok());
+  ASSERT_TRUE(streams::Add(stack_->redis(), Kjj(kAssembleQueue), fields).ok());
 
   // A worker that dies after storing the revision, before its XACK.
   streams::Consumer crashed(&stack_->redis(), ConsumerOptions("crashed"));
@@ -1867,7 +1877,7 @@ TEST_F(AssemblerManualTest, RedeliveredJobNeverMakesASecondRevision) {
   EXPECT_EQ(now.applied_job(), 1);
   EXPECT_EQ(Exists(Store::RevisionKey(RevisionRef{"kjj", "once", 1})), 1);
   EXPECT_EQ(Exists(Store::RevisionKey(RevisionRef{"kjj", "once", 2})), 0);
-  auto pending = stack_->redis().Command({"XPENDING", std::string(kAssembleQueue), "assembler"});
+  auto pending = stack_->redis().Command({"XPENDING", Kjj(kAssembleQueue), "assembler"});
   ASSERT_TRUE(pending.ok());
   EXPECT_EQ((*pending)[0].Int(), 0);
   auto job_rev = stack_->redis().Command({"GET", JobIdempotencyKey({"kjj", "once", 1, ""})});
@@ -1910,7 +1920,7 @@ class AssemblerEventsByHandTest : public AssemblerTest {
   streams::Entry ApprovedEvent(const std::string& approval) {
     streams::Entry entry;
     entry.id = "by-hand";
-    for (const auto& e : ReadStream(stack_->redis(), "gr:ev:approval")) {
+    for (const auto& e : ReadStream(stack_->redis(), Kjj(kApprovalEvents))) {
       if (e.at("type") != "approved" || e.at("approval") != approval) continue;
       for (const auto& [k, v] : e) {
         if (k != "_id") entry.fields.emplace_back(k, v);
@@ -1998,7 +2008,7 @@ TEST_F(AssemblerEventsByHandTest, AFailedPublicationVoidsItsNumberAndAReplayGets
   EXPECT_EQ(second.state(), v1::DOCUMENT_NUMBER_STATE_ISSUED);
   EXPECT_TRUE(second.published());
   EXPECT_EQ(second.revision(), frozen.name());
-  auto published = ReadStream(stack_->redis(), std::string(kPublishedEvents));
+  auto published = ReadStream(stack_->redis(), Kjj(kPublishedEvents));
   ASSERT_EQ(published.size(), 1u);
   EXPECT_EQ(published[0]["document_number"], frozen.document_number());
   EXPECT_EQ(published[0]["signer_names"], R"(["张秘书"])");
@@ -2026,7 +2036,7 @@ TEST_F(AssemblerFailureTest, DeadLetteredJobShowsTheErrorAndReassembleRecovers) 
   EXPECT_FALSE(failed.assembling());
   EXPECT_TRUE(absl::StrContains(failed.error(), "records")) << failed.error();
   EXPECT_TRUE(absl::StrContains(failed.error(), "doomed#1")) << failed.error();
-  auto dead = ReadStream(stack_->redis(), absl::StrCat(kAssembleQueue, ":dead"));
+  auto dead = ReadStream(stack_->redis(), streams::DeadLetterStream(Kjj(kAssembleQueue)));
   ASSERT_EQ(dead.size(), 1u);
   EXPECT_EQ(dead[0]["report"], r.name());
   v1::Report out;
@@ -2044,7 +2054,7 @@ TEST_F(AssemblerFailureTest, DeadLetteredJobShowsTheErrorAndReassembleRecovers) 
   EXPECT_TRUE(out.error().empty());
   Workers fixed(&stack_->store(), &stack_->upstream(), CallAs::Token(stack_->service_token()));
   streams::ConsumerOptions o;
-  o.stream = std::string(kAssembleQueue);
+  o.stream = Kjj(kAssembleQueue);
   o.group = std::string(kConsumerGroup);
   o.consumer = "fixed";
   o.block = absl::Milliseconds(20);
@@ -2059,6 +2069,45 @@ TEST_F(AssemblerFailureTest, DeadLetteredJobShowsTheErrorAndReassembleRecovers) 
   EXPECT_EQ(back.state(), v1::REPORT_STATE_DRAFT);
   EXPECT_EQ(back.current_revision(), 1);
   EXPECT_EQ(back.applied_job(), 2);
+}
+
+// ----------------------------------------------------------- upgrade
+
+// A job the code before queued on the global gr:q:assemble (before per-org
+// queues) is still assembled, once, by workers that walk the org index.
+TEST_F(AssemblerTest, AJobOnTheGlobalQueueOfTheLayoutBeforeIsAssembled) {
+  stack_->StopWorkers();
+  v1::Report r;
+  ASSERT_TRUE(CreateReport(kjj_.drafter, "legacy", &r).ok());
+  auto jobs = ReadStream(stack_->redis(), Kjj(kAssembleQueue));
+  ASSERT_EQ(jobs.size(), 1u);
+  streams::Fields fields;
+  for (const auto& [k, v] : jobs[0]) {
+    if (k != "_id") fields.emplace_back(k, v);
+  }
+  // Where the code before put it.
+  ASSERT_TRUE(stack_->redis().Command({"DEL", Kjj(kAssembleQueue)}).ok());
+  ASSERT_TRUE(streams::Add(stack_->redis(), std::string(kAssembleQueue), fields).ok());
+
+  Workers upgraded(&stack_->store(), &stack_->upstream(), CallAs::Token(stack_->service_token()));
+  streams::ConsumerOptions o;
+  o.stream = std::string(kAssembleQueue);
+  o.group = std::string(kConsumerGroup);
+  o.consumer = "upgraded";
+  o.block = absl::Milliseconds(20);
+  streams::IndexedConsumer c(&stack_->redis(), o);
+  for (int i = 0; i < 5; ++i) {
+    auto n = c.Poll([&](const streams::Entry& e) { return upgraded.HandleAssemble(e); });
+    ASSERT_TRUE(n.ok()) << n.status();
+  }
+  auto stored = stack_->store().ReadReport(ReportRef{"kjj", "legacy"});
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->current_revision(), 1);
+  EXPECT_EQ(stored->applied_job(), 1);
+  auto pending = stack_->redis().Command(
+      {"XPENDING", std::string(kAssembleQueue), std::string(kConsumerGroup)});
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  EXPECT_EQ((*pending)[0].Int(), 0);
 }
 
 // ------------------------------------------------------ several replicas
@@ -2090,10 +2139,18 @@ TEST_F(AssemblerReplicasTest, ReplicasShareTheQueueAndEachJobAssemblesOnce) {
     EXPECT_EQ(r.current_revision(), 1);
     EXPECT_EQ(r.applied_job(), 1);
   }
-  auto consumers = stack_->redis().Command(
-      {"XINFO", "CONSUMERS", std::string(kAssembleQueue), std::string(kConsumerGroup)});
-  ASSERT_TRUE(consumers.ok());
-  EXPECT_EQ(consumers->Size(), 4u);  // 2 replicas × 2 worker threads.
+  // Every worker thread joins the org's group (2 replicas × 2 threads),
+  // each once it has first seen the org's queue in the index.
+  size_t joined = 0;
+  for (absl::Time until = absl::Now() + absl::Seconds(10); absl::Now() < until;) {
+    auto consumers = stack_->redis().Command(
+        {"XINFO", "CONSUMERS", Kjj(kAssembleQueue), std::string(kConsumerGroup)});
+    ASSERT_TRUE(consumers.ok());
+    joined = consumers->Size();
+    if (joined == 4) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_EQ(joined, 4u);
 }
 
 }  // namespace

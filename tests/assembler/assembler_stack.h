@@ -36,11 +36,11 @@
 #include "govreport/templates/v1/templates.grpc.pb.h"
 #include "records/core.h"
 #include "records/grpc_service.h"
-#include "redis_server.h"
 #include "templates/service/core.h"
 #include "templates/service/grpc_service.h"
 #include "templates/service/records_figures.h"
 #include "templates/service/store.h"
+#include "test_redis.h"
 
 namespace govreport::assembler::testing {
 
@@ -169,7 +169,8 @@ class Stack {
   absl::Status StartReplica(const StackOptions& options, const redis::Options& ro, int i,
                             const std::string& worker_token);
 
-  std::unique_ptr<govreport::testing::RedisServer> redis_server_;
+  // Its own redis-server, or the shared cluster (test_redis.h).
+  std::unique_ptr<govreport::testing::TestRedis> redis_server_;
   std::unique_ptr<redis::Client> redis_;
   std::unique_ptr<auth::Authenticator> auth_;
   // records

@@ -4,7 +4,7 @@
 // entries a dead consumer held are taken over with XAUTOCLAIM once idle
 // past --claim-idle-ms. Afterwards every report is PUBLISHED, none is left
 // ASSEMBLING, each has exactly the one revision its one job made, each
-// was announced on gr:ev:published exactly once, nothing sits in a
+// was announced on its org's gr:{org}:ev:published exactly once, nothing sits in a
 // dead-letter stream, and every published digest matches its documents.
 #include <atomic>
 #include <fstream>
@@ -19,6 +19,7 @@
 #include "absl/time/clock.h"
 #include "common/crypto.h"
 #include "common/enums.h"
+#include "common/streams.h"
 #include "tests/fault/scenarios.h"
 
 namespace govreport::fault {
@@ -38,45 +39,66 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-// Entries of a stream as field maps.
+// Every stream of a global name: each org's (common/streams.h) and the
+// global one of the layout before, if any.
+std::vector<std::string> StreamsOf(redis::Client& redis, const std::string& global) {
+  auto names = streams::IndexedStreams(redis, global);
+  return names.ok() ? *names : std::vector<std::string>{};
+}
+
+// Entries of every stream of `global` as field maps.
 std::vector<std::map<std::string, std::string>> ReadStream(redis::Client& redis,
-                                                           const std::string& stream) {
+                                                           const std::string& global) {
   std::vector<std::map<std::string, std::string>> out;
-  auto reply = redis.Command({"XRANGE", stream, "-", "+"});
-  if (!reply.ok()) return out;
-  for (size_t i = 0; i < reply->Size(); ++i) {
-    std::map<std::string, std::string> fields;
-    auto kv = (*reply)[i][1];
-    for (size_t j = 0; j + 1 < kv.Size(); j += 2) fields[kv[j].AsString()] = kv[j + 1].AsString();
-    out.push_back(std::move(fields));
+  for (const std::string& stream : StreamsOf(redis, global)) {
+    auto reply = redis.Command({"XRANGE", stream, "-", "+"});
+    if (!reply.ok()) continue;
+    for (size_t i = 0; i < reply->Size(); ++i) {
+      std::map<std::string, std::string> fields;
+      auto kv = (*reply)[i][1];
+      for (size_t j = 0; j + 1 < kv.Size(); j += 2) fields[kv[j].AsString()] = kv[j + 1].AsString();
+      out.push_back(std::move(fields));
+    }
   }
   return out;
 }
 
-int64_t StreamLength(redis::Client& redis, const std::string& stream) {
-  auto reply = redis.Command({"XLEN", stream});
-  return reply.ok() ? reply->Int() : -1;
+// Entries in the dead-letter streams of `global`'s streams.
+int64_t DeadLength(redis::Client& redis, const std::string& global) {
+  int64_t n = 0;
+  for (const std::string& stream : StreamsOf(redis, global)) {
+    auto reply = redis.Command({"XLEN", streams::DeadLetterStream(stream)});
+    if (!reply.ok()) return -1;
+    n += reply->Int();
+  }
+  return n;
 }
 
-// Entries of `stream` pending on consumers of the process `pid`.
-int64_t PendingOf(redis::Client& redis, const std::string& stream, pid_t pid) {
-  auto reply = redis.Command({"XPENDING", stream, kGroup});
-  if (!reply.ok() || reply->Size() < 4) return 0;
+// Entries of `global`'s streams pending on consumers of the process `pid`.
+int64_t PendingOf(redis::Client& redis, const std::string& global, pid_t pid) {
   int64_t n = 0;
-  auto consumers = (*reply)[3];
   std::string tag = absl::StrCat("-", pid, "-");
-  for (size_t i = 0; i < consumers.Size(); ++i) {
-    if (absl::StrContains(consumers[i][0].Str(), tag)) {
-      n += consumers[i][1].AsInt().value_or(0);
+  for (const std::string& stream : StreamsOf(redis, global)) {
+    auto reply = redis.Command({"XPENDING", stream, kGroup});
+    if (!reply.ok() || reply->Size() < 4) continue;
+    auto consumers = (*reply)[3];
+    for (size_t i = 0; i < consumers.Size(); ++i) {
+      if (absl::StrContains(consumers[i][0].Str(), tag)) {
+        n += consumers[i][1].AsInt().value_or(0);
+      }
     }
   }
   return n;
 }
 
-int64_t PendingTotal(redis::Client& redis, const std::string& stream) {
-  auto reply = redis.Command({"XPENDING", stream, kGroup});
-  if (!reply.ok() || reply->Size() < 1) return -1;
-  return (*reply)[0].AsInt().value_or(-1);
+int64_t PendingTotal(redis::Client& redis, const std::string& global) {
+  int64_t n = 0;
+  for (const std::string& stream : StreamsOf(redis, global)) {
+    auto reply = redis.Command({"XPENDING", stream, kGroup});
+    if (!reply.ok() || reply->Size() < 1) return -1;
+    n += (*reply)[0].AsInt().value_or(0);
+  }
+  return n;
 }
 
 struct Flow {
@@ -362,8 +384,7 @@ void WorkerCrashes::Check() {
     announced_digest_[it->second] = e.count("digest") ? e.at("digest") : "";
   }
   for (const Flow& f : flows_) CheckFlow(f);
-  dead_ = StreamLength(c_.redis(), absl::StrCat(kAssembleQueue, ":dead")) +
-          StreamLength(c_.redis(), absl::StrCat(kApprovalEvents, ":dead"));
+  dead_ = DeadLength(c_.redis(), kAssembleQueue) + DeadLength(c_.redis(), kApprovalEvents);
   if (dead_ > 0) problems_.Add(absl::StrCat(dead_, " entries in dead-letter streams"));
   pending_ = PendingTotal(c_.redis(), kAssembleQueue) + PendingTotal(c_.redis(), kApprovalEvents);
   crashes_ = c_.Crashes();
