@@ -54,11 +54,31 @@ gr_cleanup() {
     [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || true
   done
   for pid in "${GR_PIDS[@]:-}"; do
-    # Not a child of this shell when it came from the file: poll instead.
+    # Polled, since a pid from the file is no child of this shell; one that
+    # has not stopped 20 s after SIGTERM is killed, so that a stuck process
+    # fails its test instead of hanging it.
     [ -n "$pid" ] || continue
-    wait "$pid" 2>/dev/null || while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+    local polls=0
+    while gr_alive "$pid"; do
+      if [ "$polls" -ge 400 ]; then
+        gr_log "pid $pid ($(cat "/proc/$pid/comm" 2>/dev/null)) still running 20 s after SIGTERM: SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+        break
+      fi
+      sleep 0.05
+      polls=$((polls + 1))
+    done
+    wait "$pid" 2>/dev/null || true  # reaps a child
   done
   GR_PIDS=()
+}
+
+# Whether process $1 runs (a zombie, exited but not yet reaped, does not).
+gr_alive() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat="${stat##*) }"  # the state letter follows "pid (comm) "
+  [ "${stat:0:1}" != Z ]
 }
 
 # The generated Redis passwords, by ACL user (lower case), for gr_redis_url
