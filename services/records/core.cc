@@ -351,9 +351,13 @@ absl::StatusOr<CompiledProfile::Figures> RecordsCore::ReadFigures(const std::str
     }
     return profile.Evaluate(period, dv, fields, distinct, latest, extra);
   }
+  return ChangedDuringReads(org_id, kAttempts);
+}
+
+absl::Status ChangedDuringReads(const std::string& org_id, int attempts) {
   return errors::WithReason(
       absl::AbortedError(absl::StrCat("orgs/", org_id, ": its records changed during each of ",
-                                      kAttempts, " reads of its figures; retry")),
+                                      attempts, " reads of its figures; retry")),
       "CONCURRENT_WRITES", "读取期间记录不断被修改，请重试");
 }
 

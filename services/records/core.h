@@ -53,6 +53,10 @@ struct RecordsOptions {
   std::function<absl::Time()> clock;
 };
 
+// ABORTED (reason CONCURRENT_WRITES): the org's records changed during each
+// of `attempts` reads of its figures.
+absl::Status ChangedDuringReads(const std::string& org_id, int attempts);
+
 class RecordsCore {
  public:
   explicit RecordsCore(redis::Client* redis, RecordsOptions options = {});

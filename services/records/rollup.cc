@@ -314,10 +314,7 @@ absl::StatusOr<ChildFigures> RecordsCore::ReadChild(const std::string& child_id,
     GR_ASSIGN_OR_RETURN(int64_t after, store_.DataVersion(child_id));
     if (after == out.data_version) return out;
   }
-  return errors::WithReason(
-      absl::AbortedError(absl::StrCat("orgs/", child_id, ": its records changed during each of ",
-                                      kAttempts, " reads of its figures; retry")),
-      "CONCURRENT_WRITES", "读取期间记录不断被修改，请重试");
+  return ChangedDuringReads(child_id, kAttempts);
 }
 
 absl::StatusOr<pb::GetRollupValuesResponse> RecordsCore::GetRollupValues(
