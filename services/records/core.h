@@ -188,7 +188,7 @@ class RecordsCore {
   // One child's figures by its `profile`, and the persons of the DISTINCT
   // indicators `parent` rolls up, of one data version.
   absl::StatusOr<ChildFigures> ReadChild(const std::string& child_id,
-                                         const CompiledProfile& profile,
+                                         const std::shared_ptr<const CompiledProfile>& profile,
                                          const CompiledProfile& parent, const Period& period);
   absl::Time Now() const;
 

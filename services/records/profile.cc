@@ -343,8 +343,13 @@ const pb::ActivityType* CompiledProfile::FindType(const std::string& key) const 
 }
 
 const pb::Indicator* CompiledProfile::FindIndicator(const std::string& key) const {
+  int at = IndicatorIndex(key);
+  return at < 0 ? nullptr : &profile_.indicators(at);
+}
+
+int CompiledProfile::IndicatorIndex(const std::string& key) const {
   auto it = indicators_.find(key);
-  return it == indicators_.end() ? nullptr : &profile_.indicators(it->second);
+  return it == indicators_.end() ? -1 : it->second;
 }
 
 std::string CompiledProfile::KnownTypes() const {

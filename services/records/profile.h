@@ -69,6 +69,8 @@ class CompiledProfile {
   const pb::Profile& proto() const { return profile_; }
   const pb::ActivityType* FindType(const std::string& key) const;
   const pb::Indicator* FindIndicator(const std::string& key) const;
+  // The indicator's place in the catalogue (and in Figures::values), or -1.
+  int IndicatorIndex(const std::string& key) const;
   std::string KnownTypes() const;
 
   // Values of a breakdown dimension that its types do not list but the

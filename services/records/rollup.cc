@@ -19,13 +19,6 @@ namespace {
 // Threads that read one roll-up's children at once.
 constexpr size_t kRollupReaders = 4;
 
-// The child's indicators by key, for one child.
-std::map<std::string, int> IndexByKey(const pb::Profile& profile) {
-  std::map<std::string, int> out;
-  for (int i = 0; i < profile.indicators_size(); ++i) out[profile.indicators(i).key()] = i;
-  return out;
-}
-
 // The parent's indicator with no figure yet: key, words and scale.
 pb::IndicatorValue EmptyValue(const pb::Indicator& ind) {
   pb::IndicatorValue v;
@@ -154,28 +147,23 @@ std::string RollupMismatch(const pb::Indicator& parent, const pb::Indicator* chi
 pb::GetRollupValuesResponse CombineRollup(const CompiledProfile& parent,
                                           const std::vector<ChildFigures>& children) {
   pb::GetRollupValuesResponse out;
-  std::vector<std::map<std::string, int>> indexes;
-  indexes.reserve(children.size());
-  for (const auto& c : children) indexes.push_back(IndexByKey(c.profile));
   std::map<std::string, const pb::IndicatorValue*> totals;
   for (const pb::Indicator& ind : parent.proto().indicators()) {
     pb::RollupValue& rolled = *out.add_values();
     Sum sum(ind);
-    for (size_t i = 0; i < children.size(); ++i) {
-      const ChildFigures& child = children[i];
+    for (const ChildFigures& child : children) {
       pb::RollupShare& share = *rolled.add_shares();
       share.set_org(child.org.name());
-      auto at = indexes[i].find(ind.key());
-      const pb::Indicator* theirs =
-          at == indexes[i].end() ? nullptr : &child.profile.indicators(at->second);
+      const int at = child.profile->IndicatorIndex(ind.key());
+      const pb::Indicator* theirs = child.profile->FindIndicator(ind.key());
       std::string mismatch = RollupMismatch(ind, theirs);
-      if (!mismatch.empty() || static_cast<size_t>(at->second) >= child.values.size()) {
+      if (!mismatch.empty() || static_cast<size_t>(at) >= child.values.size()) {
         *share.mutable_value() = EmptyValue(ind);
         share.mutable_value()->set_missing(true);
         share.set_excluded(mismatch.empty() ? "its figures are incomplete" : mismatch);
         continue;
       }
-      *share.mutable_value() = ShareValue(ind, child.values[at->second]);
+      *share.mutable_value() = ShareValue(ind, child.values[at]);
       auto persons = child.persons.find(ind.key());
       sum.Add(share.value(), persons == child.persons.end() ? nullptr : &persons->second);
     }
@@ -282,27 +270,26 @@ absl::StatusOr<std::optional<ChildFigures>> RecordsCore::ReadSharedChild(
   auto profile = GetProfile(child_id);
   if (absl::IsFailedPrecondition(profile.status())) return std::optional<ChildFigures>();
   if (!profile.ok()) return profile.status();
-  GR_ASSIGN_OR_RETURN(ChildFigures figures, ReadChild(child_id, **profile, parent, period));
+  GR_ASSIGN_OR_RETURN(ChildFigures figures, ReadChild(child_id, *profile, parent, period));
   figures.org = org;
   return std::optional<ChildFigures>(std::move(figures));
 }
 
-absl::StatusOr<ChildFigures> RecordsCore::ReadChild(const std::string& child_id,
-                                                    const CompiledProfile& profile,
-                                                    const CompiledProfile& parent,
-                                                    const Period& period) {
+absl::StatusOr<ChildFigures> RecordsCore::ReadChild(
+    const std::string& child_id, const std::shared_ptr<const CompiledProfile>& profile,
+    const CompiledProfile& parent, const Period& period) {
   // A union needs the child's persons, read beside its figures: both are
   // of one data version when the version is the same after them.
   constexpr int kAttempts = 4;
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    GR_ASSIGN_OR_RETURN(auto figures, ReadFigures(child_id, profile, period));
+    GR_ASSIGN_OR_RETURN(auto figures, ReadFigures(child_id, *profile, period));
     ChildFigures out;
     out.data_version = figures.data_version;
-    out.profile = profile.proto();
+    out.profile = profile;
     out.values = std::move(figures.values);
     for (const auto& ind : parent.proto().indicators()) {
       if (ind.measure().kind() != pb::MEASURE_KIND_DISTINCT) continue;
-      const pb::Indicator* theirs = profile.FindIndicator(ind.key());
+      const pb::Indicator* theirs = profile->FindIndicator(ind.key());
       if (!RollupMismatch(ind, theirs).empty()) continue;
       std::vector<std::string> types(theirs->measure().activity_types().begin(),
                                      theirs->measure().activity_types().end());

@@ -6,6 +6,7 @@
 #define GOVREPORT_RECORDS_ROLLUP_H_
 
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -19,8 +20,9 @@ namespace govreport::records {
 struct ChildFigures {
   pb::Org org;
   int64_t data_version = 0;
-  // Its own catalogue, and its values in that catalogue's order.
-  pb::Profile profile;
+  // Its own catalogue (shared with the profile cache), and its values in
+  // that catalogue's order.
+  std::shared_ptr<const CompiledProfile> profile;
   std::vector<pb::IndicatorValue> values;
   // For each of its DISTINCT indicators the parent also has: the persons.
   std::map<std::string, std::set<std::string>> persons;

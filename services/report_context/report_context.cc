@@ -4,6 +4,7 @@
 #include "absl/strings/str_format.h"
 #include "common/numerals.h"
 #include "records/period.h"
+#include "records/profile.h"
 
 namespace govreport::templates {
 namespace {
@@ -108,8 +109,8 @@ std::string RowsKey(const std::string& indicator_key) {
 }
 
 ContextKind IndicatorKind(const records::v1::Indicator& indicator) {
-  bool money = indicator.unit() == "万元" || indicator.unit() == "元";
-  return money ? ContextKind::kMoney : ContextKind::kQuantity;
+  return records::KindOf(indicator) == records::v1::VALUE_KIND_MONEY_FEN ? ContextKind::kMoney
+                                                                         : ContextKind::kQuantity;
 }
 
 std::vector<std::pair<std::string, ContextKind>> ExtraContextNames(
