@@ -71,9 +71,14 @@ absl::StatusOr<StreamSlots::Slot> StreamSlots::Acquire(const std::string& org,
   return Slot(this, org, caller);
 }
 
+bool StreamSlots::WaitUntilIdle(absl::Duration limit) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return idle_.wait_for(lock, absl::ToChronoMilliseconds(limit), [this] { return open_ == 0; });
+}
+
 void StreamSlots::Release(const std::string& org, const std::string& caller) {
   std::lock_guard<std::mutex> lock(mu_);
-  --open_;
+  if (--open_ == 0) idle_.notify_all();
   if (auto it = by_org_.find(org); it != by_org_.end() && --it->second <= 0) by_org_.erase(it);
   if (limits_.per_caller > 0) {
     if (auto it = by_caller_.find(caller); it != by_caller_.end() && --it->second <= 0) {

@@ -9,6 +9,7 @@
 #define GOVREPORT_COMMON_STREAM_SLOTS_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <string>
 
@@ -16,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace govreport {
 
@@ -63,6 +65,11 @@ class StreamSlots {
   void Stop() { stopping_.store(true); }
   bool stopping() const { return stopping_.load(); }
 
+  // Waits up to `limit` for every slot to be given back, so a server that
+  // stops lets its open streams write their last event first; false if some
+  // are still open.
+  bool WaitUntilIdle(absl::Duration limit);
+
   const StreamLimits& limits() const { return limits_; }
 
  private:
@@ -72,6 +79,7 @@ class StreamSlots {
   StreamLimits limits_;
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
+  std::condition_variable idle_;
   int open_ = 0;                                     // Guarded by mu_.
   absl::flat_hash_map<std::string, int> by_org_;     // Guarded by mu_.
   absl::flat_hash_map<std::string, int> by_caller_;  // Guarded by mu_.

@@ -309,7 +309,12 @@ Gateway::~Gateway() { Stop(); }
 
 void Gateway::Stop() {
   stopping_ = true;
-  if (slots_ != nullptr) slots_->Stop();
+  if (slots_ != nullptr) {
+    slots_->Stop();
+    // httplib writes nothing more once it stops, so each open stream gets
+    // its SHUTTING_DOWN event out first (its loop wakes every 200 ms).
+    slots_->WaitUntilIdle(absl::Seconds(3));
+  }
   if (thread_.joinable()) {
     // stop() does nothing before the thread began to listen.
     for (int i = 0; i < 5000 && !server_->is_running(); ++i) {
