@@ -60,6 +60,10 @@ void DefineFlags(govreport::Flags& flags) {
                "CA certificates (PEM) an imported signing certificate must chain to "
                "(reportctl key import-certificate); unset: any issuer is taken as given");
   flags.Define("workers", "2", "Threads per replica taking assemble jobs");
+  flags.Define("inline-assemblies", "-1",
+               "CreateReport calls that may assemble their first revision themselves at once "
+               "(committed with the report, no queue hop); -1: as many as --workers, 0: every "
+               "report waits for a worker");
   flags.Define("event-workers", "1", "Threads per replica taking approval events");
   flags.Define("call-timeout-ms", "10000", "Deadline of each call to another service");
   flags.Define("render-timeout-ms", "30000", "Deadline of each render call");
@@ -131,6 +135,7 @@ std::vector<std::unique_ptr<govreport::metrics::Sampler>> StartWorkSamplers(
 struct Options {
   int64_t workers = 0;
   int64_t event_workers = 0;
+  int64_t inline_assemblies = 0;
   int64_t call_timeout_ms = 0;
   int64_t render_timeout_ms = 0;
   int64_t claim_idle_ms = 0;
@@ -195,11 +200,25 @@ absl::StatusOr<govreport::assembler::StoreOptions> StoreOptionsFromFlags(
   return out;
 }
 
+// CreateReport's own assemblies run with the workers' service token; without
+// one there are none.
+govreport::assembler::CoreOptions CoreOptionsOf(const Options& options,
+                                                const std::string& service_token) {
+  govreport::assembler::CoreOptions core;
+  if (!service_token.empty()) {
+    core.inline_assemblies = static_cast<int>(
+        options.inline_assemblies < 0 ? options.workers : options.inline_assemblies);
+  }
+  core.service = govreport::assembler::CallAs::Token(service_token);
+  return core;
+}
+
 absl::StatusOr<Options> OptionsFromFlags(const govreport::Flags& flags) {
   Options o;
   const std::pair<const char*, int64_t*> fields[] = {
       {"workers", &o.workers},
       {"event-workers", &o.event_workers},
+      {"inline-assemblies", &o.inline_assemblies},
       {"call-timeout-ms", &o.call_timeout_ms},
       {"render-timeout-ms", &o.render_timeout_ms},
       {"claim-idle-ms", &o.claim_idle_ms},
@@ -218,14 +237,15 @@ absl::StatusOr<Options> OptionsFromFlags(const govreport::Flags& flags) {
     if (!v.ok()) return v.status();
     *field = *v;
   }
-  if (o.workers < 0 || o.event_workers < 0 || o.call_timeout_ms < 100 ||
+  if (o.workers < 0 || o.event_workers < 0 || o.inline_assemblies < -1 || o.call_timeout_ms < 100 ||
       o.render_timeout_ms < 100 || o.claim_idle_ms < 1000 || o.max_deliveries < 1 ||
       o.watch_poll_ms < 10 || o.max_watches_per_caller < 1 || o.max_watches < 1 ||
       o.max_watches > 100000 || o.max_watches_per_org < 1 || o.trim_interval_ms < 0 ||
       o.outdated_check_interval_ms < 0 || o.stream_retention_s < 0 ||
       o.dead_letter_retention_s < 0) {
     return absl::InvalidArgumentError(
-        "need --workers >= 0, --event-workers >= 0, --call-timeout-ms and "
+        "need --workers >= 0, --event-workers >= 0, --inline-assemblies >= -1, --call-timeout-ms "
+        "and "
         "--render-timeout-ms >= 100, --claim-idle-ms >= 1000, --max-deliveries >= 1, "
         "--watch-poll-ms >= 10, --max-watches-per-caller >= 1, "
         "--max-watches 1..100000, --max-watches-per-org >= 1, --trim-interval-ms, "
@@ -275,7 +295,7 @@ int main(int argc, char** argv) {
   if (!store_options.ok()) return govreport::FailStartup(kService, store_options.status());
   store_options->event_retention = *event_retention;
   assembler::Store store(&redis, *store_options);
-  assembler::ReportCore core(&store, &upstream);
+  assembler::ReportCore core(&store, &upstream, CoreOptionsOf(*options, service_token));
   assembler::GrpcOptions grpc_options;
   grpc_options.watch_poll = absl::Milliseconds(options->watch_poll_ms);
   grpc_options.max_watches_per_principal = static_cast<int>(options->max_watches_per_caller);

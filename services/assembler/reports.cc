@@ -68,7 +68,10 @@ request_id::Call CallOf(absl::string_view method, absl::string_view target,
 }
 
 ReportCore::ReportCore(Store* store, Upstream* upstream, CoreOptions options)
-    : store_(store), upstream_(upstream), options_(std::move(options)) {}
+    : store_(store),
+      upstream_(upstream),
+      options_(std::move(options)),
+      inline_slots_(options_.inline_assemblies) {}
 
 absl::StatusOr<std::optional<pb::Report>> ReportCore::Replayed(const std::string& org,
                                                                const request_id::Call& call) {
@@ -223,7 +226,14 @@ absl::StatusOr<pb::Report> ReportCore::CreateReport(const auth::Principal& p, co
 
   // Everything that can be known now is checked now, so a report that is
   // created can be assembled.
-  // Three independent questions to three services: asked at once.
+  // Three independent questions to three services: asked at once, and the
+  // org's fields for assembling it here when a slot is free.
+  std::optional<AssemblySlots::Slot> slot = inline_slots_.TryAcquire();
+  std::future<absl::StatusOr<rpb::Org>> pending_org;
+  if (slot) {
+    pending_org =
+        std::async(std::launch::async, [&] { return upstream_->GetOrg(options_.service, org); });
+  }
   auto pending_tmpl =
       std::async(std::launch::async, [&] { return upstream_->GetTemplate(as, req.template_()); });
   auto pending_wf =
@@ -244,13 +254,34 @@ absl::StatusOr<pb::Report> ReportCore::CreateReport(const auth::Principal& p, co
   }
 
   ReportRef ref{org, req.report_id().empty() ? NewId() : req.report_id()};
-  int64_t now = Now();
-  pb::Report report = NewReport(ref, req, figures->period(), p.subject, now);
-  AssembleJob job{org, ref.id, report.pending_job(), p.subject, call.id};
+  pb::Report report = NewReport(ref, req, figures->period(), p.subject, Now());
+  std::optional<absl::StatusOr<rpb::Org>> org_fields;
+  if (slot) org_fields = pending_org.get();
+  return CommitNewReport(ref, std::move(report), call, org_fields ? &*org_fields : nullptr,
+                         *figures);
+}
+
+absl::StatusOr<pb::Report> ReportCore::CommitNewReport(
+    const ReportRef& ref, pb::Report report, const request_id::Call& call,
+    const absl::StatusOr<rpb::Org>* org, const rpb::GetIndicatorValuesResponse& figures) {
+  AssembleJob job{ref.org, ref.id, report.pending_job(), report.created_by(), call.id};
+  std::optional<pb::Revision> revision;
+  if (org != nullptr && org->ok()) {
+    // Any failure here leaves the job to a worker, which retries it and
+    // records a lasting failure on the report.
+    auto rendered = RenderDraft(*upstream_, options_.service, ref, report, **org, figures);
+    if (rendered.ok()) {
+      revision = ApplyNewRevision(report, job, 1, **org, figures, *rendered, Now());
+    }
+  }
   CommitBuilder commit(ref, 0, report);
-  commit.Remember(org, call, SerializeStored(report), store_->request_retention());
-  commit.ZAdd(Store::IndexKey(org), absl::ToUnixMillis(options_.clock()), ref.id);
-  commit.XAddOrg(kAssembleQueue, org, JobFields(job));
+  commit.Remember(ref.org, call, SerializeStored(report), store_->request_retention());
+  commit.ZAdd(Store::IndexKey(ref.org), absl::ToUnixMillis(options_.clock()), ref.id);
+  if (revision) {
+    WriteRevision(commit, ref, job, *revision, Now(), store_->event_retention());
+  } else {
+    commit.XAddOrg(kAssembleQueue, ref.org, JobFields(job));
+  }
   GR_ASSIGN_OR_RETURN(CommitResult r, store_->Commit(commit));
   switch (r.outcome) {
     case Outcome::kOk:

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "assembler/assembly.h"
 #include "assembler/domain.h"
 #include "assembler/signing_keys.h"
 #include "assembler/store.h"
@@ -27,6 +28,14 @@ struct CoreOptions {
   // Commits lost to a concurrent change of the same report are redone
   // this often (only when the caller sent no expected_version).
   int max_retries = 8;
+  // CreateReport assembles the first revision itself, committed with the
+  // report, while fewer than this many of its assemblies are under way
+  // (no queue hop, no second read of the figures, one commit instead of
+  // two); past that, or when a step fails, a worker does it. 0: always a
+  // worker.
+  int inline_assemblies = 0;
+  // The authority of those assemblies' calls: the workers' service token.
+  CallAs service;
 };
 
 class ReportCore {
@@ -114,11 +123,18 @@ class ReportCore {
   absl::Status CheckWorkflowBound(const std::string& org, const std::string& template_ref,
                                   const std::string& workflow);
   absl::StatusOr<std::vector<std::string>> NarrativeSlots(const CallAs& as, const std::string& org);
+  // Stores the new report with its first job, or with revision 1 already
+  // made from `org` and `figures` when `org` holds one and the render works.
+  absl::StatusOr<pb::Report> CommitNewReport(const ReportRef& ref, pb::Report report,
+                                             const request_id::Call& call,
+                                             const absl::StatusOr<rpb::Org>* org,
+                                             const rpb::GetIndicatorValuesResponse& figures);
   int64_t Now() const { return absl::ToUnixSeconds(options_.clock()); }
 
   Store* store_;
   Upstream* upstream_;
   CoreOptions options_;
+  AssemblySlots inline_slots_;
 };
 
 // The call of a request, for the request-id toolkit: the caller is the

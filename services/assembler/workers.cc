@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "assembler/assembly.h"
 #include "assembler/signing_keys.h"
 #include "common/crypto.h"
 #include "common/json.h"
@@ -116,20 +117,7 @@ HandlerResult Workers::HandleAssemble(const streams::Entry& entry) {
   auto org = pending_org.get();
   if (!org.ok()) return Failure(org.status());
   if (!figures.ok()) return Failure(figures.status());
-  templates::ReportContextInput in;
-  in.org = *org;
-  in.figures = *figures;
-  // Narrative goes in as data: the renderer prints it, never parses it.
-  in.narrative =
-      std::map<std::string, std::string>(report->narrative().begin(), report->narrative().end());
-  tpb::RenderRequest rr;
-  rr.set_parent(absl::StrCat("orgs/", job->org));
-  rr.set_template_(report->template_());
-  *rr.mutable_context() = templates::BuildReportContext(in);
-  rr.set_format(typepb::DOCUMENT_FORMAT_TXT);
-  rr.set_title(report->title());
-  rr.set_author(org->display_name());
-  auto rendered = upstream_->Render(service_, rr);
+  auto rendered = RenderDraft(*upstream_, service_, ref, *report, *org, *figures);
   if (!rendered.ok()) return Failure(rendered.status());
 
   return ReadModifyCommit<HandlerResult>(
@@ -144,15 +132,11 @@ HandlerResult Workers::HandleAssemble(const streams::Entry& entry) {
         if (ClassifyJob(*current, job->seq) != JobVerdict::kRun) return HandlerResult::Done();
         int64_t now = Now();
         int64_t n = current->current_revision() + 1;
-        pb::Revision rev = MakeRevision(*current, *job, n, *org, *figures, *rendered, now);
         pb::Report next = *current;
-        ApplyRevision(next, rev, job->seq, now);
+        pb::Revision rev = ApplyNewRevision(next, *job, n, *org, *figures, *rendered, now);
         CommitBuilder commit(ref, current->version(), next);
-        std::string job_key = JobIdempotencyKey(*job);
-        commit.Guard(job_key);
-        commit.Set(Store::RevisionKey(RevisionRef{ref.org, ref.id, n}), rev.SerializeAsString());
-        commit.Set(job_key, absl::StrCat(n));
-        commit.AppendEvent(ref.org, AssembledEvent(*job, rev, now), store_->event_retention());
+        commit.Guard(JobIdempotencyKey(*job));
+        WriteRevision(commit, ref, *job, rev, now, store_->event_retention());
         return commit;
       },
       Committed, [&] { return KeptChanging(ref.Name()); });

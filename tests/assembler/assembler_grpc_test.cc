@@ -326,7 +326,12 @@ TEST_F(AssemblerTest, CreateAssemblesADraftRevisionWithItsSnapshot) {
   ASSERT_TRUE(st.ok()) << st.error_message();
   EXPECT_EQ(created.name(), "orgs/kjj/reports/annual-2023");
   EXPECT_EQ(created.state(), v1::REPORT_STATE_DRAFT);
-  EXPECT_TRUE(created.assembling());
+  // A worker slot was free: CreateReport made revision 1 itself, committed
+  // with the report, and queued no job.
+  EXPECT_FALSE(created.assembling());
+  EXPECT_EQ(created.current_revision(), 1);
+  EXPECT_EQ(created.applied_job(), 1);
+  EXPECT_TRUE(ReadStream(stack_->redis(), Kjj(kAssembleQueue)).empty());
   EXPECT_EQ(created.created_by(), "kjj-drafter");
   ASSERT_TRUE(created.has_create_time());
   EXPECT_GT(created.create_time().seconds(), 0);
@@ -390,8 +395,16 @@ TEST_F(AssemblerTest, RepeatedRequestIdReturnsTheFirstReport) {
   v1::Report c;
   EXPECT_EQ(CreateReport(kjj_.drafter, "annual-x", &c).error_code(), StatusCode::OK);
   EXPECT_EQ(CreateReport(kjj_.drafter, "annual-x", &c).error_code(), StatusCode::ALREADY_EXISTS);
-  auto jobs = ReadStream(stack_->redis(), Kjj(kAssembleQueue));
-  EXPECT_EQ(jobs.size(), 2u);
+  // The repeat answers the first result, its revision included, and
+  // assembles nothing again.
+  EXPECT_EQ(b.current_revision(), 1);
+  EXPECT_EQ(b.version(), a.version());
+  v1::GetRevisionRequest second;
+  second.set_name(absl::StrCat(a.name(), "/revisions/2"));
+  v1::Revision none;
+  EXPECT_EQ(
+      stack_->reports().GetRevision(Stack::Ctx(kjj_.drafter).get(), second, &none).error_code(),
+      StatusCode::NOT_FOUND);
 }
 
 // The same id for another call (other content, another method, another
@@ -2071,11 +2084,37 @@ TEST_F(AssemblerFailureTest, DeadLetteredJobShowsTheErrorAndReassembleRecovers) 
   EXPECT_EQ(back.applied_job(), 2);
 }
 
+// ------------------------------------------------------------- queue
+
+// Replicas whose CreateReport never assembles: every first revision is a
+// worker's job (as when all inline slots are taken).
+class AssemblerQueueTest : public AssemblerTest {
+ protected:
+  StackOptions Options() override {
+    StackOptions o;
+    o.inline_assemblies = 0;
+    return o;
+  }
+};
+
+TEST_F(AssemblerQueueTest, WithoutAFreeSlotCreateQueuesTheFirstJob) {
+  v1::Report created;
+  ASSERT_TRUE(CreateReport(kjj_.drafter, "queued", &created).ok());
+  EXPECT_TRUE(created.assembling());
+  EXPECT_EQ(created.current_revision(), 0);
+  auto jobs = ReadStream(stack_->redis(), Kjj(kAssembleQueue));
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0]["report"], created.name());
+  v1::Report ready = WaitRevision(created.name(), 1);
+  EXPECT_EQ(ready.applied_job(), 1);
+  EXPECT_TRUE(absl::StrContains(Revision(created.name(), 1).text(), "谈心谈话12人次"));
+}
+
 // ----------------------------------------------------------- upgrade
 
 // A job the code before queued on the global gr:q:assemble (before per-org
 // queues) is still assembled, once, by workers that walk the org index.
-TEST_F(AssemblerTest, AJobOnTheGlobalQueueOfTheLayoutBeforeIsAssembled) {
+TEST_F(AssemblerQueueTest, AJobOnTheGlobalQueueOfTheLayoutBeforeIsAssembled) {
   stack_->StopWorkers();
   v1::Report r;
   ASSERT_TRUE(CreateReport(kjj_.drafter, "legacy", &r).ok());
@@ -2117,6 +2156,7 @@ class AssemblerReplicasTest : public AssemblerTest {
   StackOptions Options() override {
     StackOptions o;
     o.replicas = 2;
+    o.inline_assemblies = 0;  // Every report goes through the shared queue.
     return o;
   }
 };

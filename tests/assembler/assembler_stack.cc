@@ -221,7 +221,11 @@ absl::Status Stack::StartReplica(const StackOptions& options, const redis::Optio
   peers.templates = templates_channel_;
   peers.approval = assembler_approval_channel_;
   r->upstream = std::make_unique<Upstream>(peers);
-  r->core = std::make_unique<ReportCore>(r->store.get(), r->upstream.get());
+  CoreOptions co;
+  co.inline_assemblies =
+      options.inline_assemblies >= 0 ? options.inline_assemblies : options.workers;
+  co.service = CallAs::Token(worker_token);
+  r->core = std::make_unique<ReportCore>(r->store.get(), r->upstream.get(), co);
   GrpcOptions go;
   go.watch_poll = absl::Milliseconds(20);
   go.max_watches_per_principal = options.max_watches_per_principal;

@@ -56,6 +56,9 @@ struct StackOptions {
   // Worker threads per replica; 0 starts no pool (tests drive handlers).
   int workers = 2;
   int event_workers = 1;
+  // CreateReport's own assemblies per replica (CoreOptions); -1: as many
+  // as `workers`, so a stack without workers queues every job.
+  int inline_assemblies = -1;
   absl::Duration claim_idle = absl::Milliseconds(400);
   int max_deliveries = 3;
   absl::Duration block = absl::Milliseconds(100);

@@ -833,6 +833,18 @@ absl::StatusOr<int64_t> Cluster::RedisDirty() {
   return absl::InternalError("INFO persistence has no rdb_changes_since_last_save");
 }
 
+void Cluster::WaitForQuietRedis() {
+  auto last = RedisDirty();
+  absl::Time until = absl::Now() + absl::Seconds(20);
+  int quiet = 0;
+  while (absl::Now() < until && quiet < 3) {
+    absl::SleepFor(absl::Milliseconds(100));
+    auto now = RedisDirty();
+    quiet = (now.ok() && last.ok() && *now == *last) ? quiet + 1 : 0;
+    last = now;
+  }
+}
+
 int Cluster::Crashes() {
   int n = 0;
   for (Process* p : services()) {

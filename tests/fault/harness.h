@@ -249,6 +249,11 @@ class Cluster {
   // Redis's count of writes since start (rdb_changes_since_last_save; the
   // runner never saves), so "no effect" can be checked to the write.
   absl::StatusOr<int64_t> RedisDirty();
+  // Waits (at most 20 s) until RedisDirty stops moving for 300 ms: the
+  // background work of what was accepted before (assembly, event
+  // consumers joining a new org's stream) is done, so a change after this
+  // is the next call's.
+  void WaitForQuietRedis();
   // Processes that died without being asked.
   int Crashes();
   const Env& env() const { return env_; }

@@ -334,15 +334,7 @@ class Sender {
   // Waits until Redis's change counter stops moving (background jobs of
   // an accepted request are done).
   void Quiesce() {
-    auto last = c_.RedisDirty();
-    absl::Time until = absl::Now() + absl::Seconds(20);
-    int quiet = 0;
-    while (absl::Now() < until && quiet < 3) {
-      absl::SleepFor(absl::Milliseconds(100));
-      auto now = c_.RedisDirty();
-      quiet = (now.ok() && last.ok() && *now == *last) ? quiet + 1 : 0;
-      last = now;
-    }
+    c_.WaitForQuietRedis();
     dirty_after_accept_ = false;
   }
 

@@ -534,7 +534,10 @@ ScenarioResult RunWorkerCrashes(const Env& env, Results& results) {
   co.tag = "s2";
   co.assemblers = 3;
   // Reclaim fast: a dead consumer's entries are taken over after 1.5 s.
-  co.assembler_args = {"--claim-idle-ms", "1500", "--workers", "2", "--event-workers", "1"};
+  // Every first revision through the queue, so kills find replicas holding
+  // assemble jobs (CreateReport would otherwise assemble most itself).
+  co.assembler_args = {"--claim-idle-ms", "1500", "--workers",           "2",
+                       "--event-workers", "1",    "--inline-assemblies", "0"};
   auto cluster = Cluster::Start(env, co);
   if (!cluster.ok()) {
     out.verdict = Verdict::kFailed;
