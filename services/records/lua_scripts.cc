@@ -103,12 +103,10 @@ local read_rev = ARGV[21] or ''
 local prior = request_prior(KEYS[2], fp)
 if prior then return prior end
 
+-- The year and the month: halves and quarters are read as their months
+-- (period.h), so a write updates two buckets.
 local function buckets(d)
-  local y = string.sub(d, 1, 4)
-  local m = tonumber(string.sub(d, 6, 7))
-  local h = (m <= 6) and 1 or 2
-  local q = math.floor((m - 1) / 3) + 1
-  return {y, y .. '-H' .. h, y .. '-Q' .. q, string.sub(d, 1, 7)}
+  return {string.sub(d, 1, 4), string.sub(d, 1, 7)}
 end
 
 -- The record's dimension values as "dim=value", in dimension order, and

@@ -95,16 +95,9 @@ std::vector<std::string> Period::Buckets() const {
   std::vector<std::string> out;
   int m = first_month;
   while (m <= last_month) {
-    int year = m / 12, in_year = m % 12;
-    if (in_year == 0 && m + 11 <= last_month) {
-      out.push_back(absl::StrCat(year));
+    if (m % 12 == 0 && m + 11 <= last_month) {
+      out.push_back(absl::StrCat(m / 12));
       m += 12;
-    } else if (in_year % 6 == 0 && m + 5 <= last_month) {
-      out.push_back(absl::StrCat(year, "-H", in_year / 6 + 1));
-      m += 6;
-    } else if (in_year % 3 == 0 && m + 2 <= last_month) {
-      out.push_back(absl::StrCat(year, "-Q", in_year / 3 + 1));
-      m += 3;
     } else {
       out.push_back(MonthLabel(m));
       m += 1;

@@ -1,7 +1,8 @@
 // Reporting periods and the calendar buckets aggregates are kept in.
 // A period is a whole number of months: 2023, 2023-H1, 2023-Q2, 2023-05, or
-// a range 2022-11..2023-10. Aggregates exist per year, half, quarter and
-// month, so any period is the sum of a handful of buckets.
+// a range 2022-11..2023-10. Aggregates exist per year and month (a write
+// updates two buckets, not four: halves and quarters are read as their
+// months), so any period is the sum of whole years and months.
 #ifndef GOVREPORT_RECORDS_PERIOD_H_
 #define GOVREPORT_RECORDS_PERIOD_H_
 
@@ -34,9 +35,9 @@ struct Period {
   std::string FirstDay() const;
   std::string LastDay() const;
   int year() const { return first_month / 12; }
-  // The fewest year/half/quarter/month buckets that cover the period
-  // exactly, e.g. 2022-11..2023-10 → 2022-11, 2022-12, 2023-H1, 2023-Q3,
-  // 2023-10.
+  // The whole years and the months that cover the period exactly, e.g.
+  // 2023-Q2 → 2023-04, 2023-05, 2023-06; 2022-11..2023-12 → 2022-11,
+  // 2022-12, 2023.
   std::vector<std::string> Buckets() const;
   // Every month bucket, oldest first.
   std::vector<std::string> Months() const;

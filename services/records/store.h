@@ -20,7 +20,7 @@
 //                              version kept them: emptied into `types`
 //                              (MigrateGlobalIndexes)
 //   gr:{org}:ext               hash source\x1fexternal id -> "id|content hash"
-//   gr:{org}:agg:{bucket}      counts and sums per year/half/quarter/month
+//   gr:{org}:agg:{bucket}      counts and sums per year and month
 //   gr:{org}:dp:{bucket}:{t}   hash person -> records naming them
 //   gr:{org}:lt:{month}:{t}    zset of the counted (not voided) ids by
 //                              date, for LATEST values and provenance

@@ -7,6 +7,8 @@
 //                                 steady state, where the event log and
 //                                 request ids keep only a week
 //   redis.bytes_per_record_total  used_memory delta / N, everything
+//   redis.commands_per_record     commands Redis ran to load them (those in
+//                                 scripts included) / N: the write's work
 //   redis.request_id_bytes        one request id's key, measured apart
 //   redis.records                 N
 //   redis.kind.<kind>             MEMORY USAGE of that kind of key / N
@@ -52,6 +54,28 @@ int64_t UsedMemory(redis::Client& client) {
     }
   }
   Fail("INFO memory", absl::DataLossError("no used_memory"));
+}
+
+// Commands Redis ran since the last CONFIG RESETSTAT, those inside scripts
+// included (INFO commandstats), without INFO and CONFIG: a repeatable
+// measure of the work a write costs Redis.
+int64_t CommandsRun(redis::Client& client) {
+  auto info = client.Command({"INFO", "commandstats"});
+  if (!info.ok()) Fail("INFO commandstats", info.status());
+  int64_t total = 0;
+  for (absl::string_view line : absl::StrSplit(info->Str(), "\r\n")) {
+    if (!absl::ConsumePrefix(&line, "cmdstat_") || absl::StartsWith(line, "info:") ||
+        absl::StartsWith(line, "config")) {
+      continue;
+    }
+    size_t at = line.find("calls=");
+    int64_t calls = 0;
+    if (at != absl::string_view::npos &&
+        absl::SimpleAtoi(line.substr(at + 6, line.find(',', at) - at - 6), &calls)) {
+      total += calls;
+    }
+  }
+  return total;
 }
 
 // The kind of a key of the org: its first part after the prefix, with a
@@ -181,14 +205,16 @@ int Main(int argc, char** argv) {
   if (auto st = recs.CreateOrg(kOrg, org, ""); !st.ok()) Fail("org", st.status());
   if (auto st = recs.LoadProfile(kOrg, profile, ""); !st.ok()) Fail("profile", st.status());
   int64_t before = UsedMemory(client);
+  if (auto st = client.Command({"CONFIG", "RESETSTAT"}); !st.ok()) Fail("RESETSTAT", st.status());
   int64_t made = Load(recs, profile, n);
+  int64_t commands = CommandsRun(client);
   int64_t delta = UsedMemory(client) - before;
   std::map<std::string, int64_t> kinds = BytesByKind(client);
   auto per = static_cast<double>(made);
   std::string out = absl::StrFormat(
       "{\"redis.records\": %d, \"redis.bytes_per_record_total\": %.0f, "
-      "\"redis.bytes_per_record\": %.0f",
-      made, delta / per, (delta - kinds["events"]) / per);
+      "\"redis.bytes_per_record\": %.0f, \"redis.commands_per_record\": %.1f",
+      made, delta / per, (delta - kinds["events"]) / per, static_cast<double>(commands) / per);
   for (const auto& [kind, bytes] : kinds) {
     absl::StrAppendFormat(&out, ", \"redis.kind.%s\": %.1f", kind, bytes / per);
   }
