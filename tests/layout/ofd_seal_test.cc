@@ -520,6 +520,79 @@ TEST_F(OfdSealTest, WithoutASealImageOrASealItStaysTypeSign) {
   }
 }
 
+// An independent reader of the seal: ofd.js 0.2.6 (npm, Apache-2.0, its own
+// ASN.1 and SM2 code) in headless chromium parses SignedValue.dat as a v4
+// SES_Signature, verifies its signature over TBS_Sign with the certificate it
+// carries (its VerifyRet) and draws the seal's picture at the StampAnnot, 42
+// mm of the page's 210; with a byte of the picture inside TBS_Sign changed,
+// VerifyRet is false. Skips without chromium or ofd.js (setup-deps.sh --docs).
+// What stands in `text` between the first `open` and the next `close`.
+std::string After(const std::string& text, const std::string& open, const std::string& close) {
+  const size_t from = text.find(open);
+  if (from == std::string::npos) return "";
+  const size_t start = from + open.size();
+  const size_t to = text.find(close, start);
+  return to == std::string::npos ? "" : text.substr(start, to - start);
+}
+
+constexpr char kSealHarness[] = R"(<!DOCTYPE html><html><head><meta charset="utf-8"></head>
+<body><div id="out"></div><script src="ofd.umd.min.js"></script><script>
+function mark(k, v) { document.body.setAttribute(k, v); }
+window.onerror = function(m) { mark('data-error', m); };
+ofd.parseOfdDocument({ofd: location.hash.slice(1), success: function(res) {
+  var pages = ofd.renderOfd(794, res[0]);
+  pages.forEach(function(p) { document.getElementById('out').appendChild(p); });
+  var seals = [], stamps = res[0].stampAnnot || {};
+  Object.keys(stamps).forEach(function(page) {
+    stamps[page].forEach(function(s) {
+      var seal = s.stamp.sealObj;
+      seals.push([page, seal.type, seal.verifyRet, seal.SES_Signature.realVersion].join(':'));
+    });
+  });
+  mark('data-seals', seals.join(' '));
+  mark('data-pages', pages.length);
+}, fail: function(e) { mark('data-error', String(e)); }});
+</script></body></html>
+)";
+
+TEST_F(OfdSealTest, OfdJsVerifiesTheSealAndDrawsItWhereTheImageIs) {
+  const char* env = std::getenv("GR_OFDJS");
+  const std::string bundle = env != nullptr && *env != '\0' ? env : GR_OFDJS_BUNDLE;
+  if (!OnPath("chromium")) GTEST_SKIP() << "chromium is not installed (setup-deps.sh --docs)";
+  if (!fs::exists(bundle)) GTEST_SKIP() << bundle << " is missing (setup-deps.sh --docs)";
+  Put("page.html", kSealHarness);
+  fs::copy_file(bundle, fs::path(dir_) / "ofd.umd.min.js");
+  auto parts = PartsOf(*sealed_);
+  std::string& value = parts[std::string(kOfdSignedValue)];
+  value[value.find("\x89PNG") + 200] ^= 0x01;
+  const std::string page_id = [&] {
+    std::smatch m;
+    const std::string& xml = parts.at(std::string(kOfdSignature));
+    return std::regex_search(xml, m, std::regex(R"re(PageRef="(\d+)")re")) ? m[1].str() : "";
+  }();
+  for (const auto& [ofd, verified] : {std::pair{*sealed_, true}, std::pair{Rezip(parts), false}}) {
+    Put("doc.ofd", ofd);
+    const std::string dom =
+        RunCommand(absl::StrCat("timeout 120 chromium --headless --no-sandbox --disable-gpu "
+                                "--allow-file-access-from-files "
+                                "--virtual-time-budget=30000 --dump-dom 'file://",
+                                dir_, "/page.html#doc.ofd' 2>/dev/null"))
+            .output;
+    // std::regex recurses per character: too deep for the DOM of a page.
+    const std::string seals = After(dom, "data-seals=\"", "\"");
+    ASSERT_FALSE(seals.empty()) << dom.substr(0, 2000);
+    EXPECT_EQ(seals, absl::StrCat(page_id, ":png:", verified ? "true" : "false", ":4"));
+    if (!verified) continue;
+    const size_t stamp = dom.find("name=\"seal_img_div\"");
+    ASSERT_NE(stamp, std::string::npos);
+    double page_px = 0, seal_px = 0;
+    ASSERT_TRUE(absl::SimpleAtod(After(dom, "position: relative;width:", "px"), &page_px));
+    ASSERT_TRUE(absl::SimpleAtod(After(dom.substr(dom.find("style=\"", stamp)), "width: ", "px"),
+                                 &seal_px));
+    EXPECT_NEAR(seal_px / page_px * 210, 42, 0.5);
+  }
+}
+
 // The DER reader refuses what is no v4 structure, with the field it stopped at.
 TEST(SesDerTest, RefusesWhatIsNoSesSignature) {
   const Org org = NewOrg("某市科学技术局");

@@ -133,7 +133,7 @@ class Reader {
     if (xclass != V_ASN1_UNIVERSAL || got != tag || constructed != (tag == V_ASN1_SEQUENCE)) {
       return Bad(field, absl::StrCat("is not a ", TagName(tag)));
     }
-    const size_t header = static_cast<size_t>(p - start);
+    const auto header = static_cast<size_t>(p - start);
     const size_t size = header + static_cast<size_t>(length);
     Element e{rest_.substr(header, static_cast<size_t>(length)), rest_.substr(0, size)};
     rest_.remove_prefix(size);

@@ -206,6 +206,9 @@ std::string SignatureXml(const std::vector<OfdPart>& parts, const OfdSigner& sig
 // image its picture, its size the printed one to the millimetre.
 absl::StatusOr<std::string> MakeOfdSeal(const OfdSigner& signer, const SealPlacement& stamp) {
   const OfdSeal& seal = *signer.seal;
+  if (seal.certificate_der.empty()) {
+    return absl::InvalidArgumentError("the seal has no certificate (OfdSigner.seal)");
+  }
   ses::SealInfo info;
   info.vid = std::string(kSealVendor);
   info.esid = seal.esid;
