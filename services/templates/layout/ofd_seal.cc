@@ -287,7 +287,7 @@ absl::StatusOr<ParsedSignature> ParseSignatureOrError(absl::string_view der) {
   GR_ASSIGN_OR_RETURN(out.info.time, t.Time("TBS_Sign.timeInfo"));
   GR_ASSIGN_OR_RETURN(out.info.data_hash, t.BitString("TBS_Sign.dataHash"));
   GR_ASSIGN_OR_RETURN(out.info.property_info, t.Bytes(V_ASN1_IA5STRING, "TBS_Sign.propertyInfo"));
-  // extDatas is [0] EXPLICIT: any further member is taken as it, unread.
+  // extDatas ([0] EXPLICIT) may follow: signed with the rest, not read here.
   GR_ASSIGN_OR_RETURN(out.info.certificate_der,
                       signature.Bytes(V_ASN1_OCTET_STRING, "SES_Signature.cert"));
   GR_ASSIGN_OR_RETURN(out.algorithm_oid, signature.Oid("SES_Signature.signatureAlgID"));
