@@ -260,12 +260,26 @@ absl::StatusOr<pb::DocumentSignature> SignManifestWith(const OpenedSigningKey& o
 }
 
 absl::StatusOr<std::string> SignOfdWith(const OpenedSigningKey& key, const std::string& ofd,
-                                        absl::Time now) {
+                                        absl::Time now, bool with_seal) {
   layout::OfdSigner signer;
   signer.sign = [&key](std::string_view data) {
     return signing::Sign(key.private_pem, absl::string_view(data.data(), data.size()));
   };
   signer.time = std::chrono::floor<std::chrono::seconds>(absl::ToChronoTime(now));
+  if (with_seal) {
+    // A self-made seal: the org's key makes it, valid as long as its
+    // certificate, named by the certificate's CN (the org's display name).
+    GR_ASSIGN_OR_RETURN(signing::CertificateInfo cert,
+                        signing::ReadCertificate(key.key.certificate_pem()));
+    layout::OfdSeal seal;
+    seal.certificate_der = std::move(cert.der);
+    seal.esid = key.key.name();
+    seal.name = cert.common_name;
+    seal.created = TimeOf(key.key.create_time());
+    seal.valid_start = cert.not_before;
+    seal.valid_end = cert.not_after;
+    signer.seal = std::move(seal);
+  }
   return layout::SignOfd(ofd, signer);
 }
 

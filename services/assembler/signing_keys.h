@@ -64,9 +64,11 @@ absl::StatusOr<pb::DocumentSignature> SignManifestWith(const OpenedSigningKey& k
                                                        const std::string& manifest, absl::Time now);
 
 // `ofd` with `key`'s signature inside it (templates/layout/ofd_sign.h), made
-// at `now`. INVALID_ARGUMENT for bytes that are no OFD.
+// at `now`; `with_seal` (the org's settings have a seal image and seal the
+// document): an electronic seal made by the key, where the OFD prints the
+// seal image. INVALID_ARGUMENT for bytes that are no OFD.
 absl::StatusOr<std::string> SignOfdWith(const OpenedSigningKey& key, const std::string& ofd,
-                                        absl::Time now);
+                                        absl::Time now, bool with_seal);
 
 // The org's active key's signature of `manifest` at `now`; nullopt when the
 // org has no key. An org with a key that cannot sign (no master key here,

@@ -352,8 +352,11 @@ Workers::PublicationOr Workers::RenderFinal(const RevisionRef& ref, const pb::Re
     if (!r.ok()) return Failure(r.status());
     if (format == typepb::DOCUMENT_FORMAT_OFD && *key) {
       // The OFD carries the org's signature inside too (GB/T 38540
-      // structure, docs/ofd.md); the manifest then covers the signed bytes.
-      auto signed_ofd = SignOfdWith(**key, r->content(), signing_time);
+      // structure, docs/ofd.md), an electronic seal when it prints the
+      // org's seal image; the manifest then covers the signed bytes.
+      const auto& settings = pub.frozen.document_settings();
+      auto signed_ofd = SignOfdWith(**key, r->content(), signing_time,
+                                    settings.sealed() && !settings.seal_image().empty());
       if (!signed_ofd.ok()) return Failure(signed_ofd.status());
       r->set_content(*std::move(signed_ofd));
     }

@@ -397,9 +397,35 @@ absl::StatusOr<CertificateInfo> ReadCertificate(absl::string_view certificate_pe
   unsigned char* der = nullptr;
   const int size = i2d_X509(cert.get(), &der);
   if (size <= 0) return absl::InternalError(absl::StrCat("certificate DER: ", OpenSslError()));
-  info.sha256_hex = Sha256Hex(absl::string_view(reinterpret_cast<const char*>(der), size));
+  info.der.assign(reinterpret_cast<const char*>(der), static_cast<size_t>(size));
   OPENSSL_free(der);
+  info.sha256_hex = Sha256Hex(info.der);
+  const X509_NAME* subject = X509_get_subject_name(cert.get());
+  const int cn = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+  unsigned char* utf8 = nullptr;
+  const int utf8_size =
+      cn < 0
+          ? -1
+          : ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, cn)));
+  if (utf8_size > 0) info.common_name.assign(reinterpret_cast<const char*>(utf8), utf8_size);
+  OPENSSL_free(utf8);
   return info;
+}
+
+absl::StatusOr<std::string> CertificatePemOfDer(absl::string_view der) {
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  Cert cert(der.size() > kMaxPemBytes ? nullptr
+                                      : d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+  if (cert == nullptr || p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
+    ERR_clear_error();
+    return errors::WithReason(absl::InvalidArgumentError("not a DER certificate"),
+                              "NOT_A_CERTIFICATE", "不是 DER 格式的证书");
+  }
+  Bio out(BIO_new(BIO_s_mem()));
+  if (PEM_write_bio_X509(out.get(), cert.get()) != 1) {
+    return absl::InternalError(absl::StrCat("writing a certificate: ", OpenSslError()));
+  }
+  return Drain(out.get());
 }
 
 namespace {

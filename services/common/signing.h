@@ -72,9 +72,16 @@ struct CertificateInfo {
   absl::Time not_before;
   absl::Time not_after;
   std::string public_pem;
-  std::string sha256_hex;  // of the DER, for display and pinning
+  std::string sha256_hex;   // of the DER, for display and pinning
+  std::string common_name;  // the subject's CN (UTF-8), empty without one
+  std::string der;          // the certificate itself, DER
 };
 absl::StatusOr<CertificateInfo> ReadCertificate(absl::string_view certificate_pem);
+
+// The PEM of a certificate given as DER (as an electronic seal carries it):
+// what Verify and ReadCertificate take. INVALID_ARGUMENT (reason
+// NOT_A_CERTIFICATE) for bytes that are no whole X.509 certificate.
+absl::StatusOr<std::string> CertificatePemOfDer(absl::string_view der);
 
 // OK when the first certificate of `chain_pem` chains, through the others
 // in it (intermediates, in any order), to a certificate of `trusted_pem`

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -22,11 +23,15 @@
 #include "common/errors.h"
 #include "common/events.h"
 #include "common/numerals.h"
+#include "common/signing.h"
 #include "common/status.h"
 #include "common/streams.h"
 #include "govreport/records/v1/records.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "markup_checks.h"
+#include "templates/layout/ofd_reader.h"
+#include "templates/layout/ofd_seal.h"
+#include "templates/layout/ofd_sign.h"
 #include "tests/assembler/assembler_stack.h"
 
 namespace govreport::assembler {
@@ -768,6 +773,69 @@ TEST_F(AssemblerTest, PublicationsAreSignedByTheOrgsKeyAndVerifyUntilAByteChange
   EXPECT_EQ(
       stack_->reports().VerifyDocument(Stack::Ctx(kjj_.auditor).get(), dq, &none).error_code(),
       StatusCode::FAILED_PRECONDITION);
+}
+
+// An org with a key and a seal image publishes its OFD with an electronic
+// seal (GB/T 38540, docs/ofd.md): made by its key, the seal image the
+// picture, its certificate the signer's; VerifyDocument takes it (the
+// layout tests change its bytes: ofd_seal_test).
+TEST_F(AssemblerTest, ASealedOrgsOfdCarriesAnElectronicSealThatVerifies) {
+  // A 2 × 2 PNG: the layout draws any PNG 42 mm wide.
+  static const char kPng[] =
+      "\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52"
+      "\x00\x00\x00\x02\x00\x00\x00\x02\x08\x06\x00\x00\x00\x72\xb6\x0d"
+      "\x24\x00\x00\x00\x11\x49\x44\x41\x54\x78\x9c\x63\xb8\x2b\x28\xf8"
+      "\x1f\x84\x19\x60\x0c\x00\x46\xfe\x07\xf9\x27\x44\xb2\xe3\x00\x00"
+      "\x00\x00\x49\x45\x4e\x44\xae\x42\x60\x82";
+  const std::string png(kPng, sizeof kPng - 1);
+  v1::UpdateDocumentSettingsRequest set;
+  set.mutable_document_settings()->set_name("orgs/kjj/documentSettings");
+  // The 公文 frame (and so the seal) needs the 发文机关代字.
+  set.mutable_document_settings()->set_issuing_mark("中共某市科学技术局党组");
+  set.mutable_document_settings()->set_code("某科党");
+  set.mutable_document_settings()->set_sealed(true);
+  set.mutable_document_settings()->set_seal_image(png);
+  v1::DocumentSettings settings;
+  grpc::Status st =
+      stack_->reports().UpdateDocumentSettings(Stack::Ctx(kjj_.admin).get(), set, &settings);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  v1::CreateSigningKeyRequest create;
+  create.set_parent("orgs/kjj");
+  v1::SigningKey key;
+  ASSERT_TRUE(stack_->reports().CreateSigningKey(Stack::Ctx(kjj_.admin).get(), create, &key).ok());
+
+  v1::Report pub = Publish("sealed");
+  v1::Revision rev = Revision(pub.name(), 1);
+  std::map<typepb::DocumentFormat, std::string> bytes;
+  ASSERT_NO_FATAL_FAILURE(ExpectFinalDocuments(rev, pub, &bytes));
+  const std::string& ofd = bytes[typepb::DOCUMENT_FORMAT_OFD];
+  absl::StatusOr<std::vector<layout::OfdPart>> parts = layout::ReadOfdParts(ofd);
+  ASSERT_TRUE(parts.ok()) << parts.status();
+  std::map<std::string, std::string> by_name;
+  for (const auto& p : *parts) by_name[p.name] = p.bytes;
+  EXPECT_TRUE(absl::StrContains(by_name[std::string(layout::kOfdSignatures)], "Type=\"Seal\""));
+  absl::StatusOr<layout::ses::ParsedSignature> seal =
+      layout::ses::ParseSignature(by_name[std::string(layout::kOfdSignedValue)]);
+  ASSERT_TRUE(seal.ok()) << seal.status();
+  EXPECT_EQ(seal->seal_der, by_name[std::string(layout::kOfdSealFile)]);
+  EXPECT_EQ(seal->seal.info.esid, key.name());
+  EXPECT_EQ(seal->seal.info.picture, png);
+  EXPECT_EQ(seal->seal.info.width_mm, 42);
+  EXPECT_EQ(seal->seal.info.height_mm, 42);
+  absl::StatusOr<signing::CertificateInfo> cert = signing::ReadCertificate(key.certificate_pem());
+  ASSERT_TRUE(cert.ok());
+  EXPECT_EQ(seal->info.certificate_der, cert->der);
+  EXPECT_EQ(seal->seal.maker_certificate_der, cert->der);  // a self-made seal
+  EXPECT_EQ(seal->seal.info.name, cert->common_name);
+
+  v1::VerifyDocumentRequest req;
+  req.set_name(rev.name());
+  req.set_format(typepb::DOCUMENT_FORMAT_OFD);
+  req.set_content(ofd);
+  v1::VerifyDocumentResponse out;
+  ASSERT_TRUE(stack_->reports().VerifyDocument(Stack::Ctx(kjj_.auditor).get(), req, &out).ok());
+  EXPECT_TRUE(out.valid()) << absl::StrJoin(out.problems(), "; ");
+  EXPECT_TRUE(out.embedded_signature_valid());
 }
 
 // The whole file at `path`; "" when it cannot be read.
