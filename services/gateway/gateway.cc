@@ -518,9 +518,10 @@ void Gateway::CallStreaming(const Route& route, const std::string& request,
   if (ok) s->call->WritesDone(s.get()), ok = s->Wait();
   s->call->Read(&s->in, s.get());
   s->read_pending = true;
-  // An error the backend answers at once (a bad token, a bad request)
-  // is an HTTP error, not an event after a 200.
-  Next first = Poll(*s, absl::Seconds(2));
+  // An error the backend answers at once (a bad token, a bad request:
+  // within milliseconds) is an HTTP error, not an event after a 200. A
+  // quiet stream gets its 200 after this wait, so it is short.
+  Next first = Poll(*s, absl::Milliseconds(250));
   if (first == Next::kEnd && !s->status.ok()) {
     return ReplyRetryable(res, FromBackend(s->status, backend));
   }
