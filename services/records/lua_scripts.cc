@@ -82,7 +82,8 @@ constexpr char kWriteActivityLua[] = R"lua(
 --       (0 = no limit), max_persons_per_year (0 = no limit),
 --       event_head ('' = no event), event_kind, event_rest, event_min_id,
 --       read_blob, read_contribution, read_create_sequence, read_revision
---       (an amendment's or a void's: the record as the caller read it)
+--       (an amendment's or a void's: the record as the caller read it),
+--       on_cluster ('1': look at every key before the first write)
 -- Returns {'OK', id, revision, change_sequence, create_sequence} or
 -- another outcome ({'GONE', id}: the record is no longer the one read). A repeat answers {'REPLAYED', 'id@revision'} before
 -- anything else. The quota and the persons cap are checked before anything
@@ -99,6 +100,7 @@ local ev_head, ev_kind, ev_rest, ev_min = ARGV[14] or '', ARGV[15], ARGV[16] or 
 -- (the record holds no copy of them).
 local read_blob, read_contrib, read_cseq = ARGV[18] or '', ARGV[19] or '', ARGV[20] or ''
 local read_rev = ARGV[21] or ''
+local on_cluster = ARGV[22] == '1'
 
 local prior = request_prior(KEYS[2], fp)
 if prior then return prior end
@@ -244,6 +246,38 @@ end
 -- acts:c:t creation sequence -> id (a record never moves) and acts:d:t by
 -- date (moves with the date); acts:u change sequence -> id (every change
 -- moves it to the end).
+-- On a cluster, every key the writes below touch is looked at first, in
+-- one command: while the org's slot migrates, a key that is elsewhere (or
+-- not yet created) fails this, before anything is written, with an error
+-- the client retries; a script stopped midway would leave half a write.
+if on_cluster then
+  local keys = {rkey, rkey .. ':h', P .. 'seq', P .. 'types', P .. 'acts:u'}
+  if qday ~= '' then keys[#keys + 1] = qkey end
+  if op == 'create' and ext ~= '' then keys[#keys + 1] = P .. 'ext' end
+  for _, c in ipairs({old or {v = 1}, new}) do
+    if c.t then
+      keys[#keys + 1] = P .. 'acts:c:t:' .. c.t
+      keys[#keys + 1] = P .. 'acts:d:t:' .. c.t
+      keys[#keys + 1] = P .. 'acts:t:' .. c.t
+    end
+    if c.v ~= 1 then
+      for _, b in ipairs(buckets(c.d)) do
+        keys[#keys + 1] = P .. 'agg:' .. b
+        keys[#keys + 1] = P .. 'dp:' .. b .. ':' .. c.t
+        for dim, _ in pairs(c.x or {}) do
+          keys[#keys + 1] = P .. 'dx:' .. b .. ':' .. c.t .. ':' .. dim
+        end
+      end
+      keys[#keys + 1] = P .. 'lt:' .. string.sub(c.d, 1, 7) .. ':' .. c.t
+    end
+  end
+  if old then keys[#keys + 1] = P .. 'acts' end
+  local here = redis.pcall('EXISTS', unpack(keys))
+  if type(here) == 'table' and here.err then
+    return redis.error_reply('TRYAGAIN the org\'s slot is migrating: ' .. here.err)
+  end
+end
+
 local dv = redis.call('INCR', KEYS[1])
 local cseq
 if op == 'create' then
@@ -440,6 +474,30 @@ local P = string.sub(KEYS[1], 1, -3)
 local spec = cjson.decode(ARGV[1])
 local budget = tonumber(ARGV[2] or '0')
 local read = 0
+-- ARGV[3] '1' (a cluster): every key read below is looked at first, in one
+-- command, so that while the org's slot migrates a key still elsewhere is
+-- an error the client retries, not a figure read as 0.
+if ARGV[3] == '1' then
+  local keys, seen = {KEYS[1]}, {}
+  local function add(k)
+    if not seen[k] then seen[k] = true; keys[#keys + 1] = k end
+  end
+  for _, f in ipairs(spec.f) do add(P .. 'agg:' .. f[1]) end
+  for _, d in ipairs(spec.d) do
+    for _, b in ipairs(d[1]) do
+      for _, t in ipairs(d[2]) do add(P .. 'dp:' .. b .. ':' .. t) end
+    end
+  end
+  for _, l in ipairs(spec.l) do
+    for _, m in ipairs(l[1]) do
+      for _, t in ipairs(l[2]) do add(P .. 'lt:' .. m .. ':' .. t) end
+    end
+  end
+  local here = redis.pcall('EXISTS', unpack(keys))
+  if type(here) == 'table' and here.err then
+    return redis.error_reply('TRYAGAIN the org\'s slot is migrating: ' .. here.err)
+  end
+end
 local fields = {}
 for i, f in ipairs(spec.f) do
   fields[i] = redis.call('HGET', P .. 'agg:' .. f[1], f[2]) or '0'
@@ -489,7 +547,10 @@ for i, l in ipairs(spec.l) do
   end
   if best_id then
     local rk = P .. 'a:' .. best_id
-    if redis.call('TYPE', rk).ok == 'hash' then
+    local kind = redis.call('TYPE', rk).ok
+    -- Written with its index entry: absent only while the slot migrates.
+    if kind == 'none' then return redis.error_reply('TRYAGAIN the org\'s slot is migrating') end
+    if kind == 'hash' then
       latest[3 * i - 2] = cjson.decode(redis.call('HGET', rk, 'c')).q[l[3]] or ''
     else
       latest[3 * i - 2] = quantity_of(redis.call('GET', rk), l[3]) or ''

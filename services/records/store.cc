@@ -164,7 +164,8 @@ absl::StatusOr<redis::Reply> Store::ReadFigures(const std::string& org_id, const
                                                 int distinct_inline_budget) {
   GR_ASSIGN_OR_RETURN(redis::Reply r,
                       redis_->Eval(ReadFiguresScript(), {DataVersionKey(org_id)},
-                                   {spec, absl::StrCat(std::max(0, distinct_inline_budget))}));
+                                   {spec, absl::StrCat(std::max(0, distinct_inline_budget)),
+                                    redis_->cluster() ? "1" : "0"}));
   GR_RETURN_IF_ERROR(r.ErrorStatus());
   return r;
 }
@@ -278,7 +279,8 @@ redis::ScriptCall Store::ActivityCall(const std::string& org_id, const ActivityW
                w.read_blob,
                w.read_contribution,
                absl::StrCat(w.read_create_sequence),
-               absl::StrCat(w.read_revision)};
+               absl::StrCat(w.read_revision),
+               redis_->cluster() ? "1" : "0"};
   return call;
 }
 
