@@ -11,6 +11,8 @@ namespace {
 // The Lua text, apart from the function that loads it: it is Lua, not C++
 // (readability-function-size would count it as function lines).
 constexpr char kCommitReportLua[] = R"lua(
+-- KEYS: 1 the report, 2 the org's change sequence (rseq), 3 its change
+--       index (rpts:u), then the keys the operations name.
 -- ARGV: 1 expected version ('0' = create), 2 report blob, 3 its version,
 --       4 guard key index (0 = none), 5 request key index (0 = none),
 --       6 the request's fingerprint, then the operations.
@@ -60,9 +62,9 @@ end
 -- (rpts:u, docs/assembler.md "Listing") under the next change sequence,
 -- which the stored report carries: Report.change_sequence (field 33, a
 -- varint) appended to the serialized message overrides an earlier value.
-local prefix, rid = string.match(KEYS[1], '^(.*:)rpt:([^:]+)$')
-local seq = redis.call('INCR', prefix .. 'rseq')
-redis.call('ZADD', prefix .. 'rpts:u', seq, rid)
+local rid = string.match(KEYS[1], ':rpt:([^:]+)$')
+local seq = redis.call('INCR', KEYS[2])
+redis.call('ZADD', KEYS[3], seq, rid)
 local n, tail = seq, ''
 while n >= 128 do
   tail = tail .. string.char(n % 128 + 128)
@@ -96,10 +98,19 @@ end
 return {'OK', version, seq}
 )lua";
 
+// A number's own hash is named by an id the script reads or makes, so it
+// cannot be declared: it is looked at before the first write, and while the
+// org's slot migrates (the hash elsewhere, or not made yet) the answer is
+// TRYAGAIN, which the cluster client retries, never half an allocation.
 constexpr char kAllocateLua[] = R"lua(
 local prefix = string.match(KEYS[4], '^(.*):seq$') .. ':'
 local approval, code, year = ARGV[1], ARGV[2], ARGV[3]
 local prior = redis.call('HGET', KEYS[3], approval)
+local next_id = tonumber(redis.call('GET', KEYS[4]) or '0') + 1
+local here = redis.pcall('EXISTS', prefix .. (prior or next_id), prefix .. next_id)
+if type(here) == 'table' and here.err then
+  return redis.error_reply('TRYAGAIN the org\'s slot is migrating: ' .. here.err)
+end
 if prior and redis.call('HGET', prefix .. prior, 'state') == 'ISSUED' then
   return {'OK', prior, redis.call('HGET', prefix .. prior, 'number'), '0'}
 end
@@ -131,7 +142,12 @@ if ARGV[4] == '1' then
     local prefix = string.match(KEYS[2], '^(.*):p$') .. ':'
     local revs = {}
     for _, id in ipairs(ids) do
-      revs[#revs + 1] = redis.call('HGET', prefix .. id, 'revision') or id
+      -- Named by the set, not declared: TRYAGAIN while the slot migrates.
+      local rev = redis.pcall('HGET', prefix .. id, 'revision')
+      if type(rev) == 'table' and rev.err then
+        return redis.error_reply('TRYAGAIN the org\'s slot is migrating: ' .. rev.err)
+      end
+      revs[#revs + 1] = rev or id
     end
     table.sort(revs)
     return {'CONFLICT', table.concat(revs, ' ')}

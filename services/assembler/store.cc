@@ -35,7 +35,8 @@ std::string ReportPrefix(const ReportRef& ref) {
 
 CommitBuilder::CommitBuilder(const ReportRef& ref, int64_t expected_version,
                              const pb::Report& next) {
-  keys_.push_back(Store::ReportKey(ref));
+  keys_ = {Store::ReportKey(ref), absl::StrCat(OrgPrefix(ref.org), "rseq"),
+           absl::StrCat(OrgPrefix(ref.org), "rpts:u")};
   head_ = {absl::StrCat(expected_version),
            next.SerializeAsString(),
            absl::StrCat(next.version()),
