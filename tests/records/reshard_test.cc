@@ -1,9 +1,10 @@
 // An org's slot moves to another master of a real six-node cluster, key by
 // key as `redis-cli --cluster reshard` moves them (CLUSTER SETSLOT
 // IMPORTING / MIGRATING, MIGRATE ... KEYS, SETSLOT NODE), while writers
-// create and amend the org's records and a reader reads its figures: no
-// call fails, no acknowledged record is lost, and no figure read meanwhile
-// is below one read before it (a key still on the other node read as 0).
+// create and amend the org's records and readers read its figures and list
+// its records: no call fails, no acknowledged record is lost, and no figure
+// read meanwhile is below one read before it (a key still on the other
+// node read as 0).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -152,6 +153,23 @@ TEST(ReshardTest, AnOrgsSlotMovesUnderWritesAndReadsWithNoErrorAndNothingLost) {
     }
   });
 
+  std::atomic<int64_t> listed{0};
+  threads.emplace_back([&] {
+    while (!stop.load()) {
+      v1::ListActivitiesRequest list;
+      list.set_parent(absl::StrCat("orgs/", kOrg));
+      list.set_page_size(100);
+      list.set_type("heart_to_heart_talk");
+      auto page = records.ListActivities(kOrg, list);
+      if (!page.ok()) {
+        ++errors;
+        ADD_FAILURE() << "list: " << page.status();
+        continue;
+      }
+      if (page->activities_size() == 100) ++listed;
+    }
+  });
+
   absl::SleepFor(absl::Milliseconds(200));
   const std::string key = absl::StrCat("gr:{", kOrg, "}:dv");
   auto slot = client.Command({"CLUSTER", "KEYSLOT", key});
@@ -172,6 +190,7 @@ TEST(ReshardTest, AnOrgsSlotMovesUnderWritesAndReadsWithNoErrorAndNothingLost) {
   EXPECT_EQ(errors.load(), 0);
   EXPECT_EQ(short_reads.load(), 0) << "of " << reads.load() << " reads";
   EXPECT_GT(reads.load(), 0);
+  EXPECT_GT(listed.load(), 0);
   auto final_values = records.GetIndicatorValues(kOrg, "2023");
   ASSERT_TRUE(final_values.ok()) << final_values.status();
   EXPECT_EQ(FigureOf(*final_values), created.load());
