@@ -112,6 +112,7 @@ TEST(ReshardTest, AnOrgsSlotMovesUnderWritesAndReadsWithNoErrorAndNothingLost) {
   std::atomic<bool> stop{false};
   std::atomic<int64_t> created{200}, errors{0}, short_reads{0}, reads{0};
   std::vector<std::thread> threads;
+  threads.reserve(5);  // Three writers, a figure reader, a lister.
   for (int t = 0; t < 3; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; !stop.load(); ++i) {
