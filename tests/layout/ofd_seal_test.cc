@@ -8,11 +8,9 @@
 // rebuilt wrong (another maker, no PNG, expired, another signer).
 #include "templates/layout/ofd_seal.h"
 
-#include <cairo.h>
 #include <stdlib.h>  // NOLINT(modernize-deprecated-headers): POSIX mkdtemp
 
 #include <chrono>
-#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -35,6 +33,7 @@
 #include "templates/docx/zip_writer.h"
 #include "templates/layout/ofd_sign.h"
 #include "templates/layout/ofd_writer.h"
+#include "test_png.h"
 
 namespace govreport::layout {
 namespace {
@@ -47,26 +46,6 @@ using testing::RunCommand;
 
 constexpr std::chrono::sys_seconds kSignedAt{
     std::chrono::sys_days{std::chrono::year{2024} / 1 / 15} + std::chrono::hours{2}};
-
-cairo_status_t Collect(void* closure, const unsigned char* data, unsigned int length) {
-  static_cast<std::string*>(closure)->append(reinterpret_cast<const char*>(data), length);
-  return CAIRO_STATUS_SUCCESS;
-}
-
-// A red ring, wider than high, so the seal's height in mm is the aspect's.
-std::string SealPng() {
-  cairo_surface_t* surface = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 200, 150);
-  cairo_t* cr = cairo_create(surface);
-  cairo_set_source_rgba(cr, 0.85, 0.05, 0.05, 0.9);
-  cairo_set_line_width(cr, 8);
-  cairo_arc(cr, 100, 75, 70, 0, 2 * M_PI);
-  cairo_stroke(cr);
-  cairo_destroy(cr);
-  std::string out;
-  cairo_surface_write_to_png_stream(surface, Collect, &out);
-  cairo_surface_destroy(surface);
-  return out;
-}
 
 ses::SignFunction SignWith(const std::string& private_pem) {
   return [private_pem](std::string_view data) {
@@ -156,7 +135,8 @@ class OfdSealTest : public ::testing::Test {
     org_ = new Org(NewOrg("某市科学技术局"));
     OfdOptions options;
     options.frame = testing::FullDocumentFrame();
-    options.frame.seal_image = SealPng();
+    // Wider than high, so the seal's height in mm is the aspect's.
+    options.frame.seal_image = testing::RingPng(200, 150);
     *png_ = options.frame.seal_image;
     absl::StatusOr<std::string> ofd =
         WriteOfficialOfd(ReadFile(fs::path(GR_DOCX_TESTDATA) / "full_document.txt"), options);

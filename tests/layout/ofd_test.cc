@@ -5,7 +5,6 @@
 // and the text of each page's TextCodes is the text the layout set on that
 // page. The seal is an image resource, the landscape page has its own box,
 // and a cut or changed package is refused with a message, never a crash.
-#include <cairo.h>
 #include <ft2build.h>
 #include <glib.h>
 #include <libxml/parser.h>
@@ -13,7 +12,6 @@
 #include <stdlib.h>  // NOLINT(modernize-deprecated-headers): POSIX mkdtemp
 #include FT_FREETYPE_H
 
-#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -37,6 +35,7 @@
 #include "templates/layout/fonts.h"
 #include "templates/layout/layout.h"
 #include "templates/layout/ofd_writer.h"
+#include "test_png.h"
 
 namespace govreport::layout {
 namespace {
@@ -49,29 +48,9 @@ using testing::RunCommand;
 
 std::string Fixture(const char* name) { return ReadFile(fs::path(GR_DOCX_TESTDATA) / name); }
 
-cairo_status_t Collect(void* closure, const unsigned char* data, unsigned int length) {
-  static_cast<std::string*>(closure)->append(reinterpret_cast<const char*>(data), length);
-  return CAIRO_STATUS_SUCCESS;
-}
-
-// A red ring, as a scanned seal would be.
-std::string SealPng() {
-  cairo_surface_t* surface = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 200, 200);
-  cairo_t* cr = cairo_create(surface);
-  cairo_set_source_rgba(cr, 0.85, 0.05, 0.05, 0.9);
-  cairo_set_line_width(cr, 8);
-  cairo_arc(cr, 100, 100, 90, 0, 2 * M_PI);
-  cairo_stroke(cr);
-  cairo_destroy(cr);
-  std::string out;
-  cairo_surface_write_to_png_stream(surface, Collect, &out);
-  cairo_surface_destroy(surface);
-  return out;
-}
-
 docx::DocumentFrame ExampleFrame() {
   docx::DocumentFrame f = testing::FullDocumentFrame();
-  f.seal_image = SealPng();
+  f.seal_image = testing::RingPng(200, 200);
   return f;
 }
 

@@ -24,6 +24,7 @@
 #include "templates/layout/fonts.h"
 #include "templates/layout/layout.h"
 #include "templates/service/formats.h"
+#include "test_png.h"
 
 namespace govreport::layout {
 namespace {
@@ -31,11 +32,6 @@ namespace {
 using ::testing::HasSubstr;
 using testing::OnPath;
 using testing::ReadFile;
-
-cairo_status_t Collect(void* closure, const unsigned char* data, unsigned int length) {
-  static_cast<std::string*>(closure)->append(reinterpret_cast<const char*>(data), length);
-  return CAIRO_STATUS_SUCCESS;
-}
 
 // A seal as an org would scan it: a red ring and a red star on a
 // transparent background, `pixels` square.
@@ -55,10 +51,7 @@ std::string SealPng(int pixels = 400) {
   cairo_close_path(cr);
   cairo_fill(cr);
   cairo_destroy(cr);
-  std::string out;
-  cairo_surface_write_to_png_stream(surface, Collect, &out);
-  cairo_surface_destroy(surface);
-  return out;
+  return testing::PngOf(surface);
 }
 
 TEST(PngInspectTest, TakesAnIntactPngAndGivesItsSize) {
