@@ -107,10 +107,8 @@ local prefix = string.match(KEYS[4], '^(.*):seq$') .. ':'
 local approval, code, year = ARGV[1], ARGV[2], ARGV[3]
 local prior = redis.call('HGET', KEYS[3], approval)
 local next_id = tonumber(redis.call('GET', KEYS[4]) or '0') + 1
-local here = redis.pcall('EXISTS', prefix .. (prior or next_id), prefix .. next_id)
-if type(here) == 'table' and here.err then
-  return redis.error_reply('TRYAGAIN the org\'s slot is migrating: ' .. here.err)
-end
+local unsettled = slot_unsettled({prefix .. (prior or next_id), prefix .. next_id})
+if unsettled then return unsettled end
 if prior and redis.call('HGET', prefix .. prior, 'state') == 'ISSUED' then
   return {'OK', prior, redis.call('HGET', prefix .. prior, 'number'), '0'}
 end
@@ -140,14 +138,14 @@ if ARGV[4] == '1' then
   local ids = redis.call('SMEMBERS', KEYS[2])
   if #ids > 0 then
     local prefix = string.match(KEYS[2], '^(.*):p$') .. ':'
+    -- Named by the set, not declared: TRYAGAIN while the slot migrates.
+    local numbers = {}
+    for _, id in ipairs(ids) do numbers[#numbers + 1] = prefix .. id end
+    local unsettled = slot_unsettled(numbers)
+    if unsettled then return unsettled end
     local revs = {}
     for _, id in ipairs(ids) do
-      -- Named by the set, not declared: TRYAGAIN while the slot migrates.
-      local rev = redis.pcall('HGET', prefix .. id, 'revision')
-      if type(rev) == 'table' and rev.err then
-        return redis.error_reply('TRYAGAIN the org\'s slot is migrating: ' .. rev.err)
-      end
-      revs[#revs + 1] = rev or id
+      revs[#revs + 1] = redis.call('HGET', prefix .. id, 'revision') or id
     end
     table.sort(revs)
     return {'CONFLICT', table.concat(revs, ' ')}
@@ -208,12 +206,13 @@ const redis::Script& AddSigningKeyScript() {
 }
 
 const redis::Script& AllocateDocumentNumberScript() {
-  static const redis::Script script(kAllocateLua);
+  static const redis::Script script(absl::StrCat(redis::kSlotCheckLua, kAllocateLua));
   return script;
 }
 
 const redis::Script& UpdateDocumentSettingsScript() {
-  static const redis::Script script(absl::StrCat(request_id::kLuaPrelude, kUpdateSettingsLua));
+  static const redis::Script script(
+      absl::StrCat(request_id::kLuaPrelude, redis::kSlotCheckLua, kUpdateSettingsLua));
   return script;
 }
 

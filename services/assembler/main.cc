@@ -244,9 +244,9 @@ absl::StatusOr<Options> OptionsFromFlags(const govreport::Flags& flags) {
       o.outdated_check_interval_ms < 0 || o.stream_retention_s < 0 ||
       o.dead_letter_retention_s < 0) {
     return absl::InvalidArgumentError(
-        "need --workers >= 0, --event-workers >= 0, --inline-assemblies >= -1, --call-timeout-ms "
-        "and "
-        "--render-timeout-ms >= 100, --claim-idle-ms >= 1000, --max-deliveries >= 1, "
+        "need --workers >= 0, --event-workers >= 0, --inline-assemblies >= -1, "
+        "--call-timeout-ms and --render-timeout-ms >= 100, --claim-idle-ms >= 1000, "
+        "--max-deliveries >= 1, "
         "--watch-poll-ms >= 10, --max-watches-per-caller >= 1, "
         "--max-watches 1..100000, --max-watches-per-org >= 1, --trim-interval-ms, "
         "--outdated-check-interval-ms, --stream-retention-s and --dead-letter-retention-s >= 0");

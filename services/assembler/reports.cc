@@ -265,20 +265,21 @@ absl::StatusOr<pb::Report> ReportCore::CommitNewReport(
     const ReportRef& ref, pb::Report report, const request_id::Call& call,
     const absl::StatusOr<rpb::Org>* org, const rpb::GetIndicatorValuesResponse& figures) {
   AssembleJob job{ref.org, ref.id, report.pending_job(), report.created_by(), call.id};
+  const int64_t now = Now();
   std::optional<pb::Revision> revision;
   if (org != nullptr && org->ok()) {
     // Any failure here leaves the job to a worker, which retries it and
     // records a lasting failure on the report.
     auto rendered = RenderDraft(*upstream_, options_.service, ref, report, **org, figures);
     if (rendered.ok()) {
-      revision = ApplyNewRevision(report, job, 1, **org, figures, *rendered, Now());
+      revision = ApplyNewRevision(report, job, 1, **org, figures, *rendered, now);
     }
   }
   CommitBuilder commit(ref, 0, report);
   commit.Remember(ref.org, call, SerializeStored(report), store_->request_retention());
   commit.ZAdd(Store::IndexKey(ref.org), absl::ToUnixMillis(options_.clock()), ref.id);
   if (revision) {
-    WriteRevision(commit, ref, job, *revision, Now(), store_->event_retention());
+    WriteRevision(commit, ref, job, *revision, now, store_->event_retention());
   } else {
     commit.XAddOrg(kAssembleQueue, ref.org, JobFields(job));
   }

@@ -246,10 +246,10 @@ end
 -- acts:c:t creation sequence -> id (a record never moves) and acts:d:t by
 -- date (moves with the date); acts:u change sequence -> id (every change
 -- moves it to the end).
--- On a cluster, every key the writes below touch is looked at first, in
--- one command: while the org's slot migrates, a key that is elsewhere (or
--- not yet created) fails this, before anything is written, with an error
--- the client retries; a script stopped midway would leave half a write.
+-- On a cluster, every key the writes below touch is looked at first
+-- (slot_unsettled): while the org's slot migrates, a key that is elsewhere
+-- (or not yet created) answers TRYAGAIN before anything is written; a
+-- script stopped midway would leave half a write.
 if on_cluster then
   local keys = {rkey, rkey .. ':h', P .. 'seq', P .. 'types', P .. 'acts:u'}
   if qday ~= '' then keys[#keys + 1] = qkey end
@@ -272,10 +272,8 @@ if on_cluster then
     end
   end
   if old then keys[#keys + 1] = P .. 'acts' end
-  local here = redis.pcall('EXISTS', unpack(keys))
-  if type(here) == 'table' and here.err then
-    return redis.error_reply('TRYAGAIN the org\'s slot is migrating: ' .. here.err)
-  end
+  local unsettled = slot_unsettled(keys)
+  if unsettled then return unsettled end
 end
 
 local dv = redis.call('INCR', KEYS[1])
@@ -493,10 +491,8 @@ if ARGV[3] == '1' then
       for _, t in ipairs(l[2]) do add(P .. 'lt:' .. m .. ':' .. t) end
     end
   end
-  local here = redis.pcall('EXISTS', unpack(keys))
-  if type(here) == 'table' and here.err then
-    return redis.error_reply('TRYAGAIN the org\'s slot is migrating: ' .. here.err)
-  end
+  local unsettled = slot_unsettled(keys)
+  if unsettled then return unsettled end
 end
 local fields = {}
 for i, f in ipairs(spec.f) do
@@ -592,7 +588,8 @@ return {'OK', rev}
 
 const redis::Script& WriteActivityScript() {
   static const redis::Script script(
-      absl::StrCat(request_id::kLuaPrelude, events::kLuaPrelude, kListingLua, kWriteActivityLua),
+      absl::StrCat(request_id::kLuaPrelude, events::kLuaPrelude, redis::kSlotCheckLua, kListingLua,
+                   kWriteActivityLua),
       redis::Script::kWrites);
   return script;
 }
@@ -603,7 +600,8 @@ const redis::Script& IndexLegacyRecordsScript() {
 }
 
 const redis::Script& ReadFiguresScript() {
-  static const redis::Script script(absl::StrCat(kProtobufLua, kReadFiguresLua));
+  static const redis::Script script(
+      absl::StrCat(redis::kSlotCheckLua, kProtobufLua, kReadFiguresLua));
   return script;
 }
 

@@ -155,7 +155,7 @@ pb::GetRollupValuesResponse CombineRollup(const CompiledProfile& parent,
       pb::RollupShare& share = *rolled.add_shares();
       share.set_org(child.org.name());
       const int at = child.profile->IndicatorIndex(ind.key());
-      const pb::Indicator* theirs = child.profile->FindIndicator(ind.key());
+      const pb::Indicator* theirs = at < 0 ? nullptr : &child.profile->proto().indicators(at);
       std::string mismatch = RollupMismatch(ind, theirs);
       if (!mismatch.empty() || static_cast<size_t>(at) >= child.values.size()) {
         *share.mutable_value() = EmptyValue(ind);

@@ -2,6 +2,7 @@
 // machine, job idempotency, gaps, staleness, diffs, issue dates, digests.
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "assembler/assembly.h"
 #include "assembler/domain.h"
 #include "common/crypto.h"
 #include "common/numerals.h"
@@ -123,6 +124,29 @@ TEST(Events, AssembledAndPublishedCarryWhatTheCommitStores) {
   EXPECT_EQ(p.report_published().issue_date(), rev.issue_date());
   ASSERT_EQ(p.report_published().documents_size(), 1);
   EXPECT_EQ(p.report_published().documents(0).SerializeAsString(), d->SerializeAsString());
+}
+
+TEST(Jobs, InlineAssemblySlotsAreBoundedAndGivenBack) {
+  AssemblySlots slots(2);
+  auto a = slots.TryAcquire();
+  auto b = slots.TryAcquire();
+  ASSERT_TRUE(a.has_value());
+  ASSERT_TRUE(b.has_value());
+  EXPECT_FALSE(slots.TryAcquire().has_value());  // Both taken: the queue's.
+  a.reset();
+  {
+    auto c = slots.TryAcquire();
+    ASSERT_TRUE(c.has_value());
+    // Moved, the slot is given back once: by the new holder, not by both.
+    std::optional<AssemblySlots::Slot> moved(std::move(c));
+    EXPECT_FALSE(slots.TryAcquire().has_value());
+  }
+  EXPECT_TRUE(slots.TryAcquire().has_value());
+  auto again = slots.TryAcquire();
+  EXPECT_TRUE(again.has_value());
+  EXPECT_FALSE(slots.TryAcquire().has_value());
+  AssemblySlots none(0);
+  EXPECT_FALSE(none.TryAcquire().has_value());
 }
 
 TEST(Jobs, OnlyTheNewestJobOfADraftRuns) {
