@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/events.h"
 #include "common/request_id.h"
+#include "common/slot_check.h"
 
 namespace govreport::assembler {
 

@@ -109,16 +109,6 @@ absl::Status Reply::ErrorStatus() const {
   return RedisInternal(absl::StrCat("redis: ", Str()));
 }
 
-const char kSlotCheckLua[] = R"lua(
-local function slot_unsettled(keys)
-  local here = redis.pcall('EXISTS', unpack(keys))
-  if type(here) == 'table' and here.err then
-    return redis.error_reply('TRYAGAIN the slot is migrating: ' .. here.err)
-  end
-  return nil
-end
-)lua";
-
 // ------------------------------------------------------------ Connection
 
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const Options& options) {

@@ -145,15 +145,6 @@ class Script {
   bool writes_;
 };
 
-// Lua a script starts with when it reaches keys it cannot declare (named
-// by what it reads) or must not be stopped halfway on a cluster:
-//   slot_unsettled(keys) -> nil when every key is served here (always on a
-//                           single Redis), else the TRYAGAIN error to return
-//                           before any write: the slot is migrating and a key
-//                           is elsewhere or not made yet. The cluster client
-//                           retries TRYAGAIN with backoff.
-extern const char kSlotCheckLua[];
-
 struct ScriptCall {
   Args keys;
   Args args;

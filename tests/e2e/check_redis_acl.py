@@ -28,16 +28,18 @@ TEMPLATE = os.path.join(SOURCE, "deploy/redis/users.acl.template")
 # event prelude of common/events.cc). Token issue/revoke (common/auth.cc) is the records service's; the
 # other services only look tokens up (HGETALL, below). Every service links
 # the cluster router (common/redis_cluster.cc: CLUSTER SLOTS, ASKING) and
-# the WAIT of --redis-wait-replicas (common/redis.cc).
+# the WAIT of --redis-wait-replicas (common/redis.cc). The slot check of
+# common/slot_check.cc (EXISTS) is in records' and the assembler's scripts.
 SOURCES = {
     "records": ["services/records", "services/events", "services/common/auth.cc",
+                "services/common/slot_check.cc",
                 "services/common/redis.cc", "services/common/redis_cluster.cc", "services/common/request_id.cc",
                 "services/common/paging.cc", "services/common/events.cc"],
     "templates": ["services/templates", "services/common/redis.cc", "services/common/redis_cluster.cc",
                   "services/common/request_id.cc"],
     "approval": ["services/approval", "services/common/redis.cc", "services/common/redis_cluster.cc", "services/common/request_id.cc",
                  "services/common/events.cc"],
-    "assembler": ["services/assembler", "services/common/redis.cc", "services/common/redis_cluster.cc", "services/common/streams.cc",
+    "assembler": ["services/assembler", "services/common/slot_check.cc", "services/common/redis.cc", "services/common/redis_cluster.cc", "services/common/streams.cc",
                   "services/common/request_id.cc", "services/common/paging.cc",
                   "services/common/events.cc", "services/common/metrics.cc"],
 }
