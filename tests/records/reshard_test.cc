@@ -42,57 +42,6 @@ int64_t FigureOf(const v1::GetIndicatorValuesResponse& values) {
   return -1;
 }
 
-// Moves `slot` from the master on `from` to the one on `to`, a few keys per
-// MIGRATE with a pause between, so that calls meet every stage of it.
-absl::Status MoveSlot(testing::RedisCluster& cluster, int64_t slot, int from, int to) {
-  auto from_id = cluster.NodeId(from);
-  auto to_id = cluster.NodeId(to);
-  if (!from_id.ok() || !to_id.ok()) return absl::InternalError("node ids");
-  std::string s = absl::StrCat(slot);
-  for (auto [port, cmd] :
-       {std::pair{to, redis::Args{"CLUSTER", "SETSLOT", s, "IMPORTING", *from_id}},
-        std::pair{from, redis::Args{"CLUSTER", "SETSLOT", s, "MIGRATING", *to_id}}}) {
-    auto r = cluster.On(port, cmd);
-    if (!r.ok()) return r.status();
-    if (r->IsError()) return absl::InternalError(r->Str());
-  }
-  for (;;) {
-    auto keys = cluster.On(from, {"CLUSTER", "GETKEYSINSLOT", s, "8"});
-    if (!keys.ok()) return keys.status();
-    if (keys->Size() == 0) break;
-    redis::Args migrate = {"MIGRATE", "127.0.0.1", absl::StrCat(to), "", "0", "5000", "KEYS"};
-    for (size_t i = 0; i < keys->Size(); ++i) migrate.push_back((*keys)[i].AsString());
-    auto moved = cluster.On(from, migrate);
-    if (!moved.ok()) return moved.status();
-    if (moved->IsError()) return absl::InternalError(moved->Str());
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  // The new owner first, then the old one and the other masters (as
-  // redis-cli does); replicas learn it from them.
-  for (int port : {to, from}) {
-    auto r = cluster.On(port, {"CLUSTER", "SETSLOT", s, "NODE", *to_id});
-    if (!r.ok()) return r.status();
-    if (r->IsError()) return absl::InternalError(r->Str());
-  }
-  for (size_t i = 0; i < cluster.size(); ++i) {
-    int port = cluster.node(i).port();
-    auto role = cluster.On(port, {"ROLE"});
-    if (port == to || port == from || !role.ok() || (*role)[0].AsString() != "master") continue;
-    (void)cluster.On(port, {"CLUSTER", "SETSLOT", s, "NODE", *to_id});
-  }
-  return absl::OkStatus();
-}
-
-// Another master than the one on `port`.
-absl::StatusOr<int> OtherMaster(testing::RedisCluster& cluster, int port) {
-  for (size_t i = 0; i < cluster.size(); ++i) {
-    int p = cluster.node(i).port();
-    auto role = cluster.On(p, {"ROLE"});
-    if (p != port && role.ok() && role->Size() > 0 && (*role)[0].AsString() == "master") return p;
-  }
-  return absl::NotFoundError("no other master");
-}
-
 TEST(ReshardTest, AnOrgsSlotMovesUnderWritesAndReadsWithNoErrorAndNothingLost) {
   testing::RedisCluster cluster;
   ASSERT_TRUE(cluster.ok());
@@ -177,9 +126,9 @@ TEST(ReshardTest, AnOrgsSlotMovesUnderWritesAndReadsWithNoErrorAndNothingLost) {
   ASSERT_TRUE(slot.ok());
   auto from = cluster.MasterOf(key);
   ASSERT_TRUE(from.ok());
-  auto to = OtherMaster(cluster, *from);
+  auto to = cluster.OtherMaster(*from);
   ASSERT_TRUE(to.ok());
-  absl::Status moved = MoveSlot(cluster, slot->Int(), *from, *to);
+  absl::Status moved = cluster.MoveSlot(slot->Int(), *from, *to);
   absl::SleepFor(absl::Milliseconds(300));
   stop = true;
   for (auto& t : threads) t.join();

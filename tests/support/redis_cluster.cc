@@ -99,6 +99,88 @@ absl::StatusOr<std::string> RedisCluster::NodeId(int port) const {
   return std::string(id->Str());
 }
 
+absl::StatusOr<int> RedisCluster::OtherMaster(int port) const {
+  for (const auto& n : nodes_) {
+    auto role = On(n->port(), {"ROLE"});
+    if (n->port() != port && role.ok() && role->Size() > 0 && (*role)[0].AsString() == "master") {
+      return n->port();
+    }
+  }
+  return absl::NotFoundError("no other master");
+}
+
+namespace {
+
+absl::Status Must(const absl::StatusOr<redis::Reply>& reply, int port) {
+  if (!reply.ok()) return reply.status();
+  if (reply->IsError()) return absl::InternalError(absl::StrCat("node ", port, ": ", reply->Str()));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status RedisCluster::BeginSlotMove(int64_t slot, int from, int to) const {
+  auto from_id = NodeId(from);
+  auto to_id = NodeId(to);
+  if (!from_id.ok()) return from_id.status();
+  if (!to_id.ok()) return to_id.status();
+  const std::string s = absl::StrCat(slot);
+  if (auto st = Must(On(to, {"CLUSTER", "SETSLOT", s, "IMPORTING", *from_id}), to); !st.ok()) {
+    return st;
+  }
+  return Must(On(from, {"CLUSTER", "SETSLOT", s, "MIGRATING", *to_id}), from);
+}
+
+absl::StatusOr<std::vector<std::string>> RedisCluster::KeysInSlot(int port, int64_t slot,
+                                                                  int limit) const {
+  auto keys = On(port, {"CLUSTER", "GETKEYSINSLOT", absl::StrCat(slot), absl::StrCat(limit)});
+  if (!keys.ok()) return keys.status();
+  std::vector<std::string> out;
+  out.reserve(keys->Size());
+  for (size_t i = 0; i < keys->Size(); ++i) out.push_back((*keys)[i].AsString());
+  return out;
+}
+
+absl::Status RedisCluster::MigrateKeys(int from, int to,
+                                       const std::vector<std::string>& keys) const {
+  if (keys.empty()) return absl::OkStatus();
+  redis::Args migrate = {"MIGRATE", "127.0.0.1", absl::StrCat(to), "", "0", "5000", "KEYS"};
+  migrate.insert(migrate.end(), keys.begin(), keys.end());
+  return Must(On(from, migrate), from);
+}
+
+absl::Status RedisCluster::EndSlotMove(int64_t slot, int from, int to) const {
+  auto to_id = NodeId(to);
+  if (!to_id.ok()) return to_id.status();
+  const redis::Args give = {"CLUSTER", "SETSLOT", absl::StrCat(slot), "NODE", *to_id};
+  // The new owner first, then the old one and the other masters (as
+  // redis-cli does); replicas learn it from them.
+  for (int port : {to, from}) {
+    if (auto st = Must(On(port, give), port); !st.ok()) return st;
+  }
+  for (const auto& n : nodes_) {
+    auto role = On(n->port(), {"ROLE"});
+    if (n->port() == to || n->port() == from || !role.ok() || (*role)[0].AsString() != "master") {
+      continue;
+    }
+    (void)On(n->port(), give);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RedisCluster::MoveSlot(int64_t slot, int from, int to, int keys_per_migrate,
+                                    absl::Duration pause) const {
+  if (auto st = BeginSlotMove(slot, from, to); !st.ok()) return st;
+  for (;;) {
+    auto keys = KeysInSlot(from, slot, keys_per_migrate);
+    if (!keys.ok()) return keys.status();
+    if (keys->empty()) break;
+    if (auto st = MigrateKeys(from, to, *keys); !st.ok()) return st;
+    absl::SleepFor(pause);
+  }
+  return EndSlotMove(slot, from, to);
+}
+
 bool RedisCluster::WaitHealthy(absl::Duration timeout, int missing_replicas) const {
   absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {

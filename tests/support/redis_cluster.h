@@ -5,6 +5,7 @@
 #ifndef GOVREPORT_TESTS_SUPPORT_REDIS_CLUSTER_H_
 #define GOVREPORT_TESTS_SUPPORT_REDIS_CLUSTER_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,6 +42,24 @@ class RedisCluster {
   // The port of a replica of the master on `master_port`.
   absl::StatusOr<int> ReplicaOf(int master_port) const;
   absl::StatusOr<std::string> NodeId(int port) const;
+  // Another master than the one on `port`.
+  absl::StatusOr<int> OtherMaster(int port) const;
+  // Moves `slot` from the master on `from` to the one on `to` as
+  // `redis-cli --cluster reshard` does (SETSLOT IMPORTING / MIGRATING,
+  // MIGRATE ... KEYS, SETSLOT NODE), `keys_per_migrate` keys at a time with
+  // `pause` between, so that calls meanwhile meet every stage of it.
+  absl::Status MoveSlot(int64_t slot, int from, int to, int keys_per_migrate = 8,
+                        absl::Duration pause = absl::Milliseconds(5)) const;
+  // MoveSlot's steps, for a test that stops halfway: the slot marked
+  // importing on `to` and migrating on `from`; `keys` moved; the slot given
+  // to `to` on every master.
+  absl::Status BeginSlotMove(int64_t slot, int from, int to) const;
+  absl::Status MigrateKeys(int from, int to, const std::vector<std::string>& keys) const;
+  absl::Status EndSlotMove(int64_t slot, int from, int to) const;
+  // The keys of `slot` on the node on `port` (at most `limit`).
+  absl::StatusOr<std::vector<std::string>> KeysInSlot(int port, int64_t slot,
+                                                      int limit = 100000) const;
+
   // Every live node has cluster_state:ok and sees the slot ranges, each
   // with a replica but for at most `missing_replicas` (a master killed).
   bool WaitHealthy(absl::Duration timeout, int missing_replicas = 0) const;
