@@ -103,7 +103,7 @@ parts+=("$(build/tests/approval/approval_bench --clients=8 --seconds=$approval_s
 echo "== mixed load" >&2
 parts+=("$(build/tests/fault/fault_runner --mixed $quick)")
 echo "== jinja2" >&2
-parts+=("$(python3 scripts/jinja_bench.py build/bench)")
+parts+=("$(python3 scripts/jinja_bench.py build/bench build/tests/bench/render_bench)")
 mode=full
 [ -n "$quick" ] && mode=quick
 parts+=("{\"bench.mode\": \"$mode\"}")
@@ -112,9 +112,9 @@ import json, sys
 merged = {}
 for part in sys.argv[1:]:
     merged.update(json.loads(part))
-if "render.seed.jinja2_ns_per_op" in merged and "render.seed.ns_per_op" in merged:
+if "render.seed.jinja2_ns_per_op" in merged and "render.seed.best_ns_per_op" in merged:
     merged["render.seed.speedup_vs_jinja2"] = round(
-        merged["render.seed.jinja2_ns_per_op"] / merged["render.seed.ns_per_op"], 2)
+        merged["render.seed.jinja2_ns_per_op"] / merged["render.seed.best_ns_per_op"], 2)
 if "render.pdf.libreoffice_ms_per_doc" in merged and "render.pdf.ms_per_doc" in merged:
     merged["render.pdf.speedup_vs_libreoffice"] = round(
         merged["render.pdf.libreoffice_ms_per_doc"] / merged["render.pdf.ms_per_doc"], 2)
