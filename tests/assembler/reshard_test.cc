@@ -217,10 +217,10 @@ TEST_F(AssemblerReshardTest, AnOrgsSlotMovesWhileItsReportsArePublishedWithNoErr
   ASSERT_TRUE(owner.ok());
   EXPECT_EQ(*owner, *to);
 
-  std::printf("moved %lld keys in %s; meanwhile published %zu, read %lld, recorded %lld\n",
-              static_cast<long long>(before->Int()), absl::FormatDuration(move_took).c_str(),
-              numbers.size(), static_cast<long long>(reads.load()),
-              static_cast<long long>(added.load()));
+  std::printf(
+      "moved %lld keys in %s; while the load ran: published %zu, read %lld, recorded %lld\n",
+      static_cast<long long>(before->Int()), absl::FormatDuration(move_took).c_str(),
+      numbers.size(), static_cast<long long>(reads.load()), static_cast<long long>(added.load()));
   EXPECT_EQ(errors.load(), 0);
   EXPECT_GT(reads.load(), 0);
   EXPECT_GT(added.load(), 0);
