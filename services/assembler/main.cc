@@ -206,8 +206,8 @@ govreport::assembler::CoreOptions CoreOptionsOf(const Options& options,
                                                 const std::string& service_token) {
   govreport::assembler::CoreOptions core;
   if (!service_token.empty()) {
-    core.inline_assemblies = static_cast<int>(
-        options.inline_assemblies < 0 ? options.workers : options.inline_assemblies);
+    core.inline_assemblies =
+        govreport::assembler::InlineAssemblies(options.inline_assemblies, options.workers);
   }
   core.service = govreport::assembler::CallAs::Token(service_token);
   return core;

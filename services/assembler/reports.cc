@@ -255,24 +255,26 @@ absl::StatusOr<pb::Report> ReportCore::CreateReport(const auth::Principal& p, co
 
   ReportRef ref{org, req.report_id().empty() ? NewId() : req.report_id()};
   pb::Report report = NewReport(ref, req, figures->period(), p.subject, Now());
-  std::optional<absl::StatusOr<rpb::Org>> org_fields;
+  // Without the org's fields (no slot, or the read failed) a worker
+  // assembles it.
+  absl::StatusOr<rpb::Org> org_fields;
   if (slot) org_fields = pending_org.get();
-  return CommitNewReport(ref, std::move(report), call, org_fields ? &*org_fields : nullptr,
+  return CommitNewReport(ref, std::move(report), call, org_fields.ok() ? &*org_fields : nullptr,
                          *figures);
 }
 
 absl::StatusOr<pb::Report> ReportCore::CommitNewReport(
     const ReportRef& ref, pb::Report report, const request_id::Call& call,
-    const absl::StatusOr<rpb::Org>* org, const rpb::GetIndicatorValuesResponse& figures) {
+    const rpb::Org* org, const rpb::GetIndicatorValuesResponse& figures) {
   AssembleJob job{ref.org, ref.id, report.pending_job(), report.created_by(), call.id};
   const int64_t now = Now();
   std::optional<pb::Revision> revision;
-  if (org != nullptr && org->ok()) {
+  if (org != nullptr) {
     // Any failure here leaves the job to a worker, which retries it and
     // records a lasting failure on the report.
-    auto rendered = RenderDraft(*upstream_, options_.service, ref, report, **org, figures);
+    auto rendered = RenderDraft(*upstream_, options_.service, ref, report, *org, figures);
     if (rendered.ok()) {
-      revision = ApplyNewRevision(report, job, 1, **org, figures, *rendered, now);
+      revision = ApplyNewRevision(report, job, 1, *org, figures, *rendered, now);
     }
   }
   CommitBuilder commit(ref, 0, report);

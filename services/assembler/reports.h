@@ -38,6 +38,12 @@ struct CoreOptions {
   CallAs service;
 };
 
+// --inline-assemblies as CoreOptions.inline_assemblies takes it: -1 is as
+// many as the replica's workers.
+inline int InlineAssemblies(int64_t requested, int64_t workers) {
+  return static_cast<int>(requested < 0 ? workers : requested);
+}
+
 class ReportCore {
  public:
   ReportCore(Store* store, Upstream* upstream, CoreOptions options = {});
@@ -124,10 +130,9 @@ class ReportCore {
                                   const std::string& workflow);
   absl::StatusOr<std::vector<std::string>> NarrativeSlots(const CallAs& as, const std::string& org);
   // Stores the new report with its first job, or with revision 1 already
-  // made from `org` and `figures` when `org` holds one and the render works.
+  // made from `org` and `figures` when `org` is given and the render works.
   absl::StatusOr<pb::Report> CommitNewReport(const ReportRef& ref, pb::Report report,
-                                             const request_id::Call& call,
-                                             const absl::StatusOr<rpb::Org>* org,
+                                             const request_id::Call& call, const rpb::Org* org,
                                              const rpb::GetIndicatorValuesResponse& figures);
   int64_t Now() const { return absl::ToUnixSeconds(options_.clock()); }
 

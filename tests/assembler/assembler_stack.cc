@@ -222,8 +222,7 @@ absl::Status Stack::StartReplica(const StackOptions& options, const redis::Optio
   peers.approval = assembler_approval_channel_;
   r->upstream = std::make_unique<Upstream>(peers);
   CoreOptions co;
-  co.inline_assemblies =
-      options.inline_assemblies >= 0 ? options.inline_assemblies : options.workers;
+  co.inline_assemblies = InlineAssemblies(options.inline_assemblies, options.workers);
   co.service = CallAs::Token(worker_token);
   r->core = std::make_unique<ReportCore>(r->store.get(), r->upstream.get(), co);
   GrpcOptions go;

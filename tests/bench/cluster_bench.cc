@@ -24,15 +24,13 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "records/core.h"
 #include "redis_cluster.h"
 #include "redis_server.h"
+#include "redis_stats.h"
 #include "shipped_profile.h"
 
 namespace govreport::bench {
@@ -109,16 +107,7 @@ double Ingest(const redis::Options& options, int total, int threads) {
 
 int64_t CommandsServed(const RedisCluster& cluster, int port) {
   auto info = cluster.On(port, {"INFO", "commandstats"});
-  if (!info.ok()) return -1;
-  int64_t total = 0;
-  for (absl::string_view line : absl::StrSplit(info->Str(), "\r\n")) {
-    auto at = line.find(":calls=");
-    if (!absl::StartsWith(line, "cmdstat_") || at == absl::string_view::npos) continue;
-    absl::string_view rest = line.substr(at + 7);
-    int64_t calls = 0;
-    if (absl::SimpleAtoi(rest.substr(0, rest.find(',')), &calls)) total += calls;
-  }
-  return total;
+  return info.ok() ? testing::TotalCalls(info->Str()) : -1;
 }
 
 std::vector<int> Masters(const RedisCluster& cluster) {

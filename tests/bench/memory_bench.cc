@@ -29,6 +29,7 @@
 #include "common/resource.h"
 #include "records/core.h"
 #include "redis_server.h"
+#include "redis_stats.h"
 #include "reportctl/sample.h"
 #include "shipped_profile.h"
 
@@ -57,25 +58,14 @@ int64_t UsedMemory(redis::Client& client) {
 }
 
 // Commands Redis ran since the last CONFIG RESETSTAT, those inside scripts
-// included (INFO commandstats), without INFO and CONFIG: a repeatable
-// measure of the work a write costs Redis.
+// included, without INFO and CONFIG: a repeatable measure of the work a
+// write costs Redis.
 int64_t CommandsRun(redis::Client& client) {
-  auto info = client.Command({"INFO", "commandstats"});
-  if (!info.ok()) Fail("INFO commandstats", info.status());
-  int64_t total = 0;
-  for (absl::string_view line : absl::StrSplit(info->Str(), "\r\n")) {
-    if (!absl::ConsumePrefix(&line, "cmdstat_") || absl::StartsWith(line, "info:") ||
-        absl::StartsWith(line, "config")) {
-      continue;
-    }
-    size_t at = line.find("calls=");
-    int64_t calls = 0;
-    if (at != absl::string_view::npos &&
-        absl::SimpleAtoi(line.substr(at + 6, line.find(',', at) - at - 6), &calls)) {
-      total += calls;
-    }
-  }
-  return total;
+  auto total = testing::CommandsRun(client, [](absl::string_view command) {
+    return command != "info" && !absl::StartsWith(command, "config");
+  });
+  if (!total.ok()) Fail("INFO commandstats", total.status());
+  return *total;
 }
 
 // The kind of a key of the org: its first part after the prefix, with a

@@ -9,13 +9,11 @@
 #include <set>
 #include <string>
 
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "common/redis.h"
 #include "gtest/gtest.h"
 #include "redis_cluster.h"
+#include "redis_stats.h"
 
 namespace govreport {
 namespace {
@@ -26,14 +24,9 @@ using testing::RedisCluster;
 int64_t CommandCalls(const RedisCluster& cluster, int port, absl::string_view command) {
   auto info = cluster.On(port, {"INFO", "commandstats"});
   if (!info.ok()) return -1;
-  std::string prefix = absl::StrCat("cmdstat_", command, ":calls=");
-  for (absl::string_view line : absl::StrSplit(info->Str(), "\r\n")) {
-    if (!absl::StartsWith(line, prefix)) continue;
-    int64_t calls = 0;
-    line.remove_prefix(prefix.size());
-    if (absl::SimpleAtoi(line.substr(0, line.find(',')), &calls)) return calls;
-  }
-  return 0;
+  const auto calls = testing::CommandCalls(info->Str());
+  const auto it = calls.find(command);
+  return it == calls.end() ? 0 : it->second;
 }
 
 TEST(KeySlotTest, SpecValues) {

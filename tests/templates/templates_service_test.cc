@@ -14,7 +14,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/auth.h"
 #include "common/enums.h"
@@ -23,6 +22,7 @@
 #include "gtest/gtest.h"
 #include "markup_checks.h"
 #include "records/core.h"
+#include "redis_stats.h"
 #include "report_context/report_context.h"
 #include "reportctl/sample.h"
 #include "shipped_profile.h"
@@ -543,17 +543,7 @@ TEST_F(TemplatesTest, HostileTemplatesFailCleanly) {
 
 // Every command Redis has run so far (INFO commandstats).
 int64_t RedisCommands(redis::Client* client) {
-  auto info = client->Command({"INFO", "commandstats"});
-  if (!info.ok()) return -1;
-  int64_t total = 0;
-  for (absl::string_view line : absl::StrSplit(info->Str(), '\n')) {
-    size_t at = line.find("calls=");
-    if (!absl::StartsWith(line, "cmdstat_") || at == absl::string_view::npos) continue;
-    int64_t calls = 0;
-    absl::string_view rest = line.substr(at + 6);
-    if (absl::SimpleAtoi(rest.substr(0, rest.find(',')), &calls)) total += calls;
-  }
-  return total;
+  return govreport::testing::CommandsRun(*client).value_or(-1);
 }
 
 // Polls (a bound on waiting, not a measurement): true once `done` holds.
