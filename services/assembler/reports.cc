@@ -264,8 +264,8 @@ absl::StatusOr<pb::Report> ReportCore::CreateReport(const auth::Principal& p, co
 }
 
 absl::StatusOr<pb::Report> ReportCore::CommitNewReport(
-    const ReportRef& ref, pb::Report report, const request_id::Call& call,
-    const rpb::Org* org, const rpb::GetIndicatorValuesResponse& figures) {
+    const ReportRef& ref, pb::Report report, const request_id::Call& call, const rpb::Org* org,
+    const rpb::GetIndicatorValuesResponse& figures) {
   AssembleJob job{ref.org, ref.id, report.pending_job(), report.created_by(), call.id};
   const int64_t now = Now();
   std::optional<pb::Revision> revision;
