@@ -244,12 +244,22 @@ gr_start_service() {
   "${tls[@]}" "$bin" --listen 127.0.0.1:0 "$@" >"$log.out" 2>"$log" &
   GR_PIDS+=($!)
   echo $! >>"$GR_RUN_DIR/service.pids"
-  local i port
+  local i port pid=$!
   for i in $(seq 1 200); do
     port=$(sed -n 's/.*listening on port \([0-9]*\).*/\1/p' "$log.out" 2>/dev/null | head -n1)
     if [ -n "$port" ]; then echo "$port"; return 0; fi
+    # Exited (a bad flag, a port taken): say why now, not after the wait.
+    kill -0 "$pid" 2>/dev/null || break
     sleep 0.05
   done
-  gr_log "$name did not start (see $log)"
+  gr_log "$name did not start (see $log): $(tail -n 3 "$log" 2>/dev/null)"
   return 1
+}
+
+# gr_metrics_port NAME: the port of NAME's /metrics when it was started with
+# --metrics-listen 127.0.0.1:0. The service binds a free port itself and
+# logs it before it announces its own, so no other process can take it
+# between a check and the bind (as one chosen by gr_free_port can).
+gr_metrics_port() {
+  sed -n 's/.*metrics on port \([0-9]*\) at \/metrics.*/\1/p' "$GR_RUN_DIR/$1.log" | head -n1
 }

@@ -27,10 +27,10 @@ protoc -I proto -I "$googleapis" --python_out="$stubs" --grpc_python_out="$stubs
 gr_start_redis "$GR_RUN_DIR/redis"
 gr_tls "$GR_RUN_DIR/certs"
 gr_secrets
-metrics_port=$(gr_free_port)
 port=$(GOVREPORT_REDIS_URL="$(gr_redis_url records)" \
   gr_start_service records "$build/services/records/records" \
-  --metrics-listen "127.0.0.1:$metrics_port")
+  --metrics-listen 127.0.0.1:0)
+metrics_port=$(gr_metrics_port records)
 export GOVREPORT_RECORDS="127.0.0.1:$port"
 
 ctl() { GOVREPORT_TOKEN="$GOVREPORT_ADMIN_TOKEN" "$build/services/reportctl/reportctl" "$@"; }

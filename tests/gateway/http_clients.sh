@@ -16,10 +16,10 @@ admin="$GOVREPORT_ADMIN_TOKEN"
 records=$(GOVREPORT_REDIS_URL="$(gr_redis_url records)" \
   gr_start_service records "$build/services/records/records")
 # The other backends are not started: their routes answer 503.
-metrics_port=$(gr_free_port)
 port=$(gr_start_service gateway "$build/services/gateway/gateway" \
   --records "127.0.0.1:$records" --templates 127.0.0.1:1 --approval 127.0.0.1:1 \
-  --assembler 127.0.0.1:1 --max-body-bytes 65536 --metrics-listen "127.0.0.1:$metrics_port")
+  --assembler 127.0.0.1:1 --max-body-bytes 65536 --metrics-listen 127.0.0.1:0)
+metrics_port=$(gr_metrics_port gateway)
 base="http://127.0.0.1:$port"
 
 # curl: the README's examples.
