@@ -717,6 +717,10 @@ absl::Status RecordsCore::IndexLegacyRecords(const std::string& org_id) {
     GR_ASSIGN_OR_RETURN(int64_t taken, store_.MigrateGlobalIndexes(org_id, kChunk));
     if (taken < kChunk) break;
   }
+  for (;;) {
+    GR_ASSIGN_OR_RETURN(int64_t moved, store_.MigrateBuckets(org_id, kChunk));
+    if (moved < kChunk) break;
+  }
   std::lock_guard<std::mutex> lock(mu_);
   indexed_orgs_.insert(org_id);
   return absl::OkStatus();
@@ -726,20 +730,31 @@ absl::StatusOr<std::vector<Store::IndexEntry>> RecordsCore::ScanActivityIndex(
     const std::string& org_id, const pb::ListActivitiesRequest& req, ActivityOrder order,
     const std::string& cursor, int count) {
   if (order == ActivityOrder::kDate) {
-    // ZRANGEBYLEX bounds; members start yyyymmdd:, so every member of the
-    // day `to` sorts below to + 1.
-    std::string min = "-", max = "+";
+    // A DateScore range: from the cursor "yyyymmdd:creation sequence:id"
+    // (excluded) or from_date, to the last score of to_date.
+    int64_t low = 0;
+    bool low_excluded = false;
+    int64_t high = DateScore(9999, 12, 31, kDateScoreDay - 1);
     if (!cursor.empty()) {
-      min = absl::StrCat("(", cursor);
+      std::vector<absl::string_view> parts = absl::StrSplit(cursor, ':');
+      int day = 0;
+      int64_t create_sequence = 0;
+      if (parts.size() != 3 || parts[0].size() != 8 || !absl::SimpleAtoi(parts[0], &day) ||
+          !absl::SimpleAtoi(parts[1], &create_sequence) || create_sequence < 0 ||
+          create_sequence >= kDateScoreDay) {
+        return absl::InvalidArgumentError("page_token: not a token of this order");
+      }
+      low = DateScore(day / 10000, day / 100 % 100, day % 100, create_sequence);
+      low_excluded = true;
     } else if (!req.from_date().empty()) {
       GR_ASSIGN_OR_RETURN(Date from, ParseDate(req.from_date()));
-      min = absl::StrCat("[", from.Ordinal());
+      low = DateScore(from.year, from.month, from.day, 0);
     }
     if (!req.to_date().empty()) {
       GR_ASSIGN_OR_RETURN(Date to, ParseDate(req.to_date()));
-      max = absl::StrCat("(", to.Ordinal() + 1);
+      high = DateScore(to.year, to.month, to.day, kDateScoreDay - 1);
     }
-    return store_.ListByDate(org_id, req.type(), min, max, count);
+    return store_.ListByDate(org_id, req.type(), low, low_excluded, high, count);
   }
   int64_t after = 0;
   if (!cursor.empty() && !absl::SimpleAtoi(cursor, &after)) {
@@ -841,6 +856,7 @@ absl::StatusOr<RecordsCore::PreparedWrite> RecordsCore::PrepareChange(
   w.read_contribution = Contribution(cur);
   w.read_create_sequence = cur.create_sequence();
   w.read_revision = cur.revision();
+  w.read_change_sequence = cur.change_sequence();
   SetLimits(quota_exempt, w);
   if (change.void_reason.empty()) {
     events::v1::ActivityChanged rest;

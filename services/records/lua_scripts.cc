@@ -31,20 +31,110 @@ local function with_sequences(blob, cseq, dv)
   return blob .. '\144\1' .. varint(cseq) .. '\152\1' .. varint(dv)
 end
 
--- The member of the date index: yyyymmdd, creation sequence, id. One score
--- for all, so the set is ordered by these bytes (ZRANGEBYLEX).
+-- The member of the previous version's date index (acts:d:t): yyyymmdd,
+-- creation sequence, id; removed from there until the org is migrated.
 local function by_date(d, cseq, id)
   return string.gsub(d, '-', '') .. ':' .. string.format('%015d', cseq) .. ':' .. id
 end
 
--- Puts one record in the listing indexes; `dv` is its change sequence.
+-- The score of the date index: the day (year * 512 + month * 32 + day) times
+-- 2^30 plus the creation sequence, so the order is by date, then creation
+-- (store.h, DateScore: the same number).
+local function date_score(d, cseq)
+  local y, m, day = tonumber(string.sub(d, 1, 4)), tonumber(string.sub(d, 6, 7)), tonumber(string.sub(d, 9, 10))
+  return ((y * 16 + m) * 32 + day) * 1073741824 + cseq
+end
+
+-- A listing index is a sorted set cut into buckets of at most 128 entries,
+-- which Redis keeps as listpacks (zset-max-listpack-entries, 128 by
+-- default): about 30 bytes an entry instead of about 110 in one large set.
+-- The directory `dir` is a sorted set of the buckets' names by their lowest
+-- score, the name being that score; bucket `name` is the key dir:name.
+-- Scores are integers below 2^53, unique in an index.
+local kBucketMax = 128
+local function score_text(s) return string.format('%.0f', s) end
+
+-- The bucket holding `score`: the one with the greatest lowest score not
+-- above it (nil: below every bucket, or none yet).
+local function bucket_of(dir, score)
+  return redis.call('ZREVRANGEBYSCORE', dir, score_text(score), '-inf', 'LIMIT', 0, 1)[1]
+end
+
+-- The name of the bucket that a bucket of kBucketMax entries splits off once
+-- `score` is added to it: the score at rank kBucketMax/2 of the whole.
+local function split_name(key, score)
+  local r = redis.call('ZRANGE', key, kBucketMax / 2 - 1, kBucketMax / 2, 'WITHSCORES')
+  local below, at = tonumber(r[2]), tonumber(r[4])
+  if score < below then return score_text(below) end
+  if score < at then return score_text(score) end
+  return score_text(at)
+end
+
+-- Every key bucket_add(dir, score) or bucket_remove(dir, score) may touch,
+-- for slot_unsettled; `dir` itself must have been looked at already.
+local function bucket_keys(dir, score, keys)
+  local name = bucket_of(dir, score) or redis.call('ZRANGE', dir, 0, 0)[1]
+  keys[#keys + 1] = dir .. ':' .. score_text(score)
+  if name then
+    local key = dir .. ':' .. name
+    keys[#keys + 1] = key
+    if redis.call('ZCARD', key) + 1 >= kBucketMax then
+      keys[#keys + 1] = dir .. ':' .. split_name(key, score)
+    end
+  end
+end
+
+local function bucket_add(dir, score, member)
+  local name = bucket_of(dir, score)
+  if not name then
+    -- Below every bucket: the first one's lowest score moves down to it
+    -- (a new bucket each time would hold one entry each when older records
+    -- come in newest first).
+    name = score_text(score)
+    local first = redis.call('ZRANGE', dir, 0, 0)[1]
+    if first then
+      redis.call('RENAME', dir .. ':' .. first, dir .. ':' .. name)
+      redis.call('ZREM', dir, first)
+    end
+    redis.call('ZADD', dir, name, name)
+  end
+  local key = dir .. ':' .. name
+  redis.call('ZADD', key, score_text(score), member)
+  if redis.call('ZCARD', key) < kBucketMax then return end
+  -- Full: the upper half becomes a bucket of its own.
+  local upper = redis.call('ZRANGE', key, kBucketMax / 2, -1, 'WITHSCORES')
+  local lowest = score_text(tonumber(upper[2]))
+  local args = {}
+  for i = 1, #upper, 2 do
+    args[#args + 1] = upper[i + 1]
+    args[#args + 1] = upper[i]
+  end
+  redis.call('ZADD', dir .. ':' .. lowest, unpack(args))
+  redis.call('ZREMRANGEBYRANK', key, kBucketMax / 2, -1)
+  redis.call('ZADD', dir, lowest, lowest)
+end
+
+local function bucket_remove(dir, score, member)
+  local name = bucket_of(dir, score)
+  if not name then return end
+  local key = dir .. ':' .. name
+  if redis.call('ZREM', key, member) == 1 and redis.call('EXISTS', key) == 0 then
+    redis.call('ZREM', dir, name)
+  end
+end
+
+-- The org's listing indexes, per type: ix:c:{t} by creation sequence (a
+-- record never moves) and ix:d:{t} by date_score (moves with the date);
+-- ix:u by change sequence over all types (every change moves it to the end).
 -- The orders over all types merge the per-type indexes of `types`
--- (Store::ListBySequence, ListByDate): no index of all records but acts:u.
-local function index_record(P, id, c, cseq, dv)
-  redis.call('SADD', P .. 'types', c.t)
-  redis.call('ZADD', P .. 'acts:c:t:' .. c.t, cseq, id)
-  redis.call('ZADD', P .. 'acts:d:t:' .. c.t, 0, by_date(c.d, cseq, id))
-  redis.call('ZADD', P .. 'acts:u', dv, id)
+-- (Store::ListIndex).
+local function index_record(P, id, c, cseq, dv, keep_place)
+  if not keep_place then
+    redis.call('SADD', P .. 'types', c.t)
+    bucket_add(P .. 'ix:c:' .. c.t, cseq, id)
+    bucket_add(P .. 'ix:d:' .. c.t, date_score(c.d, cseq), id)
+  end
+  bucket_add(P .. 'ix:u', dv, id)
 end
 )lua";
 
@@ -84,7 +174,8 @@ constexpr char kWriteActivityLua[] = R"lua(
 --       event_head ('' = no event), event_kind, event_rest, event_min_id,
 --       read_blob, read_contribution, read_create_sequence, read_revision
 --       (an amendment's or a void's: the record as the caller read it),
---       on_cluster ('1': look at every key before the first write)
+--       on_cluster ('1': look at every key before the first write),
+--       read_change_sequence (the record's as read)
 -- Returns {'OK', id, revision, change_sequence, create_sequence} or
 -- another outcome ({'GONE', id}: the record is no longer the one read). A repeat answers {'REPLAYED', 'id@revision'} before
 -- anything else. The quota and the persons cap are checked before anything
@@ -102,6 +193,7 @@ local ev_head, ev_kind, ev_rest, ev_min = ARGV[14] or '', ARGV[15], ARGV[16] or 
 local read_blob, read_contrib, read_cseq = ARGV[18] or '', ARGV[19] or '', ARGV[20] or ''
 local read_rev = ARGV[21] or ''
 local on_cluster = ARGV[22] == '1'
+local read_dv = tonumber(ARGV[23] or '0') or 0
 
 local prior = request_prior(KEYS[2], fp)
 if prior then return prior end
@@ -243,16 +335,28 @@ if max_persons > 0 and new.v ~= 1 and #new.p > 0 then
   end
 end
 
--- The listing indexes (kListingLua, docs/records.md "Listing"): per type,
--- acts:c:t creation sequence -> id (a record never moves) and acts:d:t by
--- date (moves with the date); acts:u change sequence -> id (every change
--- moves it to the end).
+-- The creation sequence a change keeps (none: stored by an earlier version
+-- and not yet indexed, kIndexLegacyLua; it gets the next one).
+local cseq
+if op ~= 'create' then
+  cseq = tonumber(read_cseq)
+  if kind == 'hash' then cseq = tonumber(redis.call('HGET', rkey, 's') or '') end
+  if cseq == 0 then cseq = nil end
+end
+-- A change that keeps the type and the date keeps its place in the
+-- creation and date indexes.
+local keep_place = old ~= nil and cseq ~= nil and old.t == new.t and old.d == new.d
+
+-- The listing indexes (kListingLua, docs/records.md "Listing"). Until the
+-- org is migrated (kMigrateBucketsLua) an entry may still be in the
+-- previous version's acts:c:t, acts:d:t or acts:u: a change removes it
+-- from there too.
 -- On a cluster, every key the writes below touch is looked at first
 -- (slot_unsettled): while the org's slot migrates, a key that is elsewhere
 -- (or not yet created) answers TRYAGAIN before anything is written; a
 -- script stopped midway would leave half a write.
 if on_cluster then
-  local keys = {rkey, rkey .. ':h', P .. 'seq', P .. 'types', P .. 'acts:u'}
+  local keys = {rkey, rkey .. ':h', P .. 'seq', P .. 'types', P .. 'acts:u', P .. 'ix:u'}
   if qday ~= '' then keys[#keys + 1] = qkey end
   if op == 'create' and ext ~= '' then keys[#keys + 1] = P .. 'ext' end
   for _, c in ipairs({old or {v = 1}, new}) do
@@ -260,6 +364,8 @@ if on_cluster then
       keys[#keys + 1] = P .. 'acts:c:t:' .. c.t
       keys[#keys + 1] = P .. 'acts:d:t:' .. c.t
       keys[#keys + 1] = P .. 'acts:t:' .. c.t
+      keys[#keys + 1] = P .. 'ix:c:' .. c.t
+      keys[#keys + 1] = P .. 'ix:d:' .. c.t
     end
     if c.v ~= 1 then
       for _, b in ipairs(buckets(c.d)) do
@@ -275,28 +381,42 @@ if on_cluster then
   if old then keys[#keys + 1] = P .. 'acts' end
   local unsettled = slot_unsettled(keys)
   if unsettled then return unsettled end
+  -- Then the buckets the sequences to be given fall in.
+  local next_seq = cseq or tonumber(redis.call('GET', P .. 'seq') or '0') + 1
+  local buckets_touched = {}
+  bucket_keys(P .. 'ix:u', tonumber(redis.call('GET', KEYS[1]) or '0') + 1, buckets_touched)
+  if old and read_dv > 0 then bucket_keys(P .. 'ix:u', read_dv, buckets_touched) end
+  for _, c in ipairs({old or {}, new}) do
+    if c.t then
+      bucket_keys(P .. 'ix:c:' .. c.t, next_seq, buckets_touched)
+      bucket_keys(P .. 'ix:d:' .. c.t, date_score(c.d, next_seq), buckets_touched)
+    end
+  end
+  unsettled = slot_unsettled(buckets_touched)
+  if unsettled then return unsettled end
 end
 
 local dv = redis.call('INCR', KEYS[1])
-local cseq
 if op == 'create' then
   if ext ~= '' then redis.call('HSET', P .. 'ext', ext, id .. '|' .. chash) end
   cseq = redis.call('INCR', P .. 'seq')
 else
   apply(old, -1)
-  cseq = tonumber(read_cseq)
-  if kind == 'hash' then cseq = tonumber(redis.call('HGET', rkey, 's') or '') end
-  if not cseq or cseq == 0 then
-    -- Stored by an earlier version and not yet indexed (kIndexLegacyLua).
+  if not cseq then
     cseq = redis.call('INCR', P .. 'seq')
     redis.call('ZREM', P .. 'acts', id)
     redis.call('ZREM', P .. 'acts:t:' .. old.t, id)
+  elseif not keep_place then
+    redis.call('ZREM', P .. 'acts:c:t:' .. old.t, id)
+    redis.call('ZREM', P .. 'acts:d:t:' .. old.t, by_date(old.d, cseq, id))
+    bucket_remove(P .. 'ix:c:' .. old.t, cseq, id)
+    bucket_remove(P .. 'ix:d:' .. old.t, date_score(old.d, cseq), id)
   end
-  redis.call('ZREM', P .. 'acts:c:t:' .. old.t, id)
-  redis.call('ZREM', P .. 'acts:d:t:' .. old.t, by_date(old.d, cseq, id))
+  redis.call('ZREM', P .. 'acts:u', id)
+  if read_dv > 0 then bucket_remove(P .. 'ix:u', read_dv, id) end
 end
 apply(new, 1)
-index_record(P, id, new, cseq, dv)
+index_record(P, id, new, cseq, dv, keep_place)
 blob = with_sequences(blob, cseq, dv)
 -- The history list is written from a record's first change on (then with
 -- the revision it replaces first): a record never changed is its own
@@ -459,6 +579,77 @@ if #ids < n then redis.call('UNLINK', P .. 'acts:d') end
 return #ids
 )lua";
 
+constexpr char kMigrateBucketsLua[] = R"lua(
+-- KEYS: 1 the org's data version. ARGV: 1 how many entries at most.
+-- The previous version kept each listing index as one sorted set
+-- (acts:c:t:{t}, acts:d:t:{t} of "yyyymmdd:cseq:id", acts:u): their entries
+-- move into the buckets (kListingLua), the lowest first. Returns how many it
+-- moved (fewer than asked: done).
+local P = string.sub(KEYS[1], 1, -3)
+local n = tonumber(ARGV[1])
+local moved = 0
+local function take(key, each)
+  if moved >= n then return end
+  local part = redis.call('ZRANGE', key, 0, n - moved - 1, 'WITHSCORES')
+  for i = 1, #part, 2 do each(part[i], tonumber(part[i + 1])) end
+  if #part > 0 then redis.call('ZREMRANGEBYRANK', key, 0, #part / 2 - 1) end
+  moved = moved + #part / 2
+end
+for _, t in ipairs(redis.call('SMEMBERS', P .. 'types')) do
+  take(P .. 'acts:c:t:' .. t, function(id, s) bucket_add(P .. 'ix:c:' .. t, s, id) end)
+  take(P .. 'acts:d:t:' .. t, function(member)
+    local y, m, d, cseq, id = string.match(member, '^(%d%d%d%d)(%d%d)(%d%d):(%d+):(.+)$')
+    if id then bucket_add(P .. 'ix:d:' .. t, date_score(y .. '-' .. m .. '-' .. d, tonumber(cseq)), id) end
+  end)
+end
+take(P .. 'acts:u', function(id, s) bucket_add(P .. 'ix:u', s, id) end)
+return moved
+)lua";
+
+constexpr char kListIndexLua[] = R"lua(
+-- KEYS: 1 the org's data version (for its slot).
+-- ARGV: 1 the lowest score, 2 '1' when it is excluded, 3 the highest
+--       score (included, or '+inf'), 4 how many entries per index at most,
+--       5 '1' on a cluster, 6... the indexes (kListingLua), named without
+--       the org's prefix.
+-- Returns, per index, {member, score, ...} in the index's order.
+local P = string.sub(KEYS[1], 1, -3)
+local lo, hi, n = tonumber(ARGV[1]), ARGV[3], tonumber(ARGV[4])
+local lo_arg = ((ARGV[2] == '1') and '(' or '') .. score_text(lo)
+local on_cluster = ARGV[5] == '1'
+local dirs = {}
+for i = 6, #ARGV do dirs[#dirs + 1] = P .. ARGV[i] end
+-- On a cluster each key is looked at before it is read: while the org's
+-- slot migrates, one already moved is a TRYAGAIN, not a short listing.
+if on_cluster and #dirs > 0 then
+  local unsettled = slot_unsettled(dirs)
+  if unsettled then return unsettled end
+end
+local out = {}
+for i, dir in ipairs(dirs) do
+  local got = {}
+  local from = bucket_of(dir, lo)
+  from = from and from or '-inf'
+  while #got < 2 * n do
+    local names = redis.call('ZRANGEBYSCORE', dir, from, hi, 'LIMIT', 0, 16)
+    for _, name in ipairs(names) do
+      local key = dir .. ':' .. name
+      if on_cluster then
+        local unsettled = slot_unsettled({key})
+        if unsettled then return unsettled end
+      end
+      local part = redis.call('ZRANGEBYSCORE', key, lo_arg, hi, 'WITHSCORES', 'LIMIT', 0, n - #got / 2)
+      for _, v in ipairs(part) do got[#got + 1] = v end
+      from = '(' .. name
+      if #got >= 2 * n then break end
+    end
+    if #names < 16 then break end
+  end
+  out[i] = got
+end
+return out
+)lua";
+
 constexpr char kReadFiguresLua[] = R"lua(
 -- ARGV[1]: JSON {f: [[bucket, field]...], d: [[[buckets], [types]]...],
 --                l: [[[months newest first], [types], quantity]...]}
@@ -597,6 +788,16 @@ const redis::Script& WriteActivityScript() {
 
 const redis::Script& IndexLegacyRecordsScript() {
   static const redis::Script script(absl::StrCat(kListingLua, kIndexLegacyLua));
+  return script;
+}
+
+const redis::Script& MigrateBucketsScript() {
+  static const redis::Script script(absl::StrCat(kListingLua, kMigrateBucketsLua));
+  return script;
+}
+
+const redis::Script& ListIndexScript() {
+  static const redis::Script script(absl::StrCat(redis::kSlotCheckLua, kListingLua, kListIndexLua));
   return script;
 }
 

@@ -24,6 +24,14 @@ const redis::Script& IndexLegacyRecordsScript();
 // acts:d) into the set of types, a bounded number per call.
 const redis::Script& MigrateGlobalIndexesScript();
 
+// Moves the previous version's listing indexes (one sorted set each) into
+// the bucketed ones, a bounded number of entries per call.
+const redis::Script& MigrateBucketsScript();
+
+// Reads a range of scores from listing indexes (kListingLua's buckets),
+// the first entries of each.
+const redis::Script& ListIndexScript();
+
 // Reads counts, sums, distinct persons and latest values for a set of
 // buckets in one atomic step, with the data version they belong to.
 const redis::Script& ReadFiguresScript();

@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/events.h"
 #include "common/request_id.h"
 #include "common/resource.h"
@@ -280,7 +281,8 @@ redis::ScriptCall Store::ActivityCall(const std::string& org_id, const ActivityW
                w.read_contribution,
                absl::StrCat(w.read_create_sequence),
                absl::StrCat(w.read_revision),
-               redis_->cluster() ? "1" : "0"};
+               redis_->cluster() ? "1" : "0",
+               absl::StrCat(w.read_change_sequence)};
   return call;
 }
 
@@ -364,26 +366,32 @@ absl::StatusOr<std::vector<std::optional<std::string>>> Store::ReadActivitiesAt(
   return ReadRecords(org_id, ids);
 }
 
-absl::StatusOr<std::vector<std::string>> Store::TypeIndexKeys(const std::string& org_id,
-                                                              absl::string_view kind,
-                                                              const std::string& type) {
-  std::vector<std::string> keys;
+absl::StatusOr<std::vector<std::string>> Store::TypeIndexes(const std::string& org_id,
+                                                            absl::string_view kind,
+                                                            const std::string& type) {
+  std::vector<std::string> indexes;
   if (!type.empty()) {
-    keys.push_back(Key(org_id, absl::StrCat("acts:", kind, ":t:", type)));
-    return keys;
+    indexes.push_back(absl::StrCat("ix:", kind, ":", type));
+    return indexes;
   }
   GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Command({"SMEMBERS", Key(org_id, "types")}));
   GR_RETURN_IF_ERROR(r.ErrorStatus());
-  for (size_t i = 0; i < r.Size(); ++i) {
-    keys.push_back(Key(org_id, absl::StrCat("acts:", kind, ":t:", r[i].Str())));
-  }
-  return keys;
+  for (size_t i = 0; i < r.Size(); ++i)
+    indexes.push_back(absl::StrCat("ix:", kind, ":", r[i].Str()));
+  return indexes;
 }
 
 absl::StatusOr<int64_t> Store::MigrateGlobalIndexes(const std::string& org_id, int64_t count) {
   GR_ASSIGN_OR_RETURN(
       redis::Reply r,
       redis_->Eval(MigrateGlobalIndexesScript(), {DataVersionKey(org_id)}, {absl::StrCat(count)}));
+  GR_RETURN_IF_ERROR(r.ErrorStatus());
+  return r.AsInt();
+}
+
+absl::StatusOr<int64_t> Store::MigrateBuckets(const std::string& org_id, int64_t count) {
+  GR_ASSIGN_OR_RETURN(redis::Reply r, redis_->Eval(MigrateBucketsScript(), {DataVersionKey(org_id)},
+                                                   {absl::StrCat(count)}));
   GR_RETURN_IF_ERROR(r.ErrorStatus());
   return r.AsInt();
 }
@@ -396,31 +404,24 @@ absl::StatusOr<int64_t> Store::IndexLegacyRecords(const std::string& org_id, int
   return r.AsInt();
 }
 
-absl::StatusOr<std::vector<Store::IndexEntry>> Store::ListBySequence(const std::string& org_id,
-                                                                     const std::string& type,
-                                                                     bool by_change, int64_t after,
-                                                                     int64_t count) {
-  std::vector<std::string> keys{Key(org_id, "acts:u")};
-  if (!by_change) {
-    GR_ASSIGN_OR_RETURN(keys, TypeIndexKeys(org_id, "c", type));
-  }
-  // The first `count` of the merge are among the first `count` of each.
-  std::vector<redis::Args> cmds;
-  cmds.reserve(keys.size());
-  for (const auto& k : keys) {
-    cmds.push_back({"ZRANGEBYSCORE", k, absl::StrCat("(", after), "+inf", "WITHSCORES", "LIMIT",
-                    "0", absl::StrCat(count)});
-  }
+absl::StatusOr<std::vector<Store::IndexEntry>> Store::ListIndexes(
+    const std::string& org_id, const std::vector<std::string>& indexes, int64_t low,
+    bool low_excluded, const std::string& high, int64_t count) {
   std::vector<IndexEntry> out;
-  if (cmds.empty()) return out;
-  GR_ASSIGN_OR_RETURN(auto replies, redis_->Pipeline(cmds));
-  for (const auto& r : replies) {
-    GR_RETURN_IF_ERROR(r.ErrorStatus());
-    for (size_t i = 0; i + 1 < r.Size(); i += 2) {
+  if (indexes.empty()) return out;
+  std::vector<std::string> args{absl::StrCat(low), low_excluded ? "1" : "0", high,
+                                absl::StrCat(count), redis_->cluster() ? "1" : "0"};
+  args.insert(args.end(), indexes.begin(), indexes.end());
+  GR_ASSIGN_OR_RETURN(redis::Reply r,
+                      redis_->Eval(ListIndexScript(), {DataVersionKey(org_id)}, args));
+  GR_RETURN_IF_ERROR(r.ErrorStatus());
+  // The first `count` of the merge are among the first `count` of each.
+  for (size_t i = 0; i < r.Size(); ++i) {
+    for (size_t j = 0; j + 1 < r[i].Size(); j += 2) {
       IndexEntry e;
-      e.id = r[i].AsString();
-      // Sequences are integers below 2^53, exact in the double Redis sends.
-      GR_ASSIGN_OR_RETURN(e.sequence, r[i + 1].AsInt());
+      e.id = r[i][j].AsString();
+      // Scores are integers below 2^53, sent as their digits.
+      GR_ASSIGN_OR_RETURN(e.sequence, r[i][j + 1].AsInt());
       out.push_back(std::move(e));
     }
   }
@@ -430,37 +431,29 @@ absl::StatusOr<std::vector<Store::IndexEntry>> Store::ListBySequence(const std::
   return out;
 }
 
+absl::StatusOr<std::vector<Store::IndexEntry>> Store::ListBySequence(const std::string& org_id,
+                                                                     const std::string& type,
+                                                                     bool by_change, int64_t after,
+                                                                     int64_t count) {
+  std::vector<std::string> indexes{"ix:u"};
+  if (!by_change) {
+    GR_ASSIGN_OR_RETURN(indexes, TypeIndexes(org_id, "c", type));
+  }
+  return ListIndexes(org_id, indexes, after, true, "+inf", count);
+}
+
 absl::StatusOr<std::vector<Store::IndexEntry>> Store::ListByDate(const std::string& org_id,
                                                                  const std::string& type,
-                                                                 const std::string& min,
-                                                                 const std::string& max,
-                                                                 int64_t count) {
-  GR_ASSIGN_OR_RETURN(std::vector<std::string> keys, TypeIndexKeys(org_id, "d", type));
-  std::vector<redis::Args> cmds;
-  cmds.reserve(keys.size());
-  for (const auto& k : keys) {
-    cmds.push_back({"ZRANGEBYLEX", k, min, max, "LIMIT", "0", absl::StrCat(count)});
+                                                                 int64_t low, bool low_excluded,
+                                                                 int64_t high, int64_t count) {
+  GR_ASSIGN_OR_RETURN(std::vector<std::string> indexes, TypeIndexes(org_id, "d", type));
+  GR_ASSIGN_OR_RETURN(std::vector<IndexEntry> out,
+                      ListIndexes(org_id, indexes, low, low_excluded, absl::StrCat(high), count));
+  for (IndexEntry& e : out) {
+    const int64_t day = e.sequence / kDateScoreDay;
+    e.member = absl::StrFormat("%04d%02d%02d:%015d:%s", day / 512, day % 512 / 32, day % 32,
+                               e.sequence % kDateScoreDay, e.id);
   }
-  std::vector<IndexEntry> out;
-  if (cmds.empty()) return out;
-  GR_ASSIGN_OR_RETURN(auto replies, redis_->Pipeline(cmds));
-  for (const auto& r : replies) {
-    GR_RETURN_IF_ERROR(r.ErrorStatus());
-    for (size_t i = 0; i < r.Size(); ++i) {
-      IndexEntry e;
-      e.member = r[i].AsString();
-      // yyyymmdd:cseq:id
-      size_t last = e.member.rfind(':');
-      if (last == std::string::npos) {
-        return absl::DataLossError(absl::StrCat("date index entry '", e.member, "' has no id"));
-      }
-      e.id = e.member.substr(last + 1);
-      out.push_back(std::move(e));
-    }
-  }
-  std::sort(out.begin(), out.end(),
-            [](const IndexEntry& x, const IndexEntry& y) { return x.member < y.member; });
-  if (static_cast<int64_t>(out.size()) > count) out.resize(static_cast<size_t>(count));
   return out;
 }
 

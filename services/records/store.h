@@ -10,10 +10,18 @@
 //                              its first change on (none: revision 1 only)
 //   gr:{org}:seq               the last creation sequence given
 //   gr:{org}:types             set of the types records were written with
-//   gr:{org}:acts:c:t:{type}   zset id by creation sequence (never moves)
-//   gr:{org}:acts:d:t:{type}   zset (one score) of "yyyymmdd:cseq:id"
-//   gr:{org}:acts:u            zset id by change sequence (the data version
-//                              of its latest write)
+//   gr:{org}:ix:c:{type}       listing index: id by creation sequence
+//                              (never moves); a directory zset of buckets
+//                              ix:c:{type}:{lowest score}, each a zset of at
+//                              most 128 (lua_scripts.cc, kListingLua)
+//   gr:{org}:ix:d:{type}       the same, id by DateScore (date, then
+//                              creation sequence)
+//   gr:{org}:ix:u              the same over all types, id by change
+//                              sequence (the data version of its latest write)
+//   gr:{org}:acts:c:t:{type}, acts:d:t:{type} (one score, members
+//                              "yyyymmdd:cseq:id"), acts:u   the previous
+//                              version's listing indexes, one zset each:
+//                              emptied into the above (MigrateBuckets)
 //   gr:{org}:acts[:t:{type}]   zset id by date: what earlier versions wrote,
 //                              emptied into the above (IndexLegacyRecords)
 //   gr:{org}:acts:c, acts:d    the same over all types, as the previous
@@ -83,7 +91,16 @@ struct ActivityWrite {
   std::string read_contribution;
   int64_t read_create_sequence = 0;
   int64_t read_revision = 0;
+  int64_t read_change_sequence = 0;
 };
+
+// The score of the date index (lua_scripts.cc, date_score): the day
+// (year * 512 + month * 32 + day) times 2^30 plus the creation sequence, so
+// that the order is by date, then creation, and every score is below 2^53.
+constexpr int64_t kDateScoreDay = int64_t{1} << 30;
+inline int64_t DateScore(int year, int month, int day, int64_t create_sequence) {
+  return ((int64_t{year} * 16 + month) * 32 + day) * kDateScoreDay + create_sequence;
+}
 
 class Store {
  public:
@@ -170,6 +187,8 @@ class Store {
   absl::StatusOr<int64_t> IndexLegacyRecords(const std::string& org_id, int64_t count);
   // The same for the previous version's indexes over all types.
   absl::StatusOr<int64_t> MigrateGlobalIndexes(const std::string& org_id, int64_t count);
+  // The same for the previous version's one-set listing indexes.
+  absl::StatusOr<int64_t> MigrateBuckets(const std::string& org_id, int64_t count);
 
   // One entry of a listing index: the record's id and the entry's place
   // (its sequence, or its date-index member), the cursor after it.
@@ -178,24 +197,33 @@ class Store {
     int64_t sequence = 0;
     std::string member;
   };
-  // Entries of acts:c:t (by_change false; of `type`, else of every type
-  // merged) or acts:u (by_change true) with a sequence greater than
+  // Entries of ix:c (by_change false; of `type`, else of every type
+  // merged) or ix:u (by_change true) with a sequence greater than
   // `after`, at most `count`.
   absl::StatusOr<std::vector<IndexEntry>> ListBySequence(const std::string& org_id,
                                                          const std::string& type, bool by_change,
                                                          int64_t after, int64_t count);
-  // Entries of acts:d:t (of `type`, else of every type merged) within the ZRANGEBYLEX bounds
-  // [min, max] ("[x", "(x", "-", "+"), at most `count`.
+  // Entries of ix:d (of `type`, else of every type merged) with a DateScore
+  // from `low` (excluded when `low_excluded`) to `high`, at most `count`;
+  // `member` is the cursor after each, "yyyymmdd:creation sequence:id".
   absl::StatusOr<std::vector<IndexEntry>> ListByDate(const std::string& org_id,
-                                                     const std::string& type,
-                                                     const std::string& min, const std::string& max,
+                                                     const std::string& type, int64_t low,
+                                                     bool low_excluded, int64_t high,
                                                      int64_t count);
 
  private:
-  // The per-type index keys of `type`, or of every type written.
-  absl::StatusOr<std::vector<std::string>> TypeIndexKeys(const std::string& org_id,
-                                                         absl::string_view kind,
-                                                         const std::string& type);
+  // The per-type listing indexes of `kind` ("c", "d") of `type`, or of
+  // every type written, named without the org's prefix.
+  absl::StatusOr<std::vector<std::string>> TypeIndexes(const std::string& org_id,
+                                                       absl::string_view kind,
+                                                       const std::string& type);
+  // Entries of the `indexes` from score `low` (excluded when
+  // `low_excluded`) to `high` ("+inf" or a number), at most `count` of each,
+  // merged in score order; `id` is each member, `sequence` its score.
+  absl::StatusOr<std::vector<IndexEntry>> ListIndexes(const std::string& org_id,
+                                                      const std::vector<std::string>& indexes,
+                                                      int64_t low, bool low_excluded,
+                                                      const std::string& high, int64_t count);
   // The records of `ids`, in order, in either stored form.
   absl::StatusOr<std::vector<std::optional<std::string>>> ReadRecords(
       const std::string& org_id, const std::vector<std::string>& ids);

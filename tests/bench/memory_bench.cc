@@ -75,7 +75,7 @@ std::string KindOf(absl::string_view key) {
   if (!absl::ConsumePrefix(&key, prefix)) return "other";
   std::vector<absl::string_view> parts = absl::StrSplit(key, ':');
   if (parts[0] == "a") return parts.size() > 2 ? "history" : "record";
-  if (parts[0] == "acts") return "acts";
+  if (parts[0] == "acts" || parts[0] == "ix") return "acts";
   return std::string(parts[0]);
 }
 

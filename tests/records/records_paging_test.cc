@@ -17,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "common/enums.h"
 #include "gtest/gtest.h"
+#include "previous_listing_layout.h"
 #include "records/core.h"
 #include "shipped_profile.h"
 #include "test_redis.h"
@@ -315,11 +316,113 @@ TEST_F(RecordsPagingTest, ATokenOfAnotherQueryOrOrgIsRefused) {
 
 // Records an earlier version stored (in gr:{org}:acts by date only, without
 // sequences) are indexed by the first listing after the upgrade, and one
+// Checks that every order lists each of `want` once, in its order.
+void ExpectListedInOrder(const std::vector<v1::ActivityRecord>& all,
+                         const std::set<std::string>& want, const std::string& order) {
+  std::set<std::string> seen;
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_TRUE(seen.insert(all[i].name()).second) << order << " " << all[i].name();
+    if (i == 0) continue;
+    const v1::ActivityRecord& a = all[i - 1];
+    const v1::ActivityRecord& b = all[i];
+    if (order == "occurred_on") {
+      EXPECT_TRUE(a.occurred_on() < b.occurred_on() ||
+                  (a.occurred_on() == b.occurred_on() && a.create_sequence() < b.create_sequence()))
+          << a.name() << " " << b.name();
+    } else if (order == "change_sequence") {
+      EXPECT_LT(a.change_sequence(), b.change_sequence());
+    } else {
+      EXPECT_LT(a.create_sequence(), b.create_sequence());
+    }
+  }
+  EXPECT_EQ(seen, want) << order;
+}
+
+// Issue 15: a listing index is kept as buckets of at most 128 entries
+// (Redis keeps them as listpacks), also when records come in newest date
+// first and move; the previous version's one-set indexes move into them on
+// the first listing, with writes made before that counted once.
+TEST_F(RecordsPagingTest, ListingIndexesAreBucketsOfAtMost128AndTheOneSetIndexesMoveIntoThem) {
+  std::vector<std::string> names = CreateMany(*records_, 900);
+  // Back-dated, newest first: each one below every date of the index.
+  v1::BatchCreateActivitiesRequest back;
+  for (int i = 0; i < 500; ++i) {
+    *back.add_requests()->mutable_activity() =
+        Talk(absl::StrFormat("2022-%02d-%02d", 12 - i / 28 % 12, 28 - i % 28), 2);
+  }
+  auto created = records_->BatchCreateActivities("kjj", "li", back);
+  ASSERT_TRUE(created.ok()) << created.status();
+  for (const auto& r : created->results()) names.push_back(r.activity().name());
+  auto amend = [&](size_t i, const std::string& date) {
+    auto rec = records_->GetActivity("kjj", names[i].substr(names[i].rfind('/') + 1));
+    ASSERT_TRUE(rec.ok()) << rec.status();
+    v1::AmendActivityRequest req;
+    *req.mutable_activity() = *rec;
+    if (date.empty()) {
+      req.mutable_activity()->set_title("更正");
+    } else {
+      req.mutable_activity()->set_occurred_on(date);
+    }
+    ASSERT_TRUE(records_->AmendActivity("kjj", "li", req).ok());
+  };
+  // Moved in the change index; re-dated ones also in the date index.
+  for (size_t i = 0; i < names.size(); i += 7) amend(i, i % 2 == 0 ? Day(static_cast<int>(i)) : "");
+  const std::set<std::string> want(names.begin(), names.end());
+  auto check = [&](const std::string& when) {
+    SCOPED_TRACE(when);
+    for (const char* order : {"create_sequence", "occurred_on", "change_sequence"}) {
+      v1::ListActivitiesRequest req;
+      req.set_order_by(order);
+      req.set_page_size(97);
+      ExpectListedInOrder(ListAll(req), want, order);
+    }
+    std::vector<IndexBucket> buckets = ListingBuckets(*client_, "kjj");
+    int64_t entries = 0;
+    for (const IndexBucket& b : buckets) {
+      EXPECT_GT(b.size, 0) << b.key;
+      EXPECT_LE(b.size, 128) << b.key;
+      entries += b.size;
+    }
+    EXPECT_EQ(entries, 3 * static_cast<int64_t>(want.size()));
+    // Half full at least, but for the buckets the moves emptied partly.
+    EXPECT_LE(static_cast<int64_t>(buckets.size()) * 32, entries) << buckets.size();
+  };
+  check("bucketed from the start");
+
+  ToPreviousListingLayout(*client_, "kjj");
+  // Written before the first listing after the upgrade: one re-dated, one
+  // changed in place, one new.
+  amend(3, "2021-06-01");
+  amend(4, "");
+  std::vector<std::string> more = CreateMany(*records_, 1);
+  names.insert(names.end(), more.begin(), more.end());
+  const std::set<std::string> now(names.begin(), names.end());
+  RecordsOptions o;
+  records_ = std::make_unique<RecordsCore>(client_.get(), o);
+  for (const char* order : {"create_sequence", "occurred_on", "change_sequence"}) {
+    v1::ListActivitiesRequest req;
+    req.set_order_by(order);
+    req.set_page_size(97);
+    ExpectListedInOrder(ListAll(req), now, order);
+  }
+  auto left = client_->Command({"EXISTS", "gr:{kjj}:acts:c:t:heart_to_heart_talk",
+                                "gr:{kjj}:acts:d:t:heart_to_heart_talk", "gr:{kjj}:acts:u"});
+  ASSERT_TRUE(left.ok());
+  EXPECT_EQ(left->Int(), 0);
+  int64_t entries = 0;
+  for (const IndexBucket& b : ListingBuckets(*client_, "kjj")) {
+    EXPECT_LE(b.size, 128) << b.key;
+    entries += b.size;
+  }
+  EXPECT_EQ(entries, 3 * static_cast<int64_t>(now.size()));
+}
+
 // amended before that is indexed by its amendment.
 TEST_F(RecordsPagingTest, RecordsOfAnEarlierVersionAreIndexedAndListed) {
   const std::vector<std::string> names = CreateMany(*records_, 1500);
   // Back to the earlier layout.
   const std::string p = "gr:{kjj}:";
+  ToPreviousListingLayout(*client_, "kjj");
   for (const char* key : {"acts:c", "acts:c:t:heart_to_heart_talk", "acts:d",
                           "acts:d:t:heart_to_heart_talk", "acts:u", "seq"}) {
     ASSERT_TRUE(client_->Command({"DEL", p + key}).ok());

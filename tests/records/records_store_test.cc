@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "common/enums.h"
 #include "gtest/gtest.h"
+#include "previous_listing_layout.h"
 #include "records/core.h"
 #include "records/lua_scripts.h"
 #include "reportctl/sample.h"
@@ -407,6 +408,7 @@ TEST_F(RecordsStoreTest, TheIndexesOverAllTypesOfThePreviousVersionAreMigrated) 
     ASSERT_TRUE(records_->BatchCreateActivities("kjj", "li", req).ok());
   }
   const std::string p = "gr:{kjj}:";
+  ToPreviousListingLayout(*client_, "kjj");
   for (const char* kind : {"c", "d"}) {
     redis::Args cmd{"ZUNIONSTORE", absl::StrCat(p, "acts:", kind), absl::StrCat(types.size())};
     for (const auto& t : types) cmd.push_back(absl::StrCat(p, "acts:", kind, ":t:", t));
@@ -436,8 +438,11 @@ TEST_F(RecordsStoreTest, TheIndexesOverAllTypesOfThePreviousVersionAreMigrated) 
       }
     }
   }
-  EXPECT_EQ(client_->Command({"EXISTS", p + "acts:c", p + "acts:d"})->Int(), 0);
+  EXPECT_EQ(client_->Command({"EXISTS", p + "acts:c", p + "acts:d", p + "acts:u"})->Int(), 0);
   EXPECT_EQ(client_->Command({"SCARD", p + "types"})->Int(), static_cast<int64_t>(types.size()));
+  int64_t indexed = 0;
+  for (const IndexBucket& b : ListingBuckets(*client_, "kjj")) indexed += b.size;
+  EXPECT_EQ(indexed, 3 * static_cast<int64_t>(year.records.size()));
 }
 
 // Issue 15: a LATEST value is read from the stored record's quantities in
